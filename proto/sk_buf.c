@@ -1,0 +1,109 @@
+/*
+ * sk_buf.c - growable byte buffer used by all encoders (see sk_buf.h).
+ */
+#include "sk_buf.h"
+
+#include "sk_err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void sk_buf_init(sk_buf *b)
+{
+    memset(b, 0, sizeof(*b));
+}
+
+void sk_buf_free(sk_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}
+
+void sk_buf_reset(sk_buf *b)
+{
+    b->len = 0;
+    b->oom = 0;
+}
+
+int sk_buf_reserve(sk_buf *b, size_t extra)
+{
+    if (b->oom)
+        return -SK_E_NOMEM;
+    if (extra > SIZE_MAX - b->len)
+        goto fail;
+    size_t need = b->len + extra;
+    if (b->limit && need > b->limit)
+        goto fail;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2) {
+            cap = need;
+            break;
+        }
+        cap *= 2;
+    }
+    if (b->limit && cap > b->limit)
+        cap = b->limit;
+    uint8_t *p = realloc(b->data, cap);
+    if (!p)
+        goto fail;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+fail:
+    b->oom = 1;
+    return -SK_E_NOMEM;
+}
+
+int sk_buf_append(sk_buf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return b->oom ? -SK_E_NOMEM : 0;
+    int rc = sk_buf_reserve(b, n);
+    if (rc)
+        return rc;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+uint8_t *sk_buf_steal(sk_buf *b, size_t *len_out)
+{
+    uint8_t *p = b->data;
+    *len_out = b->len;
+    memset(b, 0, sizeof(*b));
+    return p;
+}
+
+int sk_buf_pack_write(void *data, const char *buf, size_t len)
+{
+    return sk_buf_append((sk_buf *)data, buf, len) ? -1 : 0;
+}
+
+void sk_packer_init(msgpack_packer *pk, sk_buf *b)
+{
+    msgpack_packer_init(pk, b, sk_buf_pack_write);
+}
+
+int sk_pack_str(msgpack_packer *pk, const char *s, size_t n)
+{
+    if (msgpack_pack_str(pk, n))
+        return -1;
+    return msgpack_pack_str_body(pk, s, n);
+}
+
+int sk_pack_cstr(msgpack_packer *pk, const char *s)
+{
+    if (!s)
+        return msgpack_pack_nil(pk);
+    return sk_pack_str(pk, s, strlen(s));
+}
+
+int sk_pack_bin(msgpack_packer *pk, const void *p, size_t n)
+{
+    if (msgpack_pack_bin(pk, n))
+        return -1;
+    return msgpack_pack_bin_body(pk, p, n);
+}

@@ -1,0 +1,2 @@
+/* sk_case.c - being written; see sk_case.h for the contract. */
+#include "sk_case.h"

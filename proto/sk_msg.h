@@ -1,0 +1,188 @@
+/*
+ * sk_msg.h - protocol v1 messages as C structs, and their strict encoder/decoder
+ * (docs/PROTOCOL.md is normative; this is its one implementation).
+ *
+ * Every frame body is a MessagePack array [type, rid, body] where body is a map with small
+ * unsigned integer keys. Decoding first runs sk_mp_check over the whole body (no allocation,
+ * bounded depth and lengths), then reads fields in place: strings in a decoded sk_msg point
+ * INTO THE FRAME BYTES and are valid only while those bytes are. Changes and records decoded
+ * from PUSH/CHANGES are copied into owned arrays; sk_msg_free releases them.
+ * Unknown body keys are skipped (forward compatibility); an unknown message type is
+ * -SK_E_UNKNOWN_TYPE with m->type and m->rid still filled, so the receiver can answer it.
+ */
+#ifndef SK_MSG_H
+#define SK_MSG_H
+
+#include "sk_buf.h"
+#include "sk_mp.h"
+#include "sk_record.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SK_PROTO_VERSION 1
+
+typedef enum sk_msg_type {
+    SK_MSG_HELLO = 1,
+    SK_MSG_CHALLENGE = 2,
+    SK_MSG_AUTH = 3,
+    SK_MSG_WELCOME = 4,
+    SK_MSG_PUSH = 5,
+    SK_MSG_PUSH_ACK = 6,
+    SK_MSG_PULL = 7,
+    SK_MSG_CHANGES = 8,
+    SK_MSG_PING = 9,
+    SK_MSG_PONG = 10,
+    SK_MSG_BYE = 11,
+    SK_MSG_ERROR = 12,
+    SK_MSG_ENROLL = 13,
+    SK_MSG_ENROLLED = 14,
+    SK_MSG_WIPE = 15
+} sk_msg_type;
+#define SK_MSG_TYPE_MAX 15
+
+/* Capability bits exchanged in HELLO/WELCOME. */
+enum { SK_CAP_ZSTD = 1u << 0 };
+
+/* Roles (also stored with each worker on the server). */
+typedef enum sk_role {
+    SK_ROLE_NONE = 0,
+    SK_ROLE_FIELD = 1,  /* frontline worker: own and assigned referrals */
+    SK_ROLE_STAFF = 2,  /* centre staff: the district's cases */
+    SK_ROLE_ADMIN = 3   /* administrator: staff rights plus minors' identifying fields */
+} sk_role;
+
+/* Outcome of one change in PUSH_ACK. */
+typedef enum sk_ack_status {
+    SK_ACK_APPLIED = 0,  /* applied; version is the record's new version */
+    SK_ACK_MERGED = 1,   /* concurrent edit merged; version is the merged version */
+    SK_ACK_REJECTED = 2  /* not applied; code/field/msg say why */
+} sk_ack_status;
+
+typedef struct sk_str {
+    const char *p;   /* not NUL-terminated; may be NULL when n == 0 */
+    uint32_t n;
+} sk_str;
+
+#define SK_STR(lit) ((sk_str){(lit), (uint32_t)(sizeof(lit) - 1)})
+sk_str sk_str_c(const char *s); /* from a C string (NULL gives an empty sk_str) */
+int sk_str_eq(sk_str a, const char *s);
+
+#define SK_NONCE_LEN 32
+#define SK_PUBKEY_LEN 32   /* Ed25519 public key */
+#define SK_SIG_LEN 64      /* Ed25519 signature */
+#define SK_MAX_VERSIONS 8
+#define SK_MAX_NAME 64     /* worker ids, app version, device labels */
+#define SK_MAX_MESSAGE 256 /* error and reason texts */
+#define SK_MAX_BATCH 256   /* changes in one PUSH (servers may announce less) */
+#define SK_MAX_PULL 1000   /* records asked for in one PULL */
+
+typedef struct sk_ack {
+    uint64_t op;
+    uint32_t status;   /* sk_ack_status */
+    uint64_t version;
+    uint32_t code;     /* SK_E_* when rejected, else 0 */
+    uint32_t field;    /* case-model field key that failed validation, 0 if none */
+    sk_str msg;        /* reason text when rejected */
+} sk_ack;
+
+typedef struct sk_msg {
+    uint32_t type;
+    uint32_t rid;      /* request id: set by the requester, echoed by responses; 0 unsolicited */
+    union {
+        struct {
+            uint32_t versions[SK_MAX_VERSIONS];
+            uint32_t nversions;
+            uint64_t device;     /* 0 when the device is not enrolled yet */
+            sk_str app;          /* app name/version, for logs */
+            uint32_t caps;
+            uint32_t max_frame;  /* largest frame the client accepts */
+        } hello;
+        struct {
+            uint8_t nonce[SK_NONCE_LEN];
+            uint64_t server_ms;  /* server wall clock, Unix ms */
+            uint32_t version;    /* protocol version chosen */
+        } challenge;
+        struct {
+            uint8_t sig[SK_SIG_LEN];
+        } auth;
+        struct {
+            uint64_t session;
+            uint64_t server_ms;
+            uint32_t max_frame;
+            uint32_t max_batch;
+            uint32_t max_inflight;
+            uint32_t caps;
+            uint32_t role;       /* sk_role */
+            sk_str worker;
+            uint32_t district;
+        } welcome;
+        struct {
+            sk_change *changes;  /* owned after decode; borrowed when encoding */
+            uint32_t nchanges;
+        } push;
+        struct {
+            sk_ack *acks;        /* owned after decode (strings point into the frame) */
+            uint32_t nacks;
+        } push_ack;
+        struct {
+            uint64_t cursor;
+            uint32_t limit;
+        } pull;
+        struct {
+            sk_record *records;  /* owned after decode; borrowed when encoding */
+            uint32_t nrecords;
+            uint64_t next;       /* cursor to send in the next PULL */
+            int more;            /* more changes exist past next */
+            int last;            /* final CHANGES frame answering this PULL */
+        } changes;
+        struct {
+            uint64_t ms;
+        } ping; /* also PONG */
+        struct {
+            uint32_t code;
+            sk_str msg;
+            uint32_t retry_ms;   /* ERROR only: suggested wait, 0 = none */
+        } error; /* also BYE, WIPE */
+        struct {
+            sk_str code;         /* one-time enrollment code */
+            uint8_t pubkey[SK_PUBKEY_LEN];
+            sk_str label;        /* device label chosen by the worker/admin */
+        } enroll;
+        struct {
+            uint64_t device;
+            sk_str worker;
+            uint32_t role;
+            uint32_t district;
+        } enrolled;
+    } u;
+} sk_msg;
+
+/* Zero m and set type. */
+void sk_msg_init(sk_msg *m, uint32_t type, uint32_t rid);
+/* Free what decoding allocated (push changes, acks, records). Safe on encoded-from structs
+ * only if they were filled from owned arrays the caller wants freed: use on decoded messages. */
+void sk_msg_free(sk_msg *m);
+
+/* Append one complete frame (4-byte length + body) to out. 0 or -SK_E_NOMEM / -SK_E_BAD_VALUE
+ * (a field over its limit, e.g. a string longer than SK_MAX_NAME). */
+int sk_msg_encode(sk_buf *out, const sk_msg *m);
+
+/* Append a CHANGES frame whose records are already packed (nrecords values back to back in
+ * records/len, each an sk_record_pack output). Lets the server stream stored records without
+ * decoding them. */
+int sk_msg_encode_changes_raw(sk_buf *out, uint32_t rid, const uint8_t *records, size_t len,
+                              uint32_t nrecords, uint64_t next, int more, int last);
+
+/* Decode one frame body. 0 or a negative SK_E_* code; on error *m holds what was decoded of the
+ * envelope (type, rid) and nothing needs freeing. If err_offset is not NULL it receives the
+ * byte offset of the error within the body. */
+int sk_msg_decode(const uint8_t *body, size_t len, sk_msg *m, size_t *err_offset);
+
+const char *sk_msg_type_name(uint32_t type); /* "HELLO", ...; "UNKNOWN" */
+
+/* Render a decoded message as one line of JSON into out (for sakhi-dump and logs of tests; never
+ * used for server logs, which must not contain record content). */
+int sk_msg_to_json(sk_buf *out, const sk_msg *m);
+
+#endif
