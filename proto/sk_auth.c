@@ -1,2 +1,165 @@
-/* sk_auth.c - being written; see sk_auth.h for the contract. */
+/*
+ * sk_auth.c - device key pairs, the AUTH proof, random bytes and constant-time comparison
+ * (see sk_auth.h and docs/PROTOCOL.md "Authentication").
+ *
+ * Everything cryptographic goes through OpenSSL 3's EVP interface: Ed25519 keys are made with
+ * EVP_PKEY_keygen and moved in and out as raw 32-byte strings, signatures are one-shot
+ * EVP_DigestSign/EVP_DigestVerify with no digest (Ed25519 hashes internally). The module owns no
+ * state: every EVP object is created and freed inside one call, and private key bytes copied
+ * onto the stack are cleansed before returning. It must never log, print or return key material
+ * other than through the caller's own buffers, and never compare secrets with memcmp.
+ */
 #include "sk_auth.h"
+
+#include "sk_err.h"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <limits.h>
+#include <string.h>
+
+/* The domain-separation prefix of the signed transcript: 13 bytes, no terminator. */
+static const char k_auth_label[] = "sakhi-auth-v1";
+#define SK_AUTH_LABEL_LEN 13
+#define SK_AUTH_TRANSCRIPT_LEN (SK_AUTH_LABEL_LEN + SK_NONCE_LEN + 8 + 8)
+
+int sk_random(void *out, size_t n)
+{
+    uint8_t *p = out;
+    /* RAND_bytes takes an int count: feed large requests in pieces. */
+    while (n > 0) {
+        size_t chunk = n > (size_t)INT_MAX ? (size_t)INT_MAX : n;
+        if (RAND_bytes(p, (int)chunk) != 1) {
+            ERR_clear_error();
+            return -SK_E_INTERNAL;
+        }
+        p += chunk;
+        n -= chunk;
+    }
+    return 0;
+}
+
+int sk_ct_memcmp(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0 ? 0 : 1;
+}
+
+int sk_auth_keygen(uint8_t priv[SK_PRIVKEY_LEN], uint8_t pub[SK_PUBKEY_LEN])
+{
+    int rc = -SK_E_INTERNAL;
+    EVP_PKEY_CTX *ctx = NULL;
+    EVP_PKEY *key = NULL;
+    uint8_t sk[SK_PRIVKEY_LEN];
+    uint8_t pk[SK_PUBKEY_LEN];
+    size_t sk_len = sizeof(sk), pk_len = sizeof(pk);
+
+    ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+    if (!ctx)
+        goto out;
+    if (EVP_PKEY_keygen_init(ctx) != 1)
+        goto out;
+    if (EVP_PKEY_keygen(ctx, &key) != 1)
+        goto out;
+    if (EVP_PKEY_get_raw_private_key(key, sk, &sk_len) != 1 || sk_len != SK_PRIVKEY_LEN)
+        goto out;
+    if (EVP_PKEY_get_raw_public_key(key, pk, &pk_len) != 1 || pk_len != SK_PUBKEY_LEN)
+        goto out;
+    memcpy(priv, sk, SK_PRIVKEY_LEN);
+    memcpy(pub, pk, SK_PUBKEY_LEN);
+    rc = 0;
+out:
+    if (rc)
+        ERR_clear_error();
+    OPENSSL_cleanse(sk, sizeof(sk));
+    EVP_PKEY_free(key);
+    EVP_PKEY_CTX_free(ctx);
+    return rc;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+size_t sk_auth_transcript(uint8_t out[64], const uint8_t nonce[SK_NONCE_LEN], uint64_t device,
+                          uint64_t server_ms)
+{
+    size_t off = 0;
+    memcpy(out + off, k_auth_label, SK_AUTH_LABEL_LEN);
+    off += SK_AUTH_LABEL_LEN;
+    memcpy(out + off, nonce, SK_NONCE_LEN);
+    off += SK_NONCE_LEN;
+    put_be64(out + off, device);
+    off += 8;
+    put_be64(out + off, server_ms);
+    off += 8;
+    return off;
+}
+
+int sk_auth_sign(uint8_t sig[SK_SIG_LEN], const uint8_t priv[SK_PRIVKEY_LEN],
+                 const uint8_t nonce[SK_NONCE_LEN], uint64_t device, uint64_t server_ms)
+{
+    int rc = -SK_E_INTERNAL;
+    EVP_PKEY *key = NULL;
+    EVP_MD_CTX *md = NULL;
+    uint8_t msg[64];
+    size_t msg_len = sk_auth_transcript(msg, nonce, device, server_ms);
+    size_t sig_len = SK_SIG_LEN;
+
+    key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, priv, SK_PRIVKEY_LEN);
+    if (!key)
+        goto out;
+    md = EVP_MD_CTX_new();
+    if (!md)
+        goto out;
+    if (EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1)
+        goto out;
+    if (EVP_DigestSign(md, sig, &sig_len, msg, msg_len) != 1 || sig_len != SK_SIG_LEN)
+        goto out;
+    rc = 0;
+out:
+    if (rc)
+        ERR_clear_error(); /* leave no stale entry for the caller's next SSL_get_error */
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+int sk_auth_verify(const uint8_t sig[SK_SIG_LEN], const uint8_t pub[SK_PUBKEY_LEN],
+                   const uint8_t nonce[SK_NONCE_LEN], uint64_t device, uint64_t server_ms)
+{
+    int rc = -SK_E_AUTH_FAILED;
+    EVP_PKEY *key = NULL;
+    EVP_MD_CTX *md = NULL;
+    uint8_t msg[64];
+    size_t msg_len = sk_auth_transcript(msg, nonce, device, server_ms);
+
+    /* Every failure, including a malformed public key, is the same answer to the peer. */
+    key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, SK_PUBKEY_LEN);
+    if (!key)
+        goto out;
+    md = EVP_MD_CTX_new();
+    if (!md)
+        goto out;
+    if (EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) != 1)
+        goto out;
+    if (EVP_DigestVerify(md, sig, SK_SIG_LEN, msg, msg_len) != 1)
+        goto out;
+    rc = 0;
+out:
+    if (rc)
+        ERR_clear_error(); /* leave no stale entry for the caller's next SSL_get_error */
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+/* The transcript length is part of the protocol: keep the constant and the buffer in step. */
+_Static_assert(SK_AUTH_TRANSCRIPT_LEN == 61, "AUTH transcript is 61 bytes");
+_Static_assert(sizeof(k_auth_label) - 1 == SK_AUTH_LABEL_LEN, "label is 13 bytes");

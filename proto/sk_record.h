@@ -152,6 +152,10 @@ typedef struct sk_displaced {
     int lost_incoming;  /* 1: the incoming value lost; 0: the stored value was overwritten */
     uint8_t *val;       /* owned */
     uint32_t len;
+    /* Added: a list entry refused because its id was already present with other content
+     * (entries are never edited, so this is a misbehaving device) has key 0, and: */
+    sk_id entry;        /* that entry's id (all zero for a field) */
+    uint32_t list;      /* and its list */
 } sk_displaced;
 
 typedef struct sk_merge_result {
