@@ -1,0 +1,11 @@
+# record: unit tests for the MessagePack validator/reader, framing, the record model and its
+# wire codec, the merge function, and device authentication (all in proto/).
+foreach(t test_mp test_frame test_record test_merge test_auth)
+  if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/unit/${t}.c)
+    sakhi_add_test(${t}
+      SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/${t}.c
+      LIBS sakhi_proto
+      LABELS unit
+      TIMEOUT 60)
+  endif()
+endforeach()

@@ -1,0 +1,292 @@
+/*
+ * test_frame.c - unit tests for the incremental frame reader (sk_frame.h).
+ *
+ * TCP delivers bytes in arbitrary pieces, so every way of cutting the stream must give the same
+ * frames: one byte at a time, many frames in one buffer, headers split across reads. Limits are
+ * checked on the header alone, before any body byte is accepted, and errors are sticky.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sk_err.h"
+#include "sk_frame.h"
+
+/* Append a frame with body len bytes of pattern (seed + i) to buf at *off. */
+static void put_frame(uint8_t *buf, size_t *off, uint32_t len, uint8_t seed)
+{
+    sk_frame_put_header(buf + *off, len);
+    *off += SK_FRAME_HDR;
+    for (uint32_t i = 0; i < len; i++)
+        buf[(*off)++] = (uint8_t)(seed + i);
+}
+
+static void check_body(const uint8_t *frame, uint32_t len, uint32_t want_len, uint8_t seed)
+{
+    assert_int_equal(len, want_len);
+    for (uint32_t i = 0; i < len; i++)
+        assert_int_equal(frame[i], (uint8_t)(seed + i));
+}
+
+static const uint32_t k_lens[] = {1, 2, 3, 4, 5, 17, 255, 256, 1000, 1024};
+#define NFRAMES (sizeof(k_lens) / sizeof(k_lens[0]))
+
+static size_t build_stream(uint8_t *buf)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < NFRAMES; i++)
+        put_frame(buf, &off, k_lens[i], (uint8_t)(i * 31));
+    return off;
+}
+
+static void test_one_byte_at_a_time(void **state)
+{
+    (void)state;
+    static uint8_t buf[8192];
+    size_t n = build_stream(buf);
+    sk_frame_reader r;
+    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+    size_t got = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t used = 99;
+        const uint8_t *frame = NULL;
+        uint32_t flen = 0;
+        int rc = sk_frame_feed(&r, buf + i, 1, &used, &frame, &flen);
+        assert_int_equal(used, 1);
+        if (rc == 1) {
+            assert_true(got < NFRAMES);
+            check_body(frame, flen, k_lens[got], (uint8_t)(got * 31));
+            got++;
+            assert_false(sk_frame_reader_partial(&r));
+        } else {
+            assert_int_equal(rc, 0);
+            assert_true(sk_frame_reader_partial(&r));
+        }
+    }
+    assert_int_equal(got, NFRAMES);
+    sk_frame_reader_free(&r);
+}
+
+static void test_many_frames_one_buffer(void **state)
+{
+    (void)state;
+    static uint8_t buf[8192];
+    size_t n = build_stream(buf);
+    sk_frame_reader r;
+    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+    size_t off = 0, got = 0;
+    for (int guard = 0; guard < 100 && off < n; guard++) {
+        size_t used = 0;
+        const uint8_t *frame = NULL;
+        uint32_t flen = 0;
+        int rc = sk_frame_feed(&r, buf + off, n - off, &used, &frame, &flen);
+        assert_int_equal(rc, 1); /* every call ends exactly at a frame boundary */
+        off += used;
+        check_body(frame, flen, k_lens[got], (uint8_t)(got * 31));
+        got++;
+    }
+    assert_int_equal(got, NFRAMES);
+    assert_int_equal(off, n);
+    /* Nothing left: an empty feed is 0 with nothing used. */
+    size_t used = 7;
+    const uint8_t *frame = NULL;
+    uint32_t flen = 0;
+    assert_int_equal(sk_frame_feed(&r, buf, 0, &used, &frame, &flen), 0);
+    assert_int_equal(used, 0);
+    assert_false(sk_frame_reader_partial(&r));
+    sk_frame_reader_free(&r);
+}
+
+/* Every two-piece cut of a two-frame stream gives the same two frames. */
+static void test_every_split_point(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    size_t n = 0;
+    put_frame(buf, &n, 5, 0x10);
+    put_frame(buf, &n, 9, 0x40);
+    for (size_t cut = 0; cut <= n; cut++) {
+        sk_frame_reader r;
+        sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+        size_t got = 0;
+        const size_t starts[2] = {0, cut}, ends[2] = {cut, n};
+        for (int piece = 0; piece < 2; piece++) {
+            size_t off = starts[piece];
+            for (int guard = 0; guard < 10; guard++) {
+                size_t used = 0;
+                const uint8_t *frame = NULL;
+                uint32_t flen = 0;
+                int rc = sk_frame_feed(&r, buf + off, ends[piece] - off, &used, &frame, &flen);
+                assert_true(rc == 0 || rc == 1);
+                off += used;
+                if (rc == 1) {
+                    check_body(frame, flen, got == 0 ? 5 : 9, got == 0 ? 0x10 : 0x40);
+                    got++;
+                } else {
+                    assert_int_equal(off, ends[piece]);
+                    break;
+                }
+            }
+        }
+        assert_int_equal(got, 2);
+        sk_frame_reader_free(&r);
+    }
+}
+
+static void test_header_split(void **state)
+{
+    (void)state;
+    uint8_t buf[16];
+    size_t n = 0;
+    put_frame(buf, &n, 3, 0x61);
+    for (size_t cut = 1; cut < SK_FRAME_HDR; cut++) {
+        sk_frame_reader r;
+        sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+        size_t used = 0;
+        const uint8_t *frame = NULL;
+        uint32_t flen = 0;
+        assert_int_equal(sk_frame_feed(&r, buf, cut, &used, &frame, &flen), 0);
+        assert_int_equal(used, cut);
+        assert_true(sk_frame_reader_partial(&r));
+        assert_int_equal(sk_frame_feed(&r, buf + cut, n - cut, &used, &frame, &flen), 1);
+        assert_int_equal(used, n - cut);
+        check_body(frame, flen, 3, 0x61);
+        sk_frame_reader_free(&r);
+    }
+}
+
+static void test_zero_length(void **state)
+{
+    (void)state;
+    uint8_t buf[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0x2a};
+    sk_frame_reader r;
+    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+    size_t used = 0;
+    const uint8_t *frame = NULL;
+    uint32_t flen = 0;
+    assert_int_equal(sk_frame_feed(&r, buf, 9, &used, &frame, &flen), -SK_E_BAD_FRAME);
+    assert_int_equal(used, SK_FRAME_HDR);
+    /* Sticky: the stream cannot be resynchronised. */
+    assert_int_equal(sk_frame_feed(&r, buf + 4, 5, &used, &frame, &flen), -SK_E_BAD_FRAME);
+    assert_int_equal(used, 0);
+    sk_frame_reader_free(&r);
+}
+
+static void test_limit_exact_ok(void **state)
+{
+    (void)state;
+    static uint8_t buf[SK_FRAME_MIN_MAX + SK_FRAME_HDR];
+    size_t n = 0;
+    put_frame(buf, &n, SK_FRAME_MIN_MAX, 7);
+    sk_frame_reader r;
+    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+    size_t used = 0;
+    const uint8_t *frame = NULL;
+    uint32_t flen = 0;
+    assert_int_equal(sk_frame_feed(&r, buf, n, &used, &frame, &flen), 1);
+    assert_int_equal(used, n);
+    check_body(frame, flen, SK_FRAME_MIN_MAX, 7);
+    sk_frame_reader_free(&r);
+}
+
+static void too_big_case(uint32_t declared)
+{
+    uint8_t buf[SK_FRAME_HDR + 8];
+    sk_frame_put_header(buf, declared);
+    memset(buf + SK_FRAME_HDR, 0x55, 8);
+    /* Header alone: refused before any body byte arrives. */
+    sk_frame_reader r;
+    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+    size_t used = 0;
+    const uint8_t *frame = NULL;
+    uint32_t flen = 0;
+    assert_int_equal(sk_frame_feed(&r, buf, SK_FRAME_HDR, &used, &frame, &flen),
+                     -SK_E_FRAME_TOO_BIG);
+    assert_int_equal(used, SK_FRAME_HDR);
+    assert_null(r.body); /* nothing was buffered for it */
+    assert_int_equal(sk_frame_feed(&r, buf + 4, 8, &used, &frame, &flen), -SK_E_FRAME_TOO_BIG);
+    assert_int_equal(used, 0);
+    sk_frame_reader_free(&r);
+
+    /* Header with body bytes in the same buffer: only the header is consumed. */
+    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+    assert_int_equal(sk_frame_feed(&r, buf, sizeof(buf), &used, &frame, &flen),
+                     -SK_E_FRAME_TOO_BIG);
+    assert_int_equal(used, SK_FRAME_HDR);
+    sk_frame_reader_free(&r);
+}
+
+static void test_limit_plus_one(void **state)
+{
+    (void)state;
+    too_big_case(SK_FRAME_MIN_MAX + 1);
+}
+
+static void test_length_all_ones(void **state)
+{
+    (void)state;
+    too_big_case(0xffffffffu);
+}
+
+static void test_set_max_between_frames(void **state)
+{
+    (void)state;
+    static uint8_t buf[4096];
+    size_t n = 0;
+    put_frame(buf, &n, 10, 1);
+    size_t second = n;
+    put_frame(buf, &n, 2000, 2);
+    sk_frame_reader r;
+    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+    size_t used = 0;
+    const uint8_t *frame = NULL;
+    uint32_t flen = 0;
+    assert_int_equal(sk_frame_feed(&r, buf, n, &used, &frame, &flen), 1);
+    assert_int_equal(used, second);
+    sk_frame_reader_set_max(&r, 4000);
+    assert_int_equal(sk_frame_feed(&r, buf + second, n - second, &used, &frame, &flen), 1);
+    check_body(frame, flen, 2000, 2);
+    sk_frame_reader_free(&r);
+
+    /* Lowering the limit applies to the next header. */
+    sk_frame_reader_init(&r, 4000);
+    sk_frame_reader_set_max(&r, SK_FRAME_MIN_MAX);
+    assert_int_equal(sk_frame_feed(&r, buf + second, n - second, &used, &frame, &flen),
+                     -SK_E_FRAME_TOO_BIG);
+    sk_frame_reader_free(&r);
+}
+
+static void test_header_bytes(void **state)
+{
+    (void)state;
+    uint8_t h[SK_FRAME_HDR];
+    sk_frame_put_header(h, 0xffffffffu);
+    const uint8_t ones[SK_FRAME_HDR] = {0xff, 0xff, 0xff, 0xff};
+    assert_memory_equal(h, ones, SK_FRAME_HDR);
+    sk_frame_put_header(h, 0x00010000u);
+    const uint8_t b[SK_FRAME_HDR] = {0x00, 0x01, 0x00, 0x00};
+    assert_memory_equal(h, b, SK_FRAME_HDR);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_byte_at_a_time),
+        cmocka_unit_test(test_many_frames_one_buffer),
+        cmocka_unit_test(test_every_split_point),
+        cmocka_unit_test(test_header_split),
+        cmocka_unit_test(test_zero_length),
+        cmocka_unit_test(test_limit_exact_ok),
+        cmocka_unit_test(test_limit_plus_one),
+        cmocka_unit_test(test_length_all_ones),
+        cmocka_unit_test(test_set_max_between_frames),
+        cmocka_unit_test(test_header_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
