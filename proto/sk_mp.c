@@ -165,10 +165,12 @@ int sk_mp_check(const uint8_t *p, size_t n, const sk_mp_limits *lim)
              * truncation, caught here before anything trusts the count. */
             if (items > n - off)
                 return -SK_E_TRUNCATED;
+            /* This container sits at level depth + 1 (the top-level value is level 1); the
+             * limit counts every container, empty ones included. */
+            if (depth + 1 > max_depth)
+                return -SK_E_TOO_DEEP;
             if (items == 0)
                 continue;
-            if (depth + 1 >= max_depth)
-                return -SK_E_TOO_DEEP;
             depth++;
             remaining[depth] = items;
         }
