@@ -1,2 +1,1354 @@
-/* sk_msg.c - being written; see sk_msg.h for the contract. */
+/*
+ * sk_msg.c - the protocol v1 message codec: C structs <-> framed MessagePack envelopes
+ * [type, rid, {key: value}] exactly as docs/PROTOCOL.md section 2 lays them out.
+ *
+ * It owns the field tables of every message (keys, types, limits, defaults), the strict decoder
+ * and the canonical encoder (keys ascending, optional fields at their default omitted), and the
+ * one-line JSON rendering used by tools and tests. Records and changes inside PUSH/CHANGES are
+ * packed and unpacked by sk_record.c; this file only frames them and bounds their counts.
+ * It must never trust a length from the wire before sk_mp_check has bounded it by the frame,
+ * never allocate more than the arrays whose counts that check bounded, and never log anything.
+ */
 #include "sk_msg.h"
+
+#include "sk_err.h"
+#include "sk_frame.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Defaults of optional fields (docs/PROTOCOL.md, message tables). */
+#define SK_PULL_DEFAULT_LIMIT 100u
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+sk_str sk_str_c(const char *s)
+{
+    sk_str r = {s, 0};
+    if (s) {
+        size_t n = strlen(s);
+        r.n = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    }
+    return r;
+}
+
+int sk_str_eq(sk_str a, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n != a.n)
+        return 0;
+    return n == 0 || memcmp(a.p, s, n) == 0;
+}
+
+const char *sk_msg_type_name(uint32_t type)
+{
+    switch (type) {
+    case SK_MSG_HELLO: return "HELLO";
+    case SK_MSG_CHALLENGE: return "CHALLENGE";
+    case SK_MSG_AUTH: return "AUTH";
+    case SK_MSG_WELCOME: return "WELCOME";
+    case SK_MSG_PUSH: return "PUSH";
+    case SK_MSG_PUSH_ACK: return "PUSH_ACK";
+    case SK_MSG_PULL: return "PULL";
+    case SK_MSG_CHANGES: return "CHANGES";
+    case SK_MSG_PING: return "PING";
+    case SK_MSG_PONG: return "PONG";
+    case SK_MSG_BYE: return "BYE";
+    case SK_MSG_ERROR: return "ERROR";
+    case SK_MSG_ENROLL: return "ENROLL";
+    case SK_MSG_ENROLLED: return "ENROLLED";
+    case SK_MSG_WIPE: return "WIPE";
+    default: return "UNKNOWN";
+    }
+}
+
+void sk_msg_init(sk_msg *m, uint32_t type, uint32_t rid)
+{
+    memset(m, 0, sizeof(*m));
+    m->type = type;
+    m->rid = rid;
+    switch (type) {
+    case SK_MSG_HELLO: m->u.hello.max_frame = SK_FRAME_DEFAULT_MAX; break;
+    case SK_MSG_PULL: m->u.pull.limit = SK_PULL_DEFAULT_LIMIT; break;
+    case SK_MSG_CHANGES: m->u.changes.last = 1; break;
+    default: break;
+    }
+}
+
+void sk_msg_free(sk_msg *m)
+{
+    if (!m)
+        return;
+    switch (m->type) {
+    case SK_MSG_PUSH:
+        if (m->u.push.changes) {
+            for (uint32_t i = 0; i < m->u.push.nchanges; i++)
+                sk_change_free(&m->u.push.changes[i]);
+            free(m->u.push.changes);
+        }
+        m->u.push.changes = NULL;
+        m->u.push.nchanges = 0;
+        break;
+    case SK_MSG_PUSH_ACK:
+        free(m->u.push_ack.acks);
+        m->u.push_ack.acks = NULL;
+        m->u.push_ack.nacks = 0;
+        break;
+    case SK_MSG_CHANGES:
+        if (m->u.changes.records) {
+            for (uint32_t i = 0; i < m->u.changes.nrecords; i++)
+                sk_record_free(&m->u.changes.records[i]);
+            free(m->u.changes.records);
+        }
+        m->u.changes.records = NULL;
+        m->u.changes.nrecords = 0;
+        break;
+    default: break;
+    }
+}
+
+/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). Returns the length of the
+ * valid sequence at p (1..4), or 0 if the bytes there are not valid UTF-8. */
+static size_t utf8_seq(const uint8_t *p, size_t n)
+{
+    uint8_t c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+static int utf8_valid(const char *s, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (!k)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* A protocol string field: at most max bytes of valid UTF-8. */
+static int check_str(sk_str s, uint32_t max)
+{
+    if (s.n > max)
+        return -SK_E_TOO_LONG;
+    if (s.n && !s.p)
+        return -SK_E_BAD_VALUE;
+    if (!utf8_valid(s.p, s.n))
+        return -SK_E_BAD_VALUE;
+    return 0;
+}
+
+/* ---- encoder ------------------------------------------------------------------------------ */
+
+static void pk_u(msgpack_packer *pk, uint64_t v)
+{
+    msgpack_pack_uint64(pk, v);
+}
+
+static void pk_str(msgpack_packer *pk, sk_str s)
+{
+    sk_pack_str(pk, s.p ? s.p : "", s.n);
+}
+
+static void pk_bool(msgpack_packer *pk, int v)
+{
+    if (v)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+/* Validate m and write its body map. Nothing is written when validation fails. */
+static int enc_body(msgpack_packer *pk, const sk_msg *m)
+{
+    int rc;
+    switch (m->type) {
+    case SK_MSG_HELLO: {
+        const __typeof__(m->u.hello) *h = &m->u.hello;
+        if (h->nversions < 1 || h->nversions > SK_MAX_VERSIONS)
+            return -SK_E_BAD_VALUE;
+        for (uint32_t i = 0; i < h->nversions; i++)
+            if (h->versions[i] == 0)
+                return -SK_E_BAD_VALUE;
+        if ((rc = check_str(h->app, SK_MAX_NAME)))
+            return rc;
+        if (h->max_frame < SK_FRAME_MIN_MAX)
+            return -SK_E_BAD_VALUE;
+        size_t n = 1 + (h->device != 0) + (h->app.n != 0) + (h->caps != 0) +
+                   (h->max_frame != SK_FRAME_DEFAULT_MAX);
+        msgpack_pack_map(pk, n);
+        pk_u(pk, 1);
+        msgpack_pack_array(pk, h->nversions);
+        for (uint32_t i = 0; i < h->nversions; i++)
+            pk_u(pk, h->versions[i]);
+        if (h->device) {
+            pk_u(pk, 2);
+            pk_u(pk, h->device);
+        }
+        if (h->app.n) {
+            pk_u(pk, 3);
+            pk_str(pk, h->app);
+        }
+        if (h->caps) {
+            pk_u(pk, 4);
+            pk_u(pk, h->caps);
+        }
+        if (h->max_frame != SK_FRAME_DEFAULT_MAX) {
+            pk_u(pk, 5);
+            pk_u(pk, h->max_frame);
+        }
+        return 0;
+    }
+    case SK_MSG_CHALLENGE:
+        if (m->u.challenge.version == 0)
+            return -SK_E_BAD_VALUE;
+        msgpack_pack_map(pk, 3);
+        pk_u(pk, 1);
+        sk_pack_bin(pk, m->u.challenge.nonce, SK_NONCE_LEN);
+        pk_u(pk, 2);
+        pk_u(pk, m->u.challenge.server_ms);
+        pk_u(pk, 3);
+        pk_u(pk, m->u.challenge.version);
+        return 0;
+    case SK_MSG_AUTH:
+        msgpack_pack_map(pk, 1);
+        pk_u(pk, 1);
+        sk_pack_bin(pk, m->u.auth.sig, SK_SIG_LEN);
+        return 0;
+    case SK_MSG_WELCOME: {
+        const __typeof__(m->u.welcome) *w = &m->u.welcome;
+        if (w->max_frame < SK_FRAME_MIN_MAX || w->max_batch < 1 || w->max_batch > SK_MAX_BATCH ||
+            w->max_inflight < 1 || w->role > SK_ROLE_ADMIN)
+            return -SK_E_BAD_VALUE;
+        if ((rc = check_str(w->worker, SK_MAX_NAME)))
+            return rc;
+        msgpack_pack_map(pk, 7 + (w->caps != 0) + (w->district != 0));
+        pk_u(pk, 1);
+        pk_u(pk, w->session);
+        pk_u(pk, 2);
+        pk_u(pk, w->server_ms);
+        pk_u(pk, 3);
+        pk_u(pk, w->max_frame);
+        pk_u(pk, 4);
+        pk_u(pk, w->max_batch);
+        pk_u(pk, 5);
+        pk_u(pk, w->max_inflight);
+        if (w->caps) {
+            pk_u(pk, 6);
+            pk_u(pk, w->caps);
+        }
+        pk_u(pk, 7);
+        pk_u(pk, w->role);
+        pk_u(pk, 8);
+        pk_str(pk, w->worker);
+        if (w->district) {
+            pk_u(pk, 9);
+            pk_u(pk, w->district);
+        }
+        return 0;
+    }
+    case SK_MSG_PUSH:
+        if (m->u.push.nchanges > SK_MAX_BATCH)
+            return -SK_E_BATCH_TOO_BIG;
+        if (m->u.push.nchanges && !m->u.push.changes)
+            return -SK_E_BAD_VALUE;
+        msgpack_pack_map(pk, 1);
+        pk_u(pk, 1);
+        msgpack_pack_array(pk, m->u.push.nchanges);
+        for (uint32_t i = 0; i < m->u.push.nchanges; i++)
+            if ((rc = sk_change_pack(pk, &m->u.push.changes[i])))
+                return rc < 0 ? rc : -SK_E_NOMEM;
+        return 0;
+    case SK_MSG_PUSH_ACK:
+        if (m->u.push_ack.nacks > SK_MAX_BATCH)
+            return -SK_E_BATCH_TOO_BIG;
+        if (m->u.push_ack.nacks && !m->u.push_ack.acks)
+            return -SK_E_BAD_VALUE;
+        for (uint32_t i = 0; i < m->u.push_ack.nacks; i++) {
+            const sk_ack *a = &m->u.push_ack.acks[i];
+            if (a->status > SK_ACK_REJECTED)
+                return -SK_E_BAD_VALUE;
+            if (a->status == SK_ACK_REJECTED) {
+                if (a->code == 0)
+                    return -SK_E_BAD_VALUE;
+                if ((rc = check_str(a->msg, SK_MAX_MESSAGE)))
+                    return rc;
+            }
+        }
+        msgpack_pack_map(pk, 1);
+        pk_u(pk, 1);
+        msgpack_pack_array(pk, m->u.push_ack.nacks);
+        for (uint32_t i = 0; i < m->u.push_ack.nacks; i++) {
+            const sk_ack *a = &m->u.push_ack.acks[i];
+            if (a->status == SK_ACK_REJECTED) {
+                msgpack_pack_array(pk, 6);
+                pk_u(pk, a->op);
+                pk_u(pk, a->status);
+                pk_u(pk, 0);
+                pk_u(pk, a->code);
+                pk_u(pk, a->field);
+                pk_str(pk, a->msg);
+            } else {
+                msgpack_pack_array(pk, 3);
+                pk_u(pk, a->op);
+                pk_u(pk, a->status);
+                pk_u(pk, a->version);
+            }
+        }
+        return 0;
+    case SK_MSG_PULL:
+        if (m->u.pull.limit < 1 || m->u.pull.limit > SK_MAX_PULL)
+            return -SK_E_BAD_VALUE;
+        msgpack_pack_map(pk, 1 + (m->u.pull.limit != SK_PULL_DEFAULT_LIMIT));
+        pk_u(pk, 1);
+        pk_u(pk, m->u.pull.cursor);
+        if (m->u.pull.limit != SK_PULL_DEFAULT_LIMIT) {
+            pk_u(pk, 2);
+            pk_u(pk, m->u.pull.limit);
+        }
+        return 0;
+    case SK_MSG_CHANGES: {
+        const __typeof__(m->u.changes) *c = &m->u.changes;
+        if (c->nrecords > SK_MAX_PULL)
+            return -SK_E_BATCH_TOO_BIG;
+        if (c->nrecords && !c->records)
+            return -SK_E_BAD_VALUE;
+        msgpack_pack_map(pk, 2 + (c->more != 0) + (c->last == 0));
+        pk_u(pk, 1);
+        msgpack_pack_array(pk, c->nrecords);
+        for (uint32_t i = 0; i < c->nrecords; i++)
+            if ((rc = sk_record_pack(pk, &c->records[i])))
+                return rc < 0 ? rc : -SK_E_NOMEM;
+        pk_u(pk, 2);
+        pk_u(pk, c->next);
+        if (c->more) {
+            pk_u(pk, 3);
+            pk_bool(pk, 1);
+        }
+        if (!c->last) {
+            pk_u(pk, 4);
+            pk_bool(pk, 0);
+        }
+        return 0;
+    }
+    case SK_MSG_PING:
+    case SK_MSG_PONG:
+        msgpack_pack_map(pk, m->u.ping.ms != 0);
+        if (m->u.ping.ms) {
+            pk_u(pk, 1);
+            pk_u(pk, m->u.ping.ms);
+        }
+        return 0;
+    case SK_MSG_BYE:
+    case SK_MSG_WIPE:
+    case SK_MSG_ERROR: {
+        const __typeof__(m->u.error) *e = &m->u.error;
+        int is_err = m->type == SK_MSG_ERROR;
+        if (is_err && e->code == 0)
+            return -SK_E_BAD_VALUE;
+        if ((rc = check_str(e->msg, SK_MAX_MESSAGE)))
+            return rc;
+        uint32_t retry = is_err ? e->retry_ms : 0;
+        msgpack_pack_map(pk, (is_err || e->code != 0) + (e->msg.n != 0) + (retry != 0));
+        if (is_err || e->code) {
+            pk_u(pk, 1);
+            pk_u(pk, e->code);
+        }
+        if (e->msg.n) {
+            pk_u(pk, 2);
+            pk_str(pk, e->msg);
+        }
+        if (retry) {
+            pk_u(pk, 3);
+            pk_u(pk, retry);
+        }
+        return 0;
+    }
+    case SK_MSG_ENROLL: {
+        const __typeof__(m->u.enroll) *e = &m->u.enroll;
+        if (e->code.n == 0)
+            return -SK_E_BAD_VALUE;
+        if ((rc = check_str(e->code, SK_MAX_NAME)) || (rc = check_str(e->label, SK_MAX_NAME)))
+            return rc;
+        msgpack_pack_map(pk, 2 + (e->label.n != 0));
+        pk_u(pk, 1);
+        pk_str(pk, e->code);
+        pk_u(pk, 2);
+        sk_pack_bin(pk, e->pubkey, SK_PUBKEY_LEN);
+        if (e->label.n) {
+            pk_u(pk, 3);
+            pk_str(pk, e->label);
+        }
+        return 0;
+    }
+    case SK_MSG_ENROLLED: {
+        const __typeof__(m->u.enrolled) *e = &m->u.enrolled;
+        if (e->device == 0 || e->role > SK_ROLE_ADMIN)
+            return -SK_E_BAD_VALUE;
+        if ((rc = check_str(e->worker, SK_MAX_NAME)))
+            return rc;
+        msgpack_pack_map(pk, 3 + (e->district != 0));
+        pk_u(pk, 1);
+        pk_u(pk, e->device);
+        pk_u(pk, 2);
+        pk_str(pk, e->worker);
+        pk_u(pk, 3);
+        pk_u(pk, e->role);
+        if (e->district) {
+            pk_u(pk, 4);
+            pk_u(pk, e->district);
+        }
+        return 0;
+    }
+    default: return -SK_E_UNKNOWN_TYPE;
+    }
+}
+
+/* Patch the 4-byte header of the frame that starts at out->data + start, or roll back. */
+static int finish_frame(sk_buf *out, size_t start, int rc)
+{
+    if (rc == 0 && out->oom)
+        rc = -SK_E_NOMEM;
+    if (rc == 0) {
+        size_t body = out->len - start - SK_FRAME_HDR;
+        if (body > UINT32_MAX)
+            rc = -SK_E_BAD_VALUE;
+        else
+            sk_frame_put_header(out->data + start, (uint32_t)body);
+    }
+    if (rc) {
+        /* Leave the buffer as it was; a NOMEM stays recorded in out->oom. */
+        if (out->len > start)
+            out->len = start;
+    }
+    return rc;
+}
+
+static int begin_frame(sk_buf *out, size_t *start)
+{
+    if (out->oom)
+        return -SK_E_NOMEM;
+    *start = out->len;
+    static const uint8_t zero[SK_FRAME_HDR] = {0};
+    return sk_buf_append(out, zero, sizeof(zero));
+}
+
+int sk_msg_encode(sk_buf *out, const sk_msg *m)
+{
+    size_t start;
+    int rc = begin_frame(out, &start);
+    if (rc)
+        return rc;
+    msgpack_packer pk;
+    sk_packer_init(&pk, out);
+    msgpack_pack_array(&pk, 3);
+    pk_u(&pk, m->type);
+    pk_u(&pk, m->rid);
+    rc = enc_body(&pk, m);
+    return finish_frame(out, start, rc);
+}
+
+int sk_msg_encode_changes_raw(sk_buf *out, uint32_t rid, const uint8_t *records, size_t len,
+                              uint32_t nrecords, uint64_t next, int more, int last)
+{
+    if (nrecords > SK_MAX_PULL)
+        return -SK_E_BATCH_TOO_BIG;
+    if ((len && !records) || len < nrecords)
+        return -SK_E_BAD_VALUE;
+    size_t start;
+    int rc = begin_frame(out, &start);
+    if (rc)
+        return rc;
+    msgpack_packer pk;
+    sk_packer_init(&pk, out);
+    msgpack_pack_array(&pk, 3);
+    pk_u(&pk, SK_MSG_CHANGES);
+    pk_u(&pk, rid);
+    msgpack_pack_map(&pk, 2 + (more != 0) + (last == 0));
+    pk_u(&pk, 1);
+    msgpack_pack_array(&pk, nrecords);
+    sk_buf_append(out, records, len);
+    pk_u(&pk, 2);
+    pk_u(&pk, next);
+    if (more) {
+        pk_u(&pk, 3);
+        pk_bool(&pk, 1);
+    }
+    if (!last) {
+        pk_u(&pk, 4);
+        pk_bool(&pk, 0);
+    }
+    return finish_frame(out, start, 0);
+}
+
+/* ---- decoder ------------------------------------------------------------------------------ */
+
+static int rd_u64(sk_mp *mp, uint64_t *out)
+{
+    return sk_mp_read_uint(mp, out);
+}
+
+static int rd_u64_nonzero(sk_mp *mp, uint64_t *out)
+{
+    int rc = sk_mp_read_uint(mp, out);
+    if (rc == 0 && *out == 0)
+        return sk_mp_fail(mp, -SK_E_BAD_VALUE);
+    return rc;
+}
+
+static int rd_u32(sk_mp *mp, uint32_t *out)
+{
+    uint64_t v;
+    int rc = sk_mp_read_uint_max(mp, UINT32_MAX, &v);
+    if (rc)
+        return rc;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* uint in [lo, hi]. */
+static int rd_range(sk_mp *mp, uint64_t lo, uint64_t hi, uint32_t *out)
+{
+    uint64_t v;
+    int rc = sk_mp_read_uint(mp, &v);
+    if (rc)
+        return rc;
+    if (v < lo || v > hi)
+        return sk_mp_fail(mp, -SK_E_BAD_VALUE);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int rd_str(sk_mp *mp, sk_str *out, uint32_t max, int nonempty)
+{
+    const char *p;
+    uint32_t n;
+    int rc = sk_mp_read_str(mp, &p, &n);
+    if (rc)
+        return rc;
+    if (n > max)
+        return sk_mp_fail(mp, -SK_E_TOO_LONG);
+    if ((nonempty && n == 0) || !utf8_valid(p, n))
+        return sk_mp_fail(mp, -SK_E_BAD_VALUE);
+    out->p = n ? p : NULL;
+    out->n = n;
+    return 0;
+}
+
+static int rd_bool(sk_mp *mp, int *out)
+{
+    return sk_mp_read_bool(mp, out);
+}
+
+static int rd_bin(sk_mp *mp, void *out, uint32_t n)
+{
+    return sk_mp_read_bin_exact(mp, out, n);
+}
+
+static int rd_push(sk_mp *mp, sk_msg *m)
+{
+    uint32_t n;
+    int rc = sk_mp_read_array(mp, &n);
+    if (rc)
+        return rc;
+    if (n > SK_MAX_BATCH)
+        return sk_mp_fail(mp, -SK_E_BATCH_TOO_BIG);
+    if (n == 0)
+        return 0;
+    sk_change *c = calloc(n, sizeof(*c));
+    if (!c)
+        return sk_mp_fail(mp, -SK_E_NOMEM);
+    m->u.push.changes = c;
+    for (uint32_t i = 0; i < n; i++) {
+        sk_change_init(&c[i]);
+        m->u.push.nchanges = i + 1;
+        if ((rc = sk_change_unpack(mp, &c[i])))
+            return sk_mp_fail(mp, rc);
+    }
+    return 0;
+}
+
+static int rd_ack(sk_mp *mp, sk_ack *a)
+{
+    uint32_t n;
+    int rc = sk_mp_read_array(mp, &n);
+    if (rc)
+        return rc;
+    if (n != 3 && n != 6)
+        return sk_mp_fail(mp, -SK_E_BAD_VALUE);
+    if ((rc = rd_u64(mp, &a->op)) || (rc = rd_range(mp, 0, SK_ACK_REJECTED, &a->status)))
+        return rc;
+    if ((a->status == SK_ACK_REJECTED) != (n == 6))
+        return sk_mp_fail(mp, -SK_E_BAD_VALUE);
+    if ((rc = rd_u64(mp, &a->version)))
+        return rc;
+    if (n == 3)
+        return 0;
+    if (a->version != 0)
+        return sk_mp_fail(mp, -SK_E_BAD_VALUE);
+    if ((rc = rd_range(mp, 1, UINT32_MAX, &a->code)) || (rc = rd_u32(mp, &a->field)) ||
+        (rc = rd_str(mp, &a->msg, SK_MAX_MESSAGE, 0)))
+        return rc;
+    return 0;
+}
+
+static int rd_push_ack(sk_mp *mp, sk_msg *m)
+{
+    uint32_t n;
+    int rc = sk_mp_read_array(mp, &n);
+    if (rc)
+        return rc;
+    if (n > SK_MAX_BATCH)
+        return sk_mp_fail(mp, -SK_E_BATCH_TOO_BIG);
+    if (n == 0)
+        return 0;
+    sk_ack *a = calloc(n, sizeof(*a));
+    if (!a)
+        return sk_mp_fail(mp, -SK_E_NOMEM);
+    m->u.push_ack.acks = a;
+    m->u.push_ack.nacks = n;
+    for (uint32_t i = 0; i < n; i++)
+        if ((rc = rd_ack(mp, &a[i])))
+            return rc;
+    return 0;
+}
+
+static int rd_changes(sk_mp *mp, sk_msg *m)
+{
+    uint32_t n;
+    int rc = sk_mp_read_array(mp, &n);
+    if (rc)
+        return rc;
+    if (n > SK_MAX_PULL)
+        return sk_mp_fail(mp, -SK_E_BATCH_TOO_BIG);
+    if (n == 0)
+        return 0;
+    sk_record *r = calloc(n, sizeof(*r));
+    if (!r)
+        return sk_mp_fail(mp, -SK_E_NOMEM);
+    m->u.changes.records = r;
+    for (uint32_t i = 0; i < n; i++) {
+        sk_record_init(&r[i]);
+        m->u.changes.nrecords = i + 1;
+        if ((rc = sk_record_unpack(mp, &r[i])))
+            return sk_mp_fail(mp, rc);
+    }
+    return 0;
+}
+
+static int rd_versions(sk_mp *mp, sk_msg *m)
+{
+    uint32_t n;
+    int rc = sk_mp_read_array(mp, &n);
+    if (rc)
+        return rc;
+    if (n < 1 || n > SK_MAX_VERSIONS)
+        return sk_mp_fail(mp, -SK_E_BAD_VALUE);
+    for (uint32_t i = 0; i < n; i++)
+        if ((rc = rd_range(mp, 1, UINT32_MAX, &m->u.hello.versions[i])))
+            return rc;
+    m->u.hello.nversions = n;
+    return 0;
+}
+
+/*
+ * Read the value of body key `key` for message m. Returns 1 when the key is known for the type
+ * (value consumed), 0 when it is not (caller skips it), or a negative code.
+ */
+static int rd_field(sk_mp *mp, sk_msg *m, uint64_t key)
+{
+    int rc;
+#define FIELD(k, expr)                                                                             \
+    case k: rc = (expr); break
+    switch (m->type) {
+    case SK_MSG_HELLO:
+        switch (key) {
+            FIELD(1, rd_versions(mp, m));
+            FIELD(2, rd_u64(mp, &m->u.hello.device));
+            FIELD(3, rd_str(mp, &m->u.hello.app, SK_MAX_NAME, 0));
+            FIELD(4, rd_u32(mp, &m->u.hello.caps));
+            FIELD(5, rd_range(mp, SK_FRAME_MIN_MAX, UINT32_MAX, &m->u.hello.max_frame));
+        default: return 0;
+        }
+        break;
+    case SK_MSG_CHALLENGE:
+        switch (key) {
+            FIELD(1, rd_bin(mp, m->u.challenge.nonce, SK_NONCE_LEN));
+            FIELD(2, rd_u64(mp, &m->u.challenge.server_ms));
+            FIELD(3, rd_range(mp, 1, UINT32_MAX, &m->u.challenge.version));
+        default: return 0;
+        }
+        break;
+    case SK_MSG_AUTH:
+        switch (key) {
+            FIELD(1, rd_bin(mp, m->u.auth.sig, SK_SIG_LEN));
+        default: return 0;
+        }
+        break;
+    case SK_MSG_WELCOME:
+        switch (key) {
+            FIELD(1, rd_u64(mp, &m->u.welcome.session));
+            FIELD(2, rd_u64(mp, &m->u.welcome.server_ms));
+            FIELD(3, rd_range(mp, SK_FRAME_MIN_MAX, UINT32_MAX, &m->u.welcome.max_frame));
+            FIELD(4, rd_range(mp, 1, SK_MAX_BATCH, &m->u.welcome.max_batch));
+            FIELD(5, rd_range(mp, 1, UINT32_MAX, &m->u.welcome.max_inflight));
+            FIELD(6, rd_u32(mp, &m->u.welcome.caps));
+            FIELD(7, rd_range(mp, 0, SK_ROLE_ADMIN, &m->u.welcome.role));
+            FIELD(8, rd_str(mp, &m->u.welcome.worker, SK_MAX_NAME, 0));
+            FIELD(9, rd_u32(mp, &m->u.welcome.district));
+        default: return 0;
+        }
+        break;
+    case SK_MSG_PUSH:
+        switch (key) {
+            FIELD(1, rd_push(mp, m));
+        default: return 0;
+        }
+        break;
+    case SK_MSG_PUSH_ACK:
+        switch (key) {
+            FIELD(1, rd_push_ack(mp, m));
+        default: return 0;
+        }
+        break;
+    case SK_MSG_PULL:
+        switch (key) {
+            FIELD(1, rd_u64(mp, &m->u.pull.cursor));
+            FIELD(2, rd_range(mp, 1, SK_MAX_PULL, &m->u.pull.limit));
+        default: return 0;
+        }
+        break;
+    case SK_MSG_CHANGES:
+        switch (key) {
+            FIELD(1, rd_changes(mp, m));
+            FIELD(2, rd_u64(mp, &m->u.changes.next));
+            FIELD(3, rd_bool(mp, &m->u.changes.more));
+            FIELD(4, rd_bool(mp, &m->u.changes.last));
+        default: return 0;
+        }
+        break;
+    case SK_MSG_PING:
+    case SK_MSG_PONG:
+        switch (key) {
+            FIELD(1, rd_u64(mp, &m->u.ping.ms));
+        default: return 0;
+        }
+        break;
+    case SK_MSG_BYE:
+    case SK_MSG_WIPE:
+    case SK_MSG_ERROR:
+        switch (key) {
+            FIELD(1, m->type == SK_MSG_ERROR ? rd_range(mp, 1, UINT32_MAX, &m->u.error.code)
+                                             : rd_u32(mp, &m->u.error.code));
+            FIELD(2, rd_str(mp, &m->u.error.msg, SK_MAX_MESSAGE, 0));
+        case 3:
+            if (m->type != SK_MSG_ERROR)
+                return 0;
+            rc = rd_u32(mp, &m->u.error.retry_ms);
+            break;
+        default: return 0;
+        }
+        break;
+    case SK_MSG_ENROLL:
+        switch (key) {
+            FIELD(1, rd_str(mp, &m->u.enroll.code, SK_MAX_NAME, 1));
+            FIELD(2, rd_bin(mp, m->u.enroll.pubkey, SK_PUBKEY_LEN));
+            FIELD(3, rd_str(mp, &m->u.enroll.label, SK_MAX_NAME, 0));
+        default: return 0;
+        }
+        break;
+    case SK_MSG_ENROLLED:
+        switch (key) {
+            FIELD(1, rd_u64_nonzero(mp, &m->u.enrolled.device));
+            FIELD(2, rd_str(mp, &m->u.enrolled.worker, SK_MAX_NAME, 0));
+            FIELD(3, rd_range(mp, 0, SK_ROLE_ADMIN, &m->u.enrolled.role));
+            FIELD(4, rd_u32(mp, &m->u.enrolled.district));
+        default: return 0;
+        }
+        break;
+    default: return 0;
+    }
+#undef FIELD
+    return rc ? rc : 1;
+}
+
+#define B(k) (1ull << (k))
+/* Per type: body keys known in v1 and those that are required. */
+static const struct {
+    uint64_t known;
+    uint64_t required;
+} k_spec[SK_MSG_TYPE_MAX + 1] = {
+    [SK_MSG_HELLO] = {B(1) | B(2) | B(3) | B(4) | B(5), B(1)},
+    [SK_MSG_CHALLENGE] = {B(1) | B(2) | B(3), B(1) | B(2) | B(3)},
+    [SK_MSG_AUTH] = {B(1), B(1)},
+    [SK_MSG_WELCOME] = {B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9),
+                        B(1) | B(2) | B(3) | B(4) | B(5) | B(7) | B(8)},
+    [SK_MSG_PUSH] = {B(1), B(1)},
+    [SK_MSG_PUSH_ACK] = {B(1), B(1)},
+    [SK_MSG_PULL] = {B(1) | B(2), B(1)},
+    [SK_MSG_CHANGES] = {B(1) | B(2) | B(3) | B(4), B(1) | B(2)},
+    [SK_MSG_PING] = {B(1), 0},
+    [SK_MSG_PONG] = {B(1), 0},
+    [SK_MSG_BYE] = {B(1) | B(2), 0},
+    [SK_MSG_ERROR] = {B(1) | B(2) | B(3), B(1)},
+    [SK_MSG_ENROLL] = {B(1) | B(2) | B(3), B(1) | B(2)},
+    [SK_MSG_ENROLLED] = {B(1) | B(2) | B(3) | B(4), B(1) | B(2) | B(3)},
+    [SK_MSG_WIPE] = {B(1) | B(2), 0},
+};
+#undef B
+
+/* Decode the body map of m (type already set and known). On error *err_at is the offset of the
+ * key or value at fault. */
+static int rd_body(sk_mp *mp, sk_msg *m, size_t *err_at)
+{
+    uint32_t n;
+    *err_at = sk_mp_offset(mp);
+    if (sk_mp_peek(mp) != SK_MP_MAP)
+        return sk_mp_fail(mp, -SK_E_BAD_TYPE);
+    int rc = sk_mp_read_map(mp, &n);
+    if (rc)
+        return rc;
+    uint64_t seen = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        *err_at = sk_mp_offset(mp);
+        if (sk_mp_peek(mp) != SK_MP_UINT)
+            return sk_mp_fail(mp, -SK_E_BAD_TYPE);
+        uint64_t key;
+        if ((rc = sk_mp_read_uint(mp, &key)))
+            return rc;
+        int known = key < 64 && (k_spec[m->type].known & (1ull << key));
+        if (known && (seen & (1ull << key)))
+            return sk_mp_fail(mp, -SK_E_BAD_VALUE); /* duplicate key */
+        *err_at = sk_mp_offset(mp);
+        if (!known) {
+            if ((rc = sk_mp_skip(mp)))
+                return rc;
+            continue;
+        }
+        seen |= 1ull << key;
+        rc = rd_field(mp, m, key);
+        if (rc < 0)
+            return rc;
+    }
+    *err_at = sk_mp_offset(mp);
+    if ((seen & k_spec[m->type].required) != k_spec[m->type].required)
+        return sk_mp_fail(mp, -SK_E_MISSING_FIELD);
+    return 0;
+}
+
+int sk_msg_decode(const uint8_t *body, size_t len, sk_msg *m, size_t *err_offset)
+{
+    sk_mp mp;
+    size_t err_at = 0;
+    int rc;
+    memset(m, 0, sizeof(*m));
+    if (len == 0) {
+        rc = -SK_E_BAD_FRAME;
+        goto out;
+    }
+    /* Structural check of the whole value first: nothing below reads past a length that this
+     * has not bounded by the frame. Its errors carry offset 0. */
+    rc = sk_mp_check(body, len, &sk_mp_default_limits);
+    if (rc)
+        goto out;
+    sk_mp_init(&mp, body, len);
+    if (sk_mp_peek(&mp) != SK_MP_ARRAY) {
+        rc = -SK_E_BAD_TYPE;
+        goto out;
+    }
+    uint32_t n;
+    if ((rc = sk_mp_read_array(&mp, &n)))
+        goto out;
+    if (n != 3) {
+        rc = -SK_E_BAD_FRAME;
+        goto out;
+    }
+    err_at = sk_mp_offset(&mp);
+    if (sk_mp_peek(&mp) != SK_MP_UINT) {
+        rc = -SK_E_BAD_TYPE;
+        goto out;
+    }
+    uint64_t type, rid;
+    if ((rc = sk_mp_read_uint_max(&mp, UINT32_MAX, &type)))
+        goto out;
+    m->type = (uint32_t)type;
+    err_at = sk_mp_offset(&mp);
+    if (sk_mp_peek(&mp) != SK_MP_UINT) {
+        rc = -SK_E_BAD_TYPE;
+        goto out;
+    }
+    if ((rc = sk_mp_read_uint_max(&mp, UINT32_MAX, &rid)))
+        goto out;
+    m->rid = (uint32_t)rid;
+    if (type == 0 || type > SK_MSG_TYPE_MAX) {
+        err_at = 1;
+        rc = -SK_E_UNKNOWN_TYPE;
+        goto out;
+    }
+    sk_msg_init(m, (uint32_t)type, (uint32_t)rid);
+    rc = rd_body(&mp, m, &err_at);
+    if (rc == 0 && !sk_mp_at_end(&mp)) {
+        err_at = sk_mp_offset(&mp);
+        rc = -SK_E_TRAILING; /* cannot happen after sk_mp_check; kept as a guard */
+    }
+out:
+    if (rc) {
+        uint32_t t = m->type, r = m->rid;
+        sk_msg_free(m);
+        memset(m, 0, sizeof(*m));
+        m->type = t;
+        m->rid = r;
+    }
+    if (err_offset)
+        *err_offset = rc ? err_at : 0;
+    return rc;
+}
+
+/* ---- JSON rendering ----------------------------------------------------------------------- */
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+jprintf(sk_buf *b, const char *fmt, ...)
+{
+    char tmp[256]; /* every format below prints at most a few numbers */
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        b->oom = 1; /* never truncate silently */
+    else
+        sk_buf_append(b, tmp, (size_t)n);
+}
+
+static void jraw(sk_buf *b, const char *s)
+{
+    sk_buf_append(b, s, strlen(s));
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped, valid UTF-8 kept as is,
+ * each byte of an invalid sequence rendered as U+FFFD. */
+static void jstr(sk_buf *b, const char *s, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    sk_buf_append(b, "\"", 1);
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            sk_buf_append(b, e, 2);
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            switch (c) {
+            case '\n': jraw(b, "\\n"); break;
+            case '\r': jraw(b, "\\r"); break;
+            case '\t': jraw(b, "\\t"); break;
+            case '\b': jraw(b, "\\b"); break;
+            case '\f': jraw(b, "\\f"); break;
+            default: jprintf(b, "\\u%04x", c); break;
+            }
+            i++;
+        } else if (c < 0x80) {
+            sk_buf_append(b, &p[i], 1);
+            i++;
+        } else {
+            size_t k = utf8_seq(p + i, n - i);
+            if (k) {
+                sk_buf_append(b, p + i, k);
+                i += k;
+            } else {
+                jraw(b, "\\ufffd");
+                i++;
+            }
+        }
+    }
+    sk_buf_append(b, "\"", 1);
+}
+
+static void jhex(sk_buf *b, const uint8_t *p, size_t n)
+{
+    static const char hx[] = "0123456789abcdef";
+    sk_buf_append(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        char h[2] = {hx[p[i] >> 4], hx[p[i] & 15]};
+        sk_buf_append(b, h, 2);
+    }
+    sk_buf_append(b, "\"", 1);
+}
+
+static void jid(sk_buf *b, const sk_id *id)
+{
+    static const char hx[] = "0123456789abcdef";
+    char s[38];
+    size_t k = 0;
+    s[k++] = '"';
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            s[k++] = '-';
+        s[k++] = hx[id->b[i] >> 4];
+        s[k++] = hx[id->b[i] & 15];
+    }
+    s[k++] = '"';
+    sk_buf_append(b, s, k);
+}
+
+static void jkey(sk_buf *b, int first, const char *name)
+{
+    if (!first)
+        sk_buf_append(b, ",", 1);
+    jstr(b, name, strlen(name));
+    sk_buf_append(b, ":", 1);
+}
+
+/* One MessagePack value from a validated cursor, generically: nil null, bool, numbers, str as
+ * a JSON string, bin as a hex string, arrays, and maps as objects whose keys are the decimal
+ * integer, the string itself, or the JSON text of any other key. */
+static int jvalue(sk_buf *b, sk_mp *mp)
+{
+    int rc = 0;
+    switch (sk_mp_peek(mp)) {
+    case SK_MP_NIL:
+        rc = sk_mp_read_nil(mp);
+        jraw(b, "null");
+        break;
+    case SK_MP_BOOL: {
+        int v = 0;
+        rc = sk_mp_read_bool(mp, &v);
+        jraw(b, v ? "true" : "false");
+        break;
+    }
+    case SK_MP_UINT: {
+        uint64_t v = 0;
+        rc = sk_mp_read_uint(mp, &v);
+        jprintf(b, "%" PRIu64, v);
+        break;
+    }
+    case SK_MP_INT: {
+        int64_t v = 0;
+        rc = sk_mp_read_int(mp, &v);
+        jprintf(b, "%" PRId64, v);
+        break;
+    }
+    case SK_MP_FLOAT: {
+        double v = 0;
+        rc = sk_mp_read_double(mp, &v);
+        if (v != v || v > 1.7976931348623157e308 || v < -1.7976931348623157e308)
+            jraw(b, "null");
+        else
+            jprintf(b, "%.17g", v);
+        break;
+    }
+    case SK_MP_STR: {
+        const char *p = NULL;
+        uint32_t n = 0;
+        rc = sk_mp_read_str(mp, &p, &n);
+        if (!rc)
+            jstr(b, p, n);
+        break;
+    }
+    case SK_MP_BIN: {
+        const uint8_t *p = NULL;
+        uint32_t n = 0;
+        rc = sk_mp_read_bin(mp, &p, &n);
+        if (!rc)
+            jhex(b, p, n);
+        break;
+    }
+    case SK_MP_ARRAY: {
+        uint32_t n = 0;
+        rc = sk_mp_read_array(mp, &n);
+        sk_buf_append(b, "[", 1);
+        for (uint32_t i = 0; i < n && !rc; i++) {
+            if (i)
+                sk_buf_append(b, ",", 1);
+            rc = jvalue(b, mp);
+        }
+        sk_buf_append(b, "]", 1);
+        break;
+    }
+    case SK_MP_MAP: {
+        uint32_t n = 0;
+        rc = sk_mp_read_map(mp, &n);
+        sk_buf_append(b, "{", 1);
+        for (uint32_t i = 0; i < n && !rc; i++) {
+            if (i)
+                sk_buf_append(b, ",", 1);
+            sk_mp_type kt = sk_mp_peek(mp);
+            if (kt == SK_MP_UINT || kt == SK_MP_INT) {
+                sk_buf_append(b, "\"", 1);
+                rc = jvalue(b, mp);
+                sk_buf_append(b, "\"", 1);
+            } else if (kt == SK_MP_STR) {
+                rc = jvalue(b, mp);
+            } else {
+                sk_buf tmp = SK_BUF_INIT;
+                rc = jvalue(&tmp, mp);
+                if (tmp.oom)
+                    b->oom = 1;
+                jstr(b, tmp.data ? (const char *)tmp.data : "", tmp.len);
+                sk_buf_free(&tmp);
+            }
+            sk_buf_append(b, ":", 1);
+            if (!rc)
+                rc = jvalue(b, mp);
+        }
+        sk_buf_append(b, "}", 1);
+        break;
+    }
+    default: rc = sk_mp_fail(mp, -SK_E_BAD_TYPE); break;
+    }
+    return rc;
+}
+
+/* One encoded value held by a record or change; malformed bytes render as {"invalid": hex}. */
+static void jencoded(sk_buf *b, const uint8_t *val, uint32_t len)
+{
+    if (val && len && sk_mp_check(val, len, &sk_mp_default_limits) == 0) {
+        sk_mp mp;
+        sk_mp_init(&mp, val, len);
+        size_t at = b->len;
+        if (jvalue(b, &mp) == 0)
+            return;
+        b->len = at;
+    }
+    jraw(b, "{\"invalid\":");
+    jhex(b, val ? val : (const uint8_t *)"", val ? len : 0);
+    jraw(b, "}");
+}
+
+static void jchange(sk_buf *b, const sk_change *c)
+{
+    static const char *const kinds[] = {"upsert", "delete", "erase"};
+    jraw(b, "{\"id\":");
+    jid(b, &c->id);
+    jprintf(b, ",\"op\":%" PRIu64 ",\"base\":%" PRIu64 ",\"hlc\":%" PRIu64, c->op, c->base, c->hlc);
+    if (c->kind <= SK_CHANGE_ERASE)
+        jprintf(b, ",\"kind\":\"%s\"", kinds[c->kind]);
+    else
+        jprintf(b, ",\"kind\":%" PRIu32, c->kind);
+    jraw(b, ",\"fields\":{");
+    for (uint32_t i = 0; i < c->nfields; i++) {
+        jprintf(b, "%s\"%" PRIu32 "\":", i ? "," : "", c->fields[i].key);
+        jencoded(b, c->fields[i].val, c->fields[i].len);
+    }
+    jraw(b, "},\"entries\":[");
+    for (uint32_t i = 0; i < c->nentries; i++) {
+        const sk_entry *e = &c->entries[i];
+        jraw(b, i ? ",{\"id\":" : "{\"id\":");
+        jid(b, &e->id);
+        jprintf(b, ",\"list\":%" PRIu32 ",\"value\":", e->list);
+        jencoded(b, e->val, e->len);
+        jraw(b, "}");
+    }
+    jraw(b, "]}");
+}
+
+static void jrecord(sk_buf *b, const sk_record *r)
+{
+    jraw(b, "{\"id\":");
+    jid(b, &r->id);
+    jprintf(b, ",\"version\":%" PRIu64 ",\"flags\":%" PRIu32, r->version, r->flags);
+    jprintf(b, ",\"created\":%" PRIu64 ",\"created_ver\":%" PRIu64 ",\"updated\":%" PRIu64,
+            r->created, r->created_ver, r->updated);
+    jraw(b, ",\"fields\":{");
+    for (uint32_t i = 0; i < r->nfields; i++) {
+        const sk_field *f = &r->fields[i];
+        jprintf(b, "%s\"%" PRIu32 "\":{\"value\":", i ? "," : "", f->key);
+        jencoded(b, f->val, f->len);
+        jprintf(b, ",\"hlc\":%" PRIu64 ",\"ver\":%" PRIu64 "}", f->hlc, f->ver);
+    }
+    jraw(b, "},\"entries\":[");
+    for (uint32_t i = 0; i < r->nentries; i++) {
+        const sk_entry *e = &r->entries[i];
+        jraw(b, i ? ",{\"id\":" : "{\"id\":");
+        jid(b, &e->id);
+        jprintf(b, ",\"list\":%" PRIu32 ",\"value\":", e->list);
+        jencoded(b, e->val, e->len);
+        jprintf(b, ",\"hlc\":%" PRIu64 ",\"ver\":%" PRIu64 "}", e->hlc, e->ver);
+    }
+    jraw(b, "]}");
+}
+
+static void jsk_str(sk_buf *b, const char *name, sk_str s)
+{
+    jkey(b, 0, name);
+    jstr(b, s.p ? s.p : "", s.n);
+}
+
+static void ju(sk_buf *b, const char *name, uint64_t v)
+{
+    jkey(b, 0, name);
+    jprintf(b, "%" PRIu64, v);
+}
+
+int sk_msg_to_json(sk_buf *out, const sk_msg *m)
+{
+    if (out->oom)
+        return -SK_E_NOMEM;
+    size_t start = out->len;
+    jraw(out, "{\"type\":");
+    jstr(out, sk_msg_type_name(m->type), strlen(sk_msg_type_name(m->type)));
+    ju(out, "type_code", m->type);
+    ju(out, "rid", m->rid);
+    switch (m->type) {
+    case SK_MSG_HELLO:
+        jkey(out, 0, "versions");
+        jraw(out, "[");
+        for (uint32_t i = 0; i < m->u.hello.nversions && i < SK_MAX_VERSIONS; i++)
+            jprintf(out, "%s%" PRIu32, i ? "," : "", m->u.hello.versions[i]);
+        jraw(out, "]");
+        ju(out, "device", m->u.hello.device);
+        jsk_str(out, "app", m->u.hello.app);
+        ju(out, "caps", m->u.hello.caps);
+        ju(out, "max_frame", m->u.hello.max_frame);
+        break;
+    case SK_MSG_CHALLENGE:
+        jkey(out, 0, "nonce");
+        jhex(out, m->u.challenge.nonce, SK_NONCE_LEN);
+        ju(out, "server_ms", m->u.challenge.server_ms);
+        ju(out, "version", m->u.challenge.version);
+        break;
+    case SK_MSG_AUTH:
+        jkey(out, 0, "sig");
+        jhex(out, m->u.auth.sig, SK_SIG_LEN);
+        break;
+    case SK_MSG_WELCOME:
+        ju(out, "session", m->u.welcome.session);
+        ju(out, "server_ms", m->u.welcome.server_ms);
+        ju(out, "max_frame", m->u.welcome.max_frame);
+        ju(out, "max_batch", m->u.welcome.max_batch);
+        ju(out, "max_inflight", m->u.welcome.max_inflight);
+        ju(out, "caps", m->u.welcome.caps);
+        ju(out, "role", m->u.welcome.role);
+        jsk_str(out, "worker", m->u.welcome.worker);
+        ju(out, "district", m->u.welcome.district);
+        break;
+    case SK_MSG_PUSH:
+        jkey(out, 0, "changes");
+        jraw(out, "[");
+        for (uint32_t i = 0; i < m->u.push.nchanges; i++) {
+            if (i)
+                jraw(out, ",");
+            jchange(out, &m->u.push.changes[i]);
+        }
+        jraw(out, "]");
+        break;
+    case SK_MSG_PUSH_ACK:
+        jkey(out, 0, "acks");
+        jraw(out, "[");
+        for (uint32_t i = 0; i < m->u.push_ack.nacks; i++) {
+            const sk_ack *a = &m->u.push_ack.acks[i];
+            jprintf(out, "%s{\"op\":%" PRIu64 ",\"status\":%" PRIu32 ",\"version\":%" PRIu64,
+                    i ? "," : "", a->op, a->status, a->version);
+            if (a->status == SK_ACK_REJECTED) {
+                jprintf(out, ",\"code\":%" PRIu32 ",\"error\":", a->code);
+                jstr(out, sk_err_name((int)a->code), strlen(sk_err_name((int)a->code)));
+                ju(out, "field", a->field);
+                jsk_str(out, "msg", a->msg);
+            }
+            jraw(out, "}");
+        }
+        jraw(out, "]");
+        break;
+    case SK_MSG_PULL:
+        ju(out, "cursor", m->u.pull.cursor);
+        ju(out, "limit", m->u.pull.limit);
+        break;
+    case SK_MSG_CHANGES:
+        jkey(out, 0, "records");
+        jraw(out, "[");
+        for (uint32_t i = 0; i < m->u.changes.nrecords; i++) {
+            if (i)
+                jraw(out, ",");
+            jrecord(out, &m->u.changes.records[i]);
+        }
+        jraw(out, "]");
+        ju(out, "next", m->u.changes.next);
+        jkey(out, 0, "more");
+        jraw(out, m->u.changes.more ? "true" : "false");
+        jkey(out, 0, "last");
+        jraw(out, m->u.changes.last ? "true" : "false");
+        break;
+    case SK_MSG_PING:
+    case SK_MSG_PONG: ju(out, "ms", m->u.ping.ms); break;
+    case SK_MSG_BYE:
+    case SK_MSG_WIPE:
+    case SK_MSG_ERROR:
+        ju(out, "code", m->u.error.code);
+        jkey(out, 0, "error");
+        jstr(out, sk_err_name((int)m->u.error.code), strlen(sk_err_name((int)m->u.error.code)));
+        jsk_str(out, "msg", m->u.error.msg);
+        if (m->type == SK_MSG_ERROR)
+            ju(out, "retry_ms", m->u.error.retry_ms);
+        break;
+    case SK_MSG_ENROLL:
+        jsk_str(out, "code", m->u.enroll.code);
+        jkey(out, 0, "pubkey");
+        jhex(out, m->u.enroll.pubkey, SK_PUBKEY_LEN);
+        jsk_str(out, "label", m->u.enroll.label);
+        break;
+    case SK_MSG_ENROLLED:
+        ju(out, "device", m->u.enrolled.device);
+        jsk_str(out, "worker", m->u.enrolled.worker);
+        ju(out, "role", m->u.enrolled.role);
+        ju(out, "district", m->u.enrolled.district);
+        break;
+    default: break;
+    }
+    jraw(out, "}");
+    if (out->oom) {
+        out->len = start;
+        return -SK_E_NOMEM;
+    }
+    return 0;
+}
+
+int sk_msg_mp_to_json(sk_buf *out, const uint8_t *p, size_t n)
+{
+    int rc = sk_mp_check(p, n, &sk_mp_default_limits);
+    if (rc)
+        return rc;
+    sk_mp mp;
+    sk_mp_init(&mp, p, n);
+    size_t start = out->len;
+    rc = jvalue(out, &mp);
+    if (!rc && out->oom)
+        rc = -SK_E_NOMEM;
+    if (rc)
+        out->len = start;
+    return rc;
+}

@@ -185,4 +185,9 @@ const char *sk_msg_type_name(uint32_t type); /* "HELLO", ...; "UNKNOWN" */
  * used for server logs, which must not contain record content). */
 int sk_msg_to_json(sk_buf *out, const sk_msg *m);
 
+/* Render any one MessagePack value (p, n) generically as JSON: ints, str as string, bin as hex
+ * string, maps as objects keyed by the decimal key. For frames that do not decode (sakhi-dump)
+ * and the golden vectors. 0, or the sk_mp_check code when the bytes are not one valid value. */
+int sk_msg_mp_to_json(sk_buf *out, const uint8_t *p, size_t n);
+
 #endif
