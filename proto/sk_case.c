@@ -1,2 +1,1056 @@
-/* sk_case.c - being written; see sk_case.h for the contract. */
+/*
+ * sk_case.c - the referral case model, schema version 1: field table, enumeration names,
+ * validation, workflow and permissions (contract in sk_case.h, prose in docs/CASE-MODEL.md).
+ *
+ * This is the one place that knows what the generic record fields of sk_record.h mean. Server
+ * (at push), client library (at capture) and tools call it, so a referral is judged the same way
+ * everywhere. It reads the raw MessagePack values stored in records with the bounded sk_mp
+ * cursor and never trusts them: any value may come from a newer schema or a hostile sender.
+ * It owns nothing but static tables; it never does I/O, never logs, and never copies a field's
+ * content into an error message (messages name the field and the rule, not the value).
+ */
 #include "sk_case.h"
+
+#include "sk_err.h"
+#include "sk_msg.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- limits ------------------------------------------------------------------------------- */
+
+#define LIM_NAME 128
+#define LIM_PLACE 64
+#define LIM_NOTES 4000
+#define LIM_OTHER 200
+#define LIM_WORKER 64
+#define LIM_REASON 256
+#define LIM_CASE_NO 32
+#define LIM_AGE 120
+#define LIM_CHILDREN 20
+#define LIM_CONCERNS 8
+#define LIM_ASSIGNED 16
+#define LIM_PHONE_MIN 7
+#define LIM_PHONE_MAX 20
+
+/* ---- enumerations ------------------------------------------------------------------------- */
+
+static const char *const k_district[] = {NULL, "leh", "kargil"};
+static const char *const k_taken_at[] = {NULL,    "home_visit",     "anganwadi_centre",
+                                         "health_centre", "police_station", "phone", "osc"};
+static const char *const k_age_band[] = {NULL,    "under_12", "12_17",  "18_29",
+                                         "30_44", "45_59",    "60_plus"};
+static const char *const k_marital[] = {NULL,        "unmarried", "married",
+                                        "separated", "divorced",  "widowed"};
+static const char *const k_concern[] = {NULL,
+                                        "domestic_violence",
+                                        "financial_abuse",
+                                        "cyber_bullying",
+                                        "abandonment",
+                                        "drug_abuse",
+                                        "child_marriage",
+                                        "sexual_offence_minor",
+                                        "other"};
+static const char *const k_urgency[] = {NULL, "immediate_danger", "urgent", "routine"};
+static const char *const k_service[] = {NULL,          "legal_aid",   "medical_assistance",
+                                        "police_facilitation", "counselling", "shelter"};
+static const char *const k_svc_status[] = {NULL,    "needed",   "in_progress",
+                                           "given", "declined", "not_needed"};
+static const char *const k_source[] = {NULL,     "self",       "helpline_181",
+                                       "police", "hospital",   "court",
+                                       "government_department", "ngo",
+                                       "family", "community",  "frontline_worker"};
+static const char *const k_status[] = {NULL,          "new",    "received", "accepted",
+                                       "in_service", "closed", "referred"};
+
+#define TABLE(t) {t, sizeof(t) / sizeof(t[0]) - 1}
+static const struct {
+    const char *const *names;
+    uint32_t max;
+} k_enums[SK_ENUM_COUNT] = {
+    [SK_ENUM_DISTRICT] = TABLE(k_district),       [SK_ENUM_TAKEN_AT] = TABLE(k_taken_at),
+    [SK_ENUM_AGE_BAND] = TABLE(k_age_band),       [SK_ENUM_MARITAL] = TABLE(k_marital),
+    [SK_ENUM_CONCERN] = TABLE(k_concern),         [SK_ENUM_URGENCY] = TABLE(k_urgency),
+    [SK_ENUM_SERVICE] = TABLE(k_service),         [SK_ENUM_SERVICE_STATUS] = TABLE(k_svc_status),
+    [SK_ENUM_SOURCE] = TABLE(k_source),           [SK_ENUM_STATUS] = TABLE(k_status),
+};
+
+const char *sk_enum_name(sk_enum_id e, uint64_t code)
+{
+    if ((unsigned)e >= SK_ENUM_COUNT || code == 0 || code > k_enums[e].max)
+        return NULL;
+    return k_enums[e].names[code];
+}
+
+static int ascii_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+uint32_t sk_enum_code(sk_enum_id e, const char *name)
+{
+    if ((unsigned)e >= SK_ENUM_COUNT || !name)
+        return 0;
+    for (uint32_t code = 1; code <= k_enums[e].max; code++) {
+        const char *a = k_enums[e].names[code], *b = name;
+        while (*a && ascii_lower((unsigned char)*b) == *a) {
+            a++;
+            b++;
+        }
+        if (!*a && !*b)
+            return code;
+    }
+    return 0;
+}
+
+uint32_t sk_enum_max(sk_enum_id e)
+{
+    return (unsigned)e < SK_ENUM_COUNT ? k_enums[e].max : 0;
+}
+
+/* ---- fields ------------------------------------------------------------------------------- */
+
+#define F(key, name, ident, type, en) {key, name, ident, type, en}
+static const sk_field_info k_fields[] = {
+    F(SK_F_SCHEMA, "schema", 0, SK_FT_UINT, -1),
+    F(SK_F_CREATED_AT, "created_at", 0, SK_FT_TIME, -1),
+    F(SK_F_DEVICE, "device", 0, SK_FT_UINT, -1),
+    F(SK_F_WORKER, "worker", 0, SK_FT_STR, -1),
+    F(SK_F_CASE_NO, "case_no", 0, SK_FT_STR, -1),
+    F(SK_F_DISTRICT, "district", 0, SK_FT_ENUM, SK_ENUM_DISTRICT),
+    F(SK_F_BLOCK, "block", 0, SK_FT_STR, -1),
+    F(SK_F_VILLAGE, "village", 1, SK_FT_STR, -1),
+    F(SK_F_TAKEN_AT, "taken_at", 0, SK_FT_ENUM, SK_ENUM_TAKEN_AT),
+    F(SK_F_NAME, "name", 1, SK_FT_STR, -1),
+    F(SK_F_AGE, "age", 0, SK_FT_UINT, -1),
+    F(SK_F_AGE_BAND, "age_band", 0, SK_FT_ENUM, SK_ENUM_AGE_BAND),
+    F(SK_F_MINOR, "minor", 0, SK_FT_BOOL, -1),
+    F(SK_F_PHONE, "phone", 1, SK_FT_STR, -1),
+    F(SK_F_SAFE_TO_CALL, "safe_to_call", 0, SK_FT_BOOL, -1),
+    F(SK_F_MARITAL, "marital_status", 0, SK_FT_ENUM, SK_ENUM_MARITAL),
+    F(SK_F_CHILDREN, "children", 0, SK_FT_UINT, -1),
+    F(SK_F_CONCERNS, "concerns", 0, SK_FT_ENUM_ARRAY, SK_ENUM_CONCERN),
+    F(SK_F_CONCERN_OTHER, "concern_other", 1, SK_FT_STR, -1),
+    F(SK_F_URGENCY, "urgency", 0, SK_FT_ENUM, SK_ENUM_URGENCY),
+    F(SK_F_SOURCE, "referral_source", 0, SK_FT_ENUM, SK_ENUM_SOURCE),
+    F(SK_F_CONSENT_SHARE, "consent_share", 0, SK_FT_BOOL, -1),
+    F(SK_F_CONSENT_CONTACT, "consent_contact", 0, SK_FT_BOOL, -1),
+    F(SK_F_CONSENT_BY, "consent_by", 0, SK_FT_STR, -1),
+    F(SK_F_CONSENT_AT, "consent_at", 0, SK_FT_TIME, -1),
+    F(SK_F_STATUS, "status", 0, SK_FT_ENUM, SK_ENUM_STATUS),
+    F(SK_F_STATUS_REASON, "status_reason", 0, SK_FT_STR, -1),
+    F(SK_F_NOTES, "notes", 1, SK_FT_STR, -1),
+    F(SK_F_ASSIGNED, "assigned_to", 0, SK_FT_STR_ARRAY, -1),
+    F(SK_F_SERVICE_LEGAL, "service.legal_aid", 0, SK_FT_ENUM, SK_ENUM_SERVICE_STATUS),
+    F(SK_F_SERVICE_MEDICAL, "service.medical_assistance", 0, SK_FT_ENUM, SK_ENUM_SERVICE_STATUS),
+    F(SK_F_SERVICE_POLICE, "service.police_facilitation", 0, SK_FT_ENUM, SK_ENUM_SERVICE_STATUS),
+    F(SK_F_SERVICE_COUNSELLING, "service.counselling", 0, SK_FT_ENUM, SK_ENUM_SERVICE_STATUS),
+    F(SK_F_SERVICE_SHELTER, "service.shelter", 0, SK_FT_ENUM, SK_ENUM_SERVICE_STATUS),
+};
+#define NFIELDS (sizeof(k_fields) / sizeof(k_fields[0]))
+
+const sk_field_info *sk_case_field_info(uint32_t key)
+{
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (k_fields[i].key == key)
+            return &k_fields[i];
+    return NULL;
+}
+
+const sk_field_info *sk_case_field_by_name(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (strcmp(k_fields[i].name, name) == 0)
+            return &k_fields[i];
+    return NULL;
+}
+
+static const char *fname(uint32_t key)
+{
+    const sk_field_info *fi = sk_case_field_info(key);
+    return fi ? fi->name : "field";
+}
+
+/* ---- reading values ----------------------------------------------------------------------- */
+
+/* Position a cursor on field key's value. 1 if present and not nil, 0 otherwise. */
+static int field_cursor(const sk_record *r, uint32_t key, sk_mp *m)
+{
+    const sk_field *f = r ? sk_record_field(r, key) : NULL;
+    if (!f || !f->val || f->len == 0)
+        return 0;
+    sk_mp_init(m, f->val, f->len);
+    if (f->len == 1 && f->val[0] == 0xc0)
+        return 0;
+    return 1;
+}
+
+/* A value must be exactly one item of the expected type. */
+static int read_uint_value(const uint8_t *p, size_t n, uint64_t *out)
+{
+    sk_mp m;
+    sk_mp_init(&m, p, n);
+    if (sk_mp_read_uint(&m, out) || !sk_mp_at_end(&m))
+        return -SK_E_BAD_TYPE;
+    return 0;
+}
+
+int sk_case_get_uint(const sk_record *r, uint32_t key, uint64_t *out)
+{
+    const sk_field *f = r ? sk_record_field(r, key) : NULL;
+    if (!f)
+        return -SK_E_NOT_FOUND;
+    uint64_t v;
+    if (read_uint_value(f->val, f->len, &v))
+        return -SK_E_BAD_TYPE;
+    *out = v;
+    return 0;
+}
+
+int sk_case_get_bool(const sk_record *r, uint32_t key, int *out)
+{
+    const sk_field *f = r ? sk_record_field(r, key) : NULL;
+    if (!f)
+        return -SK_E_NOT_FOUND;
+    sk_mp m;
+    int v;
+    sk_mp_init(&m, f->val, f->len);
+    if (sk_mp_read_bool(&m, &v) || !sk_mp_at_end(&m))
+        return -SK_E_BAD_TYPE;
+    *out = v;
+    return 0;
+}
+
+int sk_case_get_str(const sk_record *r, uint32_t key, char *out, size_t cap)
+{
+    const sk_field *f = r ? sk_record_field(r, key) : NULL;
+    if (!f)
+        return -SK_E_NOT_FOUND;
+    sk_mp m;
+    const char *s;
+    uint32_t n;
+    sk_mp_init(&m, f->val, f->len);
+    if (sk_mp_read_str(&m, &s, &n) || !sk_mp_at_end(&m))
+        return -SK_E_BAD_TYPE;
+    if (out && cap) {
+        size_t k = n < cap - 1 ? n : cap - 1;
+        memcpy(out, s, k);
+        out[k] = '\0';
+    }
+    return 0;
+}
+
+/* Does the str value of key equal s exactly? */
+static int str_field_eq(const sk_record *r, uint32_t key, const char *s)
+{
+    sk_mp m;
+    const char *p;
+    uint32_t n;
+    if (!field_cursor(r, key, &m))
+        return 0;
+    if (sk_mp_read_str(&m, &p, &n) || !sk_mp_at_end(&m))
+        return 0;
+    return s && strlen(s) == n && memcmp(p, s, n) == 0;
+}
+
+/* Is worker among the strings of the array field key? */
+static int str_array_contains(const sk_record *r, uint32_t key, const char *worker)
+{
+    sk_mp m;
+    uint32_t count;
+    if (!worker || !field_cursor(r, key, &m))
+        return 0;
+    if (sk_mp_read_array(&m, &count))
+        return 0;
+    size_t wl = strlen(worker);
+    for (uint32_t i = 0; i < count; i++) {
+        const char *p;
+        uint32_t n;
+        if (sk_mp_read_str(&m, &p, &n))
+            return 0;
+        if (n == wl && memcmp(p, worker, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- UTF-8 -------------------------------------------------------------------------------- */
+
+/* Strict UTF-8 (no overlongs, no surrogates, max U+10FFFF). Returns the number of code points,
+ * or -1 if invalid. */
+static long utf8_count(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    long cps = 0;
+    while (p < end) {
+        unsigned c = *p;
+        size_t k;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            p++;
+            cps++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            k = 1, cp = c & 0x1f, min = 0x80;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            k = 2, cp = c & 0x0f, min = 0x800;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            k = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return -1;
+        }
+        if ((size_t)(end - p) <= k)
+            return -1;
+        for (size_t i = 1; i <= k; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return -1;
+        p += k + 1;
+        cps++;
+    }
+    return cps;
+}
+
+/* ---- validation --------------------------------------------------------------------------- */
+
+static int fail(sk_case_error *err, int code, uint32_t field, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        err->code = code;
+        err->field = field;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+#define INVALID(err, key, ...) fail(err, -SK_E_INVALID, key, __VA_ARGS__)
+
+/* Each checker: 0 when absent (*present = 0) or valid (*present = 1), else -SK_E_INVALID. */
+
+static int check_uint(const sk_record *r, uint32_t key, uint64_t lo, uint64_t hi, int required,
+                      uint64_t *out, int *present, sk_case_error *err)
+{
+    sk_mp m;
+    *present = 0;
+    if (!field_cursor(r, key, &m))
+        return required ? INVALID(err, key, "%s: is required", fname(key)) : 0;
+    uint64_t v;
+    if (sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &v) || !sk_mp_at_end(&m))
+        return INVALID(err, key, "%s: must be an unsigned integer", fname(key));
+    if (v < lo || v > hi)
+        return INVALID(err, key, "%s: must be between %llu and %llu", fname(key),
+                       (unsigned long long)lo, (unsigned long long)hi);
+    *out = v;
+    *present = 1;
+    return 0;
+}
+
+static int check_enum(const sk_record *r, uint32_t key, sk_enum_id e, int required,
+                      unsigned flags, uint64_t *out, int *present, sk_case_error *err)
+{
+    sk_mp m;
+    *present = 0;
+    if (!field_cursor(r, key, &m))
+        return required ? INVALID(err, key, "%s: is required", fname(key)) : 0;
+    uint64_t v;
+    if (sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &v) || !sk_mp_at_end(&m))
+        return INVALID(err, key, "%s: must be an unsigned integer code", fname(key));
+    if (!sk_enum_name(e, v) && !((flags & SK_VALIDATE_KEEP_UNKNOWN) && v != 0))
+        return INVALID(err, key, "%s: unknown code %llu", fname(key), (unsigned long long)v);
+    *out = v;
+    *present = 1;
+    return 0;
+}
+
+static int check_bool(const sk_record *r, uint32_t key, int required, int *out, int *present,
+                      sk_case_error *err)
+{
+    sk_mp m;
+    *present = 0;
+    if (!field_cursor(r, key, &m))
+        return required ? INVALID(err, key, "%s: is required", fname(key)) : 0;
+    int v;
+    if (sk_mp_peek(&m) != SK_MP_BOOL || sk_mp_read_bool(&m, &v) || !sk_mp_at_end(&m))
+        return INVALID(err, key, "%s: must be true or false", fname(key));
+    *out = v;
+    *present = 1;
+    return 0;
+}
+
+/* A text value: UTF-8, 1..max bytes (0..max when allow_empty). */
+static int check_text(const char *p, uint32_t n, uint32_t key, const char *what, size_t max,
+                      int allow_empty, sk_case_error *err)
+{
+    if (utf8_count(p, n) < 0)
+        return INVALID(err, key, "%s: must be valid UTF-8", what);
+    if (n == 0 && !allow_empty)
+        return INVALID(err, key, "%s: must not be empty", what);
+    if (n > max)
+        return INVALID(err, key, "%s: longer than %zu bytes", what, max);
+    return 0;
+}
+
+static int check_str(const sk_record *r, uint32_t key, size_t max, int required, int allow_empty,
+                     const char **out, uint32_t *len_out, int *present, sk_case_error *err)
+{
+    sk_mp m;
+    *present = 0;
+    if (!field_cursor(r, key, &m))
+        return required ? INVALID(err, key, "%s: is required", fname(key)) : 0;
+    const char *p;
+    uint32_t n;
+    if (sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n) || !sk_mp_at_end(&m))
+        return INVALID(err, key, "%s: must be a string", fname(key));
+    int rc = check_text(p, n, key, fname(key), max, allow_empty, err);
+    if (rc)
+        return rc;
+    if (out)
+        *out = p;
+    if (len_out)
+        *len_out = n;
+    *present = 1;
+    return 0;
+}
+
+/* "LEH-2026-000123": prefix of the district, 4-digit year, at least 6 digits of serial. */
+static int case_no_ok(const char *p, uint32_t n)
+{
+    if (n < 15 || n > LIM_CASE_NO)
+        return 0;
+    if (memcmp(p, "LEH-", 4) != 0 && memcmp(p, "KGL-", 4) != 0)
+        return 0;
+    for (uint32_t i = 4; i < n; i++) {
+        int digit = p[i] >= '0' && p[i] <= '9';
+        if (i == 8 ? p[i] != '-' : !digit)
+            return 0;
+    }
+    return 1;
+}
+
+static int phone_ok(const char *p, uint32_t n)
+{
+    if (n < LIM_PHONE_MIN || n > LIM_PHONE_MAX)
+        return 0;
+    int digits = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c >= '0' && c <= '9')
+            digits++;
+        else if (c != '+' && c != ' ' && c != '-')
+            return 0;
+    }
+    return digits > 0;
+}
+
+static int check_concerns(const sk_record *r, unsigned flags, int *has_other, int *has_pocso,
+                          int *has_child_marriage, sk_case_error *err)
+{
+    sk_mp m;
+    uint32_t count;
+    uint64_t seen[LIM_CONCERNS];
+    *has_other = *has_pocso = *has_child_marriage = 0;
+    if (!field_cursor(r, SK_F_CONCERNS, &m))
+        return INVALID(err, SK_F_CONCERNS, "concerns: is required");
+    if (sk_mp_peek(&m) != SK_MP_ARRAY || sk_mp_read_array(&m, &count))
+        return INVALID(err, SK_F_CONCERNS, "concerns: must be an array of codes");
+    if (count < 1 || count > LIM_CONCERNS)
+        return INVALID(err, SK_F_CONCERNS, "concerns: must list 1 to %d concerns", LIM_CONCERNS);
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t v;
+        if (sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &v))
+            return INVALID(err, SK_F_CONCERNS, "concerns: must be an array of codes");
+        if (!sk_enum_name(SK_ENUM_CONCERN, v) && !((flags & SK_VALIDATE_KEEP_UNKNOWN) && v != 0))
+            return INVALID(err, SK_F_CONCERNS, "concerns: unknown code %llu",
+                           (unsigned long long)v);
+        for (uint32_t j = 0; j < i; j++)
+            if (seen[j] == v)
+                return INVALID(err, SK_F_CONCERNS, "concerns: code %llu listed twice",
+                               (unsigned long long)v);
+        seen[i] = v;
+        *has_other |= v == SK_CONCERN_OTHER;
+        *has_pocso |= v == SK_CONCERN_POCSO;
+        *has_child_marriage |= v == SK_CONCERN_CHILD_MARRIAGE;
+    }
+    if (!sk_mp_at_end(&m))
+        return INVALID(err, SK_F_CONCERNS, "concerns: must be an array of codes");
+    return 0;
+}
+
+static int check_assigned(const sk_record *r, sk_case_error *err)
+{
+    sk_mp m;
+    uint32_t count;
+    if (!field_cursor(r, SK_F_ASSIGNED, &m))
+        return 0;
+    if (sk_mp_peek(&m) != SK_MP_ARRAY || sk_mp_read_array(&m, &count))
+        return INVALID(err, SK_F_ASSIGNED, "assigned_to: must be an array of worker ids");
+    if (count > LIM_ASSIGNED)
+        return INVALID(err, SK_F_ASSIGNED, "assigned_to: at most %d workers", LIM_ASSIGNED);
+    for (uint32_t i = 0; i < count; i++) {
+        const char *p;
+        uint32_t n;
+        if (sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
+            return INVALID(err, SK_F_ASSIGNED, "assigned_to: must be an array of worker ids");
+        if (n == 0 || n > LIM_WORKER || utf8_count(p, n) < 0)
+            return INVALID(err, SK_F_ASSIGNED, "assigned_to: worker id must be 1 to %d bytes",
+                           LIM_WORKER);
+    }
+    if (!sk_mp_at_end(&m))
+        return INVALID(err, SK_F_ASSIGNED, "assigned_to: must be an array of worker ids");
+    return 0;
+}
+
+static const char *list_name(uint32_t list)
+{
+    return list == SK_LIST_CASENOTE ? "case_note" : "follow_up";
+}
+
+/* Entry value: map {1: by str, 2: text str, 3: at uint}; other keys are skipped (newer schema). */
+static int check_entry_value(uint32_t list, const uint8_t *val, uint32_t len, sk_case_error *err)
+{
+    const char *what = list_name(list);
+    sk_mp m;
+    uint32_t pairs;
+    int have_by = 0, have_text = 0, have_at = 0;
+    sk_mp_init(&m, val, len);
+    if (sk_mp_peek(&m) != SK_MP_MAP || sk_mp_read_map(&m, &pairs))
+        return INVALID(err, 0, "%s: must be a map", what);
+    for (uint32_t i = 0; i < pairs; i++) {
+        uint64_t k;
+        if (sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &k))
+            return INVALID(err, 0, "%s: keys must be unsigned integers", what);
+        const char *p;
+        uint32_t n;
+        uint64_t at;
+        int rc;
+        switch (k) {
+        case SK_ENTRY_BY:
+            if (have_by++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
+                return INVALID(err, 0, "%s: by must be a string", what);
+            if (n == 0 || n > LIM_WORKER || utf8_count(p, n) < 0)
+                return INVALID(err, 0, "%s: by must be 1 to %d bytes", what, LIM_WORKER);
+            break;
+        case SK_ENTRY_TEXT:
+            if (have_text++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
+                return INVALID(err, 0, "%s: text must be a string", what);
+            if (utf8_count(p, n) < 0)
+                return INVALID(err, 0, "%s: text must be valid UTF-8", what);
+            if (n == 0)
+                return INVALID(err, 0, "%s: text must not be empty", what);
+            if (n > LIM_NOTES)
+                return INVALID(err, 0, "%s: text longer than %d bytes", what, LIM_NOTES);
+            break;
+        case SK_ENTRY_AT:
+            if (have_at++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &at))
+                return INVALID(err, 0, "%s: at must be an unsigned integer", what);
+            break;
+        default:
+            rc = sk_mp_skip(&m);
+            if (rc)
+                return INVALID(err, 0, "%s: malformed value", what);
+        }
+    }
+    if (!sk_mp_at_end(&m))
+        return INVALID(err, 0, "%s: malformed value", what);
+    if (!have_by)
+        return INVALID(err, 0, "%s: by is required", what);
+    if (!have_text)
+        return INVALID(err, 0, "%s: text is required", what);
+    if (!have_at)
+        return INVALID(err, 0, "%s: at is required", what);
+    return 0;
+}
+
+/* Which age bands are under 18, and the band an age falls in. */
+static int band_is_minor(uint64_t band)
+{
+    return band == SK_AGE_UNDER_12 || band == SK_AGE_12_17;
+}
+
+static uint64_t band_of_age(uint64_t age)
+{
+    if (age < 12)
+        return SK_AGE_UNDER_12;
+    if (age < 18)
+        return SK_AGE_12_17;
+    if (age < 30)
+        return SK_AGE_18_29;
+    if (age < 45)
+        return SK_AGE_30_44;
+    if (age < 60)
+        return SK_AGE_45_59;
+    return SK_AGE_60_PLUS;
+}
+
+#define TRY(x)                                                                                 \
+    do {                                                                                       \
+        int rc_ = (x);                                                                         \
+        if (rc_)                                                                               \
+            return rc_;                                                                        \
+    } while (0)
+
+int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *err)
+{
+    uint64_t u, age = 0, band = 0, status = 0;
+    int b, minor = 0, consent = 0;
+    int p_age, p_band, p_minor, p_consent, p, p_status;
+    const char *s;
+    uint32_t n;
+
+    if (err) {
+        err->code = 0;
+        err->field = 0;
+        err->msg[0] = '\0';
+    }
+    if (!r)
+        return INVALID(err, 0, "record: missing");
+    if (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
+        return 0; /* a tombstone has no content to judge */
+
+    /* identity (server-set fields are optional until the server has set them) */
+    TRY(check_uint(r, SK_F_SCHEMA, 1, UINT32_MAX, 0, &u, &p, err));
+    TRY(check_uint(r, SK_F_CREATED_AT, 0, UINT64_MAX, 0, &u, &p, err));
+    TRY(check_uint(r, SK_F_DEVICE, 0, UINT64_MAX, 0, &u, &p, err));
+    TRY(check_str(r, SK_F_WORKER, LIM_WORKER, 0, 0, NULL, NULL, &p, err));
+
+    /* where */
+    TRY(check_enum(r, SK_F_DISTRICT, SK_ENUM_DISTRICT, 1, flags, &u, &p, err));
+    TRY(check_str(r, SK_F_BLOCK, LIM_PLACE, 1, 0, NULL, NULL, &p, err));
+    TRY(check_str(r, SK_F_VILLAGE, LIM_PLACE, 1, 0, NULL, NULL, &p, err));
+    TRY(check_enum(r, SK_F_TAKEN_AT, SK_ENUM_TAKEN_AT, 1, flags, &u, &p, err));
+
+    /* consent first: it decides which identifying details may be present */
+    TRY(check_bool(r, SK_F_CONSENT_SHARE, 1, &consent, &p_consent, err));
+    TRY(check_bool(r, SK_F_CONSENT_CONTACT, 0, &b, &p, err));
+    TRY(check_str(r, SK_F_CONSENT_BY, LIM_WORKER, 0, 0, NULL, NULL, &p, err));
+    if (consent && !p)
+        return INVALID(err, SK_F_CONSENT_BY, "consent_by: is required when consent_share is true");
+    TRY(check_uint(r, SK_F_CONSENT_AT, 0, UINT64_MAX, 0, &u, &p, err));
+    if (consent && !p)
+        return INVALID(err, SK_F_CONSENT_AT, "consent_at: is required when consent_share is true");
+
+    /* the person */
+    TRY(check_str(r, SK_F_NAME, LIM_NAME, 1, 0, &s, &n, &p, err));
+    if (!consent && !(n == 8 && memcmp(s, "withheld", 8) == 0))
+        return INVALID(err, SK_F_NAME, "name: must be \"withheld\" without consent to share");
+    TRY(check_uint(r, SK_F_AGE, 0, LIM_AGE, 0, &age, &p_age, err));
+    TRY(check_enum(r, SK_F_AGE_BAND, SK_ENUM_AGE_BAND, 0, flags, &band, &p_band, err));
+    if (!p_age && !p_band)
+        return INVALID(err, SK_F_AGE, "age: age or age_band is required");
+    if (p_age && p_band && sk_enum_name(SK_ENUM_AGE_BAND, band) && band_of_age(age) != band)
+        return INVALID(err, SK_F_AGE_BAND, "age_band: does not agree with age");
+    TRY(check_bool(r, SK_F_MINOR, 0, &minor, &p_minor, err));
+    if (p_minor && p_age && minor != (age < 18))
+        return INVALID(err, SK_F_MINOR, "minor: does not agree with age");
+    if (p_minor && p_band && sk_enum_name(SK_ENUM_AGE_BAND, band) && minor != band_is_minor(band))
+        return INVALID(err, SK_F_MINOR, "minor: does not agree with age_band");
+    {
+        sk_mp m;
+        if (field_cursor(r, SK_F_PHONE, &m)) {
+            if (!consent)
+                return INVALID(err, SK_F_PHONE, "phone: not allowed without consent to share");
+            TRY(check_str(r, SK_F_PHONE, LIM_PLACE, 0, 0, &s, &n, &p, err));
+            if (!phone_ok(s, n))
+                return INVALID(err, SK_F_PHONE,
+                               "phone: must be 7 to 20 characters of digits, +, space or -");
+        }
+    }
+    TRY(check_bool(r, SK_F_SAFE_TO_CALL, 0, &b, &p, err));
+    TRY(check_enum(r, SK_F_MARITAL, SK_ENUM_MARITAL, 0, flags, &u, &p, err));
+    TRY(check_uint(r, SK_F_CHILDREN, 0, LIM_CHILDREN, 0, &u, &p, err));
+
+    /* concerns */
+    int has_other, has_pocso, has_cm;
+    TRY(check_concerns(r, flags, &has_other, &has_pocso, &has_cm, err));
+    (void)has_cm;
+    TRY(check_str(r, SK_F_CONCERN_OTHER, LIM_OTHER, 0, 0, NULL, NULL, &p, err));
+    if (has_other && !p)
+        return INVALID(err, SK_F_CONCERN_OTHER,
+                       "concern_other: is required when concerns lists other");
+    if (!has_other && p)
+        return INVALID(err, SK_F_CONCERN_OTHER,
+                       "concern_other: only allowed when concerns lists other");
+    if (has_pocso && !(p_minor && minor))
+        return INVALID(err, SK_F_MINOR,
+                       "minor: must be true when concerns lists sexual_offence_minor");
+    TRY(check_enum(r, SK_F_URGENCY, SK_ENUM_URGENCY, 1, flags, &u, &p, err));
+    TRY(check_enum(r, SK_F_SOURCE, SK_ENUM_SOURCE, 1, flags, &u, &p, err));
+
+    /* services */
+    for (uint32_t k = SK_F_SERVICE_LEGAL; k <= SK_F_SERVICE_SHELTER; k++)
+        TRY(check_enum(r, k, SK_ENUM_SERVICE_STATUS, 0, flags, &u, &p, err));
+
+    /* notes */
+    TRY(check_str(r, SK_F_NOTES, LIM_NOTES, 0, 1, NULL, NULL, &p, err));
+    if (p && !consent)
+        return INVALID(err, SK_F_NOTES, "notes: not allowed without consent to share");
+
+    /* workflow */
+    TRY(check_enum(r, SK_F_STATUS, SK_ENUM_STATUS, 1, flags, &status, &p_status, err));
+    TRY(check_str(r, SK_F_CASE_NO, LIM_CASE_NO, 0, 0, &s, &n, &p, err));
+    if (p && !case_no_ok(s, n))
+        return INVALID(err, SK_F_CASE_NO, "case_no: must look like LEH-2026-000123");
+    if (!p && status >= SK_STATUS_ACCEPTED && status <= SK_STATUS_REFERRED)
+        return INVALID(err, SK_F_CASE_NO, "case_no: is required once the case is accepted");
+    TRY(check_str(r, SK_F_STATUS_REASON, LIM_REASON, 0, 0, NULL, NULL, &p, err));
+    if (!p && (status == SK_STATUS_CLOSED || status == SK_STATUS_REFERRED))
+        return INVALID(err, SK_F_STATUS_REASON,
+                       "status_reason: is required when status is closed or referred");
+    TRY(check_assigned(r, err));
+
+    /* entries: known lists are checked; entries of unknown lists are a newer schema's */
+    for (uint32_t i = 0; i < r->nentries; i++) {
+        const sk_entry *e = &r->entries[i];
+        if (e->list == SK_LIST_FOLLOWUP || e->list == SK_LIST_CASENOTE)
+            TRY(check_entry_value(e->list, e->val, e->len, err));
+    }
+    (void)p_consent;
+    (void)p_status;
+    return 0;
+}
+
+int sk_case_validate(const sk_record *r, sk_case_error *err)
+{
+    return sk_case_validate_flags(r, 0, err);
+}
+
+/* ---- minors, visibility, redaction -------------------------------------------------------- */
+
+int sk_case_is_minor(const sk_record *r)
+{
+    uint64_t u;
+    int b;
+    sk_mp m;
+    uint32_t count;
+    if (sk_case_get_bool(r, SK_F_MINOR, &b) == 0 && b)
+        return 1;
+    if (sk_case_get_uint(r, SK_F_AGE, &u) == 0 && u < 18)
+        return 1;
+    if (sk_case_get_uint(r, SK_F_AGE_BAND, &u) == 0 && band_is_minor(u))
+        return 1;
+    if (field_cursor(r, SK_F_CONCERNS, &m) && sk_mp_read_array(&m, &count) == 0) {
+        for (uint32_t i = 0; i < count; i++) {
+            if (sk_mp_peek(&m) != SK_MP_UINT) {
+                if (sk_mp_skip(&m))
+                    break;
+                continue;
+            }
+            if (sk_mp_read_uint(&m, &u))
+                break;
+            if (u == SK_CONCERN_POCSO || u == SK_CONCERN_CHILD_MARRIAGE)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_staff(const sk_actor *a)
+{
+    return a && (a->role == SK_ROLE_STAFF || a->role == SK_ROLE_ADMIN);
+}
+
+static int owns(const sk_actor *a, const sk_record *r)
+{
+    return a->worker && a->worker[0] && str_field_eq(r, SK_F_WORKER, a->worker);
+}
+
+static int assigned(const sk_actor *a, const sk_record *r)
+{
+    return a->worker && a->worker[0] && str_array_contains(r, SK_F_ASSIGNED, a->worker);
+}
+
+/* Staff limited to a district see a record of that district only; a record without a readable
+ * district is outside every district (only unrestricted staff and admins see it). */
+static int in_district(const sk_actor *a, const sk_record *r)
+{
+    uint64_t d;
+    if (a->role == SK_ROLE_ADMIN || a->district == 0)
+        return 1;
+    return sk_case_get_uint(r, SK_F_DISTRICT, &d) == 0 && d == a->district;
+}
+
+int sk_case_may_see(const sk_actor *actor, const sk_record *r)
+{
+    if (!actor || !r)
+        return 0;
+    switch (actor->role) {
+    case SK_ROLE_FIELD: return owns(actor, r) || assigned(actor, r);
+    case SK_ROLE_STAFF: return in_district(actor, r);
+    case SK_ROLE_ADMIN: return 1;
+    default: return 0;
+    }
+}
+
+int sk_case_may_see_identifying(const sk_actor *actor)
+{
+    return actor && actor->role == SK_ROLE_ADMIN;
+}
+
+static void drop_entries(sk_record *r)
+{
+    for (uint32_t i = 0; i < r->nentries; i++) {
+        free(r->entries[i].val);
+        r->entries[i].val = NULL;
+        r->entries[i].len = 0;
+    }
+    free(r->entries);
+    r->entries = NULL;
+    r->nentries = 0;
+}
+
+void sk_case_redact(const sk_actor *actor, sk_record *r)
+{
+    if (!r || sk_case_may_see_identifying(actor) || !sk_case_is_minor(r))
+        return;
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (k_fields[i].identifying)
+            (void)sk_record_unset(r, k_fields[i].key);
+    drop_entries(r);
+}
+
+int sk_case_stub_only(const sk_actor *actor, const sk_record *r)
+{
+    uint64_t st;
+    if (!actor || !r || actor->role != SK_ROLE_FIELD)
+        return 0;
+    if (sk_case_get_uint(r, SK_F_STATUS, &st) || st < SK_STATUS_ACCEPTED)
+        return 0;
+    return !assigned(actor, r);
+}
+
+void sk_case_make_stub(sk_record *r)
+{
+    static const uint32_t keep[] = {SK_F_SCHEMA,   SK_F_CREATED_AT, SK_F_WORKER,
+                                    SK_F_CASE_NO,  SK_F_DISTRICT,   SK_F_STATUS};
+    if (!r)
+        return;
+    uint32_t i = 0;
+    while (i < r->nfields) {
+        uint32_t key = r->fields[i].key;
+        int k = 0;
+        for (size_t j = 0; j < sizeof(keep) / sizeof(keep[0]); j++)
+            k |= keep[j] == key;
+        if (k || sk_record_unset(r, key) != 0)
+            i++;
+    }
+    drop_entries(r);
+}
+
+/* ---- permissions and workflow ------------------------------------------------------------- */
+
+#define FORBID(err, key, ...) fail(err, -SK_E_FORBIDDEN, key, __VA_ARGS__)
+#define BAD_STEP(err, key, ...) fail(err, -SK_E_TRANSITION, key, __VA_ARGS__)
+
+static const sk_field *change_field(const sk_change *c, uint32_t key)
+{
+    for (uint32_t i = 0; i < c->nfields; i++)
+        if (c->fields[i].key == key)
+            return &c->fields[i];
+    return NULL;
+}
+
+/* Read a uint field of a change; 1 if present as uint, 0 if absent or nil, -1 if another type. */
+static int change_uint(const sk_change *c, uint32_t key, uint64_t *out)
+{
+    const sk_field *f = change_field(c, key);
+    if (!f || (f->len == 1 && f->val[0] == 0xc0))
+        return 0;
+    return read_uint_value(f->val, f->len, out) == 0 ? 1 : -1;
+}
+
+static int change_has(const sk_change *c, uint32_t key)
+{
+    return change_field(c, key) != NULL;
+}
+
+/* Workflow table (docs/CASE-MODEL.md). */
+static int step_allowed(uint64_t from, uint64_t to)
+{
+    switch (from) {
+    case SK_STATUS_NEW: return to == SK_STATUS_RECEIVED;
+    case SK_STATUS_RECEIVED: return to == SK_STATUS_ACCEPTED;
+    case SK_STATUS_ACCEPTED:
+        return to == SK_STATUS_IN_SERVICE || to == SK_STATUS_CLOSED || to == SK_STATUS_REFERRED;
+    case SK_STATUS_IN_SERVICE: return to == SK_STATUS_CLOSED || to == SK_STATUS_REFERRED;
+    case SK_STATUS_CLOSED:
+    case SK_STATUS_REFERRED: return to == SK_STATUS_IN_SERVICE;
+    default: return 0;
+    }
+}
+
+static const char *status_name(uint64_t s)
+{
+    const char *n = sk_enum_name(SK_ENUM_STATUS, s);
+    return n ? n : "unknown";
+}
+
+/* The rules that apply to what a field worker writes into fields (create or edit). */
+static int field_worker_fields(const sk_change *c, uint64_t cur_status, sk_case_error *err)
+{
+    static const uint32_t staff_only[] = {SK_F_CASE_NO, SK_F_ASSIGNED, SK_F_STATUS_REASON};
+    for (size_t i = 0; i < sizeof(staff_only) / sizeof(staff_only[0]); i++)
+        if (change_has(c, staff_only[i]))
+            return FORBID(err, staff_only[i], "%s: only centre staff may set it",
+                          fname(staff_only[i]));
+    uint64_t v;
+    int rc = change_uint(c, SK_F_STATUS, &v);
+    if (rc < 0)
+        return INVALID(err, SK_F_STATUS, "status: must be an unsigned integer code");
+    if (rc > 0 && v != cur_status)
+        return FORBID(err, SK_F_STATUS, "status: only centre staff may change the status");
+    for (uint32_t k = SK_F_SERVICE_LEGAL; k <= SK_F_SERVICE_SHELTER; k++) {
+        rc = change_uint(c, k, &v);
+        if (rc < 0 || (rc > 0 && v != SK_SVC_NEEDED))
+            return FORBID(err, k, "%s: a field worker may only mark a service as needed",
+                          fname(k));
+    }
+    return 0;
+}
+
+static int check_entries(const sk_actor *a, const sk_change *c, sk_case_error *err)
+{
+    for (uint32_t i = 0; i < c->nentries; i++) {
+        uint32_t list = c->entries[i].list;
+        if (list == SK_LIST_CASENOTE && !is_staff(a))
+            return FORBID(err, 0, "case_note: only centre staff may add case notes");
+        if (list != SK_LIST_FOLLOWUP && list != SK_LIST_CASENOTE)
+            return FORBID(err, 0, "entries: unknown list %u", (unsigned)list);
+    }
+    return 0;
+}
+
+static int check_staff_district(const sk_actor *a, const sk_record *cur, const sk_change *c,
+                                int creating, sk_case_error *err)
+{
+    if (a->role == SK_ROLE_ADMIN || a->district == 0)
+        return 0;
+    uint64_t d;
+    if (!creating && !in_district(a, cur))
+        return FORBID(err, SK_F_DISTRICT, "district: record is outside your district");
+    int rc = change_uint(c, SK_F_DISTRICT, &d);
+    if (rc < 0 || (rc > 0 && d != a->district))
+        return FORBID(err, SK_F_DISTRICT, "district: record is outside your district");
+    if (creating && rc == 0)
+        return FORBID(err, SK_F_DISTRICT, "district: record is outside your district");
+    return 0;
+}
+
+int sk_case_check_change(const sk_actor *actor, const sk_record *cur, const sk_change *c,
+                         sk_case_error *err)
+{
+    if (err) {
+        err->code = 0;
+        err->field = 0;
+        err->msg[0] = '\0';
+    }
+    if (!actor || !c)
+        return FORBID(err, 0, "record: no actor");
+    if (actor->role != SK_ROLE_FIELD && !is_staff(actor))
+        return FORBID(err, 0, "record: this role may not change records");
+
+    int creating = !cur || cur->version == 0;
+    uint64_t cur_status = 0;
+    if (!creating && sk_case_get_uint(cur, SK_F_STATUS, &cur_status) != 0)
+        cur_status = 0;
+
+    /* device and worker come from the authenticated session: the server sets them */
+    if (change_has(c, SK_F_DEVICE))
+        return FORBID(err, SK_F_DEVICE, "device: set by the server");
+    if (change_has(c, SK_F_WORKER))
+        return FORBID(err, SK_F_WORKER, "worker: set by the server");
+
+    if (c->kind == SK_CHANGE_ERASE) {
+        if (actor->role != SK_ROLE_ADMIN)
+            return FORBID(err, 0, "record: only an administrator may erase a record");
+        return 0;
+    }
+    if (c->kind != SK_CHANGE_UPSERT && c->kind != SK_CHANGE_DELETE)
+        return INVALID(err, 0, "record: unknown change kind %u", (unsigned)c->kind);
+
+    if (actor->role == SK_ROLE_FIELD) {
+        if (creating) {
+            if (c->kind == SK_CHANGE_DELETE)
+                return 0; /* deleting a referral that never reached the server */
+            uint64_t v;
+            int rc = change_uint(c, SK_F_STATUS, &v);
+            if (rc < 0 || (rc > 0 && v != SK_STATUS_NEW))
+                return FORBID(err, SK_F_STATUS, "status: a field worker creates referrals as new");
+            TRY(field_worker_fields(c, rc > 0 ? SK_STATUS_NEW : 0, err));
+            return check_entries(actor, c, err);
+        }
+        int own = owns(actor, cur), asg = assigned(actor, cur);
+        if (!own && !asg)
+            return FORBID(err, 0, "record: not your referral");
+        int early = cur_status == SK_STATUS_NEW || cur_status == SK_STATUS_RECEIVED;
+        if (c->kind == SK_CHANGE_DELETE) {
+            if (own && early)
+                return 0;
+            return FORBID(err, 0, "record: only centre staff may delete an accepted case");
+        }
+        if (c->nfields > 0) {
+            if (!own)
+                return FORBID(err, 0, "record: an assigned worker may only add follow-ups");
+            if (!early)
+                return FORBID(err, 0,
+                              "record: fields can be edited only until the centre accepts it");
+            TRY(field_worker_fields(c, cur_status, err));
+        }
+        return check_entries(actor, c, err);
+    }
+
+    /* staff and admin */
+    TRY(check_staff_district(actor, cur, c, creating, err));
+    if (c->kind == SK_CHANGE_DELETE)
+        return 0;
+    TRY(check_entries(actor, c, err));
+    uint64_t to;
+    int rc = change_uint(c, SK_F_STATUS, &to);
+    if (rc < 0)
+        return INVALID(err, SK_F_STATUS, "status: must be an unsigned integer code");
+    if (creating) {
+        if (rc > 0 && to != SK_STATUS_NEW && to != SK_STATUS_RECEIVED)
+            return BAD_STEP(err, SK_F_STATUS, "status: a new record starts as new or received");
+        return 0;
+    }
+    if (rc == 0 || to == cur_status)
+        return 0;
+    if (!step_allowed(cur_status, to))
+        return BAD_STEP(err, SK_F_STATUS, "status: cannot go from %s to %s",
+                        status_name(cur_status), status_name(to));
+    if ((to == SK_STATUS_CLOSED || to == SK_STATUS_REFERRED) &&
+        !change_has(c, SK_F_STATUS_REASON))
+        return BAD_STEP(err, SK_F_STATUS_REASON, "status_reason: %s needs a reason",
+                        to == SK_STATUS_CLOSED ? "closing" : "referring");
+    if ((cur_status == SK_STATUS_CLOSED || cur_status == SK_STATUS_REFERRED) &&
+        !change_has(c, SK_F_STATUS_REASON))
+        return BAD_STEP(err, SK_F_STATUS_REASON, "status_reason: reopening needs a reason");
+    return 0;
+}
+
+/* ---- case numbers ------------------------------------------------------------------------- */
+
+int sk_case_number_format(char *out, size_t cap, uint32_t district, unsigned year, uint64_t serial)
+{
+    const char *prefix;
+    switch (district) {
+    case SK_DISTRICT_LEH: prefix = "LEH"; break;
+    case SK_DISTRICT_KARGIL: prefix = "KGL"; break;
+    default: return -SK_E_BAD_VALUE;
+    }
+    if (year < 1000 || year > 9999 || serial > 999999999999ull)
+        return -SK_E_BAD_VALUE;
+    int n = snprintf(out, cap, "%s-%04u-%06llu", prefix, year, (unsigned long long)serial);
+    if (n < 0 || (size_t)n >= cap)
+        return -SK_E_TOO_LONG;
+    return 0;
+}

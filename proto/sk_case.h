@@ -116,11 +116,25 @@ uint32_t sk_enum_code(sk_enum_id e, const char *name);
 /* Highest known code of e. */
 uint32_t sk_enum_max(sk_enum_id e);
 
+/* Field value types (how tools render and parse a field). */
+typedef enum sk_field_type {
+    SK_FT_UINT = 1,       /* uint */
+    SK_FT_BOOL = 2,       /* bool */
+    SK_FT_STR = 3,        /* str */
+    SK_FT_ENUM = 4,       /* uint code of enumeration sk_field_info.enumeration */
+    SK_FT_ENUM_ARRAY = 5, /* array of uint codes of sk_field_info.enumeration */
+    SK_FT_STR_ARRAY = 6,  /* array of str */
+    SK_FT_TIME = 7        /* uint, Unix ms */
+} sk_field_type;
+
 /* Field metadata. */
 typedef struct sk_field_info {
     uint32_t key;
     const char *name;        /* "district", "service.legal_aid", ... */
     int identifying;         /* withheld from exports/logs for minors without the role */
+    /* added with the implementation: */
+    uint32_t type;           /* sk_field_type */
+    int enumeration;         /* sk_enum_id for SK_FT_ENUM / SK_FT_ENUM_ARRAY, else -1 */
 } sk_field_info;
 const sk_field_info *sk_case_field_info(uint32_t key); /* NULL for unknown keys */
 const sk_field_info *sk_case_field_by_name(const char *name);
@@ -136,6 +150,11 @@ typedef struct sk_case_error {
  * cross-field rules (minor vs age, other-concern text, consent). Unknown field keys are allowed
  * (newer schema). Returns 0 or -SK_E_INVALID with err filled. */
 int sk_case_validate(const sk_record *r, sk_case_error *err);
+/* As sk_case_validate; with SK_VALIDATE_KEEP_UNKNOWN an unknown enumeration code in a known
+ * field is accepted (an older device holding a record written under a newer schema). The server
+ * validates without it: it is the schema authority. */
+#define SK_VALIDATE_KEEP_UNKNOWN 1u
+int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *err);
 
 /* Who is acting, for permission checks. */
 typedef struct sk_actor {
@@ -160,6 +179,14 @@ int sk_case_may_see_identifying(const sk_actor *actor);
 void sk_case_redact(const sk_actor *actor, sk_record *r);
 /* Is r a minor's case (minor flag, age < 18, or POCSO/child-marriage concern)? */
 int sk_case_is_minor(const sk_record *r);
+/* Data minimisation (issue 4 rule 5): should actor's device keep only a stub of r? 1 when the
+ * actor is a field worker, the centre has accepted r (status accepted or later) and the actor is
+ * not assigned to it. */
+int sk_case_stub_only(const sk_actor *actor, const sk_record *r);
+/* Reduce r (in place) to its stub: keeps schema, created_at, worker, case_no, district and
+ * status plus the record header (id, version, flags, created, updated); drops every other field
+ * and every entry. */
+void sk_case_make_stub(sk_record *r);
 
 /* Typed getters over an encoded record (return 0 if present and of the right type). */
 int sk_case_get_uint(const sk_record *r, uint32_t key, uint64_t *out);
