@@ -66,6 +66,14 @@
  *     carry ver 0.
  *  7. A result with more than SK_MAX_FIELDS fields or SK_MAX_ENTRIES entries is refused with
  *     TOO_LONG, so the store never holds a record that peers cannot decode.
+ * Wire form (docs/PROTOCOL.md section 3): encoders write field maps in ascending key order and
+ * a record's entries in (list, hlc, id) order, so equal records give equal bytes; a change's
+ * entries keep the order they were added. Decoders accept field keys in any order and store
+ * them sorted, refuse duplicates (BAD_VALUE), keys outside 1..SK_MAX_FIELD_KEY (BAD_VALUE),
+ * values over SK_MAX_VALUE bytes and more than SK_MAX_FIELDS / SK_MAX_ENTRIES (TOO_LONG), a
+ * stamp for a field that is not there (BAD_VALUE), and a record entry of 4 elements
+ * (MISSING_FIELD); they keep unknown flag bits and skip elements past the known ones in a
+ * change, record, entry or stamp (room for later versions).
  * Convergence: when stamps respect causality (a device that saw a value stamps its later edit
  * higher, which observe() ensures), the winner of every field is the maximum of (hlc, bytes)
  * over all values offered for it, so concurrent changes give the same values and stamps in any
@@ -213,9 +221,12 @@ void sk_clock_set_server_time(sk_clock *c, uint64_t server_ms, uint64_t local_ms
 
 /* ---- values ------------------------------------------------------------------------------- */
 
-/* The limits a single stored value must meet: one well-formed MessagePack value. */
+/* What sk_record_set / sk_change_set accept as a value: exactly one well-formed MessagePack
+ * value. Depth 8 because a change's entry value starts at nesting level 7 of a PUSH frame
+ * (envelope, body, changes, change, entries, entry) and frames may nest 16 deep: a deeper value
+ * built locally could never be pushed. */
 static const sk_mp_limits k_value_limits = {
-    .max_depth = 16,
+    .max_depth = 8,
     .max_str = SK_MAX_VALUE,
     .max_bin = SK_MAX_VALUE,
     .max_items = SK_MAX_VALUE,

@@ -225,6 +225,13 @@ static void test_record_set_and_lookup(void **state)
     const uint8_t not_one_value[] = {0x01, 0x02};
     assert_int_equal(sk_record_set(&r, 5, not_one_value, 2, 1, 1), -SK_E_BAD_VALUE);
     assert_int_equal(sk_record_set(&r, 5, a.data, 0, 1, 1), -SK_E_BAD_VALUE);
+    /* Values may nest 8 deep (so any change built locally can be pushed), not 9. */
+    const uint8_t deep8[] = {0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x00};
+    const uint8_t deep9[] = {0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x00};
+    assert_int_equal(sk_record_set(&r, 5, deep9, sizeof(deep9), 1, 1), -SK_E_BAD_VALUE);
+    assert_int_equal(r.nfields, 3);
+    assert_int_equal(sk_record_set(&r, 5, deep8, sizeof(deep8), 1, 1), 0);
+    assert_int_equal(sk_record_unset(&r, 5), 0);
     assert_int_equal(r.nfields, 3);
 
     assert_int_equal(sk_record_unset(&r, 10), 0);
