@@ -334,8 +334,8 @@ static const sk_entry *entry_by_id(const sk_entry *e, uint32_t n, const sk_id *i
 }
 
 /* Append an entry (value copied); sorted keeps (list, hlc, id) order, else insertion order. */
-static int entries_add(sk_entry **arr, uint32_t *n, const sk_id *id, uint32_t list,
-                       const void *val, uint32_t len, sk_hlc hlc, uint64_t ver, int sorted)
+static int entries_add(sk_entry **arr, uint32_t *n, const sk_id *id, uint32_t list, const void *val,
+                       uint32_t len, sk_hlc hlc, uint64_t ver, int sorted)
 {
     if (*n >= UINT32_MAX / 2)
         return -SK_E_NOMEM;
@@ -492,8 +492,8 @@ int sk_record_unset(sk_record *r, uint32_t key)
     return 0;
 }
 
-int sk_record_add_entry(sk_record *r, const sk_id *id, uint32_t list, const void *val,
-                        uint32_t len, sk_hlc hlc, uint64_t ver)
+int sk_record_add_entry(sk_record *r, const sk_id *id, uint32_t list, const void *val, uint32_t len,
+                        sk_hlc hlc, uint64_t ver)
 {
     int rc = check_value(val, len);
     if (rc)
@@ -555,8 +555,7 @@ int sk_change_set(sk_change *c, uint32_t key, const void *val, uint32_t len)
 /* Append an entry to the change (insertion order is kept on the wire). An id already in the
  * change is -SK_E_BAD_VALUE (the decoder would refuse it); more than SK_MAX_ENTRIES is
  * -SK_E_TOO_LONG. */
-int sk_change_add_entry(sk_change *c, const sk_id *id, uint32_t list, const void *val,
-                        uint32_t len)
+int sk_change_add_entry(sk_change *c, const sk_id *id, uint32_t list, const void *val, uint32_t len)
 {
     int rc = check_value(val, len);
     if (rc)
@@ -999,8 +998,7 @@ int sk_change_unpack(sk_mp *m, sk_change *c)
     sk_change_init(c);
     if ((rc = read_array_min(m, 7, &n)) || (rc = sk_mp_read_bin_exact(m, c->id.b, 16)) ||
         (rc = sk_mp_read_uint(m, &c->op)) || (rc = sk_mp_read_uint(m, &c->base)) ||
-        (rc = sk_mp_read_uint(m, &c->hlc)) ||
-        (rc = sk_mp_read_uint_max(m, SK_CHANGE_ERASE, &kind)))
+        (rc = sk_mp_read_uint(m, &c->hlc)) || (rc = sk_mp_read_uint_max(m, SK_CHANGE_ERASE, &kind)))
         goto fail;
     c->kind = (uint32_t)kind;
     if ((rc = read_fields(m, &c->fields, &c->nfields)) ||
@@ -1023,8 +1021,7 @@ int sk_record_unpack(sk_mp *m, sk_record *r)
         (rc = sk_mp_read_uint(m, &r->version)) ||
         (rc = sk_mp_read_uint_max(m, UINT32_MAX, &flags)) ||
         (rc = sk_mp_read_uint(m, &r->created)) || (rc = sk_mp_read_uint(m, &r->created_ver)) ||
-        (rc = sk_mp_read_uint(m, &r->updated)) ||
-        (rc = read_fields(m, &r->fields, &r->nfields)))
+        (rc = sk_mp_read_uint(m, &r->updated)) || (rc = read_fields(m, &r->fields, &r->nfields)))
         goto fail;
     r->flags = (uint32_t)flags; /* unknown bits are kept: a newer peer may define them */
     for (uint32_t i = 0; i < r->nfields; i++) {
@@ -1055,9 +1052,8 @@ int sk_record_unpack(sk_mp *m, sk_record *r)
             (rc = skip_n(m, k - 2)))
             break;
         int found = 0;
-        uint32_t at = key <= SK_MAX_FIELD_KEY
-                          ? field_find(r->fields, r->nfields, (uint32_t)key, &found)
-                          : 0;
+        uint32_t at =
+            key <= SK_MAX_FIELD_KEY ? field_find(r->fields, r->nfields, (uint32_t)key, &found) : 0;
         if (!found || seen[at]) {
             rc = sk_mp_fail(m, -SK_E_BAD_VALUE);
             break;

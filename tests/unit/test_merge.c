@@ -167,8 +167,7 @@ static void random_change(sk_change *c, const sk_record *r, uint64_t base, uint6
     for (uint32_t i = 0; i < ne; i++) {
         sk_id e = rnd_id();
         uint32_t p = rnd_below(NPOOL);
-        assert_int_equal(sk_change_add_entry(c, &e, 1 + rnd_below(3), g_pool[p], g_pool_len[p]),
-                         0);
+        assert_int_equal(sk_change_add_entry(c, &e, 1 + rnd_below(3), g_pool[p], g_pool_len[p]), 0);
     }
 }
 
@@ -223,9 +222,10 @@ static void check_vers(const sk_record *res, const sk_record *base, const sk_cha
             assert_true(e->ver <= v);
         if (i > 0) {
             const sk_entry *p = &res->entries[i - 1];
-            int ordered = p->list < e->list ||
-                          (p->list == e->list &&
-                           (p->hlc < e->hlc || (p->hlc == e->hlc && sk_id_cmp(&p->id, &e->id) < 0)));
+            int ordered =
+                p->list < e->list ||
+                (p->list == e->list &&
+                 (p->hlc < e->hlc || (p->hlc == e->hlc && sk_id_cmp(&p->id, &e->id) < 0)));
             assert_true(ordered);
         }
     }
@@ -555,7 +555,7 @@ static void test_tie_broken_by_bytes(void **state)
     struct {
         const char *stored, *incoming, *winner;
     } cases[] = {
-        {"a", "b", "b"},   /* higher byte wins */
+        {"a", "b", "b"}, /* higher byte wins */
         {"b", "a", "b"},
         {"a", "ab", "ab"}, /* equal prefix: the longer is higher */
         {"ab", "a", "ab"},

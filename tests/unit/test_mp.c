@@ -22,18 +22,17 @@
 
 static const sk_mp_limits *dl = &sk_mp_default_limits;
 
-
 /* Build [nil, false, true, 0, 127, -1, -32, u8, u16, u32, u64, i8, i16, i32, i64, f32, f64,
  *        fixstr, str8, str16, str32, bin8, bin16, bin32, fixarray, array16, array32, fixmap,
  *        map16, map32] into b, with every length/size form written explicitly. */
 static size_t build_all(uint8_t *b)
 {
     size_t n = 0;
-#define PUT(...)                                                                              \
-    do {                                                                                      \
-        const uint8_t t_[] = {__VA_ARGS__};                                                   \
-        memcpy(b + n, t_, sizeof(t_));                                                        \
-        n += sizeof(t_);                                                                      \
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        const uint8_t t_[] = {__VA_ARGS__};                                                        \
+        memcpy(b + n, t_, sizeof(t_));                                                             \
+        n += sizeof(t_);                                                                           \
     } while (0)
     PUT(0xdc, 0x00, 30); /* array16 of 30 */
     PUT(0xc0);
@@ -276,8 +275,8 @@ static size_t build_complex(uint8_t *b)
     tmp[m++] = 0x01;
     memcpy(tmp + m, b, n);
     m += n;
-    const uint8_t tail[] = {0x02, 0x91, 0x81, 0xa1, 'k', 0x92, 0xc0, 0xcd, 0x01, 0x2c,
-                            0x03, 0xc4, 0x03, 0xde, 0xad, 0xbe};
+    const uint8_t tail[] = {0x02, 0x91, 0x81, 0xa1, 'k',  0x92, 0xc0, 0xcd,
+                            0x01, 0x2c, 0x03, 0xc4, 0x03, 0xde, 0xad, 0xbe};
     memcpy(tmp + m, tail, sizeof(tail));
     m += sizeof(tail);
     memcpy(b, tmp, m);
@@ -322,12 +321,12 @@ static void test_reader_scalars(void **state)
     (void)state;
     const uint8_t b[] = {
         0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* u64 max */
-        0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0,                      /* i64 min */
+        0xd3, 0x80, 0,    0,    0,    0,    0,    0,    0,    /* i64 min */
         0xd0, 0x05,                                           /* int8 5: a uint too */
         0xe0,                                                 /* -32 */
         0xca, 0x3f, 0xc0, 0x00, 0x00,                         /* 1.5f */
         0x07,                                                 /* int read as double */
-        0xc3, 0xc0, 0xa2, 'o', 'k', 0xc4, 0x02, 0xaa, 0xbb,
+        0xc3, 0xc0, 0xa2, 'o',  'k',  0xc4, 0x02, 0xaa, 0xbb,
     };
     sk_mp m;
     sk_mp_init(&m, b, sizeof(b));
@@ -374,7 +373,7 @@ static void test_reader_type_errors(void **state)
     int64_t i = 42;
     sk_mp_init(&m, str, sizeof(str));
     assert_int_equal(sk_mp_read_uint(&m, &u), -SK_E_BAD_TYPE);
-    assert_int_equal(u, 42);              /* output untouched */
+    assert_int_equal(u, 42);               /* output untouched */
     assert_int_equal(sk_mp_offset(&m), 0); /* cursor stays at the error */
     /* Sticky: even a read that would match now fails with the first code. */
     const char *s;

@@ -55,8 +55,8 @@ static void test_id_new_layout(void **state)
     assert_int_equal(sk_id_new(&b, ms), 0);
     const uint8_t want_ms[6] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab};
     assert_memory_equal(a.b, want_ms, 6);
-    assert_int_equal(a.b[6] >> 4, 7);       /* version 7 */
-    assert_int_equal(a.b[8] >> 6, 2);       /* variant 10 */
+    assert_int_equal(a.b[6] >> 4, 7);           /* version 7 */
+    assert_int_equal(a.b[8] >> 6, 2);           /* variant 10 */
     assert_int_not_equal(sk_id_cmp(&a, &b), 0); /* 74 random bits differ */
     assert_false(sk_id_is_zero(&a));
     sk_id z;
@@ -427,9 +427,8 @@ static void test_record_exact_bytes(void **state)
     n += 16;
     /* version 7, flags 4, created 100, created_ver 3, updated 0xcc c8,
      * fields {1:"a", 2:"a"}, stamps {1: [200, 7]} */
-    const uint8_t mid[] = {0x07, 0x04, 0x64, 0x03, 0xcc, 0xc8, 0x82, 0x01, 0xa1, 0x61, 0x02,
-                           0xa1, 0x61, 0x81, 0x01, 0x92, 0xcc, 0xc8, 0x07, 0x92, 0x93, 0xc4,
-                           0x10};
+    const uint8_t mid[] = {0x07, 0x04, 0x64, 0x03, 0xcc, 0xc8, 0x82, 0x01, 0xa1, 0x61, 0x02, 0xa1,
+                           0x61, 0x81, 0x01, 0x92, 0xcc, 0xc8, 0x07, 0x92, 0x93, 0xc4, 0x10};
     memcpy(want + n, mid, sizeof(mid));
     n += sizeof(mid);
     memcpy(want + n, e1.b, 16);
@@ -468,13 +467,11 @@ static void test_round_trip_text_and_empty(void **state)
     r.created_ver = 1234560;
     r.updated = SK_HLC_MAKE(1767225600999ull, 0);
     sk_buf hi = str_value(k_hindi), bo = str_value(k_tibetan);
-    assert_int_equal(sk_record_set(&r, 1, hi.data, (uint32_t)hi.len, r.created, r.created_ver),
-                     0);
-    assert_int_equal(sk_record_set(&r, 65535, bo.data, (uint32_t)bo.len, r.updated, r.version),
-                     0);
+    assert_int_equal(sk_record_set(&r, 1, hi.data, (uint32_t)hi.len, r.created, r.created_ver), 0);
+    assert_int_equal(sk_record_set(&r, 65535, bo.data, (uint32_t)bo.len, r.updated, r.version), 0);
     /* A nested value (a map with a list) kept raw. */
-    const uint8_t nested[] = {0x82, 0x01, 0x92, 0xa1, 'x', 0xc3, 0x02, 0xcb, 0x40, 0x09,
-                              0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18};
+    const uint8_t nested[] = {0x82, 0x01, 0x92, 0xa1, 'x',  0xc3, 0x02, 0xcb,
+                              0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18};
     assert_int_equal(sk_record_set(&r, 7, nested, sizeof(nested), 1, 1), 0);
     sk_id e1 = id_from(0x40), e2 = id_from(0x50);
     assert_int_equal(
