@@ -38,43 +38,39 @@
 /* ---- enumerations ------------------------------------------------------------------------- */
 
 static const char *const k_district[] = {NULL, "leh", "kargil"};
-static const char *const k_taken_at[] = {NULL,    "home_visit",     "anganwadi_centre",
-                                         "health_centre", "police_station", "phone", "osc"};
+static const char *const k_taken_at[] = {
+    NULL, "home_visit", "anganwadi_centre", "health_centre", "police_station", "phone", "osc"};
 static const char *const k_age_band[] = {NULL,    "under_12", "12_17",  "18_29",
                                          "30_44", "45_59",    "60_plus"};
 static const char *const k_marital[] = {NULL,        "unmarried", "married",
                                         "separated", "divorced",  "widowed"};
-static const char *const k_concern[] = {NULL,
-                                        "domestic_violence",
-                                        "financial_abuse",
-                                        "cyber_bullying",
-                                        "abandonment",
-                                        "drug_abuse",
-                                        "child_marriage",
-                                        "sexual_offence_minor",
-                                        "other"};
+static const char *const k_concern[] = {
+    NULL,         "domestic_violence", "financial_abuse",      "cyber_bullying", "abandonment",
+    "drug_abuse", "child_marriage",    "sexual_offence_minor", "other"};
 static const char *const k_urgency[] = {NULL, "immediate_danger", "urgent", "routine"};
-static const char *const k_service[] = {NULL,          "legal_aid",   "medical_assistance",
-                                        "police_facilitation", "counselling", "shelter"};
+static const char *const k_service[] = {
+    NULL, "legal_aid", "medical_assistance", "police_facilitation", "counselling", "shelter"};
 static const char *const k_svc_status[] = {NULL,    "needed",   "in_progress",
                                            "given", "declined", "not_needed"};
-static const char *const k_source[] = {NULL,     "self",       "helpline_181",
-                                       "police", "hospital",   "court",
-                                       "government_department", "ngo",
-                                       "family", "community",  "frontline_worker"};
-static const char *const k_status[] = {NULL,          "new",    "received", "accepted",
+static const char *const k_source[] = {NULL,       "self",      "helpline_181",          "police",
+                                       "hospital", "court",     "government_department", "ngo",
+                                       "family",   "community", "frontline_worker"};
+static const char *const k_status[] = {NULL,         "new",    "received", "accepted",
                                        "in_service", "closed", "referred"};
 
-#define TABLE(t) {t, sizeof(t) / sizeof(t[0]) - 1}
+#define TABLE(t)                                                                                   \
+    {                                                                                              \
+        t, sizeof(t) / sizeof(t[0]) - 1                                                            \
+    }
 static const struct {
     const char *const *names;
     uint32_t max;
 } k_enums[SK_ENUM_COUNT] = {
-    [SK_ENUM_DISTRICT] = TABLE(k_district),       [SK_ENUM_TAKEN_AT] = TABLE(k_taken_at),
-    [SK_ENUM_AGE_BAND] = TABLE(k_age_band),       [SK_ENUM_MARITAL] = TABLE(k_marital),
-    [SK_ENUM_CONCERN] = TABLE(k_concern),         [SK_ENUM_URGENCY] = TABLE(k_urgency),
-    [SK_ENUM_SERVICE] = TABLE(k_service),         [SK_ENUM_SERVICE_STATUS] = TABLE(k_svc_status),
-    [SK_ENUM_SOURCE] = TABLE(k_source),           [SK_ENUM_STATUS] = TABLE(k_status),
+    [SK_ENUM_DISTRICT] = TABLE(k_district), [SK_ENUM_TAKEN_AT] = TABLE(k_taken_at),
+    [SK_ENUM_AGE_BAND] = TABLE(k_age_band), [SK_ENUM_MARITAL] = TABLE(k_marital),
+    [SK_ENUM_CONCERN] = TABLE(k_concern),   [SK_ENUM_URGENCY] = TABLE(k_urgency),
+    [SK_ENUM_SERVICE] = TABLE(k_service),   [SK_ENUM_SERVICE_STATUS] = TABLE(k_svc_status),
+    [SK_ENUM_SOURCE] = TABLE(k_source),     [SK_ENUM_STATUS] = TABLE(k_status),
 };
 
 const char *sk_enum_name(sk_enum_id e, uint64_t code)
@@ -112,7 +108,10 @@ uint32_t sk_enum_max(sk_enum_id e)
 
 /* ---- fields ------------------------------------------------------------------------------- */
 
-#define F(key, name, ident, type, en) {key, name, ident, type, en}
+#define F(key, name, ident, type, en)                                                              \
+    {                                                                                              \
+        key, name, ident, type, en                                                                 \
+    }
 static const sk_field_info k_fields[] = {
     F(SK_F_SCHEMA, "schema", 0, SK_FT_UINT, -1),
     F(SK_F_CREATED_AT, "created_at", 0, SK_FT_TIME, -1),
@@ -355,8 +354,8 @@ static int check_uint(const sk_record *r, uint32_t key, uint64_t lo, uint64_t hi
     return 0;
 }
 
-static int check_enum(const sk_record *r, uint32_t key, sk_enum_id e, int required,
-                      unsigned flags, uint64_t *out, int *present, sk_case_error *err)
+static int check_enum(const sk_record *r, uint32_t key, sk_enum_id e, int required, unsigned flags,
+                      uint64_t *out, int *present, sk_case_error *err)
 {
     sk_mp m;
     *present = 0;
@@ -592,11 +591,11 @@ static uint64_t band_of_age(uint64_t age)
     return SK_AGE_60_PLUS;
 }
 
-#define TRY(x)                                                                                 \
-    do {                                                                                       \
-        int rc_ = (x);                                                                         \
-        if (rc_)                                                                               \
-            return rc_;                                                                        \
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_)                                                                                   \
+            return rc_;                                                                            \
     } while (0)
 
 int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *err)
@@ -830,8 +829,8 @@ int sk_case_stub_only(const sk_actor *actor, const sk_record *r)
 
 void sk_case_make_stub(sk_record *r)
 {
-    static const uint32_t keep[] = {SK_F_SCHEMA,   SK_F_CREATED_AT, SK_F_WORKER,
-                                    SK_F_CASE_NO,  SK_F_DISTRICT,   SK_F_STATUS};
+    static const uint32_t keep[] = {SK_F_SCHEMA,  SK_F_CREATED_AT, SK_F_WORKER,
+                                    SK_F_CASE_NO, SK_F_DISTRICT,   SK_F_STATUS};
     if (!r)
         return;
     uint32_t i = 0;
@@ -911,8 +910,7 @@ static int field_worker_fields(const sk_change *c, uint64_t cur_status, sk_case_
     for (uint32_t k = SK_F_SERVICE_LEGAL; k <= SK_F_SERVICE_SHELTER; k++) {
         rc = change_uint(c, k, &v);
         if (rc < 0 || (rc > 0 && v != SK_SVC_NEEDED))
-            return FORBID(err, k, "%s: a field worker may only mark a service as needed",
-                          fname(k));
+            return FORBID(err, k, "%s: a field worker may only mark a service as needed", fname(k));
     }
     return 0;
 }
@@ -1027,8 +1025,7 @@ int sk_case_check_change(const sk_actor *actor, const sk_record *cur, const sk_c
     if (!step_allowed(cur_status, to))
         return BAD_STEP(err, SK_F_STATUS, "status: cannot go from %s to %s",
                         status_name(cur_status), status_name(to));
-    if ((to == SK_STATUS_CLOSED || to == SK_STATUS_REFERRED) &&
-        !change_has(c, SK_F_STATUS_REASON))
+    if ((to == SK_STATUS_CLOSED || to == SK_STATUS_REFERRED) && !change_has(c, SK_F_STATUS_REASON))
         return BAD_STEP(err, SK_F_STATUS_REASON, "status_reason: %s needs a reason",
                         to == SK_STATUS_CLOSED ? "closing" : "referring");
     if ((cur_status == SK_STATUS_CLOSED || cur_status == SK_STATUS_REFERRED) &&

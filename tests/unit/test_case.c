@@ -442,15 +442,13 @@ static void test_concerns(void **state)
     const uint64_t dv[] = {SK_CONCERN_DOMESTIC_VIOLENCE};
     set_codes(&r, SK_F_CONCERNS, dv, 1);
     set_str(&r, SK_F_CONCERN_OTHER, "text");
-    expect_invalid(&r, SK_F_CONCERN_OTHER,
-                   "concern_other: only allowed when concerns lists other");
+    expect_invalid(&r, SK_F_CONCERN_OTHER, "concern_other: only allowed when concerns lists other");
     assert_int_equal(sk_record_unset(&r, SK_F_CONCERN_OTHER), 0);
 
     const uint64_t all8[] = {1, 2, 3, 4, 5, 6, 7, 8};
     set_codes(&r, SK_F_CONCERNS, all8, 8);
     set_str(&r, SK_F_CONCERN_OTHER, "text");
-    expect_invalid(&r, SK_F_MINOR,
-                   "minor: must be true when concerns lists sexual_offence_minor");
+    expect_invalid(&r, SK_F_MINOR, "minor: must be true when concerns lists sexual_offence_minor");
     set_uint(&r, SK_F_AGE, 14);
     set_bool(&r, SK_F_MINOR, 1);
     expect_valid(&r);
@@ -496,7 +494,7 @@ static void test_workflow_fields(void **state)
     set_uint(&r, SK_F_STATUS, SK_STATUS_ACCEPTED);
     set_str(&r, SK_F_CASE_NO, "LEH-2026-000123");
     expect_valid(&r);
-    static const char *const bad_no[] = {"LEH-26-000123", "XYZ-2026-000123", "LEH-2026-00012",
+    static const char *const bad_no[] = {"LEH-26-000123",   "XYZ-2026-000123", "LEH-2026-00012",
                                          "leh-2026-000123", "LEH-2026-00012a", "LEH_2026_000123"};
     for (size_t i = 0; i < sizeof(bad_no) / sizeof(bad_no[0]); i++) {
         set_str(&r, SK_F_CASE_NO, bad_no[i]);
@@ -642,8 +640,7 @@ static void test_case_number(void **state)
     char buf[32];
     assert_int_equal(sk_case_number_format(buf, sizeof(buf), SK_DISTRICT_LEH, 2026, 123), 0);
     assert_string_equal(buf, "LEH-2026-000123");
-    assert_int_equal(sk_case_number_format(buf, sizeof(buf), SK_DISTRICT_KARGIL, 2027, 1234567),
-                     0);
+    assert_int_equal(sk_case_number_format(buf, sizeof(buf), SK_DISTRICT_KARGIL, 2027, 1234567), 0);
     assert_string_equal(buf, "KGL-2027-1234567");
     assert_int_equal(sk_case_number_format(buf, sizeof(buf), 3, 2026, 1), -SK_E_BAD_VALUE);
     assert_int_equal(sk_case_number_format(buf, sizeof(buf), 1, 26, 1), -SK_E_BAD_VALUE);
@@ -679,7 +676,8 @@ static void test_unknown_enum_round_trip(void **state)
     sk_record_init(&back);
     assert_int_equal(sk_record_unpack(&m, &back), 0);
 
-    const sk_field *a = sk_record_field(&r, SK_F_CONCERNS), *z = sk_record_field(&back, SK_F_CONCERNS);
+    const sk_field *a = sk_record_field(&r, SK_F_CONCERNS),
+                   *z = sk_record_field(&back, SK_F_CONCERNS);
     assert_non_null(z);
     assert_int_equal(a->len, z->len);
     assert_memory_equal(a->val, z->val, a->len);
@@ -759,7 +757,7 @@ static void synced_record(sk_record *r, uint64_t status)
 }
 
 static void expect_perm(const sk_actor *a, const sk_record *cur, const sk_change *c, int want,
-                         uint32_t field, const char *msg)
+                        uint32_t field, const char *msg)
 {
     sk_case_error e;
     int rc = sk_case_check_change(a, cur, c, &e);
@@ -789,7 +787,7 @@ static void test_field_worker_create(void **state)
 
     ch_uint(&c, SK_F_STATUS, SK_STATUS_ACCEPTED);
     expect_perm(&k_field, NULL, &c, -SK_E_FORBIDDEN, SK_F_STATUS,
-                 "status: a field worker creates referrals as new");
+                "status: a field worker creates referrals as new");
     ch_uint(&c, SK_F_STATUS, SK_STATUS_NEW);
 
     static const struct {
@@ -811,11 +809,11 @@ static void test_field_worker_create(void **state)
     }
     ch_uint(&c, SK_F_SERVICE_SHELTER, SK_SVC_GIVEN);
     expect_perm(&k_field, NULL, &c, -SK_E_FORBIDDEN, SK_F_SERVICE_SHELTER,
-                 "service.shelter: a field worker may only mark a service as needed");
+                "service.shelter: a field worker may only mark a service as needed");
     ch_uint(&c, SK_F_SERVICE_SHELTER, SK_SVC_NEEDED);
     ch_entry(&c, 2, SK_LIST_CASENOTE, "worker-1");
     expect_perm(&k_field, NULL, &c, -SK_E_FORBIDDEN, 0,
-                 "case_note: only centre staff may add case notes");
+                "case_note: only centre staff may add case notes");
     sk_change_free(&c);
 
     sk_change_init(&c);
@@ -848,7 +846,7 @@ static void test_field_worker_edit(void **state)
     sk_change_init(&st);
     ch_uint(&st, SK_F_STATUS, SK_STATUS_RECEIVED);
     expect_perm(&k_field, &cur, &st, -SK_E_FORBIDDEN, SK_F_STATUS,
-                 "status: only centre staff may change the status");
+                "status: only centre staff may change the status");
     sk_change_free(&st);
     sk_change_init(&st);
     ch_uint(&st, SK_F_STATUS, SK_STATUS_NEW); /* restating the current status is no change */
@@ -862,19 +860,19 @@ static void test_field_worker_edit(void **state)
 
     synced_record(&cur, SK_STATUS_ACCEPTED);
     expect_perm(&k_field, &cur, &fields, -SK_E_FORBIDDEN, 0,
-                 "record: fields can be edited only until the centre accepts it");
+                "record: fields can be edited only until the centre accepts it");
     expect_perm(&k_field, &cur, &fu, 0, 0, NULL);
     /* assigned: follow-ups yes, fields no */
     const char *const asg[] = {"worker-2"};
     set_strs(&cur, SK_F_ASSIGNED, asg, 1);
     expect_perm(&k_field2, &cur, &fu, 0, 0, NULL);
     expect_perm(&k_field2, &cur, &fields, -SK_E_FORBIDDEN, 0,
-                 "record: an assigned worker may only add follow-ups");
+                "record: an assigned worker may only add follow-ups");
     sk_change cn;
     sk_change_init(&cn);
     ch_entry(&cn, 5, SK_LIST_CASENOTE, "worker-2");
     expect_perm(&k_field2, &cur, &cn, -SK_E_FORBIDDEN, 0,
-                 "case_note: only centre staff may add case notes");
+                "case_note: only centre staff may add case notes");
     expect_perm(&k_staff_leh, &cur, &cn, 0, 0, NULL);
     sk_change_free(&cn);
 
@@ -883,16 +881,16 @@ static void test_field_worker_edit(void **state)
     sk_change_init(&del);
     del.kind = SK_CHANGE_DELETE;
     expect_perm(&k_field, &cur, &del, -SK_E_FORBIDDEN, 0,
-                 "record: only centre staff may delete an accepted case");
+                "record: only centre staff may delete an accepted case");
     expect_perm(&k_staff_leh, &cur, &del, 0, 0, NULL);
     sk_record_free(&cur);
     synced_record(&cur, SK_STATUS_NEW);
     expect_perm(&k_field, &cur, &del, 0, 0, NULL);
     del.kind = SK_CHANGE_ERASE;
     expect_perm(&k_field, &cur, &del, -SK_E_FORBIDDEN, 0,
-                 "record: only an administrator may erase a record");
+                "record: only an administrator may erase a record");
     expect_perm(&k_staff_leh, &cur, &del, -SK_E_FORBIDDEN, 0,
-                 "record: only an administrator may erase a record");
+                "record: only an administrator may erase a record");
     expect_perm(&k_admin, &cur, &del, 0, 0, NULL);
     sk_change_free(&del);
     sk_record_free(&cur);
@@ -947,20 +945,20 @@ static void test_staff_transitions(void **state)
     sk_change_init(&c);
     ch_uint(&c, SK_F_STATUS, SK_STATUS_CLOSED);
     expect_perm(&k_staff_leh, &cur, &c, -SK_E_TRANSITION, SK_F_STATUS_REASON,
-                 "status_reason: closing needs a reason");
+                "status_reason: closing needs a reason");
     ch_uint(&c, SK_F_STATUS, SK_STATUS_REFERRED);
     expect_perm(&k_staff_leh, &cur, &c, -SK_E_TRANSITION, SK_F_STATUS_REASON,
-                 "status_reason: referring needs a reason");
+                "status_reason: referring needs a reason");
     sk_change_free(&c);
     sk_record_free(&cur);
     synced_record(&cur, SK_STATUS_CLOSED);
     sk_change_init(&c);
     ch_uint(&c, SK_F_STATUS, SK_STATUS_IN_SERVICE);
     expect_perm(&k_staff_leh, &cur, &c, -SK_E_TRANSITION, SK_F_STATUS_REASON,
-                 "status_reason: reopening needs a reason");
+                "status_reason: reopening needs a reason");
     ch_uint(&c, SK_F_STATUS, 9);
     expect_perm(&k_staff_leh, &cur, &c, -SK_E_TRANSITION, SK_F_STATUS,
-                 "status: cannot go from closed to unknown");
+                "status: cannot go from closed to unknown");
     sk_change_free(&c);
     sk_record_free(&cur);
 
@@ -971,7 +969,7 @@ static void test_staff_transitions(void **state)
     expect_perm(&k_staff_leh, NULL, &c, 0, 0, NULL);
     ch_uint(&c, SK_F_STATUS, SK_STATUS_ACCEPTED);
     expect_perm(&k_staff_leh, NULL, &c, -SK_E_TRANSITION, SK_F_STATUS,
-                 "status: a new record starts as new or received");
+                "status: a new record starts as new or received");
     sk_change_free(&c);
 }
 
@@ -995,23 +993,22 @@ static void test_staff_services_and_district(void **state)
     expect_perm(&k_staff_all, &cur, &c, 0, 0, NULL);
     expect_perm(&k_admin, &cur, &c, 0, 0, NULL); /* admin district is not a limit */
     expect_perm(&k_staff_kgl, &cur, &c, -SK_E_FORBIDDEN, SK_F_DISTRICT,
-                 "district: record is outside your district");
+                "district: record is outside your district");
     expect_perm(&k_field, &cur, &c, -SK_E_FORBIDDEN, 0,
-                 "record: fields can be edited only until the centre accepts it");
+                "record: fields can be edited only until the centre accepts it");
     /* moving a case out of one's district */
     ch_uint(&c, SK_F_DISTRICT, SK_DISTRICT_KARGIL);
     expect_perm(&k_staff_leh, &cur, &c, -SK_E_FORBIDDEN, SK_F_DISTRICT,
-                 "district: record is outside your district");
+                "district: record is outside your district");
     expect_perm(&k_staff_all, &cur, &c, 0, 0, NULL);
     /* staff may not forge the creator */
     ch_str(&c, SK_F_WORKER, "worker-9");
-    expect_perm(&k_staff_all, &cur, &c, -SK_E_FORBIDDEN, SK_F_WORKER,
-                 "worker: set by the server");
+    expect_perm(&k_staff_all, &cur, &c, -SK_E_FORBIDDEN, SK_F_WORKER, "worker: set by the server");
     sk_change_free(&c);
     /* creating in another district, or without one */
     sk_change_init(&c);
     expect_perm(&k_staff_kgl, NULL, &c, -SK_E_FORBIDDEN, SK_F_DISTRICT,
-                 "district: record is outside your district");
+                "district: record is outside your district");
     ch_uint(&c, SK_F_DISTRICT, SK_DISTRICT_KARGIL);
     expect_perm(&k_staff_kgl, NULL, &c, 0, 0, NULL);
     sk_change_free(&c);

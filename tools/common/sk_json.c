@@ -420,7 +420,10 @@ static int parse_value(parser *p, sk_json *v, int depth)
     case '{': return parse_container(p, v, depth + 1, 1);
     case '[': return parse_container(p, v, depth + 1, 0);
     case '"': v->type = SK_JSON_STRING; return parse_string(p, &v->str, &v->len);
-    case 't': v->type = SK_JSON_BOOL; v->boolean = 1; return literal(p, "true");
+    case 't':
+        v->type = SK_JSON_BOOL;
+        v->boolean = 1;
+        return literal(p, "true");
     case 'f': v->type = SK_JSON_BOOL; return literal(p, "false");
     case 'n': v->type = SK_JSON_NULL; return literal(p, "null");
     default:

@@ -33,20 +33,20 @@ typedef enum sk_json_type {
 typedef struct sk_json sk_json;
 struct sk_json {
     sk_json_type type;
-    char *key;          /* member name when this node is an object member, else NULL */
+    char *key; /* member name when this node is an object member, else NULL */
     size_t key_len;
-    int boolean;        /* SK_JSON_BOOL */
-    double num;         /* SK_JSON_NUMBER */
-    int is_int;         /* number written without fraction/exponent and fits int64 */
-    int64_t i;          /* its value when is_int */
-    char *str;          /* SK_JSON_STRING, NUL-terminated */
+    int boolean; /* SK_JSON_BOOL */
+    double num;  /* SK_JSON_NUMBER */
+    int is_int;  /* number written without fraction/exponent and fits int64 */
+    int64_t i;   /* its value when is_int */
+    char *str;   /* SK_JSON_STRING, NUL-terminated */
     size_t len;
-    sk_json *items;     /* SK_JSON_ARRAY elements / SK_JSON_OBJECT members, in order */
+    sk_json *items; /* SK_JSON_ARRAY elements / SK_JSON_OBJECT members, in order */
     size_t n;
 };
 
 typedef struct sk_json_error {
-    size_t offset;      /* byte offset of the problem in the input */
+    size_t offset; /* byte offset of the problem in the input */
     char msg[96];
 } sk_json_error;
 

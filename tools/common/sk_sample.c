@@ -107,8 +107,8 @@ int sk_sample_parse_time(const char *s, uint64_t *ms_out)
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
         return -SK_E_BAD_VALUE;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (se > 59 ? 59 : se) -
-                   off_min * 60;
+    int64_t secs =
+        days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (se > 59 ? 59 : se) - off_min * 60;
     if (secs < 0)
         return -SK_E_BAD_VALUE;
     *ms_out = (uint64_t)secs * 1000 + ms;
@@ -331,8 +331,8 @@ static int map_ref(mapper *mp, sk_sample_ref *out, const sk_json *ref)
         return rc;
     }
     if ((rc = map_uint(mp, person, "age", "person.age", SK_F_AGE)) ||
-        (rc = map_enum(mp, person, "age_band", "person.age_band", SK_F_AGE_BAND,
-                       SK_ENUM_AGE_BAND, 0)) ||
+        (rc = map_enum(mp, person, "age_band", "person.age_band", SK_F_AGE_BAND, SK_ENUM_AGE_BAND,
+                       0)) ||
         (rc = map_bool(mp, person, "minor", "person.minor", SK_F_MINOR, NULL)) ||
         (rc = map_bool(mp, person, "safe_to_call", "person.safe_to_call", SK_F_SAFE_TO_CALL,
                        NULL)) ||
@@ -360,8 +360,8 @@ static int map_ref(mapper *mp, sk_sample_ref *out, const sk_json *ref)
         return rc;
     if ((rc = map_str(mp, ref, "concern_other", "concern_other", SK_F_CONCERN_OTHER, 0)) ||
         (rc = map_enum(mp, ref, "urgency", "urgency", SK_F_URGENCY, SK_ENUM_URGENCY, 1)) ||
-        (rc = map_enum(mp, ref, "referral_source", "referral_source", SK_F_SOURCE,
-                       SK_ENUM_SOURCE, 1)))
+        (rc = map_enum(mp, ref, "referral_source", "referral_source", SK_F_SOURCE, SK_ENUM_SOURCE,
+                       1)))
         return rc;
 
     /* services needed: one field per service, status needed */
@@ -620,8 +620,7 @@ static void write_code(sk_jw *w, int e, uint64_t code)
 }
 
 /* Render v with a scratch writer at depth 0 (no separators) into tmp; 0 if it rendered. */
-static int render_enum_array(sk_buf *tmp, const sk_field_info *fi, const uint8_t *val,
-                             uint32_t len)
+static int render_enum_array(sk_buf *tmp, const sk_field_info *fi, const uint8_t *val, uint32_t len)
 {
     sk_mp m;
     sk_jw tw;
@@ -658,8 +657,8 @@ static void write_field(sk_jw *w, const sk_field_info *fi, const uint8_t *val, u
     sk_mp m;
     uint64_t u;
     sk_mp_init(&m, val, len);
-    if (fi && (fi->type == SK_FT_ENUM || fi->type == SK_FT_TIME) &&
-        sk_mp_peek(&m) == SK_MP_UINT && sk_mp_read_uint(&m, &u) == 0 && sk_mp_at_end(&m)) {
+    if (fi && (fi->type == SK_FT_ENUM || fi->type == SK_FT_TIME) && sk_mp_peek(&m) == SK_MP_UINT &&
+        sk_mp_read_uint(&m, &u) == 0 && sk_mp_at_end(&m)) {
         if (fi->type == SK_FT_ENUM) {
             write_code(w, fi->enumeration, u);
         } else {

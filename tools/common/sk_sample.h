@@ -21,11 +21,11 @@
 #include <stdint.h>
 
 typedef struct sk_sample_ref {
-    sk_change change;     /* the creating change (status new) */
-    char worker[65];      /* sample "worker_id": who captured it (server sets SK_F_WORKER) */
-    char device[65];      /* sample "device_id" text */
-    uint32_t status;      /* the centre's later status from the sample (sk_status) */
-    uint64_t created_ms;  /* created_at, Unix ms */
+    sk_change change;    /* the creating change (status new) */
+    char worker[65];     /* sample "worker_id": who captured it (server sets SK_F_WORKER) */
+    char device[65];     /* sample "device_id" text */
+    uint32_t status;     /* the centre's later status from the sample (sk_status) */
+    uint64_t created_ms; /* created_at, Unix ms */
 } sk_sample_ref;
 
 typedef struct sk_sample {
@@ -41,8 +41,7 @@ int sk_sample_parse(sk_sample *out, const char *text, size_t len, char *errbuf, 
 void sk_sample_free(sk_sample *s);
 
 /* Map one JSON referral object to a creating change (what sk_sample_parse does per element). */
-int sk_sample_map(sk_sample_ref *out, const sk_json *ref, uint64_t op, char *errbuf,
-                  size_t errcap);
+int sk_sample_map(sk_sample_ref *out, const sk_json *ref, uint64_t op, char *errbuf, size_t errcap);
 
 /* "2026-06-19T23:19:00Z" (also fractional seconds and +hh:mm offsets) -> Unix ms.
  * 0 or -SK_E_BAD_VALUE. */
