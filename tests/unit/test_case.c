@@ -1481,6 +1481,8 @@ static void test_json_errors(void **state)
         {"\"a\xff\"", -SK_E_BAD_VALUE, 2, "invalid UTF-8 in string"},
         {"\"\xc0\xaf\"", -SK_E_BAD_VALUE, 1, "invalid UTF-8 in string"},
         {"{\"a\":1,\"a\":2}", -SK_E_BAD_VALUE, 7, "duplicate member name"},
+        {"{\"b\":1,\"a\":2,\"b\":3,\"a\":4}", -SK_E_BAD_VALUE, 13, "duplicate member name"},
+        {"{\"a\":{\"x\":1},\"a\\u0000\":2,\"a\":3}", -SK_E_BAD_VALUE, 25, "duplicate member name"},
         {"{a:1}", -SK_E_BAD_VALUE, 1, "expected a member name"},
         {"{\"a\" 1}", -SK_E_BAD_VALUE, 5, "expected ':'"},
         {"[1 2]", -SK_E_BAD_VALUE, 3, "expected ',' or ']'"},
@@ -1503,6 +1505,29 @@ static void test_json_errors(void **state)
         assert_int_equal(e.offset, bad[i].offset);
         assert_string_equal(e.msg, bad[i].msg);
         assert_ptr_equal(v, sentinel);
+    }
+    /* a large object: duplicate check by sorting, and node offsets */
+    {
+        size_t members = 50000, cap = members * 16 + 16, len = 0;
+        char *big = malloc(cap);
+        assert_non_null(big);
+        big[len++] = '{';
+        for (size_t i = 0; i < members; i++)
+            len += (size_t)snprintf(big + len, cap - len, "%s\"k%zu\":%zu", i ? "," : "", i, i);
+        big[len++] = '}';
+        sk_json *v = NULL;
+        sk_json_error e;
+        assert_int_equal(sk_json_parse(&v, big, len, &e), 0);
+        assert_int_equal(sk_json_count(v), members);
+        assert_int_equal(sk_json_at(v, 0)->offset, 1);
+        assert_int_equal(sk_json_at(v, 1)->offset, 8);
+        sk_json_free(v);
+        len--; /* same with one duplicate at the end */
+        len += (size_t)snprintf(big + len, cap - len, ",\"k7\":0}");
+        assert_int_equal(sk_json_parse(&v, big, len, &e), -SK_E_BAD_VALUE);
+        assert_int_equal(e.offset, len - 7);
+        assert_string_equal(e.msg, "duplicate member name");
+        free(big);
     }
     /* depth: 64 levels parse, 65 do not */
     char deep[200];

@@ -355,6 +355,39 @@ static int literal(parser *p, const char *word)
     return 0;
 }
 
+static int key_order(const void *a, const void *b)
+{
+    const sk_json *x = *(const sk_json *const *)a, *y = *(const sk_json *const *)b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    if (c)
+        return c;
+    if (x->key_len != y->key_len)
+        return x->key_len < y->key_len ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Duplicate member names, found by sorting (a pairwise check would let one large object stall a
+ * tool); the error names the later occurrence that comes first in the input. */
+static int check_duplicates(parser *p, const sk_json *v)
+{
+    if (v->n < 2)
+        return 0;
+    const sk_json **idx = malloc(v->n * sizeof(*idx));
+    if (!idx)
+        return perr(p, -SK_E_NOMEM, p->pos, "out of memory");
+    for (size_t i = 0; i < v->n; i++)
+        idx[i] = &v->items[i];
+    qsort(idx, v->n, sizeof(*idx), key_order);
+    size_t dup = SIZE_MAX;
+    for (size_t i = 1; i < v->n; i++)
+        if (idx[i]->key_len == idx[i - 1]->key_len &&
+            memcmp(idx[i]->key, idx[i - 1]->key, idx[i]->key_len) == 0 && idx[i]->offset < dup)
+            dup = idx[i]->offset;
+    free(idx);
+    return dup == SIZE_MAX ? 0 : SYNTAX(p, dup, "duplicate member name");
+}
+
 static int parse_container(parser *p, sk_json *v, int depth, int object)
 {
     size_t cap = 0;
@@ -375,15 +408,11 @@ static int parse_container(parser *p, sk_json *v, int depth, int object)
             return rc;
         skip_ws(p);
         if (object) {
-            size_t kat = p->pos;
+            item->offset = p->pos;
             if (p->pos >= p->n || p->s[p->pos] != '"')
                 return SYNTAX(p, p->pos, "expected a member name");
             if ((rc = parse_string(p, &item->key, &item->key_len)))
                 return rc;
-            for (size_t j = 0; j + 1 < v->n; j++)
-                if (v->items[j].key_len == item->key_len &&
-                    memcmp(v->items[j].key, item->key, item->key_len) == 0)
-                    return SYNTAX(p, kat, "duplicate member name");
             skip_ws(p);
             if (p->pos >= p->n || p->s[p->pos] != ':')
                 return SYNTAX(p, p->pos, "expected ':'");
@@ -405,7 +434,7 @@ static int parse_container(parser *p, sk_json *v, int depth, int object)
         }
         if (c == close) {
             p->pos++;
-            return 0;
+            return object ? check_duplicates(p, v) : 0;
         }
         return SYNTAX(p, p->pos, object ? "expected ',' or '}'" : "expected ',' or ']'");
     }
@@ -413,6 +442,8 @@ static int parse_container(parser *p, sk_json *v, int depth, int object)
 
 static int parse_value(parser *p, sk_json *v, int depth)
 {
+    if (!v->key)
+        v->offset = p->pos;
     if (p->pos >= p->n)
         return SYNTAX(p, p->pos, "unexpected end of input");
     char c = p->s[p->pos];

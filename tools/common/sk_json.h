@@ -10,6 +10,8 @@
  * Ownership: sk_json_parse returns a tree the caller frees with sk_json_free; nodes and their
  * strings belong to the tree. Strings are NUL-terminated and also carry their length (a string
  * may contain "\u0000"). Not thread-safe per tree for writes; reads are pure.
+ * Numbers are converted with strtod: call it in the "C" numeric locale (the tools never call
+ * setlocale), or a decimal comma would change what "2.5" means.
  */
 #ifndef SK_JSON_H
 #define SK_JSON_H
@@ -35,11 +37,12 @@ struct sk_json {
     sk_json_type type;
     char *key; /* member name when this node is an object member, else NULL */
     size_t key_len;
-    int boolean; /* SK_JSON_BOOL */
-    double num;  /* SK_JSON_NUMBER */
-    int is_int;  /* number written without fraction/exponent and fits int64 */
-    int64_t i;   /* its value when is_int */
-    char *str;   /* SK_JSON_STRING, NUL-terminated */
+    size_t offset; /* byte offset in the input of this value (of its name, for members) */
+    int boolean;   /* SK_JSON_BOOL */
+    double num;    /* SK_JSON_NUMBER */
+    int is_int;    /* number written without fraction/exponent and fits int64 */
+    int64_t i;     /* its value when is_int */
+    char *str;     /* SK_JSON_STRING, NUL-terminated */
     size_t len;
     sk_json *items; /* SK_JSON_ARRAY elements / SK_JSON_OBJECT members, in order */
     size_t n;
