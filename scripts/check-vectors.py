@@ -2,6 +2,7 @@
 """check-vectors.py - read the golden wire vectors with an independent MessagePack implementation.
 
 usage: check-vectors.py [--annotate] VECTOR_DIR
+       check-vectors.py --doc PROTOCOL.md [--update] VECTOR_DIR
 
 Every tests/vectors/<name>.bin is one complete frame (4-byte big-endian length, then one
 MessagePack value) written by the C encoder; <name>.json holds what the C decoder made of it.
@@ -14,7 +15,9 @@ This script decodes each .bin with python3-msgpack (not our code) and checks, pe
     independently of the C code), equals the named field in the "message" member; and optional
     fields absent from the bytes have their documented default in "message".
 With --annotate it prints the annotated hex dump of the example session (tests/vectors/SESSION)
-used in docs/PROTOCOL.md. Exit status 0 when all vectors pass, 1 otherwise.
+used in docs/PROTOCOL.md. With --doc it checks that the generated blocks of docs/PROTOCOL.md
+(the error-code table from SK_ERR_LIST in proto/sk_err.h, and the annotated session) are up to
+date, or rewrites them with --update. Exit status 0 when all pass, 1 otherwise.
 """
 import json
 import os
@@ -353,8 +356,57 @@ def annotate(vdir):
     print("\n".join(out))
 
 
+ADVICE = {"FIX": "a bug or bad data on the sender side: do not resend unchanged (a rejected change goes back to the worker)",
+          "RETRY": "transient: resend later with backoff (ERROR.retry_ms when given)",
+          "REAUTH": "reconnect and authenticate again",
+          "STOP": "stop syncing; needs a person"}
+
+
+def error_table():
+    here = os.path.dirname(os.path.abspath(__file__))
+    text = open(os.path.join(here, "..", "proto", "sk_err.h"), encoding="utf-8").read()
+    rows = re.findall(r'X\((\d+), (\w+), (\w+), "([^"]*)"\)', text)
+    out = ["| code | name | meaning | client action |", "|---:|---|---|---|"]
+    for num, name, adv, meaning in rows:
+        out.append(f"| {num} | {name} | {meaning} | {adv}: {ADVICE[adv]} |")
+    return "\n".join(out)
+
+
+def annotated_session(vdir):
+    import contextlib
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        annotate(vdir)
+    return "```\n" + buf.getvalue().rstrip("\n") + "\n```"
+
+
+def doc_blocks(doc_path, vdir, update):
+    text = open(doc_path, encoding="utf-8").read()
+    blocks = {"errors": error_table(), "session": annotated_session(vdir)}
+    new = text
+    for name, content in blocks.items():
+        begin, end = f"<!-- BEGIN generated:{name} -->", f"<!-- END generated:{name} -->"
+        a, b = new.find(begin), new.find(end)
+        if a < 0 or b < a:
+            print(f"FAIL: {doc_path} lacks the markers for {name}")
+            return 1
+        new = new[:a + len(begin)] + "\n" + content + "\n" + new[b:]
+    if new == text:
+        print(f"ok   {doc_path} generated blocks are current")
+        return 0
+    if update:
+        open(doc_path, "w", encoding="utf-8").write(new)
+        print(f"updated {doc_path}")
+        return 0
+    print(f"FAIL: {doc_path} generated blocks are stale (run with --doc {doc_path} --update)")
+    return 1
+
+
 def main(argv):
     args = [a for a in argv[1:] if not a.startswith("--")]
+    if "--doc" in argv and len(args) == 2:
+        return doc_blocks(args[0], args[1], "--update" in argv)
     if len(args) != 1:
         print(__doc__, file=sys.stderr)
         return 2

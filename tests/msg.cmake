@@ -45,3 +45,10 @@ if(SAKHI_FUZZ)
   target_link_options(fuzz_frame PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_frame PRIVATE PkgConfig::MSGPACK PkgConfig::OPENSSL sakhi_warnings)
 endif()
+
+# docs/PROTOCOL.md's generated blocks (error table from sk_err.h, annotated session from the
+# vectors) must match their sources.
+add_test(NAME protocol_doc_current
+  COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/scripts/check-vectors.py
+          --doc ${PROJECT_SOURCE_DIR}/docs/PROTOCOL.md ${PROJECT_SOURCE_DIR}/tests/vectors)
+set_tests_properties(protocol_doc_current PROPERTIES LABELS "unit" TIMEOUT 60)
