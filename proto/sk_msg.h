@@ -47,20 +47,20 @@ enum { SK_CAP_ZSTD = 1u << 0 };
 /* Roles (also stored with each worker on the server). */
 typedef enum sk_role {
     SK_ROLE_NONE = 0,
-    SK_ROLE_FIELD = 1,  /* frontline worker: own and assigned referrals */
-    SK_ROLE_STAFF = 2,  /* centre staff: the district's cases */
-    SK_ROLE_ADMIN = 3   /* administrator: staff rights plus minors' identifying fields */
+    SK_ROLE_FIELD = 1, /* frontline worker: own and assigned referrals */
+    SK_ROLE_STAFF = 2, /* centre staff: the district's cases */
+    SK_ROLE_ADMIN = 3  /* administrator: staff rights plus minors' identifying fields */
 } sk_role;
 
 /* Outcome of one change in PUSH_ACK. */
 typedef enum sk_ack_status {
-    SK_ACK_APPLIED = 0,  /* applied; version is the record's new version */
-    SK_ACK_MERGED = 1,   /* concurrent edit merged; version is the merged version */
-    SK_ACK_REJECTED = 2  /* not applied; code/field/msg say why */
+    SK_ACK_APPLIED = 0, /* applied; version is the record's new version */
+    SK_ACK_MERGED = 1,  /* concurrent edit merged; version is the merged version */
+    SK_ACK_REJECTED = 2 /* not applied; code/field/msg say why */
 } sk_ack_status;
 
 typedef struct sk_str {
-    const char *p;   /* not NUL-terminated; may be NULL when n == 0 */
+    const char *p; /* not NUL-terminated; may be NULL when n == 0 */
     uint32_t n;
 } sk_str;
 
@@ -69,8 +69,8 @@ sk_str sk_str_c(const char *s); /* from a C string (NULL gives an empty sk_str) 
 int sk_str_eq(sk_str a, const char *s);
 
 #define SK_NONCE_LEN 32
-#define SK_PUBKEY_LEN 32   /* Ed25519 public key */
-#define SK_SIG_LEN 64      /* Ed25519 signature */
+#define SK_PUBKEY_LEN 32 /* Ed25519 public key */
+#define SK_SIG_LEN 64    /* Ed25519 signature */
 #define SK_MAX_VERSIONS 8
 #define SK_MAX_NAME 64     /* worker ids, app version, device labels */
 #define SK_MAX_MESSAGE 256 /* error and reason texts */
@@ -79,29 +79,29 @@ int sk_str_eq(sk_str a, const char *s);
 
 typedef struct sk_ack {
     uint64_t op;
-    uint32_t status;   /* sk_ack_status */
+    uint32_t status; /* sk_ack_status */
     uint64_t version;
-    uint32_t code;     /* SK_E_* when rejected, else 0 */
-    uint32_t field;    /* case-model field key that failed validation, 0 if none */
-    sk_str msg;        /* reason text when rejected */
+    uint32_t code;  /* SK_E_* when rejected, else 0 */
+    uint32_t field; /* case-model field key that failed validation, 0 if none */
+    sk_str msg;     /* reason text when rejected */
 } sk_ack;
 
 typedef struct sk_msg {
     uint32_t type;
-    uint32_t rid;      /* request id: set by the requester, echoed by responses; 0 unsolicited */
+    uint32_t rid; /* request id: set by the requester, echoed by responses; 0 unsolicited */
     union {
         struct {
             uint32_t versions[SK_MAX_VERSIONS];
             uint32_t nversions;
-            uint64_t device;     /* 0 when the device is not enrolled yet */
-            sk_str app;          /* app name/version, for logs */
+            uint64_t device; /* 0 when the device is not enrolled yet */
+            sk_str app;      /* app name/version, for logs */
             uint32_t caps;
-            uint32_t max_frame;  /* largest frame the client accepts */
+            uint32_t max_frame; /* largest frame the client accepts */
         } hello;
         struct {
             uint8_t nonce[SK_NONCE_LEN];
-            uint64_t server_ms;  /* server wall clock, Unix ms */
-            uint32_t version;    /* protocol version chosen */
+            uint64_t server_ms; /* server wall clock, Unix ms */
+            uint32_t version;   /* protocol version chosen */
         } challenge;
         struct {
             uint8_t sig[SK_SIG_LEN];
@@ -113,16 +113,16 @@ typedef struct sk_msg {
             uint32_t max_batch;
             uint32_t max_inflight;
             uint32_t caps;
-            uint32_t role;       /* sk_role */
+            uint32_t role; /* sk_role */
             sk_str worker;
             uint32_t district;
         } welcome;
         struct {
-            sk_change *changes;  /* owned after decode; borrowed when encoding */
+            sk_change *changes; /* owned after decode; borrowed when encoding */
             uint32_t nchanges;
         } push;
         struct {
-            sk_ack *acks;        /* owned after decode (strings point into the frame) */
+            sk_ack *acks; /* owned after decode (strings point into the frame) */
             uint32_t nacks;
         } push_ack;
         struct {
@@ -130,11 +130,11 @@ typedef struct sk_msg {
             uint32_t limit;
         } pull;
         struct {
-            sk_record *records;  /* owned after decode; borrowed when encoding */
+            sk_record *records; /* owned after decode; borrowed when encoding */
             uint32_t nrecords;
-            uint64_t next;       /* cursor to send in the next PULL */
-            int more;            /* more changes exist past next */
-            int last;            /* final CHANGES frame answering this PULL */
+            uint64_t next; /* cursor to send in the next PULL */
+            int more;      /* more changes exist past next */
+            int last;      /* final CHANGES frame answering this PULL */
         } changes;
         struct {
             uint64_t ms;
@@ -142,12 +142,12 @@ typedef struct sk_msg {
         struct {
             uint32_t code;
             sk_str msg;
-            uint32_t retry_ms;   /* ERROR only: suggested wait, 0 = none */
-        } error; /* also BYE, WIPE */
+            uint32_t retry_ms; /* ERROR only: suggested wait, 0 = none */
+        } error;               /* also BYE, WIPE */
         struct {
-            sk_str code;         /* one-time enrollment code */
+            sk_str code; /* one-time enrollment code */
             uint8_t pubkey[SK_PUBKEY_LEN];
-            sk_str label;        /* device label chosen by the worker/admin */
+            sk_str label; /* device label chosen by the worker/admin */
         } enroll;
         struct {
             uint64_t device;
@@ -158,14 +158,18 @@ typedef struct sk_msg {
     } u;
 } sk_msg;
 
-/* Zero m and set type. */
+/* Zero m, set type and rid, and set the optional fields that have a non-zero default
+ * (HELLO.max_frame = 1 MiB, PULL.limit = 100, CHANGES.last = 1), as the decoder does. */
 void sk_msg_init(sk_msg *m, uint32_t type, uint32_t rid);
 /* Free what decoding allocated (push changes, acks, records). Safe on encoded-from structs
  * only if they were filled from owned arrays the caller wants freed: use on decoded messages. */
 void sk_msg_free(sk_msg *m);
 
 /* Append one complete frame (4-byte length + body) to out. 0 or -SK_E_NOMEM / -SK_E_BAD_VALUE
- * (a field over its limit, e.g. a string longer than SK_MAX_NAME). */
+ * (a field over its limit, e.g. a string longer than SK_MAX_NAME). Precisely: strings over
+ * their limit give -SK_E_TOO_LONG, too many changes/acks/records -SK_E_BATCH_TOO_BIG, an
+ * unknown type -SK_E_UNKNOWN_TYPE, other out-of-range values or invalid UTF-8 -SK_E_BAD_VALUE.
+ * On any error out is left exactly as it was (an allocation failure stays recorded in oom). */
 int sk_msg_encode(sk_buf *out, const sk_msg *m);
 
 /* Append a CHANGES frame whose records are already packed (nrecords values back to back in
