@@ -505,14 +505,14 @@ static void test_bytes_intact_and_in_order(void **state)
     server_free(s);
 }
 
-/* Ten 16-byte round trips, returning the elapsed ms. */
-static int64_t ping_pong(int port)
+/* `rounds` 16-byte round trips, returning the elapsed ms. */
+static int64_t ping_pong_n(int port, int rounds)
 {
     int fd = connect_to(port);
     uint8_t msg[16], back[16];
     pattern(msg, sizeof(msg), 3);
     int64_t t0 = now_ms();
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < rounds; i++) {
         assert_int_equal(send_steps(fd, msg, sizeof(msg), sizeof(msg)), sizeof(msg));
         assert_int_equal(recv_all(fd, back, sizeof(back)), sizeof(back));
         assert_memory_equal(msg, back, sizeof(msg));
@@ -520,6 +520,11 @@ static int64_t ping_pong(int port)
     int64_t dt = now_ms() - t0;
     close(fd);
     return dt;
+}
+
+static int64_t ping_pong(int port)
+{
+    return ping_pong_n(port, 10);
 }
 
 static void test_latency_applied_both_ways(void **state)
@@ -536,6 +541,31 @@ static void test_latency_applied_both_ways(void **state)
     assert_true(shaped >= 10 * (direct + 1));
     assert_true(shaped < 20000);
     sk_json_free(stop_proxy(f));
+    server_free(s);
+}
+
+/* A preset sets its numbers; a flag given as well wins, wherever it stands on the line. */
+static void test_preset_applies_and_flags_override(void **state)
+{
+    fixture *f = *state;
+    server *s = server_start(1, 2, 64);
+    const char *vsat[] = {"--preset", "vsat", "--jitter", "0", "--stall-rate", "0", NULL};
+    int port = start_proxy(f, s->port, vsat);
+    int64_t slow = ping_pong_n(port, 2); /* 300 ms each way: >= 1200 ms */
+    sk_json *j = stop_proxy(f);
+    assert_int_equal(stat_of(j, "stalls"), 0);
+    assert_string_equal(sk_json_get_str(j, "preset"), "vsat");
+    sk_json_free(j);
+    assert_true(slow >= 1190);
+
+    const char *fast[] = {"--latency", "20",           "--jitter", "0", "--preset",
+                          "vsat",      "--stall-rate", "0",        NULL};
+    port = start_proxy(f, s->port, fast);
+    int64_t quick = ping_pong_n(port, 2); /* 20 ms each way: >= 80 ms, far below 1200 */
+    sk_json_free(stop_proxy(f));
+    server_join(s);
+    assert_true(quick >= 78);
+    assert_true(quick < 1000);
     server_free(s);
 }
 
@@ -709,6 +739,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duration_bounds_a_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bytes_intact_and_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_latency_applied_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_preset_applies_and_flags_override, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limits_bandwidth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_after_exact_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_seed_same_cut_point, setup, teardown),
