@@ -1,0 +1,227 @@
+/*
+ * sk_apply.c - the server's rule for one pushed change (docs/PROTOCOL.md, CASE-MODEL.md).
+ *
+ * Runs on the writer thread inside the batch's write transaction. Each change gets its own
+ * nested transaction so a rejected change leaves no trace but its stored ack, and its own seq.
+ * Owns nothing between calls. Must never trust server-set fields from the device (device,
+ * worker, case number come from the session and the store), never log field content, and never
+ * report success for anything that is not in the transaction.
+ */
+#include "sk_apply.h"
+
+#include "sk_err.h"
+#include "sk_log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void reject(sk_ack *ack, uint64_t op, int code, uint32_t field, const char *msg,
+                   char *msg_buf, size_t cap)
+{
+    memset(ack, 0, sizeof(*ack));
+    ack->op = op;
+    ack->status = SK_ACK_REJECTED;
+    ack->code = (uint32_t)(code < 0 ? -code : code);
+    ack->field = field;
+    snprintf(msg_buf, cap, "%s", msg ? msg : sk_err_text(code));
+    size_t n = strlen(msg_buf);
+    if (n > SK_MAX_MESSAGE) {
+        n = SK_MAX_MESSAGE;
+        msg_buf[n] = '\0';
+    }
+    ack->msg.p = msg_buf;
+    ack->msg.n = (uint32_t)n;
+}
+
+static int is_fatal(int rc)
+{
+    return rc == -SK_E_STORE_FULL || rc == -SK_E_STORE_IO || rc == -SK_E_NOMEM ||
+           rc == -SK_E_INTERNAL;
+}
+
+static int set_uint(sk_record *r, uint32_t key, uint64_t v, sk_hlc hlc, uint64_t ver)
+{
+    uint8_t b[9];
+    uint32_t n;
+    if (v < 128) {
+        b[0] = (uint8_t)v;
+        n = 1;
+    } else {
+        b[0] = 0xcf;
+        for (int i = 0; i < 8; i++)
+            b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+        n = 9;
+    }
+    return sk_record_set(r, key, b, n, hlc, ver);
+}
+
+static int set_str(sk_record *r, uint32_t key, const char *s, sk_hlc hlc, uint64_t ver)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    sk_pack_cstr(&pk, s);
+    int rc = b.oom ? -SK_E_NOMEM : sk_record_set(r, key, b.data, (uint32_t)b.len, hlc, ver);
+    sk_buf_free(&b);
+    return rc;
+}
+
+/* Server-set fields: on creation the device and worker from the session, and the referral is
+ * marked received (it has reached the centre); on acceptance a case number if none is set. */
+static int server_fields(const sk_apply_ctx *ctx, MDB_txn *txn, sk_record *r, int created,
+                         const sk_change *c, uint64_t seq)
+{
+    int rc;
+    uint64_t status = 0;
+    if (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
+        return 0;
+    if (created) {
+        if ((rc = set_uint(r, SK_F_DEVICE, ctx->device, c->hlc, seq)) ||
+            (rc = set_str(r, SK_F_WORKER, ctx->actor.worker, c->hlc, seq)))
+            return rc;
+        if (sk_case_get_uint(r, SK_F_STATUS, &status) == 0 && status == SK_STATUS_NEW &&
+            (rc = set_uint(r, SK_F_STATUS, SK_STATUS_RECEIVED, c->hlc, seq)))
+            return rc;
+    }
+    if (sk_case_get_uint(r, SK_F_STATUS, &status) == 0 && status == SK_STATUS_ACCEPTED &&
+        !sk_record_field(r, SK_F_CASE_NO)) {
+        uint64_t district = 0, serial;
+        char no[40];
+        time_t t = (time_t)(ctx->now_ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        if (sk_case_get_uint(r, SK_F_DISTRICT, &district) != 0 || district > UINT32_MAX)
+            return 0; /* validation reports the missing district */
+        if ((rc = sk_store_case_serial_next_txn(ctx->store, txn, (uint32_t)district,
+                                                (unsigned)(tm.tm_year + 1900), &serial)))
+            return rc;
+        if (sk_case_number_format(no, sizeof(no), (uint32_t)district, (unsigned)(tm.tm_year + 1900),
+                                  serial) != 0)
+            return 0; /* unknown district: validation rejects it */
+        if ((rc = set_str(r, SK_F_CASE_NO, no, c->hlc, seq)))
+            return rc;
+    }
+    return 0;
+}
+
+static size_t packed_size(const sk_record *r, int *rc)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    *rc = sk_record_pack(&pk, r);
+    if (!*rc && b.oom)
+        *rc = -SK_E_NOMEM;
+    size_t n = b.len;
+    sk_buf_free(&b);
+    return n;
+}
+
+int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, char *msg_buf,
+                    size_t msg_cap)
+{
+    MDB_txn *txn = NULL;
+    sk_record cur, merged;
+    sk_merge_result mr;
+    sk_case_error cerr;
+    uint64_t seq;
+    char idtxt[37], detail[128];
+    int rc, mrc;
+
+    sk_record_init(&cur);
+    sk_record_init(&merged);
+    memset(&mr, 0, sizeof(mr));
+    memset(&cerr, 0, sizeof(cerr));
+
+    /* Exactly once: an op already recorded for this device gets its original answer. */
+    rc = sk_store_op_get_txn(ctx->store, ctx->txn, ctx->device, c->op, ack, msg_buf, msg_cap);
+    if (rc == 0)
+        return 0;
+    if (rc != -SK_E_NOT_FOUND)
+        return rc;
+    if (c->op == 0) {
+        reject(ack, c->op, -SK_E_BAD_VALUE, 0, "op: must be 1 or more", msg_buf, msg_cap);
+        return 0; /* not stored: op 0 is never a valid key */
+    }
+
+    if ((mrc = mdb_txn_begin(sk_store_env(ctx->store), ctx->txn, 0, &txn)))
+        return sk_store_mdb_err(mrc);
+
+    rc = sk_store_record_get_txn(ctx->store, txn, &c->id, &cur);
+    if (rc && rc != -SK_E_NOT_FOUND)
+        goto fatal;
+    if ((rc = sk_case_check_change(&ctx->actor, &cur, c, &cerr))) {
+        reject(ack, c->op, cerr.code ? cerr.code : rc, cerr.field, cerr.msg[0] ? cerr.msg : NULL,
+               msg_buf, msg_cap);
+        goto rejected;
+    }
+    if ((rc = sk_store_seq_get_txn(ctx->store, txn, &seq)))
+        goto fatal;
+    seq++;
+    if ((rc = sk_record_copy(&merged, &cur)))
+        goto fatal;
+    if ((rc = sk_merge_apply(&merged, c, seq, &mr))) {
+        if (is_fatal(rc))
+            goto fatal;
+        reject(ack, c->op, rc, 0, NULL, msg_buf, msg_cap);
+        goto rejected;
+    }
+    if ((rc = server_fields(ctx, txn, &merged, mr.created, c, seq)))
+        goto fatal;
+    if (!(merged.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) &&
+        (rc = sk_case_validate(&merged, &cerr))) {
+        reject(ack, c->op, cerr.code ? cerr.code : rc, cerr.field, cerr.msg[0] ? cerr.msg : NULL,
+               msg_buf, msg_cap);
+        goto rejected;
+    }
+    size_t psize = packed_size(&merged, &rc);
+    if (rc)
+        goto fatal;
+    if (psize > ctx->max_record) {
+        reject(ack, c->op, -SK_E_INVALID, 0, "record: too large to sync", msg_buf, msg_cap);
+        goto rejected;
+    }
+    if ((rc = sk_store_record_put_txn(ctx->store, txn, &merged, cur.version)) ||
+        (rc = sk_store_history_put_txn(ctx->store, txn, &c->id, seq, &mr)) ||
+        (rc = sk_store_seq_set_txn(ctx->store, txn, seq)))
+        goto fatal;
+    sk_id_to_str(&c->id, idtxt);
+    snprintf(detail, sizeof(detail), "record=%s op=%llu seq=%llu%s", idtxt,
+             (unsigned long long)c->op, (unsigned long long)seq, mr.conflict ? " review=1" : "");
+    if ((rc = sk_store_audit_txn(ctx->store, txn, ctx->now_ms, "push", ctx->actor.worker,
+                                 ctx->device, detail)))
+        goto fatal;
+    if ((mrc = mdb_txn_commit(txn))) {
+        txn = NULL;
+        rc = sk_store_mdb_err(mrc);
+        goto fatal;
+    }
+    txn = NULL;
+    memset(ack, 0, sizeof(*ack));
+    ack->op = c->op;
+    ack->status = (!mr.created && c->base < cur.version) ? SK_ACK_MERGED : SK_ACK_APPLIED;
+    ack->version = seq;
+    msg_buf[0] = '\0';
+    ack->msg.p = msg_buf;
+    rc = sk_store_op_put_txn(ctx->store, ctx->txn, ctx->device, ack);
+    goto out;
+
+rejected:
+    mdb_txn_abort(txn);
+    txn = NULL;
+    rc = sk_store_op_put_txn(ctx->store, ctx->txn, ctx->device, ack);
+    goto out;
+fatal:
+    if (rc >= 0)
+        rc = -SK_E_INTERNAL;
+    if (!is_fatal(rc))
+        rc = -SK_E_STORE_IO;
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    sk_merge_result_free(&mr);
+    sk_record_free(&merged);
+    sk_record_free(&cur);
+    return rc;
+}

@@ -1,0 +1,36 @@
+/*
+ * sk_apply.h - apply one pushed change inside the writer's transaction: exactly-once check,
+ * permissions, merge, server-set fields, case number, validation, and the writes that follow.
+ */
+#ifndef SK_APPLY_H
+#define SK_APPLY_H
+
+#include "sk_case.h"
+#include "sk_msg.h"
+#include "sk_store.h"
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sk_apply_ctx {
+    sk_store *store;
+    MDB_txn *txn;      /* the batch's write transaction (parent of each change's txn) */
+    uint64_t device;   /* authenticated device (never taken from the change) */
+    sk_actor actor;    /* role, worker and district from the worker record */
+    uint64_t now_ms;   /* server wall clock, for case-number years and audit */
+    size_t max_record; /* largest packed record that can still be pulled in one frame */
+} sk_apply_ctx;
+
+/*
+ * Apply change c. On return 0, *ack is the answer to send (APPLIED, MERGED or REJECTED; a
+ * re-sent op gets its stored original); ack->msg points into msg_buf. A rejection rolls back
+ * only this change (nested transaction); the ack is stored with the op either way.
+ * A negative return (-SK_E_STORE_FULL, -SK_E_STORE_IO, -SK_E_NOMEM) means the batch's
+ * transaction must be aborted and nothing in it acknowledged.
+ * *max_op is raised to c->op when the op was recorded.
+ */
+int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, char *msg_buf,
+                    size_t msg_cap);
+
+#endif

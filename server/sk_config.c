@@ -1,0 +1,320 @@
+/*
+ * sk_config.c - defaults, flag and file parsing, and sanity checks for sakhi-server.
+ *
+ * Owns nothing beyond the sk_config it fills. One table (k_opts) describes every setting once:
+ * its flag, file key, kind, limits and help text, so --help, the file reader and the flag parser
+ * cannot drift apart. Never starts anything: main.c decides what to do with the result.
+ */
+#include "sk_config.h"
+
+#include "sk_frame.h"
+#include "sk_log.h"
+#include "sk_msg.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum opt_kind { K_STR, K_UINT, K_SECONDS, K_BOOL, K_LEVEL };
+
+typedef struct opt {
+    const char *name; /* flag without dashes = file key */
+    enum opt_kind kind;
+    size_t off;
+    size_t size;     /* for K_STR: buffer size; for K_UINT: sizeof the integer */
+    uint64_t lo, hi; /* K_UINT bounds */
+    const char *arg;
+    const char *help;
+} opt;
+
+#define O(f) offsetof(sk_config, f), sizeof(((sk_config *)0)->f)
+static const opt k_opts[] = {
+    {"listen", K_STR, O(listen), 0, 0, "ADDR",
+     "address to listen on (default 127.0.0.1; IPv4 or IPv6 literal)"},
+    {"port", K_UINT, O(port), 0, 65535, "N", "TCP port (default 7400; 0 picks a free port)"},
+    {"data", K_STR, O(data_dir), 0, 0, "DIR",
+     "data directory holding the LMDB store (default ./sakhi-data; created if missing)"},
+    {"map-size", K_UINT, O(map_size_mb), 1, 1u << 24, "MB",
+     "LMDB map size in MiB: the most the store may hold (default 1024); grow it by restarting "
+     "with a larger value"},
+    {"max-conn", K_UINT, O(max_conn), 1, 1000000, "N",
+     "most connections at once; more are answered ERROR BUSY and closed (default 1024)"},
+    {"max-frame", K_UINT, O(max_frame), SK_FRAME_MIN_MAX, 16u << 20, "BYTES",
+     "largest frame after the handshake (default 1048576)"},
+    {"max-batch", K_UINT, O(max_batch), 1, SK_MAX_BATCH, "N",
+     "most changes in one PUSH (default 256)"},
+    {"max-inflight", K_UINT, O(max_inflight), 1, 1024, "N",
+     "most requests outstanding on one session (default 8)"},
+    {"idle-timeout", K_SECONDS, O(idle_timeout_ms), 0, 0, "S",
+     "close a session silent this long, in seconds, fractions allowed (default 300)"},
+    {"handshake-timeout", K_SECONDS, O(handshake_timeout_ms), 0, 0, "S",
+     "close a session not authenticated this long after connecting (default 10)"},
+    {"shutdown-timeout", K_SECONDS, O(shutdown_timeout_ms), 0, 0, "S",
+     "on SIGTERM, longest wait for in-flight work before closing sessions (default 10)"},
+    {"out-budget", K_UINT, O(out_budget), 4096, 1u << 30, "BYTES",
+     "unsent bytes per session before the server stops reading it (default 1048576)"},
+    {"log-level", K_LEVEL, O(log_level), 0, 0, "LEVEL",
+     "debug, info, warn or error (default info)"},
+    {"log-file", K_STR, O(log_file), 0, 0, "FILE",
+     "append the log here (default stderr); SIGHUP reopens it"},
+    {"port-file", K_STR, O(port_file), 0, 0, "FILE",
+     "write the bound port number here once listening (for scripts and tests)"},
+    {"plaintext", K_BOOL, O(plaintext), 0, 0, NULL,
+     "serve without TLS; allowed only on a loopback address (tests)"},
+    {"tls-cert", K_STR, O(tls_cert), 0, 0, "FILE", "TLS certificate (PEM)"},
+    {"tls-key", K_STR, O(tls_key), 0, 0, "FILE", "TLS private key (PEM)"},
+};
+#undef O
+#define NOPTS (sizeof(k_opts) / sizeof(k_opts[0]))
+
+void sk_config_defaults(sk_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    strcpy(c->listen, "127.0.0.1");
+    c->port = 7400;
+    strcpy(c->data_dir, "./sakhi-data");
+    c->map_size_mb = 1024;
+    c->max_conn = 1024;
+    c->max_frame = SK_FRAME_DEFAULT_MAX;
+    c->max_batch = SK_MAX_BATCH;
+    c->max_inflight = 8;
+    c->idle_timeout_ms = 300000;
+    c->handshake_timeout_ms = 10000;
+    c->shutdown_timeout_ms = 10000;
+    c->out_budget = 1024 * 1024;
+    c->log_level = SK_LOG_INFO;
+}
+
+static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    vsnprintf(err, cap, fmt, ap);
+#pragma GCC diagnostic pop
+    va_end(ap);
+    return -1;
+}
+
+static const opt *find_opt(const char *name, size_t n)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strlen(k_opts[i].name) == n && strncmp(k_opts[i].name, name, n) == 0)
+            return &k_opts[i];
+    return NULL;
+}
+
+static int set_opt(sk_config *c, const opt *o, const char *val, char *err, size_t cap)
+{
+    char *base = (char *)c + o->off;
+    switch (o->kind) {
+    case K_STR:
+        if (strlen(val) >= o->size)
+            return fail(err, cap, "%s: value too long", o->name);
+        strcpy(base, val);
+        return 0;
+    case K_BOOL:
+        if (!strcasecmp(val, "true") || !strcmp(val, "1") || !strcasecmp(val, "yes"))
+            *(int *)base = 1;
+        else if (!strcasecmp(val, "false") || !strcmp(val, "0") || !strcasecmp(val, "no"))
+            *(int *)base = 0;
+        else
+            return fail(err, cap, "%s: expected true or false, got '%s'", o->name, val);
+        return 0;
+    case K_LEVEL: {
+        int l = sk_log_level_parse(val);
+        if (l < 0)
+            return fail(err, cap, "%s: expected debug, info, warn or error, got '%s'", o->name,
+                        val);
+        *(int *)base = l;
+        return 0;
+    }
+    case K_SECONDS: {
+        char *end;
+        errno = 0;
+        double d = strtod(val, &end);
+        if (errno || end == val || *end || !(d >= 0) || d > 86400.0 * 365)
+            return fail(err, cap, "%s: expected seconds (e.g. 30 or 0.5), got '%s'", o->name, val);
+        *(uint64_t *)base = (uint64_t)llround(d * 1000.0);
+        return 0;
+    }
+    case K_UINT: {
+        char *end;
+        errno = 0;
+        if (!*val || *val == '-')
+            return fail(err, cap, "%s: expected a number, got '%s'", o->name, val);
+        unsigned long long v = strtoull(val, &end, 10);
+        if (errno || end == val || *end)
+            return fail(err, cap, "%s: expected a number, got '%s'", o->name, val);
+        if (v < o->lo || v > o->hi)
+            return fail(err, cap, "%s: %llu out of range %llu..%llu", o->name, v,
+                        (unsigned long long)o->lo, (unsigned long long)o->hi);
+        if (o->size == sizeof(uint64_t))
+            *(uint64_t *)base = v;
+        else
+            *(uint32_t *)base = (uint32_t)v;
+        return 0;
+    }
+    }
+    return fail(err, cap, "%s: internal error", o->name);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+int sk_config_load_file(sk_config *c, const char *path, char *err, size_t errcap)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return fail(err, errcap, "cannot read config file %s: %s", path, strerror(errno));
+    char line[2048];
+    unsigned lineno = 0;
+    int rc = 0;
+    while (fgets(line, sizeof(line), fp)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = fail(err, errcap, "%s:%u: expected key = value", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        const opt *o = find_opt(key, strlen(key));
+        if (!o) {
+            rc = fail(err, errcap, "%s:%u: unknown setting '%s'", path, lineno, key);
+            break;
+        }
+        char sub[512];
+        if (set_opt(c, o, val, sub, sizeof(sub))) {
+            rc = fail(err, errcap, "%s:%u: %s", path, lineno, sub);
+            break;
+        }
+    }
+    fclose(fp);
+    return rc;
+}
+
+int sk_config_parse(sk_config *c, int argc, char **argv, char *err, size_t errcap)
+{
+    /* The config file first, so flags override it. */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") || !strncmp(argv[i], "--config=", 9)) {
+            const char *path =
+                argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[i + 1] : NULL);
+            if (!path)
+                return fail(err, errcap, "--config needs a value");
+            if (sk_config_load_file(c, path, err, errcap))
+                return -1;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            sk_config_usage(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--version")) {
+            printf("sakhi-server protocol %d\n", SK_PROTO_VERSION);
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return fail(err, errcap, "unexpected argument '%s' (see --help)", a);
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        if (nlen == 6 && !strncmp(name, "config", 6)) {
+            if (!eq)
+                i++;
+            continue;
+        }
+        const opt *o = find_opt(name, nlen);
+        if (!o)
+            return fail(err, errcap, "unknown flag '%s' (see --help)", a);
+        const char *val;
+        if (o->kind == K_BOOL && !eq) {
+            val = "true";
+        } else if (eq) {
+            val = eq + 1;
+        } else {
+            if (i + 1 >= argc)
+                return fail(err, errcap, "--%s needs a value", o->name);
+            val = argv[++i];
+        }
+        char sub[512];
+        if (set_opt(c, o, val, sub, sizeof(sub)))
+            return fail(err, errcap, "--%s", sub);
+    }
+    return sk_config_check(c, err, errcap);
+}
+
+int sk_config_is_loopback(const char *addr)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!strcmp(addr, "localhost"))
+        return 1;
+    if (inet_pton(AF_INET, addr, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+int sk_config_check(const sk_config *c, char *err, size_t errcap)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, c->listen, &a4) != 1 && inet_pton(AF_INET6, c->listen, &a6) != 1)
+        return fail(err, errcap, "--listen: '%s' is not an IPv4 or IPv6 address", c->listen);
+    if (!c->data_dir[0])
+        return fail(err, errcap, "--data: must not be empty");
+    if (!c->plaintext) {
+        if (!c->tls_cert[0] || !c->tls_key[0])
+            return fail(err, errcap,
+                        "no TLS certificate and key given (--tls-cert, --tls-key); refusing to "
+                        "serve in plaintext without --plaintext");
+        return fail(err, errcap,
+                    "TLS is not available in this build yet; use --plaintext on a loopback "
+                    "address for tests");
+    }
+    if (!sk_config_is_loopback(c->listen))
+        return fail(err, errcap, "--plaintext is only allowed on a loopback address, not '%s'",
+                    c->listen);
+    if (c->handshake_timeout_ms == 0)
+        return fail(err, errcap, "--handshake-timeout: must be above 0");
+    return 0;
+}
+
+void sk_config_usage(FILE *fp)
+{
+    fprintf(fp, "usage: sakhi-server [--config FILE] [flags]\n\n"
+                "Sakhi Sync server: receives referrals from field devices and serves their "
+                "changes back.\n"
+                "Every flag can also be set in the config file as `name = value`.\n\n"
+                "  --config FILE            read settings from FILE first (flags override it)\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s%s", k_opts[i].name, k_opts[i].arg ? " " : "",
+                 k_opts[i].arg ? k_opts[i].arg : "");
+        fprintf(fp, "  %-24s %s\n", left, k_opts[i].help);
+    }
+    fprintf(fp, "  --help                   show this text\n"
+                "  --version                show the protocol version\n\n"
+                "Signals: SIGTERM/SIGINT drain in-flight commits and exit 0; SIGHUP reopens the "
+                "log file.\n");
+}

@@ -1,0 +1,58 @@
+/*
+ * sk_config.h - sakhi-server settings: defaults, command-line flags and a `key = value` file.
+ *
+ * Every flag --name VALUE has a file key `name = VALUE` (same name without the dashes); flags
+ * given on the command line override the file named by --config. Boolean flags (--plaintext)
+ * take no value on the command line and `true`/`false` in the file. docs/SERVER.md lists them.
+ */
+#ifndef SK_CONFIG_H
+#define SK_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SK_CONFIG_PATH_MAX 1024
+
+typedef struct sk_config {
+    char listen[64]; /* IPv4 or IPv6 literal */
+    unsigned port;   /* 0 = any free port (see port_file) */
+    char data_dir[SK_CONFIG_PATH_MAX];
+    uint64_t map_size_mb; /* LMDB map size */
+    unsigned max_conn;
+    uint32_t max_frame;    /* after the handshake; before it 64 KiB */
+    uint32_t max_batch;    /* changes per PUSH */
+    uint32_t max_inflight; /* outstanding requests per session */
+    uint64_t idle_timeout_ms;
+    uint64_t handshake_timeout_ms;
+    uint64_t shutdown_timeout_ms;       /* longest graceful drain before sessions are cut */
+    size_t out_budget;                  /* unsent bytes per session before reading pauses */
+    int log_level;                      /* SK_LOG_* */
+    char log_file[SK_CONFIG_PATH_MAX];  /* empty = stderr */
+    char port_file[SK_CONFIG_PATH_MAX]; /* if set, the bound port is written here */
+    int plaintext;
+    char tls_cert[SK_CONFIG_PATH_MAX];
+    char tls_key[SK_CONFIG_PATH_MAX];
+} sk_config;
+
+void sk_config_defaults(sk_config *c);
+
+/*
+ * Parse argv (after defaults): --config FILE is read first, then the other flags override it.
+ * Returns 0 to run, 1 when --help or --version was printed (exit 0), or -1 with a one-line
+ * message in err (exit non-zero).
+ */
+int sk_config_parse(sk_config *c, int argc, char **argv, char *err, size_t errcap);
+
+/* Read a `key = value` file ('#' starts a comment). 0 or -1 with err filled. */
+int sk_config_load_file(sk_config *c, const char *path, char *err, size_t errcap);
+
+/* Cross-setting checks (plaintext vs TLS vs address). 0 or -1 with err filled. */
+int sk_config_check(const sk_config *c, char *err, size_t errcap);
+
+/* Is addr a loopback address (127.0.0.0/8, ::1, localhost)? */
+int sk_config_is_loopback(const char *addr);
+
+void sk_config_usage(FILE *fp);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * sk_server.c - the listening socket, the connection cap, signals and the graceful shutdown.
+ *
+ * Owns the listener, the signal handles, the store and the writer for the process's lifetime.
+ * Shutdown order (SIGTERM/SIGINT): stop accepting; every session stops reading, gets the
+ * answers to its in-flight work (acks come only from commits), then BYE; when no session is
+ * left (or the shutdown timeout passed and the rest were cut), the writer finishes its queue
+ * and stops, the environment is closed, and the loop ends. It never applies protocol rules.
+ */
+#include "sk_server.h"
+
+#include "sk_err.h"
+#include "sk_frame.h"
+#include "sk_log.h"
+#include "sk_session.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+uint64_t sk_now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+static void writer_done(sk_wreq *w, void *payload)
+{
+    (void)payload;
+    sk_session_writer_done(w);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    sk_server *srv = l->data;
+    if (status < 0) {
+        sk_log(SK_LOG_WARN, "accept_error", "err=%s", uv_err_name(status));
+        return;
+    }
+    if (srv->draining)
+        return;
+    int rc = sk_session_accept(srv, srv->nconn >= srv->cfg->max_conn);
+    if (rc)
+        sk_log(SK_LOG_WARN, "accept_failed", "code=%s", sk_err_name(rc));
+}
+
+static void close_noop(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void finish(sk_server *srv)
+{
+    if (srv->stopped)
+        return;
+    srv->stopped = 1;
+    uint64_t txns, reqs;
+    sk_writer_stats(srv->writer, &txns, &reqs);
+    sk_writer_stop(srv->writer);
+    srv->writer = NULL;
+    sk_store_close(srv->store);
+    srv->store = NULL;
+    uv_close((uv_handle_t *)&srv->sig_int, close_noop);
+    uv_close((uv_handle_t *)&srv->sig_term, close_noop);
+    uv_close((uv_handle_t *)&srv->sig_hup, close_noop);
+    uv_close((uv_handle_t *)&srv->shutdown_timer, close_noop);
+    uv_close((uv_handle_t *)&srv->check_timer, close_noop);
+    sk_log(SK_LOG_INFO, "stopped", "exit=%d commits=%llu requests=%llu", srv->exit_code,
+           (unsigned long long)txns, (unsigned long long)reqs);
+}
+
+static void on_check(uv_timer_t *t)
+{
+    sk_server *srv = t->data;
+    if (srv->draining && !srv->sessions)
+        finish(srv);
+}
+
+void sk_server_session_closed(sk_server *srv, sk_session *s)
+{
+    (void)s;
+    if (srv->draining && !srv->stopped)
+        uv_timer_start(&srv->check_timer, on_check, 0, 0);
+}
+
+static void on_shutdown_deadline(uv_timer_t *t)
+{
+    sk_server *srv = t->data;
+    unsigned n = 0;
+    for (sk_session *s = srv->sessions; s; s = sk_session_next(s)) {
+        sk_session_abort(s, -SK_E_SHUTDOWN);
+        n++;
+    }
+    sk_log(SK_LOG_WARN, "shutdown_deadline", "sessions_cut=%u", n);
+    uv_timer_start(&srv->check_timer, on_check, 0, 0);
+}
+
+void sk_server_shutdown(sk_server *srv)
+{
+    if (srv->draining)
+        return;
+    srv->draining = 1;
+    sk_log(SK_LOG_INFO, "shutdown", "sessions=%u pending_writes=%zu", srv->nconn,
+           sk_writer_pending(srv->writer));
+    if (srv->listening) {
+        uv_close((uv_handle_t *)&srv->listener, close_noop);
+        srv->listening = 0;
+    }
+    sk_session *s = srv->sessions;
+    while (s) {
+        sk_session *next = sk_session_next(s);
+        sk_session_drain(s);
+        s = next;
+    }
+    uv_timer_start(&srv->shutdown_timer, on_shutdown_deadline, srv->cfg->shutdown_timeout_ms, 0);
+    uv_timer_start(&srv->check_timer, on_check, 0, 0);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    sk_server *srv = h->data;
+    if (signum == SIGHUP) {
+        int rc = sk_log_reopen();
+        sk_log(rc ? SK_LOG_ERROR : SK_LOG_INFO, "log_reopen", "ok=%d", rc == 0);
+        return;
+    }
+    sk_log(SK_LOG_INFO, "signal", "signal=%s", signum == SIGINT ? "INT" : "TERM");
+    sk_server_shutdown(srv);
+}
+
+int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *err, size_t errcap)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->loop = loop;
+    srv->cfg = cfg;
+    int rc = sk_store_open(&srv->store, cfg->data_dir, cfg->map_size_mb * 1024u * 1024u);
+    if (rc) {
+        snprintf(err, errcap, "%s",
+                 sk_store_open_error()[0] ? sk_store_open_error() : sk_err_text(rc));
+        return 3;
+    }
+    /* A record must fit one CHANGES frame with room for the envelope. */
+    size_t max_record = cfg->max_frame - 64;
+    if ((rc = sk_writer_start(&srv->writer, srv->store, loop, max_record, writer_done, srv))) {
+        snprintf(err, errcap, "cannot start the writer thread");
+        sk_store_close(srv->store);
+        return 3;
+    }
+    struct sockaddr_storage addr;
+    if (uv_ip4_addr(cfg->listen, (int)cfg->port, (struct sockaddr_in *)&addr) != 0 &&
+        uv_ip6_addr(cfg->listen, (int)cfg->port, (struct sockaddr_in6 *)&addr) != 0) {
+        snprintf(err, errcap, "bad listen address %s", cfg->listen);
+        goto fail_net;
+    }
+    uv_tcp_init(loop, &srv->listener);
+    srv->listener.data = srv;
+    srv->listening = 1;
+    int urc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&addr, 0);
+    if (urc == 0)
+        urc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+    if (urc) {
+        snprintf(err, errcap, "cannot listen on %s port %u: %s", cfg->listen, cfg->port,
+                 uv_strerror(urc));
+        goto fail_net;
+    }
+    struct sockaddr_storage bound;
+    int blen = sizeof(bound);
+    unsigned port = cfg->port;
+    if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &blen) == 0)
+        port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                                : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    uv_signal_init(loop, &srv->sig_int);
+    uv_signal_init(loop, &srv->sig_term);
+    uv_signal_init(loop, &srv->sig_hup);
+    srv->sig_int.data = srv->sig_term.data = srv->sig_hup.data = srv;
+    uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+    uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+    uv_timer_init(loop, &srv->shutdown_timer);
+    uv_timer_init(loop, &srv->check_timer);
+    srv->shutdown_timer.data = srv->check_timer.data = srv;
+    sk_log(SK_LOG_INFO, "listening",
+           "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=plaintext",
+           cfg->listen, port, cfg->data_dir, (unsigned long long)cfg->map_size_mb, cfg->max_conn,
+           cfg->max_frame);
+    if (cfg->port_file[0]) {
+        /* Write then rename, so a reader never sees a half-written number. */
+        char tmp[SK_CONFIG_PATH_MAX + 8];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", cfg->port_file);
+        FILE *fp = fopen(tmp, "w");
+        if (!fp || fprintf(fp, "%u\n", port) < 0 || fclose(fp) != 0 ||
+            rename(tmp, cfg->port_file) != 0) {
+            snprintf(err, errcap, "cannot write port file %s: %s", cfg->port_file, strerror(errno));
+            return 2;
+        }
+    }
+    return 0;
+fail_net:
+    if (srv->listening) {
+        uv_close((uv_handle_t *)&srv->listener, close_noop);
+        srv->listening = 0;
+    }
+    sk_writer_stop(srv->writer);
+    srv->writer = NULL;
+    sk_store_close(srv->store);
+    srv->store = NULL;
+    uv_run(loop, UV_RUN_NOWAIT);
+    return 4;
+}
+
+int sk_server_run(sk_server *srv)
+{
+    uv_run(srv->loop, UV_RUN_DEFAULT);
+    return srv->exit_code;
+}

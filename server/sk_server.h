@@ -1,0 +1,48 @@
+/*
+ * sk_server.h - the listener, the connection cap, signals and shutdown; the shared state the
+ * sessions see (config, store, writer).
+ */
+#ifndef SK_SERVER_H
+#define SK_SERVER_H
+
+#include "sk_config.h"
+#include "sk_store.h"
+#include "sk_writer.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct sk_session sk_session;
+
+typedef struct sk_server {
+    uv_loop_t *loop;
+    const sk_config *cfg;
+    sk_store *store;
+    sk_writer *writer;
+    uv_tcp_t listener;
+    int listening;
+    uv_signal_t sig_int, sig_term, sig_hup;
+    uv_timer_t shutdown_timer; /* drain deadline */
+    uv_timer_t check_timer;    /* runs "is everything closed?" after a session is freed */
+    sk_session *sessions;      /* every open session (also those being closed) */
+    unsigned nconn;            /* sessions counted against max_conn */
+    uint64_t next_session;
+    int draining; /* SIGTERM/SIGINT received */
+    int stopped;  /* writer stopped, handles closing */
+    int exit_code;
+} sk_server;
+
+/* Open the store, start the writer, bind and listen (writing cfg->port_file if set), install
+ * signal handlers. On failure a one-line message is in err and the return is non-zero:
+ * 2 bad setting, 3 data directory/store, 4 address/port. */
+int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *err, size_t errcap);
+/* Run until shut down. Returns the process exit code (0 after a clean drain). */
+int sk_server_run(sk_server *srv);
+/* Begin the graceful shutdown (also what SIGTERM does). */
+void sk_server_shutdown(sk_server *srv);
+
+/* Called by sessions. */
+void sk_server_session_closed(sk_server *srv, sk_session *s);
+uint64_t sk_now_ms(void);
+
+#endif

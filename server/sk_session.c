@@ -1,0 +1,876 @@
+/*
+ * sk_session.c - one client connection: bytes -> transport -> frame reader -> decoder ->
+ * state machine -> writer queue or pull reader -> encoder -> transport -> socket.
+ *
+ * Owns the connection's TCP handle and timer, its transport, frame reader, output accounting
+ * and queued pulls. States: AWAIT_HELLO -> CHALLENGED -> (ENROLLING -> CHALLENGED with the new
+ * device) -> AUTHENTICATED. Requests carry rids and may be pipelined; PUSH batches of one session
+ * reach the writer in order; PULLs are served from read transactions on this thread and paused
+ * while the client is not reading (output budget). A session is freed only when both handles
+ * are closed and no writer request of it is outstanding.
+ * Must never: acknowledge a change before the writer reports its commit, trust identity fields
+ * from the client after AUTH, log record content, or read a session past its budget.
+ */
+#include "sk_session.h"
+
+#include "sk_auth.h"
+#include "sk_case.h"
+#include "sk_err.h"
+#include "sk_frame.h"
+#include "sk_log.h"
+#include "sk_msg.h"
+#include "sk_transport.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HANDSHAKE_MAX_FRAME (64u * 1024u)
+#define PULL_DEFAULT_LIMIT 100u
+#define PULL_SCAN_MAX 20000u /* change-log entries examined per CHANGES frame at most */
+
+enum state { ST_AWAIT_HELLO, ST_CHALLENGED, ST_ENROLLING, ST_AUTHENTICATED };
+
+typedef struct pull {
+    struct pull *next;
+    uint32_t rid;
+    uint64_t cursor;    /* last seq examined */
+    uint32_t remaining; /* records still to send */
+} pull;
+
+struct sk_session {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown_req;
+    sk_server *srv;
+    sk_session *prev, *next;
+    uint64_t id;
+    char peer[64];
+    int state;
+    sk_transport *tr;
+    sk_frame_reader rd;
+    uint32_t max_frame; /* negotiated, for our frames and the reader */
+    /* handshake */
+    uint8_t nonce[SK_NONCE_LEN];
+    uint64_t server_ms;
+    uint64_t device;
+    uint32_t client_max_frame;
+    /* identity after AUTH */
+    sk_worker worker;
+    sk_actor actor;
+    /* flow */
+    uint32_t inflight; /* pushes at the writer + queued pulls */
+    size_t unsent;     /* bytes handed to uv_write and not yet written */
+    int reading;       /* uv_read_start active */
+    int counted;       /* counts against max_conn */
+    int closing;       /* close begun */
+    int handles_open;  /* tcp + timer */
+    int refs;          /* writer requests outstanding */
+    int draining;
+    pull *pulls, *pulls_tail;
+    uint64_t pushes, pulls_done, changes_in, records_out;
+};
+
+static void session_close(sk_session *s, const char *reason);
+static void pump_pulls(sk_session *s);
+static void maybe_finish_drain(sk_session *s);
+
+sk_session *sk_session_next(sk_session *s)
+{
+    return s->next;
+}
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+typedef struct wbuf {
+    uv_write_t req;
+    sk_session *s;
+    size_t n;
+    uint8_t data[];
+} wbuf;
+
+static void read_start(sk_session *s);
+
+static void on_written(uv_write_t *req, int status)
+{
+    wbuf *b = (wbuf *)req;
+    sk_session *s = b->s;
+    s->unsent -= b->n;
+    free(b);
+    if (status < 0 || s->closing)
+        return;
+    if (s->unsent <= s->srv->cfg->out_budget / 2) {
+        if (!s->reading && !s->draining)
+            read_start(s);
+        pump_pulls(s);
+        maybe_finish_drain(s);
+    }
+}
+
+/* Transport emit: bytes for the socket. */
+static int emit_bytes(void *ctx, const uint8_t *p, size_t n)
+{
+    sk_session *s = ctx;
+    if (s->closing)
+        return -SK_E_STATE;
+    wbuf *b = malloc(sizeof(*b) + n);
+    if (!b)
+        return -SK_E_NOMEM;
+    b->s = s;
+    b->n = n;
+    memcpy(b->data, p, n);
+    uv_buf_t ub = uv_buf_init((char *)b->data, (unsigned)n);
+    int rc = uv_write(&b->req, (uv_stream_t *)&s->tcp, &ub, 1, on_written);
+    if (rc) {
+        free(b);
+        return -SK_E_STORE_IO;
+    }
+    s->unsent += n;
+    if (s->unsent > s->srv->cfg->out_budget && s->reading) {
+        uv_read_stop((uv_stream_t *)&s->tcp);
+        s->reading = 0;
+    }
+    return 0;
+}
+
+static int send_buf(sk_session *s, sk_buf *b)
+{
+    if (b->oom)
+        return -SK_E_NOMEM;
+    return sk_transport_write(s->tr, b->data, b->len);
+}
+
+static int send_msg(sk_session *s, const sk_msg *m)
+{
+    sk_buf b = SK_BUF_INIT;
+    int rc = sk_msg_encode(&b, m);
+    if (rc == 0)
+        rc = send_buf(s, &b);
+    sk_buf_free(&b);
+    if (rc)
+        sk_log(SK_LOG_WARN, "send_failed", "session=%llu type=%s code=%s",
+               (unsigned long long)s->id, sk_msg_type_name(m->type), sk_err_name(rc));
+    return rc;
+}
+
+static void send_error(sk_session *s, uint32_t rid, int code, const char *msg)
+{
+    sk_msg m;
+    int c = code < 0 ? -code : code;
+    sk_msg_init(&m, SK_MSG_ERROR, rid);
+    m.u.error.code = (uint32_t)c;
+    m.u.error.msg = sk_str_c(msg ? msg : sk_err_text(c));
+    if (sk_err_advice(c) == SK_ADVICE_RETRY)
+        m.u.error.retry_ms = c == SK_E_TOO_MANY_INFLIGHT ? 100 : 1000;
+    send_msg(s, &m);
+}
+
+/* ERROR then close (the stream or the session cannot go on). */
+static void fail_close(sk_session *s, uint32_t rid, int code, const char *reason)
+{
+    send_error(s, rid, code, NULL);
+    session_close(s, reason);
+}
+
+/* ---- closing ---------------------------------------------------------------------------- */
+
+static void maybe_free(sk_session *s)
+{
+    if (s->handles_open > 0 || s->refs > 0)
+        return;
+    sk_server_session_closed(s->srv, s);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        s->srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    if (s->counted)
+        s->srv->nconn--;
+    while (s->pulls) {
+        pull *p = s->pulls;
+        s->pulls = p->next;
+        free(p);
+    }
+    sk_transport_destroy(s->tr);
+    sk_frame_reader_free(&s->rd);
+    free(s);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    sk_session *s = h->data;
+    s->handles_open--;
+    maybe_free(s);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    sk_session *s = req->data;
+    uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+}
+
+static void session_close(sk_session *s, const char *reason)
+{
+    if (s->closing)
+        return;
+    s->closing = 1;
+    sk_log(SK_LOG_INFO, "conn_close",
+           "session=%llu device=%llu reason=%s pushes=%llu changes=%llu pulls=%llu records=%llu",
+           (unsigned long long)s->id, (unsigned long long)s->device, reason,
+           (unsigned long long)s->pushes, (unsigned long long)s->changes_in,
+           (unsigned long long)s->pulls_done, (unsigned long long)s->records_out);
+    if (s->reading) {
+        uv_read_stop((uv_stream_t *)&s->tcp);
+        s->reading = 0;
+    }
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+    /* Let queued frames (the ERROR or BYE just sent) go out, then close. */
+    s->shutdown_req.data = s;
+    if (uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown) != 0)
+        uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+}
+
+void sk_session_abort(sk_session *s, int code)
+{
+    if (s->closing)
+        return;
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_BYE, 0);
+    m.u.error.code = (uint32_t)(code < 0 ? -code : code);
+    m.u.error.msg = sk_str_c("server shutting down");
+    send_msg(s, &m);
+    session_close(s, "shutdown_forced");
+}
+
+static void maybe_finish_drain(sk_session *s)
+{
+    if (!s->draining || s->closing || s->inflight > 0 || s->refs > 0)
+        return;
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_BYE, 0);
+    m.u.error.code = SK_E_SHUTDOWN;
+    m.u.error.msg = sk_str_c("server shutting down");
+    send_msg(s, &m);
+    session_close(s, "shutdown");
+}
+
+void sk_session_drain(sk_session *s)
+{
+    if (s->closing)
+        return;
+    s->draining = 1;
+    if (s->reading) {
+        uv_read_stop((uv_stream_t *)&s->tcp);
+        s->reading = 0;
+    }
+    maybe_finish_drain(s);
+}
+
+/* ---- timers ---------------------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t)
+{
+    sk_session *s = t->data;
+    if (s->closing)
+        return;
+    if (s->state != ST_AUTHENTICATED) {
+        sk_log(SK_LOG_INFO, "handshake_timeout", "session=%llu", (unsigned long long)s->id);
+        fail_close(s, 0, -SK_E_TIMEOUT, "handshake_timeout");
+        return;
+    }
+    if (s->inflight > 0 || s->unsent > 0) {
+        /* Not idle: the server still owes this client work. */
+        uv_timer_start(&s->timer, on_timer, s->srv->cfg->idle_timeout_ms, 0);
+        return;
+    }
+    fail_close(s, 0, -SK_E_TIMEOUT, "idle_timeout");
+}
+
+static void arm_idle(sk_session *s)
+{
+    if (s->srv->cfg->idle_timeout_ms > 0)
+        uv_timer_start(&s->timer, on_timer, s->srv->cfg->idle_timeout_ms, 0);
+    else
+        uv_timer_stop(&s->timer);
+}
+
+/* ---- handshake ------------------------------------------------------------------------- */
+
+static void on_hello(sk_session *s, const sk_msg *m)
+{
+    int have_v1 = 0;
+    for (uint32_t i = 0; i < m->u.hello.nversions; i++)
+        if (m->u.hello.versions[i] == SK_PROTO_VERSION)
+            have_v1 = 1;
+    if (!have_v1) {
+        fail_close(s, m->rid, -SK_E_VERSION, "version");
+        return;
+    }
+    s->device = m->u.hello.device;
+    s->client_max_frame = m->u.hello.max_frame;
+    if (sk_random(s->nonce, sizeof(s->nonce))) {
+        fail_close(s, m->rid, -SK_E_INTERNAL, "random");
+        return;
+    }
+    s->server_ms = sk_now_ms();
+    sk_msg c;
+    sk_msg_init(&c, SK_MSG_CHALLENGE, m->rid);
+    memcpy(c.u.challenge.nonce, s->nonce, SK_NONCE_LEN);
+    c.u.challenge.server_ms = s->server_ms;
+    c.u.challenge.version = SK_PROTO_VERSION;
+    s->state = ST_CHALLENGED;
+    sk_log(SK_LOG_DEBUG, "hello", "session=%llu device=%llu", (unsigned long long)s->id,
+           (unsigned long long)s->device);
+    send_msg(s, &c);
+}
+
+static void on_enroll(sk_session *s, const sk_msg *m)
+{
+    sk_wreq *w = sk_wreq_new(SK_WREQ_ENROLL, 0);
+    if (!w) {
+        fail_close(s, m->rid, -SK_E_NOMEM, "nomem");
+        return;
+    }
+    if (m->u.enroll.code.n >= sizeof(w->code) || m->u.enroll.label.n > SK_MAX_NAME) {
+        sk_wreq_free(w);
+        fail_close(s, m->rid, -SK_E_ENROLL_CODE, "enroll_code");
+        return;
+    }
+    w->owner = s;
+    w->rid = m->rid;
+    w->now_ms = sk_now_ms();
+    memcpy(w->code, m->u.enroll.code.p, m->u.enroll.code.n);
+    w->code_len = m->u.enroll.code.n;
+    memcpy(w->pubkey, m->u.enroll.pubkey, SK_PUBKEY_LEN);
+    if (m->u.enroll.label.n)
+        memcpy(w->label, m->u.enroll.label.p, m->u.enroll.label.n);
+    w->label_len = m->u.enroll.label.n;
+    s->state = ST_ENROLLING;
+    s->refs++;
+    sk_writer_submit(s->srv->writer, w);
+}
+
+static void enroll_done(sk_session *s, sk_wreq *w)
+{
+    if (w->rc) {
+        sk_log(SK_LOG_WARN, "enroll_failed", "session=%llu code=%s", (unsigned long long)s->id,
+               sk_err_name(w->rc));
+        fail_close(s, w->rid, w->rc, "enroll_failed");
+        return;
+    }
+    s->device = w->dev_out.id;
+    s->state = ST_CHALLENGED;
+    sk_log(SK_LOG_INFO, "enrolled", "session=%llu device=%llu worker=%s", (unsigned long long)s->id,
+           (unsigned long long)s->device, w->worker_out.id);
+    sk_msg e;
+    sk_msg_init(&e, SK_MSG_ENROLLED, w->rid);
+    e.u.enrolled.device = w->dev_out.id;
+    e.u.enrolled.worker = sk_str_c(w->worker_out.id);
+    e.u.enrolled.role = w->worker_out.role;
+    e.u.enrolled.district = w->worker_out.district;
+    send_msg(s, &e);
+}
+
+static void on_auth(sk_session *s, const sk_msg *m)
+{
+    MDB_txn *txn = NULL;
+    sk_device_info d;
+    int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(s->srv->store), NULL, MDB_RDONLY, &txn));
+    if (rc) {
+        fail_close(s, m->rid, -SK_E_STORE_IO, "store_io");
+        return;
+    }
+    rc = sk_store_device_get_txn(s->srv->store, txn, s->device, &d);
+    if (rc == 0 && d.revoked) {
+        mdb_txn_abort(txn);
+        sk_log(SK_LOG_WARN, "auth_revoked", "session=%llu device=%llu", (unsigned long long)s->id,
+               (unsigned long long)s->device);
+        sk_msg w;
+        sk_msg_init(&w, SK_MSG_WIPE, 0);
+        w.u.error.code = SK_E_REVOKED;
+        w.u.error.msg = sk_str_c(sk_err_text(SK_E_REVOKED));
+        send_msg(s, &w);
+        session_close(s, "revoked");
+        return;
+    }
+    if (rc == 0)
+        rc = sk_auth_verify(m->u.auth.sig, d.pubkey, s->nonce, s->device, s->server_ms);
+    if (rc == 0)
+        rc = sk_store_worker_get_txn(s->srv->store, txn, d.worker, strlen(d.worker), &s->worker);
+    if (rc == 0 && s->worker.disabled)
+        rc = -SK_E_AUTH_FAILED;
+    mdb_txn_abort(txn);
+    if (rc) {
+        sk_log(SK_LOG_WARN, "auth_failed", "session=%llu device=%llu peer=%s why=%s",
+               (unsigned long long)s->id, (unsigned long long)s->device, s->peer, sk_err_name(rc));
+        fail_close(s, m->rid, rc == -SK_E_STORE_IO ? rc : -SK_E_AUTH_FAILED, "auth_failed");
+        return;
+    }
+    s->actor.role = s->worker.role;
+    s->actor.worker = s->worker.id;
+    s->actor.district = s->worker.district;
+    const sk_config *cfg = s->srv->cfg;
+    s->max_frame = cfg->max_frame;
+    if (s->client_max_frame >= SK_FRAME_MIN_MAX && s->client_max_frame < s->max_frame)
+        s->max_frame = s->client_max_frame;
+    s->state = ST_AUTHENTICATED;
+    sk_msg w;
+    sk_msg_init(&w, SK_MSG_WELCOME, m->rid);
+    w.u.welcome.session = s->id;
+    w.u.welcome.server_ms = sk_now_ms();
+    w.u.welcome.max_frame = s->max_frame;
+    w.u.welcome.max_batch = cfg->max_batch;
+    w.u.welcome.max_inflight = cfg->max_inflight;
+    w.u.welcome.role = s->worker.role;
+    w.u.welcome.worker = sk_str_c(s->worker.id);
+    w.u.welcome.district = s->worker.district;
+    sk_log(SK_LOG_INFO, "auth_ok", "session=%llu device=%llu worker=%s role=%u",
+           (unsigned long long)s->id, (unsigned long long)s->device, s->worker.id, s->worker.role);
+    send_msg(s, &w);
+    arm_idle(s);
+    sk_wreq *t = sk_wreq_new(SK_WREQ_TOUCH, 0);
+    if (t) {
+        t->owner = s;
+        t->device = s->device;
+        t->now_ms = sk_now_ms();
+        s->refs++;
+        sk_writer_submit(s->srv->writer, t);
+    }
+}
+
+/* ---- PUSH ------------------------------------------------------------------------------ */
+
+static void on_push(sk_session *s, sk_msg *m)
+{
+    if (m->u.push.nchanges > s->srv->cfg->max_batch) {
+        send_error(s, m->rid, -SK_E_BATCH_TOO_BIG, NULL);
+        return;
+    }
+    sk_wreq *w = sk_wreq_new(SK_WREQ_PUSH, m->u.push.nchanges);
+    if (!w) {
+        send_error(s, m->rid, -SK_E_NOMEM, NULL);
+        return;
+    }
+    w->owner = s;
+    w->rid = m->rid;
+    w->device = s->device;
+    w->now_ms = sk_now_ms();
+    w->actor = s->actor;
+    strcpy(w->worker, s->worker.id);
+    w->actor.worker = w->worker;
+    w->changes = m->u.push.changes; /* ownership moves to the request */
+    w->nchanges = m->u.push.nchanges;
+    m->u.push.changes = NULL;
+    m->u.push.nchanges = 0;
+    s->inflight++;
+    s->refs++;
+    s->pushes++;
+    s->changes_in += w->nchanges;
+    sk_writer_submit(s->srv->writer, w);
+}
+
+static void push_done(sk_session *s, sk_wreq *w)
+{
+    s->inflight--;
+    if (w->rc) {
+        sk_log(SK_LOG_WARN, "push_failed", "session=%llu device=%llu changes=%u code=%s",
+               (unsigned long long)s->id, (unsigned long long)s->device, w->nchanges,
+               sk_err_name(w->rc));
+        send_error(s, w->rid, w->rc, NULL);
+    } else {
+        uint32_t rejected = 0;
+        for (uint32_t i = 0; i < w->nchanges; i++)
+            rejected += w->acks[i].status == SK_ACK_REJECTED;
+        sk_log(SK_LOG_DEBUG, "push_acked", "session=%llu device=%llu changes=%u rejected=%u",
+               (unsigned long long)s->id, (unsigned long long)s->device, w->nchanges, rejected);
+        sk_msg a;
+        sk_msg_init(&a, SK_MSG_PUSH_ACK, w->rid);
+        a.u.push_ack.acks = w->acks;
+        a.u.push_ack.nacks = w->nchanges;
+        send_msg(s, &a);
+    }
+    maybe_finish_drain(s);
+}
+
+/* ---- PULL ------------------------------------------------------------------------------ */
+
+static void on_pull(sk_session *s, const sk_msg *m)
+{
+    pull *p = calloc(1, sizeof(*p));
+    if (!p) {
+        send_error(s, m->rid, -SK_E_NOMEM, NULL);
+        return;
+    }
+    p->rid = m->rid;
+    p->cursor = m->u.pull.cursor;
+    p->remaining = m->u.pull.limit ? m->u.pull.limit : PULL_DEFAULT_LIMIT;
+    if (p->remaining > SK_MAX_PULL)
+        p->remaining = SK_MAX_PULL;
+    if (s->pulls_tail)
+        s->pulls_tail->next = p;
+    else
+        s->pulls = p;
+    s->pulls_tail = p;
+    s->inflight++;
+    pump_pulls(s);
+}
+
+/* Serve one CHANGES frame of the first queued pull. Returns 1 if the pull finished. */
+static int pull_step(sk_session *s, pull *p)
+{
+    sk_server *srv = s->srv;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    sk_buf recs = SK_BUF_INIT, frame = SK_BUF_INIT;
+    msgpack_packer pk;
+    uint32_t nrec = 0, scanned = 0;
+    uint64_t examined = p->cursor;
+    int more = 0, done = 0, rc;
+    size_t chunk = s->max_frame / 2;
+    uint8_t key[8];
+    MDB_val k, v;
+
+    sk_packer_init(&pk, &recs);
+    rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(srv->store), NULL, MDB_RDONLY, &txn));
+    if (rc == 0)
+        rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_changes(srv->store), &cur));
+    if (rc)
+        goto fail;
+    if (p->cursor == UINT64_MAX) {
+        done = 1;
+        goto send;
+    }
+    sk_be64_put(key, p->cursor + 1);
+    k.mv_size = 8;
+    k.mv_data = key;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (;;) {
+        if (mrc == MDB_NOTFOUND) {
+            done = 1;
+            break;
+        }
+        if (mrc) {
+            rc = sk_store_mdb_err(mrc);
+            goto fail;
+        }
+        if (p->remaining == 0 || recs.len >= chunk || nrec >= SK_MAX_PULL ||
+            scanned >= PULL_SCAN_MAX) {
+            /* There is at least one more change after `examined`. A scan cap ends the pull
+             * (the client continues from `next`) so one pull never holds the loop long. */
+            more = 1;
+            done = p->remaining == 0 || scanned >= PULL_SCAN_MAX;
+            break;
+        }
+        scanned++;
+        if (k.mv_size != 8 || v.mv_size != 16) {
+            rc = -SK_E_STORE_IO;
+            goto fail;
+        }
+        uint64_t seq = sk_be64_get(k.mv_data);
+        sk_id id;
+        memcpy(id.b, v.mv_data, 16);
+        sk_record r;
+        if ((rc = sk_store_record_get_txn(srv->store, txn, &id, &r)))
+            goto fail;
+        if (sk_case_may_see(&s->actor, &r)) {
+            sk_case_redact(&s->actor, &r);
+            size_t before = recs.len;
+            rc = sk_record_pack(&pk, &r);
+            if (rc == 0 && recs.oom)
+                rc = -SK_E_NOMEM;
+            if (rc) {
+                sk_record_free(&r);
+                goto fail;
+            }
+            if (recs.len - before + 64 > s->max_frame) {
+                /* One record larger than this client's frames: it cannot be sent. */
+                sk_record_free(&r);
+                sk_log(SK_LOG_ERROR, "pull_record_too_big", "session=%llu seq=%llu",
+                       (unsigned long long)s->id, (unsigned long long)seq);
+                rc = -SK_E_FRAME_TOO_BIG;
+                goto fail;
+            }
+            nrec++;
+            p->remaining--;
+        }
+        sk_record_free(&r);
+        examined = seq;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+send:
+    mdb_cursor_close(cur);
+    cur = NULL;
+    mdb_txn_abort(txn);
+    txn = NULL;
+    if ((rc = sk_msg_encode_changes_raw(&frame, p->rid, recs.data, recs.len, nrec, examined, more,
+                                        done)))
+        goto fail;
+    p->cursor = examined;
+    s->records_out += nrec;
+    rc = send_buf(s, &frame);
+    sk_buf_free(&recs);
+    sk_buf_free(&frame);
+    if (rc)
+        return -1;
+    return done;
+fail:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    sk_buf_free(&recs);
+    sk_buf_free(&frame);
+    sk_log(SK_LOG_WARN, "pull_failed", "session=%llu code=%s", (unsigned long long)s->id,
+           sk_err_name(rc));
+    send_error(s, p->rid, rc, NULL);
+    return 1;
+}
+
+static void pump_pulls(sk_session *s)
+{
+    while (s->pulls && !s->closing && s->unsent <= s->srv->cfg->out_budget) {
+        pull *p = s->pulls;
+        int r = pull_step(s, p);
+        if (r < 0) {
+            session_close(s, "send_failed");
+            return;
+        }
+        if (r == 1) {
+            s->pulls = p->next;
+            if (!s->pulls)
+                s->pulls_tail = NULL;
+            free(p);
+            s->inflight--;
+            s->pulls_done++;
+        }
+    }
+    maybe_finish_drain(s);
+}
+
+/* ---- dispatch -------------------------------------------------------------------------- */
+
+static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
+{
+    sk_msg m;
+    size_t off;
+    int rc = sk_msg_decode(body, len, &m, &off);
+    if (rc == -SK_E_UNKNOWN_TYPE) {
+        send_error(s, m.rid, rc, NULL);
+        return;
+    }
+    if (rc) {
+        sk_log(SK_LOG_INFO, "bad_message", "session=%llu code=%s offset=%zu",
+               (unsigned long long)s->id, sk_err_name(rc), off);
+        if (rc == -SK_E_BATCH_TOO_BIG && s->state == ST_AUTHENTICATED) {
+            send_error(s, m.rid, rc, NULL);
+            return;
+        }
+        fail_close(s, m.rid, rc, "bad_message");
+        return;
+    }
+    switch (s->state) {
+    case ST_AWAIT_HELLO:
+        if (m.type == SK_MSG_HELLO) {
+            on_hello(s, &m);
+            goto out;
+        }
+        break;
+    case ST_CHALLENGED:
+        if (m.type == SK_MSG_ENROLL && s->device == 0) {
+            on_enroll(s, &m);
+            goto out;
+        }
+        if (m.type == SK_MSG_AUTH && s->device != 0) {
+            on_auth(s, &m);
+            goto out;
+        }
+        break;
+    case ST_ENROLLING: break;
+    case ST_AUTHENTICATED:
+        switch (m.type) {
+        case SK_MSG_PUSH:
+        case SK_MSG_PULL:
+            if (s->draining) {
+                send_error(s, m.rid, -SK_E_SHUTDOWN, NULL);
+                goto out;
+            }
+            if (s->inflight >= s->srv->cfg->max_inflight) {
+                send_error(s, m.rid, -SK_E_TOO_MANY_INFLIGHT, NULL);
+                goto out;
+            }
+            if (m.type == SK_MSG_PUSH)
+                on_push(s, &m);
+            else
+                on_pull(s, &m);
+            goto out;
+        case SK_MSG_PING: {
+            sk_msg p;
+            sk_msg_init(&p, SK_MSG_PONG, m.rid);
+            p.u.ping.ms = m.u.ping.ms;
+            send_msg(s, &p);
+            goto out;
+        }
+        case SK_MSG_PONG: goto out;
+        case SK_MSG_BYE:
+            s->draining = 1;
+            session_close(s, "client_bye");
+            goto out;
+        default: break;
+        }
+        break;
+    }
+    if (m.type == SK_MSG_BYE) {
+        session_close(s, "client_bye");
+        goto out;
+    }
+    sk_log(SK_LOG_INFO, "wrong_state", "session=%llu type=%s state=%d", (unsigned long long)s->id,
+           sk_msg_type_name(m.type), s->state);
+    fail_close(s, m.rid, -SK_E_STATE, "wrong_state");
+out:
+    sk_msg_free(&m);
+}
+
+/* Transport deliver: plaintext from the peer. */
+static int deliver_plain(void *ctx, const uint8_t *p, size_t n)
+{
+    sk_session *s = ctx;
+    while (n > 0 && !s->closing) {
+        size_t used = 0;
+        const uint8_t *frame;
+        uint32_t flen;
+        int rc = sk_frame_feed(&s->rd, p, n, &used, &frame, &flen);
+        if (rc < 0) {
+            sk_log(SK_LOG_INFO, "bad_frame", "session=%llu code=%s", (unsigned long long)s->id,
+                   sk_err_name(rc));
+            fail_close(s, 0, rc, rc == -SK_E_FRAME_TOO_BIG ? "frame_too_big" : "bad_frame");
+            return rc;
+        }
+        p += used;
+        n -= used;
+        if (rc == 1) {
+            handle_frame(s, frame, flen);
+            if (s->state == ST_AUTHENTICATED && !sk_frame_reader_partial(&s->rd) &&
+                s->rd.max_frame != s->max_frame)
+                sk_frame_reader_set_max(&s->rd, s->max_frame);
+        }
+    }
+    return 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    if (suggested > 65536)
+        suggested = 65536;
+    buf->base = malloc(suggested);
+    buf->len = buf->base ? suggested : 0;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    sk_session *s = st->data;
+    if (nread > 0 && !s->closing) {
+        if (s->state == ST_AUTHENTICATED)
+            arm_idle(s);
+        sk_transport_on_read(s->tr, (const uint8_t *)buf->base, (size_t)nread);
+    } else if (nread < 0 && !s->closing) {
+        if (s->inflight > 0 && nread == UV_EOF) {
+            /* Half-closed by the client: stop reading, answer what is in flight, then close. */
+            uv_read_stop(st);
+            s->reading = 0;
+            s->draining = 1;
+            maybe_finish_drain(s);
+        } else {
+            session_close(s, nread == UV_EOF ? "eof" : "read_error");
+        }
+    }
+    free(buf->base);
+}
+
+static void read_start(sk_session *s)
+{
+    if (s->reading || s->closing)
+        return;
+    if (uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) == 0)
+        s->reading = 1;
+}
+
+/* ---- writer results -------------------------------------------------------------------- */
+
+void sk_session_writer_done(sk_wreq *w)
+{
+    sk_session *s = w->owner;
+    s->refs--;
+    if (!s->closing) {
+        if (w->kind == SK_WREQ_PUSH)
+            push_done(s, w);
+        else if (w->kind == SK_WREQ_ENROLL)
+            enroll_done(s, w);
+        else
+            maybe_finish_drain(s);
+    } else if (w->kind == SK_WREQ_PUSH) {
+        s->inflight--;
+    }
+    sk_wreq_free(w);
+    if (s->closing)
+        maybe_free(s);
+}
+
+/* ---- accept ---------------------------------------------------------------------------- */
+
+int sk_session_accept(sk_server *srv, int over_cap)
+{
+    sk_session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -SK_E_NOMEM;
+    s->srv = srv;
+    s->id = ++srv->next_session;
+    s->max_frame = HANDSHAKE_MAX_FRAME;
+    sk_frame_reader_init(&s->rd, HANDSHAKE_MAX_FRAME);
+    s->tr = sk_transport_plain_new(deliver_plain, emit_bytes, s);
+    if (!s->tr || uv_tcp_init(srv->loop, &s->tcp) != 0) {
+        sk_transport_destroy(s->tr);
+        free(s);
+        return -SK_E_NOMEM;
+    }
+    s->tcp.data = s;
+    s->handles_open = 1;
+    uv_timer_init(srv->loop, &s->timer);
+    s->timer.data = s;
+    s->handles_open = 2;
+    s->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+    if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&s->tcp) != 0) {
+        session_close(s, "accept_failed");
+        return -SK_E_STORE_IO;
+    }
+    uv_tcp_nodelay(&s->tcp, 1);
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    s->peer[0] = '\0';
+    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        char ip[48] = "";
+        if (ss.ss_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+        else
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+        snprintf(s->peer, sizeof(s->peer), "%s", ip);
+    }
+    if (over_cap) {
+        sk_log(SK_LOG_WARN, "conn_refused", "session=%llu peer=%s reason=busy conns=%u",
+               (unsigned long long)s->id, s->peer, srv->nconn);
+        fail_close(s, 0, -SK_E_BUSY, "busy");
+        return 0;
+    }
+    s->counted = 1;
+    srv->nconn++;
+    sk_log(SK_LOG_DEBUG, "conn_open", "session=%llu peer=%s conns=%u", (unsigned long long)s->id,
+           s->peer, srv->nconn);
+    uv_timer_start(&s->timer, on_timer, srv->cfg->handshake_timeout_ms, 0);
+    read_start(s);
+    return 0;
+}

@@ -1,0 +1,22 @@
+/*
+ * sk_session.h - one connection's protocol state machine (handshake, enrollment, PUSH, PULL),
+ * its transport, timers, budgets and output queue.
+ */
+#ifndef SK_SESSION_H
+#define SK_SESSION_H
+
+#include "sk_server.h"
+#include "sk_writer.h"
+
+/* Accept a pending connection from srv->listener into a new session and start it. When
+ * over_cap, the session only sends ERROR BUSY and closes. 0 or a negative SK_E_* code. */
+int sk_session_accept(sk_server *srv, int over_cap);
+/* Writer result for a request whose owner is a session. */
+void sk_session_writer_done(sk_wreq *w);
+/* Shutdown: stop reading, finish in-flight work, send BYE, close. */
+void sk_session_drain(sk_session *s);
+/* Close now (shutdown deadline passed), with ERROR/BYE code if it can still be written. */
+void sk_session_abort(sk_session *s, int code);
+sk_session *sk_session_next(sk_session *s);
+
+#endif

@@ -1,0 +1,820 @@
+/*
+ * sk_store.c - the LMDB environment, its named databases and every read/write of their
+ * values (layout in sk_store.h).
+ *
+ * Owns the MDB_env and the DBI handles. Values are small MessagePack arrays packed with
+ * msgpack-c and read back with the bounded sk_mp reader, so a damaged value is an error, never
+ * an overread. This module never decides protocol outcomes (that is sk_apply.c) and never logs
+ * record content. Enrollment codes are stored only as their SHA-256.
+ */
+#include "sk_store.h"
+
+#include "sk_auth.h"
+#include "sk_buf.h"
+#include "sk_err.h"
+#include "sk_mp.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct sk_store {
+    MDB_env *env;
+    MDB_dbi meta, records, changes, history, devices, ops, workers, enroll, audit;
+};
+
+static char g_open_err[512];
+
+const char *sk_store_open_error(void)
+{
+    return g_open_err;
+}
+
+void sk_be64_put(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+uint64_t sk_be64_get(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+int sk_store_mdb_err(int rc)
+{
+    switch (rc) {
+    case 0: return 0;
+    case MDB_NOTFOUND: return -SK_E_NOT_FOUND;
+    case MDB_MAP_FULL: return -SK_E_STORE_FULL;
+    case ENOMEM: return -SK_E_NOMEM;
+    default: return -SK_E_STORE_IO;
+    }
+}
+
+MDB_env *sk_store_env(sk_store *s)
+{
+    return s->env;
+}
+MDB_dbi sk_store_dbi_changes(sk_store *s)
+{
+    return s->changes;
+}
+MDB_dbi sk_store_dbi_records(sk_store *s)
+{
+    return s->records;
+}
+
+static int meta_u64(sk_store *s, MDB_txn *txn, const char *key, uint64_t *out)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    int rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *out = 0;
+        return 0;
+    }
+    if (rc)
+        return sk_store_mdb_err(rc);
+    if (v.mv_size != 8)
+        return -SK_E_STORE_IO;
+    *out = sk_be64_get(v.mv_data);
+    return 0;
+}
+
+static int meta_put_u64(sk_store *s, MDB_txn *txn, const char *key, uint64_t val)
+{
+    uint8_t b[8];
+    sk_be64_put(b, val);
+    MDB_val k = {strlen(key), (void *)key}, v = {8, b};
+    return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+}
+
+int sk_store_open(sk_store **out, const char *dir, uint64_t map_size)
+{
+    sk_store *s = calloc(1, sizeof(*s));
+    MDB_txn *txn = NULL;
+    int rc, mrc;
+    g_open_err[0] = '\0';
+    if (!s)
+        return -SK_E_NOMEM;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(g_open_err, sizeof(g_open_err), "cannot create data directory %s: %s", dir,
+                 strerror(errno));
+        rc = -SK_E_STORE_IO;
+        goto fail;
+    }
+    if ((mrc = mdb_env_create(&s->env)) || (mrc = mdb_env_set_maxdbs(s->env, 16)) ||
+        (map_size && (mrc = mdb_env_set_mapsize(s->env, map_size))) ||
+        (mrc = mdb_env_set_maxreaders(s->env, 512))) {
+        snprintf(g_open_err, sizeof(g_open_err), "LMDB setup failed: %s", mdb_strerror(mrc));
+        rc = sk_store_mdb_err(mrc);
+        goto fail;
+    }
+    if ((mrc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600))) {
+        snprintf(g_open_err, sizeof(g_open_err), "cannot open store in %s: %s", dir,
+                 mdb_strerror(mrc));
+        rc = sk_store_mdb_err(mrc);
+        goto fail;
+    }
+    if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) {
+        snprintf(g_open_err, sizeof(g_open_err), "cannot begin transaction: %s", mdb_strerror(mrc));
+        rc = sk_store_mdb_err(mrc);
+        goto fail;
+    }
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } dbs[] = {{"meta", &s->meta},       {"records", &s->records}, {"changes", &s->changes},
+               {"history", &s->history}, {"devices", &s->devices}, {"ops", &s->ops},
+               {"workers", &s->workers}, {"enroll", &s->enroll},   {"audit", &s->audit}};
+    for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+        if ((mrc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi))) {
+            snprintf(g_open_err, sizeof(g_open_err), "cannot open database %s: %s", dbs[i].name,
+                     mdb_strerror(mrc));
+            rc = sk_store_mdb_err(mrc);
+            goto fail;
+        }
+    }
+    MDB_val k = {6, (void *)"format"}, v;
+    mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        uint8_t b[4] = {0, 0, 0, SK_STORE_FORMAT};
+        v.mv_size = 4;
+        v.mv_data = b;
+        if ((mrc = mdb_put(txn, s->meta, &k, &v, 0))) {
+            snprintf(g_open_err, sizeof(g_open_err), "cannot initialise store: %s",
+                     mdb_strerror(mrc));
+            rc = sk_store_mdb_err(mrc);
+            goto fail;
+        }
+    } else if (mrc) {
+        snprintf(g_open_err, sizeof(g_open_err), "cannot read store format: %s", mdb_strerror(mrc));
+        rc = sk_store_mdb_err(mrc);
+        goto fail;
+    } else {
+        const uint8_t *b = v.mv_data;
+        uint32_t fmt =
+            v.mv_size == 4
+                ? ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3])
+                : 0;
+        if (fmt == 0 || fmt > SK_STORE_FORMAT) {
+            snprintf(g_open_err, sizeof(g_open_err),
+                     "store in %s has format %u; this server reads format %d or older "
+                     "(upgrade the server)",
+                     dir, fmt, SK_STORE_FORMAT);
+            rc = -SK_E_VERSION;
+            goto fail;
+        }
+    }
+    if ((mrc = mdb_txn_commit(txn))) {
+        txn = NULL;
+        snprintf(g_open_err, sizeof(g_open_err), "cannot commit: %s", mdb_strerror(mrc));
+        rc = sk_store_mdb_err(mrc);
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (s->env)
+        mdb_env_close(s->env);
+    free(s);
+    return rc;
+}
+
+void sk_store_close(sk_store *s)
+{
+    if (!s)
+        return;
+    mdb_env_close(s->env);
+    free(s);
+}
+
+/* Run fn in a write transaction of its own (tool API). */
+static int with_write(sk_store *s, int (*fn)(sk_store *, MDB_txn *, void *), void *arg)
+{
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    int rc = fn(s, txn, arg);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return sk_store_mdb_err(mdb_txn_commit(txn));
+}
+
+static int with_read(sk_store *s, MDB_txn **txn)
+{
+    return sk_store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn));
+}
+
+/* ---- value codecs ---------------------------------------------------------------------- */
+
+static int rd_cstr(sk_mp *m, char *out, size_t cap)
+{
+    const char *p;
+    uint32_t n;
+    int rc = sk_mp_read_str(m, &p, &n);
+    if (rc)
+        return rc;
+    if (n >= cap)
+        return -SK_E_TOO_LONG;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int put_val(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, sk_buf *b)
+{
+    if (b->oom)
+        return -SK_E_NOMEM;
+    MDB_val k = {klen, (void *)key}, v = {b->len, b->data};
+    return sk_store_mdb_err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+/* ---- workers ---------------------------------------------------------------------------- */
+
+static int worker_decode(const MDB_val *k, const MDB_val *v, sk_worker *w)
+{
+    sk_mp m;
+    uint32_t n;
+    uint64_t role, district;
+    int dis;
+    memset(w, 0, sizeof(*w));
+    if (k->mv_size == 0 || k->mv_size > SK_MAX_NAME)
+        return -SK_E_STORE_IO;
+    memcpy(w->id, k->mv_data, k->mv_size);
+    sk_mp_init(&m, v->mv_data, v->mv_size);
+    if (sk_mp_read_array(&m, &n) || n < 3 || sk_mp_read_uint(&m, &role) ||
+        sk_mp_read_uint(&m, &district) || sk_mp_read_bool(&m, &dis))
+        return -SK_E_STORE_IO;
+    w->role = (uint32_t)role;
+    w->district = (uint32_t)district;
+    w->disabled = dis;
+    return 0;
+}
+
+static int worker_put_fn(sk_store *s, MDB_txn *txn, void *arg)
+{
+    const sk_worker *w = arg;
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint32(&pk, w->role);
+    msgpack_pack_uint32(&pk, w->district);
+    if (w->disabled)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    int rc = put_val(txn, s->workers, w->id, strlen(w->id), &b);
+    sk_buf_free(&b);
+    return rc;
+}
+
+int sk_store_worker_put(sk_store *s, const sk_worker *w)
+{
+    size_t n = strnlen(w->id, sizeof(w->id));
+    if (n == 0 || n > SK_MAX_NAME || w->role < SK_ROLE_FIELD || w->role > SK_ROLE_ADMIN)
+        return -SK_E_BAD_VALUE;
+    return with_write(s, worker_put_fn, (void *)w);
+}
+
+int sk_store_worker_get_txn(sk_store *s, MDB_txn *txn, const char *id, size_t idlen, sk_worker *out)
+{
+    if (idlen == 0 || idlen > SK_MAX_NAME)
+        return -SK_E_NOT_FOUND;
+    MDB_val k = {idlen, (void *)id}, v;
+    int rc = mdb_get(txn, s->workers, &k, &v);
+    if (rc)
+        return sk_store_mdb_err(rc);
+    return worker_decode(&k, &v, out);
+}
+
+int sk_store_worker_get(sk_store *s, const char *id, sk_worker *out)
+{
+    MDB_txn *txn;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    rc = sk_store_worker_get_txn(s, txn, id, strlen(id), out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int sk_store_worker_list(sk_store *s, int (*cb)(const sk_worker *w, void *payload), void *payload)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->workers, &cur))))
+        goto out;
+    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sk_worker w;
+        if ((rc = worker_decode(&k, &v, &w)) || (rc = cb(&w, payload)))
+            goto out;
+    }
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* ---- devices ---------------------------------------------------------------------------- */
+
+static int device_decode(const MDB_val *k, const MDB_val *v, sk_device_info *d)
+{
+    sk_mp m;
+    uint32_t n;
+    memset(d, 0, sizeof(*d));
+    if (k->mv_size != 8)
+        return -SK_E_STORE_IO;
+    d->id = sk_be64_get(k->mv_data);
+    sk_mp_init(&m, v->mv_data, v->mv_size);
+    if (sk_mp_read_array(&m, &n) || n < 7 || rd_cstr(&m, d->worker, sizeof(d->worker)) ||
+        sk_mp_read_bin_exact(&m, d->pubkey, SK_PUBKEY_LEN) ||
+        rd_cstr(&m, d->label, sizeof(d->label)) || sk_mp_read_bool(&m, &d->revoked) ||
+        sk_mp_read_uint(&m, &d->last_seen_ms) || sk_mp_read_uint(&m, &d->max_op) ||
+        sk_mp_read_uint(&m, &d->created_ms))
+        return -SK_E_STORE_IO;
+    return 0;
+}
+
+int sk_store_device_put_txn(sk_store *s, MDB_txn *txn, const sk_device_info *d)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    uint8_t key[8];
+    sk_be64_put(key, d->id);
+    sk_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, 7);
+    sk_pack_cstr(&pk, d->worker);
+    sk_pack_bin(&pk, d->pubkey, SK_PUBKEY_LEN);
+    sk_pack_cstr(&pk, d->label);
+    if (d->revoked)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    msgpack_pack_uint64(&pk, d->last_seen_ms);
+    msgpack_pack_uint64(&pk, d->max_op);
+    msgpack_pack_uint64(&pk, d->created_ms);
+    int rc = put_val(txn, s->devices, key, 8, &b);
+    sk_buf_free(&b);
+    return rc;
+}
+
+int sk_store_device_get_txn(sk_store *s, MDB_txn *txn, uint64_t id, sk_device_info *out)
+{
+    uint8_t key[8];
+    sk_be64_put(key, id);
+    MDB_val k = {8, key}, v;
+    int rc = mdb_get(txn, s->devices, &k, &v);
+    if (rc)
+        return sk_store_mdb_err(rc);
+    return device_decode(&k, &v, out);
+}
+
+int sk_store_device_get(sk_store *s, uint64_t id, sk_device_info *out)
+{
+    MDB_txn *txn;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    rc = sk_store_device_get_txn(s, txn, id, out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int sk_store_device_list(sk_store *s, int (*cb)(const sk_device_info *d, void *payload),
+                         void *payload)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->devices, &cur))))
+        goto out;
+    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sk_device_info d;
+        if ((rc = device_decode(&k, &v, &d)) || (rc = cb(&d, payload)))
+            goto out;
+    }
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+struct revoke_arg {
+    uint64_t id, now;
+};
+
+static int revoke_fn(sk_store *s, MDB_txn *txn, void *arg)
+{
+    struct revoke_arg *a = arg;
+    sk_device_info d;
+    char detail[64];
+    int rc = sk_store_device_get_txn(s, txn, a->id, &d);
+    if (rc)
+        return rc;
+    d.revoked = 1;
+    if ((rc = sk_store_device_put_txn(s, txn, &d)))
+        return rc;
+    snprintf(detail, sizeof(detail), "device=%llu", (unsigned long long)a->id);
+    return sk_store_audit_txn(s, txn, a->now, "revoke", d.worker, a->id, detail);
+}
+
+int sk_store_device_revoke(sk_store *s, uint64_t id, uint64_t now_ms)
+{
+    struct revoke_arg a = {id, now_ms};
+    return with_write(s, revoke_fn, &a);
+}
+
+/* ---- enrollment ------------------------------------------------------------------------- */
+
+/* Unambiguous alphabet: no 0/O, 1/I/L, 5/S, 2/Z, 8/B. 25 symbols. */
+static const char k_code_alpha[] = "34679ACDEFGHJKMNPQRTUVWXY";
+
+static int sha256(const void *p, size_t n, uint8_t out[32])
+{
+    unsigned int len = 0;
+    if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1 || len != 32)
+        return -SK_E_INTERNAL;
+    return 0;
+}
+
+struct code_arg {
+    const char *worker;
+    uint64_t ttl, now;
+    char *code;
+};
+
+static int code_new_fn(sk_store *s, MDB_txn *txn, void *arg)
+{
+    struct code_arg *a = arg;
+    sk_worker w;
+    uint8_t rnd[SK_ENROLL_CODE_LEN], h[32];
+    int rc = sk_store_worker_get_txn(s, txn, a->worker, strlen(a->worker), &w);
+    if (rc)
+        return rc;
+    const size_t na = sizeof(k_code_alpha) - 1;
+    for (int i = 0; i < SK_ENROLL_CODE_LEN; i++) {
+        /* Rejection sampling keeps every symbol equally likely. */
+        do {
+            if ((rc = sk_random(&rnd[i], 1)))
+                return rc;
+        } while (rnd[i] >= 250);
+        a->code[i] = k_code_alpha[rnd[i] % na];
+    }
+    a->code[SK_ENROLL_CODE_LEN] = '\0';
+    if ((rc = sha256(a->code, SK_ENROLL_CODE_LEN, h)))
+        return rc;
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, 4);
+    sk_pack_cstr(&pk, w.id);
+    msgpack_pack_uint64(&pk, a->now + a->ttl);
+    msgpack_pack_uint64(&pk, 0);
+    msgpack_pack_uint64(&pk, 0);
+    rc = put_val(txn, s->enroll, h, 32, &b);
+    sk_buf_free(&b);
+    if (rc)
+        return rc;
+    return sk_store_audit_txn(s, txn, a->now, "enroll_code", w.id, 0, "");
+}
+
+int sk_store_enroll_code_new(sk_store *s, const char *worker, uint64_t ttl_ms, uint64_t now_ms,
+                             char code_out[SK_ENROLL_CODE_LEN + 1])
+{
+    struct code_arg a = {worker, ttl_ms, now_ms, code_out};
+    return with_write(s, code_new_fn, &a);
+}
+
+int sk_store_enroll_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code_len,
+                        const uint8_t pubkey[SK_PUBKEY_LEN], const char *label, size_t label_len,
+                        uint64_t now_ms, sk_device_info *dev_out, sk_worker *worker_out)
+{
+    uint8_t h[32];
+    char upper[64];
+    sk_mp m;
+    uint32_t n;
+    char worker[SK_MAX_NAME + 1];
+    uint64_t expires, used, dev;
+    int rc;
+    if (code_len == 0 || code_len >= sizeof(upper) || label_len > SK_MAX_NAME)
+        return -SK_E_ENROLL_CODE;
+    /* Codes are typed by people: accept lower case and ignore spaces and dashes. */
+    size_t u = 0;
+    for (size_t i = 0; i < code_len; i++) {
+        char c = code[i];
+        if (c == ' ' || c == '-')
+            continue;
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        upper[u++] = c;
+    }
+    if ((rc = sha256(upper, u, h)))
+        return rc;
+    MDB_val k = {32, h}, v;
+    int mrc = mdb_get(txn, s->enroll, &k, &v);
+    if (mrc == MDB_NOTFOUND)
+        return -SK_E_ENROLL_CODE;
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    sk_mp_init(&m, v.mv_data, v.mv_size);
+    if (sk_mp_read_array(&m, &n) || n < 4 || rd_cstr(&m, worker, sizeof(worker)) ||
+        sk_mp_read_uint(&m, &expires) || sk_mp_read_uint(&m, &used) || sk_mp_read_uint(&m, &dev))
+        return -SK_E_STORE_IO;
+    if (used || now_ms >= expires)
+        return -SK_E_ENROLL_CODE;
+    if ((rc = sk_store_worker_get_txn(s, txn, worker, strlen(worker), worker_out)))
+        return rc == -SK_E_NOT_FOUND ? -SK_E_ENROLL_CODE : rc;
+    if (worker_out->disabled)
+        return -SK_E_ENROLL_CODE;
+    uint64_t last;
+    if ((rc = meta_u64(s, txn, "device", &last)) || (rc = meta_put_u64(s, txn, "device", last + 1)))
+        return rc;
+    memset(dev_out, 0, sizeof(*dev_out));
+    dev_out->id = last + 1;
+    strcpy(dev_out->worker, worker);
+    memcpy(dev_out->pubkey, pubkey, SK_PUBKEY_LEN);
+    memcpy(dev_out->label, label, label_len);
+    dev_out->label[label_len] = '\0';
+    dev_out->created_ms = now_ms;
+    dev_out->last_seen_ms = now_ms;
+    if ((rc = sk_store_device_put_txn(s, txn, dev_out)))
+        return rc;
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, 4);
+    sk_pack_cstr(&pk, worker);
+    msgpack_pack_uint64(&pk, expires);
+    msgpack_pack_uint64(&pk, now_ms);
+    msgpack_pack_uint64(&pk, dev_out->id);
+    rc = put_val(txn, s->enroll, h, 32, &b);
+    sk_buf_free(&b);
+    if (rc)
+        return rc;
+    char detail[64];
+    snprintf(detail, sizeof(detail), "device=%llu", (unsigned long long)dev_out->id);
+    return sk_store_audit_txn(s, txn, now_ms, "enroll", worker, dev_out->id, detail);
+}
+
+/* ---- records ---------------------------------------------------------------------------- */
+
+int sk_store_record_get_txn(sk_store *s, MDB_txn *txn, const sk_id *id, sk_record *r)
+{
+    MDB_val k = {16, (void *)id->b}, v;
+    sk_record_init(r);
+    int mrc = mdb_get(txn, s->records, &k, &v);
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    sk_mp m;
+    sk_mp_init(&m, v.mv_data, v.mv_size);
+    int rc = sk_record_unpack(&m, r);
+    if (rc) {
+        sk_record_free(r);
+        sk_record_init(r);
+        return -SK_E_STORE_IO;
+    }
+    return 0;
+}
+
+int sk_store_record_get(sk_store *s, const sk_id *id, sk_record *r)
+{
+    MDB_txn *txn;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    rc = sk_store_record_get_txn(s, txn, id, r);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    uint8_t seqk[8];
+    int rc;
+    sk_packer_init(&pk, &b);
+    if ((rc = sk_record_pack(&pk, r)))
+        goto out;
+    if ((rc = put_val(txn, s->records, r->id.b, 16, &b)))
+        goto out;
+    if (old_version && old_version != r->version) {
+        sk_be64_put(seqk, old_version);
+        MDB_val k = {8, seqk};
+        int mrc = mdb_del(txn, s->changes, &k, NULL);
+        if (mrc && mrc != MDB_NOTFOUND) {
+            rc = sk_store_mdb_err(mrc);
+            goto out;
+        }
+    }
+    sk_be64_put(seqk, r->version);
+    MDB_val k = {8, seqk}, v = {16, (void *)r->id.b};
+    rc = sk_store_mdb_err(mdb_put(txn, s->changes, &k, &v, 0));
+out:
+    sk_buf_free(&b);
+    return rc;
+}
+
+int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
+                             const sk_merge_result *mr)
+{
+    if (mr->ndisplaced == 0)
+        return 0;
+    uint8_t key[24];
+    memcpy(key, id->b, 16);
+    sk_be64_put(key + 16, seq);
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, mr->ndisplaced);
+    for (uint32_t i = 0; i < mr->ndisplaced; i++) {
+        const sk_displaced *d = &mr->displaced[i];
+        msgpack_pack_array(&pk, 7);
+        msgpack_pack_uint32(&pk, d->key);
+        msgpack_pack_uint64(&pk, d->hlc);
+        msgpack_pack_uint64(&pk, d->ver);
+        if (d->lost_incoming)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+        sk_pack_bin(&pk, d->entry.b, 16);
+        msgpack_pack_uint32(&pk, d->list);
+        /* The displaced value itself, raw (it is one encoded MessagePack value). */
+        if (d->len)
+            sk_buf_append(&b, d->val, d->len);
+        else
+            msgpack_pack_nil(&pk);
+    }
+    int rc = put_val(txn, s->history, key, sizeof(key), &b);
+    sk_buf_free(&b);
+    return rc;
+}
+
+int sk_store_history_count(sk_store *s, const sk_id *id, uint32_t *count_out)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    uint8_t key[24] = {0};
+    memcpy(key, id->b, 16);
+    MDB_val k = {24, key}, v;
+    uint32_t n = 0;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->history, &cur))))
+        goto out;
+    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         mrc == 0 && k.mv_size == 24 && memcmp(k.mv_data, id->b, 16) == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        n++;
+    *count_out = n;
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int sk_store_stats(sk_store *s, uint64_t *records_out, uint64_t *last_seq_out)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    if ((rc = sk_store_mdb_err(mdb_stat(txn, s->records, &st))))
+        goto out;
+    *records_out = st.ms_entries;
+    rc = meta_u64(s, txn, "seq", last_seq_out);
+out:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* ---- counters --------------------------------------------------------------------------- */
+
+int sk_store_seq_get_txn(sk_store *s, MDB_txn *txn, uint64_t *last_out)
+{
+    return meta_u64(s, txn, "seq", last_out);
+}
+
+int sk_store_seq_set_txn(sk_store *s, MDB_txn *txn, uint64_t last)
+{
+    return meta_put_u64(s, txn, "seq", last);
+}
+
+int sk_store_case_serial_next_txn(sk_store *s, MDB_txn *txn, uint32_t district, unsigned year,
+                                  uint64_t *serial_out)
+{
+    char key[48];
+    uint64_t last;
+    snprintf(key, sizeof(key), "case/%u/%u", district, year);
+    int rc = meta_u64(s, txn, key, &last);
+    if (rc || (rc = meta_put_u64(s, txn, key, last + 1)))
+        return rc;
+    *serial_out = last + 1;
+    return 0;
+}
+
+/* ---- ops -------------------------------------------------------------------------------- */
+
+int sk_store_op_get_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op, sk_ack *ack,
+                        char *msg_buf, size_t msg_cap)
+{
+    uint8_t key[16];
+    sk_be64_put(key, device);
+    sk_be64_put(key + 8, op);
+    MDB_val k = {16, key}, v;
+    int mrc = mdb_get(txn, s->ops, &k, &v);
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    sk_mp m;
+    uint32_t n;
+    uint64_t status, version, code, field;
+    memset(ack, 0, sizeof(*ack));
+    sk_mp_init(&m, v.mv_data, v.mv_size);
+    if (sk_mp_read_array(&m, &n) || n < 5 || sk_mp_read_uint(&m, &status) ||
+        sk_mp_read_uint(&m, &version) || sk_mp_read_uint(&m, &code) ||
+        sk_mp_read_uint(&m, &field) || rd_cstr(&m, msg_buf, msg_cap))
+        return -SK_E_STORE_IO;
+    ack->op = op;
+    ack->status = (uint32_t)status;
+    ack->version = version;
+    ack->code = (uint32_t)code;
+    ack->field = (uint32_t)field;
+    ack->msg.p = msg_buf;
+    ack->msg.n = (uint32_t)strlen(msg_buf);
+    return 0;
+}
+
+int sk_store_op_put_txn(sk_store *s, MDB_txn *txn, uint64_t device, const sk_ack *ack)
+{
+    uint8_t key[16];
+    sk_be64_put(key, device);
+    sk_be64_put(key + 8, ack->op);
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_uint32(&pk, ack->status);
+    msgpack_pack_uint64(&pk, ack->version);
+    msgpack_pack_uint32(&pk, ack->code);
+    msgpack_pack_uint32(&pk, ack->field);
+    sk_pack_str(&pk, ack->msg.p ? ack->msg.p : "", ack->msg.n);
+    int rc = put_val(txn, s->ops, key, 16, &b);
+    sk_buf_free(&b);
+    return rc;
+}
+
+/* ---- audit ------------------------------------------------------------------------------ */
+
+int sk_store_audit_txn(sk_store *s, MDB_txn *txn, uint64_t now_ms, const char *event,
+                       const char *worker, uint64_t device, const char *detail)
+{
+    uint64_t last;
+    uint8_t key[8], prev[32] = {0};
+    int rc = meta_u64(s, txn, "audit", &last);
+    if (rc || (rc = meta_put_u64(s, txn, "audit", last + 1)))
+        return rc;
+    sk_be64_put(key, last + 1);
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, 6);
+    msgpack_pack_uint64(&pk, now_ms);
+    sk_pack_cstr(&pk, event);
+    sk_pack_cstr(&pk, worker ? worker : "");
+    msgpack_pack_uint64(&pk, device);
+    sk_pack_cstr(&pk, detail ? detail : "");
+    /* prev_hash: hash-chaining is added with the security work; all zero until then. */
+    sk_pack_bin(&pk, prev, sizeof(prev));
+    rc = put_val(txn, s->audit, key, 8, &b);
+    sk_buf_free(&b);
+    return rc;
+}

@@ -1,0 +1,143 @@
+/*
+ * sk_store.h - the server's LMDB store: layout, open/close, and the API tools use
+ * (sakhi-admin and the tests include this header and link sakhi_server_core).
+ *
+ * One LMDB environment in the data directory, with named databases:
+ *   meta      "format" -> u32 BE storage format; "seq" -> u64 BE last seq given;
+ *             "device" -> u64 BE last device id; "audit" -> u64 BE last audit seq;
+ *             "case/<district>/<year>" -> u64 BE last case serial
+ *   records   id16 -> record (sk_record_pack bytes, the wire form)
+ *   changes   seq u64 BE -> id16; a record appears once, at its latest seq (the older entry is
+ *             deleted when it gets a new one), so a pull walks each record once
+ *   history   id16 + seq u64 BE -> array of values displaced by the change with that seq
+ *   devices   device u64 BE -> [worker, pubkey32, label, revoked, last_seen, max_op, created]
+ *   ops       device u64 BE + op u64 BE -> the ack given (so a re-sent op gets the same ack)
+ *   workers   worker id (bytes) -> [role, district, disabled]
+ *   enroll    SHA-256(code) -> [worker, expires_ms, used_ms, device]
+ *   audit     seq u64 BE -> [ts_ms, event, worker, device, detail, prev_hash bin32]
+ * A data directory written by a newer storage format is refused at open.
+ *
+ * Functions return 0 or a negative SK_E_* code. Functions taking an sk_store and no txn run
+ * their own transaction (the tool API); the *_txn variants work inside the caller's one.
+ * Thread-safety: an sk_store may be used from several threads (LMDB's rules: one write
+ * transaction at a time; read transactions are MDB_NOTLS so any thread may hold one).
+ */
+#ifndef SK_STORE_H
+#define SK_STORE_H
+
+#include "sk_msg.h"
+#include "sk_record.h"
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SK_STORE_FORMAT 1
+#define SK_ENROLL_CODE_LEN 10
+
+typedef struct sk_store sk_store;
+
+/* Open (creating the directory and databases if needed) the store in dir with the given map
+ * size in bytes (0 = the size the store was last used with, or LMDB's default for a new one:
+ * what tools that open a server's store beside it should pass). -SK_E_VERSION for a newer storage format, -SK_E_STORE_IO for an
+ * unreadable directory or LMDB failure (errno-style detail in sk_store_errmsg). */
+int sk_store_open(sk_store **out, const char *dir, uint64_t map_size);
+void sk_store_close(sk_store *s);
+/* Last error detail of open (static per store or a global for a failed open). */
+const char *sk_store_open_error(void);
+MDB_env *sk_store_env(sk_store *s);
+
+/* Map an LMDB return code to SK_E_* (MDB_MAP_FULL -> STORE_FULL, NOTFOUND -> NOT_FOUND,
+ * anything else -> STORE_IO). Returns the negated code. */
+int sk_store_mdb_err(int mdb_rc);
+
+/* ---- workers ---------------------------------------------------------------------------- */
+typedef struct sk_worker {
+    char id[SK_MAX_NAME + 1];
+    uint32_t role;     /* sk_role */
+    uint32_t district; /* 0 = all districts */
+    int disabled;
+} sk_worker;
+
+int sk_store_worker_put(sk_store *s, const sk_worker *w);
+int sk_store_worker_get(sk_store *s, const char *id, sk_worker *out);
+int sk_store_worker_get_txn(sk_store *s, MDB_txn *txn, const char *id, size_t idlen,
+                            sk_worker *out);
+/* Calls cb for each worker in id order; a non-zero return from cb stops and is returned. */
+int sk_store_worker_list(sk_store *s, int (*cb)(const sk_worker *w, void *payload), void *payload);
+
+/* ---- enrollment codes ------------------------------------------------------------------- */
+/* Make a one-time code for worker (which must exist) valid for ttl_ms from now_ms. The code
+ * (SK_ENROLL_CODE_LEN chars of an unambiguous alphabet, NUL-terminated) goes to code_out; only
+ * its SHA-256 is stored. */
+int sk_store_enroll_code_new(sk_store *s, const char *worker, uint64_t ttl_ms, uint64_t now_ms,
+                             char code_out[SK_ENROLL_CODE_LEN + 1]);
+
+/* ---- devices ---------------------------------------------------------------------------- */
+typedef struct sk_device_info {
+    uint64_t id;
+    char worker[SK_MAX_NAME + 1];
+    uint8_t pubkey[SK_PUBKEY_LEN];
+    char label[SK_MAX_NAME + 1];
+    int revoked;
+    uint64_t last_seen_ms;
+    uint64_t max_op; /* highest operation applied */
+    uint64_t created_ms;
+} sk_device_info;
+
+int sk_store_device_get(sk_store *s, uint64_t id, sk_device_info *out);
+int sk_store_device_get_txn(sk_store *s, MDB_txn *txn, uint64_t id, sk_device_info *out);
+int sk_store_device_put_txn(sk_store *s, MDB_txn *txn, const sk_device_info *d);
+int sk_store_device_list(sk_store *s, int (*cb)(const sk_device_info *d, void *payload),
+                         void *payload);
+int sk_store_device_revoke(sk_store *s, uint64_t id, uint64_t now_ms);
+
+/* Trade an enrollment code for a new device inside txn: the code must exist, be unused and
+ * unexpired (else -SK_E_ENROLL_CODE), its worker must exist and be enabled. Marks the code used,
+ * creates the device with the next id. */
+int sk_store_enroll_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code_len,
+                        const uint8_t pubkey[SK_PUBKEY_LEN], const char *label, size_t label_len,
+                        uint64_t now_ms, sk_device_info *dev_out, sk_worker *worker_out);
+
+/* ---- records, change log, history ------------------------------------------------------- */
+/* Load record id into r (initialised empty when absent: returns -SK_E_NOT_FOUND then). */
+int sk_store_record_get_txn(sk_store *s, MDB_txn *txn, const sk_id *id, sk_record *r);
+/* Store r, moving its change-log entry from old_version (0 = none) to r->version. */
+int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version);
+int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
+                             const sk_merge_result *mr);
+/* Number of history entries kept for record id (tests, tools). */
+int sk_store_history_count(sk_store *s, const sk_id *id, uint32_t *count_out);
+/* The record as stored (tests, tools). */
+int sk_store_record_get(sk_store *s, const sk_id *id, sk_record *r);
+/* Count of records and the last seq given (tests, tools). */
+int sk_store_stats(sk_store *s, uint64_t *records_out, uint64_t *last_seq_out);
+
+/* ---- counters (inside a write txn) -------------------------------------------------------- */
+int sk_store_seq_get_txn(sk_store *s, MDB_txn *txn, uint64_t *last_out);
+int sk_store_seq_set_txn(sk_store *s, MDB_txn *txn, uint64_t last);
+int sk_store_case_serial_next_txn(sk_store *s, MDB_txn *txn, uint32_t district, unsigned year,
+                                  uint64_t *serial_out);
+
+/* ---- ops (exactly-once) ------------------------------------------------------------------ */
+/* Stored ack of (device, op): -SK_E_NOT_FOUND when the op was never applied. msg_buf holds
+ * the message text (ack->msg points into it). */
+int sk_store_op_get_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op, sk_ack *ack,
+                        char *msg_buf, size_t msg_cap);
+int sk_store_op_put_txn(sk_store *s, MDB_txn *txn, uint64_t device, const sk_ack *ack);
+
+/* ---- audit ------------------------------------------------------------------------------ */
+/* Append an entry (no referral content in detail: ids and codes only). */
+int sk_store_audit_txn(sk_store *s, MDB_txn *txn, uint64_t now_ms, const char *event,
+                       const char *worker, uint64_t device, const char *detail);
+
+/* ---- reading the change log (pulls) ------------------------------------------------------- */
+/* DBI handles for cursors in the pull path. */
+MDB_dbi sk_store_dbi_changes(sk_store *s);
+MDB_dbi sk_store_dbi_records(sk_store *s);
+
+/* Big-endian helpers used in keys. */
+void sk_be64_put(uint8_t out[8], uint64_t v);
+uint64_t sk_be64_get(const uint8_t in[8]);
+
+#endif

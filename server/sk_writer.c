@@ -1,0 +1,313 @@
+/*
+ * sk_writer.c - group commit on a dedicated thread (DESIGN section 5).
+ *
+ * Owns the request queue, the thread and the uv_async_t that wakes the loop. The thread takes
+ * every request queued since its last commit and applies them all in ONE LMDB write
+ * transaction with LMDB's default durable sync, so one fsync covers many sessions' batches.
+ * Results go back to the loop only after the commit returned; when the transaction fails,
+ * every request in it gets the retryable error (store full or storage error) and no ack.
+ * It never touches a session (owner is opaque here) and never reads the network.
+ * On MDB_PANIC the environment is unusable: the process exits non-zero at once.
+ */
+#include "sk_writer.h"
+
+#include "sk_apply.h"
+#include "sk_err.h"
+#include "sk_log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct sk_writer {
+    sk_store *store;
+    uv_loop_t *loop;
+    uv_async_t async;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sk_wreq *in_head, *in_tail;
+    sk_wreq *done_head, *done_tail;
+    int stop;
+    size_t pending; /* loop thread only: submitted and not yet delivered */
+    size_t max_record;
+    sk_writer_done_cb done;
+    void *payload;
+    uint64_t txns, reqs; /* writer thread; read for stats after join or racily for logs */
+};
+
+sk_wreq *sk_wreq_new(int kind, uint32_t nchanges)
+{
+    sk_wreq *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->kind = kind;
+    if (kind == SK_WREQ_PUSH && nchanges) {
+        w->acks = calloc(nchanges, sizeof(*w->acks));
+        w->ack_msgs = calloc(nchanges, sizeof(*w->ack_msgs));
+        if (!w->acks || !w->ack_msgs) {
+            sk_wreq_free(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
+void sk_wreq_free(sk_wreq *w)
+{
+    if (!w)
+        return;
+    for (uint32_t i = 0; i < w->nchanges; i++)
+        sk_change_free(&w->changes[i]);
+    free(w->changes);
+    free(w->acks);
+    free(w->ack_msgs);
+    free(w);
+}
+
+static void panic_exit(int mrc)
+{
+    sk_log(SK_LOG_ERROR, "store_panic", "err=\"%s\" action=exit", mdb_strerror(mrc));
+    _exit(70);
+}
+
+/* Apply one request inside txn. Returns 0, or a fatal code that dooms the transaction
+ * (request-level failures such as a bad enrollment code are left in w->rc). */
+static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
+{
+    int rc = 0;
+    sk_device_info d;
+    w->rc = 0;
+    switch (w->kind) {
+    case SK_WREQ_PUSH: {
+        sk_apply_ctx ctx = {wr->store, txn, w->device, w->actor, w->now_ms, wr->max_record};
+        ctx.actor.worker = w->worker;
+        uint64_t max_op = 0;
+        for (uint32_t i = 0; i < w->nchanges; i++) {
+            if ((rc = sk_apply_change(&ctx, &w->changes[i], &w->acks[i], w->ack_msgs[i],
+                                      SK_ACK_MSG_CAP)))
+                return rc;
+            if (w->changes[i].op > max_op)
+                max_op = w->changes[i].op;
+        }
+        rc = sk_store_device_get_txn(wr->store, txn, w->device, &d);
+        if (rc == 0) {
+            if (max_op > d.max_op)
+                d.max_op = max_op;
+            d.last_seen_ms = w->now_ms;
+            rc = sk_store_device_put_txn(wr->store, txn, &d);
+        } else if (rc == -SK_E_NOT_FOUND) {
+            rc = 0;
+        }
+        return rc;
+    }
+    case SK_WREQ_ENROLL: {
+        MDB_txn *child;
+        int mrc = mdb_txn_begin(sk_store_env(wr->store), txn, 0, &child);
+        if (mrc)
+            return sk_store_mdb_err(mrc);
+        rc = sk_store_enroll_txn(wr->store, child, w->code, w->code_len, w->pubkey, w->label,
+                                 w->label_len, w->now_ms, &w->dev_out, &w->worker_out);
+        if (rc) {
+            mdb_txn_abort(child);
+            if (rc == -SK_E_STORE_FULL || rc == -SK_E_STORE_IO || rc == -SK_E_NOMEM)
+                return rc;
+            w->rc = rc;
+            return 0;
+        }
+        if ((mrc = mdb_txn_commit(child)))
+            return sk_store_mdb_err(mrc);
+        return 0;
+    }
+    case SK_WREQ_TOUCH:
+        rc = sk_store_device_get_txn(wr->store, txn, w->device, &d);
+        if (rc == -SK_E_NOT_FOUND)
+            return 0;
+        if (rc)
+            return rc;
+        d.last_seen_ms = w->now_ms;
+        return sk_store_device_put_txn(wr->store, txn, &d);
+    }
+    w->rc = -SK_E_INTERNAL;
+    return 0;
+}
+
+/* One transaction over the list [head..NULL). Returns 0 or the fatal code (all requests
+ * then carry it in rc). */
+static int commit_list(sk_writer *wr, sk_wreq *head)
+{
+    MDB_txn *txn;
+    int rc = 0;
+    int mrc = mdb_txn_begin(sk_store_env(wr->store), NULL, 0, &txn);
+    if (mrc == MDB_PANIC)
+        panic_exit(mrc);
+    if (mrc) {
+        rc = sk_store_mdb_err(mrc);
+        goto failed;
+    }
+    for (sk_wreq *w = head; w; w = w->next)
+        if ((rc = apply_one(wr, txn, w)))
+            break;
+    if (rc) {
+        mdb_txn_abort(txn);
+        goto failed;
+    }
+    mrc = mdb_txn_commit(txn);
+    if (mrc == MDB_PANIC)
+        panic_exit(mrc);
+    if (mrc) {
+        rc = sk_store_mdb_err(mrc);
+        goto failed;
+    }
+    return 0;
+failed:
+    if (rc != -SK_E_STORE_FULL && rc != -SK_E_NOMEM)
+        rc = -SK_E_STORE_IO;
+    for (sk_wreq *w = head; w; w = w->next)
+        w->rc = rc;
+    return rc;
+}
+
+static void process(sk_writer *wr, sk_wreq *head)
+{
+    size_t n = 0;
+    for (sk_wreq *w = head; w; w = w->next)
+        n++;
+    int rc = commit_list(wr, head);
+    if (rc && n > 1) {
+        /* One request must not doom the others (a huge batch filling the map): retry each
+         * alone. Results of the failed group transaction were never reported. */
+        sk_wreq *w = head;
+        while (w) {
+            sk_wreq *next = w->next;
+            w->next = NULL;
+            commit_list(wr, w);
+            w->next = next;
+            w = next;
+        }
+    }
+    if (rc)
+        sk_log(SK_LOG_WARN, "commit_failed", "code=%s requests=%zu", sk_err_name(rc), n);
+    wr->txns++;
+    wr->reqs += n;
+}
+
+static void *thread_main(void *arg)
+{
+    sk_writer *wr = arg;
+    for (;;) {
+        pthread_mutex_lock(&wr->mu);
+        while (!wr->in_head && !wr->stop)
+            pthread_cond_wait(&wr->cv, &wr->mu);
+        sk_wreq *head = wr->in_head;
+        wr->in_head = wr->in_tail = NULL;
+        int stop = wr->stop;
+        pthread_mutex_unlock(&wr->mu);
+        if (!head && stop)
+            break;
+        sk_wreq *tail = head;
+        process(wr, head);
+        while (tail->next)
+            tail = tail->next;
+        pthread_mutex_lock(&wr->mu);
+        if (wr->done_tail)
+            wr->done_tail->next = head;
+        else
+            wr->done_head = head;
+        wr->done_tail = tail;
+        pthread_mutex_unlock(&wr->mu);
+        uv_async_send(&wr->async);
+    }
+    return NULL;
+}
+
+static void deliver(sk_writer *wr)
+{
+    pthread_mutex_lock(&wr->mu);
+    sk_wreq *w = wr->done_head;
+    wr->done_head = wr->done_tail = NULL;
+    pthread_mutex_unlock(&wr->mu);
+    while (w) {
+        sk_wreq *next = w->next;
+        w->next = NULL;
+        wr->pending--;
+        wr->done(w, wr->payload);
+        w = next;
+    }
+}
+
+static void on_async(uv_async_t *h)
+{
+    deliver(h->data);
+}
+
+int sk_writer_start(sk_writer **out, sk_store *st, uv_loop_t *loop, size_t max_record,
+                    sk_writer_done_cb done, void *payload)
+{
+    sk_writer *wr = calloc(1, sizeof(*wr));
+    if (!wr)
+        return -SK_E_NOMEM;
+    wr->store = st;
+    wr->loop = loop;
+    wr->max_record = max_record;
+    wr->done = done;
+    wr->payload = payload;
+    pthread_mutex_init(&wr->mu, NULL);
+    pthread_cond_init(&wr->cv, NULL);
+    if (uv_async_init(loop, &wr->async, on_async)) {
+        free(wr);
+        return -SK_E_INTERNAL;
+    }
+    wr->async.data = wr;
+    if (pthread_create(&wr->thread, NULL, thread_main, wr)) {
+        uv_close((uv_handle_t *)&wr->async, (uv_close_cb)free);
+        return -SK_E_INTERNAL;
+    }
+    *out = wr;
+    return 0;
+}
+
+void sk_writer_submit(sk_writer *wr, sk_wreq *w)
+{
+    w->next = NULL;
+    wr->pending++;
+    pthread_mutex_lock(&wr->mu);
+    if (wr->in_tail)
+        wr->in_tail->next = w;
+    else
+        wr->in_head = w;
+    wr->in_tail = w;
+    pthread_cond_signal(&wr->cv);
+    pthread_mutex_unlock(&wr->mu);
+}
+
+size_t sk_writer_pending(sk_writer *wr)
+{
+    return wr->pending;
+}
+
+void sk_writer_stats(sk_writer *wr, uint64_t *txns, uint64_t *reqs)
+{
+    *txns = wr->txns;
+    *reqs = wr->reqs;
+}
+
+static void on_async_closed(uv_handle_t *h)
+{
+    sk_writer *wr = h->data;
+    pthread_mutex_destroy(&wr->mu);
+    pthread_cond_destroy(&wr->cv);
+    free(wr);
+}
+
+void sk_writer_stop(sk_writer *wr)
+{
+    pthread_mutex_lock(&wr->mu);
+    wr->stop = 1;
+    pthread_cond_signal(&wr->cv);
+    pthread_mutex_unlock(&wr->mu);
+    pthread_join(wr->thread, NULL);
+    deliver(wr);
+    uv_close((uv_handle_t *)&wr->async, on_async_closed);
+}

@@ -1,0 +1,71 @@
+/*
+ * sk_writer.h - the writer thread: every store write of every session goes through one queue
+ * and is committed in group transactions; results come back on the loop thread.
+ */
+#ifndef SK_WRITER_H
+#define SK_WRITER_H
+
+#include "sk_case.h"
+#include "sk_msg.h"
+#include "sk_store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef enum sk_wreq_kind {
+    SK_WREQ_PUSH = 1,   /* apply changes, fill acks */
+    SK_WREQ_ENROLL = 2, /* trade an enrollment code for a device */
+    SK_WREQ_TOUCH = 3   /* device seen (last_seen); no answer needed */
+} sk_wreq_kind;
+
+#define SK_ACK_MSG_CAP 192
+
+typedef struct sk_wreq {
+    struct sk_wreq *next; /* queue link, owned by the writer while queued */
+    int kind;
+    void *owner; /* the session (loop side); the writer never touches it */
+    uint32_t rid;
+    int rc; /* result: 0, or -SK_E_* for the whole request (no ack then) */
+    uint64_t device;
+    uint64_t now_ms;
+    /* PUSH */
+    sk_actor actor; /* actor.worker points at worker below */
+    char worker[SK_MAX_NAME + 1];
+    sk_change *changes; /* owned by the request */
+    uint32_t nchanges;
+    sk_ack *acks; /* nchanges acks, filled by the writer */
+    char (*ack_msgs)[SK_ACK_MSG_CAP];
+    /* ENROLL */
+    char code[64];
+    size_t code_len;
+    uint8_t pubkey[SK_PUBKEY_LEN];
+    char label[SK_MAX_NAME + 1];
+    size_t label_len;
+    sk_device_info dev_out;
+    sk_worker worker_out;
+} sk_wreq;
+
+/* Allocate a request of kind (zeroed); for PUSH with room for n acks. NULL on no memory. */
+sk_wreq *sk_wreq_new(int kind, uint32_t nchanges);
+void sk_wreq_free(sk_wreq *w);
+
+typedef struct sk_writer sk_writer;
+typedef void (*sk_writer_done_cb)(sk_wreq *w, void *payload);
+
+/* Start the thread. done is called on the loop thread for every finished request (it then
+ * owns w). max_record: largest packed record accepted. */
+int sk_writer_start(sk_writer **out, sk_store *st, uv_loop_t *loop, size_t max_record,
+                    sk_writer_done_cb done, void *payload);
+/* Queue a request (loop thread). Requests of one session are applied in submission order. */
+void sk_writer_submit(sk_writer *wr, sk_wreq *w);
+/* Requests queued or being committed. */
+size_t sk_writer_pending(sk_writer *wr);
+/* Finish every queued request, stop and join the thread, deliver the remaining results, free.
+ * Call on the loop thread; it runs the loop's async handle close. */
+void sk_writer_stop(sk_writer *wr);
+
+/* Statistics for logs: transactions committed and requests in them. */
+void sk_writer_stats(sk_writer *wr, uint64_t *txns, uint64_t *reqs);
+
+#endif

@@ -1,0 +1,37 @@
+# server: sakhi-server integration tests. Each starts a real server process (plaintext on
+# 127.0.0.1, a port it picks itself) on a real LMDB store in a temp dir, through the harness in
+# support/ (sk_proc: processes, ports, temp dirs; sk_testserver: the server around a test;
+# sk_testclient: a blocking protocol client built on proto/).
+if(NOT TARGET sakhi-server)
+  return()
+endif()
+
+add_library(sakhi_testsupport STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/support/sk_proc.c
+  ${CMAKE_CURRENT_LIST_DIR}/support/sk_testclient.c
+  ${CMAKE_CURRENT_LIST_DIR}/support/sk_testserver.c)
+target_include_directories(sakhi_testsupport PUBLIC ${CMAKE_CURRENT_LIST_DIR}/support)
+target_link_libraries(sakhi_testsupport PUBLIC sakhi_server_core sakhi_proto
+                      PRIVATE sakhi_warnings)
+target_compile_definitions(sakhi_testsupport PRIVATE
+  SAKHI_SERVER_BIN="$<TARGET_FILE:sakhi-server>")
+add_dependencies(sakhi_testsupport sakhi-server)
+
+function(sakhi_server_test name)
+  cmake_parse_arguments(S "" "TIMEOUT" "LABELS" ${ARGN})
+  if(NOT S_TIMEOUT)
+    set(S_TIMEOUT 120)
+  endif()
+  sakhi_add_test(${name}
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/${name}.c
+    LIBS sakhi_testsupport
+    LABELS integration ${S_LABELS}
+    TIMEOUT ${S_TIMEOUT})
+endfunction()
+
+sakhi_server_test(test_server_sync)
+foreach(t test_server_limits test_server_load test_server_durability test_server_start)
+  if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/integration/${t}.c)
+    sakhi_server_test(${t})
+  endif()
+endforeach()

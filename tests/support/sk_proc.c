@@ -1,0 +1,246 @@
+/*
+ * sk_proc.c - process, file and port helpers for integration tests (see sk_proc.h).
+ *
+ * Owns nothing between calls but the sk_proc the caller passes. Never leaves a child running
+ * when used as documented (sk_proc_stop ends with SIGKILL and a reap); never waits unbounded.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#include "sk_proc.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t sk_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sk_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int sk_proc_start(sk_proc *p, char *const argv[], const char *out_path)
+{
+    memset(p, 0, sizeof(*p));
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (out_path) {
+            int fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+            }
+        }
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    p->pid = pid;
+    return 0;
+}
+
+int sk_proc_signal(sk_proc *p, int sig)
+{
+    if (p->pid <= 0 || p->reaped)
+        return -1;
+    return kill(p->pid, sig);
+}
+
+static int try_reap(sk_proc *p, int flags)
+{
+    if (p->reaped)
+        return 1;
+    if (p->pid <= 0)
+        return -1;
+    int st;
+    pid_t r = waitpid(p->pid, &st, flags);
+    if (r == p->pid) {
+        p->status = st;
+        p->reaped = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int sk_proc_wait(sk_proc *p, int timeout_ms)
+{
+    uint64_t end = sk_mono_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        int r = try_reap(p, WNOHANG);
+        if (r == 1)
+            return 0;
+        if (r < 0 || sk_mono_ms() >= end)
+            return -1;
+        sk_sleep_ms(5);
+    }
+}
+
+int sk_proc_exit_code(const sk_proc *p)
+{
+    if (!p->reaped)
+        return -1;
+    if (WIFEXITED(p->status))
+        return WEXITSTATUS(p->status);
+    if (WIFSIGNALED(p->status))
+        return 128 + WTERMSIG(p->status);
+    return -1;
+}
+
+int sk_proc_alive(sk_proc *p)
+{
+    return p->pid > 0 && try_reap(p, WNOHANG) == 0;
+}
+
+int sk_proc_stop(sk_proc *p, int timeout_ms)
+{
+    if (p->pid <= 0)
+        return -1;
+    if (!p->reaped) {
+        kill(p->pid, SIGTERM);
+        if (sk_proc_wait(p, timeout_ms) != 0) {
+            kill(p->pid, SIGKILL);
+            try_reap(p, 0);
+        }
+    }
+    return sk_proc_exit_code(p);
+}
+
+int sk_tmpdir_make(char *out, size_t cap, const char *prefix)
+{
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    int n = snprintf(out, cap, "%s/%s-XXXXXX", base, prefix);
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    return mkdtemp(out) ? 0 : -1;
+}
+
+int sk_tmpdir_remove(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return unlink(path);
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char sub[4096];
+        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+        struct stat st;
+        if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
+            chmod(sub, 0700);
+            rc |= sk_tmpdir_remove(sub);
+        } else {
+            rc |= unlink(sub);
+        }
+    }
+    closedir(d);
+    return rmdir(path) | rc;
+}
+
+int sk_wait_file(const char *path, int timeout_ms)
+{
+    uint64_t end = sk_mono_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        struct stat st;
+        if (stat(path, &st) == 0 && st.st_size > 0)
+            return 0;
+        if (sk_mono_ms() >= end)
+            return -1;
+        sk_sleep_ms(5);
+    }
+}
+
+int sk_wait_port(const char *host, uint16_t port, int timeout_ms)
+{
+    uint64_t end = sk_mono_ms() + (uint64_t)timeout_ms;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+        return -1;
+    for (;;) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return -1;
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(fd);
+        if (ok)
+            return 0;
+        if (sk_mono_ms() >= end)
+            return -1;
+        sk_sleep_ms(5);
+    }
+}
+
+int sk_read_file(const char *path, char **out, size_t *len_out)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return -1;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t n = fread(buf + len, 1, cap - len - 1, fp);
+        len += n;
+        if (n == 0)
+            break;
+        if (cap - len - 1 == 0) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(fp);
+    if (!buf)
+        return -1;
+    buf[len] = '\0';
+    *out = buf;
+    if (len_out)
+        *len_out = len;
+    return 0;
+}
+
+int sk_file_contains(const char *path, const char *needle)
+{
+    char *buf;
+    size_t len;
+    if (sk_read_file(path, &buf, &len))
+        return -1;
+    int r = strstr(buf, needle) != NULL;
+    free(buf);
+    return r;
+}

@@ -1,0 +1,56 @@
+/*
+ * sk_proc.h - a small harness for integration tests: start and stop processes, wait for a file
+ * or a TCP port, make and remove temporary directories, read files. Generic: nothing here
+ * knows about sakhi-server (sk_testserver.h builds on it), so any test of a program can use it.
+ *
+ * Every wait is bounded by a timeout and polls (no fixed sleeps for readiness).
+ * Functions return 0 on success and -1 on failure (errno set where the OS gave one), except
+ * where stated.
+ */
+#ifndef SK_PROC_H
+#define SK_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct sk_proc {
+    pid_t pid;  /* 0 when not running */
+    int status; /* wait status once reaped */
+    int reaped;
+} sk_proc;
+
+/* Start argv[0] (a path) with argv (NULL-terminated). stdout and stderr go to out_path (appended;
+ * NULL keeps the test's own). */
+int sk_proc_start(sk_proc *p, char *const argv[], const char *out_path);
+/* Send a signal. */
+int sk_proc_signal(sk_proc *p, int sig);
+/* Wait up to timeout_ms for the process to exit. 0 when it exited (see sk_proc_exit_code),
+ * -1 on timeout. */
+int sk_proc_wait(sk_proc *p, int timeout_ms);
+/* Exit code (0..255), or 128 + signal number when killed, -1 if not reaped. */
+int sk_proc_exit_code(const sk_proc *p);
+/* SIGTERM, wait up to timeout_ms, then SIGKILL and reap. Returns the exit code. */
+int sk_proc_stop(sk_proc *p, int timeout_ms);
+/* Is it still running (not yet exited)? */
+int sk_proc_alive(sk_proc *p);
+
+/* Create a fresh directory under $TMPDIR (or /tmp) named prefix-XXXXXX into out. */
+int sk_tmpdir_make(char *out, size_t cap, const char *prefix);
+/* Remove a directory tree (files and subdirectories). */
+int sk_tmpdir_remove(const char *path);
+
+/* Wait until path exists and is non-empty. */
+int sk_wait_file(const char *path, int timeout_ms);
+/* Wait until a TCP connect to host:port succeeds. */
+int sk_wait_port(const char *host, uint16_t port, int timeout_ms);
+/* Read a whole file (NUL-terminated; caller frees *out). */
+int sk_read_file(const char *path, char **out, size_t *len_out);
+/* Does the file contain needle? 1 yes, 0 no, -1 unreadable. */
+int sk_file_contains(const char *path, const char *needle);
+/* Monotonic milliseconds. */
+uint64_t sk_mono_ms(void);
+/* Sleep ms (for pacing load, never for readiness). */
+void sk_sleep_ms(int ms);
+
+#endif

@@ -1,0 +1,422 @@
+/*
+ * sk_testclient.c - blocking protocol client for tests (see sk_testclient.h).
+ *
+ * Owns one socket, a frame reader and a copy of the last frame. Uses only proto/ so that it
+ * speaks the protocol the way any independent client would; never links server code.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#include "sk_testclient.h"
+
+#include "sk_case.h"
+#include "sk_err.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static uint64_t wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+void sk_tc_init(sk_tc *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->timeout_ms = 5000;
+    c->next_rid = 1;
+}
+
+void sk_tc_close(sk_tc *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    sk_frame_reader_free(&c->rd);
+    c->in_off = c->in_len = 0;
+}
+
+void sk_tc_free(sk_tc *c)
+{
+    sk_tc_close(c);
+    free(c->frame);
+    c->frame = NULL;
+}
+
+int sk_tc_connect(sk_tc *c, uint16_t port)
+{
+    sk_tc_close(c);
+    c->port = port;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -SK_E_INTERNAL;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return SK_TC_EOF;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->fd = fd;
+    /* Accept any frame the server may send us (the largest allowed). */
+    sk_frame_reader_init(&c->rd, 16u << 20);
+    return 0;
+}
+
+uint32_t sk_tc_rid(sk_tc *c)
+{
+    uint32_t r = c->next_rid++;
+    if (c->next_rid == 0)
+        c->next_rid = 1;
+    return r;
+}
+
+int sk_tc_send_raw(sk_tc *c, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n > 0) {
+        ssize_t w = send(c->fd, b, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return SK_TC_EOF;
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int sk_tc_send(sk_tc *c, const sk_msg *m)
+{
+    sk_buf b = SK_BUF_INIT;
+    int rc = sk_msg_encode(&b, m);
+    if (rc == 0)
+        rc = sk_tc_send_raw(c, b.data, b.len);
+    sk_buf_free(&b);
+    return rc;
+}
+
+int sk_tc_recv(sk_tc *c, sk_msg *m, int timeout_ms)
+{
+    if (timeout_ms < 0)
+        timeout_ms = c->timeout_ms;
+    uint64_t end = wall_ms() + (uint64_t)timeout_ms;
+    sk_msg_init(m, 0, 0);
+    if (c->fd < 0)
+        return SK_TC_EOF;
+    for (;;) {
+        while (c->in_off < c->in_len) {
+            size_t used = 0;
+            const uint8_t *f;
+            uint32_t flen;
+            int rc = sk_frame_feed(&c->rd, c->inbuf + c->in_off, c->in_len - c->in_off, &used, &f,
+                                   &flen);
+            if (rc < 0)
+                return rc;
+            c->in_off += used;
+            if (rc == 1) {
+                uint8_t *copy = malloc(flen);
+                if (!copy)
+                    return -SK_E_NOMEM;
+                memcpy(copy, f, flen);
+                free(c->frame);
+                c->frame = copy;
+                c->frame_len = flen;
+                return sk_msg_decode(c->frame, c->frame_len, m, NULL);
+            }
+        }
+        c->in_off = c->in_len = 0;
+        uint64_t now = wall_ms();
+        if (now >= end)
+            return -SK_E_TIMEOUT;
+        struct pollfd pfd = {c->fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, (int)(end - now));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0)
+            return -SK_E_TIMEOUT;
+        ssize_t n = recv(c->fd, c->inbuf, sizeof(c->inbuf), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return SK_TC_EOF;
+        c->in_len = (size_t)n;
+    }
+}
+
+int sk_tc_wait_close(sk_tc *c, int timeout_ms)
+{
+    uint64_t end = wall_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        uint64_t now = wall_ms();
+        if (now >= end)
+            return -SK_E_TIMEOUT;
+        sk_msg m;
+        int rc = sk_tc_recv(c, &m, (int)(end - now));
+        if (rc == SK_TC_EOF)
+            return 0;
+        if (rc == -SK_E_TIMEOUT)
+            return rc;
+        if (rc == 0 && (m.type == SK_MSG_ERROR || m.type == SK_MSG_WIPE || m.type == SK_MSG_BYE))
+            c->last_code = m.u.error.code;
+        sk_msg_free(&m);
+        if (rc < 0 && rc != -SK_E_UNKNOWN_TYPE)
+            return rc == SK_TC_EOF ? 0 : rc;
+    }
+}
+
+/* Receive one message of type want answering rid; an ERROR/WIPE returns its code. */
+static int expect(sk_tc *c, sk_msg *m, uint32_t want, uint32_t rid)
+{
+    for (;;) {
+        int rc = sk_tc_recv(c, m, -1);
+        if (rc)
+            return rc;
+        if (m->type == SK_MSG_ERROR || m->type == SK_MSG_WIPE || m->type == SK_MSG_BYE) {
+            c->last_code = m->u.error.code;
+            int code = m->type == SK_MSG_WIPE ? SK_E_REVOKED : (int)m->u.error.code;
+            sk_msg_free(m);
+            return -(code ? code : SK_E_INTERNAL);
+        }
+        if (m->type == want && (rid == 0 || m->rid == rid))
+            return 0;
+        sk_msg_free(m); /* unrelated (e.g. a response to another rid): skipped */
+    }
+}
+
+static int hello_challenge(sk_tc *c, uint8_t nonce[SK_NONCE_LEN], uint64_t *server_ms)
+{
+    sk_msg m, r;
+    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(c));
+    m.u.hello.versions[0] = SK_PROTO_VERSION;
+    m.u.hello.nversions = 1;
+    m.u.hello.device = c->device;
+    m.u.hello.app = SK_STR("sakhi-testclient");
+    int rc = sk_tc_send(c, &m);
+    if (rc || (rc = expect(c, &r, SK_MSG_CHALLENGE, m.rid)))
+        return rc;
+    memcpy(nonce, r.u.challenge.nonce, SK_NONCE_LEN);
+    *server_ms = r.u.challenge.server_ms;
+    sk_msg_free(&r);
+    return 0;
+}
+
+static int auth_welcome(sk_tc *c, const uint8_t nonce[SK_NONCE_LEN], uint64_t server_ms)
+{
+    sk_msg m, r;
+    sk_msg_init(&m, SK_MSG_AUTH, sk_tc_rid(c));
+    int rc = sk_auth_sign(m.u.auth.sig, c->priv, nonce, c->device, server_ms);
+    if (rc || (rc = sk_tc_send(c, &m)) || (rc = expect(c, &r, SK_MSG_WELCOME, m.rid)))
+        return rc;
+    c->max_frame = r.u.welcome.max_frame;
+    c->max_batch = r.u.welcome.max_batch;
+    c->max_inflight = r.u.welcome.max_inflight;
+    c->role = r.u.welcome.role;
+    c->session = r.u.welcome.session;
+    c->server_ms = r.u.welcome.server_ms;
+    sk_msg_free(&r);
+    return 0;
+}
+
+int sk_tc_enroll(sk_tc *c, const char *code, const char *label)
+{
+    uint8_t nonce[SK_NONCE_LEN];
+    uint64_t server_ms;
+    sk_msg m, r;
+    c->device = 0;
+    int rc = sk_auth_keygen(c->priv, c->pub);
+    if (rc || (rc = hello_challenge(c, nonce, &server_ms)))
+        return rc;
+    sk_msg_init(&m, SK_MSG_ENROLL, sk_tc_rid(c));
+    m.u.enroll.code = sk_str_c(code);
+    memcpy(m.u.enroll.pubkey, c->pub, SK_PUBKEY_LEN);
+    m.u.enroll.label = sk_str_c(label);
+    if ((rc = sk_tc_send(c, &m)) || (rc = expect(c, &r, SK_MSG_ENROLLED, m.rid)))
+        return rc;
+    c->device = r.u.enrolled.device;
+    sk_msg_free(&r);
+    return auth_welcome(c, nonce, server_ms);
+}
+
+int sk_tc_auth(sk_tc *c)
+{
+    uint8_t nonce[SK_NONCE_LEN];
+    uint64_t server_ms;
+    int rc = hello_challenge(c, nonce, &server_ms);
+    if (rc)
+        return rc;
+    return auth_welcome(c, nonce, server_ms);
+}
+
+int sk_tc_push(sk_tc *c, const sk_change *changes, uint32_t n, sk_ack *acks_out)
+{
+    sk_msg m, r;
+    sk_msg_init(&m, SK_MSG_PUSH, sk_tc_rid(c));
+    m.u.push.changes = (sk_change *)changes;
+    m.u.push.nchanges = n;
+    int rc = sk_tc_send(c, &m);
+    if (rc || (rc = expect(c, &r, SK_MSG_PUSH_ACK, m.rid)))
+        return rc;
+    if (r.u.push_ack.nacks != n) {
+        sk_msg_free(&r);
+        return -SK_E_BAD_VALUE;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        acks_out[i] = r.u.push_ack.acks[i];
+        acks_out[i].msg.p = NULL;
+    }
+    sk_msg_free(&r);
+    return 0;
+}
+
+int sk_tc_pull(sk_tc *c, uint64_t cursor, uint32_t limit, sk_tc_record_cb cb, void *payload,
+               uint64_t *next_out, int *more_out, uint32_t *frames_out)
+{
+    sk_msg m, r;
+    uint32_t frames = 0;
+    sk_msg_init(&m, SK_MSG_PULL, sk_tc_rid(c));
+    m.u.pull.cursor = cursor;
+    m.u.pull.limit = limit;
+    int rc = sk_tc_send(c, &m);
+    if (rc)
+        return rc;
+    for (;;) {
+        if ((rc = expect(c, &r, SK_MSG_CHANGES, m.rid)))
+            return rc;
+        frames++;
+        int stop = 0;
+        for (uint32_t i = 0; i < r.u.changes.nrecords && !stop && cb; i++)
+            stop = cb(&r.u.changes.records[i], payload);
+        int last = r.u.changes.last;
+        if (next_out)
+            *next_out = r.u.changes.next;
+        if (more_out)
+            *more_out = r.u.changes.more;
+        sk_msg_free(&r);
+        if (last)
+            break;
+    }
+    if (frames_out)
+        *frames_out = frames;
+    return 0;
+}
+
+/* ---- building changes ------------------------------------------------------------------ */
+
+typedef struct vb {
+    sk_buf b;
+    msgpack_packer pk;
+} vb;
+
+static void vb_start(vb *v)
+{
+    sk_buf_init(&v->b);
+    sk_packer_init(&v->pk, &v->b);
+}
+
+static int vb_set(vb *v, sk_change *c, uint32_t key)
+{
+    int rc = v->b.oom ? -SK_E_NOMEM : sk_change_set(c, key, v->b.data, (uint32_t)v->b.len);
+    sk_buf_reset(&v->b);
+    return rc;
+}
+
+int sk_tc_make_referral(sk_change *c, uint64_t op, uint64_t wall, const char *tag)
+{
+    vb v;
+    int rc = 0;
+    sk_change_init(c);
+    if ((rc = sk_id_new(&c->id, wall)))
+        return rc;
+    c->op = op;
+    c->base = 0;
+    c->hlc = SK_HLC_MAKE(wall, 0);
+    c->kind = SK_CHANGE_UPSERT;
+    vb_start(&v);
+    msgpack_pack_uint64(&v.pk, 1);
+    rc |= vb_set(&v, c, SK_F_SCHEMA);
+    msgpack_pack_uint64(&v.pk, wall);
+    rc |= vb_set(&v, c, SK_F_CREATED_AT);
+    msgpack_pack_uint64(&v.pk, SK_DISTRICT_LEH);
+    rc |= vb_set(&v, c, SK_F_DISTRICT);
+    sk_pack_cstr(&v.pk, tag && *tag ? tag : "block");
+    rc |= vb_set(&v, c, SK_F_BLOCK);
+    sk_pack_cstr(&v.pk, "village");
+    rc |= vb_set(&v, c, SK_F_VILLAGE);
+    msgpack_pack_uint64(&v.pk, SK_TAKEN_HOME_VISIT);
+    rc |= vb_set(&v, c, SK_F_TAKEN_AT);
+    sk_pack_cstr(&v.pk, "test person");
+    rc |= vb_set(&v, c, SK_F_NAME);
+    msgpack_pack_uint64(&v.pk, 30);
+    rc |= vb_set(&v, c, SK_F_AGE);
+    msgpack_pack_array(&v.pk, 1);
+    msgpack_pack_uint64(&v.pk, SK_CONCERN_DOMESTIC_VIOLENCE);
+    rc |= vb_set(&v, c, SK_F_CONCERNS);
+    msgpack_pack_uint64(&v.pk, SK_URGENCY_ROUTINE);
+    rc |= vb_set(&v, c, SK_F_URGENCY);
+    msgpack_pack_uint64(&v.pk, SK_SOURCE_FRONTLINE);
+    rc |= vb_set(&v, c, SK_F_SOURCE);
+    msgpack_pack_true(&v.pk);
+    rc |= vb_set(&v, c, SK_F_CONSENT_SHARE);
+    sk_pack_cstr(&v.pk, "tester");
+    rc |= vb_set(&v, c, SK_F_CONSENT_BY);
+    msgpack_pack_uint64(&v.pk, wall);
+    rc |= vb_set(&v, c, SK_F_CONSENT_AT);
+    msgpack_pack_uint64(&v.pk, SK_STATUS_NEW);
+    rc |= vb_set(&v, c, SK_F_STATUS);
+    sk_buf_free(&v.b);
+    return rc ? -SK_E_INTERNAL : 0;
+}
+
+static void edit_head(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc)
+{
+    sk_change_init(c);
+    c->id = *id;
+    c->op = op;
+    c->base = base;
+    c->hlc = hlc;
+    c->kind = SK_CHANGE_UPSERT;
+}
+
+int sk_tc_make_edit_uint(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
+                         uint32_t key, uint64_t val)
+{
+    vb v;
+    edit_head(c, id, op, base, hlc);
+    vb_start(&v);
+    msgpack_pack_uint64(&v.pk, val);
+    int rc = vb_set(&v, c, key);
+    sk_buf_free(&v.b);
+    return rc;
+}
+
+int sk_tc_make_edit_str(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
+                        uint32_t key, const char *val)
+{
+    vb v;
+    edit_head(c, id, op, base, hlc);
+    vb_start(&v);
+    sk_pack_cstr(&v.pk, val);
+    int rc = vb_set(&v, c, key);
+    sk_buf_free(&v.b);
+    return rc;
+}

@@ -1,0 +1,87 @@
+/*
+ * sk_testclient.h - a small blocking protocol client for integration tests, built only on
+ * proto/ (frames, messages, auth): connect, enroll or authenticate, send and receive messages,
+ * push a batch and wait for its ack, pull everything since a cursor.
+ *
+ * Not for production: one socket, blocking I/O with poll() timeouts, no retries. A decoded
+ * message's strings point into the client's last frame and are valid until the next receive.
+ * Functions return 0 or a negative code: -SK_E_* from an ERROR frame or the codec,
+ * SK_TC_EOF when the server closed, -SK_E_TIMEOUT when nothing arrived in time.
+ */
+#ifndef SK_TESTCLIENT_H
+#define SK_TESTCLIENT_H
+
+#include "sk_auth.h"
+#include "sk_frame.h"
+#include "sk_msg.h"
+#include "sk_record.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SK_TC_EOF (-1000)
+
+typedef struct sk_tc {
+    int fd;
+    uint16_t port;
+    int timeout_ms; /* default receive timeout (5000) */
+    sk_frame_reader rd;
+    uint8_t *frame; /* copy of the last frame body */
+    uint32_t frame_len;
+    uint8_t inbuf[65536];
+    size_t in_off, in_len;
+    uint32_t next_rid;
+    /* identity (kept across reconnects) */
+    uint64_t device;
+    uint8_t priv[SK_PRIVKEY_LEN];
+    uint8_t pub[SK_PUBKEY_LEN];
+    /* from WELCOME */
+    uint32_t max_frame, max_batch, max_inflight, role;
+    uint64_t session, server_ms;
+    /* last ERROR / WIPE / BYE code seen by a helper */
+    uint32_t last_code;
+} sk_tc;
+
+void sk_tc_init(sk_tc *c);
+/* Connect to 127.0.0.1:port (closes an earlier connection first). */
+int sk_tc_connect(sk_tc *c, uint16_t port);
+void sk_tc_close(sk_tc *c);
+/* Free everything (and close). */
+void sk_tc_free(sk_tc *c);
+
+uint32_t sk_tc_rid(sk_tc *c);
+int sk_tc_send(sk_tc *c, const sk_msg *m);
+int sk_tc_send_raw(sk_tc *c, const void *p, size_t n);
+/* Receive one message (caller calls sk_msg_free). timeout_ms < 0 uses c->timeout_ms. */
+int sk_tc_recv(sk_tc *c, sk_msg *m, int timeout_ms);
+/* Wait for the server to close the connection: 0 on EOF, -SK_E_TIMEOUT otherwise. Messages
+ * received meanwhile are dropped, but the code of the last ERROR/WIPE/BYE is kept in last_code. */
+int sk_tc_wait_close(sk_tc *c, int timeout_ms);
+
+/* HELLO(0) -> CHALLENGE -> ENROLL(code, new key) -> ENROLLED -> AUTH -> WELCOME. */
+int sk_tc_enroll(sk_tc *c, const char *code, const char *label);
+/* HELLO(device) -> CHALLENGE -> AUTH -> WELCOME (needs an enrolled identity). */
+int sk_tc_auth(sk_tc *c);
+
+/* Send PUSH with changes and wait for its PUSH_ACK; acks_out gets n acks (their msg strings
+ * are not kept). An ERROR answer returns its negated code. */
+int sk_tc_push(sk_tc *c, const sk_change *changes, uint32_t n, sk_ack *acks_out);
+
+/* Called for each record of a pull; return non-zero to stop. */
+typedef int (*sk_tc_record_cb)(const sk_record *r, void *payload);
+/* PULL(cursor, limit) and read CHANGES frames until the last one. *next_out and *more_out
+ * (may be NULL) get the final frame's values; *frames_out the number of frames. */
+int sk_tc_pull(sk_tc *c, uint64_t cursor, uint32_t limit, sk_tc_record_cb cb, void *payload,
+               uint64_t *next_out, int *more_out, uint32_t *frames_out);
+
+/* A valid creating change for a new referral (status new, consent given), record id made from
+ * wall_ms and randomness; tag is written into the block field (tests may look for it). */
+int sk_tc_make_referral(sk_change *c, uint64_t op, uint64_t wall_ms, const char *tag);
+/* An edit of record id at base: sets one uint field. */
+int sk_tc_make_edit_uint(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
+                         uint32_t key, uint64_t val);
+/* An edit setting one string field. */
+int sk_tc_make_edit_str(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
+                        uint32_t key, const char *val);
+
+#endif

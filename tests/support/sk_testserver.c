@@ -1,0 +1,141 @@
+/*
+ * sk_testserver.c - start/stop a real sakhi-server around a test (see sk_testserver.h).
+ *
+ * Owns the temp directory it creates and the child process. The server binary's path comes
+ * from SAKHI_SERVER_BIN (compile definition, overridable by the environment variable of the
+ * same name). Never leaves a server running after sk_ts_teardown.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#include "sk_testserver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#ifndef SAKHI_SERVER_BIN
+#define SAKHI_SERVER_BIN "sakhi-server"
+#endif
+
+uint64_t sk_ts_now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+const char *sk_ts_server_bin(void)
+{
+    const char *e = getenv("SAKHI_SERVER_BIN");
+    return e && *e ? e : SAKHI_SERVER_BIN;
+}
+
+int sk_ts_setup(sk_ts *t, const char *prefix)
+{
+    memset(t, 0, sizeof(*t));
+    if (sk_tmpdir_make(t->dir, sizeof(t->dir), prefix))
+        return -1;
+    snprintf(t->data, sizeof(t->data), "%s/data", t->dir);
+    snprintf(t->log, sizeof(t->log), "%s/server.log", t->dir);
+    snprintf(t->portfile, sizeof(t->portfile), "%s/port", t->dir);
+    return 0;
+}
+
+int sk_ts_store(sk_ts *t, sk_store **out)
+{
+    return sk_store_open(out, t->data, 0);
+}
+
+int sk_ts_worker(sk_ts *t, const char *id, uint32_t role, uint32_t district)
+{
+    sk_store *s;
+    int rc = sk_ts_store(t, &s);
+    if (rc)
+        return rc;
+    sk_worker w;
+    memset(&w, 0, sizeof(w));
+    snprintf(w.id, sizeof(w.id), "%s", id);
+    w.role = role;
+    w.district = district;
+    rc = sk_store_worker_put(s, &w);
+    sk_store_close(s);
+    return rc;
+}
+
+int sk_ts_code(sk_ts *t, const char *worker, uint64_t ttl_ms, char code[SK_ENROLL_CODE_LEN + 1])
+{
+    sk_store *s;
+    int rc = sk_ts_store(t, &s);
+    if (rc)
+        return rc;
+    rc = sk_store_enroll_code_new(s, worker, ttl_ms, sk_ts_now_ms(), code);
+    sk_store_close(s);
+    return rc;
+}
+
+int sk_ts_start(sk_ts *t, const char *const *extra)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)sk_ts_server_bin();
+    argv[n++] = "--plaintext";
+    argv[n++] = "--port";
+    argv[n++] = "0";
+    argv[n++] = "--data";
+    argv[n++] = t->data;
+    argv[n++] = "--log-file";
+    argv[n++] = t->log;
+    argv[n++] = "--port-file";
+    argv[n++] = t->portfile;
+    for (int i = 0; extra && extra[i] && n < 62; i++)
+        argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    remove(t->portfile);
+    char out[700];
+    snprintf(out, sizeof(out), "%s/server.out", t->dir);
+    if (sk_proc_start(&t->proc, argv, out))
+        return -1;
+    uint64_t end = sk_mono_ms() + 10000;
+    while (sk_mono_ms() < end) {
+        if (sk_wait_file(t->portfile, 20) == 0) {
+            char *txt;
+            if (sk_read_file(t->portfile, &txt, NULL) == 0) {
+                t->port = (uint16_t)atoi(txt);
+                free(txt);
+                if (t->port)
+                    return 0;
+            }
+        }
+        if (!sk_proc_alive(&t->proc))
+            return -1;
+    }
+    return -1;
+}
+
+int sk_ts_stop(sk_ts *t, int timeout_ms)
+{
+    int rc = sk_proc_stop(&t->proc, timeout_ms);
+    memset(&t->proc, 0, sizeof(t->proc));
+    return rc;
+}
+
+void sk_ts_kill(sk_ts *t)
+{
+    if (t->proc.pid > 0 && !t->proc.reaped) {
+        sk_proc_signal(&t->proc, 9);
+        sk_proc_wait(&t->proc, 10000);
+    }
+    memset(&t->proc, 0, sizeof(t->proc));
+}
+
+void sk_ts_teardown(sk_ts *t)
+{
+    sk_ts_kill(t);
+    if (t->dir[0] && !getenv("SAKHI_KEEP_TMP"))
+        sk_tmpdir_remove(t->dir);
+}

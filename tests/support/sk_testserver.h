@@ -1,0 +1,46 @@
+/*
+ * sk_testserver.h - run a real sakhi-server for a test: a temp directory with the data dir,
+ * log and port file; workers and enrollment codes made through the store API before (or
+ * while) the server runs; start with extra flags, stop, restart, clean up.
+ * Built on sk_proc.h; links sakhi_server_core for the store API.
+ */
+#ifndef SK_TESTSERVER_H
+#define SK_TESTSERVER_H
+
+#include "sk_proc.h"
+#include "sk_store.h"
+
+#include <stdint.h>
+
+typedef struct sk_ts {
+    char dir[512];
+    char data[640];
+    char log[640];
+    char portfile[640];
+    uint16_t port;
+    sk_proc proc;
+} sk_ts;
+
+/* Make the temp directory (prefix names it). */
+int sk_ts_setup(sk_ts *t, const char *prefix);
+/* Add or replace a worker in the data dir. */
+int sk_ts_worker(sk_ts *t, const char *id, uint32_t role, uint32_t district);
+/* New enrollment code for worker, valid for ttl_ms. */
+int sk_ts_code(sk_ts *t, const char *worker, uint64_t ttl_ms, char code[SK_ENROLL_CODE_LEN + 1]);
+/* Start the server (--plaintext --port 0 --data --log-file --port-file + extra, a NULL-ended
+ * list) and wait (bounded) for its port. */
+int sk_ts_start(sk_ts *t, const char *const *extra);
+/* SIGTERM and wait; returns the exit code (SIGKILL after timeout_ms: 128 + 9). */
+int sk_ts_stop(sk_ts *t, int timeout_ms);
+/* SIGKILL and reap. */
+void sk_ts_kill(sk_ts *t);
+/* Kill if running, remove the temp dir (kept when SAKHI_KEEP_TMP is set). */
+void sk_ts_teardown(sk_ts *t);
+/* Open the store read/write beside the server (caller closes). */
+int sk_ts_store(sk_ts *t, sk_store **out);
+/* The path of the server binary. */
+const char *sk_ts_server_bin(void);
+/* Wall clock ms. */
+uint64_t sk_ts_now_ms(void);
+
+#endif
