@@ -213,8 +213,9 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 
 /*
  * The policy both sides share. Tickets (resumption) are off: TLS 1.3's full handshake already
- * takes one round trip, resumption would skip the pin check on the resumed connection's key
- * exchange authentication, and ticket keys would be one more server secret to rotate.
+ * takes one round trip and connections are long-lived, while a resumed connection is
+ * authenticated by the ticket instead of the pinned key, tickets would be one more server
+ * secret to rotate, and they are the door to 0-RTT data (replayable).
  */
 static int apply_policy(SSL_CTX *s)
 {
@@ -422,6 +423,9 @@ static int fail(sk_tls_conn *c, int sslerr)
         snprintf(c->err, sizeof(c->err), "TLS %s: peer sent alert: %s%s",
                  c->done ? "connection" : "handshake", ossl_reason(),
                  c->is_server && !c->done ? " (e.g. a device pinned to another server key)" : "");
+    } else if (sslerr == SSL_ERROR_ZERO_RETURN) {
+        c->rc = -SK_E_BAD_FRAME;
+        snprintf(c->err, sizeof(c->err), "peer closed the connection during the TLS handshake");
     } else if (sslerr == SSL_ERROR_SSL) {
         c->rc = -SK_E_BAD_FRAME;
         snprintf(c->err, sizeof(c->err), "TLS %s failed: %s", c->done ? "connection" : "handshake",
