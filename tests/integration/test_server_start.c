@@ -1,0 +1,213 @@
+/*
+ * test_server_start.c - sakhi-server refuses to start, with a non-zero exit and a message that
+ * says what to fix, on: a bad flag or value, a bad config file, plaintext without the flag or
+ * off loopback, a data directory it cannot use, a store of a newer format, a port in use.
+ * And it does start from a config file, and --help documents every flag.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sk_testclient.h"
+#include "sk_testserver.h"
+
+#include <arpa/inet.h>
+#include <lmdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static char g_dir[512];
+
+static int setup(void **state)
+{
+    (void)state;
+    assert_int_equal(sk_tmpdir_make(g_dir, sizeof(g_dir), "sk-start"), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (!getenv("SAKHI_KEEP_TMP"))
+        sk_tmpdir_remove(g_dir);
+    return 0;
+}
+
+/* Run the server with args (NULL-terminated), wait for it to exit, return its exit code and
+ * leave its output in g_dir/out.txt. */
+static int run(const char *const *args, char **out)
+{
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)sk_ts_server_bin();
+    for (int i = 0; args[i]; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/out.txt", g_dir);
+    remove(path);
+    sk_proc p;
+    assert_int_equal(sk_proc_start(&p, argv, path), 0);
+    if (sk_proc_wait(&p, 10000) != 0) {
+        sk_proc_stop(&p, 1000);
+        fail_msg("server did not exit");
+    }
+    assert_int_equal(sk_read_file(path, out, NULL), 0);
+    return sk_proc_exit_code(&p);
+}
+
+static void expect_refusal(const char *const *args, int code, const char *needle)
+{
+    char *out;
+    int rc = run(args, &out);
+    if (rc != code || !strstr(out, needle))
+        fail_msg("exit %d (want %d), output: %s (want '%s')", rc, code, out, needle);
+    free(out);
+}
+
+static void test_bad_flags(void **state)
+{
+    (void)state;
+    char data[600];
+    snprintf(data, sizeof(data), "%s/data", g_dir);
+    const char *a1[] = {"--plaintext", "--bogus", NULL};
+    expect_refusal(a1, 2, "unknown flag '--bogus'");
+    const char *a2[] = {"--plaintext", "--port", "70000", NULL};
+    expect_refusal(a2, 2, "port: 70000 out of range");
+    const char *a3[] = {"--plaintext", "--max-conn", "many", NULL};
+    expect_refusal(a3, 2, "max-conn: expected a number");
+    const char *a4[] = {"--plaintext", "--idle-timeout", "-1", NULL};
+    expect_refusal(a4, 2, "idle-timeout: expected seconds");
+    const char *a5[] = {"--plaintext", "--log-level", "loud", NULL};
+    expect_refusal(a5, 2, "log-level");
+    const char *a6[] = {"--data", data, NULL};
+    expect_refusal(a6, 2, "--plaintext");
+    const char *a7[] = {"--plaintext", "--listen", "0.0.0.0", NULL};
+    expect_refusal(a7, 2, "only allowed on a loopback address");
+    const char *a8[] = {"--plaintext", "--listen", "not-an-ip", NULL};
+    expect_refusal(a8, 2, "not an IPv4 or IPv6 address");
+    const char *a9[] = {"--plaintext", "--port", NULL};
+    expect_refusal(a9, 2, "--port needs a value");
+    const char *a10[] = {"--config", "/nonexistent/sakhi.conf", NULL};
+    expect_refusal(a10, 2, "cannot read config file");
+    char conf[600];
+    snprintf(conf, sizeof(conf), "%s/bad.conf", g_dir);
+    FILE *fp = fopen(conf, "w");
+    assert_non_null(fp);
+    fprintf(fp, "# comment\nplaintext = true\nmystery = 3\n");
+    fclose(fp);
+    const char *a11[] = {"--config", conf, NULL};
+    expect_refusal(a11, 2, "bad.conf:3: unknown setting 'mystery'");
+}
+
+static void test_help_lists_every_flag(void **state)
+{
+    (void)state;
+    const char *a[] = {"--help", NULL};
+    char *out;
+    assert_int_equal(run(a, &out), 0);
+    const char *flags[] = {"--listen",    "--port",      "--data",         "--map-size",
+                           "--max-conn",  "--max-frame", "--idle-timeout", "--handshake-timeout",
+                           "--log-level", "--log-file",  "--plaintext",    "--config",
+                           "--tls-cert",  "--tls-key",   "--max-inflight", "--max-batch",
+                           "--port-file"};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        if (!strstr(out, flags[i]))
+            fail_msg("--help does not mention %s", flags[i]);
+    free(out);
+}
+
+static void test_bad_data_dir(void **state)
+{
+    (void)state;
+    char file[600], data[700];
+    snprintf(file, sizeof(file), "%s/plainfile", g_dir);
+    FILE *fp = fopen(file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    snprintf(data, sizeof(data), "%s/sub", file);
+    const char *a[] = {"--plaintext", "--port", "0", "--data", data, NULL};
+    expect_refusal(a, 3, "cannot create data directory");
+    /* A store written by a newer format is refused. */
+    char newer[600];
+    snprintf(newer, sizeof(newer), "%s/newer", g_dir);
+    sk_store *st;
+    assert_int_equal(sk_store_open(&st, newer, 0), 0);
+    MDB_env *env = sk_store_env(st);
+    MDB_txn *txn;
+    MDB_dbi meta;
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    uint8_t two[4] = {0, 0, 0, 2};
+    MDB_val k = {6, "format"}, v = {4, two};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    sk_store_close(st);
+    const char *b[] = {"--plaintext", "--port", "0", "--data", newer, NULL};
+    expect_refusal(b, 3, "has format 2");
+}
+
+static void test_port_in_use(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    socklen_t al = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    char port[16], data[600];
+    snprintf(port, sizeof(port), "%u", ntohs(a.sin_port));
+    snprintf(data, sizeof(data), "%s/data", g_dir);
+    const char *args[] = {"--plaintext", "--port", port, "--data", data, NULL};
+    expect_refusal(args, 4, "address already in use");
+    close(fd);
+}
+
+static void test_config_file_starts(void **state)
+{
+    (void)state;
+    sk_ts ts;
+    assert_int_equal(sk_ts_setup(&ts, "sk-conf"), 0);
+    char conf[700];
+    snprintf(conf, sizeof(conf), "%s/sakhi.conf", ts.dir);
+    FILE *fp = fopen(conf, "w");
+    assert_non_null(fp);
+    fprintf(fp, "# test config\nlisten = 127.0.0.1\nmax-conn = 7\nlog-level = debug\n"
+                "handshake-timeout = 2.5\n");
+    fclose(fp);
+    const char *extra[] = {"--config", conf, NULL};
+    assert_int_equal(sk_ts_start(&ts, extra), 0);
+    sk_tc c;
+    sk_tc_init(&c);
+    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
+    sk_tc_free(&c);
+    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
+    assert_int_equal(sk_file_contains(ts.log, "max_conn=7"), 1);
+    assert_int_equal(sk_file_contains(ts.log, "level=debug"), 1);
+    sk_ts_teardown(&ts);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_flags),          cmocka_unit_test(test_help_lists_every_flag),
+        cmocka_unit_test(test_bad_data_dir),       cmocka_unit_test(test_port_in_use),
+        cmocka_unit_test(test_config_file_starts),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
