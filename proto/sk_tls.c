@@ -58,6 +58,7 @@ struct sk_tls_conn {
     BIO *rbio;       /* owned by ssl */
     BIO *wbio;       /* owned by ssl */
     size_t rbio_fed; /* bytes fed since the read BIO was last replaced */
+    size_t wbio_out; /* bytes drained since the write BIO was last replaced */
     int is_server;
     uint8_t pin[SK_TLS_PIN_LEN];
     sk_buf plain; /* plaintext queued before the handshake completed */
@@ -388,6 +389,17 @@ static int drain(sk_tls_conn *c)
         if (n <= 0)
             return -SK_E_INTERNAL;
         c->out.len += (size_t)n;
+        c->wbio_out += (size_t)n;
+    }
+    /* Empty now; a memory BIO keeps its largest size, so replace one that carried a lot. */
+    if (c->wbio_out > SK_TLS_KEEP) {
+        BIO *fresh = BIO_new(BIO_s_mem());
+
+        if (fresh != NULL) { /* on failure keep the old one; not an error */
+            SSL_set0_wbio(c->ssl, fresh);
+            c->wbio = fresh;
+            c->wbio_out = 0;
+        }
     }
     return 0;
 }
