@@ -24,7 +24,7 @@ function(sakhi_server_test name)
   endif()
   sakhi_add_test(${name}
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/${name}.c
-    LIBS sakhi_testsupport
+    LIBS sakhi_testsupport Threads::Threads
     LABELS integration ${S_LABELS}
     TIMEOUT ${S_TIMEOUT})
 endfunction()
