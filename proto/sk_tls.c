@@ -751,6 +751,11 @@ size_t sk_tls_queued(const sk_tls_conn *c)
     return (c->plain.len - c->plain_off) + (c->out.len - c->out_off) + BIO_ctrl_pending(c->wbio);
 }
 
+size_t sk_tls_buffered_in(const sk_tls_conn *c)
+{
+    return BIO_ctrl_pending(c->rbio);
+}
+
 int sk_tls_handshake_done(const sk_tls_conn *c)
 {
     return c->done;

@@ -74,6 +74,8 @@ void sk_tls_conn_free(sk_tls_conn *c);
 /*
  * Ciphertext from the network: all n bytes are taken (copied). Drives the handshake; decrypts
  * nothing (plaintext waits for sk_tls_read). 0 or a negative code (the handshake failed).
+ * Everything fed stays buffered until read: a caller that stops reading plaintext (flow
+ * control) must also stop feeding, i.e. stop reading the socket (see sk_tls_buffered_in).
  */
 int sk_tls_feed(sk_tls_conn *c, const uint8_t *cipher, size_t n);
 /*
@@ -97,6 +99,8 @@ int sk_tls_pending_out(sk_tls_conn *c, const uint8_t **p, size_t *n);
 void sk_tls_consume_out(sk_tls_conn *c, size_t n);
 /* Bytes queued inside the engine: plaintext waiting for the handshake + ciphertext unsent. */
 size_t sk_tls_queued(const sk_tls_conn *c);
+/* Ciphertext fed but not yet consumed by the handshake or sk_tls_read. */
+size_t sk_tls_buffered_in(const sk_tls_conn *c);
 
 /* 1 once the handshake has completed (and the server key matched the pin, on a client). */
 int sk_tls_handshake_done(const sk_tls_conn *c);

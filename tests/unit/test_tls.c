@@ -232,7 +232,10 @@ static void test_handshake_and_small_data(void **state)
     assert_int_equal(sv.got.len, 5);
     assert_memory_equal(sv.got.data, "HELLO", 5);
     assert_int_equal(sk_tls_write(sv.c, (const uint8_t *)"WELCOME!", 8), 0);
-    pump(&sv, &cl, 100000);
+    assert_int_equal(move(&sv, &cl, 100000), 5 + 8 + 1 + 16);
+    assert_int_equal(sk_tls_buffered_in(cl.c), 5 + 8 + 1 + 16); /* fed, not yet read */
+    collect(&cl);
+    assert_int_equal(sk_tls_buffered_in(cl.c), 0);
     assert_int_equal(cl.got.len, 8);
     assert_memory_equal(cl.got.data, "WELCOME!", 8);
     assert_int_equal(SSL_version(sk_tls_conn_ssl(cl.c)), TLS1_3_VERSION);
@@ -566,6 +569,53 @@ static void test_tamper_and_garbage(void **state)
     const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     assert_int_equal(sk_tls_feed(sv.c, (const uint8_t *)http, strlen(http)), -SK_E_BAD_FRAME);
     side_free(&sv);
+}
+
+/*
+ * Hostile bytes before the handshake, on both roles: random noise, and noise behind a valid
+ * record header, in random pieces. Every call returns 0 (needs more) or a negative code, and a
+ * failed connection stays failed; ASan builds check the memory side.
+ */
+static void test_random_input(void **state)
+{
+    fixture *f = *state;
+    uint32_t r = 12345;
+    uint8_t buf[3000];
+
+    for (int iter = 0; iter < 300; iter++) {
+        side s;
+        if (iter & 1)
+            side_server(&s, PAIR_A);
+        else
+            side_client(&s, f->pin[PAIR_A]);
+        size_t n = 1 + (size_t)(iter * 7919u) % sizeof(buf);
+        fill_pattern(buf, n, r + (uint32_t)iter);
+        if (iter % 3 == 0 && n > 5) {
+            buf[0] = 22; /* handshake record, TLS 1.2 legacy version, plausible length */
+            buf[1] = 3;
+            buf[2] = 3;
+            buf[3] = (uint8_t)((n - 5) >> 8);
+            buf[4] = (uint8_t)(n - 5);
+        }
+        int rc = 0;
+        for (size_t off = 0; off < n && rc == 0;) {
+            r = r * 1103515245u + 12345u;
+            size_t k = 1 + (r >> 10) % 700;
+            if (k > n - off)
+                k = n - off;
+            rc = sk_tls_feed(s.c, buf + off, k);
+            off += k;
+            assert_true(rc == 0 || rc == -SK_E_BAD_FRAME || rc == -SK_E_VERSION);
+        }
+        assert_int_equal(sk_tls_handshake_done(s.c), 0);
+        if (rc != 0) {
+            assert_int_equal(sk_tls_failed(s.c), rc);
+            assert_int_equal(sk_tls_feed(s.c, buf, 1), rc);
+            assert_true(strlen(sk_tls_error(s.c)) > 0);
+        }
+        side_free(&s);
+    }
+    assert_int_equal(ERR_peek_error(), 0);
 }
 
 /*
@@ -959,6 +1009,7 @@ int main(void)
         cmocka_unit_test(test_policy_options),
         cmocka_unit_test(test_key_update_and_shutdown),
         cmocka_unit_test(test_tamper_and_garbage),
+        cmocka_unit_test(test_random_input),
         cmocka_unit_test(test_idle_memory),
         cmocka_unit_test(test_pin_format_parse),
         cmocka_unit_test(test_pin_matches_openssl_cli),
