@@ -357,6 +357,7 @@ static void test_wrong_state_and_unknown_type(void **state)
     sk_msg_free(&m);
     assert_int_equal(sk_tc_wait_close(&c, 5000), 0);
     /* An unknown message type after auth: ERROR UNKNOWN_TYPE for its rid, session goes on. */
+    sk_tc_free(&c);
     enroll(f, &c, "fw1");
     const uint8_t unknown[] = {0, 0, 0, 5, 0x93, 0x63, 0x09, 0x80, 0xc0};
     /* [99, 9, {}] is 4 bytes: 0x93 0x63 0x09 0x80; send exactly that. */

@@ -76,8 +76,9 @@ int sk_tc_connect(sk_tc *c, uint16_t port)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->fd = fd;
-    /* Accept any frame the server may send us (the largest allowed). */
-    sk_frame_reader_init(&c->rd, 16u << 20);
+    /* The largest frame a server sends with default settings (tests that raise --max-frame
+     * above it read with sk_frame_reader_set_max). */
+    sk_frame_reader_init(&c->rd, SK_FRAME_DEFAULT_MAX);
     return 0;
 }
 
