@@ -390,6 +390,110 @@ static void test_wrong_state_and_unknown_type(void **state)
     sk_tc_free(&c);
 }
 
+static int count_cb(const sk_record *r, void *payload)
+{
+    (void)r;
+    (*(uint32_t *)payload)++;
+    return 0;
+}
+
+static void test_pipelined_and_streamed(void **state)
+{
+    fx *f = *state;
+    sk_tc c;
+    char code[SK_ENROLL_CODE_LEN + 1];
+    sk_tc_init(&c);
+    c.hello_max_frame = 16384; /* small frames: a big pull must stream in several */
+    assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
+    assert_int_equal(sk_tc_connect(&c, f->ts.port), 0);
+    assert_int_equal(sk_tc_enroll(&c, code, "small frames"), 0);
+    assert_int_equal(c.max_frame, 16384);
+    sk_frame_reader_set_max(&c.rd, c.max_frame); /* any bigger frame fails the test */
+    enum { N = 42 };                             /* 3 + 3 + 9 batches of 4 */
+    sk_change ch[N];
+    char notes[3001];
+    memset(notes, 'n', 3000);
+    notes[3000] = '\0';
+    uint64_t now = sk_ts_now_ms();
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(sk_tc_make_referral(&ch[i], (uint64_t)i + 1, now + (uint64_t)i, "big"), 0);
+        uint8_t v[3005];
+        v[0] = 0xda;
+        v[1] = 3000 >> 8;
+        v[2] = 3000 & 0xff;
+        memcpy(v + 3, notes, 3000);
+        assert_int_equal(sk_change_set(&ch[i], SK_F_NOTES, v, 3003), 0);
+    }
+    /* Two pushes, a pull and a ping in one write: every rid answered. */
+    sk_buf out = SK_BUF_INIT;
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_PUSH, 50);
+    m.u.push.changes = ch;
+    m.u.push.nchanges = 3;
+    assert_int_equal(sk_msg_encode(&out, &m), 0);
+    sk_msg_init(&m, SK_MSG_PULL, 51);
+    m.u.pull.cursor = 0;
+    assert_int_equal(sk_msg_encode(&out, &m), 0);
+    sk_msg_init(&m, SK_MSG_PING, 52);
+    assert_int_equal(sk_msg_encode(&out, &m), 0);
+    sk_msg_init(&m, SK_MSG_PUSH, 53);
+    m.u.push.changes = ch + 3;
+    m.u.push.nchanges = 3;
+    assert_int_equal(sk_msg_encode(&out, &m), 0);
+    assert_int_equal(sk_tc_send_raw(&c, out.data, out.len), 0);
+    sk_buf_free(&out);
+    int got50 = 0, got51 = 0, got52 = 0, got53 = 0;
+    while (!(got50 && got51 && got52 && got53)) {
+        assert_int_equal(sk_tc_recv(&c, &m, 5000), 0);
+        if (m.rid == 50 || m.rid == 53) {
+            assert_int_equal(m.type, SK_MSG_PUSH_ACK);
+            for (uint32_t i = 0; i < m.u.push_ack.nacks; i++)
+                assert_int_equal(m.u.push_ack.acks[i].status, SK_ACK_APPLIED);
+            if (m.rid == 50)
+                got50 = 1;
+            else
+                got53 = 1;
+        } else if (m.rid == 51) {
+            assert_int_equal(m.type, SK_MSG_CHANGES);
+            got51 = m.u.changes.last;
+        } else {
+            assert_int_equal(m.rid, 52);
+            assert_int_equal(m.type, SK_MSG_PONG);
+            got52 = 1;
+        }
+        sk_msg_free(&m);
+    }
+    /* The rest in batches that fit the 16 KiB frames. */
+    for (int i = 6; i < N; i += 4) {
+        sk_ack acks[4];
+        assert_int_equal(sk_tc_push(&c, ch + i, 4, acks), 0);
+        for (int k = 0; k < 4; k++)
+            assert_int_equal(acks[k].status, SK_ACK_APPLIED);
+    }
+    /* Pushes of one session are applied in order: 50's changes got the lowest versions. */
+    uint32_t n = 0, frames = 0;
+    uint64_t next;
+    int more;
+    assert_int_equal(sk_tc_pull(&c, 0, 1000, count_cb, &n, &next, &more, &frames), 0);
+    assert_int_equal(n, N);
+    assert_int_equal(next, N);
+    assert_int_equal(more, 0);
+    assert_true(frames >= 5); /* 42 records of ~3 KiB in frames of at most 16 KiB */
+    sk_store *st;
+    sk_record r;
+    assert_int_equal(sk_ts_store(&f->ts, &st), 0);
+    assert_int_equal(sk_store_record_get(st, &ch[0].id, &r), 0);
+    assert_int_equal(r.version, 1);
+    sk_record_free(&r);
+    assert_int_equal(sk_store_record_get(st, &ch[N - 1].id, &r), 0);
+    assert_int_equal(r.version, N);
+    sk_record_free(&r);
+    sk_store_close(st);
+    for (int i = 0; i < N; i++)
+        sk_change_free(&ch[i]);
+    sk_tc_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +502,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enroll_and_auth_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_state_and_unknown_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_and_streamed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -212,6 +212,8 @@ static int hello_challenge(sk_tc *c, uint8_t nonce[SK_NONCE_LEN], uint64_t *serv
     m.u.hello.nversions = 1;
     m.u.hello.device = c->device;
     m.u.hello.app = SK_STR("sakhi-testclient");
+    if (c->hello_max_frame)
+        m.u.hello.max_frame = c->hello_max_frame;
     int rc = sk_tc_send(c, &m);
     if (rc || (rc = expect(c, &r, SK_MSG_CHALLENGE, m.rid)))
         return rc;

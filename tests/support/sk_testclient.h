@@ -24,7 +24,8 @@
 typedef struct sk_tc {
     int fd;
     uint16_t port;
-    int timeout_ms; /* default receive timeout (5000) */
+    int timeout_ms;           /* default receive timeout (5000) */
+    uint32_t hello_max_frame; /* announced in HELLO (0 = not announced) */
     sk_frame_reader rd;
     uint8_t *frame; /* copy of the last frame body */
     uint32_t frame_len;
