@@ -27,6 +27,13 @@ uint64_t sk_now_ms(void)
     return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }
 
+static sk_transport *plain_factory(void *arg, sk_transport_deliver_fn deliver,
+                                   sk_transport_emit_fn emit, void *ctx)
+{
+    (void)arg;
+    return sk_transport_plain_new(deliver, emit, ctx);
+}
+
 static void writer_done(sk_wreq *w, void *payload)
 {
     (void)payload;
@@ -136,6 +143,7 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     memset(srv, 0, sizeof(*srv));
     srv->loop = loop;
     srv->cfg = cfg;
+    srv->transport_new = plain_factory; /* sk_config refuses to start without --plaintext */
     int rc = sk_store_open(&srv->store, cfg->data_dir, cfg->map_size_mb * 1024u * 1024u);
     if (rc) {
         snprintf(err, errcap, "%s",

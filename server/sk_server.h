@@ -7,6 +7,7 @@
 
 #include "sk_config.h"
 #include "sk_store.h"
+#include "sk_transport.h"
 #include "sk_writer.h"
 
 #include <stdint.h>
@@ -14,11 +15,19 @@
 
 typedef struct sk_session sk_session;
 
+/* Makes the transport of each new connection (NULL on no memory). The server picks it at init:
+ * plaintext today; a TLS transport implements the same sk_transport_ops and is chosen here, so
+ * sessions never change. */
+typedef sk_transport *(*sk_transport_factory)(void *arg, sk_transport_deliver_fn deliver,
+                                              sk_transport_emit_fn emit, void *ctx);
+
 typedef struct sk_server {
     uv_loop_t *loop;
     const sk_config *cfg;
     sk_store *store;
     sk_writer *writer;
+    sk_transport_factory transport_new;
+    void *transport_arg;
     uv_tcp_t listener;
     int listening;
     uv_signal_t sig_int, sig_term, sig_hup;

@@ -774,7 +774,9 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0 && !s->closing) {
         if (s->state == ST_AUTHENTICATED)
             arm_idle(s);
-        sk_transport_on_read(s->tr, (const uint8_t *)buf->base, (size_t)nread);
+        int rc = sk_transport_on_read(s->tr, (const uint8_t *)buf->base, (size_t)nread);
+        if (rc < 0 && !s->closing) /* the transport failed (e.g. a TLS handshake) */
+            session_close(s, "transport_error");
     } else if (nread < 0 && !s->closing) {
         if (s->inflight > 0 && nread == UV_EOF) {
             /* Half-closed by the client: stop reading, answer what is in flight, then close. */
@@ -829,7 +831,7 @@ int sk_session_accept(sk_server *srv, int over_cap)
     s->id = ++srv->next_session;
     s->max_frame = HANDSHAKE_MAX_FRAME;
     sk_frame_reader_init(&s->rd, HANDSHAKE_MAX_FRAME);
-    s->tr = sk_transport_plain_new(deliver_plain, emit_bytes, s);
+    s->tr = srv->transport_new(srv->transport_arg, deliver_plain, emit_bytes, s);
     if (!s->tr || uv_tcp_init(srv->loop, &s->tcp) != 0) {
         sk_transport_destroy(s->tr);
         free(s);
