@@ -1,0 +1,559 @@
+/*
+ * sakhi.h - libsakhi, the client library field apps embed to capture referrals offline and sync
+ * them with a Sakhi Sync server. This header is the manual: every public function is documented
+ * here (docs/CLIENT-API.md is the tour).
+ *
+ * CONVENTIONS
+ *   - Everything public starts with sakhi_ / SAKHI_. Functions return 0 on success or a negative
+ *     SAKHI_E* code; out-parameters come first and are written only on success.
+ *   - sakhi_strerror(code) gives a static text for a code; sakhi_errmsg(c) the handle's last
+ *     detailed message (which field, why); for validation errors sakhi_errfield(c) names the
+ *     field. Messages never contain a referral's content.
+ *   - Ownership: the library copies every string it keeps. Buffers it returns are freed with
+ *     sakhi_free(); objects with their own _free function. Pointers returned by getters are
+ *     owned by the object they came from and live as long as it does.
+ *   - Records are identified by their id in text form: 36 characters
+ *     "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (SAKHI_ID_STRLEN bytes with the NUL).
+ *   - The library never writes to stdout or stderr; it reports through return values and the
+ *     optional log callback (which never receives referral content either).
+ *
+ * THREADING
+ *   There is no global state: handles are independent. One sakhi_client handle may be used from
+ *   several threads at once: every call takes the handle's mutex for the short time it touches
+ *   the local store (LMDB write transactions are short and commit with fsync). sakhi_sync() does
+ *   its network I/O WITHOUT holding the mutex, so capture, reads and listing work from another
+ *   thread while a sync runs; it takes the mutex only to apply each acknowledgement or pulled
+ *   batch. Only one sync (or enroll) runs per handle at a time (a second gets SAKHI_EBUSY).
+ *   sakhi_sync_cancel() may be called from any thread, including a signal-free UI thread.
+ *   Objects derived from a handle (drafts, records) must not be used from two threads at once
+ *   and must be freed before the handle is closed. sakhi_errmsg()/sakhi_errfield() return the
+ *   message of the last failing call on the handle by any thread; read them from the thread that
+ *   made the call before it makes another one if several threads share a handle.
+ *
+ * STORAGE AND SECURITY
+ *   The store is a directory holding one LMDB environment. Record bodies, the outbox of pending
+ *   changes and the device's identity and key are encrypted with AES-256-GCM under a random data
+ *   key; that key is wrapped by a key derived from the worker's PIN with scrypt and a per-device
+ *   salt. Only non-identifying index data (status, urgency, capture date, sync state) is in
+ *   plain, so that lists do not decrypt every record. The wrong PIN changes nothing but a
+ *   failure counter; after max_pin_attempts failures in a row the store locks for good
+ *   (SAKHI_ELOCKED; the device must be enrolled again).
+ */
+#ifndef SAKHI_H
+#define SAKHI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SAKHI_STATIC_DEFINE)
+#define SAKHI_API
+#elif defined(SAKHI_BUILDING) && defined(__GNUC__)
+#define SAKHI_API __attribute__((visibility("default")))
+#else
+#define SAKHI_API
+#endif
+
+/* Initialiser of a versioned struct: the version set, every other member zero. */
+#ifdef __cplusplus
+#define SAKHI_INIT_(v)                                                                             \
+    {                                                                                              \
+        v                                                                                          \
+    }
+#else
+#define SAKHI_INIT_(v)                                                                             \
+    {                                                                                              \
+        .version = (v)                                                                             \
+    }
+#endif
+
+/* ---- version ----------------------------------------------------------------------------- */
+
+#define SAKHI_VERSION_MAJOR 0
+#define SAKHI_VERSION_MINOR 1
+#define SAKHI_VERSION_PATCH 0
+#define SAKHI_VERSION_STRING "0.1.0"
+
+/* The library's version at run time ("0.1.0"), which may differ from SAKHI_VERSION_STRING when
+ * the app was built against another header. Static string. Thread-safe. */
+SAKHI_API const char *sakhi_version(void);
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+#define SAKHI_OK 0
+#define SAKHI_EINVAL (-1)       /* invalid argument (NULL, bad id text, unknown field name) */
+#define SAKHI_ENOMEM (-2)       /* out of memory */
+#define SAKHI_EIO (-3)          /* local storage error (disk, LMDB) */
+#define SAKHI_EFULL (-4)        /* local store full (map size reached): nothing was changed */
+#define SAKHI_EPIN (-5)         /* wrong PIN: nothing changed, the attempt was counted */
+#define SAKHI_ELOCKED (-6)      /* too many wrong PINs: the store is locked */
+#define SAKHI_ENOTFOUND (-7)    /* no such record, or a field is absent */
+#define SAKHI_EVALIDATION (-8)  /* the referral is not valid: see sakhi_errfield/sakhi_errmsg */
+#define SAKHI_ENOTENROLLED (-9) /* the device has not been enrolled yet */
+#define SAKHI_EENROLLED (-10)   /* the device is already enrolled */
+#define SAKHI_ENET (-11)        /* could not connect, or the connection was lost */
+#define SAKHI_ETIMEOUT (-12)    /* a connect/read timeout or the no-progress watchdog fired */
+#define SAKHI_ECANCELED (-13)   /* canceled by sakhi_sync_cancel or the progress callback */
+#define SAKHI_EPROTO (-14)      /* the server sent something the protocol does not allow */
+#define SAKHI_EAUTH (-15)       /* the server refused the device's authentication */
+#define SAKHI_EREVOKED (-16)    /* the device was revoked: the local store has been wiped */
+#define SAKHI_EENROLLCODE (-17) /* enrollment code unknown, used or expired */
+#define SAKHI_ESERVER (-18)     /* server busy, shutting down, full or failing: retry later */
+#define SAKHI_EBUSY (-19)       /* a sync or enroll is already running on this handle */
+#define SAKHI_EFORMAT (-20)     /* the store was written by a newer library, or is damaged */
+#define SAKHI_ESTATE (-21)      /* not possible in the record's state (e.g. editing a stub) */
+#define SAKHI_EVERSION (-22)    /* the server speaks no protocol version this library speaks */
+#define SAKHI_EFORBIDDEN (-23)  /* this worker's role may not make this change */
+
+/* Static English text for a SAKHI_E* code ("unknown error" for unknown codes). Thread-safe. */
+SAKHI_API const char *sakhi_strerror(int code);
+
+/* ---- options and allocator hooks --------------------------------------------------------- */
+
+/* Log levels passed to the log callback. */
+#define SAKHI_LOG_ERROR 1
+#define SAKHI_LOG_WARN 2
+#define SAKHI_LOG_INFO 3
+#define SAKHI_LOG_DEBUG 4
+
+typedef void *(*sakhi_malloc_fn)(size_t size, void *payload);
+typedef void *(*sakhi_realloc_fn)(void *ptr, size_t size, void *payload);
+typedef void (*sakhi_free_fn)(void *ptr, void *payload);
+/* msg is one line of key=value fields without content of any record; valid during the call.
+ * Called from whichever thread made the call that logs (a sync logs from the sync thread). */
+typedef void (*sakhi_log_fn)(int level, const char *msg, void *payload);
+
+#define SAKHI_OPTIONS_VERSION 1
+typedef struct sakhi_options {
+    unsigned int version; /* SAKHI_OPTIONS_VERSION */
+    /* Allocator hooks: all three or none. They cover the library's own allocations (the
+     * handle, drafts, records, returned strings); LMDB, OpenSSL and msgpack-c, and the shared
+     * record code underneath, call malloc themselves. */
+    sakhi_malloc_fn malloc_fn;
+    sakhi_realloc_fn realloc_fn;
+    sakhi_free_fn free_fn;
+    void *alloc_payload;
+    sakhi_log_fn log_fn; /* NULL: no logging */
+    void *log_payload;
+    int log_level;                 /* most verbose level passed to log_fn; 0 = SAKHI_LOG_WARN */
+    uint64_t map_size;             /* LMDB map size in bytes; 0 = 256 MiB */
+    unsigned int kdf_log2_n;       /* scrypt cost N = 2^kdf_log2_n for NEW stores; 0 = 15. Tests
+                                 * use ~10; real apps leave 0. Existing stores keep theirs. */
+    unsigned int max_pin_attempts; /* wrong PINs in a row before the store locks; 0 = 10 */
+    const char *app; /* app name/version for the server's logs (<= 64 bytes); copied */
+} sakhi_options;
+
+#define SAKHI_OPTIONS_INIT SAKHI_INIT_(SAKHI_OPTIONS_VERSION)
+
+/* ---- the handle -------------------------------------------------------------------------- */
+
+typedef struct sakhi_client sakhi_client;
+
+/*
+ * Open the store in directory path (created, with mode 0700, when it does not exist) with the
+ * worker's PIN, or create a new store there protected by that PIN.
+ *   out   receives the handle; close it with sakhi_close().
+ *   path  directory of the store; copied.
+ *   pin   the worker's PIN or passphrase, 1..256 bytes; never stored.
+ *   opts  NULL for defaults; the library copies what it keeps.
+ * Returns 0, SAKHI_EINVAL, SAKHI_ENOMEM, SAKHI_EIO, SAKHI_EFULL, SAKHI_EFORMAT (newer format or
+ * damaged key material), SAKHI_EPIN (wrong PIN: the attempt is counted, nothing else changes),
+ * SAKHI_ELOCKED (too many wrong PINs; also returned by the attempt that reaches the limit).
+ * A correct PIN resets the failure counter. Opening takes about 0.1 s with the default KDF cost.
+ * Thread-safe (different handles are independent; do not open one path twice in one process).
+ */
+SAKHI_API int sakhi_open(sakhi_client **out, const char *path, const char *pin,
+                         const sakhi_options *opts);
+
+/* Close the handle and free it. NULL is accepted. No sync may be running on it (cancel it and
+ * wait for sakhi_sync to return first). Key material is wiped from memory. */
+SAKHI_API void sakhi_close(sakhi_client *c);
+
+/* Detailed message of the last failure on c ("name: is required"), or "" if none. Owned by c,
+ * valid until the next call on c. Never NULL (c NULL gives ""). */
+SAKHI_API const char *sakhi_errmsg(sakhi_client *c);
+
+/* For SAKHI_EVALIDATION and SAKHI_EFORBIDDEN: the case-model name of the field at fault
+ * ("age", "consent_by"), or "" when the error is about the record as a whole. Owned by c. */
+SAKHI_API const char *sakhi_errfield(sakhi_client *c);
+
+/* Free a buffer the library returned (sakhi_record_json). NULL is accepted. Uses the handle's
+ * allocator; c must be the handle the buffer came from. */
+SAKHI_API void sakhi_free(sakhi_client *c, void *ptr);
+
+/* ---- device identity --------------------------------------------------------------------- */
+
+#define SAKHI_ROLE_NONE 0
+#define SAKHI_ROLE_FIELD 1 /* frontline worker */
+#define SAKHI_ROLE_STAFF 2 /* centre staff */
+#define SAKHI_ROLE_ADMIN 3
+
+#define SAKHI_STATUS_VERSION 1
+typedef struct sakhi_status {
+    unsigned int version;  /* set by the caller: SAKHI_STATUS_VERSION (SAKHI_STATUS_INIT) */
+    int enrolled;          /* 1 once enrolled */
+    uint64_t device_id;    /* server-assigned device id, 0 before enrollment */
+    char worker[65];       /* worker id the device belongs to */
+    int role;              /* SAKHI_ROLE_* */
+    unsigned int district; /* worker's district code, 0 = all */
+    char server_host[256]; /* server the device enrolled with */
+    uint16_t server_port;
+    uint64_t pending;      /* changes waiting in the outbox */
+    uint64_t records;      /* records in the local store */
+    uint64_t rejected;     /* records whose last change the server rejected */
+    uint64_t last_sync_ms; /* Unix ms of the last sync that completed, 0 = never */
+    uint64_t cursor;       /* pull cursor (server seq) */
+} sakhi_status;
+#define SAKHI_STATUS_INIT SAKHI_INIT_(SAKHI_STATUS_VERSION)
+
+/* Fill out with the device identity and store counters. out->version must be set.
+ * Returns 0, SAKHI_EINVAL, SAKHI_EIO. Thread-safe. */
+SAKHI_API int sakhi_status_get(sakhi_status *out, sakhi_client *c);
+
+/* ---- capture ----------------------------------------------------------------------------- */
+
+/* Enumeration codes of the case model (docs/CASE-MODEL.md). Setters also take the names. */
+#define SAKHI_DISTRICT_LEH 1
+#define SAKHI_DISTRICT_KARGIL 2
+#define SAKHI_TAKEN_HOME_VISIT 1
+#define SAKHI_TAKEN_ANGANWADI_CENTRE 2
+#define SAKHI_TAKEN_HEALTH_CENTRE 3
+#define SAKHI_TAKEN_POLICE_STATION 4
+#define SAKHI_TAKEN_PHONE 5
+#define SAKHI_TAKEN_OSC 6
+#define SAKHI_AGE_UNDER_12 1
+#define SAKHI_AGE_12_17 2
+#define SAKHI_AGE_18_29 3
+#define SAKHI_AGE_30_44 4
+#define SAKHI_AGE_45_59 5
+#define SAKHI_AGE_60_PLUS 6
+#define SAKHI_MARITAL_UNMARRIED 1
+#define SAKHI_MARITAL_MARRIED 2
+#define SAKHI_MARITAL_SEPARATED 3
+#define SAKHI_MARITAL_DIVORCED 4
+#define SAKHI_MARITAL_WIDOWED 5
+#define SAKHI_CONCERN_DOMESTIC_VIOLENCE 1
+#define SAKHI_CONCERN_FINANCIAL_ABUSE 2
+#define SAKHI_CONCERN_CYBER_BULLYING 3
+#define SAKHI_CONCERN_ABANDONMENT 4
+#define SAKHI_CONCERN_DRUG_ABUSE 5
+#define SAKHI_CONCERN_CHILD_MARRIAGE 6
+#define SAKHI_CONCERN_SEXUAL_OFFENCE_MINOR 7
+#define SAKHI_CONCERN_OTHER 8
+#define SAKHI_URGENCY_IMMEDIATE_DANGER 1
+#define SAKHI_URGENCY_URGENT 2
+#define SAKHI_URGENCY_ROUTINE 3
+#define SAKHI_SOURCE_SELF 1
+#define SAKHI_SOURCE_HELPLINE_181 2
+#define SAKHI_SOURCE_POLICE 3
+#define SAKHI_SOURCE_HOSPITAL 4
+#define SAKHI_SOURCE_COURT 5
+#define SAKHI_SOURCE_GOVERNMENT_DEPARTMENT 6
+#define SAKHI_SOURCE_NGO 7
+#define SAKHI_SOURCE_FAMILY 8
+#define SAKHI_SOURCE_COMMUNITY 9
+#define SAKHI_SOURCE_FRONTLINE_WORKER 10
+#define SAKHI_STATUS_NEW 1
+#define SAKHI_STATUS_RECEIVED 2
+#define SAKHI_STATUS_ACCEPTED 3
+#define SAKHI_STATUS_IN_SERVICE 4
+#define SAKHI_STATUS_CLOSED 5
+#define SAKHI_STATUS_REFERRED 6
+#define SAKHI_SERVICE_LEGAL_AID 1
+#define SAKHI_SERVICE_MEDICAL_ASSISTANCE 2
+#define SAKHI_SERVICE_POLICE_FACILITATION 3
+#define SAKHI_SERVICE_COUNSELLING 4
+#define SAKHI_SERVICE_SHELTER 5
+#define SAKHI_SERVICE_NEEDED 1
+#define SAKHI_SERVICE_IN_PROGRESS 2
+#define SAKHI_SERVICE_GIVEN 3
+#define SAKHI_SERVICE_DECLINED 4
+#define SAKHI_SERVICE_NOT_NEEDED 5
+
+#define SAKHI_ID_STRLEN 37 /* 36 characters + NUL */
+
+/* A draft: a new referral, or edits to an existing record, held in memory until saved. */
+typedef struct sakhi_referral sakhi_referral;
+
+/* Start a new referral draft with a fresh id (made on the device; no server needed).
+ * Returns 0, SAKHI_EINVAL, SAKHI_ENOMEM. Free with sakhi_referral_free (saved or not). */
+SAKHI_API int sakhi_referral_new(sakhi_referral **out, sakhi_client *c);
+
+/* Start a draft of edits to the existing record id (only the fields set on the draft change).
+ * Returns 0, SAKHI_EINVAL, SAKHI_ENOMEM, SAKHI_ENOTFOUND, SAKHI_ESTATE (the record is only a
+ * stub on this device, or deleted), SAKHI_EIO. */
+SAKHI_API int sakhi_referral_edit(sakhi_referral **out, sakhi_client *c, const char *id);
+
+/* Free a draft (NULL accepted). Unsaved edits are discarded. */
+SAKHI_API void sakhi_referral_free(sakhi_referral *r);
+
+/* The draft's record id (36 characters). Owned by r. */
+SAKHI_API const char *sakhi_referral_id(const sakhi_referral *r);
+
+/*
+ * Typed setters. Each copies its argument into the draft and returns 0, SAKHI_EINVAL (NULL
+ * draft, a string that is not UTF-8, an enumeration code out of range, a value over its
+ * limit), or SAKHI_ENOMEM. Full validation (required fields, cross-field rules) happens in
+ * sakhi_referral_validate and sakhi_referral_save. Strings are UTF-8.
+ */
+SAKHI_API int sakhi_referral_set_district(sakhi_referral *r, int district);
+SAKHI_API int sakhi_referral_set_block(sakhi_referral *r, const char *block);
+SAKHI_API int sakhi_referral_set_village(sakhi_referral *r, const char *village);
+SAKHI_API int sakhi_referral_set_taken_at(sakhi_referral *r, int taken_at);
+/* The survivor's name, or "withheld". */
+SAKHI_API int sakhi_referral_set_name(sakhi_referral *r, const char *name);
+SAKHI_API int sakhi_referral_set_age(sakhi_referral *r, unsigned int age);
+SAKHI_API int sakhi_referral_set_age_band(sakhi_referral *r, int band);
+SAKHI_API int sakhi_referral_set_minor(sakhi_referral *r, int minor);
+/* phone NULL records "no phone" (nil). */
+SAKHI_API int sakhi_referral_set_phone(sakhi_referral *r, const char *phone);
+SAKHI_API int sakhi_referral_set_safe_to_call(sakhi_referral *r, int safe);
+SAKHI_API int sakhi_referral_set_marital(sakhi_referral *r, int marital);
+SAKHI_API int sakhi_referral_set_children(sakhi_referral *r, unsigned int children);
+/* Add one concern to the list (a concern already listed is not added twice). */
+SAKHI_API int sakhi_referral_add_concern(sakhi_referral *r, int concern);
+SAKHI_API int sakhi_referral_set_concern_other(sakhi_referral *r, const char *text);
+SAKHI_API int sakhi_referral_set_urgency(sakhi_referral *r, int urgency);
+SAKHI_API int sakhi_referral_set_source(sakhi_referral *r, int source);
+/* Consent to share with the centre and to be contacted. When share is 1 and the draft has no
+ * consent_by / consent_at, save fills them with the device's worker and the time of saving. */
+SAKHI_API int sakhi_referral_set_consent(sakhi_referral *r, int share, int contact);
+SAKHI_API int sakhi_referral_set_notes(sakhi_referral *r, const char *notes);
+/* A service's status (SAKHI_SERVICE_LEGAL_AID.., SAKHI_SERVICE_NEEDED..). A field worker may
+ * only mark a service as needed (the server refuses anything else from her). */
+SAKHI_API int sakhi_referral_set_service(sakhi_referral *r, int service, int status);
+/* Status (centre staff; a field worker's referral is always created as new). */
+SAKHI_API int sakhi_referral_set_status(sakhi_referral *r, int status);
+
+/* Set an enumeration field by names: field is the case-model name ("urgency", "district",
+ * "taken_at", "age_band", "marital_status", "referral_source", "status", "concerns" (adds one),
+ * "service.legal_aid", ...), value the code's name ("immediate_danger"), case-insensitive.
+ * Returns 0, SAKHI_EINVAL (unknown field, not an enumeration, unknown name), SAKHI_ENOMEM. */
+SAKHI_API int sakhi_referral_set_enum(sakhi_referral *r, const char *field, const char *value);
+
+/* Set field key (1..65535; keys of the case model or extension fields of a newer schema) to one
+ * complete MessagePack value of len bytes (copied; at most 16384 bytes; nil clears a field).
+ * Returns 0, SAKHI_EINVAL (not exactly one valid value, too long, a server-only field),
+ * SAKHI_ENOMEM. */
+SAKHI_API int sakhi_referral_set_raw(sakhi_referral *r, unsigned int key, const void *msgpack,
+                                     size_t len);
+
+/* Validate the record as it would be after saving (the stored record with the draft on top),
+ * with the case model's rules. Returns 0, SAKHI_EVALIDATION (sakhi_errfield / sakhi_errmsg
+ * say which field and why), SAKHI_ENOMEM, SAKHI_EIO. */
+SAKHI_API int sakhi_referral_validate(sakhi_referral *r);
+
+/*
+ * Validate and save the draft as one change: the record and its outbox entry are committed
+ * to disk (fsync) before this returns, so the worker may switch the phone off right after.
+ * Fills schema, created_at, status (new) and the consent stamp of a new referral when absent.
+ *   id_out  NULL, or SAKHI_ID_STRLEN bytes receiving the record id.
+ * The draft stays valid (free it with sakhi_referral_free); saving it again saves nothing new
+ * unless it was changed. Returns 0, SAKHI_EVALIDATION, SAKHI_EINVAL, SAKHI_ENOMEM, SAKHI_EIO,
+ * SAKHI_EFULL (store full: nothing was saved), SAKHI_ESTATE (the record became a stub or was
+ * deleted meanwhile). Thread-safe with respect to a running sync.
+ */
+SAKHI_API int sakhi_referral_save(char *id_out, sakhi_client *c, sakhi_referral *r);
+
+/* Add a follow-up (free text, 1..4000 bytes UTF-8) to record id, saved durably as one change.
+ * Returns 0, SAKHI_EINVAL, SAKHI_ENOTFOUND, SAKHI_ESTATE (stub or deleted), SAKHI_ENOMEM,
+ * SAKHI_EIO, SAKHI_EFULL. */
+SAKHI_API int sakhi_followup_add(sakhi_client *c, const char *id, const char *text);
+
+/* Discard the rejected change of record id (the worker chose not to fix it): the record goes
+ * back to the server's version, or disappears when the server never accepted it. Pending
+ * changes made after the rejection stay. Returns 0, SAKHI_EINVAL, SAKHI_ENOTFOUND, SAKHI_ESTATE
+ * (no rejected change), SAKHI_EIO. */
+SAKHI_API int sakhi_discard_change(sakhi_client *c, const char *id);
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+/* Sync state of a record, as an app shows it to the worker. */
+#define SAKHI_SYNC_PENDING 1  /* local changes wait to be sent */
+#define SAKHI_SYNC_SENT 2     /* sent, not yet acknowledged (a sync was cut) */
+#define SAKHI_SYNC_RECEIVED 3 /* the centre's server has it */
+#define SAKHI_SYNC_ACCEPTED 4 /* the centre accepted it: it has a case number */
+#define SAKHI_SYNC_REJECTED 5 /* the server rejected the last change: fix or discard it */
+#define SAKHI_SYNC_CONFLICT 6 /* a concurrent edit was merged; staff will review */
+
+/* Name of a SAKHI_SYNC_* state ("pending"); "unknown" otherwise. Static. */
+SAKHI_API const char *sakhi_sync_state_name(int state);
+
+typedef struct sakhi_record sakhi_record;
+
+/* Load record id (decrypted, local edits shown on top of the server's version).
+ * Returns 0, SAKHI_EINVAL, SAKHI_ENOTFOUND, SAKHI_ENOMEM, SAKHI_EIO, SAKHI_EFORMAT (the stored
+ * bytes fail authentication). Free with sakhi_record_free (before closing c). */
+SAKHI_API int sakhi_record_get(sakhi_record **out, sakhi_client *c, const char *id);
+SAKHI_API void sakhi_record_free(sakhi_record *rec);
+
+/* Property getters; strings are owned by rec. They cannot fail. */
+SAKHI_API const char *sakhi_record_id(const sakhi_record *rec);
+SAKHI_API int sakhi_record_sync_state(const sakhi_record *rec);   /* SAKHI_SYNC_* */
+SAKHI_API uint64_t sakhi_record_version(const sakhi_record *rec); /* server version, 0 = none */
+SAKHI_API int sakhi_record_is_stub(const sakhi_record *rec);      /* minimised after acceptance */
+SAKHI_API int sakhi_record_is_deleted(const sakhi_record *rec);
+SAKHI_API int sakhi_record_needs_review(const sakhi_record *rec);
+/* Rejection: protocol error code (e.g. 40 INVALID) or 0, the field name ("" if none), and the
+ * server's reason ("" if none). */
+SAKHI_API int sakhi_record_reject_code(const sakhi_record *rec);
+SAKHI_API const char *sakhi_record_reject_field(const sakhi_record *rec);
+SAKHI_API const char *sakhi_record_reject_reason(const sakhi_record *rec);
+
+/* Field getters by case-model field name. Return 0, SAKHI_ENOTFOUND (absent or nil),
+ * SAKHI_EINVAL (unknown name, or the field has another type). Enumeration fields read as
+ * uint (their code). *out for strings points into rec (NUL-terminated copy owned by rec). */
+SAKHI_API int sakhi_record_get_str(const char **out, sakhi_record *rec, const char *field);
+SAKHI_API int sakhi_record_get_uint(uint64_t *out, const sakhi_record *rec, const char *field);
+SAKHI_API int sakhi_record_get_bool(int *out, const sakhi_record *rec, const char *field);
+/* Follow-ups, oldest first. */
+SAKHI_API size_t sakhi_record_followup_count(const sakhi_record *rec);
+/* Text of follow-up i (< count); NULL when out of range. Owned by rec. */
+SAKHI_API const char *sakhi_record_followup_text(sakhi_record *rec, size_t i);
+
+/* The record as one JSON object: {"id", "version", "sync_state", "stub", "fields": {name:
+ * value, enumerations by name}, "followups": [{"by","text","at"}], "reject": {...}}.
+ * *out is NUL-terminated; free it with sakhi_free(c, *out).
+ * Returns 0, SAKHI_EINVAL, SAKHI_ENOTFOUND, SAKHI_ENOMEM, SAKHI_EIO, SAKHI_EFORMAT. */
+SAKHI_API int sakhi_record_json(char **out, sakhi_client *c, const char *id);
+
+#define SAKHI_LIST_FILTER_VERSION 1
+typedef struct sakhi_list_filter {
+    unsigned int version; /* SAKHI_LIST_FILTER_VERSION */
+    int status;           /* SAKHI_STATUS_* or 0 for any */
+    int sync_state;       /* SAKHI_SYNC_* or 0 for any */
+    int pending_only;     /* 1: only records with changes not yet acknowledged */
+    uint64_t from_ms;     /* capture time (Unix ms) >= from_ms; 0 = no bound */
+    uint64_t to_ms;       /* capture time < to_ms; 0 = no bound */
+    const char *after;    /* cursor: list records after this id (a previous next_cursor) */
+} sakhi_list_filter;
+#define SAKHI_LIST_FILTER_INIT SAKHI_INIT_(SAKHI_LIST_FILTER_VERSION)
+
+/* One row of a list: only non-identifying data, read from the index without decrypting. */
+typedef struct sakhi_list_item {
+    char id[SAKHI_ID_STRLEN];
+    int status;          /* SAKHI_STATUS_*, 0 unknown */
+    int urgency;         /* SAKHI_URGENCY_*, 0 unknown */
+    int sync_state;      /* SAKHI_SYNC_* */
+    uint64_t created_ms; /* capture time (Unix ms) */
+    int stub;            /* 1 when only a stub is kept */
+} sakhi_list_item;
+
+/*
+ * List records in capture order (oldest first) matching filter (NULL: all), at most cap of
+ * them, into items[]. *count_out gets the number written. next_cursor (NULL, or
+ * SAKHI_ID_STRLEN bytes) receives the cursor for the next page (pass it as filter->after), or
+ * "" when there are no more. Reads only the plain index: no record is decrypted, memory use is
+ * independent of the store's size. Returns 0, SAKHI_EINVAL, SAKHI_EIO. Thread-safe.
+ */
+SAKHI_API int sakhi_list(sakhi_list_item *items, size_t cap, size_t *count_out, char *next_cursor,
+                         sakhi_client *c, const sakhi_list_filter *filter);
+
+/* Number of changes waiting in the outbox. Returns 0, SAKHI_EINVAL, SAKHI_EIO. */
+SAKHI_API int sakhi_pending_count(uint64_t *out, sakhi_client *c);
+
+/* ---- enrollment and sync ----------------------------------------------------------------- */
+
+#define SAKHI_PHASE_CONNECT 1
+#define SAKHI_PHASE_HANDSHAKE 2
+#define SAKHI_PHASE_PUSH 3
+#define SAKHI_PHASE_PULL 4
+#define SAKHI_PHASE_DONE 5
+
+typedef struct sakhi_progress {
+    int phase;           /* SAKHI_PHASE_* */
+    uint64_t push_done;  /* changes acknowledged so far in this sync */
+    uint64_t push_total; /* changes in the outbox when the sync started */
+    uint64_t pull_done;  /* records pulled and applied so far */
+    uint64_t bytes_sent;
+    uint64_t bytes_received;
+    uint64_t elapsed_ms;
+} sakhi_progress;
+
+/* Called on the syncing thread after each step; return non-zero to cancel the sync
+ * (SAKHI_ECANCELED). Must not call back into the library with the same handle's sync. */
+typedef int (*sakhi_progress_fn)(const sakhi_progress *p, void *payload);
+
+#define SAKHI_SYNC_OPTIONS_VERSION 1
+typedef struct sakhi_sync_options {
+    unsigned int version;            /* SAKHI_SYNC_OPTIONS_VERSION */
+    unsigned int connect_timeout_ms; /* 0 = 15000 */
+    unsigned int io_timeout_ms;      /* no byte from the server while waiting; 0 = 30000 */
+    unsigned int stall_timeout_ms;   /* watchdog: no change acked / record pulled; 0 = 120000 */
+    unsigned int batch_size;         /* changes per PUSH, capped by the server; 0 = 64 */
+    unsigned int pull_limit;         /* records per PULL, 1..1000; 0 = 200 */
+    sakhi_progress_fn progress;
+    void *progress_payload;
+    const char *host; /* override the enrolled server host (NULL: enrolled) */
+    uint16_t port;    /* override the port (0: enrolled) */
+} sakhi_sync_options;
+#define SAKHI_SYNC_OPTIONS_INIT SAKHI_INIT_(SAKHI_SYNC_OPTIONS_VERSION)
+
+#define SAKHI_MAX_REPORTED_REJECTIONS 16
+typedef struct sakhi_rejection {
+    char id[SAKHI_ID_STRLEN]; /* record */
+    int code;                 /* protocol error code (40 INVALID, 41 FORBIDDEN, ...) */
+    char field[48];           /* case-model field name or "" */
+    char reason[257];         /* the server's reason */
+} sakhi_rejection;
+
+#define SAKHI_SYNC_RESULT_VERSION 1
+typedef struct sakhi_sync_result {
+    unsigned int version; /* set by the caller: SAKHI_SYNC_RESULT_VERSION */
+    uint64_t pushed;      /* changes acknowledged (applied + merged + rejected) */
+    uint64_t applied;
+    uint64_t merged;    /* applied as a concurrent edit; the record is flagged for review */
+    uint64_t rejected;  /* each stays visible on its record until fixed or discarded */
+    uint64_t pulled;    /* records received and applied */
+    uint64_t conflicts; /* pulled records flagged for review */
+    uint64_t stubbed;   /* records reduced to a stub (accepted, not assigned here) */
+    uint64_t bytes_sent;
+    uint64_t bytes_received;
+    int complete; /* 1: outbox empty of sendable changes and pull reached the end */
+    sakhi_rejection rejections[SAKHI_MAX_REPORTED_REJECTIONS]; /* the first ones */
+    unsigned int nrejections;
+} sakhi_sync_result;
+#define SAKHI_SYNC_RESULT_INIT SAKHI_INIT_(SAKHI_SYNC_RESULT_VERSION)
+
+/*
+ * Enroll this device with the server at host:port (plaintext TCP in this version) using the
+ * one-time code from the centre's administrator; label names the device for administrators
+ * (<= 64 bytes, may be NULL). Makes the device's Ed25519 key, trades the code for a device id,
+ * stores identity and key durably (encrypted) and proves the key once. Blocking.
+ *   opts  NULL for defaults; timeouts and cancellation as for sakhi_sync.
+ * Returns 0, SAKHI_EINVAL, SAKHI_EENROLLED, SAKHI_EENROLLCODE, SAKHI_ENET, SAKHI_ETIMEOUT,
+ * SAKHI_ECANCELED, SAKHI_EPROTO, SAKHI_EAUTH, SAKHI_ESERVER, SAKHI_EVERSION, SAKHI_EBUSY,
+ * SAKHI_EIO, SAKHI_ENOMEM.
+ */
+SAKHI_API int sakhi_enroll(sakhi_client *c, const char *host, uint16_t port, const char *code,
+                           const char *label, const sakhi_sync_options *opts);
+
+/*
+ * Sync with the server, blocking until done, failed or canceled: connect, authenticate with the
+ * device key, correct the clock by the server's, push the outbox in batches (referrals marked
+ * immediate_danger first, in their own first batch), pull what changed since the cursor and
+ * apply it (merged with local pending edits). Safe to cut at any byte: an outbox entry leaves
+ * only when its acknowledgement is on disk, and the cursor moves only with the applied batch;
+ * the next sync resumes without losing or repeating anything.
+ *   out   NULL, or a result (out->version set) filled also on failure with what was done.
+ *   opts  NULL for defaults.
+ * Returns 0, SAKHI_ENOTENROLLED, SAKHI_ENET, SAKHI_ETIMEOUT, SAKHI_ECANCELED, SAKHI_EPROTO,
+ * SAKHI_EAUTH, SAKHI_EREVOKED (the store has been wiped), SAKHI_ESERVER, SAKHI_EVERSION,
+ * SAKHI_EBUSY, SAKHI_EIO, SAKHI_EFULL, SAKHI_ENOMEM. Rejected changes are not a failure: they
+ * are counted in out and shown on their records.
+ */
+SAKHI_API int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options *opts);
+
+/* Ask the running sync or enroll on c to stop; it returns SAKHI_ECANCELED promptly (it wakes
+ * from any wait). Durable work already done stays done. Does nothing when none runs; a cancel
+ * is not remembered for a later sync. Thread-safe; may be called from any thread. */
+SAKHI_API void sakhi_sync_cancel(sakhi_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,752 @@
+/*
+ * capture.c - referral drafts and saving: typed setters, enumeration names, raw extension
+ * fields, validation with the shared case model, durable save into record + outbox, follow-ups,
+ * and discarding a rejected change.
+ *
+ * A draft is an sk_change held in memory; saving turns it into one outbox change (with the next
+ * operation number and an HLC stamp) and the new local view of the record, in one LMDB write
+ * transaction committed with fsync before the call returns. Owns drafts. It must never save a
+ * record that fails the case model's validation, never lose the content of a rejected change
+ * (it is folded into the next save of the record), and never log field values.
+ */
+#include "sk_client.h"
+
+#include "sk_err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct sakhi_referral {
+    sakhi_client *c;
+    sk_id id;
+    char idstr[SAKHI_ID_STRLEN];
+    int is_new;
+    sk_change ch; /* the fields and entries set on the draft */
+};
+
+/* ---- drafts --------------------------------------------------------------------------------- */
+
+static sakhi_referral *draft_new(sakhi_client *c, const sk_id *id, int is_new)
+{
+    sakhi_referral *r = sk_client_calloc(c, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->c = c;
+    r->id = *id;
+    r->is_new = is_new;
+    sk_id_to_str(id, r->idstr);
+    sk_change_init(&r->ch);
+    r->ch.id = *id;
+    return r;
+}
+
+int sakhi_referral_new(sakhi_referral **out, sakhi_client *c)
+{
+    sk_id id;
+    if (!out || !c)
+        return SAKHI_EINVAL;
+    if (c->wiped)
+        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    if (sk_id_new(&id, sk_client_wall_ms()))
+        return sk_client_fail(c, SAKHI_EIO, NULL, "random source failed");
+    /* Ids of one handle increase, even within one millisecond, so lists show capture order. */
+    pthread_mutex_lock(&c->mu);
+    if (sk_id_cmp(&id, &c->last_id) <= 0) {
+        id = c->last_id;
+        for (int i = 15; i >= 9 && ++id.b[i] == 0; i--)
+            ;
+    }
+    c->last_id = id;
+    pthread_mutex_unlock(&c->mu);
+    sakhi_referral *r = draft_new(c, &id, 1);
+    if (!r)
+        return SAKHI_ENOMEM;
+    *out = r;
+    return 0;
+}
+
+int sakhi_referral_edit(sakhi_referral **out, sakhi_client *c, const char *idtext)
+{
+    sk_id id;
+    MDB_txn *txn = NULL;
+    sk_rstate rs;
+    int rc;
+    if (!out || !c || !idtext || sk_id_from_str(&id, idtext) != 0)
+        return SAKHI_EINVAL;
+    if (c->wiped)
+        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    sk_rstate_init(&rs);
+    pthread_mutex_lock(&c->mu);
+    if ((rc = sk_lstore_txn(c, 1, &txn)))
+        goto out;
+    rc = sk_lstore_rstate_get(c, txn, &id, &rs);
+    mdb_txn_abort(txn);
+    if (rc == SAKHI_ENOTFOUND) {
+        rc = sk_client_fail(c, rc, NULL, "no such record");
+        goto out;
+    }
+    if (rc)
+        goto out;
+    if (rs.stub || (rs.view.flags & SK_REC_TOMBSTONE)) {
+        rc = sk_client_fail(c, SAKHI_ESTATE, NULL,
+                            rs.stub ? "only a stub of this record is kept on this device"
+                                    : "the record was deleted");
+        goto out;
+    }
+    sakhi_referral *r = draft_new(c, &id, 0);
+    if (!r) {
+        rc = SAKHI_ENOMEM;
+        goto out;
+    }
+    *out = r;
+out:
+    pthread_mutex_unlock(&c->mu);
+    sk_rstate_free(&rs);
+    return rc;
+}
+
+void sakhi_referral_free(sakhi_referral *r)
+{
+    if (!r)
+        return;
+    sk_change_free(&r->ch);
+    sk_client_dealloc(r->c, r);
+}
+
+const char *sakhi_referral_id(const sakhi_referral *r)
+{
+    return r ? r->idstr : "";
+}
+
+/* ---- setters -------------------------------------------------------------------------------- */
+
+static int utf8_ok(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + len > n)
+            return 0;
+        for (size_t j = 1; j < len; j++) {
+            if ((p[i + j] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i + j] & 0x3f);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+static int set_packed(sakhi_referral *r, uint32_t key, sk_buf *b)
+{
+    int rc;
+    if (b->oom)
+        rc = SAKHI_ENOMEM;
+    else if (b->len > SK_MAX_VALUE)
+        rc = sk_client_fail(r->c, SAKHI_EINVAL,
+                            sk_case_field_info(key) ? sk_case_field_info(key)->name : NULL,
+                            "value longer than %u bytes", (unsigned)SK_MAX_VALUE);
+    else
+        rc = sk_client_err_from_sk(sk_change_set(&r->ch, key, b->data, (uint32_t)b->len));
+    sk_buf_free(b);
+    return rc;
+}
+
+static int set_uint(sakhi_referral *r, uint32_t key, uint64_t v)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    if (!r)
+        return SAKHI_EINVAL;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_uint64(&pk, v);
+    return set_packed(r, key, &b);
+}
+
+static int set_bool(sakhi_referral *r, uint32_t key, int v)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    if (!r)
+        return SAKHI_EINVAL;
+    sk_packer_init(&pk, &b);
+    if (v)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    return set_packed(r, key, &b);
+}
+
+static int set_str(sakhi_referral *r, uint32_t key, const char *s)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    if (!r)
+        return SAKHI_EINVAL;
+    sk_packer_init(&pk, &b);
+    if (!s) {
+        msgpack_pack_nil(&pk);
+    } else {
+        size_t n = strlen(s);
+        const sk_field_info *fi = sk_case_field_info(key);
+        if (!utf8_ok(s, n))
+            return sk_client_fail(r->c, SAKHI_EINVAL, fi ? fi->name : NULL,
+                                  "%s: must be valid UTF-8", fi ? fi->name : "field");
+        if (n > SK_MAX_VALUE - 5)
+            return sk_client_fail(r->c, SAKHI_EINVAL, fi ? fi->name : NULL, "%s: too long",
+                                  fi ? fi->name : "field");
+        sk_pack_str(&pk, s, n);
+    }
+    return set_packed(r, key, &b);
+}
+
+static int set_enum(sakhi_referral *r, uint32_t key, sk_enum_id e, int code)
+{
+    if (!r)
+        return SAKHI_EINVAL;
+    if (code < 1 || (uint32_t)code > sk_enum_max(e)) {
+        const sk_field_info *fi = sk_case_field_info(key);
+        return sk_client_fail(r->c, SAKHI_EINVAL, fi ? fi->name : NULL, "%s: unknown code %d",
+                              fi ? fi->name : "field", code);
+    }
+    return set_uint(r, key, (uint64_t)code);
+}
+
+int sakhi_referral_set_district(sakhi_referral *r, int v)
+{
+    return set_enum(r, SK_F_DISTRICT, SK_ENUM_DISTRICT, v);
+}
+int sakhi_referral_set_block(sakhi_referral *r, const char *s)
+{
+    return s ? set_str(r, SK_F_BLOCK, s) : SAKHI_EINVAL;
+}
+int sakhi_referral_set_village(sakhi_referral *r, const char *s)
+{
+    return s ? set_str(r, SK_F_VILLAGE, s) : SAKHI_EINVAL;
+}
+int sakhi_referral_set_taken_at(sakhi_referral *r, int v)
+{
+    return set_enum(r, SK_F_TAKEN_AT, SK_ENUM_TAKEN_AT, v);
+}
+int sakhi_referral_set_name(sakhi_referral *r, const char *s)
+{
+    return s ? set_str(r, SK_F_NAME, s) : SAKHI_EINVAL;
+}
+int sakhi_referral_set_age(sakhi_referral *r, unsigned int age)
+{
+    if (r && age > 120)
+        return sk_client_fail(r->c, SAKHI_EINVAL, "age", "age: must be between 0 and 120");
+    return set_uint(r, SK_F_AGE, age);
+}
+int sakhi_referral_set_age_band(sakhi_referral *r, int v)
+{
+    return set_enum(r, SK_F_AGE_BAND, SK_ENUM_AGE_BAND, v);
+}
+int sakhi_referral_set_minor(sakhi_referral *r, int v)
+{
+    return set_bool(r, SK_F_MINOR, v);
+}
+int sakhi_referral_set_phone(sakhi_referral *r, const char *s)
+{
+    return set_str(r, SK_F_PHONE, s);
+}
+int sakhi_referral_set_safe_to_call(sakhi_referral *r, int v)
+{
+    return set_bool(r, SK_F_SAFE_TO_CALL, v);
+}
+int sakhi_referral_set_marital(sakhi_referral *r, int v)
+{
+    return set_enum(r, SK_F_MARITAL, SK_ENUM_MARITAL, v);
+}
+int sakhi_referral_set_children(sakhi_referral *r, unsigned int n)
+{
+    if (r && n > 20)
+        return sk_client_fail(r->c, SAKHI_EINVAL, "children", "children: must be between 0 and 20");
+    return set_uint(r, SK_F_CHILDREN, n);
+}
+int sakhi_referral_set_concern_other(sakhi_referral *r, const char *s)
+{
+    return s ? set_str(r, SK_F_CONCERN_OTHER, s) : SAKHI_EINVAL;
+}
+int sakhi_referral_set_urgency(sakhi_referral *r, int v)
+{
+    return set_enum(r, SK_F_URGENCY, SK_ENUM_URGENCY, v);
+}
+int sakhi_referral_set_source(sakhi_referral *r, int v)
+{
+    return set_enum(r, SK_F_SOURCE, SK_ENUM_SOURCE, v);
+}
+int sakhi_referral_set_notes(sakhi_referral *r, const char *s)
+{
+    return s ? set_str(r, SK_F_NOTES, s) : SAKHI_EINVAL;
+}
+int sakhi_referral_set_status(sakhi_referral *r, int v)
+{
+    return set_enum(r, SK_F_STATUS, SK_ENUM_STATUS, v);
+}
+int sakhi_referral_set_consent(sakhi_referral *r, int share, int contact)
+{
+    int rc = set_bool(r, SK_F_CONSENT_SHARE, share);
+    return rc ? rc : set_bool(r, SK_F_CONSENT_CONTACT, contact);
+}
+int sakhi_referral_set_service(sakhi_referral *r, int service, int status)
+{
+    if (!r || service < 1 || service > SK_SERVICE_COUNT)
+        return r ? sk_client_fail(r->c, SAKHI_EINVAL, NULL, "service: unknown code %d", service)
+                 : SAKHI_EINVAL;
+    return set_enum(r, (uint32_t)(SK_F_SERVICE_BASE + service), SK_ENUM_SERVICE_STATUS, status);
+}
+
+/* The record's current view (for edits that extend a list field). */
+static int current_view(sakhi_referral *r, sk_record *out)
+{
+    MDB_txn *txn = NULL;
+    sk_rstate rs;
+    int rc;
+    sk_rstate_init(&rs);
+    pthread_mutex_lock(&r->c->mu);
+    if (!(rc = sk_lstore_txn(r->c, 1, &txn))) {
+        rc = sk_lstore_rstate_get(r->c, txn, &r->id, &rs);
+        mdb_txn_abort(txn);
+    }
+    pthread_mutex_unlock(&r->c->mu);
+    if (!rc) {
+        *out = rs.view;
+        sk_record_init(&rs.view);
+    }
+    sk_rstate_free(&rs);
+    return rc;
+}
+
+int sakhi_referral_add_concern(sakhi_referral *r, int concern)
+{
+    uint64_t codes[16];
+    uint32_t n = 0;
+    int rc;
+    if (!r)
+        return SAKHI_EINVAL;
+    if (concern < 1 || (uint32_t)concern > sk_enum_max(SK_ENUM_CONCERN))
+        return sk_client_fail(r->c, SAKHI_EINVAL, "concerns", "concerns: unknown code %d", concern);
+
+    const uint8_t *val = NULL;
+    uint32_t len = 0;
+    sk_record cur;
+    int have_cur = 0;
+    for (uint32_t i = 0; i < r->ch.nfields; i++)
+        if (r->ch.fields[i].key == SK_F_CONCERNS) {
+            val = r->ch.fields[i].val;
+            len = r->ch.fields[i].len;
+        }
+    if (!val && !r->is_new && current_view(r, &cur) == 0) {
+        have_cur = 1;
+        const sk_field *f = sk_record_field(&cur, SK_F_CONCERNS);
+        if (f) {
+            val = f->val;
+            len = f->len;
+        }
+    }
+    if (val) {
+        sk_mp m;
+        uint32_t cnt;
+        sk_mp_init(&m, val, len);
+        if (sk_mp_read_array(&m, &cnt) == 0) {
+            for (uint32_t i = 0; i < cnt && n < 16; i++)
+                if (sk_mp_read_uint(&m, &codes[n]) == 0)
+                    n++;
+        }
+    }
+    int present = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (codes[i] == (uint64_t)concern)
+            present = 1;
+    if (!present && n < 16)
+        codes[n++] = (uint64_t)concern;
+    if (have_cur)
+        sk_record_free(&cur);
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        msgpack_pack_uint64(&pk, codes[i]);
+    rc = set_packed(r, SK_F_CONCERNS, &b);
+    return rc;
+}
+
+int sakhi_referral_set_enum(sakhi_referral *r, const char *field, const char *value)
+{
+    if (!r || !field || !value)
+        return SAKHI_EINVAL;
+    const sk_field_info *fi = sk_case_field_by_name(field);
+    if (!fi && strcmp(field, "marital") == 0)
+        fi = sk_case_field_info(SK_F_MARITAL);
+    if (!fi && strcmp(field, "source") == 0)
+        fi = sk_case_field_info(SK_F_SOURCE);
+    if (!fi || fi->enumeration < 0 || (fi->type != SK_FT_ENUM && fi->type != SK_FT_ENUM_ARRAY))
+        return sk_client_fail(r->c, SAKHI_EINVAL, field, "%s: not an enumeration field",
+                              fi ? fi->name : "field");
+    uint32_t code = sk_enum_code((sk_enum_id)fi->enumeration, value);
+    if (code == 0)
+        return sk_client_fail(r->c, SAKHI_EINVAL, fi->name, "%s: unknown name", fi->name);
+    if (fi->type == SK_FT_ENUM_ARRAY)
+        return sakhi_referral_add_concern(r, (int)code);
+    return set_uint(r, fi->key, code);
+}
+
+int sakhi_referral_set_raw(sakhi_referral *r, unsigned int key, const void *msgpack, size_t len)
+{
+    if (!r || !msgpack || key < 1 || key > SK_MAX_FIELD_KEY)
+        return SAKHI_EINVAL;
+    if (key == SK_F_DEVICE || key == SK_F_WORKER)
+        return sk_client_fail(r->c, SAKHI_EINVAL, sk_case_field_info(key)->name,
+                              "%s: set by the server", sk_case_field_info(key)->name);
+    if (len == 0 || len > SK_MAX_VALUE || sk_mp_check(msgpack, len, &sk_mp_default_limits) != 0)
+        return sk_client_fail(r->c, SAKHI_EINVAL, NULL,
+                              "value must be one MessagePack value of at most %u bytes",
+                              (unsigned)SK_MAX_VALUE);
+    return sk_client_err_from_sk(sk_change_set(&r->ch, key, msgpack, (uint32_t)len));
+}
+
+/* ---- saving --------------------------------------------------------------------------------- */
+
+static int change_has(const sk_change *ch, uint32_t key)
+{
+    for (uint32_t i = 0; i < ch->nfields; i++)
+        if (ch->fields[i].key == key)
+            return 1;
+    return 0;
+}
+
+static int add_uint(sk_change *ch, uint32_t key, uint64_t v)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_uint64(&pk, v);
+    int rc = b.oom ? -SK_E_NOMEM : sk_change_set(ch, key, b.data, (uint32_t)b.len);
+    sk_buf_free(&b);
+    return sk_client_err_from_sk(rc);
+}
+
+static int add_str(sk_change *ch, uint32_t key, const char *s)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    sk_pack_cstr(&pk, s);
+    int rc = b.oom ? -SK_E_NOMEM : sk_change_set(ch, key, b.data, (uint32_t)b.len);
+    sk_buf_free(&b);
+    return sk_client_err_from_sk(rc);
+}
+
+static const char *worker_or_device(sakhi_client *c)
+{
+    return c->worker[0] ? c->worker : "this-device";
+}
+
+/* Defaults of a new referral: schema, capture time, status new, consent stamp. */
+static int fill_defaults(sakhi_client *c, sk_change *ch, uint64_t now_ms)
+{
+    int rc = 0, share = 0;
+    if (!change_has(ch, SK_F_SCHEMA) && (rc = add_uint(ch, SK_F_SCHEMA, SK_SCHEMA_VERSION)))
+        return rc;
+    if (!change_has(ch, SK_F_CREATED_AT) && (rc = add_uint(ch, SK_F_CREATED_AT, now_ms)))
+        return rc;
+    if (!change_has(ch, SK_F_STATUS) && (rc = add_uint(ch, SK_F_STATUS, SK_STATUS_NEW)))
+        return rc;
+    for (uint32_t i = 0; i < ch->nfields; i++)
+        if (ch->fields[i].key == SK_F_CONSENT_SHARE && ch->fields[i].len == 1 &&
+            ch->fields[i].val[0] == 0xc3)
+            share = 1;
+    if (share && !change_has(ch, SK_F_CONSENT_BY) &&
+        (rc = add_str(ch, SK_F_CONSENT_BY, worker_or_device(c))))
+        return rc;
+    if (share && !change_has(ch, SK_F_CONSENT_AT) && (rc = add_uint(ch, SK_F_CONSENT_AT, now_ms)))
+        return rc;
+    return 0;
+}
+
+/* Fold the fields and entries of a rejected change that the new change does not set into it,
+ * so fixing a rejected referral re-sends everything the server never applied. */
+static int fold_rejected(sk_change *ch, const sk_change *rej)
+{
+    int rc;
+    for (uint32_t i = 0; i < rej->nfields; i++)
+        if (!change_has(ch, rej->fields[i].key) &&
+            (rc = sk_change_set(ch, rej->fields[i].key, rej->fields[i].val, rej->fields[i].len)))
+            return sk_client_err_from_sk(rc);
+    for (uint32_t i = 0; i < rej->nentries; i++) {
+        int dup = 0;
+        for (uint32_t j = 0; j < ch->nentries; j++)
+            if (sk_id_cmp(&ch->entries[j].id, &rej->entries[i].id) == 0)
+                dup = 1;
+        if (!dup && (rc = sk_change_add_entry(ch, &rej->entries[i].id, rej->entries[i].list,
+                                              rej->entries[i].val, rej->entries[i].len)))
+            return sk_client_err_from_sk(rc);
+    }
+    return 0;
+}
+
+static int validation_error(sakhi_client *c, const sk_case_error *err, int rc)
+{
+    const sk_field_info *fi = err->field ? sk_case_field_info(err->field) : NULL;
+    int code = (err->code == -SK_E_FORBIDDEN || err->code == -SK_E_TRANSITION) ? SAKHI_EFORBIDDEN
+                                                                               : SAKHI_EVALIDATION;
+    if (!err->code && rc)
+        code = sk_client_err_from_sk(rc);
+    return sk_client_fail(c, code, fi ? fi->name : NULL, "%s",
+                          err->msg[0] ? err->msg : "record is not valid");
+}
+
+/*
+ * Build the change of draft d (or of a bare change `add` for follow-ups) against the stored
+ * state, check it, and when commit is set write it durably. Called with the mutex held.
+ */
+static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_change *draft,
+                       int commit)
+{
+    MDB_txn *txn = NULL;
+    sk_rstate rs;
+    sk_change ch;
+    sk_case_error err;
+    sk_clock saved_clock = c->clock;
+    int rc;
+
+    sk_rstate_init(&rs);
+    sk_change_init(&ch);
+    memset(&err, 0, sizeof(err));
+    if ((rc = sk_lstore_txn(c, !commit, &txn)))
+        goto out;
+    rc = sk_lstore_rstate_get(c, txn, id, &rs);
+    if (rc == SAKHI_ENOTFOUND && is_new) {
+        rc = 0;
+    } else if (rc == SAKHI_ENOTFOUND) {
+        rc = sk_client_fail(c, rc, NULL, "no such record");
+        goto out;
+    } else if (rc) {
+        goto out;
+    } else {
+        is_new = 0;
+        if (rs.stub || (rs.view.flags & SK_REC_TOMBSTONE) || (rs.base.flags & SK_REC_TOMBSTONE)) {
+            rc = sk_client_fail(c, SAKHI_ESTATE, NULL,
+                                rs.stub ? "only a stub of this record is kept on this device"
+                                        : "the record was deleted");
+            goto out;
+        }
+    }
+    if ((rc = sk_client_err_from_sk(sk_change_copy(&ch, draft))))
+        goto out;
+    ch.id = *id;
+    ch.op = c->next_op;
+    ch.base = rs.base.version;
+    ch.kind = SK_CHANGE_UPSERT;
+    uint64_t wall = sk_client_wall_ms();
+    ch.hlc = sk_clock_now(&c->clock, wall);
+    if (is_new && (rc = fill_defaults(c, &ch, SK_HLC_MS(ch.hlc))))
+        goto out;
+    if (rs.has_rejected) {
+        if ((rc = fold_rejected(&ch, &rs.rejected)))
+            goto out;
+    }
+    if (c->enrolled) {
+        sk_actor actor = {c->role, c->worker, c->district};
+        if (sk_case_check_change(&actor, &rs.base, &ch, &err)) {
+            rc = validation_error(c, &err, 0);
+            goto out;
+        }
+    }
+    if ((rc = sk_lstore_rebuild(c, txn, &rs, &ch)))
+        goto out;
+    if (!(rs.view.flags & SK_REC_TOMBSTONE)) {
+        int vrc = sk_case_validate_flags(&rs.view, SK_VALIDATE_KEEP_UNKNOWN, &err);
+        if (vrc) {
+            rc = validation_error(c, &err, vrc);
+            goto out;
+        }
+    }
+    if (!commit)
+        goto out;
+
+    if ((rc = sk_outbox_put(c, txn, &ch)))
+        goto out;
+    uint64_t *p = realloc(rs.pending, (rs.npending + 1) * sizeof(uint64_t));
+    if (!p) {
+        rc = SAKHI_ENOMEM;
+        goto out;
+    }
+    rs.pending = p;
+    rs.pending[rs.npending++] = ch.op;
+    if (rs.has_rejected) {
+        sk_change_free(&rs.rejected);
+        sk_change_init(&rs.rejected);
+        rs.has_rejected = 0;
+        rs.rej_code = rs.rej_field = 0;
+        rs.rej_msg[0] = '\0';
+    }
+    if ((rc = sk_lstore_rebuild(c, txn, &rs, NULL)) || (rc = sk_lstore_rstate_put(c, txn, &rs)))
+        goto out;
+    c->next_op++;
+    if ((rc = sk_lstore_counters_put(c, txn))) {
+        c->next_op--;
+        goto out;
+    }
+    rc = sk_lstore_commit(c, txn);
+    txn = NULL;
+    if (rc) {
+        c->next_op--;
+        goto out;
+    }
+    saved_clock = c->clock; /* the stamp is used: keep the clock where it is */
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc || !commit)
+        c->clock = saved_clock;
+    sk_change_free(&ch);
+    sk_rstate_free(&rs);
+    return rc;
+}
+
+int sakhi_referral_validate(sakhi_referral *r)
+{
+    if (!r)
+        return SAKHI_EINVAL;
+    sakhi_client *c = r->c;
+    if (c->wiped)
+        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    pthread_mutex_lock(&c->mu);
+    sk_client_clear_err(c);
+    int rc = save_locked(c, &r->id, r->is_new, &r->ch, 0);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int sakhi_referral_save(char *id_out, sakhi_client *c, sakhi_referral *r)
+{
+    int rc = 0;
+    if (!c || !r || r->c != c)
+        return SAKHI_EINVAL;
+    if (c->wiped)
+        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    pthread_mutex_lock(&c->mu);
+    sk_client_clear_err(c);
+    if (r->is_new || r->ch.nfields || r->ch.nentries)
+        rc = save_locked(c, &r->id, r->is_new, &r->ch, 1);
+    pthread_mutex_unlock(&c->mu);
+    if (rc)
+        return rc;
+    sk_change_free(&r->ch);
+    sk_change_init(&r->ch);
+    r->ch.id = r->id;
+    r->is_new = 0;
+    if (id_out)
+        memcpy(id_out, r->idstr, SAKHI_ID_STRLEN);
+    return 0;
+}
+
+int sakhi_followup_add(sakhi_client *c, const char *idtext, const char *text)
+{
+    sk_id id, eid;
+    sk_change ch;
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    int rc;
+    if (!c || !idtext || !text || sk_id_from_str(&id, idtext) != 0)
+        return SAKHI_EINVAL;
+    size_t n = strlen(text);
+    if (n == 0 || n > 4000 || !utf8_ok(text, n))
+        return sk_client_fail(c, SAKHI_EINVAL, NULL,
+                              "follow_up: text must be 1 to 4000 bytes of UTF-8");
+    if (c->wiped)
+        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    if (sk_id_new(&eid, sk_client_wall_ms()))
+        return SAKHI_EIO;
+    sk_change_init(&ch);
+    pthread_mutex_lock(&c->mu);
+    sk_client_clear_err(c);
+    sk_packer_init(&pk, &b);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_uint32(&pk, SK_ENTRY_BY);
+    sk_pack_cstr(&pk, worker_or_device(c));
+    msgpack_pack_uint32(&pk, SK_ENTRY_TEXT);
+    sk_pack_str(&pk, text, n);
+    msgpack_pack_uint32(&pk, SK_ENTRY_AT);
+    msgpack_pack_uint64(&pk, (uint64_t)((int64_t)sk_client_wall_ms() + c->clock.offset_ms));
+    if (b.oom) {
+        rc = SAKHI_ENOMEM;
+        goto out;
+    }
+    ch.id = id;
+    if ((rc = sk_client_err_from_sk(
+             sk_change_add_entry(&ch, &eid, SK_LIST_FOLLOWUP, b.data, (uint32_t)b.len))))
+        goto out;
+    rc = save_locked(c, &id, 0, &ch, 1);
+out:
+    pthread_mutex_unlock(&c->mu);
+    sk_vault_buf_wipe(&b);
+    sk_change_free(&ch);
+    return rc;
+}
+
+int sakhi_discard_change(sakhi_client *c, const char *idtext)
+{
+    sk_id id;
+    MDB_txn *txn = NULL;
+    sk_rstate rs;
+    int rc;
+    if (!c || !idtext || sk_id_from_str(&id, idtext) != 0)
+        return SAKHI_EINVAL;
+    if (c->wiped)
+        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    sk_rstate_init(&rs);
+    pthread_mutex_lock(&c->mu);
+    sk_client_clear_err(c);
+    if ((rc = sk_lstore_txn(c, 0, &txn)))
+        goto out;
+    if ((rc = sk_lstore_rstate_get(c, txn, &id, &rs)))
+        goto out;
+    if (!rs.has_rejected) {
+        rc = sk_client_fail(c, SAKHI_ESTATE, NULL, "the record has no rejected change");
+        goto out;
+    }
+    sk_change_free(&rs.rejected);
+    sk_change_init(&rs.rejected);
+    rs.has_rejected = 0;
+    rs.rej_code = rs.rej_field = 0;
+    rs.rej_msg[0] = '\0';
+    if (rs.base.version == 0 && rs.acked_ver == 0 && rs.npending == 0)
+        rc = sk_lstore_rstate_del(c, txn, &id);
+    else if (!(rc = sk_lstore_rebuild(c, txn, &rs, NULL)))
+        rc = sk_lstore_rstate_put(c, txn, &rs);
+    if (rc)
+        goto out;
+    rc = sk_lstore_commit(c, txn);
+    txn = NULL;
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    pthread_mutex_unlock(&c->mu);
+    sk_rstate_free(&rs);
+    return rc;
+}

@@ -1,0 +1,293 @@
+/*
+ * client.c - the sakhi_client handle: open/close, options, allocator hooks, error reporting,
+ * logging and version.
+ *
+ * Owns the handle's lifetime and its mutex, the cancel self-pipe and the error message buffer.
+ * It must never write to stdout/stderr, never put a referral's content into a message or a log
+ * line, and never keep global mutable state (two handles are fully independent).
+ */
+#include "sk_client.h"
+
+#include "sk_err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *sakhi_version(void)
+{
+    return SAKHI_VERSION_STRING;
+}
+
+const char *sakhi_strerror(int code)
+{
+    switch (code) {
+    case SAKHI_OK: return "success";
+    case SAKHI_EINVAL: return "invalid argument";
+    case SAKHI_ENOMEM: return "out of memory";
+    case SAKHI_EIO: return "local storage error";
+    case SAKHI_EFULL: return "local store is full";
+    case SAKHI_EPIN: return "wrong PIN";
+    case SAKHI_ELOCKED: return "store locked after too many wrong PINs";
+    case SAKHI_ENOTFOUND: return "not found";
+    case SAKHI_EVALIDATION: return "the referral is not valid";
+    case SAKHI_ENOTENROLLED: return "device not enrolled";
+    case SAKHI_EENROLLED: return "device already enrolled";
+    case SAKHI_ENET: return "network error: could not connect or connection lost";
+    case SAKHI_ETIMEOUT: return "timed out";
+    case SAKHI_ECANCELED: return "canceled";
+    case SAKHI_EPROTO: return "protocol error";
+    case SAKHI_EAUTH: return "the server refused the device's authentication";
+    case SAKHI_EREVOKED: return "device revoked; local data wiped";
+    case SAKHI_EENROLLCODE: return "enrollment code unknown, used or expired";
+    case SAKHI_ESERVER: return "server unavailable; try again later";
+    case SAKHI_EBUSY: return "a sync is already running";
+    case SAKHI_EFORMAT: return "store format unknown or damaged";
+    case SAKHI_ESTATE: return "not possible in the record's current state";
+    case SAKHI_EVERSION: return "no protocol version in common with the server";
+    case SAKHI_EFORBIDDEN: return "not allowed for this worker's role";
+    default: return "unknown error";
+    }
+}
+
+/* ---- allocation ---------------------------------------------------------------------------- */
+
+void *sk_client_alloc(sakhi_client *c, size_t n)
+{
+    if (n == 0)
+        n = 1;
+    if (c && c->malloc_fn)
+        return c->malloc_fn(n, c->alloc_payload);
+    return malloc(n);
+}
+
+void *sk_client_calloc(sakhi_client *c, size_t n)
+{
+    void *p = sk_client_alloc(c, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+void sk_client_dealloc(sakhi_client *c, void *p)
+{
+    if (!p)
+        return;
+    if (c && c->free_fn)
+        c->free_fn(p, c->alloc_payload);
+    else
+        free(p);
+}
+
+char *sk_client_strdup(sakhi_client *c, const char *s)
+{
+    size_t n = strlen(s);
+    char *d = sk_client_alloc(c, n + 1);
+    if (d)
+        memcpy(d, s, n + 1);
+    return d;
+}
+
+void sakhi_free(sakhi_client *c, void *ptr)
+{
+    sk_client_dealloc(c, ptr);
+}
+
+/* ---- errors and logging -------------------------------------------------------------------- */
+
+int sk_client_fail(sakhi_client *c, int code, const char *field, const char *fmt, ...)
+{
+    if (!c)
+        return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+    va_end(ap);
+    snprintf(c->errfield, sizeof(c->errfield), "%s", field ? field : "");
+    return code;
+}
+
+void sk_client_clear_err(sakhi_client *c)
+{
+    c->errmsg[0] = '\0';
+    c->errfield[0] = '\0';
+}
+
+const char *sakhi_errmsg(sakhi_client *c)
+{
+    return c ? c->errmsg : "";
+}
+
+const char *sakhi_errfield(sakhi_client *c)
+{
+    return c ? c->errfield : "";
+}
+
+void sk_client_log(sakhi_client *c, int level, const char *fmt, ...)
+{
+    if (!c || !c->log_fn || level > c->log_level)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    c->log_fn(level, line, c->log_payload);
+}
+
+int sk_client_err_from_sk(int rc)
+{
+    if (rc >= 0)
+        return rc;
+    switch (-rc) {
+    case SK_E_NOMEM: return SAKHI_ENOMEM;
+    case SK_E_NOT_FOUND: return SAKHI_ENOTFOUND;
+    case SK_E_INVALID: return SAKHI_EVALIDATION;
+    case SK_E_FORBIDDEN:
+    case SK_E_TRANSITION: return SAKHI_EFORBIDDEN;
+    case SK_E_GONE: return SAKHI_ESTATE;
+    case SK_E_STORE_FULL: return SAKHI_EFULL;
+    case SK_E_STORE_IO: return SAKHI_EIO;
+    case SK_E_AUTH_FAILED: return SAKHI_EAUTH;
+    case SK_E_REVOKED: return SAKHI_EREVOKED;
+    case SK_E_ENROLL_CODE: return SAKHI_EENROLLCODE;
+    case SK_E_VERSION: return SAKHI_EVERSION;
+    case SK_E_BUSY:
+    case SK_E_SHUTDOWN:
+    case SK_E_RATE_LIMITED:
+    case SK_E_TIMEOUT:
+    case SK_E_INTERNAL: return SAKHI_ESERVER;
+    case SK_E_TOO_LONG:
+    case SK_E_BAD_VALUE:
+    case SK_E_BAD_TYPE: return SAKHI_EINVAL;
+    default: return SAKHI_EPROTO;
+    }
+}
+
+int sk_client_err_from_mdb(int mdb_rc)
+{
+    switch (mdb_rc) {
+    case 0: return 0;
+    case MDB_NOTFOUND: return SAKHI_ENOTFOUND;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL: return SAKHI_EFULL;
+    case ENOMEM: return SAKHI_ENOMEM;
+    case ENOSPC: return SAKHI_EFULL;
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_CORRUPTED: return SAKHI_EFORMAT;
+    default: return SAKHI_EIO;
+    }
+}
+
+uint64_t sk_client_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t sk_client_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- open / close -------------------------------------------------------------------------- */
+
+int sakhi_open(sakhi_client **out, const char *path, const char *pin, const sakhi_options *opts)
+{
+    sakhi_options def = SAKHI_OPTIONS_INIT;
+    sakhi_client *c = NULL;
+    int rc;
+
+    if (!out || !path || !*path || !pin)
+        return SAKHI_EINVAL;
+    size_t pinlen = strlen(pin);
+    if (pinlen == 0 || pinlen > 256)
+        return SAKHI_EINVAL;
+    if (!opts)
+        opts = &def;
+    if (opts->version < 1 || opts->version > SAKHI_OPTIONS_VERSION)
+        return SAKHI_EINVAL;
+    int hooks = !!opts->malloc_fn + !!opts->realloc_fn + !!opts->free_fn;
+    if (hooks != 0 && hooks != 3)
+        return SAKHI_EINVAL;
+    if (opts->app && strlen(opts->app) > SK_MAX_NAME)
+        return SAKHI_EINVAL;
+    if (opts->kdf_log2_n > 22)
+        return SAKHI_EINVAL;
+
+    c = opts->malloc_fn ? opts->malloc_fn(sizeof(*c), opts->alloc_payload) : malloc(sizeof(*c));
+    if (!c)
+        return SAKHI_ENOMEM;
+    memset(c, 0, sizeof(*c));
+    c->malloc_fn = opts->malloc_fn;
+    c->realloc_fn = opts->realloc_fn;
+    c->free_fn = opts->free_fn;
+    c->alloc_payload = opts->alloc_payload;
+    c->log_fn = opts->log_fn;
+    c->log_payload = opts->log_payload;
+    c->log_level = opts->log_level ? opts->log_level : SAKHI_LOG_WARN;
+    c->max_pin_attempts = opts->max_pin_attempts ? opts->max_pin_attempts : 10;
+    snprintf(c->app, sizeof(c->app), "%s",
+             opts->app ? opts->app : "libsakhi/" SAKHI_VERSION_STRING);
+    c->cancel_pipe[0] = c->cancel_pipe[1] = -1;
+    atomic_init(&c->syncing, 0);
+    if (pthread_mutex_init(&c->mu, NULL) != 0) {
+        sk_client_dealloc(c, c);
+        return SAKHI_ENOMEM;
+    }
+    if (pipe(c->cancel_pipe) != 0) {
+        rc = SAKHI_EIO;
+        goto fail;
+    }
+    for (int i = 0; i < 2; i++) {
+        int fl = fcntl(c->cancel_pipe[i], F_GETFL);
+        if (fl < 0 || fcntl(c->cancel_pipe[i], F_SETFL, fl | O_NONBLOCK) < 0 ||
+            fcntl(c->cancel_pipe[i], F_SETFD, FD_CLOEXEC) < 0) {
+            rc = SAKHI_EIO;
+            goto fail;
+        }
+    }
+    if (!(c->path = sk_client_strdup(c, path))) {
+        rc = SAKHI_ENOMEM;
+        goto fail;
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        rc = SAKHI_EIO;
+        goto fail;
+    }
+    rc = sk_lstore_open(c, path, pin, opts->map_size ? opts->map_size : (256ull << 20),
+                        opts->kdf_log2_n ? opts->kdf_log2_n : 15);
+    if (rc)
+        goto fail;
+    *out = c;
+    return 0;
+
+fail:
+    sakhi_close(c);
+    return rc;
+}
+
+void sakhi_close(sakhi_client *c)
+{
+    if (!c)
+        return;
+    sk_lstore_close(c);
+    OPENSSL_cleanse(c->dek, sizeof(c->dek));
+    OPENSSL_cleanse(c->priv, sizeof(c->priv));
+    for (int i = 0; i < 2; i++)
+        if (c->cancel_pipe[i] >= 0)
+            close(c->cancel_pipe[i]);
+    sk_client_dealloc(c, c->path);
+    pthread_mutex_destroy(&c->mu);
+    sk_client_dealloc(c, c);
+}

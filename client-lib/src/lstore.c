@@ -1,0 +1,683 @@
+/*
+ * lstore.c - the device's local store: one LMDB environment with four named databases.
+ *
+ *   meta     plain: "format" u32 BE, "salt" 16 bytes, "kdf" [log2n, r, p] u32 BE each,
+ *            "pinfail" u64 BE, "cursor", "nextop", "hlc", "offset", "lastsync" u64 BE;
+ *            sealed: "dek" (the data key under the PIN-derived key), "kcv" (a known text under
+ *            the data key), "ident" (device id, worker, role, district, server, private key)
+ *   records  id16 -> sealed record state (sk_rstate: server version, local view, sync state,
+ *            pending ops, rejected change)
+ *   outbox   op u64 BE -> sealed sk_change (outbox.c)
+ *   index    id16 -> 16 plain bytes: format, status, urgency, sync state, stub, pending, 0, 0,
+ *            capture ms u64 BE. Nothing identifying: codes and a date only.
+ * Sealed values use vault.c with AAD = database name + key.
+ *
+ * Owns the LMDB environment and the unwrapped data key (in the handle). It must never write
+ * plaintext of a record, change or identity to the file, never change anything but the failure
+ * counter on a wrong PIN, and never commit a record without its index row (one transaction).
+ */
+#include "sk_client.h"
+
+#include "sk_auth.h"
+#include "sk_err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KCV_TEXT "sakhi-kcv-1"
+
+static void be64_put(uint8_t out[8], uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t be64_get(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+static MDB_val mval(const void *p, size_t n)
+{
+    MDB_val v;
+    v.mv_data = (void *)p;
+    v.mv_size = n;
+    return v;
+}
+
+int sk_lstore_txn(sakhi_client *c, int rdonly, MDB_txn **out)
+{
+    int rc = mdb_txn_begin(c->env, NULL, rdonly ? MDB_RDONLY : 0, out);
+    if (rc)
+        return sk_client_fail(c, sk_client_err_from_mdb(rc), NULL, "store: %s", mdb_strerror(rc));
+    return 0;
+}
+
+int sk_lstore_commit(sakhi_client *c, MDB_txn *txn)
+{
+    int rc = mdb_txn_commit(txn);
+    if (rc)
+        return sk_client_fail(c, sk_client_err_from_mdb(rc), NULL, "store commit: %s",
+                              mdb_strerror(rc));
+    return 0;
+}
+
+static int put(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, const void *v,
+               size_t vn)
+{
+    MDB_val key = mval(k, kn), val = mval(v, vn);
+    int rc = mdb_put(txn, dbi, &key, &val, 0);
+    if (rc)
+        return sk_client_fail(c, sk_client_err_from_mdb(rc), NULL, "store: %s", mdb_strerror(rc));
+    return 0;
+}
+
+/* 0, SAKHI_ENOTFOUND or an error; *v points into the map. */
+static int get(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, MDB_val *v)
+{
+    MDB_val key = mval(k, kn);
+    int rc = mdb_get(txn, dbi, &key, v);
+    if (rc == MDB_NOTFOUND)
+        return SAKHI_ENOTFOUND;
+    if (rc)
+        return sk_client_fail(c, sk_client_err_from_mdb(rc), NULL, "store: %s", mdb_strerror(rc));
+    return 0;
+}
+
+int sk_lstore_meta_get_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint64_t *out)
+{
+    MDB_val v;
+    int rc = get(c, txn, c->dbi_meta, key, strlen(key), &v);
+    if (rc == SAKHI_ENOTFOUND) {
+        *out = 0;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (v.mv_size != 8)
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: meta %s damaged", key);
+    *out = be64_get(v.mv_data);
+    return 0;
+}
+
+int sk_lstore_meta_put_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint64_t v)
+{
+    uint8_t b[8];
+    be64_put(b, v);
+    return put(c, txn, c->dbi_meta, key, strlen(key), b, 8);
+}
+
+/* Seal plaintext and store it under (dbi, key). */
+static int put_sealed(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const char *dbname,
+                      const uint8_t key[SK_DEK_LEN], const void *k, size_t kn, const void *pt,
+                      size_t n)
+{
+    uint8_t aad[96];
+    sk_buf blob = SK_BUF_INIT;
+    size_t an = sk_vault_aad(aad, sizeof(aad), dbname, k, kn);
+    int rc = sk_vault_seal(&blob, key, aad, an, pt, n);
+    if (!rc)
+        rc = put(c, txn, dbi, k, kn, blob.data, blob.len);
+    sk_buf_free(&blob);
+    return rc;
+}
+
+/* Load and open a sealed value; the plaintext is appended to out. */
+static int get_sealed(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const char *dbname,
+                      const uint8_t key[SK_DEK_LEN], const void *k, size_t kn, sk_buf *out)
+{
+    uint8_t aad[96];
+    MDB_val v;
+    int rc = get(c, txn, dbi, k, kn, &v);
+    if (rc)
+        return rc;
+    size_t an = sk_vault_aad(aad, sizeof(aad), dbname, k, kn);
+    return sk_vault_open(out, key, aad, an, v.mv_data, v.mv_size);
+}
+
+/* ---- identity -------------------------------------------------------------------------------- */
+
+int sk_lstore_ident_put(sakhi_client *c, MDB_txn *txn)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, 8);
+    msgpack_pack_uint64(&pk, c->enrolled ? 1 : 0);
+    msgpack_pack_uint64(&pk, c->device);
+    sk_pack_cstr(&pk, c->worker);
+    msgpack_pack_uint32(&pk, c->role);
+    msgpack_pack_uint32(&pk, c->district);
+    sk_pack_cstr(&pk, c->host);
+    msgpack_pack_uint16(&pk, c->port);
+    sk_pack_bin(&pk, c->priv, sizeof(c->priv));
+    int rc = b.oom ? SAKHI_ENOMEM
+                   : put_sealed(c, txn, c->dbi_meta, "meta", c->dek, "ident", 5, b.data, b.len);
+    sk_vault_buf_wipe(&b);
+    return rc;
+}
+
+static int copy_str(sk_mp *m, char *out, size_t cap)
+{
+    const char *p;
+    uint32_t n;
+    int rc = sk_mp_read_str(m, &p, &n);
+    if (rc)
+        return rc;
+    if (n >= cap)
+        return -SK_E_TOO_LONG;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int ident_load(sakhi_client *c, MDB_txn *txn)
+{
+    sk_buf b = SK_BUF_INIT;
+    sk_mp m;
+    uint32_t n;
+    uint64_t enrolled, role, district, port;
+    int rc = get_sealed(c, txn, c->dbi_meta, "meta", c->dek, "ident", 5, &b);
+    if (rc == SAKHI_ENOTFOUND) {
+        c->enrolled = 0;
+        return 0;
+    }
+    if (rc)
+        goto out;
+    sk_mp_init(&m, b.data, b.len);
+    if (sk_mp_read_array(&m, &n) || n < 8 || sk_mp_read_uint(&m, &enrolled) ||
+        sk_mp_read_uint(&m, &c->device) || copy_str(&m, c->worker, sizeof(c->worker)) ||
+        sk_mp_read_uint(&m, &role) || sk_mp_read_uint(&m, &district) ||
+        copy_str(&m, c->host, sizeof(c->host)) || sk_mp_read_uint_max(&m, 65535, &port) ||
+        sk_mp_read_bin_exact(&m, c->priv, sizeof(c->priv))) {
+        rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: identity damaged");
+        goto out;
+    }
+    c->enrolled = enrolled != 0;
+    c->role = (uint32_t)role;
+    c->district = (uint32_t)district;
+    c->port = (uint16_t)port;
+out:
+    sk_vault_buf_wipe(&b);
+    return rc;
+}
+
+int sk_lstore_counters_put(sakhi_client *c, MDB_txn *txn)
+{
+    int rc;
+    if ((rc = sk_lstore_meta_put_u64(c, txn, "nextop", c->next_op)) ||
+        (rc = sk_lstore_meta_put_u64(c, txn, "hlc", c->clock.last)) ||
+        (rc = sk_lstore_meta_put_u64(c, txn, "offset", (uint64_t)c->clock.offset_ms)))
+        return rc;
+    return 0;
+}
+
+/* ---- open ------------------------------------------------------------------------------------ */
+
+static int create_store(sakhi_client *c, MDB_txn *txn, const char *pin, unsigned log2n)
+{
+    uint8_t salt[SK_SALT_LEN], kek[SK_DEK_LEN], kdf[12];
+    int rc;
+    if (sk_random(salt, sizeof(salt)) || sk_random(c->dek, sizeof(c->dek)))
+        return sk_client_fail(c, SAKHI_EIO, NULL, "random source failed");
+    if ((rc = sk_vault_kdf(kek, pin, strlen(pin), salt, log2n, 8, 1)))
+        return sk_client_fail(c, rc, NULL, "key derivation failed");
+    uint32_t params[3] = {log2n, 8, 1};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++)
+            kdf[i * 4 + j] = (uint8_t)(params[i] >> (24 - 8 * j));
+    uint8_t fmt[4] = {0, 0, 0, SK_LSTORE_FORMAT};
+    if ((rc = put(c, txn, c->dbi_meta, "salt", 4, salt, sizeof(salt))) ||
+        (rc = put(c, txn, c->dbi_meta, "kdf", 3, kdf, sizeof(kdf))) ||
+        (rc = put_sealed(c, txn, c->dbi_meta, "meta", kek, "dek", 3, c->dek, sizeof(c->dek))) ||
+        (rc = put_sealed(c, txn, c->dbi_meta, "meta", c->dek, "kcv", 3, KCV_TEXT,
+                         strlen(KCV_TEXT))) ||
+        (rc = sk_lstore_meta_put_u64(c, txn, "pinfail", 0)) ||
+        (rc = sk_lstore_meta_put_u64(c, txn, "nextop", 1)) ||
+        (rc = put(c, txn, c->dbi_meta, "format", 6, fmt, 4)))
+        goto out;
+    c->next_op = 1;
+    c->enrolled = 0;
+out:
+    OPENSSL_cleanse(kek, sizeof(kek));
+    return rc;
+}
+
+/* Unlock an existing store with pin. On a wrong PIN the failure counter is raised in its own
+ * committed transaction (the only write a wrong PIN makes). */
+static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin)
+{
+    MDB_txn *txn = *txnp;
+    MDB_val v;
+    uint8_t salt[SK_SALT_LEN], kek[SK_DEK_LEN];
+    uint64_t fails;
+    sk_buf dek = SK_BUF_INIT, kcv = SK_BUF_INIT;
+    int rc;
+
+    if ((rc = get(c, txn, c->dbi_meta, "format", 6, &v)))
+        return rc == SAKHI_ENOTFOUND ? sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: no format")
+                                     : rc;
+    if (v.mv_size != 4)
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: format damaged");
+    uint32_t fmt = ((uint32_t)((uint8_t *)v.mv_data)[2] << 8) | ((uint8_t *)v.mv_data)[3];
+    if (fmt > SK_LSTORE_FORMAT)
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL,
+                              "store: written by a newer library (format %u)", (unsigned)fmt);
+    if ((rc = sk_lstore_meta_get_u64(c, txn, "pinfail", &fails)))
+        return rc;
+    if (fails >= c->max_pin_attempts)
+        return sk_client_fail(c, SAKHI_ELOCKED, NULL, "store locked after %llu wrong PINs",
+                              (unsigned long long)fails);
+    if ((rc = get(c, txn, c->dbi_meta, "salt", 4, &v)) || v.mv_size != SK_SALT_LEN)
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: salt damaged");
+    memcpy(salt, v.mv_data, SK_SALT_LEN);
+    if ((rc = get(c, txn, c->dbi_meta, "kdf", 3, &v)) || v.mv_size != 12)
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: kdf parameters damaged");
+    uint32_t params[3];
+    for (int i = 0; i < 3; i++) {
+        const uint8_t *p = (const uint8_t *)v.mv_data + 4 * i;
+        params[i] = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    }
+    if (params[0] < 1 || params[0] > 22 || params[1] < 1 || params[1] > 64 || params[2] < 1 ||
+        params[2] > 16)
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: kdf parameters out of range");
+    if ((rc = sk_vault_kdf(kek, pin, strlen(pin), salt, params[0], params[1], params[2])))
+        return sk_client_fail(c, rc, NULL, "key derivation failed");
+    rc = get_sealed(c, txn, c->dbi_meta, "meta", kek, "dek", 3, &dek);
+    OPENSSL_cleanse(kek, sizeof(kek));
+    if (rc == SAKHI_EFORMAT) {
+        /* Wrong PIN (the tag does not verify). Count it, durably, and change nothing else. */
+        mdb_txn_abort(txn);
+        *txnp = NULL;
+        if ((rc = sk_lstore_txn(c, 0, &txn)))
+            goto out;
+        if ((rc = sk_lstore_meta_get_u64(c, txn, "pinfail", &fails)) ||
+            (rc = sk_lstore_meta_put_u64(c, txn, "pinfail", fails + 1))) {
+            mdb_txn_abort(txn);
+            goto out;
+        }
+        if ((rc = sk_lstore_commit(c, txn)))
+            goto out;
+        if (fails + 1 >= c->max_pin_attempts)
+            rc = sk_client_fail(c, SAKHI_ELOCKED, NULL, "wrong PIN; the store is now locked");
+        else
+            rc = sk_client_fail(c, SAKHI_EPIN, NULL, "wrong PIN (%llu of %u attempts)",
+                                (unsigned long long)(fails + 1), c->max_pin_attempts);
+        goto out;
+    }
+    if (rc)
+        goto out;
+    if (dek.len != SK_DEK_LEN) {
+        rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: data key damaged");
+        goto out;
+    }
+    memcpy(c->dek, dek.data, SK_DEK_LEN);
+    if ((rc = get_sealed(c, txn, c->dbi_meta, "meta", c->dek, "kcv", 3, &kcv)) ||
+        kcv.len != strlen(KCV_TEXT) || memcmp(kcv.data, KCV_TEXT, kcv.len) != 0) {
+        rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: key check failed");
+        goto out;
+    }
+    if (fails && (rc = sk_lstore_meta_put_u64(c, txn, "pinfail", 0)))
+        goto out;
+    uint64_t offset;
+    if ((rc = sk_lstore_meta_get_u64(c, txn, "nextop", &c->next_op)) ||
+        (rc = sk_lstore_meta_get_u64(c, txn, "hlc", &c->clock.last)) ||
+        (rc = sk_lstore_meta_get_u64(c, txn, "offset", &offset)) || (rc = ident_load(c, txn)))
+        goto out;
+    c->clock.offset_ms = (int64_t)offset;
+    if (c->next_op == 0)
+        c->next_op = 1;
+out:
+    sk_vault_buf_wipe(&dek);
+    sk_buf_free(&kcv);
+    return rc;
+}
+
+int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t map_size,
+                   unsigned kdf_log2n)
+{
+    MDB_txn *txn = NULL;
+    MDB_val v;
+    int rc, mrc;
+
+    if ((mrc = mdb_env_create(&c->env))) {
+        c->env = NULL;
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
+    }
+    if ((mrc = mdb_env_set_maxdbs(c->env, 8)) || (mrc = mdb_env_set_mapsize(c->env, map_size)) ||
+        (mrc = mdb_env_open(c->env, path, MDB_NOTLS, 0600))) {
+        rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store open: %s",
+                            mdb_strerror(mrc));
+        goto fail;
+    }
+    if ((rc = sk_lstore_txn(c, 0, &txn)))
+        goto fail;
+    if ((mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &c->dbi_meta)) ||
+        (mrc = mdb_dbi_open(txn, "records", MDB_CREATE, &c->dbi_records)) ||
+        (mrc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &c->dbi_outbox)) ||
+        (mrc = mdb_dbi_open(txn, "index", MDB_CREATE, &c->dbi_index))) {
+        rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
+        goto fail;
+    }
+    /* Commit the handles first: an aborted transaction would close them (wrong PIN path). */
+    rc = sk_lstore_commit(c, txn);
+    txn = NULL;
+    if (rc || (rc = sk_lstore_txn(c, 0, &txn)))
+        goto fail;
+    rc = get(c, txn, c->dbi_meta, "format", 6, &v);
+    if (rc == SAKHI_ENOTFOUND)
+        rc = create_store(c, txn, pin, kdf_log2n);
+    else if (rc == 0)
+        rc = unlock_store(c, &txn, pin);
+    if (rc)
+        goto fail;
+    rc = sk_lstore_commit(c, txn);
+    txn = NULL;
+    if (rc)
+        goto fail;
+    return 0;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    OPENSSL_cleanse(c->dek, sizeof(c->dek));
+    mdb_env_close(c->env);
+    c->env = NULL;
+    return rc;
+}
+
+void sk_lstore_close(sakhi_client *c)
+{
+    if (c->env)
+        mdb_env_close(c->env);
+    c->env = NULL;
+}
+
+/* Overwrite a file with zeros, sync it and unlink it. */
+static void shred_file(const char *dir, const char *name)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+        return;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) == 0) {
+            static const uint8_t zero[65536];
+            off_t left = st.st_size;
+            while (left > 0) {
+                size_t n = left > (off_t)sizeof(zero) ? sizeof(zero) : (size_t)left;
+                ssize_t w = write(fd, zero, n);
+                if (w <= 0)
+                    break;
+                left -= w;
+            }
+            (void)fsync(fd);
+        }
+        close(fd);
+    }
+    (void)unlink(path);
+}
+
+int sk_lstore_wipe(sakhi_client *c)
+{
+    MDB_txn *txn = NULL;
+    int rc = 0;
+    if (c->env && mdb_txn_begin(c->env, NULL, 0, &txn) == 0) {
+        mdb_drop(txn, c->dbi_records, 0);
+        mdb_drop(txn, c->dbi_outbox, 0);
+        mdb_drop(txn, c->dbi_index, 0);
+        mdb_drop(txn, c->dbi_meta, 0);
+        if (mdb_txn_commit(txn))
+            rc = SAKHI_EIO;
+    }
+    sk_lstore_close(c);
+    /* Freed LMDB pages keep old bytes: overwrite the whole file, then remove it. */
+    shred_file(c->path, "data.mdb");
+    shred_file(c->path, "lock.mdb");
+    OPENSSL_cleanse(c->dek, sizeof(c->dek));
+    OPENSSL_cleanse(c->priv, sizeof(c->priv));
+    c->enrolled = 0;
+    c->wiped = 1;
+    return rc;
+}
+
+/* ---- record state ---------------------------------------------------------------------------- */
+
+void sk_rstate_init(sk_rstate *rs)
+{
+    memset(rs, 0, sizeof(*rs));
+    sk_record_init(&rs->base);
+    sk_record_init(&rs->view);
+    sk_change_init(&rs->rejected);
+}
+
+void sk_rstate_free(sk_rstate *rs)
+{
+    sk_record_free(&rs->base);
+    sk_record_free(&rs->view);
+    sk_change_free(&rs->rejected);
+    free(rs->pending);
+    rs->pending = NULL;
+    rs->npending = 0;
+}
+
+static int rstate_pack(sk_buf *b, const sk_rstate *rs)
+{
+    msgpack_packer pk;
+    int rc;
+    sk_packer_init(&pk, b);
+    msgpack_pack_array(&pk, 9);
+    msgpack_pack_uint32(&pk, 1);
+    if ((rc = sk_record_pack(&pk, &rs->base)) || (rc = sk_record_pack(&pk, &rs->view)))
+        return sk_client_err_from_sk(rc);
+    msgpack_pack_uint32(&pk, rs->state);
+    msgpack_pack_uint64(&pk, rs->acked_ver);
+    msgpack_pack_uint32(&pk, (uint32_t)rs->merged);
+    msgpack_pack_uint32(&pk, (uint32_t)rs->stub);
+    msgpack_pack_array(&pk, rs->npending);
+    for (uint32_t i = 0; i < rs->npending; i++)
+        msgpack_pack_uint64(&pk, rs->pending[i]);
+    if (rs->has_rejected) {
+        msgpack_pack_array(&pk, 4);
+        msgpack_pack_uint32(&pk, rs->rej_code);
+        msgpack_pack_uint32(&pk, rs->rej_field);
+        sk_pack_cstr(&pk, rs->rej_msg);
+        if ((rc = sk_change_pack(&pk, &rs->rejected)))
+            return sk_client_err_from_sk(rc);
+    } else {
+        msgpack_pack_nil(&pk);
+    }
+    return b->oom ? SAKHI_ENOMEM : 0;
+}
+
+static int rstate_unpack(const uint8_t *p, size_t n, sk_rstate *rs)
+{
+    sk_mp m;
+    uint32_t cnt, fmt;
+    uint64_t v, state, merged, stub;
+    int rc;
+    sk_mp_init(&m, p, n);
+    if (sk_mp_read_array(&m, &cnt) || cnt < 9 || sk_mp_read_uint(&m, &v))
+        return SAKHI_EFORMAT;
+    fmt = (uint32_t)v;
+    if (fmt != 1)
+        return SAKHI_EFORMAT;
+    sk_record_free(&rs->base);
+    sk_record_free(&rs->view);
+    if ((rc = sk_record_unpack(&m, &rs->base)))
+        return rc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EFORMAT;
+    if ((rc = sk_record_unpack(&m, &rs->view)))
+        return rc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EFORMAT;
+    if (sk_mp_read_uint(&m, &state) || sk_mp_read_uint(&m, &rs->acked_ver) ||
+        sk_mp_read_uint(&m, &merged) || sk_mp_read_uint(&m, &stub) || sk_mp_read_array(&m, &cnt))
+        return SAKHI_EFORMAT;
+    rs->state = (uint32_t)state;
+    rs->merged = merged != 0;
+    rs->stub = stub != 0;
+    if (cnt) {
+        rs->pending = calloc(cnt, sizeof(uint64_t));
+        if (!rs->pending)
+            return SAKHI_ENOMEM;
+        for (uint32_t i = 0; i < cnt; i++)
+            if (sk_mp_read_uint(&m, &rs->pending[i]))
+                return SAKHI_EFORMAT;
+        rs->npending = cnt;
+    }
+    if (sk_mp_try_nil(&m) == 1) {
+        rs->has_rejected = 0;
+        return 0;
+    }
+    uint64_t code, field;
+    const char *msg;
+    uint32_t msglen;
+    if (sk_mp_read_array(&m, &cnt) || cnt < 4 || sk_mp_read_uint(&m, &code) ||
+        sk_mp_read_uint(&m, &field) || sk_mp_read_str(&m, &msg, &msglen) || msglen > SK_MAX_MESSAGE)
+        return SAKHI_EFORMAT;
+    sk_change_free(&rs->rejected);
+    if ((rc = sk_change_unpack(&m, &rs->rejected)))
+        return rc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EFORMAT;
+    rs->has_rejected = 1;
+    rs->rej_code = (uint32_t)code;
+    rs->rej_field = (uint32_t)field;
+    memcpy(rs->rej_msg, msg, msglen);
+    rs->rej_msg[msglen] = '\0';
+    return 0;
+}
+
+int sk_lstore_rstate_get(sakhi_client *c, MDB_txn *txn, const sk_id *id, sk_rstate *rs)
+{
+    sk_buf pt = SK_BUF_INIT;
+    int rc = get_sealed(c, txn, c->dbi_records, "records", c->dek, id->b, 16, &pt);
+    if (rc == SAKHI_EFORMAT)
+        rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "record failed authentication");
+    if (!rc) {
+        rc = rstate_unpack(pt.data, pt.len, rs);
+        if (rc == SAKHI_EFORMAT)
+            sk_client_fail(c, rc, NULL, "record state damaged");
+    }
+    sk_vault_buf_wipe(&pt);
+    return rc;
+}
+
+static void index_encode(uint8_t out[SK_INDEX_LEN], const sk_rstate *rs)
+{
+    uint64_t status = 0, urgency = 0, created = 0;
+    memset(out, 0, SK_INDEX_LEN);
+    (void)sk_case_get_uint(&rs->view, SK_F_STATUS, &status);
+    (void)sk_case_get_uint(&rs->view, SK_F_URGENCY, &urgency);
+    if (sk_case_get_uint(&rs->view, SK_F_CREATED_AT, &created) != 0 || created == 0) {
+        const sk_id *id = &rs->view.id;
+        if (sk_id_is_zero(id))
+            id = &rs->base.id;
+        for (int i = 0; i < 6; i++)
+            created = (created << 8) | id->b[i];
+    }
+    out[0] = 1;
+    out[1] = (uint8_t)(status > 255 ? 255 : status);
+    out[2] = (uint8_t)(urgency > 255 ? 255 : urgency);
+    out[3] = (uint8_t)rs->state;
+    out[4] = (uint8_t)rs->stub;
+    out[5] = rs->npending > 0;
+    be64_put(out + 8, created);
+}
+
+void sk_lstore_index_decode(const uint8_t *v, size_t n, sk_index_row *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (n < SK_INDEX_LEN || v[0] != 1)
+        return;
+    out->status = v[1];
+    out->urgency = v[2];
+    out->state = v[3];
+    out->stub = v[4];
+    out->pending = v[5];
+    out->created_ms = be64_get(v + 8);
+}
+
+int sk_lstore_rstate_put(sakhi_client *c, MDB_txn *txn, const sk_rstate *rs)
+{
+    sk_buf pt = SK_BUF_INIT;
+    uint8_t row[SK_INDEX_LEN];
+    const sk_id *id = sk_id_is_zero(&rs->view.id) ? &rs->base.id : &rs->view.id;
+    int rc = rstate_pack(&pt, rs);
+    if (rc) {
+        sk_vault_buf_wipe(&pt);
+        return sk_client_fail(c, rc, NULL, "record state could not be encoded");
+    }
+    rc = put_sealed(c, txn, c->dbi_records, "records", c->dek, id->b, 16, pt.data, pt.len);
+    sk_vault_buf_wipe(&pt);
+    if (rc)
+        return rc;
+    index_encode(row, rs);
+    return put(c, txn, c->dbi_index, id->b, 16, row, sizeof(row));
+}
+
+int sk_lstore_rstate_del(sakhi_client *c, MDB_txn *txn, const sk_id *id)
+{
+    MDB_val k = mval(id->b, 16);
+    int rc = mdb_del(txn, c->dbi_records, &k, NULL);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = mdb_del(txn, c->dbi_index, &k, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return sk_client_fail(c, sk_client_err_from_mdb(rc), NULL, "store: %s", mdb_strerror(rc));
+    return 0;
+}
+
+static void apply_quiet(sk_record *view, const sk_change *ch)
+{
+    sk_merge_result mr;
+    /* A local change that no longer applies (the record was deleted meanwhile) is not shown;
+     * it stays in the outbox and the server's answer decides. */
+    if (sk_merge_apply(view, ch, 0, &mr) == 0)
+        sk_merge_result_free(&mr);
+}
+
+int sk_lstore_rebuild(sakhi_client *c, MDB_txn *txn, sk_rstate *rs, const sk_change *extra)
+{
+    int rc;
+    sk_record_free(&rs->view);
+    sk_record_init(&rs->view);
+    if ((rc = sk_record_copy(&rs->view, &rs->base)))
+        return sk_client_err_from_sk(rc);
+    if (rs->has_rejected)
+        apply_quiet(&rs->view, &rs->rejected);
+    for (uint32_t i = 0; i < rs->npending; i++) {
+        sk_change ch;
+        rc = sk_outbox_get(c, txn, rs->pending[i], &ch);
+        if (rc == SAKHI_ENOTFOUND)
+            continue;
+        if (rc)
+            return rc;
+        apply_quiet(&rs->view, &ch);
+        sk_change_free(&ch);
+    }
+    if (extra)
+        apply_quiet(&rs->view, extra);
+    if (sk_id_is_zero(&rs->view.id))
+        rs->view.id = rs->base.id;
+
+    uint64_t status = 0;
+    (void)sk_case_get_uint(&rs->base, SK_F_STATUS, &status);
+    if (rs->has_rejected)
+        rs->state = SAKHI_SYNC_REJECTED;
+    else if (rs->npending || extra)
+        rs->state = SAKHI_SYNC_PENDING;
+    else if (rs->merged || (rs->base.flags & SK_REC_REVIEW))
+        rs->state = SAKHI_SYNC_CONFLICT;
+    else if (status >= SK_STATUS_ACCEPTED && sk_record_field(&rs->base, SK_F_CASE_NO))
+        rs->state = SAKHI_SYNC_ACCEPTED;
+    else if (rs->base.version || rs->acked_ver)
+        rs->state = SAKHI_SYNC_RECEIVED;
+    else
+        rs->state = SAKHI_SYNC_PENDING;
+    return 0;
+}

@@ -1,0 +1,138 @@
+/*
+ * outbox.c - the outbox: changes saved on the device and not yet acknowledged by the server.
+ *
+ * Key: the change's operation number as u64 big-endian (so LMDB order is op order); value: the
+ * sealed sk_change in its wire form. An entry is written in the same transaction as the record
+ * it changes and deleted only in the transaction that records the server's acknowledgement, so a
+ * crash or a cut connection can neither lose a change nor make it leave twice. Owns nothing
+ * beyond the calls; must never delete an entry on any path other than an ack (or a wipe).
+ */
+#include "sk_client.h"
+
+#include "sk_err.h"
+
+#include <string.h>
+
+static void op_key(uint8_t k[8], uint64_t op)
+{
+    for (int i = 0; i < 8; i++)
+        k[i] = (uint8_t)(op >> (56 - 8 * i));
+}
+
+int sk_outbox_put(sakhi_client *c, MDB_txn *txn, const sk_change *ch)
+{
+    sk_buf pt = SK_BUF_INIT, blob = SK_BUF_INIT;
+    msgpack_packer pk;
+    uint8_t k[8], aad[32];
+    int rc;
+
+    op_key(k, ch->op);
+    sk_packer_init(&pk, &pt);
+    if ((rc = sk_change_pack(&pk, ch))) {
+        rc = sk_client_err_from_sk(rc);
+        goto out;
+    }
+    if (pt.oom) {
+        rc = SAKHI_ENOMEM;
+        goto out;
+    }
+    size_t an = sk_vault_aad(aad, sizeof(aad), "outbox", k, 8);
+    if ((rc = sk_vault_seal(&blob, c->dek, aad, an, pt.data, pt.len)))
+        goto out;
+    MDB_val key = {8, k}, val = {blob.len, blob.data};
+    int mrc = mdb_put(txn, c->dbi_outbox, &key, &val, 0);
+    if (mrc)
+        rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s", mdb_strerror(mrc));
+out:
+    sk_vault_buf_wipe(&pt);
+    sk_buf_free(&blob);
+    return rc;
+}
+
+static int decode(sakhi_client *c, const uint8_t *k, const MDB_val *v, sk_change *out)
+{
+    sk_buf pt = SK_BUF_INIT;
+    uint8_t aad[32];
+    sk_mp m;
+    size_t an = sk_vault_aad(aad, sizeof(aad), "outbox", k, 8);
+    int rc = sk_vault_open(&pt, c->dek, aad, an, v->mv_data, v->mv_size);
+    if (rc) {
+        sk_vault_buf_wipe(&pt);
+        return sk_client_fail(c, rc, NULL, "outbox entry failed authentication");
+    }
+    sk_mp_init(&m, pt.data, pt.len);
+    rc = sk_change_unpack(&m, out);
+    sk_vault_buf_wipe(&pt);
+    if (rc)
+        return sk_client_fail(c, rc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EFORMAT, NULL,
+                              "outbox entry damaged");
+    return 0;
+}
+
+int sk_outbox_get(sakhi_client *c, MDB_txn *txn, uint64_t op, sk_change *out)
+{
+    uint8_t k[8];
+    op_key(k, op);
+    MDB_val key = {8, k}, val;
+    int mrc = mdb_get(txn, c->dbi_outbox, &key, &val);
+    if (mrc == MDB_NOTFOUND)
+        return SAKHI_ENOTFOUND;
+    if (mrc)
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
+                              mdb_strerror(mrc));
+    return decode(c, k, &val, out);
+}
+
+int sk_outbox_del(sakhi_client *c, MDB_txn *txn, uint64_t op)
+{
+    uint8_t k[8];
+    op_key(k, op);
+    MDB_val key = {8, k};
+    int mrc = mdb_del(txn, c->dbi_outbox, &key, NULL);
+    if (mrc == MDB_NOTFOUND)
+        return SAKHI_ENOTFOUND;
+    if (mrc)
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
+                              mdb_strerror(mrc));
+    return 0;
+}
+
+int sk_outbox_count(sakhi_client *c, MDB_txn *txn, uint64_t *out)
+{
+    MDB_stat st;
+    int mrc = mdb_stat(txn, c->dbi_outbox, &st);
+    if (mrc)
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
+                              mdb_strerror(mrc));
+    *out = st.ms_entries;
+    return 0;
+}
+
+int sk_outbox_each(sakhi_client *c, MDB_txn *txn, int (*cb)(const sk_change *ch, void *payload),
+                   void *payload)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = 0, mrc;
+    if ((mrc = mdb_cursor_open(txn, c->dbi_outbox, &cur)))
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
+                              mdb_strerror(mrc));
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sk_change ch;
+        if (k.mv_size != 8) {
+            rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "outbox key damaged");
+            break;
+        }
+        if ((rc = decode(c, k.mv_data, &v, &ch)))
+            break;
+        rc = cb(&ch, payload);
+        sk_change_free(&ch);
+        if (rc)
+            break;
+    }
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s", mdb_strerror(mrc));
+    mdb_cursor_close(cur);
+    return rc;
+}

@@ -1,0 +1,202 @@
+/*
+ * sk_client.h - libsakhi's internals shared between its modules (never installed).
+ *
+ * Modules: client.c (handle, errors, allocator), vault.c (encryption at rest), lstore.c (the
+ * local LMDB store: meta, records, index), outbox.c (pending changes), capture.c (drafts and
+ * saving), read.c (record access, JSON, lists), conn.c (the transport), sync.c (enroll and the
+ * sync engine). Internal functions are named sk_<module>_*; names that could clash with the
+ * server's modules (sk_store_*, sk_transport_*, sk_session_*) are avoided on purpose, because
+ * tests link both. Internal functions return 0 or a negative SAKHI_E* code (the public codes;
+ * proto's SK_E_* codes are mapped by sk_client_err_from_sk at the boundary).
+ */
+#ifndef SK_CLIENT_H
+#define SK_CLIENT_H
+
+#define SAKHI_BUILDING 1
+#include "sakhi/sakhi.h"
+
+#include "sk_buf.h"
+#include "sk_case.h"
+#include "sk_msg.h"
+#include "sk_record.h"
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SK_DEK_LEN 32
+#define SK_SALT_LEN 16
+#define SK_GCM_NONCE 12
+#define SK_GCM_TAG 16
+#define SK_LSTORE_FORMAT 1
+
+struct sakhi_client {
+    sakhi_malloc_fn malloc_fn;
+    sakhi_realloc_fn realloc_fn;
+    sakhi_free_fn free_fn;
+    void *alloc_payload;
+    sakhi_log_fn log_fn;
+    void *log_payload;
+    int log_level;
+    unsigned int max_pin_attempts;
+    char app[SK_MAX_NAME + 1];
+
+    pthread_mutex_t mu; /* guards everything below and every LMDB write */
+    MDB_env *env;
+    MDB_dbi dbi_meta, dbi_records, dbi_outbox, dbi_index;
+    uint8_t dek[SK_DEK_LEN];
+    char *path;
+    int wiped; /* the server told us to wipe: every call fails with SAKHI_EREVOKED */
+
+    /* identity (decrypted copy of meta "ident") */
+    int enrolled;
+    uint64_t device;
+    char worker[SK_MAX_NAME + 1];
+    uint32_t role, district;
+    char host[256];
+    uint16_t port;
+    uint8_t priv[32];
+
+    sk_clock clock;   /* persisted in meta "hlc" and "offset" */
+    uint64_t next_op; /* persisted in meta "nextop" */
+    sk_id last_id;    /* last record id made by this handle (ids increase) */
+
+    char errmsg[256];
+    char errfield[48];
+
+    atomic_int syncing;
+    int cancel_pipe[2]; /* self-pipe: sakhi_sync_cancel writes, the sync's poll wakes */
+};
+
+/* ---- client.c ---------------------------------------------------------------------------- */
+void *sk_client_alloc(sakhi_client *c, size_t n);
+void *sk_client_calloc(sakhi_client *c, size_t n);
+void sk_client_dealloc(sakhi_client *c, void *p);
+char *sk_client_strdup(sakhi_client *c, const char *s);
+/* Set the handle's message (printf-style) and return code. field may be NULL. */
+int sk_client_fail(sakhi_client *c, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void sk_client_clear_err(sakhi_client *c);
+void sk_client_log(sakhi_client *c, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Map a proto SK_E_* code (negative) to a SAKHI_E* code. */
+int sk_client_err_from_sk(int sk_rc);
+/* Map an LMDB return code. */
+int sk_client_err_from_mdb(int mdb_rc);
+uint64_t sk_client_wall_ms(void);
+uint64_t sk_client_mono_ms(void);
+
+/* ---- vault.c: encryption at rest ----------------------------------------------------------- */
+/* KEK from the PIN with scrypt (N = 2^log2n, r, p). 0 or SAKHI_ENOMEM/SAKHI_EIO. */
+int sk_vault_kdf(uint8_t kek[SK_DEK_LEN], const char *pin, size_t pinlen,
+                 const uint8_t salt[SK_SALT_LEN], unsigned log2n, unsigned r, unsigned p);
+/* Encrypt n bytes under key with a fresh random nonce; appends nonce||ciphertext||tag to out.
+ * aad is authenticated, not encrypted (DBI name and key, so a blob cannot be moved). */
+int sk_vault_seal(sk_buf *out, const uint8_t key[SK_DEK_LEN], const void *aad, size_t aadlen,
+                  const void *pt, size_t n);
+/* Decrypt; appends the plaintext to out. SAKHI_EFORMAT when authentication fails. */
+int sk_vault_open(sk_buf *out, const uint8_t key[SK_DEK_LEN], const void *aad, size_t aadlen,
+                  const void *blob, size_t n);
+/* Build the AAD for (dbi name, key bytes) into aad (cap >= 64 + keylen); returns its length. */
+size_t sk_vault_aad(uint8_t *aad, size_t cap, const char *dbi, const void *key, size_t keylen);
+/* Overwrite a buffer's content and free it (for plaintext). */
+void sk_vault_buf_wipe(sk_buf *b);
+
+/* ---- lstore.c: the local store ----------------------------------------------------------- */
+/* Local state of one record (decrypted form of its records-DBI value). */
+typedef struct sk_rstate {
+    sk_record base;     /* the server's last version as pulled (empty if never pulled) */
+    sk_record view;     /* base + rejected change + pending changes: what the worker sees */
+    uint32_t state;     /* SAKHI_SYNC_* (derived by sk_lstore_rebuild) */
+    uint64_t acked_ver; /* highest version from an APPLIED/MERGED ack */
+    int merged;         /* a MERGED ack not yet followed by a pull of that version */
+    int stub;           /* minimised after acceptance */
+    uint64_t *pending;  /* outbox ops of this record, ascending */
+    uint32_t npending;
+    int has_rejected;
+    sk_change rejected; /* the rejected change(s), kept so the worker can fix them */
+    uint32_t rej_code, rej_field;
+    char rej_msg[SK_MAX_MESSAGE + 1];
+} sk_rstate;
+
+void sk_rstate_init(sk_rstate *rs);
+void sk_rstate_free(sk_rstate *rs);
+
+/* Open/create the store (path exists as a directory). Fills c->env, dbis, dek, identity. */
+int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t map_size,
+                   unsigned kdf_log2n);
+void sk_lstore_close(sakhi_client *c);
+/* Begin a transaction (write when rdonly == 0). */
+int sk_lstore_txn(sakhi_client *c, int rdonly, MDB_txn **out);
+/* Commit (fsync) and map the error. The txn is gone either way. */
+int sk_lstore_commit(sakhi_client *c, MDB_txn *txn);
+
+int sk_lstore_meta_get_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint64_t *out);
+int sk_lstore_meta_put_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint64_t v);
+/* Persist identity (encrypted). */
+int sk_lstore_ident_put(sakhi_client *c, MDB_txn *txn);
+/* Persist clock and next op from c. */
+int sk_lstore_counters_put(sakhi_client *c, MDB_txn *txn);
+
+/* Load record id's state: 0, SAKHI_ENOTFOUND, SAKHI_EFORMAT, SAKHI_ENOMEM, SAKHI_EIO. */
+int sk_lstore_rstate_get(sakhi_client *c, MDB_txn *txn, const sk_id *id, sk_rstate *rs);
+/* Store rs (records and index). */
+int sk_lstore_rstate_put(sakhi_client *c, MDB_txn *txn, const sk_rstate *rs);
+int sk_lstore_rstate_del(sakhi_client *c, MDB_txn *txn, const sk_id *id);
+/* Recompute rs->view from base, the rejected change and the pending outbox changes (and
+ * optionally one more change `extra` not yet in the outbox), then rs->state. */
+int sk_lstore_rebuild(sakhi_client *c, MDB_txn *txn, sk_rstate *rs, const sk_change *extra);
+/* Erase everything (WIPE): all DBIs emptied, files overwritten. */
+int sk_lstore_wipe(sakhi_client *c);
+
+/* Index value layout (plain, non-identifying): see lstore.c. */
+#define SK_INDEX_LEN 16
+typedef struct sk_index_row {
+    uint8_t status, urgency, state, stub;
+    uint64_t created_ms;
+    uint8_t pending;
+} sk_index_row;
+void sk_lstore_index_decode(const uint8_t *v, size_t n, sk_index_row *out);
+
+/* ---- outbox.c ---------------------------------------------------------------------------- */
+int sk_outbox_put(sakhi_client *c, MDB_txn *txn, const sk_change *ch);
+/* 0, SAKHI_ENOTFOUND, SAKHI_EFORMAT, ... */
+int sk_outbox_get(sakhi_client *c, MDB_txn *txn, uint64_t op, sk_change *out);
+int sk_outbox_del(sakhi_client *c, MDB_txn *txn, uint64_t op);
+int sk_outbox_count(sakhi_client *c, MDB_txn *txn, uint64_t *out);
+/* Call cb for each entry in op order (decrypted); a non-zero return stops and is returned. */
+int sk_outbox_each(sakhi_client *c, MDB_txn *txn, int (*cb)(const sk_change *ch, void *payload),
+                   void *payload);
+
+/* ---- conn.c: the transport --------------------------------------------------------------- */
+/* The transport is a small vtable so TLS can slot in under the same sync engine. */
+typedef struct sk_conn sk_conn;
+typedef struct sk_conn_ops {
+    /* Like send/recv on a non-blocking socket: bytes moved, 0 with *again set, or <0 (error
+     * code). recv returning 0 without *again means the peer closed. */
+    long (*send)(sk_conn *cn, const void *p, size_t n, int *again);
+    long (*recv)(sk_conn *cn, void *p, size_t n, int *again);
+    void (*close)(sk_conn *cn);
+} sk_conn_ops;
+
+struct sk_conn {
+    const sk_conn_ops *ops;
+    int fd;
+    int cancel_fd; /* readable when the sync must stop */
+    void *tls;     /* reserved for the TLS transport */
+    uint64_t sent, received;
+};
+
+/* Connect over plain TCP within timeout_ms, waking on cancel_fd. 0, SAKHI_ENET, SAKHI_ETIMEOUT,
+ * SAKHI_ECANCELED. */
+int sk_conn_connect_tcp(sk_conn *cn, const char *host, uint16_t port, int cancel_fd,
+                        unsigned timeout_ms);
+void sk_conn_close(sk_conn *cn);
+/* Wait until the connection is readable (and writable when want_write) or timeout_ms passes.
+ * Sets *readable / *writable. 0, SAKHI_ECANCELED, SAKHI_ETIMEOUT (nothing happened). */
+int sk_conn_wait(sk_conn *cn, int want_write, unsigned timeout_ms, int *readable, int *writable);
+
+#endif

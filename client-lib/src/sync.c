@@ -1,0 +1,1043 @@
+/*
+ * sync.c - enrollment and the sync engine: HELLO/CHALLENGE/AUTH/WELCOME with the device key,
+ * clock correction, the outbox pushed in batches (immediate-danger referrals first, in their
+ * own batch), PULLs pipelined with the PUSHes, acknowledgements and pulled records applied in
+ * short LMDB transactions, progress, cancellation, timeouts and the no-progress watchdog.
+ *
+ * The engine runs on the caller's thread and holds the handle's mutex only while applying
+ * what arrived (so capture keeps working meanwhile); network waits never hold it. Durability
+ * rules: an outbox entry is deleted only in the transaction that records its ack; the pull
+ * cursor moves only in the transaction that stores the records of that CHANGES frame. A cut at
+ * any byte therefore loses nothing, and the server's per-op memory makes a resend harmless.
+ * Owns the connection and the session state. It must never log record content, never drop a
+ * rejected change silently, and never obey WIPE before it has authenticated.
+ */
+#include "sk_client.h"
+
+#include "sk_auth.h"
+#include "sk_err.h"
+#include "sk_frame.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct out_item {
+    uint64_t op;
+    int urgent;
+    size_t size; /* packed size of the change */
+} out_item;
+
+typedef struct inflight {
+    uint32_t rid;
+    uint32_t type;   /* SK_MSG_PUSH or SK_MSG_PULL */
+    size_t first, n; /* push: range in the ordered outbox list */
+    uint64_t epoch;  /* pull: acks seen when it was sent */
+} inflight;
+
+typedef struct sess {
+    sakhi_client *c;
+    sk_conn cn;
+    int connected;
+    sk_frame_reader fr;
+    sk_buf wbuf;
+    size_t woff;
+    uint8_t rbuf[16384];
+    size_t rlen, roff;
+    uint32_t next_rid;
+    unsigned io_timeout, stall_timeout, batch_size, pull_limit;
+    uint64_t start_ms, last_rx_ms, last_progress_ms;
+    const sakhi_sync_options *o;
+    sakhi_sync_result *res;
+    sakhi_progress prog;
+    int authed;
+    /* from WELCOME */
+    uint32_t max_batch, max_inflight, max_frame;
+    sk_actor actor;
+    char worker[SK_MAX_NAME + 1];
+} sess;
+
+/* ---- errors from the server ------------------------------------------------------------------ */
+
+static int map_server_code(sakhi_client *c, uint32_t code, sk_str msg)
+{
+    int rc;
+    switch (code) {
+    case SK_E_AUTH_FAILED: rc = SAKHI_EAUTH; break;
+    case SK_E_REVOKED: rc = SAKHI_EREVOKED; break;
+    case SK_E_VERSION: rc = SAKHI_EVERSION; break;
+    case SK_E_ENROLL_CODE: rc = SAKHI_EENROLLCODE; break;
+    case SK_E_STORE_FULL:
+    case SK_E_STORE_IO:
+    case SK_E_INTERNAL:
+    case SK_E_NOMEM: rc = SAKHI_ESERVER; break;
+    default: rc = sk_err_advice((int)code) == SK_ADVICE_RETRY ? SAKHI_ESERVER : SAKHI_EPROTO;
+    }
+    return sk_client_fail(c, rc, NULL, "server: %s (%u)%s%.*s", sk_err_name((int)code),
+                          (unsigned)code, msg.n ? ": " : "", (int)(msg.n > 200 ? 200 : msg.n),
+                          msg.p ? msg.p : "");
+}
+
+/* ---- I/O ------------------------------------------------------------------------------------- */
+
+static int report(sess *s)
+{
+    s->prog.bytes_sent = s->cn.sent;
+    s->prog.bytes_received = s->cn.received;
+    s->prog.elapsed_ms = sk_client_mono_ms() - s->start_ms;
+    if (s->res) {
+        s->res->bytes_sent = s->cn.sent;
+        s->res->bytes_received = s->cn.received;
+    }
+    if (s->o->progress && s->o->progress(&s->prog, s->o->progress_payload))
+        return sk_client_fail(s->c, SAKHI_ECANCELED, NULL, "canceled by the progress callback");
+    return 0;
+}
+
+static int flush_some(sess *s)
+{
+    while (s->woff < s->wbuf.len) {
+        int again;
+        long w = s->cn.ops->send(&s->cn, s->wbuf.data + s->woff, s->wbuf.len - s->woff, &again);
+        if (w < 0)
+            return sk_client_fail(s->c, SAKHI_ENET, NULL, "connection lost while sending");
+        if (again)
+            break;
+        s->woff += (size_t)w;
+    }
+    if (s->woff == s->wbuf.len) {
+        sk_buf_reset(&s->wbuf);
+        s->woff = 0;
+    }
+    return 0;
+}
+
+static int send_msg(sess *s, const sk_msg *m)
+{
+    int rc = sk_msg_encode(&s->wbuf, m);
+    if (rc)
+        return sk_client_fail(
+            s->c, sk_client_err_from_sk(rc) == SAKHI_ENOMEM ? SAKHI_ENOMEM : SAKHI_EPROTO, NULL,
+            "could not encode %s: %s", sk_msg_type_name(m->type), sk_err_name(rc));
+    return flush_some(s);
+}
+
+/* Wait for bytes (and write what is queued). Applies the read timeout and the watchdog. */
+static int pump(sess *s)
+{
+    uint64_t now = sk_client_mono_ms();
+    uint64_t rx_left =
+        s->last_rx_ms + s->io_timeout > now ? s->last_rx_ms + s->io_timeout - now : 0;
+    uint64_t st_left = s->last_progress_ms + s->stall_timeout > now
+                           ? s->last_progress_ms + s->stall_timeout - now
+                           : 0;
+    if (rx_left == 0)
+        return sk_client_fail(s->c, SAKHI_ETIMEOUT, NULL, "no answer from the server for %u ms",
+                              s->io_timeout);
+    if (st_left == 0)
+        return sk_client_fail(s->c, SAKHI_ETIMEOUT, NULL, "watchdog: no progress for %u ms",
+                              s->stall_timeout);
+    unsigned wait = (unsigned)(rx_left < st_left ? rx_left : st_left);
+    int readable, writable;
+    int rc = sk_conn_wait(&s->cn, s->woff < s->wbuf.len, wait, &readable, &writable);
+    if (rc == SAKHI_ECANCELED)
+        return sk_client_fail(s->c, rc, NULL, "sync canceled");
+    if (rc == SAKHI_ETIMEOUT)
+        return 0; /* the checks above fire on the next call */
+    if (rc)
+        return sk_client_fail(s->c, rc, NULL, "connection error");
+    if (writable && (rc = flush_some(s)))
+        return rc;
+    if (readable) {
+        int again;
+        long r = s->cn.ops->recv(&s->cn, s->rbuf, sizeof(s->rbuf), &again);
+        if (r < 0)
+            return sk_client_fail(s->c, SAKHI_ENET, NULL, "connection lost");
+        if (!again && r == 0)
+            return sk_client_fail(s->c, SAKHI_ENET, NULL, "the server closed the connection");
+        if (r > 0) {
+            s->rlen = (size_t)r;
+            s->roff = 0;
+            s->last_rx_ms = sk_client_mono_ms();
+        }
+    }
+    return 0;
+}
+
+static int wipe_now(sess *s, const sk_msg *m)
+{
+    sakhi_client *c = s->c;
+    pthread_mutex_lock(&c->mu);
+    sk_client_log(c, SAKHI_LOG_WARN, "event=wipe code=%u", (unsigned)m->u.error.code);
+    sk_lstore_wipe(c);
+    pthread_mutex_unlock(&c->mu);
+    return sk_client_fail(c, SAKHI_EREVOKED, NULL,
+                          "the server revoked this device; local data wiped");
+}
+
+/* Receive the next message that is not housekeeping (PING answered, PONG ignored). Strings in
+ * *m point into the frame reader, valid until the next call. */
+static int recv_msg(sess *s, sk_msg *m)
+{
+    for (;;) {
+        if (s->roff < s->rlen) {
+            size_t used = 0;
+            const uint8_t *frame;
+            uint32_t flen;
+            int rc =
+                sk_frame_feed(&s->fr, s->rbuf + s->roff, s->rlen - s->roff, &used, &frame, &flen);
+            s->roff += used;
+            if (rc < 0)
+                return sk_client_fail(s->c, SAKHI_EPROTO, NULL, "bad frame from the server: %s",
+                                      sk_err_name(rc));
+            if (rc == 1) {
+                rc = sk_msg_decode(frame, flen, m, NULL);
+                if (rc == -SK_E_UNKNOWN_TYPE && m->rid == 0)
+                    continue; /* a later protocol's unsolicited message: ignore */
+                if (rc)
+                    return sk_client_fail(s->c, SAKHI_EPROTO, NULL,
+                                          "undecodable message from the server: %s",
+                                          sk_err_name(rc));
+                if (m->type == SK_MSG_PING) {
+                    sk_msg pong;
+                    sk_msg_init(&pong, SK_MSG_PONG, m->rid);
+                    pong.u.ping.ms = m->u.ping.ms;
+                    sk_msg_free(m);
+                    if ((rc = send_msg(s, &pong)))
+                        return rc;
+                    continue;
+                }
+                if (m->type == SK_MSG_PONG) {
+                    sk_msg_free(m);
+                    continue;
+                }
+                if (m->type == SK_MSG_WIPE) {
+                    if (!s->authed) {
+                        sk_msg_free(m);
+                        return sk_client_fail(s->c, SAKHI_EPROTO, NULL,
+                                              "WIPE before authentication ignored");
+                    }
+                    rc = wipe_now(s, m);
+                    sk_msg_free(m);
+                    return rc;
+                }
+                if (m->type == SK_MSG_BYE) {
+                    rc = m->u.error.code ? map_server_code(s->c, m->u.error.code, m->u.error.msg)
+                                         : sk_client_fail(s->c, SAKHI_ENET, NULL,
+                                                          "the server ended the session");
+                    sk_msg_free(m);
+                    return rc;
+                }
+                if (m->type == SK_MSG_ERROR && m->rid == 0) {
+                    rc = map_server_code(s->c, m->u.error.code, m->u.error.msg);
+                    sk_msg_free(m);
+                    return rc;
+                }
+                return 0;
+            }
+            continue;
+        }
+        s->roff = s->rlen = 0;
+        int rc = pump(s);
+        if (rc)
+            return rc;
+    }
+}
+
+/* Expect a response of type `want` to rid; an ERROR for it is mapped. */
+static int expect(sess *s, sk_msg *m, uint32_t want, uint32_t rid)
+{
+    int rc = recv_msg(s, m);
+    if (rc)
+        return rc;
+    if (m->type == SK_MSG_ERROR && m->rid == rid) {
+        rc = map_server_code(s->c, m->u.error.code, m->u.error.msg);
+        sk_msg_free(m);
+        return rc;
+    }
+    if (m->type != want || m->rid != rid) {
+        rc = sk_client_fail(s->c, SAKHI_EPROTO, NULL, "expected %s, got %s", sk_msg_type_name(want),
+                            sk_msg_type_name(m->type));
+        sk_msg_free(m);
+        return rc;
+    }
+    return 0;
+}
+
+static uint32_t rid_next(sess *s)
+{
+    uint32_t r = s->next_rid++;
+    if (s->next_rid == 0)
+        s->next_rid = 1;
+    return r;
+}
+
+/* ---- session setup --------------------------------------------------------------------------- */
+
+static void sess_init(sess *s, sakhi_client *c, const sakhi_sync_options *o, sakhi_sync_result *res)
+{
+    memset(s, 0, sizeof(*s));
+    s->c = c;
+    s->o = o;
+    s->res = res;
+    s->cn.fd = -1;
+    s->next_rid = 1;
+    s->io_timeout = o->io_timeout_ms ? o->io_timeout_ms : 30000;
+    s->stall_timeout = o->stall_timeout_ms ? o->stall_timeout_ms : 120000;
+    s->batch_size = o->batch_size ? o->batch_size : 64;
+    if (s->batch_size > SK_MAX_BATCH)
+        s->batch_size = SK_MAX_BATCH;
+    s->pull_limit = o->pull_limit ? o->pull_limit : 200;
+    if (s->pull_limit > SK_MAX_PULL)
+        s->pull_limit = SK_MAX_PULL;
+    sk_buf_init(&s->wbuf);
+    sk_frame_reader_init(&s->fr, 64u * 1024u);
+    s->start_ms = s->last_rx_ms = s->last_progress_ms = sk_client_mono_ms();
+}
+
+static void sess_close(sess *s, int polite)
+{
+    if (s->connected && polite) {
+        sk_msg bye;
+        sk_msg_init(&bye, SK_MSG_BYE, 0);
+        if (send_msg(s, &bye) == 0) {
+            /* best effort, bounded */
+            for (int i = 0; i < 20 && s->woff < s->wbuf.len; i++) {
+                int r, w;
+                if (sk_conn_wait(&s->cn, 1, 50, &r, &w) || flush_some(s))
+                    break;
+            }
+        }
+    }
+    if (s->connected)
+        sk_conn_close(&s->cn);
+    s->connected = 0;
+    sk_frame_reader_free(&s->fr);
+    sk_buf_free(&s->wbuf);
+}
+
+static int connect_and_hello(sess *s, const char *host, uint16_t port, uint64_t device,
+                             sk_msg *challenge)
+{
+    unsigned cto = s->o->connect_timeout_ms ? s->o->connect_timeout_ms : 15000;
+    s->prog.phase = SAKHI_PHASE_CONNECT;
+    int rc = report(s);
+    if (rc)
+        return rc;
+    rc = sk_conn_connect_tcp(&s->cn, host, port, s->c->cancel_pipe[0], cto);
+    if (rc)
+        return sk_client_fail(s->c, rc, NULL,
+                              rc == SAKHI_ECANCELED  ? "sync canceled"
+                              : rc == SAKHI_ETIMEOUT ? "connect timed out"
+                                                     : "could not connect to the server");
+    s->connected = 1;
+    s->last_rx_ms = s->last_progress_ms = sk_client_mono_ms();
+    s->prog.phase = SAKHI_PHASE_HANDSHAKE;
+    if ((rc = report(s)))
+        return rc;
+    sk_msg hello;
+    uint32_t rid = rid_next(s);
+    sk_msg_init(&hello, SK_MSG_HELLO, rid);
+    hello.u.hello.versions[0] = SK_PROTO_VERSION;
+    hello.u.hello.nversions = 1;
+    hello.u.hello.device = device;
+    hello.u.hello.app = sk_str_c(s->c->app);
+    if ((rc = send_msg(s, &hello)))
+        return rc;
+    if ((rc = expect(s, challenge, SK_MSG_CHALLENGE, rid)))
+        return rc;
+    if (challenge->u.challenge.version != SK_PROTO_VERSION)
+        return sk_client_fail(s->c, SAKHI_EVERSION, NULL, "server chose protocol version %u",
+                              (unsigned)challenge->u.challenge.version);
+    return 0;
+}
+
+/* AUTH with the device key over this connection's challenge, then WELCOME. */
+static int authenticate(sess *s, const sk_msg *challenge)
+{
+    sakhi_client *c = s->c;
+    sk_msg auth, welcome;
+    uint32_t rid = rid_next(s);
+    int rc;
+    sk_msg_init(&auth, SK_MSG_AUTH, rid);
+    if (sk_auth_sign(auth.u.auth.sig, c->priv, challenge->u.challenge.nonce, c->device,
+                     challenge->u.challenge.server_ms))
+        return sk_client_fail(c, SAKHI_EIO, NULL, "could not sign the challenge");
+    s->authed = 1; /* from here a WIPE answers our proof */
+    rc = send_msg(s, &auth);
+    OPENSSL_cleanse(&auth, sizeof(auth));
+    if (rc)
+        return rc;
+    if ((rc = expect(s, &welcome, SK_MSG_WELCOME, rid)))
+        return rc;
+    uint64_t wall = sk_client_wall_ms();
+    s->max_batch = welcome.u.welcome.max_batch ? welcome.u.welcome.max_batch : 1;
+    s->max_inflight = welcome.u.welcome.max_inflight ? welcome.u.welcome.max_inflight : 1;
+    s->max_frame = welcome.u.welcome.max_frame;
+    if (s->max_frame < SK_FRAME_MIN_MAX)
+        s->max_frame = SK_FRAME_MIN_MAX;
+    uint32_t n =
+        welcome.u.welcome.worker.n > SK_MAX_NAME ? SK_MAX_NAME : welcome.u.welcome.worker.n;
+    memcpy(s->worker, welcome.u.welcome.worker.p ? welcome.u.welcome.worker.p : "", n);
+    s->worker[n] = '\0';
+    s->actor.role = welcome.u.welcome.role;
+    s->actor.worker = s->worker;
+    s->actor.district = welcome.u.welcome.district;
+    sk_frame_reader_set_max(&s->fr, s->max_frame);
+
+    /* Correct the clock by the server's and keep role/district current. */
+    pthread_mutex_lock(&c->mu);
+    MDB_txn *txn = NULL;
+    sk_clock_set_server_time(&c->clock, welcome.u.welcome.server_ms, wall);
+    int changed = c->role != s->actor.role || c->district != s->actor.district ||
+                  strcmp(c->worker, s->worker) != 0;
+    c->role = s->actor.role;
+    c->district = s->actor.district;
+    snprintf(c->worker, sizeof(c->worker), "%s", s->worker);
+    if (!(rc = sk_lstore_txn(c, 0, &txn))) {
+        if (!(rc = sk_lstore_counters_put(c, txn)) &&
+            (!changed || !(rc = sk_lstore_ident_put(c, txn))))
+            rc = sk_lstore_commit(c, txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    pthread_mutex_unlock(&c->mu);
+    sk_client_log(c, SAKHI_LOG_INFO, "event=welcome session=%llu max_batch=%u max_inflight=%u",
+                  (unsigned long long)welcome.u.welcome.session, (unsigned)s->max_batch,
+                  (unsigned)s->max_inflight);
+    sk_msg_free(&welcome);
+    return rc;
+}
+
+static int begin(sakhi_client *c)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&c->syncing, &expected, 1))
+        return sk_client_fail(c, SAKHI_EBUSY, NULL, "a sync is already running on this handle");
+    uint8_t junk[64];
+    while (read(c->cancel_pipe[0], junk, sizeof(junk)) > 0)
+        ;
+    return 0;
+}
+
+static void end(sakhi_client *c)
+{
+    atomic_store(&c->syncing, 0);
+}
+
+void sakhi_sync_cancel(sakhi_client *c)
+{
+    if (!c || !atomic_load(&c->syncing))
+        return;
+    uint8_t b = 1;
+    ssize_t w = write(c->cancel_pipe[1], &b, 1);
+    (void)w;
+}
+
+/* ---- enrollment ------------------------------------------------------------------------------ */
+
+int sakhi_enroll(sakhi_client *c, const char *host, uint16_t port, const char *code,
+                 const char *label, const sakhi_sync_options *opts)
+{
+    sakhi_sync_options def = SAKHI_SYNC_OPTIONS_INIT;
+    sess s;
+    sk_msg challenge, enrolled;
+    uint8_t priv[SK_PRIVKEY_LEN], pub[SK_PUBKEY_LEN];
+    int rc;
+
+    if (!c || !host || !*host || !port || !code || !*code || strlen(code) > SK_MAX_NAME ||
+        strlen(host) >= sizeof(c->host) || (label && strlen(label) > SK_MAX_NAME))
+        return SAKHI_EINVAL;
+    if (!opts)
+        opts = &def;
+    if (opts->version < 1 || opts->version > SAKHI_SYNC_OPTIONS_VERSION)
+        return SAKHI_EINVAL;
+    if (c->wiped)
+        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    if ((rc = begin(c)))
+        return rc;
+    sk_client_clear_err(c);
+    if (c->enrolled) {
+        end(c);
+        return sk_client_fail(c, SAKHI_EENROLLED, NULL, "this device is already enrolled");
+    }
+    sess_init(&s, c, opts, NULL);
+    if (sk_auth_keygen(priv, pub)) {
+        rc = sk_client_fail(c, SAKHI_EIO, NULL, "could not make the device key");
+        goto out;
+    }
+    if ((rc = connect_and_hello(&s, host, port, 0, &challenge)))
+        goto out;
+    sk_msg req;
+    uint32_t rid = rid_next(&s);
+    sk_msg_init(&req, SK_MSG_ENROLL, rid);
+    req.u.enroll.code = sk_str_c(code);
+    memcpy(req.u.enroll.pubkey, pub, SK_PUBKEY_LEN);
+    req.u.enroll.label = sk_str_c(label ? label : "");
+    if ((rc = send_msg(&s, &req)))
+        goto out_ch;
+    /* the challenge's fields are copied: the next receive reuses the frame buffer */
+    sk_msg ch_copy = challenge;
+    if ((rc = expect(&s, &enrolled, SK_MSG_ENROLLED, rid)))
+        goto out_ch;
+    /* Store the identity durably before proving it (PROTOCOL.md 4.2). */
+    pthread_mutex_lock(&c->mu);
+    MDB_txn *txn = NULL;
+    c->enrolled = 1;
+    c->device = enrolled.u.enrolled.device;
+    uint32_t n =
+        enrolled.u.enrolled.worker.n > SK_MAX_NAME ? SK_MAX_NAME : enrolled.u.enrolled.worker.n;
+    memcpy(c->worker, enrolled.u.enrolled.worker.p ? enrolled.u.enrolled.worker.p : "", n);
+    c->worker[n] = '\0';
+    c->role = enrolled.u.enrolled.role;
+    c->district = enrolled.u.enrolled.district;
+    snprintf(c->host, sizeof(c->host), "%s", host);
+    c->port = port;
+    memcpy(c->priv, priv, sizeof(priv));
+    sk_msg_free(&enrolled);
+    if (!(rc = sk_lstore_txn(c, 0, &txn))) {
+        if (!(rc = sk_lstore_ident_put(c, txn)))
+            rc = sk_lstore_commit(c, txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc) {
+        c->enrolled = 0;
+        c->device = 0;
+        OPENSSL_cleanse(c->priv, sizeof(c->priv));
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc)
+        goto out_ch;
+    sk_client_log(c, SAKHI_LOG_INFO, "event=enrolled device=%llu", (unsigned long long)c->device);
+    rc = authenticate(&s, &ch_copy);
+out_ch:
+    sk_msg_free(&challenge);
+out:
+    sess_close(&s, rc == 0);
+    OPENSSL_cleanse(priv, sizeof(priv));
+    end(c);
+    return rc;
+}
+
+/* ---- sync: snapshot of the outbox ------------------------------------------------------------ */
+
+typedef struct snap {
+    sakhi_client *c;
+    MDB_txn *txn;
+    out_item *items;
+    size_t n, cap;
+    int rc;
+} snap;
+
+static int snap_cb(const sk_change *ch, void *payload)
+{
+    snap *sn = payload;
+    if (sn->n == sn->cap) {
+        size_t cap = sn->cap ? sn->cap * 2 : 64;
+        out_item *p = realloc(sn->items, cap * sizeof(*p));
+        if (!p)
+            return SAKHI_ENOMEM;
+        sn->items = p;
+        sn->cap = cap;
+    }
+    out_item *it = &sn->items[sn->n++];
+    it->op = ch->op;
+    it->urgent = 0;
+    MDB_val k = {16, (void *)ch->id.b}, v;
+    if (mdb_get(sn->txn, sn->c->dbi_index, &k, &v) == 0) {
+        sk_index_row row;
+        sk_lstore_index_decode(v.mv_data, v.mv_size, &row);
+        it->urgent = row.urgency == SK_URGENCY_IMMEDIATE;
+    }
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    (void)sk_change_pack(&pk, ch);
+    it->size = b.len;
+    sk_vault_buf_wipe(&b);
+    return 0;
+}
+
+static int cmp_items(const void *a, const void *b)
+{
+    const out_item *x = a, *y = b;
+    if (x->urgent != y->urgent)
+        return x->urgent ? -1 : 1;
+    return x->op < y->op ? -1 : x->op > y->op;
+}
+
+/* ---- sync: applying answers ------------------------------------------------------------------ */
+
+static int remove_pending(sk_rstate *rs, uint64_t op)
+{
+    for (uint32_t i = 0; i < rs->npending; i++)
+        if (rs->pending[i] == op) {
+            memmove(&rs->pending[i], &rs->pending[i + 1],
+                    (rs->npending - i - 1) * sizeof(uint64_t));
+            rs->npending--;
+            return 1;
+        }
+    return 0;
+}
+
+/* The rejected change now kept on the record: the newer change over the older rejected one. */
+static int keep_rejected(sk_rstate *rs, const sk_change *ch)
+{
+    sk_change merged;
+    int rc = sk_change_copy(&merged, ch);
+    if (rc)
+        return sk_client_err_from_sk(rc);
+    if (rs->has_rejected) {
+        const sk_change *old = &rs->rejected;
+        for (uint32_t i = 0; i < old->nfields && !rc; i++) {
+            int have = 0;
+            for (uint32_t j = 0; j < merged.nfields; j++)
+                if (merged.fields[j].key == old->fields[i].key)
+                    have = 1;
+            if (!have)
+                rc = sk_change_set(&merged, old->fields[i].key, old->fields[i].val,
+                                   old->fields[i].len);
+        }
+        for (uint32_t i = 0; i < old->nentries && !rc; i++) {
+            int have = 0;
+            for (uint32_t j = 0; j < merged.nentries; j++)
+                if (sk_id_cmp(&merged.entries[j].id, &old->entries[i].id) == 0)
+                    have = 1;
+            if (!have)
+                rc = sk_change_add_entry(&merged, &old->entries[i].id, old->entries[i].list,
+                                         old->entries[i].val, old->entries[i].len);
+        }
+        if (rc) {
+            sk_change_free(&merged);
+            return sk_client_err_from_sk(rc);
+        }
+        /* the oldest base: the fix must be judged against what was really seen */
+        if (old->base < merged.base)
+            merged.base = old->base;
+    }
+    sk_change_free(&rs->rejected);
+    rs->rejected = merged;
+    rs->has_rejected = 1;
+    return 0;
+}
+
+static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
+{
+    sakhi_client *c = s->c;
+    MDB_txn *txn = NULL;
+    int rc;
+    pthread_mutex_lock(&c->mu);
+    if ((rc = sk_lstore_txn(c, 0, &txn)))
+        goto out;
+    for (uint32_t i = 0; i < m->u.push_ack.nacks; i++) {
+        const sk_ack *a = &m->u.push_ack.acks[i];
+        sk_change ch;
+        sk_rstate rs;
+        rc = sk_outbox_get(c, txn, a->op, &ch);
+        if (rc == SAKHI_ENOTFOUND) {
+            rc = 0;
+            continue; /* already settled */
+        }
+        if (rc)
+            goto out;
+        if (a->status == SK_ACK_REJECTED && sk_err_advice((int)a->code) == SK_ADVICE_RETRY) {
+            /* not applied and the op is not consumed: keep it for the next sync */
+            *stop_push = 1;
+            sk_change_free(&ch);
+            sk_client_fail(c, SAKHI_ESERVER, NULL, "server: %s (%u), will retry",
+                           sk_err_name((int)a->code), (unsigned)a->code);
+            continue;
+        }
+        sk_rstate_init(&rs);
+        int grc = sk_lstore_rstate_get(c, txn, &ch.id, &rs);
+        if (grc && grc != SAKHI_ENOTFOUND) {
+            rc = grc;
+            sk_change_free(&ch);
+            sk_rstate_free(&rs);
+            goto out;
+        }
+        if ((rc = sk_outbox_del(c, txn, a->op)))
+            goto next;
+        if (a->status == SK_ACK_REJECTED) {
+            if (s->res) {
+                s->res->rejected++;
+                if (s->res->nrejections < SAKHI_MAX_REPORTED_REJECTIONS) {
+                    sakhi_rejection *rj = &s->res->rejections[s->res->nrejections++];
+                    const sk_field_info *fi = a->field ? sk_case_field_info(a->field) : NULL;
+                    sk_id_to_str(&ch.id, rj->id);
+                    rj->code = (int)a->code;
+                    snprintf(rj->field, sizeof(rj->field), "%s", fi ? fi->name : "");
+                    snprintf(rj->reason, sizeof(rj->reason), "%.*s", (int)a->msg.n,
+                             a->msg.p ? a->msg.p : "");
+                }
+            }
+            sk_client_log(c, SAKHI_LOG_WARN, "event=rejected op=%llu code=%u field=%u",
+                          (unsigned long long)a->op, (unsigned)a->code, (unsigned)a->field);
+        } else if (s->res) {
+            if (a->status == SK_ACK_MERGED)
+                s->res->merged++;
+            else
+                s->res->applied++;
+        }
+        if (s->res)
+            s->res->pushed++;
+        s->prog.push_done++;
+        if (grc == SAKHI_ENOTFOUND)
+            goto next; /* the record was discarded meanwhile */
+        remove_pending(&rs, a->op);
+        if (a->status == SK_ACK_REJECTED) {
+            if ((rc = keep_rejected(&rs, &ch)))
+                goto next;
+            rs.rej_code = a->code;
+            rs.rej_field = a->field;
+            snprintf(rs.rej_msg, sizeof(rs.rej_msg), "%.*s", (int)a->msg.n,
+                     a->msg.p ? a->msg.p : "");
+        } else {
+            if (a->version > rs.acked_ver)
+                rs.acked_ver = a->version;
+            if (a->status == SK_ACK_MERGED)
+                rs.merged = 1;
+        }
+        if (!(rc = sk_lstore_rebuild(c, txn, &rs, NULL)))
+            rc = sk_lstore_rstate_put(c, txn, &rs);
+    next:
+        sk_change_free(&ch);
+        sk_rstate_free(&rs);
+        if (rc)
+            goto out;
+    }
+    rc = sk_lstore_commit(c, txn);
+    txn = NULL;
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+static int apply_changes(sess *s, const sk_msg *m)
+{
+    sakhi_client *c = s->c;
+    MDB_txn *txn = NULL;
+    sk_clock saved = c->clock;
+    int rc;
+    pthread_mutex_lock(&c->mu);
+    saved = c->clock;
+    if ((rc = sk_lstore_txn(c, 0, &txn)))
+        goto out;
+    for (uint32_t i = 0; i < m->u.changes.nrecords; i++) {
+        const sk_record *r = &m->u.changes.records[i];
+        sk_rstate rs;
+        sk_rstate_init(&rs);
+        sk_clock_observe(&c->clock, r->updated);
+        rc = sk_lstore_rstate_get(c, txn, &r->id, &rs);
+        if (rc == SAKHI_ENOTFOUND)
+            rc = 0;
+        if (rc) {
+            sk_rstate_free(&rs);
+            goto out;
+        }
+        sk_record_free(&rs.base);
+        sk_record_init(&rs.base);
+        if ((rc = sk_client_err_from_sk(sk_record_copy(&rs.base, r)))) {
+            sk_rstate_free(&rs);
+            goto out;
+        }
+        if (rs.merged && r->version >= rs.acked_ver)
+            rs.merged = 0;
+        if (rs.npending == 0 && !rs.has_rejected && s->actor.role == SK_ROLE_FIELD &&
+            sk_case_stub_only(&s->actor, &rs.base)) {
+            sk_case_make_stub(&rs.base);
+            if (!rs.stub && s->res)
+                s->res->stubbed++;
+            rs.stub = 1;
+        } else {
+            rs.stub = 0;
+        }
+        if ((r->flags & SK_REC_REVIEW) && s->res)
+            s->res->conflicts++;
+        if (!(rc = sk_lstore_rebuild(c, txn, &rs, NULL)))
+            rc = sk_lstore_rstate_put(c, txn, &rs);
+        sk_rstate_free(&rs);
+        if (rc)
+            goto out;
+    }
+    if ((rc = sk_lstore_meta_put_u64(c, txn, "cursor", m->u.changes.next)) ||
+        (rc = sk_lstore_counters_put(c, txn)))
+        goto out;
+    rc = sk_lstore_commit(c, txn);
+    txn = NULL;
+    if (!rc) {
+        if (s->res)
+            s->res->pulled += m->u.changes.nrecords;
+        s->prog.pull_done += m->u.changes.nrecords;
+    }
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc)
+        c->clock = saved;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* ---- sync: the main loop --------------------------------------------------------------------- */
+
+static int send_push(sess *s, const out_item *items, size_t first, size_t n, uint32_t rid)
+{
+    sakhi_client *c = s->c;
+    sk_change *chs = calloc(n ? n : 1, sizeof(sk_change));
+    size_t got = 0;
+    int rc = 0;
+    if (!chs)
+        return SAKHI_ENOMEM;
+    pthread_mutex_lock(&c->mu);
+    MDB_txn *txn = NULL;
+    if (!(rc = sk_lstore_txn(c, 1, &txn))) {
+        for (size_t i = 0; i < n; i++) {
+            int grc = sk_outbox_get(c, txn, items[first + i].op, &chs[got]);
+            if (grc == 0)
+                got++;
+            else if (grc != SAKHI_ENOTFOUND) {
+                rc = grc;
+                break;
+            }
+        }
+        mdb_txn_abort(txn);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!rc) {
+        sk_msg m;
+        sk_msg_init(&m, SK_MSG_PUSH, rid);
+        m.u.push.changes = chs;
+        m.u.push.nchanges = (uint32_t)got;
+        rc = send_msg(s, &m);
+    }
+    for (size_t i = 0; i < got; i++)
+        sk_change_free(&chs[i]);
+    free(chs);
+    return rc;
+}
+
+/* Next batch starting at *pos: urgent items alone first, at most max changes and about
+ * frame_budget bytes. */
+static size_t next_batch(const out_item *items, size_t nitems, size_t pos, uint32_t max,
+                         size_t frame_budget)
+{
+    size_t n = 0, bytes = 0;
+    int urgent = pos < nitems && items[pos].urgent;
+    while (pos + n < nitems && n < max) {
+        const out_item *it = &items[pos + n];
+        if (it->urgent != urgent)
+            break;
+        if (n > 0 && bytes + it->size > frame_budget)
+            break;
+        bytes += it->size;
+        n++;
+    }
+    return n;
+}
+
+int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options *opts)
+{
+    sakhi_sync_options def = SAKHI_SYNC_OPTIONS_INIT;
+    sakhi_sync_result scratch = SAKHI_SYNC_RESULT_INIT;
+    sess s;
+    snap sn;
+    sk_msg challenge;
+    inflight *fl = NULL;
+    size_t nfl = 0;
+    int rc, have_challenge = 0;
+
+    if (!c)
+        return SAKHI_EINVAL;
+    if (!opts)
+        opts = &def;
+    if (opts->version < 1 || opts->version > SAKHI_SYNC_OPTIONS_VERSION)
+        return SAKHI_EINVAL;
+    if (out && (out->version < 1 || out->version > SAKHI_SYNC_RESULT_VERSION))
+        return SAKHI_EINVAL;
+    if (c->wiped)
+        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    if (!out)
+        out = &scratch;
+    unsigned int ver = out->version ? out->version : SAKHI_SYNC_RESULT_VERSION;
+    memset(out, 0, sizeof(*out));
+    out->version = ver;
+    if ((rc = begin(c)))
+        return rc;
+    sk_client_clear_err(c);
+    memset(&sn, 0, sizeof(sn));
+    sess_init(&s, c, opts, out);
+
+    /* Snapshot identity, cursor and outbox order. */
+    char host[256];
+    uint16_t port;
+    uint64_t cursor = 0;
+    pthread_mutex_lock(&c->mu);
+    if (!c->enrolled) {
+        pthread_mutex_unlock(&c->mu);
+        rc = sk_client_fail(c, SAKHI_ENOTENROLLED, NULL, "enroll the device first");
+        goto out;
+    }
+    snprintf(host, sizeof(host), "%s", opts->host ? opts->host : c->host);
+    port = opts->port ? opts->port : c->port;
+    sn.c = c;
+    if (!(rc = sk_lstore_txn(c, 1, &sn.txn))) {
+        if (!(rc = sk_lstore_meta_get_u64(c, sn.txn, "cursor", &cursor)))
+            rc = sk_outbox_each(c, sn.txn, snap_cb, &sn);
+        mdb_txn_abort(sn.txn);
+    }
+    uint64_t device = c->device;
+    pthread_mutex_unlock(&c->mu);
+    if (rc)
+        goto out;
+    if (sn.n)
+        qsort(sn.items, sn.n, sizeof(out_item), cmp_items);
+    s.prog.push_total = sn.n;
+
+    if ((rc = connect_and_hello(&s, host, port, device, &challenge)))
+        goto out;
+    have_challenge = 1;
+    if ((rc = authenticate(&s, &challenge)))
+        goto out;
+    if ((rc = report(&s)))
+        goto out;
+
+    fl = calloc(s.max_inflight, sizeof(*fl));
+    if (!fl) {
+        rc = SAKHI_ENOMEM;
+        goto out;
+    }
+    uint32_t max_batch = s.max_batch < s.batch_size ? s.max_batch : s.batch_size;
+    size_t budget = s.max_frame > 4096 ? s.max_frame - 1024 : s.max_frame / 2;
+    size_t pos = 0; /* next outbox item to send */
+    int stop_push = 0;
+    uint64_t epoch = 0; /* PUSH_ACKs received */
+    int pull_out = 0, pull_more = 1, pulled_any = 0;
+    uint64_t last_pull_epoch = 0;
+    int done = 0;
+    s.prog.phase = SAKHI_PHASE_PUSH;
+
+    while (!done) {
+        /* fill the window: the urgent batch first, then a PULL, then the other batches */
+        while (nfl < s.max_inflight) {
+            int pushes_left = !stop_push && pos < sn.n;
+            int pushes_out = 0;
+            for (size_t i = 0; i < nfl; i++)
+                pushes_out += fl[i].type == SK_MSG_PUSH;
+            int want_pull = !pull_out && (pull_more || !pulled_any ||
+                                          (!pushes_left && !pushes_out && last_pull_epoch < epoch));
+            if (pushes_left && (sn.items[pos].urgent || !want_pull || nfl + 1 < s.max_inflight)) {
+                size_t n = next_batch(sn.items, sn.n, pos, max_batch, budget);
+                uint32_t rid = rid_next(&s);
+                if ((rc = send_push(&s, sn.items, pos, n, rid)))
+                    goto out;
+                fl[nfl++] = (inflight){rid, SK_MSG_PUSH, pos, n, 0};
+                pos += n;
+            } else if (want_pull) {
+                sk_msg pull;
+                uint32_t rid = rid_next(&s);
+                sk_msg_init(&pull, SK_MSG_PULL, rid);
+                pull.u.pull.cursor = cursor;
+                pull.u.pull.limit = s.pull_limit;
+                if ((rc = send_msg(&s, &pull)))
+                    goto out;
+                fl[nfl++] = (inflight){rid, SK_MSG_PULL, 0, 0, epoch};
+                pull_out = 1;
+            } else {
+                break;
+            }
+        }
+        if (nfl == 0) {
+            done = 1;
+            break;
+        }
+        sk_msg m;
+        if ((rc = recv_msg(&s, &m)))
+            goto out;
+        size_t k;
+        for (k = 0; k < nfl && fl[k].rid != m.rid; k++)
+            ;
+        if (k == nfl) {
+            sk_msg_free(&m);
+            rc = sk_client_fail(c, SAKHI_EPROTO, NULL, "answer to an unknown request %u",
+                                (unsigned)m.rid);
+            goto out;
+        }
+        if (m.type == SK_MSG_ERROR) {
+            rc = map_server_code(c, m.u.error.code, m.u.error.msg);
+            sk_msg_free(&m);
+            goto out;
+        }
+        if (fl[k].type == SK_MSG_PUSH && m.type == SK_MSG_PUSH_ACK) {
+            rc = apply_acks(&s, &m, &stop_push);
+            sk_msg_free(&m);
+            if (rc)
+                goto out;
+            epoch++;
+            fl[k] = fl[--nfl];
+            s.last_progress_ms = sk_client_mono_ms();
+            s.prog.phase = SAKHI_PHASE_PUSH;
+        } else if (fl[k].type == SK_MSG_PULL && m.type == SK_MSG_CHANGES) {
+            uint64_t sent_epoch = fl[k].epoch;
+            rc = apply_changes(&s, &m);
+            if (!rc) {
+                cursor = m.u.changes.next;
+                if (m.u.changes.last) {
+                    pull_out = 0;
+                    pulled_any = 1;
+                    pull_more = m.u.changes.more;
+                    last_pull_epoch = sent_epoch;
+                    fl[k] = fl[--nfl];
+                }
+            }
+            sk_msg_free(&m);
+            if (rc)
+                goto out;
+            s.last_progress_ms = sk_client_mono_ms();
+            s.prog.phase = SAKHI_PHASE_PULL;
+        } else {
+            rc = sk_client_fail(c, SAKHI_EPROTO, NULL, "unexpected %s", sk_msg_type_name(m.type));
+            sk_msg_free(&m);
+            goto out;
+        }
+        if ((rc = report(&s)))
+            goto out;
+    }
+
+    out->complete = !stop_push;
+    pthread_mutex_lock(&c->mu);
+    MDB_txn *txn = NULL;
+    if (!(rc = sk_lstore_txn(c, 0, &txn))) {
+        if (!(rc = sk_lstore_meta_put_u64(c, txn, "lastsync", sk_client_wall_ms())))
+            rc = sk_lstore_commit(c, txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!rc && stop_push)
+        rc = SAKHI_ESERVER; /* a retryable rejection: the message is already set */
+    s.prog.phase = SAKHI_PHASE_DONE;
+    if (!rc)
+        rc = report(&s);
+
+out:
+    if (have_challenge)
+        sk_msg_free(&challenge);
+    out->bytes_sent = s.cn.sent;
+    out->bytes_received = s.cn.received;
+    sk_client_log(c, rc ? SAKHI_LOG_WARN : SAKHI_LOG_INFO,
+                  "event=sync rc=%d pushed=%llu rejected=%llu pulled=%llu sent=%llu received=%llu",
+                  rc, (unsigned long long)out->pushed, (unsigned long long)out->rejected,
+                  (unsigned long long)out->pulled, (unsigned long long)s.cn.sent,
+                  (unsigned long long)s.cn.received);
+    sess_close(&s, rc == 0 || rc == SAKHI_ESERVER);
+    free(fl);
+    free(sn.items);
+    end(c);
+    return rc;
+}

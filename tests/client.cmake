@@ -1,0 +1,17 @@
+# client: libsakhi (client-lib/). Unit tests of the local store, outbox, crypto and capture link
+# the static library (and see its internal header); end-to-end tests run real sakhi-server
+# processes on 127.0.0.1; the symbol test checks that nothing outside sakhi_/sk_ is exported; the
+# install test installs into a temp prefix and builds the example as an outside program.
+if(TARGET sakhi_static)
+  sakhi_add_test(test_client_store
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_client_store.c
+    LIBS sakhi_static
+    LABELS unit
+    TIMEOUT 120)
+  target_compile_definitions(test_client_store PRIVATE _DEFAULT_SOURCE _POSIX_C_SOURCE=200809L)
+
+  add_test(NAME test_client_symbols
+    COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/install/check-symbols.sh $<TARGET_FILE:sakhi>
+            $<TARGET_FILE:sakhi_static>)
+  set_tests_properties(test_client_symbols PROPERTIES LABELS unit TIMEOUT 30)
+endif()

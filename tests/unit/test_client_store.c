@@ -1,0 +1,553 @@
+/*
+ * test_client_store.c - libsakhi's local store without a server: PIN handling and lockout,
+ * encryption at rest (a raw scan of the LMDB file finds no canary), capture and validation
+ * errors, edits and follow-ups, the outbox and its operation numbers, lists with filters and
+ * cursors, a full map, and the vault's authenticated encryption.
+ *
+ * Real LMDB in a temp directory; the KDF cost is lowered (kdf_log2_n) so each open is fast.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sk_client.h"
+
+#define CANARY_NAME "Canary-Name-7Q2X"
+#define CANARY_PHONE "+91 98765 43210"
+#define CANARY_NOTES "canary-notes-ZK81 beaten with a stick"
+#define CANARY_VILLAGE "CanaryVillage-P3"
+#define CANARY_FOLLOWUP "canary-followup-M4W"
+
+static char g_dir[256];
+
+static void rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_rf(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_dir, sizeof(g_dir), "%s/sakhi-client-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(g_dir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    rm_rf(g_dir);
+    return 0;
+}
+
+static const char *store_path(void)
+{
+    static char p[300];
+    snprintf(p, sizeof(p), "%s/store", g_dir);
+    return p;
+}
+
+static sakhi_options fast_opts(void)
+{
+    sakhi_options o = SAKHI_OPTIONS_INIT;
+    o.kdf_log2_n = 10;
+    o.max_pin_attempts = 3;
+    return o;
+}
+
+static sakhi_client *open_ok(const char *pin)
+{
+    sakhi_client *c = NULL;
+    sakhi_options o = fast_opts();
+    assert_int_equal(sakhi_open(&c, store_path(), pin, &o), 0);
+    assert_non_null(c);
+    return c;
+}
+
+/* A referral that passes the case model. */
+static void fill_valid(sakhi_referral *r)
+{
+    assert_int_equal(sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH), 0);
+    assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
+    assert_int_equal(sakhi_referral_set_village(r, CANARY_VILLAGE), 0);
+    assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_HOME_VISIT), 0);
+    assert_int_equal(sakhi_referral_set_name(r, CANARY_NAME), 0);
+    assert_int_equal(sakhi_referral_set_age(r, 34), 0);
+    assert_int_equal(sakhi_referral_set_phone(r, CANARY_PHONE), 0);
+    assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE), 0);
+    assert_int_equal(sakhi_referral_set_enum(r, "urgency", "urgent"), 0);
+    assert_int_equal(sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER), 0);
+    assert_int_equal(sakhi_referral_set_consent(r, 1, 1), 0);
+    assert_int_equal(sakhi_referral_set_notes(r, CANARY_NOTES), 0);
+}
+
+static void capture(sakhi_client *c, char id[SAKHI_ID_STRLEN])
+{
+    sakhi_referral *r = NULL;
+    assert_int_equal(sakhi_referral_new(&r, c), 0);
+    fill_valid(r);
+    assert_int_equal(sakhi_referral_save(id, c, r), 0);
+    sakhi_referral_free(r);
+}
+
+/* ---- PIN ------------------------------------------------------------------------------------ */
+
+static void test_wrong_pin_and_lockout(void **state)
+{
+    (void)state;
+    char id[SAKHI_ID_STRLEN];
+    sakhi_client *c = open_ok("2468");
+    capture(c, id);
+    sakhi_close(c);
+
+    sakhi_options o = fast_opts();
+    c = NULL;
+    assert_int_equal(sakhi_open(&c, store_path(), "1111", &o), SAKHI_EPIN);
+    assert_null(c);
+    /* the right PIN still works and resets the counter; the record is intact */
+    c = open_ok("2468");
+    sakhi_record *rec = NULL;
+    assert_int_equal(sakhi_record_get(&rec, c, id), 0);
+    const char *name = NULL;
+    assert_int_equal(sakhi_record_get_str(&name, rec, "name"), 0);
+    assert_string_equal(name, CANARY_NAME);
+    sakhi_record_free(rec);
+    sakhi_close(c);
+
+    /* two failures, a success, then three failures lock the store for good */
+    c = NULL;
+    assert_int_equal(sakhi_open(&c, store_path(), "1111", &o), SAKHI_EPIN);
+    assert_int_equal(sakhi_open(&c, store_path(), "2222", &o), SAKHI_EPIN);
+    c = open_ok("2468");
+    sakhi_close(c);
+    c = NULL;
+    assert_int_equal(sakhi_open(&c, store_path(), "1", &o), SAKHI_EPIN);
+    assert_int_equal(sakhi_open(&c, store_path(), "2", &o), SAKHI_EPIN);
+    assert_int_equal(sakhi_open(&c, store_path(), "3", &o), SAKHI_ELOCKED);
+    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), SAKHI_ELOCKED);
+    assert_null(c);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    sakhi_client *c = NULL;
+    sakhi_options o = fast_opts();
+    assert_int_equal(sakhi_open(&c, store_path(), "", &o), SAKHI_EINVAL);
+    assert_int_equal(sakhi_open(&c, NULL, "1", &o), SAKHI_EINVAL);
+    o.version = 99;
+    assert_int_equal(sakhi_open(&c, store_path(), "1", &o), SAKHI_EINVAL);
+    sakhi_close(NULL);
+    assert_string_equal(sakhi_strerror(SAKHI_EPIN), "wrong PIN");
+    assert_string_equal(sakhi_strerror(12345), "unknown error");
+    assert_string_equal(sakhi_version(), SAKHI_VERSION_STRING);
+    assert_string_equal(sakhi_errmsg(NULL), "");
+}
+
+/* ---- encryption at rest --------------------------------------------------------------------- */
+
+static int file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    size_t k = strlen(needle);
+    int found = 0;
+    for (long i = 0; i + (long)k <= n && !found; i++)
+        found = memcmp(buf + i, needle, k) == 0;
+    free(buf);
+    return found;
+}
+
+static void test_raw_file_has_no_canary(void **state)
+{
+    (void)state;
+    char id[SAKHI_ID_STRLEN], path[400];
+    sakhi_client *c = open_ok("2468");
+    for (int i = 0; i < 5; i++)
+        capture(c, id);
+    assert_int_equal(sakhi_followup_add(c, id, CANARY_FOLLOWUP), 0);
+    /* an edit too: old and new values both stay encrypted */
+    sakhi_referral *r = NULL;
+    assert_int_equal(sakhi_referral_edit(&r, c, id), 0);
+    assert_int_equal(sakhi_referral_set_notes(r, CANARY_NOTES " edited"), 0);
+    assert_int_equal(sakhi_referral_save(NULL, c, r), 0);
+    sakhi_referral_free(r);
+    sakhi_close(c);
+
+    snprintf(path, sizeof(path), "%s/data.mdb", store_path());
+    /* the scan can fail: the same bytes written in plain would be found */
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    fclose(f);
+    assert_false(file_contains(path, CANARY_NAME));
+    assert_false(file_contains(path, CANARY_PHONE));
+    assert_false(file_contains(path, "canary-notes-ZK81"));
+    assert_false(file_contains(path, CANARY_VILLAGE));
+    assert_false(file_contains(path, CANARY_FOLLOWUP));
+    assert_false(file_contains(path, "Nubra"));
+    /* positive control: the scanner finds what is there */
+    assert_true(file_contains(path, "outbox"));
+
+    c = open_ok("2468");
+    char *json = NULL;
+    assert_int_equal(sakhi_record_json(&json, c, id), 0);
+    assert_non_null(strstr(json, CANARY_NAME));
+    assert_non_null(strstr(json, "\"urgency\":\"urgent\""));
+    assert_non_null(strstr(json, CANARY_FOLLOWUP));
+    assert_non_null(strstr(json, "\"sync_state\":\"pending\""));
+    sakhi_free(c, json);
+    sakhi_close(c);
+}
+
+static void test_vault_seal_open(void **state)
+{
+    (void)state;
+    uint8_t key[SK_DEK_LEN], key2[SK_DEK_LEN], aad[64];
+    memset(key, 7, sizeof(key));
+    memset(key2, 8, sizeof(key2));
+    sk_buf blob = SK_BUF_INIT, pt = SK_BUF_INIT;
+    size_t an = sk_vault_aad(aad, sizeof(aad), "records", "k1", 2);
+    assert_int_equal(an, 10);
+    assert_int_equal(sk_vault_seal(&blob, key, aad, an, "secret text", 11), 0);
+    assert_int_equal(blob.len, SK_GCM_NONCE + 11 + SK_GCM_TAG);
+    assert_int_equal(sk_vault_open(&pt, key, aad, an, blob.data, blob.len), 0);
+    assert_int_equal(pt.len, 11);
+    assert_memory_equal(pt.data, "secret text", 11);
+    sk_buf_reset(&pt);
+    /* wrong key, wrong AAD (moved to another key), a flipped bit, a short blob */
+    assert_int_equal(sk_vault_open(&pt, key2, aad, an, blob.data, blob.len), SAKHI_EFORMAT);
+    uint8_t aad2[64];
+    size_t an2 = sk_vault_aad(aad2, sizeof(aad2), "records", "k2", 2);
+    assert_int_equal(sk_vault_open(&pt, key, aad2, an2, blob.data, blob.len), SAKHI_EFORMAT);
+    blob.data[SK_GCM_NONCE + 3] ^= 1;
+    assert_int_equal(sk_vault_open(&pt, key, aad, an, blob.data, blob.len), SAKHI_EFORMAT);
+    assert_int_equal(sk_vault_open(&pt, key, aad, an, blob.data, 10), SAKHI_EFORMAT);
+    assert_int_equal(pt.len, 0);
+    /* two seals of the same text differ (random nonce) */
+    sk_buf b2 = SK_BUF_INIT;
+    blob.data[SK_GCM_NONCE + 3] ^= 1;
+    assert_int_equal(sk_vault_seal(&b2, key, aad, an, "secret text", 11), 0);
+    assert_memory_not_equal(b2.data, blob.data, b2.len);
+    sk_buf_free(&b2);
+    sk_buf_free(&blob);
+    sk_buf_free(&pt);
+}
+
+/* ---- capture -------------------------------------------------------------------------------- */
+
+static void test_validation_errors(void **state)
+{
+    (void)state;
+    sakhi_client *c = open_ok("2468");
+    sakhi_referral *r = NULL;
+    char id[SAKHI_ID_STRLEN];
+    assert_int_equal(sakhi_referral_new(&r, c), 0);
+    assert_int_equal(strlen(sakhi_referral_id(r)), 36);
+    assert_int_equal(sakhi_referral_save(id, c, r), SAKHI_EVALIDATION);
+    assert_string_equal(sakhi_errfield(c), "district");
+    assert_string_equal(sakhi_errmsg(c), "district: is required");
+    fill_valid(r);
+    /* cross-field rule: minor must agree with age */
+    assert_int_equal(sakhi_referral_set_minor(r, 1), 0);
+    assert_int_equal(sakhi_referral_validate(r), SAKHI_EVALIDATION);
+    assert_string_equal(sakhi_errfield(c), "minor");
+    assert_int_equal(sakhi_referral_set_minor(r, 0), 0);
+    assert_int_equal(sakhi_referral_validate(r), 0);
+    /* setter-level refusals */
+    assert_int_equal(sakhi_referral_set_urgency(r, 9), SAKHI_EINVAL);
+    assert_string_equal(sakhi_errfield(c), "urgency");
+    assert_int_equal(sakhi_referral_set_enum(r, "urgency", "whenever"), SAKHI_EINVAL);
+    assert_int_equal(sakhi_referral_set_enum(r, "name", "x"), SAKHI_EINVAL);
+    assert_int_equal(sakhi_referral_set_name(r, "\xc3\x28"), SAKHI_EINVAL);
+    assert_int_equal(sakhi_referral_set_age(r, 121), SAKHI_EINVAL);
+    const uint8_t bad[] = {0x92, 0x01}; /* array of 2 with one element */
+    assert_int_equal(sakhi_referral_set_raw(r, 200, bad, sizeof(bad)), SAKHI_EINVAL);
+    assert_int_equal(sakhi_referral_set_raw(r, SK_F_WORKER, "\xa1x", 2), SAKHI_EINVAL);
+    const uint8_t ext[] = {0xa3, 'n', 'e', 'w'}; /* a newer schema's field */
+    assert_int_equal(sakhi_referral_set_raw(r, 300, ext, sizeof(ext)), 0);
+    /* nothing was saved by the failures */
+    uint64_t pending = 99;
+    assert_int_equal(sakhi_pending_count(&pending, c), 0);
+    assert_int_equal(pending, 0);
+    assert_int_equal(sakhi_referral_save(id, c, r), 0);
+    assert_string_equal(id, sakhi_referral_id(r));
+    /* saving the unchanged draft again saves nothing */
+    assert_int_equal(sakhi_referral_save(NULL, c, r), 0);
+    assert_int_equal(sakhi_pending_count(&pending, c), 0);
+    assert_int_equal(pending, 1);
+    sakhi_referral_free(r);
+
+    sakhi_record *rec = NULL;
+    uint64_t v;
+    int b;
+    const char *s;
+    assert_int_equal(sakhi_record_get(&rec, c, id), 0);
+    assert_int_equal(sakhi_record_sync_state(rec), SAKHI_SYNC_PENDING);
+    assert_int_equal(sakhi_record_get_uint(&v, rec, "status"), 0);
+    assert_int_equal(v, SAKHI_STATUS_NEW);
+    assert_int_equal(sakhi_record_get_uint(&v, rec, "schema"), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(sakhi_record_get_bool(&b, rec, "consent_share"), 0);
+    assert_int_equal(b, 1);
+    assert_int_equal(sakhi_record_get_str(&s, rec, "consent_by"), 0);
+    assert_string_equal(s, "this-device");
+    assert_int_equal(sakhi_record_get_str(&s, rec, "concern_other"), SAKHI_ENOTFOUND);
+    assert_int_equal(sakhi_record_get_str(&s, rec, "nonsense"), SAKHI_EINVAL);
+    assert_int_equal(sakhi_record_get_str(&s, rec, "age"), SAKHI_EINVAL);
+    assert_int_equal(sakhi_record_version(rec), 0);
+    sakhi_record_free(rec);
+    assert_int_equal(sakhi_record_get(&rec, c, "00000000-0000-7000-8000-000000000000"),
+                     SAKHI_ENOTFOUND);
+    assert_int_equal(sakhi_record_get(&rec, c, "not-an-id"), SAKHI_EINVAL);
+    sakhi_close(c);
+}
+
+static void test_edit_followup_outbox(void **state)
+{
+    (void)state;
+    char id[SAKHI_ID_STRLEN];
+    sakhi_client *c = open_ok("2468");
+    capture(c, id);
+    sakhi_referral *r = NULL;
+    assert_int_equal(sakhi_referral_edit(&r, c, id), 0);
+    assert_int_equal(sakhi_referral_set_children(r, 2), 0);
+    assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_FINANCIAL_ABUSE), 0);
+    assert_int_equal(sakhi_referral_save(NULL, c, r), 0);
+    sakhi_referral_free(r);
+    assert_int_equal(sakhi_followup_add(c, id, "visited again"), 0);
+    assert_int_equal(sakhi_followup_add(c, id, ""), SAKHI_EINVAL);
+    assert_int_equal(sakhi_followup_add(c, "00000000-0000-7000-8000-000000000000", "x"),
+                     SAKHI_ENOTFOUND);
+    sakhi_close(c);
+
+    /* everything survives a reopen; three changes with ops 1, 2, 3 in the outbox */
+    c = open_ok("2468");
+    sakhi_record *rec = NULL;
+    uint64_t v;
+    assert_int_equal(sakhi_record_get(&rec, c, id), 0);
+    assert_int_equal(sakhi_record_get_uint(&v, rec, "children"), 0);
+    assert_int_equal(v, 2);
+    assert_int_equal(sakhi_record_followup_count(rec), 1);
+    assert_string_equal(sakhi_record_followup_text(rec, 0), "visited again");
+    assert_null(sakhi_record_followup_text(rec, 1));
+    sakhi_record_free(rec);
+    char *json = NULL;
+    assert_int_equal(sakhi_record_json(&json, c, id), 0);
+    assert_non_null(strstr(json, "\"concerns\":[\"domestic_violence\",\"financial_abuse\"]"));
+    sakhi_free(c, json);
+
+    MDB_txn *txn = NULL;
+    uint64_t n = 0;
+    assert_int_equal(sk_lstore_txn(c, 1, &txn), 0);
+    assert_int_equal(sk_outbox_count(c, txn, &n), 0);
+    assert_int_equal(n, 3);
+    for (uint64_t op = 1; op <= 3; op++) {
+        sk_change ch;
+        assert_int_equal(sk_outbox_get(c, txn, op, &ch), 0);
+        assert_int_equal(ch.op, op);
+        assert_int_equal(ch.base, 0);
+        assert_int_equal(ch.kind, SK_CHANGE_UPSERT);
+        char got[37];
+        sk_id_to_str(&ch.id, got);
+        assert_string_equal(got, id);
+        assert_int_equal(ch.nentries, op == 3 ? 1 : 0);
+        sk_change_free(&ch);
+    }
+    sk_change ch;
+    assert_int_equal(sk_outbox_get(c, txn, 4, &ch), SAKHI_ENOTFOUND);
+    mdb_txn_abort(txn);
+    assert_int_equal(c->next_op, 4);
+    sakhi_status st = SAKHI_STATUS_INIT;
+    assert_int_equal(sakhi_status_get(&st, c), 0);
+    assert_int_equal(st.enrolled, 0);
+    assert_int_equal(st.pending, 3);
+    assert_int_equal(st.records, 1);
+    sakhi_close(c);
+}
+
+/* ---- lists ---------------------------------------------------------------------------------- */
+
+static void test_list_filter_and_cursor(void **state)
+{
+    (void)state;
+    char ids[7][SAKHI_ID_STRLEN];
+    sakhi_client *c = open_ok("2468");
+    for (int i = 0; i < 7; i++) {
+        sakhi_referral *r = NULL;
+        assert_int_equal(sakhi_referral_new(&r, c), 0);
+        fill_valid(r);
+        if (i % 3 == 0)
+            assert_int_equal(sakhi_referral_set_urgency(r, SAKHI_URGENCY_IMMEDIATE_DANGER), 0);
+        assert_int_equal(sakhi_referral_save(ids[i], c, r), 0);
+        sakhi_referral_free(r);
+    }
+    sakhi_list_item items[3];
+    sakhi_list_filter f = SAKHI_LIST_FILTER_INIT;
+    char next[SAKHI_ID_STRLEN] = "";
+    size_t n, total = 0;
+    int pages = 0;
+    do {
+        f.after = next[0] ? next : NULL;
+        assert_int_equal(sakhi_list(items, 3, &n, next, c, &f), 0);
+        for (size_t i = 0; i < n; i++) {
+            assert_string_equal(items[i].id, ids[total + i]); /* capture order */
+            assert_int_equal(items[i].status, SAKHI_STATUS_NEW);
+            assert_int_equal(items[i].sync_state, SAKHI_SYNC_PENDING);
+            assert_int_equal(items[i].urgency, (total + i) % 3 == 0 ? 1 : 2);
+        }
+        total += n;
+        pages++;
+    } while (next[0]);
+    assert_int_equal(total, 7);
+    assert_int_equal(pages, 3);
+
+    f.after = NULL;
+    f.pending_only = 1;
+    assert_int_equal(sakhi_list(items, 3, &n, NULL, c, &f), 0);
+    assert_int_equal(n, 3);
+    f.status = SAKHI_STATUS_ACCEPTED;
+    assert_int_equal(sakhi_list(items, 3, &n, next, c, &f), 0);
+    assert_int_equal(n, 0);
+    assert_string_equal(next, "");
+    sakhi_list_filter g = SAKHI_LIST_FILTER_INIT;
+    g.to_ms = 1; /* before everything */
+    assert_int_equal(sakhi_list(items, 3, &n, NULL, c, &g), 0);
+    assert_int_equal(n, 0);
+    g.after = "zz";
+    assert_int_equal(sakhi_list(items, 3, &n, NULL, c, &g), SAKHI_EINVAL);
+    sakhi_close(c);
+}
+
+/* ---- a full map ----------------------------------------------------------------------------- */
+
+static void test_full_map(void **state)
+{
+    (void)state;
+    sakhi_client *c = NULL;
+    sakhi_options o = fast_opts();
+    o.map_size = 256 * 1024;
+    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), 0);
+    int saved = 0, rc = 0;
+    char big[3000];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    for (int i = 0; i < 2000; i++) {
+        sakhi_referral *r = NULL;
+        assert_int_equal(sakhi_referral_new(&r, c), 0);
+        fill_valid(r);
+        assert_int_equal(sakhi_referral_set_notes(r, big), 0);
+        rc = sakhi_referral_save(NULL, c, r);
+        sakhi_referral_free(r);
+        if (rc)
+            break;
+        saved++;
+    }
+    assert_int_equal(rc, SAKHI_EFULL);
+    assert_true(saved > 5);
+    uint64_t pending = 0;
+    assert_int_equal(sakhi_pending_count(&pending, c), 0);
+    assert_int_equal(pending, (uint64_t)saved);
+    sakhi_close(c);
+    /* the store is intact and still opens */
+    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), 0);
+    sakhi_status st = SAKHI_STATUS_INIT;
+    assert_int_equal(sakhi_status_get(&st, c), 0);
+    assert_int_equal(st.records, (uint64_t)saved);
+    assert_int_equal(st.pending, (uint64_t)saved);
+    sakhi_close(c);
+}
+
+/* ---- allocator hooks ------------------------------------------------------------------------ */
+
+static long g_live;
+static void *t_malloc(size_t n, void *p)
+{
+    (*(long *)p)++;
+    return malloc(n);
+}
+static void *t_realloc(void *ptr, size_t n, void *p)
+{
+    if (!ptr)
+        (*(long *)p)++;
+    return realloc(ptr, n);
+}
+static void t_free(void *ptr, void *p)
+{
+    if (ptr)
+        (*(long *)p)--;
+    free(ptr);
+}
+
+static void test_allocator_hooks(void **state)
+{
+    (void)state;
+    sakhi_client *c = NULL;
+    sakhi_options o = fast_opts();
+    o.malloc_fn = t_malloc;
+    o.realloc_fn = t_realloc;
+    o.free_fn = t_free;
+    o.alloc_payload = &g_live;
+    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), 0);
+    assert_true(g_live > 0);
+    char id[SAKHI_ID_STRLEN];
+    capture(c, id);
+    sakhi_record *rec = NULL;
+    const char *s;
+    assert_int_equal(sakhi_record_get(&rec, c, id), 0);
+    assert_int_equal(sakhi_record_get_str(&s, rec, "block"), 0);
+    sakhi_record_free(rec);
+    sakhi_close(c);
+    assert_int_equal(g_live, 0);
+    o.free_fn = NULL; /* hooks come all three or none */
+    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), SAKHI_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_wrong_pin_and_lockout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_file_has_no_canary, setup, teardown),
+        cmocka_unit_test(test_vault_seal_open),
+        cmocka_unit_test_setup_teardown(test_validation_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edit_followup_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_filter_and_cursor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allocator_hooks, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
