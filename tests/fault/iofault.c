@@ -17,6 +17,8 @@
  *   MALLOC  SK_MALLOCFAIL_AT=N: the Nth malloc/calloc/realloc counted after arming returns NULL
  *           (ENOMEM). Armed from the start, or, when SK_MALLOCFAIL_ARM=path is set, from the first
  *           call that finds that file existing (the test creates it when the process is idle).
+ *   SK_IOFAULT_ONLY=name: the library stays inert in every process whose program name is not
+ *           name (so a test driver and its client can carry the variables to the server).
  *   SK_IOFAULT_REPORT=path: one line per injected fault ("io write 3", "malloc 17") is appended,
  *           so a sweep knows when N went past the last call.
  * It must never allocate inside a wrapper (the allocator may be the thing being broken), never
@@ -150,10 +152,13 @@ static long env_long(const char *name)
 __attribute__((constructor)) static void iofault_init(void)
 {
     resolve_all();
+    const char *only = getenv("SK_IOFAULT_ONLY"), *v;
+    if (only && *only && strcmp(only, program_invocation_short_name) != 0)
+        return; /* inert: not the process under test */
     copy_env(rec_match, sizeof rec_match, "SK_IOREC_MATCH");
     strcpy(fault_match, rec_match);
     copy_env(fault_match, sizeof fault_match, "SK_IOFAULT_MATCH");
-    const char *v = getenv("SK_IOREC_STDOUT");
+    v = getenv("SK_IOREC_STDOUT");
     if (v && strcmp(v, "0") == 0)
         rec_stdout = 0;
     v = getenv("SK_IOREC_SOCKETS");

@@ -11,7 +11,10 @@
  * Tokens in CMD are split on spaces; {DIR} is the data directory, {IMG} the image's directory
  * (holding data.mdb), {LOG} the record log, {CUT} the cut index, {WORK} the work directory.
  * Other options: --preload LIB, --images N (200), --seed S (1), --match SUFFIX (data.mdb),
- * --sockets (also log socket writes as markers), --p-whole P --p-torn P, --expect-loss (exit 0
+ * --ignore-sync (model a disk that ignores flushes: no write is ever durable; with it the harness
+ * must find losses, which proves it can fail on a program that has no no-sync mode),
+ * --sockets (also log socket writes as markers), --only NAME (the recorder is active only in the
+ * process named NAME, e.g. sakhi-server started by the run command), --p-whole P --p-torn P, --expect-loss (exit 0
  * only if some image lost data or was corrupt: proves the harness can fail), --keep (leave the
  * work directory and failing images), --work DIR.
  * Prints "images=N ok=N lost=L corrupt=C ..." and exits 1 on any loss or corruption.
@@ -38,9 +41,10 @@ typedef struct subst {
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: sk-powerloss --preload LIB --init CMD --run CMD --check CMD "
-                    "[--images N] [--seed S] [--match SUFFIX] [--sockets] [--p-whole P] "
-                    "[--p-torn P] [--expect-loss] [--keep] [--work DIR]\n");
+    fprintf(stderr,
+            "usage: sk-powerloss --preload LIB --init CMD --run CMD --check CMD "
+            "[--images N] [--seed S] [--match SUFFIX] [--sockets] [--only NAME] [--p-whole P] "
+            "[--p-torn P] [--ignore-sync] [--expect-loss] [--keep] [--work DIR]\n");
 }
 
 /* Split cmd on spaces into argv (in buf), replacing placeholders. */
@@ -117,7 +121,7 @@ static int rm_rf(const char *path)
 int main(int argc, char **argv)
 {
     const char *preload = NULL, *init_cmd = NULL, *run_cmd_s = NULL, *check_cmd = NULL;
-    const char *match = "data.mdb", *work_opt = NULL;
+    const char *match = "data.mdb", *work_opt = NULL, *only = NULL;
     long images = 200;
     uint64_t seed = 1;
     int sockets = 0, expect_loss = 0, keep = 0, ret = 2;
@@ -129,6 +133,9 @@ int main(int argc, char **argv)
             continue;
         } else if (strcmp(a, "--expect-loss") == 0) {
             expect_loss = 1;
+            continue;
+        } else if (strcmp(a, "--ignore-sync") == 0) {
+            opts.ignore_sync = 1;
             continue;
         } else if (strcmp(a, "--keep") == 0) {
             keep = 1;
@@ -153,6 +160,8 @@ int main(int argc, char **argv)
             seed = strtoull(v, NULL, 10);
         else if (strcmp(a, "--match") == 0)
             match = v;
+        else if (strcmp(a, "--only") == 0)
+            only = v;
         else if (strcmp(a, "--p-whole") == 0)
             opts.p_whole = strtod(v, NULL);
         else if (strcmp(a, "--p-torn") == 0)
@@ -171,7 +180,8 @@ int main(int argc, char **argv)
 
     char work[512], dir[600], img[600], logp[600], initp[600], outp[600], chk[600], img_file[640];
     char cutbuf[32], cmdbuf[4096], *av[MAX_ARGS];
-    char env_preload[700], env_rec[700], env_match[300], env_sock[] = "SK_IOREC_SOCKETS=1";
+    char env_preload[700], env_rec[700], env_match[300], env_only[300];
+    char env_sock[] = "SK_IOREC_SOCKETS=1";
     sk_iolog log = {0};
     unsigned char *init = NULL;
     size_t init_len = 0;
@@ -222,7 +232,8 @@ int main(int argc, char **argv)
     snprintf(env_preload, sizeof env_preload, "LD_PRELOAD=%s", preload);
     snprintf(env_rec, sizeof env_rec, "SK_IOREC=%s", logp);
     snprintf(env_match, sizeof env_match, "SK_IOREC_MATCH=%s", match);
-    char *env_add[] = {env_preload, env_rec, env_match, sockets ? env_sock : NULL, NULL};
+    snprintf(env_only, sizeof env_only, "SK_IOFAULT_ONLY=%s", only ? only : "");
+    char *env_add[] = {env_preload, env_rec, env_match, env_only, sockets ? env_sock : NULL, NULL};
     if (build_argv(run_cmd_s, &s, cmdbuf, sizeof cmdbuf, av) != 0) {
         fprintf(stderr, "sk-powerloss: bad --run\n");
         goto out;

@@ -242,7 +242,7 @@ int sk_iolog_build_image(const sk_iolog *log, size_t cut, const unsigned char *i
         goto out;
     if (init_len)
         memcpy(im.p, init, init_len);
-    long ls = sk_iolog_last_sync(log, cut);
+    long ls = opts->ignore_sync ? -1 : sk_iolog_last_sync(log, cut);
     for (size_t i = 0; i < cut; i++) {
         const sk_iolog_rec *r = &log->recs[i];
         if (r->type != SK_IOLOG_WRITE && r->type != SK_IOLOG_TRUNC)
@@ -264,7 +264,7 @@ int sk_iolog_build_image(const sk_iolog *log, size_t cut, const unsigned char *i
             }
             continue;
         }
-        if (synced || (r->flags & SK_IOLOG_F_DSYNC)) {
+        if (synced || ((r->flags & SK_IOLOG_F_DSYNC) && !opts->ignore_sync)) {
             if (img_apply(&im, r, 0, r->len) != 0)
                 goto out;
             if (!synced)

@@ -90,15 +90,16 @@ long sk_iolog_last_sync(const sk_iolog *log, size_t cut);
 /* How the unsynced writes between the last sync and the cut are treated. Each such write is
  * applied whole with probability p_whole, torn (each 512-byte sector of it applied or not, with
  * probability 1/2 each) with probability p_torn, and dropped otherwise. DSYNC writes are always
- * applied whole. */
+ * applied whole. ignore_sync models a disk that lies about flushes: no SYNC counts and DSYNC
+ * writes are treated like the others (with it, a correct program must be seen to lose data). */
 typedef struct sk_crash_opts {
     double p_whole;
     double p_torn;
+    int ignore_sync;
 } sk_crash_opts;
-#define SK_CRASH_OPTS_INIT                                                                         \
-    {                                                                                              \
-        0.45, 0.30                                                                                 \
-    }
+/* clang-format off */
+#define SK_CRASH_OPTS_INIT {0.45, 0.30, 0}
+/* clang-format on */
 
 typedef struct sk_crash_stats {
     size_t synced_applied;   /* writes/truncs up to the last sync */

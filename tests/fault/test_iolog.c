@@ -107,7 +107,7 @@ static void test_images(void **state)
     unsigned char *img;
     size_t len;
     sk_crash_stats st;
-    sk_crash_opts none = {0.0, 0.0}, all = {1.0, 0.0};
+    sk_crash_opts none = {0.0, 0.0, 0}, all = {1.0, 0.0, 0}, liar = {0.0, 0.0, 1};
     write_log(0);
     assert_int_equal(sk_iolog_load(&log, log_path), 0);
 
@@ -138,6 +138,13 @@ static void test_images(void **state)
     assert_int_equal(st.unsynced, 3);
     assert_int_equal(st.unsynced_whole, 1);
     assert_int_equal(st.unsynced_dropped, 2);
+    free(img);
+
+    /* a disk that ignores flushes keeps nothing, not even the synced or DSYNC writes */
+    assert_int_equal(sk_iolog_build_image(&log, 6, NULL, 0, 3, &liar, &img, &len, &st), 0);
+    assert_int_equal(len, 0);
+    assert_int_equal(st.synced_applied, 0);
+    assert_int_equal(st.unsynced_dropped, 4);
     free(img);
 
     /* everything applied: B over A, C, then the truncate extends to 3000 */
@@ -171,7 +178,7 @@ static void test_torn(void **state)
 {
     (void)state;
     sk_iolog log;
-    sk_crash_opts torn = {0.0, 1.0};
+    sk_crash_opts torn = {0.0, 1.0, 0};
     int seen[4] = {0};
     write_log(0);
     assert_int_equal(sk_iolog_load(&log, log_path), 0);

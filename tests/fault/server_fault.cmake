@@ -1,0 +1,26 @@
+# fault (server part): simulated power loss and I/O / allocation fault sweeps on sakhi-server.
+# Included (deferred) from tests/fault.cmake once the server test harness exists.
+if(NOT TARGET sakhi_testsupport OR NOT TARGET sakhi-server)
+  return()
+endif()
+set(SK_FAULT_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+add_executable(sk-fault-srvload ${SK_FAULT_DIR}/srvload.c)
+target_link_libraries(sk-fault-srvload PRIVATE sakhi_iolog sakhi_testsupport sakhi_warnings)
+target_compile_definitions(sk-fault-srvload PRIVATE SAKHI_SERVER_BIN="$<TARGET_FILE:sakhi-server>")
+add_dependencies(sk-fault-srvload sakhi-server)
+
+set(SK_SL $<TARGET_FILE:sk-fault-srvload>)
+set(SK_SPL_ARGS --preload $<TARGET_FILE:sakhi_iofault> --sockets --only sakhi-server
+  --init "${SK_SL} init {DIR} {WORK}"
+  --check "${SK_SL} check {IMG} {LOG} {CUT} {WORK}")
+add_test(NAME test_fault_server_powerloss COMMAND sk-powerloss ${SK_SPL_ARGS}
+  --run "${SK_SL} run {DIR} {WORK} 40" --images 200 --seed 1)
+add_test(NAME test_fault_server_powerloss_long COMMAND sk-powerloss ${SK_SPL_ARGS}
+  --run "${SK_SL} run {DIR} {WORK} 300" --images 3000 --seed 11)
+set_tests_properties(test_fault_server_powerloss PROPERTIES LABELS fault TIMEOUT 600)
+set_tests_properties(test_fault_server_powerloss_long PROPERTIES LABELS "fault;slow" TIMEOUT 7200)
+# the same run on a disk that ignores flushes must lose acknowledged changes: the harness can fail
+add_test(NAME test_fault_server_powerloss_liar COMMAND sk-powerloss ${SK_SPL_ARGS}
+  --run "${SK_SL} run {DIR} {WORK} 40" --images 100 --seed 1 --ignore-sync --expect-loss)
+set_tests_properties(test_fault_server_powerloss_liar PROPERTIES LABELS fault TIMEOUT 600)
