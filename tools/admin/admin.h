@@ -1,0 +1,133 @@
+/*
+ * admin.h - sakhi-admin's internal interface between its modules (not installed, not a library).
+ *
+ * sakhi-admin works directly on a server's data directory through the server's store
+ * (server/sk_store.h) and apply path (server/sk_apply.h). The modules:
+ *   admin.c          command line: global options, dispatch, option parser, output helpers
+ *   admin_people.c   init, workers, enrollment codes, devices, stats, tls-cert
+ *   admin_records.c  list, show, and the staff actions (accept, service, close, followup, note)
+ *   admin_export.c   export (CSV, JSON Lines) and the monthly report
+ *   admin_backup.c   backup (compacting copy, optionally AES-256-GCM encrypted), verify, restore
+ *   admin_audit.c    the audit log: chained appends, listing, chain verification
+ * Command functions return the process exit status: 0 success, 1 failure, 2 usage error.
+ */
+#ifndef SK_ADMIN_H
+#define SK_ADMIN_H
+
+#include "sk_apply.h"
+#include "sk_case.h"
+#include "sk_store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SK_ADMIN_EXIT_OK 0
+#define SK_ADMIN_EXIT_FAIL 1
+#define SK_ADMIN_EXIT_USAGE 2
+
+/* Device id 0 is never given to an enrolled device (enrollment counts from 1): sakhi-admin's
+ * changes go through sk_apply_change as device 0, with op = highest op stored for device 0 + 1. */
+#define SK_ADMIN_DEVICE 0u
+/* Worker id recorded for sakhi-admin's own actions when no --as worker is named. */
+#define SK_ADMIN_ACTOR "sakhi-admin"
+
+typedef struct sk_admin {
+    const char *data; /* data directory (--data, default ./sakhi-data) */
+    int json;         /* --json: machine-readable output on stdout */
+    int tty;          /* stdout is a terminal: human hints allowed */
+    const char *prog; /* "sakhi-admin" */
+    sk_store *store;  /* opened by sk_admin_open */
+} sk_admin;
+
+/* ---- option parsing (admin.c) -------------------------------------------------------------- */
+typedef struct sk_admin_opt {
+    const char *name;  /* long name without "--" */
+    int has_arg;       /* 1: takes a value ("--name V" or "--name=V") */
+    const char **val;  /* where the value goes (has_arg) */
+    int *flag;         /* set to 1 when present (!has_arg) */
+} sk_admin_opt;
+
+/* Parse argv[1..argc) of a command against opts (terminated by a {NULL} entry). Positional
+ * arguments go to pos (at most maxpos; more is a usage error). --help prints help and returns
+ * -1 (caller exits 0); a usage error prints a message and returns SK_ADMIN_EXIT_USAGE. The global
+ * options --data and --json are accepted by every command. Returns 0 on success. */
+int sk_admin_parse(sk_admin *a, int argc, char **argv, const sk_admin_opt *opts,
+                   const char **pos, size_t minpos, size_t maxpos, size_t *npos,
+                   const char *help);
+
+/* Print "sakhi-admin: <cmd>: message" to stderr; returns the given exit status. */
+int sk_admin_fail(const sk_admin *a, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Open the store in a->data. With must_exist, a directory without a store is an error (run
+ * init first). Returns 0 or an exit status (message printed). */
+int sk_admin_open(sk_admin *a, int must_exist);
+void sk_admin_close(sk_admin *a);
+
+/* Current wall clock, Unix milliseconds. */
+uint64_t sk_admin_now_ms(void);
+
+/* Resolve the acting worker: NULL name -> sakhi-admin itself (admin role, all districts);
+ * otherwise the worker must exist and be enabled. 0 or an exit status (message printed).
+ * worker_buf receives the id (actor->worker points at it). */
+int sk_admin_actor(sk_admin *a, const char *name, sk_actor *actor, sk_worker *wbuf);
+
+/* ---- commands -------------------------------------------------------------------------- */
+int sk_admin_cmd_init(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_device(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_tls_cert(sk_admin *a, int argc, char **argv);
+
+int sk_admin_cmd_list(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_show(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_accept(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_service(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_close(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_followup(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_note(sk_admin *a, int argc, char **argv);
+
+int sk_admin_cmd_export(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_report(sk_admin *a, int argc, char **argv);
+
+int sk_admin_cmd_backup(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_verify(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv);
+
+int sk_admin_cmd_audit(sk_admin *a, int argc, char **argv);
+
+/* ---- records (admin_records.c) --------------------------------------------------------------- */
+/* Find a record by id text or case number inside txn. 0, or an exit status (message printed):
+ * usage for text that is neither, failure when no such record. */
+int sk_admin_find_record(sk_admin *a, MDB_txn *txn, const char *text, sk_record *out);
+/* Call cb for every stored record (decoded) in id order; non-zero from cb stops and is returned.
+ * A record that does not decode returns -SK_E_STORE_IO. */
+int sk_admin_each_record(sk_admin *a, MDB_txn *txn, int (*cb)(const sk_record *r, void *p),
+                         void *payload);
+/* Record's capture time (created_at field, else the id's timestamp), Unix ms. */
+uint64_t sk_admin_record_time(const sk_record *r);
+
+/* ---- audit (admin_audit.c) --------------------------------------------------------------- */
+/* Last audit seq (meta "audit") inside txn. */
+int sk_admin_audit_last_txn(sk_admin *a, MDB_txn *txn, uint64_t *last_out);
+/* Append an entry (through sk_store_audit_txn). */
+int sk_admin_audit_txn(sk_admin *a, MDB_txn *txn, const char *event, const char *worker,
+                       const char *detail);
+/* Chain every entry after seq `from` (the ones this transaction wrote): fill each one's
+ * prev_hash with the hash of its predecessor, and record the head (docs/TOOLS.md, "Audit
+ * chain"). Entries already carrying a hash are left as they are. */
+int sk_admin_audit_seal_txn(sk_admin *a, MDB_txn *txn, uint64_t from);
+/* Write one audit entry in a transaction of its own, chained. 0 or negative SK_E_*. */
+int sk_admin_audit_now(sk_admin *a, const char *event, const char *worker, const char *detail);
+
+/* Begin a write transaction and remember the audit position; commit seals what it wrote. */
+typedef struct sk_admin_wtxn {
+    MDB_txn *txn;
+    uint64_t audit_from;
+} sk_admin_wtxn;
+int sk_admin_wtxn_begin(sk_admin *a, sk_admin_wtxn *w);
+int sk_admin_wtxn_commit(sk_admin *a, sk_admin_wtxn *w); /* aborts on failure */
+void sk_admin_wtxn_abort(sk_admin_wtxn *w);
+
+#endif

@@ -1,0 +1,567 @@
+/*
+ * admin_export.c - sakhi-admin export (CSV or JSON Lines, with filters) and report (the
+ * monthly counts a centre sends upward).
+ *
+ * Exports are the one place case content leaves the centre in bulk, so: every export writes an
+ * audit entry (who, format, filters, whether identifying fields were included) before a byte of
+ * data is written, and a minor's identifying fields (sk_case_redact) are withheld unless
+ * --identifying names a worker with the admin role (a refusal is audited too). Deleted and
+ * erased records are never exported or counted. The report holds counts only. This module owns
+ * nothing between calls and writes nothing but its output and the audit entry.
+ */
+#include "admin.h"
+
+#include "sk_err.h"
+#include "sk_json.h"
+#include "sk_sample.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- filters ----------------------------------------------------------------------------- */
+
+typedef struct filter {
+    uint64_t from_ms, to_ms; /* inclusive bounds on the capture time; to 0 = open */
+    uint32_t status, concern;
+} filter;
+
+/* "YYYY-MM-DD" (whole day, UTC) or a full ISO-8601 time. end: the day's last ms. */
+static int parse_date(const char *s, int end, uint64_t *out)
+{
+    char buf[64];
+    if (strlen(s) == 10) {
+        snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
+        if (sk_sample_parse_time(buf, out))
+            return -1;
+        if (end)
+            *out += 86400000u - 1;
+        return 0;
+    }
+    return sk_sample_parse_time(s, out) ? -1 : 0;
+}
+
+static int has_concern(const sk_record *r, uint32_t code)
+{
+    const sk_field *f = sk_record_field(r, SK_F_CONCERNS);
+    sk_mp m;
+    uint32_t n;
+    if (!f)
+        return 0;
+    sk_mp_init(&m, f->val, f->len);
+    if (sk_mp_read_array(&m, &n))
+        return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t c;
+        if (sk_mp_read_uint(&m, &c))
+            return 0;
+        if (c == code)
+            return 1;
+    }
+    return 0;
+}
+
+static int filter_match(const filter *f, const sk_record *r)
+{
+    uint64_t st = 0, t = sk_admin_record_time(r);
+    if (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
+        return 0;
+    if (t < f->from_ms || (f->to_ms && t > f->to_ms))
+        return 0;
+    if (f->status && (sk_case_get_uint(r, SK_F_STATUS, &st) || st != f->status))
+        return 0;
+    if (f->concern && !has_concern(r, f->concern))
+        return 0;
+    return 1;
+}
+
+/* ---- CSV --------------------------------------------------------------------------------- */
+
+static void csv_text(sk_buf *b, const char *s, size_t n, int allow_sign)
+{
+    /* A spreadsheet would run a cell starting with = @ (or + - in free text) as a formula. */
+    int guard = n && (s[0] == '=' || s[0] == '@' || s[0] == '\t' || s[0] == '\r' ||
+                      (!allow_sign && (s[0] == '+' || s[0] == '-')));
+    sk_buf_append(b, "\"", 1);
+    if (guard)
+        sk_buf_append(b, "'", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            sk_buf_append(b, "\"", 1);
+        sk_buf_append(b, &s[i], 1);
+    }
+    sk_buf_append(b, "\"", 1);
+}
+
+static void csv_code(sk_buf *b, int e, uint64_t code)
+{
+    const char *n = sk_enum_name((sk_enum_id)e, code);
+    char tmp[32];
+    if (!n) {
+        snprintf(tmp, sizeof(tmp), "unknown(%" PRIu64 ")", code);
+        n = tmp;
+    }
+    sk_buf_append(b, n, strlen(n));
+}
+
+/* One field's value as a CSV cell (empty when absent or nil). */
+static void csv_field(sk_buf *b, const sk_field_info *fi, const sk_field *f)
+{
+    sk_mp m;
+    char tmp[40];
+    if (!f)
+        return;
+    sk_mp_init(&m, f->val, f->len);
+    if (sk_mp_peek(&m) == SK_MP_NIL)
+        return;
+    switch (fi->type) {
+    case SK_FT_UINT: {
+        uint64_t v;
+        if (sk_mp_read_uint(&m, &v) == 0) {
+            snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+            sk_buf_append(b, tmp, strlen(tmp));
+        }
+        return;
+    }
+    case SK_FT_TIME: {
+        uint64_t v;
+        if (sk_mp_read_uint(&m, &v) == 0) {
+            sk_sample_format_time(v, tmp);
+            sk_buf_append(b, tmp, strlen(tmp));
+        }
+        return;
+    }
+    case SK_FT_BOOL: {
+        int v;
+        if (sk_mp_read_bool(&m, &v) == 0)
+            sk_buf_append(b, v ? "true" : "false", v ? 4 : 5);
+        return;
+    }
+    case SK_FT_STR: {
+        const char *s;
+        uint32_t n;
+        if (sk_mp_read_str(&m, &s, &n) == 0)
+            csv_text(b, s, n, fi->key == SK_F_PHONE);
+        return;
+    }
+    case SK_FT_ENUM: {
+        uint64_t v;
+        if (sk_mp_read_uint(&m, &v) == 0)
+            csv_code(b, fi->enumeration, v);
+        return;
+    }
+    case SK_FT_ENUM_ARRAY:
+    case SK_FT_STR_ARRAY: {
+        uint32_t n;
+        sk_buf cell = SK_BUF_INIT;
+        if (sk_mp_read_array(&m, &n))
+            return;
+        for (uint32_t i = 0; i < n; i++) {
+            if (i)
+                sk_buf_append(&cell, ";", 1);
+            if (fi->type == SK_FT_ENUM_ARRAY) {
+                uint64_t v;
+                if (sk_mp_read_uint(&m, &v))
+                    break;
+                csv_code(&cell, fi->enumeration, v);
+            } else {
+                const char *s;
+                uint32_t sn;
+                if (sk_mp_read_str(&m, &s, &sn))
+                    break;
+                sk_buf_append(&cell, s, sn);
+            }
+        }
+        csv_text(b, cell.data ? (const char *)cell.data : "", cell.len, 0);
+        sk_buf_free(&cell);
+        return;
+    }
+    default: return;
+    }
+}
+
+#define MAX_CSV_FIELDS 64
+
+typedef struct export_ctx {
+    sk_admin *a;
+    const filter *f;
+    const sk_actor *actor;
+    int csv;
+    FILE *out;
+    const sk_field_info *cols[MAX_CSV_FIELDS];
+    size_t ncols;
+    uint64_t rows, redacted;
+    int werr;
+} export_ctx;
+
+static void csv_header(export_ctx *c)
+{
+    sk_buf b = SK_BUF_INIT;
+    sk_buf_append(&b, "id,version,review,redacted", 26);
+    for (size_t i = 0; i < c->ncols; i++) {
+        sk_buf_append(&b, ",", 1);
+        sk_buf_append(&b, c->cols[i]->name, strlen(c->cols[i]->name));
+    }
+    sk_buf_append(&b, ",follow_ups,case_notes\r\n", 24);
+    if (b.oom || fwrite(b.data, 1, b.len, c->out) != b.len)
+        c->werr = 1;
+    sk_buf_free(&b);
+}
+
+static int export_row(const sk_record *rec, void *p)
+{
+    export_ctx *c = p;
+    sk_record r;
+    char idt[37], tmp[64];
+    if (!filter_match(c->f, rec))
+        return 0;
+    if (sk_record_copy(&r, rec))
+        return -SK_E_NOMEM;
+    int minor = sk_case_is_minor(&r);
+    int redacted = minor && !sk_case_may_see_identifying(c->actor);
+    sk_case_redact(c->actor, &r);
+    sk_buf b = SK_BUF_INIT;
+    if (c->csv) {
+        uint32_t nf = 0, nn = 0;
+        sk_id_to_str(&r.id, idt);
+        snprintf(tmp, sizeof(tmp), "%s,%" PRIu64 ",%s,%s", idt, r.version,
+                 (r.flags & SK_REC_REVIEW) ? "true" : "false", redacted ? "true" : "false");
+        sk_buf_append(&b, tmp, strlen(tmp));
+        for (size_t i = 0; i < c->ncols; i++) {
+            sk_buf_append(&b, ",", 1);
+            csv_field(&b, c->cols[i], sk_record_field(&r, c->cols[i]->key));
+        }
+        for (uint32_t i = 0; i < r.nentries; i++) {
+            if (r.entries[i].list == SK_LIST_FOLLOWUP)
+                nf++;
+            else if (r.entries[i].list == SK_LIST_CASENOTE)
+                nn++;
+        }
+        snprintf(tmp, sizeof(tmp), ",%u,%u\r\n", nf, nn);
+        sk_buf_append(&b, tmp, strlen(tmp));
+    } else {
+        char *js = sk_sample_to_json(&r);
+        if (!js) {
+            sk_record_free(&r);
+            return -SK_E_NOMEM;
+        }
+        if (redacted) {
+            sk_buf_append(&b, "{\"redacted\":true,", 17);
+            sk_buf_append(&b, js + 1, strlen(js + 1));
+        } else {
+            sk_buf_append(&b, js, strlen(js));
+        }
+        sk_buf_append(&b, "\n", 1);
+        free(js);
+    }
+    sk_record_free(&r);
+    int rc = 0;
+    if (b.oom)
+        rc = -SK_E_NOMEM;
+    else if (fwrite(b.data, 1, b.len, c->out) != b.len)
+        c->werr = 1, rc = -SK_E_STORE_IO;
+    sk_buf_free(&b);
+    c->rows++;
+    if (redacted)
+        c->redacted++;
+    return rc;
+}
+
+static const char k_export_help[] =
+    "usage: sakhi-admin export --format csv|jsonl [--from DATE] [--to DATE] [--status S]\n"
+    "                          [--concern C] [--identifying --as ADMIN] [--out FILE]\n"
+    "\n"
+    "Writes the matching cases (deleted ones never) to stdout or FILE (created 0600, never\n"
+    "overwritten). csv: one row per case, a header row, enumerations by name, lists joined\n"
+    "with ';', follow-up and case-note counts; jsonl: one JSON object per case with every\n"
+    "field and entry. DATE is YYYY-MM-DD (UTC, inclusive) or an ISO-8601 time, compared with\n"
+    "the capture time. A minor's identifying fields (name, phone, village, notes,\n"
+    "concern_other, follow-up and note texts) are withheld (the row says redacted) unless\n"
+    "--identifying is given with --as naming a worker with the admin role. Every export is\n"
+    "written to the audit log first.\n";
+
+int sk_admin_cmd_export(sk_admin *a, int argc, char **argv)
+{
+    const char *fmt = NULL, *from = NULL, *to = NULL, *status = NULL, *concern = NULL,
+               *as = NULL, *out_path = NULL;
+    int identifying = 0;
+    const sk_admin_opt opts[] = {
+        {"format", 1, &fmt, NULL},      {"from", 1, &from, NULL},
+        {"to", 1, &to, NULL},           {"status", 1, &status, NULL},
+        {"concern", 1, &concern, NULL}, {"as", 1, &as, NULL},
+        {"out", 1, &out_path, NULL},    {"identifying", 0, NULL, &identifying},
+        {NULL, 0, NULL, NULL}};
+    int rc = sk_admin_parse(a, argc, argv, opts, NULL, 0, 0, NULL, k_export_help);
+    if (rc)
+        return rc;
+    filter f;
+    memset(&f, 0, sizeof(f));
+    if (!fmt)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "export needs --format csv|jsonl");
+    int csv = strcmp(fmt, "csv") == 0;
+    if (!csv && strcmp(fmt, "jsonl") != 0)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --format '%s' (csv or jsonl)", fmt);
+    if (from && parse_date(from, 0, &f.from_ms))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --from '%s' (YYYY-MM-DD)", from);
+    if (to && parse_date(to, 1, &f.to_ms))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --to '%s' (YYYY-MM-DD)", to);
+    if (to && f.to_ms < f.from_ms)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--to is before --from");
+    if (status && !(f.status = sk_enum_code(SK_ENUM_STATUS, status)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --status '%s'", status);
+    if (concern && !(f.concern = sk_enum_code(SK_ENUM_CONCERN, concern)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --concern '%s'", concern);
+    if (identifying && !as)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--identifying needs --as WORKER (a worker with the admin role)");
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+
+    sk_actor actor;
+    sk_worker wb;
+    memset(&actor, 0, sizeof(actor));
+    actor.role = SK_ROLE_STAFF; /* the view that redacts minors */
+    actor.worker = SK_ADMIN_ACTOR;
+    if (as) {
+        if ((rc = sk_admin_actor(a, as, &actor, &wb)))
+            return rc;
+        if (identifying && !sk_case_may_see_identifying(&actor)) {
+            (void)sk_admin_audit_now(a, "export_denied", as, "identifying=1");
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
+                                 "worker '%s' may not export minors' identifying fields; only "
+                                 "the admin role may",
+                                 as);
+        }
+        if (!identifying)
+            actor.role = SK_ROLE_STAFF;
+    }
+
+    char detail[256];
+    snprintf(detail, sizeof(detail), "format=%s from=%s to=%s status=%s concern=%s identifying=%d",
+             fmt, from ? from : "-", to ? to : "-", status ? status : "-",
+             concern ? concern : "-", identifying);
+    if ((rc = sk_admin_audit_now(a, "export", actor.worker, detail)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
+                             "cannot write the audit log, so nothing is exported: %s",
+                             sk_err_text(rc));
+
+    FILE *out = stdout;
+    if (out_path) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot create %s: %s", out_path,
+                                 strerror(errno));
+        out = fdopen(fd, "w");
+        if (!out) {
+            close(fd);
+            unlink(out_path);
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write %s", out_path);
+        }
+    }
+    export_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.a = a;
+    c.f = &f;
+    c.actor = &actor;
+    c.csv = csv;
+    c.out = out;
+    for (uint32_t key = 1; key <= 255 && c.ncols < MAX_CSV_FIELDS; key++) {
+        const sk_field_info *fi = sk_case_field_info(key);
+        if (fi)
+            c.cols[c.ncols++] = fi;
+    }
+    if (csv)
+        csv_header(&c);
+    MDB_txn *txn = NULL;
+    rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn));
+    if (!rc) {
+        rc = sk_admin_each_record(a, txn, export_row, &c);
+        mdb_txn_abort(txn);
+    }
+    if (fflush(out) != 0)
+        c.werr = 1;
+    if (out != stdout && fclose(out) != 0)
+        c.werr = 1;
+    if (rc || c.werr) {
+        if (out_path)
+            unlink(out_path);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "export failed: %s",
+                             c.werr ? "cannot write output" : sk_err_text(rc));
+    }
+    if (out_path || a->tty)
+        fprintf(stderr, "sakhi-admin: exported %" PRIu64 " cases (%" PRIu64
+                        " minors' cases with identifying fields withheld)\n",
+                c.rows, c.redacted);
+    return 0;
+}
+
+/* ---- report ------------------------------------------------------------------------------ */
+
+#define RPT_MAX 16 /* codes per enumeration counted (0 = unknown bucket) */
+
+typedef struct report {
+    uint64_t from, to; /* month bounds [from, to) */
+    uint64_t total, minors, review;
+    uint64_t status[RPT_MAX], concern[RPT_MAX], source[RPT_MAX], district[RPT_MAX];
+    uint64_t service[SK_SERVICE_COUNT + 1][RPT_MAX];
+} report;
+
+static void bump(uint64_t *arr, sk_enum_id e, uint64_t code)
+{
+    if (code == 0 || code > sk_enum_max(e) || code >= RPT_MAX)
+        code = 0;
+    arr[code]++;
+}
+
+static int report_row(const sk_record *r, void *p)
+{
+    report *rp = p;
+    uint64_t t = sk_admin_record_time(r), v;
+    if (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
+        return 0;
+    if (t < rp->from || t >= rp->to)
+        return 0;
+    rp->total++;
+    if (sk_case_is_minor(r))
+        rp->minors++;
+    if (r->flags & SK_REC_REVIEW)
+        rp->review++;
+    if (sk_case_get_uint(r, SK_F_STATUS, &v) == 0)
+        bump(rp->status, SK_ENUM_STATUS, v);
+    if (sk_case_get_uint(r, SK_F_SOURCE, &v) == 0)
+        bump(rp->source, SK_ENUM_SOURCE, v);
+    if (sk_case_get_uint(r, SK_F_DISTRICT, &v) == 0)
+        bump(rp->district, SK_ENUM_DISTRICT, v);
+    for (uint32_t c = 1; c <= sk_enum_max(SK_ENUM_CONCERN) && c < RPT_MAX; c++)
+        if (has_concern(r, c))
+            rp->concern[c]++;
+    for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++)
+        if (sk_case_get_uint(r, SK_F_SERVICE_BASE + s, &v) == 0)
+            bump(rp->service[s], SK_ENUM_SERVICE_STATUS, v);
+    return 0;
+}
+
+static void json_counts(sk_jw *w, const char *key, sk_enum_id e, const uint64_t *arr)
+{
+    sk_jw_key(w, key);
+    sk_jw_obj_begin(w);
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < RPT_MAX; c++) {
+        sk_jw_key(w, sk_enum_name(e, c));
+        sk_jw_uint(w, arr[c]);
+    }
+    if (arr[0]) {
+        sk_jw_key(w, "unknown");
+        sk_jw_uint(w, arr[0]);
+    }
+    sk_jw_obj_end(w);
+}
+
+static void text_counts(const char *title, sk_enum_id e, const uint64_t *arr)
+{
+    printf("\n%s\n", title);
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < RPT_MAX; c++)
+        printf("  %-28s %8" PRIu64 "\n", sk_enum_name(e, c), arr[c]);
+    if (arr[0])
+        printf("  %-28s %8" PRIu64 "\n", "unknown", arr[0]);
+}
+
+static const char k_report_help[] =
+    "usage: sakhi-admin report --month YYYY-MM [--json]\n"
+    "\n"
+    "Counts of the cases captured in that month (UTC, by capture time; deleted cases not\n"
+    "counted): total, minors, flagged for review, and by status, concern (a case with two\n"
+    "concerns counts under both), referral source, district, and for each service the cases\n"
+    "per service status. Counts only: no personal data.\n";
+
+static int days_in(unsigned y, unsigned m)
+{
+    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 29;
+    return d[m - 1];
+}
+
+int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
+{
+    const char *month = NULL;
+    const sk_admin_opt opts[] = {{"month", 1, &month, NULL}, {NULL, 0, NULL, NULL}};
+    int rc = sk_admin_parse(a, argc, argv, opts, NULL, 0, 0, NULL, k_report_help);
+    if (rc)
+        return rc;
+    unsigned y, m;
+    char tail;
+    if (!month || strlen(month) != 7 || sscanf(month, "%4u-%2u%c", &y, &m, &tail) != 2 ||
+        month[4] != '-' || y < 1970 || y > 9999 || m < 1 || m > 12)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "report needs --month YYYY-MM");
+    report rp;
+    memset(&rp, 0, sizeof(rp));
+    char t[64];
+    snprintf(t, sizeof(t), "%04u-%02u-01T00:00:00Z", y, m);
+    if (sk_sample_parse_time(t, &rp.from))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --month '%s'", month);
+    rp.to = rp.from + (uint64_t)days_in(y, m) * 86400000u;
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    MDB_txn *txn;
+    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    rc = sk_admin_each_record(a, txn, report_row, &rp);
+    mdb_txn_abort(txn);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read records: %s", sk_err_text(rc));
+    if (a->json) {
+        sk_buf b = SK_BUF_INIT;
+        sk_jw w;
+        sk_jw_init(&w, &b, 0);
+        sk_jw_obj_begin(&w);
+        sk_jw_key(&w, "month");
+        sk_jw_cstr(&w, month);
+        sk_jw_key(&w, "total");
+        sk_jw_uint(&w, rp.total);
+        sk_jw_key(&w, "minors");
+        sk_jw_uint(&w, rp.minors);
+        sk_jw_key(&w, "review");
+        sk_jw_uint(&w, rp.review);
+        json_counts(&w, "by_status", SK_ENUM_STATUS, rp.status);
+        json_counts(&w, "by_concern", SK_ENUM_CONCERN, rp.concern);
+        json_counts(&w, "by_source", SK_ENUM_SOURCE, rp.source);
+        json_counts(&w, "by_district", SK_ENUM_DISTRICT, rp.district);
+        sk_jw_key(&w, "by_service");
+        sk_jw_obj_begin(&w);
+        for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++)
+            json_counts(&w, sk_enum_name(SK_ENUM_SERVICE, s), SK_ENUM_SERVICE_STATUS,
+                        rp.service[s]);
+        sk_jw_obj_end(&w);
+        sk_jw_obj_end(&w);
+        if (b.oom) {
+            sk_buf_free(&b);
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
+        }
+        printf("%.*s\n", (int)b.len, (const char *)b.data);
+        sk_buf_free(&b);
+        return 0;
+    }
+    printf("Monthly report %s\n", month);
+    printf("  %-28s %8" PRIu64 "\n", "cases", rp.total);
+    printf("  %-28s %8" PRIu64 "\n", "of which minors", rp.minors);
+    printf("  %-28s %8" PRIu64 "\n", "flagged for review", rp.review);
+    text_counts("By status", SK_ENUM_STATUS, rp.status);
+    text_counts("By concern", SK_ENUM_CONCERN, rp.concern);
+    text_counts("By referral source", SK_ENUM_SOURCE, rp.source);
+    text_counts("By district", SK_ENUM_DISTRICT, rp.district);
+    printf("\nBy service%-20s", "");
+    for (uint32_t st = 1; st <= sk_enum_max(SK_ENUM_SERVICE_STATUS); st++)
+        printf(" %11s", sk_enum_name(SK_ENUM_SERVICE_STATUS, st));
+    printf("\n");
+    for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++) {
+        printf("  %-28s", sk_enum_name(SK_ENUM_SERVICE, s));
+        for (uint32_t st = 1; st <= sk_enum_max(SK_ENUM_SERVICE_STATUS); st++)
+            printf(" %11" PRIu64, rp.service[s][st]);
+        printf("\n");
+    }
+    return 0;
+}

@@ -1,0 +1,641 @@
+/*
+ * admin_people.c - sakhi-admin's setup commands: init, workers, enrollment codes, devices,
+ * stats and the centre's TLS certificate.
+ *
+ * Works through the server's store API (server/sk_store.h). Owns nothing between calls. It
+ * prints enrollment codes (they are meant for the person enrolling a device) but never keeps
+ * them: the store holds only their SHA-256. A device is revoked here in one write transaction
+ * with its audit entry, so the revocation and its record cannot be separated.
+ */
+#include "admin.h"
+
+#include "sk_err.h"
+#include "sk_json.h"
+#include "sk_sample.h"
+#include "sk_tls.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void print_json(sk_buf *b)
+{
+    if (!b->oom)
+        printf("%.*s\n", (int)b->len, (const char *)b->data);
+    sk_buf_free(b);
+}
+
+/* ---- init ------------------------------------------------------------------------------ */
+
+static const char k_init_help[] =
+    "usage: sakhi-admin [--data DIR] init [--map-size MB] [--json]\n"
+    "\n"
+    "Creates the data directory (mode 0700) and an empty store in it, with an LMDB map of MB\n"
+    "MiB (default 1024, as sakhi-server; the server's --map-size wins when it starts). Running\n"
+    "it on an existing store changes nothing and succeeds.\n";
+
+int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
+{
+    const char *map_s = "1024";
+    const sk_admin_opt opts[] = {{"map-size", 1, &map_s, NULL}, {NULL, 0, NULL, NULL}};
+    int rc = sk_admin_parse(a, argc, argv, opts, NULL, 0, 0, NULL, k_init_help);
+    if (rc)
+        return rc;
+    char *end;
+    errno = 0;
+    unsigned long long mb = strtoull(map_s, &end, 10);
+    if (!map_s[0] || *end || map_s[0] == '-' || errno || mb < 1 || mb > (1ull << 24))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --map-size '%s' (MiB, 1 or more)",
+                             map_s);
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/data.mdb", a->data);
+    int existed = stat(path, &st) == 0;
+    if ((rc = sk_store_open(&a->store, a->data, existed ? 0 : (uint64_t)mb << 20))) {
+        a->store = NULL;
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s",
+                             sk_store_open_error()[0] ? sk_store_open_error() : sk_err_text(rc));
+    }
+    if (!existed && (rc = sk_admin_audit_now(a, "init", SK_ADMIN_ACTOR, "")))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write the audit log: %s",
+                             sk_err_text(rc));
+    if (a->json) {
+        sk_buf b = SK_BUF_INIT;
+        sk_jw w;
+        sk_jw_init(&w, &b, 0);
+        sk_jw_obj_begin(&w);
+        sk_jw_key(&w, "data");
+        sk_jw_cstr(&w, a->data);
+        sk_jw_key(&w, "created");
+        sk_jw_bool(&w, !existed);
+        sk_jw_obj_end(&w);
+        print_json(&b);
+    }
+    else if (a->tty || !existed)
+        printf("%s store in %s\n", existed ? "existing" : "created", a->data);
+    return 0;
+}
+
+/* ---- workers ----------------------------------------------------------------------------- */
+
+static const char k_worker_help[] =
+    "usage: sakhi-admin worker add ID --role field|staff|admin [--district leh|kargil]\n"
+    "       sakhi-admin worker list [--json]\n"
+    "       sakhi-admin worker disable ID\n"
+    "\n"
+    "Workers are the people who use devices. ID is 1 to 64 characters of letters, digits,\n"
+    "'.', '_', '-' or '@'. --district limits staff to one district (default: all districts).\n"
+    "A disabled worker's devices can no longer authenticate or enroll.\n";
+
+static int valid_worker_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > SK_MAX_NAME)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '@'))
+            return 0;
+    }
+    return 1;
+}
+
+static const char *role_name(uint32_t r)
+{
+    switch (r) {
+    case SK_ROLE_FIELD: return "field";
+    case SK_ROLE_STAFF: return "staff";
+    case SK_ROLE_ADMIN: return "admin";
+    default: return "none";
+    }
+}
+
+typedef struct wl_ctx {
+    sk_admin *a;
+    sk_jw w;
+    size_t n;
+} wl_ctx;
+
+static int worker_row(const sk_worker *wk, void *p)
+{
+    wl_ctx *c = p;
+    const char *d = wk->district ? sk_enum_name(SK_ENUM_DISTRICT, wk->district) : "all";
+    if (c->a->json) {
+        sk_jw_obj_begin(&c->w);
+        sk_jw_key(&c->w, "id");
+        sk_jw_cstr(&c->w, wk->id);
+        sk_jw_key(&c->w, "role");
+        sk_jw_cstr(&c->w, role_name(wk->role));
+        sk_jw_key(&c->w, "district");
+        sk_jw_cstr(&c->w, d ? d : "unknown");
+        sk_jw_key(&c->w, "disabled");
+        sk_jw_bool(&c->w, wk->disabled);
+        sk_jw_obj_end(&c->w);
+    } else {
+        if (c->n == 0 && c->a->tty)
+            printf("%-24s %-6s %-8s %s\n", "WORKER", "ROLE", "DISTRICT", "STATE");
+        printf("%-24s %-6s %-8s %s\n", wk->id, role_name(wk->role), d ? d : "unknown",
+               wk->disabled ? "disabled" : "active");
+    }
+    c->n++;
+    return 0;
+}
+
+int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
+{
+    const char *role_s = NULL, *district_s = NULL, *pos[2];
+    size_t np;
+    const sk_admin_opt opts[] = {{"role", 1, &role_s, NULL},
+                                 {"district", 1, &district_s, NULL},
+                                 {NULL, 0, NULL, NULL}};
+    int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 2, &np, k_worker_help);
+    if (rc)
+        return rc;
+    const char *verb = pos[0];
+    if (strcmp(verb, "list") == 0) {
+        if (np != 1 || role_s || district_s)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "list takes no arguments");
+        if ((rc = sk_admin_open(a, 1)))
+            return rc;
+        wl_ctx c;
+        sk_buf b = SK_BUF_INIT;
+        memset(&c, 0, sizeof(c));
+        c.a = a;
+        sk_jw_init(&c.w, &b, 0);
+        if (a->json)
+            sk_jw_arr_begin(&c.w);
+        rc = sk_store_worker_list(a->store, worker_row, &c);
+        if (a->json) {
+            sk_jw_arr_end(&c.w);
+            print_json(&b);
+        }
+        sk_buf_free(&b);
+        if (rc)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list workers: %s",
+                                 sk_err_text(rc));
+        return 0;
+    }
+    if (strcmp(verb, "add") != 0 && strcmp(verb, "disable") != 0)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "unknown worker action '%s' (add, list, disable)", verb);
+    if (np != 2)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "worker %s needs a worker ID", verb);
+    const char *id = pos[1];
+    if (!valid_worker_id(id))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "bad worker ID '%s': 1 to 64 of letters, digits, . _ - @", id);
+    sk_worker w;
+    memset(&w, 0, sizeof(w));
+    if (strcmp(verb, "add") == 0) {
+        if (!role_s)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "worker add needs --role field|staff|admin");
+        if (strcmp(role_s, "field") == 0)
+            w.role = SK_ROLE_FIELD;
+        else if (strcmp(role_s, "staff") == 0)
+            w.role = SK_ROLE_STAFF;
+        else if (strcmp(role_s, "admin") == 0)
+            w.role = SK_ROLE_ADMIN;
+        else
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                 "bad --role '%s' (field, staff or admin)", role_s);
+        if (district_s && !(w.district = sk_enum_code(SK_ENUM_DISTRICT, district_s)))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --district '%s' (leh or kargil)",
+                                 district_s);
+        snprintf(w.id, sizeof(w.id), "%s", id);
+        if ((rc = sk_admin_open(a, 1)))
+            return rc;
+        sk_worker old;
+        rc = sk_store_worker_get(a->store, id, &old);
+        if (rc == 0)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "worker '%s' already exists", id);
+        if (rc != -SK_E_NOT_FOUND)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read workers: %s",
+                                 sk_err_text(rc));
+        if ((rc = sk_store_worker_put(a->store, &w)))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot add worker: %s", sk_err_text(rc));
+        char detail[96];
+        snprintf(detail, sizeof(detail), "role=%s district=%u", role_s, w.district);
+        if ((rc = sk_admin_audit_now(a, "worker_add", id, detail)))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write the audit log: %s",
+                                 sk_err_text(rc));
+        if (a->json)
+            printf("{\"id\":\"%s\",\"role\":\"%s\",\"district\":%u}\n", id, role_s, w.district);
+        else if (a->tty)
+            printf("added worker %s (%s)\n", id, role_s);
+        return 0;
+    }
+    /* disable */
+    if (role_s || district_s)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "worker disable takes only an ID");
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    rc = sk_store_worker_get(a->store, id, &w);
+    if (rc == -SK_E_NOT_FOUND)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "unknown worker '%s'", id);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read worker: %s", sk_err_text(rc));
+    if (!w.disabled) {
+        w.disabled = 1;
+        if ((rc = sk_store_worker_put(a->store, &w)) ||
+            (rc = sk_admin_audit_now(a, "worker_disable", id, "")))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot disable worker: %s",
+                                 sk_err_text(rc));
+    }
+    if (a->json)
+        printf("{\"id\":\"%s\",\"disabled\":true}\n", id);
+    else if (a->tty)
+        printf("worker %s disabled\n", id);
+    return 0;
+}
+
+/* ---- enrollment codes ----------------------------------------------------------------------- */
+
+static const char k_code_help[] =
+    "usage: sakhi-admin enroll-code WORKER [--ttl DURATION] [--json]\n"
+    "\n"
+    "Prints a one-time enrollment code for WORKER (who must exist and be active). The device\n"
+    "trades it for its identity at enrollment; it works once, until it expires. DURATION is a\n"
+    "number with s, m, h or d (default 24h, at most 30d). Only the code's SHA-256 is stored:\n"
+    "a lost code cannot be shown again; issue a new one.\n";
+
+/* "90s", "15m", "24h", "7d" -> ms. 0 or -1. */
+static int parse_duration(const char *s, uint64_t *ms)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!s[0] || s[0] == '-' || errno || end == s || v == 0)
+        return -1;
+    uint64_t unit;
+    if (strcmp(end, "s") == 0)
+        unit = 1000;
+    else if (strcmp(end, "m") == 0)
+        unit = 60000;
+    else if (strcmp(end, "h") == 0)
+        unit = 3600000;
+    else if (strcmp(end, "d") == 0)
+        unit = 86400000;
+    else
+        return -1;
+    if (v > 30ull * 86400000ull / unit)
+        return -1;
+    *ms = v * unit;
+    return 0;
+}
+
+int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
+{
+    const char *ttl_s = "24h", *pos[1];
+    const sk_admin_opt opts[] = {{"ttl", 1, &ttl_s, NULL}, {NULL, 0, NULL, NULL}};
+    int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 1, NULL, k_code_help);
+    if (rc)
+        return rc;
+    uint64_t ttl;
+    if (parse_duration(ttl_s, &ttl))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "bad --ttl '%s' (e.g. 30m, 24h, 7d; at most 30d)", ttl_s);
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    sk_worker w;
+    rc = sk_store_worker_get(a->store, pos[0], &w);
+    if (rc == -SK_E_NOT_FOUND)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "unknown worker '%s'", pos[0]);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read worker: %s", sk_err_text(rc));
+    if (w.disabled)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "worker '%s' is disabled", pos[0]);
+    char code[SK_ENROLL_CODE_LEN + 1];
+    uint64_t now = sk_admin_now_ms();
+    if ((rc = sk_store_enroll_code_new(a->store, pos[0], ttl, now, code)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot make a code: %s", sk_err_text(rc));
+    char exp[32];
+    sk_sample_format_time(now + ttl, exp);
+    if (a->json)
+        printf("{\"worker\":\"%s\",\"code\":\"%s\",\"expires\":\"%s\"}\n", pos[0], code, exp);
+    else if (a->tty)
+        printf("%s\n(one-time enrollment code for %s, valid until %s)\n", code, pos[0], exp);
+    else
+        printf("%s\n", code);
+    return 0;
+}
+
+/* ---- devices ----------------------------------------------------------------------------- */
+
+static const char k_device_help[] =
+    "usage: sakhi-admin device list [--json]\n"
+    "       sakhi-admin device revoke ID\n"
+    "\n"
+    "list shows every enrolled device: id, worker, label, state, last seen (last sync) and the\n"
+    "highest operation applied. revoke takes effect at the device's next connection (a live\n"
+    "session is ended by the server at its next message), and the device is told to wipe.\n";
+
+typedef struct dl_ctx {
+    sk_admin *a;
+    sk_jw w;
+    size_t n;
+} dl_ctx;
+
+static int device_row(const sk_device_info *d, void *p)
+{
+    dl_ctx *c = p;
+    char seen[32], made[32];
+    sk_sample_format_time(d->last_seen_ms, seen);
+    sk_sample_format_time(d->created_ms, made);
+    if (c->a->json) {
+        sk_jw_obj_begin(&c->w);
+        sk_jw_key(&c->w, "id");
+        sk_jw_uint(&c->w, d->id);
+        sk_jw_key(&c->w, "worker");
+        sk_jw_cstr(&c->w, d->worker);
+        sk_jw_key(&c->w, "label");
+        sk_jw_cstr(&c->w, d->label);
+        sk_jw_key(&c->w, "revoked");
+        sk_jw_bool(&c->w, d->revoked);
+        sk_jw_key(&c->w, "last_seen");
+        sk_jw_cstr(&c->w, seen);
+        sk_jw_key(&c->w, "created");
+        sk_jw_cstr(&c->w, made);
+        sk_jw_key(&c->w, "max_op");
+        sk_jw_uint(&c->w, d->max_op);
+        sk_jw_obj_end(&c->w);
+    } else {
+        if (c->n == 0 && c->a->tty)
+            printf("%-6s %-20s %-20s %-8s %-25s %s\n", "DEVICE", "WORKER", "LABEL", "STATE",
+                   "LAST SEEN", "MAX OP");
+        printf("%-6" PRIu64 " %-20s %-20s %-8s %-25s %" PRIu64 "\n", d->id, d->worker,
+               d->label[0] ? d->label : "-", d->revoked ? "revoked" : "active", seen, d->max_op);
+    }
+    c->n++;
+    return 0;
+}
+
+int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[2];
+    size_t np;
+    int rc = sk_admin_parse(a, argc, argv, NULL, pos, 1, 2, &np, k_device_help);
+    if (rc)
+        return rc;
+    if (strcmp(pos[0], "list") == 0) {
+        if (np != 1)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "device list takes no arguments");
+        if ((rc = sk_admin_open(a, 1)))
+            return rc;
+        dl_ctx c;
+        sk_buf b = SK_BUF_INIT;
+        memset(&c, 0, sizeof(c));
+        c.a = a;
+        sk_jw_init(&c.w, &b, 0);
+        if (a->json)
+            sk_jw_arr_begin(&c.w);
+        rc = sk_store_device_list(a->store, device_row, &c);
+        if (a->json) {
+            sk_jw_arr_end(&c.w);
+            print_json(&b);
+        }
+        sk_buf_free(&b);
+        if (rc)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list devices: %s",
+                                 sk_err_text(rc));
+        return 0;
+    }
+    if (strcmp(pos[0], "revoke") != 0)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown device action '%s' (list, revoke)",
+                             pos[0]);
+    if (np != 2)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "device revoke needs a device ID");
+    char *end;
+    errno = 0;
+    unsigned long long id = strtoull(pos[1], &end, 10);
+    if (!pos[1][0] || *end || pos[1][0] == '-' || errno || id == 0)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad device ID '%s' (a number from 1)",
+                             pos[1]);
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    sk_admin_wtxn wt;
+    sk_device_info d;
+    if ((rc = sk_admin_wtxn_begin(a, &wt)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write: %s", sk_err_text(rc));
+    rc = sk_store_device_get_txn(a->store, wt.txn, id, &d);
+    if (rc == -SK_E_NOT_FOUND) {
+        sk_admin_wtxn_abort(&wt);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "unknown device %llu", id);
+    }
+    int was = d.revoked;
+    if (rc == 0 && !was) {
+        char detail[64];
+        d.revoked = 1;
+        snprintf(detail, sizeof(detail), "device=%llu", id);
+        if ((rc = sk_store_device_put_txn(a->store, wt.txn, &d)) == 0)
+            rc = sk_store_audit_txn(a->store, wt.txn, sk_admin_now_ms(), "revoke", d.worker,
+                                    id, detail);
+    }
+    if (rc || (rc = sk_admin_wtxn_commit(a, &wt))) {
+        sk_admin_wtxn_abort(&wt);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot revoke: %s", sk_err_text(rc));
+    }
+    if (a->json)
+        printf("{\"device\":%llu,\"revoked\":true,\"already\":%s}\n", id, was ? "true" : "false");
+    else if (a->tty)
+        printf("device %llu (%s) %s\n", id, d.worker, was ? "was already revoked" : "revoked");
+    return 0;
+}
+
+/* ---- stats ------------------------------------------------------------------------------- */
+
+static const char k_stats_help[] =
+    "usage: sakhi-admin stats [--json]\n"
+    "\n"
+    "Records, last change seq, workers, devices (active, revoked) with each device's last sync,\n"
+    "entries per database, the data file's size, the map size and how much of it is in use.\n";
+
+typedef struct st_ctx {
+    uint64_t workers, devices, revoked;
+} st_ctx;
+
+static int count_worker(const sk_worker *w, void *p)
+{
+    (void)w;
+    ((st_ctx *)p)->workers++;
+    return 0;
+}
+
+static int count_device(const sk_device_info *d, void *p)
+{
+    st_ctx *c = p;
+    c->devices++;
+    if (d->revoked)
+        c->revoked++;
+    return 0;
+}
+
+int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv)
+{
+    static const char *const k_dbs[] = {"records", "changes", "history", "devices", "ops",
+                                        "workers", "enroll",  "audit",   "meta"};
+    int rc = sk_admin_parse(a, argc, argv, NULL, NULL, 0, 0, NULL, k_stats_help);
+    if (rc)
+        return rc;
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    uint64_t records = 0, last_seq = 0;
+    st_ctx c = {0, 0, 0};
+    MDB_env *env = sk_store_env(a->store);
+    MDB_envinfo info;
+    MDB_stat est;
+    MDB_txn *txn = NULL;
+    uint64_t entries[sizeof(k_dbs) / sizeof(k_dbs[0])];
+    if ((rc = sk_store_stats(a->store, &records, &last_seq)) ||
+        (rc = sk_store_worker_list(a->store, count_worker, &c)) ||
+        (rc = sk_store_device_list(a->store, count_device, &c)) ||
+        (rc = sk_store_mdb_err(mdb_env_info(env, &info))) ||
+        (rc = sk_store_mdb_err(mdb_env_stat(env, &est))) ||
+        (rc = sk_store_mdb_err(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read the store: %s", sk_err_text(rc));
+    for (size_t i = 0; i < sizeof(k_dbs) / sizeof(k_dbs[0]); i++) {
+        MDB_dbi dbi;
+        MDB_stat s;
+        entries[i] = 0;
+        if (mdb_dbi_open(txn, k_dbs[i], 0, &dbi) == 0 && mdb_stat(txn, dbi, &s) == 0)
+            entries[i] = s.ms_entries;
+    }
+    mdb_txn_abort(txn);
+    char path[4096];
+    struct stat fst;
+    uint64_t file_size = 0;
+    snprintf(path, sizeof(path), "%s/data.mdb", a->data);
+    if (stat(path, &fst) == 0)
+        file_size = (uint64_t)fst.st_size;
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * est.ms_psize;
+    double pct = info.me_mapsize ? 100.0 * (double)used / (double)info.me_mapsize : 0.0;
+
+    sk_buf b = SK_BUF_INIT;
+    sk_jw w;
+    sk_jw_init(&w, &b, 0);
+    if (a->json) {
+        sk_jw_obj_begin(&w);
+        sk_jw_key(&w, "records");
+        sk_jw_uint(&w, records);
+        sk_jw_key(&w, "last_seq");
+        sk_jw_uint(&w, last_seq);
+        sk_jw_key(&w, "workers");
+        sk_jw_uint(&w, c.workers);
+        sk_jw_key(&w, "devices");
+        sk_jw_uint(&w, c.devices);
+        sk_jw_key(&w, "devices_revoked");
+        sk_jw_uint(&w, c.revoked);
+        sk_jw_key(&w, "file_bytes");
+        sk_jw_uint(&w, file_size);
+        sk_jw_key(&w, "map_bytes");
+        sk_jw_uint(&w, info.me_mapsize);
+        sk_jw_key(&w, "used_bytes");
+        sk_jw_uint(&w, used);
+        sk_jw_key(&w, "map_used_percent");
+        sk_jw_double(&w, pct);
+        sk_jw_key(&w, "page_size");
+        sk_jw_uint(&w, est.ms_psize);
+        sk_jw_key(&w, "readers");
+        sk_jw_uint(&w, info.me_numreaders);
+        sk_jw_key(&w, "databases");
+        sk_jw_obj_begin(&w);
+        for (size_t i = 0; i < sizeof(k_dbs) / sizeof(k_dbs[0]); i++) {
+            sk_jw_key(&w, k_dbs[i]);
+            sk_jw_uint(&w, entries[i]);
+        }
+        sk_jw_obj_end(&w);
+        sk_jw_key(&w, "last_sync");
+        sk_jw_arr_begin(&w);
+    } else {
+        printf("records        %" PRIu64 "\n", records);
+        printf("last seq       %" PRIu64 "\n", last_seq);
+        printf("workers        %" PRIu64 "\n", c.workers);
+        printf("devices        %" PRIu64 " (%" PRIu64 " revoked)\n", c.devices, c.revoked);
+        printf("data file      %" PRIu64 " bytes\n", file_size);
+        printf("map            %" PRIu64 " of %" PRIu64 " bytes in use (%.1f%%)\n", used,
+               (uint64_t)info.me_mapsize, pct);
+        printf("readers        %u\n", info.me_numreaders);
+        printf("databases     ");
+        for (size_t i = 0; i < sizeof(k_dbs) / sizeof(k_dbs[0]); i++)
+            printf(" %s=%" PRIu64, k_dbs[i], entries[i]);
+        printf("\nlast sync per device:\n");
+    }
+    dl_ctx dc;
+    memset(&dc, 0, sizeof(dc));
+    dc.a = a;
+    dc.w = w;
+    if (!a->json)
+        dc.n = 1; /* no second header */
+    rc = sk_store_device_list(a->store, device_row, &dc);
+    if (a->json) {
+        sk_jw_arr_end(&dc.w);
+        sk_jw_obj_end(&dc.w);
+        print_json(&b);
+    }
+    sk_buf_free(&b);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list devices: %s", sk_err_text(rc));
+    return 0;
+}
+
+/* ---- tls-cert ---------------------------------------------------------------------------- */
+
+static const char k_tls_help[] =
+    "usage: sakhi-admin tls-cert --cn NAME --out DIR [--days N] [--json]\n"
+    "\n"
+    "Makes the centre's TLS key and self-signed certificate: DIR/server.key (mode 0600) and\n"
+    "DIR/server.crt, for sakhi-server --tls-cert/--tls-key, and prints the pin (SHA-256 of the\n"
+    "public key) that devices are given at enrollment. Refuses to overwrite existing files:\n"
+    "devices pin the key, so replacing it locks every enrolled device out. Default 3650 days\n"
+    "(devices do not check the dates; the pin is what counts).\n";
+
+int sk_admin_cmd_tls_cert(sk_admin *a, int argc, char **argv)
+{
+    const char *cn = NULL, *out = NULL, *days_s = "3650";
+    const sk_admin_opt opts[] = {{"cn", 1, &cn, NULL},
+                                 {"out", 1, &out, NULL},
+                                 {"days", 1, &days_s, NULL},
+                                 {NULL, 0, NULL, NULL}};
+    int rc = sk_admin_parse(a, argc, argv, opts, NULL, 0, 0, NULL, k_tls_help);
+    if (rc)
+        return rc;
+    if (!cn || !cn[0] || !out || !out[0])
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "tls-cert needs --cn NAME and --out DIR");
+    char *end;
+    long days = strtol(days_s, &end, 10);
+    if (!days_s[0] || *end || days < 1 || days > 36500)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --days '%s' (1 to 36500)", days_s);
+    if (mkdir(out, 0700) != 0 && errno != EEXIST)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot create %s: %s", out, strerror(errno));
+    char cert[4096], key[4096], err[256] = "";
+    snprintf(cert, sizeof(cert), "%s/server.crt", out);
+    snprintf(key, sizeof(key), "%s/server.key", out);
+    if ((rc = sk_tls_make_self_signed(cert, key, cn, (int)days, err, sizeof(err))))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s", err[0] ? err : sk_err_text(rc));
+    uint8_t pin[SK_TLS_PIN_LEN];
+    char hex[SK_TLS_PIN_HEX_LEN + 1];
+    if ((rc = sk_tls_pin_from_cert_file(pin, cert, err, sizeof(err))))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s", err[0] ? err : sk_err_text(rc));
+    sk_tls_pin_format(hex, pin);
+    if (a->json) {
+        sk_buf b = SK_BUF_INIT;
+        sk_jw w;
+        sk_jw_init(&w, &b, 0);
+        sk_jw_obj_begin(&w);
+        sk_jw_key(&w, "cert");
+        sk_jw_cstr(&w, cert);
+        sk_jw_key(&w, "key");
+        sk_jw_cstr(&w, key);
+        sk_jw_key(&w, "pin");
+        sk_jw_cstr(&w, hex);
+        sk_jw_obj_end(&w);
+        print_json(&b);
+    } else if (a->tty)
+        printf("certificate %s\nkey         %s\npin         %s\n", cert, key, hex);
+    else
+        printf("%s\n", hex);
+    return 0;
+}

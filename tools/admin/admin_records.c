@@ -1,0 +1,641 @@
+/*
+ * admin_records.c - sakhi-admin's case commands: list, show, and the staff actions a centre
+ * without another front end takes here (accept, service, close, followup, note).
+ *
+ * Every action is a change applied through the server's sk_apply_change inside one write
+ * transaction, exactly as a pushed change is: permissions (sk_case_check_change), merge, the
+ * case number on acceptance, validation, history, change log and audit. sakhi-admin acts as
+ * device 0 (never given to an enrolled device), its op = the highest op stored for device 0,
+ * plus one; base = the record's current version; HLC = the wall clock, after the record's
+ * latest stamp. The actor is the worker named with --as (staff or admin), or sakhi-admin itself
+ * with the admin role. `list` never prints personal fields; `show` redacts a minor's
+ * identifying fields unless an administrator is named. Owns nothing between calls.
+ */
+#include "admin.h"
+
+#include "sk_err.h"
+#include "sk_json.h"
+#include "sk_sample.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sk_admin_each_record(sk_admin *a, MDB_txn *txn, int (*cb)(const sk_record *r, void *p),
+                         void *payload)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(a->store), &cur));
+    if (rc)
+        return rc;
+    int mrc;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sk_record r;
+        sk_mp m;
+        sk_record_init(&r);
+        sk_mp_init(&m, v.mv_data, v.mv_size);
+        if (sk_record_unpack(&m, &r) != 0) {
+            sk_record_free(&r);
+            rc = -SK_E_STORE_IO;
+            break;
+        }
+        rc = cb(&r, payload);
+        sk_record_free(&r);
+        if (rc)
+            break;
+    }
+    if (!rc && mrc != MDB_NOTFOUND && mrc != 0)
+        rc = sk_store_mdb_err(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+uint64_t sk_admin_record_time(const sk_record *r)
+{
+    uint64_t t;
+    if (sk_case_get_uint(r, SK_F_CREATED_AT, &t) == 0)
+        return t;
+    t = 0;
+    for (int i = 0; i < 6; i++)
+        t = (t << 8) | r->id.b[i];
+    return t;
+}
+
+typedef struct find_ctx {
+    const char *case_no;
+    sk_record *out;
+    int found;
+} find_ctx;
+
+static int find_case(const sk_record *r, void *p)
+{
+    find_ctx *f = p;
+    char no[40];
+    if (sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no)) == 0 && strcmp(no, f->case_no) == 0) {
+        if (sk_record_copy(f->out, r))
+            return -SK_E_NOMEM;
+        f->found = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int looks_like_case_no(const char *s)
+{
+    /* PFX-YYYY-NNNNNN */
+    size_t n = strlen(s);
+    return n >= 10 && n <= 32 && s[3] == '-' && s[8] == '-';
+}
+
+int sk_admin_find_record(sk_admin *a, MDB_txn *txn, const char *text, sk_record *out)
+{
+    sk_id id;
+    sk_record_init(out);
+    if (sk_id_from_str(&id, text) == 0) {
+        int rc = sk_store_record_get_txn(a->store, txn, &id, out);
+        if (rc == -SK_E_NOT_FOUND)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "no record %s", text);
+        if (rc)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read record %s: %s", text,
+                                 sk_err_text(rc));
+        return 0;
+    }
+    if (looks_like_case_no(text)) {
+        find_ctx f = {text, out, 0};
+        int rc = sk_admin_each_record(a, txn, find_case, &f);
+        if (rc < 0)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read records: %s",
+                                 sk_err_text(rc));
+        if (!f.found)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "no record with case number %s", text);
+        return 0;
+    }
+    return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                         "bad record id '%s' (a record id like "
+                         "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b, or a case number like "
+                         "LEH-2026-000123)",
+                         text);
+}
+
+/* ---- list -------------------------------------------------------------------------------- */
+
+static const char k_list_help[] =
+    "usage: sakhi-admin list [--status S] [--json]\n"
+    "\n"
+    "One line per record: id, case number, district, status, urgency, capture time, and flags\n"
+    "(review: a concurrent edit needs a look; minor; deleted). No personal field is printed.\n"
+    "--status keeps one status (new, received, accepted, in_service, closed, referred).\n";
+
+typedef struct list_ctx {
+    sk_admin *a;
+    uint32_t status;
+    sk_jw w;
+    sk_buf *b;
+    size_t n;
+} list_ctx;
+
+static const char *enum_or(sk_enum_id e, const sk_record *r, uint32_t key, char *buf, size_t cap)
+{
+    uint64_t v;
+    if (sk_case_get_uint(r, key, &v) != 0)
+        return "-";
+    const char *n = sk_enum_name(e, v);
+    if (n)
+        return n;
+    snprintf(buf, cap, "unknown(%" PRIu64 ")", v);
+    return buf;
+}
+
+static int list_row(const sk_record *r, void *p)
+{
+    list_ctx *c = p;
+    uint64_t st = 0;
+    char idt[37], no[40] = "-", t[32], b1[24], b2[24], b3[24];
+    (void)sk_case_get_uint(r, SK_F_STATUS, &st);
+    if (c->status && st != c->status)
+        return 0;
+    sk_id_to_str(&r->id, idt);
+    (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
+    sk_sample_format_time(sk_admin_record_time(r), t);
+    const char *district = enum_or(SK_ENUM_DISTRICT, r, SK_F_DISTRICT, b1, sizeof(b1));
+    const char *status = enum_or(SK_ENUM_STATUS, r, SK_F_STATUS, b2, sizeof(b2));
+    const char *urg = enum_or(SK_ENUM_URGENCY, r, SK_F_URGENCY, b3, sizeof(b3));
+    int minor = sk_case_is_minor(r), review = (r->flags & SK_REC_REVIEW) != 0,
+        gone = (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) != 0;
+    if (c->a->json) {
+        sk_buf_reset(c->b);
+        sk_jw_init(&c->w, c->b, 0);
+        sk_jw_obj_begin(&c->w);
+        sk_jw_key(&c->w, "id");
+        sk_jw_cstr(&c->w, idt);
+        sk_jw_key(&c->w, "version");
+        sk_jw_uint(&c->w, r->version);
+        sk_jw_key(&c->w, "case_no");
+        sk_jw_cstr(&c->w, strcmp(no, "-") ? no : NULL);
+        sk_jw_key(&c->w, "district");
+        sk_jw_cstr(&c->w, district);
+        sk_jw_key(&c->w, "status");
+        sk_jw_cstr(&c->w, status);
+        sk_jw_key(&c->w, "urgency");
+        sk_jw_cstr(&c->w, urg);
+        sk_jw_key(&c->w, "created_at");
+        sk_jw_cstr(&c->w, t);
+        sk_jw_key(&c->w, "minor");
+        sk_jw_bool(&c->w, minor);
+        sk_jw_key(&c->w, "review");
+        sk_jw_bool(&c->w, review);
+        sk_jw_key(&c->w, "deleted");
+        sk_jw_bool(&c->w, gone);
+        sk_jw_obj_end(&c->w);
+        if (c->b->oom)
+            return -SK_E_NOMEM;
+        printf("%.*s\n", (int)c->b->len, (const char *)c->b->data);
+    } else {
+        if (c->n == 0 && c->a->tty)
+            printf("%-36s %-16s %-7s %-10s %-16s %-24s %s\n", "ID", "CASE", "DISTR.", "STATUS",
+                   "URGENCY", "CAPTURED", "FLAGS");
+        printf("%-36s %-16s %-7s %-10s %-16s %-24s %s%s%s\n", idt, no, district, status, urg, t,
+               minor ? "minor " : "", review ? "review " : "", gone ? "deleted" : "");
+    }
+    c->n++;
+    return 0;
+}
+
+int sk_admin_cmd_list(sk_admin *a, int argc, char **argv)
+{
+    const char *status_s = NULL;
+    const sk_admin_opt opts[] = {{"status", 1, &status_s, NULL}, {NULL, 0, NULL, NULL}};
+    int rc = sk_admin_parse(a, argc, argv, opts, NULL, 0, 0, NULL, k_list_help);
+    if (rc)
+        return rc;
+    list_ctx c;
+    sk_buf b = SK_BUF_INIT;
+    memset(&c, 0, sizeof(c));
+    c.a = a;
+    c.b = &b;
+    if (status_s && !(c.status = sk_enum_code(SK_ENUM_STATUS, status_s)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --status '%s'", status_s);
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    MDB_txn *txn;
+    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    rc = sk_admin_each_record(a, txn, list_row, &c);
+    mdb_txn_abort(txn);
+    sk_buf_free(&b);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list records: %s", sk_err_text(rc));
+    return 0;
+}
+
+/* ---- show -------------------------------------------------------------------------------- */
+
+static const char k_show_help[] =
+    "usage: sakhi-admin show ID [--identifying --as ADMIN]\n"
+    "\n"
+    "Prints one record as JSON with field names (ID is the record id or its case number).\n"
+    "For a minor's case the identifying fields (name, phone, village, notes, concern_other,\n"
+    "follow-up and case-note texts) are withheld unless --identifying is given with --as naming\n"
+    "a worker with the admin role; such a view is written to the audit log.\n";
+
+/* Resolve --identifying/--as into the actor used for redaction. */
+static int redaction_actor(sk_admin *a, int identifying, const char *as, sk_actor *actor,
+                           sk_worker *wbuf)
+{
+    memset(actor, 0, sizeof(*actor));
+    if (!identifying) {
+        /* Redact: a staff view of all districts. */
+        actor->role = SK_ROLE_STAFF;
+        actor->worker = SK_ADMIN_ACTOR;
+        if (as) {
+            int rc = sk_admin_actor(a, as, actor, wbuf);
+            if (rc)
+                return rc;
+            actor->role = SK_ROLE_STAFF;
+        }
+        return 0;
+    }
+    if (!as)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--identifying needs --as WORKER (a worker with the admin role)");
+    int rc = sk_admin_actor(a, as, actor, wbuf);
+    if (rc)
+        return rc;
+    if (!sk_case_may_see_identifying(actor))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
+                             "worker '%s' (role %s) may not see minors' identifying fields; "
+                             "only the admin role may",
+                             as, actor->role == SK_ROLE_STAFF ? "staff" : "field");
+    return 0;
+}
+
+int sk_admin_cmd_show(sk_admin *a, int argc, char **argv)
+{
+    const char *as = NULL, *pos[1];
+    int identifying = 0;
+    const sk_admin_opt opts[] = {{"as", 1, &as, NULL},
+                                 {"identifying", 0, NULL, &identifying},
+                                 {NULL, 0, NULL, NULL}};
+    int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 1, NULL, k_show_help);
+    if (rc)
+        return rc;
+    if (identifying && !as)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--identifying needs --as WORKER (a worker with the admin role)");
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    sk_actor actor;
+    sk_worker wb;
+    if ((rc = redaction_actor(a, identifying, as, &actor, &wb)))
+        return rc;
+    MDB_txn *txn;
+    sk_record r;
+    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    rc = sk_admin_find_record(a, txn, pos[0], &r);
+    mdb_txn_abort(txn);
+    if (rc)
+        return rc;
+    int minor = sk_case_is_minor(&r);
+    if (minor && identifying) {
+        char detail[96], idt[37];
+        sk_id_to_str(&r.id, idt);
+        snprintf(detail, sizeof(detail), "record=%s identifying=1", idt);
+        if ((rc = sk_admin_audit_now(a, "show", actor.worker, detail))) {
+            sk_record_free(&r);
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write the audit log: %s",
+                                 sk_err_text(rc));
+        }
+    }
+    sk_case_redact(&actor, &r);
+    char *js = sk_sample_to_json(&r);
+    sk_record_free(&r);
+    if (!js)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
+    if (minor && !identifying)
+        printf("{\"redacted\":true,%s\n", js + 1);
+    else
+        printf("%s\n", js);
+    free(js);
+    return 0;
+}
+
+/* ---- actions through sk_apply_change ----------------------------------------------------- */
+
+/* Highest op stored for device dev in the ops database (0 when none). */
+static int max_op_txn(MDB_txn *txn, uint64_t dev, uint64_t *out)
+{
+    MDB_dbi ops;
+    MDB_cursor *cur = NULL;
+    uint8_t key[16];
+    MDB_val k = {16, key}, v;
+    int rc = sk_store_mdb_err(mdb_dbi_open(txn, "ops", 0, &ops));
+    if (rc || (rc = sk_store_mdb_err(mdb_cursor_open(txn, ops, &cur))))
+        return rc;
+    sk_be64_put(key, dev + 1);
+    memset(key + 8, 0, 8);
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (mrc == 0)
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    else if (mrc == MDB_NOTFOUND)
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    *out = 0;
+    if (mrc == 0 && k.mv_size == 16 && sk_be64_get(k.mv_data) == dev)
+        *out = sk_be64_get((const uint8_t *)k.mv_data + 8);
+    else if (mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = sk_store_mdb_err(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+typedef int (*build_fn)(sk_change *c, const sk_actor *actor, uint64_t now_ms, void *arg);
+
+static int pack_uint_val(sk_change *c, uint32_t key, uint64_t v)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_uint64(&pk, v);
+    int rc = b.oom ? -SK_E_NOMEM : sk_change_set(c, key, b.data, (uint32_t)b.len);
+    sk_buf_free(&b);
+    return rc;
+}
+
+static int pack_str_val(sk_change *c, uint32_t key, const char *s)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    sk_pack_cstr(&pk, s);
+    int rc = b.oom ? -SK_E_NOMEM : sk_change_set(c, key, b.data, (uint32_t)b.len);
+    sk_buf_free(&b);
+    return rc;
+}
+
+/* Run one change on record `text` as actor; prints the outcome. Returns an exit status. */
+static int apply_action(sk_admin *a, const sk_actor *actor, const char *text, const char *event,
+                        build_fn build, void *arg)
+{
+    sk_admin_wtxn wt;
+    sk_record cur, after;
+    sk_change c;
+    sk_ack ack;
+    char msg[SK_MAX_MESSAGE + 64], idt[37];
+    uint64_t now = sk_admin_now_ms(), op;
+    int rc, status = SK_ADMIN_EXIT_FAIL;
+    sk_record_init(&cur);
+    sk_record_init(&after);
+    sk_change_init(&c);
+    if ((rc = sk_admin_wtxn_begin(a, &wt)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write: %s", sk_err_text(rc));
+    if ((status = sk_admin_find_record(a, wt.txn, text, &cur)))
+        goto out;
+    status = SK_ADMIN_EXIT_FAIL;
+    sk_id_to_str(&cur.id, idt);
+    if ((rc = max_op_txn(wt.txn, SK_ADMIN_DEVICE, &op))) {
+        sk_admin_fail(a, status, "cannot read the op counter: %s", sk_err_text(rc));
+        goto out;
+    }
+    sk_clock clk = {0, 0};
+    sk_clock_observe(&clk, cur.updated);
+    c.id = cur.id;
+    c.op = op + 1;
+    c.base = cur.version;
+    c.hlc = sk_clock_now(&clk, now);
+    c.kind = SK_CHANGE_UPSERT;
+    if ((rc = build(&c, actor, now, arg))) {
+        sk_admin_fail(a, status, "cannot build the change: %s", sk_err_text(rc));
+        goto out;
+    }
+    sk_apply_ctx ctx = {a->store, wt.txn, SK_ADMIN_DEVICE, *actor, now, (1u << 20) - 64};
+    rc = sk_apply_change(&ctx, &c, &ack, msg, sizeof(msg));
+    if (rc) {
+        sk_admin_fail(a, status, "store error: %s", sk_err_text(rc));
+        goto out;
+    }
+    if (ack.status == SK_ACK_REJECTED) {
+        /* Nothing of a rejected change is kept: abort (the op number is simply reused). */
+        sk_admin_fail(a, status, "refused: %.*s (%s)", (int)ack.msg.n, ack.msg.p,
+                      sk_err_name((int)ack.code));
+        goto out;
+    }
+    char detail[128];
+    snprintf(detail, sizeof(detail), "record=%s seq=%" PRIu64, idt, ack.version);
+    if ((rc = sk_admin_audit_txn(a, wt.txn, event, actor->worker, detail)) ||
+        (rc = sk_store_record_get_txn(a->store, wt.txn, &cur.id, &after))) {
+        sk_admin_fail(a, status, "store error: %s", sk_err_text(rc));
+        goto out;
+    }
+    if ((rc = sk_admin_wtxn_commit(a, &wt))) {
+        sk_admin_fail(a, status, "cannot commit: %s", sk_err_text(rc));
+        goto out;
+    }
+    char no[40] = "", b1[24];
+    (void)sk_case_get_str(&after, SK_F_CASE_NO, no, sizeof(no));
+    const char *st = enum_or(SK_ENUM_STATUS, &after, SK_F_STATUS, b1, sizeof(b1));
+    if (a->json)
+        printf("{\"id\":\"%s\",\"version\":%" PRIu64 ",\"merged\":%s,\"status\":\"%s\","
+               "\"case_no\":%s%s%s}\n",
+               idt, ack.version, ack.status == SK_ACK_MERGED ? "true" : "false", st,
+               no[0] ? "\"" : "", no[0] ? no : "null", no[0] ? "\"" : "");
+    else if (strcmp(event, "accept") == 0)
+        printf("%s\n", no);
+    else if (a->tty)
+        printf("%s %s: version %" PRIu64 ", status %s%s%s\n", idt, event, ack.version, st,
+               no[0] ? ", case " : "", no);
+    status = SK_ADMIN_EXIT_OK;
+out:
+    sk_admin_wtxn_abort(&wt);
+    sk_change_free(&c);
+    sk_record_free(&cur);
+    sk_record_free(&after);
+    return status;
+}
+
+static int build_accept(sk_change *c, const sk_actor *actor, uint64_t now, void *arg)
+{
+    (void)actor;
+    (void)now;
+    (void)arg;
+    return pack_uint_val(c, SK_F_STATUS, SK_STATUS_ACCEPTED);
+}
+
+typedef struct svc_arg {
+    uint32_t service, status;
+} svc_arg;
+
+static int build_service(sk_change *c, const sk_actor *actor, uint64_t now, void *arg)
+{
+    svc_arg *s = arg;
+    (void)actor;
+    (void)now;
+    return pack_uint_val(c, SK_F_SERVICE_BASE + s->service, s->status);
+}
+
+static int build_close(sk_change *c, const sk_actor *actor, uint64_t now, void *arg)
+{
+    int rc;
+    (void)actor;
+    (void)now;
+    if ((rc = pack_uint_val(c, SK_F_STATUS, SK_STATUS_CLOSED)))
+        return rc;
+    return pack_str_val(c, SK_F_STATUS_REASON, arg);
+}
+
+typedef struct entry_arg {
+    uint32_t list;
+    const char *text;
+} entry_arg;
+
+static int build_entry(sk_change *c, const sk_actor *actor, uint64_t now, void *arg)
+{
+    entry_arg *e = arg;
+    sk_id id;
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    int rc = sk_id_new(&id, now);
+    if (rc)
+        return rc;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_uint32(&pk, SK_ENTRY_BY);
+    sk_pack_cstr(&pk, actor->worker);
+    msgpack_pack_uint32(&pk, SK_ENTRY_TEXT);
+    sk_pack_cstr(&pk, e->text);
+    msgpack_pack_uint32(&pk, SK_ENTRY_AT);
+    msgpack_pack_uint64(&pk, now);
+    rc = b.oom ? -SK_E_NOMEM : sk_change_add_entry(c, &id, e->list, b.data, (uint32_t)b.len);
+    sk_buf_free(&b);
+    return rc;
+}
+
+/* Common front of the action commands: parse, open, resolve the actor. */
+static int action_setup(sk_admin *a, int argc, char **argv, sk_admin_opt *extra, size_t nextra,
+                        const char **pos, size_t npos_need, const char *help, sk_actor *actor,
+                        sk_worker *wb)
+{
+    const char *as = NULL;
+    sk_admin_opt opts[8];
+    size_t n = 0;
+    for (size_t i = 0; i < nextra && n < 6; i++)
+        opts[n++] = extra[i];
+    opts[n++] = (sk_admin_opt){"as", 1, &as, NULL};
+    opts[n] = (sk_admin_opt){NULL, 0, NULL, NULL};
+    int rc = sk_admin_parse(a, argc, argv, opts, pos, npos_need, npos_need, NULL, help);
+    if (rc)
+        return rc;
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    if ((rc = sk_admin_actor(a, as, actor, wb)))
+        return rc;
+    if (actor->role != SK_ROLE_STAFF && actor->role != SK_ROLE_ADMIN)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
+                             "worker '%s' is a field worker; centre actions need staff or admin",
+                             as);
+    return 0;
+}
+
+#define AS_HELP                                                                                \
+    "--as WORKER acts as that staff or admin worker (their district limits apply); without it\n" \
+    "the action is sakhi-admin's own, with the admin role. Every action goes through the\n"      \
+    "server's rules (workflow, permissions, validation) and is written to the audit log.\n"
+
+static const char k_accept_help[] =
+    "usage: sakhi-admin accept ID [--as WORKER] [--json]\n"
+    "\n"
+    "Accepts a received referral: status -> accepted; the store gives it the district's next\n"
+    "case number (LEH-2026-000123), which is printed.\n" AS_HELP;
+
+int sk_admin_cmd_accept(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1];
+    sk_actor actor;
+    sk_worker wb;
+    int rc = action_setup(a, argc, argv, NULL, 0, pos, 1, k_accept_help, &actor, &wb);
+    if (rc)
+        return rc;
+    return apply_action(a, &actor, pos[0], "accept", build_accept, NULL);
+}
+
+static const char k_service_help[] =
+    "usage: sakhi-admin service ID --service NAME --status STATUS [--as WORKER] [--json]\n"
+    "\n"
+    "Records a service's status on a case. NAME: legal_aid, medical_assistance,\n"
+    "police_facilitation, counselling, shelter. STATUS: needed, in_progress, given, declined,\n"
+    "not_needed.\n" AS_HELP;
+
+int sk_admin_cmd_service(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1], *svc = NULL, *st = NULL;
+    sk_admin_opt extra[] = {{"service", 1, &svc, NULL}, {"status", 1, &st, NULL}};
+    sk_actor actor;
+    sk_worker wb;
+    int rc = action_setup(a, argc, argv, extra, 2, pos, 1, k_service_help, &actor, &wb);
+    if (rc)
+        return rc;
+    svc_arg s;
+    if (!svc || !st)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "service needs --service NAME and --status S");
+    if (!(s.service = sk_enum_code(SK_ENUM_SERVICE, svc)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service '%s'", svc);
+    if (!(s.status = sk_enum_code(SK_ENUM_SERVICE_STATUS, st)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service status '%s'", st);
+    return apply_action(a, &actor, pos[0], "service", build_service, &s);
+}
+
+static const char k_close_help[] =
+    "usage: sakhi-admin close ID --reason TEXT [--as WORKER] [--json]\n"
+    "\n"
+    "Closes an accepted or in-service case with a reason (1 to 256 bytes).\n" AS_HELP;
+
+int sk_admin_cmd_close(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1], *reason = NULL;
+    sk_admin_opt extra[] = {{"reason", 1, &reason, NULL}};
+    sk_actor actor;
+    sk_worker wb;
+    int rc = action_setup(a, argc, argv, extra, 1, pos, 1, k_close_help, &actor, &wb);
+    if (rc)
+        return rc;
+    if (!reason || !reason[0])
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "close needs --reason TEXT");
+    return apply_action(a, &actor, pos[0], "close", build_close, (void *)reason);
+}
+
+static const char k_followup_help[] =
+    "usage: sakhi-admin followup ID TEXT [--as WORKER] [--json]\n"
+    "\n"
+    "Adds a follow-up (1 to 4000 bytes of text) to a case; it syncs to the field worker.\n" AS_HELP;
+
+static const char k_note_help[] =
+    "usage: sakhi-admin note ID TEXT [--as WORKER] [--json]\n"
+    "\n"
+    "Adds a case note (1 to 4000 bytes; staff and admin only) to a case.\n" AS_HELP;
+
+static int entry_cmd(sk_admin *a, int argc, char **argv, uint32_t list, const char *event,
+                     const char *help)
+{
+    const char *pos[2];
+    sk_actor actor;
+    sk_worker wb;
+    int rc = action_setup(a, argc, argv, NULL, 0, pos, 2, help, &actor, &wb);
+    if (rc)
+        return rc;
+    if (!pos[1][0])
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "the text must not be empty");
+    entry_arg e = {list, pos[1]};
+    return apply_action(a, &actor, pos[0], event, build_entry, &e);
+}
+
+int sk_admin_cmd_followup(sk_admin *a, int argc, char **argv)
+{
+    return entry_cmd(a, argc, argv, SK_LIST_FOLLOWUP, "followup", k_followup_help);
+}
+
+int sk_admin_cmd_note(sk_admin *a, int argc, char **argv)
+{
+    return entry_cmd(a, argc, argv, SK_LIST_CASENOTE, "note", k_note_help);
+}
