@@ -1,0 +1,588 @@
+/*
+ * cli.c - `sakhi`, the field-device command line: the command table, the option parser every
+ * command shares, getting the worker's PIN, opening the local store and resolving record
+ * arguments, and formatting helpers.
+ *
+ * `sakhi` is a thin front end on libsakhi and the reference app for embedders: every action goes
+ * through the public API (sakhi.h), exactly as an Android app would call it. It owns only the
+ * process's command-line state. It must never print a referral's content except where the
+ * worker asks to see it (`show`), never write the PIN anywhere, and never echo it.
+ */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sk_sample.h"
+
+static const char k_usage[] =
+    "usage: sakhi [--store DIR] COMMAND [OPTIONS] [ARGS...]\n"
+    "\n"
+    "The field worker's Sakhi Sync device: capture referrals offline in an encrypted local\n"
+    "store, sync them with the centre's server when a link is there, and see what came back.\n"
+    "\n"
+    "Commands:\n"
+    "  init                         create the local store and set its PIN\n"
+    "  enroll --server HOST:PORT --code CODE [--label L]\n"
+    "                               enroll this device with the centre (one-time code)\n"
+    "  capture [FIELD FLAGS]        capture a referral (prompts on a terminal without flags)\n"
+    "  capture --from-sample FILE (--index N[-M][,..] | --all)\n"
+    "                               capture referrals from a sample file (demos, tests)\n"
+    "  followup ID TEXT             add a follow-up to a record\n"
+    "  list [--pending] [--status S] [--from DATE] [--to DATE]\n"
+    "  show ID                      one record in full\n"
+    "  status                       pending changes, last sync, server\n"
+    "  sync [--via HOST:PORT] [--retry N]\n"
+    "                               send pending changes, receive the centre's\n"
+    "\n"
+    "Options for every command:\n"
+    "  --store DIR      the local store (default ./sakhi-device)\n"
+    "  --pin-file F     read the PIN from the first line of F\n"
+    "  --pin PIN        the PIN on the command line (for tests only: it stays in shell history)\n"
+    "                   Without these, SAKHI_PIN from the environment, else a prompt on the\n"
+    "                   terminal that does not echo.\n"
+    "  --json           machine-readable output (list, show, status, sync, enroll, capture)\n"
+    "  --quiet          no progress or summary lines\n"
+    "\n"
+    "ID is a record id, a unique prefix of one (at least 4 characters), or a case number.\n"
+    "Run `sakhi COMMAND --help` for a command's options. Exit status: 0 success, 1 failure,\n"
+    "2 usage error.\n";
+
+/* ---- messages -------------------------------------------------------------------------------- */
+
+int sk_cli_fail(const sk_cli *cli, int status, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "sakhi%s%s: ", cli && cli->cmd ? " " : "", cli && cli->cmd ? cli->cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return status;
+}
+
+int sk_cli_lib_fail(const sk_cli *cli, int rc, const char *what)
+{
+    const char *detail = cli->c ? sakhi_errmsg(cli->c) : "";
+    const char *base = sakhi_strerror(rc);
+    if (detail[0] && strcmp(detail, base) != 0)
+        return sk_cli_fail(cli, SK_CLI_FAIL, "%s: %s: %s", what, base, detail);
+    return sk_cli_fail(cli, SK_CLI_FAIL, "%s: %s", what, base);
+}
+
+/* ---- option parsing -------------------------------------------------------------------------- */
+
+static const sk_cli_opt *find_opt(const sk_cli_opt *opts, const char *name, size_t n)
+{
+    for (const sk_cli_opt *o = opts; o && o->name; o++)
+        if (strlen(o->name) == n && memcmp(o->name, name, n) == 0)
+            return o;
+    return NULL;
+}
+
+int sk_cli_parse(sk_cli *cli, int argc, char **argv, const sk_cli_opt *opts, const char **pos,
+                 size_t minpos, size_t maxpos, size_t *npos, const char *help)
+{
+    const sk_cli_opt globals[] = {
+        {"store", SK_CLI_VALUE, &cli->store}, {"pin-file", SK_CLI_VALUE, &cli->pin_file},
+        {"pin", SK_CLI_VALUE, &cli->pin},     {"json", SK_CLI_FLAG, &cli->json},
+        {"quiet", SK_CLI_FLAG, &cli->quiet},  {NULL, 0, NULL}};
+    size_t np = 0;
+    int only_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!only_pos && strcmp(arg, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (!only_pos && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
+            fputs(help, stdout);
+            cli->help = 1;
+            return -1;
+        }
+        if (!only_pos && arg[0] == '-' && arg[1] == '-' && arg[2]) {
+            const char *name = arg + 2, *eq = strchr(name, '=');
+            size_t n = eq ? (size_t)(eq - name) : strlen(name);
+            const sk_cli_opt *o = find_opt(opts, name, n);
+            if (!o)
+                o = find_opt(globals, name, n);
+            if (!o)
+                return sk_cli_fail(cli, SK_CLI_USAGE, "unknown option --%.*s (see --help)", (int)n,
+                                   name);
+            if (o->kind == SK_CLI_FLAG) {
+                if (eq)
+                    return sk_cli_fail(cli, SK_CLI_USAGE, "option --%s takes no value", o->name);
+                *(int *)o->dst = 1;
+                continue;
+            }
+            const char *v;
+            if (eq)
+                v = eq + 1;
+            else if (i + 1 < argc)
+                v = argv[++i];
+            else
+                return sk_cli_fail(cli, SK_CLI_USAGE, "option --%s needs a value", o->name);
+            if (o->kind == SK_CLI_VALUE) {
+                *(const char **)o->dst = v;
+            } else {
+                sk_cli_multi *m = o->dst;
+                if (m->n >= SK_CLI_MULTI_MAX)
+                    return sk_cli_fail(cli, SK_CLI_USAGE, "option --%s given too often", o->name);
+                m->v[m->n++] = v;
+            }
+            continue;
+        }
+        if (!only_pos && arg[0] == '-' && arg[1] && !isdigit((unsigned char)arg[1]))
+            return sk_cli_fail(cli, SK_CLI_USAGE, "unknown option %s (see --help)", arg);
+        if (np >= maxpos)
+            return sk_cli_fail(cli, SK_CLI_USAGE, "unexpected argument '%s' (see --help)", arg);
+        pos[np++] = arg;
+    }
+    if (np < minpos)
+        return sk_cli_fail(cli, SK_CLI_USAGE, "missing argument (see --help)");
+    if (!cli->store || !cli->store[0])
+        return sk_cli_fail(cli, SK_CLI_USAGE, "--store needs a directory");
+    if (npos)
+        *npos = np;
+    return 0;
+}
+
+/* ---- the store and the PIN ------------------------------------------------------------------- */
+
+int sk_cli_store_exists(const sk_cli *cli)
+{
+    char path[4096];
+    struct stat st;
+    int n = snprintf(path, sizeof(path), "%s/data.mdb", cli->store);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return 0;
+    return stat(path, &st) == 0;
+}
+
+static void chomp(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = 0;
+}
+
+/* Read one line from the terminal without echo. 0, or -1 when there is no terminal. */
+static int prompt_noecho(const char *prompt, char *out, size_t cap)
+{
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+    if (fd < 0)
+        return -1;
+    FILE *tty = fdopen(fd, "r+");
+    if (!tty) {
+        close(fd);
+        return -1;
+    }
+    struct termios old, quiet;
+    int restored = 0;
+    if (tcgetattr(fd, &old) == 0) {
+        quiet = old;
+        quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHONL);
+        quiet.c_lflag |= ICANON;
+        if (tcsetattr(fd, TCSAFLUSH, &quiet) == 0)
+            restored = 1;
+    }
+    fputs(prompt, tty);
+    fflush(tty);
+    int rc = fgets(out, (int)cap, tty) ? 0 : -1;
+    if (restored)
+        tcsetattr(fd, TCSAFLUSH, &old);
+    fputc('\n', tty);
+    fclose(tty);
+    if (rc == 0)
+        chomp(out);
+    return rc;
+}
+
+int sk_cli_get_pin(sk_cli *cli, char pin[258], int confirm)
+{
+    pin[0] = 0;
+    if (cli->pin_file) {
+        FILE *f = fopen(cli->pin_file, "r");
+        if (!f)
+            return sk_cli_fail(cli, SK_CLI_USAGE, "cannot read PIN file %s: %s", cli->pin_file,
+                               strerror(errno));
+        if (!fgets(pin, 258, f))
+            pin[0] = 0;
+        fclose(f);
+        chomp(pin);
+    } else if (cli->pin) {
+        snprintf(pin, 258, "%s", cli->pin);
+    } else if (getenv("SAKHI_PIN")) {
+        snprintf(pin, 258, "%s", getenv("SAKHI_PIN"));
+    } else {
+        char again[258];
+        if (!isatty(STDIN_FILENO) || prompt_noecho("PIN: ", pin, 258) != 0)
+            return sk_cli_fail(cli, SK_CLI_USAGE,
+                               "no PIN given: use --pin-file FILE or SAKHI_PIN, or run on a "
+                               "terminal to be asked");
+        if (confirm) {
+            if (prompt_noecho("PIN again: ", again, sizeof(again)) != 0 ||
+                strcmp(again, pin) != 0) {
+                memset(again, 0, sizeof(again));
+                memset(pin, 0, 258);
+                return sk_cli_fail(cli, SK_CLI_FAIL, "the two PINs differ; nothing was created");
+            }
+            memset(again, 0, sizeof(again));
+        }
+    }
+    if (strlen(pin) > 256)
+        return sk_cli_fail(cli, SK_CLI_USAGE, "the PIN is longer than 256 bytes");
+    if (!pin[0])
+        return sk_cli_fail(cli, SK_CLI_USAGE, "the PIN is empty");
+    return 0;
+}
+
+int sk_cli_open(sk_cli *cli)
+{
+    char pin[258];
+    sakhi_options o = SAKHI_OPTIONS_INIT;
+    int rc;
+    if (cli->c)
+        return 0;
+    if (!sk_cli_store_exists(cli))
+        return sk_cli_fail(cli, SK_CLI_FAIL,
+                           "no store in %s (create one with `sakhi init`, or "
+                           "give --store DIR)",
+                           cli->store);
+    if ((rc = sk_cli_get_pin(cli, pin, 0)))
+        return rc;
+    o.app = "sakhi-cli/" SAKHI_VERSION_STRING;
+    rc = sakhi_open(&cli->c, cli->store, pin, &o);
+    memset(pin, 0, sizeof(pin));
+    if (rc == SAKHI_EPIN)
+        return sk_cli_fail(cli, SK_CLI_FAIL,
+                           "wrong PIN (the attempt was counted; too many in a "
+                           "row lock the store)");
+    if (rc == SAKHI_ELOCKED)
+        return sk_cli_fail(cli, SK_CLI_FAIL,
+                           "the store is locked after too many wrong PINs; "
+                           "the device must be enrolled again");
+    if (rc) {
+        cli->c = NULL;
+        return sk_cli_lib_fail(cli, rc, "cannot open the store");
+    }
+    return 0;
+}
+
+/* ---- record arguments ------------------------------------------------------------------------ */
+
+static int looks_like_case_no(const char *s)
+{
+    /* LEH-2026-000123: letters, a dash, digits, a dash, digits */
+    size_t i = 0;
+    while (isalpha((unsigned char)s[i]))
+        i++;
+    return i > 0 && s[i] == '-' && isdigit((unsigned char)s[i + 1]);
+}
+
+int sk_cli_resolve(sk_cli *cli, const char *arg, char id[SAKHI_ID_STRLEN])
+{
+    sakhi_list_item items[64];
+    sakhi_list_filter f = SAKHI_LIST_FILTER_INIT;
+    char cursor[SAKHI_ID_STRLEN] = "";
+    size_t n, found = 0, arglen = strlen(arg);
+    int by_case = looks_like_case_no(arg), rc;
+    if (arglen == SAKHI_ID_STRLEN - 1 && !by_case) {
+        snprintf(id, SAKHI_ID_STRLEN, "%s", arg);
+        return 0;
+    }
+    if (!by_case && arglen < 4)
+        return sk_cli_fail(cli, SK_CLI_USAGE,
+                           "'%s' is too short to name a record (give at least "
+                           "4 characters of its id, or its case number)",
+                           arg);
+    do {
+        f.after = cursor[0] ? cursor : NULL;
+        if ((rc = sakhi_list(items, 64, &n, cursor, cli->c, &f)))
+            return sk_cli_lib_fail(cli, rc, "cannot list records");
+        for (size_t i = 0; i < n; i++) {
+            int match = 0;
+            if (by_case) {
+                sakhi_record *rec = NULL;
+                const char *cn;
+                if (sakhi_record_get(&rec, cli->c, items[i].id) == 0 &&
+                    sakhi_record_get_str(&cn, rec, "case_no") == 0 && strcasecmp(cn, arg) == 0)
+                    match = 1;
+                sakhi_record_free(rec);
+            } else {
+                match = strncasecmp(items[i].id, arg, arglen) == 0;
+            }
+            if (match) {
+                if (found++)
+                    return sk_cli_fail(cli, SK_CLI_USAGE,
+                                       "'%s' matches more than one record; give more of the id",
+                                       arg);
+                memcpy(id, items[i].id, SAKHI_ID_STRLEN);
+            }
+        }
+    } while (cursor[0]);
+    if (!found)
+        return sk_cli_fail(cli, SK_CLI_FAIL, "no record %s on this device", arg);
+    return 0;
+}
+
+/* ---- small helpers --------------------------------------------------------------------------- */
+
+void sk_cli_fmt_time(uint64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000u);
+    struct tm tm;
+    if (!ms || !gmtime_r(&t, &tm)) {
+        snprintf(out, 32, "-");
+        return;
+    }
+    strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
+}
+
+void sk_cli_fmt_bytes(uint64_t n, char out[32])
+{
+    if (n < 1000)
+        snprintf(out, 32, "%llu B", (unsigned long long)n);
+    else if (n < 1000000)
+        snprintf(out, 32, "%.1f KB", (double)n / 1000.0);
+    else
+        snprintf(out, 32, "%.1f MB", (double)n / 1000000.0);
+}
+
+int sk_cli_parse_date(const char *s, int end_of_day, uint64_t *ms_out)
+{
+    char buf[64];
+    uint64_t ms;
+    size_t n = strlen(s);
+    if (n == 10) {
+        if (snprintf(buf, sizeof(buf), "%sT00:00:00Z", s) >= (int)sizeof(buf))
+            return -1;
+        if (sk_sample_parse_time(buf, &ms) != 0)
+            return -1;
+        if (end_of_day)
+            ms += 86400000u;
+    } else if (sk_sample_parse_time(s, &ms) != 0) {
+        return -1;
+    }
+    *ms_out = ms;
+    return 0;
+}
+
+int sk_cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!s || !*s)
+        return -1;
+    for (const char *p = s; *p; p++) {
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        if (v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int sk_cli_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    uint64_t p;
+    if (!colon || colon == s || (size_t)(colon - s) >= cap)
+        return -1;
+    if (sk_cli_parse_uint(colon + 1, 65535, &p) != 0 || p == 0)
+        return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    /* [::1]:7400 */
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = 0;
+    }
+    *port = (uint16_t)p;
+    return 0;
+}
+
+int sk_cli_tty_in(void)
+{
+    return isatty(STDIN_FILENO);
+}
+
+int sk_cli_tty_err(void)
+{
+    return isatty(STDERR_FILENO);
+}
+
+int sk_cli_tty_out(void)
+{
+    return isatty(STDOUT_FILENO);
+}
+
+uint64_t sk_cli_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t sk_cli_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int sk_cli_json_out(const sk_cli *cli, sk_buf *b)
+{
+    int rc = SK_CLI_OK;
+    if (b->oom)
+        rc = sk_cli_fail(cli, SK_CLI_FAIL, "out of memory");
+    else
+        printf("%.*s\n", (int)b->len, b->data ? (const char *)b->data : "");
+    sk_buf_free(b);
+    return rc;
+}
+
+/* ---- commands -------------------------------------------------------------------------------- */
+
+static const char k_init_help[] =
+    "usage: sakhi init [--store DIR] [--pin-file F]\n"
+    "\n"
+    "Create the local store in DIR (default ./sakhi-device) protected by the worker's PIN.\n"
+    "On a terminal the PIN is asked twice without echo. Fails if a store is already there.\n"
+    "Next: `sakhi enroll --server HOST:PORT --code CODE`.\n";
+
+int sk_cli_cmd_init(sk_cli *cli, int argc, char **argv)
+{
+    char pin[258];
+    sakhi_options o = SAKHI_OPTIONS_INIT;
+    int rc = sk_cli_parse(cli, argc, argv, NULL, NULL, 0, 0, NULL, k_init_help);
+    if (rc)
+        return rc < 0 ? SK_CLI_OK : rc;
+    if (sk_cli_store_exists(cli))
+        return sk_cli_fail(cli, SK_CLI_FAIL, "a store already exists in %s; nothing was changed",
+                           cli->store);
+    if ((rc = sk_cli_get_pin(cli, pin, 1)))
+        return rc;
+    o.app = "sakhi-cli/" SAKHI_VERSION_STRING;
+    rc = sakhi_open(&cli->c, cli->store, pin, &o);
+    memset(pin, 0, sizeof(pin));
+    if (rc) {
+        cli->c = NULL;
+        return sk_cli_lib_fail(cli, rc, "cannot create the store");
+    }
+    if (cli->json) {
+        sk_buf b = SK_BUF_INIT;
+        sk_jw w;
+        sk_jw_init(&w, &b, 0);
+        sk_jw_obj_begin(&w);
+        sk_jw_key(&w, "store");
+        sk_jw_cstr(&w, cli->store);
+        sk_jw_key(&w, "created");
+        sk_jw_bool(&w, 1);
+        sk_jw_obj_end(&w);
+        return sk_cli_json_out(cli, &b);
+    }
+    if (!cli->quiet)
+        printf("created a store in %s; next, enroll it: sakhi enroll --server HOST:PORT --code "
+               "CODE\n",
+               cli->store);
+    return SK_CLI_OK;
+}
+
+typedef struct command {
+    const char *name;
+    int (*fn)(sk_cli *cli, int argc, char **argv);
+} command;
+
+static const command k_commands[] = {{"init", sk_cli_cmd_init},
+                                     {"enroll", sk_cli_cmd_enroll},
+                                     {"capture", sk_cli_cmd_capture},
+                                     {"followup", sk_cli_cmd_followup},
+                                     {"list", sk_cli_cmd_list},
+                                     {"show", sk_cli_cmd_show},
+                                     {"status", sk_cli_cmd_status},
+                                     {"sync", sk_cli_cmd_sync},
+                                     {NULL, NULL}};
+
+int main(int argc, char **argv)
+{
+    sk_cli cli;
+    memset(&cli, 0, sizeof(cli));
+    cli.store = "./sakhi-device";
+    int i = 1;
+    /* Global options before the command. */
+    while (i < argc && argv[i][0] == '-') {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(k_usage, stdout);
+            return SK_CLI_OK;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("sakhi %s (libsakhi %s)\n", SAKHI_VERSION_STRING, sakhi_version());
+            return SK_CLI_OK;
+        }
+        if (strcmp(a, "--json") == 0) {
+            cli.json = 1;
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            cli.quiet = 1;
+            i++;
+            continue;
+        }
+        const char **dst = NULL;
+        const char *name = a + 2, *eq = strchr(a, '=');
+        size_t n = eq ? (size_t)(eq - name) : strlen(name);
+        if (strncmp(a, "--", 2) == 0 && n == 5 && strncmp(name, "store", 5) == 0)
+            dst = &cli.store;
+        else if (strncmp(a, "--", 2) == 0 && n == 8 && strncmp(name, "pin-file", 8) == 0)
+            dst = &cli.pin_file;
+        else if (strncmp(a, "--", 2) == 0 && n == 3 && strncmp(name, "pin", 3) == 0)
+            dst = &cli.pin;
+        if (!dst)
+            return sk_cli_fail(NULL, SK_CLI_USAGE, "unknown option %s (see sakhi --help)", a);
+        if (eq) {
+            *dst = eq + 1;
+            i++;
+        } else if (i + 1 < argc) {
+            *dst = argv[i + 1];
+            i += 2;
+        } else {
+            return sk_cli_fail(NULL, SK_CLI_USAGE, "option %s needs a value", a);
+        }
+    }
+    if (i >= argc) {
+        fputs(k_usage, stderr);
+        return SK_CLI_USAGE;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        fputs(k_usage, stdout);
+        return SK_CLI_OK;
+    }
+    for (const command *c = k_commands; c->name; c++) {
+        if (strcmp(c->name, argv[i]) == 0) {
+            cli.cmd = c->name;
+            int rc = c->fn(&cli, argc - i, argv + i);
+            sakhi_close(cli.c);
+            fflush(stdout);
+            if (ferror(stdout) && rc == 0)
+                rc = sk_cli_fail(&cli, SK_CLI_FAIL, "could not write the output");
+            return rc;
+        }
+    }
+    return sk_cli_fail(NULL, SK_CLI_USAGE, "unknown command '%s' (see sakhi --help)", argv[i]);
+}
