@@ -288,11 +288,10 @@ int sk_config_check(const sk_config *c, char *err, size_t errcap)
             return fail(err, errcap,
                         "no TLS certificate and key given (--tls-cert, --tls-key); refusing to "
                         "serve in plaintext without --plaintext");
+    } else if (c->tls_cert[0] || c->tls_key[0]) {
         return fail(err, errcap,
-                    "TLS is not available in this build yet; use --plaintext on a loopback "
-                    "address for tests");
-    }
-    if (!sk_config_is_loopback(c->listen))
+                    "--plaintext and --tls-cert/--tls-key together: choose one transport");
+    } else if (!sk_config_is_loopback(c->listen))
         return fail(err, errcap, "--plaintext is only allowed on a loopback address, not '%s'",
                     c->listen);
     if (c->handshake_timeout_ms == 0)

@@ -13,6 +13,7 @@
 #include "sk_frame.h"
 #include "sk_log.h"
 #include "sk_session.h"
+#include "sk_tls_transport.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -32,6 +33,12 @@ static sk_transport *plain_factory(void *arg, sk_transport_deliver_fn deliver,
 {
     (void)arg;
     return sk_transport_plain_new(deliver, emit, ctx);
+}
+
+static sk_transport *tls_factory(void *arg, sk_transport_deliver_fn deliver,
+                                 sk_transport_emit_fn emit, void *ctx)
+{
+    return sk_transport_tls_new(arg, deliver, emit, ctx);
 }
 
 static void writer_done(sk_wreq *w, void *payload)
@@ -70,6 +77,8 @@ static void finish(sk_server *srv)
     srv->writer = NULL;
     sk_store_close(srv->store);
     srv->store = NULL;
+    sk_tls_ctx_free(srv->tls);
+    srv->tls = NULL;
     uv_close((uv_handle_t *)&srv->sig_int, close_noop);
     uv_close((uv_handle_t *)&srv->sig_term, close_noop);
     uv_close((uv_handle_t *)&srv->sig_hup, close_noop);
@@ -143,11 +152,22 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     memset(srv, 0, sizeof(*srv));
     srv->loop = loop;
     srv->cfg = cfg;
-    srv->transport_new = plain_factory; /* sk_config refuses to start without --plaintext */
+    srv->transport_new = plain_factory; /* sk_config allows it on loopback only */
+    if (!cfg->plaintext) {
+        char terr[512] = "";
+        if (sk_tls_ctx_new_server(&srv->tls, cfg->tls_cert, cfg->tls_key, terr, sizeof(terr))) {
+            snprintf(err, errcap, "cannot use the TLS certificate or key: %s", terr);
+            return 2;
+        }
+        srv->transport_new = tls_factory;
+        srv->transport_arg = srv->tls;
+    }
     int rc = sk_store_open(&srv->store, cfg->data_dir, cfg->map_size_mb * 1024u * 1024u);
     if (rc) {
         snprintf(err, errcap, "%s",
                  sk_store_open_error()[0] ? sk_store_open_error() : sk_err_text(rc));
+        sk_tls_ctx_free(srv->tls);
+        srv->tls = NULL;
         return 3;
     }
     /* A record must fit one CHANGES frame with room for the envelope. */
@@ -155,6 +175,8 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     if ((rc = sk_writer_start(&srv->writer, srv->store, loop, max_record, writer_done, srv))) {
         snprintf(err, errcap, "cannot start the writer thread");
         sk_store_close(srv->store);
+        sk_tls_ctx_free(srv->tls);
+        srv->tls = NULL;
         return 3;
     }
     struct sockaddr_storage addr;
@@ -191,9 +213,9 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     uv_timer_init(loop, &srv->check_timer);
     srv->shutdown_timer.data = srv->check_timer.data = srv;
     sk_log(SK_LOG_INFO, "listening",
-           "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=plaintext",
+           "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=%s",
            cfg->listen, port, cfg->data_dir, (unsigned long long)cfg->map_size_mb, cfg->max_conn,
-           cfg->max_frame);
+           cfg->max_frame, srv->tls ? "tls" : "plaintext");
     if (cfg->port_file[0]) {
         /* Write then rename, so a reader never sees a half-written number. */
         char tmp[SK_CONFIG_PATH_MAX + 8];
@@ -215,6 +237,8 @@ fail_net:
     srv->writer = NULL;
     sk_store_close(srv->store);
     srv->store = NULL;
+    sk_tls_ctx_free(srv->tls);
+    srv->tls = NULL;
     uv_run(loop, UV_RUN_NOWAIT);
     return 4;
 }

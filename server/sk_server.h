@@ -7,6 +7,7 @@
 
 #include "sk_config.h"
 #include "sk_store.h"
+#include "sk_tls.h"
 #include "sk_transport.h"
 #include "sk_writer.h"
 
@@ -28,6 +29,7 @@ typedef struct sk_server {
     sk_writer *writer;
     sk_transport_factory transport_new;
     void *transport_arg;
+    sk_tls_ctx *tls; /* the centre's certificate and key (NULL with --plaintext) */
     uv_tcp_t listener;
     int listening;
     uv_signal_t sig_int, sig_term, sig_hup;

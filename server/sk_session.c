@@ -214,6 +214,9 @@ static void session_close(sk_session *s, const char *reason)
 {
     if (s->closing)
         return;
+    /* TLS: close_notify after whatever was just written (plaintext: nothing). */
+    if (s->tr && s->tr->ops->shutdown)
+        s->tr->ops->shutdown(s->tr);
     s->closing = 1;
     sk_log(SK_LOG_INFO, "conn_close",
            "session=%llu device=%llu reason=%s pushes=%llu changes=%llu pulls=%llu records=%llu",

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -41,8 +42,76 @@ void sk_tc_init(sk_tc *c)
     c->next_rid = 1;
 }
 
+int sk_tc_use_tls(sk_tc *c, const uint8_t pin[SK_TLS_PIN_LEN])
+{
+    sk_tls_ctx_free(c->tls_ctx);
+    c->tls_ctx = NULL;
+    return sk_tls_ctx_new_client(&c->tls_ctx, pin, c->tls_err, sizeof(c->tls_err));
+}
+
+/* Send the engine's pending ciphertext on the socket. */
+static int tls_flush(sk_tc *c)
+{
+    for (;;) {
+        const uint8_t *p;
+        size_t n;
+        if (sk_tls_pending_out(c->tls, &p, &n))
+            return -SK_E_NOMEM;
+        if (n == 0)
+            return 0;
+        size_t off = 0;
+        while (off < n) {
+            ssize_t w = send(c->fd, p + off, n - off, MSG_NOSIGNAL);
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                return SK_TC_EOF;
+            }
+            off += (size_t)w;
+        }
+        sk_tls_consume_out(c->tls, n);
+    }
+}
+
+/* Run the handshake to its end (bounded by the receive timeout). */
+static int tls_handshake(sk_tc *c)
+{
+    uint8_t buf[16384];
+    uint64_t end;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    end = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u + (uint64_t)c->timeout_ms;
+    int rc = tls_flush(c);
+    while (rc == 0 && !sk_tls_handshake_done(c->tls)) {
+        gettimeofday(&tv, NULL);
+        uint64_t now = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+        if (now >= end)
+            return -SK_E_TIMEOUT;
+        struct pollfd pfd = {c->fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, (int)(end - now));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0)
+            return -SK_E_TIMEOUT;
+        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return SK_TC_EOF;
+        rc = sk_tls_feed(c->tls, buf, (size_t)n);
+        int frc = tls_flush(c); /* the alert too, when the handshake failed */
+        if (rc == 0)
+            rc = frc;
+    }
+    if (rc && sk_tls_failed(c->tls))
+        snprintf(c->tls_err, sizeof(c->tls_err), "%s", sk_tls_error(c->tls));
+    return rc;
+}
+
 void sk_tc_close(sk_tc *c)
 {
+    sk_tls_conn_free(c->tls);
+    c->tls = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -55,6 +124,8 @@ void sk_tc_free(sk_tc *c)
     sk_tc_close(c);
     free(c->frame);
     c->frame = NULL;
+    sk_tls_ctx_free(c->tls_ctx);
+    c->tls_ctx = NULL;
 }
 
 int sk_tc_connect(sk_tc *c, uint16_t port)
@@ -79,6 +150,18 @@ int sk_tc_connect(sk_tc *c, uint16_t port)
     /* The largest frame a server sends with default settings (tests that raise --max-frame
      * above it read with sk_frame_reader_set_max). */
     sk_frame_reader_init(&c->rd, SK_FRAME_DEFAULT_MAX);
+    if (c->tls_ctx) {
+        c->tls_err[0] = '\0';
+        int rc = sk_tls_conn_new(&c->tls, c->tls_ctx);
+        if (rc == 0)
+            rc = tls_handshake(c);
+        if (rc) {
+            if (rc == SK_TC_EOF && c->tls && sk_tls_failed(c->tls))
+                rc = sk_tls_failed(c->tls);
+            sk_tc_close(c);
+            return rc;
+        }
+    }
     return 0;
 }
 
@@ -93,6 +176,10 @@ uint32_t sk_tc_rid(sk_tc *c)
 int sk_tc_send_raw(sk_tc *c, const void *p, size_t n)
 {
     const uint8_t *b = p;
+    if (c->tls) {
+        int rc = sk_tls_write(c->tls, b, n);
+        return rc ? rc : tls_flush(c);
+    }
     while (n > 0) {
         ssize_t w = send(c->fd, b, n, MSG_NOSIGNAL);
         if (w < 0) {
@@ -146,6 +233,19 @@ int sk_tc_recv(sk_tc *c, sk_msg *m, int timeout_ms)
             }
         }
         c->in_off = c->in_len = 0;
+        if (c->tls) {
+            size_t got = 0;
+            int trc = sk_tls_read(c->tls, c->inbuf, sizeof(c->inbuf), &got);
+            if (trc)
+                return trc;
+            tls_flush(c);
+            if (got > 0) {
+                c->in_len = got;
+                continue;
+            }
+            if (sk_tls_peer_closed(c->tls))
+                return SK_TC_EOF;
+        }
         uint64_t now = wall_ms();
         if (now >= end)
             return -SK_E_TIMEOUT;
@@ -160,6 +260,12 @@ int sk_tc_recv(sk_tc *c, sk_msg *m, int timeout_ms)
             continue;
         if (n <= 0)
             return SK_TC_EOF;
+        if (c->tls) {
+            int trc = sk_tls_feed(c->tls, c->inbuf, (size_t)n);
+            if (trc)
+                return trc;
+            continue;
+        }
         c->in_len = (size_t)n;
     }
 }

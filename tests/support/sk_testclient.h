@@ -15,6 +15,7 @@
 #include "sk_frame.h"
 #include "sk_msg.h"
 #include "sk_record.h"
+#include "sk_tls.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -41,10 +42,19 @@ typedef struct sk_tc {
     uint64_t session, server_ms;
     /* last ERROR / WIPE / BYE code seen by a helper */
     uint32_t last_code;
+    /* TLS (sk_tc_use_tls): every connect runs a pinned TLS 1.3 handshake first */
+    sk_tls_ctx *tls_ctx;
+    sk_tls_conn *tls;
+    char tls_err[256]; /* the engine's text after a failed handshake */
 } sk_tc;
 
 void sk_tc_init(sk_tc *c);
-/* Connect to 127.0.0.1:port (closes an earlier connection first). */
+/* Speak TLS 1.3 on every later connect, accepting only the server key with this pin (the
+ * sk_tls client engine over the blocking socket). 0 or a negative code. */
+int sk_tc_use_tls(sk_tc *c, const uint8_t pin[SK_TLS_PIN_LEN]);
+/* Connect to 127.0.0.1:port (closes an earlier connection first). With TLS the handshake is
+ * completed here: a server key that does not match the pin gives -SK_E_AUTH_FAILED (text in
+ * c->tls_err), a server that is not TLS 1.3 -SK_E_VERSION or -SK_E_BAD_FRAME. */
 int sk_tc_connect(sk_tc *c, uint16_t port);
 void sk_tc_close(sk_tc *c);
 /* Free everything (and close). */

@@ -78,12 +78,30 @@ int sk_ts_code(sk_ts *t, const char *worker, uint64_t ttl_ms, char code[SK_ENROL
     return rc;
 }
 
+int sk_ts_tls(sk_ts *t, uint8_t pin_out[SK_TLS_PIN_LEN])
+{
+    char err[256];
+    snprintf(t->cert, sizeof(t->cert), "%s/centre.crt", t->dir);
+    snprintf(t->key, sizeof(t->key), "%s/centre.key", t->dir);
+    int rc = sk_tls_make_self_signed(t->cert, t->key, "test centre", 30, err, sizeof(err));
+    if (rc == 0 && pin_out)
+        rc = sk_tls_pin_from_cert_file(pin_out, t->cert, err, sizeof(err));
+    return rc;
+}
+
 int sk_ts_start(sk_ts *t, const char *const *extra)
 {
     char *argv[64];
     int n = 0;
     argv[n++] = (char *)sk_ts_server_bin();
-    argv[n++] = "--plaintext";
+    if (t->cert[0]) {
+        argv[n++] = "--tls-cert";
+        argv[n++] = t->cert;
+        argv[n++] = "--tls-key";
+        argv[n++] = t->key;
+    } else {
+        argv[n++] = "--plaintext";
+    }
     argv[n++] = "--port";
     argv[n++] = "0";
     argv[n++] = "--data";

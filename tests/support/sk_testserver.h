@@ -9,6 +9,7 @@
 
 #include "sk_proc.h"
 #include "sk_store.h"
+#include "sk_tls.h"
 
 #include <stdint.h>
 
@@ -19,6 +20,9 @@ typedef struct sk_ts {
     char portfile[640];
     uint16_t port;
     sk_proc proc;
+    /* set by sk_ts_tls: serve TLS with these files instead of --plaintext */
+    char cert[640];
+    char key[640];
 } sk_ts;
 
 /* Make the temp directory (prefix names it). */
@@ -27,6 +31,10 @@ int sk_ts_setup(sk_ts *t, const char *prefix);
 int sk_ts_worker(sk_ts *t, const char *id, uint32_t role, uint32_t district);
 /* New enrollment code for worker, valid for ttl_ms. */
 int sk_ts_code(sk_ts *t, const char *worker, uint64_t ttl_ms, char code[SK_ENROLL_CODE_LEN + 1]);
+/* Make a centre certificate and key in the temp dir and serve TLS from then on (later
+ * sk_ts_start calls pass --tls-cert/--tls-key instead of --plaintext). pin_out (may be NULL)
+ * gets the key's pin for clients. 0 or a negative code. */
+int sk_ts_tls(sk_ts *t, uint8_t pin_out[SK_TLS_PIN_LEN]);
 /* Start the server (--plaintext --port 0 --data --log-file --port-file + extra, a NULL-ended
  * list) and wait (bounded) for its port. */
 int sk_ts_start(sk_ts *t, const char *const *extra);
