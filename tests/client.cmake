@@ -15,3 +15,13 @@ if(TARGET sakhi_static)
             $<TARGET_FILE:sakhi_static>)
   set_tests_properties(test_client_symbols PROPERTIES LABELS unit TIMEOUT 30)
 endif()
+
+# End to end against a real server (sakhi_testsupport is defined in server.cmake; the name is
+# resolved when the build is generated, so the order of the area files does not matter).
+if(TARGET sakhi AND TARGET sakhi-server)
+  sakhi_add_test(test_client_sync
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_sync.c
+    LIBS sakhi sakhi_testsupport Threads::Threads
+    LABELS integration
+    TIMEOUT 240)
+endif()

@@ -608,6 +608,8 @@ int sk_lstore_rstate_put(sakhi_client *c, MDB_txn *txn, const sk_rstate *rs)
     sk_buf pt = SK_BUF_INIT;
     uint8_t row[SK_INDEX_LEN];
     const sk_id *id = sk_id_is_zero(&rs->view.id) ? &rs->base.id : &rs->view.id;
+    if (sk_id_is_zero(id))
+        return sk_client_fail(c, SAKHI_EINVAL, NULL, "record state without an id");
     int rc = rstate_pack(&pt, rs);
     if (rc) {
         sk_vault_buf_wipe(&pt);
@@ -644,6 +646,10 @@ static void apply_quiet(sk_record *view, const sk_change *ch)
 int sk_lstore_rebuild(sakhi_client *c, MDB_txn *txn, sk_rstate *rs, const sk_change *extra)
 {
     int rc;
+    /* the record's id survives even when neither view nor base holds content yet */
+    sk_id id = sk_id_is_zero(&rs->view.id) ? rs->base.id : rs->view.id;
+    if (extra && sk_id_is_zero(&id))
+        id = extra->id;
     sk_record_free(&rs->view);
     sk_record_init(&rs->view);
     if ((rc = sk_record_copy(&rs->view, &rs->base)))
@@ -663,7 +669,7 @@ int sk_lstore_rebuild(sakhi_client *c, MDB_txn *txn, sk_rstate *rs, const sk_cha
     if (extra)
         apply_quiet(&rs->view, extra);
     if (sk_id_is_zero(&rs->view.id))
-        rs->view.id = rs->base.id;
+        rs->view.id = id;
 
     uint64_t status = 0;
     (void)sk_case_get_uint(&rs->base, SK_F_STATUS, &status);

@@ -696,6 +696,14 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
             snprintf(rs.rej_msg, sizeof(rs.rej_msg), "%.*s", (int)a->msg.n,
                      a->msg.p ? a->msg.p : "");
         } else {
+            /* Until the pull brings the server's version, the base is our best knowledge of
+             * it: the acknowledged change applied at its version (APPLIED: nothing else
+             * happened in between, so this is exact but for server-set fields). A MERGED
+             * change is shown without claiming to have seen the merged version. */
+            uint64_t nv = a->status == SK_ACK_APPLIED ? a->version : rs.base.version;
+            sk_merge_result mr;
+            if (sk_merge_apply(&rs.base, &ch, nv, &mr) == 0)
+                sk_merge_result_free(&mr);
             if (a->version > rs.acked_ver)
                 rs.acked_ver = a->version;
             if (a->status == SK_ACK_MERGED)
@@ -739,6 +747,12 @@ static int apply_changes(sess *s, const sk_msg *m)
         if (rc) {
             sk_rstate_free(&rs);
             goto out;
+        }
+        if (r->version < rs.base.version) {
+            /* older than what an ack already told us (a PULL answered before our PUSH was
+             * applied): keep the newer knowledge; a later pull brings this version's state */
+            sk_rstate_free(&rs);
+            continue;
         }
         sk_record_free(&rs.base);
         sk_record_init(&rs.base);
