@@ -61,6 +61,26 @@ static void on_connection(uv_stream_t *l, int status)
         sk_log(SK_LOG_WARN, "accept_failed", "code=%s", sk_err_name(rc));
 }
 
+#define AUTHGEN_POLL_MS 500
+
+/* sakhi-admin revokes devices and disables workers from another process: a changed counter
+ * means "re-check every live session now", so a revoked phone is cut within a poll period
+ * even while it is idle, not only at its next request. */
+static void on_authgen(uv_timer_t *t)
+{
+    sk_server *srv = t->data;
+    uint64_t g;
+    if (srv->stopped || sk_store_authgen(srv->store, &g) != 0 || g == srv->authgen)
+        return;
+    srv->authgen = g;
+    sk_session *s = srv->sessions;
+    while (s) {
+        sk_session *next = sk_session_next(s);
+        sk_session_recheck(s);
+        s = next;
+    }
+}
+
 static void close_noop(uv_handle_t *h)
 {
     (void)h;
@@ -84,6 +104,7 @@ static void finish(sk_server *srv)
     uv_close((uv_handle_t *)&srv->sig_hup, close_noop);
     uv_close((uv_handle_t *)&srv->shutdown_timer, close_noop);
     uv_close((uv_handle_t *)&srv->check_timer, close_noop);
+    uv_close((uv_handle_t *)&srv->authgen_timer, close_noop);
     sk_log(SK_LOG_INFO, "stopped", "exit=%d commits=%llu requests=%llu", srv->exit_code,
            (unsigned long long)txns, (unsigned long long)reqs);
 }
@@ -212,6 +233,10 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     uv_timer_init(loop, &srv->shutdown_timer);
     uv_timer_init(loop, &srv->check_timer);
     srv->shutdown_timer.data = srv->check_timer.data = srv;
+    uv_timer_init(loop, &srv->authgen_timer);
+    srv->authgen_timer.data = srv;
+    if (sk_store_authgen(srv->store, &srv->authgen) == 0)
+        uv_timer_start(&srv->authgen_timer, on_authgen, AUTHGEN_POLL_MS, AUTHGEN_POLL_MS);
     sk_log(SK_LOG_INFO, "listening",
            "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=%s",
            cfg->listen, port, cfg->data_dir, (unsigned long long)cfg->map_size_mb, cfg->max_conn,

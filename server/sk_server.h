@@ -35,6 +35,8 @@ typedef struct sk_server {
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t shutdown_timer; /* drain deadline */
     uv_timer_t check_timer;    /* runs "is everything closed?" after a session is freed */
+    uv_timer_t authgen_timer;  /* polls the store's revocation counter (sk_store_authgen) */
+    uint64_t authgen;          /* last value seen */
     sk_session *sessions;      /* every open session (also those being closed) */
     unsigned nconn;            /* sessions counted against max_conn */
     uint64_t next_session;

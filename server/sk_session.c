@@ -73,6 +73,7 @@ struct sk_session {
 static void session_close(sk_session *s, const char *reason);
 static void pump_pulls(sk_session *s);
 static void maybe_finish_drain(sk_session *s);
+static void send_wipe_close(sk_session *s, const char *reason);
 
 sk_session *sk_session_next(sk_session *s)
 {
@@ -390,12 +391,7 @@ static void on_auth(sk_session *s, const sk_msg *m)
         mdb_txn_abort(txn);
         sk_log(SK_LOG_WARN, "auth_revoked", "session=%llu device=%llu", (unsigned long long)s->id,
                (unsigned long long)s->device);
-        sk_msg w;
-        sk_msg_init(&w, SK_MSG_WIPE, 0);
-        w.u.error.code = SK_E_REVOKED;
-        w.u.error.msg = sk_str_c(sk_err_text(SK_E_REVOKED));
-        send_msg(s, &w);
-        session_close(s, "revoked");
+        send_wipe_close(s, "revoked");
         return;
     }
     if (rc == 0)
@@ -441,6 +437,61 @@ static void on_auth(sk_session *s, const sk_msg *m)
         s->refs++;
         sk_writer_submit(s->srv->writer, t);
     }
+}
+
+/* ---- live identity --------------------------------------------------------------------- */
+
+static void send_wipe_close(sk_session *s, const char *reason)
+{
+    sk_msg w;
+    sk_msg_init(&w, SK_MSG_WIPE, 0);
+    w.u.error.code = SK_E_REVOKED;
+    w.u.error.msg = sk_str_c(sk_err_text(SK_E_REVOKED));
+    send_msg(s, &w);
+    session_close(s, reason);
+}
+
+/*
+ * Re-read the device and worker records of an authenticated session (sakhi-admin may have
+ * revoked the device or disabled the worker from another process since AUTH). Returns 0 when
+ * the session may go on; otherwise it has sent WIPE (revoked) or ERROR AUTH_FAILED (disabled,
+ * removed, role or district changed) and begun closing, and returns -1.
+ */
+static int recheck_identity(sk_session *s, uint32_t rid)
+{
+    MDB_txn *txn = NULL;
+    sk_device_info d;
+    sk_worker w;
+    int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(s->srv->store), NULL, MDB_RDONLY, &txn));
+    if (rc)
+        return 0; /* a storage error is reported by the request itself */
+    rc = sk_store_device_get_txn(s->srv->store, txn, s->device, &d);
+    if (rc == 0 && !d.revoked)
+        rc = sk_store_worker_get_txn(s->srv->store, txn, d.worker, strlen(d.worker), &w);
+    mdb_txn_abort(txn);
+    if (rc == -SK_E_STORE_IO || rc == -SK_E_NOMEM)
+        return 0;
+    if (rc == 0 && d.revoked) {
+        sk_log(SK_LOG_WARN, "session_revoked", "session=%llu device=%llu",
+               (unsigned long long)s->id, (unsigned long long)s->device);
+        send_wipe_close(s, "revoked");
+        return -1;
+    }
+    if (rc == 0 && !w.disabled && strcmp(w.id, s->worker.id) == 0 && w.role == s->worker.role &&
+        w.district == s->worker.district)
+        return 0;
+    sk_log(SK_LOG_WARN, "session_auth_lost", "session=%llu device=%llu why=%s",
+           (unsigned long long)s->id, (unsigned long long)s->device,
+           rc ? sk_err_name(rc) : (w.disabled ? "disabled" : "worker_changed"));
+    fail_close(s, rid, -SK_E_AUTH_FAILED, "auth_lost");
+    return -1;
+}
+
+void sk_session_recheck(sk_session *s)
+{
+    if (s->closing || s->state != ST_AUTHENTICATED)
+        return;
+    recheck_identity(s, 0);
 }
 
 /* ---- PUSH ------------------------------------------------------------------------------ */
@@ -703,6 +754,8 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
                 send_error(s, m.rid, -SK_E_TOO_MANY_INFLIGHT, NULL);
                 goto out;
             }
+            if (recheck_identity(s, m.rid) != 0)
+                goto out;
             if (m.type == SK_MSG_PUSH)
                 on_push(s, &m);
             else

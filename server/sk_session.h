@@ -18,5 +18,8 @@ void sk_session_drain(sk_session *s);
 /* Close now (shutdown deadline passed), with ERROR/BYE code if it can still be written. */
 void sk_session_abort(sk_session *s, int code);
 sk_session *sk_session_next(sk_session *s);
+/* Re-read the session's device and worker: a revoked device gets WIPE, a disabled or changed
+ * worker ERROR AUTH_FAILED, and the session closes. No-op before AUTH or while closing. */
+void sk_session_recheck(sk_session *s);
 
 #endif

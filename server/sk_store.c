@@ -265,6 +265,27 @@ static int worker_decode(const MDB_val *k, const MDB_val *v, sk_worker *w)
     return 0;
 }
 
+/* Bumped by every change that can end a live session (revocation, a worker changed or
+ * disabled), so a running server notices changes made by sakhi-admin in another process with
+ * one cheap read (sk_store_authgen). */
+static int authgen_bump(sk_store *s, MDB_txn *txn)
+{
+    uint64_t g;
+    int rc = meta_u64(s, txn, "authgen", &g);
+    return rc ? rc : meta_put_u64(s, txn, "authgen", g + 1);
+}
+
+int sk_store_authgen(sk_store *s, uint64_t *out)
+{
+    MDB_txn *txn;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    rc = meta_u64(s, txn, "authgen", out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 static int worker_put_fn(sk_store *s, MDB_txn *txn, void *arg)
 {
     const sk_worker *w = arg;
@@ -280,7 +301,7 @@ static int worker_put_fn(sk_store *s, MDB_txn *txn, void *arg)
         msgpack_pack_false(&pk);
     int rc = put_val(txn, s->workers, w->id, strlen(w->id), &b);
     sk_buf_free(&b);
-    return rc;
+    return rc ? rc : authgen_bump(s, txn);
 }
 
 int sk_store_worker_put(sk_store *s, const sk_worker *w)
@@ -438,7 +459,7 @@ static int revoke_fn(sk_store *s, MDB_txn *txn, void *arg)
     if (rc)
         return rc;
     d.revoked = 1;
-    if ((rc = sk_store_device_put_txn(s, txn, &d)))
+    if ((rc = sk_store_device_put_txn(s, txn, &d)) || (rc = authgen_bump(s, txn)))
         return rc;
     snprintf(detail, sizeof(detail), "device=%llu", (unsigned long long)a->id);
     return sk_store_audit_txn(s, txn, a->now, "revoke", d.worker, a->id, detail);

@@ -90,7 +90,12 @@ int sk_store_device_get_txn(sk_store *s, MDB_txn *txn, uint64_t id, sk_device_in
 int sk_store_device_put_txn(sk_store *s, MDB_txn *txn, const sk_device_info *d);
 int sk_store_device_list(sk_store *s, int (*cb)(const sk_device_info *d, void *payload),
                          void *payload);
+/* Mark a device revoked (audited). A running server ends the device's live session within a
+ * second and answers its next request or connection with WIPE. */
 int sk_store_device_revoke(sk_store *s, uint64_t id, uint64_t now_ms);
+/* A counter raised by every revocation and every worker write (e.g. disabling): the server
+ * polls it to re-check its live sessions. 0 in a store that never had either. */
+int sk_store_authgen(sk_store *s, uint64_t *out);
 
 /* Trade an enrollment code for a new device inside txn: the code must exist, be unused and
  * unexpired (else -SK_E_ENROLL_CODE), its worker must exist and be enabled. Marks the code used,
