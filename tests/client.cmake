@@ -25,3 +25,12 @@ if(TARGET sakhi AND TARGET sakhi-server)
     LABELS integration
     TIMEOUT 240)
 endif()
+
+# Install into a temp prefix and build the example as an outside program (pkg-config and
+# find_package, shared and static).
+if(TARGET sakhi)
+  add_test(NAME test_client_install
+    COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/install/install-test.sh ${PROJECT_BINARY_DIR}
+            ${PROJECT_SOURCE_DIR})
+  set_tests_properties(test_client_install PROPERTIES LABELS integration TIMEOUT 300)
+endif()

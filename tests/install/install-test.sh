@@ -1,0 +1,39 @@
+#!/bin/sh
+# install-test.sh BUILD_DIR SOURCE_DIR: install the build into a temporary prefix, then build
+# the example (client-lib/examples/capture_sync.c) as an outside program twice, with
+# `pkg-config --cflags --libs sakhi` and with find_package(sakhi) (shared and static), and run
+# each build once against a fresh store. Fails on the first step that fails.
+set -eu
+build=$1
+src=$2
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sakhi-install-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+cmake --install "$build" --prefix "$prefix" --component libsakhi >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; exit 1; }
+libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -1 | xargs dirname)
+test -f "$prefix/include/sakhi/sakhi.h"
+test -f "$libdir/libsakhi.a"
+test -L "$libdir/libsakhi.so.0" || test -f "$libdir/libsakhi.so.0"
+test -f "$libdir/cmake/sakhi/sakhiConfig.cmake"
+test -f "$libdir/cmake/sakhi/sakhiConfigVersion.cmake"
+# The internal headers and protocol headers are not part of the install.
+if ls "$prefix/include" | grep -v '^sakhi$' | grep -q 'sk_'; then echo "internal headers installed"; exit 1; fi
+example=$src/client-lib/examples/capture_sync.c
+run() {
+    SAKHI_EXAMPLE_FAST_KDF=1 LD_LIBRARY_PATH=$libdir "$1" "$tmp/store-$2" 1234 >"$tmp/out-$2"
+    grep -q '^1 records, 1 pending$' "$tmp/out-$2" || { echo "$2: unexpected output"; cat "$tmp/out-$2"; exit 1; }
+}
+# 1. pkg-config
+export PKG_CONFIG_PATH=$libdir/pkgconfig
+cc -std=c17 -Wall -Wextra -Werror -o "$tmp/ex-pc" "$example" $(pkg-config --cflags --libs sakhi)
+run "$tmp/ex-pc" pc
+# 2. find_package(sakhi): shared and static
+cmake -S "$src/tests/install" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DSAKHI_EXAMPLE="$example" -DCMAKE_C_FLAGS="-Wall -Wextra -Werror" >"$tmp/cfg.log" 2>&1 ||
+    { cat "$tmp/cfg.log"; exit 1; }
+cmake --build "$tmp/consumer" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; exit 1; }
+run "$tmp/consumer/consumer_shared" shared
+run "$tmp/consumer/consumer_static" static
+# the static build must not need the shared library
+if ldd "$tmp/consumer/consumer_static" | grep -q libsakhi; then echo "static consumer uses libsakhi.so"; exit 1; fi
+echo "install test passed"
