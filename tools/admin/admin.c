@@ -78,9 +78,8 @@ static const sk_admin_opt *find_opt(const sk_admin_opt *opts, const char *name, 
     return NULL;
 }
 
-int sk_admin_parse(sk_admin *a, int argc, char **argv, const sk_admin_opt *opts,
-                   const char **pos, size_t minpos, size_t maxpos, size_t *npos,
-                   const char *help)
+int sk_admin_parse(sk_admin *a, int argc, char **argv, const sk_admin_opt *opts, const char **pos,
+                   size_t minpos, size_t maxpos, size_t *npos, const char *help)
 {
     int json = 0;
     const sk_admin_opt globals[] = {
@@ -161,9 +160,8 @@ int sk_admin_open(sk_admin *a, int must_exist)
     int rc = sk_store_open(&a->store, a->data, 0);
     if (rc) {
         a->store = NULL;
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s", sk_store_open_error()[0]
-                                                              ? sk_store_open_error()
-                                                              : sk_err_text(rc));
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s",
+                             sk_store_open_error()[0] ? sk_store_open_error() : sk_err_text(rc));
     }
     return 0;
 }
@@ -210,15 +208,24 @@ typedef struct cmd {
 } cmd;
 
 static const cmd k_cmds[] = {
-    {"init", sk_admin_cmd_init},         {"worker", sk_admin_cmd_worker},
-    {"enroll-code", sk_admin_cmd_enroll_code}, {"device", sk_admin_cmd_device},
-    {"stats", sk_admin_cmd_stats},       {"tls-cert", sk_admin_cmd_tls_cert},
-    {"list", sk_admin_cmd_list},         {"show", sk_admin_cmd_show},
-    {"accept", sk_admin_cmd_accept},     {"service", sk_admin_cmd_service},
-    {"close", sk_admin_cmd_close},       {"followup", sk_admin_cmd_followup},
-    {"note", sk_admin_cmd_note},         {"export", sk_admin_cmd_export},
-    {"report", sk_admin_cmd_report},     {"backup", sk_admin_cmd_backup},
-    {"verify", sk_admin_cmd_verify},     {"restore", sk_admin_cmd_restore},
+    {"init", sk_admin_cmd_init},
+    {"worker", sk_admin_cmd_worker},
+    {"enroll-code", sk_admin_cmd_enroll_code},
+    {"device", sk_admin_cmd_device},
+    {"stats", sk_admin_cmd_stats},
+    {"tls-cert", sk_admin_cmd_tls_cert},
+    {"list", sk_admin_cmd_list},
+    {"show", sk_admin_cmd_show},
+    {"accept", sk_admin_cmd_accept},
+    {"service", sk_admin_cmd_service},
+    {"close", sk_admin_cmd_close},
+    {"followup", sk_admin_cmd_followup},
+    {"note", sk_admin_cmd_note},
+    {"export", sk_admin_cmd_export},
+    {"report", sk_admin_cmd_report},
+    {"backup", sk_admin_cmd_backup},
+    {"verify", sk_admin_cmd_verify},
+    {"restore", sk_admin_cmd_restore},
     {"audit", sk_admin_cmd_audit},
 };
 

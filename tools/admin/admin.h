@@ -41,19 +41,18 @@ typedef struct sk_admin {
 
 /* ---- option parsing (admin.c) -------------------------------------------------------------- */
 typedef struct sk_admin_opt {
-    const char *name;  /* long name without "--" */
-    int has_arg;       /* 1: takes a value ("--name V" or "--name=V") */
-    const char **val;  /* where the value goes (has_arg) */
-    int *flag;         /* set to 1 when present (!has_arg) */
+    const char *name; /* long name without "--" */
+    int has_arg;      /* 1: takes a value ("--name V" or "--name=V") */
+    const char **val; /* where the value goes (has_arg) */
+    int *flag;        /* set to 1 when present (!has_arg) */
 } sk_admin_opt;
 
 /* Parse argv[1..argc) of a command against opts (terminated by a {NULL} entry). Positional
  * arguments go to pos (at most maxpos; more is a usage error). --help prints help and returns
  * -1 (caller exits 0); a usage error prints a message and returns SK_ADMIN_EXIT_USAGE. The global
  * options --data and --json are accepted by every command. Returns 0 on success. */
-int sk_admin_parse(sk_admin *a, int argc, char **argv, const sk_admin_opt *opts,
-                   const char **pos, size_t minpos, size_t maxpos, size_t *npos,
-                   const char *help);
+int sk_admin_parse(sk_admin *a, int argc, char **argv, const sk_admin_opt *opts, const char **pos,
+                   size_t minpos, size_t maxpos, size_t *npos, const char *help);
 
 /* Print "sakhi-admin: <cmd>: message" to stderr; returns the given exit status. */
 int sk_admin_fail(const sk_admin *a, int status, const char *fmt, ...)

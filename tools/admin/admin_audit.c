@@ -67,8 +67,8 @@ static int entry_hash(uint64_t seq, const MDB_val *v, uint8_t out[AUDIT_HASH_LEN
     int ok = 0;
     sk_be64_put(key, seq);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-        EVP_DigestUpdate(md, key, 8) == 1 && EVP_DigestUpdate(md, v->mv_data, v->mv_size) == 1 &&
+    if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, key, 8) == 1 &&
+        EVP_DigestUpdate(md, v->mv_data, v->mv_size) == 1 &&
         EVP_DigestFinal_ex(md, out, &len) == 1 && len == AUDIT_HASH_LEN)
         ok = 1;
     EVP_MD_CTX_free(md);
@@ -90,9 +90,8 @@ static int entry_decode(const MDB_val *v, audit_entry *e)
     memset(e, 0, sizeof(*e));
     sk_mp_init(&m, v->mv_data, v->mv_size);
     if (sk_mp_read_array(&m, &n) || n != 6 || sk_mp_read_uint(&m, &e->ts) ||
-        sk_mp_read_str(&m, &e->event, &e->nevent) ||
-        sk_mp_read_str(&m, &e->worker, &e->nworker) || sk_mp_read_uint(&m, &e->device) ||
-        sk_mp_read_str(&m, &e->detail, &e->ndetail) ||
+        sk_mp_read_str(&m, &e->event, &e->nevent) || sk_mp_read_str(&m, &e->worker, &e->nworker) ||
+        sk_mp_read_uint(&m, &e->device) || sk_mp_read_str(&m, &e->detail, &e->ndetail) ||
         sk_mp_read_bin_exact(&m, e->prev, AUDIT_HASH_LEN) || !sk_mp_at_end(&m))
         return -SK_E_BAD_VALUE;
     return 0;
@@ -262,8 +261,8 @@ static void print_entry(sk_admin *a, sk_jw *w, sk_buf *b, uint64_t seq, const au
             printf("%.*s\n", (int)b->len, (const char *)b->data);
     } else {
         printf("%6llu  %s  %-12.*s %-16.*s dev=%-4llu %.*s\n", (unsigned long long)seq, t,
-               (int)e->nevent, e->event, (int)e->nworker, e->worker,
-               (unsigned long long)e->device, (int)e->ndetail, e->detail);
+               (int)e->nevent, e->event, (int)e->nworker, e->worker, (unsigned long long)e->device,
+               (int)e->ndetail, e->detail);
     }
 }
 
@@ -352,8 +351,7 @@ static int verify_chain(sk_admin *a, MDB_txn *txn, verify_result *vr)
         goto out;
     }
     rc = 0;
-    if (vr->last_meta != expect - 1)
-    {
+    if (vr->last_meta != expect - 1) {
         if (vr->last_meta > expect - 1)
             problem(vr, expect, "entries after %llu are missing (removed)",
                     (unsigned long long)(expect - 1));
@@ -373,9 +371,8 @@ int sk_admin_cmd_audit(sk_admin *a, int argc, char **argv)
 {
     const char *limit_s = NULL;
     int verify = 0;
-    const sk_admin_opt opts[] = {{"limit", 1, &limit_s, NULL},
-                                 {"verify", 0, NULL, &verify},
-                                 {NULL, 0, NULL, NULL}};
+    const sk_admin_opt opts[] = {
+        {"limit", 1, &limit_s, NULL}, {"verify", 0, NULL, &verify}, {NULL, 0, NULL, NULL}};
     int rc = sk_admin_parse(a, argc, argv, opts, NULL, 0, 0, NULL, k_help);
     if (rc)
         return rc;
@@ -391,8 +388,7 @@ int sk_admin_cmd_audit(sk_admin *a, int argc, char **argv)
         return rc;
     MDB_txn *txn;
     if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read the store: %s",
-                             sk_err_text(rc));
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read the store: %s", sk_err_text(rc));
     int status = SK_ADMIN_EXIT_OK;
     if (verify) {
         verify_result vr;
@@ -428,12 +424,12 @@ int sk_admin_cmd_audit(sk_admin *a, int argc, char **argv)
         if (vr.problem[0]) {
             status = sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "TAMPERED: %s", vr.problem);
         } else if (vr.unchained) {
-            status = sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
-                                   "UNVERIFIABLE: %llu of %llu entries carry no chain hash "
-                                   "(written without chaining); their predecessors are not "
-                                   "protected",
-                                   (unsigned long long)vr.unchained,
-                                   (unsigned long long)vr.entries);
+            status =
+                sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
+                              "UNVERIFIABLE: %llu of %llu entries carry no chain hash "
+                              "(written without chaining); their predecessors are not "
+                              "protected",
+                              (unsigned long long)vr.unchained, (unsigned long long)vr.entries);
         } else if (!a->json) {
             printf("audit log verified: %llu entries, chain intact\n",
                    (unsigned long long)vr.entries);
@@ -447,7 +443,8 @@ int sk_admin_cmd_audit(sk_admin *a, int argc, char **argv)
         uint64_t last = 0;
         sk_buf b = SK_BUF_INIT;
         sk_jw w;
-        if ((rc = sk_admin_audit_last_txn(a, txn, &last)) || (rc = open_dbi(txn, "audit", &audit)) ||
+        if ((rc = sk_admin_audit_last_txn(a, txn, &last)) ||
+            (rc = open_dbi(txn, "audit", &audit)) ||
             (rc = sk_store_mdb_err(mdb_cursor_open(txn, audit, &cur)))) {
             status = sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read the audit log: %s",
                                    sk_err_text(rc));

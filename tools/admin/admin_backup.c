@@ -128,8 +128,8 @@ static int load_key(sk_admin *a, const char *path, uint8_t key[BK_KEY])
     size_t s = 0, e = n > 0 ? (size_t)n : 0;
     while (s < e && (buf[s] == ' ' || buf[s] == '\n' || buf[s] == '\r' || buf[s] == '\t'))
         s++;
-    while (e > s && (buf[e - 1] == ' ' || buf[e - 1] == '\n' || buf[e - 1] == '\r' ||
-                     buf[e - 1] == '\t'))
+    while (e > s &&
+           (buf[e - 1] == ' ' || buf[e - 1] == '\n' || buf[e - 1] == '\r' || buf[e - 1] == '\t'))
         e--;
     if (e - s == 2 * BK_KEY) {
         int ok = 1;
@@ -316,8 +316,9 @@ static int decrypt_stream(int in, int out, const uint8_t master[BK_KEY], char *e
             goto out;
         }
         if (gcm_chunk(0, key, hdr, idx, last, ct, len, pt, tag)) {
-            snprintf(err, cap, "chunk %" PRIu64 " fails authentication: wrong key, or the file "
-                               "was altered",
+            snprintf(err, cap,
+                     "chunk %" PRIu64 " fails authentication: wrong key, or the file "
+                     "was altered",
                      idx);
             goto out;
         }
@@ -434,8 +435,8 @@ int sk_admin_cmd_backup(sk_admin *a, int argc, char **argv)
     char detail[64];
     snprintf(detail, sizeof(detail), "encrypted=%d", key_path ? 1 : 0);
     if ((rc = sk_admin_audit_now(a, "backup", SK_ADMIN_ACTOR, detail))) {
-        rc = sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
-                           "backup written but the audit entry failed: %s", sk_err_text(rc));
+        rc = sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "backup written but the audit entry failed: %s",
+                           sk_err_text(rc));
         goto out_key;
     }
     struct stat st;
@@ -453,8 +454,8 @@ out_key:
 
 /* ---- verify ------------------------------------------------------------------------------ */
 
-static const char *const k_required_dbs[] = {"meta",    "records", "changes", "history", "devices",
-                                             "ops",     "workers", "enroll",  "audit"};
+static const char *const k_required_dbs[] = {"meta", "records", "changes", "history", "devices",
+                                             "ops",  "workers", "enroll",  "audit"};
 #define N_REQUIRED (sizeof(k_required_dbs) / sizeof(k_required_dbs[0]))
 
 typedef struct walk_result {
@@ -549,8 +550,7 @@ static int walk_env(const char *path, unsigned flags, walk_result *wr)
     memset(wr, 0, sizeof(*wr));
     if ((mrc = mdb_env_create(&env)) || (mrc = mdb_env_set_maxdbs(env, 32)) ||
         (mrc = mdb_env_open(env, path, flags | MDB_RDONLY | MDB_NOLOCK, 0400))) {
-        snprintf(wr->problem, sizeof(wr->problem), "not a readable store: %s",
-                 mdb_strerror(mrc));
+        snprintf(wr->problem, sizeof(wr->problem), "not a readable store: %s", mdb_strerror(mrc));
         goto out;
     }
     if ((mrc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))) {
@@ -559,15 +559,15 @@ static int walk_env(const char *path, unsigned flags, walk_result *wr)
     }
     for (size_t i = 0; i < N_REQUIRED; i++) {
         if ((mrc = mdb_dbi_open(txn, k_required_dbs[i], 0, &dbis[i]))) {
-            snprintf(wr->problem, sizeof(wr->problem), "database %s missing: %s",
-                     k_required_dbs[i], mdb_strerror(mrc));
+            snprintf(wr->problem, sizeof(wr->problem), "database %s missing: %s", k_required_dbs[i],
+                     mdb_strerror(mrc));
             goto out;
         }
     }
     /* Storage format. */
     MDB_val fk = {6, (void *)"format"}, fv;
-    if (mdb_get(txn, dbis[0], &fk, &fv) != 0 || fv.mv_size != 4 ||
-        get32(fv.mv_data) == 0 || get32(fv.mv_data) > SK_STORE_FORMAT) {
+    if (mdb_get(txn, dbis[0], &fk, &fv) != 0 || fv.mv_size != 4 || get32(fv.mv_data) == 0 ||
+        get32(fv.mv_data) > SK_STORE_FORMAT) {
         snprintf(wr->problem, sizeof(wr->problem), "missing or unknown storage format");
         goto out;
     }
@@ -648,8 +648,9 @@ static int open_backup(sk_admin *a, const char *path, const char *key_path, char
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) {
         if (key_path)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "%s is a directory, not an encrypted "
-                                                         "backup file",
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                 "%s is a directory, not an encrypted "
+                                 "backup file",
                                  path);
         snprintf(lmdb_path, cap, "%s", path);
         return 0;
@@ -831,8 +832,7 @@ int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
     walk_result wr;
     if (walk_isolated(pos[1], 0, &wr)) {
         unlink(dest);
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "restored copy is not sound: %s",
-                             wr.problem);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "restored copy is not sound: %s", wr.problem);
     }
     if (a->json)
         printf("{\"ok\":true,\"records\":%" PRIu64 "}\n", wr.records);

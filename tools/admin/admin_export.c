@@ -184,6 +184,28 @@ static void csv_field(sk_buf *b, const sk_field_info *fi, const sk_field *f)
     }
 }
 
+/* Append JSON text without the whitespace between tokens: one record, one line. */
+static void json_compact(sk_buf *b, const char *js)
+{
+    int in_str = 0;
+    for (const char *p = js; *p; p++) {
+        if (in_str) {
+            if (*p == '\\' && p[1]) {
+                sk_buf_append(b, p, 2);
+                p++;
+                continue;
+            }
+            if (*p == '"')
+                in_str = 0;
+        } else if (*p == '"') {
+            in_str = 1;
+        } else if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') {
+            continue;
+        }
+        sk_buf_append(b, p, 1);
+    }
+}
+
 #define MAX_CSV_FIELDS 64
 
 typedef struct export_ctx {
@@ -249,12 +271,9 @@ static int export_row(const sk_record *rec, void *p)
             sk_record_free(&r);
             return -SK_E_NOMEM;
         }
-        if (redacted) {
+        if (redacted)
             sk_buf_append(&b, "{\"redacted\":true,", 17);
-            sk_buf_append(&b, js + 1, strlen(js + 1));
-        } else {
-            sk_buf_append(&b, js, strlen(js));
-        }
+        json_compact(&b, redacted ? js + 1 : js);
         sk_buf_append(&b, "\n", 1);
         free(js);
     }
@@ -286,8 +305,8 @@ static const char k_export_help[] =
 
 int sk_admin_cmd_export(sk_admin *a, int argc, char **argv)
 {
-    const char *fmt = NULL, *from = NULL, *to = NULL, *status = NULL, *concern = NULL,
-               *as = NULL, *out_path = NULL;
+    const char *fmt = NULL, *from = NULL, *to = NULL, *status = NULL, *concern = NULL, *as = NULL,
+               *out_path = NULL;
     int identifying = 0;
     const sk_admin_opt opts[] = {
         {"format", 1, &fmt, NULL},      {"from", 1, &from, NULL},
@@ -340,15 +359,6 @@ int sk_admin_cmd_export(sk_admin *a, int argc, char **argv)
             actor.role = SK_ROLE_STAFF;
     }
 
-    char detail[256];
-    snprintf(detail, sizeof(detail), "format=%s from=%s to=%s status=%s concern=%s identifying=%d",
-             fmt, from ? from : "-", to ? to : "-", status ? status : "-",
-             concern ? concern : "-", identifying);
-    if ((rc = sk_admin_audit_now(a, "export", actor.worker, detail)))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
-                             "cannot write the audit log, so nothing is exported: %s",
-                             sk_err_text(rc));
-
     FILE *out = stdout;
     if (out_path) {
         int fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -361,6 +371,19 @@ int sk_admin_cmd_export(sk_admin *a, int argc, char **argv)
             unlink(out_path);
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write %s", out_path);
         }
+    }
+    char detail[256];
+    snprintf(detail, sizeof(detail), "format=%s from=%s to=%s status=%s concern=%s identifying=%d",
+             fmt, from ? from : "-", to ? to : "-", status ? status : "-", concern ? concern : "-",
+             identifying);
+    if ((rc = sk_admin_audit_now(a, "export", actor.worker, detail))) {
+        if (out != stdout) {
+            fclose(out);
+            unlink(out_path);
+        }
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
+                             "cannot write the audit log, so nothing is exported: %s",
+                             sk_err_text(rc));
     }
     export_ctx c;
     memset(&c, 0, sizeof(c));
@@ -393,8 +416,9 @@ int sk_admin_cmd_export(sk_admin *a, int argc, char **argv)
                              c.werr ? "cannot write output" : sk_err_text(rc));
     }
     if (out_path || a->tty)
-        fprintf(stderr, "sakhi-admin: exported %" PRIu64 " cases (%" PRIu64
-                        " minors' cases with identifying fields withheld)\n",
+        fprintf(stderr,
+                "sakhi-admin: exported %" PRIu64 " cases (%" PRIu64
+                " minors' cases with identifying fields withheld)\n",
                 c.rows, c.redacted);
     return 0;
 }

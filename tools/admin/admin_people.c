@@ -48,8 +48,7 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
     errno = 0;
     unsigned long long mb = strtoull(map_s, &end, 10);
     if (!map_s[0] || *end || map_s[0] == '-' || errno || mb < 1 || mb > (1ull << 24))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --map-size '%s' (MiB, 1 or more)",
-                             map_s);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --map-size '%s' (MiB, 1 or more)", map_s);
     char path[4096];
     struct stat st;
     snprintf(path, sizeof(path), "%s/data.mdb", a->data);
@@ -73,8 +72,7 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
         sk_jw_bool(&w, !existed);
         sk_jw_obj_end(&w);
         print_json(&b);
-    }
-    else if (a->tty || !existed)
+    } else if (a->tty || !existed)
         printf("%s store in %s\n", existed ? "existing" : "created", a->data);
     return 0;
 }
@@ -149,9 +147,8 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
 {
     const char *role_s = NULL, *district_s = NULL, *pos[2];
     size_t np;
-    const sk_admin_opt opts[] = {{"role", 1, &role_s, NULL},
-                                 {"district", 1, &district_s, NULL},
-                                 {NULL, 0, NULL, NULL}};
+    const sk_admin_opt opts[] = {
+        {"role", 1, &role_s, NULL}, {"district", 1, &district_s, NULL}, {NULL, 0, NULL, NULL}};
     int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 2, &np, k_worker_help);
     if (rc)
         return rc;
@@ -175,8 +172,7 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
         }
         sk_buf_free(&b);
         if (rc)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list workers: %s",
-                                 sk_err_text(rc));
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list workers: %s", sk_err_text(rc));
         return 0;
     }
     if (strcmp(verb, "add") != 0 && strcmp(verb, "disable") != 0)
@@ -192,7 +188,8 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
     memset(&w, 0, sizeof(w));
     if (strcmp(verb, "add") == 0) {
         if (!role_s)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "worker add needs --role field|staff|admin");
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                 "worker add needs --role field|staff|admin");
         if (strcmp(role_s, "field") == 0)
             w.role = SK_ROLE_FIELD;
         else if (strcmp(role_s, "staff") == 0)
@@ -200,8 +197,8 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
         else if (strcmp(role_s, "admin") == 0)
             w.role = SK_ROLE_ADMIN;
         else
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                                 "bad --role '%s' (field, staff or admin)", role_s);
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --role '%s' (field, staff or admin)",
+                                 role_s);
         if (district_s && !(w.district = sk_enum_code(SK_ENUM_DISTRICT, district_s)))
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --district '%s' (leh or kargil)",
                                  district_s);
@@ -213,8 +210,7 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
         if (rc == 0)
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "worker '%s' already exists", id);
         if (rc != -SK_E_NOT_FOUND)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read workers: %s",
-                                 sk_err_text(rc));
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read workers: %s", sk_err_text(rc));
         if ((rc = sk_store_worker_put(a->store, &w)))
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot add worker: %s", sk_err_text(rc));
         char detail[96];
@@ -399,8 +395,7 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
         }
         sk_buf_free(&b);
         if (rc)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list devices: %s",
-                                 sk_err_text(rc));
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list devices: %s", sk_err_text(rc));
         return 0;
     }
     if (strcmp(pos[0], "revoke") != 0)
@@ -431,8 +426,8 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
         d.revoked = 1;
         snprintf(detail, sizeof(detail), "device=%llu", id);
         if ((rc = sk_store_device_put_txn(a->store, wt.txn, &d)) == 0)
-            rc = sk_store_audit_txn(a->store, wt.txn, sk_admin_now_ms(), "revoke", d.worker,
-                                    id, detail);
+            rc = sk_store_audit_txn(a->store, wt.txn, sk_admin_now_ms(), "revoke", d.worker, id,
+                                    detail);
     }
     if (rc || (rc = sk_admin_wtxn_commit(a, &wt))) {
         sk_admin_wtxn_abort(&wt);

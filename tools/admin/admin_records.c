@@ -107,8 +107,7 @@ int sk_admin_find_record(sk_admin *a, MDB_txn *txn, const char *text, sk_record 
         find_ctx f = {text, out, 0};
         int rc = sk_admin_each_record(a, txn, find_case, &f);
         if (rc < 0)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read records: %s",
-                                 sk_err_text(rc));
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read records: %s", sk_err_text(rc));
         if (!f.found)
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "no record with case number %s", text);
         return 0;
@@ -276,9 +275,8 @@ int sk_admin_cmd_show(sk_admin *a, int argc, char **argv)
 {
     const char *as = NULL, *pos[1];
     int identifying = 0;
-    const sk_admin_opt opts[] = {{"as", 1, &as, NULL},
-                                 {"identifying", 0, NULL, &identifying},
-                                 {NULL, 0, NULL, NULL}};
+    const sk_admin_opt opts[] = {
+        {"as", 1, &as, NULL}, {"identifying", 0, NULL, &identifying}, {NULL, 0, NULL, NULL}};
     int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 1, NULL, k_show_help);
     if (rc)
         return rc;
@@ -351,7 +349,9 @@ static int max_op_txn(MDB_txn *txn, uint64_t dev, uint64_t *out)
     return rc;
 }
 
-typedef int (*build_fn)(sk_change *c, const sk_actor *actor, uint64_t now_ms, void *arg);
+/* Fill change c for the current record cur. A negative SK_E_* refuses (message in msg). */
+typedef int (*build_fn)(sk_change *c, const sk_record *cur, const sk_actor *actor, uint64_t now_ms,
+                        void *arg, char *msg, size_t cap);
 
 static int pack_uint_val(sk_change *c, uint32_t key, uint64_t v)
 {
@@ -406,8 +406,9 @@ static int apply_action(sk_admin *a, const sk_actor *actor, const char *text, co
     c.base = cur.version;
     c.hlc = sk_clock_now(&clk, now);
     c.kind = SK_CHANGE_UPSERT;
-    if ((rc = build(&c, actor, now, arg))) {
-        sk_admin_fail(a, status, "cannot build the change: %s", sk_err_text(rc));
+    msg[0] = '\0';
+    if ((rc = build(&c, &cur, actor, now, arg, msg, sizeof(msg)))) {
+        sk_admin_fail(a, status, "refused: %s", msg[0] ? msg : sk_err_text(rc));
         goto out;
     }
     sk_apply_ctx ctx = {a->store, wt.txn, SK_ADMIN_DEVICE, *actor, now, (1u << 20) - 64};
@@ -455,11 +456,23 @@ out:
     return status;
 }
 
-static int build_accept(sk_change *c, const sk_actor *actor, uint64_t now, void *arg)
+static int build_accept(sk_change *c, const sk_record *cur, const sk_actor *actor, uint64_t now,
+                        void *arg, char *msg, size_t cap)
 {
+    uint64_t st = 0;
+    char no[40] = "";
     (void)actor;
     (void)now;
     (void)arg;
+    /* Restating "accepted" is a valid change for the apply path; for a person it is a
+     * mistake, so say what the case already is instead of writing a new version. */
+    if (sk_case_get_uint(cur, SK_F_STATUS, &st) == 0 && st >= SK_STATUS_ACCEPTED &&
+        st <= SK_STATUS_REFERRED) {
+        (void)sk_case_get_str(cur, SK_F_CASE_NO, no, sizeof(no));
+        snprintf(msg, cap, "already %s%s%s", sk_enum_name(SK_ENUM_STATUS, st), no[0] ? " as " : "",
+                 no);
+        return -SK_E_TRANSITION;
+    }
     return pack_uint_val(c, SK_F_STATUS, SK_STATUS_ACCEPTED);
 }
 
@@ -467,19 +480,27 @@ typedef struct svc_arg {
     uint32_t service, status;
 } svc_arg;
 
-static int build_service(sk_change *c, const sk_actor *actor, uint64_t now, void *arg)
+static int build_service(sk_change *c, const sk_record *cur, const sk_actor *actor, uint64_t now,
+                         void *arg, char *msg, size_t cap)
 {
     svc_arg *s = arg;
+    (void)cur;
     (void)actor;
     (void)now;
+    (void)msg;
+    (void)cap;
     return pack_uint_val(c, SK_F_SERVICE_BASE + s->service, s->status);
 }
 
-static int build_close(sk_change *c, const sk_actor *actor, uint64_t now, void *arg)
+static int build_close(sk_change *c, const sk_record *cur, const sk_actor *actor, uint64_t now,
+                       void *arg, char *msg, size_t cap)
 {
     int rc;
+    (void)cur;
     (void)actor;
     (void)now;
+    (void)msg;
+    (void)cap;
     if ((rc = pack_uint_val(c, SK_F_STATUS, SK_STATUS_CLOSED)))
         return rc;
     return pack_str_val(c, SK_F_STATUS_REASON, arg);
@@ -490,9 +511,13 @@ typedef struct entry_arg {
     const char *text;
 } entry_arg;
 
-static int build_entry(sk_change *c, const sk_actor *actor, uint64_t now, void *arg)
+static int build_entry(sk_change *c, const sk_record *cur, const sk_actor *actor, uint64_t now,
+                       void *arg, char *msg, size_t cap)
 {
     entry_arg *e = arg;
+    (void)cur;
+    (void)msg;
+    (void)cap;
     sk_id id;
     sk_buf b = SK_BUF_INIT;
     msgpack_packer pk;
@@ -538,9 +563,9 @@ static int action_setup(sk_admin *a, int argc, char **argv, sk_admin_opt *extra,
     return 0;
 }
 
-#define AS_HELP                                                                                \
-    "--as WORKER acts as that staff or admin worker (their district limits apply); without it\n" \
-    "the action is sakhi-admin's own, with the admin role. Every action goes through the\n"      \
+#define AS_HELP                                                                                    \
+    "--as WORKER acts as that staff or admin worker (their district limits apply); without it\n"   \
+    "the action is sakhi-admin's own, with the admin role. Every action goes through the\n"        \
     "server's rules (workflow, permissions, validation) and is written to the audit log.\n"
 
 static const char k_accept_help[] =

@@ -1,0 +1,963 @@
+/*
+ * test_admin.c - integration tests of sakhi-admin: the real binary on a temp data directory.
+ *
+ * The test prepares what a server would have written (devices enrolled through
+ * sk_store_enroll_txn, referrals pushed through sk_apply_change as a field worker's device) with
+ * the server's own store code, then runs sakhi-admin as a separate process and checks its exit
+ * status, its output and the store afterwards: workers, codes, revocation, accept/service/close
+ * with the case number's format, exports with and without a minor's identifying fields, the
+ * monthly report against counts computed here from the sample data, backups (plain and
+ * encrypted) with verify catching damage, the audit chain catching an altered or removed entry,
+ * and every bad-input path's exit status and message.
+ */
+#define _GNU_SOURCE /* nftw */
+#include "sk_apply.h"
+#include "sk_auth.h"
+#include "sk_err.h"
+#include "sk_json.h"
+#include "sk_sample.h"
+#include "sk_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define ADMIN_BIN SAKHI_BIN_DIR "/tools/admin/sakhi-admin"
+#define CANARY "Zqcanary Minorname"
+
+typedef struct fx {
+    char dir[256];  /* temp root */
+    char data[512]; /* data directory */
+    char out[300], err[300];
+    char *o, *e; /* last run's stdout and stderr */
+} fx;
+
+static fx g;
+
+/* ---- process helpers ---------------------------------------------------------------------- */
+
+static char *slurp(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (!f)
+        return strdup("");
+    for (;;) {
+        if (cap - len < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    if (!buf)
+        return strdup("");
+    buf[len] = '\0';
+    if (len_out)
+        *len_out = len;
+    return buf;
+}
+
+/* Run sakhi-admin with --data g.data and the given args (NULL-terminated). Returns exit status;
+ * g.o / g.e hold stdout / stderr. */
+static int run(const char *first, ...)
+{
+    char *argv[40];
+    int n = 0;
+    va_list ap;
+    argv[n++] = (char *)ADMIN_BIN;
+    argv[n++] = (char *)"--data";
+    argv[n++] = g.data;
+    va_start(ap, first);
+    for (const char *s = first; s && n < 39; s = va_arg(ap, const char *))
+        argv[n++] = (char *)s;
+    va_end(ap);
+    argv[n] = NULL;
+    free(g.o);
+    free(g.e);
+    g.o = g.e = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fo = open(g.out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(g.err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0)
+            _exit(127);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    g.o = slurp(g.out, NULL);
+    g.e = slurp(g.err, NULL);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&g, 0, sizeof(g));
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g.dir, sizeof(g.dir), "%s/sakhi-admin-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(g.dir))
+        return -1;
+    snprintf(g.data, sizeof(g.data), "%s/data", g.dir);
+    snprintf(g.out, sizeof(g.out), "%s/stdout", g.dir);
+    snprintf(g.err, sizeof(g.err), "%s/stderr", g.dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(g.o);
+    free(g.e);
+    g.o = g.e = NULL;
+    nftw(g.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+static void path_in(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", g.dir, name);
+}
+
+/* ---- store helpers (what the server would have written) ----------------------------------- */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Enroll a device for worker with a code made by sakhi-admin. Returns the device id. */
+static uint64_t enroll_device(sk_store *s, const char *code)
+{
+    MDB_txn *txn;
+    sk_device_info d;
+    sk_worker w;
+    uint8_t pub[SK_PUBKEY_LEN] = {1, 2, 3};
+    assert_int_equal(mdb_txn_begin(sk_store_env(s), NULL, 0, &txn), 0);
+    assert_int_equal(
+        sk_store_enroll_txn(s, txn, code, strlen(code), pub, "tablet", 6, now_ms(), &d, &w), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    return d.id;
+}
+
+/* Push change c as device dev of worker (field role). Returns the ack status. */
+static uint32_t push(sk_store *s, uint64_t dev, const char *worker, const sk_change *c)
+{
+    MDB_txn *txn;
+    sk_ack ack;
+    char msg[512];
+    sk_actor actor = {SK_ROLE_FIELD, worker, 0};
+    assert_int_equal(mdb_txn_begin(sk_store_env(s), NULL, 0, &txn), 0);
+    sk_apply_ctx ctx = {s, txn, dev, actor, now_ms(), 1u << 20};
+    assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, sizeof(msg)), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    return ack.status;
+}
+
+static void set_str(sk_change *c, uint32_t key, const char *s)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    sk_pack_cstr(&pk, s);
+    assert_false(b.oom);
+    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
+    sk_buf_free(&b);
+}
+
+static int change_bool(const sk_change *c, uint32_t key)
+{
+    for (uint32_t i = 0; i < c->nfields; i++)
+        if (c->fields[i].key == key && c->fields[i].len == 1)
+            return c->fields[i].val[0] == 0xc3;
+    return 0;
+}
+
+static int change_uint(const sk_change *c, uint32_t key, uint64_t *out)
+{
+    for (uint32_t i = 0; i < c->nfields; i++) {
+        if (c->fields[i].key == key) {
+            sk_mp m;
+            sk_mp_init(&m, c->fields[i].val, c->fields[i].len);
+            return sk_mp_read_uint(&m, out);
+        }
+    }
+    return -1;
+}
+
+static sk_sample g_sample;
+
+static void load_sample(void)
+{
+    char err[256];
+    if (g_sample.n == 0)
+        assert_int_equal(
+            sk_sample_load(&g_sample, SAKHI_TEST_DATA "/sample-referrals.json", err, sizeof(err)),
+            0);
+}
+
+/* init + workers asha (field), boss (admin), st1 (staff, leh); a device for asha. */
+static uint64_t prepare(sk_store **out)
+{
+    assert_int_equal(run("init", NULL), 0);
+    assert_int_equal(run("worker", "add", "asha", "--role", "field", NULL), 0);
+    assert_int_equal(run("worker", "add", "boss", "--role", "admin", NULL), 0);
+    assert_int_equal(run("worker", "add", "st1", "--role", "staff", "--district", "leh", NULL), 0);
+    assert_int_equal(run("enroll-code", "asha", NULL), 0);
+    char code[32];
+    assert_int_equal(sscanf(g.o, "%31s", code), 1);
+    assert_int_equal(sk_store_open(out, g.data, 0), 0);
+    return enroll_device(*out, code);
+}
+
+/* Insert sample referral i (optionally with a canary name) as asha's device. */
+static void insert_sample(sk_store *s, uint64_t dev, size_t i, uint64_t op, const char *name,
+                          char idtxt[37])
+{
+    sk_change c;
+    load_sample();
+    assert_int_equal(sk_change_copy(&c, &g_sample.refs[i].change), 0);
+    c.op = op;
+    if (name)
+        set_str(&c, SK_F_NAME, name);
+    assert_int_equal(push(s, dev, "asha", &c), SK_ACK_APPLIED);
+    if (idtxt)
+        sk_id_to_str(&c.id, idtxt);
+    sk_change_free(&c);
+}
+
+static size_t find_sample(int want_minor, const char *district)
+{
+    load_sample();
+    for (size_t i = 0; i < g_sample.n; i++) {
+        const sk_change *c = &g_sample.refs[i].change;
+        uint64_t d = 0;
+        if (change_bool(c, SK_F_MINOR) != want_minor || !change_bool(c, SK_F_CONSENT_SHARE))
+            continue;
+        if (change_uint(c, SK_F_DISTRICT, &d) || d != sk_enum_code(SK_ENUM_DISTRICT, district))
+            continue;
+        return i;
+    }
+    fail_msg("no sample referral fits");
+    return 0;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+static void test_usage_and_bad_input(void **state)
+{
+    (void)state;
+    /* Before init: every store command says there is no store. */
+    assert_int_equal(run("worker", "list", NULL), 1);
+    assert_non_null(strstr(g.e, "no store in"));
+    assert_int_equal(run("init", NULL), 0);
+    assert_int_equal(run("--help", NULL), 0);
+    assert_non_null(strstr(g.o, "usage: sakhi-admin"));
+    static const char *const cmds[] = {"init",     "worker",   "enroll-code", "device", "stats",
+                                       "tls-cert", "list",     "show",        "accept", "service",
+                                       "close",    "followup", "note",        "export", "report",
+                                       "backup",   "verify",   "restore",     "audit"};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        assert_int_equal(run(cmds[i], "--help", NULL), 0);
+        assert_non_null(strstr(g.o, "usage: sakhi-admin"));
+    }
+    assert_int_equal(run("frobnicate", NULL), 2);
+    assert_non_null(strstr(g.e, "unknown command 'frobnicate'"));
+    assert_int_equal(run("worker", "list", "--colour", NULL), 2);
+    assert_non_null(strstr(g.e, "unknown option --colour"));
+    assert_int_equal(run("worker", "add", NULL), 2);
+    assert_non_null(strstr(g.e, "needs a worker ID"));
+    assert_int_equal(run("worker", "add", "x", NULL), 2);
+    assert_non_null(strstr(g.e, "--role"));
+    assert_int_equal(run("worker", "add", "x", "--role", "chief", NULL), 2);
+    assert_non_null(strstr(g.e, "bad --role 'chief'"));
+    assert_int_equal(run("worker", "add", "bad id!", "--role", "field", NULL), 2);
+    assert_non_null(strstr(g.e, "bad worker ID"));
+    assert_int_equal(run("worker", "add", "x", "--role", "field", "--district", "delhi", NULL), 2);
+    assert_int_equal(run("worker", "disable", "ghost", NULL), 1);
+    assert_non_null(strstr(g.e, "unknown worker 'ghost'"));
+    assert_int_equal(run("enroll-code", NULL), 2);
+    assert_non_null(strstr(g.e, "missing argument"));
+    assert_int_equal(run("enroll-code", "ghost", NULL), 1);
+    assert_non_null(strstr(g.e, "unknown worker 'ghost'"));
+    assert_int_equal(run("show", "not-an-id", NULL), 2);
+    assert_non_null(strstr(g.e, "bad record id 'not-an-id'"));
+    assert_int_equal(run("show", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", NULL), 1);
+    assert_non_null(strstr(g.e, "no record 0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"));
+    assert_int_equal(run("accept", "LEH-2026-000999", NULL), 1);
+    assert_non_null(strstr(g.e, "no record with case number LEH-2026-000999"));
+    assert_int_equal(run("accept", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "--as", "ghost", NULL),
+                     1);
+    assert_non_null(strstr(g.e, "unknown worker 'ghost'"));
+    assert_int_equal(run("service", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "--service", "massage",
+                         "--status", "given", NULL),
+                     2);
+    assert_non_null(strstr(g.e, "unknown service 'massage'"));
+    assert_int_equal(run("close", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", NULL), 2);
+    assert_non_null(strstr(g.e, "--reason"));
+    assert_int_equal(run("report", NULL), 2);
+    assert_int_equal(run("report", "--month", "2026-13", NULL), 2);
+    assert_int_equal(run("export", NULL), 2);
+    assert_int_equal(run("export", "--format", "xml", NULL), 2);
+    assert_int_equal(run("export", "--format", "csv", "--from", "yesterday", NULL), 2);
+    assert_int_equal(run("export", "--format", "csv", "--identifying", NULL), 2);
+    assert_non_null(strstr(g.e, "--identifying needs --as"));
+    assert_int_equal(run("export", "--format", "csv", "--identifying", "--as", "ghost", NULL), 1);
+    assert_int_equal(run("enroll-code", "x", "--ttl", "forever", NULL), 2);
+    assert_int_equal(run("device", "revoke", "abc", NULL), 2);
+    assert_int_equal(run("device", "revoke", "42", NULL), 1);
+    assert_non_null(strstr(g.e, "unknown device 42"));
+    assert_int_equal(run("device", "explode", NULL), 2);
+    assert_int_equal(run("audit", "--limit", "0", NULL), 2);
+    assert_int_equal(run("verify", NULL), 2);
+    char missing[400];
+    path_in(missing, sizeof(missing), "no-such-backup");
+    assert_int_equal(run("verify", missing, NULL), 1);
+    assert_int_equal(run("backup", "--key", NULL), 2);
+    assert_non_null(strstr(g.e, "needs a value"));
+    assert_int_equal(run("tls-cert", "--cn", "x", NULL), 2);
+}
+
+static void test_workers_codes_devices(void **state)
+{
+    (void)state;
+    sk_store *s;
+    uint64_t dev = prepare(&s);
+    assert_int_equal(dev, 1);
+    assert_int_equal(run("--json", "worker", "list", NULL), 0);
+    assert_string_equal(g.o,
+                        "[{\"id\":\"asha\",\"role\":\"field\",\"district\":\"all\",\"disabled\":"
+                        "false},{\"id\":\"boss\",\"role\":\"admin\",\"district\":\"all\","
+                        "\"disabled\":false},{\"id\":\"st1\",\"role\":\"staff\",\"district\":"
+                        "\"leh\",\"disabled\":false}]\n");
+    assert_int_equal(run("worker", "add", "asha", "--role", "staff", NULL), 1);
+    assert_non_null(strstr(g.e, "already exists"));
+    /* Piped: the code alone, 10 symbols of the unambiguous alphabet. */
+    assert_int_equal(run("enroll-code", "st1", "--ttl", "2h", NULL), 0);
+    assert_int_equal(strlen(g.o), SK_ENROLL_CODE_LEN + 1);
+    assert_int_equal(strspn(g.o, "34679ACDEFGHJKMNPQRTUVWXY"), SK_ENROLL_CODE_LEN);
+    char code[16];
+    memcpy(code, g.o, SK_ENROLL_CODE_LEN);
+    code[SK_ENROLL_CODE_LEN] = '\0';
+    assert_int_equal(enroll_device(s, code), 2);
+    /* A code works once. */
+    {
+        MDB_txn *txn;
+        sk_device_info d;
+        sk_worker w;
+        uint8_t pub[SK_PUBKEY_LEN] = {0};
+        assert_int_equal(mdb_txn_begin(sk_store_env(s), NULL, 0, &txn), 0);
+        assert_int_equal(
+            sk_store_enroll_txn(s, txn, code, strlen(code), pub, "x", 1, now_ms(), &d, &w),
+            -SK_E_ENROLL_CODE);
+        mdb_txn_abort(txn);
+    }
+    assert_int_equal(run("--json", "device", "list", NULL), 0);
+    assert_non_null(
+        strstr(g.o, "{\"id\":1,\"worker\":\"asha\",\"label\":\"tablet\",\"revoked\":false"));
+    assert_non_null(strstr(g.o, "{\"id\":2,\"worker\":\"st1\""));
+    assert_int_equal(run("device", "revoke", "1", NULL), 0);
+    sk_device_info d;
+    assert_int_equal(sk_store_device_get(s, 1, &d), 0);
+    assert_int_equal(d.revoked, 1);
+    assert_int_equal(sk_store_device_get(s, 2, &d), 0);
+    assert_int_equal(d.revoked, 0);
+    assert_int_equal(run("--json", "device", "revoke", "1", NULL), 0);
+    assert_string_equal(g.o, "{\"device\":1,\"revoked\":true,\"already\":true}\n");
+    assert_int_equal(run("worker", "disable", "st1", NULL), 0);
+    sk_worker w;
+    assert_int_equal(sk_store_worker_get(s, "st1", &w), 0);
+    assert_int_equal(w.disabled, 1);
+    assert_int_equal(run("enroll-code", "st1", NULL), 1);
+    assert_non_null(strstr(g.e, "worker 'st1' is disabled"));
+    assert_int_equal(run("--json", "stats", NULL), 0);
+    assert_non_null(strstr(g.o, "\"records\":0,"));
+    assert_non_null(strstr(g.o, "\"workers\":3,\"devices\":2,\"devices_revoked\":1,"));
+    assert_non_null(strstr(g.o, "\"map_bytes\":1073741824,"));
+    assert_int_equal(run("audit", NULL), 0);
+    assert_non_null(strstr(g.o, "revoke"));
+    assert_non_null(strstr(g.o, "worker_disable"));
+    sk_store_close(s);
+}
+
+static void test_case_actions(void **state)
+{
+    (void)state;
+    sk_store *s;
+    uint64_t dev = prepare(&s);
+    char id1[37], id2[37], idk[37], expect[96];
+    insert_sample(s, dev, find_sample(0, "leh"), 1, NULL, id1);
+    load_sample();
+    /* A second Leh referral and a Kargil one. */
+    size_t i1 = find_sample(0, "leh"), i2 = i1 + 1;
+    uint64_t dd;
+    while (change_uint(&g_sample.refs[i2].change, SK_F_DISTRICT, &dd) || dd != SK_DISTRICT_LEH)
+        i2++;
+    insert_sample(s, dev, i2, 2, NULL, id2);
+    insert_sample(s, dev, find_sample(0, "kargil"), 3, NULL, idk);
+
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    /* The workflow is the apply path's: a received referral cannot be closed. */
+    assert_int_equal(run("close", id1, "--reason", "duplicate", NULL), 1);
+    assert_non_null(strstr(g.e, "refused: status: cannot go from received to closed"));
+    assert_non_null(strstr(g.e, "(TRANSITION)"));
+    assert_int_equal(run("accept", id1, NULL), 0);
+    snprintf(expect, sizeof(expect), "LEH-%04d-000001\n", tm.tm_year + 1900);
+    assert_string_equal(g.o, expect);
+    assert_int_equal(run("accept", idk, NULL), 0);
+    snprintf(expect, sizeof(expect), "KGL-%04d-000001\n", tm.tm_year + 1900);
+    assert_string_equal(g.o, expect);
+    /* Staff of Leh, acting as themselves. */
+    assert_int_equal(run("--json", "accept", id2, "--as", "st1", NULL), 0);
+    snprintf(expect, sizeof(expect), "\"status\":\"accepted\",\"case_no\":\"LEH-%04d-000002\"}",
+             tm.tm_year + 1900);
+    assert_non_null(strstr(g.o, expect));
+    /* Staff of Leh may not touch Kargil's case; a field worker may not act at the centre. */
+    assert_int_equal(
+        run("service", idk, "--service", "legal_aid", "--status", "given", "--as", "st1", NULL), 1);
+    assert_non_null(strstr(g.e, "refused"));
+    assert_int_equal(run("accept", id1, "--as", "asha", NULL), 1);
+    assert_non_null(strstr(g.e, "field worker"));
+    /* Accepting twice is refused before anything is written. */
+    assert_int_equal(run("accept", id1, NULL), 1);
+    snprintf(expect, sizeof(expect), "refused: already accepted as LEH-%04d-000001",
+             tm.tm_year + 1900);
+    assert_non_null(strstr(g.e, expect));
+
+    assert_int_equal(run("service", id1, "--service", "legal_aid", "--status", "given", NULL), 0);
+    snprintf(expect, sizeof(expect), "LEH-%04d-000001", tm.tm_year + 1900);
+    assert_int_equal(run("followup", expect, "Called; she is safe at her sister's.", NULL), 0);
+    assert_int_equal(run("note", id1, "DLSA lawyer assigned.", NULL), 0);
+    assert_int_equal(run("close", id1, NULL), 2);
+    assert_int_equal(run("close", id1, "--reason", "services given", NULL), 0);
+
+    sk_record r;
+    sk_id id;
+    uint64_t v;
+    char no[40];
+    assert_int_equal(sk_id_from_str(&id, id1), 0);
+    assert_int_equal(sk_store_record_get(s, &id, &r), 0);
+    assert_int_equal(sk_case_get_uint(&r, SK_F_STATUS, &v), 0);
+    assert_int_equal(v, SK_STATUS_CLOSED);
+    assert_int_equal(sk_case_get_uint(&r, SK_F_SERVICE_BASE + SK_SERVICE_LEGAL, &v), 0);
+    assert_int_equal(v, SK_SVC_GIVEN);
+    assert_int_equal(sk_case_get_str(&r, SK_F_CASE_NO, no, sizeof(no)), 0);
+    assert_string_equal(no, expect);
+    assert_int_equal(sk_case_get_str(&r, SK_F_STATUS_REASON, no, sizeof(no)), 0);
+    assert_string_equal(no, "services given");
+    uint32_t nf = 0, nn = 0;
+    for (uint32_t i = 0; i < r.nentries; i++) {
+        nf += r.entries[i].list == SK_LIST_FOLLOWUP;
+        nn += r.entries[i].list == SK_LIST_CASENOTE;
+    }
+    load_sample();
+    uint32_t sample_followups = 0;
+    for (uint32_t i = 0; i < g_sample.refs[i1].change.nentries; i++)
+        sample_followups += g_sample.refs[i1].change.entries[i].list == SK_LIST_FOLLOWUP;
+    assert_int_equal(nf, sample_followups + 1);
+    assert_int_equal(nn, 1);
+    sk_record_free(&r);
+
+    /* sakhi-admin's ops are device 0's, numbered from 1 without gaps by successful actions. */
+    {
+        MDB_txn *txn;
+        sk_ack ack;
+        char msg[300];
+        assert_int_equal(mdb_txn_begin(sk_store_env(s), NULL, MDB_RDONLY, &txn), 0);
+        for (uint64_t op = 1; op <= 7; op++)
+            assert_int_equal(sk_store_op_get_txn(s, txn, 0, op, &ack, msg, sizeof(msg)), 0);
+        assert_int_equal(sk_store_op_get_txn(s, txn, 0, 8, &ack, msg, sizeof(msg)),
+                         -SK_E_NOT_FOUND);
+        mdb_txn_abort(txn);
+    }
+    assert_int_equal(run("--json", "list", "--status", "closed", NULL), 0);
+    assert_int_equal(count_lines(g.o), 1);
+    assert_non_null(strstr(g.o, id1));
+    assert_int_equal(run("list", NULL), 0);
+    assert_int_equal(count_lines(g.o), 3);
+    sk_store_close(s);
+}
+
+static void test_export_minor(void **state)
+{
+    (void)state;
+    sk_store *s;
+    uint64_t dev = prepare(&s);
+    char idm[37], ida[37], file[400];
+    insert_sample(s, dev, find_sample(1, "leh"), 1, CANARY, idm);
+    insert_sample(s, dev, find_sample(0, "leh"), 2, "Zqadult Name", ida);
+
+    assert_int_equal(run("export", "--format", "csv", NULL), 0);
+    assert_null(strstr(g.o, "Zqcanary"));
+    assert_non_null(strstr(g.o, "Zqadult Name"));
+    assert_int_equal(count_lines(g.o), 3);
+    assert_non_null(strstr(g.o, "id,version,review,redacted,schema,created_at,"));
+    char row[64];
+    snprintf(row, sizeof(row), "%s,", idm);
+    const char *mrow = strstr(g.o, row);
+    assert_non_null(mrow);
+    assert_memory_equal(strchr(mrow + 37, ',') + 1, "false,true,", 11); /* review, redacted */
+    assert_int_equal(run("export", "--format", "jsonl", NULL), 0);
+    assert_null(strstr(g.o, "Zqcanary"));
+    assert_non_null(strstr(g.o, "{\"redacted\":true,"));
+    assert_int_equal(count_lines(g.o), 2);
+    /* A staff worker may not lift the redaction; an admin may. */
+    assert_int_equal(run("export", "--format", "csv", "--identifying", "--as", "st1", NULL), 1);
+    assert_non_null(strstr(g.e, "may not export minors' identifying fields"));
+    assert_string_equal(g.o, "");
+    assert_int_equal(run("export", "--format", "jsonl", "--identifying", "--as", "boss", NULL), 0);
+    assert_non_null(strstr(g.o, CANARY));
+    assert_null(strstr(g.o, "\"redacted\""));
+    /* To a file, with filters. */
+    path_in(file, sizeof(file), "export.csv");
+    assert_int_equal(run("export", "--format", "csv", "--status", "received", "--out", file, NULL),
+                     0);
+    char *txt = slurp(file, NULL);
+    assert_int_equal(count_lines(txt), 3);
+    assert_null(strstr(txt, "Zqcanary"));
+    free(txt);
+    assert_int_equal(run("export", "--format", "csv", "--out", file, NULL),
+                     1); /* never overwrites */
+    assert_int_equal(run("export", "--format", "csv", "--status", "closed", NULL), 0);
+    assert_int_equal(count_lines(g.o), 1);
+    assert_int_equal(run("export", "--format", "jsonl", "--from", "2100-01-01", NULL), 0);
+    assert_string_equal(g.o, "");
+    /* show: redacted by default, identifying for an admin only. */
+    assert_int_equal(run("show", idm, NULL), 0);
+    assert_null(strstr(g.o, "Zqcanary"));
+    assert_non_null(strstr(g.o, "\"redacted\":true"));
+    assert_int_equal(run("show", idm, "--identifying", "--as", "st1", NULL), 1);
+    assert_int_equal(run("show", idm, "--identifying", "--as", "boss", NULL), 0);
+    assert_non_null(strstr(g.o, CANARY));
+    assert_int_equal(run("show", ida, NULL), 0);
+    assert_non_null(strstr(g.o, "Zqadult Name"));
+    /* Every export is in the audit log, with who and how; the refusal too. */
+    assert_int_equal(run("--json", "audit", NULL), 0);
+    int exports = 0;
+    for (const char *p = g.o; (p = strstr(p, "\"event\":\"export\"")); p++)
+        exports++;
+    assert_int_equal(exports, 6);
+    assert_non_null(strstr(g.o, "\"event\":\"export_denied\",\"worker\":\"st1\""));
+    assert_non_null(strstr(g.o, "\"event\":\"export\",\"worker\":\"boss\""));
+    assert_non_null(strstr(g.o, "identifying=1"));
+    assert_non_null(strstr(g.o, "\"event\":\"show\",\"worker\":\"boss\""));
+    assert_null(strstr(g.o, "Zqcanary"));
+    sk_store_close(s);
+}
+
+/* Expected report counts for month [from, to), computed from the sample's changes. */
+static void test_report(void **state)
+{
+    (void)state;
+    sk_store *s;
+    uint64_t dev = prepare(&s);
+    load_sample();
+    for (size_t i = 0; i < g_sample.n; i++)
+        insert_sample(s, dev, i, i + 1, NULL, NULL);
+    uint64_t from, to;
+    assert_int_equal(sk_sample_parse_time("2026-06-01T00:00:00Z", &from), 0);
+    assert_int_equal(sk_sample_parse_time("2026-07-01T00:00:00Z", &to), 0);
+    uint64_t total = 0, concern[16] = {0}, source[16] = {0}, needed[8] = {0}, minors = 0;
+    for (size_t i = 0; i < g_sample.n; i++) {
+        const sk_sample_ref *r = &g_sample.refs[i];
+        if (r->created_ms < from || r->created_ms >= to)
+            continue;
+        total++;
+        minors += change_bool(&r->change, SK_F_MINOR);
+        uint64_t v;
+        if (change_uint(&r->change, SK_F_SOURCE, &v) == 0 && v < 16)
+            source[v]++;
+        for (uint32_t s2 = 1; s2 <= SK_SERVICE_COUNT; s2++)
+            if (change_uint(&r->change, SK_F_SERVICE_BASE + s2, &v) == 0 && v == SK_SVC_NEEDED)
+                needed[s2]++;
+        for (uint32_t f = 0; f < r->change.nfields; f++) {
+            if (r->change.fields[f].key != SK_F_CONCERNS)
+                continue;
+            sk_mp m;
+            uint32_t n;
+            sk_mp_init(&m, r->change.fields[f].val, r->change.fields[f].len);
+            assert_int_equal(sk_mp_read_array(&m, &n), 0);
+            for (uint32_t k = 0; k < n; k++) {
+                assert_int_equal(sk_mp_read_uint(&m, &v), 0);
+                concern[v]++;
+            }
+        }
+    }
+    assert_int_equal(total, 21);
+    assert_int_equal(run("--json", "report", "--month", "2026-06", NULL), 0);
+    sk_json *js;
+    assert_int_equal(sk_json_parse(&js, g.o, strlen(g.o), NULL), 0);
+    int64_t x;
+    assert_int_equal(sk_json_get_int(js, "total", &x), 0);
+    assert_int_equal(x, (int64_t)total);
+    assert_int_equal(sk_json_get_int(js, "minors", &x), 0);
+    assert_true(x >= (int64_t)minors);
+    const sk_json *bs = sk_json_get(js, "by_status");
+    assert_int_equal(sk_json_get_int(bs, "received", &x), 0);
+    assert_int_equal(x, (int64_t)total);
+    assert_int_equal(sk_json_get_int(bs, "accepted", &x), 0);
+    assert_int_equal(x, 0);
+    const sk_json *bc = sk_json_get(js, "by_concern");
+    for (uint32_t c = 1; c <= sk_enum_max(SK_ENUM_CONCERN); c++) {
+        assert_int_equal(sk_json_get_int(bc, sk_enum_name(SK_ENUM_CONCERN, c), &x), 0);
+        assert_int_equal(x, (int64_t)concern[c]);
+    }
+    const sk_json *bso = sk_json_get(js, "by_source");
+    for (uint32_t c = 1; c <= sk_enum_max(SK_ENUM_SOURCE); c++) {
+        assert_int_equal(sk_json_get_int(bso, sk_enum_name(SK_ENUM_SOURCE, c), &x), 0);
+        assert_int_equal(x, (int64_t)source[c]);
+    }
+    const sk_json *bsv = sk_json_get(js, "by_service");
+    for (uint32_t c = 1; c <= SK_SERVICE_COUNT; c++) {
+        const sk_json *one = sk_json_get(bsv, sk_enum_name(SK_ENUM_SERVICE, c));
+        assert_non_null(one);
+        assert_int_equal(sk_json_get_int(one, "needed", &x), 0);
+        assert_int_equal(x, (int64_t)needed[c]);
+        assert_int_equal(sk_json_get_int(one, "given", &x), 0);
+        assert_int_equal(x, 0);
+    }
+    sk_json_free(js);
+    /* Accept one June referral: the report moves it from received to accepted. */
+    for (size_t i = 0; i < g_sample.n; i++) {
+        if (g_sample.refs[i].created_ms >= from && g_sample.refs[i].created_ms < to) {
+            char idt[37];
+            sk_id_to_str(&g_sample.refs[i].change.id, idt);
+            assert_int_equal(run("accept", idt, NULL), 0);
+            break;
+        }
+    }
+    assert_int_equal(run("--json", "report", "--month", "2026-06", NULL), 0);
+    assert_int_equal(sk_json_parse(&js, g.o, strlen(g.o), NULL), 0);
+    bs = sk_json_get(js, "by_status");
+    assert_int_equal(sk_json_get_int(bs, "received", &x), 0);
+    assert_int_equal(x, (int64_t)total - 1);
+    assert_int_equal(sk_json_get_int(bs, "accepted", &x), 0);
+    assert_int_equal(x, 1);
+    sk_json_free(js);
+    /* The text table carries the same totals. */
+    assert_int_equal(run("report", "--month", "2026-06", NULL), 0);
+    assert_non_null(strstr(g.o, "Monthly report 2026-06"));
+    assert_int_equal(run("--json", "report", "--month", "1999-01", NULL), 0);
+    assert_non_null(strstr(g.o, "\"total\":0,"));
+    assert_int_equal(run("--json", "stats", NULL), 0);
+    assert_non_null(strstr(g.o, "\"records\":200,"));
+    sk_store_close(s);
+}
+
+static long find_bytes(const char *buf, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(buf + i, needle, n) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_backup_verify(void **state)
+{
+    (void)state;
+    sk_store *s;
+    uint64_t dev = prepare(&s);
+    char idm[37], plain[400], enc[400], key[400], key2[400], bad[400], rest[400];
+    insert_sample(s, dev, find_sample(1, "leh"), 1, CANARY, idm);
+    for (size_t i = 0; i < 20; i++)
+        insert_sample(s, dev, i, i + 2, NULL, NULL);
+    assert_int_equal(run("accept", idm, NULL), 0);
+    path_in(plain, sizeof(plain), "plain.bak");
+    path_in(enc, sizeof(enc), "enc.bak");
+    path_in(key, sizeof(key), "backup.key");
+    path_in(key2, sizeof(key2), "other.key");
+    path_in(bad, sizeof(bad), "bad.bak");
+    path_in(rest, sizeof(rest), "restored");
+    write_file(key, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 65);
+    write_file(key2, "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100", 64);
+
+    assert_int_equal(run("backup", plain, NULL), 0);
+    assert_int_equal(run("--json", "verify", plain, NULL), 0);
+    assert_non_null(strstr(g.o, "\"ok\":true"));
+    assert_non_null(strstr(g.o, "\"records\":21,"));
+    assert_int_equal(run("backup", plain, NULL), 1); /* never overwrites */
+    assert_non_null(strstr(g.e, "cannot create"));
+
+    /* Damage one record's encoding (the byte before the canary name is its str header). */
+    size_t len;
+    char *img = slurp(plain, &len);
+    long at = find_bytes(img, len, CANARY);
+    assert_true(at > 0);
+    img[at - 1] = (char)0xc1; /* never used in MessagePack */
+    write_file(bad, img, len);
+    assert_int_equal(run("verify", bad, NULL), 1);
+    assert_non_null(strstr(g.e, "records: entry"));
+    unlink(bad);
+    /* Damage both meta pages: not a store at all. */
+    img[at - 1] = (char)(0xa0 | (sizeof(CANARY) - 1));
+    memset(img, 0x5a, 8192);
+    write_file(bad, img, len);
+    assert_int_equal(run("verify", bad, NULL), 1);
+    assert_non_null(strstr(g.e, "not a readable store"));
+    unlink(bad);
+    free(img);
+
+    /* Encrypted: no plaintext in the file; needs the right key; any change is caught. */
+    assert_int_equal(run("backup", enc, "--key", key, NULL), 0);
+    img = slurp(enc, &len);
+    assert_memory_equal(img, "SKBACKUP", 8);
+    assert_true(find_bytes(img, len, CANARY) < 0);
+    assert_true(find_bytes(img, len, "Zqcanary") < 0);
+    assert_int_equal(run("verify", enc, NULL), 2);
+    assert_non_null(strstr(g.e, "encrypted backup: give --key"));
+    assert_int_equal(run("--json", "verify", enc, "--key", key, NULL), 0);
+    assert_non_null(strstr(g.o, "\"ok\":true,\"encrypted\":true"));
+    assert_non_null(strstr(g.o, "\"records\":21,"));
+    assert_int_equal(run("verify", enc, "--key", key2, NULL), 1);
+    assert_non_null(strstr(g.e, "fails authentication"));
+    img[200] ^= 0x01; /* inside the first chunk's ciphertext */
+    write_file(bad, img, len);
+    assert_int_equal(run("verify", bad, "--key", key, NULL), 1);
+    assert_non_null(strstr(g.e, "chunk 0 fails authentication"));
+    unlink(bad);
+    img[200] ^= 0x01;
+    write_file(bad, img, len - 100); /* truncated */
+    assert_int_equal(run("verify", bad, "--key", key, NULL), 1);
+    assert_non_null(strstr(g.e, "truncated"));
+    unlink(bad);
+    write_file(bad, img, len);
+    FILE *f = fopen(bad, "ab"); /* extended */
+    assert_non_null(f);
+    fputs("x", f);
+    fclose(f);
+    assert_int_equal(run("verify", bad, "--key", key, NULL), 1);
+    assert_non_null(strstr(g.e, "follows the final chunk"));
+    free(img);
+
+    /* Restore the encrypted backup and read it through the store. */
+    assert_int_equal(run("restore", enc, rest, "--key", key, NULL), 0);
+    sk_store *r2;
+    uint64_t recs, seq, recs0, seq0;
+    assert_int_equal(sk_store_open(&r2, rest, 0), 0);
+    assert_int_equal(sk_store_stats(r2, &recs, &seq), 0);
+    assert_int_equal(sk_store_stats(s, &recs0, &seq0), 0);
+    assert_int_equal(recs, 21);
+    assert_int_equal(recs, recs0);
+    assert_int_equal(seq, seq0);
+    sk_id id;
+    sk_record rec;
+    char no[40];
+    assert_int_equal(sk_id_from_str(&id, idm), 0);
+    assert_int_equal(sk_store_record_get(r2, &id, &rec), 0);
+    assert_int_equal(sk_case_get_str(&rec, SK_F_NAME, no, sizeof(no)), 0);
+    assert_string_equal(no, CANARY);
+    sk_record_free(&rec);
+    sk_store_close(r2);
+    assert_int_equal(run("restore", plain, rest, NULL), 1); /* never over a store */
+    assert_int_equal(run("audit", NULL), 0);
+    assert_non_null(strstr(g.o, "backup"));
+    sk_store_close(s);
+}
+
+/* Modify the audit value at seq with fn, directly in LMDB (an attacker with the disk). */
+static void tamper(const char *data, uint64_t seq, int delete_it)
+{
+    sk_store *s;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t key[8];
+    MDB_val k = {8, key}, v;
+    assert_int_equal(sk_store_open(&s, data, 0), 0);
+    assert_int_equal(mdb_txn_begin(sk_store_env(s), NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "audit", 0, &dbi), 0);
+    sk_be64_put(key, seq);
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    if (delete_it) {
+        assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+    } else {
+        uint8_t *copy = malloc(v.mv_size);
+        assert_non_null(copy);
+        memcpy(copy, v.mv_data, v.mv_size);
+        long at = find_bytes((const char *)copy, v.mv_size, "role=field");
+        assert_true(at >= 0);
+        memcpy(copy + at, "role=admin", 10);
+        MDB_val nv = {v.mv_size, copy};
+        assert_int_equal(mdb_put(txn, dbi, &k, &nv, 0), 0);
+        free(copy);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    sk_store_close(s);
+}
+
+static void test_audit_chain(void **state)
+{
+    (void)state;
+    assert_int_equal(run("init", NULL), 0);                                        /* 1 */
+    assert_int_equal(run("worker", "add", "asha", "--role", "field", NULL), 0);    /* 2 */
+    assert_int_equal(run("worker", "add", "boss", "--role", "admin", NULL), 0);    /* 3 */
+    assert_int_equal(run("worker", "add", "rinchen", "--role", "field", NULL), 0); /* 4 */
+    assert_int_equal(run("worker", "disable", "rinchen", NULL), 0);                /* 5 */
+    assert_int_equal(run("export", "--format", "csv", NULL), 0);                   /* 6 */
+    assert_int_equal(run("audit", "--verify", NULL), 0);
+    assert_string_equal(g.o, "audit log verified: 6 entries, chain intact\n");
+    assert_int_equal(run("--json", "audit", "--verify", NULL), 0);
+    assert_string_equal(g.o, "{\"ok\":true,\"entries\":6,\"unchained\":0,\"problem\":null,"
+                             "\"seq\":null}\n");
+    assert_int_equal(run("--json", "audit", "--limit", "2", NULL), 0);
+    assert_int_equal(count_lines(g.o), 2);
+    assert_non_null(strstr(g.o, "\"seq\":5,"));
+    assert_non_null(strstr(g.o, "\"seq\":6,"));
+
+    /* Copy the data directory so each kind of tampering starts from a good log. */
+    char copy[400], file[500];
+    path_in(copy, sizeof(copy), "copy.bak");
+    assert_int_equal(run("backup", copy, NULL), 0); /* 7 */
+    assert_int_equal(run("audit", "--verify", NULL), 0);
+
+    /* An altered middle entry: entry 2 ("role=field") becomes "role=admin". */
+    tamper(g.data, 2, 0);
+    assert_int_equal(run("audit", "--verify", NULL), 1);
+    assert_non_null(strstr(g.e, "TAMPERED: entry 2 was altered"));
+    assert_int_equal(run("--json", "audit", "--verify", NULL), 1);
+    assert_non_null(strstr(g.o, "\"ok\":false"));
+    assert_non_null(strstr(g.o, "\"seq\":2}"));
+
+    /* A removed entry, in a fresh copy. */
+    char other[400];
+    path_in(other, sizeof(other), "other");
+    assert_int_equal(mkdir(other, 0700), 0);
+    snprintf(file, sizeof(file), "%s/data.mdb", other);
+    size_t len;
+    char *img = slurp(copy, &len);
+    write_file(file, img, len);
+    snprintf(g.data, sizeof(g.data), "%s", other);
+    assert_int_equal(run("audit", "--verify", NULL), 0);
+    tamper(g.data, 3, 1);
+    assert_int_equal(run("audit", "--verify", NULL), 1);
+    assert_non_null(strstr(g.e, "entry 3 is missing"));
+
+    /* The last entry removed, and the last entry altered. */
+    path_in(other, sizeof(other), "other2");
+    assert_int_equal(mkdir(other, 0700), 0);
+    snprintf(file, sizeof(file), "%s/data.mdb", other);
+    write_file(file, img, len);
+    snprintf(g.data, sizeof(g.data), "%s", other);
+    tamper(g.data, 6, 1);
+    assert_int_equal(run("audit", "--verify", NULL), 1);
+    assert_non_null(strstr(g.e, "entries after 5 are missing"));
+    path_in(other, sizeof(other), "other3");
+    assert_int_equal(mkdir(other, 0700), 0);
+    snprintf(file, sizeof(file), "%s/data.mdb", other);
+    write_file(file, img, len);
+    snprintf(g.data, sizeof(g.data), "%s", other);
+    assert_int_equal(run("worker", "add", "dolma", "--role", "field", NULL), 0); /* 7, the head */
+    assert_int_equal(run("audit", "--verify", NULL), 0);
+    tamper(g.data, 7, 0);
+    assert_int_equal(run("audit", "--verify", NULL), 1);
+    assert_non_null(strstr(g.e, "entry 7 was altered"));
+    free(img);
+}
+
+/* Entries written without a chain hash (here: an enrollment code, which the store writes in a
+ * transaction of its own) make the log unverifiable, and --verify says so. */
+static void test_audit_unchained(void **state)
+{
+    (void)state;
+    assert_int_equal(run("init", NULL), 0);
+    assert_int_equal(run("worker", "add", "asha", "--role", "field", NULL), 0);
+    assert_int_equal(run("enroll-code", "asha", NULL), 0);
+    int rc = run("audit", "--verify", NULL);
+    if (rc == 0) {
+        /* The store chains its own entries: nothing to report as unverifiable. */
+        assert_string_equal(g.o, "audit log verified: 3 entries, chain intact\n");
+        return;
+    }
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(g.e, "UNVERIFIABLE: 1 of 3 entries carry no chain hash"));
+}
+
+static void test_tls_cert(void **state)
+{
+    (void)state;
+    char dir[400], crt[500];
+    path_in(dir, sizeof(dir), "tls");
+    assert_int_equal(run("--json", "tls-cert", "--cn", "Leh OSC", "--out", dir, NULL), 0);
+    assert_non_null(strstr(g.o, "\"pin\":\""));
+    snprintf(crt, sizeof(crt), "%s/server.key", dir);
+    struct stat st;
+    assert_int_equal(stat(crt, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* Never overwrites the key devices pin. */
+    assert_int_equal(run("tls-cert", "--cn", "Leh OSC", "--out", dir, NULL), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_usage_and_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workers_codes_devices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_case_actions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_minor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backup_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_unchained, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_cert, setup, teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    sk_sample_free(&g_sample);
+    return rc;
+}
