@@ -840,6 +840,7 @@ int main(int argc, char **argv)
         report_json(r, ok);
     else if (!r->o.quiet || !ok)
         report_text(r);
+    fflush(stdout); /* the report first, then the reason on stderr */
     if (r->fatal)
         fprintf(stderr, "sakhi-load: %s\n", r->fatal_msg);
     else if (r->timed_out)

@@ -1,0 +1,306 @@
+/*
+ * test_load.c - sakhi-load against a real sakhi-server: a small run with follow-ups, concurrent
+ * edits and pulls completes with the final check passing and the --json report carrying the
+ * exact counts; the check fails (exit 1, records reported missing) when the verifying device
+ * cannot see the records; bad flags exit 2 with a message; an unreachable server exits 1 with a
+ * message; --prepare-data --codes-out writes one code per device plus the admin's.
+ * Real processes on 127.0.0.1, real LMDB in temp dirs.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sk_case.h"
+#include "sk_json.h"
+#include "sk_proc.h"
+#include "sk_testserver.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef SAKHI_LOAD_BIN
+#define SAKHI_LOAD_BIN "sakhi-load"
+#endif
+
+typedef struct fx {
+    sk_ts ts;
+    char out[700];
+    char port[16];
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(sk_ts_setup(&f->ts, "sk-load"), 0);
+    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
+    snprintf(f->out, sizeof(f->out), "%s/load.out", f->ts.dir);
+    snprintf(f->port, sizeof(f->port), "%u", (unsigned)f->ts.port);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    int rc = sk_ts_stop(&f->ts, 10000);
+    sk_ts_teardown(&f->ts);
+    free(f);
+    assert_int_equal(rc, 0);
+    return 0;
+}
+
+/* Run sakhi-load with args (NULL-ended), output to out; returns its exit code. */
+static int run_load(const char *out, const char *const *args)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)SAKHI_LOAD_BIN;
+    for (; args[n - 1] && n < 63; n++)
+        argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    unlink(out);
+    sk_proc p;
+    assert_int_equal(sk_proc_start(&p, argv, out), 0);
+    assert_int_equal(sk_proc_wait(&p, 60000), 0);
+    return sk_proc_exit_code(&p);
+}
+
+/* Parse the first line of the output file as JSON. */
+static sk_json *first_line_json(const char *path)
+{
+    char *text;
+    size_t len;
+    assert_int_equal(sk_read_file(path, &text, &len), 0);
+    char *nl = strchr(text, '\n');
+    size_t n = nl ? (size_t)(nl - text) : len;
+    sk_json *j = NULL;
+    sk_json_error err;
+    int rc = sk_json_parse(&j, text, n, &err);
+    if (rc)
+        fprintf(stderr, "not JSON at %zu: %s\n%s\n", err.offset, err.msg, text);
+    free(text);
+    assert_int_equal(rc, 0);
+    return j;
+}
+
+static int64_t jint(const sk_json *j, const char *obj, const char *key)
+{
+    const sk_json *o = sk_json_get(j, obj);
+    assert_non_null(o);
+    const sk_json *v = sk_json_get(o, key);
+    assert_non_null(v);
+    assert_int_equal(v->type, SK_JSON_NUMBER);
+    return (int64_t)v->num;
+}
+
+static int jbool(const sk_json *j, const char *obj, const char *key)
+{
+    const sk_json *o = obj ? sk_json_get(j, obj) : j;
+    assert_non_null(o);
+    const sk_json *v = sk_json_get(o, key);
+    assert_non_null(v);
+    assert_int_equal(v->type, SK_JSON_BOOL);
+    return v->boolean;
+}
+
+static void test_small_run_verifies(void **state)
+{
+    fx *f = *state;
+    const char *args[] = {"--port",
+                          f->port,
+                          "--prepare-data",
+                          f->ts.data,
+                          "--devices",
+                          "20",
+                          "--referrals",
+                          "10",
+                          "--conns",
+                          "5",
+                          "--batch",
+                          "4",
+                          "--inflight",
+                          "2",
+                          "--edit-ratio",
+                          "0.3",
+                          "--conflict-ratio",
+                          "0.2",
+                          "--pull",
+                          "--json",
+                          "--duration",
+                          "60",
+                          NULL};
+    int rc = run_load(f->out, args);
+    sk_json *j = first_line_json(f->out);
+    assert_int_equal(rc, 0);
+    assert_true(jbool(j, NULL, "ok"));
+    assert_int_equal(jint(j, "config", "devices"), 20);
+    assert_int_equal(jint(j, "enroll", "devices"), 21); /* 20 field devices + the verifier */
+    assert_int_equal(jint(j, "ingest", "referrals"), 200);
+    /* 3 follow-ups per device; 2 conflicting records per device, edited by two devices each */
+    assert_int_equal(jint(j, "edits", "followups"), 60);
+    assert_int_equal(jint(j, "edits", "concurrent"), 80);
+    assert_int_equal(jint(j, "edits", "merged"), 40);
+    assert_int_equal(jint(j, "ingest", "changes"), 200 + 60 + 80);
+    /* batches of 4: 10 referrals per device = 3 pushes; edits 3 + 2 + 2 = 7 changes = 2 */
+    assert_int_equal(jint(j, "ingest", "pushes"), 20 * 3 + 20 * 2);
+    assert_int_equal(jint(j, "ack_latency_ms", "count"), 100);
+    assert_int_equal(jint(j, "errors", "total"), 0);
+    assert_int_equal(jint(j, "errors", "gave_up"), 0);
+    assert_true(jbool(j, "verify", "ran"));
+    assert_true(jbool(j, "verify", "ok"));
+    assert_int_equal(jint(j, "verify", "expected"), 200);
+    assert_int_equal(jint(j, "verify", "records"), 200);
+    assert_int_equal(jint(j, "verify", "missing"), 0);
+    assert_int_equal(jint(j, "verify", "extra"), 0);
+    assert_int_equal(jint(j, "verify", "duplicate"), 0);
+    assert_int_equal(jint(j, "verify", "mismatch"), 0);
+    /* a referral is a few hundred bytes on the wire, never zero, never kilobytes */
+    int64_t per = jint(j, "bytes", "push_per_referral");
+    assert_true(per > 100 && per < 2000);
+    assert_true(jint(j, "bytes", "pulled_records") >= 200); /* each device pulled its worker's */
+    assert_true(jint(j, "ack_latency_ms", "max") >= jint(j, "ack_latency_ms", "p50"));
+    sk_json_free(j);
+
+    /* a second run on the same server checks only its own records (the baseline cursor) */
+    const char *again[] = {"--port",      f->port, "--prepare-data", f->ts.data, "--devices", "4",
+                           "--referrals", "5",     "--conns",        "2",        "--json",    NULL};
+    rc = run_load(f->out, again);
+    j = first_line_json(f->out);
+    assert_int_equal(rc, 0);
+    assert_int_equal(jint(j, "verify", "records"), 20);
+    assert_int_equal(jint(j, "verify", "extra"), 0);
+    sk_json_free(j);
+}
+
+static void test_verification_can_fail(void **state)
+{
+    fx *f = *state;
+    /* the "admin" code belongs to a field worker of its own: its pull sees none of the records */
+    char codes[700];
+    snprintf(codes, sizeof(codes), "%s/codes.txt", f->ts.dir);
+    assert_int_equal(sk_ts_worker(&f->ts, "fa", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_ts_worker(&f->ts, "fb", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    char c1[SK_ENROLL_CODE_LEN + 1], c2[SK_ENROLL_CODE_LEN + 1], c3[SK_ENROLL_CODE_LEN + 1];
+    assert_int_equal(sk_ts_code(&f->ts, "fa", 600000, c1), 0);
+    assert_int_equal(sk_ts_code(&f->ts, "fa", 600000, c2), 0);
+    assert_int_equal(sk_ts_code(&f->ts, "fb", 600000, c3), 0);
+    FILE *fp = fopen(codes, "w");
+    assert_non_null(fp);
+    fprintf(fp, "# test codes\nfield %s\nfield %s\nadmin %s\n", c1, c2, c3);
+    fclose(fp);
+    const char *args[] = {"--port", f->port,       "--codes", codes,    "--devices",
+                          "2",      "--referrals", "3",       "--json", NULL};
+    int rc = run_load(f->out, args);
+    sk_json *j = first_line_json(f->out);
+    assert_int_equal(rc, 1);
+    assert_false(jbool(j, NULL, "ok"));
+    assert_true(jbool(j, "verify", "ran"));
+    assert_false(jbool(j, "verify", "ok"));
+    assert_int_equal(jint(j, "ingest", "referrals"), 6);
+    assert_int_equal(jint(j, "verify", "missing"), 6);
+    assert_int_equal(jint(j, "verify", "records"), 0);
+    sk_json_free(j);
+    assert_int_equal(sk_file_contains(f->out, "VERIFICATION FAILED"), 1);
+
+    /* the codes are spent now: enrolling again is refused, the run fails with the reason */
+    rc = run_load(f->out, args);
+    assert_int_equal(rc, 1);
+    assert_int_equal(sk_file_contains(f->out, "ENROLL_CODE"), 1);
+}
+
+static void test_bad_flags(void **state)
+{
+    fx *f = *state;
+    static const struct {
+        const char *a[6];
+        const char *msg;
+    } cases[] = {
+        {{"--port", "1", "--bogus", NULL}, "unknown option '--bogus'"},
+        {{"--devices", "0", "--port", "1", NULL}, "--devices"},
+        {{"--port", "70000", NULL}, "--port: '70000'"},
+        {{"--edit-ratio", "1.5", "--port", "1", NULL}, "--edit-ratio"},
+        {{"--devices", NULL}, "--devices needs a value"},
+        {{"--codes", "x", NULL}, "--port is required"},
+        {{"--port", "1", NULL}, "--prepare-data DIR or --codes FILE"},
+        {{"--port", "1", "--codes", "x", "--tls", NULL}, "TLS"},
+        {{"--port", "1", "--codes", "/nonexistent/codes", NULL}, "cannot read /nonexistent"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = run_load(f->out, cases[i].a);
+        if (rc != 2 || sk_file_contains(f->out, cases[i].msg) != 1) {
+            char *t = NULL;
+            size_t n;
+            sk_read_file(f->out, &t, &n);
+            fprintf(stderr, "case %zu: rc %d, output: %s\n", i, rc, t ? t : "");
+            free(t);
+        }
+        assert_int_equal(rc, 2);
+        assert_int_equal(sk_file_contains(f->out, cases[i].msg), 1);
+    }
+    const char *help[] = {"--help", NULL};
+    assert_int_equal(run_load(f->out, help), 0);
+    assert_int_equal(sk_file_contains(f->out, "usage: sakhi-load"), 1);
+}
+
+static void test_unreachable_and_prepare(void **state)
+{
+    fx *f = *state;
+    /* a port nobody listens on: bind one, note it, close it */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t al = sizeof(a);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
+    close(s);
+    char port[16], dir[700], codes[720];
+    snprintf(port, sizeof(port), "%u", (unsigned)ntohs(a.sin_port));
+    snprintf(dir, sizeof(dir), "%s/other-data", f->ts.dir);
+    snprintf(codes, sizeof(codes), "%s/prepared.txt", f->ts.dir);
+
+    const char *prep[] = {"--prepare-data", dir, "--codes-out", codes, "--devices", "3", NULL};
+    assert_int_equal(run_load(f->out, prep), 0);
+    char *text;
+    size_t len;
+    assert_int_equal(sk_read_file(codes, &text, &len), 0);
+    int nfield = 0, nadmin = 0;
+    for (char *p = text; (p = strstr(p, "\n")) != NULL; p++) {
+        nfield += !strncmp(p + 1, "field ", 6);
+        nadmin += !strncmp(p + 1, "admin ", 6);
+    }
+    free(text);
+    assert_int_equal(nfield, 3);
+    assert_int_equal(nadmin, 1);
+
+    const char *args[] = {"--port",     port,        "--codes", codes,       "--devices",
+                          "3",          "--retries", "1",       "--timeout", "5",
+                          "--duration", "30",        NULL};
+    int rc = run_load(f->out, args);
+    assert_int_equal(rc, 1);
+    assert_int_equal(sk_file_contains(f->out, "cannot connect"), 1);
+    assert_int_equal(sk_file_contains(f->out, "no device could enroll"), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_small_run_verifies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verification_can_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_and_prepare, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

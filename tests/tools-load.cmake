@@ -1,0 +1,15 @@
+# tools-load: sakhi-load (the load generator) against a real server, and the benchmark script
+# in its quick form (it checks that every benchmark runs; it never judges timings).
+# sakhi_testsupport comes from server.cmake (included before this file).
+if(NOT TARGET sakhi-load OR NOT TARGET sakhi_testsupport)
+  return()
+endif()
+sakhi_add_test(test_load
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_load.c
+  LIBS sakhi_testsupport sakhi_toolkit
+  LABELS integration
+  TIMEOUT 180)
+target_compile_definitions(test_load PRIVATE
+  SAKHI_SERVER_BIN="$<TARGET_FILE:sakhi-server>"
+  SAKHI_LOAD_BIN="$<TARGET_FILE:sakhi-load>")
+add_dependencies(test_load sakhi-load sakhi-server)
