@@ -728,6 +728,33 @@ static void test_cancel_and_timeout(void **state)
     sakhi_close(c);
 }
 
+/* ---- revocation ----------------------------------------------------------------------------- */
+
+static void test_revoked_device_wipes(void **state)
+{
+    fx *f = *state;
+    sakhi_client *c = device(f, "fw1", 1);
+    char id[SAKHI_ID_STRLEN], path[700];
+    capture(c, "Canary Revoked Name", SAKHI_URGENCY_URGENT, id);
+    sync_ok(c, NULL);
+    sakhi_status st = SAKHI_STATUS_INIT;
+    assert_int_equal(sakhi_status_get(&st, c), 0);
+    sk_store *s = NULL;
+    assert_int_equal(sk_ts_store(&f->ts, &s), 0);
+    assert_int_equal(sk_store_device_revoke(s, st.device_id, sk_ts_now_ms()), 0);
+    sk_store_close(s);
+    capture(c, "withheld", SAKHI_URGENCY_URGENT, id); /* lost by design (PROTOCOL.md 4.3) */
+    sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
+    assert_int_equal(sakhi_sync(&res, c, NULL), SAKHI_EREVOKED);
+    /* the handle refuses everything and the store files are gone */
+    sakhi_record *rec = NULL;
+    assert_int_equal(sakhi_record_get(&rec, c, id), SAKHI_EREVOKED);
+    assert_int_equal(sakhi_sync(&res, c, NULL), SAKHI_EREVOKED);
+    snprintf(path, sizeof(path), "%s/dev0/data.mdb", f->ts.dir);
+    assert_int_equal(access(path, F_OK), -1);
+    sakhi_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -739,6 +766,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_capture_during_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoked_device_wipes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
