@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# demo.sh [build-dir] - the README's first command: install missing dependencies, build
-# (scripts/build.sh), then run the demo: a sakhi-server on 127.0.0.1 with a fresh data folder,
-# simulated field devices capturing the sample referrals offline, then syncing, and an account of
-# what reached the centre.
+# demo.sh [--no-build] [build-dir] - the README's first command: install missing dependencies,
+# build (scripts/build.sh), then run the demo: a sakhi-server on 127.0.0.1 with a fresh data
+# folder, three field devices capturing the sample referrals offline, then syncing (one on a
+# clean link, two through sakhi-netem's 2g and flaky links), the centre accepting some and adding
+# follow-ups, a second sync, and an account of what went where.
 #
-# The demo itself lives in run_demo(). While the parts it needs are not built yet it says which
-# ones are missing and exits 0; it never pretends a sync happened.
-# Safe to run twice: the demo's data folder (demo-data/) is recreated on every run.
+# --no-build skips the dependency and build steps (the ctest test that runs the demo uses it).
+# The demo itself lives in run_demo(). If a program it needs is not built it says which and
+# exits non-zero; it never pretends a sync happened: every number it prints comes from the
+# programs' own --json output, and it checks that the centre holds exactly what was sent and
+# that each case number reached the device that captured the referral.
+# Safe to run twice: the demo's data folder (demo-data/, or $SAKHI_DEMO_DIR) is recreated on
+# every run, ports are picked by the kernel, and everything it starts is stopped on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NO_BUILD=0
+if [[ "${1:-}" == "--no-build" ]]; then
+    NO_BUILD=1
+    shift
+fi
 BUILD=${1:-$ROOT/build}
 BUILD=$(mkdir -p "$BUILD" && cd "$BUILD" && pwd)
 DEMO_DIR=${SAKHI_DEMO_DIR:-$ROOT/demo-data}
 SAMPLES=$ROOT/tests/data/sample-referrals.json
+# Seeds of the two shaped links (sakhi-netem --seed): the same seeds replay the same stalls and
+# cuts for the same bytes.
+SEED_2G=${SAKHI_DEMO_SEED_2G:-7}
+SEED_FLAKY=${SAKHI_DEMO_SEED_FLAKY:-21}
 
 # Programs the demo runs, relative to the build directory.
-NEEDED=(server/sakhi-server tools/sakhi tools/sakhi-admin tools/sakhi-netem)
+NEEDED=(server/sakhi-server tools/cli/sakhi tools/admin/sakhi-admin tools/netem/sakhi-netem)
 
 missing_parts()
 {
@@ -26,25 +40,256 @@ missing_parts()
     done
 }
 
+# ---- helpers for run_demo ------------------------------------------------------------------
+
+PIDS=()
+stop_all()
+{
+    local pid
+    for pid in "${PIDS[@]:-}"; do
+        [[ -n "$pid" ]] || continue
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]:-}"; do
+        [[ -n "$pid" ]] || continue
+        # bounded wait, then force
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+
+die()
+{
+    echo "demo: FAILED: $*" >&2
+    [[ -f "${DEMO_DIR}/server.log" ]] && echo "demo: server log: ${DEMO_DIR}/server.log" >&2
+    exit 1
+}
+
+# Wait (bounded) for a port file written by a program we started; print the port.
+wait_port_file()
+{
+    local file=$1 pid=$2 what=$3
+    for _ in $(seq 100); do
+        if [[ -s "$file" ]]; then
+            cat "$file"
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || die "$what exited before listening"
+        sleep 0.1
+    done
+    die "$what did not start listening within 10 s"
+}
+
+# json_num KEY JSON: the number after "KEY": in a flat JSON object.
+json_num()
+{
+    local v
+    v=$(grep -o "\"$1\":[0-9]*" <<<"$2" | head -n1 | cut -d: -f2)
+    echo "${v:-0}"
+}
+
+human_bytes()
+{
+    local n=$1
+    if ((n < 1000)); then echo "$n B"; else awk -v n="$n" 'BEGIN { printf "%.1f KB", n / 1000 }'; fi
+}
+
+now_ms() { date +%s%3N; }
+
 run_demo()
 {
     local missing
     missing=$(missing_parts)
     if [[ -n "$missing" ]]; then
-        echo "demo: the demo cannot run yet; these programs are not built:"
+        echo "demo: the demo cannot run; these programs are not built in $BUILD:"
         sed 's/^/  /' <<<"$missing"
-        echo "demo: nothing was synced. Run ./scripts/test.sh to see what the finished parts do."
-        return 0
+        echo "demo: nothing was synced."
+        return 1
     fi
-    # All programs exist, but the demo's steps (enroll devices, capture the samples offline,
-    # sync through sakhi-netem, accept on the centre side, sync back) are not written yet.
-    echo "demo: all programs are built, but the demo steps are not written yet; nothing was synced."
-    echo "demo: sample referrals that the demo will use: $SAMPLES"
-    echo "demo: data folder it will use: $DEMO_DIR"
+    [[ -r "$SAMPLES" ]] || die "sample referrals not found: $SAMPLES"
+
+    local SERVER=$BUILD/server/sakhi-server SAKHI=$BUILD/tools/cli/sakhi
+    local ADMIN=$BUILD/tools/admin/sakhi-admin NETEM=$BUILD/tools/netem/sakhi-netem
+    local t0 t_start
+    t_start=$(now_ms)
+
+    rm -rf "$DEMO_DIR"
+    mkdir -p "$DEMO_DIR"
+    chmod 700 "$DEMO_DIR"
+    trap stop_all EXIT
+    trap 'exit 130' INT TERM
+    local DATA=$DEMO_DIR/centre-data PIN=$DEMO_DIR/pin
+    umask 077
+    echo "2580" >"$PIN"
+
+    # -- the centre ----------------------------------------------------------------------------
+    echo "1. The centre: a fresh data folder, three field workers and one staff member"
+    "$ADMIN" --data "$DATA" init >/dev/null || die "sakhi-admin init"
+    for w in 1 2 3; do
+        "$ADMIN" --data "$DATA" worker add "field-$w" --role field --district leh >/dev/null ||
+            die "sakhi-admin worker add field-$w"
+    done
+    "$ADMIN" --data "$DATA" worker add staff-1 --role staff --district leh >/dev/null ||
+        die "sakhi-admin worker add staff-1"
+    "$SERVER" --plaintext --listen 127.0.0.1 --port 0 --port-file "$DEMO_DIR/server.port" \
+        --data "$DATA" --log-file "$DEMO_DIR/server.log" &
+    PIDS+=($!)
+    local PORT
+    PORT=$(wait_port_file "$DEMO_DIR/server.port" "${PIDS[0]}" sakhi-server)
+    echo "   sakhi-server listening on 127.0.0.1:$PORT (log: $DEMO_DIR/server.log)"
+
+    # -- three devices, enrolled with one-time codes ---------------------------------------------
+    echo "2. Three field devices, each enrolled with a one-time code from the centre"
+    local d code
+    for d in 1 2 3; do
+        code=$("$ADMIN" --data "$DATA" enroll-code "field-$d" --ttl 1h) ||
+            die "sakhi-admin enroll-code field-$d"
+        "$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" --quiet init ||
+            die "sakhi init (device $d)"
+        "$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" enroll \
+            --server "127.0.0.1:$PORT" --code "$code" --label "demo phone $d" | sed 's/^/   /' ||
+            die "sakhi enroll (device $d)"
+    done
+
+    # -- capture offline -------------------------------------------------------------------------
+    # Device 2 is on 2G (30 kbit/s): it gets a small batch.
+    local -A RANGE=([1]=0-14 [2]=15-19 [3]=20-29) COUNT=([1]=15 [2]=5 [3]=10)
+    echo "3. Offline capture of the sample referrals (no server involved)"
+    for d in 1 2 3; do
+        "$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" capture \
+            --from-sample "$SAMPLES" --index "${RANGE[$d]}" >"$DEMO_DIR/device-$d.ids" ||
+            die "sakhi capture (device $d)"
+        local n
+        n=$(wc -l <"$DEMO_DIR/device-$d.ids")
+        [[ "$n" -eq "${COUNT[$d]}" ]] || die "device $d captured $n referrals, expected ${COUNT[$d]}"
+        echo "   device $d (field-$d): captured $n referrals (samples ${RANGE[$d]}), all pending"
+    done
+
+    # -- the links -------------------------------------------------------------------------------
+    local -A VIA=([1]="127.0.0.1:$PORT")
+    local preset seed
+    for d in 2 3; do
+        if [[ $d -eq 2 ]]; then preset=2g seed=$SEED_2G; else preset=flaky seed=$SEED_FLAKY; fi
+        "$NETEM" --listen 0 --upstream "127.0.0.1:$PORT" --preset "$preset" --seed "$seed" \
+            --port-file "$DEMO_DIR/netem-$preset.port" \
+            --stats-json "$DEMO_DIR/netem-$preset.json" 2>"$DEMO_DIR/netem-$preset.log" &
+        PIDS+=($!)
+        VIA[$d]="127.0.0.1:$(wait_port_file "$DEMO_DIR/netem-$preset.port" "$!" "sakhi-netem $preset")"
+    done
+    local -A LINK=([1]="clean link" [2]="2g link (sakhi-netem, seed $SEED_2G)"
+        [3]="flaky link (sakhi-netem, seed $SEED_FLAKY)")
+
+    # -- first sync ------------------------------------------------------------------------------
+    echo "4. First sync: device 1 on a clean link, devices 2 and 3 through sakhi-netem"
+    local -A S1 S2 T1 T2
+    local out
+    for d in 1 2 3; do
+        t0=$(now_ms)
+        out=$("$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" --json sync \
+            --via "${VIA[$d]}" --retry 20 --timeout 20) ||
+            die "device $d's first sync did not finish: $out"
+        S1[$d]=$out
+        T1[$d]=$(($(now_ms) - t0))
+        [[ "$(json_num applied "$out")" -eq "${COUNT[$d]}" ]] ||
+            die "device $d: ${COUNT[$d]} captured but the server applied $(json_num applied "$out")"
+        local tries cut=""
+        tries=$(json_num attempts "$out")
+        ((tries > 1)) && cut="; the connection was lost $((tries - 1)) time(s) and the sync resumed"
+        printf '   device %s over the %s: sent %s referrals, %s acknowledged, %s, %s up / %s down%s\n' \
+            "$d" "${LINK[$d]}" "$(json_num pushed "$out")" "$(json_num applied "$out")" \
+            "$(awk -v m="${T1[$d]}" 'BEGIN { printf "%.1f s", m / 1000 }')" \
+            "$(human_bytes "$(json_num bytes_sent "$out")")" \
+            "$(human_bytes "$(json_num bytes_received "$out")")" "$cut"
+    done
+
+    # -- the centre: what arrived, accept some, add follow-ups -----------------------------------
+    echo "5. The centre: what arrived, accepting two referrals per device, adding follow-ups"
+    local total
+    total=$("$ADMIN" --data "$DATA" --json list | grep -c '"id"' || true)
+    [[ "$total" -eq 30 ]] || die "the centre holds $total records, expected 30"
+    echo "   the centre holds $total referrals (15 + 5 + 10), each once"
+    local -A CASES
+    local id cn
+    for d in 1 2 3; do
+        CASES[$d]=""
+        for id in $(head -n 2 "$DEMO_DIR/device-$d.ids"); do
+            cn=$("$ADMIN" --data "$DATA" accept "$id") || die "sakhi-admin accept $id"
+            "$ADMIN" --data "$DATA" followup "$id" \
+                "Accepted at the centre as $cn; counsellor assigned, first session booked." \
+                >/dev/null || die "sakhi-admin followup $id"
+            CASES[$d]+="$id=$cn "
+            echo "   accepted ${id:0:13}... from device $d as case $cn, follow-up added"
+        done
+    done
+
+    # -- second sync -----------------------------------------------------------------------------
+    echo "6. Second sync: the case numbers and follow-ups flow back to the devices"
+    for d in 1 2 3; do
+        t0=$(now_ms)
+        out=$("$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" --json sync \
+            --via "${VIA[$d]}" --retry 20 --timeout 20) ||
+            die "device $d's second sync did not finish: $out"
+        S2[$d]=$out
+        T2[$d]=$(($(now_ms) - t0))
+        printf '   device %s: received %s updated records in %s (%s down)\n' "$d" \
+            "$(json_num pulled "$out")" \
+            "$(awk -v m="${T2[$d]}" 'BEGIN { printf "%.1f s", m / 1000 }')" \
+            "$(human_bytes "$(json_num bytes_received "$out")")"
+    done
+
+    # Each accepted referral's case number must now be on the device that captured it.
+    local pair show fus
+    for d in 1 2 3; do
+        for pair in ${CASES[$d]}; do
+            id=${pair%%=*} cn=${pair#*=}
+            show=$("$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" --json show "$id") ||
+                die "sakhi show $id on device $d"
+            grep -q "\"case_no\":\"$cn\"" <<<"$show" ||
+                die "case number $cn did not reach device $d"
+        done
+    done
+
+    stop_all
+    trap - EXIT
+
+    # -- the account -----------------------------------------------------------------------------
+    local t_total=$(($(now_ms) - t_start)) up=0 down=0
+    echo
+    echo "=== What happened ==="
+    for d in 1 2 3; do
+        local s1=${S1[$d]} s2=${S2[$d]}
+        up=$((up + $(json_num bytes_sent "$s1") + $(json_num bytes_sent "$s2")))
+        down=$((down + $(json_num bytes_received "$s1") + $(json_num bytes_received "$s2")))
+        echo "device $d (worker field-$d, ${LINK[$d]}):"
+        echo "  sent     ${COUNT[$d]} referrals captured offline; the server acknowledged $(json_num applied "$s1") (merged $(json_num merged "$s1"), rejected $(json_num rejected "$s1"))"
+        echo "  cases    $(for pair in ${CASES[$d]}; do printf '%s ' "${pair#*=}"; done)(case numbers now shown on the device)"
+        echo "  back     $(json_num pulled "$s2") records updated by the centre (status accepted, case number, follow-up)"
+        echo "  wire     $(human_bytes $(($(json_num bytes_sent "$s1") + $(json_num bytes_sent "$s2")))) up, $(human_bytes $(($(json_num bytes_received "$s1") + $(json_num bytes_received "$s2")))) down; sync took $(awk -v a="${T1[$d]}" -v b="${T2[$d]}" 'BEGIN { printf "%.1f s + %.1f s", a / 1000, b / 1000 }'); $(json_num attempts "$s1")+$(json_num attempts "$s2") connection(s)"
+    done
+    local p
+    for p in 2g flaky; do
+        if [[ -s "$DEMO_DIR/netem-$p.json" ]]; then
+            local js
+            js=$(cat "$DEMO_DIR/netem-$p.json")
+            echo "link $p: $(json_num connections "$js") connections, $(json_num cuts "$js") cut(s), $(json_num stalls "$js") stall(s), $(human_bytes "$(json_num bytes_up "$js")") up / $(human_bytes "$(json_num bytes_down "$js")") down through the proxy"
+        fi
+    done
+    echo "centre:  received 30 referrals, each exactly once; accepted 6 and gave them case numbers;"
+    echo "         every case number reached the device that captured the referral."
+    echo "total:   $(human_bytes "$up") up, $(human_bytes "$down") down on the devices' side; demo took $(awk -v m="$t_total" 'BEGIN { printf "%.1f s", m / 1000 }')"
+    echo "data:    $DEMO_DIR (devices device-1..3, centre-data, server.log); PIN for the devices in $PIN"
+    echo "try:     $SAKHI --store $DEMO_DIR/device-1 --pin-file $PIN list"
     return 0
 }
 
-"$ROOT/scripts/build.sh" "$BUILD"
+if [[ $NO_BUILD -eq 0 ]]; then
+    "$ROOT/scripts/build.sh" "$BUILD"
+fi
 echo
 echo "=== Sakhi Sync demo ==="
 run_demo
