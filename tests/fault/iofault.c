@@ -13,7 +13,8 @@
  *   FAULT   SK_IOFAULT=eio|enospc, SK_IOFAULT_OP=write|fdatasync|fsync|sync (sync = both),
  *           SK_IOFAULT_AT=N: the Nth such call on a matched fd fails with that errno without
  *           touching the file; SK_IOFAULT_STICKY=1 makes every later one fail too (a full disk).
- *           SK_IOFAULT_MATCH overrides the match suffix for faults.
+ *           SK_IOFAULT_MATCH overrides the match suffix for faults. SK_IOFAULT_ARM=path: calls
+ *           are counted only once that file exists (set up the store first, then arm).
  *   MALLOC  SK_MALLOCFAIL_AT=N: the Nth malloc/calloc/realloc counted after arming returns NULL
  *           (ENOMEM). Armed from the start, or, when SK_MALLOCFAIL_ARM=path is set, from the first
  *           call that finds that file existing (the test creates it when the process is idle).
@@ -101,6 +102,8 @@ static char malloc_arm[512];
 static atomic_int malloc_armed;
 static atomic_long malloc_count;
 static char report_path[512];
+static char fault_arm[512];
+static atomic_int fault_armed;
 
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -183,6 +186,8 @@ __attribute__((constructor)) static void iofault_init(void)
     fault_at = env_long("SK_IOFAULT_AT");
     fault_sticky = env_long("SK_IOFAULT_STICKY") == 1;
     copy_env(report_path, sizeof report_path, "SK_IOFAULT_REPORT");
+    copy_env(fault_arm, sizeof fault_arm, "SK_IOFAULT_ARM");
+    atomic_store(&fault_armed, fault_arm[0] == '\0');
     copy_env(malloc_arm, sizeof malloc_arm, "SK_MALLOCFAIL_ARM");
     atomic_store(&malloc_armed, malloc_arm[0] == '\0');
     /* last: from here on malloc may start failing */
@@ -300,6 +305,11 @@ static int inject(int fd, unsigned op, const char *name)
         return 0;
     if (!(fd_flags(fd) & FD_FMATCH))
         return 0;
+    if (!atomic_load(&fault_armed)) {
+        if (access(fault_arm, F_OK) != 0)
+            return 0;
+        atomic_store(&fault_armed, 1);
+    }
     long n = atomic_fetch_add(&fault_count, 1) + 1;
     if (n == fault_at || (fault_sticky && n > fault_at)) {
         char what[48] = "io ";

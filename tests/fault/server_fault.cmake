@@ -24,3 +24,16 @@ set_tests_properties(test_fault_server_powerloss_long PROPERTIES LABELS "fault;s
 add_test(NAME test_fault_server_powerloss_liar COMMAND sk-powerloss ${SK_SPL_ARGS}
   --run "${SK_SL} run {DIR} {WORK} 40" --images 100 --seed 1 --ignore-sync --expect-loss)
 set_tests_properties(test_fault_server_powerloss_liar PROPERTIES LABELS fault TIMEOUT 600)
+
+# EIO/ENOSPC on write and fdatasync, and malloc failures, swept through a session on the server
+sakhi_add_test(test_fault_server_inject
+  SOURCES ${SK_FAULT_DIR}/test_server_faults.c
+  LIBS sakhi_testsupport Threads::Threads
+  LABELS fault
+  TIMEOUT 900)
+target_compile_definitions(test_fault_server_inject PRIVATE
+  SK_IOFAULT_LIB="$<TARGET_FILE:sakhi_iofault>")
+add_dependencies(test_fault_server_inject sakhi_iofault sakhi-server)
+add_test(NAME test_fault_server_inject_long COMMAND test_fault_server_inject)
+set_tests_properties(test_fault_server_inject_long PROPERTIES LABELS "fault;slow" TIMEOUT 7200
+  ENVIRONMENT SK_FAULT_LONG=1)
