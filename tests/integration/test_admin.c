@@ -409,8 +409,9 @@ static void test_workers_codes_devices(void **state)
     assert_int_equal(d.revoked, 1);
     assert_int_equal(sk_store_device_get(s, 2, &d), 0);
     assert_int_equal(d.revoked, 0);
-    assert_int_equal(run("--json", "device", "revoke", "1", NULL), 0);
+    assert_int_equal(run("--json", "revoke", "1", NULL), 0);
     assert_string_equal(g.o, "{\"device\":1,\"revoked\":true,\"already\":true}\n");
+    assert_int_equal(run("revoke", NULL), 2);
     assert_int_equal(run("worker", "disable", "st1", NULL), 0);
     sk_worker w;
     assert_int_equal(sk_store_worker_get(s, "st1", &w), 0);

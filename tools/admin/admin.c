@@ -35,7 +35,7 @@ static const char k_usage[] =
     "  worker add ID --role field|staff|admin [--district leh|kargil]\n"
     "  worker list | worker disable ID\n"
     "  enroll-code WORKER [--ttl 24h]    one-time device enrollment code\n"
-    "  device list | device revoke ID\n"
+    "  device list | device revoke ID  (also: revoke ID)\n"
     "  tls-cert --cn NAME --out DIR      self-signed certificate for the centre\n"
     "Cases:\n"
     "  list [--status S]                 records (no personal fields)\n"
@@ -212,6 +212,7 @@ static const cmd k_cmds[] = {
     {"worker", sk_admin_cmd_worker},
     {"enroll-code", sk_admin_cmd_enroll_code},
     {"device", sk_admin_cmd_device},
+    {"revoke", sk_admin_cmd_revoke},
     {"stats", sk_admin_cmd_stats},
     {"tls-cert", sk_admin_cmd_tls_cert},
     {"list", sk_admin_cmd_list},

@@ -76,6 +76,7 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_device(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_revoke(sk_admin *a, int argc, char **argv); /* = device revoke */
 int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_tls_cert(sk_admin *a, int argc, char **argv);
 

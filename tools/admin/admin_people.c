@@ -440,6 +440,21 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
     return 0;
 }
 
+int sk_admin_cmd_revoke(sk_admin *a, int argc, char **argv)
+{
+    /* `revoke ID` is `device revoke ID` (the name issue 8 and the security docs use). */
+    char *args[64];
+    int n = 0;
+    args[n++] = (char *)"device";
+    args[n++] = (char *)"revoke";
+    for (int i = 1; i < argc && n < 63; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    if (argc >= 62)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "too many arguments");
+    return sk_admin_cmd_device(a, n, args);
+}
+
 /* ---- stats ------------------------------------------------------------------------------- */
 
 static const char k_stats_help[] =
