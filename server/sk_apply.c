@@ -12,6 +12,7 @@
 #include "sk_err.h"
 #include "sk_log.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -134,10 +135,22 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
     memset(&mr, 0, sizeof(mr));
     memset(&cerr, 0, sizeof(cerr));
 
-    /* Exactly once: an op already recorded for this device gets its original answer. */
-    rc = sk_store_op_get_txn(ctx->store, ctx->txn, ctx->device, c->op, ack, msg_buf, msg_cap);
-    if (rc == 0)
+    /* Exactly once: an op already recorded for this device gets its original answer, if the
+     * change is the same one; other content under a used op is OP_ORDER (not stored: the op's
+     * original answer stays). */
+    uint8_t hash[32], stored[32];
+    int has_hash = 0;
+    if ((rc = sk_store_change_hash(c, hash)))
+        return rc == -SK_E_NOMEM ? rc : -SK_E_INTERNAL;
+    rc = sk_store_op_get_hash_txn(ctx->store, ctx->txn, ctx->device, c->op, ack, msg_buf, msg_cap,
+                                  stored, &has_hash);
+    if (rc == 0) {
+        if (has_hash && CRYPTO_memcmp(hash, stored, sizeof(hash)) != 0)
+            reject(ack, c->op, -SK_E_OP_ORDER, 0,
+                   "op: already used for a different change (resend the original or use a new op)",
+                   msg_buf, msg_cap);
         return 0;
+    }
     if (rc != -SK_E_NOT_FOUND)
         return rc;
     if (c->op == 0) {
@@ -204,13 +217,20 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
     ack->version = seq;
     msg_buf[0] = '\0';
     ack->msg.p = msg_buf;
-    rc = sk_store_op_put_txn(ctx->store, ctx->txn, ctx->device, ack);
+    rc = sk_store_op_put_hash_txn(ctx->store, ctx->txn, ctx->device, ack, hash);
     goto out;
 
 rejected:
     mdb_txn_abort(txn);
     txn = NULL;
-    rc = sk_store_op_put_txn(ctx->store, ctx->txn, ctx->device, ack);
+    /* A refused write is audited too: attempts on others' records must be visible. */
+    sk_id_to_str(&c->id, idtxt);
+    snprintf(detail, sizeof(detail), "record=%s op=%llu code=%s", idtxt,
+             (unsigned long long)c->op, sk_err_name((int)ack->code));
+    rc = sk_store_audit_txn(ctx->store, ctx->txn, ctx->now_ms, "push_rejected", ctx->actor.worker,
+                            ctx->device, detail);
+    if (rc == 0)
+        rc = sk_store_op_put_hash_txn(ctx->store, ctx->txn, ctx->device, ack, hash);
     goto out;
 fatal:
     if (rc >= 0)

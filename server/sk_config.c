@@ -67,6 +67,17 @@ static const opt k_opts[] = {
      "serve without TLS; allowed only on a loopback address (tests)"},
     {"tls-cert", K_STR, O(tls_cert), 0, 0, "FILE", "TLS certificate (PEM)"},
     {"tls-key", K_STR, O(tls_key), 0, 0, "FILE", "TLS private key (PEM)"},
+    {"auth-fail-limit", K_UINT, O(auth_fail_limit), 0, 1000000, "N",
+     "failed authentications of one device per window before RATE_LIMITED (default 5; 0 = "
+     "no limit)"},
+    {"auth-fail-limit-addr", K_UINT, O(auth_fail_limit_addr), 0, 1000000, "N",
+     "failed authentications or enrollments from one address per window (default 20; 0 = no "
+     "limit)"},
+    {"auth-fail-window", K_SECONDS, O(auth_fail_window_ms), 0, 0, "S",
+     "the window of the two limits above, in seconds (default 600)"},
+    {"audit-retention-days", K_UINT, O(audit_retention_days), 0, 36500, "DAYS",
+     "audit entries older than this are pruned, the chain kept verifiable (default 400; 0 = "
+     "keep forever)"},
 };
 #undef O
 #define NOPTS (sizeof(k_opts) / sizeof(k_opts[0]))
@@ -87,6 +98,10 @@ void sk_config_defaults(sk_config *c)
     c->shutdown_timeout_ms = 10000;
     c->out_budget = 1024 * 1024;
     c->log_level = SK_LOG_INFO;
+    c->auth_fail_limit = 5;
+    c->auth_fail_limit_addr = 20;
+    c->auth_fail_window_ms = 600000;
+    c->audit_retention_days = 400;
 }
 
 static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

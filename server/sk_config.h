@@ -33,6 +33,10 @@ typedef struct sk_config {
     int plaintext;
     char tls_cert[SK_CONFIG_PATH_MAX];
     char tls_key[SK_CONFIG_PATH_MAX];
+    uint32_t auth_fail_limit;      /* failed AUTHs per device per window (0 = no limit) */
+    uint32_t auth_fail_limit_addr; /* failed AUTH/ENROLL per peer address per window */
+    uint64_t auth_fail_window_ms;
+    uint32_t audit_retention_days; /* audit entries older are pruned; 0 = keep forever */
 } sk_config;
 
 void sk_config_defaults(sk_config *c);

@@ -44,7 +44,29 @@ static sk_transport *tls_factory(void *arg, sk_transport_deliver_fn deliver,
 static void writer_done(sk_wreq *w, void *payload)
 {
     (void)payload;
+    if (!w->owner) { /* the server's own requests (audit retention) */
+        if (w->kind == SK_WREQ_PRUNE)
+            sk_log(w->rc ? SK_LOG_WARN : SK_LOG_INFO, "audit_pruned", "removed=%llu code=%s",
+                   (unsigned long long)w->pruned_out, w->rc ? sk_err_name(w->rc) : "OK");
+        sk_wreq_free(w);
+        return;
+    }
     sk_session_writer_done(w);
+}
+
+#define PRUNE_PERIOD_MS (6u * 3600u * 1000u)
+
+static void on_prune(uv_timer_t *t)
+{
+    sk_server *srv = t->data;
+    if (srv->stopped || srv->draining || srv->cfg->audit_retention_days == 0)
+        return;
+    sk_wreq *w = sk_wreq_new(SK_WREQ_PRUNE, 0);
+    if (!w)
+        return;
+    w->now_ms = sk_now_ms();
+    w->retain_ms = (uint64_t)srv->cfg->audit_retention_days * 86400000u;
+    sk_writer_submit(srv->writer, w);
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -105,6 +127,10 @@ static void finish(sk_server *srv)
     uv_close((uv_handle_t *)&srv->shutdown_timer, close_noop);
     uv_close((uv_handle_t *)&srv->check_timer, close_noop);
     uv_close((uv_handle_t *)&srv->authgen_timer, close_noop);
+    uv_close((uv_handle_t *)&srv->prune_timer, close_noop);
+    sk_ratelimit_free(srv->rl_device);
+    sk_ratelimit_free(srv->rl_addr);
+    srv->rl_device = srv->rl_addr = NULL;
     sk_log(SK_LOG_INFO, "stopped", "exit=%d commits=%llu requests=%llu", srv->exit_code,
            (unsigned long long)txns, (unsigned long long)reqs);
 }
@@ -183,6 +209,15 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
         srv->transport_new = tls_factory;
         srv->transport_arg = srv->tls;
     }
+    srv->rl_device = sk_ratelimit_new(cfg->auth_fail_limit, cfg->auth_fail_window_ms, 4096);
+    srv->rl_addr = sk_ratelimit_new(cfg->auth_fail_limit_addr, cfg->auth_fail_window_ms, 4096);
+    if (!srv->rl_device || !srv->rl_addr) {
+        snprintf(err, errcap, "out of memory");
+        sk_ratelimit_free(srv->rl_device);
+        sk_ratelimit_free(srv->rl_addr);
+        sk_tls_ctx_free(srv->tls);
+        return 3;
+    }
     int rc = sk_store_open(&srv->store, cfg->data_dir, cfg->map_size_mb * 1024u * 1024u);
     if (rc) {
         snprintf(err, errcap, "%s",
@@ -237,6 +272,9 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     srv->authgen_timer.data = srv;
     if (sk_store_authgen(srv->store, &srv->authgen) == 0)
         uv_timer_start(&srv->authgen_timer, on_authgen, AUTHGEN_POLL_MS, AUTHGEN_POLL_MS);
+    uv_timer_init(loop, &srv->prune_timer);
+    srv->prune_timer.data = srv;
+    uv_timer_start(&srv->prune_timer, on_prune, 0, PRUNE_PERIOD_MS);
     sk_log(SK_LOG_INFO, "listening",
            "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=%s",
            cfg->listen, port, cfg->data_dir, (unsigned long long)cfg->map_size_mb, cfg->max_conn,

@@ -6,6 +6,7 @@
 #define SK_SERVER_H
 
 #include "sk_config.h"
+#include "sk_ratelimit.h"
 #include "sk_store.h"
 #include "sk_tls.h"
 #include "sk_transport.h"
@@ -37,6 +38,9 @@ typedef struct sk_server {
     uv_timer_t check_timer;    /* runs "is everything closed?" after a session is freed */
     uv_timer_t authgen_timer;  /* polls the store's revocation counter (sk_store_authgen) */
     uint64_t authgen;          /* last value seen */
+    uv_timer_t prune_timer;    /* audit retention */
+    sk_ratelimit *rl_device;   /* failed AUTHs per device (in memory) */
+    sk_ratelimit *rl_addr;     /* failed AUTH/ENROLL per peer address (in memory) */
     sk_session *sessions;      /* every open session (also those being closed) */
     unsigned nconn;            /* sessions counted against max_conn */
     uint64_t next_session;

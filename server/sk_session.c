@@ -19,8 +19,11 @@
 #include "sk_frame.h"
 #include "sk_log.h"
 #include "sk_msg.h"
+#include "sk_ratelimit.h"
 #include "sk_transport.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +38,9 @@ typedef struct pull {
     uint32_t rid;
     uint64_t cursor;    /* last seq examined */
     uint32_t remaining; /* records still to send */
+    uint64_t first;     /* cursor asked for (audit) */
+    uint32_t sent;      /* records sent (audit) */
+    sk_buf ids;         /* their ids, 16 bytes each (audit) */
 } pull;
 
 struct sk_session {
@@ -74,6 +80,7 @@ static void session_close(sk_session *s, const char *reason);
 static void pump_pulls(sk_session *s);
 static void maybe_finish_drain(sk_session *s);
 static void send_wipe_close(sk_session *s, const char *reason);
+static void audit_pull(sk_session *s, pull *p);
 
 sk_session *sk_session_next(sk_session *s)
 {
@@ -190,6 +197,7 @@ static void maybe_free(sk_session *s)
     while (s->pulls) {
         pull *p = s->pulls;
         s->pulls = p->next;
+        sk_buf_free(&p->ids);
         free(p);
     }
     sk_transport_destroy(s->tr);
@@ -215,6 +223,12 @@ static void session_close(sk_session *s, const char *reason)
 {
     if (s->closing)
         return;
+    /* Records already sent by a pull cut short are audited too. */
+    for (pull *p = s->pulls; p; p = p->next)
+        if (p->sent > 0) {
+            audit_pull(s, p);
+            p->sent = 0;
+        }
     /* TLS: close_notify after whatever was just written (plaintext: nothing). */
     if (s->tr && s->tr->ops->shutdown)
         s->tr->ops->shutdown(s->tr);
@@ -300,6 +314,82 @@ static void arm_idle(sk_session *s)
         uv_timer_stop(&s->timer);
 }
 
+/* ---- audit and rate limits ------------------------------------------------------------- */
+
+/* Queue an audit entry for the writer (ids, codes and addresses only: never field content). */
+static void audit(sk_session *s, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void audit(sk_session *s, const char *event, const char *fmt, ...)
+{
+    sk_wreq *w = sk_wreq_new(SK_WREQ_AUDIT, 0);
+    va_list ap;
+    if (!w)
+        goto oom;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !(w->detail = malloc((size_t)n + 1)))
+        goto oom;
+    va_start(ap, fmt);
+    vsnprintf(w->detail, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    snprintf(w->event, sizeof(w->event), "%s", event);
+    snprintf(w->worker, sizeof(w->worker), "%s", s->worker.id);
+    w->owner = s;
+    w->device = s->device;
+    w->now_ms = sk_now_ms();
+    s->refs++;
+    sk_writer_submit(s->srv->writer, w);
+    return;
+oom:
+    sk_wreq_free(w);
+    sk_log(SK_LOG_ERROR, "audit_lost", "session=%llu event=%s", (unsigned long long)s->id, event);
+}
+
+static void rl_keys(sk_session *s, char dkey[32], char akey[80])
+{
+    snprintf(dkey, 32, "d:%llu", (unsigned long long)s->device);
+    snprintf(akey, 80, "a:%s", s->peer);
+}
+
+/* Refuse with RATE_LIMITED (retry_ms) when the device or the address has failed too often.
+ * Returns 1 when refused (the session is closing). */
+static int rate_limited(sk_session *s, uint32_t rid, int check_device)
+{
+    char dkey[32], akey[80];
+    uint64_t now = sk_now_ms(), wait = 0, wd = 0;
+    rl_keys(s, dkey, akey);
+    if (check_device)
+        wd = sk_ratelimit_check(s->srv->rl_device, dkey, now);
+    wait = sk_ratelimit_check(s->srv->rl_addr, akey, now);
+    if (wd > wait)
+        wait = wd;
+    if (wait == 0)
+        return 0;
+    sk_log(SK_LOG_WARN, "rate_limited", "session=%llu device=%llu peer=%s retry_ms=%llu",
+           (unsigned long long)s->id, (unsigned long long)s->device, s->peer,
+           (unsigned long long)wait);
+    audit(s, "rate_limited", "peer=%s retry_ms=%llu", s->peer, (unsigned long long)wait);
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_ERROR, rid);
+    m.u.error.code = SK_E_RATE_LIMITED;
+    m.u.error.msg = sk_str_c(sk_err_text(SK_E_RATE_LIMITED));
+    m.u.error.retry_ms = wait > UINT32_MAX ? UINT32_MAX : (uint32_t)wait;
+    send_msg(s, &m);
+    session_close(s, "rate_limited");
+    return 1;
+}
+
+static void count_failure(sk_session *s, int device_too)
+{
+    char dkey[32], akey[80];
+    uint64_t now = sk_now_ms();
+    rl_keys(s, dkey, akey);
+    if (device_too)
+        sk_ratelimit_fail(s->srv->rl_device, dkey, now);
+    sk_ratelimit_fail(s->srv->rl_addr, akey, now);
+}
+
 /* ---- handshake ------------------------------------------------------------------------- */
 
 static void on_hello(sk_session *s, const sk_msg *m)
@@ -332,6 +422,8 @@ static void on_hello(sk_session *s, const sk_msg *m)
 
 static void on_enroll(sk_session *s, const sk_msg *m)
 {
+    if (rate_limited(s, m->rid, 0))
+        return;
     sk_wreq *w = sk_wreq_new(SK_WREQ_ENROLL, 0);
     if (!w) {
         fail_close(s, m->rid, -SK_E_NOMEM, "nomem");
@@ -339,9 +431,14 @@ static void on_enroll(sk_session *s, const sk_msg *m)
     }
     if (m->u.enroll.code.n >= sizeof(w->code) || m->u.enroll.label.n > SK_MAX_NAME) {
         sk_wreq_free(w);
+        count_failure(s, 0);
+        audit(s, "enroll_failed", "peer=%s why=ENROLL_CODE", s->peer);
         fail_close(s, m->rid, -SK_E_ENROLL_CODE, "enroll_code");
         return;
     }
+    char detail[96];
+    snprintf(detail, sizeof(detail), "peer=%s why=ENROLL_CODE", s->peer);
+    w->detail = strdup(detail); /* the audit entry of a failure (NULL: entry without it) */
     w->owner = s;
     w->rid = m->rid;
     w->now_ms = sk_now_ms();
@@ -359,8 +456,10 @@ static void on_enroll(sk_session *s, const sk_msg *m)
 static void enroll_done(sk_session *s, sk_wreq *w)
 {
     if (w->rc) {
-        sk_log(SK_LOG_WARN, "enroll_failed", "session=%llu code=%s", (unsigned long long)s->id,
-               sk_err_name(w->rc));
+        if (w->rc == -SK_E_ENROLL_CODE)
+            count_failure(s, 0);
+        sk_log(SK_LOG_WARN, "enroll_failed", "session=%llu peer=%s code=%s",
+               (unsigned long long)s->id, s->peer, sk_err_name(w->rc));
         fail_close(s, w->rid, w->rc, "enroll_failed");
         return;
     }
@@ -381,6 +480,8 @@ static void on_auth(sk_session *s, const sk_msg *m)
 {
     MDB_txn *txn = NULL;
     sk_device_info d;
+    if (rate_limited(s, m->rid, 1))
+        return;
     int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(s->srv->store), NULL, MDB_RDONLY, &txn));
     if (rc) {
         fail_close(s, m->rid, -SK_E_STORE_IO, "store_io");
@@ -391,11 +492,14 @@ static void on_auth(sk_session *s, const sk_msg *m)
         mdb_txn_abort(txn);
         sk_log(SK_LOG_WARN, "auth_revoked", "session=%llu device=%llu", (unsigned long long)s->id,
                (unsigned long long)s->device);
+        audit(s, "auth_revoked", "peer=%s", s->peer);
         send_wipe_close(s, "revoked");
         return;
     }
-    if (rc == 0)
+    if (rc == 0) {
+        snprintf(s->worker.id, sizeof(s->worker.id), "%s", d.worker); /* for the audit */
         rc = sk_auth_verify(m->u.auth.sig, d.pubkey, s->nonce, s->device, s->server_ms);
+    }
     if (rc == 0)
         rc = sk_store_worker_get_txn(s->srv->store, txn, d.worker, strlen(d.worker), &s->worker);
     if (rc == 0 && s->worker.disabled)
@@ -404,8 +508,18 @@ static void on_auth(sk_session *s, const sk_msg *m)
     if (rc) {
         sk_log(SK_LOG_WARN, "auth_failed", "session=%llu device=%llu peer=%s why=%s",
                (unsigned long long)s->id, (unsigned long long)s->device, s->peer, sk_err_name(rc));
+        if (rc != -SK_E_STORE_IO) {
+            count_failure(s, 1);
+            audit(s, "auth_failed", "peer=%s why=%s", s->peer,
+                  rc == -SK_E_NOT_FOUND ? "UNKNOWN_DEVICE" : sk_err_name(rc));
+        }
         fail_close(s, m->rid, rc == -SK_E_STORE_IO ? rc : -SK_E_AUTH_FAILED, "auth_failed");
         return;
+    }
+    {
+        char dkey[32], akey[80];
+        rl_keys(s, dkey, akey);
+        sk_ratelimit_clear(s->srv->rl_device, dkey);
     }
     s->actor.role = s->worker.role;
     s->actor.worker = s->worker.id;
@@ -474,6 +588,7 @@ static int recheck_identity(sk_session *s, uint32_t rid)
     if (rc == 0 && d.revoked) {
         sk_log(SK_LOG_WARN, "session_revoked", "session=%llu device=%llu",
                (unsigned long long)s->id, (unsigned long long)s->device);
+        audit(s, "session_revoked", "peer=%s", s->peer);
         send_wipe_close(s, "revoked");
         return -1;
     }
@@ -483,6 +598,7 @@ static int recheck_identity(sk_session *s, uint32_t rid)
     sk_log(SK_LOG_WARN, "session_auth_lost", "session=%llu device=%llu why=%s",
            (unsigned long long)s->id, (unsigned long long)s->device,
            rc ? sk_err_name(rc) : (w.disabled ? "disabled" : "worker_changed"));
+    audit(s, "session_auth_lost", "peer=%s", s->peer);
     fail_close(s, rid, -SK_E_AUTH_FAILED, "auth_lost");
     return -1;
 }
@@ -559,6 +675,8 @@ static void on_pull(sk_session *s, const sk_msg *m)
     }
     p->rid = m->rid;
     p->cursor = m->u.pull.cursor;
+    p->first = m->u.pull.cursor;
+    sk_buf_init(&p->ids);
     p->remaining = m->u.pull.limit ? m->u.pull.limit : PULL_DEFAULT_LIMIT;
     if (p->remaining > SK_MAX_PULL)
         p->remaining = SK_MAX_PULL;
@@ -648,6 +766,7 @@ static int pull_step(sk_session *s, pull *p)
             }
             nrec++;
             p->remaining--;
+            sk_buf_append(&p->ids, r.id.b, 16); /* on no memory the audit says so */
         }
         sk_record_free(&r);
         examined = seq;
@@ -662,6 +781,7 @@ send:
                                         done)))
         goto fail;
     p->cursor = examined;
+    p->sent += nrec;
     s->records_out += nrec;
     rc = send_buf(s, &frame);
     sk_buf_free(&recs);
@@ -682,6 +802,34 @@ fail:
     return 1;
 }
 
+/* One audit entry per PULL: how many records went out and which (ids in hex). */
+static void audit_pull(sk_session *s, pull *p)
+{
+    size_t n = p->ids.oom ? 0 : p->ids.len / 16;
+    char *hex = malloc(n * 33 + 1);
+    if (!hex) {
+        audit(s, "pull", "records=%u cursor=%llu next=%llu ids=unrecorded", p->sent,
+              (unsigned long long)p->first, (unsigned long long)p->cursor);
+        return;
+    }
+    static const char digits[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            hex[o++] = ',';
+        for (size_t j = 0; j < 16; j++) {
+            uint8_t b = p->ids.data[i * 16 + j];
+            hex[o++] = digits[b >> 4];
+            hex[o++] = digits[b & 15];
+        }
+    }
+    hex[o] = '\0';
+    audit(s, "pull", "records=%u cursor=%llu next=%llu ids=%s%s", p->sent,
+          (unsigned long long)p->first, (unsigned long long)p->cursor, hex,
+          n < p->sent ? ",unrecorded" : "");
+    free(hex);
+}
+
 static void pump_pulls(sk_session *s)
 {
     while (s->pulls && !s->closing && s->unsent <= s->srv->cfg->out_budget) {
@@ -695,6 +843,8 @@ static void pump_pulls(sk_session *s)
             s->pulls = p->next;
             if (!s->pulls)
                 s->pulls_tail = NULL;
+            audit_pull(s, p);
+            sk_buf_free(&p->ids);
             free(p);
             s->inflight--;
             s->pulls_done++;

@@ -15,6 +15,7 @@
 #include "sk_mp.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -765,8 +766,9 @@ int sk_store_case_serial_next_txn(sk_store *s, MDB_txn *txn, uint32_t district, 
 
 /* ---- ops -------------------------------------------------------------------------------- */
 
-int sk_store_op_get_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op, sk_ack *ack,
-                        char *msg_buf, size_t msg_cap)
+int sk_store_op_get_hash_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op,
+                             sk_ack *ack, char *msg_buf, size_t msg_cap, uint8_t hash[32],
+                             int *has_hash)
 {
     uint8_t key[16];
     sk_be64_put(key, device);
@@ -784,6 +786,14 @@ int sk_store_op_get_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op,
         sk_mp_read_uint(&m, &version) || sk_mp_read_uint(&m, &code) ||
         sk_mp_read_uint(&m, &field) || rd_cstr(&m, msg_buf, msg_cap))
         return -SK_E_STORE_IO;
+    if (has_hash)
+        *has_hash = 0;
+    if (n >= 6 && hash) {
+        if (sk_mp_read_bin_exact(&m, hash, 32))
+            return -SK_E_STORE_IO;
+        if (has_hash)
+            *has_hash = 1;
+    }
     ack->op = op;
     ack->status = (uint32_t)status;
     ack->version = version;
@@ -794,7 +804,14 @@ int sk_store_op_get_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op,
     return 0;
 }
 
-int sk_store_op_put_txn(sk_store *s, MDB_txn *txn, uint64_t device, const sk_ack *ack)
+int sk_store_op_get_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op, sk_ack *ack,
+                        char *msg_buf, size_t msg_cap)
+{
+    return sk_store_op_get_hash_txn(s, txn, device, op, ack, msg_buf, msg_cap, NULL, NULL);
+}
+
+int sk_store_op_put_hash_txn(sk_store *s, MDB_txn *txn, uint64_t device, const sk_ack *ack,
+                             const uint8_t hash[32])
 {
     uint8_t key[16];
     sk_be64_put(key, device);
@@ -802,27 +819,118 @@ int sk_store_op_put_txn(sk_store *s, MDB_txn *txn, uint64_t device, const sk_ack
     sk_buf b = SK_BUF_INIT;
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
-    msgpack_pack_array(&pk, 5);
+    msgpack_pack_array(&pk, hash ? 6 : 5);
     msgpack_pack_uint32(&pk, ack->status);
     msgpack_pack_uint64(&pk, ack->version);
     msgpack_pack_uint32(&pk, ack->code);
     msgpack_pack_uint32(&pk, ack->field);
     sk_pack_str(&pk, ack->msg.p ? ack->msg.p : "", ack->msg.n);
+    if (hash)
+        sk_pack_bin(&pk, hash, 32);
     int rc = put_val(txn, s->ops, key, 16, &b);
+    sk_buf_free(&b);
+    return rc;
+}
+
+int sk_store_op_put_txn(sk_store *s, MDB_txn *txn, uint64_t device, const sk_ack *ack)
+{
+    return sk_store_op_put_hash_txn(s, txn, device, ack, NULL);
+}
+
+int sk_store_change_hash(const sk_change *c, uint8_t out[32])
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    int rc = sk_change_pack(&pk, c);
+    if (rc == 0 && b.oom)
+        rc = -SK_E_NOMEM;
+    if (rc == 0)
+        rc = sha256(b.data, b.len, out);
     sk_buf_free(&b);
     return rc;
 }
 
 /* ---- audit ------------------------------------------------------------------------------ */
 
+/*
+ * The chain: H(n) = SHA-256(key(n) || value(n)) (the 8 key bytes, then the stored value bytes);
+ * entry n stores prev_hash = H(n-1); the first entry ever stores 32 zero bytes. meta
+ * "audit_head" = seq || H(seq) of the last entry, so an altered or removed last entry is seen;
+ * meta "audit_pruned" = seq || H(seq) of the last entry removed by retention, so the oldest
+ * kept entry still links to something the verifier knows.
+ */
+#define AUDIT_HASH 32
+
+static int audit_entry_hash(uint64_t seq, const void *val, size_t n, uint8_t out[AUDIT_HASH])
+{
+    uint8_t key[8];
+    unsigned int len = 0;
+    int ok = 0;
+    sk_be64_put(key, seq);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, key, 8) == 1 &&
+        EVP_DigestUpdate(md, val, n) == 1 && EVP_DigestFinal_ex(md, out, &len) == 1 &&
+        len == AUDIT_HASH)
+        ok = 1;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -SK_E_INTERNAL;
+}
+
+/* meta key -> seq || hash; *seq = 0 and zero hash when absent. */
+static int meta_seq_hash(sk_store *s, MDB_txn *txn, const char *key, uint64_t *seq,
+                         uint8_t h[AUDIT_HASH])
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    *seq = 0;
+    memset(h, 0, AUDIT_HASH);
+    if (mrc == MDB_NOTFOUND)
+        return 0;
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    if (v.mv_size != 8 + AUDIT_HASH)
+        return -SK_E_STORE_IO;
+    *seq = sk_be64_get(v.mv_data);
+    memcpy(h, (const uint8_t *)v.mv_data + 8, AUDIT_HASH);
+    return 0;
+}
+
+static int meta_put_seq_hash(sk_store *s, MDB_txn *txn, const char *key, uint64_t seq,
+                             const uint8_t h[AUDIT_HASH])
+{
+    uint8_t b[8 + AUDIT_HASH];
+    sk_be64_put(b, seq);
+    memcpy(b + 8, h, AUDIT_HASH);
+    MDB_val k = {strlen(key), (void *)key}, v = {sizeof(b), b};
+    return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+}
+
 int sk_store_audit_txn(sk_store *s, MDB_txn *txn, uint64_t now_ms, const char *event,
                        const char *worker, uint64_t device, const char *detail)
 {
-    uint64_t last;
-    uint8_t key[8], prev[32] = {0};
+    uint64_t last, pseq;
+    uint8_t key[8], prev[AUDIT_HASH] = {0}, h[AUDIT_HASH];
     int rc = meta_u64(s, txn, "audit", &last);
     if (rc || (rc = meta_put_u64(s, txn, "audit", last + 1)))
         return rc;
+    if (last > 0) {
+        sk_be64_put(key, last);
+        MDB_val pk = {8, key}, pv;
+        int mrc = mdb_get(txn, s->audit, &pk, &pv);
+        if (mrc == 0) {
+            if ((rc = audit_entry_hash(last, pv.mv_data, pv.mv_size, prev)))
+                return rc;
+        } else if (mrc == MDB_NOTFOUND) {
+            /* Everything before was pruned: link to the last pruned entry. */
+            if ((rc = meta_seq_hash(s, txn, "audit_pruned", &pseq, prev)))
+                return rc;
+            if (pseq != last)
+                memset(prev, 0, sizeof(prev)); /* a gap: the verifier reports it */
+        } else {
+            return sk_store_mdb_err(mrc);
+        }
+    }
     sk_be64_put(key, last + 1);
     sk_buf b = SK_BUF_INIT;
     msgpack_packer pk;
@@ -833,9 +941,187 @@ int sk_store_audit_txn(sk_store *s, MDB_txn *txn, uint64_t now_ms, const char *e
     sk_pack_cstr(&pk, worker ? worker : "");
     msgpack_pack_uint64(&pk, device);
     sk_pack_cstr(&pk, detail ? detail : "");
-    /* prev_hash: hash-chaining is added with the security work; all zero until then. */
     sk_pack_bin(&pk, prev, sizeof(prev));
     rc = put_val(txn, s->audit, key, 8, &b);
+    if (rc == 0)
+        rc = audit_entry_hash(last + 1, b.data, b.len, h);
+    if (rc == 0)
+        rc = meta_put_seq_hash(s, txn, "audit_head", last + 1, h);
     sk_buf_free(&b);
+    return rc;
+}
+
+static int audit_decode(uint64_t seq, const MDB_val *v, sk_audit_entry *e)
+{
+    sk_mp m;
+    uint32_t n;
+    memset(e, 0, sizeof(*e));
+    e->seq = seq;
+    sk_mp_init(&m, v->mv_data, v->mv_size);
+    if (sk_mp_read_array(&m, &n) || n != 6 || sk_mp_read_uint(&m, &e->ts_ms) ||
+        sk_mp_read_str(&m, &e->event, &e->event_len) ||
+        sk_mp_read_str(&m, &e->worker, &e->worker_len) || sk_mp_read_uint(&m, &e->device) ||
+        sk_mp_read_str(&m, &e->detail, &e->detail_len) ||
+        sk_mp_read_bin_exact(&m, e->prev_hash, AUDIT_HASH) || !sk_mp_at_end(&m))
+        return -SK_E_STORE_IO;
+    return 0;
+}
+
+int sk_store_audit_list(sk_store *s, uint64_t from_seq,
+                        int (*cb)(const sk_audit_entry *e, void *payload), void *payload)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    uint8_t key[8];
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->audit, &cur))))
+        goto out;
+    sk_be64_put(key, from_seq);
+    MDB_val k = {8, key}, v;
+    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sk_audit_entry e;
+        if (k.mv_size != 8) {
+            rc = -SK_E_STORE_IO;
+            goto out;
+        }
+        if ((rc = audit_decode(sk_be64_get(k.mv_data), &v, &e)) || (rc = cb(&e, payload)))
+            goto out;
+    }
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int sk_store_audit_verify(sk_store *s, uint64_t *count_out, uint64_t *bad_seq_out)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    uint64_t last, pruned_seq, head_seq, expect, count = 0, bad = 0;
+    uint8_t prev[AUDIT_HASH], pruned_h[AUDIT_HASH], head_h[AUDIT_HASH];
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    if ((rc = meta_u64(s, txn, "audit", &last)) ||
+        (rc = meta_seq_hash(s, txn, "audit_pruned", &pruned_seq, pruned_h)) ||
+        (rc = meta_seq_hash(s, txn, "audit_head", &head_seq, head_h)))
+        goto out;
+    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->audit, &cur))))
+        goto out;
+    /* The first kept entry follows the last pruned one (or is entry 1, after zeros). */
+    expect = pruned_seq + 1;
+    memcpy(prev, pruned_h, AUDIT_HASH);
+    MDB_val k, v;
+    int mrc;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sk_audit_entry e;
+        uint64_t seq = k.mv_size == 8 ? sk_be64_get(k.mv_data) : 0;
+        if (seq != expect || audit_decode(seq, &v, &e) != 0 ||
+            CRYPTO_memcmp(e.prev_hash, prev, AUDIT_HASH) != 0) {
+            bad = seq != expect ? expect : seq; /* a removed entry, or an altered one */
+            break;
+        }
+        if ((rc = audit_entry_hash(seq, v.mv_data, v.mv_size, prev)))
+            goto out;
+        count++;
+        expect++;
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = sk_store_mdb_err(mrc);
+        goto out;
+    }
+    if (!bad && expect - 1 != last)
+        bad = expect; /* entries missing at the end */
+    if (!bad && last > 0 && head_seq != 0 &&
+        (head_seq != last || CRYPTO_memcmp(head_h, prev, AUDIT_HASH) != 0))
+        bad = last; /* the last entry was altered */
+    if (!bad && last > 0 && head_seq == 0 && last > pruned_seq)
+        bad = last; /* no head recorded: not written by a chaining server */
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (rc)
+        return rc;
+    if (count_out)
+        *count_out = count;
+    if (bad_seq_out)
+        *bad_seq_out = bad;
+    return bad ? -SK_E_INVALID : 0;
+}
+
+int sk_store_audit_prune_txn(sk_store *s, MDB_txn *txn, uint64_t cutoff_ms, uint64_t *removed_out)
+{
+    MDB_cursor *cur = NULL;
+    uint64_t removed = 0, last_seq = 0;
+    uint8_t last_h[AUDIT_HASH];
+    int rc = meta_seq_hash(s, txn, "audit_pruned", &last_seq, last_h);
+    if (rc)
+        return rc;
+    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->audit, &cur))))
+        return rc;
+    MDB_val k, v;
+    int mrc;
+    /* Oldest first; stop at the first entry inside the retention period (or the last entry,
+     * which stays so that the chain's head is always an entry). */
+    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+        sk_audit_entry e;
+        uint64_t seq = k.mv_size == 8 ? sk_be64_get(k.mv_data) : 0;
+        MDB_val k2, v2;
+        if (seq == 0 || audit_decode(seq, &v, &e) != 0) {
+            rc = -SK_E_STORE_IO;
+            goto out;
+        }
+        if (e.ts_ms >= cutoff_ms)
+            break;
+        if (mdb_cursor_get(cur, &k2, &v2, MDB_NEXT) != 0)
+            break; /* keep the newest entry */
+        if ((mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) != 0) {
+            rc = sk_store_mdb_err(mrc);
+            goto out;
+        }
+        if ((rc = audit_entry_hash(seq, v.mv_data, v.mv_size, last_h)))
+            goto out;
+        last_seq = seq;
+        if ((mrc = mdb_cursor_del(cur, 0))) {
+            rc = sk_store_mdb_err(mrc);
+            goto out;
+        }
+        removed++;
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = sk_store_mdb_err(mrc);
+        goto out;
+    }
+    if (removed)
+        rc = meta_put_seq_hash(s, txn, "audit_pruned", last_seq, last_h);
+out:
+    mdb_cursor_close(cur);
+    if (rc == 0 && removed_out)
+        *removed_out = removed;
+    return rc;
+}
+
+struct prune_arg {
+    uint64_t cutoff, removed;
+};
+
+static int prune_fn(sk_store *s, MDB_txn *txn, void *arg)
+{
+    struct prune_arg *a = arg;
+    return sk_store_audit_prune_txn(s, txn, a->cutoff, &a->removed);
+}
+
+int sk_store_audit_prune(sk_store *s, uint64_t cutoff_ms, uint64_t *removed_out)
+{
+    struct prune_arg a = {cutoff_ms, 0};
+    int rc = with_write(s, prune_fn, &a);
+    if (rc == 0 && removed_out)
+        *removed_out = a.removed;
     return rc;
 }

@@ -14,7 +14,9 @@
  *   ops       device u64 BE + op u64 BE -> the ack given (so a re-sent op gets the same ack)
  *   workers   worker id (bytes) -> [role, district, disabled]
  *   enroll    SHA-256(code) -> [worker, expires_ms, used_ms, device]
- *   audit     seq u64 BE -> [ts_ms, event, worker, device, detail, prev_hash bin32]
+ *   audit     seq u64 BE -> [ts_ms, event, worker, device, detail, prev_hash bin32], chained
+ *             (see sk_store_audit_txn); meta "audit_head", "audit_pruned" = seq || hash;
+ *             meta "authgen" = u64 BE raised by revocations and worker writes
  * A data directory written by a newer storage format is refused at open.
  *
  * Functions return 0 or a negative SK_E_* code. Functions taking an sk_store and no txn run
@@ -130,11 +132,55 @@ int sk_store_case_serial_next_txn(sk_store *s, MDB_txn *txn, uint32_t district, 
 int sk_store_op_get_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op, sk_ack *ack,
                         char *msg_buf, size_t msg_cap);
 int sk_store_op_put_txn(sk_store *s, MDB_txn *txn, uint64_t device, const sk_ack *ack);
+/* The same, also keeping the SHA-256 of the change's wire bytes (sk_change_pack), so a change
+ * re-sent under the same op with other content is told apart (OP_ORDER). */
+int sk_store_op_put_hash_txn(sk_store *s, MDB_txn *txn, uint64_t device, const sk_ack *ack,
+                             const uint8_t hash[32]);
+/* Like sk_store_op_get_txn; *has_hash = 1 and hash filled when the op was stored with one. */
+int sk_store_op_get_hash_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op,
+                             sk_ack *ack, char *msg_buf, size_t msg_cap, uint8_t hash[32],
+                             int *has_hash);
+/* SHA-256 of sk_change_pack(c). */
+int sk_store_change_hash(const sk_change *c, uint8_t out[32]);
 
 /* ---- audit ------------------------------------------------------------------------------ */
-/* Append an entry (no referral content in detail: ids and codes only). */
+/*
+ * Append an entry (no referral content in detail: ids and codes only), chained: its prev_hash
+ * is H(previous) where H(n) = SHA-256(key(n) || value(n)) over the 8-byte big-endian seq and
+ * the stored value bytes; meta "audit_head" = seq || H(seq) of the newest entry.
+ */
 int sk_store_audit_txn(sk_store *s, MDB_txn *txn, uint64_t now_ms, const char *event,
                        const char *worker, uint64_t device, const char *detail);
+
+/* One audit entry as stored; strings are NOT NUL-terminated and point into LMDB's map (valid
+ * during the callback only). */
+typedef struct sk_audit_entry {
+    uint64_t seq, ts_ms, device;
+    const char *event, *worker, *detail;
+    uint32_t event_len, worker_len, detail_len;
+    uint8_t prev_hash[32];
+} sk_audit_entry;
+
+/* Calls cb for each entry with seq >= from_seq, oldest first; a non-zero return from cb stops
+ * and is returned. */
+int sk_store_audit_list(sk_store *s, uint64_t from_seq,
+                        int (*cb)(const sk_audit_entry *e, void *payload), void *payload);
+/*
+ * Walk the whole chain: seqs contiguous from the first kept entry (the one after the last
+ * pruned, recorded in meta "audit_pruned") to meta "audit"; every prev_hash equal to H of the
+ * entry before; the head record equal to H of the last entry. 0 when all holds (count_out =
+ * entries checked); -SK_E_INVALID when an entry was altered, removed or inserted, with the
+ * first bad seq in bad_seq_out; -SK_E_STORE_IO etc. when the store cannot be read.
+ */
+int sk_store_audit_verify(sk_store *s, uint64_t *count_out, uint64_t *bad_seq_out);
+/*
+ * Retention: remove entries older than cutoff_ms, oldest first (never the newest entry),
+ * recording seq || H(seq) of the last removed one in meta "audit_pruned" so the chain still
+ * verifies. removed_out (may be NULL) gets how many went.
+ */
+int sk_store_audit_prune(sk_store *s, uint64_t cutoff_ms, uint64_t *removed_out);
+int sk_store_audit_prune_txn(sk_store *s, MDB_txn *txn, uint64_t cutoff_ms,
+                             uint64_t *removed_out);
 
 /* ---- reading the change log (pulls) ------------------------------------------------------- */
 /* DBI handles for cursors in the pull path. */

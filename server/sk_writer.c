@@ -63,6 +63,7 @@ void sk_wreq_free(sk_wreq *w)
     free(w->changes);
     free(w->acks);
     free(w->ack_msgs);
+    free(w->detail);
     free(w);
 }
 
@@ -114,7 +115,9 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
             if (rc == -SK_E_STORE_FULL || rc == -SK_E_STORE_IO || rc == -SK_E_NOMEM)
                 return rc;
             w->rc = rc;
-            return 0;
+            /* The failed attempt is audited (the code itself never is). */
+            return sk_store_audit_txn(wr->store, txn, w->now_ms, "enroll_failed", "", 0,
+                                      w->detail ? w->detail : "");
         }
         if ((mrc = mdb_txn_commit(child)))
             return sk_store_mdb_err(mrc);
@@ -128,6 +131,13 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
             return rc;
         d.last_seen_ms = w->now_ms;
         return sk_store_device_put_txn(wr->store, txn, &d);
+    case SK_WREQ_AUDIT:
+        return sk_store_audit_txn(wr->store, txn, w->now_ms, w->event, w->worker, w->device,
+                                  w->detail ? w->detail : "");
+    case SK_WREQ_PRUNE:
+        if (w->retain_ms == 0 || w->now_ms <= w->retain_ms)
+            return 0;
+        return sk_store_audit_prune_txn(wr->store, txn, w->now_ms - w->retain_ms, &w->pruned_out);
     }
     w->rc = -SK_E_INTERNAL;
     return 0;

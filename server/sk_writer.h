@@ -16,7 +16,9 @@
 typedef enum sk_wreq_kind {
     SK_WREQ_PUSH = 1,   /* apply changes, fill acks */
     SK_WREQ_ENROLL = 2, /* trade an enrollment code for a device */
-    SK_WREQ_TOUCH = 3   /* device seen (last_seen); no answer needed */
+    SK_WREQ_TOUCH = 3,  /* device seen (last_seen); no answer needed */
+    SK_WREQ_AUDIT = 4,  /* append one audit entry (event, worker, device, detail) */
+    SK_WREQ_PRUNE = 5   /* audit retention: remove entries older than now_ms - retain_ms */
 } sk_wreq_kind;
 
 #define SK_ACK_MSG_CAP 192
@@ -44,6 +46,12 @@ typedef struct sk_wreq {
     size_t label_len;
     sk_device_info dev_out;
     sk_worker worker_out;
+    /* AUDIT (and the entry a failed ENROLL leaves): event name, detail (heap, owned) */
+    char event[32];
+    char *detail;
+    /* PRUNE */
+    uint64_t retain_ms;
+    uint64_t pruned_out;
 } sk_wreq;
 
 /* Allocate a request of kind (zeroed); for PUSH with room for n acks. NULL on no memory. */

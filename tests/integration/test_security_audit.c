@@ -1,0 +1,462 @@
+/*
+ * test_security_audit.c - the server's audit log, rate limits and OP_ORDER (docs/SECURITY.md):
+ * an entry for every enrollment, failed enrollment, failed login, push (record ids), refused
+ * push, pull (count and ids) and revocation, with no referral content in any of them; the hash
+ * chain verifies, and an altered, removed or altered-last entry is found with its seq;
+ * retention pruning keeps the chain verifiable; failed AUTHs per device and failed attempts
+ * per address are answered RATE_LIMITED with retry_ms; a change re-sent under a used op with
+ * other content is rejected OP_ORDER while the original still gets its first ack.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sk_case.h"
+#include "sk_err.h"
+#include "sk_testclient.h"
+#include "sk_testserver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fx {
+    sk_ts ts;
+} fx;
+
+static int start(void **state, const char *const *extra)
+{
+    fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(sk_ts_setup(&f->ts, "sk-secaud"), 0);
+    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_ts_worker(&f->ts, "fw2", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_ts_start(&f->ts, extra), 0);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return start(state, NULL);
+}
+
+static int setup_limits(void **state)
+{
+    const char *extra[] = {"--auth-fail-limit", "3", "--auth-fail-limit-addr", "6", NULL};
+    return start(state, extra);
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    if (f->ts.proc.pid > 0)
+        sk_ts_stop(&f->ts, 10000);
+    sk_ts_teardown(&f->ts);
+    free(f);
+    return 0;
+}
+
+static void enroll(fx *f, sk_tc *c, const char *worker)
+{
+    char code[SK_ENROLL_CODE_LEN + 1];
+    sk_tc_init(c);
+    assert_int_equal(sk_ts_code(&f->ts, worker, 600000, code), 0);
+    assert_int_equal(sk_tc_connect(c, f->ts.port), 0);
+    assert_int_equal(sk_tc_enroll(c, code, "dev"), 0);
+}
+
+/* ---- reading the log ------------------------------------------------------------------- */
+
+typedef struct seen {
+    char text[64 * 1024];
+    size_t len;
+    uint64_t n;
+} seen;
+
+static int collect(const sk_audit_entry *e, void *payload)
+{
+    seen *s = payload;
+    int w = snprintf(s->text + s->len, sizeof(s->text) - s->len, "%llu %.*s %.*s %llu %.*s\n",
+                     (unsigned long long)e->seq, (int)e->event_len, e->event, (int)e->worker_len,
+                     e->worker, (unsigned long long)e->device, (int)e->detail_len, e->detail);
+    if (w > 0 && (size_t)w < sizeof(s->text) - s->len)
+        s->len += (size_t)w;
+    s->n++;
+    return 0;
+}
+
+static void read_log(fx *f, seen *s)
+{
+    sk_store *st;
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(sk_ts_store(&f->ts, &st), 0);
+    assert_int_equal(sk_store_audit_list(st, 0, collect, s), 0);
+    sk_store_close(st);
+}
+
+/* Poll (bounded) until the log holds needle: audit entries of failures are written by the
+ * writer thread after the answer went out. */
+static void wait_log(fx *f, const char *needle)
+{
+    static seen s;
+    for (int i = 0; i < 200; i++) {
+        read_log(f, &s);
+        if (strstr(s.text, needle))
+            return;
+        sk_sleep_ms(20);
+    }
+    fail_msg("audit log lacks '%s':\n%s", needle, s.text);
+}
+
+static void id_hex(const sk_id *id, char out[33])
+{
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", id->b[i]);
+}
+
+static void test_every_action_audited(void **state)
+{
+    fx *f = *state;
+    sk_tc a, b, bad;
+    enroll(f, &a, "fw1");
+    enroll(f, &b, "fw2");
+    /* push: two referrals with a canary name; one refused write into b's record */
+    sk_change ch[2];
+    sk_ack acks[2];
+    uint64_t now = sk_ts_now_ms();
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(sk_tc_make_referral(&ch[i], (uint64_t)i + 1, now + (uint64_t)i,
+                                             "CANARYBLOCK"),
+                         0);
+    assert_int_equal(sk_tc_push(&a, ch, 2, acks), 0);
+    sk_change bc, edit;
+    sk_ack back, eack;
+    assert_int_equal(sk_tc_make_referral(&bc, 1, now + 5, "x"), 0);
+    assert_int_equal(sk_tc_push(&b, &bc, 1, &back), 0);
+    assert_int_equal(sk_tc_make_edit_str(&edit, &bc.id, 3, back.version, SK_HLC_MAKE(now + 9, 0),
+                                         SK_F_VILLAGE, "CANARYVILLAGE"),
+                     0);
+    assert_int_equal(sk_tc_push(&a, &edit, 1, &eack), 0);
+    assert_int_equal(eack.status, SK_ACK_REJECTED);
+    /* pull */
+    assert_int_equal(sk_tc_pull(&a, 0, 100, NULL, NULL, NULL, NULL, NULL), 0);
+    /* failed enrollment, failed login */
+    sk_tc_init(&bad);
+    assert_int_equal(sk_tc_connect(&bad, f->ts.port), 0);
+    assert_int_equal(sk_tc_enroll(&bad, "WRONGCODE9", "x"), -SK_E_ENROLL_CODE);
+    bad.device = a.device;
+    assert_int_equal(sk_auth_keygen(bad.priv, bad.pub), 0);
+    assert_int_equal(sk_tc_connect(&bad, f->ts.port), 0);
+    assert_int_equal(sk_tc_auth(&bad), -SK_E_AUTH_FAILED);
+    /* revocation (as sakhi-admin does it) */
+    sk_store *st;
+    assert_int_equal(sk_ts_store(&f->ts, &st), 0);
+    assert_int_equal(sk_store_device_revoke(st, b.device, sk_ts_now_ms()), 0);
+    sk_store_close(st);
+
+    char h0[33], h1[33], hb[33], want[200];
+    id_hex(&ch[0].id, h0);
+    id_hex(&ch[1].id, h1);
+    id_hex(&bc.id, hb);
+    char s0[37], sb[37];
+    sk_id_to_str(&ch[0].id, s0);
+    sk_id_to_str(&bc.id, sb);
+    snprintf(want, sizeof(want), " enroll fw1 %llu device=%llu", (unsigned long long)a.device,
+             (unsigned long long)a.device);
+    wait_log(f, want);
+    snprintf(want, sizeof(want), " push fw1 %llu record=%s op=1", (unsigned long long)a.device,
+             s0);
+    wait_log(f, want);
+    snprintf(want, sizeof(want), " push_rejected fw1 %llu record=%s op=3 code=FORBIDDEN",
+             (unsigned long long)a.device, sb);
+    wait_log(f, want);
+    snprintf(want, sizeof(want), " pull fw1 %llu records=2 cursor=0", (unsigned long long)a.device);
+    wait_log(f, want);
+    wait_log(f, h0);
+    wait_log(f, h1);
+    wait_log(f, " enroll_failed  0 peer=127.0.0.1 why=ENROLL_CODE");
+    snprintf(want, sizeof(want), " auth_failed fw1 %llu peer=127.0.0.1 why=AUTH_FAILED",
+             (unsigned long long)a.device);
+    wait_log(f, want);
+    snprintf(want, sizeof(want), " revoke fw2 %llu device=%llu", (unsigned long long)b.device,
+             (unsigned long long)b.device);
+    wait_log(f, want);
+    snprintf(want, sizeof(want), " session_revoked fw2 %llu", (unsigned long long)b.device);
+    wait_log(f, want);
+    static seen all;
+    read_log(f, &all);
+    assert_null(strstr(all.text, "CANARY"));
+    assert_null(strstr(all.text, "test person"));
+    /* The pull entry of a names a's records only, never b's. */
+    const char *pl = strstr(all.text, " pull fw1 ");
+    assert_non_null(pl);
+    const char *eol = strchr(pl, '\n');
+    assert_true(strstr(pl, hb) == NULL || strstr(pl, hb) > eol);
+    /* The chain verifies. */
+    uint64_t count = 0, bad_seq = 99;
+    assert_int_equal(sk_ts_store(&f->ts, &st), 0);
+    assert_int_equal(sk_store_audit_verify(st, &count, &bad_seq), 0);
+    assert_int_equal(bad_seq, 0);
+    assert_int_equal(count, all.n);
+    sk_store_close(st);
+    for (int i = 0; i < 2; i++)
+        sk_change_free(&ch[i]);
+    sk_change_free(&bc);
+    sk_change_free(&edit);
+    sk_tc_free(&a);
+    sk_tc_free(&b);
+    sk_tc_free(&bad);
+}
+
+/* ---- tampering --------------------------------------------------------------------------- */
+
+enum tamper { T_ALTER, T_REMOVE, T_ALTER_LAST };
+
+static void tamper(fx *f, uint64_t seq, int how)
+{
+    sk_store *st;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t key[8];
+    assert_int_equal(sk_ts_store(&f->ts, &st), 0);
+    assert_int_equal(mdb_txn_begin(sk_store_env(st), NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "audit", 0, &dbi), 0);
+    sk_be64_put(key, seq);
+    MDB_val k = {8, key}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    if (how == T_REMOVE) {
+        assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+    } else {
+        uint8_t *copy = malloc(v.mv_size);
+        assert_non_null(copy);
+        memcpy(copy, v.mv_data, v.mv_size);
+        copy[9] ^= 0x01; /* inside the timestamp or event name */
+        MDB_val nv = {v.mv_size, copy};
+        assert_int_equal(mdb_put(txn, dbi, &k, &nv, 0), 0);
+        free(copy);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    sk_store_close(st);
+}
+
+static void verify_expect(fx *f, int want_rc, uint64_t want_bad)
+{
+    sk_store *st;
+    uint64_t count = 0, bad = 0;
+    assert_int_equal(sk_ts_store(&f->ts, &st), 0);
+    assert_int_equal(sk_store_audit_verify(st, &count, &bad), want_rc);
+    assert_int_equal(bad, want_bad);
+    sk_store_close(st);
+}
+
+static uint64_t last_seq(fx *f)
+{
+    static seen s;
+    read_log(f, &s);
+    return s.n;
+}
+
+static void make_entries(fx *f, int n)
+{
+    sk_store *st;
+    char code[SK_ENROLL_CODE_LEN + 1];
+    assert_int_equal(sk_ts_store(&f->ts, &st), 0);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(sk_store_enroll_code_new(st, "fw1", 1000, sk_ts_now_ms(), code), 0);
+    sk_store_close(st);
+}
+
+static void test_tamper_detected(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
+    make_entries(f, 10);
+    uint64_t n = last_seq(f);
+    assert_true(n >= 10);
+    verify_expect(f, 0, 0);
+    tamper(f, 4, T_ALTER);
+    verify_expect(f, -SK_E_INVALID, 5); /* entry 5 no longer links to entry 4 */
+}
+
+static void test_removal_detected(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
+    make_entries(f, 10);
+    tamper(f, 6, T_REMOVE);
+    verify_expect(f, -SK_E_INVALID, 6);
+}
+
+static void test_altered_last_detected(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
+    make_entries(f, 5);
+    uint64_t n = last_seq(f);
+    tamper(f, n, T_ALTER_LAST);
+    verify_expect(f, -SK_E_INVALID, n);
+}
+
+static void test_retention_keeps_chain(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
+    make_entries(f, 8);
+    uint64_t n = last_seq(f);
+    sk_store *st;
+    uint64_t removed = 0, count = 0, bad = 1;
+    assert_int_equal(sk_ts_store(&f->ts, &st), 0);
+    /* Everything is older than a cutoff in the future: all but the newest entry go. */
+    assert_int_equal(sk_store_audit_prune(st, sk_ts_now_ms() + 60000, &removed), 0);
+    assert_int_equal(removed, n - 1);
+    assert_int_equal(sk_store_audit_verify(st, &count, &bad), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(bad, 0);
+    sk_store_close(st);
+    /* New entries chain onto what is left, and a removal right after the pruned part is
+     * still caught. */
+    make_entries(f, 3);
+    verify_expect(f, 0, 0);
+    tamper(f, n, T_REMOVE);
+    verify_expect(f, -SK_E_INVALID, n);
+    /* A server with a retention setting starts and prunes (0 days kept is not allowed: 1). */
+    const char *extra[] = {"--audit-retention-days", "1", NULL};
+    assert_int_equal(sk_ts_start(&f->ts, extra), 0);
+    assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
+}
+
+/* ---- rate limits ------------------------------------------------------------------------- */
+
+static void test_rate_limit_per_device(void **state)
+{
+    fx *f = *state;
+    sk_tc a, b, thief;
+    enroll(f, &a, "fw1");
+    enroll(f, &b, "fw2");
+    sk_tc_close(&a);
+    sk_tc_init(&thief);
+    thief.device = a.device;
+    assert_int_equal(sk_auth_keygen(thief.priv, thief.pub), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sk_tc_connect(&thief, f->ts.port), 0);
+        assert_int_equal(sk_tc_auth(&thief), -SK_E_AUTH_FAILED);
+    }
+    /* Now even the right key is refused for a while, with a wait to respect. */
+    assert_int_equal(sk_tc_connect(&a, f->ts.port), 0);
+    sk_msg m, r;
+    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(&a));
+    m.u.hello.versions[0] = SK_PROTO_VERSION;
+    m.u.hello.nversions = 1;
+    m.u.hello.device = a.device;
+    m.u.hello.app = SK_STR("t");
+    assert_int_equal(sk_tc_send(&a, &m), 0);
+    assert_int_equal(sk_tc_recv(&a, &r, -1), 0);
+    assert_int_equal(r.type, SK_MSG_CHALLENGE);
+    uint8_t nonce[SK_NONCE_LEN];
+    memcpy(nonce, r.u.challenge.nonce, SK_NONCE_LEN);
+    uint64_t sms = r.u.challenge.server_ms;
+    sk_msg_free(&r);
+    sk_msg_init(&m, SK_MSG_AUTH, sk_tc_rid(&a));
+    assert_int_equal(sk_auth_sign(m.u.auth.sig, a.priv, nonce, a.device, sms), 0);
+    assert_int_equal(sk_tc_send(&a, &m), 0);
+    assert_int_equal(sk_tc_recv(&a, &r, -1), 0);
+    assert_int_equal(r.type, SK_MSG_ERROR);
+    assert_int_equal(r.u.error.code, SK_E_RATE_LIMITED);
+    assert_true(r.u.error.retry_ms > 590000 && r.u.error.retry_ms <= 600000);
+    sk_msg_free(&r);
+    assert_int_equal(sk_tc_wait_close(&a, 5000), 0);
+    /* Another device (same address, under the address limit) is not affected. */
+    assert_int_equal(sk_tc_connect(&b, f->ts.port), 0);
+    assert_int_equal(sk_tc_auth(&b), 0);
+    char want[96];
+    snprintf(want, sizeof(want), " rate_limited  %llu peer=127.0.0.1 retry_ms=",
+             (unsigned long long)a.device);
+    wait_log(f, want);
+    sk_tc_free(&a);
+    sk_tc_free(&b);
+    sk_tc_free(&thief);
+}
+
+static void test_rate_limit_per_address(void **state)
+{
+    fx *f = *state;
+    sk_tc c;
+    sk_tc_init(&c);
+    /* Six wrong codes from one address, then the seventh attempt is refused before the code is
+     * even looked at (a right code would be refused too). */
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(sk_tc_connect(&c, f->ts.port), 0);
+        assert_int_equal(sk_tc_enroll(&c, "AAAAAAAAAA", "x"), -SK_E_ENROLL_CODE);
+    }
+    char code[SK_ENROLL_CODE_LEN + 1];
+    assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
+    assert_int_equal(sk_tc_connect(&c, f->ts.port), 0);
+    assert_int_equal(sk_tc_enroll(&c, code, "x"), -SK_E_RATE_LIMITED);
+    assert_int_equal(c.last_code, SK_E_RATE_LIMITED);
+    sk_tc_free(&c);
+}
+
+/* ---- OP_ORDER ------------------------------------------------------------------------------ */
+
+static void test_op_order(void **state)
+{
+    fx *f = *state;
+    sk_tc a;
+    enroll(f, &a, "fw1");
+    uint64_t now = sk_ts_now_ms();
+    sk_change orig, other;
+    sk_ack ack;
+    assert_int_equal(sk_tc_make_referral(&orig, 1, now, "first"), 0);
+    assert_int_equal(sk_tc_push(&a, &orig, 1, &ack), 0);
+    assert_int_equal(ack.status, SK_ACK_APPLIED);
+    uint64_t v1 = ack.version;
+    /* Same op, other content (another record). */
+    assert_int_equal(sk_tc_make_referral(&other, 1, now + 1, "second"), 0);
+    assert_int_equal(sk_tc_push(&a, &other, 1, &ack), 0);
+    assert_int_equal(ack.status, SK_ACK_REJECTED);
+    assert_int_equal(ack.code, SK_E_OP_ORDER);
+    /* Same op, same record, one field different. */
+    sk_change tweak;
+    assert_int_equal(sk_change_copy(&tweak, &orig), 0);
+    tweak.hlc += 1;
+    assert_int_equal(sk_tc_push(&a, &tweak, 1, &ack), 0);
+    assert_int_equal(ack.status, SK_ACK_REJECTED);
+    assert_int_equal(ack.code, SK_E_OP_ORDER);
+    /* The original re-sent still gets its first answer, and nothing was applied twice. */
+    assert_int_equal(sk_tc_push(&a, &orig, 1, &ack), 0);
+    assert_int_equal(ack.status, SK_ACK_APPLIED);
+    assert_int_equal(ack.version, v1);
+    sk_store *st;
+    uint64_t recs = 0, last = 0;
+    assert_int_equal(sk_ts_store(&f->ts, &st), 0);
+    assert_int_equal(sk_store_stats(st, &recs, &last), 0);
+    sk_store_close(st);
+    assert_int_equal(recs, 1);
+    assert_int_equal(last, v1);
+    sk_change_free(&orig);
+    sk_change_free(&other);
+    sk_change_free(&tweak);
+    sk_tc_free(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_every_action_audited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removal_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_altered_last_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_keeps_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_per_device, setup_limits, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_per_address, setup_limits, teardown),
+        cmocka_unit_test_setup_teardown(test_op_order, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
