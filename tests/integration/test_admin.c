@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <openssl/evp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -843,6 +844,43 @@ static void tamper(const char *data, uint64_t seq, int delete_it)
     sk_store_close(s);
 }
 
+/* Retention as the store does it: drop entries 1..upto, record seq || H(seq) of the last one
+ * dropped in meta "audit_pruned" (with record_it 0, drop them without saying so). */
+static void prune(const char *data, uint64_t upto, int record_it)
+{
+    sk_store *s;
+    MDB_txn *txn;
+    MDB_dbi dbi, meta;
+    uint8_t key[8], rec[40];
+    MDB_val k = {8, key}, v;
+    unsigned int hl = 0;
+    assert_int_equal(sk_store_open(&s, data, 0), 0);
+    assert_int_equal(mdb_txn_begin(sk_store_env(s), NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "audit", 0, &dbi), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    for (uint64_t seq = 1; seq <= upto; seq++) {
+        sk_be64_put(key, seq);
+        assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+        if (seq == upto) {
+            EVP_MD_CTX *md = EVP_MD_CTX_new();
+            assert_non_null(md);
+            assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+            assert_int_equal(EVP_DigestUpdate(md, key, 8), 1);
+            assert_int_equal(EVP_DigestUpdate(md, v.mv_data, v.mv_size), 1);
+            assert_int_equal(EVP_DigestFinal_ex(md, rec + 8, &hl), 1);
+            EVP_MD_CTX_free(md);
+            sk_be64_put(rec, seq);
+        }
+        assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+    }
+    if (record_it) {
+        MDB_val pk = {12, (void *)"audit_pruned"}, pv = {40, rec};
+        assert_int_equal(mdb_put(txn, meta, &pk, &pv, 0), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    sk_store_close(s);
+}
+
 static void test_audit_chain(void **state)
 {
     (void)state;
@@ -909,6 +947,25 @@ static void test_audit_chain(void **state)
     tamper(g.data, 7, 0);
     assert_int_equal(run("audit", "--verify", NULL), 1);
     assert_non_null(strstr(g.e, "entry 7 was altered"));
+
+    /* Retention: old entries pruned with the record of where the chain resumes verify;
+     * entries dropped without that record do not. */
+    path_in(other, sizeof(other), "other4");
+    assert_int_equal(mkdir(other, 0700), 0);
+    snprintf(file, sizeof(file), "%s/data.mdb", other);
+    write_file(file, img, len);
+    snprintf(g.data, sizeof(g.data), "%s", other);
+    prune(g.data, 3, 1);
+    assert_int_equal(run("audit", "--verify", NULL), 0);
+    assert_string_equal(g.o, "audit log verified: 3 entries, chain intact\n");
+    path_in(other, sizeof(other), "other5");
+    assert_int_equal(mkdir(other, 0700), 0);
+    snprintf(file, sizeof(file), "%s/data.mdb", other);
+    write_file(file, img, len);
+    snprintf(g.data, sizeof(g.data), "%s", other);
+    prune(g.data, 3, 0);
+    assert_int_equal(run("audit", "--verify", NULL), 1);
+    assert_non_null(strstr(g.e, "entry 1 is missing"));
     free(img);
 }
 

@@ -297,6 +297,18 @@ static int verify_chain(sk_admin *a, MDB_txn *txn, verify_result *vr)
     memset(vr, 0, sizeof(*vr));
     if ((rc = sk_admin_audit_last_txn(a, txn, &vr->last_meta)))
         return rc;
+    /* Retention may have removed the oldest entries: meta "audit_pruned" = seq || H(seq) of the
+     * last one removed, so the chain continues from there. */
+    rc = meta_get(txn, "audit_pruned", &hv);
+    if (rc == 0 && hv.mv_size == 8 + AUDIT_HASH_LEN) {
+        expect = sk_be64_get(hv.mv_data) + 1;
+        memcpy(prev_h, (const uint8_t *)hv.mv_data + 8, AUDIT_HASH_LEN);
+        have_prev = 1;
+    } else if (rc == 0) {
+        problem(vr, 0, "audit pruning record is damaged");
+    } else if (rc != -SK_E_NOT_FOUND) {
+        return rc;
+    }
     rc = meta_get(txn, "audit_head", &hv);
     if (rc == 0 && hv.mv_size == 8 + AUDIT_HASH_LEN) {
         head_seq = sk_be64_get(hv.mv_data);
@@ -329,7 +341,7 @@ static int verify_chain(sk_admin *a, MDB_txn *txn, verify_result *vr)
             goto out;
         if (entry_decode(&v, &e) != 0) {
             problem(vr, seq, "entry %llu does not decode (altered)", (unsigned long long)seq);
-        } else if (seq == 1) {
+        } else if (seq == 1 && !have_prev) {
             if (!is_zero(e.prev, AUDIT_HASH_LEN))
                 problem(vr, 1, "entry 1 has a non-zero prev_hash (altered)");
         } else if (is_zero(e.prev, AUDIT_HASH_LEN)) {
