@@ -36,8 +36,8 @@ static const char *role_name(int role)
 static const char k_list_help[] =
     "usage: sakhi list [--pending] [--status S] [--sync STATE] [--from DATE] [--to DATE] [--json]\n"
     "\n"
-    "Records on this device, oldest capture first: id, capture time (UTC), status, urgency, sync\n"
-    "state and case number. No personal fields are shown.\n"
+    "Records on this device in the order they were captured here: id, capture time (UTC),\n"
+    "status, urgency, sync state and case number. No personal fields are shown.\n"
     "  --pending       only records with changes not yet acknowledged by the server\n"
     "  --status S      new, received, accepted, in_service, closed, referred\n"
     "  --sync STATE    pending, sent, received, accepted, rejected, conflict\n"
