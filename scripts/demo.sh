@@ -3,7 +3,7 @@
 # build (scripts/build.sh), then run the demo: a sakhi-server on 127.0.0.1 with a fresh data
 # folder, three field devices capturing the sample referrals offline, then syncing (one on a
 # clean link, two through sakhi-netem's 2g and flaky links), the centre accepting some and adding
-# follow-ups, a second sync, and an account of what went where.
+# a follow-up, a second sync, and an account of what went where.
 #
 # --no-build skips the dependency and build steps (the ctest test that runs the demo uses it).
 # The demo itself lives in run_demo(). If a program it needs is not built it says which and
@@ -208,23 +208,29 @@ run_demo()
     done
 
     # -- the centre: what arrived, accept some, add follow-ups -----------------------------------
-    echo "5. The centre: what arrived, accepting two referrals per device, adding follow-ups"
+    echo "5. The centre: what arrived; it accepts two referrals per device and follows up a third"
     local total
     total=$("$ADMIN" --data "$DATA" --json list | grep -c '"id"' || true)
     [[ "$total" -eq 30 ]] || die "the centre holds $total records, expected 30"
     echo "   the centre holds $total referrals (15 + 5 + 10), each once"
-    local -A CASES
+    local -A CASES FOLLOWED
     local id cn
     for d in 1 2 3; do
         CASES[$d]=""
         for id in $(head -n 2 "$DEMO_DIR/device-$d.ids"); do
             cn=$("$ADMIN" --data "$DATA" accept "$id") || die "sakhi-admin accept $id"
-            "$ADMIN" --data "$DATA" followup "$id" \
-                "Accepted at the centre as $cn; counsellor assigned, first session booked." \
-                >/dev/null || die "sakhi-admin followup $id"
             CASES[$d]+="$id=$cn "
-            echo "   accepted ${id:0:13}... from device $d as case $cn, follow-up added"
+            echo "   accepted ${id:0:13}... from device $d: case $cn"
         done
+        # A referral not accepted yet stays in full on the worker's device, so the centre's
+        # follow-up on it reaches her; an accepted case stays at the centre (the device keeps a
+        # stub with the case number: data minimisation).
+        id=$(sed -n 3p "$DEMO_DIR/device-$d.ids")
+        "$ADMIN" --data "$DATA" followup "$id" \
+            "Centre called her; she will come with her sister on Monday." >/dev/null ||
+            die "sakhi-admin followup $id"
+        FOLLOWED[$d]=$id
+        echo "   follow-up added to ${id:0:13}... from device $d (not accepted yet)"
     done
 
     # -- second sync -----------------------------------------------------------------------------
@@ -242,16 +248,24 @@ run_demo()
             "$(human_bytes "$(json_num bytes_received "$out")")"
     done
 
-    # Each accepted referral's case number must now be on the device that captured it.
-    local pair show fus
+    # Each accepted referral's case number must now be on the device that captured it, and the
+    # follow-up on the device whose referral it follows.
+    local pair show
+    local -A STUBS
     for d in 1 2 3; do
+        STUBS[$d]=0
         for pair in ${CASES[$d]}; do
             id=${pair%%=*} cn=${pair#*=}
             show=$("$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" --json show "$id") ||
                 die "sakhi show $id on device $d"
             grep -q "\"case_no\":\"$cn\"" <<<"$show" ||
                 die "case number $cn did not reach device $d"
+            grep -q '"stub":true' <<<"$show" && STUBS[$d]=$((STUBS[$d] + 1))
         done
+        show=$("$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" --json show \
+            "${FOLLOWED[$d]}") || die "sakhi show ${FOLLOWED[$d]} on device $d"
+        grep -q 'she will come with her sister' <<<"$show" ||
+            die "the centre's follow-up did not reach device $d"
     done
 
     stop_all
@@ -267,8 +281,8 @@ run_demo()
         down=$((down + $(json_num bytes_received "$s1") + $(json_num bytes_received "$s2")))
         echo "device $d (worker field-$d, ${LINK[$d]}):"
         echo "  sent     ${COUNT[$d]} referrals captured offline; the server acknowledged $(json_num applied "$s1") (merged $(json_num merged "$s1"), rejected $(json_num rejected "$s1"))"
-        echo "  cases    $(for pair in ${CASES[$d]}; do printf '%s ' "${pair#*=}"; done)(case numbers now shown on the device)"
-        echo "  back     $(json_num pulled "$s2") records updated by the centre (status accepted, case number, follow-up)"
+        echo "  cases    $(for pair in ${CASES[$d]}; do printf '%s ' "${pair#*=}"; done)accepted; the device shows the case numbers and keeps ${STUBS[$d]} of the 2 as stubs (data minimisation)"
+        echo "  back     $(json_num pulled "$s2") records changed by the centre: 2 accepted, 1 with the centre's follow-up, now readable on the device"
         echo "  wire     $(human_bytes $(($(json_num bytes_sent "$s1") + $(json_num bytes_sent "$s2")))) up, $(human_bytes $(($(json_num bytes_received "$s1") + $(json_num bytes_received "$s2")))) down; sync took $(awk -v a="${T1[$d]}" -v b="${T2[$d]}" 'BEGIN { printf "%.1f s + %.1f s", a / 1000, b / 1000 }'); $(json_num attempts "$s1")+$(json_num attempts "$s2") connection(s)"
     done
     local p
@@ -280,7 +294,7 @@ run_demo()
         fi
     done
     echo "centre:  received 30 referrals, each exactly once; accepted 6 and gave them case numbers;"
-    echo "         every case number reached the device that captured the referral."
+    echo "         every case number and follow-up reached the device that captured the referral."
     echo "total:   $(human_bytes "$up") up, $(human_bytes "$down") down on the devices' side; demo took $(awk -v m="$t_total" 'BEGIN { printf "%.1f s", m / 1000 }')"
     echo "data:    $DEMO_DIR (devices device-1..3, centre-data, server.log); PIN for the devices in $PIN"
     echo "try:     $SAKHI --store $DEMO_DIR/device-1 --pin-file $PIN list"

@@ -520,8 +520,8 @@ static void test_flow(void **state)
     /* the centre accepts the first and adds a follow-up */
     expect(ADMIN("--data", ts.data, "accept", ids[0]), 0, "LEH-", NULL);
     snprintf(cn, sizeof(cn), "%.*s", (int)strcspn(g_out, "\n"), g_out);
-    expect(ADMIN("--data", ts.data, "followup", ids[0], "Counsellor met her at the centre"), 0,
-           NULL, NULL);
+    expect(ADMIN("--data", ts.data, "followup", ids[1], "Counsellor called her back"), 0, NULL,
+           NULL);
 
     /* second sync brings the case number back */
     expect(SAKHI("--store", "dev", "--pin", PIN, "sync", "--json"), 0, NULL, NULL);
@@ -535,6 +535,14 @@ static void test_flow(void **state)
     const sk_json *fields = sk_json_get(j, "fields");
     assert_string_equal(jstr(fields, "status"), "accepted");
     assert_string_equal(jstr(fields, "case_no"), cn);
+    assert_string_equal(jstr(j, "sync_state"), "accepted");
+    sk_json_free(j);
+    /* the centre's follow-up on the referral it has not accepted reaches the device */
+    expect(SAKHI("--store", "dev", "--pin", PIN, "show", ids[1], "--json"), 0,
+           "Counsellor called her back", NULL);
+    j = parse(g_out);
+    assert_string_equal(jstr(j, "sync_state"), "received");
+    assert_int_equal(sk_json_count(sk_json_get(j, "followups")), 1);
     sk_json_free(j);
     /* the case number also names the record */
     expect(SAKHI("--store", "dev", "--pin", PIN, "show", cn), 0, cn, NULL);
@@ -544,6 +552,7 @@ static void test_flow(void **state)
     assert_int_equal(sk_json_count(j), 1);
     assert_string_equal(jstr(sk_json_at(j, 0), "case_no"), cn);
     assert_string_equal(jstr(sk_json_at(j, 0), "id"), ids[0]);
+    assert_string_equal(jstr(sk_json_at(j, 0), "sync"), "accepted");
     sk_json_free(j);
     sk_ts_teardown(&ts);
 }
