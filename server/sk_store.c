@@ -12,6 +12,7 @@
 #include "sk_auth.h"
 #include "sk_buf.h"
 #include "sk_err.h"
+#include "sk_keyring.h"
 #include "sk_mp.h"
 
 #include <errno.h>
@@ -24,6 +25,8 @@
 
 struct sk_store {
     MDB_env *env;
+    sk_keyring *kr;    /* per-record keys (crypto-shredding) */
+    int shred_pending; /* an erasure in a write txn of this process: shred after commit */
     MDB_dbi meta, records, changes, history, devices, ops, workers, enroll, audit;
 };
 
@@ -181,11 +184,20 @@ int sk_store_open(sk_store **out, const char *dir, uint64_t map_size)
         rc = sk_store_mdb_err(mrc);
         goto fail;
     }
+    txn = NULL;
+    if ((rc = sk_keyring_open(&s->kr, dir, g_open_err, sizeof(g_open_err))))
+        goto fail;
+    /* An erasure committed just before a crash: finish shredding its key. */
+    if ((rc = sk_store_shred_pending(s))) {
+        snprintf(g_open_err, sizeof(g_open_err), "cannot finish a pending erasure in %s", dir);
+        goto fail;
+    }
     *out = s;
     return 0;
 fail:
     if (txn)
         mdb_txn_abort(txn);
+    sk_keyring_close(s->kr);
     if (s->env)
         mdb_env_close(s->env);
     free(s);
@@ -197,6 +209,7 @@ void sk_store_close(sk_store *s)
     if (!s)
         return;
     mdb_env_close(s->env);
+    sk_keyring_close(s->kr);
     free(s);
 }
 
@@ -606,6 +619,88 @@ int sk_store_enroll_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code
 
 /* ---- records ---------------------------------------------------------------------------- */
 
+/*
+ * Sealed values (records and history of live records): "SKE1" || slot u64 BE || nonce 12 ||
+ * AES-256-GCM(ciphertext) || tag 16, under the record's key from the keyring, with the record
+ * id as additional data (a value moved to another record fails to open). Values without the
+ * magic are plaintext: tombstones of erased records (no content) and stores from before.
+ */
+#define SEAL_MAGIC "SKE1"
+#define SEAL_HDR (4 + 8 + 12)
+#define SEAL_TAG 16
+
+static int is_sealed(const MDB_val *v)
+{
+    return v->mv_size >= SEAL_HDR + SEAL_TAG && memcmp(v->mv_data, SEAL_MAGIC, 4) == 0;
+}
+
+static int seal(const sk_id *id, uint64_t slot, const uint8_t key[SK_KEYRING_KEY_LEN],
+                const uint8_t *pt, size_t n, sk_buf *out)
+{
+    EVP_CIPHER_CTX *cx = NULL;
+    int len = 0, rc = -SK_E_INTERNAL;
+    if (n > INT32_MAX)
+        return -SK_E_TOO_LONG;
+    if (sk_buf_reserve(out, SEAL_HDR + n + SEAL_TAG))
+        return -SK_E_NOMEM;
+    uint8_t *b = out->data;
+    memcpy(b, SEAL_MAGIC, 4);
+    sk_be64_put(b + 4, slot);
+    if ((rc = sk_random(b + 12, 12)))
+        return rc;
+    rc = -SK_E_INTERNAL;
+    if (!(cx = EVP_CIPHER_CTX_new()) ||
+        EVP_EncryptInit_ex(cx, EVP_aes_256_gcm(), NULL, key, b + 12) != 1 ||
+        EVP_EncryptUpdate(cx, NULL, &len, id->b, 16) != 1 ||
+        EVP_EncryptUpdate(cx, b + SEAL_HDR, &len, pt, (int)n) != 1 || (size_t)len != n ||
+        EVP_EncryptFinal_ex(cx, b + SEAL_HDR + n, &len) != 1 ||
+        EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_GET_TAG, SEAL_TAG, b + SEAL_HDR + n) != 1)
+        goto out;
+    out->len = SEAL_HDR + n + SEAL_TAG;
+    rc = 0;
+out:
+    EVP_CIPHER_CTX_free(cx);
+    return rc;
+}
+
+/* Decrypt a sealed value into out (wipe it after use). -SK_E_GONE when the key was shredded. */
+static int unseal(sk_store *s, const sk_id *id, const MDB_val *v, sk_buf *out)
+{
+    uint8_t key[SK_KEYRING_KEY_LEN];
+    const uint8_t *b = v->mv_data;
+    size_t n = v->mv_size - SEAL_HDR - SEAL_TAG;
+    EVP_CIPHER_CTX *cx = NULL;
+    int len = 0;
+    int rc = sk_keyring_get(s->kr, sk_be64_get(b + 4), id, key);
+    if (rc)
+        return rc;
+    if (sk_buf_reserve(out, n + 1)) {
+        rc = -SK_E_NOMEM;
+        goto out;
+    }
+    rc = -SK_E_STORE_IO; /* a value that does not open is damage, never content */
+    if (n > INT32_MAX || !(cx = EVP_CIPHER_CTX_new()) ||
+        EVP_DecryptInit_ex(cx, EVP_aes_256_gcm(), NULL, key, b + 12) != 1 ||
+        EVP_DecryptUpdate(cx, NULL, &len, id->b, 16) != 1 ||
+        EVP_DecryptUpdate(cx, out->data, &len, b + SEAL_HDR, (int)n) != 1 ||
+        EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_SET_TAG, SEAL_TAG, (void *)(b + SEAL_HDR + n)) != 1 ||
+        EVP_DecryptFinal_ex(cx, out->data + n, &len) != 1)
+        goto out;
+    out->len = n;
+    rc = 0;
+out:
+    EVP_CIPHER_CTX_free(cx);
+    OPENSSL_cleanse(key, sizeof(key));
+    return rc;
+}
+
+static void buf_wipe_free(sk_buf *b)
+{
+    if (b->data)
+        OPENSSL_cleanse(b->data, b->cap);
+    sk_buf_free(b);
+}
+
 int sk_store_record_get_txn(sk_store *s, MDB_txn *txn, const sk_id *id, sk_record *r)
 {
     MDB_val k = {16, (void *)id->b}, v;
@@ -613,9 +708,32 @@ int sk_store_record_get_txn(sk_store *s, MDB_txn *txn, const sk_id *id, sk_recor
     int mrc = mdb_get(txn, s->records, &k, &v);
     if (mrc)
         return sk_store_mdb_err(mrc);
+    return sk_store_record_decode(s, &k, &v, r);
+}
+
+int sk_store_record_decode(sk_store *s, const MDB_val *key, const MDB_val *val, sk_record *r)
+{
+    MDB_val v = *val;
+    sk_buf pt = SK_BUF_INIT;
+    sk_id idv;
+    const sk_id *id = &idv;
+    sk_record_init(r);
+    if (key->mv_size != 16)
+        return -SK_E_STORE_IO;
+    memcpy(idv.b, key->mv_data, 16);
+    if (is_sealed(&v)) {
+        int rc = unseal(s, id, &v, &pt);
+        if (rc) {
+            buf_wipe_free(&pt);
+            return rc == -SK_E_NOMEM ? rc : -SK_E_STORE_IO;
+        }
+        v.mv_data = pt.data;
+        v.mv_size = pt.len;
+    }
     sk_mp m;
     sk_mp_init(&m, v.mv_data, v.mv_size);
     int rc = sk_record_unpack(&m, r);
+    buf_wipe_free(&pt);
     if (rc) {
         sk_record_free(r);
         sk_record_init(r);
@@ -635,17 +753,89 @@ int sk_store_record_get(sk_store *s, const sk_id *id, sk_record *r)
     return rc;
 }
 
+/* The key slot of record id's stored value: 0 and *found = 0 when it has none. */
+static int record_slot(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t *slot, int *found)
+{
+    MDB_val k = {16, (void *)id->b}, v;
+    *found = 0;
+    int mrc = mdb_get(txn, s->records, &k, &v);
+    if (mrc == MDB_NOTFOUND)
+        return 0;
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    if (is_sealed(&v)) {
+        *slot = sk_be64_get((const uint8_t *)v.mv_data + 4);
+        *found = 1;
+    }
+    return 0;
+}
+
+/* Every history entry of id goes with its erasure. */
+static int history_drop(sk_store *s, MDB_txn *txn, const sk_id *id)
+{
+    MDB_cursor *cur;
+    uint8_t key[24] = {0};
+    memcpy(key, id->b, 16);
+    MDB_val k = {24, key}, v;
+    int rc = sk_store_mdb_err(mdb_cursor_open(txn, s->history, &cur));
+    if (rc)
+        return rc;
+    int mrc;
+    for (;;) {
+        k.mv_size = 24;
+        k.mv_data = key; /* seek again after each delete: the cursor's place is not kept */
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (mrc || k.mv_size != 24 || memcmp(k.mv_data, id->b, 16) != 0)
+            break;
+        if ((mrc = mdb_cursor_del(cur, 0)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : sk_store_mdb_err(mrc);
+}
+
 int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT, sealed = SK_BUF_INIT;
     msgpack_packer pk;
-    uint8_t seqk[8];
-    int rc;
+    uint8_t seqk[8], key[SK_KEYRING_KEY_LEN];
+    uint64_t slot = 0;
+    int found = 0, rc;
     sk_packer_init(&pk, &b);
     if ((rc = sk_record_pack(&pk, r)))
         goto out;
-    if ((rc = put_val(txn, s->records, r->id.b, 16, &b)))
+    if (b.oom) {
+        rc = -SK_E_NOMEM;
         goto out;
+    }
+    if ((rc = record_slot(s, txn, &r->id, &slot, &found)))
+        goto out;
+    if (r->flags & SK_REC_ERASED) {
+        /* The tombstone carries no content and is stored plain; the key that sealed every
+         * earlier version (and the history) is shredded once this transaction commits. */
+        if ((rc = put_val(txn, s->records, r->id.b, 16, &b)) ||
+            (rc = history_drop(s, txn, &r->id)))
+            goto out;
+        if (found) {
+            char mk[32];
+            snprintf(mk, sizeof(mk), "shred/%016llx", (unsigned long long)slot);
+            MDB_val k = {strlen(mk), mk}, v = {0, ""};
+            if ((rc = sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0))))
+                goto out;
+            s->shred_pending = 1;
+        }
+    } else {
+        if (found)
+            rc = sk_keyring_get(s->kr, slot, &r->id, key);
+        else
+            rc = sk_keyring_new(s->kr, &r->id, &slot, key);
+        if (rc)
+            goto out;
+        rc = seal(&r->id, slot, key, b.data, b.len, &sealed);
+        OPENSSL_cleanse(key, sizeof(key));
+        if (rc || (rc = put_val(txn, s->records, r->id.b, 16, &sealed)))
+            goto out;
+    }
     if (old_version && old_version != r->version) {
         sk_be64_put(seqk, old_version);
         MDB_val k = {8, seqk};
@@ -659,8 +849,72 @@ int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint6
     MDB_val k = {8, seqk}, v = {16, (void *)r->id.b};
     rc = sk_store_mdb_err(mdb_put(txn, s->changes, &k, &v, 0));
 out:
-    sk_buf_free(&b);
+    buf_wipe_free(&b);
+    buf_wipe_free(&sealed);
     return rc;
+}
+
+int sk_store_shred_pending(sk_store *s)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    uint64_t slots[256];
+    size_t n = 0;
+    int rc, mrc;
+    s->shred_pending = 0;
+    for (;;) {
+        n = 0;
+        if ((rc = sk_store_mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn))))
+            return rc;
+        if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->meta, &cur))))
+            goto fail;
+        MDB_val k = {6, (void *)"shred/"}, v;
+        for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+             mrc == 0 && n < 256 && k.mv_size == 22 && memcmp(k.mv_data, "shred/", 6) == 0;
+             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            char hex[17];
+            memcpy(hex, (const char *)k.mv_data + 6, 16);
+            hex[16] = '\0';
+            slots[n++] = strtoull(hex, NULL, 16);
+        }
+        mdb_cursor_close(cur);
+        cur = NULL;
+        if (n == 0) {
+            mdb_txn_abort(txn);
+            return 0;
+        }
+        /* Zero the keys first (synced), then forget the markers: a crash in between only
+         * repeats an idempotent shred. */
+        for (size_t i = 0; i < n; i++)
+            if ((rc = sk_keyring_shred(s->kr, slots[i])))
+                goto fail;
+        for (size_t i = 0; i < n; i++) {
+            char mk[32];
+            snprintf(mk, sizeof(mk), "shred/%016llx", (unsigned long long)slots[i]);
+            MDB_val dk = {strlen(mk), mk};
+            if ((mrc = mdb_del(txn, s->meta, &dk, NULL)) && mrc != MDB_NOTFOUND) {
+                rc = sk_store_mdb_err(mrc);
+                goto fail;
+            }
+        }
+        if ((rc = sk_store_mdb_err(mdb_txn_commit(txn))))
+            return rc;
+        txn = NULL;
+        if (n < 256)
+            return 0;
+    }
+fail:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    s->shred_pending = 1;
+    return rc;
+}
+
+int sk_store_shred_needed(sk_store *s)
+{
+    return s->shred_pending;
 }
 
 int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
@@ -668,10 +922,12 @@ int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_
 {
     if (mr->ndisplaced == 0)
         return 0;
-    uint8_t key[24];
+    uint8_t key[24], rkey[SK_KEYRING_KEY_LEN];
+    uint64_t slot = 0;
+    int found = 0;
     memcpy(key, id->b, 16);
     sk_be64_put(key + 16, seq);
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT, sealed = SK_BUF_INIT;
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     msgpack_pack_array(&pk, mr->ndisplaced);
@@ -693,8 +949,20 @@ int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_
         else
             msgpack_pack_nil(&pk);
     }
-    int rc = put_val(txn, s->history, key, sizeof(key), &b);
-    sk_buf_free(&b);
+    /* Sealed under the record's key (the record was stored first in this transaction), so
+     * erasing the record shreds its history too. */
+    int rc = b.oom ? -SK_E_NOMEM : record_slot(s, txn, id, &slot, &found);
+    if (rc == 0 && found) {
+        if ((rc = sk_keyring_get(s->kr, slot, id, rkey)) == 0)
+            rc = seal(id, slot, rkey, b.data, b.len, &sealed);
+        OPENSSL_cleanse(rkey, sizeof(rkey));
+        if (rc == 0)
+            rc = put_val(txn, s->history, key, sizeof(key), &sealed);
+    } else if (rc == 0) {
+        rc = put_val(txn, s->history, key, sizeof(key), &b);
+    }
+    buf_wipe_free(&b);
+    buf_wipe_free(&sealed);
     return rc;
 }
 

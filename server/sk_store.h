@@ -113,8 +113,22 @@ int sk_store_record_get_txn(sk_store *s, MDB_txn *txn, const sk_id *id, sk_recor
 int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version);
 int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
                              const sk_merge_result *mr);
+/*
+ * Erasure (crypto-shredding, docs/SECURITY.md): records and history are sealed under
+ * per-record keys (server/sk_keyring.h); storing an erased record drops its history and marks
+ * its key for shredding. sk_store_shred_pending zeroes the marked keys (synced) and clears the
+ * marks: call it after the commit that stored the erasure (the writer does; sk_store_open does
+ * it for marks left by a crash). sk_store_shred_needed says whether this process has marked
+ * any since the last call.
+ */
+int sk_store_shred_pending(sk_store *s);
+int sk_store_shred_needed(sk_store *s);
 /* Number of history entries kept for record id (tests, tools). */
 int sk_store_history_count(sk_store *s, const sk_id *id, uint32_t *count_out);
+/* Decode a raw value of the records database (key = the 16-byte id), opening it when sealed
+ * (tools that walk the records DBI with their own cursor must use this, not sk_record_unpack).
+ * -SK_E_STORE_IO when it does not decode or its key was shredded. */
+int sk_store_record_decode(sk_store *s, const MDB_val *key, const MDB_val *val, sk_record *r);
 /* The record as stored (tests, tools). */
 int sk_store_record_get(sk_store *s, const sk_id *id, sk_record *r);
 /* Count of records and the last seq given (tests, tools). */

@@ -170,6 +170,10 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
         rc = sk_store_mdb_err(mrc);
         goto failed;
     }
+    /* An erasure is committed: destroy its record key now (it is marked in the store, so a
+     * failure here is retried after the next commit or at the next open). */
+    if (sk_store_shred_needed(wr->store) && sk_store_shred_pending(wr->store) != 0)
+        sk_log(SK_LOG_ERROR, "shred_failed", "action=retry_later");
     return 0;
 failed:
     if (rc != -SK_E_STORE_FULL && rc != -SK_E_NOMEM)

@@ -1,0 +1,37 @@
+/*
+ * sk_keyring.h - per-record data keys for crypto-shredding (docs/SECURITY.md, "Erasure").
+ *
+ * Two files in the data directory beside the LMDB store:
+ *   master.key  32 random bytes, mode 0600, made once (never overwritten)
+ *   keys.db     fixed 64-byte slots: [record id 16][random 32][reserved 16]; slot n at n*64
+ * A record's key is HMAC-SHA256(master, "sakhi-record-key-v1" || id || random). Slots are only
+ * appended (under flock, so several processes may add) and, on erasure, overwritten in place
+ * with zeros and synced: the random half is gone, and with it every copy of the record's
+ * encrypted bytes that LMDB may still hold in free pages, old snapshots or backups.
+ */
+#ifndef SK_KEYRING_H
+#define SK_KEYRING_H
+
+#include "sk_record.h"
+
+#include <stdint.h>
+
+#define SK_KEYRING_KEY_LEN 32
+
+typedef struct sk_keyring sk_keyring;
+
+/* Open (creating master.key and keys.db if missing) in dir. 0 or -SK_E_STORE_IO /
+ * -SK_E_NOMEM; a reason in err. */
+int sk_keyring_open(sk_keyring **out, const char *dir, char *err, size_t errcap);
+void sk_keyring_close(sk_keyring *kr);
+/* A new key for record id: appended and synced before returning. */
+int sk_keyring_new(sk_keyring *kr, const sk_id *id, uint64_t *slot_out,
+                   uint8_t key[SK_KEYRING_KEY_LEN]);
+/* The key of slot for record id. -SK_E_GONE when the slot was shredded, -SK_E_STORE_IO when it
+ * belongs to another id or cannot be read. */
+int sk_keyring_get(sk_keyring *kr, uint64_t slot, const sk_id *id,
+                   uint8_t key[SK_KEYRING_KEY_LEN]);
+/* Overwrite the slot with zeros and sync. Idempotent. */
+int sk_keyring_shred(sk_keyring *kr, uint64_t slot);
+
+#endif
