@@ -17,16 +17,19 @@ typedef struct sk_buf {
     uint8_t *data;
     size_t len;
     size_t cap;
-    int oom;          /* set once an allocation failed; the content is then incomplete */
-    size_t limit;     /* 0 = unlimited; otherwise growth past it sets oom */
+    int oom;      /* set once an allocation failed; the content is then incomplete */
+    size_t limit; /* 0 = unlimited; otherwise growth past it sets oom */
 } sk_buf;
 
-#define SK_BUF_INIT {NULL, 0, 0, 0, 0}
+#define SK_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0                                                                           \
+    }
 
 void sk_buf_init(sk_buf *b);
 void sk_buf_free(sk_buf *b);
-void sk_buf_reset(sk_buf *b);                         /* len = 0, keeps memory, clears oom */
-int sk_buf_reserve(sk_buf *b, size_t extra);          /* 0 or -SK_E_NOMEM */
+void sk_buf_reset(sk_buf *b);                          /* len = 0, keeps memory, clears oom */
+int sk_buf_reserve(sk_buf *b, size_t extra);           /* 0 or -SK_E_NOMEM */
 int sk_buf_append(sk_buf *b, const void *p, size_t n); /* 0 or -SK_E_NOMEM */
 /* Detach the bytes: *out gets data (caller frees with free()), buffer is reset to empty. */
 uint8_t *sk_buf_steal(sk_buf *b, size_t *len_out);
@@ -38,7 +41,7 @@ void sk_packer_init(msgpack_packer *pk, sk_buf *b);
 
 /* Pack helpers used by every encoder. */
 int sk_pack_str(msgpack_packer *pk, const char *s, size_t n);
-int sk_pack_cstr(msgpack_packer *pk, const char *s);  /* NULL packs nil */
+int sk_pack_cstr(msgpack_packer *pk, const char *s); /* NULL packs nil */
 int sk_pack_bin(msgpack_packer *pk, const void *p, size_t n);
 
 #endif

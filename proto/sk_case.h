@@ -19,38 +19,38 @@
 
 /* Field keys (stable; never renumber). Type in brackets. */
 typedef enum sk_field_key {
-    SK_F_SCHEMA = 1,          /* [uint] schema version of the creating device */
-    SK_F_CREATED_AT = 2,      /* [uint] capture time, Unix ms (device clock, corrected) */
-    SK_F_DEVICE = 3,          /* [uint] device id that created the record (server-set) */
-    SK_F_WORKER = 4,          /* [str] worker id that created it (server-set from the session) */
-    SK_F_CASE_NO = 5,         /* [str] case number, e.g. LEH-2026-000123 (server-set) */
-    SK_F_DISTRICT = 6,        /* [uint] sk_district */
-    SK_F_BLOCK = 7,           /* [str] */
-    SK_F_VILLAGE = 8,         /* [str] */
-    SK_F_TAKEN_AT = 9,        /* [uint] sk_taken_at */
-    SK_F_NAME = 10,           /* [str] name or "withheld" */
-    SK_F_AGE = 11,            /* [uint] age in years, 0..120 */
-    SK_F_AGE_BAND = 12,       /* [uint] sk_age_band, when the exact age is unknown */
-    SK_F_MINOR = 13,          /* [bool] under 18: POCSO handling */
-    SK_F_PHONE = 14,          /* [str|nil] contact phone */
-    SK_F_SAFE_TO_CALL = 15,   /* [bool] */
-    SK_F_MARITAL = 16,        /* [uint] sk_marital */
-    SK_F_CHILDREN = 17,       /* [uint] accompanying children, 0..20 */
-    SK_F_CONCERNS = 18,       /* [array of uint] sk_concern, 1..8 unique */
-    SK_F_CONCERN_OTHER = 19,  /* [str] when SK_CONCERN_OTHER is listed */
-    SK_F_URGENCY = 20,        /* [uint] sk_urgency */
-    SK_F_SOURCE = 21,         /* [uint] sk_source */
-    SK_F_CONSENT_SHARE = 22,  /* [bool] consent to share with the centre */
-    SK_F_CONSENT_CONTACT = 23,/* [bool] consent to be contacted */
-    SK_F_CONSENT_BY = 24,     /* [str] worker who recorded consent */
-    SK_F_CONSENT_AT = 25,     /* [uint] Unix ms */
-    SK_F_STATUS = 26,         /* [uint] sk_status */
-    SK_F_STATUS_REASON = 27,  /* [str] reason for closing, referring or reopening */
-    SK_F_NOTES = 28,          /* [str] free text at capture */
-    SK_F_ASSIGNED = 29,       /* [array of str] workers assigned to follow the case */
+    SK_F_SCHEMA = 1,           /* [uint] schema version of the creating device */
+    SK_F_CREATED_AT = 2,       /* [uint] capture time, Unix ms (device clock, corrected) */
+    SK_F_DEVICE = 3,           /* [uint] device id that created the record (server-set) */
+    SK_F_WORKER = 4,           /* [str] worker id that created it (server-set from the session) */
+    SK_F_CASE_NO = 5,          /* [str] case number, e.g. LEH-2026-000123 (server-set) */
+    SK_F_DISTRICT = 6,         /* [uint] sk_district */
+    SK_F_BLOCK = 7,            /* [str] */
+    SK_F_VILLAGE = 8,          /* [str] */
+    SK_F_TAKEN_AT = 9,         /* [uint] sk_taken_at */
+    SK_F_NAME = 10,            /* [str] name or "withheld" */
+    SK_F_AGE = 11,             /* [uint] age in years, 0..120 */
+    SK_F_AGE_BAND = 12,        /* [uint] sk_age_band, when the exact age is unknown */
+    SK_F_MINOR = 13,           /* [bool] under 18: POCSO handling */
+    SK_F_PHONE = 14,           /* [str|nil] contact phone */
+    SK_F_SAFE_TO_CALL = 15,    /* [bool] */
+    SK_F_MARITAL = 16,         /* [uint] sk_marital */
+    SK_F_CHILDREN = 17,        /* [uint] accompanying children, 0..20 */
+    SK_F_CONCERNS = 18,        /* [array of uint] sk_concern, 1..8 unique */
+    SK_F_CONCERN_OTHER = 19,   /* [str] when SK_CONCERN_OTHER is listed */
+    SK_F_URGENCY = 20,         /* [uint] sk_urgency */
+    SK_F_SOURCE = 21,          /* [uint] sk_source */
+    SK_F_CONSENT_SHARE = 22,   /* [bool] consent to share with the centre */
+    SK_F_CONSENT_CONTACT = 23, /* [bool] consent to be contacted */
+    SK_F_CONSENT_BY = 24,      /* [str] worker who recorded consent */
+    SK_F_CONSENT_AT = 25,      /* [uint] Unix ms */
+    SK_F_STATUS = 26,          /* [uint] sk_status */
+    SK_F_STATUS_REASON = 27,   /* [str] reason for closing, referring or reopening */
+    SK_F_NOTES = 28,           /* [str] free text at capture */
+    SK_F_ASSIGNED = 29,        /* [array of str] workers assigned to follow the case */
     /* services: one field per service so concurrent updates merge independently;
      * value is sk_service_status */
-    SK_F_SERVICE_BASE = 40,   /* SK_F_SERVICE_BASE + sk_service */
+    SK_F_SERVICE_BASE = 40, /* SK_F_SERVICE_BASE + sk_service */
     SK_F_SERVICE_LEGAL = 41,
     SK_F_SERVICE_MEDICAL = 42,
     SK_F_SERVICE_POLICE = 43,
@@ -60,53 +60,98 @@ typedef enum sk_field_key {
 
 /* Append-only lists (sk_entry.list). Entry value: map {1: by [str], 2: text [str], 3: at [uint ms]}. */
 typedef enum sk_list {
-    SK_LIST_FOLLOWUP = 1,     /* follow-ups, by field workers or staff */
-    SK_LIST_CASENOTE = 2,     /* case notes, staff only */
+    SK_LIST_FOLLOWUP = 1, /* follow-ups, by field workers or staff */
+    SK_LIST_CASENOTE = 2, /* case notes, staff only */
 } sk_list;
 enum { SK_ENTRY_BY = 1, SK_ENTRY_TEXT = 2, SK_ENTRY_AT = 3 };
 
 typedef enum sk_district { SK_DISTRICT_LEH = 1, SK_DISTRICT_KARGIL = 2 } sk_district;
 typedef enum sk_taken_at {
-    SK_TAKEN_HOME_VISIT = 1, SK_TAKEN_ANGANWADI = 2, SK_TAKEN_HEALTH_CENTRE = 3,
-    SK_TAKEN_POLICE_STATION = 4, SK_TAKEN_PHONE = 5, SK_TAKEN_OSC = 6
+    SK_TAKEN_HOME_VISIT = 1,
+    SK_TAKEN_ANGANWADI = 2,
+    SK_TAKEN_HEALTH_CENTRE = 3,
+    SK_TAKEN_POLICE_STATION = 4,
+    SK_TAKEN_PHONE = 5,
+    SK_TAKEN_OSC = 6
 } sk_taken_at;
 typedef enum sk_age_band {
-    SK_AGE_UNDER_12 = 1, SK_AGE_12_17 = 2, SK_AGE_18_29 = 3, SK_AGE_30_44 = 4,
-    SK_AGE_45_59 = 5, SK_AGE_60_PLUS = 6
+    SK_AGE_UNDER_12 = 1,
+    SK_AGE_12_17 = 2,
+    SK_AGE_18_29 = 3,
+    SK_AGE_30_44 = 4,
+    SK_AGE_45_59 = 5,
+    SK_AGE_60_PLUS = 6
 } sk_age_band;
 typedef enum sk_marital {
-    SK_MARITAL_UNMARRIED = 1, SK_MARITAL_MARRIED = 2, SK_MARITAL_SEPARATED = 3,
-    SK_MARITAL_DIVORCED = 4, SK_MARITAL_WIDOWED = 5
+    SK_MARITAL_UNMARRIED = 1,
+    SK_MARITAL_MARRIED = 2,
+    SK_MARITAL_SEPARATED = 3,
+    SK_MARITAL_DIVORCED = 4,
+    SK_MARITAL_WIDOWED = 5
 } sk_marital;
 typedef enum sk_concern {
-    SK_CONCERN_DOMESTIC_VIOLENCE = 1, SK_CONCERN_FINANCIAL_ABUSE = 2, SK_CONCERN_CYBER_BULLYING = 3,
-    SK_CONCERN_ABANDONMENT = 4, SK_CONCERN_DRUG_ABUSE = 5, SK_CONCERN_CHILD_MARRIAGE = 6,
-    SK_CONCERN_POCSO = 7, SK_CONCERN_OTHER = 8
+    SK_CONCERN_DOMESTIC_VIOLENCE = 1,
+    SK_CONCERN_FINANCIAL_ABUSE = 2,
+    SK_CONCERN_CYBER_BULLYING = 3,
+    SK_CONCERN_ABANDONMENT = 4,
+    SK_CONCERN_DRUG_ABUSE = 5,
+    SK_CONCERN_CHILD_MARRIAGE = 6,
+    SK_CONCERN_POCSO = 7,
+    SK_CONCERN_OTHER = 8
 } sk_concern;
-typedef enum sk_urgency { SK_URGENCY_IMMEDIATE = 1, SK_URGENCY_URGENT = 2, SK_URGENCY_ROUTINE = 3 } sk_urgency;
+typedef enum sk_urgency {
+    SK_URGENCY_IMMEDIATE = 1,
+    SK_URGENCY_URGENT = 2,
+    SK_URGENCY_ROUTINE = 3
+} sk_urgency;
 typedef enum sk_service {
-    SK_SERVICE_LEGAL = 1, SK_SERVICE_MEDICAL = 2, SK_SERVICE_POLICE = 3,
-    SK_SERVICE_COUNSELLING = 4, SK_SERVICE_SHELTER = 5
+    SK_SERVICE_LEGAL = 1,
+    SK_SERVICE_MEDICAL = 2,
+    SK_SERVICE_POLICE = 3,
+    SK_SERVICE_COUNSELLING = 4,
+    SK_SERVICE_SHELTER = 5
 } sk_service;
 #define SK_SERVICE_COUNT 5
 typedef enum sk_service_status {
-    SK_SVC_NEEDED = 1, SK_SVC_IN_PROGRESS = 2, SK_SVC_GIVEN = 3, SK_SVC_DECLINED = 4,
+    SK_SVC_NEEDED = 1,
+    SK_SVC_IN_PROGRESS = 2,
+    SK_SVC_GIVEN = 3,
+    SK_SVC_DECLINED = 4,
     SK_SVC_NOT_NEEDED = 5
 } sk_service_status;
 typedef enum sk_source {
-    SK_SOURCE_SELF = 1, SK_SOURCE_HELPLINE_181 = 2, SK_SOURCE_POLICE = 3, SK_SOURCE_HOSPITAL = 4,
-    SK_SOURCE_COURT = 5, SK_SOURCE_GOVT_DEPT = 6, SK_SOURCE_NGO = 7, SK_SOURCE_FAMILY = 8,
-    SK_SOURCE_COMMUNITY = 9, SK_SOURCE_FRONTLINE = 10
+    SK_SOURCE_SELF = 1,
+    SK_SOURCE_HELPLINE_181 = 2,
+    SK_SOURCE_POLICE = 3,
+    SK_SOURCE_HOSPITAL = 4,
+    SK_SOURCE_COURT = 5,
+    SK_SOURCE_GOVT_DEPT = 6,
+    SK_SOURCE_NGO = 7,
+    SK_SOURCE_FAMILY = 8,
+    SK_SOURCE_COMMUNITY = 9,
+    SK_SOURCE_FRONTLINE = 10
 } sk_source;
 typedef enum sk_status {
-    SK_STATUS_NEW = 1, SK_STATUS_RECEIVED = 2, SK_STATUS_ACCEPTED = 3, SK_STATUS_IN_SERVICE = 4,
-    SK_STATUS_CLOSED = 5, SK_STATUS_REFERRED = 6
+    SK_STATUS_NEW = 1,
+    SK_STATUS_RECEIVED = 2,
+    SK_STATUS_ACCEPTED = 3,
+    SK_STATUS_IN_SERVICE = 4,
+    SK_STATUS_CLOSED = 5,
+    SK_STATUS_REFERRED = 6
 } sk_status;
 
 /* Enumeration tables: name <-> code, for the API, tools and CSV. */
 typedef enum sk_enum_id {
-    SK_ENUM_DISTRICT, SK_ENUM_TAKEN_AT, SK_ENUM_AGE_BAND, SK_ENUM_MARITAL, SK_ENUM_CONCERN,
-    SK_ENUM_URGENCY, SK_ENUM_SERVICE, SK_ENUM_SERVICE_STATUS, SK_ENUM_SOURCE, SK_ENUM_STATUS,
+    SK_ENUM_DISTRICT,
+    SK_ENUM_TAKEN_AT,
+    SK_ENUM_AGE_BAND,
+    SK_ENUM_MARITAL,
+    SK_ENUM_CONCERN,
+    SK_ENUM_URGENCY,
+    SK_ENUM_SERVICE,
+    SK_ENUM_SERVICE_STATUS,
+    SK_ENUM_SOURCE,
+    SK_ENUM_STATUS,
     SK_ENUM_COUNT
 } sk_enum_id;
 /* Name of code in enumeration e ("domestic_violence"); NULL for an unknown code. */
@@ -130,20 +175,20 @@ typedef enum sk_field_type {
 /* Field metadata. */
 typedef struct sk_field_info {
     uint32_t key;
-    const char *name;        /* "district", "service.legal_aid", ... */
-    int identifying;         /* withheld from exports/logs for minors without the role */
+    const char *name; /* "district", "service.legal_aid", ... */
+    int identifying;  /* withheld from exports/logs for minors without the role */
     /* added with the implementation: */
-    uint32_t type;           /* sk_field_type */
-    int enumeration;         /* sk_enum_id for SK_FT_ENUM / SK_FT_ENUM_ARRAY, else -1 */
+    uint32_t type;   /* sk_field_type */
+    int enumeration; /* sk_enum_id for SK_FT_ENUM / SK_FT_ENUM_ARRAY, else -1 */
 } sk_field_info;
 const sk_field_info *sk_case_field_info(uint32_t key); /* NULL for unknown keys */
 const sk_field_info *sk_case_field_by_name(const char *name);
 
 /* A validation failure: which field and why. */
 typedef struct sk_case_error {
-    int code;          /* -SK_E_INVALID, -SK_E_FORBIDDEN, -SK_E_TRANSITION */
-    uint32_t field;    /* field key, 0 if the record as a whole */
-    char msg[160];     /* "age: must be between 0 and 120" */
+    int code;       /* -SK_E_INVALID, -SK_E_FORBIDDEN, -SK_E_TRANSITION */
+    uint32_t field; /* field key, 0 if the record as a whole */
+    char msg[160];  /* "age: must be between 0 and 120" */
 } sk_case_error;
 
 /* Validate the full state of a referral (after merge): required fields, types, ranges,
@@ -158,9 +203,9 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
 
 /* Who is acting, for permission checks. */
 typedef struct sk_actor {
-    uint32_t role;       /* sk_role */
-    const char *worker;  /* worker id */
-    uint32_t district;   /* staff's district (0 = all) */
+    uint32_t role;      /* sk_role */
+    const char *worker; /* worker id */
+    uint32_t district;  /* staff's district (0 = all) */
 } sk_actor;
 
 /* May actor make change c to current record cur (cur->version == 0 for a new record)?

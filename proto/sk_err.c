@@ -10,7 +10,8 @@ const char *sk_err_text(int code)
 {
     switch (abs(code)) {
     case 0: return "success";
-#define SK_ERR_TEXT(num, name, advice, text) case num: return text;
+#define SK_ERR_TEXT(num, name, advice, text)                                                       \
+    case num: return text;
         SK_ERR_LIST(SK_ERR_TEXT)
 #undef SK_ERR_TEXT
     default: return "unknown error";
@@ -21,7 +22,8 @@ const char *sk_err_name(int code)
 {
     switch (abs(code)) {
     case 0: return "OK";
-#define SK_ERR_NAME(num, name, advice, text) case num: return #name;
+#define SK_ERR_NAME(num, name, advice, text)                                                       \
+    case num: return #name;
         SK_ERR_LIST(SK_ERR_NAME)
 #undef SK_ERR_NAME
     default: return "UNKNOWN";
@@ -32,7 +34,8 @@ sk_advice sk_err_advice(int code)
 {
     switch (abs(code)) {
     case 0: return SK_ADVICE_NONE;
-#define SK_ERR_ADV(num, name, advice, text) case num: return SK_ADVICE_##advice;
+#define SK_ERR_ADV(num, name, advice, text)                                                        \
+    case num: return SK_ADVICE_##advice;
         SK_ERR_LIST(SK_ERR_ADV)
 #undef SK_ERR_ADV
     default: return SK_ADVICE_FIX;

@@ -10,50 +10,50 @@
 
 /* What a client should do when it receives the code (docs/PROTOCOL.md, table "Error codes"). */
 typedef enum sk_advice {
-    SK_ADVICE_NONE = 0,    /* not an error */
-    SK_ADVICE_FIX = 1,     /* a bug or bad data on the sender's side: do not resend unchanged */
-    SK_ADVICE_RETRY = 2,   /* transient: resend the same request later (with backoff) */
-    SK_ADVICE_REAUTH = 3,  /* reconnect and authenticate again */
-    SK_ADVICE_STOP = 4     /* stop syncing; needs a person (revoked, upgrade required) */
+    SK_ADVICE_NONE = 0,   /* not an error */
+    SK_ADVICE_FIX = 1,    /* a bug or bad data on the sender's side: do not resend unchanged */
+    SK_ADVICE_RETRY = 2,  /* transient: resend the same request later (with backoff) */
+    SK_ADVICE_REAUTH = 3, /* reconnect and authenticate again */
+    SK_ADVICE_STOP = 4    /* stop syncing; needs a person (revoked, upgrade required) */
 } sk_advice;
 
-#define SK_ERR_LIST(X)                                                                      \
-    /* framing and encoding: 1..19 */                                                      \
-    X(1, BAD_FRAME, FIX, "malformed frame or MessagePack value")                           \
-    X(2, FRAME_TOO_BIG, FIX, "frame longer than the negotiated maximum")                   \
-    X(3, TOO_DEEP, FIX, "MessagePack nesting deeper than allowed")                         \
-    X(4, TOO_LONG, FIX, "string, binary or array longer than allowed")                     \
-    X(5, BAD_TYPE, FIX, "a field has the wrong MessagePack type")                          \
-    X(6, MISSING_FIELD, FIX, "a required field is missing")                                \
-    X(7, BAD_VALUE, FIX, "a field's value is out of range")                                \
-    X(8, TRUNCATED, FIX, "the value ends before its declared length")                      \
-    X(9, TRAILING, FIX, "bytes follow the MessagePack value inside the frame")             \
-    X(10, UNKNOWN_TYPE, FIX, "unknown message type")                                       \
-    X(11, DECOMPRESS, FIX, "compressed body invalid or larger than declared")              \
-    /* session state: 20..39 */                                                            \
-    X(20, VERSION, STOP, "no protocol version in common")                                  \
-    X(21, STATE, FIX, "message not allowed in this session state")                         \
-    X(22, AUTH_FAILED, REAUTH, "authentication failed")                                    \
-    X(23, REVOKED, STOP, "this device has been revoked; wipe local data")                  \
-    X(24, RATE_LIMITED, RETRY, "too many failed attempts; wait before trying again")       \
-    X(25, ENROLL_CODE, STOP, "enrollment code unknown, used or expired")                   \
-    X(26, TOO_MANY_INFLIGHT, RETRY, "too many requests outstanding on this session")       \
-    X(27, TIMEOUT, RETRY, "session timed out")                                             \
-    X(28, BUSY, RETRY, "server at its connection limit; try again later")                  \
-    X(29, SHUTDOWN, RETRY, "server is shutting down; reconnect later")                     \
-    X(30, BATCH_TOO_BIG, FIX, "more changes in a batch than allowed")                      \
-    /* per change (PUSH_ACK rejections) and store: 40..69 */                               \
-    X(40, INVALID, FIX, "record failed validation")                                        \
-    X(41, FORBIDDEN, FIX, "this role may not make this change")                            \
-    X(42, NOT_FOUND, FIX, "no such record")                                                \
-    X(43, GONE, FIX, "record was deleted or erased")                                       \
-    X(44, BAD_BASE, FIX, "base version is newer than the record")                          \
-    X(45, STORE_FULL, RETRY, "server store is full; retry later")                          \
-    X(46, STORE_IO, RETRY, "server storage error; retry later")                            \
-    X(47, OP_ORDER, FIX, "operation number reused with different content")                 \
-    X(48, TRANSITION, FIX, "workflow transition not allowed")                              \
-    /* generic */                                                                          \
-    X(60, INTERNAL, RETRY, "internal server error")                                        \
+#define SK_ERR_LIST(X)                                                                             \
+    /* framing and encoding: 1..19 */                                                              \
+    X(1, BAD_FRAME, FIX, "malformed frame or MessagePack value")                                   \
+    X(2, FRAME_TOO_BIG, FIX, "frame longer than the negotiated maximum")                           \
+    X(3, TOO_DEEP, FIX, "MessagePack nesting deeper than allowed")                                 \
+    X(4, TOO_LONG, FIX, "string, binary or array longer than allowed")                             \
+    X(5, BAD_TYPE, FIX, "a field has the wrong MessagePack type")                                  \
+    X(6, MISSING_FIELD, FIX, "a required field is missing")                                        \
+    X(7, BAD_VALUE, FIX, "a field's value is out of range")                                        \
+    X(8, TRUNCATED, FIX, "the value ends before its declared length")                              \
+    X(9, TRAILING, FIX, "bytes follow the MessagePack value inside the frame")                     \
+    X(10, UNKNOWN_TYPE, FIX, "unknown message type")                                               \
+    X(11, DECOMPRESS, FIX, "compressed body invalid or larger than declared")                      \
+    /* session state: 20..39 */                                                                    \
+    X(20, VERSION, STOP, "no protocol version in common")                                          \
+    X(21, STATE, FIX, "message not allowed in this session state")                                 \
+    X(22, AUTH_FAILED, REAUTH, "authentication failed")                                            \
+    X(23, REVOKED, STOP, "this device has been revoked; wipe local data")                          \
+    X(24, RATE_LIMITED, RETRY, "too many failed attempts; wait before trying again")               \
+    X(25, ENROLL_CODE, STOP, "enrollment code unknown, used or expired")                           \
+    X(26, TOO_MANY_INFLIGHT, RETRY, "too many requests outstanding on this session")               \
+    X(27, TIMEOUT, RETRY, "session timed out")                                                     \
+    X(28, BUSY, RETRY, "server at its connection limit; try again later")                          \
+    X(29, SHUTDOWN, RETRY, "server is shutting down; reconnect later")                             \
+    X(30, BATCH_TOO_BIG, FIX, "more changes in a batch than allowed")                              \
+    /* per change (PUSH_ACK rejections) and store: 40..69 */                                       \
+    X(40, INVALID, FIX, "record failed validation")                                                \
+    X(41, FORBIDDEN, FIX, "this role may not make this change")                                    \
+    X(42, NOT_FOUND, FIX, "no such record")                                                        \
+    X(43, GONE, FIX, "record was deleted or erased")                                               \
+    X(44, BAD_BASE, FIX, "base version is newer than the record")                                  \
+    X(45, STORE_FULL, RETRY, "server store is full; retry later")                                  \
+    X(46, STORE_IO, RETRY, "server storage error; retry later")                                    \
+    X(47, OP_ORDER, FIX, "operation number reused with different content")                         \
+    X(48, TRANSITION, FIX, "workflow transition not allowed")                                      \
+    /* generic */                                                                                  \
+    X(60, INTERNAL, RETRY, "internal server error")                                                \
     X(61, NOMEM, RETRY, "out of memory")
 
 typedef enum sk_err {

@@ -14,17 +14,17 @@
 #include <stdint.h>
 
 #define SK_FRAME_HDR 4
-#define SK_FRAME_MIN_MAX 1024u             /* smallest maximum a peer may announce */
+#define SK_FRAME_MIN_MAX 1024u               /* smallest maximum a peer may announce */
 #define SK_FRAME_DEFAULT_MAX (1024u * 1024u) /* 1 MiB */
 
 typedef struct sk_frame_reader {
     uint32_t max_frame;
     uint8_t hdr[SK_FRAME_HDR];
     uint32_t hdr_have;
-    uint32_t want;    /* body length of the current frame, 0 while reading the header */
-    uint8_t *body;    /* max_frame bytes, allocated on first use */
-    uint32_t have;    /* body bytes buffered */
-    int err;          /* sticky negative code */
+    uint32_t want; /* body length of the current frame, 0 while reading the header */
+    uint8_t *body; /* max_frame bytes, allocated on first use */
+    uint32_t have; /* body bytes buffered */
+    int err;       /* sticky negative code */
 } sk_frame_reader;
 
 void sk_frame_reader_init(sk_frame_reader *r, uint32_t max_frame);

@@ -71,6 +71,8 @@ static int header(const uint8_t *p, size_t avail, sk_mp_type *type, size_t *hdr,
         *body = c & 0x1f;
         return 0;
     }
+    /* One line per header byte keeps the table readable against the MessagePack spec. */
+    // clang-format off
     switch (c) {
     case 0xc0: *type = SK_MP_NIL; return 0;
     case 0xc1: return -SK_E_BAD_FRAME;
@@ -106,6 +108,7 @@ static int header(const uint8_t *p, size_t avail, sk_mp_type *type, size_t *hdr,
     case 0xdf: *type = SK_MP_MAP; lenbytes = 4; break;
     default: return -SK_E_BAD_FRAME; /* unreachable: every byte is covered above */
     }
+    // clang-format on
     if (avail < 1 + lenbytes)
         return -SK_E_TRUNCATED;
     uint64_t n = be(p + 1, lenbytes);

@@ -19,10 +19,10 @@
 #include <stdint.h>
 
 typedef struct sk_mp_limits {
-    uint32_t max_depth;  /* containers nested deeper than this: -SK_E_TOO_DEEP (top level = 1) */
-    uint32_t max_str;    /* longest str in bytes: -SK_E_TOO_LONG */
-    uint32_t max_bin;    /* longest bin in bytes */
-    uint32_t max_items;  /* most elements in one array, or pairs in one map */
+    uint32_t max_depth; /* containers nested deeper than this: -SK_E_TOO_DEEP (top level = 1) */
+    uint32_t max_str;   /* longest str in bytes: -SK_E_TOO_LONG */
+    uint32_t max_bin;   /* longest bin in bytes */
+    uint32_t max_items; /* most elements in one array, or pairs in one map */
 } sk_mp_limits;
 
 /* The protocol's default limits (docs/PROTOCOL.md, "Limits"). */

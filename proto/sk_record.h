@@ -65,19 +65,19 @@ void sk_clock_set_server_time(sk_clock *c, uint64_t server_ms, uint64_t local_ms
 /* One scalar field: key -> one encoded MessagePack value. */
 typedef struct sk_field {
     uint32_t key;
-    sk_hlc hlc;       /* stamp of the change that set it */
-    uint64_t ver;     /* server version (seq) of that change; 0 while only local */
-    uint8_t *val;     /* encoded MessagePack value, owned */
+    sk_hlc hlc;   /* stamp of the change that set it */
+    uint64_t ver; /* server version (seq) of that change; 0 while only local */
+    uint8_t *val; /* encoded MessagePack value, owned */
     uint32_t len;
 } sk_field;
 
 /* One element of an append-only list (follow-ups, case notes). Never edited in place. */
 typedef struct sk_entry {
     sk_id id;
-    uint32_t list;    /* which list (sk_case.h: SK_LIST_*) */
+    uint32_t list; /* which list (sk_case.h: SK_LIST_*) */
     sk_hlc hlc;
     uint64_t ver;
-    uint8_t *val;     /* encoded MessagePack value, owned */
+    uint8_t *val; /* encoded MessagePack value, owned */
     uint32_t len;
 } sk_entry;
 
@@ -90,14 +90,14 @@ enum {
 
 typedef struct sk_record {
     sk_id id;
-    uint64_t version;   /* seq of the latest change applied on the server; 0 = never synced */
-    uint32_t flags;     /* SK_REC_* */
-    sk_hlc created;     /* HLC of the creating change */
+    uint64_t version;     /* seq of the latest change applied on the server; 0 = never synced */
+    uint32_t flags;       /* SK_REC_* */
+    sk_hlc created;       /* HLC of the creating change */
     uint64_t created_ver; /* version of the creating change (0 while only local) */
-    sk_hlc updated;     /* highest HLC of any applied change */
-    sk_field *fields;   /* sorted by key, unique keys */
+    sk_hlc updated;       /* highest HLC of any applied change */
+    sk_field *fields;     /* sorted by key, unique keys */
     uint32_t nfields;
-    sk_entry *entries;  /* sorted by (list, hlc, id), unique ids */
+    sk_entry *entries; /* sorted by (list, hlc, id), unique ids */
     uint32_t nentries;
 } sk_record;
 
@@ -111,8 +111,8 @@ int sk_record_set(sk_record *r, uint32_t key, const void *val, uint32_t len, sk_
                   uint64_t ver);
 int sk_record_unset(sk_record *r, uint32_t key);
 /* Add an entry unless one with the same id exists (returns 1 then, 0 if added). */
-int sk_record_add_entry(sk_record *r, const sk_id *id, uint32_t list, const void *val,
-                        uint32_t len, sk_hlc hlc, uint64_t ver);
+int sk_record_add_entry(sk_record *r, const sk_id *id, uint32_t list, const void *val, uint32_t len,
+                        sk_hlc hlc, uint64_t ver);
 
 /* ---- changes ------------------------------------------------------------------------------ */
 
@@ -124,14 +124,14 @@ typedef enum sk_change_kind {
 
 /* What a device pushes: one edit of one record. Fields and entries carry the change's hlc. */
 typedef struct sk_change {
-    sk_id id;           /* record id */
-    uint64_t op;        /* per-device operation number, strictly increasing, from 1 */
-    uint64_t base;      /* version the device edited; 0 = creating the record */
-    sk_hlc hlc;         /* stamp of the edit */
-    uint32_t kind;      /* sk_change_kind */
-    sk_field *fields;   /* hlc/ver members ignored on the wire; sorted by key, unique */
+    sk_id id;         /* record id */
+    uint64_t op;      /* per-device operation number, strictly increasing, from 1 */
+    uint64_t base;    /* version the device edited; 0 = creating the record */
+    sk_hlc hlc;       /* stamp of the edit */
+    uint32_t kind;    /* sk_change_kind */
+    sk_field *fields; /* hlc/ver members ignored on the wire; sorted by key, unique */
     uint32_t nfields;
-    sk_entry *entries;  /* hlc/ver members ignored on the wire */
+    sk_entry *entries; /* hlc/ver members ignored on the wire */
     uint32_t nentries;
 } sk_change;
 
@@ -148,20 +148,20 @@ int sk_change_add_entry(sk_change *c, const sk_id *id, uint32_t list, const void
 typedef struct sk_displaced {
     uint32_t key;
     sk_hlc hlc;
-    uint64_t ver;       /* version at which it had been set (0 for a losing incoming value) */
-    int lost_incoming;  /* 1: the incoming value lost; 0: the stored value was overwritten */
-    uint8_t *val;       /* owned */
+    uint64_t ver;      /* version at which it had been set (0 for a losing incoming value) */
+    int lost_incoming; /* 1: the incoming value lost; 0: the stored value was overwritten */
+    uint8_t *val;      /* owned */
     uint32_t len;
     /* Added: a list entry refused because its id was already present with other content
      * (entries are never edited, so this is a misbehaving device) has key 0, and: */
-    sk_id entry;        /* that entry's id (all zero for a field) */
-    uint32_t list;      /* and its list */
+    sk_id entry;   /* that entry's id (all zero for a field) */
+    uint32_t list; /* and its list */
 } sk_displaced;
 
 typedef struct sk_merge_result {
-    int created;         /* the change created the record */
-    int conflict;        /* a concurrent edit disagreed on some field (REVIEW flag set) */
-    uint32_t nchanged;   /* fields or entries that changed the record */
+    int created;             /* the change created the record */
+    int conflict;            /* a concurrent edit disagreed on some field (REVIEW flag set) */
+    uint32_t nchanged;       /* fields or entries that changed the record */
     sk_displaced *displaced; /* every value that is no longer current: goes to history */
     uint32_t ndisplaced;
 } sk_merge_result;
@@ -195,7 +195,7 @@ int sk_change_unpack(sk_mp *m, sk_change *c);
 /* Limits enforced by the decoders (docs/PROTOCOL.md "Limits"). */
 #define SK_MAX_FIELDS 256
 #define SK_MAX_ENTRIES 1024
-#define SK_MAX_VALUE 16384  /* bytes of one encoded field or entry value */
+#define SK_MAX_VALUE 16384 /* bytes of one encoded field or entry value */
 #define SK_MAX_FIELD_KEY 65535
 
 #endif
