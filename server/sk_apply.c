@@ -225,8 +225,8 @@ rejected:
     txn = NULL;
     /* A refused write is audited too: attempts on others' records must be visible. */
     sk_id_to_str(&c->id, idtxt);
-    snprintf(detail, sizeof(detail), "record=%s op=%llu code=%s", idtxt,
-             (unsigned long long)c->op, sk_err_name((int)ack->code));
+    snprintf(detail, sizeof(detail), "record=%s op=%llu code=%s", idtxt, (unsigned long long)c->op,
+             sk_err_name((int)ack->code));
     rc = sk_store_audit_txn(ctx->store, ctx->txn, ctx->now_ms, "push_rejected", ctx->actor.worker,
                             ctx->device, detail);
     if (rc == 0)

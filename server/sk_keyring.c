@@ -95,8 +95,8 @@ static int load_master(sk_keyring *kr, const char *dir, char *err, size_t errcap
         return -SK_E_STORE_IO;
     }
     struct stat st;
-    int rc = fstat(fd, &st) == 0 && st.st_size == 32 ? read_all(fd, kr->master, 32, 0)
-                                                      : -SK_E_STORE_IO;
+    int rc =
+        fstat(fd, &st) == 0 && st.st_size == 32 ? read_all(fd, kr->master, 32, 0) : -SK_E_STORE_IO;
     close(fd);
     if (rc)
         snprintf(err, errcap, "%s is not a 32-byte key file", path);
@@ -183,8 +183,7 @@ out:
     return rc;
 }
 
-int sk_keyring_get(sk_keyring *kr, uint64_t slot, const sk_id *id,
-                   uint8_t key[SK_KEYRING_KEY_LEN])
+int sk_keyring_get(sk_keyring *kr, uint64_t slot, const sk_id *id, uint8_t key[SK_KEYRING_KEY_LEN])
 {
     uint8_t b[SLOT];
     static const uint8_t zero[RND];

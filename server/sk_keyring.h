@@ -29,8 +29,7 @@ int sk_keyring_new(sk_keyring *kr, const sk_id *id, uint64_t *slot_out,
                    uint8_t key[SK_KEYRING_KEY_LEN]);
 /* The key of slot for record id. -SK_E_GONE when the slot was shredded, -SK_E_STORE_IO when it
  * belongs to another id or cannot be read. */
-int sk_keyring_get(sk_keyring *kr, uint64_t slot, const sk_id *id,
-                   uint8_t key[SK_KEYRING_KEY_LEN]);
+int sk_keyring_get(sk_keyring *kr, uint64_t slot, const sk_id *id, uint8_t key[SK_KEYRING_KEY_LEN]);
 /* Overwrite the slot with zeros and sync. Idempotent. */
 int sk_keyring_shred(sk_keyring *kr, uint64_t slot);
 

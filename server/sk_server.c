@@ -276,9 +276,9 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     srv->prune_timer.data = srv;
     uv_timer_start(&srv->prune_timer, on_prune, 0, PRUNE_PERIOD_MS);
     sk_log(SK_LOG_INFO, "listening",
-           "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=%s",
-           cfg->listen, port, cfg->data_dir, (unsigned long long)cfg->map_size_mb, cfg->max_conn,
-           cfg->max_frame, srv->tls ? "tls" : "plaintext");
+           "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=%s", cfg->listen,
+           port, cfg->data_dir, (unsigned long long)cfg->map_size_mb, cfg->max_conn, cfg->max_frame,
+           srv->tls ? "tls" : "plaintext");
     if (cfg->port_file[0]) {
         /* Write then rename, so a reader never sees a half-written number. */
         char tmp[SK_CONFIG_PATH_MAX + 8];

@@ -813,8 +813,7 @@ int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint6
     if (r->flags & SK_REC_ERASED) {
         /* The tombstone carries no content and is stored plain; the key that sealed every
          * earlier version (and the history) is shredded once this transaction commits. */
-        if ((rc = put_val(txn, s->records, r->id.b, 16, &b)) ||
-            (rc = history_drop(s, txn, &r->id)))
+        if ((rc = put_val(txn, s->records, r->id.b, 16, &b)) || (rc = history_drop(s, txn, &r->id)))
             goto out;
         if (found) {
             char mk[32];
@@ -1034,9 +1033,8 @@ int sk_store_case_serial_next_txn(sk_store *s, MDB_txn *txn, uint32_t district, 
 
 /* ---- ops -------------------------------------------------------------------------------- */
 
-int sk_store_op_get_hash_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op,
-                             sk_ack *ack, char *msg_buf, size_t msg_cap, uint8_t hash[32],
-                             int *has_hash)
+int sk_store_op_get_hash_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op, sk_ack *ack,
+                             char *msg_buf, size_t msg_cap, uint8_t hash[32], int *has_hash)
 {
     uint8_t key[16];
     sk_be64_put(key, device);

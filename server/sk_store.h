@@ -151,9 +151,8 @@ int sk_store_op_put_txn(sk_store *s, MDB_txn *txn, uint64_t device, const sk_ack
 int sk_store_op_put_hash_txn(sk_store *s, MDB_txn *txn, uint64_t device, const sk_ack *ack,
                              const uint8_t hash[32]);
 /* Like sk_store_op_get_txn; *has_hash = 1 and hash filled when the op was stored with one. */
-int sk_store_op_get_hash_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op,
-                             sk_ack *ack, char *msg_buf, size_t msg_cap, uint8_t hash[32],
-                             int *has_hash);
+int sk_store_op_get_hash_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t op, sk_ack *ack,
+                             char *msg_buf, size_t msg_cap, uint8_t hash[32], int *has_hash);
 /* SHA-256 of sk_change_pack(c). */
 int sk_store_change_hash(const sk_change *c, uint8_t out[32]);
 
@@ -193,8 +192,7 @@ int sk_store_audit_verify(sk_store *s, uint64_t *count_out, uint64_t *bad_seq_ou
  * verifies. removed_out (may be NULL) gets how many went.
  */
 int sk_store_audit_prune(sk_store *s, uint64_t cutoff_ms, uint64_t *removed_out);
-int sk_store_audit_prune_txn(sk_store *s, MDB_txn *txn, uint64_t cutoff_ms,
-                             uint64_t *removed_out);
+int sk_store_audit_prune_txn(sk_store *s, MDB_txn *txn, uint64_t cutoff_ms, uint64_t *removed_out);
 
 /* ---- reading the change log (pulls) ------------------------------------------------------- */
 /* DBI handles for cursors in the pull path. */

@@ -48,8 +48,7 @@ static void log_failure(tls_tr *t, int rc)
         return;
     t->failed_logged = 1;
     /* The engine's text names TLS conditions only (versions, alerts), never application data. */
-    sk_log(SK_LOG_INFO, "tls_failed", "code=%s why=\"%s\"", sk_err_name(rc),
-           sk_tls_error(t->conn));
+    sk_log(SK_LOG_INFO, "tls_failed", "code=%s why=\"%s\"", sk_err_name(rc), sk_tls_error(t->conn));
 }
 
 static int tls_on_read(sk_transport *base, const uint8_t *b, size_t n)

@@ -132,9 +132,8 @@ static void test_every_action_audited(void **state)
     sk_ack acks[2];
     uint64_t now = sk_ts_now_ms();
     for (int i = 0; i < 2; i++)
-        assert_int_equal(sk_tc_make_referral(&ch[i], (uint64_t)i + 1, now + (uint64_t)i,
-                                             "CANARYBLOCK"),
-                         0);
+        assert_int_equal(
+            sk_tc_make_referral(&ch[i], (uint64_t)i + 1, now + (uint64_t)i, "CANARYBLOCK"), 0);
     assert_int_equal(sk_tc_push(&a, ch, 2, acks), 0);
     sk_change bc, edit;
     sk_ack back, eack;
@@ -171,8 +170,7 @@ static void test_every_action_audited(void **state)
     snprintf(want, sizeof(want), " enroll fw1 %llu device=%llu", (unsigned long long)a.device,
              (unsigned long long)a.device);
     wait_log(f, want);
-    snprintf(want, sizeof(want), " push fw1 %llu record=%s op=1", (unsigned long long)a.device,
-             s0);
+    snprintf(want, sizeof(want), " push fw1 %llu record=%s op=1", (unsigned long long)a.device, s0);
     wait_log(f, want);
     snprintf(want, sizeof(want), " push_rejected fw1 %llu record=%s op=3 code=FORBIDDEN",
              (unsigned long long)a.device, sb);
@@ -376,8 +374,8 @@ static void test_rate_limit_per_device(void **state)
     assert_int_equal(sk_tc_connect(&b, f->ts.port), 0);
     assert_int_equal(sk_tc_auth(&b), 0);
     char want[96];
-    snprintf(want, sizeof(want), " rate_limited  %llu peer=127.0.0.1 retry_ms=",
-             (unsigned long long)a.device);
+    snprintf(want, sizeof(want),
+             " rate_limited  %llu peer=127.0.0.1 retry_ms=", (unsigned long long)a.device);
     wait_log(f, want);
     sk_tc_free(&a);
     sk_tc_free(&b);

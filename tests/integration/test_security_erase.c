@@ -130,19 +130,19 @@ static void test_erase_really_erases(void **state)
     assert_int_equal(sk_tc_make_referral(&c1, 1, now, k_canaries[3]), 0);
     push1(&fw, &c1, &a);
     uint64_t v = a.version;
-    assert_int_equal(sk_tc_make_edit_str(&c2, &c1.id, 2, v, SK_HLC_MAKE(now + 10, 0), SK_F_NAME,
-                                         k_canaries[0]),
-                     0);
+    assert_int_equal(
+        sk_tc_make_edit_str(&c2, &c1.id, 2, v, SK_HLC_MAKE(now + 10, 0), SK_F_NAME, k_canaries[0]),
+        0);
     push1(&fw, &c2, &a);
     v = a.version;
     /* A second name: the first goes to the record's history. */
-    assert_int_equal(sk_tc_make_edit_str(&c3, &c1.id, 3, v, SK_HLC_MAKE(now + 20, 0), SK_F_NAME,
-                                         k_canaries[1]),
-                     0);
+    assert_int_equal(
+        sk_tc_make_edit_str(&c3, &c1.id, 3, v, SK_HLC_MAKE(now + 20, 0), SK_F_NAME, k_canaries[1]),
+        0);
     push1(&fw, &c3, &a);
     v = a.version;
-    assert_int_equal(sk_tc_make_edit_str(&c4, &c1.id, 4, v, SK_HLC_MAKE(now + 30, 0),
-                                         SK_F_VILLAGE, k_canaries[2]),
+    assert_int_equal(sk_tc_make_edit_str(&c4, &c1.id, 4, v, SK_HLC_MAKE(now + 30, 0), SK_F_VILLAGE,
+                                         k_canaries[2]),
                      0);
     push1(&fw, &c4, &a);
     v = a.version;

@@ -28,8 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NA 6          /* A's referrals */
-#define ATTEMPTS 400  /* B's attempts */
+#define NA 6         /* A's referrals */
+#define ATTEMPTS 400 /* B's attempts */
 #define SEED 0x5eed1d0full
 
 static const char k_secret[] = "ASECRETBLOCK";
@@ -155,8 +155,7 @@ static uint32_t b_pull(fx *f, uint64_t cursor, uint32_t limit)
 
 static void expect_refused(const sk_ack *a, const char *what, int i)
 {
-    if (a->status != SK_ACK_REJECTED ||
-        (a->code != SK_E_FORBIDDEN && a->code != SK_E_NOT_FOUND))
+    if (a->status != SK_ACK_REJECTED || (a->code != SK_E_FORBIDDEN && a->code != SK_E_NOT_FOUND))
         fail_msg("attempt %d (%s): status %u code %u, want REJECTED FORBIDDEN/NOT_FOUND", i, what,
                  a->status, a->code);
 }
@@ -167,8 +166,7 @@ static void test_idor_battery(void **state)
     fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     g_rng = SEED;
-    fprintf(stderr, "idor battery: seed 0x%llx, %d attempts\n", (unsigned long long)SEED,
-            ATTEMPTS);
+    fprintf(stderr, "idor battery: seed 0x%llx, %d attempts\n", (unsigned long long)SEED, ATTEMPTS);
     assert_int_equal(sk_ts_setup(&f->ts, "sk-secidor"), 0);
     assert_int_equal(sk_ts_worker(&f->ts, "fwA", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
     assert_int_equal(sk_ts_worker(&f->ts, "fwB", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
@@ -180,8 +178,7 @@ static void test_idor_battery(void **state)
     for (int i = 0; i < NA; i++) {
         sk_change ch;
         sk_ack ack;
-        assert_int_equal(sk_tc_make_referral(&ch, (uint64_t)i + 1, now + (uint64_t)i, k_secret),
-                         0);
+        assert_int_equal(sk_tc_make_referral(&ch, (uint64_t)i + 1, now + (uint64_t)i, k_secret), 0);
         assert_int_equal(sk_tc_push(&f->a, &ch, 1, &ack), 0);
         assert_int_equal(ack.status, SK_ACK_APPLIED);
         f->aid[i] = ch.id;
@@ -203,25 +200,24 @@ static void test_idor_battery(void **state)
         int t = (int)(rnd() % 8);
         int which = (int)(rnd() % NA);
         const sk_id *target = &f->aid[which];
-        uint64_t bases[] = {0, f->aver[which], f->aver[which] - 1, f->aver[which] + 1, maxseq,
-                            UINT64_MAX, rnd()};
+        uint64_t bases[] = {
+            0, f->aver[which], f->aver[which] - 1, f->aver[which] + 1, maxseq, UINT64_MAX, rnd()};
         uint64_t base = bases[rnd() % (sizeof(bases) / sizeof(bases[0]))];
         sk_hlc hlc = SK_HLC_MAKE(now + 1000 + (uint64_t)i, 0);
         sk_change ch;
         sk_ack ack;
         switch (t) {
         case 0: /* edit a string field */
-            assert_int_equal(sk_tc_make_edit_str(&ch, target, ++f->bop, base, hlc, SK_F_VILLAGE,
-                                                 "b-was-here"),
-                             0);
+            assert_int_equal(
+                sk_tc_make_edit_str(&ch, target, ++f->bop, base, hlc, SK_F_VILLAGE, "b-was-here"),
+                0);
             b_push(f, &ch, &ack);
             expect_refused(&ack, "edit str", i);
             sk_change_free(&ch);
             break;
         case 1: /* edit status (try to take the case) */
-            assert_int_equal(sk_tc_make_edit_uint(&ch, target, ++f->bop, base, hlc, SK_F_STATUS,
-                                                  rnd() % 8),
-                             0);
+            assert_int_equal(
+                sk_tc_make_edit_uint(&ch, target, ++f->bop, base, hlc, SK_F_STATUS, rnd() % 8), 0);
             b_push(f, &ch, &ack);
             expect_refused(&ack, "edit status", i);
             sk_change_free(&ch);
@@ -236,8 +232,7 @@ static void test_idor_battery(void **state)
             ch.hlc = hlc;
             ch.kind = SK_CHANGE_UPSERT;
             assert_int_equal(sk_id_new(&eid, now + (uint64_t)i), 0);
-            assert_int_equal(sk_change_add_entry(&ch, &eid, SK_LIST_FOLLOWUP, val, sizeof(val)),
-                             0);
+            assert_int_equal(sk_change_add_entry(&ch, &eid, SK_LIST_FOLLOWUP, val, sizeof(val)), 0);
             b_push(f, &ch, &ack);
             expect_refused(&ack, "follow-up", i);
             sk_change_free(&ch);
@@ -263,8 +258,14 @@ static void test_idor_battery(void **state)
             sk_change_free(&ch);
             break;
         default: { /* pulls from forged cursors */
-            uint64_t cursors[] = {0, f->aver[which], f->aver[which] - 1, f->aver[which] + 1,
-                                  maxseq + 1000, UINT64_MAX, UINT64_MAX - 1, rnd()};
+            uint64_t cursors[] = {0,
+                                  f->aver[which],
+                                  f->aver[which] - 1,
+                                  f->aver[which] + 1,
+                                  maxseq + 1000,
+                                  UINT64_MAX,
+                                  UINT64_MAX - 1,
+                                  rnd()};
             uint64_t cur = cursors[rnd() % (sizeof(cursors) / sizeof(cursors[0]))];
             uint32_t lim = (uint32_t)(rnd() % 1001);
             uint32_t got = b_pull(f, cur, lim);

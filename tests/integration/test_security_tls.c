@@ -77,8 +77,7 @@ static void test_full_sync_over_tls(void **state)
     sk_change ch[3];
     sk_ack acks[3];
     for (int i = 0; i < 3; i++)
-        assert_int_equal(sk_tc_make_referral(&ch[i], (uint64_t)i + 1, now + (uint64_t)i, "tls"),
-                         0);
+        assert_int_equal(sk_tc_make_referral(&ch[i], (uint64_t)i + 1, now + (uint64_t)i, "tls"), 0);
     assert_int_equal(sk_tc_push(&c, ch, 3, acks), 0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(acks[i].status, SK_ACK_APPLIED);
@@ -212,16 +211,33 @@ static void test_bad_cert_refuses_start(void **state)
     snprintf(missing, sizeof(missing), "%s/nope.crt", f->ts.dir);
     char out[700];
     snprintf(out, sizeof(out), "%s/start2.out", f->ts.dir);
-    char *argv[] = {(char *)sk_ts_server_bin(), "--port", "0", "--data", dir, "--tls-cert",
-                    missing, "--tls-key", f->ts.key, NULL};
+    char *argv[] = {(char *)sk_ts_server_bin(),
+                    "--port",
+                    "0",
+                    "--data",
+                    dir,
+                    "--tls-cert",
+                    missing,
+                    "--tls-key",
+                    f->ts.key,
+                    NULL};
     sk_proc p;
     assert_int_equal(sk_proc_start(&p, argv, out), 0);
     assert_int_equal(sk_proc_wait(&p, 10000), 0);
     assert_int_equal(sk_proc_exit_code(&p), 2);
     assert_int_equal(sk_file_contains(out, "nope.crt"), 1);
     /* Plaintext and TLS at once is refused too. */
-    char *argv2[] = {(char *)sk_ts_server_bin(), "--plaintext", "--port", "0", "--data", dir,
-                     "--tls-cert", f->ts.cert, "--tls-key", f->ts.key, NULL};
+    char *argv2[] = {(char *)sk_ts_server_bin(),
+                     "--plaintext",
+                     "--port",
+                     "0",
+                     "--data",
+                     dir,
+                     "--tls-cert",
+                     f->ts.cert,
+                     "--tls-key",
+                     f->ts.key,
+                     NULL};
     assert_int_equal(sk_proc_start(&p, argv2, out), 0);
     assert_int_equal(sk_proc_wait(&p, 10000), 0);
     assert_int_equal(sk_proc_exit_code(&p), 2);
