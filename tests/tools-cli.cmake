@@ -5,7 +5,7 @@ if(NOT TARGET sakhi-cli OR NOT TARGET sakhi-server OR NOT TARGET sakhi_testsuppo
   return()
 endif()
 
-if(TARGET sakhi-admin)
+if(TARGET sakhi-admin AND TARGET sakhi-netem)
   sakhi_add_test(test_cli
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_cli.c
     LIBS sakhi_testsupport sakhi_toolkit Threads::Threads
@@ -13,8 +13,9 @@ if(TARGET sakhi-admin)
     TIMEOUT 180)
   target_compile_definitions(test_cli PRIVATE
     SAKHI_CLI_BIN="$<TARGET_FILE:sakhi-cli>"
-    SAKHI_ADMIN_BIN="$<TARGET_FILE:sakhi-admin>")
-  add_dependencies(test_cli sakhi-cli sakhi-admin)
+    SAKHI_ADMIN_BIN="$<TARGET_FILE:sakhi-admin>"
+    SAKHI_NETEM_BIN="$<TARGET_FILE:sakhi-netem>")
+  add_dependencies(test_cli sakhi-cli sakhi-admin sakhi-netem)
 endif()
 
 # The demo (scripts/demo.sh) end to end, without its build step, in a data folder of its own.

@@ -61,9 +61,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Run bin with args (NULL-terminated) and at most 60 s; stdin is /dev/null; env_pin, when not
- * NULL, is put in SAKHI_PIN (else SAKHI_PIN is removed). */
-static res run_bin(const char *bin, const char *env_pin, const char *const *args)
+/* Start bin with args (NULL-terminated); stdin is /dev/null, stdout and stderr go to files in
+ * g_dir; env_pin, when not NULL, is put in SAKHI_PIN (else SAKHI_PIN is removed). */
+static pid_t start_bin(const char *bin, const char *env_pin, const char *const *args)
 {
     char *argv[64], outp[700], errp[700];
     int n = 0;
@@ -95,19 +95,28 @@ static res run_bin(const char *bin, const char *env_pin, const char *const *args
         execv(bin, argv);
         _exit(127);
     }
+    return pid;
+}
+
+/* Wait (at most timeout_ms) for pid and collect its output. */
+static res finish_bin(pid_t pid, int timeout_ms)
+{
+    char outp[700], errp[700];
     int status = 0;
     uint64_t start = sk_mono_ms();
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             break;
-        if (sk_mono_ms() - start > 60000) {
+        if (sk_mono_ms() - start > (uint64_t)timeout_ms) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            fail_msg("%s did not finish within 60 s", bin);
+            fail_msg("the program did not finish within %d ms", timeout_ms);
         }
         sk_sleep_ms(5);
     }
+    snprintf(outp, sizeof(outp), "%s/stdout.txt", g_dir);
+    snprintf(errp, sizeof(errp), "%s/stderr.txt", g_dir);
     free(g_out);
     free(g_err);
     g_out = g_err = NULL;
@@ -115,6 +124,11 @@ static res run_bin(const char *bin, const char *env_pin, const char *const *args
     assert_int_equal(sk_read_file(errp, &g_err, NULL), 0);
     res r = {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), g_out, g_err};
     return r;
+}
+
+static res run_bin(const char *bin, const char *env_pin, const char *const *args)
+{
+    return finish_bin(start_bin(bin, env_pin, args), 60000);
 }
 
 #define SAKHI(...) run_bin(SAKHI_CLI_BIN, NULL, (const char *const[]){__VA_ARGS__, NULL})
@@ -557,6 +571,56 @@ static void test_flow(void **state)
     sk_ts_teardown(&ts);
 }
 
+/* Ctrl-C during a sync that hangs on a dead link: the sync stops at once (not after the 30 s
+ * timeout) with exit 1 and "canceled", and nothing is lost: the change is still pending. */
+static void test_cancel(void **state)
+{
+    (void)state;
+    char server[64], code[SK_ENROLL_CODE_LEN + 1], up[64], portfile[700], logfile[700], via[64];
+    sk_ts ts;
+    sk_proc netem;
+    assert_int_equal(sk_ts_setup(&ts, "sk-cli-cancel"), 0);
+    assert_int_equal(sk_ts_worker(&ts, "field-1", SK_ROLE_FIELD, 1), 0);
+    assert_int_equal(sk_ts_code(&ts, "field-1", 3600000, code), 0);
+    assert_int_equal(sk_ts_start(&ts, NULL), 0);
+    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts.port);
+    init_store("dev");
+    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--server", server, "--code", code), 0,
+           NULL, NULL);
+    expect(SAKHI("--store", "dev", "--pin", PIN, "capture", FIELDS, "--age", "41"), 0, NULL, NULL);
+
+    /* a link that carries nothing: the client's HELLO never arrives */
+    snprintf(up, sizeof(up), "127.0.0.1:%u", (unsigned)ts.port);
+    snprintf(portfile, sizeof(portfile), "%s/netem.port", g_dir);
+    snprintf(logfile, sizeof(logfile), "%s/netem.log", g_dir);
+    char *nargv[] = {
+        (char *)SAKHI_NETEM_BIN, "--listen", "0",  "--upstream", up, "--blackhole-after", "0",
+        "--port-file",           portfile,   "-v", NULL};
+    assert_int_equal(sk_proc_start(&netem, nargv, logfile), 0);
+    assert_int_equal(sk_wait_file(portfile, 10000), 0);
+    char *port = NULL;
+    assert_int_equal(sk_read_file(portfile, &port, NULL), 0);
+    snprintf(via, sizeof(via), "127.0.0.1:%u", (unsigned)atoi(port));
+    free(port);
+
+    pid_t pid = start_bin(SAKHI_CLI_BIN, PIN,
+                          (const char *const[]){"--store", "dev", "sync", "--via", via, NULL});
+    /* wait until the proxy has the connection (the sync is then waiting for the server) */
+    uint64_t t0 = sk_mono_ms();
+    while (sk_file_contains(logfile, "event=accept") != 1) {
+        assert_true(sk_mono_ms() - t0 < 10000);
+        sk_sleep_ms(10);
+    }
+    uint64_t sent = sk_mono_ms();
+    assert_int_equal(kill(pid, SIGINT), 0);
+    res r = finish_bin(pid, 10000);
+    assert_true(sk_mono_ms() - sent < 5000);
+    expect(r, 1, NULL, "canceled");
+    expect(SAKHI("--store", "dev", "--pin", PIN, "status", "--json"), 0, "\"pending\":1", NULL);
+    sk_proc_stop(&netem, 5000);
+    sk_ts_teardown(&ts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -566,6 +630,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_show_followup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_and_bad_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
