@@ -13,3 +13,11 @@ target_compile_definitions(test_load PRIVATE
   SAKHI_SERVER_BIN="$<TARGET_FILE:sakhi-server>"
   SAKHI_LOAD_BIN="$<TARGET_FILE:sakhi-load>")
 add_dependencies(test_load sakhi-load sakhi-server)
+
+# The benchmarks in their quick form: every benchmark runs end to end (sakhi-load's own check
+# must pass in each); timings are printed, never judged.
+if(TARGET sakhi-netem AND SAKHI_BUILD_BENCH)
+  add_test(NAME bench_quick
+           COMMAND ${PROJECT_SOURCE_DIR}/bench/run.sh --quick --build ${PROJECT_BINARY_DIR})
+  set_tests_properties(bench_quick PROPERTIES LABELS integration TIMEOUT 300)
+endif()

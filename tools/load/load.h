@@ -108,6 +108,8 @@ typedef struct ld_stats {
     uint64_t errors[LD_ERR_CODES];
     uint64_t connect_failures, dropped, gave_up;
     uint64_t round_trips, sessions, push_sessions;
+    uint64_t create_round_trips, create_sessions; /* the create round alone: one sync each */
+    uint64_t create_bytes; /* all bytes of the create round's sessions, both ways */
     uint64_t pushes;
     uint64_t *lat_us; /* ack latency of each PUSH, microseconds */
     size_t nlat, caplat;
@@ -141,6 +143,7 @@ typedef struct ld_run {
     /* server figures */
     double server_cpu_s; /* during the create and edit rounds */
     uint64_t server_hwm_kib;
+    uint64_t server_anon_kib; /* RssAnon after the edit round: heap, without the LMDB map */
     uint64_t idle_rss_before_kib, idle_rss_after_kib;
     unsigned idle_ready;
     char last_error[200]; /* last connection-level failure, for the message on stderr */

@@ -641,6 +641,8 @@ static void report_json(const ld_run *r, int ok)
     sk_jw_key(&w, "pull_per_record");
     sk_jw_double(
         &w, div0((double)(st->up[LD_B_PULL] + st->down[LD_B_PULL]), (double)st->pulled_records));
+    sk_jw_key(&w, "sync_total");
+    sk_jw_uint(&w, st->create_bytes);
     sk_jw_key(&w, "pulled_records");
     sk_jw_uint(&w, st->pulled_records);
     sk_jw_obj_end(&w);
@@ -653,6 +655,8 @@ static void report_json(const ld_run *r, int ok)
     sk_jw_uint(&w, st->sessions);
     sk_jw_key(&w, "per_session");
     sk_jw_double(&w, div0((double)st->round_trips, (double)st->sessions));
+    sk_jw_key(&w, "per_sync");
+    sk_jw_double(&w, div0((double)st->create_round_trips, (double)st->create_sessions));
     sk_jw_obj_end(&w);
 
     sk_jw_key(&w, "errors");
@@ -718,6 +722,8 @@ static void report_json(const ld_run *r, int ok)
     sk_jw_double(&w, div0(r->server_cpu_s * 1000.0, (double)st->referrals_acked));
     sk_jw_key(&w, "vm_hwm_kib");
     sk_jw_uint(&w, r->server_hwm_kib);
+    sk_jw_key(&w, "rss_anon_kib");
+    sk_jw_uint(&w, r->server_anon_kib);
     sk_jw_key(&w, "idle_sessions");
     sk_jw_uint(&w, r->idle_ready);
     sk_jw_key(&w, "idle_rss_before_kib");
@@ -761,9 +767,11 @@ static void report_text(const ld_run *r)
            div0((double)r->create_push_up, (double)st->referrals_acked),
            div0((double)(st->up[LD_B_PULL] + st->down[LD_B_PULL]), (double)st->pulled_records),
            (unsigned long long)st->pulled_records);
-    printf("  round trips  %llu over %llu sessions (%.1f each)\n",
+    printf("  round trips  %llu over %llu sessions (%.1f each; %.1f per sync of an enrolled "
+           "device)\n",
            (unsigned long long)st->round_trips, (unsigned long long)st->sessions,
-           div0((double)st->round_trips, (double)st->sessions));
+           div0((double)st->round_trips, (double)st->sessions),
+           div0((double)st->create_round_trips, (double)st->create_sessions));
     uint64_t te = total_errors(r);
     printf("  errors       %llu", (unsigned long long)te);
     for (int i = 0; i < LD_ERR_CODES; i++)

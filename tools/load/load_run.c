@@ -82,6 +82,7 @@ typedef struct ld_eng {
     struct sockaddr_storage addr;
     int stopping;
     double cpu0;
+    uint64_t rt0, sessions0, bytes0; /* counters when the create round began */
     unsigned idle_failed;
     int holding;
     uint64_t verify_bytes0;
@@ -99,6 +100,7 @@ static void slot_next(ld_slot *s);
 static void round_start(ld_eng *e, int round);
 static void stop_all(ld_eng *e);
 static void idle_check(ld_eng *e);
+static void round_finish(ld_eng *e);
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -114,6 +116,16 @@ static uint64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Bytes both ways of the field devices' sessions (everything but the verifier's). */
+static uint64_t device_bytes(const ld_run *r)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < 5; i++)
+        if (i != LD_B_VERIFY)
+            n += r->st.up[i] + r->st.down[i];
+    return n;
 }
 
 static void count_err(ld_run *r, uint32_t code)
@@ -470,33 +482,42 @@ static void slot_next(ld_slot *s)
     s->dev = NULL;
     s->state = SS_FREE;
     if (e->active > 0 && --e->active == 0 && !e->stopping) {
-        int next = e->round + 1;
-        ld_run *r = e->r;
-        double dt = sk_load_now() - e->t_round;
-        switch (e->round) {
-        case RD_ENROLL: r->t_enroll = dt; break;
-        case RD_CREATE:
-            r->t_create = dt;
-            r->create_push_up = r->st.up[LD_B_PUSH];
-            r->create_push_down = r->st.down[LD_B_PUSH];
-            break;
-        case RD_EDIT:
-            r->t_edit = dt;
-            if (r->o.server_pid > 0) {
-                double c = sk_load_proc_cpu(r->o.server_pid);
-                if (c >= 0 && e->cpu0 >= 0)
-                    r->server_cpu_s = c - e->cpu0;
-                r->server_hwm_kib = sk_load_proc_kib(r->o.server_pid, "VmHWM:");
-            }
-            break;
-        case RD_VERIFY:
-            r->vf.seconds = dt;
-            r->vf.bytes = r->st.up[LD_B_VERIFY] + r->st.down[LD_B_VERIFY] - e->verify_bytes0;
-            sk_load_verify_finish(r);
-            break;
-        default: break;
+        round_finish(e);
+        round_start(e, e->round + 1);
+    }
+}
+
+/* Book-keeping at the end of a round (also of one that had nothing to do). */
+static void round_finish(ld_eng *e)
+{
+    ld_run *r = e->r;
+    double dt = sk_load_now() - e->t_round;
+    switch (e->round) {
+    case RD_ENROLL: r->t_enroll = dt; break;
+    case RD_CREATE:
+        r->t_create = dt;
+        r->st.create_round_trips = r->st.round_trips - e->rt0;
+        r->st.create_sessions = r->st.sessions - e->sessions0;
+        r->st.create_bytes = device_bytes(r) - e->bytes0;
+        r->create_push_up = r->st.up[LD_B_PUSH];
+        r->create_push_down = r->st.down[LD_B_PUSH];
+        break;
+    case RD_EDIT:
+        r->t_edit = dt;
+        if (r->o.server_pid > 0) {
+            double c = sk_load_proc_cpu(r->o.server_pid);
+            if (c >= 0 && e->cpu0 >= 0)
+                r->server_cpu_s = c - e->cpu0;
+            r->server_hwm_kib = sk_load_proc_kib(r->o.server_pid, "VmHWM:");
+            r->server_anon_kib = sk_load_proc_kib(r->o.server_pid, "RssAnon:");
         }
-        round_start(e, next);
+        break;
+    case RD_VERIFY:
+        r->vf.seconds = dt;
+        r->vf.bytes = r->st.up[LD_B_VERIFY] + r->st.down[LD_B_VERIFY] - e->verify_bytes0;
+        sk_load_verify_finish(r);
+        break;
+    default: break;
     }
 }
 
@@ -955,6 +976,9 @@ static void round_start(ld_eng *e, int round)
                 e->queue[e->nq++] = admin->idx;
             break;
         case RD_CREATE:
+            e->rt0 = r->st.round_trips;
+            e->sessions0 = r->st.sessions;
+            e->bytes0 = device_bytes(r);
             rc = plan_create(r);
             if (r->o.server_pid > 0)
                 e->cpu0 = sk_load_proc_cpu(r->o.server_pid);
@@ -1019,8 +1043,10 @@ static void round_start(ld_eng *e, int round)
             stop_all(e);
             return;
         }
-        if (e->nq == 0)
+        if (e->nq == 0) {
+            round_finish(e);
             continue;
+        }
         unsigned use = round == RD_IDLE ? e->nq : r->o.conns;
         if (use > e->nslots)
             use = e->nslots;

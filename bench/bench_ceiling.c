@@ -1,0 +1,142 @@
+/*
+ * bench_ceiling.c - the physical storage ceiling: raw LMDB puts of referral-sized values with the
+ * server's key layout and commit pattern, durable (fsync per commit), no protocol, no threads.
+ *
+ * Per referral the server writes: records (id16 -> ~600 B), changes (seq u64 BE -> id16),
+ * ops (device u64 BE + op u64 BE -> ~12 B ack) and updates devices (device -> ~80 B). This program
+ * does exactly those puts, grouping `--commit N` referrals per write transaction, and prints
+ * referrals/s as key=value so bench/run.sh can put it in a table next to the server's ingest.
+ * Usage: bench_ceiling [--records N] [--commit N] [--value BYTES] [--dir DIR] [--nosync]
+ */
+#include <lmdb.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+#define CHECK(expr)                                                                                \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_) {                                                                                 \
+            fprintf(stderr, "bench_ceiling: %s: %s\n", #expr, mdb_strerror(rc_));                  \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+int main(int argc, char **argv)
+{
+    long records = 20000, commit = 100, value = 600;
+    int nosync = 0;
+    char dirbuf[] = "/tmp/sakhi-bench-XXXXXX";
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--records") && i + 1 < argc)
+            records = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--commit") && i + 1 < argc)
+            commit = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--value") && i + 1 < argc)
+            value = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--nosync"))
+            nosync = 1;
+        else {
+            fprintf(stderr, "usage: bench_ceiling [--records N] [--commit N] [--value BYTES] "
+                            "[--dir DIR] [--nosync]\n");
+            return 2;
+        }
+    }
+    if (records <= 0 || commit <= 0 || value <= 0 || value > 65536) {
+        fprintf(stderr, "bench_ceiling: --records, --commit and --value must be positive\n");
+        return 2;
+    }
+    if (!dir) {
+        dir = mkdtemp(dirbuf);
+        if (!dir) {
+            fprintf(stderr, "bench_ceiling: mkdtemp: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    MDB_env *env;
+    CHECK(mdb_env_create(&env));
+    CHECK(mdb_env_set_maxdbs(env, 8));
+    CHECK(mdb_env_set_mapsize(env, (size_t)4 << 30));
+    CHECK(mdb_env_open(env, dir, nosync ? MDB_NOSYNC : 0, 0600));
+    MDB_txn *txn;
+    MDB_dbi d_rec, d_chg, d_ops, d_dev;
+    CHECK(mdb_txn_begin(env, NULL, 0, &txn));
+    CHECK(mdb_dbi_open(txn, "records", MDB_CREATE, &d_rec));
+    CHECK(mdb_dbi_open(txn, "changes", MDB_CREATE, &d_chg));
+    CHECK(mdb_dbi_open(txn, "ops", MDB_CREATE, &d_ops));
+    CHECK(mdb_dbi_open(txn, "devices", MDB_CREATE, &d_dev));
+    CHECK(mdb_txn_commit(txn));
+
+    uint8_t *val = malloc((size_t)value);
+    if (!val)
+        return 1;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (long i = 0; i < value; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        val[i] = (uint8_t)x;
+    }
+    double t0 = now_s();
+    uint64_t seq = 0;
+    for (long done = 0; done < records;) {
+        CHECK(mdb_txn_begin(env, NULL, 0, &txn));
+        for (long j = 0; j < commit && done < records; j++, done++) {
+            uint8_t id[16], seqk[8], opk[16], ack[12] = {0}, dev[80] = {0};
+            seq++;
+            /* time-ordered ids as devices make them: 48-bit ms then random */
+            put_be64(id, (uint64_t)1780000000000ull + seq);
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            put_be64(id + 8, x);
+            put_be64(seqk, seq);
+            put_be64(opk, (uint64_t)(done % 1000));
+            put_be64(opk + 8, seq);
+            MDB_val k = {16, id}, v = {(size_t)value, val};
+            CHECK(mdb_put(txn, d_rec, &k, &v, 0));
+            MDB_val k2 = {8, seqk}, v2 = {16, id};
+            CHECK(mdb_put(txn, d_chg, &k2, &v2, MDB_APPEND));
+            MDB_val k3 = {16, opk}, v3 = {sizeof(ack), ack};
+            CHECK(mdb_put(txn, d_ops, &k3, &v3, 0));
+            MDB_val k4 = {8, opk}, v4 = {sizeof(dev), dev};
+            CHECK(mdb_put(txn, d_dev, &k4, &v4, 0));
+        }
+        CHECK(mdb_txn_commit(txn));
+    }
+    double dt = now_s() - t0;
+    printf("bench=ceiling records=%ld commit=%ld value=%ld sync=%s seconds=%.3f "
+           "records_per_s=%.0f\n",
+           records, commit, value, nosync ? "no" : "yes", dt, (double)records / dt);
+    mdb_env_close(env);
+    free(val);
+    if (dir == dirbuf) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/data.mdb", dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+        unlink(path);
+        rmdir(dir);
+    }
+    return 0;
+}
