@@ -47,7 +47,7 @@ int sakhi_referral_new(sakhi_referral **out, sakhi_client *c)
         return SAKHI_EINVAL;
     if (c->wiped)
         return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
-    if (sk_id_new(&id, sk_client_wall_ms()))
+    if (sk_id_new(&id, sk_client_wall_ms(c)))
         return sk_client_fail(c, SAKHI_EIO, NULL, "random source failed");
     /* Ids of one handle increase, even within one millisecond, so lists show capture order. */
     pthread_mutex_lock(&c->mu);
@@ -562,7 +562,7 @@ static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_ch
     /* The version this edit saw: the pulled one, or the one our own applied change made. */
     ch.base = rs.base.version;
     ch.kind = SK_CHANGE_UPSERT;
-    uint64_t wall = sk_client_wall_ms();
+    uint64_t wall = sk_client_wall_ms(c);
     ch.hlc = sk_clock_now(&c->clock, wall);
     if (is_new && (rc = fill_defaults(c, &ch, SK_HLC_MS(ch.hlc))))
         goto out;
@@ -701,7 +701,7 @@ int sakhi_followup_add(sakhi_client *c, const char *idtext, const char *text)
                               "follow_up: text must be 1 to 4000 bytes of UTF-8");
     if (c->wiped)
         return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
-    if (sk_id_new(&eid, sk_client_wall_ms()))
+    if (sk_id_new(&eid, sk_client_wall_ms(c)))
         return SAKHI_EIO;
     sk_change_init(&ch);
     pthread_mutex_lock(&c->mu);
@@ -713,7 +713,7 @@ int sakhi_followup_add(sakhi_client *c, const char *idtext, const char *text)
     msgpack_pack_uint32(&pk, SK_ENTRY_TEXT);
     sk_pack_str(&pk, text, n);
     msgpack_pack_uint32(&pk, SK_ENTRY_AT);
-    msgpack_pack_uint64(&pk, (uint64_t)((int64_t)sk_client_wall_ms() + c->clock.offset_ms));
+    msgpack_pack_uint64(&pk, (uint64_t)((int64_t)sk_client_wall_ms(c) + c->clock.offset_ms));
     if (b.oom) {
         rc = SAKHI_ENOMEM;
         goto out;

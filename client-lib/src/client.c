@@ -52,6 +52,8 @@ const char *sakhi_strerror(int code)
     case SAKHI_ESTATE: return "not possible in the record's current state";
     case SAKHI_EVERSION: return "no protocol version in common with the server";
     case SAKHI_EFORBIDDEN: return "not allowed for this worker's role";
+    case SAKHI_ESERVERKEY:
+        return "the server's key does not match the pinned key (possible interception)";
     default: return "unknown error";
     }
 }
@@ -186,11 +188,14 @@ int sk_client_err_from_mdb(int mdb_rc)
     }
 }
 
-uint64_t sk_client_wall_ms(void)
+uint64_t sk_client_wall_ms(const sakhi_client *c)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + (int64_t)(ts.tv_nsec / 1000000);
+    if (c)
+        ms += c->test_clock_offset_ms;
+    return ms > 0 ? (uint64_t)ms : 1u;
 }
 
 uint64_t sk_client_mono_ms(void)
@@ -237,6 +242,7 @@ int sakhi_open(sakhi_client **out, const char *path, const char *pin, const sakh
     c->log_payload = opts->log_payload;
     c->log_level = opts->log_level ? opts->log_level : SAKHI_LOG_WARN;
     c->max_pin_attempts = opts->max_pin_attempts ? opts->max_pin_attempts : 10;
+    c->test_clock_offset_ms = opts->version >= 2 ? opts->test_clock_offset_ms : 0;
     snprintf(c->app, sizeof(c->app), "%s",
              opts->app ? opts->app : "libsakhi/" SAKHI_VERSION_STRING);
     c->cancel_pipe[0] = c->cancel_pipe[1] = -1;

@@ -4,7 +4,8 @@
  *   meta     plain: "format" u32 BE, "salt" 16 bytes, "kdf" [log2n, r, p] u32 BE each,
  *            "pinfail" u64 BE, "cursor", "nextop", "hlc", "offset", "lastsync" u64 BE;
  *            sealed: "dek" (the data key under the PIN-derived key), "kcv" (a known text under
- *            the data key), "ident" (device id, worker, role, district, server, private key)
+ *            the data key), "ident" (device id, worker, role, district, server, private key,
+ *            plaintext flag, server key pin)
  *   records  id16 -> sealed record state (sk_rstate: server version, local view, sync state,
  *            pending ops, rejected change)
  *   outbox   op u64 BE -> sealed sk_change (outbox.c)
@@ -151,7 +152,7 @@ int sk_lstore_ident_put(sakhi_client *c, MDB_txn *txn)
     sk_buf b = SK_BUF_INIT;
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
-    msgpack_pack_array(&pk, 8);
+    msgpack_pack_array(&pk, 10);
     msgpack_pack_uint64(&pk, c->enrolled ? 1 : 0);
     msgpack_pack_uint64(&pk, c->device);
     sk_pack_cstr(&pk, c->worker);
@@ -160,6 +161,9 @@ int sk_lstore_ident_put(sakhi_client *c, MDB_txn *txn)
     sk_pack_cstr(&pk, c->host);
     msgpack_pack_uint16(&pk, c->port);
     sk_pack_bin(&pk, c->priv, sizeof(c->priv));
+    /* appended in 0.2 (a 0.1 library reads the first 8 and ignores these) */
+    msgpack_pack_uint64(&pk, c->plaintext ? 1 : 0);
+    sk_pack_bin(&pk, c->pin, sizeof(c->pin));
     int rc = b.oom ? SAKHI_ENOMEM
                    : put_sealed(c, txn, c->dbi_meta, "meta", c->dek, "ident", 5, b.data, b.len);
     sk_vault_buf_wipe(&b);
@@ -201,6 +205,18 @@ static int ident_load(sakhi_client *c, MDB_txn *txn)
         sk_mp_read_bin_exact(&m, c->priv, sizeof(c->priv))) {
         rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: identity damaged");
         goto out;
+    }
+    /* Stores from 0.1 (8 elements) were enrolled in plaintext: keep them plaintext, which
+     * reaches loopback only. */
+    c->plaintext = 1;
+    memset(c->pin, 0, sizeof(c->pin));
+    if (n >= 10) {
+        uint64_t plain;
+        if (sk_mp_read_uint(&m, &plain) || sk_mp_read_bin_exact(&m, c->pin, sizeof(c->pin))) {
+            rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: identity damaged");
+            goto out;
+        }
+        c->plaintext = plain != 0;
     }
     c->enrolled = enrolled != 0;
     c->role = (uint32_t)role;

@@ -539,11 +539,17 @@ int sakhi_status_get(sakhi_status *out, sakhi_client *c)
     if (!out || !c || out->version < 1 || out->version > SAKHI_STATUS_VERSION)
         return SAKHI_EINVAL;
     unsigned int version = out->version;
-    memset(out, 0, sizeof(*out));
+    /* A version-1 caller's struct ends before the version-2 members. */
+    memset(out, 0, version >= 2 ? sizeof(*out) : offsetof(sakhi_status, plaintext));
     out->version = version;
     if (c->wiped)
         return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
     pthread_mutex_lock(&c->mu);
+    if (version >= 2) {
+        out->plaintext = c->enrolled && c->plaintext;
+        if (c->enrolled && !c->plaintext)
+            sk_tls_pin_format(out->server_pin, c->pin);
+    }
     out->enrolled = c->enrolled;
     out->device_id = c->device;
     snprintf(out->worker, sizeof(out->worker), "%s", c->worker);

@@ -19,6 +19,7 @@
 #include "sk_case.h"
 #include "sk_msg.h"
 #include "sk_record.h"
+#include "sk_tls.h"
 
 #include <lmdb.h>
 #include <pthread.h>
@@ -59,6 +60,9 @@ struct sakhi_client {
     char host[256];
     uint16_t port;
     uint8_t priv[32];
+    int plaintext;                /* enrolled in plaintext mode: loopback only, no TLS */
+    uint8_t pin[SK_TLS_PIN_LEN];  /* the server key pin (TLS mode) */
+    int64_t test_clock_offset_ms; /* test hook: added to the wall clock (sakhi_options v2) */
 
     sk_clock clock;   /* persisted in meta "hlc" and "offset" */
     uint64_t next_op; /* persisted in meta "nextop" */
@@ -86,7 +90,8 @@ void sk_client_log(sakhi_client *c, int level, const char *fmt, ...)
 int sk_client_err_from_sk(int sk_rc);
 /* Map an LMDB return code. */
 int sk_client_err_from_mdb(int mdb_rc);
-uint64_t sk_client_wall_ms(void);
+/* The wall clock as this device sees it (system clock + the test-only offset). */
+uint64_t sk_client_wall_ms(const sakhi_client *c);
 uint64_t sk_client_mono_ms(void);
 
 /* ---- vault.c: encryption at rest ----------------------------------------------------------- */
@@ -172,31 +177,50 @@ int sk_outbox_each(sakhi_client *c, MDB_txn *txn, int (*cb)(const sk_change *ch,
                    void *payload);
 
 /* ---- conn.c: the transport --------------------------------------------------------------- */
-/* The transport is a small vtable so TLS can slot in under the same sync engine. */
+/* The transport is a small vtable so the sync engine runs the same over TCP and TLS. */
 typedef struct sk_conn sk_conn;
 typedef struct sk_conn_ops {
-    /* Like send/recv on a non-blocking socket: bytes moved, 0 with *again set, or <0 (error
-     * code). recv returning 0 without *again means the peer closed. */
+    /* Like send/recv on a non-blocking socket: bytes moved, 0 with *again set, or <0 (a SAKHI_E*
+     * code, with a detail in cn->err). recv returning 0 without *again means the peer closed. */
     long (*send)(sk_conn *cn, const void *p, size_t n, int *again);
     long (*recv)(sk_conn *cn, void *p, size_t n, int *again);
     void (*close)(sk_conn *cn);
+    /* Optional (NULL for TCP): 1 when the transport holds bytes to write to the socket. */
+    int (*want_write)(sk_conn *cn);
+    /* Optional: write held bytes without blocking. 0 or a SAKHI_E* code. */
+    int (*flush)(sk_conn *cn);
+    /* Optional: 1 when recv can return data without the socket becoming readable. */
+    int (*has_data)(sk_conn *cn);
 } sk_conn_ops;
 
 struct sk_conn {
     const sk_conn_ops *ops;
     int fd;
-    int cancel_fd; /* readable when the sync must stop */
-    void *tls;     /* reserved for the TLS transport */
-    uint64_t sent, received;
+    int cancel_fd;           /* readable when the sync must stop */
+    sk_tls_conn *tls;        /* the TLS engine once sk_conn_start_tls ran */
+    int tls_more;            /* the last TLS read filled the caller's buffer: more may be waiting */
+    uint64_t sent, received; /* bytes on the wire (ciphertext under TLS) */
+    char err[320];           /* detail of the last transport failure ("" if none) */
 };
 
-/* Connect over plain TCP within timeout_ms, waking on cancel_fd. 0, SAKHI_ENET, SAKHI_ETIMEOUT,
- * SAKHI_ECANCELED. */
+/* Connect over TCP within timeout_ms, waking on cancel_fd. With loopback_only, addresses that
+ * are not loopback are skipped (plaintext mode). 0, SAKHI_ENET, SAKHI_ETIMEOUT, SAKHI_ECANCELED,
+ * SAKHI_EINVAL (loopback_only and the host has no loopback address). */
 int sk_conn_connect_tcp(sk_conn *cn, const char *host, uint16_t port, int cancel_fd,
-                        unsigned timeout_ms);
+                        unsigned timeout_ms, int loopback_only);
+/* Run the TLS 1.3 handshake over the connected socket, checking the server's key against pin,
+ * within timeout_ms; from then on cn's send/recv carry plaintext through TLS. 0, or
+ * SAKHI_ESERVERKEY (wrong key: cn->err names both pins), SAKHI_EVERSION (no TLS 1.3),
+ * SAKHI_EPROTO (any other TLS failure), SAKHI_ENET, SAKHI_ETIMEOUT, SAKHI_ECANCELED,
+ * SAKHI_ENOMEM; cn->err says more. */
+int sk_conn_start_tls(sk_conn *cn, const uint8_t pin[SK_TLS_PIN_LEN], unsigned timeout_ms);
 void sk_conn_close(sk_conn *cn);
-/* Wait until the connection is readable (and writable when want_write) or timeout_ms passes.
- * Sets *readable / *writable. 0, SAKHI_ECANCELED, SAKHI_ETIMEOUT (nothing happened). */
+/* Wait until the connection is readable (and writable when want_write or the transport holds
+ * bytes) or timeout_ms passes; flushes the transport when the socket is writable. Sets
+ * *readable / *writable. 0, SAKHI_ECANCELED, SAKHI_ETIMEOUT (nothing happened), or a transport
+ * error. */
 int sk_conn_wait(sk_conn *cn, int want_write, unsigned timeout_ms, int *readable, int *writable);
+/* 1 when host is a loopback address literal or resolves only to loopback addresses. */
+int sk_conn_host_is_loopback(const char *host);
 
 #endif

@@ -96,13 +96,21 @@ static int report(sess *s)
     return 0;
 }
 
+/* A transport failure: its code, with the transport's detail when it has one. */
+static int conn_fail(sess *s, int rc, const char *fallback)
+{
+    if (s->cn.err[0])
+        return sk_client_fail(s->c, rc, NULL, "%s", s->cn.err);
+    return sk_client_fail(s->c, rc, NULL, "%s", fallback);
+}
+
 static int flush_some(sess *s)
 {
     while (s->woff < s->wbuf.len) {
         int again;
         long w = s->cn.ops->send(&s->cn, s->wbuf.data + s->woff, s->wbuf.len - s->woff, &again);
         if (w < 0)
-            return sk_client_fail(s->c, SAKHI_ENET, NULL, "connection lost while sending");
+            return conn_fail(s, (int)w, "connection lost while sending");
         if (again)
             break;
         s->woff += (size_t)w;
@@ -147,14 +155,14 @@ static int pump(sess *s)
     if (rc == SAKHI_ETIMEOUT)
         return 0; /* the checks above fire on the next call */
     if (rc)
-        return sk_client_fail(s->c, rc, NULL, "connection error");
+        return conn_fail(s, rc, "connection error");
     if (writable && (rc = flush_some(s)))
         return rc;
     if (readable) {
         int again;
         long r = s->cn.ops->recv(&s->cn, s->rbuf, sizeof(s->rbuf), &again);
         if (r < 0)
-            return sk_client_fail(s->c, SAKHI_ENET, NULL, "connection lost");
+            return conn_fail(s, (int)r, "connection lost");
         if (!again && r == 0)
             return sk_client_fail(s->c, SAKHI_ENET, NULL, "the server closed the connection");
         if (r > 0) {
@@ -318,15 +326,24 @@ static void sess_close(sess *s, int polite)
     sk_buf_free(&s->wbuf);
 }
 
-static int connect_and_hello(sess *s, const char *host, uint16_t port, uint64_t device,
-                             sk_msg *challenge)
+/* How to reach the server: TLS checked against pin, or plaintext (loopback only). */
+typedef struct target {
+    const char *host;
+    uint16_t port;
+    int plaintext;
+    const uint8_t *pin;
+} target;
+
+static int connect_and_hello(sess *s, const target *t, uint64_t device, sk_msg *challenge)
 {
     unsigned cto = s->o->connect_timeout_ms ? s->o->connect_timeout_ms : 15000;
     s->prog.phase = SAKHI_PHASE_CONNECT;
     int rc = report(s);
     if (rc)
         return rc;
-    rc = sk_conn_connect_tcp(&s->cn, host, port, s->c->cancel_pipe[0], cto);
+    rc = sk_conn_connect_tcp(&s->cn, t->host, t->port, s->c->cancel_pipe[0], cto, t->plaintext);
+    if (rc == SAKHI_EINVAL)
+        return conn_fail(s, rc, "plaintext mode connects only to a loopback address");
     if (rc)
         return sk_client_fail(s->c, rc, NULL,
                               rc == SAKHI_ECANCELED  ? "sync canceled"
@@ -337,6 +354,15 @@ static int connect_and_hello(sess *s, const char *host, uint16_t port, uint64_t 
     s->prog.phase = SAKHI_PHASE_HANDSHAKE;
     if ((rc = report(s)))
         return rc;
+    if (!t->plaintext) {
+        /* Nothing of ours is written before the server's key matched the pin. */
+        if ((rc = sk_conn_start_tls(&s->cn, t->pin, s->io_timeout))) {
+            sk_client_log(s->c, SAKHI_LOG_WARN, "event=tls_failed rc=%d", rc);
+            return conn_fail(s, rc, "TLS handshake failed");
+        }
+        s->last_rx_ms = sk_client_mono_ms();
+        sk_client_log(s->c, SAKHI_LOG_INFO, "event=tls_ok");
+    }
     sk_msg hello;
     uint32_t rid = rid_next(s);
     sk_msg_init(&hello, SK_MSG_HELLO, rid);
@@ -372,7 +398,7 @@ static int authenticate(sess *s, const sk_msg *challenge)
         return rc;
     if ((rc = expect(s, &welcome, SK_MSG_WELCOME, rid)))
         return rc;
-    uint64_t wall = sk_client_wall_ms();
+    uint64_t wall = sk_client_wall_ms(c);
     s->max_batch = welcome.u.welcome.max_batch ? welcome.u.welcome.max_batch : 1;
     s->max_inflight = welcome.u.welcome.max_inflight ? welcome.u.welcome.max_inflight : 1;
     s->max_frame = welcome.u.welcome.max_frame;
@@ -438,18 +464,34 @@ void sakhi_sync_cancel(sakhi_client *c)
 
 /* ---- enrollment ------------------------------------------------------------------------------ */
 
-int sakhi_enroll(sakhi_client *c, const char *host, uint16_t port, const char *code,
-                 const char *label, const sakhi_sync_options *opts)
+static int enroll(sakhi_client *c, const char *host, uint16_t port, const char *code,
+                  const char *label, const char *pin_text, int plaintext,
+                  const sakhi_sync_options *opts)
 {
     sakhi_sync_options def = SAKHI_SYNC_OPTIONS_INIT;
     sess s;
     sk_msg challenge, enrolled;
     uint8_t priv[SK_PRIVKEY_LEN], pub[SK_PUBKEY_LEN];
+    uint8_t pin[SK_TLS_PIN_LEN];
     int rc;
 
     if (!c || !host || !*host || !port || !code || !*code || strlen(code) > SK_MAX_NAME ||
         strlen(host) >= sizeof(c->host) || (label && strlen(label) > SK_MAX_NAME))
         return SAKHI_EINVAL;
+    memset(pin, 0, sizeof(pin));
+    if (plaintext && pin_text)
+        return sk_client_fail(c, SAKHI_EINVAL, NULL,
+                              "give either a server pin or plaintext mode, not both");
+    if (!plaintext && !pin_text)
+        return sk_client_fail(c, SAKHI_EINVAL, NULL,
+                              "a server pin (the centre key's SHA-256) is required for TLS");
+    if (!plaintext && sk_tls_pin_parse(pin, pin_text))
+        return sk_client_fail(c, SAKHI_EINVAL, NULL,
+                              "the server pin must be 64 hex digits (or 32 colon-separated pairs)");
+    if (plaintext && !sk_conn_host_is_loopback(host))
+        return sk_client_fail(c, SAKHI_EINVAL, NULL,
+                              "plaintext mode is only for a server on a loopback address; give "
+                              "the centre's pin to enroll over TLS");
     if (!opts)
         opts = &def;
     if (opts->version < 1 || opts->version > SAKHI_SYNC_OPTIONS_VERSION)
@@ -468,7 +510,8 @@ int sakhi_enroll(sakhi_client *c, const char *host, uint16_t port, const char *c
         rc = sk_client_fail(c, SAKHI_EIO, NULL, "could not make the device key");
         goto out;
     }
-    if ((rc = connect_and_hello(&s, host, port, 0, &challenge)))
+    target t = {host, port, plaintext, pin};
+    if ((rc = connect_and_hello(&s, &t, 0, &challenge)))
         goto out;
     sk_msg req;
     uint32_t rid = rid_next(&s);
@@ -495,6 +538,8 @@ int sakhi_enroll(sakhi_client *c, const char *host, uint16_t port, const char *c
     c->district = enrolled.u.enrolled.district;
     snprintf(c->host, sizeof(c->host), "%s", host);
     c->port = port;
+    c->plaintext = plaintext;
+    memcpy(c->pin, pin, sizeof(pin));
     memcpy(c->priv, priv, sizeof(priv));
     sk_msg_free(&enrolled);
     if (!(rc = sk_lstore_txn(c, 0, &txn))) {
@@ -520,6 +565,21 @@ out:
     OPENSSL_cleanse(priv, sizeof(priv));
     end(c);
     return rc;
+}
+
+int sakhi_enroll_opts(sakhi_client *c, const sakhi_enroll_options *eo,
+                      const sakhi_sync_options *opts)
+{
+    if (!c || !eo || eo->version < 1 || eo->version > SAKHI_ENROLL_OPTIONS_VERSION)
+        return SAKHI_EINVAL;
+    return enroll(c, eo->host, eo->port, eo->code, eo->label, eo->server_pin, eo->plaintext != 0,
+                  opts);
+}
+
+int sakhi_enroll(sakhi_client *c, const char *host, uint16_t port, const char *code,
+                 const char *label, const sakhi_sync_options *opts)
+{
+    return enroll(c, host, port, code, label, NULL, 1, opts);
 }
 
 /* ---- sync: snapshot of the outbox ------------------------------------------------------------ */
@@ -906,6 +966,9 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
         mdb_txn_abort(sn.txn);
     }
     uint64_t device = c->device;
+    uint8_t pin[SK_TLS_PIN_LEN];
+    memcpy(pin, c->pin, sizeof(pin));
+    target t = {host, port, c->plaintext, pin};
     pthread_mutex_unlock(&c->mu);
     if (rc)
         goto out;
@@ -913,7 +976,7 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
         qsort(sn.items, sn.n, sizeof(out_item), cmp_items);
     s.prog.push_total = sn.n;
 
-    if ((rc = connect_and_hello(&s, host, port, device, &challenge)))
+    if ((rc = connect_and_hello(&s, &t, device, &challenge)))
         goto out;
     have_challenge = 1;
     if ((rc = authenticate(&s, &challenge)))
@@ -1027,7 +1090,7 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
     pthread_mutex_lock(&c->mu);
     MDB_txn *txn = NULL;
     if (!(rc = sk_lstore_txn(c, 0, &txn))) {
-        if (!(rc = sk_lstore_meta_put_u64(c, txn, "lastsync", sk_client_wall_ms())))
+        if (!(rc = sk_lstore_meta_put_u64(c, txn, "lastsync", sk_client_wall_ms(c))))
             rc = sk_lstore_commit(c, txn);
         else
             mdb_txn_abort(txn);

@@ -107,6 +107,10 @@ SAKHI_API const char *sakhi_version(void);
 #define SAKHI_ESTATE (-21)      /* not possible in the record's state (e.g. editing a stub) */
 #define SAKHI_EVERSION (-22)    /* the server speaks no protocol version this library speaks */
 #define SAKHI_EFORBIDDEN (-23)  /* this worker's role may not make this change */
+#define SAKHI_ESERVERKEY                                                                           \
+    (-24) /* the server's TLS key is not the one pinned at enrollment:
+                                 * possible interception, or the centre changed its key.
+                                 * sakhi_errmsg names both pins. Nothing was sent. */
 
 /* Static English text for a SAKHI_E* code ("unknown error" for unknown codes). Thread-safe. */
 SAKHI_API const char *sakhi_strerror(int code);
@@ -126,7 +130,7 @@ typedef void (*sakhi_free_fn)(void *ptr, void *payload);
  * Called from whichever thread made the call that logs (a sync logs from the sync thread). */
 typedef void (*sakhi_log_fn)(int level, const char *msg, void *payload);
 
-#define SAKHI_OPTIONS_VERSION 1
+#define SAKHI_OPTIONS_VERSION 2
 typedef struct sakhi_options {
     unsigned int version; /* SAKHI_OPTIONS_VERSION */
     /* Allocator hooks: all three or none. They cover the library's own allocations (the
@@ -144,6 +148,11 @@ typedef struct sakhi_options {
                                  * use ~10; real apps leave 0. Existing stores keep theirs. */
     unsigned int max_pin_attempts; /* wrong PINs in a row before the store locks; 0 = 10 */
     const char *app; /* app name/version for the server's logs (<= 64 bytes); copied */
+    /* ---- version 2 ---- */
+    /* TEST ONLY: milliseconds added to the system clock wherever the library reads the wall
+     * clock (record ids, HLC stamps, capture dates, last sync), to simulate a device whose
+     * clock is far off. Real apps leave 0. Read only when version >= 2. */
+    int64_t test_clock_offset_ms;
 } sakhi_options;
 
 #define SAKHI_OPTIONS_INIT SAKHI_INIT_(SAKHI_OPTIONS_VERSION)
@@ -191,7 +200,7 @@ SAKHI_API void sakhi_free(sakhi_client *c, void *ptr);
 #define SAKHI_ROLE_STAFF 2 /* centre staff */
 #define SAKHI_ROLE_ADMIN 3
 
-#define SAKHI_STATUS_VERSION 1
+#define SAKHI_STATUS_VERSION 2
 typedef struct sakhi_status {
     unsigned int version;  /* set by the caller: SAKHI_STATUS_VERSION (SAKHI_STATUS_INIT) */
     int enrolled;          /* 1 once enrolled */
@@ -206,6 +215,9 @@ typedef struct sakhi_status {
     uint64_t rejected;     /* records whose last change the server rejected */
     uint64_t last_sync_ms; /* Unix ms of the last sync that completed, 0 = never */
     uint64_t cursor;       /* pull cursor (server seq) */
+    /* ---- version 2 (filled only when the caller's version >= 2) ---- */
+    int plaintext;       /* 1: enrolled in plaintext mode (loopback tests only), 0: TLS */
+    char server_pin[65]; /* the pinned server key (64 hex digits), "" in plaintext mode */
 } sakhi_status;
 #define SAKHI_STATUS_INIT SAKHI_INIT_(SAKHI_STATUS_VERSION)
 
@@ -518,21 +530,55 @@ typedef struct sakhi_sync_result {
 } sakhi_sync_result;
 #define SAKHI_SYNC_RESULT_INIT SAKHI_INIT_(SAKHI_SYNC_RESULT_VERSION)
 
+#define SAKHI_PIN_HEX_LEN 64 /* a server pin as text: 64 hex digits */
+
+#define SAKHI_ENROLL_OPTIONS_VERSION 1
+typedef struct sakhi_enroll_options {
+    unsigned int version; /* SAKHI_ENROLL_OPTIONS_VERSION */
+    const char *host;     /* the centre's server (name or address) */
+    uint16_t port;
+    const char *code;  /* the one-time enrollment code from the administrator */
+    const char *label; /* names the device for administrators (<= 64 bytes), may be NULL */
+    /* The pin of the centre's TLS key: the SHA-256 of its certificate's SubjectPublicKeyInfo,
+     * 64 hex digits (either case) or 32 colon-separated pairs, handed over with the code (never
+     * fetched over the network). Every later sync checks the server's key against it; dates,
+     * names and issuers are not checked, so a device with a wrong clock is never locked out. */
+    const char *server_pin;
+    /* 1: no TLS at all (tests on one machine): only a loopback address is ever connected, and
+     * server_pin must be NULL. The mode is stored and applies to every later sync. */
+    int plaintext;
+} sakhi_enroll_options;
+#define SAKHI_ENROLL_OPTIONS_INIT SAKHI_INIT_(SAKHI_ENROLL_OPTIONS_VERSION)
+
 /*
- * Enroll this device with the server at host:port (plaintext TCP in this version) using the
- * one-time code from the centre's administrator; label names the device for administrators
- * (<= 64 bytes, may be NULL). Makes the device's Ed25519 key, trades the code for a device id,
- * stores identity and key durably (encrypted) and proves the key once. Blocking.
- *   opts  NULL for defaults; timeouts and cancellation as for sakhi_sync.
- * Returns 0, SAKHI_EINVAL, SAKHI_EENROLLED, SAKHI_EENROLLCODE, SAKHI_ENET, SAKHI_ETIMEOUT,
- * SAKHI_ECANCELED, SAKHI_EPROTO, SAKHI_EAUTH, SAKHI_ESERVER, SAKHI_EVERSION, SAKHI_EBUSY,
- * SAKHI_EIO, SAKHI_ENOMEM.
+ * Enroll this device with the centre's server: TLS 1.3 to eo->host:eo->port checked against
+ * eo->server_pin (or plaintext to a loopback address when eo->plaintext is 1). Makes the
+ * device's Ed25519 key, trades the one-time code for a device id, stores identity, key, server
+ * and pin durably (encrypted) and proves the key once. Blocking.
+ *   opts  NULL for defaults; timeouts and cancellation as for sakhi_sync (host/port ignored).
+ * Returns 0, SAKHI_EINVAL (missing host/code, a pin that is not 64 hex digits, neither or both
+ * of server_pin and plaintext, plaintext to an address that is not loopback), SAKHI_EENROLLED,
+ * SAKHI_EENROLLCODE, SAKHI_ESERVERKEY (the server's key is not the pinned one: nothing was
+ * sent, the code is not spent), SAKHI_ENET, SAKHI_ETIMEOUT, SAKHI_ECANCELED, SAKHI_EPROTO (also
+ * a TLS failure other than the key, e.g. a server not speaking TLS), SAKHI_EAUTH,
+ * SAKHI_ESERVER, SAKHI_EVERSION (also: the server offers no TLS 1.3), SAKHI_EBUSY, SAKHI_EIO,
+ * SAKHI_ENOMEM.
+ */
+SAKHI_API int sakhi_enroll_opts(sakhi_client *c, const sakhi_enroll_options *eo,
+                                const sakhi_sync_options *opts);
+
+/*
+ * The 0.1 call, kept for existing callers: the same as sakhi_enroll_opts with plaintext = 1,
+ * so it works only with a server on a loopback address (tests, a kiosk next to its server);
+ * any other host gives SAKHI_EINVAL. Field apps use sakhi_enroll_opts with the centre's pin.
  */
 SAKHI_API int sakhi_enroll(sakhi_client *c, const char *host, uint16_t port, const char *code,
                            const char *label, const sakhi_sync_options *opts);
 
 /*
- * Sync with the server, blocking until done, failed or canceled: connect, authenticate with the
+ * Sync with the server, blocking until done, failed or canceled: connect (TLS 1.3 checked
+ * against the pin stored at enrollment, or plaintext to loopback for a store enrolled in
+ * plaintext mode; an override host in opts gets the same check), authenticate with the
  * device key, correct the clock by the server's, push the outbox in batches (referrals marked
  * immediate_danger first, in their own first batch), pull what changed since the cursor and
  * apply it (merged with local pending edits). Safe to cut at any byte: an outbox entry leaves
@@ -540,7 +586,8 @@ SAKHI_API int sakhi_enroll(sakhi_client *c, const char *host, uint16_t port, con
  * the next sync resumes without losing or repeating anything.
  *   out   NULL, or a result (out->version set) filled also on failure with what was done.
  *   opts  NULL for defaults.
- * Returns 0, SAKHI_ENOTENROLLED, SAKHI_ENET, SAKHI_ETIMEOUT, SAKHI_ECANCELED, SAKHI_EPROTO,
+ * Returns 0, SAKHI_ENOTENROLLED, SAKHI_ESERVERKEY (the server's key is not the pinned one;
+ * nothing was sent), SAKHI_ENET, SAKHI_ETIMEOUT, SAKHI_ECANCELED, SAKHI_EPROTO,
  * SAKHI_EAUTH, SAKHI_EREVOKED (the store has been wiped), SAKHI_ESERVER, SAKHI_EVERSION,
  * SAKHI_EBUSY, SAKHI_EIO, SAKHI_EFULL, SAKHI_ENOMEM. Rejected changes are not a failure: they
  * are counted in out and shown on their records.
