@@ -1,0 +1,33 @@
+# campaign: the reliability campaigns of issue 9 that run whole programs (docs/RELIABILITY.md):
+# server crashes under load, client crashes, link faults through sakhi-netem, exhaustion, and
+# the Valgrind script. Each has a bounded form for CI; SAKHI_CAMPAIGN_LONG=1 selects the long
+# form of the same test (those registered separately carry the `slow` label).
+# sakhi_testsupport is defined in server.cmake; target names are resolved at generation time,
+# so this file may be read before it.
+if(NOT TARGET sakhi-server)
+  return()
+endif()
+set(SK_CP_DIR ${CMAKE_CURRENT_LIST_DIR}/campaign)
+
+add_library(sakhi_campaign STATIC ${SK_CP_DIR}/cp_check.c)
+target_include_directories(sakhi_campaign PUBLIC ${SK_CP_DIR})
+target_link_libraries(sakhi_campaign PUBLIC sakhi_server_core sakhi_proto PRIVATE sakhi_warnings)
+
+function(sakhi_campaign_test name)
+  cmake_parse_arguments(C "" "TIMEOUT" "LABELS;LIBS;ENV" ${ARGN})
+  sakhi_add_test(${name}
+    SOURCES ${SK_CP_DIR}/${name}.c
+    LIBS sakhi_campaign sakhi_testsupport Threads::Threads ${C_LIBS}
+    LABELS ${C_LABELS}
+    ENV ${C_ENV}
+    TIMEOUT ${C_TIMEOUT})
+  target_compile_definitions(${name} PRIVATE
+    SAKHI_SERVER_BIN_PATH="$<TARGET_FILE:sakhi-server>")
+endfunction()
+
+# Campaign 1: SIGKILL the server at seeded random moments while devices push and pull.
+sakhi_campaign_test(test_campaign_server_crash LABELS integration fault TIMEOUT 300)
+sakhi_add_test(test_campaign_server_crash_long
+  SOURCES ${SK_CP_DIR}/test_campaign_server_crash.c
+  LIBS sakhi_campaign sakhi_testsupport Threads::Threads
+  LABELS slow ENV SAKHI_CAMPAIGN_LONG=1 TIMEOUT 3600)
