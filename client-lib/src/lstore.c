@@ -161,7 +161,7 @@ int sk_lstore_ident_put(sakhi_client *c, MDB_txn *txn)
     sk_pack_cstr(&pk, c->host);
     msgpack_pack_uint16(&pk, c->port);
     sk_pack_bin(&pk, c->priv, sizeof(c->priv));
-    /* appended in 0.2 (a 0.1 library reads the first 8 and ignores these) */
+    /* appended for TLS (an older library reads the first 8 and ignores these) */
     msgpack_pack_uint64(&pk, c->plaintext ? 1 : 0);
     sk_pack_bin(&pk, c->pin, sizeof(c->pin));
     int rc = b.oom ? SAKHI_ENOMEM

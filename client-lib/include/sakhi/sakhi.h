@@ -568,7 +568,7 @@ SAKHI_API int sakhi_enroll_opts(sakhi_client *c, const sakhi_enroll_options *eo,
                                 const sakhi_sync_options *opts);
 
 /*
- * The 0.1 call, kept for existing callers: the same as sakhi_enroll_opts with plaintext = 1,
+ * The original call, kept for existing callers: the same as sakhi_enroll_opts with plaintext = 1,
  * so it works only with a server on a loopback address (tests, a kiosk next to its server);
  * any other host gives SAKHI_EINVAL. Field apps use sakhi_enroll_opts with the centre's pin.
  */
