@@ -36,6 +36,7 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "sakhi-server: %s\n", err);
         sk_log(SK_LOG_ERROR, "start_failed", "exit=%d", rc);
+        uv_loop_close(loop); /* sk_server_init closed every handle it opened */
         sk_log_close();
         return rc;
     }

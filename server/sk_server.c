@@ -194,8 +194,43 @@ static void on_signal(uv_signal_t *h, int signum)
     sk_server_shutdown(srv);
 }
 
+/* Undo whatever sk_server_init got done before it failed (every field it sets is NULL or 0
+ * until then), so a refused start frees everything it allocated. */
+static void init_cleanup(sk_server *srv)
+{
+    if (srv->handles_init) {
+        uv_close((uv_handle_t *)&srv->sig_int, close_noop);
+        uv_close((uv_handle_t *)&srv->sig_term, close_noop);
+        uv_close((uv_handle_t *)&srv->sig_hup, close_noop);
+        uv_close((uv_handle_t *)&srv->shutdown_timer, close_noop);
+        uv_close((uv_handle_t *)&srv->check_timer, close_noop);
+        uv_close((uv_handle_t *)&srv->authgen_timer, close_noop);
+        uv_close((uv_handle_t *)&srv->prune_timer, close_noop);
+        srv->handles_init = 0;
+    }
+    if (srv->listener_init) {
+        uv_close((uv_handle_t *)&srv->listener, close_noop);
+        srv->listener_init = 0;
+        srv->listening = 0;
+    }
+    if (srv->writer) {
+        sk_writer_stop(srv->writer); /* frees itself when its handle is closed, below */
+        srv->writer = NULL;
+    }
+    sk_store_close(srv->store);
+    srv->store = NULL;
+    sk_ratelimit_free(srv->rl_device);
+    sk_ratelimit_free(srv->rl_addr);
+    srv->rl_device = srv->rl_addr = NULL;
+    sk_tls_ctx_free(srv->tls);
+    srv->tls = NULL;
+    /* Run the close callbacks so no handle of ours is left on the loop. */
+    uv_run(srv->loop, UV_RUN_NOWAIT);
+}
+
 int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *err, size_t errcap)
 {
+    int ret = 0, rc;
     memset(srv, 0, sizeof(*srv));
     srv->loop = loop;
     srv->cfg = cfg;
@@ -204,7 +239,8 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
         char terr[512] = "";
         if (sk_tls_ctx_new_server(&srv->tls, cfg->tls_cert, cfg->tls_key, terr, sizeof(terr))) {
             snprintf(err, errcap, "cannot use the TLS certificate or key: %s", terr);
-            return 2;
+            ret = 2;
+            goto out;
         }
         srv->transport_new = tls_factory;
         srv->transport_arg = srv->tls;
@@ -213,67 +249,84 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     srv->rl_addr = sk_ratelimit_new(cfg->auth_fail_limit_addr, cfg->auth_fail_window_ms, 4096);
     if (!srv->rl_device || !srv->rl_addr) {
         snprintf(err, errcap, "out of memory");
-        sk_ratelimit_free(srv->rl_device);
-        sk_ratelimit_free(srv->rl_addr);
-        sk_tls_ctx_free(srv->tls);
-        return 3;
+        ret = 3;
+        goto out;
     }
-    int rc = sk_store_open(&srv->store, cfg->data_dir, cfg->map_size_mb * 1024u * 1024u);
+    if (cfg->map_size_mb > SIZE_MAX / (1024u * 1024u)) {
+        snprintf(err, errcap, "map-size %llu MiB is too large for this machine",
+                 (unsigned long long)cfg->map_size_mb);
+        ret = 2;
+        goto out;
+    }
+    rc = sk_store_open(&srv->store, cfg->data_dir, (size_t)cfg->map_size_mb * 1024u * 1024u);
     if (rc) {
         snprintf(err, errcap, "%s",
                  sk_store_open_error()[0] ? sk_store_open_error() : sk_err_text(rc));
-        sk_tls_ctx_free(srv->tls);
-        srv->tls = NULL;
-        return 3;
+        srv->store = NULL;
+        ret = 3;
+        goto out;
     }
     /* A record must fit one CHANGES frame with room for the envelope. */
     size_t max_record = cfg->max_frame - 64;
     if ((rc = sk_writer_start(&srv->writer, srv->store, loop, max_record, writer_done, srv))) {
         snprintf(err, errcap, "cannot start the writer thread");
-        sk_store_close(srv->store);
-        sk_tls_ctx_free(srv->tls);
-        srv->tls = NULL;
-        return 3;
+        srv->writer = NULL;
+        ret = 3;
+        goto out;
     }
     struct sockaddr_storage addr;
     if (uv_ip4_addr(cfg->listen, (int)cfg->port, (struct sockaddr_in *)&addr) != 0 &&
         uv_ip6_addr(cfg->listen, (int)cfg->port, (struct sockaddr_in6 *)&addr) != 0) {
         snprintf(err, errcap, "bad listen address %s", cfg->listen);
-        goto fail_net;
+        ret = 4;
+        goto out;
     }
-    uv_tcp_init(loop, &srv->listener);
+    int urc = uv_tcp_init(loop, &srv->listener);
+    if (urc) {
+        snprintf(err, errcap, "cannot listen on %s port %u: %s", cfg->listen, cfg->port,
+                 uv_strerror(urc));
+        ret = 4;
+        goto out;
+    }
     srv->listener.data = srv;
-    srv->listening = 1;
-    int urc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&addr, 0);
+    srv->listener_init = 1;
+    urc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&addr, 0);
     if (urc == 0)
         urc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
     if (urc) {
         snprintf(err, errcap, "cannot listen on %s port %u: %s", cfg->listen, cfg->port,
                  uv_strerror(urc));
-        goto fail_net;
+        ret = 4;
+        goto out;
     }
+    srv->listening = 1;
     struct sockaddr_storage bound;
     int blen = sizeof(bound);
     unsigned port = cfg->port;
     if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &blen) == 0)
         port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
                                                 : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    /* uv_signal_init and uv_timer_init cannot fail on an initialised loop (libuv). */
     uv_signal_init(loop, &srv->sig_int);
     uv_signal_init(loop, &srv->sig_term);
     uv_signal_init(loop, &srv->sig_hup);
-    srv->sig_int.data = srv->sig_term.data = srv->sig_hup.data = srv;
-    uv_signal_start(&srv->sig_int, on_signal, SIGINT);
-    uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
-    uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
     uv_timer_init(loop, &srv->shutdown_timer);
     uv_timer_init(loop, &srv->check_timer);
-    srv->shutdown_timer.data = srv->check_timer.data = srv;
     uv_timer_init(loop, &srv->authgen_timer);
-    srv->authgen_timer.data = srv;
+    uv_timer_init(loop, &srv->prune_timer);
+    srv->handles_init = 1;
+    srv->sig_int.data = srv->sig_term.data = srv->sig_hup.data = srv;
+    srv->shutdown_timer.data = srv->check_timer.data = srv;
+    srv->authgen_timer.data = srv->prune_timer.data = srv;
+    if (uv_signal_start(&srv->sig_int, on_signal, SIGINT) ||
+        uv_signal_start(&srv->sig_term, on_signal, SIGTERM) ||
+        uv_signal_start(&srv->sig_hup, on_signal, SIGHUP)) {
+        snprintf(err, errcap, "cannot install signal handlers");
+        ret = 2;
+        goto out;
+    }
     if (sk_store_authgen(srv->store, &srv->authgen) == 0)
         uv_timer_start(&srv->authgen_timer, on_authgen, AUTHGEN_POLL_MS, AUTHGEN_POLL_MS);
-    uv_timer_init(loop, &srv->prune_timer);
-    srv->prune_timer.data = srv;
     uv_timer_start(&srv->prune_timer, on_prune, 0, PRUNE_PERIOD_MS);
     sk_log(SK_LOG_INFO, "listening",
            "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=%s", cfg->listen,
@@ -284,26 +337,28 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
         char tmp[SK_CONFIG_PATH_MAX + 8];
         snprintf(tmp, sizeof(tmp), "%s.tmp", cfg->port_file);
         FILE *fp = fopen(tmp, "w");
-        if (!fp || fprintf(fp, "%u\n", port) < 0 || fclose(fp) != 0 ||
-            rename(tmp, cfg->port_file) != 0) {
-            snprintf(err, errcap, "cannot write port file %s: %s", cfg->port_file, strerror(errno));
-            return 2;
+        int bad = !fp || fprintf(fp, "%u\n", port) < 0;
+        int e = errno;
+        if (fp && fclose(fp) != 0 && !bad) {
+            bad = 1;
+            e = errno;
+        }
+        if (!bad && rename(tmp, cfg->port_file) != 0) {
+            bad = 1;
+            e = errno;
+        }
+        if (bad) {
+            if (fp)
+                remove(tmp);
+            snprintf(err, errcap, "cannot write port file %s: %s", cfg->port_file, strerror(e));
+            ret = 2;
+            goto out;
         }
     }
-    return 0;
-fail_net:
-    if (srv->listening) {
-        uv_close((uv_handle_t *)&srv->listener, close_noop);
-        srv->listening = 0;
-    }
-    sk_writer_stop(srv->writer);
-    srv->writer = NULL;
-    sk_store_close(srv->store);
-    srv->store = NULL;
-    sk_tls_ctx_free(srv->tls);
-    srv->tls = NULL;
-    uv_run(loop, UV_RUN_NOWAIT);
-    return 4;
+out:
+    if (ret)
+        init_cleanup(srv);
+    return ret;
 }
 
 int sk_server_run(sk_server *srv)

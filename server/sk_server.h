@@ -32,7 +32,9 @@ typedef struct sk_server {
     void *transport_arg;
     sk_tls_ctx *tls; /* the centre's certificate and key (NULL with --plaintext) */
     uv_tcp_t listener;
-    int listening;
+    int listener_init; /* listener handle initialised (closed on a failed start) */
+    int listening;     /* bound and listening, until the shutdown closes it */
+    int handles_init;  /* signal and timer handles initialised */
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t shutdown_timer; /* drain deadline */
     uv_timer_t check_timer;    /* runs "is everything closed?" after a session is freed */
