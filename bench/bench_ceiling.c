@@ -6,11 +6,17 @@
  * ops (device u64 BE + op u64 BE -> ~12 B ack) and updates devices (device -> ~80 B). This program
  * does exactly those puts, grouping `--commit N` referrals per write transaction, and prints
  * referrals/s as key=value so bench/run.sh can put it in a table next to the server's ingest.
+ * With --keyfile it also does what the server's per-record keys need at the least: a 64-byte
+ * slot appended to a side file (keys.db) per new record, made durable by one fdatasync per
+ * commit before the LMDB commit that refers to it; with --audit-every N one ~120-byte audit
+ * entry per N referrals (one per PUSH of N changes).
  * Usage: bench_ceiling [--records N] [--commit N] [--value BYTES] [--dir DIR] [--nosync]
+ *                      [--keyfile] [--audit-every N]
  */
 #include <lmdb.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +52,8 @@ static void put_be64(uint8_t *p, uint64_t v)
 int main(int argc, char **argv)
 {
     long records = 20000, commit = 100, value = 600;
-    int nosync = 0;
+    int nosync = 0, keyfile = 0;
+    long audit_every = 0;
     char dirbuf[] = "/tmp/sakhi-bench-XXXXXX";
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
@@ -60,13 +67,17 @@ int main(int argc, char **argv)
             dir = argv[++i];
         else if (!strcmp(argv[i], "--nosync"))
             nosync = 1;
+        else if (!strcmp(argv[i], "--keyfile"))
+            keyfile = 1;
+        else if (!strcmp(argv[i], "--audit-every") && i + 1 < argc)
+            audit_every = atol(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_ceiling [--records N] [--commit N] [--value BYTES] "
-                            "[--dir DIR] [--nosync]\n");
+                            "[--dir DIR] [--nosync] [--keyfile] [--audit-every N]\n");
             return 2;
         }
     }
-    if (records <= 0 || commit <= 0 || value <= 0 || value > 65536) {
+    if (records <= 0 || commit <= 0 || value <= 0 || value > 65536 || audit_every < 0) {
         fprintf(stderr, "bench_ceiling: --records, --commit and --value must be positive\n");
         return 2;
     }
@@ -83,12 +94,13 @@ int main(int argc, char **argv)
     CHECK(mdb_env_set_mapsize(env, (size_t)4 << 30));
     CHECK(mdb_env_open(env, dir, nosync ? MDB_NOSYNC : 0, 0600));
     MDB_txn *txn;
-    MDB_dbi d_rec, d_chg, d_ops, d_dev;
+    MDB_dbi d_rec, d_chg, d_ops, d_dev, d_aud;
     CHECK(mdb_txn_begin(env, NULL, 0, &txn));
     CHECK(mdb_dbi_open(txn, "records", MDB_CREATE, &d_rec));
     CHECK(mdb_dbi_open(txn, "changes", MDB_CREATE, &d_chg));
     CHECK(mdb_dbi_open(txn, "ops", MDB_CREATE, &d_ops));
     CHECK(mdb_dbi_open(txn, "devices", MDB_CREATE, &d_dev));
+    CHECK(mdb_dbi_open(txn, "audit", MDB_CREATE, &d_aud));
     CHECK(mdb_txn_commit(txn));
 
     uint8_t *val = malloc((size_t)value);
@@ -99,7 +111,18 @@ int main(int argc, char **argv)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         val[i] = (uint8_t)x;
     }
+    int kfd = -1;
+    char kpath[512];
+    snprintf(kpath, sizeof(kpath), "%s/keys.db", dir);
+    if (keyfile) {
+        kfd = open(kpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (kfd < 0) {
+            fprintf(stderr, "bench_ceiling: %s: %s\n", kpath, strerror(errno));
+            return 1;
+        }
+    }
     double t0 = now_s();
+    uint64_t nkeys = 0, naudit = 0;
     uint64_t seq = 0;
     for (long done = 0; done < records;) {
         CHECK(mdb_txn_begin(env, NULL, 0, &txn));
@@ -121,13 +144,37 @@ int main(int argc, char **argv)
             CHECK(mdb_put(txn, d_ops, &k3, &v3, 0));
             MDB_val k4 = {8, opk}, v4 = {sizeof(dev), dev};
             CHECK(mdb_put(txn, d_dev, &k4, &v4, 0));
+            if (kfd >= 0) {
+                uint8_t slot[64];
+                memcpy(slot, id, 16);
+                memset(slot + 16, (int)(x & 0xff), 48);
+                if (pwrite(kfd, slot, sizeof(slot), (off_t)(nkeys++ * sizeof(slot))) !=
+                    (ssize_t)sizeof(slot)) {
+                    fprintf(stderr, "bench_ceiling: key slot write: %s\n", strerror(errno));
+                    exit(1);
+                }
+            }
+            if (audit_every && (done + 1) % audit_every == 0) {
+                uint8_t ak[8], av[120];
+                memset(av, 0x5a, sizeof(av));
+                put_be64(ak, ++naudit);
+                MDB_val k5 = {8, ak}, v5 = {sizeof(av), av};
+                CHECK(mdb_put(txn, d_aud, &k5, &v5, MDB_APPEND));
+            }
+        }
+        if (kfd >= 0 && !nosync && fdatasync(kfd) != 0) {
+            fprintf(stderr, "bench_ceiling: key file sync: %s\n", strerror(errno));
+            exit(1);
         }
         CHECK(mdb_txn_commit(txn));
     }
     double dt = now_s() - t0;
-    printf("bench=ceiling records=%ld commit=%ld value=%ld sync=%s seconds=%.3f "
-           "records_per_s=%.0f\n",
-           records, commit, value, nosync ? "no" : "yes", dt, (double)records / dt);
+    printf("bench=ceiling records=%ld commit=%ld value=%ld sync=%s keyfile=%s audit_every=%ld "
+           "seconds=%.3f records_per_s=%.0f\n",
+           records, commit, value, nosync ? "no" : "yes", keyfile ? "yes" : "no", audit_every, dt,
+           (double)records / dt);
+    if (kfd >= 0)
+        close(kfd);
     mdb_env_close(env);
     free(val);
     if (dir == dirbuf) {
@@ -136,6 +183,7 @@ int main(int argc, char **argv)
         unlink(path);
         snprintf(path, sizeof(path), "%s/lock.mdb", dir);
         unlink(path);
+        unlink(kpath);
         rmdir(dir);
     }
     return 0;
