@@ -31,3 +31,26 @@ sakhi_add_test(test_campaign_server_crash_long
   SOURCES ${SK_CP_DIR}/test_campaign_server_crash.c
   LIBS sakhi_campaign sakhi_testsupport Threads::Threads
   LABELS slow ENV SAKHI_CAMPAIGN_LONG=1 TIMEOUT 3600)
+
+# Campaign 4: link faults through sakhi-netem and a one-byte-per-write proxy, and the soak.
+if(TARGET sakhi AND TARGET sakhi-netem)
+  foreach(v short long)
+    if(v STREQUAL "short")
+      set(n test_campaign_link)
+      set(lab integration fault)
+      set(env "")
+      set(to 400)
+    else()
+      set(n test_campaign_link_long)
+      set(lab slow)
+      set(env SAKHI_CAMPAIGN_LONG=1)
+      set(to 7200)
+    endif()
+    sakhi_add_test(${n}
+      SOURCES ${SK_CP_DIR}/test_campaign_link.c
+      LIBS sakhi sakhi_campaign sakhi_testsupport Threads::Threads
+      LABELS ${lab} ENV ${env} TIMEOUT ${to})
+    target_compile_definitions(${n} PRIVATE SAKHI_NETEM_BIN="$<TARGET_FILE:sakhi-netem>")
+    add_dependencies(${n} sakhi-netem sakhi-server)
+  endforeach()
+endif()

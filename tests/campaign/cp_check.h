@@ -29,9 +29,9 @@ typedef struct cp_log_stats {
     uint64_t changes;  /* entries in the change log */
     uint64_t last_seq; /* meta "seq" */
     uint64_t first_seq, max_seq;
-    uint64_t gaps;      /* missing seq numbers between 1 and last_seq (only creations: 0) */
-    uint64_t dup_ids;   /* a record id appearing twice in the change log */
-    uint64_t orphans;   /* change log entries whose record is missing */
+    uint64_t gaps;    /* missing seq numbers between 1 and last_seq (only creations: 0) */
+    uint64_t dup_ids; /* a record id appearing twice in the change log */
+    uint64_t orphans; /* change log entries whose record is missing */
 } cp_log_stats;
 
 /* Walk the change log and the records database. 0 or a negative code. */

@@ -51,7 +51,7 @@ typedef struct dev {
     acked *acks;
     size_t nacks, cap;
     uint64_t created;
-    uint64_t resends;   /* batches sent again after a failure */
+    uint64_t resends; /* batches sent again after a failure */
     uint64_t reconnects;
     uint64_t pulls_ok;
     int pending; /* a batch not yet acknowledged */
@@ -103,8 +103,8 @@ static int count_cb(const sk_record *r, void *payload)
 
 static int is_retryable(int rc)
 {
-    return rc == SK_TC_EOF || rc == -SK_E_TIMEOUT || rc == -SK_E_SHUTDOWN ||
-           rc == -SK_E_STORE_IO || rc == -SK_E_BUSY;
+    return rc == SK_TC_EOF || rc == -SK_E_TIMEOUT || rc == -SK_E_SHUTDOWN || rc == -SK_E_STORE_IO ||
+           rc == -SK_E_BUSY;
 }
 
 static void *device_main(void *arg)
@@ -315,13 +315,12 @@ static void test_server_crash_campaign(void **state)
             assert_true(cp_ids_has(p.ids, p.n, &devs[i].acks[j].id));
         free(p.ids);
     }
-    print_message("campaign 1: seed=%llu kills=%llu devices=%d changes=%llu acked=%llu "
-                  "batches_resent=%llu reconnects=%llu pulls=%llu last_seq=%llu elapsed_ms=%llu\n",
-                  (unsigned long long)seed, (unsigned long long)kills, DEVICES,
-                  (unsigned long long)created, (unsigned long long)nacked,
-                  (unsigned long long)resends, (unsigned long long)reconnects,
-                  (unsigned long long)pulls, (unsigned long long)ls.last_seq,
-                  (unsigned long long)elapsed);
+    print_message(
+        "campaign 1: seed=%llu kills=%llu devices=%d changes=%llu acked=%llu "
+        "batches_resent=%llu reconnects=%llu pulls=%llu last_seq=%llu elapsed_ms=%llu\n",
+        (unsigned long long)seed, (unsigned long long)kills, DEVICES, (unsigned long long)created,
+        (unsigned long long)nacked, (unsigned long long)resends, (unsigned long long)reconnects,
+        (unsigned long long)pulls, (unsigned long long)ls.last_seq, (unsigned long long)elapsed);
     for (int i = 0; i < DEVICES; i++) {
         sk_tc_free(&devs[i].c);
         free(devs[i].acks);

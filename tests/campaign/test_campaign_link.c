@@ -1,0 +1,602 @@
+/*
+ * test_campaign_link.c - campaign 4 of issue 9: link faults between a libsakhi device and a real
+ * sakhi-server, made by sakhi-netem (cuts, stalls, blackholes, 2g, vsat) and by an in-test
+ * proxy that forwards one byte per write (fragmentation).
+ *
+ *  - cut sweep: a scripted session of three batches (three referrals, batch size 1, then the
+ *    pull) is cut after byte N by `sakhi-netem --cut-after N`, for N from 1 past the session's
+ *    length in a stride (CI: about 120 offsets; SAKHI_CAMPAIGN_LONG=1: every offset, stride 1);
+ *    after each cut a direct sync must complete; at the end the server holds every captured
+ *    referral exactly once (change log gap-free) and the device has nothing pending.
+ *  - fragmentation, stalls, blackholes, 2g and vsat: every sync eventually completes, exactly
+ *    once; and no server session is still open 30 s after the last fault (the server's debug log:
+ *    as many conn_close as conn_open lines).
+ *  - soak: per seed, three devices of one worker sync in threads through their own netem (random
+ *    cuts, blackholes, stalls) while the main thread kills the server or pauses it (SIGSTOP) at
+ *    random moments; afterwards every device converges (nothing pending, every record on every
+ *    device, server change log exact) in every seed (CI: 5 seeds; long: 50).
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <sakhi/sakhi.h>
+
+#include "cp_check.h"
+#include "sk_case.h"
+#include "sk_testserver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const char *const k_server_flags[] = {
+    "--log-level", "debug", "--idle-timeout", "3", "--handshake-timeout", "3", NULL};
+
+typedef struct fx {
+    sk_ts ts;
+    int ndev;
+    uint64_t captured;
+    size_t log_off; /* the current server's part of the log starts here */
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(sk_ts_setup(&f->ts, "sk-cp4"), 0);
+    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_ts_start(&f->ts, k_server_flags), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    sk_ts_teardown(&f->ts);
+    free(f);
+    return 0;
+}
+
+static sakhi_client *device(fx *f)
+{
+    char path[700], code[SK_ENROLL_CODE_LEN + 1];
+    sakhi_options o = SAKHI_OPTIONS_INIT;
+    sakhi_client *c = NULL;
+    o.kdf_log2_n = 10;
+    snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, f->ndev++);
+    assert_int_equal(sakhi_open(&c, path, "2468", &o), 0);
+    assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
+    int rc = sakhi_enroll(c, "127.0.0.1", f->ts.port, code, "cp4", NULL);
+    if (rc)
+        fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
+    return c;
+}
+
+static void capture(sakhi_client *c)
+{
+    sakhi_referral *r = NULL;
+    char id[SAKHI_ID_STRLEN];
+    assert_int_equal(sakhi_referral_new(&r, c), 0);
+    assert_int_equal(sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH), 0);
+    assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
+    assert_int_equal(sakhi_referral_set_village(r, "Diskit"), 0);
+    assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE), 0);
+    assert_int_equal(sakhi_referral_set_name(r, "withheld"), 0);
+    assert_int_equal(sakhi_referral_set_age_band(r, SAKHI_AGE_30_44), 0);
+    assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE), 0);
+    assert_int_equal(sakhi_referral_set_urgency(r, SAKHI_URGENCY_ROUTINE), 0);
+    assert_int_equal(sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER), 0);
+    assert_int_equal(sakhi_referral_set_consent(r, 1, 0), 0);
+    int rc = sakhi_referral_save(id, c, r);
+    if (rc)
+        fail_msg("save: %d %s", rc, sakhi_errmsg(c));
+    sakhi_referral_free(r);
+}
+
+static uint64_t pending(sakhi_client *c)
+{
+    uint64_t n = 0;
+    assert_int_equal(sakhi_pending_count(&n, c), 0);
+    return n;
+}
+
+/* One sync to port (0: the server directly) with short timeouts; returns sakhi_sync's code. */
+static int sync_via(sakhi_client *c, uint16_t port, uint16_t server_port, unsigned io_ms,
+                    sakhi_sync_result *res_out)
+{
+    sakhi_sync_options o = SAKHI_SYNC_OPTIONS_INIT;
+    sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
+    o.batch_size = 1;
+    o.host = "127.0.0.1";
+    o.port = port ? port : server_port;
+    o.connect_timeout_ms = 3000;
+    o.io_timeout_ms = io_ms;
+    o.stall_timeout_ms = io_ms * 4;
+    res.version = SAKHI_SYNC_RESULT_VERSION;
+    int rc = sakhi_sync(&res, c, &o);
+    if (res_out)
+        *res_out = res;
+    if (rc == 0 && !res.complete)
+        return 1;
+    return rc;
+}
+
+/* Sync directly until complete (bounded). */
+static void sync_until_done(sakhi_client *c, uint16_t server_port)
+{
+    int rc = -1;
+    for (int i = 0; i < 20 && rc != 0; i++) {
+        rc = sync_via(c, 0, server_port, 5000, NULL);
+        if (rc)
+            sk_sleep_ms(100);
+    }
+    if (rc)
+        fail_msg("sync never completed: %d %s", rc, sakhi_errmsg(c));
+    assert_int_equal(pending(c), 0);
+}
+
+/* ---- sakhi-netem ----------------------------------------------------------------------------- */
+
+typedef struct netem {
+    sk_proc p;
+    uint16_t port;
+    char portfile[700];
+    char stats[700];
+} netem;
+
+static void netem_start(netem *n, const char *dir, int tag, uint16_t upstream,
+                        const char *const *extra)
+{
+    char up[32];
+    char *argv[48];
+    int k = 0;
+    snprintf(up, sizeof(up), "127.0.0.1:%u", upstream);
+    snprintf(n->portfile, sizeof(n->portfile), "%s/netem-%d.port", dir, tag);
+    snprintf(n->stats, sizeof(n->stats), "%s/netem-%d.json", dir, tag);
+    unlink(n->portfile);
+    argv[k++] = (char *)SAKHI_NETEM_BIN;
+    argv[k++] = "--listen";
+    argv[k++] = "0";
+    argv[k++] = "--upstream";
+    argv[k++] = up;
+    argv[k++] = "--port-file";
+    argv[k++] = n->portfile;
+    argv[k++] = "--stats-json";
+    argv[k++] = n->stats;
+    for (int i = 0; extra && extra[i] && k < 46; i++)
+        argv[k++] = (char *)extra[i];
+    argv[k] = NULL;
+    char log[700];
+    snprintf(log, sizeof(log), "%s/netem.log", dir);
+    memset(&n->p, 0, sizeof(n->p));
+    assert_int_equal(sk_proc_start(&n->p, argv, log), 0);
+    assert_int_equal(sk_wait_file(n->portfile, 5000), 0);
+    char *txt = NULL;
+    assert_int_equal(sk_read_file(n->portfile, &txt, NULL), 0);
+    n->port = (uint16_t)atoi(txt);
+    free(txt);
+    assert_true(n->port > 0);
+}
+
+static void netem_stop(netem *n)
+{
+    sk_proc_stop(&n->p, 3000);
+}
+
+/* A number from the netem stats JSON ("key":N). */
+static uint64_t netem_stat(netem *n, const char *key)
+{
+    char *txt = NULL, pat[64];
+    if (sk_read_file(n->stats, &txt, NULL))
+        return 0;
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    char *p = strstr(txt, pat);
+    uint64_t v = p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+    free(txt);
+    return v;
+}
+
+/* ---- checks ---------------------------------------------------------------------------------- */
+
+static size_t count_lines(const char *path, size_t off, const char *needle)
+{
+    char *txt = NULL;
+    size_t n = 0, len = 0;
+    if (sk_read_file(path, &txt, &len))
+        return 0;
+    if (off > len)
+        off = len;
+    for (char *p = strstr(txt + off, needle); p; p = strstr(p + 1, needle))
+        n++;
+    free(txt);
+    return n;
+}
+
+/* Every connection the server opened has been closed, within 30 s. */
+static void no_session_left(fx *f)
+{
+    uint64_t end = sk_mono_ms() + 30000;
+    size_t o = 0, c = 0;
+    while (sk_mono_ms() < end) {
+        o = count_lines(f->ts.log, f->log_off, "event=conn_open");
+        c = count_lines(f->ts.log, f->log_off, "event=conn_close");
+        if (o == c)
+            break;
+        sk_sleep_ms(100);
+    }
+    if (o != c)
+        fail_msg("%zu sessions opened, %zu closed 30 s after the last fault", o, c);
+}
+
+static void server_exact(fx *f)
+{
+    sk_store *st = NULL;
+    cp_log_stats ls;
+    assert_int_equal(sk_ts_store(&f->ts, &st), 0);
+    assert_int_equal(cp_store_walk(st, &ls), 0);
+    sk_store_close(st);
+    if (ls.records != f->captured || ls.last_seq != f->captured || ls.gaps || ls.dup_ids ||
+        ls.orphans)
+        fail_msg("server: records=%llu last_seq=%llu gaps=%llu dups=%llu orphans=%llu, "
+                 "captured %llu",
+                 (unsigned long long)ls.records, (unsigned long long)ls.last_seq,
+                 (unsigned long long)ls.gaps, (unsigned long long)ls.dup_ids,
+                 (unsigned long long)ls.orphans, (unsigned long long)f->captured);
+}
+
+/* ---- cut sweep --------------------------------------------------------------------------------- */
+
+static void three(fx *f, sakhi_client *c)
+{
+    for (int i = 0; i < 3; i++)
+        capture(c);
+    f->captured += 3;
+}
+
+static void test_cut_sweep(void **state)
+{
+    fx *f = *state;
+    sakhi_client *c = device(f);
+    netem n;
+    /* the session's length, measured through a fault-free netem */
+    three(f, c);
+    netem_start(&n, f->ts.dir, 0, f->ts.port, NULL);
+    assert_int_equal(sync_via(c, n.port, f->ts.port, 5000, NULL), 0);
+    netem_stop(&n);
+    uint64_t len = netem_stat(&n, "bytes_up") + netem_stat(&n, "bytes_down");
+    assert_true(len > 100);
+    uint64_t stride = cp_env_u64("CP_STRIDE", cp_long() ? 1 : (len / 250 ? len / 250 : 1));
+    uint64_t offsets = 0, cut_syncs = 0, whole = 0, last_cut = 0;
+    uint64_t t0 = sk_mono_ms();
+    /* past the measured length until three offsets in a row let the whole session through */
+    for (uint64_t at = 1, run = 0; run < 3 && at <= 4 * len; at += stride) {
+        char cut[32];
+        snprintf(cut, sizeof(cut), "%llu", (unsigned long long)at);
+        const char *extra[] = {"--cut-after", cut, NULL};
+        three(f, c);
+        netem_start(&n, f->ts.dir, 1, f->ts.port, extra);
+        int rc = sync_via(c, n.port, f->ts.port, 3000, NULL);
+        netem_stop(&n);
+        if (rc) {
+            cut_syncs++;
+            last_cut = at;
+            run = 0;
+        } else {
+            whole++;
+            run++;
+        }
+        sync_until_done(c, f->ts.port);
+        offsets++;
+    }
+    server_exact(f);
+    no_session_left(f);
+    assert_true(whole >= 3);
+    print_message("cut sweep: first session=%llu bytes, last offset that failed a sync=%llu, "
+                  "stride=%llu offsets=%llu cut=%llu whole=%llu referrals=%llu elapsed_ms=%llu\n",
+                  (unsigned long long)len, (unsigned long long)last_cut, (unsigned long long)stride,
+                  (unsigned long long)offsets, (unsigned long long)cut_syncs,
+                  (unsigned long long)whole, (unsigned long long)f->captured,
+                  (unsigned long long)(sk_mono_ms() - t0));
+    sakhi_close(c);
+}
+
+/* ---- one byte per write ------------------------------------------------------------------------ */
+
+typedef struct frag {
+    int lfd;
+    uint16_t port, upstream;
+    pthread_t th;
+    volatile int stop;
+    uint64_t writes;
+} frag;
+
+static int pump1(int from, int to, uint64_t *writes)
+{
+    uint8_t b;
+    ssize_t r = read(from, &b, 1);
+    if (r <= 0)
+        return -1;
+    if (write(to, &b, 1) != 1)
+        return -1;
+    (*writes)++;
+    return 0;
+}
+
+static void *frag_main(void *arg)
+{
+    frag *p = arg;
+    while (!p->stop) {
+        struct pollfd pl = {p->lfd, POLLIN, 0};
+        if (poll(&pl, 1, 100) <= 0)
+            continue;
+        int a = accept(p->lfd, NULL, NULL);
+        if (a < 0)
+            continue;
+        int b = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {0};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(p->upstream);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int one = 1;
+        setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        setsockopt(b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(b, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            for (;;) {
+                struct pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+                if (poll(fds, 2, 100) < 0 || p->stop)
+                    break;
+                if (fds[0].revents && pump1(a, b, &p->writes))
+                    break;
+                if (fds[1].revents && pump1(b, a, &p->writes))
+                    break;
+            }
+        }
+        close(a);
+        close(b);
+    }
+    return NULL;
+}
+
+static void test_fragmentation_stalls_blackholes_slow_links(void **state)
+{
+    fx *f = *state;
+    sakhi_client *c = device(f);
+    uint64_t t0 = sk_mono_ms();
+
+    /* one byte per write, both ways */
+    frag p = {0};
+    p.upstream = f->ts.port;
+    p.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    socklen_t sl = sizeof(sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(p.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(p.lfd, 8), 0);
+    assert_int_equal(getsockname(p.lfd, (struct sockaddr *)&sa, &sl), 0);
+    p.port = ntohs(sa.sin_port);
+    assert_int_equal(pthread_create(&p.th, NULL, frag_main, &p), 0);
+    three(f, c);
+    assert_int_equal(sync_via(c, p.port, f->ts.port, 10000, NULL), 0);
+    assert_int_equal(pending(c), 0);
+    p.stop = 1;
+    pthread_join(p.th, NULL);
+    close(p.lfd);
+    assert_true(p.writes > 1000);
+
+    /* stalls: 90 % of the KiBs pause 300 ms */
+    netem n;
+    const char *stall[] = {"--stall-rate", "0.9", "--stall-ms", "300", "--seed", "3", NULL};
+    for (int i = 0; i < 4; i++)
+        three(f, c); /* more than 1 KiB each way: stalls are drawn per KiB */
+    netem_start(&n, f->ts.dir, 2, f->ts.port, stall);
+    assert_int_equal(sync_via(c, n.port, f->ts.port, 5000, NULL), 0);
+    netem_stop(&n);
+    assert_true(netem_stat(&n, "stalls") > 0);
+
+    /* blackholes at several points: the sync times out, a later one completes */
+    uint64_t holes = 0;
+    for (int at = 40; at < 1000; at += 160) { /* inside the ~1 KB session */
+        char b[16];
+        snprintf(b, sizeof(b), "%d", at);
+        const char *bh[] = {"--blackhole-after", b, NULL};
+        three(f, c);
+        netem_start(&n, f->ts.dir, 3, f->ts.port, bh);
+        int rc = sync_via(c, n.port, f->ts.port, 1000, NULL);
+        holes += rc != 0;
+        sync_until_done(c, f->ts.port);
+        /* the proxy stays up with both sockets silent: the server must close its side itself */
+        no_session_left(f);
+        netem_stop(&n);
+    }
+    assert_int_equal(holes, 6);
+
+    /* slow links */
+    const char *presets[] = {"2g", "vsat"};
+    for (int i = 0; i < 2; i++) {
+        const char *pr[] = {"--preset", presets[i], "--seed", "5", NULL};
+        three(f, c);
+        netem_start(&n, f->ts.dir, 4 + i, f->ts.port, pr);
+        int rc = -1;
+        for (int k = 0; k < 5 && rc; k++)
+            rc = sync_via(c, n.port, f->ts.port, 15000, NULL);
+        assert_int_equal(rc, 0);
+        netem_stop(&n);
+        assert_int_equal(pending(c), 0);
+    }
+    server_exact(f);
+    no_session_left(f);
+    print_message("faults: fragmented writes=%llu blackholes that failed a sync=%llu "
+                  "referrals=%llu elapsed_ms=%llu\n",
+                  (unsigned long long)p.writes, (unsigned long long)holes,
+                  (unsigned long long)f->captured, (unsigned long long)(sk_mono_ms() - t0));
+    sakhi_close(c);
+}
+
+/* ---- soak ------------------------------------------------------------------------------------ */
+
+enum { SOAK_DEVICES = 3 };
+
+typedef struct soak_dev {
+    sakhi_client *c;
+    uint16_t port;
+    int rc;
+} soak_dev;
+
+static void *soak_sync(void *arg)
+{
+    soak_dev *d = arg;
+    d->rc = sync_via(d->c, d->port, 0, 1200, NULL);
+    return NULL;
+}
+
+static size_t list_count(sakhi_client *c)
+{
+    sakhi_list_item items[16];
+    sakhi_list_filter fl = SAKHI_LIST_FILTER_INIT;
+    char next[SAKHI_ID_STRLEN] = "";
+    size_t n, total = 0;
+    do {
+        fl.after = next[0] ? next : NULL;
+        assert_int_equal(sakhi_list(items, 16, &n, next, c, &fl), 0);
+        total += n;
+    } while (next[0]);
+    return total;
+}
+
+static void soak_one(uint64_t seed, int rounds, uint64_t *faults)
+{
+    fx f = {0};
+    uint64_t rng = seed;
+    assert_int_equal(sk_ts_setup(&f.ts, "sk-cp4soak"), 0);
+    assert_int_equal(sk_ts_worker(&f.ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_ts_start(&f.ts, k_server_flags), 0);
+    soak_dev d[SOAK_DEVICES];
+    for (int i = 0; i < SOAK_DEVICES; i++)
+        d[i].c = device(&f);
+    for (int r = 0; r < rounds; r++) {
+        netem n[SOAK_DEVICES];
+        pthread_t th[SOAK_DEVICES];
+        for (int i = 0; i < SOAK_DEVICES; i++) {
+            int k = (int)cp_range(&rng, 1, 3);
+            for (int j = 0; j < k; j++)
+                capture(d[i].c);
+            f.captured += (uint64_t)k;
+            char s[24], v[24];
+            snprintf(s, sizeof(s), "%llu", (unsigned long long)cp_rand(&rng));
+            const char *extra[8] = {"--seed", s, NULL};
+            switch (cp_range(&rng, 0, 3)) {
+            case 0: break;
+            case 1:
+                snprintf(v, sizeof(v), "%llu", (unsigned long long)cp_range(&rng, 1, 3000));
+                extra[2] = "--cut-after";
+                extra[3] = v;
+                extra[4] = NULL;
+                (*faults)++;
+                break;
+            case 2:
+                snprintf(v, sizeof(v), "%llu", (unsigned long long)cp_range(&rng, 1, 3000));
+                extra[2] = "--blackhole-after";
+                extra[3] = v;
+                extra[4] = NULL;
+                (*faults)++;
+                break;
+            default:
+                extra[2] = "--preset";
+                extra[3] = "flaky";
+                extra[4] = NULL;
+                (*faults)++;
+                break;
+            }
+            netem_start(&n[i], f.ts.dir, 10 + i, f.ts.port, extra);
+            d[i].port = n[i].port;
+            assert_int_equal(pthread_create(&th[i], NULL, soak_sync, &d[i]), 0);
+        }
+        uint64_t what = cp_range(&rng, 0, 3);
+        sk_sleep_ms((int)cp_range(&rng, 0, 300));
+        if (what == 0) { /* kill and restart */
+            sk_ts_kill(&f.ts);
+            f.ts.proc.pid = 0;
+            char *lt = NULL;
+            size_t ll = 0;
+            if (sk_read_file(f.ts.log, &lt, &ll) == 0)
+                f.log_off = ll; /* a killed server never logs its sessions' ends */
+            free(lt);
+            (*faults)++;
+        } else if (what == 1) { /* pause */
+            sk_proc_signal(&f.ts.proc, SIGSTOP);
+            sk_sleep_ms((int)cp_range(&rng, 200, 2500));
+            sk_proc_signal(&f.ts.proc, SIGCONT);
+            (*faults)++;
+        }
+        for (int i = 0; i < SOAK_DEVICES; i++)
+            pthread_join(th[i], NULL);
+        for (int i = 0; i < SOAK_DEVICES; i++)
+            netem_stop(&n[i]);
+        if (what == 0)
+            assert_int_equal(sk_ts_start(&f.ts, k_server_flags), 0);
+    }
+    /* calm: everything reaches the server, then everything reaches every device */
+    for (int i = 0; i < SOAK_DEVICES; i++)
+        sync_until_done(d[i].c, f.ts.port);
+    for (int i = 0; i < SOAK_DEVICES; i++)
+        sync_until_done(d[i].c, f.ts.port);
+    for (int i = 0; i < SOAK_DEVICES; i++) {
+        size_t have = list_count(d[i].c);
+        if (have != f.captured)
+            fail_msg("seed %llu: device %d has %zu records of %llu", (unsigned long long)seed, i,
+                     have, (unsigned long long)f.captured);
+        sakhi_close(d[i].c);
+    }
+    server_exact(&f);
+    no_session_left(&f);
+    assert_int_equal(sk_ts_stop(&f.ts, 20000), 0);
+    sk_ts_teardown(&f.ts);
+}
+
+static void test_soak(void **state)
+{
+    (void)state;
+    uint64_t seeds = cp_env_u64("CP_SEEDS", cp_long() ? 50 : 5);
+    uint64_t first = cp_env_u64("CP_SEED", 1);
+    int rounds = (int)cp_env_u64("CP_ROUNDS", 6);
+    uint64_t faults = 0, t0 = sk_mono_ms();
+    for (uint64_t s = first; s < first + seeds; s++)
+        soak_one(s, rounds, &faults);
+    print_message("soak: seeds=%llu converged=%llu rounds=%d devices=%d faults=%llu "
+                  "elapsed_ms=%llu\n",
+                  (unsigned long long)seeds, (unsigned long long)seeds, rounds, SOAK_DEVICES,
+                  (unsigned long long)faults, (unsigned long long)(sk_mono_ms() - t0));
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cut_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fragmentation_stalls_blackholes_slow_links, setup,
+                                        teardown),
+        cmocka_unit_test(test_soak),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
