@@ -1,0 +1,582 @@
+/*
+ * fuzz_client.c - libFuzzer target for libsakhi's response handling: a fake server on 127.0.0.1
+ * answers a real sakhi_sync with frames the fuzzer chooses.
+ *
+ * Owns a temp directory with a pristine client store (enrolled in plaintext mode against the
+ * fake server at start-up, three referrals captured and pending) and a listening socket. For
+ * each input the store is copied afresh, opened, and synced while a thread plays the fake
+ * server: for every frame the client sends it takes the next item of the input and answers with
+ *   0 the right answer built with proto (CHALLENGE, WELCOME, PUSH_ACK all applied, CHANGES empty)
+ *   1 that answer with some bytes flipped          2 a raw frame body (length 2 bytes BE, bytes)
+ *   3 raw wire bytes (length 2 bytes BE, bytes)    4 a message of a chosen type and field values
+ *   5 silence (the client's timeout must fire)     6 closing the connection
+ *   7 an unsolicited frame first (PING, ERROR rid 0), then the next item
+ * and closes when the items run out. Invariants (abort otherwise): sakhi_sync returns, within the
+ * libFuzzer timeout, one of its documented network/protocol codes (or 0); the store opens again
+ * with the PIN; the outbox never grows and shrinks only when a PUSH_ACK was actually sent; the
+ * store is wiped only after a WIPE. ASan/UBSan/LSan catch memory errors and leaks. Must never
+ * connect anywhere but its own loopback listener. tests/fuzz/replay_main.c replays
+ * tests/fuzz/corpus_client in every build.
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "sakhi/sakhi.h"
+#include "sk_err.h"
+#include "sk_frame.h"
+#include "sk_msg.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define PIN "2468"
+#define THREAD_DEADLINE_MS 4000u
+
+static struct {
+    int ready;
+    char dir[256], pristine[300], work[300];
+    int lfd;
+    uint16_t port;
+} G;
+
+static void die(const char *why)
+{
+    fprintf(stderr, "fuzz_client: %s\n", why);
+    abort();
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- the fake server ---------------------------------------------------------------------- */
+
+typedef struct fake {
+    const uint8_t *in; /* the script */
+    size_t n, off;
+    int fd;
+    sk_frame_reader rd;     /* frames from the client */
+    sk_frame_reader mirror; /* what we sent, read back as the client would */
+    int mirror_dead;
+    int saw_ack, saw_wipe;
+    uint64_t next_version;
+} fake;
+
+static int byte(fake *f)
+{
+    return f->off < f->n ? f->in[f->off++] : 0;
+}
+
+static uint32_t u32(fake *f)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v = v << 8 | (uint32_t)byte(f);
+    return v;
+}
+
+static uint64_t u64(fake *f)
+{
+    return (uint64_t)u32(f) << 32 | u32(f);
+}
+
+/* Track what the client will see: a PUSH_ACK or WIPE among the frames sent. */
+static void mirror(fake *f, const uint8_t *b, size_t n)
+{
+    while (n > 0 && !f->mirror_dead) {
+        size_t used = 0;
+        const uint8_t *fr;
+        uint32_t flen;
+        int rc = sk_frame_feed(&f->mirror, b, n, &used, &fr, &flen);
+        if (rc < 0) {
+            f->mirror_dead = 1;
+            return;
+        }
+        b += used;
+        n -= used;
+        if (rc == 1) {
+            sk_msg m;
+            /* type is set even when the rest does not decode: count it (the conservative side) */
+            int drc = sk_msg_decode(fr, flen, &m, NULL);
+            f->saw_ack |= m.type == SK_MSG_PUSH_ACK;
+            f->saw_wipe |= m.type == SK_MSG_WIPE;
+            if (drc == 0)
+                sk_msg_free(&m);
+        }
+    }
+}
+
+static int put(fake *f, const uint8_t *b, size_t n)
+{
+    mirror(f, b, n);
+    while (n > 0) {
+        ssize_t w = send(f->fd, b, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int put_msg(fake *f, const sk_msg *m)
+{
+    sk_buf b = SK_BUF_INIT;
+    int rc = sk_msg_encode(&b, m);
+    if (rc == 0)
+        rc = put(f, b.data, b.len);
+    sk_buf_free(&b);
+    return rc == -SK_E_NOMEM ? -1 : 0; /* an unencodable choice just sends nothing */
+}
+
+/* The answer a correct server gives to req (type 0 = none). acks is allocated for PUSH. */
+static void answer_for(fake *f, const sk_msg *req, sk_msg *m, sk_ack **acks)
+{
+    *acks = NULL;
+    m->type = 0;
+    switch (req->type) {
+    case SK_MSG_HELLO:
+        sk_msg_init(m, SK_MSG_CHALLENGE, req->rid);
+        memset(m->u.challenge.nonce, 0x5a, SK_NONCE_LEN);
+        m->u.challenge.server_ms = 1781911140000ull;
+        m->u.challenge.version = SK_PROTO_VERSION;
+        break;
+    case SK_MSG_ENROLL:
+        sk_msg_init(m, SK_MSG_ENROLLED, req->rid);
+        m->u.enrolled.device = 7;
+        m->u.enrolled.worker = SK_STR("fw-fuzz");
+        m->u.enrolled.role = SK_ROLE_FIELD;
+        m->u.enrolled.district = 1;
+        break;
+    case SK_MSG_AUTH:
+        sk_msg_init(m, SK_MSG_WELCOME, req->rid);
+        m->u.welcome.session = 1;
+        m->u.welcome.server_ms = 1781911140000ull;
+        m->u.welcome.max_frame = SK_FRAME_DEFAULT_MAX;
+        m->u.welcome.max_batch = 64;
+        m->u.welcome.max_inflight = 4;
+        m->u.welcome.role = SK_ROLE_FIELD;
+        m->u.welcome.worker = SK_STR("fw-fuzz");
+        m->u.welcome.district = 1;
+        break;
+    case SK_MSG_PUSH:
+        sk_msg_init(m, SK_MSG_PUSH_ACK, req->rid);
+        *acks = calloc(req->u.push.nchanges ? req->u.push.nchanges : 1, sizeof(sk_ack));
+        if (!*acks)
+            die("no memory");
+        for (uint32_t i = 0; i < req->u.push.nchanges; i++) {
+            (*acks)[i].op = req->u.push.changes[i].op;
+            (*acks)[i].status = SK_ACK_APPLIED;
+            (*acks)[i].version = ++f->next_version;
+        }
+        m->u.push_ack.acks = *acks;
+        m->u.push_ack.nacks = req->u.push.nchanges;
+        break;
+    case SK_MSG_PULL:
+        sk_msg_init(m, SK_MSG_CHANGES, req->rid);
+        m->u.changes.next = req->u.pull.cursor + 1;
+        break;
+    case SK_MSG_PING:
+        sk_msg_init(m, SK_MSG_PONG, req->rid);
+        m->u.ping.ms = req->u.ping.ms;
+        break;
+    default: break;
+    }
+}
+
+/* A message of a fuzzer-chosen type with fuzzer-chosen fields, answering req's rid. */
+static void chosen(fake *f, const sk_msg *req, sk_msg *m, sk_ack **acks)
+{
+    uint32_t type = (uint32_t)byte(f) % (SK_MSG_TYPE_MAX + 1);
+    *acks = NULL;
+    sk_msg_init(m, type, byte(f) & 1 ? req->rid : u32(f));
+    switch (type) {
+    case SK_MSG_CHALLENGE:
+        m->u.challenge.version = u32(f);
+        m->u.challenge.server_ms = u64(f);
+        break;
+    case SK_MSG_WELCOME:
+        m->u.welcome.server_ms = u64(f);
+        m->u.welcome.max_frame = u32(f);
+        m->u.welcome.max_batch = u32(f);
+        m->u.welcome.max_inflight = u32(f);
+        m->u.welcome.role = u32(f);
+        m->u.welcome.district = u32(f);
+        m->u.welcome.worker = SK_STR("fw-fuzz");
+        break;
+    case SK_MSG_PUSH_ACK: {
+        uint32_t n = (uint32_t)byte(f) % 8;
+        *acks = calloc(n ? n : 1, sizeof(sk_ack));
+        if (!*acks)
+            die("no memory");
+        for (uint32_t i = 0; i < n; i++) {
+            int pick = byte(f);
+            if (req->type == SK_MSG_PUSH && req->u.push.nchanges && (pick & 0x80))
+                (*acks)[i].op = req->u.push.changes[(uint32_t)pick % req->u.push.nchanges].op;
+            else
+                (*acks)[i].op = u64(f);
+            (*acks)[i].status = (uint32_t)byte(f) % 4;
+            (*acks)[i].version = u64(f);
+            if ((*acks)[i].status == SK_ACK_REJECTED) {
+                (*acks)[i].code = (uint32_t)byte(f);
+                (*acks)[i].field = (uint32_t)byte(f);
+                (*acks)[i].msg = SK_STR("no");
+            }
+        }
+        m->u.push_ack.acks = *acks;
+        m->u.push_ack.nacks = n;
+        break;
+    }
+    case SK_MSG_CHANGES:
+        m->u.changes.next = u64(f);
+        m->u.changes.more = byte(f) & 1;
+        m->u.changes.last = byte(f) & 1;
+        break;
+    case SK_MSG_ERROR:
+    case SK_MSG_BYE:
+    case SK_MSG_WIPE:
+        m->u.error.code = (uint32_t)byte(f);
+        m->u.error.retry_ms = u32(f);
+        m->u.error.msg = SK_STR("fuzz");
+        break;
+    case SK_MSG_ENROLLED:
+        m->u.enrolled.device = u64(f);
+        m->u.enrolled.worker = SK_STR("fw-fuzz");
+        m->u.enrolled.role = u32(f);
+        break;
+    case SK_MSG_PING:
+    case SK_MSG_PONG: m->u.ping.ms = u64(f); break;
+    default: break;
+    }
+}
+
+/* Answer one client request by the next item of the script. 1 = close the connection. */
+static int respond(fake *f, const sk_msg *req)
+{
+    for (;;) {
+        if (f->off >= f->n)
+            return 1;
+        int op = byte(f) % 8;
+        sk_msg m;
+        sk_ack *acks = NULL;
+        sk_buf b = SK_BUF_INIT;
+        int rc = 0;
+        switch (op) {
+        case 0:
+            answer_for(f, req, &m, &acks);
+            if (m.type)
+                rc = put_msg(f, &m);
+            break;
+        case 1: {
+            answer_for(f, req, &m, &acks);
+            if (!m.type || sk_msg_encode(&b, &m) != 0 || b.len <= SK_FRAME_HDR)
+                break;
+            int flips = 1 + byte(f) % 8;
+            for (int i = 0; i < flips; i++) {
+                size_t pos = (size_t)((unsigned)byte(f) << 8 | (unsigned)byte(f));
+                b.data[SK_FRAME_HDR + pos % (b.len - SK_FRAME_HDR)] ^= (uint8_t)(byte(f) | 1);
+            }
+            rc = put(f, b.data, b.len);
+            break;
+        }
+        case 2:
+        case 3: {
+            size_t len = (size_t)((unsigned)byte(f) << 8 | (unsigned)byte(f));
+            if (len > f->n - f->off)
+                len = f->n - f->off;
+            if (op == 2) {
+                uint8_t hdr[SK_FRAME_HDR];
+                sk_frame_put_header(hdr, (uint32_t)len);
+                rc = put(f, hdr, sizeof(hdr));
+            }
+            if (rc == 0)
+                rc = put(f, f->in + f->off, len);
+            f->off += len;
+            break;
+        }
+        case 4:
+            chosen(f, req, &m, &acks);
+            rc = put_msg(f, &m);
+            break;
+        case 5: break; /* silence */
+        case 6: return 1;
+        case 7: {
+            int kind = byte(f);
+            sk_msg_init(&m, kind & 1 ? SK_MSG_PING : SK_MSG_ERROR, 0);
+            if (m.type == SK_MSG_ERROR) {
+                m.u.error.code = (uint32_t)byte(f);
+                m.u.error.msg = SK_STR("unsolicited");
+            }
+            if (put_msg(f, &m))
+                return 1;
+            continue; /* the request still wants its answer */
+        }
+        }
+        sk_buf_free(&b);
+        free(acks);
+        return rc ? 1 : 0;
+    }
+}
+
+static void *fake_main(void *arg)
+{
+    fake *f = arg;
+    uint64_t deadline = mono_ms() + THREAD_DEADLINE_MS;
+    struct pollfd p = {G.lfd, POLLIN, 0};
+    if (poll(&p, 1, (int)THREAD_DEADLINE_MS) != 1)
+        return NULL; /* the client never came (it failed before connecting) */
+    f->fd = accept(G.lfd, NULL, NULL);
+    if (f->fd < 0)
+        return NULL;
+    uint8_t buf[16384];
+    int done = 0;
+    while (!done && mono_ms() < deadline) {
+        p.fd = f->fd;
+        p.events = POLLIN;
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        ssize_t n = recv(f->fd, buf, sizeof(buf), 0);
+        if (n <= 0)
+            break; /* the client closed */
+        size_t off = 0;
+        while (off < (size_t)n && !done) {
+            size_t used = 0;
+            const uint8_t *fr;
+            uint32_t flen;
+            int rc = sk_frame_feed(&f->rd, buf + off, (size_t)n - off, &used, &fr, &flen);
+            if (rc < 0)
+                die("the client sent a stream that is not framed");
+            off += used;
+            if (rc == 1) {
+                sk_msg req;
+                if (sk_msg_decode(fr, flen, &req, NULL) != 0)
+                    die("the client sent a frame that does not decode");
+                if (req.type != SK_MSG_BYE && req.type != SK_MSG_PONG)
+                    done = respond(f, &req);
+                sk_msg_free(&req);
+            }
+        }
+    }
+    close(f->fd);
+    f->fd = -1;
+    return NULL;
+}
+
+/* Run sakhi_sync (or enrollment when code is set) against the fake server playing script. */
+static int run_against(sakhi_client *c, const uint8_t *script, size_t n, const char *code,
+                       fake *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->in = script;
+    f->n = n;
+    f->fd = -1;
+    sk_frame_reader_init(&f->rd, SK_FRAME_DEFAULT_MAX);
+    sk_frame_reader_init(&f->mirror, 64u * 1024u * 1024u);
+    pthread_t th;
+    if (pthread_create(&th, NULL, fake_main, f) != 0)
+        die("pthread_create");
+    sakhi_sync_options o = SAKHI_SYNC_OPTIONS_INIT;
+    o.connect_timeout_ms = 2000;
+    o.io_timeout_ms = 150;
+    o.stall_timeout_ms = 1000;
+    o.batch_size = 2;
+    o.pull_limit = 10;
+    int rc;
+    if (code) {
+        rc = sakhi_enroll(c, "127.0.0.1", G.port, code, "fuzz", &o);
+    } else {
+        sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
+        rc = sakhi_sync(&res, c, &o);
+    }
+    pthread_join(th, NULL);
+    sk_frame_reader_free(&f->rd);
+    sk_frame_reader_free(&f->mirror);
+    return rc;
+}
+
+/* ---- stores ------------------------------------------------------------------------------- */
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void copy_dir(const char *from, const char *to)
+{
+    nftw(to, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (mkdir(to, 0700) != 0)
+        die("mkdir");
+    DIR *d = opendir(from);
+    struct dirent *e;
+    if (!d)
+        die("opendir");
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char a[600], b[600];
+        snprintf(a, sizeof(a), "%s/%s", from, e->d_name);
+        snprintf(b, sizeof(b), "%s/%s", to, e->d_name);
+        FILE *in = fopen(a, "rb"), *out = fopen(b, "wb");
+        if (!in || !out)
+            die("cannot copy the store");
+        char buf[65536];
+        size_t k;
+        while ((k = fread(buf, 1, sizeof(buf), in)) > 0)
+            if (fwrite(buf, 1, k, out) != k)
+                die("cannot copy the store");
+        fclose(in);
+        if (fclose(out) != 0)
+            die("cannot copy the store");
+    }
+    closedir(d);
+}
+
+static sakhi_client *open_store(const char *path)
+{
+    sakhi_options o = SAKHI_OPTIONS_INIT;
+    sakhi_client *c = NULL;
+    o.kdf_log2_n = 10;
+    o.map_size = 16u * 1024u * 1024u;
+    int rc = sakhi_open(&c, path, PIN, &o);
+    if (rc) {
+        fprintf(stderr, "fuzz_client: open %s: %d\n", path, rc);
+        return NULL;
+    }
+    return c;
+}
+
+static void capture(sakhi_client *c, int urgency)
+{
+    sakhi_referral *r = NULL;
+    char id[SAKHI_ID_STRLEN];
+    if (sakhi_referral_new(&r, c) || sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH) ||
+        sakhi_referral_set_block(r, "Nubra") || sakhi_referral_set_village(r, "Diskit") ||
+        sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE) ||
+        sakhi_referral_set_name(r, "withheld") || sakhi_referral_set_age_band(r, SAKHI_AGE_30_44) ||
+        sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE) ||
+        sakhi_referral_set_urgency(r, urgency) ||
+        sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER) ||
+        sakhi_referral_set_consent(r, 1, 0) || sakhi_referral_save(id, c, r))
+        die("cannot capture a referral");
+    sakhi_referral_free(r);
+}
+
+static void at_exit(void)
+{
+    if (G.ready)
+        nftw(G.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void setup(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(G.dir, sizeof(G.dir), "%s/sakhi-fuzz-client-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(G.dir))
+        die("mkdtemp");
+    snprintf(G.pristine, sizeof(G.pristine), "%s/pristine", G.dir);
+    snprintf(G.work, sizeof(G.work), "%s/work", G.dir);
+    G.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof(a);
+    if (G.lfd < 0 || bind(G.lfd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(G.lfd, 8) != 0 ||
+        getsockname(G.lfd, (struct sockaddr *)&a, &al) != 0)
+        die("cannot listen on 127.0.0.1");
+    G.port = ntohs(a.sin_port);
+    G.ready = 1;
+    atexit(at_exit);
+
+    sakhi_client *c = open_store(G.pristine);
+    if (!c)
+        die("cannot create the store");
+    static const uint8_t ok[] = {0, 0, 0, 0, 0, 0}; /* CHALLENGE, ENROLLED, WELCOME */
+    fake f;
+    if (run_against(c, ok, sizeof(ok), "FUZZCODE42", &f) != 0)
+        die("enrollment against the fake server failed");
+    capture(c, SAKHI_URGENCY_ROUTINE);
+    capture(c, SAKHI_URGENCY_IMMEDIATE_DANGER);
+    capture(c, SAKHI_URGENCY_ROUTINE);
+    sakhi_close(c);
+}
+
+/* ---- one input ---------------------------------------------------------------------------- */
+
+static int sync_code_ok(int rc)
+{
+    switch (rc) {
+    case SAKHI_OK:
+    case SAKHI_ENET:
+    case SAKHI_ETIMEOUT:
+    case SAKHI_EPROTO:
+    case SAKHI_EAUTH:
+    case SAKHI_EREVOKED:
+    case SAKHI_ESERVER:
+    case SAKHI_EVERSION: return 1;
+    default: return 0;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!G.ready)
+        setup();
+    copy_dir(G.pristine, G.work);
+    sakhi_client *c = open_store(G.work);
+    if (!c)
+        die("the copied store does not open");
+    uint64_t before = 0, after = 0;
+    if (sakhi_pending_count(&before, c) != 0 || before != 3)
+        die("the pristine store lost its outbox");
+    fake f;
+    int rc = run_against(c, data, size, NULL, &f);
+    if (!sync_code_ok(rc)) {
+        fprintf(stderr, "fuzz_client: sakhi_sync returned %d (%s): %s\n", rc, sakhi_strerror(rc),
+                sakhi_errmsg(c));
+        abort();
+    }
+    if (getenv("SAKHI_FUZZ_VERBOSE"))
+        fprintf(stderr, "fuzz_client: sync=%d (%s) acks_sent=%d wipe_sent=%d\n", rc,
+                sakhi_strerror(rc), f.saw_ack, f.saw_wipe);
+    if (rc == SAKHI_EREVOKED && !f.saw_wipe)
+        die("the store was wiped without a WIPE");
+    sakhi_close(c);
+    if (rc == SAKHI_EREVOKED)
+        return 0; /* wiped on purpose: nothing left to compare */
+    c = open_store(G.work);
+    if (!c)
+        die("the store does not open after the sync");
+    if (sakhi_pending_count(&after, c) != 0)
+        die("the outbox cannot be counted after the sync");
+    if (getenv("SAKHI_FUZZ_VERBOSE"))
+        fprintf(stderr, "fuzz_client: pending %llu -> %llu\n", (unsigned long long)before,
+                (unsigned long long)after);
+    if (after > before)
+        die("the outbox grew during a sync");
+    if (after < before && !f.saw_ack)
+        die("outbox entries left without a PUSH_ACK");
+    sakhi_close(c);
+    return 0;
+}

@@ -1,0 +1,455 @@
+/*
+ * fuzz_session.c - libFuzzer target for the server's session state machine: a whole connection
+ * driven with arbitrary frames against a real server in this process.
+ *
+ * Owns one in-process sakhi-server (sk_server on 127.0.0.1, plaintext, real LMDB store in a temp
+ * directory, real writer thread) whose libuv loop this harness turns with UV_RUN_NOWAIT, and a
+ * client socket per input. The first input byte picks the mode: 0 raw (the fuzzer speaks first),
+ * 1 pre-authenticated (the harness does HELLO + AUTH with a device it enrolled through the
+ * protocol at start-up), 2 challenged without a device (the enrollment path); bit 2 delivers the
+ * bytes in small pieces. The rest is frames: a 2-byte big-endian length then that many body
+ * bytes, sent with a correct 4-byte header; length 0xFFFF means "the next 2-byte length counts
+ * raw bytes sent as they are" (bad headers). Invariants checked (abort otherwise): every frame the
+ * server sends decodes and every ERROR code is a known one; after the client half-closes, the
+ * server closes the connection and frees the session within a bounded time (it answers or
+ * closes, never hangs); ASan/UBSan/LSan catch memory errors and leaks. The store is replaced every
+ * few thousand inputs so it stays small. Must never touch a path outside its temp directory.
+ * tests/fuzz/replay_main.c runs the same function over tests/fuzz/corpus_session in every build.
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "sk_auth.h"
+#include "sk_err.h"
+#include "sk_frame.h"
+#include "sk_log.h"
+#include "sk_msg.h"
+#include "sk_server.h"
+#include "sk_store.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define RESTART_EVERY 4000u /* inputs per store */
+#define CLOSE_DEADLINE_MS 5000u
+
+static struct {
+    int ready;
+    char dir[256];
+    sk_config cfg;
+    uv_loop_t loop;
+    sk_server srv;
+    unsigned port;
+    uint64_t device;
+    uint8_t priv[SK_PRIVKEY_LEN];
+    unsigned inputs;
+} G;
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void die(const char *why)
+{
+    fprintf(stderr, "fuzz_session: %s\n", why);
+    abort();
+}
+
+/* ---- loop and client socket --------------------------------------------------------------- */
+
+/* Turn the server's loop once, waiting at most ms for either side to have something to do. */
+static void pump(int fd, int ms)
+{
+    struct pollfd p[2] = {{uv_backend_fd(&G.loop), POLLIN, 0}, {fd, POLLIN, 0}};
+    int t = uv_backend_timeout(&G.loop);
+    if (t < 0 || t > ms)
+        t = ms;
+    poll(p, fd >= 0 ? 2 : 1, t);
+    uv_run(&G.loop, UV_RUN_NOWAIT);
+}
+
+typedef struct peer {
+    int fd;
+    sk_frame_reader rd;
+    int eof;
+    sk_msg last; /* the last message received (freed by the next receive) */
+    int have_last;
+} peer;
+
+/* Check one frame the server sent. */
+static void check_server_frame(const uint8_t *body, uint32_t len, sk_msg *out)
+{
+    sk_msg m;
+    if (sk_msg_decode(body, len, &m, NULL) != 0)
+        die("the server sent a frame that does not decode");
+    if ((m.type == SK_MSG_ERROR || m.type == SK_MSG_BYE || m.type == SK_MSG_WIPE) &&
+        strcmp(sk_err_name(-(int)m.u.error.code), "UNKNOWN") == 0)
+        die("the server sent an unknown error code");
+    if (out)
+        *out = m;
+    else
+        sk_msg_free(&m);
+}
+
+/* Read what is there without blocking. Returns 1 when a frame was decoded into p->last. */
+static int peer_read(peer *p, int want_msg)
+{
+    uint8_t buf[8192];
+    for (;;) {
+        ssize_t n = recv(p->fd, buf, sizeof(buf), 0);
+        if (n == 0) {
+            p->eof = 1;
+            return 0;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                p->eof = 1; /* reset by the server: closed too */
+            return 0;
+        }
+        size_t off = 0;
+        int got = 0;
+        while (off < (size_t)n) {
+            size_t used = 0;
+            const uint8_t *f;
+            uint32_t flen;
+            int rc = sk_frame_feed(&p->rd, buf + off, (size_t)n - off, &used, &f, &flen);
+            if (rc < 0)
+                die("the server's byte stream is not framed");
+            off += used;
+            if (rc == 1) {
+                if (want_msg && !got) {
+                    if (p->have_last)
+                        sk_msg_free(&p->last);
+                    check_server_frame(f, flen, &p->last);
+                    p->have_last = 1;
+                    got = 1;
+                } else {
+                    check_server_frame(f, flen, NULL);
+                }
+            }
+        }
+        if (got)
+            return 1;
+    }
+}
+
+static int peer_open(peer *p)
+{
+    memset(p, 0, sizeof(*p));
+    sk_frame_reader_init(&p->rd, SK_FRAME_DEFAULT_MAX);
+    p->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (p->fd < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)G.port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(p->fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno != EINPROGRESS)
+        return -1;
+    return 0;
+}
+
+static void peer_free(peer *p)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+    if (p->have_last)
+        sk_msg_free(&p->last);
+    p->have_last = 0;
+    sk_frame_reader_free(&p->rd);
+}
+
+/* Send all n bytes, turning the loop and draining the answers while the socket is full. */
+static int peer_send(peer *p, const uint8_t *b, size_t n)
+{
+    unsigned spins = 0;
+    while (n > 0) {
+        ssize_t w = send(p->fd, b, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            b += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)
+            return -1; /* the server closed: fine, the rest is moot */
+        if (++spins > 20000)
+            die("the server stopped reading for good");
+        pump(p->fd, 1);
+        peer_read(p, 0);
+    }
+    return 0;
+}
+
+static int peer_send_msg(peer *p, const sk_msg *m)
+{
+    sk_buf b = SK_BUF_INIT;
+    int rc = sk_msg_encode(&b, m);
+    if (rc == 0)
+        rc = peer_send(p, b.data, b.len);
+    sk_buf_free(&b);
+    return rc;
+}
+
+/* Wait (bounded) for the next message; 0 with p->last set, or -1. */
+static int peer_expect(peer *p, uint32_t type)
+{
+    for (int i = 0; i < 5000 && !p->eof; i++) {
+        if (peer_read(p, 1))
+            return p->last.type == type ? 0 : -1;
+        pump(p->fd, 1);
+    }
+    return -1;
+}
+
+/* ---- server lifetime ---------------------------------------------------------------------- */
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Enroll a device through the protocol (HELLO 0, ENROLL, ENROLLED) with a fresh key. */
+static int enroll_device(const char *code)
+{
+    uint8_t pub[SK_PUBKEY_LEN];
+    peer p;
+    int rc = -1;
+    if (sk_auth_keygen(G.priv, pub) || peer_open(&p))
+        goto out;
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_HELLO, 1);
+    m.u.hello.versions[0] = SK_PROTO_VERSION;
+    m.u.hello.nversions = 1;
+    if (peer_send_msg(&p, &m) || peer_expect(&p, SK_MSG_CHALLENGE))
+        goto out;
+    sk_msg_init(&m, SK_MSG_ENROLL, 2);
+    m.u.enroll.code = sk_str_c(code);
+    memcpy(m.u.enroll.pubkey, pub, SK_PUBKEY_LEN);
+    m.u.enroll.label = SK_STR("fuzz");
+    if (peer_send_msg(&p, &m) || peer_expect(&p, SK_MSG_ENROLLED))
+        goto out;
+    G.device = p.last.u.enrolled.device;
+    rc = G.device ? 0 : -1;
+out:
+    peer_free(&p);
+    return rc;
+}
+
+static void server_stop(void)
+{
+    if (!G.ready)
+        return;
+    sk_server_shutdown(&G.srv);
+    for (int i = 0; i < 20000 && !G.srv.stopped; i++)
+        pump(-1, 1);
+    if (!G.srv.stopped)
+        die("the server did not stop after its sessions were gone");
+    for (int i = 0; i < 1000 && uv_run(&G.loop, UV_RUN_NOWAIT); i++)
+        ;
+    if (uv_loop_close(&G.loop) != 0)
+        die("handles left open after shutdown");
+    nftw(G.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    G.ready = 0;
+}
+
+static void server_start(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char err[512] = "";
+    snprintf(G.dir, sizeof(G.dir), "%s/sakhi-fuzz-session-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(G.dir))
+        die("mkdtemp");
+    sk_log_open("/dev/null", SK_LOG_ERROR);
+    sk_config_defaults(&G.cfg);
+    G.cfg.port = 0;
+    snprintf(G.cfg.data_dir, sizeof(G.cfg.data_dir), "%s/data", G.dir);
+    G.cfg.map_size_mb = 256;
+    G.cfg.plaintext = 1;
+    G.cfg.max_conn = 8;
+    G.cfg.auth_fail_limit = 0; /* one address fails all day long here */
+    G.cfg.auth_fail_limit_addr = 0;
+    G.cfg.audit_retention_days = 0;
+    G.cfg.shutdown_timeout_ms = 2000;
+    if (uv_loop_init(&G.loop) != 0)
+        die("uv_loop_init");
+    if (sk_server_init(&G.srv, &G.loop, &G.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fuzz_session: server: %s\n", err);
+        abort();
+    }
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    if (uv_tcp_getsockname(&G.srv.listener, (struct sockaddr *)&ss, &sl) != 0)
+        die("getsockname");
+    G.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    sk_worker w;
+    memset(&w, 0, sizeof(w));
+    snprintf(w.id, sizeof(w.id), "fw-fuzz");
+    w.role = SK_ROLE_FIELD;
+    w.district = 1;
+    char code[SK_ENROLL_CODE_LEN + 1];
+    if (sk_store_worker_put(G.srv.store, &w) ||
+        sk_store_enroll_code_new(G.srv.store, w.id, 3600000, sk_now_ms(), code))
+        die("cannot make the worker and its code");
+    G.ready = 1;
+    if (enroll_device(code))
+        die("enrollment through the protocol failed");
+    G.inputs = 0;
+}
+
+static void at_exit(void)
+{
+    server_stop();
+}
+
+/* ---- one input ---------------------------------------------------------------------------- */
+
+static int preauth(peer *p)
+{
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_HELLO, 1);
+    m.u.hello.versions[0] = SK_PROTO_VERSION;
+    m.u.hello.nversions = 1;
+    m.u.hello.device = G.device;
+    if (peer_send_msg(p, &m) || peer_expect(p, SK_MSG_CHALLENGE))
+        return -1;
+    sk_msg a;
+    sk_msg_init(&a, SK_MSG_AUTH, 2);
+    if (sk_auth_sign(a.u.auth.sig, G.priv, p->last.u.challenge.nonce, G.device,
+                     p->last.u.challenge.server_ms))
+        return -1;
+    if (peer_send_msg(p, &a) || peer_expect(p, SK_MSG_WELCOME))
+        return -1;
+    return 0;
+}
+
+static int hello_new_device(peer *p)
+{
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_HELLO, 1);
+    m.u.hello.versions[0] = SK_PROTO_VERSION;
+    m.u.hello.nversions = 1;
+    return peer_send_msg(p, &m) || peer_expect(p, SK_MSG_CHALLENGE) ? -1 : 0;
+}
+
+/* Bytes to the server, whole or in pieces of 1..8 bytes with the loop turned between. */
+static int deliver(peer *p, const uint8_t *b, size_t n, int pieces, uint32_t *h)
+{
+    if (!pieces)
+        return peer_send(p, b, n);
+    while (n > 0) {
+        *h = *h * 1103515245u + 12345u;
+        size_t k = 1 + (*h >> 16) % 8;
+        if (k > n)
+            k = n;
+        if (peer_send(p, b, k))
+            return -1;
+        b += k;
+        n -= k;
+        pump(p->fd, 0);
+        peer_read(p, 0);
+    }
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    if (G.ready && G.inputs >= RESTART_EVERY)
+        server_stop();
+    if (!G.ready) {
+        static int registered;
+        if (!registered && atexit(at_exit) == 0)
+            registered = 1;
+        server_start();
+    }
+    G.inputs++;
+    int mode = data[0] & 3, pieces = (data[0] & 4) != 0;
+    uint32_t h = 2166136261u;
+    peer p;
+    if (peer_open(&p))
+        die("cannot connect to the server");
+    int rc = 0;
+    if (mode == 1)
+        rc = preauth(&p);
+    else if (mode == 2)
+        rc = hello_new_device(&p);
+    if (rc)
+        die("the handshake with a valid device failed");
+
+    size_t off = 1;
+    uint8_t *frame = malloc(SK_FRAME_HDR + 0xFFFFu);
+    if (!frame)
+        die("no memory");
+    while (off < size) {
+        if (size - off < 2) {
+            deliver(&p, data + off, size - off, pieces, &h);
+            break;
+        }
+        size_t len = (size_t)data[off] << 8 | data[off + 1];
+        off += 2;
+        int raw = 0;
+        if (len == 0xFFFF && size - off >= 2) {
+            len = (size_t)data[off] << 8 | data[off + 1];
+            off += 2;
+            raw = 1;
+        }
+        if (len > size - off)
+            len = size - off;
+        int src;
+        if (raw) {
+            src = deliver(&p, data + off, len, pieces, &h);
+        } else {
+            sk_frame_put_header(frame, (uint32_t)len);
+            memcpy(frame + SK_FRAME_HDR, data + off, len);
+            src = deliver(&p, frame, SK_FRAME_HDR + len, pieces, &h);
+        }
+        off += len;
+        if (src)
+            break;
+        pump(p.fd, 0);
+        peer_read(&p, 0);
+    }
+    free(frame);
+
+    /* Half-close: the server must answer what is in flight and close, within the deadline. */
+    shutdown(p.fd, SHUT_WR);
+    uint64_t deadline = mono_ms() + CLOSE_DEADLINE_MS;
+    while (!p.eof) {
+        peer_read(&p, 0);
+        if (p.eof)
+            break;
+        if (mono_ms() > deadline)
+            die("the server kept the connection open after the client half-closed");
+        pump(p.fd, 1);
+    }
+    peer_free(&p);
+    deadline = mono_ms() + CLOSE_DEADLINE_MS;
+    while (G.srv.sessions) {
+        if (mono_ms() > deadline)
+            die("a session was not freed after its connection closed");
+        pump(-1, 1);
+    }
+    if (G.srv.nconn != 0)
+        die("the connection count did not return to zero");
+    return 0;
+}
