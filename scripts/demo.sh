@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh [--no-build] [build-dir] - the README's first command: install missing dependencies,
 # build (scripts/build.sh), then run the demo: a sakhi-server on 127.0.0.1 with a fresh data
-# folder, three field devices capturing the sample referrals offline, then syncing (one on a
+# folder and a TLS key of its own, three field devices (enrolled with one-time codes and the key's
+# pin) capturing the sample referrals offline, then syncing (one on a
 # clean link, two through sakhi-netem's 2g and flaky links), the centre accepting some and adding
 # a follow-up, a second sync, and an account of what went where.
 #
@@ -136,15 +137,22 @@ run_demo()
     done
     "$ADMIN" --data "$DATA" worker add staff-1 --role staff --district leh >/dev/null ||
         die "sakhi-admin worker add staff-1"
-    "$SERVER" --plaintext --listen 127.0.0.1 --port 0 --port-file "$DEMO_DIR/server.port" \
+    # The centre's TLS key; devices are given its pin with their enrollment code.
+    local tls SPIN
+    tls=$("$ADMIN" --data "$DATA" --json tls-cert --cn "Sakhi demo centre" --out "$DEMO_DIR/tls") ||
+        die "sakhi-admin tls-cert"
+    SPIN=$(grep -o '"pin":"[0-9a-fA-F]*"' <<<"$tls" | cut -d'"' -f4)
+    [[ ${#SPIN} -eq 64 ]] || die "sakhi-admin tls-cert gave no pin: $tls"
+    "$SERVER" --tls-cert "$DEMO_DIR/tls/server.crt" --tls-key "$DEMO_DIR/tls/server.key" \
+        --listen 127.0.0.1 --port 0 --port-file "$DEMO_DIR/server.port" \
         --data "$DATA" --log-file "$DEMO_DIR/server.log" &
     PIDS+=($!)
     local PORT
     PORT=$(wait_port_file "$DEMO_DIR/server.port" "${PIDS[0]}" sakhi-server)
-    echo "   sakhi-server listening on 127.0.0.1:$PORT (log: $DEMO_DIR/server.log)"
+    echo "   sakhi-server listening on 127.0.0.1:$PORT, TLS 1.3, key pin ${SPIN:0:16}..."
 
     # -- three devices, enrolled with one-time codes ---------------------------------------------
-    echo "2. Three field devices, each enrolled with a one-time code from the centre"
+    echo "2. Three field devices, each enrolled with a one-time code and the centre's key pin"
     local d code
     for d in 1 2 3; do
         code=$("$ADMIN" --data "$DATA" enroll-code "field-$d" --ttl 1h) ||
@@ -152,7 +160,8 @@ run_demo()
         "$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" --quiet init ||
             die "sakhi init (device $d)"
         "$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" enroll \
-            --server "127.0.0.1:$PORT" --code "$code" --label "demo phone $d" | sed 's/^/   /' ||
+            --server "127.0.0.1:$PORT" --code "$code" --server-pin "$SPIN" \
+            --label "demo phone $d" | sed 's/^/   /' ||
             die "sakhi enroll (device $d)"
     done
 
@@ -210,7 +219,7 @@ run_demo()
     # -- the centre: what arrived, accept some, add follow-ups -----------------------------------
     echo "5. The centre: what arrived; it accepts two referrals per device and follows up a third"
     local total
-    total=$("$ADMIN" --data "$DATA" --json list | grep -c '"id"' || true)
+    total=$(json_num records "$("$ADMIN" --data "$DATA" --json stats)")
     [[ "$total" -eq 30 ]] || die "the centre holds $total records, expected 30"
     echo "   the centre holds $total referrals (15 + 5 + 10), each once"
     local -A CASES FOLLOWED

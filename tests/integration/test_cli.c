@@ -222,6 +222,11 @@ static void test_usage(void **state)
     expect(SAKHI("followup", "abcd"), 2, NULL, "sakhi followup: missing argument");
     expect(SAKHI("status", "extra"), 2, NULL, "unexpected argument 'extra'");
     expect(SAKHI("enroll", "--code", "X"), 2, NULL, "missing --server");
+    expect(SAKHI("enroll", "--server", "127.0.0.1:7400", "--code", "X"), 2, NULL,
+           "give --server-pin PIN");
+    expect(SAKHI("enroll", "--server", "127.0.0.1:7400", "--code", "X", "--plaintext",
+                 "--server-pin", "ab"),
+           2, NULL, "give --server-pin PIN");
     expect(SAKHI("enroll", "--server", "nowhere", "--code", "X"), 2, NULL,
            "--server nowhere: expected HOST:PORT");
     expect(SAKHI("sync", "--retry", "many"), 2, NULL, "--retry many");
@@ -434,9 +439,9 @@ static void test_unreachable_and_bad_code(void **state)
     char server[64], code[SK_ENROLL_CODE_LEN + 1];
     init_store("dev");
     snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)dead_port());
-    expect(
-        SAKHI("--store", "dev", "--pin", PIN, "enroll", "--server", server, "--code", "ABCDEFGHJK"),
-        1, NULL, "cannot reach the server at 127.0.0.1:");
+    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
+                 "--code", "ABCDEFGHJK"),
+           1, NULL, "cannot reach the server at 127.0.0.1:");
 
     sk_ts ts;
     assert_int_equal(sk_ts_setup(&ts, "sk-cli-srv"), 0);
@@ -444,21 +449,23 @@ static void test_unreachable_and_bad_code(void **state)
     assert_int_equal(sk_ts_code(&ts, "field-1", 3600000, code), 0);
     assert_int_equal(sk_ts_start(&ts, NULL), 0);
     snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts.port);
-    expect(
-        SAKHI("--store", "dev", "--pin", PIN, "enroll", "--server", server, "--code", "ZZZZZZZZZZ"),
-        1, NULL, "refused the code");
-    expect(SAKHI("--store", "dev", "--pin", PIN, "--json", "enroll", "--server", server, "--code",
-                 code, "--label", "test phone"),
+    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
+                 "--code", "ZZZZZZZZZZ"),
+           1, NULL, "refused the code");
+    expect(SAKHI("--store", "dev", "--pin", PIN, "--json", "enroll", "--plaintext", "--server",
+                 server, "--code", code, "--label", "test phone"),
            0, NULL, NULL);
     sk_json *j = parse(g_out);
     assert_true(jint(j, "device_id") > 0);
     assert_string_equal(jstr(j, "worker"), "field-1");
     assert_string_equal(jstr(j, "role"), "field");
     assert_string_equal(jstr(j, "server"), server);
+    assert_int_equal(jbool(j, "tls"), 0);
     sk_json_free(j);
     /* the code works once; and a device enrolls once */
-    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--server", server, "--code", code), 1,
-           NULL, "already enrolled");
+    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
+                 "--code", code),
+           1, NULL, "already enrolled");
 
     /* sync to a dead port (--via): fails with a clear message and, with --json, ok false */
     char via[64];
@@ -488,8 +495,9 @@ static void test_flow(void **state)
     snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts.port);
 
     init_store("dev");
-    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--server", server, "--code", code), 0,
-           "enrolled as device", NULL);
+    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
+                 "--code", code),
+           0, "enrolled as device", NULL);
     /* capture offline: two referrals */
     expect(SAKHI("--store", "dev", "--pin", PIN, "capture", FIELDS, "--age", "29"), 0, NULL, NULL);
     memcpy(ids[0], g_out, 36);
@@ -528,9 +536,16 @@ static void test_flow(void **state)
     /* text summary */
     expect(SAKHI("--store", "dev", "--pin", PIN, "sync"), 0, "sync complete: sent 0 changes", NULL);
 
-    /* the centre has both */
-    expect(ADMIN("--data", ts.data, "--json", "list"), 0, ids[0], NULL);
-    assert_non_null(strstr(g_out, ids[1]));
+    /* the centre has both, exactly those, created by this worker's device */
+    expect(ADMIN("--data", ts.data, "--json", "stats"), 0, "\"records\":2,", NULL);
+    for (int i = 0; i < 2; i++) {
+        expect(ADMIN("--data", ts.data, "--json", "show", ids[i]), 0, ids[i], NULL);
+        j = parse(g_out);
+        const sk_json *f = sk_json_get(j, "fields");
+        assert_string_equal(jstr(f, "worker"), "field-1");
+        assert_string_equal(jstr(f, "status"), "received");
+        sk_json_free(j);
+    }
     /* the centre accepts the first and adds a follow-up */
     expect(ADMIN("--data", ts.data, "accept", ids[0]), 0, "LEH-", NULL);
     snprintf(cn, sizeof(cn), "%.*s", (int)strcspn(g_out, "\n"), g_out);
@@ -571,6 +586,45 @@ static void test_flow(void **state)
     sk_ts_teardown(&ts);
 }
 
+/* TLS: enrollment pins the centre's key; a wrong pin is refused before anything is sent and
+ * leaves the code unspent; the right pin enrolls, and sync runs over TLS. */
+static void test_tls(void **state)
+{
+    (void)state;
+    char server[64], code[SK_ENROLL_CODE_LEN + 1], hex[2 * SK_TLS_PIN_LEN + 1], wrong[65];
+    uint8_t pin[SK_TLS_PIN_LEN];
+    sk_ts ts;
+    assert_int_equal(sk_ts_setup(&ts, "sk-cli-tls"), 0);
+    assert_int_equal(sk_ts_tls(&ts, pin), 0);
+    for (size_t i = 0; i < SK_TLS_PIN_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", pin[i]);
+    memcpy(wrong, hex, sizeof(wrong));
+    wrong[0] = wrong[0] == '0' ? '1' : '0';
+    assert_int_equal(sk_ts_worker(&ts, "field-1", SK_ROLE_FIELD, 1), 0);
+    assert_int_equal(sk_ts_code(&ts, "field-1", 3600000, code), 0);
+    assert_int_equal(sk_ts_start(&ts, NULL), 0);
+    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts.port);
+    init_store("dev");
+    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--server", server, "--code", code,
+                 "--server-pin", wrong),
+           1, NULL, "does not have the pinned key");
+    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--server", server, "--code", code,
+                 "--server-pin", "not-a-pin"),
+           2, NULL, "enrollment refused these settings");
+    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--server", server, "--code", code,
+                 "--server-pin", hex),
+           0, "(TLS, server key pinned)", NULL);
+    expect(SAKHI("--store", "dev", "--pin", PIN, "status", "--json"), 0, NULL, NULL);
+    sk_json *j = parse(g_out);
+    assert_int_equal(jbool(j, "tls"), 1);
+    assert_string_equal(jstr(j, "server_pin"), hex);
+    sk_json_free(j);
+    expect(SAKHI("--store", "dev", "--pin", PIN, "capture", FIELDS, "--age", "52"), 0, NULL, NULL);
+    expect(SAKHI("--store", "dev", "--pin", PIN, "sync"), 0,
+           "sync complete: sent 1 change (1 applied", NULL);
+    sk_ts_teardown(&ts);
+}
+
 /* Ctrl-C during a sync that hangs on a dead link: the sync stops at once (not after the 30 s
  * timeout) with exit 1 and "canceled", and nothing is lost: the change is still pending. */
 static void test_cancel(void **state)
@@ -585,8 +639,9 @@ static void test_cancel(void **state)
     assert_int_equal(sk_ts_start(&ts, NULL), 0);
     snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts.port);
     init_store("dev");
-    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--server", server, "--code", code), 0,
-           NULL, NULL);
+    expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
+                 "--code", code),
+           0, NULL, NULL);
     expect(SAKHI("--store", "dev", "--pin", PIN, "capture", FIELDS, "--age", "41"), 0, NULL, NULL);
 
     /* a link that carries nothing: the client's HELLO never arrives */
@@ -631,6 +686,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreachable_and_bad_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -284,7 +284,7 @@ static const char k_status_help[] =
     "This device: its enrollment (device id, worker, role, server), records held, changes\n"
     "waiting to be sent, rejected records, and the time of the last complete sync.\n"
     "--json: {store, enrolled, device_id, worker, role, district, server, records, pending,\n"
-    "rejected, last_sync_ms, last_sync, cursor}.\n";
+    "rejected, last_sync_ms, last_sync, cursor, tls, server_pin}.\n";
 
 int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv)
 {
@@ -333,6 +333,10 @@ int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv)
         sk_jw_cstr(&w, s.last_sync_ms ? when : NULL);
         sk_jw_key(&w, "cursor");
         sk_jw_uint(&w, s.cursor);
+        sk_jw_key(&w, "tls");
+        sk_jw_bool(&w, s.enrolled && !s.plaintext);
+        sk_jw_key(&w, "server_pin");
+        sk_jw_cstr(&w, s.server_pin[0] ? s.server_pin : NULL);
         sk_jw_obj_end(&w);
         return sk_cli_json_out(cli, &b);
     }
@@ -343,7 +347,12 @@ int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv)
                s.district ? enum_name(SK_ENUM_DISTRICT, (int)s.district) : "all");
     else
         printf("device      not enrolled (sakhi enroll --server HOST:PORT --code CODE)\n");
-    printf("server      %s\n", server[0] ? server : "-");
+    if (!s.enrolled)
+        printf("server      -\n");
+    else if (s.plaintext)
+        printf("server      %s (plaintext, loopback only)\n", server);
+    else
+        printf("server      %s (TLS 1.3, key pinned %.16s...)\n", server, s.server_pin);
     printf("records     %llu (%llu rejected)\n", (unsigned long long)s.records,
            (unsigned long long)s.rejected);
     printf("pending     %llu change%s waiting to be sent\n", (unsigned long long)s.pending,

@@ -151,12 +151,18 @@ static int parse_timeout(sk_cli *cli, const char *s, unsigned int *ms)
 /* ---- enroll ---------------------------------------------------------------------------------- */
 
 static const char k_enroll_help[] =
-    "usage: sakhi enroll --server HOST:PORT --code CODE [--label L] [--timeout S]\n"
+    "usage: sakhi enroll --server HOST:PORT --code CODE (--server-pin PIN | --plaintext)\n"
+    "                    [--label L] [--timeout S]\n"
     "\n"
     "Enroll this device with the centre's server using the one-time code the centre's\n"
     "administrator issued (`sakhi-admin enroll-code WORKER`). The device makes its own key; the\n"
-    "code is traded for a device id once and cannot be used again. --label names the device in\n"
-    "the centre's device list. --json: {device_id, worker, role, server}.\n";
+    "code is traded for a device id once and cannot be used again.\n"
+    "  --server-pin PIN  the pin of the centre's TLS key (64 hex digits, from `sakhi-admin\n"
+    "                    tls-cert`), handed over with the code. Every sync then uses TLS 1.3\n"
+    "                    and refuses a server whose key is not this one.\n"
+    "  --plaintext       no TLS: only for a server on this machine (loopback), in tests\n"
+    "  --label L         names the device in the centre's device list\n"
+    "--json: {device_id, worker, role, server, tls}.\n";
 
 static const char *role_text(int role)
 {
@@ -170,16 +176,20 @@ static const char *role_text(int role)
 
 int sk_cli_cmd_enroll(sk_cli *cli, int argc, char **argv)
 {
-    const char *server = NULL, *code = NULL, *label = NULL, *timeout = NULL;
+    const char *server = NULL, *code = NULL, *label = NULL, *timeout = NULL, *spin = NULL;
+    int plaintext = 0;
     char host[256];
     uint16_t port;
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
+    sakhi_enroll_options eo = SAKHI_ENROLL_OPTIONS_INIT;
     sakhi_status st = SAKHI_STATUS_INIT;
     canceller k;
     const sk_cli_opt opts[] = {{"server", SK_CLI_VALUE, &server},
                                {"code", SK_CLI_VALUE, &code},
                                {"label", SK_CLI_VALUE, &label},
                                {"timeout", SK_CLI_VALUE, &timeout},
+                               {"server-pin", SK_CLI_VALUE, &spin},
+                               {"plaintext", SK_CLI_FLAG, &plaintext},
                                {NULL, 0, NULL}};
     int rc = sk_cli_parse(cli, argc, argv, opts, NULL, 0, 0, NULL, k_enroll_help);
     if (rc)
@@ -190,13 +200,23 @@ int sk_cli_cmd_enroll(sk_cli *cli, int argc, char **argv)
         return sk_cli_fail(cli, SK_CLI_USAGE, "missing --code CODE");
     if (sk_cli_parse_hostport(server, host, sizeof(host), &port) != 0)
         return sk_cli_fail(cli, SK_CLI_USAGE, "--server %s: expected HOST:PORT", server);
+    if (!spin == !plaintext)
+        return sk_cli_fail(cli, SK_CLI_USAGE,
+                           "give --server-pin PIN (the centre's key pin, handed over with the "
+                           "code) or --plaintext (a server on this machine, tests only)");
     if ((rc = parse_timeout(cli, timeout, &so.io_timeout_ms)))
         return rc;
     so.connect_timeout_ms = so.io_timeout_ms;
     if ((rc = sk_cli_open(cli)))
         return rc;
     canceller_start(&k, cli->c);
-    rc = sakhi_enroll(cli->c, host, port, code, label, &so);
+    eo.host = host;
+    eo.port = port;
+    eo.code = code;
+    eo.label = label;
+    eo.server_pin = spin;
+    eo.plaintext = plaintext;
+    rc = sakhi_enroll_opts(cli->c, &eo, &so);
     canceller_stop(&k);
     switch (rc) {
     case 0: break;
@@ -209,6 +229,15 @@ int sk_cli_cmd_enroll(sk_cli *cli, int argc, char **argv)
     case SAKHI_ENET:
     case SAKHI_ETIMEOUT:
         return sk_cli_fail(cli, SK_CLI_FAIL, "cannot reach the server at %s: %s", server,
+                           sakhi_errmsg(cli->c)[0] ? sakhi_errmsg(cli->c) : sakhi_strerror(rc));
+    case SAKHI_ESERVERKEY:
+        return sk_cli_fail(cli, SK_CLI_FAIL,
+                           "the server at %s does not have the pinned key (possible "
+                           "interception, or a wrong pin); nothing was sent and the code is "
+                           "not spent: %s",
+                           server, sakhi_errmsg(cli->c));
+    case SAKHI_EINVAL:
+        return sk_cli_fail(cli, SK_CLI_USAGE, "enrollment refused these settings: %s",
                            sakhi_errmsg(cli->c)[0] ? sakhi_errmsg(cli->c) : sakhi_strerror(rc));
     default: return sk_cli_lib_fail(cli, rc, "enrollment failed");
     }
@@ -227,12 +256,15 @@ int sk_cli_cmd_enroll(sk_cli *cli, int argc, char **argv)
         sk_jw_cstr(&w, role_text(st.role));
         sk_jw_key(&w, "server");
         sk_jw_cstr(&w, server);
+        sk_jw_key(&w, "tls");
+        sk_jw_bool(&w, !plaintext);
         sk_jw_obj_end(&w);
         return sk_cli_json_out(cli, &b);
     }
     if (!cli->quiet)
-        printf("enrolled as device %llu for worker %s (%s) with %s\n",
-               (unsigned long long)st.device_id, st.worker, role_text(st.role), server);
+        printf("enrolled as device %llu for worker %s (%s) with %s%s\n",
+               (unsigned long long)st.device_id, st.worker, role_text(st.role), server,
+               plaintext ? " (plaintext, loopback only)" : " (TLS, server key pinned)");
     return SK_CLI_OK;
 }
 
@@ -417,6 +449,11 @@ int sk_cli_cmd_sync(sk_cli *cli, int argc, char **argv)
                      "the centre revoked this device; its store has been wiped");
         else if (rc == SAKHI_ECANCELED)
             snprintf(errtext, sizeof(errtext), "canceled");
+        else if (rc == SAKHI_ESERVERKEY)
+            snprintf(errtext, sizeof(errtext),
+                     "the server's key is not the one pinned at enrollment (possible "
+                     "interception, or the centre changed its key); nothing was sent: %s",
+                     detail);
         else
             snprintf(errtext, sizeof(errtext), "%s%s%s", sakhi_strerror(rc), detail[0] ? ": " : "",
                      detail);
