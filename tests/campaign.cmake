@@ -54,3 +54,10 @@ if(TARGET sakhi AND TARGET sakhi-netem)
     add_dependencies(${n} sakhi-netem sakhi-server)
   endforeach()
 endif()
+
+# Campaign 7 (part): idle connections, slowloris, a frame flood, EMFILE.
+sakhi_campaign_test(test_campaign_exhaustion LABELS integration fault TIMEOUT 300)
+sakhi_add_test(test_campaign_exhaustion_long
+  SOURCES ${SK_CP_DIR}/test_campaign_exhaustion.c
+  LIBS sakhi_campaign sakhi_testsupport Threads::Threads
+  LABELS slow ENV SAKHI_CAMPAIGN_LONG=1 TIMEOUT 1200)
