@@ -61,3 +61,11 @@ sakhi_add_test(test_campaign_exhaustion_long
   SOURCES ${SK_CP_DIR}/test_campaign_exhaustion.c
   LIBS sakhi_campaign sakhi_testsupport Threads::Threads
   LABELS slow ENV SAKHI_CAMPAIGN_LONG=1 TIMEOUT 1200)
+
+# Campaign 8: unit tests and the server round trips under Valgrind memcheck (minutes: slow).
+if(NOT SAKHI_SANITIZE)
+  add_test(NAME test_campaign_valgrind
+    COMMAND sh ${SK_CP_DIR}/valgrind.sh ${PROJECT_BINARY_DIR})
+  set_tests_properties(test_campaign_valgrind PROPERTIES LABELS slow TIMEOUT 3600
+                       SKIP_RETURN_CODE 77)
+endif()
