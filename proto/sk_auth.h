@@ -27,7 +27,8 @@ size_t sk_auth_transcript(uint8_t out[64], const uint8_t nonce[SK_NONCE_LEN], ui
                           uint64_t server_ms);
 int sk_auth_sign(uint8_t sig[SK_SIG_LEN], const uint8_t priv[SK_PRIVKEY_LEN],
                  const uint8_t nonce[SK_NONCE_LEN], uint64_t device, uint64_t server_ms);
-/* 0 if valid, -SK_E_AUTH_FAILED otherwise. */
+/* 0 if valid, -SK_E_AUTH_FAILED if the proof is not valid; -SK_E_NOMEM or -SK_E_INTERNAL when
+ * it could not be checked (resources: retry later; never count it as a failed login). */
 int sk_auth_verify(const uint8_t sig[SK_SIG_LEN], const uint8_t pub[SK_PUBKEY_LEN],
                    const uint8_t nonce[SK_NONCE_LEN], uint64_t device, uint64_t server_ms);
 /* Constant-time comparison: 0 if equal. */

@@ -147,16 +147,33 @@ static int send_buf(sk_session *s, sk_buf *b)
     return sk_transport_write(s->tr, b->data, b->len);
 }
 
+static void send_error(sk_session *s, uint32_t rid, int code, const char *msg);
+
+/*
+ * Encode and send one message. An answer that cannot go out must never leave the client waiting
+ * for it until its timeout: when the encoding failed (nothing reached the transport) the request
+ * gets ERROR NOMEM instead, which is retryable (a re-sent PUSH gets its original acks back);
+ * when that fails too, or the transport failed (possibly in the middle of a TLS record, so the
+ * stream cannot go on), the session is closed and the client sees the connection end.
+ */
 static int send_msg(sk_session *s, const sk_msg *m)
 {
     sk_buf b = SK_BUF_INIT;
     int rc = sk_msg_encode(&b, m);
+    int encoded = rc == 0 && !b.oom;
     if (rc == 0)
         rc = send_buf(s, &b);
     sk_buf_free(&b);
-    if (rc)
-        sk_log(SK_LOG_WARN, "send_failed", "session=%llu type=%s code=%s",
-               (unsigned long long)s->id, sk_msg_type_name(m->type), sk_err_name(rc));
+    if (rc == 0 || s->closing)
+        return rc;
+    sk_log(SK_LOG_WARN, "send_failed", "session=%llu type=%s code=%s", (unsigned long long)s->id,
+           sk_msg_type_name(m->type), sk_err_name(rc));
+    if (!encoded && m->type != SK_MSG_ERROR && m->rid != 0)
+        send_error(s, m->rid, -SK_E_NOMEM, NULL); /* closes the session if it cannot be sent */
+    /* Only an answer to a request of a live session can be replaced by that ERROR alone; a lost
+     * handshake answer (CHALLENGE, ENROLLED, WELCOME), BYE or WIPE leaves nothing to go on with. */
+    if (encoded || (m->type != SK_MSG_PUSH_ACK && m->type != SK_MSG_PONG) || m->rid == 0)
+        session_close(s, "send_failed");
     return rc;
 }
 
@@ -308,6 +325,8 @@ static void on_timer(uv_timer_t *t)
 
 static void arm_idle(sk_session *s)
 {
+    if (s->closing)
+        return;
     if (s->srv->cfg->idle_timeout_ms > 0)
         uv_timer_start(&s->timer, on_timer, s->srv->cfg->idle_timeout_ms, 0);
     else
@@ -476,6 +495,12 @@ static void enroll_done(sk_session *s, sk_wreq *w)
     send_msg(s, &e);
 }
 
+/* Codes of AUTH that mean "could not check", not "checked and wrong": the client retries. */
+static int auth_not_checked(int rc)
+{
+    return rc == -SK_E_STORE_IO || rc == -SK_E_NOMEM || rc == -SK_E_INTERNAL;
+}
+
 static void on_auth(sk_session *s, const sk_msg *m)
 {
     MDB_txn *txn = NULL;
@@ -484,7 +509,7 @@ static void on_auth(sk_session *s, const sk_msg *m)
         return;
     int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(s->srv->store), NULL, MDB_RDONLY, &txn));
     if (rc) {
-        fail_close(s, m->rid, -SK_E_STORE_IO, "store_io");
+        fail_close(s, m->rid, rc == -SK_E_NOMEM ? rc : -SK_E_STORE_IO, "store_io");
         return;
     }
     rc = sk_store_device_get_txn(s->srv->store, txn, s->device, &d);
@@ -505,15 +530,22 @@ static void on_auth(sk_session *s, const sk_msg *m)
     if (rc == 0 && s->worker.disabled)
         rc = -SK_E_AUTH_FAILED;
     mdb_txn_abort(txn);
+    if (rc && auth_not_checked(rc)) {
+        /* The proof could not be checked (memory, storage): not a failed login. The device
+         * gets the retryable code and is neither counted towards its rate limit nor audited as
+         * a failure. */
+        sk_log(SK_LOG_WARN, "auth_unchecked", "session=%llu device=%llu peer=%s code=%s",
+               (unsigned long long)s->id, (unsigned long long)s->device, s->peer, sk_err_name(rc));
+        fail_close(s, m->rid, rc, "auth_unchecked");
+        return;
+    }
     if (rc) {
         sk_log(SK_LOG_WARN, "auth_failed", "session=%llu device=%llu peer=%s why=%s",
                (unsigned long long)s->id, (unsigned long long)s->device, s->peer, sk_err_name(rc));
-        if (rc != -SK_E_STORE_IO) {
-            count_failure(s, 1);
-            audit(s, "auth_failed", "peer=%s why=%s", s->peer,
-                  rc == -SK_E_NOT_FOUND ? "UNKNOWN_DEVICE" : sk_err_name(rc));
-        }
-        fail_close(s, m->rid, rc == -SK_E_STORE_IO ? rc : -SK_E_AUTH_FAILED, "auth_failed");
+        count_failure(s, 1);
+        audit(s, "auth_failed", "peer=%s why=%s", s->peer,
+              rc == -SK_E_NOT_FOUND ? "UNKNOWN_DEVICE" : sk_err_name(rc));
+        fail_close(s, m->rid, -SK_E_AUTH_FAILED, "auth_failed");
         return;
     }
     {
