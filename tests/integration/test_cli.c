@@ -36,6 +36,10 @@
 
 static char g_dir[512];
 static char *g_out, *g_err; /* last run's stdout and stderr */
+/* A server and a proxy a test started, stopped by teardown even when an assertion fails. */
+static sk_ts g_ts;
+static int g_ts_used;
+static sk_proc g_netem;
 
 typedef struct res {
     int code;
@@ -56,9 +60,24 @@ static int teardown(void **state)
     free(g_out);
     free(g_err);
     g_out = g_err = NULL;
+    if (g_netem.pid && !g_netem.reaped)
+        sk_proc_stop(&g_netem, 5000);
+    memset(&g_netem, 0, sizeof(g_netem));
+    if (g_ts_used)
+        sk_ts_teardown(&g_ts);
+    g_ts_used = 0;
     if (!getenv("SAKHI_KEEP_TMP"))
         sk_tmpdir_remove(g_dir);
     return 0;
+}
+
+/* The test's server, set up in a temp dir of its own (teardown stops and removes it). */
+static sk_ts *ts_setup(const char *prefix)
+{
+    memset(&g_ts, 0, sizeof(g_ts));
+    assert_int_equal(sk_ts_setup(&g_ts, prefix), 0);
+    g_ts_used = 1;
+    return &g_ts;
 }
 
 /* Start bin with args (NULL-terminated); stdin is /dev/null, stdout and stderr go to files in
@@ -443,12 +462,12 @@ static void test_unreachable_and_bad_code(void **state)
                  "--code", "ABCDEFGHJK"),
            1, NULL, "cannot reach the server at 127.0.0.1:");
 
-    sk_ts ts;
-    assert_int_equal(sk_ts_setup(&ts, "sk-cli-srv"), 0);
-    assert_int_equal(sk_ts_worker(&ts, "field-1", SK_ROLE_FIELD, 1), 0);
-    assert_int_equal(sk_ts_code(&ts, "field-1", 3600000, code), 0);
-    assert_int_equal(sk_ts_start(&ts, NULL), 0);
-    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts.port);
+    sk_ts *ts;
+    ts = ts_setup("sk-cli-srv");
+    assert_int_equal(sk_ts_worker(ts, "field-1", SK_ROLE_FIELD, 1), 0);
+    assert_int_equal(sk_ts_code(ts, "field-1", 3600000, code), 0);
+    assert_int_equal(sk_ts_start(ts, NULL), 0);
+    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts->port);
     expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
                  "--code", "ZZZZZZZZZZ"),
            1, NULL, "refused the code");
@@ -480,19 +499,18 @@ static void test_unreachable_and_bad_code(void **state)
     assert_int_equal(jint(j, "pushed"), 0);
     assert_non_null(strstr(jstr(j, "error"), "cannot reach the server"));
     sk_json_free(j);
-    sk_ts_teardown(&ts);
 }
 
 static void test_flow(void **state)
 {
     (void)state;
     char server[64], code[SK_ENROLL_CODE_LEN + 1], ids[2][37], cn[64];
-    sk_ts ts;
-    assert_int_equal(sk_ts_setup(&ts, "sk-cli-flow"), 0);
-    assert_int_equal(sk_ts_worker(&ts, "field-1", SK_ROLE_FIELD, 1), 0);
-    assert_int_equal(sk_ts_code(&ts, "field-1", 3600000, code), 0);
-    assert_int_equal(sk_ts_start(&ts, NULL), 0);
-    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts.port);
+    sk_ts *ts;
+    ts = ts_setup("sk-cli-flow");
+    assert_int_equal(sk_ts_worker(ts, "field-1", SK_ROLE_FIELD, 1), 0);
+    assert_int_equal(sk_ts_code(ts, "field-1", 3600000, code), 0);
+    assert_int_equal(sk_ts_start(ts, NULL), 0);
+    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts->port);
 
     init_store("dev");
     expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
@@ -537,9 +555,9 @@ static void test_flow(void **state)
     expect(SAKHI("--store", "dev", "--pin", PIN, "sync"), 0, "sync complete: sent 0 changes", NULL);
 
     /* the centre has both, exactly those, created by this worker's device */
-    expect(ADMIN("--data", ts.data, "--json", "stats"), 0, "\"records\":2,", NULL);
+    expect(ADMIN("--data", ts->data, "--json", "stats"), 0, "\"records\":2,", NULL);
     for (int i = 0; i < 2; i++) {
-        expect(ADMIN("--data", ts.data, "--json", "show", ids[i]), 0, ids[i], NULL);
+        expect(ADMIN("--data", ts->data, "--json", "show", ids[i]), 0, ids[i], NULL);
         j = parse(g_out);
         const sk_json *f = sk_json_get(j, "fields");
         assert_string_equal(jstr(f, "worker"), "field-1");
@@ -547,9 +565,9 @@ static void test_flow(void **state)
         sk_json_free(j);
     }
     /* the centre accepts the first and adds a follow-up */
-    expect(ADMIN("--data", ts.data, "accept", ids[0]), 0, "LEH-", NULL);
+    expect(ADMIN("--data", ts->data, "accept", ids[0]), 0, "LEH-", NULL);
     snprintf(cn, sizeof(cn), "%.*s", (int)strcspn(g_out, "\n"), g_out);
-    expect(ADMIN("--data", ts.data, "followup", ids[1], "Counsellor called her back"), 0, NULL,
+    expect(ADMIN("--data", ts->data, "followup", ids[1], "Counsellor called her back"), 0, NULL,
            NULL);
 
     /* second sync brings the case number back */
@@ -583,7 +601,6 @@ static void test_flow(void **state)
     assert_string_equal(jstr(sk_json_at(j, 0), "id"), ids[0]);
     assert_string_equal(jstr(sk_json_at(j, 0), "sync"), "accepted");
     sk_json_free(j);
-    sk_ts_teardown(&ts);
 }
 
 /* TLS: enrollment pins the centre's key; a wrong pin is refused before anything is sent and
@@ -593,17 +610,17 @@ static void test_tls(void **state)
     (void)state;
     char server[64], code[SK_ENROLL_CODE_LEN + 1], hex[2 * SK_TLS_PIN_LEN + 1], wrong[65];
     uint8_t pin[SK_TLS_PIN_LEN];
-    sk_ts ts;
-    assert_int_equal(sk_ts_setup(&ts, "sk-cli-tls"), 0);
-    assert_int_equal(sk_ts_tls(&ts, pin), 0);
+    sk_ts *ts;
+    ts = ts_setup("sk-cli-tls");
+    assert_int_equal(sk_ts_tls(ts, pin), 0);
     for (size_t i = 0; i < SK_TLS_PIN_LEN; i++)
         snprintf(hex + 2 * i, 3, "%02x", pin[i]);
     memcpy(wrong, hex, sizeof(wrong));
     wrong[0] = wrong[0] == '0' ? '1' : '0';
-    assert_int_equal(sk_ts_worker(&ts, "field-1", SK_ROLE_FIELD, 1), 0);
-    assert_int_equal(sk_ts_code(&ts, "field-1", 3600000, code), 0);
-    assert_int_equal(sk_ts_start(&ts, NULL), 0);
-    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts.port);
+    assert_int_equal(sk_ts_worker(ts, "field-1", SK_ROLE_FIELD, 1), 0);
+    assert_int_equal(sk_ts_code(ts, "field-1", 3600000, code), 0);
+    assert_int_equal(sk_ts_start(ts, NULL), 0);
+    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts->port);
     init_store("dev");
     expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--server", server, "--code", code,
                  "--server-pin", wrong),
@@ -622,7 +639,6 @@ static void test_tls(void **state)
     expect(SAKHI("--store", "dev", "--pin", PIN, "capture", FIELDS, "--age", "52"), 0, NULL, NULL);
     expect(SAKHI("--store", "dev", "--pin", PIN, "sync"), 0,
            "sync complete: sent 1 change (1 applied", NULL);
-    sk_ts_teardown(&ts);
 }
 
 /* Ctrl-C during a sync that hangs on a dead link: the sync stops at once (not after the 30 s
@@ -631,13 +647,12 @@ static void test_cancel(void **state)
 {
     (void)state;
     char server[64], code[SK_ENROLL_CODE_LEN + 1], up[64], portfile[700], logfile[700], via[64];
-    sk_ts ts;
-    sk_proc netem;
-    assert_int_equal(sk_ts_setup(&ts, "sk-cli-cancel"), 0);
-    assert_int_equal(sk_ts_worker(&ts, "field-1", SK_ROLE_FIELD, 1), 0);
-    assert_int_equal(sk_ts_code(&ts, "field-1", 3600000, code), 0);
-    assert_int_equal(sk_ts_start(&ts, NULL), 0);
-    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts.port);
+    sk_ts *ts;
+    ts = ts_setup("sk-cli-cancel");
+    assert_int_equal(sk_ts_worker(ts, "field-1", SK_ROLE_FIELD, 1), 0);
+    assert_int_equal(sk_ts_code(ts, "field-1", 3600000, code), 0);
+    assert_int_equal(sk_ts_start(ts, NULL), 0);
+    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts->port);
     init_store("dev");
     expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
                  "--code", code),
@@ -645,13 +660,13 @@ static void test_cancel(void **state)
     expect(SAKHI("--store", "dev", "--pin", PIN, "capture", FIELDS, "--age", "41"), 0, NULL, NULL);
 
     /* a link that carries nothing: the client's HELLO never arrives */
-    snprintf(up, sizeof(up), "127.0.0.1:%u", (unsigned)ts.port);
+    snprintf(up, sizeof(up), "127.0.0.1:%u", (unsigned)ts->port);
     snprintf(portfile, sizeof(portfile), "%s/netem.port", g_dir);
     snprintf(logfile, sizeof(logfile), "%s/netem.log", g_dir);
     char *nargv[] = {
         (char *)SAKHI_NETEM_BIN, "--listen", "0",  "--upstream", up, "--blackhole-after", "0",
         "--port-file",           portfile,   "-v", NULL};
-    assert_int_equal(sk_proc_start(&netem, nargv, logfile), 0);
+    assert_int_equal(sk_proc_start(&g_netem, nargv, logfile), 0);
     assert_int_equal(sk_wait_file(portfile, 10000), 0);
     char *port = NULL;
     assert_int_equal(sk_read_file(portfile, &port, NULL), 0);
@@ -672,8 +687,6 @@ static void test_cancel(void **state)
     assert_true(sk_mono_ms() - sent < 5000);
     expect(r, 1, NULL, "canceled");
     expect(SAKHI("--store", "dev", "--pin", PIN, "status", "--json"), 0, "\"pending\":1", NULL);
-    sk_proc_stop(&netem, 5000);
-    sk_ts_teardown(&ts);
 }
 
 int main(void)
