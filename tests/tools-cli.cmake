@@ -22,6 +22,6 @@ endif()
 if(TARGET sakhi-admin AND TARGET sakhi-netem)
   add_test(NAME test_demo
     COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/demo.sh --no-build ${PROJECT_BINARY_DIR})
-  set_tests_properties(test_demo PROPERTIES LABELS "integration;slow" TIMEOUT 300
+  set_tests_properties(test_demo PROPERTIES LABELS integration TIMEOUT 300
     ENVIRONMENT "SAKHI_DEMO_DIR=${PROJECT_BINARY_DIR}/demo-test-data")
 endif()
