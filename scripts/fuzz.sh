@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz.sh [seconds] - build the libFuzzer targets with clang under ASan+UBSan and run each one
-# for a bounded time on the seed corpus in tests/fuzz/corpus/.
+# for a bounded time on its seed corpus (tests/fuzz/corpus/, corpus_session/, corpus_client/).
 #
 # Environment:
 #   SAKHI_FUZZ_SECONDS  seconds per target when no argument is given (default 60)
@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${SAKHI_FUZZ_BUILD:-$ROOT/build-fuzz}
 SECS=${1:-${SAKHI_FUZZ_SECONDS:-60}}
-TARGETS=(fuzz_frame)
+TARGETS=(fuzz_frame fuzz_session fuzz_client)
 
 if ! command -v clang >/dev/null 2>&1; then
     echo "fuzz.sh: clang not found (scripts/setup-deps.sh installs it)" >&2
@@ -22,18 +22,23 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 
 CC=clang cmake -S "$ROOT" -B "$BUILD" -DSAKHI_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DSAKHI_BUILD_SERVER=OFF -DSAKHI_BUILD_TOOLS=OFF -DSAKHI_BUILD_BENCH=OFF >/dev/null
+    -DSAKHI_BUILD_SERVER=ON -DSAKHI_BUILD_TOOLS=OFF -DSAKHI_BUILD_BENCH=OFF >/dev/null
 cmake --build "$BUILD" --target "${TARGETS[@]}" -j "${SAKHI_JOBS:-2}"
 
 mkdir -p "$BUILD/findings"
 status=0
 for t in "${TARGETS[@]}"; do
     work="$BUILD/corpus-$t"
+    case $t in # seed corpus of each target (replayed by ctest, label fuzz-smoke)
+    fuzz_session) seeds="$ROOT/tests/fuzz/corpus_session" ;;
+    fuzz_client) seeds="$ROOT/tests/fuzz/corpus_client" ;;
+    *) seeds="$ROOT/tests/fuzz/corpus" ;;
+    esac
     mkdir -p "$work"
     echo "fuzz.sh: $t for ${SECS}s"
     if ! "$BUILD/tests/$t" -max_total_time="$SECS" -rss_limit_mb=512 -malloc_limit_mb=64 \
         -timeout=10 -print_final_stats=1 -artifact_prefix="$BUILD/findings/$t-" \
-        "$work" "$ROOT/tests/fuzz/corpus"; then
+        "$work" "$seeds"; then
         echo "fuzz.sh: $t FAILED; inputs in $BUILD/findings/" >&2
         status=1
     fi
