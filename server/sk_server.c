@@ -69,6 +69,32 @@ static void on_prune(uv_timer_t *t)
     sk_writer_submit(srv->writer, w);
 }
 
+#define ACCEPT_RETRY_MS 50
+
+static void srv_accept_retry(uv_timer_t *t);
+
+/* A connection libuv has taken but the server could not (no memory for its session) stays
+ * pending: libuv stops watching the listener until it is accepted, so leaving it would make
+ * the server deaf to every later connection. It is accepted again shortly instead. */
+static void try_accept(sk_server *srv)
+{
+    if (srv->draining || srv->stopped)
+        return;
+    int rc = sk_session_accept(srv, srv->nconn >= srv->cfg->max_conn);
+    if (rc == -SK_E_NOMEM) {
+        sk_log(SK_LOG_WARN, "accept_failed", "code=%s retry_ms=%u", sk_err_name(rc),
+               ACCEPT_RETRY_MS);
+        uv_timer_start(&srv->accept_timer, srv_accept_retry, ACCEPT_RETRY_MS, 0);
+    } else if (rc) {
+        sk_log(SK_LOG_WARN, "accept_failed", "code=%s", sk_err_name(rc));
+    }
+}
+
+static void srv_accept_retry(uv_timer_t *t)
+{
+    try_accept(t->data);
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
     sk_server *srv = l->data;
@@ -76,11 +102,7 @@ static void on_connection(uv_stream_t *l, int status)
         sk_log(SK_LOG_WARN, "accept_error", "err=%s", uv_err_name(status));
         return;
     }
-    if (srv->draining)
-        return;
-    int rc = sk_session_accept(srv, srv->nconn >= srv->cfg->max_conn);
-    if (rc)
-        sk_log(SK_LOG_WARN, "accept_failed", "code=%s", sk_err_name(rc));
+    try_accept(srv);
 }
 
 #define AUTHGEN_POLL_MS 500
@@ -128,6 +150,7 @@ static void finish(sk_server *srv)
     uv_close((uv_handle_t *)&srv->check_timer, close_noop);
     uv_close((uv_handle_t *)&srv->authgen_timer, close_noop);
     uv_close((uv_handle_t *)&srv->prune_timer, close_noop);
+    uv_close((uv_handle_t *)&srv->accept_timer, close_noop);
     sk_ratelimit_free(srv->rl_device);
     sk_ratelimit_free(srv->rl_addr);
     srv->rl_device = srv->rl_addr = NULL;
@@ -206,6 +229,7 @@ static void init_cleanup(sk_server *srv)
         uv_close((uv_handle_t *)&srv->check_timer, close_noop);
         uv_close((uv_handle_t *)&srv->authgen_timer, close_noop);
         uv_close((uv_handle_t *)&srv->prune_timer, close_noop);
+        uv_close((uv_handle_t *)&srv->accept_timer, close_noop);
         srv->handles_init = 0;
     }
     if (srv->listener_init) {
@@ -314,10 +338,11 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     uv_timer_init(loop, &srv->check_timer);
     uv_timer_init(loop, &srv->authgen_timer);
     uv_timer_init(loop, &srv->prune_timer);
+    uv_timer_init(loop, &srv->accept_timer);
     srv->handles_init = 1;
     srv->sig_int.data = srv->sig_term.data = srv->sig_hup.data = srv;
     srv->shutdown_timer.data = srv->check_timer.data = srv;
-    srv->authgen_timer.data = srv->prune_timer.data = srv;
+    srv->authgen_timer.data = srv->prune_timer.data = srv->accept_timer.data = srv;
     if (uv_signal_start(&srv->sig_int, on_signal, SIGINT) ||
         uv_signal_start(&srv->sig_term, on_signal, SIGTERM) ||
         uv_signal_start(&srv->sig_hup, on_signal, SIGHUP)) {

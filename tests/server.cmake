@@ -35,3 +35,12 @@ foreach(t test_server_limits test_server_load test_server_durability test_server
     sakhi_server_test(${t})
   endif()
 endforeach()
+
+# An allocation failure while checking an AUTH: never AUTH_FAILED, never counted, never silent.
+# Needs the iofault preload library of tests/fault, which exists only without sanitizers.
+if(NOT SAKHI_SANITIZE AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/fault/iofault.c)
+  sakhi_server_test(test_server_auth_nomem LABELS fault TIMEOUT 300)
+  target_compile_definitions(test_server_auth_nomem PRIVATE
+    SK_IOFAULT_LIB="$<TARGET_FILE:sakhi_iofault>")
+  add_dependencies(test_server_auth_nomem sakhi_iofault)
+endif()
