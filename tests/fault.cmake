@@ -1,7 +1,7 @@
 # fault: fault-injection infrastructure and the simulated power-loss campaign (docs/RELIABILITY.md).
 # The iofault preload library interposes malloc and file I/O, which does not mix with the
 # sanitizers' own interposition, so these targets are built only in plain builds.
-if(NOT SAKHI_SANITIZE)
+if(NOT SAKHI_SANITIZE AND NOT CMAKE_CROSSCOMPILING)
   set(SK_FAULT_DIR ${CMAKE_CURRENT_LIST_DIR}/fault)
 
   # LD_PRELOAD library: RECORD, FAULT and MALLOC modes. Never linked into anything.

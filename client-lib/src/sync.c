@@ -66,7 +66,9 @@ static int map_server_code(sakhi_client *c, uint32_t code, sk_str msg)
     int rc;
     switch (code) {
     case SK_E_AUTH_FAILED: rc = SAKHI_EAUTH; break;
-    case SK_E_REVOKED: rc = SAKHI_EREVOKED; break;
+    /* SAKHI_EREVOKED promises the store was wiped, which only an authenticated WIPE does; a
+     * bare ERROR saying REVOKED wipes nothing, so it must not claim to have. */
+    case SK_E_REVOKED: rc = SAKHI_EAUTH; break;
     case SK_E_VERSION: rc = SAKHI_EVERSION; break;
     case SK_E_ENROLL_CODE: rc = SAKHI_EENROLLCODE; break;
     case SK_E_STORE_FULL:
@@ -401,9 +403,16 @@ static int authenticate(sess *s, const sk_msg *challenge)
     uint64_t wall = sk_client_wall_ms(c);
     s->max_batch = welcome.u.welcome.max_batch ? welcome.u.welcome.max_batch : 1;
     s->max_inflight = welcome.u.welcome.max_inflight ? welcome.u.welcome.max_inflight : 1;
+    /* The server's limits are untrusted input too: the frame limit is the smaller of the two
+     * sides' (we announced SK_FRAME_DEFAULT_MAX in HELLO), so a hostile WELCOME cannot make the
+     * frame reader allocate gigabytes. */
     s->max_frame = welcome.u.welcome.max_frame;
     if (s->max_frame < SK_FRAME_MIN_MAX)
         s->max_frame = SK_FRAME_MIN_MAX;
+    if (s->max_frame > SK_FRAME_DEFAULT_MAX)
+        s->max_frame = SK_FRAME_DEFAULT_MAX;
+    if (s->max_batch > SK_MAX_BATCH)
+        s->max_batch = SK_MAX_BATCH;
     uint32_t n =
         welcome.u.welcome.worker.n > SK_MAX_NAME ? SK_MAX_NAME : welcome.u.welcome.worker.n;
     memcpy(s->worker, welcome.u.welcome.worker.p ? welcome.u.welcome.worker.p : "", n);
