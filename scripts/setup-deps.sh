@@ -27,9 +27,20 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
     exit 1
 fi
 
+# Ask about the native architecture only: once a foreign one is added (scripts/cross-test.sh adds
+# arm64), dpkg-query reports one status per architecture for multiarch -dev packages.
+native=$(dpkg --print-architecture)
+pkg_status()
+{
+    local s
+    s=$(dpkg-query -W -f='${db:Status-Status}' "$1:$native" 2>/dev/null) ||
+        s=$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null) || s=
+    printf '%s' "$s"
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
-    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    status=$(pkg_status "$p")
     if [[ "$status" != installed ]]; then
         missing+=("$p")
     fi
@@ -60,8 +71,7 @@ export DEBIAN_FRONTEND=noninteractive
 # Confirm: a package apt could not provide must stop the build here, not later in cmake.
 still=()
 for p in "${missing[@]}"; do
-    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-    [[ "$status" == installed ]] || still+=("$p")
+    [[ "$(pkg_status "$p")" == installed ]] || still+=("$p")
 done
 if [[ ${#still[@]} -ne 0 ]]; then
     echo "setup-deps: still missing after apt-get install: ${still[*]}" >&2
