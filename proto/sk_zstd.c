@@ -1,0 +1,189 @@
+/*
+ * sk_zstd.c - compression wrapper frames (see sk_zstd.h) over libzstd's one-shot API.
+ *
+ * Owns nothing between calls: each call creates and frees its own zstd context. The receive side
+ * never lets the peer choose an allocation: the declared size is checked against max_frame and
+ * against the zstd frame header before the output buffer of exactly that size is allocated, and
+ * decompression into that buffer cannot write past it (more output is an error). It must never
+ * decompress a frame of unknown content size, never accept a wrapper inside a wrapper, and never
+ * log what it carries.
+ */
+#include "sk_zstd.h"
+
+#include "sk_err.h"
+#include "sk_frame.h"
+#include "sk_mp.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+/* The wrapper holds one bin as long as the frame allows and nothing nested. */
+static const sk_mp_limits wrapper_limits = {
+    .max_depth = 2,
+    .max_str = 256,
+    .max_bin = UINT32_MAX,
+    .max_items = 8,
+};
+
+int sk_zframe_is_wrapper(const uint8_t *body, size_t len)
+{
+    sk_mp m;
+    uint32_t n;
+    uint64_t type;
+    sk_mp_init(&m, body, len);
+    if (sk_mp_peek(&m) != SK_MP_ARRAY || sk_mp_read_array(&m, &n) || n < 1)
+        return 0;
+    if (sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &type))
+        return 0;
+    return type == 0;
+}
+
+int sk_zframe_wrap(sk_buf *out, const uint8_t *body, size_t len)
+{
+    if (len < SK_ZFRAME_MIN || len > UINT32_MAX)
+        return SK_ZFRAME_PLAIN;
+    size_t bound = ZSTD_compressBound(len);
+    if (ZSTD_isError(bound))
+        return SK_ZFRAME_PLAIN;
+    uint8_t *z = malloc(bound);
+    if (!z)
+        return -SK_E_NOMEM;
+    int rc;
+    size_t start = out->len;
+    size_t zn = ZSTD_compress(z, bound, body, len, SK_ZFRAME_LEVEL);
+    if (ZSTD_isError(zn)) {
+        rc = ZSTD_getErrorCode(zn) == ZSTD_error_memory_allocation ? -SK_E_NOMEM : -SK_E_INTERNAL;
+        goto out;
+    }
+    /* Envelope overhead: array, type, rid, map, key 1, uint32 (at most 5), key 2, bin32 header.
+     * Compare the largest it can be, so "smaller" is never an overestimate. */
+    if (zn + 15 >= len) {
+        rc = SK_ZFRAME_PLAIN;
+        goto out;
+    }
+    if ((rc = sk_buf_append(out, "\0\0\0\0", SK_FRAME_HDR)))
+        goto out;
+    msgpack_packer pk;
+    sk_packer_init(&pk, out);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint32(&pk, 0);
+    msgpack_pack_uint32(&pk, 0);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_uint32(&pk, 1);
+    msgpack_pack_uint32(&pk, (uint32_t)len);
+    msgpack_pack_uint32(&pk, 2);
+    sk_pack_bin(&pk, z, zn);
+    if (out->oom) {
+        rc = -SK_E_NOMEM;
+        goto out;
+    }
+    sk_frame_put_header(out->data + start, (uint32_t)(out->len - start - SK_FRAME_HDR));
+    rc = 0;
+out:
+    if (rc)
+        out->len = start;
+    free(z);
+    return rc;
+}
+
+int sk_zframe_compress_frame(sk_buf *b, size_t start)
+{
+    if (b->oom)
+        return -SK_E_NOMEM;
+    if (start > b->len || b->len - start < SK_FRAME_HDR)
+        return -SK_E_BAD_FRAME;
+    const uint8_t *h = b->data + start;
+    size_t blen = b->len - start - SK_FRAME_HDR;
+    uint32_t declared = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+    if (declared != blen)
+        return -SK_E_BAD_FRAME;
+    if (blen < SK_ZFRAME_MIN)
+        return 0;
+    sk_buf z = SK_BUF_INIT;
+    int rc = sk_zframe_wrap(&z, b->data + start + SK_FRAME_HDR, blen);
+    if (rc == 0) {
+        /* The wrapped frame is shorter than the plain one: it fits where the plain one was. */
+        memcpy(b->data + start, z.data, z.len);
+        b->len = start + z.len;
+    }
+    sk_buf_free(&z);
+    return rc == 0 ? 1 : 0;
+}
+
+int sk_zframe_unwrap(const uint8_t *frame_body, size_t len, uint32_t max_frame, uint8_t **out,
+                     size_t *out_len)
+{
+    sk_mp m;
+    uint32_t n, i;
+    uint64_t v, size = 0;
+    const uint8_t *data = NULL;
+    uint32_t dlen = 0;
+    int have_size = 0, have_data = 0;
+    uint8_t *buf = NULL;
+    ZSTD_DCtx *dctx = NULL;
+    int rc = -SK_E_DECOMPRESS;
+
+    if (sk_mp_check(frame_body, len, &wrapper_limits))
+        goto out;
+    sk_mp_init(&m, frame_body, len);
+    if (sk_mp_read_array(&m, &n) || n != 3)
+        goto out;
+    if (sk_mp_read_uint(&m, &v) || v != 0) /* type */
+        goto out;
+    if (sk_mp_read_uint(&m, &v) || v != 0) /* rid */
+        goto out;
+    if (sk_mp_peek(&m) != SK_MP_MAP || sk_mp_read_map(&m, &n))
+        goto out;
+    for (i = 0; i < n; i++) {
+        if (sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &v))
+            goto out;
+        if (v == 1) {
+            if (have_size || sk_mp_peek(&m) != SK_MP_UINT ||
+                sk_mp_read_uint_max(&m, UINT32_MAX, &size))
+                goto out;
+            have_size = 1;
+        } else if (v == 2) {
+            if (have_data || sk_mp_peek(&m) != SK_MP_BIN || sk_mp_read_bin(&m, &data, &dlen))
+                goto out;
+            have_data = 1;
+        } else if (sk_mp_skip(&m)) { /* unknown keys are skipped, as in every body */
+            goto out;
+        }
+    }
+    if (!have_size || !have_data || !sk_mp_at_end(&m))
+        goto out;
+    if (size == 0 || size > max_frame)
+        goto out;
+    /* Exactly one zstd frame, and its header declares exactly size: checked before any
+     * allocation, so neither the envelope nor the zstd header can ask for more memory. */
+    size_t fsz = ZSTD_findFrameCompressedSize(data, dlen);
+    if (ZSTD_isError(fsz) || fsz != dlen)
+        goto out;
+    unsigned long long csize = ZSTD_getFrameContentSize(data, dlen);
+    if (csize == ZSTD_CONTENTSIZE_UNKNOWN || csize == ZSTD_CONTENTSIZE_ERROR || csize != size)
+        goto out;
+    buf = malloc((size_t)size);
+    dctx = ZSTD_createDCtx();
+    if (!buf || !dctx) {
+        rc = -SK_E_NOMEM;
+        goto out;
+    }
+    size_t got = ZSTD_decompressDCtx(dctx, buf, (size_t)size, data, dlen);
+    if (ZSTD_isError(got)) {
+        if (ZSTD_getErrorCode(got) == ZSTD_error_memory_allocation)
+            rc = -SK_E_NOMEM;
+        goto out;
+    }
+    if (got != size || sk_zframe_is_wrapper(buf, got))
+        goto out;
+    *out = buf;
+    *out_len = got;
+    buf = NULL;
+    rc = 0;
+out:
+    ZSTD_freeDCtx(dctx);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,454 @@
+/*
+ * test_zstd.c - unit tests of the compression wrapper (proto/sk_zstd.c, PROTOCOL.md section 10):
+ * a CHANGES frame of 50 records survives wrap and unwrap byte for byte and shrinks; every
+ * rejection is -SK_E_DECOMPRESS: a bomb (a few hundred bytes that expand past max_frame) is
+ * refused before any large allocation, a declared size that differs from the zstd header's, a
+ * frame without a content size, truncated data, a wrapper inside a wrapper, garbage, a wrong
+ * envelope. Wrappers are written out byte by byte here, independently of sk_zframe_wrap.
+ *
+ * The test binary is linked with -Wl,--wrap=malloc: every malloc that proto code makes goes
+ * through __wrap_malloc below, which remembers the largest request, so "rejected before
+ * allocation" is checked exactly and not only through mallinfo2.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "msg_fixtures.h"
+#include "sk_err.h"
+#include "sk_frame.h"
+#include "sk_msg.h"
+#include "sk_zstd.h"
+
+void *__real_malloc(size_t n);
+void *__wrap_malloc(size_t n);
+static size_t largest_malloc;
+
+void *__wrap_malloc(size_t n)
+{
+    if (n > largest_malloc)
+        largest_malloc = n;
+    return __real_malloc(n);
+}
+
+#define MAX_FRAME (1024u * 1024u)
+
+/* A CHANGES frame of 50 records: the two golden-vector records (Hindi and Tibetan text, stamps,
+ * entries) repeated with distinct ids and versions, the shape a 50-referral pull answers with. */
+static void changes50(sk_buf *out)
+{
+    fx_msg f;
+    size_t i, n = fx_count();
+    for (i = 0; i < n; i++) {
+        assert_int_equal(fx_build(i, &f), 0);
+        if (strcmp(f.name, "changes") == 0)
+            break;
+        fx_free(&f);
+    }
+    assert_true(i < n);
+    sk_record recs[50];
+    for (i = 0; i < 50; i++) {
+        recs[i] = f.m.u.changes.records[i % 2]; /* shallow: the fixture owns the parts */
+        recs[i].id.b[15] = (uint8_t)i;
+        recs[i].id.b[14] = 0xa5;
+        recs[i].version = 101 + i;
+    }
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_CHANGES, 7);
+    m.u.changes.records = recs;
+    m.u.changes.nrecords = 50;
+    m.u.changes.next = 150;
+    assert_int_equal(sk_msg_encode(out, &m), 0);
+    fx_free(&f);
+}
+
+/* Wrapper envelope [0, 0, {1: size, 2: bin(data)}] written by hand (uint32 size, bin32). */
+static void envelope(sk_buf *b, uint64_t size, const void *data, size_t dlen)
+{
+    uint8_t h[16];
+    size_t k = 0;
+    h[k++] = 0x93;
+    h[k++] = 0x00;
+    h[k++] = 0x00;
+    h[k++] = 0x82;
+    h[k++] = 0x01;
+    h[k++] = 0xce;
+    h[k++] = (uint8_t)(size >> 24);
+    h[k++] = (uint8_t)(size >> 16);
+    h[k++] = (uint8_t)(size >> 8);
+    h[k++] = (uint8_t)size;
+    h[k++] = 0x02;
+    h[k++] = 0xc6;
+    h[k++] = (uint8_t)(dlen >> 24);
+    h[k++] = (uint8_t)(dlen >> 16);
+    h[k++] = (uint8_t)(dlen >> 8);
+    h[k++] = (uint8_t)dlen;
+    assert_int_equal(sk_buf_append(b, h, k), 0);
+    assert_int_equal(sk_buf_append(b, data, dlen), 0);
+}
+
+/* zstd-compress src; content size in the header only when with_size. Caller frees. */
+static uint8_t *zcompress(const void *src, size_t n, int with_size, size_t *zn)
+{
+    size_t bound = ZSTD_compressBound(n);
+    uint8_t *z = malloc(bound);
+    assert_non_null(z);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    assert_non_null(cc);
+    assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, with_size)));
+    size_t r = ZSTD_compress2(cc, z, bound, src, n);
+    assert_false(ZSTD_isError(r));
+    ZSTD_freeCCtx(cc);
+    *zn = r;
+    return z;
+}
+
+static void expect_unwrap(int line, int code, const uint8_t *b, size_t n, uint32_t max)
+{
+    uint8_t *out = (uint8_t *)"untouched";
+    size_t olen = 77;
+    int rc = sk_zframe_unwrap(b, n, max, &out, &olen);
+    if (rc != code)
+        fail_msg("line %d: unwrap gave %d %s, expected %d %s", line, rc, sk_err_name(rc), code,
+                 sk_err_name(code));
+    if (rc) {
+        assert_string_equal((const char *)out, "untouched");
+        assert_int_equal(olen, 77);
+    } else {
+        free(out);
+    }
+}
+#define UNWRAP(code, b, n, max) expect_unwrap(__LINE__, (code), (b), (n), (max))
+
+static void test_round_trip_changes(void **state)
+{
+    (void)state;
+    sk_buf plain = SK_BUF_INIT, z = SK_BUF_INIT;
+    changes50(&plain);
+    size_t blen = plain.len - SK_FRAME_HDR;
+    assert_true(blen > 10000);
+    assert_int_equal(sk_zframe_wrap(&z, plain.data + SK_FRAME_HDR, blen), 0);
+    /* A complete frame: header equals the body length, body is a wrapper. */
+    uint32_t hl = (uint32_t)z.data[0] << 24 | (uint32_t)z.data[1] << 16 | (uint32_t)z.data[2] << 8 |
+                  z.data[3];
+    assert_int_equal(hl, z.len - SK_FRAME_HDR);
+    assert_int_equal(sk_zframe_is_wrapper(z.data + 4, z.len - 4), 1);
+    assert_int_equal(sk_zframe_is_wrapper(plain.data + 4, blen), 0);
+    /* The repeated records compress well below half. */
+    assert_true(z.len * 2 < plain.len);
+    print_message("CHANGES of 50: %zu bytes plain, %zu compressed (%.1f%%)\n", plain.len, z.len,
+                  100.0 * (double)z.len / (double)plain.len);
+    uint8_t *out = NULL;
+    size_t olen = 0;
+    largest_malloc = 0;
+    assert_int_equal(sk_zframe_unwrap(z.data + 4, z.len - 4, MAX_FRAME, &out, &olen), 0);
+    assert_int_equal(largest_malloc, blen); /* the wrapper sees the proto code's allocations */
+    assert_int_equal(olen, blen);
+    assert_memory_equal(out, plain.data + 4, blen);
+    sk_msg m;
+    assert_int_equal(sk_msg_decode(out, olen, &m, NULL), 0);
+    assert_int_equal(m.type, SK_MSG_CHANGES);
+    assert_int_equal(m.u.changes.nrecords, 50);
+    assert_int_equal(m.u.changes.records[49].version, 150);
+    sk_msg_free(&m);
+    free(out);
+    /* The size limit is inclusive: exactly blen passes, one less fails. */
+    UNWRAP(0, z.data + 4, z.len - 4, (uint32_t)blen);
+    UNWRAP(-SK_E_DECOMPRESS, z.data + 4, z.len - 4, (uint32_t)blen - 1);
+
+    /* In place: the buffer's last frame is replaced by the wrapper, an earlier one kept. */
+    sk_buf two = SK_BUF_INIT;
+    assert_int_equal(sk_buf_append(&two, "\0\0\0\1\xc0", 5), 0);
+    assert_int_equal(sk_buf_append(&two, plain.data, plain.len), 0);
+    assert_int_equal(sk_zframe_compress_frame(&two, 5), 1);
+    assert_int_equal(two.len, 5 + z.len);
+    assert_memory_equal(two.data, "\0\0\0\1\xc0", 5);
+    assert_memory_equal(two.data + 5, z.data, z.len);
+    assert_int_equal(sk_zframe_compress_frame(&two, 6), -SK_E_BAD_FRAME);
+    sk_buf_free(&two);
+    sk_buf_free(&plain);
+    sk_buf_free(&z);
+}
+
+static void test_small_not_compressed(void **state)
+{
+    (void)state;
+    uint8_t body[SK_ZFRAME_MIN];
+    memset(body, 'a', sizeof(body));
+    body[0] = 0x91; /* not that it matters: a body is bytes here */
+    sk_buf z = SK_BUF_INIT;
+    assert_int_equal(sk_zframe_wrap(&z, body, sizeof(body) - 1), SK_ZFRAME_PLAIN);
+    assert_int_equal(z.len, 0);
+    assert_int_equal(sk_zframe_wrap(&z, body, sizeof(body)), 0); /* 1 KiB of 'a': compresses */
+    assert_true(z.len < 64);
+    /* Random bytes do not get smaller: plain. */
+    sk_buf r = SK_BUF_INIT;
+    uint32_t x = 12345;
+    uint8_t rnd[4096];
+    for (size_t i = 0; i < sizeof(rnd); i++) {
+        x = x * 1103515245u + 12345u;
+        rnd[i] = (uint8_t)(x >> 16);
+    }
+    assert_int_equal(sk_zframe_wrap(&r, rnd, sizeof(rnd)), SK_ZFRAME_PLAIN);
+    assert_int_equal(r.len, 0);
+    /* In place: a small frame and an incompressible one are left exactly as they were. */
+    uint8_t fr[SK_FRAME_HDR + sizeof(rnd)];
+    sk_frame_put_header(fr, sizeof(rnd));
+    memcpy(fr + SK_FRAME_HDR, rnd, sizeof(rnd));
+    assert_int_equal(sk_buf_append(&r, fr, sizeof(fr)), 0);
+    assert_int_equal(sk_zframe_compress_frame(&r, 0), 0);
+    assert_int_equal(r.len, sizeof(fr));
+    assert_memory_equal(r.data, fr, sizeof(fr));
+    sk_buf_reset(&r);
+    assert_int_equal(sk_buf_append(&r, "\0\0\0\2\x91\x01", 6), 0);
+    assert_int_equal(sk_zframe_compress_frame(&r, 0), 0);
+    assert_int_equal(r.len, 6);
+    sk_buf_free(&r);
+    sk_buf_free(&z);
+}
+
+static void test_bomb_rejected_before_allocation(void **state)
+{
+    (void)state;
+    /* 64 MiB of zeros compress to a few kilobytes. */
+    size_t big = 64u * 1024u * 1024u;
+    uint8_t *zeros = calloc(1, big);
+    assert_non_null(zeros);
+    size_t zn;
+    uint8_t *z = zcompress(zeros, big, 1, &zn);
+    free(zeros);
+    assert_true(zn < 8192);
+    sk_buf b = SK_BUF_INIT;
+    struct mallinfo2 before = mallinfo2();
+
+    /* Envelope honest about 64 MiB: above max_frame. */
+    envelope(&b, big, z, zn);
+    largest_malloc = 0;
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    assert_true(largest_malloc < 65536);
+    /* Envelope claims max_frame exactly; the zstd header says 64 MiB. */
+    sk_buf_reset(&b);
+    envelope(&b, MAX_FRAME, z, zn);
+    largest_malloc = 0;
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    assert_true(largest_malloc < 65536);
+    /* Same without a content size in the zstd header (a streaming frame). */
+    free(z);
+    zeros = calloc(1, 4u * MAX_FRAME);
+    assert_non_null(zeros);
+    z = zcompress(zeros, 4u * MAX_FRAME, 0, &zn);
+    free(zeros);
+    sk_buf_reset(&b);
+    envelope(&b, MAX_FRAME, z, zn);
+    largest_malloc = 0;
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    assert_true(largest_malloc < 65536);
+
+    struct mallinfo2 after = mallinfo2();
+    size_t grew = after.uordblks > before.uordblks ? after.uordblks - before.uordblks : 0;
+    assert_true(grew < 65536);
+    free(z);
+    sk_buf_free(&b);
+}
+
+static void test_declared_size_mismatch(void **state)
+{
+    (void)state;
+    uint8_t body[3000];
+    memset(body, 0x41, sizeof(body));
+    body[0] = 0x93;
+    body[1] = 0x08;
+    size_t zn;
+    uint8_t *z = zcompress(body, sizeof(body), 1, &zn);
+    sk_buf b = SK_BUF_INIT;
+    envelope(&b, sizeof(body), z, zn);
+    UNWRAP(0, b.data, b.len, MAX_FRAME);
+    sk_buf_reset(&b);
+    envelope(&b, sizeof(body) - 1, z, zn);
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    sk_buf_reset(&b);
+    envelope(&b, sizeof(body) + 1, z, zn);
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    sk_buf_reset(&b);
+    envelope(&b, 0, z, zn);
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    free(z);
+    sk_buf_free(&b);
+}
+
+static void test_unknown_content_size(void **state)
+{
+    (void)state;
+    uint8_t body[3000];
+    memset(body, 0x42, sizeof(body));
+    size_t zn;
+    uint8_t *z = zcompress(body, sizeof(body), 0, &zn);
+    assert_int_equal(ZSTD_getFrameContentSize(z, zn), ZSTD_CONTENTSIZE_UNKNOWN);
+    sk_buf b = SK_BUF_INIT;
+    envelope(&b, sizeof(body), z, zn);
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    free(z);
+    sk_buf_free(&b);
+}
+
+static void test_truncated_and_trailing(void **state)
+{
+    (void)state;
+    sk_buf plain = SK_BUF_INIT;
+    changes50(&plain);
+    size_t blen = plain.len - SK_FRAME_HDR;
+    size_t zn;
+    uint8_t *z = zcompress(plain.data + 4, blen, 1, &zn);
+    sk_buf b = SK_BUF_INIT;
+    /* The zstd frame cut at several points (the bin length honest about the cut). */
+    size_t cuts[] = {0, 1, 4, 6, zn / 2, zn - 4, zn - 1};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        sk_buf_reset(&b);
+        envelope(&b, blen, z, cuts[i]);
+        UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    }
+    /* The wrapper itself cut short (bin length past the end). */
+    sk_buf_reset(&b);
+    envelope(&b, blen, z, zn);
+    UNWRAP(0, b.data, b.len, MAX_FRAME);
+    for (size_t cut = 0; cut < 40; cut++)
+        UNWRAP(-SK_E_DECOMPRESS, b.data, cut, MAX_FRAME);
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len - 1, MAX_FRAME);
+    /* Two zstd frames back to back, or a byte after the frame. */
+    uint8_t *two = malloc(2 * zn);
+    assert_non_null(two);
+    memcpy(two, z, zn);
+    memcpy(two + zn, z, zn);
+    sk_buf_reset(&b);
+    envelope(&b, blen, two, 2 * zn);
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    sk_buf_reset(&b);
+    envelope(&b, blen, two, zn + 1);
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    /* Corrupt block content (checksum-less frame: the decoder or the size check catches it). */
+    memcpy(two, z, zn);
+    for (size_t i = 12; i < zn; i += 7)
+        two[i] ^= 0x5a;
+    sk_buf_reset(&b);
+    envelope(&b, blen, two, zn);
+    uint8_t *out = NULL;
+    size_t olen = 0;
+    int rc = sk_zframe_unwrap(b.data, b.len, MAX_FRAME, &out, &olen);
+    if (rc == 0) { /* zstd cannot always tell; then the bytes differ and the decoder judges */
+        assert_int_equal(olen, blen);
+        free(out);
+    } else {
+        assert_int_equal(rc, -SK_E_DECOMPRESS);
+    }
+    free(two);
+    free(z);
+    sk_buf_free(&b);
+    sk_buf_free(&plain);
+}
+
+static void test_nested_wrapper(void **state)
+{
+    (void)state;
+    sk_buf plain = SK_BUF_INIT, inner = SK_BUF_INIT, outer = SK_BUF_INIT;
+    changes50(&plain);
+    assert_int_equal(sk_zframe_wrap(&inner, plain.data + 4, plain.len - 4), 0);
+    /* The inner wrapper's body compressed by hand into an outer wrapper: valid in every other
+     * respect, refused because what comes out is a wrapper again. */
+    sk_buf body = SK_BUF_INIT;
+    assert_int_equal(sk_buf_append(&body, inner.data + 4, inner.len - 4), 0);
+    size_t zn;
+    uint8_t *z = zcompress(body.data, body.len, 1, &zn);
+    envelope(&outer, body.len, z, zn);
+    UNWRAP(-SK_E_DECOMPRESS, outer.data, outer.len, MAX_FRAME);
+    /* A body whose type is 0 in a longer integer encoding is a wrapper too. */
+    sk_buf t = SK_BUF_INIT;
+    assert_int_equal(sk_buf_append(&t, "\x93\xcc\x00\x00\x80", 5), 0);
+    assert_int_equal(sk_zframe_is_wrapper(t.data, t.len), 1);
+    assert_int_equal(sk_zframe_is_wrapper((const uint8_t *)"\x93\x01", 2), 0);
+    assert_int_equal(sk_zframe_is_wrapper((const uint8_t *)"\x93", 1), 0);
+    assert_int_equal(sk_zframe_is_wrapper((const uint8_t *)"\x00", 1), 0);
+    assert_int_equal(sk_zframe_is_wrapper(NULL, 0), 0);
+    sk_buf_free(&t);
+    free(z);
+    sk_buf_free(&body);
+    sk_buf_free(&plain);
+    sk_buf_free(&inner);
+    sk_buf_free(&outer);
+}
+
+static void test_garbage_and_bad_envelope(void **state)
+{
+    (void)state;
+    uint8_t body[2000];
+    memset(body, 0x43, sizeof(body));
+    size_t zn;
+    uint8_t *z = zcompress(body, sizeof(body), 1, &zn);
+    sk_buf b = SK_BUF_INIT;
+    /* Not a zstd frame at all. */
+    envelope(&b, sizeof(body), body, 100);
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    /* A valid envelope around nothing. */
+    sk_buf_reset(&b);
+    envelope(&b, sizeof(body), z, 0);
+    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    /* Not MessagePack. */
+    UNWRAP(-SK_E_DECOMPRESS, (const uint8_t *)"\x93\x00\x00\xc1", 4, MAX_FRAME);
+    UNWRAP(-SK_E_DECOMPRESS, (const uint8_t *)"", 0, MAX_FRAME);
+    /* Envelope variants built from the good one. */
+    sk_buf_reset(&b);
+    envelope(&b, sizeof(body), z, zn);
+    UNWRAP(0, b.data, b.len, MAX_FRAME);
+    uint8_t *v = malloc(b.len + 8);
+    assert_non_null(v);
+    memcpy(v, b.data, b.len);
+    v[2] = 0x05; /* rid 5 */
+    UNWRAP(-SK_E_DECOMPRESS, v, b.len, MAX_FRAME);
+    memcpy(v, b.data, b.len);
+    v[0] = 0x94; /* 4 elements */
+    UNWRAP(-SK_E_DECOMPRESS, v, b.len, MAX_FRAME);
+    memcpy(v, b.data, b.len);
+    v[4] = 0x03; /* key 3 instead of 1: size missing */
+    UNWRAP(-SK_E_DECOMPRESS, v, b.len, MAX_FRAME);
+    memcpy(v, b.data, b.len);
+    v[10] = 0x01; /* key 1 twice, data missing (the bin value under key 1 is the wrong type) */
+    UNWRAP(-SK_E_DECOMPRESS, v, b.len, MAX_FRAME);
+    memcpy(v, b.data, b.len);
+    v[11] = 0xdb; /* data as str32 */
+    UNWRAP(-SK_E_DECOMPRESS, v, b.len, MAX_FRAME);
+    /* An unknown key with a small value is skipped (forward compatibility). */
+    size_t k = 0;
+    v[k++] = 0x93;
+    v[k++] = 0x00;
+    v[k++] = 0x00;
+    v[k++] = 0x83;
+    v[k++] = 0x09;
+    v[k++] = 0xc0;
+    memcpy(v + k, b.data + 4, b.len - 4);
+    UNWRAP(0, v, b.len + 2, MAX_FRAME);
+    free(v);
+    free(z);
+    sk_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_changes),
+        cmocka_unit_test(test_small_not_compressed),
+        cmocka_unit_test(test_bomb_rejected_before_allocation),
+        cmocka_unit_test(test_declared_size_mismatch),
+        cmocka_unit_test(test_unknown_content_size),
+        cmocka_unit_test(test_truncated_and_trailing),
+        cmocka_unit_test(test_nested_wrapper),
+        cmocka_unit_test(test_garbage_and_bad_envelope),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
