@@ -21,6 +21,7 @@
 #include "sk_msg.h"
 #include "sk_ratelimit.h"
 #include "sk_transport.h"
+#include "sk_zstd.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,6 +75,7 @@ struct sk_session {
     int draining;
     pull *pulls, *pulls_tail;
     uint64_t pushes, pulls_done, changes_in, records_out;
+    uint32_t caps; /* SK_CAP_* both sides set: SK_CAP_ZSTD = compressed frames after WELCOME */
 };
 
 static void session_close(sk_session *s, const char *reason);
@@ -423,6 +425,7 @@ static void on_hello(sk_session *s, const sk_msg *m)
     }
     s->device = m->u.hello.device;
     s->client_max_frame = m->u.hello.max_frame;
+    s->caps = m->u.hello.caps & SK_CAP_ZSTD;
     if (sk_random(s->nonce, sizeof(s->nonce))) {
         fail_close(s, m->rid, -SK_E_INTERNAL, "random");
         return;
@@ -566,6 +569,7 @@ static void on_auth(sk_session *s, const sk_msg *m)
     w.u.welcome.session = s->id;
     w.u.welcome.server_ms = sk_now_ms();
     w.u.welcome.max_frame = s->max_frame;
+    w.u.welcome.caps = s->caps;
     w.u.welcome.max_batch = cfg->max_batch;
     w.u.welcome.max_inflight = cfg->max_inflight;
     w.u.welcome.role = s->worker.role;
@@ -815,6 +819,8 @@ send:
     p->cursor = examined;
     p->sent += nrec;
     s->records_out += nrec;
+    if (s->caps & SK_CAP_ZSTD) /* replaced only when smaller; plain on any failure */
+        sk_zframe_compress_frame(&frame, 0);
     rc = send_buf(s, &frame);
     sk_buf_free(&recs);
     sk_buf_free(&frame);
@@ -970,6 +976,28 @@ out:
     sk_msg_free(&m);
 }
 
+/* A compressed frame (PROTOCOL.md section 10) is unwrapped before decoding, only after WELCOME
+ * and when negotiated; otherwise type 0 reaches the decoder and is answered UNKNOWN_TYPE. */
+static void handle_wire_frame(sk_session *s, const uint8_t *body, uint32_t len)
+{
+    uint8_t *plain = NULL;
+    size_t plen = 0;
+    if (!(s->caps & SK_CAP_ZSTD) || s->state != ST_AUTHENTICATED ||
+        !sk_zframe_is_wrapper(body, len)) {
+        handle_frame(s, body, len);
+        return;
+    }
+    int rc = sk_zframe_unwrap(body, len, s->max_frame, &plain, &plen);
+    if (rc) {
+        sk_log(SK_LOG_INFO, "bad_compressed", "session=%llu code=%s", (unsigned long long)s->id,
+               sk_err_name(rc));
+        fail_close(s, 0, rc, "decompress");
+        return;
+    }
+    handle_frame(s, plain, (uint32_t)plen);
+    free(plain);
+}
+
 /* Transport deliver: plaintext from the peer. */
 static int deliver_plain(void *ctx, const uint8_t *p, size_t n)
 {
@@ -988,7 +1016,7 @@ static int deliver_plain(void *ctx, const uint8_t *p, size_t n)
         p += used;
         n -= used;
         if (rc == 1) {
-            handle_frame(s, frame, flen);
+            handle_wire_frame(s, frame, flen);
             if (s->state == ST_AUTHENTICATED && !sk_frame_reader_partial(&s->rd) &&
                 s->rd.max_frame != s->max_frame)
                 sk_frame_reader_set_max(&s->rd, s->max_frame);

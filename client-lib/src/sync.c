@@ -3,6 +3,8 @@
  * clock correction, the outbox pushed in batches (immediate-danger referrals first, in their
  * own batch), PULLs pipelined with the PUSHes, acknowledgements and pulled records applied in
  * short LMDB transactions, progress, cancellation, timeouts and the no-progress watchdog.
+ * When both sides set SK_CAP_ZSTD, PUSH frames over 1 KiB go compressed and compressed frames
+ * from the server are checked and unwrapped before decoding (proto/sk_zstd.h).
  *
  * The engine runs on the caller's thread and holds the handle's mutex only while applying
  * what arrived (so capture keeps working meanwhile); network waits never hold it. Durability
@@ -17,6 +19,7 @@
 #include "sk_auth.h"
 #include "sk_err.h"
 #include "sk_frame.h"
+#include "sk_zstd.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -55,6 +58,8 @@ typedef struct sess {
     int authed;
     /* from WELCOME */
     uint32_t max_batch, max_inflight, max_frame;
+    int zstd;       /* both sides set SK_CAP_ZSTD: PUSH may go compressed, wrappers accepted */
+    uint8_t *zbody; /* the last decompressed frame body; *m of recv_msg may point into it */
     sk_actor actor;
     char worker[SK_MAX_NAME + 1];
 } sess;
@@ -126,11 +131,15 @@ static int flush_some(sess *s)
 
 static int send_msg(sess *s, const sk_msg *m)
 {
+    size_t start = s->wbuf.len;
     int rc = sk_msg_encode(&s->wbuf, m);
     if (rc)
         return sk_client_fail(
             s->c, sk_client_err_from_sk(rc) == SAKHI_ENOMEM ? SAKHI_ENOMEM : SAKHI_EPROTO, NULL,
             "could not encode %s: %s", sk_msg_type_name(m->type), sk_err_name(rc));
+    /* A large PUSH goes compressed when negotiated (it stays plain when that does not pay). */
+    if (s->zstd && m->type == SK_MSG_PUSH)
+        sk_zframe_compress_frame(&s->wbuf, start);
     return flush_some(s);
 }
 
@@ -203,6 +212,24 @@ static int recv_msg(sess *s, sk_msg *m)
                 return sk_client_fail(s->c, SAKHI_EPROTO, NULL, "bad frame from the server: %s",
                                       sk_err_name(rc));
             if (rc == 1) {
+                free(s->zbody);
+                s->zbody = NULL;
+                if (sk_zframe_is_wrapper(frame, flen)) {
+                    size_t zlen = 0;
+                    if (!s->zstd)
+                        return sk_client_fail(s->c, SAKHI_EPROTO, NULL,
+                                              "compressed frame from the server, not negotiated");
+                    rc = sk_zframe_unwrap(frame, flen, s->max_frame, &s->zbody, &zlen);
+                    if (rc == -SK_E_NOMEM)
+                        return sk_client_fail(s->c, SAKHI_ENOMEM, NULL,
+                                              "no memory for a compressed frame");
+                    if (rc)
+                        return sk_client_fail(s->c, SAKHI_EPROTO, NULL,
+                                              "bad compressed frame from the server: %s",
+                                              sk_err_name(rc));
+                    frame = s->zbody;
+                    flen = (uint32_t)zlen;
+                }
                 rc = sk_msg_decode(frame, flen, m, NULL);
                 if (rc == -SK_E_UNKNOWN_TYPE && m->rid == 0)
                     continue; /* a later protocol's unsolicited message: ignore */
@@ -326,6 +353,8 @@ static void sess_close(sess *s, int polite)
     s->connected = 0;
     sk_frame_reader_free(&s->fr);
     sk_buf_free(&s->wbuf);
+    free(s->zbody);
+    s->zbody = NULL;
 }
 
 /* How to reach the server: TLS checked against pin, or plaintext (loopback only). */
@@ -372,6 +401,7 @@ static int connect_and_hello(sess *s, const target *t, uint64_t device, sk_msg *
     hello.u.hello.nversions = 1;
     hello.u.hello.device = device;
     hello.u.hello.app = sk_str_c(s->c->app);
+    hello.u.hello.caps = s->c->test_no_zstd ? 0 : SK_CAP_ZSTD;
     if ((rc = send_msg(s, &hello)))
         return rc;
     if ((rc = expect(s, challenge, SK_MSG_CHALLENGE, rid)))
@@ -421,6 +451,8 @@ static int authenticate(sess *s, const sk_msg *challenge)
     s->actor.worker = s->worker;
     s->actor.district = welcome.u.welcome.district;
     sk_frame_reader_set_max(&s->fr, s->max_frame);
+    /* Compression only when both sides asked for it (PROTOCOL.md section 10). */
+    s->zstd = !s->c->test_no_zstd && (welcome.u.welcome.caps & SK_CAP_ZSTD) != 0;
 
     /* Correct the clock by the server's and keep role/district current. */
     pthread_mutex_lock(&c->mu);
