@@ -1,10 +1,26 @@
 /*
  * sk_keyring.c - the per-record key file and the master key (see sk_keyring.h).
  *
- * Owns two file descriptors and the master key in memory (wiped on close). Never writes a key
- * anywhere but its slot, never reuses a slot, never logs key material. Appends take an
- * exclusive flock so sakhi-admin and the server can both add keys; reads use pread and need
- * no lock (a slot is written whole before the LMDB commit that refers to it).
+ * Owns the key file's descriptor, the master key in memory (wiped on close) and an HMAC
+ * context keyed with it (fetched once: derivation runs for every record put and read). Never
+ * writes a key anywhere but its slot, never logs key material, never hands out a slot that a
+ * committed record may refer to. Appends take an exclusive flock so sakhi-admin and the server
+ * can both add keys; reads use pread and need no lock.
+ *
+ * Durability invariant: a slot is durable (fdatasync of keys.db) before any LMDB commit that
+ * refers to it. Outside a batch, sk_keyring_new syncs each slot. Inside a batch (one LMDB
+ * write transaction, sk_keyring_batch_*), slots are written as records are sealed, the flock
+ * is taken once, and keys.db is synced once by sk_keyring_batch_commit, which the caller runs
+ * just before mdb_txn_commit. Slot allocation across failures:
+ *  - the transaction aborts before its commit was attempted: sk_keyring_batch_abort zeroes the
+ *    batch's slots and truncates the file back to the batch's first slot, still under the
+ *    lock, so the next transaction reuses those slots with fresh random halves (nothing
+ *    committed can refer to them: nothing of this transaction was committed);
+ *  - the commit was attempted (it may have reached the disk even if it reported an error) or
+ *    the process crashed: the slots stay. A crash before the keys.db sync leaves a torn or
+ *    missing tail that no committed record refers to; the next append starts at the next
+ *    whole slot after it. Unreferenced slots are garbage: keys of records that were never
+ *    committed.
  */
 #include "sk_keyring.h"
 
@@ -15,7 +31,9 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +47,13 @@
 struct sk_keyring {
     int fd;
     uint8_t master[32];
+    pthread_mutex_t mu;  /* guards mctx: reads derive keys on any thread */
+    EVP_MAC *mac;        /* HMAC, fetched once */
+    EVP_MAC_CTX *mctx;   /* keyed with master; re-initialised per derivation */
+    /* Batch state: touched only by the holder of the LMDB write transaction. */
+    int batch;           /* inside sk_keyring_batch_begin .. commit/abort */
+    int locked;          /* the batch holds the flock */
+    uint64_t first, next; /* slots [first, next) written by this batch */
 };
 
 static int write_all(int fd, const void *p, size_t n, off_t off)
@@ -110,9 +135,22 @@ int sk_keyring_open(sk_keyring **out, const char *dir, char *err, size_t errcap)
     if (!kr)
         return -SK_E_NOMEM;
     kr->fd = -1;
+    if (pthread_mutex_init(&kr->mu, NULL) != 0) {
+        free(kr);
+        return -SK_E_NOMEM;
+    }
     int rc = load_master(kr, dir, err, errcap);
     if (rc)
         goto fail;
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end()};
+    if (!(kr->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) || !(kr->mctx = EVP_MAC_CTX_new(kr->mac)) ||
+        EVP_MAC_init(kr->mctx, kr->master, sizeof(kr->master), params) != 1) {
+        snprintf(err, errcap, "cannot set up HMAC-SHA256 for record keys");
+        rc = -SK_E_INTERNAL;
+        goto fail;
+    }
     snprintf(path, sizeof(path), "%s/keys.db", dir);
     kr->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (kr->fd < 0) {
@@ -131,54 +169,127 @@ void sk_keyring_close(sk_keyring *kr)
 {
     if (!kr)
         return;
+    if (kr->batch)
+        sk_keyring_batch_abort(kr);
     if (kr->fd >= 0)
         close(kr->fd);
+    EVP_MAC_CTX_free(kr->mctx);
+    EVP_MAC_free(kr->mac);
+    pthread_mutex_destroy(&kr->mu);
     OPENSSL_cleanse(kr->master, sizeof(kr->master));
     free(kr);
 }
 
-static int derive(const sk_keyring *kr, const sk_id *id, const uint8_t rnd[RND],
+/* HMAC-SHA256(master, label || id || rnd), through the context keyed at open (re-initialised
+ * with the same key: no algorithm look-up, no key schedule per record). */
+static int derive(sk_keyring *kr, const sk_id *id, const uint8_t rnd[RND],
                   uint8_t key[SK_KEYRING_KEY_LEN])
 {
     static const char label[] = "sakhi-record-key-v1";
-    uint8_t msg[sizeof(label) - 1 + 16 + RND];
-    unsigned int len = 0;
-    memcpy(msg, label, sizeof(label) - 1);
-    memcpy(msg + sizeof(label) - 1, id->b, 16);
-    memcpy(msg + sizeof(label) - 1 + 16, rnd, RND);
-    uint8_t *r = HMAC(EVP_sha256(), kr->master, sizeof(kr->master), msg, sizeof(msg), key, &len);
-    OPENSSL_cleanse(msg, sizeof(msg));
-    return r && len == SK_KEYRING_KEY_LEN ? 0 : -SK_E_INTERNAL;
+    size_t len = 0;
+    int ok;
+    pthread_mutex_lock(&kr->mu);
+    ok = EVP_MAC_init(kr->mctx, NULL, 0, NULL) == 1 &&
+         EVP_MAC_update(kr->mctx, (const unsigned char *)label, sizeof(label) - 1) == 1 &&
+         EVP_MAC_update(kr->mctx, id->b, 16) == 1 && EVP_MAC_update(kr->mctx, rnd, RND) == 1 &&
+         EVP_MAC_final(kr->mctx, key, &len, SK_KEYRING_KEY_LEN) == 1 &&
+         len == SK_KEYRING_KEY_LEN;
+    pthread_mutex_unlock(&kr->mu);
+    if (!ok)
+        OPENSSL_cleanse(key, SK_KEYRING_KEY_LEN);
+    return ok ? 0 : -SK_E_INTERNAL;
+}
+
+/* Under the flock: the first whole slot after the file's end (a torn earlier append, cut by a
+ * crash, leaves a partial slot that no committed record refers to). */
+static int next_slot(sk_keyring *kr, uint64_t *n)
+{
+    struct stat st;
+    if (fstat(kr->fd, &st) != 0 || st.st_size < 0)
+        return -SK_E_STORE_IO;
+    *n = ((uint64_t)st.st_size + SLOT - 1) / SLOT;
+    return 0;
+}
+
+void sk_keyring_batch_begin(sk_keyring *kr)
+{
+    kr->batch = 1;
+    kr->locked = 0;
+    kr->first = kr->next = 0;
+}
+
+int sk_keyring_batch_commit(sk_keyring *kr)
+{
+    if (!kr->batch)
+        return 0;
+    if (kr->locked && kr->next > kr->first && fdatasync(kr->fd) != 0)
+        return -SK_E_STORE_IO; /* the caller aborts: sk_keyring_batch_abort */
+    if (kr->locked)
+        flock(kr->fd, LOCK_UN);
+    kr->batch = kr->locked = 0;
+    kr->first = kr->next = 0;
+    return 0;
+}
+
+void sk_keyring_batch_abort(sk_keyring *kr)
+{
+    static const uint8_t zero[SLOT];
+    if (!kr->batch)
+        return;
+    if (kr->locked) {
+        /* Still under the lock: no other writer appended after our slots. */
+        for (uint64_t n = kr->first; n < kr->next; n++)
+            if (write_all(kr->fd, zero, SLOT, (off_t)(n * SLOT)))
+                break;
+        if (kr->next > kr->first && ftruncate(kr->fd, (off_t)(kr->first * SLOT)) != 0) {
+            /* The zeroed slots stay: harmless, the next batch appends after them. */
+        }
+        flock(kr->fd, LOCK_UN);
+    }
+    kr->batch = kr->locked = 0;
+    kr->first = kr->next = 0;
 }
 
 int sk_keyring_new(sk_keyring *kr, const sk_id *id, uint64_t *slot_out,
                    uint8_t key[SK_KEYRING_KEY_LEN])
 {
     uint8_t slot[SLOT] = {0};
-    struct stat st;
+    uint64_t n = 0;
     int rc;
     memcpy(slot, id->b, 16);
     if ((rc = sk_random(slot + 16, RND)))
         return rc;
-    if (flock(kr->fd, LOCK_EX) != 0)
-        return -SK_E_STORE_IO;
-    if (fstat(kr->fd, &st) != 0) {
-        rc = -SK_E_STORE_IO;
-        goto out;
-    }
-    /* A torn earlier append (crash) leaves a partial slot: start at the next whole one. */
-    uint64_t n = ((uint64_t)st.st_size + SLOT - 1) / SLOT;
-    if ((rc = write_all(kr->fd, slot, SLOT, (off_t)(n * SLOT))))
-        goto out;
-    if (fdatasync(kr->fd) != 0) {
-        rc = -SK_E_STORE_IO;
-        goto out;
+    if (kr->batch) {
+        if (!kr->locked) {
+            if (flock(kr->fd, LOCK_EX) != 0) {
+                rc = -SK_E_STORE_IO;
+                goto out;
+            }
+            kr->locked = 1;
+            if ((rc = next_slot(kr, &kr->first)))
+                goto out;
+            kr->next = kr->first;
+        }
+        n = kr->next;
+        if ((rc = write_all(kr->fd, slot, SLOT, (off_t)(n * SLOT))))
+            goto out;
+        kr->next = n + 1; /* made durable by sk_keyring_batch_commit */
+    } else {
+        if (flock(kr->fd, LOCK_EX) != 0) {
+            rc = -SK_E_STORE_IO;
+            goto out;
+        }
+        if ((rc = next_slot(kr, &n)) == 0 &&
+            (rc = write_all(kr->fd, slot, SLOT, (off_t)(n * SLOT))) == 0 && fdatasync(kr->fd) != 0)
+            rc = -SK_E_STORE_IO;
+        flock(kr->fd, LOCK_UN);
+        if (rc)
+            goto out;
     }
     if ((rc = derive(kr, id, slot + 16, key)))
         goto out;
     *slot_out = n;
 out:
-    flock(kr->fd, LOCK_UN);
     OPENSSL_cleanse(slot, sizeof(slot));
     return rc;
 }

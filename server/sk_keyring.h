@@ -24,7 +24,8 @@ typedef struct sk_keyring sk_keyring;
  * -SK_E_NOMEM; a reason in err. */
 int sk_keyring_open(sk_keyring **out, const char *dir, char *err, size_t errcap);
 void sk_keyring_close(sk_keyring *kr);
-/* A new key for record id: appended and synced before returning. */
+/* A new key for record id. Outside a batch: appended and synced before returning. Inside a
+ * batch: written, and made durable by sk_keyring_batch_commit. */
 int sk_keyring_new(sk_keyring *kr, const sk_id *id, uint64_t *slot_out,
                    uint8_t key[SK_KEYRING_KEY_LEN]);
 /* The key of slot for record id. -SK_E_GONE when the slot was shredded, -SK_E_STORE_IO when it
@@ -32,5 +33,17 @@ int sk_keyring_new(sk_keyring *kr, const sk_id *id, uint64_t *slot_out,
 int sk_keyring_get(sk_keyring *kr, uint64_t slot, const sk_id *id, uint8_t key[SK_KEYRING_KEY_LEN]);
 /* Overwrite the slot with zeros and sync. Idempotent. */
 int sk_keyring_shred(sk_keyring *kr, uint64_t slot);
+
+/*
+ * Batches: one per LMDB write transaction (see sk_keyring.c for the invariant). Call begin
+ * once the write transaction is held; batch_commit just before mdb_txn_commit (it syncs
+ * keys.db if a slot was written and drops the lock; on failure abort the transaction and call
+ * batch_abort); batch_abort when the transaction is aborted without its commit having been
+ * attempted (it zeroes and gives back the batch's slots). Only the holder of the LMDB write
+ * transaction may call these (that is what serialises them).
+ */
+void sk_keyring_batch_begin(sk_keyring *kr);
+int sk_keyring_batch_commit(sk_keyring *kr);
+void sk_keyring_batch_abort(sk_keyring *kr);
 
 #endif

@@ -27,6 +27,8 @@ struct sk_store {
     MDB_env *env;
     sk_keyring *kr;    /* per-record keys (crypto-shredding) */
     int shred_pending; /* an erasure in a write txn of this process: shred after commit */
+    EVP_CIPHER *gcm;     /* AES-256-GCM, fetched once (sealing runs for every record) */
+    EVP_CIPHER_CTX *wcx; /* sealing context of the write transaction's holder */
     MDB_dbi meta, records, changes, history, devices, ops, workers, enroll, audit;
 };
 
@@ -185,6 +187,12 @@ int sk_store_open(sk_store **out, const char *dir, uint64_t map_size)
         goto fail;
     }
     txn = NULL;
+    if (!(s->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) ||
+        !(s->wcx = EVP_CIPHER_CTX_new())) {
+        snprintf(g_open_err, sizeof(g_open_err), "cannot set up AES-256-GCM");
+        rc = -SK_E_INTERNAL;
+        goto fail;
+    }
     if ((rc = sk_keyring_open(&s->kr, dir, g_open_err, sizeof(g_open_err))))
         goto fail;
     /* An erasure committed just before a crash: finish shredding its key. */
@@ -198,6 +206,8 @@ fail:
     if (txn)
         mdb_txn_abort(txn);
     sk_keyring_close(s->kr);
+    EVP_CIPHER_CTX_free(s->wcx);
+    EVP_CIPHER_free(s->gcm);
     if (s->env)
         mdb_env_close(s->env);
     free(s);
@@ -210,6 +220,8 @@ void sk_store_close(sk_store *s)
         return;
     mdb_env_close(s->env);
     sk_keyring_close(s->kr);
+    EVP_CIPHER_CTX_free(s->wcx);
+    EVP_CIPHER_free(s->gcm);
     free(s);
 }
 
@@ -226,6 +238,33 @@ static int with_write(sk_store *s, int (*fn)(sk_store *, MDB_txn *, void *), voi
         return rc;
     }
     return sk_store_mdb_err(mdb_txn_commit(txn));
+}
+
+int sk_store_write_begin(sk_store *s, MDB_txn **txn)
+{
+    int mrc = mdb_txn_begin(s->env, NULL, 0, txn);
+    if (mrc == 0)
+        sk_keyring_batch_begin(s->kr); /* we hold the write transaction: batches are serial */
+    return mrc;
+}
+
+int sk_store_write_commit(sk_store *s, MDB_txn *txn)
+{
+    /* Keys first: a key is durable before any committed record refers to it. The batch is
+     * over before mdb_txn_commit gives the write transaction to the next writer. */
+    if (sk_keyring_batch_commit(s->kr) != 0) {
+        mdb_txn_abort(txn);
+        sk_keyring_batch_abort(s->kr);
+        return EIO;
+    }
+    return mdb_txn_commit(txn);
+}
+
+void sk_store_write_abort(sk_store *s, MDB_txn *txn)
+{
+    /* Nothing of this transaction was committed: its key slots may be given back. */
+    sk_keyring_batch_abort(s->kr);
+    mdb_txn_abort(txn);
 }
 
 static int with_read(sk_store *s, MDB_txn **txn)
@@ -634,10 +673,11 @@ static int is_sealed(const MDB_val *v)
     return v->mv_size >= SEAL_HDR + SEAL_TAG && memcmp(v->mv_data, SEAL_MAGIC, 4) == 0;
 }
 
-static int seal(const sk_id *id, uint64_t slot, const uint8_t key[SK_KEYRING_KEY_LEN],
+/* Only in a write transaction (its holder owns s->wcx). */
+static int seal(sk_store *s, const sk_id *id, uint64_t slot, const uint8_t key[SK_KEYRING_KEY_LEN],
                 const uint8_t *pt, size_t n, sk_buf *out)
 {
-    EVP_CIPHER_CTX *cx = NULL;
+    EVP_CIPHER_CTX *cx = s->wcx;
     int len = 0, rc = -SK_E_INTERNAL;
     if (n > INT32_MAX)
         return -SK_E_TOO_LONG;
@@ -649,8 +689,7 @@ static int seal(const sk_id *id, uint64_t slot, const uint8_t key[SK_KEYRING_KEY
     if ((rc = sk_random(b + 12, 12)))
         return rc;
     rc = -SK_E_INTERNAL;
-    if (!(cx = EVP_CIPHER_CTX_new()) ||
-        EVP_EncryptInit_ex(cx, EVP_aes_256_gcm(), NULL, key, b + 12) != 1 ||
+    if (EVP_EncryptInit_ex2(cx, s->gcm, key, b + 12, NULL) != 1 ||
         EVP_EncryptUpdate(cx, NULL, &len, id->b, 16) != 1 ||
         EVP_EncryptUpdate(cx, b + SEAL_HDR, &len, pt, (int)n) != 1 || (size_t)len != n ||
         EVP_EncryptFinal_ex(cx, b + SEAL_HDR + n, &len) != 1 ||
@@ -659,7 +698,7 @@ static int seal(const sk_id *id, uint64_t slot, const uint8_t key[SK_KEYRING_KEY
     out->len = SEAL_HDR + n + SEAL_TAG;
     rc = 0;
 out:
-    EVP_CIPHER_CTX_free(cx);
+    EVP_CIPHER_CTX_reset(cx); /* drops the key schedule; keeps the allocation */
     return rc;
 }
 
@@ -680,7 +719,7 @@ static int unseal(sk_store *s, const sk_id *id, const MDB_val *v, sk_buf *out)
     }
     rc = -SK_E_STORE_IO; /* a value that does not open is damage, never content */
     if (n > INT32_MAX || !(cx = EVP_CIPHER_CTX_new()) ||
-        EVP_DecryptInit_ex(cx, EVP_aes_256_gcm(), NULL, key, b + 12) != 1 ||
+        EVP_DecryptInit_ex2(cx, s->gcm, key, b + 12, NULL) != 1 ||
         EVP_DecryptUpdate(cx, NULL, &len, id->b, 16) != 1 ||
         EVP_DecryptUpdate(cx, out->data, &len, b + SEAL_HDR, (int)n) != 1 ||
         EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_SET_TAG, SEAL_TAG, (void *)(b + SEAL_HDR + n)) != 1 ||
@@ -830,7 +869,7 @@ int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint6
             rc = sk_keyring_new(s->kr, &r->id, &slot, key);
         if (rc)
             goto out;
-        rc = seal(&r->id, slot, key, b.data, b.len, &sealed);
+        rc = seal(s, &r->id, slot, key, b.data, b.len, &sealed);
         OPENSSL_cleanse(key, sizeof(key));
         if (rc || (rc = put_val(txn, s->records, r->id.b, 16, &sealed)))
             goto out;
@@ -953,7 +992,7 @@ int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_
     int rc = b.oom ? -SK_E_NOMEM : record_slot(s, txn, id, &slot, &found);
     if (rc == 0 && found) {
         if ((rc = sk_keyring_get(s->kr, slot, id, rkey)) == 0)
-            rc = seal(id, slot, rkey, b.data, b.len, &sealed);
+            rc = seal(s, id, slot, rkey, b.data, b.len, &sealed);
         OPENSSL_cleanse(rkey, sizeof(rkey));
         if (rc == 0)
             rc = put_val(txn, s->history, key, sizeof(key), &sealed);

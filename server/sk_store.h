@@ -53,6 +53,18 @@ MDB_env *sk_store_env(sk_store *s);
  * anything else -> STORE_IO). Returns the negated code. */
 int sk_store_mdb_err(int mdb_rc);
 
+/*
+ * Write transactions whose new record keys are made durable once, at commit (the server's
+ * group commit): begin takes the LMDB write transaction and starts a key batch; commit syncs
+ * keys.db (if a key was added) and then commits, returning an LMDB code (EIO when the key file
+ * could not be synced; the transaction is then aborted); abort gives the batch's unused key
+ * slots back. A transaction begun with mdb_txn_begin directly still works: each new key is
+ * then synced on its own (slow, safe).
+ */
+int sk_store_write_begin(sk_store *s, MDB_txn **txn);
+int sk_store_write_commit(sk_store *s, MDB_txn *txn);
+void sk_store_write_abort(sk_store *s, MDB_txn *txn);
+
 /* ---- workers ---------------------------------------------------------------------------- */
 typedef struct sk_worker {
     char id[SK_MAX_NAME + 1];

@@ -3,7 +3,8 @@
  *
  * Owns the request queue, the thread and the uv_async_t that wakes the loop. The thread takes
  * every request queued since its last commit and applies them all in ONE LMDB write
- * transaction with LMDB's default durable sync, so one fsync covers many sessions' batches.
+ * transaction with LMDB's default durable sync, so one fsync covers many sessions' batches
+ * (and one sync of the key file covers every record key the transaction added).
  * Results go back to the loop only after the commit returned; when the transaction fails,
  * every request in it gets the retryable error (store full or storage error) and no ack.
  * It never touches a session (owner is opaque here) and never reads the network.
@@ -149,7 +150,7 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
 {
     MDB_txn *txn;
     int rc = 0;
-    int mrc = mdb_txn_begin(sk_store_env(wr->store), NULL, 0, &txn);
+    int mrc = sk_store_write_begin(wr->store, &txn);
     if (mrc == MDB_PANIC)
         panic_exit(mrc);
     if (mrc) {
@@ -160,10 +161,11 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
         if ((rc = apply_one(wr, txn, w)))
             break;
     if (rc) {
-        mdb_txn_abort(txn);
+        sk_store_write_abort(wr->store, txn);
         goto failed;
     }
-    mrc = mdb_txn_commit(txn);
+    /* New record keys are made durable here, once for the whole group, then LMDB commits. */
+    mrc = sk_store_write_commit(wr->store, txn);
     if (mrc == MDB_PANIC)
         panic_exit(mrc);
     if (mrc) {
