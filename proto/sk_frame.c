@@ -6,6 +6,9 @@
 
 #include "sk_err.h"
 
+/* Bytes a reader keeps between frames once it has grown past them. */
+#define SK_FRAME_KEEP (16u * 1024u)
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,17 +22,13 @@ void sk_frame_reader_free(sk_frame_reader *r)
 {
     free(r->body);
     r->body = NULL;
+    r->cap = 0;
 }
 
 void sk_frame_reader_set_max(sk_frame_reader *r, uint32_t max_frame)
 {
-    if (r->hdr_have == 0 && r->want == 0) {
-        if (max_frame > r->max_frame) {
-            free(r->body);
-            r->body = NULL;
-        }
+    if (r->hdr_have == 0 && r->want == 0)
         r->max_frame = max_frame;
-    }
 }
 
 int sk_frame_reader_partial(const sk_frame_reader *r)
@@ -71,12 +70,13 @@ int sk_frame_feed(sk_frame_reader *r, const uint8_t *data, size_t len, size_t *u
                 *used = off;
                 return r->err;
             }
-            if (!r->body) {
-                r->body = malloc(r->max_frame);
-                if (!r->body) {
-                    r->err = -SK_E_NOMEM;
-                    *used = off;
-                    return r->err;
+            /* A buffer grown for a large frame is given back when a small one follows, so a
+             * session that once pushed a big batch does not keep a megabyte while idle. */
+            if (r->cap > SK_FRAME_KEEP && n <= SK_FRAME_KEEP) {
+                uint8_t *p = realloc(r->body, SK_FRAME_KEEP);
+                if (p) {
+                    r->body = p;
+                    r->cap = SK_FRAME_KEEP;
                 }
             }
             r->want = n;
@@ -85,6 +85,22 @@ int sk_frame_feed(sk_frame_reader *r, const uint8_t *data, size_t len, size_t *u
         size_t take = r->want - r->have;
         if (take > len - off)
             take = len - off;
+        if (r->have + take > r->cap) {
+            /* Grow by doubling, never past this frame's length (itself <= max_frame). */
+            size_t cap = r->cap ? r->cap : 256;
+            while (cap < r->have + take)
+                cap *= 2;
+            if (cap > r->want)
+                cap = r->want;
+            uint8_t *p = realloc(r->body, cap);
+            if (!p) {
+                r->err = -SK_E_NOMEM;
+                *used = off;
+                return r->err;
+            }
+            r->body = p;
+            r->cap = (uint32_t)cap;
+        }
         memcpy(r->body + r->have, data + off, take);
         r->have += (uint32_t)take;
         off += take;

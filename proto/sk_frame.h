@@ -5,7 +5,10 @@
  * buffer) as TCP delivers them, and yields complete frame bodies. The declared length is checked
  * against the maximum before any byte of the body is buffered: a frame over the limit, or a
  * zero-length frame, is an error and the stream is then unusable (the session sends ERROR and
- * closes). The reader buffers at most max_frame bytes.
+ * closes). Memory follows the bytes that actually arrive, not the length a header declares: the
+ * buffer grows (doubling) as body bytes come in, so a peer that announces a 1 MiB frame and sends
+ * ten bytes costs ten bytes' worth, and a buffer grown for a large frame is given back when a
+ * small one follows. The reader never holds more than max_frame bytes.
  */
 #ifndef SK_FRAME_H
 #define SK_FRAME_H
@@ -22,7 +25,8 @@ typedef struct sk_frame_reader {
     uint8_t hdr[SK_FRAME_HDR];
     uint32_t hdr_have;
     uint32_t want; /* body length of the current frame, 0 while reading the header */
-    uint8_t *body; /* max_frame bytes, allocated on first use */
+    uint8_t *body; /* grows with the bytes that actually arrive, up to the frame's length */
+    uint32_t cap;  /* bytes allocated at body */
     uint32_t have; /* body bytes buffered */
     int err;       /* sticky negative code */
 } sk_frame_reader;

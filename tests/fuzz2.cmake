@@ -40,7 +40,7 @@ if(TARGET sakhi_server_core)
     target_compile_options(fuzz_session PRIVATE ${SAKHI_FUZZ_FLAGS})
     target_link_options(fuzz_session PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_libraries(fuzz_session PRIVATE PkgConfig::LIBUV PkgConfig::LMDB
-                          PkgConfig::MSGPACK PkgConfig::OPENSSL Threads::Threads m sakhi_warnings)
+                          PkgConfig::MSGPACK PkgConfig::ZSTD PkgConfig::OPENSSL Threads::Threads m sakhi_warnings)
   endif()
 endif()
 
@@ -64,7 +64,7 @@ if(TARGET sakhi_static)
                                _POSIX_C_SOURCE=200809L)
     target_compile_options(fuzz_client PRIVATE ${SAKHI_FUZZ_FLAGS})
     target_link_options(fuzz_client PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(fuzz_client PRIVATE PkgConfig::LMDB PkgConfig::MSGPACK
+    target_link_libraries(fuzz_client PRIVATE PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZSTD
                           PkgConfig::OPENSSL Threads::Threads sakhi_warnings)
   endif()
 endif()

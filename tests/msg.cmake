@@ -49,7 +49,7 @@ if(SAKHI_FUZZ)
   target_compile_options(fuzz_frame PRIVATE -fsanitize=fuzzer,address,undefined
                          -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
   target_link_options(fuzz_frame PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_frame PRIVATE PkgConfig::MSGPACK PkgConfig::OPENSSL sakhi_warnings)
+  target_link_libraries(fuzz_frame PRIVATE PkgConfig::MSGPACK PkgConfig::ZSTD PkgConfig::OPENSSL sakhi_warnings)
 endif()
 
 # docs/PROTOCOL.md's generated blocks (error table from sk_err.h, annotated session from the

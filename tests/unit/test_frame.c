@@ -274,9 +274,42 @@ static void test_header_bytes(void **state)
     assert_memory_equal(h, b, SK_FRAME_HDR);
 }
 
+/* Memory follows the bytes that arrive, not the length a header claims; a buffer grown for a big
+ * frame is given back when a small frame follows. */
+static void test_memory_follows_bytes(void **state)
+{
+    (void)state;
+    sk_frame_reader r;
+    sk_frame_reader_init(&r, 1u << 20);
+    uint8_t hdr[SK_FRAME_HDR];
+    sk_frame_put_header(hdr, 1u << 20);
+    size_t used;
+    const uint8_t *fr;
+    uint32_t flen;
+    assert_int_equal(sk_frame_feed(&r, hdr, sizeof(hdr), &used, &fr, &flen), 0);
+    assert_int_equal(r.cap, 0); /* nothing allocated for a header alone */
+    static uint8_t big[1u << 20];
+    memset(big, 0x90, sizeof(big));
+    assert_int_equal(sk_frame_feed(&r, big, 10, &used, &fr, &flen), 0);
+    assert_true(r.cap <= 256);
+    assert_int_equal(sk_frame_feed(&r, big + 10, sizeof(big) - 10, &used, &fr, &flen), 1);
+    assert_int_equal(flen, 1u << 20);
+    assert_int_equal(r.cap, 1u << 20);
+    /* A small frame next: the megabyte is given back. */
+    uint8_t small[SK_FRAME_HDR + 1];
+    sk_frame_put_header(small, 1);
+    small[SK_FRAME_HDR] = 0xc0;
+    assert_int_equal(sk_frame_feed(&r, small, sizeof(small), &used, &fr, &flen), 1);
+    assert_int_equal(flen, 1);
+    assert_int_equal(fr[0], 0xc0);
+    assert_true(r.cap <= 16u * 1024u);
+    sk_frame_reader_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory_follows_bytes),
         cmocka_unit_test(test_one_byte_at_a_time),
         cmocka_unit_test(test_many_frames_one_buffer),
         cmocka_unit_test(test_every_split_point),
