@@ -34,10 +34,9 @@ int sk_admin_each_record(sk_admin *a, MDB_txn *txn, int (*cb)(const sk_record *r
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         sk_record r;
-        sk_mp m;
         sk_record_init(&r);
-        sk_mp_init(&m, v.mv_data, v.mv_size);
-        if (sk_record_unpack(&m, &r) != 0) {
+        /* Values are sealed at rest (per-record keys): the store opens them. */
+        if (sk_store_record_decode(a->store, &k, &v, &r) != 0) {
             sk_record_free(&r);
             rc = -SK_E_STORE_IO;
             break;
