@@ -6,14 +6,16 @@
  * It owns a table of the file descriptors it watches (those opened on a path ending in the match
  * string) and, when recording, one append-only log file. Controlled by environment variables read
  * once at load time:
- *   RECORD  SK_IOREC=log path, SK_IOREC_MATCH=suffix (default "data.mdb"): every write, pwrite,
+ *   RECORD  SK_IOREC=log path, SK_IOREC_MATCH=suffix[,suffix...] (default "data.mdb"; up to
+ *           SK_IOLOG_FILE_MAX, each record tagged with its suffix's index): every write, pwrite,
  *           pwritev, writev, ftruncate, fsync, fdatasync and msync on matched fds goes to the log
  *           (format in sk_iolog.h). SK_IOREC_STDOUT=0 stops logging stdout writes as markers
  *           (default on); SK_IOREC_SOCKETS=1 also logs every write to a socket as a marker.
  *   FAULT   SK_IOFAULT=eio|enospc, SK_IOFAULT_OP=write|fdatasync|fsync|sync (sync = both),
  *           SK_IOFAULT_AT=N: the Nth such call on a matched fd fails with that errno without
  *           touching the file; SK_IOFAULT_STICKY=1 makes every later one fail too (a full disk).
- *           SK_IOFAULT_MATCH overrides the match suffix for faults. SK_IOFAULT_ARM=path: calls
+ *           SK_IOFAULT_MATCH overrides the match suffix for faults (default: the first
+ *           recorded suffix). SK_IOFAULT_ARM=path: calls
  *           are counted only once that file exists (set up the store first, then arm).
  *   MALLOC  SK_MALLOCFAIL_AT=N: the Nth malloc/calloc/realloc counted after arming returns NULL
  *           (ENOMEM). Armed from the start, or, when SK_MALLOCFAIL_ARM=path is set, from the first
@@ -65,6 +67,7 @@ int __openat64_2(int dirfd, const char *path, int flags);
 #define FD_FMATCH 16u
 
 static unsigned char fdtab[FD_MAX];
+static unsigned char fdfile[FD_MAX]; /* index of the recorded suffix the fd's path matched */
 
 static int (*real_open)(const char *, int, ...);
 static int (*real_openat)(int, const char *, int, ...);
@@ -88,6 +91,8 @@ static off_t (*real_lseek)(int, off_t, int);
 /* configuration, set once by the constructor */
 static int cfg_loaded;
 static char rec_match[256] = "data.mdb";
+static char rec_suffix[SK_IOLOG_FILE_MAX][256]; /* rec_match split on commas */
+static unsigned rec_nsuffix;
 static char fault_match[256] = "data.mdb";
 static int rec_fd = -1;
 static int rec_stdout = 1;
@@ -159,7 +164,17 @@ __attribute__((constructor)) static void iofault_init(void)
     if (only && *only && strcmp(only, program_invocation_short_name) != 0)
         return; /* inert: not the process under test */
     copy_env(rec_match, sizeof rec_match, "SK_IOREC_MATCH");
-    strcpy(fault_match, rec_match);
+    for (const char *p = rec_match; *p && rec_nsuffix < SK_IOLOG_FILE_MAX;) {
+        size_t l = strcspn(p, ",");
+        if (l > 0 && l < sizeof rec_suffix[0]) {
+            memcpy(rec_suffix[rec_nsuffix], p, l);
+            rec_suffix[rec_nsuffix++][l] = '\0';
+        }
+        p += l;
+        if (*p == ',')
+            p++;
+    }
+    strcpy(fault_match, rec_nsuffix ? rec_suffix[0] : rec_match);
     copy_env(fault_match, sizeof fault_match, "SK_IOFAULT_MATCH");
     v = getenv("SK_IOREC_STDOUT");
     if (v && strcmp(v, "0") == 0)
@@ -208,8 +223,12 @@ static void track_open(int fd, const char *path, int flags)
     if (fd < 0 || fd >= FD_MAX || !path)
         return;
     unsigned char f = 0;
-    if (suffix_match(path, rec_match))
-        f |= FD_MATCH;
+    for (unsigned i = 0; i < rec_nsuffix; i++)
+        if (suffix_match(path, rec_suffix[i])) {
+            f |= FD_MATCH;
+            fdfile[fd] = (unsigned char)i;
+            break;
+        }
     if (suffix_match(path, fault_match))
         f |= FD_FMATCH;
     if ((f & (FD_MATCH | FD_FMATCH)) && (flags & O_DSYNC))
@@ -355,6 +374,12 @@ static int is_marker_fd(int fd, uint32_t *mflags)
         }                                                                                          \
     } while (0)
 
+/* The record flag bits naming the watched file of fd. */
+static uint32_t file_flag(int fd)
+{
+    return fd >= 0 && fd < FD_MAX ? (uint32_t)fdfile[fd] << SK_IOLOG_FILE_SHIFT : 0;
+}
+
 static void log_write(int fd, uint64_t off, const struct iovec *iov, int iovcnt, ssize_t r)
 {
     if (r <= 0 || rec_fd < 0)
@@ -362,8 +387,8 @@ static void log_write(int fd, uint64_t off, const struct iovec *iov, int iovcnt,
     unsigned f = fd_flags(fd);
     if (!(f & FD_MATCH))
         return;
-    log_rec(SK_IOLOG_WRITE, (f & FD_DSYNC) ? SK_IOLOG_F_DSYNC : 0, fd, off, iov, iovcnt,
-            (uint64_t)r);
+    log_rec(SK_IOLOG_WRITE, ((f & FD_DSYNC) ? SK_IOLOG_F_DSYNC : 0) | file_flag(fd), fd, off, iov,
+            iovcnt, (uint64_t)r);
 }
 
 static int watched(int fd)
@@ -597,7 +622,7 @@ int ftruncate(int fd, off_t len)
     RESOLVE(real_ftruncate, "ftruncate");
     int r = real_ftruncate(fd, len);
     if (r == 0 && rec_fd >= 0 && (fd_flags(fd) & FD_MATCH))
-        log_rec(SK_IOLOG_TRUNC, 0, fd, (uint64_t)len, NULL, 0, 0);
+        log_rec(SK_IOLOG_TRUNC, file_flag(fd), fd, (uint64_t)len, NULL, 0, 0);
     return r;
 }
 
@@ -606,7 +631,7 @@ int ftruncate64(int fd, off64_t len)
     RESOLVE(real_ftruncate64, "ftruncate64");
     int r = real_ftruncate64(fd, len);
     if (r == 0 && rec_fd >= 0 && (fd_flags(fd) & FD_MATCH))
-        log_rec(SK_IOLOG_TRUNC, 0, fd, (uint64_t)len, NULL, 0, 0);
+        log_rec(SK_IOLOG_TRUNC, file_flag(fd), fd, (uint64_t)len, NULL, 0, 0);
     return r;
 }
 
@@ -617,7 +642,7 @@ int fsync(int fd)
         return -1;
     int r = real_fsync(fd);
     if (r == 0 && rec_fd >= 0 && (fd_flags(fd) & FD_MATCH))
-        log_rec(SK_IOLOG_SYNC, SK_IOLOG_F_FSYNC, fd, 0, NULL, 0, 0);
+        log_rec(SK_IOLOG_SYNC, SK_IOLOG_F_FSYNC | file_flag(fd), fd, 0, NULL, 0, 0);
     return r;
 }
 
@@ -628,7 +653,7 @@ int fdatasync(int fd)
         return -1;
     int r = real_fdatasync(fd);
     if (r == 0 && rec_fd >= 0 && (fd_flags(fd) & FD_MATCH))
-        log_rec(SK_IOLOG_SYNC, 0, fd, 0, NULL, 0, 0);
+        log_rec(SK_IOLOG_SYNC, file_flag(fd), fd, 0, NULL, 0, 0);
     return r;
 }
 

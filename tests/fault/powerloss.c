@@ -10,7 +10,10 @@
  *   --check CMD    run per image; exit 0 ok, 1 acknowledged data lost, anything else corrupt
  * Tokens in CMD are split on spaces; {DIR} is the data directory, {IMG} the image's directory
  * (holding data.mdb), {LOG} the record log, {CUT} the cut index, {WORK} the work directory.
- * Other options: --preload LIB, --images N (200), --seed S (1), --match SUFFIX (data.mdb),
+ * Other options: --preload LIB, --images N (200), --seed S (1), --match NAME[,NAME...]
+ * (data.mdb: the files recorded; each is imaged from the same cut, with its own init image from
+ * {DIR} and its own syncs, and written to {IMG} under its name), --copy NAME (a file of {DIR}
+ * written only by --init, such as a key the store needs, copied into {IMG} as it was; may repeat),
  * --ignore-sync (model a disk that ignores flushes: no write is ever durable; with it the harness
  * must find losses, which proves it can fail on a program that has no no-sync mode),
  * --sockets (also log socket writes as markers), --only NAME (the recorder is active only in the
@@ -43,7 +46,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: sk-powerloss --preload LIB --init CMD --run CMD --check CMD "
-            "[--images N] [--seed S] [--match SUFFIX] [--sockets] [--only NAME] [--p-whole P] "
+            "[--images N] [--seed S] [--match NAME[,NAME...]] [--copy NAME] [--sockets] "
+            "[--only NAME] [--p-whole P] "
             "[--p-torn P] [--ignore-sync] [--expect-loss] [--keep] [--work DIR]\n");
 }
 
@@ -122,6 +126,8 @@ int main(int argc, char **argv)
 {
     const char *preload = NULL, *init_cmd = NULL, *run_cmd_s = NULL, *check_cmd = NULL;
     const char *match = "data.mdb", *work_opt = NULL, *only = NULL;
+    const char *copies[SK_IOLOG_FILE_MAX];
+    size_t ncopies = 0;
     long images = 200;
     uint64_t seed = 1;
     int sockets = 0, expect_loss = 0, keep = 0, ret = 2;
@@ -160,6 +166,8 @@ int main(int argc, char **argv)
             seed = strtoull(v, NULL, 10);
         else if (strcmp(a, "--match") == 0)
             match = v;
+        else if (strcmp(a, "--copy") == 0 && ncopies < SK_IOLOG_FILE_MAX)
+            copies[ncopies++] = v;
         else if (strcmp(a, "--only") == 0)
             only = v;
         else if (strcmp(a, "--p-whole") == 0)
@@ -178,13 +186,30 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    char work[512], dir[600], img[600], logp[600], initp[600], outp[600], chk[600], img_file[640];
+    char work[512], dir[600], img[600], logp[600], initp[800], outp[600], chk[600];
     char cutbuf[32], cmdbuf[4096], *av[MAX_ARGS];
     char env_preload[700], env_rec[700], env_match[300], env_only[300];
     char env_sock[] = "SK_IOREC_SOCKETS=1";
     sk_iolog log = {0};
-    unsigned char *init = NULL;
-    size_t init_len = 0;
+    /* the recorded files (--match, in order: the log's file index) and their initial images */
+    char names[SK_IOLOG_FILE_MAX][128];
+    unsigned char *inits[SK_IOLOG_FILE_MAX] = {0}, *cdata[SK_IOLOG_FILE_MAX] = {0};
+    size_t init_lens[SK_IOLOG_FILE_MAX] = {0}, clens[SK_IOLOG_FILE_MAX] = {0};
+    unsigned nfiles = 0;
+    for (const char *p = match; *p && nfiles < SK_IOLOG_FILE_MAX;) {
+        size_t l = strcspn(p, ",");
+        if (l > 0 && l < sizeof names[0]) {
+            memcpy(names[nfiles], p, l);
+            names[nfiles++][l] = '\0';
+        }
+        p += l;
+        if (*p == ',')
+            p++;
+    }
+    if (nfiles == 0) {
+        usage();
+        return 2;
+    }
     if (work_opt) {
         snprintf(work, sizeof work, "%s", work_opt);
         if (mkdir(work, 0700) != 0 && errno != EEXIST) {
@@ -202,10 +227,8 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s/data", work);
     snprintf(img, sizeof img, "%s/img", work);
     snprintf(logp, sizeof logp, "%s/io.log", work);
-    snprintf(initp, sizeof initp, "%s/data/data.mdb", work);
     snprintf(outp, sizeof outp, "%s/run.out", work);
     snprintf(chk, sizeof chk, "%s/check.out", work);
-    snprintf(img_file, sizeof img_file, "%s/data.mdb", img);
     if (mkdir(dir, 0700) != 0 || mkdir(img, 0700) != 0) {
         perror("sk-powerloss: mkdir");
         goto out;
@@ -223,9 +246,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "sk-powerloss: init failed (status %d)\n", st);
         goto out;
     }
-    if (sk_iolog_read_file(initp, 1, &init, &init_len) != 0) {
-        perror("sk-powerloss: initial image");
-        goto out;
+    for (unsigned f = 0; f < nfiles; f++) {
+        snprintf(initp, sizeof initp, "%s/%s", dir, names[f]);
+        if (sk_iolog_read_file(initp, 1, &inits[f], &init_lens[f]) != 0) {
+            perror("sk-powerloss: initial image");
+            goto out;
+        }
+    }
+    for (size_t c = 0; c < ncopies; c++) {
+        snprintf(initp, sizeof initp, "%s/%s", dir, copies[c]);
+        if (sk_iolog_read_file(initp, 0, &cdata[c], &clens[c]) != 0) {
+            fprintf(stderr, "sk-powerloss: --copy %s: %s\n", copies[c], strerror(errno));
+            goto out;
+        }
     }
 
     /* 2. the recorded run */
@@ -274,21 +307,36 @@ int main(int argc, char **argv)
         /* cut in 1..n: every record index is equally likely (the last image is the full run) */
         size_t cut = i == images - 1 ? log.n : 1 + (size_t)(sk_iolog_rand(&rng) % log.n);
         uint64_t iseed = sk_iolog_rand(&rng);
-        unsigned char *im = NULL;
-        size_t im_len = 0;
-        sk_crash_stats cs;
-        if (sk_iolog_build_image(&log, cut, init, init_len, iseed, &opts, &im, &im_len, &cs) != 0) {
-            perror("sk-powerloss: build image");
-            goto out;
-        }
-        torn += cs.unsynced_torn;
-        dropped += cs.unsynced_dropped;
         unlink(lock_file);
-        int wrc = sk_iolog_write_file(img_file, im, im_len);
-        free(im);
-        if (wrc != 0) {
-            perror("sk-powerloss: write image");
-            goto out;
+        /* every recorded file from the same cut; file 0 with the image's seed (as with one
+         * file), the others with seeds drawn from it */
+        uint64_t frng = iseed;
+        for (unsigned f = 0; f < nfiles; f++) {
+            unsigned char *im = NULL;
+            size_t im_len = 0;
+            sk_crash_stats cs;
+            uint64_t fseed = f == 0 ? iseed : sk_iolog_rand(&frng);
+            if (sk_iolog_build_image_file(&log, f, cut, inits[f], init_lens[f], fseed, &opts, &im,
+                                          &im_len, &cs) != 0) {
+                perror("sk-powerloss: build image");
+                goto out;
+            }
+            torn += cs.unsynced_torn;
+            dropped += cs.unsynced_dropped;
+            snprintf(initp, sizeof initp, "%s/%s", img, names[f]);
+            int wrc = sk_iolog_write_file(initp, im, im_len);
+            free(im);
+            if (wrc != 0) {
+                perror("sk-powerloss: write image");
+                goto out;
+            }
+        }
+        for (size_t c = 0; c < ncopies; c++) {
+            snprintf(initp, sizeof initp, "%s/%s", img, copies[c]);
+            if (sk_iolog_write_file(initp, cdata[c], clens[c]) != 0) {
+                perror("sk-powerloss: copy into image");
+                goto out;
+            }
         }
         snprintf(cutbuf, sizeof cutbuf, "%zu", cut);
         st = run_cmd(av, chk, 1, NULL);
@@ -306,9 +354,13 @@ int main(int argc, char **argv)
             print_file(chk, "  check: ");
         }
         if (keep) {
-            char keep_path[700];
-            snprintf(keep_path, sizeof keep_path, "%s/fail-%ld-cut%zu.mdb", work, i, cut);
-            rename(img_file, keep_path);
+            char keep_path[900];
+            for (unsigned f = 0; f < nfiles; f++) {
+                snprintf(initp, sizeof initp, "%s/%s", img, names[f]);
+                snprintf(keep_path, sizeof keep_path, "%s/fail-%ld-cut%zu-%s", work, i, cut,
+                         names[f]);
+                rename(initp, keep_path);
+            }
         }
     }
     printf("images=%ld ok=%ld lost=%ld corrupt=%ld records=%zu writes=%zu syncs=%zu markers=%zu "
@@ -322,7 +374,10 @@ int main(int argc, char **argv)
         ret = lost + corrupt > 0 ? 1 : 0;
     }
 out:
-    free(init);
+    for (unsigned f = 0; f < SK_IOLOG_FILE_MAX; f++) {
+        free(inits[f]);
+        free(cdata[f]);
+    }
     sk_iolog_free(&log);
     if (!keep && rm_rf(work) != 0)
         fprintf(stderr, "sk-powerloss: could not remove %s\n", work);

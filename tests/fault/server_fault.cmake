@@ -11,7 +11,11 @@ target_compile_definitions(sk-fault-srvload PRIVATE SAKHI_SERVER_BIN="$<TARGET_F
 add_dependencies(sk-fault-srvload sakhi-server)
 
 set(SK_SL $<TARGET_FILE:sk-fault-srvload>)
+# Both files the server's data depends on are recorded and imaged from the same cut: data.mdb
+# and keys.db (per-record keys; a record opens only with its key). master.key is written once by
+# init and copied as it is.
 set(SK_SPL_ARGS --preload $<TARGET_FILE:sakhi_iofault> --sockets --only sakhi-server
+  --match data.mdb,keys.db --copy master.key
   --init "${SK_SL} init {DIR} {WORK}"
   --check "${SK_SL} check {IMG} {LOG} {CUT} {WORK}")
 add_test(NAME test_fault_server_powerloss COMMAND sk-powerloss ${SK_SPL_ARGS}

@@ -158,6 +158,16 @@ long sk_iolog_last_sync(const sk_iolog *log, size_t cut)
     return -1;
 }
 
+long sk_iolog_last_sync_file(const sk_iolog *log, unsigned file, size_t cut)
+{
+    if (cut > log->n)
+        cut = log->n;
+    for (size_t i = cut; i > 0; i--)
+        if (log->recs[i - 1].type == SK_IOLOG_SYNC && sk_iolog_rec_file(&log->recs[i - 1]) == file)
+            return (long)(i - 1);
+    return -1;
+}
+
 /* A growable image. */
 typedef struct image {
     unsigned char *p;
@@ -229,6 +239,15 @@ int sk_iolog_build_image(const sk_iolog *log, size_t cut, const unsigned char *i
                          size_t init_len, uint64_t seed, const sk_crash_opts *opts,
                          unsigned char **img_out, size_t *img_len_out, sk_crash_stats *stats)
 {
+    return sk_iolog_build_image_file(log, 0, cut, init, init_len, seed, opts, img_out, img_len_out,
+                                     stats);
+}
+
+int sk_iolog_build_image_file(const sk_iolog *log, unsigned file, size_t cut,
+                              const unsigned char *init, size_t init_len, uint64_t seed,
+                              const sk_crash_opts *opts, unsigned char **img_out,
+                              size_t *img_len_out, sk_crash_stats *stats)
+{
     sk_crash_opts dflt = SK_CRASH_OPTS_INIT;
     sk_crash_stats st = {0};
     image im = {0};
@@ -242,10 +261,12 @@ int sk_iolog_build_image(const sk_iolog *log, size_t cut, const unsigned char *i
         goto out;
     if (init_len)
         memcpy(im.p, init, init_len);
-    long ls = opts->ignore_sync ? -1 : sk_iolog_last_sync(log, cut);
+    long ls = opts->ignore_sync ? -1 : sk_iolog_last_sync_file(log, file, cut);
     for (size_t i = 0; i < cut; i++) {
         const sk_iolog_rec *r = &log->recs[i];
         if (r->type != SK_IOLOG_WRITE && r->type != SK_IOLOG_TRUNC)
+            continue;
+        if (sk_iolog_rec_file(r) != file)
             continue;
         int synced = (long)i < ls;
         if (!synced)

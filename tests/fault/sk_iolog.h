@@ -16,6 +16,11 @@
  *   TRUNC  off            ftruncate(matched fd, off) returned 0
  *   MARKER fd,len,data    bytes written to stdout or to a socket, logged BEFORE the real call,
  *                         so a cut after a marker covers a reader that already saw those bytes
+ * Several files may be recorded in one log (SK_IOREC_MATCH="data.mdb,keys.db"): bits 8..15 of a
+ * WRITE, SYNC or TRUNC record's flags hold the index of the suffix its file matched (0 for the
+ * first, so logs of one file read as before). A SYNC covers only its own file's writes; an
+ * msync (the file is unknown) counts for file 0. One log orders the files' calls, so images of
+ * every file can be built for the same cut point.
  */
 #ifndef SK_IOLOG_H
 #define SK_IOLOG_H
@@ -33,6 +38,9 @@
 #define SK_IOLOG_F_MSYNC 4u   /* SYNC: msync */
 #define SK_IOLOG_F_STDOUT 8u  /* MARKER: written to fd 1 */
 #define SK_IOLOG_F_SOCKET 16u /* MARKER: written to a socket */
+
+#define SK_IOLOG_FILE_SHIFT 8u /* WRITE/SYNC/TRUNC: file index in flags bits 8..15 */
+#define SK_IOLOG_FILE_MAX 8u
 
 #define SK_IOLOG_MAGIC 0x534b494fu /* "SKIO", first 4 bytes of every header */
 #define SK_IOLOG_HDR_SIZE 32u
@@ -84,8 +92,16 @@ static inline void sk_iolog_hdr_encode(unsigned char *out, uint32_t type, uint32
 int sk_iolog_load(sk_iolog *out, const char *path);
 void sk_iolog_free(sk_iolog *log);
 
+/* The file index of a WRITE, SYNC or TRUNC record. */
+static inline unsigned sk_iolog_rec_file(const sk_iolog_rec *r)
+{
+    return (r->flags >> SK_IOLOG_FILE_SHIFT) & 0xffu;
+}
+
 /* Index of the last SYNC record before cut (records [0,cut)), or -1 when there is none. */
 long sk_iolog_last_sync(const sk_iolog *log, size_t cut);
+/* The same, counting only syncs of file index `file`. */
+long sk_iolog_last_sync_file(const sk_iolog *log, unsigned file, size_t cut);
 
 /* How the unsynced writes between the last sync and the cut are treated. Each such write is
  * applied whole with probability p_whole, torn (each 512-byte sector of it applied or not, with
@@ -116,6 +132,13 @@ typedef struct sk_crash_stats {
 int sk_iolog_build_image(const sk_iolog *log, size_t cut, const unsigned char *init,
                          size_t init_len, uint64_t seed, const sk_crash_opts *opts,
                          unsigned char **img_out, size_t *img_len_out, sk_crash_stats *stats);
+
+/* sk_iolog_build_image for the file with index `file` (sk_iolog_build_image is file 0): only
+ * that file's writes and truncates, durable up to that file's last sync before cut. */
+int sk_iolog_build_image_file(const sk_iolog *log, unsigned file, size_t cut,
+                              const unsigned char *init, size_t init_len, uint64_t seed,
+                              const sk_crash_opts *opts, unsigned char **img_out,
+                              size_t *img_len_out, sk_crash_stats *stats);
 
 /* A small seeded generator (splitmix64) shared by the tools so that runs replay exactly. */
 uint64_t sk_iolog_rand(uint64_t *state);

@@ -9,11 +9,14 @@
  *                           SK_IOFAULT_ONLY) and push BATCHES batches of new referrals, one
  *                           batch at a time; every change's op and id go to WORK/intent before
  *                           it is sent, every ack to WORK/acks; then stop the server
- *   check IMG LOG CUT WORK  the image of data.mdb in IMG: decode the PUSH_ACK frames the server
- *                           wrote to its socket before CUT (socket markers in LOG), then require
- *                           the store to open, every database to walk cleanly, every acked
- *                           change's record at (at least) its acked version, the device's
- *                           highest op at least the highest acked, and a new commit to succeed.
+ *   check IMG LOG CUT WORK  the images of data.mdb and keys.db in IMG (with master.key): decode
+ *                           the PUSH_ACK frames the server wrote to its socket before CUT
+ *                           (socket markers in LOG), then require the store to open, every
+ *                           database to walk cleanly, every committed record to open with its
+ *                           key from keys.db (a record whose key did not survive is lost), every
+ *                           acked change's record at (at least) its acked version, the device's
+ *                           highest op at least the highest acked, and new commits to succeed:
+ *                           a plain one and one that adds a record key after the crash's tail.
  *                           Exit 0 ok, 1 loss, 2 corrupt.
  * Test infrastructure only; it must never be shipped. It prints no record content.
  */
@@ -346,6 +349,76 @@ out:
     return rc;
 }
 
+/* Every committed record must open: its key slot must have been durable before the commit
+ * that refers to it (server/sk_keyring.c). Returns 0, or 1 with why set. */
+static int open_all_records(sk_store *s, char *why, size_t cap)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *c = NULL;
+    MDB_dbi recs;
+    MDB_val k, v;
+    size_t n = 0;
+    int rc = mdb_txn_begin(sk_store_env(s), NULL, MDB_RDONLY, &txn);
+    if (rc || (rc = mdb_dbi_open(txn, "records", 0, &recs)) ||
+        (rc = mdb_cursor_open(txn, recs, &c))) {
+        snprintf(why, cap, "records: %s", mdb_strerror(rc));
+        rc = 1;
+        goto out;
+    }
+    while ((rc = mdb_cursor_get(c, &k, &v, n ? MDB_NEXT : MDB_FIRST)) == 0) {
+        sk_record r;
+        n++;
+        int drc = sk_store_record_decode(s, &k, &v, &r);
+        sk_record_free(&r);
+        if (drc != 0) {
+            snprintf(why, cap, "committed record %zu does not open (key lost?): rc=%d", n, drc);
+            rc = 1;
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (c)
+        mdb_cursor_close(c);
+    if (txn)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+/* A new record, sealed under a new key appended after whatever tail the crash left, must
+ * commit and read back. Returns 0, or 2 with why set. */
+static int probe_new_key(sk_store *s, char *why, size_t cap)
+{
+    sk_record r, back;
+    MDB_txn *txn;
+    sk_record_init(&r);
+    sk_record_init(&back);
+    memset(r.id.b, 0xa5, sizeof r.id.b);
+    r.version = 1u << 30;
+    int rc = sk_store_write_begin(s, &txn);
+    if (rc) {
+        snprintf(why, cap, "probe key txn: %s", mdb_strerror(rc));
+        return 2;
+    }
+    if ((rc = sk_store_record_put_txn(s, txn, &r, 0)) != 0) {
+        sk_store_write_abort(s, txn);
+        snprintf(why, cap, "probe record put: rc=%d", rc);
+        return 2;
+    }
+    if ((rc = sk_store_write_commit(s, txn)) != 0) {
+        snprintf(why, cap, "probe record commit: %s", mdb_strerror(rc));
+        return 2;
+    }
+    rc = sk_store_record_get(s, &r.id, &back);
+    uint64_t ver = back.version;
+    sk_record_free(&back);
+    if (rc != 0 || ver != r.version) {
+        snprintf(why, cap, "probe record does not read back: rc=%d", rc);
+        return 2;
+    }
+    return 0;
+}
+
 /* op -> id from WORK/intent */
 static int load_intent(const char *work, sk_id *ids, size_t cap)
 {
@@ -400,6 +473,8 @@ static int cmd_check(const char *img, const char *logp, size_t cut, const char *
     if (walk_all(sk_store_env(s), why, sizeof why) != 0)
         goto out;
     ret = 1;
+    if (open_all_records(s, why, sizeof why) != 0)
+        goto out;
     for (size_t i = 0; i < nak; i++) {
         sk_record r;
         if (ak[i].op >= MAX_OPS || sk_id_is_zero(&ids[ak[i].op])) {
@@ -443,6 +518,8 @@ static int cmd_check(const char *img, const char *logp, size_t cut, const char *
         snprintf(why, sizeof why, "probe commit: %s", mdb_strerror(rc));
         goto out;
     }
+    if (probe_new_key(s, why, sizeof why) != 0)
+        goto out;
     ret = walk_all(env, why, sizeof why) == 0 ? 0 : 2;
 out:
     if (s)
