@@ -44,6 +44,7 @@ static const char k_usage[] =
     "  service ID --service NAME --status STATUS\n"
     "  close ID --reason TEXT\n"
     "  followup ID TEXT | note ID TEXT   add a follow-up / a case note\n"
+    "  erase ID --reason REASON          erase a record for good (administrators)\n"
     "Figures and exports:\n"
     "  export --format csv|jsonl [--from DATE --to DATE --status S --concern C]\n"
     "         [--identifying --as ADMIN] [--out FILE]\n"
@@ -222,6 +223,7 @@ static const cmd k_cmds[] = {
     {"close", sk_admin_cmd_close},
     {"followup", sk_admin_cmd_followup},
     {"note", sk_admin_cmd_note},
+    {"erase", sk_admin_cmd_erase},
     {"export", sk_admin_cmd_export},
     {"report", sk_admin_cmd_report},
     {"backup", sk_admin_cmd_backup},

@@ -5,10 +5,10 @@
  * (server/sk_store.h) and apply path (server/sk_apply.h). The modules:
  *   admin.c          command line: global options, dispatch, option parser, output helpers
  *   admin_people.c   init, workers, enrollment codes, devices, stats, tls-cert
- *   admin_records.c  list, show, and the staff actions (accept, service, close, followup, note)
+ *   admin_records.c  list, show, the staff actions (accept, service, close, followup, note), erase
  *   admin_export.c   export (CSV, JSON Lines) and the monthly report
  *   admin_backup.c   backup (compacting copy, optionally AES-256-GCM encrypted), verify, restore
- *   admin_audit.c    the audit log: chained appends, listing, chain verification
+ *   admin_audit.c    the audit log: appends, listing, chain verification (the store's)
  * Command functions return the process exit status: 0 success, 1 failure, 2 usage error.
  */
 #ifndef SK_ADMIN_H
@@ -87,6 +87,7 @@ int sk_admin_cmd_service(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_close(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_followup(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_note(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_erase(sk_admin *a, int argc, char **argv);
 
 int sk_admin_cmd_export(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_report(sk_admin *a, int argc, char **argv);
@@ -114,20 +115,17 @@ int sk_admin_audit_last_txn(sk_admin *a, MDB_txn *txn, uint64_t *last_out);
 /* Append an entry (through sk_store_audit_txn). */
 int sk_admin_audit_txn(sk_admin *a, MDB_txn *txn, const char *event, const char *worker,
                        const char *detail);
-/* Chain every entry after seq `from` (the ones this transaction wrote): fill each one's
- * prev_hash with the hash of its predecessor, and record the head (docs/TOOLS.md, "Audit
- * chain"). Entries already carrying a hash are left as they are. */
-int sk_admin_audit_seal_txn(sk_admin *a, MDB_txn *txn, uint64_t from);
-/* Write one audit entry in a transaction of its own, chained. 0 or negative SK_E_*. */
+/* Write one audit entry in a transaction of its own (the store chains it). 0 or negative
+ * SK_E_*. */
 int sk_admin_audit_now(sk_admin *a, const char *event, const char *worker, const char *detail);
 
-/* Begin a write transaction and remember the audit position; commit seals what it wrote. */
+/* A write transaction through the store's key batch (sk_store_write_begin); commit also
+ * shreds the keys of records erased in it (sk_store_shred_pending). */
 typedef struct sk_admin_wtxn {
     MDB_txn *txn;
-    uint64_t audit_from;
 } sk_admin_wtxn;
 int sk_admin_wtxn_begin(sk_admin *a, sk_admin_wtxn *w);
 int sk_admin_wtxn_commit(sk_admin *a, sk_admin_wtxn *w); /* aborts on failure */
-void sk_admin_wtxn_abort(sk_admin_wtxn *w);
+void sk_admin_wtxn_abort(sk_admin *a, sk_admin_wtxn *w);
 
 #endif

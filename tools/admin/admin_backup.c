@@ -50,6 +50,8 @@
 #define BK_HDR 48
 #define BK_TAG 16
 #define BK_KEY 32
+#define BK_BUNDLE_MAGIC "SKBUNDLE"
+#define BK_BUNDLE_VERSION 1u
 
 /* ---- small I/O helpers ------------------------------------------------------------------ */
 
@@ -205,67 +207,102 @@ static int gcm_chunk(int enc, const uint8_t key[BK_KEY], const uint8_t hdr[BK_HD
 
 /* ---- encrypted stream ------------------------------------------------------------------- */
 
-static int encrypt_stream(int in, int out, const uint8_t master[BK_KEY], char *err, size_t cap)
+/* Where a backup's bytes go: the output file as they are, or through AES-256-GCM chunks (one
+ * chunk buffered, so the final one can be marked last). */
+typedef struct bk_sink {
+    int fd;
+    int enc;
+    uint8_t hdr[BK_HDR], key[BK_KEY];
+    uint8_t *buf, *ct;
+    size_t fill;
+    uint64_t idx;
+    char *err;
+    size_t cap;
+} bk_sink;
+
+static int sink_open(bk_sink *s, int fd, const uint8_t *master, char *err, size_t cap)
 {
-    uint8_t hdr[BK_HDR], key[BK_KEY], tag[BK_TAG], pre[5];
-    uint8_t *buf[2] = {malloc(BK_CHUNK), malloc(BK_CHUNK)}, *ct = malloc(BK_CHUNK + 16);
-    int rc = -1, cur = 0;
-    uint64_t idx = 0;
-    if (!buf[0] || !buf[1] || !ct) {
+    memset(s, 0, sizeof(*s));
+    s->fd = fd;
+    s->err = err;
+    s->cap = cap;
+    if (!master)
+        return 0;
+    s->enc = 1;
+    s->buf = malloc(BK_CHUNK);
+    s->ct = malloc(BK_CHUNK);
+    if (!s->buf || !s->ct) {
         snprintf(err, cap, "out of memory");
-        goto out;
+        return -1;
     }
-    memcpy(hdr, BK_MAGIC, 8);
-    put32(hdr + 8, BK_VERSION);
-    put32(hdr + 12, BK_CHUNK);
-    if (sk_random(hdr + 16, 32) || derive_key(master, hdr + 16, key)) {
+    memcpy(s->hdr, BK_MAGIC, 8);
+    put32(s->hdr + 8, BK_VERSION);
+    put32(s->hdr + 12, BK_CHUNK);
+    if (sk_random(s->hdr + 16, 32) || derive_key(master, s->hdr + 16, s->key)) {
         snprintf(err, cap, "cannot derive the backup key");
-        goto out;
+        return -1;
     }
-    if (write_all(out, hdr, BK_HDR)) {
+    if (write_all(fd, s->hdr, BK_HDR)) {
         snprintf(err, cap, "cannot write: %s", strerror(errno));
-        goto out;
+        return -1;
     }
-    ssize_t n = read_full(in, buf[cur], BK_CHUNK);
-    for (;;) {
-        if (n < 0) {
-            snprintf(err, cap, "cannot read the copy: %s", strerror(errno));
-            goto out;
-        }
-        int last = (size_t)n < BK_CHUNK;
-        ssize_t m = 0;
-        if (!last) {
-            m = read_full(in, buf[!cur], BK_CHUNK);
-            if (m < 0) {
-                snprintf(err, cap, "cannot read the copy: %s", strerror(errno));
-                goto out;
-            }
-            last = m == 0;
-        }
-        put32(pre, (uint32_t)n);
-        pre[4] = (uint8_t)last;
-        if (gcm_chunk(1, key, hdr, idx, last, buf[cur], (uint32_t)n, ct, tag)) {
-            snprintf(err, cap, "encryption failed");
-            goto out;
-        }
-        if (write_all(out, pre, 5) || write_all(out, ct, (size_t)n) ||
-            write_all(out, tag, BK_TAG)) {
-            snprintf(err, cap, "cannot write: %s", strerror(errno));
-            goto out;
-        }
-        idx++;
-        if (last)
-            break;
-        cur = !cur;
-        n = m;
+    return 0;
+}
+
+static int sink_flush(bk_sink *s, int last)
+{
+    uint8_t pre[5], tag[BK_TAG];
+    put32(pre, (uint32_t)s->fill);
+    pre[4] = (uint8_t)last;
+    if (gcm_chunk(1, s->key, s->hdr, s->idx, last, s->buf, (uint32_t)s->fill, s->ct, tag)) {
+        snprintf(s->err, s->cap, "encryption failed");
+        return -1;
     }
-    rc = 0;
-out:
-    OPENSSL_cleanse(key, sizeof(key));
-    free(buf[0]);
-    free(buf[1]);
-    free(ct);
-    return rc;
+    if (write_all(s->fd, pre, 5) || write_all(s->fd, s->ct, s->fill) ||
+        write_all(s->fd, tag, BK_TAG)) {
+        snprintf(s->err, s->cap, "cannot write: %s", strerror(errno));
+        return -1;
+    }
+    s->idx++;
+    s->fill = 0;
+    return 0;
+}
+
+static int sink_write(bk_sink *s, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    if (!s->enc) {
+        if (write_all(s->fd, p, n)) {
+            snprintf(s->err, s->cap, "cannot write: %s", strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    while (n) {
+        if (s->fill == BK_CHUNK && sink_flush(s, 0))
+            return -1;
+        size_t take = BK_CHUNK - s->fill < n ? BK_CHUNK - s->fill : n;
+        memcpy(s->buf + s->fill, b, take);
+        s->fill += take;
+        b += take;
+        n -= take;
+    }
+    return 0;
+}
+
+static int sink_finish(bk_sink *s)
+{
+    return s->enc ? sink_flush(s, 1) : 0;
+}
+
+static void sink_free(bk_sink *s)
+{
+    OPENSSL_cleanse(s->key, sizeof(s->key));
+    if (s->buf)
+        OPENSSL_cleanse(s->buf, BK_CHUNK);
+    free(s->buf);
+    free(s->ct);
+    s->buf = s->ct = NULL;
 }
 
 /* Decrypt a whole backup from in to out; plaintext is written only after its tag verifies. */
@@ -344,7 +381,67 @@ out:
     return rc;
 }
 
-/* ---- backup ------------------------------------------------------------------------------ */
+/* ---- bundle (the backup's plain content) --------------------------------------------------- */
+
+/* Bundle entry: u8 name length | name | segments (u32 len | bytes) | u32 0. */
+static int bundle_entry_begin(bk_sink *s, const char *name)
+{
+    uint8_t n = (uint8_t)strlen(name);
+    return sink_write(s, &n, 1) || sink_write(s, name, n) ? -1 : 0;
+}
+
+static int bundle_segment(bk_sink *s, const void *p, uint32_t n)
+{
+    uint8_t len[4];
+    put32(len, n);
+    return sink_write(s, len, 4) || (n && sink_write(s, p, n)) ? -1 : 0;
+}
+
+/* Copy from fd into entry segments: everything up to end of file, or at most `limit` bytes. */
+static int bundle_copy_fd(bk_sink *s, int fd, uint64_t limit, uint8_t *buf)
+{
+    uint64_t done = 0;
+    for (;;) {
+        size_t want = BK_CHUNK;
+        if (limit != UINT64_MAX && limit - done < want)
+            want = (size_t)(limit - done);
+        if (want == 0)
+            break;
+        ssize_t n = read_full(fd, buf, want);
+        if (n < 0) {
+            snprintf(s->err, s->cap, "cannot read: %s", strerror(errno));
+            return -1;
+        }
+        if (n == 0)
+            break;
+        if (bundle_segment(s, buf, (uint32_t)n))
+            return -1;
+        done += (uint64_t)n;
+    }
+    return bundle_segment(s, NULL, 0);
+}
+
+/* One of the key files of the data directory, as an entry. keys.db is read after the LMDB copy
+ * (so it holds every slot the copy refers to: slots are synced before the commit using them)
+ * and cut to whole 64-byte slots (a slot being appended right now is not in the copy). */
+static int bundle_key_file(bk_sink *s, const char *dir, const char *name, uint64_t unit,
+                           uint8_t *buf)
+{
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(s->err, s->cap, "cannot read %s: %s", name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    uint64_t size = (uint64_t)st.st_size / unit * unit;
+    int rc = bundle_entry_begin(s, name) || bundle_copy_fd(s, fd, size, buf) ? -1 : 0;
+    close(fd);
+    return rc;
+}
 
 typedef struct copy_job {
     MDB_env *env;
@@ -360,13 +457,202 @@ static void *copy_thread(void *p)
     return NULL;
 }
 
+/* The whole bundle into s: header, data.mdb (compacting copy streamed through a pipe),
+ * keys.db, master.key, end mark. */
+static int write_bundle(sk_admin *a, bk_sink *s)
+{
+    uint8_t hdr[12];
+    uint8_t *buf = malloc(BK_CHUNK);
+    int p[2], rc = -1;
+    pthread_t th;
+    copy_job job = {sk_store_env(a->store), -1, 0};
+    if (!buf) {
+        snprintf(s->err, s->cap, "out of memory");
+        return -1;
+    }
+    memcpy(hdr, BK_BUNDLE_MAGIC, 8);
+    put32(hdr + 8, BK_BUNDLE_VERSION);
+    if (sink_write(s, hdr, sizeof(hdr)) || bundle_entry_begin(s, "data.mdb"))
+        goto out;
+    signal(SIGPIPE, SIG_IGN);
+    if (pipe(p) != 0) {
+        snprintf(s->err, s->cap, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    job.fd = p[1];
+    if (pthread_create(&th, NULL, copy_thread, &job) != 0) {
+        close(p[0]);
+        close(p[1]);
+        snprintf(s->err, s->cap, "cannot start the copy");
+        goto out;
+    }
+    int crc = bundle_copy_fd(s, p[0], UINT64_MAX, buf);
+    close(p[0]); /* a copy still writing gets EPIPE and stops */
+    pthread_join(th, NULL);
+    if (crc)
+        goto out;
+    if (job.rc) {
+        snprintf(s->err, s->cap, "copy failed: %s", mdb_strerror(job.rc));
+        goto out;
+    }
+    uint8_t end = 0;
+    if (bundle_key_file(s, a->data, "keys.db", 64, buf) ||
+        bundle_key_file(s, a->data, "master.key", 1, buf) || sink_write(s, &end, 1))
+        goto out;
+    rc = 0;
+out:
+    OPENSSL_cleanse(buf, BK_CHUNK);
+    free(buf);
+    return rc;
+}
+
+static const char *const k_bundle_files[] = {"data.mdb", "keys.db", "master.key"};
+#define N_BUNDLE_FILES 3
+
+/* Remove what materialise() may have written into dir (and LMDB's lock file). */
+static void remove_store_files(const char *dir)
+{
+    char path[4200];
+    for (size_t i = 0; i < N_BUNDLE_FILES; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, k_bundle_files[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+    unlink(path);
+}
+
+/* Copy the rest of in to a new file (0600) dir/name; n bytes already read are in buf. */
+static int copy_out(int in, const char *dir, const char *name, uint8_t *buf, size_t have, char *err,
+                    size_t cap)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) {
+        snprintf(err, cap, "cannot create %.40s: %s", name, strerror(errno));
+        return -1;
+    }
+    int ok = have == 0 || write_all(out, buf, have) == 0;
+    ssize_t n = 0;
+    while (ok && (n = read_full(in, buf, BK_CHUNK)) > 0)
+        ok = write_all(out, buf, (size_t)n) == 0;
+    ok = ok && n >= 0 && fsync(out) == 0;
+    if (close(out) != 0)
+        ok = 0;
+    if (!ok)
+        snprintf(err, cap, "cannot write %.40s", name);
+    return ok ? 0 : -1;
+}
+
+/* Write the backup content read from `in` (positioned at its start) as files in dir: a bundle
+ * (data.mdb, keys.db, master.key), or a bare LMDB file as written by sakhi-admin before
+ * records were sealed (it becomes data.mdb). Files are created, never overwritten. */
+static int materialise(int in, const char *dir, char *err, size_t cap)
+{
+    uint8_t *buf = malloc(BK_MAX_CHUNK);
+    uint8_t hdr[12], nl, len[4];
+    int rc = -1, out = -1, seen[N_BUNDLE_FILES] = {0};
+    char name[256], path[4200];
+    if (!buf) {
+        snprintf(err, cap, "out of memory");
+        return -1;
+    }
+    ssize_t n = read_full(in, hdr, sizeof(hdr));
+    if (n < 0) {
+        snprintf(err, cap, "cannot read: %s", strerror(errno));
+        goto out;
+    }
+    if (n < 8 || memcmp(hdr, BK_BUNDLE_MAGIC, 8) != 0) {
+        memcpy(buf, hdr, (size_t)n);
+        rc = copy_out(in, dir, "data.mdb", buf, (size_t)n, err, cap);
+        goto out;
+    }
+    if (n != 12 || get32(hdr + 8) != BK_BUNDLE_VERSION) {
+        snprintf(err, cap, "backup bundle format %u is not supported",
+                 n == 12 ? get32(hdr + 8) : 0u);
+        goto out;
+    }
+    for (;;) {
+        if (read_full(in, &nl, 1) != 1) {
+            snprintf(err, cap, "damaged bundle: truncated");
+            goto out;
+        }
+        if (nl == 0)
+            break;
+        if (read_full(in, name, nl) != nl) {
+            snprintf(err, cap, "damaged bundle: truncated");
+            goto out;
+        }
+        name[nl] = '\0';
+        size_t which = N_BUNDLE_FILES;
+        for (size_t i = 0; i < N_BUNDLE_FILES; i++)
+            if (strcmp(name, k_bundle_files[i]) == 0)
+                which = i;
+        if (which == N_BUNDLE_FILES || seen[which]) {
+            snprintf(err, cap, "damaged bundle: unexpected entry");
+            goto out;
+        }
+        seen[which] = 1;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (out < 0) {
+            snprintf(err, cap, "cannot create %.40s: %s", name, strerror(errno));
+            goto out;
+        }
+        for (;;) {
+            if (read_full(in, len, 4) != 4) {
+                snprintf(err, cap, "damaged bundle: %.40s truncated", name);
+                goto out;
+            }
+            uint32_t sl = get32(len);
+            if (sl == 0)
+                break;
+            if (sl > BK_MAX_CHUNK || read_full(in, buf, sl) != (ssize_t)sl) {
+                snprintf(err, cap, "damaged bundle: %.40s truncated", name);
+                goto out;
+            }
+            if (write_all(out, buf, sl)) {
+                snprintf(err, cap, "cannot write %.40s: %s", name, strerror(errno));
+                goto out;
+            }
+        }
+        if (fsync(out) != 0 || close(out) != 0) {
+            out = -1;
+            snprintf(err, cap, "cannot write %.40s: %s", name, strerror(errno));
+            goto out;
+        }
+        out = -1;
+    }
+    if (read_full(in, &nl, 1) != 0) {
+        snprintf(err, cap, "damaged bundle: data follows its end");
+        goto out;
+    }
+    for (size_t i = 0; i < N_BUNDLE_FILES; i++)
+        if (!seen[i]) {
+            snprintf(err, cap, "damaged bundle: %s is missing", k_bundle_files[i]);
+            goto out;
+        }
+    rc = 0;
+out:
+    if (out >= 0)
+        close(out);
+    OPENSSL_cleanse(buf, BK_MAX_CHUNK);
+    free(buf);
+    return rc;
+}
+
+/* ---- backup ------------------------------------------------------------------------------ */
+
 static const char k_backup_help[] =
     "usage: sakhi-admin backup DEST [--key FILE] [--json]\n"
     "\n"
-    "Writes a compacted, consistent copy of the store to the new file DEST (mode 0600; never\n"
-    "overwrites), also while the server runs. With --key FILE the copy is encrypted with\n"
-    "AES-256-GCM as it is written (key file: 64 hex digits, e.g. `openssl rand -hex 32`; keep\n"
-    "it apart from the backups). Check it with `verify`; bring it back with `restore`.\n";
+    "Writes a consistent copy of the store to the new file DEST (mode 0600; never overwrites),\n"
+    "also while the server runs: a compacted copy of data.mdb together with keys.db and\n"
+    "master.key, without which the sealed records cannot be opened. With --key FILE the whole\n"
+    "backup is encrypted with AES-256-GCM as it is written (key file: 64 hex digits, e.g.\n"
+    "`openssl rand -hex 32`; keep it apart from the backups). Since the backup holds the\n"
+    "store's master key, encrypt it or keep it as safe as the server. Check it with `verify`;\n"
+    "bring it back with `restore`.\n";
 
 int sk_admin_cmd_backup(sk_admin *a, int argc, char **argv)
 {
@@ -376,6 +662,7 @@ int sk_admin_cmd_backup(sk_admin *a, int argc, char **argv)
     if (rc)
         return rc;
     uint8_t master[BK_KEY];
+    memset(master, 0, sizeof(master));
     if (key_path && (rc = load_key(a, key_path, master)))
         return rc;
     if ((rc = sk_admin_open(a, 1)))
@@ -387,38 +674,10 @@ int sk_admin_cmd_backup(sk_admin *a, int argc, char **argv)
         goto out_key;
     }
     char err[256] = "";
-    int ok = 0;
-    MDB_env *env = sk_store_env(a->store);
-    if (!key_path) {
-        int mrc = mdb_env_copyfd2(env, fd, MDB_CP_COMPACT);
-        if (mrc)
-            snprintf(err, sizeof(err), "copy failed: %s", mdb_strerror(mrc));
-        else
-            ok = 1;
-    } else {
-        int p[2];
-        pthread_t th;
-        copy_job job = {env, -1, 0};
-        signal(SIGPIPE, SIG_IGN);
-        if (pipe(p) != 0) {
-            snprintf(err, sizeof(err), "pipe: %s", strerror(errno));
-        } else {
-            job.fd = p[1];
-            if (pthread_create(&th, NULL, copy_thread, &job) != 0) {
-                close(p[0]);
-                close(p[1]);
-                snprintf(err, sizeof(err), "cannot start the copy");
-            } else {
-                int erc = encrypt_stream(p[0], fd, master, err, sizeof(err));
-                close(p[0]); /* a copy still writing gets EPIPE and stops */
-                pthread_join(th, NULL);
-                if (erc == 0 && job.rc)
-                    snprintf(err, sizeof(err), "copy failed: %s", mdb_strerror(job.rc));
-                else if (erc == 0)
-                    ok = 1;
-            }
-        }
-    }
+    bk_sink sink;
+    int ok = sink_open(&sink, fd, key_path ? master : NULL, err, sizeof(err)) == 0 &&
+             write_bundle(a, &sink) == 0 && sink_finish(&sink) == 0;
+    sink_free(&sink);
     if (ok && fsync(fd) != 0) {
         snprintf(err, sizeof(err), "fsync: %s", strerror(errno));
         ok = 0;
@@ -463,7 +722,8 @@ typedef struct walk_result {
     char problem[256];
 } walk_result;
 
-static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, walk_result *wr, MDB_dbi records)
+static int walk_db(sk_store *s, MDB_txn *txn, MDB_dbi dbi, const char *name, walk_result *wr,
+                   MDB_dbi records)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -482,22 +742,20 @@ static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, walk_result *wr,
         for (size_t i = 0; i < v.mv_size; i++)
             touch ^= ((const uint8_t *)v.mv_data)[i];
         if (is_records) {
+            /* Opens the sealed value with its key from keys.db, then decodes it. */
             sk_record r;
-            sk_mp m;
             sk_record_init(&r);
-            sk_mp_init(&m, v.mv_data, v.mv_size);
-            int bad = k.mv_size != 16 || sk_record_unpack(&m, &r) != 0 ||
+            int bad = k.mv_size != 16 || sk_store_record_decode(s, &k, &v, &r) != 0 ||
                       memcmp(r.id.b, k.mv_data, 16) != 0;
             sk_record_free(&r);
             if (bad) {
                 snprintf(wr->problem, sizeof(wr->problem),
-                         "records: entry %" PRIu64 " does not decode", n);
+                         "records: entry %" PRIu64 " does not decrypt or decode", n);
                 break;
             }
         } else if (is_changes) {
             MDB_val rk, rv;
             sk_record r;
-            sk_mp m;
             if (k.mv_size != 8 || v.mv_size != 16) {
                 snprintf(wr->problem, sizeof(wr->problem), "changes: entry %" PRIu64 " malformed",
                          n);
@@ -511,9 +769,8 @@ static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, walk_result *wr,
                          sk_be64_get(k.mv_data));
                 break;
             }
-            sk_record_init(&r);
-            sk_mp_init(&m, rv.mv_data, rv.mv_size);
-            int bad = sk_record_unpack(&m, &r) != 0 || r.version != sk_be64_get(k.mv_data);
+            int bad =
+                sk_store_record_decode(s, &rk, &rv, &r) != 0 || r.version != sk_be64_get(k.mv_data);
             sk_record_free(&r);
             if (bad) {
                 snprintf(wr->problem, sizeof(wr->problem),
@@ -541,19 +798,20 @@ static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, walk_result *wr,
     return 0;
 }
 
-static int walk_env(const char *path, unsigned flags, walk_result *wr)
+/* Open the data directory dir through the store (with its key files) and walk it. */
+static int walk_env(const char *dir, walk_result *wr)
 {
-    MDB_env *env = NULL;
+    sk_store *s = NULL;
     MDB_txn *txn = NULL;
     MDB_dbi dbis[N_REQUIRED];
     int mrc, rc = -1;
     memset(wr, 0, sizeof(*wr));
-    if ((mrc = mdb_env_create(&env)) || (mrc = mdb_env_set_maxdbs(env, 32)) ||
-        (mrc = mdb_env_open(env, path, flags | MDB_RDONLY | MDB_NOLOCK, 0400))) {
-        snprintf(wr->problem, sizeof(wr->problem), "not a readable store: %s", mdb_strerror(mrc));
+    if (sk_store_open(&s, dir, 0) != 0) {
+        snprintf(wr->problem, sizeof(wr->problem), "not a readable store: %s",
+                 sk_store_open_error());
         goto out;
     }
-    if ((mrc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))) {
+    if ((mrc = mdb_txn_begin(sk_store_env(s), NULL, MDB_RDONLY, &txn))) {
         snprintf(wr->problem, sizeof(wr->problem), "cannot read: %s", mdb_strerror(mrc));
         goto out;
     }
@@ -572,7 +830,7 @@ static int walk_env(const char *path, unsigned flags, walk_result *wr)
         goto out;
     }
     for (size_t i = 0; i < N_REQUIRED; i++)
-        if (walk_db(txn, dbis[i], k_required_dbs[i], wr, dbis[1]))
+        if (walk_db(s, txn, dbis[i], k_required_dbs[i], wr, dbis[1]))
             goto out;
     if (wr->changes != wr->records) {
         snprintf(wr->problem, sizeof(wr->problem),
@@ -584,13 +842,13 @@ static int walk_env(const char *path, unsigned flags, walk_result *wr)
 out:
     if (txn)
         mdb_txn_abort(txn);
-    if (env)
-        mdb_env_close(env);
+    if (s)
+        sk_store_close(s);
     return rc;
 }
 
 /* Walk in a child process; 0 ok, 1 problem (message in wr->problem). */
-static int walk_isolated(const char *path, unsigned flags, walk_result *wr)
+static int walk_isolated(const char *dir, walk_result *wr)
 {
     int p[2];
     memset(wr, 0, sizeof(*wr));
@@ -610,7 +868,7 @@ static int walk_isolated(const char *path, unsigned flags, walk_result *wr)
     if (pid == 0) {
         close(p[0]);
         walk_result r;
-        int rc = walk_env(path, flags, &r);
+        int rc = walk_env(dir, &r);
         (void)write_all(p[1], &r, sizeof(r));
         close(p[1]);
         _exit(rc ? 1 : 0);
@@ -632,72 +890,66 @@ static int walk_isolated(const char *path, unsigned flags, walk_result *wr)
         return 1;
     }
     *wr = r;
-    r.problem[sizeof(r.problem) - 1] = '\0';
+    wr->problem[sizeof(wr->problem) - 1] = '\0';
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 && !wr->problem[0] ? 0 : 1;
 }
 
-/* Prepare a path LMDB can open for the backup at `path`: a directory, a plain file, or an
- * encrypted file decrypted into a memfd (*memfd set; caller closes). */
-static int open_backup(sk_admin *a, const char *path, const char *key_path, char *lmdb_path,
-                       size_t cap, unsigned *flags, int *memfd)
+/* Unpack the backup file at `path` (decrypting it with --key) as files in dir. An encrypted
+ * backup is decrypted into an anonymous memory file (memfd) first, so its plain bytes reach
+ * only dir. Returns 0 or an exit status (message printed). */
+static int unpack_backup(sk_admin *a, const char *path, const char *key_path, const char *dir)
 {
-    struct stat st;
-    *memfd = -1;
-    *flags = 0;
-    if (stat(path, &st) != 0)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) {
-        if (key_path)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                                 "%s is a directory, not an encrypted "
-                                 "backup file",
-                                 path);
-        snprintf(lmdb_path, cap, "%s", path);
-        return 0;
-    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
-    char magic[8];
+    char magic[8], err[256] = "";
     int encrypted = read_full(fd, magic, 8) == 8 && memcmp(magic, BK_MAGIC, 8) == 0;
-    if (!key_path) {
+    lseek(fd, 0, SEEK_SET);
+    if (!key_path && encrypted) {
         close(fd);
-        if (encrypted)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                                 "%s is an encrypted backup: give --key FILE", path);
-        snprintf(lmdb_path, cap, "%s", path);
-        *flags = MDB_NOSUBDIR;
-        return 0;
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "%s is an encrypted backup: give --key FILE",
+                             path);
     }
-    if (!encrypted) {
+    if (key_path && !encrypted) {
         close(fd);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s is not an encrypted Sakhi backup", path);
     }
-    uint8_t master[BK_KEY];
-    int rc = load_key(a, key_path, master);
-    if (rc) {
-        close(fd);
-        return rc;
-    }
-    int mfd = memfd_create("sakhi-backup", MFD_CLOEXEC);
-    if (mfd < 0) {
-        close(fd);
+    int src = fd;
+    if (encrypted) {
+        uint8_t master[BK_KEY];
+        int rc = load_key(a, key_path, master);
+        if (rc) {
+            close(fd);
+            return rc;
+        }
+        src = memfd_create("sakhi-backup", MFD_CLOEXEC);
+        if (src < 0) {
+            close(fd);
+            OPENSSL_cleanse(master, sizeof(master));
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "memfd_create: %s", strerror(errno));
+        }
+        rc = decrypt_stream(fd, src, master, err, sizeof(err));
         OPENSSL_cleanse(master, sizeof(master));
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "memfd_create: %s", strerror(errno));
+        close(fd);
+        if (rc) {
+            close(src);
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s: %s", path, err);
+        }
+        lseek(src, 0, SEEK_SET);
     }
-    char err[256] = "";
-    lseek(fd, 0, SEEK_SET);
-    rc = decrypt_stream(fd, mfd, master, err, sizeof(err));
-    OPENSSL_cleanse(master, sizeof(master));
-    close(fd);
-    if (rc) {
-        close(mfd);
+    int rc = materialise(src, dir, err, sizeof(err));
+    close(src);
+    if (rc)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s: %s", path, err);
-    }
-    snprintf(lmdb_path, cap, "/proc/self/fd/%d", mfd);
-    *flags = MDB_NOSUBDIR;
-    *memfd = mfd;
     return 0;
+}
+
+/* A private scratch directory for verify: in memory (/dev/shm) where there is one. */
+static int scratch_dir(char *out, size_t cap)
+{
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+    snprintf(out, cap, "%s/sakhi-verify-XXXXXX", base && base[0] ? base : "/tmp");
+    return mkdtemp(out) ? 0 : -1;
 }
 
 static void print_walk(sk_admin *a, const walk_result *wr, int ok, int encrypted)
@@ -734,11 +986,12 @@ static void print_walk(sk_admin *a, const walk_result *wr, int ok, int encrypted
 static const char k_verify_help[] =
     "usage: sakhi-admin verify BACKUP [--key FILE] [--json]\n"
     "\n"
-    "Opens a backup read-only (a backup file, an encrypted one with --key, or a data\n"
-    "directory) and walks every database: the storage format is known, every record decodes\n"
-    "under its own id, every change-log entry points at a record of that version. An encrypted\n"
-    "backup is authenticated chunk by chunk and decrypted in memory only. Exit 0 when sound,\n"
-    "1 with the reason when not.\n";
+    "Checks a backup (a backup file, an encrypted one with --key, or a data directory): it is\n"
+    "unpacked into a private scratch directory (in memory where /dev/shm exists, removed\n"
+    "afterwards), opened with its own keys.db and master.key, and every database is walked: the\n"
+    "storage format is known, every record decrypts and decodes under its own id, every\n"
+    "change-log entry points at a record of that version. An encrypted backup is authenticated\n"
+    "chunk by chunk. Exit 0 when sound, 1 with the reason when not.\n";
 
 int sk_admin_cmd_verify(sk_admin *a, int argc, char **argv)
 {
@@ -747,15 +1000,29 @@ int sk_admin_cmd_verify(sk_admin *a, int argc, char **argv)
     int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 1, NULL, k_verify_help);
     if (rc)
         return rc;
-    char path[4200];
-    unsigned flags;
-    int memfd;
-    if ((rc = open_backup(a, pos[0], key_path, path, sizeof(path), &flags, &memfd)))
-        return rc;
+    struct stat st;
+    if (stat(pos[0], &st) != 0)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot open %s: %s", pos[0], strerror(errno));
     walk_result wr;
-    int bad = walk_isolated(path, flags, &wr);
-    if (memfd >= 0)
-        close(memfd);
+    int bad;
+    if (S_ISDIR(st.st_mode)) {
+        if (key_path)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                 "%s is a directory, not an encrypted backup file", pos[0]);
+        bad = walk_isolated(pos[0], &wr);
+    } else {
+        char dir[4200];
+        if (scratch_dir(dir, sizeof(dir)))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot make a scratch directory: %s",
+                                 strerror(errno));
+        rc = unpack_backup(a, pos[0], key_path, dir);
+        if (!rc)
+            bad = walk_isolated(dir, &wr);
+        remove_store_files(dir);
+        rmdir(dir);
+        if (rc)
+            return rc;
+    }
     print_walk(a, &wr, !bad, key_path != NULL);
     if (bad)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s is not sound: %s", pos[0], wr.problem);
@@ -768,8 +1035,8 @@ static const char k_restore_help[] =
     "usage: sakhi-admin restore BACKUP DIR [--key FILE]\n"
     "\n"
     "Writes a backup back as a data directory DIR (created 0700; it must not hold a store\n"
-    "yet), decrypting it with --key, then verifies the result. Point sakhi-server (or --data)\n"
-    "at DIR.\n";
+    "yet): data.mdb, keys.db and master.key (0600), decrypting it with --key, then verifies\n"
+    "the result. Point sakhi-server (or --data) at DIR.\n";
 
 int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
 {
@@ -778,60 +1045,24 @@ int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
     int rc = sk_admin_parse(a, argc, argv, opts, pos, 2, 2, NULL, k_restore_help);
     if (rc)
         return rc;
-    char path[4200], dest[4200];
-    unsigned flags;
-    int memfd;
-    if ((rc = open_backup(a, pos[0], key_path, path, sizeof(path), &flags, &memfd)))
-        return rc;
-    if (mkdir(pos[1], 0700) != 0 && errno != EEXIST) {
-        if (memfd >= 0)
-            close(memfd);
+    if (mkdir(pos[1], 0700) != 0 && errno != EEXIST)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot create %s: %s", pos[1],
                              strerror(errno));
+    char path[4200];
+    for (size_t i = 0; i < N_BUNDLE_FILES; i++) {
+        snprintf(path, sizeof(path), "%s/%s", pos[1], k_bundle_files[i]);
+        if (access(path, F_OK) == 0)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
+                                 "%s already holds %s: not restoring over it", pos[1],
+                                 k_bundle_files[i]);
     }
-    snprintf(dest, sizeof(dest), "%s/data.mdb", pos[1]);
-    char src[4300];
-    if (flags & MDB_NOSUBDIR)
-        snprintf(src, sizeof(src), "%s", path);
-    else
-        snprintf(src, sizeof(src), "%s/data.mdb", path);
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    int out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    int ok = in >= 0 && out >= 0;
-    const char *why = ok ? NULL : strerror(errno);
-    if (ok) {
-        uint8_t *buf = malloc(BK_CHUNK);
-        ssize_t n = 0;
-        ok = buf != NULL;
-        if (in >= 0 && memfd >= 0)
-            lseek(in, 0, SEEK_SET);
-        while (ok && (n = read_full(in, buf, BK_CHUNK)) > 0)
-            if (write_all(out, buf, (size_t)n))
-                ok = 0;
-        if (n < 0)
-            ok = 0;
-        if (buf)
-            OPENSSL_cleanse(buf, BK_CHUNK);
-        free(buf);
-        if (ok && fsync(out) != 0)
-            ok = 0;
-        why = ok ? NULL : "cannot copy";
-    }
-    if (in >= 0)
-        close(in);
-    if (out >= 0 && close(out) != 0)
-        ok = 0;
-    if (memfd >= 0)
-        close(memfd);
-    if (!ok) {
-        if (out >= 0)
-            unlink(dest);
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot restore into %s: %s", dest,
-                             why ? why : "write failed");
+    if ((rc = unpack_backup(a, pos[0], key_path, pos[1]))) {
+        remove_store_files(pos[1]);
+        return rc;
     }
     walk_result wr;
-    if (walk_isolated(pos[1], 0, &wr)) {
-        unlink(dest);
+    if (walk_isolated(pos[1], &wr)) {
+        remove_store_files(pos[1]);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "restored copy is not sound: %s", wr.problem);
     }
     if (a->json)

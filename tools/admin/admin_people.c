@@ -417,7 +417,7 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write: %s", sk_err_text(rc));
     rc = sk_store_device_get_txn(a->store, wt.txn, id, &d);
     if (rc == -SK_E_NOT_FOUND) {
-        sk_admin_wtxn_abort(&wt);
+        sk_admin_wtxn_abort(a, &wt);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "unknown device %llu", id);
     }
     int was = d.revoked;
@@ -430,7 +430,7 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
                                     detail);
     }
     if (rc || (rc = sk_admin_wtxn_commit(a, &wt))) {
-        sk_admin_wtxn_abort(&wt);
+        sk_admin_wtxn_abort(a, &wt);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot revoke: %s", sk_err_text(rc));
     }
     if (a->json)

@@ -423,7 +423,9 @@ static int apply_action(sk_admin *a, const sk_actor *actor, const char *text, co
         goto out;
     }
     char detail[128];
-    snprintf(detail, sizeof(detail), "record=%s seq=%" PRIu64, idt, ack.version);
+    snprintf(detail, sizeof(detail), "record=%s seq=%" PRIu64 "%s%s", idt, ack.version,
+             c.kind == SK_CHANGE_ERASE ? " reason=" : "",
+             c.kind == SK_CHANGE_ERASE ? (const char *)arg : "");
     if ((rc = sk_admin_audit_txn(a, wt.txn, event, actor->worker, detail)) ||
         (rc = sk_store_record_get_txn(a->store, wt.txn, &cur.id, &after))) {
         sk_admin_fail(a, status, "store error: %s", sk_err_text(rc));
@@ -448,7 +450,7 @@ static int apply_action(sk_admin *a, const sk_actor *actor, const char *text, co
                no[0] ? ", case " : "", no);
     status = SK_ADMIN_EXIT_OK;
 out:
-    sk_admin_wtxn_abort(&wt);
+    sk_admin_wtxn_abort(a, &wt);
     sk_change_free(&c);
     sk_record_free(&cur);
     sk_record_free(&after);
@@ -662,4 +664,54 @@ int sk_admin_cmd_followup(sk_admin *a, int argc, char **argv)
 int sk_admin_cmd_note(sk_admin *a, int argc, char **argv)
 {
     return entry_cmd(a, argc, argv, SK_LIST_CASENOTE, "note", k_note_help);
+}
+
+/* Reasons an administrator may give for an erasure: codes only, since the audit log never
+ * holds free text that could carry referral content. */
+static const char *const k_erase_reasons[] = {"survivor_request", "court_order", "duplicate",
+                                              "entered_in_error", "retention"};
+
+static int build_erase(sk_change *c, const sk_record *cur, const sk_actor *actor, uint64_t now,
+                       void *arg, char *msg, size_t cap)
+{
+    (void)cur;
+    (void)actor;
+    (void)now;
+    (void)arg;
+    (void)msg;
+    (void)cap;
+    c->kind = SK_CHANGE_ERASE;
+    return 0;
+}
+
+static const char k_erase_help[] =
+    "usage: sakhi-admin erase ID --reason REASON [--as ADMIN] [--json]\n"
+    "\n"
+    "Erases a record for good (administrators only): its content and history are wiped, a\n"
+    "tombstone remains so devices drop their copy at their next sync, and the record's key is\n"
+    "shredded once the erasure is committed, so no copy of its sealed content (old pages,\n"
+    "backups of data.mdb taken before) can be opened again. REASON: survivor_request,\n"
+    "court_order, duplicate, entered_in_error, retention (recorded in the audit log).\n"
+    "--as names the administrator acting; without it the action is sakhi-admin's own.\n";
+
+int sk_admin_cmd_erase(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1], *reason = NULL;
+    sk_admin_opt extra[] = {{"reason", 1, &reason, NULL}};
+    sk_actor actor;
+    sk_worker wb;
+    int rc = action_setup(a, argc, argv, extra, 1, pos, 1, k_erase_help, &actor, &wb);
+    if (rc)
+        return rc;
+    const char *code = NULL;
+    for (size_t i = 0; reason && i < sizeof(k_erase_reasons) / sizeof(k_erase_reasons[0]); i++)
+        if (strcmp(reason, k_erase_reasons[i]) == 0)
+            code = k_erase_reasons[i];
+    if (!code)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--reason must be one of survivor_request, court_order, duplicate, "
+                             "entered_in_error, retention");
+    if (actor.role != SK_ROLE_ADMIN)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "only an administrator may erase a record");
+    return apply_action(a, &actor, pos[0], "erase", build_erase, (void *)code);
 }
