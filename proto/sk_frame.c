@@ -82,6 +82,8 @@ int sk_frame_feed(sk_frame_reader *r, const uint8_t *data, size_t len, size_t *u
             r->want = n;
             r->have = 0;
         }
+        if (off == len)
+            break; /* the header ended the input; no body bytes to place yet */
         size_t take = r->want - r->have;
         if (take > len - off)
             take = len - off;
