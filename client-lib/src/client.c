@@ -109,16 +109,20 @@ int sk_client_fail(sakhi_client *c, int code, const char *field, const char *fmt
         return code;
     va_list ap;
     va_start(ap, fmt);
+    pthread_mutex_lock(&c->errlock);
     vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
-    va_end(ap);
     snprintf(c->errfield, sizeof(c->errfield), "%s", field ? field : "");
+    pthread_mutex_unlock(&c->errlock);
+    va_end(ap);
     return code;
 }
 
 void sk_client_clear_err(sakhi_client *c)
 {
+    pthread_mutex_lock(&c->errlock);
     c->errmsg[0] = '\0';
     c->errfield[0] = '\0';
+    pthread_mutex_unlock(&c->errlock);
 }
 
 const char *sakhi_errmsg(sakhi_client *c)
@@ -251,6 +255,11 @@ int sakhi_open(sakhi_client **out, const char *path, const char *pin, const sakh
         sk_client_dealloc(c, c);
         return SAKHI_ENOMEM;
     }
+    if (pthread_mutex_init(&c->errlock, NULL) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        sk_client_dealloc(c, c);
+        return SAKHI_ENOMEM;
+    }
     if (pipe(c->cancel_pipe) != 0) {
         rc = SAKHI_EIO;
         goto fail;
@@ -294,6 +303,7 @@ void sakhi_close(sakhi_client *c)
         if (c->cancel_pipe[i] >= 0)
             close(c->cancel_pipe[i]);
     sk_client_dealloc(c, c->path);
+    pthread_mutex_destroy(&c->errlock);
     pthread_mutex_destroy(&c->mu);
     sk_client_dealloc(c, c);
 }

@@ -69,6 +69,9 @@ struct sakhi_client {
     uint64_t next_op; /* persisted in meta "nextop" */
     sk_id last_id;    /* last record id made by this handle (ids increase) */
 
+    /* Written by whichever thread fails (a capture and a sync may fail at once); errlock makes
+     * the writes atomic, so the message is one call's whole text, never a mix of two. */
+    pthread_mutex_t errlock;
     char errmsg[256];
     char errfield[48];
 
