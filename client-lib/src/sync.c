@@ -27,6 +27,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* most bytes of changes in one PUSH (one change larger than this still goes alone) */
+#define SK_CLIENT_PUSH_BUDGET 8192
+
 typedef struct out_item {
     uint64_t op;
     int urgent;
@@ -62,6 +65,12 @@ typedef struct sess {
     uint8_t *zbody; /* the last decompressed frame body; *m of recv_msg may point into it */
     sk_actor actor;
     char worker[SK_MAX_NAME + 1];
+    /* cursor ahead of the server (docs/FIELD.md "Never drop unsent data"): the pull cursor as
+     * the session knows it; set when an APPLIED/MERGED ack's version (the server's new seq) is
+     * not above it, i.e. the server's history is shorter than what the device has seen */
+    uint64_t cursor;
+    int cursor_ahead;
+    uint64_t push_bytes_total, push_bytes_done; /* for the progress estimate */
 } sess;
 
 /* ---- errors from the server ------------------------------------------------------------------ */
@@ -94,6 +103,16 @@ static int report(sess *s)
     s->prog.bytes_sent = s->cn.sent;
     s->prog.bytes_received = s->cn.received;
     s->prog.elapsed_ms = sk_client_mono_ms() - s->start_ms;
+    s->prog.push_remaining =
+        s->prog.push_total > s->prog.push_done ? s->prog.push_total - s->prog.push_done : 0;
+    s->prog.push_bytes_total = s->push_bytes_total;
+    s->prog.push_bytes_done = s->push_bytes_done;
+    /* estimate of the push still to do, from the rate of the bytes acknowledged so far */
+    s->prog.eta_ms = 0;
+    if (s->push_bytes_done > 0 && s->push_bytes_total > s->push_bytes_done)
+        s->prog.eta_ms = (uint64_t)((double)s->prog.elapsed_ms *
+                                    (double)(s->push_bytes_total - s->push_bytes_done) /
+                                    (double)s->push_bytes_done);
     if (s->res) {
         s->res->bytes_sent = s->cn.sent;
         s->res->bytes_received = s->cn.received;
@@ -786,6 +805,18 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
         if (s->res)
             s->res->pushed++;
         s->prog.push_done++;
+        if (a->status != SK_ACK_REJECTED && a->version > 0 && a->version <= s->cursor &&
+            !s->cursor_ahead) {
+            /* the server gave this change a seq at or below our cursor: its history is
+             * shorter than what we have seen (restored from an older backup). Pull again
+             * from 0 in this same transaction; the outbox is untouched. */
+            s->cursor_ahead = 1;
+            sk_client_log(c, SAKHI_LOG_WARN, "event=cursor_ahead cursor=%llu server_seq=%llu",
+                          (unsigned long long)s->cursor, (unsigned long long)a->version);
+            if ((rc = sk_lstore_meta_put_u64(c, txn, "cursor", 0)))
+                goto next;
+            s->cursor = 0;
+        }
         if (grc == SAKHI_ENOTFOUND)
             goto next; /* the record was discarded meanwhile */
         remove_pending(&rs, a->op);
@@ -1016,6 +1047,9 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
     if (sn.n)
         qsort(sn.items, sn.n, sizeof(out_item), cmp_items);
     s.prog.push_total = sn.n;
+    s.cursor = cursor;
+    for (size_t i = 0; i < sn.n; i++)
+        s.push_bytes_total += sn.items[i].size;
 
     if ((rc = connect_and_hello(&s, &t, device, &challenge)))
         goto out;
@@ -1032,11 +1066,17 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
     }
     uint32_t max_batch = s.max_batch < s.batch_size ? s.max_batch : s.batch_size;
     size_t budget = s.max_frame > 4096 ? s.max_frame - 1024 : s.max_frame / 2;
+    /* Small PUSH batches by bytes: an ack (and with it durable progress) comes after at most
+     * this much upload, so a link that is cut every few tens of KiB still moves forward
+     * (docs/FIELD.md "A large batch on a cut-prone link"); the window keeps the link busy. */
+    if (budget > SK_CLIENT_PUSH_BUDGET)
+        budget = SK_CLIENT_PUSH_BUDGET;
     size_t pos = 0; /* next outbox item to send */
     int stop_push = 0;
     uint64_t epoch = 0; /* PUSH_ACKs received */
     int pull_out = 0, pull_more = 1, pulled_any = 0;
     uint64_t last_pull_epoch = 0;
+    uint32_t stale_pull = 0; /* rid of a PULL sent with a cursor found ahead of the server */
     int done = 0;
     s.prog.phase = SAKHI_PHASE_PUSH;
 
@@ -1092,18 +1132,41 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
             goto out;
         }
         if (fl[k].type == SK_MSG_PUSH && m.type == SK_MSG_PUSH_ACK) {
+            int was_ahead = s.cursor_ahead;
             rc = apply_acks(&s, &m, &stop_push);
             sk_msg_free(&m);
             if (rc)
                 goto out;
+            for (size_t i = 0; i < fl[k].n; i++)
+                s.push_bytes_done += sn.items[fl[k].first + i].size;
+            if (s.cursor_ahead && !was_ahead) {
+                /* re-pull from 0 (the store already says so); an answer to a PULL sent
+                 * with the old cursor is read but not applied */
+                cursor = 0;
+                pull_more = 1;
+                pulled_any = 0;
+                for (size_t i = 0; i < nfl; i++)
+                    if (fl[i].type == SK_MSG_PULL)
+                        stale_pull = fl[i].rid;
+            }
             epoch++;
             fl[k] = fl[--nfl];
             s.last_progress_ms = sk_client_mono_ms();
             s.prog.phase = SAKHI_PHASE_PUSH;
         } else if (fl[k].type == SK_MSG_PULL && m.type == SK_MSG_CHANGES) {
             uint64_t sent_epoch = fl[k].epoch;
+            if (fl[k].rid == stale_pull) {
+                if (m.u.changes.last) {
+                    pull_out = 0;
+                    stale_pull = 0;
+                    fl[k] = fl[--nfl];
+                }
+                sk_msg_free(&m);
+                continue;
+            }
             rc = apply_changes(&s, &m);
             if (!rc) {
+                s.cursor = m.u.changes.next;
                 cursor = m.u.changes.next;
                 if (m.u.changes.last) {
                     pull_out = 0;

@@ -483,6 +483,15 @@ typedef struct sakhi_progress {
     uint64_t bytes_sent;
     uint64_t bytes_received;
     uint64_t elapsed_ms;
+    /* ---- since 0.1.0 with the field-conditions work: appended members (the library owns the
+     * struct and passes it by pointer, so an app built against the older header simply does
+     * not read them) ---- */
+    uint64_t push_remaining;   /* changes still to be acknowledged (push_total - push_done) */
+    uint64_t push_bytes_total; /* encoded size of the outbox when the sync started */
+    uint64_t push_bytes_done;  /* of which acknowledged so far */
+    uint64_t eta_ms; /* estimate of the push time left, from the acknowledged byte rate so far;
+                      * 0 = unknown (nothing acknowledged yet) or nothing left. The pull has no
+                      * total: the server does not say how many records remain. */
 } sakhi_progress;
 
 /* Called on the syncing thread after each step; return non-zero to cancel the sync
