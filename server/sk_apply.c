@@ -213,7 +213,9 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
     txn = NULL;
     memset(ack, 0, sizeof(*ack));
     ack->op = c->op;
-    ack->status = (!mr.created && c->base < cur.version) ? SK_ACK_MERGED : SK_ACK_APPLIED;
+    /* MERGED means a concurrent value differed (the REVIEW case, PROTOCOL.md 5.5); a change made
+     * on an older base that disagreed with nothing is simply APPLIED. */
+    ack->status = mr.conflict ? SK_ACK_MERGED : SK_ACK_APPLIED;
     ack->version = seq;
     msg_buf[0] = '\0';
     ack->msg.p = msg_buf;
