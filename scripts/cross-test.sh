@@ -45,10 +45,11 @@ TOOLCHAIN=$ROOT/cmake/toolchain-$ARCH.cmake
 say() { echo "cross-test[$ARCH]: $*"; }
 
 # Packages: the cross toolchain and emulator (native), and the -dev packages of what libsakhi,
-# sakhi_proto and the tests link (foreign). libuv is listed because the top-level CMakeLists.txt
-# looks it up even when the server and tools are off.
+# sakhi_proto and the tests link (foreign). libuv is not needed: the top-level CMakeLists.txt looks
+# it up only when the server or tools are built. Package versions are compared per architecture
+# (pkg:amd64), since once arm64 is added dpkg reports multiarch packages once per architecture.
 HOST_PACKAGES=("crossbuild-essential-$DEB_ARCH" qemu-user cmake pkg-config python3 python3-msgpack)
-DEV_PACKAGES=(libmsgpack-dev liblmdb-dev libssl-dev libcmocka-dev libuv1-dev)
+DEV_PACKAGES=(libmsgpack-dev liblmdb-dev libssl-dev libcmocka-dev libzstd-dev)
 
 installed_version() # package[:arch] -> version, empty when not installed
 {
@@ -103,7 +104,7 @@ ensure_packages()
     # amd64 package when the foreign candidate is newer; when it is older, stop: never downgrade.
     local native cand bad=0
     for p in "${DEV_PACKAGES[@]}"; do
-        native=$(installed_version "$p")
+        native=$(installed_version "$p:$(dpkg --print-architecture)")
         cand=$(apt-cache policy "$p:$DEB_ARCH" | awk '/Candidate:/ {print $2}')
         if [[ -z "$cand" || "$cand" == "(none)" ]]; then
             say "$p:$DEB_ARCH: the archive serves no version" >&2
