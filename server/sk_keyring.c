@@ -47,12 +47,12 @@
 struct sk_keyring {
     int fd;
     uint8_t master[32];
-    pthread_mutex_t mu;  /* guards mctx: reads derive keys on any thread */
-    EVP_MAC *mac;        /* HMAC, fetched once */
-    EVP_MAC_CTX *mctx;   /* keyed with master; re-initialised per derivation */
+    pthread_mutex_t mu; /* guards mctx: reads derive keys on any thread */
+    EVP_MAC *mac;       /* HMAC, fetched once */
+    EVP_MAC_CTX *mctx;  /* keyed with master; re-initialised per derivation */
     /* Batch state: touched only by the holder of the LMDB write transaction. */
-    int batch;           /* inside sk_keyring_batch_begin .. commit/abort */
-    int locked;          /* the batch holds the flock */
+    int batch;            /* inside sk_keyring_batch_begin .. commit/abort */
+    int locked;           /* the batch holds the flock */
     uint64_t first, next; /* slots [first, next) written by this batch */
 };
 
@@ -192,8 +192,7 @@ static int derive(sk_keyring *kr, const sk_id *id, const uint8_t rnd[RND],
     ok = EVP_MAC_init(kr->mctx, NULL, 0, NULL) == 1 &&
          EVP_MAC_update(kr->mctx, (const unsigned char *)label, sizeof(label) - 1) == 1 &&
          EVP_MAC_update(kr->mctx, id->b, 16) == 1 && EVP_MAC_update(kr->mctx, rnd, RND) == 1 &&
-         EVP_MAC_final(kr->mctx, key, &len, SK_KEYRING_KEY_LEN) == 1 &&
-         len == SK_KEYRING_KEY_LEN;
+         EVP_MAC_final(kr->mctx, key, &len, SK_KEYRING_KEY_LEN) == 1 && len == SK_KEYRING_KEY_LEN;
     pthread_mutex_unlock(&kr->mu);
     if (!ok)
         OPENSSL_cleanse(key, SK_KEYRING_KEY_LEN);

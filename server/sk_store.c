@@ -25,8 +25,8 @@
 
 struct sk_store {
     MDB_env *env;
-    sk_keyring *kr;    /* per-record keys (crypto-shredding) */
-    int shred_pending; /* an erasure in a write txn of this process: shred after commit */
+    sk_keyring *kr;      /* per-record keys (crypto-shredding) */
+    int shred_pending;   /* an erasure in a write txn of this process: shred after commit */
     EVP_CIPHER *gcm;     /* AES-256-GCM, fetched once (sealing runs for every record) */
     EVP_CIPHER_CTX *wcx; /* sealing context of the write transaction's holder */
     MDB_dbi meta, records, changes, history, devices, ops, workers, enroll, audit;

@@ -181,7 +181,8 @@ static run run_cmd(const char *bin, const char *const *args)
     return finish(start_bin(bin, args), t0, 0);
 }
 
-#define SAKHI(...) run_cmd(SAKHI_CLI_BIN, (const char *const[]){"--store", "dev", __VA_ARGS__, NULL})
+#define SAKHI(...)                                                                                 \
+    run_cmd(SAKHI_CLI_BIN, (const char *const[]){"--store", "dev", __VA_ARGS__, NULL})
 #define ADMIN(...) run_cmd(SAKHI_ADMIN_BIN, (const char *const[]){__VA_ARGS__, NULL})
 
 static void expect_ok(run *r, const char *what)
@@ -206,10 +207,10 @@ typedef struct proxy {
     uint16_t port, upstream;
     pthread_t thread;
     atomic_int stop;
-    atomic_int pid;          /* the client to kill (0: none) */
-    atomic_ullong kill_at;   /* total bytes (both ways) after which to kill; 0 = never */
-    atomic_ullong extra_us;  /* wait this long after that before the kill */
-    atomic_int killed;       /* the proxy sent the SIGKILL */
+    atomic_int pid;           /* the client to kill (0: none) */
+    atomic_ullong kill_at;    /* total bytes (both ways) after which to kill; 0 = never */
+    atomic_ullong extra_us;   /* wait this long after that before the kill */
+    atomic_int killed;        /* the proxy sent the SIGKILL */
     atomic_ullong last_total; /* bytes of the last connection */
 } proxy;
 
@@ -332,7 +333,7 @@ typedef struct camp {
     unsigned done_before_kill, captures_killed, status_opens, rounds;
     unsigned state_received, state_conflict;
     unsigned conflict_unexplained; /* conflict on a record nobody but its capture touched */
-    char last_note[64]; /* how the last sync round ended (CP_TRACE) */
+    char last_note[64];            /* how the last sync round ended (CP_TRACE) */
     uint64_t dur_capture_us, dur_followup_us, dur_sync_us;
 } camp;
 
@@ -364,8 +365,10 @@ static void trace_round(camp *c, const char *what, unsigned kills)
     unsigned n[4] = {0, 0, 0, 0};
     for (size_t i = 0; i < sk_json_count(j); i++) {
         const char *st = sk_json_get_str(sk_json_at(j, i), "sync");
-        n[st && !strcmp(st, "pending") ? 0 : st && !strcmp(st, "received") ? 1
-          : st && !strcmp(st, "conflict") ? 2 : 3]++;
+        n[st && !strcmp(st, "pending")    ? 0
+          : st && !strcmp(st, "received") ? 1
+          : st && !strcmp(st, "conflict") ? 2
+                                          : 3]++;
     }
     sk_json_free(j);
     run_free(&r);
@@ -399,9 +402,9 @@ static void round_capture(camp *c)
     c->last_note[0] = 0;
     uint64_t t0 = mono_us();
     uint64_t at = t0 + kill_delay(c, c->dur_capture_us);
-    run r = finish(start_bin(SAKHI_CLI_BIN, (const char *const[]){"--store", "dev", "capture",
-                                                                   FIELDS, NULL}),
-                   t0, at);
+    run r = finish(
+        start_bin(SAKHI_CLI_BIN, (const char *const[]){"--store", "dev", "capture", FIELDS, NULL}),
+        t0, at);
     if (r.killed) {
         c->kills_capture++;
         c->captures_killed++;
@@ -449,7 +452,7 @@ static void round_sync(camp *c, proxy *px)
         uint64_t t0 = mono_us();
         uint64_t at = t0 + kill_delay(c, c->dur_sync_us);
         r = finish(start_bin(SAKHI_CLI_BIN, (const char *const[]){"--store", "dev", "sync",
-                                                                   "--timeout", "10", NULL}),
+                                                                  "--timeout", "10", NULL}),
                    t0, at);
         if (r.killed)
             c->kills_sync_time++;
@@ -464,8 +467,9 @@ static void round_sync(camp *c, proxy *px)
         atomic_store(&px->kill_at, cp_range(&c->rng, 1, typical * 11 / 10));
         atomic_store(&px->extra_us, cp_range(&c->rng, 0, 3) == 0 ? 0 : cp_range(&c->rng, 0, 3000));
         uint64_t t0 = mono_us();
-        pid_t pid = start_bin(SAKHI_CLI_BIN, (const char *const[]){"--store", "dev", "sync", "--via",
-                                                                   via, "--timeout", "10", NULL});
+        pid_t pid =
+            start_bin(SAKHI_CLI_BIN, (const char *const[]){"--store", "dev", "sync", "--via", via,
+                                                           "--timeout", "10", NULL});
         atomic_store(&px->pid, (int)pid);
         r = finish(pid, t0, 0);
         atomic_store(&px->pid, 0);
@@ -640,8 +644,8 @@ static void test_client_crash(void **state)
             capture_sure(c);
         if (cp_range(&c->rng, 0, 3) == 0)
             centre_followup(c, s);
-        unsigned before = c->kills_capture + c->kills_followup + c->kills_sync_time +
-                          c->kills_sync_bytes;
+        unsigned before =
+            c->kills_capture + c->kills_followup + c->kills_sync_time + c->kills_sync_bytes;
         uint64_t pick = cp_range(&c->rng, 0, 99);
         if (pick < 30)
             round_capture(c);
@@ -651,8 +655,10 @@ static void test_client_crash(void **state)
             round_sync(c, &px);
         if (trace) {
             char what[96];
-            snprintf(what, sizeof(what), "%s%s", pick < 30 ? "capture" : pick < 45 ? "followup"
-                                                                                    : "sync",
+            snprintf(what, sizeof(what), "%s%s",
+                     pick < 30   ? "capture"
+                     : pick < 45 ? "followup"
+                                 : "sync",
                      c->last_note);
             trace_round(c, what, kills);
         }
@@ -704,8 +710,7 @@ static void test_client_crash(void **state)
                 touched = memcmp(&c->tok[t].rec, &dev_ids[i], sizeof(sk_id)) == 0;
             if (!touched)
                 c->conflict_unexplained++;
-        }
-        else
+        } else
             fail_msg("record %s is '%s' on the device after the final sync", id, sync);
     }
     sk_json_free(dl);
@@ -775,12 +780,13 @@ static void test_client_crash(void **state)
            "sync-bytes %u) rounds=%u finished-before-kill=%u status-opens=%u "
            "captures: sure %zu, killed %u, kept %zu; followups: sure %u, killed kept %u, "
            "killed lost %u, centre %u (checked on device %u); server records=%zu last_seq=%llu "
-           "dup=0 pending=0; device states: received %u, conflict %u (unexplained %u); calibrated capture %llu ms followup %llu ms sync %llu ms; %.1f s\n",
-           (unsigned long long)seed, kills, c->kills_capture, c->kills_followup,
-           c->kills_sync_time, c->kills_sync_bytes, c->rounds, c->done_before_kill,
-           c->status_opens, c->nsure, c->captures_killed, nsrv - c->nsure, fu_sure,
-           fu_killed_present, fu_killed_absent, fu_centre, checked_dev, nsrv,
-           (unsigned long long)st.last_seq, c->state_received, c->state_conflict, c->conflict_unexplained,
+           "dup=0 pending=0; device states: received %u, conflict %u (unexplained %u); calibrated "
+           "capture %llu ms followup %llu ms sync %llu ms; %.1f s\n",
+           (unsigned long long)seed, kills, c->kills_capture, c->kills_followup, c->kills_sync_time,
+           c->kills_sync_bytes, c->rounds, c->done_before_kill, c->status_opens, c->nsure,
+           c->captures_killed, nsrv - c->nsure, fu_sure, fu_killed_present, fu_killed_absent,
+           fu_centre, checked_dev, nsrv, (unsigned long long)st.last_seq, c->state_received,
+           c->state_conflict, c->conflict_unexplained,
            (unsigned long long)(c->dur_capture_us / 1000),
            (unsigned long long)(c->dur_followup_us / 1000),
            (unsigned long long)(c->dur_sync_us / 1000), (double)(mono_us() - t_start) / 1e6);

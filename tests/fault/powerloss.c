@@ -44,11 +44,10 @@ typedef struct subst {
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: sk-powerloss --preload LIB --init CMD --run CMD --check CMD "
-            "[--images N] [--seed S] [--match NAME[,NAME...]] [--copy NAME] [--sockets] "
-            "[--only NAME] [--p-whole P] "
-            "[--p-torn P] [--ignore-sync] [--expect-loss] [--keep] [--work DIR]\n");
+    fprintf(stderr, "usage: sk-powerloss --preload LIB --init CMD --run CMD --check CMD "
+                    "[--images N] [--seed S] [--match NAME[,NAME...]] [--copy NAME] [--sockets] "
+                    "[--only NAME] [--p-whole P] "
+                    "[--p-torn P] [--ignore-sync] [--expect-loss] [--keep] [--work DIR]\n");
 }
 
 /* Split cmd on spaces into argv (in buf), replacing placeholders. */

@@ -381,8 +381,7 @@ static void *fake_main(void *arg)
 }
 
 /* Run sakhi_sync (or enrollment when code is set) against the fake server playing script. */
-static int run_against(sakhi_client *c, const uint8_t *script, size_t n, const char *code,
-                       fake *f)
+static int run_against(sakhi_client *c, const uint8_t *script, size_t n, const char *code, fake *f)
 {
     memset(f, 0, sizeof(*f));
     f->in = script;
