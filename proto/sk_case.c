@@ -319,7 +319,8 @@ static long utf8_count(const char *s, size_t n)
 
 /* ---- validation --------------------------------------------------------------------------- */
 
-static int fail(sk_case_error *err, int code, uint32_t field, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail(sk_case_error *err, int code, uint32_t field,
+                                                      const char *fmt, ...)
 {
     if (err) {
         va_list ap;
