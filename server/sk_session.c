@@ -106,8 +106,14 @@ static void on_written(uv_write_t *req, int status)
     sk_session *s = b->s;
     s->unsent -= b->n;
     free(b);
-    if (status < 0 || s->closing)
+    if (s->closing)
         return;
+    if (status < 0) {
+        /* A session paused for its output budget reads nothing, so a failed write is the only
+         * sign that its peer is gone: close now rather than hold its pulls until idle. */
+        session_close(s, "write_error");
+        return;
+    }
     if (s->unsent <= s->srv->cfg->out_budget / 2) {
         if (!s->reading && !s->draining)
             read_start(s);
