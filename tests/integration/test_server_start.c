@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <lmdb.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +266,36 @@ static void test_config_file_starts(void **state)
     sk_ts_teardown(&ts);
 }
 
+/* SIGHUP reopens the log file (log rotation): after the file is moved away and the signal sent,
+ * the server writes its next lines to a new file at the configured path. */
+static void test_sighup_reopens_log(void **state)
+{
+    (void)state;
+    sk_ts ts;
+    assert_int_equal(sk_ts_setup(&ts, "sk-hup"), 0);
+    const char *extra[] = {"--log-level", "debug", NULL};
+    assert_int_equal(sk_ts_start(&ts, extra), 0);
+    char rotated[700];
+    snprintf(rotated, sizeof(rotated), "%s.1", ts.log);
+    assert_int_equal(rename(ts.log, rotated), 0);
+    assert_int_equal(kill(ts.proc.pid, SIGHUP), 0);
+    int reopened = 0;
+    for (int i = 0; i < 250 && !reopened; i++) { /* bounded: 5 s */
+        reopened = access(ts.log, F_OK) == 0;
+        if (!reopened)
+            usleep(20 * 1000);
+    }
+    assert_true(reopened);
+    sk_tc c;
+    sk_tc_init(&c);
+    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
+    sk_tc_free(&c);
+    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
+    assert_int_equal(sk_file_contains(ts.log, "event=conn_open"), 1);
+    assert_int_equal(sk_file_contains(rotated, "event=conn_open"), 0);
+    sk_ts_teardown(&ts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_port_file_unwritable),
         cmocka_unit_test(test_refused_after_tls),
         cmocka_unit_test(test_config_file_starts),
+        cmocka_unit_test(test_sighup_reopens_log),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
