@@ -234,7 +234,7 @@ static void test_bad_flags(void **state)
         {{"--devices", NULL}, "--devices needs a value"},
         {{"--codes", "x", NULL}, "--port is required"},
         {{"--port", "1", NULL}, "--prepare-data DIR or --codes FILE"},
-        {{"--port", "1", "--codes", "x", "--tls", NULL}, "TLS"},
+        {{"--port", "1", "--codes", "x", "--tls", NULL}, "--tls needs the server's key"},
         {{"--port", "1", "--codes", "/nonexistent/codes", NULL}, "cannot read /nonexistent"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -13,6 +13,7 @@
 #include "sk_msg.h"
 #include "sk_record.h"
 #include "sk_sample.h"
+#include "sk_tls.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,10 +35,12 @@ typedef struct ld_opts {
     int verify;            /* pull everything at the end as an admin device and compare */
     int json;
     int quiet;
-    int tls;           /* reserved: --tls is refused until the TLS transport is wired in */
-    double duration_s; /* cap on the whole run */
-    double timeout_s;  /* silence on one connection before it is given up */
-    unsigned retries;  /* reconnects per device session before it is given up */
+    int tls; /* TLS 1.3 to the server, its key checked against tls_pin */
+    uint8_t tls_pin[SK_TLS_PIN_LEN];
+    const char *tls_pin_from; /* where the pin came from, for messages */
+    double duration_s;        /* cap on the whole run */
+    double timeout_s;         /* silence on one connection before it is given up */
+    unsigned retries;         /* reconnects per device session before it is given up */
     const char *sample_path;
     const char *prepare_dir; /* make workers and codes in this data directory */
     const char *codes_path;  /* read codes from here ... */
@@ -113,7 +116,9 @@ typedef struct ld_stats {
     uint64_t pushes;
     uint64_t *lat_us; /* ack latency of each PUSH, microseconds */
     size_t nlat, caplat;
-    uint64_t pulled_records; /* by field devices */
+    uint64_t pulled_records;   /* by field devices */
+    uint64_t tls_handshakes;   /* TLS handshakes completed (the pin matched) */
+    uint64_t tls_up, tls_down; /* TLS bytes on the socket, both ways (records and handshakes) */
 } ld_stats;
 
 enum { LD_B_HANDSHAKE = 0, LD_B_PUSH = 1, LD_B_PULL = 2, LD_B_VERIFY = 3, LD_B_OTHER = 4 };

@@ -60,7 +60,9 @@ static void usage(FILE *f)
             "  --idle N               then hold N authenticated idle sessions (memory)\n"
             "  --hold S               how long to hold them (default 1)\n"
             "  --seed N               seed for the concurrent edits (default 1)\n"
-            "  --tls                  reserved: TLS transport (not available yet)\n"
+            "  --tls                  TLS 1.3, the server's key checked against a pin:\n"
+            "  --server-pin PIN       ... the pin sakhi-admin tls-cert printed (64 hex digits)\n"
+            "  --tls-cert FILE        ... or the server's certificate (its --tls-cert file)\n"
             "  --json                 print the report as one JSON object\n"
             "  --quiet                no report on success\n"
             "  --help                 this text\n");
@@ -123,6 +125,8 @@ enum {
     O_HOLD,
     O_SEED,
     O_TLS,
+    O_SERVER_PIN,
+    O_TLS_CERT,
     O_JSON,
     O_QUIET,
     O_HELP
@@ -155,6 +159,8 @@ static int parse_opts(ld_opts *o, int argc, char **argv)
         {"hold", required_argument, 0, O_HOLD},
         {"seed", required_argument, 0, O_SEED},
         {"tls", no_argument, 0, O_TLS},
+        {"server-pin", required_argument, 0, O_SERVER_PIN},
+        {"tls-cert", required_argument, 0, O_TLS_CERT},
         {"json", no_argument, 0, O_JSON},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, O_HELP},
@@ -175,6 +181,7 @@ static int parse_opts(ld_opts *o, int argc, char **argv)
     o->seed = 1;
     o->sample_path = SAKHI_LOAD_SAMPLE;
     int have_port = 0;
+    const char *pin_text = NULL, *cert_path = NULL;
     opterr = 0;
     for (;;) {
         int c = getopt_long(argc, argv, ":h", lo, NULL);
@@ -254,6 +261,8 @@ static int parse_opts(ld_opts *o, int argc, char **argv)
             o->seed = u;
             break;
         case O_TLS: o->tls = 1; break;
+        case O_SERVER_PIN: pin_text = a; break;
+        case O_TLS_CERT: cert_path = a; break;
         case O_JSON: o->json = 1; break;
         case O_QUIET: o->quiet = 1; break;
         case O_HELP:
@@ -264,10 +273,21 @@ static int parse_opts(ld_opts *o, int argc, char **argv)
     }
     if (optind < argc)
         return bad("unexpected argument '%s'", argv[optind]);
-    if (o->tls)
-        return bad("%s: the TLS transport is not wired into sakhi-load yet; use a plaintext "
-                   "server on loopback",
-                   "--tls");
+    if (pin_text && cert_path)
+        return bad("%s: give either --server-pin or --tls-cert, not both", "--tls");
+    if ((pin_text || cert_path) && !o->tls)
+        return bad("%s needs --tls", pin_text ? "--server-pin" : "--tls-cert");
+    if (o->tls && !pin_text && !cert_path)
+        return bad("%s needs the server's key: --server-pin PIN or --tls-cert FILE", "--tls");
+    if (pin_text && sk_tls_pin_parse(o->tls_pin, pin_text))
+        return bad("--server-pin: '%s' is not a pin (64 hex digits, or 32 pairs with colons)",
+                   pin_text);
+    if (cert_path) {
+        char err[256];
+        if (sk_tls_pin_from_cert_file(o->tls_pin, cert_path, err, sizeof(err)))
+            return bad("--tls-cert: %s", err);
+    }
+    o->tls_pin_from = pin_text ? "--server-pin" : "--tls-cert";
     if (!have_port && !(o->prepare_dir && o->codes_out))
         return bad("%s is required (or --prepare-data DIR --codes-out FILE to only prepare)",
                    "--port");
@@ -565,7 +585,25 @@ static void report_json(const ld_run *r, int ok)
     sk_jw_key(&w, "pull");
     sk_jw_bool(&w, r->o.pull);
     sk_jw_key(&w, "tls");
-    sk_jw_bool(&w, 0);
+    sk_jw_bool(&w, r->o.tls);
+    sk_jw_obj_end(&w);
+
+    sk_jw_key(&w, "tls");
+    sk_jw_obj_begin(&w);
+    sk_jw_key(&w, "on");
+    sk_jw_bool(&w, r->o.tls);
+    sk_jw_key(&w, "handshakes");
+    sk_jw_uint(&w, st->tls_handshakes);
+    sk_jw_key(&w, "bytes_up");
+    sk_jw_uint(&w, st->tls_up);
+    sk_jw_key(&w, "bytes_down");
+    sk_jw_uint(&w, st->tls_down);
+    if (r->o.tls) {
+        char hex[SK_TLS_PIN_HEX_LEN + 1];
+        sk_tls_pin_format(hex, r->o.tls_pin);
+        sk_jw_key(&w, "pin");
+        sk_jw_cstr(&w, hex);
+    }
     sk_jw_obj_end(&w);
 
     sk_jw_key(&w, "enroll");
@@ -790,6 +828,11 @@ static void report_text(const ld_run *r)
                div0((double)r->vf.seen, r->vf.seconds), (unsigned long long)r->vf.bytes);
     else
         printf("  verify       not run\n");
+    if (r->o.tls)
+        printf("  tls          %llu handshakes (server key matched the pin), %llu bytes up, "
+               "%llu down on the sockets\n",
+               (unsigned long long)st->tls_handshakes, (unsigned long long)st->tls_up,
+               (unsigned long long)st->tls_down);
     if (r->o.server_pid > 0)
         printf("  server       cpu %.2f s (%.3f s per 1000 referrals), peak RSS %llu KiB\n",
                r->server_cpu_s, div0(r->server_cpu_s * 1000.0, (double)st->referrals_acked),

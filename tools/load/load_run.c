@@ -13,8 +13,10 @@
  * the unacknowledged changes are sent again with their ops, so exactly-once is exercised.
  *
  * Owns the loop, slots and write buffers; the device and record model belongs to ld_run.
- * Bytes cross the socket only through slot_send_bytes() and slot_on_bytes(): a TLS engine
- * (proto/sk_tls.h) slots in there. Never prints frames or field values.
+ * Bytes cross the socket only through slot_send_bytes() and slot_on_bytes(). With --tls each
+ * slot has a TLS 1.3 engine (proto/sk_tls.h, one client context with the server's pin for the
+ * run) that those two functions go through: frames in, ciphertext out, and back; without it
+ * they touch the socket directly as before. Never prints frames or field values.
  */
 #include "load.h"
 
@@ -65,6 +67,8 @@ typedef struct ld_slot {
     uint32_t pull_rid; /* 0: no pull outstanding */
     int pulled;
     uint32_t outstanding; /* requests awaiting an answer (round-trip accounting) */
+    sk_tls_conn *tls;     /* --tls: this connection's engine, NULL otherwise */
+    int tls_up;           /* the handshake completed on this connection */
 } ld_slot;
 
 typedef struct ld_eng {
@@ -86,7 +90,9 @@ typedef struct ld_eng {
     unsigned idle_failed;
     int holding;
     uint64_t verify_bytes0;
+    sk_tls_ctx *tls_ctx; /* --tls: client context pinned to the server's key */
     uint8_t rbuf[65536];
+    uint8_t pbuf[65536]; /* --tls: plaintext taken out of the engine */
 } ld_eng;
 
 typedef struct ld_wreq {
@@ -180,8 +186,8 @@ static void on_written(uv_write_t *req, int status)
         slot_fail(s, uv_strerror(status));
 }
 
-/* The one place bytes go to the socket (a TLS transport would encrypt here). Takes data. */
-static int slot_send_bytes(ld_slot *s, uint8_t *data, size_t len)
+/* Hand len bytes (malloc'd, taken) to the socket. */
+static int sock_write(ld_slot *s, uint8_t *data, size_t len)
 {
     ld_wreq *w = malloc(sizeof(*w));
     if (!w) {
@@ -198,6 +204,60 @@ static int slot_send_bytes(ld_slot *s, uint8_t *data, size_t len)
         return -SK_E_INTERNAL;
     }
     return 0;
+}
+
+/* --tls: send whatever ciphertext the engine has queued (handshake, records, alerts). */
+static int tls_flush(ld_slot *s)
+{
+    for (;;) {
+        const uint8_t *p;
+        size_t n;
+        if (sk_tls_pending_out(s->tls, &p, &n))
+            return -SK_E_NOMEM;
+        if (n == 0)
+            return 0;
+        uint8_t *copy = malloc(n);
+        if (!copy)
+            return -SK_E_NOMEM;
+        memcpy(copy, p, n);
+        sk_tls_consume_out(s->tls, n);
+        s->e->r->st.tls_up += n;
+        int rc = sock_write(s, copy, n);
+        if (rc)
+            return rc;
+    }
+}
+
+/* --tls: the engine failed (rc from it). Send its alert, say why, and never retry a key that
+ * does not match the pin: every later attempt would fail the same way. */
+static void tls_fail(ld_slot *s, int rc)
+{
+    ld_run *r = s->e->r;
+    char msg[200];
+    (void)tls_flush(s);
+    count_err(r, (uint32_t)-rc);
+    if (rc == -SK_E_AUTH_FAILED) {
+        snprintf(msg, sizeof(msg), "TLS: %s; the pin came from %s", sk_tls_error(s->tls),
+                 r->o.tls_pin_from ? r->o.tls_pin_from : "--server-pin");
+        s->no_retry = 1;
+    } else {
+        snprintf(msg, sizeof(msg), "TLS: %s", sk_tls_error(s->tls));
+        if (rc == -SK_E_VERSION)
+            s->no_retry = 1;
+    }
+    slot_fail(s, msg);
+}
+
+/* The one place bytes go to the socket: as they are, or through the TLS engine. Takes data. */
+static int slot_send_bytes(ld_slot *s, uint8_t *data, size_t len)
+{
+    if (!s->tls)
+        return sock_write(s, data, len);
+    int rc = sk_tls_write(s->tls, data, len);
+    free(data);
+    if (rc)
+        return rc;
+    return tls_flush(s);
 }
 
 static int slot_send(ld_slot *s, const sk_msg *m)
@@ -254,6 +314,8 @@ static void on_closed(uv_handle_t *h)
     ld_eng *e = s->e;
     ld_run *r = e->r;
     sk_frame_reader_free(&s->rd);
+    sk_tls_conn_free(s->tls);
+    s->tls = NULL;
     r->st.sessions++;
     if (e->round == RD_CREATE || e->round == RD_EDIT)
         r->st.push_sessions++;
@@ -340,6 +402,10 @@ static void slot_finish(ld_slot *s)
         slot_close(s);
         return;
     }
+    if (s->tls && (sk_tls_shutdown(s->tls) || tls_flush(s))) { /* close_notify after BYE */
+        slot_close(s);
+        return;
+    }
     s->sreq.data = s;
     if (uv_shutdown(&s->sreq, (uv_stream_t *)&s->tcp, on_shutdown))
         slot_close(s);
@@ -355,8 +421,43 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void handle_frame(ld_slot *s, const uint8_t *body, uint32_t len);
 
-/* The one place bytes come from the socket (a TLS transport would decrypt here). */
+static void slot_on_plain(ld_slot *s, const uint8_t *p, size_t n);
+
+/* The one place bytes come from the socket: frames as they are, or through the TLS engine. */
 static void slot_on_bytes(ld_slot *s, const uint8_t *p, size_t n)
+{
+    if (!s->tls) {
+        slot_on_plain(s, p, n);
+        return;
+    }
+    ld_run *r = s->e->r;
+    r->st.tls_down += n;
+    int rc = sk_tls_feed(s->tls, p, n);
+    if (rc) {
+        tls_fail(s, rc);
+        return;
+    }
+    if (!s->tls_up && sk_tls_handshake_done(s->tls)) {
+        s->tls_up = 1;
+        r->st.tls_handshakes++;
+    }
+    while (s->state != SS_CLOSING) {
+        size_t got = 0;
+        rc = sk_tls_read(s->tls, s->e->pbuf, sizeof(s->e->pbuf), &got);
+        if (rc) {
+            tls_fail(s, rc);
+            return;
+        }
+        if (got == 0)
+            break;
+        slot_on_plain(s, s->e->pbuf, got);
+    }
+    if (s->state != SS_CLOSING && tls_flush(s))
+        slot_fail(s, "cannot send on the connection");
+}
+
+/* Frames from the server, in the clear. */
+static void slot_on_plain(ld_slot *s, const uint8_t *p, size_t n)
 {
     size_t off = 0;
     while (off < n && s->state != SS_CLOSING) {
@@ -423,6 +524,14 @@ static void on_connect(uv_connect_t *req, int status)
     if (uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read)) {
         slot_fail(s, "cannot read from the connection");
         return;
+    }
+    if (s->e->tls_ctx) {
+        /* the ClientHello goes now; HELLO waits in the engine until the server's key matched */
+        s->tls_up = 0;
+        if (sk_tls_conn_new(&s->tls, s->e->tls_ctx) || tls_flush(s)) {
+            slot_fail(s, "TLS: cannot start a connection");
+            return;
+        }
     }
     send_hello(s);
 }
@@ -1123,6 +1232,14 @@ int sk_load_run(ld_run *r)
         r->fatal = 1;
         goto out;
     }
+    if (r->o.tls) {
+        char err[256];
+        if (sk_tls_ctx_new_client(&e->tls_ctx, r->o.tls_pin, err, sizeof(err))) {
+            snprintf(r->fatal_msg, sizeof(r->fatal_msg), "TLS: %s", err);
+            r->fatal = 1;
+            goto out;
+        }
+    }
     e->nslots = r->o.conns > r->o.idle ? r->o.conns : r->o.idle;
     e->slots = calloc(e->nslots, sizeof(*e->slots));
     size_t qcap = r->ndevs > r->o.idle ? r->ndevs : r->o.idle;
@@ -1153,8 +1270,11 @@ out:
         uv_run(&e->loop, UV_RUN_DEFAULT);
         uv_loop_close(&e->loop);
     }
-    for (unsigned i = 0; e->slots && i < e->nslots; i++)
+    for (unsigned i = 0; e->slots && i < e->nslots; i++) {
         sk_frame_reader_free(&e->slots[i].rd);
+        sk_tls_conn_free(e->slots[i].tls);
+    }
+    sk_tls_ctx_free(e->tls_ctx);
     free(e->slots);
     free(e->queue);
     free(e);

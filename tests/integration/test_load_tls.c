@@ -1,0 +1,260 @@
+/*
+ * test_load_tls.c - sakhi-load --tls against a real sakhi-server serving TLS 1.3 on 127.0.0.1
+ * with a self-signed centre certificate: a small run (follow-ups, concurrent edits, pulls) with
+ * the pin given as text and then as the certificate file completes, every session does its
+ * handshake and the final check passes; a wrong pin fails every session before anything is
+ * sent, with a clear message and exit 1; inconsistent TLS flags are usage errors (exit 2).
+ * Real processes, real LMDB in temp dirs.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sk_json.h"
+#include "sk_proc.h"
+#include "sk_testserver.h"
+#include "sk_tls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef SAKHI_LOAD_BIN
+#define SAKHI_LOAD_BIN "sakhi-load"
+#endif
+
+typedef struct fx {
+    sk_ts ts;
+    uint8_t pin[SK_TLS_PIN_LEN];
+    char pin_hex[SK_TLS_PIN_HEX_LEN + 1];
+    char out[700];
+    char port[16];
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(sk_ts_setup(&f->ts, "sk-load-tls"), 0);
+    assert_int_equal(sk_ts_tls(&f->ts, f->pin), 0);
+    sk_tls_pin_format(f->pin_hex, f->pin);
+    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
+    snprintf(f->out, sizeof(f->out), "%s/load.out", f->ts.dir);
+    snprintf(f->port, sizeof(f->port), "%u", (unsigned)f->ts.port);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    int rc = sk_ts_stop(&f->ts, 10000);
+    sk_ts_teardown(&f->ts);
+    free(f);
+    assert_int_equal(rc, 0);
+    return 0;
+}
+
+/* Run sakhi-load with args (NULL-ended), stdout and stderr to out; returns its exit code. */
+static int run_load(const char *out, const char *const *args)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)SAKHI_LOAD_BIN;
+    for (; args[n - 1] && n < 63; n++)
+        argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    unlink(out);
+    sk_proc p;
+    assert_int_equal(sk_proc_start(&p, argv, out), 0);
+    assert_int_equal(sk_proc_wait(&p, 60000), 0);
+    return sk_proc_exit_code(&p);
+}
+
+static void dump(const char *path)
+{
+    char *t = NULL;
+    size_t n;
+    if (sk_read_file(path, &t, &n) == 0)
+        fprintf(stderr, "sakhi-load output:\n%s\n", t);
+    free(t);
+}
+
+/* The first line of the output (the --json report). */
+static sk_json *first_line_json(const char *path)
+{
+    char *text;
+    size_t len;
+    assert_int_equal(sk_read_file(path, &text, &len), 0);
+    char *nl = strchr(text, '\n');
+    size_t n = nl ? (size_t)(nl - text) : len;
+    sk_json *j = NULL;
+    sk_json_error err;
+    int rc = sk_json_parse(&j, text, n, &err);
+    if (rc)
+        fprintf(stderr, "not JSON at %zu: %s\n%s\n", err.offset, err.msg, text);
+    free(text);
+    assert_int_equal(rc, 0);
+    return j;
+}
+
+static const sk_json *jget(const sk_json *j, const char *obj, const char *key)
+{
+    const sk_json *o = obj ? sk_json_get(j, obj) : j;
+    assert_non_null(o);
+    const sk_json *v = sk_json_get(o, key);
+    assert_non_null(v);
+    return v;
+}
+
+static int64_t jint(const sk_json *j, const char *obj, const char *key)
+{
+    const sk_json *v = jget(j, obj, key);
+    assert_int_equal(v->type, SK_JSON_NUMBER);
+    return (int64_t)v->num;
+}
+
+static int jbool(const sk_json *j, const char *obj, const char *key)
+{
+    const sk_json *v = jget(j, obj, key);
+    assert_int_equal(v->type, SK_JSON_BOOL);
+    return v->boolean;
+}
+
+/* A run over TLS verifies like a plaintext one; every session went through a handshake. */
+static void check_verified_run(const char *out, int rc, int64_t referrals)
+{
+    if (rc != 0)
+        dump(out);
+    sk_json *j = first_line_json(out);
+    assert_int_equal(rc, 0);
+    assert_true(jbool(j, NULL, "ok"));
+    assert_true(jbool(j, "config", "tls"));
+    assert_true(jbool(j, "tls", "on"));
+    assert_int_equal(jint(j, "ingest", "referrals"), referrals);
+    assert_true(jbool(j, "verify", "ran"));
+    assert_true(jbool(j, "verify", "ok"));
+    assert_int_equal(jint(j, "verify", "records"), referrals);
+    assert_int_equal(jint(j, "verify", "missing"), 0);
+    assert_int_equal(jint(j, "verify", "mismatch"), 0);
+    assert_int_equal(jint(j, "errors", "total"), 0);
+    /* each session (enroll, create, edit, baseline and verify pulls) did its own handshake */
+    int64_t sessions = jint(j, "round_trips", "sessions");
+    assert_true(sessions > 0);
+    assert_int_equal(jint(j, "tls", "handshakes"), sessions);
+    /* the socket carried more than the frames: handshakes and record overhead */
+    int64_t frames_up = jint(j, "bytes", "handshake_up") + jint(j, "bytes", "push_up") +
+                        jint(j, "bytes", "pull_up") + jint(j, "bytes", "verify_up");
+    int64_t frames_down = jint(j, "bytes", "handshake_down") + jint(j, "bytes", "push_down") +
+                          jint(j, "bytes", "pull_down") + jint(j, "bytes", "verify_down");
+    assert_true(jint(j, "tls", "bytes_up") > frames_up);
+    assert_true(jint(j, "tls", "bytes_down") > frames_down);
+    sk_json_free(j);
+}
+
+static void test_tls_run_verifies(void **state)
+{
+    fx *f = *state;
+    const char *args[] = {
+        "--tls",    "--server-pin",     f->pin_hex, "--port",      f->port,  "--prepare-data",
+        f->ts.data, "--devices",        "10",       "--referrals", "10",     "--conns",
+        "4",        "--batch",          "4",        "--inflight",  "2",      "--edit-ratio",
+        "0.2",      "--conflict-ratio", "0.2",      "--pull",      "--json", "--duration",
+        "60",       "--server-pid",     NULL,       NULL};
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", (int)f->ts.proc.pid);
+    args[sizeof(args) / sizeof(args[0]) - 2] = pid;
+    check_verified_run(f->out, run_load(f->out, args), 100);
+
+    /* the pin taken from the certificate the server was started with, text report */
+    const char *cert[] = {"--tls", "--tls-cert",     f->ts.cert, "--port",
+                          f->port, "--prepare-data", f->ts.data, "--devices",
+                          "4",     "--referrals",    "5",        "--conns",
+                          "2",     "--json",         NULL};
+    check_verified_run(f->out, run_load(f->out, cert), 20);
+}
+
+static void test_tls_wrong_pin_fails(void **state)
+{
+    fx *f = *state;
+    uint8_t wrong[SK_TLS_PIN_LEN];
+    char wrong_hex[SK_TLS_PIN_HEX_LEN + 1];
+    memcpy(wrong, f->pin, sizeof(wrong));
+    wrong[SK_TLS_PIN_LEN - 1] ^= 0x01;
+    sk_tls_pin_format(wrong_hex, wrong);
+    const char *args[] = {
+        "--tls",    "--server-pin", wrong_hex,    "--port",      f->port, "--prepare-data",
+        f->ts.data, "--devices",    "3",          "--referrals", "5",     "--retries",
+        "1",        "--json",       "--duration", "30",          NULL};
+    int rc = run_load(f->out, args);
+    sk_json *j = first_line_json(f->out);
+    assert_int_equal(rc, 1);
+    assert_false(jbool(j, NULL, "ok"));
+    assert_int_equal(jint(j, "tls", "handshakes"), 0);
+    assert_int_equal(jint(j, "enroll", "devices"), 0); /* no HELLO ever left the engine */
+    assert_int_equal(jint(j, "ingest", "referrals"), 0);
+    assert_false(jbool(j, "verify", "ran"));
+    const sk_json *by = jget(j, "errors", "by_code");
+    const sk_json *af = sk_json_get(by, "AUTH_FAILED");
+    assert_non_null(af);
+    assert_true(af->num >= 1);
+    /* a key that does not match is not retried: one attempt per device (and the verifier) */
+    assert_int_equal(jint(j, "errors", "gave_up"), 4);
+    sk_json_free(j);
+    assert_int_equal(sk_file_contains(f->out, "does not match the pinned key"), 1);
+    assert_int_equal(sk_file_contains(f->out, "no device could enroll"), 1);
+
+    /* the codes were never sent, so the right pin still enrolls with fresh ones and verifies */
+    const char *good[] = {"--tls", "--server-pin",   f->pin_hex, "--port",
+                          f->port, "--prepare-data", f->ts.data, "--devices",
+                          "3",     "--referrals",    "5",        "--json",
+                          NULL};
+    check_verified_run(f->out, run_load(f->out, good), 15);
+}
+
+static void test_tls_bad_flags(void **state)
+{
+    fx *f = *state;
+    static const struct {
+        const char *a[8];
+        const char *msg;
+    } cases[] = {
+        {{"--port", "1", "--codes", "x", "--tls", NULL}, "--tls needs the server's key"},
+        {{"--port", "1", "--codes", "x", "--server-pin", "00", NULL}, "--server-pin needs --tls"},
+        {{"--port", "1", "--codes", "x", "--tls", "--server-pin", "xyz", NULL},
+         "--server-pin: 'xyz' is not a pin"},
+        {{"--port", "1", "--codes", "x", "--tls", "--tls-cert", "/nonexistent/server.crt", NULL},
+         "--tls-cert: "},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = run_load(f->out, cases[i].a);
+        if (rc != 2 || sk_file_contains(f->out, cases[i].msg) != 1) {
+            fprintf(stderr, "case %zu: rc %d\n", i, rc);
+            dump(f->out);
+        }
+        assert_int_equal(rc, 2);
+        assert_int_equal(sk_file_contains(f->out, cases[i].msg), 1);
+    }
+    /* both pins at once */
+    const char *both[] = {"--port",       "1",        "--codes",    "x",        "--tls",
+                          "--server-pin", f->pin_hex, "--tls-cert", f->ts.cert, NULL};
+    assert_int_equal(run_load(f->out, both), 2);
+    assert_int_equal(sk_file_contains(f->out, "not both"), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_tls_run_verifies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_wrong_pin_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_bad_flags, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
