@@ -22,6 +22,9 @@
  *    whole slot after it. Unreferenced slots are garbage: keys of records that were never
  *    committed.
  */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* flock, fdatasync, pread, pwrite */
+#endif
 #include "sk_keyring.h"
 
 #include "sk_auth.h"
@@ -128,20 +131,10 @@ static int load_master(sk_keyring *kr, const char *dir, char *err, size_t errcap
     return rc;
 }
 
-int sk_keyring_open(sk_keyring **out, const char *dir, char *err, size_t errcap)
+/* Allocate kr with the master in place, set up HMAC and open the slot file at path. */
+static int open_common(sk_keyring **out, sk_keyring *kr, const char *path, char *err, size_t errcap)
 {
-    char path[1100];
-    sk_keyring *kr = calloc(1, sizeof(*kr));
-    if (!kr)
-        return -SK_E_NOMEM;
-    kr->fd = -1;
-    if (pthread_mutex_init(&kr->mu, NULL) != 0) {
-        free(kr);
-        return -SK_E_NOMEM;
-    }
-    int rc = load_master(kr, dir, err, errcap);
-    if (rc)
-        goto fail;
+    int rc;
     OSSL_PARAM params[2] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
         OSSL_PARAM_construct_end()};
@@ -151,7 +144,6 @@ int sk_keyring_open(sk_keyring **out, const char *dir, char *err, size_t errcap)
         rc = -SK_E_INTERNAL;
         goto fail;
     }
-    snprintf(path, sizeof(path), "%s/keys.db", dir);
     kr->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (kr->fd < 0) {
         snprintf(err, errcap, "cannot open %s: %s", path, strerror(errno));
@@ -163,6 +155,44 @@ int sk_keyring_open(sk_keyring **out, const char *dir, char *err, size_t errcap)
 fail:
     sk_keyring_close(kr);
     return rc;
+}
+
+static sk_keyring *kr_alloc(void)
+{
+    sk_keyring *kr = calloc(1, sizeof(*kr));
+    if (!kr)
+        return NULL;
+    kr->fd = -1;
+    if (pthread_mutex_init(&kr->mu, NULL) != 0) {
+        free(kr);
+        return NULL;
+    }
+    return kr;
+}
+
+int sk_keyring_open(sk_keyring **out, const char *dir, char *err, size_t errcap)
+{
+    char path[1100];
+    sk_keyring *kr = kr_alloc();
+    if (!kr)
+        return -SK_E_NOMEM;
+    int rc = load_master(kr, dir, err, errcap);
+    if (rc) {
+        sk_keyring_close(kr);
+        return rc;
+    }
+    snprintf(path, sizeof(path), "%s/keys.db", dir);
+    return open_common(out, kr, path, err, errcap);
+}
+
+int sk_keyring_open_master(sk_keyring **out, const char *path, const uint8_t master[32], char *err,
+                           size_t errcap)
+{
+    sk_keyring *kr = kr_alloc();
+    if (!kr)
+        return -SK_E_NOMEM;
+    memcpy(kr->master, master, sizeof(kr->master));
+    return open_common(out, kr, path, err, errcap);
 }
 
 void sk_keyring_close(sk_keyring *kr)

@@ -1,8 +1,11 @@
 /*
  * sk_keyring.h - per-record data keys for crypto-shredding (docs/SECURITY.md, "Erasure").
+ * Shared by the server (its data directory) and libsakhi (the device store).
  *
- * Two files in the data directory beside the LMDB store:
- *   master.key  32 random bytes, mode 0600, made once (never overwritten)
+ * Two pieces beside an LMDB store:
+ *   master      32 secret bytes. The server keeps them in master.key (random, mode 0600, made
+ *               once, never overwritten: sk_keyring_open); the device keeps them sealed in its
+ *               store under the PIN-wrapped data key and passes them in (sk_keyring_open_master)
  *   keys.db     fixed 64-byte slots: [record id 16][random 32][reserved 16]; slot n at n*64
  * A record's key is HMAC-SHA256(master, "sakhi-record-key-v1" || id || random). Slots are only
  * appended (under flock, so several processes may add) and, on erasure, overwritten in place
@@ -14,6 +17,7 @@
 
 #include "sk_record.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SK_KEYRING_KEY_LEN 32
@@ -23,6 +27,10 @@ typedef struct sk_keyring sk_keyring;
 /* Open (creating master.key and keys.db if missing) in dir. 0 or -SK_E_STORE_IO /
  * -SK_E_NOMEM; a reason in err. */
 int sk_keyring_open(sk_keyring **out, const char *dir, char *err, size_t errcap);
+/* Open (creating it if missing) the slot file at path, with the master given by the caller (it
+ * is copied; the caller wipes its own copy). Errors as sk_keyring_open. */
+int sk_keyring_open_master(sk_keyring **out, const char *path, const uint8_t master[32], char *err,
+                           size_t errcap);
 void sk_keyring_close(sk_keyring *kr);
 /* A new key for record id. Outside a batch: appended and synced before returning. Inside a
  * batch: written, and made durable by sk_keyring_batch_commit. */
