@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,16 +267,18 @@ static void test_three_devices_converge(void **state)
 typedef struct proxy {
     int lfd;
     uint16_t port, target;
-    volatile long cut_after; /* total bytes both ways before closing; <0 = never */
-    volatile int stop;
+    /* shared with proxy_main's thread, hence atomic: the test sets cut_after between syncs
+     * and stop at the end; the proxy stores last_total after each connection */
+    atomic_long cut_after; /* total bytes both ways before closing; <0 = never */
+    atomic_int stop;
     pthread_t th;
-    long last_total;
+    atomic_long last_total;
 } proxy;
 
 static void *proxy_main(void *arg)
 {
     proxy *p = arg;
-    while (!p->stop) {
+    while (!atomic_load(&p->stop)) {
         struct pollfd pl = {p->lfd, POLLIN, 0};
         if (poll(&pl, 1, 50) <= 0)
             continue;
@@ -294,10 +297,10 @@ static void *proxy_main(void *arg)
                 close(b);
             continue;
         }
-        long total = 0, limit = p->cut_after;
+        long total = 0, limit = atomic_load(&p->cut_after);
         char buf[4096];
         int open_ = 1;
-        while (open_ && !p->stop && (limit < 0 || total < limit)) {
+        while (open_ && !atomic_load(&p->stop) && (limit < 0 || total < limit)) {
             struct pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
             if (poll(fds, 2, 50) <= 0)
                 continue;
@@ -317,7 +320,7 @@ static void *proxy_main(void *arg)
                 total += n;
             }
         }
-        p->last_total = total;
+        atomic_store(&p->last_total, total);
         close(a);
         close(b);
     }
@@ -328,7 +331,9 @@ static void proxy_start(proxy *p, uint16_t target)
 {
     memset(p, 0, sizeof(*p));
     p->target = target;
-    p->cut_after = -1;
+    atomic_init(&p->cut_after, -1);
+    atomic_init(&p->stop, 0);
+    atomic_init(&p->last_total, 0);
     p->lfd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(p->lfd >= 0);
     struct sockaddr_in sa;
@@ -345,7 +350,7 @@ static void proxy_start(proxy *p, uint16_t target)
 
 static void proxy_stop(proxy *p)
 {
-    p->stop = 1;
+    atomic_store(&p->stop, 1);
     pthread_join(p->th, NULL);
     close(p->lfd);
 }
@@ -354,7 +359,10 @@ static void test_cut_sweep(void **state)
 {
     fx *f = *state;
     sakhi_client *c = device(f, "fw1", 1);
-    proxy px;
+    /* static: when an assertion fails, cmocka jumps out without proxy_stop and the proxy thread
+     * runs on; on the stack it would read a frame later tests reuse (TSan reports in libsakhi
+     * that are really this test's) */
+    static proxy px;
     proxy_start(&px, f->ts.port);
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
     so.host = "127.0.0.1";
@@ -384,7 +392,7 @@ static void test_cut_sweep(void **state)
         nops++;
         assert_int_equal(sakhi_followup_add(c, ids[nids / 2], "round"), 0);
         nops++;
-        px.cut_after = n;
+        atomic_store(&px.cut_after, n);
         res.version = SAKHI_SYNC_RESULT_VERSION;
         int rc = sakhi_sync(&res, c, &so);
         if (rc) {
@@ -395,7 +403,7 @@ static void test_cut_sweep(void **state)
     }
     assert_true(cuts > 10);
     /* a final clean sync through the proxy, uncut */
-    px.cut_after = -1;
+    atomic_store(&px.cut_after, -1);
     res.version = SAKHI_SYNC_RESULT_VERSION;
     assert_int_equal(sakhi_sync(&res, c, &so), 0);
     assert_int_equal(res.complete, 1);
