@@ -1029,6 +1029,88 @@ out:
     return rc;
 }
 
+/* Decode one history value (the array sk_store_history_put_txn packs) and call cb per item. */
+static int history_items(const uint8_t *p, size_t n, uint64_t seq,
+                         int (*cb)(const sk_history_item *h, void *payload), void *payload)
+{
+    sk_mp m;
+    uint32_t count, fields;
+    sk_mp_init(&m, p, n);
+    if (sk_mp_read_array(&m, &count))
+        return -SK_E_STORE_IO;
+    for (uint32_t i = 0; i < count; i++) {
+        sk_history_item h;
+        uint64_t key, list;
+        const uint8_t *raw;
+        size_t rlen;
+        memset(&h, 0, sizeof(h));
+        h.seq = seq;
+        if (sk_mp_read_array(&m, &fields) || fields != 7 ||
+            sk_mp_read_uint_max(&m, UINT32_MAX, &key) || sk_mp_read_uint(&m, &h.hlc) ||
+            sk_mp_read_uint(&m, &h.ver) || sk_mp_read_bool(&m, &h.lost_incoming) ||
+            sk_mp_read_bin_exact(&m, h.entry.b, 16) || sk_mp_read_uint_max(&m, UINT32_MAX, &list))
+            return -SK_E_STORE_IO;
+        h.key = (uint32_t)key;
+        h.list = (uint32_t)list;
+        int nil = sk_mp_try_nil(&m);
+        if (nil < 0)
+            return -SK_E_STORE_IO;
+        if (!nil) {
+            if (sk_mp_raw(&m, &raw, &rlen) || rlen > UINT32_MAX)
+                return -SK_E_STORE_IO;
+            h.val = raw;
+            h.len = (uint32_t)rlen;
+        }
+        int rc = cb(&h, payload);
+        if (rc)
+            return rc;
+    }
+    return sk_mp_at_end(&m) ? 0 : -SK_E_STORE_IO;
+}
+
+int sk_store_history_list(sk_store *s, const sk_id *id,
+                          int (*cb)(const sk_history_item *h, void *payload), void *payload)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    sk_buf pt = SK_BUF_INIT;
+    uint8_t key[24] = {0};
+    memcpy(key, id->b, 16);
+    MDB_val k = {24, key}, v;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->history, &cur))))
+        goto out;
+    int mrc;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         mrc == 0 && k.mv_size == 24 && memcmp(k.mv_data, id->b, 16) == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq = sk_be64_get((const uint8_t *)k.mv_data + 16);
+        const uint8_t *p = v.mv_data;
+        size_t n = v.mv_size;
+        if (is_sealed(&v)) {
+            pt.len = 0;
+            if ((rc = unseal(s, id, &v, &pt))) {
+                rc = rc == -SK_E_NOMEM ? rc : -SK_E_STORE_IO;
+                goto out;
+            }
+            p = pt.data;
+            n = pt.len;
+        }
+        if ((rc = history_items(p, n, seq, cb, payload)))
+            goto out;
+    }
+    if (mrc && mrc != MDB_NOTFOUND)
+        rc = sk_store_mdb_err(mrc);
+out:
+    buf_wipe_free(&pt);
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 int sk_store_stats(sk_store *s, uint64_t *records_out, uint64_t *last_seq_out)
 {
     MDB_txn *txn;

@@ -137,6 +137,25 @@ int sk_store_shred_pending(sk_store *s);
 int sk_store_shred_needed(sk_store *s);
 /* Number of history entries kept for record id (tests, tools). */
 int sk_store_history_count(sk_store *s, const sk_id *id, uint32_t *count_out);
+/* One displaced value of a history entry, decoded (opened when sealed). val points at the
+ * value's MessagePack bytes (len 0 when there was none), valid during the callback only. */
+typedef struct sk_history_item {
+    uint64_t seq; /* the change (change-log seq) that displaced it */
+    uint32_t key; /* field key; 0 for a refused list entry (entry, list then say which) */
+    sk_hlc hlc;
+    uint64_t ver;      /* version at which it had been set (0 for a losing incoming value) */
+    int lost_incoming; /* 1: the incoming value lost; 0: the stored value was overwritten */
+    sk_id entry;
+    uint32_t list;
+    const uint8_t *val;
+    uint32_t len;
+} sk_history_item;
+/* Calls cb for every displaced value kept for record id, oldest change first and in the
+ * change's order within it; a non-zero return from cb stops and is returned. 0 with no call
+ * when the record has no history (or none is left after erasure); -SK_E_STORE_IO when an
+ * entry does not open or decode. */
+int sk_store_history_list(sk_store *s, const sk_id *id,
+                          int (*cb)(const sk_history_item *h, void *payload), void *payload);
 /* Decode a raw value of the records database (key = the 16-byte id), opening it when sealed
  * (tools that walk the records DBI with their own cursor must use this, not sk_record_unpack).
  * -SK_E_STORE_IO when it does not decode or its key was shredded. */

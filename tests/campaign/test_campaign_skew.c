@@ -7,8 +7,10 @@
  * concurrent edit) must pick the edit made LATER in real time, whatever the devices' clocks
  * say: the device days ahead must not win because of its clock. Checked per round: the
  * server's value and its stamp (near server time, not days off), the REVIEW flag, the acks
- * (the first sync APPLIED, the second MERGED), two history entries (the overwritten original
- * and the losing edit), and both devices converged on the winner after another sync.
+ * (the first sync APPLIED, the second MERGED), two history entries read back through the
+ * store API with their values (the overwritten original, then the losing edit, each with its
+ * version and whether it was the incoming value), and both devices converged on the winner
+ * after another sync.
  *
  * Owns only its temp directories; uses the public libsakhi API against a real sakhi-server
  * (--plaintext on 127.0.0.1) and the server's store API to read the server side. The sleeps
@@ -164,6 +166,31 @@ static uint64_t pending(sakhi_client *c)
     return n;
 }
 
+/* The record's history as the store API decodes it (sk_store_history_list). */
+typedef struct hist {
+    sk_history_item it[4];
+    char val[4][40]; /* the value, decoded from its fixstr */
+    int n, bad;
+} hist;
+
+static int hist_cb(const sk_history_item *h, void *payload)
+{
+    hist *hs = payload;
+    if (hs->n >= 4) {
+        hs->bad = 1;
+        return 1;
+    }
+    hs->it[hs->n] = *h;
+    hs->it[hs->n].val = NULL; /* valid during the call only */
+    if (h->len < 1 || (h->val[0] & 0xe0) != 0xa0 || (uint32_t)(h->val[0] & 0x1f) != h->len - 1 ||
+        h->len - 1 >= sizeof(hs->val[0]))
+        hs->bad = 1; /* not a short string: village values here always are */
+    else
+        memcpy(hs->val[hs->n], h->val + 1, h->len - 1);
+    hs->n++;
+    return 0;
+}
+
 /* A distinct short village name (fixstr when encoded). */
 static void make_value(uint64_t *rng, const char *tag, char out[32])
 {
@@ -249,10 +276,13 @@ static void round_run(fx *f, uint64_t seed, int64_t off_a, int64_t off_b, int a_
     sk_id rid;
     sk_record rec;
     uint32_t nhist = 0;
+    hist hs;
+    memset(&hs, 0, sizeof(hs));
     assert_int_equal(sk_id_from_str(&rid, id), 0);
     assert_int_equal(sk_ts_store(&f->ts, &s), 0);
     assert_int_equal(sk_store_record_get(s, &rid, &rec), 0);
     assert_int_equal(sk_store_history_count(s, &rid, &nhist), 0);
+    assert_int_equal(sk_store_history_list(s, &rid, hist_cb, &hs), 0);
     sk_store_close(s);
     const sk_field *fv = sk_record_field(&rec, SK_F_VILLAGE);
     assert_non_null(fv);
@@ -271,7 +301,28 @@ static void round_run(fx *f, uint64_t seed, int64_t off_a, int64_t off_b, int a_
     assert_int_equal(rec.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED), 0);
     /* History: "Diskit" overwritten by the first sync, and the loser of the merge. */
     assert_int_equal(nhist, 2);
+    assert_int_equal(hs.n, 2);
+    assert_int_equal(hs.bad, 0);
     uint64_t server_ver = rec.version;
+    /* 1: the first sync's change displaced the original, set when the record was created */
+    assert_int_equal(hs.it[0].key, SK_F_VILLAGE);
+    assert_string_equal(hs.val[0], "Diskit");
+    assert_int_equal(hs.it[0].lost_incoming, 0);
+    assert_int_equal(hs.it[0].ver, ver_a);
+    assert_true(hs.it[0].seq > ver_a && hs.it[0].seq < hs.it[1].seq);
+    /* 2: the merge (the record's latest change) kept the losing edit: the incoming value when
+     * the loser synced second, else the first syncer's value it overwrote */
+    const char *v_lose = first_wins ? v_second : v_first;
+    const char *v_s2 = a_syncs_first ? vb : va;
+    int incoming_lost = strcmp(v_s2, v_lose) == 0;
+    assert_int_equal(hs.it[1].key, SK_F_VILLAGE);
+    assert_int_equal(hs.it[1].seq, server_ver);
+    if (strcmp(hs.val[1], v_lose) != 0)
+        fail_msg("seed %llu: history keeps '%s', the losing edit was '%s'",
+                 (unsigned long long)seed, hs.val[1], v_lose);
+    assert_int_equal(hs.it[1].lost_incoming, incoming_lost);
+    assert_int_equal(hs.it[1].ver, incoming_lost ? 0 : hs.it[0].seq);
+    assert_true(hs.it[1].hlc <= fv->hlc); /* the loser's stamp is not above the winner's */
     sk_record_free(&rec);
 
     /* Both devices converge on the server's value after another sync. */
