@@ -2,25 +2,38 @@
  * lstore.c - the device's local store: one LMDB environment with four named databases.
  *
  *   meta     plain: "format" u32 BE, "salt" 16 bytes, "kdf" [log2n, r, p] u32 BE each,
- *            "pinfail" u64 BE, "cursor", "nextop", "hlc", "offset", "lastsync" u64 BE;
+ *            "pinfail" u64 BE, "cursor", "nextop", "hlc", "offset", "lastsync" u64 BE,
+ *            "shred/<slot hex>" (empty: a key slot to overwrite, see below);
  *            sealed: "dek" (the data key under the PIN-derived key), "kcv" (a known text under
  *            the data key), "ident" (device id, worker, role, district, server, private key,
- *            plaintext flag, server key pin)
- *   records  id16 -> sealed record state (sk_rstate: server version, local view, sync state,
- *            pending ops, rejected change)
- *   outbox   op u64 BE -> sealed sk_change (outbox.c)
+ *            plaintext flag, server key pin), "rkm" (the record-key master, under the data key)
+ *   records  id16 -> slot u64 BE || record state sealed under the record's key (sk_rstate:
+ *            server version, local view, sync state, pending ops, rejected change)
+ *   outbox   op u64 BE -> id16 || slot u64 BE || sk_change sealed under the record's key
+ *            (outbox.c)
  *   index    id16 -> 16 plain bytes: format, status, urgency, sync state, stub, pending, 0, 0,
  *            capture ms u64 BE. Nothing identifying: codes and a date only.
  * Sealed values use vault.c with AAD = database name + key.
  *
- * Owns the LMDB environment and the unwrapped data key (in the handle). It must never write
- * plaintext of a record, change or identity to the file, never change anything but the failure
- * counter on a wrong PIN, and never commit a record without its index row (one transaction).
+ * Crypto-shredding (docs/SECURITY.md, "Erasure"): LMDB keeps deleted values in free pages, so
+ * deleting a record would not erase it. Each record has a key slot in keys.db beside data.mdb
+ * (proto/sk_keyring.c: the key is HMAC(master, id || 32 random bytes of the slot), the master
+ * being "rkm", so the PIN still protects everything). Erasing a record deletes its values and
+ * marks its slot in meta in one transaction; once that commits the slot is overwritten with
+ * zeros and synced, then the mark is removed (a crash in between is finished at the next open).
+ * New slots of a write transaction are synced once, just before its LMDB commit, so no
+ * committed value ever refers to a slot that is not durable.
+ *
+ * Owns the LMDB environment, the keyring and the unwrapped keys (in the handle). It must never
+ * write plaintext of a record, change or identity to the file, never change anything but the
+ * failure counter on a wrong PIN, and never commit a record without its index row (one
+ * transaction).
  */
 #include "sk_client.h"
 
 #include "sk_auth.h"
 #include "sk_err.h"
+#include "sk_keyring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +45,9 @@
 #include <unistd.h>
 
 #define KCV_TEXT "sakhi-kcv-1"
+#define SHRED_PREFIX "shred/"
+
+static int rstate_unpack(const uint8_t *p, size_t n, sk_rstate *rs);
 
 static void be64_put(uint8_t out[8], uint64_t v)
 {
@@ -60,15 +76,71 @@ int sk_lstore_txn(sakhi_client *c, int rdonly, MDB_txn **out)
     int rc = mdb_txn_begin(c->env, NULL, rdonly ? MDB_RDONLY : 0, out);
     if (rc)
         return sk_client_fail(c, sk_client_err_from_mdb(rc), NULL, "store: %s", mdb_strerror(rc));
+    if (!rdonly && c->kr) {
+        /* A batch still open belongs to a write transaction that was aborted: its slots were
+         * never committed, so they are zeroed and given back. */
+        if (c->kr_batch)
+            sk_keyring_batch_abort(c->kr);
+        c->nnew = c->nshred = 0;
+        sk_keyring_batch_begin(c->kr);
+        c->kr_batch = 1;
+    }
     return 0;
+}
+
+static void shred_mark(char *out, size_t cap, uint64_t slot)
+{
+    snprintf(out, cap, SHRED_PREFIX "%016llx", (unsigned long long)slot);
+}
+
+/* After the commit that erased records: overwrite their slots and sync, then drop the marks.
+ * A failure leaves the marks, and the next open finishes the work. */
+static void shred_committed(sakhi_client *c)
+{
+    size_t n = c->nshred;
+    MDB_txn *txn = NULL;
+    int ok = 1;
+    c->nshred = 0;
+    for (size_t i = 0; i < n; i++)
+        if (sk_keyring_shred(c->kr, c->shreds[i]) != 0)
+            ok = 0;
+    if (!ok) {
+        sk_client_log(c, SAKHI_LOG_ERROR, "event=shred_failed slots=%zu", n);
+        return;
+    }
+    if (mdb_txn_begin(c->env, NULL, 0, &txn) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char mk[32];
+        shred_mark(mk, sizeof(mk), c->shreds[i]);
+        MDB_val k = mval(mk, strlen(mk));
+        (void)mdb_del(txn, c->dbi_meta, &k, NULL);
+    }
+    if (mdb_txn_commit(txn) != 0)
+        sk_client_log(c, SAKHI_LOG_WARN, "event=shred_marks_kept slots=%zu", n);
 }
 
 int sk_lstore_commit(sakhi_client *c, MDB_txn *txn)
 {
+    int batch = c->kr && c->kr_batch;
+    if (batch) {
+        c->kr_batch = 0;
+        c->nnew = 0;
+        if (sk_keyring_batch_commit(c->kr) != 0) {
+            mdb_txn_abort(txn);
+            sk_keyring_batch_abort(c->kr);
+            c->nshred = 0;
+            return sk_client_fail(c, SAKHI_EIO, NULL, "store: cannot sync the key file");
+        }
+    }
     int rc = mdb_txn_commit(txn);
-    if (rc)
+    if (rc) {
+        c->nshred = 0; /* if the commit reached the disk, its marks are finished at open */
         return sk_client_fail(c, sk_client_err_from_mdb(rc), NULL, "store commit: %s",
                               mdb_strerror(rc));
+    }
+    if (batch && c->nshred)
+        shred_committed(c);
     return 0;
 }
 
@@ -143,6 +215,125 @@ static int get_sealed(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const char *db
         return rc;
     size_t an = sk_vault_aad(aad, sizeof(aad), dbname, k, kn);
     return sk_vault_open(out, key, aad, an, v.mv_data, v.mv_size);
+}
+
+/* ---- record keys ----------------------------------------------------------------------------- */
+
+static int kr_fail(sakhi_client *c, int krc)
+{
+    if (krc == -SK_E_GONE)
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "record key erased");
+    if (krc == -SK_E_NOMEM)
+        return sk_client_fail(c, SAKHI_ENOMEM, NULL, "out of memory");
+    return sk_client_fail(c, SAKHI_EIO, NULL, "record key file: cannot read or write a slot");
+}
+
+int sk_lstore_slot_key(sakhi_client *c, uint64_t slot, const sk_id *id, uint8_t key[SK_DEK_LEN])
+{
+    if (!c->kr)
+        return sk_client_fail(c, SAKHI_EIO, NULL, "record key file not open");
+    int krc = sk_keyring_get(c->kr, slot, id, key);
+    return krc ? kr_fail(c, krc) : 0;
+}
+
+int sk_lstore_rkey(sakhi_client *c, MDB_txn *txn, const sk_id *id, int create, uint64_t *slot_out,
+                   uint8_t key[SK_DEK_LEN])
+{
+    MDB_val v;
+    uint64_t slot;
+    int rc = get(c, txn, c->dbi_records, id->b, 16, &v);
+    if (rc == 0) {
+        if (v.mv_size < 8)
+            return sk_client_fail(c, SAKHI_EFORMAT, NULL, "record state damaged");
+        slot = be64_get(v.mv_data);
+    } else if (rc != SAKHI_ENOTFOUND) {
+        return rc;
+    } else {
+        size_t i = 0;
+        while (i < c->nnew && sk_id_cmp(&c->newslots[i].id, id) != 0)
+            i++;
+        if (i == c->nnew) {
+            if (!create)
+                return SAKHI_ENOTFOUND;
+            if (!c->kr_batch)
+                return sk_client_fail(c, SAKHI_EINVAL, NULL, "record key outside a write");
+            if (c->nnew == c->capnew) {
+                size_t cap = c->capnew ? c->capnew * 2 : 16;
+                sk_newslot *p = realloc(c->newslots, cap * sizeof(*p));
+                if (!p)
+                    return SAKHI_ENOMEM;
+                c->newslots = p;
+                c->capnew = cap;
+            }
+            int krc = sk_keyring_new(c->kr, id, &slot, key);
+            if (krc)
+                return kr_fail(c, krc);
+            c->newslots[c->nnew].id = *id;
+            c->newslots[c->nnew++].slot = slot;
+            *slot_out = slot;
+            return 0;
+        }
+        slot = c->newslots[i].slot;
+    }
+    if ((rc = sk_lstore_slot_key(c, slot, id, key)))
+        return rc;
+    *slot_out = slot;
+    return 0;
+}
+
+/* Shred slot once txn commits: marked in meta in txn, overwritten by sk_lstore_commit. */
+static int shred_later(sakhi_client *c, MDB_txn *txn, uint64_t slot)
+{
+    char mk[32];
+    for (size_t i = 0; i < c->nshred; i++)
+        if (c->shreds[i] == slot)
+            return 0;
+    if (c->nshred == c->capshred) {
+        size_t cap = c->capshred ? c->capshred * 2 : 8;
+        uint64_t *p = realloc(c->shreds, cap * sizeof(*p));
+        if (!p)
+            return SAKHI_ENOMEM;
+        c->shreds = p;
+        c->capshred = cap;
+    }
+    shred_mark(mk, sizeof(mk), slot);
+    int rc = put(c, txn, c->dbi_meta, mk, strlen(mk), "", 0);
+    if (!rc)
+        c->shreds[c->nshred++] = slot;
+    return rc;
+}
+
+/* At open: finish the shredding of slots whose erasure committed (marks left by a crash or
+ * a failed write). */
+static int finish_shreds(sakhi_client *c, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    MDB_val k = mval(SHRED_PREFIX, strlen(SHRED_PREFIX)), v;
+    size_t pn = strlen(SHRED_PREFIX);
+    int mrc = mdb_cursor_open(txn, c->dbi_meta, &cur);
+    if (mrc)
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
+    int rc = 0;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char hex[17];
+        if (k.mv_size != pn + 16 || memcmp(k.mv_data, SHRED_PREFIX, pn) != 0)
+            break;
+        memcpy(hex, (const char *)k.mv_data + pn, 16);
+        hex[16] = '\0';
+        uint64_t slot = strtoull(hex, NULL, 16);
+        if (sk_keyring_shred(c->kr, slot) != 0) {
+            rc = sk_client_fail(c, SAKHI_EIO, NULL, "store: cannot overwrite an erased key");
+            break;
+        }
+        if ((mrc = mdb_cursor_del(cur, 0))) {
+            rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s",
+                                mdb_strerror(mrc));
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc;
 }
 
 /* ---- identity -------------------------------------------------------------------------------- */
@@ -243,7 +434,8 @@ static int create_store(sakhi_client *c, MDB_txn *txn, const char *pin, unsigned
 {
     uint8_t salt[SK_SALT_LEN], kek[SK_DEK_LEN], kdf[12];
     int rc;
-    if (sk_random(salt, sizeof(salt)) || sk_random(c->dek, sizeof(c->dek)))
+    if (sk_random(salt, sizeof(salt)) || sk_random(c->dek, sizeof(c->dek)) ||
+        sk_random(c->rkm, sizeof(c->rkm)))
         return sk_client_fail(c, SAKHI_EIO, NULL, "random source failed");
     if ((rc = sk_vault_kdf(kek, pin, strlen(pin), salt, log2n, 8, 1)))
         return sk_client_fail(c, rc, NULL, "key derivation failed");
@@ -257,6 +449,7 @@ static int create_store(sakhi_client *c, MDB_txn *txn, const char *pin, unsigned
         (rc = put_sealed(c, txn, c->dbi_meta, "meta", kek, "dek", 3, c->dek, sizeof(c->dek))) ||
         (rc = put_sealed(c, txn, c->dbi_meta, "meta", c->dek, "kcv", 3, KCV_TEXT,
                          strlen(KCV_TEXT))) ||
+        (rc = put_sealed(c, txn, c->dbi_meta, "meta", c->dek, "rkm", 3, c->rkm, sizeof(c->rkm))) ||
         (rc = sk_lstore_meta_put_u64(c, txn, "pinfail", 0)) ||
         (rc = sk_lstore_meta_put_u64(c, txn, "nextop", 1)) ||
         (rc = put(c, txn, c->dbi_meta, "format", 6, fmt, 4)))
@@ -270,7 +463,7 @@ out:
 
 /* Unlock an existing store with pin. On a wrong PIN the failure counter is raised in its own
  * committed transaction (the only write a wrong PIN makes). */
-static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin)
+static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin, uint32_t *fmt_out)
 {
     MDB_txn *txn = *txnp;
     MDB_val v;
@@ -285,6 +478,7 @@ static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin)
     if (v.mv_size != 4)
         return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: format damaged");
     uint32_t fmt = ((uint32_t)((uint8_t *)v.mv_data)[2] << 8) | ((uint8_t *)v.mv_data)[3];
+    *fmt_out = fmt;
     if (fmt > SK_LSTORE_FORMAT)
         return sk_client_fail(c, SAKHI_EFORMAT, NULL,
                               "store: written by a newer library (format %u)", (unsigned)fmt);
@@ -344,6 +538,17 @@ static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin)
     }
     if (fails && (rc = sk_lstore_meta_put_u64(c, txn, "pinfail", 0)))
         goto out;
+    if (fmt >= 2) {
+        sk_buf rkm = SK_BUF_INIT;
+        rc = get_sealed(c, txn, c->dbi_meta, "meta", c->dek, "rkm", 3, &rkm);
+        if (!rc && rkm.len == SK_RKM_LEN)
+            memcpy(c->rkm, rkm.data, SK_RKM_LEN);
+        else
+            rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: record-key master damaged");
+        sk_vault_buf_wipe(&rkm);
+        if (rc)
+            goto out;
+    }
     uint64_t offset;
     if ((rc = sk_lstore_meta_get_u64(c, txn, "nextop", &c->next_op)) ||
         (rc = sk_lstore_meta_get_u64(c, txn, "hlc", &c->clock.last)) ||
@@ -358,52 +563,265 @@ out:
     return rc;
 }
 
-int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t map_size,
-                   unsigned kdf_log2n)
+/* The keys of every entry of dbi (each klen bytes) into a new array (free it). */
+static int collect_keys(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, size_t klen, uint8_t **out,
+                        size_t *n_out)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t *arr = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0, mrc = mdb_cursor_open(txn, dbi, &cur);
+    if (mrc)
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != klen) {
+            rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: key damaged");
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            uint8_t *p = realloc(arr, cap * klen);
+            if (!p) {
+                rc = SAKHI_ENOMEM;
+                break;
+            }
+            arr = p;
+        }
+        memcpy(arr + klen * n++, k.mv_data, klen);
+    }
+    mdb_cursor_close(cur);
+    if (!rc && mrc != MDB_NOTFOUND)
+        rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
+    if (rc) {
+        free(arr);
+        return rc;
+    }
+    *out = arr;
+    *n_out = n;
+    return 0;
+}
+
+/* Format 1 -> 2, in the open transaction: every record state and outbox change is re-sealed
+ * under a new per-record key (nothing is dropped: a value that does not open fails the open).
+ * The format-1 values stay in LMDB's free pages under the data key until the pages are reused;
+ * records erased from now on are shredded (docs/SECURITY.md, "Erasure"). */
+static int migrate_v1(sakhi_client *c, MDB_txn *txn)
+{
+    uint8_t *ids = NULL, *ops = NULL;
+    size_t nids = 0, nops = 0;
+    uint8_t fmt[4] = {0, 0, 0, SK_LSTORE_FORMAT};
+    int rc;
+    if ((rc = collect_keys(c, txn, c->dbi_records, 16, &ids, &nids)) ||
+        (rc = collect_keys(c, txn, c->dbi_outbox, 8, &ops, &nops)) ||
+        (rc = put_sealed(c, txn, c->dbi_meta, "meta", c->dek, "rkm", 3, c->rkm, sizeof(c->rkm))))
+        goto out;
+    for (size_t i = 0; i < nids && !rc; i++) {
+        sk_buf pt = SK_BUF_INIT;
+        sk_rstate rs;
+        MDB_val k = mval(ids + 16 * i, 16);
+        sk_rstate_init(&rs);
+        rc = get_sealed(c, txn, c->dbi_records, "records", c->dek, ids + 16 * i, 16, &pt);
+        if (!rc)
+            rc = rstate_unpack(pt.data, pt.len, &rs);
+        sk_vault_buf_wipe(&pt);
+        if (rc) {
+            rc = sk_client_fail(c, rc, NULL, "store: a record could not be migrated");
+        } else {
+            /* the state under its own id (an old state may hold it in base or view only) */
+            memcpy(rs.view.id.b, ids + 16 * i, 16);
+            int mrc = mdb_del(txn, c->dbi_records, &k, NULL);
+            rc = mrc ? sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s",
+                                      mdb_strerror(mrc))
+                     : sk_lstore_rstate_put(c, txn, &rs);
+        }
+        sk_rstate_free(&rs);
+    }
+    for (size_t i = 0; i < nops && !rc; i++) {
+        sk_buf pt = SK_BUF_INIT;
+        sk_change ch;
+        sk_mp m;
+        MDB_val v;
+        uint8_t aad[32];
+        sk_change_init(&ch);
+        if ((rc = get(c, txn, c->dbi_outbox, ops + 8 * i, 8, &v)))
+            break;
+        size_t an = sk_vault_aad(aad, sizeof(aad), "outbox", ops + 8 * i, 8);
+        rc = sk_vault_open(&pt, c->dek, aad, an, v.mv_data, v.mv_size);
+        if (!rc) {
+            sk_mp_init(&m, pt.data, pt.len);
+            rc = sk_change_unpack(&m, &ch) || ch.op != be64_get(ops + 8 * i) ? SAKHI_EFORMAT : 0;
+        }
+        sk_vault_buf_wipe(&pt);
+        if (rc)
+            rc = sk_client_fail(c, rc, NULL, "store: an unsent change could not be migrated");
+        else
+            rc = sk_outbox_put(c, txn, &ch);
+        sk_change_free(&ch);
+    }
+    if (!rc)
+        rc = put(c, txn, c->dbi_meta, "format", 6, fmt, 4);
+    if (!rc)
+        sk_client_log(c, SAKHI_LOG_INFO,
+                      "event=store_migrated from=1 to=%d records=%zu changes=%zu", SK_LSTORE_FORMAT,
+                      nids, nops);
+out:
+    free(ids);
+    free(ops);
+    return rc;
+}
+
+static void keys_close(sakhi_client *c)
+{
+    sk_keyring_close(c->kr); /* gives back the slots of a batch still open */
+    c->kr = NULL;
+    c->kr_batch = 0;
+    free(c->newslots);
+    free(c->shreds);
+    c->newslots = NULL;
+    c->shreds = NULL;
+    c->nnew = c->capnew = c->nshred = c->capshred = 0;
+    OPENSSL_cleanse(c->rkm, sizeof(c->rkm));
+}
+
+/* Open the environment at path and its four databases (committed at once: an aborted
+ * transaction would close the handles, as on the wrong-PIN path). */
+static int env_open(sakhi_client *c, const char *path, uint64_t map_size)
 {
     MDB_txn *txn = NULL;
-    MDB_val v;
-    int rc, mrc;
-
+    int mrc;
     if ((mrc = mdb_env_create(&c->env))) {
         c->env = NULL;
         return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
     }
     if ((mrc = mdb_env_set_maxdbs(c->env, 8)) || (mrc = mdb_env_set_mapsize(c->env, map_size)) ||
-        (mrc = mdb_env_open(c->env, path, MDB_NOTLS, 0600))) {
-        rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store open: %s",
-                            mdb_strerror(mrc));
-        goto fail;
-    }
-    if ((rc = sk_lstore_txn(c, 0, &txn)))
-        goto fail;
-    if ((mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &c->dbi_meta)) ||
+        (mrc = mdb_env_open(c->env, path, MDB_NOTLS, 0600)))
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store open: %s",
+                              mdb_strerror(mrc));
+    if ((mrc = mdb_txn_begin(c->env, NULL, 0, &txn)) ||
+        (mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &c->dbi_meta)) ||
         (mrc = mdb_dbi_open(txn, "records", MDB_CREATE, &c->dbi_records)) ||
         (mrc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &c->dbi_outbox)) ||
         (mrc = mdb_dbi_open(txn, "index", MDB_CREATE, &c->dbi_index))) {
-        rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
-        goto fail;
+        if (txn)
+            mdb_txn_abort(txn);
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
     }
-    /* Commit the handles first: an aborted transaction would close them (wrong PIN path). */
-    rc = sk_lstore_commit(c, txn);
-    txn = NULL;
-    if (rc || (rc = sk_lstore_txn(c, 0, &txn)))
+    if ((mrc = mdb_txn_commit(txn)))
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
+    return 0;
+}
+
+static int zero_fd(int fd)
+{
+    static const uint8_t zero[65536];
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    for (off_t off = 0; off < st.st_size;) {
+        size_t n =
+            st.st_size - off > (off_t)sizeof(zero) ? sizeof(zero) : (size_t)(st.st_size - off);
+        ssize_t w = pwrite(fd, zero, n, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        off += w;
+    }
+    return fsync(fd);
+}
+
+/* After a migration: the format-1 values sit in free pages under the data key, which the PIN
+ * still opens. Write a compacted copy (live pages only), sync it, put it in place with a
+ * rename (a crash leaves either whole file), then overwrite the old file's blocks with zeros
+ * and reopen. */
+static int compact(sakhi_client *c, const char *path, const char *cpath, uint64_t map_size)
+{
+    char dpath[4096];
+    snprintf(dpath, sizeof(dpath), "%s/data.mdb", path);
+    int fd = open(cpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || mdb_env_copyfd2(c->env, fd, MDB_CP_COMPACT) != 0 || fsync(fd) != 0) {
+        /* The migrated store stands; only the old pages were not cleared. */
+        if (fd >= 0)
+            close(fd);
+        (void)unlink(cpath);
+        sk_client_log(c, SAKHI_LOG_WARN, "event=migrate_compact_failed");
+        return 0;
+    }
+    close(fd);
+    mdb_env_close(c->env);
+    c->env = NULL;
+    int old = open(dpath, O_WRONLY | O_CLOEXEC);
+    if (rename(cpath, dpath) != 0) {
+        sk_client_log(c, SAKHI_LOG_WARN, "event=migrate_compact_failed");
+        (void)unlink(cpath);
+    } else {
+        int dfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+        if (old >= 0 && zero_fd(old) != 0)
+            sk_client_log(c, SAKHI_LOG_WARN, "event=migrate_old_file_not_zeroed");
+    }
+    if (old >= 0)
+        close(old);
+    return env_open(c, path, map_size);
+}
+
+int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t map_size,
+                   unsigned kdf_log2n)
+{
+    MDB_txn *txn = NULL;
+    MDB_val v;
+    uint32_t fmt = SK_LSTORE_FORMAT;
+    char kpath[4096], cpath[4096], err[300];
+    int rc;
+
+    if (snprintf(kpath, sizeof(kpath), "%s/keys.db", path) >= (int)sizeof(kpath))
+        return sk_client_fail(c, SAKHI_EINVAL, NULL, "store path too long");
+    /* A compacted copy left by a migration that did not finish is stale: the live file is
+     * whole (the copy replaces it only once complete). */
+    if (snprintf(cpath, sizeof(cpath), "%s/data.mdb.compact", path) >= (int)sizeof(cpath))
+        return sk_client_fail(c, SAKHI_EINVAL, NULL, "store path too long");
+    (void)unlink(cpath);
+    if ((rc = env_open(c, path, map_size)))
+        goto fail;
+    if ((rc = sk_lstore_txn(c, 0, &txn)))
         goto fail;
     rc = get(c, txn, c->dbi_meta, "format", 6, &v);
     if (rc == SAKHI_ENOTFOUND)
         rc = create_store(c, txn, pin, kdf_log2n);
     else if (rc == 0)
-        rc = unlock_store(c, &txn, pin);
+        rc = unlock_store(c, &txn, pin, &fmt);
     if (rc)
+        goto fail;
+    if (fmt < 2 && sk_random(c->rkm, sizeof(c->rkm))) {
+        rc = sk_client_fail(c, SAKHI_EIO, NULL, "random source failed");
+        goto fail;
+    }
+    /* The key file, then the batch of this (write) transaction: the migration makes slots. */
+    int krc = sk_keyring_open_master(&c->kr, kpath, c->rkm, err, sizeof(err));
+    if (krc) {
+        c->kr = NULL;
+        rc = sk_client_fail(c, krc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EIO, NULL, "store: %s",
+                            err);
+        goto fail;
+    }
+    sk_keyring_batch_begin(c->kr);
+    c->kr_batch = 1;
+    if ((fmt < 2 && (rc = migrate_v1(c, txn))) || (rc = finish_shreds(c, txn)))
         goto fail;
     rc = sk_lstore_commit(c, txn);
     txn = NULL;
-    if (rc)
+    if (rc || (fmt < 2 && (rc = compact(c, path, cpath, map_size))))
         goto fail;
     return 0;
 fail:
     if (txn)
         mdb_txn_abort(txn);
+    keys_close(c);
     OPENSSL_cleanse(c->dek, sizeof(c->dek));
     mdb_env_close(c->env);
     c->env = NULL;
@@ -412,6 +830,7 @@ fail:
 
 void sk_lstore_close(sakhi_client *c)
 {
+    keys_close(c);
     if (c->env)
         mdb_env_close(c->env);
     c->env = NULL;
@@ -459,6 +878,7 @@ int sk_lstore_wipe(sakhi_client *c)
     /* Freed LMDB pages keep old bytes: overwrite the whole file, then remove it. */
     shred_file(c->path, "data.mdb");
     shred_file(c->path, "lock.mdb");
+    shred_file(c->path, "keys.db");
     OPENSSL_cleanse(c->dek, sizeof(c->dek));
     OPENSSL_cleanse(c->priv, sizeof(c->priv));
     c->enrolled = 0;
@@ -569,18 +989,55 @@ static int rstate_unpack(const uint8_t *p, size_t n, sk_rstate *rs)
     return 0;
 }
 
+/* Open a records value (slot || sealed state) of id with the key from kr. */
+static int open_record_value(sakhi_client *c, sk_keyring *kr, const sk_id *id, const uint8_t *val,
+                             size_t n, sk_buf *out)
+{
+    uint8_t aad[96], key[SK_DEK_LEN];
+    if (n < 8)
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "record state damaged");
+    int krc = sk_keyring_get(kr, be64_get(val), id, key);
+    if (krc)
+        return kr_fail(c, krc);
+    size_t an = sk_vault_aad(aad, sizeof(aad), "records", id->b, 16);
+    int rc = sk_vault_open(out, key, aad, an, val + 8, n - 8);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (rc == SAKHI_EFORMAT)
+        rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "record failed authentication");
+    return rc;
+}
+
 int sk_lstore_rstate_get(sakhi_client *c, MDB_txn *txn, const sk_id *id, sk_rstate *rs)
 {
     sk_buf pt = SK_BUF_INIT;
-    int rc = get_sealed(c, txn, c->dbi_records, "records", c->dek, id->b, 16, &pt);
-    if (rc == SAKHI_EFORMAT)
-        rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "record failed authentication");
+    MDB_val v;
+    int rc = get(c, txn, c->dbi_records, id->b, 16, &v);
+    if (!rc && !c->kr)
+        rc = sk_client_fail(c, SAKHI_EIO, NULL, "record key file not open");
+    if (!rc)
+        rc = open_record_value(c, c->kr, id, v.mv_data, v.mv_size, &pt);
     if (!rc) {
         rc = rstate_unpack(pt.data, pt.len, rs);
         if (rc == SAKHI_EFORMAT)
             sk_client_fail(c, rc, NULL, "record state damaged");
     }
     sk_vault_buf_wipe(&pt);
+    return rc;
+}
+
+int sk_lstore_record_open_raw(sakhi_client *c, const char *keys_path, const sk_id *id,
+                              const void *val, size_t n, sk_buf *out)
+{
+    sk_keyring *kr = c->kr;
+    char err[200];
+    if (keys_path) {
+        int krc = sk_keyring_open_master(&kr, keys_path, c->rkm, err, sizeof(err));
+        if (krc)
+            return sk_client_fail(c, SAKHI_EIO, NULL, "%s", err);
+    }
+    int rc = kr ? open_record_value(c, kr, id, val, n, out) : SAKHI_EIO;
+    if (keys_path)
+        sk_keyring_close(kr);
     return rc;
 }
 
@@ -621,33 +1078,101 @@ void sk_lstore_index_decode(const uint8_t *v, size_t n, sk_index_row *out)
 
 int sk_lstore_rstate_put(sakhi_client *c, MDB_txn *txn, const sk_rstate *rs)
 {
-    sk_buf pt = SK_BUF_INIT;
-    uint8_t row[SK_INDEX_LEN];
+    sk_buf pt = SK_BUF_INIT, val = SK_BUF_INIT;
+    uint8_t row[SK_INDEX_LEN], key[SK_DEK_LEN], aad[96], sb[8];
+    uint64_t slot;
     const sk_id *id = sk_id_is_zero(&rs->view.id) ? &rs->base.id : &rs->view.id;
     if (sk_id_is_zero(id))
         return sk_client_fail(c, SAKHI_EINVAL, NULL, "record state without an id");
+    if (rs->base.flags & SK_REC_ERASED)
+        return sk_lstore_rstate_del(c, txn, id); /* erased on the server: erased here too */
     int rc = rstate_pack(&pt, rs);
     if (rc) {
         sk_vault_buf_wipe(&pt);
         return sk_client_fail(c, rc, NULL, "record state could not be encoded");
     }
-    rc = put_sealed(c, txn, c->dbi_records, "records", c->dek, id->b, 16, pt.data, pt.len);
-    sk_vault_buf_wipe(&pt);
-    if (rc)
-        return rc;
+    if ((rc = sk_lstore_rkey(c, txn, id, 1, &slot, key)))
+        goto out;
+    be64_put(sb, slot);
+    size_t an = sk_vault_aad(aad, sizeof(aad), "records", id->b, 16);
+    if (sk_buf_append(&val, sb, 8)) {
+        rc = SAKHI_ENOMEM;
+        goto out;
+    }
+    if ((rc = sk_vault_seal(&val, key, aad, an, pt.data, pt.len)) ||
+        (rc = put(c, txn, c->dbi_records, id->b, 16, val.data, val.len)))
+        goto out;
     index_encode(row, rs);
-    return put(c, txn, c->dbi_index, id->b, 16, row, sizeof(row));
+    rc = put(c, txn, c->dbi_index, id->b, 16, row, sizeof(row));
+out:
+    OPENSSL_cleanse(key, sizeof(key));
+    sk_vault_buf_wipe(&pt);
+    sk_buf_free(&val);
+    return rc;
 }
 
 int sk_lstore_rstate_del(sakhi_client *c, MDB_txn *txn, const sk_id *id)
 {
-    MDB_val k = mval(id->b, 16);
-    int rc = mdb_del(txn, c->dbi_records, &k, NULL);
-    if (rc == 0 || rc == MDB_NOTFOUND)
-        rc = mdb_del(txn, c->dbi_index, &k, NULL);
-    if (rc && rc != MDB_NOTFOUND)
-        return sk_client_fail(c, sk_client_err_from_mdb(rc), NULL, "store: %s", mdb_strerror(rc));
-    return 0;
+    MDB_val k = mval(id->b, 16), v;
+    MDB_cursor *cur = NULL;
+    uint8_t *ops = NULL;
+    size_t nops = 0, capops = 0;
+    int rc = 0, mrc = mdb_get(txn, c->dbi_records, &k, &v);
+    if (mrc == 0 && v.mv_size >= 8)
+        rc = shred_later(c, txn, be64_get(v.mv_data));
+    else if (mrc && mrc != MDB_NOTFOUND)
+        goto mdb_fail;
+    for (size_t i = 0; !rc && i < c->nnew; i++)
+        if (sk_id_cmp(&c->newslots[i].id, id) == 0) {
+            rc = shred_later(c, txn, c->newslots[i].slot);
+            c->newslots[i] = c->newslots[--c->nnew];
+            break;
+        }
+    if (rc)
+        return rc;
+    /* Every outbox change of the record: sealed under its key, they could never be sent (the
+     * server answers GONE for an erased record) nor opened once the slot is zeros. */
+    if ((mrc = mdb_cursor_open(txn, c->dbi_outbox, &cur)))
+        goto mdb_fail;
+    MDB_val ok, ov;
+    for (mrc = mdb_cursor_get(cur, &ok, &ov, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &ok, &ov, MDB_NEXT)) {
+        if (ok.mv_size != 8 || ov.mv_size < 24 || memcmp(ov.mv_data, id->b, 16) != 0)
+            continue;
+        if ((rc = shred_later(c, txn, be64_get((const uint8_t *)ov.mv_data + 16))))
+            break;
+        if (nops == capops) {
+            capops = capops ? capops * 2 : 8;
+            uint8_t *p = realloc(ops, capops * 8);
+            if (!p) {
+                rc = SAKHI_ENOMEM;
+                break;
+            }
+            ops = p;
+        }
+        memcpy(ops + 8 * nops++, ok.mv_data, 8);
+    }
+    mdb_cursor_close(cur);
+    if (rc)
+        goto out;
+    if (mrc && mrc != MDB_NOTFOUND)
+        goto mdb_fail;
+    for (size_t i = 0; i < nops; i++) {
+        MDB_val dk = mval(ops + 8 * i, 8);
+        if ((mrc = mdb_del(txn, c->dbi_outbox, &dk, NULL)))
+            goto mdb_fail;
+    }
+    mrc = mdb_del(txn, c->dbi_records, &k, NULL);
+    if (mrc == 0 || mrc == MDB_NOTFOUND)
+        mrc = mdb_del(txn, c->dbi_index, &k, NULL);
+    if (mrc && mrc != MDB_NOTFOUND)
+        goto mdb_fail;
+    goto out;
+mdb_fail:
+    rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
+out:
+    free(ops);
+    return rc;
 }
 
 static void apply_quiet(sk_record *view, const sk_change *ch)

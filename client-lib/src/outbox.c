@@ -2,14 +2,18 @@
  * outbox.c - the outbox: changes saved on the device and not yet acknowledged by the server.
  *
  * Key: the change's operation number as u64 big-endian (so LMDB order is op order); value: the
- * sealed sk_change in its wire form. An entry is written in the same transaction as the record
- * it changes and deleted only in the transaction that records the server's acknowledgement, so a
- * crash or a cut connection can neither lose a change nor make it leave twice. Owns nothing
- * beyond the calls; must never delete an entry on any path other than an ack (or a wipe).
+ * record id (16), the record's key slot (u64 BE) and the sk_change in its wire form sealed
+ * under that record's key (lstore.c), so erasing a record shreds its unsent changes too. An
+ * entry is written in the same transaction as the record it changes and deleted only in the
+ * transaction that records the server's acknowledgement, so a crash or a cut connection can
+ * neither lose a change nor make it leave twice. Owns nothing beyond the calls; must never
+ * delete an entry on any path other than an ack, an erasure of its record (lstore.c) or a wipe.
  */
 #include "sk_client.h"
 
 #include "sk_err.h"
+
+#include <openssl/crypto.h>
 
 #include <string.h>
 
@@ -23,7 +27,8 @@ int sk_outbox_put(sakhi_client *c, MDB_txn *txn, const sk_change *ch)
 {
     sk_buf pt = SK_BUF_INIT, blob = SK_BUF_INIT;
     msgpack_packer pk;
-    uint8_t k[8], aad[32];
+    uint8_t k[8], aad[32], rkey[SK_DEK_LEN], slot8[8];
+    uint64_t slot;
     int rc;
 
     op_key(k, ch->op);
@@ -36,14 +41,22 @@ int sk_outbox_put(sakhi_client *c, MDB_txn *txn, const sk_change *ch)
         rc = SAKHI_ENOMEM;
         goto out;
     }
+    if ((rc = sk_lstore_rkey(c, txn, &ch->id, 1, &slot, rkey)))
+        goto out;
+    op_key(slot8, slot);
     size_t an = sk_vault_aad(aad, sizeof(aad), "outbox", k, 8);
-    if ((rc = sk_vault_seal(&blob, c->dek, aad, an, pt.data, pt.len)))
+    if (sk_buf_append(&blob, ch->id.b, 16) || sk_buf_append(&blob, slot8, 8)) {
+        rc = SAKHI_ENOMEM;
+        goto out;
+    }
+    if ((rc = sk_vault_seal(&blob, rkey, aad, an, pt.data, pt.len)))
         goto out;
     MDB_val key = {8, k}, val = {blob.len, blob.data};
     int mrc = mdb_put(txn, c->dbi_outbox, &key, &val, 0);
     if (mrc)
         rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s", mdb_strerror(mrc));
 out:
+    OPENSSL_cleanse(rkey, sizeof(rkey));
     sk_vault_buf_wipe(&pt);
     sk_buf_free(&blob);
     return rc;
@@ -52,10 +65,22 @@ out:
 static int decode(sakhi_client *c, const uint8_t *k, const MDB_val *v, sk_change *out)
 {
     sk_buf pt = SK_BUF_INIT;
-    uint8_t aad[32];
+    uint8_t aad[32], key[SK_DEK_LEN];
+    const uint8_t *b = v->mv_data;
+    sk_id id;
+    uint64_t slot = 0;
     sk_mp m;
+    if (v->mv_size < 24)
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "outbox entry damaged");
+    memcpy(id.b, b, 16);
+    for (int i = 0; i < 8; i++)
+        slot = (slot << 8) | b[16 + i];
+    int rc = sk_lstore_slot_key(c, slot, &id, key);
+    if (rc)
+        return rc;
     size_t an = sk_vault_aad(aad, sizeof(aad), "outbox", k, 8);
-    int rc = sk_vault_open(&pt, c->dek, aad, an, v->mv_data, v->mv_size);
+    rc = sk_vault_open(&pt, key, aad, an, b + 24, v->mv_size - 24);
+    OPENSSL_cleanse(key, sizeof(key));
     if (rc) {
         sk_vault_buf_wipe(&pt);
         return sk_client_fail(c, rc, NULL, "outbox entry failed authentication");
@@ -66,6 +91,10 @@ static int decode(sakhi_client *c, const uint8_t *k, const MDB_val *v, sk_change
     if (rc)
         return sk_client_fail(c, rc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EFORMAT, NULL,
                               "outbox entry damaged");
+    if (sk_id_cmp(&out->id, &id) != 0) {
+        sk_change_free(out);
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "outbox entry damaged");
+    }
     return 0;
 }
 

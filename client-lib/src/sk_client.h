@@ -32,7 +32,18 @@
 #define SK_SALT_LEN 16
 #define SK_GCM_NONCE 12
 #define SK_GCM_TAG 16
-#define SK_LSTORE_FORMAT 1
+/* 1: values sealed under the data key. 2: record states, outbox changes and rejected changes
+ * sealed under per-record keys (keys.db), migrated at open from 1. */
+#define SK_LSTORE_FORMAT 2
+#define SK_RKM_LEN 32 /* the record-key master (meta "rkm", sealed under the data key) */
+
+struct sk_keyring;
+
+/* A slot allocated in the current write transaction for a record not yet in `records`. */
+typedef struct sk_newslot {
+    sk_id id;
+    uint64_t slot;
+} sk_newslot;
 
 struct sakhi_client {
     sakhi_malloc_fn malloc_fn;
@@ -49,7 +60,16 @@ struct sakhi_client {
     MDB_env *env;
     MDB_dbi dbi_meta, dbi_records, dbi_outbox, dbi_index;
     uint8_t dek[SK_DEK_LEN];
+    uint8_t rkm[SK_RKM_LEN]; /* the record-key master (unwrapped copy) */
     char *path;
+    /* Crypto-shredding (lstore.c): the per-record key slots in keys.db. Touched only by the
+     * holder of c->mu with a write transaction open (read paths only read slots). */
+    struct sk_keyring *kr;
+    int kr_batch;         /* a write transaction holds the keyring batch */
+    sk_newslot *newslots; /* slots made in this write transaction */
+    size_t nnew, capnew;  /*   (records not yet stored) */
+    uint64_t *shreds;     /* slots to overwrite once this write transaction commits */
+    size_t nshred, capshred;
     int wiped; /* the server told us to wipe: every call fails with SAKHI_EREVOKED */
 
     /* identity (decrypted copy of meta "ident") */
@@ -97,6 +117,13 @@ int sk_client_err_from_mdb(int mdb_rc);
 /* The wall clock as this device sees it (system clock + the test-only offset). */
 uint64_t sk_client_wall_ms(const sakhi_client *c);
 uint64_t sk_client_mono_ms(void);
+#ifdef SAKHI_FUZZ_CLOCK
+/* Fuzz build only (tests/fuzz/fuzz_client.c, never in the library): sk_client_mono_ms reads
+ * this virtual clock, which only the harness moves, and sk_conn_wait polls at most 1 ms at a
+ * time and counts its empty polls, so a timeout fires exactly when the fuzzer asks for one. */
+extern _Atomic uint64_t sk_fuzz_clock_ms;
+extern _Atomic uint64_t sk_fuzz_idle_polls;
+#endif
 
 /* ---- vault.c: encryption at rest ----------------------------------------------------------- */
 /* KEK from the PIN with scrypt (N = 2^log2n, r, p). 0 or SAKHI_ENOMEM/SAKHI_EIO. */
@@ -138,10 +165,20 @@ void sk_rstate_free(sk_rstate *rs);
 int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t map_size,
                    unsigned kdf_log2n);
 void sk_lstore_close(sakhi_client *c);
-/* Begin a transaction (write when rdonly == 0). */
+/* Begin a transaction (write when rdonly == 0; a write transaction also begins the keyring
+ * batch, and gives back the slots of an earlier write transaction that was aborted). */
 int sk_lstore_txn(sakhi_client *c, int rdonly, MDB_txn **out);
-/* Commit (fsync) and map the error. The txn is gone either way. */
+/* Commit and map the error. The txn is gone either way. For a write transaction: keys.db is
+ * synced first when it made new key slots (one sync), then LMDB commits (one sync), then the
+ * slots of records erased in it are overwritten with zeros (see lstore.c). */
 int sk_lstore_commit(sakhi_client *c, MDB_txn *txn);
+/* The key of record id's slot (the slot from its stored state, or one made earlier in this
+ * write transaction); with create, a new slot when it has none. 0, SAKHI_ENOTFOUND (no slot and
+ * !create), SAKHI_EFORMAT (the slot was shredded or belongs to another record), SAKHI_EIO. */
+int sk_lstore_rkey(sakhi_client *c, MDB_txn *txn, const sk_id *id, int create, uint64_t *slot_out,
+                   uint8_t key[SK_DEK_LEN]);
+/* The key of slot for record id (no look-up in the store). Errors as sk_lstore_rkey. */
+int sk_lstore_slot_key(sakhi_client *c, uint64_t slot, const sk_id *id, uint8_t key[SK_DEK_LEN]);
 
 int sk_lstore_meta_get_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint64_t *out);
 int sk_lstore_meta_put_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint64_t v);
@@ -152,9 +189,19 @@ int sk_lstore_counters_put(sakhi_client *c, MDB_txn *txn);
 
 /* Load record id's state: 0, SAKHI_ENOTFOUND, SAKHI_EFORMAT, SAKHI_ENOMEM, SAKHI_EIO. */
 int sk_lstore_rstate_get(sakhi_client *c, MDB_txn *txn, const sk_id *id, sk_rstate *rs);
-/* Store rs (records and index). */
+/* Store rs (records and index). A state whose server version is ERASED is not stored: the
+ * record is erased instead, as by sk_lstore_rstate_del. */
 int sk_lstore_rstate_put(sakhi_client *c, MDB_txn *txn, const sk_rstate *rs);
+/* Erase record id from the device: its state, index row and every outbox change of it are
+ * deleted and its key slot is shredded once txn commits (crypto-shredding: every sealed copy
+ * LMDB still keeps in free pages becomes unreadable). 0 also when the record is unknown. */
 int sk_lstore_rstate_del(sakhi_client *c, MDB_txn *txn, const sk_id *id);
+/* Test and forensics: open a raw `records` value of record id (as read from the file) with
+ * the handle's record-key master and the slots of the key file at keys_path (NULL: the live
+ * one); the plaintext state is appended to out. 0, SAKHI_EFORMAT (does not open: e.g. the slot
+ * is zeros), SAKHI_EIO. */
+int sk_lstore_record_open_raw(sakhi_client *c, const char *keys_path, const sk_id *id,
+                              const void *val, size_t n, sk_buf *out);
 /* Recompute rs->view from base, the rejected change and the pending outbox changes (and
  * optionally one more change `extra` not yet in the outbox), then rs->state. */
 int sk_lstore_rebuild(sakhi_client *c, MDB_txn *txn, sk_rstate *rs, const sk_change *extra);

@@ -512,6 +512,334 @@ static void t_free(void *ptr, void *p)
     free(ptr);
 }
 
+/* ---- crypto-shredding (per-record keys) -------------------------------------------------- */
+
+static long file_size(const char *name)
+{
+    char p[400];
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/%s", store_path(), name);
+    return stat(p, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static int file_has(const char *path, const uint8_t *needle, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)len);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    int found = 0;
+    for (long i = 0; i + (long)n <= len && !found; i++)
+        found = memcmp(buf + i, needle, n) == 0;
+    free(buf);
+    return found;
+}
+
+/* 1 when the random half of slot in the store's keys.db is zeros. */
+static int slot_zero(uint64_t slot)
+{
+    char p[400];
+    uint8_t b[32];
+    snprintf(p, sizeof(p), "%s/keys.db", store_path());
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (long)(slot * 64 + 16), SEEK_SET), 0);
+    assert_int_equal(fread(b, 1, 32, f), 32);
+    fclose(f);
+    for (int i = 0; i < 32; i++)
+        if (b[i])
+            return 0;
+    return 1;
+}
+
+/* A copy of the raw records value of id (slot || sealed state). */
+static uint8_t *raw_record(sakhi_client *c, const sk_id *id, size_t *n)
+{
+    MDB_txn *txn;
+    MDB_val k = {16, (void *)id->b}, v;
+    assert_int_equal(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_get(txn, c->dbi_records, &k, &v), 0);
+    uint8_t *out = malloc(v.mv_size);
+    assert_non_null(out);
+    memcpy(out, v.mv_data, v.mv_size);
+    *n = v.mv_size;
+    mdb_txn_abort(txn);
+    return out;
+}
+
+static uint64_t slot_of(const uint8_t *raw)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | raw[i];
+    return v;
+}
+
+static size_t meta_marks(sakhi_client *c)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t n = 0;
+    assert_int_equal(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, c->dbi_meta, &cur), 0);
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if (k.mv_size > 6 && memcmp(k.mv_data, "shred/", 6) == 0)
+            n++;
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return n;
+}
+
+/* Erasing a record on the device deletes its state and unsent changes and zeroes its key slot
+ * after the commit; a crash between the commit and the overwrite is finished at the next open;
+ * an aborted transaction gives its new slots back. */
+static void test_erase_shreds_record_key(void **state)
+{
+    (void)state;
+    char a[SAKHI_ID_STRLEN], b[SAKHI_ID_STRLEN];
+    sk_id ia, ib;
+    sk_buf pt = SK_BUF_INIT;
+    size_t na, nb;
+    uint64_t pending;
+    sakhi_client *c = open_ok("2468");
+    capture(c, a);
+    capture(c, b);
+    assert_int_equal(sakhi_followup_add(c, a, CANARY_FOLLOWUP), 0);
+    assert_int_equal(sk_id_from_str(&ia, a), 0);
+    assert_int_equal(sk_id_from_str(&ib, b), 0);
+    uint8_t *ra = raw_record(c, &ia, &na), *rb = raw_record(c, &ib, &nb);
+    assert_int_not_equal(slot_of(ra), slot_of(rb)); /* one key per record */
+    assert_int_equal(file_size("keys.db"), 2 * 64);
+    assert_int_equal(sk_lstore_record_open_raw(c, NULL, &ia, ra, na, &pt), 0);
+    sk_vault_buf_wipe(&pt);
+
+    MDB_txn *txn;
+    assert_int_equal(sk_lstore_txn(c, 0, &txn), 0);
+    assert_int_equal(sk_lstore_rstate_del(c, txn, &ia), 0);
+    assert_false(slot_zero(slot_of(ra))); /* nothing before the commit */
+    assert_int_equal(sk_lstore_commit(c, txn), 0);
+    assert_true(slot_zero(slot_of(ra)));
+    assert_false(slot_zero(slot_of(rb)));
+    assert_int_equal(meta_marks(c), 0);
+    sakhi_record *rec = NULL;
+    assert_int_equal(sakhi_record_get(&rec, c, a), SAKHI_ENOTFOUND);
+    assert_int_equal(sakhi_pending_count(&pending, c), 0);
+    assert_int_equal(pending, 1); /* b's capture; a's capture and follow-up went with it */
+    assert_int_equal(sk_lstore_record_open_raw(c, NULL, &ia, ra, na, &pt), SAKHI_EFORMAT);
+    assert_int_equal(sakhi_record_get(&rec, c, b), 0);
+    sakhi_record_free(rec);
+
+    /* A crash after the commit, before the overwrite: the mark is finished at the next open. */
+    assert_int_equal(sk_lstore_txn(c, 0, &txn), 0);
+    assert_int_equal(sk_lstore_rstate_del(c, txn, &ib), 0);
+    c->kr_batch = 0; /* as if the process died right after mdb_txn_commit */
+    c->nshred = 0;
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_false(slot_zero(slot_of(rb)));
+    assert_int_equal(meta_marks(c), 1);
+    sakhi_close(c);
+    c = open_ok("2468");
+    assert_true(slot_zero(slot_of(rb)));
+    assert_int_equal(meta_marks(c), 0);
+
+    /* An aborted write gives its new slot back (zeroed, the file cut back). */
+    char d[SAKHI_ID_STRLEN];
+    long before = file_size("keys.db");
+    sakhi_referral *r = NULL;
+    assert_int_equal(sakhi_referral_new(&r, c), 0);
+    fill_valid(r);
+    assert_int_equal(sakhi_referral_save(d, c, r), 0);
+    sakhi_referral_free(r);
+    assert_int_equal(file_size("keys.db"), before + 64);
+    sk_rstate rs;
+    sk_rstate_init(&rs);
+    assert_int_equal(sk_lstore_txn(c, 0, &txn), 0);
+    assert_int_equal(sk_id_new(&rs.view.id, 1), 0);
+    assert_int_equal(sk_lstore_rstate_put(c, txn, &rs), 0);
+    assert_int_equal(file_size("keys.db"), before + 128);
+    mdb_txn_abort(txn);
+    assert_int_equal(sk_lstore_txn(c, 0, &txn), 0); /* the next write takes it back */
+    assert_int_equal(file_size("keys.db"), before + 64);
+    mdb_txn_abort(txn);
+    sk_rstate_free(&rs);
+    sakhi_close(c);
+    free(ra);
+    free(rb);
+}
+
+/* Rewrite the store as format 1 wrote it (every value under the data key, no key file); a
+ * copy of the first record's format-1 value goes to old (n bytes). */
+static void downgrade_to_format1(uint8_t **old, size_t *oldn)
+{
+    sakhi_client *c = open_ok("2468");
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t ids[16][16], ops[16][8];
+    size_t nid = 0, nop = 0;
+    assert_int_equal(mdb_txn_begin(c->env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, c->dbi_records, &cur), 0);
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && nid < 16;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        memcpy(ids[nid++], k.mv_data, 16);
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_cursor_open(txn, c->dbi_outbox, &cur), 0);
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && nop < 16;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        memcpy(ops[nop++], k.mv_data, 8);
+    mdb_cursor_close(cur);
+    for (size_t i = 0; i < nid; i++) {
+        sk_id id;
+        sk_buf pt = SK_BUF_INIT, blob = SK_BUF_INIT;
+        uint8_t aad[64];
+        memcpy(id.b, ids[i], 16);
+        k.mv_data = id.b;
+        k.mv_size = 16;
+        assert_int_equal(mdb_get(txn, c->dbi_records, &k, &v), 0);
+        assert_int_equal(sk_lstore_record_open_raw(c, NULL, &id, v.mv_data, v.mv_size, &pt), 0);
+        size_t an = sk_vault_aad(aad, sizeof(aad), "records", id.b, 16);
+        assert_int_equal(sk_vault_seal(&blob, c->dek, aad, an, pt.data, pt.len), 0);
+        v.mv_data = blob.data;
+        v.mv_size = blob.len;
+        assert_int_equal(mdb_put(txn, c->dbi_records, &k, &v, 0), 0);
+        if (i == 0) {
+            *old = malloc(blob.len);
+            assert_non_null(*old);
+            memcpy(*old, blob.data, blob.len);
+            *oldn = blob.len;
+        }
+        sk_vault_buf_wipe(&pt);
+        sk_buf_free(&blob);
+    }
+    for (size_t i = 0; i < nop; i++) {
+        sk_change ch;
+        sk_buf pt = SK_BUF_INIT, blob = SK_BUF_INIT;
+        msgpack_packer pk;
+        uint8_t aad[64];
+        uint64_t op = 0;
+        for (int j = 0; j < 8; j++)
+            op = (op << 8) | ops[i][j];
+        assert_int_equal(sk_outbox_get(c, txn, op, &ch), 0);
+        sk_packer_init(&pk, &pt);
+        assert_int_equal(sk_change_pack(&pk, &ch), 0);
+        size_t an = sk_vault_aad(aad, sizeof(aad), "outbox", ops[i], 8);
+        assert_int_equal(sk_vault_seal(&blob, c->dek, aad, an, pt.data, pt.len), 0);
+        k.mv_data = ops[i];
+        k.mv_size = 8;
+        v.mv_data = blob.data;
+        v.mv_size = blob.len;
+        assert_int_equal(mdb_put(txn, c->dbi_outbox, &k, &v, 0), 0);
+        sk_change_free(&ch);
+        sk_vault_buf_wipe(&pt);
+        sk_buf_free(&blob);
+    }
+    uint8_t fmt[4] = {0, 0, 0, 1};
+    k.mv_data = "rkm";
+    k.mv_size = 3;
+    assert_int_equal(mdb_del(txn, c->dbi_meta, &k, NULL), 0);
+    k.mv_data = "format";
+    k.mv_size = 6;
+    v.mv_data = fmt;
+    v.mv_size = 4;
+    assert_int_equal(mdb_put(txn, c->dbi_meta, &k, &v, 0), 0);
+    c->kr_batch = 0;
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    sakhi_close(c);
+    char p[400];
+    snprintf(p, sizeof(p), "%s/keys.db", store_path());
+    assert_int_equal(unlink(p), 0);
+}
+
+static uint32_t store_format(sakhi_client *c)
+{
+    MDB_txn *txn;
+    MDB_val k = {6, (void *)"format"}, v;
+    assert_int_equal(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_get(txn, c->dbi_meta, &k, &v), 0);
+    assert_int_equal(v.mv_size, 4);
+    uint32_t f = ((const uint8_t *)v.mv_data)[3];
+    mdb_txn_abort(txn);
+    return f;
+}
+
+/* A store written before per-record keys (format 1) is migrated at open: every record and
+ * every unsent change is re-sealed under a per-record key, none is lost, and erasure then
+ * shreds. A store of a newer format is refused with a clear error. */
+static void test_format1_store_migrates(void **state)
+{
+    (void)state;
+    char a[SAKHI_ID_STRLEN], b[SAKHI_ID_STRLEN], c3[SAKHI_ID_STRLEN];
+    uint64_t pending;
+    sakhi_client *c = open_ok("2468");
+    capture(c, a);
+    capture(c, b);
+    capture(c, c3);
+    assert_int_equal(sakhi_followup_add(c, b, CANARY_FOLLOWUP), 0);
+    sakhi_close(c);
+    uint8_t *old = NULL;
+    size_t oldn = 0;
+    char dpath[400];
+    snprintf(dpath, sizeof(dpath), "%s/data.mdb", store_path());
+    downgrade_to_format1(&old, &oldn);
+    assert_int_equal(file_size("keys.db"), -1);
+    assert_true(file_has(dpath, old, oldn)); /* the scan finds the format-1 value */
+
+    c = open_ok("2468");
+    /* compacted after the migration: the format-1 value (under the data key, which the PIN
+     * opens) is not left in a free page */
+    assert_false(file_has(dpath, old, oldn));
+    free(old);
+    assert_int_equal(store_format(c), SK_LSTORE_FORMAT);
+    assert_int_equal(file_size("keys.db"), 3 * 64);
+    assert_int_equal(sakhi_pending_count(&pending, c), 0);
+    assert_int_equal(pending, 4);
+    char *json = NULL;
+    assert_int_equal(sakhi_record_json(&json, c, b), 0);
+    assert_non_null(strstr(json, CANARY_NAME));
+    assert_non_null(strstr(json, CANARY_FOLLOWUP));
+    sakhi_free(c, json);
+    /* the unsent changes open under their record's key */
+    MDB_txn *txn;
+    sk_change ch;
+    assert_int_equal(sk_lstore_txn(c, 1, &txn), 0);
+    for (uint64_t op = 1; op <= 4; op++) {
+        assert_int_equal(sk_outbox_get(c, txn, op, &ch), 0);
+        sk_change_free(&ch);
+    }
+    mdb_txn_abort(txn);
+    /* and erasure now shreds */
+    sk_id ib;
+    size_t nb;
+    assert_int_equal(sk_id_from_str(&ib, b), 0);
+    uint8_t *rb = raw_record(c, &ib, &nb);
+    assert_int_equal(sk_lstore_txn(c, 0, &txn), 0);
+    assert_int_equal(sk_lstore_rstate_del(c, txn, &ib), 0);
+    assert_int_equal(sk_lstore_commit(c, txn), 0);
+    assert_true(slot_zero(slot_of(rb)));
+    assert_int_equal(sakhi_pending_count(&pending, c), 0);
+    assert_int_equal(pending, 2);
+    free(rb);
+
+    /* a newer format is refused, and nothing is changed */
+    assert_int_equal(sk_lstore_txn(c, 0, &txn), 0);
+    uint8_t fmt[4] = {0, 0, 0, SK_LSTORE_FORMAT + 1};
+    MDB_val k = {6, (void *)"format"}, v = {4, fmt};
+    assert_int_equal(mdb_put(txn, c->dbi_meta, &k, &v, 0), 0);
+    assert_int_equal(sk_lstore_commit(c, txn), 0);
+    sakhi_close(c);
+    sakhi_options o = fast_opts();
+    c = NULL;
+    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), SAKHI_EFORMAT);
+    assert_null(c);
+}
+
 static void test_allocator_hooks(void **state)
 {
     (void)state;
@@ -548,6 +876,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_filter_and_cursor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocator_hooks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_erase_shreds_record_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format1_store_migrates, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,376 @@
+/*
+ * test_client_shred.c - erasure really erases on the DEVICE too (docs/SECURITY.md, "Erasure"):
+ * a field device captures referrals with canary name, phone and notes and syncs them to a real
+ * sakhi-server on 127.0.0.1; a centre staff device (no district limit) pulls them; an
+ * administrator erases one with the real sakhi-admin (the same path as `sakhi-admin erase`);
+ * the staff device syncs and the record is gone locally. (The server sends an erased tombstone
+ * only to devices that may see a record without content: administrators and staff without a
+ * district limit; see docs/SECURITY.md for the field device.) Then, on that device:
+ *  (a) every file of the device store holds zero canary bytes (a probe file shows the scanner
+ *      finds what is there);
+ *  (b) the forensic check: the record's sealed bytes, captured from data.mdb before the
+ *      erasure, no longer open with everything the device holds, PIN included (the store is
+ *      reopened with the PIN, the data key and the record-key master unwrapped), because the
+ *      record's slot in keys.db is zeros; with the pre-erasure copy of keys.db (what the device
+ *      would hold without shredding) the same bytes open and contain the canary;
+ *  (c) a copy of the whole store taken before the erasure, opened with the live keys.db, no
+ *      longer yields the record (the other record still opens); with its own pre-erasure
+ *      keys.db it does: a copy taken before an erasure is a copy of the record.
+ * An offline follow-up on the record made after the erasure (a pending outbox change with a
+ * canary) is erased with it.
+ *
+ * Links the static library to reach the store's internals (the raw value, the key probe).
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sk_client.h"
+#include "sk_testserver.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define PIN "2468"
+#define CANARY_NAME "Shred-Canary-Name-Q7"
+#define CANARY_PHONE "+91 98111 22333"
+#define CANARY_NOTES "shred-canary-notes-W9 hit with a belt"
+#define CANARY_EDIT "shred-canary-edit-K5"
+
+static const char *const k_canaries[] = {CANARY_NAME, "98111 22333", "shred-canary-notes-W9",
+                                         CANARY_EDIT};
+#define NCANARY (sizeof(k_canaries) / sizeof(k_canaries[0]))
+
+/* Byte-by-byte scan of every regular file under dir (recursive); hits named in where. */
+static int scan_dir(const char *dir, char *where, size_t wcap)
+{
+    int hits = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[1200];
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            hits += scan_dir(path, where, wcap);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode))
+            continue;
+        char *buf;
+        size_t len;
+        assert_int_equal(sk_read_file(path, &buf, &len), 0);
+        for (size_t c = 0; c < NCANARY; c++) {
+            size_t n = strlen(k_canaries[c]);
+            for (size_t i = 0; i + n <= len; i++)
+                if (buf[i] == k_canaries[c][0] && memcmp(buf + i, k_canaries[c], n) == 0) {
+                    hits++;
+                    size_t w = strlen(where);
+                    snprintf(where + w, wcap - w, "%s@%s:%zu ", k_canaries[c], path, i);
+                }
+        }
+        free(buf);
+    }
+    closedir(d);
+    return hits;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char *buf;
+    size_t len;
+    assert_int_equal(sk_read_file(from, &buf, &len), 0);
+    FILE *fp = fopen(to, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(buf, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+    free(buf);
+}
+
+static int contains(const void *hay, size_t n, const void *needle, size_t m)
+{
+    const uint8_t *h = hay;
+    for (size_t i = 0; m && i + m <= n; i++)
+        if (memcmp(h + i, needle, m) == 0)
+            return 1;
+    return 0;
+}
+
+static sakhi_client *open_store(const char *path)
+{
+    sakhi_options o = SAKHI_OPTIONS_INIT;
+    sakhi_client *c = NULL;
+    o.kdf_log2_n = 10;
+    int rc = sakhi_open(&c, path, PIN, &o);
+    if (rc)
+        fail_msg("open %s: %d", path, rc);
+    return c;
+}
+
+static void capture(sakhi_client *c, const char *name, const char *phone, const char *notes,
+                    char id[SAKHI_ID_STRLEN])
+{
+    sakhi_referral *r = NULL;
+    assert_int_equal(sakhi_referral_new(&r, c), 0);
+    assert_int_equal(sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH), 0);
+    assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
+    assert_int_equal(sakhi_referral_set_village(r, "Diskit"), 0);
+    assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE), 0);
+    assert_int_equal(sakhi_referral_set_name(r, name), 0);
+    if (phone)
+        assert_int_equal(sakhi_referral_set_phone(r, phone), 0);
+    assert_int_equal(sakhi_referral_set_age(r, 31), 0);
+    assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE), 0);
+    assert_int_equal(sakhi_referral_set_urgency(r, SAKHI_URGENCY_ROUTINE), 0);
+    assert_int_equal(sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER), 0);
+    assert_int_equal(sakhi_referral_set_consent(r, 1, 1), 0);
+    assert_int_equal(sakhi_referral_set_notes(r, notes), 0);
+    int rc = sakhi_referral_save(id, c, r);
+    if (rc)
+        fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
+    sakhi_referral_free(r);
+}
+
+static void sync_ok(sakhi_client *c, sakhi_sync_result *res)
+{
+    *res = (sakhi_sync_result)SAKHI_SYNC_RESULT_INIT;
+    int rc = sakhi_sync(res, c, NULL);
+    if (rc)
+        fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
+    assert_int_equal(res->complete, 1);
+}
+
+/* The raw `records` value of id as the store holds it (sealed: slot || nonce || ct || tag). */
+static uint8_t *raw_value(sakhi_client *c, const char *idtext, size_t *n)
+{
+    sk_id id;
+    MDB_txn *txn;
+    MDB_val k, v;
+    assert_int_equal(sk_id_from_str(&id, idtext), 0);
+    assert_int_equal(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn), 0);
+    k.mv_data = id.b;
+    k.mv_size = 16;
+    assert_int_equal(mdb_get(txn, c->dbi_records, &k, &v), 0);
+    uint8_t *out = malloc(v.mv_size);
+    assert_non_null(out);
+    memcpy(out, v.mv_data, v.mv_size);
+    *n = v.mv_size;
+    mdb_txn_abort(txn);
+    return out;
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* 1 when the 32 random bytes of slot in the key file at path are all zeros. */
+static int slot_is_zero(const char *path, uint64_t slot)
+{
+    char *buf;
+    size_t len;
+    assert_int_equal(sk_read_file(path, &buf, &len), 0);
+    assert_true(len >= (slot + 1) * 64);
+    int zero = 1;
+    for (size_t i = 0; i < 32; i++)
+        if (buf[slot * 64 + 16 + i] != 0)
+            zero = 0;
+    free(buf);
+    return zero;
+}
+
+static void run_admin_erase(sk_ts *ts, const char *idtext)
+{
+    char out[700];
+    snprintf(out, sizeof(out), "%s/admin.out", ts->dir);
+    char *argv[] = {(char *)SAKHI_ADMIN_BIN,
+                    (char *)"--data",
+                    ts->data,
+                    (char *)"erase",
+                    (char *)idtext,
+                    (char *)"--reason",
+                    (char *)"survivor_request",
+                    NULL};
+    sk_proc p;
+    assert_int_equal(sk_proc_start(&p, argv, out), 0);
+    assert_int_equal(sk_proc_wait(&p, 30000), 0);
+    if (sk_proc_exit_code(&p) != 0) {
+        char *txt = NULL;
+        size_t n;
+        (void)sk_read_file(out, &txt, &n);
+        fail_msg("sakhi-admin erase exited %d: %s", sk_proc_exit_code(&p), txt ? txt : "");
+    }
+}
+
+static void test_erasure_shreds_device_copy(void **state)
+{
+    (void)state;
+    sk_ts ts;
+    char where[4096] = "", fdev[700], dev[700], bak[700], p1[800], p2[800], keys_before[800];
+    char code[SK_ENROLL_CODE_LEN + 1], id_er[SAKHI_ID_STRLEN], id_keep[SAKHI_ID_STRLEN];
+    sakhi_sync_result res;
+
+    assert_int_equal(sk_ts_setup(&ts, "sk-shred"), 0);
+    assert_int_equal(sk_ts_worker(&ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_ts_worker(&ts, "st0", SK_ROLE_STAFF, 0), 0);
+    assert_int_equal(sk_ts_start(&ts, NULL), 0);
+    snprintf(fdev, sizeof(fdev), "%s/field-device", ts.dir);
+    snprintf(dev, sizeof(dev), "%s/device", ts.dir);
+    snprintf(bak, sizeof(bak), "%s/device-copy", ts.dir);
+    snprintf(keys_before, sizeof(keys_before), "%s/keys-before.db", ts.dir);
+
+    /* The field device captures two referrals (one to erase, one to keep) and syncs; the
+     * staff device pulls both. */
+    sakhi_client *f = open_store(fdev);
+    assert_int_equal(sk_ts_code(&ts, "fw1", 600000, code), 0);
+    int rc = sakhi_enroll(f, "127.0.0.1", ts.port, code, "field-device", NULL);
+    if (rc)
+        fail_msg("enroll: %d %s", rc, sakhi_errmsg(f));
+    capture(f, CANARY_NAME, CANARY_PHONE, CANARY_NOTES, id_er);
+    capture(f, "Kept Person", NULL, "an ordinary referral that stays", id_keep);
+    sync_ok(f, &res);
+    assert_int_equal(res.pushed, 2);
+    assert_int_equal(res.applied, 2);
+    sakhi_close(f);
+    sakhi_client *c = open_store(dev);
+    assert_int_equal(sk_ts_code(&ts, "st0", 600000, code), 0);
+    if ((rc = sakhi_enroll(c, "127.0.0.1", ts.port, code, "centre-device", NULL)))
+        fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
+    sync_ok(c, &res);
+    assert_int_equal(res.pulled, 2);
+    char *json = NULL;
+    assert_int_equal(sakhi_record_json(&json, c, id_er), 0);
+    assert_non_null(strstr(json, CANARY_NAME)); /* the device holds the referral */
+    sakhi_free(c, json);
+
+    /* Before the erasure: the record's sealed bytes as they sit in data.mdb, the key file and
+     * a copy of the whole store directory. */
+    size_t rawn;
+    uint8_t *raw = raw_value(c, id_er, &rawn);
+    uint64_t slot = be64(raw);
+    snprintf(p1, sizeof(p1), "%s/data.mdb", dev);
+    char *file;
+    size_t flen;
+    assert_int_equal(sk_read_file(p1, &file, &flen), 0);
+    assert_true(contains(file, flen, raw, rawn)); /* the very bytes of the file */
+    free(file);
+    sk_buf pt = SK_BUF_INIT;
+    assert_int_equal(sk_lstore_record_open_raw(c, NULL, &(sk_id){{0}}, raw, rawn, &pt),
+                     SAKHI_EIO); /* a slot belongs to one record id: not another's */
+    sk_buf_free(&pt);
+    sk_id idb;
+    assert_int_equal(sk_id_from_str(&idb, id_er), 0);
+    assert_int_equal(sk_lstore_record_open_raw(c, NULL, &idb, raw, rawn, &pt), 0);
+    assert_true(contains(pt.data, pt.len, CANARY_NAME, strlen(CANARY_NAME)));
+    sk_vault_buf_wipe(&pt);
+    snprintf(p1, sizeof(p1), "%s/keys.db", dev);
+    assert_false(slot_is_zero(p1, slot));
+    copy_file(p1, keys_before);
+    assert_int_equal(mkdir(bak, 0700), 0);
+    const char *files[] = {"data.mdb", "keys.db"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(p1, sizeof(p1), "%s/%s", dev, files[i]);
+        snprintf(p2, sizeof(p2), "%s/%s", bak, files[i]);
+        copy_file(p1, p2);
+    }
+
+    /* The administrator erases it on the server while the server runs. */
+    run_admin_erase(&ts, id_er);
+
+    /* Offline, the device still adds a follow-up (a pending change with a canary). */
+    assert_int_equal(sakhi_followup_add(c, id_er, CANARY_EDIT), 0);
+    uint64_t pending = 0;
+    assert_int_equal(sakhi_pending_count(&pending, c), 0);
+    assert_int_equal(pending, 1);
+
+    /* The device syncs: the record is gone, with its pending change; the other one stays. */
+    sync_ok(c, &res);
+    sakhi_record *rec = NULL;
+    assert_int_equal(sakhi_record_get(&rec, c, id_er), SAKHI_ENOTFOUND);
+    assert_int_equal(sakhi_pending_count(&pending, c), 0);
+    assert_int_equal(pending, 0);
+    assert_int_equal(sakhi_record_get(&rec, c, id_keep), 0);
+    sakhi_record_free(rec);
+    sakhi_close(c);
+
+    /* (b) Everything the device holds, PIN included: reopen, unwrap the keys, try the bytes. */
+    c = open_store(dev);
+    snprintf(p1, sizeof(p1), "%s/keys.db", dev);
+    assert_true(slot_is_zero(p1, slot));
+    assert_int_equal(sk_lstore_record_open_raw(c, NULL, &idb, raw, rawn, &pt), SAKHI_EFORMAT);
+    assert_int_equal(pt.len, 0);
+    sk_buf_free(&pt);
+    /* Without the shredding (the key file as it was before), the same bytes would open. */
+    assert_int_equal(sk_lstore_record_open_raw(c, keys_before, &idb, raw, rawn, &pt), 0);
+    assert_true(contains(pt.data, pt.len, CANARY_NAME, strlen(CANARY_NAME)));
+    assert_true(contains(pt.data, pt.len, "shred-canary-notes-W9", 21));
+    sk_vault_buf_wipe(&pt);
+    snprintf(p1, sizeof(p1), "%s/data.mdb", dev);
+    assert_int_equal(sk_read_file(p1, &file, &flen), 0);
+    print_message("sealed bytes of the erased record still in data.mdb's free pages: %s\n",
+                  contains(file, flen, raw, rawn) ? "yes (unreadable)" : "no (page reused)");
+    free(file);
+    sakhi_close(c);
+
+    /* (c) The copy taken before the erasure, with the live key file: the record is gone. */
+    snprintf(p1, sizeof(p1), "%s/keys.db", dev);
+    snprintf(p2, sizeof(p2), "%s/keys.db", bak);
+    copy_file(p1, p2);
+    sakhi_client *b = open_store(bak);
+    assert_int_equal(sakhi_record_get(&rec, b, id_er), SAKHI_EFORMAT);
+    assert_int_equal(sakhi_record_get(&rec, b, id_keep), 0);
+    sakhi_record_free(rec);
+    sakhi_close(b);
+    /* With its own pre-erasure key file the copy still holds the record: a copy taken before
+     * an erasure is a copy of the record (docs/SECURITY.md). */
+    copy_file(keys_before, p2);
+    b = open_store(bak);
+    assert_int_equal(sakhi_record_get(&rec, b, id_er), 0);
+    sakhi_record_free(rec);
+    sakhi_close(b);
+
+    /* (a) Every file of the device store: zero canary bytes. The scanner finds a planted one. */
+    snprintf(p1, sizeof(p1), "%s/probe.txt", dev);
+    FILE *fp = fopen(p1, "w");
+    assert_non_null(fp);
+    fprintf(fp, "xx%syy", CANARY_NAME);
+    fclose(fp);
+    assert_int_equal(scan_dir(dev, where, sizeof(where)), 1);
+    remove(p1);
+    where[0] = '\0';
+    int hits = scan_dir(dev, where, sizeof(where));
+    if (hits)
+        fail_msg("%d canary hits: %s", hits, where);
+
+    free(raw);
+    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
+    sk_ts_teardown(&ts);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_erasure_shreds_device_copy),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
