@@ -3,7 +3,8 @@
  * with a self-signed centre certificate: a small run (follow-ups, concurrent edits, pulls) with
  * the pin given as text and then as the certificate file completes, every session does its
  * handshake and the final check passes; a wrong pin fails every session before anything is
- * sent, with a clear message and exit 1; inconsistent TLS flags are usage errors (exit 2).
+ * sent, with a clear message and exit 1; so does a server that serves plaintext; inconsistent
+ * TLS flags are usage errors (exit 2).
  * Real processes, real LMDB in temp dirs.
  */
 #ifndef _POSIX_C_SOURCE
@@ -219,6 +220,29 @@ static void test_tls_wrong_pin_fails(void **state)
     check_verified_run(f->out, run_load(f->out, good), 15);
 }
 
+/* --tls against a server that serves plaintext: the handshake cannot happen; said plainly. */
+static void test_tls_to_plaintext_server(void **state)
+{
+    fx *f = *state;
+    sk_ts plain;
+    assert_int_equal(sk_ts_setup(&plain, "sk-load-plain"), 0);
+    assert_int_equal(sk_ts_start(&plain, NULL), 0);
+    char port[16];
+    snprintf(port, sizeof(port), "%u", (unsigned)plain.port);
+    const char *args[] = {"--tls", "--server-pin",   f->pin_hex, "--port",
+                          port,    "--prepare-data", plain.data, "--devices",
+                          "2",     "--retries",      "0",        "--timeout",
+                          "10",    "--duration",     "30",       NULL};
+    int rc = run_load(f->out, args);
+    int stop = sk_ts_stop(&plain, 10000);
+    sk_ts_teardown(&plain);
+    if (rc != 1)
+        dump(f->out);
+    assert_int_equal(rc, 1);
+    assert_int_equal(stop, 0);
+    assert_int_equal(sk_file_contains(f->out, "is the server serving TLS?"), 1);
+}
+
 static void test_tls_bad_flags(void **state)
 {
     fx *f = *state;
@@ -254,6 +278,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tls_run_verifies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_wrong_pin_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_to_plaintext_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_bad_flags, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

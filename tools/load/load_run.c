@@ -241,7 +241,9 @@ static void tls_fail(ld_slot *s, int rc)
                  r->o.tls_pin_from ? r->o.tls_pin_from : "--server-pin");
         s->no_retry = 1;
     } else {
-        snprintf(msg, sizeof(msg), "TLS: %s", sk_tls_error(s->tls));
+        /* before the handshake, bytes that are not TLS mean a server speaking plaintext */
+        snprintf(msg, sizeof(msg), "TLS: %s%s", sk_tls_error(s->tls),
+                 !s->tls_up && rc == -SK_E_BAD_FRAME ? " (is the server serving TLS?)" : "");
         if (rc == -SK_E_VERSION)
             s->no_retry = 1;
     }
@@ -481,7 +483,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     ld_slot *s = st->data;
     if (nread < 0) {
-        if (s->state != SS_CLOSING)
+        if (s->state == SS_CLOSING)
+            return;
+        if (nread == UV_EOF && s->tls && !s->tls_up)
+            slot_fail(s, "the server closed the connection during the TLS handshake (is the "
+                         "server serving TLS?)");
+        else
             slot_fail(s,
                       nread == UV_EOF ? "server closed the connection" : uv_strerror((int)nread));
         return;
