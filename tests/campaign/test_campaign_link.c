@@ -487,6 +487,7 @@ static size_t list_count(sakhi_client *c)
 static void soak_one(uint64_t seed, int rounds, uint64_t *faults)
 {
     fx f = {0};
+    uint64_t faults0 = *faults, t0 = sk_mono_ms();
     uint64_t rng = seed;
     assert_int_equal(sk_ts_setup(&f.ts, "sk-cp4soak"), 0);
     assert_int_equal(sk_ts_worker(&f.ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
@@ -572,6 +573,10 @@ static void soak_one(uint64_t seed, int rounds, uint64_t *faults)
     no_session_left(&f);
     assert_int_equal(sk_ts_stop(&f.ts, 20000), 0);
     sk_ts_teardown(&f.ts);
+    /* one line per seed, so a long soak stopped early still says how far it got */
+    print_message("soak: seed=%llu converged referrals=%llu faults=%llu elapsed_ms=%llu\n",
+                  (unsigned long long)seed, (unsigned long long)f.captured,
+                  (unsigned long long)(*faults - faults0), (unsigned long long)(sk_mono_ms() - t0));
 }
 
 static void test_soak(void **state)
