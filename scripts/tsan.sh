@@ -5,7 +5,8 @@
 #
 # Usage: scripts/tsan.sh [BUILD_DIR]   (default build-tsan beside the sources; exit 0 = no report)
 # Env:   TSAN_JOBS (build parallelism, default 2), TSAN_NO_BUILD=1 (use the build as it is),
-#        TSAN_TIMEOUT (seconds per test run, default 900).
+#        TSAN_TIMEOUT (seconds per test run, default 900), TSAN_TESTS (a space-separated subset
+#        of the runs below, e.g. TSAN_TESTS=test_client_sync).
 # Runs: test_server_sync (the server's writer thread behind the libuv loop, and every
 # sakhi-server it starts, also built with TSan), test_server_load (200 concurrent sessions),
 # test_client_sync (capture during sync, cancel from another thread), and
@@ -38,7 +39,7 @@ export TSAN_OPTIONS="log_path=$LOGS/tsan second_deadlock_stack=1 exitcode=66 hal
 export CP_KILLS=${CP_KILLS:-10}
 
 fail=0
-for t in test_server_sync test_server_load test_client_sync test_campaign_server_crash; do
+for t in ${TSAN_TESTS:-test_server_sync test_server_load test_client_sync test_campaign_server_crash}; do
     exe=$(find "$B" -name "$t" -type f -perm -u+x | head -1)
     if [ -z "$exe" ]; then
         echo "tsan: $t not built"; fail=1; continue
