@@ -60,8 +60,9 @@ if(TARGET sakhi_static)
                    ${SAKHI_FZ_CLIENT} ${SAKHI_FZ_PROTO2})
     target_include_directories(fuzz_client PRIVATE ${PROJECT_SOURCE_DIR}/client-lib/include
                                ${PROJECT_SOURCE_DIR}/client-lib/src ${PROJECT_SOURCE_DIR}/proto)
-    target_compile_definitions(fuzz_client PRIVATE SAKHI_BUILDING=1 _DEFAULT_SOURCE
-                               _POSIX_C_SOURCE=200809L)
+    # SAKHI_FUZZ_CLOCK: the client's clock is virtual in this binary only (sk_client.h).
+    target_compile_definitions(fuzz_client PRIVATE SAKHI_BUILDING=1 SAKHI_FUZZ_CLOCK=1
+                               _DEFAULT_SOURCE _POSIX_C_SOURCE=200809L)
     target_compile_options(fuzz_client PRIVATE ${SAKHI_FUZZ_FLAGS})
     target_link_options(fuzz_client PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_libraries(fuzz_client PRIVATE PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZSTD

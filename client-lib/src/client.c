@@ -202,11 +202,20 @@ uint64_t sk_client_wall_ms(const sakhi_client *c)
     return ms > 0 ? (uint64_t)ms : 1u;
 }
 
+#ifdef SAKHI_FUZZ_CLOCK
+_Atomic uint64_t sk_fuzz_clock_ms = 1;
+_Atomic uint64_t sk_fuzz_idle_polls;
+#endif
+
 uint64_t sk_client_mono_ms(void)
 {
+#ifdef SAKHI_FUZZ_CLOCK
+    return atomic_load(&sk_fuzz_clock_ms);
+#else
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+#endif
 }
 
 /* ---- open / close -------------------------------------------------------------------------- */

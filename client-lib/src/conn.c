@@ -424,11 +424,19 @@ int sk_conn_wait(sk_conn *cn, int want_write, unsigned timeout_ms, int *readable
             return SAKHI_ETIMEOUT;
         struct pollfd p[2] = {{cn->fd, (short)(POLLIN | (want_write ? POLLOUT : 0)), 0},
                               {cn->cancel_fd, POLLIN, 0}};
-        int n = poll(p, cn->cancel_fd >= 0 ? 2 : 1, (int)(deadline - now));
+        int wait = (int)(deadline - now);
+#ifdef SAKHI_FUZZ_CLOCK
+        wait = wait > 1 ? 1 : wait;
+#endif
+        int n = poll(p, cn->cancel_fd >= 0 ? 2 : 1, wait);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return SAKHI_ENET;
+#ifdef SAKHI_FUZZ_CLOCK
+        if (n == 0)
+            atomic_fetch_add(&sk_fuzz_idle_polls, 1);
+#endif
         if (cn->cancel_fd >= 0 && (p[1].revents & POLLIN))
             return SAKHI_ECANCELED;
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR))

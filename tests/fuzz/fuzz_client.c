@@ -17,12 +17,22 @@
  * store is wiped only after a WIPE. ASan/UBSan/LSan catch memory errors and leaks. Must never
  * connect anywhere but its own loopback listener. tests/fuzz/replay_main.c replays
  * tests/fuzz/corpus_client in every build.
+ *
+ * Speed (the libFuzzer binary): the store lives in /dev/shm when there is one, its KDF cost is
+ * the lowest (scrypt N = 2; the PIN path is the same), the fake server is one thread for the
+ * whole process, and the client's clock is virtual (SAKHI_FUZZ_CLOCK, sk_client.h): when both
+ * sides wait (silence, a partial frame, a request without an answer) the harness moves it past
+ * the read timeout, so a timeout costs a few ms instead of 150 and never fires because the
+ * machine was slow. The replay binary keeps the real clock.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "sakhi/sakhi.h"
 #include "sk_err.h"
 #include "sk_frame.h"
 #include "sk_msg.h"
+#ifdef SAKHI_FUZZ_CLOCK
+#include "sk_client.h" /* the virtual clock */
+#endif
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -31,6 +41,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,12 +56,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define PIN "2468"
 #define THREAD_DEADLINE_MS 4000u
+#define IO_TIMEOUT_MS 150u
+#ifdef SAKHI_FUZZ_CLOCK
+#define POLL_MS 1 /* virtual time: look at the client's polls often */
+#else
+#define POLL_MS 50
+#endif
+
+typedef struct fake fake;
 
 static struct {
     int ready;
     char dir[256], pristine[300], work[300];
     int lfd;
     uint16_t port;
+    pthread_t thread; /* the fake server */
+    sem_t go, done;
+    fake *job;
 } G;
 
 static void die(const char *why)
@@ -67,7 +90,7 @@ static uint64_t mono_ms(void)
 
 /* ---- the fake server ---------------------------------------------------------------------- */
 
-typedef struct fake {
+struct fake {
     const uint8_t *in; /* the script */
     size_t n, off;
     int fd;
@@ -76,7 +99,8 @@ typedef struct fake {
     int mirror_dead;
     int saw_ack, saw_wipe;
     uint64_t next_version;
-} fake;
+    atomic_int client_done; /* sakhi_sync returned: stop waiting for its connection */
+};
 
 static int byte(fake *f)
 {
@@ -336,23 +360,38 @@ static int respond(fake *f, const sk_msg *req)
     }
 }
 
-static void *fake_main(void *arg)
+/* Play one script on one connection (the fake server thread). */
+static void serve(fake *f)
 {
-    fake *f = arg;
     uint64_t deadline = mono_ms() + THREAD_DEADLINE_MS;
     struct pollfd p = {G.lfd, POLLIN, 0};
-    if (poll(&p, 1, (int)THREAD_DEADLINE_MS) != 1)
-        return NULL; /* the client never came (it failed before connecting) */
+    while (poll(&p, 1, 1) != 1)
+        if (atomic_load(&f->client_done) || mono_ms() >= deadline)
+            return; /* the client never came (it failed before connecting) */
     f->fd = accept(G.lfd, NULL, NULL);
     if (f->fd < 0)
-        return NULL;
+        return;
     uint8_t buf[16384];
     int done = 0;
+#ifdef SAKHI_FUZZ_CLOCK
+    uint64_t mark = atomic_load(&sk_fuzz_idle_polls);
+#endif
     while (!done && mono_ms() < deadline) {
         p.fd = f->fd;
         p.events = POLLIN;
-        if (poll(&p, 1, 50) <= 0)
+        if (poll(&p, 1, POLL_MS) <= 0) {
+#ifdef SAKHI_FUZZ_CLOCK
+            /* Both sides wait (silence, a partial frame, a request without an answer): only a
+             * timeout can happen next, so move the client's clock past its read timeout. Two
+             * empty client polls since our last action: the second began after everything we
+             * sent had arrived, so the client has read it all; and nothing from it waits here. */
+            if (atomic_load(&sk_fuzz_idle_polls) >= mark + 2 && poll(&p, 1, 0) == 0) {
+                atomic_fetch_add(&sk_fuzz_clock_ms, IO_TIMEOUT_MS + 1u);
+                mark = atomic_load(&sk_fuzz_idle_polls);
+            }
+#endif
             continue;
+        }
         ssize_t n = recv(f->fd, buf, sizeof(buf), 0);
         if (n <= 0)
             break; /* the client closed */
@@ -374,10 +413,26 @@ static void *fake_main(void *arg)
                 sk_msg_free(&req);
             }
         }
+#ifdef SAKHI_FUZZ_CLOCK
+        mark = atomic_load(&sk_fuzz_idle_polls);
+#endif
     }
     close(f->fd);
     f->fd = -1;
-    return NULL;
+}
+
+/* The fake server thread lives as long as the process (a thread per input costs more than
+ * most inputs): it serves G.job each time G.go is posted, then posts G.done. */
+static void *fake_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        sem_wait(&G.go);
+        if (!G.job)
+            return NULL;
+        serve(G.job);
+        sem_post(&G.done);
+    }
 }
 
 /* Run sakhi_sync (or enrollment when code is set) against the fake server playing script. */
@@ -389,12 +444,11 @@ static int run_against(sakhi_client *c, const uint8_t *script, size_t n, const c
     f->fd = -1;
     sk_frame_reader_init(&f->rd, SK_FRAME_DEFAULT_MAX);
     sk_frame_reader_init(&f->mirror, 64u * 1024u * 1024u);
-    pthread_t th;
-    if (pthread_create(&th, NULL, fake_main, f) != 0)
-        die("pthread_create");
+    G.job = f;
+    sem_post(&G.go);
     sakhi_sync_options o = SAKHI_SYNC_OPTIONS_INIT;
     o.connect_timeout_ms = 2000;
-    o.io_timeout_ms = 150;
+    o.io_timeout_ms = IO_TIMEOUT_MS;
     o.stall_timeout_ms = 1000;
     o.batch_size = 2;
     o.pull_limit = 10;
@@ -405,7 +459,9 @@ static int run_against(sakhi_client *c, const uint8_t *script, size_t n, const c
         sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
         rc = sakhi_sync(&res, c, &o);
     }
-    pthread_join(th, NULL);
+    atomic_store(&f->client_done, 1);
+    while (sem_wait(&G.done) != 0)
+        ;
     sk_frame_reader_free(&f->rd);
     sk_frame_reader_free(&f->mirror);
     return rc;
@@ -455,7 +511,7 @@ static sakhi_client *open_store(const char *path)
 {
     sakhi_options o = SAKHI_OPTIONS_INIT;
     sakhi_client *c = NULL;
-    o.kdf_log2_n = 10;
+    o.kdf_log2_n = 1; /* scrypt N = 2: the KDF is not what is fuzzed here */
     o.map_size = 16u * 1024u * 1024u;
     int rc = sakhi_open(&c, path, PIN, &o);
     if (rc) {
@@ -483,14 +539,28 @@ static void capture(sakhi_client *c, int urgency)
 
 static void at_exit(void)
 {
-    if (G.ready)
-        nftw(G.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (!G.ready)
+        return;
+    G.job = NULL;
+    sem_post(&G.go);
+    pthread_join(G.thread, NULL);
+    close(G.lfd);
+    nftw(G.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* $TMPDIR, else /dev/shm when there is one (fsync and page cache cost nothing there), else
+ * /tmp. */
+static const char *tmp_base(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (tmp && *tmp)
+        return tmp;
+    return access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
 }
 
 static void setup(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(G.dir, sizeof(G.dir), "%s/sakhi-fuzz-client-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(G.dir, sizeof(G.dir), "%s/sakhi-fuzz-client-XXXXXX", tmp_base());
     if (!mkdtemp(G.dir))
         die("mkdtemp");
     snprintf(G.pristine, sizeof(G.pristine), "%s/pristine", G.dir);
@@ -505,6 +575,9 @@ static void setup(void)
         getsockname(G.lfd, (struct sockaddr *)&a, &al) != 0)
         die("cannot listen on 127.0.0.1");
     G.port = ntohs(a.sin_port);
+    if (sem_init(&G.go, 0, 0) != 0 || sem_init(&G.done, 0, 0) != 0 ||
+        pthread_create(&G.thread, NULL, fake_main, NULL) != 0)
+        die("cannot start the fake server thread");
     G.ready = 1;
     atexit(at_exit);
 
