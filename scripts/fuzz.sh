@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # fuzz.sh [seconds] - build the libFuzzer targets with clang under ASan+UBSan and run each one
-# for a bounded time on its seed corpus (tests/fuzz/corpus/, corpus_session/, corpus_client/).
+# for a bounded time on its seed corpus (tests/fuzz/corpus/, corpus_session/, corpus_client/),
+# with the protocol dictionary tests/fuzz/sakhi.dict.
 #
 # Environment:
 #   SAKHI_FUZZ_SECONDS  seconds per target when no argument is given (default 60)
@@ -38,7 +39,7 @@ for t in "${TARGETS[@]}"; do
     echo "fuzz.sh: $t for ${SECS}s"
     if ! "$BUILD/tests/$t" -max_total_time="$SECS" -rss_limit_mb=512 -malloc_limit_mb=64 \
         -timeout=10 -print_final_stats=1 -artifact_prefix="$BUILD/findings/$t-" \
-        "$work" "$seeds"; then
+        -dict="$ROOT/tests/fuzz/sakhi.dict" "$work" "$seeds"; then
         echo "fuzz.sh: $t FAILED; inputs in $BUILD/findings/" >&2
         status=1
     fi

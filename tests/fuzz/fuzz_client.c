@@ -634,12 +634,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 sakhi_strerror(rc), f.saw_ack, f.saw_wipe);
     if (rc == SAKHI_EREVOKED && !f.saw_wipe)
         die("the store was wiped without a WIPE");
-    sakhi_close(c);
-    if (rc == SAKHI_EREVOKED)
+    if (rc == SAKHI_EREVOKED) {
+        sakhi_close(c);
         return 0; /* wiped on purpose: nothing left to compare */
-    c = open_store(G.work);
-    if (!c)
-        die("the store does not open after the sync");
+    }
     if (sakhi_pending_count(&after, c) != 0)
         die("the outbox cannot be counted after the sync");
     if (getenv("SAKHI_FUZZ_VERBOSE"))
@@ -649,6 +647,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         die("the outbox grew during a sync");
     if (after < before && !f.saw_ack)
         die("outbox entries left without a PUSH_ACK");
+    sakhi_close(c);
+    /* Closing and opening an LMDB store costs more under ASan than most syncs: every sync that
+     * completed or moved the outbox, and one input in four (chosen by content, so a replay does
+     * the same), also reopens the store with the PIN and finds the same outbox there. */
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ data[i]) * 16777619u;
+    if (rc != SAKHI_OK && after == before && (h & 3u) != 0)
+        return 0;
+    uint64_t again = 0;
+    c = open_store(G.work);
+    if (!c)
+        die("the store does not open after the sync");
+    if (sakhi_pending_count(&again, c) != 0 || again != after)
+        die("the reopened store has another outbox");
     sakhi_close(c);
     return 0;
 }
