@@ -31,7 +31,7 @@
 #include <sakhi/sakhi.h>
 
 #include "sk_case.h"
-#include "sk_testserver.h"
+#include "sk_testdevice.h"
 #include "sk_tls.h"
 
 #include <arpa/inet.h>
@@ -134,33 +134,23 @@ static void use_cert_validity(fx *f, int64_t nb_s, int64_t na_s)
 
 static sakhi_client *open_dev(fx *f, int64_t clock_offset_ms, char *path_out, size_t cap)
 {
-    char path[700];
-    sakhi_options o = SAKHI_OPTIONS_INIT;
+    sakhi_options o = sk_td_options();
     sakhi_client *c = NULL;
-    o.kdf_log2_n = 10;
     o.log_fn = collect_log;
     o.log_payload = f;
     o.log_level = SAKHI_LOG_DEBUG;
     o.test_clock_offset_ms = clock_offset_ms;
-    snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, f->ndev++);
-    assert_int_equal(sakhi_open(&c, path, "2468", &o), 0);
+    int n = f->ndev++;
+    assert_int_equal(sk_td_open(&c, &f->ts, n, &o), 0);
     if (path_out)
-        snprintf(path_out, cap, "%s", path);
+        sk_td_path(&f->ts, n, path_out, cap);
     return c;
 }
 
 static int enroll_pin(fx *f, sakhi_client *c, const char *worker, const char *pin_hex,
                       char code[SK_ENROLL_CODE_LEN + 1])
 {
-    sakhi_enroll_options eo = SAKHI_ENROLL_OPTIONS_INIT;
-    if (!code[0])
-        assert_int_equal(sk_ts_code(&f->ts, worker, 600000, code), 0);
-    eo.host = "127.0.0.1";
-    eo.port = f->ts.port;
-    eo.code = code;
-    eo.label = "tls-test";
-    eo.server_pin = pin_hex;
-    return sakhi_enroll_opts(c, &eo, NULL);
+    return sk_td_enroll(c, &f->ts, worker, "tls-test", pin_hex, code);
 }
 
 static sakhi_client *device(fx *f, const char *worker, int64_t clock_offset_ms, char *path_out,
@@ -460,12 +450,10 @@ static void test_plaintext_rules(void **state)
 
     /* a plaintext store: TLS server refuses it; a plaintext loopback server serves it */
     sakhi_client *p = open_dev(f, 0, NULL, 0);
-    char code2[SK_ENROLL_CODE_LEN + 1];
     assert_int_equal(sk_ts_stop(&f->ts, 5000), 0);
     f->ts.cert[0] = f->ts.key[0] = '\0';
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
-    assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code2), 0);
-    assert_int_equal(sakhi_enroll(p, "127.0.0.1", f->ts.port, code2, NULL, NULL), 0);
+    assert_int_equal(sk_td_enroll(p, &f->ts, "fw1", NULL, NULL, NULL), 0);
     sakhi_status st = SAKHI_STATUS_INIT;
     assert_int_equal(sakhi_status_get(&st, p), 0);
     assert_int_equal(st.plaintext, 1);

@@ -19,8 +19,7 @@
 
 #include "sk_case.h"
 #include "sk_err.h"
-#include "sk_testclient.h"
-#include "sk_testserver.h"
+#include "sk_testdevice.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,11 +64,7 @@ static int teardown(void **state)
 
 static void enroll(fx *f, sk_tc *c, const char *worker)
 {
-    char code[SK_ENROLL_CODE_LEN + 1];
-    sk_tc_init(c);
-    assert_int_equal(sk_ts_code(&f->ts, worker, 600000, code), 0);
-    assert_int_equal(sk_tc_connect(c, f->ts.port), 0);
-    assert_int_equal(sk_tc_enroll(c, code, "dev"), 0);
+    assert_int_equal(sk_td_tc(c, &f->ts, worker, "dev"), 0);
 }
 
 /* ---- reading the log ------------------------------------------------------------------- */

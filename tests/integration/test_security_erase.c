@@ -18,8 +18,7 @@
 
 #include "sk_case.h"
 #include "sk_err.h"
-#include "sk_testclient.h"
-#include "sk_testserver.h"
+#include "sk_testdevice.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -86,11 +85,7 @@ static int copy_file(const char *from, const char *to)
 
 static void enroll(sk_ts *ts, sk_tc *c, const char *worker)
 {
-    char code[SK_ENROLL_CODE_LEN + 1];
-    sk_tc_init(c);
-    assert_int_equal(sk_ts_code(ts, worker, 600000, code), 0);
-    assert_int_equal(sk_tc_connect(c, ts->port), 0);
-    assert_int_equal(sk_tc_enroll(c, code, "dev"), 0);
+    assert_int_equal(sk_td_tc(c, ts, worker, "dev"), 0);
 }
 
 static void push1(sk_tc *c, sk_change *ch, sk_ack *ack)

@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "sk_client.h"
-#include "sk_testserver.h"
+#include "sk_testdevice.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,15 +53,10 @@ typedef struct run_out {
 
 static sakhi_client *device(sk_ts *ts, int idx, int no_zstd)
 {
-    char path[700], code[SK_ENROLL_CODE_LEN + 1];
-    sakhi_options o = SAKHI_OPTIONS_INIT;
     sakhi_client *c = NULL;
-    o.kdf_log2_n = 10;
-    snprintf(path, sizeof(path), "%s/dev%d", ts->dir, idx);
-    assert_int_equal(sakhi_open(&c, path, "2468", &o), 0);
+    assert_int_equal(sk_td_open(&c, ts, idx, NULL), 0);
     c->test_no_zstd = no_zstd;
-    assert_int_equal(sk_ts_code(ts, "fw1", 600000, code), 0);
-    int rc = sakhi_enroll(c, "127.0.0.1", ts->port, code, "zstd-device", NULL);
+    int rc = sk_td_enroll(c, ts, "fw1", "zstd-device", NULL, NULL);
     if (rc)
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
     return c;

@@ -1,0 +1,58 @@
+/*
+ * sk_testdevice.c - libsakhi test devices against a test server (see sk_testdevice.h).
+ */
+#include "sk_testdevice.h"
+
+#include <stdio.h>
+
+sakhi_options sk_td_options(void)
+{
+    sakhi_options o = SAKHI_OPTIONS_INIT;
+    o.kdf_log2_n = 10;
+    return o;
+}
+
+void sk_td_path(const sk_ts *ts, int n, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/dev%d", ts->dir, n);
+}
+
+int sk_td_open(sakhi_client **out, const sk_ts *ts, int n, const sakhi_options *o)
+{
+    char path[700];
+    sakhi_options def = sk_td_options();
+    sk_td_path(ts, n, path, sizeof(path));
+    return sakhi_open(out, path, SK_TD_PIN, o ? o : &def);
+}
+
+int sk_td_enroll(sakhi_client *c, sk_ts *ts, const char *worker, const char *label,
+                 const char *pin_hex, char *code)
+{
+    char fresh[SK_ENROLL_CODE_LEN + 1] = "";
+    if (!code)
+        code = fresh;
+    if (!code[0]) {
+        int rc = sk_ts_code(ts, worker, SK_TD_CODE_TTL_MS, code);
+        if (rc)
+            return rc;
+    }
+    if (!pin_hex)
+        return sakhi_enroll(c, "127.0.0.1", ts->port, code, label, NULL);
+    sakhi_enroll_options eo = SAKHI_ENROLL_OPTIONS_INIT;
+    eo.host = "127.0.0.1";
+    eo.port = ts->port;
+    eo.code = code;
+    eo.label = label;
+    eo.server_pin = pin_hex;
+    return sakhi_enroll_opts(c, &eo, NULL);
+}
+
+int sk_td_device(sakhi_client **out, sk_ts *ts, int n, const sakhi_options *o, const char *worker,
+                 const char *label, const char *pin_hex)
+{
+    *out = NULL;
+    int rc = sk_td_open(out, ts, n, o);
+    if (rc)
+        return rc;
+    return sk_td_enroll(*out, ts, worker, label, pin_hex, NULL);
+}
