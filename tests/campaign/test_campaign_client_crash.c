@@ -195,8 +195,12 @@ static sk_json *parse(const char *text)
 {
     sk_json *j = NULL;
     sk_json_error e;
-    if (sk_json_parse(&j, text, strlen(text), &e) != 0)
-        fail_msg("not JSON at %zu (%s): %s", e.offset, e.msg, text);
+    size_t n = strlen(text);
+    if (sk_json_parse(&j, text, n, &e) != 0) {
+        /* cmocka cuts long messages: show the length and the bytes around the error */
+        size_t from = e.offset > 120 ? e.offset - 120 : 0;
+        fail_msg("not JSON at %zu of %zu bytes (%s): ...%.240s", e.offset, n, e.msg, text + from);
+    }
     return j;
 }
 
