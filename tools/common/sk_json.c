@@ -558,8 +558,9 @@ static void before(sk_jw *w)
         return;
     }
     if (w->depth > 0 && w->depth <= SK_JSON_MAX_DEPTH) {
-        if (w->count[w->depth - 1]++)
+        if (w->count[w->depth - 1]) /* a flag: a byte counter wrapped at 256 elements */
             put(w, ",", 1);
+        w->count[w->depth - 1] = 1;
         newline(w);
     }
 }
