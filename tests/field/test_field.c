@@ -95,22 +95,9 @@ static sakhi_client *device(fx *f, const char *worker, int64_t clock_offset_ms, 
 
 static void capture(sakhi_client *c, int urgency, char id[SAKHI_ID_STRLEN])
 {
-    sakhi_referral *r = NULL;
-    assert_int_equal(sakhi_referral_new(&r, c), 0);
-    assert_int_equal(sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH), 0);
-    assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
-    assert_int_equal(sakhi_referral_set_village(r, "Diskit"), 0);
-    assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE), 0);
-    assert_int_equal(sakhi_referral_set_name(r, "withheld"), 0);
-    assert_int_equal(sakhi_referral_set_age_band(r, SAKHI_AGE_30_44), 0);
-    assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE), 0);
-    assert_int_equal(sakhi_referral_set_urgency(r, urgency), 0);
-    assert_int_equal(sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER), 0);
-    assert_int_equal(sakhi_referral_set_consent(r, 1, 0), 0);
-    int rc = sakhi_referral_save(id, c, r);
+    int rc = sk_td_capture(id, c, "withheld", urgency, 0);
     if (rc)
         fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
-    sakhi_referral_free(r);
 }
 
 /* A referral with a follow-up of len letters that do not compress (a long case note): two

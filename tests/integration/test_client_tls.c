@@ -167,17 +167,7 @@ static sakhi_client *device(fx *f, const char *worker, int64_t clock_offset_ms, 
 static void capture(sakhi_client *c, const char *name, int canaries, char id[SAKHI_ID_STRLEN])
 {
     sakhi_referral *r = NULL;
-    assert_int_equal(sakhi_referral_new(&r, c), 0);
-    assert_int_equal(sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH), 0);
-    assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
-    assert_int_equal(sakhi_referral_set_village(r, "Diskit"), 0);
-    assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE), 0);
-    assert_int_equal(sakhi_referral_set_name(r, name), 0);
-    assert_int_equal(sakhi_referral_set_age_band(r, SAKHI_AGE_30_44), 0);
-    assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE), 0);
-    assert_int_equal(sakhi_referral_set_urgency(r, SAKHI_URGENCY_URGENT), 0);
-    assert_int_equal(sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER), 0);
-    assert_int_equal(sakhi_referral_set_consent(r, 1, 1), 0);
+    assert_int_equal(sk_td_referral(&r, c, name, SAKHI_URGENCY_URGENT, 1), 0);
     if (canaries) {
         assert_int_equal(sakhi_referral_set_phone(r, CANARY_PHONE), 0);
         assert_int_equal(sakhi_referral_set_notes(r, CANARY_NOTES), 0);

@@ -56,3 +56,48 @@ int sk_td_device(sakhi_client **out, sk_ts *ts, int n, const sakhi_options *o, c
         return rc;
     return sk_td_enroll(*out, ts, worker, label, pin_hex, NULL);
 }
+
+int sk_td_referral(sakhi_referral **out, sakhi_client *c, const char *name, int urgency,
+                   int contact)
+{
+    sakhi_referral *r = NULL;
+    int rc = sakhi_referral_new(&r, c);
+    if (!rc)
+        rc = sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH);
+    if (!rc)
+        rc = sakhi_referral_set_block(r, "Nubra");
+    if (!rc)
+        rc = sakhi_referral_set_village(r, "Diskit");
+    if (!rc)
+        rc = sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE);
+    if (!rc)
+        rc = sakhi_referral_set_name(r, name);
+    if (!rc)
+        rc = sakhi_referral_set_age_band(r, SAKHI_AGE_30_44);
+    if (!rc)
+        rc = sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE);
+    if (!rc)
+        rc = sakhi_referral_set_urgency(r, urgency);
+    if (!rc)
+        rc = sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER);
+    if (!rc)
+        rc = sakhi_referral_set_consent(r, 1, contact);
+    if (rc) {
+        sakhi_referral_free(r);
+        r = NULL;
+    }
+    *out = r;
+    return rc;
+}
+
+int sk_td_capture(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, int urgency,
+                  int contact)
+{
+    sakhi_referral *r = NULL;
+    int rc = sk_td_referral(&r, c, name, urgency, contact);
+    if (rc)
+        return rc;
+    rc = sakhi_referral_save(id, c, r);
+    sakhi_referral_free(r);
+    return rc;
+}

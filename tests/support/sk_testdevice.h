@@ -50,6 +50,18 @@ int sk_td_open(sakhi_client **out, const sk_ts *ts, int n, const sakhi_options *
 int sk_td_enroll(sakhi_client *c, sk_ts *ts, const char *worker, const char *label,
                  const char *pin_hex, char *code);
 
+/* A new referral on c with every required field set: Leh, block Nubra, village Diskit, taken
+ * at an anganwadi centre, name, age band 30-44, domestic violence, urgency, a frontline worker
+ * as source, consent to share (contact: consent to be contacted). The caller adds more, saves
+ * and frees it. */
+int sk_td_referral(sakhi_referral **out, sakhi_client *c, const char *name, int urgency,
+                   int contact);
+
+/* sk_td_referral saved as is: id gets its id. A failure's field and text are in
+ * sakhi_errfield(c) and sakhi_errmsg(c). */
+int sk_td_capture(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, int urgency,
+                  int contact);
+
 /* sk_td_open then sk_td_enroll (fresh code). On an enrollment failure *out is still open (for
  * sakhi_errmsg); the caller closes it either way. */
 int sk_td_device(sakhi_client **out, sk_ts *ts, int n, const sakhi_options *o, const char *worker,
