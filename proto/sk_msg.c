@@ -253,7 +253,7 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
             return -SK_E_BAD_VALUE;
         if ((rc = check_str(w->worker, SK_MAX_NAME)))
             return rc;
-        msgpack_pack_map(pk, 7 + (w->caps != 0) + (w->district != 0));
+        msgpack_pack_map(pk, 7 + (w->caps != 0) + (w->district != 0) + (w->has_seq != 0));
         pk_u(pk, 1);
         pk_u(pk, w->session);
         pk_u(pk, 2);
@@ -275,6 +275,10 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         if (w->district) {
             pk_u(pk, 9);
             pk_u(pk, w->district);
+        }
+        if (w->has_seq) {
+            pk_u(pk, 10);
+            pk_u(pk, w->seq);
         }
         return 0;
     }
@@ -727,6 +731,10 @@ static int rd_field(sk_mp *mp, sk_msg *m, uint64_t key)
             FIELD(7, rd_range(mp, 0, SK_ROLE_ADMIN, &m->u.welcome.role));
             FIELD(8, rd_str(mp, &m->u.welcome.worker, SK_MAX_NAME, 0));
             FIELD(9, rd_u32(mp, &m->u.welcome.district));
+        case 10:
+            rc = rd_u64(mp, &m->u.welcome.seq);
+            m->u.welcome.has_seq = rc == 0;
+            break;
         default: return 0;
         }
         break;
@@ -812,7 +820,7 @@ static const struct {
     [SK_MSG_HELLO] = {B(1) | B(2) | B(3) | B(4) | B(5), B(1)},
     [SK_MSG_CHALLENGE] = {B(1) | B(2) | B(3), B(1) | B(2) | B(3)},
     [SK_MSG_AUTH] = {B(1), B(1)},
-    [SK_MSG_WELCOME] = {B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9),
+    [SK_MSG_WELCOME] = {B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9) | B(10),
                         B(1) | B(2) | B(3) | B(4) | B(5) | B(7) | B(8)},
     [SK_MSG_PUSH] = {B(1), B(1)},
     [SK_MSG_PUSH_ACK] = {B(1), B(1)},
@@ -1256,6 +1264,8 @@ int sk_msg_to_json(sk_buf *out, const sk_msg *m)
         ju(out, "role", m->u.welcome.role);
         jsk_str(out, "worker", m->u.welcome.worker);
         ju(out, "district", m->u.welcome.district);
+        if (m->u.welcome.has_seq)
+            ju(out, "seq", m->u.welcome.seq);
         break;
     case SK_MSG_PUSH:
         jkey(out, 0, "changes");

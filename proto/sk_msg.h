@@ -116,6 +116,8 @@ typedef struct sk_msg {
             uint32_t role; /* sk_role */
             sk_str worker;
             uint32_t district;
+            uint64_t seq; /* server's highest committed change seq (key 10), if has_seq */
+            int has_seq;  /* key 10 present (servers that predate it omit it) */
         } welcome;
         struct {
             sk_change *changes; /* owned after decode; borrowed when encoding */

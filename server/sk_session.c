@@ -42,6 +42,7 @@ typedef struct pull {
     uint64_t first;     /* cursor asked for (audit) */
     uint32_t sent;      /* records sent (audit) */
     sk_buf ids;         /* their ids, 16 bytes each (audit) */
+    uint64_t after;     /* PUSHes of the session sent before it: served once all are answered */
 } pull;
 
 struct sk_session {
@@ -75,6 +76,7 @@ struct sk_session {
     int draining;
     pull *pulls, *pulls_tail;
     uint64_t pushes, pulls_done, changes_in, records_out;
+    uint64_t pushes_answered; /* PUSHes handed to the writer and answered (ack or ERROR) */
     uint32_t caps; /* SK_CAP_* both sides set: SK_CAP_ZSTD = compressed frames after WELCOME */
 };
 
@@ -237,11 +239,50 @@ static void on_handle_closed(uv_handle_t *h)
     maybe_free(s);
 }
 
+/* Lingering close. Closing a socket whose receive queue still holds bytes makes the kernel send
+ * a reset, and a reset can destroy the last frames we sent (the ERROR, WIPE or BYE that says
+ * why) before the peer reads them: a client that pipelined requests behind its AUTH
+ * (PROTOCOL.md section 4.1) has such bytes in flight. So after our FIN the session reads and
+ * discards until the peer closes too, for at most SK_LINGER_MS. */
+#define SK_LINGER_MS 2000
+
+static void linger_end(sk_session *s)
+{
+    if (uv_is_closing((uv_handle_t *)&s->tcp))
+        return;
+    uv_read_stop((uv_stream_t *)&s->tcp);
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+}
+
+static void linger_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char sink[16384]; /* discarded bytes; the loop thread is the only reader */
+    (void)h;
+    (void)suggested;
+    buf->base = sink;
+    buf->len = sizeof(sink);
+}
+
+static void linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (nread < 0)
+        linger_end(st->data);
+}
+
+static void linger_timeout(uv_timer_t *t)
+{
+    linger_end(t->data);
+}
+
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
-    (void)status;
     sk_session *s = req->data;
-    uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+    if (status < 0 || uv_read_start((uv_stream_t *)&s->tcp, linger_alloc, linger_read) != 0 ||
+        uv_timer_start(&s->timer, linger_timeout, SK_LINGER_MS, 0) != 0)
+        linger_end(s);
 }
 
 static void session_close(sk_session *s, const char *reason)
@@ -268,11 +309,10 @@ static void session_close(sk_session *s, const char *reason)
         s->reading = 0;
     }
     uv_timer_stop(&s->timer);
-    uv_close((uv_handle_t *)&s->timer, on_handle_closed);
-    /* Let queued frames (the ERROR or BYE just sent) go out, then close. */
+    /* Let queued frames (the ERROR or BYE just sent) go out, then linger (above) and close. */
     s->shutdown_req.data = s;
     if (uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown) != 0)
-        uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+        linger_end(s);
 }
 
 void sk_session_abort(sk_session *s, int code)
@@ -538,6 +578,11 @@ static void on_auth(sk_session *s, const sk_msg *m)
         rc = sk_store_worker_get_txn(s->srv->store, txn, d.worker, strlen(d.worker), &s->worker);
     if (rc == 0 && s->worker.disabled)
         rc = -SK_E_AUTH_FAILED;
+    /* the last committed seq, for WELCOME: a device whose cursor is above it knows the server
+     * was restored from an older backup (PROTOCOL.md section 3.4) */
+    uint64_t last_seq = 0;
+    if (rc == 0)
+        rc = sk_store_seq_get_txn(s->srv->store, txn, &last_seq);
     mdb_txn_abort(txn);
     if (rc && auth_not_checked(rc)) {
         /* The proof could not be checked (memory, storage): not a failed login. The device
@@ -581,6 +626,8 @@ static void on_auth(sk_session *s, const sk_msg *m)
     w.u.welcome.role = s->worker.role;
     w.u.welcome.worker = sk_str_c(s->worker.id);
     w.u.welcome.district = s->worker.district;
+    w.u.welcome.seq = last_seq;
+    w.u.welcome.has_seq = 1;
     sk_log(SK_LOG_INFO, "auth_ok", "session=%llu device=%llu worker=%s role=%u",
            (unsigned long long)s->id, (unsigned long long)s->device, s->worker.id, s->worker.role);
     send_msg(s, &w);
@@ -686,6 +733,7 @@ static void on_push(sk_session *s, sk_msg *m)
 static void push_done(sk_session *s, sk_wreq *w)
 {
     s->inflight--;
+    s->pushes_answered++;
     if (w->rc) {
         sk_log(SK_LOG_WARN, "push_failed", "session=%llu device=%llu changes=%u code=%s",
                (unsigned long long)s->id, (unsigned long long)s->device, w->nchanges,
@@ -703,6 +751,7 @@ static void push_done(sk_session *s, sk_wreq *w)
         a.u.push_ack.nacks = w->nchanges;
         send_msg(s, &a);
     }
+    pump_pulls(s); /* a PULL sent after this PUSH may now be served */
     maybe_finish_drain(s);
 }
 
@@ -719,6 +768,7 @@ static void on_pull(sk_session *s, const sk_msg *m)
     p->cursor = m->u.pull.cursor;
     p->first = m->u.pull.cursor;
     sk_buf_init(&p->ids);
+    p->after = s->pushes;
     p->remaining = m->u.pull.limit ? m->u.pull.limit : PULL_DEFAULT_LIMIT;
     if (p->remaining > SK_MAX_PULL)
         p->remaining = SK_MAX_PULL;
@@ -876,7 +926,10 @@ static void audit_pull(sk_session *s, pull *p)
 
 static void pump_pulls(sk_session *s)
 {
-    while (s->pulls && !s->closing && s->unsent <= s->srv->cfg->out_budget) {
+    /* A PULL is served once every PUSH sent before it on this connection is answered, so it sees
+     * their changes (PROTOCOL.md section 6: also for early requests behind AUTH). */
+    while (s->pulls && !s->closing && s->unsent <= s->srv->cfg->out_budget &&
+           s->pulls->after <= s->pushes_answered) {
         pull *p = s->pulls;
         int r = pull_step(s, p);
         if (r < 0) {

@@ -22,6 +22,7 @@
 #include "sk_zstd.h"
 
 #include <openssl/crypto.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,13 @@
 
 /* most bytes of changes in one PUSH (one change larger than this still goes alone) */
 #define SK_CLIENT_PUSH_BUDGET 8192
+
+/* Early requests, sent right behind AUTH before WELCOME has told the server's limits
+ * (PROTOCOL.md section 4.1): at most this many, a PUSH of at most this many changes, and only
+ * frames that fit the 64 KiB maximum that holds until WELCOME (with room for the envelope). */
+#define SK_EARLY_INFLIGHT 2u
+#define SK_EARLY_MAX_BATCH 32u
+#define SK_EARLY_FRAME_BUDGET (60u * 1024u)
 
 typedef struct out_item {
     uint64_t op;
@@ -40,7 +48,8 @@ typedef struct inflight {
     uint32_t rid;
     uint32_t type;   /* SK_MSG_PUSH or SK_MSG_PULL */
     size_t first, n; /* push: range in the ordered outbox list */
-    uint64_t epoch;  /* pull: acks seen when it was sent */
+    uint64_t epoch;  /* pull: PUSHes sent before it (the server serves it after them) */
+    int early;       /* sent before WELCOME (may be refused over the server's limits) */
 } inflight;
 
 typedef struct sess {
@@ -59,6 +68,7 @@ typedef struct sess {
     sakhi_sync_result *res;
     sakhi_progress prog;
     int authed;
+    int corked; /* queue what send_msg encodes; flushed together (AUTH with early requests) */
     /* from WELCOME */
     uint32_t max_batch, max_inflight, max_frame;
     int zstd;       /* both sides set SK_CAP_ZSTD: PUSH may go compressed, wrappers accepted */
@@ -159,7 +169,7 @@ static int send_msg(sess *s, const sk_msg *m)
     /* A large PUSH goes compressed when negotiated (it stays plain when that does not pay). */
     if (s->zstd && m->type == SK_MSG_PUSH)
         sk_zframe_compress_frame(&s->wbuf, start);
-    return flush_some(s);
+    return s->corked ? 0 : flush_some(s);
 }
 
 /* Wait for bytes (and write what is queued). Applies the read timeout and the watchdog. */
@@ -431,11 +441,26 @@ static int connect_and_hello(sess *s, const target *t, uint64_t device, sk_msg *
     return 0;
 }
 
-/* AUTH with the device key over this connection's challenge, then WELCOME. */
-static int authenticate(sess *s, const sk_msg *challenge)
+/* The server's history is shorter than what this device has seen (restored from an older
+ * backup, or reset): the store's cursor is already 0; the session pulls from 0 again. */
+static void server_behind(sess *s, uint64_t server_seq)
+{
+    sk_client_log(s->c, SAKHI_LOG_WARN, "event=cursor_ahead cursor=%llu server_seq=%llu",
+                  (unsigned long long)s->cursor, (unsigned long long)server_seq);
+    s->cursor_ahead = 1;
+    s->cursor = 0;
+    if (s->res && s->res->version >= 2) {
+        s->res->server_behind = 1;
+        s->res->server_seq = server_seq;
+    }
+}
+
+/* AUTH with the device key over this connection's challenge. The answer (WELCOME) is read by
+ * await_welcome, after the early requests (PROTOCOL.md section 4.1) have been sent behind it. */
+static int send_auth(sess *s, const sk_msg *challenge, uint32_t *rid_out)
 {
     sakhi_client *c = s->c;
-    sk_msg auth, welcome;
+    sk_msg auth;
     uint32_t rid = rid_next(s);
     int rc;
     sk_msg_init(&auth, SK_MSG_AUTH, rid);
@@ -445,8 +470,17 @@ static int authenticate(sess *s, const sk_msg *challenge)
     s->authed = 1; /* from here a WIPE answers our proof */
     rc = send_msg(s, &auth);
     OPENSSL_cleanse(&auth, sizeof(auth));
-    if (rc)
-        return rc;
+    *rid_out = rid;
+    return rc;
+}
+
+/* WELCOME for the AUTH with rid: the server's limits, the clock correction, the identity. The
+ * server answers AUTH before it reads any early request, so WELCOME comes first. */
+static int await_welcome(sess *s, uint32_t rid)
+{
+    sakhi_client *c = s->c;
+    sk_msg welcome;
+    int rc;
     if ((rc = expect(s, &welcome, SK_MSG_WELCOME, rid)))
         return rc;
     uint64_t wall = sk_client_wall_ms(c);
@@ -482,19 +516,34 @@ static int authenticate(sess *s, const sk_msg *challenge)
     c->role = s->actor.role;
     c->district = s->actor.district;
     snprintf(c->worker, sizeof(c->worker), "%s", s->worker);
+    /* A server whose last seq is below our cursor lost history we have seen (restored from an
+     * older backup): pull again from 0, in the same transaction; the outbox is untouched
+     * (docs/FIELD.md "Never drop unsent data"). Checked here, so an empty outbox is enough. */
+    int behind = welcome.u.welcome.has_seq && welcome.u.welcome.seq < s->cursor;
     if (!(rc = sk_lstore_txn(c, 0, &txn))) {
         if (!(rc = sk_lstore_counters_put(c, txn)) &&
-            (!changed || !(rc = sk_lstore_ident_put(c, txn))))
+            (!changed || !(rc = sk_lstore_ident_put(c, txn))) &&
+            (!behind || !(rc = sk_lstore_meta_put_u64(c, txn, "cursor", 0))))
             rc = sk_lstore_commit(c, txn);
         else
             mdb_txn_abort(txn);
     }
     pthread_mutex_unlock(&c->mu);
+    if (!rc && behind)
+        server_behind(s, welcome.u.welcome.seq);
     sk_client_log(c, SAKHI_LOG_INFO, "event=welcome session=%llu max_batch=%u max_inflight=%u",
                   (unsigned long long)welcome.u.welcome.session, (unsigned)s->max_batch,
                   (unsigned)s->max_inflight);
     sk_msg_free(&welcome);
     return rc;
+}
+
+/* AUTH then WELCOME, nothing in between (enrollment). */
+static int authenticate(sess *s, const sk_msg *challenge)
+{
+    uint32_t rid;
+    int rc = send_auth(s, challenge, &rid);
+    return rc ? rc : await_welcome(s, rid);
 }
 
 static int begin(sakhi_client *c)
@@ -744,6 +793,43 @@ static int keep_rejected(sk_rstate *rs, const sk_change *ch)
     return 0;
 }
 
+/* The fields the server sets when it creates a record (server/sk_apply.c), as it set them:
+ * until a pull brings the server's copy, the acknowledged referral must already be this
+ * worker's own (or her follow-ups on it are refused as "not your referral"). */
+static int created_fields(sess *s, sk_record *r, const sk_change *ch, uint64_t ver)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    uint64_t status = 0;
+    int rc = 0;
+    if (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
+        return 0;
+    if (!sk_record_field(r, SK_F_WORKER) && s->worker[0]) {
+        sk_packer_init(&pk, &b);
+        sk_pack_cstr(&pk, s->worker);
+        rc = b.oom ? -SK_E_NOMEM
+                   : sk_record_set(r, SK_F_WORKER, b.data, (uint32_t)b.len, ch->hlc, ver);
+        sk_buf_free(&b);
+    }
+    if (!rc && !sk_record_field(r, SK_F_DEVICE)) {
+        sk_buf_init(&b);
+        sk_packer_init(&pk, &b);
+        msgpack_pack_uint64(&pk, s->c->device);
+        rc = b.oom ? -SK_E_NOMEM
+                   : sk_record_set(r, SK_F_DEVICE, b.data, (uint32_t)b.len, ch->hlc, ver);
+        sk_buf_free(&b);
+    }
+    if (!rc && sk_case_get_uint(r, SK_F_STATUS, &status) == 0 && status == SK_STATUS_NEW) {
+        sk_buf_init(&b);
+        sk_packer_init(&pk, &b);
+        msgpack_pack_uint64(&pk, SK_STATUS_RECEIVED);
+        rc = b.oom ? -SK_E_NOMEM
+                   : sk_record_set(r, SK_F_STATUS, b.data, (uint32_t)b.len, ch->hlc, ver);
+        sk_buf_free(&b);
+    }
+    return rc ? sk_client_err_from_sk(rc) : 0;
+}
+
 static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
 {
     sakhi_client *c = s->c;
@@ -808,14 +894,12 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
         if (a->status != SK_ACK_REJECTED && a->version > 0 && a->version <= s->cursor &&
             !s->cursor_ahead) {
             /* the server gave this change a seq at or below our cursor: its history is
-             * shorter than what we have seen (restored from an older backup). Pull again
-             * from 0 in this same transaction; the outbox is untouched. */
-            s->cursor_ahead = 1;
-            sk_client_log(c, SAKHI_LOG_WARN, "event=cursor_ahead cursor=%llu server_seq=%llu",
-                          (unsigned long long)s->cursor, (unsigned long long)a->version);
+             * shorter than what we have seen (restored from an older backup; a server that
+             * predates WELCOME.seq). Pull again from 0 in this same transaction; the outbox
+             * is untouched. */
             if ((rc = sk_lstore_meta_put_u64(c, txn, "cursor", 0)))
                 goto next;
-            s->cursor = 0;
+            server_behind(s, a->version);
         }
         if (grc == SAKHI_ENOTFOUND)
             goto next; /* the record was discarded meanwhile */
@@ -836,6 +920,9 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
             sk_merge_result mr;
             if (sk_merge_apply(&rs.base, &ch, nv, &mr) == 0)
                 sk_merge_result_free(&mr);
+            if (a->status == SK_ACK_APPLIED && ch.base == 0 &&
+                (rc = created_fields(s, &rs.base, &ch, nv)))
+                goto next;
             if (a->version > rs.acked_ver)
                 rs.acked_ver = a->version;
             if (a->status == SK_ACK_MERGED)
@@ -987,6 +1074,19 @@ static size_t next_batch(const out_item *items, size_t nitems, size_t pos, uint3
     return n;
 }
 
+/* Pull again from 0 (the store already says so); the answer to a PULL sent with the old cursor
+ * is read but not applied. */
+static void restart_pull(uint64_t *cursor, int *pull_more, int *pulled_any, uint32_t *stale_pull,
+                         const inflight *fl, size_t nfl)
+{
+    *cursor = 0;
+    *pull_more = 1;
+    *pulled_any = 0;
+    for (size_t i = 0; i < nfl; i++)
+        if (fl[i].type == SK_MSG_PULL)
+            *stale_pull = fl[i].rid;
+}
+
 int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options *opts)
 {
     sakhi_sync_options def = SAKHI_SYNC_OPTIONS_INIT;
@@ -1011,7 +1111,8 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
     if (!out)
         out = &scratch;
     unsigned int ver = out->version ? out->version : SAKHI_SYNC_RESULT_VERSION;
-    memset(out, 0, sizeof(*out));
+    /* a caller built against version 1 has the shorter struct: clear only what it has */
+    memset(out, 0, ver >= 2 ? sizeof(*out) : offsetof(sakhi_sync_result, server_behind));
     out->version = ver;
     if ((rc = begin(c)))
         return rc;
@@ -1054,26 +1155,28 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
     if ((rc = connect_and_hello(&s, &t, device, &challenge)))
         goto out;
     have_challenge = 1;
-    if ((rc = authenticate(&s, &challenge)))
-        goto out;
-    if ((rc = report(&s)))
+    uint32_t auth_rid = 0;
+    s.corked = 1; /* AUTH and the early requests leave in one write */
+    if ((rc = send_auth(&s, &challenge, &auth_rid)))
         goto out;
 
-    fl = calloc(s.max_inflight, sizeof(*fl));
+    /* Until WELCOME: the early limits. Right behind AUTH go the first PUSH and a PULL, so a
+     * sync of what fits in one batch takes two round trips (HELLO, then AUTH with the data). */
+    size_t flcap = SK_EARLY_INFLIGHT;
+    fl = calloc(flcap, sizeof(*fl));
     if (!fl) {
         rc = SAKHI_ENOMEM;
         goto out;
     }
-    uint32_t max_batch = s.max_batch < s.batch_size ? s.max_batch : s.batch_size;
-    size_t budget = s.max_frame > 4096 ? s.max_frame - 1024 : s.max_frame / 2;
-    /* Small PUSH batches by bytes: an ack (and with it durable progress) comes after at most
-     * this much upload, so a link that is cut every few tens of KiB still moves forward
-     * (docs/FIELD.md "A large batch on a cut-prone link"); the window keeps the link busy. */
-    if (budget > SK_CLIENT_PUSH_BUDGET)
-        budget = SK_CLIENT_PUSH_BUDGET;
-    size_t pos = 0; /* next outbox item to send */
+    int welcomed = 0;
+    uint32_t window = SK_EARLY_INFLIGHT;
+    uint32_t max_batch = s.batch_size < SK_EARLY_MAX_BATCH ? s.batch_size : SK_EARLY_MAX_BATCH;
+    size_t budget = SK_CLIENT_PUSH_BUDGET;
+    size_t pos = 0;                    /* next outbox item to send */
+    size_t redo_first = 0, redo_n = 0; /* an early PUSH the server refused, to send again */
+    int hold_push = 0; /* early requests went over the server's limits: wait for their answers */
     int stop_push = 0;
-    uint64_t epoch = 0; /* PUSH_ACKs received */
+    uint64_t epoch = 0; /* PUSHes sent: a PULL sent after a PUSH sees its changes (section 6) */
     int pull_out = 0, pull_more = 1, pulled_any = 0;
     uint64_t last_pull_epoch = 0;
     uint32_t stale_pull = 0; /* rid of a PULL sent with a cursor found ahead of the server */
@@ -1082,20 +1185,44 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
 
     while (!done) {
         /* fill the window: the urgent batch first, then a PULL, then the other batches */
-        while (nfl < s.max_inflight) {
-            int pushes_left = !stop_push && pos < sn.n;
-            int pushes_out = 0;
-            for (size_t i = 0; i < nfl; i++)
+        while (nfl < window) {
+            int early_push_out = 0, pushes_out = 0;
+            for (size_t i = 0; i < nfl; i++) {
                 pushes_out += fl[i].type == SK_MSG_PUSH;
+                early_push_out |= fl[i].type == SK_MSG_PUSH && fl[i].early;
+            }
+            size_t from = redo_n ? redo_first : pos;
+            int pushes_left =
+                !stop_push && (redo_n > 0 || pos < sn.n) && !(hold_push && early_push_out);
             int want_pull = !pull_out && (pull_more || !pulled_any ||
                                           (!pushes_left && !pushes_out && last_pull_epoch < epoch));
-            if (pushes_left && (sn.items[pos].urgent || !want_pull || nfl + 1 < s.max_inflight)) {
-                size_t n = next_batch(sn.items, sn.n, pos, max_batch, budget);
+            size_t n = 0;
+            if (pushes_left) {
+                if (redo_n)
+                    n = redo_n < max_batch ? redo_n : max_batch;
+                else
+                    n = next_batch(sn.items, sn.n, pos, max_batch, budget);
+                if (!welcomed) {
+                    /* an early PUSH must fit the frame maximum that holds until WELCOME */
+                    size_t bytes = 0;
+                    for (size_t i = 0; i < n; i++)
+                        bytes += sn.items[from + i].size;
+                    if (bytes > SK_EARLY_FRAME_BUDGET)
+                        pushes_left = 0;
+                }
+            }
+            if (pushes_left && (sn.items[from].urgent || !want_pull || nfl + 1 < window)) {
                 uint32_t rid = rid_next(&s);
-                if ((rc = send_push(&s, sn.items, pos, n, rid)))
+                if ((rc = send_push(&s, sn.items, from, n, rid)))
                     goto out;
-                fl[nfl++] = (inflight){rid, SK_MSG_PUSH, pos, n, 0};
-                pos += n;
+                fl[nfl++] = (inflight){rid, SK_MSG_PUSH, from, n, 0, !welcomed};
+                epoch++;
+                if (redo_n) {
+                    redo_first += n;
+                    redo_n -= n;
+                } else {
+                    pos += n;
+                }
             } else if (want_pull) {
                 sk_msg pull;
                 uint32_t rid = rid_next(&s);
@@ -1104,11 +1231,45 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
                 pull.u.pull.limit = s.pull_limit;
                 if ((rc = send_msg(&s, &pull)))
                     goto out;
-                fl[nfl++] = (inflight){rid, SK_MSG_PULL, 0, 0, epoch};
+                fl[nfl++] = (inflight){rid, SK_MSG_PULL, 0, 0, epoch, !welcomed};
                 pull_out = 1;
             } else {
                 break;
             }
+        }
+        if (!welcomed) {
+            s.corked = 0;
+            if ((rc = flush_some(&s)) || (rc = await_welcome(&s, auth_rid)) || (rc = report(&s)))
+                goto out;
+            welcomed = 1;
+            if (s.cursor_ahead)
+                restart_pull(&cursor, &pull_more, &pulled_any, &stale_pull, fl, nfl);
+            window = s.max_inflight;
+            if (window > flcap) {
+                inflight *nf = realloc(fl, window * sizeof(*fl));
+                if (!nf) {
+                    rc = SAKHI_ENOMEM;
+                    goto out;
+                }
+                fl = nf;
+                flcap = window;
+            }
+            max_batch = s.max_batch < s.batch_size ? s.max_batch : s.batch_size;
+            budget = s.max_frame > 4096 ? s.max_frame - 1024 : s.max_frame / 2;
+            /* Small PUSH batches by bytes: an ack (and with it durable progress) comes after at
+             * most this much upload, so a link that is cut every few tens of KiB still moves
+             * forward (docs/FIELD.md "A large batch on a cut-prone link"); the window keeps the
+             * link busy. */
+            if (budget > SK_CLIENT_PUSH_BUDGET)
+                budget = SK_CLIENT_PUSH_BUDGET;
+            /* Early requests over the limits WELCOME gives are refused one by one; changes sent
+             * after them must not overtake them, so pushes wait for their answers. */
+            for (size_t i = 0; i < nfl; i++)
+                if (fl[i].type == SK_MSG_PUSH && fl[i].n > max_batch)
+                    hold_push = 1;
+            if (nfl > window)
+                hold_push = 1;
+            continue;
         }
         if (nfl == 0) {
             done = 1;
@@ -1126,6 +1287,21 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
                                 (unsigned)m.rid);
             goto out;
         }
+        if (m.type == SK_MSG_ERROR && fl[k].early &&
+            (m.u.error.code == SK_E_TOO_MANY_INFLIGHT || m.u.error.code == SK_E_BATCH_TOO_BIG)) {
+            /* an early request over the limits WELCOME announced: not processed, send again */
+            sk_client_log(c, SAKHI_LOG_INFO, "event=early_refused type=%s code=%s",
+                          sk_msg_type_name(fl[k].type), sk_err_name((int)m.u.error.code));
+            if (fl[k].type == SK_MSG_PUSH) {
+                redo_first = fl[k].first; /* the only early PUSH: nothing overtook it */
+                redo_n = fl[k].n;
+            } else {
+                pull_out = 0;
+            }
+            fl[k] = fl[--nfl];
+            sk_msg_free(&m);
+            continue;
+        }
         if (m.type == SK_MSG_ERROR) {
             rc = map_server_code(c, m.u.error.code, m.u.error.msg);
             sk_msg_free(&m);
@@ -1139,17 +1315,8 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
                 goto out;
             for (size_t i = 0; i < fl[k].n; i++)
                 s.push_bytes_done += sn.items[fl[k].first + i].size;
-            if (s.cursor_ahead && !was_ahead) {
-                /* re-pull from 0 (the store already says so); an answer to a PULL sent
-                 * with the old cursor is read but not applied */
-                cursor = 0;
-                pull_more = 1;
-                pulled_any = 0;
-                for (size_t i = 0; i < nfl; i++)
-                    if (fl[i].type == SK_MSG_PULL)
-                        stale_pull = fl[i].rid;
-            }
-            epoch++;
+            if (s.cursor_ahead && !was_ahead)
+                restart_pull(&cursor, &pull_more, &pulled_any, &stale_pull, fl, nfl);
             fl[k] = fl[--nfl];
             s.last_progress_ms = sk_client_mono_ms();
             s.prog.phase = SAKHI_PHASE_PUSH;

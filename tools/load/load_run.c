@@ -856,6 +856,42 @@ static void on_changes(ld_slot *s, const sk_msg *m)
     slot_work(s);
 }
 
+/* Early requests (PROTOCOL.md section 4.1), as libsakhi sends them: right behind AUTH, the
+ * first PUSH (at most 32 changes, far below the 64 KiB frame limit before WELCOME) and, when it
+ * holds all the device's work, the PULL; they cost no round trip of their own. */
+#define LD_EARLY_BATCH 32u
+
+static void send_early(ld_slot *s)
+{
+    ld_eng *e = s->e;
+    ld_run *r = e->r;
+    ld_dev *d = s->dev;
+    if (e->round == RD_BASELINE || e->round == RD_VERIFY) {
+        send_pull(s);
+        return;
+    }
+    if (e->round != RD_CREATE && e->round != RD_EDIT)
+        return;
+    while (s->send_pos < d->nwork && d->work[s->send_pos].done)
+        s->send_pos++;
+    uint32_t first = s->send_pos, n = 0;
+    uint32_t bmax = r->o.batch < LD_EARLY_BATCH ? r->o.batch : LD_EARLY_BATCH;
+    while (n < bmax && first + n < d->nwork && !d->work[first + n].done)
+        n++;
+    if (n > 0) {
+        if (send_push(s, first, n)) {
+            slot_fail(s, "cannot send PUSH");
+            return;
+        }
+        s->send_pos = first + n;
+    }
+    uint32_t rest = s->send_pos;
+    while (rest < d->nwork && d->work[rest].done)
+        rest++;
+    if (r->o.pull && !s->pulled && !s->pull_rid && rest >= d->nwork)
+        send_pull(s); /* served after the PUSH before it, so it sees it */
+}
+
 static void send_auth(ld_slot *s)
 {
     sk_msg m;
@@ -866,6 +902,8 @@ static void send_auth(ld_slot *s)
         return;
     }
     s->state = SS_AUTH;
+    if (!s->e->stopping)
+        send_early(s);
 }
 
 static void copy_str(char *dst, size_t cap, sk_str v)

@@ -521,7 +521,7 @@ typedef struct sakhi_rejection {
     char reason[257];         /* the server's reason */
 } sakhi_rejection;
 
-#define SAKHI_SYNC_RESULT_VERSION 1
+#define SAKHI_SYNC_RESULT_VERSION 2
 typedef struct sakhi_sync_result {
     unsigned int version; /* set by the caller: SAKHI_SYNC_RESULT_VERSION */
     uint64_t pushed;      /* changes acknowledged (applied + merged + rejected) */
@@ -536,6 +536,13 @@ typedef struct sakhi_sync_result {
     int complete; /* 1: outbox empty of sendable changes and pull reached the end */
     sakhi_rejection rejections[SAKHI_MAX_REPORTED_REJECTIONS]; /* the first ones */
     unsigned int nrejections;
+    /* version 2: */
+    /* 1: the server's history ended below what this device had already pulled (it was restored
+     * from an older backup or reset). The device kept every unsent change, pulled everything
+     * again from the start, and pushed its outbox as usual; records the server lost with the
+     * restore stay on this device as they were. Tell the centre's administrator. */
+    int server_behind;
+    uint64_t server_seq; /* the server's last change number when that was found */
 } sakhi_sync_result;
 #define SAKHI_SYNC_RESULT_INIT SAKHI_INIT_(SAKHI_SYNC_RESULT_VERSION)
 
