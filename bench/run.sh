@@ -334,7 +334,7 @@ fi
 if want netem; then
     S10=$WORK/sync10_2g.json
     row "4 | bytes on the wire per record, pull (PULL + CHANGES) | $(fmt "$(j "$S10" bytes.pull_per_record)") B | compact JSON $(fmt "$JSON_AVG") B | $(pc "$(j "$S10" bytes.pull_per_record)/$JSON_AVG") of JSON"
-    row "4 | sync of $SYNC pending referrals by an enrolled device through sakhi-netem --preset 2g (connect, HELLO, AUTH, PUSH, PULL) | $(j "$S10" round_trips.per_sync) round trips, $(fmt "$(j "$S10" bytes.sync_total)") bytes both ways, $(fmt "$(j "$S10" ingest.seconds)") s | target: 2 round trips after the TLS handshake | $(mark "$(j "$S10" round_trips.per_sync) <= 2") (HELLO and AUTH are 2 round trips before any data)"
+    row "4 | sync of $SYNC pending referrals by an enrolled device through sakhi-netem --preset 2g (connect; HELLO; AUTH with the PUSH and the PULL behind it) | $(j "$S10" round_trips.per_sync) round trips, $(fmt "$(j "$S10" bytes.sync_total)") bytes both ways, $(fmt "$(j "$S10" ingest.seconds)") s | target: 2 round trips after the TLS handshake | $(mark "$(j "$S10" round_trips.per_sync) <= 2") (HELLO, then AUTH with early PUSH and PULL: PROTOCOL.md section 4.1)"
     row "5 | sync of $SLOW referrals on 2g | $(fmt "$(j "$WORK/slow_2g.json" ingest.seconds)") s, $(j "$WORK/slow_2g.json" ingest.resent) changes re-sent | |"
     row "5 | sync of $SLOW referrals on vsat | $(fmt "$(j "$WORK/slow_vsat.json" ingest.seconds)") s, $(j "$WORK/slow_vsat.json" ingest.resent) changes re-sent | |"
     row "5 | sync of $SLOW referrals on flaky (cuts) | $(fmt "$(j "$WORK/slow_flaky.json" ingest.seconds)") s, $(j "$WORK/slow_flaky.json" ingest.resent) changes re-sent after cuts, $(j "$WORK/slow_flaky.json" errors.dropped) connections cut | |"
