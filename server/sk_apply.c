@@ -68,6 +68,24 @@ static int set_str(sk_record *r, uint32_t key, const char *s, sk_hlc hlc, uint64
     return rc;
 }
 
+/* An erased record keeps who may see it - the worker who made it, the workers assigned and the
+ * district: worker ids and a district code, nothing about the survivor - so that the erasure
+ * itself is pulled by exactly the devices that held the record and they shred their copies
+ * (docs/SECURITY.md "Erasure"). Every other field and entry is gone. */
+static int keep_routing(sk_record *merged, const sk_record *cur)
+{
+    static const uint32_t keys[] = {SK_F_WORKER, SK_F_ASSIGNED, SK_F_DISTRICT};
+    if (!(merged->flags & SK_REC_ERASED) || (cur->flags & SK_REC_ERASED))
+        return 0;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const sk_field *f = sk_record_field(cur, keys[i]);
+        int rc = f ? sk_record_set(merged, f->key, f->val, f->len, f->hlc, f->ver) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* Server-set fields: on creation the device and worker from the session, and the referral is
  * marked received (it has reached the centre); on acceptance a case number if none is set. */
 static int server_fields(const sk_apply_ctx *ctx, MDB_txn *txn, sk_record *r, int created,
@@ -180,7 +198,8 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
         reject(ack, c->op, rc, 0, NULL, msg_buf, msg_cap);
         goto rejected;
     }
-    if ((rc = server_fields(ctx, txn, &merged, mr.created, c, seq)))
+    if ((rc = server_fields(ctx, txn, &merged, mr.created, c, seq)) ||
+        (rc = keep_routing(&merged, &cur)))
         goto fatal;
     if (!(merged.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) &&
         (rc = sk_case_validate(&merged, &cerr))) {

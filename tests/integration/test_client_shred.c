@@ -3,9 +3,9 @@
  * a field device captures referrals with canary name, phone and notes and syncs them to a real
  * sakhi-server on 127.0.0.1; a centre staff device (no district limit) pulls them; an
  * administrator erases one with the real sakhi-admin (the same path as `sakhi-admin erase`);
- * the staff device syncs and the record is gone locally. (The server sends an erased tombstone
- * only to devices that may see a record without content: administrators and staff without a
- * district limit; see docs/SECURITY.md for the field device.) Then, on that device:
+ * the staff device and the field device that made it sync and the record is gone from both (the
+ * erased tombstone keeps only who may see it - worker, assigned, district - so it reaches
+ * exactly the devices that held the record). Then, on the staff device:
  *  (a) every file of the device store holds zero canary bytes (a probe file shows the scanner
  *      finds what is there);
  *  (b) the forensic check: the record's sealed bytes, captured from data.mdb before the
@@ -312,6 +312,18 @@ static void test_erasure_shreds_device_copy(void **state)
     assert_int_equal(sakhi_record_get(&rec, c, id_keep), 0);
     sakhi_record_free(rec);
     sakhi_close(c);
+
+    /* The field worker's phone that captured it is told too, and shreds its copy. */
+    f = open_store(fdev);
+    sync_ok(f, &res);
+    assert_int_equal(sakhi_record_get(&rec, f, id_er), SAKHI_ENOTFOUND);
+    assert_int_equal(sakhi_record_get(&rec, f, id_keep), 0);
+    sakhi_record_free(rec);
+    sakhi_close(f);
+    where[0] = '\0';
+    int fhits = scan_dir(fdev, where, sizeof(where));
+    if (fhits)
+        fail_msg("field device: %d canary hits: %s", fhits, where);
 
     /* (b) Everything the device holds, PIN included: reopen, unwrap the keys, try the bytes. */
     c = open_store(dev);
