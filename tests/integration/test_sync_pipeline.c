@@ -283,8 +283,7 @@ static int at_done(const sakhi_progress *p, void *payload)
     return 0;
 }
 
-static int sync_port_count(sakhi_client *c, uint16_t port, sakhi_sync_result *res,
-                           done_count *dc)
+static int sync_port_count(sakhi_client *c, uint16_t port, sakhi_sync_result *res, done_count *dc)
 {
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
     so.host = "127.0.0.1";
@@ -352,8 +351,8 @@ static void round_trips(fx *f, int handshake_flights)
     sync_port_count(c, r.port, &res, &d2); /* nothing pending: HELLO, then AUTH with a PULL */
     int second = d2.flights;
     relay_stop(&r);
-    printf("FIGURE round_trips tls=%d first_sync=%d empty_sync=%d (handshake %d)\n", f->tls,
-           first, second, handshake_flights);
+    printf("FIGURE round_trips tls=%d first_sync=%d empty_sync=%d (handshake %d)\n", f->tls, first,
+           second, handshake_flights);
     assert_int_equal(atomic_load(&r.conns), 1);
     assert_int_equal(first, handshake_flights + 2);
     assert_int_equal(second, handshake_flights + 2);
@@ -420,8 +419,7 @@ static void test_early_requests_over_limits(void **state)
     /* the early PULL is a second request over --max-inflight 1: refused, sent again */
     early_over_limits(f, (const char *const[]){"--max-inflight", "1", NULL}, 1);
     /* both at once */
-    early_over_limits(f, (const char *const[]){"--max-inflight", "1", "--max-batch", "3", NULL},
-                      1);
+    early_over_limits(f, (const char *const[]){"--max-inflight", "1", "--max-batch", "3", NULL}, 1);
     uint64_t nrec, seq;
     server_stats(f, &nrec, &seq);
     assert_int_equal(nrec, 9);
@@ -438,8 +436,8 @@ static void send_auth_push_pull(sk_tc *tc, const sk_msg *challenge, int forge, s
     sk_msg m;
     rids[0] = sk_tc_rid(tc);
     sk_msg_init(&m, SK_MSG_AUTH, rids[0]);
-    assert_int_equal(sk_auth_sign(m.u.auth.sig, tc->priv, challenge->u.challenge.nonce,
-                                  tc->device, challenge->u.challenge.server_ms),
+    assert_int_equal(sk_auth_sign(m.u.auth.sig, tc->priv, challenge->u.challenge.nonce, tc->device,
+                                  challenge->u.challenge.server_ms),
                      0);
     if (forge)
         m.u.auth.sig[5] ^= 0x40;
@@ -659,8 +657,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_round_trips_plaintext, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_two_round_trips_tls, setup_tls, teardown),
         cmocka_unit_test_setup_teardown(test_early_requests_over_limits, setup_plain, teardown),
-        cmocka_unit_test_setup_teardown(test_server_orders_early_requests, setup_plain,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_server_orders_early_requests, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_restore_found_with_empty_outbox, setup_plain,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_followup_after_ack_without_pull, setup_plain,
