@@ -32,6 +32,7 @@
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_testclient.h"
+#include "sk_testdevice.h"
 #include "sk_testserver.h"
 
 #include <arpa/inet.h>
@@ -224,25 +225,12 @@ static void log_cb(int level, const char *msg, void *payload)
 
 static sakhi_client *device(fx *f, const char *worker)
 {
-    char path[700], code[SK_ENROLL_CODE_LEN + 1];
-    sakhi_options o = SAKHI_OPTIONS_INIT;
+    sakhi_options o = sk_td_options();
     sakhi_client *c = NULL;
-    o.kdf_log2_n = 10;
     o.log_fn = log_cb;
     o.log_level = SAKHI_LOG_INFO;
-    snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, f->ndev++);
-    assert_int_equal(sakhi_open(&c, path, "2468", &o), 0);
-    assert_int_equal(sk_ts_code(&f->ts, worker, 600000, code), 0);
-    sakhi_enroll_options eo = SAKHI_ENROLL_OPTIONS_INIT;
-    eo.host = "127.0.0.1";
-    eo.port = f->ts.port;
-    eo.code = code;
-    eo.label = "pipeline-test";
-    if (f->tls)
-        eo.server_pin = f->pin_hex;
-    else
-        eo.plaintext = 1;
-    int rc = sakhi_enroll_opts(c, &eo, NULL);
+    int rc = sk_td_device(&c, &f->ts, f->ndev++, &o, worker, "pipeline-test",
+                          f->tls ? f->pin_hex : NULL);
     if (rc)
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
     return c;
@@ -250,22 +238,9 @@ static sakhi_client *device(fx *f, const char *worker)
 
 static void capture(sakhi_client *c, char id[SAKHI_ID_STRLEN])
 {
-    sakhi_referral *r = NULL;
-    assert_int_equal(sakhi_referral_new(&r, c), 0);
-    assert_int_equal(sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH), 0);
-    assert_int_equal(sakhi_referral_set_block(r, "Kharu"), 0);
-    assert_int_equal(sakhi_referral_set_village(r, "Hemis"), 0);
-    assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE), 0);
-    assert_int_equal(sakhi_referral_set_name(r, "withheld"), 0);
-    assert_int_equal(sakhi_referral_set_age_band(r, SAKHI_AGE_30_44), 0);
-    assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE), 0);
-    assert_int_equal(sakhi_referral_set_urgency(r, SAKHI_URGENCY_ROUTINE), 0);
-    assert_int_equal(sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER), 0);
-    assert_int_equal(sakhi_referral_set_consent(r, 1, 0), 0);
-    int rc = sakhi_referral_save(id, c, r);
+    int rc = sk_td_capture(id, c, "withheld", SAKHI_URGENCY_ROUTINE, 0);
     if (rc)
         fail_msg("save: %d %s", rc, sakhi_errmsg(c));
-    sakhi_referral_free(r);
 }
 
 /* The relay's count when the sync has everything it asked for (before BYE and TLS's
