@@ -154,6 +154,8 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
     if (mrc == MDB_PANIC)
         panic_exit(mrc);
     if (mrc) {
+        /* the system's reason (a full disk or a failing one) for the operator */
+        sk_log(SK_LOG_WARN, "store_error", "stage=begin err=\"%s\"", mdb_strerror(mrc));
         rc = sk_store_mdb_err(mrc);
         goto failed;
     }
@@ -169,6 +171,7 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
     if (mrc == MDB_PANIC)
         panic_exit(mrc);
     if (mrc) {
+        sk_log(SK_LOG_WARN, "store_error", "stage=commit err=\"%s\"", mdb_strerror(mrc));
         rc = sk_store_mdb_err(mrc);
         goto failed;
     }

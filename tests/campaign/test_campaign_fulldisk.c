@@ -236,6 +236,17 @@ static void test_full_disk(void **state)
     if (!refused_retryably(rc))
         fail_msg("re-sent batch while full got %d, not STORE_IO/STORE_FULL", rc);
     assert_int_equal(sk_proc_alive(&f->ts.proc), 1);
+    /* the log carries the system's reason as the failing layer reports it (event=store_error) */
+    {
+        FILE *lf = fopen(f->ts.log, "r");
+        char line[1024];
+        int named = 0;
+        assert_non_null(lf);
+        while (fgets(line, sizeof(line), lf))
+            named |= strstr(line, "event=store_error") && strstr(line, "err=\"");
+        fclose(lf);
+        assert_true(named);
+    }
 
     /* no busy loop while it refuses */
     long cpu0 = cp_cpu_ms(f->ts.proc.pid);
