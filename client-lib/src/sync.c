@@ -68,7 +68,8 @@ typedef struct sess {
     sakhi_sync_result *res;
     sakhi_progress prog;
     int authed;
-    int corked; /* queue what send_msg encodes; flushed together (AUTH with early requests) */
+    int enrolling; /* an enrollment session (ENROLL_CODE errors are meaningful) */
+    int corked;    /* queue what send_msg encodes; flushed together (AUTH with early requests) */
     /* from WELCOME */
     uint32_t max_batch, max_inflight, max_frame;
     int zstd;       /* both sides set SK_CAP_ZSTD: PUSH may go compressed, wrappers accepted */
@@ -85,7 +86,9 @@ typedef struct sess {
 
 /* ---- errors from the server ------------------------------------------------------------------ */
 
-static int map_server_code(sakhi_client *c, uint32_t code, sk_str msg)
+/* An ERROR from the server as the caller's code. ENROLL_CODE means something only while
+ * enrolling; in a sync it is a protocol error (found by fuzz_client). */
+static int map_server_code(sakhi_client *c, int enrolling, uint32_t code, sk_str msg)
 {
     int rc;
     switch (code) {
@@ -94,7 +97,7 @@ static int map_server_code(sakhi_client *c, uint32_t code, sk_str msg)
      * bare ERROR saying REVOKED wipes nothing, so it must not claim to have. */
     case SK_E_REVOKED: rc = SAKHI_EAUTH; break;
     case SK_E_VERSION: rc = SAKHI_EVERSION; break;
-    case SK_E_ENROLL_CODE: rc = SAKHI_EENROLLCODE; break;
+    case SK_E_ENROLL_CODE: rc = enrolling ? SAKHI_EENROLLCODE : SAKHI_EPROTO; break;
     case SK_E_STORE_FULL:
     case SK_E_STORE_IO:
     case SK_E_INTERNAL:
@@ -290,14 +293,15 @@ static int recv_msg(sess *s, sk_msg *m)
                     return rc;
                 }
                 if (m->type == SK_MSG_BYE) {
-                    rc = m->u.error.code ? map_server_code(s->c, m->u.error.code, m->u.error.msg)
-                                         : sk_client_fail(s->c, SAKHI_ENET, NULL,
-                                                          "the server ended the session");
+                    rc = m->u.error.code
+                             ? map_server_code(s->c, s->enrolling, m->u.error.code, m->u.error.msg)
+                             : sk_client_fail(s->c, SAKHI_ENET, NULL,
+                                              "the server ended the session");
                     sk_msg_free(m);
                     return rc;
                 }
                 if (m->type == SK_MSG_ERROR && m->rid == 0) {
-                    rc = map_server_code(s->c, m->u.error.code, m->u.error.msg);
+                    rc = map_server_code(s->c, s->enrolling, m->u.error.code, m->u.error.msg);
                     sk_msg_free(m);
                     return rc;
                 }
@@ -319,7 +323,7 @@ static int expect(sess *s, sk_msg *m, uint32_t want, uint32_t rid)
     if (rc)
         return rc;
     if (m->type == SK_MSG_ERROR && m->rid == rid) {
-        rc = map_server_code(s->c, m->u.error.code, m->u.error.msg);
+        rc = map_server_code(s->c, s->enrolling, m->u.error.code, m->u.error.msg);
         sk_msg_free(m);
         return rc;
     }
@@ -615,6 +619,7 @@ static int enroll(sakhi_client *c, const char *host, uint16_t port, const char *
         return sk_client_fail(c, SAKHI_EENROLLED, NULL, "this device is already enrolled");
     }
     sess_init(&s, c, opts, NULL);
+    s.enrolling = 1;
     if (sk_auth_keygen(priv, pub)) {
         rc = sk_client_fail(c, SAKHI_EIO, NULL, "could not make the device key");
         goto out;
@@ -1303,7 +1308,7 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
             continue;
         }
         if (m.type == SK_MSG_ERROR) {
-            rc = map_server_code(c, m.u.error.code, m.u.error.msg);
+            rc = map_server_code(c, 0, m.u.error.code, m.u.error.msg);
             sk_msg_free(&m);
             goto out;
         }
