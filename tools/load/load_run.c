@@ -857,9 +857,9 @@ static void on_changes(ld_slot *s, const sk_msg *m)
 }
 
 /* Early requests (PROTOCOL.md section 4.1), as libsakhi sends them: right behind AUTH, the
- * first PUSH (at most 32 changes, far below the 64 KiB frame limit before WELCOME) and, when it
+ * first PUSH (at most 64 changes of the load's ~400 B, under the 64 KiB frame limit before WELCOME) and, when it
  * holds all the device's work, the PULL; they cost no round trip of their own. */
-#define LD_EARLY_BATCH 32u
+#define LD_EARLY_BATCH 64u
 
 static void send_early(ld_slot *s)
 {
