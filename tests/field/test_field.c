@@ -141,30 +141,6 @@ static void sync_ok(fx *f, sakhi_client *c, sakhi_sync_result *res)
     assert_int_equal(res->complete, 1);
 }
 
-static uint64_t pending(sakhi_client *c)
-{
-    uint64_t n = 0;
-    assert_int_equal(sakhi_pending_count(&n, c), 0);
-    return n;
-}
-
-static int state_of(sakhi_client *c, const char *id)
-{
-    sakhi_record *rec = NULL;
-    assert_int_equal(sakhi_record_get(&rec, c, id), 0);
-    int s = sakhi_record_sync_state(rec);
-    sakhi_record_free(rec);
-    return s;
-}
-
-static void server_stats(fx *f, uint64_t *records, uint64_t *seq)
-{
-    sk_store *s = NULL;
-    assert_int_equal(sk_ts_store(&f->ts, &s), 0);
-    assert_int_equal(sk_store_stats(s, records, seq), 0);
-    sk_store_close(s);
-}
-
 static unsigned scale(void)
 {
     const char *e = getenv("SAKHI_FIELD_SCALE");
@@ -314,7 +290,7 @@ static void test_months_offline(void **state)
         }
         sakhi_record_free(rec);
     }
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
     sakhi_close(c);
 }
 
@@ -378,18 +354,18 @@ static void test_crash_mid_sync_keeps_outbox(void **state)
     close(pfd[0]);
 
     c = open_dev(f, n, 0);
-    uint64_t left = pending(c);
+    uint64_t left = sk_td_pending(c);
     assert_int_equal(left, 20 - (uint64_t)b); /* nothing unsent was dropped */
     assert_true(left >= 12);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
     sync_ok(f, c, &res);
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
     uint64_t nrec, seq;
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(nrec, 20); /* each exactly once */
     assert_int_equal(seq, 20);
     for (int i = 0; i < 20; i++)
-        assert_int_equal(state_of(c, ids[i]), SAKHI_SYNC_RECEIVED);
+        assert_int_equal(sk_td_state(c, ids[i]), SAKHI_SYNC_RECEIVED);
     sakhi_close(c);
 }
 
@@ -431,7 +407,7 @@ static void test_server_restored_from_older_backup(void **state)
     copy_tree(backup, f->ts.data);
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
     uint64_t nrec, seq;
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(seq, 3);
 
     /* another device of the centre writes first: seq 4, below device A's cursor 6 */
@@ -443,22 +419,22 @@ static void test_server_restored_from_older_backup(void **state)
     /* device A: its outbox is pushed (the restored server applies it), the acks' versions
      * (5, 6) are not above its cursor (6), so it pulls again from 0 and sees B's record,
      * which a pull from 6 would have skipped for ever */
-    assert_int_equal(pending(a), 2);
+    assert_int_equal(sk_td_pending(a), 2);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
     sync_ok(f, a, &res);
     assert_int_equal(res.pushed, 2);
     assert_int_equal(res.applied, 2);
-    assert_int_equal(pending(a), 0);
-    assert_int_equal(state_of(a, bid), SAKHI_SYNC_RECEIVED);
-    assert_int_equal(state_of(a, ids[6]), SAKHI_SYNC_RECEIVED);
-    assert_int_equal(state_of(a, ids[7]), SAKHI_SYNC_RECEIVED);
+    assert_int_equal(sk_td_pending(a), 0);
+    assert_int_equal(sk_td_state(a, bid), SAKHI_SYNC_RECEIVED);
+    assert_int_equal(sk_td_state(a, ids[6]), SAKHI_SYNC_RECEIVED);
+    assert_int_equal(sk_td_state(a, ids[7]), SAKHI_SYNC_RECEIVED);
     assert_int_equal(sakhi_status_get(&st, a), 0);
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(seq, 6);
     assert_int_equal(st.cursor, seq);
     /* the records acknowledged before the restore (3..5) are still on the device */
     for (int i = 3; i < 6; i++)
-        assert_int_equal(state_of(a, ids[i]), SAKHI_SYNC_RECEIVED);
+        assert_int_equal(sk_td_state(a, ids[i]), SAKHI_SYNC_RECEIVED);
     sakhi_close(a);
     sakhi_close(b);
 }
@@ -506,11 +482,11 @@ static void test_urgent_first_on_2g(void **state)
     assert_int_equal(fa.pushed, 3);
     assert_int_equal(res.pushed, 3);
     for (int i = 0; i < 50; i++)
-        assert_int_equal(state_of(c, ids[i]),
+        assert_int_equal(sk_td_state(c, ids[i]),
                          i % 16 == 7 ? SAKHI_SYNC_RECEIVED : SAKHI_SYNC_PENDING);
     assert_true(fa.t_first - fa.t0 < 30000);
     sync_ok(f, c, NULL);
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
     sakhi_close(c);
 }
 
@@ -563,7 +539,7 @@ static void test_watchdog_then_progress(void **state)
     assert_true(took >= 1500 && took < 10000);
     printf("FIGURE watchdog stall_timeout_ms=1500 ended_after_ms=%llu acked_before=%llu\n",
            (unsigned long long)took, (unsigned long long)res.pushed);
-    uint64_t left = pending(c);
+    uint64_t left = sk_td_pending(c);
     assert_int_equal(left, 60 - res.pushed);
     assert_true(left > 40);
 
@@ -577,7 +553,7 @@ static void test_watchdog_then_progress(void **state)
     res.version = SAKHI_SYNC_RESULT_VERSION;
     assert_int_equal(sync_via(c, f->ts.port, &res, &so2), 0);
     assert_int_equal(res.pushed, left);
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
     assert_int_equal(pl.bad, 0);
     assert_true(pl.calls > 3);
     assert_true(pl.total_bytes > 0);
@@ -653,7 +629,7 @@ static void test_flaky_batch_progresses(void **state)
         if (al.seen)
             assert_int_equal(al.push_total, left);
         left -= res.pushed;
-        assert_int_equal(pending(c), left);
+        assert_int_equal(sk_td_pending(c), left);
         if (rc == 0 && res.complete) {
             complete = 1;
             break;
@@ -666,7 +642,7 @@ static void test_flaky_batch_progresses(void **state)
     assert_true(complete); /* and the pull got through too, within the bound */
     assert_int_equal(acked, 2 * (uint64_t)N);
     uint64_t nrec, seq;
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(nrec, 2 * (uint64_t)N);
     assert_int_equal(seq, 4 * (uint64_t)N); /* nothing applied twice */
     printf("FIGURE flaky referrals=%u attempts=%d cuts=%d bytes_sent=%llu clean_bytes_sent=%llu "

@@ -25,6 +25,7 @@
 #include <sakhi/sakhi.h>
 
 #include "sk_case.h"
+#include "sk_testdevice.h"
 #include "sk_testserver.h"
 
 #include <arpa/inet.h>
@@ -118,30 +119,6 @@ static void sync_ok(sakhi_client *c, sakhi_sync_result *res)
     assert_int_equal(res->complete, 1);
 }
 
-static uint64_t pending(sakhi_client *c)
-{
-    uint64_t n = 0;
-    assert_int_equal(sakhi_pending_count(&n, c), 0);
-    return n;
-}
-
-static int state_of(sakhi_client *c, const char *id)
-{
-    sakhi_record *rec = NULL;
-    assert_int_equal(sakhi_record_get(&rec, c, id), 0);
-    int s = sakhi_record_sync_state(rec);
-    sakhi_record_free(rec);
-    return s;
-}
-
-static void server_stats(fx *f, uint64_t *records, uint64_t *seq)
-{
-    sk_store *s = NULL;
-    assert_int_equal(sk_ts_store(&f->ts, &s), 0);
-    assert_int_equal(sk_store_stats(s, records, seq), 0);
-    sk_store_close(s);
-}
-
 /* All ids on a device, in list order. */
 static size_t list_all(sakhi_client *c, char (*ids)[SAKHI_ID_STRLEN], size_t cap)
 {
@@ -178,7 +155,7 @@ static void test_enroll_push_pull(void **state)
     for (int i = 0; i < 3; i++)
         capture(c, "withheld", SAKHI_URGENCY_ROUTINE, ids[i]);
     assert_int_equal(sakhi_followup_add(c, ids[0], "called back, safe now"), 0);
-    assert_int_equal(pending(c), 4);
+    assert_int_equal(sk_td_pending(c), 4);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
     sync_ok(c, &res);
     assert_int_equal(res.pushed, 4);
@@ -187,9 +164,9 @@ static void test_enroll_push_pull(void **state)
     assert_int_equal(res.rejected, 0);
     assert_int_equal(res.pulled, 3);
     assert_true(res.bytes_sent > 0 && res.bytes_received > 0);
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(state_of(c, ids[i]), SAKHI_SYNC_RECEIVED);
+        assert_int_equal(sk_td_state(c, ids[i]), SAKHI_SYNC_RECEIVED);
     /* the server's fields came back with the pull */
     sakhi_record *rec = NULL;
     const char *w;
@@ -200,7 +177,7 @@ static void test_enroll_push_pull(void **state)
     assert_int_equal(sakhi_record_followup_count(rec), 1);
     sakhi_record_free(rec);
     uint64_t nrec, seq;
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(nrec, 3);
     assert_int_equal(seq, 4);
     /* a second sync has nothing to do */
@@ -231,20 +208,20 @@ static void test_three_devices_converge(void **state)
         for (int i = 0; i < 3; i++)
             sync_ok(d[i], NULL);
     uint64_t nrec, seq;
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(nrec, 12);
     assert_int_equal(seq, 12);
     for (int i = 0; i < 3; i++) {
         char got[16][SAKHI_ID_STRLEN];
         size_t n = list_all(d[i], got, 16);
         assert_int_equal(n, 12);
-        assert_int_equal(pending(d[i]), 0);
+        assert_int_equal(sk_td_pending(d[i]), 0);
         for (int k = 0; k < 12; k++) {
             int found = 0;
             for (size_t j = 0; j < n; j++)
                 found += strcmp(got[j], ids[k]) == 0;
             assert_int_equal(found, 1);
-            assert_int_equal(state_of(d[i], ids[k]), SAKHI_SYNC_RECEIVED);
+            assert_int_equal(sk_td_state(d[i], ids[k]), SAKHI_SYNC_RECEIVED);
         }
     }
     /* same content everywhere: compare the JSON renderings */
@@ -407,18 +384,18 @@ static void test_cut_sweep(void **state)
     res.version = SAKHI_SYNC_RESULT_VERSION;
     assert_int_equal(sakhi_sync(&res, c, &so), 0);
     assert_int_equal(res.complete, 1);
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
     proxy_stop(&px);
 
     /* nothing missing, nothing applied twice: one seq per op, one record per capture */
     uint64_t nrec, seq;
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(nrec, (uint64_t)nids);
     assert_int_equal(seq, (uint64_t)nops);
     char got[200][SAKHI_ID_STRLEN];
     assert_int_equal(list_all(c, got, 200), (size_t)nids);
     for (int i = 0; i < nids; i++)
-        assert_int_equal(state_of(c, ids[i]), SAKHI_SYNC_RECEIVED);
+        assert_int_equal(sk_td_state(c, ids[i]), SAKHI_SYNC_RECEIVED);
     /* follow-ups: each round's one, none doubled (entries are unioned by id) */
     size_t fu = 0;
     for (int i = 0; i < nids; i++) {
@@ -453,13 +430,13 @@ static void test_urgent_first_batch(void **state)
     assert_int_equal(sakhi_sync(&res, c, &so), SAKHI_ECANCELED);
     /* the first acknowledged batch held exactly the two urgent referrals, captured last */
     assert_int_equal(res.pushed, 2);
-    assert_int_equal(state_of(c, ids[4]), SAKHI_SYNC_RECEIVED);
-    assert_int_equal(state_of(c, ids[5]), SAKHI_SYNC_RECEIVED);
+    assert_int_equal(sk_td_state(c, ids[4]), SAKHI_SYNC_RECEIVED);
+    assert_int_equal(sk_td_state(c, ids[5]), SAKHI_SYNC_RECEIVED);
     for (int i = 0; i < 4; i++)
-        assert_int_equal(state_of(c, ids[i]), SAKHI_SYNC_PENDING);
-    assert_int_equal(pending(c), 4);
+        assert_int_equal(sk_td_state(c, ids[i]), SAKHI_SYNC_PENDING);
+    assert_int_equal(sk_td_pending(c), 4);
     sync_ok(c, NULL);
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
     sakhi_close(c);
 }
 
@@ -501,7 +478,7 @@ static void test_rejected_then_fixed_or_discarded(void **state)
     assert_int_equal(res.nrejections, 2);
     assert_int_equal(res.rejections[0].code, 41); /* FORBIDDEN */
     assert_string_equal(res.rejections[0].field, "status");
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
 
     /* visible on the record, with its reason */
     sakhi_record *rec = NULL;
@@ -524,7 +501,7 @@ static void test_rejected_then_fixed_or_discarded(void **state)
     /* a second sync does not resend or forget it */
     sync_ok(c, &res);
     assert_int_equal(res.pushed, 0);
-    assert_int_equal(state_of(c, bad1), SAKHI_SYNC_REJECTED);
+    assert_int_equal(sk_td_state(c, bad1), SAKHI_SYNC_REJECTED);
 
     /* fix one: the whole referral goes again, as new */
     sakhi_referral *r = NULL;
@@ -532,16 +509,16 @@ static void test_rejected_then_fixed_or_discarded(void **state)
     assert_int_equal(sakhi_referral_set_status(r, SAKHI_STATUS_NEW), 0);
     assert_int_equal(sakhi_referral_save(NULL, c, r), 0);
     sakhi_referral_free(r);
-    assert_int_equal(state_of(c, bad1), SAKHI_SYNC_PENDING);
+    assert_int_equal(sk_td_state(c, bad1), SAKHI_SYNC_PENDING);
     /* discard the other: it never reached the server, so it goes away */
     assert_int_equal(sakhi_discard_change(c, bad2), 0);
     assert_int_equal(sakhi_record_get(&rec, c, bad2), SAKHI_ENOTFOUND);
     assert_int_equal(sakhi_discard_change(c, good), SAKHI_ESTATE);
     sync_ok(c, &res);
     assert_int_equal(res.applied, 1);
-    assert_int_equal(state_of(c, bad1), SAKHI_SYNC_RECEIVED);
+    assert_int_equal(sk_td_state(c, bad1), SAKHI_SYNC_RECEIVED);
     uint64_t nrec, seq;
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(nrec, 2);
     sakhi_close(c);
 }
@@ -571,7 +548,7 @@ static void test_accept_makes_stub(void **state)
     capture(fw, "Canary Stub Name", SAKHI_URGENCY_URGENT, id);
     sync_ok(fw, NULL);
     sync_ok(st, NULL);
-    assert_int_equal(state_of(st, id), SAKHI_SYNC_RECEIVED);
+    assert_int_equal(sk_td_state(st, id), SAKHI_SYNC_RECEIVED);
     staff_set_status(st, id, SAKHI_STATUS_RECEIVED);
     staff_set_status(st, id, SAKHI_STATUS_ACCEPTED);
     sakhi_record *rec = NULL;
@@ -664,11 +641,11 @@ static void test_capture_during_sync(void **state)
     pthread_join(th, NULL);
     assert_int_equal(j.rc, 0);
     assert_int_equal(j.res.pushed, 150);
-    assert_int_equal(pending(c), 20);
+    assert_int_equal(sk_td_pending(c), 20);
     sync_ok(c, NULL);
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
     uint64_t nrec, seq;
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(nrec, 170);
     sakhi_close(c);
 }
@@ -718,7 +695,7 @@ static void test_cancel_and_timeout(void **state)
     assert_int_equal(j.rc, SAKHI_ECANCELED);
     assert_true(sk_ts_now_ms() - t0 < 2000);
     close(a);
-    assert_int_equal(pending(c), 1);
+    assert_int_equal(sk_td_pending(c), 1);
 
     /* the read timeout */
     so.io_timeout_ms = 300;
@@ -732,7 +709,7 @@ static void test_cancel_and_timeout(void **state)
     assert_int_equal(sakhi_sync(&res, c, &so), SAKHI_ENET);
     /* nothing lost: the real server gets it */
     sync_ok(c, NULL);
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
     sakhi_close(c);
 }
 

@@ -279,30 +279,6 @@ static int sync_port(sakhi_client *c, uint16_t port, sakhi_sync_result *res)
     return sync_port_count(c, port, res, NULL);
 }
 
-static uint64_t pending(sakhi_client *c)
-{
-    uint64_t n = 0;
-    assert_int_equal(sakhi_pending_count(&n, c), 0);
-    return n;
-}
-
-static int state_of(sakhi_client *c, const char *id)
-{
-    sakhi_record *rec = NULL;
-    assert_int_equal(sakhi_record_get(&rec, c, id), 0);
-    int s = sakhi_record_sync_state(rec);
-    sakhi_record_free(rec);
-    return s;
-}
-
-static void server_stats(fx *f, uint64_t *records, uint64_t *seq)
-{
-    sk_store *s = NULL;
-    assert_int_equal(sk_ts_store(&f->ts, &s), 0);
-    assert_int_equal(sk_store_stats(s, records, seq), 0);
-    sk_store_close(s);
-}
-
 /* ---- round trips -------------------------------------------------------------------------- */
 
 /* 10 pending referrals, synced through the relay: the server's flights are the round trips. */
@@ -331,11 +307,11 @@ static void round_trips(fx *f, int handshake_flights)
     assert_int_equal(atomic_load(&r.conns), 1);
     assert_int_equal(first, handshake_flights + 2);
     assert_int_equal(second, handshake_flights + 2);
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
     for (int i = 0; i < 10; i++)
-        assert_int_equal(state_of(c, ids[i]), SAKHI_SYNC_RECEIVED);
+        assert_int_equal(sk_td_state(c, ids[i]), SAKHI_SYNC_RECEIVED);
     uint64_t nrec, seq;
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(nrec, 10);
     assert_int_equal(seq, 10);
     sakhi_close(c);
@@ -366,7 +342,7 @@ static void early_over_limits(fx *f, const char *const *args, int refusals)
     for (int i = 0; i < 3; i++)
         capture(c, ids[i]);
     assert_int_equal(sakhi_followup_add(c, ids[0], "visited again"), 0);
-    assert_int_equal(pending(c), 4);
+    assert_int_equal(sk_td_pending(c), 4);
     sakhi_sync_result res;
     atomic_store(&early_refused, 0);
     sync_port(c, f->ts.port, &res);
@@ -375,13 +351,13 @@ static void early_over_limits(fx *f, const char *const *args, int refusals)
     assert_int_equal(res.applied, 4);
     assert_int_equal(res.rejected, 0);
     assert_true(res.complete);
-    assert_int_equal(pending(c), 0);
+    assert_int_equal(sk_td_pending(c), 0);
     sakhi_record *rec = NULL;
     assert_int_equal(sakhi_record_get(&rec, c, ids[0]), 0);
     assert_int_equal(sakhi_record_followup_count(rec), 1);
     sakhi_record_free(rec);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(state_of(c, ids[i]), SAKHI_SYNC_RECEIVED);
+        assert_int_equal(sk_td_state(c, ids[i]), SAKHI_SYNC_RECEIVED);
     sakhi_close(c);
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
 }
@@ -396,7 +372,7 @@ static void test_early_requests_over_limits(void **state)
     /* both at once */
     early_over_limits(f, (const char *const[]){"--max-inflight", "1", "--max-batch", "3", NULL}, 1);
     uint64_t nrec, seq;
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(nrec, 9);
     assert_int_equal(seq, 12);
 }
@@ -484,7 +460,7 @@ static void test_server_orders_early_requests(void **state)
     sk_msg_free(&m);
     assert_int_equal(sk_tc_wait_close(&tc, 5000), 0); /* nothing else was answered */
     uint64_t nrec, seq;
-    server_stats(f, &nrec, &seq);
+    assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(nrec, 0);
     assert_int_equal(seq, 0);
 
@@ -563,7 +539,7 @@ static void test_restore_found_with_empty_outbox(void **state)
     sakhi_status st = SAKHI_STATUS_INIT;
     assert_int_equal(sakhi_status_get(&st, a), 0);
     assert_int_equal(st.cursor, 6);
-    assert_int_equal(pending(a), 0); /* nothing to push: only WELCOME can tell */
+    assert_int_equal(sk_td_pending(a), 0); /* nothing to push: only WELCOME can tell */
 
     /* restored from the backup (seq 2); another device then writes seq 3 */
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
@@ -579,12 +555,12 @@ static void test_restore_found_with_empty_outbox(void **state)
     assert_int_equal(res.server_behind, 1);
     assert_int_equal(res.server_seq, 3);
     assert_int_equal(res.pushed, 0);
-    assert_int_equal(state_of(a, bid), SAKHI_SYNC_RECEIVED);
+    assert_int_equal(sk_td_state(a, bid), SAKHI_SYNC_RECEIVED);
     assert_int_equal(sakhi_status_get(&st, a), 0);
     assert_int_equal(st.cursor, 3);
     /* what the restore lost stays on the device as it was */
     for (int i = 0; i < 6; i++)
-        assert_int_equal(state_of(a, ids[i]), SAKHI_SYNC_RECEIVED);
+        assert_int_equal(sk_td_state(a, ids[i]), SAKHI_SYNC_RECEIVED);
     /* and the next sync is an ordinary one */
     sync_port(a, f->ts.port, &res);
     assert_int_equal(res.server_behind, 0);
@@ -622,7 +598,7 @@ static void test_followup_after_ack_without_pull(void **state)
     sync_port(c, f->ts.port, &res);
     assert_int_equal(res.applied, 1);
     assert_int_equal(res.rejected, 0);
-    assert_int_equal(state_of(c, id), SAKHI_SYNC_RECEIVED);
+    assert_int_equal(sk_td_state(c, id), SAKHI_SYNC_RECEIVED);
     sakhi_close(c);
 }
 

@@ -101,3 +101,19 @@ int sk_td_capture(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, i
     sakhi_referral_free(r);
     return rc;
 }
+
+uint64_t sk_td_pending(sakhi_client *c)
+{
+    uint64_t n = 0;
+    return sakhi_pending_count(&n, c) == 0 ? n : UINT64_MAX;
+}
+
+int sk_td_state(sakhi_client *c, const char *id)
+{
+    sakhi_record *rec = NULL;
+    if (sakhi_record_get(&rec, c, id) != 0)
+        return -1;
+    int s = sakhi_record_sync_state(rec);
+    sakhi_record_free(rec);
+    return s;
+}

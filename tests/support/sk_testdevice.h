@@ -57,6 +57,11 @@ int sk_td_enroll(sakhi_client *c, sk_ts *ts, const char *worker, const char *lab
 int sk_td_referral(sakhi_referral **out, sakhi_client *c, const char *name, int urgency,
                    int contact);
 
+/* Changes waiting in c's outbox; UINT64_MAX when they cannot be counted. */
+uint64_t sk_td_pending(sakhi_client *c);
+/* The sync state (SAKHI_SYNC_*) of record id on c; -1 when it cannot be read. */
+int sk_td_state(sakhi_client *c, const char *id);
+
 /* sk_td_referral saved as is: id gets its id. A failure's field and text are in
  * sakhi_errfield(c) and sakhi_errmsg(c). */
 int sk_td_capture(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, int urgency,

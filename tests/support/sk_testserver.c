@@ -51,6 +51,17 @@ int sk_ts_store(sk_ts *t, sk_store **out)
     return sk_store_open(out, t->data, 0);
 }
 
+int sk_ts_stats(sk_ts *t, uint64_t *records, uint64_t *seq)
+{
+    sk_store *s;
+    int rc = sk_ts_store(t, &s);
+    if (rc)
+        return rc;
+    rc = sk_store_stats(s, records, seq);
+    sk_store_close(s);
+    return rc;
+}
+
 int sk_ts_worker(sk_ts *t, const char *id, uint32_t role, uint32_t district)
 {
     sk_store *s;

@@ -44,6 +44,8 @@ int sk_ts_stop(sk_ts *t, int timeout_ms);
 void sk_ts_kill(sk_ts *t);
 /* Kill if running, remove the temp dir (kept when SAKHI_KEEP_TMP is set). */
 void sk_ts_teardown(sk_ts *t);
+/* The server store's record count and last seq (sk_store_stats), read beside the server. */
+int sk_ts_stats(sk_ts *t, uint64_t *records, uint64_t *seq);
 /* Open the store read/write beside the server (caller closes). */
 int sk_ts_store(sk_ts *t, sk_store **out);
 /* The path of the server binary. */
