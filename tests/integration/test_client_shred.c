@@ -53,57 +53,6 @@ static const char *const k_canaries[] = {CANARY_NAME, "98111 22333", "shred-cana
                                          CANARY_EDIT};
 #define NCANARY (sizeof(k_canaries) / sizeof(k_canaries[0]))
 
-/* Byte-by-byte scan of every regular file under dir (recursive); hits named in where. */
-static int scan_dir(const char *dir, char *where, size_t wcap)
-{
-    int hits = 0;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char path[1200];
-        struct stat st;
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (lstat(path, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            hits += scan_dir(path, where, wcap);
-            continue;
-        }
-        if (!S_ISREG(st.st_mode))
-            continue;
-        char *buf;
-        size_t len;
-        assert_int_equal(sk_read_file(path, &buf, &len), 0);
-        for (size_t c = 0; c < NCANARY; c++) {
-            size_t n = strlen(k_canaries[c]);
-            for (size_t i = 0; i + n <= len; i++)
-                if (buf[i] == k_canaries[c][0] && memcmp(buf + i, k_canaries[c], n) == 0) {
-                    hits++;
-                    size_t w = strlen(where);
-                    snprintf(where + w, wcap - w, "%s@%s:%zu ", k_canaries[c], path, i);
-                }
-        }
-        free(buf);
-    }
-    closedir(d);
-    return hits;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    char *buf;
-    size_t len;
-    assert_int_equal(sk_read_file(from, &buf, &len), 0);
-    FILE *fp = fopen(to, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(buf, 1, len, fp), len);
-    assert_int_equal(fclose(fp), 0);
-    free(buf);
-}
-
 static int contains(const void *hay, size_t n, const void *needle, size_t m)
 {
     const uint8_t *h = hay;
@@ -285,13 +234,13 @@ static void test_erasure_shreds_device_copy(void **state)
     sk_vault_buf_wipe(&pt);
     snprintf(p1, sizeof(p1), "%s/keys.db", dev);
     assert_false(slot_is_zero(p1, slot));
-    copy_file(p1, keys_before);
+    assert_int_equal(sk_copy_file(p1, keys_before), 0);
     assert_int_equal(mkdir(bak, 0700), 0);
     const char *files[] = {"data.mdb", "keys.db"};
     for (size_t i = 0; i < 2; i++) {
         snprintf(p1, sizeof(p1), "%s/%s", dev, files[i]);
         snprintf(p2, sizeof(p2), "%s/%s", bak, files[i]);
-        copy_file(p1, p2);
+        assert_int_equal(sk_copy_file(p1, p2), 0);
     }
 
     /* The administrator erases it on the server while the server runs. */
@@ -321,7 +270,7 @@ static void test_erasure_shreds_device_copy(void **state)
     sakhi_record_free(rec);
     sakhi_close(f);
     where[0] = '\0';
-    int fhits = scan_dir(fdev, where, sizeof(where));
+    int fhits = sk_scan_dir(fdev, k_canaries, NCANARY, where, sizeof(where));
     if (fhits)
         fail_msg("field device: %d canary hits: %s", fhits, where);
 
@@ -347,7 +296,7 @@ static void test_erasure_shreds_device_copy(void **state)
     /* (c) The copy taken before the erasure, with the live key file: the record is gone. */
     snprintf(p1, sizeof(p1), "%s/keys.db", dev);
     snprintf(p2, sizeof(p2), "%s/keys.db", bak);
-    copy_file(p1, p2);
+    assert_int_equal(sk_copy_file(p1, p2), 0);
     sakhi_client *b = open_store(bak);
     assert_int_equal(sakhi_record_get(&rec, b, id_er), SAKHI_EFORMAT);
     assert_int_equal(sakhi_record_get(&rec, b, id_keep), 0);
@@ -355,7 +304,7 @@ static void test_erasure_shreds_device_copy(void **state)
     sakhi_close(b);
     /* With its own pre-erasure key file the copy still holds the record: a copy taken before
      * an erasure is a copy of the record (docs/SECURITY.md). */
-    copy_file(keys_before, p2);
+    assert_int_equal(sk_copy_file(keys_before, p2), 0);
     b = open_store(bak);
     assert_int_equal(sakhi_record_get(&rec, b, id_er), 0);
     sakhi_record_free(rec);
@@ -367,10 +316,10 @@ static void test_erasure_shreds_device_copy(void **state)
     assert_non_null(fp);
     fprintf(fp, "xx%syy", CANARY_NAME);
     fclose(fp);
-    assert_int_equal(scan_dir(dev, where, sizeof(where)), 1);
+    assert_int_equal(sk_scan_dir(dev, k_canaries, NCANARY, where, sizeof(where)), 1);
     remove(p1);
     where[0] = '\0';
-    int hits = scan_dir(dev, where, sizeof(where));
+    int hits = sk_scan_dir(dev, k_canaries, NCANARY, where, sizeof(where));
     if (hits)
         fail_msg("%d canary hits: %s", hits, where);
 

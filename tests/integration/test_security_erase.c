@@ -30,59 +30,6 @@ static const char *const k_canaries[] = {"CANARY-NAME-ONE", "CANARY-NAME-TWO", "
                                          "CANARY-BLOCK", "CANARY-NOTE-XYZZY"};
 #define NCANARY (sizeof(k_canaries) / sizeof(k_canaries[0]))
 
-/* Byte-by-byte scan of every regular file under dir (recursive); hits counted per canary. */
-static int scan_dir(const char *dir, char *where, size_t wcap)
-{
-    int hits = 0;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char path[1200];
-        struct stat st;
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (lstat(path, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            hits += scan_dir(path, where, wcap);
-            continue;
-        }
-        if (!S_ISREG(st.st_mode))
-            continue;
-        char *buf;
-        size_t len;
-        assert_int_equal(sk_read_file(path, &buf, &len), 0);
-        for (size_t c = 0; c < NCANARY; c++) {
-            size_t n = strlen(k_canaries[c]);
-            for (size_t i = 0; i + n <= len; i++)
-                if (buf[i] == k_canaries[c][0] && memcmp(buf + i, k_canaries[c], n) == 0) {
-                    hits++;
-                    size_t w = strlen(where);
-                    snprintf(where + w, wcap - w, "%s@%s:%zu ", k_canaries[c], path, i);
-                }
-        }
-        free(buf);
-    }
-    closedir(d);
-    return hits;
-}
-
-static int copy_file(const char *from, const char *to)
-{
-    char *buf;
-    size_t len;
-    if (sk_read_file(from, &buf, &len))
-        return -1;
-    FILE *fp = fopen(to, "wb");
-    int rc = fp && fwrite(buf, 1, len, fp) == len ? 0 : -1;
-    if (fp && fclose(fp) != 0)
-        rc = -1;
-    free(buf);
-    return rc;
-}
-
 static void enroll(sk_ts *ts, sk_tc *c, const char *worker)
 {
     assert_int_equal(sk_td_tc(c, ts, worker, "dev"), 0);
@@ -112,7 +59,7 @@ static void test_erase_really_erases(void **state)
     assert_non_null(fp);
     fprintf(fp, "xx%syy", k_canaries[4]);
     fclose(fp);
-    assert_int_equal(scan_dir(ts.dir, where, sizeof(where)), 1);
+    assert_int_equal(sk_scan_dir(ts.dir, k_canaries, NCANARY, where, sizeof(where)), 1);
     remove(probe);
     where[0] = '\0';
 
@@ -154,7 +101,7 @@ static void test_erase_really_erases(void **state)
     assert_true(hist >= 1);
     sk_store_close(st);
     /* Sealed at rest: no canary byte in any file, before any erasure. */
-    assert_int_equal(scan_dir(ts.dir, where, sizeof(where)), 0);
+    assert_int_equal(sk_scan_dir(ts.dir, k_canaries, NCANARY, where, sizeof(where)), 0);
 
     /* A copy of the store as it stands before the erasure (what old pages and old backups
      * hold), with the key files as they will be after it. */
@@ -190,17 +137,17 @@ static void test_erase_really_erases(void **state)
     sk_store_close(st);
     snprintf(p1, sizeof(p1), "%s/keys.db", ts.data);
     snprintf(p2, sizeof(p2), "%s/keys.db", after);
-    assert_int_equal(copy_file(p1, p2), 0);
+    assert_int_equal(sk_copy_file(p1, p2), 0);
     snprintf(p1, sizeof(p1), "%s/master.key", ts.data);
     snprintf(p2, sizeof(p2), "%s/master.key", after);
-    assert_int_equal(copy_file(p1, p2), 0);
+    assert_int_equal(sk_copy_file(p1, p2), 0);
     /* The old copy with today's keys: its sealed bytes no longer open. */
     snprintf(p1, sizeof(p1), "%s/keys.db", ts.data);
     snprintf(p2, sizeof(p2), "%s/keys.db", before);
-    assert_int_equal(copy_file(p1, p2), 0);
+    assert_int_equal(sk_copy_file(p1, p2), 0);
     snprintf(p1, sizeof(p1), "%s/master.key", ts.data);
     snprintf(p2, sizeof(p2), "%s/master.key", before);
-    assert_int_equal(copy_file(p1, p2), 0);
+    assert_int_equal(sk_copy_file(p1, p2), 0);
     assert_int_equal(sk_store_open(&st, before, 0), 0);
     assert_int_equal(sk_store_record_get(st, &c1.id, &r), -SK_E_STORE_IO);
     sk_store_close(st);
@@ -209,7 +156,7 @@ static void test_erase_really_erases(void **state)
     sk_tc_free(&ad);
     assert_int_equal(sk_ts_stop(&ts, 10000), 0);
     /* Every file: data dir, log, server output, both copies. */
-    int hits = scan_dir(ts.dir, where, sizeof(where));
+    int hits = sk_scan_dir(ts.dir, k_canaries, NCANARY, where, sizeof(where));
     if (hits)
         fail_msg("%d canary hits: %s", hits, where);
     sk_change_free(&c1);

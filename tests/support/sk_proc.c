@@ -244,3 +244,60 @@ int sk_file_contains(const char *path, const char *needle)
     free(buf);
     return r;
 }
+
+int sk_copy_file(const char *from, const char *to)
+{
+    char *buf;
+    size_t len;
+    if (sk_read_file(from, &buf, &len))
+        return -1;
+    FILE *fp = fopen(to, "wb");
+    int rc = fp && fwrite(buf, 1, len, fp) == len ? 0 : -1;
+    if (fp && fclose(fp) != 0)
+        rc = -1;
+    free(buf);
+    return rc;
+}
+
+int sk_scan_dir(const char *dir, const char *const *needles, size_t n, char *where, size_t wcap)
+{
+    int hits = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while (hits >= 0 && (e = readdir(d))) {
+        char path[1200];
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            int sub = sk_scan_dir(path, needles, n, where, wcap);
+            hits = sub < 0 ? -1 : hits + sub;
+            continue;
+        }
+        if (!S_ISREG(st.st_mode))
+            continue;
+        char *buf;
+        size_t len;
+        if (sk_read_file(path, &buf, &len)) {
+            hits = -1;
+            break;
+        }
+        for (size_t c = 0; c < n; c++) {
+            size_t m = strlen(needles[c]);
+            for (size_t i = 0; m && i + m <= len; i++)
+                if (buf[i] == needles[c][0] && memcmp(buf + i, needles[c], m) == 0) {
+                    hits++;
+                    size_t w = strlen(where);
+                    snprintf(where + w, wcap - w, "%s@%s:%zu ", needles[c], path, i);
+                }
+        }
+        free(buf);
+    }
+    closedir(d);
+    return hits;
+}

@@ -46,6 +46,12 @@ int sk_wait_file(const char *path, int timeout_ms);
 int sk_wait_port(const char *host, uint16_t port, int timeout_ms);
 /* Read a whole file (NUL-terminated; caller frees *out). */
 int sk_read_file(const char *path, char **out, size_t *len_out);
+/* Copy a whole file (created or truncated). 0 or -1. */
+int sk_copy_file(const char *from, const char *to);
+/* Byte-by-byte scan of every regular file under dir (recursive, symlinks not followed) for
+ * each of the n needles; every hit is appended to where as "needle@path:offset ". The number
+ * of hits, or -1 when a directory or file cannot be read. */
+int sk_scan_dir(const char *dir, const char *const *needles, size_t n, char *where, size_t wcap);
 /* Does the file contain needle? 1 yes, 0 no, -1 unreadable. */
 int sk_file_contains(const char *path, const char *needle);
 /* Monotonic milliseconds. */
