@@ -7,9 +7,10 @@
  * does exactly those puts, grouping `--commit N` referrals per write transaction, and prints
  * referrals/s as key=value so bench/run.sh can put it in a table next to the server's ingest.
  * With --keyfile it also does what the server's per-record keys need at the least: a 64-byte
- * slot appended to a side file (keys.db) per new record, made durable by one fdatasync per
- * commit before the LMDB commit that refers to it; with --audit-every N one ~120-byte audit
- * entry per N referrals (one per PUSH of N changes).
+ * slot per new record in a side file (keys.db), prepared ahead of need as the server's key pool
+ * does (runs of 64 slots doubling up to 4096, each one write and one fdatasync, made before any
+ * commit refers to them); with --audit-every N one ~120-byte audit entry per N referrals (one
+ * per PUSH of N changes).
  * Usage: bench_ceiling [--records N] [--commit N] [--value BYTES] [--dir DIR] [--nosync]
  *                      [--keyfile] [--audit-every N]
  */
@@ -122,7 +123,10 @@ int main(int argc, char **argv)
         }
     }
     double t0 = now_s();
-    uint64_t nkeys = 0, naudit = 0;
+    uint64_t nkeys = 0, naudit = 0, pool_end = 0, run = 64;
+    uint8_t *runbuf = keyfile ? calloc(4096, 64) : NULL;
+    if (keyfile && !runbuf)
+        return 1;
     uint64_t seq = 0;
     for (long done = 0; done < records;) {
         CHECK(mdb_txn_begin(env, NULL, 0, &txn));
@@ -144,15 +148,21 @@ int main(int argc, char **argv)
             CHECK(mdb_put(txn, d_ops, &k3, &v3, 0));
             MDB_val k4 = {8, opk}, v4 = {sizeof(dev), dev};
             CHECK(mdb_put(txn, d_dev, &k4, &v4, 0));
-            if (kfd >= 0) {
-                uint8_t slot[64];
-                memcpy(slot, id, 16);
-                memset(slot + 16, (int)(x & 0xff), 48);
-                if (pwrite(kfd, slot, sizeof(slot), (off_t)(nkeys++ * sizeof(slot))) !=
-                    (ssize_t)sizeof(slot)) {
-                    fprintf(stderr, "bench_ceiling: key slot write: %s\n", strerror(errno));
+            if (kfd >= 0 && nkeys++ == pool_end) {
+                /* The pool is used up: prepare the next run (random halves, zero ids). */
+                for (uint64_t s = 0; s < run; s++) {
+                    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                    memset(runbuf + s * 64 + 16, (int)(x & 0xff), 32);
+                }
+                if (pwrite(kfd, runbuf, (size_t)run * 64, (off_t)(pool_end * 64)) !=
+                        (ssize_t)(run * 64) ||
+                    (!nosync && fdatasync(kfd) != 0)) {
+                    fprintf(stderr, "bench_ceiling: key file write: %s\n", strerror(errno));
                     exit(1);
                 }
+                pool_end += run;
+                if (run < 4096)
+                    run *= 2;
             }
             if (audit_every && (done + 1) % audit_every == 0) {
                 uint8_t ak[8], av[120];
@@ -161,10 +171,6 @@ int main(int argc, char **argv)
                 MDB_val k5 = {8, ak}, v5 = {sizeof(av), av};
                 CHECK(mdb_put(txn, d_aud, &k5, &v5, MDB_APPEND));
             }
-        }
-        if (kfd >= 0 && !nosync && fdatasync(kfd) != 0) {
-            fprintf(stderr, "bench_ceiling: key file sync: %s\n", strerror(errno));
-            exit(1);
         }
         CHECK(mdb_txn_commit(txn));
     }
@@ -175,6 +181,7 @@ int main(int argc, char **argv)
            (double)records / dt);
     if (kfd >= 0)
         close(kfd);
+    free(runbuf);
     mdb_env_close(env);
     free(val);
     if (dir == dirbuf) {

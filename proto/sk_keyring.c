@@ -21,6 +21,17 @@
  *    missing tail that no committed record refers to; the next append starts at the next
  *    whole slot after it. Unreferenced slots are garbage: keys of records that were never
  *    committed.
+ *
+ * The pool (sk_keyring_use_pool; the server's store): instead of a slot written per record and
+ * keys.db synced at every commit, slots are prepared ahead of need - a run of them written with
+ * their random halves and an all-zero id, synced once, under the flock - and a batch takes the
+ * next prepared slot without any I/O. The key still binds the record id (it is in the HMAC); the
+ * slot's id field simply stays zero. Only this process hands out its prepared slots, and only
+ * while it runs: a restart prepares a new run at the file's end, so a slot that a crashed
+ * process had prepared but not handed out is never reused (it is garbage, like a torn append),
+ * and one it had handed out keeps its bytes. A batch that aborts gives its slots back to the
+ * pool; sk_keyring_close truncates the unused tail off the file when it is still the file's
+ * end. Runs grow from POOL_MIN to the configured maximum as they are used up.
  */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* flock, fdatasync, pread, pwrite */
@@ -46,6 +57,7 @@
 
 #define SLOT 64
 #define RND 32
+#define POOL_MIN 64
 
 struct sk_keyring {
     int fd;
@@ -57,6 +69,14 @@ struct sk_keyring {
     int batch;            /* inside sk_keyring_batch_begin .. commit/abort */
     int locked;           /* the batch holds the flock */
     uint64_t first, next; /* slots [first, next) written by this batch */
+    /* The pool (sk_keyring_use_pool): slots [pool_next, pool_end) are prepared and durable;
+     * pool_rnd holds the random halves of [pool_base, pool_end). */
+    uint32_t pool_max; /* 0 = no pool */
+    uint32_t pool_run; /* size of the next run */
+    uint64_t pool_base, pool_next, pool_end;
+    uint64_t pool_batch; /* pool_next when the batch began */
+    uint8_t *pool_rnd;
+    int err; /* errno of the last failed system call */
 };
 
 static int write_all(int fd, const void *p, size_t n, off_t off)
@@ -66,6 +86,8 @@ static int write_all(int fd, const void *p, size_t n, off_t off)
         ssize_t w = pwrite(fd, b, n, off);
         if (w < 0 && errno == EINTR)
             continue;
+        if (w == 0)
+            errno = ENOSPC;
         if (w <= 0)
             return -SK_E_STORE_IO;
         b += w;
@@ -195,12 +217,32 @@ int sk_keyring_open_master(sk_keyring **out, const char *path, const uint8_t mas
     return open_common(out, kr, path, err, errcap);
 }
 
+/* Give the unused prepared slots back to the file when they are still its end (nobody appended
+ * after them). Best effort: left in place they are only unused slots. */
+static void pool_release(sk_keyring *kr)
+{
+    if (kr->pool_rnd) {
+        OPENSSL_cleanse(kr->pool_rnd, (size_t)(kr->pool_end - kr->pool_base) * RND);
+        free(kr->pool_rnd);
+        kr->pool_rnd = NULL;
+    }
+    if (kr->pool_next < kr->pool_end && kr->fd >= 0 && flock(kr->fd, LOCK_EX) == 0) {
+        struct stat st;
+        if (fstat(kr->fd, &st) == 0 && (uint64_t)st.st_size == kr->pool_end * SLOT &&
+            ftruncate(kr->fd, (off_t)(kr->pool_next * SLOT)) == 0)
+            (void)fdatasync(kr->fd);
+        flock(kr->fd, LOCK_UN);
+    }
+    kr->pool_base = kr->pool_next = kr->pool_end = 0;
+}
+
 void sk_keyring_close(sk_keyring *kr)
 {
     if (!kr)
         return;
     if (kr->batch)
         sk_keyring_batch_abort(kr);
+    pool_release(kr);
     if (kr->fd >= 0)
         close(kr->fd);
     EVP_MAC_CTX_free(kr->mctx);
@@ -240,19 +282,89 @@ static int next_slot(sk_keyring *kr, uint64_t *n)
     return 0;
 }
 
+void sk_keyring_use_pool(sk_keyring *kr, uint32_t max_run)
+{
+    kr->pool_max = max_run < POOL_MIN ? (max_run ? POOL_MIN : 0) : max_run;
+    kr->pool_run = POOL_MIN;
+}
+
+int sk_keyring_errno(const sk_keyring *kr)
+{
+    return kr->err;
+}
+
+/* Prepare the next run of slots at the file's end: random halves, zero ids, one write and one
+ * fdatasync, under the flock. The previous run must be used up (its slots are handed out). */
+static int pool_fill(sk_keyring *kr)
+{
+    uint32_t k = kr->pool_run;
+    size_t bytes = (size_t)k * SLOT;
+    uint8_t *run = calloc(k, SLOT), *rnd = malloc((size_t)k * RND);
+    uint64_t n = 0;
+    int rc = run && rnd ? sk_random(rnd, (size_t)k * RND) : -SK_E_NOMEM;
+    if (rc)
+        goto out;
+    for (uint32_t i = 0; i < k; i++)
+        memcpy(run + (size_t)i * SLOT + 16, rnd + (size_t)i * RND, RND);
+    if (flock(kr->fd, LOCK_EX) != 0) {
+        kr->err = errno;
+        rc = -SK_E_STORE_IO;
+        goto out;
+    }
+    if ((rc = next_slot(kr, &n)) == 0 && (rc = write_all(kr->fd, run, bytes, (off_t)(n * SLOT))))
+        kr->err = errno;
+    if (rc == 0 && fdatasync(kr->fd) != 0) {
+        kr->err = errno;
+        rc = -SK_E_STORE_IO;
+    }
+    if (rc) {
+        /* Nothing of this run is handed out: take it off the file again. */
+        if (ftruncate(kr->fd, (off_t)(n * SLOT)) != 0) {
+            /* Left: unused slots, harmless. */
+        }
+    }
+    flock(kr->fd, LOCK_UN);
+    if (rc)
+        goto out;
+    if (kr->pool_rnd) {
+        OPENSSL_cleanse(kr->pool_rnd, (size_t)(kr->pool_end - kr->pool_base) * RND);
+        free(kr->pool_rnd);
+    }
+    kr->pool_rnd = rnd;
+    rnd = NULL;
+    kr->pool_base = kr->pool_next = kr->pool_batch = n;
+    kr->pool_end = n + k;
+    if (kr->pool_run < kr->pool_max)
+        kr->pool_run = kr->pool_run * 2 > kr->pool_max ? kr->pool_max : kr->pool_run * 2;
+out:
+    if (run) {
+        OPENSSL_cleanse(run, bytes);
+        free(run);
+    }
+    if (rnd) {
+        OPENSSL_cleanse(rnd, (size_t)k * RND);
+        free(rnd);
+    }
+    return rc;
+}
+
 void sk_keyring_batch_begin(sk_keyring *kr)
 {
     kr->batch = 1;
     kr->locked = 0;
     kr->first = kr->next = 0;
+    kr->pool_batch = kr->pool_next;
+    kr->err = 0;
 }
 
 int sk_keyring_batch_commit(sk_keyring *kr)
 {
     if (!kr->batch)
         return 0;
-    if (kr->locked && kr->next > kr->first && fdatasync(kr->fd) != 0)
+    if (kr->locked && kr->next > kr->first && fdatasync(kr->fd) != 0) {
+        kr->err = errno;
         return -SK_E_STORE_IO; /* the caller aborts: sk_keyring_batch_abort */
+    }
     if (kr->locked)
         flock(kr->fd, LOCK_UN);
     kr->batch = kr->locked = 0;
@@ -265,6 +377,9 @@ void sk_keyring_batch_abort(sk_keyring *kr)
     static const uint8_t zero[SLOT];
     if (!kr->batch)
         return;
+    /* Pool slots taken by this batch: nothing committed refers to them. */
+    if (kr->pool_next > kr->pool_batch && kr->pool_batch >= kr->pool_base)
+        kr->pool_next = kr->pool_batch;
     if (kr->locked) {
         /* Still under the lock: no other writer appended after our slots. */
         for (uint64_t n = kr->first; n < kr->next; n++)
@@ -285,6 +400,16 @@ int sk_keyring_new(sk_keyring *kr, const sk_id *id, uint64_t *slot_out,
     uint8_t slot[SLOT] = {0};
     uint64_t n = 0;
     int rc;
+    if (kr->batch && kr->pool_max) {
+        if (kr->pool_next == kr->pool_end && (rc = pool_fill(kr)))
+            return rc;
+        n = kr->pool_next;
+        if ((rc = derive(kr, id, kr->pool_rnd + (size_t)(n - kr->pool_base) * RND, key)))
+            return rc;
+        kr->pool_next = n + 1;
+        *slot_out = n;
+        return 0;
+    }
     memcpy(slot, id->b, 16);
     if ((rc = sk_random(slot + 16, RND)))
         return rc;
@@ -333,8 +458,8 @@ int sk_keyring_get(sk_keyring *kr, uint64_t slot, const sk_id *id, uint8_t key[S
     if (rc == 0) {
         if (CRYPTO_memcmp(b + 16, zero, RND) == 0)
             rc = -SK_E_GONE;
-        else if (memcmp(b, id->b, 16) != 0)
-            rc = -SK_E_STORE_IO;
+        else if (memcmp(b, id->b, 16) != 0 && memcmp(b, zero, 16) != 0)
+            rc = -SK_E_STORE_IO; /* another record's slot (a pool slot's id stays zero) */
         else
             rc = derive(kr, id, b + 16, key);
     }

@@ -7,6 +7,7 @@
  *               once, never overwritten: sk_keyring_open); the device keeps them sealed in its
  *               store under the PIN-wrapped data key and passes them in (sk_keyring_open_master)
  *   keys.db     fixed 64-byte slots: [record id 16][random 32][reserved 16]; slot n at n*64
+ *               (the id is zero in a slot prepared by the pool: sk_keyring_use_pool)
  * A record's key is HMAC-SHA256(master, "sakhi-record-key-v1" || id || random). Slots are only
  * appended (under flock, so several processes may add) and, on erasure, overwritten in place
  * with zeros and synced: the random half is gone, and with it every copy of the record's
@@ -51,6 +52,12 @@ int sk_keyring_shred(sk_keyring *kr, uint64_t slot);
  * transaction may call these (that is what serialises them).
  */
 void sk_keyring_batch_begin(sk_keyring *kr);
+/* From now on batches take slots prepared ahead of need: runs of up to max_run slots (at
+ * least 64), each written and synced once, so sk_keyring_new inside a batch does no I/O and
+ * sk_keyring_batch_commit has nothing to sync (see sk_keyring.c). 0 turns the pool off. */
+void sk_keyring_use_pool(sk_keyring *kr, uint32_t max_run);
+/* errno of the last system call that failed (ENOSPC on a full disk), 0 if none did. */
+int sk_keyring_errno(const sk_keyring *kr);
 int sk_keyring_batch_commit(sk_keyring *kr);
 void sk_keyring_batch_abort(sk_keyring *kr);
 

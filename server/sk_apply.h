@@ -15,7 +15,7 @@
 
 typedef struct sk_apply_ctx {
     sk_store *store;
-    MDB_txn *txn;      /* the batch's write transaction (parent of each change's txn) */
+    MDB_txn *txn;      /* the batch's write transaction */
     uint64_t device;   /* authenticated device (never taken from the change) */
     sk_actor actor;    /* role, worker and district from the worker record */
     uint64_t now_ms;   /* server wall clock, for case-number years and audit */
@@ -24,8 +24,9 @@ typedef struct sk_apply_ctx {
 
 /*
  * Apply change c. On return 0, *ack is the answer to send (APPLIED, MERGED or REJECTED; a
- * re-sent op gets its stored original); ack->msg points into msg_buf. A rejection rolls back
- * only this change (nested transaction); the ack is stored with the op either way.
+ * re-sent op gets its stored original); ack->msg points into msg_buf. A rejected change writes
+ * nothing but its ack (stored with the op) and its audit entry: it is decided before anything
+ * is written.
  * A negative return (-SK_E_STORE_FULL, -SK_E_STORE_IO, -SK_E_NOMEM) means the batch's
  * transaction must be aborted and nothing in it acknowledged.
  * *max_op is raised to c->op when the op was recorded.

@@ -10,8 +10,9 @@
 
 typedef struct sk_ratelimit sk_ratelimit;
 
-/* limit failures per window_ms per key; at most cap keys are remembered (the stalest is
- * forgotten first). NULL on no memory. */
+/* limit failures per window_ms per key; cap keys are remembered (in a table of twice cap rounded
+ * up to a power of two, where a key lives in one of 64 slots picked by a seeded hash; when those
+ * are all live the stalest of them is forgotten first). NULL on no memory. */
 sk_ratelimit *sk_ratelimit_new(uint32_t limit, uint64_t window_ms, size_t cap);
 void sk_ratelimit_free(sk_ratelimit *rl);
 /* 0 when key may try now, else the milliseconds until it may (>= 1). */

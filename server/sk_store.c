@@ -195,6 +195,8 @@ int sk_store_open(sk_store **out, const char *dir, uint64_t map_size)
     }
     if ((rc = sk_keyring_open(&s->kr, dir, g_open_err, sizeof(g_open_err))))
         goto fail;
+    /* Record keys come from slots made durable ahead of need: no key-file sync per commit. */
+    sk_keyring_use_pool(s->kr, 4096);
     /* An erasure committed just before a crash: finish shredding its key. */
     if ((rc = sk_store_shred_pending(s))) {
         snprintf(g_open_err, sizeof(g_open_err), "cannot finish a pending erasure in %s", dir);
@@ -253,11 +255,17 @@ int sk_store_write_commit(sk_store *s, MDB_txn *txn)
     /* Keys first: a key is durable before any committed record refers to it. The batch is
      * over before mdb_txn_commit gives the write transaction to the next writer. */
     if (sk_keyring_batch_commit(s->kr) != 0) {
+        int e = sk_keyring_errno(s->kr);
         mdb_txn_abort(txn);
         sk_keyring_batch_abort(s->kr);
-        return EIO;
+        return e ? e : EIO;
     }
     return mdb_txn_commit(txn);
+}
+
+int sk_store_keyring_errno(sk_store *s)
+{
+    return sk_keyring_errno(s->kr);
 }
 
 void sk_store_write_abort(sk_store *s, MDB_txn *txn)
@@ -1139,17 +1147,25 @@ int sk_store_seq_set_txn(sk_store *s, MDB_txn *txn, uint64_t last)
     return meta_put_u64(s, txn, "seq", last);
 }
 
-int sk_store_case_serial_next_txn(sk_store *s, MDB_txn *txn, uint32_t district, unsigned year,
+int sk_store_case_serial_peek_txn(sk_store *s, MDB_txn *txn, uint32_t district, unsigned year,
                                   uint64_t *serial_out)
 {
     char key[48];
     uint64_t last;
     snprintf(key, sizeof(key), "case/%u/%u", district, year);
     int rc = meta_u64(s, txn, key, &last);
-    if (rc || (rc = meta_put_u64(s, txn, key, last + 1)))
+    if (rc)
         return rc;
     *serial_out = last + 1;
     return 0;
+}
+
+int sk_store_case_serial_take_txn(sk_store *s, MDB_txn *txn, uint32_t district, unsigned year,
+                                  uint64_t serial)
+{
+    char key[48];
+    snprintf(key, sizeof(key), "case/%u/%u", district, year);
+    return meta_put_u64(s, txn, key, serial);
 }
 
 /* ---- ops -------------------------------------------------------------------------------- */

@@ -54,16 +54,20 @@ MDB_env *sk_store_env(sk_store *s);
 int sk_store_mdb_err(int mdb_rc);
 
 /*
- * Write transactions whose new record keys are made durable once, at commit (the server's
- * group commit): begin takes the LMDB write transaction and starts a key batch; commit syncs
- * keys.db (if a key was added) and then commits, returning an LMDB code (EIO when the key file
- * could not be synced; the transaction is then aborted); abort gives the batch's unused key
- * slots back. A transaction begun with mdb_txn_begin directly still works: each new key is
- * then synced on its own (slow, safe).
+ * Write transactions whose new record keys need no sync of their own (the server's group
+ * commit): begin takes the LMDB write transaction and starts a key batch, whose new records
+ * take key slots the store prepared and synced ahead of need (sk_keyring_use_pool; a run of up
+ * to 4096 is prepared, with one write and one fdatasync, when the last is used up); commit
+ * commits, returning an LMDB code or the errno of a failed key-file write (the transaction is
+ * then aborted); abort gives the batch's key slots back to the pool. A transaction begun with
+ * mdb_txn_begin directly still works: each new key is then appended and synced on its own
+ * (slow, safe). sk_store_keyring_errno: the errno of the key file's last failed system call
+ * (ENOSPC on a full disk), 0 if none failed in this batch.
  */
 int sk_store_write_begin(sk_store *s, MDB_txn **txn);
 int sk_store_write_commit(sk_store *s, MDB_txn *txn);
 void sk_store_write_abort(sk_store *s, MDB_txn *txn);
+int sk_store_keyring_errno(sk_store *s);
 
 /* ---- workers ---------------------------------------------------------------------------- */
 typedef struct sk_worker {
@@ -168,8 +172,13 @@ int sk_store_stats(sk_store *s, uint64_t *records_out, uint64_t *last_seq_out);
 /* ---- counters (inside a write txn) -------------------------------------------------------- */
 int sk_store_seq_get_txn(sk_store *s, MDB_txn *txn, uint64_t *last_out);
 int sk_store_seq_set_txn(sk_store *s, MDB_txn *txn, uint64_t last);
-int sk_store_case_serial_next_txn(sk_store *s, MDB_txn *txn, uint32_t district, unsigned year,
+/* The next case serial of (district, year), without taking it; take writes it as the last
+ * used. A change peeks while it is being decided and takes only once it will be written, so a
+ * rejected change leaves no gap. */
+int sk_store_case_serial_peek_txn(sk_store *s, MDB_txn *txn, uint32_t district, unsigned year,
                                   uint64_t *serial_out);
+int sk_store_case_serial_take_txn(sk_store *s, MDB_txn *txn, uint32_t district, unsigned year,
+                                  uint64_t serial);
 
 /* ---- ops (exactly-once) ------------------------------------------------------------------ */
 /* Stored ack of (device, op): -SK_E_NOT_FOUND when the op was never applied. msg_buf holds

@@ -163,6 +163,9 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
         if ((rc = apply_one(wr, txn, w)))
             break;
     if (rc) {
+        int e = sk_store_keyring_errno(wr->store);
+        if (e) /* a record key could not be prepared: the key file's reason */
+            sk_log(SK_LOG_WARN, "store_error", "stage=keys err=\"%s\"", strerror(e));
         sk_store_write_abort(wr->store, txn);
         goto failed;
     }

@@ -44,3 +44,10 @@ if(NOT SAKHI_SANITIZE AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/fault/iofault.c)
     SK_IOFAULT_LIB="$<TARGET_FILE:sakhi_iofault>")
   add_dependencies(test_server_auth_nomem sakhi_iofault)
 endif()
+
+# The failed-authentication counters (server/sk_ratelimit.c), as a unit.
+sakhi_add_test(test_ratelimit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_ratelimit.c
+  LIBS sakhi_server_core
+  LABELS unit
+  TIMEOUT 60)
