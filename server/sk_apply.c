@@ -2,8 +2,8 @@
  * sk_apply.c - the server's rule for one pushed change (docs/PROTOCOL.md, CASE-MODEL.md).
  *
  * Runs on the writer thread inside the batch's write transaction. Each change is decided
- * (exactly-once, permissions, merge, server-set fields, validation, size) before it writes
- * anything, so a rejected change leaves no trace but its stored ack and audit entry, without a
+ * (exactly-once, permissions, merge, server-set fields, validation, then the size, checked by
+ * the record's put before its first write) before it writes anything, so a rejected change leaves no trace but its stored ack and audit entry, without a
  * nested transaction per change (one cost a 2 MiB dirty list and a merge into the batch's on
  * every change). A failure while writing is fatal to the whole batch transaction. Owns nothing
  * between calls. Must never trust server-set fields from the device (device,
@@ -140,19 +140,6 @@ static int server_fields(const sk_apply_ctx *ctx, MDB_txn *txn, sk_record *r, in
     return 0;
 }
 
-static size_t packed_size(const sk_record *r, int *rc)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    *rc = sk_record_pack(&pk, r);
-    if (!*rc && b.oom)
-        *rc = -SK_E_NOMEM;
-    size_t n = b.len;
-    sk_buf_free(&b);
-    return n;
-}
-
 int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, char *msg_buf,
                     size_t msg_cap)
 {
@@ -222,26 +209,34 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
                msg_buf, msg_cap);
         goto rejected;
     }
-    size_t psize = packed_size(&merged, &rc);
-    if (rc)
-        goto fatal;
-    if (psize > ctx->max_record) {
+    /* Writing. The record goes first: its size is the last check (a record too large to pull
+     * in one frame is refused before anything is written). Any other failure from here on
+     * dooms the batch's transaction (fatal). */
+    rc = sk_store_record_put_max_txn(ctx->store, txn, &merged, cur.version, ctx->max_record);
+    if (rc == -SK_E_TOO_LONG) {
         reject(ack, c->op, -SK_E_INVALID, 0, "record: too large to sync", msg_buf, msg_cap);
         goto rejected;
     }
-    /* Writing: any failure from here on dooms the batch's transaction (fatal). */
-    if ((cs.set &&
+    if (rc ||
+        (cs.set &&
          (rc = sk_store_case_serial_take_txn(ctx->store, txn, cs.district, cs.year, cs.serial))) ||
-        (rc = sk_store_record_put_txn(ctx->store, txn, &merged, cur.version)) ||
         (rc = sk_store_history_put_txn(ctx->store, txn, &c->id, seq, &mr)) ||
         (rc = sk_store_seq_set_txn(ctx->store, txn, seq)))
         goto fatal;
     sk_id_to_str(&c->id, idtxt);
-    snprintf(detail, sizeof(detail), "record=%s op=%llu seq=%llu%s", idtxt,
-             (unsigned long long)c->op, (unsigned long long)seq, mr.conflict ? " review=1" : "");
-    if ((rc = sk_store_audit_txn(ctx->store, txn, ctx->now_ms, "push", ctx->actor.worker,
-                                 ctx->device, detail)))
+    int dn = snprintf(detail, sizeof(detail), "%srecord=%s op=%llu seq=%llu%s",
+                      ctx->audit_detail && ctx->audit_detail->len ? "; " : "", idtxt,
+                      (unsigned long long)c->op, (unsigned long long)seq,
+                      mr.conflict ? " review=1" : "");
+    if (ctx->audit_detail) {
+        if (sk_buf_append(ctx->audit_detail, detail, (size_t)dn)) {
+            rc = -SK_E_NOMEM;
+            goto fatal;
+        }
+    } else if ((rc = sk_store_audit_txn(ctx->store, txn, ctx->now_ms, "push", ctx->actor.worker,
+                                        ctx->device, detail))) {
         goto fatal;
+    }
     memset(ack, 0, sizeof(*ack));
     ack->op = c->op;
     /* MERGED means a concurrent value differed (the REVIEW case, PROTOCOL.md 5.5); a change made

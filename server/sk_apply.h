@@ -20,6 +20,11 @@ typedef struct sk_apply_ctx {
     sk_actor actor;    /* role, worker and district from the worker record */
     uint64_t now_ms;   /* server wall clock, for case-number years and audit */
     size_t max_record; /* largest packed record that can still be pulled in one frame */
+    /* NULL: each applied change gets its own "push" audit entry. Otherwise its
+     * "record=ID op=N seq=S" is appended here ("; " between) and the caller writes one "push"
+     * entry for the whole request (sk_writer: one per PUSH). Refusals are audited alone either
+     * way. */
+    sk_buf *audit_detail;
 } sk_apply_ctx;
 
 /*

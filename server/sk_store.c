@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,12 +538,35 @@ int sk_store_device_revoke(sk_store *s, uint64_t id, uint64_t now_ms)
 /* Unambiguous alphabet: no 0/O, 1/I/L, 5/S, 2/Z, 8/B. 25 symbols. */
 static const char k_code_alpha[] = "34679ACDEFGHJKMNPQRTUVWXY";
 
-static int sha256(const void *p, size_t n, uint8_t out[32])
+/* SHA-256 fetched once per process: EVP_sha256() in a digest call makes OpenSSL 3 look the
+ * implementation up again every time (property parsing, locks, a string copy), and the writer
+ * hashes every change and every audit entry. */
+static EVP_MD *g_sha256;
+static pthread_once_t g_sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* SHA-256 of the n1 bytes at p1 then the n2 at p2 (p2 may be NULL). */
+static int sha256_2(const void *p1, size_t n1, const void *p2, size_t n2, uint8_t out[32])
 {
     unsigned int len = 0;
-    if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1 || len != 32)
-        return -SK_E_INTERNAL;
-    return 0;
+    int ok = 0;
+    pthread_once(&g_sha256_once, sha256_fetch);
+    EVP_MD_CTX *md = g_sha256 ? EVP_MD_CTX_new() : NULL;
+    if (md && EVP_DigestInit_ex2(md, g_sha256, NULL) == 1 && EVP_DigestUpdate(md, p1, n1) == 1 &&
+        (!p2 || EVP_DigestUpdate(md, p2, n2) == 1) && EVP_DigestFinal_ex(md, out, &len) == 1 &&
+        len == 32)
+        ok = 1;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -SK_E_INTERNAL;
+}
+
+static int sha256(const void *p, size_t n, uint8_t out[32])
+{
+    return sha256_2(p, n, NULL, 0, out);
 }
 
 struct code_arg {
@@ -843,6 +867,12 @@ static int history_drop(sk_store *s, MDB_txn *txn, const sk_id *id)
 
 int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version)
 {
+    return sk_store_record_put_max_txn(s, txn, r, old_version, 0);
+}
+
+int sk_store_record_put_max_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version,
+                                size_t max_packed)
+{
     sk_buf b = SK_BUF_INIT, sealed = SK_BUF_INIT;
     msgpack_packer pk;
     uint8_t seqk[8], key[SK_KEYRING_KEY_LEN];
@@ -853,6 +883,10 @@ int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint6
         goto out;
     if (b.oom) {
         rc = -SK_E_NOMEM;
+        goto out;
+    }
+    if (max_packed && b.len > max_packed) {
+        rc = -SK_E_TOO_LONG; /* nothing written yet */
         goto out;
     }
     if ((rc = record_slot(s, txn, &r->id, &slot, &found)))
@@ -1268,16 +1302,8 @@ int sk_store_change_hash(const sk_change *c, uint8_t out[32])
 static int audit_entry_hash(uint64_t seq, const void *val, size_t n, uint8_t out[AUDIT_HASH])
 {
     uint8_t key[8];
-    unsigned int len = 0;
-    int ok = 0;
     sk_be64_put(key, seq);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, key, 8) == 1 &&
-        EVP_DigestUpdate(md, val, n) == 1 && EVP_DigestFinal_ex(md, out, &len) == 1 &&
-        len == AUDIT_HASH)
-        ok = 1;
-    EVP_MD_CTX_free(md);
-    return ok ? 0 : -SK_E_INTERNAL;
+    return sha256_2(key, 8, val, n, out);
 }
 
 /* meta key -> seq || hash; *seq = 0 and zero hash when absent. */

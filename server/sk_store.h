@@ -127,6 +127,10 @@ int sk_store_enroll_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code
 int sk_store_record_get_txn(sk_store *s, MDB_txn *txn, const sk_id *id, sk_record *r);
 /* Store r, moving its change-log entry from old_version (0 = none) to r->version. */
 int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version);
+/* The same, refusing with -SK_E_TOO_LONG, before anything is written, a record whose packed
+ * form is longer than max_packed (0 = no limit). */
+int sk_store_record_put_max_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version,
+                                size_t max_packed);
 int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
                              const sk_merge_result *mr);
 /*

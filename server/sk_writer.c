@@ -4,12 +4,15 @@
  * Owns the request queue, the thread and the uv_async_t that wakes the loop. The thread takes
  * every request queued since its last commit and applies them all in ONE LMDB write
  * transaction with LMDB's default durable sync, so one fsync covers many sessions' batches
- * (and one sync of the key file covers every record key the transaction added).
+ * (record keys come from slots the store prepared and synced ahead of need: no extra sync).
  * Results go back to the loop only after the commit returned; when the transaction fails,
  * every request in it gets the retryable error (store full or storage error) and no ack.
  * It never touches a session (owner is opaque here) and never reads the network.
  * On MDB_PANIC the environment is unusable: the process exits non-zero at once.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_setname_np */
+#endif
 #include "sk_writer.h"
 
 #include "sk_apply.h"
@@ -83,16 +86,27 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
     w->rc = 0;
     switch (w->kind) {
     case SK_WREQ_PUSH: {
-        sk_apply_ctx ctx = {wr->store, txn, w->device, w->actor, w->now_ms, wr->max_record};
+        /* One "push" audit entry per PUSH, listing every applied change (an entry per change
+         * cost as much as the change's own writes). */
+        sk_buf audit = SK_BUF_INIT;
+        sk_apply_ctx ctx = {wr->store, txn, w->device, w->actor, w->now_ms, wr->max_record, &audit};
         ctx.actor.worker = w->worker;
         uint64_t max_op = 0;
-        for (uint32_t i = 0; i < w->nchanges; i++) {
-            if ((rc = sk_apply_change(&ctx, &w->changes[i], &w->acks[i], w->ack_msgs[i],
-                                      SK_ACK_MSG_CAP)))
-                return rc;
-            if (w->changes[i].op > max_op)
+        for (uint32_t i = 0; i < w->nchanges && rc == 0; i++) {
+            rc = sk_apply_change(&ctx, &w->changes[i], &w->acks[i], w->ack_msgs[i], SK_ACK_MSG_CAP);
+            if (rc == 0 && w->changes[i].op > max_op)
                 max_op = w->changes[i].op;
         }
+        if (rc == 0 && audit.len) {
+            if (sk_buf_append(&audit, "", 1)) /* the terminating NUL */
+                rc = -SK_E_NOMEM;
+            else
+                rc = sk_store_audit_txn(wr->store, txn, w->now_ms, "push", w->worker, w->device,
+                                        (const char *)audit.data);
+        }
+        sk_buf_free(&audit);
+        if (rc)
+            return rc;
         rc = sk_store_device_get_txn(wr->store, txn, w->device, &d);
         if (rc == 0) {
             if (max_op > d.max_op)
@@ -218,6 +232,9 @@ static void process(sk_writer *wr, sk_wreq *head)
 static void *thread_main(void *arg)
 {
     sk_writer *wr = arg;
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "sk-writer"); /* for top -H, perf, /proc/PID/task */
+#endif
     for (;;) {
         pthread_mutex_lock(&wr->mu);
         while (!wr->in_head && !wr->stop)

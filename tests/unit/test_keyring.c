@@ -19,7 +19,6 @@
 
 #include <cmocka.h>
 
-
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
