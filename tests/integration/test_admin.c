@@ -290,6 +290,19 @@ static int count_lines(const char *s)
     return n;
 }
 
+/* Apply change c as actor with a record size limit; returns the ack (message copied to msg). */
+static sk_ack apply_as(sk_store *s, uint64_t dev, sk_actor actor, const sk_change *c,
+                       size_t max_record, char *msg, size_t cap)
+{
+    MDB_txn *txn;
+    sk_ack ack;
+    assert_int_equal(mdb_txn_begin(sk_store_env(s), NULL, 0, &txn), 0);
+    sk_apply_ctx ctx = {s, txn, dev, actor, now_ms(), max_record, NULL};
+    assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, cap), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    return ack;
+}
+
 /* ---- tests -------------------------------------------------------------------------------- */
 
 static void test_usage_and_bad_input(void **state)
@@ -426,6 +439,71 @@ static void test_workers_codes_devices(void **state)
     assert_int_equal(run("audit", NULL), 0);
     assert_non_null(strstr(g.o, "revoke"));
     assert_non_null(strstr(g.o, "worker_disable"));
+    sk_store_close(s);
+}
+
+/* A change refused after it was decided (here: the accepted record is too large to pull in one
+ * frame) writes nothing but its op's answer and an audit entry: the record, the change log's
+ * seq and the district's case serial are as before, so the next acceptance gets serial 1. */
+static void test_refused_change_leaves_no_trace(void **state)
+{
+    (void)state;
+    sk_store *s;
+    uint64_t dev = prepare(&s);
+    char id1[37], msg[512], expect[40];
+    insert_sample(s, dev, find_sample(0, "leh"), 1, NULL, id1);
+    sk_id id;
+    sk_record cur;
+    uint64_t records, seq_before, seq_after, v;
+    assert_int_equal(sk_id_from_str(&id, id1), 0);
+    assert_int_equal(sk_store_record_get(s, &id, &cur), 0);
+    assert_int_equal(sk_store_stats(s, &records, &seq_before), 0);
+
+    sk_actor staff = {SK_ROLE_STAFF, "st1", (uint32_t)sk_enum_code(SK_ENUM_DISTRICT, "leh")};
+    sk_change c;
+    sk_change_init(&c);
+    c.id = cur.id;
+    c.op = 1;
+    c.base = cur.version;
+    sk_clock clk = {0, 0};
+    sk_clock_observe(&clk, cur.updated);
+    c.hlc = sk_clock_now(&clk, now_ms());
+    c.kind = SK_CHANGE_UPSERT;
+    uint8_t accepted = SK_STATUS_ACCEPTED;
+    assert_int_equal(sk_change_set(&c, SK_F_STATUS, &accepted, 1), 0);
+
+    sk_ack ack = apply_as(s, 0, staff, &c, 64, msg, sizeof(msg));
+    assert_int_equal(ack.status, SK_ACK_REJECTED);
+    assert_int_equal(ack.code, SK_E_INVALID);
+    assert_non_null(strstr(msg, "too large to sync"));
+    sk_record after;
+    assert_int_equal(sk_store_record_get(s, &id, &after), 0);
+    assert_int_equal(after.version, cur.version);
+    assert_null(sk_record_field(&after, SK_F_CASE_NO));
+    sk_record_free(&after);
+    assert_int_equal(sk_store_stats(s, &records, &seq_after), 0);
+    assert_int_equal(seq_after, seq_before);
+    /* The op keeps its answer: the same change again is refused the same way. */
+    ack = apply_as(s, 0, staff, &c, 1u << 20, msg, sizeof(msg));
+    assert_int_equal(ack.status, SK_ACK_REJECTED);
+
+    /* A new op with room enough: applied, and the case serial is the first of the year. */
+    c.op = 2;
+    ack = apply_as(s, 0, staff, &c, 1u << 20, msg, sizeof(msg));
+    assert_int_equal(ack.status, SK_ACK_APPLIED);
+    assert_int_equal(sk_store_record_get(s, &id, &after), 0);
+    assert_int_equal(sk_case_get_uint(&after, SK_F_STATUS, &v), 0);
+    assert_int_equal(v, SK_STATUS_ACCEPTED);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char no[40];
+    snprintf(expect, sizeof(expect), "LEH-%04d-000001", tm.tm_year + 1900);
+    assert_int_equal(sk_case_get_str(&after, SK_F_CASE_NO, no, sizeof(no)), 0);
+    assert_string_equal(no, expect);
+    sk_record_free(&after);
+    sk_change_free(&c);
+    sk_record_free(&cur);
     sk_store_close(s);
 }
 
@@ -1062,6 +1140,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_usage_and_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workers_codes_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_case_actions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_change_leaves_no_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_minor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backup_verify, setup, teardown),

@@ -1,7 +1,7 @@
 /*
  * test_security_audit.c - the server's audit log, rate limits and OP_ORDER (docs/SECURITY.md):
- * an entry for every enrollment, failed enrollment, failed login, push (record ids), refused
- * push, pull (count and ids) and revocation, with no referral content in any of them; the hash
+ * an entry for every enrollment, failed enrollment, failed login, push (one per PUSH, with every
+ * change's record id), refused push, pull (count and ids) and revocation, with no referral content in any of them; the hash
  * chain verifies, and an altered, removed or altered-last entry is found with its seq;
  * retention pruning keeps the chain verifiable; failed AUTHs per device and failed attempts
  * per address are answered RATE_LIMITED with retry_ms; a change re-sent under a used op with
@@ -166,6 +166,11 @@ static void test_every_action_audited(void **state)
              (unsigned long long)a.device);
     wait_log(f, want);
     snprintf(want, sizeof(want), " push fw1 %llu record=%s op=1", (unsigned long long)a.device, s0);
+    wait_log(f, want);
+    /* One entry per PUSH: the second change of the same PUSH is listed in it. */
+    char s1[37];
+    sk_id_to_str(&ch[1].id, s1);
+    snprintf(want, sizeof(want), "; record=%s op=2 seq=", s1);
     wait_log(f, want);
     snprintf(want, sizeof(want), " push_rejected fw1 %llu record=%s op=3 code=FORBIDDEN",
              (unsigned long long)a.device, sb);
