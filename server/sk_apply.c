@@ -162,7 +162,9 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
      * original answer stays). */
     uint8_t hash[32], stored[32];
     int has_hash = 0;
-    if ((rc = sk_store_change_hash(c, hash)))
+    if (ctx->change_hash)
+        memcpy(hash, ctx->change_hash, sizeof(hash));
+    else if ((rc = sk_store_change_hash(c, hash)))
         return rc == -SK_E_NOMEM ? rc : -SK_E_INTERNAL;
     rc = sk_store_op_get_hash_txn(ctx->store, ctx->txn, ctx->device, c->op, ack, msg_buf, msg_cap,
                                   stored, &has_hash);
@@ -184,12 +186,15 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
     rc = sk_store_record_get_txn(ctx->store, txn, &c->id, &cur);
     if (rc && rc != -SK_E_NOT_FOUND)
         goto fatal;
+    int is_new = rc == -SK_E_NOT_FOUND;
     if ((rc = sk_case_check_change(&ctx->actor, &cur, c, &cerr))) {
         reject(ack, c->op, cerr.code ? cerr.code : rc, cerr.field, cerr.msg[0] ? cerr.msg : NULL,
                msg_buf, msg_cap);
         goto rejected;
     }
-    if ((rc = sk_store_seq_get_txn(ctx->store, txn, &seq)))
+    if (ctx->seq)
+        seq = *ctx->seq;
+    else if ((rc = sk_store_seq_get_txn(ctx->store, txn, &seq)))
         goto fatal;
     seq++;
     if ((rc = sk_record_copy(&merged, &cur)))
@@ -212,7 +217,8 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
     /* Writing. The record goes first: its size is the last check (a record too large to pull
      * in one frame is refused before anything is written). Any other failure from here on
      * dooms the batch's transaction (fatal). */
-    rc = sk_store_record_put_max_txn(ctx->store, txn, &merged, cur.version, ctx->max_record);
+    rc =
+        sk_store_record_put_max_txn(ctx->store, txn, &merged, cur.version, ctx->max_record, is_new);
     if (rc == -SK_E_TOO_LONG) {
         reject(ack, c->op, -SK_E_INVALID, 0, "record: too large to sync", msg_buf, msg_cap);
         goto rejected;
@@ -221,8 +227,10 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
         (cs.set &&
          (rc = sk_store_case_serial_take_txn(ctx->store, txn, cs.district, cs.year, cs.serial))) ||
         (rc = sk_store_history_put_txn(ctx->store, txn, &c->id, seq, &mr)) ||
-        (rc = sk_store_seq_set_txn(ctx->store, txn, seq)))
+        (!ctx->seq && (rc = sk_store_seq_set_txn(ctx->store, txn, seq))))
         goto fatal;
+    if (ctx->seq)
+        *ctx->seq = seq;
     sk_id_to_str(&c->id, idtxt);
     int dn = snprintf(detail, sizeof(detail), "%srecord=%s op=%llu seq=%llu%s",
                       ctx->audit_detail && ctx->audit_detail->len ? "; " : "", idtxt,

@@ -25,6 +25,12 @@ typedef struct sk_apply_ctx {
      * entry for the whole request (sk_writer: one per PUSH). Refusals are audited alone either
      * way. */
     sk_buf *audit_detail;
+    /* NULL: the change log's seq is read and written per change. Otherwise the last seq given,
+     * kept here across the request's changes; the caller reads it before the first and writes
+     * it (sk_store_seq_set_txn) after the last. */
+    uint64_t *seq;
+    /* The change's sk_store_change_hash, if the caller made it already; else NULL. */
+    const uint8_t *change_hash;
 } sk_apply_ctx;
 
 /*

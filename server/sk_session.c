@@ -727,6 +727,7 @@ static void on_push(sk_session *s, sk_msg *m)
     s->refs++;
     s->pushes++;
     s->changes_in += w->nchanges;
+    sk_wreq_hash_changes(w);
     sk_writer_submit(s->srv->writer, w);
 }
 

@@ -867,11 +867,11 @@ static int history_drop(sk_store *s, MDB_txn *txn, const sk_id *id)
 
 int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version)
 {
-    return sk_store_record_put_max_txn(s, txn, r, old_version, 0);
+    return sk_store_record_put_max_txn(s, txn, r, old_version, 0, 0);
 }
 
 int sk_store_record_put_max_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version,
-                                size_t max_packed)
+                                size_t max_packed, int is_new)
 {
     sk_buf b = SK_BUF_INIT, sealed = SK_BUF_INIT;
     msgpack_packer pk;
@@ -889,7 +889,7 @@ int sk_store_record_put_max_txn(sk_store *s, MDB_txn *txn, const sk_record *r, u
         rc = -SK_E_TOO_LONG; /* nothing written yet */
         goto out;
     }
-    if ((rc = record_slot(s, txn, &r->id, &slot, &found)))
+    if (!is_new && (rc = record_slot(s, txn, &r->id, &slot, &found)))
         goto out;
     if (r->flags & SK_REC_ERASED) {
         /* The tombstone carries no content and is stored plain; the key that sealed every

@@ -128,9 +128,10 @@ int sk_store_record_get_txn(sk_store *s, MDB_txn *txn, const sk_id *id, sk_recor
 /* Store r, moving its change-log entry from old_version (0 = none) to r->version. */
 int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version);
 /* The same, refusing with -SK_E_TOO_LONG, before anything is written, a record whose packed
- * form is longer than max_packed (0 = no limit). */
+ * form is longer than max_packed (0 = no limit). is_new: the caller has just found no record
+ * under this id in txn (its key slot need not be looked up). */
 int sk_store_record_put_max_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version,
-                                size_t max_packed);
+                                size_t max_packed, int is_new);
 int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
                              const sk_merge_result *mr);
 /*

@@ -65,10 +65,27 @@ void sk_wreq_free(sk_wreq *w)
     for (uint32_t i = 0; i < w->nchanges; i++)
         sk_change_free(&w->changes[i]);
     free(w->changes);
+    free(w->hashes);
     free(w->acks);
     free(w->ack_msgs);
     free(w->detail);
     free(w);
+}
+
+void sk_wreq_hash_changes(sk_wreq *w)
+{
+    if (w->kind != SK_WREQ_PUSH || !w->nchanges || w->hashes)
+        return;
+    uint8_t(*h)[32] = malloc((size_t)w->nchanges * sizeof(*h));
+    if (!h)
+        return;
+    for (uint32_t i = 0; i < w->nchanges; i++) {
+        if (sk_store_change_hash(&w->changes[i], h[i]) != 0) {
+            free(h);
+            return;
+        }
+    }
+    w->hashes = h;
 }
 
 static void panic_exit(int mrc)
@@ -89,14 +106,23 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
         /* One "push" audit entry per PUSH, listing every applied change (an entry per change
          * cost as much as the change's own writes). */
         sk_buf audit = SK_BUF_INIT;
-        sk_apply_ctx ctx = {wr->store, txn, w->device, w->actor, w->now_ms, wr->max_record, &audit};
+        uint64_t seq = 0, seq0;
+        sk_apply_ctx ctx = {wr->store,      txn,    w->device, w->actor, w->now_ms,
+                            wr->max_record, &audit, NULL,      NULL};
         ctx.actor.worker = w->worker;
+        /* The change log's seq is read once per PUSH and written once after it. */
+        rc = sk_store_seq_get_txn(wr->store, txn, &seq);
+        seq0 = seq;
+        ctx.seq = &seq;
         uint64_t max_op = 0;
         for (uint32_t i = 0; i < w->nchanges && rc == 0; i++) {
+            ctx.change_hash = w->hashes ? w->hashes[i] : NULL;
             rc = sk_apply_change(&ctx, &w->changes[i], &w->acks[i], w->ack_msgs[i], SK_ACK_MSG_CAP);
             if (rc == 0 && w->changes[i].op > max_op)
                 max_op = w->changes[i].op;
         }
+        if (rc == 0 && seq != seq0)
+            rc = sk_store_seq_set_txn(wr->store, txn, seq);
         if (rc == 0 && audit.len) {
             if (sk_buf_append(&audit, "", 1)) /* the terminating NUL */
                 rc = -SK_E_NOMEM;

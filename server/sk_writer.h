@@ -36,7 +36,9 @@ typedef struct sk_wreq {
     char worker[SK_MAX_NAME + 1];
     sk_change *changes; /* owned by the request */
     uint32_t nchanges;
-    sk_ack *acks; /* nchanges acks, filled by the writer */
+    uint8_t (*hashes)[32]; /* nchanges SHA-256s of the changes (sk_store_change_hash), made on the
+                            * loop thread by sk_wreq_hash_changes; NULL: the writer makes them */
+    sk_ack *acks;          /* nchanges acks, filled by the writer */
     char (*ack_msgs)[SK_ACK_MSG_CAP];
     /* ENROLL */
     char code[64];
@@ -56,6 +58,9 @@ typedef struct sk_wreq {
 
 /* Allocate a request of kind (zeroed); for PUSH with room for n acks. NULL on no memory. */
 sk_wreq *sk_wreq_new(int kind, uint32_t nchanges);
+/* Hash a PUSH's changes before it is submitted (the loop thread has the time; the writer does
+ * not). Best effort: on failure hashes stays NULL and the writer hashes. */
+void sk_wreq_hash_changes(sk_wreq *w);
 void sk_wreq_free(sk_wreq *w);
 
 typedef struct sk_writer sk_writer;
