@@ -3,12 +3,13 @@
  *
  * Runs on the writer thread inside the batch's write transaction. Each change is decided
  * (exactly-once, permissions, merge, server-set fields, validation, then the size, checked by
- * the record's put before its first write) before it writes anything, so a rejected change leaves no trace but its stored ack and audit entry, without a
- * nested transaction per change (one cost a 2 MiB dirty list and a merge into the batch's on
- * every change). A failure while writing is fatal to the whole batch transaction. Owns nothing
- * between calls. Must never trust server-set fields from the device (device,
- * worker, case number come from the session and the store), never log field content, and never
- * report success for anything that is not in the transaction.
+ * the record's put before its first write) before it writes anything, so a rejected change
+ * leaves no trace but its stored ack and audit entry, without a nested transaction per change
+ * (one cost a 2 MiB dirty list and a merge into the batch's on every change). A failure while
+ * writing is fatal to the whole batch transaction. Owns nothing between calls. Must never
+ * trust server-set fields from the device (device, worker, case number come from the session
+ * and the store), never log field content, and never report success for anything that is not
+ * in the transaction.
  */
 #include "sk_apply.h"
 

@@ -41,8 +41,9 @@ typedef struct sk_store sk_store;
 
 /* Open (creating the directory and databases if needed) the store in dir with the given map
  * size in bytes (0 = the size the store was last used with, or LMDB's default for a new one:
- * what tools that open a server's store beside it should pass). -SK_E_VERSION for a newer storage format, -SK_E_STORE_IO for an
- * unreadable directory or LMDB failure (errno-style detail in sk_store_errmsg). */
+ * what tools that open a server's store beside it should pass). -SK_E_VERSION for a newer
+ * storage format, -SK_E_STORE_IO for an unreadable directory or LMDB failure (errno-style
+ * detail in sk_store_errmsg). Record keys come from the key pool (sk_keyring_use_pool). */
 int sk_store_open(sk_store **out, const char *dir, uint64_t map_size);
 void sk_store_close(sk_store *s);
 /* Last error detail of open (static per store or a global for a failed open). */

@@ -89,32 +89,11 @@ static void sleep_us(uint64_t us)
  * SAKHI_PIN set, no controlling terminal. */
 static pid_t start_bin(const char *bin, const char *const *args)
 {
-    char *argv[64], outp[700], errp[700];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    for (int i = 0; args[i] && n < 63; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
+    char outp[700], errp[700];
     snprintf(outp, sizeof(outp), "%s/out.txt", g_dir);
     snprintf(errp, sizeof(errp), "%s/err.txt", g_dir);
-    pid_t pid = fork();
+    pid_t pid = sk_proc_spawn(bin, args, g_dir, outp, errp, PIN);
     assert_true(pid >= 0);
-    if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
-        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || o < 0 || e < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        if (chdir(g_dir) != 0)
-            _exit(126);
-        setenv("SAKHI_PIN", PIN, 1);
-        setsid();
-        execv(bin, argv);
-        _exit(127);
-    }
     return pid;
 }
 

@@ -84,36 +84,11 @@ static sk_ts *ts_setup(const char *prefix)
  * g_dir; env_pin, when not NULL, is put in SAKHI_PIN (else SAKHI_PIN is removed). */
 static pid_t start_bin(const char *bin, const char *env_pin, const char *const *args)
 {
-    char *argv[64], outp[700], errp[700];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    for (int i = 0; args[i] && n < 63; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
+    char outp[700], errp[700];
     snprintf(outp, sizeof(outp), "%s/stdout.txt", g_dir);
     snprintf(errp, sizeof(errp), "%s/stderr.txt", g_dir);
-    pid_t pid = fork();
+    pid_t pid = sk_proc_spawn(bin, args, g_dir, outp, errp, env_pin);
     assert_true(pid >= 0);
-    if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
-        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || o < 0 || e < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        if (chdir(g_dir) != 0)
-            _exit(126);
-        if (env_pin)
-            setenv("SAKHI_PIN", env_pin, 1);
-        else
-            unsetenv("SAKHI_PIN");
-        /* setsid: no controlling terminal, so no PIN prompt can ever open /dev/tty */
-        setsid();
-        execv(bin, argv);
-        _exit(127);
-    }
     return pid;
 }
 

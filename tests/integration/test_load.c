@@ -61,20 +61,12 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Run sakhi-load with args (NULL-ended), output to out; returns its exit code. */
+/* Run sakhi-load with args (NULL-ended), stdout and stderr to out; returns its exit code. */
 static int run_load(const char *out, const char *const *args)
 {
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)SAKHI_LOAD_BIN;
-    for (; args[n - 1] && n < 63; n++)
-        argv[n] = (char *)args[n - 1];
-    argv[n] = NULL;
-    unlink(out);
-    sk_proc p;
-    assert_int_equal(sk_proc_start(&p, argv, out), 0);
-    assert_int_equal(sk_proc_wait(&p, 60000), 0);
-    return sk_proc_exit_code(&p);
+    int rc = sk_proc_run(SAKHI_LOAD_BIN, args, out, 60000);
+    assert_true(rc >= 0); /* started, and exited within a minute */
+    return rc;
 }
 
 /* Parse the first line of the output file as JSON. */

@@ -49,23 +49,13 @@ static int teardown(void **state)
  * leave its output in g_dir/out.txt. */
 static int run(const char *const *args, char **out)
 {
-    char *argv[32];
-    int n = 0;
-    argv[n++] = (char *)sk_ts_server_bin();
-    for (int i = 0; args[i]; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
     char path[600];
     snprintf(path, sizeof(path), "%s/out.txt", g_dir);
-    remove(path);
-    sk_proc p;
-    assert_int_equal(sk_proc_start(&p, argv, path), 0);
-    if (sk_proc_wait(&p, 10000) != 0) {
-        sk_proc_stop(&p, 1000);
-        fail_msg("server did not exit");
-    }
+    int rc = sk_proc_run(sk_ts_server_bin(), args, path, 10000);
+    if (rc < 0)
+        fail_msg("server did not start or did not exit");
     assert_int_equal(sk_read_file(path, out, NULL), 0);
-    return sk_proc_exit_code(&p);
+    return rc;
 }
 
 /* A refused start: exit code, the message, and (in sanitizer builds) no leak report: every

@@ -100,6 +100,56 @@ int sk_proc_wait(sk_proc *p, int timeout_ms)
     }
 }
 
+pid_t sk_proc_spawn(const char *bin, const char *const *args, const char *dir, const char *out_path,
+                    const char *err_path, const char *pin)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)bin;
+    for (int i = 0; args[i] && n < 63; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int in = open("/dev/null", O_RDONLY);
+    int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (in < 0 || o < 0 || e < 0)
+        _exit(126);
+    dup2(in, 0);
+    dup2(o, 1);
+    dup2(e, 2);
+    if (chdir(dir) != 0)
+        _exit(126);
+    if (pin)
+        setenv("SAKHI_PIN", pin, 1);
+    else
+        unsetenv("SAKHI_PIN");
+    setsid();
+    execv(bin, argv);
+    _exit(127);
+}
+
+int sk_proc_run(const char *bin, const char *const *args, const char *out_path, int timeout_ms)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)bin;
+    for (int i = 0; args[i] && n < 63; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    unlink(out_path);
+    sk_proc p;
+    if (sk_proc_start(&p, argv, out_path) != 0)
+        return -1;
+    if (sk_proc_wait(&p, timeout_ms) != 0) {
+        sk_proc_stop(&p, 1000);
+        return -1;
+    }
+    return sk_proc_exit_code(&p);
+}
+
 int sk_proc_exit_code(const sk_proc *p)
 {
     if (!p->reaped)

@@ -34,6 +34,16 @@ int sk_proc_exit_code(const sk_proc *p);
 int sk_proc_stop(sk_proc *p, int timeout_ms);
 /* Is it still running (not yet exited)? */
 int sk_proc_alive(sk_proc *p);
+/* Start bin with args (NULL-ended, at most 62) in dir: stdin /dev/null, stdout to out_path and
+ * stderr to err_path (both truncated), SAKHI_PIN set to pin (removed when pin is NULL), in a
+ * session of its own (no controlling terminal, so nothing can prompt on /dev/tty). The pid (the
+ * caller reaps it), or -1. */
+pid_t sk_proc_spawn(const char *bin, const char *const *args, const char *dir, const char *out_path,
+                    const char *err_path, const char *pin);
+/* Run bin with args (NULL-ended, at most 62), stdout and stderr to out_path (emptied first),
+ * and wait up to timeout_ms. Its exit code (as sk_proc_exit_code), or -1 when it could not be
+ * started or did not exit in time (it is then stopped). */
+int sk_proc_run(const char *bin, const char *const *args, const char *out_path, int timeout_ms);
 
 /* Create a fresh directory under $TMPDIR (or /tmp) named prefix-XXXXXX into out. */
 int sk_tmpdir_make(char *out, size_t cap, const char *prefix);
