@@ -624,11 +624,47 @@ static void wipe_record_content(sk_record *r)
     r->nentries = 0;
 }
 
+/* A record's first fields, straight from a change whose keys are strictly increasing (as
+ * sk_change_set and the decoder keep them): one allocation instead of one growth per field.
+ * 1 when done, 0 when the keys are not in order (the caller inserts one by one), or -errno. */
+static int fields_from_change(sk_record *t, const sk_change *c, uint64_t new_ver)
+{
+    for (uint32_t i = 1; i < c->nfields; i++)
+        if (c->fields[i - 1].key >= c->fields[i].key)
+            return 0;
+    sk_field *f = calloc(c->nfields, sizeof(*f));
+    if (!f)
+        return -SK_E_NOMEM;
+    for (uint32_t i = 0; i < c->nfields; i++) {
+        f[i].key = c->fields[i].key;
+        f[i].hlc = c->hlc;
+        f[i].ver = new_ver;
+        f[i].len = c->fields[i].len;
+        if (!(f[i].val = dup_bytes(c->fields[i].val, c->fields[i].len))) {
+            fields_free(f, i);
+            return -SK_E_NOMEM;
+        }
+    }
+    t->fields = f;
+    t->nfields = c->nfields;
+    return 1;
+}
+
 /* The UPSERT rule (steps 4 and 5 of the comment at the top) applied to t, a private copy. */
 static int merge_upsert(sk_record *t, const sk_change *c, uint64_t new_ver, sk_merge_result *out)
 {
     int rc;
-    for (uint32_t i = 0; i < c->nfields; i++) {
+    uint32_t first = 0;
+    if (t->nfields == 0 && c->nfields > 0) {
+        /* Nothing to merge with (a new record): every field of the change goes in. */
+        if ((rc = fields_from_change(t, c, new_ver)) < 0)
+            return rc;
+        if (rc == 1) {
+            out->nchanged += c->nfields;
+            first = c->nfields;
+        }
+    }
+    for (uint32_t i = first; i < c->nfields; i++) {
         const sk_field *in = &c->fields[i];
         const sk_field *s = sk_record_field(t, in->key);
         if (s && s->ver > c->base) {

@@ -473,6 +473,50 @@ static void assert_displaced(const sk_displaced *d, uint32_t key, const char *s,
     sk_buf_free(&v);
 }
 
+/* A new record takes every field of its creating change, sorted, stamped with the change's hlc
+ * and version; a change whose fields are out of order (never made by sk_change_set or the
+ * decoder, but possible for a caller filling the array itself) gives the same record. */
+static void test_create_takes_all_fields(void **state)
+{
+    (void)state;
+    for (int unsorted = 0; unsorted < 2; unsorted++) {
+        sk_change c;
+        sk_change_init(&c);
+        c.id.b[0] = 9;
+        c.kind = SK_CHANGE_UPSERT;
+        c.hlc = 5;
+        c.op = 1;
+        assert_int_equal(sk_change_set(&c, 3, (const uint8_t *)"\x03", 1), 0);
+        assert_int_equal(sk_change_set(&c, 1, (const uint8_t *)"\x01", 1), 0);
+        assert_int_equal(sk_change_set(&c, 2, (const uint8_t *)"\x02", 1), 0);
+        assert_int_equal(c.nfields, 3);
+        assert_int_equal(c.fields[0].key, 1);
+        if (unsorted) {
+            sk_field t = c.fields[0];
+            c.fields[0] = c.fields[2];
+            c.fields[2] = t;
+        }
+        sk_record r;
+        sk_merge_result mr;
+        sk_record_init(&r);
+        assert_int_equal(sk_merge_apply(&r, &c, 7, &mr), 0);
+        assert_true(mr.created);
+        assert_int_equal(mr.nchanged, 3);
+        assert_int_equal(r.version, 7);
+        assert_int_equal(r.nfields, 3);
+        for (uint32_t i = 0; i < 3; i++) {
+            assert_int_equal(r.fields[i].key, i + 1);
+            assert_int_equal(r.fields[i].ver, 7);
+            assert_int_equal(r.fields[i].hlc, 5);
+            assert_int_equal(r.fields[i].len, 1);
+            assert_int_equal(r.fields[i].val[0], i + 1);
+        }
+        sk_merge_result_free(&mr);
+        sk_record_free(&r);
+        sk_change_free(&c);
+    }
+}
+
 static void test_causal_edit_wins_regardless_of_hlc(void **state)
 {
     (void)state;
@@ -870,6 +914,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_property_commutative),
+        cmocka_unit_test(test_create_takes_all_fields),
         cmocka_unit_test(test_causal_edit_wins_regardless_of_hlc),
         cmocka_unit_test(test_concurrent_later_hlc_wins),
         cmocka_unit_test(test_tie_broken_by_bytes),
