@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 struct sk_store {
     MDB_env *env;
@@ -271,6 +272,15 @@ int sk_store_write_commit(sk_store *s, MDB_txn *txn)
 int sk_store_keyring_errno(sk_store *s)
 {
     return sk_keyring_errno(s->kr);
+}
+
+int64_t sk_store_disk_free_kib(sk_store *s)
+{
+    const char *path = NULL;
+    struct statvfs v;
+    if (mdb_env_get_path(s->env, &path) != 0 || !path || statvfs(path, &v) != 0)
+        return -1;
+    return (int64_t)((uint64_t)v.f_bavail * v.f_frsize / 1024u);
 }
 
 void sk_store_write_abort(sk_store *s, MDB_txn *txn)

@@ -69,6 +69,9 @@ int sk_store_write_begin(sk_store *s, MDB_txn **txn);
 int sk_store_write_commit(sk_store *s, MDB_txn *txn);
 void sk_store_write_abort(sk_store *s, MDB_txn *txn);
 int sk_store_keyring_errno(sk_store *s);
+/* KiB free for an unprivileged writer on the data directory's filesystem, -1 if unknown (for
+ * logs: LMDB reports a short write on a full disk as EIO). */
+int64_t sk_store_disk_free_kib(sk_store *s);
 
 /* ---- workers ---------------------------------------------------------------------------- */
 typedef struct sk_worker {

@@ -195,7 +195,8 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
         panic_exit(mrc);
     if (mrc) {
         /* the system's reason (a full disk or a failing one) for the operator */
-        sk_log(SK_LOG_WARN, "store_error", "stage=begin err=\"%s\"", mdb_strerror(mrc));
+        sk_log(SK_LOG_WARN, "store_error", "stage=begin err=\"%s\" disk_free_kib=%lld",
+               mdb_strerror(mrc), (long long)sk_store_disk_free_kib(wr->store));
         rc = sk_store_mdb_err(mrc);
         goto failed;
     }
@@ -205,7 +206,8 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
     if (rc) {
         int e = sk_store_keyring_errno(wr->store);
         if (e) /* a record key could not be prepared: the key file's reason */
-            sk_log(SK_LOG_WARN, "store_error", "stage=keys err=\"%s\"", strerror(e));
+            sk_log(SK_LOG_WARN, "store_error", "stage=keys err=\"%s\" disk_free_kib=%lld",
+                   strerror(e), (long long)sk_store_disk_free_kib(wr->store));
         sk_store_write_abort(wr->store, txn);
         goto failed;
     }
@@ -214,7 +216,10 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
     if (mrc == MDB_PANIC)
         panic_exit(mrc);
     if (mrc) {
-        sk_log(SK_LOG_WARN, "store_error", "stage=commit err=\"%s\"", mdb_strerror(mrc));
+        /* LMDB reports a short write on a full disk as EIO, without the errno: the free space
+         * says which it was. */
+        sk_log(SK_LOG_WARN, "store_error", "stage=commit err=\"%s\" disk_free_kib=%lld",
+               mdb_strerror(mrc), (long long)sk_store_disk_free_kib(wr->store));
         rc = sk_store_mdb_err(mrc);
         goto failed;
     }
