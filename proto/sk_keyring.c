@@ -311,14 +311,20 @@ static int pool_fill(sk_keyring *kr)
         rc = -SK_E_STORE_IO;
         goto out;
     }
-    if ((rc = next_slot(kr, &n)) == 0 && (rc = write_all(kr->fd, run, bytes, (off_t)(n * SLOT))))
+    if ((rc = next_slot(kr, &n)) != 0) {
+        kr->err = errno;
+        flock(kr->fd, LOCK_UN);
+        goto out; /* nothing written: nothing to take back */
+    }
+    if ((rc = write_all(kr->fd, run, bytes, (off_t)(n * SLOT))))
         kr->err = errno;
     if (rc == 0 && fdatasync(kr->fd) != 0) {
         kr->err = errno;
         rc = -SK_E_STORE_IO;
     }
     if (rc) {
-        /* Nothing of this run is handed out: take it off the file again. */
+        /* Nothing of this run is handed out: take it off the file again (back to where it
+         * began, still under the lock, so never below a slot anyone else wrote). */
         if (ftruncate(kr->fd, (off_t)(n * SLOT)) != 0) {
             /* Left: unused slots, harmless. */
         }
