@@ -100,15 +100,21 @@ int sk_proc_wait(sk_proc *p, int timeout_ms)
     }
 }
 
-pid_t sk_proc_spawn(const char *bin, const char *const *args, const char *dir, const char *out_path,
-                    const char *err_path, const char *pin)
+/* argv for execv: bin, then args (NULL-ended, at most 62 kept), then NULL. */
+static void make_argv(char *argv[64], const char *bin, const char *const *args)
 {
-    char *argv[64];
     int n = 0;
     argv[n++] = (char *)bin;
     for (int i = 0; args[i] && n < 63; i++)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
+}
+
+pid_t sk_proc_spawn(const char *bin, const char *const *args, const char *dir, const char *out_path,
+                    const char *err_path, const char *pin)
+{
+    char *argv[64];
+    make_argv(argv, bin, args);
     pid_t pid = fork();
     if (pid != 0)
         return pid;
@@ -134,11 +140,7 @@ pid_t sk_proc_spawn(const char *bin, const char *const *args, const char *dir, c
 int sk_proc_run(const char *bin, const char *const *args, const char *out_path, int timeout_ms)
 {
     char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    for (int i = 0; args[i] && n < 63; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
+    make_argv(argv, bin, args);
     unlink(out_path);
     sk_proc p;
     if (sk_proc_start(&p, argv, out_path) != 0)
