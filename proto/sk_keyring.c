@@ -219,13 +219,18 @@ int sk_keyring_open_master(sk_keyring **out, const char *path, const uint8_t mas
 
 /* Give the unused prepared slots back to the file when they are still its end (nobody appended
  * after them). Best effort: left in place they are only unused slots. */
-static void pool_release(sk_keyring *kr)
+static void pool_rnd_drop(sk_keyring *kr)
 {
     if (kr->pool_rnd) {
         OPENSSL_cleanse(kr->pool_rnd, (size_t)(kr->pool_end - kr->pool_base) * RND);
         free(kr->pool_rnd);
         kr->pool_rnd = NULL;
     }
+}
+
+static void pool_release(sk_keyring *kr)
+{
+    pool_rnd_drop(kr);
     if (kr->pool_next < kr->pool_end && kr->fd >= 0 && flock(kr->fd, LOCK_EX) == 0) {
         struct stat st;
         if (fstat(kr->fd, &st) == 0 && (uint64_t)st.st_size == kr->pool_end * SLOT &&
@@ -332,10 +337,7 @@ static int pool_fill(sk_keyring *kr)
     flock(kr->fd, LOCK_UN);
     if (rc)
         goto out;
-    if (kr->pool_rnd) {
-        OPENSSL_cleanse(kr->pool_rnd, (size_t)(kr->pool_end - kr->pool_base) * RND);
-        free(kr->pool_rnd);
-    }
+    pool_rnd_drop(kr); /* the previous run is used up */
     kr->pool_rnd = rnd;
     rnd = NULL;
     kr->pool_base = kr->pool_next = kr->pool_batch = n;

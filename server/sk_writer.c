@@ -107,8 +107,13 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
          * cost as much as the change's own writes). */
         sk_buf audit = SK_BUF_INIT;
         uint64_t seq = 0, seq0;
-        sk_apply_ctx ctx = {wr->store,      txn,    w->device, w->actor, w->now_ms,
-                            wr->max_record, &audit, NULL,      NULL};
+        sk_apply_ctx ctx = {.store = wr->store,
+                            .txn = txn,
+                            .device = w->device,
+                            .actor = w->actor,
+                            .now_ms = w->now_ms,
+                            .max_record = wr->max_record,
+                            .audit_detail = &audit};
         ctx.actor.worker = w->worker;
         /* The change log's seq is read once per PUSH and written once after it. */
         rc = sk_store_seq_get_txn(wr->store, txn, &seq);
@@ -184,6 +189,14 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
     return 0;
 }
 
+/* The system's reason for a failed write (a full disk or a failing one), for the operator. LMDB
+ * reports a short write on a full disk as EIO without the errno, so the free space goes with it. */
+static void log_store_error(sk_writer *wr, const char *stage, const char *err)
+{
+    sk_log(SK_LOG_WARN, "store_error", "stage=%s err=\"%s\" disk_free_kib=%lld", stage, err,
+           (long long)sk_store_disk_free_kib(wr->store));
+}
+
 /* One transaction over the list [head..NULL). Returns 0 or the fatal code (all requests
  * then carry it in rc). */
 static int commit_list(sk_writer *wr, sk_wreq *head)
@@ -194,9 +207,7 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
     if (mrc == MDB_PANIC)
         panic_exit(mrc);
     if (mrc) {
-        /* the system's reason (a full disk or a failing one) for the operator */
-        sk_log(SK_LOG_WARN, "store_error", "stage=begin err=\"%s\" disk_free_kib=%lld",
-               mdb_strerror(mrc), (long long)sk_store_disk_free_kib(wr->store));
+        log_store_error(wr, "begin", mdb_strerror(mrc));
         rc = sk_store_mdb_err(mrc);
         goto failed;
     }
@@ -206,8 +217,7 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
     if (rc) {
         int e = sk_store_keyring_errno(wr->store);
         if (e) /* a record key could not be prepared: the key file's reason */
-            sk_log(SK_LOG_WARN, "store_error", "stage=keys err=\"%s\" disk_free_kib=%lld",
-                   strerror(e), (long long)sk_store_disk_free_kib(wr->store));
+            log_store_error(wr, "keys", strerror(e));
         sk_store_write_abort(wr->store, txn);
         goto failed;
     }
@@ -216,10 +226,7 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
     if (mrc == MDB_PANIC)
         panic_exit(mrc);
     if (mrc) {
-        /* LMDB reports a short write on a full disk as EIO, without the errno: the free space
-         * says which it was. */
-        sk_log(SK_LOG_WARN, "store_error", "stage=commit err=\"%s\" disk_free_kib=%lld",
-               mdb_strerror(mrc), (long long)sk_store_disk_free_kib(wr->store));
+        log_store_error(wr, "commit", mdb_strerror(mrc));
         rc = sk_store_mdb_err(mrc);
         goto failed;
     }

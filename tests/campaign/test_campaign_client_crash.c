@@ -273,19 +273,10 @@ static void *proxy_main(void *arg)
 
 static void proxy_start(proxy *px, uint16_t upstream)
 {
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
     memset(px, 0, sizeof(*px));
     px->upstream = upstream;
-    px->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    px->lfd = sk_listen_loopback(8, &px->port);
     assert_true(px->lfd >= 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(px->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(px->lfd, 8), 0);
-    assert_int_equal(getsockname(px->lfd, (struct sockaddr *)&a, &len), 0);
-    px->port = ntohs(a.sin_port);
     assert_int_equal(pthread_create(&px->thread, NULL, proxy_main, px), 0);
 }
 

@@ -386,15 +386,8 @@ static void test_fragmentation_stalls_blackholes_slow_links(void **state)
     /* one byte per write, both ways */
     frag p = {0};
     p.upstream = f->ts.port;
-    p.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {0};
-    socklen_t sl = sizeof(sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(p.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(p.lfd, 8), 0);
-    assert_int_equal(getsockname(p.lfd, (struct sockaddr *)&sa, &sl), 0);
-    p.port = ntohs(sa.sin_port);
+    p.lfd = sk_listen_loopback(8, &p.port);
+    assert_true(p.lfd >= 0);
     assert_int_equal(pthread_create(&p.th, NULL, frag_main, &p), 0);
     three(f, c);
     assert_int_equal(sync_via(c, p.port, f->ts.port, 10000, NULL), 0);

@@ -369,13 +369,6 @@ static void test_crash_mid_sync_keeps_outbox(void **state)
     sakhi_close(c);
 }
 
-static void copy_tree(const char *from, const char *to)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, from, to);
-    assert_int_equal(system(cmd), 0);
-}
-
 static void test_server_restored_from_older_backup(void **state)
 {
     fx *f = *state;
@@ -389,7 +382,7 @@ static void test_server_restored_from_older_backup(void **state)
 
     /* the centre's nightly backup */
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
-    copy_tree(f->ts.data, backup);
+    assert_int_equal(sk_copy_tree(f->ts.data, backup), 0);
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
 
     for (int i = 3; i < 6; i++)
@@ -404,7 +397,7 @@ static void test_server_restored_from_older_backup(void **state)
 
     /* the server's disk dies; it is restored from the backup: its last seq is 3 */
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
-    copy_tree(backup, f->ts.data);
+    assert_int_equal(sk_copy_tree(backup, f->ts.data), 0);
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
     uint64_t nrec, seq;
     assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);

@@ -188,7 +188,12 @@ static uint32_t push(sk_store *s, uint64_t dev, const char *worker, const sk_cha
     char msg[512];
     sk_actor actor = {SK_ROLE_FIELD, worker, 0};
     assert_int_equal(mdb_txn_begin(sk_store_env(s), NULL, 0, &txn), 0);
-    sk_apply_ctx ctx = {s, txn, dev, actor, now_ms(), 1u << 20, NULL, NULL, NULL};
+    sk_apply_ctx ctx = {.store = s,
+                        .txn = txn,
+                        .device = dev,
+                        .actor = actor,
+                        .now_ms = now_ms(),
+                        .max_record = 1u << 20};
     assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, sizeof(msg)), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     return ack.status;
@@ -297,7 +302,12 @@ static sk_ack apply_as(sk_store *s, uint64_t dev, sk_actor actor, const sk_chang
     MDB_txn *txn;
     sk_ack ack;
     assert_int_equal(mdb_txn_begin(sk_store_env(s), NULL, 0, &txn), 0);
-    sk_apply_ctx ctx = {s, txn, dev, actor, now_ms(), max_record, NULL, NULL, NULL};
+    sk_apply_ctx ctx = {.store = s,
+                        .txn = txn,
+                        .device = dev,
+                        .actor = actor,
+                        .now_ms = now_ms(),
+                        .max_record = max_record};
     assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, cap), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     return ack;

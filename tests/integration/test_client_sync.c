@@ -311,17 +311,8 @@ static void proxy_start(proxy *p, uint16_t target)
     atomic_init(&p->cut_after, -1);
     atomic_init(&p->stop, 0);
     atomic_init(&p->last_total, 0);
-    p->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    p->lfd = sk_listen_loopback(8, &p->port);
     assert_true(p->lfd >= 0);
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(p->lfd, 8), 0);
-    assert_int_equal(getsockname(p->lfd, (struct sockaddr *)&sa, &len), 0);
-    p->port = ntohs(sa.sin_port);
     assert_int_equal(pthread_create(&p->th, NULL, proxy_main, p), 0);
 }
 
@@ -653,16 +644,8 @@ static void test_capture_during_sync(void **state)
 /* A listener that accepts and never answers. */
 static int black_hole(uint16_t *port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(fd, 4), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    *port = ntohs(sa.sin_port);
+    int fd = sk_listen_loopback(4, port);
+    assert_true(fd >= 0);
     return fd;
 }
 

@@ -148,17 +148,8 @@ static void relay_start(relay *r, uint16_t upstream)
 {
     memset(r, 0, sizeof(*r));
     r->upstream = upstream;
-    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    r->lfd = sk_listen_loopback(4, &r->port);
     assert_true(r->lfd >= 0);
-    struct sockaddr_in a;
-    socklen_t al = sizeof(a);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(r->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(r->lfd, 4), 0);
-    assert_int_equal(getsockname(r->lfd, (struct sockaddr *)&a, &al), 0);
-    r->port = ntohs(a.sin_port);
     assert_int_equal(pthread_create(&r->th, NULL, relay_main, r), 0);
 }
 
@@ -509,13 +500,6 @@ static void test_server_orders_early_requests(void **state)
 
 /* ---- WELCOME.seq: a restored server found with an empty outbox ---------------------------- */
 
-static void copy_tree(const char *from, const char *to)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, from, to);
-    assert_int_equal(system(cmd), 0);
-}
-
 static void test_restore_found_with_empty_outbox(void **state)
 {
     fx *f = *state;
@@ -530,7 +514,7 @@ static void test_restore_found_with_empty_outbox(void **state)
     sync_port(a, f->ts.port, &res);
 
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0); /* the backup, at seq 2 */
-    copy_tree(f->ts.data, backup);
+    assert_int_equal(sk_copy_tree(f->ts.data, backup), 0);
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
     for (int i = 2; i < 6; i++)
         capture(a, ids[i]);
@@ -543,7 +527,7 @@ static void test_restore_found_with_empty_outbox(void **state)
 
     /* restored from the backup (seq 2); another device then writes seq 3 */
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
-    copy_tree(backup, f->ts.data);
+    assert_int_equal(sk_copy_tree(backup, f->ts.data), 0);
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
     sakhi_client *b = device(f, "fw1");
     char bid[SAKHI_ID_STRLEN];

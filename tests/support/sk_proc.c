@@ -311,6 +311,48 @@ int sk_copy_file(const char *from, const char *to)
     return rc;
 }
 
+int sk_copy_tree(const char *from, const char *to)
+{
+    if (sk_tmpdir_remove(to) != 0 && errno != ENOENT)
+        return -1;
+    if (mkdir(to, 0700) != 0)
+        return -1;
+    DIR *d = opendir(from);
+    if (!d)
+        return -1;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        char a[1200], b[1200];
+        struct stat st;
+        snprintf(a, sizeof(a), "%s/%s", from, e->d_name);
+        snprintf(b, sizeof(b), "%s/%s", to, e->d_name);
+        if (lstat(a, &st) == 0 && S_ISREG(st.st_mode))
+            rc = sk_copy_file(a, b);
+    }
+    closedir(d);
+    return rc;
+}
+
+int sk_listen_loopback(int backlog, uint16_t *port)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, backlog) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
 int sk_scan_dir(const char *dir, const char *const *needles, size_t n, char *where, size_t wcap)
 {
     int hits = 0;

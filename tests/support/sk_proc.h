@@ -58,6 +58,11 @@ int sk_wait_port(const char *host, uint16_t port, int timeout_ms);
 int sk_read_file(const char *path, char **out, size_t *len_out);
 /* Copy a whole file (created or truncated). 0 or -1. */
 int sk_copy_file(const char *from, const char *to);
+/* Replace directory to with a copy of directory from (its regular files; a data directory is
+ * flat). 0 or -1. */
+int sk_copy_tree(const char *from, const char *to);
+/* A TCP socket listening on 127.0.0.1 at a port the kernel picks (*port). The fd, or -1. */
+int sk_listen_loopback(int backlog, uint16_t *port);
 /* Byte-by-byte scan of every regular file under dir (recursive, symlinks not followed) for
  * each of the n needles; every hit is appended to where as "needle@path:offset ". The number
  * of hits, or -1 when a directory or file cannot be read. */

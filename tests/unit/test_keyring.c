@@ -7,7 +7,8 @@
  * written before anything is handed out, and later runs double; a batch that aborts gives its
  * slots back and the next batch takes the same slots; close cuts the unused tail off the file;
  * a process killed without closing leaves its run, and the next process starts a new run after
- * it (never handing out a slot the dead one may have used); shredding a pool slot makes it
+ * it (never handing out a slot the dead one may have used); close leaves a slot another
+ * process appended after the run; shredding a pool slot makes it
  * GONE; a run that cannot be written (file size limit) fails the key with its errno, hands out
  * nothing, and the pool works again once the limit is lifted.
  */
@@ -197,6 +198,31 @@ static void test_pool_crash_never_reuses(void **state)
     sk_keyring_close(kr);
 }
 
+/* Close gives the unused tail back only when it is still the file's end: a slot another
+ * process appended after the run (sakhi-admin beside the server) stays, and opens. */
+static void test_pool_close_keeps_later_appends(void **state)
+{
+    (void)state;
+    sk_keyring *srv = open_pool(), *tool = NULL;
+    char err[256] = "";
+    uint8_t k1[SK_KEYRING_KEY_LEN], k2[SK_KEYRING_KEY_LEN], k[SK_KEYRING_KEY_LEN];
+    uint64_t s1, s2;
+    sk_id a = mk_id(1), b = mk_id(2);
+    sk_keyring_batch_begin(srv);
+    assert_int_equal(sk_keyring_new(srv, &a, &s1, k1), 0);
+    assert_int_equal(sk_keyring_batch_commit(srv), 0);
+    assert_int_equal(sk_keyring_open(&tool, g_dir, err, sizeof(err)), 0);
+    assert_int_equal(sk_keyring_new(tool, &b, &s2, k2), 0); /* outside a batch: appended */
+    assert_int_equal(s2, 64);
+    sk_keyring_close(srv);
+    assert_int_equal(file_size(), 65 * 64); /* not cut: the run is no longer the end */
+    assert_int_equal(sk_keyring_get(tool, s2, &b, k), 0);
+    assert_memory_equal(k, k2, sizeof(k));
+    assert_int_equal(sk_keyring_get(tool, s1, &a, k), 0);
+    assert_memory_equal(k, k1, sizeof(k));
+    sk_keyring_close(tool);
+}
+
 static void test_pool_fill_failure(void **state)
 {
     (void)state;
@@ -231,6 +257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pool_keys_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_runs_grow_and_abort_gives_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_crash_never_reuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_close_keeps_later_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_fill_failure, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

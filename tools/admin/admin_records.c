@@ -410,8 +410,12 @@ static int apply_action(sk_admin *a, const sk_actor *actor, const char *text, co
         sk_admin_fail(a, status, "refused: %s", msg[0] ? msg : sk_err_text(rc));
         goto out;
     }
-    sk_apply_ctx ctx = {a->store, wt.txn, SK_ADMIN_DEVICE, *actor, now, (1u << 20) - 64, NULL,
-                        NULL,     NULL};
+    sk_apply_ctx ctx = {.store = a->store,
+                        .txn = wt.txn,
+                        .device = SK_ADMIN_DEVICE,
+                        .actor = *actor,
+                        .now_ms = now,
+                        .max_record = (1u << 20) - 64};
     rc = sk_apply_change(&ctx, &c, &ack, msg, sizeof(msg));
     if (rc) {
         sk_admin_fail(a, status, "store error: %s", sk_err_text(rc));
