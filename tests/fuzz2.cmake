@@ -47,7 +47,10 @@ endif()
 if(TARGET sakhi_static)
   add_executable(fuzz_client_replay
     ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_client.c ${CMAKE_CURRENT_LIST_DIR}/fuzz/replay_main.c)
-  target_link_libraries(fuzz_client_replay PRIVATE sakhi_static sakhi_warnings)
+  # The harness restores the open handle's store between inputs, so it sees the internals.
+  target_include_directories(fuzz_client_replay PRIVATE ${PROJECT_SOURCE_DIR}/client-lib/src
+                             ${PROJECT_SOURCE_DIR}/proto)
+  target_link_libraries(fuzz_client_replay PRIVATE sakhi_static PkgConfig::LMDB sakhi_warnings)
   target_compile_definitions(fuzz_client_replay PRIVATE _DEFAULT_SOURCE _POSIX_C_SOURCE=200809L)
   add_test(NAME fuzz_client_replay
     COMMAND fuzz_client_replay ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus_client)

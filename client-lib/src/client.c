@@ -205,6 +205,7 @@ uint64_t sk_client_wall_ms(const sakhi_client *c)
 #ifdef SAKHI_FUZZ_CLOCK
 _Atomic uint64_t sk_fuzz_clock_ms = 1;
 _Atomic uint64_t sk_fuzz_idle_polls;
+int (*sk_fuzz_connect)(void);
 #endif
 
 uint64_t sk_client_mono_ms(void)

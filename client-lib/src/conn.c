@@ -272,6 +272,14 @@ int sk_conn_connect_tcp(sk_conn *cn, const char *host, uint16_t port, int cancel
     rc = SAKHI_ENET;
     cn->cancel_fd = cancel_fd;
     cn->ops = &tcp_ops;
+#ifdef SAKHI_FUZZ_CLOCK
+    if (sk_fuzz_connect) {
+        if ((cn->fd = sk_fuzz_connect()) >= 0)
+            return 0;
+        snprintf(cn->err, sizeof(cn->err), "the fuzz harness refused the connection");
+        return SAKHI_ENET;
+    }
+#endif
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -123,6 +123,10 @@ uint64_t sk_client_mono_ms(void);
  * time and counts its empty polls, so a timeout fires exactly when the fuzzer asks for one. */
 extern _Atomic uint64_t sk_fuzz_clock_ms;
 extern _Atomic uint64_t sk_fuzz_idle_polls;
+/* When set, sk_conn_connect_tcp takes its connected socket from this function (the harness's
+ * AF_UNIX listener: loopback TCP was a third of the fuzzer's CPU) instead of resolving and
+ * connecting; everything after the connect is the same code. -1 = refused. */
+extern int (*sk_fuzz_connect)(void);
 #endif
 
 /* ---- vault.c: encryption at rest ----------------------------------------------------------- */
