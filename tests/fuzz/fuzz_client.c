@@ -589,35 +589,50 @@ static uint8_t *dup_bytes(const void *p, size_t n)
     return b;
 }
 
-/* Record the freshly opened pristine store: its databases, keys.db and the loaded fields. */
-static void snapshot(const sakhi_client *c)
+/* Call fn for every key and value of the store's four databases, in key order; counts[i] is
+ * how many database i held. */
+static void each_entry(const sakhi_client *c,
+                       void (*fn)(int i, size_t j, const MDB_val *k, const MDB_val *v),
+                       size_t counts[NDBI])
 {
     MDB_txn *t;
     if (mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t) != 0)
-        die("snapshot: no read transaction");
+        die("no read transaction on the store");
     for (int i = 0; i < NDBI; i++) {
         MDB_cursor *cur;
         MDB_val k, v;
-        size_t cap = 0;
+        size_t j = 0;
         if (mdb_cursor_open(t, dbi_at(c, i), &cur) != 0)
-            die("snapshot: no cursor");
+            die("no cursor on the store");
         for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            if (S.n[i] == cap) {
-                cap = cap ? cap * 2 : 16;
-                S.items[i] = realloc(S.items[i], cap * sizeof(kv));
-                if (!S.items[i])
-                    die("no memory");
-            }
-            kv *e = &S.items[i][S.n[i]++];
-            e->k = dup_bytes(k.mv_data, k.mv_size);
-            e->nk = k.mv_size;
-            e->v = dup_bytes(v.mv_data, v.mv_size);
-            e->nv = v.mv_size;
-        }
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+            fn(i, j++, &k, &v);
+        counts[i] = j;
         mdb_cursor_close(cur);
     }
     mdb_txn_abort(t);
+}
+
+static void snapshot_one(int i, size_t j, const MDB_val *k, const MDB_val *v)
+{
+    if ((j & (j - 1)) == 0) { /* 0, 1, 2, 4, ...: grow to the next power of two */
+        S.items[i] = realloc(S.items[i], (j ? j * 2 : 1) * sizeof(kv));
+        if (!S.items[i])
+            die("no memory");
+    }
+    kv *e = &S.items[i][j];
+    e->k = dup_bytes(k->mv_data, k->mv_size);
+    e->nk = k->mv_size;
+    e->v = dup_bytes(v->mv_data, v->mv_size);
+    e->nv = v->mv_size;
+    S.n[i] = j + 1;
+}
+
+/* Record the freshly opened pristine store: its databases, keys.db and the loaded fields. */
+static void snapshot(const sakhi_client *c)
+{
+    size_t counts[NDBI];
+    each_entry(c, snapshot_one, counts);
     char kp[400];
     keys_path(kp, sizeof(kp));
     S.keys = read_file(kp, &S.nkeys);
@@ -659,30 +674,22 @@ static void restore(sakhi_client *c)
     c->errfield[0] = 0;
 }
 
+static void verify_one(int i, size_t j, const MDB_val *k, const MDB_val *v)
+{
+    const kv *e = j < S.n[i] ? &S.items[i][j] : NULL;
+    if (!e || e->nk != k->mv_size || e->nv != v->mv_size || memcmp(e->k, k->mv_data, e->nk) ||
+        memcmp(e->v, v->mv_data, e->nv))
+        die("the restored store differs from the pristine one");
+}
+
 /* The restore's own check: the store now holds exactly the snapshot. */
 static void verify_restored(const sakhi_client *c)
 {
-    MDB_txn *t;
-    if (mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t) != 0)
-        die("verify: no read transaction");
-    for (int i = 0; i < NDBI; i++) {
-        MDB_cursor *cur;
-        MDB_val k, v;
-        size_t j = 0;
-        if (mdb_cursor_open(t, dbi_at(c, i), &cur) != 0)
-            die("verify: no cursor");
-        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), j++) {
-            const kv *e = j < S.n[i] ? &S.items[i][j] : NULL;
-            if (!e || e->nk != k.mv_size || e->nv != v.mv_size || memcmp(e->k, k.mv_data, e->nk) ||
-                memcmp(e->v, v.mv_data, e->nv))
-                die("the restored store differs from the pristine one");
-        }
-        if (j != S.n[i])
+    size_t counts[NDBI];
+    each_entry(c, verify_one, counts);
+    for (int i = 0; i < NDBI; i++)
+        if (counts[i] != S.n[i])
             die("the restored store lacks pristine entries");
-        mdb_cursor_close(cur);
-    }
-    mdb_txn_abort(t);
     char kp[400];
     size_t n;
     keys_path(kp, sizeof(kp));
