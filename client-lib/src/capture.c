@@ -640,8 +640,10 @@ static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_ch
     }
     saved_clock = c->clock; /* the stamp is used: keep the clock where it is */
 out:
-    if (txn)
-        mdb_txn_abort(txn);
+    if (txn && commit)
+        sk_lstore_abort(c, txn);
+    else if (txn)
+        mdb_txn_abort(txn); /* read-only: a validation */
     if (rc || !commit)
         c->clock = saved_clock;
     sk_change_free(&ch);
@@ -766,7 +768,7 @@ int sakhi_discard_change(sakhi_client *c, const char *idtext)
     txn = NULL;
 out:
     if (txn)
-        mdb_txn_abort(txn);
+        sk_lstore_abort(c, txn);
     pthread_mutex_unlock(&c->mu);
     sk_rstate_free(&rs);
     return rc;

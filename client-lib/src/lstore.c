@@ -88,6 +88,15 @@ int sk_lstore_txn(sakhi_client *c, int rdonly, MDB_txn **out)
     return 0;
 }
 
+void sk_lstore_abort(sakhi_client *c, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    if (c->kr && c->kr_batch)
+        sk_keyring_batch_abort(c->kr);
+    c->kr_batch = 0;
+    c->nnew = c->nshred = 0;
+}
+
 static void shred_mark(char *out, size_t cap, uint64_t slot)
 {
     snprintf(out, cap, SHRED_PREFIX "%016llx", (unsigned long long)slot);
@@ -512,7 +521,7 @@ static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin, uint32
             goto out;
         if ((rc = sk_lstore_meta_get_u64(c, txn, "pinfail", &fails)) ||
             (rc = sk_lstore_meta_put_u64(c, txn, "pinfail", fails + 1))) {
-            mdb_txn_abort(txn);
+            sk_lstore_abort(c, txn);
             goto out;
         }
         if ((rc = sk_lstore_commit(c, txn)))

@@ -172,6 +172,10 @@ void sk_lstore_close(sakhi_client *c);
 /* Begin a transaction (write when rdonly == 0; a write transaction also begins the keyring
  * batch, and gives back the slots of an earlier write transaction that was aborted). */
 int sk_lstore_txn(sakhi_client *c, int rdonly, MDB_txn **out);
+/* Abort a write transaction and its keyring batch at once: the slots it made are zeroed and
+ * given back and the key file's lock is released now, not at the next write (another process
+ * may be waiting to append). Read-only transactions use mdb_txn_abort. */
+void sk_lstore_abort(sakhi_client *c, MDB_txn *txn);
 /* Commit and map the error. The txn is gone either way. For a write transaction: keys.db is
  * synced first when it made new key slots (one sync), then LMDB commits (one sync), then the
  * slots of records erased in it are overwritten with zeros (see lstore.c). */

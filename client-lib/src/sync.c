@@ -30,6 +30,9 @@
 
 /* most bytes of changes in one PUSH (one change larger than this still goes alone) */
 #define SK_CLIENT_PUSH_BUDGET 8192
+/* most requests the client keeps outstanding, whatever WELCOME.max_inflight allows: the window
+ * is an array sized by it, and a server's number is untrusted input */
+#define SK_CLIENT_MAX_INFLIGHT 64u
 
 /* Early requests, sent right behind AUTH before WELCOME has told the server's limits
  * (PROTOCOL.md section 4.1): at most this many, a PUSH of at most this many changes, and only
@@ -500,6 +503,8 @@ static int await_welcome(sess *s, uint32_t rid)
         s->max_frame = SK_FRAME_DEFAULT_MAX;
     if (s->max_batch > SK_MAX_BATCH)
         s->max_batch = SK_MAX_BATCH;
+    if (s->max_inflight > SK_CLIENT_MAX_INFLIGHT)
+        s->max_inflight = SK_CLIENT_MAX_INFLIGHT;
     uint32_t n =
         welcome.u.welcome.worker.n > SK_MAX_NAME ? SK_MAX_NAME : welcome.u.welcome.worker.n;
     memcpy(s->worker, welcome.u.welcome.worker.p ? welcome.u.welcome.worker.p : "", n);
@@ -530,7 +535,7 @@ static int await_welcome(sess *s, uint32_t rid)
             (!behind || !(rc = sk_lstore_meta_put_u64(c, txn, "cursor", 0))))
             rc = sk_lstore_commit(c, txn);
         else
-            mdb_txn_abort(txn);
+            sk_lstore_abort(c, txn);
     }
     pthread_mutex_unlock(&c->mu);
     if (!rc && behind)
@@ -660,7 +665,7 @@ static int enroll(sakhi_client *c, const char *host, uint16_t port, const char *
         if (!(rc = sk_lstore_ident_put(c, txn)))
             rc = sk_lstore_commit(c, txn);
         else
-            mdb_txn_abort(txn);
+            sk_lstore_abort(c, txn);
     }
     if (rc) {
         c->enrolled = 0;
@@ -945,7 +950,7 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
     txn = NULL;
 out:
     if (txn)
-        mdb_txn_abort(txn);
+        sk_lstore_abort(c, txn);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
@@ -963,6 +968,10 @@ static int apply_changes(sess *s, const sk_msg *m)
     for (uint32_t i = 0; i < m->u.changes.nrecords; i++) {
         const sk_record *r = &m->u.changes.records[i];
         sk_rstate rs;
+        if (sk_id_is_zero(&r->id)) { /* no record has it: the server's answer is broken */
+            rc = sk_client_fail(c, SAKHI_EPROTO, NULL, "the server sent a record without an id");
+            goto out;
+        }
         sk_rstate_init(&rs);
         sk_clock_observe(&c->clock, r->updated);
         rc = sk_lstore_rstate_get(c, txn, &r->id, &rs);
@@ -1015,7 +1024,7 @@ static int apply_changes(sess *s, const sk_msg *m)
     }
 out:
     if (txn)
-        mdb_txn_abort(txn);
+        sk_lstore_abort(c, txn);
     if (rc)
         c->clock = saved;
     pthread_mutex_unlock(&c->mu);
@@ -1369,7 +1378,7 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
         if (!(rc = sk_lstore_meta_put_u64(c, txn, "lastsync", sk_client_wall_ms(c))))
             rc = sk_lstore_commit(c, txn);
         else
-            mdb_txn_abort(txn);
+            sk_lstore_abort(c, txn);
     }
     pthread_mutex_unlock(&c->mu);
     if (!rc && stop_push)
