@@ -3,7 +3,8 @@
  * answers a real sakhi_sync with frames the fuzzer chooses.
  *
  * Owns a temp directory with a pristine client store (enrolled in plaintext mode against the
- * fake server at start-up, three referrals captured and pending) and a listening socket. For
+ * fake server at start-up; two referrals synced, then one edited, a follow-up added to the other
+ * and a third captured, so three changes are pending) and a listening socket. For
  * each input the store is copied afresh, opened, and synced while a thread plays the fake
  * server: for every frame the client sends it takes the next item of the input and answers with
  *   0 the right answer built with proto (CHALLENGE, WELCOME, PUSH_ACK all applied, CHANGES empty)
@@ -108,6 +109,7 @@ static struct {
     sk_clock clock;
     uint64_t next_op;
     sk_id last_id;
+    uint64_t pending; /* its outbox */
 } S;
 
 static void die(const char *why)
@@ -604,6 +606,7 @@ static void *fake_main(void *arg)
 static int run_against(sakhi_client *c, const uint8_t *script, size_t n, const char *code, fake *f)
 {
     memset(f, 0, sizeof(*f));
+    f->next_version = 100; /* above the store's cursor: the right acks never look like a restore */
     f->in = script;
     f->n = n;
     f->fd = -1;
@@ -771,6 +774,8 @@ static void snapshot(const sakhi_client *c)
     S.clock = c->clock;
     S.next_op = c->next_op;
     S.last_id = c->last_id;
+    if (sakhi_pending_count(&S.pending, (sakhi_client *)c) != 0 || S.pending == 0)
+        die("snapshot: the pristine store has no outbox");
 }
 
 /* A sync that returned holds no key-file batch, slot or shred, nor the key file's lock:
@@ -862,10 +867,9 @@ static void snapshot_free(void)
     memset(&S, 0, sizeof(S));
 }
 
-static void capture(sakhi_client *c, int urgency)
+static void capture(sakhi_client *c, int urgency, char id[SAKHI_ID_STRLEN])
 {
     sakhi_referral *r = NULL;
-    char id[SAKHI_ID_STRLEN];
     if (sakhi_referral_new(&r, c) || sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH) ||
         sakhi_referral_set_block(r, "Nubra") || sakhi_referral_set_village(r, "Diskit") ||
         sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE) ||
@@ -957,13 +961,31 @@ static void setup(void)
     sakhi_client *c = open_store(G.pristine);
     if (!c)
         die("cannot create the store");
-    static const uint8_t ok[] = {0, 0, 0, 0, 0, 0}; /* CHALLENGE, ENROLLED, WELCOME */
+    static const uint8_t ok[16] = {0}; /* every request answered right (op 0) */
     fake f;
-    if (run_against(c, ok, sizeof(ok), "FUZZCODE42", &f) != 0)
+    if (run_against(c, ok, 6, "FUZZCODE42", &f) != 0)
         die("enrollment against the fake server failed");
-    capture(c, SAKHI_URGENCY_ROUTINE);
-    capture(c, SAKHI_URGENCY_IMMEDIATE_DANGER);
-    capture(c, SAKHI_URGENCY_ROUTINE);
+    /* Two referrals synced (server versions, a pull cursor above 0, so a WELCOME.seq below it
+     * means a restored server), then one of them edited, a follow-up on the other and a new
+     * capture: the outbox holds an edit on a synced base, a list entry and a create, which
+     * chosen CHANGES for the same ids must merge with. */
+    char ida[SAKHI_ID_STRLEN], idb[SAKHI_ID_STRLEN], idn[SAKHI_ID_STRLEN];
+    capture(c, SAKHI_URGENCY_ROUTINE, ida);
+    capture(c, SAKHI_URGENCY_IMMEDIATE_DANGER, idb);
+    if (run_against(c, ok, sizeof(ok), NULL, &f) != 0)
+        die("the first sync against the fake server failed");
+    uint64_t pending = 1;
+    if (sakhi_pending_count(&pending, c) != 0 || pending != 0)
+        die("the first sync left changes pending");
+    sakhi_referral *r = NULL;
+    if (sakhi_referral_edit(&r, c, ida) || sakhi_referral_set_urgency(r, SAKHI_URGENCY_URGENT) ||
+        sakhi_referral_set_notes(r, "moved to her mother's house") ||
+        sakhi_referral_save(NULL, c, r))
+        die("cannot edit a synced referral");
+    sakhi_referral_free(r);
+    if (sakhi_followup_add(c, idb, "called; counselling on Tuesday"))
+        die("cannot add a follow-up");
+    capture(c, SAKHI_URGENCY_ROUTINE, idn);
     sakhi_close(c);
     /* The snapshot is of a store as a fresh open of the copy finds it. */
     copy_dir(G.pristine, G.work);
@@ -1007,7 +1029,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     G.inputs++;
     sakhi_client *c = G.c;
     uint64_t before = 0, after = 0;
-    if (sakhi_pending_count(&before, c) != 0 || before != 3)
+    if (sakhi_pending_count(&before, c) != 0 || before != S.pending)
         die("the pristine store lost its outbox");
     fake f;
     int rc = run_against(c, data, size, NULL, &f);
