@@ -3,8 +3,9 @@
  * answers a real sakhi_sync with frames the fuzzer chooses.
  *
  * Owns a temp directory with a pristine client store (enrolled in plaintext mode against the
- * fake server at start-up; two referrals synced, then one edited, a follow-up added to the other
- * and a third captured, so three changes are pending) and a listening socket. For
+ * fake server at start-up; two referrals pushed, one applied and one rejected, then the first
+ * edited and followed up, the second fixed and a third captured: four changes pending) and a
+ * listening socket. For
  * each input the store is copied afresh, opened, and synced while a thread plays the fake
  * server: for every frame the client sends it takes the next item of the input and answers with
  *   0 the right answer built with proto (CHALLENGE, WELCOME, PUSH_ACK all applied, CHANGES empty)
@@ -573,6 +574,9 @@ static void serve(fake *f)
                 sk_msg req;
                 if (sk_msg_decode(fr, flen, &req, NULL) != 0)
                     die("the client sent a frame that does not decode");
+                if (getenv("SAKHI_FUZZ_VERBOSE"))
+                    fprintf(stderr, "fuzz_client: request %s rid %u (script offset %zu)\n",
+                            sk_msg_type_name(req.type), req.rid, f->off);
                 if (req.type == SK_MSG_HELLO)
                     f->hello_caps = req.u.hello.caps;
                 if (req.type != SK_MSG_BYE && req.type != SK_MSG_PONG)
@@ -961,30 +965,44 @@ static void setup(void)
     sakhi_client *c = open_store(G.pristine);
     if (!c)
         die("cannot create the store");
-    static const uint8_t ok[16] = {0}; /* every request answered right (op 0) */
+    static const uint8_t ok[6] = {0}; /* every request answered right (op 0) */
     fake f;
-    if (run_against(c, ok, 6, "FUZZCODE42", &f) != 0)
+    if (run_against(c, ok, sizeof(ok), "FUZZCODE42", &f) != 0)
         die("enrollment against the fake server failed");
-    /* Two referrals synced (server versions, a pull cursor above 0, so a WELCOME.seq below it
-     * means a restored server), then one of them edited, a follow-up on the other and a new
-     * capture: the outbox holds an edit on a synced base, a list entry and a create, which
-     * chosen CHANGES for the same ids must merge with. */
+    /* Two referrals pushed: A applied (a server version, and a pull cursor above 0, so a
+     * WELCOME.seq below it means a restored server), B rejected (field urgency). Then A edited
+     * and followed up, B fixed (a change on top of a rejected one: a second rejection merges
+     * them) and a new capture C: chosen CHANGES and PUSH_ACKs for these ids reach the merge,
+     * rejection and restore paths. The first sync's script (requests: HELLO, AUTH, an early
+     * PUSH of A, PULL, PUSH of B, PULL): all answered right except B's PUSH, which gets a
+     * chosen PUSH_ACK (op 4, type 6, the request's rid, one ack: the PUSH's first op,
+     * rejected, version 0, code 40 = INVALID on field 20 = urgency; not compressed). */
+    static const uint8_t first[] = {0, 0, 0, 0, 4, 6,  1,  1, 0x80, 2, 0, 0, 0,
+                                    0, 0, 0, 0, 0, 40, 20, 0, 0,    0, 0, 0, 0};
     char ida[SAKHI_ID_STRLEN], idb[SAKHI_ID_STRLEN], idn[SAKHI_ID_STRLEN];
     capture(c, SAKHI_URGENCY_ROUTINE, ida);
     capture(c, SAKHI_URGENCY_IMMEDIATE_DANGER, idb);
-    if (run_against(c, ok, sizeof(ok), NULL, &f) != 0)
+    if (run_against(c, first, sizeof(first), NULL, &f) != 0)
         die("the first sync against the fake server failed");
-    uint64_t pending = 1;
-    if (sakhi_pending_count(&pending, c) != 0 || pending != 0)
-        die("the first sync left changes pending");
+    sakhi_status st = SAKHI_STATUS_INIT;
+    if (sakhi_status_get(&st, c) != 0 || st.pending != 0 || st.rejected != 1 || st.cursor == 0) {
+        fprintf(stderr, "fuzz_client: pending %llu rejected %llu cursor %llu: %s\n",
+                (unsigned long long)st.pending, (unsigned long long)st.rejected,
+                (unsigned long long)st.cursor, sakhi_errmsg(c));
+        die("the first sync did not leave one record applied and one rejected");
+    }
     sakhi_referral *r = NULL;
     if (sakhi_referral_edit(&r, c, ida) || sakhi_referral_set_urgency(r, SAKHI_URGENCY_URGENT) ||
         sakhi_referral_set_notes(r, "moved to her mother's house") ||
         sakhi_referral_save(NULL, c, r))
         die("cannot edit a synced referral");
     sakhi_referral_free(r);
-    if (sakhi_followup_add(c, idb, "called; counselling on Tuesday"))
+    if (sakhi_followup_add(c, ida, "called; counselling on Tuesday"))
         die("cannot add a follow-up");
+    if (sakhi_referral_edit(&r, c, idb) || sakhi_referral_set_urgency(r, SAKHI_URGENCY_URGENT) ||
+        sakhi_referral_save(NULL, c, r))
+        die("cannot fix the rejected referral");
+    sakhi_referral_free(r);
     capture(c, SAKHI_URGENCY_ROUTINE, idn);
     sakhi_close(c);
     /* The snapshot is of a store as a fresh open of the copy finds it. */
