@@ -51,6 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define RESTART_EVERY 4000u /* inputs per store */
 #define CLOSE_DEADLINE_MS 5000u
 
+typedef struct ident {
+    uint64_t device;
+    uint8_t priv[SK_PRIVKEY_LEN];
+    EVP_PKEY *key; /* priv, parsed once (parsing costs as much as a signature) */
+} ident;
+
 static struct {
     int ready;
     char dir[256];
@@ -58,9 +64,9 @@ static struct {
     uv_loop_t loop;
     sk_server srv;
     unsigned port;
-    uint64_t device;
-    uint8_t priv[SK_PRIVKEY_LEN];
-    EVP_PKEY *key; /* priv, parsed once (parsing costs as much as a signature) */
+    ident me;         /* the fuzzed device: field worker fw-fuzz, district Leh */
+    ident other;      /* another field worker's device in the same district (setup only) */
+    sk_id foreign[2]; /* its referrals (the second a minor's): fw-fuzz must never pull them */
     uint8_t frame[SK_FRAME_HDR + 0xFFFFu];
     unsigned inputs;
     uint64_t next_op; /* the device's operation numbers, increasing across inputs */
@@ -101,12 +107,36 @@ typedef struct peer {
     int have_last;
 } peer;
 
+/* What a field device may be sent (docs/CASE-MODEL.md): never another worker's referral it is
+ * not assigned to (the setup's foreign ids: nothing assigns fw-fuzz), and of a minor's case no
+ * identifying field and no entry. */
+static void check_visible(const sk_msg *m)
+{
+    for (uint32_t i = 0; i < m->u.changes.nrecords; i++) {
+        const sk_record *r = &m->u.changes.records[i];
+        for (size_t k = 0; k < sizeof(G.foreign) / sizeof(G.foreign[0]); k++)
+            if (sk_id_cmp(&r->id, &G.foreign[k]) == 0)
+                die("a field device was sent another worker's referral");
+        if (!sk_case_is_minor(r))
+            continue;
+        if (r->nentries)
+            die("a field device was sent the entries of a minor's case");
+        for (uint32_t f = 0; f < r->nfields; f++) {
+            const sk_field_info *fi = sk_case_field_info(r->fields[f].key);
+            if (fi && fi->identifying)
+                die("a field device was sent an identifying field of a minor's case");
+        }
+    }
+}
+
 /* Check one frame the server sent. */
 static void check_server_frame(const uint8_t *body, uint32_t len, sk_msg *out)
 {
     sk_msg m;
     if (sk_msg_decode(body, len, &m, NULL) != 0)
         die("the server sent a frame that does not decode");
+    if (m.type == SK_MSG_CHANGES)
+        check_visible(&m);
     if ((m.type == SK_MSG_ERROR || m.type == SK_MSG_BYE || m.type == SK_MSG_WIPE) &&
         strcmp(sk_err_name(-(int)m.u.error.code), "UNKNOWN") == 0)
         die("the server sent an unknown error code");
@@ -239,12 +269,12 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 }
 
 /* Enroll a device through the protocol (HELLO 0, ENROLL, ENROLLED) with a fresh key. */
-static int enroll_device(const char *code)
+static int enroll_device(const char *code, ident *id)
 {
     uint8_t pub[SK_PUBKEY_LEN];
     peer p;
     int rc = -1;
-    if (sk_auth_keygen(G.priv, pub) || peer_open(&p))
+    if (sk_auth_keygen(id->priv, pub) || peer_open(&p))
         goto out;
     sk_msg m;
     sk_msg_init(&m, SK_MSG_HELLO, 1);
@@ -258,10 +288,10 @@ static int enroll_device(const char *code)
     m.u.enroll.label = SK_STR("fuzz");
     if (peer_send_msg(&p, &m) || peer_expect(&p, SK_MSG_ENROLLED))
         goto out;
-    G.device = p.last.u.enrolled.device;
-    EVP_PKEY_free(G.key);
-    G.key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, G.priv, SK_PRIVKEY_LEN);
-    rc = G.device && G.key ? 0 : -1;
+    id->device = p.last.u.enrolled.device;
+    EVP_PKEY_free(id->key);
+    id->key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, id->priv, SK_PRIVKEY_LEN);
+    rc = id->device && id->key ? 0 : -1;
 out:
     peer_free(&p);
     return rc;
@@ -281,8 +311,9 @@ static void server_stop(void)
     if (uv_loop_close(&G.loop) != 0)
         die("handles left open after shutdown");
     nftw(G.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    EVP_PKEY_free(G.key);
-    G.key = NULL;
+    EVP_PKEY_free(G.me.key);
+    EVP_PKEY_free(G.other.key);
+    G.me.key = G.other.key = NULL;
     G.ready = 0;
 }
 
@@ -295,6 +326,8 @@ static const char *tmp_base(void)
         return tmp;
     return access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
 }
+
+static void push_foreign(void);
 
 static void server_start(void)
 {
@@ -338,8 +371,9 @@ static void server_start(void)
         sk_store_enroll_code_new(G.srv.store, w.id, 3600000, sk_now_ms(), code))
         die("cannot make the worker and its code");
     G.ready = 1;
-    if (enroll_device(code))
+    if (enroll_device(code, &G.me))
         die("enrollment through the protocol failed");
+    push_foreign();
     G.inputs = 0;
 }
 
@@ -351,29 +385,30 @@ static void at_exit(void)
 /* ---- one input ---------------------------------------------------------------------------- */
 
 /* sk_auth_sign with the key parsed once: the same transcript, the same Ed25519 signature. */
-static int sign(uint8_t sig[SK_SIG_LEN], const uint8_t nonce[SK_NONCE_LEN], uint64_t server_ms)
+static int sign(const ident *id, uint8_t sig[SK_SIG_LEN], const uint8_t nonce[SK_NONCE_LEN],
+                uint64_t server_ms)
 {
     uint8_t msg[64];
-    size_t msg_len = sk_auth_transcript(msg, nonce, G.device, server_ms), sig_len = SK_SIG_LEN;
+    size_t msg_len = sk_auth_transcript(msg, nonce, id->device, server_ms), sig_len = SK_SIG_LEN;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, G.key) == 1 &&
+    int ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, id->key) == 1 &&
              EVP_DigestSign(md, sig, &sig_len, msg, msg_len) == 1 && sig_len == SK_SIG_LEN;
     EVP_MD_CTX_free(md);
     return ok ? 0 : -1;
 }
 
-static int preauth(peer *p)
+static int preauth(peer *p, const ident *id)
 {
     sk_msg m;
     sk_msg_init(&m, SK_MSG_HELLO, 1);
     m.u.hello.versions[0] = SK_PROTO_VERSION;
     m.u.hello.nversions = 1;
-    m.u.hello.device = G.device;
+    m.u.hello.device = id->device;
     if (peer_send_msg(p, &m) || peer_expect(p, SK_MSG_CHALLENGE))
         return -1;
     sk_msg a;
     sk_msg_init(&a, SK_MSG_AUTH, 2);
-    if (sign(a.u.auth.sig, p->last.u.challenge.nonce, p->last.u.challenge.server_ms))
+    if (sign(id, a.u.auth.sig, p->last.u.challenge.nonce, p->last.u.challenge.server_ms))
         return -1;
     if (peer_send_msg(p, &a) || peer_expect(p, SK_MSG_WELCOME))
         return -1;
@@ -455,7 +490,7 @@ static void set_str(sk_change *ch, uint32_t key, const char *v)
 }
 
 /* Every field a field worker's new referral carries (docs/PROTOCOL.md, sk_case.h). */
-static void referral_template(sk_change *ch, uint64_t wall)
+static void referral_template(sk_change *ch, uint64_t wall, const char *worker)
 {
     static const uint8_t concerns[] = {0x91, SK_CONCERN_DOMESTIC_VIOLENCE}, yes = 0xc3;
     set_uint(ch, SK_F_SCHEMA, 1);
@@ -470,7 +505,7 @@ static void referral_template(sk_change *ch, uint64_t wall)
     set_uint(ch, SK_F_URGENCY, SK_URGENCY_ROUTINE);
     set_uint(ch, SK_F_SOURCE, SK_SOURCE_FRONTLINE);
     (void)sk_change_set(ch, SK_F_CONSENT_SHARE, &yes, 1);
-    set_str(ch, SK_F_CONSENT_BY, "fw-fuzz");
+    set_str(ch, SK_F_CONSENT_BY, worker);
     set_uint(ch, SK_F_CONSENT_AT, wall);
     set_uint(ch, SK_F_STATUS, SK_STATUS_NEW);
 }
@@ -566,7 +601,7 @@ static size_t build_push(cursor *c)
         x->kind = next_byte(c) % 8u == 0 ? SK_CHANGE_DELETE : SK_CHANGE_UPSERT;
         unsigned shape = next_byte(c);
         if (x->kind == SK_CHANGE_UPSERT && (x->base == 0 || shape & 1))
-            referral_template(x, wall);
+            referral_template(x, wall, "fw-fuzz");
         for (unsigned k = shape >> 1 & 3u; k > 0; k--) { /* 0-3 fields changed or dropped */
             uint32_t key = next_byte(c) % 48u;
             size_t len = chosen_value(c, val, sizeof(val));
@@ -604,6 +639,62 @@ static size_t build_push(cursor *c)
     return len;
 }
 
+/* Another field worker of fw-fuzz's district enrolls and pushes two referrals, the second a
+ * minor's case: check_server_frame fails if the fuzzed device is ever sent either of them. */
+static void push_foreign(void)
+{
+    sk_worker w;
+    char code[SK_ENROLL_CODE_LEN + 1];
+    memset(&w, 0, sizeof(w));
+    snprintf(w.id, sizeof(w.id), "fw-other");
+    w.role = SK_ROLE_FIELD;
+    w.district = SK_DISTRICT_LEH;
+    if (sk_store_worker_put(G.srv.store, &w) ||
+        sk_store_enroll_code_new(G.srv.store, w.id, 3600000, sk_now_ms(), code) ||
+        enroll_device(code, &G.other))
+        die("cannot enroll the other worker's device");
+    peer p;
+    if (peer_open(&p) || preauth(&p, &G.other))
+        die("the other worker's device cannot log in");
+    uint64_t wall = sk_now_ms();
+    sk_change ch[2];
+    static const uint8_t yes = 0xc3;
+    for (int i = 0; i < 2; i++) {
+        static const uint8_t head[8] = {0x01, 0x9c, 0x8f, 0x10, 0xf0, 0x0f, 0x70, 0x00};
+        memset(G.foreign[i].b, 0, sizeof(G.foreign[i].b));
+        memcpy(G.foreign[i].b, head, sizeof(head));
+        G.foreign[i].b[15] = (uint8_t)(0xa0 + i);
+        sk_change_init(&ch[i]);
+        ch[i].id = G.foreign[i];
+        ch[i].op = (uint64_t)i + 1;
+        ch[i].hlc = SK_HLC_MAKE(wall, i);
+        ch[i].kind = SK_CHANGE_UPSERT;
+        referral_template(&ch[i], wall, "fw-other");
+    }
+    set_uint(&ch[1], SK_F_AGE, 15);
+    (void)sk_change_set(&ch[1], SK_F_MINOR, &yes, 1);
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_PUSH, 3);
+    m.u.push.changes = ch;
+    m.u.push.nchanges = 2;
+    int rc = peer_send_msg(&p, &m) || peer_expect(&p, SK_MSG_PUSH_ACK) ? -1 : 0;
+    for (uint32_t i = 0; rc == 0 && i < 2; i++)
+        if (p.last.u.push_ack.nacks != 2 || p.last.u.push_ack.acks[i].status != SK_ACK_APPLIED) {
+            fprintf(stderr,
+                    "fuzz_session: the other worker's referral %u: status %u code %u "
+                    "field %u\n",
+                    i, p.last.u.push_ack.nacks == 2 ? p.last.u.push_ack.acks[i].status : 9,
+                    p.last.u.push_ack.nacks == 2 ? p.last.u.push_ack.acks[i].code : 0,
+                    p.last.u.push_ack.nacks == 2 ? p.last.u.push_ack.acks[i].field : 0);
+            rc = -1;
+        }
+    for (int i = 0; i < 2; i++)
+        sk_change_free(&ch[i]);
+    peer_free(&p);
+    if (rc)
+        die("the other worker's referrals were not applied");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -631,7 +722,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         die("cannot connect to the server");
     int rc = 0;
     if (mode == 1)
-        rc = preauth(&p);
+        rc = preauth(&p, &G.me);
     else if (mode == 2)
         rc = hello_new_device(&p);
     if (rc)
