@@ -130,6 +130,44 @@ static void check_visible(const sk_msg *m)
     }
 }
 
+/* Exactly once (PROTOCOL.md section 5.2): the fuzzed device's ops the server acknowledged
+ * APPLIED or MERGED, with the version; emptied when the store is replaced. */
+#define ACKED_SLOTS 65536u
+static struct acked {
+    uint64_t op; /* 0 = empty slot */
+    uint64_t version;
+    uint32_t status;
+} g_acked[ACKED_SLOTS];
+
+/* An op acknowledged applied or merged is acknowledged the same way ever after (its recorded
+ * result), or REJECTED OP_ORDER when sent again with other content: never applied twice. */
+static void check_ack(const sk_ack *a)
+{
+    if (getenv("SAKHI_FUZZ_VERBOSE"))
+        fprintf(stderr, "fuzz_session: ack op %llu status %u version %llu code %u\n",
+                (unsigned long long)a->op, a->status, (unsigned long long)a->version, a->code);
+    if (a->op == 0)
+        return;
+    size_t i = (size_t)(a->op * 0x9e3779b97f4a7c15ull >> 48) % ACKED_SLOTS;
+    for (size_t n = 0; n < ACKED_SLOTS; n++, i = (i + 1) % ACKED_SLOTS) {
+        struct acked *e = &g_acked[i];
+        if (e->op == a->op) {
+            if (a->status == SK_ACK_REJECTED && a->code == SK_E_OP_ORDER)
+                return;
+            if (a->status != e->status || a->version != e->version)
+                die("an op acknowledged before was acknowledged with another result (applied "
+                    "twice?)");
+            return;
+        }
+        if (e->op == 0) {
+            if (a->status == SK_ACK_APPLIED || a->status == SK_ACK_MERGED)
+                *e = (struct acked){a->op, a->version, a->status};
+            return;
+        }
+    }
+    /* full: stop recording (the store is replaced long before) */
+}
+
 /* Check one frame the server sent. */
 static void check_server_frame(const uint8_t *body, uint32_t len, sk_msg *out)
 {
@@ -138,6 +176,9 @@ static void check_server_frame(const uint8_t *body, uint32_t len, sk_msg *out)
         die("the server sent a frame that does not decode");
     if (m.type == SK_MSG_CHANGES)
         check_visible(&m);
+    if (m.type == SK_MSG_PUSH_ACK)
+        for (uint32_t i = 0; i < m.u.push_ack.nacks; i++)
+            check_ack(&m.u.push_ack.acks[i]);
     if ((m.type == SK_MSG_ERROR || m.type == SK_MSG_BYE || m.type == SK_MSG_WIPE) &&
         strcmp(sk_err_name(-(int)m.u.error.code), "UNKNOWN") == 0)
         die("the server sent an unknown error code");
@@ -384,6 +425,7 @@ static void server_start(void)
     if (enroll_device(code, &G.me))
         die("enrollment through the protocol failed");
     push_foreign();
+    memset(g_acked, 0, sizeof(g_acked)); /* a new store: the other device's acks are not ours */
     G.inputs = 0;
 }
 
@@ -603,8 +645,11 @@ static size_t build_push(cursor *c)
         sk_change_init(x);
         x->id = chosen_id(c);
         unsigned ob = next_byte(c);
-        /* mostly a new op; sometimes one sent before (the stored ack must answer it) */
-        x->op = ob & 0x80 || G.next_op < 4 ? ++G.next_op : G.next_op - ob % 4u;
+        /* mostly a new op; sometimes one of the last four (the stored ack must answer it) */
+        if (ob & 0x80 || G.next_op == 0)
+            x->op = ++G.next_op;
+        else
+            x->op = G.next_op > ob % 4u ? G.next_op - ob % 4u : G.next_op;
         unsigned bb = next_byte(c);
         x->base = bb & 0x80 ? 0 : bb % 64u;
         x->hlc = SK_HLC_MAKE(wall + (uint64_t)next_byte(c) * 60000u - 128u * 60000u, next_byte(c));
