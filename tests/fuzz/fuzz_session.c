@@ -5,15 +5,20 @@
  * Owns one in-process sakhi-server (sk_server on 127.0.0.1, plaintext, real LMDB store in a temp
  * directory, real writer thread) whose libuv loop this harness turns with UV_RUN_NOWAIT, and a
  * client socket per input. The first input byte picks the mode: 0 raw (the fuzzer speaks first),
- * 1 pre-authenticated (the harness does HELLO + AUTH with a device it enrolled through the
- * protocol at start-up), 2 challenged without a device (the enrollment path); bit 2 delivers the
- * bytes in small pieces. The rest is frames: a 2-byte big-endian length then that many body
+ * 1 pre-authenticated as a field worker's device (the harness does HELLO + AUTH with a device it
+ * enrolled through the protocol at start-up), 2 challenged without a device (the enrollment
+ * path), 3 pre-authenticated as a Leh staff member's device (accept, assign, services, close);
+ * bit 2 delivers the bytes in small pieces. The rest is frames: a 2-byte big-endian length then that many body
  * bytes, sent with a correct 4-byte header; length 0xFFFF means "the next 2-byte length counts
  * raw bytes sent as they are" (bad headers); 0xFFFE means "a PUSH the harness builds from the
  * next bytes" (below: referrals that pass validation unless the bytes say otherwise, so the
  * apply, merge, case-number and history code runs, not only the decoder's refusals).
  * Invariants checked (abort otherwise): every frame the
- * server sends decodes and every ERROR code is a known one; after the client half-closes, the
+ * server sends decodes and every ERROR code is a known one; what a session is sent is what its
+ * worker may see (a field worker: own or assigned referrals; staff: the district's; a minor's
+ * case without identifying fields or entries; nothing before authentication), checked against
+ * the records' own fields, with other workers' referrals in the store; an op acknowledged
+ * applied keeps its result (exactly once); after the client half-closes, the
  * server closes the connection and frees the session within a bounded time (it answers or
  * closes, never hangs); ASan/UBSan/LSan catch memory errors and leaks. The store is replaced every
  * few thousand inputs so it stays small; it lives in /dev/shm when there is one, with LMDB's
@@ -65,9 +70,10 @@ static struct {
     uv_loop_t loop;
     sk_server srv;
     unsigned port;
-    ident me;         /* the fuzzed device: field worker fw-fuzz, district Leh */
-    ident other;      /* another field worker's device in the same district (setup only) */
-    sk_id foreign[2]; /* its referrals (the second a minor's): fw-fuzz must never pull them */
+    ident me;    /* the fuzzed field device: field worker fw-fuzz, district Leh (mode 1) */
+    ident staff; /* the fuzzed staff device: staff-leh, district Leh (mode 3) */
+    ident other; /* setup only: fw-other (Leh) and fw-kargil push referrals of their own */
+    int role;    /* the current input's session: SK_ROLE_FIELD, SK_ROLE_STAFF, 0 = none */
     uint8_t frame[SK_FRAME_HDR + 0xFFFFu];
     unsigned inputs;
     uint64_t next_op; /* the device's operation numbers, increasing across inputs */
@@ -108,24 +114,97 @@ typedef struct peer {
     int have_last;
 } peer;
 
-/* What a field device may be sent (docs/CASE-MODEL.md): never another worker's referral it is
- * not assigned to (the setup's foreign ids: nothing assigns fw-fuzz), and of a minor's case no
- * identifying field and no entry. */
+static const sk_field *field_of(const sk_record *r, uint32_t key)
+{
+    for (uint32_t i = 0; i < r->nfields; i++)
+        if (r->fields[i].key == key)
+            return &r->fields[i];
+    return NULL;
+}
+
+/* The string at v (fixstr, str8 or str16; at most end - v bytes): its bytes and length, and
+ * the length of the whole value; 0 if v is not a whole string. */
+static size_t mp_str_at(const uint8_t *v, const uint8_t *end, const uint8_t **s, size_t *n)
+{
+    size_t hdr;
+    if (v >= end)
+        return 0;
+    if ((v[0] & 0xe0) == 0xa0)
+        hdr = 1, *n = v[0] & 0x1fu;
+    else if (v[0] == 0xd9 && end - v >= 2)
+        hdr = 2, *n = v[1];
+    else if (v[0] == 0xda && end - v >= 3)
+        hdr = 3, *n = (size_t)v[1] << 8 | v[2];
+    else
+        return 0;
+    if ((size_t)(end - v) < hdr + *n)
+        return 0;
+    *s = v + hdr;
+    return hdr + *n;
+}
+
+static int str_is(const uint8_t *s, size_t n, const char *want)
+{
+    return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+/* Did worker create r (SK_F_WORKER), or is worker in its assigned list (an array of strings)?
+ * Read here from the record's bytes, not through sk_case, so a bug there is not repeated. */
+static int created_by(const sk_record *r, const char *worker)
+{
+    const sk_field *f = field_of(r, SK_F_WORKER);
+    const uint8_t *s;
+    size_t n;
+    return f && mp_str_at(f->val, f->val + f->len, &s, &n) == f->len && str_is(s, n, worker);
+}
+
+static int assigned_to(const sk_record *r, const char *worker)
+{
+    const sk_field *f = field_of(r, SK_F_ASSIGNED);
+    if (!f || f->len < 1)
+        return 0;
+    const uint8_t *v = f->val, *end = f->val + f->len, *s;
+    size_t count, n, used;
+    if ((v[0] & 0xf0) == 0x90)
+        count = v[0] & 0x0fu, v += 1;
+    else if (v[0] == 0xdc && f->len >= 3)
+        count = (size_t)v[1] << 8 | v[2], v += 3;
+    else
+        return 0;
+    for (size_t i = 0; i < count && (used = mp_str_at(v, end, &s, &n)) > 0; i++, v += used)
+        if (str_is(s, n, worker))
+            return 1;
+    return 0;
+}
+
+/* What a session may be sent (docs/CASE-MODEL.md): a field worker only the referrals it created
+ * or is assigned to, staff only their district's, nobody anything before authentication; and
+ * of a minor's case no identifying field and no entry (only admins see them). */
 static void check_visible(const sk_msg *m)
 {
+    if (getenv("SAKHI_FUZZ_VERBOSE"))
+        fprintf(stderr, "fuzz_session: CHANGES with %u records to role %d\n", m->u.changes.nrecords,
+                G.role);
     for (uint32_t i = 0; i < m->u.changes.nrecords; i++) {
         const sk_record *r = &m->u.changes.records[i];
-        for (size_t k = 0; k < sizeof(G.foreign) / sizeof(G.foreign[0]); k++)
-            if (sk_id_cmp(&r->id, &G.foreign[k]) == 0)
-                die("a field device was sent another worker's referral");
+        const sk_field *d = field_of(r, SK_F_DISTRICT);
+        if (G.role == SK_ROLE_FIELD) {
+            if (!created_by(r, "fw-fuzz") && !assigned_to(r, "fw-fuzz"))
+                die("a field device was sent a referral it neither created nor is assigned to");
+        } else if (G.role == SK_ROLE_STAFF) {
+            if (!d || d->len != 1 || d->val[0] != SK_DISTRICT_LEH)
+                die("a Leh staff device was sent a referral of another district");
+        } else {
+            die("records were sent to a session that never authenticated");
+        }
         if (!sk_case_is_minor(r))
             continue;
         if (r->nentries)
-            die("a field device was sent the entries of a minor's case");
+            die("a device was sent the entries of a minor's case");
         for (uint32_t f = 0; f < r->nfields; f++) {
             const sk_field_info *fi = sk_case_field_info(r->fields[f].key);
             if (fi && fi->identifying)
-                die("a field device was sent an identifying field of a minor's case");
+                die("a device was sent an identifying field of a minor's case");
         }
     }
 }
@@ -137,6 +216,7 @@ static struct acked {
     uint64_t op; /* 0 = empty slot */
     uint64_t version;
     uint32_t status;
+    int role; /* whose op: each device numbers its own */
 } g_acked[ACKED_SLOTS];
 
 /* An op acknowledged applied or merged is acknowledged the same way ever after (its recorded
@@ -146,12 +226,12 @@ static void check_ack(const sk_ack *a)
     if (getenv("SAKHI_FUZZ_VERBOSE"))
         fprintf(stderr, "fuzz_session: ack op %llu status %u version %llu code %u\n",
                 (unsigned long long)a->op, a->status, (unsigned long long)a->version, a->code);
-    if (a->op == 0)
+    if (a->op == 0 || G.role == 0)
         return;
-    size_t i = (size_t)(a->op * 0x9e3779b97f4a7c15ull >> 48) % ACKED_SLOTS;
+    size_t i = (size_t)((a->op + (uint64_t)G.role) * 0x9e3779b97f4a7c15ull >> 48) % ACKED_SLOTS;
     for (size_t n = 0; n < ACKED_SLOTS; n++, i = (i + 1) % ACKED_SLOTS) {
         struct acked *e = &g_acked[i];
-        if (e->op == a->op) {
+        if (e->op == a->op && e->role == G.role) {
             if (a->status == SK_ACK_REJECTED && a->code == SK_E_OP_ORDER)
                 return;
             if (a->status != e->status || a->version != e->version)
@@ -161,7 +241,7 @@ static void check_ack(const sk_ack *a)
         }
         if (e->op == 0) {
             if (a->status == SK_ACK_APPLIED || a->status == SK_ACK_MERGED)
-                *e = (struct acked){a->op, a->version, a->status};
+                *e = (struct acked){a->op, a->version, a->status, G.role};
             return;
         }
     }
@@ -174,6 +254,9 @@ static void check_server_frame(const uint8_t *body, uint32_t len, sk_msg *out)
     sk_msg m;
     if (sk_msg_decode(body, len, &m, NULL) != 0)
         die("the server sent a frame that does not decode");
+    if (getenv("SAKHI_FUZZ_VERBOSE"))
+        fprintf(stderr, "fuzz_session: received %s rid %u code %u\n", sk_msg_type_name(m.type),
+                m.rid, m.type == SK_MSG_ERROR ? m.u.error.code : 0u);
     if (m.type == SK_MSG_CHANGES)
         check_visible(&m);
     if (m.type == SK_MSG_PUSH_ACK)
@@ -354,8 +437,9 @@ static void server_stop(void)
         die("handles left open after shutdown");
     nftw(G.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     EVP_PKEY_free(G.me.key);
+    EVP_PKEY_free(G.staff.key);
     EVP_PKEY_free(G.other.key);
-    G.me.key = G.other.key = NULL;
+    G.me.key = G.staff.key = G.other.key = NULL;
     G.ready = 0;
 }
 
@@ -369,11 +453,13 @@ static const char *tmp_base(void)
     return access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
 }
 
-static void push_foreign(void);
+static void setup_workers(void);
 
 static void server_start(void)
 {
     char err[512] = "";
+    G.role = 0; /* the setup's own sessions: not checked as a fuzzed device's */
+    memset(g_acked, 0, sizeof(g_acked)); /* a new store, new ops */
     snprintf(G.dir, sizeof(G.dir), "%s/sakhi-fuzz-session-XXXXXX", tmp_base());
     if (!mkdtemp(G.dir))
         die("mkdtemp");
@@ -424,8 +510,7 @@ static void server_start(void)
     G.ready = 1;
     if (enroll_device(code, &G.me))
         die("enrollment through the protocol failed");
-    push_foreign();
-    memset(g_acked, 0, sizeof(g_acked)); /* a new store: the other device's acks are not ours */
+    setup_workers();
     G.inputs = 0;
 }
 
@@ -565,22 +650,28 @@ static void referral_template(sk_change *ch, uint64_t wall, const char *worker)
 /* A value of one of the shapes the schema reads (or input bytes, kept when well formed). */
 static size_t chosen_value(cursor *c, uint8_t *b, size_t cap)
 {
-    static const uint8_t shapes[][5] = {{1, 0x00},
-                                        {1, 0x03},
-                                        {1, 0x7f},
-                                        {1, 0xc3},
-                                        {1, 0xc2},
-                                        {1, 0xc0},
-                                        {3, 0x92, 0x01, 0x05},
-                                        {1, 0x90},
-                                        {2, 0xd0, 0x9c},
-                                        {4, 0xa3, 'L', 'E', 'H'}};
-    unsigned kind = next_byte(c) % 12u;
-    if (kind < 10) {
+    /* small codes (statuses, enumerations), booleans, nil, arrays, a negative number, a short
+     * string, and the assigned list a staff member would write to give fw-fuzz a case */
+    static const uint8_t shapes[][10] = {{1, 0x00},
+                                         {1, 0x01},
+                                         {1, 0x02},
+                                         {1, 0x03},
+                                         {1, 0x04},
+                                         {1, 0x7f},
+                                         {1, 0xc3},
+                                         {1, 0xc2},
+                                         {1, 0xc0},
+                                         {3, 0x92, 0x01, 0x05},
+                                         {1, 0x90},
+                                         {2, 0xd0, 0x9c},
+                                         {4, 0xa3, 'L', 'E', 'H'},
+                                         {9, 0x91, 0xa7, 'f', 'w', '-', 'f', 'u', 'z', 'z'}};
+    unsigned kind = next_byte(c) % 16u;
+    if (kind < 14) {
         memcpy(b, shapes[kind] + 1, shapes[kind][0]);
         return shapes[kind][0];
     }
-    if (kind == 10) { /* a long string: limits and the record size check */
+    if (kind == 14) { /* a long string: limits and the record size check */
         size_t n = (size_t)next_byte(c) * 32u;
         if (n + 3 > cap)
             n = cap - 3;
@@ -694,60 +785,78 @@ static size_t build_push(cursor *c)
     return len;
 }
 
-/* Another field worker of fw-fuzz's district enrolls and pushes two referrals, the second a
- * minor's case: check_server_frame fails if the fuzzed device is ever sent either of them. */
-static void push_foreign(void)
+/* A new worker of role and district, and a device enrolled for it through the protocol. */
+static void enroll_worker(const char *worker, uint32_t role, uint32_t district, ident *id)
 {
     sk_worker w;
     char code[SK_ENROLL_CODE_LEN + 1];
     memset(&w, 0, sizeof(w));
-    snprintf(w.id, sizeof(w.id), "fw-other");
-    w.role = SK_ROLE_FIELD;
-    w.district = SK_DISTRICT_LEH;
+    snprintf(w.id, sizeof(w.id), "%s", worker);
+    w.role = role;
+    w.district = district;
     if (sk_store_worker_put(G.srv.store, &w) ||
         sk_store_enroll_code_new(G.srv.store, w.id, 3600000, sk_now_ms(), code) ||
-        enroll_device(code, &G.other))
-        die("cannot enroll the other worker's device");
+        enroll_device(code, id))
+        die("cannot enroll a device for a setup worker");
+}
+
+/* Push n referrals of district as worker's device id (referral i a minor's case when bit i of
+ * minors is set), ids tag, tag + 1, ...; every one must be applied. */
+static void push_as(const ident *id, const char *worker, uint32_t district, int n, unsigned minors,
+                    uint8_t tag)
+{
     peer p;
-    if (peer_open(&p) || preauth(&p, &G.other))
-        die("the other worker's device cannot log in");
+    if (peer_open(&p) || preauth(&p, id))
+        die("a setup worker's device cannot log in");
     uint64_t wall = sk_now_ms();
-    sk_change ch[2];
+    sk_change ch[4];
     static const uint8_t yes = 0xc3;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < n; i++) {
         static const uint8_t head[8] = {0x01, 0x9c, 0x8f, 0x10, 0xf0, 0x0f, 0x70, 0x00};
-        memset(G.foreign[i].b, 0, sizeof(G.foreign[i].b));
-        memcpy(G.foreign[i].b, head, sizeof(head));
-        G.foreign[i].b[15] = (uint8_t)(0xa0 + i);
         sk_change_init(&ch[i]);
-        ch[i].id = G.foreign[i];
+        memcpy(ch[i].id.b, head, sizeof(head));
+        ch[i].id.b[15] = (uint8_t)(tag + i);
         ch[i].op = (uint64_t)i + 1;
         ch[i].hlc = SK_HLC_MAKE(wall, i);
         ch[i].kind = SK_CHANGE_UPSERT;
-        referral_template(&ch[i], wall, "fw-other");
+        referral_template(&ch[i], wall, worker);
+        set_uint(&ch[i], SK_F_DISTRICT, district);
+        if (minors >> i & 1) {
+            set_uint(&ch[i], SK_F_AGE, 15);
+            (void)sk_change_set(&ch[i], SK_F_MINOR, &yes, 1);
+        }
     }
-    set_uint(&ch[1], SK_F_AGE, 15);
-    (void)sk_change_set(&ch[1], SK_F_MINOR, &yes, 1);
     sk_msg m;
     sk_msg_init(&m, SK_MSG_PUSH, 3);
     m.u.push.changes = ch;
-    m.u.push.nchanges = 2;
-    int rc = peer_send_msg(&p, &m) || peer_expect(&p, SK_MSG_PUSH_ACK) ? -1 : 0;
-    for (uint32_t i = 0; rc == 0 && i < 2; i++)
-        if (p.last.u.push_ack.nacks != 2 || p.last.u.push_ack.acks[i].status != SK_ACK_APPLIED) {
-            fprintf(stderr,
-                    "fuzz_session: the other worker's referral %u: status %u code %u "
-                    "field %u\n",
-                    i, p.last.u.push_ack.nacks == 2 ? p.last.u.push_ack.acks[i].status : 9,
-                    p.last.u.push_ack.nacks == 2 ? p.last.u.push_ack.acks[i].code : 0,
-                    p.last.u.push_ack.nacks == 2 ? p.last.u.push_ack.acks[i].field : 0);
+    m.u.push.nchanges = (uint32_t)n;
+    int rc = peer_send_msg(&p, &m) || peer_expect(&p, SK_MSG_PUSH_ACK) ||
+                     p.last.u.push_ack.nacks != (uint32_t)n
+                 ? -1
+                 : 0;
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (p.last.u.push_ack.acks[i].status != SK_ACK_APPLIED) {
+            fprintf(stderr, "fuzz_session: %s's referral %d: status %u code %u field %u\n", worker,
+                    i, p.last.u.push_ack.acks[i].status, p.last.u.push_ack.acks[i].code,
+                    p.last.u.push_ack.acks[i].field);
             rc = -1;
         }
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < n; i++)
         sk_change_free(&ch[i]);
     peer_free(&p);
     if (rc)
-        die("the other worker's referrals were not applied");
+        die("a setup worker's referrals were not applied");
+}
+
+/* Referrals the fuzzed devices must not be sent: another Leh field worker's two (the second a
+ * minor's case) for fw-fuzz, a Kargil field worker's one for Leh staff; and the staff device. */
+static void setup_workers(void)
+{
+    enroll_worker("fw-other", SK_ROLE_FIELD, SK_DISTRICT_LEH, &G.other);
+    push_as(&G.other, "fw-other", SK_DISTRICT_LEH, 2, 2u, 0xa0);
+    enroll_worker("fw-kargil", SK_ROLE_FIELD, SK_DISTRICT_KARGIL, &G.other);
+    push_as(&G.other, "fw-kargil", SK_DISTRICT_KARGIL, 1, 0u, 0xb0);
+    enroll_worker("staff-leh", SK_ROLE_STAFF, SK_DISTRICT_LEH, &G.staff);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -771,13 +880,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     G.inputs++;
     G.next_rid = 1000; /* structured PUSHes: rids after the handshake's */
     int mode = data[0] & 3, pieces = (data[0] & 4) != 0;
+    G.role = mode == 1 ? SK_ROLE_FIELD : mode == 3 ? SK_ROLE_STAFF : 0;
     uint32_t h = 2166136261u;
     peer p;
     if (peer_open(&p))
         die("cannot connect to the server");
     int rc = 0;
-    if (mode == 1)
-        rc = preauth(&p, &G.me);
+    if (mode == 1 || mode == 3)
+        rc = preauth(&p, mode == 1 ? &G.me : &G.staff);
     else if (mode == 2)
         rc = hello_new_device(&p);
     if (rc)
