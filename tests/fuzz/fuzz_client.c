@@ -5,21 +5,24 @@
  * Owns a temp directory with a pristine client store (enrolled in plaintext mode against the
  * fake server at start-up; two referrals pushed, one applied and one rejected, then the first
  * edited and followed up, the second fixed and a third captured: four changes pending) and a
- * listening socket. For
- * each input the store is copied afresh, opened, and synced while a thread plays the fake
- * server: for every frame the client sends it takes the next item of the input and answers with
+ * listening socket. For each input the store is put back to that state (below) and synced while
+ * a thread plays the fake server: for every frame the client sends it takes the next item of
+ * the input and answers with
  *   0 the right answer built with proto (CHALLENGE, WELCOME, PUSH_ACK all applied, CHANGES empty)
  *   1 that answer with some bytes flipped          2 a raw frame body (length 2 bytes BE, bytes)
  *   3 raw wire bytes (length 2 bytes BE, bytes)    4 a message of a chosen type and field values
  *   5 silence (the client's timeout must fire)     6 closing the connection
  *   7 an unsolicited frame first (PING, ERROR rid 0), then the next item
- * and closes when the items run out. Invariants (abort otherwise): sakhi_sync returns, within the
- * libFuzzer timeout, one of its documented network/protocol codes (or 0); the store opens again
- * with the PIN; the outbox never grows and shrinks only when a PUSH_ACK was actually sent; the
- * store is wiped only after a WIPE. ASan/UBSan/LSan catch memory errors and leaks. Must never
- * connect anywhere but its own listener (127.0.0.1; an AF_UNIX socket in the fuzzer, below).
- * tests/fuzz/replay_main.c replays
- * tests/fuzz/corpus_client in every build.
+ * and closes when the items run out. A chosen CHANGES carries 0-3 chosen records (ids of the
+ * store's records or new ones, versions, flags, stamps, fields, entries), a chosen WELCOME caps
+ * and seq, and a chosen message may go zstd-compressed. Invariants (abort otherwise):
+ * sakhi_sync returns, within the libFuzzer timeout, one of its documented network/protocol
+ * codes (or 0); the outbox never grows, and shrinks only when a PUSH_ACK or a CHANGES erasing a
+ * record was sent; the sync leaves no key-file batch, new slot, shred or key-file lock behind;
+ * the store is wiped only after a WIPE; one input in eight closes the store, opens it again
+ * with the PIN and finds the same outbox. ASan/UBSan/LSan catch memory errors and leaks. Must
+ * never connect anywhere but its own listener (127.0.0.1; an AF_UNIX socket in the fuzzer,
+ * below). tests/fuzz/replay_main.c replays tests/fuzz/corpus_client in every build.
  *
  * Speed (the libFuzzer binary): the store lives in /dev/shm when there is one, its KDF cost is
  * the lowest (scrypt N = 2; the PIN path is the same), the fake server is one thread for the
@@ -34,9 +37,8 @@
  * value of its four databases in one write transaction, keys.db byte for byte, and the few
  * fields the handle loads from the store at open (clock, next op, last id). It reaches into
  * the handle (sk_client.h) for that, so it checks itself: the restored store is compared with
- * the snapshot after every input in the replay binary and every 64th in the fuzzer, and a sync
- * must leave no key-file batch or pending shred behind. A fresh copy is still opened after a
- * WIPE (the files are gone) and the reopen check below closes and opens the real files.
+ * the snapshot after every input in the replay binary and every 64th in the fuzzer. A fresh
+ * copy is still opened after a WIPE (the files are gone).
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "sakhi/sakhi.h"
