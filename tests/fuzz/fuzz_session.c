@@ -8,21 +8,21 @@
  * 1 pre-authenticated as a field worker's device (the harness does HELLO + AUTH with a device it
  * enrolled through the protocol at start-up), 2 challenged without a device (the enrollment
  * path), 3 pre-authenticated as a Leh staff member's device (accept, assign, services, close);
- * bit 2 delivers the bytes in small pieces. The rest is frames: a 2-byte big-endian length then that many body
- * bytes, sent with a correct 4-byte header; length 0xFFFF means "the next 2-byte length counts
- * raw bytes sent as they are" (bad headers); 0xFFFE means "a PUSH the harness builds from the
- * next bytes" (below: referrals that pass validation unless the bytes say otherwise, so the
- * apply, merge, case-number and history code runs, not only the decoder's refusals).
- * Invariants checked (abort otherwise): every frame the
- * server sends decodes and every ERROR code is a known one; what a session is sent is what its
- * worker may see (a field worker: own or assigned referrals; staff: the district's; a minor's
- * case without identifying fields or entries; nothing before authentication), checked against
- * the records' own fields, with other workers' referrals in the store; an op acknowledged
- * applied keeps its result (exactly once); after the client half-closes, the
- * server closes the connection and frees the session within a bounded time (it answers or
- * closes, never hangs); ASan/UBSan/LSan catch memory errors and leaks. The store is replaced every
- * few thousand inputs so it stays small; it lives in /dev/shm when there is one, with LMDB's
- * fsync off, and the harness signs AUTH with its key parsed once. Must never touch a path outside its temp directory.
+ * bit 2 delivers the bytes in small pieces. The rest is frames: a 2-byte big-endian length then
+ * that many body bytes, sent with a correct 4-byte header; length 0xFFFF means "the next 2-byte
+ * length counts raw bytes sent as they are" (bad headers); 0xFFFE means "a PUSH the harness
+ * builds from the next bytes" (below: referrals that pass validation unless the bytes say
+ * otherwise, so the apply, merge, case-number and history code runs, not only the decoder's
+ * refusals). Invariants checked (abort otherwise): every frame the server sends decodes and
+ * every ERROR code is a known one; what a session is sent is what its worker may see (a field
+ * worker: own or assigned referrals; staff: the district's; a minor's case without identifying
+ * fields or entries; nothing before authentication), checked against the records' own fields,
+ * with other workers' referrals in the store; an op acknowledged applied keeps its result
+ * (exactly once); after the client half-closes, the server closes the connection and frees the
+ * session within a bounded time (it answers or closes, never hangs); ASan/UBSan/LSan catch
+ * memory errors and leaks. The store is replaced every few thousand inputs so it stays small;
+ * it lives in /dev/shm when there is one, with LMDB's fsync off, and the harness signs AUTH
+ * with its keys parsed once. Must never touch a path outside its temp directory.
  * tests/fuzz/replay_main.c runs the same function over tests/fuzz/corpus_session in every build.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
