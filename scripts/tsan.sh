@@ -22,8 +22,10 @@ TMO=${TSAN_TIMEOUT:-900}
 TARGETS="sakhi-server test_server_sync test_server_load test_client_sync test_campaign_server_crash"
 
 if [ "${TSAN_NO_BUILD:-0}" != 1 ]; then
+    mkdir -p "$B"
     cmake -S "$SRC" -B "$B" -DSAKHI_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DSAKHI_WERROR=ON >"$B.configure.log" 2>&1 || { echo "tsan: configure failed ($B.configure.log)"; exit 2; }
+        -DSAKHI_WERROR=ON >"$B/tsan-configure.log" 2>&1 ||
+        { echo "tsan: configure failed ($B/tsan-configure.log)"; exit 2; }
     for t in $TARGETS; do
         cmake --build "$B" -j"$JOBS" --target "$t" >>"$B/tsan-build.log" 2>&1 ||
             { echo "tsan: build of $t failed ($B/tsan-build.log)"; exit 2; }
