@@ -77,8 +77,9 @@ int sk_lstore_txn(sakhi_client *c, int rdonly, MDB_txn **out)
     if (rc)
         return sk_client_fail(c, sk_client_err_from_mdb(rc), NULL, "store: %s", mdb_strerror(rc));
     if (!rdonly && c->kr) {
-        /* A batch still open belongs to a write transaction that was aborted: its slots were
-         * never committed, so they are zeroed and given back. */
+        /* A batch still open belongs to a write transaction that ended without
+         * sk_lstore_commit or sk_lstore_abort (a fallback): its slots were never committed,
+         * so they are zeroed and given back. */
         if (c->kr_batch)
             sk_keyring_batch_abort(c->kr);
         c->nnew = c->nshred = 0;
@@ -132,15 +133,13 @@ static void shred_committed(sakhi_client *c)
 int sk_lstore_commit(sakhi_client *c, MDB_txn *txn)
 {
     int batch = c->kr && c->kr_batch;
+    if (batch && sk_keyring_batch_commit(c->kr) != 0) {
+        sk_lstore_abort(c, txn);
+        return sk_client_fail(c, SAKHI_EIO, NULL, "store: cannot sync the key file");
+    }
     if (batch) {
         c->kr_batch = 0;
         c->nnew = 0;
-        if (sk_keyring_batch_commit(c->kr) != 0) {
-            mdb_txn_abort(txn);
-            sk_keyring_batch_abort(c->kr);
-            c->nshred = 0;
-            return sk_client_fail(c, SAKHI_EIO, NULL, "store: cannot sync the key file");
-        }
     }
     int rc = mdb_txn_commit(txn);
     if (rc) {

@@ -170,7 +170,7 @@ int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t 
                    unsigned kdf_log2n);
 void sk_lstore_close(sakhi_client *c);
 /* Begin a transaction (write when rdonly == 0; a write transaction also begins the keyring
- * batch, and gives back the slots of an earlier write transaction that was aborted). */
+ * batch). A write transaction ends with sk_lstore_commit or sk_lstore_abort. */
 int sk_lstore_txn(sakhi_client *c, int rdonly, MDB_txn **out);
 /* Abort a write transaction and its keyring batch at once: the slots it made are zeroed and
  * given back and the key file's lock is released now, not at the next write (another process

@@ -96,6 +96,7 @@ static struct {
     struct sockaddr_un un;
 #endif
     unsigned long inputs;
+    int verbose; /* SAKHI_FUZZ_VERBOSE: trace requests and results on stderr */
 } G;
 
 /* The pristine store as the open handle sees it (snapshot, restore). */
@@ -576,7 +577,7 @@ static void serve(fake *f)
                 sk_msg req;
                 if (sk_msg_decode(fr, flen, &req, NULL) != 0)
                     die("the client sent a frame that does not decode");
-                if (getenv("SAKHI_FUZZ_VERBOSE"))
+                if (G.verbose)
                     fprintf(stderr, "fuzz_client: request %s rid %u (script offset %zu)\n",
                             sk_msg_type_name(req.type), req.rid, f->off);
                 if (req.type == SK_MSG_HELLO)
@@ -930,6 +931,7 @@ static int unix_connect(void)
 
 static void setup(void)
 {
+    G.verbose = getenv("SAKHI_FUZZ_VERBOSE") != NULL;
     snprintf(G.dir, sizeof(G.dir), "%s/sakhi-fuzz-client-XXXXXX", tmp_base());
     if (!mkdtemp(G.dir))
         die("mkdtemp");
@@ -1058,7 +1060,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 sakhi_errmsg(c));
         abort();
     }
-    if (getenv("SAKHI_FUZZ_VERBOSE"))
+    if (G.verbose)
         fprintf(stderr, "fuzz_client: sync=%d (%s) acks_sent=%d wipe_sent=%d\n", rc,
                 sakhi_strerror(rc), f.saw_ack, f.saw_wipe);
     if (rc == SAKHI_EREVOKED && !f.saw_wipe)
@@ -1071,7 +1073,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     key_file_released(c);
     if (sakhi_pending_count(&after, c) != 0)
         die("the outbox cannot be counted after the sync");
-    if (getenv("SAKHI_FUZZ_VERBOSE"))
+    if (G.verbose)
         fprintf(stderr, "fuzz_client: pending %llu -> %llu\n", (unsigned long long)before,
                 (unsigned long long)after);
     if (after > before)

@@ -31,6 +31,7 @@
 #include "sk_err.h"
 #include "sk_frame.h"
 #include "sk_log.h"
+#include "sk_mp.h"
 #include "sk_msg.h"
 #include "sk_server.h"
 #include "sk_store.h"
@@ -74,6 +75,7 @@ static struct {
     ident staff; /* the fuzzed staff device: staff-leh, district Leh (mode 3) */
     ident other; /* setup only: fw-other (Leh) and fw-kargil push referrals of their own */
     int role;    /* the current input's session: SK_ROLE_FIELD, SK_ROLE_STAFF, 0 = none */
+    int verbose; /* SAKHI_FUZZ_VERBOSE: trace frames and acks on stderr */
     uint8_t frame[SK_FRAME_HDR + 0xFFFFu];
     unsigned inputs;
     uint64_t next_op; /* the device's operation numbers, increasing across inputs */
@@ -122,56 +124,37 @@ static const sk_field *field_of(const sk_record *r, uint32_t key)
     return NULL;
 }
 
-/* The string at v (fixstr, str8 or str16; at most end - v bytes): its bytes and length, and
- * the length of the whole value; 0 if v is not a whole string. */
-static size_t mp_str_at(const uint8_t *v, const uint8_t *end, const uint8_t **s, size_t *n)
-{
-    size_t hdr;
-    if (v >= end)
-        return 0;
-    if ((v[0] & 0xe0) == 0xa0)
-        hdr = 1, *n = v[0] & 0x1fu;
-    else if (v[0] == 0xd9 && end - v >= 2)
-        hdr = 2, *n = v[1];
-    else if (v[0] == 0xda && end - v >= 3)
-        hdr = 3, *n = (size_t)v[1] << 8 | v[2];
-    else
-        return 0;
-    if ((size_t)(end - v) < hdr + *n)
-        return 0;
-    *s = v + hdr;
-    return hdr + *n;
-}
-
-static int str_is(const uint8_t *s, size_t n, const char *want)
+static int str_is(const char *s, uint32_t n, const char *want)
 {
     return n == strlen(want) && memcmp(s, want, n) == 0;
 }
 
 /* Did worker create r (SK_F_WORKER), or is worker in its assigned list (an array of strings)?
- * Read here from the record's bytes, not through sk_case, so a bug there is not repeated. */
+ * The rule is written out here, not taken from sk_case, so a bug there is not repeated. */
 static int created_by(const sk_record *r, const char *worker)
 {
     const sk_field *f = field_of(r, SK_F_WORKER);
-    const uint8_t *s;
-    size_t n;
-    return f && mp_str_at(f->val, f->val + f->len, &s, &n) == f->len && str_is(s, n, worker);
+    sk_mp m;
+    const char *s;
+    uint32_t n;
+    if (!f)
+        return 0;
+    sk_mp_init(&m, f->val, f->len);
+    return sk_mp_read_str(&m, &s, &n) == 0 && sk_mp_at_end(&m) && str_is(s, n, worker);
 }
 
 static int assigned_to(const sk_record *r, const char *worker)
 {
     const sk_field *f = field_of(r, SK_F_ASSIGNED);
-    if (!f || f->len < 1)
+    sk_mp m;
+    const char *s;
+    uint32_t count, n;
+    if (!f)
         return 0;
-    const uint8_t *v = f->val, *end = f->val + f->len, *s;
-    size_t count, n, used;
-    if ((v[0] & 0xf0) == 0x90)
-        count = v[0] & 0x0fu, v += 1;
-    else if (v[0] == 0xdc && f->len >= 3)
-        count = (size_t)v[1] << 8 | v[2], v += 3;
-    else
+    sk_mp_init(&m, f->val, f->len);
+    if (sk_mp_read_array(&m, &count) != 0)
         return 0;
-    for (size_t i = 0; i < count && (used = mp_str_at(v, end, &s, &n)) > 0; i++, v += used)
+    for (uint32_t i = 0; i < count && sk_mp_read_str(&m, &s, &n) == 0; i++)
         if (str_is(s, n, worker))
             return 1;
     return 0;
@@ -182,7 +165,7 @@ static int assigned_to(const sk_record *r, const char *worker)
  * of a minor's case no identifying field and no entry (only admins see them). */
 static void check_visible(const sk_msg *m)
 {
-    if (getenv("SAKHI_FUZZ_VERBOSE"))
+    if (G.verbose)
         fprintf(stderr, "fuzz_session: CHANGES with %u records to role %d\n", m->u.changes.nrecords,
                 G.role);
     for (uint32_t i = 0; i < m->u.changes.nrecords; i++) {
@@ -223,7 +206,7 @@ static struct acked {
  * result), or REJECTED OP_ORDER when sent again with other content: never applied twice. */
 static void check_ack(const sk_ack *a)
 {
-    if (getenv("SAKHI_FUZZ_VERBOSE"))
+    if (G.verbose)
         fprintf(stderr, "fuzz_session: ack op %llu status %u version %llu code %u\n",
                 (unsigned long long)a->op, a->status, (unsigned long long)a->version, a->code);
     if (a->op == 0 || G.role == 0)
@@ -254,7 +237,7 @@ static void check_server_frame(const uint8_t *body, uint32_t len, sk_msg *out)
     sk_msg m;
     if (sk_msg_decode(body, len, &m, NULL) != 0)
         die("the server sent a frame that does not decode");
-    if (getenv("SAKHI_FUZZ_VERBOSE"))
+    if (G.verbose)
         fprintf(stderr, "fuzz_session: received %s rid %u code %u\n", sk_msg_type_name(m.type),
                 m.rid, m.type == SK_MSG_ERROR ? m.u.error.code : 0u);
     if (m.type == SK_MSG_CHANGES)
@@ -458,6 +441,7 @@ static void setup_workers(void);
 static void server_start(void)
 {
     char err[512] = "";
+    G.verbose = getenv("SAKHI_FUZZ_VERBOSE") != NULL;
     G.role = 0; /* the setup's own sessions: not checked as a fuzzed device's */
     memset(g_acked, 0, sizeof(g_acked)); /* a new store, new ops */
     snprintf(G.dir, sizeof(G.dir), "%s/sakhi-fuzz-session-XXXXXX", tmp_base());
