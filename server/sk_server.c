@@ -105,7 +105,7 @@ static void on_connection(uv_stream_t *l, int status)
     try_accept(srv);
 }
 
-#define AUTHGEN_POLL_MS 500
+#define AUTHGEN_POLL_MS 250
 
 /* sakhi-admin revokes devices and disables workers from another process: a changed counter
  * means "re-check every live session now", so a revoked phone is cut within a poll period

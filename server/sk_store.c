@@ -473,7 +473,10 @@ int sk_store_device_put_txn(sk_store *s, MDB_txn *txn, const sk_device_info *d)
     msgpack_pack_uint64(&pk, d->created_ms);
     int rc = put_val(txn, s->devices, key, 8, &b);
     sk_buf_free(&b);
-    return rc;
+    /* Every writer of a revoked device (the server's API, sakhi-admin in another process, a
+     * restore tool) raises the counter a running server polls, so its live session is cut
+     * within the poll period even when it sends nothing. */
+    return rc == 0 && d->revoked ? authgen_bump(s, txn) : rc;
 }
 
 int sk_store_device_get_txn(sk_store *s, MDB_txn *txn, uint64_t id, sk_device_info *out)
@@ -535,7 +538,7 @@ static int revoke_fn(sk_store *s, MDB_txn *txn, void *arg)
     if (rc)
         return rc;
     d.revoked = 1;
-    if ((rc = sk_store_device_put_txn(s, txn, &d)) || (rc = authgen_bump(s, txn)))
+    if ((rc = sk_store_device_put_txn(s, txn, &d))) /* raises authgen */
         return rc;
     snprintf(detail, sizeof(detail), "device=%llu", (unsigned long long)a->id);
     return sk_store_audit_txn(s, txn, a->now, "revoke", d.worker, a->id, detail);

@@ -326,8 +326,10 @@ static const char k_device_help[] =
     "       sakhi-admin device revoke ID\n"
     "\n"
     "list shows every enrolled device: id, worker, label, state, last seen (last sync) and the\n"
-    "highest operation applied. revoke takes effect at the device's next connection (a live\n"
-    "session is ended by the server at its next message), and the device is told to wipe.\n";
+    "highest operation applied. revoke marks the device revoked: a running server notices within\n"
+    "0.25 s, even when the device is idle, sends WIPE on its open session and closes it; a later\n"
+    "connection gets WIPE instead of WELCOME. On WIPE the device erases its local data; changes\n"
+    "it had not pushed are lost by design.\n";
 
 typedef struct dl_ctx {
     sk_admin *a;
