@@ -188,6 +188,20 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
     if (rc && rc != -SK_E_NOT_FOUND)
         goto fatal;
     int is_new = rc == -SK_E_NOT_FOUND;
+    if (!is_new && !sk_case_may_see(&ctx->actor, &cur)) {
+        /* Outside the caller's scope: the answer an id that does not exist would get (the
+         * checks of the change against an empty record, else NOT_FOUND), so a stranger cannot
+         * tell which ids are real (PROTOCOL.md section 5.5). */
+        sk_record empty;
+        sk_record_init(&empty);
+        int crc = sk_case_check_change(&ctx->actor, &empty, c, &cerr);
+        if (crc)
+            reject(ack, c->op, cerr.code ? cerr.code : crc, cerr.field,
+                   cerr.msg[0] ? cerr.msg : NULL, msg_buf, msg_cap);
+        else
+            reject(ack, c->op, -SK_E_NOT_FOUND, 0, NULL, msg_buf, msg_cap);
+        goto rejected;
+    }
     if ((rc = sk_case_check_change(&ctx->actor, &cur, c, &cerr))) {
         reject(ack, c->op, cerr.code ? cerr.code : rc, cerr.field, cerr.msg[0] ? cerr.msg : NULL,
                msg_buf, msg_cap);

@@ -78,6 +78,10 @@ struct sk_session {
     uint64_t pushes, pulls_done, changes_in, records_out;
     uint64_t pushes_answered; /* PUSHes handed to the writer and answered (ack or ERROR) */
     uint32_t caps; /* SK_CAP_* both sides set: SK_CAP_ZSTD = compressed frames after WELCOME */
+    /* rids of the PUSHes and PULLs not answered yet (at most max_inflight, allocated at AUTH):
+     * a request reusing one is refused BAD_VALUE (PROTOCOL.md section 6) */
+    uint32_t *orids;
+    uint32_t norids;
 };
 
 static void session_close(sk_session *s, const char *reason);
@@ -85,6 +89,32 @@ static void pump_pulls(sk_session *s);
 static void maybe_finish_drain(sk_session *s);
 static void send_wipe_close(sk_session *s, const char *reason);
 static void audit_pull(sk_session *s, pull *p);
+
+/* ---- outstanding request ids ----------------------------------------------------------- */
+
+static int rid_outstanding(const sk_session *s, uint32_t rid)
+{
+    for (uint32_t i = 0; i < s->norids; i++)
+        if (s->orids[i] == rid)
+            return 1;
+    return 0;
+}
+
+/* Called only after the inflight check, so there is room (norids <= inflight < max_inflight). */
+static void rid_add(sk_session *s, uint32_t rid)
+{
+    if (s->orids && s->norids < s->srv->cfg->max_inflight)
+        s->orids[s->norids++] = rid;
+}
+
+static void rid_del(sk_session *s, uint32_t rid)
+{
+    for (uint32_t i = 0; i < s->norids; i++)
+        if (s->orids[i] == rid) {
+            s->orids[i] = s->orids[--s->norids];
+            return;
+        }
+}
 
 sk_session *sk_session_next(sk_session *s)
 {
@@ -229,6 +259,7 @@ static void maybe_free(sk_session *s)
     }
     sk_transport_destroy(s->tr);
     sk_frame_reader_free(&s->rd);
+    free(s->orids);
     free(s);
 }
 
@@ -614,6 +645,10 @@ static void on_auth(sk_session *s, const sk_msg *m)
     s->max_frame = cfg->max_frame;
     if (s->client_max_frame >= SK_FRAME_MIN_MAX && s->client_max_frame < s->max_frame)
         s->max_frame = s->client_max_frame;
+    if (!(s->orids = calloc(cfg->max_inflight, sizeof(*s->orids)))) {
+        fail_close(s, m->rid, -SK_E_NOMEM, "nomem");
+        return;
+    }
     s->state = ST_AUTHENTICATED;
     sk_msg w;
     sk_msg_init(&w, SK_MSG_WELCOME, m->rid);
@@ -728,12 +763,14 @@ static void on_push(sk_session *s, sk_msg *m)
     s->pushes++;
     s->changes_in += w->nchanges;
     sk_wreq_hash_changes(w);
+    rid_add(s, w->rid);
     sk_writer_submit(s->srv->writer, w);
 }
 
 static void push_done(sk_session *s, sk_wreq *w)
 {
     s->inflight--;
+    rid_del(s, w->rid);
     s->pushes_answered++;
     if (w->rc) {
         sk_log(SK_LOG_WARN, "push_failed", "session=%llu device=%llu changes=%u code=%s",
@@ -779,6 +816,7 @@ static void on_pull(sk_session *s, const sk_msg *m)
         s->pulls = p;
     s->pulls_tail = p;
     s->inflight++;
+    rid_add(s, p->rid);
     pump_pulls(s);
 }
 
@@ -841,6 +879,10 @@ static int pull_step(sk_session *s, pull *p)
             goto fail;
         if (sk_case_may_see(&s->actor, &r)) {
             sk_case_redact(&s->actor, &r);
+            /* A field worker not assigned to an accepted case gets its minimised form only
+             * (CASE-MODEL.md section 7), also the creator once it is assigned to someone else. */
+            if (sk_case_stub_only(&s->actor, &r))
+                sk_case_make_stub(&r);
             size_t before = recs.len;
             rc = sk_record_pack(&pk, &r);
             if (rc == 0 && recs.oom)
@@ -942,6 +984,7 @@ static void pump_pulls(sk_session *s)
             if (!s->pulls)
                 s->pulls_tail = NULL;
             audit_pull(s, p);
+            rid_del(s, p->rid);
             sk_buf_free(&p->ids);
             free(p);
             s->inflight--;
@@ -952,6 +995,14 @@ static void pump_pulls(sk_session *s)
 }
 
 /* ---- dispatch -------------------------------------------------------------------------- */
+
+/* Codes of an error inside a message's body (PROTOCOL.md section 6): the request is refused,
+ * the connection kept. */
+static int body_error(int rc)
+{
+    return rc == -SK_E_BAD_TYPE || rc == -SK_E_MISSING_FIELD || rc == -SK_E_BAD_VALUE ||
+           rc == -SK_E_TOO_LONG || rc == -SK_E_BATCH_TOO_BIG;
+}
 
 static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
 {
@@ -965,12 +1016,31 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
     if (rc) {
         sk_log(SK_LOG_INFO, "bad_message", "session=%llu code=%s offset=%zu",
                (unsigned long long)s->id, sk_err_name(rc), off);
-        if (rc == -SK_E_BATCH_TOO_BIG && s->state == ST_AUTHENTICATED) {
+        /* An error inside a request's body, once its envelope (type, rid) was read, refuses that
+         * request only: on a 2G link a reconnect costs seconds and a TLS handshake. Structural
+         * errors (the stream cannot be trusted) and rid 0 (not a request) close. */
+        if (body_error(rc) && m.type != 0 && m.rid != 0) {
             send_error(s, m.rid, rc, NULL);
             return;
         }
         fail_close(s, m.rid, rc, "bad_message");
         return;
+    }
+    /* PING, PONG, ERROR and BYE are accepted in every state (PROTOCOL.md section 4.1). */
+    switch (m.type) {
+    case SK_MSG_PING: {
+        sk_msg p;
+        sk_msg_init(&p, SK_MSG_PONG, m.rid);
+        p.u.ping.ms = m.u.ping.ms;
+        send_msg(s, &p);
+        goto out;
+    }
+    case SK_MSG_PONG: goto out;
+    case SK_MSG_ERROR:
+        sk_log(SK_LOG_INFO, "peer_error", "session=%llu rid=%u code=%s", (unsigned long long)s->id,
+               m.rid, sk_err_name((int)m.u.error.code));
+        goto out;
+    default: break;
     }
     switch (s->state) {
     case ST_AWAIT_HELLO:
@@ -998,6 +1068,11 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
                 send_error(s, m.rid, -SK_E_SHUTDOWN, NULL);
                 goto out;
             }
+            if (m.rid != 0 && rid_outstanding(s, m.rid)) {
+                send_error(s, m.rid, -SK_E_BAD_VALUE,
+                           "rid: a request with this rid is still outstanding");
+                goto out;
+            }
             if (s->inflight >= s->srv->cfg->max_inflight) {
                 send_error(s, m.rid, -SK_E_TOO_MANY_INFLIGHT, NULL);
                 goto out;
@@ -1009,14 +1084,6 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
             else
                 on_pull(s, &m);
             goto out;
-        case SK_MSG_PING: {
-            sk_msg p;
-            sk_msg_init(&p, SK_MSG_PONG, m.rid);
-            p.u.ping.ms = m.u.ping.ms;
-            send_msg(s, &p);
-            goto out;
-        }
-        case SK_MSG_PONG: goto out;
         case SK_MSG_BYE:
             s->draining = 1;
             session_close(s, "client_bye");

@@ -1,0 +1,11 @@
+# conformance: sakhi-server against docs/PROTOCOL.md - body errors keep the connection, PING in
+# every state, outstanding rids, answers that do not reveal ids outside the caller's scope, the
+# erased tombstone and the minimised form a creator gets after reassignment. Real server
+# processes on 127.0.0.1 through the harness in support/.
+if(TARGET sakhi-server)
+  sakhi_add_test(test_protocol_conformance
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_protocol_conformance.c
+    LIBS sakhi_testsupport Threads::Threads
+    LABELS integration
+    TIMEOUT 120)
+endif()
