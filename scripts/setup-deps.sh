@@ -13,6 +13,7 @@ PACKAGES=(
     python3 python3-msgpack
     clang clang-format
     lmdb-utils openssl valgrind iproute2
+    default-jdk-headless junit5
 )
 
 if [[ "${SAKHI_SKIP_DEPS:-0}" == 1 ]]; then

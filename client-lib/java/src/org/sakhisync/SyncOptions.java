@@ -1,0 +1,71 @@
+package org.sakhisync;
+
+/**
+ * Options of {@link SakhiClient#sync} and {@link SakhiClient#enroll} ({@code
+ * sakhi_sync_options}). Every value left at 0 or null takes the library's default.
+ */
+public final class SyncOptions {
+    int connectTimeoutMs;
+    int ioTimeoutMs;
+    int stallTimeoutMs;
+    int batchSize;
+    int pullLimit;
+    String host;
+    int port;
+    ProgressListener progress;
+
+    private static int nonNegative(int v, String what) {
+        if (v < 0)
+            throw new IllegalArgumentException(what + " < 0");
+        return v;
+    }
+
+    /** Connect timeout; 0 = 15000. */
+    public SyncOptions connectTimeoutMs(int ms) {
+        connectTimeoutMs = nonNegative(ms, "connectTimeoutMs");
+        return this;
+    }
+
+    /** No byte from the server while waiting for one; 0 = 30000. */
+    public SyncOptions ioTimeoutMs(int ms) {
+        ioTimeoutMs = nonNegative(ms, "ioTimeoutMs");
+        return this;
+    }
+
+    /** Watchdog: no change acknowledged and no record pulled for this long; 0 = 120000. */
+    public SyncOptions stallTimeoutMs(int ms) {
+        stallTimeoutMs = nonNegative(ms, "stallTimeoutMs");
+        return this;
+    }
+
+    /** Changes per PUSH (capped by the server); 0 = 64. */
+    public SyncOptions batchSize(int n) {
+        batchSize = nonNegative(n, "batchSize");
+        return this;
+    }
+
+    /** Records per PULL, 1..1000; 0 = 200. */
+    public SyncOptions pullLimit(int n) {
+        pullLimit = nonNegative(n, "pullLimit");
+        return this;
+    }
+
+    /** Use this server instead of the enrolled one (same pin check); null = enrolled. */
+    public SyncOptions server(String host, int port) {
+        if (port < 0 || port > 65535)
+            throw new IllegalArgumentException("port out of range");
+        this.host = host;
+        this.port = port;
+        return this;
+    }
+
+    /** Told of each step; may cancel. Called on the syncing thread. */
+    public SyncOptions progress(ProgressListener listener) {
+        this.progress = listener;
+        return this;
+    }
+
+    long[] numbers() {
+        return new long[] {connectTimeoutMs, ioTimeoutMs, stallTimeoutMs, batchSize, pullLimit};
+    }
+}

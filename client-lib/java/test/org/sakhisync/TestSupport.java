@@ -1,0 +1,65 @@
+package org.sakhisync;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/* Shared by the Java tests: temp store directories, cheap options, a complete referral. */
+final class TestSupport {
+    private TestSupport() {
+    }
+
+    /* Six digits: stores here must pass a PIN policy of at least six digits. */
+    static final char[] PIN = "461938".toCharArray();
+
+    static OpenOptions fastOptions() {
+        return new OpenOptions().kdfLog2N(10).app("sakhi-java-test");
+    }
+
+    static Path tempDir(String prefix) throws IOException {
+        String base = System.getenv("TMPDIR");
+        return Files.createTempDirectory(Path.of(base != null ? base : "/tmp"), prefix);
+    }
+
+    static void removeTree(Path dir) throws IOException {
+        if (dir == null || !Files.exists(dir))
+            return;
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+        }
+    }
+
+    /* A referral with every required field set, as sk_td_referral makes it in the C tests. */
+    static Referral complete(SakhiClient c, String name, int urgency) throws SakhiException {
+        return c.newReferral()
+            .district(Sakhi.DISTRICT_LEH)
+            .block("Nubra")
+            .village("Diskit")
+            .takenAt(Sakhi.TAKEN_ANGANWADI_CENTRE)
+            .name(name)
+            .ageBand(Sakhi.AGE_30_44)
+            .addConcern(Sakhi.CONCERN_DOMESTIC_VIOLENCE)
+            .urgency(urgency)
+            .source(Sakhi.SOURCE_FRONTLINE_WORKER)
+            .consent(true, false);
+    }
+
+    static String capture(SakhiClient c, String name) throws SakhiException {
+        try (Referral r = complete(c, name, Sakhi.URGENCY_URGENT)) {
+            return r.save();
+        }
+    }
+
+    /* Open file descriptors of this process (Linux). */
+    static int openFds() {
+        String[] fds = new File("/proc/self/fd").list();
+        return fds == null ? -1 : fds.length;
+    }
+
+    static long[] nativeCounts() {
+        return Native.debugCounts();
+    }
+}
