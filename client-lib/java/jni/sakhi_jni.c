@@ -11,7 +11,7 @@
  *     characters outside the BMP differently); copies get a NUL and are freed before returning.
  *   - Every local reference made in a loop or a callback is deleted there, so no call grows the
  *     local reference table with the size of its input; the only global references are the
- *     classes cached once in JNI_OnLoad.
+ *     classes cached once in JNI_OnLoad and a client's log listener, deleted when it closes.
  *   - A JNIEnv is used only on its own thread: the progress callback runs on the thread that
  *     called sync (libsakhi calls it there) and checks that it does before touching Java.
  *   - A listener that throws cancels the sync through the callback's return value; the
@@ -42,6 +42,8 @@ static jclass g_prog_cls;       /* org.sakhisync.SyncProgress */
 static jmethodID g_prog_ctor;   /* (int, long x 10) */
 static jmethodID g_on_progress; /* ProgressListener.onProgress(SyncProgress) -> boolean */
 static jclass g_oom_cls;        /* java.lang.OutOfMemoryError */
+static jclass g_native_cls;     /* org.sakhisync.Native */
+static jmethodID g_native_log;  /* static Native.log(LogListener, int, byte[]) */
 
 /* ---- counting allocator ------------------------------------------------------------------ */
 
@@ -248,7 +250,12 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved)
     g_vm = vm;
     if (!(g_oom_cls = global_class(env, "java/lang/OutOfMemoryError")) ||
         !(g_exc_cls = global_class(env, "org/sakhisync/SakhiException")) ||
-        !(g_prog_cls = global_class(env, "org/sakhisync/SyncProgress")))
+        !(g_prog_cls = global_class(env, "org/sakhisync/SyncProgress")) ||
+        !(g_native_cls = global_class(env, "org/sakhisync/Native")))
+        return JNI_ERR;
+    g_native_log =
+        (*env)->GetStaticMethodID(env, g_native_cls, "log", "(Lorg/sakhisync/LogListener;I[B)V");
+    if (!g_native_log)
         return JNI_ERR;
     g_exc_ctor = (*env)->GetMethodID(env, g_exc_cls, "<init>", "(I[B[B)V");
     g_prog_ctor = (*env)->GetMethodID(env, g_prog_cls, "<init>", "(IJJJJJJJJJJ)V");
@@ -272,6 +279,7 @@ JNIEXPORT void JNICALL JNI_OnUnload(JavaVM *vm, void *reserved)
     (*env)->DeleteGlobalRef(env, g_oom_cls);
     (*env)->DeleteGlobalRef(env, g_exc_cls);
     (*env)->DeleteGlobalRef(env, g_prog_cls);
+    (*env)->DeleteGlobalRef(env, g_native_cls);
 }
 
 /* ---- library ----------------------------------------------------------------------------- */
@@ -310,19 +318,57 @@ JNIEXPORT jlongArray JNICALL Java_org_sakhisync_Native_debugCounts(JNIEnv *env, 
 
 /* ---- the handle -------------------------------------------------------------------------- */
 
-JNIEXPORT jlong JNICALL Java_org_sakhisync_Native_open(JNIEnv *env, jclass cls, jbyteArray jpath,
-                                                       jbyteArray jpin, jbyteArray japp,
-                                                       jlong map_size, jint kdf, jint max_pin,
-                                                       jlong clock_offset)
+/* A client's log listener: a global reference, used by whichever thread logs. */
+typedef struct jni_log {
+    jobject listener;
+} jni_log;
+
+static void on_log(int level, const char *msg, void *payload)
+{
+    jni_log *lg = payload;
+    JNIEnv *env = NULL;
+    jbyteArray line;
+    /* Every call into libsakhi comes from a Java thread, so the logging thread is attached; a
+     * thread with an exception pending (none should be) does not log rather than lose it. */
+    if ((*g_vm)->GetEnv(g_vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK ||
+        (*env)->ExceptionCheck(env))
+        return;
+    line = jbytes(env, msg);
+    if (line) {
+        (*env)->CallStaticVoidMethod(env, g_native_cls, g_native_log, lg->listener, (jint)level,
+                                     line);
+        (*env)->DeleteLocalRef(env, line);
+    }
+    /* Native.log drops what the listener throws; only an allocation failure can be left. */
+    if ((*env)->ExceptionCheck(env))
+        (*env)->ExceptionClear(env);
+}
+
+static void log_free(JNIEnv *env, jni_log *lg)
+{
+    if (!lg)
+        return;
+    (*env)->DeleteGlobalRef(env, lg->listener);
+    jfree(lg);
+    atomic_fetch_sub(&g_live_objects, 1);
+}
+
+JNIEXPORT void JNICALL Java_org_sakhisync_Native_open(JNIEnv *env, jclass cls, jbyteArray jpath,
+                                                      jbyteArray jpin, jbyteArray japp,
+                                                      jlong map_size, jint kdf, jint max_pin,
+                                                      jlong clock_offset, jobject listener,
+                                                      jint log_level, jlongArray jhandles)
 {
     sakhi_options o = SAKHI_OPTIONS_INIT;
     sakhi_client *c = NULL;
+    jni_log *lg = NULL;
     char *path = NULL, *pin = NULL, *app = NULL;
+    jlong handles[2];
     int rc;
     (void)cls;
-    if (map_size < 0 || kdf < 0 || max_pin < 0) {
+    if (map_size < 0 || kdf < 0 || max_pin < 0 || log_level < 0) {
         throw_text(env, SAKHI_EINVAL, "negative option", "");
-        return 0;
+        return;
     }
     if (jstr(env, jpath, &path) || jstr(env, jpin, &pin) || jstr(env, japp, &app))
         goto out;
@@ -334,28 +380,56 @@ JNIEXPORT jlong JNICALL Java_org_sakhisync_Native_open(JNIEnv *env, jclass cls, 
     o.max_pin_attempts = (unsigned int)max_pin;
     o.app = app;
     o.test_clock_offset_ms = clock_offset;
+    if (listener) {
+        lg = jalloc(sizeof(*lg));
+        if (!lg) {
+            throw_oom(env);
+            goto out;
+        }
+        lg->listener = (*env)->NewGlobalRef(env, listener);
+        if (!lg->listener) {
+            jfree(lg);
+            lg = NULL;
+            throw_oom(env);
+            goto out;
+        }
+        atomic_fetch_add(&g_live_objects, 1);
+        o.log_fn = on_log;
+        o.log_payload = lg;
+        o.log_level = log_level;
+    }
     rc = sakhi_open(&c, path, pin, &o);
     if (rc) {
         throw_sakhi(env, NULL, rc);
-        c = NULL;
         goto out;
     }
     atomic_fetch_add(&g_live_objects, 1);
+    handles[0] = handle_of(c);
+    handles[1] = handle_of(lg);
+    (*env)->SetLongArrayRegion(env, jhandles, 0, 2, handles);
+    if ((*env)->ExceptionCheck(env)) {
+        sakhi_close(c);
+        atomic_fetch_sub(&g_live_objects, 1);
+        c = NULL;
+        goto out;
+    }
+    lg = NULL; /* the client's now; freed by close */
 out:
+    log_free(env, lg);
     jfree_secret(pin);
     jfree(path);
     jfree(app);
-    return handle_of(c);
 }
 
-JNIEXPORT void JNICALL Java_org_sakhisync_Native_close(JNIEnv *env, jclass cls, jlong h)
+JNIEXPORT void JNICALL Java_org_sakhisync_Native_close(JNIEnv *env, jclass cls, jlong h,
+                                                       jlong log_ctx)
 {
-    (void)env;
     (void)cls;
-    if (!h)
-        return;
-    sakhi_close(client_of(h));
-    atomic_fetch_sub(&g_live_objects, 1);
+    if (h) {
+        sakhi_close(client_of(h)); /* may still log: the listener goes after it */
+        atomic_fetch_sub(&g_live_objects, 1);
+    }
+    log_free(env, (jni_log *)(intptr_t)log_ctx);
 }
 
 JNIEXPORT void JNICALL Java_org_sakhisync_Native_status(JNIEnv *env, jclass cls, jlong h,

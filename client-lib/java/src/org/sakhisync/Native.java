@@ -46,9 +46,20 @@ final class Native {
     /* {native objects alive (clients, drafts, records), bytes the binding and libsakhi hold}. */
     static native long[] debugCounts();
 
-    static native long open(byte[] path, byte[] pin, byte[] app, long mapSize, int kdfLog2N,
-                            int maxPinAttempts, long clockOffsetMs) throws SakhiException;
-    static native void close(long c);
+    /* handles[0] gets the client, handles[1] the log context (0 without a listener). */
+    static native void open(byte[] path, byte[] pin, byte[] app, long mapSize, int kdfLog2N,
+                            int maxPinAttempts, long clockOffsetMs, LogListener log,
+                            int logLevel, long[] handles) throws SakhiException;
+    static native void close(long c, long logCtx);
+
+    /* Called by the JNI layer's log callback: the line arrives as UTF-8. */
+    static void log(LogListener l, int level, byte[] line) {
+        try {
+            l.onLog(level, str(line));
+        } catch (Throwable t) {
+            /* dropped: a log line must never fail the library call that wrote it */
+        }
+    }
     static native void status(long c, long[] nums, byte[][] strs) throws SakhiException;
     static native long pendingCount(long c) throws SakhiException;
     static native int list(long c, long[] filter, byte[] after, byte[][] ids, long[] nums,

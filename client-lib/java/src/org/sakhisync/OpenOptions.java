@@ -10,6 +10,8 @@ public final class OpenOptions {
     int maxPinAttempts;
     String app;
     long testClockOffsetMs;
+    LogListener log;
+    int logLevel;
 
     /** LMDB map size in bytes; 0 = 256 MiB. */
     public OpenOptions mapSize(long bytes) {
@@ -38,6 +40,18 @@ public final class OpenOptions {
     /** App name and version for the server's logs (at most 64 bytes). */
     public OpenOptions app(String app) {
         this.app = app;
+        return this;
+    }
+
+    /**
+     * Send libsakhi's log lines up to {@code level} ({@link Sakhi#LOG_ERROR} .. {@link
+     * Sakhi#LOG_DEBUG}; 0 = {@link Sakhi#LOG_WARN}) to {@code listener}; null: no logging.
+     */
+    public OpenOptions log(LogListener listener, int level) {
+        if (level < 0 || level > Sakhi.LOG_DEBUG)
+            throw new IllegalArgumentException("log level out of range");
+        this.log = listener;
+        this.logLevel = level;
         return this;
     }
 

@@ -32,9 +32,11 @@ public final class SakhiClient implements AutoCloseable {
     private final Object closeMonitor = new Object();
     private volatile long handle;
     private volatile boolean closing;
+    private final long logCtx;
 
-    private SakhiClient(long handle) {
+    private SakhiClient(long handle, long logCtx) {
         this.handle = handle;
+        this.logCtx = logCtx;
     }
 
     /**
@@ -63,9 +65,11 @@ public final class SakhiClient implements AutoCloseable {
             if (b == 0)
                 throw new IllegalArgumentException("pin: contains a NUL byte");
         OpenOptions o = opts != null ? opts : new OpenOptions();
-        long h = Native.open(Native.required(path, "path"), pin, Native.bytes(o.app, "app"),
-                             o.mapSize, o.kdfLog2N, o.maxPinAttempts, o.testClockOffsetMs);
-        return new SakhiClient(h);
+        long[] handles = new long[2];
+        Native.open(Native.required(path, "path"), pin, Native.bytes(o.app, "app"), o.mapSize,
+                    o.kdfLog2N, o.maxPinAttempts, o.testClockOffsetMs, o.log, o.logLevel,
+                    handles);
+        return new SakhiClient(handles[0], handles[1]);
     }
 
     private static byte[] encodePin(char[] pin) {
@@ -154,7 +158,7 @@ public final class SakhiClient implements AutoCloseable {
                 }
                 for (ClientObject o : left)
                     o.release();
-                Native.close(handle);
+                Native.close(handle, logCtx);
                 handle = 0;
             } finally {
                 lock.writeLock().unlock();

@@ -34,13 +34,17 @@ class SyncTest {
     private static Path dir;
     private static SakhiClient device;
     private static long serverRecords;
+    private static final List<String> logLines = java.util.Collections.synchronizedList(new ArrayList<>());
+    private static final String CANARY = "Canary Dolkar 7731";
 
     @BeforeAll
     static void start() throws Exception {
         server = new TestServer();
         dir = TestSupport.tempDir("sakhi-java-sync");
         device = SakhiClient.open(dir.resolve("dev").toString(), TestSupport.PIN,
-                                  TestSupport.fastOptions());
+                                  TestSupport.fastOptions().log((level, line) -> {
+                                      logLines.add(level + " " + line);
+                                  }, Sakhi.LOG_INFO));
     }
 
     @AfterAll
@@ -95,7 +99,7 @@ class SyncTest {
     void syncPushesWithProgress() throws Exception {
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < 3; i++)
-            ids.add(TestSupport.capture(device, "withheld"));
+            ids.add(TestSupport.capture(device, i == 0 ? CANARY : "withheld"));
         List<SyncProgress> seen = new ArrayList<>();
         SyncResult res = device.sync(quick().progress(p -> seen.add(p)));
         assertEquals(3, res.pushed);
@@ -119,6 +123,13 @@ class SyncTest {
         }
         assertEquals(0, device.pendingCount());
         assertTrue(device.status().lastSyncMs > 0);
+        /* The log listener saw the sync, and never a referral's content. */
+        synchronized (logLines) {
+            assertTrue(logLines.stream().anyMatch(l -> l.startsWith(Sakhi.LOG_INFO + " event=welcome ")),
+                       logLines.toString());
+            assertTrue(logLines.stream().noneMatch(l -> l.contains("Dolkar")));
+            assertTrue(logLines.stream().noneMatch(l -> l.startsWith(Sakhi.LOG_DEBUG + " ")));
+        }
     }
 
     /* The listener's exception reaches the caller unchanged; the store stays consistent and the
@@ -239,9 +250,16 @@ class SyncTest {
     @Order(6)
     void closeDuringSyncCancelsAndWaits() throws Exception {
         Path d2 = dir.resolve("dev2");
-        SakhiClient c = SakhiClient.open(d2.toString(), TestSupport.PIN, TestSupport.fastOptions());
+        /* A log listener that throws: dropped, never failing a call. */
+        int[] logged = new int[1];
+        SakhiClient c = SakhiClient.open(d2.toString(), TestSupport.PIN,
+                                         TestSupport.fastOptions().log((level, line) -> {
+                                             logged[0]++;
+                                             throw new IllegalStateException("log listener");
+                                         }, Sakhi.LOG_DEBUG));
         c.enroll(new EnrollOptions().server("127.0.0.1", server.port).code(server.code("fw1"))
                      .serverPin(server.pin), quick());
+        assertTrue(logged[0] > 0, "the enrollment logged");
         String id = TestSupport.capture(c, "withheld");
         SakhiRecord open = c.record(id);
         try (ServerSocket silent = new ServerSocket(0, 4, InetAddress.getLoopbackAddress())) {
