@@ -218,15 +218,23 @@ class SyncTest {
         assertEquals(0, device.pendingCount());
     }
 
-    /* A server that accepts and never answers: only the cancel can end the sync quickly. */
+    /* A server that accepts and never answers: only the cancel can end the sync quickly. While
+     * the sync waits, another thread captures on the same client: the binding does not make
+     * capture wait for a sync. */
     @Test
     @Order(5)
     void cancelWakesASyncWaitingOnASilentServer() throws Exception {
         try (ServerSocket silent = new ServerSocket(0, 4, InetAddress.getLoopbackAddress())) {
             AtomicReference<Socket> held = new AtomicReference<>();
+            AtomicReference<Object> captured = new AtomicReference<>();
             Thread acceptor = new Thread(() -> {
                 try {
                     held.set(silent.accept());
+                    try {
+                        captured.set(TestSupport.capture(device, "withheld"));
+                    } catch (Throwable t) {
+                        captured.set(t);
+                    }
                     device.cancelSync();
                 } catch (Exception ex) {
                     /* the test fails on the timing below */
@@ -242,7 +250,11 @@ class SyncTest {
                 held.get().close();
             assertEquals(Sakhi.ECANCELED, e.code());
             assertTrue(ms < 30000, "canceled after " + ms + " ms");
+            assertTrue(captured.get() instanceof String, String.valueOf(captured.get()));
         }
+        assertEquals(1, device.sync(quick()).pushed);
+        serverRecords += 1;
+        assertServerHas(serverRecords);
     }
 
     /* close() from another thread cancels the running sync, waits for it, then frees. */
