@@ -36,6 +36,15 @@ int sk_frame_reader_partial(const sk_frame_reader *r)
     return r->hdr_have > 0 || r->want > 0;
 }
 
+void sk_frame_reader_trim(sk_frame_reader *r)
+{
+    if (sk_frame_reader_partial(r))
+        return;
+    free(r->body);
+    r->body = NULL;
+    r->cap = 0;
+}
+
 void sk_frame_put_header(uint8_t out[SK_FRAME_HDR], uint32_t len)
 {
     out[0] = (uint8_t)(len >> 24);

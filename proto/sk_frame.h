@@ -51,5 +51,7 @@ void sk_frame_put_header(uint8_t out[SK_FRAME_HDR], uint32_t len);
 
 /* True when a frame is partly received (for idle/stall accounting). */
 int sk_frame_reader_partial(const sk_frame_reader *r);
+/* Give back the buffer kept between frames (no-op while a frame is partly received). */
+void sk_frame_reader_trim(sk_frame_reader *r);
 
 #endif

@@ -43,6 +43,14 @@ static const opt k_opts[] = {
      "with a larger value"},
     {"max-conn", K_UINT, O(max_conn), 1, 1000000, "N",
      "most connections at once; more are answered ERROR BUSY and closed (default 1024)"},
+    {"max-unauth", K_UINT, O(max_unauth), 1, 1000000, "N",
+     "most connections not yet authenticated; the rest of --max-conn is kept for devices "
+     "that are (default 512)"},
+    {"max-unauth-per-addr", K_UINT, O(max_unauth_per_addr), 1, 1000000, "N",
+     "most connections not yet authenticated from one address, IPv6 /64 (default 256)"},
+    {"frame-budget", K_UINT, O(frame_budget), 65536, 1ull << 40, "BYTES",
+     "memory for frames being received, all sessions together; over it the most stalled "
+     "senders are cut (default 67108864)"},
     {"max-frame", K_UINT, O(max_frame), SK_FRAME_MIN_MAX, 16u << 20, "BYTES",
      "largest frame after the handshake (default 1048576)"},
     {"max-batch", K_UINT, O(max_batch), 1, SK_MAX_BATCH, "N",
@@ -61,6 +69,9 @@ static const opt k_opts[] = {
      "debug, info, warn or error (default info)"},
     {"log-file", K_STR, O(log_file), 0, 0, "FILE",
      "append the log here (default stderr); SIGHUP reopens it"},
+    {"log-summary-interval", K_SECONDS, O(log_summary_ms), 0, 0, "S",
+     "what unauthenticated peers did (failed AUTH and ENROLL, timeouts, bad input) is counted "
+     "and logged as one line this often, in seconds (default 60)"},
     {"port-file", K_STR, O(port_file), 0, 0, "FILE",
      "write the bound port number here once listening (for scripts and tests)"},
     {"plaintext", K_BOOL, O(plaintext), 0, 0, NULL,
@@ -68,13 +79,17 @@ static const opt k_opts[] = {
     {"tls-cert", K_STR, O(tls_cert), 0, 0, "FILE", "TLS certificate (PEM)"},
     {"tls-key", K_STR, O(tls_key), 0, 0, "FILE", "TLS private key (PEM)"},
     {"auth-fail-limit", K_UINT, O(auth_fail_limit), 0, 1000000, "N",
-     "failed authentications of one device per window before RATE_LIMITED (default 5; 0 = "
-     "no limit)"},
+     "obsolete, accepted and ignored: a failed AUTH never locks a device"},
     {"auth-fail-limit-addr", K_UINT, O(auth_fail_limit_addr), 0, 1000000, "N",
-     "failed authentications or enrollments from one address per window (default 20; 0 = no "
-     "limit)"},
+     "failed AUTH/ENROLL attempts from one address before it backs off (default 10; 0 = no "
+     "limit); a signature that verifies is never refused"},
+    {"auth-backoff-max", K_SECONDS, O(auth_backoff_max_ms), 0, 0, "S",
+     "longest back-off of an address, in seconds; it doubles from 1 s with each failure past "
+     "the limit (default 600)"},
     {"auth-fail-window", K_SECONDS, O(auth_fail_window_ms), 0, 0, "S",
-     "the window of the two limits above, in seconds (default 600)"},
+     "an address quiet this long after its back-off is forgotten, in seconds (default 86400)"},
+    {"enroll-code-tries", K_UINT, O(enroll_code_tries), 0, 1000, "N",
+     "wrong codes tried against one code id before that code dies (default 5; 0 = never)"},
     {"audit-retention-days", K_UINT, O(audit_retention_days), 0, 36500, "DAYS",
      "audit entries older than this are pruned, the chain kept verifiable (default 400; 0 = "
      "keep forever)"},
@@ -90,6 +105,9 @@ void sk_config_defaults(sk_config *c)
     strcpy(c->data_dir, "./sakhi-data");
     c->map_size_mb = 1024;
     c->max_conn = 1024;
+    c->max_unauth = 512;
+    c->max_unauth_per_addr = 256;
+    c->frame_budget = 64u * 1024u * 1024u;
     c->max_frame = SK_FRAME_DEFAULT_MAX;
     c->max_batch = SK_MAX_BATCH;
     c->max_inflight = 8;
@@ -99,8 +117,11 @@ void sk_config_defaults(sk_config *c)
     c->out_budget = 1024 * 1024;
     c->log_level = SK_LOG_INFO;
     c->auth_fail_limit = 5;
-    c->auth_fail_limit_addr = 20;
-    c->auth_fail_window_ms = 600000;
+    c->auth_fail_limit_addr = 10;
+    c->auth_backoff_max_ms = 600000;
+    c->auth_fail_window_ms = 86400000;
+    c->enroll_code_tries = 5;
+    c->log_summary_ms = 60000;
     c->audit_retention_days = 400;
 }
 
@@ -311,6 +332,8 @@ int sk_config_check(const sk_config *c, char *err, size_t errcap)
                     c->listen);
     if (c->handshake_timeout_ms == 0)
         return fail(err, errcap, "--handshake-timeout: must be above 0");
+    if (c->log_summary_ms < 100)
+        return fail(err, errcap, "--log-summary-interval: must be at least 0.1");
     return 0;
 }
 

@@ -20,9 +20,12 @@ typedef struct sk_config {
     char data_dir[SK_CONFIG_PATH_MAX];
     uint64_t map_size_mb; /* LMDB map size */
     unsigned max_conn;
-    uint32_t max_frame;    /* after the handshake; before it 64 KiB */
-    uint32_t max_batch;    /* changes per PUSH */
-    uint32_t max_inflight; /* outstanding requests per session */
+    unsigned max_unauth;          /* connections not yet authenticated, in all */
+    unsigned max_unauth_per_addr; /* ... from one address (IPv6: one /64) */
+    uint64_t frame_budget;        /* bytes of frame buffers of all sessions together */
+    uint32_t max_frame;           /* after the handshake; before it 64 KiB */
+    uint32_t max_batch;           /* changes per PUSH */
+    uint32_t max_inflight;        /* outstanding requests per session */
     uint64_t idle_timeout_ms;
     uint64_t handshake_timeout_ms;
     uint64_t shutdown_timeout_ms;       /* longest graceful drain before sessions are cut */
@@ -33,9 +36,12 @@ typedef struct sk_config {
     int plaintext;
     char tls_cert[SK_CONFIG_PATH_MAX];
     char tls_key[SK_CONFIG_PATH_MAX];
-    uint32_t auth_fail_limit;      /* failed AUTHs per device per window (0 = no limit) */
-    uint32_t auth_fail_limit_addr; /* failed AUTH/ENROLL per peer address per window */
-    uint64_t auth_fail_window_ms;
+    uint32_t auth_fail_limit;      /* obsolete (devices are never locked); parsed, unused */
+    uint32_t auth_fail_limit_addr; /* failed AUTH/ENROLL per address before back-off (0 = off) */
+    uint64_t auth_backoff_max_ms;  /* back-off doubles from 1 s up to this */
+    uint64_t auth_fail_window_ms;  /* an address quiet this long after its back-off is forgotten */
+    uint64_t log_summary_ms;       /* interval of the unauth_summary line */
+    uint32_t enroll_code_tries;    /* wrong codes per code id before the code dies (0 = never) */
     uint32_t audit_retention_days; /* audit entries older are pruned; 0 = keep forever */
 } sk_config;
 

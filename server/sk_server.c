@@ -54,6 +54,95 @@ static void writer_done(sk_wreq *w, void *payload)
     sk_session_writer_done(w);
 }
 
+/* ---- what strangers did: counted, one line per interval ---------------------------------- */
+
+static const char *const k_ua_names[SK_UA_N] = {"auth_failed",  "enroll_failed",     "rate_limited",
+                                                "codes_killed", "handshake_timeout", "bad_input",
+                                                "busy"};
+
+void sk_server_note(sk_server *srv, int what, const char *addr)
+{
+    if (what < 0 || what >= SK_UA_N)
+        return;
+    srv->ua[what]++;
+    srv->ua_total[what]++;
+    if (!addr || !addr[0] || what == SK_UA_CODE_KILLED)
+        return;
+    /* Per-address counts for the "top" list: a fixed table, linear probing from a hash; an
+     * address that finds no slot within 16 is summed as "others". */
+    uint32_t h = 2166136261u;
+    for (const char *p = addr; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    for (uint32_t i = 0; i < 16; i++) {
+        sk_ua_slot *sl = &srv->ua_top[(h + i) % SK_UA_TOP_SLOTS];
+        if (sl->n == 0) {
+            snprintf(sl->addr, sizeof(sl->addr), "%s", addr);
+            sl->n = 1;
+            srv->ua_addrs++;
+            return;
+        }
+        if (strcmp(sl->addr, addr) == 0) {
+            if (sl->n < UINT32_MAX)
+                sl->n++;
+            return;
+        }
+    }
+    srv->ua_others++;
+}
+
+void sk_server_summary(sk_server *srv)
+{
+    uint64_t any = 0;
+    for (int i = 0; i < SK_UA_N; i++)
+        any += srv->ua[i];
+    if (!any)
+        return;
+    /* The three busiest addresses, as addr:count (limiter keys: IPv4 address or IPv6 /64). */
+    int top[3] = {-1, -1, -1};
+    for (int i = 0; i < SK_UA_TOP_SLOTS; i++) {
+        if (!srv->ua_top[i].n)
+            continue;
+        for (int j = 0; j < 3; j++) {
+            if (top[j] < 0 || srv->ua_top[i].n > srv->ua_top[top[j]].n) {
+                for (int k = 2; k > j; k--)
+                    top[k] = top[k - 1];
+                top[j] = i;
+                break;
+            }
+        }
+    }
+    char tops[3 * 64 + 8] = "-";
+    size_t o = 0;
+    for (int j = 0; j < 3 && top[j] >= 0; j++) {
+        int w = snprintf(tops + o, sizeof(tops) - o, "%s%s:%u", j ? "," : "",
+                         srv->ua_top[top[j]].addr, srv->ua_top[top[j]].n);
+        if (w < 0 || (size_t)w >= sizeof(tops) - o)
+            break;
+        o += (size_t)w;
+    }
+    char counts[512];
+    size_t c = 0;
+    for (int i = 0; i < SK_UA_N; i++) {
+        int w = snprintf(counts + c, sizeof(counts) - c, "%s%s=%llu", i ? " " : "", k_ua_names[i],
+                         (unsigned long long)srv->ua[i]);
+        if (w < 0 || (size_t)w >= sizeof(counts) - c)
+            break;
+        c += (size_t)w;
+    }
+    sk_log(srv->ua[SK_UA_AUTH_FAILED] || srv->ua[SK_UA_ENROLL_FAILED] ? SK_LOG_WARN : SK_LOG_INFO,
+           "unauth_summary", "period_ms=%llu %s addresses=%u%s top=%s",
+           (unsigned long long)srv->cfg->log_summary_ms, counts, srv->ua_addrs,
+           srv->ua_others ? "+" : "", tops);
+    memset(srv->ua, 0, sizeof(srv->ua));
+    memset(srv->ua_top, 0, sizeof(srv->ua_top));
+    srv->ua_addrs = srv->ua_others = 0;
+}
+
+static void on_summary(uv_timer_t *t)
+{
+    sk_server_summary(t->data);
+}
+
 #define PRUNE_PERIOD_MS (6u * 3600u * 1000u)
 
 static void on_prune(uv_timer_t *t)
@@ -70,6 +159,8 @@ static void on_prune(uv_timer_t *t)
 }
 
 #define ACCEPT_RETRY_MS 50
+#define AUTH_BACKOFF_BASE_MS 1000u /* first back-off of an address past its free failures */
+#define RL_ADDR_CAP 16384u         /* addresses remembered (a 32768-slot table, 3.4 MiB) */
 
 static void srv_accept_retry(uv_timer_t *t);
 
@@ -80,7 +171,7 @@ static void try_accept(sk_server *srv)
 {
     if (srv->draining || srv->stopped)
         return;
-    int rc = sk_session_accept(srv, srv->nconn >= srv->cfg->max_conn);
+    int rc = sk_session_accept(srv);
     if (rc == -SK_E_NOMEM) {
         sk_log(SK_LOG_WARN, "accept_failed", "code=%s retry_ms=%u", sk_err_name(rc),
                ACCEPT_RETRY_MS);
@@ -151,9 +242,12 @@ static void finish(sk_server *srv)
     uv_close((uv_handle_t *)&srv->authgen_timer, close_noop);
     uv_close((uv_handle_t *)&srv->prune_timer, close_noop);
     uv_close((uv_handle_t *)&srv->accept_timer, close_noop);
-    sk_ratelimit_free(srv->rl_device);
+    uv_close((uv_handle_t *)&srv->summary_timer, close_noop);
+    sk_server_summary(srv);
     sk_ratelimit_free(srv->rl_addr);
-    srv->rl_device = srv->rl_addr = NULL;
+    srv->rl_addr = NULL;
+    sk_codeguard_free(srv->codes);
+    srv->codes = NULL;
     sk_log(SK_LOG_INFO, "stopped", "exit=%d commits=%llu requests=%llu", srv->exit_code,
            (unsigned long long)txns, (unsigned long long)reqs);
 }
@@ -230,6 +324,7 @@ static void init_cleanup(sk_server *srv)
         uv_close((uv_handle_t *)&srv->authgen_timer, close_noop);
         uv_close((uv_handle_t *)&srv->prune_timer, close_noop);
         uv_close((uv_handle_t *)&srv->accept_timer, close_noop);
+        uv_close((uv_handle_t *)&srv->summary_timer, close_noop);
         srv->handles_init = 0;
     }
     if (srv->listener_init) {
@@ -243,9 +338,10 @@ static void init_cleanup(sk_server *srv)
     }
     sk_store_close(srv->store);
     srv->store = NULL;
-    sk_ratelimit_free(srv->rl_device);
     sk_ratelimit_free(srv->rl_addr);
-    srv->rl_device = srv->rl_addr = NULL;
+    srv->rl_addr = NULL;
+    sk_codeguard_free(srv->codes);
+    srv->codes = NULL;
     sk_tls_ctx_free(srv->tls);
     srv->tls = NULL;
     /* Run the close callbacks so no handle of ours is left on the loop. */
@@ -269,9 +365,11 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
         srv->transport_new = tls_factory;
         srv->transport_arg = srv->tls;
     }
-    srv->rl_device = sk_ratelimit_new(cfg->auth_fail_limit, cfg->auth_fail_window_ms, 4096);
-    srv->rl_addr = sk_ratelimit_new(cfg->auth_fail_limit_addr, cfg->auth_fail_window_ms, 4096);
-    if (!srv->rl_device || !srv->rl_addr) {
+    srv->rl_addr =
+        sk_ratelimit_new(cfg->auth_fail_limit_addr, AUTH_BACKOFF_BASE_MS, cfg->auth_backoff_max_ms,
+                         cfg->auth_fail_window_ms, RL_ADDR_CAP);
+    srv->codes = sk_codeguard_new(cfg->enroll_code_tries, SK_ENROLL_IDS);
+    if (!srv->rl_addr || !srv->codes) {
         snprintf(err, errcap, "out of memory");
         ret = 3;
         goto out;
@@ -339,10 +437,12 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     uv_timer_init(loop, &srv->authgen_timer);
     uv_timer_init(loop, &srv->prune_timer);
     uv_timer_init(loop, &srv->accept_timer);
+    uv_timer_init(loop, &srv->summary_timer);
     srv->handles_init = 1;
     srv->sig_int.data = srv->sig_term.data = srv->sig_hup.data = srv;
     srv->shutdown_timer.data = srv->check_timer.data = srv;
     srv->authgen_timer.data = srv->prune_timer.data = srv->accept_timer.data = srv;
+    srv->summary_timer.data = srv;
     if (uv_signal_start(&srv->sig_int, on_signal, SIGINT) ||
         uv_signal_start(&srv->sig_term, on_signal, SIGTERM) ||
         uv_signal_start(&srv->sig_hup, on_signal, SIGHUP)) {
@@ -353,6 +453,7 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     if (sk_store_authgen(srv->store, &srv->authgen) == 0)
         uv_timer_start(&srv->authgen_timer, on_authgen, AUTHGEN_POLL_MS, AUTHGEN_POLL_MS);
     uv_timer_start(&srv->prune_timer, on_prune, 0, PRUNE_PERIOD_MS);
+    uv_timer_start(&srv->summary_timer, on_summary, cfg->log_summary_ms, cfg->log_summary_ms);
     sk_log(SK_LOG_INFO, "listening",
            "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=%s", cfg->listen,
            port, cfg->data_dir, (unsigned long long)cfg->map_size_mb, cfg->max_conn, cfg->max_frame,

@@ -17,6 +17,26 @@
 
 typedef struct sk_session sk_session;
 
+/* What strangers did (counted, never logged one by one, never written to the store): summed
+ * into one log line per --log-summary-interval (event=unauth_summary). */
+enum sk_unauth_what {
+    SK_UA_AUTH_FAILED,   /* an AUTH whose signature did not verify, or an unknown device */
+    SK_UA_ENROLL_FAILED, /* a wrong, used or expired enrollment code */
+    SK_UA_RATE_LIMITED,  /* refused unchecked: the address was backing off */
+    SK_UA_CODE_KILLED,   /* an enrollment code id reached its wrong tries */
+    SK_UA_HANDSHAKE_TIMEOUT,
+    SK_UA_BAD_INPUT, /* a bad frame, message, state or TLS handshake before AUTH */
+    SK_UA_BUSY,      /* refused or cut: a connection cap */
+    SK_UA_N
+};
+
+#define SK_UA_TOP_SLOTS 256 /* addresses counted per interval (more are summed as "others") */
+
+typedef struct sk_ua_slot {
+    char addr[64];
+    uint32_t n;
+} sk_ua_slot;
+
 /* Makes the transport of each new connection (NULL on no memory). The server picks it at init:
  * plaintext today; a TLS transport implements the same sk_transport_ops and is chosen here, so
  * sessions never change. */
@@ -36,16 +56,25 @@ typedef struct sk_server {
     int listening;     /* bound and listening, until the shutdown closes it */
     int handles_init;  /* signal and timer handles initialised */
     uv_signal_t sig_int, sig_term, sig_hup;
-    uv_timer_t shutdown_timer; /* drain deadline */
-    uv_timer_t check_timer;    /* runs "is everything closed?" after a session is freed */
-    uv_timer_t authgen_timer;  /* polls the store's revocation counter (sk_store_authgen) */
-    uint64_t authgen;          /* last value seen */
-    uv_timer_t prune_timer;    /* audit retention */
-    uv_timer_t accept_timer;   /* accepts again a connection that found no memory */
-    sk_ratelimit *rl_device;   /* failed AUTHs per device (in memory) */
-    sk_ratelimit *rl_addr;     /* failed AUTH/ENROLL per peer address (in memory) */
-    sk_session *sessions;      /* every open session (also those being closed) */
-    unsigned nconn;            /* sessions counted against max_conn */
+    uv_timer_t shutdown_timer;  /* drain deadline */
+    uv_timer_t check_timer;     /* runs "is everything closed?" after a session is freed */
+    uv_timer_t authgen_timer;   /* polls the store's revocation counter (sk_store_authgen) */
+    uint64_t authgen;           /* last value seen */
+    uv_timer_t prune_timer;     /* audit retention */
+    uv_timer_t accept_timer;    /* accepts again a connection that found no memory */
+    sk_ratelimit *rl_addr;      /* failed AUTH/ENROLL per peer address (/64 for IPv6; memory) */
+    sk_codeguard *codes;        /* wrong tries per enrollment-code id (in memory) */
+    uv_timer_t summary_timer;   /* the unauth_summary line */
+    uint64_t ua[SK_UA_N];       /* this interval's counts */
+    uint64_t ua_total[SK_UA_N]; /* since start */
+    sk_ua_slot ua_top[SK_UA_TOP_SLOTS];
+    uint32_t ua_addrs, ua_others;  /* distinct addresses in ua_top; events from addresses past it */
+    sk_session *sessions;          /* every open session (also those being closed) */
+    unsigned nconn;                /* sessions counted against max_conn */
+    unsigned nunauth;              /* of them, not yet authenticated (in the unauth list) */
+    sk_session *ua_head, *ua_tail; /* unauthenticated sessions, oldest first */
+    size_t rx_bytes;               /* frame buffers of every session (frame_budget) */
+    uint64_t budget_cuts;          /* sessions cut for the frame budget, since start */
     uint64_t next_session;
     int draining; /* SIGTERM/SIGINT received */
     int stopped;  /* writer stopped, handles closing */
@@ -62,6 +91,10 @@ int sk_server_run(sk_server *srv);
 void sk_server_shutdown(sk_server *srv);
 
 /* Called by sessions. */
+/* Count one thing a stranger did, from addr (a peer's limiter key; may be NULL). */
+void sk_server_note(sk_server *srv, int what, const char *addr);
+/* Log the unauth_summary line now if anything was counted (the timer calls it). */
+void sk_server_summary(sk_server *srv);
 void sk_server_session_closed(sk_server *srv, sk_session *s);
 uint64_t sk_now_ms(void);
 

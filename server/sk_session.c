@@ -53,6 +53,7 @@ struct sk_session {
     sk_session *prev, *next;
     uint64_t id;
     char peer[64];
+    char akey[64]; /* the limiter's key for the peer: IPv4 address, or IPv6 /64 prefix */
     int state;
     sk_transport *tr;
     sk_frame_reader rd;
@@ -82,6 +83,13 @@ struct sk_session {
      * a request reusing one is refused BAD_VALUE (PROTOCOL.md section 6) */
     uint32_t *orids;
     uint32_t norids;
+    /* fair shares (point of view: strangers) */
+    sk_session *ua_prev, *ua_next; /* in the server's unauth list (oldest first) while in_ua */
+    int in_ua;
+    uint64_t akey_hash;   /* of akey, to count connections per address quickly */
+    uint64_t accepted_ms; /* loop time */
+    uint64_t last_rx_ms;  /* loop time the last frame bytes arrived */
+    size_t rx_acct;       /* rd.cap as counted in srv->rx_bytes */
 };
 
 static void session_close(sk_session *s, const char *reason);
@@ -206,8 +214,9 @@ static int send_msg(sk_session *s, const sk_msg *m)
     sk_buf_free(&b);
     if (rc == 0 || s->closing)
         return rc;
-    sk_log(SK_LOG_WARN, "send_failed", "session=%llu type=%s code=%s", (unsigned long long)s->id,
-           sk_msg_type_name(m->type), sk_err_name(rc));
+    sk_log(s->state == ST_AUTHENTICATED ? SK_LOG_WARN : SK_LOG_DEBUG, "send_failed",
+           "session=%llu type=%s code=%s", (unsigned long long)s->id, sk_msg_type_name(m->type),
+           sk_err_name(rc));
     if (!encoded && m->type != SK_MSG_ERROR && m->rid != 0)
         send_error(s, m->rid, -SK_E_NOMEM, NULL); /* closes the session if it cannot be sent */
     /* Only an answer to a request of a live session can be replaced by that ERROR alone; a lost
@@ -236,6 +245,59 @@ static void fail_close(sk_session *s, uint32_t rid, int code, const char *reason
     session_close(s, reason);
 }
 
+/* ---- fair shares: the unauthenticated list and the frame budget ------------------------ */
+
+/* An unauthenticated connection younger than this is never cut to make room for another: a
+ * real handshake (TLS, HELLO, AUTH) is done well within it, so a burst of real devices does
+ * not cut itself, while connections that sit (slowloris) are cut oldest first. */
+#define EVICT_MIN_AGE_MS 1000u
+
+static void ua_unlink(sk_session *s)
+{
+    sk_server *srv = s->srv;
+    if (!s->in_ua)
+        return;
+    if (s->ua_prev)
+        s->ua_prev->ua_next = s->ua_next;
+    else
+        srv->ua_head = s->ua_next;
+    if (s->ua_next)
+        s->ua_next->ua_prev = s->ua_prev;
+    else
+        srv->ua_tail = s->ua_prev;
+    s->ua_prev = s->ua_next = NULL;
+    s->in_ua = 0;
+    srv->nunauth--;
+}
+
+static void ua_link(sk_session *s)
+{
+    sk_server *srv = s->srv;
+    s->ua_prev = srv->ua_tail;
+    s->ua_next = NULL;
+    if (srv->ua_tail)
+        srv->ua_tail->ua_next = s;
+    else
+        srv->ua_head = s;
+    srv->ua_tail = s;
+    s->in_ua = 1;
+    srv->nunauth++;
+}
+
+/* Keep srv->rx_bytes equal to the sum of every session's frame buffer. */
+static void rx_account(sk_session *s)
+{
+    size_t cap = s->rd.cap;
+    s->srv->rx_bytes = s->srv->rx_bytes - s->rx_acct + cap;
+    s->rx_acct = cap;
+}
+
+static void rx_release(sk_session *s)
+{
+    sk_frame_reader_free(&s->rd);
+    rx_account(s);
+}
+
 /* ---- closing ---------------------------------------------------------------------------- */
 
 static void maybe_free(sk_session *s)
@@ -251,6 +313,8 @@ static void maybe_free(sk_session *s)
         s->next->prev = s->prev;
     if (s->counted)
         s->srv->nconn--;
+    ua_unlink(s);
+    rx_release(s);
     while (s->pulls) {
         pull *p = s->pulls;
         s->pulls = p->next;
@@ -330,7 +394,9 @@ static void session_close(sk_session *s, const char *reason)
     if (s->tr && s->tr->ops->shutdown)
         s->tr->ops->shutdown(s->tr);
     s->closing = 1;
-    sk_log(SK_LOG_INFO, "conn_close",
+    ua_unlink(s); /* its place among the unauthenticated is free at once */
+    /* A stranger's connection ends without a line of its own (the unauth_summary counts it). */
+    sk_log(s->state == ST_AUTHENTICATED ? SK_LOG_INFO : SK_LOG_DEBUG, "conn_close",
            "session=%llu device=%llu reason=%s pushes=%llu changes=%llu pulls=%llu records=%llu",
            (unsigned long long)s->id, (unsigned long long)s->device, reason,
            (unsigned long long)s->pushes, (unsigned long long)s->changes_in,
@@ -344,6 +410,94 @@ static void session_close(sk_session *s, const char *reason)
     s->shutdown_req.data = s;
     if (uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown) != 0)
         linger_end(s);
+}
+
+/* Close at once, without the lingering close: for strangers cut to make room (a cap, the frame
+ * budget). Its places (connection, unauthenticated, frame memory) are free on return. */
+static void session_drop(sk_session *s, const char *reason)
+{
+    if (s->closing)
+        return;
+    s->closing = 1;
+    ua_unlink(s);
+    if (s->counted) {
+        s->counted = 0;
+        s->srv->nconn--;
+    }
+    rx_release(s);
+    sk_log(SK_LOG_DEBUG, "conn_close", "session=%llu reason=%s", (unsigned long long)s->id, reason);
+    if (s->reading) {
+        uv_read_stop((uv_stream_t *)&s->tcp);
+        s->reading = 0;
+    }
+    linger_end(s);
+}
+
+/* Cut the oldest unauthenticated connection (from the address with this hash, or any when
+ * hash is 0) that has had EVICT_MIN_AGE_MS; 1 if one was cut. */
+static int ua_evict(sk_server *srv, uint64_t hash, uint64_t now)
+{
+    for (sk_session *v = srv->ua_head; v; v = v->ua_next) {
+        if (hash && v->akey_hash != hash)
+            continue;
+        if (now - v->accepted_ms < EVICT_MIN_AGE_MS)
+            return 0; /* the oldest (of that address) is young: so are the rest */
+        sk_server_note(srv, SK_UA_BUSY, v->akey);
+        session_drop(v, "evicted");
+        return 1;
+    }
+    return 0;
+}
+
+static unsigned ua_count_from(const sk_server *srv, uint64_t hash)
+{
+    unsigned n = 0;
+    for (const sk_session *v = srv->ua_head; v; v = v->ua_next)
+        n += v->akey_hash == hash;
+    return n;
+}
+
+/* Over --frame-budget: first give back the buffers kept between frames, then cut the senders
+ * whose partial frames weigh most: bytes held times the time since their last byte, so a frame
+ * that stalls goes before one that is still arriving, and a large stalled one first. */
+static void budget_enforce(sk_server *srv)
+{
+    const size_t budget = (size_t)srv->cfg->frame_budget;
+    if (srv->rx_bytes <= budget)
+        return;
+    for (sk_session *v = srv->sessions; v; v = v->next)
+        if (!v->closing && v->rd.cap && !sk_frame_reader_partial(&v->rd)) {
+            sk_frame_reader_trim(&v->rd);
+            rx_account(v);
+        }
+    uint64_t now = uv_now(srv->loop);
+    while (srv->rx_bytes > budget) {
+        sk_session *worst = NULL;
+        double worst_score = -1;
+        for (sk_session *v = srv->sessions; v; v = v->next) {
+            if (v->closing || !v->rd.cap)
+                continue;
+            double score = (double)v->rd.cap * (double)(now - v->last_rx_ms + 1);
+            if (score > worst_score) {
+                worst = v;
+                worst_score = score;
+            }
+        }
+        if (!worst)
+            break;
+        srv->budget_cuts++;
+        if (worst->state == ST_AUTHENTICATED) {
+            sk_log(SK_LOG_WARN, "frame_budget_cut",
+                   "session=%llu device=%llu held=%u stalled_ms=%llu budget=%zu",
+                   (unsigned long long)worst->id, (unsigned long long)worst->device, worst->rd.cap,
+                   (unsigned long long)(now - worst->last_rx_ms), budget);
+            rx_release(worst);
+            fail_close(worst, 0, -SK_E_BUSY, "frame_budget");
+        } else {
+            sk_server_note(srv, SK_UA_BUSY, worst->akey);
+            session_drop(worst, "frame_budget");
+        }
+    }
 }
 
 void sk_session_abort(sk_session *s, int code)
@@ -390,7 +544,7 @@ static void on_timer(uv_timer_t *t)
     if (s->closing)
         return;
     if (s->state != ST_AUTHENTICATED) {
-        sk_log(SK_LOG_INFO, "handshake_timeout", "session=%llu", (unsigned long long)s->id);
+        sk_server_note(s->srv, SK_UA_HANDSHAKE_TIMEOUT, s->akey);
         fail_close(s, 0, -SK_E_TIMEOUT, "handshake_timeout");
         return;
     }
@@ -444,30 +598,14 @@ oom:
     sk_log(SK_LOG_ERROR, "audit_lost", "session=%llu event=%s", (unsigned long long)s->id, event);
 }
 
-static void rl_keys(sk_session *s, char dkey[32], char akey[80])
+/* Refuse an ENROLL unchecked with RATE_LIMITED (retry_ms) while the address backs off.
+ * Returns 1 when refused (the session is closing). Counted, never logged one by one. */
+static int enroll_backing_off(sk_session *s, uint32_t rid)
 {
-    snprintf(dkey, 32, "d:%llu", (unsigned long long)s->device);
-    snprintf(akey, 80, "a:%s", s->peer);
-}
-
-/* Refuse with RATE_LIMITED (retry_ms) when the device or the address has failed too often.
- * Returns 1 when refused (the session is closing). */
-static int rate_limited(sk_session *s, uint32_t rid, int check_device)
-{
-    char dkey[32], akey[80];
-    uint64_t now = sk_now_ms(), wait = 0, wd = 0;
-    rl_keys(s, dkey, akey);
-    if (check_device)
-        wd = sk_ratelimit_check(s->srv->rl_device, dkey, now);
-    wait = sk_ratelimit_check(s->srv->rl_addr, akey, now);
-    if (wd > wait)
-        wait = wd;
+    uint64_t wait = sk_ratelimit_check(s->srv->rl_addr, s->akey, sk_now_ms());
     if (wait == 0)
         return 0;
-    sk_log(SK_LOG_WARN, "rate_limited", "session=%llu device=%llu peer=%s retry_ms=%llu",
-           (unsigned long long)s->id, (unsigned long long)s->device, s->peer,
-           (unsigned long long)wait);
-    audit(s, "rate_limited", "peer=%s retry_ms=%llu", s->peer, (unsigned long long)wait);
+    sk_server_note(s->srv, SK_UA_RATE_LIMITED, s->akey);
     sk_msg m;
     sk_msg_init(&m, SK_MSG_ERROR, rid);
     m.u.error.code = SK_E_RATE_LIMITED;
@@ -478,14 +616,17 @@ static int rate_limited(sk_session *s, uint32_t rid, int check_device)
     return 1;
 }
 
-static void count_failure(sk_session *s, int device_too)
+/* A wrong enrollment code: counted against the address and the code's id. */
+static void enroll_wrong(sk_session *s, const char *code, size_t len)
 {
-    char dkey[32], akey[80];
+    char norm[SK_ENROLL_NORM_MAX];
+    size_t n;
     uint64_t now = sk_now_ms();
-    rl_keys(s, dkey, akey);
-    if (device_too)
-        sk_ratelimit_fail(s->srv->rl_device, dkey, now);
-    sk_ratelimit_fail(s->srv->rl_addr, akey, now);
+    sk_ratelimit_fail(s->srv->rl_addr, s->akey, now);
+    sk_server_note(s->srv, SK_UA_ENROLL_FAILED, s->akey);
+    if (sk_store_enroll_normalize(code, len, norm, &n) == 0 &&
+        sk_codeguard_fail(s->srv->codes, sk_store_enroll_code_id(norm, n), now))
+        sk_server_note(s->srv, SK_UA_CODE_KILLED, NULL);
 }
 
 /* ---- handshake ------------------------------------------------------------------------- */
@@ -521,28 +662,49 @@ static void on_hello(sk_session *s, const sk_msg *m)
 
 static void on_enroll(sk_session *s, const sk_msg *m)
 {
-    if (rate_limited(s, m->rid, 0))
+    const char *code = (const char *)m->u.enroll.code.p;
+    size_t code_len = m->u.enroll.code.n;
+    if (enroll_backing_off(s, m->rid))
         return;
+    /* The code is checked here, in a read transaction: a wrong code costs no write at all
+     * (the writer checks it again when it trades a live one for a device). */
+    uint64_t created = 0;
+    MDB_txn *txn = NULL;
+    int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(s->srv->store), NULL, MDB_RDONLY, &txn));
+    if (rc == 0) {
+        rc = m->u.enroll.label.n > SK_MAX_NAME
+                 ? -SK_E_ENROLL_CODE
+                 : sk_store_enroll_check_txn(s->srv->store, txn, code, code_len, sk_now_ms(),
+                                             &created);
+        mdb_txn_abort(txn);
+    }
+    if (rc == 0) {
+        char norm[SK_ENROLL_NORM_MAX];
+        size_t n;
+        if (sk_store_enroll_normalize(code, code_len, norm, &n) == 0 &&
+            sk_codeguard_dead(s->srv->codes, sk_store_enroll_code_id(norm, n), created))
+            rc = -SK_E_ENROLL_CODE; /* killed by wrong tries: the holder needs a new code */
+    }
+    if (rc == -SK_E_ENROLL_CODE) {
+        enroll_wrong(s, code, code_len);
+        fail_close(s, m->rid, rc, "enroll_code");
+        return;
+    }
+    if (rc) {
+        fail_close(s, m->rid, rc == -SK_E_NOMEM ? rc : -SK_E_STORE_IO, "store_io");
+        return;
+    }
     sk_wreq *w = sk_wreq_new(SK_WREQ_ENROLL, 0);
-    if (!w) {
+    if (!w || code_len >= sizeof(w->code)) {
+        sk_wreq_free(w);
         fail_close(s, m->rid, -SK_E_NOMEM, "nomem");
         return;
     }
-    if (m->u.enroll.code.n >= sizeof(w->code) || m->u.enroll.label.n > SK_MAX_NAME) {
-        sk_wreq_free(w);
-        count_failure(s, 0);
-        audit(s, "enroll_failed", "peer=%s why=ENROLL_CODE", s->peer);
-        fail_close(s, m->rid, -SK_E_ENROLL_CODE, "enroll_code");
-        return;
-    }
-    char detail[96];
-    snprintf(detail, sizeof(detail), "peer=%s why=ENROLL_CODE", s->peer);
-    w->detail = strdup(detail); /* the audit entry of a failure (NULL: entry without it) */
     w->owner = s;
     w->rid = m->rid;
     w->now_ms = sk_now_ms();
-    memcpy(w->code, m->u.enroll.code.p, m->u.enroll.code.n);
-    w->code_len = m->u.enroll.code.n;
+    memcpy(w->code, code, code_len);
+    w->code_len = code_len;
     memcpy(w->pubkey, m->u.enroll.pubkey, SK_PUBKEY_LEN);
     if (m->u.enroll.label.n)
         memcpy(w->label, m->u.enroll.label.p, m->u.enroll.label.n);
@@ -555,10 +717,9 @@ static void on_enroll(sk_session *s, const sk_msg *m)
 static void enroll_done(sk_session *s, sk_wreq *w)
 {
     if (w->rc) {
+        /* Used by another enrollment since the check (or a storage failure) */
         if (w->rc == -SK_E_ENROLL_CODE)
-            count_failure(s, 0);
-        sk_log(SK_LOG_WARN, "enroll_failed", "session=%llu peer=%s code=%s",
-               (unsigned long long)s->id, s->peer, sk_err_name(w->rc));
+            enroll_wrong(s, w->code, w->code_len);
         fail_close(s, w->rid, w->rc, "enroll_failed");
         return;
     }
@@ -585,25 +746,28 @@ static void on_auth(sk_session *s, const sk_msg *m)
 {
     MDB_txn *txn = NULL;
     sk_device_info d;
-    if (rate_limited(s, m->rid, 1))
-        return;
+    /* No refusal before the check: a signature that verifies always gets in, whatever
+     * strangers did from the same address (a carrier NAT puts many phones behind one). */
     int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(s->srv->store), NULL, MDB_RDONLY, &txn));
     if (rc) {
         fail_close(s, m->rid, rc == -SK_E_NOMEM ? rc : -SK_E_STORE_IO, "store_io");
         return;
     }
+    int verified = 0;
     rc = sk_store_device_get_txn(s->srv->store, txn, s->device, &d);
+    if (rc == 0)
+        rc = sk_auth_verify(m->u.auth.sig, d.pubkey, s->nonce, s->device, s->server_ms);
+    verified = rc == 0;
     if (rc == 0 && d.revoked) {
+        /* The device itself (it signed): it is told to wipe. A stranger naming a revoked
+         * device learns nothing and writes nothing (it fails like any wrong proof). */
         mdb_txn_abort(txn);
+        snprintf(s->worker.id, sizeof(s->worker.id), "%s", d.worker); /* for the audit */
         sk_log(SK_LOG_WARN, "auth_revoked", "session=%llu device=%llu", (unsigned long long)s->id,
                (unsigned long long)s->device);
         audit(s, "auth_revoked", "peer=%s", s->peer);
         send_wipe_close(s, "revoked");
         return;
-    }
-    if (rc == 0) {
-        snprintf(s->worker.id, sizeof(s->worker.id), "%s", d.worker); /* for the audit */
-        rc = sk_auth_verify(m->u.auth.sig, d.pubkey, s->nonce, s->device, s->server_ms);
     }
     if (rc == 0)
         rc = sk_store_worker_get_txn(s->srv->store, txn, d.worker, strlen(d.worker), &s->worker);
@@ -617,26 +781,38 @@ static void on_auth(sk_session *s, const sk_msg *m)
     mdb_txn_abort(txn);
     if (rc && auth_not_checked(rc)) {
         /* The proof could not be checked (memory, storage): not a failed login. The device
-         * gets the retryable code and is neither counted towards its rate limit nor audited as
-         * a failure. */
+         * gets the retryable code and is not counted against its address. */
         sk_log(SK_LOG_WARN, "auth_unchecked", "session=%llu device=%llu peer=%s code=%s",
                (unsigned long long)s->id, (unsigned long long)s->device, s->peer, sk_err_name(rc));
         fail_close(s, m->rid, rc, "auth_unchecked");
         return;
     }
-    if (rc) {
-        sk_log(SK_LOG_WARN, "auth_failed", "session=%llu device=%llu peer=%s why=%s",
-               (unsigned long long)s->id, (unsigned long long)s->device, s->peer, sk_err_name(rc));
-        count_failure(s, 1);
-        audit(s, "auth_failed", "peer=%s why=%s", s->peer,
-              rc == -SK_E_NOT_FOUND ? "UNKNOWN_DEVICE" : sk_err_name(rc));
-        fail_close(s, m->rid, -SK_E_AUTH_FAILED, "auth_failed");
+    if (rc && verified) {
+        /* The device itself, whose worker is disabled or gone: not a stranger's guess. */
+        sk_log(SK_LOG_WARN, "auth_refused", "session=%llu device=%llu code=%s",
+               (unsigned long long)s->id, (unsigned long long)s->device, sk_err_name(rc));
+        fail_close(s, m->rid, -SK_E_AUTH_FAILED, "auth_refused");
         return;
     }
-    {
-        char dkey[32], akey[80];
-        rl_keys(s, dkey, akey);
-        sk_ratelimit_clear(s->srv->rl_device, dkey);
+    if (rc) {
+        /* Counted against the address only (never the device: a bad signature says nothing
+         * about its owner), summed in the unauth_summary line, never audited one by one. An
+         * address backing off is told how long; its AUTHs are still checked. */
+        uint64_t wait = sk_ratelimit_fail(s->srv->rl_addr, s->akey, sk_now_ms());
+        sk_server_note(s->srv, SK_UA_AUTH_FAILED, s->akey);
+        s->worker.id[0] = '\0';
+        if (wait) {
+            sk_msg e;
+            sk_msg_init(&e, SK_MSG_ERROR, m->rid);
+            e.u.error.code = SK_E_RATE_LIMITED;
+            e.u.error.msg = sk_str_c(sk_err_text(SK_E_RATE_LIMITED));
+            e.u.error.retry_ms = wait > UINT32_MAX ? UINT32_MAX : (uint32_t)wait;
+            send_msg(s, &e);
+            session_close(s, "auth_failed");
+            return;
+        }
+        fail_close(s, m->rid, -SK_E_AUTH_FAILED, "auth_failed");
+        return;
     }
     s->actor.role = s->worker.role;
     s->actor.worker = s->worker.id;
@@ -650,6 +826,7 @@ static void on_auth(sk_session *s, const sk_msg *m)
         return;
     }
     s->state = ST_AUTHENTICATED;
+    ua_unlink(s); /* from now on it holds a place kept for devices */
     sk_msg w;
     sk_msg_init(&w, SK_MSG_WELCOME, m->rid);
     w.u.welcome.session = s->id;
@@ -1014,8 +1191,11 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
         return;
     }
     if (rc) {
-        sk_log(SK_LOG_INFO, "bad_message", "session=%llu code=%s offset=%zu",
-               (unsigned long long)s->id, sk_err_name(rc), off);
+        if (s->state == ST_AUTHENTICATED)
+            sk_log(SK_LOG_INFO, "bad_message", "session=%llu code=%s offset=%zu",
+                   (unsigned long long)s->id, sk_err_name(rc), off);
+        else
+            sk_server_note(s->srv, SK_UA_BAD_INPUT, s->akey);
         /* An error inside a request's body, once its envelope (type, rid) was read, refuses that
          * request only: on a 2G link a reconnect costs seconds and a TLS handshake. Structural
          * errors (the stream cannot be trusted) and rid 0 (not a request) close. */
@@ -1037,8 +1217,10 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
     }
     case SK_MSG_PONG: goto out;
     case SK_MSG_ERROR:
-        sk_log(SK_LOG_INFO, "peer_error", "session=%llu rid=%u code=%s", (unsigned long long)s->id,
-               m.rid, sk_err_name((int)m.u.error.code));
+        /* A stranger's ERRORs get no line of their own (a flood would fill the log). */
+        sk_log(s->state == ST_AUTHENTICATED ? SK_LOG_INFO : SK_LOG_DEBUG, "peer_error",
+               "session=%llu rid=%u code=%s", (unsigned long long)s->id, m.rid,
+               sk_err_name((int)m.u.error.code));
         goto out;
     default: break;
     }
@@ -1096,8 +1278,11 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
         session_close(s, "client_bye");
         goto out;
     }
-    sk_log(SK_LOG_INFO, "wrong_state", "session=%llu type=%s state=%d", (unsigned long long)s->id,
-           sk_msg_type_name(m.type), s->state);
+    if (s->state == ST_AUTHENTICATED)
+        sk_log(SK_LOG_INFO, "wrong_state", "session=%llu type=%s state=%d",
+               (unsigned long long)s->id, sk_msg_type_name(m.type), s->state);
+    else
+        sk_server_note(s->srv, SK_UA_BAD_INPUT, s->akey);
     fail_close(s, m.rid, -SK_E_STATE, "wrong_state");
 out:
     sk_msg_free(&m);
@@ -1135,18 +1320,31 @@ static int deliver_plain(void *ctx, const uint8_t *p, size_t n)
         uint32_t flen;
         int rc = sk_frame_feed(&s->rd, p, n, &used, &frame, &flen);
         if (rc < 0) {
-            sk_log(SK_LOG_INFO, "bad_frame", "session=%llu code=%s", (unsigned long long)s->id,
-                   sk_err_name(rc));
+            if (s->state == ST_AUTHENTICATED)
+                sk_log(SK_LOG_INFO, "bad_frame", "session=%llu code=%s", (unsigned long long)s->id,
+                       sk_err_name(rc));
+            else
+                sk_server_note(s->srv, SK_UA_BAD_INPUT, s->akey);
             fail_close(s, 0, rc, rc == -SK_E_FRAME_TOO_BIG ? "frame_too_big" : "bad_frame");
             return rc;
         }
         p += used;
         n -= used;
+        if (used)
+            s->last_rx_ms = uv_now(s->srv->loop);
         if (rc == 1) {
             handle_wire_frame(s, frame, flen);
             if (s->state == ST_AUTHENTICATED && !sk_frame_reader_partial(&s->rd) &&
                 s->rd.max_frame != s->max_frame)
                 sk_frame_reader_set_max(&s->rd, s->max_frame);
+        }
+        /* Frame memory is counted once the frame (if complete) has been handled: trimming
+         * never frees a body still in use. */
+        if (s->rd.cap != s->rx_acct && !s->closing) {
+            int grew = s->rd.cap > s->rx_acct;
+            rx_account(s);
+            if (grew && s->srv->rx_bytes > s->srv->cfg->frame_budget)
+                budget_enforce(s->srv);
         }
     }
     return 0;
@@ -1168,8 +1366,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         if (s->state == ST_AUTHENTICATED)
             arm_idle(s);
         int rc = sk_transport_on_read(s->tr, (const uint8_t *)buf->base, (size_t)nread);
-        if (rc < 0 && !s->closing) /* the transport failed (e.g. a TLS handshake) */
+        if (rc < 0 && !s->closing) { /* the transport failed (e.g. a TLS handshake) */
+            if (s->state != ST_AUTHENTICATED)
+                sk_server_note(s->srv, SK_UA_BAD_INPUT, s->akey);
             session_close(s, "transport_error");
+        }
     } else if (nread < 0 && !s->closing) {
         if (s->inflight > 0 && nread == UV_EOF) {
             /* Half-closed by the client: stop reading, answer what is in flight, then close. */
@@ -1215,7 +1416,26 @@ void sk_session_writer_done(sk_wreq *w)
 
 /* ---- accept ---------------------------------------------------------------------------- */
 
-int sk_session_accept(sk_server *srv, int over_cap)
+/* The limiter's key of a peer: its IPv4 address (also for an IPv4-mapped IPv6 one), or the /64
+ * of an IPv6 address (one subscriber usually holds a whole /64, so counting single addresses
+ * would give an attacker 2^64 fresh keys). */
+static void peer_key(const struct sockaddr_storage *ss, const char *peer, char *out, size_t cap)
+{
+    if (ss->ss_family == AF_INET6) {
+        const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, mapped, 12) == 0) {
+            snprintf(out, cap, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+            return;
+        }
+        snprintf(out, cap, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", a[0], a[1], a[2], a[3], a[4],
+                 a[5], a[6], a[7]);
+        return;
+    }
+    snprintf(out, cap, "%s", peer);
+}
+
+int sk_session_accept(sk_server *srv)
 {
     sk_session *s = calloc(1, sizeof(*s));
     if (!s)
@@ -1254,15 +1474,31 @@ int sk_session_accept(sk_server *srv, int over_cap)
         else
             uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
         snprintf(s->peer, sizeof(s->peer), "%s", ip);
+        peer_key(&ss, s->peer, s->akey, sizeof(s->akey));
     }
-    if (over_cap) {
-        sk_log(SK_LOG_WARN, "conn_refused", "session=%llu peer=%s reason=busy conns=%u",
-               (unsigned long long)s->id, s->peer, srv->nconn);
-        fail_close(s, 0, -SK_E_BUSY, "busy");
+    /* Fair shares: per address, for all strangers, and in all. Over a cap the oldest stranger
+     * that has had its chance is cut; a place is never taken from an authenticated device. */
+    const sk_config *cfg = srv->cfg;
+    uint64_t now = uv_now(srv->loop);
+    unsigned max_unauth = cfg->max_unauth < cfg->max_conn ? cfg->max_unauth : cfg->max_conn;
+    uint64_t h = 1469598103934665603ull;
+    for (const char *k = s->akey; *k; k++)
+        h = (h ^ (uint8_t)*k) * 1099511628211ull;
+    s->akey_hash = h ? h : 1;
+    s->accepted_ms = s->last_rx_ms = now;
+    int busy = (ua_count_from(srv, s->akey_hash) >= cfg->max_unauth_per_addr &&
+                !ua_evict(srv, s->akey_hash, now)) ||
+               (srv->nunauth >= max_unauth && !ua_evict(srv, 0, now)) ||
+               (srv->nconn >= cfg->max_conn && !ua_evict(srv, 0, now));
+    if (busy) {
+        sk_server_note(srv, SK_UA_BUSY, s->akey);
+        send_error(s, 0, -SK_E_BUSY, NULL);
+        session_drop(s, "busy");
         return 0;
     }
     s->counted = 1;
     srv->nconn++;
+    ua_link(s);
     sk_log(SK_LOG_DEBUG, "conn_open", "session=%llu peer=%s conns=%u", (unsigned long long)s->id,
            s->peer, srv->nconn);
     uv_timer_start(&s->timer, on_timer, srv->cfg->handshake_timeout_ms, 0);

@@ -8,9 +8,11 @@
 #include "sk_server.h"
 #include "sk_writer.h"
 
-/* Accept a pending connection from srv->listener into a new session and start it. When
- * over_cap, the session only sends ERROR BUSY and closes. 0 or a negative SK_E_* code. */
-int sk_session_accept(sk_server *srv, int over_cap);
+/* Accept a pending connection from srv->listener into a new session and start it. Over a
+ * connection cap (--max-conn, --max-unauth, --max-unauth-per-addr) the oldest unauthenticated
+ * connection that has had EVICT_MIN_AGE_MS to finish its handshake is cut to make room; when
+ * there is none, the new one gets ERROR BUSY and is closed. 0 or a negative SK_E_* code. */
+int sk_session_accept(sk_server *srv);
 /* Writer result for a request whose owner is a session. */
 void sk_session_writer_done(sk_wreq *w);
 /* Shutdown: stop reading, finish in-flight work, send BYE, close. */

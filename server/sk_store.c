@@ -615,11 +615,12 @@ static int code_new_fn(sk_store *s, MDB_txn *txn, void *arg)
     sk_buf b = SK_BUF_INIT;
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
-    msgpack_pack_array(&pk, 4);
+    msgpack_pack_array(&pk, 5);
     sk_pack_cstr(&pk, w.id);
     msgpack_pack_uint64(&pk, a->now + a->ttl);
     msgpack_pack_uint64(&pk, 0);
     msgpack_pack_uint64(&pk, 0);
+    msgpack_pack_uint64(&pk, a->now); /* made at: a code id killed before it does not kill it */
     rc = put_val(txn, s->enroll, h, 32, &b);
     sk_buf_free(&b);
     if (rc)
@@ -634,29 +635,54 @@ int sk_store_enroll_code_new(sk_store *s, const char *worker, uint64_t ttl_ms, u
     return with_write(s, code_new_fn, &a);
 }
 
-int sk_store_enroll_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code_len,
-                        const uint8_t pubkey[SK_PUBKEY_LEN], const char *label, size_t label_len,
-                        uint64_t now_ms, sk_device_info *dev_out, sk_worker *worker_out)
+int sk_store_enroll_normalize(const char *code, size_t code_len, char out[SK_ENROLL_NORM_MAX],
+                              size_t *out_len)
 {
-    uint8_t h[32];
-    char upper[64];
-    sk_mp m;
-    uint32_t n;
-    char worker[SK_MAX_NAME + 1];
-    uint64_t expires, used, dev;
-    int rc;
-    if (code_len == 0 || code_len >= sizeof(upper) || label_len > SK_MAX_NAME)
+    size_t u = 0;
+    if (code_len == 0 || code_len >= SK_ENROLL_NORM_MAX)
         return -SK_E_ENROLL_CODE;
     /* Codes are typed by people: accept lower case and ignore spaces and dashes. */
-    size_t u = 0;
     for (size_t i = 0; i < code_len; i++) {
         char c = code[i];
         if (c == ' ' || c == '-')
             continue;
         if (c >= 'a' && c <= 'z')
             c = (char)(c - 'a' + 'A');
-        upper[u++] = c;
+        out[u++] = c;
     }
+    out[u] = '\0';
+    *out_len = u;
+    return u ? 0 : -SK_E_ENROLL_CODE;
+}
+
+int sk_store_enroll_code_id(const char *norm, size_t n)
+{
+    int id = 0;
+    if (n != SK_ENROLL_CODE_LEN)
+        return -1;
+    for (int i = 0; i < SK_ENROLL_ID_CHARS; i++) {
+        const char *at = memchr(k_code_alpha, norm[i], sizeof(k_code_alpha) - 1);
+        if (!norm[i] || !at)
+            return -1;
+        id = id * (int)(sizeof(k_code_alpha) - 1) + (int)(at - k_code_alpha);
+    }
+    return id;
+}
+
+/* Find a live code: 0 with its entry's fields, -SK_E_ENROLL_CODE when unknown, used or expired
+ * (or its worker is gone or disabled), or a storage code. */
+static int enroll_lookup(sk_store *s, MDB_txn *txn, const char *code, size_t code_len,
+                         uint64_t now_ms, uint8_t h[32], char worker[SK_MAX_NAME + 1],
+                         uint64_t *expires, uint64_t *created, sk_worker *worker_out)
+{
+    char upper[SK_ENROLL_NORM_MAX];
+    size_t u;
+    sk_mp m;
+    uint32_t n;
+    uint64_t used, dev;
+    int rc;
+    if ((rc = sk_store_enroll_normalize(code, code_len, upper, &u)))
+        return rc;
     if ((rc = sha256(upper, u, h)))
         return rc;
     MDB_val k = {32, h}, v;
@@ -666,11 +692,44 @@ int sk_store_enroll_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code
     if (mrc)
         return sk_store_mdb_err(mrc);
     sk_mp_init(&m, v.mv_data, v.mv_size);
-    if (sk_mp_read_array(&m, &n) || n < 4 || rd_cstr(&m, worker, sizeof(worker)) ||
-        sk_mp_read_uint(&m, &expires) || sk_mp_read_uint(&m, &used) || sk_mp_read_uint(&m, &dev))
+    if (sk_mp_read_array(&m, &n) || n < 4 || rd_cstr(&m, worker, SK_MAX_NAME + 1) ||
+        sk_mp_read_uint(&m, expires) || sk_mp_read_uint(&m, &used) || sk_mp_read_uint(&m, &dev))
         return -SK_E_STORE_IO;
-    if (used || now_ms >= expires)
+    *created = 0; /* codes made before the field existed */
+    if (n >= 5 && sk_mp_read_uint(&m, created))
+        return -SK_E_STORE_IO;
+    if (used || now_ms >= *expires)
         return -SK_E_ENROLL_CODE;
+    if ((rc = sk_store_worker_get_txn(s, txn, worker, strlen(worker), worker_out)))
+        return rc == -SK_E_NOT_FOUND ? -SK_E_ENROLL_CODE : rc;
+    if (worker_out->disabled)
+        return -SK_E_ENROLL_CODE;
+    return 0;
+}
+
+int sk_store_enroll_check_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code_len,
+                              uint64_t now_ms, uint64_t *created_ms)
+{
+    uint8_t h[32];
+    char worker[SK_MAX_NAME + 1];
+    uint64_t expires;
+    sk_worker w;
+    return enroll_lookup(s, txn, code, code_len, now_ms, h, worker, &expires, created_ms, &w);
+}
+
+int sk_store_enroll_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code_len,
+                        const uint8_t pubkey[SK_PUBKEY_LEN], const char *label, size_t label_len,
+                        uint64_t now_ms, sk_device_info *dev_out, sk_worker *worker_out)
+{
+    uint8_t h[32];
+    char worker[SK_MAX_NAME + 1];
+    uint64_t expires, created;
+    int rc;
+    if (label_len > SK_MAX_NAME)
+        return -SK_E_ENROLL_CODE;
+    if ((rc = enroll_lookup(s, txn, code, code_len, now_ms, h, worker, &expires, &created,
+                            worker_out)))
+        return rc;
     if ((rc = sk_store_worker_get_txn(s, txn, worker, strlen(worker), worker_out)))
         return rc == -SK_E_NOT_FOUND ? -SK_E_ENROLL_CODE : rc;
     if (worker_out->disabled)
@@ -691,11 +750,12 @@ int sk_store_enroll_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code
     sk_buf b = SK_BUF_INIT;
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
-    msgpack_pack_array(&pk, 4);
+    msgpack_pack_array(&pk, 5);
     sk_pack_cstr(&pk, worker);
     msgpack_pack_uint64(&pk, expires);
     msgpack_pack_uint64(&pk, now_ms);
     msgpack_pack_uint64(&pk, dev_out->id);
+    msgpack_pack_uint64(&pk, created);
     rc = put_val(txn, s->enroll, h, 32, &b);
     sk_buf_free(&b);
     if (rc)

@@ -13,7 +13,7 @@
  *   devices   device u64 BE -> [worker, pubkey32, label, revoked, last_seen, max_op, created]
  *   ops       device u64 BE + op u64 BE -> the ack given (so a re-sent op gets the same ack)
  *   workers   worker id (bytes) -> [role, district, disabled]
- *   enroll    SHA-256(code) -> [worker, expires_ms, used_ms, device]
+ *   enroll    SHA-256(code) -> [worker, expires_ms, used_ms, device, created_ms]
  *   audit     seq u64 BE -> [ts_ms, event, worker, device, detail, prev_hash bin32], chained
  *             (see sk_store_audit_txn); meta "audit_head", "audit_pruned" = seq || hash;
  *             meta "authgen" = u64 BE raised by revocations and worker writes
@@ -36,6 +36,9 @@
 
 #define SK_STORE_FORMAT 1
 #define SK_ENROLL_CODE_LEN 10
+#define SK_ENROLL_NORM_MAX 64 /* longest code as typed, NUL included */
+#define SK_ENROLL_ID_CHARS 3  /* a code's first symbols name it (25^3 ids) */
+#define SK_ENROLL_IDS 15625u  /* 25^SK_ENROLL_ID_CHARS */
 
 typedef struct sk_store sk_store;
 
@@ -122,6 +125,19 @@ int sk_store_authgen(sk_store *s, uint64_t *out);
 /* Trade an enrollment code for a new device inside txn: the code must exist, be unused and
  * unexpired (else -SK_E_ENROLL_CODE), its worker must exist and be enabled. Marks the code used,
  * creates the device with the next id. */
+/* Is code a live code (exists, unused, unexpired, its worker enabled)? 0 with the time it was
+ * made (0 for codes made before that was recorded), -SK_E_ENROLL_CODE, or a storage code. Read
+ * only: the server checks codes in a read transaction, so a wrong code costs no write. */
+int sk_store_enroll_check_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code_len,
+                              uint64_t now_ms, uint64_t *created_ms);
+/* A code as typed (any case, spaces and dashes ignored) to its canonical form in out
+ * (NUL-terminated). 0, or -SK_E_ENROLL_CODE when empty or too long. */
+int sk_store_enroll_normalize(const char *code, size_t code_len, char out[SK_ENROLL_NORM_MAX],
+                              size_t *out_len);
+/* The code's id: its first SK_ENROLL_ID_CHARS symbols as a number below SK_ENROLL_IDS, which
+ * the server counts wrong tries against (a code dies after a few). -1 when the canonical code
+ * cannot be a code (wrong length, a symbol outside the alphabet). */
+int sk_store_enroll_code_id(const char *norm, size_t n);
 int sk_store_enroll_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code_len,
                         const uint8_t pubkey[SK_PUBKEY_LEN], const char *label, size_t label_len,
                         uint64_t now_ms, sk_device_info *dev_out, sk_worker *worker_out);

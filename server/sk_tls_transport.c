@@ -47,8 +47,10 @@ static void log_failure(tls_tr *t, int rc)
     if (t->failed_logged)
         return;
     t->failed_logged = 1;
-    /* The engine's text names TLS conditions only (versions, alerts), never application data. */
-    sk_log(SK_LOG_INFO, "tls_failed", "code=%s why=\"%s\"", sk_err_name(rc), sk_tls_error(t->conn));
+    /* The engine's text names TLS conditions only (versions, alerts), never application data.
+     * Debug only: a failed handshake is a stranger's doing, counted in unauth_summary. */
+    sk_log(SK_LOG_DEBUG, "tls_failed", "code=%s why=\"%s\"", sk_err_name(rc),
+           sk_tls_error(t->conn));
 }
 
 static int tls_on_read(sk_transport *base, const uint8_t *b, size_t n)

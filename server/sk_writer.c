@@ -160,10 +160,8 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
             mdb_txn_abort(child);
             if (rc == -SK_E_STORE_FULL || rc == -SK_E_STORE_IO || rc == -SK_E_NOMEM)
                 return rc;
-            w->rc = rc;
-            /* The failed attempt is audited (the code itself never is). */
-            return sk_store_audit_txn(wr->store, txn, w->now_ms, "enroll_failed", "", 0,
-                                      w->detail ? w->detail : "");
+            w->rc = rc; /* a stranger's failure writes nothing (counted by the server) */
+            return 0;
         }
         if ((mrc = mdb_txn_commit(child)))
             return sk_store_mdb_err(mrc);

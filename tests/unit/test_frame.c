@@ -306,6 +306,34 @@ static void test_memory_follows_bytes(void **state)
     sk_frame_reader_free(&r);
 }
 
+/* trim gives back the buffer kept between frames, and keeps a partly received frame whole. */
+static void test_trim(void **state)
+{
+    (void)state;
+    sk_frame_reader r;
+    sk_frame_reader_init(&r, 1u << 16);
+    uint8_t buf[4 + 3000];
+    sk_frame_put_header(buf, 3000);
+    memset(buf + 4, 0x90, 3000);
+    size_t used;
+    const uint8_t *f;
+    uint32_t fl;
+    assert_int_equal(sk_frame_feed(&r, buf, sizeof(buf), &used, &f, &fl), 1);
+    assert_true(r.cap >= 3000);
+    sk_frame_reader_trim(&r);
+    assert_int_equal(r.cap, 0);
+    assert_null(r.body);
+    /* Half a frame: trimming must not drop it, and the rest completes it. */
+    assert_int_equal(sk_frame_feed(&r, buf, 1500, &used, &f, &fl), 0);
+    uint32_t cap = r.cap;
+    sk_frame_reader_trim(&r);
+    assert_int_equal(r.cap, cap);
+    assert_int_equal(sk_frame_feed(&r, buf + 1500, sizeof(buf) - 1500, &used, &f, &fl), 1);
+    assert_int_equal(fl, 3000);
+    assert_int_equal(f[2999], 0x90);
+    sk_frame_reader_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_length_all_ones),
         cmocka_unit_test(test_set_max_between_frames),
         cmocka_unit_test(test_header_bytes),
+        cmocka_unit_test(test_trim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,15 @@
 /*
- * test_ratelimit.c - unit tests for sk_ratelimit, the server's failed-authentication counters.
+ * test_ratelimit.c - unit tests for sk_ratelimit (failed-attempt back-off per address) and
+ * sk_codeguard (wrong tries per enrollment-code id).
  *
- * Checked: a key is refused once it reaches the limit and only until its window has passed, with
- * retry_ms the time left; other keys are not touched; a success clears the count; a limit of 0
- * turns counting off; keys that differ only past the stored length are one key; a flood of
- * 100,000 new keys through a small table neither allocates nor breaks it, and a key counted
- * after the flood is still refused; every key of a table filled to its size is found again
- * (none lost to probing).
+ * Checked: a key fails `free` times without delay, then its back-off doubles from base up to
+ * the cap, counted from each failure, with the exact milliseconds left; a key quiet for
+ * forget_ms after its back-off is forgotten and starts again from nothing; other keys are not
+ * touched; clear forgets; free = 0 turns limiting off; keys that differ only past the stored
+ * length are one key; a flood of 100,000 new keys through a small table neither allocates nor
+ * breaks it, and a key counted after the flood still backs off; every key of a table filled to
+ * its size is found again. A code id dies at exactly `tries` wrong tries, kills only codes
+ * made before it died, and wrong tries more than a day apart do not add up.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,49 +23,70 @@
 
 #include "sk_ratelimit.h"
 
-#define WIN 600000u
+#define FORGET 600000u
 
-static void test_limit_and_window(void **state)
+static void test_backoff_doubles_to_cap(void **state)
 {
     (void)state;
-    sk_ratelimit *rl = sk_ratelimit_new(3, WIN, 64);
+    sk_ratelimit *rl = sk_ratelimit_new(3, 1000, 8000, FORGET, 64);
     assert_non_null(rl);
-    assert_int_equal(sk_ratelimit_check(rl, "device:7", 1000), 0);
-    sk_ratelimit_fail(rl, "device:7", 1000);
-    sk_ratelimit_fail(rl, "device:7", 2000);
-    assert_int_equal(sk_ratelimit_check(rl, "device:7", 2000), 0); /* 2 of 3 */
-    sk_ratelimit_fail(rl, "device:7", 3000);
-    assert_int_equal(sk_ratelimit_check(rl, "device:7", 3000), WIN - 2000);
-    assert_int_equal(sk_ratelimit_check(rl, "device:8", 3000), 0);
-    assert_int_equal(sk_ratelimit_check(rl, "device:7", 1000 + WIN - 1), 1);
-    assert_int_equal(sk_ratelimit_check(rl, "device:7", 1000 + WIN), 0);
-    /* A failure after the window starts a new one with a count of 1. */
-    sk_ratelimit_fail(rl, "device:7", 1000 + WIN);
-    assert_int_equal(sk_ratelimit_check(rl, "device:7", 1000 + WIN), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sk_ratelimit_fail(rl, "10.0.0.7", 100), 0);
+        assert_int_equal(sk_ratelimit_check(rl, "10.0.0.7", 100), 0);
+    }
+    assert_int_equal(sk_ratelimit_count(rl, "10.0.0.7", 100), 3);
+    const uint64_t want[] = {1000, 2000, 4000, 8000, 8000, 8000};
+    uint64_t t = 1000;
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(sk_ratelimit_fail(rl, "10.0.0.7", t), want[i]);
+        assert_int_equal(sk_ratelimit_check(rl, "10.0.0.7", t), want[i]);
+        assert_int_equal(sk_ratelimit_check(rl, "10.0.0.7", t + want[i] - 1), 1);
+        assert_int_equal(sk_ratelimit_check(rl, "10.0.0.7", t + want[i]), 0);
+        t += want[i];
+    }
+    assert_int_equal(sk_ratelimit_check(rl, "10.0.0.8", t - 1), 0); /* other keys untouched */
+    /* Forgotten forget_ms after the back-off ended: the count starts again. */
+    assert_int_equal(sk_ratelimit_count(rl, "10.0.0.7", t - 8000 + 8000 + FORGET - 1), 9);
+    assert_int_equal(sk_ratelimit_count(rl, "10.0.0.7", t + FORGET), 0);
+    assert_int_equal(sk_ratelimit_fail(rl, "10.0.0.7", t + FORGET), 0);
+    assert_int_equal(sk_ratelimit_count(rl, "10.0.0.7", t + FORGET), 1);
+    sk_ratelimit_free(rl);
+}
+
+static void test_huge_cap_no_overflow(void **state)
+{
+    (void)state;
+    sk_ratelimit *rl = sk_ratelimit_new(1, 1000, UINT64_MAX / 4, FORGET, 64);
+    assert_non_null(rl);
+    uint64_t b = 0;
+    for (int i = 0; i < 200; i++)
+        b = sk_ratelimit_fail(rl, "k", 5);
+    assert_int_equal(b, UINT64_MAX / 4);
     sk_ratelimit_free(rl);
 }
 
 static void test_clear_and_off(void **state)
 {
     (void)state;
-    sk_ratelimit *rl = sk_ratelimit_new(2, WIN, 64);
+    sk_ratelimit *rl = sk_ratelimit_new(1, 1000, 60000, FORGET, 64);
     assert_non_null(rl);
-    sk_ratelimit_fail(rl, "addr:10.0.0.1", 10);
-    sk_ratelimit_fail(rl, "addr:10.0.0.1", 20);
-    sk_ratelimit_fail(rl, "addr:10.0.0.2", 20);
-    sk_ratelimit_fail(rl, "addr:10.0.0.2", 20);
-    assert_true(sk_ratelimit_check(rl, "addr:10.0.0.1", 30) > 0);
-    sk_ratelimit_clear(rl, "addr:10.0.0.1");
-    assert_int_equal(sk_ratelimit_check(rl, "addr:10.0.0.1", 30), 0);
-    assert_true(sk_ratelimit_check(rl, "addr:10.0.0.2", 30) > 0); /* the other is kept */
+    sk_ratelimit_fail(rl, "10.0.0.1", 10);
+    sk_ratelimit_fail(rl, "10.0.0.1", 20);
+    sk_ratelimit_fail(rl, "10.0.0.2", 20);
+    sk_ratelimit_fail(rl, "10.0.0.2", 20);
+    assert_int_equal(sk_ratelimit_check(rl, "10.0.0.1", 30), 990);
+    sk_ratelimit_clear(rl, "10.0.0.1");
+    assert_int_equal(sk_ratelimit_check(rl, "10.0.0.1", 30), 0);
+    assert_int_equal(sk_ratelimit_count(rl, "10.0.0.1", 30), 0);
+    assert_int_equal(sk_ratelimit_check(rl, "10.0.0.2", 30), 990); /* the other is kept */
     sk_ratelimit_free(rl);
 
-    sk_ratelimit *off = sk_ratelimit_new(0, WIN, 64);
+    sk_ratelimit *off = sk_ratelimit_new(0, 1000, 60000, FORGET, 64);
     assert_non_null(off);
     for (int i = 0; i < 100; i++)
-        sk_ratelimit_fail(off, "device:1", 5);
-    assert_int_equal(sk_ratelimit_check(off, "device:1", 5), 0);
-    sk_ratelimit_clear(off, "device:1");
+        assert_int_equal(sk_ratelimit_fail(off, "10.0.0.1", 5), 0);
+    assert_int_equal(sk_ratelimit_check(off, "10.0.0.1", 5), 0);
+    sk_ratelimit_clear(off, "10.0.0.1");
     sk_ratelimit_free(off);
     sk_ratelimit_free(NULL);
 }
@@ -75,65 +99,104 @@ static void test_long_keys(void **state)
     a[sizeof(a) - 1] = 0;
     memcpy(b, a, sizeof(b));
     b[150] = 'x'; /* differs only past what is stored */
-    sk_ratelimit *rl = sk_ratelimit_new(1, WIN, 64);
+    sk_ratelimit *rl = sk_ratelimit_new(1, 1000, 60000, FORGET, 64);
     assert_non_null(rl);
     sk_ratelimit_fail(rl, a, 1);
-    assert_true(sk_ratelimit_check(rl, a, 2) > 0);
-    assert_true(sk_ratelimit_check(rl, b, 2) > 0);
+    sk_ratelimit_fail(rl, a, 1);
+    assert_int_equal(sk_ratelimit_check(rl, a, 2), 999);
+    assert_int_equal(sk_ratelimit_check(rl, b, 2), 999);
     sk_ratelimit_free(rl);
 }
 
 static void test_flood(void **state)
 {
     (void)state;
-    sk_ratelimit *rl = sk_ratelimit_new(2, WIN, 256);
+    sk_ratelimit *rl = sk_ratelimit_new(1, 1000, 60000, FORGET, 256);
     assert_non_null(rl);
+    size_t bytes = sk_ratelimit_bytes(rl);
     char key[64];
     for (unsigned i = 0; i < 100000; i++) {
-        snprintf(key, sizeof(key), "addr:flood-%u", i);
+        snprintf(key, sizeof(key), "flood-%u", i);
         sk_ratelimit_fail(rl, key, 100 + i / 1000);
     }
-    /* Still counts after the flood (the flood's keys are at count 1, under the limit). */
-    sk_ratelimit_fail(rl, "device:42", 500);
-    sk_ratelimit_fail(rl, "device:42", 501);
-    assert_true(sk_ratelimit_check(rl, "device:42", 502) > 0);
-    snprintf(key, sizeof(key), "addr:flood-%u", 99999u);
-    sk_ratelimit_fail(rl, key, 502);
-    assert_true(sk_ratelimit_check(rl, key, 503) > 0);
+    assert_int_equal(sk_ratelimit_bytes(rl), bytes);
+    /* Still counts after the flood (the flood's keys are at count 1, not backing off). */
+    sk_ratelimit_fail(rl, "10.9.9.9", 500);
+    assert_int_equal(sk_ratelimit_fail(rl, "10.9.9.9", 501), 1000);
+    assert_int_equal(sk_ratelimit_check(rl, "10.9.9.9", 502), 999);
+    snprintf(key, sizeof(key), "flood-%u", 99999u);
+    assert_int_equal(sk_ratelimit_fail(rl, key, 502), 1000);
+    assert_int_equal(sk_ratelimit_check(rl, key, 503), 999);
     sk_ratelimit_free(rl);
 }
 
 static void test_full_table_finds_all(void **state)
 {
     (void)state;
-    /* cap 1024 keys, 1024 counted: every key must still be found at its count (none lost to
-     * probing; with a half-full table of 2048 slots and 64-slot neighbourhoods a loss is a
-     * below-one-in-a-million event). */
-    sk_ratelimit *rl = sk_ratelimit_new(2, WIN, 1024);
+    /* cap 1024 keys, 1024 counted: every key must still be found at its count. */
+    sk_ratelimit *rl = sk_ratelimit_new(1, 1000, 60000, FORGET, 1024);
     assert_non_null(rl);
     char key[32];
     unsigned found = 0;
     for (unsigned i = 0; i < 1024; i++) {
-        snprintf(key, sizeof(key), "device:%u", i);
+        snprintf(key, sizeof(key), "10.1.%u.%u", i / 256, i % 256);
         sk_ratelimit_fail(rl, key, 10);
         sk_ratelimit_fail(rl, key, 11);
     }
     for (unsigned i = 0; i < 1024; i++) {
-        snprintf(key, sizeof(key), "device:%u", i);
-        found += sk_ratelimit_check(rl, key, 12) > 0;
+        snprintf(key, sizeof(key), "10.1.%u.%u", i / 256, i % 256);
+        found += sk_ratelimit_check(rl, key, 12) == 999;
     }
     assert_int_equal(found, 1024);
     sk_ratelimit_free(rl);
 }
 
+#define DAY (24ull * 3600ull * 1000ull)
+
+static void test_code_dies_after_tries(void **state)
+{
+    (void)state;
+    sk_codeguard *g = sk_codeguard_new(5, 15625);
+    assert_non_null(g);
+    uint64_t made = 1000;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(sk_codeguard_fail(g, 42, 2000 + (uint64_t)i), 0);
+        assert_int_equal(sk_codeguard_dead(g, 42, made), 0);
+    }
+    assert_int_equal(sk_codeguard_fail(g, 42, 3000), 1);
+    assert_int_equal(sk_codeguard_dead(g, 42, made), 1);
+    assert_int_equal(sk_codeguard_dead(g, 42, 0), 1);    /* a code made before the field */
+    assert_int_equal(sk_codeguard_dead(g, 42, 3001), 0); /* a code made after the death lives */
+    assert_int_equal(sk_codeguard_dead(g, 43, made), 0); /* other ids untouched */
+    /* Out of range and -1 (not a code) are ignored. */
+    assert_int_equal(sk_codeguard_fail(g, -1, 5), 0);
+    assert_int_equal(sk_codeguard_fail(g, 15625, 5), 0);
+    assert_int_equal(sk_codeguard_dead(g, -1, 0), 0);
+    /* Wrong tries more than a day apart do not add up. */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sk_codeguard_fail(g, 7, (uint64_t)i * (DAY + 1) + 10), 0);
+    assert_int_equal(sk_codeguard_fail(g, 7, 4 * (DAY + 1) + 10), 0);
+    assert_int_equal(sk_codeguard_dead(g, 7, 0), 0);
+    sk_codeguard_free(g);
+    sk_codeguard *off = sk_codeguard_new(0, 15625);
+    assert_non_null(off);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(sk_codeguard_fail(off, 1, 5), 0);
+    assert_int_equal(sk_codeguard_dead(off, 1, 0), 0);
+    sk_codeguard_free(off);
+    sk_codeguard_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_limit_and_window),
+        cmocka_unit_test(test_backoff_doubles_to_cap),
+        cmocka_unit_test(test_huge_cap_no_overflow),
         cmocka_unit_test(test_clear_and_off),
         cmocka_unit_test(test_long_keys),
         cmocka_unit_test(test_flood),
         cmocka_unit_test(test_full_table_finds_all),
+        cmocka_unit_test(test_code_dies_after_tries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
