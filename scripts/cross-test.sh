@@ -49,7 +49,7 @@ say() { echo "cross-test[$ARCH]: $*"; }
 # it up only when the server or tools are built. Package versions are compared per architecture
 # (pkg:amd64), since once arm64 is added dpkg reports multiarch packages once per architecture.
 HOST_PACKAGES=("crossbuild-essential-$DEB_ARCH" qemu-user cmake pkg-config python3 python3-msgpack)
-DEV_PACKAGES=(libmsgpack-dev liblmdb-dev libssl-dev libcmocka-dev libzstd-dev)
+DEV_PACKAGES=(libmsgpack-dev liblmdb-dev libssl-dev libcmocka-dev libzstd-dev libargon2-dev)
 
 installed_version() # package[:arch] -> version, empty when not installed
 {

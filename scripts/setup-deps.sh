@@ -9,7 +9,7 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential cmake pkg-config
-    libuv1-dev libmsgpack-dev liblmdb-dev libssl-dev libcmocka-dev libzstd-dev
+    libuv1-dev libmsgpack-dev liblmdb-dev libssl-dev libcmocka-dev libzstd-dev libargon2-dev
     python3 python3-msgpack
     clang clang-format
     lmdb-utils openssl valgrind iproute2

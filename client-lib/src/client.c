@@ -54,6 +54,8 @@ const char *sakhi_strerror(int code)
     case SAKHI_EFORBIDDEN: return "not allowed for this worker's role";
     case SAKHI_ESERVERKEY:
         return "the server's key does not match the pinned key (possible interception)";
+    case SAKHI_EWEAKPIN: return "PIN refused: at least 6 digits and not a common pattern";
+    case SAKHI_EKEYPROVIDER: return "the store needs its key provider, or the provider failed";
     default: return "unknown error";
     }
 }
@@ -241,8 +243,26 @@ int sakhi_open(sakhi_client **out, const char *path, const char *pin, const sakh
         return SAKHI_EINVAL;
     if (opts->app && strlen(opts->app) > SK_MAX_NAME)
         return SAKHI_EINVAL;
-    if (opts->kdf_log2_n > 22)
+    sk_kdf_cfg kdf = {opts->kdf_log2_n, 0, 0, NULL};
+    if (opts->kdf_log2_n && (opts->kdf_log2_n < 3 || opts->kdf_log2_n > 20))
         return SAKHI_EINVAL;
+    if (opts->version >= 3) {
+        const sakhi_key_provider *kp = opts->key_provider;
+        if (kp && (kp->version < 1 || !kp->wrap || !kp->unwrap))
+            return SAKHI_EINVAL;
+        kdf.memory_kib = opts->kdf_memory_kib;
+        kdf.target_ms = opts->kdf_target_ms;
+        kdf.provider = kp;
+    }
+    /* A new store: refuse a weak PIN before anything is created. */
+    {
+        char dpath[4096];
+        struct stat st;
+        if (snprintf(dpath, sizeof(dpath), "%s/data.mdb", path) >= (int)sizeof(dpath))
+            return SAKHI_EINVAL;
+        if (stat(dpath, &st) != 0 && errno == ENOENT && sk_pin_check(pin, NULL))
+            return SAKHI_EWEAKPIN;
+    }
 
     c = opts->malloc_fn ? opts->malloc_fn(sizeof(*c), opts->alloc_payload) : malloc(sizeof(*c));
     if (!c)
@@ -290,8 +310,7 @@ int sakhi_open(sakhi_client **out, const char *path, const char *pin, const sakh
         rc = SAKHI_EIO;
         goto fail;
     }
-    rc = sk_lstore_open(c, path, pin, opts->map_size ? opts->map_size : (256ull << 20),
-                        opts->kdf_log2_n ? opts->kdf_log2_n : 15);
+    rc = sk_lstore_open(c, path, pin, opts->map_size ? opts->map_size : (256ull << 20), &kdf);
     if (rc)
         goto fail;
     *out = c;

@@ -1,10 +1,14 @@
 /*
  * lstore.c - the device's local store: one LMDB environment with four named databases.
  *
- *   meta     plain: "format" u32 BE, "salt" 16 bytes, "kdf" [log2n, r, p] u32 BE each,
- *            "pinfail" u64 BE, "cursor", "nextop", "hlc", "offset", "lastsync" u64 BE,
+ *   meta     plain: "format" u32 BE, "salt" 16 bytes, "kdf2" Argon2id cost [1, t, m KiB,
+ *            lanes, flags] u32 BE each (format 3; formats 1-2 had "kdf" [log2n, r, p] for
+ *            scrypt, rewrapped at the next correct open), "pblob" (the key provider's wrapped
+ *            secret, when flags has SK_KDF_PROVIDER), "pinfail" u64 BE (unused with a provider),
+ *            "cursor", "nextop", "hlc", "offset", "lastsync" u64 BE,
  *            "shred/<slot hex>" (empty: a key slot to overwrite, see below);
- *            sealed: "dek" (the data key under the PIN-derived key), "kcv" (a known text under
+ *            sealed: "dek" (the data key under the PIN-derived key, combined with the
+ *            provider's secret when there is one: see wrap_dek), "kcv" (a known text under
  *            the data key), "ident" (device id, worker, role, district, server, private key,
  *            plaintext flag, server key pin), "rkm" (the record-key master, under the data key)
  *   records  id16 -> slot u64 BE || record state sealed under the record's key (sk_rstate:
@@ -438,47 +442,163 @@ int sk_lstore_counters_put(sakhi_client *c, MDB_txn *txn)
 
 /* ---- open ------------------------------------------------------------------------------------ */
 
-static int create_store(sakhi_client *c, MDB_txn *txn, const char *pin, unsigned log2n)
+static int del_meta(sakhi_client *c, MDB_txn *txn, const char *key)
 {
-    uint8_t salt[SK_SALT_LEN], kek[SK_DEK_LEN], kdf[12];
+    MDB_val k = mval(key, strlen(key));
+    int mrc = mdb_del(txn, c->dbi_meta, &k, NULL);
+    if (mrc && mrc != MDB_NOTFOUND)
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
+    return 0;
+}
+
+/* The key that wraps the data key: the Argon2id PIN key itself, or with a key provider
+ * HMAC(PIN key, "sakhi-kek-v3" || the provider's secret), so that neither half alone opens it. */
+static int derive_kek(uint8_t kek[SK_DEK_LEN], const uint8_t pinkey[SK_DEK_LEN], const uint8_t *hw)
+{
+    if (!hw) {
+        memcpy(kek, pinkey, SK_DEK_LEN);
+        return 0;
+    }
+    return sk_vault_hmac(kek, pinkey, "sakhi-kek-v3", hw, 32);
+}
+
+/* Wrap c->dek for pin in txn with a fresh salt and the Argon2id cost chosen for cfg (measured
+ * here), through cfg's key provider when there is one: writes "salt", "kdf2", "pblob" (or
+ * removes it), "dek", resets "pinfail" and removes the legacy "kdf". */
+static int wrap_dek(sakhi_client *c, MDB_txn *txn, const char *pin, const sk_kdf_cfg *cfg)
+{
+    uint8_t salt[SK_SALT_LEN], pinkey[SK_DEK_LEN], kek[SK_DEK_LEN], hw[32], tag[32];
+    uint8_t packed[SK_KDF_PARAMS_LEN], blob[SAKHI_KEY_BLOB_MAX];
+    size_t bloblen = sizeof(blob);
+    sk_kdf_params params;
+    const sakhi_key_provider *kp = cfg->provider;
     int rc;
-    if (sk_random(salt, sizeof(salt)) || sk_random(c->dek, sizeof(c->dek)) ||
-        sk_random(c->rkm, sizeof(c->rkm)))
+    if ((rc = sk_vault_calibrate(&params, cfg)))
+        return sk_client_fail(c, rc, NULL, "could not measure the key derivation cost");
+    if (sk_random(salt, sizeof(salt)) || (kp && sk_random(hw, sizeof(hw))))
         return sk_client_fail(c, SAKHI_EIO, NULL, "random source failed");
-    if ((rc = sk_vault_kdf(kek, pin, strlen(pin), salt, log2n, 8, 1)))
-        return sk_client_fail(c, rc, NULL, "key derivation failed");
-    uint32_t params[3] = {log2n, 8, 1};
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 4; j++)
-            kdf[i * 4 + j] = (uint8_t)(params[i] >> (24 - 8 * j));
-    uint8_t fmt[4] = {0, 0, 0, SK_LSTORE_FORMAT};
+    if ((rc = sk_vault_argon2id(pinkey, pin, strlen(pin), salt, &params))) {
+        rc = sk_client_fail(c, rc, NULL, "key derivation failed");
+        goto out;
+    }
+    if (kp) {
+        if ((rc = sk_vault_hmac(tag, pinkey, "sakhi-pin-tag-v1", NULL, 0)))
+            goto out;
+        int prc = kp->wrap(blob, &bloblen, hw, sizeof(hw), tag, sizeof(tag), kp->payload);
+        if (prc || bloblen == 0 || bloblen > sizeof(blob)) {
+            rc = sk_client_fail(c, SAKHI_EKEYPROVIDER, NULL,
+                                "the key provider could not wrap the store key (%d)", prc);
+            goto out;
+        }
+    }
+    if ((rc = derive_kek(kek, pinkey, kp ? hw : NULL)))
+        goto out;
+    sk_vault_params_pack(packed, &params);
     if ((rc = put(c, txn, c->dbi_meta, "salt", 4, salt, sizeof(salt))) ||
-        (rc = put(c, txn, c->dbi_meta, "kdf", 3, kdf, sizeof(kdf))) ||
+        (rc = put(c, txn, c->dbi_meta, "kdf2", 4, packed, sizeof(packed))) ||
+        (rc = kp ? put(c, txn, c->dbi_meta, "pblob", 5, blob, bloblen)
+                 : del_meta(c, txn, "pblob")) ||
         (rc = put_sealed(c, txn, c->dbi_meta, "meta", kek, "dek", 3, c->dek, sizeof(c->dek))) ||
+        (rc = del_meta(c, txn, "kdf")) || (rc = sk_lstore_meta_put_u64(c, txn, "pinfail", 0)))
+        goto out;
+    sk_client_log(c, SAKHI_LOG_INFO,
+                  "event=store_key_wrapped kdf=argon2id t=%u m_kib=%u provider=%d",
+                  (unsigned)params.t_cost, (unsigned)params.m_kib, kp ? 1 : 0);
+out:
+    OPENSSL_cleanse(pinkey, sizeof(pinkey));
+    OPENSSL_cleanse(kek, sizeof(kek));
+    OPENSSL_cleanse(hw, sizeof(hw));
+    OPENSSL_cleanse(tag, sizeof(tag));
+    return rc;
+}
+
+static int create_store(sakhi_client *c, MDB_txn *txn, const char *pin, const sk_kdf_cfg *cfg)
+{
+    const char *why;
+    int rc;
+    if (sk_pin_check(pin, &why))
+        return sk_client_fail(c, SAKHI_EWEAKPIN, NULL, "%s", why);
+    if (sk_random(c->dek, sizeof(c->dek)) || sk_random(c->rkm, sizeof(c->rkm)))
+        return sk_client_fail(c, SAKHI_EIO, NULL, "random source failed");
+    uint8_t fmt[4] = {0, 0, 0, SK_LSTORE_FORMAT};
+    if ((rc = wrap_dek(c, txn, pin, cfg)) ||
         (rc = put_sealed(c, txn, c->dbi_meta, "meta", c->dek, "kcv", 3, KCV_TEXT,
                          strlen(KCV_TEXT))) ||
         (rc = put_sealed(c, txn, c->dbi_meta, "meta", c->dek, "rkm", 3, c->rkm, sizeof(c->rkm))) ||
-        (rc = sk_lstore_meta_put_u64(c, txn, "pinfail", 0)) ||
         (rc = sk_lstore_meta_put_u64(c, txn, "nextop", 1)) ||
         (rc = put(c, txn, c->dbi_meta, "format", 6, fmt, 4)))
-        goto out;
+        return rc;
     c->next_op = 1;
     c->enrolled = 0;
+    return 0;
+}
+
+/* The key-encryption key of a store wrapped with Argon2id (meta "kdf2"), through the key
+ * provider when the store has one. A wrong PIN there is the provider's to count. */
+static int unwrap_argon2(sakhi_client *c, MDB_txn *txn, const char *pin, const uint8_t *salt,
+                         const MDB_val *kdf2, const sk_kdf_cfg *cfg, uint8_t kek[SK_DEK_LEN])
+{
+    sk_kdf_params params;
+    uint8_t pinkey[SK_DEK_LEN], tag[32], hw[64];
+    size_t hwlen = sizeof(hw);
+    const sakhi_key_provider *kp = cfg->provider;
+    MDB_val v;
+    int rc;
+    if (sk_vault_params_unpack(&params, kdf2->mv_data, kdf2->mv_size))
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: kdf parameters damaged");
+    if ((params.flags & SK_KDF_PROVIDER) && !kp)
+        return sk_client_fail(c, SAKHI_EKEYPROVIDER, NULL,
+                              "this store opens only with the key provider it was made with");
+    if ((rc = sk_vault_argon2id(pinkey, pin, strlen(pin), salt, &params)))
+        return sk_client_fail(c, rc, NULL, "key derivation failed");
+    if (!(params.flags & SK_KDF_PROVIDER)) {
+        rc = derive_kek(kek, pinkey, NULL);
+        goto out;
+    }
+    if ((rc = get(c, txn, c->dbi_meta, "pblob", 5, &v)) || v.mv_size == 0 ||
+        v.mv_size > SAKHI_KEY_BLOB_MAX) {
+        rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: wrapped provider key missing");
+        goto out;
+    }
+    if ((rc = sk_vault_hmac(tag, pinkey, "sakhi-pin-tag-v1", NULL, 0)))
+        goto out;
+    rc = kp->unwrap(hw, &hwlen, v.mv_data, v.mv_size, tag, sizeof(tag), kp->payload);
+    if (rc == SAKHI_EPIN) {
+        rc = sk_client_fail(c, SAKHI_EPIN, NULL, "wrong PIN (counted by the key provider)");
+    } else if (rc == SAKHI_ELOCKED) {
+        c->provider_locked = 1;
+        rc = sk_client_fail(c, SAKHI_ELOCKED, NULL,
+                            "the key provider has destroyed the store key after too many wrong "
+                            "PINs; the store is wiped");
+    } else if (rc) {
+        rc = sk_client_fail(c, SAKHI_EKEYPROVIDER, NULL, "the key provider failed (%d)", rc);
+    } else if (hwlen != 32) {
+        rc = sk_client_fail(c, SAKHI_EKEYPROVIDER, NULL, "the key provider returned %zu bytes",
+                            hwlen);
+    } else {
+        rc = derive_kek(kek, pinkey, hw);
+    }
 out:
-    OPENSSL_cleanse(kek, sizeof(kek));
+    OPENSSL_cleanse(pinkey, sizeof(pinkey));
+    OPENSSL_cleanse(tag, sizeof(tag));
+    OPENSSL_cleanse(hw, sizeof(hw));
     return rc;
 }
 
 /* Unlock an existing store with pin. On a wrong PIN the failure counter is raised in its own
- * committed transaction (the only write a wrong PIN makes). */
-static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin, uint32_t *fmt_out)
+ * committed transaction (the only write a wrong PIN makes); with a key provider the provider
+ * counts instead. *rewrap_out is set when the data key was rewrapped (a legacy scrypt store, or
+ * a provider given to a store that had none): the caller compacts the file afterwards so the old
+ * wrapped key does not stay in a free page. */
+static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin, const sk_kdf_cfg *cfg,
+                        uint32_t *fmt_out, int *rewrap_out)
 {
     MDB_txn *txn = *txnp;
     MDB_val v;
     uint8_t salt[SK_SALT_LEN], kek[SK_DEK_LEN];
-    uint64_t fails;
+    uint64_t fails = 0;
     sk_buf dek = SK_BUF_INIT, kcv = SK_BUF_INIT;
-    int rc;
+    int rc, legacy = 0, with_provider = 0;
 
     if ((rc = get(c, txn, c->dbi_meta, "format", 6, &v)))
         return rc == SAKHI_ENOTFOUND ? sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: no format")
@@ -490,28 +610,48 @@ static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin, uint32
     if (fmt > SK_LSTORE_FORMAT)
         return sk_client_fail(c, SAKHI_EFORMAT, NULL,
                               "store: written by a newer library (format %u)", (unsigned)fmt);
-    if ((rc = sk_lstore_meta_get_u64(c, txn, "pinfail", &fails)))
-        return rc;
-    if (fails >= c->max_pin_attempts)
-        return sk_client_fail(c, SAKHI_ELOCKED, NULL, "store locked after %llu wrong PINs",
-                              (unsigned long long)fails);
     if ((rc = get(c, txn, c->dbi_meta, "salt", 4, &v)) || v.mv_size != SK_SALT_LEN)
         return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: salt damaged");
     memcpy(salt, v.mv_data, SK_SALT_LEN);
-    if ((rc = get(c, txn, c->dbi_meta, "kdf", 3, &v)) || v.mv_size != 12)
-        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: kdf parameters damaged");
-    uint32_t params[3];
-    for (int i = 0; i < 3; i++) {
-        const uint8_t *p = (const uint8_t *)v.mv_data + 4 * i;
-        params[i] = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    rc = get(c, txn, c->dbi_meta, "kdf2", 4, &v);
+    if (rc && rc != SAKHI_ENOTFOUND)
+        return rc;
+    legacy = rc == SAKHI_ENOTFOUND;
+    if (!legacy && v.mv_size == SK_KDF_PARAMS_LEN)
+        with_provider = (((const uint8_t *)v.mv_data)[19] & SK_KDF_PROVIDER) != 0;
+    if (!with_provider) {
+        /* Without a provider the counter lives here (a copy of the store resets it). */
+        if ((rc = sk_lstore_meta_get_u64(c, txn, "pinfail", &fails)))
+            return rc;
+        if (fails >= c->max_pin_attempts)
+            return sk_client_fail(c, SAKHI_ELOCKED, NULL, "store locked after %llu wrong PINs",
+                                  (unsigned long long)fails);
     }
-    if (params[0] < 1 || params[0] > 22 || params[1] < 1 || params[1] > 64 || params[2] < 1 ||
-        params[2] > 16)
-        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: kdf parameters out of range");
-    if ((rc = sk_vault_kdf(kek, pin, strlen(pin), salt, params[0], params[1], params[2])))
-        return sk_client_fail(c, rc, NULL, "key derivation failed");
+    if (!legacy) {
+        MDB_val kdf2 = v;
+        if ((rc = unwrap_argon2(c, txn, pin, salt, &kdf2, cfg, kek)))
+            return rc;
+    } else {
+        if ((rc = get(c, txn, c->dbi_meta, "kdf", 3, &v)) || v.mv_size != 12)
+            return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: kdf parameters damaged");
+        uint32_t params[3];
+        for (int i = 0; i < 3; i++) {
+            const uint8_t *p = (const uint8_t *)v.mv_data + 4 * i;
+            params[i] =
+                ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+        }
+        if (params[0] < 1 || params[0] > 22 || params[1] < 1 || params[1] > 64 || params[2] < 1 ||
+            params[2] > 16)
+            return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: kdf parameters out of range");
+        if ((rc = sk_vault_kdf(kek, pin, strlen(pin), salt, params[0], params[1], params[2])))
+            return sk_client_fail(c, rc, NULL, "key derivation failed");
+    }
     rc = get_sealed(c, txn, c->dbi_meta, "meta", kek, "dek", 3, &dek);
     OPENSSL_cleanse(kek, sizeof(kek));
+    if (rc == SAKHI_EFORMAT && with_provider) {
+        rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: data key damaged");
+        goto out;
+    }
     if (rc == SAKHI_EFORMAT) {
         /* Wrong PIN (the tag does not verify). Count it, durably, and change nothing else. */
         mdb_txn_abort(txn);
@@ -546,6 +686,14 @@ static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin, uint32
     }
     if (fails && (rc = sk_lstore_meta_put_u64(c, txn, "pinfail", 0)))
         goto out;
+    if (legacy || (cfg->provider && !with_provider)) {
+        /* scrypt (formats 1-2) or no provider yet: rewrap now that the PIN is known good. */
+        if ((rc = wrap_dek(c, txn, pin, cfg)))
+            goto out;
+        *rewrap_out = 1;
+        sk_client_log(c, SAKHI_LOG_INFO, "event=store_rewrapped from=%s",
+                      legacy ? "scrypt" : "argon2id");
+    }
     if (fmt >= 2) {
         sk_buf rkm = SK_BUF_INIT;
         rc = get_sealed(c, txn, c->dbi_meta, "meta", c->dek, "rkm", 3, &rkm);
@@ -778,14 +926,16 @@ static int compact(sakhi_client *c, const char *path, const char *cpath, uint64_
     return env_open(c, path, map_size);
 }
 
+static void shred_file(const char *dir, const char *name);
+
 int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t map_size,
-                   unsigned kdf_log2n)
+                   const sk_kdf_cfg *kdf)
 {
     MDB_txn *txn = NULL;
     MDB_val v;
     uint32_t fmt = SK_LSTORE_FORMAT;
     char kpath[4096], cpath[4096], err[300];
-    int rc;
+    int rc, rewrapped = 0;
 
     if (snprintf(kpath, sizeof(kpath), "%s/keys.db", path) >= (int)sizeof(kpath))
         return sk_client_fail(c, SAKHI_EINVAL, NULL, "store path too long");
@@ -800,9 +950,9 @@ int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t 
         goto fail;
     rc = get(c, txn, c->dbi_meta, "format", 6, &v);
     if (rc == SAKHI_ENOTFOUND)
-        rc = create_store(c, txn, pin, kdf_log2n);
+        rc = create_store(c, txn, pin, kdf);
     else if (rc == 0)
-        rc = unlock_store(c, &txn, pin, &fmt);
+        rc = unlock_store(c, &txn, pin, kdf, &fmt, &rewrapped);
     if (rc)
         goto fail;
     if (fmt < 2 && sk_random(c->rkm, sizeof(c->rkm))) {
@@ -819,11 +969,14 @@ int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t 
     }
     sk_keyring_batch_begin(c->kr);
     c->kr_batch = 1;
-    if ((fmt < 2 && (rc = migrate_v1(c, txn))) || (rc = finish_shreds(c, txn)))
+    uint8_t fmtnow[4] = {0, 0, 0, SK_LSTORE_FORMAT};
+    if ((fmt < 2 && (rc = migrate_v1(c, txn))) || (rc = finish_shreds(c, txn)) ||
+        (fmt < SK_LSTORE_FORMAT && (rc = put(c, txn, c->dbi_meta, "format", 6, fmtnow, 4))))
         goto fail;
     rc = sk_lstore_commit(c, txn);
     txn = NULL;
-    if (rc || (fmt < 2 && (rc = compact(c, path, cpath, map_size))))
+    /* A migration or a rewrap leaves values under the old keys in free pages: compact. */
+    if (rc || ((fmt < 2 || rewrapped) && (rc = compact(c, path, cpath, map_size))))
         goto fail;
     return 0;
 fail:
@@ -833,6 +986,12 @@ fail:
     OPENSSL_cleanse(c->dek, sizeof(c->dek));
     mdb_env_close(c->env);
     c->env = NULL;
+    if (c->provider_locked) {
+        /* The provider destroyed its key: what is left cannot be opened; remove it. */
+        shred_file(path, "data.mdb");
+        shred_file(path, "lock.mdb");
+        shred_file(path, "keys.db");
+    }
     return rc;
 }
 

@@ -33,8 +33,10 @@
 #define SK_GCM_NONCE 12
 #define SK_GCM_TAG 16
 /* 1: values sealed under the data key. 2: record states, outbox changes and rejected changes
- * sealed under per-record keys (keys.db), migrated at open from 1. */
-#define SK_LSTORE_FORMAT 2
+ * sealed under per-record keys (keys.db), migrated at open from 1. 3: the data key wrapped under
+ * Argon2id (meta "kdf2") and optionally a key provider (meta "pblob"); 1 and 2 (scrypt, meta
+ * "kdf") are rewrapped at the next correct open. */
+#define SK_LSTORE_FORMAT 3
 #define SK_RKM_LEN 32 /* the record-key master (meta "rkm", sealed under the data key) */
 
 struct sk_keyring;
@@ -70,7 +72,8 @@ struct sakhi_client {
     size_t nnew, capnew;  /*   (records not yet stored) */
     uint64_t *shreds;     /* slots to overwrite once this write transaction commits */
     size_t nshred, capshred;
-    int wiped; /* the server told us to wipe: every call fails with SAKHI_EREVOKED */
+    int wiped;           /* the server told us to wipe: every call fails with SAKHI_EREVOKED */
+    int provider_locked; /* the key provider reported SAKHI_ELOCKED at open */
 
     /* identity (decrypted copy of meta "ident") */
     int enrolled;
@@ -129,8 +132,44 @@ extern _Atomic uint64_t sk_fuzz_idle_polls;
 extern int (*sk_fuzz_connect)(void);
 #endif
 
+/* ---- pin.c --------------------------------------------------------------------------------- */
+/* 0 when pin may protect a new store, else SAKHI_EWEAKPIN with *why a static sentence. */
+int sk_pin_check(const char *pin, const char **why);
+
 /* ---- vault.c: encryption at rest ----------------------------------------------------------- */
-/* KEK from the PIN with scrypt (N = 2^log2n, r, p). 0 or SAKHI_ENOMEM/SAKHI_EIO. */
+/* Argon2id cost of a store (meta "kdf2"). */
+typedef struct sk_kdf_params {
+    uint32_t t_cost; /* passes */
+    uint32_t m_kib;  /* memory, KiB */
+    uint32_t lanes;  /* parallelism */
+    uint32_t flags;  /* SK_KDF_PROVIDER */
+} sk_kdf_params;
+#define SK_KDF_PROVIDER 1u   /* the data key is also wrapped by a key provider's secret */
+#define SK_KDF_PARAMS_LEN 20 /* "kdf2": algorithm 1 (Argon2id), t, m, lanes, flags; u32 BE */
+
+/* How a new store's cost is chosen (sakhi_options v3, kdf_log2_n as the test knob). */
+typedef struct sk_kdf_cfg {
+    unsigned test_log2_kib; /* nonzero: 2^n KiB, one pass, no calibration */
+    unsigned memory_kib;
+    unsigned target_ms;
+    const sakhi_key_provider *provider;
+} sk_kdf_cfg;
+
+/* Argon2id(pin, salt) with params into out (32 bytes). 0 or SAKHI_ENOMEM/SAKHI_EINVAL. */
+int sk_vault_argon2id(uint8_t out[SK_DEK_LEN], const char *pin, size_t pinlen,
+                      const uint8_t salt[SK_SALT_LEN], const sk_kdf_params *params);
+/* Choose the cost for cfg on this machine: one pass measured at the configured memory (halved
+ * while one pass alone exceeds the target, down to 8 MiB), then as many passes as fit the
+ * target. 0 or an error. */
+int sk_vault_calibrate(sk_kdf_params *out, const sk_kdf_cfg *cfg);
+void sk_vault_params_pack(uint8_t out[SK_KDF_PARAMS_LEN], const sk_kdf_params *p);
+/* 0, or SAKHI_EFORMAT when the bytes are not a valid Argon2id cost. */
+int sk_vault_params_unpack(sk_kdf_params *p, const uint8_t *in, size_t n);
+/* HMAC-SHA256(key, label || data) into out (32 bytes). 0 or SAKHI_EIO. */
+int sk_vault_hmac(uint8_t out[32], const uint8_t key[32], const char *label, const void *data,
+                  size_t n);
+/* Legacy (formats 1-2): KEK from the PIN with scrypt (N = 2^log2n, r, p). 0 or
+ * SAKHI_ENOMEM/SAKHI_EIO. */
 int sk_vault_kdf(uint8_t kek[SK_DEK_LEN], const char *pin, size_t pinlen,
                  const uint8_t salt[SK_SALT_LEN], unsigned log2n, unsigned r, unsigned p);
 /* Encrypt n bytes under key with a fresh random nonce; appends nonce||ciphertext||tag to out.
@@ -165,9 +204,10 @@ typedef struct sk_rstate {
 void sk_rstate_init(sk_rstate *rs);
 void sk_rstate_free(sk_rstate *rs);
 
-/* Open/create the store (path exists as a directory). Fills c->env, dbis, dek, identity. */
+/* Open/create the store (path exists as a directory). Fills c->env, dbis, dek, identity.
+ * kdf: the cost of a new store (or of a legacy one being rewrapped) and the key provider. */
 int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t map_size,
-                   unsigned kdf_log2n);
+                   const sk_kdf_cfg *kdf);
 void sk_lstore_close(sakhi_client *c);
 /* Begin a transaction (write when rdonly == 0; a write transaction also begins the keyring
  * batch). A write transaction ends with sk_lstore_commit or sk_lstore_abort. */

@@ -1,5 +1,6 @@
 /*
- * vault.c - encryption at rest for the device store: scrypt key derivation from the PIN and
+ * vault.c - encryption at rest for the device store: Argon2id key derivation from the PIN (its
+ * cost measured on the device), scrypt for stores of formats 1-2 until they are rewrapped, and
  * AES-256-GCM sealing of every value that could identify anyone.
  *
  * A sealed blob is nonce (12 random bytes) || ciphertext || tag (16 bytes). The additional
@@ -12,9 +13,139 @@
 
 #include "sk_auth.h"
 
+#include <argon2.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <string.h>
+#include <time.h>
+
+/* Bounds on a recorded cost: wider than any device needs, narrow enough that a damaged or
+ * hostile store cannot make an open allocate gigabytes or spin for hours. */
+#define T_MAX 64u
+#define M_MIN 8u                /* KiB: Argon2's own minimum for one lane */
+#define M_MAX (1024u * 1024u)   /* 1 GiB */
+#define M_FLOOR (8u * 1024u)    /* calibration never goes below 8 MiB */
+#define M_DEFAULT (64u * 1024u) /* 64 MiB */
+#define TARGET_DEFAULT_MS 1000u
+
+int sk_vault_argon2id(uint8_t out[SK_DEK_LEN], const char *pin, size_t pinlen,
+                      const uint8_t salt[SK_SALT_LEN], const sk_kdf_params *p)
+{
+    if (p->t_cost < 1 || p->t_cost > T_MAX || p->m_kib < M_MIN || p->m_kib > M_MAX ||
+        p->lanes != 1 || pinlen > 0xffffffffu)
+        return SAKHI_EINVAL;
+    int rc = argon2id_hash_raw(p->t_cost, p->m_kib, p->lanes, pin, pinlen, salt, SK_SALT_LEN, out,
+                               SK_DEK_LEN);
+    if (rc == ARGON2_OK)
+        return 0;
+    OPENSSL_cleanse(out, SK_DEK_LEN);
+    return rc == ARGON2_MEMORY_ALLOCATION_ERROR ? SAKHI_ENOMEM : SAKHI_EINVAL;
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int sk_vault_calibrate(sk_kdf_params *out, const sk_kdf_cfg *cfg)
+{
+    static const uint8_t salt[SK_SALT_LEN] = "sakhi-calibrate";
+    uint8_t k[SK_DEK_LEN];
+    sk_kdf_params p = {1, 0, 1, cfg->provider ? SK_KDF_PROVIDER : 0};
+    if (cfg->test_log2_kib) {
+        if (cfg->test_log2_kib < 3 || cfg->test_log2_kib > 20)
+            return SAKHI_EINVAL;
+        p.m_kib = 1u << cfg->test_log2_kib;
+        *out = p;
+        return 0;
+    }
+    uint64_t target_us = 1000u * (uint64_t)(cfg->target_ms ? cfg->target_ms : TARGET_DEFAULT_MS);
+    p.m_kib = cfg->memory_kib ? cfg->memory_kib : M_DEFAULT;
+    if (p.m_kib < M_MIN || p.m_kib > M_MAX)
+        return SAKHI_EINVAL;
+    for (;;) {
+        /* The fastest of three single passes: a busy moment must not make every later unlock
+         * cheaper for an attacker. */
+        uint64_t one = UINT64_MAX;
+        for (int i = 0; i < 3; i++) {
+            uint64_t t0 = mono_us();
+            int rc = sk_vault_argon2id(k, "calibrate", 9, salt, &p);
+            uint64_t dt = mono_us() - t0;
+            OPENSSL_cleanse(k, sizeof(k));
+            if (rc)
+                return rc;
+            if (dt < one)
+                one = dt;
+        }
+        if (one == 0)
+            one = 1;
+        if (one > target_us && p.m_kib / 2 >= M_FLOOR) {
+            p.m_kib /= 2; /* a slow device: less memory, still at least one pass */
+            continue;
+        }
+        /* Later passes cost about what the first did (the first also fills the memory). */
+        uint64_t t = target_us / one;
+        p.t_cost = t < 1 ? 1 : t > T_MAX ? T_MAX : (uint32_t)t;
+        break;
+    }
+    *out = p;
+    return 0;
+}
+
+static void be32_put(uint8_t *o, uint32_t v)
+{
+    o[0] = (uint8_t)(v >> 24);
+    o[1] = (uint8_t)(v >> 16);
+    o[2] = (uint8_t)(v >> 8);
+    o[3] = (uint8_t)v;
+}
+
+static uint32_t be32_get(const uint8_t *i)
+{
+    return ((uint32_t)i[0] << 24) | ((uint32_t)i[1] << 16) | ((uint32_t)i[2] << 8) | i[3];
+}
+
+void sk_vault_params_pack(uint8_t out[SK_KDF_PARAMS_LEN], const sk_kdf_params *p)
+{
+    be32_put(out, 1); /* Argon2id, version 0x13 */
+    be32_put(out + 4, p->t_cost);
+    be32_put(out + 8, p->m_kib);
+    be32_put(out + 12, p->lanes);
+    be32_put(out + 16, p->flags);
+}
+
+int sk_vault_params_unpack(sk_kdf_params *p, const uint8_t *in, size_t n)
+{
+    if (n != SK_KDF_PARAMS_LEN || be32_get(in) != 1)
+        return SAKHI_EFORMAT;
+    p->t_cost = be32_get(in + 4);
+    p->m_kib = be32_get(in + 8);
+    p->lanes = be32_get(in + 12);
+    p->flags = be32_get(in + 16);
+    if (p->t_cost < 1 || p->t_cost > T_MAX || p->m_kib < M_MIN || p->m_kib > M_MAX ||
+        p->lanes != 1 || (p->flags & ~SK_KDF_PROVIDER))
+        return SAKHI_EFORMAT;
+    return 0;
+}
+
+int sk_vault_hmac(uint8_t out[32], const uint8_t key[32], const char *label, const void *data,
+                  size_t n)
+{
+    uint8_t buf[128];
+    size_t ln = strlen(label);
+    unsigned int olen = 0;
+    if (ln + n > sizeof(buf))
+        return SAKHI_EINVAL;
+    memcpy(buf, label, ln);
+    if (n)
+        memcpy(buf + ln, data, n);
+    int ok = HMAC(EVP_sha256(), key, 32, buf, ln + n, out, &olen) != NULL && olen == 32;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return ok ? 0 : SAKHI_EIO;
+}
 
 int sk_vault_kdf(uint8_t kek[SK_DEK_LEN], const char *pin, size_t pinlen,
                  const uint8_t salt[SK_SALT_LEN], unsigned log2n, unsigned r, unsigned p)

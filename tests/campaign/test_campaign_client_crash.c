@@ -57,7 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PIN "4711"
+#define PIN "471105"
 #define FIELDS                                                                                     \
     "--district", "leh", "--block", "Nubra", "--village", "Diskit", "--taken-at", "home_visit",    \
         "--name", "withheld", "--concern", "domestic_violence", "--urgency", "urgent", "--source", \
@@ -595,7 +595,7 @@ static void test_client_crash(void **state)
     assert_int_equal(sk_ts_start(&g_ts, NULL), 0);
     snprintf(g_server, sizeof(g_server), "127.0.0.1:%u", (unsigned)g_ts.port);
 
-    run r = SAKHI("init");
+    run r = SAKHI("init", "--kdf-target-ms", "1");
     expect_ok(&r, "init");
     run_free(&r);
     r = SAKHI("enroll", "--plaintext", "--server", g_server, "--code", code);

@@ -81,7 +81,7 @@ static sakhi_client *open_dev(fx *f, int n, int64_t clock_offset_ms)
     o.kdf_log2_n = 10;
     o.test_clock_offset_ms = clock_offset_ms;
     snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, n);
-    assert_int_equal(sakhi_open(&c, path, "2468", &o), 0);
+    assert_int_equal(sakhi_open(&c, path, "246813", &o), 0);
     return c;
 }
 

@@ -71,7 +71,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define PIN "2468"
+#define PIN "246813"
 #define THREAD_DEADLINE_MS 4000u
 #define IO_TIMEOUT_MS 150u
 #ifdef SAKHI_FUZZ_CLOCK
@@ -686,7 +686,7 @@ static sakhi_client *open_store(const char *path)
 {
     sakhi_options o = SAKHI_OPTIONS_INIT;
     sakhi_client *c = NULL;
-    o.kdf_log2_n = 1; /* scrypt N = 2: the KDF is not what is fuzzed here */
+    o.kdf_log2_n = 3; /* Argon2id on 8 KiB: the KDF is not what is fuzzed here */
     o.map_size = 16u * 1024u * 1024u;
     int rc = sakhi_open(&c, path, PIN, &o);
     if (rc) {

@@ -20,7 +20,7 @@ test -f "$libdir/cmake/sakhi/sakhiConfigVersion.cmake"
 if ls "$prefix/include" | grep -v '^sakhi$' | grep -q 'sk_'; then echo "internal headers installed"; exit 1; fi
 example=$src/client-lib/examples/capture_sync.c
 run() {
-    SAKHI_EXAMPLE_FAST_KDF=1 LD_LIBRARY_PATH=$libdir "$1" "$tmp/store-$2" 1234 >"$tmp/out-$2"
+    SAKHI_EXAMPLE_FAST_KDF=1 LD_LIBRARY_PATH=$libdir "$1" "$tmp/store-$2" 583920 >"$tmp/out-$2"
     grep -q '^1 records, 1 pending$' "$tmp/out-$2" || { echo "$2: unexpected output"; cat "$tmp/out-$2"; exit 1; }
 }
 # 1. pkg-config

@@ -32,7 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PIN "4711"
+#define PIN "471105"
 
 static char g_dir[512];
 static char *g_out, *g_err; /* last run's stdout and stderr */
@@ -174,7 +174,9 @@ static const char *jstr(const sk_json *o, const char *key)
 
 static void init_store(const char *store)
 {
-    expect(SAKHI("--store", store, "--pin", PIN, "init"), 0, "created a store", NULL);
+    /* the smallest cost init allows (8 MiB, measured for 1 ms): every later command is fast */
+    expect(SAKHI("--store", store, "--pin", PIN, "init", "--kdf-target-ms", "1"), 0,
+           "created a store", NULL);
 }
 
 /* A free loopback port nobody listens on. */
@@ -236,8 +238,18 @@ static void test_init_and_pin(void **state)
     expect(SAKHI("--store", "dev", "--pin", PIN, "status"), 1, NULL, "no store in dev");
     init_store("dev");
     expect(SAKHI("--store", "dev", "--pin", PIN, "init"), 1, NULL, "a store already exists");
+    /* weak PINs are refused and nothing is created */
+    expect(SAKHI("--store", "weak", "--pin", "2468", "init"), 1, NULL,
+           "PIN refused: the PIN must have at least 6 digits; nothing was created");
+    expect(SAKHI("--store", "weak", "--pin", "123456", "init"), 1, NULL,
+           "PIN refused: the PIN is a run of digits (like 123456)");
+    expect(SAKHI("--store", "weak", "--pin", "147258", "init"), 1, NULL,
+           "PIN refused: the PIN follows lines of the keypad");
+    expect(SAKHI("--store", "weak", "--pin", PIN, "status"), 1, NULL, "no store in weak");
+    expect(SAKHI("--store", "weak", "--pin", PIN, "init", "--kdf-target-ms", "0"), 2, NULL,
+           "--kdf-target-ms 0: expected 1..600000");
     /* wrong PIN, counted, nothing else */
-    expect(SAKHI("--store", "dev", "--pin", "0000", "status"), 1, NULL, "wrong PIN");
+    expect(SAKHI("--store", "dev", "--pin", "000000", "status"), 1, NULL, "wrong PIN");
     /* no PIN at all, no terminal: a usage error that says how to give one */
     expect(SAKHI("--store", "dev", "status"), 2, NULL, "no PIN given");
     /* the PIN from the environment and from a file */
@@ -262,7 +274,7 @@ static void test_init_and_pin(void **state)
     expect(SAKHI("--store", "dev", "--pin-file", "no-such-file", "status"), 2, NULL,
            "cannot read PIN file");
     /* a wrong PIN in the environment is as wrong as on the command line */
-    expect(SAKHI_ENV("9999", "--store", "dev", "list"), 1, NULL, "wrong PIN");
+    expect(SAKHI_ENV("999999", "--store", "dev", "list"), 1, NULL, "wrong PIN");
     /* not enrolled: sync says so */
     expect(SAKHI("--store", "dev", "--pin", PIN, "sync"), 1, NULL, "not enrolled");
 }

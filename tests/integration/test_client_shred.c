@@ -43,7 +43,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define PIN "2468"
+#define PIN "246813"
 #define CANARY_NAME "Shred-Canary-Name-Q7"
 #define CANARY_PHONE "+91 98111 22333"
 #define CANARY_NOTES "shred-canary-notes-W9 hit with a belt"

@@ -74,7 +74,7 @@ static sakhi_client *device(fx *f, const char *worker, int enroll)
     sakhi_client *c = NULL;
     o.kdf_log2_n = 10;
     snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, f->ndev++);
-    assert_int_equal(sakhi_open(&c, path, "2468", &o), 0);
+    assert_int_equal(sakhi_open(&c, path, "246813", &o), 0);
     if (enroll) {
         assert_int_equal(sk_ts_code(&f->ts, worker, 600000, code), 0);
         int rc = sakhi_enroll(c, "127.0.0.1", f->ts.port, code, "test-device", NULL);

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* The PIN test device stores are opened with. */
-#define SK_TD_PIN "2468"
+#define SK_TD_PIN "246813"
 /* How long an enrollment code made by these helpers is valid. */
 #define SK_TD_CODE_TTL_MS 600000u
 

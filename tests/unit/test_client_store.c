@@ -123,16 +123,16 @@ static void test_wrong_pin_and_lockout(void **state)
 {
     (void)state;
     char id[SAKHI_ID_STRLEN];
-    sakhi_client *c = open_ok("2468");
+    sakhi_client *c = open_ok("246813");
     capture(c, id);
     sakhi_close(c);
 
     sakhi_options o = fast_opts();
     c = NULL;
-    assert_int_equal(sakhi_open(&c, store_path(), "1111", &o), SAKHI_EPIN);
+    assert_int_equal(sakhi_open(&c, store_path(), "111111", &o), SAKHI_EPIN);
     assert_null(c);
     /* the right PIN still works and resets the counter; the record is intact */
-    c = open_ok("2468");
+    c = open_ok("246813");
     sakhi_record *rec = NULL;
     assert_int_equal(sakhi_record_get(&rec, c, id), 0);
     const char *name = NULL;
@@ -143,15 +143,15 @@ static void test_wrong_pin_and_lockout(void **state)
 
     /* two failures, a success, then three failures lock the store for good */
     c = NULL;
-    assert_int_equal(sakhi_open(&c, store_path(), "1111", &o), SAKHI_EPIN);
-    assert_int_equal(sakhi_open(&c, store_path(), "2222", &o), SAKHI_EPIN);
-    c = open_ok("2468");
+    assert_int_equal(sakhi_open(&c, store_path(), "111111", &o), SAKHI_EPIN);
+    assert_int_equal(sakhi_open(&c, store_path(), "222222", &o), SAKHI_EPIN);
+    c = open_ok("246813");
     sakhi_close(c);
     c = NULL;
-    assert_int_equal(sakhi_open(&c, store_path(), "1", &o), SAKHI_EPIN);
-    assert_int_equal(sakhi_open(&c, store_path(), "2", &o), SAKHI_EPIN);
-    assert_int_equal(sakhi_open(&c, store_path(), "3", &o), SAKHI_ELOCKED);
-    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), SAKHI_ELOCKED);
+    assert_int_equal(sakhi_open(&c, store_path(), "135792", &o), SAKHI_EPIN);
+    assert_int_equal(sakhi_open(&c, store_path(), "1", &o), SAKHI_EPIN); /* any length tried */
+    assert_int_equal(sakhi_open(&c, store_path(), "246812", &o), SAKHI_ELOCKED);
+    assert_int_equal(sakhi_open(&c, store_path(), "246813", &o), SAKHI_ELOCKED);
     assert_null(c);
 }
 
@@ -196,7 +196,7 @@ static void test_raw_file_has_no_canary(void **state)
 {
     (void)state;
     char id[SAKHI_ID_STRLEN], path[400];
-    sakhi_client *c = open_ok("2468");
+    sakhi_client *c = open_ok("246813");
     for (int i = 0; i < 5; i++)
         capture(c, id);
     assert_int_equal(sakhi_followup_add(c, id, CANARY_FOLLOWUP), 0);
@@ -222,7 +222,7 @@ static void test_raw_file_has_no_canary(void **state)
     /* positive control: the scanner finds what is there */
     assert_true(file_contains(path, "outbox"));
 
-    c = open_ok("2468");
+    c = open_ok("246813");
     char *json = NULL;
     assert_int_equal(sakhi_record_json(&json, c, id), 0);
     assert_non_null(strstr(json, CANARY_NAME));
@@ -272,7 +272,7 @@ static void test_vault_seal_open(void **state)
 static void test_validation_errors(void **state)
 {
     (void)state;
-    sakhi_client *c = open_ok("2468");
+    sakhi_client *c = open_ok("246813");
     sakhi_referral *r = NULL;
     char id[SAKHI_ID_STRLEN];
     assert_int_equal(sakhi_referral_new(&r, c), 0);
@@ -340,7 +340,7 @@ static void test_edit_followup_outbox(void **state)
 {
     (void)state;
     char id[SAKHI_ID_STRLEN];
-    sakhi_client *c = open_ok("2468");
+    sakhi_client *c = open_ok("246813");
     capture(c, id);
     sakhi_referral *r = NULL;
     assert_int_equal(sakhi_referral_edit(&r, c, id), 0);
@@ -355,7 +355,7 @@ static void test_edit_followup_outbox(void **state)
     sakhi_close(c);
 
     /* everything survives a reopen; three changes with ops 1, 2, 3 in the outbox */
-    c = open_ok("2468");
+    c = open_ok("246813");
     sakhi_record *rec = NULL;
     uint64_t v;
     assert_int_equal(sakhi_record_get(&rec, c, id), 0);
@@ -405,7 +405,7 @@ static void test_list_filter_and_cursor(void **state)
 {
     (void)state;
     char ids[7][SAKHI_ID_STRLEN];
-    sakhi_client *c = open_ok("2468");
+    sakhi_client *c = open_ok("246813");
     for (int i = 0; i < 7; i++) {
         sakhi_referral *r = NULL;
         assert_int_equal(sakhi_referral_new(&r, c), 0);
@@ -460,7 +460,7 @@ static void test_full_map(void **state)
     sakhi_client *c = NULL;
     sakhi_options o = fast_opts();
     o.map_size = 256 * 1024;
-    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), 0);
+    assert_int_equal(sakhi_open(&c, store_path(), "246813", &o), 0);
     int saved = 0, rc = 0;
     char big[3000];
     memset(big, 'a', sizeof(big) - 1);
@@ -483,7 +483,7 @@ static void test_full_map(void **state)
     assert_int_equal(pending, (uint64_t)saved);
     sakhi_close(c);
     /* the store is intact and still opens */
-    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), 0);
+    assert_int_equal(sakhi_open(&c, store_path(), "246813", &o), 0);
     sakhi_status st = SAKHI_STATUS_INIT;
     assert_int_equal(sakhi_status_get(&st, c), 0);
     assert_int_equal(st.records, (uint64_t)saved);
@@ -608,7 +608,7 @@ static void test_erase_shreds_record_key(void **state)
     sk_buf pt = SK_BUF_INIT;
     size_t na, nb;
     uint64_t pending;
-    sakhi_client *c = open_ok("2468");
+    sakhi_client *c = open_ok("246813");
     capture(c, a);
     capture(c, b);
     assert_int_equal(sakhi_followup_add(c, a, CANARY_FOLLOWUP), 0);
@@ -645,7 +645,7 @@ static void test_erase_shreds_record_key(void **state)
     assert_false(slot_zero(slot_of(rb)));
     assert_int_equal(meta_marks(c), 1);
     sakhi_close(c);
-    c = open_ok("2468");
+    c = open_ok("246813");
     assert_true(slot_zero(slot_of(rb)));
     assert_int_equal(meta_marks(c), 0);
 
@@ -678,7 +678,7 @@ static void test_erase_shreds_record_key(void **state)
  * copy of the first record's format-1 value goes to old (n bytes). */
 static void downgrade_to_format1(uint8_t **old, size_t *oldn)
 {
-    sakhi_client *c = open_ok("2468");
+    sakhi_client *c = open_ok("246813");
     MDB_txn *txn;
     MDB_cursor *cur;
     MDB_val k, v;
@@ -777,7 +777,7 @@ static void test_format1_store_migrates(void **state)
     (void)state;
     char a[SAKHI_ID_STRLEN], b[SAKHI_ID_STRLEN], c3[SAKHI_ID_STRLEN];
     uint64_t pending;
-    sakhi_client *c = open_ok("2468");
+    sakhi_client *c = open_ok("246813");
     capture(c, a);
     capture(c, b);
     capture(c, c3);
@@ -791,7 +791,7 @@ static void test_format1_store_migrates(void **state)
     assert_int_equal(file_size("keys.db"), -1);
     assert_true(file_has(dpath, old, oldn)); /* the scan finds the format-1 value */
 
-    c = open_ok("2468");
+    c = open_ok("246813");
     /* compacted after the migration: the format-1 value (under the data key, which the PIN
      * opens) is not left in a free page */
     assert_false(file_has(dpath, old, oldn));
@@ -836,7 +836,7 @@ static void test_format1_store_migrates(void **state)
     sakhi_close(c);
     sakhi_options o = fast_opts();
     c = NULL;
-    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), SAKHI_EFORMAT);
+    assert_int_equal(sakhi_open(&c, store_path(), "246813", &o), SAKHI_EFORMAT);
     assert_null(c);
 }
 
@@ -849,7 +849,7 @@ static void test_allocator_hooks(void **state)
     o.realloc_fn = t_realloc;
     o.free_fn = t_free;
     o.alloc_payload = &g_live;
-    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), 0);
+    assert_int_equal(sakhi_open(&c, store_path(), "246813", &o), 0);
     assert_true(g_live > 0);
     char id[SAKHI_ID_STRLEN];
     capture(c, id);
@@ -861,7 +861,7 @@ static void test_allocator_hooks(void **state)
     sakhi_close(c);
     assert_int_equal(g_live, 0);
     o.free_fn = NULL; /* hooks come all three or none */
-    assert_int_equal(sakhi_open(&c, store_path(), "2468", &o), SAKHI_EINVAL);
+    assert_int_equal(sakhi_open(&c, store_path(), "246813", &o), SAKHI_EINVAL);
 }
 
 int main(void)

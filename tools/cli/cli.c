@@ -458,24 +458,49 @@ int sk_cli_json_out(const sk_cli *cli, sk_buf *b)
 /* ---- commands -------------------------------------------------------------------------------- */
 
 static const char k_init_help[] =
-    "usage: sakhi init [--store DIR] [--pin-file F]\n"
+    "usage: sakhi init [--store DIR] [--pin-file F] [--kdf-target-ms MS] [--kdf-memory-kib K]\n"
     "\n"
     "Create the local store in DIR (default ./sakhi-device) protected by the worker's PIN.\n"
     "On a terminal the PIN is asked twice without echo. Fails if a store is already there.\n"
+    "The PIN needs at least 6 digits and must not be a common pattern (123456, 121212,\n"
+    "123321, 112233, 147258, ...). The PIN is stretched with Argon2id, its cost measured\n"
+    "here so that one try takes about MS milliseconds (default 1000) with K KiB of memory\n"
+    "(default 65536); every later command pays that once. Lower values make a copied\n"
+    "store cheaper to crack (docs/SECURITY.md).\n"
     "Next: `sakhi enroll --server HOST:PORT --code CODE`.\n";
 
 int sk_cli_cmd_init(sk_cli *cli, int argc, char **argv)
 {
     char pin[258];
+    const char *target = NULL, *memory = NULL, *why = "";
+    uint64_t v;
     sakhi_options o = SAKHI_OPTIONS_INIT;
-    int rc = sk_cli_parse(cli, argc, argv, NULL, NULL, 0, 0, NULL, k_init_help);
+    const sk_cli_opt opts[] = {{"kdf-target-ms", SK_CLI_VALUE, &target},
+                               {"kdf-memory-kib", SK_CLI_VALUE, &memory},
+                               {NULL, 0, NULL}};
+    int rc = sk_cli_parse(cli, argc, argv, opts, NULL, 0, 0, NULL, k_init_help);
     if (rc)
         return rc < 0 ? SK_CLI_OK : rc;
+    if (target) {
+        if (sk_cli_parse_uint(target, 600000, &v) || v == 0)
+            return sk_cli_fail(cli, SK_CLI_USAGE, "--kdf-target-ms %s: expected 1..600000", target);
+        o.kdf_target_ms = (unsigned)v;
+    }
+    if (memory) {
+        if (sk_cli_parse_uint(memory, 1024 * 1024, &v) || v < 8)
+            return sk_cli_fail(cli, SK_CLI_USAGE, "--kdf-memory-kib %s: expected 8..1048576",
+                               memory);
+        o.kdf_memory_kib = (unsigned)v;
+    }
     if (sk_cli_store_exists(cli))
         return sk_cli_fail(cli, SK_CLI_FAIL, "a store already exists in %s; nothing was changed",
                            cli->store);
     if ((rc = sk_cli_get_pin(cli, pin, 1)))
         return rc;
+    if (sakhi_pin_check(pin, &why)) {
+        memset(pin, 0, sizeof(pin));
+        return sk_cli_fail(cli, SK_CLI_FAIL, "PIN refused: %s; nothing was created", why);
+    }
     o.app = "sakhi-cli/" SAKHI_VERSION_STRING;
     rc = sakhi_open(&cli->c, cli->store, pin, &o);
     memset(pin, 0, sizeof(pin));

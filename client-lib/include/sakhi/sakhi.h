@@ -33,11 +33,13 @@
  * STORAGE AND SECURITY
  *   The store is a directory holding one LMDB environment. Record bodies, the outbox of pending
  *   changes and the device's identity and key are encrypted with AES-256-GCM under a random data
- *   key; that key is wrapped by a key derived from the worker's PIN with scrypt and a per-device
- *   salt. Only non-identifying index data (status, urgency, capture date, sync state) is in
- *   plain, so that lists do not decrypt every record. The wrong PIN changes nothing but a
- *   failure counter; after max_pin_attempts failures in a row the store locks for good
- *   (SAKHI_ELOCKED; the device must be enrolled again).
+ *   key; that key is wrapped by a key derived from the worker's PIN with Argon2id (cost measured
+ *   on the device at creation) and a per-device salt, and, with a key provider, also by a secret
+ *   that only the phone's hardware releases. Only non-identifying index data (status, urgency,
+ *   capture date, sync state) is in plain, so that lists do not decrypt every record. The wrong
+ *   PIN changes nothing but a failure counter (the provider's, with a provider); after too many
+ *   failures in a row the store locks for good (SAKHI_ELOCKED; the device must be enrolled
+ *   again).
  */
 #ifndef SAKHI_H
 #define SAKHI_H
@@ -108,9 +110,11 @@ SAKHI_API const char *sakhi_version(void);
 #define SAKHI_EVERSION (-22)    /* the server speaks no protocol version this library speaks */
 #define SAKHI_EFORBIDDEN (-23)  /* this worker's role may not make this change */
 #define SAKHI_ESERVERKEY                                                                           \
-    (-24) /* the server's TLS key is not the one pinned at enrollment:
+    (-24)                        /* the server's TLS key is not the one pinned at enrollment:
                                  * possible interception, or the centre changed its key.
                                  * sakhi_errmsg names both pins. Nothing was sent. */
+#define SAKHI_EWEAKPIN (-25)     /* a new store refused the PIN: too short or too common */
+#define SAKHI_EKEYPROVIDER (-26) /* the store needs its key provider, or the provider failed */
 
 /* Static English text for a SAKHI_E* code ("unknown error" for unknown codes). Thread-safe. */
 SAKHI_API const char *sakhi_strerror(int code);
@@ -130,7 +134,68 @@ typedef void (*sakhi_free_fn)(void *ptr, void *payload);
  * Called from whichever thread made the call that logs (a sync logs from the sync thread). */
 typedef void (*sakhi_log_fn)(int level, const char *msg, void *payload);
 
-#define SAKHI_OPTIONS_VERSION 2
+/* ---- PIN hardening and the key provider ------------------------------------------------ */
+
+/* Shortest PIN a new store accepts. */
+#define SAKHI_PIN_MIN_LEN 6
+
+/* Whether pin may protect a NEW store: at least SAKHI_PIN_MIN_LEN characters, not one
+ * character repeated, and, for a PIN of digits only, none of the patterns people pick most often
+ * (runs like 123456 or 987654, repeated blocks like 121212 or 123123, palindromes like 123321,
+ * pairs like 112233, keypad lines like 147258; docs/SECURITY.md, "PINs"). Existing stores keep
+ * opening with the PIN they were made with.
+ *   reason_out  NULL, or receives a static English sentence ("" when the PIN is accepted).
+ * Returns 0 or SAKHI_EWEAKPIN. Thread-safe; the PIN is not kept. */
+SAKHI_API int sakhi_pin_check(const char *pin, const char **reason_out);
+
+/* Capacity the library gives a key provider for one wrapped key (bytes). */
+#define SAKHI_KEY_BLOB_MAX 1024
+/* Length of the PIN tag handed to a key provider. */
+#define SAKHI_PIN_TAG_LEN 32
+/* Wrong PINs a provider should allow before it destroys its key (the recommended default). */
+#define SAKHI_PIN_ATTEMPTS_DEFAULT 10
+
+/*
+ * Wrap: seal secret (secret_len bytes) with a key that never leaves the device's hardware
+ * (Android Keystore or StrongBox in an app), bound to pin_tag (SAKHI_PIN_TAG_LEN bytes, derived
+ * from the PIN with Argon2id: it is not the PIN). Write the sealed form to blob_out, whose
+ * capacity is *blob_len on entry (SAKHI_KEY_BLOB_MAX); set *blob_len to its length. Start the
+ * blob's failure counter at 0. Return 0 or a negative SAKHI_E* code (the store is not created).
+ * The library stores the blob in the store; a copy of it must be worthless without the hardware.
+ */
+typedef int (*sakhi_key_wrap_fn)(uint8_t *blob_out, size_t *blob_len, const uint8_t *secret,
+                                 size_t secret_len, const uint8_t *pin_tag, size_t pin_tag_len,
+                                 void *payload);
+/*
+ * Unwrap: open blob with the hardware key and compare pin_tag with the tag it was wrapped with
+ * (in constant time). Match: write the secret to secret_out (capacity *secret_len on entry; set
+ * *secret_len), reset the failure counter, return 0. No match: count the failure where a copy of
+ * the store cannot reset it (in the hardware, or in app storage outside the store directory) and
+ * return SAKHI_EPIN; when the count reaches the provider's limit (SAKHI_PIN_ATTEMPTS_DEFAULT is
+ * recommended) destroy the key and return SAKHI_ELOCKED, then and on every later call. Any other
+ * failure: a negative SAKHI_E* code. Called with the handle's mutex held, from the thread that
+ * called sakhi_open.
+ */
+typedef int (*sakhi_key_unwrap_fn)(uint8_t *secret_out, size_t *secret_len, const uint8_t *blob,
+                                   size_t blob_len, const uint8_t *pin_tag, size_t pin_tag_len,
+                                   void *payload);
+
+#define SAKHI_KEY_PROVIDER_VERSION 1
+/* A key provider (sakhi_options.key_provider). With one, the store's data key is wrapped under
+ * both the PIN (Argon2id) and a 32-byte secret that only the provider releases, and only for the
+ * right PIN: a copied store alone cannot be opened however many PINs are tried, and the
+ * wrong-PIN limit is the provider's, which a copy cannot reset. The struct and payload must stay
+ * valid while sakhi_open runs; the library does not keep them. */
+typedef struct sakhi_key_provider {
+    unsigned int version; /* SAKHI_KEY_PROVIDER_VERSION */
+    sakhi_key_wrap_fn wrap;
+    sakhi_key_unwrap_fn unwrap;
+    void *payload; /* passed to both callbacks untouched */
+} sakhi_key_provider;
+
+#define SAKHI_KEY_PROVIDER_INIT SAKHI_INIT_(SAKHI_KEY_PROVIDER_VERSION)
+
+#define SAKHI_OPTIONS_VERSION 3
 typedef struct sakhi_options {
     unsigned int version; /* SAKHI_OPTIONS_VERSION */
     /* Allocator hooks: all three or none. They cover the library's own allocations (the
@@ -142,17 +207,31 @@ typedef struct sakhi_options {
     void *alloc_payload;
     sakhi_log_fn log_fn; /* NULL: no logging */
     void *log_payload;
-    int log_level;                 /* most verbose level passed to log_fn; 0 = SAKHI_LOG_WARN */
-    uint64_t map_size;             /* LMDB map size in bytes; 0 = 256 MiB */
-    unsigned int kdf_log2_n;       /* scrypt cost N = 2^kdf_log2_n for NEW stores; 0 = 15. Tests
-                                 * use ~10; real apps leave 0. Existing stores keep theirs. */
-    unsigned int max_pin_attempts; /* wrong PINs in a row before the store locks; 0 = 10 */
+    int log_level;     /* most verbose level passed to log_fn; 0 = SAKHI_LOG_WARN */
+    uint64_t map_size; /* LMDB map size in bytes; 0 = 256 MiB */
+    /* TESTS ONLY: nonzero gives NEW stores a fixed, tiny Argon2id cost (2^kdf_log2_n KiB, one
+     * pass, no calibration) so tests stay fast. Real apps leave 0. Existing stores keep theirs. */
+    unsigned int kdf_log2_n;
+    /* wrong PINs in a row before a store WITHOUT a key provider locks; 0 = 10. The counter is
+     * in the store, so a copy resets it: only a key provider enforces a limit on a copy. */
+    unsigned int max_pin_attempts;
     const char *app; /* app name/version for the server's logs (<= 64 bytes); copied */
     /* ---- version 2 ---- */
     /* TEST ONLY: milliseconds added to the system clock wherever the library reads the wall
      * clock (record ids, HLC stamps, capture dates, last sync), to simulate a device whose
      * clock is far off. Real apps leave 0. Read only when version >= 2. */
     int64_t test_clock_offset_ms;
+    /* ---- version 3: PIN hardening (read only when version >= 3) ---- */
+    /* The key provider; NULL: the PIN alone protects the store (docs/SECURITY.md gives what a
+     * copied store then costs to crack). A store made with a provider opens only with it
+     * (SAKHI_EKEYPROVIDER without); a store made without one is rewrapped with it at the next
+     * correct open. */
+    const sakhi_key_provider *key_provider;
+    /* Argon2id for NEW stores (and stores upgraded from scrypt): memory in KiB (0 = 65536,
+     * 64 MiB) and the time one unlock should take on this device (0 = 1000 ms); the number of
+     * passes is measured at creation to meet the time and recorded in the store. */
+    unsigned int kdf_memory_kib;
+    unsigned int kdf_target_ms;
 } sakhi_options;
 
 #define SAKHI_OPTIONS_INIT SAKHI_INIT_(SAKHI_OPTIONS_VERSION)
@@ -166,12 +245,19 @@ typedef struct sakhi_client sakhi_client;
  * worker's PIN, or create a new store there protected by that PIN.
  *   out   receives the handle; close it with sakhi_close().
  *   path  directory of the store; copied.
- *   pin   the worker's PIN or passphrase, 1..256 bytes; never stored.
+ *   pin   the worker's PIN or passphrase, 1..256 bytes; never stored. A new store takes only a
+ *         PIN that sakhi_pin_check accepts (at least 6 digits, not a common pattern).
  *   opts  NULL for defaults; the library copies what it keeps.
  * Returns 0, SAKHI_EINVAL, SAKHI_ENOMEM, SAKHI_EIO, SAKHI_EFULL, SAKHI_EFORMAT (newer format or
- * damaged key material), SAKHI_EPIN (wrong PIN: the attempt is counted, nothing else changes),
- * SAKHI_ELOCKED (too many wrong PINs; also returned by the attempt that reaches the limit).
- * A correct PIN resets the failure counter. Opening takes about 0.1 s with the default KDF cost.
+ * damaged key material), SAKHI_EWEAKPIN (new store, PIN refused: nothing was created),
+ * SAKHI_EKEYPROVIDER (the store was made with a key provider and none was given, or the
+ * provider failed), SAKHI_EPIN (wrong PIN: the attempt is counted, nothing else changes),
+ * SAKHI_ELOCKED (too many wrong PINs; also returned by the attempt that reaches the limit; when
+ * the key provider reports it, the store's files are also overwritten and removed).
+ * A correct PIN resets the failure counter. Creating a store measures the Argon2id cost for
+ * kdf_target_ms (about twice that time); opening takes about kdf_target_ms (1 s by default).
+ * A store made by an older library (scrypt) is rewrapped with Argon2id at its next correct open,
+ * and its old wrapped key removed from the file (the store is compacted).
  * Thread-safe (different handles are independent; do not open one path twice in one process).
  */
 SAKHI_API int sakhi_open(sakhi_client **out, const char *path, const char *pin,
