@@ -1573,6 +1573,48 @@ out:
     return bad ? -SK_E_INVALID : 0;
 }
 
+int sk_store_audit_hash_at(sk_store *s, uint64_t seq, uint8_t out[AUDIT_HASH])
+{
+    MDB_txn *txn;
+    uint64_t pseq;
+    uint8_t key[8], ph[AUDIT_HASH];
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    sk_be64_put(key, seq);
+    MDB_val k = {8, key}, v;
+    int mrc = mdb_get(txn, s->audit, &k, &v);
+    if (mrc == 0) {
+        rc = audit_entry_hash(seq, v.mv_data, v.mv_size, out);
+    } else if (mrc == MDB_NOTFOUND) {
+        rc = meta_seq_hash(s, txn, "audit_pruned", &pseq, ph);
+        if (!rc && (pseq == 0 || pseq != seq))
+            rc = -SK_E_NOT_FOUND;
+        if (!rc)
+            memcpy(out, ph, AUDIT_HASH);
+    } else {
+        rc = sk_store_mdb_err(mrc);
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int sk_store_audit_head(sk_store *s, uint64_t *seq_out, uint8_t hash_out[AUDIT_HASH])
+{
+    MDB_txn *txn;
+    uint64_t last;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    rc = meta_u64(s, txn, "audit", &last);
+    mdb_txn_abort(txn);
+    if (rc)
+        return rc;
+    *seq_out = last;
+    memset(hash_out, 0, AUDIT_HASH);
+    return last ? sk_store_audit_hash_at(s, last, hash_out) : 0;
+}
+
 int sk_store_audit_prune_txn(sk_store *s, MDB_txn *txn, uint64_t cutoff_ms, uint64_t *removed_out)
 {
     MDB_cursor *cur = NULL;

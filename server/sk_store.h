@@ -251,6 +251,13 @@ int sk_store_audit_list(sk_store *s, uint64_t from_seq,
  * first bad seq in bad_seq_out; -SK_E_STORE_IO etc. when the store cannot be read.
  */
 int sk_store_audit_verify(sk_store *s, uint64_t *count_out, uint64_t *bad_seq_out);
+/* H(seq) of the entry at seq as the chain defines it (SHA-256 of its 8-byte key and stored
+ * value), into out; the recorded hash when seq is the last pruned entry. -SK_E_NOT_FOUND when
+ * the entry is neither stored nor the last pruned one. For signed heads (sakhi-admin audit
+ * --sign/--verify): the one place that hashes entries stays the store. */
+int sk_store_audit_hash_at(sk_store *s, uint64_t seq, uint8_t out[32]);
+/* The newest entry: *seq_out (0 when the log is empty) and its hash (zeros when empty). */
+int sk_store_audit_head(sk_store *s, uint64_t *seq_out, uint8_t hash_out[32]);
 /*
  * Retention: remove entries older than cutoff_ms, oldest first (never the newest entry),
  * recording seq || H(seq) of the last removed one in meta "audit_pruned" so the chain still

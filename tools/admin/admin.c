@@ -13,6 +13,8 @@
 
 #include "sk_err.h"
 
+#include <ctype.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +26,13 @@
 static const char *g_cmd = NULL; /* current command, for messages */
 
 static const char k_usage[] =
-    "usage: sakhi-admin [--data DIR] [--json] COMMAND [ARGS...]\n"
+    "usage: sakhi-admin [--data DIR] [--keys DIR] [--json] COMMAND [ARGS...]\n"
     "\n"
     "Centre administration on a Sakhi Sync server's data directory (also while the server\n"
-    "runs). --data DIR selects the directory (default ./sakhi-data); --json gives\n"
-    "machine-readable output where a script would read it.\n"
+    "runs). --data DIR selects the directory (default ./sakhi-data); --keys DIR the directory\n"
+    "of keys kept apart from it (default: the data directory's name + .keys); --json gives\n"
+    "machine-readable output where a script would read it. Every action is recorded as the\n"
+    "Unix account that runs sakhi-admin.\n"
     "\n"
     "Setup and people:\n"
     "  init                              create the data directory and store\n"
@@ -39,7 +43,7 @@ static const char k_usage[] =
     "  tls-cert --cn NAME --out DIR      self-signed certificate for the centre\n"
     "Cases:\n"
     "  list [--status S]                 records (no personal fields)\n"
-    "  show ID [--identifying --as ADMIN]\n"
+    "  show ID [--identifying]\n"
     "  accept ID                         accept a referral (assigns the case number)\n"
     "  service ID --service NAME --status STATUS\n"
     "  close ID --reason TEXT\n"
@@ -47,7 +51,7 @@ static const char k_usage[] =
     "  erase ID --reason REASON          erase a record for good (administrators)\n"
     "Figures and exports:\n"
     "  export --format csv|jsonl [--from DATE --to DATE --status S --concern C]\n"
-    "         [--identifying --as ADMIN] [--out FILE]\n"
+    "         [--identifying] [--out FILE]\n"
     "  report --month YYYY-MM            monthly counts by concern, service, source, status\n"
     "  stats                             records, devices, last sync, store size and map use\n"
     "Safekeeping:\n"
@@ -183,24 +187,48 @@ uint64_t sk_admin_now_ms(void)
 int sk_admin_actor(sk_admin *a, const char *name, sk_actor *actor, sk_worker *wbuf)
 {
     memset(wbuf, 0, sizeof(*wbuf));
-    if (!name) {
-        snprintf(wbuf->id, sizeof(wbuf->id), "%s", SK_ADMIN_ACTOR);
-        wbuf->role = SK_ROLE_ADMIN;
-        wbuf->district = 0;
-    } else {
-        int rc = sk_store_worker_get(a->store, name, wbuf);
-        if (rc == -SK_E_NOT_FOUND)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "unknown worker '%s'", name);
-        if (rc)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read worker '%s': %s", name,
-                                 sk_err_text(rc));
-        if (wbuf->disabled)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "worker '%s' is disabled", name);
-    }
+    if (name)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--as is refused: sakhi-admin acts as the Unix account that runs it "
+                             "(%s); run it under your own account",
+                             a->operator_name);
+    memcpy(wbuf->id, a->operator_name, sizeof(a->operator_name));
+    wbuf->role = SK_ROLE_ADMIN;
+    wbuf->district = 0;
     actor->role = wbuf->role;
     actor->worker = wbuf->id;
     actor->district = wbuf->district;
     return 0;
+}
+
+int sk_admin_keys_dir(const sk_admin *a, char *out, size_t cap)
+{
+    int n;
+    if (a->keys && a->keys[0]) {
+        n = snprintf(out, cap, "%s", a->keys);
+    } else {
+        size_t len = strlen(a->data);
+        while (len > 1 && a->data[len - 1] == '/')
+            len--;
+        n = snprintf(out, cap, "%.*s.keys", (int)len, a->data);
+    }
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* "unix:<account>" for the effective uid; the account name is a login name, but it is checked
+ * so that nothing but [A-Za-z0-9._-] reaches an audit entry. */
+static void set_operator(sk_admin *a)
+{
+    uid_t uid = geteuid();
+    struct passwd *pw = getpwuid(uid);
+    /* "unix:" + the name must fit a worker id (SK_MAX_NAME) */
+    int ok = pw && pw->pw_name && pw->pw_name[0] && strlen(pw->pw_name) <= SK_MAX_NAME - 5;
+    for (const char *p = ok ? pw->pw_name : ""; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-';
+    if (ok)
+        snprintf(a->operator_name, sizeof(a->operator_name), "unix:%s", pw->pw_name);
+    else
+        snprintf(a->operator_name, sizeof(a->operator_name), "unix:uid%lu", (unsigned long)uid);
 }
 
 typedef struct cmd {
@@ -240,7 +268,9 @@ int main(int argc, char **argv)
     a.data = getenv("SAKHI_DATA");
     if (!a.data || !a.data[0])
         a.data = "./sakhi-data";
+    a.keys = getenv("SAKHI_KEYS");
     a.tty = isatty(STDOUT_FILENO);
+    set_operator(&a);
     int i = 1;
     /* Global options before the command. */
     while (i < argc && argv[i][0] == '-') {
@@ -263,6 +293,14 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(arg, "--data") == 0) {
             return sk_admin_fail(&a, SK_ADMIN_EXIT_USAGE, "option --data needs a value");
+        } else if (strcmp(arg, "--keys") == 0 && i + 1 < argc) {
+            a.keys = argv[i + 1];
+            i += 2;
+        } else if (strncmp(arg, "--keys=", 7) == 0) {
+            a.keys = arg + 7;
+            i++;
+        } else if (strcmp(arg, "--keys") == 0) {
+            return sk_admin_fail(&a, SK_ADMIN_EXIT_USAGE, "option --keys needs a value");
         } else {
             return sk_admin_fail(&a, SK_ADMIN_EXIT_USAGE, "unknown option %s (see --help)", arg);
         }

@@ -8,7 +8,9 @@
  *   admin_records.c  list, show, the staff actions (accept, service, close, followup, note), erase
  *   admin_export.c   export (CSV, JSON Lines) and the monthly report
  *   admin_backup.c   backup (compacting copy, optionally AES-256-GCM encrypted), verify, restore
- *   admin_audit.c    the audit log: appends, listing, chain verification (the store's)
+ *   admin_audit.c    the audit log: appends, listing, chain verification (the store's), signed
+ *                    heads (--sign, --verify --public-key)
+ *   admin_keys.c     keys kept outside the data directory: making, permission checks, Ed25519
  * Command functions return the process exit status: 0 success, 1 failure, 2 usage error.
  */
 #ifndef SK_ADMIN_H
@@ -28,11 +30,15 @@
 /* Device id 0 is never given to an enrolled device (enrollment counts from 1): sakhi-admin's
  * changes go through sk_apply_change as device 0, with op = highest op stored for device 0 + 1. */
 #define SK_ADMIN_DEVICE 0u
-/* Worker id recorded for sakhi-admin's own actions when no --as worker is named. */
+/* Fallback operator name when the Unix account cannot be resolved (sk_admin_operator). */
 #define SK_ADMIN_ACTOR "sakhi-admin"
 
 typedef struct sk_admin {
     const char *data; /* data directory (--data, default ./sakhi-data) */
+    const char *keys; /* keys directory (--keys; NULL = the data directory's name + ".keys") */
+    /* Who runs this: "unix:<account>" from the process's effective uid, recorded in every audit
+     * entry and change this process makes (docs/SECURITY.md, "Who did it"). */
+    char operator_name[SK_MAX_NAME + 1];
     int json;         /* --json: machine-readable output on stdout */
     int tty;          /* stdout is a terminal: human hints allowed */
     const char *prog; /* "sakhi-admin" */
@@ -66,10 +72,35 @@ void sk_admin_close(sk_admin *a);
 /* Current wall clock, Unix milliseconds. */
 uint64_t sk_admin_now_ms(void);
 
-/* Resolve the acting worker: NULL name -> sakhi-admin itself (admin role, all districts);
- * otherwise the worker must exist and be enabled. 0 or an exit status (message printed).
- * worker_buf receives the id (actor->worker points at it). */
+/* Resolve the acting worker: NULL name -> the operator (the Unix account running sakhi-admin,
+ * admin role, all districts). A name (the old --as flag) is refused: a flag is a claim, not a
+ * login. 0 or an exit status (message printed). worker_buf receives the id (actor->worker
+ * points at it). */
 int sk_admin_actor(sk_admin *a, const char *name, sk_actor *actor, sk_worker *wbuf);
+
+/* The keys directory: a->keys, or a->data without trailing slashes plus ".keys" (outside the
+ * data directory, so a copy of the data directory does not carry it). 0 or -1 (too long). */
+int sk_admin_keys_dir(const sk_admin *a, char *out, size_t cap);
+
+/* ---- keys kept apart (admin_keys.c) ---------------------------------------------------- */
+typedef struct evp_pkey_st EVP_PKEY;
+#define SK_ADMIN_SIGNKEY "audit-sign.key" /* in the keys directory: Ed25519, PEM, 0600 */
+#define SK_ADMIN_SIGNPUB "audit-sign.pub" /* its public half (copy it off the machine) */
+/* 0 when path is a regular file owned by this user with no group/other bits; else -1 with the
+ * reason and the fix in err. */
+int sk_admin_key_file_check(const char *path, char *err, size_t errcap);
+/* The keys directory into dir, created 0700 when missing; -1 with err when it is not a 0700
+ * directory of this user. */
+int sk_admin_keys_mkdir(const sk_admin *a, char *dir, size_t cap, char *err, size_t errcap);
+/* A new Ed25519 pair: private PEM at priv_path (0600, never overwritten), public at pub_path. */
+int sk_admin_signkey_make(const char *priv_path, const char *pub_path, char *err, size_t errcap);
+/* Load an Ed25519 key (private: after sk_admin_key_file_check). NULL with err on failure. */
+EVP_PKEY *sk_admin_signkey_load(const char *path, int priv, char *err, size_t errcap);
+/* Sign / check the head (seq, hash) of the audit chain at ts_ms. 0 or -1. */
+int sk_admin_head_sign(uint8_t sig[64], EVP_PKEY *key, uint64_t seq, const uint8_t hash[32],
+                       uint64_t ts_ms);
+int sk_admin_head_verify(const uint8_t sig[64], EVP_PKEY *key, uint64_t seq, const uint8_t hash[32],
+                         uint64_t ts_ms);
 
 /* ---- commands -------------------------------------------------------------------------- */
 int sk_admin_cmd_init(sk_admin *a, int argc, char **argv);

@@ -693,7 +693,7 @@ int sk_admin_cmd_backup(sk_admin *a, int argc, char **argv)
     }
     char detail[64];
     snprintf(detail, sizeof(detail), "encrypted=%d", key_path ? 1 : 0);
-    if ((rc = sk_admin_audit_now(a, "backup", SK_ADMIN_ACTOR, detail))) {
+    if ((rc = sk_admin_audit_now(a, "backup", a->operator_name, detail))) {
         rc = sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "backup written but the audit entry failed: %s",
                            sk_err_text(rc));
         goto out_key;

@@ -292,7 +292,7 @@ static int export_row(const sk_record *rec, void *p)
 
 static const char k_export_help[] =
     "usage: sakhi-admin export --format csv|jsonl [--from DATE] [--to DATE] [--status S]\n"
-    "                          [--concern C] [--identifying --as ADMIN] [--out FILE]\n"
+    "                          [--concern C] [--identifying] [--out FILE]\n"
     "\n"
     "Writes the matching cases (deleted ones never) to stdout or FILE (created 0600, never\n"
     "overwritten). csv: one row per case, a header row, enumerations by name, lists joined\n"
@@ -300,8 +300,8 @@ static const char k_export_help[] =
     "field and entry. DATE is YYYY-MM-DD (UTC, inclusive) or an ISO-8601 time, compared with\n"
     "the capture time. A minor's identifying fields (name, phone, village, notes,\n"
     "concern_other, follow-up and note texts) are withheld (the row says redacted) unless\n"
-    "--identifying is given with --as naming a worker with the admin role. Every export is\n"
-    "written to the audit log first.\n";
+    "--identifying is given. Every export is written to the audit log first, under the Unix\n"
+    "account that ran it.\n";
 
 int sk_admin_cmd_export(sk_admin *a, int argc, char **argv)
 {
@@ -334,30 +334,16 @@ int sk_admin_cmd_export(sk_admin *a, int argc, char **argv)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --status '%s'", status);
     if (concern && !(f.concern = sk_enum_code(SK_ENUM_CONCERN, concern)))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --concern '%s'", concern);
-    if (identifying && !as)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                             "--identifying needs --as WORKER (a worker with the admin role)");
     if ((rc = sk_admin_open(a, 1)))
         return rc;
 
     sk_actor actor;
     sk_worker wb;
     memset(&actor, 0, sizeof(actor));
-    actor.role = SK_ROLE_STAFF; /* the view that redacts minors */
-    actor.worker = SK_ADMIN_ACTOR;
-    if (as) {
-        if ((rc = sk_admin_actor(a, as, &actor, &wb)))
-            return rc;
-        if (identifying && !sk_case_may_see_identifying(&actor)) {
-            (void)sk_admin_audit_now(a, "export_denied", as, "identifying=1");
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
-                                 "worker '%s' may not export minors' identifying fields; only "
-                                 "the admin role may",
-                                 as);
-        }
-        if (!identifying)
-            actor.role = SK_ROLE_STAFF;
-    }
+    if ((rc = sk_admin_actor(a, as, &actor, &wb)))
+        return rc;
+    /* the operator is the shell administrator: identifying fields only when asked for */
+    actor.role = identifying ? SK_ROLE_ADMIN : SK_ROLE_STAFF;
 
     FILE *out = stdout;
     if (out_path) {

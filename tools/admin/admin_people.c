@@ -34,8 +34,10 @@ static const char k_init_help[] =
     "usage: sakhi-admin [--data DIR] init [--map-size MB] [--json]\n"
     "\n"
     "Creates the data directory (mode 0700) and an empty store in it, with an LMDB map of MB\n"
-    "MiB (default 1024, as sakhi-server; the server's --map-size wins when it starts). Running\n"
-    "it on an existing store changes nothing and succeeds.\n";
+    "MiB (default 1024, as sakhi-server; the server's --map-size wins when it starts), and in\n"
+    "the keys directory beside it (DIR.keys, mode 0700) the Ed25519 key that signs the audit\n"
+    "chain's head (audit-sign.key, 0600; copy audit-sign.pub off the machine). Running it on\n"
+    "an existing store changes nothing but making a key that is missing, and succeeds.\n";
 
 int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
 {
@@ -58,9 +60,24 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s",
                              sk_store_open_error()[0] ? sk_store_open_error() : sk_err_text(rc));
     }
-    if (!existed && (rc = sk_admin_audit_now(a, "init", SK_ADMIN_ACTOR, "")))
+    if (!existed && (rc = sk_admin_audit_now(a, "init", a->operator_name, "")))
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write the audit log: %s",
                              sk_err_text(rc));
+    /* The audit signing key, outside the data directory; made once, also for a data directory
+     * of an older version (running init again is its upgrade step). */
+    char kdir[4096], kpath[4200], ppath[4200], err[400];
+    int key_made = 0;
+    if (sk_admin_keys_mkdir(a, kdir, sizeof(kdir), err, sizeof(err)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s", err);
+    snprintf(kpath, sizeof(kpath), "%s/%s", kdir, SK_ADMIN_SIGNKEY);
+    snprintf(ppath, sizeof(ppath), "%s/%s", kdir, SK_ADMIN_SIGNPUB);
+    if (stat(kpath, &st) != 0) {
+        if (sk_admin_signkey_make(kpath, ppath, err, sizeof(err)))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s", err);
+        key_made = 1;
+    } else if (sk_admin_key_file_check(kpath, err, sizeof(err))) {
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s", err);
+    }
     if (a->json) {
         sk_buf b = SK_BUF_INIT;
         sk_jw w;
@@ -70,10 +87,20 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
         sk_jw_cstr(&w, a->data);
         sk_jw_key(&w, "created");
         sk_jw_bool(&w, !existed);
+        sk_jw_key(&w, "keys");
+        sk_jw_cstr(&w, kdir);
+        sk_jw_key(&w, "audit_key_created");
+        sk_jw_bool(&w, key_made);
         sk_jw_obj_end(&w);
         print_json(&b);
-    } else if (a->tty || !existed)
-        printf("%s store in %s\n", existed ? "existing" : "created", a->data);
+    } else {
+        if (a->tty || !existed)
+            printf("%s store in %s\n", existed ? "existing" : "created", a->data);
+        if (key_made)
+            printf("audit signing key in %s; copy %s off this machine (audit --verify "
+                   "--public-key)\n",
+                   kpath, ppath);
+    }
     return 0;
 }
 
@@ -141,6 +168,14 @@ static int worker_row(const sk_worker *wk, void *p)
     }
     c->n++;
     return 0;
+}
+
+/* "worker=ID" for an audit detail (static buffer: one call per command). */
+static const char *detail_id(const char *id)
+{
+    static char b[96];
+    snprintf(b, sizeof(b), "worker=%s", id);
+    return b;
 }
 
 int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
@@ -213,9 +248,9 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read workers: %s", sk_err_text(rc));
         if ((rc = sk_store_worker_put(a->store, &w)))
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot add worker: %s", sk_err_text(rc));
-        char detail[96];
-        snprintf(detail, sizeof(detail), "role=%s district=%u", role_s, w.district);
-        if ((rc = sk_admin_audit_now(a, "worker_add", id, detail)))
+        char detail[160];
+        snprintf(detail, sizeof(detail), "worker=%s role=%s district=%u", id, role_s, w.district);
+        if ((rc = sk_admin_audit_now(a, "worker_add", a->operator_name, detail)))
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write the audit log: %s",
                                  sk_err_text(rc));
         if (a->json)
@@ -237,7 +272,7 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
     if (!w.disabled) {
         w.disabled = 1;
         if ((rc = sk_store_worker_put(a->store, &w)) ||
-            (rc = sk_admin_audit_now(a, "worker_disable", id, "")))
+            (rc = sk_admin_audit_now(a, "worker_disable", a->operator_name, detail_id(id))))
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot disable worker: %s",
                                  sk_err_text(rc));
     }

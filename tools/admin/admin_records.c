@@ -7,9 +7,9 @@
  * case number on acceptance, validation, history, change log and audit. sakhi-admin acts as
  * device 0 (never given to an enrolled device), its op = the highest op stored for device 0,
  * plus one; base = the record's current version; HLC = the wall clock, after the record's
- * latest stamp. The actor is the worker named with --as (staff or admin), or sakhi-admin itself
- * with the admin role. `list` never prints personal fields; `show` redacts a minor's
- * identifying fields unless an administrator is named. Owns nothing between calls.
+ * latest stamp. The actor is the operator, the Unix account running sakhi-admin ("unix:NAME"),
+ * with the admin role; --as is refused. `list` never prints personal fields; `show` redacts a
+ * minor's identifying fields unless --identifying is given. Owns nothing between calls.
  */
 #include "admin.h"
 
@@ -232,41 +232,24 @@ int sk_admin_cmd_list(sk_admin *a, int argc, char **argv)
 /* ---- show -------------------------------------------------------------------------------- */
 
 static const char k_show_help[] =
-    "usage: sakhi-admin show ID [--identifying --as ADMIN]\n"
+    "usage: sakhi-admin show ID [--identifying]\n"
     "\n"
     "Prints one record as JSON with field names (ID is the record id or its case number).\n"
     "For a minor's case the identifying fields (name, phone, village, notes, concern_other,\n"
-    "follow-up and case-note texts) are withheld unless --identifying is given with --as naming\n"
-    "a worker with the admin role; such a view is written to the audit log.\n";
+    "follow-up and case-note texts) are withheld unless --identifying is given; such a view is\n"
+    "written to the audit log under the Unix account that ran it.\n";
 
-/* Resolve --identifying/--as into the actor used for redaction. */
+/* The actor used for redaction: the operator (the Unix account running sakhi-admin) with the
+ * admin role when --identifying is given, else a staff view of all districts. --as is refused
+ * (sk_admin_actor). */
 static int redaction_actor(sk_admin *a, int identifying, const char *as, sk_actor *actor,
                            sk_worker *wbuf)
 {
     memset(actor, 0, sizeof(*actor));
-    if (!identifying) {
-        /* Redact: a staff view of all districts. */
-        actor->role = SK_ROLE_STAFF;
-        actor->worker = SK_ADMIN_ACTOR;
-        if (as) {
-            int rc = sk_admin_actor(a, as, actor, wbuf);
-            if (rc)
-                return rc;
-            actor->role = SK_ROLE_STAFF;
-        }
-        return 0;
-    }
-    if (!as)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                             "--identifying needs --as WORKER (a worker with the admin role)");
     int rc = sk_admin_actor(a, as, actor, wbuf);
     if (rc)
         return rc;
-    if (!sk_case_may_see_identifying(actor))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
-                             "worker '%s' (role %s) may not see minors' identifying fields; "
-                             "only the admin role may",
-                             as, actor->role == SK_ROLE_STAFF ? "staff" : "field");
+    actor->role = identifying ? SK_ROLE_ADMIN : SK_ROLE_STAFF;
     return 0;
 }
 
@@ -279,9 +262,6 @@ int sk_admin_cmd_show(sk_admin *a, int argc, char **argv)
     int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 1, NULL, k_show_help);
     if (rc)
         return rc;
-    if (identifying && !as)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                             "--identifying needs --as WORKER (a worker with the admin role)");
     if ((rc = sk_admin_open(a, 1)))
         return rc;
     sk_actor actor;
@@ -562,20 +542,16 @@ static int action_setup(sk_admin *a, int argc, char **argv, sk_admin_opt *extra,
         return rc;
     if ((rc = sk_admin_actor(a, as, actor, wb)))
         return rc;
-    if (actor->role != SK_ROLE_STAFF && actor->role != SK_ROLE_ADMIN)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
-                             "worker '%s' is a field worker; centre actions need staff or admin",
-                             as);
     return 0;
 }
 
 #define AS_HELP                                                                                    \
-    "--as WORKER acts as that staff or admin worker (their district limits apply); without it\n"   \
-    "the action is sakhi-admin's own, with the admin role. Every action goes through the\n"        \
-    "server's rules (workflow, permissions, validation) and is written to the audit log.\n"
+    "The action is the operator's: the Unix account running sakhi-admin, with the admin role\n"    \
+    "(--as is refused). Every action goes through the server's rules (workflow, permissions,\n"    \
+    "validation) and is written to the audit log under that account.\n"
 
 static const char k_accept_help[] =
-    "usage: sakhi-admin accept ID [--as WORKER] [--json]\n"
+    "usage: sakhi-admin accept ID [--json]\n"
     "\n"
     "Accepts a received referral: status -> accepted; the store gives it the district's next\n"
     "case number (LEH-2026-000123), which is printed.\n" AS_HELP;
@@ -592,7 +568,7 @@ int sk_admin_cmd_accept(sk_admin *a, int argc, char **argv)
 }
 
 static const char k_service_help[] =
-    "usage: sakhi-admin service ID --service NAME --status STATUS [--as WORKER] [--json]\n"
+    "usage: sakhi-admin service ID --service NAME --status STATUS [--json]\n"
     "\n"
     "Records a service's status on a case. NAME: legal_aid, medical_assistance,\n"
     "police_facilitation, counselling, shelter. STATUS: needed, in_progress, given, declined,\n"
@@ -618,7 +594,7 @@ int sk_admin_cmd_service(sk_admin *a, int argc, char **argv)
 }
 
 static const char k_close_help[] =
-    "usage: sakhi-admin close ID --reason TEXT [--as WORKER] [--json]\n"
+    "usage: sakhi-admin close ID --reason TEXT [--json]\n"
     "\n"
     "Closes an accepted or in-service case with a reason (1 to 256 bytes).\n" AS_HELP;
 
@@ -637,12 +613,12 @@ int sk_admin_cmd_close(sk_admin *a, int argc, char **argv)
 }
 
 static const char k_followup_help[] =
-    "usage: sakhi-admin followup ID TEXT [--as WORKER] [--json]\n"
+    "usage: sakhi-admin followup ID TEXT [--json]\n"
     "\n"
     "Adds a follow-up (1 to 4000 bytes of text) to a case; it syncs to the field worker.\n" AS_HELP;
 
 static const char k_note_help[] =
-    "usage: sakhi-admin note ID TEXT [--as WORKER] [--json]\n"
+    "usage: sakhi-admin note ID TEXT [--json]\n"
     "\n"
     "Adds a case note (1 to 4000 bytes; staff and admin only) to a case.\n" AS_HELP;
 
@@ -690,14 +666,14 @@ static int build_erase(sk_change *c, const sk_record *cur, const sk_actor *actor
 }
 
 static const char k_erase_help[] =
-    "usage: sakhi-admin erase ID --reason REASON [--as ADMIN] [--json]\n"
+    "usage: sakhi-admin erase ID --reason REASON [--json]\n"
     "\n"
     "Erases a record for good (administrators only): its content and history are wiped, a\n"
     "tombstone remains so devices drop their copy at their next sync, and the record's key is\n"
     "shredded once the erasure is committed, so no copy of its sealed content (old pages,\n"
     "backups of data.mdb taken before) can be opened again. REASON: survivor_request,\n"
     "court_order, duplicate, entered_in_error, retention (recorded in the audit log).\n"
-    "--as names the administrator acting; without it the action is sakhi-admin's own.\n";
+    "The erasure is recorded under the Unix account running sakhi-admin.\n";
 
 int sk_admin_cmd_erase(sk_admin *a, int argc, char **argv)
 {
