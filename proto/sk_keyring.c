@@ -145,8 +145,23 @@ static int load_master(sk_keyring *kr, const char *dir, char *err, size_t errcap
         return -SK_E_STORE_IO;
     }
     struct stat st;
-    int rc =
-        fstat(fd, &st) == 0 && st.st_size == 32 ? read_all(fd, kr->master, 32, 0) : -SK_E_STORE_IO;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(err, errcap, "%s is not a regular file", path);
+        return -SK_E_STORE_IO;
+    }
+    /* A key anyone else can read, or that another user put there, is not this server's secret
+     * any more: refuse it rather than use it (docs/SECURITY.md, "Server secrets"). */
+    if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+        close(fd);
+        snprintf(err, errcap,
+                 "%s has mode %04o and owner uid %lu: refused (the master key must be mode 0600 "
+                 "and owned by this user, uid %lu: chmod 600 %s)",
+                 path, (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid,
+                 (unsigned long)geteuid(), path);
+        return -SK_E_STORE_IO;
+    }
+    int rc = st.st_size == 32 ? read_all(fd, kr->master, 32, 0) : -SK_E_STORE_IO;
     close(fd);
     if (rc)
         snprintf(err, errcap, "%s is not a 32-byte key file", path);

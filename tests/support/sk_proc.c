@@ -303,7 +303,11 @@ int sk_copy_file(const char *from, const char *to)
     size_t len;
     if (sk_read_file(from, &buf, &len))
         return -1;
-    FILE *fp = fopen(to, "wb");
+    /* 0600, as the server makes its files (a copied master key must pass its mode check) */
+    int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !fp)
+        close(fd);
     int rc = fp && fwrite(buf, 1, len, fp) == len ? 0 : -1;
     if (fp && fclose(fp) != 0)
         rc = -1;

@@ -12,6 +12,7 @@
 #include "sk_err.h"
 #include "sk_json.h"
 #include "sk_sample.h"
+#include "sk_term.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -313,9 +314,14 @@ static int print_entry(const sk_audit_entry *e, void *p)
         if (!c->b.oom)
             printf("%.*s\n", (int)c->b.len, (const char *)c->b.data);
     } else {
-        printf("%6llu  %s  %-12.*s %-16.*s dev=%-4llu %.*s\n", (unsigned long long)e->seq, t,
-               (int)e->event_len, e->event, (int)e->worker_len, e->worker,
-               (unsigned long long)e->device, (int)e->detail_len, e->detail);
+        /* details carry device labels and names typed elsewhere: escaped for the terminal */
+        char ev[4 * 64 + 1], wk[4 * 96 + 1];
+        printf("%6llu  %s  %-12s %-16s dev=%-4llu ", (unsigned long long)e->seq, t,
+               sk_term_safe(ev, sizeof(ev), e->event, e->event_len),
+               sk_term_safe(wk, sizeof(wk), e->worker, e->worker_len),
+               (unsigned long long)e->device);
+        sk_term_write(stdout, e->detail, e->detail_len);
+        putchar('\n');
     }
     return 0;
 }

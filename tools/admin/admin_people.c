@@ -11,6 +11,7 @@
 
 #include "sk_err.h"
 #include "sk_json.h"
+#include "sk_term.h"
 #include "sk_sample.h"
 #include "sk_tls.h"
 
@@ -163,8 +164,9 @@ static int worker_row(const sk_worker *wk, void *p)
     } else {
         if (c->n == 0 && c->a->tty)
             printf("%-24s %-6s %-8s %s\n", "WORKER", "ROLE", "DISTRICT", "STATE");
-        printf("%-24s %-6s %-8s %s\n", wk->id, role_name(wk->role), d ? d : "unknown",
-               wk->disabled ? "disabled" : "active");
+        char idsafe[4 * 65 + 1];
+        printf("%-24s %-6s %-8s %s\n", sk_term_cstr(idsafe, sizeof(idsafe), wk->id),
+               role_name(wk->role), d ? d : "unknown", wk->disabled ? "disabled" : "active");
     }
     c->n++;
     return 0;
@@ -399,8 +401,12 @@ static int device_row(const sk_device_info *d, void *p)
         if (c->n == 0 && c->a->tty)
             printf("%-6s %-20s %-20s %-8s %-25s %s\n", "DEVICE", "WORKER", "LABEL", "STATE",
                    "LAST SEEN", "MAX OP");
-        printf("%-6" PRIu64 " %-20s %-20s %-8s %-25s %" PRIu64 "\n", d->id, d->worker,
-               d->label[0] ? d->label : "-", d->revoked ? "revoked" : "active", seen, d->max_op);
+        /* the label comes from the device: shown as text, never as terminal codes */
+        char wsafe[4 * 65 + 1], lsafe[4 * 65 + 1];
+        printf("%-6" PRIu64 " %-20s %-20s %-8s %-25s %" PRIu64 "\n", d->id,
+               sk_term_cstr(wsafe, sizeof(wsafe), d->worker),
+               d->label[0] ? sk_term_cstr(lsafe, sizeof(lsafe), d->label) : "-",
+               d->revoked ? "revoked" : "active", seen, d->max_op);
     }
     c->n++;
     return 0;

@@ -14,6 +14,7 @@
 
 #include "sk_case.h"
 #include "sk_json.h"
+#include "sk_term.h"
 
 static const char *enum_name(sk_enum_id e, int code)
 {
@@ -177,7 +178,8 @@ static void print_value(const sk_json *v)
         else
             printf("%g", v->num);
         break;
-    case SK_JSON_STRING: printf("%s", v->str); break;
+    /* text typed by people or sent by the server: shown as text, never as terminal codes */
+    case SK_JSON_STRING: sk_term_write(stdout, v->str, strlen(v->str)); break;
     case SK_JSON_ARRAY:
         for (size_t i = 0; i < v->n; i++) {
             if (i)
@@ -266,8 +268,13 @@ int sk_cli_cmd_show(sk_cli *cli, int argc, char **argv)
                       *at = member2(e, "at", "3");
         char when[32];
         sk_cli_fmt_time(at && at->is_int ? (uint64_t)at->i : 0, when);
-        printf("  %s  %s: %s\n", when, by && by->type == SK_JSON_STRING ? by->str : "?",
-               tx && tx->type == SK_JSON_STRING ? tx->str : "");
+        char bysafe[4 * 65 + 1];
+        printf("  %s  %s: ", when,
+               by && by->type == SK_JSON_STRING ? sk_term_cstr(bysafe, sizeof(bysafe), by->str)
+                                                : "?");
+        if (tx && tx->type == SK_JSON_STRING)
+            sk_term_write(stdout, tx->str, strlen(tx->str));
+        putchar('\n');
     }
     status = SK_CLI_OK;
 out:

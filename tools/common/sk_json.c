@@ -622,6 +622,14 @@ static void write_string(sk_jw *w, const char *s, size_t n)
             char e[2] = {'\\', (char)c};
             put(w, e, 2);
             i++;
+        } else if (c == 0x7f || (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+                                 (unsigned char)s[i + 1] <= 0x9f)) {
+            /* DEL and the C1 controls (U+0080-U+009F): legal JSON raw, but a terminal that
+             * shows the output may act on them; escaped like C0 */
+            unsigned cp = c == 0x7f ? 0x7fu : (unsigned char)s[i + 1];
+            char e[6] = {'\\', 'u', '0', '0', hex[cp >> 4], hex[cp & 15]};
+            put(w, e, 6);
+            i += c == 0x7f ? 1 : 2;
         } else if (c < 0x20) {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             if (c == '\n')
