@@ -30,6 +30,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sakhi-server: cannot open log file %s\n", cfg.log_file);
         return 2;
     }
+    sk_log_set_rotation(cfg.log_max_bytes, cfg.log_keep);
     signal(SIGPIPE, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
     rc = sk_server_init(&srv, loop, &cfg, err, sizeof(err));

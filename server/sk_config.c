@@ -41,6 +41,9 @@ static const opt k_opts[] = {
     {"map-size", K_UINT, O(map_size_mb), 1, 1u << 24, "MB",
      "LMDB map size in MiB: the most the store may hold (default 1024); grow it by restarting "
      "with a larger value"},
+    {"store-reserve", K_UINT, O(store_reserve_mb), 0, 1u << 24, "MB",
+     "the last MiB of the map kept for pushes and staff work: audit entries of pulls and "
+     "last-seen times are not written into it (default 0 = a sixteenth of --map-size)"},
     {"max-conn", K_UINT, O(max_conn), 1, 1000000, "N",
      "most connections at once; more are answered ERROR BUSY and closed (default 1024)"},
     {"max-unauth", K_UINT, O(max_unauth), 1, 1000000, "N",
@@ -69,6 +72,11 @@ static const opt k_opts[] = {
      "debug, info, warn or error (default info)"},
     {"log-file", K_STR, O(log_file), 0, 0, "FILE",
      "append the log here (default stderr); SIGHUP reopens it"},
+    {"log-max-size", K_UINT, O(log_max_bytes), 0, 1ull << 40, "BYTES",
+     "rotate the log file once it holds this many bytes: FILE becomes FILE.1 and so on (default "
+     "67108864; 0 = never, for an outside rotation tool with SIGHUP)"},
+    {"log-keep", K_UINT, O(log_keep), 0, 1000, "N",
+     "rotated log files kept, FILE.1 to FILE.N; older ones are deleted (default 5)"},
     {"log-summary-interval", K_SECONDS, O(log_summary_ms), 0, 0, "S",
      "what unauthenticated peers did (failed AUTH and ENROLL, timeouts, bad input) is counted "
      "and logged as one line this often, in seconds (default 60)"},
@@ -122,6 +130,8 @@ void sk_config_defaults(sk_config *c)
     c->auth_fail_window_ms = 86400000;
     c->enroll_code_tries = 5;
     c->log_summary_ms = 60000;
+    c->log_max_bytes = 64u * 1024u * 1024u;
+    c->log_keep = 5;
     c->audit_retention_days = 400;
 }
 
@@ -332,6 +342,10 @@ int sk_config_check(const sk_config *c, char *err, size_t errcap)
                     c->listen);
     if (c->handshake_timeout_ms == 0)
         return fail(err, errcap, "--handshake-timeout: must be above 0");
+    if (c->store_reserve_mb >= c->map_size_mb)
+        return fail(err, errcap, "--store-reserve: must be below --map-size");
+    if (c->log_max_bytes && c->log_max_bytes < 4096)
+        return fail(err, errcap, "--log-max-size: 0 or at least 4096");
     if (c->log_summary_ms < 100)
         return fail(err, errcap, "--log-summary-interval: must be at least 0.1");
     return 0;

@@ -18,7 +18,8 @@ typedef struct sk_config {
     char listen[64]; /* IPv4 or IPv6 literal */
     unsigned port;   /* 0 = any free port (see port_file) */
     char data_dir[SK_CONFIG_PATH_MAX];
-    uint64_t map_size_mb; /* LMDB map size */
+    uint64_t map_size_mb;      /* LMDB map size */
+    uint64_t store_reserve_mb; /* kept for pushes and staff work; 0 = a sixteenth of the map */
     unsigned max_conn;
     unsigned max_unauth;          /* connections not yet authenticated, in all */
     unsigned max_unauth_per_addr; /* ... from one address (IPv6: one /64) */
@@ -32,6 +33,8 @@ typedef struct sk_config {
     size_t out_budget;                  /* unsent bytes per session before reading pauses */
     int log_level;                      /* SK_LOG_* */
     char log_file[SK_CONFIG_PATH_MAX];  /* empty = stderr */
+    uint64_t log_max_bytes;             /* rotate the log file at this size (0 = never) */
+    uint32_t log_keep;                  /* rotated log files kept */
     char port_file[SK_CONFIG_PATH_MAX]; /* if set, the bound port is written here */
     int plaintext;
     char tls_cert[SK_CONFIG_PATH_MAX];

@@ -3,14 +3,19 @@
  *
  * Owns the log file handle and a mutex that keeps lines whole when the loop and writer threads
  * log at once. Must never be handed referral content: callers log ids, counts and codes only.
- * SIGHUP handling (in sk_server.c) calls sk_log_reopen so an operator can rotate the file.
+ * The file is created 0600 and rotated by size (sk_log_set_rotation), so no flood can fill the
+ * disk through it; SIGHUP (sk_server.c) calls sk_log_reopen for an outside rotation tool.
  */
 #include "sk_log.h"
 
 #include "sk_err.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
@@ -20,6 +25,113 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static FILE *g_fp;
 static char g_path[4096];
 static int g_level = SK_LOG_INFO;
+static uint64_t g_size;     /* bytes in the current file (from fstat at open, then counted) */
+static uint64_t g_max;      /* rotate past this; 0 = never */
+static unsigned g_keep = 5; /* rotated files kept */
+
+/* Open path for appending, created 0600 whatever the umask (a log names devices, workers and
+ * addresses). NULL on failure. */
+static FILE *open_append(const char *path, uint64_t *size)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    *size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    FILE *fp = fdopen(fd, "a");
+    if (!fp) {
+        close(fd);
+        return NULL;
+    }
+    setvbuf(fp, NULL, _IOLBF, 0);
+    return fp;
+}
+
+/* With g_mu held: FILE -> FILE.1 -> ... -> FILE.<keep>, then a new FILE. On failure the
+ * current file goes on (and is tried again after the next max bytes). */
+static void rotate_locked(void)
+{
+    char from[sizeof(g_path) + 16], to[sizeof(g_path) + 16];
+    for (unsigned k = g_keep; k >= 1; k--) {
+        snprintf(to, sizeof(to), "%s.%u", g_path, k);
+        if (k == 1)
+            snprintf(from, sizeof(from), "%s", g_path);
+        else
+            snprintf(from, sizeof(from), "%s.%u", g_path, k - 1);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            break;
+    }
+    if (g_keep == 0)
+        (void)unlink(g_path);
+    uint64_t size = 0;
+    FILE *fp = open_append(g_path, &size);
+    if (!fp) {
+        g_size = 0; /* try again later */
+        return;
+    }
+    if (g_fp && g_fp != stderr)
+        fclose(g_fp);
+    g_fp = fp;
+    g_size = size;
+}
+
+void sk_log_set_rotation(uint64_t max_bytes, unsigned keep)
+{
+    pthread_mutex_lock(&g_mu);
+    g_max = max_bytes;
+    g_keep = keep;
+    pthread_mutex_unlock(&g_mu);
+}
+
+const char *sk_log_esc(char *buf, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    int plain = s && *s;
+    if (!cap)
+        return buf;
+    for (const char *p = s; plain && *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                strchr("._:@/+-", c) != NULL;
+    }
+    if (plain && strlen(s) < cap) {
+        memcpy(buf, s, strlen(s) + 1);
+        return buf;
+    }
+    /* Quoted; room kept for the closing quote, "..." and the NUL. */
+    if (cap < 8) {
+        buf[0] = '\0';
+        return buf;
+    }
+    buf[o++] = '"';
+    for (const char *p = s ? s : ""; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        char e[4];
+        size_t n = 0;
+        if (c == '"' || c == '\\') {
+            e[n++] = '\\';
+            e[n++] = (char)c;
+        } else if (c < 0x20 || c >= 0x7f) {
+            e[n++] = '\\';
+            e[n++] = 'x';
+            e[n++] = hex[c >> 4];
+            e[n++] = hex[c & 15];
+        } else {
+            e[n++] = (char)c;
+        }
+        if (o + n + 5 > cap) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(buf + o, e, n);
+        o += n;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
 
 static const char *const k_names[] = {"debug", "info", "warn", "error"};
 
@@ -52,14 +164,15 @@ int sk_log_open(const char *path, int level)
             rc = -SK_E_BAD_VALUE;
             goto out;
         }
-        FILE *fp = fopen(path, "a");
+        uint64_t size = 0;
+        FILE *fp = open_append(path, &size);
         if (!fp) {
             rc = -SK_E_STORE_IO;
             goto out;
         }
-        setvbuf(fp, NULL, _IOLBF, 0);
-        strcpy(g_path, path);
+        memcpy(g_path, path, strlen(path) + 1);
         g_fp = fp;
+        g_size = size;
     }
 out:
     pthread_mutex_unlock(&g_mu);
@@ -71,14 +184,15 @@ int sk_log_reopen(void)
     int rc = 0;
     pthread_mutex_lock(&g_mu);
     if (g_path[0]) {
-        FILE *fp = fopen(g_path, "a");
+        uint64_t size = 0;
+        FILE *fp = open_append(g_path, &size);
         if (!fp) {
             rc = -SK_E_STORE_IO;
         } else {
-            setvbuf(fp, NULL, _IOLBF, 0);
             if (g_fp && g_fp != stderr)
                 fclose(g_fp);
             g_fp = fp;
+            g_size = size;
         }
     }
     pthread_mutex_unlock(&g_mu);
@@ -129,10 +243,20 @@ void sk_log(int level, const char *event, const char *fmt, ...)
         if ((size_t)n > sizeof(line) - 2)
             n = (int)sizeof(line) - 2;
     }
+    /* Last guard: whatever a caller formatted, one event is one line with no terminal
+     * control in it. */
+    for (int i = 0; i < n; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = '?';
     line[n++] = '\n';
     pthread_mutex_lock(&g_mu);
     FILE *fp = g_fp ? g_fp : stderr;
     fwrite(line, 1, (size_t)n, fp);
     fflush(fp);
+    if (g_fp && g_fp != stderr) {
+        g_size += (uint64_t)n;
+        if (g_max && g_size >= g_max)
+            rotate_locked();
+    }
     pthread_mutex_unlock(&g_mu);
 }

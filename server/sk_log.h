@@ -3,7 +3,10 @@
  *
  * Every line starts with ts=<UTC ISO-8601 ms> level=<level> event=<name>, then the caller's
  * key=value pairs. Callers pass identifiers, counts and codes only: never a referral's field
- * content (names, phones, notes), never keys or codes that grant access.
+ * content (names, phones, notes), never keys or codes that grant access; a string that came
+ * from a device or a person (a worker id, a TLS peer's text) goes through sk_log_esc. As a last
+ * guard every control byte in a finished line is written as '?', so one line stays one line.
+ * The file is created 0600.
  * Thread-safe (the writer thread logs too). The log is process-wide state: the server is one
  * process with one log; library code (client-lib) never uses this module.
  */
@@ -11,6 +14,8 @@
 #define SK_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 
 enum { SK_LOG_DEBUG = 0, SK_LOG_INFO = 1, SK_LOG_WARN = 2, SK_LOG_ERROR = 3 };
 
@@ -22,6 +27,15 @@ const char *sk_log_level_name(int level);
 int sk_log_open(const char *path, int level);
 /* Reopen the file (after rotation, on SIGHUP). 0 or -SK_E_STORE_IO (keeps the old file). */
 int sk_log_reopen(void);
+/* Cap the file: once it holds max_bytes it is renamed FILE.1 (FILE.1 to FILE.2, ... up to
+ * FILE.<keep>, the oldest dropped) and a new FILE is started, so the log never takes more than
+ * about (keep + 1) * max_bytes of disk. max_bytes 0: no cap (an outside tool rotates, SIGHUP). */
+void sk_log_set_rotation(uint64_t max_bytes, unsigned keep);
+/* Render a string that came from a device or a person for a log line: returned as is when it
+ * is made only of letters, digits and . _ : @ / + -, else double-quoted with \", \\ and
+ * every other byte outside printable ASCII as \xNN, so no name can forge a field, a line or a
+ * terminal escape. Truncated (ending in ...) to fit cap; returns buf. */
+const char *sk_log_esc(char *buf, size_t cap, const char *s);
 void sk_log_close(void);
 int sk_log_enabled(int level);
 

@@ -396,6 +396,9 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
         ret = 3;
         goto out;
     }
+    sk_writer_set_reserve(srv->writer, cfg->store_reserve_mb
+                                           ? (size_t)cfg->store_reserve_mb * 1024u * 1024u
+                                           : (size_t)cfg->map_size_mb * 1024u * 1024u / 16u);
     struct sockaddr_storage addr;
     if (uv_ip4_addr(cfg->listen, (int)cfg->port, (struct sockaddr_in *)&addr) != 0 &&
         uv_ip6_addr(cfg->listen, (int)cfg->port, (struct sockaddr_in6 *)&addr) != 0) {

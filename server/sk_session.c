@@ -725,8 +725,9 @@ static void enroll_done(sk_session *s, sk_wreq *w)
     }
     s->device = w->dev_out.id;
     s->state = ST_CHALLENGED;
+    char wesc[4 * SK_MAX_NAME + 8];
     sk_log(SK_LOG_INFO, "enrolled", "session=%llu device=%llu worker=%s", (unsigned long long)s->id,
-           (unsigned long long)s->device, w->worker_out.id);
+           (unsigned long long)s->device, sk_log_esc(wesc, sizeof(wesc), w->worker_out.id));
     sk_msg e;
     sk_msg_init(&e, SK_MSG_ENROLLED, w->rid);
     e.u.enrolled.device = w->dev_out.id;
@@ -840,8 +841,10 @@ static void on_auth(sk_session *s, const sk_msg *m)
     w.u.welcome.district = s->worker.district;
     w.u.welcome.seq = last_seq;
     w.u.welcome.has_seq = 1;
+    char wesc[4 * SK_MAX_NAME + 8];
     sk_log(SK_LOG_INFO, "auth_ok", "session=%llu device=%llu worker=%s role=%u",
-           (unsigned long long)s->id, (unsigned long long)s->device, s->worker.id, s->worker.role);
+           (unsigned long long)s->id, (unsigned long long)s->device,
+           sk_log_esc(wesc, sizeof(wesc), s->worker.id), s->worker.role);
     send_msg(s, &w);
     arm_idle(s);
     sk_wreq *t = sk_wreq_new(SK_WREQ_TOUCH, 0);

@@ -49,8 +49,9 @@ static void log_failure(tls_tr *t, int rc)
     t->failed_logged = 1;
     /* The engine's text names TLS conditions only (versions, alerts), never application data.
      * Debug only: a failed handshake is a stranger's doing, counted in unauth_summary. */
-    sk_log(SK_LOG_DEBUG, "tls_failed", "code=%s why=\"%s\"", sk_err_name(rc),
-           sk_tls_error(t->conn));
+    char why[512];
+    sk_log(SK_LOG_DEBUG, "tls_failed", "code=%s why=%s", sk_err_name(rc),
+           sk_log_esc(why, sizeof(why), sk_tls_error(t->conn)));
 }
 
 static int tls_on_read(sk_transport *base, const uint8_t *b, size_t n)

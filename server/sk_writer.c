@@ -39,6 +39,10 @@ struct sk_writer {
     sk_writer_done_cb done;
     void *payload;
     uint64_t txns, reqs; /* writer thread; read for stats after join or racily for logs */
+    size_t reserve;      /* map bytes kept for pushes and staff work (sk_writer_set_reserve) */
+    int low;             /* writer thread: this transaction started within the reserve */
+    int was_low;         /* ... the previous one did */
+    uint64_t skipped;    /* audit-only and last-seen writes left out while low */
 };
 
 sk_wreq *sk_wreq_new(int kind, uint32_t nchanges)
@@ -92,6 +96,43 @@ static void panic_exit(int mrc)
 {
     sk_log(SK_LOG_ERROR, "store_panic", "err=\"%s\" action=exit", mdb_strerror(mrc));
     _exit(70);
+}
+
+/* Is the store within its reserve? Pages in use (the file's high-water mark less the free
+ * list LMDB will reuse) plus the reserve reach the map. The free list is walked only near the
+ * top, so a store far from full pays one env query per transaction. */
+static int room_low(sk_writer *wr, MDB_txn *txn)
+{
+    MDB_env *env = sk_store_env(wr->store);
+    MDB_envinfo info;
+    MDB_stat st;
+    if (!wr->reserve || mdb_env_info(env, &info) || mdb_env_stat(env, &st) || !st.ms_psize)
+        return 0;
+    size_t pages = info.me_mapsize / st.ms_psize;
+    size_t reserve = wr->reserve / st.ms_psize;
+    size_t used = info.me_last_pgno + 1;
+    if (used + reserve < pages)
+        return 0;
+    size_t freep = 0;
+    MDB_cursor *c;
+    MDB_val k, v;
+    if (mdb_cursor_open(txn, 0, &c) == 0) { /* dbi 0: LMDB's free list, [count, pgno...] */
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+            if (v.mv_size >= sizeof(size_t)) {
+                size_t n;
+                memcpy(&n, v.mv_data, sizeof(n));
+                freep += n;
+            }
+        mdb_cursor_close(c);
+    }
+    if (freep > used)
+        freep = used;
+    return used - freep + reserve >= pages;
+}
+
+void sk_writer_set_reserve(sk_writer *wr, size_t bytes)
+{
+    wr->reserve = bytes;
 }
 
 /* Apply one request inside txn. Returns 0, or a fatal code that dooms the transaction
@@ -168,6 +209,10 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
         return 0;
     }
     case SK_WREQ_TOUCH:
+        if (wr->low) { /* the reserve is for pushes and staff work */
+            wr->skipped++;
+            return 0;
+        }
         rc = sk_store_device_get_txn(wr->store, txn, w->device, &d);
         if (rc == -SK_E_NOT_FOUND)
             return 0;
@@ -176,6 +221,10 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
         d.last_seen_ms = w->now_ms;
         return sk_store_device_put_txn(wr->store, txn, &d);
     case SK_WREQ_AUDIT:
+        if (wr->low) {
+            wr->skipped++;
+            return 0;
+        }
         return sk_store_audit_txn(wr->store, txn, w->now_ms, w->event, w->worker, w->device,
                                   w->detail ? w->detail : "");
     case SK_WREQ_PRUNE:
@@ -208,6 +257,13 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
         log_store_error(wr, "begin", mdb_strerror(mrc));
         rc = sk_store_mdb_err(mrc);
         goto failed;
+    }
+    wr->low = room_low(wr, txn);
+    if (wr->low != wr->was_low) {
+        sk_log(wr->low ? SK_LOG_WARN : SK_LOG_INFO, "store_reserve",
+               "within=%d reserve_bytes=%zu skipped=%llu", wr->low, wr->reserve,
+               (unsigned long long)wr->skipped);
+        wr->was_low = wr->low;
     }
     for (sk_wreq *w = head; w; w = w->next)
         if ((rc = apply_one(wr, txn, w)))

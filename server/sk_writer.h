@@ -78,6 +78,13 @@ size_t sk_writer_pending(sk_writer *wr);
  * Call on the loop thread; it runs the loop's async handle close. */
 void sk_writer_stop(sk_writer *wr);
 
+/* Keep the last bytes of the map for pushes (with their audit entries) and staff work: while
+ * the store's pages in use plus bytes reach the map size, audit-only entries (pulls,
+ * revocations seen by sessions) and last-seen updates are left out, and a store_reserve line
+ * says so; so STORE_FULL for a push is never caused by audit growth. 0 = no reserve. Call
+ * before the first request. */
+void sk_writer_set_reserve(sk_writer *wr, size_t bytes);
+
 /* Statistics for logs: transactions committed and requests in them. */
 void sk_writer_stats(sk_writer *wr, uint64_t *txns, uint64_t *reqs);
 

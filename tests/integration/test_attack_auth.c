@@ -62,6 +62,19 @@ static int setup_fast_summary(void **state)
     return start(state, extra);
 }
 
+static int setup_small_log(void **state)
+{
+    const char *extra[] = {"--log-level", "debug", "--log-max-size", "16384", "--log-keep",
+                           "2",           NULL};
+    return start(state, extra);
+}
+
+static int setup_small_store(void **state)
+{
+    const char *extra[] = {"--map-size", "2", "--store-reserve", "1", NULL};
+    return start(state, extra);
+}
+
 static int teardown(void **state)
 {
     fx *f = *state;
@@ -376,6 +389,97 @@ static void test_strangers_write_nothing(void **state)
     sk_tc_free(&a);
 }
 
+/* The log: created 0600, rotated by size into FILE.1 .. FILE.<keep> (the oldest dropped), and
+ * a worker id with a terminal escape, a space and a quote reaches it escaped. */
+static void test_log_capped_rotated_escaped(void **state)
+{
+    fx *f = *state;
+    struct stat st;
+    assert_int_equal(stat(f->ts.log, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    const char *evil = "ev\x1b[2J il\"x";
+    assert_int_equal(sk_ts_worker(&f->ts, evil, SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    sk_tc a;
+    assert_int_equal(sk_td_tc(&a, &f->ts, evil, "a"), 0);
+    sk_tc_close(&a);
+    /* Debug lines of many short connections: well past three files of 16 KiB. */
+    uint8_t tpriv[SK_PRIVKEY_LEN], tpub[SK_PUBKEY_LEN];
+    assert_int_equal(sk_auth_keygen(tpriv, tpub), 0);
+    int type;
+    uint32_t code, retry;
+    for (int i = 0; i < 150; i++)
+        auth_with(f, a.device, i % 10 ? tpriv : a.priv, &type, &code, &retry);
+    char path[700];
+    size_t total = 0, len;
+    int escaped = 0;
+    for (int k = 0; k <= 3; k++) {
+        if (k == 0)
+            snprintf(path, sizeof(path), "%s", f->ts.log);
+        else
+            snprintf(path, sizeof(path), "%s.%d", f->ts.log, k);
+        if (k == 3) {
+            assert_int_not_equal(stat(path, &st), 0); /* --log-keep 2: no third */
+            break;
+        }
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_true(st.st_size <= 16384 + 2048); /* the cap, plus the line that crossed it */
+        char *text = slurp(path, &len);
+        total += len;
+        assert_null(memchr(text, 0x1b, len));
+        escaped += strstr(text, "worker=\"ev\\x1b[2J il\\\"x\"") != NULL;
+        /* Every line is whole: it starts with ts= */
+        for (const char *p = text; p && p < text + len;) {
+            assert_int_equal(strncmp(p, "ts=", 3), 0);
+            p = strchr(p, '\n');
+            if (p)
+                p++;
+        }
+        free(text);
+    }
+    assert_true(total > 2 * 16384);
+    assert_true(escaped >= 1);
+    sk_tc_free(&a);
+}
+
+/* The store's reserve: a device pulling in a loop fills a 2 MiB store with pull audit entries
+ * until the store is within its last 1 MiB; from there on pulls are no longer audited (a
+ * store_reserve line says so) and a PUSH still gets APPLIED, never STORE_FULL. */
+static void test_audit_growth_never_fills_store(void **state)
+{
+    fx *f = *state;
+    sk_tc a;
+    assert_int_equal(sk_td_tc(&a, &f->ts, "fw1", "a"), 0);
+    sk_change ch;
+    sk_ack ack;
+    assert_int_equal(sk_tc_make_referral(&ch, 1, sk_ts_now_ms(), "x"), 0);
+    assert_int_equal(sk_tc_push(&a, &ch, 1, &ack), 0);
+    assert_int_equal(ack.status, SK_ACK_APPLIED);
+    sk_change_free(&ch);
+    uint64_t last = 0, same = 0;
+    int pulls = 0;
+    while (pulls < 40000 && same < 3) {
+        for (int i = 0; i < 500; i++, pulls++)
+            assert_int_equal(sk_tc_pull(&a, 0, 100, NULL, NULL, NULL, NULL, NULL), 0);
+        sk_sleep_ms(100); /* let the writer catch up with the audit entries */
+        uint64_t n = audit_count(f);
+        same = n == last ? same + 1 : 0;
+        last = n;
+    }
+    assert_true(same >= 3); /* the audit log stopped growing: the reserve was reached */
+    assert_true(last > 1000);
+    assert_int_equal(sk_file_contains(f->ts.log, "event=store_reserve within=1"), 1);
+    for (uint64_t op = 2; op < 12; op++) {
+        assert_int_equal(sk_tc_make_referral(&ch, op, sk_ts_now_ms() + op, "y"), 0);
+        assert_int_equal(sk_tc_push(&a, &ch, 1, &ack), 0);
+        assert_int_equal(ack.status, SK_ACK_APPLIED);
+        sk_change_free(&ch);
+    }
+    print_message("reserve: %d pulls, audit stopped at %llu entries, 10 pushes applied after\n",
+                  pulls, (unsigned long long)last);
+    sk_tc_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +488,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_code_dies_after_five_wrong_tries, setup_no_addr_limit,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_strangers_write_nothing, setup_fast_summary, teardown),
+        cmocka_unit_test_setup_teardown(test_log_capped_rotated_escaped, setup_small_log, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_growth_never_fills_store, setup_small_store,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,15 @@
 #define FIRST_DEVICE 1000000u
 #define SLOW_ADDRS 16
 
+/* Under AddressSanitizer freed memory sits in its quarantine (256 MiB), so the server's
+ * resident size says nothing about the frame budget there: the bound is checked in plain
+ * builds only (the figure is printed in both). */
+#if defined(__SANITIZE_ADDRESS__)
+#define MEMORY_BOUND_CHECKED 0
+#else
+#define MEMORY_BOUND_CHECKED 1
+#endif
+
 /* A field of /proc/PID/status in KiB (VmRSS, VmHWM), -1 if unreadable. */
 static long status_kb(pid_t pid, const char *field)
 {
@@ -277,7 +286,8 @@ static void test_flood_leaves_room_for_a_device(void **state)
     assert_true(real_ms < 2000);
     /* Memory: the frame budget, plus one frame of overshoot, plus a base of 32 MiB for the
      * sessions themselves, their TCP handles and read buffers. */
-    assert_true(hwm - rss0 < (long)(BUDGET + MAX_FRAME) / 1024 + 32 * 1024);
+    if (MEMORY_BOUND_CHECKED)
+        assert_true(hwm - rss0 < (long)(BUDGET + MAX_FRAME) / 1024 + 32 * 1024);
     /* Descriptors: --max-conn (1024) plus lingering closes, not the flood's thousands. */
     assert_true(fds > 0 && fds < 1024 + 128);
 

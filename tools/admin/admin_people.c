@@ -293,7 +293,9 @@ static const char k_code_help[] =
     "Prints a one-time enrollment code for WORKER (who must exist and be active). The device\n"
     "trades it for its identity at enrollment; it works once, until it expires. DURATION is a\n"
     "number with s, m, h or d (default 24h, at most 30d). Only the code's SHA-256 is stored:\n"
-    "a lost code cannot be shown again; issue a new one.\n";
+    "a lost code cannot be shown again; issue a new one. A code also dies when the server has\n"
+    "seen 5 wrong codes that begin with its first 3 symbols (someone guessing it): issue a new\n"
+    "one then too (sakhi-server --enroll-code-tries).\n";
 
 /* "90s", "15m", "24h", "7d" -> ms. 0 or -1. */
 static int parse_duration(const char *s, uint64_t *ms)
