@@ -24,6 +24,7 @@ if(TARGET sakhi_jni AND TARGET sakhi-server)
   set(SAKHI_JAVA_TEST_DIR ${PROJECT_SOURCE_DIR}/client-lib/java/test/org/sakhisync)
   add_jar(sakhi_java_tests
     SOURCES ${SAKHI_JAVA_TEST_DIR}/TestSupport.java ${SAKHI_JAVA_TEST_DIR}/TestServer.java
+            ${SAKHI_JAVA_TEST_DIR}/SoftKeyProvider.java
             ${SAKHI_JAVA_TEST_DIR}/ApiTest.java ${SAKHI_JAVA_TEST_DIR}/SyncTest.java
     INCLUDE_JARS sakhi_java
     OUTPUT_NAME sakhi-tests)

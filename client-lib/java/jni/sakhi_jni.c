@@ -44,6 +44,9 @@ static jmethodID g_on_progress; /* ProgressListener.onProgress(SyncProgress) -> 
 static jclass g_oom_cls;        /* java.lang.OutOfMemoryError */
 static jclass g_native_cls;     /* org.sakhisync.Native */
 static jmethodID g_native_log;  /* static Native.log(LogListener, int, byte[]) */
+static jmethodID g_exc_code;    /* SakhiException.code() */
+static jmethodID g_kp_wrap;     /* KeyProvider.wrap(byte[], byte[]) -> byte[] */
+static jmethodID g_kp_unwrap;   /* KeyProvider.unwrap(byte[], byte[]) -> byte[] */
 
 /* ---- counting allocator ------------------------------------------------------------------ */
 
@@ -243,7 +246,7 @@ static jclass global_class(JNIEnv *env, const char *name)
 JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved)
 {
     JNIEnv *env;
-    jclass listener;
+    jclass listener, keys;
     (void)reserved;
     if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK)
         return JNI_ERR;
@@ -255,7 +258,16 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved)
         return JNI_ERR;
     g_native_log =
         (*env)->GetStaticMethodID(env, g_native_cls, "log", "(Lorg/sakhisync/LogListener;I[B)V");
-    if (!g_native_log)
+    g_exc_code = (*env)->GetMethodID(env, g_exc_cls, "code", "()I");
+    if (!g_native_log || !g_exc_code)
+        return JNI_ERR;
+    keys = (*env)->FindClass(env, "org/sakhisync/KeyProvider");
+    if (!keys)
+        return JNI_ERR;
+    g_kp_wrap = (*env)->GetMethodID(env, keys, "wrap", "([B[B)[B");
+    g_kp_unwrap = (*env)->GetMethodID(env, keys, "unwrap", "([B[B)[B");
+    (*env)->DeleteLocalRef(env, keys);
+    if (!g_kp_wrap || !g_kp_unwrap)
         return JNI_ERR;
     g_exc_ctor = (*env)->GetMethodID(env, g_exc_cls, "<init>", "(I[B[B)V");
     g_prog_ctor = (*env)->GetMethodID(env, g_prog_cls, "<init>", "(IJJJJJJJJJJ)V");
@@ -353,21 +365,141 @@ static void log_free(JNIEnv *env, jni_log *lg)
     atomic_fetch_sub(&g_live_objects, 1);
 }
 
+/* A Java KeyProvider during one sakhi_open: the callbacks run on the opening thread. */
+typedef struct jni_keys {
+    JNIEnv *env;       /* of the thread that called open */
+    jobject provider;  /* local reference of that call */
+    jthrowable thrown; /* what the provider threw other than a SakhiException, or NULL */
+} jni_keys;
+
+/* Overwrite a Java array that held key material. */
+static void wipe_array(JNIEnv *env, jbyteArray a)
+{
+    static const jbyte zeros[256];
+    jsize n, off = 0;
+    if (!a)
+        return;
+    n = (*env)->GetArrayLength(env, a);
+    while (off < n) {
+        jsize k = n - off < (jsize)sizeof(zeros) ? n - off : (jsize)sizeof(zeros);
+        (*env)->SetByteArrayRegion(env, a, off, k, zeros);
+        off += k;
+    }
+}
+
+/* Call provider.wrap or provider.unwrap (m) with (in, tag) and copy the returned array into out
+ * (capacity *out_len). A SakhiException's code becomes the callback's result; any other
+ * exception is kept for the caller of open and gives SAKHI_EKEYPROVIDER. secret_in says which
+ * array holds the secret (wrap: the input; unwrap: the result): that one is wiped. */
+static int kp_call(jni_keys *k, jmethodID m, int secret_in, uint8_t *out, size_t *out_len,
+                   const uint8_t *in, size_t in_len, const uint8_t *tag, size_t tag_len)
+{
+    JNIEnv *env = NULL;
+    jbyteArray jin = NULL, jtag = NULL, jres = NULL;
+    jthrowable t;
+    jsize n;
+    int rc = SAKHI_EKEYPROVIDER;
+    if (k->thrown)
+        return SAKHI_EKEYPROVIDER;
+    /* libsakhi calls the provider on the opening thread; anything else would make k->env
+     * invalid. */
+    if ((*g_vm)->GetEnv(g_vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK || env != k->env ||
+        (*env)->ExceptionCheck(env))
+        return SAKHI_EKEYPROVIDER;
+    if (in_len > INT32_MAX || tag_len > INT32_MAX)
+        return SAKHI_EKEYPROVIDER;
+    jin = (*env)->NewByteArray(env, (jsize)in_len);
+    if (!jin)
+        goto out;
+    (*env)->SetByteArrayRegion(env, jin, 0, (jsize)in_len, (const jbyte *)in);
+    jtag = (*env)->NewByteArray(env, (jsize)tag_len);
+    if (!jtag)
+        goto out;
+    (*env)->SetByteArrayRegion(env, jtag, 0, (jsize)tag_len, (const jbyte *)tag);
+    jres = (jbyteArray)(*env)->CallObjectMethod(env, k->provider, m, jin, jtag);
+    if ((*env)->ExceptionCheck(env) || !jres)
+        goto out; /* null: the provider failed */
+    n = (*env)->GetArrayLength(env, jres);
+    if ((size_t)n > *out_len)
+        goto out;
+    (*env)->GetByteArrayRegion(env, jres, 0, n, (jbyte *)out);
+    *out_len = (size_t)n;
+    rc = 0;
+out:
+    if ((t = (*env)->ExceptionOccurred(env)) != NULL) {
+        (*env)->ExceptionClear(env);
+        if ((*env)->IsInstanceOf(env, t, g_exc_cls)) {
+            rc = (*env)->CallIntMethod(env, t, g_exc_code);
+            if ((*env)->ExceptionCheck(env)) {
+                (*env)->ExceptionClear(env);
+                rc = SAKHI_EKEYPROVIDER;
+            }
+            if (rc >= 0)
+                rc = SAKHI_EKEYPROVIDER;
+            (*env)->DeleteLocalRef(env, t);
+        } else {
+            k->thrown = t; /* a local reference of the open call, thrown when it returns */
+            rc = SAKHI_EKEYPROVIDER;
+        }
+    }
+    wipe_array(env, secret_in ? jin : jres);
+    (*env)->DeleteLocalRef(env, jin);
+    (*env)->DeleteLocalRef(env, jtag);
+    (*env)->DeleteLocalRef(env, jres);
+    return rc;
+}
+
+static int kp_wrap(uint8_t *blob_out, size_t *blob_len, const uint8_t *secret, size_t secret_len,
+                   const uint8_t *pin_tag, size_t pin_tag_len, void *payload)
+{
+    return kp_call(payload, g_kp_wrap, 1, blob_out, blob_len, secret, secret_len, pin_tag,
+                   pin_tag_len);
+}
+
+static int kp_unwrap(uint8_t *secret_out, size_t *secret_len, const uint8_t *blob, size_t blob_len,
+                     const uint8_t *pin_tag, size_t pin_tag_len, void *payload)
+{
+    return kp_call(payload, g_kp_unwrap, 0, secret_out, secret_len, blob, blob_len, pin_tag,
+                   pin_tag_len);
+}
+
+JNIEXPORT jbyteArray JNICALL Java_org_sakhisync_Native_pinCheck(JNIEnv *env, jclass cls,
+                                                                jbyteArray jpin)
+{
+    const char *reason = "";
+    char *pin = NULL;
+    (void)cls;
+    if (jstr(env, jpin, &pin))
+        return NULL;
+    if (sakhi_pin_check(pin, &reason) == 0 || !reason)
+        reason = "";
+    jfree_secret(pin);
+    return jbytes(env, reason);
+}
+
 JNIEXPORT void JNICALL Java_org_sakhisync_Native_open(JNIEnv *env, jclass cls, jbyteArray jpath,
                                                       jbyteArray jpin, jbyteArray japp,
-                                                      jlong map_size, jint kdf, jint max_pin,
-                                                      jlong clock_offset, jobject listener,
-                                                      jint log_level, jlongArray jhandles)
+                                                      jlongArray jopts, jobject listener,
+                                                      jobject provider, jlongArray jhandles)
 {
     sakhi_options o = SAKHI_OPTIONS_INIT;
+    sakhi_key_provider kp = SAKHI_KEY_PROVIDER_INIT;
+    jni_keys keys = {env, provider, NULL};
     sakhi_client *c = NULL;
     jni_log *lg = NULL;
     char *path = NULL, *pin = NULL, *app = NULL;
-    jlong handles[2];
+    jlong handles[2], v[7];
     int rc;
     (void)cls;
-    if (map_size < 0 || kdf < 0 || max_pin < 0 || log_level < 0) {
-        throw_text(env, SAKHI_EINVAL, "negative option", "");
+    /* {map_size, kdf_log2_n, max_pin_attempts, clock offset, log level, kdf KiB, kdf ms} */
+    if ((*env)->GetArrayLength(env, jopts) != 7) {
+        throw_text(env, SAKHI_EINVAL, "open: 7 options expected", "");
+        return;
+    }
+    (*env)->GetLongArrayRegion(env, jopts, 0, 7, v);
+    if (v[0] < 0 || v[1] < 0 || v[1] > UINT_MAX || v[2] < 0 || v[2] > UINT_MAX || v[4] < 0 ||
+        v[4] > INT_MAX || v[5] < 0 || v[5] > UINT_MAX || v[6] < 0 || v[6] > UINT_MAX) {
+        throw_text(env, SAKHI_EINVAL, "open: option out of range", "");
         return;
     }
     if (jstr(env, jpath, &path) || jstr(env, jpin, &pin) || jstr(env, japp, &app))
@@ -375,11 +507,19 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_open(JNIEnv *env, jclass cls, j
     o.malloc_fn = hook_malloc;
     o.realloc_fn = hook_realloc;
     o.free_fn = hook_free;
-    o.map_size = (uint64_t)map_size;
-    o.kdf_log2_n = (unsigned int)kdf;
-    o.max_pin_attempts = (unsigned int)max_pin;
+    o.map_size = (uint64_t)v[0];
+    o.kdf_log2_n = (unsigned int)v[1];
+    o.max_pin_attempts = (unsigned int)v[2];
     o.app = app;
-    o.test_clock_offset_ms = clock_offset;
+    o.test_clock_offset_ms = v[3];
+    o.kdf_memory_kib = (unsigned int)v[5];
+    o.kdf_target_ms = (unsigned int)v[6];
+    if (provider) {
+        kp.wrap = kp_wrap;
+        kp.unwrap = kp_unwrap;
+        kp.payload = &keys;
+        o.key_provider = &kp;
+    }
     if (listener) {
         lg = jalloc(sizeof(*lg));
         if (!lg) {
@@ -396,9 +536,16 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_open(JNIEnv *env, jclass cls, j
         atomic_fetch_add(&g_live_objects, 1);
         o.log_fn = on_log;
         o.log_payload = lg;
-        o.log_level = log_level;
+        o.log_level = (int)v[4];
     }
     rc = sakhi_open(&c, path, pin, &o);
+    if (keys.thrown) {
+        /* The provider's own exception, now that libsakhi has cleaned up. */
+        if (rc == 0)
+            sakhi_close(c);
+        (*env)->Throw(env, keys.thrown);
+        goto out;
+    }
     if (rc) {
         throw_sakhi(env, NULL, rc);
         goto out;
@@ -410,7 +557,6 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_open(JNIEnv *env, jclass cls, j
     if ((*env)->ExceptionCheck(env)) {
         sakhi_close(c);
         atomic_fetch_sub(&g_live_objects, 1);
-        c = NULL;
         goto out;
     }
     lg = NULL; /* the client's now; freed by close */

@@ -47,9 +47,12 @@ final class Native {
     static native long[] debugCounts();
 
     /* handles[0] gets the client, handles[1] the log context (0 without a listener). */
-    static native void open(byte[] path, byte[] pin, byte[] app, long mapSize, int kdfLog2N,
-                            int maxPinAttempts, long clockOffsetMs, LogListener log,
-                            int logLevel, long[] handles) throws SakhiException;
+    /* opts: {mapSize, kdfLog2N, maxPinAttempts, clockOffsetMs, logLevel, kdfMemoryKib,
+     * kdfTargetMs}. */
+    static native void open(byte[] path, byte[] pin, byte[] app, long[] opts, LogListener log,
+                            KeyProvider keys, long[] handles) throws SakhiException;
+    /* The reason sakhi_pin_check gives ("" when the PIN is accepted). */
+    static native byte[] pinCheck(byte[] pin);
     static native void close(long c, long logCtx);
 
     /* Called by the JNI layer's log callback: the line arrives as UTF-8. */

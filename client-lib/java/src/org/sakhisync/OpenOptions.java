@@ -12,6 +12,9 @@ public final class OpenOptions {
     long testClockOffsetMs;
     LogListener log;
     int logLevel;
+    KeyProvider keyProvider;
+    int kdfMemoryKib;
+    int kdfTargetMs;
 
     /** LMDB map size in bytes; 0 = 256 MiB. */
     public OpenOptions mapSize(long bytes) {
@@ -21,7 +24,10 @@ public final class OpenOptions {
         return this;
     }
 
-    /** scrypt cost 2^n for NEW stores; 0 = 15. Tests use about 10; real apps leave 0. */
+    /**
+     * TESTS ONLY: nonzero gives NEW stores a fixed, tiny Argon2id cost (2^n KiB, one pass, no
+     * calibration) so tests stay fast. Real apps leave 0.
+     */
     public OpenOptions kdfLog2N(int n) {
         if (n < 0)
             throw new IllegalArgumentException("kdfLog2N < 0");
@@ -52,6 +58,27 @@ public final class OpenOptions {
             throw new IllegalArgumentException("log level out of range");
         this.log = listener;
         this.logLevel = level;
+        return this;
+    }
+
+    /**
+     * The key provider that guards the store's data key (see {@link KeyProvider}); null: the PIN
+     * alone protects the store.
+     */
+    public OpenOptions keyProvider(KeyProvider provider) {
+        this.keyProvider = provider;
+        return this;
+    }
+
+    /**
+     * Argon2id for NEW stores: memory in KiB (0 = 65536) and the time one unlock should take on
+     * this device in ms (0 = 1000); the passes are measured at creation to meet the time.
+     */
+    public OpenOptions kdf(int memoryKib, int targetMs) {
+        if (memoryKib < 0 || targetMs < 0)
+            throw new IllegalArgumentException("negative KDF parameter");
+        this.kdfMemoryKib = memoryKib;
+        this.kdfTargetMs = targetMs;
         return this;
     }
 

@@ -25,6 +25,24 @@ public final class Sakhi {
         return Native.str(Native.syncStateName(state));
     }
 
+    /**
+     * Whether {@code pin} may protect a NEW store ({@code sakhi_pin_check}): "" when accepted,
+     * otherwise why not ("too short", a common pattern). Stores that exist keep opening with the
+     * PIN they were made with. The PIN's UTF-8 copy is wiped after the check.
+     */
+    public static String checkPin(char[] pin) {
+        byte[] b = SakhiClient.encodePin(pin);
+        try {
+            return str(Native.pinCheck(b));
+        } finally {
+            java.util.Arrays.fill(b, (byte) 0);
+        }
+    }
+
+    private static String str(byte[] b) {
+        return Native.str(b);
+    }
+
     /** Length of a record id in text form (36 characters). */
     public static final int ID_LENGTH = 36;
 
@@ -53,6 +71,18 @@ public final class Sakhi {
     public static final int EFORBIDDEN = -23;
     /** The server's TLS key is not the one pinned at enrollment. */
     public static final int ESERVERKEY = -24;
+    /** A new store refused the PIN: too short or too common ({@link #checkPin}). */
+    public static final int EWEAKPIN = -25;
+    /** The store needs its key provider, or the provider failed. */
+    public static final int EKEYPROVIDER = -26;
+    /** Shortest PIN a new store accepts. */
+    public static final int PIN_MIN_LEN = 6;
+    /** Largest blob a {@link KeyProvider} may return from wrap. */
+    public static final int KEY_BLOB_MAX = 1024;
+    /** Length of the PIN tag handed to a {@link KeyProvider}. */
+    public static final int PIN_TAG_LEN = 32;
+    /** Wrong PINs a {@link KeyProvider} should allow before it destroys its key. */
+    public static final int PIN_ATTEMPTS_DEFAULT = 10;
     public static final int LOG_ERROR = 1;
     public static final int LOG_WARN = 2;
     public static final int LOG_INFO = 3;

@@ -44,7 +44,9 @@ public final class SakhiClient implements AutoCloseable {
      * create a new store there protected by it ({@code sakhi_open}). The PIN's characters are
      * encoded as UTF-8 into a buffer that is wiped after the call; the caller may wipe {@code pin}
      * too. Throws {@link SakhiException} with {@link Sakhi#EPIN} (wrong PIN, the attempt was
-     * counted), {@link Sakhi#ELOCKED}, {@link Sakhi#EFORMAT}, {@link Sakhi#EIO}, ...
+     * counted), {@link Sakhi#ELOCKED}, {@link Sakhi#EWEAKPIN} (a new store refused the PIN),
+     * {@link Sakhi#EKEYPROVIDER}, {@link Sakhi#EFORMAT}, {@link Sakhi#EIO}, ...; or, unchanged,
+     * what the key provider threw other than a {@link SakhiException}.
      */
     public static SakhiClient open(String path, char[] pin, OpenOptions opts)
         throws SakhiException {
@@ -66,13 +68,14 @@ public final class SakhiClient implements AutoCloseable {
                 throw new IllegalArgumentException("pin: contains a NUL byte");
         OpenOptions o = opts != null ? opts : new OpenOptions();
         long[] handles = new long[2];
-        Native.open(Native.required(path, "path"), pin, Native.bytes(o.app, "app"), o.mapSize,
-                    o.kdfLog2N, o.maxPinAttempts, o.testClockOffsetMs, o.log, o.logLevel,
-                    handles);
+        long[] nums = {o.mapSize, o.kdfLog2N, o.maxPinAttempts, o.testClockOffsetMs, o.logLevel,
+                       o.kdfMemoryKib, o.kdfTargetMs};
+        Native.open(Native.required(path, "path"), pin, Native.bytes(o.app, "app"), nums, o.log,
+                    o.keyProvider, handles);
         return new SakhiClient(handles[0], handles[1]);
     }
 
-    private static byte[] encodePin(char[] pin) {
+    static byte[] encodePin(char[] pin) {
         if (pin == null)
             throw new NullPointerException("pin");
         CharsetEncoder enc = StandardCharsets.UTF_8.newEncoder();

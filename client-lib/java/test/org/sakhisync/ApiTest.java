@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -267,5 +268,69 @@ class ApiTest {
         }
         assertArrayEquals(new long[] {0, 0}, TestSupport.nativeCounts());
         assertEquals(fds, TestSupport.openFds());
+    }
+
+    @Test
+    void weakPinsAreRefusedForNewStores() throws Exception {
+        assertEquals("", Sakhi.checkPin(TestSupport.PIN));
+        assertFalse(Sakhi.checkPin("123456".toCharArray()).isEmpty());
+        assertFalse(Sakhi.checkPin("12345".toCharArray()).isEmpty());
+        SakhiException e = assertThrows(SakhiException.class,
+            () -> SakhiClient.open(dir.resolve("w").toString(), "123456".toCharArray(),
+                                   TestSupport.fastOptions()));
+        assertEquals(Sakhi.EWEAKPIN, e.code());
+        assertFalse(Files.exists(dir.resolve("w").resolve("data.mdb")), "nothing was created");
+    }
+
+    /* A key provider written in Java guards the store: it is called to wrap at creation and to
+     * unwrap at each open; its refusals come back as the library's codes; what else it throws
+     * reaches the caller unchanged and the store still opens afterwards. */
+    @Test
+    void keyProviderGuardsTheStore() throws Exception {
+        String path = dir.resolve("k").toString();
+        SoftKeyProvider kp = new SoftKeyProvider(3);
+        String id;
+        try (SakhiClient c = SakhiClient.open(path, TestSupport.PIN,
+                                              TestSupport.fastOptions().keyProvider(kp))) {
+            id = TestSupport.capture(c, "withheld");
+        }
+        assertTrue(kp.wraps >= 1, "wrapped at creation");
+        SakhiException none = assertThrows(SakhiException.class,
+            () -> SakhiClient.open(path, TestSupport.PIN, TestSupport.fastOptions()));
+        assertEquals(Sakhi.EKEYPROVIDER, none.code());
+
+        char[] wrong = "730162".toCharArray();
+        SakhiException bad = assertThrows(SakhiException.class,
+            () -> SakhiClient.open(path, wrong, TestSupport.fastOptions().keyProvider(kp)));
+        assertEquals(Sakhi.EPIN, bad.code());
+        assertEquals(1, kp.failures);
+
+        IllegalStateException boom = new IllegalStateException("keystore unavailable");
+        kp.throwNext = boom;
+        assertSame(boom, assertThrows(IllegalStateException.class,
+            () -> SakhiClient.open(path, TestSupport.PIN, TestSupport.fastOptions().keyProvider(kp))));
+
+        int before = kp.unwraps;
+        try (SakhiClient c = SakhiClient.open(path, TestSupport.PIN,
+                                              TestSupport.fastOptions().keyProvider(kp));
+             SakhiRecord r = c.record(id)) {
+            assertEquals("withheld", r.getString("name"));
+        }
+        assertEquals(before + 1, kp.unwraps);
+        assertEquals(0, kp.failures, "a correct PIN resets the provider's counter");
+
+        /* The provider's limit: it destroys its key and the library wipes the store, so the
+         * referral is gone even for the right PIN (a fresh provider finds an empty store). */
+        for (int i = 0; i < 2; i++)
+            assertEquals(Sakhi.EPIN, assertThrows(SakhiException.class,
+                () -> SakhiClient.open(path, wrong, TestSupport.fastOptions().keyProvider(kp))).code());
+        assertEquals(Sakhi.ELOCKED, assertThrows(SakhiException.class,
+            () -> SakhiClient.open(path, wrong, TestSupport.fastOptions().keyProvider(kp))).code());
+        try (SakhiClient c = SakhiClient.open(path, TestSupport.PIN,
+                 TestSupport.fastOptions().keyProvider(new SoftKeyProvider(3)))) {
+            assertEquals(0, c.status().records);
+            assertEquals(Sakhi.ENOTFOUND, assertThrows(SakhiException.class, () -> c.record(id)).code());
+        }
+        assertArrayEquals(new long[] {0, 0}, TestSupport.nativeCounts());
     }
 }
