@@ -103,6 +103,8 @@ void sk_msg_free(sk_msg *m)
                 sk_record_free(&m->u.changes.records[i]);
             free(m->u.changes.records);
         }
+        free(m->u.changes.version_only);
+        m->u.changes.version_only = NULL;
         m->u.changes.records = NULL;
         m->u.changes.nrecords = 0;
         break;
@@ -304,11 +306,14 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
             if (a->status > SK_ACK_REJECTED)
                 return -SK_E_BAD_VALUE;
             if (a->status == SK_ACK_REJECTED) {
-                if (a->code == 0)
+                if (a->code == 0 || a->has_fields)
                     return -SK_E_BAD_VALUE;
                 if ((rc = check_str(a->msg, SK_MAX_MESSAGE)))
                     return rc;
             }
+            if (a->has_fields && (a->status != SK_ACK_APPLIED || !a->fields ||
+                                  (rc = sk_ack_fields_check(a->fields, a->fields_len))))
+                return rc ? rc : -SK_E_BAD_VALUE;
         }
         msgpack_pack_map(pk, 1);
         pk_u(pk, 1);
@@ -324,10 +329,12 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
                 pk_u(pk, a->field);
                 pk_str(pk, a->msg);
             } else {
-                msgpack_pack_array(pk, 3);
+                msgpack_pack_array(pk, a->has_fields ? 4 : 3);
                 pk_u(pk, a->op);
                 pk_u(pk, a->status);
                 pk_u(pk, a->version);
+                if (a->has_fields) /* the raw map bytes, checked above */
+                    pk->callback(pk->data, (const char *)a->fields, a->fields_len);
             }
         }
         return 0;
@@ -352,7 +359,9 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         pk_u(pk, 1);
         msgpack_pack_array(pk, c->nrecords);
         for (uint32_t i = 0; i < c->nrecords; i++)
-            if ((rc = sk_record_pack(pk, &c->records[i])))
+            if (c->version_only && c->version_only[i])
+                sk_msg_pack_version_only(pk, c->records[i].version);
+            else if ((rc = sk_record_pack(pk, &c->records[i])))
                 return rc < 0 ? rc : -SK_E_NOMEM;
         pk_u(pk, 2);
         pk_u(pk, c->next);
@@ -516,6 +525,47 @@ int sk_msg_encode_changes_raw(sk_buf *out, uint32_t rid, const uint8_t *records,
     return finish_frame(out, start, 0);
 }
 
+void sk_msg_pack_version_only(msgpack_packer *pk, uint64_t version)
+{
+    pk_u(pk, version);
+}
+
+int sk_ack_fields_check(const uint8_t *p, size_t n)
+{
+    sk_mp m;
+    uint32_t count, keys[SK_ACK_FIELDS_MAX];
+    int rc = sk_mp_check(p, n, &sk_mp_default_limits);
+    if (rc)
+        return rc;
+    sk_mp_init(&m, p, n);
+    if (sk_mp_peek(&m) != SK_MP_MAP)
+        return -SK_E_BAD_TYPE;
+    if ((rc = sk_mp_read_map(&m, &count)))
+        return rc;
+    if (count > SK_ACK_FIELDS_MAX)
+        return -SK_E_TOO_LONG;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t key;
+        const uint8_t *raw;
+        size_t rawlen;
+        if (sk_mp_peek(&m) != SK_MP_UINT)
+            return -SK_E_BAD_TYPE;
+        if ((rc = sk_mp_read_uint(&m, &key)))
+            return rc;
+        if (key < 1 || key > 65535)
+            return -SK_E_BAD_VALUE;
+        for (uint32_t j = 0; j < i; j++)
+            if (keys[j] == key)
+                return -SK_E_BAD_VALUE;
+        keys[i] = (uint32_t)key;
+        if ((rc = sk_mp_raw(&m, &raw, &rawlen)))
+            return rc;
+        if (rawlen > SK_MAX_VALUE)
+            return -SK_E_TOO_LONG;
+    }
+    return sk_mp_at_end(&m) ? 0 : -SK_E_TRAILING;
+}
+
 /* ---- decoder ------------------------------------------------------------------------------ */
 
 static int rd_u64(sk_mp *mp, uint64_t *out)
@@ -609,16 +659,30 @@ static int rd_ack(sk_mp *mp, sk_ack *a)
     int rc = sk_mp_read_array(mp, &n);
     if (rc)
         return rc;
-    if (n != 3 && n != 6)
+    if (n != 3 && n != 4 && n != 6)
         return sk_mp_fail(mp, -SK_E_BAD_VALUE);
     if ((rc = rd_u64(mp, &a->op)) || (rc = rd_range(mp, 0, SK_ACK_REJECTED, &a->status)))
         return rc;
-    if ((a->status == SK_ACK_REJECTED) != (n == 6))
+    if ((a->status == SK_ACK_REJECTED) != (n == 6) || (n == 4 && a->status != SK_ACK_APPLIED))
         return sk_mp_fail(mp, -SK_E_BAD_VALUE);
     if ((rc = rd_u64(mp, &a->version)))
         return rc;
     if (n == 3)
         return 0;
+    if (n == 4) { /* SK_CAP_ECHO: the fields the server set on a created record */
+        const uint8_t *raw;
+        size_t rawlen;
+        if (sk_mp_peek(mp) != SK_MP_MAP)
+            return sk_mp_fail(mp, -SK_E_BAD_TYPE);
+        if ((rc = sk_mp_raw(mp, &raw, &rawlen)))
+            return rc;
+        if ((rc = sk_ack_fields_check(raw, rawlen)))
+            return sk_mp_fail(mp, rc);
+        a->fields = raw;
+        a->fields_len = (uint32_t)rawlen;
+        a->has_fields = 1;
+        return 0;
+    }
     if (a->version != 0)
         return sk_mp_fail(mp, -SK_E_BAD_VALUE);
     if ((rc = rd_range(mp, 1, UINT32_MAX, &a->code)) || (rc = rd_u32(mp, &a->field)) ||
@@ -665,6 +729,16 @@ static int rd_changes(sk_mp *mp, sk_msg *m)
     for (uint32_t i = 0; i < n; i++) {
         sk_record_init(&r[i]);
         m->u.changes.nrecords = i + 1;
+        /* a bare version: the version-only form (SK_CAP_ECHO); an array is a record */
+        if (sk_mp_peek(mp) == SK_MP_UINT) {
+            if (!m->u.changes.version_only &&
+                !(m->u.changes.version_only = calloc(n, sizeof(uint8_t))))
+                return sk_mp_fail(mp, -SK_E_NOMEM);
+            m->u.changes.version_only[i] = 1;
+            if ((rc = rd_u64_nonzero(mp, &r[i].version)))
+                return rc;
+            continue;
+        }
         if ((rc = sk_record_unpack(mp, &r[i])))
             return sk_mp_fail(mp, rc);
     }
@@ -1290,6 +1364,23 @@ int sk_msg_to_json(sk_buf *out, const sk_msg *m)
                 ju(out, "field", a->field);
                 jsk_str(out, "msg", a->msg);
             }
+            if (a->has_fields) {
+                sk_mp fm;
+                uint32_t nf = 0;
+                sk_mp_init(&fm, a->fields, a->fields_len);
+                (void)sk_mp_read_map(&fm, &nf); /* checked when decoded or encoded */
+                jraw(out, ",\"fields\":{");
+                for (uint32_t f = 0; f < nf; f++) {
+                    uint64_t key = 0;
+                    const uint8_t *raw = NULL;
+                    size_t rawlen = 0;
+                    (void)sk_mp_read_uint(&fm, &key);
+                    (void)sk_mp_raw(&fm, &raw, &rawlen);
+                    jprintf(out, "%s\"%" PRIu64 "\":", f ? "," : "", key);
+                    jencoded(out, raw, (uint32_t)rawlen);
+                }
+                jraw(out, "}");
+            }
             jraw(out, "}");
         }
         jraw(out, "]");
@@ -1304,7 +1395,12 @@ int sk_msg_to_json(sk_buf *out, const sk_msg *m)
         for (uint32_t i = 0; i < m->u.changes.nrecords; i++) {
             if (i)
                 jraw(out, ",");
-            jrecord(out, &m->u.changes.records[i]);
+            if (m->u.changes.version_only && m->u.changes.version_only[i]) {
+                jprintf(out, "{\"version\":%" PRIu64 ",\"version_only\":true}",
+                        m->u.changes.records[i].version);
+            } else {
+                jrecord(out, &m->u.changes.records[i]);
+            }
         }
         jraw(out, "]");
         ju(out, "next", m->u.changes.next);

@@ -41,8 +41,13 @@ typedef enum sk_msg_type {
 } sk_msg_type;
 #define SK_MSG_TYPE_MAX 15
 
-/* Capability bits exchanged in HELLO/WELCOME. */
-enum { SK_CAP_ZSTD = 1u << 0 };
+/* Capability bits exchanged in HELLO/WELCOME (PROTOCOL.md sections 3.1, 3.6, 3.8 and 10). */
+enum {
+    SK_CAP_ZSTD = 1u << 0,  /* compressed frames after WELCOME */
+    SK_CAP_ECHO = 1u << 1,  /* own creations: fields in PUSH_ACK, version-only in CHANGES */
+};
+/* The capabilities this implementation knows; a server agrees to at most these. */
+#define SK_CAPS_KNOWN (SK_CAP_ZSTD | SK_CAP_ECHO)
 
 /* Roles (also stored with each worker on the server). */
 typedef enum sk_role {
@@ -84,7 +89,15 @@ typedef struct sk_ack {
     uint32_t code;  /* SK_E_* when rejected, else 0 */
     uint32_t field; /* case-model field key that failed validation, 0 if none */
     sk_str msg;     /* reason text when rejected */
+    /* APPLIED acks of a creation under SK_CAP_ECHO: the fields the server set on the record
+     * (one MessagePack map {key: value}, raw bytes), so that the device's change plus these is
+     * exactly the server's record at `version`. has_fields 0: a 3-element ack as in v1.0. */
+    const uint8_t *fields; /* points into the frame after decode; borrowed when encoding */
+    uint32_t fields_len;
+    int has_fields;
 } sk_ack;
+
+#define SK_ACK_FIELDS_MAX 16 /* most fields in an ack's field map */
 
 typedef struct sk_msg {
     uint32_t type;
@@ -134,6 +147,11 @@ typedef struct sk_msg {
         struct {
             sk_record *records; /* owned after decode; borrowed when encoding */
             uint32_t nrecords;
+            /* SK_CAP_ECHO: records[i] is sent as its version alone (a bare uint) when
+             * version_only[i] is 1: a record the device created and holds exactly at that
+             * version (its id is then zero after decode: the device knows it from the ack).
+             * NULL = every record in full. Owned after decode when any came so, else NULL. */
+            uint8_t *version_only;
             uint64_t next; /* cursor to send in the next PULL */
             int more;      /* more changes exist past next */
             int last;      /* final CHANGES frame answering this PULL */
@@ -179,6 +197,15 @@ int sk_msg_encode(sk_buf *out, const sk_msg *m);
  * decoding them. */
 int sk_msg_encode_changes_raw(sk_buf *out, uint32_t rid, const uint8_t *records, size_t len,
                               uint32_t nrecords, uint64_t next, int more, int last);
+
+/* Pack the version-only form of a record, its version as a bare uint (SK_CAP_ECHO), as one
+ * element of the records of sk_msg_encode_changes_raw. */
+void sk_msg_pack_version_only(msgpack_packer *pk, uint64_t version);
+
+/* Check an ack's field map (sk_ack.fields): one MessagePack map of 0..SK_ACK_FIELDS_MAX pairs,
+ * keys 1..65535 without repeats, each value one valid MessagePack value of at most
+ * SK_MAX_VALUE bytes. 0, or BAD_TYPE / BAD_VALUE / TOO_LONG as for a record's fields. */
+int sk_ack_fields_check(const uint8_t *p, size_t n);
 
 /* Decode one frame body. 0 or a negative SK_E_* code; on error *m holds what was decoded of the
  * envelope (type, rid) and nothing needs freeing. If err_offset is not NULL it receives the

@@ -107,7 +107,11 @@ def check_change(c, j):
 
 
 def check_record(r, j):
-    expect(len(r) == 9, "record is not an array of 9")
+    if isinstance(r, int):  # the version-only form (SK_CAP_ECHO): the bare version
+        expect(j.get("version_only") is True and r >= 1 and r == j["version"],
+               "version-only record")
+        return
+    expect(isinstance(r, list) and len(r) == 9, "record is not an array of 9 (or a version)")
     d = dict(zip(RECORD, r))
     expect(uuid_of(d["id"]) == j["id"], "record id")
     for k in ("version", "flags", "created", "created_ver", "updated"):
@@ -130,9 +134,16 @@ def check_record(r, j):
 
 
 def check_ack(a, j):
-    expect(len(a) in (3, 6), "ack length")
+    expect(len(a) in (3, 4, 6), "ack length")
     expect(a[0] == j["op"] and a[1] == j["status"] and a[2] == j["version"], "ack")
     expect((a[1] == 2) == (len(a) == 6), "ack length vs status")
+    if len(a) == 4:  # the server's fields of a created record (SK_CAP_ECHO)
+        expect(a[1] == 0 and isinstance(a[3], dict), "ack fields: applied acks only, a map")
+        expect(all(isinstance(k, int) and 1 <= k <= 65535 for k in a[3]), "ack field keys")
+        expect(list(a[3]) == sorted(a[3]), "ack field keys not ascending")
+        expect(generic(a[3]) == j["fields"], "ack fields")
+    else:
+        expect("fields" not in j, "ack fields rendered for a plain ack")
     if a[1] == 2:
         expect(a[2] == 0 and a[3] == j["code"] and a[4] == j["field"] and a[5] == j["msg"],
                "rejected ack")

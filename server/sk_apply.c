@@ -141,6 +141,44 @@ static int server_fields(const sk_apply_ctx *ctx, MDB_txn *txn, sk_record *r, in
     return 0;
 }
 
+/* The fields server_fields set on a record that change c created at seq, as one map for the
+ * ack (PROTOCOL.md 3.6): those stamped by this change whose value the change did not carry.
+ * Everything else in the record is c merged onto an empty record, which the device computes
+ * itself. Not written (the ack stays a plain one) when it does not fit the buffer. */
+static void ack_fields(const sk_apply_ctx *ctx, const sk_record *merged, const sk_change *c,
+                       uint64_t seq, sk_ack *ack)
+{
+    static const uint32_t keys[] = {SK_F_DEVICE, SK_F_WORKER, SK_F_STATUS, SK_F_CASE_NO};
+    const sk_field *set[sizeof(keys) / sizeof(keys[0])];
+    uint32_t n = 0;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const sk_field *f = sk_record_field(merged, keys[i]);
+        if (!f || f->hlc != c->hlc || f->ver != seq)
+            continue;
+        int carried = 0;
+        for (uint32_t j = 0; j < c->nfields; j++)
+            carried |= c->fields[j].key == f->key && c->fields[j].len == f->len &&
+                       memcmp(c->fields[j].val, f->val, f->len) == 0;
+        if (!carried)
+            set[n++] = f;
+    }
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_map(&pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        msgpack_pack_uint32(&pk, set[i]->key);
+        sk_buf_append(&b, set[i]->val, set[i]->len);
+    }
+    if (!b.oom && b.len <= ctx->fields_cap) {
+        memcpy(ctx->fields_buf, b.data, b.len);
+        ack->fields = ctx->fields_buf;
+        ack->fields_len = (uint32_t)b.len;
+        ack->has_fields = 1;
+    }
+    sk_buf_free(&b);
+}
+
 int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, char *msg_buf,
                     size_t msg_cap)
 {
@@ -269,6 +307,12 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
     msg_buf[0] = '\0';
     ack->msg.p = msg_buf;
     rc = sk_store_op_put_hash_txn(ctx->store, ctx->txn, ctx->device, ack, hash);
+    /* A creation with nothing merged: the device's copy plus the server's fields is the record
+     * (a re-sent op is answered above from the stored ack, without fields). */
+    if (rc == 0 && ctx->fields_buf && is_new && mr.created && !mr.conflict &&
+        c->kind == SK_CHANGE_UPSERT && c->base == 0 &&
+        !(merged.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED | SK_REC_REVIEW)))
+        ack_fields(ctx, &merged, c, seq, ack);
     goto out;
 
 rejected:

@@ -31,6 +31,11 @@ typedef struct sk_apply_ctx {
     uint64_t *seq;
     /* The change's sk_store_change_hash, if the caller made it already; else NULL. */
     const uint8_t *change_hash;
+    /* Room for the ack's field map (sk_ack.fields, PROTOCOL.md 3.6), or NULL for none: a change
+     * that creates a record gets there the fields the server set on it, and the ack points at
+     * them, so that the device can hold the server's record without pulling it back. */
+    uint8_t *fields_buf;
+    size_t fields_cap;
 } sk_apply_ctx;
 
 /*

@@ -31,6 +31,14 @@
 #define HANDSHAKE_MAX_FRAME (64u * 1024u)
 #define PULL_DEFAULT_LIMIT 100u
 #define PULL_SCAN_MAX 20000u /* change-log entries examined per CHANGES frame at most */
+/* Records this session created whose server copy the device holds exactly (SK_CAP_ECHO), kept
+ * to send them as their bare version in its pulls: at most this many; past it they go in full. */
+#define ECHO_MAX 4096u
+
+typedef struct echo {
+    sk_id id;
+    uint64_t version; /* the version the device holds exactly */
+} echo;
 
 enum state { ST_AWAIT_HELLO, ST_CHALLENGED, ST_ENROLLING, ST_AUTHENTICATED };
 
@@ -90,6 +98,13 @@ struct sk_session {
     uint64_t accepted_ms; /* loop time */
     uint64_t last_rx_ms;  /* loop time the last frame bytes arrived */
     size_t rx_acct;       /* rd.cap as counted in srv->rx_bytes */
+    echo *echoes;  /* sorted by id (SK_CAP_ECHO) */
+    uint32_t nechoes, echo_cap;
+    /* ids of the changes in this session's PUSHes at the writer (SK_CAP_ECHO): a pull stops
+     * before such a record, whose ack has not gone out yet, and the device pulls it again
+     * after the ack, as a bare version instead of in full */
+    sk_id *pushing;
+    uint32_t npushing, pushing_cap;
 };
 
 static void session_close(sk_session *s, const char *reason);
@@ -324,6 +339,8 @@ static void maybe_free(sk_session *s)
     sk_transport_destroy(s->tr);
     sk_frame_reader_free(&s->rd);
     free(s->orids);
+    free(s->echoes);
+    free(s->pushing);
     free(s);
 }
 
@@ -643,7 +660,7 @@ static void on_hello(sk_session *s, const sk_msg *m)
     }
     s->device = m->u.hello.device;
     s->client_max_frame = m->u.hello.max_frame;
-    s->caps = m->u.hello.caps & SK_CAP_ZSTD;
+    s->caps = m->u.hello.caps & SK_CAPS_KNOWN;
     if (sk_random(s->nonce, sizeof(s->nonce))) {
         fail_close(s, m->rid, -SK_E_INTERNAL, "random");
         return;
@@ -914,6 +931,113 @@ void sk_session_recheck(sk_session *s)
     recheck_identity(s, 0);
 }
 
+/* ---- own creations (SK_CAP_ECHO) ------------------------------------------------------ */
+
+/* Index of id in the sorted echoes, or where it would go (*found 0). */
+static uint32_t echo_pos(const sk_session *s, const sk_id *id, int *found)
+{
+    uint32_t lo = 0, hi = s->nechoes;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = sk_id_cmp(&s->echoes[mid].id, id);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = 0;
+    return lo;
+}
+
+/* After an ack was sent for a change to id: version > 0 when the device now holds the record
+ * exactly at that version (an ack with fields), 0 when it does not (any other applied ack). */
+static void echo_note(sk_session *s, const sk_id *id, uint64_t version)
+{
+    int found;
+    uint32_t i = echo_pos(s, id, &found);
+    if (found) {
+        if (version) {
+            s->echoes[i].version = version;
+        } else {
+            memmove(&s->echoes[i], &s->echoes[i + 1], (s->nechoes - i - 1) * sizeof(echo));
+            s->nechoes--;
+        }
+        return;
+    }
+    if (!version || s->nechoes >= ECHO_MAX)
+        return; /* past the bound the record is simply sent in full */
+    if (s->nechoes == s->echo_cap) {
+        uint32_t cap = s->echo_cap ? s->echo_cap * 2 : 64;
+        echo *e = realloc(s->echoes, cap * sizeof(*e));
+        if (!e)
+            return; /* likewise */
+        s->echoes = e;
+        s->echo_cap = cap;
+    }
+    memmove(&s->echoes[i + 1], &s->echoes[i], (s->nechoes - i) * sizeof(echo));
+    s->echoes[i].id = *id;
+    s->echoes[i].version = version;
+    s->nechoes++;
+}
+
+/* Does the device hold r, as this session would send it, exactly? Only a record it created in
+ * this session, acknowledged with the server's fields, that nobody changed since, and that the
+ * pull would send unaltered (no redaction, no stub). */
+static int echo_known(const sk_session *s, const sk_record *r)
+{
+    int found;
+    if (!s->nechoes)
+        return 0;
+    uint32_t i = echo_pos(s, &r->id, &found);
+    return found && s->echoes[i].version == r->version &&
+           (sk_case_may_see_identifying(&s->actor) || !sk_case_is_minor(r)) &&
+           !sk_case_stub_only(&s->actor, r);
+}
+
+/* Note the ids of a PUSH handed to the writer; 1 when noted (0: no memory, then its records
+ * may simply go in full). */
+static int pushing_add(sk_session *s, const sk_change *chs, uint32_t n)
+{
+    if (n > UINT32_MAX - s->npushing)
+        return 0;
+    if (s->npushing + n > s->pushing_cap) {
+        uint32_t cap = s->pushing_cap ? s->pushing_cap : 64;
+        while (cap < s->npushing + n)
+            cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2;
+        sk_id *p = realloc(s->pushing, (size_t)cap * sizeof(*p));
+        if (!p)
+            return 0;
+        s->pushing = p;
+        s->pushing_cap = cap;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        s->pushing[s->npushing++] = chs[i].id;
+    return 1;
+}
+
+/* Forget one occurrence of each id of an answered PUSH. */
+static void pushing_remove(sk_session *s, const sk_change *chs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < s->npushing; j++)
+            if (sk_id_cmp(&s->pushing[j], &chs[i].id) == 0) {
+                s->pushing[j] = s->pushing[--s->npushing];
+                break;
+            }
+}
+
+static int pushing_has(const sk_session *s, const sk_id *id)
+{
+    for (uint32_t j = 0; j < s->npushing; j++)
+        if (sk_id_cmp(&s->pushing[j], id) == 0)
+            return 1;
+    return 0;
+}
+
 /* ---- PUSH ------------------------------------------------------------------------------ */
 
 static void on_push(sk_session *s, sk_msg *m)
@@ -942,6 +1066,8 @@ static void on_push(sk_session *s, sk_msg *m)
     s->refs++;
     s->pushes++;
     s->changes_in += w->nchanges;
+    if (s->caps & SK_CAP_ECHO)
+        w->ids_noted = pushing_add(s, w->changes, w->nchanges);
     sk_wreq_hash_changes(w);
     rid_add(s, w->rid);
     sk_writer_submit(s->srv->writer, w);
@@ -952,6 +1078,8 @@ static void push_done(sk_session *s, sk_wreq *w)
     s->inflight--;
     rid_del(s, w->rid);
     s->pushes_answered++;
+    if (w->ids_noted)
+        pushing_remove(s, w->changes, w->nchanges);
     if (w->rc) {
         sk_log(SK_LOG_WARN, "push_failed", "session=%llu device=%llu changes=%u code=%s",
                (unsigned long long)s->id, (unsigned long long)s->device, w->nchanges,
@@ -963,11 +1091,20 @@ static void push_done(sk_session *s, sk_wreq *w)
             rejected += w->acks[i].status == SK_ACK_REJECTED;
         sk_log(SK_LOG_DEBUG, "push_acked", "session=%llu device=%llu changes=%u rejected=%u",
                (unsigned long long)s->id, (unsigned long long)s->device, w->nchanges, rejected);
+        int lean = (s->caps & SK_CAP_ECHO) != 0;
+        for (uint32_t i = 0; i < w->nchanges && !lean; i++)
+            w->acks[i].has_fields = 0; /* a v1.0 device gets the acks it knows, byte for byte */
         sk_msg a;
         sk_msg_init(&a, SK_MSG_PUSH_ACK, w->rid);
         a.u.push_ack.acks = w->acks;
         a.u.push_ack.nacks = w->nchanges;
-        send_msg(s, &a);
+        /* Only once the acks are on their way may a pull count on the device holding them (a
+         * pull compares versions too, so a record changed since is always sent in full). */
+        if (send_msg(s, &a) == 0 && lean)
+            for (uint32_t i = 0; i < w->nchanges; i++)
+                if (w->acks[i].status != SK_ACK_REJECTED)
+                    echo_note(s, &w->changes[i].id,
+                              w->acks[i].has_fields ? w->acks[i].version : 0);
     }
     pump_pulls(s); /* a PULL sent after this PUSH may now be served */
     maybe_finish_drain(s);
@@ -1057,14 +1194,28 @@ static int pull_step(sk_session *s, pull *p)
         sk_record r;
         if ((rc = sk_store_record_get_txn(srv->store, txn, &id, &r)))
             goto fail;
+        if (s->npushing && pushing_has(s, &r.id)) {
+            /* a change of this session's at the writer, its ack not sent: stop before it
+             * (more: the device pulls again once the ack is out) */
+            sk_record_free(&r);
+            more = 1;
+            done = 1;
+            break;
+        }
         if (sk_case_may_see(&s->actor, &r)) {
-            sk_case_redact(&s->actor, &r);
-            /* A field worker not assigned to an accepted case gets its minimised form only
-             * (CASE-MODEL.md section 7), also the creator once it is assigned to someone else. */
-            if (sk_case_stub_only(&s->actor, &r))
-                sk_case_make_stub(&r);
             size_t before = recs.len;
-            rc = sk_record_pack(&pk, &r);
+            if ((s->caps & SK_CAP_ECHO) && echo_known(s, &r)) {
+                sk_msg_pack_version_only(&pk, r.version);
+                rc = 0;
+            } else {
+                sk_case_redact(&s->actor, &r);
+                /* A field worker not assigned to an accepted case gets its minimised form only
+                 * (CASE-MODEL.md section 7), also the creator once it is assigned to someone
+                 * else. */
+                if (sk_case_stub_only(&s->actor, &r))
+                    sk_case_make_stub(&r);
+                rc = sk_record_pack(&pk, &r);
+            }
             if (rc == 0 && recs.oom)
                 rc = -SK_E_NOMEM;
             if (rc) {

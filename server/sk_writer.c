@@ -54,7 +54,8 @@ sk_wreq *sk_wreq_new(int kind, uint32_t nchanges)
     if (kind == SK_WREQ_PUSH && nchanges) {
         w->acks = calloc(nchanges, sizeof(*w->acks));
         w->ack_msgs = calloc(nchanges, sizeof(*w->ack_msgs));
-        if (!w->acks || !w->ack_msgs) {
+        w->ack_fields = malloc(nchanges * sizeof(*w->ack_fields));
+        if (!w->acks || !w->ack_msgs || !w->ack_fields) {
             sk_wreq_free(w);
             return NULL;
         }
@@ -72,6 +73,7 @@ void sk_wreq_free(sk_wreq *w)
     free(w->hashes);
     free(w->acks);
     free(w->ack_msgs);
+    free(w->ack_fields);
     free(w->detail);
     free(w);
 }
@@ -163,6 +165,8 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
         uint64_t max_op = 0;
         for (uint32_t i = 0; i < w->nchanges && rc == 0; i++) {
             ctx.change_hash = w->hashes ? w->hashes[i] : NULL;
+            ctx.fields_buf = w->ack_fields[i];
+            ctx.fields_cap = sizeof(w->ack_fields[i]);
             rc = sk_apply_change(&ctx, &w->changes[i], &w->acks[i], w->ack_msgs[i], SK_ACK_MSG_CAP);
             if (rc == 0 && w->changes[i].op > max_op)
                 max_op = w->changes[i].op;

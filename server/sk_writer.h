@@ -22,6 +22,7 @@ typedef enum sk_wreq_kind {
 } sk_wreq_kind;
 
 #define SK_ACK_MSG_CAP 192
+#define SK_ACK_FIELDS_CAP 192 /* an ack's field map: device, worker, status, case number */
 
 typedef struct sk_wreq {
     struct sk_wreq *next; /* queue link, owned by the writer while queued */
@@ -40,6 +41,8 @@ typedef struct sk_wreq {
                             * loop thread by sk_wreq_hash_changes; NULL: the writer makes them */
     sk_ack *acks;          /* nchanges acks, filled by the writer */
     char (*ack_msgs)[SK_ACK_MSG_CAP];
+    uint8_t (*ack_fields)[SK_ACK_FIELDS_CAP]; /* where acks[i].fields points, when it does */
+    int ids_noted; /* the session noted the changes' ids (loop thread only) */
     /* ENROLL */
     char code[64];
     size_t code_len;

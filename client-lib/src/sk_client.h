@@ -87,6 +87,7 @@ struct sakhi_client {
     uint8_t pin[SK_TLS_PIN_LEN];  /* the server key pin (TLS mode) */
     int64_t test_clock_offset_ms; /* test hook: added to the wall clock (sakhi_options v2) */
     int test_no_zstd;             /* test hook: never offer compression (SK_CAP_ZSTD) */
+    uint32_t test_caps_off;       /* test hook: SK_CAP_* bits never offered in HELLO */
 
     sk_clock clock;   /* persisted in meta "hlc" and "offset" */
     uint64_t next_op; /* persisted in meta "nextop" */

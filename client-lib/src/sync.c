@@ -4,7 +4,10 @@
  * own batch), PULLs pipelined with the PUSHes, acknowledgements and pulled records applied in
  * short LMDB transactions, progress, cancellation, timeouts and the no-progress watchdog.
  * When both sides set SK_CAP_ZSTD, PUSH frames over 1 KiB go compressed and compressed frames
- * from the server are checked and unwrapped before decoding (proto/sk_zstd.h).
+ * from the server are checked and unwrapped before decoding (proto/sk_zstd.h). When both set
+ * SK_CAP_ECHO, the ack of a referral this device created carries the fields the server set, the
+ * device builds the server's record from its change and them, and the pull sends such a record
+ * as its bare version, accepted only for a record built so in this session.
  *
  * The engine runs on the caller's thread and holds the handle's mutex only while applying
  * what arrived (so capture keeps working meanwhile); network waits never hold it. Durability
@@ -76,6 +79,14 @@ typedef struct sess {
     /* from WELCOME */
     uint32_t max_batch, max_inflight, max_frame;
     int zstd;       /* both sides set SK_CAP_ZSTD: PUSH may go compressed, wrappers accepted */
+    int echo;       /* both sides set SK_CAP_ECHO: acks with fields, version-only records */
+    /* records this session built exactly from an ack with fields (SK_CAP_ECHO): only these may
+     * come back as their version alone */
+    struct known {
+        sk_id id;
+        uint64_t version;
+    } *known;
+    size_t nknown, capknown;
     uint8_t *zbody; /* the last decompressed frame body; *m of recv_msg may point into it */
     sk_actor actor;
     char worker[SK_MAX_NAME + 1];
@@ -84,6 +95,11 @@ typedef struct sess {
      * not above it, i.e. the server's history is shorter than what the device has seen */
     uint64_t cursor;
     int cursor_ahead;
+    /* the cursor this sync began with: what earlier sessions saw. An ack's version is compared
+     * with it, not with a cursor this session pulled: a PULL may see a PUSH sent after it (the
+     * server serves it once the PUSHes sent before it are answered, and a later one may have
+     * committed by then), so its CHANGES can pass that PUSH's versions before the ack comes. */
+    uint64_t cursor0;
     uint64_t push_bytes_total, push_bytes_done; /* for the progress estimate */
 } sess;
 
@@ -391,6 +407,9 @@ static void sess_close(sess *s, int polite)
     sk_buf_free(&s->wbuf);
     free(s->zbody);
     s->zbody = NULL;
+    free(s->known);
+    s->known = NULL;
+    s->nknown = s->capknown = 0;
 }
 
 /* How to reach the server: TLS checked against pin, or plaintext (loopback only). */
@@ -437,7 +456,8 @@ static int connect_and_hello(sess *s, const target *t, uint64_t device, sk_msg *
     hello.u.hello.nversions = 1;
     hello.u.hello.device = device;
     hello.u.hello.app = sk_str_c(s->c->app);
-    hello.u.hello.caps = s->c->test_no_zstd ? 0 : SK_CAP_ZSTD;
+    hello.u.hello.caps = (s->c->test_no_zstd ? 0 : SK_CAP_ZSTD) | SK_CAP_ECHO;
+    hello.u.hello.caps &= ~s->c->test_caps_off;
     if ((rc = send_msg(s, &hello)))
         return rc;
     if ((rc = expect(s, challenge, SK_MSG_CHALLENGE, rid)))
@@ -515,6 +535,7 @@ static int await_welcome(sess *s, uint32_t rid)
     sk_frame_reader_set_max(&s->fr, s->max_frame);
     /* Compression only when both sides asked for it (PROTOCOL.md section 10). */
     s->zstd = !s->c->test_no_zstd && (welcome.u.welcome.caps & SK_CAP_ZSTD) != 0;
+    s->echo = !(s->c->test_caps_off & SK_CAP_ECHO) && (welcome.u.welcome.caps & SK_CAP_ECHO) != 0;
 
     /* Correct the clock by the server's and keep role/district current. */
     pthread_mutex_lock(&c->mu);
@@ -840,6 +861,84 @@ static int created_fields(sess *s, sk_record *r, const sk_change *ch, uint64_t v
     return rc ? sk_client_err_from_sk(rc) : 0;
 }
 
+/* An APPLIED ack with the server's fields for change ch (SK_CAP_ECHO): when ch created the
+ * record and the device held nothing of it before, the server's record at a->version is ch
+ * merged onto the empty record plus those fields, each stamped like ch. Builds it into *base
+ * and returns 1; 0 when this ack cannot be used so (then nothing is changed and the record is
+ * treated as after any other ack; the pull then brings it whole); negative on no memory. */
+static int exact_from_ack(sk_record *base, const sk_change *ch, const sk_ack *a)
+{
+    sk_record r;
+    sk_merge_result mr;
+    sk_mp fm;
+    uint32_t n;
+    int rc;
+    if (!a->has_fields || a->status != SK_ACK_APPLIED || ch->kind != SK_CHANGE_UPSERT ||
+        ch->base != 0 || base->version != 0 || base->created != 0 || base->nfields != 0 ||
+        base->nentries != 0 || base->flags != 0)
+        return 0;
+    sk_record_init(&r);
+    memset(&mr, 0, sizeof(mr));
+    rc = sk_merge_apply(&r, ch, a->version, &mr);
+    int usable = rc == 0 && mr.created && !mr.conflict;
+    sk_merge_result_free(&mr);
+    if (rc == -SK_E_NOMEM)
+        goto out;
+    rc = 0;
+    if (!usable)
+        goto out;
+    sk_mp_init(&fm, a->fields, a->fields_len);
+    if (sk_mp_read_map(&fm, &n)) /* checked by the decoder */
+        goto out;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t key;
+        const uint8_t *raw;
+        size_t rawlen;
+        if (sk_mp_read_uint(&fm, &key) || sk_mp_raw(&fm, &raw, &rawlen))
+            goto out;
+        if ((rc = sk_record_set(&r, (uint32_t)key, raw, (uint32_t)rawlen, ch->hlc, a->version)))
+            goto out;
+    }
+    sk_record_free(base);
+    *base = r;
+    sk_record_init(&r);
+    rc = 1;
+out:
+    sk_record_free(&r);
+    return rc == -SK_E_NOMEM ? SAKHI_ENOMEM : rc < 0 ? SAKHI_EPROTO : rc;
+}
+
+static int known_add(sess *s, const sk_id *id, uint64_t version)
+{
+    if (s->nknown == s->capknown) {
+        size_t cap = s->capknown ? s->capknown * 2 : 64;
+        struct known *k = realloc(s->known, cap * sizeof(*k));
+        if (!k)
+            return SAKHI_ENOMEM;
+        s->known = k;
+        s->capknown = cap;
+    }
+    s->known[s->nknown].id = *id;
+    s->known[s->nknown].version = version;
+    s->nknown++;
+    return 0;
+}
+
+/* The record this session built exactly at version (from an ack with fields), if it is still
+ * the last ack of that record: 1 and *id, or 0. Versions are change seqs: one per change. */
+static int known_at(const sess *s, uint64_t version, sk_id *id)
+{
+    for (size_t i = s->nknown; i-- > 0;)
+        if (s->known[i].version == version) {
+            for (size_t j = i + 1; j < s->nknown; j++)
+                if (sk_id_cmp(&s->known[j].id, &s->known[i].id) == 0)
+                    return 0; /* a later ack of the same record */
+            *id = s->known[i].id;
+            return 1;
+        }
+    return 0;
+}
+
 static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
 {
     sakhi_client *c = s->c;
@@ -901,7 +1000,7 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
         if (s->res)
             s->res->pushed++;
         s->prog.push_done++;
-        if (a->status != SK_ACK_REJECTED && a->version > 0 && a->version <= s->cursor &&
+        if (a->status != SK_ACK_REJECTED && a->version > 0 && a->version <= s->cursor0 &&
             !s->cursor_ahead) {
             /* the server gave this change a seq at or below our cursor: its history is
              * shorter than what we have seen (restored from an older backup; a server that
@@ -927,12 +1026,29 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
              * happened in between, so this is exact but for server-set fields). A MERGED
              * change is shown without claiming to have seen the merged version. */
             uint64_t nv = a->status == SK_ACK_APPLIED ? a->version : rs.base.version;
-            sk_merge_result mr;
-            if (sk_merge_apply(&rs.base, &ch, nv, &mr) == 0)
-                sk_merge_result_free(&mr);
-            if (a->status == SK_ACK_APPLIED && ch.base == 0 &&
-                (rc = created_fields(s, &rs.base, &ch, nv)))
+            /* A pull answered before this ack (it may see a PUSH sent after it) can have
+             * brought this version or a newer one already: the base holds the change then, and
+             * merging it again would set a server field back against itself (REVIEW). */
+            int have = rs.base.version >= a->version;
+            int exact = s->echo && !have ? exact_from_ack(&rs.base, &ch, a) : 0;
+            if (exact < 0) {
+                rc = exact;
                 goto next;
+            }
+            if (exact) {
+                /* the server's record itself: a pull may send its version alone */
+                if ((rc = known_add(s, &ch.id, a->version)))
+                    goto next;
+            } else if (!have) {
+                sk_merge_result mr;
+                if (sk_merge_apply(&rs.base, &ch, nv, &mr) == 0)
+                    sk_merge_result_free(&mr);
+                if (a->status == SK_ACK_APPLIED && ch.base == 0 &&
+                    (rc = created_fields(s, &rs.base, &ch, nv)))
+                    goto next;
+            }
+            if (!exact && s->echo && (rc = known_add(s, &ch.id, 0)))
+                goto next; /* an earlier exact ack of this record no longer holds */
             if (a->version > rs.acked_ver)
                 rs.acked_ver = a->version;
             if (a->status == SK_ACK_MERGED)
@@ -968,6 +1084,20 @@ static int apply_changes(sess *s, const sk_msg *m)
     for (uint32_t i = 0; i < m->u.changes.nrecords; i++) {
         const sk_record *r = &m->u.changes.records[i];
         sk_rstate rs;
+        if (m->u.changes.version_only && m->u.changes.version_only[i]) {
+            /* A bare version: the device already holds exactly this version of a record, built
+             * from the ack of its own creation in this session. Anything else is refused, and
+             * the cursor stays where it was, so that the next session brings the record whole. */
+            sk_id kid;
+            if (!s->echo || !known_at(s, r->version, &kid)) {
+                rc = sk_client_fail(c, SAKHI_EPROTO, NULL,
+                                    "the server sent version %llu alone, which this device does "
+                                    "not hold",
+                                    (unsigned long long)r->version);
+                goto out;
+            }
+            continue;
+        }
         if (sk_id_is_zero(&r->id)) { /* no record has it: the server's answer is broken */
             rc = sk_client_fail(c, SAKHI_EPROTO, NULL, "the server sent a record without an id");
             goto out;
@@ -1163,6 +1293,7 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
         qsort(sn.items, sn.n, sizeof(out_item), cmp_items);
     s.prog.push_total = sn.n;
     s.cursor = cursor;
+    s.cursor0 = cursor;
     for (size_t i = 0; i < sn.n; i++)
         s.push_bytes_total += sn.items[i].size;
 

@@ -320,6 +320,7 @@ static int hello_challenge(sk_tc *c, uint8_t nonce[SK_NONCE_LEN], uint64_t *serv
     m.u.hello.app = SK_STR("sakhi-testclient");
     if (c->hello_max_frame)
         m.u.hello.max_frame = c->hello_max_frame;
+    m.u.hello.caps = c->hello_caps;
     int rc = sk_tc_send(c, &m);
     if (rc || (rc = expect(c, &r, SK_MSG_CHALLENGE, m.rid)))
         return rc;

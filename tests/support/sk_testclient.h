@@ -27,6 +27,7 @@ typedef struct sk_tc {
     uint16_t port;
     int timeout_ms;           /* default receive timeout (5000) */
     uint32_t hello_max_frame; /* announced in HELLO (0 = not announced) */
+    uint32_t hello_caps;      /* HELLO.caps (0 = none); the client itself never compresses */
     sk_frame_reader rd;
     uint8_t *frame; /* copy of the last frame body */
     uint32_t frame_len;

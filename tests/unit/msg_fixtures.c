@@ -431,6 +431,32 @@ static int build(const char *name, sk_msg *m)
                                          .code = SK_E_INVALID,
                                          .field = SK_F_AGE,
                                          .msg = SK_STR("age: must be between 0 and 120")};
+    } else if (IS("push_ack_fields")) {
+        /* SK_CAP_ECHO: the acks of the session's PUSH with the fields the server set. */
+        static const uint8_t f[] = {0x83, 0x03, 0x07, 0x04, 0xaa, 'w', 'o',  'r', 'k',
+                                    'e',  'r',  '-',  '0',  '0',  '4',  0x1a, 0x02};
+        sk_msg_init(m, SK_MSG_PUSH_ACK, 3);
+        if ((rc = alloc_acks(m, 2)))
+            goto out;
+        for (uint32_t i = 0; i < 2; i++)
+            m->u.push_ack.acks[i] = (sk_ack){.op = 1 + i,
+                                             .status = SK_ACK_APPLIED,
+                                             .version = 101 + i,
+                                             .fields = f,
+                                             .fields_len = sizeof(f),
+                                             .has_fields = 1};
+    } else if (IS("changes_version_only")) {
+        /* SK_CAP_ECHO: referral 1 unchanged since its ack, referral 2 changed by staff. */
+        sk_msg_init(m, SK_MSG_CHANGES, 4);
+        if ((rc = alloc_records(m, 2)) || (rc = record2_v102(&m->u.changes.records[1])))
+            goto out;
+        if (!(m->u.changes.version_only = calloc(2, 1))) {
+            rc = -SK_E_NOMEM;
+            goto out;
+        }
+        m->u.changes.version_only[0] = 1;
+        m->u.changes.records[0].version = 101;
+        m->u.changes.next = 102;
     } else if (IS("push_empty")) {
         sk_msg_init(m, SK_MSG_PUSH, 13);
     } else if (IS("changes_empty")) {
@@ -495,6 +521,10 @@ static const struct {
     {"pull_after_conflict", "c->s", "PULL from cursor 102, limit 50"},
     {"changes_conflict", "s->c", "CHANGES: merged record, review flag, per-field stamps"},
     {"push_ack_mixed", "s->c", "PUSH_ACK: applied, merged and rejected (INVALID, field age)"},
+    {"push_ack_fields", "s->c",
+     "PUSH_ACK (SK_CAP_ECHO): both applied, with the fields the server set"},
+    {"changes_version_only", "s->c",
+     "CHANGES (SK_CAP_ECHO): referral 1 as its version only, referral 2 in full"},
     {"push_empty", "c->s", "PUSH with an empty batch"},
     {"changes_empty", "s->c", "CHANGES: nothing new, cursor 104"},
     {"changes_partial", "s->c", "CHANGES: one of several frames (more, not last)"},
