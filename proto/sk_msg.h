@@ -45,9 +45,10 @@ typedef enum sk_msg_type {
 enum {
     SK_CAP_ZSTD = 1u << 0,  /* compressed frames after WELCOME */
     SK_CAP_ECHO = 1u << 1,  /* own creations: fields in PUSH_ACK, version-only in CHANGES */
+    SK_CAP_ZDICT = 1u << 2, /* compressed frames may use the shared referral dictionary */
 };
 /* The capabilities this implementation knows; a server agrees to at most these. */
-#define SK_CAPS_KNOWN (SK_CAP_ZSTD | SK_CAP_ECHO)
+#define SK_CAPS_KNOWN (SK_CAP_ZSTD | SK_CAP_ECHO | SK_CAP_ZDICT)
 
 /* Roles (also stored with each worker on the server). */
 typedef enum sk_role {

@@ -14,10 +14,28 @@
 #include "sk_frame.h"
 #include "sk_mp.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 #include <zstd_errors.h>
+
+/* The referral dictionary's contexts: made once per process, read-only after (zstd allows one
+ * CDict/DDict to be used by many contexts at once), never freed. */
+static pthread_once_t dict_once = PTHREAD_ONCE_INIT;
+static ZSTD_CDict *dict_c;
+static ZSTD_DDict *dict_d;
+
+static void dict_init(void)
+{
+    dict_c = ZSTD_createCDict(sk_zdict_referrals, sk_zdict_referrals_len, SK_ZFRAME_LEVEL);
+    dict_d = ZSTD_createDDict(sk_zdict_referrals, sk_zdict_referrals_len);
+}
+
+static int dict_ready(void)
+{
+    return pthread_once(&dict_once, dict_init) == 0 && dict_c && dict_d;
+}
 
 /* The wrapper holds one bin as long as the frame allows and nothing nested. */
 static const sk_mp_limits wrapper_limits = {
@@ -42,24 +60,37 @@ int sk_zframe_is_wrapper(const uint8_t *body, size_t len)
 
 int sk_zframe_wrap(sk_buf *out, const uint8_t *body, size_t len)
 {
-    if (len < SK_ZFRAME_MIN || len > UINT32_MAX)
+    return sk_zframe_wrap_ex(out, body, len, 0);
+}
+
+int sk_zframe_wrap_ex(sk_buf *out, const uint8_t *body, size_t len, unsigned flags)
+{
+    int dict = (flags & SK_ZF_DICT) != 0;
+    if (len < (dict ? SK_ZFRAME_MIN_DICT : SK_ZFRAME_MIN) || len > UINT32_MAX)
+        return SK_ZFRAME_PLAIN;
+    if (dict && !dict_ready())
         return SK_ZFRAME_PLAIN;
     size_t bound = ZSTD_compressBound(len);
     if (ZSTD_isError(bound))
         return SK_ZFRAME_PLAIN;
     uint8_t *z = malloc(bound);
-    if (!z)
-        return -SK_E_NOMEM;
+    ZSTD_CCtx *cctx = dict ? ZSTD_createCCtx() : NULL;
     int rc;
     size_t start = out->len;
-    size_t zn = ZSTD_compress(z, bound, body, len, SK_ZFRAME_LEVEL);
+    if (!z || (dict && !cctx)) {
+        rc = -SK_E_NOMEM;
+        goto out;
+    }
+    size_t zn = dict ? ZSTD_compress_usingCDict(cctx, z, bound, body, len, dict_c)
+                     : ZSTD_compress(z, bound, body, len, SK_ZFRAME_LEVEL);
     if (ZSTD_isError(zn)) {
         rc = ZSTD_getErrorCode(zn) == ZSTD_error_memory_allocation ? -SK_E_NOMEM : -SK_E_INTERNAL;
         goto out;
     }
-    /* Envelope overhead: array, type, rid, map, key 1, uint32 (at most 5), key 2, bin32 header.
-     * Compare the largest it can be, so "smaller" is never an overestimate. */
-    if (zn + 15 >= len) {
+    /* Envelope overhead: array, type, rid, map, key 1, uint32 (at most 5), key 2, bin32 header
+     * (and key 3 with the dictionary id, at most 6). Compare the largest it can be, so
+     * "smaller" is never an overestimate. */
+    if (zn + (dict ? 21 : 15) >= len) {
         rc = SK_ZFRAME_PLAIN;
         goto out;
     }
@@ -70,11 +101,15 @@ int sk_zframe_wrap(sk_buf *out, const uint8_t *body, size_t len)
     msgpack_pack_array(&pk, 3);
     msgpack_pack_uint32(&pk, 0);
     msgpack_pack_uint32(&pk, 0);
-    msgpack_pack_map(&pk, 2);
+    msgpack_pack_map(&pk, dict ? 3 : 2);
     msgpack_pack_uint32(&pk, 1);
     msgpack_pack_uint32(&pk, (uint32_t)len);
     msgpack_pack_uint32(&pk, 2);
     sk_pack_bin(&pk, z, zn);
+    if (dict) {
+        msgpack_pack_uint32(&pk, 3);
+        msgpack_pack_uint32(&pk, SK_ZDICT_ID);
+    }
     if (out->oom) {
         rc = -SK_E_NOMEM;
         goto out;
@@ -84,11 +119,17 @@ int sk_zframe_wrap(sk_buf *out, const uint8_t *body, size_t len)
 out:
     if (rc)
         out->len = start;
+    ZSTD_freeCCtx(cctx);
     free(z);
     return rc;
 }
 
 int sk_zframe_compress_frame(sk_buf *b, size_t start)
+{
+    return sk_zframe_compress_frame_ex(b, start, 0);
+}
+
+int sk_zframe_compress_frame_ex(sk_buf *b, size_t start, unsigned flags)
 {
     if (b->oom)
         return -SK_E_NOMEM;
@@ -99,10 +140,10 @@ int sk_zframe_compress_frame(sk_buf *b, size_t start)
     uint32_t declared = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
     if (declared != blen)
         return -SK_E_BAD_FRAME;
-    if (blen < SK_ZFRAME_MIN)
+    if (blen < ((flags & SK_ZF_DICT) ? SK_ZFRAME_MIN_DICT : SK_ZFRAME_MIN))
         return 0;
     sk_buf z = SK_BUF_INIT;
-    int rc = sk_zframe_wrap(&z, b->data + start + SK_FRAME_HDR, blen);
+    int rc = sk_zframe_wrap_ex(&z, b->data + start + SK_FRAME_HDR, blen, flags);
     if (rc == 0) {
         /* The wrapped frame is shorter than the plain one: it fits where the plain one was. */
         memcpy(b->data + start, z.data, z.len);
@@ -115,12 +156,18 @@ int sk_zframe_compress_frame(sk_buf *b, size_t start)
 int sk_zframe_unwrap(const uint8_t *frame_body, size_t len, uint32_t max_frame, uint8_t **out,
                      size_t *out_len)
 {
+    return sk_zframe_unwrap_ex(frame_body, len, max_frame, 0, out, out_len);
+}
+
+int sk_zframe_unwrap_ex(const uint8_t *frame_body, size_t len, uint32_t max_frame, unsigned flags,
+                        uint8_t **out, size_t *out_len)
+{
     sk_mp m;
     uint32_t n, i;
-    uint64_t v, size = 0;
+    uint64_t v, size = 0, dict = 0;
     const uint8_t *data = NULL;
     uint32_t dlen = 0;
-    int have_size = 0, have_data = 0;
+    int have_size = 0, have_data = 0, have_dict = 0;
     uint8_t *buf = NULL;
     ZSTD_DCtx *dctx = NULL;
     int rc = -SK_E_DECOMPRESS;
@@ -148,6 +195,11 @@ int sk_zframe_unwrap(const uint8_t *frame_body, size_t len, uint32_t max_frame, 
             if (have_data || sk_mp_peek(&m) != SK_MP_BIN || sk_mp_read_bin(&m, &data, &dlen))
                 goto out;
             have_data = 1;
+        } else if (v == 3) {
+            if (have_dict || sk_mp_peek(&m) != SK_MP_UINT ||
+                sk_mp_read_uint_max(&m, UINT32_MAX, &dict))
+                goto out;
+            have_dict = 1;
         } else if (sk_mp_skip(&m)) { /* unknown keys are skipped, as in every body */
             goto out;
         }
@@ -164,13 +216,23 @@ int sk_zframe_unwrap(const uint8_t *frame_body, size_t len, uint32_t max_frame, 
     unsigned long long csize = ZSTD_getFrameContentSize(data, dlen);
     if (csize == ZSTD_CONTENTSIZE_UNKNOWN || csize == ZSTD_CONTENTSIZE_ERROR || csize != size)
         goto out;
+    /* The dictionary: named by the wrapper, agreed, ours, and the one the zstd frame was made
+     * with; a frame that needs a dictionary the wrapper does not name is refused. */
+    unsigned fid = ZSTD_getDictID_fromFrame(data, dlen);
+    if (have_dict ? (!(flags & SK_ZF_DICT) || dict != SK_ZDICT_ID || fid != SK_ZDICT_ID) : fid != 0)
+        goto out;
+    if (have_dict && !dict_ready()) {
+        rc = -SK_E_NOMEM;
+        goto out;
+    }
     buf = malloc((size_t)size);
     dctx = ZSTD_createDCtx();
     if (!buf || !dctx) {
         rc = -SK_E_NOMEM;
         goto out;
     }
-    size_t got = ZSTD_decompressDCtx(dctx, buf, (size_t)size, data, dlen);
+    size_t got = have_dict ? ZSTD_decompress_usingDDict(dctx, buf, (size_t)size, data, dlen, dict_d)
+                           : ZSTD_decompressDCtx(dctx, buf, (size_t)size, data, dlen);
     if (ZSTD_isError(got)) {
         if (ZSTD_getErrorCode(got) == ZSTD_error_memory_allocation)
             rc = -SK_E_NOMEM;

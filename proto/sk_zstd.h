@@ -23,6 +23,19 @@
 #define SK_ZFRAME_PLAIN 1   /* sk_zframe_wrap: not worth it, send the plain frame */
 
 /*
+ * The referral dictionary (SK_CAP_ZDICT, PROTOCOL.md section 10): a zstd dictionary trained on
+ * referrals, proto/dict/referrals-1.zdict, compiled in as sk_zdict_referrals (sk_zdict_data.c,
+ * both made by scripts/make-zdict.sh). With it a frame of one referral shrinks to about 40% of
+ * its size instead of not at all, so frames from SK_ZFRAME_MIN_DICT bytes are worth it.
+ * A wrapper compressed with it says so in key 3 (the dictionary's id, SK_ZDICT_ID).
+ */
+#define SK_ZDICT_ID 1293612472u
+#define SK_ZFRAME_MIN_DICT 128u
+enum { SK_ZF_DICT = 1u << 0 }; /* flags: use (wrap) or accept (unwrap) the referral dictionary */
+extern const unsigned char sk_zdict_referrals[];
+extern const size_t sk_zdict_referrals_len;
+
+/*
  * Append to out one complete frame (4-byte header + wrapper envelope) carrying body (a plain
  * frame body, without its header) compressed at SK_ZFRAME_LEVEL.
  * Returns 0 when written; SK_ZFRAME_PLAIN (positive) when body is under SK_ZFRAME_MIN bytes or
@@ -31,6 +44,10 @@
  * in length (an allocation failure stays recorded in out->oom).
  */
 int sk_zframe_wrap(sk_buf *out, const uint8_t *body, size_t len);
+/* The same with flags: SK_ZF_DICT compresses with the referral dictionary (from
+ * SK_ZFRAME_MIN_DICT bytes on) and writes its id in the wrapper. Without a dictionary context
+ * (no memory) it answers SK_ZFRAME_PLAIN: the plain frame is always correct. */
+int sk_zframe_wrap_ex(sk_buf *out, const uint8_t *body, size_t len, unsigned flags);
 
 /*
  * Replace the one complete plain frame (header + body) that b holds from offset start to its end
@@ -40,6 +57,7 @@ int sk_zframe_wrap(sk_buf *out, const uint8_t *body, size_t len);
  * -SK_E_BAD_FRAME when [start, len) is not one frame (nothing changed in either case).
  */
 int sk_zframe_compress_frame(sk_buf *b, size_t start);
+int sk_zframe_compress_frame_ex(sk_buf *b, size_t start, unsigned flags);
 
 /* True (1) when a frame body is a compression wrapper, i.e. an array whose first element, the
  * message type, is 0; 0 otherwise. Reads at most the first few bytes; does not validate. */
@@ -56,5 +74,11 @@ int sk_zframe_is_wrapper(const uint8_t *body, size_t len);
  */
 int sk_zframe_unwrap(const uint8_t *frame_body, size_t len, uint32_t max_frame, uint8_t **out,
                      size_t *out_len);
+/* The same with flags: SK_ZF_DICT accepts a wrapper whose key 3 names the referral dictionary
+ * (and whose zstd frame was made with it). Without the flag such a wrapper, a key 3 naming
+ * another dictionary, or a zstd frame that needs a dictionary the wrapper does not name, is
+ * -SK_E_DECOMPRESS. */
+int sk_zframe_unwrap_ex(const uint8_t *frame_body, size_t len, uint32_t max_frame, unsigned flags,
+                        uint8_t **out, size_t *out_len);
 
 #endif

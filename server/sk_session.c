@@ -98,7 +98,7 @@ struct sk_session {
     uint64_t accepted_ms; /* loop time */
     uint64_t last_rx_ms;  /* loop time the last frame bytes arrived */
     size_t rx_acct;       /* rd.cap as counted in srv->rx_bytes */
-    echo *echoes;  /* sorted by id (SK_CAP_ECHO) */
+    echo *echoes;         /* sorted by id (SK_CAP_ECHO) */
     uint32_t nechoes, echo_cap;
     /* ids of the changes in this session's PUSHes at the writer (SK_CAP_ECHO): a pull stops
      * before such a record, whose ack has not gone out yet, and the device pulls it again
@@ -224,6 +224,10 @@ static int send_msg(sk_session *s, const sk_msg *m)
     sk_buf b = SK_BUF_INIT;
     int rc = sk_msg_encode(&b, m);
     int encoded = rc == 0 && !b.oom;
+    /* With the referral dictionary even a PUSH_ACK of a few dozen acks shrinks (replaced only
+     * when smaller; plain on any failure). */
+    if (encoded && m->type == SK_MSG_PUSH_ACK && (s->caps & SK_CAP_ZDICT))
+        sk_zframe_compress_frame_ex(&b, 0, SK_ZF_DICT);
     if (rc == 0)
         rc = send_buf(s, &b);
     sk_buf_free(&b);
@@ -661,6 +665,8 @@ static void on_hello(sk_session *s, const sk_msg *m)
     s->device = m->u.hello.device;
     s->client_max_frame = m->u.hello.max_frame;
     s->caps = m->u.hello.caps & SK_CAPS_KNOWN;
+    if (!(s->caps & SK_CAP_ZSTD))
+        s->caps &= ~(uint32_t)SK_CAP_ZDICT; /* the dictionary is a way to compress frames */
     if (sk_random(s->nonce, sizeof(s->nonce))) {
         fail_close(s, m->rid, -SK_E_INTERNAL, "random");
         return;
@@ -1103,8 +1109,7 @@ static void push_done(sk_session *s, sk_wreq *w)
         if (send_msg(s, &a) == 0 && lean)
             for (uint32_t i = 0; i < w->nchanges; i++)
                 if (w->acks[i].status != SK_ACK_REJECTED)
-                    echo_note(s, &w->changes[i].id,
-                              w->acks[i].has_fields ? w->acks[i].version : 0);
+                    echo_note(s, &w->changes[i].id, w->acks[i].has_fields ? w->acks[i].version : 0);
     }
     pump_pulls(s); /* a PULL sent after this PUSH may now be served */
     maybe_finish_drain(s);
@@ -1250,7 +1255,7 @@ send:
     p->sent += nrec;
     s->records_out += nrec;
     if (s->caps & SK_CAP_ZSTD) /* replaced only when smaller; plain on any failure */
-        sk_zframe_compress_frame(&frame, 0);
+        sk_zframe_compress_frame_ex(&frame, 0, (s->caps & SK_CAP_ZDICT) ? SK_ZF_DICT : 0);
     rc = send_buf(s, &frame);
     sk_buf_free(&recs);
     sk_buf_free(&frame);
@@ -1453,7 +1458,8 @@ static void handle_wire_frame(sk_session *s, const uint8_t *body, uint32_t len)
         handle_frame(s, body, len);
         return;
     }
-    int rc = sk_zframe_unwrap(body, len, s->max_frame, &plain, &plen);
+    int rc = sk_zframe_unwrap_ex(body, len, s->max_frame, (s->caps & SK_CAP_ZDICT) ? SK_ZF_DICT : 0,
+                                 &plain, &plen);
     if (rc) {
         sk_log(SK_LOG_INFO, "bad_compressed", "session=%llu code=%s", (unsigned long long)s->id,
                sk_err_name(rc));

@@ -58,6 +58,13 @@ typedef struct inflight {
     int early;       /* sent before WELCOME (may be refused over the server's limits) */
 } inflight;
 
+/* A record this session built exactly from an ack with fields (SK_CAP_ECHO), at version; a
+ * later ack of the same record that is not exact is noted with version 0. */
+typedef struct known_rec {
+    sk_id id;
+    uint64_t version;
+} known_rec;
+
 typedef struct sess {
     sakhi_client *c;
     sk_conn cn;
@@ -78,14 +85,12 @@ typedef struct sess {
     int corked;    /* queue what send_msg encodes; flushed together (AUTH with early requests) */
     /* from WELCOME */
     uint32_t max_batch, max_inflight, max_frame;
-    int zstd;       /* both sides set SK_CAP_ZSTD: PUSH may go compressed, wrappers accepted */
-    int echo;       /* both sides set SK_CAP_ECHO: acks with fields, version-only records */
+    int zstd;  /* both sides set SK_CAP_ZSTD: PUSH may go compressed, wrappers accepted */
+    int zdict; /* both sides set SK_CAP_ZDICT (and zstd): frames with the dictionary */
+    int echo;  /* both sides set SK_CAP_ECHO: acks with fields, version-only records */
     /* records this session built exactly from an ack with fields (SK_CAP_ECHO): only these may
      * come back as their version alone */
-    struct known {
-        sk_id id;
-        uint64_t version;
-    } *known;
+    known_rec *known;
     size_t nknown, capknown;
     uint8_t *zbody; /* the last decompressed frame body; *m of recv_msg may point into it */
     sk_actor actor;
@@ -190,7 +195,7 @@ static int send_msg(sess *s, const sk_msg *m)
             "could not encode %s: %s", sk_msg_type_name(m->type), sk_err_name(rc));
     /* A large PUSH goes compressed when negotiated (it stays plain when that does not pay). */
     if (s->zstd && m->type == SK_MSG_PUSH)
-        sk_zframe_compress_frame(&s->wbuf, start);
+        sk_zframe_compress_frame_ex(&s->wbuf, start, s->zdict ? SK_ZF_DICT : 0);
     return s->corked ? 0 : flush_some(s);
 }
 
@@ -270,7 +275,8 @@ static int recv_msg(sess *s, sk_msg *m)
                     if (!s->zstd)
                         return sk_client_fail(s->c, SAKHI_EPROTO, NULL,
                                               "compressed frame from the server, not negotiated");
-                    rc = sk_zframe_unwrap(frame, flen, s->max_frame, &s->zbody, &zlen);
+                    rc = sk_zframe_unwrap_ex(frame, flen, s->max_frame, s->zdict ? SK_ZF_DICT : 0,
+                                             &s->zbody, &zlen);
                     if (rc == -SK_E_NOMEM)
                         return sk_client_fail(s->c, SAKHI_ENOMEM, NULL,
                                               "no memory for a compressed frame");
@@ -456,7 +462,7 @@ static int connect_and_hello(sess *s, const target *t, uint64_t device, sk_msg *
     hello.u.hello.nversions = 1;
     hello.u.hello.device = device;
     hello.u.hello.app = sk_str_c(s->c->app);
-    hello.u.hello.caps = (s->c->test_no_zstd ? 0 : SK_CAP_ZSTD) | SK_CAP_ECHO;
+    hello.u.hello.caps = (s->c->test_no_zstd ? 0 : SK_CAP_ZSTD | SK_CAP_ZDICT) | SK_CAP_ECHO;
     hello.u.hello.caps &= ~s->c->test_caps_off;
     if ((rc = send_msg(s, &hello)))
         return rc;
@@ -536,6 +542,8 @@ static int await_welcome(sess *s, uint32_t rid)
     /* Compression only when both sides asked for it (PROTOCOL.md section 10). */
     s->zstd = !s->c->test_no_zstd && (welcome.u.welcome.caps & SK_CAP_ZSTD) != 0;
     s->echo = !(s->c->test_caps_off & SK_CAP_ECHO) && (welcome.u.welcome.caps & SK_CAP_ECHO) != 0;
+    s->zdict = s->zstd && !(s->c->test_caps_off & SK_CAP_ZDICT) &&
+               (welcome.u.welcome.caps & SK_CAP_ZDICT) != 0;
 
     /* Correct the clock by the server's and keep role/district current. */
     pthread_mutex_lock(&c->mu);
@@ -912,7 +920,7 @@ static int known_add(sess *s, const sk_id *id, uint64_t version)
 {
     if (s->nknown == s->capknown) {
         size_t cap = s->capknown ? s->capknown * 2 : 64;
-        struct known *k = realloc(s->known, cap * sizeof(*k));
+        known_rec *k = realloc(s->known, cap * sizeof(*k));
         if (!k)
             return SAKHI_ENOMEM;
         s->known = k;

@@ -12,6 +12,10 @@
  *   (the client's own counters), far fewer than the same sync without the bit, and the device
  *   then holds exactly the records a second device of the same worker pulls in full.
  *
+ * - An initial pull of 200 varied referrals (with their follow-ups) by a fresh administrator's
+ *   device stays under 200 bytes a record, and the referral dictionary (SK_CAP_ZDICT) makes
+ *   small pulls (PULLs of 5) at least a quarter smaller than zstd alone.
+ *
  * Links the static library to reach its test hook and local store (internal header).
  */
 #ifndef _POSIX_C_SOURCE
@@ -375,28 +379,97 @@ static void test_push_sync_downlink(void **state)
 {
     (void)state;
     sync_out before = {0}, after = {0};
-    push_sync(SK_CAP_ECHO, &before);
+    push_sync(SK_CAP_ECHO | SK_CAP_ZDICT, &before); /* a 1.0 device: zstd alone */
     push_sync(0, &after);
-    print_message("sync pushing %d new referrals: %llu bytes received without SK_CAP_ECHO, "
+    print_message("sync pushing %d new referrals: %llu bytes received as a 1.0 device, "
                   "%llu with it (%.1f%%)\n",
                   NREF, (unsigned long long)before.received, (unsigned long long)after.received,
                   100.0 * (double)after.received / (double)before.received);
-    /* The handshake, 50 acks with their fields and 50 bare versions: about 1 KiB. Each record
-     * coming back whole would add a hundred bytes or more, compressed. */
-    assert_true(after.received <= 1400);
+    /* The handshake, 50 acks with their fields and 50 bare versions, compressed with the
+     * dictionary: about 560 bytes (about 900 without it). Each record coming back whole would
+     * add a hundred bytes or more, compressed. */
+    assert_true(after.received <= 800);
     assert_true(after.received * 4 < before.received);
+}
+
+/* ---- initial pull ------------------------------------------------------------------------ */
+
+#define NPULL 200
+
+/* A fresh administrator's device pulls every record; bytes received per record. */
+static double initial_pull(sk_ts *ts, int n, int no_zstd, uint32_t caps_off, uint32_t limit)
+{
+    sakhi_client *c = NULL;
+    char label[32];
+    snprintf(label, sizeof(label), "desk-%d", n);
+    assert_int_equal(sk_td_open(&c, ts, n, NULL), 0);
+    c->test_no_zstd = no_zstd;
+    c->test_caps_off = caps_off;
+    int rc = sk_td_enroll(c, ts, "ad1", label, NULL, NULL);
+    if (rc)
+        fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
+    sakhi_sync_options o = SAKHI_SYNC_OPTIONS_INIT;
+    o.pull_limit = limit;
+    sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
+    if ((rc = sakhi_sync(&res, c, &o)))
+        fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
+    assert_int_equal(res.pulled, NPULL);
+    sakhi_close(c);
+    return (double)res.bytes_received / NPULL;
+}
+
+static void test_initial_pull_bytes(void **state)
+{
+    (void)state;
+    sk_ts ts;
+    sk_tc t;
+    assert_int_equal(sk_ts_setup(&ts, "sk-downlink"), 0);
+    assert_int_equal(sk_ts_worker(&ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_ts_worker(&ts, "ad1", SK_ROLE_ADMIN, 0), 0);
+    assert_int_equal(sk_ts_start(&ts, NULL), 0);
+    /* 200 varied referrals with their follow-ups, pushed as sakhi-load pushes the sample */
+    tc_device(&t, &ts, "fw1", "field", 0);
+    for (int first = NREF; first < NREF + NPULL; first += 50) {
+        sk_change chs[50];
+        sk_msg ack;
+        for (int i = 0; i < 50; i++) {
+            chs[i] = g_sample.refs[first + i].change;
+            chs[i].op = (uint64_t)(first + i + 1);
+        }
+        push_raw(&t, chs, 50, &ack);
+        for (int i = 0; i < 50; i++)
+            assert_int_equal(ack.u.push_ack.acks[i].status, SK_ACK_APPLIED);
+        sk_msg_free(&ack);
+    }
+    sk_tc_free(&t);
+    double plain = initial_pull(&ts, 0, 1, 0, 200);
+    double zstd = initial_pull(&ts, 1, 0, SK_CAP_ZDICT, 200);
+    double dict = initial_pull(&ts, 2, 0, 0, 200);
+    double zstd5 = initial_pull(&ts, 3, 0, SK_CAP_ZDICT, 5);
+    double dict5 = initial_pull(&ts, 4, 0, 0, 5);
+    print_message("initial pull of %d varied referrals, bytes received per record: plain %.1f, "
+                  "zstd %.1f, zstd with the dictionary %.1f; in PULLs of 5: zstd %.1f, with the "
+                  "dictionary %.1f\n",
+                  NPULL, plain, zstd, dict, zstd5, dict5);
+    assert_true(dict <= 200.0);
+    assert_true(dict < zstd && zstd < plain);
+    assert_true(dict5 <= 200.0);
+    assert_true(dict5 < zstd5 * 0.75);
+    sk_ts_teardown(&ts);
 }
 
 int main(void)
 {
     char err[256];
-    if (sk_sample_load(&g_sample, SAKHI_VARIED_SAMPLE, err, sizeof(err)) || g_sample.n < NREF) {
+    if (sk_sample_load(&g_sample, SAKHI_VARIED_SAMPLE, err, sizeof(err)) ||
+        g_sample.n < NREF + NPULL) {
         fprintf(stderr, "test_downlink: cannot load %s: %s\n", SAKHI_VARIED_SAMPLE, err);
         return 1;
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ack_fields_and_version_only),
         cmocka_unit_test(test_push_sync_downlink),
+        cmocka_unit_test(test_initial_pull_bytes),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sk_sample_free(&g_sample);

@@ -434,7 +434,7 @@ static int build(const char *name, sk_msg *m)
     } else if (IS("push_ack_fields")) {
         /* SK_CAP_ECHO: the acks of the session's PUSH with the fields the server set. */
         static const uint8_t f[] = {0x83, 0x03, 0x07, 0x04, 0xaa, 'w', 'o',  'r', 'k',
-                                    'e',  'r',  '-',  '0',  '0',  '4',  0x1a, 0x02};
+                                    'e',  'r',  '-',  '0',  '0',  '4', 0x1a, 0x02};
         sk_msg_init(m, SK_MSG_PUSH_ACK, 3);
         if ((rc = alloc_acks(m, 2)))
             goto out;
