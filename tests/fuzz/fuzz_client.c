@@ -575,6 +575,17 @@ static void serve(fake *f)
             off += used;
             if (rc == 1) {
                 sk_msg req;
+                uint8_t *plain = NULL;
+                size_t plen = 0;
+                /* A client that was offered zstd and the referral dictionary may compress its
+                 * PUSH frames: a compressed frame must unwrap, then decode. */
+                if (sk_zframe_is_wrapper(fr, flen)) {
+                    if (sk_zframe_unwrap_ex(fr, flen, SK_FRAME_DEFAULT_MAX, SK_ZF_DICT, &plain,
+                                            &plen) != 0)
+                        die("the client sent a compressed frame that does not unwrap");
+                    fr = plain;
+                    flen = (uint32_t)plen;
+                }
                 if (sk_msg_decode(fr, flen, &req, NULL) != 0)
                     die("the client sent a frame that does not decode");
                 if (G.verbose)
@@ -585,6 +596,7 @@ static void serve(fake *f)
                 if (req.type != SK_MSG_BYE && req.type != SK_MSG_PONG)
                     done = respond(f, &req);
                 sk_msg_free(&req);
+                free(plain); /* after req: its strings point into the frame's bytes */
             }
         }
 #ifdef SAKHI_FUZZ_CLOCK
