@@ -69,6 +69,6 @@ if(TARGET sakhi_static)
     target_compile_options(fuzz_client PRIVATE ${SAKHI_FUZZ_FLAGS})
     target_link_options(fuzz_client PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_libraries(fuzz_client PRIVATE PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZSTD
-                          PkgConfig::OPENSSL Threads::Threads sakhi_warnings)
+                          PkgConfig::OPENSSL PkgConfig::ARGON2 Threads::Threads sakhi_warnings)
   endif()
 endif()
