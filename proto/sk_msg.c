@@ -208,7 +208,8 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         if (h->max_frame < SK_FRAME_MIN_MAX)
             return -SK_E_BAD_VALUE;
         size_t n = 1 + (h->device != 0) + (h->app.n != 0) + (h->caps != 0) +
-                   (h->max_frame != SK_FRAME_DEFAULT_MAX);
+                   (h->max_frame != SK_FRAME_DEFAULT_MAX) + (h->epoch != 0) + (h->seen != 0) +
+                   (h->upto != 0);
         msgpack_pack_map(pk, n);
         pk_u(pk, 1);
         msgpack_pack_array(pk, h->nversions);
@@ -229,6 +230,18 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         if (h->max_frame != SK_FRAME_DEFAULT_MAX) {
             pk_u(pk, 5);
             pk_u(pk, h->max_frame);
+        }
+        if (h->epoch) {
+            pk_u(pk, 6);
+            pk_u(pk, h->epoch);
+        }
+        if (h->seen) {
+            pk_u(pk, 7);
+            pk_u(pk, h->seen);
+        }
+        if (h->upto) {
+            pk_u(pk, 8);
+            pk_u(pk, h->upto);
         }
         return 0;
     }
@@ -255,7 +268,8 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
             return -SK_E_BAD_VALUE;
         if ((rc = check_str(w->worker, SK_MAX_NAME)))
             return rc;
-        msgpack_pack_map(pk, 7 + (w->caps != 0) + (w->district != 0) + (w->has_seq != 0));
+        msgpack_pack_map(pk, 7 + (w->caps != 0) + (w->district != 0) + (w->has_seq != 0) +
+                                 (w->epoch != 0) + (w->since != 0));
         pk_u(pk, 1);
         pk_u(pk, w->session);
         pk_u(pk, 2);
@@ -281,6 +295,14 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         if (w->has_seq) {
             pk_u(pk, 10);
             pk_u(pk, w->seq);
+        }
+        if (w->epoch) {
+            pk_u(pk, 11);
+            pk_u(pk, w->epoch);
+        }
+        if (w->since) {
+            pk_u(pk, 12);
+            pk_u(pk, w->since);
         }
         return 0;
     }
@@ -777,6 +799,9 @@ static int rd_field(sk_mp *mp, sk_msg *m, uint64_t key)
             FIELD(3, rd_str(mp, &m->u.hello.app, SK_MAX_NAME, 0));
             FIELD(4, rd_u32(mp, &m->u.hello.caps));
             FIELD(5, rd_range(mp, SK_FRAME_MIN_MAX, UINT32_MAX, &m->u.hello.max_frame));
+            FIELD(6, rd_u64(mp, &m->u.hello.epoch));
+            FIELD(7, rd_u64(mp, &m->u.hello.seen));
+            FIELD(8, rd_u64(mp, &m->u.hello.upto));
         default: return 0;
         }
         break;
@@ -809,6 +834,8 @@ static int rd_field(sk_mp *mp, sk_msg *m, uint64_t key)
             rc = rd_u64(mp, &m->u.welcome.seq);
             m->u.welcome.has_seq = rc == 0;
             break;
+            FIELD(11, rd_u64_nonzero(mp, &m->u.welcome.epoch));
+            FIELD(12, rd_u64(mp, &m->u.welcome.since));
         default: return 0;
         }
         break;
@@ -891,10 +918,11 @@ static const struct {
     uint64_t known;
     uint64_t required;
 } k_spec[SK_MSG_TYPE_MAX + 1] = {
-    [SK_MSG_HELLO] = {B(1) | B(2) | B(3) | B(4) | B(5), B(1)},
+    [SK_MSG_HELLO] = {B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7) | B(8), B(1)},
     [SK_MSG_CHALLENGE] = {B(1) | B(2) | B(3), B(1) | B(2) | B(3)},
     [SK_MSG_AUTH] = {B(1), B(1)},
-    [SK_MSG_WELCOME] = {B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9) | B(10),
+    [SK_MSG_WELCOME] = {B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9) | B(10) |
+                            B(11) | B(12),
                         B(1) | B(2) | B(3) | B(4) | B(5) | B(7) | B(8)},
     [SK_MSG_PUSH] = {B(1), B(1)},
     [SK_MSG_PUSH_ACK] = {B(1), B(1)},
@@ -1317,6 +1345,12 @@ int sk_msg_to_json(sk_buf *out, const sk_msg *m)
         jsk_str(out, "app", m->u.hello.app);
         ju(out, "caps", m->u.hello.caps);
         ju(out, "max_frame", m->u.hello.max_frame);
+        if (m->u.hello.epoch)
+            ju(out, "epoch", m->u.hello.epoch);
+        if (m->u.hello.seen)
+            ju(out, "seen", m->u.hello.seen);
+        if (m->u.hello.upto)
+            ju(out, "upto", m->u.hello.upto);
         break;
     case SK_MSG_CHALLENGE:
         jkey(out, 0, "nonce");
@@ -1340,6 +1374,10 @@ int sk_msg_to_json(sk_buf *out, const sk_msg *m)
         ju(out, "district", m->u.welcome.district);
         if (m->u.welcome.has_seq)
             ju(out, "seq", m->u.welcome.seq);
+        if (m->u.welcome.epoch)
+            ju(out, "epoch", m->u.welcome.epoch);
+        if (m->u.welcome.since)
+            ju(out, "since", m->u.welcome.since);
         break;
     case SK_MSG_PUSH:
         jkey(out, 0, "changes");

@@ -111,6 +111,10 @@ typedef struct sk_msg {
             sk_str app;      /* app name/version, for logs */
             uint32_t caps;
             uint32_t max_frame; /* largest frame the client accepts */
+            uint64_t epoch;     /* key 6: store epoch whose changes the device is giving back (or
+                               last synced with), 0 = none known (PROTOCOL.md section 5.6) */
+            uint64_t seen;      /* key 7: highest seq the device saw in that epoch, 0 = unknown */
+            uint64_t upto;      /* key 8: highest op it is giving back, 0 = none */
         } hello;
         struct {
             uint8_t nonce[SK_NONCE_LEN];
@@ -130,8 +134,10 @@ typedef struct sk_msg {
             uint32_t role; /* sk_role */
             sk_str worker;
             uint32_t district;
-            uint64_t seq; /* server's highest committed change seq (key 10), if has_seq */
-            int has_seq;  /* key 10 present (servers that predate it omit it) */
+            uint64_t seq;   /* server's highest committed change seq (key 10), if has_seq */
+            int has_seq;    /* key 10 present (servers that predate it omit it) */
+            uint64_t epoch; /* key 11: the store's epoch (section 5.6); 0 = not sent */
+            uint64_t since; /* key 12: last seq of the previous epoch the store still holds */
         } welcome;
         struct {
             sk_change *changes; /* owned after decode; borrowed when encoding */

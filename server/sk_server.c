@@ -388,6 +388,22 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
         ret = 3;
         goto out;
     }
+    {
+        /* The store's epoch (PROTOCOL.md section 5.6): a data directory that is a copy of a
+         * store, not the file it last ran from, begins a new one, so devices give back what the
+         * copy does not have. */
+        sk_store_epoch ep;
+        int began = 0;
+        if ((rc = sk_store_claim_home(srv->store, cfg->data_dir, sk_now_ms(), &began, &ep))) {
+            snprintf(err, errcap, "cannot read the store identity: %s", sk_err_text(rc));
+            ret = 3;
+            goto out;
+        }
+        sk_log(began || ep.prev ? SK_LOG_WARN : SK_LOG_INFO, "epoch",
+               "epoch=%016llx prev=%016llx since_seq=%llu began=%s", (unsigned long long)ep.epoch,
+               (unsigned long long)ep.prev, (unsigned long long)ep.since_seq,
+               began ? "copied" : "no");
+    }
     /* A record must fit one CHANGES frame with room for the envelope. */
     size_t max_record = cfg->max_frame - 64;
     if ((rc = sk_writer_start(&srv->writer, srv->store, loop, max_record, writer_done, srv))) {

@@ -105,6 +105,10 @@ struct sk_session {
      * after the ack, as a bare version instead of in full */
     sk_id *pushing;
     uint32_t npushing, pushing_cap;
+    /* HELLO named a store epoch other than the current one: the device gives back what the
+     * store lost (PROTOCOL.md section 5.6) */
+    uint64_t hello_epoch, hello_seen, hello_upto;
+    int resync;
 };
 
 static void session_close(sk_session *s, const char *reason);
@@ -664,6 +668,9 @@ static void on_hello(sk_session *s, const sk_msg *m)
     }
     s->device = m->u.hello.device;
     s->client_max_frame = m->u.hello.max_frame;
+    s->hello_epoch = m->u.hello.epoch;
+    s->hello_seen = m->u.hello.seen;
+    s->hello_upto = m->u.hello.upto;
     s->caps = m->u.hello.caps & SK_CAPS_KNOWN;
     if (!(s->caps & SK_CAP_ZSTD))
         s->caps &= ~(uint32_t)SK_CAP_ZDICT; /* the dictionary is a way to compress frames */
@@ -800,8 +807,11 @@ static void on_auth(sk_session *s, const sk_msg *m)
     /* the last committed seq, for WELCOME: a device whose cursor is above it knows the server
      * was restored from an older backup (PROTOCOL.md section 3.4) */
     uint64_t last_seq = 0;
+    sk_store_epoch ep;
     if (rc == 0)
         rc = sk_store_seq_get_txn(s->srv->store, txn, &last_seq);
+    if (rc == 0)
+        rc = sk_store_epoch_get_txn(s->srv->store, txn, &ep);
     mdb_txn_abort(txn);
     if (rc && auth_not_checked(rc)) {
         /* The proof could not be checked (memory, storage): not a failed login. The device
@@ -865,6 +875,16 @@ static void on_auth(sk_session *s, const sk_msg *m)
     w.u.welcome.seq = last_seq;
     w.u.welcome.has_seq = 1;
     char wesc[4 * SK_MAX_NAME + 8];
+    w.u.welcome.epoch = ep.epoch;
+    w.u.welcome.since = ep.prev ? ep.since_seq : 0;
+    s->resync = s->hello_epoch != 0 && s->hello_epoch != ep.epoch;
+    if (s->resync)
+        sk_log(SK_LOG_WARN, "device_resync",
+               "session=%llu device=%llu worker=%s seen_epoch=%016llx seen_seq=%llu "
+               "epoch=%016llx since_seq=%llu",
+               (unsigned long long)s->id, (unsigned long long)s->device,
+               sk_log_esc(wesc, sizeof(wesc), s->worker.id), (unsigned long long)s->hello_epoch, (unsigned long long)s->hello_seen,
+               (unsigned long long)ep.epoch, (unsigned long long)ep.since_seq);
     sk_log(SK_LOG_INFO, "auth_ok", "session=%llu device=%llu worker=%s role=%u",
            (unsigned long long)s->id, (unsigned long long)s->device,
            sk_log_esc(wesc, sizeof(wesc), s->worker.id), s->worker.role);
@@ -874,6 +894,9 @@ static void on_auth(sk_session *s, const sk_msg *m)
     if (t) {
         t->owner = s;
         t->device = s->device;
+        t->resync = s->resync;
+        t->resync_seen = s->resync ? s->hello_seen : 0;
+        t->resync_upto = s->hello_upto;
         t->now_ms = sk_now_ms();
         s->refs++;
         sk_writer_submit(s->srv->writer, t);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 struct sk_store {
     MDB_env *env;
@@ -108,6 +109,312 @@ static int meta_put_u64(sk_store *s, MDB_txn *txn, const char *key, uint64_t val
     return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
 }
 
+/* ---- store identity and epoch ------------------------------------------------------------ */
+
+static int with_write(sk_store *s, int (*fn)(sk_store *, MDB_txn *, void *), void *arg);
+static int with_read(sk_store *s, MDB_txn **txn);
+
+/* meta "epoch" = id16 || epoch u64 || prev u64 || since_seq u64 || since_ms u64 (all BE). */
+#define EPOCH_LEN 48
+
+static int epoch_read(sk_store *s, MDB_txn *txn, sk_store_epoch *out, int *found)
+{
+    MDB_val k = {5, (void *)"epoch"}, v;
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    memset(out, 0, sizeof(*out));
+    *found = 0;
+    if (mrc == MDB_NOTFOUND)
+        return 0;
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    if (v.mv_size != EPOCH_LEN)
+        return -SK_E_STORE_IO;
+    const uint8_t *b = v.mv_data;
+    memcpy(out->id, b, 16);
+    out->epoch = sk_be64_get(b + 16);
+    out->prev = sk_be64_get(b + 24);
+    out->since_seq = sk_be64_get(b + 32);
+    out->since_ms = sk_be64_get(b + 40);
+    *found = 1;
+    return 0;
+}
+
+static int epoch_write(sk_store *s, MDB_txn *txn, const sk_store_epoch *e)
+{
+    uint8_t b[EPOCH_LEN];
+    memcpy(b, e->id, 16);
+    sk_be64_put(b + 16, e->epoch);
+    sk_be64_put(b + 24, e->prev);
+    sk_be64_put(b + 32, e->since_seq);
+    sk_be64_put(b + 40, e->since_ms);
+    MDB_val k = {5, (void *)"epoch"}, v = {EPOCH_LEN, b};
+    return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+}
+
+/* A fresh epoch value: random, never 0 (0 means "unknown" on the wire), never the old one. */
+static int epoch_value(uint64_t old, uint64_t *out)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 16; i++) {
+        if (sk_random(b, sizeof(b)))
+            return -SK_E_INTERNAL;
+        uint64_t v = sk_be64_get(b);
+        if (v != 0 && v != old) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -SK_E_INTERNAL;
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A store without an identity gets one (a new store, or one made before identities existed:
+ * then it is the live store, and its first epoch begins at its current seq). */
+static int epoch_init(sk_store *s, MDB_txn *txn)
+{
+    sk_store_epoch e;
+    int found, rc = epoch_read(s, txn, &e, &found);
+    if (rc || found)
+        return rc;
+    if (sk_random(e.id, sizeof(e.id)) || (rc = epoch_value(0, &e.epoch)))
+        return rc ? rc : -SK_E_INTERNAL;
+    if ((rc = meta_u64(s, txn, "seq", &e.since_seq)))
+        return rc;
+    e.since_ms = wall_ms();
+    return epoch_write(s, txn, &e);
+}
+
+int sk_store_epoch_get_txn(sk_store *s, MDB_txn *txn, sk_store_epoch *out)
+{
+    int found, rc = epoch_read(s, txn, out, &found);
+    return rc ? rc : (found ? 0 : -SK_E_NOT_FOUND);
+}
+
+int sk_store_epoch_get(sk_store *s, sk_store_epoch *out)
+{
+    MDB_txn *txn;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    rc = sk_store_epoch_get_txn(s, txn, out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int sk_store_epoch_begin_txn(sk_store *s, MDB_txn *txn, uint64_t now_ms, const char *why,
+                             sk_store_epoch *out)
+{
+    sk_store_epoch e;
+    char detail[160];
+    int rc = sk_store_epoch_get_txn(s, txn, &e);
+    if (rc)
+        return rc;
+    e.prev = e.epoch;
+    if ((rc = epoch_value(e.prev, &e.epoch)) || (rc = meta_u64(s, txn, "seq", &e.since_seq)))
+        return rc;
+    e.since_ms = now_ms;
+    MDB_val hk = {4, (void *)"home"};
+    int mrc = mdb_del(txn, s->meta, &hk, NULL);
+    if (mrc && mrc != MDB_NOTFOUND)
+        return sk_store_mdb_err(mrc);
+    if ((rc = epoch_write(s, txn, &e)))
+        return rc;
+    snprintf(detail, sizeof(detail), "why=%s epoch=%016llx prev=%016llx since_seq=%llu",
+             why ? why : "-", (unsigned long long)e.epoch, (unsigned long long)e.prev,
+             (unsigned long long)e.since_seq);
+    if ((rc = sk_store_audit_txn(s, txn, now_ms, "epoch", "", 0, detail)))
+        return rc;
+    if (out)
+        *out = e;
+    return 0;
+}
+
+struct epoch_arg {
+    uint64_t now;
+    const char *why;
+    sk_store_epoch *out;
+};
+
+static int epoch_begin_fn(sk_store *s, MDB_txn *txn, void *arg)
+{
+    struct epoch_arg *a = arg;
+    return sk_store_epoch_begin_txn(s, txn, a->now, a->why, a->out);
+}
+
+int sk_store_epoch_begin(sk_store *s, uint64_t now_ms, const char *why, sk_store_epoch *out)
+{
+    struct epoch_arg a = {now_ms, why, out};
+    return with_write(s, epoch_begin_fn, &a);
+}
+
+struct home_arg {
+    uint8_t mark[16];
+    uint64_t now;
+    int began;
+    sk_store_epoch *out;
+};
+
+static int claim_home_fn(sk_store *s, MDB_txn *txn, void *arg)
+{
+    struct home_arg *a = arg;
+    MDB_val k = {4, (void *)"home"}, v;
+    int rc, mrc = mdb_get(txn, s->meta, &k, &v);
+    a->began = 0;
+    if (mrc && mrc != MDB_NOTFOUND)
+        return sk_store_mdb_err(mrc);
+    if (mrc == 0 && (v.mv_size != sizeof(a->mark) || memcmp(v.mv_data, a->mark, 16) != 0)) {
+        /* The environment is not the file the marker was written in: a copy of a store (cp,
+         * rsync, a disk image) that is not the live one. */
+        if ((rc = sk_store_epoch_begin_txn(s, txn, a->now, "copied", NULL)))
+            return rc;
+        a->began = 1;
+    } else if (mrc == 0) {
+        return a->out ? sk_store_epoch_get_txn(s, txn, a->out) : 0;
+    }
+    v.mv_size = sizeof(a->mark);
+    v.mv_data = a->mark;
+    if ((rc = sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0))))
+        return rc;
+    return a->out ? sk_store_epoch_get_txn(s, txn, a->out) : 0;
+}
+
+int sk_store_claim_home(sk_store *s, const char *dir, uint64_t now_ms, int *began_out,
+                        sk_store_epoch *out)
+{
+    struct home_arg a;
+    struct stat st;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    if (stat(path, &st) != 0)
+        return -SK_E_STORE_IO;
+    memset(&a, 0, sizeof(a));
+    sk_be64_put(a.mark, (uint64_t)st.st_dev);
+    sk_be64_put(a.mark + 8, (uint64_t)st.st_ino);
+    a.now = now_ms;
+    a.out = out;
+    int rc = with_write(s, claim_home_fn, &a);
+    if (rc == 0 && began_out)
+        *began_out = a.began;
+    return rc;
+}
+
+/* meta "resync/<device u64 BE>" = epoch || first_ms || last_ms || seen || upto (u64 BE each):
+ * what a device reported after the store lost history (sk_store_resync). */
+#define RESYNC_PREFIX "resync/"
+#define RESYNC_KLEN (sizeof(RESYNC_PREFIX) - 1 + 8)
+
+int sk_store_resync_note_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t now_ms,
+                             uint64_t seen, uint64_t upto)
+{
+    sk_store_epoch e;
+    uint8_t key[RESYNC_KLEN], b[40];
+    int rc = sk_store_epoch_get_txn(s, txn, &e);
+    if (rc)
+        return rc;
+    memcpy(key, RESYNC_PREFIX, sizeof(RESYNC_PREFIX) - 1);
+    sk_be64_put(key + sizeof(RESYNC_PREFIX) - 1, device);
+    MDB_val k = {sizeof(key), key}, v;
+    sk_store_resync r = {device, e.epoch, now_ms, now_ms, 0, 0, 0};
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc && mrc != MDB_NOTFOUND)
+        return sk_store_mdb_err(mrc);
+    if (mrc == 0 && v.mv_size == sizeof(b) && sk_be64_get(v.mv_data) == e.epoch) {
+        const uint8_t *p = v.mv_data;
+        r.first_ms = sk_be64_get(p + 8);
+        r.seen = sk_be64_get(p + 24);
+        r.upto = sk_be64_get(p + 32);
+    } else if (seen == 0 && upto == 0) {
+        return 0; /* nothing to say for this epoch */
+    }
+    if (seen > r.seen)
+        r.seen = seen;
+    if (upto > r.upto)
+        r.upto = upto;
+    sk_be64_put(b, r.epoch);
+    sk_be64_put(b + 8, r.first_ms);
+    sk_be64_put(b + 16, r.last_ms);
+    sk_be64_put(b + 24, r.seen);
+    sk_be64_put(b + 32, r.upto);
+    v.mv_size = sizeof(b);
+    v.mv_data = b;
+    return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+}
+
+int sk_store_resync_list(sk_store *s, int (*cb)(const sk_store_resync *r, void *payload),
+                         void *payload)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL, *oc = NULL;
+    sk_store_epoch e;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    if ((rc = sk_store_epoch_get_txn(s, txn, &e)) ||
+        (rc = sk_store_mdb_err(mdb_cursor_open(txn, s->meta, &cur))) ||
+        (rc = sk_store_mdb_err(mdb_cursor_open(txn, s->ops, &oc))))
+        goto out;
+    MDB_val k = {sizeof(RESYNC_PREFIX) - 1, (void *)RESYNC_PREFIX}, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != RESYNC_KLEN ||
+            memcmp(k.mv_data, RESYNC_PREFIX, sizeof(RESYNC_PREFIX) - 1) != 0)
+            break;
+        if (v.mv_size != 40)
+            continue;
+        const uint8_t *p = v.mv_data;
+        sk_store_resync r = {sk_be64_get((const uint8_t *)k.mv_data + sizeof(RESYNC_PREFIX) - 1),
+                             sk_be64_get(p),
+                             sk_be64_get(p + 8),
+                             sk_be64_get(p + 16),
+                             sk_be64_get(p + 24),
+                             sk_be64_get(p + 32),
+                             0};
+        /* given back: its ops up to upto that this epoch applied (a new version above the
+         * history it kept); an op the backup held was acknowledged again, not counted */
+        if (r.epoch == e.epoch && r.upto) {
+            uint8_t ok[16];
+            sk_be64_put(ok, r.device);
+            sk_be64_put(ok + 8, 1);
+            MDB_val kk = {16, ok}, vv;
+            int orc = mdb_cursor_get(oc, &kk, &vv, MDB_SET_RANGE);
+            for (; orc == 0; orc = mdb_cursor_get(oc, &kk, &vv, MDB_NEXT)) {
+                if (kk.mv_size != 16 || sk_be64_get(kk.mv_data) != r.device ||
+                    sk_be64_get((const uint8_t *)kk.mv_data + 8) > r.upto)
+                    break;
+                sk_mp m;
+                uint32_t n;
+                uint64_t status, version;
+                sk_mp_init(&m, vv.mv_data, vv.mv_size);
+                if (sk_mp_read_array(&m, &n) == 0 && n >= 2 && sk_mp_read_uint(&m, &status) == 0 &&
+                    sk_mp_read_uint(&m, &version) == 0 && status != SK_ACK_REJECTED &&
+                    version > e.since_seq)
+                    r.given++;
+            }
+            if (orc && orc != MDB_NOTFOUND) {
+                rc = sk_store_mdb_err(orc);
+                goto out;
+            }
+        }
+        if ((rc = cb(&r, payload)))
+            goto out;
+    }
+    if (mrc && mrc != MDB_NOTFOUND)
+        rc = sk_store_mdb_err(mrc);
+out:
+    if (oc)
+        mdb_cursor_close(oc);
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 int sk_store_open(sk_store **out, const char *dir, uint64_t map_size)
 {
     sk_store *s = calloc(1, sizeof(*s));
@@ -184,6 +491,11 @@ int sk_store_open(sk_store **out, const char *dir, uint64_t map_size)
             rc = -SK_E_VERSION;
             goto fail;
         }
+    }
+    if ((rc = epoch_init(s, txn))) {
+        snprintf(g_open_err, sizeof(g_open_err), "cannot initialise the store identity: %s",
+                 sk_err_text(rc));
+        goto fail;
     }
     if ((mrc = mdb_txn_commit(txn))) {
         txn = NULL;

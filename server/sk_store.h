@@ -16,7 +16,10 @@
  *   enroll    SHA-256(code) -> [worker, expires_ms, used_ms, device, created_ms]
  *   audit     seq u64 BE -> [ts_ms, event, worker, device, detail, prev_hash bin32], chained
  *             (see sk_store_audit_txn); meta "audit_head", "audit_pruned" = seq || hash;
- *             meta "authgen" = u64 BE raised by revocations and worker writes
+ *             meta "authgen" = u64 BE raised by revocations and worker writes;
+             meta "epoch" = store identity and epoch (sk_store_epoch); meta "home" = device
+             and inode of the data.mdb the live store runs from (sk_store_claim_home);
+             meta "resync/<device>" = a device's report after lost history (sk_store_resync)
  * A data directory written by a newer storage format is refused at open.
  *
  * Functions return 0 or a negative SK_E_* code. Functions taking an sk_store and no txn run
@@ -121,6 +124,50 @@ int sk_store_device_revoke(sk_store *s, uint64_t id, uint64_t now_ms);
 /* A counter raised by every revocation and every worker write (e.g. disabling): the server
  * polls it to re-check its live sessions. 0 in a store that never had either. */
 int sk_store_authgen(sk_store *s, uint64_t *out);
+
+/* Store identity and epoch (docs/PROTOCOL.md section 5.6). The identity names the centre's
+ * store for as long as it lives; the epoch names one unbroken history of it. A restore from a
+ * backup, a copy started as a store (cp, rsync, a disk image) and a promotion (replication)
+ * begin a new epoch, because what the store had acknowledged after the copy was taken is gone:
+ * devices that see a new epoch in WELCOME give back what they have of that. */
+typedef struct sk_store_epoch {
+    uint8_t id[16];     /* store identity, random, made when the store is created */
+    uint64_t epoch;     /* random and non-zero; new at every restore, copy or promotion */
+    uint64_t prev;      /* the epoch this one replaced (0 for the first) */
+    uint64_t since_seq; /* the last seq the store held when this epoch began */
+    uint64_t since_ms;  /* when it began (Unix ms) */
+} sk_store_epoch;
+int sk_store_epoch_get_txn(sk_store *s, MDB_txn *txn, sk_store_epoch *out);
+int sk_store_epoch_get(sk_store *s, sk_store_epoch *out);
+/* Begin a new epoch (why: "restore", "copied", "promote"), audited; forgets the live-store
+ * marker so that the next sk_store_claim_home takes the store as it is. out may be NULL. */
+int sk_store_epoch_begin_txn(sk_store *s, MDB_txn *txn, uint64_t now_ms, const char *why,
+                             sk_store_epoch *out);
+int sk_store_epoch_begin(sk_store *s, uint64_t now_ms, const char *why, sk_store_epoch *out);
+/* Called by the server at start: when the data.mdb in dir is not the file the store last ran
+ * from (its device and inode differ from the marker), the store is a copy and a new epoch
+ * begins (*began_out = 1); the marker is then set to this file. out (may be NULL) gets the
+ * current epoch. */
+int sk_store_claim_home(sk_store *s, const char *dir, uint64_t now_ms, int *began_out,
+                        sk_store_epoch *out);
+
+/* What a device reported after the store lost history: it connected naming an older epoch
+ * (HELLO.epoch, with the highest seq it had seen there), and from its next connection the
+ * highest op it gave back (HELLO.upto). One entry per device, for the current epoch (an entry
+ * of an older epoch starts over). sk_store_resync_list counts `given` from the ops table. */
+typedef struct sk_store_resync {
+    uint64_t device;
+    uint64_t epoch;    /* the store epoch the entry belongs to */
+    uint64_t first_ms; /* first report in that epoch */
+    uint64_t last_ms;
+    uint64_t seen;  /* highest seq the device had seen in the lost history */
+    uint64_t upto;  /* highest op it gave back (0: not known yet) */
+    uint64_t given; /* (list only) its ops up to upto applied in this epoch */
+} sk_store_resync;
+int sk_store_resync_note_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t now_ms,
+                             uint64_t seen, uint64_t upto);
+int sk_store_resync_list(sk_store *s, int (*cb)(const sk_store_resync *r, void *payload),
+                         void *payload);
 
 /* Trade an enrollment code for a new device inside txn: the code must exist, be unused and
  * unexpired (else -SK_E_ENROLL_CODE), its worker must exist and be enabled. Marks the code used,

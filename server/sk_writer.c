@@ -220,6 +220,9 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
         rc = sk_store_device_get_txn(wr->store, txn, w->device, &d);
         if (rc == -SK_E_NOT_FOUND)
             return 0;
+        if (rc == 0 && (w->resync || w->resync_upto))
+            rc = sk_store_resync_note_txn(wr->store, txn, w->device, w->now_ms, w->resync_seen,
+                                          w->resync_upto);
         if (rc)
             return rc;
         d.last_seen_ms = w->now_ms;

@@ -32,6 +32,11 @@ typedef struct sk_wreq {
     int rc; /* result: 0, or -SK_E_* for the whole request (no ack then) */
     uint64_t device;
     uint64_t now_ms;
+    /* TOUCH of a session whose device named an older store epoch in HELLO, or the ops it gave
+     * back (PROTOCOL.md section 5.6): noted per device for the admin */
+    int resync;
+    uint64_t resync_seen; /* the highest seq it saw in the lost history */
+    uint64_t resync_upto; /* the highest op it gave back (HELLO.upto) */
     /* PUSH */
     sk_actor actor; /* actor.worker points at worker below */
     char worker[SK_MAX_NAME + 1];

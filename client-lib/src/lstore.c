@@ -5,7 +5,9 @@
  *            lanes, flags] u32 BE each (format 3; formats 1-2 had "kdf" [log2n, r, p] for
  *            scrypt, rewrapped at the next correct open), "pblob" (the key provider's wrapped
  *            secret, when flags has SK_KDF_PROVIDER), "pinfail" u64 BE (unused with a provider),
- *            "cursor", "nextop", "hlc", "offset", "lastsync" u64 BE,
+ *            "cursor", "nextop", "hlc", "offset", "lastsync", "epoch",
+ *            "resync_epoch", "resync_seen", "resync_op", "given_epoch", "given_upto" u64 BE
+ *            (sync.c: a restored server, PROTOCOL.md section 5.6),
  *            "shred/<slot hex>" (empty: a key slot to overwrite, see below);
  *            sealed: "dek" (the data key under the PIN-derived key, combined with the
  *            provider's secret when there is one: see wrap_dek), "kcv" (a known text under
@@ -15,6 +17,8 @@
  *            server version, local view, sync state, pending ops, rejected change)
  *   outbox   op u64 BE -> id16 || slot u64 BE || sk_change sealed under the record's key
  *            (outbox.c)
+ *   sent     op u64 BE -> the outbox value of an acknowledged change || ack ms u64 BE: kept,
+ *            bounded, to give back to a restored server (outbox.c, "The sent journal")
  *   index    id16 -> 16 plain bytes: format, status, urgency, sync state, stub, pending, 0, 0,
  *            capture ms u64 BE. Nothing identifying: codes and a date only.
  * Sealed values use vault.c with AAD = database name + key.
@@ -859,6 +863,7 @@ static int env_open(sakhi_client *c, const char *path, uint64_t map_size)
         (mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &c->dbi_meta)) ||
         (mrc = mdb_dbi_open(txn, "records", MDB_CREATE, &c->dbi_records)) ||
         (mrc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &c->dbi_outbox)) ||
+        (mrc = mdb_dbi_open(txn, "sent", MDB_CREATE, &c->dbi_sent)) ||
         (mrc = mdb_dbi_open(txn, "index", MDB_CREATE, &c->dbi_index))) {
         if (txn)
             mdb_txn_abort(txn);
@@ -1036,6 +1041,7 @@ int sk_lstore_wipe(sakhi_client *c)
     if (c->env && mdb_txn_begin(c->env, NULL, 0, &txn) == 0) {
         mdb_drop(txn, c->dbi_records, 0);
         mdb_drop(txn, c->dbi_outbox, 0);
+        mdb_drop(txn, c->dbi_sent, 0);
         mdb_drop(txn, c->dbi_index, 0);
         mdb_drop(txn, c->dbi_meta, 0);
         if (mdb_txn_commit(txn))
@@ -1278,30 +1284,17 @@ out:
     return rc;
 }
 
-int sk_lstore_rstate_del(sakhi_client *c, MDB_txn *txn, const sk_id *id)
+/* Delete every change of record id from dbi (the outbox or the sent journal: values begin with
+ * the record id and its key slot), scheduling each one's key slot for shredding. */
+static int drop_changes_of(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const sk_id *id)
 {
-    MDB_val k = mval(id->b, 16), v;
     MDB_cursor *cur = NULL;
+    MDB_val ok, ov;
     uint8_t *ops = NULL;
     size_t nops = 0, capops = 0;
-    int rc = 0, mrc = mdb_get(txn, c->dbi_records, &k, &v);
-    if (mrc == 0 && v.mv_size >= 8)
-        rc = shred_later(c, txn, be64_get(v.mv_data));
-    else if (mrc && mrc != MDB_NOTFOUND)
+    int rc = 0, mrc;
+    if ((mrc = mdb_cursor_open(txn, dbi, &cur)))
         goto mdb_fail;
-    for (size_t i = 0; !rc && i < c->nnew; i++)
-        if (sk_id_cmp(&c->newslots[i].id, id) == 0) {
-            rc = shred_later(c, txn, c->newslots[i].slot);
-            c->newslots[i] = c->newslots[--c->nnew];
-            break;
-        }
-    if (rc)
-        return rc;
-    /* Every outbox change of the record: sealed under its key, they could never be sent (the
-     * server answers GONE for an erased record) nor opened once the slot is zeros. */
-    if ((mrc = mdb_cursor_open(txn, c->dbi_outbox, &cur)))
-        goto mdb_fail;
-    MDB_val ok, ov;
     for (mrc = mdb_cursor_get(cur, &ok, &ov, MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(cur, &ok, &ov, MDB_NEXT)) {
         if (ok.mv_size != 8 || ov.mv_size < 24 || memcmp(ov.mv_data, id->b, 16) != 0)
@@ -1326,9 +1319,39 @@ int sk_lstore_rstate_del(sakhi_client *c, MDB_txn *txn, const sk_id *id)
         goto mdb_fail;
     for (size_t i = 0; i < nops; i++) {
         MDB_val dk = mval(ops + 8 * i, 8);
-        if ((mrc = mdb_del(txn, c->dbi_outbox, &dk, NULL)))
+        if ((mrc = mdb_del(txn, dbi, &dk, NULL)))
             goto mdb_fail;
     }
+    goto out;
+mdb_fail:
+    rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
+out:
+    free(ops);
+    return rc;
+}
+
+int sk_lstore_rstate_del(sakhi_client *c, MDB_txn *txn, const sk_id *id)
+{
+    MDB_val k = mval(id->b, 16), v;
+    int rc = 0, mrc = mdb_get(txn, c->dbi_records, &k, &v);
+    if (mrc == 0 && v.mv_size >= 8)
+        rc = shred_later(c, txn, be64_get(v.mv_data));
+    else if (mrc && mrc != MDB_NOTFOUND)
+        goto mdb_fail;
+    for (size_t i = 0; !rc && i < c->nnew; i++)
+        if (sk_id_cmp(&c->newslots[i].id, id) == 0) {
+            rc = shred_later(c, txn, c->newslots[i].slot);
+            c->newslots[i] = c->newslots[--c->nnew];
+            break;
+        }
+    if (rc)
+        return rc;
+    /* Every outbox change of the record, and every acknowledged one kept for a restored server
+     * (outbox.c, "sent"): sealed under its key, they could never be sent (the server answers
+     * GONE for an erased record) nor opened once the slot is zeros. */
+    if ((rc = drop_changes_of(c, txn, c->dbi_outbox, id)) ||
+        (rc = drop_changes_of(c, txn, c->dbi_sent, id)))
+        goto out;
     mrc = mdb_del(txn, c->dbi_records, &k, NULL);
     if (mrc == 0 || mrc == MDB_NOTFOUND)
         mrc = mdb_del(txn, c->dbi_index, &k, NULL);
@@ -1338,7 +1361,40 @@ int sk_lstore_rstate_del(sakhi_client *c, MDB_txn *txn, const sk_id *id)
 mdb_fail:
     rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
 out:
-    free(ops);
+    return rc;
+}
+
+/* After the server lost history (PROTOCOL.md section 5.6), versions above since name changes it
+ * no longer has (or other ones): every record state that claims one forgets it, so the pull
+ * from 0 that follows is taken whatever version the server now gives. */
+int sk_lstore_forget_versions(sakhi_client *c, MDB_txn *txn, uint64_t since, uint64_t *n_out)
+{
+    uint8_t *ids = NULL;
+    size_t nids = 0;
+    uint64_t n = 0;
+    int rc = collect_keys(c, txn, c->dbi_records, 16, &ids, &nids);
+    for (size_t i = 0; i < nids && !rc; i++) {
+        sk_rstate rs;
+        sk_id id;
+        memcpy(id.b, ids + 16 * i, 16);
+        sk_rstate_init(&rs);
+        rc = sk_lstore_rstate_get(c, txn, &id, &rs);
+        if (rc == 0 && (rs.base.version > since || rs.acked_ver > since)) {
+            if (rs.base.version > since)
+                rs.base.version = 0;
+            if (rs.acked_ver > since)
+                rs.acked_ver = 0;
+            rs.merged = 0;
+            n++;
+            rc = sk_lstore_rstate_put(c, txn, &rs);
+        } else if (rc == SAKHI_ENOTFOUND) {
+            rc = 0;
+        }
+        sk_rstate_free(&rs);
+    }
+    free(ids);
+    if (!rc && n_out)
+        *n_out = n;
     return rc;
 }
 

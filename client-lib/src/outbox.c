@@ -165,3 +165,135 @@ int sk_outbox_each(sakhi_client *c, MDB_txn *txn, int (*cb)(const sk_change *ch,
     mdb_cursor_close(cur);
     return rc;
 }
+
+/* ---- the sent journal --------------------------------------------------------------------
+ *
+ * A server restored from a backup has lost what it acknowledged after the backup was taken,
+ * and only the devices still hold it (docs/PROTOCOL.md section 5.6). So an acknowledged change
+ * is not forgotten with its outbox entry: the same sealed value moves to "sent" (key: its op;
+ * value: the outbox value || the ack time || the acknowledged version, u64 BE), in the
+ * transaction that records its ack.
+ * When the device sees that its centre lost history, every change of the journal goes back to
+ * the outbox under its op, and the server's per-op memory makes the resend idempotent.
+ * Bounded: entries older than SK_SENT_KEEP_MS after their ack, and the oldest beyond
+ * SK_SENT_MAX entries, are dropped as new ones come in. An erased record's entries go with it
+ * (lstore.c), and they are sealed under its key like the outbox. */
+
+int sk_outbox_retire(sakhi_client *c, MDB_txn *txn, uint64_t op, uint64_t now_ms, uint64_t version)
+{
+    uint8_t k[8], t[16];
+    sk_buf v2 = SK_BUF_INIT;
+    MDB_cursor *cur = NULL;
+    int rc = 0, mrc;
+    op_key(k, op);
+    op_key(t, now_ms);
+    op_key(t + 8, version);
+    MDB_val key = {8, k}, val;
+    if ((mrc = mdb_get(txn, c->dbi_outbox, &key, &val)))
+        goto mdb_fail;
+    if (sk_buf_append(&v2, val.mv_data, val.mv_size) || sk_buf_append(&v2, t, 16)) {
+        rc = SAKHI_ENOMEM;
+        goto out;
+    }
+    MDB_val sv = {v2.len, v2.data};
+    if ((mrc = mdb_put(txn, c->dbi_sent, &key, &sv, 0)) ||
+        (mrc = mdb_del(txn, c->dbi_outbox, &key, NULL)))
+        goto mdb_fail;
+    /* Prune from the oldest op: past the age limit or beyond the count. */
+    MDB_stat st;
+    if ((mrc = mdb_stat(txn, c->dbi_sent, &st)) || (mrc = mdb_cursor_open(txn, c->dbi_sent, &cur)))
+        goto mdb_fail;
+    size_t n = st.ms_entries;
+    MDB_val ok, ov;
+    for (mrc = mdb_cursor_get(cur, &ok, &ov, MDB_FIRST); mrc == 0 && n > 1;
+         mrc = mdb_cursor_get(cur, &ok, &ov, MDB_NEXT)) {
+        uint64_t at = 0;
+        if (ov.mv_size >= 16)
+            for (int i = 0; i < 8; i++)
+                at = (at << 8) | ((const uint8_t *)ov.mv_data)[ov.mv_size - 16 + (size_t)i];
+        if (n <= SK_SENT_MAX && at + SK_SENT_KEEP_MS >= now_ms)
+            break;
+        if ((mrc = mdb_cursor_del(cur, 0)))
+            goto mdb_fail;
+        n--;
+    }
+    if (mrc && mrc != MDB_NOTFOUND)
+        goto mdb_fail;
+    goto out;
+mdb_fail:
+    rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s", mdb_strerror(mrc));
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    sk_buf_free(&v2);
+    return rc;
+}
+
+int sk_sent_each(sakhi_client *c, MDB_txn *txn,
+                 int (*cb)(sk_change *ch, uint64_t version, void *payload), void *payload,
+                 uint64_t *unreadable_out)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = 0, mrc;
+    *unreadable_out = 0;
+    if ((mrc = mdb_cursor_open(txn, c->dbi_sent, &cur)))
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
+                              mdb_strerror(mrc));
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sk_change ch;
+        if (k.mv_size != 8 || v.mv_size < 40) {
+            (*unreadable_out)++;
+            continue;
+        }
+        uint64_t version = 0;
+        for (int i = 0; i < 8; i++)
+            version = (version << 8) | ((const uint8_t *)v.mv_data)[v.mv_size - 8 + (size_t)i];
+        MDB_val inner = {v.mv_size - 16, v.mv_data};
+        if (decode(c, k.mv_data, &inner, &ch) != 0) {
+            /* its record was erased (key slot shredded) or the entry is damaged: nothing to
+             * give back */
+            (*unreadable_out)++;
+            continue;
+        }
+        rc = cb(&ch, version, payload);
+        sk_change_free(&ch);
+        if (rc)
+            break;
+    }
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s", mdb_strerror(mrc));
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+int sk_sent_count(sakhi_client *c, MDB_txn *txn, uint64_t *out)
+{
+    MDB_stat st;
+    int mrc = mdb_stat(txn, c->dbi_sent, &st);
+    if (mrc)
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
+                              mdb_strerror(mrc));
+    *out = st.ms_entries;
+    return 0;
+}
+
+int sk_outbox_first_op(sakhi_client *c, MDB_txn *txn, uint64_t *out)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int mrc = mdb_cursor_open(txn, c->dbi_outbox, &cur);
+    *out = 0;
+    if (mrc == 0) {
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (mrc == 0 && k.mv_size == 8)
+            for (int i = 0; i < 8; i++)
+                *out = (*out << 8) | ((const uint8_t *)k.mv_data)[i];
+        mdb_cursor_close(cur);
+    }
+    if (mrc && mrc != MDB_NOTFOUND)
+        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
+                              mdb_strerror(mrc));
+    return 0;
+}

@@ -60,7 +60,7 @@ struct sakhi_client {
 
     pthread_mutex_t mu; /* guards everything below and every LMDB write */
     MDB_env *env;
-    MDB_dbi dbi_meta, dbi_records, dbi_outbox, dbi_index;
+    MDB_dbi dbi_meta, dbi_records, dbi_outbox, dbi_sent, dbi_index;
     uint8_t dek[SK_DEK_LEN];
     uint8_t rkm[SK_RKM_LEN]; /* the record-key master (unwrapped copy) */
     char *path;
@@ -256,6 +256,8 @@ int sk_lstore_record_open_raw(sakhi_client *c, const char *keys_path, const sk_i
 int sk_lstore_rebuild(sakhi_client *c, MDB_txn *txn, sk_rstate *rs, const sk_change *extra);
 /* Erase everything (WIPE): all DBIs emptied, files overwritten. */
 int sk_lstore_wipe(sakhi_client *c);
+/* Forget record versions (and acked versions) above since: the server lost that history. */
+int sk_lstore_forget_versions(sakhi_client *c, MDB_txn *txn, uint64_t since, uint64_t *n_out);
 
 /* Index value layout (plain, non-identifying): see lstore.c. */
 #define SK_INDEX_LEN 16
@@ -271,6 +273,20 @@ int sk_outbox_put(sakhi_client *c, MDB_txn *txn, const sk_change *ch);
 /* 0, SAKHI_ENOTFOUND, SAKHI_EFORMAT, ... */
 int sk_outbox_get(sakhi_client *c, MDB_txn *txn, uint64_t op, sk_change *out);
 int sk_outbox_del(sakhi_client *c, MDB_txn *txn, uint64_t op);
+/* The sent journal (outbox.c): acknowledged changes kept to give back to a restored server. */
+#define SK_SENT_KEEP_MS (30ull * 24u * 3600u * 1000u) /* 30 days after the ack */
+#define SK_SENT_MAX 20000u                            /* entries (about 8 MB of referrals) */
+/* Move op's outbox entry to the journal (its ack, at version, is being recorded in txn),
+ * pruning the journal. */
+int sk_outbox_retire(sakhi_client *c, MDB_txn *txn, uint64_t op, uint64_t now_ms, uint64_t version);
+/* Each journal entry that still opens, in op order, with the version its ack gave (cb may
+ * write other databases); the count of those that do not (erased records) in *unreadable_out. */
+int sk_sent_each(sakhi_client *c, MDB_txn *txn,
+                 int (*cb)(sk_change *ch, uint64_t version, void *payload), void *payload,
+                 uint64_t *unreadable_out);
+int sk_sent_count(sakhi_client *c, MDB_txn *txn, uint64_t *out);
+/* The lowest op in the outbox, 0 when it is empty. */
+int sk_outbox_first_op(sakhi_client *c, MDB_txn *txn, uint64_t *out);
 int sk_outbox_count(sakhi_client *c, MDB_txn *txn, uint64_t *out);
 /* Call cb for each entry in op order (decrypted); a non-zero return stops and is returned. */
 int sk_outbox_each(sakhi_client *c, MDB_txn *txn, int (*cb)(const sk_change *ch, void *payload),

@@ -105,6 +105,10 @@ typedef struct sess {
      * server serves it once the PUSHes sent before it are answered, and a later one may have
      * committed by then), so its CHANGES can pass that PUSH's versions before the ack comes. */
     uint64_t cursor0;
+    /* changes of the sent journal put back in the outbox for a server that lost them (section
+     * 5.6), to be pushed in this session after the snapshot taken at its start */
+    out_item *requeued;
+    size_t nrequeued, caprequeued;
     uint64_t push_bytes_total, push_bytes_done; /* for the progress estimate */
 } sess;
 
@@ -392,6 +396,31 @@ static void sess_init(sess *s, sakhi_client *c, const sakhi_sync_options *o, sak
     s->start_ms = s->last_rx_ms = s->last_progress_ms = sk_client_mono_ms();
 }
 
+/* What this device tells HELLO about the server history it knows (PROTOCOL.md section 5.6):
+ * the epoch whose lost changes it is giving back, or else the last one it synced with, and
+ * the highest seq it saw in it. */
+static void hello_history(sakhi_client *c, uint64_t *epoch, uint64_t *seen, uint64_t *upto)
+{
+    MDB_txn *txn = NULL;
+    uint64_t e = 0, re = 0, rs = 0, cur = 0, op = 0, ge = 0;
+    *epoch = *seen = *upto = 0;
+    pthread_mutex_lock(&c->mu);
+    if (sk_lstore_txn(c, 1, &txn) == 0) {
+        if (sk_lstore_meta_get_u64(c, txn, "epoch", &e) == 0 &&
+            sk_lstore_meta_get_u64(c, txn, "resync_epoch", &re) == 0 &&
+            sk_lstore_meta_get_u64(c, txn, "resync_seen", &rs) == 0 &&
+            sk_lstore_meta_get_u64(c, txn, "cursor", &cur) == 0 &&
+            sk_lstore_meta_get_u64(c, txn, "given_epoch", &ge) == 0 &&
+            sk_lstore_meta_get_u64(c, txn, "given_upto", &op) == 0) {
+            *epoch = re ? re : e;
+            *seen = re ? rs : cur;
+            *upto = ge && ge == e ? op : 0; /* what it gave back to this epoch */
+        }
+        mdb_txn_abort(txn);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
 static void sess_close(sess *s, int polite)
 {
     if (s->connected && polite) {
@@ -411,6 +440,9 @@ static void sess_close(sess *s, int polite)
     s->connected = 0;
     sk_frame_reader_free(&s->fr);
     sk_buf_free(&s->wbuf);
+    free(s->requeued);
+    s->requeued = NULL;
+    s->nrequeued = s->caprequeued = 0;
     free(s->zbody);
     s->zbody = NULL;
     free(s->known);
@@ -464,6 +496,7 @@ static int connect_and_hello(sess *s, const target *t, uint64_t device, sk_msg *
     hello.u.hello.app = sk_str_c(s->c->app);
     hello.u.hello.caps = (s->c->test_no_zstd ? 0 : SK_CAP_ZSTD | SK_CAP_ZDICT) | SK_CAP_ECHO;
     hello.u.hello.caps &= ~s->c->test_caps_off;
+    hello_history(s->c, &hello.u.hello.epoch, &hello.u.hello.seen, &hello.u.hello.upto);
     if ((rc = send_msg(s, &hello)))
         return rc;
     if ((rc = expect(s, challenge, SK_MSG_CHALLENGE, rid)))
@@ -471,6 +504,137 @@ static int connect_and_hello(sess *s, const target *t, uint64_t device, sk_msg *
     if (challenge->u.challenge.version != SK_PROTO_VERSION)
         return sk_client_fail(s->c, SAKHI_EVERSION, NULL, "server chose protocol version %u",
                               (unsigned)challenge->u.challenge.version);
+    return 0;
+}
+
+typedef struct requeue_ctx {
+    sess *s;
+    MDB_txn *txn;
+    uint64_t since; /* bases above it name versions the server no longer has */
+    uint64_t kept;  /* acks at or below it are in the history the server kept (0: unknown) */
+    uint64_t n, max_op, skipped;
+    int rc;
+} requeue_ctx;
+
+static int requeue_item(sess *s, MDB_txn *txn, const sk_change *ch)
+{
+    if (s->nrequeued == s->caprequeued) {
+        size_t cap = s->caprequeued ? s->caprequeued * 2 : 64;
+        out_item *p = realloc(s->requeued, cap * sizeof(*p));
+        if (!p)
+            return SAKHI_ENOMEM;
+        s->requeued = p;
+        s->caprequeued = cap;
+    }
+    out_item *it = &s->requeued[s->nrequeued++];
+    it->op = ch->op;
+    it->urgent = 0;
+    MDB_val k = {16, (void *)ch->id.b}, v;
+    if (mdb_get(txn, s->c->dbi_index, &k, &v) == 0) {
+        sk_index_row row;
+        sk_lstore_index_decode(v.mv_data, v.mv_size, &row);
+        it->urgent = row.urgency == SK_URGENCY_IMMEDIATE;
+    }
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    (void)sk_change_pack(&pk, ch);
+    it->size = b.len;
+    sk_vault_buf_wipe(&b);
+    return 0;
+}
+
+/* One change of the sent journal back into the outbox under its op: same id, op, stamps and
+ * content, so the server applies it once whatever it still has. Its base is kept when the
+ * server still has that version, else 0 (the change then merges by its stamps, section 5.5). */
+static int requeue_cb(sk_change *ch, uint64_t version, void *payload)
+{
+    requeue_ctx *q = payload;
+    sakhi_client *c = q->s->c;
+    sk_change old;
+    sk_rstate rs;
+    if (version && version <= q->kept) {
+        q->skipped++; /* acknowledged within the history the server kept: not lost */
+        return 0;
+    }
+    int rc = sk_outbox_get(c, q->txn, ch->op, &old);
+    if (rc == 0) {
+        sk_change_free(&old);
+        return 0; /* still unacknowledged: it goes anyway */
+    }
+    if (rc != SAKHI_ENOTFOUND)
+        return rc;
+    sk_rstate_init(&rs);
+    rc = sk_lstore_rstate_get(c, q->txn, &ch->id, &rs);
+    if (rc == SAKHI_ENOTFOUND) {
+        sk_rstate_free(&rs);
+        return 0; /* the record is gone from this device */
+    }
+    if (rc)
+        goto out;
+    if (ch->base > q->since)
+        ch->base = 0;
+    if ((rc = sk_outbox_put(c, q->txn, ch)))
+        goto out;
+    uint64_t *p = realloc(rs.pending, (rs.npending + 1) * sizeof(uint64_t));
+    if (!p) {
+        rc = SAKHI_ENOMEM;
+        goto out;
+    }
+    rs.pending = p;
+    uint32_t at = rs.npending;
+    while (at > 0 && rs.pending[at - 1] > ch->op)
+        at--;
+    memmove(&rs.pending[at + 1], &rs.pending[at], (rs.npending - at) * sizeof(uint64_t));
+    rs.pending[at] = ch->op;
+    rs.npending++;
+    if ((rc = sk_lstore_rebuild(c, q->txn, &rs, NULL)) ||
+        (rc = sk_lstore_rstate_put(c, q->txn, &rs)) || (rc = requeue_item(q->s, q->txn, ch)))
+        goto out;
+    q->n++;
+    if (ch->op > q->max_op)
+        q->max_op = ch->op;
+out:
+    sk_rstate_free(&rs);
+    return rc;
+}
+
+/* The server lost history this device has seen: forget the versions it no longer has and put
+ * every change of the sent journal back in the outbox (in txn). old_epoch (0 when unknown) and
+ * the old cursor are kept until those changes are acknowledged, for HELLO (section 5.6). */
+static int give_back(sess *s, MDB_txn *txn, uint64_t since, uint64_t old_epoch, uint64_t new_epoch,
+                     int behind)
+{
+    sakhi_client *c = s->c;
+    /* Only a new epoch says exactly which history the server kept: else everything goes. */
+    requeue_ctx q = {s, txn, since, old_epoch && new_epoch ? since : 0, 0, 0, 0, 0};
+    uint64_t unreadable = 0, forgotten = 0, pending_resync = 0;
+    int rc;
+    if ((rc = sk_lstore_forget_versions(c, txn, since, &forgotten)) ||
+        (rc = sk_sent_each(c, txn, requeue_cb, &q, &unreadable)) ||
+        (rc = sk_lstore_meta_get_u64(c, txn, "resync_op", &pending_resync)))
+        return rc;
+    if (q.n > 0 &&
+        (rc = sk_lstore_meta_put_u64(c, txn, "resync_op",
+                                     q.max_op > pending_resync ? q.max_op : pending_resync)))
+        return rc;
+    if (q.n > 0 && !pending_resync &&
+        ((rc = sk_lstore_meta_put_u64(c, txn, "resync_epoch", old_epoch)) ||
+         (rc = sk_lstore_meta_put_u64(c, txn, "resync_seen", s->cursor))))
+        return rc;
+    /* HELLO tells the server from the next connection on how far the given back ops go, so
+     * that it can count them (sakhi-admin stats) */
+    if (q.n > 0 && new_epoch &&
+        ((rc = sk_lstore_meta_put_u64(c, txn, "given_epoch", new_epoch)) ||
+         (rc = sk_lstore_meta_put_u64(c, txn, "given_upto", q.max_op))))
+        return rc;
+    sk_client_log(c, SAKHI_LOG_WARN,
+                  "event=give_back since=%llu requeued=%llu kept=%llu unreadable=%llu "
+                  "versions_forgotten=%llu",
+                  (unsigned long long)since, (unsigned long long)q.n, (unsigned long long)q.skipped,
+                  (unsigned long long)unreadable, (unsigned long long)forgotten);
+    if ((behind || q.n > 0) && s->res && s->res->version >= 2)
+        s->res->server_behind = 1;
     return 0;
 }
 
@@ -557,11 +721,29 @@ static int await_welcome(sess *s, uint32_t rid)
     /* A server whose last seq is below our cursor lost history we have seen (restored from an
      * older backup): pull again from 0, in the same transaction; the outbox is untouched
      * (docs/FIELD.md "Never drop unsent data"). Checked here, so an empty outbox is enough. */
+    /* A new epoch (PROTOCOL.md section 5.6: the server was restored, copied or replaced) kept
+     * the old history up to `since`: seqs above it that we have seen may name other changes
+     * now (pull everything again), and changes acknowledged to us above it are lost (give
+     * them back). Either way, in this transaction. */
     int behind = welcome.u.welcome.has_seq && welcome.u.welcome.seq < s->cursor;
+    uint64_t epoch = welcome.u.welcome.epoch, known = 0;
+    /* what the server still has: its history up to `since` for a new epoch, else up to its
+     * seq (a server that predates epochs) */
+    uint64_t since = welcome.u.welcome.has_seq ? welcome.u.welcome.seq : 0;
+    int new_epoch = 0;
     if (!(rc = sk_lstore_txn(c, 0, &txn))) {
-        if (!(rc = sk_lstore_counters_put(c, txn)) &&
+        if (epoch && !(rc = sk_lstore_meta_get_u64(c, txn, "epoch", &known)) && known &&
+            known != epoch) {
+            new_epoch = 1;
+            since = welcome.u.welcome.since;
+            behind = since < s->cursor;
+        }
+        if (!rc && (behind || new_epoch))
+            rc = give_back(s, txn, since, known, epoch, behind);
+        if (!rc && !(rc = sk_lstore_counters_put(c, txn)) &&
             (!changed || !(rc = sk_lstore_ident_put(c, txn))) &&
-            (!behind || !(rc = sk_lstore_meta_put_u64(c, txn, "cursor", 0))))
+            (!behind || !(rc = sk_lstore_meta_put_u64(c, txn, "cursor", 0))) &&
+            (!epoch || epoch == known || !(rc = sk_lstore_meta_put_u64(c, txn, "epoch", epoch))))
             rc = sk_lstore_commit(c, txn);
         else
             sk_lstore_abort(c, txn);
@@ -982,7 +1164,11 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
             sk_rstate_free(&rs);
             goto out;
         }
-        if ((rc = sk_outbox_del(c, txn, a->op)))
+        /* An applied change is kept in the sent journal (outbox.c), to give back to a server
+         * restored from a backup older than this ack. */
+        if ((rc = a->status == SK_ACK_REJECTED
+                      ? sk_outbox_del(c, txn, a->op)
+                      : sk_outbox_retire(c, txn, a->op, sk_client_wall_ms(c), a->version)))
             goto next;
         if (a->status == SK_ACK_REJECTED) {
             if (s->res) {
@@ -1070,6 +1256,21 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
         if (rc)
             goto out;
     }
+    /* Everything given back to a restored server is answered: HELLO stops naming the lost
+     * epoch (section 5.6). */
+    uint64_t resync_op = 0, first = 0;
+    if ((rc = sk_lstore_meta_get_u64(c, txn, "resync_op", &resync_op)))
+        goto out;
+    if (resync_op && (rc = sk_outbox_first_op(c, txn, &first)) == 0 &&
+        (first == 0 || first > resync_op)) {
+        if ((rc = sk_lstore_meta_put_u64(c, txn, "resync_op", 0)) ||
+            (rc = sk_lstore_meta_put_u64(c, txn, "resync_epoch", 0)) ||
+            (rc = sk_lstore_meta_put_u64(c, txn, "resync_seen", 0)))
+            goto out;
+        sk_client_log(c, SAKHI_LOG_INFO, "event=given_back");
+    }
+    if (rc)
+        goto out;
     rc = sk_lstore_commit(c, txn);
     txn = NULL;
 out:
@@ -1397,6 +1598,22 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
             welcomed = 1;
             if (s.cursor_ahead)
                 restart_pull(&cursor, &pull_more, &pulled_any, &stale_pull, fl, nfl);
+            if (s.nrequeued) {
+                /* changes given back to a server that lost them: after the snapshot's */
+                out_item *p = realloc(sn.items, (sn.n + s.nrequeued) * sizeof(*p));
+                if (!p) {
+                    rc = SAKHI_ENOMEM;
+                    goto out;
+                }
+                sn.items = p;
+                memcpy(sn.items + sn.n, s.requeued, s.nrequeued * sizeof(*p));
+                sn.n += s.nrequeued;
+                sn.cap = sn.n;
+                s.prog.push_total += s.nrequeued;
+                for (size_t i = 0; i < s.nrequeued; i++)
+                    s.push_bytes_total += s.requeued[i].size;
+                s.nrequeued = 0;
+            }
             window = s.max_inflight;
             if (window > flcap) {
                 inflight *nf = realloc(fl, window * sizeof(*fl));

@@ -498,7 +498,7 @@ static void test_server_orders_early_requests(void **state)
     sk_change_free(&good);
 }
 
-/* ---- WELCOME.seq: a restored server found with an empty outbox ---------------------------- */
+/* ---- WELCOME.seq and epoch: a restored server found with an empty outbox ------------------ */
 
 static void test_restore_found_with_empty_outbox(void **state)
 {
@@ -534,20 +534,28 @@ static void test_restore_found_with_empty_outbox(void **state)
     capture(b, bid);
     sync_port(b, f->ts.port, &res);
 
-    /* device A: a pull from 6 would never see seq 3; WELCOME says 3 < 6, so it pulls from 0 */
+    /* device A: a pull from 6 would never see seq 3; WELCOME says 3 < 6 (and, the directory
+     * being a copy, a new epoch kept up to change 2), so it pulls from 0 and gives back from
+     * its sent journal the 4 acknowledged changes the restore lost; the 2 the backup held stay
+     * put (PROTOCOL.md section 5.6) */
     sync_port(a, f->ts.port, &res);
     assert_int_equal(res.server_behind, 1);
     assert_int_equal(res.server_seq, 3);
-    assert_int_equal(res.pushed, 0);
+    assert_int_equal(res.pushed, 4);
+    assert_int_equal(res.rejected, 0);
     assert_int_equal(sk_td_state(a, bid), SAKHI_SYNC_RECEIVED);
     assert_int_equal(sakhi_status_get(&st, a), 0);
-    assert_int_equal(st.cursor, 3);
-    /* what the restore lost stays on the device as it was */
+    assert_int_equal(st.cursor, 7);
     for (int i = 0; i < 6; i++)
         assert_int_equal(sk_td_state(a, ids[i]), SAKHI_SYNC_RECEIVED);
+    uint64_t records = 0, seq = 0;
+    assert_int_equal(sk_ts_stats(&f->ts, &records, &seq), 0);
+    assert_int_equal(records, 7);
+    assert_int_equal(seq, 7);
     /* and the next sync is an ordinary one */
     sync_port(a, f->ts.port, &res);
     assert_int_equal(res.server_behind, 0);
+    assert_int_equal(res.pushed, 0);
     sakhi_close(a);
     sakhi_close(b);
 }

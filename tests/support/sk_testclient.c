@@ -343,6 +343,8 @@ static int auth_welcome(sk_tc *c, const uint8_t nonce[SK_NONCE_LEN], uint64_t se
     c->role = r.u.welcome.role;
     c->session = r.u.welcome.session;
     c->server_ms = r.u.welcome.server_ms;
+    c->seq = r.u.welcome.has_seq ? r.u.welcome.seq : 0;
+    c->epoch = r.u.welcome.epoch;
     sk_msg_free(&r);
     return 0;
 }

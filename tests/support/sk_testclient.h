@@ -41,6 +41,7 @@ typedef struct sk_tc {
     /* from WELCOME */
     uint32_t max_frame, max_batch, max_inflight, role;
     uint64_t session, server_ms;
+    uint64_t seq, epoch; /* WELCOME's last seq and store epoch (0 when absent) */
     /* last ERROR / WIPE / BYE code seen by a helper */
     uint32_t last_code;
     /* TLS (sk_tc_use_tls): every connect runs a pinned TLS 1.3 handshake first */

@@ -1036,7 +1036,12 @@ static const char k_restore_help[] =
     "\n"
     "Writes a backup back as a data directory DIR (created 0700; it must not hold a store\n"
     "yet): data.mdb, keys.db and master.key (0600), decrypting it with --key, then verifies\n"
-    "the result. Point sakhi-server (or --data) at DIR.\n";
+    "the result and begins a new epoch of the store. Point sakhi-server (or --data) at DIR.\n"
+    "\n"
+    "Devices that connect to the restored server see the new epoch and push again what they\n"
+    "had sent after the backup was taken. Edits made on the server itself after the backup\n"
+    "(staff and administrator changes, case numbers given) cannot come back from devices:\n"
+    "only a standby server (replication) keeps them. See docs/SERVER.md, \"Restore\".\n";
 
 int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
 {
@@ -1065,9 +1070,30 @@ int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
         remove_store_files(pos[1]);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "restored copy is not sound: %s", wr.problem);
     }
+    /* What the live store acknowledged after the backup is not in it: a new epoch tells every
+     * device to give back what it has of that (PROTOCOL.md section 5.6). */
+    sk_store *st = NULL;
+    sk_store_epoch ep;
+    if ((rc = sk_store_open(&st, pos[1], 0)) == 0)
+        rc = sk_store_epoch_begin(st, sk_admin_now_ms(), "restore", &ep);
+    sk_store_close(st);
+    if (rc) {
+        remove_store_files(pos[1]);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot begin a new epoch in %s: %s", pos[1],
+                             sk_err_text(rc));
+    }
     if (a->json)
-        printf("{\"ok\":true,\"records\":%" PRIu64 "}\n", wr.records);
-    else if (a->tty)
-        printf("restored %" PRIu64 " records into %s\n", wr.records, pos[1]);
+        printf("{\"ok\":true,\"records\":%" PRIu64 ",\"seq\":%" PRIu64 ",\"epoch\":\"%016" PRIx64
+               "\",\"prev_epoch\":\"%016" PRIx64 "\"}\n",
+               wr.records, ep.since_seq, ep.epoch, ep.prev);
+    else
+        fprintf(a->tty ? stdout : stderr,
+                "restored %" PRIu64 " records (up to change %" PRIu64
+                ") into %s, new epoch %016" PRIx64 "\n"
+                "Devices give back what they pushed after the backup when they next sync. Edits\n"
+                "made on the server after the backup (by staff or administrators) cannot come\n"
+                "back from devices: recover them from a standby server if one ran\n"
+                "(docs/SERVER.md, \"Restore\").\n",
+                wr.records, ep.since_seq, pos[1], ep.epoch);
     return 0;
 }

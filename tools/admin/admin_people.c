@@ -506,11 +506,172 @@ static const char k_stats_help[] =
     "usage: sakhi-admin stats [--json]\n"
     "\n"
     "Records, last change seq, workers, devices (active, revoked) with each device's last sync,\n"
-    "entries per database, the data file's size, the map size and how much of it is in use.\n";
+    "entries per database, the data file's size, the map size and how much of it is in use.\n"
+    "\n"
+    "The store's epoch: after a restore (or a copy started as a store) the changes lost (from\n"
+    "the backup's last change to the highest one a device reports having seen), and for each\n"
+    "active device whether it has given back what it had since (and how many changes), synced\n"
+    "with nothing to give back, or not reported yet.\n";
 
 typedef struct st_ctx {
     uint64_t workers, devices, revoked;
 } st_ctx;
+
+/* ---- the epoch part of stats: what a restore lost and who gave it back ------------------- */
+
+typedef struct rs_ctx {
+    sk_store_resync *r;
+    size_t n, cap;
+    uint64_t epoch;
+} rs_ctx;
+
+static int collect_resync(const sk_store_resync *r, void *p)
+{
+    rs_ctx *c = p;
+    if (r->epoch != c->epoch)
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        sk_store_resync *q = realloc(c->r, cap * sizeof(*q));
+        if (!q)
+            return -SK_E_NOMEM;
+        c->r = q;
+        c->cap = cap;
+    }
+    c->r[c->n++] = *r;
+    return 0;
+}
+
+typedef struct ep_ctx {
+    sk_admin *a;
+    sk_jw *w;
+    const sk_store_epoch *e;
+    const rs_ctx *rs;
+    uint64_t reported, missing;
+} ep_ctx;
+
+static int epoch_device_row(const sk_device_info *d, void *p)
+{
+    ep_ctx *c = p;
+    const sk_store_resync *r = NULL;
+    const char *state;
+    if (d->revoked)
+        return 0;
+    for (size_t i = 0; i < c->rs->n; i++)
+        if (c->rs->r[i].device == d->id)
+            r = &c->rs->r[i];
+    if (r)
+        state = "gave_back";
+    else if (d->last_seen_ms >= c->e->since_ms)
+        state = "synced";
+    else
+        state = "not_reported";
+    if (r || d->last_seen_ms >= c->e->since_ms)
+        c->reported++;
+    else
+        c->missing++;
+    if (c->a->json) {
+        sk_jw_obj_begin(c->w);
+        sk_jw_key(c->w, "device");
+        sk_jw_uint(c->w, d->id);
+        sk_jw_key(c->w, "worker");
+        sk_jw_cstr(c->w, d->worker);
+        sk_jw_key(c->w, "state");
+        sk_jw_cstr(c->w, state);
+        sk_jw_key(c->w, "given_back");
+        sk_jw_uint(c->w, r ? r->given : 0);
+        sk_jw_key(c->w, "seen_seq");
+        sk_jw_uint(c->w, r ? r->seen : 0);
+        sk_jw_obj_end(c->w);
+    } else if (r) {
+        char t[32];
+        sk_sample_format_time(r->last_ms, t);
+        printf("  device %-6" PRIu64 " %-20s gave back %" PRIu64 " changes (had seen up to %" PRIu64
+               ", last %s)\n",
+               d->id, d->worker, r->given, r->seen, t);
+    } else {
+        printf("  device %-6" PRIu64 " %-20s %s\n", d->id, d->worker,
+               d->last_seen_ms >= c->e->since_ms ? "synced since, nothing to give back"
+                                                 : "NOT REPORTED YET");
+    }
+    return 0;
+}
+
+/* After a restore or a copy (the epoch has a predecessor): the changes lost, and per active
+ * device what it has done since. In JSON, an "epoch" member of the stats object. */
+static int stats_epoch(sk_admin *a, sk_jw *w)
+{
+    sk_store_epoch e;
+    rs_ctx rs;
+    int rc = sk_store_epoch_get(a->store, &e);
+    if (rc)
+        return rc;
+    memset(&rs, 0, sizeof(rs));
+    rs.epoch = e.epoch;
+    if ((rc = sk_store_resync_list(a->store, collect_resync, &rs))) {
+        free(rs.r);
+        return rc;
+    }
+    uint64_t lost_to = e.since_seq;
+    for (size_t i = 0; i < rs.n; i++)
+        if (rs.r[i].seen > lost_to)
+            lost_to = rs.r[i].seen;
+    char since[32], id[33];
+    sk_sample_format_time(e.since_ms, since);
+    for (int i = 0; i < 16; i++)
+        snprintf(id + 2 * i, 3, "%02x", e.id[i]);
+    ep_ctx c = {a, w, &e, &rs, 0, 0};
+    if (a->json) {
+        sk_jw_key(w, "epoch");
+        sk_jw_obj_begin(w);
+        char hex[17];
+        sk_jw_key(w, "store_id");
+        sk_jw_cstr(w, id);
+        snprintf(hex, sizeof(hex), "%016" PRIx64, e.epoch);
+        sk_jw_key(w, "epoch");
+        sk_jw_cstr(w, hex);
+        snprintf(hex, sizeof(hex), "%016" PRIx64, e.prev);
+        sk_jw_key(w, "prev_epoch");
+        sk_jw_cstr(w, e.prev ? hex : "");
+        sk_jw_key(w, "since_seq");
+        sk_jw_uint(w, e.since_seq);
+        sk_jw_key(w, "since");
+        sk_jw_cstr(w, since);
+        if (e.prev) {
+            sk_jw_key(w, "lost_from_seq");
+            sk_jw_uint(w, e.since_seq + 1);
+            sk_jw_key(w, "lost_to_seq");
+            sk_jw_uint(w, lost_to);
+            sk_jw_key(w, "devices");
+            sk_jw_arr_begin(w);
+            rc = sk_store_device_list(a->store, epoch_device_row, &c);
+            sk_jw_arr_end(w);
+        }
+        sk_jw_obj_end(w);
+    } else {
+        printf("store          %s, epoch %016" PRIx64 "\n", id, e.epoch);
+        if (e.prev) {
+            printf("restored       %s: epoch %016" PRIx64 " replaced %016" PRIx64
+                   ", history kept up to change %" PRIu64 "\n",
+                   since, e.epoch, e.prev, e.since_seq);
+            if (lost_to > e.since_seq)
+                printf("lost           changes %" PRIu64 " to %" PRIu64
+                       " at least (the highest a device reports having seen)\n",
+                       e.since_seq + 1, lost_to);
+            else
+                printf("lost           changes after %" PRIu64
+                       " (how many: no device has reported yet)\n",
+                       e.since_seq);
+            printf("devices since the restore:\n");
+            rc = sk_store_device_list(a->store, epoch_device_row, &c);
+            printf("  %" PRIu64 " reported, %" PRIu64 " not yet. Staff edits made after the backup "
+                   "cannot come back from devices.\n",
+                   c.reported, c.missing);
+        }
+    }
+    free(rs.r);
+    return rc;
+}
 
 static int count_worker(const sk_worker *w, void *p)
 {
@@ -602,6 +763,11 @@ int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv)
             sk_jw_uint(&w, entries[i]);
         }
         sk_jw_obj_end(&w);
+        if ((rc = stats_epoch(a, &w))) {
+            sk_buf_free(&b);
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read the epoch: %s",
+                                 sk_err_text(rc));
+        }
         sk_jw_key(&w, "last_sync");
         sk_jw_arr_begin(&w);
     } else {
@@ -616,7 +782,11 @@ int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv)
         printf("databases     ");
         for (size_t i = 0; i < sizeof(k_dbs) / sizeof(k_dbs[0]); i++)
             printf(" %s=%" PRIu64, k_dbs[i], entries[i]);
-        printf("\nlast sync per device:\n");
+        printf("\n");
+        if ((rc = stats_epoch(a, &w)))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read the epoch: %s",
+                                 sk_err_text(rc));
+        printf("last sync per device:\n");
     }
     dl_ctx dc;
     memset(&dc, 0, sizeof(dc));

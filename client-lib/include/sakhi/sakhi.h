@@ -623,10 +623,11 @@ typedef struct sakhi_sync_result {
     sakhi_rejection rejections[SAKHI_MAX_REPORTED_REJECTIONS]; /* the first ones */
     unsigned int nrejections;
     /* version 2: */
-    /* 1: the server's history ended below what this device had already pulled (it was restored
-     * from an older backup or reset). The device kept every unsent change, pulled everything
-     * again from the start, and pushed its outbox as usual; records the server lost with the
-     * restore stay on this device as they were. Tell the centre's administrator. */
+    /* 1: the server's history ended below what this device had already pulled, or it started a
+     * new store epoch (it was restored from an older backup or reset). The device kept every
+     * unsent change, pulled everything again from the start, and pushed again what the server
+     * had acknowledged to it (its last 30 days, docs/CLIENT-API.md), so the server gets back
+     * what it lost. Tell the centre's administrator. */
     int server_behind;
     uint64_t server_seq; /* the server's last change number when that was found */
 } sakhi_sync_result;

@@ -1,0 +1,151 @@
+/*
+ * test_store_epoch.c - the store identity and epoch (docs/PROTOCOL.md section 5.6), with real
+ * processes: a device pushes 5 referrals, `sakhi-admin backup` copies the live store, the device
+ * pushes 5 more (acknowledged), the server stops, `sakhi-admin restore` writes the backup back:
+ * the restored store keeps its identity, begins a new epoch whose predecessor is the live one
+ * and whose history starts at change 5, and says that staff edits cannot come back from devices.
+ * WELCOME carries the epoch. A plain restart keeps it; a copy of the data directory started as
+ * a store (not the file it last ran from) begins another one and logs it.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sk_case.h"
+#include "sk_err.h"
+#include "sk_testdevice.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int admin(sk_ts *ts, const char *data, const char *const *args, char **out_text)
+{
+    char out[700];
+    const char *argv[16];
+    size_t n = 0;
+    snprintf(out, sizeof(out), "%s/admin.out", ts->dir);
+    argv[n++] = SAKHI_ADMIN_BIN;
+    argv[n++] = "--data";
+    argv[n++] = data;
+    while (*args && n < 15)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    int rc = sk_proc_run(SAKHI_ADMIN_BIN, argv + 1, out, 30000);
+    if (out_text) {
+        size_t len;
+        *out_text = NULL;
+        (void)sk_read_file(out, out_text, &len);
+    }
+    return rc;
+}
+
+static void push_n(sk_tc *c, uint64_t first_op, int n)
+{
+    for (int i = 0; i < n; i++) {
+        sk_change ch;
+        sk_ack ack;
+        assert_int_equal(sk_tc_make_referral(&ch, first_op + (uint64_t)i, sk_ts_now_ms(), "ep"), 0);
+        assert_int_equal(sk_tc_push(c, &ch, 1, &ack), 0);
+        assert_int_equal(ack.status, SK_ACK_APPLIED);
+        sk_change_free(&ch);
+    }
+}
+
+static void read_epoch(const char *data, sk_store_epoch *e)
+{
+    sk_store *st;
+    assert_int_equal(sk_store_open(&st, data, 0), 0);
+    assert_int_equal(sk_store_epoch_get(st, e), 0);
+    sk_store_close(st);
+}
+
+static void test_restore_and_copy_begin_epochs(void **state)
+{
+    (void)state;
+    sk_ts ts;
+    sk_tc c;
+    sk_store_epoch live, restored, again, copied;
+    char bak[700], rdir[600], cdir[600], live_dir[640];
+    char *text = NULL;
+    assert_int_equal(sk_ts_setup(&ts, "sk-epoch"), 0);
+    assert_int_equal(sk_ts_worker(&ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_ts_start(&ts, NULL), 0);
+    snprintf(live_dir, sizeof(live_dir), "%s", ts.data);
+    assert_int_equal(sk_td_tc(&c, &ts, "fw1", "dev"), 0);
+    assert_int_not_equal(c.epoch, 0);
+    uint64_t e_live = c.epoch;
+    push_n(&c, 1, 5);
+
+    snprintf(bak, sizeof(bak), "%s/centre.bak", ts.dir);
+    const char *bargs[] = {"backup", bak, NULL};
+    assert_int_equal(admin(&ts, live_dir, bargs, NULL), 0);
+    push_n(&c, 6, 5);
+    sk_tc_close(&c);
+    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
+    read_epoch(live_dir, &live);
+    assert_int_equal(live.epoch, e_live);
+    assert_int_equal(live.prev, 0);
+
+    snprintf(rdir, sizeof(rdir), "%s/restored", ts.dir);
+    const char *rargs[] = {"restore", bak, rdir, NULL};
+    assert_int_equal(admin(&ts, live_dir, rargs, &text), 0);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "cannot come\nback from devices"));
+    assert_non_null(strstr(text, "standby"));
+    free(text);
+    read_epoch(rdir, &restored);
+    assert_memory_equal(restored.id, live.id, 16); /* the same centre's store */
+    assert_int_not_equal(restored.epoch, live.epoch);
+    assert_int_equal(restored.prev, live.epoch);
+    assert_int_equal(restored.since_seq, 5);
+
+    /* The server on the restored directory tells the device the new epoch beside its seq. */
+    snprintf(ts.data, sizeof(ts.data), "%s", rdir);
+    assert_int_equal(sk_ts_start(&ts, NULL), 0);
+    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
+    assert_int_equal(sk_tc_auth(&c), 0);
+    assert_int_equal(c.epoch, restored.epoch);
+    assert_int_equal(c.seq, 5);
+    sk_tc_close(&c);
+    /* A plain restart is the same history. */
+    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
+    assert_int_equal(sk_ts_start(&ts, NULL), 0);
+    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
+    assert_int_equal(sk_tc_auth(&c), 0);
+    assert_int_equal(c.epoch, restored.epoch);
+    sk_tc_close(&c);
+    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
+    read_epoch(rdir, &again);
+    assert_int_equal(again.epoch, restored.epoch);
+
+    /* A copy of the directory started as a store is not the live one: a new epoch. */
+    snprintf(cdir, sizeof(cdir), "%s/copied", ts.dir);
+    assert_int_equal(sk_copy_tree(rdir, cdir), 0);
+    snprintf(ts.data, sizeof(ts.data), "%s", cdir);
+    assert_int_equal(sk_ts_start(&ts, NULL), 0);
+    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
+    assert_int_equal(sk_tc_auth(&c), 0);
+    assert_int_not_equal(c.epoch, restored.epoch);
+    sk_tc_free(&c);
+    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
+    read_epoch(cdir, &copied);
+    assert_int_equal(copied.prev, restored.epoch);
+    assert_int_equal(copied.since_seq, 5);
+    assert_int_equal(sk_file_contains(ts.log, "began=copied"), 1);
+    sk_ts_teardown(&ts);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_restore_and_copy_begin_epochs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
