@@ -9,3 +9,13 @@ if(TARGET sakhi-server)
     LABELS integration
     TIMEOUT 120)
 endif()
+
+# The annotated session of PROTOCOL.md section 11, replayed as written (recorded 1.0 client
+# frames): the server accepts every one and answers the document's bytes.
+if(TARGET sakhi-server)
+  sakhi_add_test(test_golden_session
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_golden_session.c
+    LIBS sakhi_testsupport Threads::Threads
+    LABELS integration
+    TIMEOUT 120)
+endif()

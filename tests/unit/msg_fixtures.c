@@ -24,7 +24,7 @@
 #define T_REF2 1781942700000ull   /* 2026-06-20T08:05:00Z referral 2 captured */
 #define T_FUP1 1781994360000ull   /* 2026-06-20T22:26:00Z follow-up on referral 1 */
 #define T_SERVER 1782021600000ull /* 2026-06-21T06:00:00Z server clock at the handshake */
-#define T_STAFF 1782027000000ull  /* 2026-06-21T07:30:00Z staff accept referral 1 */
+#define T_STAFF 1782027000000ull  /* 2026-06-21T07:30:00Z staff mark referral 1 urgent */
 #define T_EDIT 1782027660000ull   /* 2026-06-21T07:41:00Z field worker edits referral 1 */
 #define DEVICE_ID 7u
 
@@ -171,6 +171,8 @@ static int referral1(tgt *t)
     rc = rc ? rc : put_u(t, SK_F_SOURCE, SK_SOURCE_COURT);
     rc = rc ? rc : put_b(t, SK_F_CONSENT_SHARE, 1);
     rc = rc ? rc : put_b(t, SK_F_CONSENT_CONTACT, 0);
+    rc = rc ? rc : put_s(t, SK_F_CONSENT_BY, "worker-004");
+    rc = rc ? rc : put_u(t, SK_F_CONSENT_AT, T_REF1);
     rc = rc ? rc : put_u(t, SK_F_STATUS, SK_STATUS_NEW);
     rc = rc ? rc : put_s(t, SK_F_NOTES, "पति मारपीट करता है, बच्चों के साथ अस्थायी आश्रय चाहिए।");
     rc = rc ? rc : put_u(t, SK_F_SERVICE_LEGAL, SK_SVC_NEEDED);
@@ -206,6 +208,8 @@ static int referral2(tgt *t)
     rc = rc ? rc : put_u(t, SK_F_SOURCE, SK_SOURCE_FRONTLINE);
     rc = rc ? rc : put_b(t, SK_F_CONSENT_SHARE, 1);
     rc = rc ? rc : put_b(t, SK_F_CONSENT_CONTACT, 1);
+    rc = rc ? rc : put_s(t, SK_F_CONSENT_BY, "worker-004");
+    rc = rc ? rc : put_u(t, SK_F_CONSENT_AT, T_REF2);
     rc = rc ? rc : put_u(t, SK_F_STATUS, SK_STATUS_NEW);
     rc = rc ? rc
             : put_s(t, SK_F_NOTES, "ཁྱོ་གས་ཆང་འཐུང་ནས་ཡང་ཡང་བརྡེག་གི་འདུག བུ་གཉིས་དང་མཉམ་དུ་སྐྱབས་གནས་དགོས།");
@@ -413,7 +417,7 @@ static int build(const char *name, sk_msg *m)
         sk_record *r = &m->u.changes.records[0];
         tgt staff = {NULL, r, SK_HLC_MAKE(T_STAFF, 0), 103};
         tgt edit = {NULL, r, SK_HLC_MAKE(T_EDIT, 0), 104};
-        if ((rc = put_u(&staff, SK_F_STATUS, SK_STATUS_ACCEPTED)) ||
+        if ((rc = put_u(&staff, SK_F_URGENCY, SK_URGENCY_URGENT)) ||
             (rc = put_u(&edit, SK_F_URGENCY, SK_URGENCY_IMMEDIATE)))
             goto out;
         r->version = 104;
