@@ -607,7 +607,8 @@ static int give_back(sess *s, MDB_txn *txn, uint64_t since, uint64_t old_epoch, 
 {
     sakhi_client *c = s->c;
     /* Only a new epoch says exactly which history the server kept: else everything goes. */
-    requeue_ctx q = {s, txn, since, old_epoch && new_epoch ? since : 0, 0, 0, 0, 0};
+    requeue_ctx q = {s, txn, since, old_epoch && new_epoch && old_epoch != new_epoch ? since : 0,
+                     0, 0,   0,     0};
     uint64_t unreadable = 0, forgotten = 0, pending_resync = 0;
     int rc;
     if ((rc = sk_lstore_forget_versions(c, txn, since, &forgotten)) ||

@@ -395,9 +395,16 @@ static void test_server_restored_from_older_backup(void **state)
     for (int i = 6; i < 8; i++)
         capture(a, SAKHI_URGENCY_ROUTINE, ids[i]);
 
-    /* the server's disk dies; it is restored from the backup: its last seq is 3 */
+    /* the server's disk dies; it is restored from the backup: its last seq is 3, and a new
+     * epoch begins as sakhi-admin restore begins one */
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
     assert_int_equal(sk_copy_tree(backup, f->ts.data), 0);
+    {
+        sk_store *store;
+        assert_int_equal(sk_store_open(&store, f->ts.data, 0), 0);
+        assert_int_equal(sk_store_epoch_begin(store, sk_ts_now_ms(), "restore", NULL), 0);
+        sk_store_close(store);
+    }
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
     uint64_t nrec, seq;
     assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
