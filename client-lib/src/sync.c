@@ -100,6 +100,9 @@ typedef struct sess {
      * not above it, i.e. the server's history is shorter than what the device has seen */
     uint64_t cursor;
     int cursor_ahead;
+    /* WELCOME showed another history than the one the device saw (a new epoch, or a server
+     * behind the cursor): record versions the device holds come from the old one */
+    int history_new;
     /* the cursor this sync began with: what earlier sessions saw. An ack's version is compared
      * with it, not with a cursor this session pulled: a PULL may see a PUSH sent after it (the
      * server serves it once the PUSHes sent before it are answered, and a later one may have
@@ -750,6 +753,7 @@ static int await_welcome(sess *s, uint32_t rid)
             sk_lstore_abort(c, txn);
     }
     pthread_mutex_unlock(&c->mu);
+    s->history_new = !rc && (behind || new_epoch);
     if (!rc && behind)
         server_behind(s, welcome.u.welcome.seq);
     sk_client_log(c, SAKHI_LOG_INFO, "event=welcome session=%llu max_batch=%u max_inflight=%u",
@@ -1220,6 +1224,15 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
              * it: the acknowledged change applied at its version (APPLIED: nothing else
              * happened in between, so this is exact but for server-set fields). A MERGED
              * change is shown without claiming to have seen the merged version. */
+            if (s->history_new && s->echo && a->has_fields && a->status == SK_ACK_APPLIED &&
+                ch.base == 0) {
+                /* a creation given back to a restored server: what the device held of the
+                 * record is from the lost history, and the ack with the server's fields makes
+                 * the server's record exactly (a pull never carries a record whose ack is not
+                 * out yet), which the pull may then send as a bare version */
+                sk_record_free(&rs.base);
+                sk_record_init(&rs.base);
+            }
             uint64_t nv = a->status == SK_ACK_APPLIED ? a->version : rs.base.version;
             /* A pull answered before this ack (it may see a PUSH sent after it) can have
              * brought this version or a newer one already: the base holds the change then, and
