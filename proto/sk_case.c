@@ -56,7 +56,20 @@ static const char *const k_source[] = {NULL,       "self",      "helpline_181", 
                                        "hospital", "court",     "government_department", "ngo",
                                        "family",   "community", "frontline_worker"};
 static const char *const k_status[] = {NULL,         "new",    "received", "accepted",
-                                       "in_service", "closed", "referred"};
+                                       "in_service", "closed", "referred", "declined"};
+static const char *const k_decline[] = {NULL, "duplicate", "outside_district", "not_osc_matter"};
+static const char *const k_destination[] = {NULL,
+                                            "police_station",
+                                            "hospital",
+                                            "court",
+                                            "protection_officer",
+                                            "legal_services_authority",
+                                            "shelter_home",
+                                            "ngo",
+                                            "other_osc"};
+static const char *const k_task_state[] = {NULL, "open", "done", "cancelled"};
+static const char *const k_task_kind[] = {NULL, "manual", "urgent_waiting", "referral_visit",
+                                          "shelter_ending"};
 
 #define TABLE(t)                                                                                   \
     {                                                                                              \
@@ -66,11 +79,13 @@ static const struct {
     const char *const *names;
     uint32_t max;
 } k_enums[SK_ENUM_COUNT] = {
-    [SK_ENUM_DISTRICT] = TABLE(k_district), [SK_ENUM_TAKEN_AT] = TABLE(k_taken_at),
-    [SK_ENUM_AGE_BAND] = TABLE(k_age_band), [SK_ENUM_MARITAL] = TABLE(k_marital),
-    [SK_ENUM_CONCERN] = TABLE(k_concern),   [SK_ENUM_URGENCY] = TABLE(k_urgency),
-    [SK_ENUM_SERVICE] = TABLE(k_service),   [SK_ENUM_SERVICE_STATUS] = TABLE(k_svc_status),
-    [SK_ENUM_SOURCE] = TABLE(k_source),     [SK_ENUM_STATUS] = TABLE(k_status),
+    [SK_ENUM_DISTRICT] = TABLE(k_district),      [SK_ENUM_TAKEN_AT] = TABLE(k_taken_at),
+    [SK_ENUM_AGE_BAND] = TABLE(k_age_band),      [SK_ENUM_MARITAL] = TABLE(k_marital),
+    [SK_ENUM_CONCERN] = TABLE(k_concern),        [SK_ENUM_URGENCY] = TABLE(k_urgency),
+    [SK_ENUM_SERVICE] = TABLE(k_service),        [SK_ENUM_SERVICE_STATUS] = TABLE(k_svc_status),
+    [SK_ENUM_SOURCE] = TABLE(k_source),          [SK_ENUM_STATUS] = TABLE(k_status),
+    [SK_ENUM_DECLINE_REASON] = TABLE(k_decline), [SK_ENUM_DESTINATION] = TABLE(k_destination),
+    [SK_ENUM_TASK_STATE] = TABLE(k_task_state),  [SK_ENUM_TASK_KIND] = TABLE(k_task_kind),
 };
 
 const char *sk_enum_name(sk_enum_id e, uint64_t code)
@@ -142,11 +157,22 @@ static const sk_field_info k_fields[] = {
     F(SK_F_STATUS_REASON, "status_reason", 0, SK_FT_STR, -1),
     F(SK_F_NOTES, "notes", 1, SK_FT_STR, -1),
     F(SK_F_ASSIGNED, "assigned_to", 0, SK_FT_STR_ARRAY, -1),
+    F(SK_F_DOB, "dob", 1, SK_FT_STR, -1),
+    F(SK_F_DECLINE_REASON, "decline_reason", 0, SK_FT_ENUM, SK_ENUM_DECLINE_REASON),
+    F(SK_F_REFERRED_TO, "referred_to", 0, SK_FT_ENUM, SK_ENUM_DESTINATION),
+    F(SK_F_REFERRED_TO_DETAIL, "referred_to_detail", 0, SK_FT_STR, -1),
+    F(SK_F_CONSENT_OVERRIDE, "consent_override", 1, SK_FT_STR, -1),
+    F(SK_F_OWNER, "owner", 0, SK_FT_STR, -1),
+    F(SK_F_CLOSE_REQUESTED_BY, "close_requested_by", 0, SK_FT_STR, -1),
+    F(SK_F_CLOSE_REQUEST_REASON, "close_request_reason", 0, SK_FT_STR, -1),
+    F(SK_F_SHELTER_START, "shelter_start", 0, SK_FT_TIME, -1),
+    F(SK_F_SHELTER_DAYS, "shelter_days", 0, SK_FT_UINT, -1),
     F(SK_F_SERVICE_LEGAL, "service.legal_aid", 0, SK_FT_ENUM, SK_ENUM_SERVICE_STATUS),
     F(SK_F_SERVICE_MEDICAL, "service.medical_assistance", 0, SK_FT_ENUM, SK_ENUM_SERVICE_STATUS),
     F(SK_F_SERVICE_POLICE, "service.police_facilitation", 0, SK_FT_ENUM, SK_ENUM_SERVICE_STATUS),
     F(SK_F_SERVICE_COUNSELLING, "service.counselling", 0, SK_FT_ENUM, SK_ENUM_SERVICE_STATUS),
     F(SK_F_SERVICE_SHELTER, "service.shelter", 0, SK_FT_ENUM, SK_ENUM_SERVICE_STATUS),
+    F(SK_F_REVIEW_RESOLVED, "review_resolved", 0, SK_FT_TIME, -1),
 };
 #define NFIELDS (sizeof(k_fields) / sizeof(k_fields[0]))
 
@@ -512,16 +538,34 @@ static int check_assigned(const sk_record *r, sk_case_error *err)
 
 static const char *list_name(uint32_t list)
 {
-    return list == SK_LIST_CASENOTE ? "case_note" : "follow_up";
+    switch (list) {
+    case SK_LIST_CASENOTE: return "case_note";
+    case SK_LIST_TASK: return "task";
+    case SK_LIST_TASK_UPDATE: return "task_update";
+    default: return "follow_up";
+    }
 }
 
-/* Entry value: map {1: by str, 2: text str, 3: at uint}; other keys are skipped (newer schema). */
-static int check_entry_value(uint32_t list, const uint8_t *val, uint32_t len, sk_case_error *err)
+/* One entry value, decoded (strings point into the value bytes). */
+typedef struct entry_val {
+    const char *by, *text, *for_w;
+    uint32_t by_len, text_len, for_len;
+    uint64_t at, due, kind, state;
+    int has_by, has_text, has_at, has_for, has_due, has_kind, has_task, has_state;
+    sk_id task;
+} entry_val;
+
+/* Decode and check an entry of a known list. Follow-ups and case notes: {1 by, 2 text, 3 at};
+ * tasks add {4 for, 5 due, 6 kind}; task updates are {1 by, 3 at, 7 task, 8 state} with an
+ * optional note in 2. Other keys are skipped (newer schema). flags: SK_VALIDATE_KEEP_UNKNOWN
+ * accepts an unknown kind or state code. */
+static int decode_entry(uint32_t list, const uint8_t *val, uint32_t len, unsigned flags,
+                        entry_val *ev, sk_case_error *err)
 {
     const char *what = list_name(list);
     sk_mp m;
     uint32_t pairs;
-    int have_by = 0, have_text = 0, have_at = 0;
+    memset(ev, 0, sizeof(*ev));
     sk_mp_init(&m, val, len);
     if (sk_mp_peek(&m) != SK_MP_MAP || sk_mp_read_map(&m, &pairs))
         return INVALID(err, 0, "%s: must be a map", what);
@@ -531,17 +575,17 @@ static int check_entry_value(uint32_t list, const uint8_t *val, uint32_t len, sk
             return INVALID(err, 0, "%s: keys must be unsigned integers", what);
         const char *p;
         uint32_t n;
-        uint64_t at;
-        int rc;
+        int is_task = list == SK_LIST_TASK, is_upd = list == SK_LIST_TASK_UPDATE;
         switch (k) {
         case SK_ENTRY_BY:
-            if (have_by++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
+            if (ev->has_by++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
                 return INVALID(err, 0, "%s: by must be a string", what);
             if (n == 0 || n > LIM_WORKER || utf8_count(p, n) < 0)
                 return INVALID(err, 0, "%s: by must be 1 to %d bytes", what, LIM_WORKER);
+            ev->by = p, ev->by_len = n;
             break;
         case SK_ENTRY_TEXT:
-            if (have_text++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
+            if (ev->has_text++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
                 return INVALID(err, 0, "%s: text must be a string", what);
             if (utf8_count(p, n) < 0)
                 return INVALID(err, 0, "%s: text must be valid UTF-8", what);
@@ -549,26 +593,158 @@ static int check_entry_value(uint32_t list, const uint8_t *val, uint32_t len, sk
                 return INVALID(err, 0, "%s: text must not be empty", what);
             if (n > LIM_NOTES)
                 return INVALID(err, 0, "%s: text longer than %d bytes", what, LIM_NOTES);
+            ev->text = p, ev->text_len = n;
             break;
         case SK_ENTRY_AT:
-            if (have_at++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &at))
+            if (ev->has_at++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &ev->at))
                 return INVALID(err, 0, "%s: at must be an unsigned integer", what);
             break;
+        case SK_ENTRY_FOR:
+            if (!is_task)
+                goto skip;
+            if (ev->has_for++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
+                return INVALID(err, 0, "task: for must be a string");
+            if (n == 0 || n > LIM_WORKER || utf8_count(p, n) < 0)
+                return INVALID(err, 0, "task: for must be 1 to %d bytes", LIM_WORKER);
+            ev->for_w = p, ev->for_len = n;
+            break;
+        case SK_ENTRY_DUE:
+            if (!is_task)
+                goto skip;
+            if (ev->has_due++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &ev->due))
+                return INVALID(err, 0, "task: due must be an unsigned integer");
+            break;
+        case SK_ENTRY_KIND:
+            if (!is_task)
+                goto skip;
+            if (ev->has_kind++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &ev->kind))
+                return INVALID(err, 0, "task: kind must be an unsigned integer code");
+            if (!sk_enum_name(SK_ENUM_TASK_KIND, ev->kind) &&
+                !((flags & SK_VALIDATE_KEEP_UNKNOWN) && ev->kind != 0))
+                return INVALID(err, 0, "task: unknown kind %llu", (unsigned long long)ev->kind);
+            break;
+        case SK_ENTRY_TASK:
+            if (!is_upd)
+                goto skip;
+            if (ev->has_task++ || sk_mp_peek(&m) != SK_MP_BIN ||
+                sk_mp_read_bin_exact(&m, ev->task.b, 16))
+                return INVALID(err, 0, "task_update: task must be a 16-byte task id");
+            break;
+        case SK_ENTRY_STATE:
+            if (!is_upd)
+                goto skip;
+            if (ev->has_state++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &ev->state))
+                return INVALID(err, 0, "task_update: state must be an unsigned integer code");
+            if (!sk_enum_name(SK_ENUM_TASK_STATE, ev->state) &&
+                !((flags & SK_VALIDATE_KEEP_UNKNOWN) && ev->state != 0))
+                return INVALID(err, 0, "task_update: unknown state %llu",
+                               (unsigned long long)ev->state);
+            break;
         default:
-            rc = sk_mp_skip(&m);
-            if (rc)
+        skip:
+            if (sk_mp_skip(&m))
                 return INVALID(err, 0, "%s: malformed value", what);
         }
     }
     if (!sk_mp_at_end(&m))
         return INVALID(err, 0, "%s: malformed value", what);
-    if (!have_by)
+    if (!ev->has_by)
         return INVALID(err, 0, "%s: by is required", what);
-    if (!have_text)
+    if (!ev->has_text && list != SK_LIST_TASK_UPDATE)
         return INVALID(err, 0, "%s: text is required", what);
-    if (!have_at)
+    if (!ev->has_at)
         return INVALID(err, 0, "%s: at is required", what);
+    if (list == SK_LIST_TASK) {
+        if (!ev->has_for)
+            return INVALID(err, 0, "task: for is required");
+        if (!ev->has_due)
+            return INVALID(err, 0, "task: due is required");
+        if (!ev->has_kind)
+            ev->kind = SK_TASK_MANUAL;
+    }
+    if (list == SK_LIST_TASK_UPDATE) {
+        if (!ev->has_task)
+            return INVALID(err, 0, "task_update: task is required");
+        if (!ev->has_state)
+            return INVALID(err, 0, "task_update: state is required");
+    }
     return 0;
+}
+
+static int check_entry_value(uint32_t list, const uint8_t *val, uint32_t len, unsigned flags,
+                             sk_case_error *err)
+{
+    entry_val ev;
+    return decode_entry(list, val, len, flags, &ev, err);
+}
+
+/* The task entry with id in r, or NULL. */
+static const sk_entry *find_task(const sk_record *r, const sk_id *id)
+{
+    for (uint32_t i = 0; r && i < r->nentries; i++)
+        if (r->entries[i].list == SK_LIST_TASK && sk_id_cmp(&r->entries[i].id, id) == 0)
+            return &r->entries[i];
+    return NULL;
+}
+
+/* ---- dates -------------------------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm), and back. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* Parse "YYYY-MM-DD" (a real date, year 1900..9999). 0 or -1. */
+static int parse_date(const char *s, size_t n, int64_t *y, unsigned *m, unsigned *d)
+{
+    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (n != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return -1;
+    int64_t yy = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    unsigned mm = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
+    unsigned dd = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
+    if (yy < 1900 || mm < 1 || mm > 12 || dd < 1 || dd > mdays[mm - 1])
+        return -1;
+    int leap = (yy % 4 == 0 && yy % 100 != 0) || yy % 400 == 0;
+    if (mm == 2 && dd == 29 && !leap)
+        return -1;
+    *y = yy, *m = mm, *d = dd;
+    return 0;
+}
+
+int sk_case_age_from_dob(const char *dob, size_t len, uint64_t ms)
+{
+    int64_t by, y;
+    unsigned bm, bd, m, d;
+    if (!dob || parse_date(dob, len, &by, &bm, &bd))
+        return -1;
+    civil_from_days((int64_t)(ms / 86400000u), &y, &m, &d);
+    if (days_from_civil(by, bm, bd) > (int64_t)(ms / 86400000u))
+        return -1;
+    int64_t age = y - by - ((m < bm || (m == bm && d < bd)) ? 1 : 0);
+    return age > 200 ? -1 : (int)age;
 }
 
 /* Which age bands are under 18, and the band an age falls in. */
@@ -645,8 +821,24 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
         return INVALID(err, SK_F_NAME, "name: must be \"withheld\" without consent to share");
     TRY(check_uint(r, SK_F_AGE, 0, LIM_AGE, 0, &age, &p_age, err));
     TRY(check_enum(r, SK_F_AGE_BAND, SK_ENUM_AGE_BAND, 0, flags, &band, &p_band, err));
-    if (!p_age && !p_band)
+    int p_dob, dob_age = -1;
+    TRY(check_str(r, SK_F_DOB, 10, 0, 0, &s, &n, &p_dob, err));
+    if (p_dob) {
+        int64_t yy;
+        unsigned mm, dd;
+        uint64_t at;
+        if (parse_date(s, n, &yy, &mm, &dd))
+            return INVALID(err, SK_F_DOB, "dob: must be a date like 1990-04-23");
+        if (sk_case_get_uint(r, SK_F_CREATED_AT, &at) == 0) {
+            dob_age = sk_case_age_from_dob(s, n, at);
+            if (dob_age < 0 || dob_age > LIM_AGE)
+                return INVALID(err, SK_F_DOB, "dob: must be a date before the capture");
+        }
+    }
+    if (!p_age && !p_band && !p_dob)
         return INVALID(err, SK_F_AGE, "age: age or age_band is required");
+    if (p_age && dob_age >= 0 && (uint64_t)dob_age != age)
+        return INVALID(err, SK_F_AGE, "age: does not agree with dob");
     if (p_age && p_band && sk_enum_name(SK_ENUM_AGE_BAND, band) && band_of_age(age) != band)
         return INVALID(err, SK_F_AGE_BAND, "age_band: does not agree with age");
     TRY(check_bool(r, SK_F_MINOR, 0, &minor, &p_minor, err));
@@ -654,6 +846,11 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
         return INVALID(err, SK_F_MINOR, "minor: does not agree with age");
     if (p_minor && p_band && sk_enum_name(SK_ENUM_AGE_BAND, band) && minor != band_is_minor(band))
         return INVALID(err, SK_F_MINOR, "minor: does not agree with age_band");
+    if (p_minor && dob_age >= 0 && minor != (dob_age < 18))
+        return INVALID(err, SK_F_MINOR, "minor: does not agree with dob");
+    if (p_band && dob_age >= 0 && sk_enum_name(SK_ENUM_AGE_BAND, band) &&
+        band_of_age((uint64_t)dob_age) != band)
+        return INVALID(err, SK_F_AGE_BAND, "age_band: does not agree with dob");
     {
         sk_mp m;
         if (field_cursor(r, SK_F_PHONE, &m)) {
@@ -708,11 +905,40 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
                        "status_reason: is required when status is closed or referred");
     TRY(check_assigned(r, err));
 
+    /* casework: decline, referral onward, owner, closure request, shelter, review */
+    TRY(check_enum(r, SK_F_DECLINE_REASON, SK_ENUM_DECLINE_REASON, 0, flags, &u, &p, err));
+    if (!p && status == SK_STATUS_DECLINED)
+        return INVALID(err, SK_F_DECLINE_REASON,
+                       "decline_reason: is required when status is declined");
+    TRY(check_enum(r, SK_F_REFERRED_TO, SK_ENUM_DESTINATION, 0, flags, &u, &p, err));
+    TRY(check_str(r, SK_F_REFERRED_TO_DETAIL, LIM_OTHER, 0, 0, NULL, NULL, &p, err));
+    TRY(check_str(r, SK_F_CONSENT_OVERRIDE, LIM_REASON, 0, 0, NULL, NULL, &p, err));
+    TRY(check_str(r, SK_F_OWNER, LIM_WORKER, 0, 0, NULL, NULL, &p, err));
+    int p_req;
+    TRY(check_str(r, SK_F_CLOSE_REQUESTED_BY, LIM_WORKER, 0, 0, NULL, NULL, &p_req, err));
+    TRY(check_str(r, SK_F_CLOSE_REQUEST_REASON, LIM_REASON, 0, 0, NULL, NULL, &p, err));
+    if (p_req && !p)
+        return INVALID(err, SK_F_CLOSE_REQUEST_REASON,
+                       "close_request_reason: is required with close_requested_by");
+    int p_start;
+    TRY(check_uint(r, SK_F_SHELTER_START, 0, UINT64_MAX, 0, &u, &p_start, err));
+    TRY(check_uint(r, SK_F_SHELTER_DAYS, 1, SK_SHELTER_DAYS_MAX, 0, &u, &p, err));
+    if (p != p_start)
+        return INVALID(err, p ? SK_F_SHELTER_START : SK_F_SHELTER_DAYS,
+                       "shelter_days: shelter_start and shelter_days go together");
+    TRY(check_uint(r, SK_F_REVIEW_RESOLVED, 0, UINT64_MAX, 0, &u, &p, err));
+
     /* entries: known lists are checked; entries of unknown lists are a newer schema's */
     for (uint32_t i = 0; i < r->nentries; i++) {
         const sk_entry *e = &r->entries[i];
-        if (e->list == SK_LIST_FOLLOWUP || e->list == SK_LIST_CASENOTE)
-            TRY(check_entry_value(e->list, e->val, e->len, err));
+        if (e->list == SK_LIST_FOLLOWUP || e->list == SK_LIST_CASENOTE || e->list == SK_LIST_TASK)
+            TRY(check_entry_value(e->list, e->val, e->len, flags, err));
+        if (e->list == SK_LIST_TASK_UPDATE) {
+            entry_val ev;
+            TRY(decode_entry(e->list, e->val, e->len, flags, &ev, err));
+            if (!find_task(r, &ev.task))
+                return INVALID(err, 0, "task_update: no such task on this case");
+        }
     }
     (void)p_consent;
     (void)p_status;
@@ -796,6 +1022,14 @@ int sk_case_may_see_identifying(const sk_actor *actor)
     return actor && actor->role == SK_ROLE_ADMIN;
 }
 
+int sk_case_may_see_identifying_rec(const sk_actor *actor, const sk_record *r)
+{
+    if (sk_case_may_see_identifying(actor))
+        return 1;
+    return actor && r && actor->role == SK_ROLE_STAFF && actor->worker && actor->worker[0] &&
+           in_district(actor, r) && str_field_eq(r, SK_F_OWNER, actor->worker);
+}
+
 static void drop_entries(sk_record *r)
 {
     for (uint32_t i = 0; i < r->nentries; i++) {
@@ -810,7 +1044,7 @@ static void drop_entries(sk_record *r)
 
 void sk_case_redact(const sk_actor *actor, sk_record *r)
 {
-    if (!r || sk_case_may_see_identifying(actor) || !sk_case_is_minor(r))
+    if (!r || sk_case_may_see_identifying_rec(actor, r) || !sk_case_is_minor(r))
         return;
     for (size_t i = 0; i < NFIELDS; i++)
         if (k_fields[i].identifying)
@@ -828,10 +1062,21 @@ int sk_case_stub_only(const sk_actor *actor, const sk_record *r)
     return !assigned(actor, r);
 }
 
+static void sk_case_make_stub_fields(sk_record *r);
+
 void sk_case_make_stub(sk_record *r)
 {
-    static const uint32_t keep[] = {SK_F_SCHEMA,  SK_F_CREATED_AT, SK_F_WORKER,
-                                    SK_F_CASE_NO, SK_F_DISTRICT,   SK_F_STATUS};
+    if (!r)
+        return;
+    drop_entries(r);
+    sk_case_make_stub_fields(r);
+}
+
+static void sk_case_make_stub_fields(sk_record *r)
+{
+    static const uint32_t keep[] = {SK_F_SCHEMA,        SK_F_CREATED_AT, SK_F_WORKER,
+                                    SK_F_CASE_NO,       SK_F_DISTRICT,   SK_F_STATUS,
+                                    SK_F_DECLINE_REASON};
     if (!r)
         return;
     uint32_t i = 0;
@@ -843,7 +1088,134 @@ void sk_case_make_stub(sk_record *r)
         if (k || sk_record_unset(r, key) != 0)
             i++;
     }
-    drop_entries(r);
+}
+
+/* Is entry e (of r) a task for worker, or an update of such a task? */
+static int task_entry_for(const sk_record *r, const sk_entry *e, const char *worker, size_t wl)
+{
+    entry_val ev;
+    if (e->list == SK_LIST_TASK_UPDATE) {
+        if (decode_entry(e->list, e->val, e->len, SK_VALIDATE_KEEP_UNKNOWN, &ev, NULL))
+            return 0;
+        e = find_task(r, &ev.task);
+        if (!e)
+            return 0;
+    }
+    if (e->list != SK_LIST_TASK ||
+        decode_entry(e->list, e->val, e->len, SK_VALIDATE_KEEP_UNKNOWN, &ev, NULL))
+        return 0;
+    return ev.for_len == wl && memcmp(ev.for_w, worker, wl) == 0;
+}
+
+void sk_case_make_stub_for(const sk_actor *actor, sk_record *r)
+{
+    if (!r)
+        return;
+    const char *w = actor ? actor->worker : NULL;
+    size_t wl = w ? strlen(w) : 0;
+    uint32_t keep = 0;
+    /* Mark every entry that is not one of the worker's tasks or their updates (list 0, which no
+     * entry has: tasks sort before updates, so an update of another's task finds no task),
+     * then drop the marked ones in place. */
+    for (uint32_t i = 0; i < r->nentries; i++)
+        if (!wl || !task_entry_for(r, &r->entries[i], w, wl))
+            r->entries[i].list = 0;
+    for (uint32_t i = 0; i < r->nentries; i++) {
+        if (r->entries[i].list)
+            r->entries[keep++] = r->entries[i];
+        else
+            free(r->entries[i].val);
+    }
+    r->nentries = keep;
+    if (keep == 0) {
+        free(r->entries);
+        r->entries = NULL;
+    }
+    sk_case_make_stub_fields(r);
+}
+
+int sk_case_tasks(const sk_record *r, sk_task_view *out, size_t cap, size_t *n_out)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; r && i < r->nentries; i++) {
+        const sk_entry *e = &r->entries[i];
+        entry_val ev;
+        if (e->list != SK_LIST_TASK ||
+            decode_entry(e->list, e->val, e->len, SK_VALIDATE_KEEP_UNKNOWN, &ev, NULL))
+            continue;
+        if (n < cap) {
+            sk_task_view *t = &out[n];
+            memset(t, 0, sizeof(*t));
+            t->id = e->id;
+            t->by = ev.by, t->by_len = ev.by_len;
+            t->text = ev.text, t->text_len = ev.text_len;
+            t->for_worker = ev.for_w, t->for_len = ev.for_len;
+            t->at = ev.at, t->due = ev.due;
+            t->kind = (uint32_t)ev.kind;
+            t->state = SK_TASK_OPEN;
+            /* Updates sort by (list, hlc, id): the last one that names this task wins. */
+            for (uint32_t j = 0; j < r->nentries; j++) {
+                const sk_entry *u = &r->entries[j];
+                entry_val uv;
+                if (u->list != SK_LIST_TASK_UPDATE ||
+                    decode_entry(u->list, u->val, u->len, SK_VALIDATE_KEEP_UNKNOWN, &uv, NULL) ||
+                    sk_id_cmp(&uv.task, &e->id) != 0)
+                    continue;
+                t->state = (uint32_t)uv.state;
+                t->note = uv.has_text ? uv.text : NULL;
+                t->note_len = uv.has_text ? uv.text_len : 0;
+                t->state_by = uv.by, t->state_by_len = uv.by_len;
+                t->state_at = uv.at;
+            }
+        }
+        n++;
+    }
+    *n_out = n;
+    return 0;
+}
+
+int sk_task_urgency(const sk_task_view *t, uint64_t now_ms, uint64_t window_ms)
+{
+    if (!t || t->state != SK_TASK_OPEN)
+        return 0;
+    if (t->due < now_ms)
+        return 3;
+    if (t->due - now_ms <= 24ull * 3600 * 1000)
+        return 2;
+    if (t->due - now_ms <= window_ms)
+        return 1;
+    return 0;
+}
+
+/* Is the band, age or date of birth that r gives a minor's? -1 when r gives none. */
+static int derived_minor(const sk_record *r, uint64_t at_ms)
+{
+    uint64_t u;
+    char dob[16];
+    if (sk_case_get_uint(r, SK_F_AGE, &u) == 0)
+        return u < 18;
+    if (sk_case_get_str(r, SK_F_DOB, dob, sizeof(dob)) == 0) {
+        uint64_t at = at_ms;
+        (void)sk_case_get_uint(r, SK_F_CREATED_AT, &at);
+        int age = sk_case_age_from_dob(dob, strlen(dob), at);
+        if (age >= 0)
+            return age < 18;
+    }
+    if (sk_case_get_uint(r, SK_F_AGE_BAND, &u) == 0 && sk_enum_name(SK_ENUM_AGE_BAND, u))
+        return band_is_minor(u);
+    return -1;
+}
+
+int sk_case_derive_minor(sk_record *r, uint64_t at_ms, sk_hlc hlc, uint64_t ver)
+{
+    int want = r ? derived_minor(r, at_ms) : -1, have;
+    if (want < 0)
+        return 0;
+    if (sk_case_get_bool(r, SK_F_MINOR, &have) == 0 && have == want)
+        return 0;
+    uint8_t b = want ? 0xc3 : 0xc2;
+    int rc = sk_record_set(r, SK_F_MINOR, &b, 1, hlc, ver);
+    return rc ? rc : 1;
 }
 
 /* ---- permissions and workflow ------------------------------------------------------------- */
@@ -877,8 +1249,8 @@ static int change_has(const sk_change *c, uint32_t key)
 static int step_allowed(uint64_t from, uint64_t to)
 {
     switch (from) {
-    case SK_STATUS_NEW: return to == SK_STATUS_RECEIVED;
-    case SK_STATUS_RECEIVED: return to == SK_STATUS_ACCEPTED;
+    case SK_STATUS_NEW: return to == SK_STATUS_RECEIVED || to == SK_STATUS_DECLINED;
+    case SK_STATUS_RECEIVED: return to == SK_STATUS_ACCEPTED || to == SK_STATUS_DECLINED;
     case SK_STATUS_ACCEPTED:
         return to == SK_STATUS_IN_SERVICE || to == SK_STATUS_CLOSED || to == SK_STATUS_REFERRED;
     case SK_STATUS_IN_SERVICE: return to == SK_STATUS_CLOSED || to == SK_STATUS_REFERRED;
@@ -897,7 +1269,19 @@ static const char *status_name(uint64_t s)
 /* The rules that apply to what a field worker writes into fields (create or edit). */
 static int field_worker_fields(const sk_change *c, uint64_t cur_status, sk_case_error *err)
 {
-    static const uint32_t staff_only[] = {SK_F_CASE_NO, SK_F_ASSIGNED, SK_F_STATUS_REASON};
+    static const uint32_t staff_only[] = {SK_F_CASE_NO,
+                                          SK_F_ASSIGNED,
+                                          SK_F_STATUS_REASON,
+                                          SK_F_DECLINE_REASON,
+                                          SK_F_REFERRED_TO,
+                                          SK_F_REFERRED_TO_DETAIL,
+                                          SK_F_CONSENT_OVERRIDE,
+                                          SK_F_OWNER,
+                                          SK_F_CLOSE_REQUESTED_BY,
+                                          SK_F_CLOSE_REQUEST_REASON,
+                                          SK_F_SHELTER_START,
+                                          SK_F_SHELTER_DAYS,
+                                          SK_F_REVIEW_RESOLVED};
     for (size_t i = 0; i < sizeof(staff_only) / sizeof(staff_only[0]); i++)
         if (change_has(c, staff_only[i]))
             return FORBID(err, staff_only[i], "%s: only centre staff may set it",
@@ -916,16 +1300,52 @@ static int field_worker_fields(const sk_change *c, uint64_t cur_status, sk_case_
     return 0;
 }
 
-static int check_entries(const sk_actor *a, const sk_change *c, sk_case_error *err)
+static int check_entries(const sk_actor *a, const sk_record *cur, const sk_change *c,
+                         sk_case_error *err)
 {
     for (uint32_t i = 0; i < c->nentries; i++) {
-        uint32_t list = c->entries[i].list;
+        const sk_entry *e = &c->entries[i];
+        uint32_t list = e->list;
         if (list == SK_LIST_CASENOTE && !is_staff(a))
             return FORBID(err, 0, "case_note: only centre staff may add case notes");
-        if (list != SK_LIST_FOLLOWUP && list != SK_LIST_CASENOTE)
+        if (list == SK_LIST_TASK && !is_staff(a))
+            return FORBID(err, 0, "task: only centre staff may add tasks");
+        if (list == SK_LIST_TASK_UPDATE && !is_staff(a)) {
+            /* A field worker completes or reopens only her own tasks. */
+            entry_val ev;
+            const sk_entry *t;
+            size_t wl = a->worker ? strlen(a->worker) : 0;
+            if (decode_entry(list, e->val, e->len, 0, &ev, err))
+                return err ? err->code : -SK_E_INVALID;
+            if (!(t = find_task(cur, &ev.task)) || !wl || !task_entry_for(cur, t, a->worker, wl))
+                return FORBID(err, 0, "task_update: not a task of yours");
+            if (ev.state == SK_TASK_CANCELLED)
+                return FORBID(err, 0, "task_update: only centre staff may cancel a task");
+        }
+        if (list < SK_LIST_FOLLOWUP || list > SK_LIST_TASK_UPDATE)
             return FORBID(err, 0, "entries: unknown list %u", (unsigned)list);
     }
     return 0;
+}
+
+/* A bool field as the change leaves it: the change's value, else cur's; 0 when absent. */
+static int bool_after(const sk_record *cur, const sk_change *c, uint32_t key)
+{
+    const sk_field *f = change_field(c, key);
+    int v = 0;
+    if (f) {
+        sk_mp m;
+        sk_mp_init(&m, f->val, f->len);
+        return sk_mp_read_bool(&m, &v) == 0 && sk_mp_at_end(&m) && v;
+    }
+    return sk_case_get_bool(cur, key, &v) == 0 && v;
+}
+
+/* Does the change carry a non-nil value for key? */
+static int change_sets(const sk_change *c, uint32_t key)
+{
+    const sk_field *f = change_field(c, key);
+    return f && !(f->len == 1 && f->val[0] == 0xc0);
 }
 
 static int check_staff_district(const sk_actor *a, const sk_record *cur, const sk_change *c,
@@ -985,7 +1405,7 @@ int sk_case_check_change(const sk_actor *actor, const sk_record *cur, const sk_c
             if (rc < 0 || (rc > 0 && v != SK_STATUS_NEW))
                 return FORBID(err, SK_F_STATUS, "status: a field worker creates referrals as new");
             TRY(field_worker_fields(c, rc > 0 ? SK_STATUS_NEW : 0, err));
-            return check_entries(actor, c, err);
+            return check_entries(actor, cur, c, err);
         }
         int own = owns(actor, cur), asg = assigned(actor, cur);
         if (!own && !asg)
@@ -998,20 +1418,22 @@ int sk_case_check_change(const sk_actor *actor, const sk_record *cur, const sk_c
         }
         if (c->nfields > 0) {
             if (!own)
-                return FORBID(err, 0, "record: an assigned worker may only add follow-ups");
+                return FORBID(err, 0,
+                              "record: an assigned worker may only add follow-ups and update "
+                              "her tasks");
             if (!early)
                 return FORBID(err, 0,
                               "record: fields can be edited only until the centre accepts it");
             TRY(field_worker_fields(c, cur_status, err));
         }
-        return check_entries(actor, c, err);
+        return check_entries(actor, cur, c, err);
     }
 
     /* staff and admin */
     TRY(check_staff_district(actor, cur, c, creating, err));
     if (c->kind == SK_CHANGE_DELETE)
         return 0;
-    TRY(check_entries(actor, c, err));
+    TRY(check_entries(actor, cur, c, err));
     uint64_t to;
     int rc = change_uint(c, SK_F_STATUS, &to);
     if (rc < 0)
@@ -1032,6 +1454,39 @@ int sk_case_check_change(const sk_actor *actor, const sk_record *cur, const sk_c
     if ((cur_status == SK_STATUS_CLOSED || cur_status == SK_STATUS_REFERRED) &&
         !change_has(c, SK_F_STATUS_REASON))
         return BAD_STEP(err, SK_F_STATUS_REASON, "status_reason: reopening needs a reason");
+    if (to == SK_STATUS_DECLINED && !change_sets(c, SK_F_DECLINE_REASON))
+        return BAD_STEP(err, SK_F_DECLINE_REASON, "decline_reason: declining needs a reason code");
+    if (to == SK_STATUS_REFERRED) {
+        if (!change_sets(c, SK_F_REFERRED_TO))
+            return BAD_STEP(err, SK_F_REFERRED_TO,
+                            "referred_to: referring onward needs a destination");
+        if (!bool_after(cur, c, SK_F_CONSENT_SHARE) && !change_sets(c, SK_F_CONSENT_OVERRIDE))
+            return BAD_STEP(err, SK_F_CONSENT_OVERRIDE,
+                            "consent_override: referring onward without consent to share needs "
+                            "an override reason");
+    }
+    return 0;
+}
+
+int sk_case_check_change_policy(const sk_actor *actor, const sk_record *cur, const sk_change *c,
+                                const sk_case_policy *pol, sk_case_error *err)
+{
+    TRY(sk_case_check_change(actor, cur, c, err));
+    if (!pol || !pol->close_approval || actor->role == SK_ROLE_ADMIN || !cur || cur->version == 0)
+        return 0;
+    uint64_t to, from = 0;
+    if (change_uint(c, SK_F_STATUS, &to) <= 0 || to != SK_STATUS_CLOSED)
+        return 0;
+    if (sk_case_get_uint(cur, SK_F_STATUS, &from) == 0 && from == SK_STATUS_CLOSED)
+        return 0;
+    char by[LIM_WORKER + 1];
+    if (sk_case_get_str(cur, SK_F_CLOSE_REQUESTED_BY, by, sizeof(by)) != 0)
+        return BAD_STEP(err, SK_F_CLOSE_REQUESTED_BY,
+                        "status: closing needs a second staff member's approval: request it first");
+    if (actor->worker && strcmp(by, actor->worker) == 0)
+        return BAD_STEP(err, SK_F_CLOSE_REQUESTED_BY,
+                        "status: the closure must be approved by another staff member than the "
+                        "one who asked for it");
     return 0;
 }
 

@@ -48,6 +48,17 @@ typedef enum sk_field_key {
     SK_F_STATUS_REASON = 27,   /* [str] reason for closing, referring or reopening */
     SK_F_NOTES = 28,           /* [str] free text at capture */
     SK_F_ASSIGNED = 29,        /* [array of str] workers assigned to follow the case */
+    /* casework (docs/CASE-MODEL.md sections 3 and 9) */
+    SK_F_DOB = 30,                  /* [str] date of birth "YYYY-MM-DD" */
+    SK_F_DECLINE_REASON = 31,       /* [uint] sk_decline_reason, with status declined */
+    SK_F_REFERRED_TO = 32,          /* [uint] sk_destination, with status referred */
+    SK_F_REFERRED_TO_DETAIL = 33,   /* [str] the destination's name (free text) */
+    SK_F_CONSENT_OVERRIDE = 34,     /* [str] why a referral onward went without consent */
+    SK_F_OWNER = 35,                /* [str] staff member responsible for the case */
+    SK_F_CLOSE_REQUESTED_BY = 36,   /* [str] staff who asked for closure (approval on) */
+    SK_F_CLOSE_REQUEST_REASON = 37, /* [str] the reason given with that request */
+    SK_F_SHELTER_START = 38,        /* [uint] Unix ms the temporary shelter began */
+    SK_F_SHELTER_DAYS = 39,         /* [uint] days of shelter granted, 1..10 */
     /* services: one field per service so concurrent updates merge independently;
      * value is sk_service_status */
     SK_F_SERVICE_BASE = 40, /* SK_F_SERVICE_BASE + sk_service */
@@ -56,14 +67,38 @@ typedef enum sk_field_key {
     SK_F_SERVICE_POLICE = 43,
     SK_F_SERVICE_COUNSELLING = 44,
     SK_F_SERVICE_SHELTER = 45,
+    SK_F_REVIEW_RESOLVED = 50, /* [uint] Unix ms staff resolved the REVIEW flag (clears it) */
 } sk_field_key;
 
 /* Append-only lists (sk_entry.list). Entry value: map {1: by [str], 2: text [str], 3: at [uint ms]}. */
 typedef enum sk_list {
-    SK_LIST_FOLLOWUP = 1, /* follow-ups, by field workers or staff */
-    SK_LIST_CASENOTE = 2, /* case notes, staff only */
+    SK_LIST_FOLLOWUP = 1,    /* follow-ups, by field workers or staff */
+    SK_LIST_CASENOTE = 2,    /* case notes, staff only */
+    SK_LIST_TASK = 3,        /* follow-up tasks: made by staff or the centre's rules */
+    SK_LIST_TASK_UPDATE = 4, /* a task's state changes (done, cancelled, reopened) */
 } sk_list;
 enum { SK_ENTRY_BY = 1, SK_ENTRY_TEXT = 2, SK_ENTRY_AT = 3 };
+/* Task entry: {1 by, 2 text (what to do), 3 at, 4 for [str worker], 5 due [uint ms],
+ * 6 kind [uint sk_task_kind]}. Task update: {1 by, 2 text (a note, optional), 3 at,
+ * 7 task [bin 16: the task entry's id], 8 state [uint sk_task_state]}. */
+enum {
+    SK_ENTRY_FOR = 4,
+    SK_ENTRY_DUE = 5,
+    SK_ENTRY_KIND = 6,
+    SK_ENTRY_TASK = 7,
+    SK_ENTRY_STATE = 8
+};
+typedef enum sk_task_state {
+    SK_TASK_OPEN = 1,
+    SK_TASK_DONE = 2,
+    SK_TASK_CANCELLED = 3
+} sk_task_state;
+typedef enum sk_task_kind {
+    SK_TASK_MANUAL = 1,         /* made by a person */
+    SK_TASK_URGENT_WAITING = 2, /* rule: an urgent referral not accepted in time */
+    SK_TASK_REFERRAL_VISIT = 3, /* rule: follow-up visit after a referral onward */
+    SK_TASK_SHELTER_ENDING = 4  /* rule: temporary shelter about to run out */
+} sk_task_kind;
 
 typedef enum sk_district { SK_DISTRICT_LEH = 1, SK_DISTRICT_KARGIL = 2 } sk_district;
 typedef enum sk_taken_at {
@@ -137,8 +172,26 @@ typedef enum sk_status {
     SK_STATUS_ACCEPTED = 3,
     SK_STATUS_IN_SERVICE = 4,
     SK_STATUS_CLOSED = 5,
-    SK_STATUS_REFERRED = 6
+    SK_STATUS_REFERRED = 6,
+    SK_STATUS_DECLINED = 7 /* not taken on: duplicate, outside the district, not an OSC matter */
 } sk_status;
+typedef enum sk_decline_reason {
+    SK_DECLINE_DUPLICATE = 1,
+    SK_DECLINE_OUTSIDE_DISTRICT = 2,
+    SK_DECLINE_NOT_OSC = 3
+} sk_decline_reason;
+typedef enum sk_destination {
+    SK_DEST_POLICE_STATION = 1,
+    SK_DEST_HOSPITAL = 2,
+    SK_DEST_COURT = 3,
+    SK_DEST_PROTECTION_OFFICER = 4,
+    SK_DEST_LEGAL_SERVICES = 5,
+    SK_DEST_SHELTER_HOME = 6,
+    SK_DEST_NGO = 7,
+    SK_DEST_OTHER_OSC = 8
+} sk_destination;
+#define SK_SHELTER_DAYS 5      /* temporary shelter granted at first */
+#define SK_SHELTER_DAYS_MAX 10 /* the most it may be extended to */
 
 /* Enumeration tables: name <-> code, for the API, tools and CSV. */
 typedef enum sk_enum_id {
@@ -152,6 +205,10 @@ typedef enum sk_enum_id {
     SK_ENUM_SERVICE_STATUS,
     SK_ENUM_SOURCE,
     SK_ENUM_STATUS,
+    SK_ENUM_DECLINE_REASON,
+    SK_ENUM_DESTINATION,
+    SK_ENUM_TASK_STATE,
+    SK_ENUM_TASK_KIND,
     SK_ENUM_COUNT
 } sk_enum_id;
 /* Name of code in enumeration e ("domestic_violence"); NULL for an unknown code. */
@@ -218,9 +275,13 @@ int sk_case_check_change(const sk_actor *actor, const sk_record *cur, const sk_c
 
 /* May actor see record r at all (pull scoping)? 1 or 0. */
 int sk_case_may_see(const sk_actor *actor, const sk_record *r);
-/* May actor see a minor's identifying fields? */
+/* May actor see a minor's identifying fields in general (the admin role)? */
 int sk_case_may_see_identifying(const sk_actor *actor);
-/* Remove identifying fields (in place) when r is a minor's case and actor lacks the role. */
+/* May actor see the identifying fields of minor's case r: admin, or the staff member r is
+ * assigned to (its owner, the case's counsellor). */
+int sk_case_may_see_identifying_rec(const sk_actor *actor, const sk_record *r);
+/* Remove identifying fields (in place) when r is a minor's case and actor may not see them
+ * (sk_case_may_see_identifying_rec). */
 void sk_case_redact(const sk_actor *actor, sk_record *r);
 /* Is r a minor's case (minor flag, age < 18, or POCSO/child-marriage concern)? */
 int sk_case_is_minor(const sk_record *r);
@@ -228,10 +289,52 @@ int sk_case_is_minor(const sk_record *r);
  * actor is a field worker, the centre has accepted r (status accepted or later) and the actor is
  * not assigned to it. */
 int sk_case_stub_only(const sk_actor *actor, const sk_record *r);
-/* Reduce r (in place) to its stub: keeps schema, created_at, worker, case_no, district and
- * status plus the record header (id, version, flags, created, updated); drops every other field
- * and every entry. */
+/* Reduce r (in place) to its stub: keeps schema, created_at, worker, case_no, district, status
+ * and decline_reason plus the record header (id, version, flags, created, updated); drops every
+ * other field and every entry. */
 void sk_case_make_stub(sk_record *r);
+/* As sk_case_make_stub, but keeps the tasks addressed to actor's worker and their updates, so
+ * the worker who brought the case still sees her own tasks on it (section 7). */
+void sk_case_make_stub_for(const sk_actor *actor, sk_record *r);
+
+/* Centre policy the permission check applies (sakhi-admin config, stored by the server). */
+typedef struct sk_case_policy {
+    int close_approval; /* closing needs a second staff member's approval */
+} sk_case_policy;
+/* sk_case_check_change under policy pol (NULL: the defaults, all off). With close_approval a
+ * change to closed is refused unless the record carries a closure request (close_requested_by)
+ * by another staff member than the actor, or the change comes from an administrator. */
+int sk_case_check_change_policy(const sk_actor *actor, const sk_record *cur, const sk_change *c,
+                                const sk_case_policy *pol, sk_case_error *err);
+
+/* Age in whole years on day ms (Unix ms) of someone born on dob ("YYYY-MM-DD"); -1 when dob
+ * is not a valid date or lies after ms. */
+int sk_case_age_from_dob(const char *dob, size_t len, uint64_t ms);
+/* Derive minor (in place) from age, date of birth (at created_at, else at_ms) or age band:
+ * sets the minor field when one of them is present and it differs. Returns 1 when it set it,
+ * 0 when nothing changed, -SK_E_NOMEM. hlc/ver stamp the field it sets. */
+int sk_case_derive_minor(sk_record *r, uint64_t at_ms, sk_hlc hlc, uint64_t ver);
+
+/* Tasks: one task of a record with its current state (the latest update by HLC). Strings point
+ * into the record's entry bytes (valid while r is unchanged), not NUL-terminated. */
+typedef struct sk_task_view {
+    sk_id id;
+    const char *by, *text, *for_worker;
+    uint32_t by_len, text_len, for_len;
+    uint64_t at, due;
+    uint32_t kind, state;
+    const char *note; /* of the latest update, if any */
+    uint32_t note_len;
+    const char *state_by; /* who set the state, if updated */
+    uint32_t state_by_len;
+    uint64_t state_at;
+} sk_task_view;
+/* Fill out with up to cap tasks of r in entry order; *n_out = how many r has (may exceed cap).
+ * Entries that do not decode are skipped. */
+int sk_case_tasks(const sk_record *r, sk_task_view *out, size_t cap, size_t *n_out);
+/* Urgency of an open task at now_ms: 3 overdue (due passed), 2 due (within 24 h), 1 due soon
+ * (within window_ms), 0 later or not open. */
+int sk_task_urgency(const sk_task_view *t, uint64_t now_ms, uint64_t window_ms);
 
 /* Typed getters over an encoded record (return 0 if present and of the right type). */
 int sk_case_get_uint(const sk_record *r, uint32_t key, uint64_t *out);

@@ -18,6 +18,7 @@
 
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -90,6 +91,62 @@ static int keep_routing(sk_record *merged, const sk_record *cur)
     return 0;
 }
 
+static int has_field(const sk_change *c, uint32_t key)
+{
+    for (uint32_t i = 0; i < c->nfields; i++)
+        if (c->fields[i].key == key)
+            return 1;
+    return 0;
+}
+
+/* The centre's closure policy, read only for a change that sets a status (setting
+ * "close_approval" = "on"). */
+static int closing_policy(const sk_apply_ctx *ctx, const sk_change *c, sk_case_policy *pol)
+{
+    char v[16];
+    pol->close_approval = 0;
+    if (!has_field(c, SK_F_STATUS))
+        return 0;
+    int rc = sk_store_config_get_txn(ctx->store, ctx->txn, "close_approval", v, sizeof(v));
+    if (rc == -SK_E_NOT_FOUND || rc == -SK_E_TOO_LONG)
+        return 0;
+    if (rc)
+        return rc;
+    pol->close_approval = strcmp(v, "on") == 0;
+    return 0;
+}
+
+/* Who made the change and what it touched, for the record's history and conflict review:
+ * the keys it set, and those where it met a concurrent value that differed (an incoming value
+ * that lost, or a stored one set after the editor's base). */
+static int journal_put(const sk_apply_ctx *ctx, MDB_txn *txn, const sk_change *c, uint64_t seq,
+                       const sk_merge_result *mr)
+{
+    sk_journal_entry *e = calloc(1, sizeof(*e));
+    if (!e)
+        return -SK_E_NOMEM;
+    snprintf(e->by, sizeof(e->by), "%s", ctx->actor.worker ? ctx->actor.worker : "");
+    e->device = ctx->device;
+    e->hlc = c->hlc;
+    e->kind = c->kind;
+    e->nentries = c->nentries;
+    for (uint32_t i = 0; i < c->nfields && e->nkeys < SK_JOURNAL_MAX_KEYS; i++)
+        e->keys[e->nkeys++] = c->fields[i].key;
+    for (uint32_t i = 0; i < mr->ndisplaced; i++) {
+        const sk_displaced *d = &mr->displaced[i];
+        if (d->key == 0 || !(d->lost_incoming || d->ver > c->base))
+            continue;
+        int seen = 0;
+        for (uint32_t j = 0; j < e->nconflict; j++)
+            seen |= e->conflict[j] == d->key;
+        if (!seen && e->nconflict < SK_JOURNAL_MAX_KEYS)
+            e->conflict[e->nconflict++] = d->key;
+    }
+    int rc = sk_store_journal_put_txn(ctx->store, txn, &c->id, seq, e);
+    free(e);
+    return rc;
+}
+
 /* A case number given to the record being decided: taken (written) only with the record. */
 typedef struct case_serial {
     int set;
@@ -108,6 +165,10 @@ static int server_fields(const sk_apply_ctx *ctx, MDB_txn *txn, sk_record *r, in
     uint64_t status = 0;
     if (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
         return 0;
+    /* minor follows age, date of birth or age band (docs/CASE-MODEL.md section 6); a change
+     * that states minor itself is judged by validation instead (a contradiction is refused) */
+    if (!has_field(c, SK_F_MINOR) && (rc = sk_case_derive_minor(r, ctx->now_ms, c->hlc, seq)) < 0)
+        return rc;
     if (created) {
         if ((rc = set_uint(r, SK_F_DEVICE, ctx->device, c->hlc, seq)) ||
             (rc = set_str(r, SK_F_WORKER, ctx->actor.worker, c->hlc, seq)))
@@ -240,7 +301,10 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
             reject(ack, c->op, -SK_E_NOT_FOUND, 0, NULL, msg_buf, msg_cap);
         goto rejected;
     }
-    if ((rc = sk_case_check_change(&ctx->actor, &cur, c, &cerr))) {
+    sk_case_policy pol = {0};
+    if ((rc = closing_policy(ctx, c, &pol)))
+        goto fatal;
+    if ((rc = sk_case_check_change_policy(&ctx->actor, &cur, c, &pol, &cerr))) {
         reject(ack, c->op, cerr.code ? cerr.code : rc, cerr.field, cerr.msg[0] ? cerr.msg : NULL,
                msg_buf, msg_cap);
         goto rejected;
@@ -261,6 +325,11 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
     if ((rc = server_fields(ctx, txn, &merged, mr.created, c, seq, &cs)) ||
         (rc = keep_routing(&merged, &cur)))
         goto fatal;
+    /* A staff resolution of a REVIEW clears the flag, unless this very change conflicted
+     * again (then the record still needs a look). */
+    if (!mr.conflict && sk_record_field(&merged, SK_F_REVIEW_RESOLVED) &&
+        has_field(c, SK_F_REVIEW_RESOLVED))
+        merged.flags &= ~(uint32_t)SK_REC_REVIEW;
     if (!(merged.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) &&
         (rc = sk_case_validate(&merged, &cerr))) {
         reject(ack, c->op, cerr.code ? cerr.code : rc, cerr.field, cerr.msg[0] ? cerr.msg : NULL,
@@ -280,6 +349,7 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
         (cs.set &&
          (rc = sk_store_case_serial_take_txn(ctx->store, txn, cs.district, cs.year, cs.serial))) ||
         (rc = sk_store_history_put_txn(ctx->store, txn, &c->id, seq, &mr)) ||
+        (rc = journal_put(ctx, txn, c, seq, &mr)) ||
         (!ctx->seq && (rc = sk_store_seq_set_txn(ctx->store, txn, seq))))
         goto fatal;
     if (ctx->seq)

@@ -48,6 +48,9 @@ static void writer_done(sk_wreq *w, void *payload)
         if (w->kind == SK_WREQ_PRUNE)
             sk_log(w->rc ? SK_LOG_WARN : SK_LOG_INFO, "audit_pruned", "removed=%llu code=%s",
                    (unsigned long long)w->pruned_out, w->rc ? sk_err_name(w->rc) : "OK");
+        if (w->kind == SK_WREQ_SWEEP && (w->rc || w->swept_out))
+            sk_log(w->rc ? SK_LOG_WARN : SK_LOG_INFO, "rules_swept", "tasks=%u code=%s",
+                   (unsigned)w->swept_out, w->rc ? sk_err_name(w->rc) : "OK");
         sk_wreq_free(w);
         return;
     }
@@ -158,6 +161,21 @@ static void on_prune(uv_timer_t *t)
     sk_writer_submit(srv->writer, w);
 }
 
+/* The centre's timed rules (an urgent referral waiting too long): checked every minute. */
+#define SWEEP_PERIOD_MS (60u * 1000u)
+
+static void on_sweep(uv_timer_t *t)
+{
+    sk_server *srv = t->data;
+    if (srv->stopped || srv->draining)
+        return;
+    sk_wreq *w = sk_wreq_new(SK_WREQ_SWEEP, 0);
+    if (!w)
+        return;
+    w->now_ms = sk_now_ms();
+    sk_writer_submit(srv->writer, w);
+}
+
 #define ACCEPT_RETRY_MS 50
 #define AUTH_BACKOFF_BASE_MS 1000u /* first back-off of an address past its free failures */
 #define RL_ADDR_CAP 16384u         /* addresses remembered (a 32768-slot table, 3.4 MiB) */
@@ -241,6 +259,7 @@ static void finish(sk_server *srv)
     uv_close((uv_handle_t *)&srv->check_timer, close_noop);
     uv_close((uv_handle_t *)&srv->authgen_timer, close_noop);
     uv_close((uv_handle_t *)&srv->prune_timer, close_noop);
+    uv_close((uv_handle_t *)&srv->sweep_timer, close_noop);
     uv_close((uv_handle_t *)&srv->accept_timer, close_noop);
     uv_close((uv_handle_t *)&srv->summary_timer, close_noop);
     sk_server_summary(srv);
@@ -323,6 +342,7 @@ static void init_cleanup(sk_server *srv)
         uv_close((uv_handle_t *)&srv->check_timer, close_noop);
         uv_close((uv_handle_t *)&srv->authgen_timer, close_noop);
         uv_close((uv_handle_t *)&srv->prune_timer, close_noop);
+        uv_close((uv_handle_t *)&srv->sweep_timer, close_noop);
         uv_close((uv_handle_t *)&srv->accept_timer, close_noop);
         uv_close((uv_handle_t *)&srv->summary_timer, close_noop);
         srv->handles_init = 0;
@@ -455,6 +475,7 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     uv_timer_init(loop, &srv->check_timer);
     uv_timer_init(loop, &srv->authgen_timer);
     uv_timer_init(loop, &srv->prune_timer);
+    uv_timer_init(loop, &srv->sweep_timer);
     uv_timer_init(loop, &srv->accept_timer);
     uv_timer_init(loop, &srv->summary_timer);
     srv->handles_init = 1;
@@ -462,6 +483,7 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     srv->shutdown_timer.data = srv->check_timer.data = srv;
     srv->authgen_timer.data = srv->prune_timer.data = srv->accept_timer.data = srv;
     srv->summary_timer.data = srv;
+    srv->sweep_timer.data = srv;
     if (uv_signal_start(&srv->sig_int, on_signal, SIGINT) ||
         uv_signal_start(&srv->sig_term, on_signal, SIGTERM) ||
         uv_signal_start(&srv->sig_hup, on_signal, SIGHUP)) {
@@ -473,6 +495,7 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
         uv_timer_start(&srv->authgen_timer, on_authgen, AUTHGEN_POLL_MS, AUTHGEN_POLL_MS);
     uv_timer_start(&srv->prune_timer, on_prune, 0, PRUNE_PERIOD_MS);
     uv_timer_start(&srv->summary_timer, on_summary, cfg->log_summary_ms, cfg->log_summary_ms);
+    uv_timer_start(&srv->sweep_timer, on_sweep, SWEEP_PERIOD_MS, SWEEP_PERIOD_MS);
     sk_log(SK_LOG_INFO, "listening",
            "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=%s", cfg->listen,
            port, cfg->data_dir, (unsigned long long)cfg->map_size_mb, cfg->max_conn, cfg->max_frame,

@@ -61,6 +61,7 @@ typedef struct sk_server {
     uv_timer_t authgen_timer;   /* polls the store's revocation counter (sk_store_authgen) */
     uint64_t authgen;           /* last value seen */
     uv_timer_t prune_timer;     /* audit retention */
+    uv_timer_t sweep_timer;     /* the centre's timed casework rules */
     uv_timer_t accept_timer;    /* accepts again a connection that found no memory */
     sk_ratelimit *rl_addr;      /* failed AUTH/ENROLL per peer address (/64 for IPv6; memory) */
     sk_codeguard *codes;        /* wrong tries per enrollment-code id (in memory) */

@@ -35,7 +35,7 @@ struct sk_store {
                           * once at open, a new key and nonce per record */
     uint8_t nonces[1536]; /* random bytes for nonces, drawn from the DRBG in bulk (holder) */
     size_t nonce_left;    /* unused bytes at the end of nonces; 0 = draw again */
-    MDB_dbi meta, records, changes, history, devices, ops, workers, enroll, audit;
+    MDB_dbi meta, records, changes, history, devices, ops, workers, enroll, audit, journal;
 };
 
 static char g_open_err[512];
@@ -452,7 +452,8 @@ int sk_store_open(sk_store **out, const char *dir, uint64_t map_size)
         MDB_dbi *dbi;
     } dbs[] = {{"meta", &s->meta},       {"records", &s->records}, {"changes", &s->changes},
                {"history", &s->history}, {"devices", &s->devices}, {"ops", &s->ops},
-               {"workers", &s->workers}, {"enroll", &s->enroll},   {"audit", &s->audit}};
+               {"workers", &s->workers}, {"enroll", &s->enroll},   {"audit", &s->audit},
+               {"journal", &s->journal}};
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
         if ((mrc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi))) {
             snprintf(g_open_err, sizeof(g_open_err), "cannot open database %s: %s", dbs[i].name,
@@ -1242,14 +1243,14 @@ static int record_slot(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t *slo
     return 0;
 }
 
-/* Every history entry of id goes with its erasure. */
-static int history_drop(sk_store *s, MDB_txn *txn, const sk_id *id)
+/* Every history (and journal) entry of id goes with its erasure. */
+static int history_drop_dbi(MDB_txn *txn, MDB_dbi dbi, const sk_id *id)
 {
     MDB_cursor *cur;
     uint8_t key[24] = {0};
     memcpy(key, id->b, 16);
     MDB_val k = {24, key}, v;
-    int rc = sk_store_mdb_err(mdb_cursor_open(txn, s->history, &cur));
+    int rc = sk_store_mdb_err(mdb_cursor_open(txn, dbi, &cur));
     if (rc)
         return rc;
     int mrc;
@@ -1264,6 +1265,12 @@ static int history_drop(sk_store *s, MDB_txn *txn, const sk_id *id)
     }
     mdb_cursor_close(cur);
     return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : sk_store_mdb_err(mrc);
+}
+
+static int history_drop(sk_store *s, MDB_txn *txn, const sk_id *id)
+{
+    int rc = history_drop_dbi(txn, s->history, id);
+    return rc ? rc : history_drop_dbi(txn, s->journal, id);
 }
 
 int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version)
@@ -1601,6 +1608,48 @@ int sk_store_case_serial_take_txn(sk_store *s, MDB_txn *txn, uint32_t district, 
     char key[48];
     snprintf(key, sizeof(key), "case/%u/%u", district, year);
     return meta_put_u64(s, txn, key, serial);
+}
+
+/* Centre settings: meta "config/<name>" -> the value's text (no NUL). */
+static int config_key(char *key, size_t cap, const char *name)
+{
+    int n = snprintf(key, cap, "config/%s", name ? name : "");
+    return n < 8 || (size_t)n >= cap ? -SK_E_BAD_VALUE : 0;
+}
+
+int sk_store_config_get_txn(sk_store *s, MDB_txn *txn, const char *name, char *out, size_t cap)
+{
+    char key[80];
+    int rc = config_key(key, sizeof(key), name);
+    if (rc)
+        return rc;
+    MDB_val k = {strlen(key), key}, v;
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    if (!out || cap == 0 || v.mv_size >= cap)
+        return -SK_E_TOO_LONG;
+    memcpy(out, v.mv_data, v.mv_size);
+    out[v.mv_size] = '\0';
+    return 0;
+}
+
+int sk_store_config_set_txn(sk_store *s, MDB_txn *txn, const char *name, const char *value)
+{
+    char key[80];
+    int rc = config_key(key, sizeof(key), name);
+    if (rc)
+        return rc;
+    MDB_val k = {strlen(key), key};
+    if (!value) {
+        int mrc = mdb_del(txn, s->meta, &k, NULL);
+        return mrc == MDB_NOTFOUND ? 0 : sk_store_mdb_err(mrc);
+    }
+    size_t n = strlen(value);
+    if (n > SK_STORE_CONFIG_MAX)
+        return -SK_E_TOO_LONG;
+    MDB_val v = {n, (void *)value};
+    return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
 }
 
 /* ---- ops -------------------------------------------------------------------------------- */
@@ -1995,5 +2044,116 @@ int sk_store_audit_prune(sk_store *s, uint64_t cutoff_ms, uint64_t *removed_out)
     int rc = with_write(s, prune_fn, &a);
     if (rc == 0 && removed_out)
         *removed_out = a.removed;
+    return rc;
+}
+
+/* ---- journal: who made each applied change ------------------------------------------------ */
+
+int sk_store_journal_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
+                             const sk_journal_entry *e)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    uint8_t key[24];
+    if (e->nkeys > SK_JOURNAL_MAX_KEYS || e->nconflict > SK_JOURNAL_MAX_KEYS)
+        return -SK_E_BAD_VALUE;
+    memcpy(key, id->b, 16);
+    sk_be64_put(key + 16, seq);
+    sk_packer_init(&pk, &b);
+    msgpack_pack_array(&pk, 7);
+    sk_pack_cstr(&pk, e->by);
+    msgpack_pack_uint64(&pk, e->device);
+    msgpack_pack_uint64(&pk, e->hlc);
+    msgpack_pack_uint32(&pk, e->kind);
+    msgpack_pack_uint32(&pk, e->nentries);
+    msgpack_pack_array(&pk, e->nkeys);
+    for (uint32_t i = 0; i < e->nkeys; i++)
+        msgpack_pack_uint32(&pk, e->keys[i]);
+    msgpack_pack_array(&pk, e->nconflict);
+    for (uint32_t i = 0; i < e->nconflict; i++)
+        msgpack_pack_uint32(&pk, e->conflict[i]);
+    int rc = b.oom ? -SK_E_NOMEM : put_val(txn, s->journal, key, sizeof(key), &b);
+    sk_buf_free(&b);
+    return rc;
+}
+
+static int journal_decode(const MDB_val *k, const MDB_val *v, sk_journal_entry *e)
+{
+    sk_mp m;
+    uint32_t n, cnt;
+    const char *p;
+    uint32_t plen;
+    uint64_t u;
+    memset(e, 0, sizeof(*e));
+    if (k->mv_size != 24)
+        return -SK_E_STORE_IO;
+    e->seq = sk_be64_get((const uint8_t *)k->mv_data + 16);
+    sk_mp_init(&m, v->mv_data, v->mv_size);
+    if (sk_mp_read_array(&m, &n) || n < 7 || sk_mp_read_str(&m, &p, &plen) || plen > SK_MAX_NAME ||
+        sk_mp_read_uint(&m, &e->device) || sk_mp_read_uint(&m, &e->hlc) ||
+        sk_mp_read_uint(&m, &u) || u > UINT32_MAX)
+        return -SK_E_STORE_IO;
+    memcpy(e->by, p, plen);
+    e->by[plen] = '\0';
+    e->kind = (uint32_t)u;
+    if (sk_mp_read_uint(&m, &u) || u > UINT32_MAX)
+        return -SK_E_STORE_IO;
+    e->nentries = (uint32_t)u;
+    if (sk_mp_read_array(&m, &cnt) || cnt > SK_JOURNAL_MAX_KEYS)
+        return -SK_E_STORE_IO;
+    for (uint32_t i = 0; i < cnt; i++) {
+        if (sk_mp_read_uint(&m, &u) || u > UINT32_MAX)
+            return -SK_E_STORE_IO;
+        e->keys[e->nkeys++] = (uint32_t)u;
+    }
+    if (sk_mp_read_array(&m, &cnt) || cnt > SK_JOURNAL_MAX_KEYS)
+        return -SK_E_STORE_IO;
+    for (uint32_t i = 0; i < cnt; i++) {
+        if (sk_mp_read_uint(&m, &u) || u > UINT32_MAX)
+            return -SK_E_STORE_IO;
+        e->conflict[e->nconflict++] = (uint32_t)u;
+    }
+    return 0;
+}
+
+int sk_store_journal_get_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
+                             sk_journal_entry *out)
+{
+    uint8_t key[24];
+    memcpy(key, id->b, 16);
+    sk_be64_put(key + 16, seq);
+    MDB_val k = {24, key}, v;
+    int mrc = mdb_get(txn, s->journal, &k, &v);
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    return journal_decode(&k, &v, out);
+}
+
+int sk_store_journal_list_txn(sk_store *s, MDB_txn *txn, const sk_id *id,
+                              int (*cb)(const sk_journal_entry *e, void *payload), void *payload)
+{
+    MDB_cursor *cur;
+    uint8_t key[24] = {0};
+    memcpy(key, id->b, 16);
+    MDB_val k = {24, key}, v;
+    sk_journal_entry *e = malloc(sizeof(*e));
+    if (!e)
+        return -SK_E_NOMEM;
+    int rc = sk_store_mdb_err(mdb_cursor_open(txn, s->journal, &cur)), mrc;
+    if (rc) {
+        free(e);
+        return rc;
+    }
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 24 || memcmp(k.mv_data, id->b, 16) != 0)
+            break;
+        if ((rc = journal_decode(&k, &v, e)) || (rc = cb(e, payload)))
+            break;
+    }
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = sk_store_mdb_err(mrc);
+    mdb_cursor_close(cur);
+    free(e);
     return rc;
 }

@@ -10,6 +10,9 @@
  *   changes   seq u64 BE -> id16; a record appears once, at its latest seq (the older entry is
  *             deleted when it gets a new one), so a pull walks each record once
  *   history   id16 + seq u64 BE -> array of values displaced by the change with that seq
+ *   journal   id16 + seq u64 BE -> [by, device, hlc, kind, entries added, [field keys set],
+ *             [field keys in conflict]]: who made each applied change (no content); dropped
+ *             with the history when the record is erased
  *   devices   device u64 BE -> [worker, pubkey32, label, revoked, last_seen, max_op, created]
  *   ops       device u64 BE + op u64 BE -> the ack given (so a re-sent op gets the same ack)
  *   workers   worker id (bytes) -> [role, district, disabled]
@@ -211,6 +214,29 @@ int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_
  */
 int sk_store_shred_pending(sk_store *s);
 int sk_store_shred_needed(sk_store *s);
+/* Who made one applied change and what it touched (no content). */
+#define SK_JOURNAL_MAX_KEYS 256
+typedef struct sk_journal_entry {
+    uint64_t seq;                       /* the change's seq (the record's version it made) */
+    char by[SK_MAX_NAME + 1];           /* worker id of the actor */
+    uint64_t device;                    /* device (0: the centre's own operations) */
+    sk_hlc hlc;                         /* the change's stamp */
+    uint32_t kind;                      /* sk_change_kind */
+    uint32_t nentries;                  /* entries it added */
+    uint32_t keys[SK_JOURNAL_MAX_KEYS]; /* field keys it set */
+    uint32_t nkeys;
+    uint32_t conflict[SK_JOURNAL_MAX_KEYS]; /* keys where it met a concurrent, different value */
+    uint32_t nconflict;
+} sk_journal_entry;
+int sk_store_journal_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
+                             const sk_journal_entry *e);
+/* -SK_E_NOT_FOUND when the change has no journal entry (made before the journal existed). */
+int sk_store_journal_get_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
+                             sk_journal_entry *out);
+/* Calls cb for each journal entry of id, oldest first; a non-zero return stops and is returned. */
+int sk_store_journal_list_txn(sk_store *s, MDB_txn *txn, const sk_id *id,
+                              int (*cb)(const sk_journal_entry *e, void *payload), void *payload);
+
 /* Number of history entries kept for record id (tests, tools). */
 int sk_store_history_count(sk_store *s, const sk_id *id, uint32_t *count_out);
 /* One displaced value of a history entry, decoded (opened when sealed). val points at the
@@ -251,6 +277,14 @@ int sk_store_case_serial_peek_txn(sk_store *s, MDB_txn *txn, uint32_t district, 
                                   uint64_t *serial_out);
 int sk_store_case_serial_take_txn(sk_store *s, MDB_txn *txn, uint32_t district, unsigned year,
                                   uint64_t serial);
+
+/* ---- centre settings (meta "config/<name>", sakhi-admin config) ------------------------------- */
+#define SK_STORE_CONFIG_MAX 64 /* bytes of one setting's value */
+/* The value of setting name into out (NUL-terminated): 0, -SK_E_NOT_FOUND when unset,
+ * -SK_E_TOO_LONG when out is too small. */
+int sk_store_config_get_txn(sk_store *s, MDB_txn *txn, const char *name, char *out, size_t cap);
+/* Set (value NULL: unset) a setting inside txn. */
+int sk_store_config_set_txn(sk_store *s, MDB_txn *txn, const char *name, const char *value);
 
 /* ---- ops (exactly-once) ------------------------------------------------------------------ */
 /* Stored ack of (device, op): -SK_E_NOT_FOUND when the op was never applied. msg_buf holds

@@ -20,6 +20,8 @@
 #include "sk_log.h"
 
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -75,7 +77,76 @@ void sk_wreq_free(sk_wreq *w)
     free(w->ack_msgs);
     free(w->ack_fields);
     free(w->detail);
+    free(w->caseop_mem);
     free(w);
+}
+
+/* Bytes to copy of an optional string, with its NUL; overflow-checked sum into *total. */
+static int add_len(size_t *total, const char *s)
+{
+    size_t n = s ? strlen(s) + 1 : 0;
+    if (n > SIZE_MAX - *total)
+        return -1;
+    *total += n;
+    return 0;
+}
+
+static const char *copy_str(char **at, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = *at;
+    memcpy(d, s, n);
+    *at += n;
+    return d;
+}
+
+sk_wreq *sk_wreq_caseop_new(const sk_actor *actor, const sk_cw_op *op, uint64_t now_ms)
+{
+    if (!actor || !op || !actor->worker || strlen(actor->worker) > SK_MAX_NAME ||
+        op->nresolve > SK_MAX_FIELDS || (op->nresolve && !op->resolve))
+        return NULL;
+    size_t total = (size_t)op->nresolve * sizeof(sk_cw_field);
+    if (add_len(&total, op->owner) || add_len(&total, op->field_worker) ||
+        add_len(&total, op->detail) || add_len(&total, op->override_reason) ||
+        add_len(&total, op->reason) || add_len(&total, op->text) || add_len(&total, op->for_worker))
+        return NULL;
+    for (uint32_t i = 0; i < op->nresolve; i++) {
+        if (op->resolve[i].len > SK_MAX_VALUE || op->resolve[i].len > SIZE_MAX - total)
+            return NULL;
+        total += op->resolve[i].len;
+    }
+    sk_wreq *w = sk_wreq_new(SK_WREQ_CASEOP, 0);
+    if (!w)
+        return NULL;
+    if (!(w->caseop_mem = malloc(total ? total : 1))) {
+        sk_wreq_free(w);
+        return NULL;
+    }
+    w->caseop = *op;
+    sk_cw_field *fields = w->caseop_mem;
+    char *at = (char *)w->caseop_mem + (size_t)op->nresolve * sizeof(sk_cw_field);
+    for (uint32_t i = 0; i < op->nresolve; i++) {
+        fields[i] = op->resolve[i];
+        if (op->resolve[i].len)
+            memcpy(at, op->resolve[i].val, op->resolve[i].len);
+        fields[i].val = (const uint8_t *)at;
+        at += op->resolve[i].len;
+    }
+    w->caseop.resolve = op->nresolve ? fields : NULL;
+    w->caseop.owner = copy_str(&at, op->owner);
+    w->caseop.field_worker = copy_str(&at, op->field_worker);
+    w->caseop.detail = copy_str(&at, op->detail);
+    w->caseop.override_reason = copy_str(&at, op->override_reason);
+    w->caseop.reason = copy_str(&at, op->reason);
+    w->caseop.text = copy_str(&at, op->text);
+    w->caseop.for_worker = copy_str(&at, op->for_worker);
+    w->actor = *actor;
+    snprintf(w->worker, sizeof(w->worker), "%s", actor->worker);
+    w->actor.worker = w->worker;
+    w->now_ms = now_ms;
+    return w;
 }
 
 void sk_wreq_hash_changes(sk_wreq *w)
@@ -238,6 +309,18 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
         if (w->retain_ms == 0 || w->now_ms <= w->retain_ms)
             return 0;
         return sk_store_audit_prune_txn(wr->store, txn, w->now_ms - w->retain_ms, &w->pruned_out);
+    case SK_WREQ_CASEOP: {
+        sk_actor actor = w->actor;
+        actor.worker = w->worker;
+        sk_caseops_ctx ctx = {wr->store, txn, &actor, w->now_ms, wr->max_record};
+        rc = sk_caseops_apply(&ctx, &w->caseop, &w->caseop_res);
+        if (rc == -SK_E_STORE_FULL || rc == -SK_E_STORE_IO || rc == -SK_E_NOMEM ||
+            rc == -SK_E_INTERNAL)
+            return rc;
+        w->rc = rc; /* the model's refusal: nothing of it was written */
+        return 0;
+    }
+    case SK_WREQ_SWEEP: return sk_caseops_sweep(wr->store, txn, w->now_ms, &w->swept_out);
     }
     w->rc = -SK_E_INTERNAL;
     return 0;

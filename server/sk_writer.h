@@ -6,6 +6,7 @@
 #define SK_WRITER_H
 
 #include "sk_case.h"
+#include "sk_caseops.h"
 #include "sk_msg.h"
 #include "sk_store.h"
 
@@ -18,7 +19,9 @@ typedef enum sk_wreq_kind {
     SK_WREQ_ENROLL = 2, /* trade an enrollment code for a device */
     SK_WREQ_TOUCH = 3,  /* device seen (last_seen); no answer needed */
     SK_WREQ_AUDIT = 4,  /* append one audit entry (event, worker, device, detail) */
-    SK_WREQ_PRUNE = 5   /* audit retention: remove entries older than now_ms - retain_ms */
+    SK_WREQ_PRUNE = 5,  /* audit retention: remove entries older than now_ms - retain_ms */
+    SK_WREQ_CASEOP = 6, /* a casework operation (sk_caseops_apply) as actor: the desk's path */
+    SK_WREQ_SWEEP = 7   /* the centre's timed rules (sk_caseops_sweep) */
 } sk_wreq_kind;
 
 #define SK_ACK_MSG_CAP 192
@@ -62,6 +65,13 @@ typedef struct sk_wreq {
     /* PRUNE */
     uint64_t retain_ms;
     uint64_t pruned_out;
+    /* CASEOP: the operation (its strings and resolve values point into caseop_mem, owned),
+     * acted by actor (worker above); rc = 0 or the model's refusal, result in caseop_res */
+    sk_cw_op caseop;
+    void *caseop_mem;
+    sk_caseops_result caseop_res;
+    /* SWEEP: tasks the rules made */
+    uint32_t swept_out;
 } sk_wreq;
 
 /* Allocate a request of kind (zeroed); for PUSH with room for n acks. NULL on no memory. */
@@ -70,6 +80,9 @@ sk_wreq *sk_wreq_new(int kind, uint32_t nchanges);
  * not). Best effort: on failure hashes stays NULL and the writer hashes. */
 void sk_wreq_hash_changes(sk_wreq *w);
 void sk_wreq_free(sk_wreq *w);
+/* A CASEOP request for op as actor (the op, its strings, resolve values and the actor's worker
+ * id are copied; the request owns them). NULL on no memory or a worker id over SK_MAX_NAME. */
+sk_wreq *sk_wreq_caseop_new(const sk_actor *actor, const sk_cw_op *op, uint64_t now_ms);
 
 typedef struct sk_writer sk_writer;
 typedef void (*sk_writer_done_cb)(sk_wreq *w, void *payload);

@@ -1350,7 +1350,7 @@ static int apply_changes(sess *s, const sk_msg *m)
             rs.merged = 0;
         if (rs.npending == 0 && !rs.has_rejected && s->actor.role == SK_ROLE_FIELD &&
             sk_case_stub_only(&s->actor, &rs.base)) {
-            sk_case_make_stub(&rs.base);
+            sk_case_make_stub_for(&s->actor, &rs.base);
             if (!rs.stub && s->res)
                 s->res->stubbed++;
             rs.stub = 1;

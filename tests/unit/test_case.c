@@ -311,8 +311,8 @@ static void test_unknown_codes(void **state)
     }
     sk_record r;
     valid_record(&r);
-    set_uint(&r, SK_F_STATUS, 7);
-    expect_invalid(&r, SK_F_STATUS, "status: unknown code 7");
+    set_uint(&r, SK_F_STATUS, 8);
+    expect_invalid(&r, SK_F_STATUS, "status: unknown code 8");
     sk_record_free(&r);
 }
 
@@ -606,7 +606,7 @@ static void test_enums_and_fields(void **state)
     assert_int_equal(sk_enum_code(SK_ENUM_DISTRICT, "Le"), 0);
     assert_int_equal(sk_enum_code(SK_ENUM_DISTRICT, "Lehh"), 0);
     assert_int_equal(sk_enum_code(SK_ENUM_DISTRICT, NULL), 0);
-    static const uint32_t max[SK_ENUM_COUNT] = {2, 6, 6, 5, 8, 3, 5, 5, 10, 6};
+    static const uint32_t max[SK_ENUM_COUNT] = {2, 6, 6, 5, 8, 3, 5, 5, 10, 7, 3, 8, 3, 4};
     for (int e = 0; e < SK_ENUM_COUNT; e++) {
         assert_int_equal(sk_enum_max((sk_enum_id)e), max[e]);
         for (uint32_t c = 1; c <= max[e]; c++)
@@ -619,18 +619,19 @@ static void test_enums_and_fields(void **state)
     assert_string_equal(sk_case_field_info(SK_F_SOURCE)->name, "referral_source");
     assert_string_equal(sk_case_field_info(SK_F_MARITAL)->name, "marital_status");
     assert_string_equal(sk_case_field_info(SK_F_ASSIGNED)->name, "assigned_to");
-    assert_null(sk_case_field_info(30));
+    assert_null(sk_case_field_info(46));
     assert_null(sk_case_field_by_name("nope"));
-    static const uint32_t ident[] = {SK_F_NAME, SK_F_PHONE, SK_F_VILLAGE, SK_F_NOTES,
-                                     SK_F_CONCERN_OTHER};
+    static const uint32_t ident[] = {
+        SK_F_NAME,          SK_F_PHONE, SK_F_VILLAGE,         SK_F_NOTES,
+        SK_F_CONCERN_OTHER, SK_F_DOB,   SK_F_CONSENT_OVERRIDE};
     int count = 0;
     for (uint32_t k = 1; k <= 64; k++) {
         const sk_field_info *f = sk_case_field_info(k);
         if (f && f->identifying)
             count++;
     }
-    assert_int_equal(count, 5);
-    for (size_t i = 0; i < 5; i++)
+    assert_int_equal(count, 7);
+    for (size_t i = 0; i < 7; i++)
         assert_int_equal(sk_case_field_info(ident[i])->identifying, 1);
 }
 
@@ -867,7 +868,7 @@ static void test_field_worker_edit(void **state)
     set_strs(&cur, SK_F_ASSIGNED, asg, 1);
     expect_perm(&k_field2, &cur, &fu, 0, 0, NULL);
     expect_perm(&k_field2, &cur, &fields, -SK_E_FORBIDDEN, 0,
-                "record: an assigned worker may only add follow-ups");
+                "record: an assigned worker may only add follow-ups and update her tasks");
     sk_change cn;
     sk_change_init(&cn);
     ch_entry(&cn, 5, SK_LIST_CASENOTE, "worker-2");
@@ -902,23 +903,27 @@ static void test_field_worker_edit(void **state)
 static void test_staff_transitions(void **state)
 {
     (void)state;
-    static const int allowed[7][7] = {
-        /* to:  -  new recv acc  insv clos ref */
-        [SK_STATUS_NEW] = {0, 1, 1, 0, 0, 0, 0},
-        [SK_STATUS_RECEIVED] = {0, 0, 1, 1, 0, 0, 0},
-        [SK_STATUS_ACCEPTED] = {0, 0, 0, 1, 1, 1, 1},
-        [SK_STATUS_IN_SERVICE] = {0, 0, 0, 0, 1, 1, 1},
-        [SK_STATUS_CLOSED] = {0, 0, 0, 0, 1, 1, 0},
-        [SK_STATUS_REFERRED] = {0, 0, 0, 0, 1, 0, 1},
+    static const int allowed[8][8] = {
+        /* to:  -  new recv acc  insv clos ref  decl */
+        [SK_STATUS_NEW] = {0, 1, 1, 0, 0, 0, 0, 1},
+        [SK_STATUS_RECEIVED] = {0, 0, 1, 1, 0, 0, 0, 1},
+        [SK_STATUS_ACCEPTED] = {0, 0, 0, 1, 1, 1, 1, 0},
+        [SK_STATUS_IN_SERVICE] = {0, 0, 0, 0, 1, 1, 1, 0},
+        [SK_STATUS_CLOSED] = {0, 0, 0, 0, 1, 1, 0, 0},
+        [SK_STATUS_REFERRED] = {0, 0, 0, 0, 1, 0, 1, 0},
+        [SK_STATUS_DECLINED] = {0, 0, 0, 0, 0, 0, 0, 1},
     };
-    for (uint64_t from = 1; from <= 6; from++) {
-        for (uint64_t to = 1; to <= 6; to++) {
+    for (uint64_t from = 1; from <= 7; from++) {
+        for (uint64_t to = 1; to <= 7; to++) {
             sk_record cur;
             sk_change c;
             synced_record(&cur, from);
             sk_change_init(&c);
             ch_uint(&c, SK_F_STATUS, to);
             ch_str(&c, SK_F_STATUS_REASON, "reason");
+            /* what a referral onward and a decline also need (tested on their own below) */
+            ch_uint(&c, SK_F_REFERRED_TO, SK_DEST_HOSPITAL);
+            ch_uint(&c, SK_F_DECLINE_REASON, SK_DECLINE_DUPLICATE);
             sk_case_error e;
             int rc = sk_case_check_change(&k_staff_leh, &cur, &c, &e);
             if (allowed[from][to]) {

@@ -44,9 +44,19 @@ static const char k_usage[] =
     "Cases:\n"
     "  list [--status S]                 records (no personal fields)\n"
     "  show ID [--identifying]\n"
-    "  accept ID                         accept a referral (assigns the case number)\n"
+    "  accept ID                         received -> accepted (gives the case number)\n"
+    "  decline ID --reason CODE          new|received -> declined (the sender learns why)\n"
+    "  start ID                          accepted -> in_service\n"
+    "  assign ID [--owner STAFF] [--field-worker W|--no-field-worker]\n"
     "  service ID --service NAME --status STATUS\n"
-    "  close ID --reason TEXT\n"
+    "  shelter ID [--start DATE] | shelter ID --extend DAYS\n"
+    "  refer ID --to DEST [--detail TEXT] [--reason TEXT] [--override REASON]\n"
+    "  close ID --reason TEXT            (a request when closure approval is on)\n"
+    "  reopen ID --reason TEXT           closed|referred -> in_service\n"
+    "  task add ID --for W --due DATE TEXT | task done|cancel|open ID TASK [--note T]\n"
+    "  config [NAME [VALUE]]             centre settings (close_approval, rules)\n"
+    "  history ID [--utc]                who changed which field when, what it displaced\n"
+    "  review [list [ID]] | review resolve ID (--keep | --field F (--take N | --value V))\n"
     "  followup ID TEXT | note ID TEXT   add a follow-up / a case note\n"
     "  erase ID --reason REASON          erase a record for good (administrators)\n"
     "Figures and exports:\n"
@@ -252,6 +262,16 @@ static const cmd k_cmds[] = {
     {"followup", sk_admin_cmd_followup},
     {"note", sk_admin_cmd_note},
     {"erase", sk_admin_cmd_erase},
+    {"start", sk_admin_cmd_start},
+    {"assign", sk_admin_cmd_assign},
+    {"refer", sk_admin_cmd_refer},
+    {"decline", sk_admin_cmd_decline},
+    {"reopen", sk_admin_cmd_reopen},
+    {"shelter", sk_admin_cmd_shelter},
+    {"task", sk_admin_cmd_task},
+    {"config", sk_admin_cmd_config},
+    {"history", sk_admin_cmd_history},
+    {"review", sk_admin_cmd_review},
     {"export", sk_admin_cmd_export},
     {"report", sk_admin_cmd_report},
     {"backup", sk_admin_cmd_backup},

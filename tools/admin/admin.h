@@ -5,7 +5,10 @@
  * (server/sk_store.h) and apply path (server/sk_apply.h). The modules:
  *   admin.c          command line: global options, dispatch, option parser, output helpers
  *   admin_people.c   init, workers, enrollment codes, devices, stats, tls-cert
- *   admin_records.c  list, show, the staff actions (accept, service, close, followup, note), erase
+ *   admin_records.c  list, show, followup, note, erase
+ *   admin_casework.c the workflow operations through server/sk_caseops.h (accept, start, assign,
+ *                    service, refer, decline, close, reopen, shelter, task, config)
+ *   admin_review.c   history (who changed what, what it displaced) and conflict review
  *   admin_export.c   export (CSV, JSON Lines) and the monthly report
  *   admin_backup.c   backup (compacting copy, optionally AES-256-GCM encrypted), verify, restore
  *   admin_audit.c    the audit log: appends, listing, chain verification (the store's), signed
@@ -120,6 +123,19 @@ int sk_admin_cmd_followup(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_note(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_erase(sk_admin *a, int argc, char **argv);
 
+/* workflow operations through the casework API (admin_casework.c) */
+int sk_admin_cmd_start(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_assign(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_refer(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_decline(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_reopen(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_shelter(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_task(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_config(sk_admin *a, int argc, char **argv);
+/* history and conflict review (admin_review.c) */
+int sk_admin_cmd_history(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_review(sk_admin *a, int argc, char **argv);
+
 int sk_admin_cmd_export(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_report(sk_admin *a, int argc, char **argv);
 
@@ -139,6 +155,13 @@ int sk_admin_each_record(sk_admin *a, MDB_txn *txn, int (*cb)(const sk_record *r
                          void *payload);
 /* Record's capture time (created_at field, else the id's timestamp), Unix ms. */
 uint64_t sk_admin_record_time(const sk_record *r);
+
+/* Common front of the action commands (admin_records.c): parse argv against extra (at most 6
+ * options) plus --as, require exactly npos_need positional arguments, open the store and resolve
+ * the acting staff or admin worker into actor. 0 or an exit status (message printed). */
+int sk_admin_action_setup(sk_admin *a, int argc, char **argv, sk_admin_opt *extra, size_t nextra,
+                          const char **pos, size_t npos_need, const char *help, sk_actor *actor,
+                          sk_worker *wb);
 
 /* ---- audit (admin_audit.c) --------------------------------------------------------------- */
 /* Last audit seq (meta "audit") inside txn. */

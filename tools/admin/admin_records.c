@@ -1,6 +1,6 @@
 /*
- * admin_records.c - sakhi-admin's case commands: list, show, and the staff actions a centre
- * without another front end takes here (accept, service, close, followup, note).
+ * admin_records.c - sakhi-admin's case commands: list, show, followup, note and erase (the
+ * workflow operations are in admin_casework.c).
  *
  * Every action is a change applied through the server's sk_apply_change inside one write
  * transaction, exactly as a pushed change is: permissions (sk_case_check_change), merge, the
@@ -332,28 +332,6 @@ static int max_op_txn(MDB_txn *txn, uint64_t dev, uint64_t *out)
 typedef int (*build_fn)(sk_change *c, const sk_record *cur, const sk_actor *actor, uint64_t now_ms,
                         void *arg, char *msg, size_t cap);
 
-static int pack_uint_val(sk_change *c, uint32_t key, uint64_t v)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_uint64(&pk, v);
-    int rc = b.oom ? -SK_E_NOMEM : sk_change_set(c, key, b.data, (uint32_t)b.len);
-    sk_buf_free(&b);
-    return rc;
-}
-
-static int pack_str_val(sk_change *c, uint32_t key, const char *s)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, s);
-    int rc = b.oom ? -SK_E_NOMEM : sk_change_set(c, key, b.data, (uint32_t)b.len);
-    sk_buf_free(&b);
-    return rc;
-}
-
 /* Run one change on record `text` as actor; prints the outcome. Returns an exit status. */
 static int apply_action(sk_admin *a, const sk_actor *actor, const char *text, const char *event,
                         build_fn build, void *arg)
@@ -442,56 +420,6 @@ out:
     return status;
 }
 
-static int build_accept(sk_change *c, const sk_record *cur, const sk_actor *actor, uint64_t now,
-                        void *arg, char *msg, size_t cap)
-{
-    uint64_t st = 0;
-    char no[40] = "";
-    (void)actor;
-    (void)now;
-    (void)arg;
-    /* Restating "accepted" is a valid change for the apply path; for a person it is a
-     * mistake, so say what the case already is instead of writing a new version. */
-    if (sk_case_get_uint(cur, SK_F_STATUS, &st) == 0 && st >= SK_STATUS_ACCEPTED &&
-        st <= SK_STATUS_REFERRED) {
-        (void)sk_case_get_str(cur, SK_F_CASE_NO, no, sizeof(no));
-        snprintf(msg, cap, "already %s%s%s", sk_enum_name(SK_ENUM_STATUS, st), no[0] ? " as " : "",
-                 no);
-        return -SK_E_TRANSITION;
-    }
-    return pack_uint_val(c, SK_F_STATUS, SK_STATUS_ACCEPTED);
-}
-
-typedef struct svc_arg {
-    uint32_t service, status;
-} svc_arg;
-
-static int build_service(sk_change *c, const sk_record *cur, const sk_actor *actor, uint64_t now,
-                         void *arg, char *msg, size_t cap)
-{
-    svc_arg *s = arg;
-    (void)cur;
-    (void)actor;
-    (void)now;
-    (void)msg;
-    (void)cap;
-    return pack_uint_val(c, SK_F_SERVICE_BASE + s->service, s->status);
-}
-
-static int build_close(sk_change *c, const sk_record *cur, const sk_actor *actor, uint64_t now,
-                       void *arg, char *msg, size_t cap)
-{
-    int rc;
-    (void)cur;
-    (void)actor;
-    (void)now;
-    (void)msg;
-    (void)cap;
-    if ((rc = pack_uint_val(c, SK_F_STATUS, SK_STATUS_CLOSED)))
-        return rc;
-    return pack_str_val(c, SK_F_STATUS_REASON, arg);
-}
-
 typedef struct entry_arg {
     uint32_t list;
     const char *text;
@@ -523,10 +451,10 @@ static int build_entry(sk_change *c, const sk_record *cur, const sk_actor *actor
     return rc;
 }
 
-/* Common front of the action commands: parse, open, resolve the actor. */
-static int action_setup(sk_admin *a, int argc, char **argv, sk_admin_opt *extra, size_t nextra,
-                        const char **pos, size_t npos_need, const char *help, sk_actor *actor,
-                        sk_worker *wb)
+/* Common front of the action commands: parse, open, resolve the actor (admin.h). */
+int sk_admin_action_setup(sk_admin *a, int argc, char **argv, sk_admin_opt *extra, size_t nextra,
+                          const char **pos, size_t npos_need, const char *help, sk_actor *actor,
+                          sk_worker *wb)
 {
     const char *as = NULL;
     sk_admin_opt opts[8];
@@ -550,68 +478,6 @@ static int action_setup(sk_admin *a, int argc, char **argv, sk_admin_opt *extra,
     "(--as is refused). Every action goes through the server's rules (workflow, permissions,\n"    \
     "validation) and is written to the audit log under that account.\n"
 
-static const char k_accept_help[] =
-    "usage: sakhi-admin accept ID [--json]\n"
-    "\n"
-    "Accepts a received referral: status -> accepted; the store gives it the district's next\n"
-    "case number (LEH-2026-000123), which is printed.\n" AS_HELP;
-
-int sk_admin_cmd_accept(sk_admin *a, int argc, char **argv)
-{
-    const char *pos[1];
-    sk_actor actor;
-    sk_worker wb;
-    int rc = action_setup(a, argc, argv, NULL, 0, pos, 1, k_accept_help, &actor, &wb);
-    if (rc)
-        return rc;
-    return apply_action(a, &actor, pos[0], "accept", build_accept, NULL);
-}
-
-static const char k_service_help[] =
-    "usage: sakhi-admin service ID --service NAME --status STATUS [--json]\n"
-    "\n"
-    "Records a service's status on a case. NAME: legal_aid, medical_assistance,\n"
-    "police_facilitation, counselling, shelter. STATUS: needed, in_progress, given, declined,\n"
-    "not_needed.\n" AS_HELP;
-
-int sk_admin_cmd_service(sk_admin *a, int argc, char **argv)
-{
-    const char *pos[1], *svc = NULL, *st = NULL;
-    sk_admin_opt extra[] = {{"service", 1, &svc, NULL}, {"status", 1, &st, NULL}};
-    sk_actor actor;
-    sk_worker wb;
-    int rc = action_setup(a, argc, argv, extra, 2, pos, 1, k_service_help, &actor, &wb);
-    if (rc)
-        return rc;
-    svc_arg s;
-    if (!svc || !st)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "service needs --service NAME and --status S");
-    if (!(s.service = sk_enum_code(SK_ENUM_SERVICE, svc)))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service '%s'", svc);
-    if (!(s.status = sk_enum_code(SK_ENUM_SERVICE_STATUS, st)))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service status '%s'", st);
-    return apply_action(a, &actor, pos[0], "service", build_service, &s);
-}
-
-static const char k_close_help[] =
-    "usage: sakhi-admin close ID --reason TEXT [--json]\n"
-    "\n"
-    "Closes an accepted or in-service case with a reason (1 to 256 bytes).\n" AS_HELP;
-
-int sk_admin_cmd_close(sk_admin *a, int argc, char **argv)
-{
-    const char *pos[1], *reason = NULL;
-    sk_admin_opt extra[] = {{"reason", 1, &reason, NULL}};
-    sk_actor actor;
-    sk_worker wb;
-    int rc = action_setup(a, argc, argv, extra, 1, pos, 1, k_close_help, &actor, &wb);
-    if (rc)
-        return rc;
-    if (!reason || !reason[0])
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "close needs --reason TEXT");
-    return apply_action(a, &actor, pos[0], "close", build_close, (void *)reason);
-}
-
 static const char k_followup_help[] =
     "usage: sakhi-admin followup ID TEXT [--json]\n"
     "\n"
@@ -628,7 +494,7 @@ static int entry_cmd(sk_admin *a, int argc, char **argv, uint32_t list, const ch
     const char *pos[2];
     sk_actor actor;
     sk_worker wb;
-    int rc = action_setup(a, argc, argv, NULL, 0, pos, 2, help, &actor, &wb);
+    int rc = sk_admin_action_setup(a, argc, argv, NULL, 0, pos, 2, help, &actor, &wb);
     if (rc)
         return rc;
     if (!pos[1][0])
@@ -681,7 +547,7 @@ int sk_admin_cmd_erase(sk_admin *a, int argc, char **argv)
     sk_admin_opt extra[] = {{"reason", 1, &reason, NULL}};
     sk_actor actor;
     sk_worker wb;
-    int rc = action_setup(a, argc, argv, extra, 1, pos, 1, k_erase_help, &actor, &wb);
+    int rc = sk_admin_action_setup(a, argc, argv, extra, 1, pos, 1, k_erase_help, &actor, &wb);
     if (rc)
         return rc;
     const char *code = NULL;

@@ -1,0 +1,534 @@
+/*
+ * admin_casework.c - sakhi-admin's workflow commands: accept, start, assign, service, refer,
+ * decline, close, reopen, shelter, task and config, each one call of the server's casework API
+ * (server/sk_caseops.h) inside one write transaction of the data directory.
+ *
+ * The API applies the operation through the server's one write path (sk_apply_change), so a
+ * command here is judged, merged, versioned, kept in history, audited and synced exactly as the
+ * same step taken on the desk or pushed by a staff device; a refusal prints the model's message
+ * and writes nothing. The actor is resolved by sk_admin_action_setup (admin_records.c). Each
+ * command's --help names the states it starts from and goes to. Owns nothing between calls;
+ * prints ids, codes and states, never a referral's content.
+ */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* timegm */
+#endif
+#include "admin.h"
+
+#include "sk_caseops.h"
+#include "sk_err.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define IST_OFFSET_MS (330ull * 60 * 1000) /* the centre's zone, UTC+05:30 */
+#define DAY_MS (24ull * 3600 * 1000)
+
+#define ACTOR_HELP                                                                                 \
+    "The step is the operator's (the Unix account running sakhi-admin, admin role; --as is\n"      \
+    "refused). It goes through the server's one write path (workflow, permissions, validation,\n"  \
+    "history) and the audit log; a refused step prints the model's reason and changes nothing.\n"  \
+    "Exit status 0 done, 1 refused or failed, 2 usage.\n"
+
+/* "YYYY-MM-DD" as Unix ms at the start of that day in IST (end_of_day: its last ms). */
+static int parse_ist_date(const char *s, int end_of_day, uint64_t *out)
+{
+    struct tm tm;
+    int y, m, d;
+    char tail;
+    memset(&tm, 0, sizeof(tm));
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
+        sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 2000 || m < 1 || m > 12 ||
+        d < 1 || d > 31)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    time_t t = timegm(&tm);
+    if (t < 0 || tm.tm_mday != d) /* timegm normalised an impossible day (2026-02-30) */
+        return -1;
+    uint64_t ms = (uint64_t)t * 1000u;
+    if (ms < IST_OFFSET_MS)
+        return -1;
+    ms -= IST_OFFSET_MS;
+    *out = end_of_day ? ms + DAY_MS - 1 : ms;
+    return 0;
+}
+
+/* Apply op on record `text` as actor in one write transaction; print the outcome. */
+static int run_op(sk_admin *a, const sk_actor *actor, const char *text, sk_cw_op *op)
+{
+    sk_admin_wtxn wt;
+    sk_record cur;
+    sk_caseops_result res;
+    char idt[37];
+    int rc, status = SK_ADMIN_EXIT_FAIL;
+    sk_record_init(&cur);
+    if ((rc = sk_admin_wtxn_begin(a, &wt)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write: %s", sk_err_text(rc));
+    if ((status = sk_admin_find_record(a, wt.txn, text, &cur)))
+        goto out;
+    status = SK_ADMIN_EXIT_FAIL;
+    op->record = cur.id;
+    sk_id_to_str(&cur.id, idt);
+    /* Accepting twice is a person's mistake: say what the case already is. */
+    uint64_t st = 0;
+    char no[40] = "";
+    if (op->kind == SK_CW_ACCEPT && sk_case_get_uint(&cur, SK_F_STATUS, &st) == 0 &&
+        st >= SK_STATUS_ACCEPTED && st <= SK_STATUS_REFERRED) {
+        (void)sk_case_get_str(&cur, SK_F_CASE_NO, no, sizeof(no));
+        sk_admin_fail(a, status, "refused: already %s%s%s (TRANSITION)",
+                      sk_enum_name(SK_ENUM_STATUS, st), no[0] ? " as " : "", no);
+        goto out;
+    }
+    sk_caseops_ctx ctx = {a->store, wt.txn, actor, sk_admin_now_ms(), 0};
+    rc = sk_caseops_apply(&ctx, op, &res);
+    if (rc == -SK_E_STORE_IO || rc == -SK_E_STORE_FULL || rc == -SK_E_NOMEM ||
+        rc == -SK_E_INTERNAL) {
+        sk_admin_fail(a, status, "store error: %s", sk_err_text(rc));
+        goto out;
+    }
+    if (rc) {
+        sk_admin_fail(a, status, "refused: %s (%s)", res.err.msg, sk_err_name(res.err.code));
+        goto out;
+    }
+    if ((rc = sk_admin_wtxn_commit(a, &wt))) {
+        sk_admin_fail(a, status, "cannot commit: %s", sk_err_text(rc));
+        goto out;
+    }
+    const char *sname = sk_enum_name(SK_ENUM_STATUS, res.status);
+    const char *outcome = res.outcome == SK_CW_CLOSE_REQUESTED  ? "close_requested"
+                          : res.outcome == SK_CW_CLOSE_APPROVED ? "close_approved"
+                                                                : "done";
+    if (a->json)
+        printf("{\"id\":\"%s\",\"version\":%" PRIu64 ",\"merged\":%s,\"status\":\"%s\","
+               "\"case_no\":%s%s%s,\"outcome\":\"%s\"}\n",
+               idt, res.version, res.merged ? "true" : "false", sname ? sname : "unknown",
+               res.case_no[0] ? "\"" : "", res.case_no[0] ? res.case_no : "null",
+               res.case_no[0] ? "\"" : "", outcome);
+    else if (op->kind == SK_CW_ACCEPT)
+        printf("%s\n", res.case_no);
+    else if (res.outcome == SK_CW_CLOSE_REQUESTED)
+        printf("%s: closure requested; another staff member approves it with `close`\n", idt);
+    else if (a->tty)
+        printf("%s %s: version %" PRIu64 ", status %s%s%s\n", idt, sk_cw_kind_name(op->kind),
+               res.version, sname ? sname : "unknown", res.case_no[0] ? ", case " : "",
+               res.case_no);
+    status = SK_ADMIN_EXIT_OK;
+out:
+    sk_admin_wtxn_abort(a, &wt);
+    sk_record_free(&cur);
+    return status;
+}
+
+/* ---- status steps ------------------------------------------------------------------------- */
+
+static const char k_accept_help[] =
+    "usage: sakhi-admin accept ID [--json]\n"
+    "\n"
+    "States: received -> accepted. The store gives the case the district's next case number\n"
+    "of the year (LEH-2026-000123), which is printed.\n" ACTOR_HELP;
+
+static const char k_start_help[] =
+    "usage: sakhi-admin start ID [--json]\n"
+    "\n"
+    "States: accepted -> in_service (a service recorded as in_progress or given does this\n"
+    "too).\n" ACTOR_HELP;
+
+static int simple_step(sk_admin *a, int argc, char **argv, uint32_t kind, const char *help)
+{
+    const char *pos[1];
+    sk_actor actor;
+    sk_worker wb;
+    int rc = sk_admin_action_setup(a, argc, argv, NULL, 0, pos, 1, help, &actor, &wb);
+    if (rc)
+        return rc;
+    sk_cw_op op;
+    memset(&op, 0, sizeof(op));
+    op.kind = kind;
+    return run_op(a, &actor, pos[0], &op);
+}
+
+int sk_admin_cmd_accept(sk_admin *a, int argc, char **argv)
+{
+    return simple_step(a, argc, argv, SK_CW_ACCEPT, k_accept_help);
+}
+
+int sk_admin_cmd_start(sk_admin *a, int argc, char **argv)
+{
+    return simple_step(a, argc, argv, SK_CW_START, k_start_help);
+}
+
+static const char k_decline_help[] =
+    "usage: sakhi-admin decline ID --reason duplicate|outside_district|not_osc_matter\n"
+    "       [--note TEXT] [--json]\n"
+    "\n"
+    "States: new or received -> declined. The reason code syncs to the worker who sent the\n"
+    "referral (her device keeps status and reason, nothing else); --note adds a reason text\n"
+    "for the centre (1 to 256 bytes).\n" ACTOR_HELP;
+
+int sk_admin_cmd_decline(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1], *reason = NULL, *note = NULL;
+    sk_admin_opt extra[] = {{"reason", 1, &reason, NULL}, {"note", 1, &note, NULL}};
+    sk_actor actor;
+    sk_worker wb;
+    int rc = sk_admin_action_setup(a, argc, argv, extra, 2, pos, 1, k_decline_help, &actor, &wb);
+    if (rc)
+        return rc;
+    sk_cw_op op;
+    memset(&op, 0, sizeof(op));
+    op.kind = SK_CW_DECLINE;
+    if (!reason || !(op.decline_reason = sk_enum_code(SK_ENUM_DECLINE_REASON, reason)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--reason must be duplicate, outside_district or not_osc_matter");
+    op.reason = note;
+    return run_op(a, &actor, pos[0], &op);
+}
+
+static const char k_close_help[] =
+    "usage: sakhi-admin close ID --reason TEXT [--json]\n"
+    "\n"
+    "States: accepted or in_service -> closed, with a reason (1 to 256 bytes).\n"
+    "When the centre turns on closure approval (`sakhi-admin config close_approval on`), a\n"
+    "staff member's close records a closure request; a second staff member's close approves it\n"
+    "(--reason may then be left out: the requested reason is used). The one who asked cannot\n"
+    "approve; an administrator (so sakhi-admin's operator) closes directly.\n" ACTOR_HELP;
+
+int sk_admin_cmd_close(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1], *reason = NULL;
+    sk_admin_opt extra[] = {{"reason", 1, &reason, NULL}};
+    sk_actor actor;
+    sk_worker wb;
+    int rc = sk_admin_action_setup(a, argc, argv, extra, 1, pos, 1, k_close_help, &actor, &wb);
+    if (rc)
+        return rc;
+    sk_cw_op op;
+    memset(&op, 0, sizeof(op));
+    op.kind = SK_CW_CLOSE;
+    op.reason = reason && reason[0] ? reason : NULL;
+    /* Without approval pending a close needs its reason: a usage error before any lookup. */
+    if (!op.reason) {
+        sk_cw_config cfg;
+        MDB_txn *txn;
+        if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+        rc = sk_caseops_config_load(a->store, txn, &cfg);
+        mdb_txn_abort(txn);
+        if (rc)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+        if (!cfg.policy.close_approval)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "close needs --reason TEXT");
+    }
+    return run_op(a, &actor, pos[0], &op);
+}
+
+static const char k_reopen_help[] =
+    "usage: sakhi-admin reopen ID --reason TEXT [--json]\n"
+    "\n"
+    "States: closed or referred -> in_service, with a reason (1 to 256 bytes).\n" ACTOR_HELP;
+
+int sk_admin_cmd_reopen(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1], *reason = NULL;
+    sk_admin_opt extra[] = {{"reason", 1, &reason, NULL}};
+    sk_actor actor;
+    sk_worker wb;
+    int rc = sk_admin_action_setup(a, argc, argv, extra, 1, pos, 1, k_reopen_help, &actor, &wb);
+    if (rc)
+        return rc;
+    if (!reason || !reason[0])
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "reopen needs --reason TEXT");
+    sk_cw_op op;
+    memset(&op, 0, sizeof(op));
+    op.kind = SK_CW_REOPEN;
+    op.reason = reason;
+    return run_op(a, &actor, pos[0], &op);
+}
+
+static const char k_refer_help[] =
+    "usage: sakhi-admin refer ID --to DEST [--detail TEXT] [--reason TEXT]\n"
+    "       [--override REASON] [--json]\n"
+    "\n"
+    "States: accepted or in_service -> referred. DEST: police_station, hospital, court,\n"
+    "protection_officer, legal_services_authority, shelter_home, ngo, other_osc; --detail names\n"
+    "the place (up to 200 bytes). Referral onward needs the woman's recorded consent to share;\n"
+    "without it, --override gives the reason (kept on the record, audited). The worker who\n"
+    "brought the case gets a follow-up visit task (7 days later by default; `sakhi-admin config\n"
+    "referral_visit_days N`, 0 turns it off).\n" ACTOR_HELP;
+
+int sk_admin_cmd_refer(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1], *to = NULL, *detail = NULL, *reason = NULL, *override = NULL;
+    sk_admin_opt extra[] = {{"to", 1, &to, NULL},
+                            {"detail", 1, &detail, NULL},
+                            {"reason", 1, &reason, NULL},
+                            {"override", 1, &override, NULL}};
+    sk_actor actor;
+    sk_worker wb;
+    int rc = sk_admin_action_setup(a, argc, argv, extra, 4, pos, 1, k_refer_help, &actor, &wb);
+    if (rc)
+        return rc;
+    sk_cw_op op;
+    memset(&op, 0, sizeof(op));
+    op.kind = SK_CW_REFER;
+    if (!to || !(op.destination = sk_enum_code(SK_ENUM_DESTINATION, to)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--to must be police_station, hospital, court, protection_officer, "
+                             "legal_services_authority, shelter_home, ngo or other_osc");
+    op.detail = detail;
+    op.reason = reason;
+    op.override_reason = override;
+    return run_op(a, &actor, pos[0], &op);
+}
+
+static const char k_assign_help[] =
+    "usage: sakhi-admin assign ID [--owner STAFF] [--field-worker WORKER | --no-field-worker]\n"
+    "       [--json]\n"
+    "\n"
+    "States: any but declined; the status does not change. --owner makes an enabled staff\n"
+    "member of the case's district responsible (the counsellor: she alone of the staff sees an\n"
+    "assigned minor's identity); --field-worker assigns the field worker who follows the case\n"
+    "(replacing the previous one, whose devices keep only the minimised form), and\n"
+    "--no-field-worker removes her.\n" ACTOR_HELP;
+
+int sk_admin_cmd_assign(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1], *owner = NULL, *fw = NULL;
+    int nofw = 0;
+    sk_admin_opt extra[] = {{"owner", 1, &owner, NULL},
+                            {"field-worker", 1, &fw, NULL},
+                            {"no-field-worker", 0, NULL, &nofw}};
+    sk_actor actor;
+    sk_worker wb;
+    int rc = sk_admin_action_setup(a, argc, argv, extra, 3, pos, 1, k_assign_help, &actor, &wb);
+    if (rc)
+        return rc;
+    if (fw && nofw)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--field-worker and --no-field-worker exclude each other");
+    if (!owner && !fw && !nofw)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "assign needs --owner, --field-worker or --no-field-worker");
+    sk_cw_op op;
+    memset(&op, 0, sizeof(op));
+    op.kind = SK_CW_ASSIGN;
+    op.owner = owner;
+    op.field_worker = nofw ? "" : fw;
+    return run_op(a, &actor, pos[0], &op);
+}
+
+static const char k_service_help[] =
+    "usage: sakhi-admin service ID --service NAME --status STATUS [--json]\n"
+    "\n"
+    "States: accepted or in_service (an accepted case goes to in_service when a service is\n"
+    "in_progress or given). NAME: legal_aid, medical_assistance, police_facilitation,\n"
+    "counselling, shelter (for temporary shelter with its day limit use `shelter`). STATUS:\n"
+    "needed, in_progress, given, declined, not_needed.\n" ACTOR_HELP;
+
+int sk_admin_cmd_service(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1], *svc = NULL, *st = NULL;
+    sk_admin_opt extra[] = {{"service", 1, &svc, NULL}, {"status", 1, &st, NULL}};
+    sk_actor actor;
+    sk_worker wb;
+    int rc = sk_admin_action_setup(a, argc, argv, extra, 2, pos, 1, k_service_help, &actor, &wb);
+    if (rc)
+        return rc;
+    sk_cw_op op;
+    memset(&op, 0, sizeof(op));
+    op.kind = SK_CW_SERVICE;
+    if (!svc || !st)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "service needs --service NAME and --status S");
+    if (!(op.service = sk_enum_code(SK_ENUM_SERVICE, svc)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service '%s'", svc);
+    if (!(op.service_status = sk_enum_code(SK_ENUM_SERVICE_STATUS, st)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service status '%s'", st);
+    return run_op(a, &actor, pos[0], &op);
+}
+
+static const char k_shelter_help[] =
+    "usage: sakhi-admin shelter ID [--start YYYY-MM-DD] [--json]\n"
+    "       sakhi-admin shelter ID --extend DAYS [--json]\n"
+    "\n"
+    "States: accepted or in_service (an accepted case goes to in_service). Temporary shelter\n"
+    "starts on --start (a date in IST; default now) for 5 days; the case's owner (else the\n"
+    "actor) gets a task due the day before it runs out. --extend sets 6 to 10 days in all\n"
+    "(the scheme's limit) and moves the task.\n" ACTOR_HELP;
+
+int sk_admin_cmd_shelter(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1], *start = NULL, *extend = NULL;
+    sk_admin_opt extra[] = {{"start", 1, &start, NULL}, {"extend", 1, &extend, NULL}};
+    sk_actor actor;
+    sk_worker wb;
+    int rc = sk_admin_action_setup(a, argc, argv, extra, 2, pos, 1, k_shelter_help, &actor, &wb);
+    if (rc)
+        return rc;
+    sk_cw_op op;
+    memset(&op, 0, sizeof(op));
+    if (start && extend)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--start and --extend exclude each other");
+    if (extend) {
+        char *end;
+        unsigned long d = strtoul(extend, &end, 10);
+        if (!extend[0] || *end || d < 1 || d > 100)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--extend needs a number of days");
+        op.kind = SK_CW_SHELTER_EXTEND;
+        op.days = (uint32_t)d;
+    } else {
+        op.kind = SK_CW_SHELTER_START;
+        if (start && parse_ist_date(start, 0, &op.start_ms))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--start needs a date like 2026-06-19");
+    }
+    return run_op(a, &actor, pos[0], &op);
+}
+
+/* ---- tasks -------------------------------------------------------------------------------- */
+
+static const char k_task_help[] =
+    "usage: sakhi-admin task add ID --for WORKER (--due YYYY-MM-DD | --in-days N) TEXT\n"
+    "       sakhi-admin task done|cancel|open ID TASK [--note TEXT]\n"
+    "       (each with [--json])\n"
+    "\n"
+    "A follow-up task on a case (any status but declined): what to do, for whom (a staff\n"
+    "member, or a field worker who can see the case: its creator or its assigned field\n"
+    "worker), due at the end of a day in IST or N days from now. It syncs to that worker's\n"
+    "devices, which list and complete it offline. done, cancel and open set a task's state\n"
+    "(TASK is the task id `sakhi-admin show` lists), with an optional note.\n" ACTOR_HELP;
+
+int sk_admin_cmd_task(sk_admin *a, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(k_task_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? SK_ADMIN_EXIT_USAGE : -1;
+    }
+    const char *sub = argv[1];
+    sk_actor actor;
+    sk_worker wb;
+    sk_cw_op op;
+    int rc;
+    memset(&op, 0, sizeof(op));
+    if (strcmp(sub, "add") == 0) {
+        const char *pos[2], *for_w = NULL, *due = NULL, *in_days = NULL;
+        sk_admin_opt extra[] = {
+            {"for", 1, &for_w, NULL}, {"due", 1, &due, NULL}, {"in-days", 1, &in_days, NULL}};
+        if ((rc = sk_admin_action_setup(a, argc - 1, argv + 1, extra, 3, pos, 2, k_task_help,
+                                        &actor, &wb)))
+            return rc;
+        if (!for_w || (!due == !in_days))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                 "task add needs --for WORKER and one of --due or --in-days");
+        if (due && parse_ist_date(due, 1, &op.due_ms))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--due needs a date like 2026-06-19");
+        if (in_days) {
+            char *end;
+            unsigned long d = strtoul(in_days, &end, 10);
+            if (!in_days[0] || *end || d > 3650)
+                return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--in-days needs 0 to 3650");
+            op.due_ms = sk_admin_now_ms() + (uint64_t)d * DAY_MS;
+        }
+        op.kind = SK_CW_TASK_ADD;
+        op.for_worker = for_w;
+        op.text = pos[1];
+        return run_op(a, &actor, pos[0], &op);
+    }
+    uint32_t state = strcmp(sub, "done") == 0     ? SK_TASK_DONE
+                     : strcmp(sub, "cancel") == 0 ? SK_TASK_CANCELLED
+                     : strcmp(sub, "open") == 0   ? SK_TASK_OPEN
+                                                  : 0;
+    if (!state)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "unknown task command '%s' (add, done, cancel, open)", sub);
+    const char *pos[2], *note = NULL;
+    sk_admin_opt extra[] = {{"note", 1, &note, NULL}};
+    if ((rc = sk_admin_action_setup(a, argc - 1, argv + 1, extra, 1, pos, 2, k_task_help, &actor,
+                                    &wb)))
+        return rc;
+    if (sk_id_from_str(&op.task, pos[1]))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad task id '%s'", pos[1]);
+    op.kind = SK_CW_TASK_SET;
+    op.task_state = state;
+    op.text = note;
+    return run_op(a, &actor, pos[0], &op);
+}
+
+/* ---- settings ----------------------------------------------------------------------------- */
+
+static const char k_config_help[] =
+    "usage: sakhi-admin config [NAME [VALUE]] [--json]\n"
+    "\n"
+    "Shows or sets the centre's casework settings (each change is audited):\n"
+    "  close_approval on|off        closing a case needs a second staff member (default off)\n"
+    "  referral_visit_days N        follow-up visit task N days after a referral onward, for\n"
+    "                               the worker who brought the case (default 7; 0 = off)\n"
+    "  urgent_wait_min N            an urgent referral not accepted within N minutes of its\n"
+    "                               capture makes a task for the duty counsellor (default 120)\n"
+    "  duty_counsellor STAFF        who gets that task (unset: the rule is off)\n";
+
+int sk_admin_cmd_config(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[2];
+    size_t npos = 0;
+    int rc = sk_admin_parse(a, argc, argv, NULL, pos, 0, 2, &npos, k_config_help);
+    if (rc)
+        return rc;
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    if (npos == 2) {
+        sk_admin_wtxn wt;
+        char msg[160] = "", detail[160];
+        if ((rc = sk_admin_wtxn_begin(a, &wt)))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write: %s", sk_err_text(rc));
+        rc = sk_caseops_config_set(a->store, wt.txn, pos[0], pos[1], msg, sizeof(msg));
+        if (rc == -SK_E_BAD_VALUE) {
+            sk_admin_wtxn_abort(a, &wt);
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "%s", msg);
+        }
+        snprintf(detail, sizeof(detail), "%s=%s", pos[0], pos[1]);
+        if (rc || (rc = sk_admin_audit_txn(a, wt.txn, "config", SK_ADMIN_ACTOR, detail)) ||
+            (rc = sk_admin_wtxn_commit(a, &wt))) {
+            sk_admin_wtxn_abort(a, &wt);
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot set: %s", sk_err_text(rc));
+        }
+        return 0;
+    }
+    sk_cw_config cfg;
+    MDB_txn *txn;
+    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    rc = sk_caseops_config_load(a->store, txn, &cfg);
+    mdb_txn_abort(txn);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    char vals[4][80];
+    static const char *const names[] = {"close_approval", "referral_visit_days", "urgent_wait_min",
+                                        "duty_counsellor"};
+    snprintf(vals[0], sizeof(vals[0]), "%s", cfg.policy.close_approval ? "on" : "off");
+    snprintf(vals[1], sizeof(vals[1]), "%u", (unsigned)cfg.referral_visit_days);
+    snprintf(vals[2], sizeof(vals[2]), "%u", (unsigned)cfg.urgent_wait_min);
+    snprintf(vals[3], sizeof(vals[3]), "%s", cfg.duty_counsellor);
+    int shown = 0;
+    if (a->json)
+        putchar('{');
+    for (size_t i = 0; i < 4; i++) {
+        if (npos == 1 && strcmp(pos[0], names[i]) != 0)
+            continue;
+        if (a->json)
+            printf("%s\"%s\":\"%s\"", shown ? "," : "", names[i], vals[i]);
+        else if (npos == 1)
+            printf("%s\n", vals[i]);
+        else
+            printf("%-20s %s\n", names[i], vals[i]);
+        shown++;
+    }
+    if (a->json)
+        printf("}\n");
+    if (!shown)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown setting '%s' (see --help)", pos[0]);
+    return 0;
+}

@@ -1,0 +1,613 @@
+/*
+ * admin_review.c - sakhi-admin history and review: who changed which field of a record when and
+ * what each change displaced, and the records flagged REVIEW with the competing values of each
+ * field in conflict, resolved by choosing one or typing a new value.
+ *
+ * Reads the store's journal (who made each change, which keys, which conflicted) and history
+ * (the displaced values, opened by the store); a resolution is the casework API's resolve
+ * operation, so it goes through the one write path and syncs like any change. Scoped like the
+ * record: --as staff see their district's records only; for a minor's case the values of
+ * identifying fields are withheld unless the actor may see them (an administrator, or the case's
+ * owner). Owns nothing between calls.
+ */
+#include "admin.h"
+
+#include "sk_caseops.h"
+#include "sk_err.h"
+#include "sk_json.h"
+#include "sk_sample.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define IST_OFFSET_S (330 * 60)
+#define MAX_CANDIDATES 32
+
+/* ---- shared helpers ----------------------------------------------------------------------- */
+
+/* Unix ms as "2026-06-19 14:05 IST" (or "... UTC"). */
+static void fmt_time(uint64_t ms, int utc, char out[32])
+{
+    time_t t = (time_t)(ms / 1000) + (utc ? 0 : IST_OFFSET_S);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
+    snprintf(out + n, 32 - n, " %s", utc ? "UTC" : "IST");
+}
+
+static const char *field_name(uint32_t key, char buf[24])
+{
+    const sk_field_info *fi = sk_case_field_info(key);
+    if (fi)
+        return fi->name;
+    snprintf(buf, 24, "field.%u", (unsigned)key);
+    return buf;
+}
+
+/* A value as JSON (enumeration codes stay numbers: the field says which enumeration). */
+static void value_json(sk_buf *b, const uint8_t *val, uint32_t len, int withheld)
+{
+    sk_buf_reset(b);
+    if (withheld) {
+        sk_buf_append(b, "\"(withheld)\"", 12);
+    } else if (!len) {
+        sk_buf_append(b, "null", 4);
+    } else if (sk_msg_mp_to_json(b, val, len) != 0) {
+        sk_buf_reset(b);
+        sk_buf_append(b, "\"(undecodable)\"", 15);
+    }
+    sk_buf_append(b, "", 1);
+}
+
+/* Read-only view of one record for the actor: 0, or an exit status (message printed). Records
+ * the actor may not see are "no record" (the same answer as a missing one). */
+static int load_for(sk_admin *a, MDB_txn *txn, const char *text, const sk_actor *actor,
+                    sk_record *r)
+{
+    int rc = sk_admin_find_record(a, txn, text, r);
+    if (rc)
+        return rc;
+    if (!sk_case_may_see(actor, r)) {
+        sk_record_free(r);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "no record %s", text);
+    }
+    return 0;
+}
+
+static int withheld(const sk_actor *actor, const sk_record *r, uint32_t key)
+{
+    const sk_field_info *fi = sk_case_field_info(key);
+    return fi && fi->identifying && sk_case_is_minor(r) &&
+           !sk_case_may_see_identifying_rec(actor, r);
+}
+
+/* ---- history ------------------------------------------------------------------------------ */
+
+typedef struct hist_ctx {
+    sk_admin *a;
+    MDB_txn *txn;
+    const sk_actor *actor;
+    const sk_record *r;
+    int utc;
+    sk_buf *b;
+    int first;
+} hist_ctx;
+
+typedef struct disp_ctx {
+    hist_ctx *h;
+    uint64_t seq;
+    int n;
+} disp_ctx;
+
+static int print_displaced(const sk_history_item *it, void *p)
+{
+    disp_ctx *d = p;
+    hist_ctx *h = d->h;
+    char fb[24], t[32], who[SK_MAX_NAME + 16] = "unknown";
+    if (it->seq != d->seq)
+        return 0;
+    if (it->key == 0)
+        return 0; /* a refused duplicate entry: listed by the audit, never content here */
+    sk_journal_entry *e = malloc(sizeof(*e));
+    if (!e)
+        return -SK_E_NOMEM;
+    /* who had set the displaced value: the author of its change (or of this one, for an incoming
+     * value that lost) */
+    uint64_t by_seq = it->lost_incoming ? it->seq : it->ver;
+    if (by_seq && sk_store_journal_get_txn(h->a->store, h->txn, &h->r->id, by_seq, e) == 0)
+        snprintf(who, sizeof(who), "%s", e->by);
+    free(e);
+    fmt_time(SK_HLC_MS(it->hlc), h->utc, t);
+    value_json(h->b, it->val, it->len, withheld(h->actor, h->r, it->key));
+    if (h->a->json) {
+        printf("%s{\"field\":\"%s\",\"value\":%s,\"by\":\"%s\",\"at\":\"%s\",\"lost\":%s}",
+               d->n ? "," : "", field_name(it->key, fb), (const char *)h->b->data, who, t,
+               it->lost_incoming ? "true" : "false");
+    } else {
+        printf("    displaced %s = %s (%s by %s at %s)\n", field_name(it->key, fb),
+               (const char *)h->b->data, it->lost_incoming ? "offered" : "set", who, t);
+    }
+    d->n++;
+    return 0;
+}
+
+static int print_change(const sk_journal_entry *e, void *p)
+{
+    hist_ctx *h = p;
+    char t[32], fb[24];
+    fmt_time(SK_HLC_MS(e->hlc), h->utc, t);
+    if (h->a->json) {
+        printf("%s{\"seq\":%" PRIu64 ",\"by\":\"%s\",\"device\":%" PRIu64 ",\"at\":\"%s\","
+               "\"fields\":[",
+               h->first ? "" : "\n", e->seq, e->by, e->device, t);
+        for (uint32_t i = 0; i < e->nkeys; i++)
+            printf("%s\"%s\"", i ? "," : "", field_name(e->keys[i], fb));
+        printf("],\"entries\":%u,\"conflicts\":[", (unsigned)e->nentries);
+        for (uint32_t i = 0; i < e->nconflict; i++)
+            printf("%s\"%s\"", i ? "," : "", field_name(e->conflict[i], fb));
+        printf("],\"displaced\":[");
+    } else {
+        printf("%s  seq %" PRIu64 "  %s (device %" PRIu64 ")%s%s\n", t, e->seq, e->by, e->device,
+               e->kind == SK_CHANGE_DELETE  ? "  deleted"
+               : e->kind == SK_CHANGE_ERASE ? "  erased"
+                                            : "",
+               e->nconflict ? "  CONFLICT" : "");
+        if (e->nkeys) {
+            printf("    set:");
+            for (uint32_t i = 0; i < e->nkeys; i++)
+                printf(" %s", field_name(e->keys[i], fb));
+            printf("\n");
+        }
+        if (e->nentries)
+            printf("    added %u entr%s\n", (unsigned)e->nentries, e->nentries == 1 ? "y" : "ies");
+    }
+    h->first = 0;
+    disp_ctx d = {h, e->seq, 0};
+    int rc = sk_store_history_list(h->a->store, &h->r->id, print_displaced, &d);
+    if (h->a->json)
+        printf("]}");
+    return rc;
+}
+
+static const char k_history_help[] =
+    "usage: sakhi-admin history ID [--utc] [--json]\n"
+    "\n"
+    "Every applied change of a record, oldest first: when (IST, or UTC with --utc), its seq, who\n"
+    "made it on which device (0: the centre's own operations), which fields it set, how many\n"
+    "entries it added, where it met a concurrent edit (CONFLICT), and each value it displaced\n"
+    "with who had set it. The viewer is the operator (admin role: every record). The same view\n"
+    "for other roles (the desk) withholds a minor's identifying values unless the viewer is an\n"
+    "administrator or the case's owner. Changes made before the journal existed are not listed.\n";
+
+int sk_admin_cmd_history(sk_admin *a, int argc, char **argv)
+{
+    const char *pos[1], *as = NULL;
+    int utc = 0;
+    const sk_admin_opt opts[] = {
+        {"as", 1, &as, NULL}, {"utc", 0, NULL, &utc}, {NULL, 0, NULL, NULL}};
+    int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 1, NULL, k_history_help);
+    if (rc)
+        return rc;
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    sk_actor actor;
+    sk_worker wb;
+    if ((rc = sk_admin_actor(a, as, &actor, &wb)))
+        return rc;
+    MDB_txn *txn;
+    sk_record r;
+    sk_buf b = SK_BUF_INIT;
+    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    if ((rc = load_for(a, txn, pos[0], &actor, &r))) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    hist_ctx h = {a, txn, &actor, &r, utc, &b, 1};
+    rc = sk_store_journal_list_txn(a->store, txn, &r.id, print_change, &h);
+    if (a->json && !h.first)
+        printf("\n");
+    mdb_txn_abort(txn);
+    sk_record_free(&r);
+    sk_buf_free(&b);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read the history: %s", sk_err_text(rc));
+    return 0;
+}
+
+/* ---- review ------------------------------------------------------------------------------- */
+
+/* One competing value of a field in conflict. */
+typedef struct candidate {
+    uint8_t *val;
+    uint32_t len;
+    char by[SK_MAX_NAME + 1];
+    sk_hlc hlc;
+    int current;
+} candidate;
+
+typedef struct conflicts {
+    sk_admin *a;
+    MDB_txn *txn;
+    const sk_record *r;
+    uint32_t keys[64];
+    uint32_t nkeys;
+    uint64_t since; /* seq of the last resolution: conflicts before it are settled */
+    uint32_t key;   /* collecting candidates of this key */
+    candidate c[MAX_CANDIDATES];
+    uint32_t n;
+} conflicts;
+
+static int collect_keys(const sk_journal_entry *e, void *p)
+{
+    conflicts *cf = p;
+    for (uint32_t i = 0; i < e->nkeys; i++)
+        if (e->keys[i] == SK_F_REVIEW_RESOLVED) {
+            cf->nkeys = 0; /* a resolution settles what came before */
+            cf->since = e->seq;
+        }
+    for (uint32_t i = 0; i < e->nconflict; i++) {
+        int seen = 0;
+        for (uint32_t j = 0; j < cf->nkeys; j++)
+            seen |= cf->keys[j] == e->conflict[i];
+        if (!seen && cf->nkeys < 64)
+            cf->keys[cf->nkeys++] = e->conflict[i];
+    }
+    return 0;
+}
+
+static void author_of(conflicts *cf, uint64_t seq, char out[SK_MAX_NAME + 1])
+{
+    sk_journal_entry *e = malloc(sizeof(*e));
+    snprintf(out, SK_MAX_NAME + 1, "unknown");
+    if (e && seq && sk_store_journal_get_txn(cf->a->store, cf->txn, &cf->r->id, seq, e) == 0)
+        snprintf(out, SK_MAX_NAME + 1, "%s", e->by);
+    free(e);
+}
+
+static int add_candidate(conflicts *cf, const uint8_t *val, uint32_t len, sk_hlc hlc,
+                         uint64_t by_seq, int current)
+{
+    for (uint32_t i = 0; i < cf->n; i++)
+        if (cf->c[i].len == len && memcmp(cf->c[i].val, val, len) == 0)
+            return 0; /* the same value offered twice is one choice */
+    if (cf->n >= MAX_CANDIDATES)
+        return 0;
+    candidate *c = &cf->c[cf->n];
+    if (!(c->val = malloc(len ? len : 1)))
+        return -SK_E_NOMEM;
+    if (len)
+        memcpy(c->val, val, len);
+    c->len = len;
+    c->hlc = hlc;
+    c->current = current;
+    author_of(cf, by_seq, c->by);
+    cf->n++;
+    return 0;
+}
+
+/* A displaced value competes when the change that displaced it met the field concurrently (a
+ * plain correction on top of what the editor saw is history, not a conflict). */
+static int collect_candidates(const sk_history_item *it, void *p)
+{
+    conflicts *cf = p;
+    if (it->key != cf->key || it->seq <= cf->since)
+        return 0;
+    sk_journal_entry *e = malloc(sizeof(*e));
+    int concurrent = 0;
+    if (!e)
+        return -SK_E_NOMEM;
+    if (sk_store_journal_get_txn(cf->a->store, cf->txn, &cf->r->id, it->seq, e) == 0)
+        for (uint32_t i = 0; i < e->nconflict; i++)
+            concurrent |= e->conflict[i] == it->key;
+    free(e);
+    if (!concurrent)
+        return 0;
+    return add_candidate(cf, it->val, it->len, it->hlc, it->lost_incoming ? it->seq : it->ver, 0);
+}
+
+static void free_candidates(conflicts *cf)
+{
+    for (uint32_t i = 0; i < cf->n; i++)
+        free(cf->c[i].val);
+    cf->n = 0;
+}
+
+/* The competing values of key: the current one first, then each displaced one. */
+static int candidates_of(conflicts *cf, uint32_t key)
+{
+    free_candidates(cf);
+    cf->key = key;
+    const sk_field *f = sk_record_field(cf->r, key);
+    int rc = 0;
+    if (f)
+        rc = add_candidate(cf, f->val, f->len, f->hlc, f->ver, 1);
+    else
+        rc = add_candidate(cf, NULL, 0, 0, 0, 1);
+    if (rc)
+        return rc;
+    return sk_store_history_list(cf->a->store, &cf->r->id, collect_candidates, cf);
+}
+
+static int conflicts_of(sk_admin *a, MDB_txn *txn, const sk_record *r, conflicts *cf)
+{
+    memset(cf, 0, sizeof(*cf));
+    cf->a = a;
+    cf->txn = txn;
+    cf->r = r;
+    return sk_store_journal_list_txn(a->store, txn, &r->id, collect_keys, cf);
+}
+
+static int print_review(sk_admin *a, MDB_txn *txn, const sk_actor *actor, const sk_record *r,
+                        int utc, sk_buf *b)
+{
+    conflicts *cf = calloc(1, sizeof(*cf));
+    char idt[37], no[40] = "", t[32], fb[24];
+    int rc;
+    if (!cf)
+        return -SK_E_NOMEM;
+    if ((rc = conflicts_of(a, txn, r, cf)))
+        goto out;
+    sk_id_to_str(&r->id, idt);
+    (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
+    if (a->json)
+        printf("{\"id\":\"%s\",\"case_no\":%s%s%s,\"fields\":[", idt, no[0] ? "\"" : "",
+               no[0] ? no : "null", no[0] ? "\"" : "");
+    else
+        printf("%s %s\n", idt, no);
+    for (uint32_t k = 0; k < cf->nkeys; k++) {
+        if ((rc = candidates_of(cf, cf->keys[k])))
+            goto out;
+        int hide = withheld(actor, r, cf->keys[k]);
+        if (a->json)
+            printf("%s{\"field\":\"%s\",\"values\":[", k ? "," : "", field_name(cf->keys[k], fb));
+        else
+            printf("  %s:\n", field_name(cf->keys[k], fb));
+        for (uint32_t i = 0; i < cf->n; i++) {
+            fmt_time(SK_HLC_MS(cf->c[i].hlc), utc, t);
+            value_json(b, cf->c[i].val, cf->c[i].len, hide);
+            if (a->json)
+                printf("%s{\"choice\":%u,\"value\":%s,\"by\":\"%s\",\"at\":\"%s\","
+                       "\"current\":%s}",
+                       i ? "," : "", (unsigned)(i + 1), (const char *)b->data, cf->c[i].by, t,
+                       cf->c[i].current ? "true" : "false");
+            else
+                printf("    %u) %s  by %s at %s%s\n", (unsigned)(i + 1), (const char *)b->data,
+                       cf->c[i].by, t, cf->c[i].current ? "  (current)" : "");
+        }
+        if (a->json)
+            printf("]}");
+    }
+    if (a->json)
+        printf("]}\n");
+out:
+    free_candidates(cf);
+    free(cf);
+    return rc;
+}
+
+typedef struct review_list_ctx {
+    sk_admin *a;
+    MDB_txn *txn;
+    const sk_actor *actor;
+    int utc;
+    sk_buf *b;
+    size_t n;
+} review_list_ctx;
+
+static int review_row(const sk_record *r, void *p)
+{
+    review_list_ctx *c = p;
+    if (!(r->flags & SK_REC_REVIEW) || (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) ||
+        !sk_case_may_see(c->actor, r))
+        return 0;
+    c->n++;
+    return print_review(c->a, c->txn, c->actor, r, c->utc, c->b);
+}
+
+/* Encode text as the value of field fi (its type decides). 0 or -1. */
+static int encode_value(const sk_field_info *fi, const char *text, sk_buf *b)
+{
+    msgpack_packer pk;
+    char *end;
+    sk_packer_init(&pk, b);
+    switch (fi->type) {
+    case SK_FT_STR: sk_pack_cstr(&pk, text); break;
+    case SK_FT_UINT:
+    case SK_FT_TIME: {
+        if (!text[0] || text[0] == '-')
+            return -1;
+        unsigned long long v = strtoull(text, &end, 10);
+        if (*end)
+            return -1;
+        msgpack_pack_uint64(&pk, v);
+        break;
+    }
+    case SK_FT_BOOL:
+        if (strcmp(text, "true") == 0)
+            msgpack_pack_true(&pk);
+        else if (strcmp(text, "false") == 0)
+            msgpack_pack_false(&pk);
+        else
+            return -1;
+        break;
+    case SK_FT_ENUM: {
+        uint32_t code = sk_enum_code((sk_enum_id)fi->enumeration, text);
+        if (!code)
+            return -1;
+        msgpack_pack_uint32(&pk, code);
+        break;
+    }
+    default: return -1; /* arrays: choose one of the competing values with --take */
+    }
+    return b->oom ? -1 : 0;
+}
+
+static const char k_review_help[] =
+    "usage: sakhi-admin review [list [ID]] [--utc] [--json]\n"
+    "       sakhi-admin review resolve ID (--keep | --field NAME (--take N | --value V))\n"
+    "       [--json]\n"
+    "\n"
+    "Records flagged REVIEW (two devices changed the same field concurrently): for each field in\n"
+    "conflict since the last resolution, the competing values numbered 1, 2, ... (1 is the\n"
+    "current one), who wrote each and when. `resolve` sets the field to value N (--take) or to a\n"
+    "typed value (--value, for text, number, true/false and enumeration fields), or keeps the\n"
+    "current values (--keep), and clears the flag; the values it replaces go to the field's\n"
+    "history. States: any status; the record must be flagged. Resolution is a staff operation\n"
+    "through the server's write path: it syncs like any change and is audited under the\n"
+    "operator (the Unix account; --as is refused).\n";
+
+int sk_admin_cmd_review(sk_admin *a, int argc, char **argv)
+{
+    int sub_resolve = argc >= 2 && strcmp(argv[1], "resolve") == 0;
+    int sub_list = argc >= 2 && strcmp(argv[1], "list") == 0;
+    if (sub_resolve || sub_list) {
+        argc--;
+        argv++;
+    }
+    const char *pos[1] = {NULL}, *as = NULL, *field = NULL, *take = NULL, *value = NULL;
+    int utc = 0, keep = 0;
+    size_t npos = 0;
+    const sk_admin_opt opts[] = {{"as", 1, &as, NULL},       {"utc", 0, NULL, &utc},
+                                 {"field", 1, &field, NULL}, {"take", 1, &take, NULL},
+                                 {"value", 1, &value, NULL}, {"keep", 0, NULL, &keep},
+                                 {NULL, 0, NULL, NULL}};
+    int rc = sk_admin_parse(a, argc, argv, opts, pos, sub_resolve ? 1 : 0, 1, &npos, k_review_help);
+    if (rc)
+        return rc;
+    if (!sub_resolve && (field || take || value || keep))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--field, --take, --value and --keep are "
+                             "for `review resolve`");
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    sk_actor actor;
+    sk_worker wb;
+    if ((rc = sk_admin_actor(a, as, &actor, &wb)))
+        return rc;
+    if (actor.role != SK_ROLE_STAFF && actor.role != SK_ROLE_ADMIN)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
+                             "worker '%s' is a field worker; review is for staff", as);
+    sk_buf b = SK_BUF_INIT;
+    if (!sub_resolve) {
+        MDB_txn *txn;
+        if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+        if (npos) {
+            sk_record r;
+            if ((rc = load_for(a, txn, pos[0], &actor, &r))) {
+                mdb_txn_abort(txn);
+                return rc;
+            }
+            if (!(r.flags & SK_REC_REVIEW) && !a->json)
+                printf("%s: not flagged for review\n", pos[0]);
+            else
+                rc = print_review(a, txn, &actor, &r, utc, &b);
+            sk_record_free(&r);
+        } else {
+            review_list_ctx c = {a, txn, &actor, utc, &b, 0};
+            rc = sk_admin_each_record(a, txn, review_row, &c);
+        }
+        mdb_txn_abort(txn);
+        sk_buf_free(&b);
+        if (rc)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list: %s", sk_err_text(rc));
+        return 0;
+    }
+
+    /* resolve */
+    if (keep == (field != NULL) || (field && (take != NULL) == (value != NULL)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "resolve needs --keep, or --field NAME with --take N or --value V");
+    const sk_field_info *fi = field ? sk_case_field_by_name(field) : NULL;
+    if (field && !fi)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown field '%s'", field);
+    sk_admin_wtxn wt;
+    sk_record r;
+    conflicts *cf = calloc(1, sizeof(*cf));
+    int status = SK_ADMIN_EXIT_FAIL;
+    if (!cf)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
+    sk_record_init(&r);
+    if ((rc = sk_admin_wtxn_begin(a, &wt))) {
+        free(cf);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write: %s", sk_err_text(rc));
+    }
+    if ((status = load_for(a, wt.txn, pos[0], &actor, &r)))
+        goto out;
+    status = SK_ADMIN_EXIT_FAIL;
+    sk_cw_field chosen;
+    sk_cw_op op;
+    memset(&op, 0, sizeof(op));
+    op.kind = SK_CW_RESOLVE;
+    op.record = r.id;
+    if (fi) {
+        chosen.key = fi->key;
+        if (take) {
+            char *end;
+            unsigned long n = strtoul(take, &end, 10);
+            if ((rc = conflicts_of(a, wt.txn, &r, cf)) || (rc = candidates_of(cf, fi->key))) {
+                sk_admin_fail(a, status, "cannot read the history: %s", sk_err_text(rc));
+                goto out;
+            }
+            if (!take[0] || *end || n < 1 || n > cf->n) {
+                status = sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                       "--take must be 1 to %u (see `review list %s`)",
+                                       (unsigned)cf->n, pos[0]);
+                goto out;
+            }
+            chosen.val = cf->c[n - 1].val;
+            chosen.len = cf->c[n - 1].len;
+            if (!chosen.len) {
+                static const uint8_t nil = 0xc0;
+                chosen.val = &nil;
+                chosen.len = 1;
+            }
+        } else {
+            if (encode_value(fi, value, &b)) {
+                status =
+                    sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                  "--value does not fit field %s (use --take for lists)", fi->name);
+                goto out;
+            }
+            chosen.val = b.data;
+            chosen.len = (uint32_t)b.len;
+        }
+        op.resolve = &chosen;
+        op.nresolve = 1;
+    }
+    sk_caseops_result res;
+    sk_caseops_ctx ctx = {a->store, wt.txn, &actor, sk_admin_now_ms(), 0};
+    rc = sk_caseops_apply(&ctx, &op, &res);
+    if (rc == -SK_E_STORE_IO || rc == -SK_E_STORE_FULL || rc == -SK_E_NOMEM ||
+        rc == -SK_E_INTERNAL) {
+        sk_admin_fail(a, status, "store error: %s", sk_err_text(rc));
+        goto out;
+    }
+    if (rc) {
+        sk_admin_fail(a, status, "refused: %s (%s)", res.err.msg, sk_err_name(res.err.code));
+        goto out;
+    }
+    if ((rc = sk_admin_wtxn_commit(a, &wt))) {
+        sk_admin_fail(a, status, "cannot commit: %s", sk_err_text(rc));
+        goto out;
+    }
+    char idt[37];
+    sk_id_to_str(&r.id, idt);
+    if (a->json)
+        printf("{\"id\":\"%s\",\"version\":%" PRIu64 ",\"review\":%s}\n", idt, res.version,
+               res.merged ? "true" : "false");
+    else if (a->tty)
+        printf("%s resolved: version %" PRIu64 "\n", idt, res.version);
+    status = SK_ADMIN_EXIT_OK;
+out:
+    sk_admin_wtxn_abort(a, &wt);
+    free_candidates(cf);
+    free(cf);
+    sk_record_free(&r);
+    sk_buf_free(&b);
+    return status;
+}
