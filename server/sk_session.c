@@ -1239,9 +1239,9 @@ static int pull_step(sk_session *s, pull *p)
                 sk_case_redact(&s->actor, &r);
                 /* A field worker not assigned to an accepted case gets its minimised form only
                  * (CASE-MODEL.md section 7), also the creator once it is assigned to someone
-                 * else. */
+                 * else; the form keeps the tasks addressed to her (she still completes them). */
                 if (sk_case_stub_only(&s->actor, &r))
-                    sk_case_make_stub(&r);
+                    sk_case_make_stub_for(&s->actor, &r);
                 rc = sk_record_pack(&pk, &r);
             }
             if (rc == 0 && recs.oom)

@@ -13,3 +13,13 @@ if(TARGET sakhi_server_core AND TARGET sakhi-admin)
     TIMEOUT 120)
   add_dependencies(test_caseops sakhi-admin)
 endif()
+# The whole loop with real processes: sakhi-server, two libsakhi devices of one ASHA, and the
+# centre's staff through the sakhi-admin executable.
+if(TARGET sakhi AND TARGET sakhi-server AND TARGET sakhi-admin)
+  sakhi_add_test(casework_e2e
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_casework_e2e.c
+    LIBS sakhi sakhi_testsupport Threads::Threads
+    LABELS integration
+    TIMEOUT 300)
+  add_dependencies(casework_e2e sakhi-admin sakhi-server)
+endif()

@@ -523,6 +523,17 @@ static int validation_error(sakhi_client *c, const sk_case_error *err, int rc)
  * Build the change of draft d (or of a bare change `add` for follow-ups) against the stored
  * state, check it, and when commit is set write it durably. Called with the mutex held.
  */
+/* Is the change only task updates (what a worker may save on a stub)? */
+static int only_task_updates(const sk_change *ch)
+{
+    if (ch->nfields || !ch->nentries)
+        return 0;
+    for (uint32_t i = 0; i < ch->nentries; i++)
+        if (ch->entries[i].list != SK_LIST_TASK_UPDATE)
+            return 0;
+    return 1;
+}
+
 static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_change *draft,
                        int commit)
 {
@@ -548,7 +559,8 @@ static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_ch
         goto out;
     } else {
         is_new = 0;
-        if (rs.stub || (rs.view.flags & SK_REC_TOMBSTONE) || (rs.base.flags & SK_REC_TOMBSTONE)) {
+        if ((rs.stub && !only_task_updates(draft)) || (rs.view.flags & SK_REC_TOMBSTONE) ||
+            (rs.base.flags & SK_REC_TOMBSTONE)) {
             rc = sk_client_fail(c, SAKHI_ESTATE, NULL,
                                 rs.stub ? "only a stub of this record is kept on this device"
                                         : "the record was deleted");
@@ -579,7 +591,10 @@ static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_ch
     }
     if ((rc = sk_lstore_rebuild(c, txn, &rs, &ch)))
         goto out;
-    if (!(rs.view.flags & SK_REC_TOMBSTONE)) {
+    /* A stub lacks the fields validation requires: a task update on it was judged by the
+     * permission check above (the task is hers and on the record); the server validates the
+     * whole record. */
+    if (!(rs.view.flags & SK_REC_TOMBSTONE) && !rs.stub) {
         int vrc = sk_case_validate_flags(&rs.view, SK_VALIDATE_KEEP_UNKNOWN, &err);
         if (vrc && err.field == SK_F_CASE_NO && !sk_record_field(&rs.view, SK_F_CASE_NO) &&
             change_has(&ch, SK_F_STATUS)) {
@@ -727,6 +742,90 @@ int sakhi_followup_add(sakhi_client *c, const char *idtext, const char *text)
     rc = save_locked(c, &id, 0, &ch, 1);
 out:
     pthread_mutex_unlock(&c->mu);
+    sk_vault_buf_wipe(&b);
+    sk_change_free(&ch);
+    return rc;
+}
+
+int sakhi_task_set(sakhi_client *c, const char *idtext, const char *tasktext, int state,
+                   const char *note)
+{
+    sk_id id, tid, eid;
+    sk_change ch;
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_rstate rs;
+    MDB_txn *txn = NULL;
+    int rc;
+    if (!c || !idtext || !tasktext || sk_id_from_str(&id, idtext) != 0 ||
+        sk_id_from_str(&tid, tasktext) != 0 ||
+        (state != SAKHI_TASK_OPEN && state != SAKHI_TASK_DONE && state != SAKHI_TASK_CANCELLED))
+        return SAKHI_EINVAL;
+    size_t n = note ? strlen(note) : 0;
+    if (n > 4000 || (n && !utf8_ok(note, n)))
+        return sk_client_fail(c, SAKHI_EINVAL, NULL,
+                              "task_update: note must be 0 to 4000 bytes of UTF-8");
+    if (c->wiped)
+        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    if (sk_id_new(&eid, sk_client_wall_ms(c)))
+        return SAKHI_EIO;
+    sk_change_init(&ch);
+    sk_rstate_init(&rs);
+    pthread_mutex_lock(&c->mu);
+    sk_client_clear_err(c);
+    /* The task must be on the record as this device sees it, in another state. */
+    if ((rc = sk_lstore_txn(c, 1, &txn)))
+        goto out;
+    rc = sk_lstore_rstate_get(c, txn, &id, &rs);
+    mdb_txn_abort(txn);
+    txn = NULL;
+    if (rc == SAKHI_ENOTFOUND) {
+        rc = sk_client_fail(c, rc, NULL, "no such record");
+        goto out;
+    }
+    if (rc)
+        goto out;
+    sk_task_view tv[64];
+    size_t nt = 0, found = (size_t)-1;
+    (void)sk_case_tasks(&rs.view, tv, 64, &nt);
+    for (size_t i = 0; i < nt && i < 64; i++)
+        if (sk_id_cmp(&tv[i].id, &tid) == 0)
+            found = i;
+    if (found == (size_t)-1) {
+        rc = sk_client_fail(c, SAKHI_ENOTFOUND, NULL, "task: no such task on this case");
+        goto out;
+    }
+    if ((int)tv[found].state == state) {
+        rc = sk_client_fail(c, SAKHI_ESTATE, NULL, "task: already in that state");
+        goto out;
+    }
+    sk_packer_init(&pk, &b);
+    msgpack_pack_map(&pk, n ? 5 : 4);
+    msgpack_pack_uint32(&pk, SK_ENTRY_BY);
+    sk_pack_cstr(&pk, worker_or_device(c));
+    if (n) {
+        msgpack_pack_uint32(&pk, SK_ENTRY_TEXT);
+        sk_pack_str(&pk, note, n);
+    }
+    msgpack_pack_uint32(&pk, SK_ENTRY_AT);
+    msgpack_pack_uint64(&pk, (uint64_t)((int64_t)sk_client_wall_ms(c) + c->clock.offset_ms));
+    msgpack_pack_uint32(&pk, SK_ENTRY_TASK);
+    msgpack_pack_bin(&pk, 16);
+    msgpack_pack_bin_body(&pk, tid.b, 16);
+    msgpack_pack_uint32(&pk, SK_ENTRY_STATE);
+    msgpack_pack_uint32(&pk, (uint32_t)state);
+    if (b.oom) {
+        rc = SAKHI_ENOMEM;
+        goto out;
+    }
+    ch.id = id;
+    if ((rc = sk_client_err_from_sk(
+             sk_change_add_entry(&ch, &eid, SK_LIST_TASK_UPDATE, b.data, (uint32_t)b.len))))
+        goto out;
+    rc = save_locked(c, &id, 0, &ch, 1);
+out:
+    pthread_mutex_unlock(&c->mu);
+    sk_rstate_free(&rs);
     sk_vault_buf_wipe(&b);
     sk_change_free(&ch);
     return rc;

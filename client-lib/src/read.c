@@ -282,6 +282,45 @@ const char *sakhi_record_followup_text(sakhi_record *rec, size_t idx)
     return NULL;
 }
 
+size_t sakhi_record_task_count(const sakhi_record *rec)
+{
+    size_t n = 0;
+    sk_task_view tv;
+    if (!rec || sk_case_tasks(&rec->view, &tv, 0, &n) != 0)
+        return 0;
+    return n;
+}
+
+int sakhi_record_task(sakhi_task *out, sakhi_record *rec, size_t idx, uint64_t now_ms)
+{
+    sk_task_view *tv;
+    size_t n = 0;
+    int rc = SAKHI_EINVAL;
+    if (!out || !rec || sk_case_tasks(&rec->view, NULL, 0, &n) != 0 || idx >= n)
+        return SAKHI_EINVAL;
+    if (!(tv = sk_client_calloc(rec->c, n * sizeof(*tv))))
+        return SAKHI_ENOMEM;
+    if (sk_case_tasks(&rec->view, tv, n, &n) != 0 || idx >= n)
+        goto out;
+    const sk_task_view *t = &tv[idx];
+    memset(out, 0, sizeof(*out));
+    sk_id_to_str(&t->id, out->id);
+    out->text = keep_str(rec, t->text, t->text_len);
+    out->for_worker = keep_str(rec, t->for_worker, t->for_len);
+    out->note = t->note ? keep_str(rec, t->note, t->note_len) : NULL;
+    if (!out->text || !out->for_worker || (t->note && !out->note)) {
+        rc = SAKHI_ENOMEM;
+        goto out;
+    }
+    out->due_ms = t->due;
+    out->state = (int)t->state;
+    out->urgency = sk_task_urgency(t, now_ms, 7ull * 24 * 3600 * 1000);
+    rc = 0;
+out:
+    sk_client_dealloc(rec->c, tv);
+    return rc;
+}
+
 /* ---- JSON ----------------------------------------------------------------------------------- */
 
 static void json_str(sk_buf *b, const char *s)

@@ -512,6 +512,40 @@ SAKHI_API size_t sakhi_record_followup_count(const sakhi_record *rec);
 /* Text of follow-up i (< count); NULL when out of range. Owned by rec. */
 SAKHI_API const char *sakhi_record_followup_text(sakhi_record *rec, size_t i);
 
+/*
+ * Follow-up tasks on a record (docs/CASE-MODEL.md section 9): the centre's tasks addressed to this
+ * device's worker sync to her devices, also on a case her device keeps only as a stub. The
+ * record's view includes her own not yet synced task updates.
+ */
+typedef enum sakhi_task_state {
+    SAKHI_TASK_OPEN = 1,
+    SAKHI_TASK_DONE = 2,
+    SAKHI_TASK_CANCELLED = 3
+} sakhi_task_state;
+typedef struct sakhi_task {
+    char id[SAKHI_ID_STRLEN];
+    const char *text;       /* what to do; owned by the record (valid until sakhi_record_free) */
+    const char *for_worker; /* whom it is for; owned by the record */
+    const char *note;       /* the note of its latest update, or NULL; owned by the record */
+    uint64_t due_ms;        /* due, Unix ms */
+    int state;              /* SAKHI_TASK_* */
+    int urgency;            /* at now_ms: 3 overdue, 2 due (within 24 h), 1 due soon (7 days), 0 */
+} sakhi_task;
+/* Number of tasks on rec. Not thread-safe on one rec. */
+SAKHI_API size_t sakhi_record_task_count(const sakhi_record *rec);
+/* Task i (0-based, in the record's order) of rec, its urgency judged at now_ms. Returns 0,
+ * SAKHI_EINVAL (no such index), SAKHI_ENOMEM. */
+SAKHI_API int sakhi_record_task(sakhi_task *out, sakhi_record *rec, size_t i, uint64_t now_ms);
+/* Mark task task_id of record id done (or open again) with an optional note (0..4000 bytes of
+ * UTF-8), saved durably as one change that syncs like any other; works offline and on a stub.
+ * A field worker may set only her own tasks and may not cancel one (the server refuses it too).
+ * Returns 0, SAKHI_EINVAL, SAKHI_ENOTFOUND (no such record or task), SAKHI_EFORBIDDEN (not her
+ * task, or cancelling; sakhi_errmsg says why), SAKHI_ESTATE (already in that state, or the
+ * record deleted),
+ * SAKHI_ENOMEM, SAKHI_EIO, SAKHI_EFULL. Thread-safe with respect to a running sync. */
+SAKHI_API int sakhi_task_set(sakhi_client *c, const char *id, const char *task_id, int state,
+                             const char *note);
+
 /* The record as one JSON object: {"id", "version", "sync_state", "stub", "fields": {name:
  * value, enumerations by name}, "followups": [{"by","text","at"}], "reject": {...}}.
  * *out is NUL-terminated; free it with sakhi_free(c, *out).
