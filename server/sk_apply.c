@@ -209,7 +209,9 @@ static int server_fields(const sk_apply_ctx *ctx, MDB_txn *txn, sk_record *r, in
 static void ack_fields(const sk_apply_ctx *ctx, const sk_record *merged, const sk_change *c,
                        uint64_t seq, sk_ack *ack)
 {
-    static const uint32_t keys[] = {SK_F_DEVICE, SK_F_WORKER, SK_F_STATUS, SK_F_CASE_NO};
+    /* in key order */
+    static const uint32_t keys[] = {SK_F_DEVICE, SK_F_WORKER, SK_F_CASE_NO, SK_F_MINOR,
+                                    SK_F_STATUS};
     const sk_field *set[sizeof(keys) / sizeof(keys[0])];
     uint32_t n = 0;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

@@ -167,7 +167,8 @@ static void test_ack_fields_and_version_only(void **state)
         const sk_ack *k = &ack.u.push_ack.acks[i];
         assert_int_equal(k->status, SK_ACK_APPLIED);
         assert_int_equal(k->has_fields, 1);
-        /* exactly the three fields the server sets on a new referral, in key order */
+        /* exactly the four fields the server sets on a new adult's referral, in key order:
+         * minor is derived from the age */
         sk_mp fm;
         uint32_t n;
         uint64_t key, v;
@@ -175,7 +176,7 @@ static void test_ack_fields_and_version_only(void **state)
         uint32_t slen;
         sk_mp_init(&fm, k->fields, k->fields_len);
         assert_int_equal(sk_mp_read_map(&fm, &n), 0);
-        assert_int_equal(n, 3);
+        assert_int_equal(n, 4);
         assert_int_equal(sk_mp_read_uint(&fm, &key), 0);
         assert_int_equal(key, SK_F_DEVICE);
         assert_int_equal(sk_mp_read_uint(&fm, &v), 0);
@@ -185,6 +186,11 @@ static void test_ack_fields_and_version_only(void **state)
         assert_int_equal(sk_mp_read_str(&fm, &s, &slen), 0);
         assert_int_equal(slen, 3);
         assert_memory_equal(s, "fw1", 3);
+        assert_int_equal(sk_mp_read_uint(&fm, &key), 0);
+        assert_int_equal(key, SK_F_MINOR);
+        int minor = 1;
+        assert_int_equal(sk_mp_read_bool(&fm, &minor), 0);
+        assert_false(minor);
         assert_int_equal(sk_mp_read_uint(&fm, &key), 0);
         assert_int_equal(key, SK_F_STATUS);
         assert_int_equal(sk_mp_read_uint(&fm, &v), 0);
