@@ -883,8 +883,9 @@ static void on_auth(sk_session *s, const sk_msg *m)
                "session=%llu device=%llu worker=%s seen_epoch=%016llx seen_seq=%llu "
                "epoch=%016llx since_seq=%llu",
                (unsigned long long)s->id, (unsigned long long)s->device,
-               sk_log_esc(wesc, sizeof(wesc), s->worker.id), (unsigned long long)s->hello_epoch, (unsigned long long)s->hello_seen,
-               (unsigned long long)ep.epoch, (unsigned long long)ep.since_seq);
+               sk_log_esc(wesc, sizeof(wesc), s->worker.id), (unsigned long long)s->hello_epoch,
+               (unsigned long long)s->hello_seen, (unsigned long long)ep.epoch,
+               (unsigned long long)ep.since_seq);
     sk_log(SK_LOG_INFO, "auth_ok", "session=%llu device=%llu worker=%s role=%u",
            (unsigned long long)s->id, (unsigned long long)s->device,
            sk_log_esc(wesc, sizeof(wesc), s->worker.id), s->worker.role);
