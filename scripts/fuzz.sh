@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # fuzz.sh [seconds] - build the libFuzzer targets with clang under ASan+UBSan and run each one
-# for a bounded time on its seed corpus (tests/fuzz/corpus/, corpus_session/, corpus_client/),
+# for a bounded time on its seed corpus (tests/fuzz/corpus/, corpus_session/, corpus_client/,
+# corpus_desk_form/),
 # with the protocol dictionary tests/fuzz/sakhi.dict.
 #
 # Environment:
@@ -15,7 +16,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${SAKHI_FUZZ_BUILD:-$ROOT/build-fuzz}
 SECS=${1:-${SAKHI_FUZZ_SECONDS:-60}}
-TARGETS=(fuzz_frame fuzz_session fuzz_client)
+TARGETS=(fuzz_frame fuzz_session fuzz_client fuzz_desk_form)
 
 if ! command -v clang >/dev/null 2>&1; then
     echo "fuzz.sh: clang not found (scripts/setup-deps.sh installs it)" >&2
@@ -33,6 +34,7 @@ for t in "${TARGETS[@]}"; do
     case $t in # seed corpus of each target (replayed by ctest, label fuzz-smoke)
     fuzz_session) seeds="$ROOT/tests/fuzz/corpus_session" ;;
     fuzz_client) seeds="$ROOT/tests/fuzz/corpus_client" ;;
+    fuzz_desk_form) seeds="$ROOT/tests/fuzz/corpus_desk_form" ;;
     *) seeds="$ROOT/tests/fuzz/corpus" ;;
     esac
     mkdir -p "$work"

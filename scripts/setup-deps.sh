@@ -14,6 +14,7 @@ PACKAGES=(
     clang clang-format
     lmdb-utils openssl valgrind iproute2
     default-jdk-headless junit5
+    libh2o-dev libargon2-dev
 )
 
 if [[ "${SAKHI_SKIP_DEPS:-0}" == 1 ]]; then

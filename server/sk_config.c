@@ -101,6 +101,23 @@ static const opt k_opts[] = {
     {"audit-retention-days", K_UINT, O(audit_retention_days), 0, 36500, "DAYS",
      "audit entries older than this are pruned, the chain kept verifiable (default 400; 0 = "
      "keep forever)"},
+    {"desk", K_BOOL, O(desk), 0, 0, NULL,
+     "serve the centre desk (staff pages over HTTPS; needs --tls-cert and --tls-key)"},
+    {"desk-port", K_UINT, O(desk_port), 0, 65535, "N",
+     "the desk's TCP port (default 7443; 0 picks a free port)"},
+    {"desk-port-file", K_STR, O(desk_port_file), 0, 0, "FILE",
+     "write the desk's bound port number here once listening"},
+    {"desk-idle-timeout", K_SECONDS, O(desk_idle_ms), 0, 0, "S",
+     "end a desk session unused this long, in seconds (default 1800)"},
+    {"desk-session-max", K_SECONDS, O(desk_session_ms), 0, 0, "S",
+     "end a desk session this long after its login, in seconds (default 43200)"},
+    {"desk-login-limit", K_UINT, O(desk_login_limit), 0, 1000000, "N",
+     "failed desk logins of one name from one address before each further failure backs off "
+     "(1 min doubling to 10 min; default 5)"},
+    {"desk-login-limit-addr", K_UINT, O(desk_login_limit_addr), 0, 1000000, "N",
+     "failed desk logins from one address before it backs off (default 30)"},
+    {"desk-max-conn", K_UINT, O(desk_max_conn), 1, 100000, "N",
+     "most desk connections at once (default 256)"},
 };
 #undef O
 #define NOPTS (sizeof(k_opts) / sizeof(k_opts[0]))
@@ -133,6 +150,12 @@ void sk_config_defaults(sk_config *c)
     c->log_max_bytes = 64u * 1024u * 1024u;
     c->log_keep = 5;
     c->audit_retention_days = 400;
+    c->desk_port = 7443;
+    c->desk_idle_ms = 1800000;
+    c->desk_session_ms = 43200000;
+    c->desk_login_limit = 5;
+    c->desk_login_limit_addr = 30;
+    c->desk_max_conn = 256;
 }
 
 static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -348,6 +371,13 @@ int sk_config_check(const sk_config *c, char *err, size_t errcap)
         return fail(err, errcap, "--log-max-size: 0 or at least 4096");
     if (c->log_summary_ms < 100)
         return fail(err, errcap, "--log-summary-interval: must be at least 0.1");
+    if (c->desk && c->plaintext)
+        return fail(err, errcap,
+                    "--desk needs --tls-cert and --tls-key: the desk is served over HTTPS only");
+    if (c->desk && c->desk_port != 0 && c->desk_port == c->port)
+        return fail(err, errcap, "--desk-port: %u is the sync port; choose another", c->desk_port);
+    if (c->desk && (c->desk_idle_ms == 0 || c->desk_session_ms == 0))
+        return fail(err, errcap, "--desk-idle-timeout and --desk-session-max must be above 0");
     return 0;
 }
 

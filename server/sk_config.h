@@ -46,6 +46,15 @@ typedef struct sk_config {
     uint64_t log_summary_ms;       /* interval of the unauth_summary line */
     uint32_t enroll_code_tries;    /* wrong codes per code id before the code dies (0 = never) */
     uint32_t audit_retention_days; /* audit entries older are pruned; 0 = keep forever */
+    /* the centre desk (server/sk_desk.c, docs/DESK.md) */
+    int desk;                                /* serve the desk */
+    unsigned desk_port;                      /* 0 = any free port (see desk_port_file) */
+    char desk_port_file[SK_CONFIG_PATH_MAX]; /* if set, the desk's bound port is written here */
+    uint64_t desk_idle_ms;                   /* a desk session unused this long ends */
+    uint64_t desk_session_ms;                /* a desk session ends this long after login */
+    uint32_t desk_login_limit;               /* failed logins per (name, address) per window */
+    uint32_t desk_login_limit_addr;          /* failed logins per address per window */
+    unsigned desk_max_conn;                  /* most desk connections at once */
 } sk_config;
 
 void sk_config_defaults(sk_config *c);

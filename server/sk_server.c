@@ -9,6 +9,7 @@
  */
 #include "sk_server.h"
 
+#include "sk_desk.h"
 #include "sk_err.h"
 #include "sk_frame.h"
 #include "sk_log.h"
@@ -248,6 +249,8 @@ static void finish(sk_server *srv)
     sk_writer_stats(srv->writer, &txns, &reqs);
     sk_writer_stop(srv->writer);
     srv->writer = NULL;
+    sk_desk_close(srv->desk); /* after the writer: its last answers went to the desk */
+    srv->desk = NULL;
     sk_store_close(srv->store);
     srv->store = NULL;
     sk_tls_ctx_free(srv->tls);
@@ -274,7 +277,8 @@ static void finish(sk_server *srv)
 static void on_check(uv_timer_t *t)
 {
     sk_server *srv = t->data;
-    if (srv->draining && !srv->sessions)
+    /* Desk pages read the store on the thread pool: the store stays open until they are done. */
+    if (srv->draining && !srv->sessions && !sk_desk_busy(srv->desk))
         finish(srv);
 }
 
@@ -308,6 +312,7 @@ void sk_server_shutdown(sk_server *srv)
         uv_close((uv_handle_t *)&srv->listener, close_noop);
         srv->listening = 0;
     }
+    sk_desk_shutdown(srv->desk);
     sk_session *s = srv->sessions;
     while (s) {
         sk_session *next = sk_session_next(s);
@@ -356,6 +361,8 @@ static void init_cleanup(sk_server *srv)
         sk_writer_stop(srv->writer); /* frees itself when its handle is closed, below */
         srv->writer = NULL;
     }
+    sk_desk_close(srv->desk);
+    srv->desk = NULL;
     sk_store_close(srv->store);
     srv->store = NULL;
     sk_ratelimit_free(srv->rl_addr);
@@ -500,6 +507,10 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
            "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=%s", cfg->listen,
            port, cfg->data_dir, (unsigned long long)cfg->map_size_mb, cfg->max_conn, cfg->max_frame,
            srv->tls ? "tls" : "plaintext");
+    if (cfg->desk && (ret = sk_desk_start(&srv->desk, srv, err, errcap)) != 0) {
+        srv->desk = NULL;
+        goto out;
+    }
     if (cfg->port_file[0]) {
         /* Write then rename, so a reader never sees a half-written number. */
         char tmp[SK_CONFIG_PATH_MAX + 8];

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 typedef struct sk_session sk_session;
+typedef struct sk_desk sk_desk;
 
 /* What strangers did (counted, never logged one by one, never written to the store): summed
  * into one log line per --log-summary-interval (event=unauth_summary). */
@@ -76,6 +77,7 @@ typedef struct sk_server {
     sk_session *ua_head, *ua_tail; /* unauthenticated sessions, oldest first */
     size_t rx_bytes;               /* frame buffers of every session (frame_budget) */
     uint64_t budget_cuts;          /* sessions cut for the frame budget, since start */
+    sk_desk *desk;                 /* the centre desk (NULL unless --desk) */
     uint64_t next_session;
     int draining; /* SIGTERM/SIGINT received */
     int stopped;  /* writer stopped, handles closing */

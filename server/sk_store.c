@@ -36,6 +36,7 @@ struct sk_store {
     uint8_t nonces[1536]; /* random bytes for nonces, drawn from the DRBG in bulk (holder) */
     size_t nonce_left;    /* unused bytes at the end of nonces; 0 = draw again */
     MDB_dbi meta, records, changes, history, devices, ops, workers, enroll, audit, journal;
+    MDB_dbi staff; /* desk logins (server/sk_desk_staff.c owns the value format) */
 };
 
 static char g_open_err[512];
@@ -83,6 +84,16 @@ MDB_dbi sk_store_dbi_changes(sk_store *s)
 MDB_dbi sk_store_dbi_records(sk_store *s)
 {
     return s->records;
+}
+
+MDB_dbi sk_store_dbi_staff(sk_store *s)
+{
+    return s->staff;
+}
+
+MDB_dbi sk_store_dbi_ops(sk_store *s)
+{
+    return s->ops;
 }
 
 static int meta_u64(sk_store *s, MDB_txn *txn, const char *key, uint64_t *out)
@@ -453,7 +464,7 @@ int sk_store_open(sk_store **out, const char *dir, uint64_t map_size)
     } dbs[] = {{"meta", &s->meta},       {"records", &s->records}, {"changes", &s->changes},
                {"history", &s->history}, {"devices", &s->devices}, {"ops", &s->ops},
                {"workers", &s->workers}, {"enroll", &s->enroll},   {"audit", &s->audit},
-               {"journal", &s->journal}};
+               {"journal", &s->journal}, {"staff", &s->staff}};
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
         if ((mrc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi))) {
             snprintf(g_open_err, sizeof(g_open_err), "cannot open database %s: %s", dbs[i].name,

@@ -17,6 +17,7 @@
  *   ops       device u64 BE + op u64 BE -> the ack given (so a re-sent op gets the same ack)
  *   workers   worker id (bytes) -> [role, district, disabled]
  *   enroll    SHA-256(code) -> [worker, expires_ms, used_ms, device, created_ms]
+ *   staff     desk login name -> account (server/sk_desk_staff.h)
  *   audit     seq u64 BE -> [ts_ms, event, worker, device, detail, prev_hash bin32], chained
  *             (see sk_store_audit_txn); meta "audit_head", "audit_pruned" = seq || hash;
  *             meta "authgen" = u64 BE raised by revocations and worker writes;
@@ -351,6 +352,8 @@ int sk_store_audit_prune_txn(sk_store *s, MDB_txn *txn, uint64_t cutoff_ms, uint
 /* DBI handles for cursors in the pull path. */
 MDB_dbi sk_store_dbi_changes(sk_store *s);
 MDB_dbi sk_store_dbi_records(sk_store *s);
+MDB_dbi sk_store_dbi_staff(sk_store *s);
+MDB_dbi sk_store_dbi_ops(sk_store *s);
 
 /* Big-endian helpers used in keys. */
 void sk_be64_put(uint8_t out[8], uint64_t v);

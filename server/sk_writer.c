@@ -321,6 +321,7 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
         return 0;
     }
     case SK_WREQ_SWEEP: return sk_caseops_sweep(wr->store, txn, w->now_ms, &w->swept_out);
+    case SK_WREQ_CALL: return w->call(wr->store, txn, w);
     }
     w->rc = -SK_E_INTERNAL;
     return 0;
@@ -453,7 +454,10 @@ static void deliver(sk_writer *wr)
         sk_wreq *next = w->next;
         w->next = NULL;
         wr->pending--;
-        wr->done(w, wr->payload);
+        if (w->kind == SK_WREQ_CALL && w->call_done)
+            w->call_done(w);
+        else
+            wr->done(w, wr->payload);
         w = next;
     }
 }

@@ -21,7 +21,8 @@ typedef enum sk_wreq_kind {
     SK_WREQ_AUDIT = 4,  /* append one audit entry (event, worker, device, detail) */
     SK_WREQ_PRUNE = 5,  /* audit retention: remove entries older than now_ms - retain_ms */
     SK_WREQ_CASEOP = 6, /* a casework operation (sk_caseops_apply) as actor: the desk's path */
-    SK_WREQ_SWEEP = 7   /* the centre's timed rules (sk_caseops_sweep) */
+    SK_WREQ_SWEEP = 7,  /* the centre's timed rules (sk_caseops_sweep) */
+    SK_WREQ_CALL = 8    /* run call() inside the transaction (the desk's staff operations) */
 } sk_wreq_kind;
 
 #define SK_ACK_MSG_CAP 192
@@ -72,6 +73,13 @@ typedef struct sk_wreq {
     sk_caseops_result caseop_res;
     /* SWEEP: tasks the rules made */
     uint32_t swept_out;
+    /* CALL: call runs on the writer thread inside the group transaction and returns 0 or a
+     * fatal store code (it may run again, alone, when the group fails: it must start from what
+     * it reads); request-level refusals go in w->rc or in call_arg. call_done runs on the loop
+     * thread with the result, instead of the server's done callback, and owns w. */
+    int (*call)(sk_store *st, MDB_txn *txn, struct sk_wreq *w);
+    void (*call_done)(struct sk_wreq *w);
+    void *call_arg;
 } sk_wreq;
 
 /* Allocate a request of kind (zeroed); for PUSH with room for n acks. NULL on no memory. */

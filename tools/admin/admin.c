@@ -41,6 +41,8 @@ static const char k_usage[] =
     "  enroll-code WORKER [--ttl 24h]    one-time device enrollment code\n"
     "  device list | device revoke ID  (also: revoke ID)\n"
     "  tls-cert --cn NAME --out DIR      self-signed certificate for the centre\n"
+    "  staff add NAME --role admin|counsellor|caseworker   desk account, one-time setup link\n"
+    "  staff link NAME | staff list | staff disable NAME\n"
     "Cases:\n"
     "  list [--status S]                 records (no personal fields)\n"
     "  show ID [--identifying]\n"
@@ -254,6 +256,7 @@ static const cmd k_cmds[] = {
     {"revoke", sk_admin_cmd_revoke},
     {"stats", sk_admin_cmd_stats},
     {"tls-cert", sk_admin_cmd_tls_cert},
+    {"staff", sk_admin_cmd_staff},
     {"list", sk_admin_cmd_list},
     {"show", sk_admin_cmd_show},
     {"accept", sk_admin_cmd_accept},

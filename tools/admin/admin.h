@@ -14,6 +14,7 @@
  *   admin_audit.c    the audit log: appends, listing, chain verification (the store's), signed
  *                    heads (--sign, --verify --public-key)
  *   admin_keys.c     keys kept outside the data directory: making, permission checks, Ed25519
+ *   admin_staff.c    desk accounts of the centre's staff and their setup links
  * Command functions return the process exit status: 0 success, 1 failure, 2 usage error.
  */
 #ifndef SK_ADMIN_H
@@ -113,6 +114,7 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_revoke(sk_admin *a, int argc, char **argv); /* = device revoke */
 int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_tls_cert(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_staff(sk_admin *a, int argc, char **argv); /* admin_staff.c: desk accounts */
 
 int sk_admin_cmd_list(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_show(sk_admin *a, int argc, char **argv);

@@ -1,0 +1,99 @@
+/*
+ * sk_desk_i18n.h - the desk's string catalog: every word a page shows, in English and Hindi.
+ *
+ * One table (sk_desk_i18n.c) holds each message in both languages side by side, so a message
+ * cannot exist in one language only. Pages ask for sk_t(lang, T_...); field values from the
+ * store are shown as they are (escaped), enumeration names through sk_t_enum.
+ */
+#ifndef SK_DESK_I18N_H
+#define SK_DESK_I18N_H
+
+#include "sk_case.h"
+
+enum { SK_LANG_EN = 0, SK_LANG_HI = 1, SK_LANG_COUNT = 2 };
+
+#define SK_DESK_MESSAGES(X)                                                                        \
+    X(T_TITLE, "Sakhi centre desk", "सखी केंद्र डेस्क")                                                 \
+    X(T_LOGIN, "Log in", "लॉग इन करें")                                                              \
+    X(T_LOGOUT, "Log out", "लॉग आउट")                                                              \
+    X(T_NAME, "Name", "नाम")                                                                       \
+    X(T_PASSWORD, "Password", "पासवर्ड")                                                            \
+    X(T_PASSWORD_AGAIN, "Password again", "पासवर्ड दोबारा")                                         \
+    X(T_TOTP, "Code from your authenticator app (if set up)", "ऑथेंटिकेटर ऐप का कोड (यदि चालू है)")     \
+    X(T_LOGIN_FAILED, "Wrong name, password or code.", "नाम, पासवर्ड या कोड गलत है।")                \
+    X(T_RATE_LIMITED, "Too many failed attempts from this computer. Try again in a few minutes.",  \
+      "इस कंप्यूटर से बहुत सारे असफल प्रयास। कुछ मिनट बाद फिर कोशिश करें।")                                  \
+    X(T_BUSY, "The server is busy. Try again in a moment.",                                        \
+      "सर्वर व्यस्त है। थोड़ी देर में फिर कोशिश करें।")                                                      \
+    X(T_SESSION_ENDED, "Your session has ended. Please log in again.",                             \
+      "आपका सत्र समाप्त हो गया है। कृपया फिर से लॉग इन करें।")                                            \
+    X(T_CSRF, "This form has expired. Go back, reload the page and try again.",                    \
+      "यह फ़ॉर्म पुराना हो गया है। वापस जाएँ, पेज फिर से खोलें और दोबारा कोशिश करें।")                        \
+    X(T_SETUP, "Set your password", "अपना पासवर्ड बनाएँ")                                            \
+    X(T_SETUP_BAD,                                                                                 \
+      "This setup link is unknown, used or expired. Ask the administrator for a new one.",         \
+      "यह लिंक अमान्य, उपयोग किया हुआ या पुराना है। व्यवस्थापक से नया लिंक माँगें।")                           \
+    X(T_PW_RULES, "At least 10 characters; both entries the same.",                                \
+      "कम से कम 10 अक्षर; दोनों बार एक जैसा।")                                                         \
+    X(T_PW_SET, "Password set. You can log in now.", "पासवर्ड बन गया। अब लॉग इन करें।")               \
+    X(T_WORKLIST, "Worklist", "कार्य सूची")                                                          \
+    X(T_INBOX, "New referrals to accept or decline", "स्वीकार या अस्वीकार करने के लिए नए रेफ़रल")        \
+    X(T_OPEN_CASES, "Open cases", "खुले मामले")                                                       \
+    X(T_NONE, "Nothing here.", "यहाँ कुछ नहीं है।")                                                    \
+    X(T_CASE, "Case", "मामला")                                                                     \
+    X(T_CAPTURED, "Captured", "दर्ज किया")                                                          \
+    X(T_WAITING, "Waiting", "प्रतीक्षा")                                                             \
+    X(T_URGENCY, "Urgency", "तात्कालिकता")                                                          \
+    X(T_STATUS, "Status", "स्थिति")                                                                 \
+    X(T_DISTRICT, "District", "ज़िला")                                                              \
+    X(T_VILLAGE, "Village", "गाँव")                                                                 \
+    X(T_WORKER, "Field worker", "फ़ील्ड कार्यकर्ता")                                                   \
+    X(T_CONCERNS, "Concerns", "समस्याएँ")                                                            \
+    X(T_REVIEW, "needs review", "समीक्षा आवश्यक")                                                    \
+    X(T_MINOR, "minor", "नाबालिग")                                                                 \
+    X(T_OPEN, "Open", "खोलें")                                                                       \
+    X(T_ACCEPT, "Accept", "स्वीकार करें")                                                             \
+    X(T_FILTER, "Filter", "छाँटें")                                                                   \
+    X(T_ALL, "all", "सभी")                                                                         \
+    X(T_URGENT_ONLY, "urgent only", "केवल तत्काल")                                                   \
+    X(T_IDENTITY, "Identity", "पहचान")                                                             \
+    X(T_HIDDEN, "hidden", "छिपा हुआ")                                                               \
+    X(T_SHOW_IDENTITY, "Show name and contact (recorded in the audit trail)",                      \
+      "नाम और संपर्क दिखाएँ (ऑडिट में दर्ज होगा)")                                                       \
+    X(T_NO_IDENTITY, "Your role may not see this minor's identity.",                               \
+      "आपकी भूमिका इस नाबालिग की पहचान नहीं देख सकती।")                                               \
+    X(T_PHONE, "Phone", "फ़ोन")                                                                     \
+    X(T_AGE, "Age", "आयु")                                                                          \
+    X(T_NOTES, "Notes at capture", "दर्ज करते समय की टिप्पणी")                                        \
+    X(T_SERVICES, "Services", "सेवाएँ")                                                              \
+    X(T_ENTRIES, "Follow-ups and notes", "फ़ॉलो-अप और टिप्पणियाँ")                                    \
+    X(T_HISTORY, "History", "इतिहास")                                                              \
+    X(T_VIEWED_BY, "Viewed and changed by", "किसने देखा और बदला")                                    \
+    X(T_ACTIONS, "Actions", "कार्रवाई")                                                             \
+    X(T_DONE, "Done.", "हो गया।")                                                                  \
+    X(T_REFUSED, "Refused", "अस्वीकृत")                                                              \
+    X(T_NOT_FOUND, "Not found.", "नहीं मिला।")                                                      \
+    X(T_FORBIDDEN, "Your role may not do this.", "आपकी भूमिका यह नहीं कर सकती।")                     \
+    X(T_LAST_UPDATE, "Updated", "अद्यतन")                                                           \
+    X(T_CASE_NO, "Case number", "मामला संख्या")                                                      \
+    X(T_ASSIGNED, "Assigned", "सौंपा गया")                                                          \
+    X(T_ADD_NOTE, "Add a case note", "मामले की टिप्पणी जोड़ें")                                         \
+    X(T_SAVE, "Save", "सहेजें")                                                                       \
+    X(T_CLOSE_CASE, "Close with reason", "कारण सहित बंद करें")                                        \
+    X(T_LANGUAGE, "हिन्दी", "English")                                                              \
+    X(T_SIGNED_IN_AS, "Signed in as", "लॉग इन:")                                                   \
+    X(T_WHEN, "When", "कब")                                                                        \
+    X(T_WHO, "Who", "कौन")                                                                         \
+    X(T_WHAT, "What", "क्या")
+
+#define SK_DESK_MSG_ENUM(id, en, hi) id,
+typedef enum sk_desk_msg { SK_DESK_MESSAGES(SK_DESK_MSG_ENUM) T__COUNT } sk_desk_msg;
+#undef SK_DESK_MSG_ENUM
+
+/* The message in lang (English for an unknown lang). */
+const char *sk_t(int lang, sk_desk_msg id);
+/* An enumeration value's label in lang ("domestic_violence" -> "Domestic violence" /
+ * "घरेलू हिंसा"); the code's name when the catalog has no label; "?" for an unknown code. */
+const char *sk_t_enum(int lang, sk_enum_id e, uint64_t code);
+
+#endif

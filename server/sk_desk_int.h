@@ -1,0 +1,82 @@
+/*
+ * sk_desk_int.h - what the desk's modules share: who is asking (a copy of the session, safe to
+ * hand to a worker thread), the staff operations run by the writer, and the page renderers.
+ * Internal to server/sk_desk*.c.
+ */
+#ifndef SK_DESK_INT_H
+#define SK_DESK_INT_H
+
+#include "sk_buf.h"
+#include "sk_case.h"
+#include "sk_desk_form.h"
+#include "sk_desk_i18n.h"
+#include "sk_desk_staff.h"
+#include "sk_store.h"
+#include "sk_writer.h"
+
+#include <stdint.h>
+
+#define SK_DESK_TOKEN_LEN 43 /* 32 random bytes, base64url */
+
+/* The logged-in person as a page or an operation sees her (copied out of the session). */
+typedef struct sk_desk_who {
+    char user[SK_MAX_NAME + 1];
+    uint32_t role;     /* sk_desk_role */
+    uint32_t district; /* 0 = all */
+    int lang;
+    char csrf[SK_DESK_TOKEN_LEN + 1];
+    char flash[320]; /* one message for the next page ("" = none) */
+    int flash_bad;
+    sk_id reveal; /* the record whose identity she asked to see, until reveal_until_ms */
+    uint64_t reveal_until_ms;
+} sk_desk_who;
+
+/* The actor of sk_case.h for who (worker points into who). */
+void sk_desk_actor(const sk_desk_who *who, sk_actor *out);
+
+/* ---- staff operations, run inside the writer's transaction -------------------------------- */
+typedef enum sk_desk_op_kind {
+    SK_DESK_OP_ACCEPT = 1, /* status -> accepted (the store gives the case number) */
+    SK_DESK_OP_NOTE = 2,   /* add a case note (text) */
+    SK_DESK_OP_CLOSE = 3,  /* status -> closed with a reason (text) */
+    SK_DESK_OP_REVEAL = 4, /* audit only: who saw the identity of the record */
+    SK_DESK_OP_VIEW = 5,   /* audit only: who opened the record */
+    SK_DESK_OP_LOGIN = 6,  /* audit only */
+    SK_DESK_OP_LOGOUT = 7, /* audit only */
+    SK_DESK_OP_SETPW = 8   /* set the password of user if the setup token still opens it */
+} sk_desk_op_kind;
+
+typedef struct sk_desk_op {
+    int kind;
+    sk_desk_who who;
+    sk_id id;
+    char text[1024];
+    char pwhash[SK_PWHASH_MAX];         /* SETPW */
+    char token[SK_SETUP_TOKEN_LEN + 1]; /* SETPW */
+    uint64_t now_ms;
+    /* results */
+    int refused;   /* the model or the rules said no: msg says why */
+    char msg[200]; /* the model's message when refused */
+    char case_no[40];
+} sk_desk_op;
+
+/* The writer's call for an sk_wreq of kind SK_WREQ_CALL whose call_arg is an sk_desk_op.
+ * Returns 0 or a fatal store code (the transaction is then retried or failed as a whole). */
+int sk_desk_op_run(sk_store *st, MDB_txn *txn, sk_wreq *w);
+
+/* ---- pages (worker threads: read transactions only) --------------------------------------- */
+/* Each renders a whole page into out and returns the HTTP status; out->oom means no page. */
+int sk_desk_page_login(sk_buf *out, int lang, const char *csrf_login, const char *msg, int bad);
+int sk_desk_page_setup(sk_buf *out, int lang, const char *user, const char *token, const char *pre,
+                       const char *msg);
+int sk_desk_page_message(sk_buf *out, int lang, const char *title, const char *msg);
+int sk_desk_page_worklist(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
+                          uint64_t now_ms);
+/* *viewed_out = 1 when a record was shown (the caller audits the view). */
+int sk_desk_page_case(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
+                      uint64_t now_ms, sk_id *viewed_out, int *viewed);
+
+extern const char sk_desk_js[];
+extern const char sk_desk_css[];
+
+#endif

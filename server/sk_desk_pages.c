@@ -1,0 +1,710 @@
+/*
+ * sk_desk_pages.c - the desk's pages, rendered on the server as plain HTML.
+ *
+ * Runs on libuv's thread pool: reads the store through its own read transactions, never
+ * writes, never touches the loop's state (it gets a copy of the person, sk_desk_who). Every
+ * string from the store or the request is escaped (sk_h_esc); the scope and redaction rules are
+ * sk_case.c's, the same as sync's. Identifying fields are shown only when the person asked to
+ * see them (an audited operation) and her role allows it. Pages stay small: at most
+ * PAGE_ROWS rows per list.
+ */
+#include "sk_desk_int.h"
+
+#include "sk_desk_html.h"
+#include "sk_err.h"
+#include "sk_mp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_ROWS 100
+
+/* ---- chrome ------------------------------------------------------------------------------- */
+
+static void head(sk_buf *b, int lang, const char *title)
+{
+    sk_h(b, lang == SK_LANG_HI ? "<!doctype html><html lang=\"hi\">"
+                               : "<!doctype html><html lang=\"en\">");
+    sk_h(b, "<head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+            "content=\"width=device-width,initial-scale=1\"><title>");
+    sk_h_esc(b, title);
+    sk_h(b, " - ");
+    sk_h_esc(b, sk_t(lang, T_TITLE));
+    sk_h(b, "</title><link rel=\"stylesheet\" href=\"/static/desk.css\">"
+            "<script src=\"/static/desk.js\" defer></script></head><body>");
+}
+
+static void top(sk_buf *b, const sk_desk_who *who, const char *title)
+{
+    int lang = who->lang;
+    head(b, lang, title);
+    sk_h(b, "<header><strong>");
+    sk_h_esc(b, sk_t(lang, T_TITLE));
+    sk_h(b, "</strong><nav><a href=\"/worklist\">");
+    sk_h_esc(b, sk_t(lang, T_WORKLIST));
+    sk_h(b, "</a></nav><span class=\"who\">");
+    sk_h_esc(b, sk_t(lang, T_SIGNED_IN_AS));
+    sk_h(b, " <b id=\"me\">");
+    sk_h_esc(b, who->user);
+    sk_h(b, "</b> (");
+    sk_h_esc(b, sk_desk_role_name(who->role));
+    sk_h(b, ")</span> <a href=\"/lang?to=");
+    sk_h(b, lang == SK_LANG_HI ? "en" : "hi");
+    sk_h(b, "\">");
+    sk_h_esc(b, sk_t(lang, T_LANGUAGE));
+    sk_h(b, "</a><form method=\"post\" action=\"/logout\" class=\"inline\">"
+            "<input type=\"hidden\" name=\"csrf\" value=\"");
+    sk_h_esc(b, who->csrf);
+    sk_h(b, "\"><button id=\"logout\">");
+    sk_h_esc(b, sk_t(lang, T_LOGOUT));
+    sk_h(b, "</button></form></header><main>");
+    if (who->flash[0]) {
+        sk_h(b, who->flash_bad ? "<p class=\"flash bad\" id=\"flash\">"
+                               : "<p class=\"flash\" id=\"flash\">");
+        sk_h_esc(b, who->flash);
+        sk_h(b, "</p>");
+    }
+}
+
+static void bottom(sk_buf *b)
+{
+    sk_h(b, "</main></body></html>\n");
+}
+
+static void hidden_csrf(sk_buf *b, const char *csrf)
+{
+    sk_h(b, "<input type=\"hidden\" name=\"csrf\" value=\"");
+    sk_h_esc(b, csrf);
+    sk_h(b, "\">");
+}
+
+int sk_desk_page_message(sk_buf *out, int lang, const char *title, const char *msg)
+{
+    head(out, lang, title);
+    sk_h(out, "<main class=\"narrow\"><h1>");
+    sk_h_esc(out, title);
+    sk_h(out, "</h1><p id=\"message\">");
+    sk_h_esc(out, msg);
+    sk_h(out, "</p><p><a href=\"/login\">");
+    sk_h_esc(out, sk_t(lang, T_LOGIN));
+    sk_h(out, "</a></p>");
+    bottom(out);
+    return 200;
+}
+
+int sk_desk_page_login(sk_buf *out, int lang, const char *csrf_login, const char *msg, int bad)
+{
+    head(out, lang, sk_t(lang, T_LOGIN));
+    sk_h(out, "<main class=\"narrow\"><h1>");
+    sk_h_esc(out, sk_t(lang, T_TITLE));
+    sk_h(out, "</h1>");
+    if (msg) {
+        sk_h(out,
+             bad ? "<p class=\"flash bad\" id=\"flash\">" : "<p class=\"flash\" id=\"flash\">");
+        sk_h_esc(out, msg);
+        sk_h(out, "</p>");
+    }
+    sk_h(out, "<form method=\"post\" action=\"/login\" id=\"login\">");
+    hidden_csrf(out, csrf_login);
+    sk_h(out, "<label>");
+    sk_h_esc(out, sk_t(lang, T_NAME));
+    sk_h(out, "<input name=\"user\" id=\"user\" autocomplete=\"username\" required "
+              "maxlength=\"64\"></label><label>");
+    sk_h_esc(out, sk_t(lang, T_PASSWORD));
+    sk_h(out, "<input name=\"password\" id=\"password\" type=\"password\" "
+              "autocomplete=\"current-password\" required maxlength=\"256\"></label><label>");
+    sk_h_esc(out, sk_t(lang, T_TOTP));
+    sk_h(out,
+         "<input name=\"code\" id=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" "
+         "maxlength=\"6\"></label><button id=\"submit\">");
+    sk_h_esc(out, sk_t(lang, T_LOGIN));
+    sk_h(out, "</button></form><p><a href=\"/lang?to=");
+    sk_h(out, lang == SK_LANG_HI ? "en" : "hi");
+    sk_h(out, "\">");
+    sk_h_esc(out, sk_t(lang, T_LANGUAGE));
+    sk_h(out, "</a></p>");
+    bottom(out);
+    return 200;
+}
+
+int sk_desk_page_setup(sk_buf *out, int lang, const char *user, const char *token, const char *pre,
+                       const char *msg)
+{
+    head(out, lang, sk_t(lang, T_SETUP));
+    sk_h(out, "<main class=\"narrow\"><h1>");
+    sk_h_esc(out, sk_t(lang, T_SETUP));
+    sk_h(out, "</h1><p>");
+    sk_h_esc(out, user);
+    sk_h(out, "</p>");
+    if (msg) {
+        sk_h(out, "<p class=\"flash bad\" id=\"flash\">");
+        sk_h_esc(out, msg);
+        sk_h(out, "</p>");
+    }
+    sk_h(out, "<form method=\"post\" action=\"/setup\" id=\"setup\">");
+    hidden_csrf(out, pre ? pre : "");
+    sk_h(out, "<input type=\"hidden\" name=\"u\" value=\"");
+    sk_h_esc(out, user);
+    sk_h(out, "\"><input type=\"hidden\" name=\"t\" value=\"");
+    sk_h_esc(out, token);
+    sk_h(out, "\"><label>");
+    sk_h_esc(out, sk_t(lang, T_PASSWORD));
+    sk_h(out, "<input name=\"password\" id=\"password\" type=\"password\" "
+              "autocomplete=\"new-password\" required minlength=\"10\" maxlength=\"256\"></label>"
+              "<label>");
+    sk_h_esc(out, sk_t(lang, T_PASSWORD_AGAIN));
+    sk_h(out, "<input name=\"password2\" id=\"password2\" type=\"password\" "
+              "autocomplete=\"new-password\" required minlength=\"10\" maxlength=\"256\"></label>"
+              "<p class=\"hint\">");
+    sk_h_esc(out, sk_t(lang, T_PW_RULES));
+    sk_h(out, "</p><button id=\"submit\">");
+    sk_h_esc(out, sk_t(lang, T_SAVE));
+    sk_h(out, "</button></form>");
+    bottom(out);
+    return 200;
+}
+
+/* ---- worklist ----------------------------------------------------------------------------- */
+
+typedef struct row {
+    sk_id id;
+    char case_no[40];
+    char worker[SK_MAX_NAME + 1];
+    char block[64];
+    uint64_t status, urgency, district, created;
+    int review, minor;
+} row;
+
+typedef struct rows {
+    row *r;
+    size_t n, cap;
+} rows;
+
+static int rows_add(rows *rs, const row *x)
+{
+    if (rs->n == rs->cap) {
+        size_t nc = rs->cap ? rs->cap * 2 : 64;
+        if (nc > (SIZE_MAX / sizeof(row)))
+            return -SK_E_NOMEM;
+        row *p = realloc(rs->r, nc * sizeof(row));
+        if (!p)
+            return -SK_E_NOMEM;
+        rs->r = p;
+        rs->cap = nc;
+    }
+    rs->r[rs->n++] = *x;
+    return 0;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    const row *x = a, *y = b;
+    uint64_t ux = x->urgency ? x->urgency : 9, uy = y->urgency ? y->urgency : 9;
+    if (ux != uy)
+        return ux < uy ? -1 : 1;
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1; /* longest waiting first */
+    return memcmp(x->id.b, y->id.b, sizeof(x->id.b));
+}
+
+static uint64_t record_time(const sk_record *r)
+{
+    uint64_t t;
+    if (sk_case_get_uint(r, SK_F_CREATED_AT, &t) == 0)
+        return t;
+    return SK_HLC_MS(r->created);
+}
+
+static void status_cell(sk_buf *b, int lang, uint64_t st)
+{
+    sk_h(b, "<span class=\"st st");
+    sk_h_fmt(b, "%llu", (unsigned long long)st);
+    sk_h(b, "\">");
+    sk_h_esc(b, sk_t_enum(lang, SK_ENUM_STATUS, st));
+    sk_h(b, "</span>");
+}
+
+static void table(sk_buf *b, const sk_desk_who *who, const char *id, rows *rs, int inbox,
+                  uint64_t now)
+{
+    int lang = who->lang;
+    if (rs->n == 0) {
+        sk_h(b, "<p class=\"none\">");
+        sk_h_esc(b, sk_t(lang, T_NONE));
+        sk_h(b, "</p>");
+        return;
+    }
+    sk_h(b, "<table id=\"");
+    sk_h(b, id);
+    sk_h(b, "\"><thead><tr><th>");
+    sk_h_esc(b, sk_t(lang, T_URGENCY));
+    sk_h(b, "</th><th>");
+    sk_h_esc(b, sk_t(lang, inbox ? T_WAITING : T_CASE_NO));
+    sk_h(b, "</th><th>");
+    sk_h_esc(b, sk_t(lang, T_STATUS));
+    sk_h(b, "</th><th>");
+    sk_h_esc(b, sk_t(lang, T_DISTRICT));
+    sk_h(b, "</th><th>");
+    sk_h_esc(b, sk_t(lang, T_WORKER));
+    sk_h(b, "</th><th>");
+    sk_h_esc(b, sk_t(lang, T_CAPTURED));
+    sk_h(b, "</th><th></th></tr></thead><tbody>");
+    size_t n = rs->n < PAGE_ROWS ? rs->n : PAGE_ROWS;
+    for (size_t i = 0; i < n; i++) {
+        const row *r = &rs->r[i];
+        char idt[37];
+        sk_id_to_str(&r->id, idt);
+        sk_h(b, "<tr data-id=\"");
+        sk_h(b, idt);
+        sk_h(b, r->urgency == SK_URGENCY_IMMEDIATE ? "\" class=\"u1\"><td>" : "\"><td>");
+        sk_h_esc(b, sk_t_enum(lang, SK_ENUM_URGENCY, r->urgency));
+        sk_h(b, "</td><td>");
+        if (inbox)
+            sk_h_duration(b, now > r->created ? now - r->created : 0);
+        else
+            sk_h_esc(b, r->case_no);
+        sk_h(b, "</td><td>");
+        status_cell(b, lang, r->status);
+        if (r->review) {
+            sk_h(b, " <span class=\"tag\">");
+            sk_h_esc(b, sk_t(lang, T_REVIEW));
+            sk_h(b, "</span>");
+        }
+        if (r->minor) {
+            sk_h(b, " <span class=\"tag\">");
+            sk_h_esc(b, sk_t(lang, T_MINOR));
+            sk_h(b, "</span>");
+        }
+        sk_h(b, "</td><td>");
+        sk_h_esc(b, sk_t_enum(lang, SK_ENUM_DISTRICT, r->district));
+        if (r->block[0]) {
+            sk_h(b, " / ");
+            sk_h_esc(b, r->block);
+        }
+        sk_h(b, "</td><td>");
+        sk_h_esc(b, r->worker);
+        sk_h(b, "</td><td>");
+        sk_h_time_ist(b, r->created);
+        sk_h(b, "</td><td><a href=\"/case?id=");
+        sk_h(b, idt);
+        sk_h(b, "\">");
+        sk_h_esc(b, sk_t(lang, T_OPEN));
+        sk_h(b, "</a></td></tr>");
+    }
+    sk_h(b, "</tbody></table>");
+    if (rs->n > n)
+        sk_h_fmt(b, "<p class=\"more\">+ %zu</p>", rs->n - n);
+}
+
+int sk_desk_page_worklist(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
+                          uint64_t now_ms)
+{
+    int lang = who->lang, rc = 0, mrc;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    rows inbox = {0}, open = {0};
+    sk_actor actor;
+    uint64_t seq = 0;
+    sk_desk_actor(who, &actor);
+    const char *f_urgent = sk_form_get(q, "urgent"), *f_status = sk_form_get(q, "status");
+    const char *f_review = sk_form_get(q, "review");
+    uint32_t want_status = f_status && f_status[0] ? sk_enum_code(SK_ENUM_STATUS, f_status) : 0;
+    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn))))
+        goto out;
+    (void)sk_store_seq_get_txn(st, txn, &seq);
+    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(st), &cur))))
+        goto out;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sk_record r;
+        sk_record_init(&r);
+        if (sk_store_record_decode(st, &k, &v, &r) != 0) {
+            sk_record_free(&r);
+            continue; /* an unreadable record is the store's problem, not this page's */
+        }
+        row x;
+        memset(&x, 0, sizeof(x));
+        if (!(r.flags & SK_REC_TOMBSTONE) && sk_case_may_see(&actor, &r)) {
+            x.id = r.id;
+            (void)sk_case_get_uint(&r, SK_F_STATUS, &x.status);
+            (void)sk_case_get_uint(&r, SK_F_URGENCY, &x.urgency);
+            (void)sk_case_get_uint(&r, SK_F_DISTRICT, &x.district);
+            (void)sk_case_get_str(&r, SK_F_CASE_NO, x.case_no, sizeof(x.case_no));
+            (void)sk_case_get_str(&r, SK_F_WORKER, x.worker, sizeof(x.worker));
+            (void)sk_case_get_str(&r, SK_F_BLOCK, x.block, sizeof(x.block));
+            x.created = record_time(&r);
+            x.review = (r.flags & SK_REC_REVIEW) != 0;
+            x.minor = sk_case_is_minor(&r);
+            int keep =
+                (!want_status || x.status == want_status) &&
+                (!f_urgent || !f_urgent[0] || (x.urgency && x.urgency <= SK_URGENCY_URGENT)) &&
+                (!f_review || !f_review[0] || x.review);
+            if (keep && (x.status == SK_STATUS_NEW || x.status == SK_STATUS_RECEIVED))
+                rc = rows_add(&inbox, &x);
+            else if (keep && x.status != SK_STATUS_CLOSED)
+                rc = rows_add(&open, &x);
+            else if (keep && want_status == SK_STATUS_CLOSED)
+                rc = rows_add(&open, &x);
+        }
+        sk_record_free(&r);
+    }
+    if (rc)
+        goto out;
+    qsort(inbox.r, inbox.n, sizeof(row), row_cmp);
+    qsort(open.r, open.n, sizeof(row), row_cmp);
+    top(out, who, sk_t(lang, T_WORKLIST));
+    /* filters, as in the CLI */
+    sk_h(out, "<form method=\"get\" action=\"/worklist\" class=\"filters\" id=\"filters\"><label>");
+    sk_h_esc(out, sk_t(lang, T_STATUS));
+    sk_h(out, " <select name=\"status\"><option value=\"\">");
+    sk_h_esc(out, sk_t(lang, T_ALL));
+    sk_h(out, "</option>");
+    for (uint32_t s = 1; s <= sk_enum_max(SK_ENUM_STATUS); s++) {
+        sk_h(out, "<option value=\"");
+        sk_h_esc(out, sk_enum_name(SK_ENUM_STATUS, s));
+        sk_h(out, s == want_status ? "\" selected>" : "\">");
+        sk_h_esc(out, sk_t_enum(lang, SK_ENUM_STATUS, s));
+        sk_h(out, "</option>");
+    }
+    sk_h(out, "</select></label> <label><input type=\"checkbox\" name=\"urgent\" value=\"1\"");
+    sk_h(out, f_urgent && f_urgent[0] ? " checked>" : ">");
+    sk_h_esc(out, sk_t(lang, T_URGENT_ONLY));
+    sk_h(out, "</label> <label><input type=\"checkbox\" name=\"review\" value=\"1\"");
+    sk_h(out, f_review && f_review[0] ? " checked>" : ">");
+    sk_h_esc(out, sk_t(lang, T_REVIEW));
+    sk_h(out, "</label> <button>");
+    sk_h_esc(out, sk_t(lang, T_FILTER));
+    sk_h(out, "</button></form>");
+    /* the page reloads itself when the store's sequence moves (desk.js) */
+    sk_h_fmt(out, "<div id=\"live\" data-seq=\"%llu\"></div>", (unsigned long long)seq);
+    sk_h(out, "<h2>");
+    sk_h_esc(out, sk_t(lang, T_INBOX));
+    sk_h_fmt(out, " (%zu)</h2>", inbox.n);
+    table(out, who, "inbox", &inbox, 1, now_ms);
+    sk_h(out, "<h2>");
+    sk_h_esc(out, sk_t(lang, T_OPEN_CASES));
+    sk_h_fmt(out, " (%zu)</h2>", open.n);
+    table(out, who, "open", &open, 0, now_ms);
+    bottom(out);
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    free(inbox.r);
+    free(open.r);
+    if (rc) {
+        sk_buf_reset(out);
+        sk_desk_page_message(out, lang, sk_t(lang, T_WORKLIST), sk_err_text(rc));
+        return 503;
+    }
+    return 200;
+}
+
+/* ---- case page ---------------------------------------------------------------------------- */
+
+/* A field's value, rendered by its type. */
+static void value_cell(sk_buf *b, int lang, const sk_field_info *fi, const sk_field *f)
+{
+    sk_mp m;
+    sk_mp_init(&m, f->val, f->len);
+    switch (fi->type) {
+    case SK_FT_UINT: {
+        uint64_t u;
+        if (sk_mp_read_uint(&m, &u) == 0)
+            sk_h_fmt(b, "%llu", (unsigned long long)u);
+        return;
+    }
+    case SK_FT_TIME: {
+        uint64_t u;
+        if (sk_mp_read_uint(&m, &u) == 0)
+            sk_h_time_ist(b, u);
+        return;
+    }
+    case SK_FT_BOOL: {
+        int x;
+        if (sk_mp_read_bool(&m, &x) == 0)
+            sk_h(b, x ? "&#10003;" : "&#10007;");
+        return;
+    }
+    case SK_FT_ENUM: {
+        uint64_t u;
+        if (sk_mp_read_uint(&m, &u) == 0)
+            sk_h_esc(b, sk_t_enum(lang, (sk_enum_id)fi->enumeration, u));
+        return;
+    }
+    case SK_FT_STR: {
+        const char *s;
+        uint32_t n;
+        if (sk_mp_peek(&m) == SK_MP_STR && sk_mp_read_str(&m, &s, &n) == 0)
+            sk_h_escn(b, s, n);
+        return;
+    }
+    case SK_FT_ENUM_ARRAY:
+    case SK_FT_STR_ARRAY: {
+        uint32_t n;
+        if (sk_mp_read_array(&m, &n))
+            return;
+        for (uint32_t i = 0; i < n && i < 64; i++) {
+            if (i)
+                sk_h(b, ", ");
+            if (fi->type == SK_FT_ENUM_ARRAY) {
+                uint64_t u;
+                if (sk_mp_read_uint(&m, &u))
+                    return;
+                sk_h_esc(b, sk_t_enum(lang, (sk_enum_id)fi->enumeration, u));
+            } else {
+                const char *s;
+                uint32_t sl;
+                if (sk_mp_read_str(&m, &s, &sl))
+                    return;
+                sk_h_escn(b, s, sl);
+            }
+        }
+        return;
+    }
+    default: return;
+    }
+}
+
+static void entry_row(sk_buf *b, const sk_entry *e)
+{
+    sk_mp m;
+    uint32_t n;
+    const char *by = "", *text = "";
+    uint32_t by_len = 0, text_len = 0;
+    uint64_t at = 0;
+    sk_mp_init(&m, e->val, e->len);
+    if (sk_mp_read_map(&m, &n))
+        return;
+    for (uint32_t i = 0; i < n && i < 16; i++) {
+        uint64_t key;
+        if (sk_mp_read_uint(&m, &key))
+            return;
+        if (key == SK_ENTRY_BY && sk_mp_peek(&m) == SK_MP_STR)
+            sk_mp_read_str(&m, &by, &by_len);
+        else if (key == SK_ENTRY_TEXT && sk_mp_peek(&m) == SK_MP_STR)
+            sk_mp_read_str(&m, &text, &text_len);
+        else if (key == SK_ENTRY_AT && sk_mp_peek(&m) == SK_MP_UINT)
+            sk_mp_read_uint(&m, &at);
+        else if (sk_mp_skip(&m))
+            return;
+    }
+    sk_h(b, "<li><span class=\"when\">");
+    sk_h_time_ist(b, at ? at : SK_HLC_MS(e->hlc));
+    sk_h(b, "</span> <b>");
+    sk_h_escn(b, by, by_len);
+    sk_h(b, e->list == SK_LIST_CASENOTE ? "</b> (note) " : "</b> ");
+    sk_h_escn(b, text, text_len);
+    sk_h(b, "</li>");
+}
+
+typedef struct hist_ctx {
+    sk_buf *b;
+    int lang, show_identity;
+    unsigned n;
+} hist_ctx;
+
+static int hist_row(const sk_history_item *h, void *p)
+{
+    hist_ctx *c = p;
+    if (c->n++ >= PAGE_ROWS)
+        return 1;
+    const sk_field_info *fi = sk_case_field_info(h->key);
+    sk_h(c->b, "<tr><td>");
+    sk_h_time_ist(c->b, SK_HLC_MS(h->hlc));
+    sk_h_fmt(c->b, "</td><td>%llu</td><td>", (unsigned long long)h->seq);
+    sk_h_esc(c->b, fi ? fi->name : h->key ? "?" : "entry");
+    sk_h(c->b, "</td><td>");
+    if (fi && (!fi->identifying || c->show_identity) && h->len) {
+        sk_field f = {.key = h->key, .val = (uint8_t *)h->val, .len = h->len};
+        value_cell(c->b, c->lang, fi, &f);
+    } else if (fi && h->len) {
+        sk_h_esc(c->b, sk_t(c->lang, T_HIDDEN));
+    }
+    sk_h(c->b, h->lost_incoming ? " (lost)</td></tr>" : "</td></tr>");
+    return 0;
+}
+
+static void action_form(sk_buf *b, const sk_desk_who *who, const char *idt, const char *action,
+                        const char *button_id, sk_desk_msg label, int with_text)
+{
+    sk_h(b, "<form method=\"post\" action=\"");
+    sk_h(b, action);
+    sk_h(b, "\" class=\"action\">");
+    hidden_csrf(b, who->csrf);
+    sk_h(b, "<input type=\"hidden\" name=\"id\" value=\"");
+    sk_h(b, idt);
+    sk_h(b, "\">");
+    if (with_text) {
+        sk_h(b, "<input name=\"text\" id=\"");
+        sk_h(b, button_id);
+        sk_h(b, "-text\" required maxlength=\"1000\">");
+    }
+    sk_h(b, "<button id=\"");
+    sk_h(b, button_id);
+    sk_h(b, "\">");
+    sk_h_esc(b, sk_t(who->lang, label));
+    sk_h(b, "</button></form>");
+}
+
+int sk_desk_page_case(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
+                      uint64_t now_ms, sk_id *viewed_out, int *viewed)
+{
+    int lang = who->lang, rc;
+    sk_record r;
+    sk_actor actor;
+    sk_id id;
+    MDB_txn *txn = NULL;
+    char idt[37];
+    (void)now_ms;
+    *viewed = 0;
+    sk_record_init(&r);
+    sk_desk_actor(who, &actor);
+    const char *ids = sk_form_get(q, "id");
+    if (!ids || sk_id_from_str(&id, ids) != 0) {
+        sk_desk_page_message(out, lang, sk_t(lang, T_CASE), sk_t(lang, T_NOT_FOUND));
+        return 404;
+    }
+    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn))))
+        goto fail;
+    rc = sk_store_record_get_txn(st, txn, &id, &r);
+    mdb_txn_abort(txn);
+    /* a record out of her scope does not exist for her (same answer as a missing one) */
+    if (rc == -SK_E_NOT_FOUND || (rc == 0 && !sk_case_may_see(&actor, &r))) {
+        sk_record_free(&r);
+        sk_desk_page_message(out, lang, sk_t(lang, T_CASE), sk_t(lang, T_NOT_FOUND));
+        return 404;
+    }
+    if (rc)
+        goto fail;
+    sk_id_to_str(&r.id, idt);
+    int minor_hidden = sk_case_is_minor(&r) && !sk_case_may_see_identifying(&actor);
+    sk_case_redact(&actor, &r);
+    int revealed = !minor_hidden && who->reveal_until_ms > now_ms &&
+                   memcmp(who->reveal.b, r.id.b, sizeof(r.id.b)) == 0;
+    char no[40] = "";
+    uint64_t status = 0;
+    (void)sk_case_get_str(&r, SK_F_CASE_NO, no, sizeof(no));
+    (void)sk_case_get_uint(&r, SK_F_STATUS, &status);
+    top(out, who, no[0] ? no : sk_t(lang, T_CASE));
+    sk_h(out, "<h1 id=\"case-title\">");
+    sk_h_esc(out, sk_t(lang, T_CASE));
+    sk_h(out, " ");
+    sk_h_esc(out, no[0] ? no : idt);
+    sk_h(out, "</h1><p>");
+    status_cell(out, lang, status);
+    if (r.flags & SK_REC_REVIEW) {
+        sk_h(out, " <span class=\"tag\">");
+        sk_h_esc(out, sk_t(lang, T_REVIEW));
+        sk_h(out, "</span>");
+    }
+    sk_h(out, " <span class=\"id\">");
+    sk_h(out, idt);
+    sk_h_fmt(out, "</span> v%llu</p>", (unsigned long long)r.version);
+    /* the workflow's next steps as buttons */
+    sk_h(out, "<section class=\"actions\"><h2>");
+    sk_h_esc(out, sk_t(lang, T_ACTIONS));
+    sk_h(out, "</h2>");
+    if (status == SK_STATUS_NEW || status == SK_STATUS_RECEIVED)
+        action_form(out, who, idt, "/case/accept", "accept", T_ACCEPT, 0);
+    if (status == SK_STATUS_ACCEPTED || status == SK_STATUS_IN_SERVICE)
+        action_form(out, who, idt, "/case/close", "close", T_CLOSE_CASE, 1);
+    action_form(out, who, idt, "/case/note", "note", T_ADD_NOTE, 1);
+    sk_h(out, "</section>");
+    /* identity: hidden until asked for (audited), never for a role that may not see it */
+    sk_h(out, "<section id=\"identity\"><h2>");
+    sk_h_esc(out, sk_t(lang, T_IDENTITY));
+    sk_h(out, "</h2>");
+    if (minor_hidden) {
+        sk_h(out, "<p id=\"no-identity\">");
+        sk_h_esc(out, sk_t(lang, T_NO_IDENTITY));
+        sk_h(out, "</p>");
+    } else if (!revealed) {
+        action_form(out, who, idt, "/case/reveal", "reveal", T_SHOW_IDENTITY, 0);
+    }
+    sk_h(out, "</section><h2>");
+    sk_h_esc(out, sk_t(lang, T_CASE));
+    sk_h(out, "</h2><table id=\"fields\"><tbody>");
+    for (uint32_t i = 0; i < r.nfields; i++) {
+        const sk_field_info *fi = sk_case_field_info(r.fields[i].key);
+        if (!fi)
+            continue;
+        sk_h(out, "<tr><th>");
+        sk_h_esc(out, fi->name);
+        sk_h(out, "</th><td");
+        if (fi->identifying && !revealed) {
+            sk_h(out, " class=\"hidden\">");
+            sk_h_esc(out, sk_t(lang, T_HIDDEN));
+        } else {
+            sk_h(out, fi->identifying ? " class=\"identifying\">" : ">");
+            value_cell(out, lang, fi, &r.fields[i]);
+        }
+        sk_h(out, "</td></tr>");
+    }
+    sk_h(out, "</tbody></table><h2>");
+    sk_h_esc(out, sk_t(lang, T_ENTRIES));
+    sk_h(out, "</h2><ul id=\"entries\">");
+    for (uint32_t i = 0; i < r.nentries && i < PAGE_ROWS; i++)
+        entry_row(out, &r.entries[i]);
+    sk_h(out, "</ul><h2>");
+    sk_h_esc(out, sk_t(lang, T_HISTORY));
+    sk_h(out, "</h2><table id=\"history\"><thead><tr><th>");
+    sk_h_esc(out, sk_t(lang, T_WHEN));
+    sk_h(out, "</th><th>seq</th><th>");
+    sk_h_esc(out, sk_t(lang, T_WHAT));
+    sk_h(out, "</th><th></th></tr></thead><tbody>");
+    hist_ctx hc = {out, lang, revealed, 0};
+    if (!minor_hidden)
+        (void)sk_store_history_list(st, &r.id, hist_row, &hc);
+    sk_h(out, "</tbody></table>");
+    bottom(out);
+    *viewed_out = r.id;
+    *viewed = 1;
+    sk_record_free(&r);
+    return 200;
+fail:
+    sk_record_free(&r);
+    sk_buf_reset(out);
+    sk_desk_page_message(out, lang, sk_t(lang, T_CASE), sk_err_text(rc));
+    return 503;
+}
+
+/* ---- static files ------------------------------------------------------------------------- */
+
+/* The worklist reloads itself within a few seconds of any change (a device's sync, another
+ * person's action): it asks for the store's sequence every second, which costs one read. */
+const char sk_desk_js[] =
+    "'use strict';\n"
+    "(function () {\n"
+    "  var live = document.getElementById('live');\n"
+    "  if (!live) return;\n"
+    "  var seq = live.getAttribute('data-seq');\n"
+    "  function poll() {\n"
+    "    fetch('/api/version', {credentials: 'same-origin', cache: 'no-store'})\n"
+    "      .then(function (r) { return r.ok ? r.json() : null; })\n"
+    "      .then(function (j) {\n"
+    "        if (j && String(j.seq) !== seq) { location.reload(); return; }\n"
+    "        setTimeout(poll, 1000);\n"
+    "      })\n"
+    "      .catch(function () { setTimeout(poll, 5000); });\n"
+    "  }\n"
+    "  setTimeout(poll, 1000);\n"
+    "})();\n";
+
+const char sk_desk_css[] =
+    "body{font-family:sans-serif;margin:0;color:#222;background:#fafafa}\n"
+    "header{display:flex;gap:1em;align-items:center;flex-wrap:wrap;padding:.5em 1em;"
+    "background:#5b2a6e;color:#fff}\n"
+    "header a{color:#fff}header nav{flex:1}\n"
+    "main{padding:1em;max-width:70em}main.narrow{max-width:26em;margin:auto}\n"
+    "label{display:block;margin:.5em 0}input,select,button{font-size:1em;padding:.3em}\n"
+    "form.inline{display:inline}form.action{display:inline-block;margin:.2em .5em .2em 0}\n"
+    "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;"
+    "padding:.3em;text-align:left;vertical-align:top}\n"
+    "tr.u1 td:first-child{color:#b00;font-weight:bold}\n"
+    ".flash{padding:.5em;background:#e6f4e6}.flash.bad{background:#fbe3e3}\n"
+    ".tag{font-size:.8em;background:#fde9b6;padding:0 .3em}\n"
+    ".hidden{color:#888;font-style:italic}.id{color:#888;font-size:.8em}\n"
+    "ul#entries{padding-left:1em}.when{color:#666}\n";

@@ -1,0 +1,39 @@
+# desk: the centre desk (server/sk_desk*.c). Unit tests of its parsers and credentials, the
+# replay of its parser fuzzer's corpus, and HTTP-level tests against a real sakhi-server
+# (tests/integration/test_desk_http.py, a real TLS 1.3 desk on 127.0.0.1).
+if(NOT TARGET sakhi_server_core)
+  return()
+endif()
+
+sakhi_add_test(test_desk_form
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_desk_form.c
+  LIBS sakhi_server_core
+  LABELS unit)
+
+add_executable(fuzz_desk_form_replay
+  ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_desk_form.c ${CMAKE_CURRENT_LIST_DIR}/fuzz/replay_main.c)
+target_link_libraries(fuzz_desk_form_replay PRIVATE sakhi_server_core sakhi_warnings)
+add_test(NAME fuzz_desk_form_replay
+  COMMAND fuzz_desk_form_replay ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus_desk_form)
+set_tests_properties(fuzz_desk_form_replay PROPERTIES LABELS "fuzz-smoke" TIMEOUT 120)
+
+if(SAKHI_FUZZ)
+  add_executable(fuzz_desk_form ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_desk_form.c
+    ${PROJECT_SOURCE_DIR}/server/sk_desk_form.c ${PROJECT_SOURCE_DIR}/server/sk_desk_html.c
+    ${PROJECT_SOURCE_DIR}/proto/sk_buf.c ${PROJECT_SOURCE_DIR}/proto/sk_err.c)
+  target_include_directories(fuzz_desk_form PRIVATE ${PROJECT_SOURCE_DIR}/server
+                             ${PROJECT_SOURCE_DIR}/proto)
+  target_compile_definitions(fuzz_desk_form PRIVATE _DEFAULT_SOURCE _POSIX_C_SOURCE=200809L)
+  target_compile_options(fuzz_desk_form PRIVATE -fsanitize=fuzzer,address,undefined
+                         -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
+  target_link_options(fuzz_desk_form PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_desk_form PRIVATE PkgConfig::MSGPACK sakhi_warnings)
+endif()
+
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND AND TARGET sakhi-admin AND TARGET sakhi-cli)
+  add_test(NAME desk_http
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/integration/test_desk_http.py
+            ${PROJECT_BINARY_DIR})
+  set_tests_properties(desk_http PROPERTIES LABELS "integration" TIMEOUT 300)
+endif()
