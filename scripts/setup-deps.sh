@@ -14,7 +14,7 @@ PACKAGES=(
     clang clang-format
     lmdb-utils openssl valgrind iproute2
     default-jdk-headless junit5
-    libh2o-dev libargon2-dev
+    libh2o-dev libargon2-dev chromium chromium-driver python3-selenium
 )
 
 if [[ "${SAKHI_SKIP_DEPS:-0}" == 1 ]]; then

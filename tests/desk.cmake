@@ -1,6 +1,7 @@
 # desk: the centre desk (server/sk_desk*.c). Unit tests of its parsers and credentials, the
 # replay of its parser fuzzer's corpus, and HTTP-level tests against a real sakhi-server
-# (tests/integration/test_desk_http.py, a real TLS 1.3 desk on 127.0.0.1).
+# (tests/integration/test_desk_http.py, a real TLS 1.3 desk on 127.0.0.1) and in a headless
+# browser (desk_browser; screenshots of each page in the build directory's desk-screenshots/).
 if(NOT TARGET sakhi_server_core)
   return()
 endif()
@@ -36,4 +37,22 @@ if(Python3_Interpreter_FOUND AND TARGET sakhi-admin AND TARGET sakhi-cli)
     COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/integration/test_desk_http.py
             ${PROJECT_BINARY_DIR})
   set_tests_properties(desk_http PROPERTIES LABELS "integration" TIMEOUT 300)
+
+  # The browser test: Debian's chromium and chromedriver driven by python3-selenium, which is
+  # Debian's python's module (a python3 from elsewhere first on PATH may lack it). Without the
+  # three the test fails and says what to install (scripts/setup-deps.sh installs them).
+  set(SAKHI_SELENIUM_PYTHON /usr/bin/python3)
+  foreach(py ${Python3_EXECUTABLE} /usr/bin/python3)
+    execute_process(COMMAND ${py} -c "import selenium" RESULT_VARIABLE sel_rc
+                    OUTPUT_QUIET ERROR_QUIET)
+    if(sel_rc EQUAL 0)
+      set(SAKHI_SELENIUM_PYTHON ${py})
+      break()
+    endif()
+  endforeach()
+  add_test(NAME desk_browser
+    COMMAND ${SAKHI_SELENIUM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/integration/test_desk_browser.py
+            ${PROJECT_BINARY_DIR})
+  set_tests_properties(desk_browser PROPERTIES LABELS "integration;browser" TIMEOUT 600
+                       RUN_SERIAL TRUE)
 endif()
