@@ -41,6 +41,12 @@
  * to 10 minutes; a key quiet that long after its back-off is forgotten. */
 #define DESK_LOGIN_BACKOFF_MS 60000u
 #define DESK_LOGIN_BACKOFF_MAX_MS 600000u
+#define DESK_MAX_RENDER                                                                            \
+    1                      /* pages rendered at once: the desk never takes more than one core from
+                           * sync, however many people click */
+#define DESK_PAGE_QUEUE 64 /* pages waiting for their turn; more are answered 503 */
+_Static_assert(DESK_MAX_RENDER == 1,
+               "the worklist index (sk_desk_pages.c) serves one render at a time");
 #define DESK_COOKIE "__Host-sakhi"
 #define DESK_PRE_COOKIE "__Host-sakhi-pre"
 
@@ -73,7 +79,11 @@ struct sk_desk {
     unsigned nconn;
     desk_conn *conns;
     unsigned hashing;
-    unsigned jobs; /* pages and operations in flight */
+    unsigned jobs;                      /* pages and operations in flight */
+    unsigned rendering;                 /* page jobs on the thread pool */
+    sk_desk_index *index;               /* the worklist's rows, used by one render at a time */
+    struct desk_job *pq_head, *pq_tail; /* page jobs waiting for a turn */
+    unsigned pq_len;
     desk_sess sess[DESK_SESSIONS];
     sk_ratelimit *rl_user; /* failed logins per (name, address) */
     sk_ratelimit *rl_addr; /* failed logins per address */
@@ -110,6 +120,7 @@ typedef struct desk_job {
     int did_view;
     char pwhash[SK_PWHASH_MAX];
     sk_desk_op op;
+    struct desk_job *qnext; /* page queue link */
 } desk_job;
 
 struct req_link {
@@ -698,16 +709,45 @@ static void page_work(uv_work_t *w)
     desk_job *j = w->data;
     sk_store *st = j->d->srv->store;
     if (j->route == R_WORKLIST)
-        j->status = sk_desk_page_worklist(&j->body, st, &j->who, &j->form, j->now_ms);
+        j->status = sk_desk_page_worklist(&j->body, st, j->d->index, &j->who, &j->form, j->now_ms);
     else
         j->status =
             sk_desk_page_case(&j->body, st, &j->who, &j->form, j->now_ms, &j->viewed, &j->did_view);
+}
+
+static void page_work(uv_work_t *w);
+static void page_done(uv_work_t *w, int status);
+
+/* Start queued pages while there is room; a page whose client left is dropped unrendered. */
+static void pages_pump(sk_desk *d)
+{
+    while (d->rendering < DESK_MAX_RENDER && d->pq_head) {
+        desk_job *j = d->pq_head;
+        d->pq_head = j->qnext;
+        if (!d->pq_head)
+            d->pq_tail = NULL;
+        d->pq_len--;
+        j->qnext = NULL;
+        if (!j->req) {
+            job_free(j);
+            continue;
+        }
+        j->work.data = j;
+        if (uv_queue_work(d->srv->loop, &j->work, page_work, page_done)) {
+            send_message(j->req, 503, j->who.lang, T_TITLE, T_BUSY);
+            job_free(j);
+            continue;
+        }
+        d->rendering++;
+    }
 }
 
 static void page_done(uv_work_t *w, int status)
 {
     desk_job *j = w->data;
     (void)status;
+    j->d->rendering--;
+    pages_pump(j->d);
     if (j->req)
         send_page(j->req, j->status, &j->body);
     if (j->did_view && j->req) {
@@ -737,11 +777,18 @@ static int start_page(sk_desk *d, h2o_req_t *req, desk_sess *s, int route)
         job_free(j);
         return 0;
     }
-    j->work.data = j;
-    if (uv_queue_work(d->srv->loop, &j->work, page_work, page_done)) {
+    if (d->pq_len >= DESK_PAGE_QUEUE) {
         send_message(req, 503, s->who.lang, T_TITLE, T_BUSY);
         job_free(j);
+        return 0;
     }
+    if (d->pq_tail)
+        d->pq_tail->qnext = j;
+    else
+        d->pq_head = j;
+    d->pq_tail = j;
+    d->pq_len++;
+    pages_pump(d);
     return 0;
 }
 
@@ -1055,6 +1102,7 @@ static void desk_maybe_free(sk_desk *d)
     SSL_CTX_free(d->ssl);
     sk_ratelimit_free(d->rl_user);
     sk_ratelimit_free(d->rl_addr);
+    sk_desk_index_free(d->index);
     OPENSSL_cleanse(d->sess, sizeof(d->sess));
     free(d);
 }
@@ -1108,7 +1156,8 @@ int sk_desk_start(sk_desk **out, sk_server *srv, char *err, size_t errcap)
                                   DESK_LOGIN_BACKOFF_MAX_MS, DESK_LOGIN_BACKOFF_MAX_MS, 4096);
     d->rl_addr = sk_ratelimit_new(cfg->desk_login_limit_addr, DESK_LOGIN_BACKOFF_MS,
                                   DESK_LOGIN_BACKOFF_MAX_MS, DESK_LOGIN_BACKOFF_MAX_MS, 4096);
-    if (!d->rl_user || !d->rl_addr) {
+    d->index = sk_desk_index_new();
+    if (!d->rl_user || !d->rl_addr || !d->index) {
         snprintf(err, errcap, "out of memory");
         ret = 3;
         goto out;

@@ -70,8 +70,13 @@ int sk_desk_page_login(sk_buf *out, int lang, const char *csrf_login, const char
 int sk_desk_page_setup(sk_buf *out, int lang, const char *user, const char *token, const char *pre,
                        const char *msg);
 int sk_desk_page_message(sk_buf *out, int lang, const char *title, const char *msg);
-int sk_desk_page_worklist(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
-                          uint64_t now_ms);
+/* The worklist's index of every record (sk_desk_pages.c): one per desk, used by one render
+ * at a time. */
+typedef struct sk_desk_index sk_desk_index;
+sk_desk_index *sk_desk_index_new(void);
+void sk_desk_index_free(sk_desk_index *ix);
+int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
+                          const sk_form *q, uint64_t now_ms);
 /* *viewed_out = 1 when a record was shown (the caller audits the view). */
 int sk_desk_page_case(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
                       uint64_t now_ms, sk_id *viewed_out, int *viewed);

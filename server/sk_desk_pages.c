@@ -166,45 +166,106 @@ int sk_desk_page_setup(sk_buf *out, int lang, const char *user, const char *toke
 
 /* ---- worklist ----------------------------------------------------------------------------- */
 
+/* One record as the worklist needs it: what the table shows, plus a small record holding the
+ * fields sync's scope rule reads (district, creating worker, assignees), so visibility is
+ * decided by sk_case_may_see itself, never by a copy of its logic. */
 typedef struct row {
     sk_id id;
     char case_no[40];
     char worker[SK_MAX_NAME + 1];
     char block[64];
     uint64_t status, urgency, district, created;
-    int review, minor;
+    int review, minor, gone;
+    sk_record scope;
 } row;
 
-typedef struct rows {
-    row *r;
+/* The worklist index: every record's row, kept up to date by reading only the records whose
+ * change-log seq is above the last one seen (the change log holds each record once, at its
+ * latest seq). A click costs the changes since the previous click, not a decryption of the
+ * whole store. Used by one page render at a time (DESK_MAX_RENDER in sk_desk.c is 1: the
+ * thread pool hands it from render to render with uv_queue_work's ordering). */
+struct sk_desk_index {
+    uint64_t seq;
+    row *rows;
     size_t n, cap;
-} rows;
+    uint32_t *slots; /* open addressing: row index + 1, 0 = empty */
+    size_t nslots;   /* power of two, at least twice n */
+};
 
-static int rows_add(rows *rs, const row *x)
+sk_desk_index *sk_desk_index_new(void)
 {
-    if (rs->n == rs->cap) {
-        size_t nc = rs->cap ? rs->cap * 2 : 64;
-        if (nc > (SIZE_MAX / sizeof(row)))
+    return calloc(1, sizeof(sk_desk_index));
+}
+
+void sk_desk_index_free(sk_desk_index *ix)
+{
+    if (!ix)
+        return;
+    for (size_t i = 0; i < ix->n; i++)
+        sk_record_free(&ix->rows[i].scope);
+    free(ix->rows);
+    free(ix->slots);
+    free(ix);
+}
+
+static size_t id_hash(const sk_id *id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof(id->b); i++)
+        h = (h ^ id->b[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static int index_grow(sk_desk_index *ix)
+{
+    if (ix->n == ix->cap) {
+        size_t nc = ix->cap ? ix->cap * 2 : 256;
+        if (nc > UINT32_MAX - 1 || nc > SIZE_MAX / sizeof(row))
             return -SK_E_NOMEM;
-        row *p = realloc(rs->r, nc * sizeof(row));
+        row *p = realloc(ix->rows, nc * sizeof(row));
         if (!p)
             return -SK_E_NOMEM;
-        rs->r = p;
-        rs->cap = nc;
+        ix->rows = p;
+        ix->cap = nc;
     }
-    rs->r[rs->n++] = *x;
+    if ((ix->n + 1) * 2 > ix->nslots) {
+        size_t ns = ix->nslots ? ix->nslots * 2 : 512;
+        if (ns > SIZE_MAX / sizeof(uint32_t))
+            return -SK_E_NOMEM;
+        uint32_t *sl = calloc(ns, sizeof(uint32_t));
+        if (!sl)
+            return -SK_E_NOMEM;
+        for (size_t i = 0; i < ix->n; i++) {
+            size_t h = id_hash(&ix->rows[i].id) & (ns - 1);
+            while (sl[h])
+                h = (h + 1) & (ns - 1);
+            sl[h] = (uint32_t)(i + 1);
+        }
+        free(ix->slots);
+        ix->slots = sl;
+        ix->nslots = ns;
+    }
     return 0;
 }
 
-static int row_cmp(const void *a, const void *b)
+/* The row of id, made (empty) when new. NULL on no memory. */
+static row *index_row(sk_desk_index *ix, const sk_id *id)
 {
-    const row *x = a, *y = b;
-    uint64_t ux = x->urgency ? x->urgency : 9, uy = y->urgency ? y->urgency : 9;
-    if (ux != uy)
-        return ux < uy ? -1 : 1;
-    if (x->created != y->created)
-        return x->created < y->created ? -1 : 1; /* longest waiting first */
-    return memcmp(x->id.b, y->id.b, sizeof(x->id.b));
+    if (index_grow(ix))
+        return NULL;
+    size_t h = id_hash(id) & (ix->nslots - 1);
+    while (ix->slots[h]) {
+        row *r = &ix->rows[ix->slots[h] - 1];
+        if (memcmp(r->id.b, id->b, sizeof(id->b)) == 0)
+            return r;
+        h = (h + 1) & (ix->nslots - 1);
+    }
+    row *r = &ix->rows[ix->n];
+    memset(r, 0, sizeof(*r));
+    sk_record_init(&r->scope);
+    r->id = *id;
+    ix->slots[h] = (uint32_t)(++ix->n);
+    return r;
 }
 
 static uint64_t record_time(const sk_record *r)
@@ -213,6 +274,102 @@ static uint64_t record_time(const sk_record *r)
     if (sk_case_get_uint(r, SK_F_CREATED_AT, &t) == 0)
         return t;
     return SK_HLC_MS(r->created);
+}
+
+static int row_fill(row *x, const sk_record *r)
+{
+    static const uint32_t scope_keys[] = {SK_F_DISTRICT, SK_F_WORKER, SK_F_ASSIGNED};
+    sk_record_free(&x->scope);
+    sk_record_init(&x->scope);
+    x->scope.id = r->id;
+    x->scope.flags = r->flags;
+    for (size_t i = 0; i < sizeof(scope_keys) / sizeof(scope_keys[0]); i++) {
+        const sk_field *f = sk_record_field(r, scope_keys[i]);
+        if (f && sk_record_set(&x->scope, f->key, f->val, f->len, f->hlc, f->ver))
+            return -SK_E_NOMEM;
+    }
+    x->status = x->urgency = x->district = 0;
+    x->case_no[0] = x->worker[0] = x->block[0] = '\0';
+    (void)sk_case_get_uint(r, SK_F_STATUS, &x->status);
+    (void)sk_case_get_uint(r, SK_F_URGENCY, &x->urgency);
+    (void)sk_case_get_uint(r, SK_F_DISTRICT, &x->district);
+    (void)sk_case_get_str(r, SK_F_CASE_NO, x->case_no, sizeof(x->case_no));
+    (void)sk_case_get_str(r, SK_F_WORKER, x->worker, sizeof(x->worker));
+    (void)sk_case_get_str(r, SK_F_BLOCK, x->block, sizeof(x->block));
+    x->created = record_time(r);
+    x->review = (r->flags & SK_REC_REVIEW) != 0;
+    x->minor = sk_case_is_minor(r);
+    x->gone = (r->flags & SK_REC_TOMBSTONE) != 0;
+    return 0;
+}
+
+/* Bring the index up to the store's change log inside txn. */
+static int index_update(sk_desk_index *ix, sk_store *st, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    uint8_t kb[8];
+    MDB_val k = {8, kb}, v;
+    int rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_changes(st), &cur));
+    if (rc)
+        return rc;
+    sk_be64_put(kb, ix->seq + 1);
+    int mrc;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && rc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8 || v.mv_size != 16)
+            continue;
+        uint64_t seq = sk_be64_get(k.mv_data);
+        sk_id id;
+        sk_record r;
+        memcpy(id.b, v.mv_data, 16);
+        sk_record_init(&r);
+        int grc = sk_store_record_get_txn(st, txn, &id, &r);
+        if (grc == 0) {
+            row *x = index_row(ix, &id);
+            rc = x ? row_fill(x, &r) : -SK_E_NOMEM;
+        } else if (grc != -SK_E_NOT_FOUND && grc != -SK_E_GONE && grc != -SK_E_STORE_IO) {
+            rc = grc; /* an unreadable record is the store's problem; others stop the page */
+        }
+        sk_record_free(&r);
+        if (rc == 0)
+            ix->seq = seq;
+    }
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = sk_store_mdb_err(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+typedef struct rows {
+    const row **r;
+    size_t n, cap;
+} rows;
+
+static int rows_add(rows *rs, const row *x)
+{
+    if (rs->n == rs->cap) {
+        size_t nc = rs->cap ? rs->cap * 2 : 64;
+        if (nc > (SIZE_MAX / sizeof(*rs->r)))
+            return -SK_E_NOMEM;
+        const row **p = realloc(rs->r, nc * sizeof(*rs->r));
+        if (!p)
+            return -SK_E_NOMEM;
+        rs->r = p;
+        rs->cap = nc;
+    }
+    rs->r[rs->n++] = x;
+    return 0;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    const row *x = *(const row *const *)a, *y = *(const row *const *)b;
+    uint64_t ux = x->urgency ? x->urgency : 9, uy = y->urgency ? y->urgency : 9;
+    if (ux != uy)
+        return ux < uy ? -1 : 1;
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1; /* longest waiting first */
+    return memcmp(x->id.b, y->id.b, sizeof(x->id.b));
 }
 
 static void status_cell(sk_buf *b, int lang, uint64_t st)
@@ -251,7 +408,7 @@ static void table(sk_buf *b, const sk_desk_who *who, const char *id, rows *rs, i
     sk_h(b, "</th><th></th></tr></thead><tbody>");
     size_t n = rs->n < PAGE_ROWS ? rs->n : PAGE_ROWS;
     for (size_t i = 0; i < n; i++) {
-        const row *r = &rs->r[i];
+        const row *r = rs->r[i];
         char idt[37];
         sk_id_to_str(&r->id, idt);
         sk_h(b, "<tr data-id=\"");
@@ -296,13 +453,11 @@ static void table(sk_buf *b, const sk_desk_who *who, const char *id, rows *rs, i
         sk_h_fmt(b, "<p class=\"more\">+ %zu</p>", rs->n - n);
 }
 
-int sk_desk_page_worklist(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
-                          uint64_t now_ms)
+int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
+                          const sk_form *q, uint64_t now_ms)
 {
-    int lang = who->lang, rc = 0, mrc;
+    int lang = who->lang, rc = 0;
     MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
     rows inbox = {0}, open = {0};
     sk_actor actor;
     uint64_t seq = 0;
@@ -313,46 +468,24 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, const sk_desk_who *who, con
     if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn))))
         goto out;
     (void)sk_store_seq_get_txn(st, txn, &seq);
-    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(st), &cur))))
+    if ((rc = index_update(ix, st, txn)))
         goto out;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        sk_record r;
-        sk_record_init(&r);
-        if (sk_store_record_decode(st, &k, &v, &r) != 0) {
-            sk_record_free(&r);
-            continue; /* an unreadable record is the store's problem, not this page's */
-        }
-        row x;
-        memset(&x, 0, sizeof(x));
-        if (!(r.flags & SK_REC_TOMBSTONE) && sk_case_may_see(&actor, &r)) {
-            x.id = r.id;
-            (void)sk_case_get_uint(&r, SK_F_STATUS, &x.status);
-            (void)sk_case_get_uint(&r, SK_F_URGENCY, &x.urgency);
-            (void)sk_case_get_uint(&r, SK_F_DISTRICT, &x.district);
-            (void)sk_case_get_str(&r, SK_F_CASE_NO, x.case_no, sizeof(x.case_no));
-            (void)sk_case_get_str(&r, SK_F_WORKER, x.worker, sizeof(x.worker));
-            (void)sk_case_get_str(&r, SK_F_BLOCK, x.block, sizeof(x.block));
-            x.created = record_time(&r);
-            x.review = (r.flags & SK_REC_REVIEW) != 0;
-            x.minor = sk_case_is_minor(&r);
-            int keep =
-                (!want_status || x.status == want_status) &&
-                (!f_urgent || !f_urgent[0] || (x.urgency && x.urgency <= SK_URGENCY_URGENT)) &&
-                (!f_review || !f_review[0] || x.review);
-            if (keep && (x.status == SK_STATUS_NEW || x.status == SK_STATUS_RECEIVED))
-                rc = rows_add(&inbox, &x);
-            else if (keep && x.status != SK_STATUS_CLOSED)
-                rc = rows_add(&open, &x);
-            else if (keep && want_status == SK_STATUS_CLOSED)
-                rc = rows_add(&open, &x);
-        }
-        sk_record_free(&r);
+    for (size_t i = 0; i < ix->n && rc == 0; i++) {
+        const row *x = &ix->rows[i];
+        if (x->gone || !sk_case_may_see(&actor, &x->scope))
+            continue;
+        int keep = (!want_status || x->status == want_status) &&
+                   (!f_urgent || !f_urgent[0] || (x->urgency && x->urgency <= SK_URGENCY_URGENT)) &&
+                   (!f_review || !f_review[0] || x->review);
+        if (keep && (x->status == SK_STATUS_NEW || x->status == SK_STATUS_RECEIVED))
+            rc = rows_add(&inbox, x);
+        else if (keep && (x->status != SK_STATUS_CLOSED || want_status == SK_STATUS_CLOSED))
+            rc = rows_add(&open, x);
     }
     if (rc)
         goto out;
-    qsort(inbox.r, inbox.n, sizeof(row), row_cmp);
-    qsort(open.r, open.n, sizeof(row), row_cmp);
+    qsort(inbox.r, inbox.n, sizeof(*inbox.r), row_cmp);
+    qsort(open.r, open.n, sizeof(*open.r), row_cmp);
     top(out, who, sk_t(lang, T_WORKLIST));
     /* filters, as in the CLI */
     sk_h(out, "<form method=\"get\" action=\"/worklist\" class=\"filters\" id=\"filters\"><label>");
@@ -388,8 +521,6 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, const sk_desk_who *who, con
     table(out, who, "open", &open, 0, now_ms);
     bottom(out);
 out:
-    if (cur)
-        mdb_cursor_close(cur);
     if (txn)
         mdb_txn_abort(txn);
     free(inbox.r);
