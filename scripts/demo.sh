@@ -4,7 +4,8 @@
 # folder and a TLS key of its own, three field devices (enrolled with one-time codes and the key's
 # pin) capturing the sample referrals offline, then syncing (one on a
 # clean link, two through sakhi-netem's 2g and flaky links), the centre accepting some and adding
-# a follow-up, a second sync, and an account of what went where.
+# a follow-up, a second sync, a staff account on the centre desk (its password set through its
+# one-time link, as a browser would), and an account of what went where.
 #
 # --no-build skips the dependency and build steps (the ctest test that runs the demo uses it).
 # The demo itself lives in run_demo(). If a program it needs is not built it says which and
@@ -32,6 +33,12 @@ SEED_FLAKY=${SAKHI_DEMO_SEED_FLAKY:-21}
 
 # Programs the demo runs, relative to the build directory.
 NEEDED=(server/sakhi-server tools/cli/sakhi tools/admin/sakhi-admin tools/netem/sakhi-netem)
+for tool in curl openssl; do
+    command -v "$tool" >/dev/null 2>&1 || {
+        echo "demo: $tool is needed (scripts/setup-deps.sh installs it)" >&2
+        exit 1
+    }
+done
 
 missing_parts()
 {
@@ -146,6 +153,7 @@ run_demo()
     [[ ${#SPIN} -eq 64 ]] || die "sakhi-admin tls-cert gave no pin: $tls"
     "$SERVER" --tls-cert "$DEMO_DIR/tls/server.crt" --tls-key "$DEMO_DIR/tls/server.key" \
         --listen 127.0.0.1 --port 0 --port-file "$DEMO_DIR/server.port" \
+        --desk --desk-port 0 --desk-port-file "$DEMO_DIR/desk.port" \
         --data "$DATA" --log-file "$DEMO_DIR/server.log" &
     PIDS+=($!)
     local PORT
@@ -279,6 +287,28 @@ run_demo()
             die "the centre's follow-up did not reach device $d"
     done
 
+    # -- the centre desk: a staff account, its password set through its one-time link -----------
+    echo "7. The centre desk: an administrator's account, its password set through its setup link"
+    local DPORT link pw pre code
+    DPORT=$(wait_port_file "$DEMO_DIR/desk.port" "${PIDS[0]}" "the desk")
+    link=$("$ADMIN" --data "$DATA" staff add demo-admin --role admin \
+        --url "https://127.0.0.1:$DPORT") || die "sakhi-admin staff add"
+    pw=$(openssl rand -hex 8) || die "openssl rand"
+    # What a browser does with the link: open the form (it sets a pre-login cookie and carries
+    # the same token), post the password twice.
+    pre=$(curl -sk -c "$DEMO_DIR/desk.cookies" "$link" |
+        grep -o 'name="csrf" value="[A-Za-z0-9_-]*"' | cut -d'"' -f4) || die "open the setup link"
+    [[ ${#pre} -eq 43 ]] || die "the desk's setup page has no form token"
+    code=$(curl -sk -o /dev/null -w '%{http_code}' -b "$DEMO_DIR/desk.cookies" \
+        --data-urlencode "csrf=$pre" --data-urlencode "u=demo-admin" \
+        --data-urlencode "t=${link##*t=}" --data-urlencode "password=demo-desk-$pw" \
+        --data-urlencode "password2=demo-desk-$pw" "https://127.0.0.1:$DPORT/setup") ||
+        die "post the setup form"
+    [[ "$code" == 200 ]] || die "the desk refused the setup form ($code)"
+    rm -f "$DEMO_DIR/desk.cookies"
+    printf 'name: demo-admin\npassword: demo-desk-%s\n' "$pw" >"$DEMO_DIR/desk-login"
+    echo "   desk account demo-admin set up at https://127.0.0.1:$DPORT (login saved in $DEMO_DIR/desk-login)"
+
     stop_all
     trap - EXIT
 
@@ -309,6 +339,10 @@ run_demo()
     echo "total:   $(human_bytes "$up") up, $(human_bytes "$down") down on the devices' side; demo took $(awk -v m="$t_total" 'BEGIN { printf "%.1f s", m / 1000 }')"
     echo "data:    $DEMO_DIR (devices device-1..3, centre-data, server.log); PIN for the devices in $PIN"
     echo "try:     $SAKHI --store $DEMO_DIR/device-1 --pin-file $PIN list"
+    echo "desk:    start the centre again with its desk:"
+    echo "           $SERVER --data $DATA --tls-cert $DEMO_DIR/tls/server.crt --tls-key $DEMO_DIR/tls/server.key --desk --desk-port 7443"
+    echo "         then open https://127.0.0.1:7443 (the demo's own certificate: accept it once)"
+    echo "         and log in as demo-admin, password demo-desk-$pw (also in $DEMO_DIR/desk-login)"
     return 0
 }
 

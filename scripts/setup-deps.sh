@@ -12,7 +12,7 @@ PACKAGES=(
     libuv1-dev libmsgpack-dev liblmdb-dev libssl-dev libcmocka-dev libzstd-dev libargon2-dev
     python3 python3-msgpack
     clang clang-format
-    lmdb-utils openssl valgrind iproute2
+    lmdb-utils openssl valgrind iproute2 curl
     default-jdk-headless junit5
     libh2o-dev libargon2-dev chromium chromium-driver python3-selenium
 )
