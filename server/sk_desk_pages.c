@@ -484,8 +484,10 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk
     }
     if (rc)
         goto out;
-    qsort(inbox.r, inbox.n, sizeof(*inbox.r), row_cmp);
-    qsort(open.r, open.n, sizeof(*open.r), row_cmp);
+    if (inbox.n > 1) /* qsort's array must not be NULL, even for no elements */
+        qsort(inbox.r, inbox.n, sizeof(*inbox.r), row_cmp);
+    if (open.n > 1)
+        qsort(open.r, open.n, sizeof(*open.r), row_cmp);
     top(out, who, sk_t(lang, T_WORKLIST));
     /* filters, as in the CLI */
     sk_h(out, "<form method=\"get\" action=\"/worklist\" class=\"filters\" id=\"filters\"><label>");
