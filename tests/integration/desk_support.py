@@ -37,7 +37,7 @@ class Centre:
         self.device = os.path.join(self.tmp, "device")
         self.pinfile = os.path.join(self.tmp, "pin")
         with open(self.pinfile, "w") as f:
-            f.write("2580\n")
+            f.write("258025\n")
         code = self.admin("enroll-code", "field-1").strip()
         self.sakhi("init")
         self.sakhi("enroll", "--server", "127.0.0.1:%d" % self.sync_port, "--code", code,
