@@ -63,6 +63,7 @@ static const struct {
     [SK_CW_TASK_SET] = {"task-set", "any status"},
     [SK_CW_RESOLVE] = {"resolve", "any status (the record flagged for review)"},
     [SK_CW_START] = {"start", "accepted"},
+    [SK_CW_NOTE] = {"note", "any status but declined"},
 };
 #define NKINDS (sizeof(k_kinds) / sizeof(k_kinds[0]))
 
@@ -141,6 +142,28 @@ static int add_task(sk_change *c, const char *by, const char *text, const char *
     sk_buf_free(&b);
     if (rc == 0 && id_out)
         *id_out = id;
+    return rc;
+}
+
+static int add_note(sk_change *c, const char *by, const char *text, uint64_t now_ms)
+{
+    sk_id id;
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    int rc = sk_id_new(&id, now_ms);
+    if (rc)
+        return rc;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_uint32(&pk, SK_ENTRY_BY);
+    sk_pack_cstr(&pk, by);
+    msgpack_pack_uint32(&pk, SK_ENTRY_TEXT);
+    sk_pack_cstr(&pk, text);
+    msgpack_pack_uint32(&pk, SK_ENTRY_AT);
+    msgpack_pack_uint64(&pk, now_ms);
+    rc = b.oom ? -SK_E_NOMEM
+               : sk_change_add_entry(c, &id, SK_LIST_CASENOTE, b.data, (uint32_t)b.len);
+    sk_buf_free(&b);
     return rc;
 }
 
@@ -450,6 +473,11 @@ static int build_ops(const sk_cw_op *op, const sk_actor *actor, const sk_record 
             TRY(sk_change_set(c, f->key, f->val, f->len));
         }
         return put_uint(c, SK_F_REVIEW_RESOLVED, now_ms);
+    case SK_CW_NOTE:
+        if (st == SK_STATUS_DECLINED)
+            return BAD_STEP(err, 0, "note: a declined referral takes no case notes");
+        TRY(text_ok(op->text, LIM_TEXT, 0, "note: text", err));
+        return add_note(c, by, op->text, now_ms);
     default: return INVALID(err, 0, "operation: unknown kind %u", (unsigned)op->kind);
     }
 }

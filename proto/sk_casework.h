@@ -32,7 +32,8 @@ typedef enum sk_cw_kind {
     SK_CW_TASK_ADD = 10,      /* a follow-up task: what, for whom, due */
     SK_CW_TASK_SET = 11,      /* a task's state: done, cancelled, or open again, with a note */
     SK_CW_RESOLVE = 12,       /* a REVIEW flag resolved: one field set, the flag cleared */
-    SK_CW_START = 13          /* accepted -> in_service */
+    SK_CW_START = 13,         /* accepted -> in_service */
+    SK_CW_NOTE = 14           /* a case note (text) by the acting staff member */
 } sk_cw_kind;
 
 /* Centre settings the operations follow (stored by the server: sakhi-admin config). */
@@ -74,7 +75,8 @@ typedef struct sk_cw_op {
     /* SHELTER_START: start (Unix ms, 0 = now); SHELTER_EXTEND: days (6..10) */
     uint64_t start_ms;
     uint32_t days;
-    /* TASK_ADD: text, for_worker, due_ms; TASK_SET: task, task_state, text (note, may be NULL) */
+    /* TASK_ADD: text, for_worker, due_ms; TASK_SET: task, task_state, text (note, may be NULL);
+     * NOTE: text (1..4000 bytes) */
     const char *text, *for_worker;
     uint64_t due_ms;
     sk_id task;

@@ -402,6 +402,14 @@ int sk_caseops_task_set(const sk_caseops_ctx *ctx, const sk_id *id, const sk_id 
     return sk_caseops_apply(ctx, &op, res);
 }
 
+int sk_caseops_note(const sk_caseops_ctx *ctx, const sk_id *id, const char *text,
+                    sk_caseops_result *res)
+{
+    sk_cw_op op = op_of(SK_CW_NOTE, id);
+    op.text = text;
+    return sk_caseops_apply(ctx, &op, res);
+}
+
 int sk_caseops_resolve(const sk_caseops_ctx *ctx, const sk_id *id, const sk_cw_field *fields,
                        uint32_t nfields, sk_caseops_result *res)
 {

@@ -87,6 +87,9 @@ int sk_caseops_task_add(const sk_caseops_ctx *ctx, const sk_id *id, const char *
                         const char *for_worker, uint64_t due_ms, sk_caseops_result *res);
 int sk_caseops_task_set(const sk_caseops_ctx *ctx, const sk_id *id, const sk_id *task,
                         uint32_t state, const char *note, sk_caseops_result *res);
+/* A case note by the acting staff member (text 1..4000 bytes; not on a declined referral). */
+int sk_caseops_note(const sk_caseops_ctx *ctx, const sk_id *id, const char *text,
+                    sk_caseops_result *res);
 int sk_caseops_resolve(const sk_caseops_ctx *ctx, const sk_id *id, const sk_cw_field *fields,
                        uint32_t nfields, sk_caseops_result *res);
 

@@ -6,6 +6,12 @@ if(NOT TARGET sakhi_server_core)
   return()
 endif()
 
+# The case note the desk adds is the casework model's operation (proto/sk_casework.c).
+sakhi_add_test(test_casework_note
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_casework_note.c
+  LIBS sakhi_proto
+  LABELS unit)
+
 sakhi_add_test(test_desk_form
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_desk_form.c
   LIBS sakhi_server_core
