@@ -651,22 +651,24 @@ static void op_done(sk_wreq *w)
         job_free(j);
         return;
     }
-    if (op->kind == SK_DESK_OP_ACCEPT || op->kind == SK_DESK_OP_NOTE ||
-        op->kind == SK_DESK_OP_CLOSE || op->kind == SK_DESK_OP_REVEAL) {
+    if (op->kind == SK_DESK_OP_CASE || op->kind == SK_DESK_OP_REVEAL) {
         desk_sess *s = sess_by_token(d, j->sess_token, sk_now_ms());
         if (s) {
             int lang = s->who.lang;
             s->who.flash_bad = rc != 0 || op->refused;
+            s->who.flash[0] = '\0';
             if (rc)
                 snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(lang, T_REFUSED),
                          sk_err_text(rc));
             else if (op->refused)
                 snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(lang, T_REFUSED),
                          op->msg);
-            else if (op->kind == SK_DESK_OP_ACCEPT)
+            else if (op->kind == SK_DESK_OP_CASE && op->outcome == SK_CW_CLOSE_REQUESTED)
+                snprintf(s->who.flash, sizeof(s->who.flash), "%s", sk_t(lang, T_CLOSE_REQUESTED));
+            else if (op->kind == SK_DESK_OP_CASE && op->cw.kind == SK_CW_ACCEPT)
                 snprintf(s->who.flash, sizeof(s->who.flash), "%s %s", sk_t(lang, T_DONE),
                          op->case_no);
-            else if (op->kind != SK_DESK_OP_REVEAL)
+            else if (op->kind == SK_DESK_OP_CASE)
                 snprintf(s->who.flash, sizeof(s->who.flash), "%s", sk_t(lang, T_DONE));
             if (op->kind == SK_DESK_OP_REVEAL && !rc) { /* shown only once the audit is durable */
                 s->who.reveal = op->id;
@@ -800,7 +802,7 @@ static int csrf_ok(const desk_sess *s, const sk_form *f)
     return v && strlen(v) == SK_DESK_TOKEN_LEN && sk_ct_equal(v, s->who.csrf, SK_DESK_TOKEN_LEN);
 }
 
-static int on_op_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind)
+static int on_op_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind, const char *name)
 {
     desk_job *j = job_new(d, req, R_OP);
     if (!j) {
@@ -815,25 +817,22 @@ static int on_op_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind)
         job_free(j);
         return 0;
     }
-    const char *id = sk_form_get(&j->form, "id"), *text = sk_form_get(&j->form, "text");
+    const char *id = sk_form_get(&j->form, "id");
     if (!id || sk_id_from_str(&j->op.id, id) != 0) {
         send_message(req, 400, s->who.lang, T_TITLE, T_NOT_FOUND);
         job_free(j);
         return 0;
     }
-    if (kind == SK_DESK_OP_NOTE || kind == SK_DESK_OP_CLOSE) {
-        size_t n = text ? strlen(text) : 0;
-        if (n == 0 || n >= sizeof(j->op.text)) {
-            s->who.flash_bad = 1;
-            snprintf(s->who.flash, sizeof(s->who.flash), "%s: 1-1000",
-                     sk_t(s->who.lang, T_REFUSED));
-            char loc[80];
-            snprintf(loc, sizeof(loc), "/case?id=%s", id);
-            send_redirect(req, loc);
-            job_free(j);
-            return 0;
-        }
-        memcpy(j->op.text, text, n + 1);
+    if (kind == SK_DESK_OP_CASE && sk_desk_case_op_parse(&j->op, name, &j->form) != 0) {
+        /* a form the desk did not make (or a value out of its choices): nothing is applied */
+        s->who.flash_bad = 1;
+        snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(s->who.lang, T_REFUSED),
+                 sk_t(s->who.lang, T_BAD_FORM));
+        char loc[80];
+        snprintf(loc, sizeof(loc), "/case?id=%s", id);
+        send_redirect(req, loc);
+        job_free(j);
+        return 0;
     }
     op_submit(d, j, kind);
     return 0;
@@ -974,14 +973,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return on_version(d, req);
     if (post && path_is(req, "/logout"))
         return on_logout(d, req, s);
-    if (post && path_is(req, "/case/accept"))
-        return on_op_post(d, req, s, SK_DESK_OP_ACCEPT);
-    if (post && path_is(req, "/case/note"))
-        return on_op_post(d, req, s, SK_DESK_OP_NOTE);
-    if (post && path_is(req, "/case/close"))
-        return on_op_post(d, req, s, SK_DESK_OP_CLOSE);
     if (post && path_is(req, "/case/reveal"))
-        return on_op_post(d, req, s, SK_DESK_OP_REVEAL);
+        return on_op_post(d, req, s, SK_DESK_OP_REVEAL, NULL);
+    if (post && req->path_normalized.len > 6 && req->path_normalized.len < 6 + 32 &&
+        memcmp(req->path_normalized.base, "/case/", 6) == 0) {
+        /* /case/<operation>, the casework API's names (accept, decline, assign, ...) */
+        char name[32];
+        memcpy(name, req->path_normalized.base + 6, req->path_normalized.len - 6);
+        name[req->path_normalized.len - 6] = '\0';
+        return on_op_post(d, req, s, SK_DESK_OP_CASE, name);
+    }
     send_message(req, 404, s->who.lang, T_TITLE, T_NOT_FOUND);
     return 0;
 }

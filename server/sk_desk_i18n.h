@@ -84,7 +84,45 @@ enum { SK_LANG_EN = 0, SK_LANG_HI = 1, SK_LANG_COUNT = 2 };
     X(T_SIGNED_IN_AS, "Signed in as", "लॉग इन:")                                                   \
     X(T_WHEN, "When", "कब")                                                                        \
     X(T_WHO, "Who", "कौन")                                                                         \
-    X(T_WHAT, "What", "क्या")
+    X(T_WHAT, "What", "क्या")                                                                       \
+    X(T_DECLINE, "Decline", "अस्वीकार करें")                                                          \
+    X(T_REASON, "Reason", "कारण")                                                                  \
+    X(T_START_SERVICE, "Start services", "सेवाएँ शुरू करें")                                             \
+    X(T_ASSIGN, "Assign", "सौंपें")                                                                   \
+    X(T_OWNER, "Staff member", "स्टाफ़ सदस्य")                                                        \
+    X(T_KEEP, "(keep)", "(जैसा है)")                                                                 \
+    X(T_NOBODY, "(nobody)", "(कोई नहीं)")                                                           \
+    X(T_SET_SERVICE, "Set service status", "सेवा की स्थिति बदलें")                                     \
+    X(T_SHELTER_START, "Start temporary shelter (5 days)", "अस्थायी आश्रय शुरू करें (5 दिन)")            \
+    X(T_SHELTER_EXTEND, "Extend shelter to (days)", "आश्रय बढ़ाएँ (दिन)")                             \
+    X(T_FROM_DATE, "From (date)", "से (तारीख)")                                                     \
+    X(T_REFER, "Refer onward", "आगे भेजें")                                                            \
+    X(T_DESTINATION, "Destination", "गंतव्य")                                                        \
+    X(T_DETAIL, "Name of the place", "स्थान का नाम")                                                \
+    X(T_OVERRIDE, "Reason to refer without her consent (audited)",                                 \
+      "उसकी सहमति के बिना भेजने का कारण (ऑडिट में दर्ज)")                                                \
+    X(T_NO_CONSENT, "She has not consented to sharing: an override reason is required.",           \
+      "उसने जानकारी साझा करने की सहमति नहीं दी है: कारण देना ज़रूरी है।")                                  \
+    X(T_REOPEN, "Reopen with reason", "कारण सहित फिर खोलें")                                         \
+    X(T_CLOSE_REQUESTED, "Closure requested: a second staff member must approve it.",              \
+      "बंद करने का अनुरोध दर्ज: दूसरे स्टाफ़ सदस्य की स्वीकृति चाहिए।")                                       \
+    X(T_TASKS, "Tasks", "कार्य")                                                                    \
+    X(T_TASK, "Task", "कार्य")                                                                      \
+    X(T_ADD_TASK, "Add a task", "कार्य जोड़ें")                                                        \
+    X(T_FOR, "For", "किसके लिए")                                                                    \
+    X(T_DUE, "Due", "नियत तारीख")                                                                  \
+    X(T_DONE_BTN, "Done", "पूरा")                                                                   \
+    X(T_CANCEL_BTN, "Cancel task", "कार्य रद्द करें")                                                  \
+    X(T_REOPEN_TASK, "Open again", "फिर से खोलें")                                                    \
+    X(T_NOTE, "Note", "टिप्पणी")                                                                    \
+    X(T_CONFLICTS, "Conflicting edits to review", "समीक्षा के लिए टकराते बदलाव")                      \
+    X(T_KEEP_VALUE, "Keep this value", "यह मान रखें")                                                \
+    X(T_KEEP_ALL, "Keep the current values and clear the flag", "मौजूदा मान रखें और चिह्न हटाएँ")       \
+    X(T_CURRENT, "current", "मौजूदा")                                                               \
+    X(T_BY, "by", "द्वारा")                                                                         \
+    X(T_CHANGES, "Who changed what", "किसने क्या बदला")                                              \
+    X(T_BAD_FORM, "Some of the form's values are missing or not valid.",                           \
+      "फ़ॉर्म के कुछ मान नहीं हैं या सही नहीं हैं।")
 
 #define SK_DESK_MSG_ENUM(id, en, hi) id,
 typedef enum sk_desk_msg { SK_DESK_MESSAGES(SK_DESK_MSG_ENUM) T__COUNT } sk_desk_msg;

@@ -8,6 +8,7 @@
 
 #include "sk_buf.h"
 #include "sk_case.h"
+#include "sk_caseops.h"
 #include "sk_desk_form.h"
 #include "sk_desk_i18n.h"
 #include "sk_desk_staff.h"
@@ -36,21 +37,30 @@ void sk_desk_actor(const sk_desk_who *who, sk_actor *out);
 
 /* ---- staff operations, run inside the writer's transaction -------------------------------- */
 typedef enum sk_desk_op_kind {
-    SK_DESK_OP_ACCEPT = 1, /* status -> accepted (the store gives the case number) */
-    SK_DESK_OP_NOTE = 2,   /* add a case note (text) */
-    SK_DESK_OP_CLOSE = 3,  /* status -> closed with a reason (text) */
+    SK_DESK_OP_CASE = 1,   /* a casework operation (cw) through sk_caseops_apply */
     SK_DESK_OP_REVEAL = 4, /* audit only: who saw the identity of the record */
     SK_DESK_OP_VIEW = 5,   /* audit only: who opened the record */
     SK_DESK_OP_LOGIN = 6,  /* audit only */
     SK_DESK_OP_LOGOUT = 7, /* audit only */
-    SK_DESK_OP_SETPW = 8   /* set the password of user if the setup token still opens it */
+    SK_DESK_OP_SETPW = 8,  /* set the password of user if the setup token still opens it */
+    SK_DESK_OP_SEARCH = 9  /* audit only: an identity search (its terms are not kept) */
 } sk_desk_op_kind;
+
+#define SK_DESK_TEXT_MAX 1000 /* a reason, note or task text typed on a form */
+#define SK_DESK_VALUE_MAX 512 /* a value chosen in a conflict review (MessagePack bytes) */
 
 typedef struct sk_desk_op {
     int kind;
     sk_desk_who who;
     sk_id id;
-    char text[1024];
+    /* CASE: the operation; its strings point into the buffers below (sk_desk_case_op_parse) */
+    sk_cw_op cw;
+    char text[SK_DESK_TEXT_MAX + 1];     /* reason, note, task text */
+    char detail[SK_DESK_TEXT_MAX + 1];   /* refer: the place's name */
+    char override[SK_DESK_TEXT_MAX + 1]; /* refer: reason to go without consent */
+    char owner[SK_MAX_NAME + 1], worker[SK_MAX_NAME + 1];
+    uint8_t value[SK_DESK_VALUE_MAX]; /* resolve: the chosen value */
+    sk_cw_field field;
     char pwhash[SK_PWHASH_MAX];         /* SETPW */
     char token[SK_SETUP_TOKEN_LEN + 1]; /* SETPW */
     uint64_t now_ms;
@@ -58,7 +68,16 @@ typedef struct sk_desk_op {
     int refused;   /* the model or the rules said no: msg says why */
     char msg[200]; /* the model's message when refused */
     char case_no[40];
+    int outcome; /* sk_cw_outcome */
 } sk_desk_op;
+
+/* Fill op->cw (kind by name: "accept", "decline", ... as sk_cw_kind_name) from a form's fields,
+ * copying its strings into op. 0, or -SK_E_BAD_VALUE when a field is missing, too long or not
+ * one of its choices (nothing is submitted then). Dates are the centre's (IST) days. */
+int sk_desk_case_op_parse(sk_desk_op *op, const char *name, const sk_form *f);
+/* The start of day s ("YYYY-MM-DD", 2000..2200) in the centre's zone (IST), Unix ms; -1 when
+ * s is not such a date. */
+int sk_desk_date_ist(const char *s, uint64_t *start_ms);
 
 /* The writer's call for an sk_wreq of kind SK_WREQ_CALL whose call_arg is an sk_desk_op.
  * Returns 0 or a fatal store code (the transaction is then retried or failed as a whole). */
@@ -80,6 +99,13 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk
 /* *viewed_out = 1 when a record was shown (the caller audits the view). */
 int sk_desk_page_case(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
                       uint64_t now_ms, sk_id *viewed_out, int *viewed);
+
+/* Page chrome shared by the renderers (sk_desk_pages.c). */
+void sk_desk_head(sk_buf *b, int lang, const char *title);
+void sk_desk_top(sk_buf *b, const sk_desk_who *who, const char *title);
+void sk_desk_bottom(sk_buf *b);
+void sk_desk_hidden_csrf(sk_buf *b, const char *csrf);
+void sk_desk_status_cell(sk_buf *b, int lang, uint64_t st);
 
 extern const char sk_desk_js[];
 extern const char sk_desk_css[];

@@ -21,7 +21,7 @@
 
 /* ---- chrome ------------------------------------------------------------------------------- */
 
-static void head(sk_buf *b, int lang, const char *title)
+void sk_desk_head(sk_buf *b, int lang, const char *title)
 {
     sk_h(b, lang == SK_LANG_HI ? "<!doctype html><html lang=\"hi\">"
                                : "<!doctype html><html lang=\"en\">");
@@ -34,10 +34,10 @@ static void head(sk_buf *b, int lang, const char *title)
             "<script src=\"/static/desk.js\" defer></script></head><body>");
 }
 
-static void top(sk_buf *b, const sk_desk_who *who, const char *title)
+void sk_desk_top(sk_buf *b, const sk_desk_who *who, const char *title)
 {
     int lang = who->lang;
-    head(b, lang, title);
+    sk_desk_head(b, lang, title);
     sk_h(b, "<header><strong>");
     sk_h_esc(b, sk_t(lang, T_TITLE));
     sk_h(b, "</strong><nav><a href=\"/worklist\">");
@@ -66,12 +66,12 @@ static void top(sk_buf *b, const sk_desk_who *who, const char *title)
     }
 }
 
-static void bottom(sk_buf *b)
+void sk_desk_bottom(sk_buf *b)
 {
     sk_h(b, "</main></body></html>\n");
 }
 
-static void hidden_csrf(sk_buf *b, const char *csrf)
+void sk_desk_hidden_csrf(sk_buf *b, const char *csrf)
 {
     sk_h(b, "<input type=\"hidden\" name=\"csrf\" value=\"");
     sk_h_esc(b, csrf);
@@ -80,7 +80,7 @@ static void hidden_csrf(sk_buf *b, const char *csrf)
 
 int sk_desk_page_message(sk_buf *out, int lang, const char *title, const char *msg)
 {
-    head(out, lang, title);
+    sk_desk_head(out, lang, title);
     sk_h(out, "<main class=\"narrow\"><h1>");
     sk_h_esc(out, title);
     sk_h(out, "</h1><p id=\"message\">");
@@ -88,13 +88,13 @@ int sk_desk_page_message(sk_buf *out, int lang, const char *title, const char *m
     sk_h(out, "</p><p><a href=\"/login\">");
     sk_h_esc(out, sk_t(lang, T_LOGIN));
     sk_h(out, "</a></p>");
-    bottom(out);
+    sk_desk_bottom(out);
     return 200;
 }
 
 int sk_desk_page_login(sk_buf *out, int lang, const char *csrf_login, const char *msg, int bad)
 {
-    head(out, lang, sk_t(lang, T_LOGIN));
+    sk_desk_head(out, lang, sk_t(lang, T_LOGIN));
     sk_h(out, "<main class=\"narrow\"><h1>");
     sk_h_esc(out, sk_t(lang, T_TITLE));
     sk_h(out, "</h1>");
@@ -105,7 +105,7 @@ int sk_desk_page_login(sk_buf *out, int lang, const char *csrf_login, const char
         sk_h(out, "</p>");
     }
     sk_h(out, "<form method=\"post\" action=\"/login\" id=\"login\">");
-    hidden_csrf(out, csrf_login);
+    sk_desk_hidden_csrf(out, csrf_login);
     sk_h(out, "<label>");
     sk_h_esc(out, sk_t(lang, T_NAME));
     sk_h(out, "<input name=\"user\" id=\"user\" autocomplete=\"username\" required "
@@ -123,14 +123,14 @@ int sk_desk_page_login(sk_buf *out, int lang, const char *csrf_login, const char
     sk_h(out, "\">");
     sk_h_esc(out, sk_t(lang, T_LANGUAGE));
     sk_h(out, "</a></p>");
-    bottom(out);
+    sk_desk_bottom(out);
     return 200;
 }
 
 int sk_desk_page_setup(sk_buf *out, int lang, const char *user, const char *token, const char *pre,
                        const char *msg)
 {
-    head(out, lang, sk_t(lang, T_SETUP));
+    sk_desk_head(out, lang, sk_t(lang, T_SETUP));
     sk_h(out, "<main class=\"narrow\"><h1>");
     sk_h_esc(out, sk_t(lang, T_SETUP));
     sk_h(out, "</h1><p>");
@@ -142,7 +142,7 @@ int sk_desk_page_setup(sk_buf *out, int lang, const char *user, const char *toke
         sk_h(out, "</p>");
     }
     sk_h(out, "<form method=\"post\" action=\"/setup\" id=\"setup\">");
-    hidden_csrf(out, pre ? pre : "");
+    sk_desk_hidden_csrf(out, pre ? pre : "");
     sk_h(out, "<input type=\"hidden\" name=\"u\" value=\"");
     sk_h_esc(out, user);
     sk_h(out, "\"><input type=\"hidden\" name=\"t\" value=\"");
@@ -160,7 +160,7 @@ int sk_desk_page_setup(sk_buf *out, int lang, const char *user, const char *toke
     sk_h(out, "</p><button id=\"submit\">");
     sk_h_esc(out, sk_t(lang, T_SAVE));
     sk_h(out, "</button></form>");
-    bottom(out);
+    sk_desk_bottom(out);
     return 200;
 }
 
@@ -372,7 +372,7 @@ static int row_cmp(const void *a, const void *b)
     return memcmp(x->id.b, y->id.b, sizeof(x->id.b));
 }
 
-static void status_cell(sk_buf *b, int lang, uint64_t st)
+void sk_desk_status_cell(sk_buf *b, int lang, uint64_t st)
 {
     sk_h(b, "<span class=\"st st");
     sk_h_fmt(b, "%llu", (unsigned long long)st);
@@ -421,7 +421,7 @@ static void table(sk_buf *b, const sk_desk_who *who, const char *id, rows *rs, i
         else
             sk_h_esc(b, r->case_no);
         sk_h(b, "</td><td>");
-        status_cell(b, lang, r->status);
+        sk_desk_status_cell(b, lang, r->status);
         if (r->review) {
             sk_h(b, " <span class=\"tag\">");
             sk_h_esc(b, sk_t(lang, T_REVIEW));
@@ -488,7 +488,7 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk
         qsort(inbox.r, inbox.n, sizeof(*inbox.r), row_cmp);
     if (open.n > 1)
         qsort(open.r, open.n, sizeof(*open.r), row_cmp);
-    top(out, who, sk_t(lang, T_WORKLIST));
+    sk_desk_top(out, who, sk_t(lang, T_WORKLIST));
     /* filters, as in the CLI */
     sk_h(out, "<form method=\"get\" action=\"/worklist\" class=\"filters\" id=\"filters\"><label>");
     sk_h_esc(out, sk_t(lang, T_STATUS));
@@ -521,7 +521,7 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk
     sk_h_esc(out, sk_t(lang, T_OPEN_CASES));
     sk_h_fmt(out, " (%zu)</h2>", open.n);
     table(out, who, "open", &open, 0, now_ms);
-    bottom(out);
+    sk_desk_bottom(out);
 out:
     if (txn)
         mdb_txn_abort(txn);
@@ -533,275 +533,6 @@ out:
         return 503;
     }
     return 200;
-}
-
-/* ---- case page ---------------------------------------------------------------------------- */
-
-/* A field's value, rendered by its type. */
-static void value_cell(sk_buf *b, int lang, const sk_field_info *fi, const sk_field *f)
-{
-    sk_mp m;
-    sk_mp_init(&m, f->val, f->len);
-    switch (fi->type) {
-    case SK_FT_UINT: {
-        uint64_t u;
-        if (sk_mp_read_uint(&m, &u) == 0)
-            sk_h_fmt(b, "%llu", (unsigned long long)u);
-        return;
-    }
-    case SK_FT_TIME: {
-        uint64_t u;
-        if (sk_mp_read_uint(&m, &u) == 0)
-            sk_h_time_ist(b, u);
-        return;
-    }
-    case SK_FT_BOOL: {
-        int x;
-        if (sk_mp_read_bool(&m, &x) == 0)
-            sk_h(b, x ? "&#10003;" : "&#10007;");
-        return;
-    }
-    case SK_FT_ENUM: {
-        uint64_t u;
-        if (sk_mp_read_uint(&m, &u) == 0)
-            sk_h_esc(b, sk_t_enum(lang, (sk_enum_id)fi->enumeration, u));
-        return;
-    }
-    case SK_FT_STR: {
-        const char *s;
-        uint32_t n;
-        if (sk_mp_peek(&m) == SK_MP_STR && sk_mp_read_str(&m, &s, &n) == 0)
-            sk_h_escn(b, s, n);
-        return;
-    }
-    case SK_FT_ENUM_ARRAY:
-    case SK_FT_STR_ARRAY: {
-        uint32_t n;
-        if (sk_mp_read_array(&m, &n))
-            return;
-        for (uint32_t i = 0; i < n && i < 64; i++) {
-            if (i)
-                sk_h(b, ", ");
-            if (fi->type == SK_FT_ENUM_ARRAY) {
-                uint64_t u;
-                if (sk_mp_read_uint(&m, &u))
-                    return;
-                sk_h_esc(b, sk_t_enum(lang, (sk_enum_id)fi->enumeration, u));
-            } else {
-                const char *s;
-                uint32_t sl;
-                if (sk_mp_read_str(&m, &s, &sl))
-                    return;
-                sk_h_escn(b, s, sl);
-            }
-        }
-        return;
-    }
-    default: return;
-    }
-}
-
-static void entry_row(sk_buf *b, const sk_entry *e)
-{
-    sk_mp m;
-    uint32_t n;
-    const char *by = "", *text = "";
-    uint32_t by_len = 0, text_len = 0;
-    uint64_t at = 0;
-    sk_mp_init(&m, e->val, e->len);
-    if (sk_mp_read_map(&m, &n))
-        return;
-    for (uint32_t i = 0; i < n && i < 16; i++) {
-        uint64_t key;
-        if (sk_mp_read_uint(&m, &key))
-            return;
-        if (key == SK_ENTRY_BY && sk_mp_peek(&m) == SK_MP_STR)
-            sk_mp_read_str(&m, &by, &by_len);
-        else if (key == SK_ENTRY_TEXT && sk_mp_peek(&m) == SK_MP_STR)
-            sk_mp_read_str(&m, &text, &text_len);
-        else if (key == SK_ENTRY_AT && sk_mp_peek(&m) == SK_MP_UINT)
-            sk_mp_read_uint(&m, &at);
-        else if (sk_mp_skip(&m))
-            return;
-    }
-    sk_h(b, "<li><span class=\"when\">");
-    sk_h_time_ist(b, at ? at : SK_HLC_MS(e->hlc));
-    sk_h(b, "</span> <b>");
-    sk_h_escn(b, by, by_len);
-    sk_h(b, e->list == SK_LIST_CASENOTE ? "</b> (note) " : "</b> ");
-    sk_h_escn(b, text, text_len);
-    sk_h(b, "</li>");
-}
-
-typedef struct hist_ctx {
-    sk_buf *b;
-    int lang, show_identity;
-    unsigned n;
-} hist_ctx;
-
-static int hist_row(const sk_history_item *h, void *p)
-{
-    hist_ctx *c = p;
-    if (c->n++ >= PAGE_ROWS)
-        return 1;
-    const sk_field_info *fi = sk_case_field_info(h->key);
-    sk_h(c->b, "<tr><td>");
-    sk_h_time_ist(c->b, SK_HLC_MS(h->hlc));
-    sk_h_fmt(c->b, "</td><td>%llu</td><td>", (unsigned long long)h->seq);
-    sk_h_esc(c->b, fi ? fi->name : h->key ? "?" : "entry");
-    sk_h(c->b, "</td><td>");
-    if (fi && (!fi->identifying || c->show_identity) && h->len) {
-        sk_field f = {.key = h->key, .val = (uint8_t *)h->val, .len = h->len};
-        value_cell(c->b, c->lang, fi, &f);
-    } else if (fi && h->len) {
-        sk_h_esc(c->b, sk_t(c->lang, T_HIDDEN));
-    }
-    sk_h(c->b, h->lost_incoming ? " (lost)</td></tr>" : "</td></tr>");
-    return 0;
-}
-
-static void action_form(sk_buf *b, const sk_desk_who *who, const char *idt, const char *action,
-                        const char *button_id, sk_desk_msg label, int with_text)
-{
-    sk_h(b, "<form method=\"post\" action=\"");
-    sk_h(b, action);
-    sk_h(b, "\" class=\"action\">");
-    hidden_csrf(b, who->csrf);
-    sk_h(b, "<input type=\"hidden\" name=\"id\" value=\"");
-    sk_h(b, idt);
-    sk_h(b, "\">");
-    if (with_text) {
-        sk_h(b, "<input name=\"text\" id=\"");
-        sk_h(b, button_id);
-        sk_h(b, "-text\" required maxlength=\"1000\">");
-    }
-    sk_h(b, "<button id=\"");
-    sk_h(b, button_id);
-    sk_h(b, "\">");
-    sk_h_esc(b, sk_t(who->lang, label));
-    sk_h(b, "</button></form>");
-}
-
-int sk_desk_page_case(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
-                      uint64_t now_ms, sk_id *viewed_out, int *viewed)
-{
-    int lang = who->lang, rc;
-    sk_record r;
-    sk_actor actor;
-    sk_id id;
-    MDB_txn *txn = NULL;
-    char idt[37];
-    (void)now_ms;
-    *viewed = 0;
-    sk_record_init(&r);
-    sk_desk_actor(who, &actor);
-    const char *ids = sk_form_get(q, "id");
-    if (!ids || sk_id_from_str(&id, ids) != 0) {
-        sk_desk_page_message(out, lang, sk_t(lang, T_CASE), sk_t(lang, T_NOT_FOUND));
-        return 404;
-    }
-    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn))))
-        goto fail;
-    rc = sk_store_record_get_txn(st, txn, &id, &r);
-    mdb_txn_abort(txn);
-    /* a record out of her scope does not exist for her (same answer as a missing one) */
-    if (rc == -SK_E_NOT_FOUND || (rc == 0 && !sk_case_may_see(&actor, &r))) {
-        sk_record_free(&r);
-        sk_desk_page_message(out, lang, sk_t(lang, T_CASE), sk_t(lang, T_NOT_FOUND));
-        return 404;
-    }
-    if (rc)
-        goto fail;
-    sk_id_to_str(&r.id, idt);
-    int minor_hidden = sk_case_is_minor(&r) && !sk_case_may_see_identifying(&actor);
-    sk_case_redact(&actor, &r);
-    int revealed = !minor_hidden && who->reveal_until_ms > now_ms &&
-                   memcmp(who->reveal.b, r.id.b, sizeof(r.id.b)) == 0;
-    char no[40] = "";
-    uint64_t status = 0;
-    (void)sk_case_get_str(&r, SK_F_CASE_NO, no, sizeof(no));
-    (void)sk_case_get_uint(&r, SK_F_STATUS, &status);
-    top(out, who, no[0] ? no : sk_t(lang, T_CASE));
-    sk_h(out, "<h1 id=\"case-title\">");
-    sk_h_esc(out, sk_t(lang, T_CASE));
-    sk_h(out, " ");
-    sk_h_esc(out, no[0] ? no : idt);
-    sk_h(out, "</h1><p>");
-    status_cell(out, lang, status);
-    if (r.flags & SK_REC_REVIEW) {
-        sk_h(out, " <span class=\"tag\">");
-        sk_h_esc(out, sk_t(lang, T_REVIEW));
-        sk_h(out, "</span>");
-    }
-    sk_h(out, " <span class=\"id\">");
-    sk_h(out, idt);
-    sk_h_fmt(out, "</span> v%llu</p>", (unsigned long long)r.version);
-    /* the workflow's next steps as buttons */
-    sk_h(out, "<section class=\"actions\"><h2>");
-    sk_h_esc(out, sk_t(lang, T_ACTIONS));
-    sk_h(out, "</h2>");
-    if (status == SK_STATUS_NEW || status == SK_STATUS_RECEIVED)
-        action_form(out, who, idt, "/case/accept", "accept", T_ACCEPT, 0);
-    if (status == SK_STATUS_ACCEPTED || status == SK_STATUS_IN_SERVICE)
-        action_form(out, who, idt, "/case/close", "close", T_CLOSE_CASE, 1);
-    action_form(out, who, idt, "/case/note", "note", T_ADD_NOTE, 1);
-    sk_h(out, "</section>");
-    /* identity: hidden until asked for (audited), never for a role that may not see it */
-    sk_h(out, "<section id=\"identity\"><h2>");
-    sk_h_esc(out, sk_t(lang, T_IDENTITY));
-    sk_h(out, "</h2>");
-    if (minor_hidden) {
-        sk_h(out, "<p id=\"no-identity\">");
-        sk_h_esc(out, sk_t(lang, T_NO_IDENTITY));
-        sk_h(out, "</p>");
-    } else if (!revealed) {
-        action_form(out, who, idt, "/case/reveal", "reveal", T_SHOW_IDENTITY, 0);
-    }
-    sk_h(out, "</section><h2>");
-    sk_h_esc(out, sk_t(lang, T_CASE));
-    sk_h(out, "</h2><table id=\"fields\"><tbody>");
-    for (uint32_t i = 0; i < r.nfields; i++) {
-        const sk_field_info *fi = sk_case_field_info(r.fields[i].key);
-        if (!fi)
-            continue;
-        sk_h(out, "<tr><th>");
-        sk_h_esc(out, fi->name);
-        sk_h(out, "</th><td");
-        if (fi->identifying && !revealed) {
-            sk_h(out, " class=\"hidden\">");
-            sk_h_esc(out, sk_t(lang, T_HIDDEN));
-        } else {
-            sk_h(out, fi->identifying ? " class=\"identifying\">" : ">");
-            value_cell(out, lang, fi, &r.fields[i]);
-        }
-        sk_h(out, "</td></tr>");
-    }
-    sk_h(out, "</tbody></table><h2>");
-    sk_h_esc(out, sk_t(lang, T_ENTRIES));
-    sk_h(out, "</h2><ul id=\"entries\">");
-    for (uint32_t i = 0; i < r.nentries && i < PAGE_ROWS; i++)
-        entry_row(out, &r.entries[i]);
-    sk_h(out, "</ul><h2>");
-    sk_h_esc(out, sk_t(lang, T_HISTORY));
-    sk_h(out, "</h2><table id=\"history\"><thead><tr><th>");
-    sk_h_esc(out, sk_t(lang, T_WHEN));
-    sk_h(out, "</th><th>seq</th><th>");
-    sk_h_esc(out, sk_t(lang, T_WHAT));
-    sk_h(out, "</th><th></th></tr></thead><tbody>");
-    hist_ctx hc = {out, lang, revealed, 0};
-    if (!minor_hidden)
-        (void)sk_store_history_list(st, &r.id, hist_row, &hc);
-    sk_h(out, "</tbody></table>");
-    bottom(out);
-    *viewed_out = r.id;
-    *viewed = 1;
-    sk_record_free(&r);
-    return 200;
-fail:
-    sk_record_free(&r);
-    sk_buf_reset(out);
-    sk_desk_page_message(out, lang, sk_t(lang, T_CASE), sk_err_text(rc));
-    return 503;
 }
 
 /* ---- static files ------------------------------------------------------------------------- */

@@ -27,14 +27,22 @@ set_tests_properties(fuzz_desk_form_replay PROPERTIES LABELS "fuzz-smoke" TIMEOU
 if(SAKHI_FUZZ)
   add_executable(fuzz_desk_form ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_desk_form.c
     ${PROJECT_SOURCE_DIR}/server/sk_desk_form.c ${PROJECT_SOURCE_DIR}/server/sk_desk_html.c
-    ${PROJECT_SOURCE_DIR}/proto/sk_buf.c ${PROJECT_SOURCE_DIR}/proto/sk_err.c)
+    ${PROJECT_SOURCE_DIR}/server/sk_desk_opform.c)
   target_include_directories(fuzz_desk_form PRIVATE ${PROJECT_SOURCE_DIR}/server
                              ${PROJECT_SOURCE_DIR}/proto)
   target_compile_definitions(fuzz_desk_form PRIVATE _DEFAULT_SOURCE _POSIX_C_SOURCE=200809L)
   target_compile_options(fuzz_desk_form PRIVATE -fsanitize=fuzzer,address,undefined
                          -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
   target_link_options(fuzz_desk_form PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_desk_form PRIVATE PkgConfig::MSGPACK sakhi_warnings)
+  target_link_libraries(fuzz_desk_form PRIVATE sakhi_proto PkgConfig::MSGPACK sakhi_warnings)
+endif()
+
+# A field device's offline edit (libsakhi), for the conflict review in the desk's tests.
+if(TARGET sakhi)
+  add_executable(desk_edit_village ${CMAKE_CURRENT_LIST_DIR}/integration/desk_edit_village.c)
+  target_link_libraries(desk_edit_village PRIVATE sakhi sakhi_warnings)
+  set_target_properties(desk_edit_village PROPERTIES RUNTIME_OUTPUT_DIRECTORY
+                        ${PROJECT_BINARY_DIR}/tests)
 endif()
 
 find_package(Python3 COMPONENTS Interpreter)
@@ -43,6 +51,11 @@ if(Python3_Interpreter_FOUND AND TARGET sakhi-admin AND TARGET sakhi-cli)
     COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/integration/test_desk_http.py
             ${PROJECT_BINARY_DIR})
   set_tests_properties(desk_http PROPERTIES LABELS "integration" TIMEOUT 300)
+  # Every casework step from the case page, through the casework API (sk_caseops.h).
+  add_test(NAME desk_casework
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/integration/test_desk_casework.py
+            ${PROJECT_BINARY_DIR})
+  set_tests_properties(desk_casework PROPERTIES LABELS "integration" TIMEOUT 300)
 
   # The browser test: Debian's chromium and chromedriver driven by python3-selenium, which is
   # Debian's python's module (a python3 from elsewhere first on PATH may lack it). Without the

@@ -55,8 +55,9 @@ class Centre:
             raise AssertionError("sakhi-admin %s: %s" % (" ".join(args), r.stderr))
         return r.stdout
 
-    def sakhi(self, *args):
-        argv = [self.sakhi_bin, "--store", self.device, "--pin-file", self.pinfile] + list(args)
+    def sakhi(self, *args, device=None):
+        argv = [self.sakhi_bin, "--store", device or self.device, "--pin-file",
+                self.pinfile] + list(args)
         r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         if r.returncode != 0:
             raise AssertionError("sakhi %s: %s %s" % (" ".join(args), r.stdout, r.stderr))
@@ -107,15 +108,32 @@ class Centre:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- the field device ------------------------------------------------------------------
+    def add_device(self, worker, label):
+        """Another enrolled device (a store directory) of worker, with the same PIN."""
+        path = os.path.join(self.tmp, "device-" + label)
+        code = self.admin("enroll-code", worker).strip()
+        self.sakhi("init", device=path)
+        self.sakhi("enroll", "--server", "127.0.0.1:%d" % self.sync_port, "--code", code,
+                   "--server-pin", self.pin, "--label", label, device=path)
+        return path
+
     def capture(self, *fields):
         base = ["capture", "--district", "leh", "--taken-at", "home_visit", "--concern",
                 "domestic_violence", "--source", "frontline_worker", "--consent-share", "yes",
                 "--consent-contact", "yes"]
         return self.sakhi(*(base + list(fields))).strip()
 
-    def sync(self):
+    def sync(self, device=None):
         return json.loads(self.sakhi("--json", "sync", "--via",
-                                     "127.0.0.1:%d" % self.sync_port, "--timeout", "30"))
+                                     "127.0.0.1:%d" % self.sync_port, "--timeout", "30",
+                                     device=device))
+
+    def edit_village(self, device, rid, village):
+        """An offline edit of a referral's village on a device (libsakhi, not the CLI)."""
+        r = subprocess.run([os.path.join(self.bindir, "tests", "desk_edit_village"), device,
+                            "258025", rid, village], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError("desk_edit_village: %s" % r.stderr)
 
     def audit(self):
         out = self.admin("--json", "audit", "--limit", "100000")

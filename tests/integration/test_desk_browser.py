@@ -164,7 +164,7 @@ def run(c, d, shots):
           is not None, "a case note is added")
     shot("case-accepted")
     ev = {(e["event"], e["worker"]) for e in c.audit() if rid in e["detail"]}
-    check(("desk_reveal", "boss") in ev and ("desk_accept", "boss") in ev,
+    check(("desk_reveal", "boss") in ev and ("case_accept", "boss") in ev,
           "the reveal and the acceptance are audited with the person's name")
 
     # -- refusals with the browser's own session ----------------------------------------------

@@ -175,12 +175,12 @@ def run(c):
     st, h, body, _ = b.get("/case?id=" + rid)
     m = re.search(rb"LEH-\d{4}-\d{6}", body)
     check(m is not None, "the case page shows the new case number")
-    acc = [e for e in c.audit() if e["event"] == "desk_accept"]
+    acc = [e for e in c.audit() if e["event"] == "case_accept"]
     check(acc and acc[-1]["worker"] == "boss" and rid in acc[-1]["detail"],
           "the acceptance is audited with the person's name")
     st, h, body, _ = b.post("/case/accept", {"id": rid, "csrf": csrf})
     st, h, body, _ = b.get("/case?id=" + rid)
-    check(b"already accepted" in body, "accepting twice says what the case already is")
+    check(b"status: already accepted" in body, "accepting twice says what the case already is")
     st, h, body, _ = b.post("/case/note", {"id": rid, "csrf": csrf, "text": "Called <b>her</b>"})
     st, h, body, _ = b.get("/case?id=" + rid)
     check(b"Called &lt;b&gt;her&lt;/b&gt;" in body, "a case note is added and shown escaped")
