@@ -97,6 +97,9 @@ enum route {
     R_WORKLIST,
     R_CASE,
     R_OP,
+    R_TASKS,
+    R_ALERTS,
+    R_SEARCH,
 };
 
 typedef struct req_link req_link;
@@ -118,6 +121,8 @@ typedef struct desk_job {
     int ok; /* login: password right */
     sk_id viewed;
     int did_view;
+    int did_search;
+    size_t found;
     char pwhash[SK_PWHASH_MAX];
     sk_desk_op op;
     struct desk_job *qnext; /* page queue link */
@@ -651,6 +656,14 @@ static void op_done(sk_wreq *w)
         job_free(j);
         return;
     }
+    if (op->kind == SK_DESK_OP_SEARCH) {
+        if (j->req && rc == 0)
+            send_page(j->req, j->status, &j->body);
+        else if (j->req)
+            send_message(j->req, 503, j->who.lang, T_SEARCH, T_BUSY);
+        job_free(j);
+        return;
+    }
     if (op->kind == SK_DESK_OP_CASE || op->kind == SK_DESK_OP_REVEAL) {
         desk_sess *s = sess_by_token(d, j->sess_token, sk_now_ms());
         if (s) {
@@ -710,11 +723,24 @@ static void page_work(uv_work_t *w)
 {
     desk_job *j = w->data;
     sk_store *st = j->d->srv->store;
-    if (j->route == R_WORKLIST)
+    switch (j->route) {
+    case R_WORKLIST:
         j->status = sk_desk_page_worklist(&j->body, st, j->d->index, &j->who, &j->form, j->now_ms);
-    else
+        break;
+    case R_TASKS:
+        j->status = sk_desk_page_tasks(&j->body, st, j->d->index, &j->who, j->now_ms);
+        break;
+    case R_ALERTS:
+        j->status = sk_desk_page_alerts(&j->body, st, j->d->index, &j->who, j->now_ms);
+        break;
+    case R_SEARCH:
+        j->status = sk_desk_page_search(&j->body, st, &j->who, &j->form, j->now_ms, &j->did_search,
+                                        &j->found);
+        break;
+    default:
         j->status =
             sk_desk_page_case(&j->body, st, &j->who, &j->form, j->now_ms, &j->viewed, &j->did_view);
+    }
 }
 
 static void page_work(uv_work_t *w);
@@ -750,6 +776,12 @@ static void page_done(uv_work_t *w, int status)
     (void)status;
     j->d->rendering--;
     pages_pump(j->d);
+    if (j->did_search && j->req) {
+        /* results name women: sent only once the search is in the audit chain (op_done) */
+        j->op.count = j->found;
+        op_submit(j->d, j, SK_DESK_OP_SEARCH);
+        return;
+    }
     if (j->req)
         send_page(j->req, j->status, &j->body);
     if (j->did_view && j->req) {
@@ -956,7 +988,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     desk_sess *s = sess_find(d, req, now);
     if (!s) {
-        if (get && (path_is(req, "/") || path_is(req, "/worklist") || path_is(req, "/case"))) {
+        if (get && (path_is(req, "/") || path_is(req, "/worklist") || path_is(req, "/case") ||
+                    path_is(req, "/tasks") || path_is(req, "/alerts") || path_is(req, "/search"))) {
             send_redirect(req, "/login");
             return 0;
         }
@@ -969,6 +1002,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return start_page(d, req, s, R_WORKLIST);
     if (get && path_is(req, "/case"))
         return start_page(d, req, s, R_CASE);
+    if (get && path_is(req, "/tasks"))
+        return start_page(d, req, s, R_TASKS);
+    if (get && path_is(req, "/alerts"))
+        return start_page(d, req, s, R_ALERTS);
+    if (get && path_is(req, "/search"))
+        return start_page(d, req, s, R_SEARCH);
     if (get && path_is(req, "/api/version"))
         return on_version(d, req);
     if (post && path_is(req, "/logout"))

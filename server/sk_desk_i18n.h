@@ -122,7 +122,24 @@ enum { SK_LANG_EN = 0, SK_LANG_HI = 1, SK_LANG_COUNT = 2 };
     X(T_BY, "by", "द्वारा")                                                                         \
     X(T_CHANGES, "Who changed what", "किसने क्या बदला")                                              \
     X(T_BAD_FORM, "Some of the form's values are missing or not valid.",                           \
-      "फ़ॉर्म के कुछ मान नहीं हैं या सही नहीं हैं।")
+      "फ़ॉर्म के कुछ मान नहीं हैं या सही नहीं हैं।")                                                         \
+    X(T_ALERTS, "Alerts", "सूचनाएँ")                                                                 \
+    X(T_SEARCH, "Search", "खोजें")                                                                   \
+    X(T_MY_TASKS, "My open tasks", "मेरे खुले कार्य")                                                   \
+    X(T_OVERDUE, "overdue", "समय बीत गया")                                                         \
+    X(T_DUE_TODAY, "due within a day", "एक दिन में")                                                 \
+    X(T_DUE_SOON, "due within 7 days", "7 दिन में")                                                  \
+    X(T_LATER, "later", "बाद में")                                                                   \
+    X(T_CHANGED_BY, "Changed by someone else", "किसी और ने बदला")                                   \
+    X(T_TASK_OVERDUE, "A task of mine is overdue", "मेरा एक कार्य समय से पीछे है")                      \
+    X(T_SEARCH_HINT,                                                                               \
+      "Name, phone, village or case number (2 to 64 characters). Every search is recorded in the " \
+      "audit trail.",                                                                              \
+      "नाम, फ़ोन, गाँव या मामला संख्या (2 से 64 अक्षर)। हर खोज ऑडिट में दर्ज होती है।")                      \
+    X(T_RESULTS, "Results", "परिणाम")                                                              \
+    X(T_DEVICES, "Devices and workers", "डिवाइस और कार्यकर्ता")                                      \
+    X(T_REPORT, "Monthly report", "मासिक रिपोर्ट")                                                  \
+    X(T_AUDIT, "Audit trail", "ऑडिट")
 
 #define SK_DESK_MSG_ENUM(id, en, hi) id,
 typedef enum sk_desk_msg { SK_DESK_MESSAGES(SK_DESK_MSG_ENUM) T__COUNT } sk_desk_msg;

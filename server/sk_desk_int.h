@@ -64,6 +64,7 @@ typedef struct sk_desk_op {
     char pwhash[SK_PWHASH_MAX];         /* SETPW */
     char token[SK_SETUP_TOKEN_LEN + 1]; /* SETPW */
     uint64_t now_ms;
+    uint64_t count; /* SEARCH: records found */
     /* results */
     int refused;   /* the model or the rules said no: msg says why */
     char msg[200]; /* the model's message when refused */
@@ -96,6 +97,17 @@ sk_desk_index *sk_desk_index_new(void);
 void sk_desk_index_free(sk_desk_index *ix);
 int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
                           const sk_form *q, uint64_t now_ms);
+/* The person's open tasks (mine, due, overdue) and her alerts (cases she owns changed by
+ * someone else in the last 7 days; her overdue tasks), from the worklist's index. */
+int sk_desk_page_tasks(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
+                       uint64_t now_ms);
+int sk_desk_page_alerts(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
+                        uint64_t now_ms);
+/* Records in her scope whose name, phone, village or case number contains q (?q=, 2..64
+ * bytes), after the redaction her role gets. *searched = 1 when a search ran (the caller
+ * audits it before the page is sent), *found = how many matched. */
+int sk_desk_page_search(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
+                        uint64_t now_ms, int *searched, size_t *found);
 /* *viewed_out = 1 when a record was shown (the caller audits the view). */
 int sk_desk_page_case(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
                       uint64_t now_ms, sk_id *viewed_out, int *viewed);

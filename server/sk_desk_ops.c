@@ -112,9 +112,13 @@ int sk_desk_op_run(sk_store *st, MDB_txn *txn, sk_wreq *w)
     op->msg[0] = op->case_no[0] = '\0';
     w->rc = 0;
     switch (op->kind) {
+    case SK_DESK_OP_SEARCH:
+        /* the terms are not kept: they may be a woman's name or phone */
+        snprintf(detail, sizeof(detail), "results=%llu", (unsigned long long)op->count);
+        return sk_store_audit_txn(st, txn, op->now_ms, event_of(op->kind), op->who.user,
+                                  DESK_DEVICE, detail);
     case SK_DESK_OP_VIEW:
     case SK_DESK_OP_REVEAL:
-    case SK_DESK_OP_SEARCH:
         sk_id_to_str(&op->id, idt);
         snprintf(detail, sizeof(detail), "record=%s", idt);
         return sk_store_audit_txn(st, txn, op->now_ms, event_of(op->kind), op->who.user,

@@ -40,8 +40,14 @@ void sk_desk_top(sk_buf *b, const sk_desk_who *who, const char *title)
     sk_desk_head(b, lang, title);
     sk_h(b, "<header><strong>");
     sk_h_esc(b, sk_t(lang, T_TITLE));
-    sk_h(b, "</strong><nav><a href=\"/worklist\">");
+    sk_h(b, "</strong><nav><a href=\"/worklist\" id=\"nav-worklist\">");
     sk_h_esc(b, sk_t(lang, T_WORKLIST));
+    sk_h(b, "</a> <a href=\"/tasks\" id=\"nav-tasks\">");
+    sk_h_esc(b, sk_t(lang, T_TASKS));
+    sk_h(b, "</a> <a href=\"/alerts\" id=\"nav-alerts\">");
+    sk_h_esc(b, sk_t(lang, T_ALERTS));
+    sk_h(b, "</a> <a href=\"/search\" id=\"nav-search\">");
+    sk_h_esc(b, sk_t(lang, T_SEARCH));
     sk_h(b, "</a></nav><span class=\"who\">");
     sk_h_esc(b, sk_t(lang, T_SIGNED_IN_AS));
     sk_h(b, " <b id=\"me\">");
@@ -177,7 +183,21 @@ typedef struct row {
     uint64_t status, urgency, district, created;
     int review, minor, gone;
     sk_record scope;
+    /* for the tasks and alerts pages */
+    char owner[SK_MAX_NAME + 1];
+    char last_by[SK_MAX_NAME + 1]; /* who made its latest change ("" when unknown) */
+    uint64_t updated;              /* its latest change, Unix ms */
+    struct row_task *tasks;        /* its open tasks */
+    uint32_t ntasks;
 } row;
+
+/* An open task, as the tasks page lists it. */
+typedef struct row_task {
+    sk_id id;
+    char for_worker[SK_MAX_NAME + 1];
+    char text[121]; /* the first 120 bytes */
+    uint64_t due;
+} row_task;
 
 /* The worklist index: every record's row, kept up to date by reading only the records whose
  * change-log seq is above the last one seen (the change log holds each record once, at its
@@ -201,8 +221,10 @@ void sk_desk_index_free(sk_desk_index *ix)
 {
     if (!ix)
         return;
-    for (size_t i = 0; i < ix->n; i++)
+    for (size_t i = 0; i < ix->n; i++) {
         sk_record_free(&ix->rows[i].scope);
+        free(ix->rows[i].tasks);
+    }
     free(ix->rows);
     free(ix->slots);
     free(ix);
@@ -276,6 +298,55 @@ static uint64_t record_time(const sk_record *r)
     return SK_HLC_MS(r->created);
 }
 
+/* Copy at most n bytes of p into out (cap bytes), cut at a UTF-8 character boundary. */
+static void copy_text(char *out, size_t cap, const char *p, size_t n)
+{
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static int row_tasks(row *x, const sk_record *r)
+{
+    sk_task_view *tv = NULL;
+    size_t nt = 0, open = 0;
+    free(x->tasks);
+    x->tasks = NULL;
+    x->ntasks = 0;
+    if (sk_case_tasks(r, NULL, 0, &nt) != 0 || nt == 0)
+        return 0;
+    if (nt > 256)
+        nt = 256;
+    if (!(tv = malloc(nt * sizeof(*tv))))
+        return -SK_E_NOMEM;
+    size_t all = 0;
+    if (sk_case_tasks(r, tv, nt, &all) != 0) {
+        free(tv);
+        return 0;
+    }
+    for (size_t i = 0; i < nt; i++)
+        open += tv[i].state == SK_TASK_OPEN;
+    if (open && !(x->tasks = calloc(open, sizeof(*x->tasks)))) {
+        free(tv);
+        return -SK_E_NOMEM;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        if (tv[i].state != SK_TASK_OPEN)
+            continue;
+        row_task *t = &x->tasks[x->ntasks++];
+        t->id = tv[i].id;
+        t->due = tv[i].due;
+        copy_text(t->for_worker, sizeof(t->for_worker), tv[i].for_worker, tv[i].for_len);
+        copy_text(t->text, sizeof(t->text), tv[i].text, tv[i].text_len);
+    }
+    free(tv);
+    return 0;
+}
+
 static int row_fill(row *x, const sk_record *r)
 {
     static const uint32_t scope_keys[] = {SK_F_DISTRICT, SK_F_WORKER, SK_F_ASSIGNED};
@@ -300,7 +371,10 @@ static int row_fill(row *x, const sk_record *r)
     x->review = (r->flags & SK_REC_REVIEW) != 0;
     x->minor = sk_case_is_minor(r);
     x->gone = (r->flags & SK_REC_TOMBSTONE) != 0;
-    return 0;
+    x->owner[0] = '\0';
+    (void)sk_case_get_str(r, SK_F_OWNER, x->owner, sizeof(x->owner));
+    x->updated = SK_HLC_MS(r->updated);
+    return row_tasks(x, r);
 }
 
 /* Bring the index up to the store's change log inside txn. */
@@ -309,6 +383,7 @@ static int index_update(sk_desk_index *ix, sk_store *st, MDB_txn *txn)
     MDB_cursor *cur;
     uint8_t kb[8];
     MDB_val k = {8, kb}, v;
+    sk_journal_entry *je = NULL; /* who made a record's latest change */
     int rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_changes(st), &cur));
     if (rc)
         return rc;
@@ -327,6 +402,13 @@ static int index_update(sk_desk_index *ix, sk_store *st, MDB_txn *txn)
         if (grc == 0) {
             row *x = index_row(ix, &id);
             rc = x ? row_fill(x, &r) : -SK_E_NOMEM;
+            if (rc == 0) {
+                x->last_by[0] = '\0';
+                if (!je && !(je = malloc(sizeof(*je))))
+                    rc = -SK_E_NOMEM;
+                else if (sk_store_journal_get_txn(st, txn, &id, r.version, je) == 0)
+                    snprintf(x->last_by, sizeof(x->last_by), "%s", je->by);
+            }
         } else if (grc != -SK_E_NOT_FOUND && grc != -SK_E_GONE && grc != -SK_E_STORE_IO) {
             rc = grc; /* an unreadable record is the store's problem; others stop the page */
         }
@@ -337,6 +419,7 @@ static int index_update(sk_desk_index *ix, sk_store *st, MDB_txn *txn)
     if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
         rc = sk_store_mdb_err(mrc);
     mdb_cursor_close(cur);
+    free(je);
     return rc;
 }
 
@@ -530,6 +613,377 @@ out:
     if (rc) {
         sk_buf_reset(out);
         sk_desk_page_message(out, lang, sk_t(lang, T_WORKLIST), sk_err_text(rc));
+        return 503;
+    }
+    return 200;
+}
+
+/* ---- tasks and alerts --------------------------------------------------------------------- */
+
+#define DAY_MS (24ull * 3600 * 1000)
+#define ALERT_DAYS 7 /* a change by someone else stays an alert this long */
+
+typedef struct task_ref {
+    const row *r;
+    const row_task *t;
+    int urg; /* 3 overdue, 2 due within a day, 1 within 7 days, 0 later */
+} task_ref;
+
+static int task_urgency(uint64_t due, uint64_t now)
+{
+    if (due < now)
+        return 3;
+    if (due - now <= DAY_MS)
+        return 2;
+    if (due - now <= 7 * DAY_MS)
+        return 1;
+    return 0;
+}
+
+static int task_cmp(const void *a, const void *b)
+{
+    const task_ref *x = a, *y = b;
+    if (x->urg != y->urg)
+        return x->urg > y->urg ? -1 : 1;
+    if (x->t->due != y->t->due)
+        return x->t->due < y->t->due ? -1 : 1;
+    return memcmp(x->t->id.b, y->t->id.b, sizeof(x->t->id.b));
+}
+
+/* The open tasks for who among the records she may see, most urgent first; *out is malloc'd. */
+static int my_tasks(const sk_desk_index *ix, const sk_desk_who *who, uint64_t now, task_ref **out,
+                    size_t *n_out)
+{
+    sk_actor actor;
+    size_t n = 0, cap = 0;
+    task_ref *v = NULL;
+    sk_desk_actor(who, &actor);
+    for (size_t i = 0; i < ix->n; i++) {
+        const row *x = &ix->rows[i];
+        if (x->gone || !x->ntasks || !sk_case_may_see(&actor, &x->scope))
+            continue;
+        for (uint32_t k = 0; k < x->ntasks; k++) {
+            if (strcmp(x->tasks[k].for_worker, who->user) != 0)
+                continue;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 32;
+                task_ref *p = nc > SIZE_MAX / sizeof(*v) ? NULL : realloc(v, nc * sizeof(*v));
+                if (!p) {
+                    free(v);
+                    return -SK_E_NOMEM;
+                }
+                v = p;
+                cap = nc;
+            }
+            v[n].r = x;
+            v[n].t = &x->tasks[k];
+            v[n].urg = task_urgency(x->tasks[k].due, now);
+            n++;
+        }
+    }
+    if (n > 1)
+        qsort(v, n, sizeof(*v), task_cmp);
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+static void case_link(sk_buf *b, const row *x)
+{
+    char idt[37];
+    sk_id_to_str(&x->id, idt);
+    sk_h(b, "<a href=\"/case?id=");
+    sk_h(b, idt);
+    sk_h(b, "\">");
+    sk_h_esc(b, x->case_no[0] ? x->case_no : idt);
+    sk_h(b, "</a>");
+}
+
+static const sk_desk_msg k_urg_label[] = {T_LATER, T_DUE_SOON, T_DUE_TODAY, T_OVERDUE};
+
+static int index_page_begin(sk_desk_index *ix, sk_store *st)
+{
+    MDB_txn *txn = NULL;
+    int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn));
+    if (rc)
+        return rc;
+    rc = index_update(ix, st, txn);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int sk_desk_page_tasks(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
+                       uint64_t now_ms)
+{
+    int lang = who->lang, rc;
+    task_ref *v = NULL;
+    size_t n = 0;
+    if ((rc = index_page_begin(ix, st)) || (rc = my_tasks(ix, who, now_ms, &v, &n))) {
+        sk_desk_page_message(out, lang, sk_t(lang, T_TASKS), sk_err_text(rc));
+        return 503;
+    }
+    sk_desk_top(out, who, sk_t(lang, T_TASKS));
+    sk_h(out, "<h1>");
+    sk_h_esc(out, sk_t(lang, T_MY_TASKS));
+    sk_h_fmt(out, " (%zu)</h1>", n);
+    if (n == 0) {
+        sk_h(out, "<p class=\"none\">");
+        sk_h_esc(out, sk_t(lang, T_NONE));
+        sk_h(out, "</p>");
+    } else {
+        sk_h(out, "<table id=\"my-tasks\"><thead><tr><th>");
+        sk_h_esc(out, sk_t(lang, T_DUE));
+        sk_h(out, "</th><th></th><th>");
+        sk_h_esc(out, sk_t(lang, T_TASK));
+        sk_h(out, "</th><th>");
+        sk_h_esc(out, sk_t(lang, T_CASE));
+        sk_h(out, "</th></tr></thead><tbody>");
+        for (size_t i = 0; i < n && i < PAGE_ROWS; i++) {
+            char tid[37];
+            sk_id_to_str(&v[i].t->id, tid);
+            sk_h(out, "<tr data-task=\"");
+            sk_h(out, tid);
+            sk_h_fmt(out, "\" class=\"task u%d\"><td>", v[i].urg);
+            sk_h_time_ist(out, v[i].t->due);
+            sk_h(out, "</td><td class=\"urg\">");
+            sk_h_esc(out, sk_t(lang, k_urg_label[v[i].urg]));
+            sk_h(out, "</td><td>");
+            sk_h_esc(out, v[i].t->text);
+            sk_h(out, "</td><td>");
+            case_link(out, v[i].r);
+            sk_h(out, "</td></tr>");
+        }
+        sk_h(out, "</tbody></table>");
+        if (n > PAGE_ROWS)
+            sk_h_fmt(out, "<p class=\"more\">+ %zu</p>", n - PAGE_ROWS);
+    }
+    sk_desk_bottom(out);
+    free(v);
+    return 200;
+}
+
+static int alert_cmp(const void *a, const void *b)
+{
+    const row *x = *(const row *const *)a, *y = *(const row *const *)b;
+    if (x->updated != y->updated)
+        return x->updated > y->updated ? -1 : 1;
+    return memcmp(x->id.b, y->id.b, sizeof(x->id.b));
+}
+
+int sk_desk_page_alerts(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
+                        uint64_t now_ms)
+{
+    int lang = who->lang, rc;
+    task_ref *v = NULL;
+    size_t n = 0;
+    rows changed = {0};
+    sk_actor actor;
+    sk_desk_actor(who, &actor);
+    if ((rc = index_page_begin(ix, st)) || (rc = my_tasks(ix, who, now_ms, &v, &n)))
+        goto fail;
+    /* cases she owns that someone else changed in the last ALERT_DAYS days */
+    for (size_t i = 0; i < ix->n && rc == 0; i++) {
+        const row *x = &ix->rows[i];
+        if (!x->gone && strcmp(x->owner, who->user) == 0 && x->last_by[0] &&
+            strcmp(x->last_by, who->user) != 0 && x->updated + ALERT_DAYS * DAY_MS > now_ms &&
+            sk_case_may_see(&actor, &x->scope))
+            rc = rows_add(&changed, x);
+    }
+    if (rc)
+        goto fail;
+    if (changed.n > 1)
+        qsort(changed.r, changed.n, sizeof(*changed.r), alert_cmp);
+    size_t overdue = 0;
+    while (overdue < n && v[overdue].urg == 3)
+        overdue++;
+    sk_desk_top(out, who, sk_t(lang, T_ALERTS));
+    sk_h(out, "<h1>");
+    sk_h_esc(out, sk_t(lang, T_ALERTS));
+    sk_h(out, "</h1><h2>");
+    sk_h_esc(out, sk_t(lang, T_CHANGED_BY));
+    sk_h_fmt(out, " (%zu)</h2><ul id=\"alerts-changed\">", changed.n);
+    for (size_t i = 0; i < changed.n && i < PAGE_ROWS; i++) {
+        sk_h(out, "<li>");
+        case_link(out, changed.r[i]);
+        sk_h(out, " <span class=\"when\">");
+        sk_h_time_ist(out, changed.r[i]->updated);
+        sk_h(out, "</span> ");
+        sk_h_esc(out, sk_t(lang, T_BY));
+        sk_h(out, " <b>");
+        sk_h_esc(out, changed.r[i]->last_by);
+        sk_h(out, "</b></li>");
+    }
+    sk_h(out, "</ul><h2>");
+    sk_h_esc(out, sk_t(lang, T_TASK_OVERDUE));
+    sk_h_fmt(out, " (%zu)</h2><ul id=\"alerts-overdue\">", overdue);
+    for (size_t i = 0; i < overdue && i < PAGE_ROWS; i++) {
+        sk_h(out, "<li>");
+        case_link(out, v[i].r);
+        sk_h(out, " ");
+        sk_h_esc(out, v[i].t->text);
+        sk_h(out, " <span class=\"when\">");
+        sk_h_time_ist(out, v[i].t->due);
+        sk_h(out, "</span></li>");
+    }
+    sk_h(out, "</ul>");
+    sk_desk_bottom(out);
+    free(v);
+    free(changed.r);
+    return 200;
+fail:
+    free(v);
+    free(changed.r);
+    sk_buf_reset(out);
+    sk_desk_page_message(out, lang, sk_t(lang, T_ALERTS), sk_err_text(rc));
+    return 503;
+}
+
+/* ---- search ------------------------------------------------------------------------------- */
+
+#define SEARCH_MAX_RECORDS 100000u /* records read by one search at most */
+#define SEARCH_ROWS 50
+
+/* Does the string field key of r contain q (ASCII letters compared without case)? */
+static int field_has(const sk_record *r, uint32_t key, const char *q, size_t qn)
+{
+    const sk_field *f = sk_record_field(r, key);
+    sk_mp m;
+    const char *s;
+    uint32_t n;
+    if (!f)
+        return 0;
+    sk_mp_init(&m, f->val, f->len);
+    if (sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &s, &n) != 0 || n < qn)
+        return 0;
+    for (size_t i = 0; i + qn <= n; i++) {
+        size_t k = 0;
+        while (k < qn) {
+            char a = s[i + k], b = q[k];
+            if (a >= 'A' && a <= 'Z')
+                a = (char)(a - 'A' + 'a');
+            if (b >= 'A' && b <= 'Z')
+                b = (char)(b - 'A' + 'a');
+            if (a != b)
+                break;
+            k++;
+        }
+        if (k == qn)
+            return 1;
+    }
+    return 0;
+}
+
+static void field_text(sk_buf *b, const sk_record *r, uint32_t key)
+{
+    const sk_field *f = sk_record_field(r, key);
+    sk_mp m;
+    const char *s;
+    uint32_t n;
+    if (!f)
+        return;
+    sk_mp_init(&m, f->val, f->len);
+    if (sk_mp_peek(&m) == SK_MP_STR && sk_mp_read_str(&m, &s, &n) == 0)
+        sk_h_escn(b, s, n);
+}
+
+int sk_desk_page_search(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
+                        uint64_t now_ms, int *searched, size_t *found_out)
+{
+    int lang = who->lang, rc = 0, mrc;
+    const char *term = sk_form_get(q, "q");
+    size_t tn = term ? strlen(term) : 0, found = 0, seen = 0;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    sk_actor actor;
+    sk_buf res = SK_BUF_INIT;
+    (void)now_ms;
+    *searched = 0;
+    *found_out = 0;
+    sk_desk_actor(who, &actor);
+    int run = tn >= 2 && tn <= 64;
+    if (run) {
+        if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn))) ||
+            (rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(st), &cur))))
+            goto out;
+        for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && seen < SEARCH_MAX_RECORDS;
+             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), seen++) {
+            sk_record r;
+            sk_record_init(&r);
+            if (sk_store_record_decode(st, &k, &v, &r) != 0 ||
+                (r.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) || !sk_case_may_see(&actor, &r)) {
+                sk_record_free(&r);
+                continue;
+            }
+            /* what she may not see cannot be found either */
+            sk_case_redact(&actor, &r);
+            if (field_has(&r, SK_F_NAME, term, tn) || field_has(&r, SK_F_PHONE, term, tn) ||
+                field_has(&r, SK_F_VILLAGE, term, tn) || field_has(&r, SK_F_CASE_NO, term, tn)) {
+                found++;
+                if (found <= SEARCH_ROWS) {
+                    char idt[37], no[40] = "";
+                    uint64_t status = 0;
+                    sk_id_to_str(&r.id, idt);
+                    (void)sk_case_get_str(&r, SK_F_CASE_NO, no, sizeof(no));
+                    (void)sk_case_get_uint(&r, SK_F_STATUS, &status);
+                    sk_h(&res, "<tr data-id=\"");
+                    sk_h(&res, idt);
+                    sk_h(&res, "\"><td><a href=\"/case?id=");
+                    sk_h(&res, idt);
+                    sk_h(&res, "\">");
+                    sk_h_esc(&res, no[0] ? no : idt);
+                    sk_h(&res, "</a></td><td>");
+                    sk_desk_status_cell(&res, lang, status);
+                    sk_h(&res, "</td><td>");
+                    field_text(&res, &r, SK_F_NAME);
+                    sk_h(&res, "</td><td>");
+                    field_text(&res, &r, SK_F_VILLAGE);
+                    sk_h(&res, "</td></tr>");
+                }
+            }
+            sk_record_free(&r);
+        }
+        if (mrc != 0 && mrc != MDB_NOTFOUND)
+            rc = sk_store_mdb_err(mrc);
+        if (rc)
+            goto out;
+        *searched = 1;
+        *found_out = found;
+    }
+    sk_desk_top(out, who, sk_t(lang, T_SEARCH));
+    sk_h(out, "<h1>");
+    sk_h_esc(out, sk_t(lang, T_SEARCH));
+    sk_h(out, "</h1><form method=\"get\" action=\"/search\" id=\"search\"><input name=\"q\" "
+              "id=\"q\" minlength=\"2\" maxlength=\"64\" required value=\"");
+    sk_h_esc(out, term ? term : "");
+    sk_h(out, "\"> <button id=\"search-go\">");
+    sk_h_esc(out, sk_t(lang, T_SEARCH));
+    sk_h(out, "</button><p class=\"hint\">");
+    sk_h_esc(out, sk_t(lang, T_SEARCH_HINT));
+    sk_h(out, "</p></form>");
+    if (run) {
+        sk_h(out, "<h2>");
+        sk_h_esc(out, sk_t(lang, T_RESULTS));
+        sk_h_fmt(out, " (%zu)</h2>", found);
+        sk_h(out, "<table id=\"results\"><tbody>");
+        sk_buf_append(out, res.data, res.len);
+        sk_h(out, "</tbody></table>");
+        if (found > SEARCH_ROWS)
+            sk_h_fmt(out, "<p class=\"more\">+ %zu</p>", found - SEARCH_ROWS);
+    }
+    sk_desk_bottom(out);
+    if (res.oom)
+        out->oom = 1;
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    sk_buf_free(&res);
+    if (rc) {
+        *searched = 0;
+        sk_buf_reset(out);
+        sk_desk_page_message(out, lang, sk_t(lang, T_SEARCH), sk_err_text(rc));
         return 503;
     }
     return 200;

@@ -90,7 +90,7 @@ def staff(c, name, role, district, password):
 
 def run(c):
     r1 = c.capture("--block", "Nubra", "--village", "Diskit", "--name", "Padma", "--age", "30",
-                   "--urgency", "urgent")
+                   "--phone", "9876543210", "--urgency", "urgent")
     r2 = c.capture("--block", "Leh", "--village", "Saboo", "--name", "Again", "--age", "41",
                    "--urgency", "routine")
     r3 = c.sakhi("capture", "--district", "leh", "--taken-at", "home_visit", "--concern",
@@ -242,6 +242,60 @@ def run(c):
           "a caseworker gets no identity of a minor")
     st, body, fl = act(cw, wcsrf, minor, "note", text="seen")
     check(fl.startswith("Done"), "a caseworker may still add a note (%s)" % fl)
+
+
+    # -- tasks (mine, due, overdue) and alerts ---------------------------------------------------
+    act(boss, bcsrf, minor, "task-add", text="Call the school", **{"for": "cou"}, due=ist_date(-2))
+    act(boss, bcsrf, minor, "task-add", text="Court date", **{"for": "cou"}, due=ist_date(3))
+    act(boss, bcsrf, minor, "task-add", text="Not hers", **{"for": "boss"}, due=ist_date(1))
+    st, _, body, _ = cou.get("/tasks")
+    rows = re.findall(rb'class="task u(\d)"><td>[^<]*</td><td class="urg">([^<]*)</td><td>([^<]*)'
+                      rb'</td>', body)
+    check([(u, t) for u, _, t in rows] ==
+          [(b"3", b"Call the school"), (b"1", b"Court date"),
+           (b"1", b"Temporary shelter ends after day 8: arrange what follows or extend it")],
+          "her tasks, overdue first then by due date, nobody else's (%s)" % rows)
+    check(rows and rows[0][1] == b"overdue", "the overdue task says so")
+    check(len(body) < 50000, "the tasks page weighs under 50 KB")
+    st, _, body, _ = cou.get("/alerts")
+    changed = re.search(rb'<ul id="alerts-changed">(.*?)</ul>', body, re.S)
+    s1no = show(c, r1)["case_no"].encode()
+    check(changed and s1no in changed.group(1) and b"<b>boss</b>" in changed.group(1),
+          "a case of hers changed by someone else is an alert")
+    overdue = re.search(rb'<ul id="alerts-overdue">(.*?)</ul>', body, re.S)
+    check(overdue and b"Call the school" in overdue.group(1) and
+          b"Court date" not in overdue.group(1), "her overdue task is an alert")
+    st, _, body, _ = boss.get("/alerts")
+    changed = re.search(rb'<ul id="alerts-changed">(.*?)</ul>', body, re.S)
+    check(changed and changed.group(1) == b"", "her own changes are no alert to the boss")
+
+    # -- search: inside her scope, audited -----------------------------------------------------
+    before = len([e for e in c.audit() if e["event"] == "desk_search"])
+    st, _, body, _ = cou.get("/search?q=padma")
+    check(st == 200 and ('data-id="%s"' % r1).encode() in body and b"Padma" in body,
+          "search by name finds the case")
+    ev = [e for e in c.audit() if e["event"] == "desk_search"]
+    check(len(ev) == before + 1 and ev[-1]["worker"] == "cou" and
+          ev[-1]["detail"] == "results=1" and "padma" not in json.dumps(ev[-1]).lower(),
+          "the search is audited under the person, without its terms")
+    st, _, body, _ = cou.get("/search?q=98765")
+    check(('data-id="%s"' % r1).encode() in body and b"Results (1)" in body,
+          "search by phone finds the case")
+    st, _, body, _ = cou.get("/search?q=nobody-has-this")
+    check(b"Results (0)" in body, "a search that matches nothing says so")
+    st, _, body, _ = cou.get("/search?q=" + s1no.decode().lower())
+    check(('data-id="%s"' % r1).encode() in body, "search by case number")
+    st, _, body, _ = cou.get("/search?q=Phyang")
+    check(('data-id="%s"' % minor).encode() in body, "the assigned counsellor finds her minor")
+    st, _, body, _ = cw.get("/search?q=Phyang")
+    check(('data-id="%s"' % minor).encode() not in body and b"Results (0)" in body,
+          "a caseworker cannot find a minor by her identity")
+    n = len([e for e in c.audit() if e["event"] == "desk_search"])
+    st, _, body, _ = cou.get("/search?q=a")
+    check(st == 200 and len([e for e in c.audit() if e["event"] == "desk_search"]) == n,
+          "a one-letter query runs no search")
+    st, _, body, _ = cou.get("/search?q=" + "x" * 65)
+    check(st == 200 and b'id="results"' not in body, "an overlong query runs no search")
 
 
 if __name__ == "__main__":
