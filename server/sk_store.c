@@ -874,6 +874,12 @@ int sk_store_device_revoke(sk_store *s, uint64_t id, uint64_t now_ms)
     return with_write(s, revoke_fn, &a);
 }
 
+int sk_store_device_revoke_txn(sk_store *s, MDB_txn *txn, uint64_t id, uint64_t now_ms)
+{
+    struct revoke_arg a = {id, now_ms};
+    return revoke_fn(s, txn, &a);
+}
+
 /* ---- enrollment ------------------------------------------------------------------------- */
 
 /* Unambiguous alphabet: no 0/O, 1/I/L, 5/S, 2/Z, 8/B. 25 symbols. */
@@ -957,6 +963,13 @@ int sk_store_enroll_code_new(sk_store *s, const char *worker, uint64_t ttl_ms, u
 {
     struct code_arg a = {worker, ttl_ms, now_ms, code_out};
     return with_write(s, code_new_fn, &a);
+}
+
+int sk_store_enroll_code_new_txn(sk_store *s, MDB_txn *txn, const char *worker, uint64_t ttl_ms,
+                                 uint64_t now_ms, char code_out[SK_ENROLL_CODE_LEN + 1])
+{
+    struct code_arg a = {worker, ttl_ms, now_ms, code_out};
+    return code_new_fn(s, txn, &a);
 }
 
 int sk_store_enroll_normalize(const char *code, size_t code_len, char out[SK_ENROLL_NORM_MAX],

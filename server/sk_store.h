@@ -104,6 +104,9 @@ int sk_store_worker_list(sk_store *s, int (*cb)(const sk_worker *w, void *payloa
  * its SHA-256 is stored. */
 int sk_store_enroll_code_new(sk_store *s, const char *worker, uint64_t ttl_ms, uint64_t now_ms,
                              char code_out[SK_ENROLL_CODE_LEN + 1]);
+/* The same inside the caller's write transaction (the server's writer thread: the desk). */
+int sk_store_enroll_code_new_txn(sk_store *s, MDB_txn *txn, const char *worker, uint64_t ttl_ms,
+                                 uint64_t now_ms, char code_out[SK_ENROLL_CODE_LEN + 1]);
 
 /* ---- devices ---------------------------------------------------------------------------- */
 typedef struct sk_device_info {
@@ -125,6 +128,8 @@ int sk_store_device_list(sk_store *s, int (*cb)(const sk_device_info *d, void *p
 /* Mark a device revoked (audited). A running server ends the device's live session within a
  * second and answers its next request or connection with WIPE. */
 int sk_store_device_revoke(sk_store *s, uint64_t id, uint64_t now_ms);
+/* The same inside the caller's write transaction (the server's writer thread: the desk). */
+int sk_store_device_revoke_txn(sk_store *s, MDB_txn *txn, uint64_t id, uint64_t now_ms);
 /* A counter raised by every revocation and every worker write (e.g. disabling): the server
  * polls it to re-check its live sessions. 0 in a store that never had either. */
 int sk_store_authgen(sk_store *s, uint64_t *out);
