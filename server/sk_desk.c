@@ -20,6 +20,7 @@
 #include "sk_log.h"
 #include "sk_ratelimit.h"
 #include "sk_server.h"
+#include "sk_tls.h"
 
 #define H2O_USE_LIBUV 1
 #include <h2o.h>
@@ -85,8 +86,9 @@ struct sk_desk {
     struct desk_job *pq_head, *pq_tail; /* page jobs waiting for a turn */
     unsigned pq_len;
     desk_sess sess[DESK_SESSIONS];
-    sk_ratelimit *rl_user; /* failed logins per (name, address) */
-    sk_ratelimit *rl_addr; /* failed logins per address */
+    char pin_hex[SK_TLS_PIN_HEX_LEN + 1]; /* the centre key's pin, for enrollment URIs */
+    sk_ratelimit *rl_user;                /* failed logins per (name, address) */
+    sk_ratelimit *rl_addr;                /* failed logins per address */
 };
 
 /* ---- one request in flight -------------------------------------------------------------- */
@@ -100,6 +102,7 @@ enum route {
     R_TASKS,
     R_ALERTS,
     R_SEARCH,
+    R_DEVICES,
 };
 
 typedef struct req_link req_link;
@@ -123,6 +126,7 @@ typedef struct desk_job {
     int did_view;
     int did_search;
     size_t found;
+    char host[256]; /* the Host the desk was reached at (enrollment: the server's address) */
     char pwhash[SK_PWHASH_MAX];
     sk_desk_op op;
     struct desk_job *qnext; /* page queue link */
@@ -623,6 +627,32 @@ static int on_setup_post(sk_desk *d, h2o_req_t *req)
 
 /* ---- staff operations through the writer ------------------------------------------------- */
 
+/* The answer to an enrollment: the code, the URI (this desk's host, the sync port, the pin)
+ * and its QR code. Sent to this POST only (no-store), never kept. */
+static void enrolled_page(sk_desk *d, desk_job *j)
+{
+    sk_buf uri = SK_BUF_INIT, page = SK_BUF_INIT;
+    struct sockaddr_storage bound;
+    int blen = sizeof(bound);
+    unsigned port = d->srv->cfg->port;
+    if (uv_tcp_getsockname(&d->srv->listener, (struct sockaddr *)&bound, &blen) == 0)
+        port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                                : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    if (sk_desk_enroll_uri(&uri, j->host, port, j->op.text, d->pin_hex) == 0 &&
+        sk_buf_append(&uri, "", 1) == 0) {
+        int st =
+            sk_desk_page_enrolled(&page, &j->who, j->op.worker, j->op.text, (const char *)uri.data);
+        send_page(j->req, st, &page);
+    } else {
+        send_message(j->req, 500, j->who.lang, T_TITLE, T_BUSY);
+    }
+    OPENSSL_cleanse(uri.data, uri.cap);
+    OPENSSL_cleanse(page.data, page.cap);
+    sk_buf_free(&uri);
+    sk_buf_free(&page);
+    OPENSSL_cleanse(j->op.text, sizeof(j->op.text));
+}
+
 static void op_done(sk_wreq *w)
 {
     sk_desk_op *op = w->call_arg;
@@ -653,6 +683,27 @@ static void op_done(sk_wreq *w)
         }
         if (!rc && !op->refused)
             sk_log(SK_LOG_INFO, "desk_password_set", "user=%s", op->who.user);
+        job_free(j);
+        return;
+    }
+    if (op->kind == SK_DESK_OP_ENROLL && j->req && rc == 0 && !op->refused) {
+        enrolled_page(d, j);
+        job_free(j);
+        return;
+    }
+    if (op->kind == SK_DESK_OP_REVOKE || op->kind == SK_DESK_OP_ENROLL) {
+        desk_sess *s = sess_by_token(d, j->sess_token, sk_now_ms());
+        if (s) {
+            int lang = s->who.lang;
+            s->who.flash_bad = rc != 0 || op->refused;
+            if (rc || op->refused)
+                snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(lang, T_REFUSED),
+                         rc ? sk_err_text(rc) : op->msg);
+            else
+                snprintf(s->who.flash, sizeof(s->who.flash), "%s", sk_t(lang, T_DONE));
+        }
+        if (j->req)
+            send_redirect(j->req, "/devices");
         job_free(j);
         return;
     }
@@ -733,6 +784,7 @@ static void page_work(uv_work_t *w)
     case R_ALERTS:
         j->status = sk_desk_page_alerts(&j->body, st, j->d->index, &j->who, j->now_ms);
         break;
+    case R_DEVICES: j->status = sk_desk_page_devices(&j->body, st, &j->who, j->now_ms); break;
     case R_SEARCH:
         j->status = sk_desk_page_search(&j->body, st, &j->who, &j->form, j->now_ms, &j->did_search,
                                         &j->found);
@@ -870,6 +922,73 @@ static int on_op_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind, const 
     return 0;
 }
 
+/* The host part of the request's Host (the address this desk was reached at). */
+static void request_host(h2o_req_t *req, char *out, size_t cap)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_HOST, -1);
+    h2o_iovec_t h = i == -1 ? req->authority : req->headers.entries[i].value;
+    size_t n = h.len;
+    const char *p = h.base;
+    if (n && p[0] == '[') { /* [v6]:port */
+        const char *e = memchr(p, ']', n);
+        n = e ? (size_t)(e - p - 1) : 0;
+        p++;
+    } else {
+        const char *e = memchr(p, ':', n);
+        if (e)
+            n = (size_t)(e - p);
+    }
+    if (n >= cap)
+        n = 0;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static int on_device_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind)
+{
+    desk_job *j = job_new(d, req, R_OP);
+    if (!j) {
+        send_message(req, 503, s->who.lang, T_TITLE, T_BUSY);
+        return 0;
+    }
+    j->who = s->who;
+    memcpy(j->sess_token, s->token, sizeof(j->sess_token));
+    if (parse_body(req, &j->form) || !csrf_ok(s, &j->form)) {
+        send_message(req, 403, s->who.lang, T_TITLE, T_CSRF);
+        job_free(j);
+        return 0;
+    }
+    if (s->who.role != SK_DESK_ADMIN) {
+        send_message(req, 403, s->who.lang, T_DEVICES, T_ADMIN_ONLY);
+        job_free(j);
+        return 0;
+    }
+    const char *dev = sk_form_get(&j->form, "device"), *wk = sk_form_get(&j->form, "worker");
+    char *end = NULL;
+    int bad = 0;
+    if (kind == SK_DESK_OP_REVOKE) {
+        unsigned long long v = dev && dev[0] >= '0' && dev[0] <= '9' ? strtoull(dev, &end, 10) : 0;
+        bad = !dev || !end || *end || v == 0;
+        j->op.count = v;
+    } else {
+        bad = !wk || !wk[0] || strlen(wk) > SK_MAX_NAME;
+        if (!bad)
+            snprintf(j->op.worker, sizeof(j->op.worker), "%s", wk);
+        request_host(req, j->host, sizeof(j->host));
+        bad = bad || !j->host[0];
+    }
+    if (bad) {
+        s->who.flash_bad = 1;
+        snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(s->who.lang, T_REFUSED),
+                 sk_t(s->who.lang, T_BAD_FORM));
+        send_redirect(req, "/devices");
+        job_free(j);
+        return 0;
+    }
+    op_submit(d, j, kind);
+    return 0;
+}
+
 static int on_logout(sk_desk *d, h2o_req_t *req, desk_sess *s)
 {
     sk_form f;
@@ -989,7 +1108,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     desk_sess *s = sess_find(d, req, now);
     if (!s) {
         if (get && (path_is(req, "/") || path_is(req, "/worklist") || path_is(req, "/case") ||
-                    path_is(req, "/tasks") || path_is(req, "/alerts") || path_is(req, "/search"))) {
+                    path_is(req, "/tasks") || path_is(req, "/alerts") || path_is(req, "/search") ||
+                    path_is(req, "/devices"))) {
             send_redirect(req, "/login");
             return 0;
         }
@@ -1008,6 +1128,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return start_page(d, req, s, R_ALERTS);
     if (get && path_is(req, "/search"))
         return start_page(d, req, s, R_SEARCH);
+    if (get && path_is(req, "/devices")) {
+        if (s->who.role != SK_DESK_ADMIN) {
+            send_message(req, 403, s->who.lang, T_DEVICES, T_ADMIN_ONLY);
+            return 0;
+        }
+        return start_page(d, req, s, R_DEVICES);
+    }
+    if (post && path_is(req, "/devices/revoke"))
+        return on_device_post(d, req, s, SK_DESK_OP_REVOKE);
+    if (post && path_is(req, "/devices/enroll"))
+        return on_device_post(d, req, s, SK_DESK_OP_ENROLL);
     if (get && path_is(req, "/api/version"))
         return on_version(d, req);
     if (post && path_is(req, "/logout"))
@@ -1206,6 +1337,12 @@ int sk_desk_start(sk_desk **out, sk_server *srv, char *err, size_t errcap)
         ret = 2;
         goto out;
     }
+    uint8_t pin[SK_TLS_PIN_LEN];
+    if (sk_tls_pin_from_cert_file(pin, cfg->tls_cert, err, errcap) != 0) {
+        ret = 2;
+        goto out;
+    }
+    sk_tls_pin_format(d->pin_hex, pin);
     h2o_config_init(&d->conf);
     d->conf_init = 1;
     d->conf.server_name = h2o_iovec_init(H2O_STRLIT("sakhi-desk"));

@@ -742,7 +742,10 @@ int sk_desk_page_case(sk_buf *out, sk_store *st, const sk_desk_who *who, const s
         goto fail;
     }
     sk_id_to_str(&r.id, idt);
-    int minor_hidden = sk_case_is_minor(&r) && !sk_case_may_see_identifying_rec(&actor, &r);
+    /* the casework rule: an administrator or the counsellor the case is assigned to; a
+     * caseworker never (her sync role is staff, so the desk adds this) */
+    int minor_hidden = sk_case_is_minor(&r) && (who->role == SK_DESK_CASEWORKER ||
+                                                !sk_case_may_see_identifying_rec(&actor, &r));
     sk_case_redact(&actor, &r);
     int revealed = !minor_hidden && who->reveal_until_ms > now_ms &&
                    memcmp(who->reveal.b, r.id.b, sizeof(r.id.b)) == 0;

@@ -139,7 +139,18 @@ enum { SK_LANG_EN = 0, SK_LANG_HI = 1, SK_LANG_COUNT = 2 };
     X(T_RESULTS, "Results", "परिणाम")                                                              \
     X(T_DEVICES, "Devices and workers", "डिवाइस और कार्यकर्ता")                                      \
     X(T_REPORT, "Monthly report", "मासिक रिपोर्ट")                                                  \
-    X(T_AUDIT, "Audit trail", "ऑडिट")
+    X(T_AUDIT, "Audit trail", "ऑडिट")                                                              \
+    X(T_ENROLL, "Enrol a phone", "फ़ोन जोड़ें")                                                        \
+    X(T_ENROLL_HINT,                                                                               \
+      "Scan this code with the Sakhi app on the new phone within 24 hours, or type the code. It "  \
+      "works once.",                                                                               \
+      "नए फ़ोन पर सखी ऐप से 24 घंटे के भीतर यह कोड स्कैन करें, या कोड लिखें। यह एक ही बार काम करता है।")       \
+    X(T_ENROLL_CODE, "One-time code:", "एक बार का कोड:")                                           \
+    X(T_DEVICE, "Device", "डिवाइस")                                                                \
+    X(T_LAST_SEEN, "Last seen", "आख़िरी बार देखा")                                                   \
+    X(T_REVOKE, "Revoke", "रद्द करें")                                                                \
+    X(T_REVOKED, "revoked", "रद्द")                                                                 \
+    X(T_ADMIN_ONLY, "Only an administrator may open this page.", "यह पेज केवल व्यवस्थापक खोल सकते हैं।")
 
 #define SK_DESK_MSG_ENUM(id, en, hi) id,
 typedef enum sk_desk_msg { SK_DESK_MESSAGES(SK_DESK_MSG_ENUM) T__COUNT } sk_desk_msg;

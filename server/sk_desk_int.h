@@ -37,13 +37,15 @@ void sk_desk_actor(const sk_desk_who *who, sk_actor *out);
 
 /* ---- staff operations, run inside the writer's transaction -------------------------------- */
 typedef enum sk_desk_op_kind {
-    SK_DESK_OP_CASE = 1,   /* a casework operation (cw) through sk_caseops_apply */
-    SK_DESK_OP_REVEAL = 4, /* audit only: who saw the identity of the record */
-    SK_DESK_OP_VIEW = 5,   /* audit only: who opened the record */
-    SK_DESK_OP_LOGIN = 6,  /* audit only */
-    SK_DESK_OP_LOGOUT = 7, /* audit only */
-    SK_DESK_OP_SETPW = 8,  /* set the password of user if the setup token still opens it */
-    SK_DESK_OP_SEARCH = 9  /* audit only: an identity search (its terms are not kept) */
+    SK_DESK_OP_CASE = 1,    /* a casework operation (cw) through sk_caseops_apply */
+    SK_DESK_OP_REVEAL = 4,  /* audit only: who saw the identity of the record */
+    SK_DESK_OP_VIEW = 5,    /* audit only: who opened the record */
+    SK_DESK_OP_LOGIN = 6,   /* audit only */
+    SK_DESK_OP_LOGOUT = 7,  /* audit only */
+    SK_DESK_OP_SETPW = 8,   /* set the password of user if the setup token still opens it */
+    SK_DESK_OP_SEARCH = 9,  /* audit only: an identity search (its terms are not kept) */
+    SK_DESK_OP_REVOKE = 10, /* revoke device count (administrators) */
+    SK_DESK_OP_ENROLL = 11  /* a one-time enrollment code for worker, into text */
 } sk_desk_op_kind;
 
 #define SK_DESK_TEXT_MAX 1000 /* a reason, note or task text typed on a form */
@@ -108,6 +110,16 @@ int sk_desk_page_alerts(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_d
  * audits it before the page is sent), *found = how many matched. */
 int sk_desk_page_search(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
                         uint64_t now_ms, int *searched, size_t *found);
+/* Devices and workers (administrators), and the answer to an enrollment: the code, the
+ * enrollment URI and its QR code (SVG). */
+int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint64_t now_ms);
+int sk_desk_page_enrolled(sk_buf *out, const sk_desk_who *who, const char *worker, const char *code,
+                          const char *uri);
+/* "sakhi:enroll?v=1&addr=HOST:PORT&code=CODE&pin=HEX" (docs/CLIENT-API.md) appended to b. */
+int sk_desk_enroll_uri(sk_buf *b, const char *host, unsigned port, const char *code,
+                       const char *pin_hex);
+/* text as a QR code (level M), an inline SVG element, appended to b. */
+int sk_desk_qr_svg(sk_buf *b, const char *text);
 /* *viewed_out = 1 when a record was shown (the caller audits the view). */
 int sk_desk_page_case(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
                       uint64_t now_ms, sk_id *viewed_out, int *viewed);

@@ -80,6 +80,42 @@ static int record_op(sk_store *st, MDB_txn *child, sk_desk_op *op)
     return 0;
 }
 
+/* Revoke a device or make an enrollment code, as an administrator, audited under her name.
+ * 0 (op->refused tells) or a store code. */
+static int device_op(sk_store *st, MDB_txn *child, sk_desk_op *op)
+{
+    char detail[96];
+    int rc;
+    if (op->who.role != SK_DESK_ADMIN) {
+        refuse(op, sk_t(op->who.lang, T_ADMIN_ONLY));
+        return 0;
+    }
+    if (op->kind == SK_DESK_OP_REVOKE) {
+        rc = sk_store_device_revoke_txn(st, child, op->count, op->now_ms);
+        if (rc == -SK_E_NOT_FOUND) {
+            refuse(op, sk_t(op->who.lang, T_NOT_FOUND));
+            return 0;
+        }
+        if (rc)
+            return rc;
+        snprintf(detail, sizeof(detail), "device=%llu", (unsigned long long)op->count);
+        return sk_store_audit_txn(st, child, op->now_ms, "desk_device_revoke", op->who.user,
+                                  DESK_DEVICE, detail);
+    }
+    sk_worker w;
+    rc = sk_store_worker_get_txn(st, child, op->worker, strlen(op->worker), &w);
+    if (rc == -SK_E_NOT_FOUND || (rc == 0 && w.disabled)) {
+        refuse(op, sk_t(op->who.lang, T_NOT_FOUND));
+        return 0;
+    }
+    if (rc || (rc = sk_store_enroll_code_new_txn(st, child, op->worker, 24ull * 3600 * 1000,
+                                                 op->now_ms, op->text)))
+        return rc;
+    snprintf(detail, sizeof(detail), "worker=%s", op->worker);
+    return sk_store_audit_txn(st, child, op->now_ms, "desk_enroll_code", op->who.user, DESK_DEVICE,
+                              detail);
+}
+
 static int setpw_op(sk_store *st, MDB_txn *txn, sk_desk_op *op)
 {
     sk_staff s;
@@ -127,6 +163,20 @@ int sk_desk_op_run(sk_store *st, MDB_txn *txn, sk_wreq *w)
     case SK_DESK_OP_LOGOUT:
         return sk_store_audit_txn(st, txn, op->now_ms, event_of(op->kind), op->who.user,
                                   DESK_DEVICE, "");
+    case SK_DESK_OP_REVOKE:
+    case SK_DESK_OP_ENROLL:
+        if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), txn, 0, &child))))
+            return rc;
+        rc = device_op(st, child, op);
+        if (rc || op->refused) {
+            mdb_txn_abort(child);
+            if (rc && !is_fatal(rc)) {
+                w->rc = rc;
+                rc = 0;
+            }
+            return rc;
+        }
+        return sk_store_mdb_err(mdb_txn_commit(child));
     case SK_DESK_OP_SETPW:
     case SK_DESK_OP_CASE: break;
     default: w->rc = -SK_E_INTERNAL; return 0;

@@ -915,10 +915,14 @@ int sk_desk_page_search(sk_buf *out, sk_store *st, const sk_desk_who *who, const
                 sk_record_free(&r);
                 continue;
             }
-            /* what she may not see cannot be found either */
+            /* what she may not see cannot be found either (a caseworker never sees a minor's
+             * identity, whoever the case is assigned to) */
             sk_case_redact(&actor, &r);
-            if (field_has(&r, SK_F_NAME, term, tn) || field_has(&r, SK_F_PHONE, term, tn) ||
-                field_has(&r, SK_F_VILLAGE, term, tn) || field_has(&r, SK_F_CASE_NO, term, tn)) {
+            int ident = !(who->role == SK_DESK_CASEWORKER && sk_case_is_minor(&r));
+            if ((ident &&
+                 (field_has(&r, SK_F_NAME, term, tn) || field_has(&r, SK_F_PHONE, term, tn) ||
+                  field_has(&r, SK_F_VILLAGE, term, tn))) ||
+                field_has(&r, SK_F_CASE_NO, term, tn)) {
                 found++;
                 if (found <= SEARCH_ROWS) {
                     char idt[37], no[40] = "";
@@ -935,9 +939,11 @@ int sk_desk_page_search(sk_buf *out, sk_store *st, const sk_desk_who *who, const
                     sk_h(&res, "</a></td><td>");
                     sk_desk_status_cell(&res, lang, status);
                     sk_h(&res, "</td><td>");
-                    field_text(&res, &r, SK_F_NAME);
+                    if (ident)
+                        field_text(&res, &r, SK_F_NAME);
                     sk_h(&res, "</td><td>");
-                    field_text(&res, &r, SK_F_VILLAGE);
+                    if (ident)
+                        field_text(&res, &r, SK_F_VILLAGE);
                     sk_h(&res, "</td></tr>");
                 }
             }

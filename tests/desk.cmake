@@ -56,6 +56,11 @@ if(Python3_Interpreter_FOUND AND TARGET sakhi-admin AND TARGET sakhi-cli)
     COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/integration/test_desk_casework.py
             ${PROJECT_BINARY_DIR})
   set_tests_properties(desk_casework PROPERTIES LABELS "integration" TIMEOUT 300)
+  # The administrator's pages: devices and workers, enrollment with a QR code, revocation.
+  add_test(NAME desk_admin
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/integration/test_desk_admin.py
+            ${PROJECT_BINARY_DIR})
+  set_tests_properties(desk_admin PROPERTIES LABELS "integration" TIMEOUT 300)
 
   # The browser test: Debian's chromium and chromedriver driven by python3-selenium, which is
   # Debian's python's module (a python3 from elsewhere first on PATH may lack it). Without the

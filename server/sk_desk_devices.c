@@ -1,0 +1,268 @@
+/*
+ * sk_desk_devices.c - the desk's devices and workers page (administrators): every worker with
+ * her enrolled devices, when each was last seen, a revoke button, and the enrollment of a new
+ * phone: a one-time code and the enrollment URI (docs/CLIENT-API.md, "Enrollment from one
+ * scan") as text and as a QR code drawn by the server as SVG from libqrencode's modules.
+ *
+ * The page renders on libuv's thread pool from the store's read side; the code is made on the
+ * writer thread (sk_desk_ops.c) and its page is answered to that POST only, never cached and
+ * never kept by the desk.
+ */
+#include "sk_desk_int.h"
+
+#include "sk_desk_html.h"
+#include "sk_err.h"
+
+#include <qrencode.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_WORKERS 500
+#define MAX_DEVICES 2000
+
+typedef struct devlist {
+    sk_device_info *d;
+    size_t n, cap;
+} devlist;
+
+static int dev_cb(const sk_device_info *d, void *p)
+{
+    devlist *l = p;
+    if (l->n >= MAX_DEVICES)
+        return 0;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        sk_device_info *x = realloc(l->d, nc * sizeof(*x));
+        if (!x)
+            return -SK_E_NOMEM;
+        l->d = x;
+        l->cap = nc;
+    }
+    l->d[l->n++] = *d;
+    return 0;
+}
+
+typedef struct wlist {
+    sk_worker w[MAX_WORKERS];
+    size_t n;
+} wlist;
+
+static int worker_cb(const sk_worker *w, void *p)
+{
+    wlist *l = p;
+    if (l->n < MAX_WORKERS)
+        l->w[l->n++] = *w;
+    return 0;
+}
+
+static const char *role_name(uint32_t role)
+{
+    switch (role) {
+    case SK_ROLE_FIELD: return "field";
+    case SK_ROLE_STAFF: return "staff";
+    case SK_ROLE_ADMIN: return "admin";
+    default: return "?";
+    }
+}
+
+static void device_row(sk_buf *out, const sk_desk_who *who, const sk_worker *w,
+                       const sk_device_info *d)
+{
+    int lang = who->lang;
+    sk_h(out, d ? "<tr data-device=\"" : "<tr data-worker=\"");
+    if (d)
+        sk_h_fmt(out, "%llu", (unsigned long long)d->id);
+    else
+        sk_h_esc(out, w->id);
+    sk_h(out, w->disabled || (d && d->revoked) ? "\" class=\"off\"><td>" : "\"><td>");
+    sk_h_esc(out, w->id);
+    sk_h(out, "</td><td>");
+    sk_h(out, role_name(w->role));
+    sk_h(out, "</td><td>");
+    sk_h_esc(out, w->district ? sk_t_enum(lang, SK_ENUM_DISTRICT, w->district) : sk_t(lang, T_ALL));
+    sk_h(out, "</td><td>");
+    if (d) {
+        sk_h_fmt(out, "%llu ", (unsigned long long)d->id);
+        sk_h_esc(out, d->label);
+    }
+    sk_h(out, "</td><td>");
+    if (d)
+        sk_h_time_ist(out, d->last_seen_ms);
+    sk_h(out, "</td><td>");
+    if (d && d->revoked) {
+        sk_h(out, "<span class=\"tag\">");
+        sk_h_esc(out, sk_t(lang, T_REVOKED));
+        sk_h(out, "</span>");
+    } else if (d) {
+        sk_h(out, "<form method=\"post\" action=\"/devices/revoke\" class=\"action\">");
+        sk_desk_hidden_csrf(out, who->csrf);
+        sk_h_fmt(out,
+                 "<input type=\"hidden\" name=\"device\" value=\"%llu\"><button "
+                 "class=\"revoke\">",
+                 (unsigned long long)d->id);
+        sk_h_esc(out, sk_t(lang, T_REVOKE));
+        sk_h(out, "</button></form>");
+    }
+    sk_h(out, "</td></tr>");
+}
+
+int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint64_t now_ms)
+{
+    int lang = who->lang, rc;
+    devlist dl = {0};
+    wlist *wl = calloc(1, sizeof(*wl));
+    (void)now_ms;
+    if (!wl) {
+        rc = -SK_E_NOMEM;
+        goto fail;
+    }
+    if ((rc = sk_store_worker_list(st, worker_cb, wl)) ||
+        (rc = sk_store_device_list(st, dev_cb, &dl)))
+        goto fail;
+    sk_desk_top(out, who, sk_t(lang, T_DEVICES));
+    sk_h(out, "<h1>");
+    sk_h_esc(out, sk_t(lang, T_DEVICES));
+    sk_h(out, "</h1><form method=\"post\" action=\"/devices/enroll\" id=\"f-enroll\" "
+              "class=\"action\">");
+    sk_desk_hidden_csrf(out, who->csrf);
+    sk_h(out, "<label>");
+    sk_h_esc(out, sk_t(lang, T_WORKER));
+    sk_h(out, " <select name=\"worker\" id=\"enroll-worker\">");
+    for (size_t i = 0; i < wl->n; i++) {
+        if (wl->w[i].disabled)
+            continue;
+        sk_h(out, "<option value=\"");
+        sk_h_esc(out, wl->w[i].id);
+        sk_h(out, "\">");
+        sk_h_esc(out, wl->w[i].id);
+        sk_h(out, "</option>");
+    }
+    sk_h(out, "</select></label><button id=\"enroll\">");
+    sk_h_esc(out, sk_t(lang, T_ENROLL));
+    sk_h(out, "</button></form><table id=\"devices\"><thead><tr><th>");
+    sk_h_esc(out, sk_t(lang, T_WORKER));
+    sk_h(out, "</th><th>role</th><th>");
+    sk_h_esc(out, sk_t(lang, T_DISTRICT));
+    sk_h(out, "</th><th>");
+    sk_h_esc(out, sk_t(lang, T_DEVICE));
+    sk_h(out, "</th><th>");
+    sk_h_esc(out, sk_t(lang, T_LAST_SEEN));
+    sk_h(out, "</th><th></th></tr></thead><tbody>");
+    for (size_t i = 0; i < wl->n; i++) {
+        int any = 0;
+        for (size_t k = 0; k < dl.n; k++)
+            if (strcmp(dl.d[k].worker, wl->w[i].id) == 0) {
+                device_row(out, who, &wl->w[i], &dl.d[k]);
+                any = 1;
+            }
+        if (!any) /* a worker without devices still gets her row */
+            device_row(out, who, &wl->w[i], NULL);
+    }
+    sk_h(out, "</tbody></table>");
+    sk_desk_bottom(out);
+    free(dl.d);
+    free(wl);
+    return 200;
+fail:
+    free(dl.d);
+    free(wl);
+    sk_buf_reset(out);
+    sk_desk_page_message(out, lang, sk_t(lang, T_DEVICES), sk_err_text(rc));
+    return 503;
+}
+
+/* ---- enrollment page ---------------------------------------------------------------------- */
+
+static void uri_value(sk_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '-' || c == '_' || c == '~' || c == ':') {
+            sk_buf_append(b, s, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            sk_buf_append(b, e, 3);
+        }
+    }
+}
+
+int sk_desk_enroll_uri(sk_buf *b, const char *host, unsigned port, const char *code,
+                       const char *pin_hex)
+{
+    char p[8];
+    snprintf(p, sizeof(p), "%u", port);
+    sk_buf_append(b, "sakhi:enroll?v=1&addr=", 22);
+    if (strchr(host, ':')) { /* an IPv6 literal goes in brackets */
+        sk_buf_append(b, "%5B", 3);
+        uri_value(b, host);
+        sk_buf_append(b, "%5D", 3);
+    } else {
+        uri_value(b, host);
+    }
+    sk_buf_append(b, ":", 1);
+    sk_buf_append(b, p, strlen(p));
+    sk_buf_append(b, "&code=", 6);
+    uri_value(b, code);
+    sk_buf_append(b, "&pin=", 5);
+    uri_value(b, pin_hex);
+    return b->oom ? -SK_E_NOMEM : 0;
+}
+
+int sk_desk_qr_svg(sk_buf *b, const char *text)
+{
+    QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!q)
+        return -SK_E_INTERNAL;
+    int w = q->width, quiet = 4;
+    sk_h_fmt(b,
+             "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"qr\" viewBox=\"0 0 %d %d\" "
+             "width=\"%d\" height=\"%d\" shape-rendering=\"crispEdges\" role=\"img\">"
+             "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"",
+             w + 2 * quiet, w + 2 * quiet, (w + 2 * quiet) * 6, (w + 2 * quiet) * 6, w + 2 * quiet,
+             w + 2 * quiet);
+    for (int y = 0; y < w; y++) {
+        for (int x = 0; x < w;) {
+            if (!(q->data[y * w + x] & 1)) {
+                x++;
+                continue;
+            }
+            int run = 1;
+            while (x + run < w && (q->data[y * w + x + run] & 1))
+                run++;
+            sk_h_fmt(b, "M%d %dh%dv1h-%dz", x + quiet, y + quiet, run, run);
+            x += run;
+        }
+    }
+    sk_h(b, "\"/></svg>");
+    QRcode_free(q);
+    return b->oom ? -SK_E_NOMEM : 0;
+}
+
+int sk_desk_page_enrolled(sk_buf *out, const sk_desk_who *who, const char *worker, const char *code,
+                          const char *uri)
+{
+    int lang = who->lang;
+    sk_desk_top(out, who, sk_t(lang, T_ENROLL));
+    sk_h(out, "<h1>");
+    sk_h_esc(out, sk_t(lang, T_ENROLL));
+    sk_h(out, ": ");
+    sk_h_esc(out, worker);
+    sk_h(out, "</h1><p>");
+    sk_h_esc(out, sk_t(lang, T_ENROLL_HINT));
+    sk_h(out, "</p><div class=\"qr\">");
+    int rc = sk_desk_qr_svg(out, uri);
+    sk_h(out, "</div><p>");
+    sk_h_esc(out, sk_t(lang, T_ENROLL_CODE));
+    sk_h(out, " <code id=\"enroll-code\">");
+    sk_h_esc(out, code);
+    sk_h(out, "</code></p><p><code id=\"enroll-uri\">");
+    sk_h_esc(out, uri);
+    sk_h(out, "</code></p><p><a href=\"/devices\">");
+    sk_h_esc(out, sk_t(lang, T_DEVICES));
+    sk_h(out, "</a></p>");
+    sk_desk_bottom(out);
+    return rc ? 500 : 200;
+}

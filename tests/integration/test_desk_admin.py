@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""test_desk_admin.py BUILD_DIR - the desk's administrator pages against a real sakhi-server:
+devices and workers (enrolled, last seen, revoke; a new phone enrolled from the code and URI the
+desk shows, with its QR code), refused to other roles.
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from desk_support import Browser, Centre  # noqa: E402
+
+FAILS = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what)
+    else:
+        print("ok:", what)
+
+
+def staff(c, name, role, district, password):
+    u, t = c.staff_link(name, role, district)
+    b = Browser(c.desk_port)
+    assert b.setup(u, t, password)[0] == 200
+    assert b.login(name, password)[0] == 303
+    st, _, body, _ = b.get("/worklist")
+    return b, b.form_token(body)
+
+
+def main():
+    c = Centre(sys.argv[1])
+    try:
+        run(c)
+    finally:
+        c.close()
+    if FAILS:
+        print("%d check(s) failed" % len(FAILS))
+        return 1
+    print("all checks passed")
+    return 0
+
+
+def run(c):
+    c.capture("--block", "Leh", "--village", "Stok", "--name", "Tsering", "--age", "30",
+              "--urgency", "routine")
+    c.sync()
+    boss, bcsrf = staff(c, "boss", "admin", None, "boss password 1")
+    cw, wcsrf = staff(c, "cw", "caseworker", "leh", "caseworker pw 1")
+
+    # -- other roles are refused ---------------------------------------------------------------
+    st, _, body, _ = cw.get("/devices")
+    check(st == 403 and b"Only an administrator" in body, "a caseworker may not open devices")
+    st, _, body, _ = cw.post("/devices/enroll", {"csrf": wcsrf, "worker": "field-1"})
+    check(st == 403, "a caseworker may not enrol a phone (%d)" % st)
+    st, _, body, _ = boss.post("/devices/enroll", {"worker": "field-1"})
+    check(st == 403, "an enrollment without the CSRF token is refused (%d)" % st)
+
+    # -- the list ------------------------------------------------------------------------------
+    st, _, body, _ = boss.get("/devices")
+    check(st == 200 and len(body) < 50000, "devices page 200, under 50 KB")
+    m = re.search(rb'<tr data-device="(\d+)"><td>field-1</td><td>field</td><td>Leh</td>'
+                  rb'<td>\d+ test phone</td><td>(\d{4}-\d\d-\d\d \d\d:\d\d IST)</td>', body)
+    check(m is not None, "the field worker's phone is listed with when it was last seen")
+    check(re.search(rb'<tr data-worker="boss"><td>boss</td><td>admin</td>', body) is not None,
+          "a worker without devices is listed too")
+
+    # -- enrol a new phone -----------------------------------------------------------------------
+    st, _, body, _ = boss.post("/devices/enroll", {"csrf": bcsrf, "worker": "field-1"})
+    check(st == 200 and len(body) < 50000, "the enrollment page (%d, %d bytes)" % (st, len(body)))
+    code = re.search(rb'<code id="enroll-code">([A-Z0-9]+)</code>', body)
+    uri = re.search(rb'<code id="enroll-uri">([^<]+)</code>', body)
+    check(code is not None and uri is not None, "it shows the code and the URI")
+    code = code.group(1).decode() if code else ""
+    want = "sakhi:enroll?v=1&amp;addr=127.0.0.1:%d&amp;code=%s&amp;pin=%s" % (
+        c.sync_port, code, c.pin)
+    check(uri is not None and uri.group(1).decode() == want,
+          "the URI names this server, the code and the centre's pin (%s)" %
+          (uri.group(1).decode() if uri else None))
+    check(re.search(rb'<svg xmlns="http://www.w3.org/2000/svg" id="qr" viewBox="0 0 (\d+) \1"',
+                    body) is not None and body.count(b"M") > 50, "and a QR code drawn as SVG")
+    ev = [e for e in c.audit() if e["event"] == "desk_enroll_code"]
+    check(ev and ev[-1]["worker"] == "boss" and ev[-1]["detail"] == "worker=field-1" and
+          code not in ev[-1]["detail"], "the enrollment is audited, without the code")
+    d3 = os.path.join(c.tmp, "device-3")
+    c.sakhi("init", device=d3)
+    c.sakhi("enroll", "--server", "127.0.0.1:%d" % c.sync_port, "--code", code, "--server-pin",
+            c.pin, "--label", "new phone", device=d3)
+    c.sync(device=d3)
+    st, _, body, _ = boss.get("/devices")
+    m3 = re.search(rb'<tr data-device="(\d+)"><td>field-1</td><td>field</td><td>Leh</td>'
+                   rb'<td>\d+ new phone</td>', body)
+    check(m3 is not None, "the code enrolled the new phone")
+
+    # -- revoke it -------------------------------------------------------------------------------
+    dev = m3.group(1).decode() if m3 else "0"
+    st, h, body, _ = boss.post("/devices/revoke", {"csrf": bcsrf, "device": "x1"})
+    st, _, body, _ = boss.get("/devices")
+    check(b"values are missing or not valid" in body, "a device id that is no number is refused")
+    st, h, body, _ = boss.post("/devices/revoke", {"csrf": bcsrf, "device": "999999"})
+    st, _, body, _ = boss.get("/devices")
+    check(b"Refused: Not found." in body, "an unknown device is refused")
+    st, h, body, _ = boss.post("/devices/revoke", {"csrf": bcsrf, "device": dev})
+    check(st == 303 and h.get("location") == "/devices", "revoke 303 back to the list")
+    st, _, body, _ = boss.get("/devices")
+    check(re.search((r'<tr data-device="%s" class="off">.*?<span class="tag">revoked</span>'
+                     % dev).encode(), body) is not None, "the phone shows as revoked")
+    ev = [e for e in c.audit() if e["event"] == "desk_device_revoke"]
+    check(ev and ev[-1]["worker"] == "boss" and ev[-1]["detail"] == "device=" + dev,
+          "the revocation is audited under the person")
+    r = subprocess.run([c.sakhi_bin, "--store", d3, "--pin-file", c.pinfile, "--json", "sync",
+                        "--via", "127.0.0.1:%d" % c.sync_port, "--timeout", "30"],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode != 0, "the revoked phone can no longer sync")
+    try:
+        c.sync()
+        other_ok = True
+    except AssertionError:
+        other_ok = False
+    check(other_ok, "the worker's other phone still syncs")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
