@@ -103,6 +103,9 @@ enum route {
     R_ALERTS,
     R_SEARCH,
     R_DEVICES,
+    R_REPORT,
+    R_REPORT_CSV,
+    R_AUDIT,
 };
 
 typedef struct req_link req_link;
@@ -707,6 +710,19 @@ static void op_done(sk_wreq *w)
         job_free(j);
         return;
     }
+    if (op->kind == SK_DESK_OP_EXPORT) {
+        if (j->req && rc == 0) {
+            char disp[96];
+            snprintf(disp, sizeof(disp), "attachment; filename=\"sakhi-report-%.7s.csv\"", op->text);
+            security_headers(j->req, 0);
+            add_hdr_dup(j->req, H2O_TOKEN_CONTENT_DISPOSITION, disp);
+            send_body(j->req, 200, "text/csv; charset=utf-8", j->body.data, j->body.len);
+        } else if (j->req) {
+            send_message(j->req, 503, j->who.lang, T_REPORT, T_BUSY);
+        }
+        job_free(j);
+        return;
+    }
     if (op->kind == SK_DESK_OP_SEARCH) {
         if (j->req && rc == 0)
             send_page(j->req, j->status, &j->body);
@@ -785,6 +801,17 @@ static void page_work(uv_work_t *w)
         j->status = sk_desk_page_alerts(&j->body, st, j->d->index, &j->who, j->now_ms);
         break;
     case R_DEVICES: j->status = sk_desk_page_devices(&j->body, st, &j->who, j->now_ms); break;
+    case R_REPORT:
+        j->status = sk_desk_page_report(&j->body, st, &j->who, &j->form, j->now_ms);
+        break;
+    case R_REPORT_CSV: {
+        char month[8] = "";
+        int rc = sk_desk_report_csv(&j->body, st, &j->who, &j->form, j->now_ms, month);
+        j->status = rc == 0 ? 200 : rc == -SK_E_BAD_VALUE ? 400 : 503;
+        snprintf(j->op.text, sizeof(j->op.text), "%s", month);
+        break;
+    }
+    case R_AUDIT: j->status = sk_desk_page_audit(&j->body, st, &j->who, &j->form); break;
     case R_SEARCH:
         j->status = sk_desk_page_search(&j->body, st, &j->who, &j->form, j->now_ms, &j->did_search,
                                         &j->found);
@@ -828,6 +855,16 @@ static void page_done(uv_work_t *w, int status)
     (void)status;
     j->d->rendering--;
     pages_pump(j->d);
+    if (j->route == R_REPORT_CSV && j->req) {
+        if (j->status != 200) {
+            send_message(j->req, j->status, j->who.lang, T_REPORT,
+                         j->status == 400 ? T_BAD_FORM : T_BUSY);
+            job_free(j);
+            return;
+        }
+        op_submit(j->d, j, SK_DESK_OP_EXPORT); /* an export: audited before it is sent */
+        return;
+    }
     if (j->did_search && j->req) {
         /* results name women: sent only once the search is in the audit chain (op_done) */
         j->op.count = j->found;
@@ -1107,9 +1144,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     desk_sess *s = sess_find(d, req, now);
     if (!s) {
-        if (get && (path_is(req, "/") || path_is(req, "/worklist") || path_is(req, "/case") ||
-                    path_is(req, "/tasks") || path_is(req, "/alerts") || path_is(req, "/search") ||
-                    path_is(req, "/devices"))) {
+        if (get &&
+            (path_is(req, "/") || path_is(req, "/worklist") || path_is(req, "/case") ||
+             path_is(req, "/tasks") || path_is(req, "/alerts") || path_is(req, "/search") ||
+             path_is(req, "/devices") || path_is(req, "/report") || path_is(req, "/audit"))) {
             send_redirect(req, "/login");
             return 0;
         }
@@ -1134,6 +1172,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             return 0;
         }
         return start_page(d, req, s, R_DEVICES);
+    }
+    if (get && path_is(req, "/report"))
+        return start_page(d, req, s, R_REPORT);
+    if (get && path_is(req, "/report.csv"))
+        return start_page(d, req, s, R_REPORT_CSV);
+    if (get && path_is(req, "/audit")) {
+        if (s->who.role != SK_DESK_ADMIN) {
+            send_message(req, 403, s->who.lang, T_AUDIT, T_ADMIN_ONLY);
+            return 0;
+        }
+        return start_page(d, req, s, R_AUDIT);
     }
     if (post && path_is(req, "/devices/revoke"))
         return on_device_post(d, req, s, SK_DESK_OP_REVOKE);

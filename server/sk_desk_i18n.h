@@ -150,7 +150,14 @@ enum { SK_LANG_EN = 0, SK_LANG_HI = 1, SK_LANG_COUNT = 2 };
     X(T_LAST_SEEN, "Last seen", "आख़िरी बार देखा")                                                   \
     X(T_REVOKE, "Revoke", "रद्द करें")                                                                \
     X(T_REVOKED, "revoked", "रद्द")                                                                 \
-    X(T_ADMIN_ONLY, "Only an administrator may open this page.", "यह पेज केवल व्यवस्थापक खोल सकते हैं।")
+    X(T_ADMIN_ONLY, "Only an administrator may open this page.", "यह पेज केवल व्यवस्थापक खोल सकते हैं।")  \
+    X(T_REPORT_HINT,                                                                               \
+      "Cases captured in the month (UTC month, as sakhi-admin report), inside your scope; counts " \
+      "only.",                                                                                     \
+      "महीने में दर्ज मामले (UTC महीना, sakhi-admin report की तरह), आपके दायरे में; केवल संख्याएँ।")            \
+    X(T_CASES, "Cases", "मामले")                                                                    \
+    X(T_TREND, "Twelve months", "बारह महीने")                                                       \
+    X(T_SOURCE, "Referral source", "रेफ़रल का स्रोत")
 
 #define SK_DESK_MSG_ENUM(id, en, hi) id,
 typedef enum sk_desk_msg { SK_DESK_MESSAGES(SK_DESK_MSG_ENUM) T__COUNT } sk_desk_msg;

@@ -45,7 +45,8 @@ typedef enum sk_desk_op_kind {
     SK_DESK_OP_SETPW = 8,   /* set the password of user if the setup token still opens it */
     SK_DESK_OP_SEARCH = 9,  /* audit only: an identity search (its terms are not kept) */
     SK_DESK_OP_REVOKE = 10, /* revoke device count (administrators) */
-    SK_DESK_OP_ENROLL = 11  /* a one-time enrollment code for worker, into text */
+    SK_DESK_OP_ENROLL = 11, /* a one-time enrollment code for worker, into text */
+    SK_DESK_OP_EXPORT = 12  /* audit only: the report's CSV was downloaded (month in text) */
 } sk_desk_op_kind;
 
 #define SK_DESK_TEXT_MAX 1000 /* a reason, note or task text typed on a form */
@@ -120,6 +121,14 @@ int sk_desk_enroll_uri(sk_buf *b, const char *host, unsigned port, const char *c
                        const char *pin_hex);
 /* text as a QR code (level M), an inline SVG element, appended to b. */
 int sk_desk_qr_svg(sk_buf *b, const char *text);
+/* The monthly report (?month=YYYY-MM, the current month by default) inside the person's scope:
+ * tables, SVG bar charts and the twelve-month trend; the same as CSV (month_out = the month);
+ * the audit trail, newest first (?before=SEQ pages back). */
+int sk_desk_page_report(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
+                        uint64_t now_ms);
+int sk_desk_report_csv(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
+                       uint64_t now_ms, char month_out[8]);
+int sk_desk_page_audit(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q);
 /* *viewed_out = 1 when a record was shown (the caller audits the view). */
 int sk_desk_page_case(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
                       uint64_t now_ms, sk_id *viewed_out, int *viewed);

@@ -49,6 +49,7 @@ static const char *event_of(int kind)
     case SK_DESK_OP_LOGOUT: return "desk_logout";
     case SK_DESK_OP_SETPW: return "desk_password_set";
     case SK_DESK_OP_SEARCH: return "desk_search";
+    case SK_DESK_OP_EXPORT: return "desk_report_csv";
     default: return "desk";
     }
 }
@@ -148,6 +149,10 @@ int sk_desk_op_run(sk_store *st, MDB_txn *txn, sk_wreq *w)
     op->msg[0] = op->case_no[0] = '\0';
     w->rc = 0;
     switch (op->kind) {
+    case SK_DESK_OP_EXPORT:
+        snprintf(detail, sizeof(detail), "month=%.7s", op->text);
+        return sk_store_audit_txn(st, txn, op->now_ms, event_of(op->kind), op->who.user,
+                                  DESK_DEVICE, detail);
     case SK_DESK_OP_SEARCH:
         /* the terms are not kept: they may be a woman's name or phone */
         snprintf(detail, sizeof(detail), "results=%llu", (unsigned long long)op->count);

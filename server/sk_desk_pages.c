@@ -48,7 +48,17 @@ void sk_desk_top(sk_buf *b, const sk_desk_who *who, const char *title)
     sk_h_esc(b, sk_t(lang, T_ALERTS));
     sk_h(b, "</a> <a href=\"/search\" id=\"nav-search\">");
     sk_h_esc(b, sk_t(lang, T_SEARCH));
-    sk_h(b, "</a></nav><span class=\"who\">");
+    sk_h(b, "</a> <a href=\"/report\" id=\"nav-report\">");
+    sk_h_esc(b, sk_t(lang, T_REPORT));
+    sk_h(b, "</a>");
+    if (who->role == SK_DESK_ADMIN) {
+        sk_h(b, " <a href=\"/devices\" id=\"nav-devices\">");
+        sk_h_esc(b, sk_t(lang, T_DEVICES));
+        sk_h(b, "</a> <a href=\"/audit\" id=\"nav-audit\">");
+        sk_h_esc(b, sk_t(lang, T_AUDIT));
+        sk_h(b, "</a>");
+    }
+    sk_h(b, "</nav><span class=\"who\">");
     sk_h_esc(b, sk_t(lang, T_SIGNED_IN_AS));
     sk_h(b, " <b id=\"me\">");
     sk_h_esc(b, who->user);

@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """test_desk_admin.py BUILD_DIR - the desk's administrator pages against a real sakhi-server:
 devices and workers (enrolled, last seen, revoke; a new phone enrolled from the code and URI the
-desk shows, with its QR code), refused to other roles.
+desk shows, with its QR code), the monthly report (its figures equal sakhi-admin report's, SVG
+charts, the twelve-month trend, an audited CSV download) and the audit trail, the
+administrator's pages refused to other roles.
 """
+
+import datetime
+import json
 
 import os
 import re
@@ -32,6 +37,73 @@ def staff(c, name, role, district, password):
     return b, b.form_token(body)
 
 
+def counts(body, table_id):
+    m = re.search(('<table class="counts" id="%s">(.*?)</table>' % table_id).encode(), body, re.S)
+    if not m:
+        return None
+    return {k.decode(): int(v) for k, v in
+            re.findall(rb'<tr data-code="([a-z0-9_]+)"><th>[^<]*</th><td>(\d+)</td></tr>', m.group(1))}
+
+
+def report_checks(c, boss, bcsrf, cw):
+    month = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m")
+    want = json.loads(c.admin("--json", "report", "--month", month))
+    st, h, body, _ = boss.get("/report?month=" + month)
+    check(st == 200 and len(body) < 50000, "report page 200, under 50 KB (%d)" % len(body))
+    tot = counts(body, "totals")
+    check(tot == {"total": want["total"], "minors": want["minors"], "review": want["review"]},
+          "totals equal sakhi-admin report's (%s)" % tot)
+    for part, key in (("status", "by_status"), ("concern", "by_concern"),
+                      ("source", "by_source"), ("district", "by_district")):
+        got = counts(body, part)
+        exp = {k: v for k, v in want[key].items()}
+        check(got == exp, "by %s equals sakhi-admin report's (%s vs %s)" % (part, got, exp))
+        check(('<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="chart-%s"' % part)
+              .encode() in body, "a bar chart of %s" % part)
+    svc = re.search(rb'<table class="counts" id="services">.*?<tbody>(.*?)</tbody>', body, re.S)
+    rows = {k.decode(): [int(x) for x in re.findall(rb"<td>(\d+)</td>", v)] for k, v in
+            re.findall(rb'<tr data-code="([a-z_]+)"><th>[^<]*</th>(.*?)</tr>', svc.group(1))}
+    exp = {s: [want["by_service"][s][x] for x in ("needed", "in_progress", "given", "declined",
+                                                   "not_needed")] for s in want["by_service"]}
+    check(rows == exp, "services by status equal sakhi-admin report's")
+    trend = re.findall(rb'data-month="(\d{4}-\d\d)" data-count="(\d+)"', body)
+    check(len(trend) == 12 and trend[-1] == (month.encode(), str(want["total"]).encode()) and
+          all(n == b"0" for _, n in trend[:-1]), "a twelve-month trend ending this month")
+    st, h, body, _ = boss.get("/report?month=2026-13")
+    check(st == 400, "a month that does not exist is refused (%d)" % st)
+    # CSV, audited
+    st, h, body, _ = boss.get("/report.csv?month=" + month)
+    check(st == 200 and h.get("content-type") == "text/csv; charset=utf-8" and
+          h.get("content-disposition") == 'attachment; filename="sakhi-report-%s.csv"' % month,
+          "the CSV downloads as a file")
+    lines = body.decode().split("\r\n")
+    check(lines[0] == "section,name,count" and "total,cases,%d" % want["total"] in lines and
+          "concern,domestic_violence,%d" % want["by_concern"]["domestic_violence"] in lines and
+          "trend,%s,%d" % (month, want["total"]) in lines, "the CSV holds the same figures")
+    ev = [e for e in c.audit() if e["event"] == "desk_report_csv"]
+    check(ev and ev[-1]["worker"] == "boss" and ev[-1]["detail"] == "month=" + month,
+          "the CSV export is audited under the person")
+    st, h, body, _ = cw.get("/report?month=" + month)
+    check(st == 200, "a caseworker sees the report of her scope")
+
+    # -- the audit trail ---------------------------------------------------------------------
+    st, h, body, _ = cw.get("/audit")
+    check(st == 403, "a caseworker may not open the audit trail (%d)" % st)
+    st, h, body, _ = boss.get("/audit")
+    seqs = [int(x) for x in re.findall(rb'<tr data-seq="(\d+)">', body)]
+    check(st == 200 and len(body) < 50000 and len(seqs) == min(100, max(seqs or [0])) and
+          seqs == sorted(seqs, reverse=True), "the audit trail, newest first, 100 a page")
+    check(b'<td class="event">desk_report_csv</td><td class="worker">boss</td>' in body,
+          "the newest entries are there with the person's name")
+    mid = seqs[len(seqs) // 2] if seqs else 0
+    st, h, body, _ = boss.get("/audit?before=%d" % mid)
+    older = [int(x) for x in re.findall(rb'<tr data-seq="(\d+)">', body)]
+    check(older and older[0] == mid - 1 and older == sorted(older, reverse=True) and
+          older[-1] == max(1, mid - 100), "older entries page back (%d)" % mid)
+    st, h, body, _ = boss.get("/audit?before=x")
+    check(st == 400, "a bad page is refused")
+
+
 def main():
     c = Centre(sys.argv[1])
     try:
@@ -48,7 +120,13 @@ def main():
 def run(c):
     c.capture("--block", "Leh", "--village", "Stok", "--name", "Tsering", "--age", "30",
               "--urgency", "routine")
+    a = c.capture("--block", "Leh", "--village", "Spituk", "--name", "Dolkar", "--age", "24",
+                  "--urgency", "urgent")
+    c.capture("--block", "Leh", "--village", "Nang", "--name", "Girl", "--age", "14",
+              "--minor", "yes", "--urgency", "urgent")
     c.sync()
+    c.admin("accept", a)
+    c.admin("service", a, "--service", "medical_assistance", "--status", "given")
     boss, bcsrf = staff(c, "boss", "admin", None, "boss password 1")
     cw, wcsrf = staff(c, "cw", "caseworker", "leh", "caseworker pw 1")
 
@@ -116,6 +194,7 @@ def run(c):
                         "--via", "127.0.0.1:%d" % c.sync_port, "--timeout", "30"],
                        capture_output=True, text=True, timeout=120)
     check(r.returncode != 0, "the revoked phone can no longer sync")
+    report_checks(c, boss, bcsrf, cw)
     try:
         c.sync()
         other_ok = True
