@@ -276,6 +276,8 @@ static int sess_live(const sk_desk *d, const desk_sess *s, uint64_t now)
            now - s->created_ms < c->desk_session_ms;
 }
 
+static int path_is(h2o_req_t *req, const char *p);
+
 static desk_sess *sess_find(sk_desk *d, h2o_req_t *req, uint64_t now)
 {
     char tok[SK_DESK_TOKEN_LEN + 1];
@@ -298,7 +300,8 @@ static desk_sess *sess_find(sk_desk *d, h2o_req_t *req, uint64_t now)
         OPENSSL_cleanse(hit, sizeof(*hit));
         hit = NULL;
     }
-    if (hit)
+    /* the worklist's automatic poll is not the person at work: it never keeps a session alive */
+    if (hit && !path_is(req, "/api/version"))
         hit->last_ms = now;
     return hit;
 }
@@ -713,7 +716,8 @@ static void op_done(sk_wreq *w)
     if (op->kind == SK_DESK_OP_EXPORT) {
         if (j->req && rc == 0) {
             char disp[96];
-            snprintf(disp, sizeof(disp), "attachment; filename=\"sakhi-report-%.7s.csv\"", op->text);
+            snprintf(disp, sizeof(disp), "attachment; filename=\"sakhi-report-%.7s.csv\"",
+                     op->text);
             security_headers(j->req, 0);
             add_hdr_dup(j->req, H2O_TOKEN_CONTENT_DISPOSITION, disp);
             send_body(j->req, 200, "text/csv; charset=utf-8", j->body.data, j->body.len);

@@ -1008,7 +1008,9 @@ out:
 /* ---- static files ------------------------------------------------------------------------- */
 
 /* The worklist reloads itself within a few seconds of any change (a device's sync, another
- * person's action): it asks for the store's sequence every second, which costs one read. */
+ * person's action): it asks for the store's sequence every second, which costs one read. The
+ * poll does not keep the session alive; once the session has ended the page reloads (to the
+ * login page). */
 const char sk_desk_js[] =
     "'use strict';\n"
     "(function () {\n"
@@ -1017,7 +1019,10 @@ const char sk_desk_js[] =
     "  var seq = live.getAttribute('data-seq');\n"
     "  function poll() {\n"
     "    fetch('/api/version', {credentials: 'same-origin', cache: 'no-store'})\n"
-    "      .then(function (r) { return r.ok ? r.json() : null; })\n"
+    "      .then(function (r) {\n"
+    "        if (r.status === 401) { location.reload(); return null; }\n"
+    "        return r.ok ? r.json() : null;\n"
+    "      })\n"
     "      .then(function (j) {\n"
     "        if (j && String(j.seq) !== seq) { location.reload(); return; }\n"
     "        setTimeout(poll, 1000);\n"
