@@ -113,11 +113,17 @@ static int read_all(int fd, void *p, size_t n, off_t off)
     return 0;
 }
 
-static int load_master(sk_keyring *kr, const char *dir, char *err, size_t errcap)
+/* Read the master key file at path (made when missing and create is set). */
+static int load_master(sk_keyring *kr, const char *path, int create, char *err, size_t errcap)
 {
-    char path[1100];
-    snprintf(path, sizeof(path), "%s/master.key", dir);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && !create) {
+        snprintf(err, errcap,
+                 "no master key at %s: the records of this store cannot be opened without it "
+                 "(restore it there, or name the directory that holds it with --keys)",
+                 path);
+        return -SK_E_STORE_IO;
+    }
     if (fd < 0 && errno == ENOENT) {
         uint8_t k[32];
         if (sk_random(k, sizeof(k)))
@@ -209,17 +215,40 @@ static sk_keyring *kr_alloc(void)
 
 int sk_keyring_open(sk_keyring **out, const char *dir, char *err, size_t errcap)
 {
-    char path[1100];
+    char mpath[1100], spath[1100];
+    snprintf(mpath, sizeof(mpath), "%s/master.key", dir);
+    snprintf(spath, sizeof(spath), "%s/keys.db", dir);
+    return sk_keyring_open_files(out, mpath, spath, 1, err, errcap);
+}
+
+int sk_keyring_open_files(sk_keyring **out, const char *master_path, const char *slots_path,
+                          int create_master, char *err, size_t errcap)
+{
     sk_keyring *kr = kr_alloc();
     if (!kr)
         return -SK_E_NOMEM;
-    int rc = load_master(kr, dir, err, errcap);
+    int rc = load_master(kr, master_path, create_master, err, errcap);
     if (rc) {
         sk_keyring_close(kr);
         return rc;
     }
-    snprintf(path, sizeof(path), "%s/keys.db", dir);
-    return open_common(out, kr, path, err, errcap);
+    return open_common(out, kr, slots_path, err, errcap);
+}
+
+int sk_keyring_master_id(sk_keyring *kr, uint8_t out[16])
+{
+    static const char label[] = "sakhi-master-id-v1";
+    uint8_t mac[32];
+    size_t len = 0;
+    int ok;
+    pthread_mutex_lock(&kr->mu);
+    ok = EVP_MAC_init(kr->mctx, NULL, 0, NULL) == 1 &&
+         EVP_MAC_update(kr->mctx, (const unsigned char *)label, sizeof(label) - 1) == 1 &&
+         EVP_MAC_final(kr->mctx, mac, &len, sizeof(mac)) == 1 && len == sizeof(mac);
+    pthread_mutex_unlock(&kr->mu);
+    if (ok)
+        memcpy(out, mac, 16);
+    return ok ? 0 : -SK_E_INTERNAL;
 }
 
 int sk_keyring_open_master(sk_keyring **out, const char *path, const uint8_t master[32], char *err,

@@ -28,6 +28,16 @@ typedef struct sk_keyring sk_keyring;
 /* Open (creating master.key and keys.db if missing) in dir. 0 or -SK_E_STORE_IO /
  * -SK_E_NOMEM; a reason in err. */
 int sk_keyring_open(sk_keyring **out, const char *dir, char *err, size_t errcap);
+/* Open with the master key file at master_path (made, random and 0600, when missing and
+ * create_master is set; else its absence is -SK_E_STORE_IO with the path in err) and the slot
+ * file at slots_path (created if missing). The master key file is refused unless it is a
+ * regular file of this user with no group or other permission bits. */
+int sk_keyring_open_files(sk_keyring **out, const char *master_path, const char *slots_path,
+                          int create_master, char *err, size_t errcap);
+/* A 16-byte name of the master key that reveals nothing of it: the first half of
+ * HMAC-SHA256(master, "sakhi-master-id-v1"). Lets a store tell its own master key from
+ * another. 0 or -SK_E_INTERNAL. */
+int sk_keyring_master_id(sk_keyring *kr, uint8_t out[16]);
 /* Open (creating it if missing) the slot file at path, with the master given by the caller (it
  * is copied; the caller wipes its own copy). Errors as sk_keyring_open. */
 int sk_keyring_open_master(sk_keyring **out, const char *path, const uint8_t master[32], char *err,

@@ -38,6 +38,9 @@ static const opt k_opts[] = {
     {"port", K_UINT, O(port), 0, 65535, "N", "TCP port (default 7400; 0 picks a free port)"},
     {"data", K_STR, O(data_dir), 0, 0, "DIR",
      "data directory holding the LMDB store (default ./sakhi-data; created if missing)"},
+    {"keys", K_STR, O(keys_dir), 0, 0, "DIR",
+     "keys directory holding the master key, outside the data directory (default: the data "
+     "directory's path + .keys; mode 0700)"},
     {"map-size", K_UINT, O(map_size_mb), 1, 1u << 24, "MB",
      "LMDB map size in MiB: the most the store may hold (default 1024); grow it by restarting "
      "with a larger value"},

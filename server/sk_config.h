@@ -18,7 +18,8 @@ typedef struct sk_config {
     char listen[64]; /* IPv4 or IPv6 literal */
     unsigned port;   /* 0 = any free port (see port_file) */
     char data_dir[SK_CONFIG_PATH_MAX];
-    uint64_t map_size_mb;      /* LMDB map size */
+    char keys_dir[SK_CONFIG_PATH_MAX]; /* holds master.key; empty = data_dir + ".keys" */
+    uint64_t map_size_mb;              /* LMDB map size */
     uint64_t store_reserve_mb; /* kept for pushes and staff work; 0 = a sixteenth of the map */
     unsigned max_conn;
     unsigned max_unauth;          /* connections not yet authenticated, in all */

@@ -407,13 +407,24 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
         ret = 2;
         goto out;
     }
-    rc = sk_store_open(&srv->store, cfg->data_dir, (size_t)cfg->map_size_mb * 1024u * 1024u);
+    sk_store_opts so = SK_STORE_OPTS_INIT;
+    so.keys_dir = cfg->keys_dir[0] ? cfg->keys_dir : NULL;
+    rc = sk_store_open_opts(&srv->store, cfg->data_dir, (size_t)cfg->map_size_mb * 1024u * 1024u,
+                            &so);
     if (rc) {
         snprintf(err, errcap, "%s",
                  sk_store_open_error()[0] ? sk_store_open_error() : sk_err_text(rc));
         srv->store = NULL;
         ret = 3;
         goto out;
+    }
+    {
+        /* A data directory of the old layout: its master key has just been moved out of it. */
+        const char *from, *to;
+        char ef[600], et[600];
+        if (sk_store_master_moved(srv->store, &from, &to))
+            sk_log(SK_LOG_WARN, "master_key_moved", "from=%s to=%s",
+                   sk_log_esc(ef, sizeof(ef), from), sk_log_esc(et, sizeof(et), to));
     }
     {
         /* The store's epoch (PROTOCOL.md section 5.6): a data directory that is a copy of a

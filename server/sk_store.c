@@ -16,15 +16,19 @@
 #include "sk_mp.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 struct sk_store {
     MDB_env *env;
@@ -37,9 +41,10 @@ struct sk_store {
     size_t nonce_left;    /* unused bytes at the end of nonces; 0 = draw again */
     MDB_dbi meta, records, changes, history, devices, ops, workers, enroll, audit, journal;
     MDB_dbi staff; /* desk logins (server/sk_desk_staff.c owns the value format) */
+    char moved_from[SK_STORE_PATH_MAX + 16], moved_to[SK_STORE_PATH_MAX + 16]; /* key moved */
 };
 
-static char g_open_err[512];
+static char g_open_err[1024];
 
 const char *sk_store_open_error(void)
 {
@@ -426,8 +431,256 @@ out:
     return rc;
 }
 
+/* ---- where the master key lives --------------------------------------------------------- */
+
+/* A message into err (paths may be long: cut to fit). */
+static void say(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+int sk_store_keys_dir(char *out, size_t cap, const char *dir, const char *keys_dir)
+{
+    int n;
+    if (keys_dir && keys_dir[0]) {
+        n = snprintf(out, cap, "%s", keys_dir);
+    } else {
+        /* Beside the data directory: its real path (so "." or "data/." still name a place
+         * outside it) plus ".keys"; the name as given when it does not exist yet. */
+        char real[PATH_MAX];
+        const char *base = realpath(dir, real) ? real : dir;
+        size_t len = strlen(base);
+        while (len > 1 && base[len - 1] == '/')
+            len--;
+        n = snprintf(out, cap, "%.*s.keys", (int)len, base);
+    }
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* The keys directory, made 0700 when missing; refused unless a directory of this user with no
+ * group or other permission bits. */
+static int keys_dir_ready(const char *kdir, char *err, size_t cap)
+{
+    struct stat st;
+    if (mkdir(kdir, 0700) != 0 && errno != EEXIST) {
+        say(err, cap,
+            "cannot create the keys directory %s: %s (make it, mode 0700, owned "
+            "by this user, or name another with --keys)",
+            kdir, strerror(errno));
+        return -SK_E_STORE_IO;
+    }
+    if (stat(kdir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077)) {
+        say(err, cap,
+            "%s must be a directory of this user with mode 0700 (it holds the "
+            "master key): chmod 700 %s",
+            kdir, kdir);
+        return -SK_E_STORE_IO;
+    }
+    return 0;
+}
+
+/* Read a 32-byte key file at path after the same checks as the keyring's (regular, this
+ * user's, no group or other bits). */
+static int read_key32(const char *path, uint8_t key[32], char *err, size_t cap)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        say(err, cap, "cannot open %s: %s", path, strerror(errno));
+        return -SK_E_STORE_IO;
+    }
+    int rc = -SK_E_STORE_IO;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        say(err, cap, "%s is not a regular file", path);
+    } else if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+        say(err, cap,
+            "%s has mode %04o and owner uid %lu: refused (the master key must be mode 0600 "
+            "and owned by this user, uid %lu: chmod 600 %s)",
+            path, (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid,
+            (unsigned long)geteuid(), path);
+    } else if (st.st_size != 32 || pread(fd, key, 32, 0) != 32) {
+        say(err, cap, "%s is not a 32-byte key file", path);
+    } else {
+        rc = 0;
+    }
+    close(fd);
+    return rc;
+}
+
+/* Write key as a new file at path: a temporary name in the same directory, 0600, synced, then
+ * linked into place (never over an existing file) and the directory synced. */
+static int write_key32(const char *path, const uint8_t key[32], char *err, size_t cap)
+{
+    char tmp[SK_STORE_PATH_MAX + 32];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        say(err, cap, "path too long: %s", path);
+        return -SK_E_STORE_IO;
+    }
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int ok = fd >= 0 && fchmod(fd, 0600) == 0 && pwrite(fd, key, 32, 0) == 32 && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) != 0)
+        ok = 0;
+    ok = ok && link(tmp, path) == 0;
+    int e = errno;
+    unlink(tmp);
+    if (!ok) {
+        say(err, cap, "cannot write %s: %s", path, strerror(e));
+        return -SK_E_STORE_IO;
+    }
+    char dir[SK_STORE_PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if (fsync_dir(slash ? dir : ".") != 0) {
+        say(err, cap, "cannot sync the directory of %s: %s", path, strerror(errno));
+        return -SK_E_STORE_IO;
+    }
+    return 0;
+}
+
+int sk_store_key_put(const char *path, const uint8_t key[32], char *err, size_t errcap)
+{
+    return write_key32(path, key, err, errcap);
+}
+
+/* Overwrite the old key file with zeros, sync it, unlink it and sync its directory. */
+static int wipe_key_file(const char *path, const char *dir, char *err, size_t cap)
+{
+    static const uint8_t zero[32];
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    int ok =
+        fd >= 0 && pwrite(fd, zero, sizeof(zero), 0) == (ssize_t)sizeof(zero) && fdatasync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    ok = ok && unlink(path) == 0 && fsync_dir(dir) == 0;
+    if (!ok) {
+        say(err, cap, "cannot remove %s after moving it: %s", path, strerror(errno));
+        return -SK_E_STORE_IO;
+    }
+    return 0;
+}
+
+/* A data directory laid out before the keys directory held the master key (DIR/master.key):
+ * move the key into kdir. Crash-safe at every step: the new file is written and synced under
+ * a temporary name and linked into place before the old one is zeroed and unlinked; an old
+ * file found beside an equal new one, or zeroed, is what an interrupted move left and is
+ * finished. Two different keys are refused: which one the records need is for a person to
+ * decide. Sets s->moved_* when this call moved it. */
+static int master_upgrade(sk_store *s, const char *dir, const char *kdir, const char *kpath)
+{
+    char old[SK_STORE_PATH_MAX];
+    uint8_t okey[32], nkey[32];
+    static const uint8_t zero[32];
+    struct stat st;
+    int rc;
+    if (snprintf(old, sizeof(old), "%s/master.key", dir) >= (int)sizeof(old))
+        return -SK_E_STORE_IO;
+    if (lstat(old, &st) != 0)
+        return errno == ENOENT ? 0 : -SK_E_STORE_IO;
+    if ((rc = read_key32(old, okey, g_open_err, sizeof(g_open_err))))
+        return rc;
+    if ((rc = keys_dir_ready(kdir, g_open_err, sizeof(g_open_err))))
+        goto out;
+    int have_new = lstat(kpath, &st) == 0;
+    if (have_new) {
+        if ((rc = read_key32(kpath, nkey, g_open_err, sizeof(g_open_err))))
+            goto out;
+        if (memcmp(okey, zero, 32) != 0 && CRYPTO_memcmp(okey, nkey, 32) != 0) {
+            say(g_open_err, sizeof(g_open_err),
+                "two different master keys: %s and %s; the store's records open with "
+                "one of them: move the other away (keep it) and start again",
+                old, kpath);
+            rc = -SK_E_STORE_IO;
+            goto out;
+        }
+    } else if (memcmp(okey, zero, 32) == 0) {
+        say(g_open_err, sizeof(g_open_err),
+            "%s holds only zeros and %s is missing: the master key is lost (restore it "
+            "into %s from where it was kept)",
+            old, kpath, kdir);
+        rc = -SK_E_STORE_IO;
+        goto out;
+    } else if ((rc = write_key32(kpath, okey, g_open_err, sizeof(g_open_err)))) {
+        goto out;
+    }
+    if ((rc = wipe_key_file(old, dir, g_open_err, sizeof(g_open_err))))
+        goto out;
+    if (!have_new) {
+        snprintf(s->moved_from, sizeof(s->moved_from), "%s", old);
+        snprintf(s->moved_to, sizeof(s->moved_to), "%s", kpath);
+    }
+    rc = 0;
+out:
+    OPENSSL_cleanse(okey, sizeof(okey));
+    OPENSSL_cleanse(nkey, sizeof(nkey));
+    return rc;
+}
+
+int sk_store_master_moved(const sk_store *s, const char **from, const char **to)
+{
+    if (!s->moved_from[0])
+        return 0;
+    *from = s->moved_from;
+    *to = s->moved_to;
+    return 1;
+}
+
+/* meta "master_id": sk_keyring_master_id of the master key the store's records are sealed
+ * under, written at the first open that has the key. */
+static int master_id_check(sk_store *s, MDB_txn *txn, const char *kpath)
+{
+    uint8_t id[16];
+    MDB_val k = {9, (void *)"master_id"}, v;
+    int rc = sk_keyring_master_id(s->kr, id);
+    if (rc)
+        return rc;
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        v.mv_size = sizeof(id);
+        v.mv_data = id;
+        return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+    }
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    if (v.mv_size != sizeof(id) || memcmp(v.mv_data, id, sizeof(id)) != 0) {
+        say(g_open_err, sizeof(g_open_err),
+            "the master key %s is not this store's (its records were sealed under another "
+            "key): name the keys directory that belongs to this data directory",
+            kpath);
+        return -SK_E_STORE_IO;
+    }
+    return 0;
+}
+
 int sk_store_open(sk_store **out, const char *dir, uint64_t map_size)
 {
+    return sk_store_open_opts(out, dir, map_size, NULL);
+}
+
+int sk_store_open_opts(sk_store **out, const char *dir, uint64_t map_size,
+                       const sk_store_opts *opts)
+{
+    static const sk_store_opts k_defaults = SK_STORE_OPTS_INIT;
+    const sk_store_opts *o = opts ? opts : &k_defaults;
+    char kdir[SK_STORE_PATH_MAX], kpath[SK_STORE_PATH_MAX + 16], spath[SK_STORE_PATH_MAX + 16];
     sk_store *s = calloc(1, sizeof(*s));
     MDB_txn *txn = NULL;
     int rc, mrc;
@@ -509,13 +762,6 @@ int sk_store_open(sk_store **out, const char *dir, uint64_t map_size)
                  sk_err_text(rc));
         goto fail;
     }
-    if ((mrc = mdb_txn_commit(txn))) {
-        txn = NULL;
-        snprintf(g_open_err, sizeof(g_open_err), "cannot commit: %s", mdb_strerror(mrc));
-        rc = sk_store_mdb_err(mrc);
-        goto fail;
-    }
-    txn = NULL;
     if (!(s->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) ||
         !(s->wcx = EVP_CIPHER_CTX_new()) ||
         EVP_EncryptInit_ex2(s->wcx, s->gcm, NULL, NULL, NULL) != 1) {
@@ -523,8 +769,55 @@ int sk_store_open(sk_store **out, const char *dir, uint64_t map_size)
         rc = -SK_E_INTERNAL;
         goto fail;
     }
-    if ((rc = sk_keyring_open(&s->kr, dir, g_open_err, sizeof(g_open_err))))
+    /* The record keys: keys.db here, the master key in the keys directory beside (or given in
+     * memory). A master key is made only for a store that has no record yet and has never
+     * named one: otherwise a missing key is an error, never a new key the records do not
+     * open with. */
+    if (snprintf(spath, sizeof(spath), "%s/keys.db", dir) >= (int)sizeof(spath)) {
+        snprintf(g_open_err, sizeof(g_open_err), "data directory path too long");
+        rc = -SK_E_STORE_IO;
         goto fail;
+    }
+    if (o->master) {
+        snprintf(kpath, sizeof(kpath), "(the master key given)");
+        rc = sk_keyring_open_master(&s->kr, spath, o->master, g_open_err, sizeof(g_open_err));
+    } else {
+        MDB_val ik = {9, (void *)"master_id"}, iv;
+        MDB_stat rs;
+        if (sk_store_keys_dir(kdir, sizeof(kdir), dir, o->keys_dir) ||
+            snprintf(kpath, sizeof(kpath), "%s/master.key", kdir) >= (int)sizeof(kpath)) {
+            snprintf(g_open_err, sizeof(g_open_err), "keys directory path too long");
+            rc = -SK_E_STORE_IO;
+            goto fail;
+        }
+        if ((rc = master_upgrade(s, dir, kdir, kpath)))
+            goto fail;
+        if ((mrc = mdb_stat(txn, s->records, &rs)) ||
+            ((mrc = mdb_get(txn, s->meta, &ik, &iv)) && mrc != MDB_NOTFOUND)) {
+            say(g_open_err, sizeof(g_open_err), "cannot read store: %s", mdb_strerror(mrc));
+            rc = sk_store_mdb_err(mrc);
+            goto fail;
+        }
+        int fresh = mrc == MDB_NOTFOUND && rs.ms_entries == 0;
+        if (fresh && (rc = keys_dir_ready(kdir, g_open_err, sizeof(g_open_err))))
+            goto fail;
+        rc = sk_keyring_open_files(&s->kr, kpath, spath, fresh, g_open_err, sizeof(g_open_err));
+    }
+    if (rc)
+        goto fail;
+    if ((rc = master_id_check(s, txn, kpath))) {
+        if (!g_open_err[0])
+            snprintf(g_open_err, sizeof(g_open_err), "cannot record the master key's id: %s",
+                     sk_err_text(rc));
+        goto fail;
+    }
+    if ((mrc = mdb_txn_commit(txn))) {
+        txn = NULL;
+        snprintf(g_open_err, sizeof(g_open_err), "cannot commit: %s", mdb_strerror(mrc));
+        rc = sk_store_mdb_err(mrc);
+        goto fail;
+    }
+    txn = NULL;
     /* Record keys come from slots made durable ahead of need: no key-file sync per commit. */
     sk_keyring_use_pool(s->kr, 4096);
     /* An erasure committed just before a crash: finish shredding its key. */

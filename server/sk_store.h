@@ -55,6 +55,38 @@ typedef struct sk_store sk_store;
  * storage format, -SK_E_STORE_IO for an unreadable directory or LMDB failure (errno-style
  * detail in sk_store_errmsg). Record keys come from the key pool (sk_keyring_use_pool). */
 int sk_store_open(sk_store **out, const char *dir, uint64_t map_size);
+
+/* Where a store keeps what must not travel with a copy of its data directory, and how its
+ * files are shared (docs/SERVER.md, "The keys directory"). */
+#define SK_STORE_PATH_MAX 4096
+typedef struct sk_store_opts {
+    /* The keys directory holding master.key (0700, this user's). NULL: the data directory's
+     * real path plus ".keys", beside it. A master key found in the data directory itself (the
+     * layout before the keys directory) is moved there at open (sk_store_master_moved). */
+    const char *keys_dir;
+    /* The master key itself (32 bytes, copied), read from no file: for a copy checked in a
+     * scratch directory (sakhi-admin verify). keys_dir is then unused. */
+    const uint8_t *master;
+} sk_store_opts;
+#define SK_STORE_OPTS_INIT                                                                         \
+    {                                                                                              \
+        NULL, NULL                                                                                 \
+    }
+/* sk_store_open with options (NULL = defaults). Besides sk_store_open's errors: the master
+ * key missing from a store that has records, or not this store's (meta "master_id"), or
+ * readable by others, or the keys directory not 0700: -SK_E_STORE_IO with the fix in
+ * sk_store_open_error. */
+int sk_store_open_opts(sk_store **out, const char *dir, uint64_t map_size,
+                       const sk_store_opts *opts);
+/* The keys directory for data directory dir (keys_dir when given, else dir's real path +
+ * ".keys"). 0, or -1 when it does not fit cap. */
+int sk_store_keys_dir(char *out, size_t cap, const char *dir, const char *keys_dir);
+/* 1 when this open moved the master key out of the data directory (from, to: its paths, valid
+ * while s is open), else 0. The server logs it, sakhi-admin prints it. */
+int sk_store_master_moved(const sk_store *s, const char **from, const char **to);
+/* Write a 32-byte key as a new file at path (0600, synced, linked into place: never over an
+ * existing file; the directory synced). 0 or -SK_E_STORE_IO with the reason in err. */
+int sk_store_key_put(const char *path, const uint8_t key[32], char *err, size_t errcap);
 void sk_store_close(sk_store *s);
 /* Last error detail of open (static per store or a global for a failed open). */
 const char *sk_store_open_error(void);

@@ -12,10 +12,10 @@ add_dependencies(sk-fault-srvload sakhi-server)
 
 set(SK_SL $<TARGET_FILE:sk-fault-srvload>)
 # Both files the server's data depends on are recorded and imaged from the same cut: data.mdb
-# and keys.db (per-record keys; a record opens only with its key). master.key is written once by
-# init and copied as it is.
+# and keys.db (per-record keys; a record opens only with its key). The master key is written once
+# by init into the keys directory beside the data directory, where the check reads it.
 set(SK_SPL_ARGS --preload $<TARGET_FILE:sakhi_iofault> --sockets --only sakhi-server
-  --match data.mdb,keys.db --copy master.key
+  --match data.mdb,keys.db
   --init "${SK_SL} init {DIR} {WORK}"
   --check "${SK_SL} check {IMG} {LOG} {CUT} {WORK}")
 add_test(NAME test_fault_server_powerloss COMMAND sk-powerloss ${SK_SPL_ARGS}

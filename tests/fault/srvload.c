@@ -9,7 +9,8 @@
  *                           SK_IOFAULT_ONLY) and push BATCHES batches of new referrals, one
  *                           batch at a time; every change's op and id go to WORK/intent before
  *                           it is sent, every ack to WORK/acks; then stop the server
- *   check IMG LOG CUT WORK  the images of data.mdb and keys.db in IMG (with master.key): decode
+ *   check IMG LOG CUT WORK  the images of data.mdb and keys.db in IMG (the master key from the
+ *                           keys directory beside WORK/data, as init made it): decode
  *                           the PUSH_ACK frames the server wrote to its socket before CUT
  *                           (socket markers in LOG), then require the store to open, every
  *                           database to walk cleanly, every committed record to open with its
@@ -465,7 +466,13 @@ static int cmd_check(const char *img, const char *logp, size_t cut, const char *
         printf("bad frame stream in the socket markers\n");
         return 2;
     }
-    int rc = sk_store_open(&s, img, 0);
+    /* The master key stays in the keys directory beside the live data directory ({WORK}/data,
+     * as sk-powerloss lays it out): written once by init, never by the recorded run. */
+    char kdir[700];
+    snprintf(kdir, sizeof kdir, "%s/data.keys", work);
+    sk_store_opts so = SK_STORE_OPTS_INIT;
+    so.keys_dir = kdir;
+    int rc = sk_store_open_opts(&s, img, 0, &so);
     if (rc) {
         snprintf(why, sizeof why, "open: %s", sk_store_open_error());
         goto out;

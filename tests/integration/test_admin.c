@@ -822,24 +822,28 @@ static void test_backup_verify(void **state)
     write_file(key, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 65);
     write_file(key2, "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100", 64);
 
-    assert_int_equal(run("backup", plain, NULL), 0);
+    assert_int_equal(run("backup", plain, "--unencrypted", NULL), 0);
     assert_int_equal(run("--json", "verify", plain, NULL), 0);
     assert_non_null(strstr(g.o, "\"ok\":true"));
     assert_non_null(strstr(g.o, "\"records\":21,"));
-    assert_int_equal(run("backup", plain, NULL), 1); /* never overwrites */
+    assert_int_equal(run("backup", plain, "--unencrypted", NULL), 1); /* never overwrites */
     assert_non_null(strstr(g.e, "cannot create"));
 
-    /* Records are sealed at rest: no referral text in the backup, and it carries the keys. */
+    /* Records are sealed at rest: no referral text in the backup; it carries keys.db, and the
+     * master key only when encrypted (docs/SECURITY.md, "Server secrets"). */
     size_t len;
     char *img = slurp(plain, &len);
     assert_memory_equal(img, "SKBUNDLE", 8);
     assert_true(find_bytes(img, len, CANARY) < 0);
     assert_true(find_bytes(img, len, "keys.db") > 0);
-    assert_true(find_bytes(img, len, "master.key") > 0);
+    assert_true(find_bytes(img, len, "master.key") < 0);
     /* Without the record keys the records do not open: verify says so. */
-    char d1[400], kf[500];
+    char d1[400], kf[500], mk[600];
     path_in(d1, sizeof(d1), "d1");
-    assert_int_equal(run("restore", plain, d1, NULL), 0);
+    snprintf(mk, sizeof(mk), "%s.keys/master.key", g.data);
+    assert_int_equal(run("restore", plain, d1, NULL), 1);
+    assert_non_null(strstr(g.e, "holds no master key"));
+    assert_int_equal(run("restore", plain, d1, "--master-key", mk, NULL), 0);
     snprintf(kf, sizeof(kf), "%s/keys.db", d1);
     size_t klen;
     char *kimg = slurp(kf, &klen);
@@ -932,6 +936,8 @@ static void test_erase(void **state)
     char idm[37], before[400], dx[400], kf[600], src[600];
     insert_sample(s, dev, find_sample(1, "leh"), 1, CANARY, idm);
     path_in(before, sizeof(before), "before.bak");
+    char bkey[600];
+    snprintf(bkey, sizeof(bkey), "%s.keys/backup-restore.key", g.data);
     assert_int_equal(run("backup", before, NULL), 0);
     assert_int_equal(run("erase", idm, NULL), 2);
     assert_non_null(strstr(g.e, "--reason must be one of"));
@@ -956,7 +962,7 @@ static void test_erase(void **state)
     assert_non_null(strstr(g.o, "reason=duplicate"));
     /* The old backup with today's keys.db: the erased record's key is zeros. */
     path_in(dx, sizeof(dx), "dx");
-    assert_int_equal(run("restore", before, dx, NULL), 0);
+    assert_int_equal(run("restore", before, dx, "--backup-key", bkey, NULL), 0);
     snprintf(kf, sizeof(kf), "%s/keys.db", dx);
     snprintf(src, sizeof(src), "%s/keys.db", g.data);
     size_t klen;
@@ -1060,6 +1066,8 @@ static void test_audit_chain(void **state)
     /* Copy the data directory so each kind of tampering starts from a good log. */
     char copy[400];
     path_in(copy, sizeof(copy), "copy.bak");
+    char bkey[600];
+    snprintf(bkey, sizeof(bkey), "%s.keys/backup-restore.key", g.data);
     assert_int_equal(run("backup", copy, NULL), 0); /* 7 */
     assert_int_equal(run("audit", "--verify", NULL), 0);
 
@@ -1075,7 +1083,7 @@ static void test_audit_chain(void **state)
     /* A removed entry, in a fresh copy. */
     char other[400];
     path_in(other, sizeof(other), "other");
-    assert_int_equal(run("restore", copy, other, NULL), 0);
+    assert_int_equal(run("restore", copy, other, "--backup-key", bkey, NULL), 0);
     snprintf(g.data, sizeof(g.data), "%s", other);
     assert_int_equal(run("audit", "--verify", NULL), 0);
     tamper(g.data, 3, 1);
@@ -1084,13 +1092,13 @@ static void test_audit_chain(void **state)
 
     /* The last entry removed, and the last entry altered. */
     path_in(other, sizeof(other), "other2");
-    assert_int_equal(run("restore", copy, other, NULL), 0);
+    assert_int_equal(run("restore", copy, other, "--backup-key", bkey, NULL), 0);
     snprintf(g.data, sizeof(g.data), "%s", other);
     tamper(g.data, 6, 1);
     assert_int_equal(run("audit", "--verify", NULL), 1);
     assert_non_null(strstr(g.e, "TAMPERED: the chain breaks at entry 6 "));
     path_in(other, sizeof(other), "other3");
-    assert_int_equal(run("restore", copy, other, NULL), 0);
+    assert_int_equal(run("restore", copy, other, "--backup-key", bkey, NULL), 0);
     snprintf(g.data, sizeof(g.data), "%s", other);
     /* 7 is the restore's new epoch (audited in the restored copy) */
     assert_int_equal(run("worker", "add", "dolma", "--role", "field", NULL), 0); /* 8, the head */
@@ -1102,14 +1110,14 @@ static void test_audit_chain(void **state)
     /* Retention: old entries pruned with the record of where the chain resumes verify;
      * entries dropped without that record do not. */
     path_in(other, sizeof(other), "other4");
-    assert_int_equal(run("restore", copy, other, NULL), 0);
+    assert_int_equal(run("restore", copy, other, "--backup-key", bkey, NULL), 0);
     snprintf(g.data, sizeof(g.data), "%s", other);
     prune(g.data, 3, 1);
     assert_int_equal(run("audit", "--verify", NULL), 0);
     /* 4 to 6, and 7: the restore's new epoch */
     assert_string_equal(g.o, "audit log verified: 4 entries, chain intact\n");
     path_in(other, sizeof(other), "other5");
-    assert_int_equal(run("restore", copy, other, NULL), 0);
+    assert_int_equal(run("restore", copy, other, "--backup-key", bkey, NULL), 0);
     snprintf(g.data, sizeof(g.data), "%s", other);
     prune(g.data, 3, 0);
     assert_int_equal(run("audit", "--verify", NULL), 1);

@@ -356,9 +356,18 @@ static void test_sign_key_checks(void **state)
 {
     (void)state;
     init_centre();
-    /* a data directory of the previous version (no keys directory): init makes the key */
+    /* a data directory of the previous version (no keys directory, the master key inside the
+     * data directory): init makes the key (and moves the master key out) */
+    char mk_from[700], mk_to[700], bk[700];
     assert_int_equal(unlink(g_key), 0);
     assert_int_equal(unlink(g_pub), 0);
+    snprintf(mk_from, sizeof(mk_from), "%s/master.key", g_keys);
+    snprintf(mk_to, sizeof(mk_to), "%s/master.key", g.data);
+    assert_int_equal(rename(mk_from, mk_to), 0);
+    snprintf(bk, sizeof(bk), "%s/backup.pub", g_keys);
+    assert_int_equal(unlink(bk), 0);
+    snprintf(bk, sizeof(bk), "%s/backup-restore.key", g_keys);
+    assert_int_equal(unlink(bk), 0);
     assert_int_equal(rmdir(g_keys), 0);
     assert_int_equal(run("audit", "--sign", NULL), 1);
     assert_non_null(strstr(g.e, "cannot read"));

@@ -120,7 +120,7 @@ static void test_restore_gives_back_everything_once(void **state)
     assert_int_equal(res.applied, 1);
 
     snprintf(bak, sizeof(bak), "%s/centre.bak", g_ts.dir);
-    const char *bargs[] = {"backup", bak, NULL};
+    const char *bargs[] = {"backup", bak, "--unencrypted", NULL};
     assert_int_equal(admin(live, bargs, NULL), 0);
     uint64_t backup_records = 0, backup_seq = 0;
     assert_int_equal(sk_ts_stats(&g_ts, &backup_records, &backup_seq), 0);
@@ -139,7 +139,9 @@ static void test_restore_gives_back_everything_once(void **state)
     sk_ts_kill(&g_ts);
 
     snprintf(rdir, sizeof(rdir), "%s/restored", g_ts.dir);
-    const char *rargs[] = {"restore", bak, rdir, NULL};
+    char mk[700];
+    snprintf(mk, sizeof(mk), "%s.keys/master.key", live);
+    const char *rargs[] = {"restore", bak, rdir, "--master-key", mk, NULL};
     assert_int_equal(admin(live, rargs, &text), 0);
     assert_non_null(strstr(text, "cannot come\nback from devices"));
     free(text);

@@ -138,15 +138,20 @@ static void test_erase_really_erases(void **state)
     snprintf(p1, sizeof(p1), "%s/keys.db", ts.data);
     snprintf(p2, sizeof(p2), "%s/keys.db", after);
     assert_int_equal(sk_copy_file(p1, p2), 0);
-    snprintf(p1, sizeof(p1), "%s/master.key", ts.data);
-    snprintf(p2, sizeof(p2), "%s/master.key", after);
+    /* the master key is in the keys directory beside the data directory */
+    snprintf(p1, sizeof(p1), "%s.keys/master.key", ts.data);
+    snprintf(p2, sizeof(p2), "%s.keys", after);
+    assert_int_equal(mkdir(p2, 0700), 0);
+    snprintf(p2, sizeof(p2), "%s.keys/master.key", after);
     assert_int_equal(sk_copy_file(p1, p2), 0);
     /* The old copy with today's keys: its sealed bytes no longer open. */
     snprintf(p1, sizeof(p1), "%s/keys.db", ts.data);
     snprintf(p2, sizeof(p2), "%s/keys.db", before);
     assert_int_equal(sk_copy_file(p1, p2), 0);
-    snprintf(p1, sizeof(p1), "%s/master.key", ts.data);
-    snprintf(p2, sizeof(p2), "%s/master.key", before);
+    snprintf(p1, sizeof(p1), "%s.keys/master.key", ts.data);
+    snprintf(p2, sizeof(p2), "%s.keys", before);
+    assert_int_equal(mkdir(p2, 0700), 0);
+    snprintf(p2, sizeof(p2), "%s.keys/master.key", before);
     assert_int_equal(sk_copy_file(p1, p2), 0);
     assert_int_equal(sk_store_open(&st, before, 0), 0);
     assert_int_equal(sk_store_record_get(st, &c1.id, &r), -SK_E_STORE_IO);

@@ -84,7 +84,7 @@ static void test_restore_and_copy_begin_epochs(void **state)
     push_n(&c, 1, 5);
 
     snprintf(bak, sizeof(bak), "%s/centre.bak", ts.dir);
-    const char *bargs[] = {"backup", bak, NULL};
+    const char *bargs[] = {"backup", bak, "--unencrypted", NULL};
     assert_int_equal(admin(&ts, live_dir, bargs, NULL), 0);
     push_n(&c, 6, 5);
     sk_tc_close(&c);
@@ -94,7 +94,9 @@ static void test_restore_and_copy_begin_epochs(void **state)
     assert_int_equal(live.prev, 0);
 
     snprintf(rdir, sizeof(rdir), "%s/restored", ts.dir);
-    const char *rargs[] = {"restore", bak, rdir, NULL};
+    char mk[700];
+    snprintf(mk, sizeof(mk), "%s.keys/master.key", live_dir);
+    const char *rargs[] = {"restore", bak, rdir, "--master-key", mk, NULL};
     assert_int_equal(admin(&ts, live_dir, rargs, &text), 0);
     assert_non_null(text);
     assert_non_null(strstr(text, "cannot come\nback from devices"));
@@ -128,6 +130,10 @@ static void test_restore_and_copy_begin_epochs(void **state)
     /* A copy of the directory started as a store is not the live one: a new epoch. */
     snprintf(cdir, sizeof(cdir), "%s/copied", ts.dir);
     assert_int_equal(sk_copy_tree(rdir, cdir), 0);
+    char rkeys[700], ckeys[700]; /* the keys directory beside it goes with it */
+    snprintf(rkeys, sizeof(rkeys), "%s.keys", rdir);
+    snprintf(ckeys, sizeof(ckeys), "%s.keys", cdir);
+    assert_int_equal(sk_copy_tree(rkeys, ckeys), 0);
     snprintf(ts.data, sizeof(ts.data), "%s", cdir);
     assert_int_equal(sk_ts_start(&ts, NULL), 0);
     assert_int_equal(sk_tc_connect(&c, ts.port), 0);

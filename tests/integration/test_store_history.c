@@ -72,8 +72,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
+    char keys[sizeof(f->dir) + 8];
     sk_store_close(f->s);
     sk_tmpdir_remove(f->dir);
+    snprintf(keys, sizeof(keys), "%s.keys", f->dir); /* the master key's directory beside it */
+    sk_tmpdir_remove(keys);
     return 0;
 }
 

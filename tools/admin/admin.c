@@ -30,9 +30,9 @@ static const char k_usage[] =
     "\n"
     "Centre administration on a Sakhi Sync server's data directory (also while the server\n"
     "runs). --data DIR selects the directory (default ./sakhi-data); --keys DIR the directory\n"
-    "of keys kept apart from it (default: the data directory's name + .keys); --json gives\n"
-    "machine-readable output where a script would read it. Every action is recorded as the\n"
-    "Unix account that runs sakhi-admin.\n"
+    "of keys kept apart from it, the master key among them (default: the data directory's\n"
+    "path + .keys); --json gives machine-readable output where a script would read it.\n"
+    "Every action is recorded as the Unix account that runs sakhi-admin.\n"
     "\n"
     "Setup and people:\n"
     "  init                              create the data directory and store\n"
@@ -67,9 +67,10 @@ static const char k_usage[] =
     "  report --month YYYY-MM            monthly counts by concern, service, source, status\n"
     "  stats                             records, devices, last sync, store size and map use\n"
     "Safekeeping:\n"
-    "  backup DEST [--key FILE]          compacted copy (encrypted with --key)\n"
-    "  verify BACKUP [--key FILE]        check a backup opens and every record decodes\n"
-    "  restore BACKUP DIR [--key FILE]   write a backup back as a data directory\n"
+    "  backup DEST [--unencrypted]       compacted copy, sealed to the backup public key\n"
+    "  verify BACKUP [--backup-key FILE] check a backup opens and every record decodes\n"
+    "  restore BACKUP DIR --backup-key FILE\n"
+    "                                    write a backup back as a data directory\n"
     "  audit [--limit N] | audit --verify\n"
     "\n"
     "Run `sakhi-admin COMMAND --help` for a command's options. Exit status: 0 success,\n"
@@ -174,12 +175,23 @@ int sk_admin_open(sk_admin *a, int must_exist)
                                  "--data DIR)",
                                  a->data);
     }
-    int rc = sk_store_open(&a->store, a->data, 0);
+    return sk_admin_store_open(a, 0);
+}
+
+int sk_admin_store_open(sk_admin *a, uint64_t map_size)
+{
+    sk_store_opts so = SK_STORE_OPTS_INIT;
+    so.keys_dir = a->keys && a->keys[0] ? a->keys : NULL;
+    int rc = sk_store_open_opts(&a->store, a->data, map_size, &so);
     if (rc) {
         a->store = NULL;
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s",
                              sk_store_open_error()[0] ? sk_store_open_error() : sk_err_text(rc));
     }
+    const char *from, *to;
+    if (sk_store_master_moved(a->store, &from, &to))
+        fprintf(stderr, "sakhi-admin: moved the master key out of the data directory: %s -> %s\n",
+                from, to);
     return 0;
 }
 
@@ -215,16 +227,7 @@ int sk_admin_actor(sk_admin *a, const char *name, sk_actor *actor, sk_worker *wb
 
 int sk_admin_keys_dir(const sk_admin *a, char *out, size_t cap)
 {
-    int n;
-    if (a->keys && a->keys[0]) {
-        n = snprintf(out, cap, "%s", a->keys);
-    } else {
-        size_t len = strlen(a->data);
-        while (len > 1 && a->data[len - 1] == '/')
-            len--;
-        n = snprintf(out, cap, "%.*s.keys", (int)len, a->data);
-    }
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
+    return sk_store_keys_dir(out, cap, a->data, a->keys);
 }
 
 /* "unix:<account>" for the effective uid; the account name is a login name, but it is checked

@@ -72,6 +72,10 @@ int sk_admin_fail(const sk_admin *a, int status, const char *fmt, ...)
  * init first). Returns 0 or an exit status (message printed). */
 int sk_admin_open(sk_admin *a, int must_exist);
 void sk_admin_close(sk_admin *a);
+/* Open the store in a->data with its keys directory (--keys) into a->store, map_size as
+ * sk_store_open; says so on stderr when the master key was moved out of the data directory.
+ * 0 or an exit status (message printed). */
+int sk_admin_store_open(sk_admin *a, uint64_t map_size);
 
 /* Current wall clock, Unix milliseconds. */
 uint64_t sk_admin_now_ms(void);
@@ -82,8 +86,9 @@ uint64_t sk_admin_now_ms(void);
  * points at it). */
 int sk_admin_actor(sk_admin *a, const char *name, sk_actor *actor, sk_worker *wbuf);
 
-/* The keys directory: a->keys, or a->data without trailing slashes plus ".keys" (outside the
- * data directory, so a copy of the data directory does not carry it). 0 or -1 (too long). */
+/* The keys directory: a->keys, or a->data's real path plus ".keys" (outside the data
+ * directory, so a copy of the data directory does not carry it; sk_store_keys_dir). 0 or -1
+ * (too long). */
 int sk_admin_keys_dir(const sk_admin *a, char *out, size_t cap);
 
 /* ---- keys kept apart (admin_keys.c) ---------------------------------------------------- */
@@ -98,6 +103,15 @@ int sk_admin_key_file_check(const char *path, char *err, size_t errcap);
 int sk_admin_keys_mkdir(const sk_admin *a, char *dir, size_t cap, char *err, size_t errcap);
 /* A new Ed25519 pair: private PEM at priv_path (0600, never overwritten), public at pub_path. */
 int sk_admin_signkey_make(const char *priv_path, const char *pub_path, char *err, size_t errcap);
+/* The backup key pair (X25519): backups are sealed to the public half, which stays on the
+ * server; the private half, which restore needs, is for the operator to keep offline. */
+#define SK_ADMIN_BACKUPPUB "backup.pub"
+#define SK_ADMIN_BACKUPPRIV "backup-restore.key" /* where init leaves it to be taken away */
+int sk_admin_backupkey_make(const char *priv_path, const char *pub_path, char *err, size_t errcap);
+/* Write key's public half as PEM at pub_path (0644, never overwritten). 0 or -1 with err. */
+int sk_admin_pubkey_write(EVP_PKEY *key, const char *pub_path, char *err, size_t errcap);
+/* Load a PEM key of EVP type `type` (EVP_PKEY_X25519, EVP_PKEY_ED25519), no mode check. */
+EVP_PKEY *sk_admin_pkey_load(const char *path, int priv, int type, char *err, size_t errcap);
 /* Load an Ed25519 key (private: after sk_admin_key_file_check). NULL with err on failure. */
 EVP_PKEY *sk_admin_signkey_load(const char *path, int priv, char *err, size_t errcap);
 /* Sign / check the head (seq, hash) of the audit chain at ts_ms. 0 or -1. */

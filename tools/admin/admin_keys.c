@@ -110,14 +110,17 @@ int sk_admin_keys_mkdir(const sk_admin *a, char *dir, size_t cap, char *err, siz
     return 0;
 }
 
-int sk_admin_signkey_make(const char *priv_path, const char *pub_path, char *err, size_t errcap)
+/* A new key pair of algorithm alg: private PEM at priv_path (0600, never overwritten), public
+ * PEM at pub_path (0644). */
+static int keypair_make(const char *alg, const char *priv_path, const char *pub_path, char *err,
+                        size_t errcap)
 {
-    EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, alg);
     unsigned char *priv = NULL, *pub = NULL;
     size_t privn = 0, pubn = 0;
     int rc = -1;
     if (!pkey || pem_of(pkey, 1, &priv, &privn) || pem_of(pkey, 0, &pub, &pubn)) {
-        snprintf(err, errcap, "cannot make an Ed25519 key");
+        snprintf(err, errcap, "cannot make an %s key", alg);
         goto out;
     }
     if (write_new(priv_path, priv, privn, 0600)) {
@@ -140,10 +143,33 @@ out:
     return rc;
 }
 
-EVP_PKEY *sk_admin_signkey_load(const char *path, int priv, char *err, size_t errcap)
+int sk_admin_signkey_make(const char *priv_path, const char *pub_path, char *err, size_t errcap)
 {
-    if (priv && sk_admin_key_file_check(path, err, errcap))
-        return NULL;
+    return keypair_make("ED25519", priv_path, pub_path, err, errcap);
+}
+
+int sk_admin_backupkey_make(const char *priv_path, const char *pub_path, char *err, size_t errcap)
+{
+    return keypair_make("X25519", priv_path, pub_path, err, errcap);
+}
+
+int sk_admin_pubkey_write(EVP_PKEY *key, const char *pub_path, char *err, size_t errcap)
+{
+    unsigned char *pub = NULL;
+    size_t pubn = 0;
+    int rc = -1;
+    if (pem_of(key, 0, &pub, &pubn))
+        snprintf(err, errcap, "cannot encode a public key");
+    else if (write_new(pub_path, pub, pubn, 0644))
+        snprintf(err, errcap, "cannot write %s: %s", pub_path, strerror(errno));
+    else
+        rc = 0;
+    free(pub);
+    return rc;
+}
+
+EVP_PKEY *sk_admin_pkey_load(const char *path, int priv, int type, char *err, size_t errcap)
+{
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errcap, "cannot read %s: %s", path, strerror(errno));
@@ -152,13 +178,20 @@ EVP_PKEY *sk_admin_signkey_load(const char *path, int priv, char *err, size_t er
     EVP_PKEY *k =
         priv ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : PEM_read_PUBKEY(f, NULL, NULL, NULL);
     fclose(f);
-    if (!k || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
-        snprintf(err, errcap, "%s is not an Ed25519 %s key (PEM)", path,
-                 priv ? "private" : "public");
+    if (!k || EVP_PKEY_get_id(k) != type) {
+        snprintf(err, errcap, "%s is not an %s %s key (PEM)", path,
+                 type == EVP_PKEY_X25519 ? "X25519" : "Ed25519", priv ? "private" : "public");
         EVP_PKEY_free(k);
         return NULL;
     }
     return k;
+}
+
+EVP_PKEY *sk_admin_signkey_load(const char *path, int priv, char *err, size_t errcap)
+{
+    if (priv && sk_admin_key_file_check(path, err, errcap))
+        return NULL;
+    return sk_admin_pkey_load(path, priv, EVP_PKEY_ED25519, err, errcap);
 }
 
 /* The signed text of a head: label || seq || hash || time, fixed length. */

@@ -32,18 +32,29 @@ static void print_json(sk_buf *b)
 /* ---- init ------------------------------------------------------------------------------ */
 
 static const char k_init_help[] =
-    "usage: sakhi-admin [--data DIR] init [--map-size MB] [--json]\n"
+    "usage: sakhi-admin [--data DIR] [--keys KEYDIR] init [--map-size MB]\n"
+    "                   [--backup-key-out FILE] [--json]\n"
     "\n"
     "Creates the data directory (mode 0700) and an empty store in it, with an LMDB map of MB\n"
-    "MiB (default 1024, as sakhi-server; the server's --map-size wins when it starts), and in\n"
-    "the keys directory beside it (DIR.keys, mode 0700) the Ed25519 key that signs the audit\n"
-    "chain's head (audit-sign.key, 0600; copy audit-sign.pub off the machine). Running it on\n"
-    "an existing store changes nothing but making a key that is missing, and succeeds.\n";
+    "MiB (default 1024, as sakhi-server; the server's --map-size wins when it starts), and the\n"
+    "keys directory beside it (DIR.keys, mode 0700, or --keys KEYDIR), which holds what must\n"
+    "not travel with a copy of the data directory:\n"
+    "  master.key          the record-key master (0600)\n"
+    "  audit-sign.key      the Ed25519 key that signs the audit chain's head (0600; copy\n"
+    "                      audit-sign.pub off the machine)\n"
+    "  backup.pub          the X25519 public key backups are sealed to\n"
+    "The private half of the backup key, which restore needs, is written once to\n"
+    "KEYDIR/backup-restore.key (or --backup-key-out FILE), 0600: copy it to offline media and\n"
+    "remove it from the server. Running init on an existing store changes nothing but making a\n"
+    "key that is missing (and moving a master key found in the data directory itself into the\n"
+    "keys directory), and succeeds.\n";
 
 int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
 {
-    const char *map_s = "1024";
-    const sk_admin_opt opts[] = {{"map-size", 1, &map_s, NULL}, {NULL, 0, NULL, NULL}};
+    const char *map_s = "1024", *bpriv_out = NULL;
+    const sk_admin_opt opts[] = {{"map-size", 1, &map_s, NULL},
+                                 {"backup-key-out", 1, &bpriv_out, NULL},
+                                 {NULL, 0, NULL, NULL}};
     int rc = sk_admin_parse(a, argc, argv, opts, NULL, 0, 0, NULL, k_init_help);
     if (rc)
         return rc;
@@ -56,11 +67,8 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
     struct stat st;
     snprintf(path, sizeof(path), "%s/data.mdb", a->data);
     int existed = stat(path, &st) == 0;
-    if ((rc = sk_store_open(&a->store, a->data, existed ? 0 : (uint64_t)mb << 20))) {
-        a->store = NULL;
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s",
-                             sk_store_open_error()[0] ? sk_store_open_error() : sk_err_text(rc));
-    }
+    if ((rc = sk_admin_store_open(a, existed ? 0 : (uint64_t)mb << 20)))
+        return rc;
     if (!existed && (rc = sk_admin_audit_now(a, "init", a->operator_name, "")))
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write the audit log: %s",
                              sk_err_text(rc));
@@ -79,6 +87,24 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
     } else if (sk_admin_key_file_check(kpath, err, sizeof(err))) {
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s", err);
     }
+    /* The backup key pair: the public half stays here, the private half is for offline. */
+    char bpub[4200], bpriv[4200];
+    int bkey_made = 0;
+    snprintf(bpub, sizeof(bpub), "%s/%s", kdir, SK_ADMIN_BACKUPPUB);
+    if (bpriv_out)
+        snprintf(bpriv, sizeof(bpriv), "%s", bpriv_out);
+    else
+        snprintf(bpriv, sizeof(bpriv), "%s/%s", kdir, SK_ADMIN_BACKUPPRIV);
+    if (stat(bpub, &st) != 0) {
+        if (sk_admin_backupkey_make(bpriv, bpub, err, sizeof(err)))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s", err);
+        bkey_made = 1;
+    } else if (bpriv_out) {
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
+                             "%s exists: the backup key pair was made before (its private half "
+                             "was written once)",
+                             bpub);
+    }
     if (a->json) {
         sk_buf b = SK_BUF_INIT;
         sk_jw w;
@@ -92,6 +118,10 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
         sk_jw_cstr(&w, kdir);
         sk_jw_key(&w, "audit_key_created");
         sk_jw_bool(&w, key_made);
+        sk_jw_key(&w, "backup_key_created");
+        sk_jw_bool(&w, bkey_made);
+        sk_jw_key(&w, "backup_private_key");
+        sk_jw_cstr(&w, bkey_made ? bpriv : NULL);
         sk_jw_obj_end(&w);
         print_json(&b);
     } else {
@@ -101,6 +131,12 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
             printf("audit signing key in %s; copy %s off this machine (audit --verify "
                    "--public-key)\n",
                    kpath, ppath);
+        if (bkey_made)
+            printf("backups are sealed to %s. The private half, which every restore needs, is\n"
+                   "%s (0600): copy it to offline media kept apart from the backups\n"
+                   "(two copies in separate places), then remove it from this machine\n"
+                   "(shred -u FILE). It is written once and cannot be made again.\n",
+                   bpub, bpriv);
     }
     return 0;
 }
