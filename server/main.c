@@ -26,8 +26,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "sakhi-server: %s\n", err);
         return 2;
     }
+    sk_log_set_group(cfg.gid);
     if (sk_log_open(cfg.log_file, cfg.log_level)) {
-        fprintf(stderr, "sakhi-server: cannot open log file %s\n", cfg.log_file);
+        fprintf(stderr, "sakhi-server: cannot open log file %s%s\n", cfg.log_file,
+                cfg.gid >= 0 ? " (or give it to --group)" : "");
         return 2;
     }
     sk_log_set_rotation(cfg.log_max_bytes, cfg.log_keep);

@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -41,6 +42,9 @@ static const opt k_opts[] = {
     {"keys", K_STR, O(keys_dir), 0, 0, "DIR",
      "keys directory holding the master key, outside the data directory (default: the data "
      "directory's path + .keys; mode 0700)"},
+    {"group", K_STR, O(group), 0, 0, "NAME",
+     "make the log and data files 0640 and the data directory 0750 for this group (name or "
+     "number; the server's user must belong to it); default: 0600, only the server's user"},
     {"map-size", K_UINT, O(map_size_mb), 1, 1u << 24, "MB",
      "LMDB map size in MiB: the most the store may hold (default 1024); grow it by restarting "
      "with a larger value"},
@@ -159,8 +163,10 @@ void sk_config_defaults(sk_config *c)
     c->desk_login_limit = 5;
     c->desk_login_limit_addr = 30;
     c->desk_max_conn = 256;
+    c->gid = -1;
 }
 
+static int resolve_group(sk_config *c, char *err, size_t errcap);
 static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t cap, const char *fmt, ...)
 {
@@ -331,7 +337,30 @@ int sk_config_parse(sk_config *c, int argc, char **argv, char *err, size_t errca
         if (set_opt(c, o, val, sub, sizeof(sub)))
             return fail(err, errcap, "--%s", sub);
     }
-    return sk_config_check(c, err, errcap);
+    if (sk_config_check(c, err, errcap))
+        return -1;
+    return resolve_group(c, err, errcap);
+}
+
+/* --group NAME or number -> c->gid. */
+static int resolve_group(sk_config *c, char *err, size_t errcap)
+{
+    c->gid = -1;
+    if (!c->group[0])
+        return 0;
+    struct group *g = getgrnam(c->group);
+    if (g) {
+        c->gid = (long)g->gr_gid;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(c->group, &end, 10);
+    if (c->group[0] >= '0' && c->group[0] <= '9' && !*end && !errno && n < 0x7fffffffUL) {
+        c->gid = (long)n;
+        return 0;
+    }
+    return fail(err, errcap, "--group: no group named '%s'", c->group);
 }
 
 int sk_config_is_loopback(const char *addr)

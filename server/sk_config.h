@@ -19,6 +19,8 @@ typedef struct sk_config {
     unsigned port;   /* 0 = any free port (see port_file) */
     char data_dir[SK_CONFIG_PATH_MAX];
     char keys_dir[SK_CONFIG_PATH_MAX]; /* holds master.key; empty = data_dir + ".keys" */
+    char group[64];                    /* log and data files 0640 to this group; empty = 0600 */
+    long gid;                          /* group resolved by sk_config_check; -1 = none */
     uint64_t map_size_mb;              /* LMDB map size */
     uint64_t store_reserve_mb; /* kept for pushes and staff work; 0 = a sixteenth of the map */
     unsigned max_conn;

@@ -3,7 +3,7 @@
  *
  * Owns the log file handle and a mutex that keeps lines whole when the loop and writer threads
  * log at once. Must never be handed referral content: callers log ids, counts and codes only.
- * The file is created 0600 and rotated by size (sk_log_set_rotation), so no flood can fill the
+ * The file is created 0600 (or 0640 to the --group) and rotated by size (sk_log_set_rotation), so no flood can fill the
  * disk through it; SIGHUP (sk_server.c) calls sk_log_reopen for an outside rotation tool.
  */
 #include "sk_log.h"
@@ -29,13 +29,28 @@ static uint64_t g_size;     /* bytes in the current file (from fstat at open, th
 static uint64_t g_max;      /* rotate past this; 0 = never */
 static unsigned g_keep = 5; /* rotated files kept */
 
-/* Open path for appending, created 0600 whatever the umask (a log names devices, workers and
- * addresses). NULL on failure. */
+static long g_gid = -1; /* >= 0: files 0640 of this group (--group) */
+
+void sk_log_set_group(long gid)
+{
+    pthread_mutex_lock(&g_mu);
+    g_gid = gid;
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* Open path for appending, 0600 whatever the umask (a log names devices, workers and
+ * addresses), or 0640 of the group given to sk_log_set_group; a file left by an older version
+ * with wider bits is narrowed. NULL on failure. */
 static FILE *open_append(const char *path, uint64_t *size)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return NULL;
+    if ((g_gid >= 0 && fchown(fd, (uid_t)-1, (gid_t)g_gid) != 0) ||
+        fchmod(fd, g_gid >= 0 ? 0640 : 0600) != 0) {
+        close(fd);
+        return NULL;
+    }
     struct stat st;
     *size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
     FILE *fp = fdopen(fd, "a");

@@ -6,7 +6,7 @@
  * content (names, phones, notes), never keys or codes that grant access; a string that came
  * from a device or a person (a worker id, a TLS peer's text) goes through sk_log_esc. As a last
  * guard every control byte in a finished line is written as '?', so one line stays one line.
- * The file is created 0600.
+ * The file is created 0600 (0640 to a group: sk_log_set_group).
  * Thread-safe (the writer thread logs too). The log is process-wide state: the server is one
  * process with one log; library code (client-lib) never uses this module.
  */
@@ -23,6 +23,9 @@ enum { SK_LOG_DEBUG = 0, SK_LOG_INFO = 1, SK_LOG_WARN = 2, SK_LOG_ERROR = 3 };
 int sk_log_level_parse(const char *s);
 const char *sk_log_level_name(int level);
 
+/* Files the log creates or reopens from now on: gid < 0 makes them 0600 (the default); a group
+ * id makes them 0640 of that group (sakhi-server --group). Call before sk_log_open. */
+void sk_log_set_group(long gid);
 /* Open the log: path NULL or "" or "-" logs to stderr. 0 or -SK_E_STORE_IO (cannot open). */
 int sk_log_open(const char *path, int level);
 /* Reopen the file (after rotation, on SIGHUP). 0 or -SK_E_STORE_IO (keeps the old file). */

@@ -409,6 +409,7 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     }
     sk_store_opts so = SK_STORE_OPTS_INIT;
     so.keys_dir = cfg->keys_dir[0] ? cfg->keys_dir : NULL;
+    so.gid = cfg->gid;
     rc = sk_store_open_opts(&srv->store, cfg->data_dir, (size_t)cfg->map_size_mb * 1024u * 1024u,
                             &so);
     if (rc) {

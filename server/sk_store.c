@@ -643,6 +643,29 @@ int sk_store_master_moved(const sk_store *s, const char **from, const char **to)
     return 1;
 }
 
+/* The store's files for a group (--group): data.mdb, lock.mdb and keys.db 0640 and the
+ * directory 0750, all of that group. Never the master key (in the keys directory, 0600). */
+static int give_group(const char *dir, long gid)
+{
+    static const char *const names[] = {"data.mdb", "lock.mdb", "keys.db"};
+    char path[SK_STORE_PATH_MAX + 16];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        if (chown(path, (uid_t)-1, (gid_t)gid) != 0 || chmod(path, 0640) != 0) {
+            say(g_open_err, sizeof(g_open_err),
+                "cannot give %s to group %ld: %s (the server's user must belong to it)", path, gid,
+                strerror(errno));
+            return -SK_E_STORE_IO;
+        }
+    }
+    if (chown(dir, (uid_t)-1, (gid_t)gid) != 0 || chmod(dir, 0750) != 0) {
+        say(g_open_err, sizeof(g_open_err), "cannot give %s to group %ld: %s", dir, gid,
+            strerror(errno));
+        return -SK_E_STORE_IO;
+    }
+    return 0;
+}
+
 /* meta "master_id": sk_keyring_master_id of the master key the store's records are sealed
  * under, written at the first open that has the key. */
 static int master_id_check(sk_store *s, MDB_txn *txn, const char *kpath)
@@ -811,6 +834,8 @@ int sk_store_open_opts(sk_store **out, const char *dir, uint64_t map_size,
                      sk_err_text(rc));
         goto fail;
     }
+    if (o->gid >= 0 && (rc = give_group(dir, o->gid)))
+        goto fail;
     if ((mrc = mdb_txn_commit(txn))) {
         txn = NULL;
         snprintf(g_open_err, sizeof(g_open_err), "cannot commit: %s", mdb_strerror(mrc));

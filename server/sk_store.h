@@ -67,10 +67,13 @@ typedef struct sk_store_opts {
     /* The master key itself (32 bytes, copied), read from no file: for a copy checked in a
      * scratch directory (sakhi-admin verify). keys_dir is then unused. */
     const uint8_t *master;
+    /* >= 0: data.mdb, lock.mdb and keys.db are made 0640 and the data directory 0750, all of
+     * this group (sakhi-server --group); -1: they stay as made (0600, the directory 0700). */
+    long gid;
 } sk_store_opts;
 #define SK_STORE_OPTS_INIT                                                                         \
     {                                                                                              \
-        NULL, NULL                                                                                 \
+        NULL, NULL, -1                                                                             \
     }
 /* sk_store_open with options (NULL = defaults). Besides sk_store_open's errors: the master
  * key missing from a store that has records, or not this store's (meta "master_id"), or

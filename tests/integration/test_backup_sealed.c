@@ -9,7 +9,8 @@
  *   - a backup holds neither the master key in clear nor any referral text, sealed (the
  *     default) or --unencrypted; a sealed backup restores with the backup private key;
  *   - a wrong key, a flipped byte, a truncated backup, a missing or wrong master key: refused
- *     with a clear error, and nothing is written.
+ *     with a clear error, and nothing is written;
+ *   - --group makes the log and the data files 0640 of that group, never the master key.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,6 +499,79 @@ static void test_restore_refusals(void **state)
     free(img);
 }
 
+/* ---- file modes for a group ---------------------------------------------------------------- */
+
+static void assert_group(const char *path, gid_t gid, unsigned mode)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    if (st.st_gid != gid || (st.st_mode & 07777) != mode)
+        fail_msg("%s: gid %lu mode %04o, want gid %lu mode %04o", path, (unsigned long)st.st_gid,
+                 (unsigned)(st.st_mode & 07777), (unsigned long)gid, mode);
+}
+
+static void test_group_mode(void **state)
+{
+    (void)state;
+    char p[900], gname[32];
+    /* A group this user may give files to: as root any (one that is not its own, so the
+     * change shows), else its own. */
+    gid_t gid = getegid();
+    if (geteuid() == 0)
+        gid = gid == 1 ? 2 : 1;
+    snprintf(gname, sizeof(gname), "%lu", (unsigned long)gid);
+    struct group *gr = getgrgid(gid);
+    if (gr)
+        snprintf(gname, sizeof(gname), "%s", gr->gr_name);
+
+    setup_centre(NULL);
+    /* without --group: only the server's user */
+    assert_mode(g_ts.log, 0600);
+    snprintf(p, sizeof(p), "%s/data.mdb", g_ts.data);
+    assert_mode(p, 0600);
+    const char *extra[] = {"--group", gname, NULL};
+    assert_int_equal(sk_ts_start(&g_ts, extra), 0);
+    assert_int_equal(sk_ts_stop(&g_ts, 10000), 0);
+    assert_group(g_ts.log, gid, 0640);
+    const char *names[] = {"data.mdb", "lock.mdb", "keys.db"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/%s", g_ts.data, names[i]);
+        assert_group(p, gid, 0640);
+    }
+    assert_group(g_ts.data, gid, 0750);
+    /* the keys stay the server's alone */
+    assert_mode(g_keys, 0700);
+    snprintf(p, sizeof(p), "%s/master.key", g_keys);
+    assert_mode(p, 0600);
+    /* a rotated log's successor gets the same mode */
+    const char *rot[] = {"--group", gname, "--log-max-size", "4096", "--log-level", "debug", NULL};
+    assert_int_equal(sk_ts_start(&g_ts, rot), 0);
+    for (int i = 0; i < 40; i++) {
+        sk_tc c;
+        sk_tc_init(&c);
+        if (sk_tc_connect(&c, g_ts.port) == 0)
+            sk_tc_close(&c);
+        sk_tc_free(&c);
+        snprintf(p, sizeof(p), "%s.1", g_ts.log);
+        if (exists(p))
+            break;
+    }
+    assert_int_equal(sk_ts_stop(&g_ts, 10000), 0);
+    snprintf(p, sizeof(p), "%s.1", g_ts.log);
+    assert_group(p, gid, 0640);
+    assert_group(g_ts.log, gid, 0640);
+
+    /* An unknown group refuses the start. */
+    const char *args[] = {"--plaintext",        "--port", "0", "--data", g_ts.data, "--group",
+                          "no-such-group-here", NULL};
+    char out[800], *txt = NULL;
+    path_in(out, sizeof(out), "server.refused");
+    assert_int_equal(sk_proc_run(sk_ts_server_bin(), args, out, 20000), 2);
+    assert_int_equal(sk_read_file(out, &txt, NULL), 0);
+    assert_non_null(strstr(txt, "--group: no group named 'no-such-group-here'"));
+    free(txt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +579,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_old_layout_upgrades, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backup_holds_no_key_and_restores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_mode, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(g_text);
