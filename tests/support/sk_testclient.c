@@ -13,6 +13,7 @@
 #include "sk_testclient.h"
 
 #include "sk_case.h"
+#include "sk_engine.h"
 #include "sk_err.h"
 
 #include <arpa/inet.h>
@@ -203,6 +204,50 @@ int sk_tc_send(sk_tc *c, const sk_msg *m)
     return rc;
 }
 
+/* Put the next bytes from the connection into inbuf (in_off = 0, in_len > 0), waiting until
+ * end (wall ms). 0, SK_TC_EOF, -SK_E_TIMEOUT or the TLS engine's code. */
+static int read_more(sk_tc *c, uint64_t end)
+{
+    c->in_off = c->in_len = 0;
+    for (;;) {
+        if (c->tls) {
+            size_t got = 0;
+            int trc = sk_tls_read(c->tls, c->inbuf, sizeof(c->inbuf), &got);
+            if (trc)
+                return trc;
+            tls_flush(c);
+            if (got > 0) {
+                c->in_len = got;
+                return 0;
+            }
+            if (sk_tls_peer_closed(c->tls))
+                return SK_TC_EOF;
+        }
+        uint64_t now = wall_ms();
+        if (now >= end)
+            return -SK_E_TIMEOUT;
+        struct pollfd pfd = {c->fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, (int)(end - now));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0)
+            return -SK_E_TIMEOUT;
+        ssize_t n = recv(c->fd, c->inbuf, sizeof(c->inbuf), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return SK_TC_EOF;
+        if (c->tls) {
+            int trc = sk_tls_feed(c->tls, c->inbuf, (size_t)n);
+            if (trc)
+                return trc;
+            continue;
+        }
+        c->in_len = (size_t)n;
+        return 0;
+    }
+}
+
 int sk_tc_recv(sk_tc *c, sk_msg *m, int timeout_ms)
 {
     if (timeout_ms < 0)
@@ -232,41 +277,9 @@ int sk_tc_recv(sk_tc *c, sk_msg *m, int timeout_ms)
                 return sk_msg_decode(c->frame, c->frame_len, m, NULL);
             }
         }
-        c->in_off = c->in_len = 0;
-        if (c->tls) {
-            size_t got = 0;
-            int trc = sk_tls_read(c->tls, c->inbuf, sizeof(c->inbuf), &got);
-            if (trc)
-                return trc;
-            tls_flush(c);
-            if (got > 0) {
-                c->in_len = got;
-                continue;
-            }
-            if (sk_tls_peer_closed(c->tls))
-                return SK_TC_EOF;
-        }
-        uint64_t now = wall_ms();
-        if (now >= end)
-            return -SK_E_TIMEOUT;
-        struct pollfd pfd = {c->fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, (int)(end - now));
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0)
-            return -SK_E_TIMEOUT;
-        ssize_t n = recv(c->fd, c->inbuf, sizeof(c->inbuf), 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return SK_TC_EOF;
-        if (c->tls) {
-            int trc = sk_tls_feed(c->tls, c->inbuf, (size_t)n);
-            if (trc)
-                return trc;
-            continue;
-        }
-        c->in_len = (size_t)n;
+        int rc = read_more(c, end);
+        if (rc)
+            return rc;
     }
 }
 
@@ -310,73 +323,113 @@ static int expect(sk_tc *c, sk_msg *m, uint32_t want, uint32_t rid)
     }
 }
 
-static int hello_challenge(sk_tc *c, uint8_t nonce[SK_NONCE_LEN], uint64_t *server_ms)
+/* ---- the handshake: the sync engine's (proto/sk_engine.h), so it exists once ----------------- */
+
+static int tc_enrolled(void *payload, sk_engine *e, const sk_msg *m)
 {
-    sk_msg m, r;
-    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(c));
-    m.u.hello.versions[0] = SK_PROTO_VERSION;
-    m.u.hello.nversions = 1;
-    m.u.hello.device = c->device;
-    m.u.hello.app = SK_STR("sakhi-testclient");
-    if (c->hello_max_frame)
-        m.u.hello.max_frame = c->hello_max_frame;
-    m.u.hello.caps = c->hello_caps;
-    int rc = sk_tc_send(c, &m);
-    if (rc || (rc = expect(c, &r, SK_MSG_CHALLENGE, m.rid)))
-        return rc;
-    memcpy(nonce, r.u.challenge.nonce, SK_NONCE_LEN);
-    *server_ms = r.u.challenge.server_ms;
-    sk_msg_free(&r);
+    sk_tc *c = payload;
+    (void)e;
+    c->device = m->u.enrolled.device;
     return 0;
 }
 
-static int auth_welcome(sk_tc *c, const uint8_t nonce[SK_NONCE_LEN], uint64_t server_ms)
+/* WELCOME's values as the server sent them (tests check the server's limits, uncapped). */
+static int tc_welcome(void *payload, sk_engine *e, const sk_msg *m, int behind)
 {
-    sk_msg m, r;
-    sk_msg_init(&m, SK_MSG_AUTH, sk_tc_rid(c));
-    int rc = sk_auth_sign(m.u.auth.sig, c->priv, nonce, c->device, server_ms);
-    if (rc || (rc = sk_tc_send(c, &m)) || (rc = expect(c, &r, SK_MSG_WELCOME, m.rid)))
-        return rc;
-    c->max_frame = r.u.welcome.max_frame;
-    c->max_batch = r.u.welcome.max_batch;
-    c->max_inflight = r.u.welcome.max_inflight;
-    c->role = r.u.welcome.role;
-    c->session = r.u.welcome.session;
-    c->server_ms = r.u.welcome.server_ms;
-    c->seq = r.u.welcome.has_seq ? r.u.welcome.seq : 0;
-    c->epoch = r.u.welcome.epoch;
-    sk_msg_free(&r);
+    sk_tc *c = payload;
+    (void)e;
+    (void)behind;
+    c->max_frame = m->u.welcome.max_frame;
+    c->max_batch = m->u.welcome.max_batch;
+    c->max_inflight = m->u.welcome.max_inflight;
+    c->role = m->u.welcome.role;
+    c->session = m->u.welcome.session;
+    c->server_ms = m->u.welcome.server_ms;
+    c->seq = m->u.welcome.has_seq ? m->u.welcome.seq : 0;
+    c->epoch = m->u.welcome.epoch;
     return 0;
+}
+
+/* The engine's failure as this client's codes: -code for ERROR, WIPE (-SK_E_REVOKED) and BYE
+ * (last_code keeps the server's code), else the engine's own code. */
+static int tc_engine_error(sk_tc *c, const sk_engine *e)
+{
+    int code;
+    switch (sk_engine_error(e, &code, NULL)) {
+    case SK_ENGINE_ERR_SERVER: c->last_code = (uint32_t)code; return -code;
+    case SK_ENGINE_ERR_CLOSED: c->last_code = 0; return -SK_E_INTERNAL;
+    case SK_ENGINE_ERR_WIPED: c->last_code = (uint32_t)code; return -SK_E_REVOKED;
+    case SK_ENGINE_ERR_VERSION: return -SK_E_VERSION;
+    case SK_ENGINE_ERR_TIMEOUT: return -SK_E_TIMEOUT;
+    case SK_ENGINE_ERR_NOMEM: return -SK_E_NOMEM;
+    default: return code < 0 ? code : -SK_E_INTERNAL;
+    }
+}
+
+/* HELLO -> CHALLENGE -> [ENROLL -> ENROLLED ->] AUTH -> WELCOME on this connection. Bytes that
+ * follow WELCOME stay in inbuf for sk_tc_recv. */
+static int handshake(sk_tc *c, const char *code, const char *label)
+{
+    static const sk_engine_ops ops = {.enrolled = tc_enrolled, .welcome = tc_welcome};
+    sk_engine e;
+    sk_engine_config ec;
+    int rc = 0;
+    if (c->fd < 0)
+        return SK_TC_EOF;
+    memset(&ec, 0, sizeof(ec));
+    ec.mode = SK_ENGINE_HANDSHAKE;
+    ec.device = c->device;
+    ec.priv = c->priv;
+    ec.app = "sakhi-testclient";
+    ec.caps = c->hello_caps;
+    ec.hello_max_frame = c->hello_max_frame;
+    ec.enroll_code = code;
+    ec.enroll_pub = c->pub;
+    ec.enroll_label = label;
+    ec.io_timeout_ms = (unsigned)c->timeout_ms;
+    ec.handshake_max_frame = SK_FRAME_DEFAULT_MAX;
+    ec.first_rid = c->next_rid;
+    if ((rc = sk_engine_init(&e, &ec, &ops, c)))
+        goto out;
+    int st = sk_engine_start(&e, wall_ms());
+    for (;;) {
+        const uint8_t *p;
+        size_t n;
+        sk_engine_output(&e, &p, &n);
+        if (n > 0) {
+            if ((rc = sk_tc_send_raw(c, p, n)))
+                goto out;
+            sk_engine_consume(&e, n);
+        }
+        if (st == SK_ENGINE_DONE)
+            break;
+        if (st == SK_ENGINE_FAILED) {
+            rc = tc_engine_error(c, &e);
+            goto out;
+        }
+        if (c->in_off >= c->in_len && (rc = read_more(c, wall_ms() + (uint64_t)c->timeout_ms)))
+            goto out;
+        size_t used = 0;
+        st = sk_engine_feed(&e, c->inbuf + c->in_off, c->in_len - c->in_off, &used, wall_ms());
+        c->in_off += used;
+    }
+out:
+    if (e.next_rid)
+        c->next_rid = e.next_rid;
+    sk_engine_free(&e);
+    return rc;
 }
 
 int sk_tc_enroll(sk_tc *c, const char *code, const char *label)
 {
-    uint8_t nonce[SK_NONCE_LEN];
-    uint64_t server_ms;
-    sk_msg m, r;
     c->device = 0;
     int rc = sk_auth_keygen(c->priv, c->pub);
-    if (rc || (rc = hello_challenge(c, nonce, &server_ms)))
-        return rc;
-    sk_msg_init(&m, SK_MSG_ENROLL, sk_tc_rid(c));
-    m.u.enroll.code = sk_str_c(code);
-    memcpy(m.u.enroll.pubkey, c->pub, SK_PUBKEY_LEN);
-    m.u.enroll.label = sk_str_c(label);
-    if ((rc = sk_tc_send(c, &m)) || (rc = expect(c, &r, SK_MSG_ENROLLED, m.rid)))
-        return rc;
-    c->device = r.u.enrolled.device;
-    sk_msg_free(&r);
-    return auth_welcome(c, nonce, server_ms);
+    return rc ? rc : handshake(c, code, label);
 }
 
 int sk_tc_auth(sk_tc *c)
 {
-    uint8_t nonce[SK_NONCE_LEN];
-    uint64_t server_ms;
-    int rc = hello_challenge(c, nonce, &server_ms);
-    if (rc)
-        return rc;
-    return auth_welcome(c, nonce, server_ms);
+    return handshake(c, NULL, NULL);
 }
 
 int sk_tc_push(sk_tc *c, const sk_change *changes, uint32_t n, sk_ack *acks_out)

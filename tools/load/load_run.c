@@ -21,6 +21,7 @@
 #include "load.h"
 
 #include "sk_auth.h"
+#include "sk_engine.h"
 #include "sk_err.h"
 #include "sk_frame.h"
 
@@ -31,7 +32,7 @@
 #include <uv.h>
 
 enum { RD_ENROLL, RD_BASELINE, RD_CREATE, RD_EDIT, RD_VERIFY, RD_IDLE, RD_DONE };
-enum { SS_FREE, SS_BACKOFF, SS_CONNECTING, SS_HELLO, SS_ENROLL, SS_AUTH, SS_READY, SS_CLOSING };
+enum { SS_FREE, SS_BACKOFF, SS_CONNECTING, SS_HANDSHAKE, SS_READY, SS_CLOSING };
 
 #define HANDSHAKE_FRAME (64u * 1024u)
 #define PULL_LIMIT 1000u
@@ -58,8 +59,8 @@ typedef struct ld_slot {
     int idle_counted;
     sk_frame_reader rd;
     uint32_t next_rid;
-    uint8_t nonce[SK_NONCE_LEN];
-    uint64_t server_ms;
+    sk_engine eng; /* the handshake (HELLO .. WELCOME), libsakhi's engine; then rd */
+    int eng_on;
     uint32_t max_batch, max_inflight;
     uint32_t send_pos;
     ld_batch fl[LD_MAX_INFLIGHT];
@@ -316,6 +317,9 @@ static void on_closed(uv_handle_t *h)
     ld_eng *e = s->e;
     ld_run *r = e->r;
     sk_frame_reader_free(&s->rd);
+    if (s->eng_on)
+        sk_engine_free(&s->eng);
+    s->eng_on = 0;
     sk_tls_conn_free(s->tls);
     s->tls = NULL;
     r->st.sessions++;
@@ -458,10 +462,17 @@ static void slot_on_bytes(ld_slot *s, const uint8_t *p, size_t n)
         slot_fail(s, "cannot send on the connection");
 }
 
-/* Frames from the server, in the clear. */
+static void handshake_feed(ld_slot *s, const uint8_t *p, size_t n, size_t *used);
+
+/* Frames from the server, in the clear: the handshake engine's until WELCOME, then ours. */
 static void slot_on_plain(ld_slot *s, const uint8_t *p, size_t n)
 {
     size_t off = 0;
+    if (s->eng_on) {
+        handshake_feed(s, p, n, &off);
+        if (s->eng_on || s->state == SS_CLOSING)
+            return;
+    }
     while (off < n && s->state != SS_CLOSING) {
         size_t used = 0;
         const uint8_t *frame;
@@ -499,19 +510,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     slot_on_bytes(s, (const uint8_t *)buf->base, (size_t)nread);
 }
 
-static void send_hello(ld_slot *s)
-{
-    sk_msg m;
-    sk_msg_init(&m, SK_MSG_HELLO, s->next_rid++);
-    m.u.hello.versions[0] = SK_PROTO_VERSION;
-    m.u.hello.nversions = 1;
-    m.u.hello.device = s->dev->id;
-    m.u.hello.app = SK_STR("sakhi-load");
-    if (slot_send(s, &m))
-        slot_fail(s, "cannot send HELLO");
-    else
-        s->state = SS_HELLO;
-}
+static void handshake_start(ld_slot *s);
 
 static void on_connect(uv_connect_t *req, int status)
 {
@@ -540,7 +539,7 @@ static void on_connect(uv_connect_t *req, int status)
             return;
         }
     }
-    send_hello(s);
+    handshake_start(s);
 }
 
 static void slot_connect(ld_slot *s)
@@ -553,6 +552,7 @@ static void slot_connect(ld_slot *s)
     s->idle_counted = 0;
     s->next_rid = 1;
     s->nfl = 0;
+    s->eng_on = 0;
     s->pull_rid = 0;
     s->pulled = 0;
     s->outstanding = 0;
@@ -892,20 +892,6 @@ static void send_early(ld_slot *s)
         send_pull(s); /* served after the PUSH before it, so it sees it */
 }
 
-static void send_auth(ld_slot *s)
-{
-    sk_msg m;
-    sk_msg_init(&m, SK_MSG_AUTH, s->next_rid++);
-    if (sk_auth_sign(m.u.auth.sig, s->dev->priv, s->nonce, s->dev->id, s->server_ms) ||
-        slot_send(s, &m)) {
-        slot_fail(s, "cannot send AUTH");
-        return;
-    }
-    s->state = SS_AUTH;
-    if (!s->e->stopping)
-        send_early(s);
-}
-
 static void copy_str(char *dst, size_t cap, sk_str v)
 {
     size_t n = v.n < cap - 1 ? v.n : cap - 1;
@@ -914,10 +900,177 @@ static void copy_str(char *dst, size_t cap, sk_str v)
     dst[n] = '\0';
 }
 
+/* ---- the handshake: the sync engine of proto/sk_engine.h in handshake mode ---------------------- */
+
+/* What the engine queued (HELLO, ENROLL, AUTH, PONG) goes out as any frame of ours does. */
+static int handshake_flush(ld_slot *s)
+{
+    const uint8_t *p;
+    size_t n;
+    sk_engine_output(&s->eng, &p, &n);
+    if (n == 0)
+        return 0;
+    uint8_t *copy = malloc(n);
+    if (!copy)
+        return -SK_E_NOMEM;
+    memcpy(copy, p, n);
+    sk_engine_consume(&s->eng, n);
+    return slot_send_bytes(s, copy, n);
+}
+
+static void hs_sent(void *payload, uint32_t type, size_t bytes)
+{
+    ld_slot *s = payload;
+    ld_run *r = s->e->r;
+    r->st.up[byte_class(s, type)] += bytes;
+    if (is_request(type) && s->outstanding++ == 0)
+        r->st.round_trips++;
+}
+
+static void hs_received(void *payload, uint32_t type, size_t bytes)
+{
+    ld_slot *s = payload;
+    s->e->r->st.down[byte_class(s, type)] += bytes;
+    if (type == SK_MSG_CHALLENGE || type == SK_MSG_ENROLLED || type == SK_MSG_WELCOME)
+        answered(s);
+}
+
+static int hs_enrolled(void *payload, sk_engine *e, const sk_msg *m)
+{
+    ld_slot *s = payload;
+    (void)e;
+    s->dev->id = m->u.enrolled.device;
+    s->dev->role = m->u.enrolled.role;
+    copy_str(s->dev->worker, sizeof(s->dev->worker), m->u.enrolled.worker);
+    return 0;
+}
+
+static int hs_welcome(void *payload, sk_engine *e, const sk_msg *m, int behind)
+{
+    ld_slot *s = payload;
+    (void)e;
+    (void)behind;
+    s->max_batch = m->u.welcome.max_batch;
+    s->max_inflight = m->u.welcome.max_inflight;
+    copy_str(s->dev->worker, sizeof(s->dev->worker), m->u.welcome.worker);
+    s->dev->role = m->u.welcome.role;
+    sk_frame_reader_set_max(&s->rd, m->u.welcome.max_frame);
+    return 0;
+}
+
+/* AUTH is queued: it leaves first, the early requests right behind it. */
+static int hs_authed(void *payload, sk_engine *e)
+{
+    ld_slot *s = payload;
+    int rc = handshake_flush(s);
+    s->next_rid = e->next_rid;
+    if (!rc && !s->e->stopping)
+        send_early(s);
+    return rc;
+}
+
+static const sk_engine_ops hs_ops = {.enrolled = hs_enrolled,
+                                     .welcome = hs_welcome,
+                                     .authed = hs_authed,
+                                     .sent = hs_sent,
+                                     .received = hs_received};
+
+static void handshake_start(ld_slot *s)
+{
+    ld_dev *d = s->dev;
+    char label[32];
+    sk_engine_config ec;
+    snprintf(label, sizeof(label), "load-%u", (unsigned)d->idx);
+    memset(&ec, 0, sizeof(ec));
+    ec.mode = SK_ENGINE_HANDSHAKE;
+    ec.device = d->id;
+    ec.priv = d->priv;
+    ec.app = "sakhi-load";
+    if (!d->id) {
+        ec.enroll_code = d->code;
+        ec.enroll_pub = d->pub;
+        ec.enroll_label = label;
+    }
+    ec.io_timeout_ms = UINT32_MAX; /* the slot's silence timer bounds the wait */
+    ec.stall_timeout_ms = UINT32_MAX;
+    ec.handshake_max_frame = HANDSHAKE_FRAME;
+    if (sk_engine_init(&s->eng, &ec, &hs_ops, s)) {
+        sk_engine_free(&s->eng);
+        slot_fail(s, "cannot start the handshake");
+        return;
+    }
+    s->eng_on = 1;
+    s->state = SS_HANDSHAKE;
+    if (sk_engine_start(&s->eng, 0) != SK_ENGINE_RUNNING || handshake_flush(s))
+        slot_fail(s, "cannot send HELLO");
+}
+
+/* The server answered ERROR code: count it, keep its suggested wait, and give up on the
+ * refusals no retry cures. */
+static void server_refused(ld_slot *s, uint32_t code, uint32_t retry_ms)
+{
+    char msg[160];
+    count_err(s->e->r, code);
+    s->retry_ms = retry_ms;
+    if (code == SK_E_ENROLL_CODE || code == SK_E_VERSION || code == SK_E_AUTH_FAILED)
+        s->no_retry = 1;
+    snprintf(msg, sizeof(msg), "server answered ERROR %s", sk_err_name((int)code));
+    slot_fail(s, msg);
+}
+
+static void server_wiped(ld_slot *s)
+{
+    count_err(s->e->r, SK_E_REVOKED);
+    s->no_retry = 1;
+    slot_fail(s, "server answered WIPE");
+}
+
+/* The engine failed: count it as the server's answer would have been. */
+static void handshake_failed(ld_slot *s)
+{
+    ld_run *r = s->e->r;
+    int code;
+    switch (sk_engine_error(&s->eng, &code, NULL)) {
+    case SK_ENGINE_ERR_SERVER: server_refused(s, (uint32_t)code, s->eng.retry_ms); return;
+    case SK_ENGINE_ERR_WIPED: server_wiped(s); return;
+    case SK_ENGINE_ERR_CLOSED: slot_fail(s, "server said BYE"); return;
+    case SK_ENGINE_ERR_VERSION:
+        count_err(r, SK_E_VERSION);
+        s->no_retry = 1;
+        slot_fail(s, "server chose another protocol version");
+        return;
+    default:
+        count_err(r, code < 0 ? (uint32_t)-code : SK_E_STATE);
+        slot_fail(s, "unexpected message from the server");
+        return;
+    }
+}
+
+/* Bytes for the handshake; *used: how many the engine took (it stops right after WELCOME). */
+static void handshake_feed(ld_slot *s, const uint8_t *p, size_t n, size_t *used)
+{
+    int st = sk_engine_feed(&s->eng, p, n, used, 0);
+    if (s->state == SS_CLOSING)
+        return; /* a callback failed the slot */
+    if (handshake_flush(s)) {
+        slot_fail(s, "cannot send on the connection");
+        return;
+    }
+    if (st == SK_ENGINE_FAILED) {
+        handshake_failed(s);
+        return;
+    }
+    if (st != SK_ENGINE_DONE)
+        return;
+    sk_engine_free(&s->eng); /* next_rid was taken over when AUTH left (hs_authed) */
+    s->eng_on = 0;
+    s->state = SS_READY;
+    slot_work(s);
+}
+
 static void handle_frame(ld_slot *s, const uint8_t *body, uint32_t len)
 {
     ld_run *r = s->e->r;
-    ld_dev *d = s->dev;
     sk_msg m;
     int rc = sk_msg_decode(body, len, &m, NULL);
     if (rc) {
@@ -928,48 +1081,8 @@ static void handle_frame(ld_slot *s, const uint8_t *body, uint32_t len)
     r->st.down[byte_class(s, m.type)] += (uint64_t)len + SK_FRAME_HDR;
     switch (m.type) {
     case SK_MSG_CHALLENGE:
-        if (s->state != SS_HELLO)
-            goto state;
-        answered(s);
-        memcpy(s->nonce, m.u.challenge.nonce, SK_NONCE_LEN);
-        s->server_ms = m.u.challenge.server_ms;
-        if (d->id) {
-            send_auth(s);
-        } else {
-            sk_msg e;
-            char label[32];
-            snprintf(label, sizeof(label), "load-%u", (unsigned)d->idx);
-            sk_msg_init(&e, SK_MSG_ENROLL, s->next_rid++);
-            e.u.enroll.code = sk_str_c(d->code);
-            memcpy(e.u.enroll.pubkey, d->pub, SK_PUBKEY_LEN);
-            e.u.enroll.label = sk_str_c(label);
-            if (slot_send(s, &e))
-                slot_fail(s, "cannot send ENROLL");
-            else
-                s->state = SS_ENROLL;
-        }
-        break;
     case SK_MSG_ENROLLED:
-        if (s->state != SS_ENROLL)
-            goto state;
-        answered(s);
-        d->id = m.u.enrolled.device;
-        d->role = m.u.enrolled.role;
-        copy_str(d->worker, sizeof(d->worker), m.u.enrolled.worker);
-        send_auth(s);
-        break;
-    case SK_MSG_WELCOME:
-        if (s->state != SS_AUTH)
-            goto state;
-        answered(s);
-        s->max_batch = m.u.welcome.max_batch;
-        s->max_inflight = m.u.welcome.max_inflight;
-        copy_str(d->worker, sizeof(d->worker), m.u.welcome.worker);
-        d->role = m.u.welcome.role;
-        sk_frame_reader_set_max(&s->rd, m.u.welcome.max_frame);
-        s->state = SS_READY;
-        slot_work(s);
-        break;
+    case SK_MSG_WELCOME: goto state; /* the handshake is the engine's, and it is over */
     case SK_MSG_PUSH_ACK:
         if (s->state != SS_READY)
             goto state;
@@ -988,24 +1101,8 @@ static void handle_frame(ld_slot *s, const uint8_t *body, uint32_t len)
             slot_fail(s, "cannot send PONG");
         break;
     }
-    case SK_MSG_ERROR:
-        count_err(r, m.u.error.code);
-        s->retry_ms = m.u.error.retry_ms;
-        if (m.u.error.code == SK_E_ENROLL_CODE || m.u.error.code == SK_E_VERSION ||
-            m.u.error.code == SK_E_AUTH_FAILED)
-            s->no_retry = 1;
-        {
-            char msg[160];
-            snprintf(msg, sizeof(msg), "server answered ERROR %s",
-                     sk_err_name((int)m.u.error.code));
-            slot_fail(s, msg);
-        }
-        break;
-    case SK_MSG_WIPE:
-        count_err(r, SK_E_REVOKED);
-        s->no_retry = 1;
-        slot_fail(s, "server answered WIPE");
-        break;
+    case SK_MSG_ERROR: server_refused(s, m.u.error.code, m.u.error.retry_ms); break;
+    case SK_MSG_WIPE: server_wiped(s); break;
     case SK_MSG_BYE:
         if (m.u.error.code)
             count_err(r, m.u.error.code);
