@@ -17,6 +17,15 @@ if(TARGET sakhi-server)
     TIMEOUT 180)
 endif()
 
+# Sync as a phone runs it (issue 22 point 6): deadline, network-changed hint, summary.
+if(TARGET sakhi AND TARGET sakhi-server)
+  sakhi_add_test(test_client_background_sync
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_background_sync.c
+    LIBS sakhi sakhi_testsupport Threads::Threads
+    LABELS integration
+    TIMEOUT 180)
+endif()
+
 # The engine fed fuzzer bytes directly (no socket, no store): its corpus replayed in every
 # build; -DSAKHI_FUZZ=ON (clang) also builds the libFuzzer binary.
 add_executable(fuzz_engine_replay
@@ -31,4 +40,24 @@ if(SAKHI_FUZZ)
                          -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
   target_link_options(fuzz_engine PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_engine PRIVATE sakhi_proto sakhi_warnings)
+endif()
+
+# The C example of docs/CLIENT-API.md ("Sync as a phone runs it"), taken from the document at
+# configure time, built with the project's warnings (as errors in CI) and run on a new store.
+file(READ ${PROJECT_SOURCE_DIR}/docs/CLIENT-API.md SAKHI_CLIENT_API_DOC)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+             ${PROJECT_SOURCE_DIR}/docs/CLIENT-API.md)
+string(REGEX MATCH "<!-- c_doc_example: background_sync -->\n```c\n(.*)" SAKHI_DOC_TAIL
+       "${SAKHI_CLIENT_API_DOC}")
+string(FIND "${CMAKE_MATCH_1}" "\n```" SAKHI_DOC_END)
+if(TARGET sakhi AND SAKHI_DOC_END GREATER 0)
+  string(SUBSTRING "${CMAKE_MATCH_1}" 0 ${SAKHI_DOC_END} SAKHI_DOC_EXAMPLE)
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/doc_background_sync.c "${SAKHI_DOC_EXAMPLE}\n")
+  add_executable(doc_background_sync ${CMAKE_CURRENT_BINARY_DIR}/doc_background_sync.c)
+  target_link_libraries(doc_background_sync PRIVATE sakhi sakhi_warnings)
+  add_test(NAME test_doc_background_sync
+    COMMAND doc_background_sync ${CMAKE_CURRENT_BINARY_DIR}/doc_background_sync.store 246813)
+  set_tests_properties(test_doc_background_sync PROPERTIES LABELS unit TIMEOUT 60)
+elseif(TARGET sakhi)
+  message(FATAL_ERROR "docs/CLIENT-API.md: no C example after <!-- c_doc_example: background_sync -->")
 endif()

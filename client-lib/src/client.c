@@ -281,6 +281,8 @@ int sakhi_open(sakhi_client **out, const char *path, const char *pin, const sakh
              opts->app ? opts->app : "libsakhi/" SAKHI_VERSION_STRING);
     c->cancel_pipe[0] = c->cancel_pipe[1] = -1;
     atomic_init(&c->syncing, 0);
+    atomic_init(&c->cancel_req, 0);
+    atomic_init(&c->netchange_req, 0);
     if (pthread_mutex_init(&c->mu, NULL) != 0) {
         sk_client_dealloc(c, c);
         return SAKHI_ENOMEM;

@@ -100,7 +100,11 @@ struct sakhi_client {
     char errfield[48];
 
     atomic_int syncing;
-    int cancel_pipe[2]; /* self-pipe: sakhi_sync_cancel writes, the sync's poll wakes */
+    int cancel_pipe[2];       /* self-pipe: sakhi_sync_cancel and the network hint write, the sync's
+                         * poll wakes */
+    atomic_int cancel_req;    /* sakhi_sync_cancel was called during this sync */
+    atomic_int netchange_req; /* sakhi_sync_network_changed: start the session over */
+    char last_sync_msg[256];  /* the last sync's error message, for its summary (under mu) */
 };
 
 /* ---- client.c ---------------------------------------------------------------------------- */

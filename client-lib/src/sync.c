@@ -1,28 +1,31 @@
 /*
- * sync.c - enrollment and the sync engine: HELLO/CHALLENGE/AUTH/WELCOME with the device key,
- * clock correction, the outbox pushed in batches (immediate-danger referrals first, in their
- * own batch), PULLs pipelined with the PUSHes, acknowledgements and pulled records applied in
- * short LMDB transactions, progress, cancellation, timeouts and the no-progress watchdog.
- * When both sides set SK_CAP_ZSTD, PUSH frames over 1 KiB go compressed and compressed frames
- * from the server are checked and unwrapped before decoding (proto/sk_zstd.h). When both set
- * SK_CAP_ECHO, the ack of a referral this device created carries the fields the server set, the
- * device builds the server's record from its change and them, and the pull sends such a record
- * as its bare version, accepted only for a record built so in this session.
+ * sync.c - enrollment and sakhi_sync: the driver of the sync engine (proto/sk_engine.h) over
+ * the connection (conn.c) and the local store. The engine decides every byte of the session
+ * (handshake, batches, pipelining, pulls); this file connects, moves bytes between the socket
+ * and the engine, and does what the engine asks of the store: the outbox snapshot and the
+ * changes of each batch, acknowledgements and pulled records applied in short LMDB
+ * transactions, the enrolled identity, the clock correction at WELCOME, WIPE.
  *
- * The engine runs on the caller's thread and holds the handle's mutex only while applying
- * what arrived (so capture keeps working meanwhile); network waits never hold it. Durability
- * rules: an outbox entry is deleted only in the transaction that records its ack; the pull
- * cursor moves only in the transaction that stores the records of that CHANGES frame. A cut at
- * any byte therefore loses nothing, and the server's per-op memory makes a resend harmless.
- * Owns the connection and the session state. It must never log record content, never drop a
- * rejected change silently, and never obey WIPE before it has authenticated.
+ * When both sides set SK_CAP_ECHO, the ack of a referral this device created carries the fields
+ * the server set; the device builds the server's record from its change and them, and the pull
+ * may send such a record as its bare version (the engine accepts it only for a record built so
+ * in this session).
+ *
+ * A sync runs on the caller's thread and holds the handle's mutex only while applying what
+ * arrived (so capture keeps working meanwhile); network waits never hold it. Durability rules:
+ * an outbox entry is deleted only in the transaction that records its ack; the pull cursor
+ * moves only in the transaction that stores the records of that CHANGES frame. A cut at any
+ * byte therefore loses nothing, and the server's per-op memory makes a resend harmless; that
+ * is what lets a sync stop at its deadline, or start over on a network-changed hint, and
+ * resume where it stopped. It must never log record content, never drop a rejected change
+ * silently, and never obey WIPE before it has authenticated.
  */
 #include "sk_client.h"
 
 #include "sk_auth.h"
+#include "sk_engine.h"
 #include "sk_err.h"
 #include "sk_frame.h"
-#include "sk_zstd.h"
 
 #include <openssl/crypto.h>
 #include <stddef.h>
@@ -31,95 +34,65 @@
 #include <string.h>
 #include <unistd.h>
 
-/* most bytes of changes in one PUSH (one change larger than this still goes alone) */
-#define SK_CLIENT_PUSH_BUDGET 8192
-/* most requests the client keeps outstanding, whatever WELCOME.max_inflight allows: the window
- * is an array sized by it, and a server's number is untrusted input */
+/* most requests the client keeps outstanding, whatever WELCOME.max_inflight allows: the
+ * server's number is untrusted input */
 #define SK_CLIENT_MAX_INFLIGHT 64u
+/* sessions one sakhi_sync may start over after network-changed hints */
+#define SK_CLIENT_MAX_RESTARTS 8
+/* a sync with a deadline stops sending new requests this long before it (a tenth of the
+ * deadline, at most this) and uses the time to collect the answers already on their way */
+#define SK_CLIENT_DRAIN_MAX_MS 15000u
 
-/* Early requests, sent right behind AUTH before WELCOME has told the server's limits
- * (PROTOCOL.md section 4.1): at most this many, a PUSH of at most this many changes, and only
- * frames that fit the 64 KiB maximum that holds until WELCOME (with room for the envelope). */
-#define SK_EARLY_INFLIGHT 2u
-#define SK_EARLY_MAX_BATCH 32u
-#define SK_EARLY_FRAME_BUDGET (60u * 1024u)
+/* an internal result: the network changed, start the session over */
+#define SK_RESTART 1
 
-typedef struct out_item {
-    uint64_t op;
-    int urgent;
-    size_t size; /* packed size of the change */
-} out_item;
-
-typedef struct inflight {
-    uint32_t rid;
-    uint32_t type;   /* SK_MSG_PUSH or SK_MSG_PULL */
-    size_t first, n; /* push: range in the ordered outbox list */
-    uint64_t epoch;  /* pull: PUSHes sent before it (the server serves it after them) */
-    int early;       /* sent before WELCOME (may be refused over the server's limits) */
-} inflight;
-
-/* A record this session built exactly from an ack with fields (SK_CAP_ECHO), at version; a
- * later ack of the same record that is not exact is noted with version 0. */
-typedef struct known_rec {
-    sk_id id;
-    uint64_t version;
-} known_rec;
+typedef struct snap {
+    sakhi_client *c;
+    MDB_txn *txn;
+    sk_engine_item *items;
+    size_t n, cap;
+    int rc;
+} snap;
 
 typedef struct sess {
     sakhi_client *c;
     sk_conn cn;
     int connected;
-    sk_frame_reader fr;
-    sk_buf wbuf;
-    size_t woff;
+    sk_engine eng;
+    int have_eng;
     uint8_t rbuf[16384];
-    size_t rlen, roff;
-    uint32_t next_rid;
-    unsigned io_timeout, stall_timeout, batch_size, pull_limit;
-    uint64_t start_ms, last_rx_ms, last_progress_ms;
+    unsigned io_timeout;
+    uint64_t start_ms, hard_ms; /* hard_ms: the sync's deadline (0 = none) */
     const sakhi_sync_options *o;
     sakhi_sync_result *res;
     sakhi_progress prog;
-    int authed;
-    int enrolling; /* an enrollment session (ENROLL_CODE errors are meaningful) */
-    int corked;    /* queue what send_msg encodes; flushed together (AUTH with early requests) */
-    /* from WELCOME */
-    uint32_t max_batch, max_inflight, max_frame;
-    int zstd;  /* both sides set SK_CAP_ZSTD: PUSH may go compressed, wrappers accepted */
-    int zdict; /* both sides set SK_CAP_ZDICT (and zstd): frames with the dictionary */
-    int echo;  /* both sides set SK_CAP_ECHO: acks with fields, version-only records */
-    /* records this session built exactly from an ack with fields (SK_CAP_ECHO): only these may
-     * come back as their version alone */
-    known_rec *known;
-    size_t nknown, capknown;
-    uint8_t *zbody; /* the last decompressed frame body; *m of recv_msg may point into it */
-    sk_actor actor;
-    char worker[SK_MAX_NAME + 1];
-    /* cursor ahead of the server (docs/FIELD.md "Never drop unsent data"): the pull cursor as
-     * the session knows it; set when an APPLIED/MERGED ack's version (the server's new seq) is
-     * not above it, i.e. the server's history is shorter than what the device has seen */
-    uint64_t cursor;
-    int cursor_ahead;
+    /* counts of earlier sessions of this sync (it starts over when the network changes) */
+    uint64_t sent0, received0, base_push_done, base_bytes_done, base_pull_done;
+    sk_engine_item *items; /* the outbox snapshot of the current session */
+    int enrolling;
+    sk_actor actor;  /* from WELCOME, for the stub rules of pulled records */
+    uint64_t cursor; /* the pull cursor this session began with */
     /* WELCOME showed another history than the one the device saw (a new epoch, or a server
      * behind the cursor): record versions the device holds come from the old one */
     int history_new;
-    /* the cursor this sync began with: what earlier sessions saw. An ack's version is compared
-     * with it, not with a cursor this session pulled: a PULL may see a PUSH sent after it (the
-     * server serves it once the PUSHes sent before it are answered, and a later one may have
-     * committed by then), so its CHANGES can pass that PUSH's versions before the ack comes. */
-    uint64_t cursor0;
     /* changes of the sent journal put back in the outbox for a server that lost them (section
-     * 5.6), to be pushed in this session after the snapshot taken at its start */
-    out_item *requeued;
+     * 5.6), pushed in this session after the snapshot taken at its start */
+    sk_engine_item *requeued;
     size_t nrequeued, caprequeued;
-    uint64_t push_bytes_total, push_bytes_done; /* for the progress estimate */
+    size_t nitems, capitems; /* of items */
+    /* enrollment: what is stored on ENROLLED */
+    const char *host;
+    uint16_t port;
+    int plaintext;
+    const uint8_t *pin;
+    const uint8_t *priv;
 } sess;
 
-/* ---- errors from the server ------------------------------------------------------------------ */
+/* ---- errors ---------------------------------------------------------------------------------- */
 
 /* An ERROR from the server as the caller's code. ENROLL_CODE means something only while
  * enrolling; in a sync it is a protocol error (found by fuzz_client). */
-static int map_server_code(sakhi_client *c, int enrolling, uint32_t code, sk_str msg)
+static int map_server_code(sakhi_client *c, int enrolling, uint32_t code, const char *msg)
 {
     int rc;
     switch (code) {
@@ -135,36 +108,62 @@ static int map_server_code(sakhi_client *c, int enrolling, uint32_t code, sk_str
     case SK_E_NOMEM: rc = SAKHI_ESERVER; break;
     default: rc = sk_err_advice((int)code) == SK_ADVICE_RETRY ? SAKHI_ESERVER : SAKHI_EPROTO;
     }
-    return sk_client_fail(c, rc, NULL, "server: %s (%u)%s%.*s", sk_err_name((int)code),
-                          (unsigned)code, msg.n ? ": " : "", (int)(msg.n > 200 ? 200 : msg.n),
-                          msg.p ? msg.p : "");
+    return sk_client_fail(c, rc, NULL, "server: %s (%u)%s%s", sk_err_name((int)code),
+                          (unsigned)code, *msg ? ": " : "", msg);
 }
 
-/* ---- I/O ------------------------------------------------------------------------------------- */
+/* The engine failed: its reason as the caller's code and message. */
+static int engine_fail(sess *s)
+{
+    int code;
+    const char *text;
+    switch (sk_engine_error(&s->eng, &code, &text)) {
+    case SK_ENGINE_ERR_SERVER: return map_server_code(s->c, s->enrolling, (uint32_t)code, text);
+    case SK_ENGINE_ERR_CLOSED: return sk_client_fail(s->c, SAKHI_ENET, NULL, "%s", text);
+    case SK_ENGINE_ERR_TIMEOUT: return sk_client_fail(s->c, SAKHI_ETIMEOUT, NULL, "%s", text);
+    case SK_ENGINE_ERR_WIPED: return sk_client_fail(s->c, SAKHI_EREVOKED, NULL, "%s", text);
+    case SK_ENGINE_ERR_VERSION: return sk_client_fail(s->c, SAKHI_EVERSION, NULL, "%s", text);
+    case SK_ENGINE_ERR_NOMEM: return sk_client_fail(s->c, SAKHI_ENOMEM, NULL, "%s", text);
+    case SK_ENGINE_ERR_DRIVER: return code; /* the callback set the message */
+    default:
+        return sk_client_fail(s->c, code == -SK_E_INTERNAL ? SAKHI_EIO : SAKHI_EPROTO, NULL, "%s",
+                              text);
+    }
+}
+
+/* ---- progress -------------------------------------------------------------------------------- */
 
 static int report(sess *s)
 {
-    s->prog.bytes_sent = s->cn.sent;
-    s->prog.bytes_received = s->cn.received;
+    if (s->have_eng) {
+        const sk_engine_progress *ep = &s->eng.prog;
+        s->prog.push_total = s->base_push_done + ep->push_total;
+        s->prog.push_done = s->base_push_done + ep->push_done;
+        s->prog.pull_done = s->base_pull_done + ep->pull_done;
+        s->prog.push_bytes_total = s->base_bytes_done + ep->push_bytes_total;
+        s->prog.push_bytes_done = s->base_bytes_done + ep->push_bytes_done;
+    }
+    s->prog.bytes_sent = s->sent0 + s->cn.sent;
+    s->prog.bytes_received = s->received0 + s->cn.received;
     s->prog.elapsed_ms = sk_client_mono_ms() - s->start_ms;
     s->prog.push_remaining =
         s->prog.push_total > s->prog.push_done ? s->prog.push_total - s->prog.push_done : 0;
-    s->prog.push_bytes_total = s->push_bytes_total;
-    s->prog.push_bytes_done = s->push_bytes_done;
     /* estimate of the push still to do, from the rate of the bytes acknowledged so far */
     s->prog.eta_ms = 0;
-    if (s->push_bytes_done > 0 && s->push_bytes_total > s->push_bytes_done)
+    if (s->prog.push_bytes_done > 0 && s->prog.push_bytes_total > s->prog.push_bytes_done)
         s->prog.eta_ms = (uint64_t)((double)s->prog.elapsed_ms *
-                                    (double)(s->push_bytes_total - s->push_bytes_done) /
-                                    (double)s->push_bytes_done);
+                                    (double)(s->prog.push_bytes_total - s->prog.push_bytes_done) /
+                                    (double)s->prog.push_bytes_done);
     if (s->res) {
-        s->res->bytes_sent = s->cn.sent;
-        s->res->bytes_received = s->cn.received;
+        s->res->bytes_sent = s->prog.bytes_sent;
+        s->res->bytes_received = s->prog.bytes_received;
     }
     if (s->o->progress && s->o->progress(&s->prog, s->o->progress_payload))
         return sk_client_fail(s->c, SAKHI_ECANCELED, NULL, "canceled by the progress callback");
     return 0;
 }
+
+/* ---- I/O ------------------------------------------------------------------------------------- */
 
 /* A transport failure: its code, with the transport's detail when it has one. */
 static int conn_fail(sess *s, int rc, const char *fallback)
@@ -174,206 +173,91 @@ static int conn_fail(sess *s, int rc, const char *fallback)
     return sk_client_fail(s->c, rc, NULL, "%s", fallback);
 }
 
+/* Send what the engine queued, as far as the socket takes it. */
 static int flush_some(sess *s)
 {
-    while (s->woff < s->wbuf.len) {
+    for (;;) {
+        const uint8_t *p;
+        size_t n;
         int again;
-        long w = s->cn.ops->send(&s->cn, s->wbuf.data + s->woff, s->wbuf.len - s->woff, &again);
+        sk_engine_output(&s->eng, &p, &n);
+        if (n == 0)
+            return 0;
+        long w = s->cn.ops->send(&s->cn, p, n, &again);
         if (w < 0)
             return conn_fail(s, (int)w, "connection lost while sending");
         if (again)
-            break;
-        s->woff += (size_t)w;
+            return 0;
+        sk_engine_consume(&s->eng, (size_t)w);
     }
-    if (s->woff == s->wbuf.len) {
-        sk_buf_reset(&s->wbuf);
-        s->woff = 0;
-    }
-    return 0;
 }
 
-static int send_msg(sess *s, const sk_msg *m)
+static int out_pending(sess *s)
 {
-    size_t start = s->wbuf.len;
-    int rc = sk_msg_encode(&s->wbuf, m);
-    if (rc)
-        return sk_client_fail(
-            s->c, sk_client_err_from_sk(rc) == SAKHI_ENOMEM ? SAKHI_ENOMEM : SAKHI_EPROTO, NULL,
-            "could not encode %s: %s", sk_msg_type_name(m->type), sk_err_name(rc));
-    /* A large PUSH goes compressed when negotiated (it stays plain when that does not pay). */
-    if (s->zstd && m->type == SK_MSG_PUSH)
-        sk_zframe_compress_frame_ex(&s->wbuf, start, s->zdict ? SK_ZF_DICT : 0);
-    return s->corked ? 0 : flush_some(s);
+    const uint8_t *p;
+    size_t n;
+    sk_engine_output(&s->eng, &p, &n);
+    return n > 0;
 }
 
-/* Wait for bytes (and write what is queued). Applies the read timeout and the watchdog. */
-static int pump(sess *s)
-{
-    uint64_t now = sk_client_mono_ms();
-    uint64_t rx_left =
-        s->last_rx_ms + s->io_timeout > now ? s->last_rx_ms + s->io_timeout - now : 0;
-    uint64_t st_left = s->last_progress_ms + s->stall_timeout > now
-                           ? s->last_progress_ms + s->stall_timeout - now
-                           : 0;
-    if (rx_left == 0)
-        return sk_client_fail(s->c, SAKHI_ETIMEOUT, NULL, "no answer from the server for %u ms",
-                              s->io_timeout);
-    if (st_left == 0)
-        return sk_client_fail(s->c, SAKHI_ETIMEOUT, NULL, "watchdog: no progress for %u ms",
-                              s->stall_timeout);
-    unsigned wait = (unsigned)(rx_left < st_left ? rx_left : st_left);
-    int readable, writable;
-    int rc = sk_conn_wait(&s->cn, s->woff < s->wbuf.len, wait, &readable, &writable);
-    if (rc == SAKHI_ECANCELED)
-        return sk_client_fail(s->c, rc, NULL, "sync canceled");
-    if (rc == SAKHI_ETIMEOUT)
-        return 0; /* the checks above fire on the next call */
-    if (rc)
-        return conn_fail(s, rc, "connection error");
-    if (writable && (rc = flush_some(s)))
-        return rc;
-    if (readable) {
-        int again;
-        long r = s->cn.ops->recv(&s->cn, s->rbuf, sizeof(s->rbuf), &again);
-        if (r < 0)
-            return conn_fail(s, (int)r, "connection lost");
-        if (!again && r == 0)
-            return sk_client_fail(s->c, SAKHI_ENET, NULL, "the server closed the connection");
-        if (r > 0) {
-            s->rlen = (size_t)r;
-            s->roff = 0;
-            s->last_rx_ms = sk_client_mono_ms();
-        }
-    }
-    return 0;
-}
-
-static int wipe_now(sess *s, const sk_msg *m)
+/* The wait woke on the cancel pipe: a cancel, or a network-changed hint (start over). */
+static int woken(sess *s)
 {
     sakhi_client *c = s->c;
-    pthread_mutex_lock(&c->mu);
-    sk_client_log(c, SAKHI_LOG_WARN, "event=wipe code=%u", (unsigned)m->u.error.code);
-    sk_lstore_wipe(c);
-    pthread_mutex_unlock(&c->mu);
-    return sk_client_fail(c, SAKHI_EREVOKED, NULL,
-                          "the server revoked this device; local data wiped");
+    if (atomic_load(&c->cancel_req))
+        return sk_client_fail(c, SAKHI_ECANCELED, NULL, "sync canceled");
+    if (atomic_exchange(&c->netchange_req, 0)) {
+        uint8_t junk[64];
+        while (read(c->cancel_pipe[0], junk, sizeof(junk)) > 0)
+            ;
+        if (atomic_load(&c->cancel_req)) /* a cancel that came with it wins */
+            return sk_client_fail(c, SAKHI_ECANCELED, NULL, "sync canceled");
+        sk_client_log(c, SAKHI_LOG_INFO, "event=network_changed");
+        return SK_RESTART;
+    }
+    return sk_client_fail(c, SAKHI_ECANCELED, NULL, "sync canceled");
 }
 
-/* Receive the next message that is not housekeeping (PING answered, PONG ignored). Strings in
- * *m point into the frame reader, valid until the next call. */
-static int recv_msg(sess *s, sk_msg *m)
+/* Run the engine on the connection until it is done or fails: send what it queued, wait for
+ * bytes or its next deadline, feed it what arrived. */
+static int drive(sess *s)
 {
+    sk_engine *e = &s->eng;
+    int st = sk_engine_start(e, sk_client_mono_ms());
     for (;;) {
-        if (s->roff < s->rlen) {
-            size_t used = 0;
-            const uint8_t *frame;
-            uint32_t flen;
-            int rc =
-                sk_frame_feed(&s->fr, s->rbuf + s->roff, s->rlen - s->roff, &used, &frame, &flen);
-            s->roff += used;
-            if (rc < 0)
-                return sk_client_fail(s->c, SAKHI_EPROTO, NULL, "bad frame from the server: %s",
-                                      sk_err_name(rc));
-            if (rc == 1) {
-                free(s->zbody);
-                s->zbody = NULL;
-                if (sk_zframe_is_wrapper(frame, flen)) {
-                    size_t zlen = 0;
-                    if (!s->zstd)
-                        return sk_client_fail(s->c, SAKHI_EPROTO, NULL,
-                                              "compressed frame from the server, not negotiated");
-                    rc = sk_zframe_unwrap_ex(frame, flen, s->max_frame, s->zdict ? SK_ZF_DICT : 0,
-                                             &s->zbody, &zlen);
-                    if (rc == -SK_E_NOMEM)
-                        return sk_client_fail(s->c, SAKHI_ENOMEM, NULL,
-                                              "no memory for a compressed frame");
-                    if (rc)
-                        return sk_client_fail(s->c, SAKHI_EPROTO, NULL,
-                                              "bad compressed frame from the server: %s",
-                                              sk_err_name(rc));
-                    frame = s->zbody;
-                    flen = (uint32_t)zlen;
-                }
-                rc = sk_msg_decode(frame, flen, m, NULL);
-                if (rc == -SK_E_UNKNOWN_TYPE && m->rid == 0)
-                    continue; /* a later protocol's unsolicited message: ignore */
-                if (rc)
-                    return sk_client_fail(s->c, SAKHI_EPROTO, NULL,
-                                          "undecodable message from the server: %s",
-                                          sk_err_name(rc));
-                if (m->type == SK_MSG_PING) {
-                    sk_msg pong;
-                    sk_msg_init(&pong, SK_MSG_PONG, m->rid);
-                    pong.u.ping.ms = m->u.ping.ms;
-                    sk_msg_free(m);
-                    if ((rc = send_msg(s, &pong)))
-                        return rc;
-                    continue;
-                }
-                if (m->type == SK_MSG_PONG) {
-                    sk_msg_free(m);
-                    continue;
-                }
-                if (m->type == SK_MSG_WIPE) {
-                    if (!s->authed) {
-                        sk_msg_free(m);
-                        return sk_client_fail(s->c, SAKHI_EPROTO, NULL,
-                                              "WIPE before authentication ignored");
-                    }
-                    rc = wipe_now(s, m);
-                    sk_msg_free(m);
-                    return rc;
-                }
-                if (m->type == SK_MSG_BYE) {
-                    rc = m->u.error.code
-                             ? map_server_code(s->c, s->enrolling, m->u.error.code, m->u.error.msg)
-                             : sk_client_fail(s->c, SAKHI_ENET, NULL,
-                                              "the server ended the session");
-                    sk_msg_free(m);
-                    return rc;
-                }
-                if (m->type == SK_MSG_ERROR && m->rid == 0) {
-                    rc = map_server_code(s->c, s->enrolling, m->u.error.code, m->u.error.msg);
-                    sk_msg_free(m);
-                    return rc;
-                }
-                return 0;
-            }
-            continue;
-        }
-        s->roff = s->rlen = 0;
-        int rc = pump(s);
+        int rc = flush_some(s);
         if (rc)
             return rc;
+        if (st == SK_ENGINE_DONE)
+            return 0;
+        if (st == SK_ENGINE_FAILED)
+            return engine_fail(s);
+        uint64_t now = sk_client_mono_ms();
+        if ((st = sk_engine_tick(e, now)) != SK_ENGINE_RUNNING)
+            continue;
+        uint64_t wait = sk_engine_wait_ms(e, now);
+        int readable, writable;
+        rc = sk_conn_wait(&s->cn, out_pending(s), wait > 600000 ? 600000u : (unsigned)wait,
+                          &readable, &writable);
+        if (rc == SAKHI_ECANCELED)
+            return woken(s);
+        if (rc == SAKHI_ETIMEOUT)
+            continue; /* the engine's checks fire on the next tick */
+        if (rc)
+            return conn_fail(s, rc, "connection error");
+        if (writable && (rc = flush_some(s)))
+            return rc;
+        if (readable) {
+            int again;
+            long r = s->cn.ops->recv(&s->cn, s->rbuf, sizeof(s->rbuf), &again);
+            if (r < 0)
+                return conn_fail(s, (int)r, "connection lost");
+            if (!again && r == 0)
+                return sk_client_fail(s->c, SAKHI_ENET, NULL, "the server closed the connection");
+            if (r > 0)
+                st = sk_engine_feed(e, s->rbuf, (size_t)r, NULL, sk_client_mono_ms());
+        }
     }
-}
-
-/* Expect a response of type `want` to rid; an ERROR for it is mapped. */
-static int expect(sess *s, sk_msg *m, uint32_t want, uint32_t rid)
-{
-    int rc = recv_msg(s, m);
-    if (rc)
-        return rc;
-    if (m->type == SK_MSG_ERROR && m->rid == rid) {
-        rc = map_server_code(s->c, s->enrolling, m->u.error.code, m->u.error.msg);
-        sk_msg_free(m);
-        return rc;
-    }
-    if (m->type != want || m->rid != rid) {
-        rc = sk_client_fail(s->c, SAKHI_EPROTO, NULL, "expected %s, got %s", sk_msg_type_name(want),
-                            sk_msg_type_name(m->type));
-        sk_msg_free(m);
-        return rc;
-    }
-    return 0;
-}
-
-static uint32_t rid_next(sess *s)
-{
-    uint32_t r = s->next_rid++;
-    if (s->next_rid == 0)
-        s->next_rid = 1;
-    return r;
 }
 
 /* ---- session setup --------------------------------------------------------------------------- */
@@ -385,18 +269,128 @@ static void sess_init(sess *s, sakhi_client *c, const sakhi_sync_options *o, sak
     s->o = o;
     s->res = res;
     s->cn.fd = -1;
-    s->next_rid = 1;
     s->io_timeout = o->io_timeout_ms ? o->io_timeout_ms : 30000;
-    s->stall_timeout = o->stall_timeout_ms ? o->stall_timeout_ms : 120000;
-    s->batch_size = o->batch_size ? o->batch_size : 64;
-    if (s->batch_size > SK_MAX_BATCH)
-        s->batch_size = SK_MAX_BATCH;
-    s->pull_limit = o->pull_limit ? o->pull_limit : 200;
-    if (s->pull_limit > SK_MAX_PULL)
-        s->pull_limit = SK_MAX_PULL;
-    sk_buf_init(&s->wbuf);
-    sk_frame_reader_init(&s->fr, 64u * 1024u);
-    s->start_ms = s->last_rx_ms = s->last_progress_ms = sk_client_mono_ms();
+    s->start_ms = sk_client_mono_ms();
+}
+
+/* The engine's configuration common to sync and enrollment. */
+static void engine_config(sess *s, sk_engine_config *ec, int mode)
+{
+    const sakhi_sync_options *o = s->o;
+    sakhi_client *c = s->c;
+    memset(ec, 0, sizeof(*ec));
+    ec->mode = mode;
+    ec->app = c->app;
+    ec->caps = (c->test_no_zstd ? 0 : SK_CAP_ZSTD | SK_CAP_ZDICT) | SK_CAP_ECHO;
+    ec->caps &= ~c->test_caps_off;
+    ec->io_timeout_ms = o->io_timeout_ms;
+    ec->stall_timeout_ms = o->stall_timeout_ms;
+    ec->batch_size = o->batch_size;
+    ec->pull_limit = o->pull_limit;
+    ec->max_inflight = SK_CLIENT_MAX_INFLIGHT;
+    ec->alloc.malloc_fn = c->malloc_fn;
+    ec->alloc.realloc_fn = c->realloc_fn;
+    ec->alloc.free_fn = c->free_fn;
+    ec->alloc.payload = c->alloc_payload;
+}
+
+static void sess_close(sess *s, int polite)
+{
+    if (s->connected && polite && s->have_eng && sk_engine_bye(&s->eng) == 0) {
+        /* best effort, bounded */
+        for (int i = 0; i < 20 && out_pending(s); i++) {
+            int r, w;
+            if (flush_some(s) || !out_pending(s) || sk_conn_wait(&s->cn, 1, 50, &r, &w))
+                break;
+        }
+    }
+    if (s->connected)
+        sk_conn_close(&s->cn);
+    s->connected = 0;
+    if (s->have_eng)
+        sk_engine_free(&s->eng);
+    s->have_eng = 0;
+    free(s->requeued);
+    s->requeued = NULL;
+    s->nrequeued = s->caprequeued = 0;
+}
+
+/* How to reach the server: TLS checked against pin, or plaintext (loopback only). */
+typedef struct target {
+    const char *host;
+    uint16_t port;
+    int plaintext;
+    const uint8_t *pin;
+} target;
+
+/* Time left before the sync's deadline, as a cap on a timeout (ms). */
+static unsigned cap_to_deadline(const sess *s, unsigned t)
+{
+    if (!s->hard_ms)
+        return t;
+    uint64_t now = sk_client_mono_ms();
+    uint64_t left = s->hard_ms > now ? s->hard_ms - now : 1;
+    return left < t ? (unsigned)left : t;
+}
+
+static int connect_to(sess *s, const target *t)
+{
+    unsigned cto = s->o->connect_timeout_ms ? s->o->connect_timeout_ms : 15000;
+    s->prog.phase = SAKHI_PHASE_CONNECT;
+    int rc = report(s);
+    if (rc)
+        return rc;
+    rc = sk_conn_connect_tcp(&s->cn, t->host, t->port, s->c->cancel_pipe[0],
+                             cap_to_deadline(s, cto), t->plaintext);
+    if (rc == SAKHI_ECANCELED)
+        return woken(s);
+    if (rc == SAKHI_EINVAL)
+        return conn_fail(s, rc, "plaintext mode connects only to a loopback address");
+    if (rc)
+        return sk_client_fail(s->c, rc, NULL,
+                              rc == SAKHI_ETIMEOUT ? "connect timed out"
+                                                   : "could not connect to the server");
+    s->connected = 1;
+    s->prog.phase = SAKHI_PHASE_HANDSHAKE;
+    if ((rc = report(s)))
+        return rc;
+    if (!t->plaintext) {
+        /* Nothing of ours is written before the server's key matched the pin. */
+        if ((rc = sk_conn_start_tls(&s->cn, t->pin, cap_to_deadline(s, s->io_timeout)))) {
+            if (rc == SAKHI_ECANCELED)
+                return woken(s);
+            sk_client_log(s->c, SAKHI_LOG_WARN, "event=tls_failed rc=%d", rc);
+            return conn_fail(s, rc, "TLS handshake failed");
+        }
+        sk_client_log(s->c, SAKHI_LOG_INFO, "event=tls_ok");
+    }
+    return 0;
+}
+
+/* ---- what the engine asks of the store --------------------------------------------------------- */
+
+static void on_log(void *payload, int level, const char *line)
+{
+    sess *s = payload;
+    sk_client_log(s->c, level == SK_ENGINE_LOG_WARN ? SAKHI_LOG_WARN : SAKHI_LOG_INFO, "%s", line);
+}
+
+static int on_progress(void *payload, sk_engine *e)
+{
+    sess *s = payload;
+    s->prog.phase = e->prog.phase == SK_ENGINE_PH_PULL ? SAKHI_PHASE_PULL : SAKHI_PHASE_PUSH;
+    return report(s);
+}
+
+static int on_wipe(void *payload, uint32_t code)
+{
+    sess *s = payload;
+    sakhi_client *c = s->c;
+    pthread_mutex_lock(&c->mu);
+    sk_client_log(c, SAKHI_LOG_WARN, "event=wipe code=%u", (unsigned)code);
+    sk_lstore_wipe(c);
+    pthread_mutex_unlock(&c->mu);
+    return 0;
 }
 
 /* What this device tells HELLO about the server history it knows (PROTOCOL.md section 5.6):
@@ -424,92 +418,6 @@ static void hello_history(sakhi_client *c, uint64_t *epoch, uint64_t *seen, uint
     pthread_mutex_unlock(&c->mu);
 }
 
-static void sess_close(sess *s, int polite)
-{
-    if (s->connected && polite) {
-        sk_msg bye;
-        sk_msg_init(&bye, SK_MSG_BYE, 0);
-        if (send_msg(s, &bye) == 0) {
-            /* best effort, bounded */
-            for (int i = 0; i < 20 && s->woff < s->wbuf.len; i++) {
-                int r, w;
-                if (sk_conn_wait(&s->cn, 1, 50, &r, &w) || flush_some(s))
-                    break;
-            }
-        }
-    }
-    if (s->connected)
-        sk_conn_close(&s->cn);
-    s->connected = 0;
-    sk_frame_reader_free(&s->fr);
-    sk_buf_free(&s->wbuf);
-    free(s->requeued);
-    s->requeued = NULL;
-    s->nrequeued = s->caprequeued = 0;
-    free(s->zbody);
-    s->zbody = NULL;
-    free(s->known);
-    s->known = NULL;
-    s->nknown = s->capknown = 0;
-}
-
-/* How to reach the server: TLS checked against pin, or plaintext (loopback only). */
-typedef struct target {
-    const char *host;
-    uint16_t port;
-    int plaintext;
-    const uint8_t *pin;
-} target;
-
-static int connect_and_hello(sess *s, const target *t, uint64_t device, sk_msg *challenge)
-{
-    unsigned cto = s->o->connect_timeout_ms ? s->o->connect_timeout_ms : 15000;
-    s->prog.phase = SAKHI_PHASE_CONNECT;
-    int rc = report(s);
-    if (rc)
-        return rc;
-    rc = sk_conn_connect_tcp(&s->cn, t->host, t->port, s->c->cancel_pipe[0], cto, t->plaintext);
-    if (rc == SAKHI_EINVAL)
-        return conn_fail(s, rc, "plaintext mode connects only to a loopback address");
-    if (rc)
-        return sk_client_fail(s->c, rc, NULL,
-                              rc == SAKHI_ECANCELED  ? "sync canceled"
-                              : rc == SAKHI_ETIMEOUT ? "connect timed out"
-                                                     : "could not connect to the server");
-    s->connected = 1;
-    s->last_rx_ms = s->last_progress_ms = sk_client_mono_ms();
-    s->prog.phase = SAKHI_PHASE_HANDSHAKE;
-    if ((rc = report(s)))
-        return rc;
-    if (!t->plaintext) {
-        /* Nothing of ours is written before the server's key matched the pin. */
-        if ((rc = sk_conn_start_tls(&s->cn, t->pin, s->io_timeout))) {
-            sk_client_log(s->c, SAKHI_LOG_WARN, "event=tls_failed rc=%d", rc);
-            return conn_fail(s, rc, "TLS handshake failed");
-        }
-        s->last_rx_ms = sk_client_mono_ms();
-        sk_client_log(s->c, SAKHI_LOG_INFO, "event=tls_ok");
-    }
-    sk_msg hello;
-    uint32_t rid = rid_next(s);
-    sk_msg_init(&hello, SK_MSG_HELLO, rid);
-    hello.u.hello.versions[0] = SK_PROTO_VERSION;
-    hello.u.hello.nversions = 1;
-    hello.u.hello.device = device;
-    hello.u.hello.app = sk_str_c(s->c->app);
-    hello.u.hello.caps = (s->c->test_no_zstd ? 0 : SK_CAP_ZSTD | SK_CAP_ZDICT) | SK_CAP_ECHO;
-    hello.u.hello.caps &= ~s->c->test_caps_off;
-    hello_history(s->c, &hello.u.hello.epoch, &hello.u.hello.seen, &hello.u.hello.upto);
-    if ((rc = send_msg(s, &hello)))
-        return rc;
-    if ((rc = expect(s, challenge, SK_MSG_CHALLENGE, rid)))
-        return rc;
-    if (challenge->u.challenge.version != SK_PROTO_VERSION)
-        return sk_client_fail(s->c, SAKHI_EVERSION, NULL, "server chose protocol version %u",
-                              (unsigned)challenge->u.challenge.version);
-    return 0;
-}
-
 typedef struct requeue_ctx {
     sess *s;
     MDB_txn *txn;
@@ -523,13 +431,13 @@ static int requeue_item(sess *s, MDB_txn *txn, const sk_change *ch)
 {
     if (s->nrequeued == s->caprequeued) {
         size_t cap = s->caprequeued ? s->caprequeued * 2 : 64;
-        out_item *p = realloc(s->requeued, cap * sizeof(*p));
+        sk_engine_item *p = realloc(s->requeued, cap * sizeof(*p));
         if (!p)
             return SAKHI_ENOMEM;
         s->requeued = p;
         s->caprequeued = cap;
     }
-    out_item *it = &s->requeued[s->nrequeued++];
+    sk_engine_item *it = &s->requeued[s->nrequeued++];
     it->op = ch->op;
     it->urgent = 0;
     MDB_val k = {16, (void *)ch->id.b}, v;
@@ -644,102 +552,51 @@ static int give_back(sess *s, MDB_txn *txn, uint64_t since, uint64_t old_epoch, 
 
 /* The server's history is shorter than what this device has seen (restored from an older
  * backup, or reset): the store's cursor is already 0; the session pulls from 0 again. */
+/* The server's history is shorter than what this device has seen (restored from an older
+ * backup, or reset): the store's cursor is already 0; the session pulls from 0 again. */
 static void server_behind(sess *s, uint64_t server_seq)
 {
-    sk_client_log(s->c, SAKHI_LOG_WARN, "event=cursor_ahead cursor=%llu server_seq=%llu",
-                  (unsigned long long)s->cursor, (unsigned long long)server_seq);
-    s->cursor_ahead = 1;
-    s->cursor = 0;
+    sk_engine_note_behind(&s->eng, server_seq);
     if (s->res && s->res->version >= 2) {
         s->res->server_behind = 1;
         s->res->server_seq = server_seq;
     }
 }
 
-/* AUTH with the device key over this connection's challenge. The answer (WELCOME) is read by
- * await_welcome, after the early requests (PROTOCOL.md section 4.1) have been sent behind it. */
-static int send_auth(sess *s, const sk_msg *challenge, uint32_t *rid_out)
+/* WELCOME: correct the clock by the server's and keep role/district current. A server whose
+ * last seq is below our cursor lost history we have seen (restored from an older backup):
+ * pull again from 0, in the same transaction; the outbox is untouched (docs/FIELD.md "Never
+ * drop unsent data"). A new epoch (PROTOCOL.md section 5.6: the server was restored, copied or
+ * replaced) kept the old history up to `since`: seqs above it that we have seen may name other
+ * changes now (pull everything again), and changes acknowledged to us above it are lost (give
+ * them back, after the outbox). Either way, in this transaction. */
+static int on_welcome(void *payload, sk_engine *e, const sk_msg *m, int behind)
 {
+    sess *s = payload;
     sakhi_client *c = s->c;
-    sk_msg auth;
-    uint32_t rid = rid_next(s);
-    int rc;
-    sk_msg_init(&auth, SK_MSG_AUTH, rid);
-    if (sk_auth_sign(auth.u.auth.sig, c->priv, challenge->u.challenge.nonce, c->device,
-                     challenge->u.challenge.server_ms))
-        return sk_client_fail(c, SAKHI_EIO, NULL, "could not sign the challenge");
-    s->authed = 1; /* from here a WIPE answers our proof */
-    rc = send_msg(s, &auth);
-    OPENSSL_cleanse(&auth, sizeof(auth));
-    *rid_out = rid;
-    return rc;
-}
-
-/* WELCOME for the AUTH with rid: the server's limits, the clock correction, the identity. The
- * server answers AUTH before it reads any early request, so WELCOME comes first. */
-static int await_welcome(sess *s, uint32_t rid)
-{
-    sakhi_client *c = s->c;
-    sk_msg welcome;
-    int rc;
-    if ((rc = expect(s, &welcome, SK_MSG_WELCOME, rid)))
-        return rc;
     uint64_t wall = sk_client_wall_ms(c);
-    s->max_batch = welcome.u.welcome.max_batch ? welcome.u.welcome.max_batch : 1;
-    s->max_inflight = welcome.u.welcome.max_inflight ? welcome.u.welcome.max_inflight : 1;
-    /* The server's limits are untrusted input too: the frame limit is the smaller of the two
-     * sides' (we announced SK_FRAME_DEFAULT_MAX in HELLO), so a hostile WELCOME cannot make the
-     * frame reader allocate gigabytes. */
-    s->max_frame = welcome.u.welcome.max_frame;
-    if (s->max_frame < SK_FRAME_MIN_MAX)
-        s->max_frame = SK_FRAME_MIN_MAX;
-    if (s->max_frame > SK_FRAME_DEFAULT_MAX)
-        s->max_frame = SK_FRAME_DEFAULT_MAX;
-    if (s->max_batch > SK_MAX_BATCH)
-        s->max_batch = SK_MAX_BATCH;
-    if (s->max_inflight > SK_CLIENT_MAX_INFLIGHT)
-        s->max_inflight = SK_CLIENT_MAX_INFLIGHT;
-    uint32_t n =
-        welcome.u.welcome.worker.n > SK_MAX_NAME ? SK_MAX_NAME : welcome.u.welcome.worker.n;
-    memcpy(s->worker, welcome.u.welcome.worker.p ? welcome.u.welcome.worker.p : "", n);
-    s->worker[n] = '\0';
-    s->actor.role = welcome.u.welcome.role;
-    s->actor.worker = s->worker;
-    s->actor.district = welcome.u.welcome.district;
-    sk_frame_reader_set_max(&s->fr, s->max_frame);
-    /* Compression only when both sides asked for it (PROTOCOL.md section 10). */
-    s->zstd = !s->c->test_no_zstd && (welcome.u.welcome.caps & SK_CAP_ZSTD) != 0;
-    s->echo = !(s->c->test_caps_off & SK_CAP_ECHO) && (welcome.u.welcome.caps & SK_CAP_ECHO) != 0;
-    s->zdict = s->zstd && !(s->c->test_caps_off & SK_CAP_ZDICT) &&
-               (welcome.u.welcome.caps & SK_CAP_ZDICT) != 0;
-
-    /* Correct the clock by the server's and keep role/district current. */
+    int rc;
+    s->actor.role = e->role;
+    s->actor.worker = e->worker;
+    s->actor.district = e->district;
     pthread_mutex_lock(&c->mu);
     MDB_txn *txn = NULL;
-    sk_clock_set_server_time(&c->clock, welcome.u.welcome.server_ms, wall);
-    int changed = c->role != s->actor.role || c->district != s->actor.district ||
-                  strcmp(c->worker, s->worker) != 0;
-    c->role = s->actor.role;
-    c->district = s->actor.district;
-    snprintf(c->worker, sizeof(c->worker), "%s", s->worker);
-    /* A server whose last seq is below our cursor lost history we have seen (restored from an
-     * older backup): pull again from 0, in the same transaction; the outbox is untouched
-     * (docs/FIELD.md "Never drop unsent data"). Checked here, so an empty outbox is enough. */
-    /* A new epoch (PROTOCOL.md section 5.6: the server was restored, copied or replaced) kept
-     * the old history up to `since`: seqs above it that we have seen may name other changes
-     * now (pull everything again), and changes acknowledged to us above it are lost (give
-     * them back). Either way, in this transaction. */
-    int behind = welcome.u.welcome.has_seq && welcome.u.welcome.seq < s->cursor;
-    uint64_t epoch = welcome.u.welcome.epoch, known = 0;
+    sk_clock_set_server_time(&c->clock, m->u.welcome.server_ms, wall);
+    int changed =
+        c->role != e->role || c->district != e->district || strcmp(c->worker, e->worker) != 0;
+    c->role = e->role;
+    c->district = e->district;
+    snprintf(c->worker, sizeof(c->worker), "%s", e->worker);
+    uint64_t epoch = m->u.welcome.epoch, known = 0;
     /* what the server still has: its history up to `since` for a new epoch, else up to its
      * seq (a server that predates epochs) */
-    uint64_t since = welcome.u.welcome.has_seq ? welcome.u.welcome.seq : 0;
+    uint64_t since = m->u.welcome.has_seq ? m->u.welcome.seq : 0;
     int new_epoch = 0;
     if (!(rc = sk_lstore_txn(c, 0, &txn))) {
         if (epoch && !(rc = sk_lstore_meta_get_u64(c, txn, "epoch", &known)) && known &&
             known != epoch) {
             new_epoch = 1;
-            since = welcome.u.welcome.since;
+            since = m->u.welcome.since;
             behind = since < s->cursor;
         }
         if (!rc && (behind || new_epoch))
@@ -755,20 +612,62 @@ static int await_welcome(sess *s, uint32_t rid)
     pthread_mutex_unlock(&c->mu);
     s->history_new = !rc && (behind || new_epoch);
     if (!rc && behind)
-        server_behind(s, welcome.u.welcome.seq);
-    sk_client_log(c, SAKHI_LOG_INFO, "event=welcome session=%llu max_batch=%u max_inflight=%u",
-                  (unsigned long long)welcome.u.welcome.session, (unsigned)s->max_batch,
-                  (unsigned)s->max_inflight);
-    sk_msg_free(&welcome);
+        server_behind(s, m->u.welcome.seq);
+    if (!rc && s->nrequeued) {
+        /* changes given back to a server that lost them: after the snapshot's */
+        if (s->nitems + s->nrequeued > s->capitems) {
+            size_t cap = s->nitems + s->nrequeued;
+            sk_engine_item *p = realloc(s->items, cap * sizeof(*p));
+            if (!p)
+                return sk_client_fail(c, SAKHI_ENOMEM, NULL, "no memory for given-back changes");
+            s->items = p;
+            s->capitems = cap;
+        }
+        memcpy(s->items + s->nitems, s->requeued, s->nrequeued * sizeof(*s->items));
+        s->nitems += s->nrequeued;
+        s->nrequeued = 0;
+        sk_engine_set_items(e, s->items, s->nitems);
+    }
     return rc;
 }
 
-/* AUTH then WELCOME, nothing in between (enrollment). */
-static int authenticate(sess *s, const sk_msg *challenge)
+/* ENROLLED: store the identity durably before proving it (PROTOCOL.md 4.2). */
+static int on_enrolled(void *payload, sk_engine *e, const sk_msg *m)
 {
-    uint32_t rid;
-    int rc = send_auth(s, challenge, &rid);
-    return rc ? rc : await_welcome(s, rid);
+    sess *s = payload;
+    sakhi_client *c = s->c;
+    MDB_txn *txn = NULL;
+    int rc;
+    (void)e;
+    pthread_mutex_lock(&c->mu);
+    c->enrolled = 1;
+    c->device = m->u.enrolled.device;
+    uint32_t n = m->u.enrolled.worker.n > SK_MAX_NAME ? SK_MAX_NAME : m->u.enrolled.worker.n;
+    memcpy(c->worker, m->u.enrolled.worker.p ? m->u.enrolled.worker.p : "", n);
+    c->worker[n] = '\0';
+    c->role = m->u.enrolled.role;
+    c->district = m->u.enrolled.district;
+    snprintf(c->host, sizeof(c->host), "%s", s->host);
+    c->port = s->port;
+    c->plaintext = s->plaintext;
+    memcpy(c->pin, s->pin, sizeof(c->pin));
+    memcpy(c->priv, s->priv, sizeof(c->priv));
+    if (!(rc = sk_lstore_txn(c, 0, &txn))) {
+        if (!(rc = sk_lstore_ident_put(c, txn)))
+            rc = sk_lstore_commit(c, txn);
+        else
+            sk_lstore_abort(c, txn);
+    }
+    if (rc) {
+        c->enrolled = 0;
+        c->device = 0;
+        OPENSSL_cleanse(c->priv, sizeof(c->priv));
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!rc)
+        sk_client_log(c, SAKHI_LOG_INFO, "event=enrolled device=%llu",
+                      (unsigned long long)c->device);
+    return rc;
 }
 
 static int begin(sakhi_client *c)
@@ -776,6 +675,8 @@ static int begin(sakhi_client *c)
     int expected = 0;
     if (!atomic_compare_exchange_strong(&c->syncing, &expected, 1))
         return sk_client_fail(c, SAKHI_EBUSY, NULL, "a sync is already running on this handle");
+    atomic_store(&c->cancel_req, 0);
+    atomic_store(&c->netchange_req, 0);
     uint8_t junk[64];
     while (read(c->cancel_pipe[0], junk, sizeof(junk)) > 0)
         ;
@@ -791,7 +692,18 @@ void sakhi_sync_cancel(sakhi_client *c)
 {
     if (!c || !atomic_load(&c->syncing))
         return;
+    atomic_store(&c->cancel_req, 1);
     uint8_t b = 1;
+    ssize_t w = write(c->cancel_pipe[1], &b, 1);
+    (void)w;
+}
+
+void sakhi_sync_network_changed(sakhi_client *c)
+{
+    if (!c || !atomic_load(&c->syncing))
+        return;
+    atomic_store(&c->netchange_req, 1);
+    uint8_t b = 2;
     ssize_t w = write(c->cancel_pipe[1], &b, 1);
     (void)w;
 }
@@ -804,7 +716,6 @@ static int enroll(sakhi_client *c, const char *host, uint16_t port, const char *
 {
     sakhi_sync_options def = SAKHI_SYNC_OPTIONS_INIT;
     sess s;
-    sk_msg challenge, enrolled;
     uint8_t priv[SK_PRIVKEY_LEN], pub[SK_PUBKEY_LEN];
     uint8_t pin[SK_TLS_PIN_LEN];
     int rc;
@@ -841,60 +752,33 @@ static int enroll(sakhi_client *c, const char *host, uint16_t port, const char *
     }
     sess_init(&s, c, opts, NULL);
     s.enrolling = 1;
+    s.host = host;
+    s.port = port;
+    s.plaintext = plaintext;
+    s.pin = pin;
+    s.priv = priv;
     if (sk_auth_keygen(priv, pub)) {
         rc = sk_client_fail(c, SAKHI_EIO, NULL, "could not make the device key");
         goto out;
     }
-    target t = {host, port, plaintext, pin};
-    if ((rc = connect_and_hello(&s, &t, 0, &challenge)))
+    static const sk_engine_ops ops = {
+        .enrolled = on_enrolled, .welcome = on_welcome, .wipe = on_wipe, .log = on_log};
+    sk_engine_config ec;
+    engine_config(&s, &ec, SK_ENGINE_HANDSHAKE);
+    ec.priv = priv;
+    ec.enroll_code = code;
+    ec.enroll_pub = pub;
+    ec.enroll_label = label ? label : "";
+    if (sk_engine_init(&s.eng, &ec, &ops, &s)) {
+        rc = sk_client_fail(c, SAKHI_EINVAL, NULL, "enrollment: bad engine configuration");
         goto out;
-    sk_msg req;
-    uint32_t rid = rid_next(&s);
-    sk_msg_init(&req, SK_MSG_ENROLL, rid);
-    req.u.enroll.code = sk_str_c(code);
-    memcpy(req.u.enroll.pubkey, pub, SK_PUBKEY_LEN);
-    req.u.enroll.label = sk_str_c(label ? label : "");
-    if ((rc = send_msg(&s, &req)))
-        goto out_ch;
-    /* the challenge's fields are copied: the next receive reuses the frame buffer */
-    sk_msg ch_copy = challenge;
-    if ((rc = expect(&s, &enrolled, SK_MSG_ENROLLED, rid)))
-        goto out_ch;
-    /* Store the identity durably before proving it (PROTOCOL.md 4.2). */
-    pthread_mutex_lock(&c->mu);
-    MDB_txn *txn = NULL;
-    c->enrolled = 1;
-    c->device = enrolled.u.enrolled.device;
-    uint32_t n =
-        enrolled.u.enrolled.worker.n > SK_MAX_NAME ? SK_MAX_NAME : enrolled.u.enrolled.worker.n;
-    memcpy(c->worker, enrolled.u.enrolled.worker.p ? enrolled.u.enrolled.worker.p : "", n);
-    c->worker[n] = '\0';
-    c->role = enrolled.u.enrolled.role;
-    c->district = enrolled.u.enrolled.district;
-    snprintf(c->host, sizeof(c->host), "%s", host);
-    c->port = port;
-    c->plaintext = plaintext;
-    memcpy(c->pin, pin, sizeof(pin));
-    memcpy(c->priv, priv, sizeof(priv));
-    sk_msg_free(&enrolled);
-    if (!(rc = sk_lstore_txn(c, 0, &txn))) {
-        if (!(rc = sk_lstore_ident_put(c, txn)))
-            rc = sk_lstore_commit(c, txn);
-        else
-            sk_lstore_abort(c, txn);
     }
-    if (rc) {
-        c->enrolled = 0;
-        c->device = 0;
-        OPENSSL_cleanse(c->priv, sizeof(c->priv));
-    }
-    pthread_mutex_unlock(&c->mu);
-    if (rc)
-        goto out_ch;
-    sk_client_log(c, SAKHI_LOG_INFO, "event=enrolled device=%llu", (unsigned long long)c->device);
-    rc = authenticate(&s, &ch_copy);
-out_ch:
-    sk_msg_free(&challenge);
+    s.have_eng = 1;
+    target t = {host, port, plaintext, pin};
+    if ((rc = connect_to(&s, &t)) == 0)
+        rc = drive(&s);
+    if (rc == SK_RESTART)
+        rc = sk_client_fail(c, SAKHI_ENET, NULL, "the network changed during enrollment");
 out:
     sess_close(&s, rc == 0);
     OPENSSL_cleanse(priv, sizeof(priv));
@@ -919,26 +803,18 @@ int sakhi_enroll(sakhi_client *c, const char *host, uint16_t port, const char *c
 
 /* ---- sync: snapshot of the outbox ------------------------------------------------------------ */
 
-typedef struct snap {
-    sakhi_client *c;
-    MDB_txn *txn;
-    out_item *items;
-    size_t n, cap;
-    int rc;
-} snap;
-
 static int snap_cb(const sk_change *ch, void *payload)
 {
     snap *sn = payload;
     if (sn->n == sn->cap) {
         size_t cap = sn->cap ? sn->cap * 2 : 64;
-        out_item *p = realloc(sn->items, cap * sizeof(*p));
+        sk_engine_item *p = realloc(sn->items, cap * sizeof(*p));
         if (!p)
             return SAKHI_ENOMEM;
         sn->items = p;
         sn->cap = cap;
     }
-    out_item *it = &sn->items[sn->n++];
+    sk_engine_item *it = &sn->items[sn->n++];
     it->op = ch->op;
     it->urgent = 0;
     MDB_val k = {16, (void *)ch->id.b}, v;
@@ -958,7 +834,7 @@ static int snap_cb(const sk_change *ch, void *payload)
 
 static int cmp_items(const void *a, const void *b)
 {
-    const out_item *x = a, *y = b;
+    const sk_engine_item *x = a, *y = b;
     if (x->urgent != y->urgent)
         return x->urgent ? -1 : 1;
     return x->op < y->op ? -1 : x->op > y->op;
@@ -1030,9 +906,9 @@ static int created_fields(sess *s, sk_record *r, const sk_change *ch, uint64_t v
     int rc = 0;
     if (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
         return 0;
-    if (!sk_record_field(r, SK_F_WORKER) && s->worker[0]) {
+    if (!sk_record_field(r, SK_F_WORKER) && s->eng.worker[0]) {
         sk_packer_init(&pk, &b);
-        sk_pack_cstr(&pk, s->worker);
+        sk_pack_cstr(&pk, s->eng.worker);
         rc = b.oom ? -SK_E_NOMEM
                    : sk_record_set(r, SK_F_WORKER, b.data, (uint32_t)b.len, ch->hlc, ver);
         sk_buf_free(&b);
@@ -1103,38 +979,12 @@ out:
     return rc == -SK_E_NOMEM ? SAKHI_ENOMEM : rc < 0 ? SAKHI_EPROTO : rc;
 }
 
-static int known_add(sess *s, const sk_id *id, uint64_t version)
+static int known_add(sk_engine *e, const sk_id *id, uint64_t version)
 {
-    if (s->nknown == s->capknown) {
-        size_t cap = s->capknown ? s->capknown * 2 : 64;
-        known_rec *k = realloc(s->known, cap * sizeof(*k));
-        if (!k)
-            return SAKHI_ENOMEM;
-        s->known = k;
-        s->capknown = cap;
-    }
-    s->known[s->nknown].id = *id;
-    s->known[s->nknown].version = version;
-    s->nknown++;
-    return 0;
+    return sk_engine_known_add(e, id, version) ? SAKHI_ENOMEM : 0;
 }
 
-/* The record this session built exactly at version (from an ack with fields), if it is still
- * the last ack of that record: 1 and *id, or 0. Versions are change seqs: one per change. */
-static int known_at(const sess *s, uint64_t version, sk_id *id)
-{
-    for (size_t i = s->nknown; i-- > 0;)
-        if (s->known[i].version == version) {
-            for (size_t j = i + 1; j < s->nknown; j++)
-                if (sk_id_cmp(&s->known[j].id, &s->known[i].id) == 0)
-                    return 0; /* a later ack of the same record */
-            *id = s->known[i].id;
-            return 1;
-        }
-    return 0;
-}
-
-static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
+static int apply_acks(sess *s, const sk_msg *m)
 {
     sakhi_client *c = s->c;
     MDB_txn *txn = NULL;
@@ -1155,7 +1005,7 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
             goto out;
         if (a->status == SK_ACK_REJECTED && sk_err_advice((int)a->code) == SK_ADVICE_RETRY) {
             /* not applied and the op is not consumed: keep it for the next sync */
-            *stop_push = 1;
+            sk_engine_stop_push(&s->eng);
             sk_change_free(&ch);
             sk_client_fail(c, SAKHI_ESERVER, NULL, "server: %s (%u), will retry",
                            sk_err_name((int)a->code), (unsigned)a->code);
@@ -1198,9 +1048,9 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
         }
         if (s->res)
             s->res->pushed++;
-        s->prog.push_done++;
-        if (a->status != SK_ACK_REJECTED && a->version > 0 && a->version <= s->cursor0 &&
-            !s->cursor_ahead) {
+        sk_engine_count_ack(&s->eng);
+        if (a->status != SK_ACK_REJECTED && a->version > 0 && a->version <= s->eng.cursor0 &&
+            !s->eng.cursor_ahead) {
             /* the server gave this change a seq at or below our cursor: its history is
              * shorter than what we have seen (restored from an older backup; a server that
              * predates WELCOME.seq). Pull again from 0 in this same transaction; the outbox
@@ -1224,7 +1074,7 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
              * it: the acknowledged change applied at its version (APPLIED: nothing else
              * happened in between, so this is exact but for server-set fields). A MERGED
              * change is shown without claiming to have seen the merged version. */
-            if (s->history_new && s->echo && a->has_fields && a->status == SK_ACK_APPLIED &&
+            if (s->history_new && s->eng.echo && a->has_fields && a->status == SK_ACK_APPLIED &&
                 ch.base == 0) {
                 /* a creation given back to a restored server: what the device held of the
                  * record is from the lost history, and the ack with the server's fields makes
@@ -1238,14 +1088,14 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
              * brought this version or a newer one already: the base holds the change then, and
              * merging it again would set a server field back against itself (REVIEW). */
             int have = rs.base.version >= a->version;
-            int exact = s->echo && !have ? exact_from_ack(&rs.base, &ch, a) : 0;
+            int exact = s->eng.echo && !have ? exact_from_ack(&rs.base, &ch, a) : 0;
             if (exact < 0) {
                 rc = exact;
                 goto next;
             }
             if (exact) {
                 /* the server's record itself: a pull may send its version alone */
-                if ((rc = known_add(s, &ch.id, a->version)))
+                if ((rc = known_add(&s->eng, &ch.id, a->version)))
                     goto next;
             } else if (!have) {
                 sk_merge_result mr;
@@ -1255,7 +1105,7 @@ static int apply_acks(sess *s, const sk_msg *m, int *stop_push)
                     (rc = created_fields(s, &rs.base, &ch, nv)))
                     goto next;
             }
-            if (!exact && s->echo && (rc = known_add(s, &ch.id, 0)))
+            if (!exact && s->eng.echo && (rc = known_add(&s->eng, &ch.id, 0)))
                 goto next; /* an earlier exact ack of this record no longer holds */
             if (a->version > rs.acked_ver)
                 rs.acked_ver = a->version;
@@ -1307,24 +1157,8 @@ static int apply_changes(sess *s, const sk_msg *m)
     for (uint32_t i = 0; i < m->u.changes.nrecords; i++) {
         const sk_record *r = &m->u.changes.records[i];
         sk_rstate rs;
-        if (m->u.changes.version_only && m->u.changes.version_only[i]) {
-            /* A bare version: the device already holds exactly this version of a record, built
-             * from the ack of its own creation in this session. Anything else is refused, and
-             * the cursor stays where it was, so that the next session brings the record whole. */
-            sk_id kid;
-            if (!s->echo || !known_at(s, r->version, &kid)) {
-                rc = sk_client_fail(c, SAKHI_EPROTO, NULL,
-                                    "the server sent version %llu alone, which this device does "
-                                    "not hold",
-                                    (unsigned long long)r->version);
-                goto out;
-            }
-            continue;
-        }
-        if (sk_id_is_zero(&r->id)) { /* no record has it: the server's answer is broken */
-            rc = sk_client_fail(c, SAKHI_EPROTO, NULL, "the server sent a record without an id");
-            goto out;
-        }
+        if (m->u.changes.version_only && m->u.changes.version_only[i])
+            continue; /* a record this session built from its ack (the engine checked) */
         sk_rstate_init(&rs);
         sk_clock_observe(&c->clock, r->updated);
         rc = sk_lstore_rstate_get(c, txn, &r->id, &rs);
@@ -1373,7 +1207,6 @@ static int apply_changes(sess *s, const sk_msg *m)
     if (!rc) {
         if (s->res)
             s->res->pulled += m->u.changes.nrecords;
-        s->prog.pull_done += m->u.changes.nrecords;
     }
 out:
     if (txn)
@@ -1384,23 +1217,123 @@ out:
     return rc;
 }
 
-/* ---- sync: the main loop --------------------------------------------------------------------- */
+/* ---- the sync's state for an app's home screen ----------------------------------------------- */
 
-static int send_push(sess *s, const out_item *items, size_t first, size_t n, uint32_t rid)
+/* Remember how the sync ended: its time and code in the store (an app shows them after a
+ * restart), its message in the handle. The caller's message (sakhi_errmsg) is kept. */
+static int note_outcome(sakhi_client *c, int rc, int success)
 {
-    sakhi_client *c = s->c;
-    sk_change *chs = calloc(n ? n : 1, sizeof(sk_change));
-    size_t got = 0;
-    int rc = 0;
-    if (!chs)
-        return SAKHI_ENOMEM;
-    pthread_mutex_lock(&c->mu);
+    char msg[sizeof(c->errmsg)];
     MDB_txn *txn = NULL;
+    int wrc;
+    if (c->wiped)
+        return 0;
+    pthread_mutex_lock(&c->errlock);
+    snprintf(msg, sizeof(msg), "%s", rc ? c->errmsg : "");
+    pthread_mutex_unlock(&c->errlock);
+    pthread_mutex_lock(&c->mu);
+    snprintf(c->last_sync_msg, sizeof(c->last_sync_msg), "%s", msg);
+    uint64_t now = sk_client_wall_ms(c);
+    if (!(wrc = sk_lstore_txn(c, 0, &txn))) {
+        if (!(wrc = sk_lstore_meta_put_u64(c, txn, "lastattempt", now)) &&
+            !(wrc = sk_lstore_meta_put_u64(c, txn, "lasterror", (uint64_t)(rc < 0 ? -rc : 0))) &&
+            (!success || !(wrc = sk_lstore_meta_put_u64(c, txn, "lastsync", now))))
+            wrc = sk_lstore_commit(c, txn);
+        else
+            sk_lstore_abort(c, txn);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (wrc && rc) {
+        /* the sync's own failure is what the caller hears of */
+        sk_client_log(c, SAKHI_LOG_WARN, "event=sync_outcome_not_stored rc=%d", wrc);
+        sk_client_fail(c, rc, NULL, "%s", msg);
+    }
+    return wrc;
+}
+
+typedef struct oldest_ctx {
+    uint64_t ms;
+} oldest_ctx;
+
+static int oldest_cb(const sk_change *ch, void *payload)
+{
+    oldest_ctx *o = payload;
+    o->ms = SK_HLC_MS(ch->hlc);
+    return 1; /* the first (lowest op) is the oldest: stop */
+}
+
+int sakhi_sync_summary_get(sakhi_sync_summary *out, sakhi_client *c)
+{
+    sakhi_status st = SAKHI_STATUS_INIT;
+    MDB_txn *txn = NULL;
+    uint64_t err = 0;
+    int rc;
+    if (!out || !c || out->version < 1 || out->version > SAKHI_SYNC_SUMMARY_VERSION)
+        return SAKHI_EINVAL;
+    unsigned int version = out->version;
+    memset(out, 0, sizeof(*out));
+    out->version = version;
+    /* pending, rejected and the last success: the store's counters */
+    if ((rc = sakhi_status_get(&st, c)))
+        return rc;
+    out->pending = st.pending;
+    out->rejected = st.rejected;
+    out->last_success_ms = st.last_sync_ms;
+    out->syncing = atomic_load(&c->syncing) != 0;
+    pthread_mutex_lock(&c->mu);
+    snprintf(out->last_error_msg, sizeof(out->last_error_msg), "%s", c->last_sync_msg);
+    if ((rc = sk_lstore_txn(c, 1, &txn)))
+        goto out;
+    oldest_ctx o = {0};
+    if ((rc = sk_lstore_meta_get_u64(c, txn, "lastattempt", &out->last_attempt_ms)) ||
+        (rc = sk_lstore_meta_get_u64(c, txn, "lasterror", &err)))
+        goto out;
+    out->last_error = err ? -(int)(err > 1000 ? 1000 : err) : 0;
+    if (out->pending > 0) {
+        /* the first entry (lowest op) is the oldest change */
+        if ((rc = sk_outbox_each(c, txn, oldest_cb, &o)) < 0)
+            goto out;
+        rc = 0;
+        out->oldest_pending_ms = o.ms; /* 0: sent and acknowledged meanwhile */
+        uint64_t now = sk_client_wall_ms(c);
+        out->oldest_pending_age_ms = o.ms && now > o.ms ? now - o.ms : 0;
+    }
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* ---- sync: the engine's callbacks -------------------------------------------------------------- */
+
+static int on_acks(void *payload, sk_engine *e, const sk_msg *m)
+{
+    (void)e;
+    return apply_acks(payload, m);
+}
+
+static int on_records(void *payload, sk_engine *e, const sk_msg *m)
+{
+    (void)e;
+    return apply_changes(payload, m);
+}
+
+/* The changes of a batch, read from the outbox in one read transaction. */
+static int on_load(void *payload, const sk_engine_item *items, size_t n, sk_change *out,
+                   uint32_t *got)
+{
+    sess *s = payload;
+    sakhi_client *c = s->c;
+    MDB_txn *txn = NULL;
+    int rc;
+    *got = 0;
+    pthread_mutex_lock(&c->mu);
     if (!(rc = sk_lstore_txn(c, 1, &txn))) {
         for (size_t i = 0; i < n; i++) {
-            int grc = sk_outbox_get(c, txn, items[first + i].op, &chs[got]);
+            int grc = sk_outbox_get(c, txn, items[i].op, &out[*got]);
             if (grc == 0)
-                got++;
+                (*got)++;
             else if (grc != SAKHI_ENOTFOUND) {
                 rc = grc;
                 break;
@@ -1409,49 +1342,105 @@ static int send_push(sess *s, const out_item *items, size_t first, size_t n, uin
         mdb_txn_abort(txn);
     }
     pthread_mutex_unlock(&c->mu);
-    if (!rc) {
-        sk_msg m;
-        sk_msg_init(&m, SK_MSG_PUSH, rid);
-        m.u.push.changes = chs;
-        m.u.push.nchanges = (uint32_t)got;
-        rc = send_msg(s, &m);
-    }
-    for (size_t i = 0; i < got; i++)
-        sk_change_free(&chs[i]);
-    free(chs);
     return rc;
 }
 
-/* Next batch starting at *pos: urgent items alone first, at most max changes and about
- * frame_budget bytes. */
-static size_t next_batch(const out_item *items, size_t nitems, size_t pos, uint32_t max,
-                         size_t frame_budget)
+/* ---- sync ------------------------------------------------------------------------------------ */
+
+/* One session of a sync: snapshot the cursor and the outbox, connect, let the engine run.
+ * Returns 0 (the engine is done), SK_RESTART (the network changed) or a SAKHI_E* code. */
+static int sync_session(sess *s)
 {
-    size_t n = 0, bytes = 0;
-    int urgent = pos < nitems && items[pos].urgent;
-    while (pos + n < nitems && n < max) {
-        const out_item *it = &items[pos + n];
-        if (it->urgent != urgent)
-            break;
-        if (n > 0 && bytes + it->size > frame_budget)
-            break;
-        bytes += it->size;
-        n++;
+    sakhi_client *c = s->c;
+    const sakhi_sync_options *opts = s->o;
+    static const sk_engine_ops ops = {.load = on_load,
+                                      .welcome = on_welcome,
+                                      .acks = on_acks,
+                                      .records = on_records,
+                                      .wipe = on_wipe,
+                                      .progress = on_progress,
+                                      .log = on_log};
+    snap sn;
+    char host[256];
+    uint8_t pin[SK_TLS_PIN_LEN], priv[SK_PRIVKEY_LEN];
+    uint16_t port;
+    uint64_t cursor = 0, device;
+    int plaintext, rc;
+
+    memset(&sn, 0, sizeof(sn));
+    s->history_new = 0;
+    pthread_mutex_lock(&c->mu);
+    if (!c->enrolled) {
+        pthread_mutex_unlock(&c->mu);
+        return sk_client_fail(c, SAKHI_ENOTENROLLED, NULL, "enroll the device first");
     }
-    return n;
+    snprintf(host, sizeof(host), "%s", opts->host ? opts->host : c->host);
+    port = opts->port ? opts->port : c->port;
+    sn.c = c;
+    if (!(rc = sk_lstore_txn(c, 1, &sn.txn))) {
+        if (!(rc = sk_lstore_meta_get_u64(c, sn.txn, "cursor", &cursor)))
+            rc = sk_outbox_each(c, sn.txn, snap_cb, &sn);
+        mdb_txn_abort(sn.txn);
+    }
+    device = c->device;
+    plaintext = c->plaintext;
+    memcpy(pin, c->pin, sizeof(pin));
+    memcpy(priv, c->priv, sizeof(priv));
+    pthread_mutex_unlock(&c->mu);
+    if (rc)
+        goto out;
+    if (sn.n)
+        qsort(sn.items, sn.n, sizeof(*sn.items), cmp_items);
+    s->items = sn.items; /* freed after the session is closed */
+    s->nitems = sn.n;
+    s->capitems = sn.cap;
+    s->cursor = cursor;
+
+    sk_engine_config ec;
+    engine_config(s, &ec, SK_ENGINE_SYNC);
+    ec.device = device;
+    ec.priv = priv;
+    ec.early = 1;
+    ec.cursor = cursor;
+    hello_history(c, &ec.hello_epoch, &ec.hello_seen, &ec.hello_upto);
+    ec.items = sn.items;
+    ec.nitems = sn.n;
+    if (sk_engine_init(&s->eng, &ec, &ops, s)) {
+        rc = sk_client_fail(c, SAKHI_EINVAL, NULL, "sync: bad engine configuration");
+        goto out;
+    }
+    s->have_eng = 1;
+    if (s->hard_ms) {
+        uint64_t span = s->o->deadline_ms / 10;
+        if (span > SK_CLIENT_DRAIN_MAX_MS)
+            span = SK_CLIENT_DRAIN_MAX_MS;
+        sk_engine_set_deadline(&s->eng, s->hard_ms - span, s->hard_ms);
+    }
+    target t = {host, port, plaintext, pin};
+    if ((rc = connect_to(s, &t)) == 0)
+        rc = drive(s);
+out:
+    OPENSSL_cleanse(priv, sizeof(priv));
+    if (!s->items)
+        free(sn.items); /* the snapshot failed */
+    return rc;
 }
 
-/* Pull again from 0 (the store already says so); the answer to a PULL sent with the old cursor
- * is read but not applied. */
-static void restart_pull(uint64_t *cursor, int *pull_more, int *pulled_any, uint32_t *stale_pull,
-                         const inflight *fl, size_t nfl)
+/* Carry one session's counts into the next (the network changed). */
+static void sess_restart(sess *s)
 {
-    *cursor = 0;
-    *pull_more = 1;
-    *pulled_any = 0;
-    for (size_t i = 0; i < nfl; i++)
-        if (fl[i].type == SK_MSG_PULL)
-            *stale_pull = fl[i].rid;
+    if (s->have_eng) {
+        s->base_push_done += s->eng.prog.push_done;
+        s->base_bytes_done += s->eng.prog.push_bytes_done;
+        s->base_pull_done += s->eng.prog.pull_done;
+    }
+    s->sent0 += s->cn.sent;
+    s->received0 += s->cn.received;
+    sess_close(s, 0);
+    memset(&s->cn, 0, sizeof(s->cn));
+    s->cn.fd = -1;
+    free(s->items);
+    s->items = NULL;
 }
 
 int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options *opts)
@@ -1459,11 +1448,7 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
     sakhi_sync_options def = SAKHI_SYNC_OPTIONS_INIT;
     sakhi_sync_result scratch = SAKHI_SYNC_RESULT_INIT;
     sess s;
-    snap sn;
-    sk_msg challenge;
-    inflight *fl = NULL;
-    size_t nfl = 0;
-    int rc, have_challenge = 0;
+    int rc;
 
     if (!c)
         return SAKHI_EINVAL;
@@ -1478,298 +1463,74 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
     if (!out)
         out = &scratch;
     unsigned int ver = out->version ? out->version : SAKHI_SYNC_RESULT_VERSION;
-    /* a caller built against version 1 has the shorter struct: clear only what it has */
-    memset(out, 0, ver >= 2 ? sizeof(*out) : offsetof(sakhi_sync_result, server_behind));
+    /* a caller built against an older version has the shorter struct: clear only what it has */
+    memset(out, 0,
+           ver >= 3   ? sizeof(*out)
+           : ver == 2 ? offsetof(sakhi_sync_result, deadline_reached)
+                      : offsetof(sakhi_sync_result, server_behind));
     out->version = ver;
     if ((rc = begin(c)))
         return rc;
     sk_client_clear_err(c);
-    memset(&sn, 0, sizeof(sn));
     sess_init(&s, c, opts, out);
+    if (opts->version >= 2 && opts->deadline_ms)
+        s.hard_ms = s.start_ms + opts->deadline_ms;
 
-    /* Snapshot identity, cursor and outbox order. */
-    char host[256];
-    uint16_t port;
-    uint64_t cursor = 0;
-    pthread_mutex_lock(&c->mu);
-    if (!c->enrolled) {
-        pthread_mutex_unlock(&c->mu);
-        rc = sk_client_fail(c, SAKHI_ENOTENROLLED, NULL, "enroll the device first");
-        goto out;
-    }
-    snprintf(host, sizeof(host), "%s", opts->host ? opts->host : c->host);
-    port = opts->port ? opts->port : c->port;
-    sn.c = c;
-    if (!(rc = sk_lstore_txn(c, 1, &sn.txn))) {
-        if (!(rc = sk_lstore_meta_get_u64(c, sn.txn, "cursor", &cursor)))
-            rc = sk_outbox_each(c, sn.txn, snap_cb, &sn);
-        mdb_txn_abort(sn.txn);
-    }
-    uint64_t device = c->device;
-    uint8_t pin[SK_TLS_PIN_LEN];
-    memcpy(pin, c->pin, sizeof(pin));
-    target t = {host, port, c->plaintext, pin};
-    pthread_mutex_unlock(&c->mu);
-    if (rc)
-        goto out;
-    if (sn.n)
-        qsort(sn.items, sn.n, sizeof(out_item), cmp_items);
-    s.prog.push_total = sn.n;
-    s.cursor = cursor;
-    s.cursor0 = cursor;
-    for (size_t i = 0; i < sn.n; i++)
-        s.push_bytes_total += sn.items[i].size;
-
-    if ((rc = connect_and_hello(&s, &t, device, &challenge)))
-        goto out;
-    have_challenge = 1;
-    uint32_t auth_rid = 0;
-    s.corked = 1; /* AUTH and the early requests leave in one write */
-    if ((rc = send_auth(&s, &challenge, &auth_rid)))
-        goto out;
-
-    /* Until WELCOME: the early limits. Right behind AUTH go the first PUSH and a PULL, so a
-     * sync of what fits in one batch takes two round trips (HELLO, then AUTH with the data). */
-    size_t flcap = SK_EARLY_INFLIGHT;
-    fl = calloc(flcap, sizeof(*fl));
-    if (!fl) {
-        rc = SAKHI_ENOMEM;
-        goto out;
-    }
-    int welcomed = 0;
-    uint32_t window = SK_EARLY_INFLIGHT;
-    uint32_t max_batch = s.batch_size < SK_EARLY_MAX_BATCH ? s.batch_size : SK_EARLY_MAX_BATCH;
-    size_t budget = SK_CLIENT_PUSH_BUDGET;
-    size_t pos = 0;                    /* next outbox item to send */
-    size_t redo_first = 0, redo_n = 0; /* an early PUSH the server refused, to send again */
-    int hold_push = 0; /* early requests went over the server's limits: wait for their answers */
-    int stop_push = 0;
-    uint64_t epoch = 0; /* PUSHes sent: a PULL sent after a PUSH sees its changes (section 6) */
-    int pull_out = 0, pull_more = 1, pulled_any = 0;
-    uint64_t last_pull_epoch = 0;
-    uint32_t stale_pull = 0; /* rid of a PULL sent with a cursor found ahead of the server */
-    int done = 0;
-    s.prog.phase = SAKHI_PHASE_PUSH;
-
-    while (!done) {
-        /* fill the window: the urgent batch first, then a PULL, then the other batches */
-        while (nfl < window) {
-            int early_push_out = 0, pushes_out = 0;
-            for (size_t i = 0; i < nfl; i++) {
-                pushes_out += fl[i].type == SK_MSG_PUSH;
-                early_push_out |= fl[i].type == SK_MSG_PUSH && fl[i].early;
-            }
-            size_t from = redo_n ? redo_first : pos;
-            int pushes_left =
-                !stop_push && (redo_n > 0 || pos < sn.n) && !(hold_push && early_push_out);
-            int want_pull = !pull_out && (pull_more || !pulled_any ||
-                                          (!pushes_left && !pushes_out && last_pull_epoch < epoch));
-            size_t n = 0;
-            if (pushes_left) {
-                if (redo_n)
-                    n = redo_n < max_batch ? redo_n : max_batch;
-                else
-                    n = next_batch(sn.items, sn.n, pos, max_batch, budget);
-                if (!welcomed) {
-                    /* an early PUSH must fit the frame maximum that holds until WELCOME */
-                    size_t bytes = 0;
-                    for (size_t i = 0; i < n; i++)
-                        bytes += sn.items[from + i].size;
-                    if (bytes > SK_EARLY_FRAME_BUDGET)
-                        pushes_left = 0;
-                }
-            }
-            if (pushes_left && (sn.items[from].urgent || !want_pull || nfl + 1 < window)) {
-                uint32_t rid = rid_next(&s);
-                if ((rc = send_push(&s, sn.items, from, n, rid)))
-                    goto out;
-                fl[nfl++] = (inflight){rid, SK_MSG_PUSH, from, n, 0, !welcomed};
-                epoch++;
-                if (redo_n) {
-                    redo_first += n;
-                    redo_n -= n;
-                } else {
-                    pos += n;
-                }
-            } else if (want_pull) {
-                sk_msg pull;
-                uint32_t rid = rid_next(&s);
-                sk_msg_init(&pull, SK_MSG_PULL, rid);
-                pull.u.pull.cursor = cursor;
-                pull.u.pull.limit = s.pull_limit;
-                if ((rc = send_msg(&s, &pull)))
-                    goto out;
-                fl[nfl++] = (inflight){rid, SK_MSG_PULL, 0, 0, epoch, !welcomed};
-                pull_out = 1;
-            } else {
-                break;
-            }
-        }
-        if (!welcomed) {
-            s.corked = 0;
-            if ((rc = flush_some(&s)) || (rc = await_welcome(&s, auth_rid)) || (rc = report(&s)))
-                goto out;
-            welcomed = 1;
-            if (s.cursor_ahead)
-                restart_pull(&cursor, &pull_more, &pulled_any, &stale_pull, fl, nfl);
-            if (s.nrequeued) {
-                /* changes given back to a server that lost them: after the snapshot's */
-                out_item *p = realloc(sn.items, (sn.n + s.nrequeued) * sizeof(*p));
-                if (!p) {
-                    rc = SAKHI_ENOMEM;
-                    goto out;
-                }
-                sn.items = p;
-                memcpy(sn.items + sn.n, s.requeued, s.nrequeued * sizeof(*p));
-                sn.n += s.nrequeued;
-                sn.cap = sn.n;
-                s.prog.push_total += s.nrequeued;
-                for (size_t i = 0; i < s.nrequeued; i++)
-                    s.push_bytes_total += s.requeued[i].size;
-                s.nrequeued = 0;
-            }
-            window = s.max_inflight;
-            if (window > flcap) {
-                inflight *nf = realloc(fl, window * sizeof(*fl));
-                if (!nf) {
-                    rc = SAKHI_ENOMEM;
-                    goto out;
-                }
-                fl = nf;
-                flcap = window;
-            }
-            max_batch = s.max_batch < s.batch_size ? s.max_batch : s.batch_size;
-            budget = s.max_frame > 4096 ? s.max_frame - 1024 : s.max_frame / 2;
-            /* Small PUSH batches by bytes: an ack (and with it durable progress) comes after at
-             * most this much upload, so a link that is cut every few tens of KiB still moves
-             * forward (docs/FIELD.md "A large batch on a cut-prone link"); the window keeps the
-             * link busy. */
-            if (budget > SK_CLIENT_PUSH_BUDGET)
-                budget = SK_CLIENT_PUSH_BUDGET;
-            /* Early requests over the limits WELCOME gives are refused one by one; changes sent
-             * after them must not overtake them, so pushes wait for their answers. */
-            for (size_t i = 0; i < nfl; i++)
-                if (fl[i].type == SK_MSG_PUSH && fl[i].n > max_batch)
-                    hold_push = 1;
-            if (nfl > window)
-                hold_push = 1;
-            continue;
-        }
-        if (nfl == 0) {
-            done = 1;
+    for (int restarts = 0;; restarts++) {
+        rc = sync_session(&s);
+        if (rc != SK_RESTART)
+            break;
+        sess_restart(&s);
+        if (restarts + 1 >= SK_CLIENT_MAX_RESTARTS) {
+            rc = sk_client_fail(c, SAKHI_ENET, NULL, "the network changed %d times during the sync",
+                                restarts + 1);
             break;
         }
-        sk_msg m;
-        if ((rc = recv_msg(&s, &m)))
-            goto out;
-        size_t k;
-        for (k = 0; k < nfl && fl[k].rid != m.rid; k++)
-            ;
-        if (k == nfl) {
-            sk_msg_free(&m);
-            rc = sk_client_fail(c, SAKHI_EPROTO, NULL, "answer to an unknown request %u",
-                                (unsigned)m.rid);
-            goto out;
+        if (s.hard_ms && sk_client_mono_ms() >= s.hard_ms) {
+            rc = sk_client_fail(c, SAKHI_ETIMEOUT, NULL, "the sync's deadline passed");
+            break;
         }
-        if (m.type == SK_MSG_ERROR && fl[k].early &&
-            (m.u.error.code == SK_E_TOO_MANY_INFLIGHT || m.u.error.code == SK_E_BATCH_TOO_BIG)) {
-            /* an early request over the limits WELCOME announced: not processed, send again */
-            sk_client_log(c, SAKHI_LOG_INFO, "event=early_refused type=%s code=%s",
-                          sk_msg_type_name(fl[k].type), sk_err_name((int)m.u.error.code));
-            if (fl[k].type == SK_MSG_PUSH) {
-                redo_first = fl[k].first; /* the only early PUSH: nothing overtook it */
-                redo_n = fl[k].n;
-            } else {
-                pull_out = 0;
-            }
-            fl[k] = fl[--nfl];
-            sk_msg_free(&m);
-            continue;
-        }
-        if (m.type == SK_MSG_ERROR) {
-            rc = map_server_code(c, 0, m.u.error.code, m.u.error.msg);
-            sk_msg_free(&m);
-            goto out;
-        }
-        if (fl[k].type == SK_MSG_PUSH && m.type == SK_MSG_PUSH_ACK) {
-            int was_ahead = s.cursor_ahead;
-            rc = apply_acks(&s, &m, &stop_push);
-            sk_msg_free(&m);
-            if (rc)
-                goto out;
-            for (size_t i = 0; i < fl[k].n; i++)
-                s.push_bytes_done += sn.items[fl[k].first + i].size;
-            if (s.cursor_ahead && !was_ahead)
-                restart_pull(&cursor, &pull_more, &pulled_any, &stale_pull, fl, nfl);
-            fl[k] = fl[--nfl];
-            s.last_progress_ms = sk_client_mono_ms();
-            s.prog.phase = SAKHI_PHASE_PUSH;
-        } else if (fl[k].type == SK_MSG_PULL && m.type == SK_MSG_CHANGES) {
-            uint64_t sent_epoch = fl[k].epoch;
-            if (fl[k].rid == stale_pull) {
-                if (m.u.changes.last) {
-                    pull_out = 0;
-                    stale_pull = 0;
-                    fl[k] = fl[--nfl];
-                }
-                sk_msg_free(&m);
-                continue;
-            }
-            rc = apply_changes(&s, &m);
-            if (!rc) {
-                s.cursor = m.u.changes.next;
-                cursor = m.u.changes.next;
-                if (m.u.changes.last) {
-                    pull_out = 0;
-                    pulled_any = 1;
-                    pull_more = m.u.changes.more;
-                    last_pull_epoch = sent_epoch;
-                    fl[k] = fl[--nfl];
-                }
-            }
-            sk_msg_free(&m);
-            if (rc)
-                goto out;
-            s.last_progress_ms = sk_client_mono_ms();
-            s.prog.phase = SAKHI_PHASE_PULL;
-        } else {
-            rc = sk_client_fail(c, SAKHI_EPROTO, NULL, "unexpected %s", sk_msg_type_name(m.type));
-            sk_msg_free(&m);
-            goto out;
-        }
-        if ((rc = report(&s)))
-            goto out;
     }
-
-    out->complete = !stop_push;
-    pthread_mutex_lock(&c->mu);
-    MDB_txn *txn = NULL;
-    if (!(rc = sk_lstore_txn(c, 0, &txn))) {
-        if (!(rc = sk_lstore_meta_put_u64(c, txn, "lastsync", sk_client_wall_ms(c))))
-            rc = sk_lstore_commit(c, txn);
-        else
-            sk_lstore_abort(c, txn);
+    int success = 0;
+    if (rc == 0) {
+        int stop_push = s.eng.stop_push, drained = s.eng.draining;
+        out->complete = sk_engine_complete(&s.eng);
+        success = !drained;
+        if (drained) {
+            if (out->version >= 3)
+                out->deadline_reached = 1;
+            rc = sk_client_fail(c, SAKHI_ETIMEOUT, NULL,
+                                "the sync's deadline came: stopped at a safe point, the rest "
+                                "goes with the next sync");
+        } else if (stop_push) {
+            rc = SAKHI_ESERVER; /* a retryable rejection: the message is already set */
+        }
     }
-    pthread_mutex_unlock(&c->mu);
-    if (!rc && stop_push)
-        rc = SAKHI_ESERVER; /* a retryable rejection: the message is already set */
-    s.prog.phase = SAKHI_PHASE_DONE;
-    if (!rc)
+    if (rc == SAKHI_ETIMEOUT && s.hard_ms && sk_client_mono_ms() >= s.hard_ms) {
+        /* the deadline cut a wait short: also a safe point (a cut at any byte is one) */
+        if (out->version >= 3)
+            out->deadline_reached = 1;
+        rc = sk_client_fail(c, SAKHI_ETIMEOUT, NULL,
+                            "the sync's deadline came: stopped, the rest goes with the next sync");
+    }
+    int nrc = note_outcome(c, rc, success);
+    if (!rc && nrc)
+        rc = nrc;
+    if (!rc) {
+        s.prog.phase = SAKHI_PHASE_DONE;
         rc = report(&s);
-
-out:
-    if (have_challenge)
-        sk_msg_free(&challenge);
-    out->bytes_sent = s.cn.sent;
-    out->bytes_received = s.cn.received;
+    }
+    out->bytes_sent = s.sent0 + s.cn.sent;
+    out->bytes_received = s.received0 + s.cn.received;
     sk_client_log(c, rc ? SAKHI_LOG_WARN : SAKHI_LOG_INFO,
                   "event=sync rc=%d pushed=%llu rejected=%llu pulled=%llu sent=%llu received=%llu",
                   rc, (unsigned long long)out->pushed, (unsigned long long)out->rejected,
-                  (unsigned long long)out->pulled, (unsigned long long)s.cn.sent,
-                  (unsigned long long)s.cn.received);
-    sess_close(&s, rc == 0 || rc == SAKHI_ESERVER);
-    free(fl);
-    free(sn.items);
+                  (unsigned long long)out->pulled, (unsigned long long)out->bytes_sent,
+                  (unsigned long long)out->bytes_received);
+    sess_close(
+        &s, rc == 0 || rc == SAKHI_ESERVER ||
+                (rc == SAKHI_ETIMEOUT && s.have_eng && sk_engine_status(&s.eng) == SK_ENGINE_DONE));
+    free(s.items);
     end(c);
     return rc;
 }

@@ -618,7 +618,7 @@ typedef struct sakhi_progress {
  * (SAKHI_ECANCELED). Must not call back into the library with the same handle's sync. */
 typedef int (*sakhi_progress_fn)(const sakhi_progress *p, void *payload);
 
-#define SAKHI_SYNC_OPTIONS_VERSION 1
+#define SAKHI_SYNC_OPTIONS_VERSION 2
 typedef struct sakhi_sync_options {
     unsigned int version;            /* SAKHI_SYNC_OPTIONS_VERSION */
     unsigned int connect_timeout_ms; /* 0 = 15000 */
@@ -630,6 +630,14 @@ typedef struct sakhi_sync_options {
     void *progress_payload;
     const char *host; /* override the enrolled server host (NULL: enrolled) */
     uint16_t port;    /* override the port (0: enrolled) */
+    /* ---- version 2 ---- */
+    /* The whole sync ends within this many ms (0 = no bound), as an Android background job
+     * must (it gets about 10 minutes). A tenth of it before (at most 15 s), the sync sends no
+     * new request and collects the answers already on their way, so it stops at a safe point:
+     * everything acknowledged is recorded, the cursor saved; the next sync resumes there.
+     * Stopping so returns SAKHI_ETIMEOUT with result.deadline_reached = 1. Connect and TLS
+     * handshake waits are cut to the time left. */
+    unsigned int deadline_ms;
 } sakhi_sync_options;
 #define SAKHI_SYNC_OPTIONS_INIT SAKHI_INIT_(SAKHI_SYNC_OPTIONS_VERSION)
 
@@ -641,7 +649,7 @@ typedef struct sakhi_rejection {
     char reason[257];         /* the server's reason */
 } sakhi_rejection;
 
-#define SAKHI_SYNC_RESULT_VERSION 2
+#define SAKHI_SYNC_RESULT_VERSION 3
 typedef struct sakhi_sync_result {
     unsigned int version; /* set by the caller: SAKHI_SYNC_RESULT_VERSION */
     uint64_t pushed;      /* changes acknowledged (applied + merged + rejected) */
@@ -664,6 +672,10 @@ typedef struct sakhi_sync_result {
      * what it lost. Tell the centre's administrator. */
     int server_behind;
     uint64_t server_seq; /* the server's last change number when that was found */
+    /* version 3: */
+    /* 1: the sync stopped at its deadline (sakhi_sync_options.deadline_ms) at a safe point;
+     * sakhi_sync returned SAKHI_ETIMEOUT and the next sync resumes where it stopped. */
+    int deadline_reached;
 } sakhi_sync_result;
 #define SAKHI_SYNC_RESULT_INIT SAKHI_INIT_(SAKHI_SYNC_RESULT_VERSION)
 
@@ -735,6 +747,39 @@ SAKHI_API int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sy
  * from any wait). Durable work already done stays done. Does nothing when none runs; a cancel
  * is not remembered for a later sync. Thread-safe; may be called from any thread. */
 SAKHI_API void sakhi_sync_cancel(sakhi_client *c);
+
+/* Tell the running sync (or enroll) on c that the network changed (Android's
+ * ConnectivityManager callback, a new Wi-Fi): it drops its connection at once and starts over
+ * on the new network within the same sakhi_sync call, from where it stopped (nothing
+ * acknowledged is sent again, the pull goes on from the saved cursor); at most 8 times per
+ * call, and within its deadline. An enroll so interrupted returns SAKHI_ENET. Without a sync
+ * running it does nothing. Thread-safe; may be called from any thread. */
+SAKHI_API void sakhi_sync_network_changed(sakhi_client *c);
+
+/* What an app's home screen shows about syncing: when it last worked, what waits, how old the
+ * oldest waiting change is, what went wrong last. */
+#define SAKHI_SYNC_SUMMARY_VERSION 1
+typedef struct sakhi_sync_summary {
+    unsigned int version;           /* set by the caller: SAKHI_SYNC_SUMMARY_VERSION */
+    int syncing;                    /* 1 while a sync or enroll runs on the handle */
+    uint64_t last_success_ms;       /* Unix ms the last sync completed, 0 = never */
+    uint64_t last_attempt_ms;       /* Unix ms the last sync ended, whatever its result */
+    int last_error;                 /* SAKHI_E* code of the last sync, 0 = it succeeded */
+    char last_error_msg[256];       /* its sakhi_errmsg text; "" when it succeeded or when it
+                                     * ended before this handle was opened */
+    uint64_t pending;               /* changes waiting to be sent */
+    uint64_t oldest_pending_ms;     /* when the oldest of them was made (Unix ms, device clock
+                                     * as corrected by the server), 0 = none waits */
+    uint64_t oldest_pending_age_ms; /* how long it has waited, 0 = none waits */
+    uint64_t rejected;              /* records whose last change the server rejected */
+} sakhi_sync_summary;
+#define SAKHI_SYNC_SUMMARY_INIT SAKHI_INIT_(SAKHI_SYNC_SUMMARY_VERSION)
+
+/* Fill out with the sync summary of c (out->version set). Reads the store (no record is
+ * decrypted but the oldest waiting change). Returns 0, SAKHI_EINVAL, SAKHI_EREVOKED, SAKHI_EIO.
+ * Thread-safe, also while a sync runs. Per record, sakhi_record_sync_state and the sync_state
+ * of sakhi_list items say the same for one referral. */
+SAKHI_API int sakhi_sync_summary_get(sakhi_sync_summary *out, sakhi_client *c);
 
 #ifdef __cplusplus
 }
