@@ -26,6 +26,7 @@ if(TARGET sakhi_jni AND TARGET sakhi-server)
     SOURCES ${SAKHI_JAVA_TEST_DIR}/TestSupport.java ${SAKHI_JAVA_TEST_DIR}/TestServer.java
             ${SAKHI_JAVA_TEST_DIR}/SoftKeyProvider.java
             ${SAKHI_JAVA_TEST_DIR}/ApiTest.java ${SAKHI_JAVA_TEST_DIR}/SyncTest.java
+            ${SAKHI_JAVA_TEST_DIR}/BackgroundSyncTest.java
     INCLUDE_JARS sakhi_java
     OUTPUT_NAME sakhi-tests)
   add_dependencies(sakhi_java_tests sakhi_jni java_test_server)
@@ -49,7 +50,7 @@ if(TARGET sakhi_jni AND TARGET sakhi-server)
 
   set(SAKHI_JAVA_CP
     "$<TARGET_PROPERTY:sakhi_java,JAR_FILE>:$<TARGET_PROPERTY:sakhi_java_tests,JAR_FILE>")
-  foreach(class ApiTest SyncTest)
+  foreach(class ApiTest SyncTest BackgroundSyncTest)
     string(TOLOWER ${class} lc)
     string(REPLACE "test" "" lc ${lc})
     add_test(NAME java_${lc}

@@ -1096,13 +1096,13 @@ static int on_progress(const sakhi_progress *p, void *payload)
 /* Sync options from {connect, io, stall, batch, pull}. 0, or -1 with an exception pending. */
 static int sync_options(JNIEnv *env, jlongArray jopts, sakhi_sync_options *so)
 {
-    jlong v[5];
-    if ((*env)->GetArrayLength(env, jopts) != 5) {
-        throw_text(env, SAKHI_EINVAL, "sync options: 5 values expected", "");
+    jlong v[6];
+    if ((*env)->GetArrayLength(env, jopts) != 6) {
+        throw_text(env, SAKHI_EINVAL, "sync options: 6 values expected", "");
         return -1;
     }
-    (*env)->GetLongArrayRegion(env, jopts, 0, 5, v);
-    for (int i = 0; i < 5; i++) {
+    (*env)->GetLongArrayRegion(env, jopts, 0, 6, v);
+    for (int i = 0; i < 6; i++) {
         if (v[i] < 0 || v[i] > (jlong)UINT_MAX) {
             throw_text(env, SAKHI_EINVAL, "sync options: value out of range", "");
             return -1;
@@ -1113,6 +1113,7 @@ static int sync_options(JNIEnv *env, jlongArray jopts, sakhi_sync_options *so)
     so->stall_timeout_ms = (unsigned int)v[2];
     so->batch_size = (unsigned int)v[3];
     so->pull_limit = (unsigned int)v[4];
+    so->deadline_ms = (unsigned int)v[5];
     return 0;
 }
 
@@ -1178,7 +1179,7 @@ out:
 static int export_result(JNIEnv *env, const sakhi_sync_result *res, jlongArray jres,
                          jobjectArray jtexts, jintArray jcodes)
 {
-    jlong n[13];
+    jlong n[14];
     jint codes[SAKHI_MAX_REPORTED_REJECTIONS];
     unsigned int nrej = res->nrejections;
     if (nrej > SAKHI_MAX_REPORTED_REJECTIONS)
@@ -1196,7 +1197,8 @@ static int export_result(JNIEnv *env, const sakhi_sync_result *res, jlongArray j
     n[10] = nrej;
     n[11] = res->server_behind;
     n[12] = (jlong)res->server_seq;
-    (*env)->SetLongArrayRegion(env, jres, 0, 13, n);
+    n[13] = res->deadline_reached;
+    (*env)->SetLongArrayRegion(env, jres, 0, 14, n);
     if ((*env)->ExceptionCheck(env))
         return -1;
     for (unsigned int i = 0; i < nrej; i++) {
@@ -1231,7 +1233,7 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_sync(JNIEnv *env, jclass cls, j
     }
     if ((*env)->GetArrayLength(env, jtexts) < 3 * SAKHI_MAX_REPORTED_REJECTIONS ||
         (*env)->GetArrayLength(env, jcodes) < SAKHI_MAX_REPORTED_REJECTIONS ||
-        (*env)->GetArrayLength(env, jres) < 13) {
+        (*env)->GetArrayLength(env, jres) < 14) {
         throw_text(env, SAKHI_EINVAL, "sync: output arrays too short", "");
         return;
     }
@@ -1255,4 +1257,43 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_syncCancel(JNIEnv *env, jclass 
     (void)env;
     (void)cls;
     sakhi_sync_cancel(client_of(h));
+}
+
+JNIEXPORT void JNICALL Java_org_sakhisync_Native_syncNetworkChanged(JNIEnv *env, jclass cls,
+                                                                    jlong h)
+{
+    (void)env;
+    (void)cls;
+    sakhi_sync_network_changed(client_of(h));
+}
+
+JNIEXPORT void JNICALL Java_org_sakhisync_Native_syncSummary(JNIEnv *env, jclass cls, jlong h,
+                                                             jlongArray jnums, jobjectArray jmsg)
+{
+    sakhi_sync_summary s = SAKHI_SYNC_SUMMARY_INIT;
+    sakhi_client *c = client_of(h);
+    jlong n[8];
+    int rc;
+    (void)cls;
+    if ((*env)->GetArrayLength(env, jnums) < 8 || (*env)->GetArrayLength(env, jmsg) < 1) {
+        throw_text(env, SAKHI_EINVAL, "sync summary: output arrays too short", "");
+        return;
+    }
+    rc = sakhi_sync_summary_get(&s, c);
+    if (rc) {
+        throw_sakhi(env, c, rc);
+        return;
+    }
+    n[0] = s.syncing;
+    n[1] = (jlong)s.last_success_ms;
+    n[2] = (jlong)s.last_attempt_ms;
+    n[3] = s.last_error;
+    n[4] = (jlong)s.pending;
+    n[5] = (jlong)s.oldest_pending_ms;
+    n[6] = (jlong)s.oldest_pending_age_ms;
+    n[7] = (jlong)s.rejected;
+    (*env)->SetLongArrayRegion(env, jnums, 0, 8, n);
+    if ((*env)->ExceptionCheck(env))
+        return;
+    set_bytes(env, jmsg, 0, s.last_error_msg);
 }

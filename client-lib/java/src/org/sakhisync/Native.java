@@ -103,4 +103,8 @@ final class Native {
                             ProgressListener listener, long[] result, byte[][] rejTexts,
                             int[] rejCodes, int[] listenerThrew) throws SakhiException;
     static native void syncCancel(long c);
+
+    static native void syncNetworkChanged(long c);
+
+    static native void syncSummary(long c, long[] nums, byte[][] msg) throws SakhiException;
 }

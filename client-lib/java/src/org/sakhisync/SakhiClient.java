@@ -373,4 +373,37 @@ public final class SakhiClient implements AutoCloseable {
             leave();
         }
     }
+
+    /**
+     * Tell the running sync that the network changed ({@code sakhi_sync_network_changed}), as
+     * Android's {@code ConnectivityManager.NetworkCallback} would: it drops its connection at
+     * once and starts over on the new network within the same {@link #sync} call, from where it
+     * stopped. Does nothing when no sync runs or the client is closed. Any thread.
+     */
+    public void networkChanged() {
+        if (!enter())
+            return;
+        try {
+            Native.syncNetworkChanged(handle);
+        } finally {
+            leave();
+        }
+    }
+
+    /**
+     * What a home screen shows about syncing ({@code sakhi_sync_summary_get}): last success and
+     * attempt, the last error, what waits and how old the oldest waiting change is. Safe while a
+     * sync runs.
+     */
+    public SyncSummary syncSummary() throws SakhiException {
+        long h = acquire();
+        try {
+            long[] n = new long[SyncSummary.NUMBERS];
+            byte[][] msg = new byte[1][];
+            Native.syncSummary(h, n, msg);
+            return new SyncSummary(n, msg[0]);
+        } finally {
+            leave();
+        }
+    }
 }

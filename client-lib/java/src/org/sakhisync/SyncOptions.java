@@ -10,6 +10,7 @@ public final class SyncOptions {
     int stallTimeoutMs;
     int batchSize;
     int pullLimit;
+    int deadlineMs;
     String host;
     int port;
     ProgressListener progress;
@@ -50,6 +51,17 @@ public final class SyncOptions {
         return this;
     }
 
+    /**
+     * The whole sync ends within this many ms (0 = no bound), as a background job must: it stops
+     * sending new requests a tenth of it before (at most 15 s), collects the answers on their
+     * way and fails with {@link Sakhi#ETIMEOUT}, {@link SyncResult#deadlineReached} set; the next
+     * sync resumes there.
+     */
+    public SyncOptions deadlineMs(int ms) {
+        deadlineMs = nonNegative(ms, "deadlineMs");
+        return this;
+    }
+
     /** Use this server instead of the enrolled one (same pin check); null = enrolled. */
     public SyncOptions server(String host, int port) {
         if (port < 0 || port > 65535)
@@ -66,6 +78,7 @@ public final class SyncOptions {
     }
 
     long[] numbers() {
-        return new long[] {connectTimeoutMs, ioTimeoutMs, stallTimeoutMs, batchSize, pullLimit};
+        return new long[] {connectTimeoutMs, ioTimeoutMs, stallTimeoutMs, batchSize, pullLimit,
+                           deadlineMs};
     }
 }

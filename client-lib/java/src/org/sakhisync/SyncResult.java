@@ -27,10 +27,15 @@ public final class SyncResult {
     public final boolean serverBehind;
     /** The server's last change number when that was found. */
     public final long serverSeq;
+    /**
+     * The sync stopped at its deadline ({@link SyncOptions#deadlineMs}) at a safe point; it
+     * failed with {@link Sakhi#ETIMEOUT} and the next sync resumes where it stopped.
+     */
+    public final boolean deadlineReached;
     /** The first rejections (at most 16); unmodifiable. */
     public final List<Rejection> rejections;
 
-    static final int NUMBERS = 13;
+    static final int NUMBERS = 14;
     static final int MAX_REJECTIONS = 16;
 
     SyncResult(long[] n, byte[][] texts, int[] codes) {
@@ -47,6 +52,7 @@ public final class SyncResult {
         int nrej = (int) Math.min(n[10], MAX_REJECTIONS);
         serverBehind = n[11] != 0;
         serverSeq = n[12];
+        deadlineReached = n[13] != 0;
         List<Rejection> list = new ArrayList<>(nrej);
         for (int i = 0; i < nrej; i++)
             list.add(new Rejection(Native.str(texts[3 * i]), codes[i], Native.str(texts[3 * i + 1]),
