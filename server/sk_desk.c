@@ -29,7 +29,10 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +51,10 @@
 #define DESK_PAGE_QUEUE 64 /* pages waiting for their turn; more are answered 503 */
 _Static_assert(DESK_MAX_RENDER == 1,
                "the worklist index (sk_desk_pages.c) serves one render at a time");
+/* The nice value of the thread-pool threads that render pages and hash passwords (only the desk
+ * uses the pool in sakhi-server): when sync and the desk want the same core, sync's loop and
+ * writer get about ten times the desk's share (docs/PERFORMANCE.md, "The desk beside sync"). */
+#define DESK_NICE 10
 #define DESK_COOKIE "__Host-sakhi"
 #define DESK_PRE_COOKIE "__Host-sakhi-pre"
 
@@ -445,8 +452,23 @@ static int pre_token_ok(h2o_req_t *req, const sk_form *f)
 static const char k_dummy_hash[] = "$argon2id$v=19$m=19456,t=2,p=1$c2FraGktZGVzay1kdW1teQ$"
                                    "F5OaQ+tEuVnFe1B79jUmYEVp/IYXSvZavTyTBPSLhMo";
 
+/* Lower this pool thread's priority once (Linux: setpriority on a thread id is per thread). A
+ * refusal (a system that does not allow it) leaves it as it was. */
+static void desk_thread_background(void)
+{
+    static __thread int done;
+    if (done)
+        return;
+    done = 1;
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    if (errno == 0 && now < DESK_NICE)
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), DESK_NICE);
+}
+
 static void login_work(uv_work_t *w)
 {
+    desk_thread_background();
     desk_job *j = w->data;
     sk_store *st = j->d->srv->store;
     const char *user = sk_form_get(&j->form, "user"), *pw = sk_form_get(&j->form, "password");
@@ -496,7 +518,8 @@ static void login_done(uv_work_t *w, int status)
         return;
     }
     sk_ratelimit_clear(d->rl_user, key);
-    desk_sess *s = j->req && !d->closing ? sess_new(d, j->now_ms) : NULL;
+    /* a session starts now, not when its password check was queued */
+    desk_sess *s = j->req && !d->closing ? sess_new(d, sk_now_ms()) : NULL;
     if (!s) {
         if (j->req)
             send_message(j->req, 503, j->who.lang, T_TITLE, T_BUSY);
@@ -563,6 +586,7 @@ static int on_login_post(sk_desk *d, h2o_req_t *req, uint64_t now)
 
 static void setup_work(uv_work_t *w)
 {
+    desk_thread_background();
     desk_job *j = w->data;
     const char *pw = sk_form_get(&j->form, "password");
     j->ok = pw && sk_pw_hash(pw, strlen(pw), j->pwhash) == 0;
@@ -792,6 +816,7 @@ static void op_submit(sk_desk *d, desk_job *j, int kind)
 
 static void page_work(uv_work_t *w)
 {
+    desk_thread_background();
     desk_job *j = w->data;
     sk_store *st = j->d->srv->store;
     switch (j->route) {

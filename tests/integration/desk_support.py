@@ -185,7 +185,9 @@ class Browser:
                 r = c.getresponse()
                 data = r.read()
                 break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                    ssl.SSLEOFError):
+                # the desk closed a connection left idle past its timeout: open a new one
                 self.conn.close()
                 self.conn = None
                 if attempt == 1:
