@@ -54,7 +54,9 @@ _Static_assert(DESK_MAX_RENDER == 1,
 /* The nice value of the thread-pool threads that render pages and hash passwords (only the desk
  * uses the pool in sakhi-server): when sync and the desk want the same core, sync's loop and
  * writer get about ten times the desk's share (docs/PERFORMANCE.md, "The desk beside sync"). */
+#ifndef DESK_NICE /* -DDESK_NICE=0 builds a desk at the loop's priority (the benchmark's baseline) */
 #define DESK_NICE 10
+#endif
 #define DESK_COOKIE "__Host-sakhi"
 #define DESK_PRE_COOKIE "__Host-sakhi-pre"
 

@@ -297,6 +297,15 @@ def run(c):
     st, _, body, _ = cou.get("/search?q=" + "x" * 65)
     check(st == 200 and b'id="results"' not in body, "an overlong query runs no search")
 
+    # -- a caseworker never sees a minor's identity, even on a case assigned to her ------------
+    act(boss, bcsrf, minor, "assign", owner="cw")
+    check(show(c, minor).get("owner") == "cw", "the minor's case is assigned to the caseworker")
+    st, body, fl = act(cw, wcsrf, minor, "reveal")
+    check(b"Young Girl" not in body and b'id="no-identity"' in body,
+          "the caseworker it is assigned to still gets no identity of the minor")
+    st, _, body, _ = cw.get("/search?q=Young")
+    check(('data-id="%s"' % minor).encode() not in body, "nor finds her by name")
+
 
 if __name__ == "__main__":
     sys.exit(main())
