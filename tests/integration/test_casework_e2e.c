@@ -12,6 +12,10 @@
  *  5. Staff refer the case onward, close it (after reopening from referred) and reopen it; after
  *     each step the ASHA's device shows the status, and never more than section 7 allows (no
  *     name, village or other field; only her own tasks).
+ *
+ * Teardown runs whatever happens: a failed assertion leaves the test through cmocka, which still
+ * calls teardown_e2e, so the devices are closed and the server is SIGKILLed and reaped; no run
+ * leaves a sakhi-server behind.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -39,6 +43,7 @@
 static sk_ts g_ts;
 static char g_out[700];
 static char *g_text;
+static sakhi_client *g_d1, *g_d2;
 
 static int admin(const char *first, ...)
 {
@@ -109,8 +114,10 @@ static void test_casework_end_to_end(void **state)
     assert_int_equal(sk_ts_worker(&g_ts, "st1", SK_ROLE_STAFF, SK_DISTRICT_LEH), 0);
     assert_int_equal(sk_ts_worker(&g_ts, "st2", SK_ROLE_STAFF, SK_DISTRICT_LEH), 0);
     assert_int_equal(sk_ts_start(&g_ts, NULL), 0);
-    assert_int_equal(sk_td_device(&d1, &g_ts, 1, NULL, "asha", "phone-1", NULL), 0);
-    assert_int_equal(sk_td_device(&d2, &g_ts, 2, NULL, "asha", "phone-2", NULL), 0);
+    assert_int_equal(sk_td_device(&g_d1, &g_ts, 1, NULL, "asha", "phone-1", NULL), 0);
+    assert_int_equal(sk_td_device(&g_d2, &g_ts, 2, NULL, "asha", "phone-2", NULL), 0);
+    d1 = g_d1;
+    d2 = g_d2;
 
     /* 1. captured offline (no sync yet), then synced; the second device gets it */
     assert_int_equal(sk_td_capture(id, d1, "Test Person", SAKHI_URGENCY_URGENT, 1), 0);
@@ -217,18 +224,40 @@ static void test_casework_end_to_end(void **state)
     assert_int_equal(dev_status(d1, id, &stub), SK_STATUS_IN_SERVICE);
     assert_int_equal(stub, 1);
 
-    sakhi_close(d1);
-    sakhi_close(d2);
+    sakhi_close(g_d1);
+    g_d1 = NULL;
+    sakhi_close(g_d2);
+    g_d2 = NULL;
     assert_int_equal(sk_ts_stop(&g_ts, 10000), 0);
+}
+
+static int setup_e2e(void **state)
+{
+    (void)state;
+    memset(&g_ts, 0, sizeof(g_ts));
+    g_d1 = g_d2 = NULL;
+    g_text = NULL;
+    return 0;
+}
+
+/* Runs after the test whether it passed or failed an assertion: close the devices, kill the
+ * server if it still runs (sk_ts_teardown: SIGKILL and reap) and remove the temp dir. */
+static int teardown_e2e(void **state)
+{
+    (void)state;
+    sakhi_close(g_d1);
+    sakhi_close(g_d2);
+    g_d1 = g_d2 = NULL;
     sk_ts_teardown(&g_ts);
     free(g_text);
     g_text = NULL;
+    return 0;
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_casework_end_to_end),
+        cmocka_unit_test_setup_teardown(test_casework_end_to_end, setup_e2e, teardown_e2e),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
