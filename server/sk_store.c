@@ -1864,14 +1864,23 @@ int sk_store_history_list(sk_store *s, const sk_id *id,
                           int (*cb)(const sk_history_item *h, void *payload), void *payload)
 {
     MDB_txn *txn;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    rc = sk_store_history_list_txn(s, txn, id, cb, payload);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int sk_store_history_list_txn(sk_store *s, MDB_txn *txn, const sk_id *id,
+                              int (*cb)(const sk_history_item *h, void *payload), void *payload)
+{
     MDB_cursor *cur = NULL;
     sk_buf pt = SK_BUF_INIT;
     uint8_t key[24] = {0};
     memcpy(key, id->b, 16);
     MDB_val k = {24, key}, v;
-    int rc = with_read(s, &txn);
-    if (rc)
-        return rc;
+    int rc = 0;
     if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->history, &cur))))
         goto out;
     int mrc;
@@ -1899,7 +1908,6 @@ out:
     buf_wipe_free(&pt);
     if (cur)
         mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
     return rc;
 }
 

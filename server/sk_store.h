@@ -299,6 +299,9 @@ typedef struct sk_history_item {
  * entry does not open or decode. */
 int sk_store_history_list(sk_store *s, const sk_id *id,
                           int (*cb)(const sk_history_item *h, void *payload), void *payload);
+/* The same inside the caller's transaction (read or write). */
+int sk_store_history_list_txn(sk_store *s, MDB_txn *txn, const sk_id *id,
+                              int (*cb)(const sk_history_item *h, void *payload), void *payload);
 /* Decode a raw value of the records database (key = the 16-byte id), opening it when sealed
  * (tools that walk the records DBI with their own cursor must use this, not sk_record_unpack).
  * -SK_E_STORE_IO when it does not decode or its key was shredded. */

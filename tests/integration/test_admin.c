@@ -726,7 +726,7 @@ static void test_report(void **state)
         }
     }
     assert_int_equal(total, 21);
-    assert_int_equal(run("--json", "report", "--month", "2026-06", NULL), 0);
+    assert_int_equal(run("--json", "report", "--month", "2026-06", "--utc", NULL), 0);
     sk_json *js;
     assert_int_equal(sk_json_parse(&js, g.o, strlen(g.o), NULL), 0);
     int64_t x;
@@ -768,7 +768,7 @@ static void test_report(void **state)
             break;
         }
     }
-    assert_int_equal(run("--json", "report", "--month", "2026-06", NULL), 0);
+    assert_int_equal(run("--json", "report", "--month", "2026-06", "--utc", NULL), 0);
     assert_int_equal(sk_json_parse(&js, g.o, strlen(g.o), NULL), 0);
     bs = sk_json_get(js, "by_status");
     assert_int_equal(sk_json_get_int(bs, "received", &x), 0);
@@ -777,7 +777,7 @@ static void test_report(void **state)
     assert_int_equal(x, 1);
     sk_json_free(js);
     /* The text table carries the same totals. */
-    assert_int_equal(run("report", "--month", "2026-06", NULL), 0);
+    assert_int_equal(run("report", "--month", "2026-06", "--utc", NULL), 0);
     assert_non_null(strstr(g.o, "Monthly report 2026-06"));
     assert_int_equal(run("--json", "report", "--month", "1999-01", NULL), 0);
     assert_non_null(strstr(g.o, "\"total\":0,"));

@@ -13,6 +13,7 @@
 
 #include "sk_err.h"
 #include "sk_json.h"
+#include "sk_report.h"
 #include "sk_sample.h"
 
 #include <errno.h>
@@ -480,12 +481,22 @@ static void text_counts(const char *title, sk_enum_id e, const uint64_t *arr)
 }
 
 static const char k_report_help[] =
-    "usage: sakhi-admin report --month YYYY-MM [--json]\n"
+    "usage: sakhi-admin report --month YYYY-MM [--utc] [--csv] [--json]\n"
     "\n"
-    "Counts of the cases captured in that month (UTC, by capture time; deleted cases not\n"
-    "counted): total, minors, flagged for review, and by status, concern (a case with two\n"
-    "concerns counts under both), referral source, district, and for each service the cases\n"
-    "per service status. Counts only: no personal data.\n";
+    "The month's figures. The month runs midnight to midnight in the centre's zone (IST), or\n"
+    "in UTC with --utc.\n"
+    "\n"
+    "Transitions in the month, read from each case's history: received, accepted, referred\n"
+    "onward, closed, reopened, declined; cases open (new, received, accepted, in_service) at\n"
+    "the month's end; services given (a service whose status became given). Shown for all\n"
+    "cases, for minors' cases separately, and by concern (a case with two concerns counts under\n"
+    "both), referral source, district and GBVIMS incident type (docs/CASE-MODEL.md section 10).\n"
+    "\n"
+    "Cases captured in the month: total, minors, flagged for review, and by current status,\n"
+    "concern, referral source, district and per-service status.\n"
+    "\n"
+    "Counts only: no personal data. --csv prints the transitions as group,name,measure,count\n"
+    "rows; --json prints everything as one object.\n";
 
 static int days_in(unsigned y, unsigned m)
 {
@@ -495,10 +506,138 @@ static int days_in(unsigned y, unsigned m)
     return d[m - 1];
 }
 
+/* ---- transitions (server/sk_report.h) ------------------------------------------------------ */
+
+static void json_row(sk_jw *w, const char *key, const sk_report_row *row)
+{
+    sk_jw_key(w, key);
+    sk_jw_obj_begin(w);
+    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++) {
+        sk_jw_key(w, sk_report_measure_name(m));
+        sk_jw_uint(w, row->n[m]);
+    }
+    sk_jw_obj_end(w);
+}
+
+static void json_rows(sk_jw *w, const char *key, sk_enum_id e, const sk_report_row *rows)
+{
+    sk_jw_key(w, key);
+    sk_jw_obj_begin(w);
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
+        json_row(w, sk_enum_name(e, c), &rows[c]);
+    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++)
+        if (rows[0].n[m]) {
+            json_row(w, "unknown", &rows[0]);
+            break;
+        }
+    sk_jw_obj_end(w);
+}
+
+static void json_transitions(sk_jw *w, const sk_report *t)
+{
+    sk_jw_key(w, "transitions");
+    sk_jw_obj_begin(w);
+    sk_jw_key(w, "cases");
+    sk_jw_uint(w, t->cases);
+    json_row(w, "all", &t->all);
+    json_row(w, "minors", &t->minors);
+    json_rows(w, "by_concern", SK_ENUM_CONCERN, t->concern);
+    json_rows(w, "by_source", SK_ENUM_SOURCE, t->source);
+    json_rows(w, "by_district", SK_ENUM_DISTRICT, t->district);
+    sk_jw_key(w, "by_gbvims");
+    sk_jw_obj_begin(w);
+    for (uint32_t g = 1; g <= SK_GBVIMS_COUNT; g++)
+        json_row(w, sk_report_gbvims_name(g), &t->gbvims[g]);
+    sk_jw_obj_end(w);
+    sk_jw_key(w, "services_given");
+    sk_jw_obj_begin(w);
+    for (uint32_t sv = 1; sv <= SK_SERVICE_COUNT; sv++) {
+        sk_jw_key(w, sk_enum_name(SK_ENUM_SERVICE, sv));
+        sk_jw_uint(w, t->service_given[sv]);
+    }
+    sk_jw_obj_end(w);
+    sk_jw_obj_end(w);
+}
+
+static void csv_row(const char *group, const char *name, const sk_report_row *row)
+{
+    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++)
+        printf("%s,%s,%s,%" PRIu64 "\n", group, name, sk_report_measure_name(m), row->n[m]);
+}
+
+static void csv_rows(const char *group, sk_enum_id e, const sk_report_row *rows)
+{
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
+        csv_row(group, sk_enum_name(e, c), &rows[c]);
+}
+
+static void print_csv(const sk_report *t)
+{
+    printf("group,name,measure,count\n");
+    csv_row("all", "all", &t->all);
+    csv_row("minors", "minors", &t->minors);
+    csv_rows("concern", SK_ENUM_CONCERN, t->concern);
+    csv_rows("source", SK_ENUM_SOURCE, t->source);
+    csv_rows("district", SK_ENUM_DISTRICT, t->district);
+    for (uint32_t g = 1; g <= SK_GBVIMS_COUNT; g++)
+        csv_row("gbvims", sk_report_gbvims_name(g), &t->gbvims[g]);
+    for (uint32_t sv = 1; sv <= SK_SERVICE_COUNT; sv++)
+        printf("service,%s,given,%" PRIu64 "\n", sk_enum_name(SK_ENUM_SERVICE, sv),
+               t->service_given[sv]);
+}
+
+static void text_row(const char *name, const sk_report_row *row)
+{
+    printf("  %-28s", name);
+    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++)
+        printf(" %9" PRIu64, row->n[m]);
+    printf("\n");
+}
+
+static void text_header(const char *title)
+{
+    static const char *const k_short[SK_RPT_NMEASURES] = {"received", "accepted", "referred",
+                                                          "closed",   "reopened", "declined",
+                                                          "open_end", "services"};
+    printf("\n%-30s", title);
+    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++)
+        printf(" %9s", k_short[m]);
+    printf("\n");
+}
+
+static void text_rows(const char *title, sk_enum_id e, const sk_report_row *rows)
+{
+    text_header(title);
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
+        text_row(sk_enum_name(e, c), &rows[c]);
+}
+
+static void print_transitions(const sk_report *t)
+{
+    text_header("Transitions in the month");
+    text_row("all cases", &t->all);
+    text_row("of which minors", &t->minors);
+    text_rows("By concern", SK_ENUM_CONCERN, t->concern);
+    text_rows("By referral source", SK_ENUM_SOURCE, t->source);
+    text_rows("By district", SK_ENUM_DISTRICT, t->district);
+    text_header("By GBVIMS incident type");
+    for (uint32_t g = 1; g <= SK_GBVIMS_COUNT; g++)
+        text_row(sk_report_gbvims_name(g), &t->gbvims[g]);
+    printf("\nServices given in the month\n");
+    for (uint32_t sv = 1; sv <= SK_SERVICE_COUNT; sv++)
+        printf("  %-28s %8" PRIu64 "\n", sk_enum_name(SK_ENUM_SERVICE, sv), t->service_given[sv]);
+}
+
+#define IST_OFFSET_MS (330ull * 60 * 1000)
+
 int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
 {
     const char *month = NULL;
-    const sk_admin_opt opts[] = {{"month", 1, &month, NULL}, {NULL, 0, NULL, NULL}};
+    int utc = 0, csv = 0;
+    const sk_admin_opt opts[] = {{"month", 1, &month, NULL},
+                                 {"utc", 0, NULL, &utc},
+                                 {"csv", 0, NULL, &csv},
+                                 {NULL, 0, NULL, NULL}};
     int rc = sk_admin_parse(a, argc, argv, opts, NULL, 0, 0, NULL, k_report_help);
     if (rc)
         return rc;
@@ -507,6 +646,8 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
     if (!month || strlen(month) != 7 || sscanf(month, "%4u-%2u%c", &y, &m, &tail) != 2 ||
         month[4] != '-' || y < 1970 || y > 9999 || m < 1 || m > 12)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "report needs --month YYYY-MM");
+    if (csv && a->json)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--csv and --json exclude each other");
     report rp;
     memset(&rp, 0, sizeof(rp));
     char t[64];
@@ -514,15 +655,38 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
     if (sk_sample_parse_time(t, &rp.from))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --month '%s'", month);
     rp.to = rp.from + (uint64_t)days_in(y, m) * 86400000u;
-    if ((rc = sk_admin_open(a, 1)))
+    if (!utc) { /* midnight IST is 18:30 UTC the day before */
+        if (rp.from < IST_OFFSET_MS)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --month '%s'", month);
+        rp.from -= IST_OFFSET_MS;
+        rp.to -= IST_OFFSET_MS;
+    }
+    sk_report *tr = malloc(sizeof(*tr));
+    if (!tr)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
+    sk_report_init(tr, rp.from, rp.to);
+    if ((rc = sk_admin_open(a, 1))) {
+        free(tr);
         return rc;
+    }
     MDB_txn *txn;
-    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
+    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn)))) {
+        free(tr);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    }
     rc = sk_admin_each_record(a, txn, report_row, &rp);
+    if (!rc)
+        rc = sk_report_run_txn(a->store, txn, tr);
     mdb_txn_abort(txn);
-    if (rc)
+    if (rc) {
+        free(tr);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read records: %s", sk_err_text(rc));
+    }
+    if (csv) {
+        print_csv(tr);
+        free(tr);
+        return 0;
+    }
     if (a->json) {
         sk_buf b = SK_BUF_INIT;
         sk_jw w;
@@ -530,6 +694,8 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
         sk_jw_obj_begin(&w);
         sk_jw_key(&w, "month");
         sk_jw_cstr(&w, month);
+        sk_jw_key(&w, "zone");
+        sk_jw_cstr(&w, utc ? "UTC" : "IST");
         sk_jw_key(&w, "total");
         sk_jw_uint(&w, rp.total);
         sk_jw_key(&w, "minors");
@@ -546,7 +712,9 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
             json_counts(&w, sk_enum_name(SK_ENUM_SERVICE, s), SK_ENUM_SERVICE_STATUS,
                         rp.service[s]);
         sk_jw_obj_end(&w);
+        json_transitions(&w, tr);
         sk_jw_obj_end(&w);
+        free(tr);
         if (b.oom) {
             sk_buf_free(&b);
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
@@ -555,7 +723,10 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
         sk_buf_free(&b);
         return 0;
     }
-    printf("Monthly report %s\n", month);
+    printf("Monthly report %s (%s)\n", month, utc ? "UTC" : "IST");
+    print_transitions(tr);
+    free(tr);
+    printf("\nCases captured in the month\n");
     printf("  %-28s %8" PRIu64 "\n", "cases", rp.total);
     printf("  %-28s %8" PRIu64 "\n", "of which minors", rp.minors);
     printf("  %-28s %8" PRIu64 "\n", "flagged for review", rp.review);

@@ -1,0 +1,102 @@
+/*
+ * sk_report.h - the centre's figures, computed once for every front end (sakhi-admin report now,
+ * the desk next): the monthly report's transition counts read from each record's kept history,
+ * and the mapping of the case model's concerns to the six GBVIMS incident types.
+ *
+ * A transition is a change of a record's status (or of a service's status to given) whose new
+ * value became current at a time inside the period. The values a record held are its current
+ * ones plus every value its history says a later change overwrote, each with the version and
+ * the stamp (HLC) of the change that set it, so the status a case had at any moment follows
+ * from the record alone: no separate event log is needed and nothing is counted twice (a change
+ * that restates the current status is not a transition). Counts only: nothing here reads or
+ * returns field content beyond enumeration codes. Deleted and erased records are not counted.
+ *
+ * Thread-safety: as the store (the functions read inside the caller's transaction).
+ */
+#ifndef SK_REPORT_H
+#define SK_REPORT_H
+
+#include "sk_case.h"
+#include "sk_store.h"
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a row counts (one column each). */
+typedef enum sk_report_measure {
+    SK_RPT_RECEIVED = 0, /* became received (a referral reaching the centre) */
+    SK_RPT_ACCEPTED,     /* became accepted */
+    SK_RPT_REFERRED,     /* referred onward */
+    SK_RPT_CLOSED,       /* closed */
+    SK_RPT_REOPENED,     /* closed or referred -> in_service */
+    SK_RPT_DECLINED,     /* declined */
+    SK_RPT_OPEN_AT_END,  /* new, received, accepted or in_service at the period's end */
+    SK_RPT_SERVICES,     /* services whose status became given (one per service and case) */
+    SK_RPT_NMEASURES
+} sk_report_measure;
+
+/* The measures' names as the report prints them ("received", ..., "open_at_end",
+ * "services_given"); NULL outside the enumeration. */
+const char *sk_report_measure_name(uint32_t m);
+
+typedef struct sk_report_row {
+    uint64_t n[SK_RPT_NMEASURES];
+} sk_report_row;
+
+/* The six GBVIMS incident types (GBVIMS Classification Tool), in its order. */
+typedef enum sk_gbvims {
+    SK_GBVIMS_NONE = 0, /* not a GBV incident type (e.g. drug abuse), or not derivable */
+    SK_GBVIMS_RAPE = 1,
+    SK_GBVIMS_SEXUAL_ASSAULT = 2,
+    SK_GBVIMS_PHYSICAL_ASSAULT = 3,
+    SK_GBVIMS_FORCED_MARRIAGE = 4,
+    SK_GBVIMS_DENIAL = 5, /* denial of resources, opportunities or services */
+    SK_GBVIMS_PSYCHOLOGICAL = 6
+} sk_gbvims;
+#define SK_GBVIMS_COUNT 6
+/* The GBVIMS type a concern code is reported under (docs/CASE-MODEL.md, section 10);
+ * SK_GBVIMS_NONE for concerns outside the six types and unknown codes. */
+sk_gbvims sk_report_gbvims_of(uint64_t concern);
+/* "rape", "sexual_assault", "physical_assault", "forced_marriage", "denial_of_resources",
+ * "psychological_abuse"; "none" for 0; NULL past the end. */
+const char *sk_report_gbvims_name(uint32_t type);
+
+#define SK_RPT_CODES 16 /* codes per enumeration kept (code 0: unknown codes) */
+
+typedef struct sk_report {
+    uint64_t from_ms, to_ms; /* the period [from, to), Unix ms */
+    uint64_t cases;          /* records with any count in the period (or open at its end) */
+    sk_report_row all;       /* every case */
+    sk_report_row minors;    /* minors' cases only (sk_case_is_minor), also counted in all */
+    /* by the case's current concerns (a case with two counts in both), referral source,
+     * district and GBVIMS type (a case counts once per type its concerns map to) */
+    sk_report_row concern[SK_RPT_CODES];
+    sk_report_row source[SK_RPT_CODES];
+    sk_report_row district[SK_RPT_CODES];
+    sk_report_row gbvims[SK_GBVIMS_COUNT + 1];
+    uint64_t service_given[SK_SERVICE_COUNT + 1]; /* by service: became given in the period */
+} sk_report;
+
+/* A value a record held: the field key, the version and stamp of the change that set it, and
+ * its MessagePack bytes (from the record's current field or a history item). */
+typedef struct sk_report_value {
+    uint32_t key;
+    uint64_t ver;
+    sk_hlc hlc;
+    const uint8_t *val;
+    uint32_t len;
+} sk_report_value;
+
+/* Start a report for [from_ms, to_ms). */
+void sk_report_init(sk_report *rp, uint64_t from_ms, uint64_t to_ms);
+
+/* Add one record (pure: no I/O). past holds the earlier values of its status and service
+ * fields (any order; other keys are ignored; the current values are read from r). A deleted or
+ * erased record adds nothing. 0, or -SK_E_NOMEM. */
+int sk_report_add(sk_report *rp, const sk_record *r, const sk_report_value *past, size_t npast);
+
+/* Every stored record, with its history read inside txn. 0 or a store code. */
+int sk_report_run_txn(sk_store *s, MDB_txn *txn, sk_report *rp);
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * test_report.c - the monthly figures (server/sk_report.h) over a fixture month on a real LMDB
+ * store: referrals pushed through the server's apply path and moved through the workflow by the
+ * casework API at fixed times, so every count is known exactly:
+ *
+ *   A  captured 20 May, accepted 21 May; counselling given 3 June (-> in_service), closed
+ *      5 June, reopened 10 June: closed 1, reopened 1, services 1, open at the end.
+ *   B  captured 2 June, accepted 2 June, referred onward 4 June (concerns: domestic violence and
+ *      financial abuse): received, accepted, referred; not open at the end.
+ *   C  captured 6 June, declined 7 June (financial abuse and abandonment, which map to the same
+ *      GBVIMS type: counted once there).
+ *   D  a minor (15) with child marriage, captured 8 June, accepted 9 June: open at the end.
+ *   H  captured 30 June 20:00 UTC (1 July 01:30 IST): in the UTC month, not in the IST one.
+ *   E  captured 2 July, accepted 3 July: outside the month.
+ *   G  captured 1 May, accepted 2 May, closed 3 May: nothing in June.
+ *   X  captured 12 June and deleted: never counted.
+ *
+ * Then the same figures through the real sakhi-admin executable, as CSV (UTC), JSON (IST) and
+ * the table.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sk_apply.h"
+#include "sk_caseops.h"
+#include "sk_err.h"
+#include "sk_proc.h"
+#include "sk_report.h"
+#include "sk_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ADMIN_BIN SAKHI_BIN_DIR "/tools/admin/sakhi-admin"
+#define HOUR (3600ull * 1000)
+#define DAY (24 * HOUR)
+/* 2026-06-01T00:00:00Z and 2026-07-01T00:00:00Z */
+#define JUNE 1780272000000ull
+#define JULY (JUNE + 30 * DAY)
+#define MAY(d) (JUNE - 31 * DAY + ((d)-1) * DAY + 12 * HOUR)
+#define JUN(d) (JUNE + ((d)-1) * DAY + 12 * HOUR)
+#define JUL(d) (JULY + ((d)-1) * DAY + 12 * HOUR)
+
+static const sk_actor k_st = {SK_ROLE_STAFF, "st1", SK_DISTRICT_LEH};
+static const sk_actor k_asha = {SK_ROLE_FIELD, "asha", SK_DISTRICT_LEH};
+
+typedef struct fx {
+    char dir[512];
+    char out[600];
+    sk_store *s;
+    uint64_t op;
+    char *text;
+} fx;
+
+static fx g;
+
+static void add_worker(const char *id, uint32_t role)
+{
+    sk_worker w;
+    memset(&w, 0, sizeof(w));
+    snprintf(w.id, sizeof(w.id), "%s", id);
+    w.role = role;
+    w.district = SK_DISTRICT_LEH;
+    assert_int_equal(sk_store_worker_put(g.s, &w), 0);
+}
+
+static void ch_uint(sk_change *c, uint32_t key, uint64_t v)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_uint64(&pk, v);
+    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
+    sk_buf_free(&b);
+}
+
+static void ch_str(sk_change *c, uint32_t key, const char *s)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    sk_pack_cstr(&pk, s);
+    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
+    sk_buf_free(&b);
+}
+
+static void push(sk_change *c, uint64_t at_ms)
+{
+    MDB_txn *txn;
+    sk_ack ack;
+    char msg[300];
+    c->op = g.op++;
+    assert_int_equal(sk_store_write_begin(g.s, &txn), 0);
+    sk_apply_ctx ctx = {
+        .store = g.s, .txn = txn, .device = 1, .actor = k_asha, .now_ms = at_ms, .max_record = 0};
+    assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, sizeof(msg)), 0);
+    if (ack.status != SK_ACK_APPLIED)
+        print_error("push refused: %s\n", msg);
+    assert_int_equal(ack.status, SK_ACK_APPLIED);
+    assert_int_equal(sk_store_write_commit(g.s, txn), 0);
+}
+
+/* A referral captured by the ASHA at at_ms (its HLC), aged age, with the given concerns. */
+static sk_id capture(uint64_t at_ms, unsigned age, const uint8_t *concerns, uint8_t nconcerns)
+{
+    sk_change c;
+    uint8_t arr[9];
+    sk_change_init(&c);
+    assert_int_equal(sk_id_new(&c.id, at_ms), 0);
+    c.hlc = SK_HLC_MAKE(at_ms, 0);
+    ch_uint(&c, SK_F_SCHEMA, 1);
+    ch_uint(&c, SK_F_CREATED_AT, at_ms);
+    ch_uint(&c, SK_F_DISTRICT, SK_DISTRICT_LEH);
+    ch_str(&c, SK_F_BLOCK, "Nubra");
+    ch_str(&c, SK_F_VILLAGE, "Diskit");
+    ch_uint(&c, SK_F_TAKEN_AT, SK_TAKEN_HOME_VISIT);
+    ch_str(&c, SK_F_NAME, "Test Person");
+    ch_uint(&c, SK_F_AGE, age);
+    arr[0] = (uint8_t)(0x90 | nconcerns);
+    memcpy(arr + 1, concerns, nconcerns);
+    assert_int_equal(sk_change_set(&c, SK_F_CONCERNS, arr, (uint32_t)nconcerns + 1), 0);
+    ch_uint(&c, SK_F_URGENCY, SK_URGENCY_ROUTINE);
+    ch_uint(&c, SK_F_SOURCE, SK_SOURCE_FRONTLINE);
+    uint8_t t = 0xc3;
+    assert_int_equal(sk_change_set(&c, SK_F_CONSENT_SHARE, &t, 1), 0);
+    ch_str(&c, SK_F_CONSENT_BY, "asha");
+    ch_uint(&c, SK_F_CONSENT_AT, at_ms);
+    ch_uint(&c, SK_F_STATUS, SK_STATUS_NEW);
+    push(&c, at_ms);
+    sk_id id = c.id;
+    sk_change_free(&c);
+    return id;
+}
+
+static void op_at(uint64_t at_ms, uint32_t kind, const sk_id *id, sk_cw_op *op)
+{
+    MDB_txn *txn;
+    sk_caseops_result res;
+    op->kind = kind;
+    op->record = *id;
+    assert_int_equal(sk_store_write_begin(g.s, &txn), 0);
+    sk_caseops_ctx ctx = {g.s, txn, &k_st, at_ms, 0};
+    int rc = sk_caseops_apply(&ctx, op, &res);
+    if (rc)
+        print_error("operation %u refused: %s\n", (unsigned)kind, res.err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(sk_store_write_commit(g.s, txn), 0);
+}
+
+static void simple(uint64_t at_ms, uint32_t kind, const sk_id *id)
+{
+    sk_cw_op op;
+    memset(&op, 0, sizeof(op));
+    op.reason = "reason given";
+    op.destination = SK_DEST_PROTECTION_OFFICER;
+    op.decline_reason = SK_DECLINE_DUPLICATE;
+    op.service = SK_SERVICE_COUNSELLING;
+    op.service_status = SK_SVC_GIVEN;
+    op_at(at_ms, kind, id, &op);
+}
+
+static void delete_record(const sk_id *id, uint64_t at_ms)
+{
+    sk_record r;
+    sk_change c;
+    assert_int_equal(sk_store_record_get(g.s, id, &r), 0);
+    sk_change_init(&c);
+    c.id = *id;
+    c.kind = SK_CHANGE_DELETE;
+    c.base = r.version;
+    c.hlc = SK_HLC_MAKE(at_ms, 0);
+    sk_record_free(&r);
+    push(&c, at_ms);
+    sk_change_free(&c);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    static const uint8_t dv[] = {SK_CONCERN_DOMESTIC_VIOLENCE};
+    static const uint8_t dv_fin[] = {SK_CONCERN_DOMESTIC_VIOLENCE, SK_CONCERN_FINANCIAL_ABUSE};
+    static const uint8_t fin_ab[] = {SK_CONCERN_FINANCIAL_ABUSE, SK_CONCERN_ABANDONMENT};
+    static const uint8_t cm[] = {SK_CONCERN_CHILD_MARRIAGE};
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(sk_tmpdir_make(g.dir, sizeof(g.dir), "sk-report"), 0);
+    snprintf(g.out, sizeof(g.out), "%s/out.txt", g.dir);
+    assert_int_equal(sk_store_open(&g.s, g.dir, 64u << 20), 0);
+    add_worker("asha", SK_ROLE_FIELD);
+    add_worker("st1", SK_ROLE_STAFF);
+    g.op = 1;
+
+    sk_id a = capture(MAY(20), 30, dv, 1);
+    simple(MAY(21), SK_CW_ACCEPT, &a);
+    simple(JUN(3), SK_CW_SERVICE, &a);
+    simple(JUN(5), SK_CW_CLOSE, &a);
+    simple(JUN(10), SK_CW_REOPEN, &a);
+
+    sk_id b = capture(JUN(2), 30, dv_fin, 2);
+    simple(JUN(2) + HOUR, SK_CW_ACCEPT, &b);
+    simple(JUN(4), SK_CW_REFER, &b);
+
+    sk_id c = capture(JUN(6), 40, fin_ab, 2);
+    simple(JUN(7), SK_CW_DECLINE, &c);
+
+    sk_id d = capture(JUN(8), 15, cm, 1);
+    simple(JUN(9), SK_CW_ACCEPT, &d);
+
+    (void)capture(JULY - 4 * HOUR, 25, dv, 1); /* H: 30 June 20:00 UTC */
+
+    sk_id e = capture(JUL(2), 30, dv, 1);
+    simple(JUL(3), SK_CW_ACCEPT, &e);
+
+    sk_id gg = capture(MAY(1), 30, dv, 1);
+    simple(MAY(2), SK_CW_ACCEPT, &gg);
+    simple(MAY(3), SK_CW_CLOSE, &gg);
+
+    sk_id x = capture(JUN(12), 30, dv, 1);
+    delete_record(&x, JUN(13));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(g.text);
+    sk_store_close(g.s);
+    if (!getenv("SAKHI_KEEP_TMP"))
+        sk_tmpdir_remove(g.dir);
+    return 0;
+}
+
+/* received, accepted, referred, closed, reopened, declined, open_at_end, services_given */
+static void row_is(const sk_report_row *row, const char *what, uint64_t rcv, uint64_t acc,
+                   uint64_t ref, uint64_t clo, uint64_t reo, uint64_t dec, uint64_t open,
+                   uint64_t svc)
+{
+    const uint64_t want[SK_RPT_NMEASURES] = {rcv, acc, ref, clo, reo, dec, open, svc};
+    for (int m = 0; m < SK_RPT_NMEASURES; m++)
+        if (row->n[m] != want[m]) {
+            print_error("%s: %s is %llu, want %llu\n", what, sk_report_measure_name((uint32_t)m),
+                        (unsigned long long)row->n[m], (unsigned long long)want[m]);
+            fail();
+        }
+}
+
+static void run_report(sk_report *rp, uint64_t from, uint64_t to)
+{
+    MDB_txn *txn;
+    sk_report_init(rp, from, to);
+    assert_int_equal(sk_store_mdb_err(mdb_txn_begin(sk_store_env(g.s), NULL, MDB_RDONLY, &txn)), 0);
+    assert_int_equal(sk_report_run_txn(g.s, txn, rp), 0);
+    mdb_txn_abort(txn);
+}
+
+static void test_month_counts(void **state)
+{
+    (void)state;
+    sk_report *rp = malloc(sizeof(*rp));
+    assert_non_null(rp);
+    run_report(rp, JUNE, JULY);
+    assert_int_equal(rp->cases, 5); /* A B C D H */
+    row_is(&rp->all, "all", 4, 2, 1, 1, 1, 1, 3, 1);
+    row_is(&rp->minors, "minors", 1, 1, 0, 0, 0, 0, 1, 0);
+    row_is(&rp->concern[SK_CONCERN_DOMESTIC_VIOLENCE], "dv", 2, 1, 1, 1, 1, 0, 2, 1);
+    row_is(&rp->concern[SK_CONCERN_FINANCIAL_ABUSE], "financial", 2, 1, 1, 0, 0, 1, 0, 0);
+    row_is(&rp->concern[SK_CONCERN_ABANDONMENT], "abandonment", 1, 0, 0, 0, 0, 1, 0, 0);
+    row_is(&rp->concern[SK_CONCERN_CHILD_MARRIAGE], "child marriage", 1, 1, 0, 0, 0, 0, 1, 0);
+    row_is(&rp->concern[SK_CONCERN_DRUG_ABUSE], "drug abuse", 0, 0, 0, 0, 0, 0, 0, 0);
+    row_is(&rp->source[SK_SOURCE_FRONTLINE], "frontline", 4, 2, 1, 1, 1, 1, 3, 1);
+    row_is(&rp->district[SK_DISTRICT_LEH], "leh", 4, 2, 1, 1, 1, 1, 3, 1);
+    row_is(&rp->district[SK_DISTRICT_KARGIL], "kargil", 0, 0, 0, 0, 0, 0, 0, 0);
+    row_is(&rp->gbvims[SK_GBVIMS_PHYSICAL_ASSAULT], "physical", 2, 1, 1, 1, 1, 0, 2, 1);
+    /* B (financial) and C (financial + abandonment: once) */
+    row_is(&rp->gbvims[SK_GBVIMS_DENIAL], "denial", 2, 1, 1, 0, 0, 1, 0, 0);
+    row_is(&rp->gbvims[SK_GBVIMS_FORCED_MARRIAGE], "forced marriage", 1, 1, 0, 0, 0, 0, 1, 0);
+    row_is(&rp->gbvims[SK_GBVIMS_RAPE], "rape", 0, 0, 0, 0, 0, 0, 0, 0);
+    assert_int_equal(rp->service_given[SK_SERVICE_COUNSELLING], 1);
+    assert_int_equal(rp->service_given[SK_SERVICE_LEGAL], 0);
+
+    /* May: A, G and the first hours of nothing else */
+    run_report(rp, JUNE - 31 * DAY, JUNE);
+    assert_int_equal(rp->cases, 2);
+    row_is(&rp->all, "may", 2, 2, 0, 1, 0, 0, 1, 0);
+    /* July: E received and accepted, H accepted nothing but is open, A, D still open */
+    run_report(rp, JULY, JULY + 31 * DAY);
+    row_is(&rp->all, "july", 1, 1, 0, 0, 0, 0, 4, 0);
+    free(rp);
+}
+
+static void test_concern_mapping(void **state)
+{
+    (void)state;
+    assert_int_equal(sk_report_gbvims_of(SK_CONCERN_DOMESTIC_VIOLENCE), SK_GBVIMS_PHYSICAL_ASSAULT);
+    assert_int_equal(sk_report_gbvims_of(SK_CONCERN_FINANCIAL_ABUSE), SK_GBVIMS_DENIAL);
+    assert_int_equal(sk_report_gbvims_of(SK_CONCERN_CYBER_BULLYING), SK_GBVIMS_PSYCHOLOGICAL);
+    assert_int_equal(sk_report_gbvims_of(SK_CONCERN_ABANDONMENT), SK_GBVIMS_DENIAL);
+    assert_int_equal(sk_report_gbvims_of(SK_CONCERN_DRUG_ABUSE), SK_GBVIMS_NONE);
+    assert_int_equal(sk_report_gbvims_of(SK_CONCERN_CHILD_MARRIAGE), SK_GBVIMS_FORCED_MARRIAGE);
+    assert_int_equal(sk_report_gbvims_of(SK_CONCERN_POCSO), SK_GBVIMS_SEXUAL_ASSAULT);
+    assert_int_equal(sk_report_gbvims_of(SK_CONCERN_OTHER), SK_GBVIMS_NONE);
+    assert_int_equal(sk_report_gbvims_of(99), SK_GBVIMS_NONE);
+    assert_string_equal(sk_report_gbvims_name(SK_GBVIMS_DENIAL), "denial_of_resources");
+    assert_null(sk_report_gbvims_name(SK_GBVIMS_COUNT + 1));
+}
+
+static int admin(const char *first, ...)
+{
+    const char *args[24];
+    int n = 0;
+    va_list ap;
+    args[n++] = "--data";
+    args[n++] = g.dir;
+    va_start(ap, first);
+    for (const char *s = first; s && n < 23; s = va_arg(ap, const char *))
+        args[n++] = s;
+    va_end(ap);
+    args[n] = NULL;
+    free(g.text);
+    g.text = NULL;
+    int rc = sk_proc_run(ADMIN_BIN, args, g.out, 60000);
+    size_t len;
+    assert_int_equal(sk_read_file(g.out, &g.text, &len), 0);
+    return rc;
+}
+
+static void test_report_command(void **state)
+{
+    (void)state;
+    /* UTC month: H counts */
+    assert_int_equal(admin("report", "--month", "2026-06", "--utc", "--csv", NULL), 0);
+    assert_non_null(strstr(g.text, "group,name,measure,count\n"));
+    assert_non_null(strstr(g.text, "\nall,all,received,4\n"));
+    assert_non_null(strstr(g.text, "\nall,all,open_at_end,3\n"));
+    assert_non_null(strstr(g.text, "\nall,all,reopened,1\n"));
+    assert_non_null(strstr(g.text, "\nminors,minors,received,1\n"));
+    assert_non_null(strstr(g.text, "\ngbvims,denial_of_resources,received,2\n"));
+    assert_non_null(strstr(g.text, "\ngbvims,forced_marriage,accepted,1\n"));
+    assert_non_null(strstr(g.text, "\nservice,counselling,given,1\n"));
+    /* the centre's month (IST): H came on 1 July */
+    assert_int_equal(admin("--json", "report", "--month", "2026-06", NULL), 0);
+    assert_non_null(strstr(g.text, "\"zone\":\"IST\""));
+    assert_non_null(strstr(g.text, "\"transitions\":{\"cases\":4,\"all\":{\"received\":3,"
+                                   "\"accepted\":2,\"referred\":1,\"closed\":1,\"reopened\":1,"
+                                   "\"declined\":1,\"open_at_end\":2,\"services_given\":1}"));
+    assert_int_equal(admin("report", "--month", "2026-06", NULL), 0);
+    assert_non_null(strstr(g.text, "Monthly report 2026-06 (IST)"));
+    assert_non_null(strstr(g.text, "By GBVIMS incident type"));
+    assert_int_equal(admin("report", "--month", "2026-06", "--csv", "--json", NULL), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_month_counts),
+        cmocka_unit_test(test_concern_mapping),
+        cmocka_unit_test(test_report_command),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
