@@ -45,6 +45,10 @@ static const char k_usage[] =
     "  staff link NAME | staff list | staff disable NAME\n"
     "Cases:\n"
     "  list [--status S]                 records (no personal fields)\n"
+    "  cases [--status S --urgent --assigned-to W --review --overdue --district D\n"
+    "         --since DATE --utc]        the case list with filters (no personal fields)\n"
+    "  tasks [--for W] [--window DAYS]   open tasks, most urgent first, then by due time\n"
+    "  alerts --for STAFF [--since DATE] what others changed on the cases STAFF owns\n"
     "  show ID [--identifying]\n"
     "  accept ID                         received -> accepted (gives the case number)\n"
     "  decline ID --reason CODE          new|received -> declined (the sender learns why)\n"
@@ -262,6 +266,9 @@ static const cmd k_cmds[] = {
     {"tls-cert", sk_admin_cmd_tls_cert},
     {"staff", sk_admin_cmd_staff},
     {"list", sk_admin_cmd_list},
+    {"cases", sk_admin_cmd_cases},
+    {"tasks", sk_admin_cmd_tasks},
+    {"alerts", sk_admin_cmd_alerts},
     {"show", sk_admin_cmd_show},
     {"accept", sk_admin_cmd_accept},
     {"service", sk_admin_cmd_service},

@@ -9,6 +9,7 @@
  *   admin_casework.c the workflow operations through server/sk_caseops.h (accept, start, assign,
  *                    service, refer, decline, close, reopen, shelter, task, config)
  *   admin_review.c   history (who changed what, what it displaced) and conflict review
+ *   admin_worklist.c cases (filtered case list), tasks (the sorted worklist), alerts (owner)
  *   admin_export.c   export (CSV, JSON Lines) and the monthly report
  *   admin_backup.c   backup (compacting copy, optionally AES-256-GCM encrypted), verify, restore
  *   admin_audit.c    the audit log: appends, listing, chain verification (the store's), signed
@@ -151,6 +152,11 @@ int sk_admin_cmd_config(sk_admin *a, int argc, char **argv);
 /* history and conflict review (admin_review.c) */
 int sk_admin_cmd_history(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_review(sk_admin *a, int argc, char **argv);
+
+/* worklists through server/sk_worklist.h (admin_worklist.c) */
+int sk_admin_cmd_cases(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_tasks(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_alerts(sk_admin *a, int argc, char **argv);
 
 int sk_admin_cmd_export(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_report(sk_admin *a, int argc, char **argv);

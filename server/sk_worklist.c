@@ -1,0 +1,281 @@
+/*
+ * sk_worklist.c - the centre's worklists (contract in sk_worklist.h): case filters, the sorted
+ * open tasks, and owner alerts computed from the journal.
+ *
+ * Owns nothing between calls; reads inside the caller's transaction; never writes or logs.
+ */
+#include "sk_worklist.h"
+
+#include "sk_err.h"
+#include "sk_mp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TASKS_PER_RECORD 64 /* tasks looked at per record (sk_case_tasks fills at most this) */
+
+static uint64_t record_time(const sk_record *r)
+{
+    uint64_t t;
+    if (sk_case_get_uint(r, SK_F_CREATED_AT, &t) == 0)
+        return t;
+    t = 0;
+    for (int i = 0; i < 6; i++)
+        t = (t << 8) | r->id.b[i];
+    return t;
+}
+
+/* Whether the string field key equals who (str) or lists it (array of str). */
+static int names(const sk_record *r, uint32_t key, const char *who)
+{
+    const sk_field *f = sk_record_field(r, key);
+    size_t wl = strlen(who);
+    const char *p;
+    uint32_t n, cnt;
+    sk_mp m;
+    if (!f)
+        return 0;
+    sk_mp_init(&m, f->val, f->len);
+    if (sk_mp_read_str(&m, &p, &n) == 0)
+        return n == wl && memcmp(p, who, wl) == 0;
+    sk_mp_init(&m, f->val, f->len);
+    if (sk_mp_read_array(&m, &cnt))
+        return 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        if (sk_mp_read_str(&m, &p, &n))
+            return 0;
+        if (n == wl && memcmp(p, who, wl) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+size_t sk_case_overdue_tasks(const sk_record *r, uint64_t now_ms)
+{
+    sk_task_view *tv = malloc(TASKS_PER_RECORD * sizeof(*tv));
+    size_t n = 0, over = 0;
+    if (!tv)
+        return 0;
+    if (sk_case_tasks(r, tv, TASKS_PER_RECORD, &n) == 0)
+        for (size_t i = 0; i < n && i < TASKS_PER_RECORD; i++)
+            over += sk_task_urgency(&tv[i], now_ms, 0) == 3;
+    free(tv);
+    return over;
+}
+
+int sk_case_filter_match(const sk_case_filter *f, const sk_record *r, uint64_t now_ms)
+{
+    uint64_t v;
+    if (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
+        return 0;
+    if (f->status && (sk_case_get_uint(r, SK_F_STATUS, &v) || v != f->status))
+        return 0;
+    if (f->urgent && (sk_case_get_uint(r, SK_F_URGENCY, &v) ||
+                      (v != SK_URGENCY_IMMEDIATE && v != SK_URGENCY_URGENT)))
+        return 0;
+    if (f->who && !names(r, SK_F_OWNER, f->who) && !names(r, SK_F_ASSIGNED, f->who))
+        return 0;
+    if (f->review && !(r->flags & SK_REC_REVIEW))
+        return 0;
+    if (f->district && (sk_case_get_uint(r, SK_F_DISTRICT, &v) || v != f->district))
+        return 0;
+    if (f->since_ms && record_time(r) < f->since_ms)
+        return 0;
+    if (f->overdue && sk_case_overdue_tasks(r, now_ms) == 0)
+        return 0;
+    return 1;
+}
+
+/* ---- tasks -------------------------------------------------------------------------------- */
+
+int sk_worklist_task_cmp(const void *a, const void *b)
+{
+    const sk_worklist_task *x = a, *y = b;
+    if (x->urgency != y->urgency)
+        return x->urgency > y->urgency ? -1 : 1;
+    if (x->due_ms != y->due_ms)
+        return x->due_ms < y->due_ms ? -1 : 1;
+    int c = memcmp(x->record.b, y->record.b, sizeof(x->record.b));
+    return c ? c : memcmp(x->task.b, y->task.b, sizeof(x->task.b));
+}
+
+static int push_task(sk_worklist_task **arr, size_t *n, size_t *cap, const sk_worklist_task *t)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 32;
+        if (nc > SIZE_MAX / sizeof(**arr))
+            return -SK_E_NOMEM;
+        sk_worklist_task *na = realloc(*arr, nc * sizeof(*na));
+        if (!na)
+            return -SK_E_NOMEM;
+        *arr = na;
+        *cap = nc;
+    }
+    (*arr)[(*n)++] = *t;
+    return 0;
+}
+
+int sk_worklist_tasks_txn(sk_store *s, MDB_txn *txn, const sk_actor *viewer, const char *for_worker,
+                          uint64_t now_ms, uint64_t window_ms, sk_worklist_task **out,
+                          size_t *n_out)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    sk_worklist_task *arr = NULL;
+    size_t n = 0, cap = 0;
+    sk_task_view *tv = malloc(TASKS_PER_RECORD * sizeof(*tv));
+    int rc, mrc;
+    if (!tv)
+        return -SK_E_NOMEM;
+    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(s), &cur))))
+        goto out;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sk_record r;
+        size_t nt = 0;
+        sk_record_init(&r);
+        if ((rc = sk_store_record_decode(s, &k, &v, &r)))
+            goto out;
+        if (!(r.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) && sk_case_may_see(viewer, &r) &&
+            sk_case_tasks(&r, tv, TASKS_PER_RECORD, &nt) == 0) {
+            char no[40] = "";
+            (void)sk_case_get_str(&r, SK_F_CASE_NO, no, sizeof(no));
+            int withheld = sk_case_is_minor(&r) && !sk_case_may_see_identifying_rec(viewer, &r);
+            for (size_t i = 0; i < nt && i < TASKS_PER_RECORD && !rc; i++) {
+                const sk_task_view *t = &tv[i];
+                if (t->state != SK_TASK_OPEN || t->for_len > SK_MAX_NAME)
+                    continue;
+                if (for_worker && (t->for_len != strlen(for_worker) ||
+                                   memcmp(t->for_worker, for_worker, t->for_len) != 0))
+                    continue;
+                sk_worklist_task w;
+                memset(&w, 0, sizeof(w));
+                w.record = r.id;
+                w.task = t->id;
+                memcpy(w.case_no, no, sizeof(no));
+                memcpy(w.for_worker, t->for_worker, t->for_len);
+                w.due_ms = t->due;
+                w.kind = t->kind;
+                w.urgency = sk_task_urgency(t, now_ms, window_ms);
+                w.withheld = withheld;
+                if (!withheld && t->text) {
+                    size_t tl = t->text_len;
+                    if (tl > SK_WORKLIST_TEXT) {
+                        tl = SK_WORKLIST_TEXT;
+                        while (tl > 0 && ((unsigned char)t->text[tl] & 0xc0) == 0x80)
+                            tl--; /* do not cut a character in two */
+                    }
+                    memcpy(w.text, t->text, tl);
+                }
+                rc = push_task(&arr, &n, &cap, &w);
+            }
+        }
+        sk_record_free(&r);
+        if (rc)
+            goto out;
+    }
+    if (mrc != MDB_NOTFOUND)
+        rc = sk_store_mdb_err(mrc);
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    free(tv);
+    if (rc) {
+        free(arr);
+        return rc;
+    }
+    if (n)
+        qsort(arr, n, sizeof(*arr), sk_worklist_task_cmp);
+    *out = arr;
+    *n_out = n;
+    return 0;
+}
+
+/* ---- alerts ------------------------------------------------------------------------------- */
+
+typedef struct alert_ctx {
+    const char *owner;
+    uint64_t from_seq, since_ms;
+    sk_alert *pending; /* alerts of this record not yet cleared */
+    size_t n, cap;
+    const sk_record *r;
+} alert_ctx;
+
+static int collect_alert(const sk_journal_entry *e, void *p)
+{
+    alert_ctx *c = p;
+    if (e->seq < c->from_seq)
+        return 0;
+    if (strcmp(e->by, c->owner) == 0) {
+        c->n = 0; /* she changed the case herself: what came before is seen */
+        return 0;
+    }
+    if (c->since_ms && SK_HLC_MS(e->hlc) < c->since_ms)
+        return 0;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 8;
+        if (nc > SIZE_MAX / sizeof(*c->pending))
+            return -SK_E_NOMEM;
+        sk_alert *na = realloc(c->pending, nc * sizeof(*na));
+        if (!na)
+            return -SK_E_NOMEM;
+        c->pending = na;
+        c->cap = nc;
+    }
+    sk_alert *al = &c->pending[c->n++];
+    memset(al, 0, sizeof(*al));
+    al->record = c->r->id;
+    (void)sk_case_get_str(c->r, SK_F_CASE_NO, al->case_no, sizeof(al->case_no));
+    al->seq = e->seq;
+    memcpy(al->by, e->by, sizeof(al->by));
+    al->device = e->device;
+    al->at_ms = SK_HLC_MS(e->hlc);
+    al->kind = e->kind;
+    al->nkeys = e->nkeys;
+    for (uint32_t i = 0; i < e->nkeys && i < 16; i++)
+        al->keys[i] = e->keys[i];
+    al->nentries = e->nentries;
+    return 0;
+}
+
+int sk_alerts_for_txn(sk_store *s, MDB_txn *txn, const char *owner, uint64_t since_ms,
+                      int (*cb)(const sk_alert *al, void *payload), void *payload)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    alert_ctx c;
+    int rc, mrc;
+    memset(&c, 0, sizeof(c));
+    c.owner = owner;
+    c.since_ms = since_ms;
+    if (!owner || !owner[0])
+        return 0;
+    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(s), &cur))))
+        return rc;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sk_record r;
+        sk_record_init(&r);
+        if ((rc = sk_store_record_decode(s, &k, &v, &r)))
+            goto out;
+        const sk_field *of = sk_record_field(&r, SK_F_OWNER);
+        if (of && !(r.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) && names(&r, SK_F_OWNER, owner)) {
+            c.r = &r;
+            c.n = 0;
+            c.from_seq = of->ver; /* the change that made her the owner */
+            rc = sk_store_journal_list_txn(s, txn, &r.id, collect_alert, &c);
+            for (size_t i = 0; !rc && i < c.n; i++)
+                rc = cb(&c.pending[i], payload);
+        }
+        sk_record_free(&r);
+        if (rc)
+            goto out;
+    }
+    if (mrc != MDB_NOTFOUND)
+        rc = sk_store_mdb_err(mrc);
+out:
+    mdb_cursor_close(cur);
+    free(c.pending);
+    return rc;
+}
