@@ -47,7 +47,7 @@ def counts(body, table_id):
 
 def report_checks(c, boss, bcsrf, cw):
     month = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m")
-    want = json.loads(c.admin("--json", "report", "--month", month))
+    want = json.loads(c.admin("--json", "report", "--month", month, "--utc"))
     st, h, body, _ = boss.get("/report?month=" + month)
     check(st == 200 and len(body) < 50000, "report page 200, under 50 KB (%d)" % len(body))
     tot = counts(body, "totals")
