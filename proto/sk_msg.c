@@ -61,6 +61,8 @@ const char *sk_msg_type_name(uint32_t type)
     case SK_MSG_ENROLL: return "ENROLL";
     case SK_MSG_ENROLLED: return "ENROLLED";
     case SK_MSG_WIPE: return "WIPE";
+    case SK_MSG_HISTORY: return "HISTORY";
+    case SK_MSG_HISTORY_OF: return "HISTORY_OF";
     default: return "UNKNOWN";
     }
 }
@@ -74,6 +76,7 @@ void sk_msg_init(sk_msg *m, uint32_t type, uint32_t rid)
     case SK_MSG_HELLO: m->u.hello.max_frame = SK_FRAME_DEFAULT_MAX; break;
     case SK_MSG_PULL: m->u.pull.limit = SK_PULL_DEFAULT_LIMIT; break;
     case SK_MSG_CHANGES: m->u.changes.last = 1; break;
+    case SK_MSG_HISTORY: m->u.history.limit = SK_HISTORY_DEFAULT_LIMIT; break;
     default: break;
     }
 }
@@ -466,6 +469,43 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         }
         return 0;
     }
+    case SK_MSG_HISTORY: {
+        const __typeof__(m->u.history) *h = &m->u.history;
+        if (h->limit < 1 || h->limit > SK_MAX_HISTORY)
+            return -SK_E_BAD_VALUE;
+        msgpack_pack_map(pk, 1 + (h->after != 0) + (h->limit != SK_HISTORY_DEFAULT_LIMIT));
+        pk_u(pk, 1);
+        sk_pack_bin(pk, h->id.b, 16);
+        if (h->after) {
+            pk_u(pk, 2);
+            pk_u(pk, h->after);
+        }
+        if (h->limit != SK_HISTORY_DEFAULT_LIMIT) {
+            pk_u(pk, 3);
+            pk_u(pk, h->limit);
+        }
+        return 0;
+    }
+    case SK_MSG_HISTORY_OF: {
+        const __typeof__(m->u.history_of) *h = &m->u.history_of;
+        uint32_t count;
+        if (!h->changes || (rc = sk_history_check(h->changes, h->changes_len, &count)))
+            return h->changes ? rc : -SK_E_BAD_VALUE;
+        if (count != h->nchanges)
+            return -SK_E_BAD_VALUE;
+        msgpack_pack_map(pk, 3 + (h->more != 0));
+        pk_u(pk, 1);
+        sk_pack_bin(pk, h->id.b, 16);
+        pk_u(pk, 2);
+        pk->callback(pk->data, (const char *)h->changes, h->changes_len);
+        pk_u(pk, 3);
+        pk_u(pk, h->next);
+        if (h->more) {
+            pk_u(pk, 4);
+            pk_bool(pk, 1);
+        }
+        return 0;
+    }
     default: return -SK_E_UNKNOWN_TYPE;
     }
 }
@@ -586,6 +626,146 @@ int sk_ack_fields_check(const uint8_t *p, size_t n)
             return -SK_E_TOO_LONG;
     }
     return sk_mp_at_end(&m) ? 0 : -SK_E_TRAILING;
+}
+
+/* ---- history (HISTORY_OF) ------------------------------------------------------------------ */
+
+/* An array of at most max field keys (1..65535). */
+static int hist_keys(sk_mp *m, uint32_t max)
+{
+    uint32_t n;
+    uint64_t k;
+    int rc;
+    if (sk_mp_peek(m) != SK_MP_ARRAY)
+        return -SK_E_BAD_TYPE;
+    if ((rc = sk_mp_read_array(m, &n)))
+        return rc;
+    if (n > max)
+        return -SK_E_TOO_LONG;
+    for (uint32_t i = 0; i < n; i++) {
+        if (sk_mp_peek(m) != SK_MP_UINT)
+            return -SK_E_BAD_TYPE;
+        if ((rc = sk_mp_read_uint(m, &k)))
+            return rc;
+        if (k < 1 || k > 65535)
+            return -SK_E_BAD_VALUE;
+    }
+    return 0;
+}
+
+static int hist_uint(sk_mp *m)
+{
+    uint64_t v;
+    if (sk_mp_peek(m) != SK_MP_UINT)
+        return -SK_E_BAD_TYPE;
+    return sk_mp_read_uint(m, &v);
+}
+
+static int hist_name(sk_mp *m)
+{
+    const char *p;
+    uint32_t n;
+    int rc;
+    if (sk_mp_peek(m) != SK_MP_STR)
+        return -SK_E_BAD_TYPE;
+    if ((rc = sk_mp_read_str(m, &p, &n)))
+        return rc;
+    if (n > SK_MAX_NAME)
+        return -SK_E_TOO_LONG;
+    return utf8_valid(p, n) ? 0 : -SK_E_BAD_VALUE;
+}
+
+static int hist_bool(sk_mp *m)
+{
+    if (sk_mp_peek(m) != SK_MP_BOOL)
+        return -SK_E_BAD_TYPE;
+    return sk_mp_skip(m);
+}
+
+/* Skip the elements of an array past the first `known` (a newer peer's additions). */
+static int hist_rest(sk_mp *m, uint32_t n, uint32_t known)
+{
+    int rc = 0;
+    for (uint32_t i = known; i < n && !rc; i++)
+        rc = sk_mp_skip(m);
+    return rc;
+}
+
+static int hist_displaced(sk_mp *m)
+{
+    uint32_t n;
+    uint64_t key;
+    const uint8_t *raw;
+    size_t rawlen;
+    int rc;
+    if (sk_mp_peek(m) != SK_MP_ARRAY)
+        return -SK_E_BAD_TYPE;
+    if ((rc = sk_mp_read_array(m, &n)))
+        return rc;
+    if (n < 6)
+        return -SK_E_BAD_VALUE;
+    if (sk_mp_peek(m) != SK_MP_UINT)
+        return -SK_E_BAD_TYPE;
+    if ((rc = sk_mp_read_uint(m, &key)))
+        return rc;
+    if (key < 1 || key > 65535)
+        return -SK_E_BAD_VALUE;
+    if ((rc = sk_mp_raw(m, &raw, &rawlen)))
+        return rc;
+    if (rawlen > SK_MAX_VALUE)
+        return -SK_E_TOO_LONG;
+    if ((rc = hist_name(m)) || (rc = hist_uint(m)) || (rc = hist_bool(m)) || (rc = hist_bool(m)))
+        return rc;
+    return hist_rest(m, n, 6);
+}
+
+static int hist_change(sk_mp *m)
+{
+    uint32_t n, nd;
+    int rc;
+    if (sk_mp_peek(m) != SK_MP_ARRAY)
+        return -SK_E_BAD_TYPE;
+    if ((rc = sk_mp_read_array(m, &n)))
+        return rc;
+    if (n < 9)
+        return -SK_E_BAD_VALUE;
+    if ((rc = hist_uint(m)) || (rc = hist_name(m)) || (rc = hist_uint(m)) || (rc = hist_uint(m)) ||
+        (rc = hist_uint(m)) || (rc = hist_keys(m, SK_MAX_FIELDS)) ||
+        (rc = hist_keys(m, SK_MAX_FIELDS)) || (rc = hist_uint(m)))
+        return rc;
+    if (sk_mp_peek(m) != SK_MP_ARRAY)
+        return -SK_E_BAD_TYPE;
+    if ((rc = sk_mp_read_array(m, &nd)))
+        return rc;
+    if (nd > SK_MAX_DISPLACED)
+        return -SK_E_TOO_LONG;
+    for (uint32_t i = 0; i < nd; i++)
+        if ((rc = hist_displaced(m)))
+            return rc;
+    return hist_rest(m, n, 9);
+}
+
+int sk_history_check(const uint8_t *p, size_t n, uint32_t *count_out)
+{
+    sk_mp m;
+    uint32_t count;
+    int rc = sk_mp_check(p, n, &sk_mp_default_limits);
+    if (rc)
+        return rc;
+    sk_mp_init(&m, p, n);
+    if (sk_mp_peek(&m) != SK_MP_ARRAY)
+        return -SK_E_BAD_TYPE;
+    if ((rc = sk_mp_read_array(&m, &count)))
+        return rc;
+    if (count > SK_MAX_HISTORY)
+        return -SK_E_TOO_LONG;
+    for (uint32_t i = 0; i < count; i++)
+        if ((rc = hist_change(&m)))
+            return rc;
+    if (!sk_mp_at_end(&m))
+        return -SK_E_TRAILING;
+    *count_out = count;
+    return 0;
 }
 
 /* ---- decoder ------------------------------------------------------------------------------ */
@@ -782,6 +962,25 @@ static int rd_versions(sk_mp *mp, sk_msg *m)
     return 0;
 }
 
+/* HISTORY_OF changes: kept as raw bytes into the frame, checked whole. */
+static int rd_history(sk_mp *mp, sk_msg *m)
+{
+    const uint8_t *raw;
+    size_t rawlen;
+    uint32_t count;
+    int rc = sk_mp_raw(mp, &raw, &rawlen);
+    if (rc)
+        return rc;
+    if (rawlen > UINT32_MAX)
+        return sk_mp_fail(mp, -SK_E_TOO_LONG);
+    if ((rc = sk_history_check(raw, rawlen, &count)))
+        return sk_mp_fail(mp, rc);
+    m->u.history_of.changes = raw;
+    m->u.history_of.changes_len = (uint32_t)rawlen;
+    m->u.history_of.nchanges = count;
+    return 0;
+}
+
 /*
  * Read the value of body key `key` for message m. Returns 1 when the key is known for the type
  * (value consumed), 0 when it is not (caller skips it), or a negative code.
@@ -897,6 +1096,23 @@ static int rd_field(sk_mp *mp, sk_msg *m, uint64_t key)
         default: return 0;
         }
         break;
+    case SK_MSG_HISTORY:
+        switch (key) {
+            FIELD(1, rd_bin(mp, m->u.history.id.b, 16));
+            FIELD(2, rd_u64(mp, &m->u.history.after));
+            FIELD(3, rd_range(mp, 1, SK_MAX_HISTORY, &m->u.history.limit));
+        default: return 0;
+        }
+        break;
+    case SK_MSG_HISTORY_OF:
+        switch (key) {
+            FIELD(1, rd_bin(mp, m->u.history_of.id.b, 16));
+            FIELD(2, rd_history(mp, m));
+            FIELD(3, rd_u64(mp, &m->u.history_of.next));
+            FIELD(4, rd_bool(mp, &m->u.history_of.more));
+        default: return 0;
+        }
+        break;
     case SK_MSG_ENROLLED:
         switch (key) {
             FIELD(1, rd_u64_nonzero(mp, &m->u.enrolled.device));
@@ -935,6 +1151,8 @@ static const struct {
     [SK_MSG_ENROLL] = {B(1) | B(2) | B(3), B(1) | B(2)},
     [SK_MSG_ENROLLED] = {B(1) | B(2) | B(3) | B(4), B(1) | B(2) | B(3)},
     [SK_MSG_WIPE] = {B(1) | B(2), 0},
+    [SK_MSG_HISTORY] = {B(1) | B(2) | B(3), B(1)},
+    [SK_MSG_HISTORY_OF] = {B(1) | B(2) | B(3) | B(4), B(1) | B(2) | B(3)},
 };
 #undef B
 
@@ -1470,6 +1688,21 @@ int sk_msg_to_json(sk_buf *out, const sk_msg *m)
         jsk_str(out, "worker", m->u.enrolled.worker);
         ju(out, "role", m->u.enrolled.role);
         ju(out, "district", m->u.enrolled.district);
+        break;
+    case SK_MSG_HISTORY:
+        jkey(out, 0, "id");
+        jid(out, &m->u.history.id);
+        ju(out, "after", m->u.history.after);
+        ju(out, "limit", m->u.history.limit);
+        break;
+    case SK_MSG_HISTORY_OF:
+        jkey(out, 0, "id");
+        jid(out, &m->u.history_of.id);
+        jkey(out, 0, "changes");
+        jencoded(out, m->u.history_of.changes, m->u.history_of.changes_len);
+        ju(out, "next", m->u.history_of.next);
+        jkey(out, 0, "more");
+        jraw(out, m->u.history_of.more ? "true" : "false");
         break;
     default: break;
     }

@@ -37,18 +37,21 @@ typedef enum sk_msg_type {
     SK_MSG_ERROR = 12,
     SK_MSG_ENROLL = 13,
     SK_MSG_ENROLLED = 14,
-    SK_MSG_WIPE = 15
+    SK_MSG_WIPE = 15,
+    SK_MSG_HISTORY = 16,   /* c->s: a record's field history (staff roles; SK_CAP_HISTORY) */
+    SK_MSG_HISTORY_OF = 17 /* s->c: answers HISTORY */
 } sk_msg_type;
-#define SK_MSG_TYPE_MAX 15
+#define SK_MSG_TYPE_MAX 17
 
 /* Capability bits exchanged in HELLO/WELCOME (PROTOCOL.md sections 3.1, 3.6, 3.8 and 10). */
 enum {
-    SK_CAP_ZSTD = 1u << 0,  /* compressed frames after WELCOME */
-    SK_CAP_ECHO = 1u << 1,  /* own creations: fields in PUSH_ACK, version-only in CHANGES */
-    SK_CAP_ZDICT = 1u << 2, /* compressed frames may use the shared referral dictionary */
+    SK_CAP_ZSTD = 1u << 0,    /* compressed frames after WELCOME */
+    SK_CAP_ECHO = 1u << 1,    /* own creations: fields in PUSH_ACK, version-only in CHANGES */
+    SK_CAP_ZDICT = 1u << 2,   /* compressed frames may use the shared referral dictionary */
+    SK_CAP_HISTORY = 1u << 3, /* HISTORY / HISTORY_OF: a record's field history for staff */
 };
 /* The capabilities this implementation knows; a server agrees to at most these. */
-#define SK_CAPS_KNOWN (SK_CAP_ZSTD | SK_CAP_ECHO | SK_CAP_ZDICT)
+#define SK_CAPS_KNOWN (SK_CAP_ZSTD | SK_CAP_ECHO | SK_CAP_ZDICT | SK_CAP_HISTORY)
 
 /* Roles (also stored with each worker on the server). */
 typedef enum sk_role {
@@ -78,10 +81,13 @@ int sk_str_eq(sk_str a, const char *s);
 #define SK_PUBKEY_LEN 32 /* Ed25519 public key */
 #define SK_SIG_LEN 64    /* Ed25519 signature */
 #define SK_MAX_VERSIONS 8
-#define SK_MAX_NAME 64     /* worker ids, app version, device labels */
-#define SK_MAX_MESSAGE 256 /* error and reason texts */
-#define SK_MAX_BATCH 256   /* changes in one PUSH (servers may announce less) */
-#define SK_MAX_PULL 1000   /* records asked for in one PULL */
+#define SK_MAX_NAME 64      /* worker ids, app version, device labels */
+#define SK_MAX_MESSAGE 256  /* error and reason texts */
+#define SK_MAX_BATCH 256    /* changes in one PUSH (servers may announce less) */
+#define SK_MAX_PULL 1000    /* records asked for in one PULL */
+#define SK_MAX_HISTORY 1000 /* changes asked for in one HISTORY */
+#define SK_HISTORY_DEFAULT_LIMIT 100
+#define SK_MAX_DISPLACED 512 /* displaced values listed for one change in HISTORY_OF */
 
 typedef struct sk_ack {
     uint64_t op;
@@ -182,6 +188,21 @@ typedef struct sk_msg {
             uint32_t role;
             uint32_t district;
         } enrolled;
+        struct {
+            sk_id id;       /* the record */
+            uint64_t after; /* changes with a seq above this (0: from the first) */
+            uint32_t limit; /* most changes wanted, 1..SK_MAX_HISTORY */
+        } history;
+        struct {
+            sk_id id;
+            /* the changes array as raw MessagePack (PROTOCOL.md 3.16), checked by
+             * sk_history_check: points into the frame after decode; borrowed when encoding */
+            const uint8_t *changes;
+            uint32_t changes_len;
+            uint32_t nchanges;
+            uint64_t next; /* the last seq covered: the next HISTORY's `after` */
+            int more;      /* more changes follow `next` */
+        } history_of;
     } u;
 } sk_msg;
 
@@ -213,6 +234,13 @@ void sk_msg_pack_version_only(msgpack_packer *pk, uint64_t version);
  * keys 1..65535 without repeats, each value one valid MessagePack value of at most
  * SK_MAX_VALUE bytes. 0, or BAD_TYPE / BAD_VALUE / TOO_LONG as for a record's fields. */
 int sk_ack_fields_check(const uint8_t *p, size_t n);
+
+/* Check a HISTORY_OF changes array (PROTOCOL.md 3.16): at most SK_MAX_HISTORY changes, each
+ * [seq, by, device, hlc, kind, [keys], [conflicts], entries, [displaced]] with displaced values
+ * [key, value, set_by, hlc, lost, withheld] (trailing elements of either skipped), strings valid
+ * UTF-8 of at most SK_MAX_NAME bytes, keys 1..65535, values at most SK_MAX_VALUE bytes. 0 and
+ * *count_out, or BAD_TYPE / BAD_VALUE / TOO_LONG / TRAILING. */
+int sk_history_check(const uint8_t *p, size_t n, uint32_t *count_out);
 
 /* Decode one frame body. 0 or a negative SK_E_* code; on error *m holds what was decoded of the
  * envelope (type, rid) and nothing needs freeing. If err_offset is not NULL it receives the

@@ -28,7 +28,7 @@ import msgpack
 
 TYPES = {1: "HELLO", 2: "CHALLENGE", 3: "AUTH", 4: "WELCOME", 5: "PUSH", 6: "PUSH_ACK",
          7: "PULL", 8: "CHANGES", 9: "PING", 10: "PONG", 11: "BYE", 12: "ERROR", 13: "ENROLL",
-         14: "ENROLLED", 15: "WIPE"}
+         14: "ENROLLED", 15: "WIPE", 16: "HISTORY", 17: "HISTORY_OF"}
 
 # Body field tables of docs/PROTOCOL.md: key -> (name, required, default).
 BODY = {
@@ -54,6 +54,9 @@ BODY = {
     "ENROLLED": {1: ("device", True, None), 2: ("worker", True, None), 3: ("role", True, None),
                  4: ("district", False, 0)},
     "WIPE": {1: ("code", False, 0), 2: ("msg", False, "")},
+    "HISTORY": {1: ("id", True, None), 2: ("after", False, 0), 3: ("limit", False, 100)},
+    "HISTORY_OF": {1: ("id", True, None), 2: ("changes", True, None), 3: ("next", True, None),
+                   4: ("more", False, False)},
 }
 CHANGE = ["id", "op", "base", "hlc", "kind", "fields", "entries"]
 RECORD = ["id", "version", "flags", "created", "created_ver", "updated", "fields", "stamps",
@@ -149,6 +152,29 @@ def check_ack(a, j):
                "rejected ack")
 
 
+def check_history(changes):
+    """HISTORY_OF changes by docs/PROTOCOL.md 3.16."""
+    expect(isinstance(changes, list) and len(changes) <= 1000, "history changes")
+    for c in changes:
+        expect(isinstance(c, list) and len(c) >= 9, "history change is not an array of 9")
+        seq, by, device, hlc, kind, keys, conflicts, entries, displaced = c[:9]
+        expect(all(isinstance(x, int) and x >= 0 for x in (seq, device, hlc, kind, entries)),
+               "history change numbers")
+        expect(isinstance(by, str) and len(by.encode()) <= 64, "history change by")
+        for ks in (keys, conflicts):
+            expect(isinstance(ks, list) and len(ks) <= 256 and
+                   all(isinstance(k, int) and 1 <= k <= 65535 for k in ks), "history keys")
+        expect(isinstance(displaced, list) and len(displaced) <= 512, "displaced")
+        for d in displaced:
+            expect(isinstance(d, list) and len(d) >= 6, "displaced is not an array of 6")
+            key, _value, set_by, dhlc, lost, withheld = d[:6]
+            expect(isinstance(key, int) and 1 <= key <= 65535, "displaced key")
+            expect(isinstance(set_by, str) and len(set_by.encode()) <= 64, "displaced set_by")
+            expect(isinstance(dhlc, int) and isinstance(lost, bool) and
+                   isinstance(withheld, bool), "displaced hlc, lost, withheld")
+            expect(not withheld or _value is None, "a withheld value must be nil")
+
+
 def check_one(path_bin, path_json):
     raw = open(path_bin, "rb").read()
     j = json.load(open(path_json, encoding="utf-8"))
@@ -175,7 +201,12 @@ def check_one(path_bin, path_json):
             continue
         val = body[key]
         expect(default is None or val != default, f"{fname} written at its default")
-        if fname == "changes":
+        if name in ("HISTORY", "HISTORY_OF") and fname == "id":
+            expect(isinstance(val, bytes) and len(val) == 16 and uuid_of(val) == m["id"], "id")
+        elif name == "HISTORY_OF" and fname == "changes":
+            check_history(val)
+            expect(generic(val) == m[fname], "history changes")
+        elif fname == "changes":
             expect(len(val) == len(m[fname]), "changes count")
             for c, jc in zip(val, m[fname]):
                 check_change(c, jc)

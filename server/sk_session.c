@@ -1166,6 +1166,213 @@ static void on_pull(sk_session *s, const sk_msg *m)
     pump_pulls(s);
 }
 
+/* ---- HISTORY (PROTOCOL.md 3.15, 3.16) -------------------------------------------------------- */
+
+/* One displaced value of the record, copied out of the history walk. */
+typedef struct hist_val {
+    uint64_t seq, ver;
+    uint32_t key;
+    sk_hlc hlc;
+    int lost;
+    size_t off; /* into hist_ctx.vals */
+    uint32_t len;
+} hist_val;
+
+typedef struct hist_ctx {
+    sk_session *s;
+    MDB_txn *txn;
+    const sk_record *r;
+    uint64_t after;
+    uint32_t limit, n;
+    uint64_t last;      /* seq of the last change packed */
+    int more, withhold; /* withhold: a minor's case this viewer may not see identifying data of */
+    size_t budget;      /* bytes of changes the answer may hold */
+    hist_val *hv;
+    size_t nhv, cap;
+    sk_buf vals;
+    sk_buf out;
+    msgpack_packer pk;
+} hist_ctx;
+
+static int hist_collect(const sk_history_item *it, void *p)
+{
+    hist_ctx *h = p;
+    if (it->key == 0)
+        return 0; /* a refused duplicate entry: never content */
+    if (h->nhv == h->cap) {
+        size_t nc = h->cap ? h->cap * 2 : 32;
+        hist_val *n;
+        if (nc > SIZE_MAX / sizeof(*n) || !(n = realloc(h->hv, nc * sizeof(*n))))
+            return -SK_E_NOMEM;
+        h->hv = n;
+        h->cap = nc;
+    }
+    hist_val *v = &h->hv[h->nhv++];
+    v->seq = it->seq;
+    v->ver = it->ver;
+    v->key = it->key;
+    v->hlc = it->hlc;
+    v->lost = it->lost_incoming;
+    v->off = h->vals.len;
+    v->len = it->len;
+    if (it->len && sk_buf_append(&h->vals, it->val, it->len))
+        return -SK_E_NOMEM;
+    return 0;
+}
+
+static int hist_change(const sk_journal_entry *e, void *p)
+{
+    hist_ctx *h = p;
+    if (e->seq <= h->after)
+        return 0;
+    if (h->n >= h->limit || h->out.len >= h->budget) {
+        h->more = 1;
+        return 1; /* stop: another change follows */
+    }
+    uint32_t nd = 0;
+    for (size_t i = 0; i < h->nhv; i++)
+        nd += h->hv[i].seq == e->seq && nd < SK_MAX_DISPLACED;
+    msgpack_packer *pk = &h->pk;
+    msgpack_pack_array(pk, 9);
+    msgpack_pack_uint64(pk, e->seq);
+    sk_pack_str(pk, e->by, strlen(e->by));
+    msgpack_pack_uint64(pk, e->device);
+    msgpack_pack_uint64(pk, e->hlc);
+    msgpack_pack_uint32(pk, e->kind);
+    msgpack_pack_array(pk, e->nkeys);
+    for (uint32_t i = 0; i < e->nkeys; i++)
+        msgpack_pack_uint32(pk, e->keys[i]);
+    msgpack_pack_array(pk, e->nconflict);
+    for (uint32_t i = 0; i < e->nconflict; i++)
+        msgpack_pack_uint32(pk, e->conflict[i]);
+    msgpack_pack_uint32(pk, e->nentries);
+    msgpack_pack_array(pk, nd);
+    sk_journal_entry *who = malloc(sizeof(*who));
+    if (!who)
+        return -SK_E_NOMEM;
+    for (size_t i = 0, k = 0; i < h->nhv && k < nd; i++) {
+        const hist_val *v = &h->hv[i];
+        if (v->seq != e->seq)
+            continue;
+        k++;
+        const sk_field_info *fi = sk_case_field_info(v->key);
+        int withheld = h->withhold && fi && fi->identifying;
+        uint64_t by_seq = v->lost ? v->seq : v->ver;
+        const char *set_by = "";
+        if (by_seq &&
+            sk_store_journal_get_txn(h->s->srv->store, h->txn, &h->r->id, by_seq, who) == 0)
+            set_by = who->by;
+        msgpack_pack_array(pk, 6);
+        msgpack_pack_uint32(pk, v->key);
+        if (withheld || !v->len)
+            msgpack_pack_nil(pk);
+        else
+            pk->callback(pk->data, (const char *)h->vals.data + v->off, v->len);
+        sk_pack_str(pk, set_by, strlen(set_by));
+        msgpack_pack_uint64(pk, v->hlc);
+        if (v->lost)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+        if (withheld)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+    }
+    free(who);
+    h->n++;
+    h->last = e->seq;
+    return h->out.oom ? -SK_E_NOMEM : 0;
+}
+
+/* A record's field history for a staff member: who changed which field when and what each
+ * change displaced, scoped exactly like the record (a record she may not see is NOT_FOUND, as a
+ * missing one). Field workers get FORBIDDEN whatever the id: the minimised form of CASE-MODEL.md
+ * section 7 leaves them nothing a history could add, and displaced values are the woman's data. */
+static void on_history(sk_session *s, const sk_msg *m)
+{
+    hist_ctx h;
+    sk_record r;
+    sk_msg a;
+    sk_buf frame = SK_BUF_INIT;
+    int rc;
+    sk_record_init(&r);
+    if (s->actor.role != SK_ROLE_STAFF && s->actor.role != SK_ROLE_ADMIN) {
+        send_error(s, m->rid, -SK_E_FORBIDDEN, "history: for staff roles only");
+        return;
+    }
+    memset(&h, 0, sizeof(h));
+    h.s = s;
+    h.after = m->u.history.after;
+    h.limit = m->u.history.limit ? m->u.history.limit : SK_HISTORY_DEFAULT_LIMIT;
+    h.budget = s->max_frame / 2;
+    sk_buf_init(&h.vals);
+    sk_buf_init(&h.out);
+    sk_packer_init(&h.pk, &h.out);
+    rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(s->srv->store), NULL, MDB_RDONLY, &h.txn));
+    if (rc)
+        goto out;
+    rc = sk_store_record_get_txn(s->srv->store, h.txn, &m->u.history.id, &r);
+    if (rc == 0 && !sk_case_may_see(&s->actor, &r))
+        rc = -SK_E_NOT_FOUND;
+    if (rc)
+        goto out;
+    h.r = &r;
+    h.withhold = sk_case_is_minor(&r) && !sk_case_may_see_identifying_rec(&s->actor, &r);
+    if ((rc = sk_store_history_list_txn(s->srv->store, h.txn, &r.id, hist_collect, &h)))
+        goto out;
+    /* the changes array's header is written last: its count is known only then */
+    rc = sk_store_journal_list_txn(s->srv->store, h.txn, &r.id, hist_change, &h);
+    if (rc == 1)
+        rc = 0;
+    if (rc == 0 && h.out.oom)
+        rc = -SK_E_NOMEM;
+    if (rc)
+        goto out;
+    {
+        sk_buf arr = SK_BUF_INIT;
+        msgpack_packer apk;
+        sk_packer_init(&apk, &arr);
+        msgpack_pack_array(&apk, h.n);
+        if (h.out.len)
+            sk_buf_append(&arr, h.out.data, h.out.len);
+        if (arr.oom) {
+            sk_buf_free(&arr);
+            rc = -SK_E_NOMEM;
+            goto out;
+        }
+        uint64_t next = h.n ? h.last : h.after;
+        sk_msg_init(&a, SK_MSG_HISTORY_OF, m->rid);
+        a.u.history_of.id = r.id;
+        a.u.history_of.changes = arr.data;
+        a.u.history_of.changes_len = (uint32_t)arr.len;
+        a.u.history_of.nchanges = h.n;
+        a.u.history_of.next = next;
+        a.u.history_of.more = h.more;
+        rc = sk_msg_encode(&frame, &a);
+        sk_buf_free(&arr);
+    }
+    if (rc)
+        goto out;
+    mdb_txn_abort(h.txn);
+    h.txn = NULL;
+    if (s->caps & SK_CAP_ZSTD)
+        sk_zframe_compress_frame_ex(&frame, 0, (s->caps & SK_CAP_ZDICT) ? SK_ZF_DICT : 0);
+    sk_log(SK_LOG_INFO, "history", "session=%llu changes=%u more=%d", (unsigned long long)s->id,
+           (unsigned)h.n, h.more);
+    (void)send_buf(s, &frame);
+out:
+    if (h.txn)
+        mdb_txn_abort(h.txn);
+    sk_record_free(&r);
+    free(h.hv);
+    sk_buf_free(&h.vals);
+    sk_buf_free(&h.out);
+    sk_buf_free(&frame);
+    if (rc)
+        send_error(s, m->rid, rc, rc == -SK_E_NOT_FOUND ? "history: no such record" : NULL);
+}
+
 /* Serve one CHANGES frame of the first queued pull. Returns 1 if the pull finished. */
 static int pull_step(sk_session *s, pull *p)
 {
@@ -1448,6 +1655,15 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
                 on_push(s, &m);
             else
                 on_pull(s, &m);
+            goto out;
+        case SK_MSG_HISTORY:
+            if (s->draining) {
+                send_error(s, m.rid, -SK_E_SHUTDOWN, NULL);
+                goto out;
+            }
+            if (recheck_identity(s, m.rid) != 0)
+                goto out;
+            on_history(s, &m);
             goto out;
         case SK_MSG_BYE:
             s->draining = 1;

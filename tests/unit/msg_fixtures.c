@@ -494,6 +494,36 @@ static int build(const char *name, sk_msg *m)
         sk_msg_init(m, SK_MSG_WIPE, 0);
         m->u.error.code = SK_E_REVOKED;
         m->u.error.msg = SK_STR("device reported lost");
+    } else if (IS("history")) {
+        sk_msg_init(m, SK_MSG_HISTORY, 16);
+        m->u.history.id = k_ref1;
+        m->u.history.after = 101;
+        m->u.history.limit = 50;
+    } else if (IS("history_of")) {
+        /* SK_CAP_HISTORY: the change at 103 by staff set urgency and displaced the value
+         * worker-004's device had set (3, routine); nothing more after it. */
+        static const uint8_t changes[] = {
+            0x91,                                                           /* one change */
+            0x99,                                                           /* [9 elements] */
+            0x67,                                                           /* seq 103 */
+            0xa6, 's',  't',  'a',  'f',  'f',  '1',                        /* by */
+            0x00,                                                           /* device 0 (centre) */
+            0xcf, 0x00, 0x06, 0x5a, 0x4b, 0x8b, 0x0c, 0x00, 0x00,           /* hlc */
+            0x00,                                                           /* kind upsert */
+            0x91, 0x14,                                                     /* keys [20 urgency] */
+            0x90,                                                           /* conflicts [] */
+            0x00,                                                           /* entries 0 */
+            0x91,                                                           /* displaced: one */
+            0x96, 0x14, 0x03,                                               /* [20, 3 (routine), */
+            0xaa, 'w',  'o',  'r',  'k',  'e',  'r',  '-',  '0',  '0', '4', /* set_by, */
+            0xcf, 0x00, 0x06, 0x5a, 0x4b, 0x5c, 0x3a, 0x00, 0x00,           /* hlc, */
+            0xc2, 0xc2}; /* lost false, withheld false] */
+        sk_msg_init(m, SK_MSG_HISTORY_OF, 16);
+        m->u.history_of.id = k_ref1;
+        m->u.history_of.changes = changes;
+        m->u.history_of.changes_len = sizeof(changes);
+        m->u.history_of.nchanges = 1;
+        m->u.history_of.next = 103;
     } else {
         rc = -SK_E_BAD_VALUE;
     }
@@ -538,6 +568,9 @@ static const struct {
     {"error_unsolicited", "s->c", "unsolicited ERROR SHUTDOWN (rid 0)"},
     {"bye", "either", "BYE"},
     {"wipe", "s->c", "WIPE: device revoked"},
+    {"history", "c->s", "HISTORY (SK_CAP_HISTORY): referral 1's changes after 101, 50 at most"},
+    {"history_of", "s->c",
+     "HISTORY_OF: one change by staff at 103 and the urgency value it displaced"},
 };
 
 const char *const fx_session[] = {"hello",
