@@ -16,6 +16,7 @@ PACKAGES=(
     default-jdk-headless junit5
     libh2o-dev libargon2-dev chromium chromium-driver python3-selenium
     libqrencode-dev
+    abigail-tools
 )
 
 if [[ "${SAKHI_SKIP_DEPS:-0}" == 1 ]]; then
