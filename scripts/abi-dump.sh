@@ -6,8 +6,8 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
-lib=$(ls "$build"/client-lib/libsakhi.so.*.*.* 2>/dev/null | head -n 1)
-test -n "$lib" || { echo "abi-dump: no libsakhi.so in $build/client-lib (build it first)"; exit 1; }
+test -e "$build/client-lib/libsakhi.so" || { echo "abi-dump: no libsakhi.so in $build/client-lib (build it first)"; exit 1; }
+lib=$(readlink -f "$build/client-lib/libsakhi.so")
 abidw --headers-dir "$root/client-lib/include/sakhi" --no-corpus-path --no-comp-dir-path \
       --no-show-locs --drop-private-types --drop-undefined-syms --out-file "$root/client-lib/abi/libsakhi.abi" "$lib"
 echo "abi-dump: wrote client-lib/abi/libsakhi.abi from $(basename "$lib")"

@@ -2,7 +2,7 @@
 # demo.sh [--no-build] [build-dir] - the README's first command: install missing dependencies,
 # build (scripts/build.sh), then run the demo: a sakhi-server on 127.0.0.1 with a fresh data
 # folder and a TLS key of its own, three field devices (enrolled with one-time codes and the key's
-# pin) capturing the sample referrals offline, then syncing (one on a
+# pin; the first from one scan of the enrollment URI's QR code) capturing the sample referrals offline, then syncing (one on a
 # clean link, two through sakhi-netem's 2g and flaky links), the centre accepting some and adding
 # a follow-up, a second sync, a staff account on the centre desk (its password set through its
 # one-time link, as a browser would), and an account of what went where.
@@ -162,13 +162,26 @@ run_demo()
 
     # -- three devices, enrolled with one-time codes ---------------------------------------------
     echo "2. Three field devices, each enrolled with a one-time code and the centre's key pin"
-    local d code
+    local d code uri
     for d in 1 2 3; do
-        code=$("$ADMIN" --data "$DATA" enroll-code "field-$d" --ttl 1h) ||
-            die "sakhi-admin enroll-code field-$d"
         # Argon2id measured for 200 ms per unlock to keep the demo quick (a phone's default is 1 s).
         "$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" --quiet init --kdf-target-ms 200 ||
             die "sakhi init (device $d)"
+        if [[ $d -eq 1 ]]; then
+            # Device 1 enrolls from one scan: the enrollment URI (server address, code and key
+            # pin in one string), also written as a QR code a phone's camera reads.
+            uri=$("$ADMIN" --data "$DATA" --json enroll-code "field-$d" --ttl 1h \
+                --addr "127.0.0.1:$PORT" --tls-cert "$DEMO_DIR/tls/server.crt" \
+                --qr-png "$DEMO_DIR/enroll-device-1.png" | grep -o '"uri":"[^"]*"' | cut -d'"' -f4)
+            [[ $uri == sakhi:enroll\?* ]] || die "sakhi-admin enroll-code gave no URI"
+            echo "   device 1 scans the QR code ($DEMO_DIR/enroll-device-1.png): ${uri:0:48}..."
+            printf '%s\n' "$uri" | "$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" \
+                enroll --uri - --label "demo phone $d" | sed 's/^/   /' ||
+                die "sakhi enroll --uri (device $d)"
+            continue
+        fi
+        code=$("$ADMIN" --data "$DATA" enroll-code "field-$d" --ttl 1h) ||
+            die "sakhi-admin enroll-code field-$d"
         "$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" enroll \
             --server "127.0.0.1:$PORT" --code "$code" --server-pin "$SPIN" \
             --label "demo phone $d" | sed 's/^/   /' ||

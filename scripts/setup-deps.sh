@@ -15,8 +15,7 @@ PACKAGES=(
     lmdb-utils openssl valgrind iproute2 curl
     default-jdk-headless junit5
     libh2o-dev libargon2-dev chromium chromium-driver python3-selenium
-    libqrencode-dev
-    abigail-tools
+    abigail-tools libqrencode-dev libpng-dev zbar-tools
 )
 
 if [[ "${SAKHI_SKIP_DEPS:-0}" == 1 ]]; then

@@ -1,10 +1,15 @@
 /*
  * capture_sync.c - a minimal app embedding libsakhi as an outside program would: it includes
  * only <sakhi/sakhi.h>, opens (or creates) a store with a PIN, captures one referral, lists the
- * store and, when a server is given, enrolls (first run) and syncs.
+ * store and, when an enrollment URI is given, enrolls (first run) and syncs.
  *
- *   sakhi-example STORE_DIR PIN                      capture + list (offline)
- *   sakhi-example STORE_DIR PIN HOST PORT [CODE]     ... then enroll with CODE if needed, sync
+ *   sakhi-example STORE_DIR PIN                  capture + list (offline)
+ *   sakhi-example STORE_DIR PIN URI              ... then enroll from URI if needed, and sync
+ *
+ * URI is the `sakhi:enroll?...` string that `sakhi-admin enroll-code WORKER --addr HOST:PORT
+ * --tls-cert FILE` prints (and draws as a QR code): the server's addresses, a one-time code and
+ * the pin of the centre's TLS key. Enrollment and every sync are TLS 1.3 checked against that
+ * pin. Once the store is enrolled, any third argument (e.g. "sync") just syncs.
  *
  * The example prints what a worker would see; the library itself never prints.
  */
@@ -28,8 +33,8 @@ int main(int argc, char **argv)
     char id[SAKHI_ID_STRLEN];
     int rc;
 
-    if (argc != 3 && argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s STORE_DIR PIN [HOST PORT [ENROLL_CODE]]\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s STORE_DIR PIN [ENROLL_URI]\n", argv[0]);
         return 2;
     }
     opts.app = "sakhi-example/" SAKHI_VERSION_STRING;
@@ -59,15 +64,14 @@ int main(int argc, char **argv)
     }
     printf("saved %s\n", id);
 
-    /* Enroll and sync when a server is given. */
-    if (argc >= 5) {
+    /* Enroll (first run) and sync when a URI is given. */
+    if (argc == 4) {
         sakhi_status st = SAKHI_STATUS_INIT;
         sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-        uint16_t port = (uint16_t)atoi(argv[4]);
         if ((rc = check(c, sakhi_status_get(&st, c), "status")))
             goto out;
-        if (!st.enrolled && argc == 6 &&
-            (rc = check(c, sakhi_enroll(c, argv[3], port, argv[5], "example", NULL), "enroll")))
+        if (!st.enrolled &&
+            (rc = check(c, sakhi_enroll_uri(c, argv[3], "example", NULL), "enroll")))
             goto out;
         if ((rc = check(c, sakhi_sync(&res, c, NULL), "sync")))
             goto out;

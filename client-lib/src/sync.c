@@ -795,12 +795,6 @@ int sakhi_enroll_opts(sakhi_client *c, const sakhi_enroll_options *eo,
                   opts);
 }
 
-int sakhi_enroll(sakhi_client *c, const char *host, uint16_t port, const char *code,
-                 const char *label, const sakhi_sync_options *opts)
-{
-    return enroll(c, host, port, code, label, NULL, 1, opts);
-}
-
 /* ---- sync: snapshot of the outbox ------------------------------------------------------------ */
 
 static int snap_cb(const sk_change *ch, void *payload)

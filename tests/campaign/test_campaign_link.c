@@ -86,7 +86,14 @@ static sakhi_client *device(fx *f)
     snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, f->ndev++);
     assert_int_equal(sakhi_open(&c, path, "246813", &o), 0);
     assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
-    int rc = sakhi_enroll(c, "127.0.0.1", f->ts.port, code, "cp4", NULL);
+    int rc = sakhi_enroll_opts(c,
+                               &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
+                                                       .host = "127.0.0.1",
+                                                       .port = f->ts.port,
+                                                       .code = code,
+                                                       .label = "cp4",
+                                                       .plaintext = 1},
+                               NULL);
     if (rc)
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
     return c;

@@ -92,7 +92,14 @@ static sakhi_client *device(fx *f, int64_t clock_offset_ms, int *n_out)
     *n_out = f->ndev++;
     sakhi_client *c = open_dev(f, *n_out, clock_offset_ms);
     assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
-    int rc = sakhi_enroll(c, "127.0.0.1", f->ts.port, code, "skew-test", NULL);
+    int rc = sakhi_enroll_opts(c,
+                               &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
+                                                       .host = "127.0.0.1",
+                                                       .port = f->ts.port,
+                                                       .code = code,
+                                                       .label = "skew-test",
+                                                       .plaintext = 1},
+                               NULL);
     if (rc)
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
     return c;

@@ -641,7 +641,14 @@ static int run_against(sakhi_client *c, const uint8_t *script, size_t n, const c
     o.pull_limit = 10;
     int rc;
     if (code) {
-        rc = sakhi_enroll(c, "127.0.0.1", G.port, code, "fuzz", &o);
+        rc = sakhi_enroll_opts(c,
+                               &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
+                                                       .host = "127.0.0.1",
+                                                       .port = G.port,
+                                                       .code = code,
+                                                       .label = "fuzz",
+                                                       .plaintext = 1},
+                               &o);
     } else {
         sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
         rc = sakhi_sync(&res, c, &o);

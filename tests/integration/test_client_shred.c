@@ -192,7 +192,14 @@ static void test_erasure_shreds_device_copy(void **state)
      * staff device pulls both. */
     sakhi_client *f = open_store(fdev);
     assert_int_equal(sk_ts_code(&ts, "fw1", 600000, code), 0);
-    int rc = sakhi_enroll(f, "127.0.0.1", ts.port, code, "field-device", NULL);
+    int rc = sakhi_enroll_opts(f,
+                               &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
+                                                       .host = "127.0.0.1",
+                                                       .port = ts.port,
+                                                       .code = code,
+                                                       .label = "field-device",
+                                                       .plaintext = 1},
+                               NULL);
     if (rc)
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(f));
     capture(f, CANARY_NAME, CANARY_PHONE, CANARY_NOTES, id_er);
@@ -203,7 +210,14 @@ static void test_erasure_shreds_device_copy(void **state)
     sakhi_close(f);
     sakhi_client *c = open_store(dev);
     assert_int_equal(sk_ts_code(&ts, "st0", 600000, code), 0);
-    if ((rc = sakhi_enroll(c, "127.0.0.1", ts.port, code, "centre-device", NULL)))
+    if ((rc = sakhi_enroll_opts(c,
+                                &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
+                                                        .host = "127.0.0.1",
+                                                        .port = ts.port,
+                                                        .code = code,
+                                                        .label = "centre-device",
+                                                        .plaintext = 1},
+                                NULL)))
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
     sync_ok(c, &res);
     assert_int_equal(res.pulled, 2);

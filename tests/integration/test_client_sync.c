@@ -77,12 +77,26 @@ static sakhi_client *device(fx *f, const char *worker, int enroll)
     assert_int_equal(sakhi_open(&c, path, "246813", &o), 0);
     if (enroll) {
         assert_int_equal(sk_ts_code(&f->ts, worker, 600000, code), 0);
-        int rc = sakhi_enroll(c, "127.0.0.1", f->ts.port, code, "test-device", NULL);
+        int rc = sakhi_enroll_opts(c,
+                                   &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
+                                                           .host = "127.0.0.1",
+                                                           .port = f->ts.port,
+                                                           .code = code,
+                                                           .label = "test-device",
+                                                           .plaintext = 1},
+                                   NULL);
         if (rc)
             fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
         /* a code works once */
-        assert_int_equal(sakhi_enroll(c, "127.0.0.1", f->ts.port, code, NULL, NULL),
-                         SAKHI_EENROLLED);
+        assert_int_equal(
+            sakhi_enroll_opts(c,
+                              &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
+                                                      .host = "127.0.0.1",
+                                                      .port = f->ts.port,
+                                                      .code = code,
+                                                      .plaintext = 1},
+                              NULL),
+            SAKHI_EENROLLED);
     }
     return c;
 }
@@ -458,7 +472,15 @@ static void test_rejected_then_fixed_or_discarded(void **state)
     }
     char code[SK_ENROLL_CODE_LEN + 1];
     assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
-    assert_int_equal(sakhi_enroll(c, "127.0.0.1", f->ts.port, code, NULL, NULL), 0);
+    assert_int_equal(
+        sakhi_enroll_opts(c,
+                          &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
+                                                  .host = "127.0.0.1",
+                                                  .port = f->ts.port,
+                                                  .code = code,
+                                                  .plaintext = 1},
+                          NULL),
+        0);
     capture(c, "withheld", SAKHI_URGENCY_URGENT, good);
 
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;

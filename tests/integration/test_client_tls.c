@@ -423,7 +423,15 @@ static void test_plaintext_rules(void **state)
     eo.host = "192.0.2.1";
     assert_int_equal(sakhi_enroll_opts(c, &eo, NULL), SAKHI_EINVAL);
     assert_non_null(strstr(sakhi_errmsg(c), "loopback"));
-    assert_int_equal(sakhi_enroll(c, "192.0.2.1", f->ts.port, code, NULL, NULL), SAKHI_EINVAL);
+    assert_int_equal(
+        sakhi_enroll_opts(c,
+                          &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
+                                                  .host = "192.0.2.1",
+                                                  .port = f->ts.port,
+                                                  .code = code,
+                                                  .plaintext = 1},
+                          NULL),
+        SAKHI_EINVAL);
     /* a plaintext client against the TLS server: the server finds no TLS, nothing enrolls */
     eo.host = "127.0.0.1";
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;

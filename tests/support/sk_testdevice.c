@@ -37,7 +37,14 @@ int sk_td_enroll(sakhi_client *c, sk_ts *ts, const char *worker, const char *lab
             return rc;
     }
     if (!pin_hex)
-        return sakhi_enroll(c, "127.0.0.1", ts->port, code, label, NULL);
+        return sakhi_enroll_opts(c,
+                                 &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
+                                                         .host = "127.0.0.1",
+                                                         .port = ts->port,
+                                                         .code = code,
+                                                         .label = label,
+                                                         .plaintext = 1},
+                                 NULL);
     sakhi_enroll_options eo = SAKHI_ENROLL_OPTIONS_INIT;
     eo.host = "127.0.0.1";
     eo.port = ts->port;

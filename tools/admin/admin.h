@@ -26,6 +26,7 @@
 #include "sk_store.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define SK_ADMIN_EXIT_OK 0
@@ -125,6 +126,10 @@ int sk_admin_head_verify(const uint8_t sig[64], EVP_PKEY *key, uint64_t seq, con
 int sk_admin_cmd_init(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv);
+/* admin_qr.c: the enrollment URI as a QR code, a PNG file (mode 0600) or blocks on a terminal.
+ * 0, or -1 (the PNG writer puts a reason in err). */
+int sk_admin_qr_png(const char *text, const char *path, char *err, size_t errcap);
+int sk_admin_qr_terminal(FILE *out, const char *text);
 int sk_admin_cmd_device(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_revoke(sk_admin *a, int argc, char **argv); /* = device revoke */
 int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv);

@@ -14,6 +14,7 @@
 #include "sk_term.h"
 #include "sk_sample.h"
 #include "sk_tls.h"
+#include "sk_uri.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -325,13 +326,23 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
 
 static const char k_code_help[] =
     "usage: sakhi-admin enroll-code WORKER [--ttl DURATION] [--json]\n"
+    "           [--addr HOST:PORT[,HOST:PORT...] (--tls-cert FILE | --pin HEX) [--qr-png FILE]\n"
+    "            [--qr]]\n"
     "\n"
     "Prints a one-time enrollment code for WORKER (who must exist and be active). The device\n"
     "trades it for its identity at enrollment; it works once, until it expires. DURATION is a\n"
     "number with s, m, h or d (default 24h, at most 30d). Only the code's SHA-256 is stored:\n"
     "a lost code cannot be shown again; issue a new one. A code also dies when the server has\n"
     "seen 5 wrong codes that begin with its first 3 symbols (someone guessing it): issue a new\n"
-    "one then too (sakhi-server --enroll-code-tries).\n";
+    "one then too (sakhi-server --enroll-code-tries).\n"
+    "\n"
+    "With --addr, also prints the enrollment URI (sakhi:enroll?v=1&addr=...&code=...&pin=...),\n"
+    "which holds everything a device needs (`sakhi enroll --uri`, sakhi_enroll_uri): the\n"
+    "server's addresses as devices reach them (the primary first; a standby may follow), the\n"
+    "code and the pin of the centre's TLS key, taken from --tls-cert (the server's certificate)\n"
+    "or given as --pin (64 hex digits, from tls-cert).\n"
+    "  --qr-png FILE  also write the URI as a QR code to FILE (PNG, mode 0600: it holds the code)\n"
+    "  --qr           draw the QR code on the terminal (the default when output is a terminal)\n";
 
 /* "90s", "15m", "24h", "7d" -> ms. 0 or -1. */
 static int parse_duration(const char *s, uint64_t *ms)
@@ -358,10 +369,41 @@ static int parse_duration(const char *s, uint64_t *ms)
     return 0;
 }
 
+/* "HOST:PORT[,HOST:PORT...]" -> u->addrs. 0 or a usage exit status. */
+static int parse_addrs(sk_admin *a, const char *list, sk_enroll_uri *u)
+{
+    const char *p = list;
+    u->naddrs = 0;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char one[SK_URI_MAX_HOST + 16];
+        if (u->naddrs == SK_URI_MAX_ADDRS)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--addr: at most %d addresses",
+                                 SK_URI_MAX_ADDRS);
+        if (n == 0 || n >= sizeof(one))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--addr: an empty or overlong address");
+        memcpy(one, p, n);
+        one[n] = '\0';
+        if (sk_uri_addr_parse(&u->addrs[u->naddrs], one))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                 "--addr '%s': expected HOST:PORT ([ADDRESS]:PORT for IPv6)", one);
+        u->naddrs++;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
 int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
 {
-    const char *ttl_s = "24h", *pos[1];
-    const sk_admin_opt opts[] = {{"ttl", 1, &ttl_s, NULL}, {NULL, 0, NULL, NULL}};
+    const char *ttl_s = "24h", *pos[1], *addr_s = NULL, *cert_s = NULL, *pin_s = NULL;
+    const char *png_s = NULL;
+    int qr_flag = 0;
+    const sk_admin_opt opts[] = {{"ttl", 1, &ttl_s, NULL},       {"addr", 1, &addr_s, NULL},
+                                 {"tls-cert", 1, &cert_s, NULL}, {"pin", 1, &pin_s, NULL},
+                                 {"qr-png", 1, &png_s, NULL},    {"qr", 0, NULL, &qr_flag},
+                                 {NULL, 0, NULL, NULL}};
     int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 1, NULL, k_code_help);
     if (rc)
         return rc;
@@ -369,6 +411,27 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
     if (parse_duration(ttl_s, &ttl))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                              "bad --ttl '%s' (e.g. 30m, 24h, 7d; at most 30d)", ttl_s);
+    /* Everything the URI needs is checked before a code is made, so a typo spends nothing. */
+    sk_enroll_uri uri;
+    memset(&uri, 0, sizeof(uri));
+    if (!addr_s && (cert_s || pin_s || png_s || qr_flag))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--tls-cert, --pin, --qr-png and --qr need --addr HOST:PORT");
+    if (addr_s) {
+        if ((rc = parse_addrs(a, addr_s, &uri)))
+            return rc;
+        if (!cert_s == !pin_s)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                 "give the server key's pin: --tls-cert FILE (the server's "
+                                 "certificate) or --pin HEX");
+        char err[256] = "";
+        if (cert_s && sk_tls_pin_from_cert_file(uri.pin, cert_s, err, sizeof(err)))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "--tls-cert %s: %s", cert_s,
+                                 err[0] ? err : "cannot read the certificate");
+        if (pin_s && sk_tls_pin_parse(uri.pin, pin_s))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                 "--pin: expected 64 hex digits (sakhi-admin tls-cert prints it)");
+    }
     if ((rc = sk_admin_open(a, 1)))
         return rc;
     sk_worker w;
@@ -385,12 +448,60 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot make a code: %s", sk_err_text(rc));
     char exp[32];
     sk_sample_format_time(now + ttl, exp);
-    if (a->json)
-        printf("{\"worker\":\"%s\",\"code\":\"%s\",\"expires\":\"%s\"}\n", pos[0], code, exp);
-    else if (a->tty)
-        printf("%s\n(one-time enrollment code for %s, valid until %s)\n", code, pos[0], exp);
-    else
-        printf("%s\n", code);
+    if (!addr_s) {
+        if (a->json)
+            printf("{\"worker\":\"%s\",\"code\":\"%s\",\"expires\":\"%s\"}\n", pos[0], code, exp);
+        else if (a->tty)
+            printf("%s\n(one-time enrollment code for %s, valid until %s)\n", code, pos[0], exp);
+        else
+            printf("%s\n", code);
+        return 0;
+    }
+    sk_buf ub = SK_BUF_INIT;
+    snprintf(uri.code, sizeof(uri.code), "%s", code);
+    if ((rc = sk_uri_format(&ub, &uri)) || (rc = sk_buf_append(&ub, "", 1))) {
+        sk_buf_free(&ub);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot make the URI: %s", sk_err_text(rc));
+    }
+    const char *text = (const char *)ub.data;
+    char err[256] = "";
+    if (png_s && sk_admin_qr_png(text, png_s, err, sizeof(err))) {
+        sk_buf_free(&ub);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "the code %s was made, but %s", code, err);
+    }
+    if (a->json) {
+        sk_buf b = SK_BUF_INIT;
+        sk_jw jw;
+        sk_jw_init(&jw, &b, 0);
+        sk_jw_obj_begin(&jw);
+        sk_jw_key(&jw, "worker");
+        sk_jw_cstr(&jw, pos[0]);
+        sk_jw_key(&jw, "code");
+        sk_jw_cstr(&jw, code);
+        sk_jw_key(&jw, "expires");
+        sk_jw_cstr(&jw, exp);
+        sk_jw_key(&jw, "uri");
+        sk_jw_cstr(&jw, text);
+        if (png_s) {
+            sk_jw_key(&jw, "qr_png");
+            sk_jw_cstr(&jw, png_s);
+        }
+        sk_jw_obj_end(&jw);
+        print_json(&b);
+    } else if (a->tty) {
+        printf("%s\n(one-time enrollment code for %s, valid until %s)\n%s\n", code, pos[0], exp,
+               text);
+    } else {
+        printf("%s\n%s\n", code, text);
+    }
+    if (qr_flag || (a->tty && !a->json)) {
+        fflush(stdout);
+        if (sk_admin_qr_terminal(stdout, text)) {
+            sk_buf_free(&ub);
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot draw the QR code");
+        }
+    }
+    sk_buf_free(&ub);
     return 0;
 }
 

@@ -151,12 +151,17 @@ static int parse_timeout(sk_cli *cli, const char *s, unsigned int *ms)
 /* ---- enroll ---------------------------------------------------------------------------------- */
 
 static const char k_enroll_help[] =
-    "usage: sakhi enroll --server HOST:PORT --code CODE (--server-pin PIN | --plaintext)\n"
+    "usage: sakhi enroll --uri URI [--label L] [--timeout S]\n"
+    "       sakhi enroll --server HOST:PORT --code CODE (--server-pin PIN | --plaintext)\n"
     "                    [--label L] [--timeout S]\n"
     "\n"
     "Enroll this device with the centre's server using the one-time code the centre's\n"
     "administrator issued (`sakhi-admin enroll-code WORKER`). The device makes its own key; the\n"
     "code is traded for a device id once and cannot be used again.\n"
+    "  --uri URI         the enrollment URI (sakhi:enroll?...) that enroll-code prints and draws\n"
+    "                    as a QR code: it holds the server's addresses, the code and the pin, so\n"
+    "                    nothing else is needed. `--uri -` reads it from standard input (a scan,\n"
+    "                    and the code stays out of the process list). Always TLS.\n"
     "  --server-pin PIN  the pin of the centre's TLS key (64 hex digits, from `sakhi-admin\n"
     "                    tls-cert`), handed over with the code. Every sync then uses TLS 1.3\n"
     "                    and refuses a server whose key is not this one.\n"
@@ -174,26 +179,46 @@ static const char *role_text(int role)
     }
 }
 
+static int enroll_done(sk_cli *cli, int rc, const char *server, int plaintext);
+
 int sk_cli_cmd_enroll(sk_cli *cli, int argc, char **argv)
 {
     const char *server = NULL, *code = NULL, *label = NULL, *timeout = NULL, *spin = NULL;
+    const char *uri = NULL;
+    char uri_buf[1100];
     int plaintext = 0;
     char host[256];
     uint16_t port;
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
     sakhi_enroll_options eo = SAKHI_ENROLL_OPTIONS_INIT;
-    sakhi_status st = SAKHI_STATUS_INIT;
     canceller k;
-    const sk_cli_opt opts[] = {{"server", SK_CLI_VALUE, &server},
-                               {"code", SK_CLI_VALUE, &code},
-                               {"label", SK_CLI_VALUE, &label},
-                               {"timeout", SK_CLI_VALUE, &timeout},
-                               {"server-pin", SK_CLI_VALUE, &spin},
-                               {"plaintext", SK_CLI_FLAG, &plaintext},
-                               {NULL, 0, NULL}};
+    const sk_cli_opt opts[] = {
+        {"server", SK_CLI_VALUE, &server},   {"code", SK_CLI_VALUE, &code},
+        {"label", SK_CLI_VALUE, &label},     {"timeout", SK_CLI_VALUE, &timeout},
+        {"server-pin", SK_CLI_VALUE, &spin}, {"plaintext", SK_CLI_FLAG, &plaintext},
+        {"uri", SK_CLI_VALUE, &uri},         {NULL, 0, NULL}};
     int rc = sk_cli_parse(cli, argc, argv, opts, NULL, 0, 0, NULL, k_enroll_help);
     if (rc)
         return rc < 0 ? SK_CLI_OK : rc;
+    if (uri) {
+        if (server || code || spin || plaintext)
+            return sk_cli_fail(cli, SK_CLI_USAGE,
+                               "--uri holds the server, code and pin: give it alone");
+        if (strcmp(uri, "-") == 0) {
+            if (!fgets(uri_buf, sizeof(uri_buf), stdin))
+                return sk_cli_fail(cli, SK_CLI_USAGE, "--uri -: nothing on standard input");
+            uri = uri_buf;
+        }
+        if ((rc = parse_timeout(cli, timeout, &so.io_timeout_ms)))
+            return rc;
+        so.connect_timeout_ms = so.io_timeout_ms;
+        if ((rc = sk_cli_open(cli)))
+            return rc;
+        canceller_start(&k, cli->c);
+        rc = sakhi_enroll_uri(cli->c, uri, label, &so);
+        canceller_stop(&k);
+        return enroll_done(cli, rc, "the URI's server", 0);
+    }
     if (!server)
         return sk_cli_fail(cli, SK_CLI_USAGE, "missing --server HOST:PORT");
     if (!code)
@@ -218,6 +243,13 @@ int sk_cli_cmd_enroll(sk_cli *cli, int argc, char **argv)
     eo.plaintext = plaintext;
     rc = sakhi_enroll_opts(cli->c, &eo, &so);
     canceller_stop(&k);
+    return enroll_done(cli, rc, server, plaintext);
+}
+
+/* Report an enrollment's outcome (rc from sakhi_enroll_opts or sakhi_enroll_uri). */
+static int enroll_done(sk_cli *cli, int rc, const char *server, int plaintext)
+{
+    sakhi_status st = SAKHI_STATUS_INIT;
     switch (rc) {
     case 0: break;
     case SAKHI_EENROLLED:
@@ -243,6 +275,10 @@ int sk_cli_cmd_enroll(sk_cli *cli, int argc, char **argv)
     }
     if ((rc = sakhi_status_get(&st, cli->c)))
         return sk_cli_lib_fail(cli, rc, "enrolled, but cannot read the device status");
+    char where[300];
+    snprintf(where, sizeof(where), strchr(st.server_host, ':') ? "[%s]:%u" : "%s:%u",
+             st.server_host, (unsigned)st.server_port);
+    server = where;
     if (cli->json) {
         sk_buf b = SK_BUF_INIT;
         sk_jw w;

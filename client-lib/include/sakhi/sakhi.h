@@ -716,13 +716,25 @@ typedef struct sakhi_enroll_options {
 SAKHI_API int sakhi_enroll_opts(sakhi_client *c, const sakhi_enroll_options *eo,
                                 const sakhi_sync_options *opts);
 
+/* ---- enrollment from one scan ------------------------------------------------------------ */
+
 /*
- * The original call, kept for existing callers: the same as sakhi_enroll_opts with plaintext = 1,
- * so it works only with a server on a loopback address (tests, a kiosk next to its server);
- * any other host gives SAKHI_EINVAL. Field apps use sakhi_enroll_opts with the centre's pin.
+ * Enroll from the enrollment URI the centre's administrator hands over as text or a QR code
+ * (`sakhi-admin enroll-code WORKER --addr HOST:PORT --tls-cert FILE`):
+ *     sakhi:enroll?v=1&addr=HOST:PORT[&addr=HOST:PORT...]&code=CODE&pin=HEX64
+ * It holds the server's addresses (a standby may follow the primary), the one-time code and the
+ * pin of the centre's TLS key, so nothing else has to be typed. Always TLS 1.3 checked against
+ * the URI's pin, exactly as sakhi_enroll_opts; the addresses are tried in order, the next one
+ * only when one cannot be reached (SAKHI_ENET, SAKHI_ETIMEOUT). Blocking.
+ *   uri    the URI (trailing newline or spaces ignored; at most 1024 characters); not kept.
+ *   label  names the device for administrators (<= 64 bytes), may be NULL.
+ *   opts   NULL for defaults; timeouts and cancellation as for sakhi_sync.
+ * Returns what sakhi_enroll_opts returns; SAKHI_EINVAL with sakhi_errmsg saying what is wrong
+ * with a URI that does not parse ("the URI has no server key pin"). Messages never contain the
+ * code.
  */
-SAKHI_API int sakhi_enroll(sakhi_client *c, const char *host, uint16_t port, const char *code,
-                           const char *label, const sakhi_sync_options *opts);
+SAKHI_API int sakhi_enroll_uri(sakhi_client *c, const char *uri, const char *label,
+                               const sakhi_sync_options *opts);
 
 /*
  * Sync with the server, blocking until done, failed or canceled: connect (TLS 1.3 checked

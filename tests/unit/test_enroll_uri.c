@@ -1,0 +1,192 @@
+/*
+ * test_enroll_uri.c - the enrollment URI (proto/sk_uri.c): the exact text sakhi-admin prints
+ * for one and two addresses (IPv6 bracketed and percent-encoded), parsing it back to the same
+ * addresses, code and pin, the forms a scan may bring (trailing newline, upper-case scheme,
+ * unknown parameters of a later version), and every refusal with its message: wrong scheme,
+ * unknown version, missing or doubled parts, a bad address or pin, too many addresses, an
+ * over-long URI, a bad percent escape; the message never contains the code.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sk_err.h"
+#include "sk_uri.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PIN_HEX "07656c5346f3519bdb54cf9af19303d26b72b43eb14cbe57f3e4b9682687ae73"
+
+static void make(sk_enroll_uri *u)
+{
+    memset(u, 0, sizeof(*u));
+    assert_int_equal(sk_tls_pin_parse(u->pin, PIN_HEX), 0);
+    snprintf(u->code, sizeof(u->code), "CUF9PEJRQX");
+    snprintf(u->addrs[0].host, sizeof(u->addrs[0].host), "osc-leh.example");
+    u->addrs[0].port = 7447;
+    u->naddrs = 1;
+}
+
+static char *format(const sk_enroll_uri *u, sk_buf *b)
+{
+    sk_buf_init(b);
+    assert_int_equal(sk_uri_format(b, u), 0);
+    assert_int_equal(sk_buf_append(b, "", 1), 0);
+    return (char *)b->data;
+}
+
+static void test_format_exact(void **state)
+{
+    (void)state;
+    sk_enroll_uri u;
+    sk_buf b;
+    make(&u);
+    assert_string_equal(format(&u, &b), "sakhi:enroll?v=1&addr=osc-leh.example:7447"
+                                        "&code=CUF9PEJRQX&pin=" PIN_HEX);
+    sk_buf_free(&b);
+    snprintf(u.addrs[1].host, sizeof(u.addrs[1].host), "2001:db8::7");
+    u.addrs[1].port = 7448;
+    u.naddrs = 2;
+    assert_string_equal(format(&u, &b),
+                        "sakhi:enroll?v=1&addr=osc-leh.example:7447"
+                        "&addr=%5B2001:db8::7%5D:7448&code=CUF9PEJRQX&pin=" PIN_HEX);
+    sk_buf_free(&b);
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    sk_enroll_uri u, back;
+    sk_buf b;
+    char err[160];
+    make(&u);
+    snprintf(u.addrs[1].host, sizeof(u.addrs[1].host), "::1");
+    u.addrs[1].port = 1;
+    snprintf(u.addrs[2].host, sizeof(u.addrs[2].host), "10.0.0.5");
+    u.addrs[2].port = 65535;
+    u.naddrs = 3;
+    const char *text = format(&u, &b);
+    memset(&back, 0xaa, sizeof(back));
+    assert_int_equal(sk_uri_parse(&back, text, err, sizeof(err)), 0);
+    assert_int_equal(back.naddrs, 3);
+    assert_string_equal(back.addrs[0].host, "osc-leh.example");
+    assert_int_equal(back.addrs[0].port, 7447);
+    assert_string_equal(back.addrs[1].host, "::1");
+    assert_int_equal(back.addrs[1].port, 1);
+    assert_string_equal(back.addrs[2].host, "10.0.0.5");
+    assert_int_equal(back.addrs[2].port, 65535);
+    assert_string_equal(back.code, "CUF9PEJRQX");
+    assert_memory_equal(back.pin, u.pin, SK_TLS_PIN_LEN);
+    sk_buf_free(&b);
+}
+
+static void test_scan_forms(void **state)
+{
+    (void)state;
+    sk_enroll_uri u;
+    char err[160];
+    /* a scanner's trailing newline, an upper-case scheme, raw brackets, an unknown parameter,
+     * an upper-case pin, an empty parameter */
+    assert_int_equal(
+        sk_uri_parse(&u,
+                     "SAKHI:ENROLL?v=1&addr=[fe80::1]:7447&&future=yes&code=AB%43"
+                     "&pin=07656C5346F3519BDB54CF9AF19303D26B72B43EB14CBE57F3E4B9682687AE73\r\n",
+                     err, sizeof(err)),
+        0);
+    assert_string_equal(u.addrs[0].host, "fe80::1");
+    assert_string_equal(u.code, "ABC");
+    uint8_t pin[SK_TLS_PIN_LEN];
+    assert_int_equal(sk_tls_pin_parse(pin, PIN_HEX), 0);
+    assert_memory_equal(u.pin, pin, sizeof(pin));
+}
+
+static void refused(const char *text, const char *msg)
+{
+    sk_enroll_uri u;
+    char err[160] = "";
+    memset(&u, 0x5a, sizeof(u));
+    sk_enroll_uri before = u;
+    assert_int_equal(sk_uri_parse(&u, text, err, sizeof(err)), -SK_E_BAD_VALUE);
+    assert_string_equal(err, msg);
+    assert_null(strstr(err, "SECRETCODE"));
+    assert_memory_equal(&u, &before, sizeof(u)); /* out untouched */
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    const char *p = "&pin=" PIN_HEX;
+    char t[2048];
+    refused("https://osc/enroll?code=SECRETCODE", "not a Sakhi enrollment URI (it must start "
+                                                  "with sakhi:enroll?)");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=2&addr=a:1&code=SECRETCODE%s", p);
+    refused(t, "the URI is of a version this library does not know (v=1 is expected)");
+    snprintf(t, sizeof(t), "sakhi:enroll?addr=a:1&code=SECRETCODE%s", p);
+    refused(t, "the URI has no version (v=1)");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&code=SECRETCODE%s", p);
+    refused(t, "the URI has no server address");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&addr=a:1%s", p);
+    refused(t, "the URI has no enrollment code");
+    refused("sakhi:enroll?v=1&addr=a:1&code=SECRETCODE", "the URI has no server key pin");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&addr=a:1&code=SECRETCODE&code=X%s", p);
+    refused(t, "the URI has two codes");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&addr=a:1&code=SECRETCODE%s%s", p, p);
+    refused(t, "the URI has two pins");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&addr=a:0&code=SECRETCODE%s", p);
+    refused(t, "server address 1 of the URI is not HOST:PORT");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&addr=a:1&addr=b_c:2&code=SECRETCODE%s", p);
+    refused(t, "server address 2 of the URI is not HOST:PORT");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&addr=a:70000&code=SECRETCODE%s", p);
+    refused(t, "server address 1 of the URI is not HOST:PORT");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&addr=::1:7447&code=SECRETCODE%s", p);
+    refused(t, "server address 1 of the URI is not HOST:PORT");
+    snprintf(t, sizeof(t),
+             "sakhi:enroll?v=1&addr=a:1&addr=a:2&addr=a:3&addr=a:4&addr=a:5&code=SECRETCODE%s", p);
+    refused(t, "the URI lists more than 4 server addresses");
+    refused("sakhi:enroll?v=1&addr=a:1&code=SECRETCODE&pin=0765",
+            "the URI's pin is not 64 hex digits");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&addr=a:1&code=SECRET%%2%s", p);
+    refused(t, "the URI's code is empty or too long");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&addr=a:1&code=SECRET%%00CODE%s", p);
+    refused(t, "the URI's code is empty or too long");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&addr=a:1&code=%s", p);
+    refused(t, "the URI's code is empty or too long");
+    snprintf(t, sizeof(t), "sakhi:enroll?v=1&addr=a:1&code=SECRETCODE&junk%s", p);
+    refused(t, "the URI has a parameter without a value");
+    memset(t, 'x', sizeof(t));
+    memcpy(t, "sakhi:enroll?v=1&", 17);
+    t[1030] = '\0';
+    refused(t, "the URI is longer than 1024 characters");
+    refused("", "not a Sakhi enrollment URI (it must start with sakhi:enroll?)");
+}
+
+static void test_format_refuses(void **state)
+{
+    (void)state;
+    sk_enroll_uri u;
+    sk_buf b = SK_BUF_INIT;
+    make(&u);
+    u.naddrs = 0;
+    assert_int_equal(sk_uri_format(&b, &u), -SK_E_BAD_VALUE);
+    make(&u);
+    u.code[0] = '\0';
+    assert_int_equal(sk_uri_format(&b, &u), -SK_E_BAD_VALUE);
+    make(&u);
+    snprintf(u.addrs[0].host, sizeof(u.addrs[0].host), "bad host");
+    assert_int_equal(sk_uri_format(&b, &u), -SK_E_BAD_VALUE);
+    sk_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_exact),   cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_scan_forms),     cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_format_refuses),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
