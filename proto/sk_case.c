@@ -13,6 +13,7 @@
 
 #include "sk_err.h"
 #include "sk_msg.h"
+#include "sk_text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,8 +33,6 @@
 #define LIM_CHILDREN 20
 #define LIM_CONCERNS 8
 #define LIM_ASSIGNED 16
-#define LIM_PHONE_MIN 7
-#define LIM_PHONE_MAX 20
 
 /* ---- enumerations ------------------------------------------------------------------------- */
 
@@ -413,16 +412,33 @@ static int check_bool(const sk_record *r, uint32_t key, int required, int *out, 
     return 0;
 }
 
-/* A text value: UTF-8, 1..max bytes (0..max when allow_empty). */
+/* Fields holding identifiers (worker ids, case numbers) whose limit is in bytes: they travel in
+ * protocol fields limited in bytes. Every other text is limited in characters, so a name or a
+ * note in Devanagari or Tibetan (3 bytes a character) gets as much room as one in English. */
+static int limit_in_bytes(uint32_t key)
+{
+    return key == SK_F_WORKER || key == SK_F_CONSENT_BY || key == SK_F_CASE_NO;
+}
+
+/* A text value: UTF-8, 1..max characters (0..max when allow_empty; bytes for identifiers). A
+ * text that must not be empty must not be blank either (white space only). */
 static int check_text(const char *p, uint32_t n, uint32_t key, const char *what, size_t max,
                       int allow_empty, sk_case_error *err)
 {
-    if (utf8_count(p, n) < 0)
+    long chars = sk_utf8_chars(p, n);
+    if (chars < 0)
         return INVALID(err, key, "%s: must be valid UTF-8", what);
     if (n == 0 && !allow_empty)
         return INVALID(err, key, "%s: must not be empty", what);
-    if (n > max)
-        return INVALID(err, key, "%s: longer than %zu bytes", what, max);
+    if (limit_in_bytes(key) ? n > max : (size_t)chars > max)
+        return INVALID(err, key, "%s: longer than %zu %s", what, max,
+                       limit_in_bytes(key) ? "bytes" : "characters");
+    if (!allow_empty) {
+        size_t start, len;
+        sk_text_trim(p, n, &start, &len);
+        if (len == 0)
+            return INVALID(err, key, "%s: must not be blank", what);
+    }
     return 0;
 }
 
@@ -461,21 +477,6 @@ static int case_no_ok(const char *p, uint32_t n)
             return 0;
     }
     return 1;
-}
-
-static int phone_ok(const char *p, uint32_t n)
-{
-    if (n < LIM_PHONE_MIN || n > LIM_PHONE_MAX)
-        return 0;
-    int digits = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c >= '0' && c <= '9')
-            digits++;
-        else if (c != '+' && c != ' ' && c != '-')
-            return 0;
-    }
-    return digits > 0;
 }
 
 static int check_concerns(const sk_record *r, unsigned flags, int *has_other, int *has_pocso,
@@ -591,8 +592,8 @@ static int decode_entry(uint32_t list, const uint8_t *val, uint32_t len, unsigne
                 return INVALID(err, 0, "%s: text must be valid UTF-8", what);
             if (n == 0)
                 return INVALID(err, 0, "%s: text must not be empty", what);
-            if (n > LIM_NOTES)
-                return INVALID(err, 0, "%s: text longer than %d bytes", what, LIM_NOTES);
+            if (utf8_count(p, n) > LIM_NOTES)
+                return INVALID(err, 0, "%s: text longer than %d characters", what, LIM_NOTES);
             ev->text = p, ev->text_len = n;
             break;
         case SK_ENTRY_AT:
@@ -857,9 +858,8 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
             if (!consent)
                 return INVALID(err, SK_F_PHONE, "phone: not allowed without consent to share");
             TRY(check_str(r, SK_F_PHONE, LIM_PLACE, 0, 0, &s, &n, &p, err));
-            if (!phone_ok(s, n))
-                return INVALID(err, SK_F_PHONE,
-                               "phone: must be 7 to 20 characters of digits, +, space or -");
+            if (!sk_phone_is_e164(s, n))
+                return INVALID(err, SK_F_PHONE, "phone: must be in E.164 form, e.g. +919876543210");
         }
     }
     TRY(check_bool(r, SK_F_SAFE_TO_CALL, 0, &b, &p, err));

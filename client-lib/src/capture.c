@@ -12,6 +12,7 @@
 #include "sk_client.h"
 
 #include "sk_err.h"
+#include "sk_text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -216,9 +217,34 @@ static int set_str(sakhi_referral *r, uint32_t key, const char *s)
         if (n > SK_MAX_VALUE - 5)
             return sk_client_fail(r->c, SAKHI_EINVAL, fi ? fi->name : NULL, "%s: too long",
                                   fi ? fi->name : "field");
-        sk_pack_str(&pk, s, n);
+        /* Free text as typed: white space around it is dropped (a name pasted with a trailing
+         * space is the same name), and a required text of white space only is refused. */
+        size_t start, len;
+        sk_text_trim(s, n, &start, &len);
+        if (len == 0 && key != SK_F_NOTES)
+            return sk_client_fail(r->c, SAKHI_EINVAL, fi ? fi->name : NULL, "%s: must not be blank",
+                                  fi ? fi->name : "field");
+        sk_pack_str(&pk, s + start, len);
     }
     return set_packed(r, key, &b);
+}
+
+/* The phone as typed, stored in E.164 (sk_phone_normalise); NULL stores nil (no phone). */
+static int set_phone(sakhi_referral *r, const char *s)
+{
+    char e164[SK_PHONE_E164_MAX + 1];
+    if (!r)
+        return SAKHI_EINVAL;
+    if (!s)
+        return set_str(r, SK_F_PHONE, NULL);
+    size_t n = strlen(s);
+    if (!utf8_ok(s, n))
+        return sk_client_fail(r->c, SAKHI_EINVAL, "phone", "phone: must be valid UTF-8");
+    if (sk_phone_normalise(e164, s, n))
+        return sk_client_fail(r->c, SAKHI_EINVAL, "phone",
+                              "phone: not a phone number (10 digits, or with 0, +91 or another "
+                              "country code in front)");
+    return set_str(r, SK_F_PHONE, e164);
 }
 
 static int set_enum(sakhi_referral *r, uint32_t key, sk_enum_id e, int code)
@@ -269,7 +295,7 @@ int sakhi_referral_set_minor(sakhi_referral *r, int v)
 }
 int sakhi_referral_set_phone(sakhi_referral *r, const char *s)
 {
-    return set_str(r, SK_F_PHONE, s);
+    return set_phone(r, s);
 }
 int sakhi_referral_set_safe_to_call(sakhi_referral *r, int v)
 {
@@ -712,10 +738,15 @@ int sakhi_followup_add(sakhi_client *c, const char *idtext, const char *text)
     int rc;
     if (!c || !idtext || !text || sk_id_from_str(&id, idtext) != 0)
         return SAKHI_EINVAL;
-    size_t n = strlen(text);
-    if (n == 0 || n > 4000 || !utf8_ok(text, n))
+    size_t n = strlen(text), start, len;
+    if (!utf8_ok(text, n))
+        return sk_client_fail(c, SAKHI_EINVAL, NULL, "follow_up: text must be valid UTF-8");
+    sk_text_trim(text, n, &start, &len);
+    text += start;
+    n = len;
+    if (n == 0 || sk_utf8_chars(text, n) > 4000)
         return sk_client_fail(c, SAKHI_EINVAL, NULL,
-                              "follow_up: text must be 1 to 4000 bytes of UTF-8");
+                              "follow_up: text must be 1 to 4000 characters, not blank");
     if (c->wiped)
         return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
     if (sk_id_new(&eid, sk_client_wall_ms(c)))

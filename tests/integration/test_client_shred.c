@@ -45,7 +45,7 @@
 
 #define PIN "246813"
 #define CANARY_NAME "Shred-Canary-Name-Q7"
-#define CANARY_PHONE "+91 98111 22333"
+#define CANARY_PHONE "+919811122333" /* E.164: stored as given */
 #define CANARY_NOTES "shred-canary-notes-W9 hit with a belt"
 #define CANARY_EDIT "shred-canary-edit-K5"
 

@@ -48,7 +48,7 @@
 #define YEAR_MS (365ll * 24 * 3600 * 1000)
 
 #define CANARY_NAME "Rukhsana Canaryname-5519"
-#define CANARY_PHONE "+91 77331 90455"
+#define CANARY_PHONE "+917733190455" /* E.164: stored as given */
 #define CANARY_NOTES "canary-note: husband threatens at the bus stand 4471"
 #define CANARY_FOLLOWUP "canary-followup: moved to sister in Choglamsar 8830"
 

@@ -23,7 +23,7 @@
 #include "sk_client.h"
 
 #define CANARY_NAME "Canary-Name-7Q2X"
-#define CANARY_PHONE "+91 98765 43210"
+#define CANARY_PHONE "+919876543210" /* E.164: stored as given */
 #define CANARY_NOTES "canary-notes-ZK81 beaten with a stick"
 #define CANARY_VILLAGE "CanaryVillage-P3"
 #define CANARY_FOLLOWUP "canary-followup-M4W"

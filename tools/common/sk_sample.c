@@ -8,6 +8,7 @@
  * where output goes. Values it cannot map are an error naming the referral index and the member.
  */
 #include "sk_sample.h"
+#include "sk_text.h"
 
 #include "sk_err.h"
 
@@ -190,6 +191,12 @@ static int map_str(mapper *mp, const sk_json *o, const char *k, const char *labe
         return required ? bad(mp, label, "missing") : 0;
     if (v->type != SK_JSON_STRING)
         return bad(mp, label, "must be a string");
+    if (key == SK_F_PHONE) { /* stored in one form, E.164, as a device's capture stores it */
+        char e164[SK_PHONE_E164_MAX + 1];
+        if (sk_phone_normalise(e164, v->str, v->len))
+            return bad(mp, label, "not a phone number");
+        return set_str(mp, key, e164, strlen(e164));
+    }
     return set_str(mp, key, v->str, v->len);
 }
 

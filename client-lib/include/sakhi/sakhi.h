@@ -394,8 +394,14 @@ SAKHI_API const char *sakhi_referral_id(const sakhi_referral *r);
 /*
  * Typed setters. Each copies its argument into the draft and returns 0, SAKHI_EINVAL (NULL
  * draft, a string that is not UTF-8, an enumeration code out of range, a value over its
- * limit), or SAKHI_ENOMEM. Full validation (required fields, cross-field rules) happens in
- * sakhi_referral_validate and sakhi_referral_save. Strings are UTF-8.
+ * limit, a required text that is blank, a phone that is not a phone number: sakhi_errfield and
+ * sakhi_errmsg say which and why), or SAKHI_ENOMEM. Full validation (required fields,
+ * cross-field rules) happens in sakhi_referral_validate and sakhi_referral_save.
+ * Text as typed in the field: strings are UTF-8; white space around a text (including no-break
+ * and other Unicode spaces) is dropped; block, village, name and concern_other of white space
+ * only are refused ("name: must not be blank"). Limits count characters, not bytes (name 128,
+ * block and village 64, concern_other 200, notes 4000), so a note in Tibetan or Devanagari
+ * script gets as much room as one in English.
  */
 SAKHI_API int sakhi_referral_set_district(sakhi_referral *r, int district);
 SAKHI_API int sakhi_referral_set_block(sakhi_referral *r, const char *block);
@@ -406,7 +412,11 @@ SAKHI_API int sakhi_referral_set_name(sakhi_referral *r, const char *name);
 SAKHI_API int sakhi_referral_set_age(sakhi_referral *r, unsigned int age);
 SAKHI_API int sakhi_referral_set_age_band(sakhi_referral *r, int band);
 SAKHI_API int sakhi_referral_set_minor(sakhi_referral *r, int minor);
-/* phone NULL records "no phone" (nil). */
+/* The phone as typed: spaces, dashes, dots and brackets, +91 or 0 in front, and digits of any
+ * script used in the region (Devanagari, Tibetan, Urdu's, ...) are accepted; it is stored in
+ * E.164 form ("98765 43210", "098765-43210" and "+91 98765 43210" all store "+919876543210").
+ * 10 digits mean an Indian number; another country needs its code with + or 00. NULL records
+ * "no phone" (nil). */
 SAKHI_API int sakhi_referral_set_phone(sakhi_referral *r, const char *phone);
 SAKHI_API int sakhi_referral_set_safe_to_call(sakhi_referral *r, int safe);
 SAKHI_API int sakhi_referral_set_marital(sakhi_referral *r, int marital);
@@ -456,7 +466,8 @@ SAKHI_API int sakhi_referral_validate(sakhi_referral *r);
  */
 SAKHI_API int sakhi_referral_save(char *id_out, sakhi_client *c, sakhi_referral *r);
 
-/* Add a follow-up (free text, 1..4000 bytes UTF-8) to record id, saved durably as one change.
+/* Add a follow-up (free text, UTF-8, trimmed, 1..4000 characters) to record id, saved durably
+ * as one change.
  * Returns 0, SAKHI_EINVAL, SAKHI_ENOTFOUND, SAKHI_ESTATE (stub or deleted), SAKHI_ENOMEM,
  * SAKHI_EIO, SAKHI_EFULL. */
 SAKHI_API int sakhi_followup_add(sakhi_client *c, const char *id, const char *text);

@@ -1,0 +1,195 @@
+/*
+ * test_client_field_input.c - field input through libsakhi and a real sakhi-server: a name
+ * typed with spaces around it is stored trimmed, a name of spaces only is refused at the setter
+ * with the field named; a phone typed in Devanagari digits with a leading 0 is stored as
+ * "+919876543210"; a 1,400-character note in Tibetan script saves and syncs, 4,001 characters do
+ * not; invalid UTF-8 is refused with a clear message; follow-ups are trimmed. The server, fed raw
+ * changes by the protocol test client, refuses a phone not in E.164 and a blank name with the
+ * same case-model code, and applies the Tibetan note.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <sakhi/sakhi.h>
+
+#include "sk_case.h"
+#include "sk_err.h"
+#include "sk_testdevice.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fx {
+    sk_ts ts;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(sk_ts_setup(&f->ts, "sk-field-input"), 0);
+    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    sk_ts_teardown(&f->ts);
+    free(f);
+    return 0;
+}
+
+/* n copies of the Tibetan letter KA (U+0F40, 3 bytes) */
+static char *tibetan(size_t n)
+{
+    char *s = malloc(3 * n + 1);
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++)
+        memcpy(s + 3 * i, "\xe0\xbd\x80", 3);
+    s[3 * n] = '\0';
+    return s;
+}
+
+static void test_capture_trims_normalises_and_syncs(void **state)
+{
+    fx *f = *state;
+    sakhi_client *c = NULL;
+    sakhi_referral *r = NULL;
+    sakhi_record *rec = NULL;
+    char id[SAKHI_ID_STRLEN], code[SK_ENROLL_CODE_LEN + 1] = "";
+    const char *s;
+    assert_int_equal(sk_td_open(&c, &f->ts, 1, NULL), 0);
+    assert_int_equal(sk_td_enroll(c, &f->ts, "fw1", "field-input", NULL, code), 0);
+
+    assert_int_equal(sk_td_referral(&r, c, "\xc2\xa0 Dolma Angmo  \n", SAKHI_URGENCY_URGENT, 1), 0);
+    /* blank: refused at the setter, the draft keeps the good name */
+    assert_int_equal(sakhi_referral_set_name(r, " \t\xe3\x80\x80 "), SAKHI_EINVAL);
+    assert_string_equal(sakhi_errfield(c), "name");
+    assert_string_equal(sakhi_errmsg(c), "name: must not be blank");
+    assert_int_equal(sakhi_referral_set_block(r, "   "), SAKHI_EINVAL);
+    assert_string_equal(sakhi_errmsg(c), "block: must not be blank");
+    /* not a phone */
+    assert_int_equal(sakhi_referral_set_phone(r, "12345"), SAKHI_EINVAL);
+    assert_string_equal(sakhi_errfield(c), "phone");
+    assert_string_equal(sakhi_errmsg(c), "phone: not a phone number (10 digits, or with 0, +91 "
+                                         "or another country code in front)");
+    /* invalid UTF-8 */
+    assert_int_equal(sakhi_referral_set_notes(r, "went to \xff the post"), SAKHI_EINVAL);
+    assert_string_equal(sakhi_errmsg(c), "notes: must be valid UTF-8");
+    /* ०९८७६५-४३२१० in Devanagari, with the trunk 0 */
+    assert_int_equal(sakhi_referral_set_phone(r, "\xe0\xa5\xa6\xe0\xa5\xaf\xe0\xa5\xae\xe0\xa5\xad"
+                                                 "\xe0\xa5\xac\xe0\xa5\xab-\xe0\xa5\xaa\xe0\xa5\xa9"
+                                                 "\xe0\xa5\xa8\xe0\xa5\xa7\xe0\xa5\xa6"),
+                     0);
+    char *note = tibetan(4001);
+    assert_int_equal(sakhi_referral_set_notes(r, note), 0);
+    assert_int_equal(sakhi_referral_save(id, c, r), SAKHI_EVALIDATION);
+    assert_string_equal(sakhi_errfield(c), "notes");
+    assert_string_equal(sakhi_errmsg(c), "notes: longer than 4000 characters");
+    free(note);
+    note = tibetan(1400); /* 4,200 bytes: refused under the old byte limit */
+    assert_int_equal(sakhi_referral_set_notes(r, note), 0);
+    int rc = sakhi_referral_save(id, c, r);
+    if (rc)
+        fail_msg("save: %d %s", rc, sakhi_errmsg(c));
+    sakhi_referral_free(r);
+
+    assert_int_equal(sakhi_record_get(&rec, c, id), 0);
+    assert_int_equal(sakhi_record_get_str(&s, rec, "name"), 0);
+    assert_string_equal(s, "Dolma Angmo");
+    assert_int_equal(sakhi_record_get_str(&s, rec, "phone"), 0);
+    assert_string_equal(s, "+919876543210");
+    assert_int_equal(sakhi_record_get_str(&s, rec, "notes"), 0);
+    assert_string_equal(s, note);
+    sakhi_record_free(rec);
+
+    /* follow-ups: trimmed, blank refused */
+    assert_int_equal(sakhi_followup_add(c, id, " \n "), SAKHI_EINVAL);
+    assert_string_equal(sakhi_errmsg(c), "follow_up: text must be 1 to 4000 characters, not blank");
+    assert_int_equal(sakhi_followup_add(c, id, "  called her sister  "), 0);
+    assert_int_equal(sakhi_followup_add(c, id, note), 0);
+    assert_int_equal(sakhi_record_get(&rec, c, id), 0);
+    assert_int_equal(sakhi_record_followup_count(rec), 2);
+    assert_string_equal(sakhi_record_followup_text(rec, 0), "called her sister");
+    sakhi_record_free(rec);
+    free(note);
+
+    sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
+    rc = sakhi_sync(&res, c, NULL);
+    if (rc)
+        fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
+    assert_int_equal(res.rejected, 0);
+    assert_int_equal(res.applied, 3);
+    sakhi_close(c);
+}
+
+static void pack_str(sk_change *ch, uint32_t key, const char *s)
+{
+    size_t n = strlen(s);
+    uint8_t *b = malloc(n + 5);
+    assert_non_null(b);
+    b[0] = 0xdb; /* str32 */
+    b[1] = (uint8_t)(n >> 24);
+    b[2] = (uint8_t)(n >> 16);
+    b[3] = (uint8_t)(n >> 8);
+    b[4] = (uint8_t)n;
+    memcpy(b + 5, s, n);
+    assert_int_equal(sk_change_set(ch, key, b, (uint32_t)(n + 5)), 0);
+    free(b);
+}
+
+/* Push one new referral with key set to value; the ack in *ack. */
+static void push_with(sk_tc *tc, uint64_t op, uint32_t key, const char *value, sk_ack *ack)
+{
+    sk_change ch;
+    assert_int_equal(sk_tc_make_referral(&ch, op, sk_ts_now_ms(), "field-input"), 0);
+    pack_str(&ch, key, value);
+    assert_int_equal(sk_tc_push(tc, &ch, 1, ack), 0);
+    sk_change_free(&ch);
+}
+
+static void test_server_refuses_what_the_case_model_refuses(void **state)
+{
+    fx *f = *state;
+    sk_tc tc;
+    sk_ack ack;
+    assert_int_equal(sk_td_tc(&tc, &f->ts, "fw1", "raw"), 0);
+    push_with(&tc, 1, SK_F_PHONE, "98765 43210", &ack);
+    assert_int_equal(ack.status, SK_ACK_REJECTED);
+    assert_int_equal(ack.code, SK_E_INVALID);
+    assert_int_equal(ack.field, SK_F_PHONE);
+    push_with(&tc, 2, SK_F_NAME, " \xc2\xa0 ", &ack);
+    assert_int_equal(ack.status, SK_ACK_REJECTED);
+    assert_int_equal(ack.field, SK_F_NAME);
+    push_with(&tc, 3, SK_F_PHONE, "+919876543210", &ack);
+    assert_int_equal(ack.status, SK_ACK_APPLIED);
+    char *note = tibetan(1400);
+    push_with(&tc, 4, SK_F_NOTES, note, &ack);
+    free(note);
+    assert_int_equal(ack.status, SK_ACK_APPLIED);
+    uint64_t records = 0, seq = 0;
+    assert_int_equal(sk_ts_stats(&f->ts, &records, &seq), 0);
+    assert_int_equal(records, 2);
+    sk_tc_free(&tc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_capture_trims_normalises_and_syncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_refuses_what_the_case_model_refuses, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
