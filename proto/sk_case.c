@@ -1507,3 +1507,49 @@ int sk_case_number_format(char *out, size_t cap, uint32_t district, unsigned yea
         return -SK_E_TOO_LONG;
     return 0;
 }
+
+/* ---- limits, for forms ------------------------------------------------------------------- */
+
+int sk_case_field_limits(uint32_t key, uint64_t *min, uint64_t *max)
+{
+    uint64_t lo = 1, hi;
+    switch (key) {
+    case SK_F_SCHEMA: hi = UINT32_MAX; break;
+    case SK_F_WORKER:
+    case SK_F_CONSENT_BY: hi = LIM_WORKER; break;
+    case SK_F_CASE_NO:
+        lo = 15;
+        hi = LIM_CASE_NO;
+        break;
+    case SK_F_BLOCK:
+    case SK_F_VILLAGE: hi = LIM_PLACE; break;
+    case SK_F_NAME: hi = LIM_NAME; break;
+    case SK_F_AGE:
+        lo = 0;
+        hi = LIM_AGE;
+        break;
+    case SK_F_PHONE: /* digits of an E.164 number, as stored */
+        lo = 8;
+        hi = 15;
+        break;
+    case SK_F_CHILDREN:
+        lo = 0;
+        hi = LIM_CHILDREN;
+        break;
+    case SK_F_CONCERNS: hi = LIM_CONCERNS; break;
+    case SK_F_CONCERN_OTHER: hi = LIM_OTHER; break;
+    case SK_F_STATUS_REASON: hi = LIM_REASON; break;
+    case SK_F_NOTES:
+        lo = 0;
+        hi = LIM_NOTES;
+        break;
+    case SK_F_ASSIGNED:
+        lo = 0;
+        hi = LIM_ASSIGNED;
+        break;
+    default: return -SK_E_NOT_FOUND;
+    }
+    *min = lo;
+    *max = hi;
+    return 0;
+}

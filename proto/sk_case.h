@@ -345,4 +345,9 @@ int sk_case_get_str(const sk_record *r, uint32_t key, char *out, size_t cap);
 /* Case number text: "<PREFIX>-<year>-<6-digit serial>" with prefix LEH or KGL. */
 int sk_case_number_format(char *out, size_t cap, uint32_t district, unsigned year, uint64_t serial);
 
+/* The limits validation applies to field key, for forms (libsakhi's schema calls): uint fields
+ * their value range, text fields their length in characters (bytes for identifiers), lists their
+ * number of items. 0, or -SK_E_NOT_FOUND for a field without limits (bool, time, unknown). */
+int sk_case_field_limits(uint32_t key, uint64_t *min, uint64_t *max);
+
 #endif

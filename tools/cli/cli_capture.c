@@ -88,7 +88,10 @@ static const char k_capture_help[] =
     "shelter\n"
     "  --notes TEXT\n"
     "Without field flags, on a terminal, each field is asked for in turn (empty skips it); a\n"
-    "value the case model refuses is explained and asked again.\n"
+    "value the case model refuses is explained and asked again. The prompts come from the\n"
+    "library's schema, labelled in the worker's language (SAKHI_LANG, else LANG: en, hi, ur,\n"
+    "lbj); a field the referral still needs that is left empty when asked again ends the\n"
+    "capture with nothing saved, so a prompt never repeats forever.\n"
     "\n"
     "Sample referrals (demos and tests):\n"
     "  --from-sample FILE   a JSON array of referrals (tests/data/sample-referrals.json)\n"
@@ -105,16 +108,35 @@ static int bad_value(sk_cli *cli, const cap_field *f, const char *why)
 }
 
 /* Enumeration names for a message: "leh, kargil". */
-static void enum_names(const char *field, char *out, size_t cap)
+/* The value names of enumeration e ("service"), from the library's schema. */
+static void enum_names_of(const char *e, char *out, size_t cap)
 {
-    const sk_field_info *fi = sk_case_field_by_name(field);
     size_t used = 0;
     out[0] = 0;
-    if (!fi || fi->enumeration < 0)
+    for (size_t i = 0; i < sakhi_schema_enum_count(e); i++) {
+        const char *n = NULL;
+        if (sakhi_schema_enum_value(NULL, &n, e, i) != 0)
+            break;
+        int w = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", n);
+        if (w < 0 || (size_t)w >= cap - used)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* The value names of the enumeration of field (case-model name), from the library's schema. */
+static void enum_names(const char *field, char *out, size_t cap)
+{
+    sakhi_field_info fi = SAKHI_FIELD_INFO_INIT;
+    size_t used = 0;
+    out[0] = 0;
+    if (sakhi_schema_field_by_name(&fi, field) != 0 || !fi.enumeration)
         return;
-    for (uint32_t code = 1; code <= sk_enum_max((sk_enum_id)fi->enumeration); code++) {
-        const char *n = sk_enum_name((sk_enum_id)fi->enumeration, code);
-        int w = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", n ? n : "?");
+    for (size_t i = 0; i < sakhi_schema_enum_count(fi.enumeration); i++) {
+        const char *n = NULL;
+        if (sakhi_schema_enum_value(NULL, &n, fi.enumeration, i) != 0)
+            break;
+        int w = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", n);
         if (w < 0 || (size_t)w >= cap - used)
             break;
         used += (size_t)w;
@@ -355,28 +377,53 @@ static char *read_line(const char *prompt)
     return line;
 }
 
-/* Ask for field f until the value is accepted or left empty. 0, 1 on end of input. */
+/* The worker's language for labels: SAKHI_LANG, else the locale's (LC_ALL, LC_MESSAGES, LANG:
+ * "hi_IN.UTF-8" gives "hi"); the library falls back to English for anything else. */
+static const char *ui_lang(void)
+{
+    static const char *const vars[] = {"SAKHI_LANG", "LC_ALL", "LC_MESSAGES", "LANG"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i]);
+        if (v && v[0])
+            return v;
+    }
+    return "en";
+}
+
+/* The prompt for f, built from the library's schema: the field's label in the worker's
+ * language, "required" when the form needs it, and the names an enumeration takes. */
+static void make_prompt(const cap_field *f, char *prompt, size_t cap)
+{
+    const char *lang = ui_lang();
+    char names[512];
+    sakhi_field_info fi = SAKHI_FIELD_INFO_INIT;
+    const char *field = f->kind == K_SERVICES ? "service.legal_aid" : f->field;
+    int known = sakhi_schema_field_by_name(&fi, field) == 0;
+    const char *label = f->kind == K_SERVICES ? f->prompt : sakhi_label(lang, f->field);
+    const char *req = known && fi.required == SAKHI_REQUIRED_YES && f->kind != K_CONSENT
+                          ? sakhi_label(lang, "ui.required")
+                          : NULL;
+    if (f->kind == K_SERVICES)
+        enum_names_of("service", names, sizeof(names));
+    else
+        enum_names(f->field, names, sizeof(names));
+    snprintf(prompt, cap, "%s%s%s%s%s%s%s: ", label, req ? " (" : "", req ? req : "",
+             req ? ")" : "", names[0] ? " [" : "", names, names[0] ? "]" : "");
+}
+
+/* Ask for field f until a value is accepted or the input is left empty. 0 accepted, 2 left
+ * empty, 1 at the end of input or after 10 refused values (bounded: never an endless prompt). */
 static int ask(sk_cli *cli, sakhi_referral *r, capture_state *st, const cap_field *f)
 {
-    char prompt[700], names[512];
-    const char *enum_field = f->kind == K_CONCERNS ? "concerns" : f->field;
-    enum_names(enum_field, names, sizeof(names));
-    if (f->kind == K_SERVICES)
-        snprintf(prompt, sizeof(prompt),
-                 "%s [legal_aid, medical_assistance, "
-                 "police_facilitation, counselling, shelter]: ",
-                 f->prompt);
-    else if (names[0])
-        snprintf(prompt, sizeof(prompt), "%s [%s]: ", f->prompt, names);
-    else
-        snprintf(prompt, sizeof(prompt), "%s: ", f->prompt);
+    char prompt[1024];
+    make_prompt(f, prompt, sizeof(prompt));
     for (int tries = 0; tries < 10; tries++) {
         char *v = read_line(prompt);
         if (!v)
             return 1;
         if (!v[0]) {
             free(v);
-            return 0;
+            return 2;
         }
         int rc = apply(cli, r, st, f, v);
         free(v);
@@ -396,7 +443,7 @@ static int capture_interactive(sk_cli *cli, saved *out)
         return sk_cli_lib_fail(cli, rc, "cannot start a referral");
     fprintf(stderr, "New referral (empty input skips a field; Ctrl-D abandons it).\n");
     for (size_t i = 0; i < NFIELDS; i++)
-        if (ask(cli, r, &st, &k_fields[i])) {
+        if (ask(cli, r, &st, &k_fields[i]) == 1) {
             status = sk_cli_fail(cli, SK_CLI_FAIL, "input ended; nothing was saved");
             goto out;
         }
@@ -413,8 +460,13 @@ static int capture_interactive(sk_cli *cli, saved *out)
         }
         invalid_referral(cli);
         const cap_field *f = field_by_name(sakhi_errfield(cli->c));
-        if (!f || ask(cli, r, &st, f)) {
-            status = sk_cli_fail(cli, SK_CLI_FAIL, "nothing was saved");
+        int asked = f ? ask(cli, r, &st, f) : 1;
+        if (asked == 2) /* left empty again: asking once more would loop */
+            status =
+                sk_cli_fail(cli, SK_CLI_FAIL, "%s was left empty; nothing was saved", f->field);
+        if (asked) {
+            if (asked != 2)
+                status = sk_cli_fail(cli, SK_CLI_FAIL, "nothing was saved");
             goto out;
         }
     }

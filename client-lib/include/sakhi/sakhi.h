@@ -478,6 +478,88 @@ SAKHI_API int sakhi_followup_add(sakhi_client *c, const char *id, const char *te
  * (no rejected change), SAKHI_EIO. */
 SAKHI_API int sakhi_discard_change(sakhi_client *c, const char *id);
 
+/* ---- the form: the library describes its own schema ----------------------------------------- */
+
+/* An app builds its capture screens from these calls instead of hard-coding fields and enums:
+ * fields in the order a capture form shows them, their types, limits, whether and when they are
+ * required, which identify the survivor, the codes of each enumeration, and labels and
+ * validation messages in the worker's language. The schema is the case model the library was
+ * built with (docs/CASE-MODEL.md); all of it is static data: thread-safe, no handle needed. */
+
+#define SAKHI_TYPE_UINT 1      /* whole number (min..max) */
+#define SAKHI_TYPE_BOOL 2      /* yes / no */
+#define SAKHI_TYPE_TEXT 3      /* text of min..max characters */
+#define SAKHI_TYPE_ENUM 4      /* one code of the enumeration named in `enumeration` */
+#define SAKHI_TYPE_ENUM_LIST 5 /* min..max distinct codes of `enumeration` */
+#define SAKHI_TYPE_TEXT_LIST 6 /* min..max texts */
+#define SAKHI_TYPE_TIME 7      /* Unix milliseconds */
+#define SAKHI_TYPE_PHONE 8     /* a phone number as typed; stored in E.164 */
+
+#define SAKHI_REQUIRED_NO 0
+#define SAKHI_REQUIRED_YES 1
+#define SAKHI_REQUIRED_WHEN 2 /* required when `required_when` holds */
+
+#define SAKHI_FIELD_INFO_VERSION 1
+typedef struct sakhi_field_info {
+    unsigned int version;    /* set by the caller: SAKHI_FIELD_INFO_VERSION */
+    unsigned int key;        /* the field's stable key (docs/CASE-MODEL.md) */
+    const char *name;        /* "district", "service.legal_aid"; what the setters take */
+    int type;                /* SAKHI_TYPE_* */
+    const char *enumeration; /* "urgency" for SAKHI_TYPE_ENUM / _ENUM_LIST, else NULL */
+    int required;            /* SAKHI_REQUIRED_* */
+    /* For SAKHI_REQUIRED_WHEN, the condition, one of:
+     *   "FIELD absent"           (age: "age_band absent")
+     *   "FIELD=VALUE"            (consent_by: "consent_share=true")
+     *   "FIELD lists VALUE"      (concern_other: "concerns lists other")
+     *   "FIELD in V1,V2,..."     (status_reason: "status in closed,referred")
+     * NULL otherwise. */
+    const char *required_when;
+    int identifying; /* 1: identifies the survivor (withheld without consent, redacted for minors) */
+    int capture;     /* 1: on the capture form of a new referral (else set by the library,
+                      * the server or centre staff) */
+    uint64_t min, max; /* UINT: value range; TEXT: characters; lists: items; else 0, 0 */
+} sakhi_field_info;
+#define SAKHI_FIELD_INFO_INIT SAKHI_INIT_(SAKHI_FIELD_INFO_VERSION)
+
+/* Number of fields in the schema. */
+SAKHI_API size_t sakhi_schema_field_count(void);
+
+/* Field i (< count) into out (out->version set); capture fields come first, in form order.
+ * Strings are static. Returns 0, SAKHI_EINVAL (version), SAKHI_ENOTFOUND (i out of range). */
+SAKHI_API int sakhi_schema_field(sakhi_field_info *out, size_t i);
+
+/* The field named name ("urgency"). 0, SAKHI_EINVAL, SAKHI_ENOTFOUND. */
+SAKHI_API int sakhi_schema_field_by_name(sakhi_field_info *out, const char *name);
+
+/* Number of values of enumeration `enumeration` ("urgency"); 0 for an unknown enumeration. */
+SAKHI_API size_t sakhi_schema_enum_count(const char *enumeration);
+
+/* Value i (< count) of the enumeration, in code order: its code and name ("immediate_danger",
+ * static). 0, SAKHI_EINVAL, SAKHI_ENOTFOUND. */
+SAKHI_API int sakhi_schema_enum_value(unsigned int *code_out, const char **name_out,
+                                      const char *enumeration, size_t i);
+
+/*
+ * The label of a field or an enumeration value in language lang, for a form:
+ *   key   a field name ("name", "service.legal_aid") or "ENUMERATION.VALUE"
+ *         ("urgency.immediate_danger", "district.leh")
+ *   lang  "en", "hi" (Hindi), "ur" (Urdu), "lbj" (Ladakhi, Tibetan script); a region suffix
+ *         is ignored ("hi-IN"); NULL or an unknown language gives English.
+ * Returns a static UTF-8 string: the translation when the catalog has one, else the English
+ * label; never NULL or empty (an unknown key returns key itself). Thread-safe.
+ */
+SAKHI_API const char *sakhi_label(const char *lang, const char *key);
+
+/*
+ * A validation message in language lang: msg is a message of the library or the server in its
+ * English form "FIELD: RULE" (sakhi_errmsg after SAKHI_EVALIDATION, sakhi_record_reject_reason
+ * of a rejected change), written to out as "LABEL: RULE" with the field's label and the rule in
+ * lang, each falling back to English where the catalog has no translation. A message that is not
+ * of that form is copied unchanged. out gets at most cap bytes with the NUL (cut at a character
+ * boundary). Returns 0, or SAKHI_EINVAL (out or msg NULL, cap 0). Thread-safe.
+ */
+SAKHI_API int sakhi_message(char *out, size_t cap, const char *lang, const char *msg);
+
 /* ---- reading ----------------------------------------------------------------------------- */
 
 /* Sync state of a record, as an app shows it to the worker. */
