@@ -1173,6 +1173,30 @@ out:
     jfree(host);
 }
 
+JNIEXPORT void JNICALL Java_org_sakhisync_Native_enrollUri(JNIEnv *env, jclass cls, jlong h,
+                                                           jbyteArray juri, jbyteArray jlabel,
+                                                           jlongArray jopts, jobject listener,
+                                                           jintArray jthrew)
+{
+    sakhi_client *c = client_of(h);
+    sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
+    jni_progress jp = {env, listener, NULL};
+    char *uri = NULL, *label = NULL;
+    int rc;
+    (void)cls;
+    if (sync_options(env, jopts, &so) || jstr(env, juri, &uri) || jstr(env, jlabel, &label))
+        goto out;
+    if (listener) {
+        so.progress = on_progress;
+        so.progress_payload = &jp;
+    }
+    rc = sakhi_enroll_uri(c, uri, label, &so);
+    finish_call(env, c, rc, &jp, jthrew);
+out:
+    jfree_secret(uri); /* it holds the one-time code */
+    jfree(label);
+}
+
 /* Copy the result into {pushed, applied, merged, rejected, pulled, conflicts, stubbed,
  * bytes_sent, bytes_received, complete, nrejections, server_behind, server_seq} and the
  * rejections into texts (id, field, reason each) and codes. 0, or -1 with an exception. */

@@ -99,6 +99,9 @@ final class Native {
                               byte[] serverPin, boolean plaintext, long[] syncOpts,
                               ProgressListener listener, int[] listenerThrew)
         throws SakhiException;
+    static native void enrollUri(long c, byte[] uri, byte[] label, long[] syncOpts,
+                                 ProgressListener listener, int[] listenerThrew)
+        throws SakhiException;
     static native void sync(long c, long[] syncOpts, byte[] host, int port,
                             ProgressListener listener, long[] result, byte[][] rejTexts,
                             int[] rejCodes, int[] listenerThrew) throws SakhiException;

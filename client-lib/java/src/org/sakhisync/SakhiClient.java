@@ -326,6 +326,26 @@ public final class SakhiClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Enroll from the enrollment URI the centre's administrator hands over as text or a QR code
+     * ({@code sakhi_enroll_uri}): {@code sakhi:enroll?v=1&addr=HOST:PORT&code=CODE&pin=HEX64}.
+     * Always TLS checked against the URI's pin; the addresses are tried in order. Blocking.
+     * {@code label} (may be null) names the device for administrators. Throws {@link
+     * SakhiException} as {@link #enroll(EnrollOptions, SyncOptions)} does, {@link Sakhi#EINVAL}
+     * with the reason for a URI that does not parse, or what the progress listener threw.
+     */
+    public void enroll(String uri, String label, SyncOptions opts) throws SakhiException {
+        byte[] u = Native.required(uri, "uri");
+        byte[] l = Native.bytes(label, "label");
+        SyncOptions o = opts != null ? opts : new SyncOptions();
+        long h = acquire();
+        try {
+            Native.enrollUri(h, u, l, o.numbers(), o.progress, new int[1]);
+        } finally {
+            leave();
+        }
+    }
+
     /** {@link #sync(SyncOptions)} with the defaults. */
     public SyncResult sync() throws SakhiException {
         return sync(null);

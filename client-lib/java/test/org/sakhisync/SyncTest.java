@@ -302,4 +302,33 @@ class SyncTest {
         serverRecords += 1;
         assertServerHas(serverRecords);
     }
+
+    /* Enrollment from the URI an administrator hands over (text or QR code): TLS with its pin. */
+    @Test
+    @Order(7)
+    void enrollFromAUri() throws Exception {
+        Path d3 = dir.resolve("dev3");
+        try (SakhiClient c = SakhiClient.open(d3.toString(), TestSupport.PIN,
+                                              TestSupport.fastOptions())) {
+            SakhiException bad = assertThrows(SakhiException.class,
+                () -> c.enroll("sakhi:enroll?v=1&addr=127.0.0.1:" + server.port + "&code=x",
+                               null, quick()));
+            assertEquals(Sakhi.EINVAL, bad.code());
+            assertTrue(!bad.detail().isEmpty(), "says what is wrong with the URI");
+            String code = server.code("fw1");
+            String wrongPin = server.pin.substring(1) + (server.pin.charAt(0) == '0' ? "1" : "0");
+            String base = "sakhi:enroll?v=1&addr=127.0.0.1:" + server.port + "&code=" + code;
+            assertEquals(Sakhi.ESERVERKEY, assertThrows(SakhiException.class,
+                () -> c.enroll(base + "&pin=" + wrongPin, "java-uri", quick())).code());
+            c.enroll(base + "&pin=" + server.pin + "\n", "java-uri", quick());
+            Status st = c.status();
+            assertTrue(st.enrolled);
+            assertEquals(server.pin, st.serverPin);
+            assertEquals(server.port, st.serverPort);
+            TestSupport.capture(c, "withheld");
+            assertEquals(1, c.sync(quick()).pushed);
+        }
+        serverRecords += 1;
+        assertServerHas(serverRecords);
+    }
 }
