@@ -858,8 +858,14 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
             if (!consent)
                 return INVALID(err, SK_F_PHONE, "phone: not allowed without consent to share");
             TRY(check_str(r, SK_F_PHONE, LIM_PLACE, 0, 0, &s, &n, &p, err));
-            if (!sk_phone_is_e164(s, n))
-                return INVALID(err, SK_F_PHONE, "phone: must be in E.164 form, e.g. +919876543210");
+            /* stored as E.164 by this library; a client that predates it (protocol 1.0, and
+             * the annotated session of PROTOCOL.md section 11) sends the number as typed,
+             * which is kept as sent when it reads as a phone number */
+            char e164[SK_PHONE_E164_MAX + 1];
+            if (!sk_phone_is_e164(s, n) && sk_phone_normalise(e164, s, n) != 0)
+                return INVALID(err, SK_F_PHONE,
+                               "phone: not a phone number (10 digits, or with 0, "
+                               "+91 or another country code in front)");
         }
     }
     TRY(check_bool(r, SK_F_SAFE_TO_CALL, 0, &b, &p, err));

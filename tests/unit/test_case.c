@@ -392,12 +392,15 @@ static void test_age_and_minor(void **state)
 static void test_phone(void **state)
 {
     (void)state;
-    /* stored in one form, E.164 (the client library normalises what is typed: sk_text.c) */
-    static const char *const good[] = {"+919419012345", "+14155550100", "+97714412345",
-                                       "+123456789012345"};
-    static const char *const bad[] = {"9419012345",    "+91 94190-12345", "+9194190123",
-                                      "+910419012345", "+1234567",        "+1234567890123456",
-                                      "+-- ---",       "٩٤١٩٠١٢٣٤٥",      "+0419012345"};
+    /* stored in one form, E.164, by the client library (it normalises what is typed:
+     * sk_text.c); a number as typed by a client that predates it is taken as sent when it reads
+     * as a phone number */
+    static const char *const good[] = {"+919419012345",    "+14155550100", "+97714412345",
+                                       "+123456789012345", "9419012345",   "+91 94190-12345",
+                                       "٩٤١٩٠١٢٣٤٥"};
+    static const char *const bad[] = {"+9194190123",       "+910419012345", "+1234567",
+                                      "+1234567890123456", "+-- ---",       "+0419012345",
+                                      "94190 1234x"};
     sk_record r;
     valid_record(&r);
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -406,7 +409,9 @@ static void test_phone(void **state)
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         set_str(&r, SK_F_PHONE, bad[i]);
-        expect_invalid(&r, SK_F_PHONE, "phone: must be in E.164 form, e.g. +919876543210");
+        expect_invalid(&r, SK_F_PHONE,
+                       "phone: not a phone number (10 digits, or with 0, +91 or another country "
+                       "code in front)");
     }
     set_nil(&r, SK_F_PHONE);
     expect_valid(&r);
