@@ -48,7 +48,7 @@ if(TARGET sakhi AND TARGET sakhi-netem)
     endif()
     sakhi_add_test(${n}
       SOURCES ${SK_CP_DIR}/test_campaign_link.c
-      LIBS sakhi sakhi_campaign sakhi_testsupport Threads::Threads
+      LIBS sakhi_static sakhi_campaign sakhi_testsupport Threads::Threads
       LABELS ${lab} ENV ${env} TIMEOUT ${to})
     target_compile_definitions(${n} PRIVATE SAKHI_NETEM_BIN="$<TARGET_FILE:sakhi-netem>")
     add_dependencies(${n} sakhi-netem sakhi-server)

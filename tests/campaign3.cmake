@@ -5,7 +5,7 @@
 if(TARGET sakhi AND TARGET sakhi-server)
   sakhi_add_test(test_campaign_skew
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/campaign/test_campaign_skew.c
-    LIBS sakhi sakhi_testsupport Threads::Threads
+    LIBS sakhi_static sakhi_testsupport Threads::Threads
     LABELS integration fault
     TIMEOUT 120)
   add_dependencies(test_campaign_skew sakhi-server)

@@ -18,7 +18,7 @@ endif()
 if(TARGET sakhi AND TARGET sakhi-server AND TARGET sakhi-admin)
   sakhi_add_test(casework_e2e
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_casework_e2e.c
-    LIBS sakhi sakhi_testsupport Threads::Threads
+    LIBS sakhi_static sakhi_testsupport Threads::Threads
     LABELS integration
     TIMEOUT 300)
   add_dependencies(casework_e2e sakhi-admin sakhi-server)

@@ -21,14 +21,14 @@ endif()
 if(TARGET sakhi AND TARGET sakhi-server)
   sakhi_add_test(test_client_sync
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_sync.c
-    LIBS sakhi sakhi_testsupport Threads::Threads
+    LIBS sakhi_static sakhi_testsupport Threads::Threads
     LABELS integration
     TIMEOUT 240)
   # Transport security: TLS with the pinned centre key, wrong key, certificate dates, a device
   # clock years off, plaintext rules, handshake timeout/cancel, secrets hygiene.
   sakhi_add_test(test_client_tls
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_tls.c
-    LIBS sakhi sakhi_testsupport Threads::Threads
+    LIBS sakhi_static sakhi_testsupport Threads::Threads
     LABELS integration
     TIMEOUT 240)
 endif()

@@ -11,7 +11,7 @@ sakhi_add_test(test_enroll_uri
 if(TARGET sakhi AND TARGET sakhi-server)
   sakhi_add_test(test_client_enroll_uri
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_enroll_uri.c
-    LIBS sakhi sakhi_testsupport Threads::Threads
+    LIBS sakhi_static sakhi_testsupport Threads::Threads
     LABELS integration
     TIMEOUT 120)
 endif()

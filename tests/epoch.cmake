@@ -15,7 +15,7 @@ endif()
 if(TARGET sakhi AND TARGET sakhi-server AND TARGET sakhi-admin)
   sakhi_add_test(test_restore_gives_back
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_restore_gives_back.c
-    LIBS sakhi sakhi_testsupport Threads::Threads
+    LIBS sakhi_static sakhi_testsupport Threads::Threads
     LABELS integration
     TIMEOUT 180)
   target_compile_definitions(test_restore_gives_back PRIVATE

@@ -5,7 +5,7 @@
 if(TARGET sakhi AND TARGET sakhi-server AND TARGET sakhi-netem)
   sakhi_add_test(test_field
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/field/test_field.c
-    LIBS sakhi sakhi_testsupport Threads::Threads
+    LIBS sakhi_static sakhi_testsupport Threads::Threads
     LABELS integration
     TIMEOUT 300)
   add_dependencies(test_field sakhi-netem)

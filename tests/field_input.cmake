@@ -10,7 +10,7 @@ sakhi_add_test(test_field_input
 if(TARGET sakhi AND TARGET sakhi-server)
   sakhi_add_test(test_client_field_input
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_field_input.c
-    LIBS sakhi sakhi_testsupport Threads::Threads
+    LIBS sakhi_static sakhi_testsupport Threads::Threads
     LABELS integration
     TIMEOUT 120)
 endif()

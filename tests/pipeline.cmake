@@ -4,7 +4,7 @@
 if(TARGET sakhi AND TARGET sakhi-server)
   sakhi_add_test(test_sync_pipeline
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_sync_pipeline.c
-    LIBS sakhi sakhi_testsupport Threads::Threads
+    LIBS sakhi_static sakhi_testsupport Threads::Threads
     LABELS integration
     TIMEOUT 120)
 endif()

@@ -32,7 +32,7 @@ endif()
 if(TARGET sakhi AND TARGET sakhi-server)
   sakhi_add_test(test_client_rejected_lang
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_rejected_lang.c
-    LIBS sakhi sakhi_testsupport Threads::Threads
+    LIBS sakhi_static sakhi_testsupport Threads::Threads
     LABELS integration
     TIMEOUT 120)
 endif()

@@ -7,6 +7,7 @@
  * line, and never keep global mutable state (two handles are fully independent).
  */
 #include "sk_client.h"
+#include "sk_client_test.h"
 
 #include "sk_err.h"
 
@@ -194,6 +195,23 @@ int sk_client_err_from_mdb(int mdb_rc)
     }
 }
 
+/* Test hooks (sk_client.h): process-wide, read when a store is opened. */
+static _Atomic unsigned g_test_kdf_log2_kib;
+static _Atomic int64_t g_test_clock_offset_ms;
+
+int sk_client_test_kdf(unsigned log2_kib)
+{
+    if (log2_kib && (log2_kib < 3 || log2_kib > 20))
+        return SAKHI_EINVAL;
+    atomic_store(&g_test_kdf_log2_kib, log2_kib);
+    return 0;
+}
+
+void sk_client_test_clock(int64_t offset_ms)
+{
+    atomic_store(&g_test_clock_offset_ms, offset_ms);
+}
+
 uint64_t sk_client_wall_ms(const sakhi_client *c)
 {
     struct timespec ts;
@@ -243,9 +261,7 @@ int sakhi_open(sakhi_client **out, const char *path, const char *pin, const sakh
         return SAKHI_EINVAL;
     if (opts->app && strlen(opts->app) > SK_MAX_NAME)
         return SAKHI_EINVAL;
-    sk_kdf_cfg kdf = {opts->kdf_log2_n, 0, 0, NULL};
-    if (opts->kdf_log2_n && (opts->kdf_log2_n < 3 || opts->kdf_log2_n > 20))
-        return SAKHI_EINVAL;
+    sk_kdf_cfg kdf = {atomic_load(&g_test_kdf_log2_kib), 0, 0, NULL};
     if (opts->version >= 3) {
         const sakhi_key_provider *kp = opts->key_provider;
         if (kp && (kp->version < 1 || !kp->wrap || !kp->unwrap))
@@ -276,7 +292,7 @@ int sakhi_open(sakhi_client **out, const char *path, const char *pin, const sakh
     c->log_payload = opts->log_payload;
     c->log_level = opts->log_level ? opts->log_level : SAKHI_LOG_WARN;
     c->max_pin_attempts = opts->max_pin_attempts ? opts->max_pin_attempts : 10;
-    c->test_clock_offset_ms = opts->version >= 2 ? opts->test_clock_offset_ms : 0;
+    c->test_clock_offset_ms = atomic_load(&g_test_clock_offset_ms);
     snprintf(c->app, sizeof(c->app), "%s",
              opts->app ? opts->app : "libsakhi/" SAKHI_VERSION_STRING);
     c->cancel_pipe[0] = c->cancel_pipe[1] = -1;

@@ -85,7 +85,7 @@ struct sakhi_client {
     uint8_t priv[32];
     int plaintext;                /* enrolled in plaintext mode: loopback only, no TLS */
     uint8_t pin[SK_TLS_PIN_LEN];  /* the server key pin (TLS mode) */
-    int64_t test_clock_offset_ms; /* test hook: added to the wall clock (sakhi_options v2) */
+    int64_t test_clock_offset_ms; /* test hook: added to the wall clock (sk_client_test_clock) */
     int test_no_zstd;             /* test hook: never offer compression (SK_CAP_ZSTD) */
     uint32_t test_caps_off;       /* test hook: SK_CAP_* bits never offered in HELLO */
 
@@ -152,7 +152,7 @@ typedef struct sk_kdf_params {
 #define SK_KDF_PROVIDER 1u   /* the data key is also wrapped by a key provider's secret */
 #define SK_KDF_PARAMS_LEN 20 /* "kdf2": algorithm 1 (Argon2id), t, m, lanes, flags; u32 BE */
 
-/* How a new store's cost is chosen (sakhi_options v3, kdf_log2_n as the test knob). */
+/* How a new store's cost is chosen (sakhi_options v3; sk_client_test_kdf for tests). */
 typedef struct sk_kdf_cfg {
     unsigned test_log2_kib; /* nonzero: 2^n KiB, one pass, no calibration */
     unsigned memory_kib;

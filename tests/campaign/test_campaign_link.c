@@ -31,6 +31,7 @@
 
 #include <sakhi/sakhi.h>
 
+#include "sk_client_test.h"
 #include "cp_check.h"
 #include "sk_case.h"
 #include "sk_testserver.h"
@@ -82,7 +83,7 @@ static sakhi_client *device(fx *f)
     char path[700], code[SK_ENROLL_CODE_LEN + 1];
     sakhi_options o = SAKHI_OPTIONS_INIT;
     sakhi_client *c = NULL;
-    o.kdf_log2_n = 10;
+    assert_int_equal(sk_client_test_kdf(10), 0); /* 1 MiB, one pass */
     snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, f->ndev++);
     assert_int_equal(sakhi_open(&c, path, "246813", &o), 0);
     assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);

@@ -1,6 +1,6 @@
 /*
  * test_campaign_skew.c - issue 9, campaign 5: clock skew. Two devices of one field worker, with
- * wall clocks days ahead of and behind the server (libsakhi's test_clock_offset_ms), hold the
+ * wall clocks days ahead of and behind the server (libsakhi's test hook sk_client_test_clock), hold the
  * same record at the same version and edit the same field offline, one after the other in real
  * time; then both sync, in a seeded order. docs/PROTOCOL.md 5.3 corrects each device's stamps
  * by the server time at its handshake, so the rule of 5.5 (higher (hlc, bytes) wins a
@@ -28,6 +28,7 @@
 
 #include <sakhi/sakhi.h>
 
+#include "sk_client_test.h"
 #include "sk_case.h"
 #include "sk_testserver.h"
 
@@ -78,10 +79,12 @@ static sakhi_client *open_dev(fx *f, int n, int64_t clock_offset_ms)
     char path[700];
     sakhi_options o = SAKHI_OPTIONS_INIT;
     sakhi_client *c = NULL;
-    o.kdf_log2_n = 10;
-    o.test_clock_offset_ms = clock_offset_ms;
+    assert_int_equal(sk_client_test_kdf(10), 0);
+    sk_client_test_clock(clock_offset_ms);
     snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, n);
-    assert_int_equal(sakhi_open(&c, path, "246813", &o), 0);
+    int rc = sakhi_open(&c, path, "246813", &o);
+    sk_client_test_clock(0);
+    assert_int_equal(rc, 0);
     return c;
 }
 

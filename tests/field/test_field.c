@@ -74,9 +74,8 @@ static sakhi_client *open_dev(fx *f, int n, int64_t clock_offset_ms)
 {
     sakhi_options o = sk_td_options();
     sakhi_client *c = NULL;
-    o.test_clock_offset_ms = clock_offset_ms;
     o.map_size = 2ULL << 30;
-    assert_int_equal(sk_td_open(&c, &f->ts, n, &o), 0);
+    assert_int_equal(sk_td_open_skewed(&c, &f->ts, n, &o, clock_offset_ms), 0);
     return c;
 }
 

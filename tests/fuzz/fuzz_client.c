@@ -41,6 +41,7 @@
  * copy is still opened after a WIPE (the files are gone).
  */
 #define _XOPEN_SOURCE 700 /* nftw */
+#include "sk_client_test.h"
 #include "sakhi/sakhi.h"
 #include "sk_err.h"
 #include "sk_frame.h"
@@ -705,7 +706,7 @@ static sakhi_client *open_store(const char *path)
 {
     sakhi_options o = SAKHI_OPTIONS_INIT;
     sakhi_client *c = NULL;
-    o.kdf_log2_n = 3; /* Argon2id on 8 KiB: the KDF is not what is fuzzed here */
+    (void)sk_client_test_kdf(3); /* Argon2id on 8 KiB: the KDF is not what is fuzzed here */
     o.map_size = 16u * 1024u * 1024u;
     int rc = sakhi_open(&c, path, PIN, &o);
     if (rc) {

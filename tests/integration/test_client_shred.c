@@ -34,6 +34,7 @@
 
 #include <cmocka.h>
 
+#include "sk_client_test.h"
 #include "sk_client.h"
 #include "sk_testserver.h"
 
@@ -66,7 +67,7 @@ static sakhi_client *open_store(const char *path)
 {
     sakhi_options o = SAKHI_OPTIONS_INIT;
     sakhi_client *c = NULL;
-    o.kdf_log2_n = 10;
+    assert_int_equal(sk_client_test_kdf(10), 0); /* 1 MiB, one pass */
     int rc = sakhi_open(&c, path, PIN, &o);
     if (rc)
         fail_msg("open %s: %d", path, rc);

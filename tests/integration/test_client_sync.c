@@ -24,6 +24,7 @@
 
 #include <sakhi/sakhi.h>
 
+#include "sk_client_test.h"
 #include "sk_case.h"
 #include "sk_testdevice.h"
 #include "sk_testserver.h"
@@ -72,7 +73,7 @@ static sakhi_client *device(fx *f, const char *worker, int enroll)
     char path[700], code[SK_ENROLL_CODE_LEN + 1];
     sakhi_options o = SAKHI_OPTIONS_INIT;
     sakhi_client *c = NULL;
-    o.kdf_log2_n = 10;
+    assert_int_equal(sk_client_test_kdf(10), 0); /* 1 MiB, one pass */
     snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, f->ndev++);
     assert_int_equal(sakhi_open(&c, path, "246813", &o), 0);
     if (enroll) {

@@ -139,9 +139,8 @@ static sakhi_client *open_dev(fx *f, int64_t clock_offset_ms, char *path_out, si
     o.log_fn = collect_log;
     o.log_payload = f;
     o.log_level = SAKHI_LOG_DEBUG;
-    o.test_clock_offset_ms = clock_offset_ms;
     int n = f->ndev++;
-    assert_int_equal(sk_td_open(&c, &f->ts, n, &o), 0);
+    assert_int_equal(sk_td_open_skewed(&c, &f->ts, n, &o, clock_offset_ms), 0);
     if (path_out)
         sk_td_path(&f->ts, n, path_out, cap);
     return c;

@@ -3,12 +3,14 @@
  */
 #include "sk_testdevice.h"
 
+#include "sk_client_test.h"
+
 #include <stdio.h>
 
 sakhi_options sk_td_options(void)
 {
     sakhi_options o = SAKHI_OPTIONS_INIT;
-    o.kdf_log2_n = 10;
+    (void)sk_client_test_kdf(10); /* 1 MiB, one pass: the KDF is not what these tests test */
     return o;
 }
 
@@ -23,6 +25,15 @@ int sk_td_open(sakhi_client **out, const sk_ts *ts, int n, const sakhi_options *
     sakhi_options def = sk_td_options();
     sk_td_path(ts, n, path, sizeof(path));
     return sakhi_open(out, path, SK_TD_PIN, o ? o : &def);
+}
+
+int sk_td_open_skewed(sakhi_client **out, const sk_ts *ts, int n, const sakhi_options *o,
+                      int64_t clock_offset_ms)
+{
+    sk_client_test_clock(clock_offset_ms);
+    int rc = sk_td_open(out, ts, n, o);
+    sk_client_test_clock(0);
+    return rc;
 }
 
 int sk_td_enroll(sakhi_client *c, sk_ts *ts, const char *worker, const char *label,

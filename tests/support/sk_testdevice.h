@@ -34,7 +34,8 @@ int sk_td_tc(sk_tc *c, sk_ts *ts, const char *worker, const char *label);
 
 /* ---- libsakhi devices ------------------------------------------------------------------------- */
 
-/* SAKHI_OPTIONS_INIT with a cheap KDF (kdf_log2_n 10): the base for sk_td_open's options. */
+/* SAKHI_OPTIONS_INIT, and new stores get a cheap KDF (sk_client_test_kdf(10), process-wide):
+ * the base for sk_td_open's options. */
 sakhi_options sk_td_options(void);
 
 /* Device n's store directory: <ts->dir>/dev<n>. */
@@ -42,6 +43,10 @@ void sk_td_path(const sk_ts *ts, int n, char *out, size_t cap);
 
 /* Open device n's store (made on first use) with SK_TD_PIN and o (NULL: sk_td_options()). */
 int sk_td_open(sakhi_client **out, const sk_ts *ts, int n, const sakhi_options *o);
+
+/* sk_td_open for a device whose wall clock is clock_offset_ms off (sk_client_test_clock). */
+int sk_td_open_skewed(sakhi_client **out, const sk_ts *ts, int n, const sakhi_options *o,
+                      int64_t clock_offset_ms);
 
 /* Enroll c as a new device of worker named label: plaintext to 127.0.0.1, or TLS checked
  * against pin_hex when it is not NULL. code (may be NULL) is the code to use when code[0] is

@@ -4,7 +4,7 @@
  * errors, edits and follow-ups, the outbox and its operation numbers, lists with filters and
  * cursors, a full map, and the vault's authenticated encryption.
  *
- * Real LMDB in a temp directory; the KDF cost is lowered (kdf_log2_n) so each open is fast.
+ * Real LMDB in a temp directory; the KDF cost is lowered (sk_client_test_kdf) so each open is fast.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sk_client_test.h"
 #include "sk_client.h"
 
 #define CANARY_NAME "Canary-Name-7Q2X"
@@ -77,7 +78,7 @@ static const char *store_path(void)
 static sakhi_options fast_opts(void)
 {
     sakhi_options o = SAKHI_OPTIONS_INIT;
-    o.kdf_log2_n = 10;
+    assert_int_equal(sk_client_test_kdf(10), 0); /* 1 MiB, one pass */
     o.max_pin_attempts = 3;
     return o;
 }

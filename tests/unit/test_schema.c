@@ -19,6 +19,7 @@
 
 #include <sakhi/sakhi.h>
 
+#include "sk_client_test.h"
 #include "sk_case.h"
 #include "sk_text.h"
 
@@ -221,7 +222,7 @@ static void test_limits_match_validation(void **state)
     char dir[] = "/tmp/sk-schema-XXXXXX";
     assert_non_null(mkdtemp(dir));
     sakhi_options o = SAKHI_OPTIONS_INIT;
-    o.kdf_log2_n = 10;
+    assert_int_equal(sk_client_test_kdf(10), 0); /* 1 MiB, one pass */
     sakhi_client *c = NULL;
     assert_int_equal(sakhi_open(&c, dir, "246813", &o), 0);
     sakhi_field_info fi = SAKHI_FIELD_INFO_INIT;

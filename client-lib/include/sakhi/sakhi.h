@@ -209,18 +209,11 @@ typedef struct sakhi_options {
     void *log_payload;
     int log_level;     /* most verbose level passed to log_fn; 0 = SAKHI_LOG_WARN */
     uint64_t map_size; /* LMDB map size in bytes; 0 = 256 MiB */
-    /* TESTS ONLY: nonzero gives NEW stores a fixed, tiny Argon2id cost (2^kdf_log2_n KiB, one
-     * pass, no calibration) so tests stay fast. Real apps leave 0. Existing stores keep theirs. */
-    unsigned int kdf_log2_n;
     /* wrong PINs in a row before a store WITHOUT a key provider locks; 0 = 10. The counter is
      * in the store, so a copy resets it: only a key provider enforces a limit on a copy. */
     unsigned int max_pin_attempts;
     const char *app; /* app name/version for the server's logs (<= 64 bytes); copied */
-    /* ---- version 2 ---- */
-    /* TEST ONLY: milliseconds added to the system clock wherever the library reads the wall
-     * clock (record ids, HLC stamps, capture dates, last sync), to simulate a device whose
-     * clock is far off. Real apps leave 0. Read only when version >= 2. */
-    int64_t test_clock_offset_ms;
+    /* (version 2 added a test hook, not in SONAME 1: version 2 is read like version 1) */
     /* ---- version 3: PIN hardening (read only when version >= 3) ---- */
     /* The key provider; NULL: the PIN alone protects the store (docs/SECURITY.md gives what a
      * copied store then costs to crack). A store made with a provider opens only with it

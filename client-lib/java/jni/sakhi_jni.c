@@ -24,6 +24,8 @@
 
 #include <sakhi/sakhi.h>
 
+#include "sk_client_test.h"
+
 #include <jni.h>
 #include <limits.h>
 #include <stdalign.h>
@@ -508,10 +510,13 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_open(JNIEnv *env, jclass cls, j
     o.realloc_fn = hook_realloc;
     o.free_fn = hook_free;
     o.map_size = (uint64_t)v[0];
-    o.kdf_log2_n = (unsigned int)v[1];
+    /* the package-private test hooks of OpenOptions; an app leaves both 0 */
+    if (sk_client_test_kdf((unsigned int)v[1])) {
+        throw_text(env, SAKHI_EINVAL, "open: kdfLog2N out of range", "");
+        goto out;
+    }
     o.max_pin_attempts = (unsigned int)v[2];
     o.app = app;
-    o.test_clock_offset_ms = v[3];
     o.kdf_memory_kib = (unsigned int)v[5];
     o.kdf_target_ms = (unsigned int)v[6];
     if (provider) {
@@ -538,7 +543,9 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_open(JNIEnv *env, jclass cls, j
         o.log_payload = lg;
         o.log_level = (int)v[4];
     }
+    sk_client_test_clock(v[3]);
     rc = sakhi_open(&c, path, pin, &o);
+    sk_client_test_clock(0);
     if (keys.thrown) {
         /* The provider's own exception, now that libsakhi has cleaned up. */
         if (rc == 0)

@@ -24,11 +24,11 @@ public final class OpenOptions {
         return this;
     }
 
-    /**
-     * TESTS ONLY: nonzero gives NEW stores a fixed, tiny Argon2id cost (2^n KiB, one pass, no
-     * calibration) so tests stay fast. Real apps leave 0.
+    /*
+     * Test hook, package-private (not in the API): nonzero gives NEW stores a fixed, tiny
+     * Argon2id cost (2^n KiB, one pass, no calibration) so tests stay fast.
      */
-    public OpenOptions kdfLog2N(int n) {
+    OpenOptions kdfLog2N(int n) {
         if (n < 0)
             throw new IllegalArgumentException("kdfLog2N < 0");
         this.kdfLog2N = n;
@@ -82,8 +82,8 @@ public final class OpenOptions {
         return this;
     }
 
-    /** TEST ONLY: milliseconds added to the library's wall clock. Real apps leave 0. */
-    public OpenOptions testClockOffsetMs(long ms) {
+    /* Test hook, package-private (not in the API): milliseconds added to the wall clock. */
+    OpenOptions testClockOffsetMs(long ms) {
         this.testClockOffsetMs = ms;
         return this;
     }
