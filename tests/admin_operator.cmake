@@ -4,7 +4,7 @@
 if(TARGET sakhi-admin)
   sakhi_add_test(test_admin_operator
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_admin_operator.c
-    LIBS sakhi_server_core sakhi_toolkit
+    LIBS sakhi_testsupport sakhi_server_core sakhi_toolkit
     LABELS integration
     TIMEOUT 120)
   add_dependencies(test_admin_operator sakhi-admin)

@@ -3,7 +3,7 @@
 if(TARGET sakhi-admin)
   sakhi_add_test(test_admin
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_admin.c
-    LIBS sakhi_server_core sakhi_toolkit
+    LIBS sakhi_testsupport sakhi_server_core sakhi_toolkit
     LABELS integration
     TIMEOUT 120)
   add_dependencies(test_admin sakhi-admin)

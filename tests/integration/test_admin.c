@@ -10,9 +10,10 @@
  * encrypted) with verify catching damage, the audit chain catching an altered or removed entry,
  * and every bad-input path's exit status and message.
  */
-#define _GNU_SOURCE /* nftw */
+#define _GNU_SOURCE
 #include "sk_apply.h"
 #include "sk_auth.h"
+#include "sk_admin_run.h"
 #include "sk_err.h"
 #include "sk_json.h"
 #include "sk_sample.h"
@@ -20,7 +21,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <openssl/evp.h>
 #include <setjmp.h>
@@ -37,125 +37,38 @@
 
 #include <cmocka.h>
 
-#define ADMIN_BIN SAKHI_BIN_DIR "/tools/admin/sakhi-admin"
 #define CANARY "Zqcanary Minorname"
 
-typedef struct fx {
-    char dir[256];  /* temp root */
-    char data[512]; /* data directory */
-    char out[300], err[300];
-    char *o, *e; /* last run's stdout and stderr */
-} fx;
+static sk_admin_run g;
 
-static fx g;
-
-/* ---- process helpers ---------------------------------------------------------------------- */
-
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    if (!f)
-        return strdup("");
-    for (;;) {
-        if (cap - len < 4096) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb)
-                break;
-            buf = nb;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    fclose(f);
-    if (!buf)
-        return strdup("");
-    buf[len] = '\0';
-    if (len_out)
-        *len_out = len;
-    return buf;
-}
-
-/* Run sakhi-admin with --data g.data and the given args (NULL-terminated). Returns exit status;
- * g.o / g.e hold stdout / stderr. */
+/* Run sakhi-admin with --data g.data and the given args (NULL-terminated). Returns its exit
+ * status; g.o / g.e hold stdout / stderr. */
 static int run(const char *first, ...)
 {
-    char *argv[40];
-    int n = 0;
     va_list ap;
-    argv[n++] = (char *)ADMIN_BIN;
-    argv[n++] = (char *)"--data";
-    argv[n++] = g.data;
     va_start(ap, first);
-    for (const char *s = first; s && n < 39; s = va_arg(ap, const char *))
-        argv[n++] = (char *)s;
+    int rc = sk_admin_vrun(&g, first, ap);
     va_end(ap);
-    argv[n] = NULL;
-    free(g.o);
-    free(g.e);
-    g.o = g.e = NULL;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fo = open(g.out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(g.err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0)
-            _exit(127);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    g.o = slurp(g.out, NULL);
-    g.e = slurp(g.err, NULL);
-    assert_true(WIFEXITED(st));
-    return WEXITSTATUS(st);
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
+    assert_true(rc >= 0 && rc < 128); /* ran, and was not killed */
+    return rc;
 }
 
 static int setup(void **state)
 {
     (void)state;
-    memset(&g, 0, sizeof(g));
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g.dir, sizeof(g.dir), "%s/sakhi-admin-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(g.dir))
-        return -1;
-    snprintf(g.data, sizeof(g.data), "%s/data", g.dir);
-    snprintf(g.out, sizeof(g.out), "%s/stdout", g.dir);
-    snprintf(g.err, sizeof(g.err), "%s/stderr", g.dir);
-    return 0;
+    return sk_admin_setup(&g, "sakhi-admin");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    free(g.o);
-    free(g.e);
-    g.o = g.e = NULL;
-    nftw(g.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    sk_admin_teardown(&g);
     return 0;
 }
 
 static void path_in(char *out, size_t cap, const char *name)
 {
-    snprintf(out, cap, "%s/%s", g.dir, name);
+    sk_admin_path(&g, out, cap, name);
 }
 
 /* ---- store helpers (what the server would have written) ----------------------------------- */
@@ -650,7 +563,7 @@ static void test_export_minor(void **state)
     path_in(file, sizeof(file), "export.csv");
     assert_int_equal(run("export", "--format", "csv", "--status", "received", "--out", file, NULL),
                      0);
-    char *txt = slurp(file, NULL);
+    char *txt = sk_admin_slurp(file, NULL);
     assert_int_equal(count_lines(txt), 3);
     assert_null(strstr(txt, "Zqcanary"));
     free(txt);
@@ -832,7 +745,7 @@ static void test_backup_verify(void **state)
     /* Records are sealed at rest: no referral text in the backup; it carries keys.db, and the
      * master key only when encrypted (docs/SECURITY.md, "Server secrets"). */
     size_t len;
-    char *img = slurp(plain, &len);
+    char *img = sk_admin_slurp(plain, &len);
     assert_memory_equal(img, "SKBUNDLE", 8);
     assert_true(find_bytes(img, len, CANARY) < 0);
     assert_true(find_bytes(img, len, "keys.db") > 0);
@@ -846,7 +759,7 @@ static void test_backup_verify(void **state)
     assert_int_equal(run("restore", plain, d1, "--master-key", mk, NULL), 0);
     snprintf(kf, sizeof(kf), "%s/keys.db", d1);
     size_t klen;
-    char *kimg = slurp(kf, &klen);
+    char *kimg = sk_admin_slurp(kf, &klen);
     assert_true(klen >= 64 * 21);
     memset(kimg, 0, klen);
     unlink(kf);
@@ -862,7 +775,7 @@ static void test_backup_verify(void **state)
     unlink(bad);
     /* A bundle cut short. */
     free(img);
-    img = slurp(plain, &len);
+    img = sk_admin_slurp(plain, &len);
     write_file(bad, img, len - 10);
     assert_int_equal(run("verify", bad, NULL), 1);
     assert_non_null(strstr(g.e, "damaged bundle"));
@@ -871,7 +784,7 @@ static void test_backup_verify(void **state)
 
     /* Encrypted: no plaintext in the file; needs the right key; any change is caught. */
     assert_int_equal(run("backup", enc, "--key", key, NULL), 0);
-    img = slurp(enc, &len);
+    img = sk_admin_slurp(enc, &len);
     assert_memory_equal(img, "SKBACKUP", 8);
     assert_true(find_bytes(img, len, CANARY) < 0);
     assert_true(find_bytes(img, len, "Zqcanary") < 0);
@@ -966,7 +879,7 @@ static void test_erase(void **state)
     snprintf(kf, sizeof(kf), "%s/keys.db", dx);
     snprintf(src, sizeof(src), "%s/keys.db", g.data);
     size_t klen;
-    char *kimg = slurp(src, &klen);
+    char *kimg = sk_admin_slurp(src, &klen);
     unlink(kf);
     write_file(kf, kimg, klen);
     free(kimg);

@@ -10,14 +10,14 @@
  * then it signs with a key of its own. The real sakhi-admin, given the public half of the key
  * made by init, must refuse all three.
  */
-#define _GNU_SOURCE /* nftw */
+#define _GNU_SOURCE
 
+#include "sk_admin_run.h"
 #include "sk_err.h"
 #include "sk_store.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <pwd.h>
@@ -35,118 +35,30 @@
 
 #include <cmocka.h>
 
-#define ADMIN_BIN SAKHI_BIN_DIR "/tools/admin/sakhi-admin"
+static sk_admin_run g;
 
-typedef struct fx {
-    char dir[256];  /* temp root */
-    char data[512]; /* data directory */
-    char out[300], err[300];
-    char *o, *e; /* last run's stdout and stderr */
-} fx;
-
-static fx g;
-
-/* ---- process helpers ---------------------------------------------------------------------- */
-
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    if (!f)
-        return strdup("");
-    for (;;) {
-        if (cap - len < 4096) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb)
-                break;
-            buf = nb;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    fclose(f);
-    if (!buf)
-        return strdup("");
-    buf[len] = '\0';
-    if (len_out)
-        *len_out = len;
-    return buf;
-}
-
-/* Run sakhi-admin with --data g.data and the given args (NULL-terminated). Returns exit status;
- * g.o / g.e hold stdout / stderr. */
+/* Run sakhi-admin with --data g.data and the given args (NULL-terminated). Returns its exit
+ * status; g.o / g.e hold stdout / stderr. */
 static int run(const char *first, ...)
 {
-    char *argv[40];
-    int n = 0;
     va_list ap;
-    argv[n++] = (char *)ADMIN_BIN;
-    argv[n++] = (char *)"--data";
-    argv[n++] = g.data;
     va_start(ap, first);
-    for (const char *s = first; s && n < 39; s = va_arg(ap, const char *))
-        argv[n++] = (char *)s;
+    int rc = sk_admin_vrun(&g, first, ap);
     va_end(ap);
-    argv[n] = NULL;
-    free(g.o);
-    free(g.e);
-    g.o = g.e = NULL;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fo = open(g.out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(g.err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0)
-            _exit(127);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    g.o = slurp(g.out, NULL);
-    g.e = slurp(g.err, NULL);
-    assert_true(WIFEXITED(st));
-    return WEXITSTATUS(st);
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
+    assert_true(rc >= 0 && rc < 128); /* ran, and was not killed */
+    return rc;
 }
 
 static int setup(void **state)
 {
     (void)state;
-    memset(&g, 0, sizeof(g));
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g.dir, sizeof(g.dir), "%s/sakhi-admin-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(g.dir))
-        return -1;
-    snprintf(g.data, sizeof(g.data), "%s/data", g.dir);
-    snprintf(g.out, sizeof(g.out), "%s/stdout", g.dir);
-    snprintf(g.err, sizeof(g.err), "%s/stderr", g.dir);
-    return 0;
+    return sk_admin_setup(&g, "sakhi-admin");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    free(g.o);
-    free(g.e);
-    g.o = g.e = NULL;
-    nftw(g.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    sk_admin_teardown(&g);
     return 0;
 }
 

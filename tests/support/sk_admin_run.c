@@ -1,0 +1,88 @@
+/*
+ * sk_admin_run.c - see sk_admin_run.h.
+ */
+#include "sk_admin_run.h"
+
+#include "sk_proc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define RUN_TIMEOUT_MS 60000
+
+int sk_admin_setup(sk_admin_run *g, const char *prefix)
+{
+    memset(g, 0, sizeof(*g));
+    if (sk_tmpdir_make(g->dir, sizeof(g->dir), prefix) != 0)
+        return -1;
+    snprintf(g->data, sizeof(g->data), "%s/data", g->dir);
+    snprintf(g->out, sizeof(g->out), "%s/stdout", g->dir);
+    snprintf(g->err, sizeof(g->err), "%s/stderr", g->dir);
+    return 0;
+}
+
+void sk_admin_teardown(sk_admin_run *g)
+{
+    free(g->o);
+    free(g->e);
+    g->o = g->e = NULL;
+    if (g->dir[0])
+        sk_tmpdir_remove(g->dir);
+}
+
+char *sk_admin_slurp(const char *path, size_t *len_out)
+{
+    char *s = NULL;
+    size_t n = 0;
+    if (sk_read_file(path, &s, &n) != 0)
+        return strdup("");
+    if (len_out)
+        *len_out = n;
+    return s;
+}
+
+int sk_admin_runv(sk_admin_run *g, const char *const *args)
+{
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = "--data";
+    argv[n++] = g->data;
+    for (size_t i = 0; args[i] && n < 62; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    free(g->o);
+    free(g->e);
+    g->o = g->e = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = sk_proc_spawn(SAKHI_ADMIN_BIN, argv, g->dir, g->out, g->err, NULL);
+    int code = -1;
+    if (pid > 0) {
+        sk_proc p = {pid, 0, 0};
+        if (sk_proc_wait(&p, RUN_TIMEOUT_MS) == 0)
+            code = sk_proc_exit_code(&p);
+        else
+            (void)sk_proc_stop(&p, 1000);
+    }
+    g->o = sk_admin_slurp(g->out, NULL);
+    g->e = sk_admin_slurp(g->err, NULL);
+    return code;
+}
+
+int sk_admin_vrun(sk_admin_run *g, const char *first, va_list ap)
+{
+    const char *args[61];
+    size_t n = 0;
+    for (const char *s = first; s && n < 60; s = va_arg(ap, const char *))
+        args[n++] = s;
+    args[n] = NULL;
+    return sk_admin_runv(g, args);
+}
+
+void sk_admin_path(const sk_admin_run *g, char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", g->dir, name);
+}

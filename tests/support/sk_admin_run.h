@@ -1,0 +1,33 @@
+/*
+ * sk_admin_run.h - running the real sakhi-admin from a test: a temp directory holding a data
+ * directory, and runs of the binary with --data on it whose exit status, stdout and stderr the
+ * test then checks. Built on sk_proc.h; every run is bounded in time.
+ */
+#ifndef SK_ADMIN_RUN_H
+#define SK_ADMIN_RUN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct sk_admin_run {
+    char dir[256];  /* temp root */
+    char data[512]; /* data directory: <dir>/data */
+    char out[300], err[300];
+    char *o, *e; /* the last run's stdout and stderr (NUL-terminated, never NULL after a run) */
+} sk_admin_run;
+
+/* A fresh temp directory (prefix names it) and the paths in it. 0 or -1. */
+int sk_admin_setup(sk_admin_run *g, const char *prefix);
+/* Free the last output and remove the temp directory. */
+void sk_admin_teardown(sk_admin_run *g);
+/* Run sakhi-admin --data g->data with the arguments from first up to a NULL (at most 60), and
+ * wait up to 60 s. Its exit code, or -1 when it could not run or did not end in time. */
+int sk_admin_vrun(sk_admin_run *g, const char *first, va_list ap);
+int sk_admin_runv(sk_admin_run *g, const char *const *args);
+/* A whole file, NUL-terminated (caller frees); "" (allocated) when it cannot be read.
+ * *len_out (may be NULL) gets its length. */
+char *sk_admin_slurp(const char *path, size_t *len_out);
+/* g->dir/name into out. */
+void sk_admin_path(const sk_admin_run *g, char *out, size_t cap, const char *name);
+
+#endif
