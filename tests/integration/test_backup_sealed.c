@@ -483,6 +483,25 @@ static void test_restore_refusals(void **state)
     assert_non_null(strstr(g_text, "is not this store's"));
     assert_nothing_written(dest);
 
+    /* A sound, authenticated backup of a store whose record keys are gone (keys.db zeroed):
+     * restore writes it, the check afterwards fails, and everything it made is removed again
+     * (files, master key, backup.pub, both directories). */
+    char kdb[900], bad2[800];
+    snprintf(kdb, sizeof(kdb), "%s/keys.db", g_ts.data);
+    img = slurp(kdb, &n);
+    assert_true(n >= 64);
+    char *zeros = calloc(1, n);
+    assert_non_null(zeros);
+    write_file(kdb, zeros, n);
+    free(zeros);
+    path_in(bad2, sizeof(bad2), "nokeys.bak");
+    assert_int_equal(admin("--data", g_ts.data, "backup", bad2, NULL), 0);
+    write_file(kdb, img, n);
+    free(img);
+    assert_int_equal(admin("restore", bad2, dest, "--backup-key", priv, NULL), 1);
+    assert_non_null(strstr(g_text, "restored copy is not sound"));
+    assert_nothing_written(dest);
+
     /* Over a keys directory holding another master key: refused, that key untouched. */
     char dkeys[900], okey[1000];
     snprintf(dkeys, sizeof(dkeys), "%s.keys", dest);

@@ -1451,7 +1451,7 @@ int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
         snprintf(kpath, sizeof(kpath), "%s/master.key", kdir) >= (int)sizeof(kpath))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "keys directory path too long");
     /* Everything is read, authenticated and checked before the first byte is written. */
-    int src = -1, encrypted = 0, made_dir = 0, made_kdir = 0, made_key = 0;
+    int src = -1, encrypted = 0, made_dir = 0, made_kdir = 0, made_key = 0, wrote = 0, made_pub = 0;
     bk_content c, c2;
     memset(&c, 0, sizeof(c));
     memset(&c2, 0, sizeof(c2));
@@ -1496,6 +1496,7 @@ int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
             goto out;
         }
     }
+    wrote = 1; /* from here DIR may hold files of ours (none was there: checked above) */
     if (materialise(src, dir, &c2, err, sizeof(err))) {
         rc = sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s: %s", pos[0], err);
         goto out;
@@ -1517,6 +1518,8 @@ int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
                 : NULL;
         if (bk && sk_admin_pubkey_write(bk, path, err, sizeof(err)))
             fprintf(stderr, "sakhi-admin: restore: warning: %s\n", err);
+        else if (bk)
+            made_pub = 1;
         EVP_PKEY_free(bk);
     }
     sk_store_opts so = SK_STORE_OPTS_INIT;
@@ -1554,9 +1557,14 @@ int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
     rc = 0;
 out:
     if (rc) {
-        remove_store_files(dir);
+        if (wrote)
+            remove_store_files(dir);
         if (made_key)
             unlink(kpath);
+        if (made_pub) {
+            snprintf(path, sizeof(path), "%s/%s", kdir, SK_ADMIN_BACKUPPUB);
+            unlink(path);
+        }
         if (made_kdir)
             rmdir(kdir);
         if (made_dir)
