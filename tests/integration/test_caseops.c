@@ -90,8 +90,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    char keys[sizeof(g.dir) + 8];
     sk_store_close(g.s);
     sk_tmpdir_remove(g.dir);
+    snprintf(keys, sizeof(keys), "%s.keys", g.dir); /* the master key's directory beside it */
+    sk_tmpdir_remove(keys);
     return 0;
 }
 
