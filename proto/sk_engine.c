@@ -817,10 +817,11 @@ out:
 int sk_engine_feed(sk_engine *e, const uint8_t *p, size_t n, size_t *used, uint64_t now_ms)
 {
     size_t off = 0;
+    int yielded = 0;
     if (n > 0 && e->status == SK_ENGINE_RUNNING)
         e->last_rx_ms = now_ms;
     while (off < n && e->status == SK_ENGINE_RUNNING && e->state != ST_INIT) {
-        size_t u = 0;
+        size_t before = e->out.len, u = 0;
         const uint8_t *frame;
         uint32_t flen;
         int rc = sk_frame_feed(&e->fr, p + off, n - off, &u, &frame, &flen);
@@ -832,11 +833,18 @@ int sk_engine_feed(sk_engine *e, const uint8_t *p, size_t n, size_t *used, uint6
         if (rc == 0)
             break;
         on_frame(e, frame, flen, now_ms);
+        /* What this frame made the engine send (the next PUSH after an ack) leaves before the
+         * next frame is handled: applying that one may take a sync to disk, and the link
+         * would idle meanwhile. */
+        if (used && e->out.len > before) {
+            yielded = 1;
+            break;
+        }
     }
     if (e->status == SK_ENGINE_RUNNING && e->hard_deadline_ms)
         sk_engine_tick(e, now_ms);
     if (used)
-        *used = e->status == SK_ENGINE_RUNNING ? n : off;
+        *used = e->status == SK_ENGINE_RUNNING && !yielded ? n : off;
     return e->status;
 }
 

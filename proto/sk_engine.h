@@ -221,9 +221,11 @@ void sk_engine_free(sk_engine *e);
 
 /* The connection is up (after TLS when there is one): queue HELLO. Returns the status. */
 int sk_engine_start(sk_engine *e, uint64_t now_ms);
-/* Bytes from the server. *used gets how many were consumed: all of them, except in handshake
- * mode, where feeding stops right after WELCOME (the rest belongs to the driver). Returns the
- * status; callbacks run from here. */
+/* Bytes from the server. *used gets how many were consumed: feeding stops after a frame that
+ * made the engine queue bytes (send them, then feed the rest: the link stays busy while the
+ * next frame is applied), and in handshake mode right after WELCOME (the rest belongs to the
+ * driver). With used NULL every byte is taken and the replies accumulate. Returns the status;
+ * callbacks run from here. */
 int sk_engine_feed(sk_engine *e, const uint8_t *p, size_t n, size_t *used, uint64_t now_ms);
 /* Check the read timeout, the watchdog and the deadline at now_ms. Returns the status. */
 int sk_engine_tick(sk_engine *e, uint64_t now_ms);

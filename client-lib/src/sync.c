@@ -254,8 +254,15 @@ static int drive(sess *s)
                 return conn_fail(s, (int)r, "connection lost");
             if (!again && r == 0)
                 return sk_client_fail(s->c, SAKHI_ENET, NULL, "the server closed the connection");
-            if (r > 0)
-                st = sk_engine_feed(e, s->rbuf, (size_t)r, NULL, sk_client_mono_ms());
+            /* frame by frame: what one answer makes the engine send leaves before the next
+             * answer is applied */
+            for (size_t off = 0; r > 0 && off < (size_t)r && st == SK_ENGINE_RUNNING;) {
+                size_t used = 0;
+                st = sk_engine_feed(e, s->rbuf + off, (size_t)r - off, &used, sk_client_mono_ms());
+                off += used;
+                if ((rc = flush_some(s)))
+                    return rc;
+            }
         }
     }
 }

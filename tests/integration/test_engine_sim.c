@@ -366,7 +366,17 @@ static int session(device *d, uint16_t port, int faults, stale *st)
         if (down_cut - down < give)
             give = down_cut - down;
         down += give;
-        st_ = sk_engine_feed(&e, buf, give, NULL, mono_ms());
+        for (size_t off = 0; off < give && st_ == SK_ENGINE_RUNNING;) {
+            size_t used = 0;
+            st_ = sk_engine_feed(&e, buf + off, give - off, &used, mono_ms());
+            off += used;
+            sk_engine_output(&e, &p, &n);
+            if (n > 0 && up_cut - up >= n) { /* what it answered leaves now (cuts: above) */
+                send_all(fd, p, n);
+                up += n;
+                sk_engine_consume(&e, n);
+            }
+        }
         if (give < (size_t)r) {
             g_st.cut_down++;
             break; /* cut */

@@ -1049,12 +1049,18 @@ static void handshake_failed(ld_slot *s)
 /* Bytes for the handshake; *used: how many the engine took (it stops right after WELCOME). */
 static void handshake_feed(ld_slot *s, const uint8_t *p, size_t n, size_t *used)
 {
-    int st = sk_engine_feed(&s->eng, p, n, used, 0);
-    if (s->state == SS_CLOSING)
-        return; /* a callback failed the slot */
-    if (handshake_flush(s)) {
-        slot_fail(s, "cannot send on the connection");
-        return;
+    int st = SK_ENGINE_RUNNING;
+    *used = 0;
+    while (st == SK_ENGINE_RUNNING && *used < n) {
+        size_t u = 0;
+        st = sk_engine_feed(&s->eng, p + *used, n - *used, &u, 0);
+        *used += u;
+        if (s->state == SS_CLOSING)
+            return; /* a callback failed the slot */
+        if (handshake_flush(s)) {
+            slot_fail(s, "cannot send on the connection");
+            return;
+        }
     }
     if (st == SK_ENGINE_FAILED) {
         handshake_failed(s);
