@@ -39,8 +39,13 @@ if(TARGET sakhi_server_core)
     target_compile_definitions(fuzz_session PRIVATE _DEFAULT_SOURCE _POSIX_C_SOURCE=200809L)
     target_compile_options(fuzz_session PRIVATE ${SAKHI_FUZZ_FLAGS})
     target_link_options(fuzz_session PRIVATE -fsanitize=fuzzer,address,undefined)
+    # the server core's own libraries (its imported targets live in server/'s scope): the desk
+    # links h2o and libqrencode, staff passwords libargon2
+    pkg_check_modules(FZ_H2O REQUIRED IMPORTED_TARGET libh2o)
+    pkg_check_modules(FZ_QRENCODE REQUIRED IMPORTED_TARGET libqrencode)
     target_link_libraries(fuzz_session PRIVATE PkgConfig::LIBUV PkgConfig::LMDB
-                          PkgConfig::MSGPACK PkgConfig::ZSTD PkgConfig::OPENSSL Threads::Threads m sakhi_warnings)
+                          PkgConfig::MSGPACK PkgConfig::ZSTD PkgConfig::OPENSSL PkgConfig::ARGON2
+                          PkgConfig::FZ_H2O PkgConfig::FZ_QRENCODE Threads::Threads m sakhi_warnings)
   endif()
 endif()
 
