@@ -1514,6 +1514,11 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
         rc = sk_client_fail(c, SAKHI_ETIMEOUT, NULL,
                             "the sync's deadline came: stopped, the rest goes with the next sync");
     }
+    if (c->wiped && rc != SAKHI_EREVOKED) {
+        /* an authenticated WIPE emptied the store, whatever ended the connection after it:
+         * the app must learn that, not see a network error and keep using the handle */
+        rc = sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked: the server wiped it");
+    }
     int nrc = note_outcome(c, rc, success);
     if (!rc && nrc)
         rc = nrc;
