@@ -10,4 +10,6 @@ test -e "$build/client-lib/libsakhi.so" || { echo "abi-dump: no libsakhi.so in $
 lib=$(readlink -f "$build/client-lib/libsakhi.so")
 abidw --headers-dir "$root/client-lib/include/sakhi" --no-corpus-path --no-comp-dir-path \
       --no-show-locs --drop-private-types --drop-undefined-syms --out-file "$root/client-lib/abi/libsakhi.abi" "$lib"
+# compilation units named relative to the repository, so the dump holds no machine's paths
+sed -i "s|path='$root/|path='|g" "$root/client-lib/abi/libsakhi.abi"
 echo "abi-dump: wrote client-lib/abi/libsakhi.abi from $(basename "$lib")"
