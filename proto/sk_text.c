@@ -162,11 +162,11 @@ int sk_phone_normalise(char out[SK_PHONE_E164_MAX + 1], const char *s, size_t n)
     }
     char e[SK_PHONE_E164_MAX + 1];
     if (plus) {
+        if (nn < 8 || nn > 15) /* E.164: at most 15 digits; check before copying into e */
+            return -SK_E_BAD_VALUE;
         memcpy(e + 1, num, nn);
         e[0] = '+';
         e[nn + 1] = '\0';
-        if (nn < 8 || nn > 15)
-            return -SK_E_BAD_VALUE;
     } else if (nd == 10 && d[0] != '0') {
         memcpy(e, "+91", 3);
         memcpy(e + 3, d, 10);
