@@ -1,6 +1,6 @@
 /*
- * sk_auth.c - device key pairs, the AUTH proof, random bytes and constant-time comparison
- * (see sk_auth.h and docs/PROTOCOL.md "Authentication").
+ * sk_auth.c - device key pairs and the AUTH proof (see sk_auth.h and docs/PROTOCOL.md
+ * "Authentication"; random bytes and constant-time comparison are sk_crypto.c).
  *
  * Everything cryptographic goes through OpenSSL 3's EVP interface: Ed25519 keys are made with
  * EVP_PKEY_keygen and moved in and out as raw 32-byte strings, signatures are one-shot
@@ -16,36 +16,13 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
-#include <limits.h>
 #include <string.h>
 
 /* The domain-separation prefix of the signed transcript: 13 bytes, no terminator. */
 static const char k_auth_label[] = "sakhi-auth-v1";
 #define SK_AUTH_LABEL_LEN 13
 #define SK_AUTH_TRANSCRIPT_LEN (SK_AUTH_LABEL_LEN + SK_NONCE_LEN + 8 + 8)
-
-int sk_random(void *out, size_t n)
-{
-    uint8_t *p = out;
-    /* RAND_bytes takes an int count: feed large requests in pieces. */
-    while (n > 0) {
-        size_t chunk = n > (size_t)INT_MAX ? (size_t)INT_MAX : n;
-        if (RAND_bytes(p, (int)chunk) != 1) {
-            ERR_clear_error();
-            return -SK_E_INTERNAL;
-        }
-        p += chunk;
-        n -= chunk;
-    }
-    return 0;
-}
-
-int sk_ct_memcmp(const void *a, const void *b, size_t n)
-{
-    return CRYPTO_memcmp(a, b, n) == 0 ? 0 : 1;
-}
 
 int sk_auth_keygen(uint8_t priv[SK_PRIVKEY_LEN], uint8_t pub[SK_PUBKEY_LEN])
 {

@@ -11,6 +11,7 @@
 #ifndef SK_AUTH_H
 #define SK_AUTH_H
 
+#include "sk_crypto.h"
 #include "sk_msg.h"
 
 #include <stddef.h>
@@ -18,8 +19,6 @@
 
 #define SK_PRIVKEY_LEN 32
 
-/* Fill out with n cryptographically random bytes. 0 or -SK_E_INTERNAL. */
-int sk_random(void *out, size_t n);
 /* New Ed25519 key pair. 0 or -SK_E_INTERNAL. */
 int sk_auth_keygen(uint8_t priv[SK_PRIVKEY_LEN], uint8_t pub[SK_PUBKEY_LEN]);
 /* The bytes that are signed (exactly 61 bytes); returns the length written. */
@@ -31,7 +30,5 @@ int sk_auth_sign(uint8_t sig[SK_SIG_LEN], const uint8_t priv[SK_PRIVKEY_LEN],
  * it could not be checked (resources: retry later; never count it as a failed login). */
 int sk_auth_verify(const uint8_t sig[SK_SIG_LEN], const uint8_t pub[SK_PUBKEY_LEN],
                    const uint8_t nonce[SK_NONCE_LEN], uint64_t device, uint64_t server_ms);
-/* Constant-time comparison: 0 if equal. */
-int sk_ct_memcmp(const void *a, const void *b, size_t n);
 
 #endif

@@ -12,7 +12,6 @@
 #include "sk_case.h"
 
 #include "sk_err.h"
-#include "sk_msg.h"
 #include "sk_text.h"
 
 #include <stdarg.h>

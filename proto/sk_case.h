@@ -10,6 +10,7 @@
 #ifndef SK_CASE_H
 #define SK_CASE_H
 
+#include "sk_model.h"
 #include "sk_record.h"
 
 #include <stddef.h>

@@ -14,7 +14,6 @@
 
 #include "sk_buf.h"
 #include "sk_err.h"
-#include "sk_msg.h"
 
 #include <stdarg.h>
 #include <stdio.h>

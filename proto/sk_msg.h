@@ -14,6 +14,7 @@
 #define SK_MSG_H
 
 #include "sk_buf.h"
+#include "sk_model.h"
 #include "sk_mp.h"
 #include "sk_record.h"
 
@@ -52,14 +53,6 @@ enum {
 };
 /* The capabilities this implementation knows; a server agrees to at most these. */
 #define SK_CAPS_KNOWN (SK_CAP_ZSTD | SK_CAP_ECHO | SK_CAP_ZDICT | SK_CAP_HISTORY)
-
-/* Roles (also stored with each worker on the server). */
-typedef enum sk_role {
-    SK_ROLE_NONE = 0,
-    SK_ROLE_FIELD = 1, /* frontline worker: own and assigned referrals */
-    SK_ROLE_STAFF = 2, /* centre staff: the district's cases */
-    SK_ROLE_ADMIN = 3  /* administrator: staff rights plus minors' identifying fields */
-} sk_role;
 
 /* Outcome of one change in PUSH_ACK. */
 typedef enum sk_ack_status {

@@ -81,7 +81,7 @@
  */
 #include "sk_record.h"
 
-#include "sk_auth.h"
+#include "sk_crypto.h"
 #include "sk_err.h"
 
 #include <openssl/crypto.h>

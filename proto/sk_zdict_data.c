@@ -2,7 +2,7 @@
  * sk_zdict_data.c - the referral dictionary of SK_CAP_ZDICT, proto/dict/referrals-1.zdict
  * as C (32768 bytes). Made by scripts/make-zdict.sh; do not edit.
  */
-#include "sk_zstd.h"
+#include "sk_zdict_data.h"
 
 /* clang-format off */
 const unsigned char sk_zdict_referrals[] = {

@@ -14,6 +14,7 @@
 #define SK_ZSTD_H
 
 #include "sk_buf.h"
+#include "sk_zdict_data.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,8 +33,6 @@
 #define SK_ZDICT_ID 1293612472u
 #define SK_ZFRAME_MIN_DICT 128u
 enum { SK_ZF_DICT = 1u << 0 }; /* flags: use (wrap) or accept (unwrap) the referral dictionary */
-extern const unsigned char sk_zdict_referrals[];
-extern const size_t sk_zdict_referrals_len;
 
 /*
  * Append to out one complete frame (4-byte header + wrapper envelope) carrying body (a plain

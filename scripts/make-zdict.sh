@@ -40,7 +40,7 @@ out = ["/*",
        " * sk_zdict_data.c - the referral dictionary of SK_CAP_ZDICT, proto/dict/referrals-1.zdict",
        " * as C (" + str(len(data)) + " bytes). Made by scripts/make-zdict.sh; do not edit.",
        " */",
-       '#include "sk_zstd.h"',
+       '#include "sk_zdict_data.h"',
        "",
        "/* clang-format off */",
        "const unsigned char sk_zdict_referrals[] = {"]

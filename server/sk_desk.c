@@ -19,7 +19,7 @@
 #include "sk_err.h"
 #include "sk_log.h"
 #include "sk_ratelimit.h"
-#include "sk_server.h"
+#include "sk_context.h"
 #include "sk_tls.h"
 
 #define H2O_USE_LIBUV 1

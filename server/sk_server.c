@@ -20,14 +20,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
-
-uint64_t sk_now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-}
 
 static sk_transport *plain_factory(void *arg, sk_transport_deliver_fn deliver,
                                    sk_transport_emit_fn emit, void *ctx)
@@ -56,90 +48,6 @@ static void writer_done(sk_wreq *w, void *payload)
         return;
     }
     sk_session_writer_done(w);
-}
-
-/* ---- what strangers did: counted, one line per interval ---------------------------------- */
-
-static const char *const k_ua_names[SK_UA_N] = {"auth_failed",  "enroll_failed",     "rate_limited",
-                                                "codes_killed", "handshake_timeout", "bad_input",
-                                                "busy"};
-
-void sk_server_note(sk_server *srv, int what, const char *addr)
-{
-    if (what < 0 || what >= SK_UA_N)
-        return;
-    srv->ua[what]++;
-    srv->ua_total[what]++;
-    if (!addr || !addr[0] || what == SK_UA_CODE_KILLED)
-        return;
-    /* Per-address counts for the "top" list: a fixed table, linear probing from a hash; an
-     * address that finds no slot within 16 is summed as "others". */
-    uint32_t h = 2166136261u;
-    for (const char *p = addr; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    for (uint32_t i = 0; i < 16; i++) {
-        sk_ua_slot *sl = &srv->ua_top[(h + i) % SK_UA_TOP_SLOTS];
-        if (sl->n == 0) {
-            snprintf(sl->addr, sizeof(sl->addr), "%s", addr);
-            sl->n = 1;
-            srv->ua_addrs++;
-            return;
-        }
-        if (strcmp(sl->addr, addr) == 0) {
-            if (sl->n < UINT32_MAX)
-                sl->n++;
-            return;
-        }
-    }
-    srv->ua_others++;
-}
-
-void sk_server_summary(sk_server *srv)
-{
-    uint64_t any = 0;
-    for (int i = 0; i < SK_UA_N; i++)
-        any += srv->ua[i];
-    if (!any)
-        return;
-    /* The three busiest addresses, as addr:count (limiter keys: IPv4 address or IPv6 /64). */
-    int top[3] = {-1, -1, -1};
-    for (int i = 0; i < SK_UA_TOP_SLOTS; i++) {
-        if (!srv->ua_top[i].n)
-            continue;
-        for (int j = 0; j < 3; j++) {
-            if (top[j] < 0 || srv->ua_top[i].n > srv->ua_top[top[j]].n) {
-                for (int k = 2; k > j; k--)
-                    top[k] = top[k - 1];
-                top[j] = i;
-                break;
-            }
-        }
-    }
-    char tops[3 * 64 + 8] = "-";
-    size_t o = 0;
-    for (int j = 0; j < 3 && top[j] >= 0; j++) {
-        int w = snprintf(tops + o, sizeof(tops) - o, "%s%s:%u", j ? "," : "",
-                         srv->ua_top[top[j]].addr, srv->ua_top[top[j]].n);
-        if (w < 0 || (size_t)w >= sizeof(tops) - o)
-            break;
-        o += (size_t)w;
-    }
-    char counts[512];
-    size_t c = 0;
-    for (int i = 0; i < SK_UA_N; i++) {
-        int w = snprintf(counts + c, sizeof(counts) - c, "%s%s=%llu", i ? " " : "", k_ua_names[i],
-                         (unsigned long long)srv->ua[i]);
-        if (w < 0 || (size_t)w >= sizeof(counts) - c)
-            break;
-        c += (size_t)w;
-    }
-    sk_log(srv->ua[SK_UA_AUTH_FAILED] || srv->ua[SK_UA_ENROLL_FAILED] ? SK_LOG_WARN : SK_LOG_INFO,
-           "unauth_summary", "period_ms=%llu %s addresses=%u%s top=%s",
-           (unsigned long long)srv->cfg->log_summary_ms, counts, srv->ua_addrs,
-           srv->ua_others ? "+" : "", tops);
-    memset(srv->ua, 0, sizeof(srv->ua));
-    memset(srv->ua_top, 0, sizeof(srv->ua_top));
-    srv->ua_addrs = srv->ua_others = 0;
 }
 
 static void on_summary(uv_timer_t *t)
@@ -280,13 +188,6 @@ static void on_check(uv_timer_t *t)
     /* Desk pages read the store on the thread pool: the store stays open until they are done. */
     if (srv->draining && !srv->sessions && !sk_desk_busy(srv->desk))
         finish(srv);
-}
-
-void sk_server_session_closed(sk_server *srv, sk_session *s)
-{
-    (void)s;
-    if (srv->draining && !srv->stopped)
-        uv_timer_start(&srv->check_timer, on_check, 0, 0);
 }
 
 static void on_shutdown_deadline(uv_timer_t *t)
@@ -502,6 +403,7 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     srv->shutdown_timer.data = srv->check_timer.data = srv;
     srv->authgen_timer.data = srv->prune_timer.data = srv->accept_timer.data = srv;
     srv->summary_timer.data = srv;
+    srv->on_closed = on_check;
     srv->sweep_timer.data = srv;
     if (uv_signal_start(&srv->sig_int, on_signal, SIGINT) ||
         uv_signal_start(&srv->sig_term, on_signal, SIGTERM) ||

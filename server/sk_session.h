@@ -5,7 +5,7 @@
 #ifndef SK_SESSION_H
 #define SK_SESSION_H
 
-#include "sk_server.h"
+#include "sk_context.h"
 #include "sk_writer.h"
 
 /* Accept a pending connection from srv->listener into a new session and start it. Over a

@@ -1,4 +1,10 @@
-# Project conventions that a script holds the tree to: commit messages (docs/DEVELOPING.md).
+# Project conventions that a script holds the tree to (docs/DEVELOPING.md).
 add_test(NAME commit_message_rules
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/conventions/test-commit-rules.sh)
 set_tests_properties(commit_message_rules PROPERTIES LABELS "unit" TIMEOUT 60)
+
+# No import cycle between modules and no layer reached past (docs/DEVELOPING.md, "Layout and
+# dependency direction"): scripts/check-cycles.py over the tree, and over trees made to fail it.
+add_test(NAME import_cycles_and_layers
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/conventions/test-check-cycles.sh)
+set_tests_properties(import_cycles_and_layers PROPERTIES LABELS "unit" TIMEOUT 60)

@@ -63,14 +63,6 @@ static void be64_put(uint8_t out[8], uint64_t v)
         out[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
-static uint64_t be64_get(const uint8_t in[8])
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | in[i];
-    return v;
-}
-
 static MDB_val mval(const void *p, size_t n)
 {
     MDB_val v;
@@ -194,7 +186,7 @@ int sk_lstore_meta_get_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint6
         return rc;
     if (v.mv_size != 8)
         return sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: meta %s damaged", key);
-    *out = be64_get(v.mv_data);
+    *out = sk_lstore_be64(v.mv_data);
     return 0;
 }
 
@@ -234,68 +226,6 @@ static int get_sealed(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const char *db
 }
 
 /* ---- record keys ----------------------------------------------------------------------------- */
-
-static int kr_fail(sakhi_client *c, int krc)
-{
-    if (krc == -SK_E_GONE)
-        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "record key erased");
-    if (krc == -SK_E_NOMEM)
-        return sk_client_fail(c, SAKHI_ENOMEM, NULL, "out of memory");
-    return sk_client_fail(c, SAKHI_EIO, NULL, "record key file: cannot read or write a slot");
-}
-
-int sk_lstore_slot_key(sakhi_client *c, uint64_t slot, const sk_id *id, uint8_t key[SK_DEK_LEN])
-{
-    if (!c->kr)
-        return sk_client_fail(c, SAKHI_EIO, NULL, "record key file not open");
-    int krc = sk_keyring_get(c->kr, slot, id, key);
-    return krc ? kr_fail(c, krc) : 0;
-}
-
-int sk_lstore_rkey(sakhi_client *c, MDB_txn *txn, const sk_id *id, int create, uint64_t *slot_out,
-                   uint8_t key[SK_DEK_LEN])
-{
-    MDB_val v;
-    uint64_t slot;
-    int rc = get(c, txn, c->dbi_records, id->b, 16, &v);
-    if (rc == 0) {
-        if (v.mv_size < 8)
-            return sk_client_fail(c, SAKHI_EFORMAT, NULL, "record state damaged");
-        slot = be64_get(v.mv_data);
-    } else if (rc != SAKHI_ENOTFOUND) {
-        return rc;
-    } else {
-        size_t i = 0;
-        while (i < c->nnew && sk_id_cmp(&c->newslots[i].id, id) != 0)
-            i++;
-        if (i == c->nnew) {
-            if (!create)
-                return SAKHI_ENOTFOUND;
-            if (!c->kr_batch)
-                return sk_client_fail(c, SAKHI_EINVAL, NULL, "record key outside a write");
-            if (c->nnew == c->capnew) {
-                size_t cap = c->capnew ? c->capnew * 2 : 16;
-                sk_newslot *p = realloc(c->newslots, cap * sizeof(*p));
-                if (!p)
-                    return SAKHI_ENOMEM;
-                c->newslots = p;
-                c->capnew = cap;
-            }
-            int krc = sk_keyring_new(c->kr, id, &slot, key);
-            if (krc)
-                return kr_fail(c, krc);
-            c->newslots[c->nnew].id = *id;
-            c->newslots[c->nnew++].slot = slot;
-            *slot_out = slot;
-            return 0;
-        }
-        slot = c->newslots[i].slot;
-    }
-    if ((rc = sk_lstore_slot_key(c, slot, id, key)))
-        return rc;
-    *slot_out = slot;
-    return 0;
-}
 
 /* Shred slot once txn commits: marked in meta in txn, overwritten by sk_lstore_commit. */
 static int shred_later(sakhi_client *c, MDB_txn *txn, uint64_t slot)
@@ -811,7 +741,8 @@ static int migrate_v1(sakhi_client *c, MDB_txn *txn)
         rc = sk_vault_open(&pt, c->dek, aad, an, v.mv_data, v.mv_size);
         if (!rc) {
             sk_mp_init(&m, pt.data, pt.len);
-            rc = sk_change_unpack(&m, &ch) || ch.op != be64_get(ops + 8 * i) ? SAKHI_EFORMAT : 0;
+            rc = sk_change_unpack(&m, &ch) || ch.op != sk_lstore_be64(ops + 8 * i) ? SAKHI_EFORMAT
+                                                                                   : 0;
         }
         sk_vault_buf_wipe(&pt);
         if (rc)
@@ -1169,9 +1100,9 @@ static int open_record_value(sakhi_client *c, sk_keyring *kr, const sk_id *id, c
     uint8_t aad[96], key[SK_DEK_LEN];
     if (n < 8)
         return sk_client_fail(c, SAKHI_EFORMAT, NULL, "record state damaged");
-    int krc = sk_keyring_get(kr, be64_get(val), id, key);
+    int krc = sk_keyring_get(kr, sk_lstore_be64(val), id, key);
     if (krc)
-        return kr_fail(c, krc);
+        return sk_lstore_key_fail(c, krc);
     size_t an = sk_vault_aad(aad, sizeof(aad), "records", id->b, 16);
     int rc = sk_vault_open(out, key, aad, an, val + 8, n - 8);
     OPENSSL_cleanse(key, sizeof(key));
@@ -1246,7 +1177,7 @@ void sk_lstore_index_decode(const uint8_t *v, size_t n, sk_index_row *out)
     out->state = v[3];
     out->stub = v[4];
     out->pending = v[5];
-    out->created_ms = be64_get(v + 8);
+    out->created_ms = sk_lstore_be64(v + 8);
 }
 
 int sk_lstore_rstate_put(sakhi_client *c, MDB_txn *txn, const sk_rstate *rs)
@@ -1299,7 +1230,7 @@ static int drop_changes_of(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const sk_
          mrc = mdb_cursor_get(cur, &ok, &ov, MDB_NEXT)) {
         if (ok.mv_size != 8 || ov.mv_size < 24 || memcmp(ov.mv_data, id->b, 16) != 0)
             continue;
-        if ((rc = shred_later(c, txn, be64_get((const uint8_t *)ov.mv_data + 16))))
+        if ((rc = shred_later(c, txn, sk_lstore_be64((const uint8_t *)ov.mv_data + 16))))
             break;
         if (nops == capops) {
             capops = capops ? capops * 2 : 8;
@@ -1335,7 +1266,7 @@ int sk_lstore_rstate_del(sakhi_client *c, MDB_txn *txn, const sk_id *id)
     MDB_val k = mval(id->b, 16), v;
     int rc = 0, mrc = mdb_get(txn, c->dbi_records, &k, &v);
     if (mrc == 0 && v.mv_size >= 8)
-        rc = shred_later(c, txn, be64_get(v.mv_data));
+        rc = shred_later(c, txn, sk_lstore_be64(v.mv_data));
     else if (mrc && mrc != MDB_NOTFOUND)
         goto mdb_fail;
     for (size_t i = 0; !rc && i < c->nnew; i++)

@@ -232,6 +232,16 @@ int sk_lstore_rkey(sakhi_client *c, MDB_txn *txn, const sk_id *id, int create, u
                    uint8_t key[SK_DEK_LEN]);
 /* The key of slot for record id (no look-up in the store). Errors as sk_lstore_rkey. */
 int sk_lstore_slot_key(sakhi_client *c, uint64_t slot, const sk_id *id, uint8_t key[SK_DEK_LEN]);
+/* Report a keyring error krc (-SK_E_*) on c as the SAKHI_E* code the caller returns. */
+int sk_lstore_key_fail(sakhi_client *c, int krc);
+/* The u64 stored big-endian at in (slot numbers, op numbers: LMDB orders keys bytewise). */
+static inline uint64_t sk_lstore_be64(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
 
 int sk_lstore_meta_get_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint64_t *out);
 int sk_lstore_meta_put_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint64_t v);

@@ -48,6 +48,7 @@ typedef struct sk_admin {
     int json;         /* --json: machine-readable output on stdout */
     int tty;          /* stdout is a terminal: human hints allowed */
     const char *prog; /* "sakhi-admin" */
+    const char *cmd;  /* the command running, for messages (NULL before it is known) */
     sk_store *store;  /* opened by sk_admin_open */
 } sk_admin;
 

@@ -1,0 +1,100 @@
+/*
+ * sk_context.h - the state the server shares with its connections: the configuration, the store,
+ * the writer, the limiters, the list of sessions and the counts of what strangers did. The
+ * listener and the shutdown (sk_server.c) fill it in; sessions (sk_session.c) read and update it
+ * through this header alone, so a session never depends on the code that accepts and stops it.
+ */
+#ifndef SK_CONTEXT_H
+#define SK_CONTEXT_H
+
+#include "sk_config.h"
+#include "sk_ratelimit.h"
+#include "sk_store.h"
+#include "sk_tls.h"
+#include "sk_transport.h"
+#include "sk_writer.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct sk_session sk_session;
+typedef struct sk_desk sk_desk;
+
+/* What strangers did (counted, never logged one by one, never written to the store): summed
+ * into one log line per --log-summary-interval (event=unauth_summary). */
+enum sk_unauth_what {
+    SK_UA_AUTH_FAILED,   /* an AUTH whose signature did not verify, or an unknown device */
+    SK_UA_ENROLL_FAILED, /* a wrong, used or expired enrollment code */
+    SK_UA_RATE_LIMITED,  /* refused unchecked: the address was backing off */
+    SK_UA_CODE_KILLED,   /* an enrollment code id reached its wrong tries */
+    SK_UA_HANDSHAKE_TIMEOUT,
+    SK_UA_BAD_INPUT, /* a bad frame, message, state or TLS handshake before AUTH */
+    SK_UA_BUSY,      /* refused or cut: a connection cap */
+    SK_UA_N
+};
+
+#define SK_UA_TOP_SLOTS 256 /* addresses counted per interval (more are summed as "others") */
+
+typedef struct sk_ua_slot {
+    char addr[64];
+    uint32_t n;
+} sk_ua_slot;
+
+/* Makes the transport of each new connection (NULL on no memory). The server picks it at init:
+ * plaintext today; a TLS transport implements the same sk_transport_ops and is chosen here, so
+ * sessions never change. */
+typedef sk_transport *(*sk_transport_factory)(void *arg, sk_transport_deliver_fn deliver,
+                                              sk_transport_emit_fn emit, void *ctx);
+
+typedef struct sk_server {
+    uv_loop_t *loop;
+    const sk_config *cfg;
+    sk_store *store;
+    sk_writer *writer;
+    sk_transport_factory transport_new;
+    void *transport_arg;
+    sk_tls_ctx *tls; /* the centre's certificate and key (NULL with --plaintext) */
+    uv_tcp_t listener;
+    int listener_init; /* listener handle initialised (closed on a failed start) */
+    int listening;     /* bound and listening, until the shutdown closes it */
+    int handles_init;  /* signal and timer handles initialised */
+    uv_signal_t sig_int, sig_term, sig_hup;
+    uv_timer_t shutdown_timer;  /* drain deadline */
+    uv_timer_t check_timer;     /* runs "is everything closed?" after a session is freed */
+    uv_timer_t authgen_timer;   /* polls the store's revocation counter (sk_store_authgen) */
+    uint64_t authgen;           /* last value seen */
+    uv_timer_t prune_timer;     /* audit retention */
+    uv_timer_t sweep_timer;     /* the centre's timed casework rules */
+    uv_timer_t accept_timer;    /* accepts again a connection that found no memory */
+    sk_ratelimit *rl_addr;      /* failed AUTH/ENROLL per peer address (/64 for IPv6; memory) */
+    sk_codeguard *codes;        /* wrong tries per enrollment-code id (in memory) */
+    uv_timer_t summary_timer;   /* the unauth_summary line */
+    uint64_t ua[SK_UA_N];       /* this interval's counts */
+    uint64_t ua_total[SK_UA_N]; /* since start */
+    sk_ua_slot ua_top[SK_UA_TOP_SLOTS];
+    uint32_t ua_addrs, ua_others;  /* distinct addresses in ua_top; events from addresses past it */
+    sk_session *sessions;          /* every open session (also those being closed) */
+    unsigned nconn;                /* sessions counted against max_conn */
+    unsigned nunauth;              /* of them, not yet authenticated (in the unauth list) */
+    sk_session *ua_head, *ua_tail; /* unauthenticated sessions, oldest first */
+    size_t rx_bytes;               /* frame buffers of every session (frame_budget) */
+    uint64_t budget_cuts;          /* sessions cut for the frame budget, since start */
+    sk_desk *desk;                 /* the centre desk (NULL unless --desk) */
+    uint64_t next_session;
+    uv_timer_cb on_closed; /* sk_server_session_closed starts check_timer with it (sk_server.c) */
+    int draining;          /* SIGTERM/SIGINT received */
+    int stopped;           /* writer stopped, handles closing */
+    int exit_code;
+} sk_server;
+
+/* Called by sessions (sk_context.c). */
+/* Count one thing a stranger did, from addr (a peer's limiter key; may be NULL). */
+void sk_server_note(sk_server *srv, int what, const char *addr);
+/* Log the unauth_summary line now if anything was counted (the timer calls it). */
+void sk_server_summary(sk_server *srv);
+/* A session was freed: while draining, the server checks whether everything is closed. */
+void sk_server_session_closed(sk_server *srv, sk_session *s);
+/* Wall clock in ms (record times, enrollment codes, rate limits). */
+uint64_t sk_now_ms(void);
+
+#endif
