@@ -132,9 +132,9 @@ static const opt k_opts[] = {
 void sk_config_defaults(sk_config *c)
 {
     memset(c, 0, sizeof(*c));
-    strcpy(c->listen, "127.0.0.1");
+    snprintf(c->listen, sizeof(c->listen), "%s", "127.0.0.1");
     c->port = 7400;
-    strcpy(c->data_dir, "./sakhi-data");
+    snprintf(c->data_dir, sizeof(c->data_dir), "%s", "./sakhi-data");
     c->map_size_mb = 1024;
     c->max_conn = 1024;
     c->max_unauth = 512;
@@ -192,11 +192,13 @@ static int set_opt(sk_config *c, const opt *o, const char *val, char *err, size_
 {
     char *base = (char *)c + o->off;
     switch (o->kind) {
-    case K_STR:
-        if (strlen(val) >= o->size)
+    case K_STR: {
+        size_t n = strlen(val);
+        if (n >= o->size)
             return fail(err, cap, "%s: value too long", o->name);
-        strcpy(base, val);
+        memcpy(base, val, n + 1);
         return 0;
+    }
     case K_BOOL:
         if (!strcasecmp(val, "true") || !strcmp(val, "1") || !strcasecmp(val, "yes"))
             *(int *)base = 1;

@@ -1086,7 +1086,7 @@ static void on_push(sk_session *s, sk_msg *m)
     w->device = s->device;
     w->now_ms = sk_now_ms();
     w->actor = s->actor;
-    strcpy(w->worker, s->worker.id);
+    snprintf(w->worker, sizeof(w->worker), "%s", s->worker.id);
     w->actor.worker = w->worker;
     w->changes = m->u.push.changes; /* ownership moves to the request */
     w->nchanges = m->u.push.nchanges;

@@ -1394,7 +1394,7 @@ int sk_store_enroll_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code
         return rc;
     memset(dev_out, 0, sizeof(*dev_out));
     dev_out->id = last + 1;
-    strcpy(dev_out->worker, worker);
+    snprintf(dev_out->worker, sizeof(dev_out->worker), "%s", worker);
     memcpy(dev_out->pubkey, pubkey, SK_PUBKEY_LEN);
     memcpy(dev_out->label, label, label_len);
     dev_out->label[label_len] = '\0';

@@ -147,8 +147,9 @@ static void resolve_all(void)
 static void copy_env(char *dst, size_t cap, const char *name)
 {
     const char *v = getenv(name);
-    if (v && strlen(v) < cap)
-        strcpy(dst, v);
+    size_t n = v ? strlen(v) : 0;
+    if (v && n < cap)
+        memcpy(dst, v, n + 1);
 }
 
 static long env_long(const char *name)
@@ -174,7 +175,12 @@ __attribute__((constructor)) static void iofault_init(void)
         if (*p == ',')
             p++;
     }
-    strcpy(fault_match, rec_nsuffix ? rec_suffix[0] : rec_match);
+    const char *first = rec_nsuffix ? rec_suffix[0] : rec_match;
+    size_t fl = strlen(first);
+    if (fl >= sizeof fault_match)
+        fl = sizeof fault_match - 1;
+    memcpy(fault_match, first, fl);
+    fault_match[fl] = '\0';
     copy_env(fault_match, sizeof fault_match, "SK_IOFAULT_MATCH");
     v = getenv("SK_IOREC_STDOUT");
     if (v && strcmp(v, "0") == 0)

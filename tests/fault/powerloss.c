@@ -53,9 +53,10 @@ static void usage(void)
 /* Split cmd on spaces into argv (in buf), replacing placeholders. */
 static int build_argv(const char *cmd, const subst *s, char *buf, size_t cap, char **argv)
 {
-    if (strlen(cmd) >= cap)
+    size_t len = strlen(cmd);
+    if (len >= cap)
         return -1;
-    strcpy(buf, cmd);
+    memcpy(buf, cmd, len + 1);
     int n = 0;
     for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
         if (n == MAX_ARGS - 1)

@@ -34,7 +34,7 @@ static void put_rec(FILE *f, uint32_t type, uint32_t flags, uint64_t off, uint64
  * 4: MARKER "ack 1\n"   5: TRUNC 3000 */
 static void write_log(int torn_tail)
 {
-    strcpy(log_path, "/tmp/sk-iolog-test-XXXXXX");
+    snprintf(log_path, sizeof(log_path), "%s", "/tmp/sk-iolog-test-XXXXXX");
     int fd = mkstemp(log_path);
     assert_true(fd >= 0);
     FILE *f = fdopen(fd, "wb");

@@ -150,7 +150,7 @@ static void test_200_sessions(void **state)
     assert_int_equal(sk_ts_store(&ts, &st), 0);
     sk_worker w;
     memset(&w, 0, sizeof(w));
-    strcpy(w.id, "staff");
+    snprintf(w.id, sizeof(w.id), "%s", "staff");
     w.role = SK_ROLE_STAFF;
     w.district = SK_DISTRICT_LEH;
     assert_int_equal(sk_store_worker_put(st, &w), 0);

@@ -224,9 +224,10 @@ int sk_netem_opts_parse(sk_netem_opts *o, int argc, char **argv)
                 flag[n] = '\0';
                 val = eq + 1;
             } else {
-                if (strlen(arg) >= sizeof(flag))
+                size_t n = strlen(arg);
+                if (n >= sizeof(flag))
                     return fail("unknown option '%s'", arg);
-                strcpy(flag, arg);
+                memcpy(flag, arg, n + 1);
             }
             if (strcmp(flag, "-h") == 0 || strcmp(flag, "--help") == 0) {
                 if (pass == 0) {

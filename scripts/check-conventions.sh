@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# check-conventions.sh [--root DIR] - fail on C that the project's conventions rule out
+# (docs/DEVELOPING.md, "Conventions"), listing every place:
+#   - strcpy, strcat, sprintf, vsprintf and gets anywhere in the C sources (proto/, server/,
+#     client-lib/, tools/, tests/, bench/): they write without knowing the destination's size.
+#     Copy with memcpy after a length check, or snprintf(dst, sizeof(dst), "%s", src).
+# Comments and string literals are not read, so a comment may name a banned call.
+# Exit status: 0 clean, 1 something found (listed as file:line: text), 2 usage.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [[ "${1:-}" == "--root" && -n "${2:-}" ]]; then
+    ROOT=$(cd "$2" && pwd)
+elif [[ $# -ne 0 ]]; then
+    echo "usage: check-conventions.sh [--root DIR]" >&2
+    exit 2
+fi
+
+# Print file:line: code for each match of the regex $1 in code with comments and strings blanked.
+scan()
+{
+    local re=$1
+    shift
+    python3 - "$ROOT" "$re" "$@" <<'PY'
+import os, re, sys
+root, pattern, dirs = sys.argv[1], re.compile(sys.argv[2]), sys.argv[3:]
+
+def blank(text):
+    """Comments and string/char literals replaced by spaces (newlines kept)."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append(re.sub(r"[^\n]", " ", text[i:j]))
+            i = j
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            out.append(" " * (j - i))
+            i = j
+        elif text[i] in "\"'":
+            q, j = text[i], i + 1
+            while j < n and text[j] != q and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            j = min(j + 1, n)
+            out.append(q + " " * (j - i - 2) + q if j - i >= 2 else text[i:j])
+            i = j
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+found = 0
+for d in dirs:
+    base = os.path.join(root, d)
+    for dp, dns, fns in os.walk(base):
+        dns.sort()
+        for fn in sorted(fns):
+            if not fn.endswith((".c", ".h")):
+                continue
+            path = os.path.join(dp, fn)
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+            lines = text.split("\n")
+            for no, line in enumerate(blank(text).split("\n"), 1):
+                if pattern.search(line):
+                    print("%s:%d: %s" % (os.path.relpath(path, root), no, lines[no - 1].strip()))
+                    found += 1
+sys.exit(1 if found else 0)
+PY
+}
+
+bad=0
+echo "check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)"
+scan '(?<![\w.>])(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' \
+    proto server client-lib tools tests bench || bad=1
+
+if [[ $bad -ne 0 ]]; then
+    echo "check-conventions: FAILED (see docs/DEVELOPING.md, Conventions)"
+    exit 1
+fi
+echo "check-conventions: clean"

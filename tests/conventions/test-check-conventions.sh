@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# scripts/check-conventions.sh lists each unbounded string write in code (and nothing in
+# comments, strings or longer names), and passes the real tree.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+check="$ROOT/scripts/check-conventions.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail()
+{
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+
+mkdir -p "$tmp/server" "$tmp/tests"
+cat >"$tmp/server/a.c" <<'C'
+/* strcpy(x, y) in a comment is fine */
+static void f(char *d, const char *s, struct t *o)
+{
+    const char *m = "strcpy(d, s) in a string is fine";
+    snprintf(d, 8, "%s", s);
+    my_strcpy(d, s);
+    o->strcat(d, s);
+    strcpy(d, s);
+    (void)m;
+}
+C
+printf 'void g(char *b)\n{\n    sprintf(b, "%%d", 1);\n}\n' >"$tmp/tests/b.c"
+rc=0
+out=$("$check" --root "$tmp") || rc=$?
+[[ $rc -eq 1 ]] || fail "banned calls: exit $rc, expected 1"
+want=$'check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)\nserver/a.c:8: strcpy(d, s);\ntests/b.c:3: sprintf(b, "%d", 1);\ncheck-conventions: FAILED (see docs/DEVELOPING.md, Conventions)'
+[[ "$out" == "$want" ]] || fail "listing: got
+$out"
+
+rc=0
+out=$("$check" --root "$ROOT") || rc=$?
+[[ $rc -eq 0 ]] || fail "the tree breaks a convention: $out"
+
+if [[ $fails -ne 0 ]]; then
+    echo "$fails failure(s)"
+    exit 1
+fi
+echo "check-conventions: all cases behave"
