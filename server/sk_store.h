@@ -247,7 +247,7 @@ int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_
                              const sk_merge_result *mr);
 /*
  * Erasure (crypto-shredding, docs/SECURITY.md): records and history are sealed under
- * per-record keys (proto/sk_keyring.h); storing an erased record drops its history and marks
+ * per-record keys (storage/sk_keyring.h); storing an erased record drops its history and marks
  * its key for shredding. sk_store_shred_pending zeroes the marked keys (synced) and clears the
  * marks: call it after the commit that stored the erasure (the writer does; sk_store_open does
  * it for marks left by a crash). sk_store_shred_needed says whether this process has marked

@@ -32,10 +32,11 @@ if(TARGET sakhi_server_core)
   if(SAKHI_FUZZ)
     sakhi_fuzz_sources(SAKHI_FZ_SERVER sakhi_server_core ${PROJECT_SOURCE_DIR}/server)
     sakhi_fuzz_sources(SAKHI_FZ_PROTO sakhi_proto ${PROJECT_SOURCE_DIR}/proto)
+    sakhi_fuzz_sources(SAKHI_FZ_KEYRING sakhi_keyring ${PROJECT_SOURCE_DIR}/storage)
     add_executable(fuzz_session ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_session.c
-                   ${SAKHI_FZ_SERVER} ${SAKHI_FZ_PROTO})
+                   ${SAKHI_FZ_SERVER} ${SAKHI_FZ_PROTO} ${SAKHI_FZ_KEYRING})
     target_include_directories(fuzz_session PRIVATE ${PROJECT_SOURCE_DIR}/server
-                               ${PROJECT_SOURCE_DIR}/proto)
+                               ${PROJECT_SOURCE_DIR}/storage ${PROJECT_SOURCE_DIR}/proto)
     target_compile_definitions(fuzz_session PRIVATE _DEFAULT_SOURCE _POSIX_C_SOURCE=200809L)
     target_compile_options(fuzz_session PRIVATE ${SAKHI_FUZZ_FLAGS})
     target_link_options(fuzz_session PRIVATE -fsanitize=fuzzer,address,undefined)
@@ -64,10 +65,12 @@ if(TARGET sakhi_static)
   if(SAKHI_FUZZ)
     sakhi_fuzz_sources(SAKHI_FZ_CLIENT sakhi_client_objs ${PROJECT_SOURCE_DIR}/client-lib)
     sakhi_fuzz_sources(SAKHI_FZ_PROTO2 sakhi_proto ${PROJECT_SOURCE_DIR}/proto)
+    sakhi_fuzz_sources(SAKHI_FZ_KEYRING2 sakhi_keyring ${PROJECT_SOURCE_DIR}/storage)
     add_executable(fuzz_client ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_client.c
-                   ${SAKHI_FZ_CLIENT} ${SAKHI_FZ_PROTO2})
+                   ${SAKHI_FZ_CLIENT} ${SAKHI_FZ_PROTO2} ${SAKHI_FZ_KEYRING2})
     target_include_directories(fuzz_client PRIVATE ${PROJECT_SOURCE_DIR}/client-lib/include
-                               ${PROJECT_SOURCE_DIR}/client-lib/src ${PROJECT_SOURCE_DIR}/proto)
+                               ${PROJECT_SOURCE_DIR}/client-lib/src ${PROJECT_SOURCE_DIR}/storage
+                               ${PROJECT_SOURCE_DIR}/proto)
     # SAKHI_FUZZ_CLOCK: the client's clock is virtual in this binary only (sk_client.h).
     target_compile_definitions(fuzz_client PRIVATE SAKHI_BUILDING=1 SAKHI_FUZZ_CLOCK=1
                                _DEFAULT_SOURCE _POSIX_C_SOURCE=200809L)

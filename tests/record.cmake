@@ -5,7 +5,7 @@ foreach(t test_mp test_frame test_record test_merge test_auth test_keyring)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/unit/${t}.c)
     sakhi_add_test(${t}
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/${t}.c
-      LIBS sakhi_proto
+      LIBS sakhi_keyring sakhi_proto
       LABELS unit
       TIMEOUT 60)
   endif()

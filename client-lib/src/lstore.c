@@ -25,7 +25,7 @@
  *
  * Crypto-shredding (docs/SECURITY.md, "Erasure"): LMDB keeps deleted values in free pages, so
  * deleting a record would not erase it. Each record has a key slot in keys.db beside data.mdb
- * (proto/sk_keyring.c: the key is HMAC(master, id || 32 random bytes of the slot), the master
+ * (storage/sk_keyring.c: the key is HMAC(master, id || 32 random bytes of the slot), the master
  * being "rkm", so the PIN still protects everything). Erasing a record deletes its values and
  * marks its slot in meta in one transaction; once that commits the slot is overwritten with
  * zeros and synced, then the mark is removed (a crash in between is finished at the next open).

@@ -351,7 +351,7 @@ out:
 }
 
 /* Every committed record must open: its key slot must have been durable before the commit
- * that refers to it (proto/sk_keyring.c). Returns 0, or 1 with why set. */
+ * that refers to it (storage/sk_keyring.c). Returns 0, or 1 with why set. */
 static int open_all_records(sk_store *s, char *why, size_t cap)
 {
     MDB_txn *txn = NULL;

@@ -1,5 +1,5 @@
 /*
- * test_keyring.c - unit tests for proto/sk_keyring.c's key pool (sk_keyring_use_pool), on a real
+ * test_keyring.c - unit tests for storage/sk_keyring.c's key pool (sk_keyring_use_pool), on a real
  * key file in a temp directory.
  *
  * Checked: keys from pool slots open again through sk_keyring_get (from this handle and from a

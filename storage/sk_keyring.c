@@ -1,8 +1,9 @@
 /*
- * sk_keyring.c - the per-record key file and the master key (see sk_keyring.h).
+ * sk_keyring.c - the per-record key file and the master key (see sk_keyring.h); the slot
+ * format and the derivation of a key from a slot are proto/sk_rkey.c, which does no I/O.
  *
- * Owns the key file's descriptor, the master key in memory (wiped on close) and an HMAC
- * context keyed with it (fetched once: derivation runs for every record put and read). Never
+ * Owns the key file's descriptor and the derivation keyed with the master (sk_rkey; the master's
+ * bytes are wiped once it is keyed). Never
  * writes a key anywhere but its slot, never logs key material, never hands out a slot that a
  * committed record may refer to. Appends take an exclusive flock so sakhi-admin and the server
  * can both add keys; reads use pread and need no lock.
@@ -38,16 +39,13 @@
 #endif
 #include "sk_keyring.h"
 
-#include "sk_auth.h"
+#include "sk_crypto.h"
 #include "sk_err.h"
+#include "sk_rkey.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/core_names.h>
-#include <openssl/params.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,16 +53,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SLOT 64
-#define RND 32
+#define SLOT SK_RKEY_SLOT
+#define RND SK_RKEY_RND
 #define POOL_MIN 64
 
 struct sk_keyring {
     int fd;
-    uint8_t master[32];
-    pthread_mutex_t mu; /* guards mctx: reads derive keys on any thread */
-    EVP_MAC *mac;       /* HMAC, fetched once */
-    EVP_MAC_CTX *mctx;  /* keyed with master; re-initialised per derivation */
+    uint8_t master[32]; /* until the derivation is keyed with it, then zeros */
+    sk_rkey *rk;        /* derives keys on any thread (it has its own lock) */
     /* Batch state: touched only by the holder of the LMDB write transaction. */
     int batch;            /* inside sk_keyring_batch_begin .. commit/abort */
     int locked;           /* the batch holds the flock */
@@ -177,14 +173,10 @@ static int load_master(sk_keyring *kr, const char *path, int create, char *err, 
 /* Allocate kr with the master in place, set up HMAC and open the slot file at path. */
 static int open_common(sk_keyring **out, sk_keyring *kr, const char *path, char *err, size_t errcap)
 {
-    int rc;
-    OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end()};
-    if (!(kr->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) || !(kr->mctx = EVP_MAC_CTX_new(kr->mac)) ||
-        EVP_MAC_init(kr->mctx, kr->master, sizeof(kr->master), params) != 1) {
+    int rc = sk_rkey_new(&kr->rk, kr->master);
+    OPENSSL_cleanse(kr->master, sizeof(kr->master));
+    if (rc) {
         snprintf(err, errcap, "cannot set up HMAC-SHA256 for record keys");
-        rc = -SK_E_INTERNAL;
         goto fail;
     }
     kr->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -206,10 +198,6 @@ static sk_keyring *kr_alloc(void)
     if (!kr)
         return NULL;
     kr->fd = -1;
-    if (pthread_mutex_init(&kr->mu, NULL) != 0) {
-        free(kr);
-        return NULL;
-    }
     return kr;
 }
 
@@ -237,18 +225,7 @@ int sk_keyring_open_files(sk_keyring **out, const char *master_path, const char 
 
 int sk_keyring_master_id(sk_keyring *kr, uint8_t out[16])
 {
-    static const char label[] = "sakhi-master-id-v1";
-    uint8_t mac[32];
-    size_t len = 0;
-    int ok;
-    pthread_mutex_lock(&kr->mu);
-    ok = EVP_MAC_init(kr->mctx, NULL, 0, NULL) == 1 &&
-         EVP_MAC_update(kr->mctx, (const unsigned char *)label, sizeof(label) - 1) == 1 &&
-         EVP_MAC_final(kr->mctx, mac, &len, sizeof(mac)) == 1 && len == sizeof(mac);
-    pthread_mutex_unlock(&kr->mu);
-    if (ok)
-        memcpy(out, mac, 16);
-    return ok ? 0 : -SK_E_INTERNAL;
+    return sk_rkey_master_id(kr->rk, out);
 }
 
 int sk_keyring_open_master(sk_keyring **out, const char *path, const uint8_t master[32], char *err,
@@ -294,30 +271,9 @@ void sk_keyring_close(sk_keyring *kr)
     pool_release(kr);
     if (kr->fd >= 0)
         close(kr->fd);
-    EVP_MAC_CTX_free(kr->mctx);
-    EVP_MAC_free(kr->mac);
-    pthread_mutex_destroy(&kr->mu);
+    sk_rkey_free(kr->rk);
     OPENSSL_cleanse(kr->master, sizeof(kr->master));
     free(kr);
-}
-
-/* HMAC-SHA256(master, label || id || rnd), through the context keyed at open (re-initialised
- * with the same key: no algorithm look-up, no key schedule per record). */
-static int derive(sk_keyring *kr, const sk_id *id, const uint8_t rnd[RND],
-                  uint8_t key[SK_KEYRING_KEY_LEN])
-{
-    static const char label[] = "sakhi-record-key-v1";
-    size_t len = 0;
-    int ok;
-    pthread_mutex_lock(&kr->mu);
-    ok = EVP_MAC_init(kr->mctx, NULL, 0, NULL) == 1 &&
-         EVP_MAC_update(kr->mctx, (const unsigned char *)label, sizeof(label) - 1) == 1 &&
-         EVP_MAC_update(kr->mctx, id->b, 16) == 1 && EVP_MAC_update(kr->mctx, rnd, RND) == 1 &&
-         EVP_MAC_final(kr->mctx, key, &len, SK_KEYRING_KEY_LEN) == 1 && len == SK_KEYRING_KEY_LEN;
-    pthread_mutex_unlock(&kr->mu);
-    if (!ok)
-        OPENSSL_cleanse(key, SK_KEYRING_KEY_LEN);
-    return ok ? 0 : -SK_E_INTERNAL;
 }
 
 /* Under the flock: the first whole slot after the file's end (a torn earlier append, cut by a
@@ -456,15 +412,15 @@ int sk_keyring_new(sk_keyring *kr, const sk_id *id, uint64_t *slot_out,
         if (kr->pool_next == kr->pool_end && (rc = pool_fill(kr)))
             return rc;
         n = kr->pool_next;
-        if ((rc = derive(kr, id, kr->pool_rnd + (size_t)(n - kr->pool_base) * RND, key)))
+        if ((rc =
+                 sk_rkey_derive(kr->rk, id, kr->pool_rnd + (size_t)(n - kr->pool_base) * RND, key)))
             return rc;
         kr->pool_next = n + 1;
         *slot_out = n;
         return 0;
     }
-    memcpy(slot, id->b, 16);
-    if ((rc = sk_random(slot + 16, RND)))
-        return rc;
+    if ((rc = sk_rkey_slot_make(slot, id)))
+        goto out;
     if (kr->batch) {
         if (!kr->locked) {
             if (flock(kr->fd, LOCK_EX) != 0) {
@@ -492,7 +448,7 @@ int sk_keyring_new(sk_keyring *kr, const sk_id *id, uint64_t *slot_out,
         if (rc)
             goto out;
     }
-    if ((rc = derive(kr, id, slot + 16, key)))
+    if ((rc = sk_rkey_derive(kr->rk, id, slot + 16, key)))
         goto out;
     *slot_out = n;
 out:
@@ -503,18 +459,11 @@ out:
 int sk_keyring_get(sk_keyring *kr, uint64_t slot, const sk_id *id, uint8_t key[SK_KEYRING_KEY_LEN])
 {
     uint8_t b[SLOT];
-    static const uint8_t zero[RND];
     if (slot > (uint64_t)INT64_MAX / SLOT)
         return -SK_E_STORE_IO;
     int rc = read_all(kr->fd, b, SLOT, (off_t)(slot * SLOT));
-    if (rc == 0) {
-        if (CRYPTO_memcmp(b + 16, zero, RND) == 0)
-            rc = -SK_E_GONE;
-        else if (memcmp(b, id->b, 16) != 0 && memcmp(b, zero, 16) != 0)
-            rc = -SK_E_STORE_IO; /* another record's slot (a pool slot's id stays zero) */
-        else
-            rc = derive(kr, id, b + 16, key);
-    }
+    if (rc == 0 && (rc = sk_rkey_slot_check(b, id)) == 0)
+        rc = sk_rkey_derive(kr->rk, id, b + 16, key);
     OPENSSL_cleanse(b, sizeof(b));
     return rc;
 }

@@ -8,7 +8,8 @@
  *               store under the PIN-wrapped data key and passes them in (sk_keyring_open_master)
  *   keys.db     fixed 64-byte slots: [record id 16][random 32][reserved 16]; slot n at n*64
  *               (the id is zero in a slot prepared by the pool: sk_keyring_use_pool)
- * A record's key is HMAC-SHA256(master, "sakhi-record-key-v1" || id || random). Slots are only
+ * A record's key is HMAC-SHA256(master, "sakhi-record-key-v1" || id || random) (proto/sk_rkey.h:
+ * the slot format and the derivation, with no I/O; this file keeps the slots). Slots are only
  * appended (under flock, so several processes may add) and, on erasure, overwritten in place
  * with zeros and synced: the random half is gone, and with it every copy of the record's
  * encrypted bytes that LMDB may still hold in free pages, old snapshots or backups.
@@ -16,12 +17,12 @@
 #ifndef SK_KEYRING_H
 #define SK_KEYRING_H
 
-#include "sk_record.h"
+#include "sk_rkey.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define SK_KEYRING_KEY_LEN 32
+#define SK_KEYRING_KEY_LEN SK_RKEY_LEN
 
 typedef struct sk_keyring sk_keyring;
 
