@@ -7,7 +7,7 @@
  * server's one write path (sk_apply_change: permissions, merge, validation, history, audit,
  * sync) like any pushed change; sk_cw_build itself checks the operation against the model
  * (sk_case_check_change_policy) so a refused operation gets the model's message before any
- * write. The server's casework API (server/sk_casework_apply.h) wraps this for sakhi-admin and
+ * write. The server's casework API (storage/sk_caseops.h) wraps this for sakhi-admin and
  * the desk. Pure: no I/O, no clock (the caller passes the time), no allocation but the change.
  */
 #ifndef SK_CASEWORK_H

@@ -4,7 +4,7 @@
  * both pass the same rules.
  *
  * A casework step (accept, decline, assign, services, shelter, referral onward, close, reopen,
- * tasks, conflict resolution, notes) goes through the casework API (server/sk_caseops.h), the one
+ * tasks, conflict resolution, notes) goes through the casework API (storage/sk_caseops.h), the one
  * write path it shares with sakhi-admin: permissions, workflow, validation, merge, history,
  * change log and a "case_<op>" audit entry naming the logged-in person, exactly as a pushed
  * change. It runs in a child transaction: a refusal leaves nothing behind. Views, reveals,

@@ -1,5 +1,5 @@
 # casework: the centre's workflow operations (proto/sk_casework.c) and the case-model rules they
-# rest on, pure; and the server's casework API (server/sk_caseops.c) on a real LMDB store.
+# rest on, pure; and the server's casework API (storage/sk_caseops.c) on a real LMDB store.
 sakhi_add_test(test_casework
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_casework.c
   LIBS sakhi_proto

@@ -14,3 +14,12 @@ set_tests_properties(import_cycles_and_layers PROPERTIES LABELS "unit" TIMEOUT 6
 add_test(NAME c_conventions
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/conventions/test-check-conventions.sh)
 set_tests_properties(c_conventions PROPERTIES LABELS "unit" TIMEOUT 60)
+
+# The offline tools do not link the server core (sessions, listener, writer, libuv): their link
+# lines and their symbols, read from the build.
+if(TARGET sakhi-admin AND TARGET sakhi-load)
+  add_test(NAME tools_without_server_core
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/conventions/test-tool-links.sh
+                   ${PROJECT_BINARY_DIR})
+  set_tests_properties(tools_without_server_core PROPERTIES LABELS "unit" TIMEOUT 60)
+endif()

@@ -33,8 +33,9 @@ if(TARGET sakhi_server_core)
     sakhi_fuzz_sources(SAKHI_FZ_SERVER sakhi_server_core ${PROJECT_SOURCE_DIR}/server)
     sakhi_fuzz_sources(SAKHI_FZ_PROTO sakhi_proto ${PROJECT_SOURCE_DIR}/proto)
     sakhi_fuzz_sources(SAKHI_FZ_KEYRING sakhi_keyring ${PROJECT_SOURCE_DIR}/storage)
+    sakhi_fuzz_sources(SAKHI_FZ_STORAGE sakhi_storage ${PROJECT_SOURCE_DIR}/storage)
     add_executable(fuzz_session ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_session.c
-                   ${SAKHI_FZ_SERVER} ${SAKHI_FZ_PROTO} ${SAKHI_FZ_KEYRING})
+                   ${SAKHI_FZ_SERVER} ${SAKHI_FZ_STORAGE} ${SAKHI_FZ_PROTO} ${SAKHI_FZ_KEYRING})
     target_include_directories(fuzz_session PRIVATE ${PROJECT_SOURCE_DIR}/server
                                ${PROJECT_SOURCE_DIR}/storage ${PROJECT_SOURCE_DIR}/proto)
     target_compile_definitions(fuzz_session PRIVATE _DEFAULT_SOURCE _POSIX_C_SOURCE=200809L)

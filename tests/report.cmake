@@ -1,4 +1,4 @@
-# report: the centre's monthly figures (server/sk_report.c) over a fixture month on a real LMDB
+# report: the centre's monthly figures (storage/sk_report.c) over a fixture month on a real LMDB
 # store, and `sakhi-admin report` (table, CSV, JSON; IST and UTC months) through the executable.
 if(TARGET sakhi_server_core AND TARGET sakhi-admin)
   sakhi_add_test(test_report

@@ -1,5 +1,5 @@
 # worklist: the centre's case filters, sorted task worklist and owner alerts
-# (server/sk_worklist.c) on a real LMDB store, and `sakhi-admin cases`, `tasks`, `alerts`.
+# (storage/sk_worklist.c) on a real LMDB store, and `sakhi-admin cases`, `tasks`, `alerts`.
 if(TARGET sakhi_server_core AND TARGET sakhi-admin)
   sakhi_add_test(test_worklist
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_worklist.c

@@ -1,5 +1,5 @@
 /*
- * test_caseops.c - the server's casework API (server/sk_caseops.h) on a real LMDB store in a
+ * test_caseops.c - the server's casework API (storage/sk_caseops.h) on a real LMDB store in a
  * temp dir, and the sakhi-admin commands built on it (the real executable):
  *  - a referral pushed by a field worker goes through accept (the district's case number),
  *    assign (owner and field worker checked against the workers in the store), a task, a

@@ -1,7 +1,7 @@
 /*
  * test_store_history.c - sk_store_history_list, the read side of the server's history database
- * (server/sk_store.h). On a real LMDB store in a temp dir, changes are merged with
- * sk_merge_apply and stored the way server/sk_apply.c stores them (record, then the displaced
+ * (storage/sk_store.h). On a real LMDB store in a temp dir, changes are merged with
+ * sk_merge_apply and stored the way storage/sk_apply.c stores them (record, then the displaced
  * values under the change's seq), then read back:
  *  - a created record has no history: no callback, 0;
  *  - an edit on the current base keeps the overwritten value (lost_incoming 0, its version);

@@ -2,11 +2,11 @@
  * admin.h - sakhi-admin's internal interface between its modules (not installed, not a library).
  *
  * sakhi-admin works directly on a server's data directory through the server's store
- * (server/sk_store.h) and apply path (server/sk_apply.h). The modules:
+ * (storage/sk_store.h) and apply path (storage/sk_apply.h). The modules:
  *   admin.c          command line: global options, dispatch, option parser, output helpers
  *   admin_people.c   init, workers, enrollment codes, devices, stats, tls-cert
  *   admin_records.c  list, show, followup, note, erase
- *   admin_casework.c the workflow operations through server/sk_caseops.h (accept, start, assign,
+ *   admin_casework.c the workflow operations through storage/sk_caseops.h (accept, start, assign,
  *                    service, refer, decline, close, reopen, shelter, task, config)
  *   admin_review.c   history (who changed what, what it displaced) and conflict review
  *   admin_worklist.c cases (filtered case list), tasks (the sorted worklist), alerts (owner)

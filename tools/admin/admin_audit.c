@@ -2,7 +2,7 @@
  * admin_audit.c - the audit log as sakhi-admin sees it: appending entries, listing them, and
  * checking the hash chain (`audit --verify`).
  *
- * The store owns the log and its chain (server/sk_store.h: sk_store_audit_txn chains every
+ * The store owns the log and its chain (storage/sk_store.h: sk_store_audit_txn chains every
  * entry as it is written, sk_store_audit_verify walks the chain from the first entry kept after
  * retention pruning). This module only calls those: it never hashes, seals or rewrites an
  * entry itself, so there is one implementation of the chain. It owns no state.

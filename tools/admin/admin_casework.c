@@ -1,7 +1,7 @@
 /*
  * admin_casework.c - sakhi-admin's workflow commands: accept, start, assign, service, refer,
  * decline, close, reopen, shelter, task and config, each one call of the server's casework API
- * (server/sk_caseops.h) inside one write transaction of the data directory.
+ * (storage/sk_caseops.h) inside one write transaction of the data directory.
  *
  * The API applies the operation through the server's one write path (sk_apply_change), so a
  * command here is judged, merged, versioned, kept in history, audited and synced exactly as the

@@ -2,7 +2,7 @@
  * admin_people.c - sakhi-admin's setup commands: init, workers, enrollment codes, devices,
  * stats and the centre's TLS certificate.
  *
- * Works through the server's store API (server/sk_store.h). Owns nothing between calls. It
+ * Works through the server's store API (storage/sk_store.h). Owns nothing between calls. It
  * prints enrollment codes (they are meant for the person enrolling a device) but never keeps
  * them: the store holds only their SHA-256. A device is revoked here in one write transaction
  * with its audit entry, so the revocation and its record cannot be separated.

@@ -40,7 +40,7 @@ struct sk_store {
     uint8_t nonces[1536]; /* random bytes for nonces, drawn from the DRBG in bulk (holder) */
     size_t nonce_left;    /* unused bytes at the end of nonces; 0 = draw again */
     MDB_dbi meta, records, changes, history, devices, ops, workers, enroll, audit, journal;
-    MDB_dbi staff; /* desk logins (server/sk_desk_staff.c owns the value format) */
+    MDB_dbi staff; /* desk logins (storage/sk_desk_staff.c owns the value format) */
     char moved_from[SK_STORE_PATH_MAX + 16], moved_to[SK_STORE_PATH_MAX + 16]; /* key moved */
 };
 

@@ -17,7 +17,7 @@
  *   ops       device u64 BE + op u64 BE -> the ack given (so a re-sent op gets the same ack)
  *   workers   worker id (bytes) -> [role, district, disabled]
  *   enroll    SHA-256(code) -> [worker, expires_ms, used_ms, device, created_ms]
- *   staff     desk login name -> account (server/sk_desk_staff.h)
+ *   staff     desk login name -> account (storage/sk_desk_staff.h)
  *   audit     seq u64 BE -> [ts_ms, event, worker, device, detail, prev_hash bin32], chained
  *             (see sk_store_audit_txn); meta "audit_head", "audit_pruned" = seq || hash;
  *             meta "authgen" = u64 BE raised by revocations and worker writes;
