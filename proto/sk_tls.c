@@ -9,12 +9,11 @@
  * before the keys exist); the queue is encrypted, in order, the moment the handshake completes,
  * and wiped unsent if it fails. The module also owns the policy (TLS 1.3 only, no renegotiation,
  * 0-RTT, compression or tickets), the client's key pinning, and the making of a centre's
- * self-signed certificate. It must never do I/O on a socket, never check certificate dates
+ * self-signed certificate, all on bytes in memory: reading and writing the centre's PEM files is
+ * storage/sk_tlsfile.c. It must never do file or socket I/O, never check certificate dates
  * (devices' clocks are wrong), never accept a server whose key hash differs from the pin, and
  * never leave plaintext in a buffer it frees without wiping it.
  */
-#define _POSIX_C_SOURCE 200809L /* O_NOFOLLOW, O_CLOEXEC, fchmod */
-
 #include "sk_tls.h"
 
 #include "sk_auth.h"
@@ -31,15 +30,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Largest plaintext handed to SSL_write at once: one TLS record, so the write BIO stays small. */
 #define SK_TLS_CHUNK 16384u
@@ -168,31 +163,35 @@ int sk_tls_pin_parse(uint8_t pin[SK_TLS_PIN_LEN], const char *text)
     return 0;
 }
 
-int sk_tls_pin_from_cert_file(uint8_t pin[SK_TLS_PIN_LEN], const char *cert_pem_path, char *err,
-                              size_t errlen)
+/* A read-only memory BIO over len bytes (OpenSSL counts in int). */
+static BIO *mem_bio(const void *p, size_t len)
+{
+    if (p == NULL || len == 0 || len > (size_t)INT_MAX)
+        return NULL;
+    return BIO_new_mem_buf(p, (int)len);
+}
+
+int sk_tls_pin_from_cert_pem(uint8_t pin[SK_TLS_PIN_LEN], const void *pem, size_t len,
+                             const char *name, char *err, size_t errlen)
 {
     BIO *b = NULL;
     X509 *x = NULL;
     int rc = -SK_E_INTERNAL;
 
-    if (cert_pem_path == NULL) {
-        set_err(err, errlen, "no certificate file given");
-        return -SK_E_BAD_VALUE;
-    }
     ERR_clear_error();
-    b = BIO_new_file(cert_pem_path, "r");
+    b = mem_bio(pem, len);
     if (b == NULL) {
-        set_err(err, errlen, "cannot open certificate %s: %s", cert_pem_path, strerror(errno));
+        set_err(err, errlen, "no PEM certificate in %s", name);
         goto out;
     }
     x = PEM_read_bio_X509(b, NULL, NULL, NULL);
     if (x == NULL) {
-        set_err(err, errlen, "no PEM certificate in %s: %s", cert_pem_path, ossl_reason());
+        set_err(err, errlen, "no PEM certificate in %s: %s", name, ossl_reason());
         goto out;
     }
     rc = spki_sha256(x, pin);
     if (rc != 0)
-        set_err(err, errlen, "cannot hash the public key of %s", cert_pem_path);
+        set_err(err, errlen, "cannot hash the public key of %s", name);
 out:
     X509_free(x);
     BIO_free(b);
@@ -254,36 +253,69 @@ static int ctx_new(sk_tls_ctx **out, int is_server, char *err, size_t errlen)
     return 0;
 }
 
-int sk_tls_ctx_new_server(sk_tls_ctx **out, const char *cert_pem_path, const char *key_pem_path,
-                          char *err, size_t errlen)
+/* The leaf certificate, then any chain certificates after it, as
+ * SSL_CTX_use_certificate_chain_file reads a file. 0 or -SK_E_INTERNAL. */
+static int use_cert_chain(SSL_CTX *sc, BIO *b)
+{
+    X509 *x = PEM_read_bio_X509_AUX(b, NULL, no_passphrase, NULL);
+    int ok = x != NULL && SSL_CTX_use_certificate(sc, x) == 1 && SSL_CTX_clear_chain_certs(sc) == 1;
+
+    X509_free(x);
+    while (ok) {
+        X509 *ca = PEM_read_bio_X509(b, NULL, no_passphrase, NULL);
+        if (ca == NULL)
+            break;
+        if (SSL_CTX_add0_chain_cert(sc, ca) != 1) {
+            X509_free(ca);
+            ok = 0;
+        }
+    }
+    if (ok) { /* the end of the PEM text, and nothing else, ends the chain */
+        unsigned long e = ERR_peek_last_error();
+        if (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
+            ok = 0;
+        else
+            ERR_clear_error();
+    }
+    return ok ? 0 : -SK_E_INTERNAL;
+}
+
+int sk_tls_ctx_new_server_pem(sk_tls_ctx **out, const void *cert_pem, size_t cert_len,
+                              const char *cert_name, const void *key_pem, size_t key_len,
+                              const char *key_name, char *err, size_t errlen)
 {
     sk_tls_ctx *ctx = NULL;
+    BIO *cb = NULL, *kb = NULL;
+    EVP_PKEY *pk = NULL;
     int rc;
 
-    if (cert_pem_path == NULL || key_pem_path == NULL) {
-        set_err(err, errlen, "a TLS server needs a certificate and a key file");
-        return -SK_E_BAD_VALUE;
-    }
     ERR_clear_error();
     rc = ctx_new(&ctx, 1, err, errlen);
     if (rc != 0)
         goto out;
     rc = -SK_E_INTERNAL;
-    if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, cert_pem_path) != 1) {
-        set_err(err, errlen, "cannot load certificate %s: %s", cert_pem_path, ossl_reason());
+    cb = mem_bio(cert_pem, cert_len);
+    if (cb == NULL || use_cert_chain(ctx->ssl_ctx, cb) != 0) {
+        set_err(err, errlen, "cannot load certificate %s: %s", cert_name, ossl_reason());
         goto out;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, key_pem_path, SSL_FILETYPE_PEM) != 1) {
+    kb = mem_bio(key_pem, key_len);
+    pk = kb ? PEM_read_bio_PrivateKey(kb, NULL, no_passphrase, NULL) : NULL;
+    if (pk == NULL) {
+        set_err(err, errlen, "cannot load private key %s: %s", key_name, ossl_reason());
+        goto out;
+    }
+    if (SSL_CTX_use_PrivateKey(ctx->ssl_ctx, pk) != 1) {
         if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
-            set_err(err, errlen, "private key %s does not belong to certificate %s", key_pem_path,
-                    cert_pem_path);
+            set_err(err, errlen, "private key %s does not belong to certificate %s", key_name,
+                    cert_name);
         else
-            set_err(err, errlen, "cannot load private key %s: %s", key_pem_path, ossl_reason());
+            set_err(err, errlen, "cannot load private key %s: %s", key_name, ossl_reason());
         goto out;
     }
     if (SSL_CTX_check_private_key(ctx->ssl_ctx) != 1) {
-        set_err(err, errlen, "private key %s does not belong to certificate %s", key_pem_path,
-                cert_pem_path);
+        set_err(err, errlen, "private key %s does not belong to certificate %s", key_name,
+                cert_name);
         goto out;
     }
     SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_NONE,
@@ -292,6 +324,9 @@ int sk_tls_ctx_new_server(sk_tls_ctx **out, const char *cert_pem_path, const cha
     ctx = NULL;
     rc = 0;
 out:
+    EVP_PKEY_free(pk);
+    BIO_free(kb);
+    BIO_free(cb);
     sk_tls_ctx_free(ctx);
     ERR_clear_error();
     return rc;
@@ -811,57 +846,19 @@ static int set_time(ASN1_TIME *t, int64_t offset_s)
     return X509_time_adj_ex(t, (int)days, secs, NULL) != NULL ? 0 : -SK_E_INTERNAL;
 }
 
-/* Write a memory BIO's bytes to a new file (must not exist) with mode, and fsync it. */
-static int write_new_file(const char *path, BIO *mem, mode_t mode, char *err, size_t errlen)
+/* Append a memory BIO's bytes to out. 0 or -SK_E_NOMEM. */
+static int bio_to_buf(BIO *mem, sk_buf *out)
 {
     char *data = NULL;
     long len = BIO_get_mem_data(mem, &data);
-    size_t off = 0;
-    int fd, rc = 0;
 
-    if (len <= 0 || data == NULL) {
-        set_err(err, errlen, "nothing to write to %s", path);
+    if (len <= 0 || data == NULL)
         return -SK_E_INTERNAL;
-    }
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) {
-        set_err(err, errlen, "cannot create %s: %s", path, strerror(errno));
-        return errno == EEXIST ? -SK_E_BAD_VALUE : -SK_E_STORE_IO;
-    }
-    if (fchmod(fd, mode) != 0) { /* exact mode whatever the umask */
-        set_err(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
-        rc = -SK_E_STORE_IO;
-        goto out;
-    }
-    while (off < (size_t)len) {
-        ssize_t w = write(fd, data + off, (size_t)len - off);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
-            rc = -SK_E_STORE_IO;
-            goto out;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        set_err(err, errlen, "cannot sync %s: %s", path, strerror(errno));
-        rc = -SK_E_STORE_IO;
-    }
-out:
-    if (close(fd) != 0 && rc == 0) {
-        set_err(err, errlen, "cannot close %s: %s", path, strerror(errno));
-        rc = -SK_E_STORE_IO;
-    }
-    if (rc != 0)
-        unlink(path);
-    return rc;
+    return sk_buf_append(out, data, (size_t)len) == 0 ? 0 : -SK_E_NOMEM;
 }
 
-int sk_tls_make_self_signed_validity(const char *cert_path, const char *key_path,
-                                     const char *common_name, int64_t not_before_s,
-                                     int64_t not_after_s, char *err, size_t errlen)
+int sk_tls_make_self_signed_pem(sk_buf *cert_out, sk_buf *key_out, const char *common_name,
+                                int64_t not_before_s, int64_t not_after_s, char *err, size_t errlen)
 {
     EVP_PKEY *pk = NULL;
     X509 *x = NULL;
@@ -870,18 +867,14 @@ int sk_tls_make_self_signed_validity(const char *cert_path, const char *key_path
     X509_NAME *name;
     X509V3_CTX v3;
     uint8_t serial[16];
-    int rc = -SK_E_INTERNAL, key_written = 0;
+    int rc = -SK_E_INTERNAL;
 
-    if (cert_path == NULL || key_path == NULL || common_name == NULL || common_name[0] == '\0' ||
+    if (cert_out == NULL || key_out == NULL || common_name == NULL || common_name[0] == '\0' ||
         strlen(common_name) > 64 || not_after_s <= not_before_s ||
         not_before_s < -(int64_t)86400 * 365 * 100 || not_after_s > (int64_t)86400 * 365 * 100) {
         set_err(err, errlen,
-                "bad arguments: paths, a common name of 1..64 bytes and a validity "
+                "bad arguments: a common name of 1..64 bytes and a validity "
                 "that ends after it starts (within 100 years) are needed");
-        return -SK_E_BAD_VALUE;
-    }
-    if (strcmp(cert_path, key_path) == 0) {
-        set_err(err, errlen, "certificate and key must be different files");
         return -SK_E_BAD_VALUE;
     }
     ERR_clear_error();
@@ -919,18 +912,16 @@ int sk_tls_make_self_signed_validity(const char *cert_path, const char *key_path
         PEM_write_bio_PrivateKey(kmem, pk, NULL, NULL, 0, NULL, NULL) != 1 ||
         PEM_write_bio_X509(cmem, x) != 1)
         goto fail_ossl;
-    rc = write_new_file(key_path, kmem, 0600, err, errlen);
-    if (rc != 0)
+    if ((rc = bio_to_buf(kmem, key_out)) != 0 || (rc = bio_to_buf(cmem, cert_out)) != 0) {
+        set_err(err, errlen, "%s",
+                rc == -SK_E_NOMEM ? "out of memory" : "cannot make the certificate: no PEM text");
         goto out;
-    key_written = 1;
-    rc = write_new_file(cert_path, cmem, 0644, err, errlen);
+    }
     goto out;
 fail_ossl:
     set_err(err, errlen, "cannot make the certificate: %s", ossl_reason());
     rc = -SK_E_INTERNAL;
 out:
-    if (rc != 0 && key_written)
-        unlink(key_path);
     if (kmem != NULL) {
         char *data = NULL;
         long len = BIO_get_mem_data(kmem, &data);
@@ -945,16 +936,4 @@ out:
     EVP_PKEY_free(pk);
     ERR_clear_error();
     return rc;
-}
-
-int sk_tls_make_self_signed(const char *cert_path, const char *key_path, const char *common_name,
-                            int days, char *err, size_t errlen)
-{
-    if (days <= 0 || days > 36500) {
-        set_err(err, errlen, "validity must be 1..36500 days");
-        return -SK_E_BAD_VALUE;
-    }
-    /* From a day ago, so a verifier that does check dates accepts it despite small skews. */
-    return sk_tls_make_self_signed_validity(cert_path, key_path, common_name, -86400,
-                                            (int64_t)days * 86400, err, errlen);
 }

@@ -36,6 +36,8 @@
 #ifndef SK_TLS_H
 #define SK_TLS_H
 
+#include "sk_buf.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,12 +51,15 @@ struct ssl_st; /* OpenSSL's SSL, for tests and diagnostics only */
 /* ---- contexts -------------------------------------------------------------------------- */
 
 /*
- * Server context from a PEM certificate (chain; leaf first) and its PEM private key. On failure
- * returns -SK_E_INTERNAL (or -SK_E_NOMEM) and writes a reason naming the file into err (if
- * err != NULL); *out is set only on success. Free with sk_tls_ctx_free.
+ * Server context from PEM text in memory: a certificate (chain; leaf first) and its private key
+ * (not encrypted). cert_name and key_name name them in messages (their files, for instance). On
+ * failure returns -SK_E_INTERNAL (or -SK_E_NOMEM) and writes a reason into err (if err !=
+ * NULL); *out is set only on success. Free with sk_tls_ctx_free. The caller wipes key_pem.
+ * Loading them from files is storage/sk_tlsfile.h (sk_tls_ctx_new_server).
  */
-int sk_tls_ctx_new_server(sk_tls_ctx **out, const char *cert_pem_path, const char *key_pem_path,
-                          char *err, size_t errlen);
+int sk_tls_ctx_new_server_pem(sk_tls_ctx **out, const void *cert_pem, size_t cert_len,
+                              const char *cert_name, const void *key_pem, size_t key_len,
+                              const char *key_name, char *err, size_t errlen);
 /* Client context that accepts exactly the server key whose SPKI SHA-256 is pin (copied). */
 int sk_tls_ctx_new_client(sk_tls_ctx **out, const uint8_t pin[SK_TLS_PIN_LEN], char *err,
                           size_t errlen);
@@ -119,9 +124,10 @@ struct ssl_st *sk_tls_conn_ssl(sk_tls_conn *c);
 
 /* ---- pins ------------------------------------------------------------------------------ */
 
-/* The pin of the (first) certificate in a PEM file. 0, or -SK_E_INTERNAL with a reason in err. */
-int sk_tls_pin_from_cert_file(uint8_t pin[SK_TLS_PIN_LEN], const char *cert_pem_path, char *err,
-                              size_t errlen);
+/* The pin of the (first) certificate in PEM text of len bytes; name names it in messages. 0, or
+ * -SK_E_INTERNAL with a reason in err. From a file: storage/sk_tlsfile.h. */
+int sk_tls_pin_from_cert_pem(uint8_t pin[SK_TLS_PIN_LEN], const void *pem, size_t len,
+                             const char *name, char *err, size_t errlen);
 /* Lower-case hex, NUL-terminated (65 bytes). */
 void sk_tls_pin_format(char out[SK_TLS_PIN_HEX_LEN + 1], const uint8_t pin[SK_TLS_PIN_LEN]);
 /*
@@ -133,18 +139,15 @@ int sk_tls_pin_parse(uint8_t pin[SK_TLS_PIN_LEN], const char *text);
 /* ---- certificates ---------------------------------------------------------------------- */
 
 /*
- * Make a centre certificate: a new ECDSA P-256 key and a self-signed X.509 v3 certificate
- * (subject CN = common_name, valid from one day ago for `days` days). The key file is created
- * with mode 0600 and the certificate with 0644; neither may exist already (a centre's key is
- * what devices pin: overwriting it would lock every enrolled device out). Files are fsync'ed.
- * 0, or -SK_E_BAD_VALUE (bad arguments, a file exists), -SK_E_STORE_IO (file I/O) or
- * -SK_E_INTERNAL (OpenSSL), with a reason in err; on failure no file is left behind.
+ * Make a centre certificate in memory: a new ECDSA P-256 key and a self-signed X.509 v3
+ * certificate (subject CN = common_name of 1..64 bytes), valid from not_before_s to not_after_s
+ * seconds relative to now (within 100 years). The PEM texts are appended to cert_out and
+ * key_out; the caller wipes key_out (it is the centre's private key). 0, or -SK_E_BAD_VALUE
+ * (bad arguments), -SK_E_NOMEM or -SK_E_INTERNAL (OpenSSL), with a reason in err. Writing them
+ * as the centre's files is storage/sk_tlsfile.h (sk_tls_make_self_signed).
  */
-int sk_tls_make_self_signed(const char *cert_path, const char *key_path, const char *common_name,
-                            int days, char *err, size_t errlen);
-/* Same with explicit validity, in seconds relative to now (tests: expired or future certs). */
-int sk_tls_make_self_signed_validity(const char *cert_path, const char *key_path,
-                                     const char *common_name, int64_t not_before_s,
-                                     int64_t not_after_s, char *err, size_t errlen);
+int sk_tls_make_self_signed_pem(sk_buf *cert_out, sk_buf *key_out, const char *common_name,
+                                int64_t not_before_s, int64_t not_after_s, char *err,
+                                size_t errlen);
 
 #endif

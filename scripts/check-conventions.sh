@@ -4,6 +4,9 @@
 #   - strcpy, strcat, sprintf, vsprintf and gets anywhere in the C sources (proto/, server/,
 #     client-lib/, tools/, tests/, bench/): they write without knowing the destination's size.
 #     Copy with memcpy after a length check, or snprintf(dst, sizeof(dst), "%s", src).
+#   - file or socket I/O in proto/, the layer both sides share (docs/ARCHITECTURE.md): no
+#     open, read, write, fopen, fsync, flock, socket, connect, ... there, nor OpenSSL's file
+#     loaders. Files belong to storage/, sockets to the server and the client library.
 # Comments and string literals are not read, so a comment may name a banned call.
 # Exit status: 0 clean, 1 something found (listed as file:line: text), 2 usage.
 set -euo pipefail
@@ -75,6 +78,10 @@ bad=0
 echo "check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)"
 scan '(?<![\w.>])(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' \
     proto server client-lib tools tests bench || bad=1
+
+echo "check-conventions: file or socket I/O in proto/"
+scan '(?<![\w.>])(open|openat|creat|fopen|fdopen|freopen|read|write|pread|pwrite|readv|writev|close|fclose|fread|fwrite|fgets|fputs|fprintf|fscanf|getline|fsync|fdatasync|flock|fcntl|ftruncate|truncate|unlink|rename|mkdir|rmdir|opendir|stat|fstat|lstat|socket|connect|bind|listen|accept|accept4|send|recv|sendto|recvfrom|sendmsg|recvmsg|poll|select|epoll_wait|BIO_new_file|BIO_new_fd|BIO_new_socket|SSL_CTX_use_certificate_chain_file|SSL_CTX_use_certificate_file|SSL_CTX_use_PrivateKey_file|SSL_CTX_load_verify_locations)\s*\(' \
+    proto || bad=1
 
 if [[ $bad -ne 0 ]]; then
     echo "check-conventions: FAILED (see docs/DEVELOPING.md, Conventions)"

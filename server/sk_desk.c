@@ -21,6 +21,7 @@
 #include "sk_ratelimit.h"
 #include "sk_context.h"
 #include "sk_tls.h"
+#include "sk_tlsfile.h"
 
 #define H2O_USE_LIBUV 1
 #include <h2o.h>

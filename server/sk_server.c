@@ -15,6 +15,7 @@
 #include "sk_log.h"
 #include "sk_session.h"
 #include "sk_tls_transport.h"
+#include "sk_tlsfile.h"
 
 #include <errno.h>
 #include <signal.h>

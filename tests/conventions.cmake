@@ -9,8 +9,9 @@ add_test(NAME import_cycles_and_layers
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/conventions/test-check-cycles.sh)
 set_tests_properties(import_cycles_and_layers PROPERTIES LABELS "unit" TIMEOUT 60)
 
-# No unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets) anywhere in the C tree:
-# scripts/check-conventions.sh over the tree and over a tree made to fail it.
+# No unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets) anywhere in the C tree and
+# no file or socket I/O in proto/: scripts/check-conventions.sh over the tree and over a tree
+# made to fail it.
 add_test(NAME c_conventions
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/conventions/test-check-conventions.sh)
 set_tests_properties(c_conventions PROPERTIES LABELS "unit" TIMEOUT 60)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/check-conventions.sh lists each unbounded string write in code (and nothing in
-# comments, strings or longer names), and passes the real tree.
+# comments, strings or longer names) and each file or socket call in proto/ (and none in other
+# parts), and passes the real tree.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 check="$ROOT/scripts/check-conventions.sh"
@@ -27,10 +28,21 @@ static void f(char *d, const char *s, struct t *o)
 }
 C
 printf 'void g(char *b)\n{\n    sprintf(b, "%%d", 1);\n}\n' >"$tmp/tests/b.c"
+mkdir -p "$tmp/proto"
+cat >"$tmp/proto/p.c" <<'C'
+static int h(const char *path, struct r *r)
+{
+    int fd = open(path, 0);
+    sk_frame_read(r);
+    r->read(r);
+    return fd;
+}
+C
+printf 'int s(const char *p)\n{\n    return open(p, 0);\n}\n' >"$tmp/server/io.c"
 rc=0
 out=$("$check" --root "$tmp") || rc=$?
 [[ $rc -eq 1 ]] || fail "banned calls: exit $rc, expected 1"
-want=$'check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)\nserver/a.c:8: strcpy(d, s);\ntests/b.c:3: sprintf(b, "%d", 1);\ncheck-conventions: FAILED (see docs/DEVELOPING.md, Conventions)'
+want=$'check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)\nserver/a.c:8: strcpy(d, s);\ntests/b.c:3: sprintf(b, "%d", 1);\ncheck-conventions: file or socket I/O in proto/\nproto/p.c:3: int fd = open(path, 0);\ncheck-conventions: FAILED (see docs/DEVELOPING.md, Conventions)'
 [[ "$out" == "$want" ]] || fail "listing: got
 $out"
 

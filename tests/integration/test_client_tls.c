@@ -33,6 +33,7 @@
 #include "sk_case.h"
 #include "sk_testdevice.h"
 #include "sk_tls.h"
+#include "sk_tlsfile.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

@@ -17,6 +17,7 @@
 #include "sk_testclient.h"
 #include "sk_testserver.h"
 #include "sk_tls.h"
+#include "sk_tlsfile.h"
 
 #include <arpa/inet.h>
 #include <lmdb.h>

@@ -13,6 +13,8 @@
 #endif
 #include "sk_testserver.h"
 
+#include "sk_tlsfile.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -46,6 +46,7 @@
 #include "sk_buf.h"
 #include "sk_err.h"
 #include "sk_tls.h"
+#include "sk_tlsfile.h"
 
 extern char **environ;
 

@@ -14,6 +14,7 @@
 #include "sk_term.h"
 #include "sk_sample.h"
 #include "sk_tls.h"
+#include "sk_tlsfile.h"
 #include "sk_uri.h"
 
 #include <errno.h>

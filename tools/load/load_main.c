@@ -14,6 +14,7 @@
 #include "sk_err.h"
 #include "sk_json.h"
 #include "sk_store.h"
+#include "sk_tlsfile.h"
 
 #include <errno.h>
 #include <getopt.h>
