@@ -482,12 +482,12 @@ static void test_bad_flags(void **state)
         const char *args[4];
         const char *msg;
     } cases[] = {
-        {{"--bogus", NULL}, "unknown option '--bogus'"},
+        {{"--bogus", NULL}, "unknown option --bogus (see --help)"},
         {{"--max-frame", "0", NULL}, "--max-frame needs a number"},
         {{"--max-frame", "12x", NULL}, "--max-frame needs a number"},
-        {{"--max-frame", NULL}, "--max-frame needs a number"},
+        {{"--max-frame", NULL}, "option --max-frame needs a value"},
         {{"/nonexistent/capture.bin", NULL}, "cannot open '/nonexistent/capture.bin'"},
-        {{"a.bin", "b.bin", NULL}, "only one input file"},
+        {{"a.bin", "b.bin", NULL}, "unexpected argument 'b.bin'"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(run_dump(f, NULL, cases[i].args), 2);

@@ -35,74 +35,38 @@ int sk_admin_fail(const sk_admin *a, int status, const char *fmt, ...)
     return status;
 }
 
-static const sk_admin_opt *find_opt(const sk_admin_opt *opts, const char *name, size_t n)
-{
-    for (const sk_admin_opt *o = opts; o && o->name; o++)
-        if (strlen(o->name) == n && memcmp(o->name, name, n) == 0)
-            return o;
-    return NULL;
-}
+/* The longest option table a command has, plus room to spare. */
+#define ADMIN_MAX_OPTS 48
 
 int sk_admin_parse(sk_admin *a, int argc, char **argv, const sk_admin_opt *opts, const char **pos,
                    size_t minpos, size_t maxpos, size_t *npos, const char *help)
 {
     int json = 0;
-    const sk_admin_opt globals[] = {
-        {"data", 1, &a->data, NULL}, {"json", 0, NULL, &json}, {NULL, 0, NULL, NULL}};
-    size_t np = 0;
-    int only_pos = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!only_pos && strcmp(arg, "--") == 0) {
-            only_pos = 1;
-            continue;
-        }
-        if (!only_pos && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
-            fputs(help, stdout);
-            return -1;
-        }
-        if (!only_pos && arg[0] == '-' && arg[1] == '-' && arg[2]) {
-            const char *name = arg + 2, *eq = strchr(name, '=');
-            size_t n = eq ? (size_t)(eq - name) : strlen(name);
-            const sk_admin_opt *o = find_opt(opts, name, n);
-            if (!o)
-                o = find_opt(globals, name, n);
-            if (!o)
-                return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown option --%.*s (see --help)",
-                                     (int)n, name);
-            if (o->has_arg) {
-                const char *v;
-                if (eq)
-                    v = eq + 1;
-                else if (i + 1 < argc)
-                    v = argv[++i];
-                else
-                    return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "option --%s needs a value",
-                                         o->name);
-                *o->val = v;
-            } else {
-                if (eq)
-                    return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "option --%s takes no value",
-                                         o->name);
-                *o->flag = 1;
-            }
-            continue;
-        }
-        if (!only_pos && arg[0] == '-' && arg[1] && arg[1] != '-')
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown option %s (see --help)", arg);
-        if (np >= maxpos)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unexpected argument '%s' (see --help)",
-                                 arg);
-        pos[np++] = arg;
+    const sk_opt globals[] = {
+        {"data", SK_OPT_VALUE, &a->data}, {"json", SK_OPT_FLAG, &json}, {NULL, 0, NULL}};
+    sk_opt conv[ADMIN_MAX_OPTS + 1];
+    size_t n = 0;
+    char err[160];
+    /* The commands' tables say has_arg/val/flag; the parser's say kind/dst. */
+    for (const sk_admin_opt *o = opts; o && o->name; o++) {
+        if (n == ADMIN_MAX_OPTS)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "too many options in one table");
+        conv[n].name = o->name;
+        conv[n].kind = o->has_arg ? SK_OPT_VALUE : SK_OPT_FLAG;
+        conv[n].dst = o->has_arg ? (void *)o->val : (void *)o->flag;
+        n++;
     }
+    conv[n].name = NULL;
+    int rc = sk_opts_parse(argc, argv, conv, globals, pos, minpos, maxpos, npos, 0, help, err,
+                           sizeof(err));
+    if (rc == SK_OPTS_HELP)
+        return -1;
+    if (rc != SK_OPTS_OK)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "%s", err);
     if (json)
         a->json = 1;
-    if (np < minpos)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "missing argument (see --help)");
     if (!a->data || !a->data[0])
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--data needs a directory");
-    if (npos)
-        *npos = np;
     return 0;
 }
 

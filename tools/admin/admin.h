@@ -23,15 +23,16 @@
 
 #include "sk_apply.h"
 #include "sk_case.h"
+#include "sk_opts.h"
 #include "sk_store.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 
-#define SK_ADMIN_EXIT_OK 0
-#define SK_ADMIN_EXIT_FAIL 1
-#define SK_ADMIN_EXIT_USAGE 2
+#define SK_ADMIN_EXIT_OK SK_EXIT_OK
+#define SK_ADMIN_EXIT_FAIL SK_EXIT_FAIL
+#define SK_ADMIN_EXIT_USAGE SK_EXIT_USAGE
 
 /* Device id 0 is never given to an enrolled device (enrollment counts from 1): sakhi-admin's
  * changes go through sk_apply_change as device 0, with op = highest op stored for device 0 + 1. */

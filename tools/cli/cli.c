@@ -49,14 +49,6 @@ int sk_cli_lib_fail(const sk_cli *cli, int rc, const char *what)
 
 /* ---- option parsing -------------------------------------------------------------------------- */
 
-static const sk_cli_opt *find_opt(const sk_cli_opt *opts, const char *name, size_t n)
-{
-    for (const sk_cli_opt *o = opts; o && o->name; o++)
-        if (strlen(o->name) == n && memcmp(o->name, name, n) == 0)
-            return o;
-    return NULL;
-}
-
 int sk_cli_parse(sk_cli *cli, int argc, char **argv, const sk_cli_opt *opts, const char **pos,
                  size_t minpos, size_t maxpos, size_t *npos, const char *help)
 {
@@ -64,63 +56,17 @@ int sk_cli_parse(sk_cli *cli, int argc, char **argv, const sk_cli_opt *opts, con
         {"store", SK_CLI_VALUE, &cli->store}, {"pin-file", SK_CLI_VALUE, &cli->pin_file},
         {"pin", SK_CLI_VALUE, &cli->pin},     {"json", SK_CLI_FLAG, &cli->json},
         {"quiet", SK_CLI_FLAG, &cli->quiet},  {NULL, 0, NULL}};
-    size_t np = 0;
-    int only_pos = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!only_pos && strcmp(arg, "--") == 0) {
-            only_pos = 1;
-            continue;
-        }
-        if (!only_pos && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
-            fputs(help, stdout);
-            cli->help = 1;
-            return -1;
-        }
-        if (!only_pos && arg[0] == '-' && arg[1] == '-' && arg[2]) {
-            const char *name = arg + 2, *eq = strchr(name, '=');
-            size_t n = eq ? (size_t)(eq - name) : strlen(name);
-            const sk_cli_opt *o = find_opt(opts, name, n);
-            if (!o)
-                o = find_opt(globals, name, n);
-            if (!o)
-                return sk_cli_fail(cli, SK_CLI_USAGE, "unknown option --%.*s (see --help)", (int)n,
-                                   name);
-            if (o->kind == SK_CLI_FLAG) {
-                if (eq)
-                    return sk_cli_fail(cli, SK_CLI_USAGE, "option --%s takes no value", o->name);
-                *(int *)o->dst = 1;
-                continue;
-            }
-            const char *v;
-            if (eq)
-                v = eq + 1;
-            else if (i + 1 < argc)
-                v = argv[++i];
-            else
-                return sk_cli_fail(cli, SK_CLI_USAGE, "option --%s needs a value", o->name);
-            if (o->kind == SK_CLI_VALUE) {
-                *(const char **)o->dst = v;
-            } else {
-                sk_cli_multi *m = o->dst;
-                if (m->n >= SK_CLI_MULTI_MAX)
-                    return sk_cli_fail(cli, SK_CLI_USAGE, "option --%s given too often", o->name);
-                m->v[m->n++] = v;
-            }
-            continue;
-        }
-        if (!only_pos && arg[0] == '-' && arg[1] && !isdigit((unsigned char)arg[1]))
-            return sk_cli_fail(cli, SK_CLI_USAGE, "unknown option %s (see --help)", arg);
-        if (np >= maxpos)
-            return sk_cli_fail(cli, SK_CLI_USAGE, "unexpected argument '%s' (see --help)", arg);
-        pos[np++] = arg;
+    char err[160];
+    int rc = sk_opts_parse(argc, argv, opts, globals, pos, minpos, maxpos, npos, 1, help, err,
+                           sizeof(err));
+    if (rc == SK_OPTS_HELP) {
+        cli->help = 1;
+        return -1;
     }
-    if (np < minpos)
-        return sk_cli_fail(cli, SK_CLI_USAGE, "missing argument (see --help)");
+    if (rc != SK_OPTS_OK)
+        return sk_cli_fail(cli, SK_CLI_USAGE, "%s", err);
     if (!cli->store || !cli->store[0])
         return sk_cli_fail(cli, SK_CLI_USAGE, "--store needs a directory");
-    if (npos)
-        *npos = np;
     return 0;
 }
 

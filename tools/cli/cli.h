@@ -12,13 +12,14 @@
 #define SK_CLI_H
 
 #include "sakhi/sakhi.h"
+#include "sk_opts.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define SK_CLI_OK 0
-#define SK_CLI_FAIL 1
-#define SK_CLI_USAGE 2
+#define SK_CLI_OK SK_EXIT_OK
+#define SK_CLI_FAIL SK_EXIT_FAIL
+#define SK_CLI_USAGE SK_EXIT_USAGE
 
 typedef struct sk_cli {
     const char *cmd;      /* current command name, for messages */
@@ -31,20 +32,11 @@ typedef struct sk_cli {
     sakhi_client *c;      /* open store, or NULL */
 } sk_cli;
 
-/* Option kinds. */
-enum { SK_CLI_FLAG = 1, SK_CLI_VALUE = 2, SK_CLI_MULTI = 3 };
-
-#define SK_CLI_MULTI_MAX 16
-typedef struct sk_cli_multi {
-    const char *v[SK_CLI_MULTI_MAX];
-    size_t n;
-} sk_cli_multi;
-
-typedef struct sk_cli_opt {
-    const char *name; /* without the dashes */
-    int kind;         /* SK_CLI_FLAG: dst is int*; VALUE: const char **; MULTI: sk_cli_multi* */
-    void *dst;
-} sk_cli_opt;
+/* Option kinds and tables: the tools' one parser (tools/common/sk_opts.h). */
+enum { SK_CLI_FLAG = SK_OPT_FLAG, SK_CLI_VALUE = SK_OPT_VALUE, SK_CLI_MULTI = SK_OPT_MULTI };
+#define SK_CLI_MULTI_MAX SK_OPT_MULTI_MAX
+typedef sk_opt_multi sk_cli_multi;
+typedef sk_opt sk_cli_opt;
 
 /*
  * Parse argv[1..argc) of a command: options from opts (and the global ones: --store, --pin-file,

@@ -16,6 +16,7 @@
 #include "sk_err.h"
 #include "sk_frame.h"
 #include "sk_msg.h"
+#include "sk_opts.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -35,31 +36,28 @@ typedef struct dump {
     uint64_t frames;
 } dump;
 
-static void usage(FILE *f)
-{
-    fputs("usage: sakhi-dump [--max-frame N] [--hex] [FILE | -]\n"
-          "\n"
-          "Decode a byte stream of Sakhi Sync protocol frames (4-byte big-endian length, then one\n"
-          "MessagePack value) and print one JSON object per frame on stdout, in stream order.\n"
-          "Reads FILE, or standard input when FILE is '-' or absent.\n"
-          "\n"
-          "  --max-frame N   largest frame body accepted (default 1048576, as the protocol's\n"
-          "                  default); a longer declared length is reported as FRAME_TOO_BIG\n"
-          "  --hex           add each frame's body bytes as \"hex\"\n"
-          "  -h, --help      this text\n"
-          "\n"
-          "Each message line:  "
-          "{\"offset\":O,\"len\":L,\"type\":\"HELLO\",\"type_code\":1,\"rid\":R,...}\n"
-          "where O is the byte offset of the frame's length prefix and L its body length.\n"
-          "Each error line:    {\"offset\":O,\"error\":\"NAME\",\"message\":\"...\",...}\n"
-          "where O is the offset of the offending byte. A body that does not decode is reported\n"
-          "and skipped (with \"frame_offset\" and, when it is valid MessagePack, \"raw\"); a bad\n"
-          "length prefix or a stream that ends inside a frame ends the dump.\n"
-          "\n"
-          "Exit status: 0 when every frame decoded, 1 when any error was reported, 2 on a usage\n"
-          "or read error.\n",
-          f);
-}
+static const char k_help[] =
+    "usage: sakhi-dump [--max-frame N] [--hex] [FILE | -]\n"
+    "\n"
+    "Decode a byte stream of Sakhi Sync protocol frames (4-byte big-endian length, then one\n"
+    "MessagePack value) and print one JSON object per frame on stdout, in stream order.\n"
+    "Reads FILE, or standard input when FILE is '-' or absent.\n"
+    "\n"
+    "  --max-frame N   largest frame body accepted (default 1048576, as the protocol's\n"
+    "                  default); a longer declared length is reported as FRAME_TOO_BIG\n"
+    "  --hex           add each frame's body bytes as \"hex\"\n"
+    "  -h, --help      this text\n"
+    "\n"
+    "Each message line:  "
+    "{\"offset\":O,\"len\":L,\"type\":\"HELLO\",\"type_code\":1,\"rid\":R,...}\n"
+    "where O is the byte offset of the frame's length prefix and L its body length.\n"
+    "Each error line:    {\"offset\":O,\"error\":\"NAME\",\"message\":\"...\",...}\n"
+    "where O is the offset of the offending byte. A body that does not decode is reported\n"
+    "and skipped (with \"frame_offset\" and, when it is valid MessagePack, \"raw\"); a bad\n"
+    "length prefix or a stream that ends inside a frame ends the dump.\n"
+    "\n"
+    "Exit status: 0 when every frame decoded, 1 when any error was reported, 2 on a usage\n"
+    "or read error.\n";
 
 static void put_raw(sk_buf *b, const char *s)
 {
@@ -244,40 +242,36 @@ int main(int argc, char **argv)
     dump d;
     const char *path = NULL;
     unsigned long max_frame = SK_FRAME_DEFAULT_MAX;
-    int status = 2;
+    int status = SK_EXIT_USAGE;
     FILE *in = NULL;
     memset(&d, 0, sizeof(d));
     sk_buf_init(&d.line);
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--hex") == 0) {
-            d.hex = 1;
-        } else if (strcmp(a, "--max-frame") == 0 || strncmp(a, "--max-frame=", 12) == 0) {
-            const char *v = a[11] == '=' ? a + 12 : (i + 1 < argc ? argv[++i] : NULL);
-            char *end = NULL;
-            errno = 0;
-            max_frame = v && *v >= '0' && *v <= '9' ? strtoul(v, &end, 10) : 0;
-            if (!v || errno || !end || *end || max_frame < 1 || max_frame > DUMP_MAX_FRAME_LIMIT) {
-                fprintf(stderr,
-                        "sakhi-dump: --max-frame needs a number from 1 to %u, got '%s'\n"
-                        "(see sakhi-dump --help)\n",
-                        DUMP_MAX_FRAME_LIMIT, v ? v : "");
-                return 2;
-            }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "sakhi-dump: unknown option '%s'\n(see sakhi-dump --help)\n", a);
-            return 2;
-        } else if (path) {
-            fprintf(stderr, "sakhi-dump: only one input file, got '%s' and '%s'\n", path, a);
-            return 2;
-        } else {
-            path = a;
+    const char *max_s = NULL, *pos[1];
+    size_t npos = 0;
+    char err[160];
+    const sk_opt opts[] = {
+        {"max-frame", SK_OPT_VALUE, &max_s}, {"hex", SK_OPT_FLAG, &d.hex}, {NULL, 0, NULL}};
+    int prc = sk_opts_parse(argc, argv, opts, NULL, pos, 0, 1, &npos, 0, k_help, err, sizeof(err));
+    if (prc == SK_OPTS_HELP)
+        return SK_EXIT_OK;
+    if (prc != SK_OPTS_OK) {
+        fprintf(stderr, "sakhi-dump: %s\n", err);
+        return SK_EXIT_USAGE;
+    }
+    if (max_s) {
+        char *end = NULL;
+        errno = 0;
+        max_frame = *max_s >= '0' && *max_s <= '9' ? strtoul(max_s, &end, 10) : 0;
+        if (errno || !end || *end || max_frame < 1 || max_frame > DUMP_MAX_FRAME_LIMIT) {
+            fprintf(stderr,
+                    "sakhi-dump: --max-frame needs a number from 1 to %u, got '%s'\n"
+                    "(see sakhi-dump --help)\n",
+                    DUMP_MAX_FRAME_LIMIT, max_s);
+            return SK_EXIT_USAGE;
         }
     }
+    path = npos ? pos[0] : NULL;
 
     if (!path || strcmp(path, "-") == 0) {
         in = stdin;
@@ -285,7 +279,7 @@ int main(int argc, char **argv)
         in = fopen(path, "rb");
         if (!in) {
             fprintf(stderr, "sakhi-dump: cannot open '%s': %s\n", path, strerror(errno));
-            return 2;
+            return SK_EXIT_USAGE;
         }
     }
     sk_frame_reader_init(&d.r, (uint32_t)max_frame);
@@ -295,9 +289,9 @@ int main(int argc, char **argv)
         rc = -1;
     }
     if (rc < 0)
-        status = 2;
+        status = SK_EXIT_USAGE;
     else
-        status = d.errors ? 1 : 0;
+        status = d.errors ? SK_EXIT_FAIL : SK_EXIT_OK;
     sk_frame_reader_free(&d.r);
     sk_buf_free(&d.line);
     if (in != stdin)
