@@ -4,6 +4,8 @@
  */
 #include "sk_err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 const char *sk_err_text(int code)
@@ -40,4 +42,15 @@ sk_advice sk_err_advice(int code)
 #undef SK_ERR_ADV
     default: return SK_ADVICE_FIX;
     }
+}
+
+void sk_err_printf(char *err, size_t errcap, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errcap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
 }

@@ -8,6 +8,8 @@
 #ifndef SK_ERR_H
 #define SK_ERR_H
 
+#include <stddef.h>
+
 /* What a client should do when it receives the code (docs/PROTOCOL.md, table "Error codes"). */
 typedef enum sk_advice {
     SK_ADVICE_NONE = 0,   /* not an error */
@@ -69,5 +71,9 @@ const char *sk_err_text(int code);
 const char *sk_err_name(int code);
 /* What a client should do on this code; SK_ADVICE_FIX for unknown codes >= 1. */
 sk_advice sk_err_advice(int code);
+/* Write a reason into a caller's buffer (err, errcap), as the functions that take one do;
+ * nothing when err is NULL or errcap is 0. Truncated to fit, always terminated. */
+void sk_err_printf(char *err, size_t errcap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

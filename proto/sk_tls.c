@@ -31,7 +31,6 @@
 #include <openssl/x509v3.h>
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,20 +67,6 @@ struct sk_tls_conn {
     int rc;            /* sticky negative code */
     char err[SK_TLS_ERRLEN];
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* The text of the first queued OpenSSL error, or a fallback. */
 static const char *ossl_reason(void)
@@ -181,17 +166,17 @@ int sk_tls_pin_from_cert_pem(uint8_t pin[SK_TLS_PIN_LEN], const void *pem, size_
     ERR_clear_error();
     b = mem_bio(pem, len);
     if (b == NULL) {
-        set_err(err, errlen, "no PEM certificate in %s", name);
+        sk_err_printf(err, errlen, "no PEM certificate in %s", name);
         goto out;
     }
     x = PEM_read_bio_X509(b, NULL, NULL, NULL);
     if (x == NULL) {
-        set_err(err, errlen, "no PEM certificate in %s: %s", name, ossl_reason());
+        sk_err_printf(err, errlen, "no PEM certificate in %s: %s", name, ossl_reason());
         goto out;
     }
     rc = spki_sha256(x, pin);
     if (rc != 0)
-        set_err(err, errlen, "cannot hash the public key of %s", name);
+        sk_err_printf(err, errlen, "cannot hash the public key of %s", name);
 out:
     X509_free(x);
     BIO_free(b);
@@ -239,13 +224,13 @@ static int ctx_new(sk_tls_ctx **out, int is_server, char *err, size_t errlen)
     sk_tls_ctx *ctx = calloc(1, sizeof(*ctx));
 
     if (ctx == NULL) {
-        set_err(err, errlen, "out of memory");
+        sk_err_printf(err, errlen, "out of memory");
         return -SK_E_NOMEM;
     }
     ctx->is_server = is_server;
     ctx->ssl_ctx = SSL_CTX_new(is_server ? TLS_server_method() : TLS_client_method());
     if (ctx->ssl_ctx == NULL || apply_policy(ctx->ssl_ctx) != 0) {
-        set_err(err, errlen, "cannot set up TLS: %s", ossl_reason());
+        sk_err_printf(err, errlen, "cannot set up TLS: %s", ossl_reason());
         sk_tls_ctx_free(ctx);
         return -SK_E_INTERNAL;
     }
@@ -296,26 +281,26 @@ int sk_tls_ctx_new_server_pem(sk_tls_ctx **out, const void *cert_pem, size_t cer
     rc = -SK_E_INTERNAL;
     cb = mem_bio(cert_pem, cert_len);
     if (cb == NULL || use_cert_chain(ctx->ssl_ctx, cb) != 0) {
-        set_err(err, errlen, "cannot load certificate %s: %s", cert_name, ossl_reason());
+        sk_err_printf(err, errlen, "cannot load certificate %s: %s", cert_name, ossl_reason());
         goto out;
     }
     kb = mem_bio(key_pem, key_len);
     pk = kb ? PEM_read_bio_PrivateKey(kb, NULL, no_passphrase, NULL) : NULL;
     if (pk == NULL) {
-        set_err(err, errlen, "cannot load private key %s: %s", key_name, ossl_reason());
+        sk_err_printf(err, errlen, "cannot load private key %s: %s", key_name, ossl_reason());
         goto out;
     }
     if (SSL_CTX_use_PrivateKey(ctx->ssl_ctx, pk) != 1) {
         if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
-            set_err(err, errlen, "private key %s does not belong to certificate %s", key_name,
-                    cert_name);
+            sk_err_printf(err, errlen, "private key %s does not belong to certificate %s", key_name,
+                          cert_name);
         else
-            set_err(err, errlen, "cannot load private key %s: %s", key_name, ossl_reason());
+            sk_err_printf(err, errlen, "cannot load private key %s: %s", key_name, ossl_reason());
         goto out;
     }
     if (SSL_CTX_check_private_key(ctx->ssl_ctx) != 1) {
-        set_err(err, errlen, "private key %s does not belong to certificate %s", key_name,
-                cert_name);
+        sk_err_printf(err, errlen, "private key %s does not belong to certificate %s", key_name,
+                      cert_name);
         goto out;
     }
     SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_NONE,
@@ -339,7 +324,7 @@ int sk_tls_ctx_new_client(sk_tls_ctx **out, const uint8_t pin[SK_TLS_PIN_LEN], c
     int rc;
 
     if (pin == NULL) {
-        set_err(err, errlen, "a TLS client needs the server's key pin");
+        sk_err_printf(err, errlen, "a TLS client needs the server's key pin");
         return -SK_E_BAD_VALUE;
     }
     ERR_clear_error();
@@ -872,9 +857,9 @@ int sk_tls_make_self_signed_pem(sk_buf *cert_out, sk_buf *key_out, const char *c
     if (cert_out == NULL || key_out == NULL || common_name == NULL || common_name[0] == '\0' ||
         strlen(common_name) > 64 || not_after_s <= not_before_s ||
         not_before_s < -(int64_t)86400 * 365 * 100 || not_after_s > (int64_t)86400 * 365 * 100) {
-        set_err(err, errlen,
-                "bad arguments: a common name of 1..64 bytes and a validity "
-                "that ends after it starts (within 100 years) are needed");
+        sk_err_printf(err, errlen,
+                      "bad arguments: a common name of 1..64 bytes and a validity "
+                      "that ends after it starts (within 100 years) are needed");
         return -SK_E_BAD_VALUE;
     }
     ERR_clear_error();
@@ -883,7 +868,7 @@ int sk_tls_make_self_signed_pem(sk_buf *cert_out, sk_buf *key_out, const char *c
     x = X509_new();
     bn = BN_new();
     if (pk == NULL || x == NULL || bn == NULL) {
-        set_err(err, errlen, "cannot make a key: %s", ossl_reason());
+        sk_err_printf(err, errlen, "cannot make a key: %s", ossl_reason());
         goto out;
     }
     if (sk_random(serial, sizeof(serial)) != 0)
@@ -913,13 +898,14 @@ int sk_tls_make_self_signed_pem(sk_buf *cert_out, sk_buf *key_out, const char *c
         PEM_write_bio_X509(cmem, x) != 1)
         goto fail_ossl;
     if ((rc = bio_to_buf(kmem, key_out)) != 0 || (rc = bio_to_buf(cmem, cert_out)) != 0) {
-        set_err(err, errlen, "%s",
-                rc == -SK_E_NOMEM ? "out of memory" : "cannot make the certificate: no PEM text");
+        sk_err_printf(err, errlen, "%s",
+                      rc == -SK_E_NOMEM ? "out of memory"
+                                        : "cannot make the certificate: no PEM text");
         goto out;
     }
     goto out;
 fail_ossl:
-    set_err(err, errlen, "cannot make the certificate: %s", ossl_reason());
+    sk_err_printf(err, errlen, "cannot make the certificate: %s", ossl_reason());
     rc = -SK_E_INTERNAL;
 out:
     if (kmem != NULL) {

@@ -15,25 +15,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* The whole of a regular file of at most SK_TLSFILE_MAX bytes into out (one allocation, so a
  * key is never left behind in a buffer given back by a realloc). 0, or -1 with errno set. */
@@ -89,11 +74,12 @@ int sk_tls_pin_from_cert_file(uint8_t pin[SK_TLS_PIN_LEN], const char *cert_pem_
     int rc;
 
     if (cert_pem_path == NULL) {
-        set_err(err, errlen, "no certificate file given");
+        sk_err_printf(err, errlen, "no certificate file given");
         return -SK_E_BAD_VALUE;
     }
     if (read_file(cert_pem_path, &b) != 0) {
-        set_err(err, errlen, "cannot open certificate %s: %s", cert_pem_path, strerror(errno));
+        sk_err_printf(err, errlen, "cannot open certificate %s: %s", cert_pem_path,
+                      strerror(errno));
         rc = -SK_E_INTERNAL;
     } else {
         rc = sk_tls_pin_from_cert_pem(pin, b.data, b.len, cert_pem_path, err, errlen);
@@ -109,15 +95,16 @@ int sk_tls_ctx_new_server(sk_tls_ctx **out, const char *cert_pem_path, const cha
     int rc = -SK_E_INTERNAL;
 
     if (cert_pem_path == NULL || key_pem_path == NULL) {
-        set_err(err, errlen, "a TLS server needs a certificate and a key file");
+        sk_err_printf(err, errlen, "a TLS server needs a certificate and a key file");
         return -SK_E_BAD_VALUE;
     }
     if (read_file(cert_pem_path, &cert) != 0) {
-        set_err(err, errlen, "cannot load certificate %s: %s", cert_pem_path, strerror(errno));
+        sk_err_printf(err, errlen, "cannot load certificate %s: %s", cert_pem_path,
+                      strerror(errno));
         goto out;
     }
     if (read_file(key_pem_path, &key) != 0) {
-        set_err(err, errlen, "cannot load private key %s: %s", key_pem_path, strerror(errno));
+        sk_err_printf(err, errlen, "cannot load private key %s: %s", key_pem_path, strerror(errno));
         goto out;
     }
     rc = sk_tls_ctx_new_server_pem(out, cert.data, cert.len, cert_pem_path, key.data, key.len,
@@ -137,11 +124,11 @@ static int write_new_file(const char *path, const uint8_t *data, size_t len, mod
 
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) {
-        set_err(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        sk_err_printf(err, errlen, "cannot create %s: %s", path, strerror(errno));
         return errno == EEXIST ? -SK_E_BAD_VALUE : -SK_E_STORE_IO;
     }
     if (fchmod(fd, mode) != 0) { /* exact mode whatever the umask */
-        set_err(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
+        sk_err_printf(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
         rc = -SK_E_STORE_IO;
         goto out;
     }
@@ -151,19 +138,19 @@ static int write_new_file(const char *path, const uint8_t *data, size_t len, mod
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+            sk_err_printf(err, errlen, "cannot write %s: %s", path, strerror(errno));
             rc = -SK_E_STORE_IO;
             goto out;
         }
         off += (size_t)w;
     }
     if (fsync(fd) != 0) {
-        set_err(err, errlen, "cannot sync %s: %s", path, strerror(errno));
+        sk_err_printf(err, errlen, "cannot sync %s: %s", path, strerror(errno));
         rc = -SK_E_STORE_IO;
     }
 out:
     if (close(fd) != 0 && rc == 0) {
-        set_err(err, errlen, "cannot close %s: %s", path, strerror(errno));
+        sk_err_printf(err, errlen, "cannot close %s: %s", path, strerror(errno));
         rc = -SK_E_STORE_IO;
     }
     if (rc != 0)
@@ -179,13 +166,13 @@ int sk_tls_make_self_signed_validity(const char *cert_path, const char *key_path
     int rc;
 
     if (cert_path == NULL || key_path == NULL) {
-        set_err(err, errlen,
-                "bad arguments: paths, a common name of 1..64 bytes and a validity "
-                "that ends after it starts (within 100 years) are needed");
+        sk_err_printf(err, errlen,
+                      "bad arguments: paths, a common name of 1..64 bytes and a validity "
+                      "that ends after it starts (within 100 years) are needed");
         return -SK_E_BAD_VALUE;
     }
     if (strcmp(cert_path, key_path) == 0) {
-        set_err(err, errlen, "certificate and key must be different files");
+        sk_err_printf(err, errlen, "certificate and key must be different files");
         return -SK_E_BAD_VALUE;
     }
     rc = sk_tls_make_self_signed_pem(&cert, &key, common_name, not_before_s, not_after_s, err,
@@ -208,7 +195,7 @@ int sk_tls_make_self_signed(const char *cert_path, const char *key_path, const c
                             int days, char *err, size_t errlen)
 {
     if (days <= 0 || days > 36500) {
-        set_err(err, errlen, "validity must be 1..36500 days");
+        sk_err_printf(err, errlen, "validity must be 1..36500 days");
         return -SK_E_BAD_VALUE;
     }
     /* From a day ago, so a verifier that does check dates accepts it despite small skews. */

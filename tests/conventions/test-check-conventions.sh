@@ -2,17 +2,8 @@
 # scripts/check-conventions.sh lists each unbounded string write in code (and nothing in
 # comments, strings or longer names) and each file or socket call in proto/ (and none in other
 # parts), and passes the real tree.
-set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check="$ROOT/scripts/check-conventions.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail()
-{
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
 
 mkdir -p "$tmp/server" "$tmp/tests"
 cat >"$tmp/server/a.c" <<'C'
@@ -50,8 +41,4 @@ rc=0
 out=$("$check" --root "$ROOT") || rc=$?
 [[ $rc -eq 0 ]] || fail "the tree breaks a convention: $out"
 
-if [[ $fails -ne 0 ]]; then
-    echo "$fails failure(s)"
-    exit 1
-fi
-echo "check-conventions: all cases behave"
+finish "check-conventions: all cases behave"

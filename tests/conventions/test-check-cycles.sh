@@ -1,17 +1,8 @@
 #!/usr/bin/env bash
 # scripts/check-cycles.py finds a cycle and a layer violation in a small tree made for it, names
 # the files and the names that tie them, and passes the real tree.
-set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check="$ROOT/scripts/check-cycles.py"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail()
-{
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
 
 # A tree with one call cycle (server/a.c <-> server/b.c, through one shared header), one
 # include cycle (proto/x.h <-> proto/y.h) and a proto file that includes a server header.
@@ -52,8 +43,4 @@ rc=0
 out=$("$check" --root "$ROOT") || rc=$?
 [[ $rc -eq 0 ]] || fail "the tree has cycles or layer violations: $out"
 
-if [[ $fails -ne 0 ]]; then
-    echo "$fails failure(s)"
-    exit 1
-fi
-echo "check-cycles: all cases behave"
+finish "check-cycles: all cases behave"

@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
 # The commit-message check (scripts/check-commits.sh) accepts a message that follows
 # docs/DEVELOPING.md and refuses each way of breaking it, with its reason.
-set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check="$ROOT/scripts/check-commits.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
 
 expect()
 {
@@ -34,8 +30,4 @@ expect fail "no body" 'Add the epoch to WELCOME\n'
 expect fail "no body" 'Add the epoch to WELCOME\n\n# only a comment\n'
 expect fail "empty subject" '\n\nWhy.\n'
 
-if ((fails)); then
-    echo "commit rules: $fails failed"
-    exit 1
-fi
-echo "commit rules: 10 cases as expected"
+finish "commit rules: 10 cases as expected"

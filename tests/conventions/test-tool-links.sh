@@ -3,14 +3,8 @@
 # sakhi-dump and sakhi-load are linked without libsakhi_server_core.a (the link line CMake
 # wrote), and hold no symbol of sessions, the listener, the writer thread or the transports;
 # sakhi-admin and sakhi-dump use no libuv at all (no uv_ symbol, no libuv in NEEDED).
-set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BUILD=${1:?usage: test-tool-links.sh BUILD_DIR}
-fails=0
-fail()
-{
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
 
 check()
 {
@@ -38,8 +32,4 @@ check sakhi-admin admin 1
 check sakhi-dump dump 1
 check sakhi-load load 0
 
-if [[ $fails -ne 0 ]]; then
-    echo "$fails failure(s)"
-    exit 1
-fi
-echo "tool links: sakhi-admin, sakhi-dump and sakhi-load do not link the server core"
+finish "tool links: sakhi-admin, sakhi-dump and sakhi-load do not link the server core"
