@@ -1,5 +1,5 @@
 /*
- * test_report.c - the monthly figures (server/sk_report.h) over a fixture month on a real LMDB
+ * test_report.c - the monthly figures (storage/sk_report.h) over a fixture month on a real LMDB
  * store: referrals pushed through the server's apply path and moved through the workflow by the
  * casework API at fixed times, so every count is known exactly:
  *

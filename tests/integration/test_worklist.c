@@ -1,5 +1,5 @@
 /*
- * test_worklist.c - the centre's worklists (server/sk_worklist.h) on a real LMDB store, and
+ * test_worklist.c - the centre's worklists (storage/sk_worklist.h) on a real LMDB store, and
  * `sakhi-admin cases`, `tasks` and `alerts` through the real executable:
  *
  *   R1  urgent, Leh, captured 3 days ago, accepted; st1 makes st2 its owner; tasks: for the

@@ -160,7 +160,7 @@ int sk_admin_cmd_config(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_history(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_review(sk_admin *a, int argc, char **argv);
 
-/* worklists through server/sk_worklist.h (admin_worklist.c) */
+/* worklists through storage/sk_worklist.h (admin_worklist.c) */
 int sk_admin_cmd_cases(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_tasks(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_alerts(sk_admin *a, int argc, char **argv);

@@ -506,7 +506,7 @@ static int days_in(unsigned y, unsigned m)
     return d[m - 1];
 }
 
-/* ---- transitions (server/sk_report.h) ------------------------------------------------------ */
+/* ---- transitions (storage/sk_report.h) ------------------------------------------------------ */
 
 static void json_row(sk_jw *w, const char *key, const sk_report_row *row)
 {

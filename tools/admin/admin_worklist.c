@@ -1,6 +1,6 @@
 /*
  * admin_worklist.c - sakhi-admin cases, tasks and alerts: the centre's worklists, printed from
- * server/sk_worklist.h (the same functions the desk calls), so a filter or an order means the
+ * storage/sk_worklist.h (the same functions the desk calls), so a filter or an order means the
  * same on every screen.
  *
  * Tables have a header row and show times in the centre's zone (IST) unless --utc is given;
