@@ -22,6 +22,7 @@
 #include "sk_context.h"
 #include "sk_tls.h"
 #include "sk_tlsfile.h"
+#include "sk_uri.h"
 
 #define H2O_USE_LIBUV 1
 #include <h2o.h>
@@ -96,9 +97,9 @@ struct sk_desk {
     struct desk_job *pq_head, *pq_tail; /* page jobs waiting for a turn */
     unsigned pq_len;
     desk_sess sess[DESK_SESSIONS];
-    char pin_hex[SK_TLS_PIN_HEX_LEN + 1]; /* the centre key's pin, for enrollment URIs */
-    sk_ratelimit *rl_user;                /* failed logins per (name, address) */
-    sk_ratelimit *rl_addr;                /* failed logins per address */
+    uint8_t pin[SK_TLS_PIN_LEN]; /* the centre key's pin, for enrollment URIs */
+    sk_ratelimit *rl_user;       /* failed logins per (name, address) */
+    sk_ratelimit *rl_addr;       /* failed logins per address */
 };
 
 /* ---- one request in flight -------------------------------------------------------------- */
@@ -665,20 +666,28 @@ static int on_setup_post(sk_desk *d, h2o_req_t *req)
 static void enrolled_page(sk_desk *d, desk_job *j)
 {
     sk_buf uri = SK_BUF_INIT, page = SK_BUF_INIT;
+    sk_enroll_uri u;
     struct sockaddr_storage bound;
     int blen = sizeof(bound);
     unsigned port = d->srv->cfg->port;
     if (uv_tcp_getsockname(&d->srv->listener, (struct sockaddr *)&bound, &blen) == 0)
         port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
                                                 : ((struct sockaddr_in6 *)&bound)->sin6_port);
-    if (sk_desk_enroll_uri(&uri, j->host, port, j->op.text, d->pin_hex) == 0 &&
-        sk_buf_append(&uri, "", 1) == 0) {
+    memset(&u, 0, sizeof(u));
+    u.naddrs = 1;
+    u.addrs[0].port = (uint16_t)port;
+    memcpy(u.pin, d->pin, sizeof(u.pin));
+    if (snprintf(u.addrs[0].host, sizeof(u.addrs[0].host), "%s", j->host) <
+            (int)sizeof(u.addrs[0].host) &&
+        snprintf(u.code, sizeof(u.code), "%s", j->op.text) < (int)sizeof(u.code) &&
+        sk_uri_format(&uri, &u) == 0 && sk_buf_append(&uri, "", 1) == 0) {
         int st =
             sk_desk_page_enrolled(&page, &j->who, j->op.worker, j->op.text, (const char *)uri.data);
         send_page(j->req, st, &page);
     } else {
         send_message(j->req, 500, j->who.lang, T_TITLE, T_BUSY);
     }
+    OPENSSL_cleanse(&u, sizeof(u));
     OPENSSL_cleanse(uri.data, uri.cap);
     OPENSSL_cleanse(page.data, page.cap);
     sk_buf_free(&uri);
@@ -826,12 +835,8 @@ static void page_work(uv_work_t *w)
     case R_WORKLIST:
         j->status = sk_desk_page_worklist(&j->body, st, j->d->index, &j->who, &j->form, j->now_ms);
         break;
-    case R_TASKS:
-        j->status = sk_desk_page_tasks(&j->body, st, j->d->index, &j->who, j->now_ms);
-        break;
-    case R_ALERTS:
-        j->status = sk_desk_page_alerts(&j->body, st, j->d->index, &j->who, j->now_ms);
-        break;
+    case R_TASKS: j->status = sk_desk_page_tasks(&j->body, st, &j->who, j->now_ms); break;
+    case R_ALERTS: j->status = sk_desk_page_alerts(&j->body, st, &j->who, j->now_ms); break;
     case R_DEVICES: j->status = sk_desk_page_devices(&j->body, st, &j->who, j->now_ms); break;
     case R_REPORT:
         j->status = sk_desk_page_report(&j->body, st, &j->who, &j->form, j->now_ms);
@@ -1418,12 +1423,10 @@ int sk_desk_start(sk_desk **out, sk_server *srv, char *err, size_t errcap)
         ret = 2;
         goto out;
     }
-    uint8_t pin[SK_TLS_PIN_LEN];
-    if (sk_tls_pin_from_cert_file(pin, cfg->tls_cert, err, errcap) != 0) {
+    if (sk_tls_pin_from_cert_file(d->pin, cfg->tls_cert, err, errcap) != 0) {
         ret = 2;
         goto out;
     }
-    sk_tls_pin_format(d->pin_hex, pin);
     h2o_config_init(&d->conf);
     d->conf_init = 1;
     d->conf.server_name = h2o_iovec_init(H2O_STRLIT("sakhi-desk"));

@@ -174,43 +174,6 @@ fail:
 
 /* ---- enrollment page ---------------------------------------------------------------------- */
 
-static void uri_value(sk_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '.' || c == '-' || c == '_' || c == '~' || c == ':') {
-            sk_buf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            sk_buf_append(b, e, 3);
-        }
-    }
-}
-
-int sk_desk_enroll_uri(sk_buf *b, const char *host, unsigned port, const char *code,
-                       const char *pin_hex)
-{
-    char p[8];
-    snprintf(p, sizeof(p), "%u", port);
-    sk_buf_append(b, "sakhi:enroll?v=1&addr=", 22);
-    if (strchr(host, ':')) { /* an IPv6 literal goes in brackets */
-        sk_buf_append(b, "%5B", 3);
-        uri_value(b, host);
-        sk_buf_append(b, "%5D", 3);
-    } else {
-        uri_value(b, host);
-    }
-    sk_buf_append(b, ":", 1);
-    sk_buf_append(b, p, strlen(p));
-    sk_buf_append(b, "&code=", 6);
-    uri_value(b, code);
-    sk_buf_append(b, "&pin=", 5);
-    uri_value(b, pin_hex);
-    return b->oom ? -SK_E_NOMEM : 0;
-}
-
 int sk_desk_qr_svg(sk_buf *b, const char *text)
 {
     QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);

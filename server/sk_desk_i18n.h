@@ -152,12 +152,34 @@ enum { SK_LANG_EN = 0, SK_LANG_HI = 1, SK_LANG_COUNT = 2 };
     X(T_REVOKED, "revoked", "रद्द")                                                                 \
     X(T_ADMIN_ONLY, "Only an administrator may open this page.", "यह पेज केवल व्यवस्थापक खोल सकते हैं।")  \
     X(T_REPORT_HINT,                                                                               \
-      "Cases captured in the month (UTC month, as sakhi-admin report), inside your scope; counts " \
-      "only.",                                                                                     \
-      "महीने में दर्ज मामले (UTC महीना, sakhi-admin report की तरह), आपके दायरे में; केवल संख्याएँ।")            \
+      "The month in India Standard Time, the figures of sakhi-admin report, inside your scope; "   \
+      "counts only.",                                                                              \
+      "भारतीय मानक समय का महीना, sakhi-admin report के आँकड़े, आपके दायरे में; केवल संख्याएँ।")                \
     X(T_CASES, "Cases", "मामले")                                                                    \
     X(T_TREND, "Twelve months", "बारह महीने")                                                       \
-    X(T_SOURCE, "Referral source", "रेफ़रल का स्रोत")
+    X(T_SOURCE, "Referral source", "रेफ़रल का स्रोत")                                                 \
+    X(T_TRANSITIONS, "Changes in the month", "महीने में हुए बदलाव")                                    \
+    X(T_TRANSITIONS_HINT, "What happened to cases in the month, read from their history.",         \
+      "महीने में मामलों के साथ क्या हुआ, उनके इतिहास से।")                                                  \
+    X(T_CAPTURED_MONTH, "Cases captured in the month", "महीने में दर्ज मामले")                          \
+    X(T_ALL_CASES, "All cases", "सभी मामले")                                                        \
+    X(T_GBVIMS, "GBVIMS incident type", "GBVIMS घटना का प्रकार")                                    \
+    X(T_SERVICES_GIVEN, "Services given", "दी गई सेवाएँ")                                            \
+    X(T_M_RECEIVED, "Received", "प्राप्त")                                                           \
+    X(T_M_ACCEPTED, "Accepted", "स्वीकृत")                                                           \
+    X(T_M_REFERRED, "Referred onward", "आगे भेजे गए")                                                 \
+    X(T_M_CLOSED, "Closed", "बंद")                                                                  \
+    X(T_M_REOPENED, "Reopened", "फिर से खोले गए")                                                    \
+    X(T_M_DECLINED, "Declined", "अस्वीकृत")                                                          \
+    X(T_M_OPEN_AT_END, "Open at the month's end", "महीने के अंत में खुले")                                \
+    X(T_M_SERVICES, "Services given", "दी गई सेवाएँ")                                                \
+    X(T_G_RAPE, "Rape", "बलात्कार")                                                                 \
+    X(T_G_SEXUAL_ASSAULT, "Sexual assault", "यौन हमला")                                            \
+    X(T_G_PHYSICAL_ASSAULT, "Physical assault", "शारीरिक हमला")                                    \
+    X(T_G_FORCED_MARRIAGE, "Forced marriage", "जबरन विवाह")                                        \
+    X(T_G_DENIAL, "Denial of resources, opportunities or services",                                \
+      "संसाधनों, अवसरों या सेवाओं से वंचित करना")                                                         \
+    X(T_G_PSYCHOLOGICAL, "Psychological or emotional abuse", "मनोवैज्ञानिक या भावनात्मक दुर्व्यवहार")
 
 #define SK_DESK_MSG_ENUM(id, en, hi) id,
 typedef enum sk_desk_msg { SK_DESK_MESSAGES(SK_DESK_MSG_ENUM) T__COUNT } sk_desk_msg;

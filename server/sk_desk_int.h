@@ -100,12 +100,12 @@ sk_desk_index *sk_desk_index_new(void);
 void sk_desk_index_free(sk_desk_index *ix);
 int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
                           const sk_form *q, uint64_t now_ms);
-/* The person's open tasks (mine, due, overdue) and her alerts (cases she owns changed by
- * someone else in the last 7 days; her overdue tasks), from the worklist's index. */
-int sk_desk_page_tasks(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
-                       uint64_t now_ms);
-int sk_desk_page_alerts(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
-                        uint64_t now_ms);
+/* The person's open tasks (mine, due, overdue) and her alerts (changes by someone else, in the
+ * last 7 days, to cases she owns that she has not acted on since; her overdue tasks): storage's
+ * worklist (sk_worklist.h), the lists `sakhi-admin tasks` and `alerts` print. A minor's task
+ * text is withheld unless her role may see the case's identity. */
+int sk_desk_page_tasks(sk_buf *out, sk_store *st, const sk_desk_who *who, uint64_t now_ms);
+int sk_desk_page_alerts(sk_buf *out, sk_store *st, const sk_desk_who *who, uint64_t now_ms);
 /* Records in her scope whose name, phone, village or case number contains q (?q=, 2..64
  * bytes), after the redaction her role gets. *searched = 1 when a search ran (the caller
  * audits it before the page is sent), *found = how many matched. */
@@ -116,9 +116,6 @@ int sk_desk_page_search(sk_buf *out, sk_store *st, const sk_desk_who *who, const
 int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint64_t now_ms);
 int sk_desk_page_enrolled(sk_buf *out, const sk_desk_who *who, const char *worker, const char *code,
                           const char *uri);
-/* "sakhi:enroll?v=1&addr=HOST:PORT&code=CODE&pin=HEX" (docs/CLIENT-API.md) appended to b. */
-int sk_desk_enroll_uri(sk_buf *b, const char *host, unsigned port, const char *code,
-                       const char *pin_hex);
 /* text as a QR code (level M), an inline SVG element, appended to b. */
 int sk_desk_qr_svg(sk_buf *b, const char *text);
 /* The monthly report (?month=YYYY-MM, the current month by default) inside the person's scope:

@@ -13,6 +13,7 @@
 #include "sk_desk_html.h"
 #include "sk_err.h"
 #include "sk_mp.h"
+#include "sk_worklist.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -193,21 +194,7 @@ typedef struct row {
     uint64_t status, urgency, district, created;
     int review, minor, gone;
     sk_record scope;
-    /* for the tasks and alerts pages */
-    char owner[SK_MAX_NAME + 1];
-    char last_by[SK_MAX_NAME + 1]; /* who made its latest change ("" when unknown) */
-    uint64_t updated;              /* its latest change, Unix ms */
-    struct row_task *tasks;        /* its open tasks */
-    uint32_t ntasks;
 } row;
-
-/* An open task, as the tasks page lists it. */
-typedef struct row_task {
-    sk_id id;
-    char for_worker[SK_MAX_NAME + 1];
-    char text[121]; /* the first 120 bytes */
-    uint64_t due;
-} row_task;
 
 /* The worklist index: every record's row, kept up to date by reading only the records whose
  * change-log seq is above the last one seen (the change log holds each record once, at its
@@ -231,10 +218,8 @@ void sk_desk_index_free(sk_desk_index *ix)
 {
     if (!ix)
         return;
-    for (size_t i = 0; i < ix->n; i++) {
+    for (size_t i = 0; i < ix->n; i++)
         sk_record_free(&ix->rows[i].scope);
-        free(ix->rows[i].tasks);
-    }
     free(ix->rows);
     free(ix->slots);
     free(ix);
@@ -300,63 +285,6 @@ static row *index_row(sk_desk_index *ix, const sk_id *id)
     return r;
 }
 
-static uint64_t record_time(const sk_record *r)
-{
-    uint64_t t;
-    if (sk_case_get_uint(r, SK_F_CREATED_AT, &t) == 0)
-        return t;
-    return SK_HLC_MS(r->created);
-}
-
-/* Copy at most n bytes of p into out (cap bytes), cut at a UTF-8 character boundary. */
-static void copy_text(char *out, size_t cap, const char *p, size_t n)
-{
-    if (n >= cap) {
-        n = cap - 1;
-        while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memcpy(out, p, n);
-    out[n] = '\0';
-}
-
-static int row_tasks(row *x, const sk_record *r)
-{
-    sk_task_view *tv = NULL;
-    size_t nt = 0, open = 0;
-    free(x->tasks);
-    x->tasks = NULL;
-    x->ntasks = 0;
-    if (sk_case_tasks(r, NULL, 0, &nt) != 0 || nt == 0)
-        return 0;
-    if (nt > 256)
-        nt = 256;
-    if (!(tv = malloc(nt * sizeof(*tv))))
-        return -SK_E_NOMEM;
-    size_t all = 0;
-    if (sk_case_tasks(r, tv, nt, &all) != 0) {
-        free(tv);
-        return 0;
-    }
-    for (size_t i = 0; i < nt; i++)
-        open += tv[i].state == SK_TASK_OPEN;
-    if (open && !(x->tasks = calloc(open, sizeof(*x->tasks)))) {
-        free(tv);
-        return -SK_E_NOMEM;
-    }
-    for (size_t i = 0; i < nt; i++) {
-        if (tv[i].state != SK_TASK_OPEN)
-            continue;
-        row_task *t = &x->tasks[x->ntasks++];
-        t->id = tv[i].id;
-        t->due = tv[i].due;
-        copy_text(t->for_worker, sizeof(t->for_worker), tv[i].for_worker, tv[i].for_len);
-        copy_text(t->text, sizeof(t->text), tv[i].text, tv[i].text_len);
-    }
-    free(tv);
-    return 0;
-}
-
 static int row_fill(row *x, const sk_record *r)
 {
     static const uint32_t scope_keys[] = {SK_F_DISTRICT, SK_F_WORKER, SK_F_ASSIGNED};
@@ -377,14 +305,11 @@ static int row_fill(row *x, const sk_record *r)
     (void)sk_case_get_str(r, SK_F_CASE_NO, x->case_no, sizeof(x->case_no));
     (void)sk_case_get_str(r, SK_F_WORKER, x->worker, sizeof(x->worker));
     (void)sk_case_get_str(r, SK_F_BLOCK, x->block, sizeof(x->block));
-    x->created = record_time(r);
+    x->created = sk_case_captured_ms(r);
     x->review = (r->flags & SK_REC_REVIEW) != 0;
     x->minor = sk_case_is_minor(r);
     x->gone = (r->flags & SK_REC_TOMBSTONE) != 0;
-    x->owner[0] = '\0';
-    (void)sk_case_get_str(r, SK_F_OWNER, x->owner, sizeof(x->owner));
-    x->updated = SK_HLC_MS(r->updated);
-    return row_tasks(x, r);
+    return 0;
 }
 
 /* Bring the index up to the store's change log inside txn. */
@@ -393,7 +318,6 @@ static int index_update(sk_desk_index *ix, sk_store *st, MDB_txn *txn)
     MDB_cursor *cur;
     uint8_t kb[8];
     MDB_val k = {8, kb}, v;
-    sk_journal_entry *je = NULL; /* who made a record's latest change */
     int rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_changes(st), &cur));
     if (rc)
         return rc;
@@ -412,13 +336,6 @@ static int index_update(sk_desk_index *ix, sk_store *st, MDB_txn *txn)
         if (grc == 0) {
             row *x = index_row(ix, &id);
             rc = x ? row_fill(x, &r) : -SK_E_NOMEM;
-            if (rc == 0) {
-                x->last_by[0] = '\0';
-                if (!je && !(je = malloc(sizeof(*je))))
-                    rc = -SK_E_NOMEM;
-                else if (sk_store_journal_get_txn(st, txn, &id, r.version, je) == 0)
-                    snprintf(x->last_by, sizeof(x->last_by), "%s", je->by);
-            }
         } else if (grc != -SK_E_NOT_FOUND && grc != -SK_E_GONE && grc != -SK_E_STORE_IO) {
             rc = grc; /* an unreadable record is the store's problem; others stop the page */
         }
@@ -429,7 +346,6 @@ static int index_update(sk_desk_index *ix, sk_store *st, MDB_txn *txn)
     if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
         rc = sk_store_mdb_err(mrc);
     mdb_cursor_close(cur);
-    free(je);
     return rc;
 }
 
@@ -632,103 +548,55 @@ out:
 
 #define DAY_MS (24ull * 3600 * 1000)
 #define ALERT_DAYS 7 /* a change by someone else stays an alert this long */
+#define SOON_DAYS 7  /* a task due within this is due soon */
 
-typedef struct task_ref {
-    const row *r;
-    const row_task *t;
-    int urg; /* 3 overdue, 2 due within a day, 1 within 7 days, 0 later */
-} task_ref;
-
-static int task_urgency(uint64_t due, uint64_t now)
-{
-    if (due < now)
-        return 3;
-    if (due - now <= DAY_MS)
-        return 2;
-    if (due - now <= 7 * DAY_MS)
-        return 1;
-    return 0;
-}
-
-static int task_cmp(const void *a, const void *b)
-{
-    const task_ref *x = a, *y = b;
-    if (x->urg != y->urg)
-        return x->urg > y->urg ? -1 : 1;
-    if (x->t->due != y->t->due)
-        return x->t->due < y->t->due ? -1 : 1;
-    return memcmp(x->t->id.b, y->t->id.b, sizeof(x->t->id.b));
-}
-
-/* The open tasks for who among the records she may see, most urgent first; *out is malloc'd. */
-static int my_tasks(const sk_desk_index *ix, const sk_desk_who *who, uint64_t now, task_ref **out,
+/* The open tasks for who among the records she may see, most urgent first (storage's
+ * worklist, as `sakhi-admin tasks --for`); *out is allocated, free it with free(). */
+static int my_tasks(sk_store *st, const sk_desk_who *who, uint64_t now, sk_worklist_task **out,
                     size_t *n_out)
 {
-    sk_actor actor;
-    size_t n = 0, cap = 0;
-    task_ref *v = NULL;
-    sk_desk_actor(who, &actor);
-    for (size_t i = 0; i < ix->n; i++) {
-        const row *x = &ix->rows[i];
-        if (x->gone || !x->ntasks || !sk_case_may_see(&actor, &x->scope))
-            continue;
-        for (uint32_t k = 0; k < x->ntasks; k++) {
-            if (strcmp(x->tasks[k].for_worker, who->user) != 0)
-                continue;
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 32;
-                task_ref *p = nc > SIZE_MAX / sizeof(*v) ? NULL : realloc(v, nc * sizeof(*v));
-                if (!p) {
-                    free(v);
-                    return -SK_E_NOMEM;
-                }
-                v = p;
-                cap = nc;
-            }
-            v[n].r = x;
-            v[n].t = &x->tasks[k];
-            v[n].urg = task_urgency(x->tasks[k].due, now);
-            n++;
-        }
-    }
-    if (n > 1)
-        qsort(v, n, sizeof(*v), task_cmp);
-    *out = v;
-    *n_out = n;
-    return 0;
-}
-
-static void case_link(sk_buf *b, const row *x)
-{
-    char idt[37];
-    sk_id_to_str(&x->id, idt);
-    sk_h(b, "<a href=\"/case?id=");
-    sk_h(b, idt);
-    sk_h(b, "\">");
-    sk_h_esc(b, x->case_no[0] ? x->case_no : idt);
-    sk_h(b, "</a>");
-}
-
-static const sk_desk_msg k_urg_label[] = {T_LATER, T_DUE_SOON, T_DUE_TODAY, T_OVERDUE};
-
-static int index_page_begin(sk_desk_index *ix, sk_store *st)
-{
     MDB_txn *txn = NULL;
+    sk_actor actor;
+    sk_desk_actor(who, &actor);
     int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn));
     if (rc)
         return rc;
-    rc = index_update(ix, st, txn);
+    rc = sk_worklist_tasks_txn(st, txn, &actor, who->user, now, SOON_DAYS * DAY_MS, out, n_out);
     mdb_txn_abort(txn);
     return rc;
 }
 
-int sk_desk_page_tasks(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
-                       uint64_t now_ms)
+static void case_link_id(sk_buf *b, const sk_id *id, const char *case_no)
+{
+    char idt[37];
+    sk_id_to_str(id, idt);
+    sk_h(b, "<a href=\"/case?id=");
+    sk_h(b, idt);
+    sk_h(b, "\">");
+    sk_h_esc(b, case_no[0] ? case_no : idt);
+    sk_h(b, "</a>");
+}
+
+/* A task's text, or the word that says it is withheld from her role. */
+static void task_text(sk_buf *b, int lang, const sk_worklist_task *t)
+{
+    if (t->withheld) {
+        sk_h(b, "<i class=\"withheld\">");
+        sk_h_esc(b, sk_t(lang, T_HIDDEN));
+        sk_h(b, "</i>");
+    } else {
+        sk_h_esc(b, t->text);
+    }
+}
+
+static const sk_desk_msg k_urg_label[] = {T_LATER, T_DUE_SOON, T_DUE_TODAY, T_OVERDUE};
+
+int sk_desk_page_tasks(sk_buf *out, sk_store *st, const sk_desk_who *who, uint64_t now_ms)
 {
     int lang = who->lang, rc;
-    task_ref *v = NULL;
+    sk_worklist_task *v = NULL;
     size_t n = 0;
-    if ((rc = index_page_begin(ix, st)) || (rc = my_tasks(ix, who, now_ms, &v, &n))) {
+    if ((rc = my_tasks(st, who, now_ms, &v, &n))) {
         sk_desk_page_message(out, lang, sk_t(lang, T_TASKS), sk_err_text(rc));
         return 503;
     }
@@ -750,17 +618,17 @@ int sk_desk_page_tasks(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_de
         sk_h(out, "</th></tr></thead><tbody>");
         for (size_t i = 0; i < n && i < PAGE_ROWS; i++) {
             char tid[37];
-            sk_id_to_str(&v[i].t->id, tid);
+            sk_id_to_str(&v[i].task, tid);
             sk_h(out, "<tr data-task=\"");
             sk_h(out, tid);
-            sk_h_fmt(out, "\" class=\"task u%d\"><td>", v[i].urg);
-            sk_h_time_ist(out, v[i].t->due);
+            sk_h_fmt(out, "\" class=\"task u%d\"><td>", v[i].urgency);
+            sk_h_time_ist(out, v[i].due_ms);
             sk_h(out, "</td><td class=\"urg\">");
-            sk_h_esc(out, sk_t(lang, k_urg_label[v[i].urg]));
+            sk_h_esc(out, sk_t(lang, k_urg_label[v[i].urgency & 3]));
             sk_h(out, "</td><td>");
-            sk_h_esc(out, v[i].t->text);
+            task_text(out, lang, &v[i]);
             sk_h(out, "</td><td>");
-            case_link(out, v[i].r);
+            case_link_id(out, &v[i].record, v[i].case_no);
             sk_h(out, "</td></tr>");
         }
         sk_h(out, "</tbody></table>");
@@ -772,55 +640,75 @@ int sk_desk_page_tasks(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_de
     return 200;
 }
 
-static int alert_cmp(const void *a, const void *b)
+/* The cases of hers someone else changed: storage's alerts (sk_alerts_for_txn), one line per
+ * case with its latest such change. */
+typedef struct changed {
+    sk_alert *a;
+    size_t n, cap;
+} changed;
+
+static int changed_add(const sk_alert *al, void *p)
 {
-    const row *x = *(const row *const *)a, *y = *(const row *const *)b;
-    if (x->updated != y->updated)
-        return x->updated > y->updated ? -1 : 1;
-    return memcmp(x->id.b, y->id.b, sizeof(x->id.b));
+    changed *c = p;
+    if (c->n && memcmp(c->a[c->n - 1].record.b, al->record.b, sizeof(al->record.b)) == 0) {
+        c->a[c->n - 1] = *al; /* a later change of the same case (they come oldest first) */
+        return 0;
+    }
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 16;
+        sk_alert *na = nc > SIZE_MAX / sizeof(*na) ? NULL : realloc(c->a, nc * sizeof(*na));
+        if (!na)
+            return -SK_E_NOMEM;
+        c->a = na;
+        c->cap = nc;
+    }
+    c->a[c->n++] = *al;
+    return 0;
 }
 
-int sk_desk_page_alerts(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
-                        uint64_t now_ms)
+static int changed_cmp(const void *a, const void *b)
+{
+    const sk_alert *x = a, *y = b;
+    if (x->at_ms != y->at_ms)
+        return x->at_ms > y->at_ms ? -1 : 1;
+    return memcmp(x->record.b, y->record.b, sizeof(x->record.b));
+}
+
+int sk_desk_page_alerts(sk_buf *out, sk_store *st, const sk_desk_who *who, uint64_t now_ms)
 {
     int lang = who->lang, rc;
-    task_ref *v = NULL;
+    sk_worklist_task *v = NULL;
     size_t n = 0;
-    rows changed = {0};
-    sk_actor actor;
-    sk_desk_actor(who, &actor);
-    if ((rc = index_page_begin(ix, st)) || (rc = my_tasks(ix, who, now_ms, &v, &n)))
+    changed ch = {NULL, 0, 0};
+    MDB_txn *txn = NULL;
+    uint64_t since = now_ms > ALERT_DAYS * DAY_MS ? now_ms - ALERT_DAYS * DAY_MS : 1;
+    if ((rc = my_tasks(st, who, now_ms, &v, &n)) ||
+        (rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn))))
         goto fail;
-    /* cases she owns that someone else changed in the last ALERT_DAYS days */
-    for (size_t i = 0; i < ix->n && rc == 0; i++) {
-        const row *x = &ix->rows[i];
-        if (!x->gone && strcmp(x->owner, who->user) == 0 && x->last_by[0] &&
-            strcmp(x->last_by, who->user) != 0 && x->updated + ALERT_DAYS * DAY_MS > now_ms &&
-            sk_case_may_see(&actor, &x->scope))
-            rc = rows_add(&changed, x);
-    }
+    rc = sk_alerts_for_txn(st, txn, who->user, since, changed_add, &ch);
+    mdb_txn_abort(txn);
     if (rc)
         goto fail;
-    if (changed.n > 1)
-        qsort(changed.r, changed.n, sizeof(*changed.r), alert_cmp);
+    if (ch.n > 1)
+        qsort(ch.a, ch.n, sizeof(*ch.a), changed_cmp);
     size_t overdue = 0;
-    while (overdue < n && v[overdue].urg == 3)
+    while (overdue < n && v[overdue].urgency == 3)
         overdue++;
     sk_desk_top(out, who, sk_t(lang, T_ALERTS));
     sk_h(out, "<h1>");
     sk_h_esc(out, sk_t(lang, T_ALERTS));
     sk_h(out, "</h1><h2>");
     sk_h_esc(out, sk_t(lang, T_CHANGED_BY));
-    sk_h_fmt(out, " (%zu)</h2><ul id=\"alerts-changed\">", changed.n);
-    for (size_t i = 0; i < changed.n && i < PAGE_ROWS; i++) {
+    sk_h_fmt(out, " (%zu)</h2><ul id=\"alerts-changed\">", ch.n);
+    for (size_t i = 0; i < ch.n && i < PAGE_ROWS; i++) {
         sk_h(out, "<li>");
-        case_link(out, changed.r[i]);
+        case_link_id(out, &ch.a[i].record, ch.a[i].case_no);
         sk_h(out, " <span class=\"when\">");
-        sk_h_time_ist(out, changed.r[i]->updated);
+        sk_h_time_ist(out, ch.a[i].at_ms);
         sk_h(out, "</span> ");
         sk_h_esc(out, sk_t(lang, T_BY));
         sk_h(out, " <b>");
-        sk_h_esc(out, changed.r[i]->last_by);
+        sk_h_esc(out, ch.a[i].by);
         sk_h(out, "</b></li>");
     }
     sk_h(out, "</ul><h2>");
@@ -828,21 +716,21 @@ int sk_desk_page_alerts(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_d
     sk_h_fmt(out, " (%zu)</h2><ul id=\"alerts-overdue\">", overdue);
     for (size_t i = 0; i < overdue && i < PAGE_ROWS; i++) {
         sk_h(out, "<li>");
-        case_link(out, v[i].r);
+        case_link_id(out, &v[i].record, v[i].case_no);
         sk_h(out, " ");
-        sk_h_esc(out, v[i].t->text);
+        task_text(out, lang, &v[i]);
         sk_h(out, " <span class=\"when\">");
-        sk_h_time_ist(out, v[i].t->due);
+        sk_h_time_ist(out, v[i].due_ms);
         sk_h(out, "</span></li>");
     }
     sk_h(out, "</ul>");
     sk_desk_bottom(out);
     free(v);
-    free(changed.r);
+    free(ch.a);
     return 200;
 fail:
     free(v);
-    free(changed.r);
+    free(ch.a);
     sk_buf_reset(out);
     sk_desk_page_message(out, lang, sk_t(lang, T_ALERTS), sk_err_text(rc));
     return 503;

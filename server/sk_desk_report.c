@@ -1,178 +1,55 @@
 /*
- * sk_desk_report.c - the desk's monthly report (the counts `sakhi-admin report` gives, inside
- * the person's scope: an administrator's match it exactly), as tables, server-drawn SVG bar
- * charts and a twelve-month trend, with a CSV download; and the administrator's audit trail.
+ * sk_desk_report.c - the desk's monthly report and the administrator's audit trail.
+ *
+ * The report is storage/sk_report.h's, the one `sakhi-admin report` prints: the month in IST,
+ * the transitions read from each case's history (all cases, minors, by concern, source,
+ * district and GBVIMS type; services given), the cases captured in the month by their current
+ * values, and the twelve-month trend; here drawn as tables and server-drawn SVG bar charts,
+ * inside the person's scope (an administrator's figures are sakhi-admin's exactly). The CSV
+ * download is sk_report_csv, byte for byte `sakhi-admin report --csv`.
  *
  * Runs on libuv's thread pool with read transactions only. The report holds counts, never a
- * field's content; months are the same as sakhi-admin's (by capture time, UTC month bounds).
+ * field's content.
  */
 #include "sk_desk_int.h"
 
 #include "sk_desk_html.h"
 #include "sk_err.h"
-#include "sk_mp.h"
+#include "sk_report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define RPT_MAX 16 /* codes per enumeration counted (0 = unknown bucket) */
-#define TREND 12
 #define AUDIT_ROWS 100
 
-typedef struct report {
-    unsigned year, month;
-    uint64_t from, to; /* the month's bounds [from, to) */
-    uint64_t total, minors, review;
-    uint64_t status[RPT_MAX], concern[RPT_MAX], source[RPT_MAX], district[RPT_MAX];
-    uint64_t service[SK_SERVICE_COUNT + 1][RPT_MAX];
-    uint64_t trend_from[TREND];  /* month starts, oldest first; the last is the month */
-    uint64_t trend_total[TREND]; /* cases captured in each */
-    char trend_label[TREND][8];  /* "2026-07" */
-} report;
-
-static uint64_t month_start(unsigned y, unsigned m)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = (int)y - 1900;
-    tm.tm_mon = (int)m - 1;
-    tm.tm_mday = 1;
-    return (uint64_t)timegm(&tm) * 1000u;
-}
-
-static uint64_t record_time(const sk_record *r)
-{
-    uint64_t t;
-    if (sk_case_get_uint(r, SK_F_CREATED_AT, &t) == 0)
-        return t;
-    t = 0;
-    for (int i = 0; i < 6; i++)
-        t = (t << 8) | r->id.b[i];
-    return t;
-}
-
-static int has_concern(const sk_record *r, uint32_t code)
-{
-    const sk_field *f = sk_record_field(r, SK_F_CONCERNS);
-    sk_mp m;
-    uint32_t n;
-    if (!f)
-        return 0;
-    sk_mp_init(&m, f->val, f->len);
-    if (sk_mp_read_array(&m, &n))
-        return 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t c;
-        if (sk_mp_read_uint(&m, &c))
-            return 0;
-        if (c == code)
-            return 1;
-    }
-    return 0;
-}
-
-static void bump(uint64_t *arr, sk_enum_id e, uint64_t code)
-{
-    if (code == 0 || code > sk_enum_max(e) || code >= RPT_MAX)
-        code = 0;
-    arr[code]++;
-}
-
-static void count(report *rp, const sk_record *r)
-{
-    uint64_t t = record_time(r), v;
-    for (int i = 0; i < TREND; i++)
-        if (t >= rp->trend_from[i] && (i == TREND - 1 ? t < rp->to : t < rp->trend_from[i + 1]))
-            rp->trend_total[i]++;
-    if (t < rp->from || t >= rp->to)
-        return;
-    rp->total++;
-    if (sk_case_is_minor(r))
-        rp->minors++;
-    if (r->flags & SK_REC_REVIEW)
-        rp->review++;
-    if (sk_case_get_uint(r, SK_F_STATUS, &v) == 0)
-        bump(rp->status, SK_ENUM_STATUS, v);
-    if (sk_case_get_uint(r, SK_F_SOURCE, &v) == 0)
-        bump(rp->source, SK_ENUM_SOURCE, v);
-    if (sk_case_get_uint(r, SK_F_DISTRICT, &v) == 0)
-        bump(rp->district, SK_ENUM_DISTRICT, v);
-    for (uint32_t c = 1; c <= sk_enum_max(SK_ENUM_CONCERN) && c < RPT_MAX; c++)
-        if (has_concern(r, c))
-            rp->concern[c]++;
-    for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++)
-        if (sk_case_get_uint(r, SK_F_SERVICE_BASE + s, &v) == 0)
-            bump(rp->service[s], SK_ENUM_SERVICE_STATUS, v);
-}
-
-/* The month asked for (?month=YYYY-MM; the current one by default). 0 or -1. */
+/* The month asked for (?month=YYYY-MM; the current IST month by default). 0 or -1. */
 static int month_of(const sk_form *q, uint64_t now_ms, unsigned *y, unsigned *m)
 {
     const char *s = sk_form_get(q, "month");
     if (!s || !s[0]) {
-        time_t t = (time_t)(now_ms / 1000u);
-        struct tm tm;
-        if (!gmtime_r(&t, &tm))
-            return -1;
-        *y = (unsigned)tm.tm_year + 1900;
-        *m = (unsigned)tm.tm_mon + 1;
+        sk_report_month_of(now_ms, y, m);
         return 0;
     }
-    if (strlen(s) != 7 || s[4] != '-')
-        return -1;
-    for (int i = 0; i < 7; i++)
-        if (i != 4 && (s[i] < '0' || s[i] > '9'))
-            return -1;
-    *y = (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'));
-    *m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
-    return *y >= 2000 && *y <= 2200 && *m >= 1 && *m <= 12 ? 0 : -1;
+    return sk_report_parse_month(s, y, m) ? -1 : 0;
 }
 
-static int compute(report *rp, sk_store *st, const sk_desk_who *who, unsigned y, unsigned m)
+/* The report of the month asked for, inside who's scope. 0, -SK_E_BAD_VALUE for a bad month,
+ * or a store code. */
+static int compute(sk_report *rp, sk_store *st, const sk_desk_who *who, const sk_form *q,
+                   uint64_t now_ms)
 {
     MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
     sk_actor actor;
-    int rc, mrc;
-    memset(rp, 0, sizeof(*rp));
-    rp->year = y;
-    rp->month = m;
-    rp->from = month_start(y, m);
-    rp->to = month_start(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
-    for (int i = 0; i < TREND; i++) {
-        int back = TREND - 1 - i;
-        int mm = (int)m - back, yy = (int)y;
-        while (mm < 1) {
-            mm += 12;
-            yy--;
-        }
-        rp->trend_from[i] = month_start((unsigned)yy, (unsigned)mm);
-        snprintf(rp->trend_label[i], sizeof(rp->trend_label[i]), "%04u-%02u", (unsigned)yy % 10000u,
-                 (unsigned)mm % 100u);
-    }
+    unsigned y, m;
+    int rc;
+    if (month_of(q, now_ms, &y, &m) || sk_report_init_month(rp, y, m, 0))
+        return -SK_E_BAD_VALUE;
     sk_desk_actor(who, &actor);
-    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn))) ||
-        (rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(st), &cur))))
-        goto out;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        sk_record r;
-        sk_record_init(&r);
-        if (sk_store_record_decode(st, &k, &v, &r) == 0 &&
-            !(r.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) && sk_case_may_see(&actor, &r))
-            count(rp, &r);
-        sk_record_free(&r);
-    }
-    if (mrc != MDB_NOTFOUND)
-        rc = sk_store_mdb_err(mrc);
-out:
-    if (cur)
-        mdb_cursor_close(cur);
-    if (txn)
-        mdb_txn_abort(txn);
+    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn))))
+        return rc;
+    rc = sk_report_run_for_txn(st, txn, &actor, rp);
+    mdb_txn_abort(txn);
     return rc;
 }
 
@@ -204,10 +81,10 @@ static void hbars(sk_buf *b, const char *id, const char *const *labels, const ui
 
 static void enum_chart(sk_buf *b, int lang, const char *id, sk_enum_id e, const uint64_t *arr)
 {
-    const char *labels[RPT_MAX];
-    uint64_t vals[RPT_MAX];
+    const char *labels[SK_RPT_CODES];
+    uint64_t vals[SK_RPT_CODES];
     size_t n = 0;
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < RPT_MAX; c++) {
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++) {
         labels[n] = sk_t_enum(lang, e, c);
         vals[n++] = arr[c];
     }
@@ -223,7 +100,7 @@ static void enum_table(sk_buf *b, int lang, const char *id, sk_enum_id e, const 
     sk_h(b, "<table class=\"counts\" id=\"");
     sk_h(b, id);
     sk_h(b, "\"><tbody>");
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < RPT_MAX; c++) {
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++) {
         sk_h(b, "<tr data-code=\"");
         sk_h_esc(b, sk_enum_name(e, c));
         sk_h(b, "\"><th>");
@@ -236,72 +113,125 @@ static void enum_table(sk_buf *b, int lang, const char *id, sk_enum_id e, const 
     sk_h(b, "</tbody></table>");
 }
 
-static void trend_chart(sk_buf *b, const report *rp)
+static void trend_chart(sk_buf *b, const sk_report *rp)
 {
     uint64_t max = 1;
-    for (int i = 0; i < TREND; i++)
-        if (rp->trend_total[i] > max)
-            max = rp->trend_total[i];
+    for (int i = 0; i < SK_REPORT_TREND; i++)
+        if (rp->trend[i] > max)
+            max = rp->trend[i];
     sk_h(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"trend\" "
             "viewBox=\"0 0 600 200\" width=\"600\" height=\"200\" role=\"img\">");
-    for (int i = 0; i < TREND; i++) {
-        unsigned h = (unsigned)(rp->trend_total[i] * 150u / max);
+    for (int i = 0; i < SK_REPORT_TREND; i++) {
+        unsigned h = (unsigned)(rp->trend[i] * 150u / max);
         unsigned x = (unsigned)i * 50u;
         sk_h_fmt(b,
                  "<rect x=\"%u\" y=\"%u\" width=\"40\" height=\"%u\" fill=\"#5b2a6e\" "
                  "data-month=\"%s\" data-count=\"%llu\"/><text x=\"%u\" y=\"%u\" "
                  "font-size=\"11\">%llu</text><text x=\"%u\" y=\"196\" font-size=\"10\">%s"
                  "</text>",
-                 x, 170 - h, h, rp->trend_label[i], (unsigned long long)rp->trend_total[i], x + 4,
-                 165 - h, (unsigned long long)rp->trend_total[i], x, rp->trend_label[i] + 2);
+                 x, 170 - h, h, rp->trend_month[i], (unsigned long long)rp->trend[i], x + 4,
+                 165 - h, (unsigned long long)rp->trend[i], x, rp->trend_month[i] + 2);
     }
     sk_h(b, "</svg>");
 }
 
-int sk_desk_page_report(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
-                        uint64_t now_ms)
+/* The transition measures' labels, in sk_report_measure order. */
+static const sk_desk_msg k_measure_label[SK_RPT_NMEASURES] = {
+    T_M_RECEIVED, T_M_ACCEPTED, T_M_REFERRED,    T_M_CLOSED,
+    T_M_REOPENED, T_M_DECLINED, T_M_OPEN_AT_END, T_M_SERVICES,
+};
+static const sk_desk_msg k_gbvims_label[SK_GBVIMS_COUNT + 1] = {
+    T_GBVIMS,   T_G_RAPE,          T_G_SEXUAL_ASSAULT, T_G_PHYSICAL_ASSAULT, T_G_FORCED_MARRIAGE,
+    T_G_DENIAL, T_G_PSYCHOLOGICAL,
+};
+
+/* One row of the transitions table: its CSV group and name as data attributes, each measure's
+ * count in a cell named for it. */
+static void transition_row(sk_buf *b, const char *group, const char *name, const char *label,
+                           const sk_report_row *row)
 {
-    int lang = who->lang, rc;
-    unsigned y, m;
-    report *rp = malloc(sizeof(*rp));
-    if (!rp) {
-        rc = -SK_E_NOMEM;
-        goto fail;
+    sk_h(b, "<tr data-group=\"");
+    sk_h_esc(b, group);
+    sk_h(b, "\" data-code=\"");
+    sk_h_esc(b, name);
+    sk_h(b, "\"><th>");
+    sk_h_esc(b, label);
+    sk_h(b, "</th>");
+    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++)
+        sk_h_fmt(b, "<td data-measure=\"%s\">%llu</td>", sk_report_measure_name(m),
+                 (unsigned long long)row->n[m]);
+    sk_h(b, "</tr>");
+}
+
+static void transition_group(sk_buf *b, int lang, sk_desk_msg title, const char *group,
+                             sk_enum_id e, const sk_report_row *rows)
+{
+    sk_h_fmt(b, "<tr class=\"group\"><th colspan=\"%d\">", SK_RPT_NMEASURES + 1);
+    sk_h_esc(b, sk_t(lang, title));
+    sk_h(b, "</th></tr>");
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
+        transition_row(b, group, sk_enum_name(e, c), sk_t_enum(lang, e, c), &rows[c]);
+}
+
+static void transitions(sk_buf *b, int lang, const sk_report *rp)
+{
+    sk_h(b, "<h2>");
+    sk_h_esc(b, sk_t(lang, T_TRANSITIONS));
+    sk_h(b, "</h2><p class=\"hint\">");
+    sk_h_esc(b, sk_t(lang, T_TRANSITIONS_HINT));
+    sk_h(b, "</p><table class=\"counts\" id=\"transitions\"><thead><tr><th></th>");
+    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++) {
+        sk_h(b, "<th>");
+        sk_h_esc(b, sk_t(lang, k_measure_label[m]));
+        sk_h(b, "</th>");
     }
-    if (month_of(q, now_ms, &y, &m)) {
-        free(rp);
-        sk_desk_page_message(out, lang, sk_t(lang, T_REPORT), sk_t(lang, T_BAD_FORM));
-        return 400;
+    sk_h(b, "</tr></thead><tbody>");
+    transition_row(b, "all", "all", sk_t(lang, T_ALL_CASES), &rp->all);
+    transition_row(b, "minors", "minors", sk_t(lang, T_MINOR), &rp->minors);
+    transition_group(b, lang, T_CONCERNS, "concern", SK_ENUM_CONCERN, rp->concern);
+    transition_group(b, lang, T_SOURCE, "source", SK_ENUM_SOURCE, rp->source);
+    transition_group(b, lang, T_DISTRICT, "district", SK_ENUM_DISTRICT, rp->district);
+    sk_h_fmt(b, "<tr class=\"group\"><th colspan=\"%d\">", SK_RPT_NMEASURES + 1);
+    sk_h_esc(b, sk_t(lang, T_GBVIMS));
+    sk_h(b, "</th></tr>");
+    for (uint32_t g = 1; g <= SK_GBVIMS_COUNT; g++)
+        transition_row(b, "gbvims", sk_report_gbvims_name(g), sk_t(lang, k_gbvims_label[g]),
+                       &rp->gbvims[g]);
+    sk_h(b, "</tbody></table>");
+    const char *labels[SK_RPT_NMEASURES];
+    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++)
+        labels[m] = sk_t(lang, k_measure_label[m]);
+    hbars(b, "chart-transitions", labels, rp->all.n, SK_RPT_NMEASURES);
+    sk_h(b, "<h2>");
+    sk_h_esc(b, sk_t(lang, T_SERVICES_GIVEN));
+    sk_h(b, "</h2><table class=\"counts\" id=\"services-given\"><tbody>");
+    for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++) {
+        sk_h(b, "<tr data-code=\"");
+        sk_h_esc(b, sk_enum_name(SK_ENUM_SERVICE, s));
+        sk_h(b, "\"><th>");
+        sk_h_esc(b, sk_t_enum(lang, SK_ENUM_SERVICE, s));
+        sk_h_fmt(b, "</th><td>%llu</td></tr>", (unsigned long long)rp->service_given[s]);
     }
-    if ((rc = compute(rp, st, who, y, m)))
-        goto fail;
-    char month[8];
-    snprintf(month, sizeof(month), "%04u-%02u", y % 10000, m);
-    sk_desk_top(out, who, sk_t(lang, T_REPORT));
-    sk_h(out, "<h1>");
-    sk_h_esc(out, sk_t(lang, T_REPORT));
-    sk_h_fmt(out, " <span id=\"month\">%s</span></h1>", month);
-    sk_h(out, "<form method=\"get\" action=\"/report\" id=\"f-month\"><input name=\"month\" "
-              "id=\"report-month\" type=\"month\" value=\"");
-    sk_h(out, month);
-    sk_h(out, "\"> <button>");
-    sk_h_esc(out, sk_t(lang, T_FILTER));
-    sk_h(out, "</button> <a id=\"csv\" href=\"/report.csv?month=");
-    sk_h(out, month);
-    sk_h(out, "\">CSV</a></form><p class=\"hint\">");
-    sk_h_esc(out, sk_t(lang, T_REPORT_HINT));
-    sk_h_fmt(out,
-             "</p><table class=\"counts\" id=\"totals\"><tbody><tr data-code=\"total\"><th>%s"
+    sk_h(b, "</tbody></table>");
+}
+
+static void captured(sk_buf *b, int lang, const sk_report *rp)
+{
+    const sk_report_captured *c = &rp->captured;
+    sk_h(b, "<h2>");
+    sk_h_esc(b, sk_t(lang, T_CAPTURED_MONTH));
+    sk_h_fmt(b,
+             "</h2><table class=\"counts\" id=\"totals\"><tbody><tr data-code=\"total\"><th>%s"
              "</th><td>%llu</td></tr>",
-             sk_t(lang, T_CASES), (unsigned long long)rp->total);
-    sk_h_fmt(out, "<tr data-code=\"minors\"><th>%s</th><td>%llu</td></tr>", sk_t(lang, T_MINOR),
-             (unsigned long long)rp->minors);
-    sk_h_fmt(out, "<tr data-code=\"review\"><th>%s</th><td>%llu</td></tr></tbody></table>",
-             sk_t(lang, T_REVIEW), (unsigned long long)rp->review);
-    sk_h(out, "<h2>");
-    sk_h_esc(out, sk_t(lang, T_TREND));
-    sk_h(out, "</h2>");
-    trend_chart(out, rp);
+             sk_t(lang, T_CASES), (unsigned long long)c->total);
+    sk_h_fmt(b, "<tr data-code=\"minors\"><th>%s</th><td>%llu</td></tr>", sk_t(lang, T_MINOR),
+             (unsigned long long)c->minors);
+    sk_h_fmt(b, "<tr data-code=\"review\"><th>%s</th><td>%llu</td></tr></tbody></table>",
+             sk_t(lang, T_REVIEW), (unsigned long long)c->review);
+    sk_h(b, "<h2>");
+    sk_h_esc(b, sk_t(lang, T_TREND));
+    sk_h(b, "</h2>");
+    trend_chart(b, rp);
     static const struct {
         sk_desk_msg title;
         sk_enum_id e;
@@ -310,37 +240,71 @@ int sk_desk_page_report(sk_buf *out, sk_store *st, const sk_desk_who *who, const
                    {T_CONCERNS, SK_ENUM_CONCERN, "concern"},
                    {T_SOURCE, SK_ENUM_SOURCE, "source"},
                    {T_DISTRICT, SK_ENUM_DISTRICT, "district"}};
-    const uint64_t *arrs[] = {rp->status, rp->concern, rp->source, rp->district};
+    const uint64_t *arrs[] = {c->status, c->concern, c->source, c->district};
     for (size_t i = 0; i < sizeof(k_parts) / sizeof(k_parts[0]); i++) {
         char cid[24];
         snprintf(cid, sizeof(cid), "chart-%s", k_parts[i].id);
-        sk_h(out, "<h2>");
-        sk_h_esc(out, sk_t(lang, k_parts[i].title));
-        sk_h(out, "</h2><div class=\"part\">");
-        enum_table(out, lang, k_parts[i].id, k_parts[i].e, arrs[i]);
-        enum_chart(out, lang, cid, k_parts[i].e, arrs[i]);
-        sk_h(out, "</div>");
+        sk_h(b, "<h2>");
+        sk_h_esc(b, sk_t(lang, k_parts[i].title));
+        sk_h(b, "</h2><div class=\"part\">");
+        enum_table(b, lang, k_parts[i].id, k_parts[i].e, arrs[i]);
+        enum_chart(b, lang, cid, k_parts[i].e, arrs[i]);
+        sk_h(b, "</div>");
     }
-    sk_h(out, "<h2>");
-    sk_h_esc(out, sk_t(lang, T_SERVICES));
-    sk_h(out, "</h2><table class=\"counts\" id=\"services\"><thead><tr><th></th>");
+    sk_h(b, "<h2>");
+    sk_h_esc(b, sk_t(lang, T_SERVICES));
+    sk_h(b, "</h2><table class=\"counts\" id=\"services\"><thead><tr><th></th>");
     for (uint32_t s = 1; s <= sk_enum_max(SK_ENUM_SERVICE_STATUS); s++) {
-        sk_h(out, "<th>");
-        sk_h_esc(out, sk_t_enum(lang, SK_ENUM_SERVICE_STATUS, s));
-        sk_h(out, "</th>");
+        sk_h(b, "<th>");
+        sk_h_esc(b, sk_t_enum(lang, SK_ENUM_SERVICE_STATUS, s));
+        sk_h(b, "</th>");
     }
-    sk_h(out, "</tr></thead><tbody>");
+    sk_h(b, "</tr></thead><tbody>");
     for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++) {
-        sk_h(out, "<tr data-code=\"");
-        sk_h_esc(out, sk_enum_name(SK_ENUM_SERVICE, s));
-        sk_h(out, "\"><th>");
-        sk_h_esc(out, sk_t_enum(lang, SK_ENUM_SERVICE, s));
-        sk_h(out, "</th>");
+        sk_h(b, "<tr data-code=\"");
+        sk_h_esc(b, sk_enum_name(SK_ENUM_SERVICE, s));
+        sk_h(b, "\"><th>");
+        sk_h_esc(b, sk_t_enum(lang, SK_ENUM_SERVICE, s));
+        sk_h(b, "</th>");
         for (uint32_t x = 1; x <= sk_enum_max(SK_ENUM_SERVICE_STATUS); x++)
-            sk_h_fmt(out, "<td>%llu</td>", (unsigned long long)rp->service[s][x]);
-        sk_h(out, "</tr>");
+            sk_h_fmt(b, "<td>%llu</td>", (unsigned long long)c->service[s][x]);
+        sk_h(b, "</tr>");
     }
-    sk_h(out, "</tbody></table>");
+    sk_h(b, "</tbody></table>");
+}
+
+int sk_desk_page_report(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
+                        uint64_t now_ms)
+{
+    int lang = who->lang, rc;
+    sk_report *rp = malloc(sizeof(*rp));
+    if (!rp) {
+        rc = -SK_E_NOMEM;
+        goto fail;
+    }
+    if ((rc = compute(rp, st, who, q, now_ms)) == -SK_E_BAD_VALUE) {
+        free(rp);
+        sk_desk_page_message(out, lang, sk_t(lang, T_REPORT), sk_t(lang, T_BAD_FORM));
+        return 400;
+    }
+    if (rc)
+        goto fail;
+    sk_desk_top(out, who, sk_t(lang, T_REPORT));
+    sk_h(out, "<h1>");
+    sk_h_esc(out, sk_t(lang, T_REPORT));
+    sk_h_fmt(out, " <span id=\"month\">%s</span></h1>", rp->month);
+    sk_h(out, "<form method=\"get\" action=\"/report\" id=\"f-month\"><input name=\"month\" "
+              "id=\"report-month\" type=\"month\" value=\"");
+    sk_h(out, rp->month);
+    sk_h(out, "\"> <button>");
+    sk_h_esc(out, sk_t(lang, T_FILTER));
+    sk_h(out, "</button> <a id=\"csv\" href=\"/report.csv?month=");
+    sk_h(out, rp->month);
+    sk_h(out, "\">CSV</a></form><p class=\"hint\">");
+    sk_h_esc(out, sk_t(lang, T_REPORT_HINT));
+    sk_h(out, "</p>");
+    transitions(out, lang, rp);
+    captured(out, lang, rp);
     sk_desk_bottom(out);
     free(rp);
     return 200;
@@ -351,50 +315,19 @@ fail:
     return 503;
 }
 
-static void csv_part(sk_buf *b, const char *part, sk_enum_id e, const uint64_t *arr)
-{
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < RPT_MAX; c++)
-        sk_h_fmt(b, "%s,%s,%llu\r\n", part, sk_enum_name(e, c), (unsigned long long)arr[c]);
-    if (arr[0])
-        sk_h_fmt(b, "%s,unknown,%llu\r\n", part, (unsigned long long)arr[0]);
-}
-
 int sk_desk_report_csv(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
                        uint64_t now_ms, char month_out[8])
 {
-    unsigned y, m;
     int rc;
-    report *rp = malloc(sizeof(*rp));
+    sk_report *rp = malloc(sizeof(*rp));
     if (!rp)
         return -SK_E_NOMEM;
-    if (month_of(q, now_ms, &y, &m)) {
-        free(rp);
-        return -SK_E_BAD_VALUE;
+    if (!(rc = compute(rp, st, who, q, now_ms))) {
+        memcpy(month_out, rp->month, sizeof(rp->month));
+        rc = sk_report_csv(out, rp);
     }
-    if ((rc = compute(rp, st, who, y, m))) {
-        free(rp);
-        return rc;
-    }
-    snprintf(month_out, 8, "%04u-%02u", y % 10000, m);
-    /* names are the enumerations' codes, as sakhi-admin report --json and the CSV export */
-    sk_h(out, "section,name,count\r\n");
-    sk_h_fmt(out, "month,%s,\r\ntotal,cases,%llu\r\ntotal,minors,%llu\r\ntotal,review,%llu\r\n",
-             month_out, (unsigned long long)rp->total, (unsigned long long)rp->minors,
-             (unsigned long long)rp->review);
-    csv_part(out, "status", SK_ENUM_STATUS, rp->status);
-    csv_part(out, "concern", SK_ENUM_CONCERN, rp->concern);
-    csv_part(out, "source", SK_ENUM_SOURCE, rp->source);
-    csv_part(out, "district", SK_ENUM_DISTRICT, rp->district);
-    for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++) {
-        char part[48];
-        snprintf(part, sizeof(part), "service.%s", sk_enum_name(SK_ENUM_SERVICE, s));
-        csv_part(out, part, SK_ENUM_SERVICE_STATUS, rp->service[s]);
-    }
-    for (int i = 0; i < TREND; i++)
-        sk_h_fmt(out, "trend,%s,%llu\r\n", rp->trend_label[i],
-                 (unsigned long long)rp->trend_total[i]);
     free(rp);
-    return out->oom ? -SK_E_NOMEM : 0;
+    return rc;
 }
 
 /* ---- audit trail -------------------------------------------------------------------------- */

@@ -8,7 +8,10 @@
 
 #include "sk_err.h"
 #include "sk_mp.h"
+#include "sk_worklist.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +59,84 @@ void sk_report_init(sk_report *rp, uint64_t from_ms, uint64_t to_ms)
     memset(rp, 0, sizeof(*rp));
     rp->from_ms = from_ms;
     rp->to_ms = to_ms;
+}
+
+/* ---- months ------------------------------------------------------------------------------- */
+
+#define DAY_MS 86400000ll
+#define IST_OFFSET_MS (330ll * 60 * 1000) /* midnight IST is 18:30 UTC the day before */
+
+/* Days from 1970-01-01 to y-m-01 in the proleptic Gregorian calendar (negative before). */
+static int64_t days_from_civil(int64_t y, unsigned m)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (int64_t)(m > 2 ? m - 3 : m + 9) + 2) / 5;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* The start of month m of year y in the zone (ms since the epoch; negative before 1970). */
+static int64_t month_start(int64_t y, unsigned m, int utc)
+{
+    return days_from_civil(y, m) * DAY_MS - (utc ? 0 : IST_OFFSET_MS);
+}
+
+int sk_report_parse_month(const char *s, unsigned *year, unsigned *month)
+{
+    if (!s || strlen(s) != 7 || s[4] != '-')
+        return -SK_E_BAD_VALUE;
+    for (int i = 0; i < 7; i++)
+        if (i != 4 && (s[i] < '0' || s[i] > '9'))
+            return -SK_E_BAD_VALUE;
+    unsigned y =
+        (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'));
+    unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
+    if (y < 1970 || m < 1 || m > 12)
+        return -SK_E_BAD_VALUE;
+    *year = y;
+    *month = m;
+    return 0;
+}
+
+int sk_report_init_month(sk_report *rp, unsigned year, unsigned month, int utc)
+{
+    if (year < 1970 || year > 9999 || month < 1 || month > 12)
+        return -SK_E_BAD_VALUE;
+    int64_t from = month_start(year, month, utc);
+    int64_t to =
+        month == 12 ? month_start((int64_t)year + 1, 1, utc) : month_start(year, month + 1, utc);
+    if (from < 0)
+        return -SK_E_BAD_VALUE;
+    sk_report_init(rp, (uint64_t)from, (uint64_t)to);
+    snprintf(rp->month, sizeof(rp->month), "%04u-%02u", year, month);
+    for (int i = 0; i < SK_REPORT_TREND; i++) {
+        int64_t y = year, m = (int64_t)month - (SK_REPORT_TREND - 1 - i);
+        while (m < 1) {
+            m += 12;
+            y--;
+        }
+        int64_t t = month_start(y, (unsigned)m, utc);
+        rp->trend_from_ms[i] = t > 0 ? (uint64_t)t : 0;
+        snprintf(rp->trend_month[i], sizeof(rp->trend_month[i]), "%04u-%02u", (unsigned)(y % 10000),
+                 (unsigned)m);
+    }
+    return 0;
+}
+
+void sk_report_month_of(uint64_t now_ms, unsigned *year, unsigned *month)
+{
+    /* civil_from_days on the IST day */
+    int64_t z = (int64_t)((now_ms + (uint64_t)IST_OFFSET_MS) / (uint64_t)DAY_MS) + 719468;
+    int64_t era = z / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    *year = (unsigned)(yoe + era * 400 + (m <= 2));
+    *month = (unsigned)m;
 }
 
 /* One value in a field's timeline. */
@@ -113,10 +194,47 @@ static uint32_t slot(uint64_t code, sk_enum_id e)
     return code == 0 || code > sk_enum_max(e) || code >= SK_RPT_CODES ? 0 : (uint32_t)code;
 }
 
+static void bump(uint64_t *arr, sk_enum_id e, uint64_t code)
+{
+    arr[slot(code, e)]++;
+}
+
+/* The captured counts and the trend: the case as it is now, by when it was captured. */
+static void add_captured(sk_report *rp, const sk_record *r)
+{
+    uint64_t t = sk_case_captured_ms(r), v;
+    for (int i = 0; i < SK_REPORT_TREND; i++) {
+        uint64_t end = i == SK_REPORT_TREND - 1 ? rp->to_ms : rp->trend_from_ms[i + 1];
+        if (rp->trend_from_ms[i] < end && t >= rp->trend_from_ms[i] && t < end)
+            rp->trend[i]++;
+    }
+    if (t < rp->from_ms || t >= rp->to_ms)
+        return;
+    sk_report_captured *c = &rp->captured;
+    c->total++;
+    if (sk_case_is_minor(r))
+        c->minors++;
+    if (r->flags & SK_REC_REVIEW)
+        c->review++;
+    if (sk_case_get_uint(r, SK_F_STATUS, &v) == 0)
+        bump(c->status, SK_ENUM_STATUS, v);
+    if (sk_case_get_uint(r, SK_F_SOURCE, &v) == 0)
+        bump(c->source, SK_ENUM_SOURCE, v);
+    if (sk_case_get_uint(r, SK_F_DISTRICT, &v) == 0)
+        bump(c->district, SK_ENUM_DISTRICT, v);
+    for (uint32_t k = 1; k <= sk_enum_max(SK_ENUM_CONCERN) && k < SK_RPT_CODES; k++)
+        if (sk_case_has_concern(r, k))
+            c->concern[k]++;
+    for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++)
+        if (sk_case_get_uint(r, SK_F_SERVICE_BASE + s, &v) == 0)
+            bump(c->service[s], SK_ENUM_SERVICE_STATUS, v);
+}
+
 int sk_report_add(sk_report *rp, const sk_record *r, const sk_report_value *past, size_t npast)
 {
     if (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
         return 0;
+    add_captured(rp, r);
     if (npast > SIZE_MAX / sizeof(point) - 1)
         return -SK_E_NOMEM;
     point *pts = malloc((npast + 1) * sizeof(*pts));
@@ -241,6 +359,11 @@ static int collect_past(const sk_history_item *it, void *p)
 
 int sk_report_run_txn(sk_store *s, MDB_txn *txn, sk_report *rp)
 {
+    return sk_report_run_for_txn(s, txn, NULL, rp);
+}
+
+int sk_report_run_for_txn(sk_store *s, MDB_txn *txn, const sk_actor *viewer, sk_report *rp)
+{
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     past_buf pb = {NULL, 0, 0, SK_BUF_INIT};
@@ -255,6 +378,10 @@ int sk_report_run_txn(sk_store *s, MDB_txn *txn, sk_report *rp)
             goto out;
         pb.n = 0;
         pb.bytes.len = 0;
+        if (viewer && !sk_case_may_see(viewer, &r)) {
+            sk_record_free(&r);
+            continue;
+        }
         if (!(r.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)))
             rc = sk_store_history_list_txn(s, txn, &r.id, collect_past, &pb);
         if (!rc && pb.bytes.oom)
@@ -275,4 +402,48 @@ out:
     free(pb.v);
     sk_buf_free(&pb.bytes);
     return rc;
+}
+
+/* ---- CSV ---------------------------------------------------------------------------------- */
+
+static void csv_row(sk_buf *b, const char *group, const char *name, const sk_report_row *row)
+{
+    char line[160];
+    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++) {
+        int n = snprintf(line, sizeof(line), "%s,%s,%s,%" PRIu64 "\n", group, name,
+                         sk_report_measure_name(m), row->n[m]);
+        if (n > 0 && (size_t)n < sizeof(line))
+            (void)sk_buf_append(b, line, (size_t)n); /* a failure sets b->oom */
+        else
+            b->oom = 1;
+    }
+}
+
+static void csv_rows(sk_buf *b, const char *group, sk_enum_id e, const sk_report_row *rows)
+{
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
+        csv_row(b, group, sk_enum_name(e, c), &rows[c]);
+}
+
+int sk_report_csv(sk_buf *b, const sk_report *rp)
+{
+    static const char k_head[] = "group,name,measure,count\n";
+    (void)sk_buf_append(b, k_head, sizeof(k_head) - 1);
+    csv_row(b, "all", "all", &rp->all);
+    csv_row(b, "minors", "minors", &rp->minors);
+    csv_rows(b, "concern", SK_ENUM_CONCERN, rp->concern);
+    csv_rows(b, "source", SK_ENUM_SOURCE, rp->source);
+    csv_rows(b, "district", SK_ENUM_DISTRICT, rp->district);
+    for (uint32_t g = 1; g <= SK_GBVIMS_COUNT; g++)
+        csv_row(b, "gbvims", sk_report_gbvims_name(g), &rp->gbvims[g]);
+    for (uint32_t sv = 1; sv <= SK_SERVICE_COUNT; sv++) {
+        char line[120];
+        int n = snprintf(line, sizeof(line), "service,%s,given,%" PRIu64 "\n",
+                         sk_enum_name(SK_ENUM_SERVICE, sv), rp->service_given[sv]);
+        if (n > 0 && (size_t)n < sizeof(line))
+            (void)sk_buf_append(b, line, (size_t)n);
+        else
+            b->oom = 1;
+    }
+    return b->oom ? -SK_E_NOMEM : 0;
 }

@@ -1,6 +1,6 @@
 /*
- * sk_report.h - the centre's figures, computed once for every front end (sakhi-admin report now,
- * the desk next): the monthly report's transition counts read from each record's kept history,
+ * sk_report.h - the centre's figures, computed once for every front end (sakhi-admin report
+ * and the desk): the monthly report's transition counts read from each record's kept history,
  * and the mapping of the case model's concerns to the six GBVIMS incident types.
  *
  * A transition is a change of a record's status (or of a service's status to given) whose new
@@ -11,11 +11,18 @@
  * that restates the current status is not a transition). Counts only: nothing here reads or
  * returns field content beyond enumeration codes. Deleted and erased records are not counted.
  *
+ * Beside the transitions, a report counts the cases captured in the period as they are now
+ * (by status, concern, source, district and service status) and, for a report made by
+ * sk_report_init_month, the cases captured in each of the twelve months ending with its month.
+ * `sakhi-admin report` and the desk's report page both print this one structure, so their
+ * figures cannot drift apart; sk_report_csv is the CSV both give.
+ *
  * Thread-safety: as the store (the functions read inside the caller's transaction).
  */
 #ifndef SK_REPORT_H
 #define SK_REPORT_H
 
+#include "sk_buf.h"
 #include "sk_case.h"
 #include "sk_store.h"
 
@@ -64,8 +71,19 @@ const char *sk_report_gbvims_name(uint32_t type);
 
 #define SK_RPT_CODES 16 /* codes per enumeration kept (code 0: unknown codes) */
 
+#define SK_REPORT_TREND 12 /* months in the trend, the report's own month last */
+
+/* Cases captured in the period (sk_case_captured_ms inside it), by their current values. */
+typedef struct sk_report_captured {
+    uint64_t total, minors, review; /* review: flagged for staff review */
+    uint64_t status[SK_RPT_CODES], concern[SK_RPT_CODES], source[SK_RPT_CODES];
+    uint64_t district[SK_RPT_CODES];
+    uint64_t service[SK_SERVICE_COUNT + 1][SK_RPT_CODES]; /* by service, by its status */
+} sk_report_captured;
+
 typedef struct sk_report {
     uint64_t from_ms, to_ms; /* the period [from, to), Unix ms */
+    char month[8];           /* "YYYY-MM" for a month's report, else "" */
     uint64_t cases;          /* records with any count in the period (or open at its end) */
     sk_report_row all;       /* every case */
     sk_report_row minors;    /* minors' cases only (sk_case_is_minor), also counted in all */
@@ -76,6 +94,12 @@ typedef struct sk_report {
     sk_report_row district[SK_RPT_CODES];
     sk_report_row gbvims[SK_GBVIMS_COUNT + 1];
     uint64_t service_given[SK_SERVICE_COUNT + 1]; /* by service: became given in the period */
+    sk_report_captured captured;
+    /* a month's report: cases captured in each of the twelve months ending with it (oldest
+     * first; a month before 1970 counts nothing); all zero for sk_report_init */
+    uint64_t trend_from_ms[SK_REPORT_TREND];
+    uint64_t trend[SK_REPORT_TREND];
+    char trend_month[SK_REPORT_TREND][8]; /* "YYYY-MM" */
 } sk_report;
 
 /* A value a record held: the field key, the version and stamp of the change that set it, and
@@ -91,6 +115,16 @@ typedef struct sk_report_value {
 /* Start a report for [from_ms, to_ms). */
 void sk_report_init(sk_report *rp, uint64_t from_ms, uint64_t to_ms);
 
+/* "YYYY-MM" (exactly: four digits, a dash, two digits; year 1970 to 9999, month 1 to 12) into
+ * *year and *month. 0 or -SK_E_BAD_VALUE. */
+int sk_report_parse_month(const char *s, unsigned *year, unsigned *month);
+/* Start the report of a calendar month: midnight to midnight in the centre's zone (IST, UTC+5:30)
+ * or, with utc, in UTC; with its twelve-month trend. 0, or -SK_E_BAD_VALUE for a month outside
+ * sk_report_parse_month's range or starting before 1970 in the zone asked for. */
+int sk_report_init_month(sk_report *rp, unsigned year, unsigned month, int utc);
+/* The IST month holding now_ms, as sk_report_init_month takes it. */
+void sk_report_month_of(uint64_t now_ms, unsigned *year, unsigned *month);
+
 /* Add one record (pure: no I/O). past holds the earlier values of its status and service
  * fields (any order; other keys are ignored; the current values are read from r). A deleted or
  * erased record adds nothing. 0, or -SK_E_NOMEM. */
@@ -98,5 +132,12 @@ int sk_report_add(sk_report *rp, const sk_record *r, const sk_report_value *past
 
 /* Every stored record, with its history read inside txn. 0 or a store code. */
 int sk_report_run_txn(sk_store *s, MDB_txn *txn, sk_report *rp);
+/* The same, counting only the records viewer may see (sk_case_may_see); NULL: all. */
+int sk_report_run_for_txn(sk_store *s, MDB_txn *txn, const sk_actor *viewer, sk_report *rp);
+
+/* The transitions as CSV rows "group,name,measure,count" under that header, one line each
+ * ending in a line feed (`sakhi-admin report --csv` and the desk's download), appended to b.
+ * 0 or -SK_E_NOMEM. */
+int sk_report_csv(sk_buf *b, const sk_report *rp);
 
 #endif

@@ -15,7 +15,7 @@
 
 #define TASKS_PER_RECORD 64 /* tasks looked at per record (sk_case_tasks fills at most this) */
 
-static uint64_t record_time(const sk_record *r)
+uint64_t sk_case_captured_ms(const sk_record *r)
 {
     uint64_t t;
     if (sk_case_get_uint(r, SK_F_CREATED_AT, &t) == 0)
@@ -24,6 +24,26 @@ static uint64_t record_time(const sk_record *r)
     for (int i = 0; i < 6; i++)
         t = (t << 8) | r->id.b[i];
     return t;
+}
+
+int sk_case_has_concern(const sk_record *r, uint64_t code)
+{
+    const sk_field *f = sk_record_field(r, SK_F_CONCERNS);
+    sk_mp m;
+    uint32_t n;
+    uint64_t c;
+    if (!f)
+        return 0;
+    sk_mp_init(&m, f->val, f->len);
+    if (sk_mp_read_array(&m, &n))
+        return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (sk_mp_read_uint(&m, &c))
+            return 0;
+        if (c == code)
+            return 1;
+    }
+    return 0;
 }
 
 /* Whether the string field key equals who (str) or lists it (array of str). */
@@ -80,7 +100,7 @@ int sk_case_filter_match(const sk_case_filter *f, const sk_record *r, uint64_t n
         return 0;
     if (f->district && (sk_case_get_uint(r, SK_F_DISTRICT, &v) || v != f->district))
         return 0;
-    if (f->since_ms && record_time(r) < f->since_ms)
+    if (f->since_ms && sk_case_captured_ms(r) < f->since_ms)
         return 0;
     if (f->overdue && sk_case_overdue_tasks(r, now_ms) == 0)
         return 0;

@@ -1,6 +1,6 @@
 /*
  * sk_worklist.h - the centre's worklists, computed once for every front end (sakhi-admin cases,
- * tasks and alerts now, the desk next): which cases match a staff member's filters, the open
+ * tasks and alerts, and the desk): which cases match a staff member's filters, the open
  * tasks in the order to do them, and the alerts a case's owner gets when someone else changes
  * her case.
  *
@@ -33,6 +33,11 @@ typedef struct sk_case_filter {
     uint32_t district; /* sk_district */
     uint64_t since_ms; /* captured at or after (created_at, else the id's time) */
 } sk_case_filter;
+
+/* When r was captured: its created_at field, else the time in its id (Unix ms). */
+uint64_t sk_case_captured_ms(const sk_record *r);
+/* Whether r's concerns list the concern code. */
+int sk_case_has_concern(const sk_record *r, uint64_t code);
 
 /* Whether record r passes f at now_ms. Deleted and erased records never do. */
 int sk_case_filter_match(const sk_case_filter *f, const sk_record *r, uint64_t now_ms);

@@ -257,6 +257,14 @@ def run(c):
           "her tasks, overdue first then by due date, nobody else's (%s)" % rows)
     check(rows and rows[0][1] == b"overdue", "the overdue task says so")
     check(len(body) < 50000, "the tasks page weighs under 50 KB")
+    # a minor's task text stays hidden from a role that may not see her identity (the worklist
+    # of sakhi-admin tasks, storage/sk_worklist.c)
+    act(boss, bcsrf, minor, "task-add", text="Visit Phyang school", **{"for": "cw"},
+        due=ist_date(2))
+    st, _, body, _ = cw.get("/tasks")
+    check(st == 200 and b"Visit Phyang school" not in body and
+          b'<i class="withheld">hidden</i>' in body,
+          "a caseworker's task on a minor's case does not show its text")
     st, _, body, _ = cou.get("/alerts")
     changed = re.search(rb'<ul id="alerts-changed">(.*?)</ul>', body, re.S)
     s1no = show(c, r1)["case_no"].encode()

@@ -311,6 +311,83 @@ static void test_concern_mapping(void **state)
     assert_null(sk_report_gbvims_name(SK_GBVIMS_COUNT + 1));
 }
 
+/* The month functions both front ends use: IST bounds, the trend, the captured counts. */
+static void test_month_bounds(void **state)
+{
+    (void)state;
+    sk_report *rp = malloc(sizeof(*rp));
+    unsigned y = 0, m = 0;
+    assert_non_null(rp);
+    assert_int_equal(sk_report_parse_month("2026-06", &y, &m), 0);
+    assert_int_equal(y, 2026);
+    assert_int_equal(m, 6);
+    assert_int_equal(sk_report_parse_month("2026-13", &y, &m), -SK_E_BAD_VALUE);
+    assert_int_equal(sk_report_parse_month("2026-6", &y, &m), -SK_E_BAD_VALUE);
+    assert_int_equal(sk_report_parse_month("1969-12", &y, &m), -SK_E_BAD_VALUE);
+    assert_int_equal(sk_report_parse_month("2026-06x", &y, &m), -SK_E_BAD_VALUE);
+    /* midnight IST is 18:30 UTC the day before */
+    assert_int_equal(sk_report_init_month(rp, 2026, 6, 0), 0);
+    assert_int_equal(rp->from_ms, JUNE - 330 * 60 * 1000ull);
+    assert_int_equal(rp->to_ms, JULY - 330 * 60 * 1000ull);
+    assert_string_equal(rp->month, "2026-06");
+    assert_string_equal(rp->trend_month[0], "2025-07");
+    assert_string_equal(rp->trend_month[SK_REPORT_TREND - 1], "2026-06");
+    assert_int_equal(rp->trend_from_ms[SK_REPORT_TREND - 1], rp->from_ms);
+    assert_int_equal(rp->trend_from_ms[SK_REPORT_TREND - 2], JUNE - 31 * DAY - 330 * 60 * 1000ull);
+    assert_int_equal(sk_report_init_month(rp, 2026, 6, 1), 0);
+    assert_int_equal(rp->from_ms, JUNE);
+    assert_int_equal(rp->to_ms, JULY);
+    assert_int_equal(sk_report_init_month(rp, 2024, 12, 1), 0); /* across a year, a leap one */
+    assert_int_equal(rp->to_ms - rp->from_ms, 31 * DAY);
+    assert_string_equal(rp->trend_month[0], "2024-01");
+    assert_int_equal(sk_report_init_month(rp, 2024, 2, 1), 0);
+    assert_int_equal(rp->to_ms - rp->from_ms, 29 * DAY);
+    assert_int_equal(sk_report_init_month(rp, 1970, 1, 0), -SK_E_BAD_VALUE); /* before 1970 */
+    assert_int_equal(sk_report_init_month(rp, 2026, 0, 0), -SK_E_BAD_VALUE);
+    /* the IST month of an instant: 30 June 20:00 UTC is 1 July 01:30 IST */
+    sk_report_month_of(JULY - 4 * HOUR, &y, &m);
+    assert_int_equal(y * 100 + m, 202607);
+    sk_report_month_of(JULY - 6 * HOUR, &y, &m);
+    assert_int_equal(y * 100 + m, 202606);
+    sk_report_month_of(1704047400000ull, &y, &m); /* 2024-01-01 00:00 IST */
+    assert_int_equal(y * 100 + m, 202401);
+    sk_report_month_of(1704047400000ull - 1, &y, &m);
+    assert_int_equal(y * 100 + m, 202312);
+
+    /* June in IST: captured A? no (May); B C D (X deleted; H is July in IST) */
+    MDB_txn *txn;
+    assert_int_equal(sk_report_init_month(rp, 2026, 6, 0), 0);
+    assert_int_equal(sk_store_mdb_err(mdb_txn_begin(sk_store_env(g.s), NULL, MDB_RDONLY, &txn)), 0);
+    assert_int_equal(sk_report_run_txn(g.s, txn, rp), 0);
+    assert_int_equal(rp->captured.total, 3);
+    assert_int_equal(rp->captured.minors, 1);
+    assert_int_equal(rp->captured.concern[SK_CONCERN_FINANCIAL_ABUSE], 2);
+    assert_int_equal(rp->captured.status[SK_STATUS_DECLINED], 1);
+    assert_int_equal(rp->captured.status[SK_STATUS_REFERRED], 1);
+    assert_int_equal(rp->trend[SK_REPORT_TREND - 1], 3);
+    assert_int_equal(rp->trend[SK_REPORT_TREND - 2], 2); /* May: A and G */
+    assert_int_equal(rp->trend[0], 0);
+    /* inside a viewer's scope: a Kargil staff member sees none of Leh's cases */
+    const sk_actor kargil = {SK_ROLE_STAFF, "st2", SK_DISTRICT_KARGIL};
+    assert_int_equal(sk_report_init_month(rp, 2026, 6, 0), 0);
+    assert_int_equal(sk_report_run_for_txn(g.s, txn, &kargil, rp), 0);
+    assert_int_equal(rp->captured.total, 0);
+    assert_int_equal(rp->cases, 0);
+    assert_int_equal(sk_report_init_month(rp, 2026, 6, 0), 0);
+    assert_int_equal(sk_report_run_for_txn(g.s, txn, &k_st, rp), 0);
+    assert_int_equal(rp->cases, 4);
+    mdb_txn_abort(txn);
+
+    /* the CSV both front ends give */
+    sk_buf b = SK_BUF_INIT;
+    assert_int_equal(sk_report_csv(&b, rp), 0);
+    assert_int_equal(sk_buf_append(&b, "", 1), 0);
+    assert_non_null(strstr((const char *)b.data, "group,name,measure,count\nall,all,received,3\n"));
+    assert_non_null(strstr((const char *)b.data, "\nservice,shelter,given,0\n"));
+    sk_buf_free(&b);
+    free(rp);
+}
+
 static int admin(const char *first, ...)
 {
     const char *args[24];
@@ -361,6 +438,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_month_counts),
         cmocka_unit_test(test_concern_mapping),
+        cmocka_unit_test(test_month_bounds),
         cmocka_unit_test(test_report_command),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

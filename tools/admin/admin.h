@@ -25,6 +25,7 @@
 #include "sk_case.h"
 #include "sk_opts.h"
 #include "sk_store.h"
+#include "sk_worklist.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -182,8 +183,6 @@ int sk_admin_find_record(sk_admin *a, MDB_txn *txn, const char *text, sk_record 
  * A record that does not decode returns -SK_E_STORE_IO. */
 int sk_admin_each_record(sk_admin *a, MDB_txn *txn, int (*cb)(const sk_record *r, void *p),
                          void *payload);
-/* Record's capture time (created_at field, else the id's timestamp), Unix ms. */
-uint64_t sk_admin_record_time(const sk_record *r);
 
 /* Common front of the action commands (admin_records.c): parse argv against extra (at most 6
  * options) plus --as, require exactly npos_need positional arguments, open the store and resolve

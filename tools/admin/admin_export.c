@@ -46,36 +46,16 @@ static int parse_date(const char *s, int end, uint64_t *out)
     return sk_sample_parse_time(s, out) ? -1 : 0;
 }
 
-static int has_concern(const sk_record *r, uint32_t code)
-{
-    const sk_field *f = sk_record_field(r, SK_F_CONCERNS);
-    sk_mp m;
-    uint32_t n;
-    if (!f)
-        return 0;
-    sk_mp_init(&m, f->val, f->len);
-    if (sk_mp_read_array(&m, &n))
-        return 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t c;
-        if (sk_mp_read_uint(&m, &c))
-            return 0;
-        if (c == code)
-            return 1;
-    }
-    return 0;
-}
-
 static int filter_match(const filter *f, const sk_record *r)
 {
-    uint64_t st = 0, t = sk_admin_record_time(r);
+    uint64_t st = 0, t = sk_case_captured_ms(r);
     if (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
         return 0;
     if (t < f->from_ms || (f->to_ms && t > f->to_ms))
         return 0;
     if (f->status && (sk_case_get_uint(r, SK_F_STATUS, &st) || st != f->status))
         return 0;
-    if (f->concern && !has_concern(r, f->concern))
+    if (f->concern && !sk_case_has_concern(r, f->concern))
         return 0;
     return 1;
 }
@@ -412,55 +392,11 @@ int sk_admin_cmd_export(sk_admin *a, int argc, char **argv)
 
 /* ---- report ------------------------------------------------------------------------------ */
 
-#define RPT_MAX 16 /* codes per enumeration counted (0 = unknown bucket) */
-
-typedef struct report {
-    uint64_t from, to; /* month bounds [from, to) */
-    uint64_t total, minors, review;
-    uint64_t status[RPT_MAX], concern[RPT_MAX], source[RPT_MAX], district[RPT_MAX];
-    uint64_t service[SK_SERVICE_COUNT + 1][RPT_MAX];
-} report;
-
-static void bump(uint64_t *arr, sk_enum_id e, uint64_t code)
-{
-    if (code == 0 || code > sk_enum_max(e) || code >= RPT_MAX)
-        code = 0;
-    arr[code]++;
-}
-
-static int report_row(const sk_record *r, void *p)
-{
-    report *rp = p;
-    uint64_t t = sk_admin_record_time(r), v;
-    if (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
-        return 0;
-    if (t < rp->from || t >= rp->to)
-        return 0;
-    rp->total++;
-    if (sk_case_is_minor(r))
-        rp->minors++;
-    if (r->flags & SK_REC_REVIEW)
-        rp->review++;
-    if (sk_case_get_uint(r, SK_F_STATUS, &v) == 0)
-        bump(rp->status, SK_ENUM_STATUS, v);
-    if (sk_case_get_uint(r, SK_F_SOURCE, &v) == 0)
-        bump(rp->source, SK_ENUM_SOURCE, v);
-    if (sk_case_get_uint(r, SK_F_DISTRICT, &v) == 0)
-        bump(rp->district, SK_ENUM_DISTRICT, v);
-    for (uint32_t c = 1; c <= sk_enum_max(SK_ENUM_CONCERN) && c < RPT_MAX; c++)
-        if (has_concern(r, c))
-            rp->concern[c]++;
-    for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++)
-        if (sk_case_get_uint(r, SK_F_SERVICE_BASE + s, &v) == 0)
-            bump(rp->service[s], SK_ENUM_SERVICE_STATUS, v);
-    return 0;
-}
-
 static void json_counts(sk_jw *w, const char *key, sk_enum_id e, const uint64_t *arr)
 {
     sk_jw_key(w, key);
     sk_jw_obj_begin(w);
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < RPT_MAX; c++) {
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++) {
         sk_jw_key(w, sk_enum_name(e, c));
         sk_jw_uint(w, arr[c]);
     }
@@ -474,7 +410,7 @@ static void json_counts(sk_jw *w, const char *key, sk_enum_id e, const uint64_t 
 static void text_counts(const char *title, sk_enum_id e, const uint64_t *arr)
 {
     printf("\n%s\n", title);
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < RPT_MAX; c++)
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
         printf("  %-28s %8" PRIu64 "\n", sk_enum_name(e, c), arr[c]);
     if (arr[0])
         printf("  %-28s %8" PRIu64 "\n", "unknown", arr[0]);
@@ -497,14 +433,6 @@ static const char k_report_help[] =
     "\n"
     "Counts only: no personal data. --csv prints the transitions as group,name,measure,count\n"
     "rows; --json prints everything as one object.\n";
-
-static int days_in(unsigned y, unsigned m)
-{
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return d[m - 1];
-}
 
 /* ---- transitions (storage/sk_report.h) ------------------------------------------------------ */
 
@@ -559,33 +487,6 @@ static void json_transitions(sk_jw *w, const sk_report *t)
     sk_jw_obj_end(w);
 }
 
-static void csv_row(const char *group, const char *name, const sk_report_row *row)
-{
-    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++)
-        printf("%s,%s,%s,%" PRIu64 "\n", group, name, sk_report_measure_name(m), row->n[m]);
-}
-
-static void csv_rows(const char *group, sk_enum_id e, const sk_report_row *rows)
-{
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
-        csv_row(group, sk_enum_name(e, c), &rows[c]);
-}
-
-static void print_csv(const sk_report *t)
-{
-    printf("group,name,measure,count\n");
-    csv_row("all", "all", &t->all);
-    csv_row("minors", "minors", &t->minors);
-    csv_rows("concern", SK_ENUM_CONCERN, t->concern);
-    csv_rows("source", SK_ENUM_SOURCE, t->source);
-    csv_rows("district", SK_ENUM_DISTRICT, t->district);
-    for (uint32_t g = 1; g <= SK_GBVIMS_COUNT; g++)
-        csv_row("gbvims", sk_report_gbvims_name(g), &t->gbvims[g]);
-    for (uint32_t sv = 1; sv <= SK_SERVICE_COUNT; sv++)
-        printf("service,%s,given,%" PRIu64 "\n", sk_enum_name(SK_ENUM_SERVICE, sv),
-               t->service_given[sv]);
-}
-
 static void text_row(const char *name, const sk_report_row *row)
 {
     printf("  %-28s", name);
@@ -628,8 +529,6 @@ static void print_transitions(const sk_report *t)
         printf("  %-28s %8" PRIu64 "\n", sk_enum_name(SK_ENUM_SERVICE, sv), t->service_given[sv]);
 }
 
-#define IST_OFFSET_MS (330ull * 60 * 1000)
-
 int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
 {
     const char *month = NULL;
@@ -642,29 +541,17 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
     if (rc)
         return rc;
     unsigned y, m;
-    char tail;
-    if (!month || strlen(month) != 7 || sscanf(month, "%4u-%2u%c", &y, &m, &tail) != 2 ||
-        month[4] != '-' || y < 1970 || y > 9999 || m < 1 || m > 12)
+    if (!month || sk_report_parse_month(month, &y, &m))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "report needs --month YYYY-MM");
     if (csv && a->json)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--csv and --json exclude each other");
-    report rp;
-    memset(&rp, 0, sizeof(rp));
-    char t[64];
-    snprintf(t, sizeof(t), "%04u-%02u-01T00:00:00Z", y, m);
-    if (sk_sample_parse_time(t, &rp.from))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --month '%s'", month);
-    rp.to = rp.from + (uint64_t)days_in(y, m) * 86400000u;
-    if (!utc) { /* midnight IST is 18:30 UTC the day before */
-        if (rp.from < IST_OFFSET_MS)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --month '%s'", month);
-        rp.from -= IST_OFFSET_MS;
-        rp.to -= IST_OFFSET_MS;
-    }
     sk_report *tr = malloc(sizeof(*tr));
     if (!tr)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
-    sk_report_init(tr, rp.from, rp.to);
+    if (sk_report_init_month(tr, y, m, utc)) {
+        free(tr);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --month '%s'", month);
+    }
     if ((rc = sk_admin_open(a, 1))) {
         free(tr);
         return rc;
@@ -674,18 +561,24 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
         free(tr);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
     }
-    rc = sk_admin_each_record(a, txn, report_row, &rp);
-    if (!rc)
-        rc = sk_report_run_txn(a->store, txn, tr);
+    rc = sk_report_run_txn(a->store, txn, tr);
     mdb_txn_abort(txn);
     if (rc) {
         free(tr);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read records: %s", sk_err_text(rc));
     }
+    const sk_report_captured *rp = &tr->captured;
     if (csv) {
-        print_csv(tr);
+        sk_buf b = SK_BUF_INIT;
+        rc = sk_report_csv(&b, tr);
         free(tr);
-        return 0;
+        if (rc) {
+            sk_buf_free(&b);
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
+        }
+        int ok = fwrite(b.data, 1, b.len, stdout) == b.len;
+        sk_buf_free(&b);
+        return ok ? 0 : sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write output");
     }
     if (a->json) {
         sk_buf b = SK_BUF_INIT;
@@ -697,20 +590,20 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
         sk_jw_key(&w, "zone");
         sk_jw_cstr(&w, utc ? "UTC" : "IST");
         sk_jw_key(&w, "total");
-        sk_jw_uint(&w, rp.total);
+        sk_jw_uint(&w, rp->total);
         sk_jw_key(&w, "minors");
-        sk_jw_uint(&w, rp.minors);
+        sk_jw_uint(&w, rp->minors);
         sk_jw_key(&w, "review");
-        sk_jw_uint(&w, rp.review);
-        json_counts(&w, "by_status", SK_ENUM_STATUS, rp.status);
-        json_counts(&w, "by_concern", SK_ENUM_CONCERN, rp.concern);
-        json_counts(&w, "by_source", SK_ENUM_SOURCE, rp.source);
-        json_counts(&w, "by_district", SK_ENUM_DISTRICT, rp.district);
+        sk_jw_uint(&w, rp->review);
+        json_counts(&w, "by_status", SK_ENUM_STATUS, rp->status);
+        json_counts(&w, "by_concern", SK_ENUM_CONCERN, rp->concern);
+        json_counts(&w, "by_source", SK_ENUM_SOURCE, rp->source);
+        json_counts(&w, "by_district", SK_ENUM_DISTRICT, rp->district);
         sk_jw_key(&w, "by_service");
         sk_jw_obj_begin(&w);
         for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++)
             json_counts(&w, sk_enum_name(SK_ENUM_SERVICE, s), SK_ENUM_SERVICE_STATUS,
-                        rp.service[s]);
+                        rp->service[s]);
         sk_jw_obj_end(&w);
         json_transitions(&w, tr);
         sk_jw_obj_end(&w);
@@ -725,15 +618,14 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
     }
     printf("Monthly report %s (%s)\n", month, utc ? "UTC" : "IST");
     print_transitions(tr);
-    free(tr);
     printf("\nCases captured in the month\n");
-    printf("  %-28s %8" PRIu64 "\n", "cases", rp.total);
-    printf("  %-28s %8" PRIu64 "\n", "of which minors", rp.minors);
-    printf("  %-28s %8" PRIu64 "\n", "flagged for review", rp.review);
-    text_counts("By status", SK_ENUM_STATUS, rp.status);
-    text_counts("By concern", SK_ENUM_CONCERN, rp.concern);
-    text_counts("By referral source", SK_ENUM_SOURCE, rp.source);
-    text_counts("By district", SK_ENUM_DISTRICT, rp.district);
+    printf("  %-28s %8" PRIu64 "\n", "cases", rp->total);
+    printf("  %-28s %8" PRIu64 "\n", "of which minors", rp->minors);
+    printf("  %-28s %8" PRIu64 "\n", "flagged for review", rp->review);
+    text_counts("By status", SK_ENUM_STATUS, rp->status);
+    text_counts("By concern", SK_ENUM_CONCERN, rp->concern);
+    text_counts("By referral source", SK_ENUM_SOURCE, rp->source);
+    text_counts("By district", SK_ENUM_DISTRICT, rp->district);
     printf("\nBy service%-20s", "");
     for (uint32_t st = 1; st <= sk_enum_max(SK_ENUM_SERVICE_STATUS); st++)
         printf(" %11s", sk_enum_name(SK_ENUM_SERVICE_STATUS, st));
@@ -741,8 +633,9 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
     for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++) {
         printf("  %-28s", sk_enum_name(SK_ENUM_SERVICE, s));
         for (uint32_t st = 1; st <= sk_enum_max(SK_ENUM_SERVICE_STATUS); st++)
-            printf(" %11" PRIu64, rp.service[s][st]);
+            printf(" %11" PRIu64, rp->service[s][st]);
         printf("\n");
     }
+    free(tr);
     return 0;
 }

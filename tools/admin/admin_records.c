@@ -52,17 +52,6 @@ int sk_admin_each_record(sk_admin *a, MDB_txn *txn, int (*cb)(const sk_record *r
     return rc;
 }
 
-uint64_t sk_admin_record_time(const sk_record *r)
-{
-    uint64_t t;
-    if (sk_case_get_uint(r, SK_F_CREATED_AT, &t) == 0)
-        return t;
-    t = 0;
-    for (int i = 0; i < 6; i++)
-        t = (t << 8) | r->id.b[i];
-    return t;
-}
-
 typedef struct find_ctx {
     const char *case_no;
     sk_record *out;
@@ -157,7 +146,7 @@ static int list_row(const sk_record *r, void *p)
         return 0;
     sk_id_to_str(&r->id, idt);
     (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
-    sk_sample_format_time(sk_admin_record_time(r), t);
+    sk_sample_format_time(sk_case_captured_ms(r), t);
     const char *district = enum_or(SK_ENUM_DISTRICT, r, SK_F_DISTRICT, b1, sizeof(b1));
     const char *status = enum_or(SK_ENUM_STATUS, r, SK_F_STATUS, b2, sizeof(b2));
     const char *urg = enum_or(SK_ENUM_URGENCY, r, SK_F_URGENCY, b3, sizeof(b3));

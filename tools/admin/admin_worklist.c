@@ -128,7 +128,7 @@ static int cases_row(const sk_record *r, void *p)
     sk_id_to_str(&r->id, idt);
     (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
     (void)sk_case_get_str(r, SK_F_OWNER, owner, sizeof(owner));
-    fmt_time(sk_admin_record_time(r), c->utc, t);
+    fmt_time(sk_case_captured_ms(r), c->utc, t);
     const char *district = enum_text(SK_ENUM_DISTRICT, r, SK_F_DISTRICT, b1, sizeof(b1));
     const char *status = enum_text(SK_ENUM_STATUS, r, SK_F_STATUS, b2, sizeof(b2));
     const char *urg = enum_text(SK_ENUM_URGENCY, r, SK_F_URGENCY, b3, sizeof(b3));
