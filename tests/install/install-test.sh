@@ -31,8 +31,8 @@ run() {
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 cc -std=c17 -Wall -Wextra -Werror -o "$tmp/ex-pc" "$example" $(pkg-config --cflags --libs sakhi)
 run "$tmp/ex-pc" pc
-# 2. find_package(sakhi): shared and static
-cmake -S "$src/tests/install" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
+# 2. find_package(sakhi): shared and static, from the outside project in consumer/
+cmake -S "$src/tests/install/consumer" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
       -DSAKHI_EXAMPLE="$example" -DCMAKE_C_FLAGS="-Wall -Wextra -Werror" >"$tmp/cfg.log" 2>&1 ||
     { cat "$tmp/cfg.log"; exit 1; }
 cmake --build "$tmp/consumer" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; exit 1; }
