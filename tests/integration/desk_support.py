@@ -3,6 +3,8 @@ and a field worker, a sakhi-server with the desk on 127.0.0.1 (ports picked by t
 and a field device (the sakhi CLI) that captures referrals offline and syncs them.
 
 Every wait is a bounded poll; everything started is stopped (SIGTERM, then SIGKILL) on close.
+check() and verdict() are the tests' shared way of reporting: each check is printed as it runs,
+and the test's exit status is 1 when any failed.
 """
 
 import http.client
@@ -148,6 +150,18 @@ class Centre:
         q = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)
         return q["u"][0], q["t"][0]
 
+    def staff(self, name, role, district, password):
+        """A new staff account that has set its password and logged in: its Browser, on the
+        worklist, and the form token of that page."""
+        u, t = self.staff_link(name, role, district)
+        b = Browser(self.desk_port)
+        st, _, _, _ = b.setup(u, t, password)
+        assert st == 200, "setup of %s: %d" % (name, st)
+        st, _, _, _ = b.login(name, password)
+        assert st == 303, "login of %s: %d" % (name, st)
+        st, _, body, _ = b.get("/worklist")
+        return b, b.form_token(body)
+
 
 class Browser:
     """A minimal cookie-keeping HTTPS client for the desk (one connection, re-opened when the
@@ -228,3 +242,22 @@ class Browser:
         return self.post("/setup", {"csrf": tok or "", "u": user, "t": token,
                                     "password": password,
                                     "password2": password if password2 is None else password2})
+
+
+FAILS = []
+
+
+def check(cond, what):
+    """One check of a desk test: printed as it runs, kept when it fails."""
+    print(("ok: " if cond else "FAIL: ") + what)
+    if not cond:
+        FAILS.append(what)
+
+
+def verdict(passed="all checks passed"):
+    """The test's exit status: 1 (with the count) when a check failed, else 0 (printing passed)."""
+    if FAILS:
+        print("%d check(s) failed" % len(FAILS))
+        return 1
+    print(passed)
+    return 0

@@ -15,27 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from desk_support import Browser, Centre  # noqa: E402
-
-FAILS = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL:", what)
-    else:
-        print("ok:", what)
-
-
-def staff(c, name, role, district, password):
-    u, t = c.staff_link(name, role, district)
-    b = Browser(c.desk_port)
-    assert b.setup(u, t, password)[0] == 200
-    assert b.login(name, password)[0] == 303
-    st, _, body, _ = b.get("/worklist")
-    return b, b.form_token(body)
-
+from desk_support import Centre, check, verdict  # noqa: E402
 
 def counts(body, table_id):
     m = re.search(('<table class="counts" id="%s">(.*?)</table>' % table_id).encode(), body, re.S)
@@ -141,11 +121,7 @@ def main():
         run(c)
     finally:
         c.close()
-    if FAILS:
-        print("%d check(s) failed" % len(FAILS))
-        return 1
-    print("all checks passed")
-    return 0
+    return verdict()
 
 
 def run(c):
@@ -158,8 +134,8 @@ def run(c):
     c.sync()
     c.admin("accept", a)
     c.admin("service", a, "--service", "medical_assistance", "--status", "given")
-    boss, bcsrf = staff(c, "boss", "admin", None, "boss password 1")
-    cw, wcsrf = staff(c, "cw", "caseworker", "leh", "caseworker pw 1")
+    boss, bcsrf = c.staff("boss", "admin", None, "boss password 1")
+    cw, wcsrf = c.staff("cw", "caseworker", "leh", "caseworker pw 1")
 
     # -- other roles are refused ---------------------------------------------------------------
     st, _, body, _ = cw.get("/devices")

@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from desk_support import Browser, Centre  # noqa: E402
+from desk_support import Browser, Centre, check, verdict  # noqa: E402
 
 try:
     from selenium import webdriver
@@ -32,15 +32,6 @@ try:
 except ImportError:
     print("FAIL: python3-selenium is missing (scripts/setup-deps.sh installs it)")
     sys.exit(1)
-
-FAILS = []
-
-
-def check(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what)
-    if not cond:
-        FAILS.append(what)
-
 
 def wait_for(pred, timeout, step=0.1):
     """Poll pred() until true or timeout seconds passed; returns the time it took or None."""
@@ -83,11 +74,7 @@ def main():
             driver.quit()
         centre.close()
         shutil.rmtree(profile, ignore_errors=True)
-    if FAILS:
-        print("%d check(s) failed" % len(FAILS))
-        return 1
-    print("all checks passed; screenshots in " + shots)
-    return 0
+    return verdict("all checks passed; screenshots in " + shots)
 
 
 def run(c, d, shots):

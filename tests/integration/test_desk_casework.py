@@ -19,18 +19,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from desk_support import Browser, Centre  # noqa: E402
-
-FAILS = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL:", what)
-    else:
-        print("ok:", what)
-
+from desk_support import Centre, check, verdict  # noqa: E402
 
 def show(c, rid):
     j = json.loads(c.admin("show", rid))
@@ -70,22 +59,7 @@ def main():
         run(c)
     finally:
         c.close()
-    if FAILS:
-        print("%d check(s) failed" % len(FAILS))
-        return 1
-    print("all checks passed")
-    return 0
-
-
-def staff(c, name, role, district, password):
-    u, t = c.staff_link(name, role, district)
-    b = Browser(c.desk_port)
-    st, _, _, _ = b.setup(u, t, password)
-    assert st == 200, "setup of %s: %d" % (name, st)
-    st, _, _, _ = b.login(name, password)
-    assert st == 303, "login of %s: %d" % (name, st)
-    st, _, body, _ = b.get("/worklist")
-    return b, b.form_token(body)
+    return verdict()
 
 
 def run(c):
@@ -111,9 +85,9 @@ def run(c):
     c.sync(device=d2)
     check(listed_review(c, r4), "the concurrent edits flag the referral for review")
 
-    boss, bcsrf = staff(c, "boss", "admin", None, "boss password 1")
-    cou, ccsrf = staff(c, "cou", "counsellor", "leh", "counsellor pw 1")
-    cw, wcsrf = staff(c, "cw", "caseworker", "leh", "caseworker pw 1")
+    boss, bcsrf = c.staff("boss", "admin", None, "boss password 1")
+    cou, ccsrf = c.staff("cou", "counsellor", "leh", "counsellor pw 1")
+    cw, wcsrf = c.staff("cw", "caseworker", "leh", "caseworker pw 1")
 
     # -- decline, with the form's choices checked before anything is applied ----------------
     st, body, fl = act(boss, bcsrf, r2, "decline", decline_reason="no_such_reason")

@@ -18,18 +18,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from desk_support import Browser, Centre  # noqa: E402
-
-FAILS = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL:", what)
-    else:
-        print("ok:", what)
-
+from desk_support import Browser, Centre, check, verdict  # noqa: E402
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -59,11 +48,7 @@ def main():
         rc = centre.stop()
         check(rc == 0, "the server stops cleanly with desk connections open (exit %d)" % rc)
         centre.close()
-    if FAILS:
-        print("%d check(s) failed" % len(FAILS))
-        return 1
-    print("all checks passed")
-    return 0
+    return verdict()
 
 
 def run(c):
