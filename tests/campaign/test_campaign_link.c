@@ -19,22 +19,15 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
+#include "sk_testfixture.h"
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
 
 #include <sakhi/sakhi.h>
 
 #include "sk_client_test.h"
 #include "cp_check.h"
-#include "sk_case.h"
-#include "sk_testserver.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,64 +54,27 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-cp4"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&f->ts, k_server_flags), 0);
-    *state = f;
-    return 0;
+    return sk_fx_start(state, sizeof(fx), "sk-cp4", "fw1", k_server_flags);
 }
 
-static int teardown(void **state)
-{
-    fx *f = *state;
-    sk_ts_teardown(&f->ts);
-    free(f);
-    return 0;
-}
-
+/* A new device of fw1: its own store in the server's temp dir, enrolled over plaintext. */
 static sakhi_client *device(fx *f)
 {
-    char path[700], code[SK_ENROLL_CODE_LEN + 1];
-    sakhi_options o = SAKHI_OPTIONS_INIT;
     sakhi_client *c = NULL;
-    assert_int_equal(sk_client_test_kdf(10), 0); /* 1 MiB, one pass */
-    snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, f->ndev++);
-    assert_int_equal(sakhi_open(&c, path, "246813", &o), 0);
-    assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
-    int rc = sakhi_enroll_opts(c,
-                               &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
-                                                       .host = "127.0.0.1",
-                                                       .port = f->ts.port,
-                                                       .code = code,
-                                                       .label = "cp4",
-                                                       .plaintext = 1},
-                               NULL);
+    assert_int_equal(sk_td_open(&c, &f->ts, f->ndev++, NULL), 0);
+    int rc = sk_td_enroll(c, &f->ts, "fw1", "cp4", NULL, NULL);
     if (rc)
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
     return c;
 }
 
+/* A routine referral (sk_td_referral's fields, name withheld) saved on c. */
 static void capture(sakhi_client *c)
 {
-    sakhi_referral *r = NULL;
     char id[SAKHI_ID_STRLEN];
-    assert_int_equal(sakhi_referral_new(&r, c), 0);
-    assert_int_equal(sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH), 0);
-    assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
-    assert_int_equal(sakhi_referral_set_village(r, "Diskit"), 0);
-    assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE), 0);
-    assert_int_equal(sakhi_referral_set_name(r, "withheld"), 0);
-    assert_int_equal(sakhi_referral_set_age_band(r, SAKHI_AGE_30_44), 0);
-    assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE), 0);
-    assert_int_equal(sakhi_referral_set_urgency(r, SAKHI_URGENCY_ROUTINE), 0);
-    assert_int_equal(sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER), 0);
-    assert_int_equal(sakhi_referral_set_consent(r, 1, 0), 0);
-    int rc = sakhi_referral_save(id, c, r);
+    int rc = sk_td_capture(id, c, "withheld", SAKHI_URGENCY_ROUTINE, 0);
     if (rc)
         fail_msg("save: %d %s", rc, sakhi_errmsg(c));
-    sakhi_referral_free(r);
 }
 
 static uint64_t pending(sakhi_client *c)
@@ -604,9 +560,9 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cut_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cut_sweep, setup, sk_fx_free),
         cmocka_unit_test_setup_teardown(test_fragmentation_stalls_blackholes_slow_links, setup,
-                                        teardown),
+                                        sk_fx_free),
         cmocka_unit_test(test_soak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,18 +19,11 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "sk_testfixture.h"
 
 #include <sakhi/sakhi.h>
 
 #include "sk_client_test.h"
-#include "sk_case.h"
-#include "sk_testserver.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,21 +42,7 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-skew"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    sk_ts_teardown(&f->ts);
-    free(f);
-    return 0;
+    return sk_fx_start(state, sizeof(fx), "sk-skew", "fw1", NULL);
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -74,35 +53,20 @@ static uint64_t rng_next(uint64_t *s)
     return *s;
 }
 
+/* Device n's store, opened with its wall clock clock_offset_ms off. */
 static sakhi_client *open_dev(fx *f, int n, int64_t clock_offset_ms)
 {
-    char path[700];
-    sakhi_options o = SAKHI_OPTIONS_INIT;
     sakhi_client *c = NULL;
-    assert_int_equal(sk_client_test_kdf(10), 0);
-    sk_client_test_clock(clock_offset_ms);
-    snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, n);
-    int rc = sakhi_open(&c, path, "246813", &o);
-    sk_client_test_clock(0);
-    assert_int_equal(rc, 0);
+    assert_int_equal(sk_td_open_skewed(&c, &f->ts, n, NULL, clock_offset_ms), 0);
     return c;
 }
 
 /* A new enrolled device; *n_out gets its number for open_dev. */
 static sakhi_client *device(fx *f, int64_t clock_offset_ms, int *n_out)
 {
-    char code[SK_ENROLL_CODE_LEN + 1];
     *n_out = f->ndev++;
     sakhi_client *c = open_dev(f, *n_out, clock_offset_ms);
-    assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
-    int rc = sakhi_enroll_opts(c,
-                               &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
-                                                       .host = "127.0.0.1",
-                                                       .port = f->ts.port,
-                                                       .code = code,
-                                                       .label = "skew-test",
-                                                       .plaintext = 1},
-                               NULL);
+    int rc = sk_td_enroll(c, &f->ts, "fw1", "skew-test", NULL, NULL);
     if (rc)
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
     return c;
@@ -123,24 +87,12 @@ static void sync_ok(fx *f, sakhi_client *c, sakhi_sync_result *res)
     assert_int_equal(res->complete, 1);
 }
 
+/* A routine referral (sk_td_referral's fields, name withheld) saved on c as id. */
 static void capture(sakhi_client *c, char id[SAKHI_ID_STRLEN])
 {
-    sakhi_referral *r = NULL;
-    assert_int_equal(sakhi_referral_new(&r, c), 0);
-    assert_int_equal(sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH), 0);
-    assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
-    assert_int_equal(sakhi_referral_set_village(r, "Diskit"), 0);
-    assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE), 0);
-    assert_int_equal(sakhi_referral_set_name(r, "withheld"), 0);
-    assert_int_equal(sakhi_referral_set_age_band(r, SAKHI_AGE_30_44), 0);
-    assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE), 0);
-    assert_int_equal(sakhi_referral_set_urgency(r, SAKHI_URGENCY_ROUTINE), 0);
-    assert_int_equal(sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER), 0);
-    assert_int_equal(sakhi_referral_set_consent(r, 1, 0), 0);
-    int rc = sakhi_referral_save(id, c, r);
+    int rc = sk_td_capture(id, c, "withheld", SAKHI_URGENCY_ROUTINE, 0);
     if (rc)
         fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
-    sakhi_referral_free(r);
 }
 
 static void edit_village(sakhi_client *c, const char *id, const char *village)
@@ -396,9 +348,10 @@ static void test_clock_jump_behind_device_edits_first(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_skew_corrected_later_edit_wins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_clock_jump_ahead_edits_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_clock_jump_behind_device_edits_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_skew_corrected_later_edit_wins, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_clock_jump_ahead_edits_first, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_clock_jump_behind_device_edits_first, setup,
+                                        sk_fx_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

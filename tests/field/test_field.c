@@ -14,20 +14,12 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
+#include "sk_testfixture.h"
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
 
 #include <sakhi/sakhi.h>
-
-#include "sk_case.h"
-#include "sk_testdevice.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,14 +42,7 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-field"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "st1", SK_ROLE_STAFF, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
-    *state = f;
-    return 0;
+    return sk_fx_start(state, sizeof(fx), "sk-field", "fw1 st1", NULL);
 }
 
 static int teardown(void **state)
@@ -65,9 +50,7 @@ static int teardown(void **state)
     fx *f = *state;
     if (f->netem.pid)
         sk_proc_stop(&f->netem, 3000);
-    sk_ts_teardown(&f->ts);
-    free(f);
-    return 0;
+    return sk_fx_free(state);
 }
 
 static sakhi_client *open_dev(fx *f, int n, int64_t clock_offset_ms)

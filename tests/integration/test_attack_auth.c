@@ -13,16 +13,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testdevice.h"
+#include "sk_testfixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,14 +26,7 @@ typedef struct fx {
 
 static int start(void **state, const char *const *extra)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-attack"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw2", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&f->ts, extra), 0);
-    *state = f;
-    return 0;
+    return sk_fx_start(state, sizeof(fx), "sk-attack", "fw1 fw2", extra);
 }
 
 static int setup(void **state)
@@ -73,16 +57,6 @@ static int setup_small_store(void **state)
 {
     const char *extra[] = {"--map-size", "2", "--store-reserve", "1", NULL};
     return start(state, extra);
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    if (f->ts.proc.pid > 0)
-        sk_ts_stop(&f->ts, 10000);
-    sk_ts_teardown(&f->ts);
-    free(f);
-    return 0;
 }
 
 /* HELLO as device, then AUTH signed with priv; the answer's type and (for ERROR) code and
@@ -483,14 +457,18 @@ static void test_audit_growth_never_fills_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_wrong_signatures_never_lock_a_device, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_codes_back_off_per_address, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_signatures_never_lock_a_device, setup,
+                                        sk_fx_stop_any),
+        cmocka_unit_test_setup_teardown(test_wrong_codes_back_off_per_address, setup,
+                                        sk_fx_stop_any),
         cmocka_unit_test_setup_teardown(test_code_dies_after_five_wrong_tries, setup_no_addr_limit,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_strangers_write_nothing, setup_fast_summary, teardown),
-        cmocka_unit_test_setup_teardown(test_log_capped_rotated_escaped, setup_small_log, teardown),
+                                        sk_fx_stop_any),
+        cmocka_unit_test_setup_teardown(test_strangers_write_nothing, setup_fast_summary,
+                                        sk_fx_stop_any),
+        cmocka_unit_test_setup_teardown(test_log_capped_rotated_escaped, setup_small_log,
+                                        sk_fx_stop_any),
         cmocka_unit_test_setup_teardown(test_audit_growth_never_fills_store, setup_small_store,
-                                        teardown),
+                                        sk_fx_stop_any),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

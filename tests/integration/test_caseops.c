@@ -29,6 +29,7 @@
 #include "sk_err.h"
 #include "sk_proc.h"
 #include "sk_store.h"
+#include "sk_teststore.h"
 #include "sk_writer.h"
 
 #include <stdio.h>
@@ -40,14 +41,7 @@
 #define HOUR (3600ull * 1000)
 #define DAY (24 * HOUR)
 
-typedef struct fx {
-    char dir[512];
-    char out[600];
-    sk_store *s;
-    uint64_t op; /* next op of the field devices */
-} fx;
-
-static fx g;
+static sk_tst g; /* the store; g.op is the next op of the field devices */
 
 static const sk_actor k_st1 = {SK_ROLE_STAFF, "st1", SK_DISTRICT_LEH};
 static const sk_actor k_st2 = {SK_ROLE_STAFF, "st2", SK_DISTRICT_LEH};
@@ -60,118 +54,42 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void add_worker(const char *id, uint32_t role, uint32_t district)
-{
-    sk_worker w;
-    memset(&w, 0, sizeof(w));
-    snprintf(w.id, sizeof(w.id), "%s", id);
-    w.role = role;
-    w.district = district;
-    assert_int_equal(sk_store_worker_put(g.s, &w), 0);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    memset(&g, 0, sizeof(g));
-    assert_int_equal(sk_tmpdir_make(g.dir, sizeof(g.dir), "sk-caseops"), 0);
-    snprintf(g.out, sizeof(g.out), "%s/out.txt", g.dir);
-    assert_int_equal(sk_store_open(&g.s, g.dir, 64u << 20), 0);
-    add_worker("asha", SK_ROLE_FIELD, SK_DISTRICT_LEH);
-    add_worker("asha2", SK_ROLE_FIELD, SK_DISTRICT_LEH);
-    add_worker("asha3", SK_ROLE_FIELD, SK_DISTRICT_LEH);
-    add_worker("st1", SK_ROLE_STAFF, SK_DISTRICT_LEH);
-    add_worker("st2", SK_ROLE_STAFF, SK_DISTRICT_LEH);
-    add_worker("kgl", SK_ROLE_STAFF, SK_DISTRICT_KARGIL);
-    g.op = 1;
+    sk_tst_open(&g, "sk-caseops");
+    sk_tst_worker(&g, "asha", SK_ROLE_FIELD, SK_DISTRICT_LEH);
+    sk_tst_worker(&g, "asha2", SK_ROLE_FIELD, SK_DISTRICT_LEH);
+    sk_tst_worker(&g, "asha3", SK_ROLE_FIELD, SK_DISTRICT_LEH);
+    sk_tst_worker(&g, "st1", SK_ROLE_STAFF, SK_DISTRICT_LEH);
+    sk_tst_worker(&g, "st2", SK_ROLE_STAFF, SK_DISTRICT_LEH);
+    sk_tst_worker(&g, "kgl", SK_ROLE_STAFF, SK_DISTRICT_KARGIL);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char keys[sizeof(g.dir) + 8];
-    sk_store_close(g.s);
-    sk_tmpdir_remove(g.dir);
-    snprintf(keys, sizeof(keys), "%s.keys", g.dir); /* the master key's directory beside it */
-    sk_tmpdir_remove(keys);
+    sk_tst_close(&g);
     return 0;
 }
 
 /* ---- building pushes ---------------------------------------------------------------------- */
-
-static void ch_uint(sk_change *c, uint32_t key, uint64_t v)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_uint64(&pk, v);
-    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
-    sk_buf_free(&b);
-}
-
-static void ch_str(sk_change *c, uint32_t key, const char *s)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, s);
-    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
-    sk_buf_free(&b);
-}
-
-static void ch_bool(sk_change *c, uint32_t key, int v)
-{
-    uint8_t b = v ? 0xc3 : 0xc2;
-    assert_int_equal(sk_change_set(c, key, &b, 1), 0);
-}
-
-/* Push c as worker on device dev in a transaction of its own; the ack. */
-static sk_ack push(uint64_t dev, const sk_actor *who, sk_change *c, uint64_t at_ms)
-{
-    MDB_txn *txn;
-    sk_ack ack;
-    char msg[300];
-    c->op = g.op++;
-    assert_int_equal(sk_store_write_begin(g.s, &txn), 0);
-    sk_apply_ctx ctx = {
-        .store = g.s, .txn = txn, .device = dev, .actor = *who, .now_ms = at_ms, .max_record = 0};
-    assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, sizeof(msg)), 0);
-    if (ack.status == SK_ACK_REJECTED)
-        print_error("push refused: %s\n", msg);
-    assert_int_equal(sk_store_write_commit(g.s, txn), 0);
-    return ack;
-}
 
 /* A referral as the ASHA captures it, created captured_ms ago (urgent), optionally with age. */
 static void capture(sk_id *id, uint64_t captured_ms, int age, const char *dob)
 {
     static const sk_actor asha = {SK_ROLE_FIELD, "asha", SK_DISTRICT_LEH};
     sk_change c;
-    sk_change_init(&c);
-    assert_int_equal(sk_id_new(&c.id, captured_ms), 0);
-    c.base = 0;
-    c.hlc = SK_HLC_MAKE(captured_ms, 0);
-    ch_uint(&c, SK_F_SCHEMA, 1);
-    ch_uint(&c, SK_F_CREATED_AT, captured_ms);
-    ch_uint(&c, SK_F_DISTRICT, SK_DISTRICT_LEH);
-    ch_str(&c, SK_F_BLOCK, "Nubra");
-    ch_str(&c, SK_F_VILLAGE, "Diskit");
-    ch_uint(&c, SK_F_TAKEN_AT, SK_TAKEN_HOME_VISIT);
-    ch_str(&c, SK_F_NAME, "Test Person");
+    sk_tst_referral(&c, captured_ms, SK_DISTRICT_LEH);
     if (age >= 0)
-        ch_uint(&c, SK_F_AGE, (uint64_t)age);
+        sk_tst_uint(&c, SK_F_AGE, (uint64_t)age);
     if (dob)
-        ch_str(&c, SK_F_DOB, dob);
+        sk_tst_str(&c, SK_F_DOB, dob);
     uint8_t concerns[] = {0x91, SK_CONCERN_DOMESTIC_VIOLENCE};
     assert_int_equal(sk_change_set(&c, SK_F_CONCERNS, concerns, 2), 0);
-    ch_uint(&c, SK_F_URGENCY, SK_URGENCY_URGENT);
-    ch_uint(&c, SK_F_SOURCE, SK_SOURCE_FRONTLINE);
-    ch_bool(&c, SK_F_CONSENT_SHARE, 1);
-    ch_str(&c, SK_F_CONSENT_BY, "asha");
-    ch_uint(&c, SK_F_CONSENT_AT, captured_ms);
-    ch_uint(&c, SK_F_STATUS, SK_STATUS_NEW);
-    assert_int_equal(push(1, &asha, &c, now_ms()).status, SK_ACK_APPLIED);
+    sk_tst_referral_end(&c, captured_ms, "asha", SK_URGENCY_URGENT);
+    assert_int_equal(sk_tst_push(&g, 1, &asha, &c, now_ms()).status, SK_ACK_APPLIED);
     *id = c.id;
     sk_change_free(&c);
 }
@@ -385,10 +303,10 @@ static void test_review_resolved_by_staff(void **state)
     a.base = b.base = base;
     a.hlc = SK_HLC_MAKE(now_ms() - 1000, 0);
     b.hlc = SK_HLC_MAKE(now_ms() - 500, 0);
-    ch_str(&a, SK_F_VILLAGE, "Hunder");
-    ch_str(&b, SK_F_VILLAGE, "Sumur");
-    assert_int_equal(push(1, &asha, &a, now_ms()).status, SK_ACK_APPLIED);
-    assert_int_equal(push(2, &asha, &b, now_ms()).status, SK_ACK_MERGED);
+    sk_tst_str(&a, SK_F_VILLAGE, "Hunder");
+    sk_tst_str(&b, SK_F_VILLAGE, "Sumur");
+    assert_int_equal(sk_tst_push(&g, 1, &asha, &a, now_ms()).status, SK_ACK_APPLIED);
+    assert_int_equal(sk_tst_push(&g, 2, &asha, &b, now_ms()).status, SK_ACK_MERGED);
     get(&id, &r);
     assert_true(r.flags & SK_REC_REVIEW);
     sk_record_free(&r);
@@ -398,8 +316,8 @@ static void test_review_resolved_by_staff(void **state)
     c.id = id;
     c.base = base + 2;
     c.hlc = SK_HLC_MAKE(now_ms(), 0);
-    ch_uint(&c, SK_F_REVIEW_RESOLVED, now_ms());
-    assert_int_equal(push(1, &asha, &c, now_ms()).status, SK_ACK_REJECTED);
+    sk_tst_uint(&c, SK_F_REVIEW_RESOLVED, now_ms());
+    assert_int_equal(sk_tst_push(&g, 1, &asha, &c, now_ms()).status, SK_ACK_REJECTED);
     sk_change_free(&c);
     /* staff choose the losing value: flag cleared, value set, the displaced one kept */
     uint8_t hunder[] = {0xa6, 'H', 'u', 'n', 'd', 'e', 'r'};
@@ -455,8 +373,8 @@ static void test_minor_derived_at_the_server(void **state)
     c.id = id;
     c.base = r.version;
     c.hlc = SK_HLC_MAKE(now_ms(), 0);
-    ch_str(&c, SK_F_DOB, "1990-01-01");
-    assert_int_equal(push(1, &asha, &c, now_ms()).status, SK_ACK_APPLIED);
+    sk_tst_str(&c, SK_F_DOB, "1990-01-01");
+    assert_int_equal(sk_tst_push(&g, 1, &asha, &c, now_ms()).status, SK_ACK_APPLIED);
     sk_change_free(&c);
     sk_record_free(&r);
     get(&id, &r);
@@ -467,8 +385,8 @@ static void test_minor_derived_at_the_server(void **state)
     c.id = id;
     c.base = r.version;
     c.hlc = SK_HLC_MAKE(now_ms(), 1);
-    ch_bool(&c, SK_F_MINOR, 1);
-    assert_int_equal(push(1, &asha, &c, now_ms()).status, SK_ACK_REJECTED);
+    sk_tst_bool(&c, SK_F_MINOR, 1);
+    assert_int_equal(sk_tst_push(&g, 1, &asha, &c, now_ms()).status, SK_ACK_REJECTED);
     sk_change_free(&c);
     sk_record_free(&r);
 }
@@ -699,10 +617,10 @@ static void test_admin_history_and_review(void **state)
     a.base = b.base = base;
     a.hlc = SK_HLC_MAKE(now_ms() - 2000, 0);
     b.hlc = SK_HLC_MAKE(now_ms() - 1000, 0);
-    ch_str(&a, SK_F_VILLAGE, "Hunder");
-    ch_str(&b, SK_F_VILLAGE, "Sumur");
-    assert_int_equal(push(1, &asha, &a, now_ms()).status, SK_ACK_APPLIED);
-    assert_int_equal(push(2, &asha, &b, now_ms()).status, SK_ACK_MERGED);
+    sk_tst_str(&a, SK_F_VILLAGE, "Hunder");
+    sk_tst_str(&b, SK_F_VILLAGE, "Sumur");
+    assert_int_equal(sk_tst_push(&g, 1, &asha, &a, now_ms()).status, SK_ACK_APPLIED);
+    assert_int_equal(sk_tst_push(&g, 2, &asha, &b, now_ms()).status, SK_ACK_MERGED);
     sk_change_free(&a);
     sk_change_free(&b);
     sk_store_close(g.s);

@@ -15,15 +15,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "sk_case.h"
-#include "sk_testdevice.h"
+#include "sk_testfixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,21 +28,7 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-bgsync"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    sk_ts_teardown(&f->ts);
-    free(f);
-    return 0;
+    return sk_fx_start(state, sizeof(fx), "sk-bgsync", "fw1", NULL);
 }
 
 static uint64_t mono_ms(void)
@@ -308,10 +286,10 @@ static void test_summary_for_the_home_screen(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_deadline_stops_at_a_safe_point, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deadline_before_welcome, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_network_changed_starts_over, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_summary_for_the_home_screen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_stops_at_a_safe_point, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_deadline_before_welcome, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_network_changed_starts_over, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_summary_for_the_home_screen, setup, sk_fx_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,17 +9,10 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "sk_testfixture.h"
 
 #include <sakhi/sakhi.h>
 
-#include "sk_case.h"
-#include "sk_testdevice.h"
 #include "sk_tls.h"
 
 #include <stdio.h>
@@ -36,10 +29,7 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-enroll-uri"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    fx *f = sk_fx_new(sizeof(fx), "sk-enroll-uri", "fw1");
     assert_int_equal(sk_ts_tls(&f->ts, f->pin), 0);
     sk_tls_pin_format(f->pin_hex, f->pin);
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
@@ -47,14 +37,6 @@ static int setup(void **state)
     assert_true(fd >= 0);
     close(fd); /* connections to it are now refused */
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    sk_ts_teardown(&f->ts);
-    free(f);
     return 0;
 }
 
@@ -173,9 +155,9 @@ static void test_all_dead_and_malformed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_second_address_then_sync, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_pin_keeps_code, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_all_dead_and_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_address_then_sync, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_wrong_pin_keeps_code, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_all_dead_and_malformed, setup, sk_fx_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,18 +10,9 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "sk_testfixture.h"
 
 #include <sakhi/sakhi.h>
-
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testdevice.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,21 +24,7 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-field-input"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    sk_ts_teardown(&f->ts);
-    free(f);
-    return 0;
+    return sk_fx_start(state, sizeof(fx), "sk-field-input", "fw1", NULL);
 }
 
 /* n copies of the Tibetan letter KA (U+0F40, 3 bytes) */
@@ -190,9 +167,9 @@ static void test_server_refuses_what_the_case_model_refuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_capture_trims_normalises_and_syncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capture_trims_normalises_and_syncs, setup, sk_fx_free),
         cmocka_unit_test_setup_teardown(test_server_refuses_what_the_case_model_refuses, setup,
-                                        teardown),
+                                        sk_fx_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

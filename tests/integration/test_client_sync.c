@@ -12,22 +12,14 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
+#include "sk_testfixture.h"
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
 
 #include <sakhi/sakhi.h>
 
 #include "sk_client_test.h"
-#include "sk_case.h"
-#include "sk_testdevice.h"
-#include "sk_testserver.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,22 +41,7 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-client"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "st1", SK_ROLE_STAFF, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    sk_ts_teardown(&f->ts);
-    free(f);
-    return 0;
+    return sk_fx_start(state, sizeof(fx), "sk-client", "fw1 st1", NULL);
 }
 
 /* A new device: its own store under the test's temp dir, enrolled for worker. */
@@ -749,15 +726,15 @@ static void test_revoked_device_wipes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_enroll_push_pull, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_three_devices_converge, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_urgent_first_batch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rejected_then_fixed_or_discarded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_accept_makes_stub, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_capture_during_sync, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_and_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cut_sweep, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_revoked_device_wipes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enroll_push_pull, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_three_devices_converge, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_urgent_first_batch, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_rejected_then_fixed_or_discarded, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_accept_makes_stub, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_capture_during_sync, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_cancel_and_timeout, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_cut_sweep, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_revoked_device_wipes, setup, sk_fx_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,23 +15,16 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
+#include "sk_testfixture.h"
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
 
 #include <sakhi/sakhi.h>
 
-#include "sk_case.h"
-#include "sk_testdevice.h"
 #include "sk_tls.h"
 #include "sk_tlsfile.h"
 
@@ -79,15 +72,11 @@ static char orig_tmpdir[512];
 
 static int setup_common(void **state, int start)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
     if (orig_tmpdir[0])
         setenv("TMPDIR", orig_tmpdir, 1);
     else
         unsetenv("TMPDIR");
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-client-tls"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "st1", SK_ROLE_STAFF, SK_DISTRICT_LEH), 0);
+    fx *f = sk_fx_new(sizeof(fx), "sk-client-tls", "fw1 st1");
     char tmp[700];
     snprintf(tmp, sizeof(tmp), "%s/tmp", f->ts.dir);
     assert_int_equal(mkdir(tmp, 0700), 0);
@@ -109,14 +98,6 @@ static int setup(void **state)
 static int setup_nostart(void **state)
 {
     return setup_common(state, 0);
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    sk_ts_teardown(&f->ts);
-    free(f);
-    return 0;
 }
 
 /* Serve TLS from a certificate valid from now+nb_s to now+na_s (seconds). */
@@ -624,15 +605,15 @@ int main(void)
     const char *t = getenv("TMPDIR");
     snprintf(orig_tmpdir, sizeof(orig_tmpdir), "%s", t ? t : "");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sync_over_tls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expired_cert_right_key, setup_nostart, teardown),
-        cmocka_unit_test_setup_teardown(test_future_cert_right_key, setup_nostart, teardown),
-        cmocka_unit_test_setup_teardown(test_clock_years_behind, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_clock_years_ahead, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plaintext_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_handshake_timeout_and_cancel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_secrets_hygiene, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_over_tls, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_wrong_key, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_expired_cert_right_key, setup_nostart, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_future_cert_right_key, setup_nostart, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_clock_years_behind, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_clock_years_ahead, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_plaintext_rules, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_handshake_timeout_and_cancel, setup, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_secrets_hygiene, setup, sk_fx_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

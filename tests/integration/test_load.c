@@ -9,17 +9,11 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "sk_testfixture.h"
 
-#include <cmocka.h>
-
-#include "sk_case.h"
+#include "load_report.h"
 #include "sk_json.h"
 #include "sk_proc.h"
-#include "sk_testserver.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,10 +23,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifndef SAKHI_LOAD_BIN
-#define SAKHI_LOAD_BIN "sakhi-load"
-#endif
-
 typedef struct fx {
     sk_ts ts;
     char out[700];
@@ -41,70 +31,12 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-load"), 0);
+    fx *f = sk_fx_new(sizeof(fx), "sk-load", NULL);
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
     snprintf(f->out, sizeof(f->out), "%s/load.out", f->ts.dir);
     snprintf(f->port, sizeof(f->port), "%u", (unsigned)f->ts.port);
     *state = f;
     return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    int rc = sk_ts_stop(&f->ts, 10000);
-    sk_ts_teardown(&f->ts);
-    free(f);
-    assert_int_equal(rc, 0);
-    return 0;
-}
-
-/* Run sakhi-load with args (NULL-ended), stdout and stderr to out; returns its exit code. */
-static int run_load(const char *out, const char *const *args)
-{
-    int rc = sk_proc_run(SAKHI_LOAD_BIN, args, out, 60000);
-    assert_true(rc >= 0); /* started, and exited within a minute */
-    return rc;
-}
-
-/* Parse the first line of the output file as JSON. */
-static sk_json *first_line_json(const char *path)
-{
-    char *text;
-    size_t len;
-    assert_int_equal(sk_read_file(path, &text, &len), 0);
-    char *nl = strchr(text, '\n');
-    size_t n = nl ? (size_t)(nl - text) : len;
-    sk_json *j = NULL;
-    sk_json_error err;
-    int rc = sk_json_parse(&j, text, n, &err);
-    if (rc)
-        fprintf(stderr, "not JSON at %zu: %s\n%s\n", err.offset, err.msg, text);
-    free(text);
-    assert_int_equal(rc, 0);
-    return j;
-}
-
-static int64_t jint(const sk_json *j, const char *obj, const char *key)
-{
-    const sk_json *o = sk_json_get(j, obj);
-    assert_non_null(o);
-    const sk_json *v = sk_json_get(o, key);
-    assert_non_null(v);
-    assert_int_equal(v->type, SK_JSON_NUMBER);
-    return (int64_t)v->num;
-}
-
-static int jbool(const sk_json *j, const char *obj, const char *key)
-{
-    const sk_json *o = obj ? sk_json_get(j, obj) : j;
-    assert_non_null(o);
-    const sk_json *v = sk_json_get(o, key);
-    assert_non_null(v);
-    assert_int_equal(v->type, SK_JSON_BOOL);
-    return v->boolean;
 }
 
 static void test_small_run_verifies(void **state)
@@ -133,46 +65,46 @@ static void test_small_run_verifies(void **state)
                           "--duration",
                           "60",
                           NULL};
-    int rc = run_load(f->out, args);
-    sk_json *j = first_line_json(f->out);
+    int rc = lr_run(f->out, args);
+    sk_json *j = lr_report(f->out);
     assert_int_equal(rc, 0);
-    assert_true(jbool(j, NULL, "ok"));
-    assert_int_equal(jint(j, "config", "devices"), 20);
-    assert_int_equal(jint(j, "enroll", "devices"), 21); /* 20 field devices + the verifier */
-    assert_int_equal(jint(j, "ingest", "referrals"), 200);
+    assert_true(lr_bool(j, NULL, "ok"));
+    assert_int_equal(lr_int(j, "config", "devices"), 20);
+    assert_int_equal(lr_int(j, "enroll", "devices"), 21); /* 20 field devices + the verifier */
+    assert_int_equal(lr_int(j, "ingest", "referrals"), 200);
     /* 3 follow-ups per device; 2 conflicting records per device, edited by two devices each */
-    assert_int_equal(jint(j, "edits", "followups"), 60);
-    assert_int_equal(jint(j, "edits", "concurrent"), 80);
-    assert_int_equal(jint(j, "edits", "merged"), 40);
-    assert_int_equal(jint(j, "ingest", "changes"), 200 + 60 + 80);
+    assert_int_equal(lr_int(j, "edits", "followups"), 60);
+    assert_int_equal(lr_int(j, "edits", "concurrent"), 80);
+    assert_int_equal(lr_int(j, "edits", "merged"), 40);
+    assert_int_equal(lr_int(j, "ingest", "changes"), 200 + 60 + 80);
     /* batches of 4: 10 referrals per device = 3 pushes; edits 3 + 2 + 2 = 7 changes = 2 */
-    assert_int_equal(jint(j, "ingest", "pushes"), 20 * 3 + 20 * 2);
-    assert_int_equal(jint(j, "ack_latency_ms", "count"), 100);
-    assert_int_equal(jint(j, "errors", "total"), 0);
-    assert_int_equal(jint(j, "errors", "gave_up"), 0);
-    assert_true(jbool(j, "verify", "ran"));
-    assert_true(jbool(j, "verify", "ok"));
-    assert_int_equal(jint(j, "verify", "expected"), 200);
-    assert_int_equal(jint(j, "verify", "records"), 200);
-    assert_int_equal(jint(j, "verify", "missing"), 0);
-    assert_int_equal(jint(j, "verify", "extra"), 0);
-    assert_int_equal(jint(j, "verify", "duplicate"), 0);
-    assert_int_equal(jint(j, "verify", "mismatch"), 0);
+    assert_int_equal(lr_int(j, "ingest", "pushes"), 20 * 3 + 20 * 2);
+    assert_int_equal(lr_int(j, "ack_latency_ms", "count"), 100);
+    assert_int_equal(lr_int(j, "errors", "total"), 0);
+    assert_int_equal(lr_int(j, "errors", "gave_up"), 0);
+    assert_true(lr_bool(j, "verify", "ran"));
+    assert_true(lr_bool(j, "verify", "ok"));
+    assert_int_equal(lr_int(j, "verify", "expected"), 200);
+    assert_int_equal(lr_int(j, "verify", "records"), 200);
+    assert_int_equal(lr_int(j, "verify", "missing"), 0);
+    assert_int_equal(lr_int(j, "verify", "extra"), 0);
+    assert_int_equal(lr_int(j, "verify", "duplicate"), 0);
+    assert_int_equal(lr_int(j, "verify", "mismatch"), 0);
     /* a referral is a few hundred bytes on the wire, never zero, never kilobytes */
-    int64_t per = jint(j, "bytes", "push_per_referral");
+    int64_t per = lr_int(j, "bytes", "push_per_referral");
     assert_true(per > 100 && per < 2000);
-    assert_true(jint(j, "bytes", "pulled_records") >= 200); /* each device pulled its worker's */
-    assert_true(jint(j, "ack_latency_ms", "max") >= jint(j, "ack_latency_ms", "p50"));
+    assert_true(lr_int(j, "bytes", "pulled_records") >= 200); /* each device pulled its worker's */
+    assert_true(lr_int(j, "ack_latency_ms", "max") >= lr_int(j, "ack_latency_ms", "p50"));
     sk_json_free(j);
 
     /* a second run on the same server checks only its own records (the baseline cursor) */
     const char *again[] = {"--port",      f->port, "--prepare-data", f->ts.data, "--devices", "4",
                            "--referrals", "5",     "--conns",        "2",        "--json",    NULL};
-    rc = run_load(f->out, again);
-    j = first_line_json(f->out);
+    rc = lr_run(f->out, again);
+    j = lr_report(f->out);
     assert_int_equal(rc, 0);
-    assert_int_equal(jint(j, "verify", "records"), 20);
-    assert_int_equal(jint(j, "verify", "extra"), 0);
+    assert_int_equal(lr_int(j, "verify", "records"), 20);
+    assert_int_equal(lr_int(j, "verify", "extra"), 0);
     sk_json_free(j);
 }
 
@@ -194,20 +126,20 @@ static void test_verification_can_fail(void **state)
     fclose(fp);
     const char *args[] = {"--port", f->port,       "--codes", codes,    "--devices",
                           "2",      "--referrals", "3",       "--json", NULL};
-    int rc = run_load(f->out, args);
-    sk_json *j = first_line_json(f->out);
+    int rc = lr_run(f->out, args);
+    sk_json *j = lr_report(f->out);
     assert_int_equal(rc, 1);
-    assert_false(jbool(j, NULL, "ok"));
-    assert_true(jbool(j, "verify", "ran"));
-    assert_false(jbool(j, "verify", "ok"));
-    assert_int_equal(jint(j, "ingest", "referrals"), 6);
-    assert_int_equal(jint(j, "verify", "missing"), 6);
-    assert_int_equal(jint(j, "verify", "records"), 0);
+    assert_false(lr_bool(j, NULL, "ok"));
+    assert_true(lr_bool(j, "verify", "ran"));
+    assert_false(lr_bool(j, "verify", "ok"));
+    assert_int_equal(lr_int(j, "ingest", "referrals"), 6);
+    assert_int_equal(lr_int(j, "verify", "missing"), 6);
+    assert_int_equal(lr_int(j, "verify", "records"), 0);
     sk_json_free(j);
     assert_int_equal(sk_file_contains(f->out, "VERIFICATION FAILED"), 1);
 
     /* the codes are spent now: enrolling again is refused, the run fails with the reason */
-    rc = run_load(f->out, args);
+    rc = lr_run(f->out, args);
     assert_int_equal(rc, 1);
     assert_int_equal(sk_file_contains(f->out, "ENROLL_CODE"), 1);
 }
@@ -230,7 +162,7 @@ static void test_bad_flags(void **state)
         {{"--port", "1", "--codes", "/nonexistent/codes", NULL}, "cannot read /nonexistent"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int rc = run_load(f->out, cases[i].a);
+        int rc = lr_run(f->out, cases[i].a);
         if (rc != 2 || sk_file_contains(f->out, cases[i].msg) != 1) {
             char *t = NULL;
             size_t n;
@@ -242,7 +174,7 @@ static void test_bad_flags(void **state)
         assert_int_equal(sk_file_contains(f->out, cases[i].msg), 1);
     }
     const char *help[] = {"--help", NULL};
-    assert_int_equal(run_load(f->out, help), 0);
+    assert_int_equal(lr_run(f->out, help), 0);
     assert_int_equal(sk_file_contains(f->out, "usage: sakhi-load"), 1);
 }
 
@@ -264,7 +196,7 @@ static void test_unreachable_and_prepare(void **state)
     snprintf(codes, sizeof(codes), "%s/prepared.txt", f->ts.dir);
 
     const char *prep[] = {"--prepare-data", dir, "--codes-out", codes, "--devices", "3", NULL};
-    assert_int_equal(run_load(f->out, prep), 0);
+    assert_int_equal(lr_run(f->out, prep), 0);
     char *text;
     size_t len;
     assert_int_equal(sk_read_file(codes, &text, &len), 0);
@@ -280,7 +212,7 @@ static void test_unreachable_and_prepare(void **state)
     const char *args[] = {"--port",     port,        "--codes", codes,       "--devices",
                           "3",          "--retries", "1",       "--timeout", "5",
                           "--duration", "30",        NULL};
-    int rc = run_load(f->out, args);
+    int rc = lr_run(f->out, args);
     assert_int_equal(rc, 1);
     assert_int_equal(sk_file_contains(f->out, "cannot connect"), 1);
     assert_int_equal(sk_file_contains(f->out, "no device could enroll"), 1);
@@ -289,10 +221,10 @@ static void test_unreachable_and_prepare(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_small_run_verifies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_verification_can_fail, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_flags, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unreachable_and_prepare, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_run_verifies, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_verification_can_fail, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_bad_flags, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_unreachable_and_prepare, setup, sk_fx_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

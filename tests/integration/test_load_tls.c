@@ -10,26 +10,17 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "sk_testfixture.h"
 
-#include <cmocka.h>
-
+#include "load_report.h"
 #include "sk_json.h"
 #include "sk_proc.h"
-#include "sk_testserver.h"
 #include "sk_tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#ifndef SAKHI_LOAD_BIN
-#define SAKHI_LOAD_BIN "sakhi-load"
-#endif
 
 typedef struct fx {
     sk_ts ts;
@@ -41,9 +32,7 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-load-tls"), 0);
+    fx *f = sk_fx_new(sizeof(fx), "sk-load-tls", NULL);
     assert_int_equal(sk_ts_tls(&f->ts, f->pin), 0);
     sk_tls_pin_format(f->pin_hex, f->pin);
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
@@ -53,102 +42,34 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    fx *f = *state;
-    int rc = sk_ts_stop(&f->ts, 10000);
-    sk_ts_teardown(&f->ts);
-    free(f);
-    assert_int_equal(rc, 0);
-    return 0;
-}
-
-/* Run sakhi-load with args (NULL-ended), stdout and stderr to out; returns its exit code. */
-static int run_load(const char *out, const char *const *args)
-{
-    int rc = sk_proc_run(SAKHI_LOAD_BIN, args, out, 60000);
-    assert_true(rc >= 0); /* started, and exited within a minute */
-    return rc;
-}
-
-static void dump(const char *path)
-{
-    char *t = NULL;
-    size_t n;
-    if (sk_read_file(path, &t, &n) == 0)
-        fprintf(stderr, "sakhi-load output:\n%s\n", t);
-    free(t);
-}
-
-/* The first line of the output (the --json report). */
-static sk_json *first_line_json(const char *path)
-{
-    char *text;
-    size_t len;
-    assert_int_equal(sk_read_file(path, &text, &len), 0);
-    char *nl = strchr(text, '\n');
-    size_t n = nl ? (size_t)(nl - text) : len;
-    sk_json *j = NULL;
-    sk_json_error err;
-    int rc = sk_json_parse(&j, text, n, &err);
-    if (rc)
-        fprintf(stderr, "not JSON at %zu: %s\n%s\n", err.offset, err.msg, text);
-    free(text);
-    assert_int_equal(rc, 0);
-    return j;
-}
-
-static const sk_json *jget(const sk_json *j, const char *obj, const char *key)
-{
-    const sk_json *o = obj ? sk_json_get(j, obj) : j;
-    assert_non_null(o);
-    const sk_json *v = sk_json_get(o, key);
-    assert_non_null(v);
-    return v;
-}
-
-static int64_t jint(const sk_json *j, const char *obj, const char *key)
-{
-    const sk_json *v = jget(j, obj, key);
-    assert_int_equal(v->type, SK_JSON_NUMBER);
-    return (int64_t)v->num;
-}
-
-static int jbool(const sk_json *j, const char *obj, const char *key)
-{
-    const sk_json *v = jget(j, obj, key);
-    assert_int_equal(v->type, SK_JSON_BOOL);
-    return v->boolean;
-}
-
 /* A run over TLS verifies like a plaintext one; every session went through a handshake. */
 static void check_verified_run(const char *out, int rc, int64_t referrals)
 {
     if (rc != 0)
-        dump(out);
-    sk_json *j = first_line_json(out);
+        lr_dump(out);
+    sk_json *j = lr_report(out);
     assert_int_equal(rc, 0);
-    assert_true(jbool(j, NULL, "ok"));
-    assert_true(jbool(j, "config", "tls"));
-    assert_true(jbool(j, "tls", "on"));
-    assert_int_equal(jint(j, "ingest", "referrals"), referrals);
-    assert_true(jbool(j, "verify", "ran"));
-    assert_true(jbool(j, "verify", "ok"));
-    assert_int_equal(jint(j, "verify", "records"), referrals);
-    assert_int_equal(jint(j, "verify", "missing"), 0);
-    assert_int_equal(jint(j, "verify", "mismatch"), 0);
-    assert_int_equal(jint(j, "errors", "total"), 0);
+    assert_true(lr_bool(j, NULL, "ok"));
+    assert_true(lr_bool(j, "config", "tls"));
+    assert_true(lr_bool(j, "tls", "on"));
+    assert_int_equal(lr_int(j, "ingest", "referrals"), referrals);
+    assert_true(lr_bool(j, "verify", "ran"));
+    assert_true(lr_bool(j, "verify", "ok"));
+    assert_int_equal(lr_int(j, "verify", "records"), referrals);
+    assert_int_equal(lr_int(j, "verify", "missing"), 0);
+    assert_int_equal(lr_int(j, "verify", "mismatch"), 0);
+    assert_int_equal(lr_int(j, "errors", "total"), 0);
     /* each session (enroll, create, edit, baseline and verify pulls) did its own handshake */
-    int64_t sessions = jint(j, "round_trips", "sessions");
+    int64_t sessions = lr_int(j, "round_trips", "sessions");
     assert_true(sessions > 0);
-    assert_int_equal(jint(j, "tls", "handshakes"), sessions);
+    assert_int_equal(lr_int(j, "tls", "handshakes"), sessions);
     /* the socket carried more than the frames: handshakes and record overhead */
-    int64_t frames_up = jint(j, "bytes", "handshake_up") + jint(j, "bytes", "push_up") +
-                        jint(j, "bytes", "pull_up") + jint(j, "bytes", "verify_up");
-    int64_t frames_down = jint(j, "bytes", "handshake_down") + jint(j, "bytes", "push_down") +
-                          jint(j, "bytes", "pull_down") + jint(j, "bytes", "verify_down");
-    assert_true(jint(j, "tls", "bytes_up") > frames_up);
-    assert_true(jint(j, "tls", "bytes_down") > frames_down);
+    int64_t frames_up = lr_int(j, "bytes", "handshake_up") + lr_int(j, "bytes", "push_up") +
+                        lr_int(j, "bytes", "pull_up") + lr_int(j, "bytes", "verify_up");
+    int64_t frames_down = lr_int(j, "bytes", "handshake_down") + lr_int(j, "bytes", "push_down") +
+                          lr_int(j, "bytes", "pull_down") + lr_int(j, "bytes", "verify_down");
+    assert_true(lr_int(j, "tls", "bytes_up") > frames_up);
+    assert_true(lr_int(j, "tls", "bytes_down") > frames_down);
     sk_json_free(j);
 }
 
@@ -164,14 +85,14 @@ static void test_tls_run_verifies(void **state)
     char pid[16];
     snprintf(pid, sizeof(pid), "%d", (int)f->ts.proc.pid);
     args[sizeof(args) / sizeof(args[0]) - 2] = pid;
-    check_verified_run(f->out, run_load(f->out, args), 100);
+    check_verified_run(f->out, lr_run(f->out, args), 100);
 
     /* the pin taken from the certificate the server was started with, text report */
     const char *cert[] = {"--tls", "--tls-cert",     f->ts.cert, "--port",
                           f->port, "--prepare-data", f->ts.data, "--devices",
                           "4",     "--referrals",    "5",        "--conns",
                           "2",     "--json",         NULL};
-    check_verified_run(f->out, run_load(f->out, cert), 20);
+    check_verified_run(f->out, lr_run(f->out, cert), 20);
 }
 
 static void test_tls_wrong_pin_fails(void **state)
@@ -186,20 +107,20 @@ static void test_tls_wrong_pin_fails(void **state)
         "--tls",    "--server-pin", wrong_hex,    "--port",      f->port, "--prepare-data",
         f->ts.data, "--devices",    "3",          "--referrals", "5",     "--retries",
         "1",        "--json",       "--duration", "30",          NULL};
-    int rc = run_load(f->out, args);
-    sk_json *j = first_line_json(f->out);
+    int rc = lr_run(f->out, args);
+    sk_json *j = lr_report(f->out);
     assert_int_equal(rc, 1);
-    assert_false(jbool(j, NULL, "ok"));
-    assert_int_equal(jint(j, "tls", "handshakes"), 0);
-    assert_int_equal(jint(j, "enroll", "devices"), 0); /* no HELLO ever left the engine */
-    assert_int_equal(jint(j, "ingest", "referrals"), 0);
-    assert_false(jbool(j, "verify", "ran"));
-    const sk_json *by = jget(j, "errors", "by_code");
+    assert_false(lr_bool(j, NULL, "ok"));
+    assert_int_equal(lr_int(j, "tls", "handshakes"), 0);
+    assert_int_equal(lr_int(j, "enroll", "devices"), 0); /* no HELLO ever left the engine */
+    assert_int_equal(lr_int(j, "ingest", "referrals"), 0);
+    assert_false(lr_bool(j, "verify", "ran"));
+    const sk_json *by = lr_get(j, "errors", "by_code");
     const sk_json *af = sk_json_get(by, "AUTH_FAILED");
     assert_non_null(af);
     assert_true(af->num >= 1);
     /* a key that does not match is not retried: one attempt per device (and the verifier) */
-    assert_int_equal(jint(j, "errors", "gave_up"), 4);
+    assert_int_equal(lr_int(j, "errors", "gave_up"), 4);
     sk_json_free(j);
     assert_int_equal(sk_file_contains(f->out, "does not match the pinned key"), 1);
     assert_int_equal(sk_file_contains(f->out, "no device could enroll"), 1);
@@ -209,7 +130,7 @@ static void test_tls_wrong_pin_fails(void **state)
                           f->port, "--prepare-data", f->ts.data, "--devices",
                           "3",     "--referrals",    "5",        "--json",
                           NULL};
-    check_verified_run(f->out, run_load(f->out, good), 15);
+    check_verified_run(f->out, lr_run(f->out, good), 15);
 }
 
 /* --tls against a server that serves plaintext: the handshake cannot happen; said plainly. */
@@ -225,11 +146,11 @@ static void test_tls_to_plaintext_server(void **state)
                           port,    "--prepare-data", plain.data, "--devices",
                           "2",     "--retries",      "0",        "--timeout",
                           "10",    "--duration",     "30",       NULL};
-    int rc = run_load(f->out, args);
+    int rc = lr_run(f->out, args);
     int stop = sk_ts_stop(&plain, 10000);
     sk_ts_teardown(&plain);
     if (rc != 1)
-        dump(f->out);
+        lr_dump(f->out);
     assert_int_equal(rc, 1);
     assert_int_equal(stop, 0);
     assert_int_equal(sk_file_contains(f->out, "is the server serving TLS?"), 1);
@@ -250,10 +171,10 @@ static void test_tls_bad_flags(void **state)
          "--tls-cert: "},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int rc = run_load(f->out, cases[i].a);
+        int rc = lr_run(f->out, cases[i].a);
         if (rc != 2 || sk_file_contains(f->out, cases[i].msg) != 1) {
             fprintf(stderr, "case %zu: rc %d\n", i, rc);
-            dump(f->out);
+            lr_dump(f->out);
         }
         assert_int_equal(rc, 2);
         assert_int_equal(sk_file_contains(f->out, cases[i].msg), 1);
@@ -261,17 +182,17 @@ static void test_tls_bad_flags(void **state)
     /* both pins at once */
     const char *both[] = {"--port",       "1",        "--codes",    "x",        "--tls",
                           "--server-pin", f->pin_hex, "--tls-cert", f->ts.cert, NULL};
-    assert_int_equal(run_load(f->out, both), 2);
+    assert_int_equal(lr_run(f->out, both), 2);
     assert_int_equal(sk_file_contains(f->out, "not both"), 1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tls_run_verifies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_wrong_pin_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_to_plaintext_server, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_bad_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_run_verifies, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_tls_wrong_pin_fails, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_tls_to_plaintext_server, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_tls_bad_flags, setup, sk_fx_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,16 +17,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testdevice.h"
+#include "sk_testfixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,26 +29,7 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-conform"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw2", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "st1", SK_ROLE_STAFF, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "ad1", SK_ROLE_ADMIN, 0), 0);
-    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    int rc = sk_ts_stop(&f->ts, 10000);
-    sk_ts_teardown(&f->ts);
-    free(f);
-    assert_int_equal(rc, 0);
-    return 0;
+    return sk_fx_start(state, sizeof(fx), "sk-conform", "fw1 fw2 st1 ad1", NULL);
 }
 
 static void expect_error(sk_tc *c, uint32_t rid, uint32_t code)
@@ -386,11 +358,12 @@ static void test_erased_tombstone_and_minimised_form(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_body_errors_keep_connection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ping_in_every_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_outstanding_rid, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_out_of_scope_same_as_missing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_erased_tombstone_and_minimised_form, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_errors_keep_connection, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_ping_in_every_state, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_outstanding_rid, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_out_of_scope_same_as_missing, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_erased_tombstone_and_minimised_form, setup,
+                                        sk_fx_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

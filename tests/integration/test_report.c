@@ -34,6 +34,7 @@
 #include "sk_proc.h"
 #include "sk_report.h"
 #include "sk_store.h"
+#include "sk_teststore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,60 +53,12 @@
 static const sk_actor k_st = {SK_ROLE_STAFF, "st1", SK_DISTRICT_LEH};
 static const sk_actor k_asha = {SK_ROLE_FIELD, "asha", SK_DISTRICT_LEH};
 
-typedef struct fx {
-    char dir[512];
-    char out[600];
-    sk_store *s;
-    uint64_t op;
-    char *text;
-} fx;
-
-static fx g;
-
-static void add_worker(const char *id, uint32_t role)
-{
-    sk_worker w;
-    memset(&w, 0, sizeof(w));
-    snprintf(w.id, sizeof(w.id), "%s", id);
-    w.role = role;
-    w.district = SK_DISTRICT_LEH;
-    assert_int_equal(sk_store_worker_put(g.s, &w), 0);
-}
-
-static void ch_uint(sk_change *c, uint32_t key, uint64_t v)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_uint64(&pk, v);
-    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
-    sk_buf_free(&b);
-}
-
-static void ch_str(sk_change *c, uint32_t key, const char *s)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, s);
-    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
-    sk_buf_free(&b);
-}
+static sk_tst g;     /* the store of the fixture month */
+static char *g_text; /* the last tool output read */
 
 static void push(sk_change *c, uint64_t at_ms)
 {
-    MDB_txn *txn;
-    sk_ack ack;
-    char msg[300];
-    c->op = g.op++;
-    assert_int_equal(sk_store_write_begin(g.s, &txn), 0);
-    sk_apply_ctx ctx = {
-        .store = g.s, .txn = txn, .device = 1, .actor = k_asha, .now_ms = at_ms, .max_record = 0};
-    assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, sizeof(msg)), 0);
-    if (ack.status != SK_ACK_APPLIED)
-        print_error("push refused: %s\n", msg);
-    assert_int_equal(ack.status, SK_ACK_APPLIED);
-    assert_int_equal(sk_store_write_commit(g.s, txn), 0);
+    assert_int_equal(sk_tst_push(&g, 1, &k_asha, c, at_ms).status, SK_ACK_APPLIED);
 }
 
 /* A referral captured by the ASHA at at_ms (its HLC), aged age, with the given concerns. */
@@ -113,27 +66,12 @@ static sk_id capture(uint64_t at_ms, unsigned age, const uint8_t *concerns, uint
 {
     sk_change c;
     uint8_t arr[9];
-    sk_change_init(&c);
-    assert_int_equal(sk_id_new(&c.id, at_ms), 0);
-    c.hlc = SK_HLC_MAKE(at_ms, 0);
-    ch_uint(&c, SK_F_SCHEMA, 1);
-    ch_uint(&c, SK_F_CREATED_AT, at_ms);
-    ch_uint(&c, SK_F_DISTRICT, SK_DISTRICT_LEH);
-    ch_str(&c, SK_F_BLOCK, "Nubra");
-    ch_str(&c, SK_F_VILLAGE, "Diskit");
-    ch_uint(&c, SK_F_TAKEN_AT, SK_TAKEN_HOME_VISIT);
-    ch_str(&c, SK_F_NAME, "Test Person");
-    ch_uint(&c, SK_F_AGE, age);
+    sk_tst_referral(&c, at_ms, SK_DISTRICT_LEH);
+    sk_tst_uint(&c, SK_F_AGE, age);
     arr[0] = (uint8_t)(0x90 | nconcerns);
     memcpy(arr + 1, concerns, nconcerns);
     assert_int_equal(sk_change_set(&c, SK_F_CONCERNS, arr, (uint32_t)nconcerns + 1), 0);
-    ch_uint(&c, SK_F_URGENCY, SK_URGENCY_ROUTINE);
-    ch_uint(&c, SK_F_SOURCE, SK_SOURCE_FRONTLINE);
-    uint8_t t = 0xc3;
-    assert_int_equal(sk_change_set(&c, SK_F_CONSENT_SHARE, &t, 1), 0);
-    ch_str(&c, SK_F_CONSENT_BY, "asha");
-    ch_uint(&c, SK_F_CONSENT_AT, at_ms);
-    ch_uint(&c, SK_F_STATUS, SK_STATUS_NEW);
+    sk_tst_referral_end(&c, at_ms, "asha", SK_URGENCY_ROUTINE);
     push(&c, at_ms);
     sk_id id = c.id;
     sk_change_free(&c);
@@ -189,13 +127,9 @@ static int setup(void **state)
     static const uint8_t dv_fin[] = {SK_CONCERN_DOMESTIC_VIOLENCE, SK_CONCERN_FINANCIAL_ABUSE};
     static const uint8_t fin_ab[] = {SK_CONCERN_FINANCIAL_ABUSE, SK_CONCERN_ABANDONMENT};
     static const uint8_t cm[] = {SK_CONCERN_CHILD_MARRIAGE};
-    memset(&g, 0, sizeof(g));
-    assert_int_equal(sk_tmpdir_make(g.dir, sizeof(g.dir), "sk-report"), 0);
-    snprintf(g.out, sizeof(g.out), "%s/out.txt", g.dir);
-    assert_int_equal(sk_store_open(&g.s, g.dir, 64u << 20), 0);
-    add_worker("asha", SK_ROLE_FIELD);
-    add_worker("st1", SK_ROLE_STAFF);
-    g.op = 1;
+    sk_tst_open(&g, "sk-report");
+    sk_tst_worker(&g, "asha", SK_ROLE_FIELD, SK_DISTRICT_LEH);
+    sk_tst_worker(&g, "st1", SK_ROLE_STAFF, SK_DISTRICT_LEH);
 
     sk_id a = capture(MAY(20), 30, dv, 1);
     simple(MAY(21), SK_CW_ACCEPT, &a);
@@ -230,10 +164,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    free(g.text);
-    sk_store_close(g.s);
-    if (!getenv("SAKHI_KEEP_TMP"))
-        sk_tmpdir_remove(g.dir);
+    free(g_text);
+    g_text = NULL;
+    sk_tst_close(&g);
     return 0;
 }
 
@@ -400,11 +333,11 @@ static int admin(const char *first, ...)
         args[n++] = s;
     va_end(ap);
     args[n] = NULL;
-    free(g.text);
-    g.text = NULL;
+    free(g_text);
+    g_text = NULL;
     int rc = sk_proc_run(ADMIN_BIN, args, g.out, 60000);
     size_t len;
-    assert_int_equal(sk_read_file(g.out, &g.text, &len), 0);
+    assert_int_equal(sk_read_file(g.out, &g_text, &len), 0);
     return rc;
 }
 
@@ -413,23 +346,23 @@ static void test_report_command(void **state)
     (void)state;
     /* UTC month: H counts */
     assert_int_equal(admin("report", "--month", "2026-06", "--utc", "--csv", NULL), 0);
-    assert_non_null(strstr(g.text, "group,name,measure,count\n"));
-    assert_non_null(strstr(g.text, "\nall,all,received,4\n"));
-    assert_non_null(strstr(g.text, "\nall,all,open_at_end,3\n"));
-    assert_non_null(strstr(g.text, "\nall,all,reopened,1\n"));
-    assert_non_null(strstr(g.text, "\nminors,minors,received,1\n"));
-    assert_non_null(strstr(g.text, "\ngbvims,denial_of_resources,received,2\n"));
-    assert_non_null(strstr(g.text, "\ngbvims,forced_marriage,accepted,1\n"));
-    assert_non_null(strstr(g.text, "\nservice,counselling,given,1\n"));
+    assert_non_null(strstr(g_text, "group,name,measure,count\n"));
+    assert_non_null(strstr(g_text, "\nall,all,received,4\n"));
+    assert_non_null(strstr(g_text, "\nall,all,open_at_end,3\n"));
+    assert_non_null(strstr(g_text, "\nall,all,reopened,1\n"));
+    assert_non_null(strstr(g_text, "\nminors,minors,received,1\n"));
+    assert_non_null(strstr(g_text, "\ngbvims,denial_of_resources,received,2\n"));
+    assert_non_null(strstr(g_text, "\ngbvims,forced_marriage,accepted,1\n"));
+    assert_non_null(strstr(g_text, "\nservice,counselling,given,1\n"));
     /* the centre's month (IST): H came on 1 July */
     assert_int_equal(admin("--json", "report", "--month", "2026-06", NULL), 0);
-    assert_non_null(strstr(g.text, "\"zone\":\"IST\""));
-    assert_non_null(strstr(g.text, "\"transitions\":{\"cases\":4,\"all\":{\"received\":3,"
+    assert_non_null(strstr(g_text, "\"zone\":\"IST\""));
+    assert_non_null(strstr(g_text, "\"transitions\":{\"cases\":4,\"all\":{\"received\":3,"
                                    "\"accepted\":2,\"referred\":1,\"closed\":1,\"reopened\":1,"
                                    "\"declined\":1,\"open_at_end\":2,\"services_given\":1}"));
     assert_int_equal(admin("report", "--month", "2026-06", NULL), 0);
-    assert_non_null(strstr(g.text, "Monthly report 2026-06 (IST)"));
-    assert_non_null(strstr(g.text, "By GBVIMS incident type"));
+    assert_non_null(strstr(g_text, "Monthly report 2026-06 (IST)"));
+    assert_non_null(strstr(g_text, "By GBVIMS incident type"));
     assert_int_equal(admin("report", "--month", "2026-06", "--csv", "--json", NULL), 2);
 }
 

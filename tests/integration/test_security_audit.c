@@ -10,16 +10,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testdevice.h"
+#include "sk_testfixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +22,7 @@ typedef struct fx {
 
 static int start(void **state, const char *const *extra)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-secaud"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw2", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&f->ts, extra), 0);
-    *state = f;
-    return 0;
+    return sk_fx_start(state, sizeof(fx), "sk-secaud", "fw1 fw2", extra);
 }
 
 static int setup(void **state)
@@ -50,16 +34,6 @@ static int setup_limits(void **state)
 {
     const char *extra[] = {"--auth-fail-limit-addr", "6", NULL};
     return start(state, extra);
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    if (f->ts.proc.pid > 0)
-        sk_ts_stop(&f->ts, 10000);
-    sk_ts_teardown(&f->ts);
-    free(f);
-    return 0;
 }
 
 static void enroll(fx *f, sk_tc *c, const char *worker)
@@ -399,13 +373,13 @@ static void test_op_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_every_action_audited, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_detected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_removal_detected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_altered_last_detected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retention_keeps_chain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rate_limit_per_address, setup_limits, teardown),
-        cmocka_unit_test_setup_teardown(test_op_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_action_audited, setup, sk_fx_stop_any),
+        cmocka_unit_test_setup_teardown(test_tamper_detected, setup, sk_fx_stop_any),
+        cmocka_unit_test_setup_teardown(test_removal_detected, setup, sk_fx_stop_any),
+        cmocka_unit_test_setup_teardown(test_altered_last_detected, setup, sk_fx_stop_any),
+        cmocka_unit_test_setup_teardown(test_retention_keeps_chain, setup, sk_fx_stop_any),
+        cmocka_unit_test_setup_teardown(test_rate_limit_per_address, setup_limits, sk_fx_stop_any),
+        cmocka_unit_test_setup_teardown(test_op_order, setup, sk_fx_stop_any),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

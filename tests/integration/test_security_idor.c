@@ -12,16 +12,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testdevice.h"
+#include "sk_testfixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,13 +149,9 @@ static void expect_refused(const sk_ack *a, const char *what, int i)
 static void test_idor_battery(void **state)
 {
     (void)state;
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
     g_rng = SEED;
     fprintf(stderr, "idor battery: seed 0x%llx, %d attempts\n", (unsigned long long)SEED, ATTEMPTS);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-secidor"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fwA", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fwB", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    fx *f = sk_fx_new(sizeof(fx), "sk-secidor", "fwA fwB");
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
     enroll(f, &f->a, "fwA");
     enroll(f, &f->b, "fwB");

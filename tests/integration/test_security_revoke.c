@@ -8,16 +8,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testdevice.h"
+#include "sk_testfixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,24 +20,7 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-secrev"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw2", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    int rc = sk_ts_stop(&f->ts, 10000);
-    sk_ts_teardown(&f->ts);
-    free(f);
-    assert_int_equal(rc, 0);
-    return 0;
+    return sk_fx_start(state, sizeof(fx), "sk-secrev", "fw1 fw2", NULL);
 }
 
 static void enroll(fx *f, sk_tc *c, const char *worker)
@@ -161,9 +135,9 @@ static void test_disabled_worker_mid_session(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_revoke_mid_session, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_revoke_idle_session_cut, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disabled_worker_mid_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_mid_session, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_revoke_idle_session_cut, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_disabled_worker_mid_session, setup, sk_fx_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

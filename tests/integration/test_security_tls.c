@@ -9,17 +9,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testclient.h"
-#include "sk_testserver.h"
+#include "sk_testfixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,24 +23,11 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-sectls"), 0);
+    fx *f = sk_fx_new(sizeof(fx), "sk-sectls", "fw1");
     assert_int_equal(sk_ts_tls(&f->ts, f->pin), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
     const char *extra[] = {"--handshake-timeout", "1", "--log-summary-interval", "0.2", NULL};
     assert_int_equal(sk_ts_start(&f->ts, extra), 0);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    int rc = sk_ts_stop(&f->ts, 10000);
-    sk_ts_teardown(&f->ts);
-    free(f);
-    assert_int_equal(rc, 0);
     return 0;
 }
 
@@ -254,12 +231,12 @@ static void test_bad_cert_refuses_start(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_full_sync_over_tls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_pin, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plaintext_client_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_handshake_timeout_covers_tls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_s_client, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_cert_refuses_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_sync_over_tls, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_wrong_pin, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_plaintext_client_refused, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_handshake_timeout_covers_tls, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_s_client, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_bad_cert_refuses_start, setup, sk_fx_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

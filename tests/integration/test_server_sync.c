@@ -8,17 +8,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testclient.h"
-#include "sk_testserver.h"
+#include "sk_testfixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,25 +21,7 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-sync"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw2", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "st1", SK_ROLE_STAFF, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    int rc = sk_ts_stop(&f->ts, 10000);
-    sk_ts_teardown(&f->ts);
-    free(f);
-    assert_int_equal(rc, 0); /* clean shutdown */
-    return 0;
+    return sk_fx_start(state, sizeof(fx), "sk-sync", "fw1 fw2 st1", NULL);
 }
 
 static void enroll(fx *f, sk_tc *c, const char *worker)
@@ -497,12 +469,12 @@ static void test_pipelined_and_streamed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_push_then_pull, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exactly_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_merge, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_enroll_and_auth_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_state_and_unknown_type, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pipelined_and_streamed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_then_pull, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_exactly_once, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_concurrent_merge, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_enroll_and_auth_failures, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_wrong_state_and_unknown_type, setup, sk_fx_stop),
+        cmocka_unit_test_setup_teardown(test_pipelined_and_streamed, setup, sk_fx_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,21 +19,11 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "sk_testfixture.h"
 
 #include <sakhi/sakhi.h>
 
 #include "sk_buf.h"
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testclient.h"
-#include "sk_testdevice.h"
-#include "sk_testserver.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -171,10 +161,7 @@ typedef struct fx {
 
 static int setup_common(void **state, int tls)
 {
-    fx *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    assert_int_equal(sk_ts_setup(&f->ts, "sk-pipe"), 0);
-    assert_int_equal(sk_ts_worker(&f->ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    fx *f = sk_fx_new(sizeof(fx), "sk-pipe", "fw1");
     f->tls = tls;
     if (tls) {
         uint8_t pin[SK_TLS_PIN_LEN];
@@ -193,14 +180,6 @@ static int setup_plain(void **state)
 static int setup_tls(void **state)
 {
     return setup_common(state, 1);
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    sk_ts_teardown(&f->ts);
-    free(f);
-    return 0;
 }
 
 /* Counts the library's early_refused events (an early request over the server's limits). */
@@ -608,14 +587,14 @@ static void test_followup_after_ack_without_pull(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_two_round_trips_plaintext, setup_plain, teardown),
-        cmocka_unit_test_setup_teardown(test_two_round_trips_tls, setup_tls, teardown),
-        cmocka_unit_test_setup_teardown(test_early_requests_over_limits, setup_plain, teardown),
-        cmocka_unit_test_setup_teardown(test_server_orders_early_requests, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_two_round_trips_plaintext, setup_plain, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_two_round_trips_tls, setup_tls, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_early_requests_over_limits, setup_plain, sk_fx_free),
+        cmocka_unit_test_setup_teardown(test_server_orders_early_requests, setup_plain, sk_fx_free),
         cmocka_unit_test_setup_teardown(test_restore_found_with_empty_outbox, setup_plain,
-                                        teardown),
+                                        sk_fx_free),
         cmocka_unit_test_setup_teardown(test_followup_after_ack_without_pull, setup_plain,
-                                        teardown),
+                                        sk_fx_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

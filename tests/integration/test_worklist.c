@@ -28,6 +28,7 @@
 #include "sk_err.h"
 #include "sk_proc.h"
 #include "sk_store.h"
+#include "sk_teststore.h"
 #include "sk_worklist.h"
 
 #include <stdio.h>
@@ -46,88 +47,22 @@ static const sk_actor k_asha = {SK_ROLE_FIELD, "asha", SK_DISTRICT_LEH};
 static const sk_actor k_kasha = {SK_ROLE_FIELD, "kasha", SK_DISTRICT_KARGIL};
 static const sk_actor k_admin = {SK_ROLE_ADMIN, "boss", 0};
 
-typedef struct fx {
-    char dir[512];
-    char out[600];
-    sk_store *s;
-    uint64_t op;
+static sk_tst g; /* the store */
+static struct {
     uint64_t now;
     sk_id r1, r2, r3;
-    char *text;
-} fx;
-
-static fx g;
-
-static void add_worker(const char *id, uint32_t role, uint32_t district)
-{
-    sk_worker w;
-    memset(&w, 0, sizeof(w));
-    snprintf(w.id, sizeof(w.id), "%s", id);
-    w.role = role;
-    w.district = district;
-    assert_int_equal(sk_store_worker_put(g.s, &w), 0);
-}
-
-static void ch_uint(sk_change *c, uint32_t key, uint64_t v)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_uint64(&pk, v);
-    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
-    sk_buf_free(&b);
-}
-
-static void ch_str(sk_change *c, uint32_t key, const char *s)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, s);
-    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
-    sk_buf_free(&b);
-}
-
-static int push(uint64_t dev, const sk_actor *who, sk_change *c, uint64_t at_ms)
-{
-    MDB_txn *txn;
-    sk_ack ack;
-    char msg[300];
-    c->op = g.op++;
-    assert_int_equal(sk_store_write_begin(g.s, &txn), 0);
-    sk_apply_ctx ctx = {
-        .store = g.s, .txn = txn, .device = dev, .actor = *who, .now_ms = at_ms, .max_record = 0};
-    assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, sizeof(msg)), 0);
-    if (ack.status == SK_ACK_REJECTED)
-        print_error("push refused: %s\n", msg);
-    assert_int_equal(sk_store_write_commit(g.s, txn), 0);
-    return (int)ack.status;
-}
+    char *text; /* the last tool output read */
+} gx;
 
 static sk_id capture(const sk_actor *who, uint64_t at_ms, uint32_t district, uint32_t urgency)
 {
     sk_change c;
-    sk_change_init(&c);
-    assert_int_equal(sk_id_new(&c.id, at_ms), 0);
-    c.hlc = SK_HLC_MAKE(at_ms, 0);
-    ch_uint(&c, SK_F_SCHEMA, 1);
-    ch_uint(&c, SK_F_CREATED_AT, at_ms);
-    ch_uint(&c, SK_F_DISTRICT, district);
-    ch_str(&c, SK_F_BLOCK, "Nubra");
-    ch_str(&c, SK_F_VILLAGE, "Diskit");
-    ch_uint(&c, SK_F_TAKEN_AT, SK_TAKEN_HOME_VISIT);
-    ch_str(&c, SK_F_NAME, "Test Person");
-    ch_uint(&c, SK_F_AGE, 30);
+    sk_tst_referral(&c, at_ms, district);
+    sk_tst_uint(&c, SK_F_AGE, 30);
     uint8_t concerns[] = {0x91, SK_CONCERN_DOMESTIC_VIOLENCE};
     assert_int_equal(sk_change_set(&c, SK_F_CONCERNS, concerns, 2), 0);
-    ch_uint(&c, SK_F_URGENCY, urgency);
-    ch_uint(&c, SK_F_SOURCE, SK_SOURCE_FRONTLINE);
-    uint8_t t = 0xc3;
-    assert_int_equal(sk_change_set(&c, SK_F_CONSENT_SHARE, &t, 1), 0);
-    ch_str(&c, SK_F_CONSENT_BY, who->worker);
-    ch_uint(&c, SK_F_CONSENT_AT, at_ms);
-    ch_uint(&c, SK_F_STATUS, SK_STATUS_NEW);
-    assert_int_equal(push(1, who, &c, g.now), SK_ACK_APPLIED);
+    sk_tst_referral_end(&c, at_ms, who->worker, urgency);
+    assert_int_equal(sk_tst_push(&g, 1, who, &c, gx.now).status, SK_ACK_APPLIED);
     sk_id id = c.id;
     sk_change_free(&c);
     return id;
@@ -148,7 +83,7 @@ static void op(const sk_actor *who, sk_cw_op *o, const sk_id *id)
     sk_caseops_result res;
     o->record = *id;
     assert_int_equal(sk_store_write_begin(g.s, &txn), 0);
-    sk_caseops_ctx ctx = {g.s, txn, who, g.now, 0};
+    sk_caseops_ctx ctx = {g.s, txn, who, gx.now, 0};
     int rc = sk_caseops_apply(&ctx, o, &res);
     if (rc)
         print_error("operation refused: %s\n", res.err.msg);
@@ -195,7 +130,7 @@ static void followup(const sk_id *id)
     sk_change_init(&c);
     c.id = *id;
     c.base = version_of(id);
-    c.hlc = SK_HLC_MAKE(g.now, 0);
+    c.hlc = SK_HLC_MAKE(gx.now, 0);
     sk_packer_init(&pk, &b);
     msgpack_pack_map(&pk, 3);
     msgpack_pack_uint32(&pk, 1);
@@ -203,10 +138,10 @@ static void followup(const sk_id *id)
     msgpack_pack_uint32(&pk, 2);
     sk_pack_cstr(&pk, "met her at the health centre");
     msgpack_pack_uint32(&pk, 3);
-    msgpack_pack_uint64(&pk, g.now);
-    assert_int_equal(sk_id_new(&eid, g.now), 0);
+    msgpack_pack_uint64(&pk, gx.now);
+    assert_int_equal(sk_id_new(&eid, gx.now), 0);
     assert_int_equal(sk_change_add_entry(&c, &eid, SK_LIST_FOLLOWUP, b.data, (uint32_t)b.len), 0);
-    assert_int_equal(push(1, &k_asha, &c, g.now), SK_ACK_APPLIED);
+    assert_int_equal(sk_tst_push(&g, 1, &k_asha, &c, gx.now).status, SK_ACK_APPLIED);
     sk_buf_free(&b);
     sk_change_free(&c);
 }
@@ -245,51 +180,47 @@ static int setup(void **state)
 {
     (void)state;
     struct timespec ts;
-    memset(&g, 0, sizeof(g));
+    memset(&gx, 0, sizeof(gx));
     clock_gettime(CLOCK_REALTIME, &ts);
-    g.now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-    assert_int_equal(sk_tmpdir_make(g.dir, sizeof(g.dir), "sk-worklist"), 0);
-    snprintf(g.out, sizeof(g.out), "%s/out.txt", g.dir);
-    assert_int_equal(sk_store_open(&g.s, g.dir, 64u << 20), 0);
-    add_worker("asha", SK_ROLE_FIELD, SK_DISTRICT_LEH);
-    add_worker("kasha", SK_ROLE_FIELD, SK_DISTRICT_KARGIL);
-    add_worker("st1", SK_ROLE_STAFF, SK_DISTRICT_LEH);
-    add_worker("st2", SK_ROLE_STAFF, SK_DISTRICT_LEH);
-    add_worker("kgl", SK_ROLE_STAFF, SK_DISTRICT_KARGIL);
-    g.op = 1;
+    gx.now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    sk_tst_open(&g, "sk-worklist");
+    sk_tst_worker(&g, "asha", SK_ROLE_FIELD, SK_DISTRICT_LEH);
+    sk_tst_worker(&g, "kasha", SK_ROLE_FIELD, SK_DISTRICT_KARGIL);
+    sk_tst_worker(&g, "st1", SK_ROLE_STAFF, SK_DISTRICT_LEH);
+    sk_tst_worker(&g, "st2", SK_ROLE_STAFF, SK_DISTRICT_LEH);
+    sk_tst_worker(&g, "kgl", SK_ROLE_STAFF, SK_DISTRICT_KARGIL);
 
-    g.r1 = capture(&k_asha, g.now - 3 * DAY, SK_DISTRICT_LEH, SK_URGENCY_URGENT);
-    accept_case(&k_st1, &g.r1);
-    g.r2 = capture(&k_kasha, g.now - 10 * DAY, SK_DISTRICT_KARGIL, SK_URGENCY_ROUTINE);
-    add_task(&k_kgl, &g.r2, "kgl", g.now + 30 * DAY, "Call the protection officer");
-    g.r3 = capture(&k_asha, g.now - DAY, SK_DISTRICT_LEH, SK_URGENCY_IMMEDIATE);
+    gx.r1 = capture(&k_asha, gx.now - 3 * DAY, SK_DISTRICT_LEH, SK_URGENCY_URGENT);
+    accept_case(&k_st1, &gx.r1);
+    gx.r2 = capture(&k_kasha, gx.now - 10 * DAY, SK_DISTRICT_KARGIL, SK_URGENCY_ROUTINE);
+    add_task(&k_kgl, &gx.r2, "kgl", gx.now + 30 * DAY, "Call the protection officer");
+    gx.r3 = capture(&k_asha, gx.now - DAY, SK_DISTRICT_LEH, SK_URGENCY_IMMEDIATE);
     /* two devices change the village from the same base: REVIEW */
-    uint64_t base = version_of(&g.r3);
+    uint64_t base = version_of(&gx.r3);
     sk_change a, b;
     sk_change_init(&a);
     sk_change_init(&b);
-    a.id = b.id = g.r3;
+    a.id = b.id = gx.r3;
     a.base = b.base = base;
-    a.hlc = SK_HLC_MAKE(g.now - 1000, 0);
-    b.hlc = SK_HLC_MAKE(g.now - 500, 0);
-    ch_str(&a, SK_F_VILLAGE, "Hunder");
-    ch_str(&b, SK_F_VILLAGE, "Sumur");
-    assert_int_equal(push(1, &k_asha, &a, g.now), SK_ACK_APPLIED);
-    assert_int_equal(push(2, &k_asha, &b, g.now), SK_ACK_MERGED);
+    a.hlc = SK_HLC_MAKE(gx.now - 1000, 0);
+    b.hlc = SK_HLC_MAKE(gx.now - 500, 0);
+    sk_tst_str(&a, SK_F_VILLAGE, "Hunder");
+    sk_tst_str(&b, SK_F_VILLAGE, "Sumur");
+    assert_int_equal(sk_tst_push(&g, 1, &k_asha, &a, gx.now).status, SK_ACK_APPLIED);
+    assert_int_equal(sk_tst_push(&g, 2, &k_asha, &b, gx.now).status, SK_ACK_MERGED);
     sk_change_free(&a);
     sk_change_free(&b);
-    make_owner(&k_st1, &g.r3, "st1");
-    add_task(&k_st1, &g.r3, "st1", g.now + 2 * DAY, "Safety plan");
+    make_owner(&k_st1, &gx.r3, "st1");
+    add_task(&k_st1, &gx.r3, "st1", gx.now + 2 * DAY, "Safety plan");
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    free(g.text);
-    sk_store_close(g.s);
-    if (!getenv("SAKHI_KEEP_TMP"))
-        sk_tmpdir_remove(g.dir);
+    free(gx.text);
+    gx.text = NULL;
+    sk_tst_close(&g);
     return 0;
 }
 
@@ -299,22 +230,22 @@ static void test_owner_alerts(void **state)
     (void)state;
     alert_list l = alerts_of("st2");
     assert_int_equal(l.n, 0);
-    make_owner(&k_st1, &g.r1, "st2");
+    make_owner(&k_st1, &gx.r1, "st2");
     l = alerts_of("st2");
     assert_int_equal(l.n, 1);
     assert_string_equal(l.by[0], "st1"); /* she was made the owner by someone else */
-    followup(&g.r1);
+    followup(&gx.r1);
     l = alerts_of("st2");
     assert_int_equal(l.n, 2);
     assert_string_equal(l.by[1], "asha");
     assert_int_equal(l.nentries[1], 1);
     assert_int_equal(l.nkeys[1], 0);
-    add_task(&k_st1, &g.r1, "asha", g.now - HOUR, "Visit her at home");
+    add_task(&k_st1, &gx.r1, "asha", gx.now - HOUR, "Visit her at home");
     assert_int_equal(alerts_of("st2").n, 3);
     /* her own change clears them */
-    add_task(&k_st2, &g.r1, "st2", g.now + 3 * DAY, "Court date");
+    add_task(&k_st2, &gx.r1, "st2", gx.now + 3 * DAY, "Court date");
     assert_int_equal(alerts_of("st2").n, 0);
-    add_task(&k_st1, &g.r1, "asha", g.now + 12 * HOUR, "Take her to the hospital");
+    add_task(&k_st1, &gx.r1, "asha", gx.now + 12 * HOUR, "Take her to the hospital");
     l = alerts_of("st2");
     assert_int_equal(l.n, 1);
     assert_string_equal(l.by[0], "st1");
@@ -330,7 +261,7 @@ static void test_tasks_sorted_by_urgency_then_due(void **state)
     sk_worklist_task *t = NULL;
     size_t n = 0;
     assert_int_equal(sk_store_mdb_err(mdb_txn_begin(sk_store_env(g.s), NULL, MDB_RDONLY, &txn)), 0);
-    assert_int_equal(sk_worklist_tasks_txn(g.s, txn, &k_admin, NULL, g.now, 7 * DAY, &t, &n), 0);
+    assert_int_equal(sk_worklist_tasks_txn(g.s, txn, &k_admin, NULL, gx.now, 7 * DAY, &t, &n), 0);
     assert_int_equal(n, 5);
     assert_string_equal(t[0].for_worker, "asha");
     assert_int_equal(t[0].urgency, 3); /* overdue */
@@ -345,7 +276,7 @@ static void test_tasks_sorted_by_urgency_then_due(void **state)
     assert_int_equal(t[4].urgency, 0);
     free(t);
     /* a one-day window: 2 and 3 days away are later, still in due order before 30 days */
-    assert_int_equal(sk_worklist_tasks_txn(g.s, txn, &k_admin, NULL, g.now, DAY, &t, &n), 0);
+    assert_int_equal(sk_worklist_tasks_txn(g.s, txn, &k_admin, NULL, gx.now, DAY, &t, &n), 0);
     assert_int_equal(n, 5);
     assert_string_equal(t[2].for_worker, "st1");
     assert_int_equal(t[2].urgency, 0);
@@ -353,11 +284,11 @@ static void test_tasks_sorted_by_urgency_then_due(void **state)
     assert_string_equal(t[4].for_worker, "kgl");
     free(t);
     /* one worker's tasks; Kargil staff see only their district's */
-    assert_int_equal(sk_worklist_tasks_txn(g.s, txn, &k_admin, "asha", g.now, 7 * DAY, &t, &n), 0);
+    assert_int_equal(sk_worklist_tasks_txn(g.s, txn, &k_admin, "asha", gx.now, 7 * DAY, &t, &n), 0);
     assert_int_equal(n, 2);
     assert_true(t[0].due_ms < t[1].due_ms);
     free(t);
-    assert_int_equal(sk_worklist_tasks_txn(g.s, txn, &k_kgl, NULL, g.now, 7 * DAY, &t, &n), 0);
+    assert_int_equal(sk_worklist_tasks_txn(g.s, txn, &k_kgl, NULL, gx.now, 7 * DAY, &t, &n), 0);
     assert_int_equal(n, 1);
     assert_string_equal(t[0].for_worker, "kgl");
     free(t);
@@ -367,12 +298,12 @@ static void test_tasks_sorted_by_urgency_then_due(void **state)
 /* Which of R1, R2, R3 pass f (a bit each). */
 static int matching(const sk_case_filter *f)
 {
-    const sk_id *ids[3] = {&g.r1, &g.r2, &g.r3};
+    const sk_id *ids[3] = {&gx.r1, &gx.r2, &gx.r3};
     int bits = 0;
     for (int i = 0; i < 3; i++) {
         sk_record r;
         assert_int_equal(sk_store_record_get(g.s, ids[i], &r), 0);
-        if (sk_case_filter_match(f, &r, g.now))
+        if (sk_case_filter_match(f, &r, gx.now))
             bits |= 1 << i;
         sk_record_free(&r);
     }
@@ -405,7 +336,7 @@ static void test_case_filters(void **state)
     f.district = SK_DISTRICT_KARGIL;
     assert_int_equal(matching(&f), 2);
     memset(&f, 0, sizeof(f));
-    f.since_ms = g.now - 2 * DAY;
+    f.since_ms = gx.now - 2 * DAY;
     assert_int_equal(matching(&f), 4);
     f.urgent = 1;
     f.status = SK_STATUS_ACCEPTED;
@@ -424,11 +355,11 @@ static int admin(const char *first, ...)
         args[n++] = s;
     va_end(ap);
     args[n] = NULL;
-    free(g.text);
-    g.text = NULL;
+    free(gx.text);
+    gx.text = NULL;
     int rc = sk_proc_run(ADMIN_BIN, args, g.out, 60000);
     size_t len;
-    assert_int_equal(sk_read_file(g.out, &g.text, &len), 0);
+    assert_int_equal(sk_read_file(g.out, &gx.text, &len), 0);
     return rc;
 }
 
@@ -444,63 +375,63 @@ static void test_admin_worklists(void **state)
 {
     (void)state;
     char r1[37], r3[37];
-    sk_id_to_str(&g.r1, r1);
-    sk_id_to_str(&g.r3, r3);
+    sk_id_to_str(&gx.r1, r1);
+    sk_id_to_str(&gx.r3, r3);
     /* cases: a header row, then the cases */
     assert_int_equal(admin("cases", NULL), 0);
-    assert_int_equal(strncmp(g.text, "CASE ", 5), 0);
-    assert_non_null(strstr(g.text, "CAPTURED (IST)"));
-    assert_int_equal(lines(g.text), 4);
+    assert_int_equal(strncmp(gx.text, "CASE ", 5), 0);
+    assert_non_null(strstr(gx.text, "CAPTURED (IST)"));
+    assert_int_equal(lines(gx.text), 4);
     assert_int_equal(admin("cases", "--utc", NULL), 0);
-    assert_non_null(strstr(g.text, "CAPTURED (UTC)"));
+    assert_non_null(strstr(gx.text, "CAPTURED (UTC)"));
     assert_int_equal(admin("--json", "cases", "--review", NULL), 0);
-    assert_int_equal(lines(g.text), 1);
-    assert_non_null(strstr(g.text, r3));
-    assert_non_null(strstr(g.text, "\"review\":true"));
+    assert_int_equal(lines(gx.text), 1);
+    assert_non_null(strstr(gx.text, r3));
+    assert_non_null(strstr(gx.text, "\"review\":true"));
     assert_int_equal(admin("--json", "cases", "--overdue", NULL), 0);
-    assert_int_equal(lines(g.text), 1);
-    assert_non_null(strstr(g.text, r1));
-    assert_non_null(strstr(g.text, "\"open_tasks\":3,\"overdue_tasks\":1"));
+    assert_int_equal(lines(gx.text), 1);
+    assert_non_null(strstr(gx.text, r1));
+    assert_non_null(strstr(gx.text, "\"open_tasks\":3,\"overdue_tasks\":1"));
     assert_int_equal(admin("--json", "cases", "--assigned-to", "st2", "--urgent", NULL), 0);
-    assert_int_equal(lines(g.text), 1);
-    assert_non_null(strstr(g.text, "\"owner\":\"st2\""));
+    assert_int_equal(lines(gx.text), 1);
+    assert_non_null(strstr(gx.text, "\"owner\":\"st2\""));
     assert_int_equal(admin("--json", "cases", "--district", "kargil", NULL), 0);
-    assert_int_equal(lines(g.text), 1);
-    assert_non_null(strstr(g.text, "\"district\":\"kargil\""));
+    assert_int_equal(lines(gx.text), 1);
+    assert_non_null(strstr(gx.text, "\"district\":\"kargil\""));
     assert_int_equal(admin("--json", "cases", "--status", "received", "--urgent", NULL), 0);
-    assert_int_equal(lines(g.text), 1);
-    assert_non_null(strstr(g.text, r3));
+    assert_int_equal(lines(gx.text), 1);
+    assert_non_null(strstr(gx.text, r3));
     assert_int_equal(admin("--json", "cases", "--since", "2000-01-01", NULL), 0);
-    assert_int_equal(lines(g.text), 3);
+    assert_int_equal(lines(gx.text), 3);
     assert_int_equal(admin("--json", "cases", "--since", "2999-01-01", NULL), 0);
-    assert_int_equal(lines(g.text), 0);
+    assert_int_equal(lines(gx.text), 0);
     assert_int_equal(admin("cases", "--status", "lost", NULL), 2);
     assert_int_equal(admin("cases", "--since", "2026-02-30", NULL), 2);
     /* tasks: most urgent first */
     assert_int_equal(admin("tasks", NULL), 0);
-    assert_int_equal(strncmp(g.text, "URGENCY ", 8), 0);
-    assert_int_equal(lines(g.text), 6);
-    const char *p0 = strstr(g.text, "\noverdue "), *p1 = strstr(g.text, "\ndue "),
-               *p2 = strstr(g.text, "\ndue soon "), *p3 = strstr(g.text, "\nlater ");
+    assert_int_equal(strncmp(gx.text, "URGENCY ", 8), 0);
+    assert_int_equal(lines(gx.text), 6);
+    const char *p0 = strstr(gx.text, "\noverdue "), *p1 = strstr(gx.text, "\ndue "),
+               *p2 = strstr(gx.text, "\ndue soon "), *p3 = strstr(gx.text, "\nlater ");
     assert_non_null(p0);
     assert_non_null(p1);
     assert_non_null(p2);
     assert_non_null(p3);
     assert_true(p0 < p1 && p1 < p2 && p2 < p3);
     assert_int_equal(admin("--json", "tasks", "--for", "asha", NULL), 0);
-    assert_int_equal(lines(g.text), 2);
-    assert_non_null(strstr(g.text, "{\"urgency\":\"overdue\","));
+    assert_int_equal(lines(gx.text), 2);
+    assert_non_null(strstr(gx.text, "{\"urgency\":\"overdue\","));
     assert_int_equal(admin("tasks", "--window", "x", NULL), 2);
     /* alerts */
     assert_int_equal(admin("--json", "alerts", "--for", "st2", NULL), 0);
-    assert_int_equal(lines(g.text), 1);
-    assert_non_null(strstr(g.text, "\"by\":\"st1\""));
-    assert_non_null(strstr(g.text, "\"entries\":1"));
+    assert_int_equal(lines(gx.text), 1);
+    assert_non_null(strstr(gx.text, "\"by\":\"st1\""));
+    assert_non_null(strstr(gx.text, "\"entries\":1"));
     assert_int_equal(admin("alerts", "--for", "st2", NULL), 0);
-    assert_int_equal(strncmp(g.text, "WHEN (IST)", 10), 0);
-    assert_int_equal(lines(g.text), 2);
+    assert_int_equal(strncmp(gx.text, "WHEN (IST)", 10), 0);
+    assert_int_equal(lines(gx.text), 2);
     assert_int_equal(admin("alerts", "--for", "st1", NULL), 0);
-    assert_int_equal(lines(g.text), 1);
+    assert_int_equal(lines(gx.text), 1);
     assert_int_equal(admin("alerts", NULL), 2);
 }
 

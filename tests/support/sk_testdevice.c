@@ -23,6 +23,9 @@ int sk_td_open(sakhi_client **out, const sk_ts *ts, int n, const sakhi_options *
 {
     char path[700];
     sakhi_options def = sk_td_options();
+    int rc = sk_client_test_kdf(10); /* set by sk_td_options; checked here */
+    if (rc)
+        return rc;
     sk_td_path(ts, n, path, sizeof(path));
     return sakhi_open(out, path, SK_TD_PIN, o ? o : &def);
 }

@@ -22,6 +22,7 @@
 
 #include "sk_client_test.h"
 #include "sk_client.h"
+#include "sk_proc.h"
 
 #define CANARY_NAME "Canary-Name-7Q2X"
 #define CANARY_PHONE "+919876543210" /* E.164: stored as given */
@@ -31,40 +32,17 @@
 
 static char g_dir[256];
 
-static void rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_rf(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof(g_dir), "%s/sakhi-client-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(g_dir));
+    assert_int_equal(sk_tmpdir_make(g_dir, sizeof(g_dir), "sakhi-client"), 0);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    rm_rf(g_dir);
+    sk_tmpdir_remove(g_dir);
     return 0;
 }
 

@@ -1,0 +1,86 @@
+/*
+ * sk_testfixture.c - the cmocka fixture server tests share (sk_testfixture.h): make, start,
+ * stop and free a fixture that begins with an sk_ts. Owns nothing past the fixture it frees;
+ * never leaves a server running after a teardown.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include "sk_testfixture.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Add one worker by its id's convention (sk_testfixture.h). */
+static void add_worker(sk_ts *ts, const char *id)
+{
+    uint32_t role, district = SK_DISTRICT_LEH;
+    if (strncmp(id, "fw", 2) == 0) {
+        role = SK_ROLE_FIELD;
+    } else if (strncmp(id, "st", 2) == 0) {
+        role = SK_ROLE_STAFF;
+    } else if (strncmp(id, "ad", 2) == 0) {
+        role = SK_ROLE_ADMIN;
+        district = 0;
+    } else {
+        fail_msg("sk_fx_new: worker id '%s' is not fw<n>, st<n> or ad<n>", id);
+        return;
+    }
+    assert_int_equal(sk_ts_worker(ts, id, role, district), 0);
+}
+
+void *sk_fx_new(size_t size, const char *prefix, const char *workers)
+{
+    assert_true(size >= sizeof(sk_ts));
+    sk_ts *ts = calloc(1, size);
+    assert_non_null(ts);
+    assert_int_equal(sk_ts_setup(ts, prefix), 0);
+    for (const char *p = workers; p && *p;) {
+        char id[32];
+        size_t n = strcspn(p, " ");
+        assert_true(n > 0 && n < sizeof(id));
+        memcpy(id, p, n);
+        id[n] = '\0';
+        add_worker(ts, id);
+        p += n;
+        p += strspn(p, " ");
+    }
+    return ts;
+}
+
+int sk_fx_start(void **state, size_t size, const char *prefix, const char *workers,
+                const char *const *extra)
+{
+    sk_ts *ts = sk_fx_new(size, prefix, workers);
+    *state = ts;
+    assert_int_equal(sk_ts_start(ts, extra), 0);
+    return 0;
+}
+
+int sk_fx_stop(void **state)
+{
+    sk_ts *ts = *state;
+    int rc = sk_ts_stop(ts, 10000);
+    sk_ts_teardown(ts);
+    free(ts);
+    assert_int_equal(rc, 0); /* a clean shutdown */
+    return 0;
+}
+
+int sk_fx_stop_any(void **state)
+{
+    sk_ts *ts = *state;
+    if (ts->proc.pid > 0)
+        sk_ts_stop(ts, 10000);
+    sk_ts_teardown(ts);
+    free(ts);
+    return 0;
+}
+
+int sk_fx_free(void **state)
+{
+    sk_ts *ts = *state;
+    sk_ts_teardown(ts);
+    free(ts);
+    return 0;
+}

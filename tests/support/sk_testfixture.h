@@ -1,0 +1,51 @@
+/*
+ * sk_testfixture.h - the cmocka fixture server tests share: a fixture struct whose first member
+ * is a server (sk_ts) set up in a temp dir with the centre's workers and started, and the
+ * teardowns that stop it (checking or not that it exits cleanly) and free it. A test's own
+ * fixture struct keeps its sk_ts first and adds what it needs:
+ *
+ *     typedef struct fx { sk_ts ts; int ndev; } fx;
+ *     static int setup(void **state)
+ *     {
+ *         return sk_fx_start(state, sizeof(fx), "sk-sync", "fw1 fw2 st1", NULL);
+ *     }
+ *     ... cmocka_unit_test_setup_teardown(test_x, setup, sk_fx_stop) ...
+ *
+ * Includes what every such test includes first (cmocka, the case model's constants, error codes,
+ * the test server, client and devices). Asserts with cmocka, so it is its own object of
+ * sakhi_testsupport: programs that do not call it (helpers without cmocka) do not pull it in.
+ */
+#ifndef SK_TESTFIXTURE_H
+#define SK_TESTFIXTURE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sk_case.h"
+#include "sk_err.h"
+#include "sk_testdevice.h"
+
+/* A new zeroed fixture of size bytes (at least sizeof(sk_ts); its first member the sk_ts) with
+ * the server's temp dir made (prefix names it) and workers added: a space-separated list of
+ * ids, each "fw<n>" a field worker of Leh, "st<n>" staff of Leh, "ad<n>" an administrator.
+ * Asserts every step. The server is not started; the caller frees with one of the teardowns. */
+void *sk_fx_new(size_t size, const char *prefix, const char *workers);
+
+/* cmocka setup: sk_fx_new, then the server started with extra arguments (a NULL-ended list, or
+ * NULL), into *state. */
+int sk_fx_start(void **state, size_t size, const char *prefix, const char *workers,
+                const char *const *extra);
+
+/* cmocka teardowns of a fixture made by sk_fx_new, each removing the temp dir and freeing it:
+ * sk_fx_stop stops the server (SIGTERM) and fails the test unless it exits with 0;
+ * sk_fx_stop_any stops a running server without checking how it exits;
+ * sk_fx_free kills a running server (SIGKILL). */
+int sk_fx_stop(void **state);
+int sk_fx_stop_any(void **state);
+int sk_fx_free(void **state);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * sk_teststore.c - a real server store in a temp dir for tests (sk_teststore.h). Owns the
+ * temp dir and the open store of an sk_tst until sk_tst_close; never writes outside the dir.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sk_teststore.h"
+
+#include "sk_buf.h"
+#include "sk_case.h"
+#include "sk_proc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sk_tst_open(sk_tst *t, const char *prefix)
+{
+    memset(t, 0, sizeof(*t));
+    assert_int_equal(sk_tmpdir_make(t->dir, sizeof(t->dir), prefix), 0);
+    snprintf(t->out, sizeof(t->out), "%s/out.txt", t->dir);
+    assert_int_equal(sk_store_open(&t->s, t->dir, 64u << 20), 0);
+    t->op = 1;
+}
+
+void sk_tst_close(sk_tst *t)
+{
+    char keys[sizeof(t->dir) + 8];
+    sk_store_close(t->s);
+    t->s = NULL;
+    if (getenv("SAKHI_KEEP_TMP"))
+        return;
+    sk_tmpdir_remove(t->dir);
+    snprintf(keys, sizeof(keys), "%s.keys", t->dir); /* the master key's directory beside it */
+    sk_tmpdir_remove(keys);
+}
+
+void sk_tst_worker(sk_tst *t, const char *id, uint32_t role, uint32_t district)
+{
+    sk_worker w;
+    memset(&w, 0, sizeof(w));
+    snprintf(w.id, sizeof(w.id), "%s", id);
+    w.role = role;
+    w.district = district;
+    assert_int_equal(sk_store_worker_put(t->s, &w), 0);
+}
+
+void sk_tst_uint(sk_change *c, uint32_t key, uint64_t v)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    msgpack_pack_uint64(&pk, v);
+    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
+    sk_buf_free(&b);
+}
+
+void sk_tst_str(sk_change *c, uint32_t key, const char *s)
+{
+    sk_buf b = SK_BUF_INIT;
+    msgpack_packer pk;
+    sk_packer_init(&pk, &b);
+    sk_pack_cstr(&pk, s);
+    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
+    sk_buf_free(&b);
+}
+
+void sk_tst_bool(sk_change *c, uint32_t key, int v)
+{
+    uint8_t b = v ? 0xc3 : 0xc2;
+    assert_int_equal(sk_change_set(c, key, &b, 1), 0);
+}
+
+sk_ack sk_tst_push(sk_tst *t, uint64_t dev, const sk_actor *who, sk_change *c, uint64_t at_ms)
+{
+    MDB_txn *txn;
+    sk_ack ack;
+    char msg[300];
+    c->op = t->op++;
+    assert_int_equal(sk_store_write_begin(t->s, &txn), 0);
+    sk_apply_ctx ctx = {
+        .store = t->s, .txn = txn, .device = dev, .actor = *who, .now_ms = at_ms, .max_record = 0};
+    assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, sizeof(msg)), 0);
+    if (ack.status == SK_ACK_REJECTED)
+        print_error("push refused: %s\n", msg);
+    assert_int_equal(sk_store_write_commit(t->s, txn), 0);
+    return ack;
+}
+
+void sk_tst_referral(sk_change *c, uint64_t at_ms, uint32_t district)
+{
+    sk_change_init(c);
+    assert_int_equal(sk_id_new(&c->id, at_ms), 0);
+    c->base = 0;
+    c->hlc = SK_HLC_MAKE(at_ms, 0);
+    sk_tst_uint(c, SK_F_SCHEMA, 1);
+    sk_tst_uint(c, SK_F_CREATED_AT, at_ms);
+    sk_tst_uint(c, SK_F_DISTRICT, district);
+    sk_tst_str(c, SK_F_BLOCK, "Nubra");
+    sk_tst_str(c, SK_F_VILLAGE, "Diskit");
+    sk_tst_uint(c, SK_F_TAKEN_AT, SK_TAKEN_HOME_VISIT);
+    sk_tst_str(c, SK_F_NAME, "Test Person");
+}
+
+void sk_tst_referral_end(sk_change *c, uint64_t at_ms, const char *by, uint32_t urgency)
+{
+    sk_tst_uint(c, SK_F_URGENCY, urgency);
+    sk_tst_uint(c, SK_F_SOURCE, SK_SOURCE_FRONTLINE);
+    sk_tst_bool(c, SK_F_CONSENT_SHARE, 1);
+    sk_tst_str(c, SK_F_CONSENT_BY, by);
+    sk_tst_uint(c, SK_F_CONSENT_AT, at_ms);
+    sk_tst_uint(c, SK_F_STATUS, SK_STATUS_NEW);
+}
