@@ -44,6 +44,10 @@ typedef enum sk_advice {
     X(28, BUSY, RETRY, "server at its connection limit; try again later")                          \
     X(29, SHUTDOWN, RETRY, "server is shutting down; reconnect later")                             \
     X(30, BATCH_TOO_BIG, FIX, "more changes in a batch than allowed")                              \
+    X(31, NOT_PRIMARY, RETRY,                                                                      \
+      "this server is a standby, not the centre's primary; try its next address")                  \
+    X(32, RESEED, STOP, "the replica cannot follow from where it is; seed it again")               \
+    X(33, NOT_REPLICATED, RETRY, "the standby did not confirm the change in time; retry later")    \
     /* per change (PUSH_ACK rejections) and store: 40..69 */                                       \
     X(40, INVALID, FIX, "record failed validation")                                                \
     X(41, FORBIDDEN, FIX, "this role may not make this change")                                    \

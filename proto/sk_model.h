@@ -10,9 +10,10 @@
 /* Roles (also stored with each worker on the server). */
 typedef enum sk_role {
     SK_ROLE_NONE = 0,
-    SK_ROLE_FIELD = 1, /* frontline worker: own and assigned referrals */
-    SK_ROLE_STAFF = 2, /* centre staff: the district's cases */
-    SK_ROLE_ADMIN = 3  /* administrator: staff rights plus minors' identifying fields */
+    SK_ROLE_FIELD = 1,  /* frontline worker: own and assigned referrals */
+    SK_ROLE_STAFF = 2,  /* centre staff: the district's cases */
+    SK_ROLE_ADMIN = 3,  /* administrator: staff rights plus minors' identifying fields */
+    SK_ROLE_REPLICA = 4 /* a standby server following the centre's primary: no record access */
 } sk_role;
 
 #endif

@@ -63,6 +63,8 @@ const char *sk_msg_type_name(uint32_t type)
     case SK_MSG_WIPE: return "WIPE";
     case SK_MSG_HISTORY: return "HISTORY";
     case SK_MSG_HISTORY_OF: return "HISTORY_OF";
+    case SK_MSG_REPL_PULL: return "REPL_PULL";
+    case SK_MSG_REPL_DATA: return "REPL_DATA";
     default: return "UNKNOWN";
     }
 }
@@ -267,7 +269,7 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
     case SK_MSG_WELCOME: {
         const __typeof__(m->u.welcome) *w = &m->u.welcome;
         if (w->max_frame < SK_FRAME_MIN_MAX || w->max_batch < 1 || w->max_batch > SK_MAX_BATCH ||
-            w->max_inflight < 1 || w->role > SK_ROLE_ADMIN)
+            w->max_inflight < 1 || w->role > SK_ROLE_REPLICA)
             return -SK_E_BAD_VALUE;
         if ((rc = check_str(w->worker, SK_MAX_NAME)))
             return rc;
@@ -452,7 +454,7 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
     }
     case SK_MSG_ENROLLED: {
         const __typeof__(m->u.enrolled) *e = &m->u.enrolled;
-        if (e->device == 0 || e->role > SK_ROLE_ADMIN)
+        if (e->device == 0 || e->role > SK_ROLE_REPLICA)
             return -SK_E_BAD_VALUE;
         if ((rc = check_str(e->worker, SK_MAX_NAME)))
             return rc;
@@ -1026,7 +1028,7 @@ static int rd_field(sk_mp *mp, sk_msg *m, uint64_t key)
             FIELD(4, rd_range(mp, 1, SK_MAX_BATCH, &m->u.welcome.max_batch));
             FIELD(5, rd_range(mp, 1, UINT32_MAX, &m->u.welcome.max_inflight));
             FIELD(6, rd_u32(mp, &m->u.welcome.caps));
-            FIELD(7, rd_range(mp, 0, SK_ROLE_ADMIN, &m->u.welcome.role));
+            FIELD(7, rd_range(mp, 0, SK_ROLE_REPLICA, &m->u.welcome.role));
             FIELD(8, rd_str(mp, &m->u.welcome.worker, SK_MAX_NAME, 0));
             FIELD(9, rd_u32(mp, &m->u.welcome.district));
         case 10:
@@ -1117,7 +1119,7 @@ static int rd_field(sk_mp *mp, sk_msg *m, uint64_t key)
         switch (key) {
             FIELD(1, rd_u64_nonzero(mp, &m->u.enrolled.device));
             FIELD(2, rd_str(mp, &m->u.enrolled.worker, SK_MAX_NAME, 0));
-            FIELD(3, rd_range(mp, 0, SK_ROLE_ADMIN, &m->u.enrolled.role));
+            FIELD(3, rd_range(mp, 0, SK_ROLE_REPLICA, &m->u.enrolled.role));
             FIELD(4, rd_u32(mp, &m->u.enrolled.district));
         default: return 0;
         }

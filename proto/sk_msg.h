@@ -39,9 +39,13 @@ typedef enum sk_msg_type {
     SK_MSG_ENROLL = 13,
     SK_MSG_ENROLLED = 14,
     SK_MSG_WIPE = 15,
-    SK_MSG_HISTORY = 16,   /* c->s: a record's field history (staff roles; SK_CAP_HISTORY) */
-    SK_MSG_HISTORY_OF = 17 /* s->c: answers HISTORY */
+    SK_MSG_HISTORY = 16,    /* c->s: a record's field history (staff roles; SK_CAP_HISTORY) */
+    SK_MSG_HISTORY_OF = 17, /* s->c: answers HISTORY */
+    SK_MSG_REPL_PULL = 18,  /* c->s: a replica asks for the change stream (sk_replmsg.h) */
+    SK_MSG_REPL_DATA = 19   /* s->c: answers REPL_PULL */
 } sk_msg_type;
+/* The last type sk_msg_decode decodes; REPL_PULL and REPL_DATA have their own codec
+ * (proto/sk_replmsg.h) and are UNKNOWN_TYPE to it, with type and rid filled. */
 #define SK_MSG_TYPE_MAX 17
 
 /* Capability bits exchanged in HELLO/WELCOME (PROTOCOL.md sections 3.1, 3.6, 3.8 and 10). */
@@ -50,9 +54,11 @@ enum {
     SK_CAP_ECHO = 1u << 1,    /* own creations: fields in PUSH_ACK, version-only in CHANGES */
     SK_CAP_ZDICT = 1u << 2,   /* compressed frames may use the shared referral dictionary */
     SK_CAP_HISTORY = 1u << 3, /* HISTORY / HISTORY_OF: a record's field history for staff */
+    SK_CAP_REPL = 1u << 4,    /* REPL_PULL / REPL_DATA: a replica following its primary */
 };
-/* The capabilities this implementation knows; a server agrees to at most these. */
-#define SK_CAPS_KNOWN (SK_CAP_ZSTD | SK_CAP_ECHO | SK_CAP_ZDICT | SK_CAP_HISTORY)
+/* The capabilities this implementation knows; a server agrees to at most these (SK_CAP_REPL
+ * only for a replica's device on a primary). */
+#define SK_CAPS_KNOWN (SK_CAP_ZSTD | SK_CAP_ECHO | SK_CAP_ZDICT | SK_CAP_HISTORY | SK_CAP_REPL)
 
 /* Outcome of one change in PUSH_ACK. */
 typedef enum sk_ack_status {

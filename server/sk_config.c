@@ -125,6 +125,20 @@ static const opt k_opts[] = {
      "failed desk logins from one address before it backs off (default 30)"},
     {"desk-max-conn", K_UINT, O(desk_max_conn), 1, 100000, "N",
      "most desk connections at once (default 256)"},
+    {"standby-of", K_STR, O(standby_of), 0, 0, "PRIMARY",
+     "run as a standby of the primary at HOST:PORT; on the first start give the enrollment "
+     "URI of sakhi-admin enroll-code --replica (docs/REPLICATION.md)"},
+    {"standby-plaintext", K_BOOL, O(standby_plaintext), 0, 0, NULL,
+     "reach the primary without TLS (a primary on loopback only; for tests)"},
+    {"repl-sync", K_STR, O(repl_sync), 0, 0, "MODE",
+     "off (default): acknowledge pushes at once; refuse: only once a standby has them, else "
+     "ERROR NOT_REPLICATED after --repl-sync-timeout; degrade: then acknowledge anyway and log "
+     "repl_sync_degraded until the standby catches up"},
+    {"repl-sync-timeout", K_SECONDS, O(repl_sync_timeout_ms), 0, 0, "S",
+     "how long a push waits for the standby in synchronous mode (default 5)"},
+    {"repl-keep", K_UINT, O(repl_keep), 1000, 1ull << 40, "N",
+     "log entries kept for a standby that is behind; one further behind seeds again (default "
+     "1000000)"},
 };
 #undef O
 #define NOPTS (sizeof(k_opts) / sizeof(k_opts[0]))
@@ -163,6 +177,9 @@ void sk_config_defaults(sk_config *c)
     c->desk_login_limit = 5;
     c->desk_login_limit_addr = 30;
     c->desk_max_conn = 256;
+    snprintf(c->repl_sync, sizeof(c->repl_sync), "off");
+    c->repl_sync_timeout_ms = 5000;
+    c->repl_keep = 1000000;
     c->gid = -1;
 }
 
@@ -412,6 +429,16 @@ int sk_config_check(const sk_config *c, char *err, size_t errcap)
         return fail(err, errcap, "--desk-port: %u is the sync port; choose another", c->desk_port);
     if (c->desk && (c->desk_idle_ms == 0 || c->desk_session_ms == 0))
         return fail(err, errcap, "--desk-idle-timeout and --desk-session-max must be above 0");
+    if (strcmp(c->repl_sync, "off") != 0 && strcmp(c->repl_sync, "refuse") != 0 &&
+        strcmp(c->repl_sync, "degrade") != 0)
+        return fail(err, errcap, "--repl-sync: 'off', 'refuse' or 'degrade', not '%s'",
+                    c->repl_sync);
+    if (strcmp(c->repl_sync, "off") != 0 && c->repl_sync_timeout_ms == 0)
+        return fail(err, errcap, "--repl-sync-timeout: must be above 0");
+    if (c->standby_plaintext && !c->standby_of[0])
+        return fail(err, errcap, "--standby-plaintext needs --standby-of");
+    if (c->desk && c->standby_of[0])
+        return fail(err, errcap, "--desk and --standby-of together: a standby serves no one");
     return 0;
 }
 

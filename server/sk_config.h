@@ -58,6 +58,12 @@ typedef struct sk_config {
     uint32_t desk_login_limit;               /* failed logins per (name, address) per window */
     uint32_t desk_login_limit_addr;          /* failed logins per address per window */
     unsigned desk_max_conn;                  /* most desk connections at once */
+    /* replication (server/sk_repl.c, docs/REPLICATION.md) */
+    char standby_of[SK_CONFIG_PATH_MAX]; /* follow this primary (HOST:PORT or enrollment URI) */
+    int standby_plaintext;               /* ... without TLS (loopback only, for tests) */
+    char repl_sync[16];                  /* "off", "refuse" or "degrade" */
+    uint64_t repl_sync_timeout_ms;       /* a PUSH waits this long for a replica's ack */
+    uint64_t repl_keep;                  /* log entries kept for a replica that is behind */
 } sk_config;
 
 void sk_config_defaults(sk_config *c);

@@ -80,12 +80,35 @@ typedef struct sk_server {
     size_t rx_bytes;               /* frame buffers of every session (frame_budget) */
     uint64_t budget_cuts;          /* sessions cut for the frame budget, since start */
     sk_desk *desk;                 /* the centre desk (NULL unless --desk) */
+    struct sk_repl *repl;          /* replication (server/sk_repl.h) */
+    /* Replication as sessions see it (set by sk_repl_init, so a session never depends on the
+     * replication code): repl_standby (atomic) is 1 while devices are refused NOT_PRIMARY; the
+     * hooks are NULL when replication is not set up. */
+    int repl_standby;
+    const struct sk_repl_hooks *repl_hooks;
     uint64_t next_session;
     uv_timer_cb on_closed; /* sk_server_session_closed starts check_timer with it (sk_server.c) */
     int draining;          /* SIGTERM/SIGINT received */
     int stopped;           /* writer stopped, handles closing */
     int exit_code;
 } sk_server;
+
+/* What a session asks of replication (server/sk_repl.c fills it in). */
+struct sk_wreq;
+typedef struct sk_repl_hooks {
+    /* a REPL_PULL frame body from an authenticated replica's session */
+    void (*on_pull)(struct sk_server *srv, sk_session *s, uint64_t device, const uint8_t *body,
+                    size_t len);
+    /* synchronous mode: hold a PUSH's answer (1) until sk_session_push_released, or not (0) */
+    int (*hold)(struct sk_server *srv, struct sk_wreq *w);
+    /* the session is being freed */
+    void (*session_gone)(struct sk_server *srv, sk_session *s);
+} sk_repl_hooks;
+/* 1 while this server must refuse devices (a standby, a demoted primary). Any thread. */
+static inline int sk_server_not_primary(const struct sk_server *srv)
+{
+    return __atomic_load_n(&srv->repl_standby, __ATOMIC_ACQUIRE);
+}
 
 /* Called by sessions (sk_context.c). */
 /* Count one thing a stranger did, from addr (a peer's limiter key; may be NULL). */

@@ -13,6 +13,7 @@
 #include "sk_err.h"
 #include "sk_frame.h"
 #include "sk_log.h"
+#include "sk_repl.h"
 #include "sk_session.h"
 #include "sk_tls_transport.h"
 #include "sk_tlsfile.h"
@@ -37,7 +38,7 @@ static sk_transport *tls_factory(void *arg, sk_transport_deliver_fn deliver,
 
 static void writer_done(sk_wreq *w, void *payload)
 {
-    (void)payload;
+    sk_server *srv = payload;
     if (!w->owner) { /* the server's own requests (audit retention) */
         if (w->kind == SK_WREQ_PRUNE)
             sk_log(w->rc ? SK_LOG_WARN : SK_LOG_INFO, "audit_pruned", "removed=%llu code=%s",
@@ -46,9 +47,11 @@ static void writer_done(sk_wreq *w, void *payload)
             sk_log(w->rc ? SK_LOG_WARN : SK_LOG_INFO, "rules_swept", "tasks=%u code=%s",
                    (unsigned)w->swept_out, w->rc ? sk_err_name(w->rc) : "OK");
         sk_wreq_free(w);
+        sk_repl_kick(srv);
         return;
     }
     sk_session_writer_done(w);
+    sk_repl_kick(srv); /* a replica's held pull may have something now */
 }
 
 static void on_summary(uv_timer_t *t)
@@ -61,7 +64,8 @@ static void on_summary(uv_timer_t *t)
 static void on_prune(uv_timer_t *t)
 {
     sk_server *srv = t->data;
-    if (srv->stopped || srv->draining || srv->cfg->audit_retention_days == 0)
+    if (srv->stopped || srv->draining || srv->cfg->audit_retention_days == 0 ||
+        sk_repl_is_standby(srv)) /* a standby takes its primary's pruning */
         return;
     sk_wreq *w = sk_wreq_new(SK_WREQ_PRUNE, 0);
     if (!w)
@@ -77,7 +81,7 @@ static void on_prune(uv_timer_t *t)
 static void on_sweep(uv_timer_t *t)
 {
     sk_server *srv = t->data;
-    if (srv->stopped || srv->draining)
+    if (srv->stopped || srv->draining || sk_repl_is_standby(srv)) /* the primary's rules */
         return;
     sk_wreq *w = sk_wreq_new(SK_WREQ_SWEEP, 0);
     if (!w)
@@ -155,9 +159,11 @@ static void finish(sk_server *srv)
         return;
     srv->stopped = 1;
     uint64_t txns, reqs;
+    sk_repl_stop(srv);
     sk_writer_stats(srv->writer, &txns, &reqs);
     sk_writer_stop(srv->writer);
     srv->writer = NULL;
+    sk_repl_free(srv);        /* after the writer: its last trim answers went to it */
     sk_desk_close(srv->desk); /* after the writer: its last answers went to the desk */
     srv->desk = NULL;
     sk_store_close(srv->store);
@@ -215,6 +221,7 @@ void sk_server_shutdown(sk_server *srv)
         srv->listening = 0;
     }
     sk_desk_shutdown(srv->desk);
+    sk_repl_stop(srv); /* the standby thread ends; held acks are answered */
     sk_session *s = srv->sessions;
     while (s) {
         sk_session *next = sk_session_next(s);
@@ -259,10 +266,12 @@ static void init_cleanup(sk_server *srv)
         srv->listener_init = 0;
         srv->listening = 0;
     }
+    sk_repl_stop(srv);
     if (srv->writer) {
         sk_writer_stop(srv->writer); /* frees itself when its handle is closed, below */
         srv->writer = NULL;
     }
+    sk_repl_free(srv);
     sk_desk_close(srv->desk);
     srv->desk = NULL;
     sk_store_close(srv->store);
@@ -353,6 +362,8 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
         ret = 3;
         goto out;
     }
+    if ((ret = sk_repl_init(srv, err, errcap)) != 0)
+        goto out;
     sk_writer_set_reserve(srv->writer, cfg->store_reserve_mb
                                            ? (size_t)cfg->store_reserve_mb * 1024u * 1024u
                                            : (size_t)cfg->map_size_mb * 1024u * 1024u / 16u);

@@ -328,6 +328,8 @@ static void maybe_free(sk_session *s)
     if (s->handles_open > 0 || s->refs > 0)
         return;
     sk_server_session_closed(s->srv, s);
+    if (s->srv->repl_hooks)
+        s->srv->repl_hooks->session_gone(s->srv, s);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -666,6 +668,10 @@ static void on_hello(sk_session *s, const sk_msg *m)
         fail_close(s, m->rid, -SK_E_VERSION, "version");
         return;
     }
+    if (sk_server_not_primary(s->srv)) { /* a standby (or demoted primary) serves no one */
+        fail_close(s, m->rid, -SK_E_NOT_PRIMARY, "not_primary");
+        return;
+    }
     s->device = m->u.hello.device;
     s->client_max_frame = m->u.hello.max_frame;
     s->hello_epoch = m->u.hello.epoch;
@@ -850,6 +856,8 @@ static void on_auth(sk_session *s, const sk_msg *m)
     }
     s->actor.role = s->worker.role;
     s->actor.worker = s->worker.id;
+    if (s->worker.role != SK_ROLE_REPLICA)
+        s->caps &= ~(uint32_t)SK_CAP_REPL; /* the change stream is for replicas only */
     s->actor.district = s->worker.district;
     const sk_config *cfg = s->srv->cfg;
     s->max_frame = cfg->max_frame;
@@ -1576,6 +1584,14 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
     sk_msg m;
     size_t off;
     int rc = sk_msg_decode(body, len, &m, &off);
+    if (rc == -SK_E_UNKNOWN_TYPE && m.type == SK_MSG_REPL_PULL && s->state == ST_AUTHENTICATED &&
+        (s->caps & SK_CAP_REPL)) {
+        if (s->draining)
+            send_error(s, m.rid, -SK_E_SHUTDOWN, NULL);
+        else if (recheck_identity(s, m.rid) == 0 && s->srv->repl_hooks)
+            s->srv->repl_hooks->on_pull(s->srv, s, s->device, body, len);
+        return;
+    }
     if (rc == -SK_E_UNKNOWN_TYPE) {
         send_error(s, m.rid, rc, NULL);
         return;
@@ -1651,6 +1667,10 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
             }
             if (recheck_identity(s, m.rid) != 0)
                 goto out;
+            if (s->actor.role == SK_ROLE_REPLICA) {
+                send_error(s, m.rid, -SK_E_FORBIDDEN, "a replica only follows the change stream");
+                goto out;
+            }
             if (m.type == SK_MSG_PUSH)
                 on_push(s, &m);
             else
@@ -1798,6 +1818,18 @@ static void read_start(sk_session *s)
 void sk_session_writer_done(sk_wreq *w)
 {
     sk_session *s = w->owner;
+    /* synchronous replication: the ack waits until a replica applied the commit */
+    if (w->kind == SK_WREQ_PUSH && !s->closing && w->rc == 0 && s->srv->repl_hooks &&
+        s->srv->repl_hooks->hold(s->srv, w))
+        return;
+    sk_session_push_released(w, 0);
+}
+
+void sk_session_push_released(sk_wreq *w, int rc)
+{
+    sk_session *s = w->owner;
+    if (rc)
+        w->rc = rc; /* not acknowledged: the device sends it again (exactly once by its op) */
     s->refs--;
     if (!s->closing) {
         if (w->kind == SK_WREQ_PUSH)
@@ -1904,4 +1936,27 @@ int sk_session_accept(sk_server *srv)
     uv_timer_start(&s->timer, on_timer, srv->cfg->handshake_timeout_ms, 0);
     read_start(s);
     return 0;
+}
+
+/* ---- for replication (server/sk_repl.c) -------------------------------------------------- */
+
+int sk_session_send_frame(sk_session *s, sk_buf *frame)
+{
+    if (s->closing)
+        return -SK_E_STATE;
+    int rc = send_buf(s, frame);
+    if (rc)
+        session_close(s, "send_failed");
+    return rc;
+}
+
+void sk_session_send_error(sk_session *s, uint32_t rid, int code, const char *msg)
+{
+    if (!s->closing)
+        send_error(s, rid, code, msg);
+}
+
+uint32_t sk_session_max_frame(const sk_session *s)
+{
+    return s->max_frame;
 }

@@ -15,6 +15,14 @@
 int sk_session_accept(sk_server *srv);
 /* Writer result for a request whose owner is a session. */
 void sk_session_writer_done(sk_wreq *w);
+/* A PUSH held for synchronous replication (sk_repl_hold) is answered: its acks (rc 0) or
+ * ERROR rc. */
+void sk_session_push_released(sk_wreq *w, int rc);
+/* For replication (server/sk_repl.c): send a complete frame (closes the session when it cannot
+ * go out), an ERROR, and the frame limit negotiated at WELCOME. */
+int sk_session_send_frame(sk_session *s, sk_buf *frame);
+void sk_session_send_error(sk_session *s, uint32_t rid, int code, const char *msg);
+uint32_t sk_session_max_frame(const sk_session *s);
 /* Shutdown: stop reading, finish in-flight work, send BYE, close. */
 void sk_session_drain(sk_session *s);
 /* Close now (shutdown deadline passed), with ERROR/BYE code if it can still be written. */

@@ -45,6 +45,7 @@ struct sk_writer {
     int low;             /* writer thread: this transaction started within the reserve */
     int was_low;         /* ... the previous one did */
     uint64_t skipped;    /* audit-only and last-seen writes left out while low */
+    int refuse;          /* atomic: every request gets this code (a standby) */
 };
 
 sk_wreq *sk_wreq_new(int kind, uint32_t nchanges)
@@ -203,6 +204,11 @@ static int room_low(sk_writer *wr, MDB_txn *txn)
     return used - freep + reserve >= pages;
 }
 
+void sk_writer_set_refuse(sk_writer *wr, int code)
+{
+    __atomic_store_n(&wr->refuse, code, __ATOMIC_RELEASE);
+}
+
 void sk_writer_set_reserve(sk_writer *wr, size_t bytes)
 {
     wr->reserve = bytes;
@@ -214,7 +220,9 @@ static int apply_one(sk_writer *wr, MDB_txn *txn, sk_wreq *w)
 {
     int rc = 0;
     sk_device_info d;
-    w->rc = 0;
+    w->rc = __atomic_load_n(&wr->refuse, __ATOMIC_ACQUIRE);
+    if (w->rc) /* a standby writes only what its primary sends */
+        return 0;
     switch (w->kind) {
     case SK_WREQ_PUSH: {
         /* One "push" audit entry per PUSH, listing every applied change (an entry per change
@@ -375,6 +383,8 @@ static int commit_list(sk_writer *wr, sk_wreq *head)
         rc = sk_store_mdb_err(mrc);
         goto failed;
     }
+    for (sk_wreq *w = head; w; w = w->next)
+        w->repl_seq = sk_store_repl_last(wr->store);
     /* An erasure is committed: destroy its record key now (it is marked in the store, so a
      * failure here is retried after the next commit or at the next open). */
     if (sk_store_shred_needed(wr->store) && sk_store_shred_pending(wr->store) != 0)

@@ -33,7 +33,8 @@ typedef struct sk_wreq {
     int kind;
     void *owner; /* the session (loop side); the writer never touches it */
     uint32_t rid;
-    int rc; /* result: 0, or -SK_E_* for the whole request (no ack then) */
+    int rc;            /* result: 0, or -SK_E_* for the whole request (no ack then) */
+    uint64_t repl_seq; /* after the commit: the store's replication log head (0: log off) */
     uint64_t device;
     uint64_t now_ms;
     /* TOUCH of a session whose device named an older store epoch in HELLO, or the ops it gave
@@ -113,6 +114,10 @@ void sk_writer_stop(sk_writer *wr);
  * says so; so STORE_FULL for a push is never caused by audit growth. 0 = no reserve. Call
  * before the first request. */
 void sk_writer_set_reserve(sk_writer *wr, size_t bytes);
+
+/* Refuse every request with code (a standby's or a demoted primary's NOT_PRIMARY; 0 = take
+ * them again). Any thread. */
+void sk_writer_set_refuse(sk_writer *wr, int code);
 
 /* Statistics for logs: transactions committed and requests in them. */
 void sk_writer_stats(sk_writer *wr, uint64_t *txns, uint64_t *reqs);

@@ -159,8 +159,7 @@ int sk_staff_put_txn(sk_store *st, MDB_txn *txn, const sk_staff *s)
         msgpack_pack_false(&pk);
     int rc = -SK_E_NOMEM;
     if (!b.oom) {
-        MDB_val k = {n, (void *)s->name}, v = {b.len, b.data};
-        rc = sk_store_mdb_err(mdb_put(txn, sk_store_dbi_staff(st), &k, &v, 0));
+        rc = sk_store_staff_put_txn(st, txn, s->name, n, b.data, b.len);
     }
     sk_buf_free(&b);
     return rc;

@@ -41,6 +41,16 @@ struct sk_store {
     size_t nonce_left;    /* unused bytes at the end of nonces; 0 = draw again */
     MDB_dbi meta, records, changes, history, devices, ops, workers, enroll, audit, journal;
     MDB_dbi staff; /* desk logins (storage/sk_desk_staff.c owns the value format) */
+    MDB_dbi repl;  /* replication log: seq u64 BE + index u32 BE -> one write (sk_store_repl_*) */
+    /* The replication capture of this process's write transaction (its holder only): the
+     * log is written when meta "repl/on" is set; repl_top is the top-level transaction, seq the
+     * entry it writes (0 until its first logged write), idx the next write's index in it. */
+    int repl_on;
+    MDB_txn *repl_top;
+    uint64_t repl_seq;
+    uint32_t repl_idx;
+    uint64_t repl_head; /* the log's head when the transaction began */
+    uint64_t repl_last; /* the head after the last commit (writer thread) */
     char moved_from[SK_STORE_PATH_MAX + 16], moved_to[SK_STORE_PATH_MAX + 16]; /* key moved */
 };
 
@@ -117,12 +127,168 @@ static int meta_u64(sk_store *s, MDB_txn *txn, const char *key, uint64_t *out)
     return 0;
 }
 
+static int rput(sk_store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags);
 static int meta_put_u64(sk_store *s, MDB_txn *txn, const char *key, uint64_t val)
 {
     uint8_t b[8];
     sk_be64_put(b, val);
     MDB_val k = {strlen(key), (void *)key}, v = {8, b};
-    return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+    return sk_store_mdb_err(rput(s, txn, s->meta, &k, &v, 0));
+}
+
+/* ---- replication capture (docs/REPLICATION.md) --------------------------------------------
+ * Every write of a replicated database in a write transaction is also appended to the "repl"
+ * database, in the same transaction, while meta "repl/on" is set: the standby replays them in
+ * order, so what it holds is always what the primary held after some commit. Written as they
+ * are stored (sealed values sealed: the log reader opens them, and an erasure's shred makes an
+ * older logged value unreadable, as it must). Keys below are the store's own and never leave.
+ */
+static int repl_db_code(const sk_store *s, MDB_dbi dbi)
+{
+    const MDB_dbi order[] = {s->meta,    s->records, s->changes, s->history, s->devices, s->ops,
+                             s->workers, s->enroll,  s->audit,   s->journal, s->staff};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (order[i] == dbi)
+            return (int)i + 1; /* SK_REPL_DB_META .. SK_REPL_DB_STAFF */
+    return 0;
+}
+
+static MDB_dbi repl_db_handle(const sk_store *s, uint32_t code)
+{
+    const MDB_dbi order[] = {s->meta,    s->records, s->changes, s->history, s->devices, s->ops,
+                             s->workers, s->enroll,  s->audit,   s->journal, s->staff};
+    return order[code - 1];
+}
+
+/* meta keys that describe this copy of the store, not the centre's data: never replicated */
+static int meta_local(const void *key, size_t n)
+{
+    static const char *const exact[] = {"format", "home", "master_id"};
+    static const char *const prefix[] = {"shred/", "repl/"};
+    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+        if (n == strlen(exact[i]) && memcmp(key, exact[i], n) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++)
+        if (n >= strlen(prefix[i]) && memcmp(key, prefix[i], strlen(prefix[i])) == 0)
+            return 1;
+    return 0;
+}
+
+#define REPL_KEY_MAX 511 /* LMDB's default key limit: every replicated key fits */
+
+/* Log one write (kind SK_REPL_PUT with v, or SK_REPL_DEL) that just succeeded. An LMDB code. */
+static int repl_note(sk_store *s, MDB_txn *txn, int kind, MDB_dbi dbi, const MDB_val *k,
+                     const MDB_val *v)
+{
+    if (!s->repl_on)
+        return 0;
+    int code = repl_db_code(s, dbi);
+    if (!code || (code == SK_REPL_DB_META && meta_local(k->mv_data, k->mv_size)))
+        return 0;
+    /* A write outside a transaction this store began cannot be tied to its entry: refuse it
+     * rather than let the standby miss it. */
+    if (!s->repl_top || k->mv_size > REPL_KEY_MAX)
+        return MDB_BAD_TXN;
+    int mrc;
+    if (!s->repl_seq) {
+        MDB_val mk = {8, (void *)"repl/seq"}, mv;
+        mrc = mdb_get(txn, s->meta, &mk, &mv);
+        if (mrc && mrc != MDB_NOTFOUND)
+            return mrc;
+        uint64_t last = mrc == 0 && mv.mv_size == 8 ? sk_be64_get(mv.mv_data) : 0;
+        if (last == UINT64_MAX)
+            return MDB_BAD_VALSIZE;
+        s->repl_seq = last + 1;
+        s->repl_idx = 0;
+    }
+    size_t vlen = kind == SK_REPL_PUT && v ? v->mv_size : 0;
+    if (vlen > SIZE_MAX - 4 - k->mv_size)
+        return MDB_BAD_VALSIZE;
+    uint8_t key[12];
+    sk_be64_put(key, s->repl_seq);
+    key[8] = (uint8_t)(s->repl_idx >> 24);
+    key[9] = (uint8_t)(s->repl_idx >> 16);
+    key[10] = (uint8_t)(s->repl_idx >> 8);
+    key[11] = (uint8_t)s->repl_idx;
+    if (s->repl_idx == UINT32_MAX)
+        return MDB_BAD_VALSIZE;
+    s->repl_idx++;
+    MDB_val lk = {12, key}, lv = {4 + k->mv_size + vlen, NULL};
+    if ((mrc = mdb_put(txn, s->repl, &lk, &lv, MDB_RESERVE)))
+        return mrc;
+    uint8_t *p = lv.mv_data;
+    p[0] = (uint8_t)kind;
+    p[1] = (uint8_t)code;
+    p[2] = (uint8_t)(k->mv_size >> 8);
+    p[3] = (uint8_t)k->mv_size;
+    memcpy(p + 4, k->mv_data, k->mv_size);
+    if (vlen)
+        memcpy(p + 4 + k->mv_size, v->mv_data, vlen);
+    return 0;
+}
+
+/* mdb_put / mdb_del / mdb_cursor_del that also log the write: every write of the store's data
+ * goes through these. */
+static int rput(sk_store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags)
+{
+    int mrc = mdb_put(txn, dbi, k, v, flags);
+    return mrc ? mrc : repl_note(s, txn, SK_REPL_PUT, dbi, k, v);
+}
+
+static int rdel(sk_store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
+{
+    int mrc = mdb_del(txn, dbi, k, NULL);
+    return mrc ? mrc : repl_note(s, txn, SK_REPL_DEL, dbi, k, NULL);
+}
+
+/* Delete the cursor's current item, whose key is k (copied first: the delete moves the page). */
+static int rcdel(sk_store *s, MDB_txn *txn, MDB_cursor *cur, MDB_dbi dbi, const MDB_val *k)
+{
+    uint8_t kb[REPL_KEY_MAX];
+    MDB_val kc = {k->mv_size, kb};
+    if (k->mv_size > sizeof(kb))
+        return MDB_BAD_VALSIZE;
+    memcpy(kb, k->mv_data, k->mv_size);
+    int mrc = mdb_cursor_del(cur, 0);
+    return mrc ? mrc : repl_note(s, txn, SK_REPL_DEL, dbi, &kc, NULL);
+}
+
+/* A top-level write transaction begins / ends (commit or abort) in this process. */
+static void repl_begin(sk_store *s, MDB_txn *txn)
+{
+    MDB_val k = {7, (void *)"repl/on"}, v;
+    s->repl_top = txn;
+    s->repl_seq = 0;
+    s->repl_idx = 0;
+    s->repl_on = mdb_get(txn, s->meta, &k, &v) == 0;
+    s->repl_head = 0;
+    if (s->repl_on) {
+        MDB_val hk = {8, (void *)"repl/seq"}, hv;
+        if (mdb_get(txn, s->meta, &hk, &hv) == 0 && hv.mv_size == 8)
+            s->repl_head = sk_be64_get(hv.mv_data);
+    }
+}
+
+/* Before the commit: the entry's seq becomes the log's last. An LMDB code. */
+static int repl_seal_entry(sk_store *s, MDB_txn *txn)
+{
+    int mrc = 0;
+    if (s->repl_top == txn && s->repl_seq) {
+        uint8_t b[8];
+        sk_be64_put(b, s->repl_seq);
+        MDB_val k = {8, (void *)"repl/seq"}, v = {8, b};
+        mrc = mdb_put(txn, s->meta, &k, &v, 0);
+    }
+    return mrc;
+}
+
+static void repl_end(sk_store *s)
+{
+    s->repl_head = 0;
+    s->repl_top = NULL;
+    s->repl_seq = 0;
+    s->repl_idx = 0;
+    s->repl_on = 0;
 }
 
 /* ---- store identity and epoch ------------------------------------------------------------ */
@@ -164,7 +330,7 @@ static int epoch_write(sk_store *s, MDB_txn *txn, const sk_store_epoch *e)
     sk_be64_put(b + 32, e->since_seq);
     sk_be64_put(b + 40, e->since_ms);
     MDB_val k = {5, (void *)"epoch"}, v = {EPOCH_LEN, b};
-    return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+    return sk_store_mdb_err(rput(s, txn, s->meta, &k, &v, 0));
 }
 
 /* A fresh epoch value: random, never 0 (0 means "unknown" on the wire), never the old one. */
@@ -236,7 +402,7 @@ int sk_store_epoch_begin_txn(sk_store *s, MDB_txn *txn, uint64_t now_ms, const c
         return rc;
     e.since_ms = now_ms;
     MDB_val hk = {4, (void *)"home"};
-    int mrc = mdb_del(txn, s->meta, &hk, NULL);
+    int mrc = rdel(s, txn, s->meta, &hk);
     if (mrc && mrc != MDB_NOTFOUND)
         return sk_store_mdb_err(mrc);
     if ((rc = epoch_write(s, txn, &e)))
@@ -295,7 +461,7 @@ static int claim_home_fn(sk_store *s, MDB_txn *txn, void *arg)
     }
     v.mv_size = sizeof(a->mark);
     v.mv_data = a->mark;
-    if ((rc = sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0))))
+    if ((rc = sk_store_mdb_err(rput(s, txn, s->meta, &k, &v, 0))))
         return rc;
     return a->out ? sk_store_epoch_get_txn(s, txn, a->out) : 0;
 }
@@ -359,7 +525,7 @@ int sk_store_resync_note_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_
     sk_be64_put(b + 32, r.upto);
     v.mv_size = sizeof(b);
     v.mv_data = b;
-    return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+    return sk_store_mdb_err(rput(s, txn, s->meta, &k, &v, 0));
 }
 
 int sk_store_resync_list(sk_store *s, int (*cb)(const sk_store_resync *r, void *payload),
@@ -679,7 +845,7 @@ static int master_id_check(sk_store *s, MDB_txn *txn, const char *kpath)
     if (mrc == MDB_NOTFOUND) {
         v.mv_size = sizeof(id);
         v.mv_data = id;
-        return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+        return sk_store_mdb_err(rput(s, txn, s->meta, &k, &v, 0));
     }
     if (mrc)
         return sk_store_mdb_err(mrc);
@@ -740,7 +906,7 @@ int sk_store_open_opts(sk_store **out, const char *dir, uint64_t map_size,
     } dbs[] = {{"meta", &s->meta},       {"records", &s->records}, {"changes", &s->changes},
                {"history", &s->history}, {"devices", &s->devices}, {"ops", &s->ops},
                {"workers", &s->workers}, {"enroll", &s->enroll},   {"audit", &s->audit},
-               {"journal", &s->journal}, {"staff", &s->staff}};
+               {"journal", &s->journal}, {"staff", &s->staff},     {"repl", &s->repl}};
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
         if ((mrc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi))) {
             snprintf(g_open_err, sizeof(g_open_err), "cannot open database %s: %s", dbs[i].name,
@@ -755,7 +921,7 @@ int sk_store_open_opts(sk_store **out, const char *dir, uint64_t map_size,
         uint8_t b[4] = {0, 0, 0, SK_STORE_FORMAT};
         v.mv_size = 4;
         v.mv_data = b;
-        if ((mrc = mdb_put(txn, s->meta, &k, &v, 0))) {
+        if ((mrc = rput(s, txn, s->meta, &k, &v, 0))) {
             snprintf(g_open_err, sizeof(g_open_err), "cannot initialise store: %s",
                      mdb_strerror(mrc));
             rc = sk_store_mdb_err(mrc);
@@ -882,7 +1048,11 @@ static int with_write(sk_store *s, int (*fn)(sk_store *, MDB_txn *, void *), voi
     int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (mrc)
         return sk_store_mdb_err(mrc);
+    repl_begin(s, txn);
     int rc = fn(s, txn, arg);
+    if (rc == 0)
+        rc = sk_store_mdb_err(repl_seal_entry(s, txn));
+    repl_end(s);
     if (rc) {
         mdb_txn_abort(txn);
         return rc;
@@ -893,13 +1063,22 @@ static int with_write(sk_store *s, int (*fn)(sk_store *, MDB_txn *, void *), voi
 int sk_store_write_begin(sk_store *s, MDB_txn **txn)
 {
     int mrc = mdb_txn_begin(s->env, NULL, 0, txn);
-    if (mrc == 0)
+    if (mrc == 0) {
         sk_keyring_batch_begin(s->kr); /* we hold the write transaction: batches are serial */
+        repl_begin(s, *txn);
+    }
     return mrc;
 }
 
 int sk_store_write_commit(sk_store *s, MDB_txn *txn)
 {
+    int mrc = repl_seal_entry(s, txn);
+    uint64_t last = !s->repl_on ? 0 : s->repl_seq ? s->repl_seq : s->repl_head;
+    repl_end(s);
+    if (mrc) {
+        sk_store_write_abort(s, txn);
+        return mrc;
+    }
     /* Keys first: a key is durable before any committed record refers to it. The batch is
      * over before mdb_txn_commit gives the write transaction to the next writer. */
     if (sk_keyring_batch_commit(s->kr) != 0) {
@@ -908,7 +1087,10 @@ int sk_store_write_commit(sk_store *s, MDB_txn *txn)
         sk_keyring_batch_abort(s->kr);
         return e ? e : EIO;
     }
-    return mdb_txn_commit(txn);
+    mrc = mdb_txn_commit(txn);
+    if (mrc == 0)
+        s->repl_last = last;
+    return mrc;
 }
 
 int sk_store_keyring_errno(sk_store *s)
@@ -928,6 +1110,7 @@ int64_t sk_store_disk_free_kib(sk_store *s)
 void sk_store_write_abort(sk_store *s, MDB_txn *txn)
 {
     /* Nothing of this transaction was committed: its key slots may be given back. */
+    repl_end(s);
     sk_keyring_batch_abort(s->kr);
     mdb_txn_abort(txn);
 }
@@ -953,12 +1136,12 @@ static int rd_cstr(sk_mp *m, char *out, size_t cap)
     return 0;
 }
 
-static int put_val(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, sk_buf *b)
+static int put_val(sk_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, sk_buf *b)
 {
     if (b->oom)
         return -SK_E_NOMEM;
     MDB_val k = {klen, (void *)key}, v = {b->len, b->data};
-    return sk_store_mdb_err(mdb_put(txn, dbi, &k, &v, 0));
+    return sk_store_mdb_err(rput(s, txn, dbi, &k, &v, 0));
 }
 
 /* ---- workers ---------------------------------------------------------------------------- */
@@ -1017,7 +1200,7 @@ static int worker_put_fn(sk_store *s, MDB_txn *txn, void *arg)
         msgpack_pack_true(&pk);
     else
         msgpack_pack_false(&pk);
-    int rc = put_val(txn, s->workers, w->id, strlen(w->id), &b);
+    int rc = put_val(s, txn, s->workers, w->id, strlen(w->id), &b);
     sk_buf_free(&b);
     return rc ? rc : authgen_bump(s, txn);
 }
@@ -1025,7 +1208,7 @@ static int worker_put_fn(sk_store *s, MDB_txn *txn, void *arg)
 int sk_store_worker_put(sk_store *s, const sk_worker *w)
 {
     size_t n = strnlen(w->id, sizeof(w->id));
-    if (n == 0 || n > SK_MAX_NAME || w->role < SK_ROLE_FIELD || w->role > SK_ROLE_ADMIN)
+    if (n == 0 || n > SK_MAX_NAME || w->role < SK_ROLE_FIELD || w->role > SK_ROLE_REPLICA)
         return -SK_E_BAD_VALUE;
     return with_write(s, worker_put_fn, (void *)w);
 }
@@ -1113,7 +1296,7 @@ int sk_store_device_put_txn(sk_store *s, MDB_txn *txn, const sk_device_info *d)
     msgpack_pack_uint64(&pk, d->last_seen_ms);
     msgpack_pack_uint64(&pk, d->max_op);
     msgpack_pack_uint64(&pk, d->created_ms);
-    int rc = put_val(txn, s->devices, key, 8, &b);
+    int rc = put_val(s, txn, s->devices, key, 8, &b);
     sk_buf_free(&b);
     /* Every writer of a revoked device (the server's API, sakhi-admin in another process, a
      * restore tool) raises the counter a running server polls, so its live session is cut
@@ -1269,7 +1452,7 @@ static int code_new_fn(sk_store *s, MDB_txn *txn, void *arg)
     msgpack_pack_uint64(&pk, 0);
     msgpack_pack_uint64(&pk, 0);
     msgpack_pack_uint64(&pk, a->now); /* made at: a code id killed before it does not kill it */
-    rc = put_val(txn, s->enroll, h, 32, &b);
+    rc = put_val(s, txn, s->enroll, h, 32, &b);
     sk_buf_free(&b);
     if (rc)
         return rc;
@@ -1411,7 +1594,7 @@ int sk_store_enroll_txn(sk_store *s, MDB_txn *txn, const char *code, size_t code
     msgpack_pack_uint64(&pk, now_ms);
     msgpack_pack_uint64(&pk, dev_out->id);
     msgpack_pack_uint64(&pk, created);
-    rc = put_val(txn, s->enroll, h, 32, &b);
+    rc = put_val(s, txn, s->enroll, h, 32, &b);
     sk_buf_free(&b);
     if (rc)
         return rc;
@@ -1586,7 +1769,7 @@ static int record_slot(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t *slo
 }
 
 /* Every history (and journal) entry of id goes with its erasure. */
-static int history_drop_dbi(MDB_txn *txn, MDB_dbi dbi, const sk_id *id)
+static int history_drop_dbi(sk_store *s, MDB_txn *txn, MDB_dbi dbi, const sk_id *id)
 {
     MDB_cursor *cur;
     uint8_t key[24] = {0};
@@ -1602,7 +1785,7 @@ static int history_drop_dbi(MDB_txn *txn, MDB_dbi dbi, const sk_id *id)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         if (mrc || k.mv_size != 24 || memcmp(k.mv_data, id->b, 16) != 0)
             break;
-        if ((mrc = mdb_cursor_del(cur, 0)))
+        if ((mrc = rcdel(s, txn, cur, dbi, &k)))
             break;
     }
     mdb_cursor_close(cur);
@@ -1611,8 +1794,8 @@ static int history_drop_dbi(MDB_txn *txn, MDB_dbi dbi, const sk_id *id)
 
 static int history_drop(sk_store *s, MDB_txn *txn, const sk_id *id)
 {
-    int rc = history_drop_dbi(txn, s->history, id);
-    return rc ? rc : history_drop_dbi(txn, s->journal, id);
+    int rc = history_drop_dbi(s, txn, s->history, id);
+    return rc ? rc : history_drop_dbi(s, txn, s->journal, id);
 }
 
 int sk_store_record_put_txn(sk_store *s, MDB_txn *txn, const sk_record *r, uint64_t old_version)
@@ -1644,13 +1827,14 @@ int sk_store_record_put_max_txn(sk_store *s, MDB_txn *txn, const sk_record *r, u
     if (r->flags & SK_REC_ERASED) {
         /* The tombstone carries no content and is stored plain; the key that sealed every
          * earlier version (and the history) is shredded once this transaction commits. */
-        if ((rc = put_val(txn, s->records, r->id.b, 16, &b)) || (rc = history_drop(s, txn, &r->id)))
+        if ((rc = put_val(s, txn, s->records, r->id.b, 16, &b)) ||
+            (rc = history_drop(s, txn, &r->id)))
             goto out;
         if (found) {
             char mk[32];
             snprintf(mk, sizeof(mk), "shred/%016llx", (unsigned long long)slot);
             MDB_val k = {strlen(mk), mk}, v = {0, ""};
-            if ((rc = sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0))))
+            if ((rc = sk_store_mdb_err(rput(s, txn, s->meta, &k, &v, 0))))
                 goto out;
             s->shred_pending = 1;
         }
@@ -1663,13 +1847,13 @@ int sk_store_record_put_max_txn(sk_store *s, MDB_txn *txn, const sk_record *r, u
             goto out;
         rc = seal(s, &r->id, slot, key, b.data, b.len, &sealed);
         OPENSSL_cleanse(key, sizeof(key));
-        if (rc || (rc = put_val(txn, s->records, r->id.b, 16, &sealed)))
+        if (rc || (rc = put_val(s, txn, s->records, r->id.b, 16, &sealed)))
             goto out;
     }
     if (old_version && old_version != r->version) {
         sk_be64_put(seqk, old_version);
         MDB_val k = {8, seqk};
-        int mrc = mdb_del(txn, s->changes, &k, NULL);
+        int mrc = rdel(s, txn, s->changes, &k);
         if (mrc && mrc != MDB_NOTFOUND) {
             rc = sk_store_mdb_err(mrc);
             goto out;
@@ -1677,7 +1861,7 @@ int sk_store_record_put_max_txn(sk_store *s, MDB_txn *txn, const sk_record *r, u
     }
     sk_be64_put(seqk, r->version);
     MDB_val k = {8, seqk}, v = {16, (void *)r->id.b};
-    rc = sk_store_mdb_err(mdb_put(txn, s->changes, &k, &v, 0));
+    rc = sk_store_mdb_err(rput(s, txn, s->changes, &k, &v, 0));
 out:
     buf_wipe_free(&b);
     buf_wipe_free(&sealed);
@@ -1722,7 +1906,7 @@ int sk_store_shred_pending(sk_store *s)
             char mk[32];
             snprintf(mk, sizeof(mk), "shred/%016llx", (unsigned long long)slots[i]);
             MDB_val dk = {strlen(mk), mk};
-            if ((mrc = mdb_del(txn, s->meta, &dk, NULL)) && mrc != MDB_NOTFOUND) {
+            if ((mrc = rdel(s, txn, s->meta, &dk)) && mrc != MDB_NOTFOUND) {
                 rc = sk_store_mdb_err(mrc);
                 goto fail;
             }
@@ -1787,9 +1971,9 @@ int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_
             rc = seal(s, id, slot, rkey, b.data, b.len, &sealed);
         OPENSSL_cleanse(rkey, sizeof(rkey));
         if (rc == 0)
-            rc = put_val(txn, s->history, key, sizeof(key), &sealed);
+            rc = put_val(s, txn, s->history, key, sizeof(key), &sealed);
     } else if (rc == 0) {
-        rc = put_val(txn, s->history, key, sizeof(key), &b);
+        rc = put_val(s, txn, s->history, key, sizeof(key), &b);
     }
     buf_wipe_free(&b);
     buf_wipe_free(&sealed);
@@ -1992,14 +2176,14 @@ int sk_store_config_set_txn(sk_store *s, MDB_txn *txn, const char *name, const c
         return rc;
     MDB_val k = {strlen(key), key};
     if (!value) {
-        int mrc = mdb_del(txn, s->meta, &k, NULL);
+        int mrc = rdel(s, txn, s->meta, &k);
         return mrc == MDB_NOTFOUND ? 0 : sk_store_mdb_err(mrc);
     }
     size_t n = strlen(value);
     if (n > SK_STORE_CONFIG_MAX)
         return -SK_E_TOO_LONG;
     MDB_val v = {n, (void *)value};
-    return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+    return sk_store_mdb_err(rput(s, txn, s->meta, &k, &v, 0));
 }
 
 /* ---- ops -------------------------------------------------------------------------------- */
@@ -2064,7 +2248,7 @@ int sk_store_op_put_hash_txn(sk_store *s, MDB_txn *txn, uint64_t device, const s
     sk_pack_str(&pk, ack->msg.p ? ack->msg.p : "", ack->msg.n);
     if (hash)
         sk_pack_bin(&pk, hash, 32);
-    int rc = put_val(txn, s->ops, key, 16, &b);
+    int rc = put_val(s, txn, s->ops, key, 16, &b);
     sk_buf_free(&b);
     return rc;
 }
@@ -2132,7 +2316,7 @@ static int meta_put_seq_hash(sk_store *s, MDB_txn *txn, const char *key, uint64_
     sk_be64_put(b, seq);
     memcpy(b + 8, h, AUDIT_HASH);
     MDB_val k = {strlen(key), (void *)key}, v = {sizeof(b), b};
-    return sk_store_mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+    return sk_store_mdb_err(rput(s, txn, s->meta, &k, &v, 0));
 }
 
 int sk_store_audit_txn(sk_store *s, MDB_txn *txn, uint64_t now_ms, const char *event,
@@ -2171,7 +2355,7 @@ int sk_store_audit_txn(sk_store *s, MDB_txn *txn, uint64_t now_ms, const char *e
     msgpack_pack_uint64(&pk, device);
     sk_pack_cstr(&pk, detail ? detail : "");
     sk_pack_bin(&pk, prev, sizeof(prev));
-    rc = put_val(txn, s->audit, key, 8, &b);
+    rc = put_val(s, txn, s->audit, key, 8, &b);
     if (rc == 0)
         rc = audit_entry_hash(last + 1, b.data, b.len, h);
     if (rc == 0)
@@ -2359,7 +2543,7 @@ int sk_store_audit_prune_txn(sk_store *s, MDB_txn *txn, uint64_t cutoff_ms, uint
         if ((rc = audit_entry_hash(seq, v.mv_data, v.mv_size, last_h)))
             goto out;
         last_seq = seq;
-        if ((mrc = mdb_cursor_del(cur, 0))) {
+        if ((mrc = rcdel(s, txn, cur, s->audit, &k))) {
             rc = sk_store_mdb_err(mrc);
             goto out;
         }
@@ -2422,7 +2606,7 @@ int sk_store_journal_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_
     msgpack_pack_array(&pk, e->nconflict);
     for (uint32_t i = 0; i < e->nconflict; i++)
         msgpack_pack_uint32(&pk, e->conflict[i]);
-    int rc = b.oom ? -SK_E_NOMEM : put_val(txn, s->journal, key, sizeof(key), &b);
+    int rc = b.oom ? -SK_E_NOMEM : put_val(s, txn, s->journal, key, sizeof(key), &b);
     sk_buf_free(&b);
     return rc;
 }
@@ -2506,4 +2690,285 @@ int sk_store_journal_list_txn(sk_store *s, MDB_txn *txn, const sk_id *id,
     mdb_cursor_close(cur);
     free(e);
     return rc;
+}
+
+/* ---- replication (docs/REPLICATION.md) ---------------------------------------------------- */
+
+int sk_store_staff_put_txn(sk_store *s, MDB_txn *txn, const void *key, size_t klen, const void *val,
+                           size_t vlen)
+{
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    return sk_store_mdb_err(rput(s, txn, s->staff, &k, &v, 0));
+}
+
+static int repl_on_fn(sk_store *s, MDB_txn *txn, void *arg)
+{
+    MDB_val k = {7, (void *)"repl/on"}, v = {1, (void *)"1"};
+    int mrc = *(int *)arg ? mdb_put(txn, s->meta, &k, &v, 0) : mdb_del(txn, s->meta, &k, NULL);
+    return mrc == MDB_NOTFOUND ? 0 : sk_store_mdb_err(mrc);
+}
+
+uint64_t sk_store_repl_last(sk_store *s)
+{
+    return s->repl_last;
+}
+
+int sk_store_repl_enable(sk_store *s, int on)
+{
+    return with_write(s, repl_on_fn, &on);
+}
+
+int sk_store_repl_state_txn(sk_store *s, MDB_txn *txn, int *on, uint64_t *head, uint64_t *first)
+{
+    MDB_val k = {7, (void *)"repl/on"}, v;
+    MDB_cursor *cur;
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc && mrc != MDB_NOTFOUND)
+        return sk_store_mdb_err(mrc);
+    *on = mrc == 0;
+    int rc = meta_u64(s, txn, "repl/seq", head);
+    if (rc)
+        return rc;
+    *first = 0;
+    if ((mrc = mdb_cursor_open(txn, s->repl, &cur)))
+        return sk_store_mdb_err(mrc);
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (mrc == 0 && k.mv_size == 12)
+        *first = sk_be64_get(k.mv_data);
+    mdb_cursor_close(cur);
+    return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : sk_store_mdb_err(mrc);
+}
+
+/* Hand one stored item to cb as an op: sealed values of records and history opened (SEAL), a
+ * value whose key is gone skipped. */
+static int repl_emit(sk_store *s, sk_repl_cb cb, void *payload, uint64_t seq, uint32_t idx,
+                     sk_repl_op *op)
+{
+    sk_buf pt = SK_BUF_INIT;
+    int rc;
+    if (op->kind == SK_REPL_PUT && (op->db == SK_REPL_DB_RECORDS || op->db == SK_REPL_DB_HISTORY) &&
+        op->klen >= 16) {
+        MDB_val v = {op->vlen, (void *)op->val};
+        if (is_sealed(&v)) {
+            sk_id id;
+            memcpy(id.b, op->key, 16);
+            if ((rc = unseal(s, &id, &v, &pt))) {
+                buf_wipe_free(&pt);
+                /* shredded: the record was erased after this write, and that comes later */
+                return rc == -SK_E_NOMEM ? rc : (rc == -SK_E_GONE ? 0 : -SK_E_STORE_IO);
+            }
+            op->kind = SK_REPL_SEAL;
+            op->val = pt.data;
+            op->vlen = pt.len;
+        }
+    }
+    rc = cb(payload, seq, idx, op);
+    buf_wipe_free(&pt);
+    return rc;
+}
+
+int sk_store_repl_log_read_txn(sk_store *s, MDB_txn *txn, uint64_t after_seq, uint32_t after_idx,
+                               sk_repl_cb cb, void *payload)
+{
+    MDB_cursor *cur;
+    uint8_t start[12];
+    sk_be64_put(start, after_seq);
+    start[8] = (uint8_t)(after_idx >> 24);
+    start[9] = (uint8_t)(after_idx >> 16);
+    start[10] = (uint8_t)(after_idx >> 8);
+    start[11] = (uint8_t)after_idx;
+    MDB_val k = {12, start}, v;
+    int rc = 0, mrc = mdb_cursor_open(txn, s->repl, &cur);
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 12) {
+            rc = -SK_E_STORE_IO;
+            break;
+        }
+        const uint8_t *kp = k.mv_data, *p = v.mv_data;
+        uint64_t seq = sk_be64_get(kp);
+        uint32_t idx =
+            (uint32_t)kp[8] << 24 | (uint32_t)kp[9] << 16 | (uint32_t)kp[10] << 8 | kp[11];
+        if (seq == after_seq && idx == after_idx && memcmp(kp, start, 12) == 0)
+            continue; /* the position itself was applied already */
+        if (v.mv_size < 4) {
+            rc = -SK_E_STORE_IO;
+            break;
+        }
+        size_t klen = (size_t)p[2] << 8 | p[3];
+        if (klen > v.mv_size - 4 || (p[0] != SK_REPL_PUT && p[0] != SK_REPL_DEL) || p[1] == 0 ||
+            p[1] > SK_REPL_DB_MAX) {
+            rc = -SK_E_STORE_IO;
+            break;
+        }
+        sk_repl_op op = {p[0], p[1], p + 4, klen, NULL, 0};
+        if (op.kind == SK_REPL_PUT) {
+            op.val = p + 4 + klen;
+            op.vlen = v.mv_size - 4 - klen;
+        }
+        if ((rc = repl_emit(s, cb, payload, seq, idx, &op)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc)
+        return rc;
+    return mrc == MDB_NOTFOUND ? 0 : sk_store_mdb_err(mrc);
+}
+
+int sk_store_repl_snap_txn(sk_store *s, MDB_txn *txn, uint32_t db, const uint8_t *after,
+                           size_t after_len, sk_repl_cb cb, void *payload)
+{
+    int rc = 0;
+    if (db == 0 || db > SK_REPL_DB_MAX || after_len > SK_REPL_KEY_MAX)
+        return -SK_E_BAD_VALUE;
+    for (; db <= SK_REPL_DB_MAX && rc == 0; db++, after = NULL) {
+        MDB_cursor *cur;
+        MDB_val k = {after_len, (void *)after}, v;
+        int mrc = mdb_cursor_open(txn, repl_db_handle(s, db), &cur);
+        if (mrc)
+            return sk_store_mdb_err(mrc);
+        if (after) {
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            if (mrc == 0 && k.mv_size == after_len && memcmp(k.mv_data, after, after_len) == 0)
+                mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        } else {
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        }
+        for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (db == SK_REPL_DB_META && meta_local(k.mv_data, k.mv_size))
+                continue;
+            sk_repl_op op = {SK_REPL_PUT, db, k.mv_data, k.mv_size, v.mv_data, v.mv_size};
+            if ((rc = repl_emit(s, cb, payload, 0, 0, &op)))
+                break;
+        }
+        mdb_cursor_close(cur);
+        if (rc == 0 && mrc != MDB_NOTFOUND)
+            rc = sk_store_mdb_err(mrc);
+    }
+    return rc;
+}
+
+int sk_store_repl_apply_txn(sk_store *s, MDB_txn *txn, const sk_repl_op *op)
+{
+    if (op->db == 0 || op->db > SK_REPL_DB_MAX || op->klen == 0 || op->klen > SK_REPL_KEY_MAX ||
+        (op->kind != SK_REPL_PUT && op->kind != SK_REPL_DEL && op->kind != SK_REPL_SEAL) ||
+        (op->kind != SK_REPL_DEL && !op->val && op->vlen))
+        return -SK_E_BAD_VALUE;
+    if ((op->db == SK_REPL_DB_RECORDS && op->klen != 16) ||
+        (op->db == SK_REPL_DB_HISTORY && op->klen != 24) ||
+        (op->kind == SK_REPL_SEAL && op->db != SK_REPL_DB_RECORDS && op->db != SK_REPL_DB_HISTORY))
+        return -SK_E_BAD_VALUE;
+    if (op->db == SK_REPL_DB_META && meta_local(op->key, op->klen))
+        return 0; /* this copy's own keys are never taken from another */
+    MDB_dbi dbi = repl_db_handle(s, op->db);
+    MDB_val k = {op->klen, (void *)op->key}, v = {op->vlen, (void *)op->val};
+    if (op->kind == SK_REPL_DEL) {
+        int mrc = rdel(s, txn, dbi, &k);
+        return mrc == MDB_NOTFOUND ? 0 : sk_store_mdb_err(mrc);
+    }
+    if (op->db != SK_REPL_DB_RECORDS && op->kind == SK_REPL_PUT)
+        return sk_store_mdb_err(rput(s, txn, dbi, &k, &v, 0));
+    /* records (any kind) and sealed history: under this store's own record keys */
+    sk_id id;
+    uint64_t slot = 0;
+    int found = 0, rc;
+    memcpy(id.b, op->key, 16);
+    if ((rc = record_slot(s, txn, &id, &slot, &found)))
+        return rc;
+    if (op->kind == SK_REPL_PUT) {
+        /* a record stored plain is a tombstone: its key goes, as with an erasure here */
+        if ((rc = sk_store_mdb_err(rput(s, txn, dbi, &k, &v, 0))))
+            return rc;
+        if (found) {
+            char mk[32];
+            snprintf(mk, sizeof(mk), "shred/%016llx", (unsigned long long)slot);
+            MDB_val sk = {strlen(mk), mk}, sv = {0, ""};
+            if ((rc = sk_store_mdb_err(mdb_put(txn, s->meta, &sk, &sv, 0))))
+                return rc;
+            s->shred_pending = 1;
+        }
+        return 0;
+    }
+    uint8_t key[SK_KEYRING_KEY_LEN];
+    sk_buf sealed = SK_BUF_INIT;
+    sk_buf pt = SK_BUF_INIT;
+    if (op->db == SK_REPL_DB_HISTORY && !found) {
+        /* no sealed record to take the key of: stored plain, as the primary does then */
+        if (sk_buf_append(&pt, op->val, op->vlen))
+            rc = -SK_E_NOMEM;
+        else
+            rc = put_val(s, txn, dbi, op->key, op->klen, &pt);
+        buf_wipe_free(&pt);
+        return rc;
+    }
+    if (found)
+        rc = sk_keyring_get(s->kr, slot, &id, key);
+    else
+        rc = sk_keyring_new(s->kr, &id, &slot, key);
+    if (rc == 0)
+        rc = seal(s, &id, slot, key, op->val, op->vlen, &sealed);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (rc == 0)
+        rc = put_val(s, txn, dbi, op->key, op->klen, &sealed);
+    buf_wipe_free(&sealed);
+    return rc;
+}
+
+int sk_store_repl_trim_txn(sk_store *s, MDB_txn *txn, uint64_t below, uint64_t max,
+                           uint64_t *removed)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t n = 0;
+    int mrc = mdb_cursor_open(txn, s->repl, &cur);
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    while (n < max && (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 12 &&
+           sk_be64_get(k.mv_data) < below) {
+        if ((mrc = mdb_cursor_del(cur, 0)))
+            break;
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (removed)
+        *removed = n;
+    return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : sk_store_mdb_err(mrc);
+}
+
+static int local_key(char *out, size_t cap, const char *name)
+{
+    int n = snprintf(out, cap, "repl/%s", name);
+    return n < 0 || (size_t)n >= cap ? -SK_E_TOO_LONG : n;
+}
+
+int sk_store_local_get_txn(sk_store *s, MDB_txn *txn, const char *name, void *buf, size_t cap,
+                           size_t *len)
+{
+    char kb[96];
+    int n = local_key(kb, sizeof(kb), name);
+    if (n < 0)
+        return n;
+    MDB_val k = {(size_t)n, kb}, v;
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc)
+        return sk_store_mdb_err(mrc);
+    if (v.mv_size > cap)
+        return -SK_E_TOO_LONG;
+    if (v.mv_size)
+        memcpy(buf, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+    return 0;
+}
+
+int sk_store_local_put_txn(sk_store *s, MDB_txn *txn, const char *name, const void *val, size_t len)
+{
+    char kb[96];
+    int n = local_key(kb, sizeof(kb), name);
+    if (n < 0)
+        return n;
+    MDB_val k = {(size_t)n, kb}, v = {len, (void *)val};
+    int mrc = val ? mdb_put(txn, s->meta, &k, &v, 0) : mdb_del(txn, s->meta, &k, NULL);
+    return mrc == MDB_NOTFOUND && !val ? 0 : sk_store_mdb_err(mrc);
 }

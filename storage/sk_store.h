@@ -391,6 +391,73 @@ int sk_store_audit_head(sk_store *s, uint64_t *seq_out, uint8_t hash_out[32]);
 int sk_store_audit_prune(sk_store *s, uint64_t cutoff_ms, uint64_t *removed_out);
 int sk_store_audit_prune_txn(sk_store *s, MDB_txn *txn, uint64_t cutoff_ms, uint64_t *removed_out);
 
+/* ---- replication (docs/REPLICATION.md) ---------------------------------------------------- */
+/* While meta "repl/on" is set (sk_store_repl_enable), every write of the centre's data (all
+ * databases below but the log itself, and meta but the keys that describe this copy: format,
+ * home, master_id, shred/..., repl/...) is also logged, in its own transaction, under the
+ * transaction's replication seq (one entry per write transaction, its writes in order). The
+ * numbers are wire-visible (PROTOCOL.md section 3.18). */
+enum { SK_REPL_PUT = 1, SK_REPL_DEL = 2, SK_REPL_SEAL = 3 }; /* SEAL: PUT of a value to seal */
+enum {
+    SK_REPL_DB_META = 1,
+    SK_REPL_DB_RECORDS = 2,
+    SK_REPL_DB_CHANGES = 3,
+    SK_REPL_DB_HISTORY = 4,
+    SK_REPL_DB_DEVICES = 5,
+    SK_REPL_DB_OPS = 6,
+    SK_REPL_DB_WORKERS = 7,
+    SK_REPL_DB_ENROLL = 8,
+    SK_REPL_DB_AUDIT = 9,
+    SK_REPL_DB_JOURNAL = 10,
+    SK_REPL_DB_STAFF = 11
+};
+#define SK_REPL_DB_MAX 11
+#define SK_REPL_KEY_MAX 511
+/* One logged write as it travels: a sealed record or history value is opened (kind SEAL, val
+ * the plaintext: the receiver seals it under its own key), a value whose key was shredded since
+ * (its record erased later in the log) is left out. */
+typedef struct sk_repl_op {
+    uint32_t kind, db;
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *val; /* PUT, SEAL; NULL for DEL */
+    size_t vlen;
+} sk_repl_op;
+/* Called for each op; seq/idx name it in the log (0, 0 in a snapshot). Non-zero stops the walk
+ * and is returned (use a positive value to stop early without an error). */
+typedef int (*sk_repl_cb)(void *payload, uint64_t seq, uint32_t idx, const sk_repl_op *op);
+/* The log's head as of this process's last committed write transaction (0: the log was off),
+ * for the writer: a PUSH answered in synchronous mode waits until a replica applied this. */
+uint64_t sk_store_repl_last(sk_store *s);
+/* Start (on != 0) or stop logging. Starting begins at the next write transaction. */
+int sk_store_repl_enable(sk_store *s, int on);
+/* The log: *on, the last seq written (*head) and the first one still kept (*first; 0 = empty). */
+int sk_store_repl_state_txn(sk_store *s, MDB_txn *txn, int *on, uint64_t *head, uint64_t *first);
+/* Walk the log's ops after (after_seq, after_idx), in order. */
+int sk_store_repl_log_read_txn(sk_store *s, MDB_txn *txn, uint64_t after_seq, uint32_t after_idx,
+                               sk_repl_cb cb, void *payload);
+/* Walk every replicated item (a snapshot to seed a standby from) from database db after key
+ * (after NULL: from db's first key), databases in number order, as PUT and SEAL ops. */
+int sk_store_repl_snap_txn(sk_store *s, MDB_txn *txn, uint32_t db, const uint8_t *after,
+                           size_t after_len, sk_repl_cb cb, void *payload);
+/* Apply one op in the caller's write transaction (the standby). Meta keys of this copy are
+ * left alone; a record that becomes a tombstone has its key shredded after the commit, as on
+ * the primary. -SK_E_BAD_VALUE for an op that cannot be one (unknown kind or database, a key
+ * of the wrong size). */
+int sk_store_repl_apply_txn(sk_store *s, MDB_txn *txn, const sk_repl_op *op);
+/* Remove log entries below seq (at most max of them; *removed how many went). */
+int sk_store_repl_trim_txn(sk_store *s, MDB_txn *txn, uint64_t below, uint64_t max,
+                           uint64_t *removed);
+/* This copy's replication state, in meta "repl/<name>" (never replicated): get into buf (0,
+ * -SK_E_NOT_FOUND, -SK_E_TOO_LONG) / put (val NULL: delete). */
+int sk_store_local_get_txn(sk_store *s, MDB_txn *txn, const char *name, void *buf, size_t cap,
+                           size_t *len);
+int sk_store_local_put_txn(sk_store *s, MDB_txn *txn, const char *name, const void *val,
+                           size_t len);
+/* A staff login's write (server/sk_desk_staff.c owns its format), logged like the store's own. */
+int sk_store_staff_put_txn(sk_store *s, MDB_txn *txn, const void *key, size_t klen, const void *val,
+                           size_t vlen);
+
 /* ---- reading the change log (pulls) ------------------------------------------------------- */
 /* DBI handles for cursors in the pull path. */
 MDB_dbi sk_store_dbi_changes(sk_store *s);

@@ -16,6 +16,7 @@
  *                    heads (--sign, --verify --public-key)
  *   admin_keys.c     keys kept outside the data directory: making, permission checks, Ed25519
  *   admin_staff.c    desk accounts of the centre's staff and their setup links
+ *   admin_repl.c     replication: stats lines, promote, demote
  * Command functions return the process exit status: 0 success, 1 failure, 2 usage error.
  */
 #ifndef SK_ADMIN_H
@@ -24,6 +25,7 @@
 #include "sk_apply.h"
 #include "sk_case.h"
 #include "sk_opts.h"
+#include "sk_json.h"
 #include "sk_store.h"
 #include "sk_worklist.h"
 
@@ -136,6 +138,11 @@ int sk_admin_qr_terminal(FILE *out, const char *text);
 int sk_admin_cmd_device(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_revoke(sk_admin *a, int argc, char **argv); /* = device revoke */
 int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv);
+/* admin_repl.c: replication (docs/REPLICATION.md) */
+int sk_admin_cmd_promote(sk_admin *a, int argc, char **argv);
+int sk_admin_cmd_demote(sk_admin *a, int argc, char **argv);
+/* The replication lines of stats: into w (--json) or printed. 0 or a store code. */
+int sk_admin_stats_repl(sk_admin *a, sk_jw *w);
 int sk_admin_cmd_tls_cert(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_staff(sk_admin *a, int argc, char **argv); /* admin_staff.c: desk accounts */
 

@@ -28,6 +28,7 @@ static const char k_usage[] =
     "  worker add ID --role field|staff|admin [--district leh|kargil]\n"
     "  worker list | worker disable ID\n"
     "  enroll-code WORKER [--ttl 24h]    one-time device enrollment code\n"
+    "  enroll-code --replica [NAME]      enrollment code for a standby server (replication)\n"
     "  device list | device revoke ID  (also: revoke ID)\n"
     "  tls-cert --cn NAME --out DIR      self-signed certificate for the centre\n"
     "  staff add NAME --role admin|counsellor|caseworker   desk account, one-time setup link\n"
@@ -66,6 +67,8 @@ static const char k_usage[] =
     "  restore BACKUP DIR --backup-key FILE\n"
     "                                    write a backup back as a data directory\n"
     "  audit [--limit N] | audit --verify\n"
+    "  promote [--force] | demote        make a standby the primary / stop a primary "
+    "(replication)\n"
     "\n"
     "Run `sakhi-admin COMMAND --help` for a command's options. Exit status: 0 success,\n"
     "1 failure, 2 usage error.\n";
@@ -98,6 +101,8 @@ static const cmd k_cmds[] = {
     {"device", sk_admin_cmd_device},
     {"revoke", sk_admin_cmd_revoke},
     {"stats", sk_admin_cmd_stats},
+    {"promote", sk_admin_cmd_promote},
+    {"demote", sk_admin_cmd_demote},
     {"tls-cert", sk_admin_cmd_tls_cert},
     {"staff", sk_admin_cmd_staff},
     {"list", sk_admin_cmd_list},

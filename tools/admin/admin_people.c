@@ -327,6 +327,7 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
 
 static const char k_code_help[] =
     "usage: sakhi-admin enroll-code WORKER [--ttl DURATION] [--json]\n"
+    "       sakhi-admin enroll-code --replica [NAME] [...]\n"
     "           [--addr HOST:PORT[,HOST:PORT...] (--tls-cert FILE | --pin HEX) [--qr-png FILE]\n"
     "            [--qr]]\n"
     "\n"
@@ -343,7 +344,11 @@ static const char k_code_help[] =
     "code and the pin of the centre's TLS key, taken from --tls-cert (the server's certificate)\n"
     "or given as --pin (64 hex digits, from tls-cert).\n"
     "  --qr-png FILE  also write the URI as a QR code to FILE (PNG, mode 0600: it holds the code)\n"
-    "  --qr           draw the QR code on the terminal (the default when output is a terminal)\n";
+    "  --qr           draw the QR code on the terminal (the default when output is a terminal)\n"
+    "  --replica      a code for a standby server (sakhi-server --standby-of URI): NAME (default\n"
+    "                 replica) is made a worker of the replica role, which sees no records but\n"
+    "                 follows the whole change stream, and the replication log is switched on\n"
+    "                 (docs/REPLICATION.md)\n";
 
 /* "90s", "15m", "24h", "7d" -> ms. 0 or -1. */
 static int parse_duration(const char *s, uint64_t *ms)
@@ -400,14 +405,19 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
 {
     const char *ttl_s = "24h", *pos[1], *addr_s = NULL, *cert_s = NULL, *pin_s = NULL;
     const char *png_s = NULL;
-    int qr_flag = 0;
+    int qr_flag = 0, replica = 0;
+    size_t npos = 0;
     const sk_admin_opt opts[] = {{"ttl", 1, &ttl_s, NULL},       {"addr", 1, &addr_s, NULL},
                                  {"tls-cert", 1, &cert_s, NULL}, {"pin", 1, &pin_s, NULL},
                                  {"qr-png", 1, &png_s, NULL},    {"qr", 0, NULL, &qr_flag},
-                                 {NULL, 0, NULL, NULL}};
-    int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 1, NULL, k_code_help);
+                                 {"replica", 0, NULL, &replica}, {NULL, 0, NULL, NULL}};
+    int rc = sk_admin_parse(a, argc, argv, opts, pos, 0, 1, &npos, k_code_help);
     if (rc)
         return rc;
+    if (!npos && !replica)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "missing argument: WORKER (or --replica)");
+    if (!npos)
+        pos[0] = "replica";
     uint64_t ttl;
     if (parse_duration(ttl_s, &ttl))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
@@ -437,6 +447,22 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
         return rc;
     sk_worker w;
     rc = sk_store_worker_get(a->store, pos[0], &w);
+    if (replica && rc == -SK_E_NOT_FOUND) {
+        memset(&w, 0, sizeof(w));
+        snprintf(w.id, sizeof(w.id), "%s", pos[0]);
+        w.role = SK_ROLE_REPLICA;
+        if ((rc = sk_store_worker_put(a->store, &w)) == 0)
+            rc = sk_admin_audit_now(a, "worker_add", pos[0], "role=replica");
+        if (rc)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot add the replica: %s",
+                                 sk_err_text(rc));
+    }
+    if (replica && rc == 0 && w.role != SK_ROLE_REPLICA)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "worker '%s' exists and is not a replica",
+                             pos[0]);
+    if (replica && rc == 0 && (rc = sk_store_repl_enable(a->store, 1)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot switch the replication log on: %s",
+                             sk_err_text(rc));
     if (rc == -SK_E_NOT_FOUND)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "unknown worker '%s'", pos[0]);
     if (rc)
@@ -911,7 +937,7 @@ int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv)
             sk_jw_uint(&w, entries[i]);
         }
         sk_jw_obj_end(&w);
-        if ((rc = stats_epoch(a, &w))) {
+        if ((rc = stats_epoch(a, &w)) || (rc = sk_admin_stats_repl(a, &w))) {
             sk_buf_free(&b);
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read the epoch: %s",
                                  sk_err_text(rc));
@@ -931,7 +957,7 @@ int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv)
         for (size_t i = 0; i < sizeof(k_dbs) / sizeof(k_dbs[0]); i++)
             printf(" %s=%" PRIu64, k_dbs[i], entries[i]);
         printf("\n");
-        if ((rc = stats_epoch(a, &w)))
+        if ((rc = stats_epoch(a, &w)) || (rc = sk_admin_stats_repl(a, &w)))
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read the epoch: %s",
                                  sk_err_text(rc));
         printf("last sync per device:\n");

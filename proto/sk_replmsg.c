@@ -1,0 +1,300 @@
+/*
+ * sk_replmsg.c - the REPL_PULL / REPL_DATA codec (sk_replmsg.h, PROTOCOL.md section 3.17).
+ */
+#include "sk_replmsg.h"
+
+#include "sk_err.h"
+#include "sk_frame.h"
+#include "sk_msg.h"
+
+#include <string.h>
+
+/* Frame: the 4-byte header is written once the body's length is known. */
+static int frame_begin(sk_buf *out, size_t *start)
+{
+    static const uint8_t hdr[SK_FRAME_HDR];
+    *start = out->len;
+    return sk_buf_append(out, hdr, sizeof(hdr));
+}
+
+static int frame_end(sk_buf *out, size_t start, size_t len0)
+{
+    size_t body = out->len - start - SK_FRAME_HDR;
+    if (out->oom || body > UINT32_MAX) {
+        out->len = len0;
+        return out->oom ? -SK_E_NOMEM : -SK_E_TOO_LONG;
+    }
+    sk_frame_put_header(out->data + start, (uint32_t)body);
+    return 0;
+}
+
+int sk_repl_pull_encode(sk_buf *out, uint32_t rid, const sk_repl_pull *p)
+{
+    size_t start, len0 = out->len;
+    if (p->snap_db > 255 || p->snap_klen > SK_REPL_MAX_KEY || p->wait_ms > SK_REPL_MAX_WAIT_MS ||
+        (p->snap_klen && !p->snap_key))
+        return -SK_E_BAD_VALUE;
+    if (frame_begin(out, &start))
+        return -SK_E_NOMEM;
+    msgpack_packer pk;
+    sk_packer_init(&pk, out);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint32(&pk, SK_MSG_REPL_PULL);
+    msgpack_pack_uint32(&pk, rid);
+    uint32_t n = 2 + (p->snap_db ? 1 : 0) + (p->snap_key ? 1 : 0) + (p->max_bytes ? 1 : 0) +
+                 (p->wait_ms ? 1 : 0) + (p->epoch ? 1 : 0);
+    msgpack_pack_map(&pk, n);
+    msgpack_pack_uint32(&pk, 1);
+    msgpack_pack_uint64(&pk, p->seq);
+    msgpack_pack_uint32(&pk, 2);
+    msgpack_pack_uint32(&pk, p->idx);
+    if (p->snap_db) {
+        msgpack_pack_uint32(&pk, 3);
+        msgpack_pack_uint32(&pk, p->snap_db);
+    }
+    if (p->snap_key) {
+        msgpack_pack_uint32(&pk, 4);
+        sk_pack_bin(&pk, p->snap_key, p->snap_klen);
+    }
+    if (p->max_bytes) {
+        msgpack_pack_uint32(&pk, 5);
+        msgpack_pack_uint32(&pk, p->max_bytes);
+    }
+    if (p->wait_ms) {
+        msgpack_pack_uint32(&pk, 6);
+        msgpack_pack_uint32(&pk, p->wait_ms);
+    }
+    if (p->epoch) {
+        msgpack_pack_uint32(&pk, 7);
+        msgpack_pack_uint64(&pk, p->epoch);
+    }
+    return frame_end(out, start, len0);
+}
+
+void sk_repl_op_pack(msgpack_packer *pk, const sk_replop *op)
+{
+    msgpack_pack_array(pk, 6);
+    msgpack_pack_uint64(pk, op->seq);
+    msgpack_pack_uint32(pk, op->idx);
+    msgpack_pack_uint32(pk, op->kind);
+    msgpack_pack_uint32(pk, op->db);
+    sk_pack_bin(pk, op->key, op->klen);
+    if (op->val)
+        sk_pack_bin(pk, op->val, op->vlen);
+    else
+        msgpack_pack_nil(pk);
+}
+
+int sk_repl_data_encode(sk_buf *out, uint32_t rid, const sk_repl_data *d)
+{
+    size_t start, len0 = out->len;
+    if (d->snap_db > 255 || d->sync > 1 || d->whole > 1 || d->snap_klen > SK_REPL_MAX_KEY ||
+        d->nops > SK_REPL_MAX_OPS || (d->snap_klen && !d->snap_key) || (d->ops_len && !d->ops))
+        return -SK_E_BAD_VALUE;
+    if (frame_begin(out, &start))
+        return -SK_E_NOMEM;
+    msgpack_packer pk;
+    sk_packer_init(&pk, out);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint32(&pk, SK_MSG_REPL_DATA);
+    msgpack_pack_uint32(&pk, rid);
+    uint32_t n = 4 + (d->snap_db ? 1 : 0) + (d->snap_key ? 1 : 0) + (d->snap_seq ? 1 : 0) +
+                 (d->sync ? 1 : 0) + (d->whole ? 1 : 0);
+    msgpack_pack_map(&pk, n);
+    msgpack_pack_uint32(&pk, 1);
+    msgpack_pack_uint64(&pk, d->head);
+    msgpack_pack_uint32(&pk, 2);
+    msgpack_pack_uint64(&pk, d->epoch);
+    msgpack_pack_uint32(&pk, 3);
+    msgpack_pack_array(&pk, d->nops);
+    if (d->ops_len)
+        sk_buf_append(out, d->ops, d->ops_len);
+    if (d->snap_db) {
+        msgpack_pack_uint32(&pk, 4);
+        msgpack_pack_uint32(&pk, d->snap_db);
+    }
+    if (d->snap_key) {
+        msgpack_pack_uint32(&pk, 5);
+        sk_pack_bin(&pk, d->snap_key, d->snap_klen);
+    }
+    if (d->snap_seq) {
+        msgpack_pack_uint32(&pk, 6);
+        msgpack_pack_uint64(&pk, d->snap_seq);
+    }
+    msgpack_pack_uint32(&pk, 7);
+    msgpack_pack_uint64(&pk, d->primary_ms);
+    if (d->sync) {
+        msgpack_pack_uint32(&pk, 8);
+        msgpack_pack_uint32(&pk, d->sync);
+    }
+    if (d->whole) {
+        msgpack_pack_uint32(&pk, 9);
+        msgpack_pack_uint32(&pk, d->whole);
+    }
+    return frame_end(out, start, len0);
+}
+
+/* The envelope: checks the whole body, reads type and rid, leaves m at the body map's count. */
+static int envelope(const uint8_t *body, size_t len, uint32_t type, uint32_t *rid, sk_mp *m,
+                    uint32_t *npairs)
+{
+    uint32_t n;
+    uint64_t t, r;
+    /* A stored value may be longer than a field (a record with its history is one value). */
+    static const sk_mp_limits lim = {16, 64 * 1024, SK_REPL_MAX_VAL, SK_REPL_MAX_OPS * 6};
+    int rc = sk_mp_check(body, len, &lim);
+    if (rc)
+        return rc;
+    sk_mp_init(m, body, len);
+    if ((rc = sk_mp_read_array(m, &n)))
+        return rc;
+    if (n != 3)
+        return -SK_E_BAD_VALUE;
+    if ((rc = sk_mp_read_uint(m, &t)) || (rc = sk_mp_read_uint_max(m, UINT32_MAX, &r)))
+        return rc;
+    *rid = (uint32_t)r;
+    if (t != type)
+        return -SK_E_UNKNOWN_TYPE;
+    return sk_mp_read_map(m, npairs);
+}
+
+static int rd_u32max(sk_mp *m, uint64_t max, uint32_t *out)
+{
+    uint64_t v;
+    int rc = sk_mp_read_uint_max(m, max, &v);
+    if (rc == 0)
+        *out = (uint32_t)v;
+    return rc;
+}
+
+int sk_repl_pull_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_repl_pull *p)
+{
+    sk_mp m;
+    uint32_t n;
+    int rc = envelope(body, len, SK_MSG_REPL_PULL, rid, &m, &n), have = 0;
+    memset(p, 0, sizeof(*p));
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        uint64_t key;
+        if ((rc = sk_mp_read_uint(&m, &key)))
+            break;
+        switch (key) {
+        case 1:
+            rc = sk_mp_read_uint(&m, &p->seq);
+            have |= 1;
+            break;
+        case 2:
+            rc = rd_u32max(&m, UINT32_MAX, &p->idx);
+            have |= 2;
+            break;
+        case 3: rc = rd_u32max(&m, 255, &p->snap_db); break;
+        case 4:
+            rc = sk_mp_read_bin(&m, &p->snap_key, &p->snap_klen);
+            if (rc == 0 && p->snap_klen > SK_REPL_MAX_KEY)
+                rc = -SK_E_TOO_LONG;
+            break;
+        case 5: rc = rd_u32max(&m, UINT32_MAX, &p->max_bytes); break;
+        case 6: rc = rd_u32max(&m, SK_REPL_MAX_WAIT_MS, &p->wait_ms); break;
+        case 7: rc = sk_mp_read_uint(&m, &p->epoch); break;
+        default: rc = sk_mp_skip(&m); break;
+        }
+    }
+    if (rc)
+        return rc == -SK_E_TRUNCATED ? -SK_E_BAD_FRAME : rc;
+    return have == 3 ? 0 : -SK_E_MISSING_FIELD;
+}
+
+int sk_repl_data_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_repl_data *d)
+{
+    sk_mp m;
+    uint32_t n;
+    int rc = envelope(body, len, SK_MSG_REPL_DATA, rid, &m, &n), have = 0;
+    memset(d, 0, sizeof(*d));
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        uint64_t key;
+        if ((rc = sk_mp_read_uint(&m, &key)))
+            break;
+        switch (key) {
+        case 1:
+            rc = sk_mp_read_uint(&m, &d->head);
+            have |= 1;
+            break;
+        case 2:
+            rc = sk_mp_read_uint(&m, &d->epoch);
+            have |= 2;
+            break;
+        case 3: {
+            size_t at = sk_mp_offset(&m);
+            if ((rc = sk_mp_read_array(&m, &d->nops)))
+                break;
+            if (d->nops > SK_REPL_MAX_OPS) {
+                rc = -SK_E_TOO_LONG;
+                break;
+            }
+            size_t ops_at = sk_mp_offset(&m);
+            (void)at;
+            sk_replop op;
+            for (uint32_t j = 0; j < d->nops && rc == 0; j++)
+                rc = sk_repl_ops_next(&m, &op);
+            d->ops = body + ops_at;
+            d->ops_len = sk_mp_offset(&m) - ops_at;
+            have |= 4;
+            break;
+        }
+        case 4: rc = rd_u32max(&m, 255, &d->snap_db); break;
+        case 5:
+            rc = sk_mp_read_bin(&m, &d->snap_key, &d->snap_klen);
+            if (rc == 0 && d->snap_klen > SK_REPL_MAX_KEY)
+                rc = -SK_E_TOO_LONG;
+            break;
+        case 6: rc = sk_mp_read_uint(&m, &d->snap_seq); break;
+        case 7: rc = sk_mp_read_uint(&m, &d->primary_ms); break;
+        case 8: rc = rd_u32max(&m, 1, &d->sync); break;
+        case 9: rc = rd_u32max(&m, 1, &d->whole); break;
+        default: rc = sk_mp_skip(&m); break;
+        }
+    }
+    if (rc)
+        return rc == -SK_E_TRUNCATED ? -SK_E_BAD_FRAME : rc;
+    return have == 7 ? 0 : -SK_E_MISSING_FIELD;
+}
+
+void sk_repl_ops_begin(sk_mp *m, const sk_repl_data *d)
+{
+    sk_mp_init(m, d->ops, d->ops_len);
+}
+
+int sk_repl_ops_next(sk_mp *m, sk_replop *op)
+{
+    uint32_t n;
+    int rc;
+    memset(op, 0, sizeof(*op));
+    if ((rc = sk_mp_read_array(m, &n)))
+        return rc;
+    if (n < 6)
+        return -SK_E_BAD_VALUE;
+    if ((rc = sk_mp_read_uint(m, &op->seq)) || (rc = rd_u32max(m, UINT32_MAX, &op->idx)) ||
+        (rc = rd_u32max(m, 3, &op->kind)) || (rc = rd_u32max(m, 255, &op->db)) ||
+        (rc = sk_mp_read_bin(m, &op->key, &op->klen)))
+        return rc;
+    if (op->kind == 0 || op->db == 0 || op->klen == 0 || op->klen > SK_REPL_MAX_KEY)
+        return -SK_E_BAD_VALUE;
+    if (sk_mp_try_nil(m) == 1) {
+        if (op->kind != 2) /* only a delete has no value */
+            return -SK_E_BAD_VALUE;
+    } else {
+        if ((rc = sk_mp_read_bin(m, &op->val, &op->vlen)))
+            return rc;
+        if (op->kind == 2)
+            return -SK_E_BAD_VALUE;
+        if (op->vlen > SK_REPL_MAX_VAL)
+            return -SK_E_TOO_LONG;
+    }
+    for (uint32_t i = 6; i < n; i++)
+        if ((rc = sk_mp_skip(m)))
+            return rc;
+    return 0;
+}

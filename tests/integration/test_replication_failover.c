@@ -1,0 +1,593 @@
+/*
+ * test_replication_failover.c - a warm standby and its promotion, with real processes over TLS
+ * (docs/REPLICATION.md):
+ *  - follows: a standby enrolled from `sakhi-admin enroll-code --replica`'s URI seeds from the
+ *    primary (records pushed before it started) and follows the change stream (pushes after,
+ *    an erasure by the administrator): once caught up it holds exactly what the primary holds,
+ *    item by item, its audit chain verifies and ends at the primary's head; a device that
+ *    reaches the standby gets ERROR NOT_PRIMARY; `stats` shows the lag on both sides.
+ *  - promote refuses when the standby knows the primary had written entries it has not applied,
+ *    then promotes: a new epoch, the old one as its predecessor; the promoted server serves the
+ *    device (same key pin) with every record once; a demoted old primary refuses devices.
+ *  - synchronous mode under load, the primary killed with SIGKILL at a random moment (3 seeds):
+ *    after promotion every referral the primary acknowledged is on the standby, and once the
+ *    device has sent everything again (same ops) each referral is there exactly once.
+ *  - synchronous mode with a partition (sakhi-netem between primary and standby, killed): the
+ *    primary cannot acknowledge a push without the standby (ERROR NOT_REPLICATED), the standby
+ *    is promoted, the device gives the unacknowledged referral to it and it is there exactly
+ *    once; the old primary, still running and cut off, acknowledges nothing.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sk_case.h"
+#include "sk_err.h"
+#include "sk_testclient.h"
+#include "sk_testserver.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAIT_MS 30000
+
+static int admin(const char *dir, const char *data, const char *const *args, char **out_text)
+{
+    char out[700];
+    const char *argv[20];
+    size_t n = 0;
+    snprintf(out, sizeof(out), "%s/admin.out", dir);
+    argv[n++] = SAKHI_ADMIN_BIN;
+    argv[n++] = "--data";
+    argv[n++] = data;
+    while (*args && n < 19)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    int rc = sk_proc_run(SAKHI_ADMIN_BIN, argv + 1, out, 30000);
+    if (out_text) {
+        size_t len;
+        *out_text = NULL;
+        (void)sk_read_file(out, out_text, &len);
+    }
+    return rc;
+}
+
+/* A number after "key": in JSON text (the first occurrence at or after from). */
+static uint64_t json_u64(const char *text, const char *key, const char *from)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(from ? strstr(text, from) : text, pat);
+    assert_non_null(p);
+    return strtoull(p + strlen(pat), NULL, 10);
+}
+
+/* The replica URI from enroll-code --replica --json. */
+static void replica_uri(sk_ts *p, const char *pin_hex, uint16_t port, char *uri, size_t cap)
+{
+    char addr[32];
+    char *out = NULL;
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)port);
+    const char *args[] = {"--json", "enroll-code", "--replica", "--addr",
+                          addr,     "--pin",       pin_hex,     NULL};
+    assert_int_equal(admin(p->dir, p->data, args, &out), 0);
+    assert_non_null(out);
+    const char *u = strstr(out, "\"uri\":\"");
+    assert_non_null(u);
+    u += 7;
+    const char *e = strchr(u, '"');
+    assert_non_null(e);
+    assert_true((size_t)(e - u) < cap);
+    memcpy(uri, u, (size_t)(e - u));
+    uri[e - u] = '\0';
+    free(out);
+}
+
+static void push_n(sk_tc *c, uint64_t first_op, int n, sk_id *ids)
+{
+    for (int i = 0; i < n; i++) {
+        sk_change ch;
+        sk_ack ack;
+        assert_int_equal(sk_tc_make_referral(&ch, first_op + (uint64_t)i, sk_ts_now_ms(), "rp"), 0);
+        if (ids)
+            ids[i] = ch.id;
+        assert_int_equal(sk_tc_push(c, &ch, 1, &ack), 0);
+        assert_int_equal(ack.status, SK_ACK_APPLIED);
+        sk_change_free(&ch);
+    }
+}
+
+/* The standby has applied everything the primary wrote (both stats agree), within WAIT_MS. */
+static void wait_caught_up(sk_ts *p, sk_ts *s)
+{
+    uint64_t end = sk_mono_ms() + WAIT_MS;
+    const char *args[] = {"--json", "stats", NULL};
+    for (;;) {
+        char *po = NULL, *so = NULL;
+        assert_int_equal(admin(p->dir, p->data, args, &po), 0);
+        assert_int_equal(admin(s->dir, s->data, args, &so), 0);
+        uint64_t head = json_u64(po, "log_head", "\"replication\"");
+        uint64_t applied = json_u64(so, "applied", "\"replication\"");
+        uint64_t behind = json_u64(so, "behind_entries", "\"replication\"");
+        int seeded = strstr(so, "\"seeded\":true") != NULL;
+        free(po);
+        free(so);
+        if (seeded && head > 0 && applied == head && behind == 0)
+            return;
+        assert_true(sk_mono_ms() < end);
+        sk_sleep_ms(50); /* polling another process's progress, bounded above */
+    }
+}
+
+/* A device's HELLO to port is answered with ERROR code (or, code 0, with a CHALLENGE). */
+static int hello_answer(uint16_t port, const uint8_t pin[SK_TLS_PIN_LEN])
+{
+    sk_tc c;
+    sk_msg m, r;
+    sk_tc_init(&c);
+    assert_int_equal(sk_tc_use_tls(&c, pin), 0);
+    assert_int_equal(sk_tc_connect(&c, port), 0);
+    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(&c));
+    m.u.hello.versions[0] = 1;
+    m.u.hello.nversions = 1;
+    assert_int_equal(sk_tc_send(&c, &m), 0);
+    assert_int_equal(sk_tc_recv(&c, &r, 5000), 0);
+    int code = r.type == SK_MSG_ERROR ? (int)r.u.error.code : r.type == SK_MSG_CHALLENGE ? 0 : -1;
+    sk_msg_free(&r);
+    sk_tc_free(&c);
+    return code;
+}
+
+static void wait_serving(uint16_t port, const uint8_t pin[SK_TLS_PIN_LEN])
+{
+    uint64_t end = sk_mono_ms() + WAIT_MS;
+    while (hello_answer(port, pin) != 0) {
+        assert_true(sk_mono_ms() < end);
+        sk_sleep_ms(50);
+    }
+}
+
+typedef struct items {
+    sk_buf b;
+} items;
+
+static int collect(void *payload, uint64_t seq, uint32_t idx, const sk_repl_op *op)
+{
+    items *it = payload;
+    uint8_t h[2] = {(uint8_t)op->kind, (uint8_t)op->db};
+    uint8_t l[8];
+    (void)seq;
+    (void)idx;
+    sk_be64_put(l, ((uint64_t)op->klen << 32) | op->vlen);
+    if (sk_buf_append(&it->b, h, 2) || sk_buf_append(&it->b, l, 8) ||
+        sk_buf_append(&it->b, op->key, op->klen) ||
+        (op->vlen && sk_buf_append(&it->b, op->val, op->vlen)))
+        return -SK_E_NOMEM;
+    return 0;
+}
+
+/* Every replicated item of a stopped server's store, and its audit head. */
+static void dump(const char *data, sk_buf *out, uint64_t *aseq, uint8_t ahash[32], int verify)
+{
+    sk_store *st;
+    MDB_txn *txn;
+    items it = {SK_BUF_INIT};
+    assert_int_equal(sk_store_open(&st, data, 0), 0);
+    assert_int_equal(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(sk_store_repl_snap_txn(st, txn, SK_REPL_DB_META, NULL, 0, collect, &it), 0);
+    mdb_txn_abort(txn);
+    assert_int_equal(sk_store_audit_head(st, aseq, ahash), 0);
+    if (verify) {
+        uint64_t n = 0, bad = 0;
+        assert_int_equal(sk_store_audit_verify(st, &n, &bad), 0);
+        assert_true(n > 0);
+    }
+    sk_store_close(st);
+    *out = it.b;
+}
+
+static void set_local_u64(const char *data, const char *name, uint64_t v)
+{
+    sk_store *st;
+    MDB_txn *txn;
+    uint8_t b[8];
+    sk_be64_put(b, v);
+    assert_int_equal(sk_store_open(&st, data, 0), 0);
+    assert_int_equal(sk_store_write_begin(st, &txn), 0);
+    assert_int_equal(sk_store_local_put_txn(st, txn, name, b, 8), 0);
+    assert_int_equal(sk_store_write_commit(st, txn), 0);
+    sk_store_close(st);
+}
+
+typedef struct tally {
+    uint32_t live, erased;
+} tally;
+
+static int count_rec(const sk_record *r, void *payload)
+{
+    tally *t = payload;
+    if (r->flags & SK_REC_ERASED)
+        t->erased++;
+    else
+        t->live++;
+    return 0;
+}
+
+static void pull_all(sk_tc *c, tally *t)
+{
+    uint64_t next = 0;
+    int more = 1;
+    memset(t, 0, sizeof(*t));
+    for (int i = 0; more && i < 100; i++)
+        assert_int_equal(sk_tc_pull(c, next, 100, count_rec, t, &next, &more, NULL), 0);
+    assert_int_equal(more, 0);
+}
+
+static void test_replication_standby_follows_and_promotes(void **state)
+{
+    (void)state;
+    sk_ts p, s;
+    sk_tc dev;
+    uint8_t pin[SK_TLS_PIN_LEN];
+    char pin_hex[SK_TLS_PIN_HEX_LEN + 1], uri[512], code[SK_ENROLL_CODE_LEN + 1];
+    sk_id ids[7];
+    char *out = NULL;
+    assert_int_equal(sk_ts_setup(&p, "sk-replp"), 0);
+    assert_int_equal(sk_ts_setup(&s, "sk-repls"), 0);
+    assert_int_equal(sk_ts_tls(&p, pin), 0);
+    sk_tls_pin_format(pin_hex, pin);
+    /* the standby serves with the centre's certificate: devices' one pin fits both */
+    snprintf(s.cert, sizeof(s.cert), "%s", p.cert);
+    snprintf(s.key, sizeof(s.key), "%s", p.key);
+    assert_int_equal(sk_ts_worker(&p, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_ts_start(&p, NULL), 0);
+    assert_int_equal(sk_ts_code(&p, "fw1", 3600000, code), 0);
+    sk_tc_init(&dev);
+    assert_int_equal(sk_tc_use_tls(&dev, pin), 0);
+    assert_int_equal(sk_tc_connect(&dev, p.port), 0);
+    assert_int_equal(sk_tc_enroll(&dev, code, "phone"), 0);
+    push_n(&dev, 1, 3, ids); /* before the standby exists: it gets these from its seed */
+
+    replica_uri(&p, pin_hex, p.port, uri, sizeof(uri));
+    const char *sargs[] = {"--standby-of", uri, NULL};
+    assert_int_equal(sk_ts_start(&s, sargs), 0);
+    push_n(&dev, 4, 4, ids + 3); /* these from the log */
+    char idt[40];
+    sk_id_to_str(&ids[1], idt);
+    const char *erase[] = {"erase", idt, "--reason", "entered_in_error", NULL};
+    assert_int_equal(admin(p.dir, p.data, erase, NULL), 0);
+    wait_caught_up(&p, &s);
+    assert_true(sk_file_contains(s.log, "event=repl_seeded"));
+
+    /* a device that reaches the standby is sent on */
+    assert_int_equal(hello_answer(s.port, pin), SK_E_NOT_PRIMARY);
+    const char *stats_args[] = {"stats", NULL};
+    assert_int_equal(admin(s.dir, s.data, stats_args, &out), 0);
+    assert_non_null(strstr(out, "role=standby"));
+    assert_non_null(strstr(out, "behind=0 entries"));
+    free(out);
+
+    /* the same data, item by item, and the same audit chain */
+    sk_tc_close(&dev);
+    assert_int_equal(sk_ts_stop(&s, 10000), 0);
+    assert_int_equal(sk_ts_stop(&p, 10000), 0);
+    sk_buf dp, ds;
+    uint64_t ap, as;
+    uint8_t hp[32], hs[32];
+    dump(p.data, &dp, &ap, hp, 1);
+    dump(s.data, &ds, &as, hs, 1);
+    assert_true(dp.len > 1000);
+    assert_int_equal(dp.len, ds.len);
+    assert_memory_equal(dp.data, ds.data, dp.len);
+    assert_int_equal(ap, as);
+    assert_memory_equal(hp, hs, 32);
+    sk_buf_free(&dp);
+    sk_buf_free(&ds);
+
+    /* promotion refuses when the standby knows of entries it has not applied */
+    uint64_t head = 0;
+    {
+        const char *args[] = {"--json", "stats", NULL};
+        assert_int_equal(admin(s.dir, s.data, args, &out), 0);
+        head = json_u64(out, "primary_head", "\"replication\"");
+        free(out);
+    }
+    set_local_u64(s.data, "primary_head", head + 3);
+    const char *promote[] = {"promote", NULL};
+    assert_int_equal(admin(s.dir, s.data, promote, &out), 1);
+    assert_non_null(strstr(out, "3 entries this standby has not applied"));
+    free(out);
+    set_local_u64(s.data, "primary_head", head);
+    const char *jpromote[] = {"--json", "promote", NULL};
+    assert_int_equal(admin(s.dir, s.data, jpromote, &out), 0);
+    assert_non_null(strstr(out, "\"promoted\":true"));
+    free(out);
+    /* a promoted store starts as a primary; the device follows it with the same pin */
+    assert_int_equal(sk_ts_start(&s, NULL), 0);
+    assert_int_equal(sk_tc_connect(&dev, s.port), 0);
+    uint64_t old_epoch = dev.epoch;
+    assert_int_equal(sk_tc_auth(&dev), 0);
+    assert_int_not_equal(dev.epoch, 0);
+    assert_int_not_equal(dev.epoch, old_epoch);
+    tally t;
+    pull_all(&dev, &t);
+    assert_int_equal(t.live, 6);
+    assert_int_equal(t.erased, 1);
+    sk_tc_close(&dev);
+    /* the old primary, demoted, sends devices on */
+    const char *demote[] = {"demote", NULL};
+    assert_int_equal(admin(p.dir, p.data, demote, NULL), 0);
+    assert_int_equal(sk_ts_start(&p, NULL), 0);
+    assert_int_equal(hello_answer(p.port, pin), SK_E_NOT_PRIMARY);
+    sk_tc_free(&dev);
+    sk_ts_teardown(&s);
+    sk_ts_teardown(&p);
+}
+
+typedef struct killer {
+    pid_t pid;
+    int delay_ms;
+} killer;
+
+static void *kill_later(void *arg)
+{
+    killer *k = arg;
+    sk_sleep_ms(k->delay_ms); /* the random moment of the crash */
+    kill(k->pid, SIGKILL);
+    return NULL;
+}
+
+#define LOAD_MAX 4000
+#define LOAD_BATCH 4
+
+typedef struct seen_ids {
+    sk_id *ids;
+    uint32_t n, cap;
+    uint32_t dup;
+} seen_ids;
+
+static int note_id(const sk_record *r, void *payload)
+{
+    seen_ids *s = payload;
+    if (r->flags & SK_REC_ERASED)
+        return 0;
+    for (uint32_t i = 0; i < s->n; i++)
+        if (memcmp(s->ids[i].b, r->id.b, 16) == 0) {
+            s->dup++;
+            return 0;
+        }
+    if (s->n < s->cap)
+        s->ids[s->n++] = r->id;
+    return 0;
+}
+
+static int has_id(const seen_ids *s, const sk_id *id)
+{
+    for (uint32_t i = 0; i < s->n; i++)
+        if (memcmp(s->ids[i].b, id->b, 16) == 0)
+            return 1;
+    return 0;
+}
+
+static void pull_ids(sk_tc *c, seen_ids *s)
+{
+    uint64_t next = 0;
+    int more = 1;
+    s->n = 0;
+    s->dup = 0;
+    for (int i = 0; more && i < 1000; i++)
+        assert_int_equal(sk_tc_pull(c, next, 1000, note_id, s, &next, &more, NULL), 0);
+    assert_int_equal(more, 0);
+}
+
+static void kill_round(unsigned seed)
+{
+    sk_ts p, s;
+    sk_tc dev;
+    uint8_t pin[SK_TLS_PIN_LEN];
+    char pin_hex[SK_TLS_PIN_HEX_LEN + 1], uri[512], code[SK_ENROLL_CODE_LEN + 1];
+    char *out = NULL;
+    sk_change *chs = calloc(LOAD_MAX, sizeof(*chs));
+    uint8_t *acked = calloc(LOAD_MAX, 1);
+    seen_ids ids = {calloc(LOAD_MAX, sizeof(sk_id)), 0, LOAD_MAX, 0};
+    assert_non_null(chs);
+    assert_non_null(acked);
+    assert_non_null(ids.ids);
+    assert_int_equal(sk_ts_setup(&p, "sk-killp"), 0);
+    assert_int_equal(sk_ts_setup(&s, "sk-kills"), 0);
+    assert_int_equal(sk_ts_tls(&p, pin), 0);
+    sk_tls_pin_format(pin_hex, pin);
+    snprintf(s.cert, sizeof(s.cert), "%s", p.cert);
+    snprintf(s.key, sizeof(s.key), "%s", p.key);
+    assert_int_equal(sk_ts_worker(&p, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    const char *pargs[] = {"--repl-sync", "refuse", "--repl-sync-timeout", "5", NULL};
+    assert_int_equal(sk_ts_start(&p, pargs), 0);
+    replica_uri(&p, pin_hex, p.port, uri, sizeof(uri));
+    const char *sargs[] = {"--standby-of", uri, NULL};
+    assert_int_equal(sk_ts_start(&s, sargs), 0);
+    assert_int_equal(sk_ts_code(&p, "fw1", 3600000, code), 0);
+    sk_tc_init(&dev);
+    dev.timeout_ms = 8000;
+    assert_int_equal(sk_tc_use_tls(&dev, pin), 0);
+    assert_int_equal(sk_tc_connect(&dev, p.port), 0);
+    assert_int_equal(sk_tc_enroll(&dev, code, "phone"), 0);
+    push_n(&dev, 1, 1, NULL); /* the standby is following (sync: this waited for it) */
+
+    /* load until the primary dies at a random moment */
+    srand(seed);
+    killer k = {p.proc.pid, 150 + rand() % 600};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, kill_later, &k), 0);
+    uint32_t n = 0;
+    uint64_t end = sk_mono_ms() + WAIT_MS;
+    while (n + LOAD_BATCH <= LOAD_MAX && sk_mono_ms() < end) {
+        sk_ack acks[LOAD_BATCH];
+        for (uint32_t i = 0; i < LOAD_BATCH; i++)
+            assert_int_equal(sk_tc_make_referral(&chs[n + i], 2 + n + i, sk_ts_now_ms(), "kl"), 0);
+        int rc = sk_tc_push(&dev, chs + n, LOAD_BATCH, acks);
+        if (rc == 0)
+            for (uint32_t i = 0; i < LOAD_BATCH; i++) {
+                assert_int_equal(acks[i].status, SK_ACK_APPLIED);
+                acked[n + i] = 1;
+            }
+        n += LOAD_BATCH;
+        if (rc)
+            break; /* the primary is gone (this batch may or may not have been committed) */
+    }
+    pthread_join(th, NULL);
+    (void)sk_proc_wait(&p.proc, 10000);
+    sk_tc_close(&dev);
+    uint32_t nacked = 0;
+    for (uint32_t i = 0; i < n; i++)
+        nacked += acked[i];
+    assert_true(nacked > 0);
+
+    /* promote; a standby that knows of entries it lacks (none acknowledged in sync mode) is
+     * promoted anyway, the devices give those back */
+    const char *promote[] = {"promote", NULL};
+    if (admin(s.dir, s.data, promote, &out) != 0) {
+        assert_non_null(strstr(out, "has not applied"));
+        free(out);
+        const char *force[] = {"promote", "--force", NULL};
+        assert_int_equal(admin(s.dir, s.data, force, &out), 0);
+    }
+    free(out);
+    wait_serving(s.port, pin);
+    assert_int_equal(sk_tc_connect(&dev, s.port), 0);
+    assert_int_equal(sk_tc_auth(&dev), 0);
+    pull_ids(&dev, &ids);
+    assert_int_equal(ids.dup, 0);
+    for (uint32_t i = 0; i < n; i++)
+        if (acked[i])
+            assert_true(has_id(&ids, &chs[i].id)); /* no acknowledged referral lost */
+    /* the device sends everything again under the same ops: each is there once */
+    for (uint32_t i = 0; i < n; i += LOAD_BATCH) {
+        sk_ack acks[LOAD_BATCH];
+        assert_int_equal(sk_tc_push(&dev, chs + i, LOAD_BATCH, acks), 0);
+        for (uint32_t j = 0; j < LOAD_BATCH; j++)
+            assert_int_equal(acks[j].status, SK_ACK_APPLIED);
+    }
+    pull_ids(&dev, &ids);
+    assert_int_equal(ids.dup, 0);
+    assert_int_equal(ids.n, n + 1);
+    print_message("seed %u: killed after %d ms, %u pushed, %u acknowledged, all on the standby\n",
+                  seed, k.delay_ms, n, nacked);
+    for (uint32_t i = 0; i < n; i++)
+        sk_change_free(&chs[i]);
+    free(chs);
+    free(acked);
+    free(ids.ids);
+    sk_tc_free(&dev);
+    sk_ts_teardown(&s);
+    sk_ts_teardown(&p);
+}
+
+static void test_failover_kill_under_load(void **state)
+{
+    (void)state;
+    for (unsigned seed = 1; seed <= 3; seed++)
+        kill_round(seed);
+}
+
+static void test_failover_sync_partition(void **state)
+{
+    (void)state;
+    sk_ts p, s;
+    sk_tc dev;
+    sk_proc netem;
+    uint8_t pin[SK_TLS_PIN_LEN];
+    char pin_hex[SK_TLS_PIN_HEX_LEN + 1], uri[512], code[SK_ENROLL_CODE_LEN + 1];
+    char up[32], portfile[700], nout[700];
+    char *out = NULL;
+    assert_int_equal(sk_ts_setup(&p, "sk-syncp"), 0);
+    assert_int_equal(sk_ts_setup(&s, "sk-syncs"), 0);
+    assert_int_equal(sk_ts_tls(&p, pin), 0);
+    sk_tls_pin_format(pin_hex, pin);
+    snprintf(s.cert, sizeof(s.cert), "%s", p.cert);
+    snprintf(s.key, sizeof(s.key), "%s", p.key);
+    assert_int_equal(sk_ts_worker(&p, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    const char *pargs[] = {"--repl-sync", "refuse", "--repl-sync-timeout", "1", NULL};
+    assert_int_equal(sk_ts_start(&p, pargs), 0);
+    /* the link between the two runs through the proxy, so it can be cut */
+    snprintf(up, sizeof(up), "127.0.0.1:%u", (unsigned)p.port);
+    snprintf(portfile, sizeof(portfile), "%s/netem.port", s.dir);
+    snprintf(nout, sizeof(nout), "%s/netem.out", s.dir);
+    char *nargv[] = {SAKHI_NETEM_BIN, "--listen", "127.0.0.1:0", "--upstream", up,
+                     "--port-file",   portfile,   NULL};
+    assert_int_equal(sk_proc_start(&netem, nargv, nout), 0);
+    assert_int_equal(sk_wait_file(portfile, 10000), 0);
+    char *pt = NULL;
+    assert_int_equal(sk_read_file(portfile, &pt, NULL), 0);
+    uint16_t nport = (uint16_t)atoi(pt);
+    free(pt);
+    replica_uri(&p, pin_hex, nport, uri, sizeof(uri));
+    const char *sargs[] = {"--standby-of", uri, NULL};
+    assert_int_equal(sk_ts_start(&s, sargs), 0);
+
+    assert_int_equal(sk_ts_code(&p, "fw1", 3600000, code), 0);
+    sk_tc_init(&dev);
+    assert_int_equal(sk_tc_use_tls(&dev, pin), 0);
+    assert_int_equal(sk_tc_connect(&dev, p.port), 0);
+    assert_int_equal(sk_tc_enroll(&dev, code, "phone"), 0);
+    /* acknowledged only once the standby applied it */
+    push_n(&dev, 1, 1, NULL);
+
+    /* partition: the primary can no longer acknowledge anything */
+    assert_int_equal(sk_proc_signal(&netem, SIGKILL), 0);
+    (void)sk_proc_wait(&netem, 5000); /* reaped; its exit status is the signal */
+    sk_change ch;
+    sk_ack ack;
+    assert_int_equal(sk_tc_make_referral(&ch, 2, sk_ts_now_ms(), "rp"), 0);
+    uint64_t t0 = sk_mono_ms();
+    assert_int_equal(sk_tc_push(&dev, &ch, 1, &ack), -SK_E_NOT_REPLICATED);
+    assert_true(sk_mono_ms() - t0 < 10000);
+
+    /* the standby is promoted (it knows of nothing it lacks: the refused push never reached
+     * it) and the device gives the referral to it: there once */
+    const char *promote[] = {"promote", NULL};
+    assert_int_equal(admin(s.dir, s.data, promote, &out), 0);
+    free(out);
+    wait_serving(s.port, pin);
+    sk_tc_close(&dev);
+    assert_int_equal(sk_tc_connect(&dev, s.port), 0);
+    assert_int_equal(sk_tc_auth(&dev), 0);
+    assert_int_equal(sk_tc_push(&dev, &ch, 1, &ack), 0);
+    assert_int_equal(ack.status, SK_ACK_APPLIED);
+    assert_int_equal(sk_tc_push(&dev, &ch, 1, &ack), 0); /* again: the same ack, applied once */
+    assert_int_equal(ack.status, SK_ACK_APPLIED);
+    tally t;
+    pull_all(&dev, &t);
+    assert_int_equal(t.live, 2);
+    sk_tc_close(&dev);
+    sk_change_free(&ch);
+
+    /* the old primary, still up and cut off, acknowledges nothing */
+    assert_int_equal(sk_tc_connect(&dev, p.port), 0);
+    assert_int_equal(sk_tc_auth(&dev), 0);
+    assert_int_equal(sk_tc_make_referral(&ch, 3, sk_ts_now_ms(), "rp"), 0);
+    assert_int_equal(sk_tc_push(&dev, &ch, 1, &ack), -SK_E_NOT_REPLICATED);
+    sk_change_free(&ch);
+    assert_true(sk_file_contains(s.log, "event=repl_promoted"));
+    sk_tc_free(&dev);
+    sk_ts_teardown(&s);
+    sk_ts_teardown(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replication_standby_follows_and_promotes),
+        cmocka_unit_test(test_failover_kill_under_load),
+        cmocka_unit_test(test_failover_sync_partition),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
