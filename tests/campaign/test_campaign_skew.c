@@ -72,21 +72,6 @@ static sakhi_client *device(fx *f, int64_t clock_offset_ms, int *n_out)
     return c;
 }
 
-static void sync_ok(fx *f, sakhi_client *c, sakhi_sync_result *res)
-{
-    sakhi_sync_result local = SAKHI_SYNC_RESULT_INIT;
-    sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
-    if (!res)
-        res = &local;
-    so.host = "127.0.0.1";
-    so.port = f->ts.port;
-    res->version = SAKHI_SYNC_RESULT_VERSION;
-    int rc = sakhi_sync(res, c, &so);
-    if (rc)
-        fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
-    assert_int_equal(res->complete, 1);
-}
-
 /* A routine referral (sk_td_referral's fields, name withheld) saved on c as id. */
 static void capture(sakhi_client *c, char id[SAKHI_ID_STRLEN])
 {
@@ -178,10 +163,10 @@ static void round_run(fx *f, uint64_t seed, int64_t off_a, int64_t off_b, int a_
     sakhi_client *a = device(f, off_a, &na);
     sakhi_client *b = device(f, off_b, &nb);
     /* A handshake first, so the creation itself carries a corrected stamp. */
-    sync_ok(f, a, NULL);
+    sk_fx_sync(a, f->ts.port, NULL);
     capture(a, id);
-    sync_ok(f, a, NULL);
-    sync_ok(f, b, NULL);
+    sk_fx_sync(a, f->ts.port, NULL);
+    sk_fx_sync(b, f->ts.port, NULL);
     dev_view(a, id, got, sizeof(got), &ver_a, &rev);
     assert_string_equal(got, "Diskit");
     assert_int_equal(rev, 0);
@@ -222,8 +207,8 @@ static void round_run(fx *f, uint64_t seed, int64_t off_a, int64_t off_b, int a_
 
     sakhi_sync_result r1 = SAKHI_SYNC_RESULT_INIT, r2 = SAKHI_SYNC_RESULT_INIT;
     sakhi_client *s1 = a_syncs_first ? a : b, *s2 = a_syncs_first ? b : a;
-    sync_ok(f, s1, &r1);
-    sync_ok(f, s2, &r2);
+    sk_fx_sync(s1, f->ts.port, &r1);
+    sk_fx_sync(s2, f->ts.port, &r2);
     /* The first to sync edited what it saw (base = current version): APPLIED. The second met a
      * concurrent, different value: MERGED, whichever value won. */
     assert_int_equal(r1.pushed, 1);
@@ -288,8 +273,8 @@ static void round_run(fx *f, uint64_t seed, int64_t off_a, int64_t off_b, int a_
     sk_record_free(&rec);
 
     /* Both devices converge on the server's value after another sync. */
-    sync_ok(f, a, NULL);
-    sync_ok(f, b, NULL);
+    sk_fx_sync(a, f->ts.port, NULL);
+    sk_fx_sync(b, f->ts.port, NULL);
     dev_view(a, id, got, sizeof(got), &ver_a, &rev);
     assert_string_equal(got, v_win);
     assert_int_equal(rev, 1);

@@ -112,17 +112,6 @@ static int sync_via(sakhi_client *c, uint16_t port, sakhi_sync_result *res,
     return sakhi_sync(res, c, &so);
 }
 
-static void sync_ok(fx *f, sakhi_client *c, sakhi_sync_result *res)
-{
-    sakhi_sync_result local = SAKHI_SYNC_RESULT_INIT;
-    if (!res)
-        res = &local;
-    int rc = sync_via(c, f->ts.port, res, NULL);
-    if (rc)
-        fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
-    assert_int_equal(res->complete, 1);
-}
-
 static unsigned scale(void)
 {
     const char *e = getenv("SAKHI_FIELD_SCALE");
@@ -200,7 +189,7 @@ static void test_months_offline(void **state)
     char ids[6][SAKHI_ID_STRLEN];
     for (int i = 0; i < 6; i++)
         capture(c, SAKHI_URGENCY_ROUTINE, ids[i]);
-    sync_ok(f, c, NULL);
+    sk_fx_sync(c, f->ts.port, NULL);
     sakhi_status st = SAKHI_STATUS_INIT;
     assert_int_equal(sakhi_status_get(&st, c), 0);
     uint64_t now = sk_ts_now_ms();
@@ -256,7 +245,7 @@ static void test_months_offline(void **state)
     char fresh[SAKHI_ID_STRLEN];
     capture(c, SAKHI_URGENCY_URGENT, fresh);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    sync_ok(f, c, &res);
+    sk_fx_sync(c, f->ts.port, &res);
     assert_int_equal(res.pushed, 1);
     assert_int_equal(res.pulled, 4); /* 2 deletions + 1 edit + its own new record */
     printf("FIGURE months_offline pulled=%llu bytes_received=%llu\n",
@@ -340,7 +329,7 @@ static void test_crash_mid_sync_keeps_outbox(void **state)
     assert_int_equal(left, 20 - (uint64_t)b); /* nothing unsent was dropped */
     assert_true(left >= 12);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    sync_ok(f, c, &res);
+    sk_fx_sync(c, f->ts.port, &res);
     assert_int_equal(sk_td_pending(c), 0);
     uint64_t nrec, seq;
     assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
@@ -360,7 +349,7 @@ static void test_server_restored_from_older_backup(void **state)
     char ids[12][SAKHI_ID_STRLEN];
     for (int i = 0; i < 3; i++)
         capture(a, SAKHI_URGENCY_ROUTINE, ids[i]);
-    sync_ok(f, a, NULL);
+    sk_fx_sync(a, f->ts.port, NULL);
 
     /* the centre's nightly backup */
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
@@ -369,7 +358,7 @@ static void test_server_restored_from_older_backup(void **state)
 
     for (int i = 3; i < 6; i++)
         capture(a, SAKHI_URGENCY_ROUTINE, ids[i]);
-    sync_ok(f, a, NULL);
+    sk_fx_sync(a, f->ts.port, NULL);
     sakhi_status st = SAKHI_STATUS_INIT;
     assert_int_equal(sakhi_status_get(&st, a), 0);
     assert_int_equal(st.cursor, 6);
@@ -396,7 +385,7 @@ static void test_server_restored_from_older_backup(void **state)
     sakhi_client *b = device(f, "fw1", 0, NULL);
     char bid[SAKHI_ID_STRLEN];
     capture(b, SAKHI_URGENCY_ROUTINE, bid);
-    sync_ok(f, b, NULL);
+    sk_fx_sync(b, f->ts.port, NULL);
 
     /* device A: WELCOME shows a new epoch (the directory is a copy) that kept the history up
      * to 3, below its cursor 6: it pulls again from 0 and sees B's record, which a pull from 6
@@ -404,7 +393,7 @@ static void test_server_restored_from_older_backup(void **state)
      * backup (PROTOCOL.md section 5.6) besides pushing its 2 unsent ones */
     assert_int_equal(sk_td_pending(a), 2);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    sync_ok(f, a, &res);
+    sk_fx_sync(a, f->ts.port, &res);
     assert_int_equal(res.server_behind, 1);
     assert_int_equal(res.pushed, 5);
     assert_int_equal(res.applied, 5);
@@ -469,7 +458,7 @@ static void test_urgent_first_on_2g(void **state)
         assert_int_equal(sk_td_state(c, ids[i]),
                          i % 16 == 7 ? SAKHI_SYNC_RECEIVED : SAKHI_SYNC_PENDING);
     assert_true(fa.t_first - fa.t0 < 30000);
-    sync_ok(f, c, NULL);
+    sk_fx_sync(c, f->ts.port, NULL);
     assert_int_equal(sk_td_pending(c), 0);
     sakhi_close(c);
 }

@@ -32,6 +32,7 @@
 #include "sk_proc.h"
 #include "sk_store.h"
 #include "sk_testdevice.h"
+#include "sk_testfixture.h"
 #include "sk_testserver.h"
 
 #include <stdio.h>
@@ -65,15 +66,6 @@ static int admin(const char *first, ...)
     if (rc != 0)
         print_message("sakhi-admin %s: %s", first, g_text);
     return rc;
-}
-
-static void sync_ok(sakhi_client *c)
-{
-    sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    int rc = sakhi_sync(&res, c, NULL);
-    if (rc)
-        fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
-    assert_int_equal(res.complete, 1);
 }
 
 static uint64_t dev_status(sakhi_client *c, const char *id, int *stub)
@@ -122,8 +114,8 @@ static void test_casework_end_to_end(void **state)
     /* 1. captured offline (no sync yet), then synced; the second device gets it */
     assert_int_equal(sk_td_capture(id, d1, "Test Person", SAKHI_URGENCY_URGENT, 1), 0);
     assert_int_equal(sk_td_pending(d1), 1);
-    sync_ok(d1);
-    sync_ok(d2);
+    sk_fx_sync(d1, 0, NULL);
+    sk_fx_sync(d2, 0, NULL);
     assert_int_equal(dev_status(d2, id, &stub), SK_STATUS_RECEIVED);
 
     /* 2. both devices change the village offline: REVIEW; staff take device 1's value */
@@ -136,8 +128,8 @@ static void test_casework_end_to_end(void **state)
     assert_int_equal(sakhi_referral_set_village(r, "Sumur"), 0);
     assert_int_equal(sakhi_referral_save(NULL, d2, r), 0);
     sakhi_referral_free(r);
-    sync_ok(d1);
-    sync_ok(d2);
+    sk_fx_sync(d1, 0, NULL);
+    sk_fx_sync(d2, 0, NULL);
     assert_int_equal(admin("--json", "review", "list", id, NULL), 0);
     assert_non_null(strstr(g_text, "\"field\":\"village\""));
     const char *hunder = strstr(g_text, "\"value\":\"Hunder\"");
@@ -158,7 +150,7 @@ static void test_casework_end_to_end(void **state)
         admin("task", "add", id, "--for", "asha", "--in-days", "7", "Visit her at home", NULL), 0);
 
     /* 4. the ASHA's device: a stub with her task, completed offline, synced */
-    sync_ok(d1);
+    sk_fx_sync(d1, 0, NULL);
     assert_int_equal(dev_status(d1, id, &stub), SK_STATUS_ACCEPTED);
     assert_int_equal(stub, 1);
     sakhi_record *rec;
@@ -182,7 +174,7 @@ static void test_casework_end_to_end(void **state)
     assert_int_equal(t.state, SAKHI_TASK_DONE);
     assert_int_equal(t.urgency, 0);
     sakhi_record_free(rec);
-    sync_ok(d1);
+    sk_fx_sync(d1, 0, NULL);
     assert_int_equal(sk_td_pending(d1), 0);
     /* staff see it done, with her note */
     {
@@ -207,7 +199,7 @@ static void test_casework_end_to_end(void **state)
     /* 5. referred onward, reopened, closed, reopened: the ASHA's device shows each status */
     assert_int_equal(admin("refer", id, "--to", "protection_officer", "--detail", "PO Leh", NULL),
                      0);
-    sync_ok(d1);
+    sk_fx_sync(d1, 0, NULL);
     assert_int_equal(dev_status(d1, id, &stub), SK_STATUS_REFERRED);
     assert_int_equal(stub, 1);
     /* the referral's follow-up visit reached her too */
@@ -217,10 +209,10 @@ static void test_casework_end_to_end(void **state)
     assert_int_equal(admin("reopen", id, "--reason", "the protection officer sent her back", NULL),
                      0);
     assert_int_equal(admin("close", id, "--reason", "services given", NULL), 0);
-    sync_ok(d1);
+    sk_fx_sync(d1, 0, NULL);
     assert_int_equal(dev_status(d1, id, &stub), SK_STATUS_CLOSED);
     assert_int_equal(admin("reopen", id, "--reason", "new incident", NULL), 0);
-    sync_ok(d1);
+    sk_fx_sync(d1, 0, NULL);
     assert_int_equal(dev_status(d1, id, &stub), SK_STATUS_IN_SERVICE);
     assert_int_equal(stub, 1);
 

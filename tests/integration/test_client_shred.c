@@ -36,6 +36,7 @@
 
 #include "sk_client_test.h"
 #include "sk_client.h"
+#include "sk_testfixture.h"
 #include "sk_testserver.h"
 
 #include <dirent.h>
@@ -96,15 +97,6 @@ static void capture(sakhi_client *c, const char *name, const char *phone, const 
     if (rc)
         fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
     sakhi_referral_free(r);
-}
-
-static void sync_ok(sakhi_client *c, sakhi_sync_result *res)
-{
-    *res = (sakhi_sync_result)SAKHI_SYNC_RESULT_INIT;
-    int rc = sakhi_sync(res, c, NULL);
-    if (rc)
-        fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
-    assert_int_equal(res->complete, 1);
 }
 
 /* The raw `records` value of id as the store holds it (sealed: slot || nonce || ct || tag). */
@@ -205,7 +197,7 @@ static void test_erasure_shreds_device_copy(void **state)
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(f));
     capture(f, CANARY_NAME, CANARY_PHONE, CANARY_NOTES, id_er);
     capture(f, "Kept Person", NULL, "an ordinary referral that stays", id_keep);
-    sync_ok(f, &res);
+    sk_fx_sync(f, 0, &res);
     assert_int_equal(res.pushed, 2);
     assert_int_equal(res.applied, 2);
     sakhi_close(f);
@@ -220,7 +212,7 @@ static void test_erasure_shreds_device_copy(void **state)
                                                         .plaintext = 1},
                                 NULL)))
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
-    sync_ok(c, &res);
+    sk_fx_sync(c, 0, &res);
     assert_int_equal(res.pulled, 2);
     char *json = NULL;
     assert_int_equal(sakhi_record_json(&json, c, id_er), 0);
@@ -268,7 +260,7 @@ static void test_erasure_shreds_device_copy(void **state)
     assert_int_equal(pending, 1);
 
     /* The device syncs: the record is gone, with its pending change; the other one stays. */
-    sync_ok(c, &res);
+    sk_fx_sync(c, 0, &res);
     sakhi_record *rec = NULL;
     assert_int_equal(sakhi_record_get(&rec, c, id_er), SAKHI_ENOTFOUND);
     assert_int_equal(sakhi_pending_count(&pending, c), 0);
@@ -279,7 +271,7 @@ static void test_erasure_shreds_device_copy(void **state)
 
     /* The field worker's phone that captured it is told too, and shreds its copy. */
     f = open_store(fdev);
-    sync_ok(f, &res);
+    sk_fx_sync(f, 0, &res);
     assert_int_equal(sakhi_record_get(&rec, f, id_er), SAKHI_ENOTFOUND);
     assert_int_equal(sakhi_record_get(&rec, f, id_keep), 0);
     sakhi_record_free(rec);

@@ -99,18 +99,6 @@ static void capture(sakhi_client *c, const char *name, int urgency, char id[SAKH
     sakhi_referral_free(r);
 }
 
-static void sync_ok(sakhi_client *c, sakhi_sync_result *res)
-{
-    sakhi_sync_result local = SAKHI_SYNC_RESULT_INIT;
-    if (!res)
-        res = &local;
-    res->version = SAKHI_SYNC_RESULT_VERSION;
-    int rc = sakhi_sync(res, c, NULL);
-    if (rc)
-        fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
-    assert_int_equal(res->complete, 1);
-}
-
 /* All ids on a device, in list order. */
 static size_t list_all(sakhi_client *c, char (*ids)[SAKHI_ID_STRLEN], size_t cap)
 {
@@ -149,7 +137,7 @@ static void test_enroll_push_pull(void **state)
     assert_int_equal(sakhi_followup_add(c, ids[0], "called back, safe now"), 0);
     assert_int_equal(sk_td_pending(c), 4);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    sync_ok(c, &res);
+    sk_fx_sync(c, 0, &res);
     assert_int_equal(res.pushed, 4);
     /* the follow-up was queued before the create was acked: the server may call it MERGED */
     assert_int_equal(res.applied + res.merged, 4);
@@ -173,7 +161,7 @@ static void test_enroll_push_pull(void **state)
     assert_int_equal(nrec, 3);
     assert_int_equal(seq, 4);
     /* a second sync has nothing to do */
-    sync_ok(c, &res);
+    sk_fx_sync(c, 0, &res);
     assert_int_equal(res.pushed, 0);
     assert_int_equal(res.pulled, 0);
     assert_int_equal(sakhi_status_get(&st, c), 0);
@@ -198,7 +186,7 @@ static void test_three_devices_converge(void **state)
                     k == 3 ? SAKHI_URGENCY_IMMEDIATE_DANGER : SAKHI_URGENCY_URGENT, ids[i * 4 + k]);
     for (int round = 0; round < 2; round++)
         for (int i = 0; i < 3; i++)
-            sync_ok(d[i], NULL);
+            sk_fx_sync(d[i], 0, NULL);
     uint64_t nrec, seq;
     assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
     assert_int_equal(nrec, 12);
@@ -418,7 +406,7 @@ static void test_urgent_first_batch(void **state)
     for (int i = 0; i < 4; i++)
         assert_int_equal(sk_td_state(c, ids[i]), SAKHI_SYNC_PENDING);
     assert_int_equal(sk_td_pending(c), 4);
-    sync_ok(c, NULL);
+    sk_fx_sync(c, 0, NULL);
     assert_int_equal(sk_td_pending(c), 0);
     sakhi_close(c);
 }
@@ -462,7 +450,7 @@ static void test_rejected_then_fixed_or_discarded(void **state)
     capture(c, "withheld", SAKHI_URGENCY_URGENT, good);
 
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    sync_ok(c, &res);
+    sk_fx_sync(c, 0, &res);
     assert_int_equal(res.pushed, 3);
     assert_int_equal(res.applied, 1);
     assert_int_equal(res.rejected, 2);
@@ -490,7 +478,7 @@ static void test_rejected_then_fixed_or_discarded(void **state)
     assert_int_equal(st.rejected, 2);
 
     /* a second sync does not resend or forget it */
-    sync_ok(c, &res);
+    sk_fx_sync(c, 0, &res);
     assert_int_equal(res.pushed, 0);
     assert_int_equal(sk_td_state(c, bad1), SAKHI_SYNC_REJECTED);
 
@@ -505,7 +493,7 @@ static void test_rejected_then_fixed_or_discarded(void **state)
     assert_int_equal(sakhi_discard_change(c, bad2), 0);
     assert_int_equal(sakhi_record_get(&rec, c, bad2), SAKHI_ENOTFOUND);
     assert_int_equal(sakhi_discard_change(c, good), SAKHI_ESTATE);
-    sync_ok(c, &res);
+    sk_fx_sync(c, 0, &res);
     assert_int_equal(res.applied, 1);
     assert_int_equal(sk_td_state(c, bad1), SAKHI_SYNC_RECEIVED);
     uint64_t nrec, seq;
@@ -526,7 +514,7 @@ static void staff_set_status(sakhi_client *s, const char *id, int status)
         fail_msg("staff save: %d %s", rc, sakhi_errmsg(s));
     sakhi_referral_free(r);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    sync_ok(s, &res);
+    sk_fx_sync(s, 0, &res);
     assert_int_equal(res.rejected, 0);
 }
 
@@ -537,8 +525,8 @@ static void test_accept_makes_stub(void **state)
     sakhi_client *st = device(f, "st1", 1);
     char id[SAKHI_ID_STRLEN];
     capture(fw, "Canary Stub Name", SAKHI_URGENCY_URGENT, id);
-    sync_ok(fw, NULL);
-    sync_ok(st, NULL);
+    sk_fx_sync(fw, 0, NULL);
+    sk_fx_sync(st, 0, NULL);
     assert_int_equal(sk_td_state(st, id), SAKHI_SYNC_RECEIVED);
     staff_set_status(st, id, SAKHI_STATUS_RECEIVED);
     staff_set_status(st, id, SAKHI_STATUS_ACCEPTED);
@@ -553,7 +541,7 @@ static void test_accept_makes_stub(void **state)
     sakhi_record_free(rec);
 
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    sync_ok(fw, &res);
+    sk_fx_sync(fw, 0, &res);
     assert_int_equal(res.stubbed, 1);
     assert_int_equal(sakhi_record_get(&rec, fw, id), 0);
     assert_true(sakhi_record_is_stub(rec));
@@ -633,7 +621,7 @@ static void test_capture_during_sync(void **state)
     assert_int_equal(j.rc, 0);
     assert_int_equal(j.res.pushed, 150);
     assert_int_equal(sk_td_pending(c), 20);
-    sync_ok(c, NULL);
+    sk_fx_sync(c, 0, NULL);
     assert_int_equal(sk_td_pending(c), 0);
     uint64_t nrec, seq;
     assert_int_equal(sk_ts_stats(&f->ts, &nrec, &seq), 0);
@@ -691,7 +679,7 @@ static void test_cancel_and_timeout(void **state)
     so.port = port;
     assert_int_equal(sakhi_sync(&res, c, &so), SAKHI_ENET);
     /* nothing lost: the real server gets it */
-    sync_ok(c, NULL);
+    sk_fx_sync(c, 0, NULL);
     assert_int_equal(sk_td_pending(c), 0);
     sakhi_close(c);
 }
@@ -704,7 +692,7 @@ static void test_revoked_device_wipes(void **state)
     sakhi_client *c = device(f, "fw1", 1);
     char id[SAKHI_ID_STRLEN], path[700];
     capture(c, "Canary Revoked Name", SAKHI_URGENCY_URGENT, id);
-    sync_ok(c, NULL);
+    sk_fx_sync(c, 0, NULL);
     sakhi_status st = SAKHI_STATUS_INIT;
     assert_int_equal(sakhi_status_get(&st, c), 0);
     sk_store *s = NULL;

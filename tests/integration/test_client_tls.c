@@ -159,18 +159,6 @@ static void capture(sakhi_client *c, const char *name, int canaries, char id[SAK
     sakhi_referral_free(r);
 }
 
-static void sync_ok(sakhi_client *c, sakhi_sync_result *res)
-{
-    sakhi_sync_result local = SAKHI_SYNC_RESULT_INIT;
-    if (!res)
-        res = &local;
-    res->version = SAKHI_SYNC_RESULT_VERSION;
-    int rc = sakhi_sync(res, c, NULL);
-    if (rc)
-        fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
-    assert_int_equal(res->complete, 1);
-}
-
 static uint64_t pending(sakhi_client *c)
 {
     uint64_t n = 0;
@@ -201,7 +189,7 @@ static void test_sync_over_tls(void **state)
         capture(fw, "withheld", 0, ids[i]);
     assert_int_equal(pending(fw), 3);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    sync_ok(fw, &res);
+    sk_fx_sync(fw, 0, &res);
     assert_int_equal(res.applied, 3);
     assert_int_equal(pending(fw), 0);
     assert_true(res.bytes_sent > 0 && res.bytes_received > 0);
@@ -209,7 +197,7 @@ static void test_sync_over_tls(void **state)
     /* centre staff on another device pulls them over TLS */
     sakhi_client *st_dev = device(f, "st1", 0, NULL, 0);
     sakhi_sync_result r2 = SAKHI_SYNC_RESULT_INIT;
-    sync_ok(st_dev, &r2);
+    sk_fx_sync(st_dev, 0, &r2);
     assert_int_equal(r2.pulled, 3);
     for (int i = 0; i < 3; i++) {
         sakhi_record *rec = NULL;
@@ -218,7 +206,7 @@ static void test_sync_over_tls(void **state)
         sakhi_record_free(rec);
     }
     /* the same handle syncs again (a second TLS session) */
-    sync_ok(fw, NULL);
+    sk_fx_sync(fw, 0, NULL);
     sakhi_close(st_dev);
     sakhi_close(fw);
 }
@@ -283,7 +271,7 @@ static void test_wrong_key(void **state)
     char code2[SK_ENROLL_CODE_LEN + 1] = "";
     assert_int_equal(enroll_pin(f, st_dev, "st1", other_hex, code2), 0);
     sakhi_sync_result r2 = SAKHI_SYNC_RESULT_INIT;
-    sync_ok(st_dev, &r2);
+    sk_fx_sync(st_dev, 0, &r2);
     assert_int_equal(r2.pulled, 0);
 
     /* Back on the right key, everything goes through. */
@@ -311,7 +299,7 @@ static void run_with_validity(fx *f, int64_t nb_s, int64_t na_s)
     char id[SAKHI_ID_STRLEN];
     capture(c, "withheld", 0, id);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    sync_ok(c, &res);
+    sk_fx_sync(c, 0, &res);
     assert_int_equal(res.applied, 1);
     sakhi_close(c);
 }
@@ -342,10 +330,10 @@ static void run_clock_off(fx *f, int64_t offset_ms)
     /* stamped with the server's time learnt at enrollment, not the device's */
     assert_true(created + 60000 > now && created < now + 60000);
     assert_int_equal(sakhi_followup_add(fw, id, "visited again"), 0);
-    sync_ok(fw, NULL);
+    sk_fx_sync(fw, 0, NULL);
 
     sakhi_client *st = device(f, "st1", 0, NULL, 0);
-    sync_ok(st, NULL);
+    sk_fx_sync(st, 0, NULL);
     assert_int_equal(sakhi_record_get(&rec, st, id), 0);
     assert_int_equal(sakhi_record_get_uint(&created, rec, "created_at"), 0);
     assert_true(created + 60000 > now && created < now + 60000);
@@ -357,8 +345,8 @@ static void run_clock_off(fx *f, int64_t offset_ms)
     assert_int_equal(sakhi_referral_set_status(r, SAKHI_STATUS_RECEIVED), 0);
     assert_int_equal(sakhi_referral_save(NULL, st, r), 0);
     sakhi_referral_free(r);
-    sync_ok(st, NULL);
-    sync_ok(fw, NULL);
+    sk_fx_sync(st, 0, NULL);
+    sk_fx_sync(fw, 0, NULL);
     uint64_t status = 0;
     assert_int_equal(sakhi_record_get(&rec, fw, id), 0);
     assert_int_equal(sakhi_record_get_uint(&status, rec, "status"), 0);
@@ -437,7 +425,7 @@ static void test_plaintext_rules(void **state)
     assert_int_equal(sakhi_status_get(&st, p), 0);
     assert_int_equal(st.plaintext, 1);
     assert_string_equal(st.server_pin, "");
-    sync_ok(p, NULL);
+    sk_fx_sync(p, 0, NULL);
     so.host = "192.0.2.1"; /* an override cannot take plaintext off the machine */
     assert_int_equal(sakhi_sync(NULL, p, &so), SAKHI_EINVAL);
     /* the TLS store against the plaintext server: no TLS answer, nothing sent in clear */
@@ -496,7 +484,7 @@ static void test_handshake_timeout_and_cancel(void **state)
     assert_int_equal(sakhi_sync(NULL, c, &so), SAKHI_ECANCELED);
     assert_true(sk_ts_now_ms() - t0 < 5000);
     close(lfd);
-    sync_ok(c, NULL); /* the real server still works */
+    sk_fx_sync(c, 0, NULL); /* the real server still works */
     sakhi_close(c);
 }
 
@@ -562,8 +550,8 @@ static void test_secrets_hygiene(void **state)
     char id[SAKHI_ID_STRLEN];
     capture(fw, CANARY_NAME, 1, id);
     assert_int_equal(sakhi_followup_add(fw, id, CANARY_FOLLOWUP), 0);
-    sync_ok(fw, NULL);
-    sync_ok(st, NULL);
+    sk_fx_sync(fw, 0, NULL);
+    sk_fx_sync(st, 0, NULL);
     /* the data really travelled: staff sees the canaries in clear through the API */
     sakhi_record *rec = NULL;
     const char *s = NULL;
@@ -575,8 +563,8 @@ static void test_secrets_hygiene(void **state)
     sakhi_record_free(rec);
     /* both ways: staff adds a follow-up the field device pulls */
     assert_int_equal(sakhi_followup_add(st, id, CANARY_FOLLOWUP " (staff)"), 0);
-    sync_ok(st, NULL);
-    sync_ok(fw, NULL);
+    sk_fx_sync(st, 0, NULL);
+    sk_fx_sync(fw, 0, NULL);
     assert_true(f->loglen > 0); /* the log callback was called (at debug level) */
     assert_int_equal(hits_in(sakhi_errmsg(fw), strlen(sakhi_errmsg(fw)), "errmsg"), 0);
     sakhi_close(st);

@@ -84,3 +84,18 @@ int sk_fx_free(void **state)
     free(ts);
     return 0;
 }
+
+void sk_fx_sync(sakhi_client *c, uint16_t port, sakhi_sync_result *res)
+{
+    sakhi_sync_result local = SAKHI_SYNC_RESULT_INIT;
+    sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
+    if (!res)
+        res = &local;
+    *res = (sakhi_sync_result)SAKHI_SYNC_RESULT_INIT;
+    so.host = "127.0.0.1";
+    so.port = port;
+    int rc = sakhi_sync(res, c, port ? &so : NULL);
+    if (rc)
+        fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
+    assert_int_equal(res->complete, 1);
+}

@@ -48,4 +48,8 @@ int sk_fx_stop(void **state);
 int sk_fx_stop_any(void **state);
 int sk_fx_free(void **state);
 
+/* Sync c with the server it enrolled with (port 0) or with 127.0.0.1:port; fails the test unless
+ * sakhi_sync returns 0 and the sync completed. res (may be NULL) gets the result. */
+void sk_fx_sync(sakhi_client *c, uint16_t port, sakhi_sync_result *res);
+
 #endif
