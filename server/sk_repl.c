@@ -74,8 +74,10 @@ typedef struct hold {
 
 typedef struct sk_repl {
     sk_server *srv;
-    int stop;    /* atomic: the standby thread stops */
-    int stopped; /* loop thread: sk_repl_stop ran (nothing is held any more) */
+    int stop;         /* atomic: the standby thread stops */
+    int stopped;      /* loop thread: sk_repl_stop ran (nothing is held any more) */
+    int tick_closing; /* its close callback has not run yet: it frees r when free_me */
+    int free_me;
     /* primary */
     uv_timer_t tick;
     int tick_init;
@@ -1075,7 +1077,8 @@ static int apply_data(sk_repl *r, follow *f, const sk_repl_data *d)
             uint8_t snap[2 + SK_REPL_KEY_MAX];
             snap[0] = (uint8_t)d->snap_db;
             snap[1] = d->snap_key != NULL;
-            memcpy(snap + 2, d->snap_key, d->snap_klen);
+            if (d->snap_klen)
+                memcpy(snap + 2, d->snap_key, d->snap_klen);
             rc = sk_store_local_put_txn(st, txn, "snap", snap, 2 + (size_t)d->snap_klen);
         } else {
             rc = sk_store_local_put_txn(st, txn, "snap", NULL, 0);
@@ -1102,7 +1105,8 @@ static int apply_data(sk_repl *r, follow *f, const sk_repl_data *d)
         f->snap_db = d->snap_db;
         f->has_key = d->snap_key != NULL;
         f->snap_klen = d->snap_klen;
-        memcpy(f->snap_key, d->snap_key, d->snap_klen);
+        if (d->snap_klen)
+            memcpy(f->snap_key, d->snap_key, d->snap_klen);
         if (!d->snap_db)
             f->epoch = d->epoch;
     }
@@ -1436,6 +1440,15 @@ int sk_repl_init(sk_server *srv, char *err, size_t errcap)
     return 0;
 }
 
+/* The timer lives in r: r goes only once libuv is done with it. */
+static void on_tick_closed(uv_handle_t *h)
+{
+    sk_repl *r = h->data;
+    r->tick_closing = 0;
+    if (r->free_me)
+        free(r);
+}
+
 void sk_repl_stop(sk_server *srv)
 {
     sk_repl *r = srv->repl;
@@ -1457,7 +1470,8 @@ void sk_repl_stop(sk_server *srv)
     r->npark = 0;
     if (r->tick_init) {
         uv_timer_stop(&r->tick);
-        uv_close((uv_handle_t *)&r->tick, NULL);
+        r->tick_closing = 1;
+        uv_close((uv_handle_t *)&r->tick, on_tick_closed);
         r->tick_init = 0;
     }
 }
@@ -1467,9 +1481,14 @@ void sk_repl_free(sk_server *srv)
     sk_repl *r = srv->repl;
     if (!r)
         return;
+    sk_repl_stop(srv);
     sk_tls_ctx_free(r->tls);
+    r->tls = NULL;
     OPENSSL_cleanse(r->priv, sizeof(r->priv));
-    free(r);
     srv->repl = NULL;
     srv->repl_hooks = NULL;
+    if (r->tick_closing)
+        r->free_me = 1; /* on_tick_closed frees it */
+    else
+        free(r);
 }
