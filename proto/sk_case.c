@@ -12,6 +12,7 @@
 #include "sk_case.h"
 
 #include "sk_err.h"
+#include "sk_district.h"
 #include "sk_text.h"
 
 #include <stdarg.h>
@@ -463,16 +464,18 @@ static int check_str(const sk_record *r, uint32_t key, size_t max, int required,
     return 0;
 }
 
-/* "LEH-2026-000123": prefix of the district, 4-digit year, at least 6 digits of serial. */
+/* "LEH-2026-000123": the district's prefix (2 to 5 capital letters, sk_district.h), a 4-digit
+ * year, at least 6 digits of serial. */
 static int case_no_ok(const char *p, uint32_t n)
 {
-    if (n < 15 || n > LIM_CASE_NO)
+    uint32_t k = 0;
+    while (k < n && k <= SK_DISTRICT_PREFIX_MAX && p[k] >= 'A' && p[k] <= 'Z')
+        k++;
+    if (k < 2 || k > SK_DISTRICT_PREFIX_MAX || n < k + 12 || n > LIM_CASE_NO || p[k] != '-')
         return 0;
-    if (memcmp(p, "LEH-", 4) != 0 && memcmp(p, "KGL-", 4) != 0)
-        return 0;
-    for (uint32_t i = 4; i < n; i++) {
+    for (uint32_t i = k + 1; i < n; i++) {
         int digit = p[i] >= '0' && p[i] <= '9';
-        if (i == 8 ? p[i] != '-' : !digit)
+        if (i == k + 5 ? p[i] != '-' : !digit)
             return 0;
     }
     return 1;
@@ -800,7 +803,12 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
     TRY(check_str(r, SK_F_WORKER, LIM_WORKER, 0, 0, NULL, NULL, &p, err));
 
     /* where */
-    TRY(check_enum(r, SK_F_DISTRICT, SK_ENUM_DISTRICT, 1, flags, &u, &p, err));
+    /* The centre's districts are data (sk_district.h, sent in WELCOME): any code in range is a
+     * well-formed district here; the server checks it against its list. */
+    TRY(check_enum(r, SK_F_DISTRICT, SK_ENUM_DISTRICT, 1, flags | SK_VALIDATE_KEEP_UNKNOWN, &u, &p,
+                   err));
+    if (u > SK_DISTRICT_CODE_MAX)
+        return INVALID(err, SK_F_DISTRICT, "district: unknown code %llu", (unsigned long long)u);
     TRY(check_str(r, SK_F_BLOCK, LIM_PLACE, 1, 0, NULL, NULL, &p, err));
     TRY(check_str(r, SK_F_VILLAGE, LIM_PLACE, 1, 0, NULL, NULL, &p, err));
     TRY(check_enum(r, SK_F_TAKEN_AT, SK_ENUM_TAKEN_AT, 1, flags, &u, &p, err));
@@ -1497,14 +1505,11 @@ int sk_case_check_change_policy(const sk_actor *actor, const sk_record *cur, con
 
 /* ---- case numbers ------------------------------------------------------------------------- */
 
-int sk_case_number_format(char *out, size_t cap, uint32_t district, unsigned year, uint64_t serial)
+int sk_case_number_format(char *out, size_t cap, const char *prefix, unsigned year, uint64_t serial)
 {
-    const char *prefix;
-    switch (district) {
-    case SK_DISTRICT_LEH: prefix = "LEH"; break;
-    case SK_DISTRICT_KARGIL: prefix = "KGL"; break;
-    default: return -SK_E_BAD_VALUE;
-    }
+    size_t pn = prefix ? strlen(prefix) : 0;
+    if (pn < 2 || pn > SK_DISTRICT_PREFIX_MAX || strspn(prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != pn)
+        return -SK_E_BAD_VALUE;
     if (year < 1000 || year > 9999 || serial > 999999999999ull)
         return -SK_E_BAD_VALUE;
     int n = snprintf(out, cap, "%s-%04u-%06llu", prefix, year, (unsigned long long)serial);

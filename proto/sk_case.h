@@ -101,6 +101,8 @@ typedef enum sk_task_kind {
     SK_TASK_SHELTER_ENDING = 4  /* rule: temporary shelter about to run out */
 } sk_task_kind;
 
+/* The codes of the two districts a new centre store starts with (storage/sk_store.c seeds its
+ * district list with them; the list is data: sk_district.h). */
 typedef enum sk_district { SK_DISTRICT_LEH = 1, SK_DISTRICT_KARGIL = 2 } sk_district;
 typedef enum sk_taken_at {
     SK_TAKEN_HOME_VISIT = 1,
@@ -343,8 +345,10 @@ int sk_case_get_bool(const sk_record *r, uint32_t key, int *out);
 /* String copy into out (NUL-terminated, truncated to cap-1). 0 if present. */
 int sk_case_get_str(const sk_record *r, uint32_t key, char *out, size_t cap);
 
-/* Case number text: "<PREFIX>-<year>-<6-digit serial>" with prefix LEH or KGL. */
-int sk_case_number_format(char *out, size_t cap, uint32_t district, unsigned year, uint64_t serial);
+/* Case number text: "<PREFIX>-<year>-<6-digit serial>", PREFIX the district's (2 to 5 capital
+ * letters, sk_district.h): "LEH-2026-000123". */
+int sk_case_number_format(char *out, size_t cap, const char *prefix, unsigned year,
+                          uint64_t serial);
 
 /* The limits validation applies to field key, for forms (libsakhi's schema calls): uint fields
  * their value range, text fields their length in characters (bytes for identifiers), lists their

@@ -11,6 +11,8 @@
  */
 #include "sk_msg.h"
 
+#include "sk_district.h"
+
 #include "sk_err.h"
 #include "sk_frame.h"
 
@@ -273,8 +275,15 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
             return -SK_E_BAD_VALUE;
         if ((rc = check_str(w->worker, SK_MAX_NAME)))
             return rc;
+        if (w->districts.n) {
+            size_t nd;
+            /* checked here so a peer never receives a list it must refuse */
+            if ((rc = sk_district_unpack((const uint8_t *)w->districts.p, w->districts.n, NULL, 0,
+                                         &nd)))
+                return rc;
+        }
         msgpack_pack_map(pk, 7 + (w->caps != 0) + (w->district != 0) + (w->has_seq != 0) +
-                                 (w->epoch != 0) + (w->since != 0));
+                                 (w->epoch != 0) + (w->since != 0) + (w->districts.n != 0));
         pk_u(pk, 1);
         pk_u(pk, w->session);
         pk_u(pk, 2);
@@ -308,6 +317,10 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         if (w->since) {
             pk_u(pk, 12);
             pk_u(pk, w->since);
+        }
+        if (w->districts.n) {
+            pk_u(pk, 13);
+            pk->callback(pk->data, w->districts.p, w->districts.n); /* already MessagePack */
         }
         return 0;
     }
@@ -777,6 +790,21 @@ static int rd_u64(sk_mp *mp, uint64_t *out)
     return sk_mp_read_uint(mp, out);
 }
 
+/* WELCOME key 13: the district list's bytes, kept as they are after a full check. */
+static int rd_districts(sk_mp *mp, sk_str *out)
+{
+    const uint8_t *raw;
+    size_t n, nd;
+    int rc = sk_mp_raw(mp, &raw, &n);
+    if (rc)
+        return rc;
+    if (n > UINT32_MAX || (rc = sk_district_unpack(raw, n, NULL, 0, &nd)))
+        return sk_mp_fail(mp, rc ? rc : -SK_E_TOO_LONG);
+    out->p = (const char *)raw;
+    out->n = (uint32_t)n;
+    return 0;
+}
+
 static int rd_u64_nonzero(sk_mp *mp, uint64_t *out)
 {
     int rc = sk_mp_read_uint(mp, out);
@@ -1037,6 +1065,7 @@ static int rd_field(sk_mp *mp, sk_msg *m, uint64_t key)
             break;
             FIELD(11, rd_u64_nonzero(mp, &m->u.welcome.epoch));
             FIELD(12, rd_u64(mp, &m->u.welcome.since));
+        case 13: rc = rd_districts(mp, &m->u.welcome.districts); break;
         default: return 0;
         }
         break;
@@ -1140,7 +1169,7 @@ static const struct {
     [SK_MSG_CHALLENGE] = {B(1) | B(2) | B(3), B(1) | B(2) | B(3)},
     [SK_MSG_AUTH] = {B(1), B(1)},
     [SK_MSG_WELCOME] = {B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9) | B(10) |
-                            B(11) | B(12),
+                            B(11) | B(12) | B(13),
                         B(1) | B(2) | B(3) | B(4) | B(5) | B(7) | B(8)},
     [SK_MSG_PUSH] = {B(1), B(1)},
     [SK_MSG_PUSH_ACK] = {B(1), B(1)},

@@ -50,15 +50,17 @@ typedef enum sk_msg_type {
 
 /* Capability bits exchanged in HELLO/WELCOME (PROTOCOL.md sections 3.1, 3.6, 3.8 and 10). */
 enum {
-    SK_CAP_ZSTD = 1u << 0,    /* compressed frames after WELCOME */
-    SK_CAP_ECHO = 1u << 1,    /* own creations: fields in PUSH_ACK, version-only in CHANGES */
-    SK_CAP_ZDICT = 1u << 2,   /* compressed frames may use the shared referral dictionary */
-    SK_CAP_HISTORY = 1u << 3, /* HISTORY / HISTORY_OF: a record's field history for staff */
-    SK_CAP_REPL = 1u << 4,    /* REPL_PULL / REPL_DATA: a replica following its primary */
+    SK_CAP_ZSTD = 1u << 0,      /* compressed frames after WELCOME */
+    SK_CAP_ECHO = 1u << 1,      /* own creations: fields in PUSH_ACK, version-only in CHANGES */
+    SK_CAP_ZDICT = 1u << 2,     /* compressed frames may use the shared referral dictionary */
+    SK_CAP_HISTORY = 1u << 3,   /* HISTORY / HISTORY_OF: a record's field history for staff */
+    SK_CAP_REPL = 1u << 4,      /* REPL_PULL / REPL_DATA: a replica following its primary */
+    SK_CAP_DISTRICTS = 1u << 5, /* WELCOME key 13: the centre's districts (sk_district.h) */
 };
 /* The capabilities this implementation knows; a server agrees to at most these (SK_CAP_REPL
  * only for a replica's device on a primary). */
-#define SK_CAPS_KNOWN (SK_CAP_ZSTD | SK_CAP_ECHO | SK_CAP_ZDICT | SK_CAP_HISTORY | SK_CAP_REPL)
+#define SK_CAPS_KNOWN                                                                              \
+    (SK_CAP_ZSTD | SK_CAP_ECHO | SK_CAP_ZDICT | SK_CAP_HISTORY | SK_CAP_REPL | SK_CAP_DISTRICTS)
 
 /* Outcome of one change in PUSH_ACK. */
 typedef enum sk_ack_status {
@@ -143,6 +145,9 @@ typedef struct sk_msg {
             int has_seq;    /* key 10 present (servers that predate it omit it) */
             uint64_t epoch; /* key 11: the store's epoch (section 5.6); 0 = not sent */
             uint64_t since; /* key 12: last seq of the previous epoch the store still holds */
+            /* key 13 (SK_CAP_DISTRICTS): the centre's districts in their wire form
+             * (sk_district.h), checked when decoded; n == 0 = not sent */
+            sk_str districts;
         } welcome;
         struct {
             sk_change *changes; /* owned after decode; borrowed when encoding */

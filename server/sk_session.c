@@ -12,6 +12,7 @@
  * from the client after AUTH, log record content, or read a session past its budget.
  */
 #include "sk_session.h"
+#include "sk_districts.h"
 
 #include "sk_auth.h"
 #include "sk_case.h"
@@ -779,6 +780,19 @@ static int auth_not_checked(int rc)
     return rc == -SK_E_STORE_IO || rc == -SK_E_NOMEM || rc == -SK_E_INTERNAL;
 }
 
+/* The centre's districts in their wire form (sk_districts.h), from a read transaction of its
+ * own: `sakhi-admin district` may have changed them since the server started. */
+static int welcome_districts(sk_session *s, sk_buf *out)
+{
+    MDB_txn *txn;
+    int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(s->srv->store), NULL, MDB_RDONLY, &txn));
+    if (rc)
+        return rc;
+    rc = sk_store_districts_wire_txn(s->srv->store, txn, out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 static void on_auth(sk_session *s, const sk_msg *m)
 {
     MDB_txn *txn = NULL;
@@ -867,6 +881,12 @@ static void on_auth(sk_session *s, const sk_msg *m)
         fail_close(s, m->rid, -SK_E_NOMEM, "nomem");
         return;
     }
+    sk_buf districts = SK_BUF_INIT; /* WELCOME key 13, for a device that asked for it */
+    if ((s->caps & SK_CAP_DISTRICTS) && (rc = welcome_districts(s, &districts))) {
+        sk_buf_free(&districts);
+        fail_close(s, m->rid, rc == -SK_E_NOMEM ? rc : -SK_E_STORE_IO, "store_io");
+        return;
+    }
     s->state = ST_AUTHENTICATED;
     ua_unlink(s); /* from now on it holds a place kept for devices */
     sk_msg w;
@@ -885,6 +905,8 @@ static void on_auth(sk_session *s, const sk_msg *m)
     char wesc[4 * SK_MAX_NAME + 8];
     w.u.welcome.epoch = ep.epoch;
     w.u.welcome.since = ep.prev ? ep.since_seq : 0;
+    w.u.welcome.districts.p = (const char *)districts.data;
+    w.u.welcome.districts.n = (uint32_t)districts.len;
     s->resync = s->hello_epoch != 0 && s->hello_epoch != ep.epoch;
     if (s->resync)
         sk_log(SK_LOG_WARN, "device_resync",
@@ -898,6 +920,7 @@ static void on_auth(sk_session *s, const sk_msg *m)
            (unsigned long long)s->id, (unsigned long long)s->device,
            sk_log_esc(wesc, sizeof(wesc), s->worker.id), s->worker.role);
     send_msg(s, &w);
+    sk_buf_free(&districts);
     arm_idle(s);
     sk_wreq *t = sk_wreq_new(SK_WREQ_TOUCH, 0);
     if (t) {

@@ -12,6 +12,7 @@
  * in the transaction.
  */
 #include "sk_apply.h"
+#include "sk_districts.h"
 
 #include "sk_err.h"
 #include "sk_log.h"
@@ -186,12 +187,16 @@ static int server_fields(const sk_apply_ctx *ctx, MDB_txn *txn, sk_record *r, in
         gmtime_r(&t, &tm);
         if (sk_case_get_uint(r, SK_F_DISTRICT, &district) != 0 || district > UINT32_MAX)
             return 0; /* validation reports the missing district */
-        if ((rc = sk_store_case_serial_peek_txn(ctx->store, txn, (uint32_t)district,
-                                                (unsigned)(tm.tm_year + 1900), &serial)))
+        char prefix[SK_DISTRICT_PREFIX_MAX + 1];
+        rc = sk_store_district_prefix_txn(ctx->store, txn, (uint32_t)district, prefix);
+        if (rc == -SK_E_NOT_FOUND)
+            return 0; /* not a district of this centre: refused after validation */
+        if (rc || (rc = sk_store_case_serial_peek_txn(ctx->store, txn, (uint32_t)district,
+                                                      (unsigned)(tm.tm_year + 1900), &serial)))
             return rc;
-        if (sk_case_number_format(no, sizeof(no), (uint32_t)district, (unsigned)(tm.tm_year + 1900),
-                                  serial) != 0)
-            return 0; /* unknown district: validation rejects it */
+        if (sk_case_number_format(no, sizeof(no), prefix, (unsigned)(tm.tm_year + 1900), serial) !=
+            0)
+            return 0;
         if ((rc = set_str(r, SK_F_CASE_NO, no, c->hlc, seq)))
             return rc;
         cs->set = 1;
@@ -337,6 +342,22 @@ int sk_apply_change(const sk_apply_ctx *ctx, const sk_change *c, sk_ack *ack, ch
         reject(ack, c->op, cerr.code ? cerr.code : rc, cerr.field, cerr.msg[0] ? cerr.msg : NULL,
                msg_buf, msg_cap);
         goto rejected;
+    }
+    /* The district is one of the centre's (sk_districts.h): checked when a change sets it. */
+    if (!(merged.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) && has_field(c, SK_F_DISTRICT)) {
+        uint64_t district = 0;
+        char prefix[SK_DISTRICT_PREFIX_MAX + 1];
+        (void)sk_case_get_uint(&merged, SK_F_DISTRICT, &district);
+        rc = district > UINT32_MAX
+                 ? -SK_E_NOT_FOUND
+                 : sk_store_district_prefix_txn(ctx->store, txn, (uint32_t)district, prefix);
+        if (rc == -SK_E_NOT_FOUND) {
+            reject(ack, c->op, -SK_E_INVALID, SK_F_DISTRICT,
+                   "district: not a district of this centre", msg_buf, msg_cap);
+            goto rejected;
+        }
+        if (rc)
+            goto fatal;
     }
     /* Writing. The record goes first: its size is the last check (a record too large to pull
      * in one frame is refused before anything is written). Any other failure from here on

@@ -111,6 +111,11 @@ MDB_dbi sk_store_dbi_ops(sk_store *s)
     return s->ops;
 }
 
+MDB_dbi sk_store_dbi_meta(sk_store *s)
+{
+    return s->meta;
+}
+
 static int meta_u64(sk_store *s, MDB_txn *txn, const char *key, uint64_t *out)
 {
     MDB_val k = {strlen(key), (void *)key}, v;

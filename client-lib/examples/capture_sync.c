@@ -50,7 +50,10 @@ int main(int argc, char **argv)
     /* Capture one referral. */
     if ((rc = check(c, sakhi_referral_new(&r, c), "new")))
         goto out;
-    sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH);
+    /* The district: the first of the centre's list, which the server sends at every sync. A
+     * store that has not synced yet has no list; the server then checks the code. */
+    sakhi_district d = SAKHI_DISTRICT_INIT;
+    sakhi_referral_set_district(r, sakhi_district_get(c, 0, NULL, &d) == 0 ? (int)d.code : 1);
     sakhi_referral_set_block(r, "Nubra");
     sakhi_referral_set_village(r, "Diskit");
     sakhi_referral_set_taken_at(r, SAKHI_TAKEN_HOME_VISIT);
@@ -80,6 +83,9 @@ int main(int argc, char **argv)
             goto out;
         printf("sync: pushed %llu, rejected %llu, pulled %llu\n", (unsigned long long)res.pushed,
                (unsigned long long)res.rejected, (unsigned long long)res.pulled);
+        for (size_t i = 0; i < sakhi_district_count(c); i++)
+            if (sakhi_district_get(c, i, "en", &d) == 0)
+                printf("district %u %s (case numbers %s-...)\n", d.code, d.name, d.prefix);
     }
 
     /* List the store, one page at a time. */

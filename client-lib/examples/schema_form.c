@@ -10,6 +10,7 @@
 #include <sakhi/sakhi.h>
 
 #include <stdio.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
@@ -26,6 +27,9 @@ int main(int argc, char **argv)
         if (f.type == SAKHI_TYPE_TEXT)
             printf(" [up to %llu characters]", (unsigned long long)f.max);
         printf("\n");
+        if (strcmp(f.name, "district") == 0) /* the centre's list, which the server sends */
+            printf("  (the districts come from the server: sakhi_district_count, "
+                   "sakhi_district_get)\n");
         for (size_t v = 0; f.enumeration && v < sakhi_schema_enum_count(f.enumeration); v++) {
             unsigned code;
             const char *name;

@@ -261,7 +261,10 @@ static int set_enum(sakhi_referral *r, uint32_t key, sk_enum_id e, int code)
 
 int sakhi_referral_set_district(sakhi_referral *r, int v)
 {
-    return set_enum(r, SK_F_DISTRICT, SK_ENUM_DISTRICT, v);
+    if (!r)
+        return SAKHI_EINVAL;
+    int rc = sk_districts_check(r->c, v); /* the centre's list, as the server sent it */
+    return rc ? rc : set_uint(r, SK_F_DISTRICT, (uint64_t)v);
 }
 int sakhi_referral_set_block(sakhi_referral *r, const char *s)
 {
@@ -432,6 +435,11 @@ int sakhi_referral_set_enum(sakhi_referral *r, const char *field, const char *va
     if (!fi || fi->enumeration < 0 || (fi->type != SK_FT_ENUM && fi->type != SK_FT_ENUM_ARRAY))
         return sk_client_fail(r->c, SAKHI_EINVAL, field, "%s: not an enumeration field",
                               fi ? fi->name : "field");
+    if (fi->key == SK_F_DISTRICT) { /* the centre's list, not the schema's */
+        int d;
+        int rc = sk_districts_code(r->c, value, &d);
+        return rc ? rc : sakhi_referral_set_district(r, d);
+    }
     uint32_t code = sk_enum_code((sk_enum_id)fi->enumeration, value);
     if (code == 0)
         return sk_client_fail(r->c, SAKHI_EINVAL, fi->name, "%s: unknown name", fi->name);
@@ -627,11 +635,9 @@ static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_ch
             /* Accepting: the server assigns the case number; judge the rest with a stand-in. */
             sk_record tmp;
             char no[40];
-            uint64_t d = SK_DISTRICT_LEH;
-            (void)sk_case_get_uint(&rs.view, SK_F_DISTRICT, &d);
             sk_record_init(&tmp);
             if (sk_record_copy(&tmp, &rs.view) == 0 &&
-                sk_case_number_format(no, sizeof(no), (uint32_t)d, 2026, 1) == 0) {
+                sk_case_number_format(no, sizeof(no), "XX", 2026, 1) == 0) {
                 sk_buf b = SK_BUF_INIT;
                 msgpack_packer pk;
                 sk_packer_init(&pk, &b);

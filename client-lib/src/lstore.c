@@ -197,6 +197,16 @@ int sk_lstore_meta_put_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint6
     return put(c, txn, c->dbi_meta, key, strlen(key), b, 8);
 }
 
+int sk_lstore_meta_get_raw(sakhi_client *c, MDB_txn *txn, const char *key, MDB_val *out)
+{
+    return get(c, txn, c->dbi_meta, key, strlen(key), out);
+}
+
+int sk_lstore_meta_put_raw(sakhi_client *c, MDB_txn *txn, const char *key, const void *v, size_t n)
+{
+    return put(c, txn, c->dbi_meta, key, strlen(key), v, n);
+}
+
 /* Seal plaintext and store it under (dbi, key). */
 static int put_sealed(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const char *dbname,
                       const uint8_t key[SK_DEK_LEN], const void *k, size_t kn, const void *pt,

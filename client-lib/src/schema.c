@@ -160,10 +160,16 @@ int sakhi_schema_field_by_name(sakhi_field_info *out, const char *name)
     return SAKHI_ENOTFOUND;
 }
 
+/* The districts are the centre's data (sakhi_district_get), not the schema's: the "district"
+ * enumeration has no values here. */
+static size_t enum_count(int e)
+{
+    return e < 0 || e == SK_ENUM_DISTRICT ? 0 : sk_enum_max((sk_enum_id)e);
+}
+
 size_t sakhi_schema_enum_count(const char *enumeration)
 {
-    int e = enum_id(enumeration);
-    return e < 0 ? 0 : sk_enum_max((sk_enum_id)e);
+    return enum_count(enum_id(enumeration));
 }
 
 int sakhi_schema_enum_value(unsigned int *code_out, const char **name_out, const char *enumeration,
@@ -172,7 +178,7 @@ int sakhi_schema_enum_value(unsigned int *code_out, const char **name_out, const
     int e = enum_id(enumeration);
     if (e < 0)
         return enumeration ? SAKHI_ENOTFOUND : SAKHI_EINVAL;
-    if (i >= sk_enum_max((sk_enum_id)e))
+    if (i >= enum_count(e))
         return SAKHI_ENOTFOUND;
     unsigned code = (unsigned)i + 1; /* codes are 1..max, none skipped */
     if (code_out)
@@ -257,8 +263,6 @@ static const label_row k_labels[] = {
     {"ui.yes", {"yes", "हाँ", "ہاں", NULL}},
     {"ui.no", {"no", "नहीं", "نہیں", NULL}},
     /* enumeration values */
-    {"district.leh", {"Leh", "लेह", "لیہ", "གླེ།"}},
-    {"district.kargil", {"Kargil", "कारगिल", "کرگل", NULL}},
     {"taken_at.home_visit", {"Home visit", "घर का दौरा", "گھر کا دورہ", NULL}},
     {"taken_at.anganwadi_centre", {"Anganwadi centre", "आंगनवाड़ी केंद्र", "آنگن واڑی مرکز", NULL}},
     {"taken_at.health_centre", {"Health centre", "स्वास्थ्य केंद्र", "صحت مرکز", NULL}},

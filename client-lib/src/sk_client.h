@@ -245,6 +245,20 @@ static inline uint64_t sk_lstore_be64(const uint8_t in[8])
 
 int sk_lstore_meta_get_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint64_t *out);
 int sk_lstore_meta_put_u64(sakhi_client *c, MDB_txn *txn, const char *key, uint64_t v);
+/* A plain meta value's bytes (valid for the transaction): 0, SAKHI_ENOTFOUND, SAKHI_EIO. */
+int sk_lstore_meta_get_raw(sakhi_client *c, MDB_txn *txn, const char *key, MDB_val *out);
+int sk_lstore_meta_put_raw(sakhi_client *c, MDB_txn *txn, const char *key, const void *v, size_t n);
+
+/* ---- districts.c ------------------------------------------------------------------------- */
+/* Keep the centre's districts from WELCOME (meta "districts", their wire form) when they
+ * differ from what the store holds; in the caller's write transaction. */
+int sk_districts_keep(sakhi_client *c, MDB_txn *txn, const void *wire, size_t n);
+/* Whether code is one of the centre's districts (any code 1..65535 before the device has the
+ * list). 0 or SAKHI_EINVAL with the handle's message; SAKHI_EIO. Takes c->mu. */
+int sk_districts_check(sakhi_client *c, int code);
+/* The code of the district named name (its slug, ASCII case ignored) in the centre's list; before
+ * the device has the list, the names of a new centre's list (leh, kargil). 0 or SAKHI_EINVAL. */
+int sk_districts_code(sakhi_client *c, const char *name, int *code);
 /* Persist identity (encrypted). */
 int sk_lstore_ident_put(sakhi_client *c, MDB_txn *txn);
 /* Persist clock and next op from c. */

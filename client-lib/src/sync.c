@@ -288,7 +288,7 @@ static void engine_config(sess *s, sk_engine_config *ec, int mode)
     memset(ec, 0, sizeof(*ec));
     ec->mode = mode;
     ec->app = c->app;
-    ec->caps = (c->test_no_zstd ? 0 : SK_CAP_ZSTD | SK_CAP_ZDICT) | SK_CAP_ECHO;
+    ec->caps = (c->test_no_zstd ? 0 : SK_CAP_ZSTD | SK_CAP_ZDICT) | SK_CAP_ECHO | SK_CAP_DISTRICTS;
     ec->caps &= ~c->test_caps_off;
     ec->io_timeout_ms = o->io_timeout_ms;
     ec->stall_timeout_ms = o->stall_timeout_ms;
@@ -608,6 +608,8 @@ static int on_welcome(void *payload, sk_engine *e, const sk_msg *m, int behind)
         }
         if (!rc && (behind || new_epoch))
             rc = give_back(s, txn, since, known, epoch, behind);
+        if (!rc && m->u.welcome.districts.n)
+            rc = sk_districts_keep(c, txn, m->u.welcome.districts.p, m->u.welcome.districts.n);
         if (!rc && !(rc = sk_lstore_counters_put(c, txn)) &&
             (!changed || !(rc = sk_lstore_ident_put(c, txn))) &&
             (!behind || !(rc = sk_lstore_meta_put_u64(c, txn, "cursor", 0))) &&

@@ -901,7 +901,7 @@ static void snapshot_free(void)
 static void capture(sakhi_client *c, int urgency, char id[SAKHI_ID_STRLEN])
 {
     sakhi_referral *r = NULL;
-    if (sakhi_referral_new(&r, c) || sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH) ||
+    if (sakhi_referral_new(&r, c) || sakhi_referral_set_district(r, SK_DISTRICT_LEH) ||
         sakhi_referral_set_block(r, "Nubra") || sakhi_referral_set_village(r, "Diskit") ||
         sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE) ||
         sakhi_referral_set_name(r, "withheld") || sakhi_referral_set_age_band(r, SAKHI_AGE_30_44) ||

@@ -472,6 +472,16 @@ static void test_unreachable_and_bad_code(void **state)
     expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
                  "--code", code),
            1, NULL, "already enrolled");
+    /* enrollment brought the centre's districts: status lists them, in the worker's language */
+    expect(SAKHI_ENV(PIN, "--store", "dev", "status"), 0,
+           "districts   leh: Leh (case numbers LEH-)", NULL);
+    expect(SAKHI("--store", "dev", "--pin", PIN, "--json", "status"), 0,
+           "\"districts\":[{\"code\":1,\"name\":\"leh\",\"prefix\":\"LEH\",\"label\":\"Leh\"},"
+           "{\"code\":2,\"name\":\"kargil\",\"prefix\":\"KGL\",\"label\":\"Kargil\"}]",
+           NULL);
+    expect(SAKHI("--store", "dev", "--pin", PIN, "capture", "--district", "delhi", "--name",
+                 "withheld"),
+           1, NULL, "'delhi' is not one of: leh, kargil");
 
     /* sync to a dead port (--via): fails with a clear message and, with --json, ok false */
     char via[64];

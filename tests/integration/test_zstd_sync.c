@@ -80,7 +80,7 @@ static void run(int no_zstd, run_out *out)
     for (int i = 0; i < NREF; i++) {
         sakhi_referral *r = NULL;
         assert_int_equal(sakhi_referral_new(&r, a), 0);
-        assert_int_equal(sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH), 0);
+        assert_int_equal(sakhi_referral_set_district(r, SK_DISTRICT_LEH), 0);
         assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
         assert_int_equal(sakhi_referral_set_village(r, villages[i % 10]), 0);
         assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE), 0);

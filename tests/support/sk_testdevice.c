@@ -3,6 +3,7 @@
  */
 #include "sk_testdevice.h"
 
+#include "sk_case.h"
 #include "sk_client_test.h"
 
 #include <stdio.h>
@@ -84,7 +85,7 @@ int sk_td_referral(sakhi_referral **out, sakhi_client *c, const char *name, int 
     sakhi_referral *r = NULL;
     int rc = sakhi_referral_new(&r, c);
     if (!rc)
-        rc = sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH);
+        rc = sakhi_referral_set_district(r, SK_DISTRICT_LEH);
     if (!rc)
         rc = sakhi_referral_set_block(r, "Nubra");
     if (!rc)

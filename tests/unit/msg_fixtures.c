@@ -357,6 +357,26 @@ static int build(const char *name, sk_msg *m)
         m->u.welcome.role = SK_ROLE_FIELD;
         m->u.welcome.worker = SK_STR("worker-004");
         m->u.welcome.district = SK_DISTRICT_LEH;
+    } else if (IS("welcome_districts")) {
+        /* [[1, "leh", "LEH", {"en": "Leh", "hi": "लेह"}], [3, "zanskar", "ZSK", {"en": "Zanskar"}]] */
+        static const uint8_t list[] = {
+            0x92, 0x94, 0x01, 0xa3, 0x6c, 0x65, 0x68, 0xa3, 0x4c, 0x45, 0x48, 0x82,
+            0xa2, 0x65, 0x6e, 0xa3, 0x4c, 0x65, 0x68, 0xa2, 0x68, 0x69, 0xa9, 0xe0,
+            0xa4, 0xb2, 0xe0, 0xa5, 0x87, 0xe0, 0xa4, 0xb9, 0x94, 0x03, 0xa7, 0x7a,
+            0x61, 0x6e, 0x73, 0x6b, 0x61, 0x72, 0xa3, 0x5a, 0x53, 0x4b, 0x81, 0xa2,
+            0x65, 0x6e, 0xa7, 0x5a, 0x61, 0x6e, 0x73, 0x6b, 0x61, 0x72,
+        };
+        sk_msg_init(m, SK_MSG_WELCOME, 2);
+        m->u.welcome.session = 0x5a18;
+        m->u.welcome.server_ms = T_SERVER + 40;
+        m->u.welcome.max_frame = 1024 * 1024;
+        m->u.welcome.max_batch = 64;
+        m->u.welcome.max_inflight = 4;
+        m->u.welcome.caps = SK_CAP_DISTRICTS;
+        m->u.welcome.role = SK_ROLE_FIELD;
+        m->u.welcome.worker = SK_STR("worker-004");
+        m->u.welcome.districts.p = (const char *)list;
+        m->u.welcome.districts.n = (uint32_t)sizeof(list);
     } else if (IS("push")) {
         sk_msg_init(m, SK_MSG_PUSH, 3);
         if ((rc = alloc_changes(m, 2)))
@@ -546,6 +566,8 @@ static const struct {
     {"challenge", "s->c", "CHALLENGE: 32-byte nonce, server clock, version 1"},
     {"auth", "c->s", "AUTH: Ed25519 signature over the challenge transcript"},
     {"welcome", "s->c", "WELCOME: session, clock, limits, role"},
+    {"welcome_districts", "s->c",
+     "WELCOME (SK_CAP_DISTRICTS): the centre's districts, Leh (with its Hindi name) and Zanskar"},
     {"push", "c->s", "PUSH of two new referrals (Hindi and Tibetan text)"},
     {"push_ack", "s->c", "PUSH_ACK: both applied, versions 101 and 102"},
     {"pull", "c->s", "PULL from cursor 0 (limit omitted = 100)"},

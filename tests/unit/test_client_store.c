@@ -73,7 +73,7 @@ static sakhi_client *open_ok(const char *pin)
 /* A referral that passes the case model. */
 static void fill_valid(sakhi_referral *r)
 {
-    assert_int_equal(sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH), 0);
+    assert_int_equal(sakhi_referral_set_district(r, SK_DISTRICT_LEH), 0);
     assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
     assert_int_equal(sakhi_referral_set_village(r, CANARY_VILLAGE), 0);
     assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_HOME_VISIT), 0);

@@ -207,7 +207,7 @@ static void capture_canary(sakhi_client *c, char id[SAKHI_ID_STRLEN])
 {
     sakhi_referral *r = NULL;
     assert_int_equal(sakhi_referral_new(&r, c), 0);
-    assert_int_equal(sakhi_referral_set_district(r, SAKHI_DISTRICT_LEH), 0);
+    assert_int_equal(sakhi_referral_set_district(r, SK_DISTRICT_LEH), 0);
     assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
     assert_int_equal(sakhi_referral_set_village(r, "Diskit"), 0);
     assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_HOME_VISIT), 0);

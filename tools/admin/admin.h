@@ -17,6 +17,7 @@
  *   admin_keys.c     keys kept outside the data directory: making, permission checks, Ed25519
  *   admin_staff.c    desk accounts of the centre's staff and their setup links
  *   admin_repl.c     replication: stats lines, promote, demote
+ *   admin_districts.c the districts the centre serves (sent to devices)
  * Command functions return the process exit status: 0 success, 1 failure, 2 usage error.
  */
 #ifndef SK_ADMIN_H
@@ -145,6 +146,13 @@ int sk_admin_cmd_demote(sk_admin *a, int argc, char **argv);
 int sk_admin_stats_repl(sk_admin *a, sk_jw *w);
 int sk_admin_cmd_tls_cert(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_staff(sk_admin *a, int argc, char **argv); /* admin_staff.c: desk accounts */
+/* admin_districts.c: the centre's districts */
+int sk_admin_cmd_district(sk_admin *a, int argc, char **argv);
+/* The code of the district named name (its name, or its code) in the store's list; opens the
+ * store. 0, or an exit status after a message listing the centre's districts. */
+int sk_admin_district_code(sk_admin *a, const char *name, uint32_t *code);
+/* The name of district code in the store's list (a->store open), else "unknown(CODE)" in buf. */
+const char *sk_admin_district_name(sk_admin *a, uint64_t code, char *buf, size_t cap);
 
 int sk_admin_cmd_list(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_show(sk_admin *a, int argc, char **argv);

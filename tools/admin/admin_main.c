@@ -25,7 +25,7 @@ static const char k_usage[] =
     "\n"
     "Setup and people:\n"
     "  init                              create the data directory and store\n"
-    "  worker add ID --role field|staff|admin [--district leh|kargil]\n"
+    "  worker add ID --role field|staff|admin [--district NAME]\n"
     "  worker list | worker disable ID\n"
     "  enroll-code WORKER [--ttl 24h]    one-time device enrollment code\n"
     "  enroll-code --replica [NAME]      enrollment code for a standby server (replication)\n"
@@ -33,6 +33,8 @@ static const char k_usage[] =
     "  tls-cert --cn NAME --out DIR      self-signed certificate for the centre\n"
     "  staff add NAME --role admin|counsellor|caseworker   desk account, one-time setup link\n"
     "  staff link NAME | staff list | staff disable NAME\n"
+    "  district list | district add CODE NAME PREFIX --en TEXT | district rename NAME --en TEXT\n"
+    "                                    the districts the centre serves (sent to devices)\n"
     "Cases:\n"
     "  list [--status S]                 records (no personal fields)\n"
     "  cases [--status S --urgent --assigned-to W --review --overdue --district D\n"
@@ -105,6 +107,7 @@ static const cmd k_cmds[] = {
     {"demote", sk_admin_cmd_demote},
     {"tls-cert", sk_admin_cmd_tls_cert},
     {"staff", sk_admin_cmd_staff},
+    {"district", sk_admin_cmd_district},
     {"list", sk_admin_cmd_list},
     {"cases", sk_admin_cmd_cases},
     {"tasks", sk_admin_cmd_tasks},

@@ -187,7 +187,9 @@ typedef struct wl_ctx {
 static int worker_row(const sk_worker *wk, void *p)
 {
     wl_ctx *c = p;
-    const char *d = wk->district ? sk_enum_name(SK_ENUM_DISTRICT, wk->district) : "all";
+    char dbuf[32];
+    const char *d =
+        wk->district ? sk_admin_district_name(c->a, wk->district, dbuf, sizeof(dbuf)) : "all";
     if (c->a->json) {
         sk_jw_obj_begin(&c->w);
         sk_jw_key(&c->w, "id");
@@ -274,9 +276,8 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
         else
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --role '%s' (field, staff or admin)",
                                  role_s);
-        if (district_s && !(w.district = sk_enum_code(SK_ENUM_DISTRICT, district_s)))
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --district '%s' (leh or kargil)",
-                                 district_s);
+        if (district_s && (rc = sk_admin_district_code(a, district_s, &w.district)))
+            return rc;
         snprintf(w.id, sizeof(w.id), "%s", id);
         if ((rc = sk_admin_open(a, 1)))
             return rc;

@@ -147,7 +147,10 @@ static int list_row(const sk_record *r, void *p)
     sk_id_to_str(&r->id, idt);
     (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
     sk_sample_format_time(sk_case_captured_ms(r), t);
-    const char *district = enum_or(SK_ENUM_DISTRICT, r, SK_F_DISTRICT, b1, sizeof(b1));
+    uint64_t dc;
+    const char *district = sk_case_get_uint(r, SK_F_DISTRICT, &dc) != 0
+                               ? "-"
+                               : sk_admin_district_name(c->a, dc, b1, sizeof(b1));
     const char *status = enum_or(SK_ENUM_STATUS, r, SK_F_STATUS, b2, sizeof(b2));
     const char *urg = enum_or(SK_ENUM_URGENCY, r, SK_F_URGENCY, b3, sizeof(b3));
     int minor = sk_case_is_minor(r), review = (r->flags & SK_REC_REVIEW) != 0,

@@ -180,9 +180,8 @@ int sk_admin_cmd_staff(sk_admin *a, int argc, char **argv)
         memset(&w, 0, sizeof(w));
         snprintf(w.id, sizeof(w.id), "%s", name);
         w.role = sk_desk_role_sync(role);
-        if (district_s && !(w.district = sk_enum_code(SK_ENUM_DISTRICT, district_s)))
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --district '%s' (leh or kargil)",
-                                 district_s);
+        if (district_s && (rc = sk_admin_district_code(a, district_s, &w.district)))
+            return rc;
         memset(&s, 0, sizeof(s));
         snprintf(s.name, sizeof(s.name), "%s", name);
         s.role = role;

@@ -129,7 +129,10 @@ static int cases_row(const sk_record *r, void *p)
     (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
     (void)sk_case_get_str(r, SK_F_OWNER, owner, sizeof(owner));
     fmt_time(sk_case_captured_ms(r), c->utc, t);
-    const char *district = enum_text(SK_ENUM_DISTRICT, r, SK_F_DISTRICT, b1, sizeof(b1));
+    uint64_t dc;
+    const char *district = sk_case_get_uint(r, SK_F_DISTRICT, &dc) != 0
+                               ? "-"
+                               : sk_admin_district_name(c->a, dc, b1, sizeof(b1));
     const char *status = enum_text(SK_ENUM_STATUS, r, SK_F_STATUS, b2, sizeof(b2));
     const char *urg = enum_text(SK_ENUM_URGENCY, r, SK_F_URGENCY, b3, sizeof(b3));
     sk_task_view tv[64];
@@ -207,8 +210,8 @@ int sk_admin_cmd_cases(sk_admin *a, int argc, char **argv)
     c.f.who = who;
     if (status && !(c.f.status = sk_enum_code(SK_ENUM_STATUS, status)))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --status '%s'", status);
-    if (district && !(c.f.district = sk_enum_code(SK_ENUM_DISTRICT, district)))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --district '%s'", district);
+    if (district && (rc = sk_admin_district_code(a, district, &c.f.district)))
+        return rc;
     if (who && (!who[0] || strlen(who) > SK_MAX_NAME))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--assigned-to needs a worker id");
     if (since && parse_day(since, utc, &c.f.since_ms))

@@ -367,3 +367,16 @@ int sk_cli_json_out(const sk_cli *cli, sk_buf *b)
     sk_buf_free(b);
     return rc;
 }
+
+/* The worker's language for labels: SAKHI_LANG, else the locale's (LC_ALL, LC_MESSAGES, LANG:
+ * "hi_IN.UTF-8" gives "hi"); the library falls back to English for anything else. */
+const char *sk_cli_lang(void)
+{
+    static const char *const vars[] = {"SAKHI_LANG", "LC_ALL", "LC_MESSAGES", "LANG"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i]);
+        if (v && v[0])
+            return v;
+    }
+    return "en";
+}

@@ -97,4 +97,8 @@ int sk_cli_cmd_show(sk_cli *cli, int argc, char **argv);
 int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv);
 int sk_cli_cmd_sync(sk_cli *cli, int argc, char **argv);
 
+/* The worker's language for labels: SAKHI_LANG, else the locale's (LC_ALL, LC_MESSAGES, LANG);
+ * the library takes "hi_IN.UTF-8" as "hi" and falls back to English for anything else. */
+const char *sk_cli_lang(void);
+
 #endif

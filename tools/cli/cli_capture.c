@@ -69,8 +69,9 @@ static const char k_capture_help[] =
     "command returns, and waits in the outbox for the next `sakhi sync`. Prints the new record's\n"
     "id (with --json: {\"count\":N,\"ids\":[...]}).\n"
     "\n"
-    "Field flags (names as in docs/CASE-MODEL.md; enumeration values by name):\n"
-    "  --district leh|kargil         --block TEXT             --village TEXT\n"
+    "Field flags (names as in docs/CASE-MODEL.md; enumeration values by name; districts by the\n"
+    "names the centre's server sends, listed by `sakhi status`):\n"
+    "  --district NAME               --block TEXT             --village TEXT\n"
     "  --taken-at home_visit|anganwadi_centre|health_centre|police_station|phone|osc\n"
     "  --name TEXT|withheld          --age N                  --age-band under_12|12_17|18_29|\n"
     "                                                           30_44|45_59|60_plus\n"
@@ -125,11 +126,23 @@ static void enum_names_of(const char *e, char *out, size_t cap)
 }
 
 /* The value names of the enumeration of field (case-model name), from the library's schema. */
-static void enum_names(const char *field, char *out, size_t cap)
+static void enum_names(sk_cli *cli, const char *field, char *out, size_t cap)
 {
     sakhi_field_info fi = SAKHI_FIELD_INFO_INIT;
     size_t used = 0;
     out[0] = 0;
+    if (strcmp(field, "district") == 0) { /* the centre's list, as its server sent it */
+        sakhi_district d = SAKHI_DISTRICT_INIT;
+        for (size_t i = 0; cli->c && i < sakhi_district_count(cli->c); i++) {
+            if (sakhi_district_get(cli->c, i, NULL, &d) != 0)
+                break;
+            int w = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", d.slug);
+            if (w < 0 || (size_t)w >= cap - used)
+                break;
+            used += (size_t)w;
+        }
+        return;
+    }
     if (sakhi_schema_field_by_name(&fi, field) != 0 || !fi.enumeration)
         return;
     for (size_t i = 0; i < sakhi_schema_enum_count(fi.enumeration); i++) {
@@ -196,7 +209,7 @@ static int apply_list(sk_cli *cli, sakhi_referral *r, const cap_field *f, const 
         if (rc) {
             char why[700];
             if (f->kind == K_CONCERNS) {
-                enum_names("concerns", names, sizeof(names));
+                enum_names(cli, "concerns", names, sizeof(names));
             } else {
                 /* the service names, from the service enumeration */
                 size_t used = 0;
@@ -228,7 +241,7 @@ static int apply(sk_cli *cli, sakhi_referral *r, capture_state *st, const cap_fi
     case K_ENUM:
         rc = sakhi_referral_set_enum(r, f->field, v);
         if (rc == SAKHI_EINVAL) {
-            enum_names(f->field, names, sizeof(names));
+            enum_names(cli, f->field, names, sizeof(names));
             /* enumeration names are not personal content: echoing them helps */
             snprintf(why, sizeof(why), "'%.64s' is not one of: %s", v, names);
             return bad_value(cli, f, why);
@@ -377,24 +390,11 @@ static char *read_line(const char *prompt)
     return line;
 }
 
-/* The worker's language for labels: SAKHI_LANG, else the locale's (LC_ALL, LC_MESSAGES, LANG:
- * "hi_IN.UTF-8" gives "hi"); the library falls back to English for anything else. */
-static const char *ui_lang(void)
-{
-    static const char *const vars[] = {"SAKHI_LANG", "LC_ALL", "LC_MESSAGES", "LANG"};
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *v = getenv(vars[i]);
-        if (v && v[0])
-            return v;
-    }
-    return "en";
-}
-
 /* The prompt for f, built from the library's schema: the field's label in the worker's
  * language, "required" when the form needs it, and the names an enumeration takes. */
-static void make_prompt(const cap_field *f, char *prompt, size_t cap)
+static void make_prompt(sk_cli *cli, const cap_field *f, char *prompt, size_t cap)
 {
-    const char *lang = ui_lang();
+    const char *lang = sk_cli_lang();
     char names[512];
     sakhi_field_info fi = SAKHI_FIELD_INFO_INIT;
     const char *field = f->kind == K_SERVICES ? "service.legal_aid" : f->field;
@@ -406,7 +406,7 @@ static void make_prompt(const cap_field *f, char *prompt, size_t cap)
     if (f->kind == K_SERVICES)
         enum_names_of("service", names, sizeof(names));
     else
-        enum_names(f->field, names, sizeof(names));
+        enum_names(cli, f->field, names, sizeof(names));
     snprintf(prompt, cap, "%s%s%s%s%s%s%s: ", label, req ? " (" : "", req ? req : "",
              req ? ")" : "", names[0] ? " [" : "", names, names[0] ? "]" : "");
 }
@@ -416,7 +416,7 @@ static void make_prompt(const cap_field *f, char *prompt, size_t cap)
 static int ask(sk_cli *cli, sakhi_referral *r, capture_state *st, const cap_field *f)
 {
     char prompt[1024];
-    make_prompt(f, prompt, sizeof(prompt));
+    make_prompt(cli, f, prompt, sizeof(prompt));
     for (int tries = 0; tries < 10; tries++) {
         char *v = read_line(prompt);
         if (!v)

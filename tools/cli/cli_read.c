@@ -291,12 +291,29 @@ static const char k_status_help[] =
     "This device: its enrollment (device id, worker, role, server), records held, changes\n"
     "waiting to be sent, rejected records, and the time of the last complete sync.\n"
     "--json: {store, enrolled, device_id, worker, role, district, server, records, pending,\n"
-    "rejected, last_sync_ms, last_sync, cursor, tls, server_pin}.\n";
+    "rejected, last_sync_ms, last_sync, cursor, tls, server_pin, districts: [{code, name,\n"
+    "prefix, label}]}. The districts are the centre's, as its server sent them (the names\n"
+    "`sakhi capture --district` takes).\n";
+
+/* The name of the worker's district from the centre's list ("all" for none, the code when the
+ * device has no list yet). */
+static const char *district_of(sk_cli *cli, unsigned code, char *buf, size_t cap)
+{
+    sakhi_district d = SAKHI_DISTRICT_INIT;
+    if (!code)
+        return "all";
+    for (size_t i = 0; i < sakhi_district_count(cli->c); i++)
+        if (sakhi_district_get(cli->c, i, NULL, &d) == 0 && d.code == code)
+            return snprintf(buf, cap, "%s", d.slug) < 0 ? "?" : buf;
+    snprintf(buf, cap, "%u", code);
+    return buf;
+}
 
 int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv)
 {
     sakhi_status s = SAKHI_STATUS_INIT;
-    char server[300], when[32];
+    sakhi_district d = SAKHI_DISTRICT_INIT;
+    char server[300], when[32], dname[32];
     int rc = sk_cli_parse(cli, argc, argv, NULL, NULL, 0, 0, NULL, k_status_help);
     if (rc)
         return rc < 0 ? SK_CLI_OK : rc;
@@ -325,7 +342,7 @@ int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv)
         sk_jw_key(&w, "role");
         sk_jw_cstr(&w, role_name(s.role));
         sk_jw_key(&w, "district");
-        sk_jw_cstr(&w, s.district ? enum_name(SK_ENUM_DISTRICT, (int)s.district) : "all");
+        sk_jw_cstr(&w, district_of(cli, s.district, dname, sizeof(dname)));
         sk_jw_key(&w, "server");
         sk_jw_cstr(&w, server[0] ? server : NULL);
         sk_jw_key(&w, "records");
@@ -344,14 +361,30 @@ int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv)
         sk_jw_bool(&w, s.enrolled && !s.plaintext);
         sk_jw_key(&w, "server_pin");
         sk_jw_cstr(&w, s.server_pin[0] ? s.server_pin : NULL);
+        sk_jw_key(&w, "districts");
+        sk_jw_arr_begin(&w);
+        for (size_t i = 0; i < sakhi_district_count(cli->c); i++) {
+            if (sakhi_district_get(cli->c, i, sk_cli_lang(), &d) != 0)
+                break;
+            sk_jw_obj_begin(&w);
+            sk_jw_key(&w, "code");
+            sk_jw_uint(&w, d.code);
+            sk_jw_key(&w, "name");
+            sk_jw_cstr(&w, d.slug);
+            sk_jw_key(&w, "prefix");
+            sk_jw_cstr(&w, d.prefix);
+            sk_jw_key(&w, "label");
+            sk_jw_cstr(&w, d.name);
+            sk_jw_obj_end(&w);
+        }
+        sk_jw_arr_end(&w);
         sk_jw_obj_end(&w);
         return sk_cli_json_out(cli, &b);
     }
     printf("store       %s\n", cli->store);
     if (s.enrolled)
         printf("device      %llu (worker %s, %s, district %s)\n", (unsigned long long)s.device_id,
-               s.worker, role_name(s.role),
-               s.district ? enum_name(SK_ENUM_DISTRICT, (int)s.district) : "all");
+               s.worker, role_name(s.role), district_of(cli, s.district, dname, sizeof(dname)));
     else
         printf("device      not enrolled (sakhi enroll --server HOST:PORT --code CODE)\n");
     if (!s.enrolled)
@@ -365,5 +398,9 @@ int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv)
     printf("pending     %llu change%s waiting to be sent\n", (unsigned long long)s.pending,
            s.pending == 1 ? "" : "s");
     printf("last sync   %s%s\n", s.last_sync_ms ? when : "never", s.last_sync_ms ? " UTC" : "");
+    for (size_t i = 0; i < sakhi_district_count(cli->c); i++)
+        if (sakhi_district_get(cli->c, i, sk_cli_lang(), &d) == 0)
+            printf("%-11s %s: %s (case numbers %s-)\n", i ? "" : "districts", d.slug, d.name,
+                   d.prefix);
     return SK_CLI_OK;
 }

@@ -304,11 +304,37 @@ typedef struct sakhi_status {
  * Returns 0, SAKHI_EINVAL, SAKHI_EIO. Thread-safe. */
 SAKHI_API int sakhi_status_get(sakhi_status *out, sakhi_client *c);
 
+/* ---- the centre's districts ------------------------------------------------------------ */
+
+/*
+ * The districts the centre serves are the centre's data, not the library's: the server sends
+ * them when the device authenticates (docs/PROTOCOL.md section 3.6, WELCOME key 13) and the
+ * store keeps them, so a picker shows the centre's current list and a new district needs no new
+ * app. Before the device's first sync with a server that sends them the list is empty (and
+ * sakhi_referral_set_district takes any code 1..65535; the server checks it).
+ */
+#define SAKHI_DISTRICT_VERSION 1
+typedef struct sakhi_district {
+    unsigned int version; /* set by the caller: SAKHI_DISTRICT_VERSION */
+    unsigned int code;    /* the value sakhi_referral_set_district takes */
+    char slug[25];        /* stable name, "leh" */
+    char prefix[6];       /* its case numbers' prefix, "LEH" in LEH-2026-000123 */
+    char name[193];       /* the name in the language asked for, else English: "लेह" */
+} sakhi_district;
+#define SAKHI_DISTRICT_INIT SAKHI_INIT_(SAKHI_DISTRICT_VERSION)
+
+/* Number of districts the device has from its centre; 0 before the first sync. Thread-safe. */
+SAKHI_API size_t sakhi_district_count(sakhi_client *c);
+
+/* District i (< count, in the centre's order) with its name in lang ("hi", "ur", "lbj", "en";
+ * NULL: English). Returns 0, SAKHI_EINVAL (out->version), SAKHI_ENOTFOUND (i out of range),
+ * SAKHI_EFORMAT, SAKHI_EIO. Thread-safe. */
+SAKHI_API int sakhi_district_get(sakhi_client *c, size_t i, const char *lang, sakhi_district *out);
+
 /* ---- capture ----------------------------------------------------------------------------- */
 
-/* Enumeration codes of the case model (docs/CASE-MODEL.md). Setters also take the names. */
-#define SAKHI_DISTRICT_LEH 1
-#define SAKHI_DISTRICT_KARGIL 2
+/* Enumeration codes of the case model (docs/CASE-MODEL.md). Setters also take the names.
+ * Districts are not among them: they are the centre's (sakhi_district_get). */
 #define SAKHI_TAKEN_HOME_VISIT 1
 #define SAKHI_TAKEN_ANGANWADI_CENTRE 2
 #define SAKHI_TAKEN_HEALTH_CENTRE 3
@@ -396,6 +422,7 @@ SAKHI_API const char *sakhi_referral_id(const sakhi_referral *r);
  * block and village 64, concern_other 200, notes 4000), so a note in Tibetan or Devanagari
  * script gets as much room as one in English.
  */
+/* district: one of the centre's (sakhi_district_get): SAKHI_EINVAL for a code not in the list. */
 SAKHI_API int sakhi_referral_set_district(sakhi_referral *r, int district);
 SAKHI_API int sakhi_referral_set_block(sakhi_referral *r, const char *block);
 SAKHI_API int sakhi_referral_set_village(sakhi_referral *r, const char *village);

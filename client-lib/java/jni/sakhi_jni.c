@@ -627,6 +627,36 @@ JNIEXPORT jlong JNICALL Java_org_sakhisync_Native_pendingCount(JNIEnv *env, jcla
     return (jlong)n;
 }
 
+JNIEXPORT jint JNICALL Java_org_sakhisync_Native_districtCount(JNIEnv *env, jclass cls, jlong h)
+{
+    (void)env;
+    (void)cls;
+    return (jint)sakhi_district_count(client_of(h));
+}
+
+/* District i into out[0..2] (slug, prefix, name); returns its code. */
+JNIEXPORT jint JNICALL Java_org_sakhisync_Native_district(JNIEnv *env, jclass cls, jlong h, jint i,
+                                                          jbyteArray jlang, jobjectArray jout)
+{
+    sakhi_district d = SAKHI_DISTRICT_INIT;
+    sakhi_client *c = client_of(h);
+    char *lang;
+    int rc;
+    (void)cls;
+    if (i < 0 || jstr(env, jlang, &lang))
+        return i < 0 ? (throw_sakhi(env, c, SAKHI_EINVAL), 0) : 0;
+    rc = sakhi_district_get(c, (size_t)i, lang, &d);
+    jfree(lang);
+    if (rc) {
+        throw_sakhi(env, c, rc);
+        return 0;
+    }
+    if (set_bytes(env, jout, 0, d.slug) || set_bytes(env, jout, 1, d.prefix) ||
+        set_bytes(env, jout, 2, d.name))
+        return 0;
+    return (jint)d.code;
+}
+
 JNIEXPORT jint JNICALL Java_org_sakhisync_Native_list(JNIEnv *env, jclass cls, jlong h,
                                                       jlongArray jfilter, jbyteArray jafter,
                                                       jobjectArray jids, jlongArray jnums,

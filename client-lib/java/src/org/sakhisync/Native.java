@@ -65,6 +65,8 @@ final class Native {
     }
     static native void status(long c, long[] nums, byte[][] strs) throws SakhiException;
     static native long pendingCount(long c) throws SakhiException;
+    static native int districtCount(long c);
+    static native int district(long c, int i, byte[] lang, byte[][] out) throws SakhiException;
     static native int list(long c, long[] filter, byte[] after, byte[][] ids, long[] nums,
                            byte[][] next) throws SakhiException;
 

@@ -81,7 +81,7 @@ public final class Referral extends ClientObject {
         return v;
     }
 
-    /** {@link Sakhi#DISTRICT_LEH}, ... */
+    /** One of the centre's districts: {@link District#code} from {@link SakhiClient#districts}. */
     public Referral district(int district) throws SakhiException {
         return setInt(I_DISTRICT, district);
     }

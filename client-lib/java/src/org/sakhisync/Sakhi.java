@@ -91,8 +91,6 @@ public final class Sakhi {
     public static final int ROLE_FIELD = 1;
     public static final int ROLE_STAFF = 2;
     public static final int ROLE_ADMIN = 3;
-    public static final int DISTRICT_LEH = 1;
-    public static final int DISTRICT_KARGIL = 2;
     public static final int TAKEN_HOME_VISIT = 1;
     public static final int TAKEN_ANGANWADI_CENTRE = 2;
     public static final int TAKEN_HEALTH_CENTRE = 3;

@@ -201,6 +201,27 @@ public final class SakhiClient implements AutoCloseable {
         }
     }
 
+    /**
+     * The centre's districts, as its server last sent them ({@code sakhi_district_count} and
+     * {@code sakhi_district_get}); empty before the first sync. Names in {@code lang} ("hi",
+     * "ur", "lbj"; null: English).
+     */
+    public java.util.List<District> districts(String lang) throws SakhiException {
+        long h = acquire();
+        try {
+            int n = Native.districtCount(h);
+            java.util.List<District> out = new java.util.ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                byte[][] s = new byte[3][];
+                int code = Native.district(h, i, lang == null ? null : Native.bytes(lang, "lang"), s);
+                out.add(new District(code, s));
+            }
+            return java.util.Collections.unmodifiableList(out);
+        } finally {
+            leave();
+        }
+    }
+
     /* ---- capture ---------------------------------------------------------------------------- */
 
     /** A new referral draft with a fresh id ({@code sakhi_referral_new}). Close it when done. */

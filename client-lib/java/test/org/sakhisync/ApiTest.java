@@ -106,7 +106,7 @@ class ApiTest {
                 assertEquals(name, rec.getString("name"));
                 assertEquals("ཞིབ་ཕྲ། notes", rec.getString("notes"));
                 assertEquals(Long.valueOf(Sakhi.URGENCY_ROUTINE), rec.getLong("urgency"));
-                assertEquals(Long.valueOf(Sakhi.DISTRICT_LEH), rec.getLong("district"));
+                assertEquals(Long.valueOf(TestSupport.LEH), rec.getLong("district"));
                 assertNull(rec.getString("phone"));
                 assertEquals(Sakhi.SYNC_PENDING, rec.syncState());
                 assertEquals(0, rec.version());
@@ -137,7 +137,7 @@ class ApiTest {
     void errorsCarryCodeFieldAndMessage() throws Exception {
         try (SakhiClient c = open("s")) {
             try (Referral r = c.newReferral()) {
-                r.district(Sakhi.DISTRICT_LEH);
+                r.district(TestSupport.LEH);
                 SakhiException e = assertThrows(SakhiException.class, r::save);
                 assertEquals(Sakhi.EVALIDATION, e.code());
                 assertFalse(e.field().isEmpty(), "names the field");

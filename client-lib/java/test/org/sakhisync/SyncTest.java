@@ -102,6 +102,14 @@ class SyncTest {
             ids.add(TestSupport.capture(device, i == 0 ? CANARY : "withheld"));
         List<SyncProgress> seen = new ArrayList<>();
         SyncResult res = device.sync(quick().progress(p -> seen.add(p)));
+        /* the centre's districts came with the session, names in the language asked for */
+        List<District> ds = device.districts("hi");
+        assertEquals(2, ds.size(), ds.toString());
+        assertEquals(TestSupport.LEH, ds.get(0).code);
+        assertEquals("leh", ds.get(0).slug);
+        assertEquals("LEH", ds.get(0).prefix);
+        assertEquals("लेह", ds.get(0).name);
+        assertEquals("Kargil", device.districts(null).get(1).name);
         assertEquals(3, res.pushed);
         assertEquals(3, res.applied);
         assertEquals(0, res.rejected);
