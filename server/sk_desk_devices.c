@@ -66,8 +66,8 @@ static const char *role_name(uint32_t role)
     }
 }
 
-static void device_row(sk_buf *out, const sk_desk_who *who, const sk_worker *w,
-                       const sk_device_info *d)
+static void device_row(sk_buf *out, const sk_desk_who *who, const sk_desk_dlist *dl,
+                       const sk_worker *w, const sk_device_info *d)
 {
     int lang = who->lang;
     sk_h(out, d ? "<tr data-device=\"" : "<tr data-worker=\"");
@@ -80,7 +80,9 @@ static void device_row(sk_buf *out, const sk_desk_who *who, const sk_worker *w,
     sk_h(out, "</td><td>");
     sk_h(out, role_name(w->role));
     sk_h(out, "</td><td>");
-    sk_h_esc(out, w->district ? sk_t_enum(lang, SK_ENUM_DISTRICT, w->district) : sk_t(lang, T_ALL));
+    char dbuf[24];
+    sk_h_esc(out, w->district ? sk_desk_dlist_name(dl, lang, w->district, dbuf, sizeof(dbuf))
+                              : sk_t(lang, T_ALL));
     sk_h(out, "</td><td>");
     if (d) {
         sk_h_fmt(out, "%llu ", (unsigned long long)d->id);
@@ -111,6 +113,7 @@ int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint
 {
     int lang = who->lang, rc;
     devlist dl = {0};
+    sk_desk_dlist dn = {0};
     wlist *wl = calloc(1, sizeof(*wl));
     (void)now_ms;
     if (!wl) {
@@ -118,7 +121,7 @@ int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint
         goto fail;
     }
     if ((rc = sk_store_worker_list(st, worker_cb, wl)) ||
-        (rc = sk_store_device_list(st, dev_cb, &dl)))
+        (rc = sk_store_device_list(st, dev_cb, &dl)) || (rc = sk_desk_dlist_load(&dn, st, NULL)))
         goto fail;
     sk_desk_top(out, who, sk_t(lang, T_DEVICES));
     sk_h(out, "<h1>");
@@ -153,20 +156,22 @@ int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint
         int any = 0;
         for (size_t k = 0; k < dl.n; k++)
             if (strcmp(dl.d[k].worker, wl->w[i].id) == 0) {
-                device_row(out, who, &wl->w[i], &dl.d[k]);
+                device_row(out, who, &dn, &wl->w[i], &dl.d[k]);
                 any = 1;
             }
         if (!any) /* a worker without devices still gets her row */
-            device_row(out, who, &wl->w[i], NULL);
+            device_row(out, who, &dn, &wl->w[i], NULL);
     }
     sk_h(out, "</tbody></table>");
     sk_desk_bottom(out);
     free(dl.d);
     free(wl);
+    sk_desk_dlist_free(&dn);
     return 200;
 fail:
     free(dl.d);
     free(wl);
+    sk_desk_dlist_free(&dn);
     sk_buf_reset(out);
     sk_desk_page_message(out, lang, sk_t(lang, T_DEVICES), sk_err_text(rc));
     return 503;

@@ -47,8 +47,6 @@ static const enum_label k_enum[] = {
     {SK_ENUM_URGENCY, SK_URGENCY_IMMEDIATE, "Immediate", "तुरंत"},
     {SK_ENUM_URGENCY, SK_URGENCY_URGENT, "Urgent", "तत्काल"},
     {SK_ENUM_URGENCY, SK_URGENCY_ROUTINE, "Routine", "सामान्य"},
-    {SK_ENUM_DISTRICT, SK_DISTRICT_LEH, "Leh", "लेह"},
-    {SK_ENUM_DISTRICT, SK_DISTRICT_KARGIL, "Kargil", "कारगिल"},
     {SK_ENUM_SERVICE, SK_SERVICE_LEGAL, "Legal aid", "कानूनी सहायता"},
     {SK_ENUM_SERVICE, SK_SERVICE_MEDICAL, "Medical help", "चिकित्सा सहायता"},
     {SK_ENUM_SERVICE, SK_SERVICE_POLICE, "Police facilitation", "पुलिस सहायता"},

@@ -12,6 +12,7 @@
 #include "sk_desk_form.h"
 #include "sk_desk_i18n.h"
 #include "sk_desk_staff.h"
+#include "sk_districts.h"
 #include "sk_store.h"
 #include "sk_writer.h"
 
@@ -86,6 +87,17 @@ int sk_desk_date_ist(const char *s, uint64_t *start_ms);
 /* The writer's call for an sk_wreq of kind SK_WREQ_CALL whose call_arg is an sk_desk_op.
  * Returns 0 or a fatal store code (the transaction is then retried or failed as a whole). */
 int sk_desk_op_run(sk_store *st, MDB_txn *txn, sk_wreq *w);
+
+/* The centre's districts for one page (storage/sk_districts.h), named in the page's language;
+ * a district not in the list shows its code. */
+typedef struct sk_desk_dlist {
+    sk_district_def *d;
+    size_t n;
+} sk_desk_dlist;
+int sk_desk_dlist_load(sk_desk_dlist *l, sk_store *st, MDB_txn *txn); /* txn NULL: its own */
+void sk_desk_dlist_free(sk_desk_dlist *l);
+const char *sk_desk_dlist_name(const sk_desk_dlist *l, int lang, uint64_t code, char *buf,
+                               size_t cap);
 
 /* ---- pages (worker threads: read transactions only) --------------------------------------- */
 /* Each renders a whole page into out and returns the HTTP status; out->oom means no page. */

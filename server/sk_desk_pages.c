@@ -390,8 +390,46 @@ void sk_desk_status_cell(sk_buf *b, int lang, uint64_t st)
     sk_h(b, "</span>");
 }
 
-static void table(sk_buf *b, const sk_desk_who *who, const char *id, rows *rs, int inbox,
-                  uint64_t now)
+/* ---- the centre's districts ----------------------------------------------------------- */
+
+int sk_desk_dlist_load(sk_desk_dlist *l, sk_store *st, MDB_txn *txn)
+{
+    MDB_txn *own = NULL;
+    int rc = 0;
+    l->n = 0;
+    if (!(l->d = calloc(SK_DISTRICTS_MAX, sizeof(*l->d))))
+        return -SK_E_NOMEM;
+    if (!txn && (rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &own))))
+        goto out;
+    rc = sk_store_districts_get_txn(st, txn ? txn : own, l->d, SK_DISTRICTS_MAX, &l->n);
+out:
+    if (own)
+        mdb_txn_abort(own);
+    if (rc)
+        sk_desk_dlist_free(l);
+    return rc;
+}
+
+void sk_desk_dlist_free(sk_desk_dlist *l)
+{
+    free(l->d);
+    l->d = NULL;
+    l->n = 0;
+}
+
+const char *sk_desk_dlist_name(const sk_desk_dlist *l, int lang, uint64_t code, char *buf,
+                               size_t cap)
+{
+    const sk_district_def *d =
+        code <= UINT32_MAX ? sk_district_find(l->d, l->n, (uint32_t)code) : NULL;
+    if (d)
+        return sk_district_name(d, lang == SK_LANG_HI ? "hi" : "en");
+    snprintf(buf, cap, "%llu", (unsigned long long)code);
+    return buf;
+}
+
+static void table(sk_buf *b, const sk_desk_who *who, const sk_desk_dlist *dl, const char *id,
+                  rows *rs, int inbox, uint64_t now)
 {
     int lang = who->lang;
     if (rs->n == 0) {
@@ -442,7 +480,8 @@ static void table(sk_buf *b, const sk_desk_who *who, const char *id, rows *rs, i
             sk_h(b, "</span>");
         }
         sk_h(b, "</td><td>");
-        sk_h_esc(b, sk_t_enum(lang, SK_ENUM_DISTRICT, r->district));
+        char dbuf[24];
+        sk_h_esc(b, sk_desk_dlist_name(dl, lang, r->district, dbuf, sizeof(dbuf)));
         if (r->block[0]) {
             sk_h(b, " / ");
             sk_h_esc(b, r->block);
@@ -468,6 +507,7 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk
     int lang = who->lang, rc = 0;
     MDB_txn *txn = NULL;
     rows inbox = {0}, open = {0};
+    sk_desk_dlist dl = {0};
     sk_actor actor;
     uint64_t seq = 0;
     sk_desk_actor(who, &actor);
@@ -477,7 +517,7 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk
     if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), NULL, MDB_RDONLY, &txn))))
         goto out;
     (void)sk_store_seq_get_txn(st, txn, &seq);
-    if ((rc = index_update(ix, st, txn)))
+    if ((rc = index_update(ix, st, txn)) || (rc = sk_desk_dlist_load(&dl, st, txn)))
         goto out;
     for (size_t i = 0; i < ix->n && rc == 0; i++) {
         const row *x = &ix->rows[i];
@@ -525,17 +565,18 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk
     sk_h(out, "<h2>");
     sk_h_esc(out, sk_t(lang, T_INBOX));
     sk_h_fmt(out, " (%zu)</h2>", inbox.n);
-    table(out, who, "inbox", &inbox, 1, now_ms);
+    table(out, who, &dl, "inbox", &inbox, 1, now_ms);
     sk_h(out, "<h2>");
     sk_h_esc(out, sk_t(lang, T_OPEN_CASES));
     sk_h_fmt(out, " (%zu)</h2>", open.n);
-    table(out, who, "open", &open, 0, now_ms);
+    table(out, who, &dl, "open", &open, 0, now_ms);
     sk_desk_bottom(out);
 out:
     if (txn)
         mdb_txn_abort(txn);
     free(inbox.r);
     free(open.r);
+    sk_desk_dlist_free(&dl);
     if (rc) {
         sk_buf_reset(out);
         sk_desk_page_message(out, lang, sk_t(lang, T_WORKLIST), sk_err_text(rc));

@@ -153,6 +153,12 @@ def run(c):
     check(m is not None, "the field worker's phone is listed with when it was last seen")
     check(re.search(rb'<tr data-worker="boss"><td>boss</td><td>admin</td>', body) is not None,
           "a worker without devices is listed too")
+    # a district the centre adds is named from its list (not from the code)
+    c.admin("district", "add", "3", "zanskar", "ZSK", "--en", "Zanskar", "--hi", "ज़ांस्कर")
+    c.admin("worker", "add", "field-z", "--role", "field", "--district", "zanskar")
+    st, _, body, _ = boss.get("/devices")
+    check(re.search(rb'<tr data-worker="field-z"><td>field-z</td><td>field</td><td>Zanskar</td>',
+                    body) is not None, "a worker of an added district shows its name")
 
     # -- enrol a new phone -----------------------------------------------------------------------
     st, _, body, _ = boss.post("/devices/enroll", {"csrf": bcsrf, "worker": "field-1"})
