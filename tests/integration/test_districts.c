@@ -135,6 +135,7 @@ static void test_list_comes_from_the_server(void **state)
     assert_int_equal(sk_case_get_str(&rec, SK_F_CASE_NO, no, sizeof(no)), 0);
     assert_memory_equal(no, "ZSK-", 4);
     sk_record_free(&rec);
+    sk_store_close(st);
     sakhi_close(c);
 }
 
