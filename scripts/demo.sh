@@ -8,6 +8,9 @@
 # one-time link, as a browser would), and an account of what went where.
 #
 # --no-build skips the dependency and build steps (the ctest test that runs the demo uses it).
+# --standby also starts a standby server that follows the centre (docs/REPLICATION.md) and, at
+# the end, shows a failover: the centre is killed, the standby is promoted and holds every
+# referral, case number and follow-up the centre had.
 # The demo itself lives in run_demo(). If a program it needs is not built it says which and
 # exits non-zero; it never pretends a sync happened: every number it prints comes from the
 # programs' own --json output, and it checks that the centre holds exactly what was sent and
@@ -18,10 +21,15 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NO_BUILD=0
-if [[ "${1:-}" == "--no-build" ]]; then
-    NO_BUILD=1
+STANDBY=0
+while [[ "${1:-}" == --* ]]; do
+    case "$1" in
+    --no-build) NO_BUILD=1 ;;
+    --standby) STANDBY=1 ;;
+    *) echo "demo: unknown option '$1'" >&2; exit 2 ;;
+    esac
     shift
-fi
+done
 BUILD=${1:-$ROOT/build}
 BUILD=$(mkdir -p "$BUILD" && cd "$BUILD" && pwd)
 DEMO_DIR=${SAKHI_DEMO_DIR:-$ROOT/demo-data}
@@ -159,6 +167,22 @@ run_demo()
     local PORT
     PORT=$(wait_port_file "$DEMO_DIR/server.port" "${PIDS[0]}" sakhi-server)
     echo "   sakhi-server listening on 127.0.0.1:$PORT, TLS 1.3, key pin ${SPIN:0:16}..."
+    local SB=$DEMO_DIR/standby-data SBPID=
+    if [[ $STANDBY -eq 1 ]]; then
+        # A standby with the centre's TLS key (devices pin one key) and a master key of its own,
+        # enrolled once from a replica URI; it follows everything the centre writes.
+        local ruri
+        ruri=$("$ADMIN" --data "$DATA" --json enroll-code --replica --addr "127.0.0.1:$PORT" \
+            --tls-cert "$DEMO_DIR/tls/server.crt" | grep -o '"uri":"[^"]*"' | cut -d'"' -f4)
+        [[ -n "$ruri" ]] || die "sakhi-admin enroll-code --replica"
+        "$SERVER" --tls-cert "$DEMO_DIR/tls/server.crt" --tls-key "$DEMO_DIR/tls/server.key" \
+            --listen 127.0.0.1 --port 0 --port-file "$DEMO_DIR/standby.port" \
+            --data "$SB" --log-file "$DEMO_DIR/standby.log" --standby-of "$ruri" &
+        SBPID=$!
+        PIDS+=("$SBPID")
+        wait_port_file "$DEMO_DIR/standby.port" "$SBPID" "the standby" >/dev/null
+        echo "   a standby server follows it (data in $SB, log $DEMO_DIR/standby.log)"
+    fi
 
     # -- three devices, enrolled with one-time codes ---------------------------------------------
     echo "2. Three field devices, each enrolled with a one-time code and the centre's key pin"
@@ -321,6 +345,37 @@ run_demo()
     rm -f "$DEMO_DIR/desk.cookies"
     printf 'name: demo-admin\npassword: demo-desk-%s\n' "$pw" >"$DEMO_DIR/desk-login"
     echo "   desk account demo-admin set up at https://127.0.0.1:$DPORT (login saved in $DEMO_DIR/desk-login)"
+
+    if [[ $STANDBY -eq 1 ]]; then
+        echo "8. Failover: the centre's server is killed, the standby is promoted"
+        local head applied st i
+        head=$("$ADMIN" --data "$DATA" --json stats | grep -o '"log_head":[0-9]*' | cut -d: -f2)
+        for i in $(seq 300); do
+            st=$("$ADMIN" --data "$SB" --json stats)
+            applied=$(grep -o '"applied":[0-9]*' <<<"$st" | head -n1 | cut -d: -f2)
+            [[ -n "$applied" && "$applied" -ge "$head" ]] && break
+            sleep 0.1
+        done
+        [[ -n "$applied" && "$applied" -ge "$head" ]] || die "the standby did not catch up"
+        kill -KILL "${PIDS[0]}" 2>/dev/null || true
+        wait "${PIDS[0]}" 2>/dev/null || true
+        "$ADMIN" --data "$SB" promote | sed 's/^/   /' || die "sakhi-admin promote"
+        local before after
+        before=$("$ADMIN" --data "$DATA" --json stats | grep -o '"records":[0-9]*' | head -n1 |
+            cut -d: -f2)
+        after=$("$ADMIN" --data "$SB" --json stats | grep -o '"records":[0-9]*' | head -n1 |
+            cut -d: -f2)
+        [[ "$before" == "$after" ]] || die "the promoted standby holds $after records, the centre $before"
+        for d in 1 2 3; do
+            for pair in ${CASES[$d]}; do
+                "$ADMIN" --data "$SB" --json show "${pair%%=*}" | grep -q "\"${pair#*=}\"" ||
+                    die "case ${pair#*=} is not on the promoted standby"
+            done
+        done
+        "$ADMIN" --data "$SB" audit --verify >/dev/null || die "the standby's audit chain"
+        echo "   the promoted standby holds all $after records, every case number and its audit chain verifies;"
+        echo "   devices that reach it see a new epoch and give back anything it lacked"
+    fi
 
     stop_all
     trap - EXIT
