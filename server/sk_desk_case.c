@@ -16,6 +16,7 @@
 #include "sk_desk_html.h"
 #include "sk_err.h"
 #include "sk_mp.h"
+#include "sk_review.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -444,27 +445,13 @@ static void tasks_section(sk_buf *b, const sk_desk_who *who, const char *idt, co
 typedef struct journal_ctx {
     sk_buf *b;
     unsigned n;
-    /* the review: keys in conflict since the last resolution */
-    uint32_t keys[64];
-    uint32_t nkeys;
-    uint64_t since;
+    sk_review_keys keys; /* the review: keys in conflict since the last resolution */
 } journal_ctx;
 
 static int journal_row(const sk_journal_entry *e, void *p)
 {
     journal_ctx *c = p;
-    for (uint32_t i = 0; i < e->nkeys; i++)
-        if (e->keys[i] == SK_F_REVIEW_RESOLVED) {
-            c->nkeys = 0; /* a resolution settles what came before */
-            c->since = e->seq;
-        }
-    for (uint32_t i = 0; i < e->nconflict; i++) {
-        int seen = 0;
-        for (uint32_t j = 0; j < c->nkeys; j++)
-            seen |= c->keys[j] == e->conflict[i];
-        if (!seen && c->nkeys < 64)
-            c->keys[c->nkeys++] = e->conflict[i];
-    }
+    sk_review_keys_add(&c->keys, e);
     if (c->n++ >= PAGE_ROWS)
         return 0;
     sk_buf *b = c->b;
@@ -547,79 +534,13 @@ static int views_section(sk_buf *b, sk_store *st, int lang, const char *idt)
 
 /* ---- conflict review ---------------------------------------------------------------------- */
 
-typedef struct candidate {
-    uint8_t *val;
-    uint32_t len;
-    char by[SK_MAX_NAME + 1];
-    sk_hlc hlc;
-    int current;
-} candidate;
-
+/* The competing values are storage's (sk_review.h), the same `sakhi-admin review` lists. */
 typedef struct review_ctx {
     sk_store *st;
     MDB_txn *txn;
     const sk_record *r;
-    uint64_t since;
-    uint32_t key;
-    candidate c[MAX_CANDIDATES];
-    uint32_t n;
+    sk_review_field f;
 } review_ctx;
-
-static void author_of(review_ctx *rv, uint64_t seq, char out[SK_MAX_NAME + 1])
-{
-    sk_journal_entry *e = malloc(sizeof(*e));
-    snprintf(out, SK_MAX_NAME + 1, "?");
-    if (e && seq && sk_store_journal_get_txn(rv->st, rv->txn, &rv->r->id, seq, e) == 0)
-        snprintf(out, SK_MAX_NAME + 1, "%s", e->by);
-    free(e);
-}
-
-static int add_candidate(review_ctx *rv, const uint8_t *val, uint32_t len, sk_hlc hlc,
-                         uint64_t by_seq, int current)
-{
-    for (uint32_t i = 0; i < rv->n; i++)
-        if (rv->c[i].len == len && (len == 0 || memcmp(rv->c[i].val, val, len) == 0))
-            return 0; /* the same value offered twice is one choice */
-    if (rv->n >= MAX_CANDIDATES || len > SK_DESK_VALUE_MAX)
-        return 0;
-    candidate *c = &rv->c[rv->n];
-    if (!(c->val = malloc(len ? len : 1)))
-        return -SK_E_NOMEM;
-    if (len)
-        memcpy(c->val, val, len);
-    c->len = len;
-    c->hlc = hlc;
-    c->current = current;
-    author_of(rv, by_seq, c->by);
-    rv->n++;
-    return 0;
-}
-
-/* A displaced value competes when the change that displaced it met the field concurrently. */
-static int candidate_cb(const sk_history_item *it, void *p)
-{
-    review_ctx *rv = p;
-    if (it->key != rv->key || it->seq <= rv->since)
-        return 0;
-    sk_journal_entry *e = malloc(sizeof(*e));
-    int concurrent = 0;
-    if (!e)
-        return -SK_E_NOMEM;
-    if (sk_store_journal_get_txn(rv->st, rv->txn, &rv->r->id, it->seq, e) == 0)
-        for (uint32_t i = 0; i < e->nconflict; i++)
-            concurrent |= e->conflict[i] == it->key;
-    free(e);
-    if (!concurrent)
-        return 0;
-    return add_candidate(rv, it->val, it->len, it->hlc, it->lost_incoming ? it->seq : it->ver, 0);
-}
-
-static void free_candidates(review_ctx *rv)
-{
-    for (uint32_t i = 0; i < rv->n; i++)
-        free(rv->c[i].val);
-    rv->n = 0;
-}
 
 static int review_section(sk_buf *b, const sk_desk_who *who, const char *idt, review_ctx *rv,
                           const journal_ctx *jc, int show_identity)
@@ -628,19 +549,12 @@ static int review_section(sk_buf *b, const sk_desk_who *who, const char *idt, re
     sk_h(b, "<section id=\"review\"><h2>");
     sk_h_esc(b, sk_t(lang, T_CONFLICTS));
     sk_h(b, "</h2>");
-    for (uint32_t k = 0; k < jc->nkeys && rc == 0; k++) {
-        const sk_field_info *fi = sk_case_field_info(jc->keys[k]);
+    for (uint32_t k = 0; k < jc->keys.n && rc == 0; k++) {
+        const sk_field_info *fi = sk_case_field_info(jc->keys.keys[k]);
         if (!fi)
             continue;
-        free_candidates(rv);
-        rv->key = fi->key;
-        rv->since = jc->since;
-        const sk_field *f = sk_record_field(rv->r, fi->key);
-        rc = f ? add_candidate(rv, f->val, f->len, f->hlc, f->ver, 1)
-               : add_candidate(rv, NULL, 0, 0, 0, 1);
-        if (rc == 0)
-            rc = sk_store_history_list(rv->st, &rv->r->id, candidate_cb, rv);
-        if (rc)
+        if ((rc = sk_review_candidates_txn(rv->st, rv->txn, rv->r, fi->key, jc->keys.since,
+                                           SK_DESK_VALUE_MAX, &rv->f)))
             break;
         int hide = fi->identifying && !show_identity;
         sk_h(b, "<h3>");
@@ -648,8 +562,8 @@ static int review_section(sk_buf *b, const sk_desk_who *who, const char *idt, re
         sk_h(b, "</h3><ul class=\"candidates\" data-field=\"");
         sk_h_esc(b, fi->name);
         sk_h(b, "\">");
-        for (uint32_t i = 0; i < rv->n; i++) {
-            const candidate *c = &rv->c[i];
+        for (uint32_t i = 0; i < rv->f.n && i < MAX_CANDIDATES; i++) {
+            const sk_review_candidate *c = &rv->f.c[i];
             sk_h(b, "<li>");
             if (hide) {
                 sk_h_esc(b, sk_t(lang, T_HIDDEN));
@@ -664,7 +578,7 @@ static int review_section(sk_buf *b, const sk_desk_who *who, const char *idt, re
             sk_h(b, " <span class=\"when\">");
             sk_h_esc(b, sk_t(lang, T_BY));
             sk_h(b, " ");
-            sk_h_esc(b, c->by);
+            sk_h_esc(b, c->by[0] ? c->by : "?");
             sk_h(b, ", ");
             sk_h_time_ist(b, SK_HLC_MS(c->hlc));
             if (c->current) {
@@ -694,7 +608,7 @@ static int review_section(sk_buf *b, const sk_desk_who *who, const char *idt, re
         }
         sk_h(b, "</ul>");
     }
-    free_candidates(rv);
+    sk_review_field_free(&rv->f);
     form_open(b, who, idt, "resolve", "f-resolve-keep");
     sk_h(b, "<input type=\"hidden\" name=\"keep\" value=\"1\">");
     form_close(b, lang, "resolve-keep", T_KEEP_ALL);

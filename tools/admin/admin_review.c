@@ -15,6 +15,7 @@
 #include "sk_caseops.h"
 #include "sk_err.h"
 #include "sk_json.h"
+#include "sk_review.h"
 #include "sk_sample.h"
 
 #include <inttypes.h>
@@ -24,7 +25,6 @@
 #include <time.h>
 
 #define IST_OFFSET_S (330 * 60)
-#define MAX_CANDIDATES 32
 
 /* ---- shared helpers ----------------------------------------------------------------------- */
 
@@ -220,127 +220,11 @@ int sk_admin_cmd_history(sk_admin *a, int argc, char **argv)
 
 /* ---- review ------------------------------------------------------------------------------- */
 
-/* One competing value of a field in conflict. */
-typedef struct candidate {
-    uint8_t *val;
-    uint32_t len;
-    char by[SK_MAX_NAME + 1];
-    sk_hlc hlc;
-    int current;
-} candidate;
-
+/* The conflict review is storage's (sk_review.h), the same the desk's case page shows. */
 typedef struct conflicts {
-    sk_admin *a;
-    MDB_txn *txn;
-    const sk_record *r;
-    uint32_t keys[64];
-    uint32_t nkeys;
-    uint64_t since; /* seq of the last resolution: conflicts before it are settled */
-    uint32_t key;   /* collecting candidates of this key */
-    candidate c[MAX_CANDIDATES];
-    uint32_t n;
+    sk_review_keys keys;
+    sk_review_field f;
 } conflicts;
-
-static int collect_keys(const sk_journal_entry *e, void *p)
-{
-    conflicts *cf = p;
-    for (uint32_t i = 0; i < e->nkeys; i++)
-        if (e->keys[i] == SK_F_REVIEW_RESOLVED) {
-            cf->nkeys = 0; /* a resolution settles what came before */
-            cf->since = e->seq;
-        }
-    for (uint32_t i = 0; i < e->nconflict; i++) {
-        int seen = 0;
-        for (uint32_t j = 0; j < cf->nkeys; j++)
-            seen |= cf->keys[j] == e->conflict[i];
-        if (!seen && cf->nkeys < 64)
-            cf->keys[cf->nkeys++] = e->conflict[i];
-    }
-    return 0;
-}
-
-static void author_of(conflicts *cf, uint64_t seq, char out[SK_MAX_NAME + 1])
-{
-    sk_journal_entry *e = malloc(sizeof(*e));
-    snprintf(out, SK_MAX_NAME + 1, "unknown");
-    if (e && seq && sk_store_journal_get_txn(cf->a->store, cf->txn, &cf->r->id, seq, e) == 0)
-        snprintf(out, SK_MAX_NAME + 1, "%s", e->by);
-    free(e);
-}
-
-static int add_candidate(conflicts *cf, const uint8_t *val, uint32_t len, sk_hlc hlc,
-                         uint64_t by_seq, int current)
-{
-    for (uint32_t i = 0; i < cf->n; i++)
-        if (cf->c[i].len == len && memcmp(cf->c[i].val, val, len) == 0)
-            return 0; /* the same value offered twice is one choice */
-    if (cf->n >= MAX_CANDIDATES)
-        return 0;
-    candidate *c = &cf->c[cf->n];
-    if (!(c->val = malloc(len ? len : 1)))
-        return -SK_E_NOMEM;
-    if (len)
-        memcpy(c->val, val, len);
-    c->len = len;
-    c->hlc = hlc;
-    c->current = current;
-    author_of(cf, by_seq, c->by);
-    cf->n++;
-    return 0;
-}
-
-/* A displaced value competes when the change that displaced it met the field concurrently (a
- * plain correction on top of what the editor saw is history, not a conflict). */
-static int collect_candidates(const sk_history_item *it, void *p)
-{
-    conflicts *cf = p;
-    if (it->key != cf->key || it->seq <= cf->since)
-        return 0;
-    sk_journal_entry *e = malloc(sizeof(*e));
-    int concurrent = 0;
-    if (!e)
-        return -SK_E_NOMEM;
-    if (sk_store_journal_get_txn(cf->a->store, cf->txn, &cf->r->id, it->seq, e) == 0)
-        for (uint32_t i = 0; i < e->nconflict; i++)
-            concurrent |= e->conflict[i] == it->key;
-    free(e);
-    if (!concurrent)
-        return 0;
-    return add_candidate(cf, it->val, it->len, it->hlc, it->lost_incoming ? it->seq : it->ver, 0);
-}
-
-static void free_candidates(conflicts *cf)
-{
-    for (uint32_t i = 0; i < cf->n; i++)
-        free(cf->c[i].val);
-    cf->n = 0;
-}
-
-/* The competing values of key: the current one first, then each displaced one. */
-static int candidates_of(conflicts *cf, uint32_t key)
-{
-    free_candidates(cf);
-    cf->key = key;
-    const sk_field *f = sk_record_field(cf->r, key);
-    int rc = 0;
-    if (f)
-        rc = add_candidate(cf, f->val, f->len, f->hlc, f->ver, 1);
-    else
-        rc = add_candidate(cf, NULL, 0, 0, 0, 1);
-    if (rc)
-        return rc;
-    return sk_store_history_list(cf->a->store, &cf->r->id, collect_candidates, cf);
-}
-
-static int conflicts_of(sk_admin *a, MDB_txn *txn, const sk_record *r, conflicts *cf)
-{
-    memset(cf, 0, sizeof(*cf));
-    cf->a = a;
-    cf->txn = txn;
-    cf->r = r;
-    return sk_store_journal_list_txn(a->store, txn, &r->id, collect_keys, cf);
-}
-
 static int print_review(sk_admin *a, MDB_txn *txn, const sk_actor *actor, const sk_record *r,
                         int utc, sk_buf *b)
 {
@@ -349,7 +233,7 @@ static int print_review(sk_admin *a, MDB_txn *txn, const sk_actor *actor, const 
     int rc;
     if (!cf)
         return -SK_E_NOMEM;
-    if ((rc = conflicts_of(a, txn, r, cf)))
+    if ((rc = sk_review_keys_txn(a->store, txn, &r->id, &cf->keys)))
         goto out;
     sk_id_to_str(&r->id, idt);
     (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
@@ -358,25 +242,28 @@ static int print_review(sk_admin *a, MDB_txn *txn, const sk_actor *actor, const 
                no[0] ? no : "null", no[0] ? "\"" : "");
     else
         printf("%s %s\n", idt, no);
-    for (uint32_t k = 0; k < cf->nkeys; k++) {
-        if ((rc = candidates_of(cf, cf->keys[k])))
+    for (uint32_t k = 0; k < cf->keys.n; k++) {
+        uint32_t key = cf->keys.keys[k];
+        if ((rc = sk_review_candidates_txn(a->store, txn, r, key, cf->keys.since, 0, &cf->f)))
             goto out;
-        int hide = withheld(actor, r, cf->keys[k]);
+        int hide = withheld(actor, r, key);
         if (a->json)
-            printf("%s{\"field\":\"%s\",\"values\":[", k ? "," : "", field_name(cf->keys[k], fb));
+            printf("%s{\"field\":\"%s\",\"values\":[", k ? "," : "", field_name(key, fb));
         else
-            printf("  %s:\n", field_name(cf->keys[k], fb));
-        for (uint32_t i = 0; i < cf->n; i++) {
-            fmt_time(SK_HLC_MS(cf->c[i].hlc), utc, t);
-            value_json(b, cf->c[i].val, cf->c[i].len, hide);
+            printf("  %s:\n", field_name(key, fb));
+        for (uint32_t i = 0; i < cf->f.n; i++) {
+            const sk_review_candidate *c = &cf->f.c[i];
+            const char *by = c->by[0] ? c->by : "unknown";
+            fmt_time(SK_HLC_MS(c->hlc), utc, t);
+            value_json(b, c->val, c->len, hide);
             if (a->json)
                 printf("%s{\"choice\":%u,\"value\":%s,\"by\":\"%s\",\"at\":\"%s\","
                        "\"current\":%s}",
-                       i ? "," : "", (unsigned)(i + 1), (const char *)b->data, cf->c[i].by, t,
-                       cf->c[i].current ? "true" : "false");
+                       i ? "," : "", (unsigned)(i + 1), (const char *)b->data, by, t,
+                       c->current ? "true" : "false");
             else
-                printf("    %u) %s  by %s at %s%s\n", (unsigned)(i + 1), (const char *)b->data,
-                       cf->c[i].by, t, cf->c[i].current ? "  (current)" : "");
+                printf("    %u) %s  by %s at %s%s\n", (unsigned)(i + 1), (const char *)b->data, by,
+                       t, c->current ? "  (current)" : "");
         }
         if (a->json)
             printf("]}");
@@ -384,7 +271,7 @@ static int print_review(sk_admin *a, MDB_txn *txn, const sk_actor *actor, const 
     if (a->json)
         printf("]}\n");
 out:
-    free_candidates(cf);
+    sk_review_field_free(&cf->f);
     free(cf);
     return rc;
 }
@@ -549,18 +436,20 @@ int sk_admin_cmd_review(sk_admin *a, int argc, char **argv)
         if (take) {
             char *end;
             unsigned long n = strtoul(take, &end, 10);
-            if ((rc = conflicts_of(a, wt.txn, &r, cf)) || (rc = candidates_of(cf, fi->key))) {
+            if ((rc = sk_review_keys_txn(a->store, wt.txn, &r.id, &cf->keys)) ||
+                (rc = sk_review_candidates_txn(a->store, wt.txn, &r, fi->key, cf->keys.since, 0,
+                                               &cf->f))) {
                 sk_admin_fail(a, status, "cannot read the history: %s", sk_err_text(rc));
                 goto out;
             }
-            if (!take[0] || *end || n < 1 || n > cf->n) {
+            if (!take[0] || *end || n < 1 || n > cf->f.n) {
                 status = sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                                        "--take must be 1 to %u (see `review list %s`)",
-                                       (unsigned)cf->n, pos[0]);
+                                       (unsigned)cf->f.n, pos[0]);
                 goto out;
             }
-            chosen.val = cf->c[n - 1].val;
-            chosen.len = cf->c[n - 1].len;
+            chosen.val = cf->f.c[n - 1].val;
+            chosen.len = cf->f.c[n - 1].len;
             if (!chosen.len) {
                 static const uint8_t nil = 0xc0;
                 chosen.val = &nil;
@@ -605,7 +494,7 @@ int sk_admin_cmd_review(sk_admin *a, int argc, char **argv)
     status = SK_ADMIN_EXIT_OK;
 out:
     sk_admin_wtxn_abort(a, &wt);
-    free_candidates(cf);
+    sk_review_field_free(&cf->f);
     free(cf);
     sk_record_free(&r);
     sk_buf_free(&b);
