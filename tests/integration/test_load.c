@@ -151,7 +151,7 @@ static void test_bad_flags(void **state)
         const char *a[6];
         const char *msg;
     } cases[] = {
-        {{"--port", "1", "--bogus", NULL}, "unknown option '--bogus'"},
+        {{"--port", "1", "--bogus", NULL}, "unknown option --bogus (see --help)"},
         {{"--devices", "0", "--port", "1", NULL}, "--devices"},
         {{"--port", "70000", NULL}, "--port: '70000'"},
         {{"--edit-ratio", "1.5", "--port", "1", NULL}, "--edit-ratio"},

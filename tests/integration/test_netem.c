@@ -404,7 +404,7 @@ static void test_bad_flags_fail_with_message(void **state)
         const char *args[8];
         const char *msg;
     } cases[] = {
-        {{"--bogus", NULL}, "unknown option '--bogus'"},
+        {{"--bogus", NULL}, "unknown option --bogus (see --help)"},
         {{"--listen", "0", NULL}, "--upstream is required"},
         {{"--upstream", "127.0.0.1:1", NULL}, "--listen is required"},
         {{"--listen", "0", "--upstream", "127.0.0.1:1", "--rate", "abc", NULL},

@@ -47,12 +47,18 @@ int sk_opts_parse(int argc, char **argv, const sk_opt *opts, const sk_opt *globa
             fputs(help, stdout);
             return SK_OPTS_HELP;
         }
-        if (!only_pos && arg[0] == '-' && arg[1] == '-' && arg[2]) {
-            const char *name = arg + 2, *eq = strchr(name, '=');
+        /* "-x": a one-letter option (a short alias a table names "x") */
+        int letter = !only_pos && arg[0] == '-' && arg[1] && arg[1] != '-' && !arg[2] &&
+                     !(digits_positional && isdigit((unsigned char)arg[1]));
+        if (letter || (!only_pos && arg[0] == '-' && arg[1] == '-' && arg[2])) {
+            const char *name = arg + (letter ? 1 : 2), *eq = letter ? NULL : strchr(name, '=');
             size_t n = eq ? (size_t)(eq - name) : strlen(name);
-            const sk_opt *o = find_opt(opts, name, n);
-            if (!o)
+            /* a one-letter name only as -x, a longer one only as --name */
+            const sk_opt *o = (n == 1) == letter ? find_opt(opts, name, n) : NULL;
+            if (!o && (n == 1) == letter)
                 o = find_opt(globals, name, n);
+            if (!o && letter)
+                return usage(err, errcap, "unknown option %s (see --help)", arg);
             if (!o)
                 return usage(err, errcap, "unknown option --%.*s (see --help)", (int)n, name);
             if (o->kind == SK_OPT_FLAG) {

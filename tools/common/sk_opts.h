@@ -1,8 +1,9 @@
 /*
  * sk_opts.h - the one command-line option parser of the tools, and their exit statuses.
  *
- * Long options only, as `--name value` or `--name=value`; `--` ends the options; `-h`/`--help`
- * prints the command's help. Names must match in full (no abbreviations, unlike getopt_long: a
+ * Long options, as `--name value` or `--name=value`; a table entry with a one-letter name is
+ * written `-x` instead (a short alias, e.g. sakhi-netem's `-v` beside `--verbose`); `--` ends
+ * the options; `-h`/`--help` prints the command's help. Names must match in full (no abbreviations, unlike getopt_long: a
  * tool that erases records must not guess which option was meant), and the parser keeps no
  * global state (a tool with subcommands parses several argument lists). Every tool exits with
  * SK_EXIT_OK, SK_EXIT_FAIL or SK_EXIT_USAGE (docs/TOOLS.md, "Exit statuses").

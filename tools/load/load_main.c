@@ -13,11 +13,11 @@
 #include "sk_auth.h"
 #include "sk_err.h"
 #include "sk_json.h"
+#include "sk_opts.h"
 #include "sk_store.h"
 #include "sk_tlsfile.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,42 +32,41 @@
 
 #define ADMIN_WORKER "load-admin"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: sakhi-load --port N [options]\n"
-            "       sakhi-load --prepare-data DIR --codes-out FILE [--devices N]\n\n"
-            "Simulates field devices that captured referrals offline and sync them to a\n"
-            "sakhi-server, measures the server, then checks it holds exactly what was sent.\n\n"
-            "  --host ADDR            server address (default 127.0.0.1)\n"
-            "  --port N               server port\n"
-            "  --devices N            field devices (default 10)\n"
-            "  --referrals N          referrals captured offline per device (default 10)\n"
-            "  --conns N              concurrent connections; devices take turns (default 10)\n"
-            "  --batch N              changes per PUSH (default 50; the server may allow fewer)\n"
-            "  --inflight N           PUSHes outstanding per connection (default 1)\n"
-            "  --edit-ratio F         share of referrals that get a follow-up later (0..1)\n"
-            "  --conflict-ratio F     share edited concurrently by two devices of one worker\n"
-            "  --pull                 each device pulls after pushing\n"
-            "  --no-verify            skip the final check (it needs an admin enrollment code)\n"
-            "  --prepare-data DIR     add workers and enrollment codes to this data directory\n"
-            "  --codes FILE           codes to use, lines 'field CODE' / 'admin CODE'\n"
-            "  --codes-out FILE       write the prepared codes here\n"
-            "  --sample FILE          sample referrals (default: the source tree's test data)\n"
-            "  --duration S           stop after S seconds whatever happens (default 600)\n"
-            "  --timeout S            give up a connection silent this long (default 30)\n"
-            "  --retries N            reconnects per device session (default 3)\n"
-            "  --server-pid PID       report the server's CPU time and peak memory\n"
-            "  --idle N               then hold N authenticated idle sessions (memory)\n"
-            "  --hold S               how long to hold them (default 1)\n"
-            "  --seed N               seed for the concurrent edits (default 1)\n"
-            "  --tls                  TLS 1.3, the server's key checked against a pin:\n"
-            "  --server-pin PIN       ... the pin sakhi-admin tls-cert printed (64 hex digits)\n"
-            "  --tls-cert FILE        ... or the server's certificate (its --tls-cert file)\n"
-            "  --json                 print the report as one JSON object\n"
-            "  --quiet                no report on success\n"
-            "  --help                 this text\n");
-}
+static const char k_help[] =
+    "usage: sakhi-load --port N [options]\n"
+    "       sakhi-load --prepare-data DIR --codes-out FILE [--devices N]\n\n"
+    "Simulates field devices that captured referrals offline and sync them to a\n"
+    "sakhi-server, measures the server, then checks it holds exactly what was sent.\n\n"
+    "  --host ADDR            server address (default 127.0.0.1)\n"
+    "  --port N               server port\n"
+    "  --devices N            field devices (default 10)\n"
+    "  --referrals N          referrals captured offline per device (default 10)\n"
+    "  --conns N              concurrent connections; devices take turns (default 10)\n"
+    "  --batch N              changes per PUSH (default 50; the server may allow fewer)\n"
+    "  --inflight N           PUSHes outstanding per connection (default 1)\n"
+    "  --edit-ratio F         share of referrals that get a follow-up later (0..1)\n"
+    "  --conflict-ratio F     share edited concurrently by two devices of one worker\n"
+    "  --pull                 each device pulls after pushing\n"
+    "  --no-verify            skip the final check (it needs an admin enrollment code)\n"
+    "  --prepare-data DIR     add workers and enrollment codes to this data directory\n"
+    "  --codes FILE           codes to use, lines 'field CODE' / 'admin CODE'\n"
+    "  --codes-out FILE       write the prepared codes here\n"
+    "  --sample FILE          sample referrals (default: the source tree's test data)\n"
+    "  --duration S           stop after S seconds whatever happens (default 600)\n"
+    "  --timeout S            give up a connection silent this long (default 30)\n"
+    "  --retries N            reconnects per device session (default 3)\n"
+    "  --server-pid PID       report the server's CPU time and peak memory\n"
+    "  --idle N               then hold N authenticated idle sessions (memory)\n"
+    "  --hold S               how long to hold them (default 1)\n"
+    "  --seed N               seed for the concurrent edits (default 1)\n"
+    "  --tls                  TLS 1.3, the server's key checked against a pin:\n"
+    "  --server-pin PIN       ... the pin sakhi-admin tls-cert printed (64 hex digits)\n"
+    "  --tls-cert FILE        ... or the server's certificate (its --tls-cert file)\n"
+    "  --json                 print the report as one JSON object\n"
+    "  --quiet                no report on success\n"
+    "  --help                 this text\n"
+    "\n"
+    "Exit status: 0 all verified, 1 the run or the verification failed, 2 usage error.\n";
 
 __attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...)
 {
@@ -102,71 +101,15 @@ static int parse_double(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
-enum {
-    O_HOST = 256,
-    O_PORT,
-    O_DEVICES,
-    O_REFERRALS,
-    O_CONNS,
-    O_BATCH,
-    O_INFLIGHT,
-    O_EDIT,
-    O_CONFLICT,
-    O_PULL,
-    O_NOVERIFY,
-    O_PREPARE,
-    O_CODES,
-    O_CODES_OUT,
-    O_SAMPLE,
-    O_DURATION,
-    O_TIMEOUT,
-    O_RETRIES,
-    O_PID,
-    O_IDLE,
-    O_HOLD,
-    O_SEED,
-    O_TLS,
-    O_SERVER_PIN,
-    O_TLS_CERT,
-    O_JSON,
-    O_QUIET,
-    O_HELP
-};
-
 /* 0 run, 1 help printed, -1 usage error (message printed). */
 static int parse_opts(ld_opts *o, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"host", required_argument, 0, O_HOST},
-        {"port", required_argument, 0, O_PORT},
-        {"devices", required_argument, 0, O_DEVICES},
-        {"referrals", required_argument, 0, O_REFERRALS},
-        {"conns", required_argument, 0, O_CONNS},
-        {"batch", required_argument, 0, O_BATCH},
-        {"inflight", required_argument, 0, O_INFLIGHT},
-        {"edit-ratio", required_argument, 0, O_EDIT},
-        {"conflict-ratio", required_argument, 0, O_CONFLICT},
-        {"pull", no_argument, 0, O_PULL},
-        {"no-verify", no_argument, 0, O_NOVERIFY},
-        {"prepare-data", required_argument, 0, O_PREPARE},
-        {"codes", required_argument, 0, O_CODES},
-        {"codes-out", required_argument, 0, O_CODES_OUT},
-        {"sample", required_argument, 0, O_SAMPLE},
-        {"duration", required_argument, 0, O_DURATION},
-        {"timeout", required_argument, 0, O_TIMEOUT},
-        {"retries", required_argument, 0, O_RETRIES},
-        {"server-pid", required_argument, 0, O_PID},
-        {"idle", required_argument, 0, O_IDLE},
-        {"hold", required_argument, 0, O_HOLD},
-        {"seed", required_argument, 0, O_SEED},
-        {"tls", no_argument, 0, O_TLS},
-        {"server-pin", required_argument, 0, O_SERVER_PIN},
-        {"tls-cert", required_argument, 0, O_TLS_CERT},
-        {"json", no_argument, 0, O_JSON},
-        {"quiet", no_argument, 0, O_QUIET},
-        {"help", no_argument, 0, O_HELP},
-        {0, 0, 0, 0},
-    };
+    const char *port = NULL, *devices = NULL, *referrals = NULL, *conns = NULL, *batch = NULL,
+               *inflight = NULL, *edit = NULL, *conflict = NULL, *duration = NULL, *timeout = NULL,
+               *retries = NULL, *pid = NULL, *idle = NULL, *hold = NULL, *seed = NULL,
+               *pin_text = NULL, *cert_path = NULL;
+    int no_verify = 0;
+    char err[160];
     memset(o, 0, sizeof(*o));
     o->host = "127.0.0.1";
     o->devices = 10;
@@ -174,106 +117,88 @@ static int parse_opts(ld_opts *o, int argc, char **argv)
     o->conns = 10;
     o->batch = 50;
     o->inflight = 1;
-    o->verify = 1;
     o->duration_s = 600;
     o->timeout_s = 30;
     o->retries = 3;
     o->hold_s = 1;
     o->seed = 1;
     o->sample_path = SAKHI_LOAD_SAMPLE;
-    int have_port = 0;
-    const char *pin_text = NULL, *cert_path = NULL;
-    opterr = 0;
-    for (;;) {
-        int c = getopt_long(argc, argv, ":h", lo, NULL);
-        if (c == -1)
-            break;
-        unsigned u;
-        const char *a = optarg;
-        switch (c) {
-        case O_HOST: o->host = a; break;
-        case O_PORT:
-            if (parse_uint(a, 1, 65535, &o->port))
-                return bad("--port: '%s' is not a port number (1..65535)", a);
-            have_port = 1;
-            break;
-        case O_DEVICES:
-            if (parse_uint(a, 1, 1000000, &o->devices))
-                return bad("--devices: '%s' is not a number from 1 to 1000000", a);
-            break;
-        case O_REFERRALS:
-            if (parse_uint(a, 0, 100000, &o->referrals))
-                return bad("--referrals: '%s' is not a number from 0 to 100000", a);
-            break;
-        case O_CONNS:
-            if (parse_uint(a, 1, 100000, &o->conns))
-                return bad("--conns: '%s' is not a number from 1 to 100000", a);
-            break;
-        case O_BATCH:
-            if (parse_uint(a, 1, SK_MAX_BATCH, &o->batch))
-                return bad("--batch: '%s' is not a number from 1 to 256", a);
-            break;
-        case O_INFLIGHT:
-            if (parse_uint(a, 1, LD_MAX_INFLIGHT, &o->inflight))
-                return bad("--inflight: '%s' is not a number from 1 to 64", a);
-            break;
-        case O_EDIT:
-            if (parse_double(a, 0, 1, &o->edit_ratio))
-                return bad("--edit-ratio: '%s' is not a number from 0 to 1", a);
-            break;
-        case O_CONFLICT:
-            if (parse_double(a, 0, 1, &o->conflict_ratio))
-                return bad("--conflict-ratio: '%s' is not a number from 0 to 1", a);
-            break;
-        case O_PULL: o->pull = 1; break;
-        case O_NOVERIFY: o->verify = 0; break;
-        case O_PREPARE: o->prepare_dir = a; break;
-        case O_CODES: o->codes_path = a; break;
-        case O_CODES_OUT: o->codes_out = a; break;
-        case O_SAMPLE: o->sample_path = a; break;
-        case O_DURATION:
-            if (parse_double(a, 0.001, 1e7, &o->duration_s))
-                return bad("--duration: '%s' is not a positive number of seconds", a);
-            break;
-        case O_TIMEOUT:
-            if (parse_double(a, 0.001, 1e7, &o->timeout_s))
-                return bad("--timeout: '%s' is not a positive number of seconds", a);
-            break;
-        case O_RETRIES:
-            if (parse_uint(a, 0, 1000, &o->retries))
-                return bad("--retries: '%s' is not a number from 0 to 1000", a);
-            break;
-        case O_PID:
-            if (parse_uint(a, 1, 1u << 30, &u))
-                return bad("--server-pid: '%s' is not a process id", a);
-            o->server_pid = (int)u;
-            break;
-        case O_IDLE:
-            if (parse_uint(a, 0, 1000000, &o->idle))
-                return bad("--idle: '%s' is not a number from 0 to 1000000", a);
-            break;
-        case O_HOLD:
-            if (parse_double(a, 0, 1e6, &o->hold_s))
-                return bad("--hold: '%s' is not a number of seconds", a);
-            break;
-        case O_SEED:
-            if (parse_uint(a, 0, 0xffffffffu, &u))
-                return bad("--seed: '%s' is not a number", a);
-            o->seed = u;
-            break;
-        case O_TLS: o->tls = 1; break;
-        case O_SERVER_PIN: pin_text = a; break;
-        case O_TLS_CERT: cert_path = a; break;
-        case O_JSON: o->json = 1; break;
-        case O_QUIET: o->quiet = 1; break;
-        case O_HELP:
-        case 'h': usage(stdout); return 1;
-        case ':': return bad("%s needs a value", argv[optind - 1]);
-        default: return bad("unknown option '%s'", argv[optind - 1] ? argv[optind - 1] : "?");
-        }
+    const sk_opt opts[] = {{"host", SK_OPT_VALUE, &o->host},
+                           {"port", SK_OPT_VALUE, &port},
+                           {"devices", SK_OPT_VALUE, &devices},
+                           {"referrals", SK_OPT_VALUE, &referrals},
+                           {"conns", SK_OPT_VALUE, &conns},
+                           {"batch", SK_OPT_VALUE, &batch},
+                           {"inflight", SK_OPT_VALUE, &inflight},
+                           {"edit-ratio", SK_OPT_VALUE, &edit},
+                           {"conflict-ratio", SK_OPT_VALUE, &conflict},
+                           {"pull", SK_OPT_FLAG, &o->pull},
+                           {"no-verify", SK_OPT_FLAG, &no_verify},
+                           {"prepare-data", SK_OPT_VALUE, &o->prepare_dir},
+                           {"codes", SK_OPT_VALUE, &o->codes_path},
+                           {"codes-out", SK_OPT_VALUE, &o->codes_out},
+                           {"sample", SK_OPT_VALUE, &o->sample_path},
+                           {"duration", SK_OPT_VALUE, &duration},
+                           {"timeout", SK_OPT_VALUE, &timeout},
+                           {"retries", SK_OPT_VALUE, &retries},
+                           {"server-pid", SK_OPT_VALUE, &pid},
+                           {"idle", SK_OPT_VALUE, &idle},
+                           {"hold", SK_OPT_VALUE, &hold},
+                           {"seed", SK_OPT_VALUE, &seed},
+                           {"tls", SK_OPT_FLAG, &o->tls},
+                           {"server-pin", SK_OPT_VALUE, &pin_text},
+                           {"tls-cert", SK_OPT_VALUE, &cert_path},
+                           {"json", SK_OPT_FLAG, &o->json},
+                           {"quiet", SK_OPT_FLAG, &o->quiet},
+                           {NULL, 0, NULL}};
+    int prc = sk_opts_parse(argc, argv, opts, NULL, NULL, 0, 0, NULL, 0, k_help, err, sizeof(err));
+    if (prc == SK_OPTS_HELP)
+        return 1;
+    if (prc != SK_OPTS_OK) {
+        fprintf(stderr, "sakhi-load: %s\n", err);
+        return -1;
     }
-    if (optind < argc)
-        return bad("unexpected argument '%s'", argv[optind]);
+    o->verify = !no_verify;
+    /* whole numbers: flag, text, range, where it goes (each checked in full, in help order) */
+    unsigned pid_u = 0, seed_u = 1;
+    const struct {
+        const char *flag, *text;
+        unsigned lo, hi;
+        unsigned *dst;
+        const char *what;
+    } uints[] = {
+        {"--port", port, 1, 65535, &o->port, "is not a port number (1..65535)"},
+        {"--devices", devices, 1, 1000000, &o->devices, "is not a number from 1 to 1000000"},
+        {"--referrals", referrals, 0, 100000, &o->referrals, "is not a number from 0 to 100000"},
+        {"--conns", conns, 1, 100000, &o->conns, "is not a number from 1 to 100000"},
+        {"--batch", batch, 1, SK_MAX_BATCH, &o->batch, "is not a number from 1 to 256"},
+        {"--inflight", inflight, 1, LD_MAX_INFLIGHT, &o->inflight, "is not a number from 1 to 64"},
+        {"--retries", retries, 0, 1000, &o->retries, "is not a number from 0 to 1000"},
+        {"--server-pid", pid, 1, 1u << 30, &pid_u, "is not a process id"},
+        {"--idle", idle, 0, 1000000, &o->idle, "is not a number from 0 to 1000000"},
+        {"--seed", seed, 0, 0xffffffffu, &seed_u, "is not a number"},
+    };
+    for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++)
+        if (uints[i].text && parse_uint(uints[i].text, uints[i].lo, uints[i].hi, uints[i].dst))
+            return bad("%s: '%s' %s", uints[i].flag, uints[i].text, uints[i].what);
+    o->server_pid = (int)pid_u;
+    o->seed = seed_u;
+    const struct {
+        const char *flag, *text;
+        double lo, hi;
+        double *dst;
+        const char *what;
+    } reals[] = {
+        {"--edit-ratio", edit, 0, 1, &o->edit_ratio, "is not a number from 0 to 1"},
+        {"--conflict-ratio", conflict, 0, 1, &o->conflict_ratio, "is not a number from 0 to 1"},
+        {"--duration", duration, 0.001, 1e7, &o->duration_s, "is not a positive number of seconds"},
+        {"--timeout", timeout, 0.001, 1e7, &o->timeout_s, "is not a positive number of seconds"},
+        {"--hold", hold, 0, 1e6, &o->hold_s, "is not a number of seconds"},
+    };
+    for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++)
+        if (reals[i].text && parse_double(reals[i].text, reals[i].lo, reals[i].hi, reals[i].dst))
+            return bad("%s: '%s' %s", reals[i].flag, reals[i].text, reals[i].what);
+    int have_port = port != NULL;
     if (pin_text && cert_path)
         return bad("%s: give either --server-pin or --tls-cert, not both", "--tls");
     if ((pin_text || cert_path) && !o->tls)
@@ -283,11 +208,8 @@ static int parse_opts(ld_opts *o, int argc, char **argv)
     if (pin_text && sk_tls_pin_parse(o->tls_pin, pin_text))
         return bad("--server-pin: '%s' is not a pin (64 hex digits, or 32 pairs with colons)",
                    pin_text);
-    if (cert_path) {
-        char err[256];
-        if (sk_tls_pin_from_cert_file(o->tls_pin, cert_path, err, sizeof(err)))
-            return bad("--tls-cert: %s", err);
-    }
+    if (cert_path && sk_tls_pin_from_cert_file(o->tls_pin, cert_path, err, sizeof(err)))
+        return bad("--tls-cert: %s", err);
     o->tls_pin_from = pin_text ? "--server-pin" : "--tls-cert";
     if (!have_port && !(o->prepare_dir && o->codes_out))
         return bad("%s is required (or --prepare-data DIR --codes-out FILE to only prepare)",
@@ -820,12 +742,12 @@ int main(int argc, char **argv)
     ld_run *r = calloc(1, sizeof(*r));
     if (!r) {
         fprintf(stderr, "sakhi-load: out of memory\n");
-        return 1;
+        return SK_EXIT_FAIL;
     }
-    int ret = 1;
+    int ret = SK_EXIT_FAIL;
     int rc = parse_opts(&r->o, argc, argv);
     if (rc) {
-        ret = rc > 0 ? 0 : 2;
+        ret = rc > 0 ? SK_EXIT_OK : SK_EXIT_USAGE;
         goto out;
     }
     if (setup(r))
@@ -834,11 +756,11 @@ int main(int argc, char **argv)
         if (prepare(r))
             goto out;
         if (!r->o.port) {
-            ret = 0;
+            ret = SK_EXIT_OK;
             goto out;
         }
     } else if (read_codes(r)) {
-        ret = 2;
+        ret = SK_EXIT_USAGE;
         goto out;
     }
     raise_nofile(r->o.conns > r->o.idle ? r->o.conns : r->o.idle);
@@ -868,7 +790,7 @@ int main(int argc, char **argv)
         else if (total_errors(r))
             fprintf(stderr, "sakhi-load: the server reported errors (see the report)\n");
     }
-    ret = ok ? 0 : 1;
+    ret = ok ? SK_EXIT_OK : SK_EXIT_FAIL;
 out:
     free_run(r);
     free(r);

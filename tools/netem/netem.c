@@ -16,6 +16,7 @@
  * alters them: a byte is delivered in order, or the connection is closed or blackholed.
  */
 #include "netem_opts.h"
+#include "sk_opts.h"
 
 #include <uv.h>
 
@@ -734,34 +735,34 @@ int main(int argc, char **argv)
 {
     int rc = sk_netem_opts_parse(&g_opt, argc, argv);
     if (rc == 1)
-        return 0;
+        return SK_EXIT_OK;
     if (rc < 0)
-        return 2;
+        return SK_EXIT_USAGE;
     signal(SIGPIPE, SIG_IGN); /* a peer that vanished shows up as a write error instead */
     if (resolve_upstream() < 0)
-        return 1;
+        return SK_EXIT_FAIL;
     g_loop = uv_default_loop();
     g_t0 = uv_now(g_loop);
     if (start_listening() < 0)
-        return 1;
+        return SK_EXIT_FAIL;
     if (uv_signal_init(g_loop, &g_sigint) < 0 || uv_signal_init(g_loop, &g_sigterm) < 0 ||
         uv_signal_start(&g_sigint, on_signal, SIGINT) < 0 ||
         uv_signal_start(&g_sigterm, on_signal, SIGTERM) < 0 ||
         uv_timer_init(g_loop, &g_duration) < 0) {
         fputs("sakhi-netem: cannot set up signal handling\n", stderr);
-        return 1;
+        return SK_EXIT_FAIL;
     }
     if (g_opt.duration_s &&
         uv_timer_start(&g_duration, on_duration, g_opt.duration_s * 1000, 0) < 0) {
         fputs("sakhi-netem: cannot start the duration timer\n", stderr);
-        return 1;
+        return SK_EXIT_FAIL;
     }
     uv_run(g_loop, UV_RUN_DEFAULT);
     uv_loop_close(g_loop);
     print_stats();
     if (g_opt.stats_json && write_stats_json(g_opt.stats_json) < 0) {
         fprintf(stderr, "sakhi-netem: cannot write '%s'\n", g_opt.stats_json);
-        return 1;
+        return SK_EXIT_FAIL;
     }
-    return 0;
+    return SK_EXIT_OK;
 }

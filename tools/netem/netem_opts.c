@@ -8,56 +8,54 @@
  */
 #include "netem_opts.h"
 
+#include "sk_opts.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-void sk_netem_opts_usage(FILE *f)
-{
-    fputs(
-        "usage: sakhi-netem --listen [127.0.0.1:]PORT --upstream HOST:PORT [options]\n"
-        "\n"
-        "A TCP proxy on loopback that shapes the link between a client and an upstream server,\n"
-        "for tests and demos of sync over bad links. Both directions are shaped; 'up' is\n"
-        "client -> upstream, 'down' is upstream -> client.\n"
-        "\n"
-        "  --listen [HOST:]PORT   where to accept clients; HOST must be loopback (127.x.x.x,\n"
-        "                         ::1 or localhost); PORT 0 lets the kernel choose\n"
-        "  --upstream HOST:PORT   the server to forward to (resolved once at start)\n"
-        "  --preset NAME          2g, vsat or flaky (see below); later flags override its numbers\n"
-        "  --rate BYTES/S         bandwidth in both directions (0 = unlimited)\n"
-        "  --rate-up BYTES/S      bandwidth client -> upstream only\n"
-        "  --rate-down BYTES/S    bandwidth upstream -> client only\n"
-        "  --latency MS           one-way delay added in each direction\n"
-        "  --jitter MS            delay varies uniformly by +-MS; byte order is always kept\n"
-        "  --stall-rate P         chance (0..1) per KiB forwarded that the direction stalls\n"
-        "  --stall-ms MS          length of one stall (models loss and retransmission)\n"
-        "  --cut-after N          close both sides once N bytes (both ways) have passed\n"
-        "  --cut-rate P           chance (0..1) per KiB forwarded that the link is cut there\n"
-        "  --blackhole-after N    after N bytes, forward nothing more and keep both sides open\n"
-        "  --seed S               seed for every random choice (default 1); same seed, same\n"
-        "                         byte traffic -> same cut and stall points\n"
-        "  --max-conns N          refuse (close at once) connections beyond N open ones\n"
-        "  --duration S           exit after S seconds\n"
-        "  --stats-json FILE      write the exit summary as JSON to FILE\n"
-        "  --port-file FILE       write the listening port to FILE once accepting\n"
-        "  -v, --verbose          one key=value line per connection event on stderr\n"
-        "  -h, --help             this text\n"
-        "\n"
-        "Presets (one-way latency; a round trip adds it twice):\n"
-        "  2g     down 3750 B/s (30 kbit/s), up 2500 B/s (20 kbit/s), latency 300 ms,\n"
-        "         jitter 100 ms, stalls 2%/KiB of 1500 ms\n"
-        "  vsat   down 32000 B/s (256 kbit/s), up 16000 B/s (128 kbit/s), latency 300 ms\n"
-        "         (round trip ~600 ms), jitter 30 ms, stalls 0.2%/KiB of 800 ms\n"
-        "  flaky  16000 B/s (128 kbit/s) both ways, latency 75 ms (round trip ~150 ms),\n"
-        "         jitter 50 ms, stalls 1%/KiB of 500 ms, cuts 5%/KiB\n"
-        "\n"
-        "Exit status: 0 after a signal or --duration, 2 on a usage error, 1 on a runtime error.\n"
-        "A summary (connections, bytes each way, cuts, stalls) is printed to stderr at exit.\n",
-        f);
-}
+static const char k_help[] =
+    "usage: sakhi-netem --listen [127.0.0.1:]PORT --upstream HOST:PORT [options]\n"
+    "\n"
+    "A TCP proxy on loopback that shapes the link between a client and an upstream server,\n"
+    "for tests and demos of sync over bad links. Both directions are shaped; 'up' is\n"
+    "client -> upstream, 'down' is upstream -> client.\n"
+    "\n"
+    "  --listen [HOST:]PORT   where to accept clients; HOST must be loopback (127.x.x.x,\n"
+    "                         ::1 or localhost); PORT 0 lets the kernel choose\n"
+    "  --upstream HOST:PORT   the server to forward to (resolved once at start)\n"
+    "  --preset NAME          2g, vsat or flaky (see below); later flags override its numbers\n"
+    "  --rate BYTES/S         bandwidth in both directions (0 = unlimited)\n"
+    "  --rate-up BYTES/S      bandwidth client -> upstream only\n"
+    "  --rate-down BYTES/S    bandwidth upstream -> client only\n"
+    "  --latency MS           one-way delay added in each direction\n"
+    "  --jitter MS            delay varies uniformly by +-MS; byte order is always kept\n"
+    "  --stall-rate P         chance (0..1) per KiB forwarded that the direction stalls\n"
+    "  --stall-ms MS          length of one stall (models loss and retransmission)\n"
+    "  --cut-after N          close both sides once N bytes (both ways) have passed\n"
+    "  --cut-rate P           chance (0..1) per KiB forwarded that the link is cut there\n"
+    "  --blackhole-after N    after N bytes, forward nothing more and keep both sides open\n"
+    "  --seed S               seed for every random choice (default 1); same seed, same\n"
+    "                         byte traffic -> same cut and stall points\n"
+    "  --max-conns N          refuse (close at once) connections beyond N open ones\n"
+    "  --duration S           exit after S seconds\n"
+    "  --stats-json FILE      write the exit summary as JSON to FILE\n"
+    "  --port-file FILE       write the listening port to FILE once accepting\n"
+    "  -v, --verbose          one key=value line per connection event on stderr\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "Presets (one-way latency; a round trip adds it twice):\n"
+    "  2g     down 3750 B/s (30 kbit/s), up 2500 B/s (20 kbit/s), latency 300 ms,\n"
+    "         jitter 100 ms, stalls 2%/KiB of 1500 ms\n"
+    "  vsat   down 32000 B/s (256 kbit/s), up 16000 B/s (128 kbit/s), latency 300 ms\n"
+    "         (round trip ~600 ms), jitter 30 ms, stalls 0.2%/KiB of 800 ms\n"
+    "  flaky  16000 B/s (128 kbit/s) both ways, latency 75 ms (round trip ~150 ms),\n"
+    "         jitter 50 ms, stalls 1%/KiB of 500 ms, cuts 5%/KiB\n"
+    "\n"
+    "Exit status: 0 after a signal or --duration, 2 on a usage error, 1 on a runtime error.\n"
+    "A summary (connections, bytes each way, cuts, stalls) is printed to stderr at exit.\n";
 
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
 {
@@ -184,142 +182,100 @@ static int apply_preset(sk_netem_opts *o, const char *name)
     return 0;
 }
 
-/* Flags that take a value, in the order of --help. */
-static const char *const value_flags[] = {
-    "--listen",          "--upstream",  "--preset",    "--rate",
-    "--rate-up",         "--rate-down", "--latency",   "--jitter",
-    "--stall-rate",      "--stall-ms",  "--cut-after", "--cut-rate",
-    "--blackhole-after", "--seed",      "--max-conns", "--duration",
-    "--stats-json",      "--port-file", NULL};
-
-static int takes_value(const char *flag)
-{
-    for (size_t i = 0; value_flags[i]; i++)
-        if (strcmp(flag, value_flags[i]) == 0)
-            return 1;
-    return 0;
-}
-
 int sk_netem_opts_parse(sk_netem_opts *o, int argc, char **argv)
 {
-    const char *preset = NULL;
-    int have_listen = 0, have_upstream = 0;
+    const char *listen = NULL, *upstream = NULL, *preset = NULL, *rate = NULL, *rate_up = NULL,
+               *rate_down = NULL, *latency = NULL, *jitter = NULL, *stall_rate = NULL,
+               *stall_ms = NULL, *cut_after = NULL, *cut_rate = NULL, *blackhole = NULL,
+               *seed = NULL, *max_conns = NULL, *duration = NULL;
+    char err[160];
     memset(o, 0, sizeof(*o));
     o->cut_after = NETEM_NO_LIMIT;
     o->blackhole_after = NETEM_NO_LIMIT;
     o->seed = 1;
-
-    /* The preset is applied first whatever its position, so explicit flags always win. */
-    for (int pass = 0; pass < 2; pass++) {
-        for (int i = 1; i < argc; i++) {
-            char flag[32];
-            const char *arg = argv[i];
-            const char *val = NULL;
-            const char *eq = strchr(arg, '=');
-            if (strncmp(arg, "--", 2) == 0 && eq) {
-                size_t n = (size_t)(eq - arg);
-                if (n >= sizeof(flag))
-                    return fail("unknown option '%s'", arg);
-                memcpy(flag, arg, n);
-                flag[n] = '\0';
-                val = eq + 1;
-            } else {
-                size_t n = strlen(arg);
-                if (n >= sizeof(flag))
-                    return fail("unknown option '%s'", arg);
-                memcpy(flag, arg, n + 1);
-            }
-            if (strcmp(flag, "-h") == 0 || strcmp(flag, "--help") == 0) {
-                if (pass == 0) {
-                    sk_netem_opts_usage(stdout);
-                    return 1;
-                }
-                continue;
-            }
-            if (strcmp(flag, "-v") == 0 || strcmp(flag, "--verbose") == 0) {
-                if (val)
-                    return fail("%s takes no value", flag);
-                o->verbose = 1;
-                continue;
-            }
-            if (!takes_value(flag)) {
-                if (flag[0] == '-')
-                    return fail("unknown option '%s'", arg);
-                return fail("unexpected argument '%s'", arg);
-            }
-            if (!val) {
-                if (i + 1 >= argc)
-                    return fail("%s needs a value", flag);
-                val = argv[++i];
-            }
-            int rc = 0;
-            uint64_t v = 0;
-            if (pass == 0) {
-                if (strcmp(flag, "--preset") == 0)
-                    preset = val;
-                continue;
-            }
-            if (strcmp(flag, "--listen") == 0) {
-                rc = split_hostport(flag, val, 1, o->listen_host, sizeof(o->listen_host),
-                                    &o->listen_port);
-                if (!rc && !is_loopback(o->listen_host))
-                    return fail("refusing to listen on '%s': only a loopback address "
-                                "(127.x.x.x, ::1, localhost) is allowed",
-                                o->listen_host);
-                have_listen = !rc;
-            } else if (strcmp(flag, "--upstream") == 0) {
-                rc = split_hostport(flag, val, 0, o->upstream_host, sizeof(o->upstream_host),
-                                    &o->upstream_port);
-                if (!rc && o->upstream_port == 0)
-                    return fail("--upstream: port 0 is not a server port");
-                have_upstream = !rc;
-            } else if (strcmp(flag, "--preset") == 0) {
-                /* applied in pass 0 */
-            } else if (strcmp(flag, "--rate") == 0) {
-                rc = parse_u64(flag, val, UINT32_MAX, &v);
-                o->rate_up = o->rate_down = v;
-            } else if (strcmp(flag, "--rate-up") == 0) {
-                rc = parse_u64(flag, val, UINT32_MAX, &o->rate_up);
-            } else if (strcmp(flag, "--rate-down") == 0) {
-                rc = parse_u64(flag, val, UINT32_MAX, &o->rate_down);
-            } else if (strcmp(flag, "--latency") == 0) {
-                rc = parse_u64(flag, val, 600000, &o->latency_ms);
-            } else if (strcmp(flag, "--jitter") == 0) {
-                rc = parse_u64(flag, val, 600000, &o->jitter_ms);
-            } else if (strcmp(flag, "--stall-rate") == 0) {
-                rc = parse_prob(flag, val, &o->stall_rate);
-            } else if (strcmp(flag, "--stall-ms") == 0) {
-                rc = parse_u64(flag, val, 600000, &o->stall_ms);
-            } else if (strcmp(flag, "--cut-after") == 0) {
-                rc = parse_u64(flag, val, UINT64_MAX - 1, &o->cut_after);
-            } else if (strcmp(flag, "--cut-rate") == 0) {
-                rc = parse_prob(flag, val, &o->cut_rate);
-            } else if (strcmp(flag, "--blackhole-after") == 0) {
-                rc = parse_u64(flag, val, UINT64_MAX - 1, &o->blackhole_after);
-            } else if (strcmp(flag, "--seed") == 0) {
-                rc = parse_u64(flag, val, UINT64_MAX, &o->seed);
-            } else if (strcmp(flag, "--max-conns") == 0) {
-                rc = parse_u64(flag, val, 1000000, &o->max_conns);
-                if (!rc && o->max_conns == 0)
-                    return fail("--max-conns must be at least 1");
-            } else if (strcmp(flag, "--duration") == 0) {
-                rc = parse_u64(flag, val, 86400u * 365u, &o->duration_s);
-                if (!rc && o->duration_s == 0)
-                    return fail("--duration must be at least 1 second");
-            } else if (strcmp(flag, "--stats-json") == 0) {
-                o->stats_json = val;
-            } else if (strcmp(flag, "--port-file") == 0) {
-                o->port_file = val;
-            }
-            if (rc)
-                return -1;
-        }
-        if (pass == 0 && preset && apply_preset(o, preset))
-            return -1;
+    const sk_opt opts[] = {{"listen", SK_OPT_VALUE, &listen},
+                           {"upstream", SK_OPT_VALUE, &upstream},
+                           {"preset", SK_OPT_VALUE, &preset},
+                           {"rate", SK_OPT_VALUE, &rate},
+                           {"rate-up", SK_OPT_VALUE, &rate_up},
+                           {"rate-down", SK_OPT_VALUE, &rate_down},
+                           {"latency", SK_OPT_VALUE, &latency},
+                           {"jitter", SK_OPT_VALUE, &jitter},
+                           {"stall-rate", SK_OPT_VALUE, &stall_rate},
+                           {"stall-ms", SK_OPT_VALUE, &stall_ms},
+                           {"cut-after", SK_OPT_VALUE, &cut_after},
+                           {"cut-rate", SK_OPT_VALUE, &cut_rate},
+                           {"blackhole-after", SK_OPT_VALUE, &blackhole},
+                           {"seed", SK_OPT_VALUE, &seed},
+                           {"max-conns", SK_OPT_VALUE, &max_conns},
+                           {"duration", SK_OPT_VALUE, &duration},
+                           {"stats-json", SK_OPT_VALUE, &o->stats_json},
+                           {"port-file", SK_OPT_VALUE, &o->port_file},
+                           {"verbose", SK_OPT_FLAG, &o->verbose},
+                           {"v", SK_OPT_FLAG, &o->verbose},
+                           {NULL, 0, NULL}};
+    int prc = sk_opts_parse(argc, argv, opts, NULL, NULL, 0, 0, NULL, 0, k_help, err, sizeof(err));
+    if (prc == SK_OPTS_HELP)
+        return 1;
+    if (prc != SK_OPTS_OK) {
+        fprintf(stderr, "sakhi-netem: %s\n", err);
+        return -1;
     }
-    if (!have_listen)
+
+    /* The preset first, so explicit flags always win whatever their position. */
+    if (preset && apply_preset(o, preset))
+        return -1;
+    if (listen) {
+        if (split_hostport("--listen", listen, 1, o->listen_host, sizeof(o->listen_host),
+                           &o->listen_port))
+            return -1;
+        if (!is_loopback(o->listen_host))
+            return fail("refusing to listen on '%s': only a loopback address "
+                        "(127.x.x.x, ::1, localhost) is allowed",
+                        o->listen_host);
+    }
+    if (upstream) {
+        if (split_hostport("--upstream", upstream, 0, o->upstream_host, sizeof(o->upstream_host),
+                           &o->upstream_port))
+            return -1;
+        if (o->upstream_port == 0)
+            return fail("--upstream: port 0 is not a server port");
+    }
+    uint64_t v;
+    if (rate) {
+        if (parse_u64("--rate", rate, UINT32_MAX, &v))
+            return -1;
+        o->rate_up = o->rate_down = v;
+    }
+    /* number flags: name, text, largest value, where it goes */
+    const struct {
+        const char *flag, *text;
+        uint64_t max;
+        uint64_t *dst;
+    } nums[] = {{"--rate-up", rate_up, UINT32_MAX, &o->rate_up},
+                {"--rate-down", rate_down, UINT32_MAX, &o->rate_down},
+                {"--latency", latency, 600000, &o->latency_ms},
+                {"--jitter", jitter, 600000, &o->jitter_ms},
+                {"--stall-ms", stall_ms, 600000, &o->stall_ms},
+                {"--cut-after", cut_after, UINT64_MAX - 1, &o->cut_after},
+                {"--blackhole-after", blackhole, UINT64_MAX - 1, &o->blackhole_after},
+                {"--seed", seed, UINT64_MAX, &o->seed},
+                {"--max-conns", max_conns, 1000000, &o->max_conns},
+                {"--duration", duration, 86400u * 365u, &o->duration_s}};
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+        if (nums[i].text && parse_u64(nums[i].flag, nums[i].text, nums[i].max, nums[i].dst))
+            return -1;
+    if (stall_rate && parse_prob("--stall-rate", stall_rate, &o->stall_rate))
+        return -1;
+    if (cut_rate && parse_prob("--cut-rate", cut_rate, &o->cut_rate))
+        return -1;
+    if (max_conns && o->max_conns == 0)
+        return fail("--max-conns must be at least 1");
+    if (duration && o->duration_s == 0)
+        return fail("--duration must be at least 1 second");
+    if (!listen)
         return fail("--listen is required");
-    if (!have_upstream)
+    if (!upstream)
         return fail("--upstream is required");
     if (o->stall_rate > 0 && o->stall_ms == 0)
         return fail("--stall-rate needs --stall-ms");

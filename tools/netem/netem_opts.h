@@ -35,12 +35,10 @@ typedef struct sk_netem_opts {
     int verbose;
 } sk_netem_opts;
 
-/* Parse argv into o (defaults first, then the preset, then the explicit flags, so a flag given
- * with --preset overrides that one number). Returns 0 on success, 1 when --help was printed
- * (exit 0), or -1 after printing a message to stderr (exit 2). */
+/* Parse argv into o with the tools' option parser (tools/common/sk_opts.h): defaults first,
+ * then the preset, then the explicit flags, so a flag given with --preset overrides that one
+ * number. Returns 0 on success, 1 when --help was printed (exit SK_EXIT_OK), or -1 after
+ * printing a message to stderr (exit SK_EXIT_USAGE). */
 int sk_netem_opts_parse(sk_netem_opts *o, int argc, char **argv);
-
-/* The --help text. */
-void sk_netem_opts_usage(FILE *f);
 
 #endif
