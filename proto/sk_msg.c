@@ -15,6 +15,8 @@
 
 #include "sk_err.h"
 #include "sk_frame.h"
+#include "sk_jw.h"
+#include "sk_text.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -119,51 +121,9 @@ void sk_msg_free(sk_msg *m)
     }
 }
 
-/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). Returns the length of the
- * valid sequence at p (1..4), or 0 if the bytes there are not valid UTF-8. */
-static size_t utf8_seq(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 static int utf8_valid(const char *s, size_t n)
 {
-    const uint8_t *p = (const uint8_t *)s;
-    size_t i = 0;
-    while (i < n) {
-        size_t k = utf8_seq(p + i, n - i);
-        if (!k)
-            return 0;
-        i += k;
-    }
-    return 1;
+    return sk_utf8_chars(s, n) >= 0;
 }
 
 /* A protocol string field: at most max bytes of valid UTF-8. */
@@ -1318,44 +1278,10 @@ static void jraw(sk_buf *b, const char *s)
     sk_buf_append(b, s, strlen(s));
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped, valid UTF-8 kept as is,
- * each byte of an invalid sequence rendered as U+FFFD. */
+/* A JSON string, escaped by the one writer (sk_jw_escape). */
 static void jstr(sk_buf *b, const char *s, size_t n)
 {
-    const uint8_t *p = (const uint8_t *)s;
-    sk_buf_append(b, "\"", 1);
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            sk_buf_append(b, e, 2);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            switch (c) {
-            case '\n': jraw(b, "\\n"); break;
-            case '\r': jraw(b, "\\r"); break;
-            case '\t': jraw(b, "\\t"); break;
-            case '\b': jraw(b, "\\b"); break;
-            case '\f': jraw(b, "\\f"); break;
-            default: jprintf(b, "\\u%04x", c); break;
-            }
-            i++;
-        } else if (c < 0x80) {
-            sk_buf_append(b, &p[i], 1);
-            i++;
-        } else {
-            size_t k = utf8_seq(p + i, n - i);
-            if (k) {
-                sk_buf_append(b, p + i, k);
-                i += k;
-            } else {
-                jraw(b, "\\ufffd");
-                i++;
-            }
-        }
-    }
-    sk_buf_append(b, "\"", 1);
+    sk_jw_escape(b, s, n);
 }
 
 static void jhex(sk_buf *b, const uint8_t *p, size_t n)

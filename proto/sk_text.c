@@ -8,8 +8,18 @@
 
 #include <string.h>
 
-/* Decode one code point at s[i..n): its value in *cp and its length, or 0 when invalid. */
-static size_t utf8_next(const char *s, size_t n, size_t i, uint32_t *cp)
+int sk_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t sk_utf8_next(const char *s, size_t n, size_t i, uint32_t *cp)
 {
     const unsigned char *p = (const unsigned char *)s;
     unsigned c = p[i];
@@ -49,7 +59,7 @@ long sk_utf8_chars(const char *s, size_t n)
     long count = 0;
     uint32_t cp;
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_next(s, n, i, &cp);
+        size_t l = sk_utf8_next(s, n, i, &cp);
         if (!l)
             return -1;
         i += l;
@@ -70,7 +80,7 @@ void sk_text_trim(const char *s, size_t n, size_t *start, size_t *len)
     size_t i = 0, first = n, end = 0;
     uint32_t cp;
     while (i < n) {
-        size_t l = utf8_next(s, n, i, &cp);
+        size_t l = sk_utf8_next(s, n, i, &cp);
         if (!l)
             l = 1; /* not UTF-8: the caller has refused it already; count it as text */
         if (l == 1 && cp > 0x7f)
@@ -136,7 +146,7 @@ int sk_phone_normalise(char out[SK_PHONE_E164_MAX + 1], const char *s, size_t n)
     if (!s || n > 64)
         return -SK_E_BAD_VALUE;
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_next(s, n, i, &cp);
+        size_t l = sk_utf8_next(s, n, i, &cp);
         if (!l)
             return -SK_E_BAD_VALUE;
         i += l;

@@ -11,6 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The value of hexadecimal digit c (0-9, a-f, A-F), or -1. */
+int sk_hex_digit(char c);
+
+/* Decode the code point at s[i..n) (i < n): its value in *cp and its length (1..4), or 0 when
+ * the bytes there are not strict UTF-8 (overlong, surrogate, above U+10FFFF, cut short). */
+size_t sk_utf8_next(const char *s, size_t n, size_t i, uint32_t *cp);
+
 /* Number of characters (code points) in s[0..n) if it is strict UTF-8 (no overlong forms, no
  * surrogates, at most U+10FFFF), else -1. */
 long sk_utf8_chars(const char *s, size_t n);

@@ -10,6 +10,7 @@
 #include "sk_client.h"
 
 #include "sk_err.h"
+#include "sk_jw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,21 +326,7 @@ out:
 
 static void json_str(sk_buf *b, const char *s)
 {
-    sk_buf_append(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            sk_buf_append(b, esc, 2);
-        } else if (*p < 0x20) {
-            snprintf(esc, sizeof(esc), "\\u%04x", *p);
-            sk_buf_append(b, esc, 6);
-        } else {
-            sk_buf_append(b, p, 1);
-        }
-    }
-    sk_buf_append(b, "\"", 1);
+    sk_jw_escape(b, s, strlen(s));
 }
 
 static void json_enum_value(sk_buf *b, const sk_field_info *fi, const uint8_t *val, uint32_t len)

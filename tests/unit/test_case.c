@@ -1598,7 +1598,7 @@ static void test_json_writer(void **state)
     sk_buf_append(&b, "", 1);
     assert_false(b.oom);
     assert_string_equal((const char *)b.data,
-                        "{\"s\":\"q\\\"\\\\\\n\\u0001\xef\xbf\xbd\",\"a\":[18446744073709551615,-5,"
+                        "{\"s\":\"q\\\"\\\\\\n\\u0001\\ufffd\",\"a\":[18446744073709551615,-5,"
                         "true,null,null],\"e\":[],\"o\":{}}");
     sk_buf_free(&b);
 

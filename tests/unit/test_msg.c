@@ -18,6 +18,7 @@
 
 #include "msg_fixtures.h"
 #include "sk_err.h"
+#include "sk_jw.h"
 #include "sk_frame.h"
 #include "sk_msg.h"
 
@@ -742,6 +743,25 @@ static void test_json_rendering(void **state)
     sk_buf_free(&j);
 }
 
+/* Every JSON the project writes escapes through one writer (proto/sk_jw.c): a message's
+ * rendering is byte for byte what sk_jw_escape gives. \b and \f as \u00XX, the C1 control
+ * U+0085 escaped (a terminal could act on it), a no-break space kept as UTF-8. */
+static void test_json_one_writer(void **state)
+{
+    (void)state;
+    static const uint8_t v[] = {0xa6, 0x08, 0x0c, 0xc2, 0x85, 0xc2, 0xa0};
+    static const char want[] = "\"\\u0008\\u000c\\u0085\xc2\xa0\"";
+    sk_buf j = SK_BUF_INIT, e = SK_BUF_INIT;
+    assert_int_equal(sk_msg_mp_to_json(&j, v, sizeof(v)), 0);
+    sk_jw_escape(&e, (const char *)v + 1, sizeof(v) - 1);
+    assert_int_equal(j.len, sizeof(want) - 1);
+    assert_memory_equal(j.data, want, sizeof(want) - 1);
+    assert_int_equal(e.len, j.len);
+    assert_memory_equal(e.data, j.data, j.len);
+    sk_buf_free(&j);
+    sk_buf_free(&e);
+}
+
 static void test_helpers(void **state)
 {
     (void)state;
@@ -790,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_frame_lengths),
         cmocka_unit_test(test_decode_memory_bound),
         cmocka_unit_test(test_json_rendering),
+        cmocka_unit_test(test_json_one_writer),
         cmocka_unit_test(test_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /*
- * sk_json.c - strict JSON reader and a small writer for the tools (contract in sk_json.h).
+ * sk_json.c - strict JSON reader for the tools (contract in sk_json.h; the writer is sk_jw.c).
  *
  * The tools read JSON written by people and other programs (sample data, exports, import files),
  * so the reader is strict and bounded: recursion depth is capped, every length is checked before
@@ -10,6 +10,7 @@
 #include "sk_json.h"
 
 #include "sk_err.h"
+#include "sk_text.h"
 
 #include <errno.h>
 #include <math.h>
@@ -121,34 +122,6 @@ static size_t utf8_put(char out[4], uint32_t cp)
     return 4;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
-{
-    unsigned c = s[0];
-    size_t k;
-    uint32_t cp, min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        k = 1, cp = c & 0x1f, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        k = 2, cp = c & 0x0f, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        k = 3, cp = c & 0x07, min = 0x10000;
-    else
-        return 0;
-    if (avail <= k)
-        return 0;
-    for (size_t i = 1; i <= k; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return k + 1;
-}
-
 static int hex4(parser *p, size_t at, uint32_t *out)
 {
     if (p->n - at < 4)
@@ -190,7 +163,8 @@ static int parse_string(parser *p, char **out, size_t *len_out)
             goto out;
         }
         if (c != '\\') {
-            size_t k = utf8_seq((const unsigned char *)p->s + p->pos, p->n - p->pos);
+            uint32_t cp;
+            size_t k = sk_utf8_next(p->s, p->n, p->pos, &cp);
             if (!k) {
                 rc = SYNTAX(p, p->pos, "invalid UTF-8 in string");
                 goto out;
@@ -527,199 +501,4 @@ int sk_json_get_int(const sk_json *v, const char *key, int64_t *out)
         return -SK_E_BAD_TYPE;
     *out = m->i;
     return 0;
-}
-
-/* ---- writer ------------------------------------------------------------------------------- */
-
-static void put(sk_jw *w, const char *s, size_t n)
-{
-    (void)sk_buf_append(w->b, s, n);
-}
-
-static void puts_(sk_jw *w, const char *s)
-{
-    put(w, s, strlen(s));
-}
-
-static void newline(sk_jw *w)
-{
-    if (!w->pretty)
-        return;
-    put(w, "\n", 1);
-    for (int i = 0; i < w->depth; i++)
-        put(w, "  ", 2);
-}
-
-/* Before any value or key: comma and indentation, unless the value follows its key. */
-static void before(sk_jw *w)
-{
-    if (w->after_key) {
-        w->after_key = 0;
-        return;
-    }
-    if (w->depth > 0 && w->depth <= SK_JSON_MAX_DEPTH) {
-        if (w->count[w->depth - 1]) /* a flag: a byte counter wrapped at 256 elements */
-            put(w, ",", 1);
-        w->count[w->depth - 1] = 1;
-        newline(w);
-    }
-}
-
-void sk_jw_init(sk_jw *w, sk_buf *b, int pretty)
-{
-    memset(w, 0, sizeof(*w));
-    w->b = b;
-    w->pretty = pretty;
-}
-
-static void open_(sk_jw *w, const char *c)
-{
-    before(w);
-    puts_(w, c);
-    if (w->depth < SK_JSON_MAX_DEPTH)
-        w->count[w->depth] = 0;
-    w->depth++;
-}
-
-static void close_(sk_jw *w, const char *c)
-{
-    int had = w->depth > 0 && w->depth <= SK_JSON_MAX_DEPTH && w->count[w->depth - 1];
-    if (w->depth > 0)
-        w->depth--;
-    if (had)
-        newline(w);
-    puts_(w, c);
-}
-
-void sk_jw_obj_begin(sk_jw *w)
-{
-    open_(w, "{");
-}
-
-void sk_jw_obj_end(sk_jw *w)
-{
-    close_(w, "}");
-}
-
-void sk_jw_arr_begin(sk_jw *w)
-{
-    open_(w, "[");
-}
-
-void sk_jw_arr_end(sk_jw *w)
-{
-    close_(w, "]");
-}
-
-static void write_string(sk_jw *w, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    put(w, "\"", 1);
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            put(w, e, 2);
-            i++;
-        } else if (c == 0x7f || (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
-                                 (unsigned char)s[i + 1] <= 0x9f)) {
-            /* DEL and the C1 controls (U+0080-U+009F): legal JSON raw, but a terminal that
-             * shows the output may act on them; escaped like C0 */
-            unsigned cp = c == 0x7f ? 0x7fu : (unsigned char)s[i + 1];
-            char e[6] = {'\\', 'u', '0', '0', hex[cp >> 4], hex[cp & 15]};
-            put(w, e, 6);
-            i += c == 0x7f ? 1 : 2;
-        } else if (c < 0x20) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            if (c == '\n')
-                put(w, "\\n", 2);
-            else if (c == '\t')
-                put(w, "\\t", 2);
-            else if (c == '\r')
-                put(w, "\\r", 2);
-            else
-                put(w, e, 6);
-            i++;
-        } else {
-            size_t k = utf8_seq((const unsigned char *)s + i, n - i);
-            if (!k) {
-                put(w, "\xef\xbf\xbd", 3);
-                i++;
-            } else {
-                put(w, s + i, k);
-                i += k;
-            }
-        }
-    }
-    put(w, "\"", 1);
-}
-
-void sk_jw_key(sk_jw *w, const char *key)
-{
-    before(w);
-    write_string(w, key, strlen(key));
-    put(w, w->pretty ? ": " : ":", w->pretty ? 2 : 1);
-    w->after_key = 1;
-}
-
-void sk_jw_str(sk_jw *w, const char *s, size_t n)
-{
-    before(w);
-    write_string(w, s, n);
-}
-
-void sk_jw_cstr(sk_jw *w, const char *s)
-{
-    if (!s) {
-        sk_jw_null(w);
-        return;
-    }
-    sk_jw_str(w, s, strlen(s));
-}
-
-void sk_jw_uint(sk_jw *w, uint64_t v)
-{
-    char t[32];
-    before(w);
-    int n = snprintf(t, sizeof(t), "%llu", (unsigned long long)v);
-    put(w, t, (size_t)n);
-}
-
-void sk_jw_int(sk_jw *w, int64_t v)
-{
-    char t[32];
-    before(w);
-    int n = snprintf(t, sizeof(t), "%lld", (long long)v);
-    put(w, t, (size_t)n);
-}
-
-void sk_jw_double(sk_jw *w, double v)
-{
-    char t[40];
-    before(w);
-    if (!isfinite(v)) {
-        puts_(w, "null");
-        return;
-    }
-    int n = snprintf(t, sizeof(t), "%.17g", v);
-    put(w, t, (size_t)n);
-}
-
-void sk_jw_bool(sk_jw *w, int v)
-{
-    before(w);
-    puts_(w, v ? "true" : "false");
-}
-
-void sk_jw_null(sk_jw *w)
-{
-    before(w);
-    puts_(w, "null");
-}
-
-void sk_jw_raw(sk_jw *w, const char *json, size_t n)
-{
-    before(w);
-    put(w, json, n);
 }

@@ -1,5 +1,6 @@
 /*
- * sk_json.h - a small strict JSON reader (RFC 8259) with a DOM, and a JSON writer, for the tools.
+ * sk_json.h - a small strict JSON reader (RFC 8259) with a DOM for the tools; writing is
+ * sk_jw.h's (included here).
  *
  * Reader: objects, arrays, strings (escapes incl. \uXXXX and surrogate pairs, decoded to UTF-8;
  * raw bytes must be valid UTF-8), numbers, true, false, null. Strict: no comments, no trailing
@@ -17,6 +18,7 @@
 #define SK_JSON_H
 
 #include "sk_buf.h"
+#include "sk_jw.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -68,31 +70,6 @@ size_t sk_json_count(const sk_json *v);
 const char *sk_json_get_str(const sk_json *v, const char *key);
 int sk_json_get_int(const sk_json *v, const char *key, int64_t *out); /* 0 or -SK_E_BAD_TYPE */
 
-/* ---- writer ------------------------------------------------------------------------------- */
-
-/* Appends compact or indented JSON to an sk_buf; tracks commas. Check b->oom at the end. */
-typedef struct sk_jw {
-    sk_buf *b;
-    int pretty;
-    int depth;
-    uint8_t count[SK_JSON_MAX_DEPTH]; /* 0: nothing written yet at this level */
-    int after_key;
-} sk_jw;
-
-void sk_jw_init(sk_jw *w, sk_buf *b, int pretty);
-void sk_jw_obj_begin(sk_jw *w);
-void sk_jw_obj_end(sk_jw *w);
-void sk_jw_arr_begin(sk_jw *w);
-void sk_jw_arr_end(sk_jw *w);
-void sk_jw_key(sk_jw *w, const char *key);
-void sk_jw_str(sk_jw *w, const char *s, size_t n); /* escapes; invalid UTF-8 becomes U+FFFD */
-void sk_jw_cstr(sk_jw *w, const char *s);          /* NULL writes null */
-void sk_jw_uint(sk_jw *w, uint64_t v);
-void sk_jw_int(sk_jw *w, int64_t v);
-void sk_jw_double(sk_jw *w, double v);
-void sk_jw_bool(sk_jw *w, int v);
-void sk_jw_null(sk_jw *w);
-/* A value already rendered as JSON text by another writer (inserted as is). */
-void sk_jw_raw(sk_jw *w, const char *json, size_t n);
+/* The writer is proto's sk_jw (sk_jw.h), shared with the desk and the library. */
 
 #endif

@@ -15,6 +15,7 @@
  */
 #include "sk_err.h"
 #include "sk_frame.h"
+#include "sk_jw.h"
 #include "sk_msg.h"
 #include "sk_opts.h"
 
@@ -75,20 +76,10 @@ __attribute__((format(printf, 2, 3))) static void put_fmt(sk_buf *b, const char 
         sk_buf_append(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* A JSON string from ASCII text we produce ourselves (error names and texts). */
+/* A JSON string (error names and texts), escaped by the one writer. */
 static void put_str(sk_buf *b, const char *s)
 {
-    put_raw(b, "\"");
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            put_fmt(b, "\\%c", ch);
-        else if (ch < 0x20 || ch >= 0x7f)
-            put_fmt(b, "\\u%04x", ch);
-        else
-            sk_buf_append(b, s, 1);
-    }
-    put_raw(b, "\"");
+    sk_jw_escape(b, s, strlen(s));
 }
 
 static void put_hex(sk_buf *b, const uint8_t *p, size_t n)
