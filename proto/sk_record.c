@@ -80,6 +80,7 @@
  * order; only the ver numbers (which change came first) and the displaced lists differ.
  */
 #include "sk_record.h"
+#include "sk_text.h"
 
 #include "sk_crypto.h"
 #include "sk_err.h"
@@ -134,17 +135,6 @@ void sk_id_to_str(const sk_id *id, char out[37])
     out[o] = '\0';
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Accepts exactly the canonical 36-char form, or the same 32 hex digits with no hyphens. */
 int sk_id_from_str(sk_id *out, const char *s)
 {
@@ -168,7 +158,7 @@ int sk_id_from_str(sk_id *out, const char *s)
                 return -SK_E_BAD_VALUE;
             pos++;
         }
-        int hi = hexval(s[pos]), lo = hexval(s[pos + 1]);
+        int hi = sk_hex_digit(s[pos]), lo = sk_hex_digit(s[pos + 1]);
         if (hi < 0 || lo < 0)
             return -SK_E_BAD_VALUE;
         id.b[i] = (uint8_t)((hi << 4) | lo);

@@ -15,6 +15,7 @@
  * never leave plaintext in a buffer it frees without wiping it.
  */
 #include "sk_tls.h"
+#include "sk_text.h"
 
 #include "sk_auth.h"
 #include "sk_buf.h"
@@ -109,17 +110,6 @@ void sk_tls_pin_format(char out[SK_TLS_PIN_HEX_LEN + 1], const uint8_t pin[SK_TL
     out[SK_TLS_PIN_HEX_LEN] = '\0';
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 int sk_tls_pin_parse(uint8_t pin[SK_TLS_PIN_LEN], const char *text)
 {
     uint8_t tmp[SK_TLS_PIN_LEN];
@@ -136,7 +126,7 @@ int sk_tls_pin_parse(uint8_t pin[SK_TLS_PIN_LEN], const char *text)
         return -SK_E_BAD_VALUE;
     for (size_t i = 0; i < SK_TLS_PIN_LEN; i++) {
         const char *p = text + i * step;
-        int hi = hexval(p[0]), lo = hexval(p[1]);
+        int hi = sk_hex_digit(p[0]), lo = sk_hex_digit(p[1]);
 
         if (hi < 0 || lo < 0)
             return -SK_E_BAD_VALUE;

@@ -4,6 +4,7 @@
  * connects anywhere and never copies the one-time code into an error message.
  */
 #include "sk_uri.h"
+#include "sk_text.h"
 
 #include "sk_err.h"
 
@@ -25,17 +26,6 @@ static int fail(char *err, size_t cap, const char *fmt, ...)
     return -SK_E_BAD_VALUE;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode p[0..n) into out (cap bytes with the NUL). 0, or -1 for a bad escape, a NUL,
  * a control character or a value too long. */
 static int pct_decode(char *out, size_t cap, const char *p, size_t n)
@@ -46,7 +36,7 @@ static int pct_decode(char *out, size_t cap, const char *p, size_t n)
         if (ch == '%') {
             if (i + 2 >= n)
                 return -1;
-            int hi = hexval(p[i + 1]), lo = hexval(p[i + 2]);
+            int hi = sk_hex_digit(p[i + 1]), lo = sk_hex_digit(p[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             ch = hi * 16 + lo;

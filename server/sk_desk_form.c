@@ -6,6 +6,7 @@
  * is not half-used.
  */
 #include "sk_desk_form.h"
+#include "sk_text.h"
 
 #include "sk_err.h"
 
@@ -51,17 +52,6 @@ int sk_text_ok(const char *s, size_t len)
     return 1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode s[0..len) into out (room checked by the caller: decoding never grows). Returns the
  * decoded length or -1 on a bad escape. */
 static long decode(const char *s, size_t len, char *out)
@@ -74,7 +64,7 @@ static long decode(const char *s, size_t len, char *out)
         } else if (c == '%') {
             if (len - i < 3)
                 return -1;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = sk_hex_digit(s[i + 1]), l = sk_hex_digit(s[i + 2]);
             if (h < 0 || l < 0)
                 return -1;
             out[o++] = (char)(h * 16 + l);

@@ -9,6 +9,7 @@
  * with the form parser (tests/fuzz/fuzz_desk_form.c).
  */
 #include "sk_desk_int.h"
+#include "sk_text.h"
 
 #include "sk_err.h"
 
@@ -64,15 +65,6 @@ int sk_desk_date_ist(const char *s, uint64_t *start_ms)
         return -1;
     *start_ms = (uint64_t)days_from_civil(y, m, d) * DAY_MS - IST_MS;
     return 0;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
 }
 
 int sk_desk_case_op_parse(sk_desk_op *op, const char *name, const sk_form *f)
@@ -173,7 +165,7 @@ int sk_desk_case_op_parse(sk_desk_op *op, const char *name, const sk_form *f)
         if (!fi || n == 0 || n % 2 || n / 2 > sizeof(op->value))
             return -SK_E_BAD_VALUE;
         for (size_t i = 0; i < n / 2; i++) {
-            int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+            int hi = sk_hex_digit(hex[2 * i]), lo = sk_hex_digit(hex[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 return -SK_E_BAD_VALUE;
             op->value[i] = (uint8_t)(hi << 4 | lo);

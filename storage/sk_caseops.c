@@ -198,6 +198,36 @@ static int max_op_txn(MDB_txn *txn, uint64_t dev, uint64_t *out)
     return rc;
 }
 
+int sk_caseops_change_begin(MDB_txn *txn, uint64_t device, const sk_record *cur, uint64_t now_ms,
+                            sk_change *c)
+{
+    uint64_t opno;
+    int rc = max_op_txn(txn, device, &opno);
+    if (rc)
+        return rc;
+    sk_clock clk = {0, 0};
+    sk_clock_observe(&clk, cur->updated);
+    c->id = cur->id;
+    c->op = opno + 1;
+    c->base = cur->version;
+    c->hlc = sk_clock_now(&clk, now_ms);
+    c->kind = SK_CHANGE_UPSERT;
+    return 0;
+}
+
+int sk_caseops_change_apply(sk_store *s, MDB_txn *txn, uint64_t device, const sk_actor *actor,
+                            uint64_t now_ms, size_t max_record, const sk_change *c, sk_ack *ack,
+                            char *msg, size_t msgcap)
+{
+    sk_apply_ctx actx = {.store = s,
+                         .txn = txn,
+                         .device = device,
+                         .actor = *actor,
+                         .now_ms = now_ms,
+                         .max_record = max_record ? max_record : (1u << 20) - 64};
+    return sk_apply_change(&actx, c, ack, msg, msgcap);
+}
+
 int sk_caseops_apply(const sk_caseops_ctx *ctx, const sk_cw_op *op, sk_caseops_result *res)
 {
     sk_record cur, after;
@@ -205,7 +235,6 @@ int sk_caseops_apply(const sk_caseops_ctx *ctx, const sk_cw_op *op, sk_caseops_r
     sk_cw_config cfg;
     sk_ack ack;
     char msg[SK_MAX_MESSAGE + 64], idt[37], detail[192];
-    uint64_t opno;
     int rc, outcome = SK_CW_DONE;
 
     memset(res, 0, sizeof(*res));
@@ -232,24 +261,10 @@ int sk_caseops_apply(const sk_caseops_ctx *ctx, const sk_cw_op *op, sk_caseops_r
     }
     if ((rc = check_people(ctx, op, &cur, res)))
         goto out;
-    if ((rc = max_op_txn(ctx->txn, SK_CASEOPS_DEVICE, &opno)))
-        goto out;
-    sk_clock clk = {0, 0};
-    sk_clock_observe(&clk, cur.updated);
-    c.id = cur.id;
-    c.op = opno + 1;
-    c.base = cur.version;
-    c.hlc = sk_clock_now(&clk, ctx->now_ms);
-    c.kind = SK_CHANGE_UPSERT;
-    if ((rc = sk_cw_build(op, ctx->actor, &cur, &cfg, ctx->now_ms, &c, &outcome, &res->err)))
-        goto out;
-    sk_apply_ctx actx = {.store = ctx->store,
-                         .txn = ctx->txn,
-                         .device = SK_CASEOPS_DEVICE,
-                         .actor = *ctx->actor,
-                         .now_ms = ctx->now_ms,
-                         .max_record = ctx->max_record ? ctx->max_record : (1u << 20) - 64};
-    if ((rc = sk_apply_change(&actx, &c, &ack, msg, sizeof(msg))))
+    if ((rc = sk_caseops_change_begin(ctx->txn, SK_CASEOPS_DEVICE, &cur, ctx->now_ms, &c)) ||
+        (rc = sk_cw_build(op, ctx->actor, &cur, &cfg, ctx->now_ms, &c, &outcome, &res->err)) ||
+        (rc = sk_caseops_change_apply(ctx->store, ctx->txn, SK_CASEOPS_DEVICE, ctx->actor,
+                                      ctx->now_ms, ctx->max_record, &c, &ack, msg, sizeof(msg))))
         goto out;
     if (ack.status == SK_ACK_REJECTED) {
         res->err.code = -(int)ack.code;

@@ -93,6 +93,18 @@ int sk_caseops_note(const sk_caseops_ctx *ctx, const sk_id *id, const char *text
 int sk_caseops_resolve(const sk_caseops_ctx *ctx, const sk_id *id, const sk_cw_field *fields,
                        uint32_t nfields, sk_caseops_result *res);
 
+/* The two halves of a change the centre makes itself (these operations, and sakhi-admin's
+ * record commands as its own device), so each caller only builds what the change sets:
+ * sk_caseops_change_begin starts c on record cur for device (the next operation number of
+ * that device, cur's version as the base, a stamp after cur's latest); sk_caseops_change_apply
+ * applies it through sk_apply_change as actor (max_record 0: the default limit). Both return
+ * 0 or a store code; a refusal of the change itself comes back in ack. */
+int sk_caseops_change_begin(MDB_txn *txn, uint64_t device, const sk_record *cur, uint64_t now_ms,
+                            sk_change *c);
+int sk_caseops_change_apply(sk_store *s, MDB_txn *txn, uint64_t device, const sk_actor *actor,
+                            uint64_t now_ms, size_t max_record, const sk_change *c, sk_ack *ack,
+                            char *msg, size_t msgcap);
+
 /* Rules the server runs on a timer (and sakhi-admin tasks --sweep): every urgent referral
  * waiting longer than the setting gets its task for the duty counsellor (sk_cw_urgent_waiting),
  * applied as the centre itself (the admin role, worker "sakhi-server"). *made_out (may be NULL)

@@ -140,3 +140,41 @@ int sk_admin_keys_dir(const sk_admin *a, char *out, size_t cap)
 {
     return sk_store_keys_dir(out, cap, a->data, a->keys);
 }
+
+int sk_admin_parse_day(const char *s, int utc, int end_of_day, uint64_t *out)
+{
+    struct tm tm;
+    int y, m, d;
+    char tail;
+    memset(&tm, 0, sizeof(tm));
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
+        sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 2000 || m < 1 || m > 12 ||
+        d < 1 || d > 31)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    time_t t = timegm(&tm);
+    if (t < 0 || tm.tm_mday != d) /* timegm normalised an impossible day (2026-02-30) */
+        return -1;
+    uint64_t ms = (uint64_t)t * 1000u - (utc ? 0 : SK_ADMIN_IST_MS); /* year 2000 on: no wrap */
+    *out = end_of_day ? ms + SK_ADMIN_DAY_MS - 1 : ms;
+    return 0;
+}
+
+void sk_admin_fmt_time(uint64_t ms, int utc, int zone, char out[32])
+{
+    time_t t = (time_t)((ms + (utc ? 0 : SK_ADMIN_IST_MS)) / 1000);
+    struct tm tm;
+    size_t n = gmtime_r(&t, &tm) ? strftime(out, 32, "%Y-%m-%d %H:%M", &tm) : 0;
+    if (n == 0)
+        n = (size_t)snprintf(out, 32, "-");
+    if (zone)
+        snprintf(out + n, 32 - n, " %s", utc ? "UTC" : "IST");
+}
+
+int sk_admin_read_begin(sk_admin *a, MDB_txn **txn)
+{
+    int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, txn));
+    return rc ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc)) : 0;
+}

@@ -25,6 +25,7 @@
 
 #include "sk_apply.h"
 #include "sk_case.h"
+#include "sk_caseops.h"
 #include "sk_opts.h"
 #include "sk_json.h"
 #include "sk_store.h"
@@ -87,6 +88,16 @@ int sk_admin_store_open(sk_admin *a, uint64_t map_size);
 
 /* Current wall clock, Unix milliseconds. */
 uint64_t sk_admin_now_ms(void);
+/* Begin a read transaction on the open store: 0, or the exit status after "cannot read". */
+int sk_admin_read_begin(sk_admin *a, MDB_txn **txn);
+/* The centre's zone, India Standard Time (UTC+05:30), and a day, in ms. */
+#define SK_ADMIN_IST_MS (330ull * 60 * 1000)
+#define SK_ADMIN_DAY_MS (24ull * 3600 * 1000)
+/* "YYYY-MM-DD" (year 2000 on, a day that exists) as Unix ms at that day's start in IST, or in
+ * UTC with utc; end_of_day: its last ms instead. 0 or -1. */
+int sk_admin_parse_day(const char *s, int utc, int end_of_day, uint64_t *out);
+/* Unix ms as "2026-06-19 14:05" in IST (or UTC), with " IST"/" UTC" after it when zone is set. */
+void sk_admin_fmt_time(uint64_t ms, int utc, int zone, char out[32]);
 
 /* Resolve the acting worker: NULL name -> the operator (the Unix account running sakhi-admin,
  * admin role, all districts). A name (the old --as flag) is refused: a flag is a claim, not a
@@ -224,5 +235,11 @@ typedef struct sk_admin_wtxn {
 int sk_admin_wtxn_begin(sk_admin *a, sk_admin_wtxn *w);
 int sk_admin_wtxn_commit(sk_admin *a, sk_admin_wtxn *w); /* aborts on failure */
 void sk_admin_wtxn_abort(sk_admin *a, sk_admin_wtxn *w);
+
+/* Apply a casework operation (sk_caseops_apply) as actor inside wt and commit it: 0 with *res
+ * filled, or the exit status after the message ("store error", "refused: why (CODE)", "cannot
+ * commit"); wt is left to the caller to abort. */
+int sk_admin_caseops_commit(sk_admin *a, sk_admin_wtxn *wt, const sk_actor *actor,
+                            const sk_cw_op *op, sk_caseops_result *res);
 
 #endif

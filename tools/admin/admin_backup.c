@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE /* memfd_create */
 #include "admin.h"
+#include "sk_text.h"
 
 #include "sk_auth.h"
 #include "sk_err.h"
@@ -104,17 +105,6 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Read a key file: 64 hex digits (surrounding whitespace ignored) or exactly 32 raw bytes. */
 static int load_key(sk_admin *a, const char *path, uint8_t key[BK_KEY])
 {
@@ -139,7 +129,7 @@ static int load_key(sk_admin *a, const char *path, uint8_t key[BK_KEY])
     if (e - s == 2 * BK_KEY) {
         int ok = 1;
         for (size_t i = 0; i < BK_KEY; i++) {
-            int h = hexval((char)buf[s + 2 * i]), l = hexval((char)buf[s + 2 * i + 1]);
+            int h = sk_hex_digit((char)buf[s + 2 * i]), l = sk_hex_digit((char)buf[s + 2 * i + 1]);
             if (h < 0 || l < 0)
                 ok = 0;
             else

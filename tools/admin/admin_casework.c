@@ -24,39 +24,23 @@
 #include <string.h>
 #include <time.h>
 
-#define IST_OFFSET_MS (330ull * 60 * 1000) /* the centre's zone, UTC+05:30 */
-#define DAY_MS (24ull * 3600 * 1000)
+/* The centre's casework settings (the store must be open): 0 or an exit status. */
+static int load_config(sk_admin *a, sk_cw_config *cfg)
+{
+    MDB_txn *txn;
+    int rc = sk_admin_read_begin(a, &txn);
+    if (rc)
+        return rc;
+    rc = sk_caseops_config_load(a->store, txn, cfg);
+    mdb_txn_abort(txn);
+    return rc ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc)) : 0;
+}
 
 #define ACTOR_HELP                                                                                 \
     "The step is the operator's (the Unix account running sakhi-admin, admin role; --as is\n"      \
     "refused). It goes through the server's one write path (workflow, permissions, validation,\n"  \
     "history) and the audit log; a refused step prints the model's reason and changes nothing.\n"  \
     "Exit status 0 done, 1 refused or failed, 2 usage.\n"
-
-/* "YYYY-MM-DD" as Unix ms at the start of that day in IST (end_of_day: its last ms). */
-static int parse_ist_date(const char *s, int end_of_day, uint64_t *out)
-{
-    struct tm tm;
-    int y, m, d;
-    char tail;
-    memset(&tm, 0, sizeof(tm));
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
-        sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 2000 || m < 1 || m > 12 ||
-        d < 1 || d > 31)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = m - 1;
-    tm.tm_mday = d;
-    time_t t = timegm(&tm);
-    if (t < 0 || tm.tm_mday != d) /* timegm normalised an impossible day (2026-02-30) */
-        return -1;
-    uint64_t ms = (uint64_t)t * 1000u;
-    if (ms < IST_OFFSET_MS)
-        return -1;
-    ms -= IST_OFFSET_MS;
-    *out = end_of_day ? ms + DAY_MS - 1 : ms;
-    return 0;
-}
 
 /* Apply op on record `text` as actor in one write transaction; print the outcome. */
 static int run_op(sk_admin *a, const sk_actor *actor, const char *text, sk_cw_op *op)
@@ -84,19 +68,8 @@ static int run_op(sk_admin *a, const sk_actor *actor, const char *text, sk_cw_op
                       sk_enum_name(SK_ENUM_STATUS, st), no[0] ? " as " : "", no);
         goto out;
     }
-    sk_caseops_ctx ctx = {a->store, wt.txn, actor, sk_admin_now_ms(), 0};
-    rc = sk_caseops_apply(&ctx, op, &res);
-    if (rc == -SK_E_STORE_IO || rc == -SK_E_STORE_FULL || rc == -SK_E_NOMEM ||
-        rc == -SK_E_INTERNAL) {
-        sk_admin_fail(a, status, "store error: %s", sk_err_text(rc));
-        goto out;
-    }
-    if (rc) {
-        sk_admin_fail(a, status, "refused: %s (%s)", res.err.msg, sk_err_name(res.err.code));
-        goto out;
-    }
-    if ((rc = sk_admin_wtxn_commit(a, &wt))) {
-        sk_admin_fail(a, status, "cannot commit: %s", sk_err_text(rc));
+    if ((rc = sk_admin_caseops_commit(a, &wt, actor, op, &res))) {
+        status = rc;
         goto out;
     }
     const char *sname = sk_enum_name(SK_ENUM_STATUS, res.status);
@@ -138,28 +111,39 @@ static const char k_start_help[] =
     "States: accepted -> in_service (a service recorded as in_progress or given does this\n"
     "too).\n" ACTOR_HELP;
 
-static int simple_step(sk_admin *a, int argc, char **argv, uint32_t kind, const char *help)
+/* One status step of the table below: its help, up to four value options (their values in
+ * v[0..3], in this order) and one flag (fl), and how they fill the operation; fill returns 0
+ * or an exit status after a usage message. */
+typedef struct step {
+    const char *help;
+    const char *opt[4];
+    const char *flag;
+    uint32_t kind;
+    int (*fill)(sk_admin *a, const char *const *v, int fl, sk_cw_op *op);
+} step;
+
+/* Parse a step's command line, fill its operation and run it: every step the same way. */
+static int run_step(sk_admin *a, int argc, char **argv, const step *st)
 {
-    const char *pos[1];
+    const char *pos[1], *v[4] = {NULL, NULL, NULL, NULL};
+    int fl = 0;
+    sk_admin_opt extra[5];
+    size_t n = 0;
+    for (size_t i = 0; i < 4 && st->opt[i]; i++)
+        extra[n++] = (sk_admin_opt){st->opt[i], 1, &v[i], NULL};
+    if (st->flag)
+        extra[n++] = (sk_admin_opt){st->flag, 0, NULL, &fl};
     sk_actor actor;
     sk_worker wb;
-    int rc = sk_admin_action_setup(a, argc, argv, NULL, 0, pos, 1, help, &actor, &wb);
+    int rc = sk_admin_action_setup(a, argc, argv, extra, n, pos, 1, st->help, &actor, &wb);
     if (rc)
         return rc;
     sk_cw_op op;
     memset(&op, 0, sizeof(op));
-    op.kind = kind;
+    op.kind = st->kind;
+    if (st->fill && (rc = st->fill(a, v, fl, &op)))
+        return rc;
     return run_op(a, &actor, pos[0], &op);
-}
-
-int sk_admin_cmd_accept(sk_admin *a, int argc, char **argv)
-{
-    return simple_step(a, argc, argv, SK_CW_ACCEPT, k_accept_help);
-}
-
-int sk_admin_cmd_start(sk_admin *a, int argc, char **argv)
-{
-    return simple_step(a, argc, argv, SK_CW_START, k_start_help);
 }
 
 static const char k_decline_help[] =
@@ -170,25 +154,6 @@ static const char k_decline_help[] =
     "referral (her device keeps status and reason, nothing else); --note adds a reason text\n"
     "for the centre (1 to 256 bytes).\n" ACTOR_HELP;
 
-int sk_admin_cmd_decline(sk_admin *a, int argc, char **argv)
-{
-    const char *pos[1], *reason = NULL, *note = NULL;
-    sk_admin_opt extra[] = {{"reason", 1, &reason, NULL}, {"note", 1, &note, NULL}};
-    sk_actor actor;
-    sk_worker wb;
-    int rc = sk_admin_action_setup(a, argc, argv, extra, 2, pos, 1, k_decline_help, &actor, &wb);
-    if (rc)
-        return rc;
-    sk_cw_op op;
-    memset(&op, 0, sizeof(op));
-    op.kind = SK_CW_DECLINE;
-    if (!reason || !(op.decline_reason = sk_enum_code(SK_ENUM_DECLINE_REASON, reason)))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                             "--reason must be duplicate, outside_district or not_osc_matter");
-    op.reason = note;
-    return run_op(a, &actor, pos[0], &op);
-}
-
 static const char k_close_help[] =
     "usage: sakhi-admin close ID --reason TEXT [--json]\n"
     "\n"
@@ -198,57 +163,10 @@ static const char k_close_help[] =
     "(--reason may then be left out: the requested reason is used). The one who asked cannot\n"
     "approve; an administrator (so sakhi-admin's operator) closes directly.\n" ACTOR_HELP;
 
-int sk_admin_cmd_close(sk_admin *a, int argc, char **argv)
-{
-    const char *pos[1], *reason = NULL;
-    sk_admin_opt extra[] = {{"reason", 1, &reason, NULL}};
-    sk_actor actor;
-    sk_worker wb;
-    int rc = sk_admin_action_setup(a, argc, argv, extra, 1, pos, 1, k_close_help, &actor, &wb);
-    if (rc)
-        return rc;
-    sk_cw_op op;
-    memset(&op, 0, sizeof(op));
-    op.kind = SK_CW_CLOSE;
-    op.reason = reason && reason[0] ? reason : NULL;
-    /* Without approval pending a close needs its reason: a usage error before any lookup. */
-    if (!op.reason) {
-        sk_cw_config cfg;
-        MDB_txn *txn;
-        if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
-        rc = sk_caseops_config_load(a->store, txn, &cfg);
-        mdb_txn_abort(txn);
-        if (rc)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
-        if (!cfg.policy.close_approval)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "close needs --reason TEXT");
-    }
-    return run_op(a, &actor, pos[0], &op);
-}
-
 static const char k_reopen_help[] =
     "usage: sakhi-admin reopen ID --reason TEXT [--json]\n"
     "\n"
     "States: closed or referred -> in_service, with a reason (1 to 256 bytes).\n" ACTOR_HELP;
-
-int sk_admin_cmd_reopen(sk_admin *a, int argc, char **argv)
-{
-    const char *pos[1], *reason = NULL;
-    sk_admin_opt extra[] = {{"reason", 1, &reason, NULL}};
-    sk_actor actor;
-    sk_worker wb;
-    int rc = sk_admin_action_setup(a, argc, argv, extra, 1, pos, 1, k_reopen_help, &actor, &wb);
-    if (rc)
-        return rc;
-    if (!reason || !reason[0])
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "reopen needs --reason TEXT");
-    sk_cw_op op;
-    memset(&op, 0, sizeof(op));
-    op.kind = SK_CW_REOPEN;
-    op.reason = reason;
-    return run_op(a, &actor, pos[0], &op);
-}
 
 static const char k_refer_help[] =
     "usage: sakhi-admin refer ID --to DEST [--detail TEXT] [--reason TEXT]\n"
@@ -261,31 +179,6 @@ static const char k_refer_help[] =
     "brought the case gets a follow-up visit task (7 days later by default; `sakhi-admin config\n"
     "referral_visit_days N`, 0 turns it off).\n" ACTOR_HELP;
 
-int sk_admin_cmd_refer(sk_admin *a, int argc, char **argv)
-{
-    const char *pos[1], *to = NULL, *detail = NULL, *reason = NULL, *override = NULL;
-    sk_admin_opt extra[] = {{"to", 1, &to, NULL},
-                            {"detail", 1, &detail, NULL},
-                            {"reason", 1, &reason, NULL},
-                            {"override", 1, &override, NULL}};
-    sk_actor actor;
-    sk_worker wb;
-    int rc = sk_admin_action_setup(a, argc, argv, extra, 4, pos, 1, k_refer_help, &actor, &wb);
-    if (rc)
-        return rc;
-    sk_cw_op op;
-    memset(&op, 0, sizeof(op));
-    op.kind = SK_CW_REFER;
-    if (!to || !(op.destination = sk_enum_code(SK_ENUM_DESTINATION, to)))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                             "--to must be police_station, hospital, court, protection_officer, "
-                             "legal_services_authority, shelter_home, ngo or other_osc");
-    op.detail = detail;
-    op.reason = reason;
-    op.override_reason = override;
-    return run_op(a, &actor, pos[0], &op);
-}
-
 static const char k_assign_help[] =
     "usage: sakhi-admin assign ID [--owner STAFF] [--field-worker WORKER | --no-field-worker]\n"
     "       [--json]\n"
@@ -296,32 +189,6 @@ static const char k_assign_help[] =
     "(replacing the previous one, whose devices keep only the minimised form), and\n"
     "--no-field-worker removes her.\n" ACTOR_HELP;
 
-int sk_admin_cmd_assign(sk_admin *a, int argc, char **argv)
-{
-    const char *pos[1], *owner = NULL, *fw = NULL;
-    int nofw = 0;
-    sk_admin_opt extra[] = {{"owner", 1, &owner, NULL},
-                            {"field-worker", 1, &fw, NULL},
-                            {"no-field-worker", 0, NULL, &nofw}};
-    sk_actor actor;
-    sk_worker wb;
-    int rc = sk_admin_action_setup(a, argc, argv, extra, 3, pos, 1, k_assign_help, &actor, &wb);
-    if (rc)
-        return rc;
-    if (fw && nofw)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                             "--field-worker and --no-field-worker exclude each other");
-    if (!owner && !fw && !nofw)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                             "assign needs --owner, --field-worker or --no-field-worker");
-    sk_cw_op op;
-    memset(&op, 0, sizeof(op));
-    op.kind = SK_CW_ASSIGN;
-    op.owner = owner;
-    op.field_worker = nofw ? "" : fw;
-    return run_op(a, &actor, pos[0], &op);
-}
-
 static const char k_service_help[] =
     "usage: sakhi-admin service ID --service NAME --status STATUS [--json]\n"
     "\n"
@@ -329,27 +196,6 @@ static const char k_service_help[] =
     "in_progress or given). NAME: legal_aid, medical_assistance, police_facilitation,\n"
     "counselling, shelter (for temporary shelter with its day limit use `shelter`). STATUS:\n"
     "needed, in_progress, given, declined, not_needed.\n" ACTOR_HELP;
-
-int sk_admin_cmd_service(sk_admin *a, int argc, char **argv)
-{
-    const char *pos[1], *svc = NULL, *st = NULL;
-    sk_admin_opt extra[] = {{"service", 1, &svc, NULL}, {"status", 1, &st, NULL}};
-    sk_actor actor;
-    sk_worker wb;
-    int rc = sk_admin_action_setup(a, argc, argv, extra, 2, pos, 1, k_service_help, &actor, &wb);
-    if (rc)
-        return rc;
-    sk_cw_op op;
-    memset(&op, 0, sizeof(op));
-    op.kind = SK_CW_SERVICE;
-    if (!svc || !st)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "service needs --service NAME and --status S");
-    if (!(op.service = sk_enum_code(SK_ENUM_SERVICE, svc)))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service '%s'", svc);
-    if (!(op.service_status = sk_enum_code(SK_ENUM_SERVICE_STATUS, st)))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service status '%s'", st);
-    return run_op(a, &actor, pos[0], &op);
-}
 
 static const char k_shelter_help[] =
     "usage: sakhi-admin shelter ID [--start YYYY-MM-DD] [--json]\n"
@@ -360,17 +206,83 @@ static const char k_shelter_help[] =
     "actor) gets a task due the day before it runs out. --extend sets 6 to 10 days in all\n"
     "(the scheme's limit) and moves the task.\n" ACTOR_HELP;
 
-int sk_admin_cmd_shelter(sk_admin *a, int argc, char **argv)
+static int fill_decline(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
 {
-    const char *pos[1], *start = NULL, *extend = NULL;
-    sk_admin_opt extra[] = {{"start", 1, &start, NULL}, {"extend", 1, &extend, NULL}};
-    sk_actor actor;
-    sk_worker wb;
-    int rc = sk_admin_action_setup(a, argc, argv, extra, 2, pos, 1, k_shelter_help, &actor, &wb);
-    if (rc)
-        return rc;
-    sk_cw_op op;
-    memset(&op, 0, sizeof(op));
+    (void)fl;
+    if (!v[0] || !(op->decline_reason = sk_enum_code(SK_ENUM_DECLINE_REASON, v[0])))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--reason must be duplicate, outside_district or not_osc_matter");
+    op->reason = v[1];
+    return 0;
+}
+
+static int fill_close(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
+{
+    (void)fl;
+    op->reason = v[0] && v[0][0] ? v[0] : NULL;
+    /* Without approval pending a close needs its reason: a usage error before any lookup. */
+    if (!op->reason) {
+        sk_cw_config cfg;
+        int rc = load_config(a, &cfg);
+        if (rc)
+            return rc;
+        if (!cfg.policy.close_approval)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "close needs --reason TEXT");
+    }
+    return 0;
+}
+
+static int fill_reopen(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
+{
+    (void)fl;
+    if (!v[0] || !v[0][0])
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "reopen needs --reason TEXT");
+    op->reason = v[0];
+    return 0;
+}
+
+static int fill_refer(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
+{
+    (void)fl;
+    if (!v[0] || !(op->destination = sk_enum_code(SK_ENUM_DESTINATION, v[0])))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--to must be police_station, hospital, court, protection_officer, "
+                             "legal_services_authority, shelter_home, ngo or other_osc");
+    op->detail = v[1];
+    op->reason = v[2];
+    op->override_reason = v[3];
+    return 0;
+}
+
+static int fill_assign(sk_admin *a, const char *const *v, int nofw, sk_cw_op *op)
+{
+    if (v[1] && nofw)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--field-worker and --no-field-worker exclude each other");
+    if (!v[0] && !v[1] && !nofw)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "assign needs --owner, --field-worker or --no-field-worker");
+    op->owner = v[0];
+    op->field_worker = nofw ? "" : v[1];
+    return 0;
+}
+
+static int fill_service(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
+{
+    (void)fl;
+    if (!v[0] || !v[1])
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "service needs --service NAME and --status S");
+    if (!(op->service = sk_enum_code(SK_ENUM_SERVICE, v[0])))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service '%s'", v[0]);
+    if (!(op->service_status = sk_enum_code(SK_ENUM_SERVICE_STATUS, v[1])))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service status '%s'", v[1]);
+    return 0;
+}
+
+static int fill_shelter(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
+{
+    const char *start = v[0], *extend = v[1];
+    (void)fl;
     if (start && extend)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--start and --extend exclude each other");
     if (extend) {
@@ -378,14 +290,72 @@ int sk_admin_cmd_shelter(sk_admin *a, int argc, char **argv)
         unsigned long d = strtoul(extend, &end, 10);
         if (!extend[0] || *end || d < 1 || d > 100)
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--extend needs a number of days");
-        op.kind = SK_CW_SHELTER_EXTEND;
-        op.days = (uint32_t)d;
-    } else {
-        op.kind = SK_CW_SHELTER_START;
-        if (start && parse_ist_date(start, 0, &op.start_ms))
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--start needs a date like 2026-06-19");
+        op->kind = SK_CW_SHELTER_EXTEND;
+        op->days = (uint32_t)d;
+    } else if (start && sk_admin_parse_day(start, 0, 0, &op->start_ms)) {
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--start needs a date like 2026-06-19");
     }
-    return run_op(a, &actor, pos[0], &op);
+    return 0;
+}
+
+static const step k_accept = {k_accept_help, {NULL}, NULL, SK_CW_ACCEPT, NULL};
+static const step k_start = {k_start_help, {NULL}, NULL, SK_CW_START, NULL};
+static const step k_decline = {
+    k_decline_help, {"reason", "note"}, NULL, SK_CW_DECLINE, fill_decline};
+static const step k_close = {k_close_help, {"reason"}, NULL, SK_CW_CLOSE, fill_close};
+static const step k_reopen = {k_reopen_help, {"reason"}, NULL, SK_CW_REOPEN, fill_reopen};
+static const step k_refer = {
+    k_refer_help, {"to", "detail", "reason", "override"}, NULL, SK_CW_REFER, fill_refer};
+static const step k_assign = {
+    k_assign_help, {"owner", "field-worker"}, "no-field-worker", SK_CW_ASSIGN, fill_assign};
+static const step k_service = {
+    k_service_help, {"service", "status"}, NULL, SK_CW_SERVICE, fill_service};
+static const step k_shelter = {
+    k_shelter_help, {"start", "extend"}, NULL, SK_CW_SHELTER_START, fill_shelter};
+
+int sk_admin_cmd_accept(sk_admin *a, int argc, char **argv)
+{
+    return run_step(a, argc, argv, &k_accept);
+}
+
+int sk_admin_cmd_start(sk_admin *a, int argc, char **argv)
+{
+    return run_step(a, argc, argv, &k_start);
+}
+
+int sk_admin_cmd_decline(sk_admin *a, int argc, char **argv)
+{
+    return run_step(a, argc, argv, &k_decline);
+}
+
+int sk_admin_cmd_close(sk_admin *a, int argc, char **argv)
+{
+    return run_step(a, argc, argv, &k_close);
+}
+
+int sk_admin_cmd_reopen(sk_admin *a, int argc, char **argv)
+{
+    return run_step(a, argc, argv, &k_reopen);
+}
+
+int sk_admin_cmd_refer(sk_admin *a, int argc, char **argv)
+{
+    return run_step(a, argc, argv, &k_refer);
+}
+
+int sk_admin_cmd_assign(sk_admin *a, int argc, char **argv)
+{
+    return run_step(a, argc, argv, &k_assign);
+}
+
+int sk_admin_cmd_service(sk_admin *a, int argc, char **argv)
+{
+    return run_step(a, argc, argv, &k_service);
+}
+
+int sk_admin_cmd_shelter(sk_admin *a, int argc, char **argv)
+{
+    return run_step(a, argc, argv, &k_shelter);
 }
 
 /* ---- tasks -------------------------------------------------------------------------------- */
@@ -423,14 +393,14 @@ int sk_admin_cmd_task(sk_admin *a, int argc, char **argv)
         if (!for_w || (!due == !in_days))
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                                  "task add needs --for WORKER and one of --due or --in-days");
-        if (due && parse_ist_date(due, 1, &op.due_ms))
+        if (due && sk_admin_parse_day(due, 0, 1, &op.due_ms))
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--due needs a date like 2026-06-19");
         if (in_days) {
             char *end;
             unsigned long d = strtoul(in_days, &end, 10);
             if (!in_days[0] || *end || d > 3650)
                 return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--in-days needs 0 to 3650");
-            op.due_ms = sk_admin_now_ms() + (uint64_t)d * DAY_MS;
+            op.due_ms = sk_admin_now_ms() + (uint64_t)d * SK_ADMIN_DAY_MS;
         }
         op.kind = SK_CW_TASK_ADD;
         op.for_worker = for_w;
@@ -498,13 +468,8 @@ int sk_admin_cmd_config(sk_admin *a, int argc, char **argv)
         return 0;
     }
     sk_cw_config cfg;
-    MDB_txn *txn;
-    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
-    rc = sk_caseops_config_load(a->store, txn, &cfg);
-    mdb_txn_abort(txn);
-    if (rc)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    if ((rc = load_config(a, &cfg)))
+        return rc;
     char vals[4][80];
     static const char *const names[] = {"close_approval", "referral_visit_days", "urgent_wait_min",
                                         "duty_counsellor"};

@@ -13,6 +13,7 @@
  */
 #include "admin.h"
 
+#include "sk_caseops.h"
 #include "sk_err.h"
 #include "sk_json.h"
 #include "sk_sample.h"
@@ -211,8 +212,8 @@ int sk_admin_cmd_list(sk_admin *a, int argc, char **argv)
     if ((rc = sk_admin_open(a, 1)))
         return rc;
     MDB_txn *txn;
-    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    if ((rc = sk_admin_read_begin(a, &txn)))
+        return rc;
     rc = sk_admin_each_record(a, txn, list_row, &c);
     mdb_txn_abort(txn);
     sk_buf_free(&b);
@@ -262,8 +263,8 @@ int sk_admin_cmd_show(sk_admin *a, int argc, char **argv)
         return rc;
     MDB_txn *txn;
     sk_record r;
-    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    if ((rc = sk_admin_read_begin(a, &txn)))
+        return rc;
     rc = sk_admin_find_record(a, txn, pos[0], &r);
     mdb_txn_abort(txn);
     if (rc)
@@ -294,32 +295,6 @@ int sk_admin_cmd_show(sk_admin *a, int argc, char **argv)
 
 /* ---- actions through sk_apply_change ----------------------------------------------------- */
 
-/* Highest op stored for device dev in the ops database (0 when none). */
-static int max_op_txn(MDB_txn *txn, uint64_t dev, uint64_t *out)
-{
-    MDB_dbi ops;
-    MDB_cursor *cur = NULL;
-    uint8_t key[16];
-    MDB_val k = {16, key}, v;
-    int rc = sk_store_mdb_err(mdb_dbi_open(txn, "ops", 0, &ops));
-    if (rc || (rc = sk_store_mdb_err(mdb_cursor_open(txn, ops, &cur))))
-        return rc;
-    sk_be64_put(key, dev + 1);
-    memset(key + 8, 0, 8);
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (mrc == 0)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-    else if (mrc == MDB_NOTFOUND)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    *out = 0;
-    if (mrc == 0 && k.mv_size == 16 && sk_be64_get(k.mv_data) == dev)
-        *out = sk_be64_get((const uint8_t *)k.mv_data + 8);
-    else if (mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = sk_store_mdb_err(mrc);
-    mdb_cursor_close(cur);
-    return rc;
-}
-
 /* Fill change c for the current record cur. A negative SK_E_* refuses (message in msg). */
 typedef int (*build_fn)(sk_change *c, const sk_record *cur, const sk_actor *actor, uint64_t now_ms,
                         void *arg, char *msg, size_t cap);
@@ -333,7 +308,7 @@ static int apply_action(sk_admin *a, const sk_actor *actor, const char *text, co
     sk_change c;
     sk_ack ack;
     char msg[SK_MAX_MESSAGE + 64], idt[37];
-    uint64_t now = sk_admin_now_ms(), op;
+    uint64_t now = sk_admin_now_ms();
     int rc, status = SK_ADMIN_EXIT_FAIL;
     sk_record_init(&cur);
     sk_record_init(&after);
@@ -344,29 +319,17 @@ static int apply_action(sk_admin *a, const sk_actor *actor, const char *text, co
         goto out;
     status = SK_ADMIN_EXIT_FAIL;
     sk_id_to_str(&cur.id, idt);
-    if ((rc = max_op_txn(wt.txn, SK_ADMIN_DEVICE, &op))) {
+    if ((rc = sk_caseops_change_begin(wt.txn, SK_ADMIN_DEVICE, &cur, now, &c))) {
         sk_admin_fail(a, status, "cannot read the op counter: %s", sk_err_text(rc));
         goto out;
     }
-    sk_clock clk = {0, 0};
-    sk_clock_observe(&clk, cur.updated);
-    c.id = cur.id;
-    c.op = op + 1;
-    c.base = cur.version;
-    c.hlc = sk_clock_now(&clk, now);
-    c.kind = SK_CHANGE_UPSERT;
     msg[0] = '\0';
     if ((rc = build(&c, &cur, actor, now, arg, msg, sizeof(msg)))) {
         sk_admin_fail(a, status, "refused: %s", msg[0] ? msg : sk_err_text(rc));
         goto out;
     }
-    sk_apply_ctx ctx = {.store = a->store,
-                        .txn = wt.txn,
-                        .device = SK_ADMIN_DEVICE,
-                        .actor = *actor,
-                        .now_ms = now,
-                        .max_record = (1u << 20) - 64};
-    rc = sk_apply_change(&ctx, &c, &ack, msg, sizeof(msg));
+    rc = sk_caseops_change_apply(a->store, wt.txn, SK_ADMIN_DEVICE, actor, now, 0, &c, &ack, msg,
+                                 sizeof(msg));
     if (rc) {
         sk_admin_fail(a, status, "store error: %s", sk_err_text(rc));
         goto out;
@@ -553,4 +516,19 @@ int sk_admin_cmd_erase(sk_admin *a, int argc, char **argv)
     if (actor.role != SK_ROLE_ADMIN)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "only an administrator may erase a record");
     return apply_action(a, &actor, pos[0], "erase", build_erase, (void *)code);
+}
+
+int sk_admin_caseops_commit(sk_admin *a, sk_admin_wtxn *wt, const sk_actor *actor,
+                            const sk_cw_op *op, sk_caseops_result *res)
+{
+    sk_caseops_ctx ctx = {a->store, wt->txn, actor, sk_admin_now_ms(), 0};
+    int rc = sk_caseops_apply(&ctx, op, res);
+    if (rc == -SK_E_STORE_IO || rc == -SK_E_STORE_FULL || rc == -SK_E_NOMEM || rc == -SK_E_INTERNAL)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "store error: %s", sk_err_text(rc));
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "refused: %s (%s)", res->err.msg,
+                             sk_err_name(res->err.code));
+    if ((rc = sk_admin_wtxn_commit(a, wt)))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot commit: %s", sk_err_text(rc));
+    return 0;
 }

@@ -24,19 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#define IST_OFFSET_S (330 * 60)
-
 /* ---- shared helpers ----------------------------------------------------------------------- */
-
-/* Unix ms as "2026-06-19 14:05 IST" (or "... UTC"). */
-static void fmt_time(uint64_t ms, int utc, char out[32])
-{
-    time_t t = (time_t)(ms / 1000) + (utc ? 0 : IST_OFFSET_S);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
-    snprintf(out + n, 32 - n, " %s", utc ? "UTC" : "IST");
-}
 
 static const char *field_name(uint32_t key, char buf[24])
 {
@@ -120,7 +108,7 @@ static int print_displaced(const sk_history_item *it, void *p)
     if (by_seq && sk_store_journal_get_txn(h->a->store, h->txn, &h->r->id, by_seq, e) == 0)
         snprintf(who, sizeof(who), "%s", e->by);
     free(e);
-    fmt_time(SK_HLC_MS(it->hlc), h->utc, t);
+    sk_admin_fmt_time(SK_HLC_MS(it->hlc), h->utc, 1, t);
     value_json(h->b, it->val, it->len, withheld(h->actor, h->r, it->key));
     if (h->a->json) {
         printf("%s{\"field\":\"%s\",\"value\":%s,\"by\":\"%s\",\"at\":\"%s\",\"lost\":%s}",
@@ -138,7 +126,7 @@ static int print_change(const sk_journal_entry *e, void *p)
 {
     hist_ctx *h = p;
     char t[32], fb[24];
-    fmt_time(SK_HLC_MS(e->hlc), h->utc, t);
+    sk_admin_fmt_time(SK_HLC_MS(e->hlc), h->utc, 1, t);
     if (h->a->json) {
         printf("%s{\"seq\":%" PRIu64 ",\"by\":\"%s\",\"device\":%" PRIu64 ",\"at\":\"%s\","
                "\"fields\":[",
@@ -200,8 +188,8 @@ int sk_admin_cmd_history(sk_admin *a, int argc, char **argv)
     MDB_txn *txn;
     sk_record r;
     sk_buf b = SK_BUF_INIT;
-    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    if ((rc = sk_admin_read_begin(a, &txn)))
+        return rc;
     if ((rc = load_for(a, txn, pos[0], &actor, &r))) {
         mdb_txn_abort(txn);
         return rc;
@@ -254,7 +242,7 @@ static int print_review(sk_admin *a, MDB_txn *txn, const sk_actor *actor, const 
         for (uint32_t i = 0; i < cf->f.n; i++) {
             const sk_review_candidate *c = &cf->f.c[i];
             const char *by = c->by[0] ? c->by : "unknown";
-            fmt_time(SK_HLC_MS(c->hlc), utc, t);
+            sk_admin_fmt_time(SK_HLC_MS(c->hlc), utc, 1, t);
             value_json(b, c->val, c->len, hide);
             if (a->json)
                 printf("%s{\"choice\":%u,\"value\":%s,\"by\":\"%s\",\"at\":\"%s\","
@@ -381,8 +369,8 @@ int sk_admin_cmd_review(sk_admin *a, int argc, char **argv)
     sk_buf b = SK_BUF_INIT;
     if (!sub_resolve) {
         MDB_txn *txn;
-        if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+        if ((rc = sk_admin_read_begin(a, &txn)))
+            return rc;
         if (npos) {
             sk_record r;
             if ((rc = load_for(a, txn, pos[0], &actor, &r))) {
@@ -469,19 +457,8 @@ int sk_admin_cmd_review(sk_admin *a, int argc, char **argv)
         op.nresolve = 1;
     }
     sk_caseops_result res;
-    sk_caseops_ctx ctx = {a->store, wt.txn, &actor, sk_admin_now_ms(), 0};
-    rc = sk_caseops_apply(&ctx, &op, &res);
-    if (rc == -SK_E_STORE_IO || rc == -SK_E_STORE_FULL || rc == -SK_E_NOMEM ||
-        rc == -SK_E_INTERNAL) {
-        sk_admin_fail(a, status, "store error: %s", sk_err_text(rc));
-        goto out;
-    }
-    if (rc) {
-        sk_admin_fail(a, status, "refused: %s (%s)", res.err.msg, sk_err_name(res.err.code));
-        goto out;
-    }
-    if ((rc = sk_admin_wtxn_commit(a, &wt))) {
-        sk_admin_fail(a, status, "cannot commit: %s", sk_err_text(rc));
+    if ((rc = sk_admin_caseops_commit(a, &wt, &actor, &op, &res))) {
+        status = rc;
         goto out;
     }
     char idt[37];

@@ -159,8 +159,8 @@ int sk_admin_cmd_staff(sk_admin *a, int argc, char **argv)
     sk_staff s;
     sk_worker w;
     MDB_txn *txn;
-    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    if ((rc = sk_admin_read_begin(a, &txn)))
+        return rc;
     int have = sk_staff_get_txn(a->store, txn, name, &s);
     int have_w = sk_store_worker_get_txn(a->store, txn, name, strlen(name), &w);
     mdb_txn_abort(txn);

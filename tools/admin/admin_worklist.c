@@ -22,41 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-#define IST_OFFSET_MS (330ull * 60 * 1000)
-#define DAY_MS (24ull * 3600 * 1000)
-
-/* Unix ms as "2026-06-19 14:05" in IST (or UTC). */
-static void fmt_time(uint64_t ms, int utc, char out[24])
-{
-    time_t t = (time_t)((ms + (utc ? 0 : IST_OFFSET_MS)) / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    if (strftime(out, 24, "%Y-%m-%d %H:%M", &tm) == 0)
-        snprintf(out, 24, "-");
-}
-
-/* "YYYY-MM-DD": the day's start in IST (or UTC). */
-static int parse_day(const char *s, int utc, uint64_t *out)
-{
-    struct tm tm;
-    int y, m, d;
-    char tail;
-    memset(&tm, 0, sizeof(tm));
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
-        sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 2000 || m < 1 || m > 12 ||
-        d < 1 || d > 31)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = m - 1;
-    tm.tm_mday = d;
-    time_t t = timegm(&tm);
-    if (t < 0 || tm.tm_mday != d)
-        return -1;
-    uint64_t ms = (uint64_t)t * 1000u;
-    *out = utc ? ms : ms - IST_OFFSET_MS;
-    return 0;
-}
-
 static const char *enum_text(sk_enum_id e, const sk_record *r, uint32_t key, char *buf, size_t cap)
 {
     uint64_t v;
@@ -87,9 +52,7 @@ static int begin_read(sk_admin *a, MDB_txn **txn)
     int rc = sk_admin_open(a, 1);
     if (rc)
         return rc;
-    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, txn))))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
-    return 0;
+    return sk_admin_read_begin(a, txn);
 }
 
 /* ---- cases -------------------------------------------------------------------------------- */
@@ -124,11 +87,11 @@ static int cases_row(const sk_record *r, void *p)
     cases_ctx *c = p;
     if (!sk_case_filter_match(&c->f, r, c->now))
         return 0;
-    char idt[37], no[40] = "", owner[SK_MAX_NAME + 1] = "", t[24], b1[24], b2[24], b3[24];
+    char idt[37], no[40] = "", owner[SK_MAX_NAME + 1] = "", t[32], b1[24], b2[24], b3[24];
     sk_id_to_str(&r->id, idt);
     (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
     (void)sk_case_get_str(r, SK_F_OWNER, owner, sizeof(owner));
-    fmt_time(sk_case_captured_ms(r), c->utc, t);
+    sk_admin_fmt_time(sk_case_captured_ms(r), c->utc, 0, t);
     uint64_t dc;
     const char *district = sk_case_get_uint(r, SK_F_DISTRICT, &dc) != 0
                                ? "-"
@@ -214,7 +177,7 @@ int sk_admin_cmd_cases(sk_admin *a, int argc, char **argv)
         return rc;
     if (who && (!who[0] || strlen(who) > SK_MAX_NAME))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--assigned-to needs a worker id");
-    if (since && parse_day(since, utc, &c.f.since_ms))
+    if (since && sk_admin_parse_day(since, utc, 0, &c.f.since_ms))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--since needs a date like 2026-06-19");
     MDB_txn *txn;
     if ((rc = begin_read(a, &txn)))
@@ -274,7 +237,8 @@ int sk_admin_cmd_tasks(sk_admin *a, int argc, char **argv)
     sk_worklist_task *list = NULL;
     size_t n = 0;
     uint64_t now = sk_admin_now_ms();
-    rc = sk_worklist_tasks_txn(a->store, txn, &viewer, for_w, now, win_days * DAY_MS, &list, &n);
+    rc = sk_worklist_tasks_txn(a->store, txn, &viewer, for_w, now, win_days * SK_ADMIN_DAY_MS,
+                               &list, &n);
     mdb_txn_abort(txn);
     if (rc)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read tasks: %s", sk_err_text(rc));
@@ -284,13 +248,13 @@ int sk_admin_cmd_tasks(sk_admin *a, int argc, char **argv)
                utc ? "DUE (UTC)" : "DUE (IST)", "CASE", "FOR", "KIND", "TASK", "TEXT");
     for (size_t i = 0; i < n && !rc; i++) {
         const sk_worklist_task *t = &list[i];
-        char due[24], tid[37], rid[37], kb[24];
+        char due[32], tid[37], rid[37], kb[24];
         const char *kind = sk_enum_name(SK_ENUM_TASK_KIND, t->kind ? t->kind : SK_TASK_MANUAL);
         if (!kind) {
             snprintf(kb, sizeof(kb), "unknown(%u)", (unsigned)t->kind);
             kind = kb;
         }
-        fmt_time(t->due_ms, utc, due);
+        sk_admin_fmt_time(t->due_ms, utc, 0, due);
         sk_id_to_str(&t->task, tid);
         sk_id_to_str(&t->record, rid);
         if (a->json) {
@@ -362,11 +326,11 @@ static const char *key_name(uint32_t key, char buf[24])
 static int alert_row(const sk_alert *al, void *p)
 {
     alerts_ctx *c = p;
-    char t[24], rid[37], fb[24], wb[3 * SK_MAX_NAME + 8];
+    char t[32], rid[37], fb[24], wb[3 * SK_MAX_NAME + 8];
     const char *what = al->kind == SK_CHANGE_DELETE  ? "deleted"
                        : al->kind == SK_CHANGE_ERASE ? "erased"
                                                      : "changed";
-    fmt_time(al->at_ms, c->utc, t);
+    sk_admin_fmt_time(al->at_ms, c->utc, 0, t);
     sk_id_to_str(&al->record, rid);
     if (c->a->json) {
         sk_jw w;
@@ -428,7 +392,7 @@ int sk_admin_cmd_alerts(sk_admin *a, int argc, char **argv)
     if (!for_w || !for_w[0] || strlen(for_w) > SK_MAX_NAME)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "alerts needs --for STAFF");
     uint64_t since_ms = 0;
-    if (since && parse_day(since, utc, &since_ms))
+    if (since && sk_admin_parse_day(since, utc, 0, &since_ms))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--since needs a date like 2026-06-19");
     MDB_txn *txn;
     if ((rc = begin_read(a, &txn)))
