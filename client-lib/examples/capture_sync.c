@@ -83,7 +83,7 @@ int main(int argc, char **argv)
             goto out;
         printf("sync: pushed %llu, rejected %llu, pulled %llu\n", (unsigned long long)res.pushed,
                (unsigned long long)res.rejected, (unsigned long long)res.pulled);
-        for (size_t i = 0; i < sakhi_district_count(c); i++)
+        for (size_t i = 0, n = sakhi_district_count(c); i < n; i++)
             if (sakhi_district_get(c, i, "en", &d) == 0)
                 printf("district %u %s (case numbers %s-...)\n", d.code, d.name, d.prefix);
     }

@@ -133,7 +133,8 @@ static void enum_names(sk_cli *cli, const char *field, char *out, size_t cap)
     out[0] = 0;
     if (strcmp(field, "district") == 0) { /* the centre's list, as its server sent it */
         sakhi_district d = SAKHI_DISTRICT_INIT;
-        for (size_t i = 0; cli->c && i < sakhi_district_count(cli->c); i++) {
+        size_t n = cli->c ? sakhi_district_count(cli->c) : 0; /* each count reads the store */
+        for (size_t i = 0; i < n; i++) {
             if (sakhi_district_get(cli->c, i, NULL, &d) != 0)
                 break;
             int w = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", d.slug);

@@ -302,7 +302,8 @@ static const char *district_of(sk_cli *cli, unsigned code, char *buf, size_t cap
     sakhi_district d = SAKHI_DISTRICT_INIT;
     if (!code)
         return "all";
-    for (size_t i = 0; i < sakhi_district_count(cli->c); i++)
+    size_t n = sakhi_district_count(cli->c); /* each count reads the store */
+    for (size_t i = 0; i < n; i++)
         if (sakhi_district_get(cli->c, i, NULL, &d) == 0 && d.code == code)
             return snprintf(buf, cap, "%s", d.slug) < 0 ? "?" : buf;
     snprintf(buf, cap, "%u", code);
@@ -363,7 +364,7 @@ int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv)
         sk_jw_cstr(&w, s.server_pin[0] ? s.server_pin : NULL);
         sk_jw_key(&w, "districts");
         sk_jw_arr_begin(&w);
-        for (size_t i = 0; i < sakhi_district_count(cli->c); i++) {
+        for (size_t i = 0, n = sakhi_district_count(cli->c); i < n; i++) {
             if (sakhi_district_get(cli->c, i, sk_cli_lang(), &d) != 0)
                 break;
             sk_jw_obj_begin(&w);
@@ -398,7 +399,7 @@ int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv)
     printf("pending     %llu change%s waiting to be sent\n", (unsigned long long)s.pending,
            s.pending == 1 ? "" : "s");
     printf("last sync   %s%s\n", s.last_sync_ms ? when : "never", s.last_sync_ms ? " UTC" : "");
-    for (size_t i = 0; i < sakhi_district_count(cli->c); i++)
+    for (size_t i = 0, n = sakhi_district_count(cli->c); i < n; i++)
         if (sakhi_district_get(cli->c, i, sk_cli_lang(), &d) == 0)
             printf("%-11s %s: %s (case numbers %s-)\n", i ? "" : "districts", d.slug, d.name,
                    d.prefix);
