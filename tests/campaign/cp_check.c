@@ -4,9 +4,6 @@
  * seeded randomness, the long/short switch, and /proc readings of a server process.
  * Test code only: it reads a store, it never writes one.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif

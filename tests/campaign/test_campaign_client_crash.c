@@ -21,9 +21,6 @@
  * most once; each centre follow-up is on the device exactly once; the change log walks cleanly
  * (no record twice, no orphan); the device has nothing pending. Test code only.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif

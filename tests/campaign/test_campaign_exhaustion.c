@@ -12,9 +12,6 @@
  *    the limit the server does not busy-loop (its CPU time over 2 s stays low), and after the
  *    pressure ends it serves a device again.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif

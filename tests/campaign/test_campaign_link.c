@@ -16,9 +16,6 @@
  *    random moments; afterwards every device converges (nothing pending, every record on every
  *    device, server change log exact) in every seed (CI: 5 seeds; long: 50).
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE

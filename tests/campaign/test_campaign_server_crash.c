@@ -14,9 +14,6 @@
  * exactly as many records as changes were created (nothing twice); every device's pending
  * batch is empty; and a final pull by each device returns each record once and all of its own.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -16,9 +16,6 @@
  * (--plaintext on 127.0.0.1) and the server's store API to read the server side. The sleeps
  * pace the two edits apart in real time; readiness is never waited for by sleeping.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <sakhi/sakhi.h>

@@ -11,9 +11,6 @@
  * server's store API and the protocol test client to load data and check the server side.
  * Prints "FIGURE key=value" lines that docs/FIELD.md quotes. Never logs referral content.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE

@@ -14,9 +14,6 @@
  *  - each sakhi-admin command's --help names its states; refusals exit 1 with the model's
  *    message; config validates its settings.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

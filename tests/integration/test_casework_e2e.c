@@ -17,9 +17,6 @@
  * calls teardown_e2e, so the devices are closed and the server is SIGKILLed and reaped; no run
  * leaves a sakhi-server behind.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

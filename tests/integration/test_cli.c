@@ -8,9 +8,6 @@
  * Each test runs the real executables with stdout and stderr captured to separate files, in a
  * temp directory; the server is started through the shared harness (support/sk_testserver.h).
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

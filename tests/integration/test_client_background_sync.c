@@ -12,9 +12,6 @@
  * The slow link is the progress callback holding the syncing thread a fixed time per answer
  * (the sync's clock is real), so how far a deadline gets is bounded both ways.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <stdio.h>

@@ -6,9 +6,6 @@
  * whose addresses are all dead says so; a malformed URI is refused with what is wrong and
  * without touching the network. No message carries the code.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <sakhi/sakhi.h>

@@ -7,9 +7,6 @@
  * changes by the protocol test client, refuses a phone not in E.164 and a blank name with the
  * same case-model code, and applies the Tibetan note.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <sakhi/sakhi.h>

@@ -5,9 +5,6 @@
  * (it syncs and the server holds it) and discards the other (it is gone from the device and never
  * reached the server). Against a real sakhi-server on 127.0.0.1.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

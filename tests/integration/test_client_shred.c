@@ -21,9 +21,6 @@
  *
  * Links the static library to reach the store's internals (the raw value, the key probe).
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif

@@ -9,9 +9,6 @@
  * Uses the public API only (the shared library) plus the server's store API to check the
  * server side.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE

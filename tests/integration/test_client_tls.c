@@ -16,9 +16,6 @@
 #define _GNU_SOURCE /* memmem */
 #endif
 #include "sk_testfixture.h"
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif

@@ -18,9 +18,6 @@
  *
  * Links the static library to reach its test hook and local store (internal header).
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif

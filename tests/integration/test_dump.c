@@ -4,7 +4,6 @@
  * body followed by a good frame). Each output line is parsed as JSON and its offsets, error names
  * and decoded fields are compared with exact expected values.
  */
-#define _POSIX_C_SOURCE 200809L
 
 #include "sk_err.h"
 #include "sk_frame.h"

@@ -20,9 +20,6 @@
  * device holds. The seed is printed on failure; SAKHI_SIM_SEED=n runs one seed,
  * SAKHI_SIM_SEEDS=n sets how many (default 12). Every wait is bounded.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -7,9 +7,6 @@
  * version 103; the PUSH_ACKs must then be exactly the document's bytes. Only AUTH is signed
  * afresh (it covers this connection's nonce).
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

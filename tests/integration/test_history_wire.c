@@ -8,9 +8,6 @@
  *  - a minor's identifying displaced values are withheld (nil, withheld true) from staff who are
  *    not her counsellor, and shown to an administrator.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

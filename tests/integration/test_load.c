@@ -6,9 +6,6 @@
  * message; --prepare-data --codes-out writes one code per device plus the admin's.
  * Real processes on 127.0.0.1, real LMDB in temp dirs.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include "load_report.h"

@@ -7,9 +7,6 @@
  * TLS flags are usage errors (exit 2).
  * Real processes, real LMDB in temp dirs.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include "load_report.h"

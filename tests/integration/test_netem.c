@@ -10,7 +10,6 @@
  * line refuses bad flags and non-loopback listen addresses. Readiness is polled (port file,
  * waitpid), never slept for.
  */
-#define _POSIX_C_SOURCE 200809L
 
 #include "sk_json.h"
 

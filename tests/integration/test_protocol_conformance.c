@@ -14,9 +14,6 @@
  *   - the creator's device gets the minimised form of a case assigned to someone else
  *     (CASE-MODEL.md section 7).
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <stdio.h>

@@ -18,9 +18,6 @@
  * Then the same figures through the real sakhi-admin executable, as CSV (UTC), JSON (IST) and
  * the table.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -13,9 +13,6 @@
  * referrals, every device shows everything received, a second sync has nothing left to do, and
  * `sakhi-admin stats` names the restore, the changes lost and what each device gave back.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

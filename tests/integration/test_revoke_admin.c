@@ -6,9 +6,6 @@
  * closes. Measured over several revocations; the slowest is printed. A second device that is
  * not revoked keeps its session.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

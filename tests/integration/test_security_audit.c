@@ -7,9 +7,6 @@
  * off (RATE_LIMITED with retry_ms) and are never audited; a change re-sent under a used op with
  * other content is rejected OP_ORDER while the original still gets its first ack.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <stdio.h>

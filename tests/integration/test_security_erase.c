@@ -6,9 +6,6 @@
  * made after the erasure hold zero canary bytes, and a copy of the store taken BEFORE the
  * erasure (old LMDB pages with the sealed bytes) can no longer be opened with the keys.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

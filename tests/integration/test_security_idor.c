@@ -9,9 +9,6 @@
  * A's records are unchanged at the end. Also hostile frames from B get errors naming nothing of
  * another session.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <stdio.h>

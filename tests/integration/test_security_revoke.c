@@ -5,9 +5,6 @@
  * without sending anything; a reconnect gets WIPE instead of WELCOME; a disabled worker's live
  * session gets ERROR AUTH_FAILED and its reconnect too; other devices carry on untouched.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <stdio.h>

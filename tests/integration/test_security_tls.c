@@ -6,9 +6,6 @@
  * a connection that never finishes TLS; a bad certificate file refuses the start.
  * Real server process, real LMDB in a temp dir, 127.0.0.1.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <stdio.h>

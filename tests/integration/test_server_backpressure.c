@@ -10,9 +10,6 @@
  * /proc/<pid>/status: VmRSS, and RssAnon (the heap, where queued output would live; VmRSS also
  * counts the store's mapped pages).
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

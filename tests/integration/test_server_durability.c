@@ -5,9 +5,6 @@
  *  - SIGTERM under the same load: exit status 0, in-flight batches answered (ack, or a
  *    retryable SHUTDOWN error) before BYE, and again every acknowledged change is there.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -5,9 +5,6 @@
  * that refuses with the retryable error, keeps serving pulls, harms nothing acknowledged and
  * recovers after a restart with a larger map.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -5,9 +5,6 @@
  * seq; staff pulls every record exactly once in pages whose cursors chain without gaps; the
  * versions given are exactly 1..N (the change log has no hole and no seq was used twice).
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

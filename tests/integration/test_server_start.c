@@ -4,9 +4,6 @@
  * off loopback, a data directory it cannot use, a store of a newer format, a port in use.
  * And it does start from a config file, and --help documents every flag.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -5,9 +5,6 @@
  * case numbers on acceptance, pull scoping, and wrong-state handling.
  * Real server process, real LMDB in a temp dir, 127.0.0.1.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <stdio.h>

@@ -7,9 +7,6 @@
  * WELCOME carries the epoch. A plain restart keeps it; a copy of the data directory started as
  * a store (not the file it last ran from) begins another one and logs it.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

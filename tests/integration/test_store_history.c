@@ -12,9 +12,6 @@
  *  - a damaged sealed value is STORE_IO, never content;
  *  - erasing the record drops its history: nothing is listed afterwards.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

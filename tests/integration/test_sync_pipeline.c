@@ -16,9 +16,6 @@
  *
  * Real sakhi-server processes, the public libsakhi API, and the protocol test client.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <sakhi/sakhi.h>

@@ -13,9 +13,6 @@
  * when the ASHA adds a follow-up; her own change clears them; st1's next task makes one more;
  * st1, who changed her case only herself, has none.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

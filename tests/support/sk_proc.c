@@ -4,9 +4,6 @@
  * Owns nothing between calls but the sk_proc the caller passes. Never leaves a child running
  * when used as documented (sk_proc_stop ends with SIGKILL and a reap); never waits unbounded.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif

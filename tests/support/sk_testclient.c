@@ -4,9 +4,6 @@
  * Owns one socket, a frame reader and a copy of the last frame. Uses only proto/ so that it
  * speaks the protocol the way any independent client would; never links server code.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif

@@ -3,9 +3,6 @@
  * stop and free a fixture that begins with an sk_ts. Owns nothing past the fixture it frees;
  * never leaves a server running after a teardown.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "sk_testfixture.h"
 
 #include <stdlib.h>

@@ -5,9 +5,6 @@
  * from SAKHI_SERVER_BIN (compile definition, overridable by the environment variable of the
  * same name). Never leaves a server running after sk_ts_teardown.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif

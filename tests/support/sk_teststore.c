@@ -2,9 +2,6 @@
  * sk_teststore.c - a real server store in a temp dir for tests (sk_teststore.h). Owns the
  * temp dir and the open store of an sk_tst until sk_tst_close; never writes outside the dir.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -7,9 +7,6 @@
  * validation messages rendered in the worker's language with the English rule kept where the
  * catalog has none, cut only at a character boundary.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
