@@ -20,13 +20,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-typedef struct fx {
-    sk_ts ts;
-} fx;
-
 static int start(void **state, const char *const *extra)
 {
-    return sk_fx_start(state, sizeof(fx), "sk-attack", "fw1 fw2", extra);
+    return sk_fx_start(state, sizeof(sk_fx), "sk-attack", "fw1 fw2", extra);
 }
 
 static int setup(void **state)
@@ -61,7 +57,7 @@ static int setup_small_store(void **state)
 
 /* HELLO as device, then AUTH signed with priv; the answer's type and (for ERROR) code and
  * retry_ms. */
-static void auth_with(fx *f, uint64_t device, const uint8_t priv[SK_PRIVKEY_LEN], int *type,
+static void auth_with(sk_fx *f, uint64_t device, const uint8_t priv[SK_PRIVKEY_LEN], int *type,
                       uint32_t *code, uint32_t *retry_ms)
 {
     sk_tc c;
@@ -92,7 +88,7 @@ static void auth_with(fx *f, uint64_t device, const uint8_t priv[SK_PRIVKEY_LEN]
 }
 
 /* HELLO(0) then ENROLL with code: the answer's type, code and retry_ms. */
-static void enroll_with(fx *f, const char *code, int *type, uint32_t *ecode, uint32_t *retry_ms)
+static void enroll_with(sk_fx *f, const char *code, int *type, uint32_t *ecode, uint32_t *retry_ms)
 {
     sk_tc c;
     sk_msg m, r;
@@ -124,7 +120,7 @@ static void enroll_with(fx *f, const char *code, int *type, uint32_t *ecode, uin
 
 static void test_wrong_signatures_never_lock_a_device(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc a, b;
     assert_int_equal(sk_td_tc(&a, &f->ts, "fw1", "a"), 0);
     assert_int_equal(sk_td_tc(&b, &f->ts, "fw2", "b"), 0);
@@ -174,7 +170,7 @@ static void test_wrong_signatures_never_lock_a_device(void **state)
 
 static void test_wrong_codes_back_off_per_address(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     int type;
     uint32_t code, retry;
     /* Ten wrong codes are checked; the eleventh too, and it starts a one-second back-off. */
@@ -204,7 +200,7 @@ static void test_wrong_codes_back_off_per_address(void **state)
 
 static void test_code_dies_after_five_wrong_tries(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     char victim[SK_ENROLL_CODE_LEN + 1], other[SK_ENROLL_CODE_LEN + 1];
     assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, victim), 0);
     do /* a second code with another id (first three symbols) */
@@ -239,7 +235,7 @@ static void test_code_dies_after_five_wrong_tries(void **state)
 
 /* ---- 2. strangers cannot write ---------------------------------------------------------- */
 
-static uint64_t audit_count(fx *f)
+static uint64_t audit_count(sk_fx *f)
 {
     sk_store *st;
     uint64_t n = 0, bad = 0;
@@ -282,7 +278,7 @@ static size_t count_lines_with(const char *text, const char *needle)
 
 static void test_strangers_write_nothing(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc a;
     assert_int_equal(sk_td_tc(&a, &f->ts, "fw1", "a"), 0);
     sk_tc_close(&a);
@@ -367,7 +363,7 @@ static void test_strangers_write_nothing(void **state)
  * a worker id with a terminal escape, a space and a quote reaches it escaped. */
 static void test_log_capped_rotated_escaped(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     struct stat st;
     assert_int_equal(stat(f->ts.log, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -421,7 +417,7 @@ static void test_log_capped_rotated_escaped(void **state)
  * store_reserve line says so) and a PUSH still gets APPLIED, never STORE_FULL. */
 static void test_audit_growth_never_fills_store(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc a;
     assert_int_equal(sk_td_tc(&a, &f->ts, "fw1", "a"), 0);
     sk_change ch;

@@ -19,13 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct fx {
-    sk_ts ts;
-} fx;
-
 static int setup(void **state)
 {
-    return sk_fx_start(state, sizeof(fx), "sk-bgsync", "fw1", NULL);
+    return sk_fx_start(state, sizeof(sk_fx), "sk-bgsync", "fw1", NULL);
 }
 
 static uint64_t mono_ms(void)
@@ -42,7 +38,7 @@ static void hold_ms(unsigned ms) /* the slow link: time spent per answer */
         ;
 }
 
-static sakhi_client *device(fx *f, int n)
+static sakhi_client *device(sk_fx *f, int n)
 {
     sakhi_client *c = NULL;
     assert_int_equal(sk_td_device(&c, &f->ts, n, NULL, "fw1", "phone", NULL), 0);
@@ -56,7 +52,7 @@ static void capture_n(sakhi_client *c, int n)
         assert_int_equal(sk_td_capture(id, c, "Dolma", SAKHI_URGENCY_ROUTINE, 1), 0);
 }
 
-static uint64_t server_records(fx *f)
+static uint64_t server_records(sk_fx *f)
 {
     uint64_t records = 0, seq = 0;
     assert_int_equal(sk_ts_stats(&f->ts, &records, &seq), 0);
@@ -74,7 +70,7 @@ static int slow_progress(const sakhi_progress *p, void *payload)
 
 static void test_deadline_stops_at_a_safe_point(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sakhi_client *c = device(f, 1);
     capture_n(c, 120);
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
@@ -117,7 +113,7 @@ static void test_deadline_stops_at_a_safe_point(void **state)
 /* A deadline shorter than the connection takes: the sync gives up by it, having lost nothing. */
 static void test_deadline_before_welcome(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sakhi_client *c = device(f, 2);
     capture_n(c, 2);
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
@@ -166,7 +162,7 @@ static void log_cb(int level, const char *line, void *payload)
 
 static void test_network_changed_starts_over(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sakhi_options o = sk_td_options();
     o.log_fn = log_cb;
     o.log_level = SAKHI_LOG_INFO;
@@ -204,7 +200,7 @@ static void test_network_changed_starts_over(void **state)
 
 static void test_summary_for_the_home_screen(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sakhi_client *c = device(f, 4);
     sakhi_sync_summary sum = SAKHI_SYNC_SUMMARY_INIT;
     assert_int_equal(sakhi_sync_summary_get(&sum, c), 0);

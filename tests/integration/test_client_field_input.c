@@ -15,13 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct fx {
-    sk_ts ts;
-} fx;
-
 static int setup(void **state)
 {
-    return sk_fx_start(state, sizeof(fx), "sk-field-input", "fw1", NULL);
+    return sk_fx_start(state, sizeof(sk_fx), "sk-field-input", "fw1", NULL);
 }
 
 /* n copies of the Tibetan letter KA (U+0F40, 3 bytes) */
@@ -37,7 +33,7 @@ static char *tibetan(size_t n)
 
 static void test_capture_trims_normalises_and_syncs(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sakhi_client *c = NULL;
     sakhi_referral *r = NULL;
     sakhi_record *rec = NULL;
@@ -135,7 +131,7 @@ static void push_with(sk_tc *tc, uint64_t op, uint32_t key, const char *value, s
 
 static void test_server_refuses_what_the_case_model_refuses(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc tc;
     sk_ack ack;
     assert_int_equal(sk_td_tc(&tc, &f->ts, "fw1", "raw"), 0);

@@ -76,26 +76,6 @@ static sakhi_client *device(fx *f, const char *worker, int enroll)
     return c;
 }
 
-static void capture(sakhi_client *c, const char *name, int urgency, char id[SAKHI_ID_STRLEN])
-{
-    sakhi_referral *r = NULL;
-    assert_int_equal(sakhi_referral_new(&r, c), 0);
-    assert_int_equal(sakhi_referral_set_district(r, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
-    assert_int_equal(sakhi_referral_set_village(r, "Diskit"), 0);
-    assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE), 0);
-    assert_int_equal(sakhi_referral_set_name(r, name), 0);
-    assert_int_equal(sakhi_referral_set_age_band(r, SAKHI_AGE_30_44), 0);
-    assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE), 0);
-    assert_int_equal(sakhi_referral_set_urgency(r, urgency), 0);
-    assert_int_equal(sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER), 0);
-    assert_int_equal(sakhi_referral_set_consent(r, 1, 0), 0);
-    int rc = sakhi_referral_save(id, c, r);
-    if (rc)
-        fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
-    sakhi_referral_free(r);
-}
-
 /* All ids on a device, in list order. */
 static size_t list_all(sakhi_client *c, char (*ids)[SAKHI_ID_STRLEN], size_t cap)
 {
@@ -130,7 +110,7 @@ static void test_enroll_push_pull(void **state)
 
     char ids[3][SAKHI_ID_STRLEN];
     for (int i = 0; i < 3; i++)
-        capture(c, "withheld", SAKHI_URGENCY_ROUTINE, ids[i]);
+        sk_fx_capture(ids[i], c, "withheld", SAKHI_URGENCY_ROUTINE);
     assert_int_equal(sakhi_followup_add(c, ids[0], "called back, safe now"), 0);
     assert_int_equal(sk_td_pending(c), 4);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
@@ -179,8 +159,8 @@ static void test_three_devices_converge(void **state)
     /* offline capture on each */
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < 4; k++)
-            capture(d[i], "withheld",
-                    k == 3 ? SAKHI_URGENCY_IMMEDIATE_DANGER : SAKHI_URGENCY_URGENT, ids[i * 4 + k]);
+            sk_fx_capture(ids[i * 4 + k], d[i], "withheld",
+                          k == 3 ? SAKHI_URGENCY_IMMEDIATE_DANGER : SAKHI_URGENCY_URGENT);
     for (int round = 0; round < 2; round++)
         for (int i = 0; i < 3; i++)
             sk_fx_sync(d[i], 0, NULL);
@@ -320,8 +300,8 @@ static void test_cut_sweep(void **state)
     char ids[200][SAKHI_ID_STRLEN];
     int nids = 0, nops = 0;
     for (int i = 0; i < 6; i++, nops++)
-        capture(c, "withheld", i == 4 ? SAKHI_URGENCY_IMMEDIATE_DANGER : SAKHI_URGENCY_ROUTINE,
-                ids[nids++]);
+        sk_fx_capture(ids[nids++], c, "withheld",
+                      i == 4 ? SAKHI_URGENCY_IMMEDIATE_DANGER : SAKHI_URGENCY_ROUTINE);
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
     assert_int_equal(sakhi_sync(&res, c, &so), 0);
     long whole = (long)(res.bytes_sent + res.bytes_received);
@@ -331,9 +311,8 @@ static void test_cut_sweep(void **state)
      * follow-up each round so there is always something to push and to pull */
     int cuts = 0;
     for (long n = 0; n < whole + 200 && nids < 190; n += 23) {
-        capture(c, "withheld",
-                (n / 23) % 5 == 0 ? SAKHI_URGENCY_IMMEDIATE_DANGER : SAKHI_URGENCY_URGENT,
-                ids[nids++]);
+        sk_fx_capture(ids[nids++], c, "withheld",
+                      (n / 23) % 5 == 0 ? SAKHI_URGENCY_IMMEDIATE_DANGER : SAKHI_URGENCY_URGENT);
         nops++;
         assert_int_equal(sakhi_followup_add(c, ids[nids / 2], "round"), 0);
         nops++;
@@ -390,8 +369,8 @@ static void test_urgent_first_batch(void **state)
     sakhi_client *c = device(f, "fw1", 1);
     char ids[6][SAKHI_ID_STRLEN];
     for (int i = 0; i < 6; i++)
-        capture(c, "withheld", i >= 4 ? SAKHI_URGENCY_IMMEDIATE_DANGER : SAKHI_URGENCY_ROUTINE,
-                ids[i]);
+        sk_fx_capture(ids[i], c, "withheld",
+                      i >= 4 ? SAKHI_URGENCY_IMMEDIATE_DANGER : SAKHI_URGENCY_ROUTINE);
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
     so.progress = stop_after_first_ack;
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
@@ -444,7 +423,7 @@ static void test_rejected_then_fixed_or_discarded(void **state)
                                                   .plaintext = 1},
                           NULL),
         0);
-    capture(c, "withheld", SAKHI_URGENCY_URGENT, good);
+    sk_fx_capture(good, c, "withheld", SAKHI_URGENCY_URGENT);
 
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
     sk_fx_sync(c, 0, &res);
@@ -521,7 +500,7 @@ static void test_accept_makes_stub(void **state)
     sakhi_client *fw = device(f, "fw1", 1);
     sakhi_client *st = device(f, "st1", 1);
     char id[SAKHI_ID_STRLEN];
-    capture(fw, "Canary Stub Name", SAKHI_URGENCY_URGENT, id);
+    sk_fx_capture(id, fw, "Canary Stub Name", SAKHI_URGENCY_URGENT);
     sk_fx_sync(fw, 0, NULL);
     sk_fx_sync(st, 0, NULL);
     assert_int_equal(sk_td_state(st, id), SAKHI_SYNC_RECEIVED);
@@ -596,7 +575,7 @@ static void test_capture_during_sync(void **state)
     sakhi_client *c = device(f, "fw1", 1);
     char id[SAKHI_ID_STRLEN];
     for (int i = 0; i < 150; i++)
-        capture(c, "withheld", SAKHI_URGENCY_ROUTINE, id);
+        sk_fx_capture(id, c, "withheld", SAKHI_URGENCY_ROUTINE);
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
     so.batch_size = 5;
     so.progress = note_phase;
@@ -609,7 +588,7 @@ static void test_capture_during_sync(void **state)
         pthread_cond_wait(&g_cv, &g_mu);
     pthread_mutex_unlock(&g_mu);
     for (int i = 0; i < 20; i++) /* these run while the sync pushes and pulls */
-        capture(c, "withheld", SAKHI_URGENCY_URGENT, id);
+        sk_fx_capture(id, c, "withheld", SAKHI_URGENCY_URGENT);
     sakhi_list_item items[4];
     size_t n;
     assert_int_equal(sakhi_list(items, 4, &n, NULL, c, NULL), 0);
@@ -639,7 +618,7 @@ static void test_cancel_and_timeout(void **state)
     fx *f = *state;
     sakhi_client *c = device(f, "fw1", 1);
     char id[SAKHI_ID_STRLEN];
-    capture(c, "withheld", SAKHI_URGENCY_URGENT, id);
+    sk_fx_capture(id, c, "withheld", SAKHI_URGENCY_URGENT);
     uint16_t port;
     int hole = black_hole(&port);
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
@@ -688,7 +667,7 @@ static void test_revoked_device_wipes(void **state)
     fx *f = *state;
     sakhi_client *c = device(f, "fw1", 1);
     char id[SAKHI_ID_STRLEN], path[700];
-    capture(c, "Canary Revoked Name", SAKHI_URGENCY_URGENT, id);
+    sk_fx_capture(id, c, "Canary Revoked Name", SAKHI_URGENCY_URGENT);
     sk_fx_sync(c, 0, NULL);
     sakhi_status st = SAKHI_STATUS_INIT;
     assert_int_equal(sakhi_status_get(&st, c), 0);
@@ -696,7 +675,7 @@ static void test_revoked_device_wipes(void **state)
     assert_int_equal(sk_ts_store(&f->ts, &s), 0);
     assert_int_equal(sk_store_device_revoke(s, st.device_id, sk_ts_now_ms()), 0);
     sk_store_close(s);
-    capture(c, "withheld", SAKHI_URGENCY_URGENT, id); /* lost by design (PROTOCOL.md 4.3) */
+    sk_fx_capture(id, c, "withheld", SAKHI_URGENCY_URGENT); /* lost by design (PROTOCOL.md 4.3) */
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
     assert_int_equal(sakhi_sync(&res, c, NULL), SAKHI_EREVOKED);
     /* the handle refuses everything and the store files are gone */

@@ -20,23 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct fx {
-    sk_ts ts;
-} fx;
-
 static int setup(void **state)
 {
-    return sk_fx_start(state, sizeof(fx), "sk-conform", "fw1 fw2 st1 ad1", NULL);
-}
-
-static void expect_error(sk_tc *c, uint32_t rid, uint32_t code)
-{
-    sk_msg m;
-    assert_int_equal(sk_tc_recv(c, &m, 5000), 0);
-    assert_int_equal(m.type, SK_MSG_ERROR);
-    assert_int_equal(m.rid, rid);
-    assert_int_equal(m.u.error.code, code);
-    sk_msg_free(&m);
+    return sk_fx_start(state, sizeof(sk_fx), "sk-conform", "fw1 fw2 st1 ad1", NULL);
 }
 
 static void ping_ok(sk_tc *c, uint64_t ms)
@@ -64,28 +50,28 @@ static void send_body(sk_tc *c, const uint8_t *body, uint8_t n)
 
 static void test_body_errors_keep_connection(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc c;
     assert_int_equal(sk_td_tc(&c, &f->ts, "fw1", "dev"), 0);
     /* PULL without its cursor: [7, 21, {2: 5}] */
     const uint8_t no_cursor[] = {0x93, 0x07, 21, 0x81, 0x02, 0x05};
     send_body(&c, no_cursor, sizeof(no_cursor));
-    expect_error(&c, 21, SK_E_MISSING_FIELD);
+    sk_fx_expect_error(&c, 21, SK_E_MISSING_FIELD);
     /* cursor as a string: [7, 22, {1: "x"}] */
     const uint8_t str_cursor[] = {0x93, 0x07, 22, 0x81, 0x01, 0xa1, 'x'};
     send_body(&c, str_cursor, sizeof(str_cursor));
-    expect_error(&c, 22, SK_E_BAD_TYPE);
+    sk_fx_expect_error(&c, 22, SK_E_BAD_TYPE);
     /* limit 0 and limit 1001: outside 1..1000 */
     const uint8_t limit0[] = {0x93, 0x07, 23, 0x82, 0x01, 0x00, 0x02, 0x00};
     send_body(&c, limit0, sizeof(limit0));
-    expect_error(&c, 23, SK_E_BAD_VALUE);
+    sk_fx_expect_error(&c, 23, SK_E_BAD_VALUE);
     const uint8_t limit1001[] = {0x93, 0x07, 24, 0x82, 0x01, 0x00, 0x02, 0xcd, 0x03, 0xe9};
     send_body(&c, limit1001, sizeof(limit1001));
-    expect_error(&c, 24, SK_E_BAD_VALUE);
+    sk_fx_expect_error(&c, 24, SK_E_BAD_VALUE);
     /* a PUSH whose change is not an array: [5, 25, {1: [7]}] */
     const uint8_t bad_change[] = {0x93, 0x05, 25, 0x81, 0x01, 0x91, 0x07};
     send_body(&c, bad_change, sizeof(bad_change));
-    expect_error(&c, 25, SK_E_BAD_TYPE);
+    sk_fx_expect_error(&c, 25, SK_E_BAD_TYPE);
     /* The limits themselves are fine, and the session is still there. */
     uint64_t next = 0;
     assert_int_equal(sk_tc_pull(&c, 0, 1000, NULL, NULL, &next, NULL, NULL), 0);
@@ -94,7 +80,7 @@ static void test_body_errors_keep_connection(void **state)
     /* A structural error still closes: a body that is not MessagePack. */
     const uint8_t junk[] = {0xc1};
     send_body(&c, junk, sizeof(junk));
-    expect_error(&c, 0, SK_E_BAD_FRAME);
+    sk_fx_expect_error(&c, 0, SK_E_BAD_FRAME);
     assert_int_equal(sk_tc_wait_close(&c, 5000), 0);
 
     /* Before the handshake: a HELLO without versions is refused for its rid, and the next HELLO
@@ -102,7 +88,7 @@ static void test_body_errors_keep_connection(void **state)
     assert_int_equal(sk_tc_connect(&c, f->ts.port), 0);
     const uint8_t hello_nov[] = {0x93, 0x01, 0x01, 0x81, 0x02, 0x01};
     send_body(&c, hello_nov, sizeof(hello_nov));
-    expect_error(&c, 1, SK_E_MISSING_FIELD);
+    sk_fx_expect_error(&c, 1, SK_E_MISSING_FIELD);
     assert_int_equal(sk_tc_auth(&c), 0);
     ping_ok(&c, 8);
     sk_tc_free(&c);
@@ -110,7 +96,7 @@ static void test_body_errors_keep_connection(void **state)
 
 static void test_ping_in_every_state(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc c;
     assert_int_equal(sk_td_tc(&c, &f->ts, "fw1", "dev"), 0);
     assert_int_equal(sk_tc_connect(&c, f->ts.port), 0);
@@ -128,7 +114,7 @@ static void test_ping_in_every_state(void **state)
 
 static void test_outstanding_rid(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc c;
     sk_change ch[2];
     sk_buf out = SK_BUF_INIT;
@@ -186,7 +172,7 @@ static uint64_t push_ok(sk_tc *c, const sk_change *ch)
 
 static void test_out_of_scope_same_as_missing(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc a, b;
     sk_change mine, edit_real, edit_fake, del_real, del_fake;
     sk_ack ar, af;
@@ -281,7 +267,7 @@ static void set_assigned(sk_change *c, const char *worker)
 
 static void test_erased_tombstone_and_minimised_form(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc a, st, ad;
     sk_change r1, r2, acc, er;
     got g;

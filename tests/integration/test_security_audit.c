@@ -13,13 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct fx {
-    sk_ts ts;
-} fx;
-
 static int start(void **state, const char *const *extra)
 {
-    return sk_fx_start(state, sizeof(fx), "sk-secaud", "fw1 fw2", extra);
+    return sk_fx_start(state, sizeof(sk_fx), "sk-secaud", "fw1 fw2", extra);
 }
 
 static int setup(void **state)
@@ -31,11 +27,6 @@ static int setup_limits(void **state)
 {
     const char *extra[] = {"--auth-fail-limit-addr", "6", NULL};
     return start(state, extra);
-}
-
-static void enroll(fx *f, sk_tc *c, const char *worker)
-{
-    assert_int_equal(sk_td_tc(c, &f->ts, worker, "dev"), 0);
 }
 
 /* ---- reading the log ------------------------------------------------------------------- */
@@ -58,7 +49,7 @@ static int collect(const sk_audit_entry *e, void *payload)
     return 0;
 }
 
-static void read_log(fx *f, seen *s)
+static void read_log(sk_fx *f, seen *s)
 {
     sk_store *st;
     memset(s, 0, sizeof(*s));
@@ -69,7 +60,7 @@ static void read_log(fx *f, seen *s)
 
 /* Poll (bounded) until the log holds needle: audit entries of failures are written by the
  * writer thread after the answer went out. */
-static void wait_log(fx *f, const char *needle)
+static void wait_log(sk_fx *f, const char *needle)
 {
     static seen s;
     for (int i = 0; i < 200; i++) {
@@ -89,10 +80,10 @@ static void id_hex(const sk_id *id, char out[33])
 
 static void test_every_action_audited(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc a, b, bad;
-    enroll(f, &a, "fw1");
-    enroll(f, &b, "fw2");
+    sk_fx_tc(&f->ts, &a, "fw1");
+    sk_fx_tc(&f->ts, &b, "fw2");
     /* push: two referrals with a canary name; one refused write into b's record */
     sk_change ch[2];
     sk_ack acks[2];
@@ -189,7 +180,7 @@ static void test_every_action_audited(void **state)
 
 enum tamper { T_ALTER, T_REMOVE, T_ALTER_LAST };
 
-static void tamper(fx *f, uint64_t seq, int how)
+static void tamper(sk_fx *f, uint64_t seq, int how)
 {
     sk_store *st;
     MDB_txn *txn;
@@ -216,7 +207,7 @@ static void tamper(fx *f, uint64_t seq, int how)
     sk_store_close(st);
 }
 
-static void verify_expect(fx *f, int want_rc, uint64_t want_bad)
+static void verify_expect(sk_fx *f, int want_rc, uint64_t want_bad)
 {
     sk_store *st;
     uint64_t count = 0, bad = 0;
@@ -226,14 +217,14 @@ static void verify_expect(fx *f, int want_rc, uint64_t want_bad)
     sk_store_close(st);
 }
 
-static uint64_t last_seq(fx *f)
+static uint64_t last_seq(sk_fx *f)
 {
     static seen s;
     read_log(f, &s);
     return s.n;
 }
 
-static void make_entries(fx *f, int n)
+static void make_entries(sk_fx *f, int n)
 {
     sk_store *st;
     char code[SK_ENROLL_CODE_LEN + 1];
@@ -245,7 +236,7 @@ static void make_entries(fx *f, int n)
 
 static void test_tamper_detected(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
     make_entries(f, 10);
     uint64_t n = last_seq(f);
@@ -257,7 +248,7 @@ static void test_tamper_detected(void **state)
 
 static void test_removal_detected(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
     make_entries(f, 10);
     tamper(f, 6, T_REMOVE);
@@ -266,7 +257,7 @@ static void test_removal_detected(void **state)
 
 static void test_altered_last_detected(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
     make_entries(f, 5);
     uint64_t n = last_seq(f);
@@ -276,7 +267,7 @@ static void test_altered_last_detected(void **state)
 
 static void test_retention_keeps_chain(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     assert_int_equal(sk_ts_stop(&f->ts, 10000), 0);
     make_entries(f, 8);
     uint64_t n = last_seq(f);
@@ -306,7 +297,7 @@ static void test_retention_keeps_chain(void **state)
 
 static void test_rate_limit_per_address(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc c;
     sk_tc_init(&c);
     /* Six wrong codes from one address are checked, the seventh too and it starts the
@@ -328,9 +319,9 @@ static void test_rate_limit_per_address(void **state)
 
 static void test_op_order(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc a;
-    enroll(f, &a, "fw1");
+    sk_fx_tc(&f->ts, &a, "fw1");
     uint64_t now = sk_ts_now_ms();
     sk_change orig, other;
     sk_ack ack;

@@ -6,16 +6,7 @@
  * made after the erasure hold zero canary bytes, and a copy of the store taken BEFORE the
  * erasure (old LMDB pages with the sealed bytes) can no longer be opened with the keys.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testdevice.h"
+#include "sk_testfixture.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -26,11 +17,6 @@
 static const char *const k_canaries[] = {"CANARY-NAME-ONE", "CANARY-NAME-TWO", "CANARY-VILLAGE",
                                          "CANARY-BLOCK", "CANARY-NOTE-XYZZY"};
 #define NCANARY (sizeof(k_canaries) / sizeof(k_canaries[0]))
-
-static void enroll(sk_ts *ts, sk_tc *c, const char *worker)
-{
-    assert_int_equal(sk_td_tc(c, ts, worker, "dev"), 0);
-}
 
 static void push1(sk_tc *c, sk_change *ch, sk_ack *ack)
 {
@@ -61,8 +47,8 @@ static void test_erase_really_erases(void **state)
     where[0] = '\0';
 
     sk_tc fw, ad;
-    enroll(&ts, &fw, "fw1");
-    enroll(&ts, &ad, "ad1");
+    sk_fx_tc(&ts, &fw, "fw1");
+    sk_fx_tc(&ts, &ad, "ad1");
     uint64_t now = sk_ts_now_ms();
     sk_change c1, c2, c3, c4, er;
     sk_ack a;

@@ -39,11 +39,6 @@ typedef struct fx {
     uint64_t bop;
 } fx;
 
-static void enroll(fx *f, sk_tc *c, const char *worker)
-{
-    assert_int_equal(sk_td_tc(c, &f->ts, worker, "dev"), 0);
-}
-
 static int is_a(const fx *f, const sk_id *id)
 {
     for (int i = 0; i < NA; i++)
@@ -150,8 +145,8 @@ static void test_idor_battery(void **state)
     fprintf(stderr, "idor battery: seed 0x%llx, %d attempts\n", (unsigned long long)SEED, ATTEMPTS);
     fx *f = sk_fx_new(sizeof(fx), "sk-secidor", "fwA fwB");
     assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
-    enroll(f, &f->a, "fwA");
-    enroll(f, &f->b, "fwB");
+    sk_fx_tc(&f->ts, &f->a, "fwA");
+    sk_fx_tc(&f->ts, &f->b, "fwB");
     uint64_t now = sk_ts_now_ms();
     uint64_t maxseq = 0;
     for (int i = 0; i < NA; i++) {
@@ -268,7 +263,7 @@ static void test_idor_battery(void **state)
     }
     /* A stale session: B's second device is revoked; its session gets WIPE, never records. */
     sk_tc b2;
-    enroll(f, &b2, "fwB");
+    sk_fx_tc(&f->ts, &b2, "fwB");
     sk_store *st;
     assert_int_equal(sk_ts_store(&f->ts, &st), 0);
     assert_int_equal(sk_store_device_revoke(st, b2.device, sk_ts_now_ms()), 0);

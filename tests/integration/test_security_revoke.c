@@ -11,21 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct fx {
-    sk_ts ts;
-} fx;
-
 static int setup(void **state)
 {
-    return sk_fx_start(state, sizeof(fx), "sk-secrev", "fw1 fw2", NULL);
+    return sk_fx_start(state, sizeof(sk_fx), "sk-secrev", "fw1 fw2", NULL);
 }
 
-static void enroll(fx *f, sk_tc *c, const char *worker)
-{
-    assert_int_equal(sk_td_tc(c, &f->ts, worker, "dev"), 0);
-}
-
-static void revoke(fx *f, uint64_t device)
+static void revoke(sk_fx *f, uint64_t device)
 {
     sk_store *st;
     assert_int_equal(sk_ts_store(&f->ts, &st), 0);
@@ -33,7 +24,7 @@ static void revoke(fx *f, uint64_t device)
     sk_store_close(st);
 }
 
-static void set_disabled(fx *f, const char *worker, int disabled)
+static void set_disabled(sk_fx *f, const char *worker, int disabled)
 {
     sk_store *st;
     sk_worker w;
@@ -56,10 +47,10 @@ static void push_one(sk_tc *c, uint64_t op)
 
 static void test_revoke_mid_session(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc a, b;
-    enroll(f, &a, "fw1");
-    enroll(f, &b, "fw2");
+    sk_fx_tc(&f->ts, &a, "fw1");
+    sk_fx_tc(&f->ts, &b, "fw2");
     push_one(&a, 1);
     push_one(&b, 1);
     revoke(f, a.device);
@@ -89,9 +80,9 @@ static void test_revoke_mid_session(void **state)
 
 static void test_revoke_idle_session_cut(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc a;
-    enroll(f, &a, "fw1");
+    sk_fx_tc(&f->ts, &a, "fw1");
     revoke(f, a.device);
     /* Nothing sent: the server notices the revocation by itself and wipes. */
     uint64_t t0 = sk_mono_ms();
@@ -107,9 +98,9 @@ static void test_revoke_idle_session_cut(void **state)
 
 static void test_disabled_worker_mid_session(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc a;
-    enroll(f, &a, "fw1");
+    sk_fx_tc(&f->ts, &a, "fw1");
     push_one(&a, 1);
     set_disabled(f, "fw1", 1);
     sk_change ch;

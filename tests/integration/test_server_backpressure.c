@@ -10,17 +10,7 @@
  * /proc/<pid>/status: VmRSS, and RssAnon (the heap, where queued output would live; VmRSS also
  * counts the store's mapped pages).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testclient.h"
-#include "sk_testserver.h"
+#include "sk_testfixture.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -167,15 +157,6 @@ static void connect_slow(sk_tc *c, uint16_t port)
     assert_int_equal(sk_tc_auth(c), 0);
 }
 
-static void enroll(sk_ts *ts, sk_tc *c, const char *worker)
-{
-    char code[SK_ENROLL_CODE_LEN + 1];
-    sk_tc_init(c);
-    assert_int_equal(sk_ts_code(ts, worker, 600000, code), 0);
-    assert_int_equal(sk_tc_connect(c, ts->port), 0);
-    assert_int_equal(sk_tc_enroll(c, code, "backpressure"), 0);
-}
-
 static void test_slow_reader_bounded(void **state)
 {
     (void)state;
@@ -189,8 +170,8 @@ static void test_slow_reader_bounded(void **state)
     pid_t pid = ts.proc.pid;
 
     sk_tc good, slow;
-    enroll(&ts, &good, "st1");
-    enroll(&ts, &slow, "st2");
+    sk_fx_tc(&ts, &good, "st1");
+    sk_fx_tc(&ts, &slow, "st2");
     good.timeout_ms = 15000;
 
     uint64_t op = 1;

@@ -5,17 +5,7 @@
  * that refuses with the retryable error, keeps serving pulls, harms nothing acknowledged and
  * recovers after a restart with a larger map.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "sk_case.h"
-#include "sk_err.h"
-#include "sk_testclient.h"
-#include "sk_testserver.h"
+#include "sk_testfixture.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,25 +28,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void enroll(sk_tc *c)
-{
-    char code[SK_ENROLL_CODE_LEN + 1];
-    sk_tc_init(c);
-    assert_int_equal(sk_ts_code(&g_ts, "fw1", 600000, code), 0);
-    assert_int_equal(sk_tc_connect(c, g_ts.port), 0);
-    assert_int_equal(sk_tc_enroll(c, code, "dev"), 0);
-}
-
-static void expect_error(sk_tc *c, uint32_t rid, uint32_t code)
-{
-    sk_msg m;
-    assert_int_equal(sk_tc_recv(c, &m, 5000), 0);
-    assert_int_equal(m.type, SK_MSG_ERROR);
-    assert_int_equal(m.rid, rid);
-    assert_int_equal(m.u.error.code, code);
-    sk_msg_free(&m);
-}
-
 static void ping_ok(sk_tc *c)
 {
     sk_msg p, m;
@@ -75,25 +46,25 @@ static void test_frames(void **state)
     const char *args[] = {"--max-frame", "4096", NULL};
     start(args);
     sk_tc by, c;
-    enroll(&by);
+    sk_fx_tc(&g_ts, &by, "fw1");
     assert_int_equal(by.max_frame, 4096);
     /* After the handshake: a frame over the negotiated maximum. */
-    enroll(&c);
+    sk_fx_tc(&g_ts, &c, "fw1");
     uint8_t hdr[4] = {0, 0, 0x10, 0x01}; /* 4097 */
     assert_int_equal(sk_tc_send_raw(&c, hdr, 4), 0);
-    expect_error(&c, 0, SK_E_FRAME_TOO_BIG);
+    sk_fx_expect_error(&c, 0, SK_E_FRAME_TOO_BIG);
     assert_int_equal(sk_tc_wait_close(&c, 5000), 0);
     /* Before it: over 64 KiB. */
     assert_int_equal(sk_tc_connect(&c, g_ts.port), 0);
     uint8_t big[4] = {0, 1, 0, 1};
     assert_int_equal(sk_tc_send_raw(&c, big, 4), 0);
-    expect_error(&c, 0, SK_E_FRAME_TOO_BIG);
+    sk_fx_expect_error(&c, 0, SK_E_FRAME_TOO_BIG);
     assert_int_equal(sk_tc_wait_close(&c, 5000), 0);
     /* Zero length and a body that is not MessagePack. */
     assert_int_equal(sk_tc_connect(&c, g_ts.port), 0);
     uint8_t zero[4] = {0, 0, 0, 0};
     assert_int_equal(sk_tc_send_raw(&c, zero, 4), 0);
-    expect_error(&c, 0, SK_E_BAD_FRAME);
+    sk_fx_expect_error(&c, 0, SK_E_BAD_FRAME);
     assert_int_equal(sk_tc_wait_close(&c, 5000), 0);
     assert_int_equal(sk_tc_connect(&c, g_ts.port), 0);
     uint8_t junk[6] = {0, 0, 0, 2, 0xc1, 0xc1};
@@ -116,7 +87,7 @@ static void test_inflight_and_batch(void **state)
     const char *args[] = {"--max-inflight", "2", "--max-batch", "2", NULL};
     start(args);
     sk_tc c;
-    enroll(&c);
+    sk_fx_tc(&g_ts, &c, "fw1");
     assert_int_equal(c.max_inflight, 2);
     /* Six PUSHes in one write: the first two are taken, the rest refused for their rid. */
     sk_buf out = SK_BUF_INIT;
@@ -174,8 +145,8 @@ static void test_timeouts(void **state)
     const char *args[] = {"--idle-timeout", "0.4", "--handshake-timeout", "0.4", NULL};
     start(args);
     sk_tc idle, silent, hello_only, busy;
-    enroll(&idle);
-    enroll(&busy);
+    sk_fx_tc(&g_ts, &idle, "fw1");
+    sk_fx_tc(&g_ts, &busy, "fw1");
     uint64_t t0 = sk_mono_ms();
     /* Connected, never says anything. */
     sk_tc_init(&silent);
@@ -197,11 +168,11 @@ static void test_timeouts(void **state)
         ping_ok(&busy);
         sk_sleep_ms(100);
     }
-    expect_error(&silent, 0, SK_E_TIMEOUT);
+    sk_fx_expect_error(&silent, 0, SK_E_TIMEOUT);
     assert_int_equal(sk_tc_wait_close(&silent, 5000), 0);
-    expect_error(&hello_only, 0, SK_E_TIMEOUT);
+    sk_fx_expect_error(&hello_only, 0, SK_E_TIMEOUT);
     assert_int_equal(sk_tc_wait_close(&hello_only, 5000), 0);
-    expect_error(&idle, 0, SK_E_TIMEOUT);
+    sk_fx_expect_error(&idle, 0, SK_E_TIMEOUT);
     assert_int_equal(sk_tc_wait_close(&idle, 5000), 0);
     assert_true(sk_mono_ms() - t0 < 5000);
     ping_ok(&busy);
@@ -218,10 +189,10 @@ static void test_connection_cap(void **state)
     start(args);
     sk_tc c[3], extra;
     for (int i = 0; i < 3; i++)
-        enroll(&c[i]);
+        sk_fx_tc(&g_ts, &c[i], "fw1");
     sk_tc_init(&extra);
     assert_int_equal(sk_tc_connect(&extra, g_ts.port), 0);
-    expect_error(&extra, 0, SK_E_BUSY);
+    sk_fx_expect_error(&extra, 0, SK_E_BUSY);
     assert_int_equal(sk_tc_wait_close(&extra, 5000), 0);
     for (int i = 0; i < 3; i++)
         ping_ok(&c[i]);
@@ -282,8 +253,8 @@ static void test_store_full(void **state)
     const char *args[] = {"--map-size", "1", NULL};
     start(args);
     sk_tc c, reader;
-    enroll(&c);
-    enroll(&reader);
+    sk_fx_tc(&g_ts, &c, "fw1");
+    sk_fx_tc(&g_ts, &reader, "fw1");
     enum { BATCH = 20, MAXB = 200 };
     sk_id *acked = calloc(BATCH * MAXB, sizeof(sk_id));
     assert_non_null(acked);

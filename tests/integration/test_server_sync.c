@@ -12,23 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct fx {
-    sk_ts ts;
-} fx;
-
 static int setup(void **state)
 {
-    return sk_fx_start(state, sizeof(fx), "sk-sync", "fw1 fw2 st1", NULL);
-}
-
-static void enroll(fx *f, sk_tc *c, const char *worker)
-{
-    char code[SK_ENROLL_CODE_LEN + 1];
-    sk_tc_init(c);
-    assert_int_equal(sk_ts_code(&f->ts, worker, 600000, code), 0);
-    assert_int_equal(sk_tc_connect(c, f->ts.port), 0);
-    assert_int_equal(sk_tc_enroll(c, code, "test device"), 0);
-    assert_true(c->device > 0);
+    return sk_fx_start(state, sizeof(sk_fx), "sk-sync", "fw1 fw2 st1", NULL);
 }
 
 typedef struct collect {
@@ -61,9 +47,9 @@ static const sk_record *find(collect *c, const sk_id *id)
 
 static void test_push_then_pull(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc c;
-    enroll(f, &c, "fw1");
+    sk_fx_tc(&f->ts, &c, "fw1");
     assert_int_equal(c.role, SK_ROLE_FIELD);
     uint64_t now = sk_ts_now_ms();
     sk_change ch[3];
@@ -114,11 +100,11 @@ static void test_push_then_pull(void **state)
     collect_free(&col);
     /* Another field worker sees none of fw1's referrals; staff of the district sees all. */
     sk_tc other, staff;
-    enroll(f, &other, "fw2");
+    sk_fx_tc(&f->ts, &other, "fw2");
     assert_int_equal(sk_tc_pull(&other, 0, 100, collect_cb, &col, &next, &more, NULL), 0);
     assert_int_equal(col.n, 0);
     assert_int_equal(next, 3); /* skipped records still advance the cursor */
-    enroll(f, &staff, "st1");
+    sk_fx_tc(&f->ts, &staff, "st1");
     assert_int_equal(sk_tc_pull(&staff, 0, 100, collect_cb, &col, &next, &more, NULL), 0);
     assert_int_equal(col.n, 3);
     collect_free(&col);
@@ -131,9 +117,9 @@ static void test_push_then_pull(void **state)
 
 static void test_exactly_once(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc c;
-    enroll(f, &c, "fw1");
+    sk_fx_tc(&f->ts, &c, "fw1");
     uint64_t now = sk_ts_now_ms();
     enum { N = 5 };
     sk_change ch[N];
@@ -184,10 +170,10 @@ static void test_exactly_once(void **state)
 
 static void test_concurrent_merge(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc a, b;
-    enroll(f, &a, "fw1");
-    enroll(f, &b, "st1");
+    sk_fx_tc(&f->ts, &a, "fw1");
+    sk_fx_tc(&f->ts, &b, "st1");
     uint64_t now = sk_ts_now_ms();
     sk_change create, ea, eb, acc;
     sk_ack ack;
@@ -267,7 +253,7 @@ static void test_concurrent_merge(void **state)
 
 static void test_enroll_and_auth_failures(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     char code[SK_ENROLL_CODE_LEN + 1];
     sk_tc c, d;
     assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
@@ -310,7 +296,7 @@ static void test_enroll_and_auth_failures(void **state)
 
 static void test_wrong_state_and_unknown_type(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc c;
     sk_msg m;
     sk_tc_init(&c);
@@ -327,7 +313,7 @@ static void test_wrong_state_and_unknown_type(void **state)
     assert_int_equal(sk_tc_wait_close(&c, 5000), 0);
     /* An unknown message type after auth: ERROR UNKNOWN_TYPE for its rid, session goes on. */
     sk_tc_free(&c);
-    enroll(f, &c, "fw1");
+    sk_fx_tc(&f->ts, &c, "fw1");
     const uint8_t unknown[] = {0, 0, 0, 5, 0x93, 0x63, 0x09, 0x80, 0xc0};
     /* [99, 9, {}] is 4 bytes: 0x93 0x63 0x09 0x80; send exactly that. */
     uint8_t frame[8] = {0, 0, 0, 4, 0x93, 0x63, 0x09, 0x80};
@@ -368,7 +354,7 @@ static int count_cb(const sk_record *r, void *payload)
 
 static void test_pipelined_and_streamed(void **state)
 {
-    fx *f = *state;
+    sk_fx *f = *state;
     sk_tc c;
     char code[SK_ENROLL_CODE_LEN + 1];
     sk_tc_init(&c);

@@ -96,3 +96,26 @@ void sk_fx_sync(sakhi_client *c, uint16_t port, sakhi_sync_result *res)
         fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
     assert_int_equal(res->complete, 1);
 }
+
+void sk_fx_tc(sk_ts *ts, sk_tc *c, const char *worker)
+{
+    assert_int_equal(sk_td_tc(c, ts, worker, "dev"), 0);
+    assert_true(c->device > 0);
+}
+
+void sk_fx_expect_error(sk_tc *c, uint32_t rid, uint32_t code)
+{
+    sk_msg m;
+    assert_int_equal(sk_tc_recv(c, &m, 5000), 0);
+    assert_int_equal(m.type, SK_MSG_ERROR);
+    assert_int_equal(m.rid, rid);
+    assert_int_equal(m.u.error.code, code);
+    sk_msg_free(&m);
+}
+
+void sk_fx_capture(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, int urgency)
+{
+    int rc = sk_td_capture(id, c, name, urgency, 0);
+    if (rc)
+        fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
+}

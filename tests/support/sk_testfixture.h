@@ -29,6 +29,11 @@
 #include "sk_err.h"
 #include "sk_testdevice.h"
 
+/* The fixture of a test that needs only the server. */
+typedef struct sk_fx {
+    sk_ts ts;
+} sk_fx;
+
 /* A new zeroed fixture of size bytes (at least sizeof(sk_ts); its first member the sk_ts) with
  * the server's temp dir made (prefix names it) and workers added: a space-separated list of
  * ids, each "fw<n>" a field worker of Leh, "st<n>" staff of Leh, "ad<n>" an administrator.
@@ -51,5 +56,17 @@ int sk_fx_free(void **state);
 /* Sync c with the server it enrolled with (port 0) or with 127.0.0.1:port; fails the test unless
  * sakhi_sync returns 0 and the sync completed. res (may be NULL) gets the result. */
 void sk_fx_sync(sakhi_client *c, uint16_t port, sakhi_sync_result *res);
+
+/* sk_td_capture (no consent to be contacted), failing the test with the field and message
+ * libsakhi gives when it cannot be saved. */
+void sk_fx_capture(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, int urgency);
+
+/* The protocol test client c enrolled on ts as a new device of worker (sk_td_tc, label "dev"),
+ * authenticated and given a device number; fails the test otherwise. */
+void sk_fx_tc(sk_ts *ts, sk_tc *c, const char *worker);
+
+/* The next message on c is ERROR code answering request rid (within 5 s); fails the test
+ * otherwise. */
+void sk_fx_expect_error(sk_tc *c, uint32_t rid, uint32_t code);
 
 #endif
