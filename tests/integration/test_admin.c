@@ -41,30 +41,11 @@
 
 static sk_admin_run g;
 
-/* Run sakhi-admin with --data g.data and the given args (NULL-terminated). Returns its exit
- * status; g.o / g.e hold stdout / stderr. */
-static int run(const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    int rc = sk_admin_vrun(&g, first, ap);
-    va_end(ap);
-    assert_true(rc >= 0 && rc < 128); /* ran, and was not killed */
-    return rc;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    return sk_admin_setup(&g, "sakhi-admin");
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sk_admin_teardown(&g);
-    return 0;
-}
+/* run("cmd", ..., NULL): sakhi-admin --data g.data with those arguments; its exit status, with
+ * g.o / g.e holding stdout / stderr. Each test gets a fresh g (its cmocka prestate). */
+#define run(...) sk_admin_check(&g, __VA_ARGS__)
+#define ADMIN_TEST(t)                                                                              \
+    cmocka_unit_test_prestate_setup_teardown(t, sk_admin_fx_setup, sk_admin_fx_teardown, &g)
 
 static void path_in(char *out, size_t cap, const char *name)
 {
@@ -958,6 +939,15 @@ static void prune(const char *data, uint64_t upto, int record_it)
     sk_store_close(s);
 }
 
+/* g works from now on on a restore of the backup copy (sealed to bkey) into dir/name. */
+static void use_restored(const char *copy, const char *bkey, const char *name)
+{
+    char other[400];
+    path_in(other, sizeof(other), name);
+    assert_int_equal(run("restore", copy, other, "--backup-key", bkey, NULL), 0);
+    snprintf(g.data, sizeof(g.data), "%s", other);
+}
+
 static void test_audit_chain(void **state)
 {
     (void)state;
@@ -994,25 +984,18 @@ static void test_audit_chain(void **state)
     assert_non_null(strstr(g.o, "\"seq\":3}"));
 
     /* A removed entry, in a fresh copy. */
-    char other[400];
-    path_in(other, sizeof(other), "other");
-    assert_int_equal(run("restore", copy, other, "--backup-key", bkey, NULL), 0);
-    snprintf(g.data, sizeof(g.data), "%s", other);
+    use_restored(copy, bkey, "other");
     assert_int_equal(run("audit", "--verify", NULL), 0);
     tamper(g.data, 3, 1);
     assert_int_equal(run("audit", "--verify", NULL), 1);
     assert_non_null(strstr(g.e, "TAMPERED: the chain breaks at entry 3 "));
 
     /* The last entry removed, and the last entry altered. */
-    path_in(other, sizeof(other), "other2");
-    assert_int_equal(run("restore", copy, other, "--backup-key", bkey, NULL), 0);
-    snprintf(g.data, sizeof(g.data), "%s", other);
+    use_restored(copy, bkey, "other2");
     tamper(g.data, 6, 1);
     assert_int_equal(run("audit", "--verify", NULL), 1);
     assert_non_null(strstr(g.e, "TAMPERED: the chain breaks at entry 6 "));
-    path_in(other, sizeof(other), "other3");
-    assert_int_equal(run("restore", copy, other, "--backup-key", bkey, NULL), 0);
-    snprintf(g.data, sizeof(g.data), "%s", other);
+    use_restored(copy, bkey, "other3");
     /* 7 is the restore's new epoch (audited in the restored copy) */
     assert_int_equal(run("worker", "add", "dolma", "--role", "field", NULL), 0); /* 8, the head */
     assert_int_equal(run("audit", "--verify", NULL), 0);
@@ -1022,16 +1005,12 @@ static void test_audit_chain(void **state)
 
     /* Retention: old entries pruned with the record of where the chain resumes verify;
      * entries dropped without that record do not. */
-    path_in(other, sizeof(other), "other4");
-    assert_int_equal(run("restore", copy, other, "--backup-key", bkey, NULL), 0);
-    snprintf(g.data, sizeof(g.data), "%s", other);
+    use_restored(copy, bkey, "other4");
     prune(g.data, 3, 1);
     assert_int_equal(run("audit", "--verify", NULL), 0);
     /* 4 to 6, and 7: the restore's new epoch */
     assert_string_equal(g.o, "audit log verified: 4 entries, chain intact\n");
-    path_in(other, sizeof(other), "other5");
-    assert_int_equal(run("restore", copy, other, "--backup-key", bkey, NULL), 0);
-    snprintf(g.data, sizeof(g.data), "%s", other);
+    use_restored(copy, bkey, "other5");
     prune(g.data, 3, 0);
     assert_int_equal(run("audit", "--verify", NULL), 1);
     assert_non_null(strstr(g.e, "TAMPERED: the chain breaks at entry 1 "));
@@ -1073,17 +1052,17 @@ static void test_tls_cert(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_usage_and_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_workers_codes_devices, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_case_actions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_change_leaves_no_trace, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_minor, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_report, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backup_verify, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_audit_unchained, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_cert, setup, teardown),
+        ADMIN_TEST(test_usage_and_bad_input),
+        ADMIN_TEST(test_workers_codes_devices),
+        ADMIN_TEST(test_case_actions),
+        ADMIN_TEST(test_refused_change_leaves_no_trace),
+        ADMIN_TEST(test_export_minor),
+        ADMIN_TEST(test_report),
+        ADMIN_TEST(test_backup_verify),
+        ADMIN_TEST(test_erase),
+        ADMIN_TEST(test_audit_chain),
+        ADMIN_TEST(test_audit_unchained),
+        ADMIN_TEST(test_tls_cert),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sk_sample_free(&g_sample);

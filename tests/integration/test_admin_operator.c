@@ -37,30 +37,11 @@
 
 static sk_admin_run g;
 
-/* Run sakhi-admin with --data g.data and the given args (NULL-terminated). Returns its exit
- * status; g.o / g.e hold stdout / stderr. */
-static int run(const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    int rc = sk_admin_vrun(&g, first, ap);
-    va_end(ap);
-    assert_true(rc >= 0 && rc < 128); /* ran, and was not killed */
-    return rc;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    return sk_admin_setup(&g, "sakhi-admin");
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sk_admin_teardown(&g);
-    return 0;
-}
+/* run("cmd", ..., NULL): sakhi-admin --data g.data with those arguments; its exit status, with
+ * g.o / g.e holding stdout / stderr. Each test gets a fresh g (its cmocka prestate). */
+#define run(...) sk_admin_check(&g, __VA_ARGS__)
+#define ADMIN_TEST(t)                                                                              \
+    cmocka_unit_test_prestate_setup_teardown(t, sk_admin_fx_setup, sk_admin_fx_teardown, &g)
 
 static char g_keys[600], g_pub[700], g_key[700];
 
@@ -308,9 +289,9 @@ static void test_sign_key_checks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_operator_is_the_unix_account, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_signed_head_catches_rewritten_chain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sign_key_checks, setup, teardown),
+        ADMIN_TEST(test_operator_is_the_unix_account),
+        ADMIN_TEST(test_signed_head_catches_rewritten_chain),
+        ADMIN_TEST(test_sign_key_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

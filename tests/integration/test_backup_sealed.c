@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "sk_admin_run.h"
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_testclient.h"
@@ -33,7 +34,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ADMIN_BIN SAKHI_BIN_DIR "/tools/admin/sakhi-admin"
 #define CANARY "Zq7canaryBlockXv"
 
 static sk_ts g_ts;
@@ -58,24 +58,7 @@ static int teardown(void **state)
 
 static char *g_text; /* the last admin run's stdout and stderr */
 
-/* Run sakhi-admin with args (NULL-ended); its exit status, output in g_text. */
-static int admin(const char *first, ...)
-{
-    const char *args[32];
-    size_t n = 0;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && n < 31; a = va_arg(ap, const char *))
-        args[n++] = a;
-    va_end(ap);
-    args[n] = NULL;
-    free(g_text);
-    g_text = NULL;
-    int rc = sk_proc_run(ADMIN_BIN, args, g_out, 60000);
-    assert_true(rc >= 0);
-    assert_int_equal(sk_read_file(g_out, &g_text, NULL), 0);
-    return rc;
-}
+#define admin(...) sk_admin_text(&g_text, g_out, NULL, __VA_ARGS__)
 
 static char *slurp(const char *path, size_t *len)
 {

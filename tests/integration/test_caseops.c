@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "sk_admin_run.h"
 #include "sk_apply.h"
 #include "sk_caseops.h"
 #include "sk_err.h"
@@ -34,7 +35,6 @@
 #include <string.h>
 #include <time.h>
 
-#define ADMIN_BIN SAKHI_BIN_DIR "/tools/admin/sakhi-admin"
 #define HOUR (3600ull * 1000)
 #define DAY (24 * HOUR)
 
@@ -505,25 +505,7 @@ static void test_writer_caseop(void **state)
 
 static char *g_text;
 
-static int admin(const char *first, ...)
-{
-    const char *args[40];
-    int n = 0;
-    va_list ap;
-    args[n++] = "--data";
-    args[n++] = g.dir;
-    va_start(ap, first);
-    for (const char *s = first; s && n < 39; s = va_arg(ap, const char *))
-        args[n++] = s;
-    va_end(ap);
-    args[n] = NULL;
-    free(g_text);
-    g_text = NULL;
-    int rc = sk_proc_run(ADMIN_BIN, args, g.out, 30000);
-    size_t len;
-    assert_int_equal(sk_read_file(g.out, &g_text, &len), 0);
-    return rc;
-}
+#define admin(...) sk_admin_text(&g_text, g.out, g.dir, __VA_ARGS__)
 
 static void test_admin_commands(void **state)
 {

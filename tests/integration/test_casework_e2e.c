@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "sakhi/sakhi.h"
+#include "sk_admin_run.h"
 #include "sk_case.h"
 #include "sk_proc.h"
 #include "sk_store.h"
@@ -36,34 +37,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADMIN_BIN SAKHI_BIN_DIR "/tools/admin/sakhi-admin"
-
 static sk_ts g_ts;
 static char g_out[700];
 static char *g_text;
 static sakhi_client *g_d1, *g_d2;
 
-static int admin(const char *first, ...)
-{
-    const char *args[40];
-    int n = 0;
-    va_list ap;
-    args[n++] = "--data";
-    args[n++] = g_ts.data;
-    va_start(ap, first);
-    for (const char *s = first; s && n < 39; s = va_arg(ap, const char *))
-        args[n++] = s;
-    va_end(ap);
-    args[n] = NULL;
-    free(g_text);
-    g_text = NULL;
-    int rc = sk_proc_run(ADMIN_BIN, args, g_out, 60000);
-    size_t len;
-    assert_int_equal(sk_read_file(g_out, &g_text, &len), 0);
-    if (rc != 0)
-        print_message("sakhi-admin %s: %s", first, g_text);
-    return rc;
-}
+#define admin(...) sk_admin_text(&g_text, g_out, g_ts.data, __VA_ARGS__)
 
 static uint64_t dev_status(sakhi_client *c, const char *id, int *stub)
 {

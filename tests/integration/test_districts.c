@@ -170,16 +170,6 @@ static void test_server_refuses_an_unknown_district(void **state)
     sakhi_close(c);
 }
 
-static int admin(sk_admin_run *g, const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    int rc = sk_admin_vrun(g, first, ap);
-    va_end(ap);
-    assert_true(rc >= 0 && rc < 128);
-    return rc;
-}
-
 /* `sakhi-admin district`: the list, adding and renaming with every rule enforced, the names the
  * other commands take, and the audit. */
 static void test_admin_district_command(void **state)
@@ -187,43 +177,51 @@ static void test_admin_district_command(void **state)
     (void)state;
     sk_admin_run g;
     assert_int_equal(sk_admin_setup(&g, "sk-district-admin"), 0);
-    assert_int_equal(admin(&g, "init", NULL), 0);
-    assert_int_equal(admin(&g, "--json", "district", "list", NULL), 0);
+    assert_int_equal(sk_admin_check(&g, "init", NULL), 0);
+    assert_int_equal(sk_admin_check(&g, "--json", "district", "list", NULL), 0);
     assert_non_null(strstr(g.o, "{\"code\":1,\"name\":\"leh\",\"prefix\":\"LEH\",\"en\":\"Leh\""));
     assert_non_null(strstr(g.o, "{\"code\":2,\"name\":\"kargil\",\"prefix\":\"KGL\""));
 
-    assert_int_equal(admin(&g, "district", "add", "3", "zanskar", "ZSK", "--en", "Zanskar", "--hi",
-                           "ज़ांस्कर", NULL),
+    assert_int_equal(sk_admin_check(&g, "district", "add", "3", "zanskar", "ZSK", "--en", "Zanskar",
+                                    "--hi", "ज़ांस्कर", NULL),
                      0);
     /* refused, each with its rule, and nothing stored */
-    assert_int_equal(admin(&g, "district", "add", "3", "nubra", "NBR", "--en", "Nubra", NULL), 2);
+    assert_int_equal(
+        sk_admin_check(&g, "district", "add", "3", "nubra", "NBR", "--en", "Nubra", NULL), 2);
     assert_non_null(strstr(g.e, "code: already used by another district"));
-    assert_int_equal(admin(&g, "district", "add", "4", "nubra", "LEH", "--en", "Nubra", NULL), 2);
+    assert_int_equal(
+        sk_admin_check(&g, "district", "add", "4", "nubra", "LEH", "--en", "Nubra", NULL), 2);
     assert_non_null(strstr(g.e, "prefix: already used by another district"));
-    assert_int_equal(admin(&g, "district", "add", "4", "nubra", "nb", "--en", "Nubra", NULL), 2);
+    assert_int_equal(
+        sk_admin_check(&g, "district", "add", "4", "nubra", "nb", "--en", "Nubra", NULL), 2);
     assert_non_null(strstr(g.e, "prefix: 2 to 5 capital letters"));
-    assert_int_equal(admin(&g, "district", "add", "4", "Nubra!", "NBR", "--en", "Nubra", NULL), 2);
+    assert_int_equal(
+        sk_admin_check(&g, "district", "add", "4", "Nubra!", "NBR", "--en", "Nubra", NULL), 2);
     assert_non_null(strstr(g.e, "slug: 1 to 24"));
-    assert_int_equal(admin(&g, "district", "add", "4", "nubra", "NBR", NULL), 2);
+    assert_int_equal(sk_admin_check(&g, "district", "add", "4", "nubra", "NBR", NULL), 2);
     assert_non_null(strstr(g.e, "needs --en"));
-    assert_int_equal(admin(&g, "district", "add", "70000", "nubra", "NBR", "--en", "N", NULL), 2);
+    assert_int_equal(
+        sk_admin_check(&g, "district", "add", "70000", "nubra", "NBR", "--en", "N", NULL), 2);
     assert_non_null(strstr(g.e, "code: must be 1 to 65535"));
-    assert_int_equal(admin(&g, "district", "rename", "zanskar", "--lbj", "ཟངས་དཀར།", NULL), 0);
-    assert_int_equal(admin(&g, "district", "rename", "delhi", "--en", "Delhi", NULL), 2);
-    assert_int_equal(admin(&g, "--json", "district", "list", NULL), 0);
+    assert_int_equal(sk_admin_check(&g, "district", "rename", "zanskar", "--lbj", "ཟངས་དཀར།", NULL),
+                     0);
+    assert_int_equal(sk_admin_check(&g, "district", "rename", "delhi", "--en", "Delhi", NULL), 2);
+    assert_int_equal(sk_admin_check(&g, "--json", "district", "list", NULL), 0);
     assert_non_null(strstr(g.o, "{\"code\":3,\"name\":\"zanskar\",\"prefix\":\"ZSK\",\"en\":"
                                 "\"Zanskar\",\"hi\":\"ज़ांस्कर\",\"lbj\":\"ཟངས་དཀར།\"}"));
     assert_null(strstr(g.o, "nubra"));
 
     /* the other commands take the centre's names */
+    assert_int_equal(sk_admin_check(&g, "worker", "add", "fw9", "--role", "field", "--district",
+                                    "zanskar", NULL),
+                     0);
     assert_int_equal(
-        admin(&g, "worker", "add", "fw9", "--role", "field", "--district", "zanskar", NULL), 0);
-    assert_int_equal(
-        admin(&g, "worker", "add", "fw8", "--role", "field", "--district", "delhi", NULL), 2);
+        sk_admin_check(&g, "worker", "add", "fw8", "--role", "field", "--district", "delhi", NULL),
+        2);
     assert_non_null(strstr(g.e, "no district 'delhi' (the centre's: leh, kargil, zanskar)"));
-    assert_int_equal(admin(&g, "--json", "worker", "list", NULL), 0);
+    assert_int_equal(sk_admin_check(&g, "--json", "worker", "list", NULL), 0);
     assert_non_null(strstr(g.o, "\"fw9\""));
-    assert_int_equal(admin(&g, "audit", NULL), 0);
+    assert_int_equal(sk_admin_check(&g, "audit", NULL), 0);
     assert_non_null(strstr(g.o, "district_add"));
     assert_non_null(strstr(g.o, "district_rename"));
     sk_admin_teardown(&g);

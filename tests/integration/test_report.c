@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "sk_admin_run.h"
 #include "sk_apply.h"
 #include "sk_caseops.h"
 #include "sk_err.h"
@@ -37,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADMIN_BIN SAKHI_BIN_DIR "/tools/admin/sakhi-admin"
 #define HOUR (3600ull * 1000)
 #define DAY (24 * HOUR)
 /* 2026-06-01T00:00:00Z and 2026-07-01T00:00:00Z */
@@ -318,25 +318,7 @@ static void test_month_bounds(void **state)
     free(rp);
 }
 
-static int admin(const char *first, ...)
-{
-    const char *args[24];
-    int n = 0;
-    va_list ap;
-    args[n++] = "--data";
-    args[n++] = g.dir;
-    va_start(ap, first);
-    for (const char *s = first; s && n < 23; s = va_arg(ap, const char *))
-        args[n++] = s;
-    va_end(ap);
-    args[n] = NULL;
-    free(g_text);
-    g_text = NULL;
-    int rc = sk_proc_run(ADMIN_BIN, args, g.out, 60000);
-    size_t len;
-    assert_int_equal(sk_read_file(g.out, &g_text, &len), 0);
-    return rc;
-}
+#define admin(...) sk_admin_text(&g_text, g.out, g.dir, __VA_ARGS__)
 
 static void test_report_command(void **state)
 {

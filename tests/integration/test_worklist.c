@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "sk_admin_run.h"
 #include "sk_apply.h"
 #include "sk_caseops.h"
 #include "sk_err.h"
@@ -33,7 +34,6 @@
 #include <string.h>
 #include <time.h>
 
-#define ADMIN_BIN SAKHI_BIN_DIR "/tools/admin/sakhi-admin"
 #define HOUR (3600ull * 1000)
 #define DAY (24 * HOUR)
 
@@ -340,25 +340,7 @@ static void test_case_filters(void **state)
     assert_int_equal(matching(&f), 0);
 }
 
-static int admin(const char *first, ...)
-{
-    const char *args[24];
-    int n = 0;
-    va_list ap;
-    args[n++] = "--data";
-    args[n++] = g.dir;
-    va_start(ap, first);
-    for (const char *s = first; s && n < 23; s = va_arg(ap, const char *))
-        args[n++] = s;
-    va_end(ap);
-    args[n] = NULL;
-    free(gx.text);
-    gx.text = NULL;
-    int rc = sk_proc_run(ADMIN_BIN, args, g.out, 60000);
-    size_t len;
-    assert_int_equal(sk_read_file(g.out, &gx.text, &len), 0);
-    return rc;
-}
+#define admin(...) sk_admin_text(&gx.text, g.out, g.dir, __VA_ARGS__)
 
 static size_t lines(const char *s)
 {

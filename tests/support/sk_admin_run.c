@@ -1,6 +1,13 @@
 /*
  * sk_admin_run.c - see sk_admin_run.h.
  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
 #include "sk_admin_run.h"
 
 #include "sk_proc.h"
@@ -85,4 +92,47 @@ int sk_admin_vrun(sk_admin_run *g, const char *first, va_list ap)
 void sk_admin_path(const sk_admin_run *g, char *out, size_t cap, const char *name)
 {
     snprintf(out, cap, "%s/%s", g->dir, name);
+}
+
+int sk_admin_text(char **text, const char *out_path, const char *data, const char *first, ...)
+{
+    const char *args[64];
+    size_t n = 0;
+    va_list ap;
+    if (data) {
+        args[n++] = "--data";
+        args[n++] = data;
+    }
+    va_start(ap, first);
+    for (const char *a = first; a && n < 62; a = va_arg(ap, const char *))
+        args[n++] = a;
+    va_end(ap);
+    args[n] = NULL;
+    free(*text);
+    *text = NULL;
+    int rc = sk_proc_run(SAKHI_ADMIN_BIN, args, out_path, RUN_TIMEOUT_MS);
+    assert_true(rc >= 0);
+    assert_int_equal(sk_read_file(out_path, text, NULL), 0);
+    return rc;
+}
+
+int sk_admin_check(sk_admin_run *g, const char *first, ...)
+{
+    va_list ap;
+    va_start(ap, first);
+    int rc = sk_admin_vrun(g, first, ap);
+    va_end(ap);
+    assert_true(rc >= 0 && rc < 128); /* ran, and was not killed */
+    return rc;
+}
+
+int sk_admin_fx_setup(void **state)
+{
+    return sk_admin_setup(*state, "sakhi-admin");
+}
+
+int sk_admin_fx_teardown(void **state)
+{
+    sk_admin_teardown(*state);
+    return 0;
 }

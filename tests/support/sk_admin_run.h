@@ -1,7 +1,8 @@
 /*
  * sk_admin_run.h - running the real sakhi-admin from a test: a temp directory holding a data
  * directory, and runs of the binary with --data on it whose exit status, stdout and stderr the
- * test then checks. Built on sk_proc.h; every run is bounded in time.
+ * test then checks; or runs on any data directory with the output kept as text
+ * (sk_admin_text, which asserts with cmocka). Built on sk_proc.h; every run is bounded in time.
  */
 #ifndef SK_ADMIN_RUN_H
 #define SK_ADMIN_RUN_H
@@ -24,6 +25,19 @@ void sk_admin_teardown(sk_admin_run *g);
  * wait up to 60 s. Its exit code, or -1 when it could not run or did not end in time. */
 int sk_admin_vrun(sk_admin_run *g, const char *first, va_list ap);
 int sk_admin_runv(sk_admin_run *g, const char *const *args);
+/* sk_admin_vrun with the arguments from first up to a NULL; fails the test (cmocka) unless
+ * sakhi-admin ran and was not killed. Its exit code. */
+int sk_admin_check(sk_admin_run *g, const char *first, ...);
+/* cmocka setup and teardown of a test whose initial state is its sk_admin_run
+ * (cmocka_unit_test_prestate_setup_teardown): sk_admin_setup with the prefix "sakhi-admin",
+ * and sk_admin_teardown. */
+int sk_admin_fx_setup(void **state);
+int sk_admin_fx_teardown(void **state);
+/* Run sakhi-admin with "--data data" first when data is not NULL, then the arguments from first
+ * up to a NULL (at most 60), its stdout and stderr together into out_path; *text (freed first,
+ * may be NULL) gets what it wrote. Waits up to 60 s and fails the test (cmocka) unless it ran,
+ * ended and its output could be read; otherwise its exit code. */
+int sk_admin_text(char **text, const char *out_path, const char *data, const char *first, ...);
 /* A whole file, NUL-terminated (caller frees); "" (allocated) when it cannot be read.
  * *len_out (may be NULL) gets its length. */
 char *sk_admin_slurp(const char *path, size_t *len_out);
