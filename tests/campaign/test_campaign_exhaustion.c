@@ -42,22 +42,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int raw_connect(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* A device that enrolls (or authenticates), pushes a batch of 3 and pulls them back. */
 static void well_behaved(sk_ts *ts, sk_tc *c, int enrolled, uint64_t *op)
 {
@@ -121,7 +105,7 @@ static void test_idle_connections(void **state)
     assert_non_null(fds);
     uint64_t t0 = sk_mono_ms();
     for (long i = 0; i < n; i++) {
-        fds[i] = raw_connect(ts.port);
+        fds[i] = sk_connect_loopback(ts.port);
         if (fds[i] < 0)
             fail_msg("idle connection %ld: %s", i, strerror(errno));
     }
@@ -166,7 +150,7 @@ static void test_slowloris_and_frame_flood(void **state)
     enum { SLOW = 100 };
     int fds[SLOW];
     for (int i = 0; i < SLOW; i++) {
-        fds[i] = raw_connect(ts.port);
+        fds[i] = sk_connect_loopback(ts.port);
         assert_true(fds[i] >= 0);
         uint8_t b = 0;
         assert_int_equal(write(fds[i], &b, 1), 1);
@@ -210,7 +194,7 @@ static void test_slowloris_and_frame_flood(void **state)
     enum { FLOOD = 300 };
     int answered = 0;
     for (int i = 0; i < FLOOD; i++) {
-        int fd = raw_connect(ts.port);
+        int fd = sk_connect_loopback(ts.port);
         assert_true(fd >= 0);
         size_t off = 0;
         while (off < SK_FRAME_HDR + body) {
@@ -267,7 +251,7 @@ static void test_emfile(void **state)
     enum { PRESS = 80 };
     int fds[PRESS];
     for (int i = 0; i < PRESS; i++)
-        fds[i] = raw_connect(ts.port); /* the kernel accepts into the backlog */
+        fds[i] = sk_connect_loopback(ts.port); /* the kernel accepts into the backlog */
     sk_sleep_ms(300);
     long fdn = cp_fd_count(ts.proc.pid);
     long cpu0 = cp_cpu_ms(ts.proc.pid);

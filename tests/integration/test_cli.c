@@ -179,17 +179,11 @@ static void init_store(const char *store)
 /* A free loopback port nobody listens on. */
 static uint16_t dead_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    uint16_t port = 0;
+    int fd = sk_listen_loopback(1, &port);
     assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
     close(fd);
-    return ntohs(a.sin_port);
+    return port;
 }
 
 /* ---- usage ----------------------------------------------------------------------------------- */

@@ -453,20 +453,13 @@ static void test_handshake_timeout_and_cancel(void **state)
     fx *f = *state;
     sakhi_client *c = device(f, "fw1", 0, NULL, 0);
     /* a listener that accepts (via the backlog) and never says anything */
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    uint16_t silent = 0;
+    int lfd = sk_listen_loopback(4, &silent);
     assert_true(lfd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(lfd, 4), 0);
-    socklen_t al = sizeof(a);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
 
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
     so.host = "127.0.0.1";
-    so.port = ntohs(a.sin_port);
+    so.port = silent;
     so.io_timeout_ms = 300;
     uint64_t t0 = sk_ts_now_ms();
     assert_int_equal(sakhi_sync(NULL, c, &so), SAKHI_ETIMEOUT);

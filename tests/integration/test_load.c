@@ -179,16 +179,12 @@ static void test_unreachable_and_prepare(void **state)
 {
     fx *f = *state;
     /* a port nobody listens on: bind one, note it, close it */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
+    uint16_t unused = 0;
+    int s = sk_listen_loopback(1, &unused);
     assert_true(s >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t al = sizeof(a);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
     close(s);
     char port[16], dir[700], codes[720];
-    snprintf(port, sizeof(port), "%u", (unsigned)ntohs(a.sin_port));
+    snprintf(port, sizeof(port), "%u", (unsigned)unused);
     snprintf(dir, sizeof(dir), "%s/other-data", f->ts.dir);
     snprintf(codes, sizeof(codes), "%s/prepared.txt", f->ts.dir);
 

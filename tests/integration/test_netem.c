@@ -12,6 +12,7 @@
  */
 
 #include "sk_json.h"
+#include "sk_proc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -222,30 +223,17 @@ static int64_t stat_of(const sk_json *j, const char *key)
 
 static int listen_any(int *port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    uint16_t p = 0;
+    int fd = sk_listen_loopback(16, &p);
     assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(fd, 16), 0);
-    socklen_t len = sizeof(a);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
+    *port = p;
     return fd;
 }
 
 static int connect_to(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = sk_connect_loopback((uint16_t)port);
     assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     struct timeval tv = {20, 0}; /* no test may hang on a socket */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));

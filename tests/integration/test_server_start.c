@@ -159,18 +159,11 @@ static void test_bad_data_dir(void **state)
 static void test_port_in_use(void **state)
 {
     (void)state;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    uint16_t taken = 0;
+    int fd = sk_listen_loopback(1, &taken);
     assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(fd, 1), 0);
-    socklen_t al = sizeof(a);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
     char port[16], data[600];
-    snprintf(port, sizeof(port), "%u", ntohs(a.sin_port));
+    snprintf(port, sizeof(port), "%u", taken);
     snprintf(data, sizeof(data), "%s/data", g_dir);
     const char *args[] = {"--plaintext", "--port", port, "--data", data, NULL};
     expect_refusal(args, 4, "address already in use");
@@ -212,18 +205,11 @@ static void test_refused_after_tls(void **state)
     const char *a[] = {"--tls-cert", cert, "--tls-key", key, "--port", "0", "--data", data, NULL};
     expect_refusal(a, 3, "cannot create data directory");
 
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    uint16_t taken = 0;
+    int fd = sk_listen_loopback(1, &taken);
     assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(fd, 1), 0);
-    socklen_t al = sizeof(sa);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &al), 0);
     char port[16], data2[600];
-    snprintf(port, sizeof(port), "%u", ntohs(sa.sin_port));
+    snprintf(port, sizeof(port), "%u", taken);
     snprintf(data2, sizeof(data2), "%s/data-tls", g_dir);
     const char *b[] = {"--tls-cert", cert, "--tls-key", key, "--port", port, "--data", data2, NULL};
     expect_refusal(b, 4, "address already in use");

@@ -44,25 +44,10 @@ typedef struct relay {
     atomic_int conns;
 } relay;
 
-static int connect_up(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        fd = -1;
-    }
-    return fd;
-}
-
 /* Copy one connection both ways until either side closes; count the server's flights. */
 static void relay_conn(relay *r, int cfd)
 {
-    int ufd = connect_up(r->upstream);
+    int ufd = sk_connect_loopback(r->upstream);
     if (ufd < 0) {
         close(cfd);
         return;

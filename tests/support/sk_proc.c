@@ -354,6 +354,25 @@ int sk_listen_loopback(int backlog, uint16_t *port)
     return fd;
 }
 
+int sk_connect_loopback(uint16_t port)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 int sk_scan_dir(const char *dir, const char *const *needles, size_t n, char *where, size_t wcap)
 {
     int hits = 0;

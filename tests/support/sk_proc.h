@@ -63,6 +63,8 @@ int sk_copy_file(const char *from, const char *to);
 int sk_copy_tree(const char *from, const char *to);
 /* A TCP socket listening on 127.0.0.1 at a port the kernel picks (*port). The fd, or -1. */
 int sk_listen_loopback(int backlog, uint16_t *port);
+/* A TCP socket connected to 127.0.0.1:port. The fd, or -1. */
+int sk_connect_loopback(uint16_t port);
 /* Byte-by-byte scan of every regular file under dir (recursive, symlinks not followed) for
  * each of the n needles; every hit is appended to where as "needle@path:offset ". The number
  * of hits, or -1 when a directory or file cannot be read. */
