@@ -24,13 +24,6 @@ static int setup(void **state)
     return sk_fx_start(state, sizeof(sk_fx), "sk-bgsync", "fw1", NULL);
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void hold_ms(unsigned ms) /* the slow link: time spent per answer */
 {
     struct timespec ts = {0, (long)ms * 1000000L};
@@ -80,9 +73,9 @@ static void test_deadline_stops_at_a_safe_point(void **state)
     so.progress = slow_progress;
     so.progress_payload = &per_answer;
     so.deadline_ms = 500;
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = sk_mono_ms();
     int rc = sakhi_sync(&res, c, &so);
-    uint64_t took = mono_ms() - t0;
+    uint64_t took = sk_mono_ms() - t0;
     assert_int_equal(rc, SAKHI_ETIMEOUT);
     assert_int_equal(res.deadline_reached, 1);
     assert_int_equal(res.complete, 0);
@@ -122,9 +115,9 @@ static void test_deadline_before_welcome(void **state)
     so.progress = slow_progress; /* the connect report alone holds past the deadline */
     so.progress_payload = &per_answer;
     so.deadline_ms = 200;
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = sk_mono_ms();
     int rc = sakhi_sync(&res, c, &so);
-    assert_true(mono_ms() - t0 < 2000);
+    assert_true(sk_mono_ms() - t0 < 2000);
     assert_int_equal(rc, SAKHI_ETIMEOUT);
     assert_int_equal(res.deadline_reached, 1);
     assert_int_equal(res.pushed, 0);

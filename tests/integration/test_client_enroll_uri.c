@@ -88,6 +88,17 @@ static void test_second_address_then_sync(void **state)
     sakhi_close(c);
 }
 
+/* c enrolls with code through the URI of the server's one address and its right pin. */
+static void enroll_ok(fx *f, sakhi_client *c, const char *code)
+{
+    char uri[512];
+    snprintf(uri, sizeof(uri), "sakhi:enroll?v=1&addr=127.0.0.1:%u&code=%s&pin=%s",
+             (unsigned)f->ts.port, code, f->pin_hex);
+    int rc = sakhi_enroll_uri(c, uri, NULL, NULL);
+    if (rc)
+        fail_msg("enroll_uri: %d %s", rc, sakhi_errmsg(c));
+}
+
 static void test_wrong_pin_keeps_code(void **state)
 {
     fx *f = *state;
@@ -105,11 +116,7 @@ static void test_wrong_pin_keeps_code(void **state)
     assert_int_equal(sakhi_status_get(&st, c), 0);
     assert_int_equal(st.enrolled, 0);
     /* the right pin with the same code works: nothing was sent to the wrong key */
-    snprintf(uri, sizeof(uri), "sakhi:enroll?v=1&addr=127.0.0.1:%u&code=%s&pin=%s",
-             (unsigned)f->ts.port, code, f->pin_hex);
-    int rc = sakhi_enroll_uri(c, uri, NULL, NULL);
-    if (rc)
-        fail_msg("enroll_uri: %d %s", rc, sakhi_errmsg(c));
+    enroll_ok(f, c, code);
     sakhi_close(c);
 }
 
@@ -141,11 +148,7 @@ static void test_all_dead_and_malformed(void **state)
     assert_int_equal(sakhi_enroll_uri(c, NULL, NULL, NULL), SAKHI_EINVAL);
     assert_int_equal(sakhi_enroll_uri(NULL, uri, NULL, NULL), SAKHI_EINVAL);
     /* none of that spent the code */
-    snprintf(uri, sizeof(uri), "sakhi:enroll?v=1&addr=127.0.0.1:%u&code=%s&pin=%s",
-             (unsigned)f->ts.port, code, f->pin_hex);
-    int rc = sakhi_enroll_uri(c, uri, NULL, NULL);
-    if (rc)
-        fail_msg("enroll_uri: %d %s", rc, sakhi_errmsg(c));
+    enroll_ok(f, c, code);
     sakhi_close(c);
 }
 
