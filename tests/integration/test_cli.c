@@ -31,7 +31,9 @@
 
 #define PIN "471105"
 
-static char g_dir[512];
+static sk_tmpdir_fx g_tmp = {"sk-cli", ""}; /* each test's temp dir */
+#define TMP_TEST(t)                                                                                \
+    cmocka_unit_test_prestate_setup_teardown(t, sk_tmpdir_fx_setup, teardown, &g_tmp)
 static char *g_out, *g_err; /* last run's stdout and stderr */
 /* A server and a proxy a test started, stopped by teardown even when an assertion fails. */
 static sk_ts g_ts;
@@ -44,16 +46,8 @@ typedef struct res {
     const char *err;
 } res;
 
-static int setup(void **state)
-{
-    (void)state;
-    assert_int_equal(sk_tmpdir_make(g_dir, sizeof(g_dir), "sk-cli"), 0);
-    return 0;
-}
-
 static int teardown(void **state)
 {
-    (void)state;
     free(g_out);
     free(g_err);
     g_out = g_err = NULL;
@@ -63,9 +57,7 @@ static int teardown(void **state)
     if (g_ts_used)
         sk_ts_teardown(&g_ts);
     g_ts_used = 0;
-    if (!getenv("SAKHI_KEEP_TMP"))
-        sk_tmpdir_remove(g_dir);
-    return 0;
+    return sk_tmpdir_fx_teardown(state);
 }
 
 /* The test's server, set up in a temp dir of its own (teardown stops and removes it). */
@@ -78,13 +70,13 @@ static sk_ts *ts_setup(const char *prefix)
 }
 
 /* Start bin with args (NULL-terminated); stdin is /dev/null, stdout and stderr go to files in
- * g_dir; env_pin, when not NULL, is put in SAKHI_PIN (else SAKHI_PIN is removed). */
+ * g_tmp.path; env_pin, when not NULL, is put in SAKHI_PIN (else SAKHI_PIN is removed). */
 static pid_t start_bin(const char *bin, const char *env_pin, const char *const *args)
 {
     char outp[700], errp[700];
-    snprintf(outp, sizeof(outp), "%s/stdout.txt", g_dir);
-    snprintf(errp, sizeof(errp), "%s/stderr.txt", g_dir);
-    pid_t pid = sk_proc_spawn(bin, args, g_dir, outp, errp, env_pin);
+    snprintf(outp, sizeof(outp), "%s/stdout.txt", g_tmp.path);
+    snprintf(errp, sizeof(errp), "%s/stderr.txt", g_tmp.path);
+    pid_t pid = sk_proc_spawn(bin, args, g_tmp.path, outp, errp, env_pin);
     assert_true(pid >= 0);
     return pid;
 }
@@ -106,8 +98,8 @@ static res finish_bin(pid_t pid, int timeout_ms)
         }
         sk_sleep_ms(5);
     }
-    snprintf(outp, sizeof(outp), "%s/stdout.txt", g_dir);
-    snprintf(errp, sizeof(errp), "%s/stderr.txt", g_dir);
+    snprintf(outp, sizeof(outp), "%s/stdout.txt", g_tmp.path);
+    snprintf(errp, sizeof(errp), "%s/stderr.txt", g_tmp.path);
     free(g_out);
     free(g_err);
     g_out = g_err = NULL;
@@ -246,7 +238,7 @@ static void test_init_and_pin(void **state)
     /* the PIN from the environment and from a file */
     expect(SAKHI_ENV(PIN, "--store", "dev", "status"), 0, "not enrolled", NULL);
     char pinfile[700];
-    snprintf(pinfile, sizeof(pinfile), "%s/pin", g_dir);
+    snprintf(pinfile, sizeof(pinfile), "%s/pin", g_tmp.path);
     FILE *f = fopen(pinfile, "w");
     assert_non_null(f);
     fputs(PIN "\n", f);
@@ -649,8 +641,8 @@ static void test_cancel(void **state)
 
     /* a link that carries nothing: the client's HELLO never arrives */
     snprintf(up, sizeof(up), "127.0.0.1:%u", (unsigned)ts->port);
-    snprintf(portfile, sizeof(portfile), "%s/netem.port", g_dir);
-    snprintf(logfile, sizeof(logfile), "%s/netem.log", g_dir);
+    snprintf(portfile, sizeof(portfile), "%s/netem.port", g_tmp.path);
+    snprintf(logfile, sizeof(logfile), "%s/netem.log", g_tmp.path);
     char *nargv[] = {
         (char *)SAKHI_NETEM_BIN, "--listen", "0",  "--upstream", up, "--blackhole-after", "0",
         "--port-file",           portfile,   "-v", NULL};
@@ -680,14 +672,14 @@ static void test_cancel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_init_and_pin, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_capture_validation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_show_followup, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unreachable_and_bad_code, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
+        TMP_TEST(test_usage),
+        TMP_TEST(test_init_and_pin),
+        TMP_TEST(test_capture_validation),
+        TMP_TEST(test_list_show_followup),
+        TMP_TEST(test_unreachable_and_bad_code),
+        TMP_TEST(test_flow),
+        TMP_TEST(test_cancel),
+        TMP_TEST(test_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

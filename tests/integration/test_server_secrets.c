@@ -32,28 +32,23 @@
     "31mred\x7f"
 #define EVIL_SHOWN "\\x1b]0;pwned\\x07\\x1b[2J\\xc2\\x9b31mred\\x7f"
 
-static char g_dir[512], g_data[600];
+static sk_tmpdir_fx g_tmp = {"sk-secrets", ""}; /* each test's temp dir */
+static char g_data[600];
+#define TMP_TEST(t)                                                                                \
+    cmocka_unit_test_prestate_setup_teardown(t, setup, sk_tmpdir_fx_teardown, &g_tmp)
 
 static int setup(void **state)
 {
-    (void)state;
-    assert_int_equal(sk_tmpdir_make(g_dir, sizeof(g_dir), "sk-secrets"), 0);
-    snprintf(g_data, sizeof(g_data), "%s/data", g_dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    if (!getenv("SAKHI_KEEP_TMP"))
-        sk_tmpdir_remove(g_dir);
+    if (sk_tmpdir_fx_setup(state) != 0)
+        return -1;
+    snprintf(g_data, sizeof(g_data), "%s/data", g_tmp.path);
     return 0;
 }
 
 static int run_admin(const char *const *args, char **out)
 {
     char path[700];
-    snprintf(path, sizeof(path), "%s/admin.out", g_dir);
+    snprintf(path, sizeof(path), "%s/admin.out", g_tmp.path);
     int rc = sk_proc_run(ADMIN_BIN, args, path, 30000);
     assert_true(rc >= 0);
     assert_int_equal(sk_read_file(path, out, NULL), 0);
@@ -109,7 +104,7 @@ static void test_master_key_mode_refused(void **state)
     /* the server does not start on it */
     const char *sargs[] = {"--plaintext", "--port", "0", "--data", g_data, NULL};
     char path[700];
-    snprintf(path, sizeof(path), "%s/server.out", g_dir);
+    snprintf(path, sizeof(path), "%s/server.out", g_tmp.path);
     int rc = sk_proc_run(sk_ts_server_bin(), sargs, path, 20000);
     assert_int_not_equal(rc, 0);
     assert_true(rc > 0);
@@ -192,8 +187,8 @@ static void test_device_label_escaped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_master_key_mode_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_device_label_escaped, setup, teardown),
+        TMP_TEST(test_master_key_mode_refused),
+        TMP_TEST(test_device_label_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

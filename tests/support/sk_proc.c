@@ -190,6 +190,21 @@ int sk_tmpdir_make(char *out, size_t cap, const char *prefix)
     return mkdtemp(out) ? 0 : -1;
 }
 
+int sk_tmpdir_fx_setup(void **state)
+{
+    sk_tmpdir_fx *t = *state;
+    return sk_tmpdir_make(t->path, sizeof(t->path), t->prefix);
+}
+
+int sk_tmpdir_fx_teardown(void **state)
+{
+    sk_tmpdir_fx *t = *state;
+    if (t->path[0] && !getenv("SAKHI_KEEP_TMP"))
+        sk_tmpdir_remove(t->path);
+    t->path[0] = '\0';
+    return 0;
+}
+
 int sk_tmpdir_remove(const char *path)
 {
     DIR *d = opendir(path);

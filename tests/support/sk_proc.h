@@ -50,6 +50,17 @@ int sk_tmpdir_make(char *out, size_t cap, const char *prefix);
 /* Remove a directory tree (files and subdirectories). */
 int sk_tmpdir_remove(const char *path);
 
+/* A temp dir for each test of a cmocka group: the test's initial state
+ * (cmocka_unit_test_prestate_setup_teardown) is an sk_tmpdir_fx whose prefix names the dir.
+ * sk_tmpdir_fx_setup makes it into path (-1, which fails the test, when it cannot);
+ * sk_tmpdir_fx_teardown removes it, unless SAKHI_KEEP_TMP is set. */
+typedef struct sk_tmpdir_fx {
+    const char *prefix;
+    char path[256];
+} sk_tmpdir_fx;
+int sk_tmpdir_fx_setup(void **state);
+int sk_tmpdir_fx_teardown(void **state);
+
 /* Wait until path exists and is non-empty. */
 int sk_wait_file(const char *path, int timeout_ms);
 /* Wait until a TCP connect to host:port succeeds. */

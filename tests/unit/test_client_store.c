@@ -30,26 +30,14 @@
 #define CANARY_VILLAGE "CanaryVillage-P3"
 #define CANARY_FOLLOWUP "canary-followup-M4W"
 
-static char g_dir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    assert_int_equal(sk_tmpdir_make(g_dir, sizeof(g_dir), "sakhi-client"), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sk_tmpdir_remove(g_dir);
-    return 0;
-}
+static sk_tmpdir_fx g_tmp = {"sakhi-client", ""}; /* each test's temp dir */
+#define TMP_TEST(t)                                                                                \
+    cmocka_unit_test_prestate_setup_teardown(t, sk_tmpdir_fx_setup, sk_tmpdir_fx_teardown, &g_tmp)
 
 static const char *store_path(void)
 {
     static char p[300];
-    snprintf(p, sizeof(p), "%s/store", g_dir);
+    snprintf(p, sizeof(p), "%s/store", g_tmp.path);
     return p;
 }
 
@@ -846,17 +834,12 @@ static void test_allocator_hooks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_wrong_pin_and_lockout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_raw_file_has_no_canary, setup, teardown),
-        cmocka_unit_test(test_vault_seal_open),
-        cmocka_unit_test_setup_teardown(test_validation_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_edit_followup_outbox, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_filter_and_cursor, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_map, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_allocator_hooks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_erase_shreds_record_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_format1_store_migrates, setup, teardown),
+        TMP_TEST(test_wrong_pin_and_lockout),  TMP_TEST(test_bad_arguments),
+        TMP_TEST(test_raw_file_has_no_canary), cmocka_unit_test(test_vault_seal_open),
+        TMP_TEST(test_validation_errors),      TMP_TEST(test_edit_followup_outbox),
+        TMP_TEST(test_list_filter_and_cursor), TMP_TEST(test_full_map),
+        TMP_TEST(test_allocator_hooks),        TMP_TEST(test_erase_shreds_record_key),
+        TMP_TEST(test_format1_store_migrates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,28 +39,16 @@
 #define CANARY_NAME "Canary-Pin-Name-X4"
 #define FIXTURE_CANARY "Fixture-Canary-Q7"
 
-static char g_dir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    assert_int_equal(sk_tmpdir_make(g_dir, sizeof(g_dir), "sakhi-pin"), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sk_tmpdir_remove(g_dir);
-    return 0;
-}
+static sk_tmpdir_fx g_tmp = {"sakhi-pin", ""}; /* each test's temp dir */
+#define TMP_TEST(t)                                                                                \
+    cmocka_unit_test_prestate_setup_teardown(t, sk_tmpdir_fx_setup, sk_tmpdir_fx_teardown, &g_tmp)
 
 static const char *sub(const char *name)
 {
     static char p[4][400];
     static int i;
     i = (i + 1) % 4;
-    snprintf(p[i], sizeof(p[i]), "%s/%s", g_dir, name);
+    snprintf(p[i], sizeof(p[i]), "%s/%s", g_tmp.path, name);
     return p[i];
 }
 
@@ -598,13 +586,13 @@ static void test_scrypt_store_upgrades(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_pin_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cost_calibrated_and_recorded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_copied_store_without_provider, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_copied_store_with_provider, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_provider_counts_and_resets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_provider_added_to_existing_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scrypt_store_upgrades, setup, teardown),
+        TMP_TEST(test_pin_rules),
+        TMP_TEST(test_cost_calibrated_and_recorded),
+        TMP_TEST(test_copied_store_without_provider),
+        TMP_TEST(test_copied_store_with_provider),
+        TMP_TEST(test_provider_counts_and_resets),
+        TMP_TEST(test_provider_added_to_existing_store),
+        TMP_TEST(test_scrypt_store_upgrades),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
