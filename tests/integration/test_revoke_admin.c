@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "sk_admin_run.h"
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_testdevice.h"
@@ -26,25 +27,12 @@
 
 static void run_admin(sk_ts *ts, const char *const *args)
 {
-    char out[700];
-    const char *argv[16];
-    size_t n = 0;
+    char out[700], *text = NULL;
     snprintf(out, sizeof(out), "%s/admin.out", ts->dir);
-    argv[n++] = SAKHI_ADMIN_BIN;
-    argv[n++] = "--data";
-    argv[n++] = ts->data;
-    while (*args && n < 15)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    sk_proc p;
-    assert_int_equal(sk_proc_start(&p, (char *const *)argv, out), 0);
-    assert_int_equal(sk_proc_wait(&p, 30000), 0);
-    if (sk_proc_exit_code(&p) != 0) {
-        char *txt = NULL;
-        size_t len;
-        (void)sk_read_file(out, &txt, &len);
-        fail_msg("sakhi-admin exited %d: %s", sk_proc_exit_code(&p), txt ? txt : "");
-    }
+    int rc = sk_admin_textv(&text, out, ts->data, args);
+    if (rc != 0)
+        fail_msg("sakhi-admin exited %d: %s", rc, text);
+    free(text);
 }
 
 static void test_admin_revoke_cuts_idle_session(void **state)

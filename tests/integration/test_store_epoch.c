@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "sk_admin_run.h"
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_testdevice.h"
@@ -24,22 +25,13 @@
 
 static int admin(sk_ts *ts, const char *data, const char *const *args, char **out_text)
 {
-    char out[700];
-    const char *argv[16];
-    size_t n = 0;
+    char out[700], *text = NULL;
     snprintf(out, sizeof(out), "%s/admin.out", ts->dir);
-    argv[n++] = SAKHI_ADMIN_BIN;
-    argv[n++] = "--data";
-    argv[n++] = data;
-    while (*args && n < 15)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    int rc = sk_proc_run(SAKHI_ADMIN_BIN, argv + 1, out, 30000);
-    if (out_text) {
-        size_t len;
-        *out_text = NULL;
-        (void)sk_read_file(out, out_text, &len);
-    }
+    int rc = sk_admin_textv(&text, out, data, args);
+    if (out_text)
+        *out_text = text;
+    else
+        free(text);
     return rc;
 }
 

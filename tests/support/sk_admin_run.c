@@ -96,21 +96,31 @@ void sk_admin_path(const sk_admin_run *g, char *out, size_t cap, const char *nam
 
 int sk_admin_text(char **text, const char *out_path, const char *data, const char *first, ...)
 {
-    const char *args[64];
+    const char *args[61];
     size_t n = 0;
     va_list ap;
-    if (data) {
-        args[n++] = "--data";
-        args[n++] = data;
-    }
     va_start(ap, first);
-    for (const char *a = first; a && n < 62; a = va_arg(ap, const char *))
+    for (const char *a = first; a && n < 60; a = va_arg(ap, const char *))
         args[n++] = a;
     va_end(ap);
     args[n] = NULL;
+    return sk_admin_textv(text, out_path, data, args);
+}
+
+int sk_admin_textv(char **text, const char *out_path, const char *data, const char *const *args)
+{
+    const char *argv[63];
+    size_t n = 0;
+    if (data) {
+        argv[n++] = "--data";
+        argv[n++] = data;
+    }
+    for (size_t i = 0; args[i] && n < 62; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
     free(*text);
     *text = NULL;
-    int rc = sk_proc_run(SAKHI_ADMIN_BIN, args, out_path, RUN_TIMEOUT_MS);
+    int rc = sk_proc_run(SAKHI_ADMIN_BIN, argv, out_path, RUN_TIMEOUT_MS);
     assert_true(rc >= 0);
     assert_int_equal(sk_read_file(out_path, text, NULL), 0);
     return rc;

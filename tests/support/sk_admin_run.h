@@ -38,6 +38,8 @@ int sk_admin_fx_teardown(void **state);
  * may be NULL) gets what it wrote. Waits up to 60 s and fails the test (cmocka) unless it ran,
  * ended and its output could be read; otherwise its exit code. */
 int sk_admin_text(char **text, const char *out_path, const char *data, const char *first, ...);
+/* sk_admin_text with the arguments as a NULL-ended array. */
+int sk_admin_textv(char **text, const char *out_path, const char *data, const char *const *args);
 /* A whole file, NUL-terminated (caller frees); "" (allocated) when it cannot be read.
  * *len_out (may be NULL) gets its length. */
 char *sk_admin_slurp(const char *path, size_t *len_out);
