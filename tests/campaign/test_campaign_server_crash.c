@@ -182,26 +182,6 @@ out:
     return NULL;
 }
 
-typedef struct pull_ctx {
-    sk_id *ids;
-    size_t n, cap;
-} pull_ctx;
-
-static int collect_cb(const sk_record *r, void *payload)
-{
-    pull_ctx *p = payload;
-    if (p->n == p->cap) {
-        size_t nc = p->cap ? p->cap * 2 : 1024;
-        sk_id *t = realloc(p->ids, nc * sizeof(sk_id));
-        if (!t)
-            return 1;
-        p->ids = t;
-        p->cap = nc;
-    }
-    p->ids[p->n++] = r->id;
-    return 0;
-}
-
 static void test_server_crash_campaign(void **state)
 {
     (void)state;
@@ -294,11 +274,11 @@ static void test_server_crash_campaign(void **state)
 
     /* final pull by each device: each record once, all its own records there */
     for (int i = 0; i < DEVICES; i++) {
-        pull_ctx p = {0};
+        sk_tc_ids p = {0};
         uint64_t cursor = 0, next = 0;
         int more = 1, guard = 0;
         while (more && guard++ < 1000) {
-            int rc = sk_tc_pull(&devs[i].c, cursor, 1000, collect_cb, &p, &next, &more, NULL);
+            int rc = sk_tc_pull(&devs[i].c, cursor, 1000, sk_tc_ids_add, &p, &next, &more, NULL);
             if (rc == SK_TC_EOF || rc == -SK_E_TIMEOUT) {
                 assert_int_equal(reconnect(&devs[i]), 0);
                 continue;

@@ -222,31 +222,6 @@ static void test_connection_cap(void **state)
     sk_tc_free(&extra);
 }
 
-typedef struct seen {
-    sk_id *ids;
-    uint32_t n, cap;
-} seen;
-
-static int seen_cb(const sk_record *r, void *payload)
-{
-    seen *s = payload;
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 256;
-        s->ids = realloc(s->ids, s->cap * sizeof(sk_id));
-        assert_non_null(s->ids);
-    }
-    s->ids[s->n++] = r->id;
-    return 0;
-}
-
-static int has(const seen *s, const sk_id *id)
-{
-    for (uint32_t i = 0; i < s->n; i++)
-        if (sk_id_cmp(&s->ids[i], id) == 0)
-            return 1;
-    return 0;
-}
-
 static void test_store_full(void **state)
 {
     (void)state;
@@ -285,16 +260,17 @@ static void test_store_full(void **state)
     assert_true(nacked > 0);
     /* The session is still usable and pulls still work: every acknowledged record is there. */
     ping_ok(&c);
-    seen s = {0};
+    sk_tc_ids s = {0};
     uint64_t cursor = 0, next;
     int more = 1;
     for (int guard = 0; more && guard < 100; guard++) {
-        assert_int_equal(sk_tc_pull(&reader, cursor, 1000, seen_cb, &s, &next, &more, NULL), 0);
+        assert_int_equal(sk_tc_pull(&reader, cursor, 1000, sk_tc_ids_add, &s, &next, &more, NULL),
+                         0);
         cursor = next;
     }
     assert_int_equal(s.n, nacked);
     for (uint32_t i = 0; i < nacked; i++)
-        assert_true(has(&s, &acked[i]));
+        assert_true(sk_tc_ids_has(&s, &acked[i]));
     sk_tc_close(&c);
     sk_tc_close(&reader);
     /* Grow the map by restarting with a larger size: the refused batch now goes in. */

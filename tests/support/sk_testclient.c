@@ -582,3 +582,28 @@ int sk_tc_make_edit_str(sk_change *c, const sk_id *id, uint64_t op, uint64_t bas
     sk_buf_free(&v.b);
     return rc;
 }
+
+int sk_tc_ids_add(const sk_record *r, void *payload)
+{
+    sk_tc_ids *s = payload;
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 256;
+        if (nc > SIZE_MAX / sizeof(sk_id))
+            return 1;
+        sk_id *t = realloc(s->ids, nc * sizeof(sk_id));
+        if (!t)
+            return 1;
+        s->ids = t;
+        s->cap = nc;
+    }
+    s->ids[s->n++] = r->id;
+    return 0;
+}
+
+int sk_tc_ids_has(const sk_tc_ids *s, const sk_id *id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (sk_id_cmp(&s->ids[i], id) == 0)
+            return 1;
+    return 0;
+}

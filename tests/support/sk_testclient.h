@@ -87,6 +87,16 @@ typedef int (*sk_tc_record_cb)(const sk_record *r, void *payload);
 int sk_tc_pull(sk_tc *c, uint64_t cursor, uint32_t limit, sk_tc_record_cb cb, void *payload,
                uint64_t *next_out, int *more_out, uint32_t *frames_out);
 
+/* The ids of the records pulls brought, in the order they came (the caller frees ids). */
+typedef struct sk_tc_ids {
+    sk_id *ids;
+    size_t n, cap;
+} sk_tc_ids;
+/* An sk_tc_record_cb appending r's id to the sk_tc_ids payload; 1 (stops) when out of memory. */
+int sk_tc_ids_add(const sk_record *r, void *payload);
+/* 1 when id is among them, else 0. */
+int sk_tc_ids_has(const sk_tc_ids *s, const sk_id *id);
+
 /* A valid creating change for a new referral (status new, consent given), record id made from
  * wall_ms and randomness; tag is written into the block field (tests may look for it). */
 int sk_tc_make_referral(sk_change *c, uint64_t op, uint64_t wall_ms, const char *tag);
