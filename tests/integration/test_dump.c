@@ -7,6 +7,7 @@
 
 #include "sk_err.h"
 #include "sk_frame.h"
+#include "sk_proc.h"
 #include "sk_json.h"
 #include "sk_msg.h"
 
@@ -52,9 +53,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof(f->dir), "%s/sakhi-dump-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(f->dir)) {
+    if (sk_tmpdir_make(f->dir, sizeof(f->dir), "sakhi-dump") != 0) {
         free(f);
         return -1;
     }
@@ -69,43 +68,16 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     clear_output(f);
-    unlink(f->in);
-    unlink(f->out);
-    unlink(f->err);
-    rmdir(f->dir);
+    sk_tmpdir_remove(f->dir);
     free(f);
     return 0;
 }
 
+/* A whole file, NUL-terminated (the caller frees it), or NULL. */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n, fp);
-        n += r;
-        if (r == 0)
-            break;
-        if (n == cap) {
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(fp);
-    if (buf)
-        buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
+    char *s = NULL;
+    return sk_read_file(path, &s, len) == 0 ? s : NULL;
 }
 
 static void write_file(const char *path, const void *p, size_t n)
