@@ -254,6 +254,17 @@ def check(cond, what):
         FAILS.append(what)
 
 
+def run_on_centre(run, bindir):
+    """A desk test's whole run: run(centre) on a fresh centre started from bindir, the centre
+    closed whatever happens; the verdict is the exit status."""
+    c = Centre(bindir)
+    try:
+        run(c)
+    finally:
+        c.close()
+    return verdict()
+
+
 def verdict(passed="all checks passed"):
     """The test's exit status: 1 (with the count) when a check failed, else 0 (printing passed)."""
     if FAILS:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from desk_support import Centre, check, verdict  # noqa: E402
+from desk_support import check, run_on_centre  # noqa: E402
 
 def counts(body, table_id):
     m = re.search(('<table class="counts" id="%s">(.*?)</table>' % table_id).encode(), body, re.S)
@@ -115,15 +115,6 @@ def report_checks(c, boss, bcsrf, cw):
     check(st == 400, "a bad page is refused")
 
 
-def main():
-    c = Centre(sys.argv[1])
-    try:
-        run(c)
-    finally:
-        c.close()
-    return verdict()
-
-
 def run(c):
     c.capture("--block", "Leh", "--village", "Stok", "--name", "Tsering", "--age", "30",
               "--urgency", "routine")
@@ -217,4 +208,4 @@ def run(c):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_on_centre(run, sys.argv[1]))

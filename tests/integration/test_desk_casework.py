@@ -19,7 +19,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from desk_support import Centre, check, verdict  # noqa: E402
+from desk_support import check, run_on_centre  # noqa: E402
 
 def show(c, rid):
     j = json.loads(c.admin("show", rid))
@@ -51,15 +51,6 @@ def act(b, csrf, rid, op, **fields):
 def ist_date(days_from_now):
     t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=5, minutes=30)
     return (t + datetime.timedelta(days=days_from_now)).strftime("%Y-%m-%d")
-
-
-def main():
-    c = Centre(sys.argv[1])
-    try:
-        run(c)
-    finally:
-        c.close()
-    return verdict()
 
 
 def run(c):
@@ -290,4 +281,4 @@ def run(c):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_on_centre(run, sys.argv[1]))
