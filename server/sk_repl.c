@@ -17,6 +17,7 @@
 #include "sk_engine.h"
 #include "sk_err.h"
 #include "sk_frame.h"
+#include "sk_link.h"
 #include "sk_log.h"
 #include "sk_replmsg.h"
 #include "sk_session.h"
@@ -45,7 +46,6 @@
 #define TRIM_BATCH 20000u
 #define ACK_PERSIST_MS 500u
 #define STANDBY_WAIT_MS 1000u
-#define STANDBY_IO_MS 15000
 #define STANDBY_BACKOFF_MS 1000u
 
 typedef struct parked {
@@ -100,6 +100,7 @@ typedef struct sk_repl {
     uint8_t priv[SK_PRIVKEY_LEN], pub[SK_PUBKEY_LEN];
     uint64_t device;
     sk_tls_ctx *tls;
+    sk_link_peer peer;
 } sk_repl;
 
 static int atomic_get(const int *p)
@@ -638,346 +639,48 @@ static void on_tick(uv_timer_t *t)
         uv_timer_stop(&r->tick);
 }
 
-/* ---- standby: a blocking connection to the primary on its own thread ------------------------ */
-
-typedef struct plink {
-    sk_repl *r;
-    int fd;
-    sk_tls_conn *tls;
-    sk_frame_reader rd;
-    uint8_t in[16384];
-    sk_buf pending; /* plaintext received and not yet framed */
-    sk_buf frame;   /* the last frame's body (link_frame) */
-    char why[640];
-} plink;
+/* ---- standby: the connection to the primary (sk_link.h) ---------------------------------- */
 
 static int stopping(sk_repl *r)
 {
     return atomic_get(&r->stop);
 }
 
-/* Wait for fd (events) for at most ms, in slices that notice a stop. 1 ready, 0 timeout/stop. */
-static int wait_fd(plink *l, short events, int ms)
+static int hs_enrolled(void *arg, uint64_t device)
 {
-    while (ms > 0 && !stopping(l->r)) {
-        struct pollfd pf = {l->fd, events, 0};
-        int slice = ms < 200 ? ms : 200;
-        int n = poll(&pf, 1, slice);
-        if (n > 0)
-            return 1;
-        if (n < 0 && errno != EINTR)
-            return 0;
-        ms -= slice;
-    }
-    return 0;
-}
-
-static int sock_send(plink *l, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = send(l->fd, p, n, MSG_NOSIGNAL);
-        if (k > 0) {
-            p += k;
-            n -= (size_t)k;
-            continue;
-        }
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-            wait_fd(l, POLLOUT, STANDBY_IO_MS))
-            continue;
-        snprintf(l->why, sizeof(l->why), "send: %s", k < 0 ? strerror(errno) : "closed");
-        return -1;
-    }
-    return 0;
-}
-
-static int tls_flush(plink *l)
-{
-    const uint8_t *p;
-    size_t n;
-    for (;;) {
-        if (sk_tls_pending_out(l->tls, &p, &n))
-            return -1;
-        if (n == 0)
-            return 0;
-        if (sock_send(l, p, n))
-            return -1;
-        sk_tls_consume_out(l->tls, n);
-    }
-}
-
-/* Send plaintext (framed protocol bytes). */
-static int link_send(plink *l, const uint8_t *p, size_t n)
-{
-    if (!l->tls)
-        return sock_send(l, p, n);
-    if (sk_tls_write(l->tls, p, n)) {
-        snprintf(l->why, sizeof(l->why), "TLS: %s", sk_tls_error(l->tls));
-        return -1;
-    }
-    return tls_flush(l);
-}
-
-/* Receive some plaintext into l->pending (at least one byte, or an error). */
-static int link_recv(plink *l, int ms)
-{
-    for (;;) {
-        if (l->tls) {
-            size_t got = 0;
-            uint8_t buf[16384];
-            if (sk_tls_read(l->tls, buf, sizeof(buf), &got)) {
-                snprintf(l->why, sizeof(l->why), "TLS: %s", sk_tls_error(l->tls));
-                return -1;
-            }
-            if (tls_flush(l))
-                return -1;
-            if (got) {
-                if (sk_buf_append(&l->pending, buf, got))
-                    return -1;
-                return 0;
-            }
-            if (sk_tls_peer_closed(l->tls)) {
-                snprintf(l->why, sizeof(l->why), "the primary closed the connection");
-                return -1;
-            }
-        }
-        if (!wait_fd(l, POLLIN, ms)) {
-            snprintf(l->why, sizeof(l->why), "%s", stopping(l->r) ? "stopping" : "no answer");
-            return -1;
-        }
-        ssize_t k = recv(l->fd, l->in, sizeof(l->in), 0);
-        if (k < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (k <= 0) {
-            snprintf(l->why, sizeof(l->why), "the primary closed the connection");
-            return -1;
-        }
-        if (!l->tls)
-            return sk_buf_append(&l->pending, l->in, (size_t)k) ? -1 : 0;
-        if (sk_tls_feed(l->tls, l->in, (size_t)k) || tls_flush(l)) {
-            snprintf(l->why, sizeof(l->why), "TLS: %s", sk_tls_error(l->tls));
-            return -1;
-        }
-    }
-}
-
-static int link_open(plink *l)
-{
-    sk_repl *r = l->r;
-    struct addrinfo hints, *ai = NULL;
-    char port[8];
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(port, sizeof(port), "%u", (unsigned)r->addr.port);
-    int rc = getaddrinfo(r->addr.host, port, &hints, &ai);
-    if (rc) {
-        snprintf(l->why, sizeof(l->why), "cannot resolve %s: %s", r->addr.host, gai_strerror(rc));
-        return -1;
-    }
-    l->fd = -1;
-    for (struct addrinfo *a = ai; a && l->fd < 0; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            continue;
-        l->fd = fd;
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 ||
-            (errno == EINPROGRESS && wait_fd(l, POLLOUT, STANDBY_IO_MS))) {
-            int err = 0;
-            socklen_t el = sizeof(err);
-            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0)
-                break;
-            snprintf(l->why, sizeof(l->why), "cannot connect to %s:%u: %s", r->addr.host,
-                     (unsigned)r->addr.port, strerror(err));
-        } else {
-            snprintf(l->why, sizeof(l->why), "cannot connect to %s:%u: %s", r->addr.host,
-                     (unsigned)r->addr.port, strerror(errno));
-        }
-        close(fd);
-        l->fd = -1;
-    }
-    freeaddrinfo(ai);
-    if (l->fd < 0)
-        return -1;
-    int one = 1;
-    setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (r->plaintext)
-        return 0;
-    if (sk_tls_conn_new(&l->tls, r->tls) || tls_flush(l)) {
-        snprintf(l->why, sizeof(l->why), "cannot start TLS");
-        return -1;
-    }
-    return 0;
-}
-
-static void link_close(plink *l)
-{
-    if (l->tls) {
-        if (sk_tls_shutdown(l->tls) == 0)
-            (void)tls_flush(l);
-        sk_tls_conn_free(l->tls);
-        l->tls = NULL;
-    }
-    if (l->fd >= 0)
-        close(l->fd);
-    l->fd = -1;
-    sk_frame_reader_free(&l->rd);
-    sk_buf_free(&l->pending);
-    sk_buf_free(&l->frame);
-}
-
-/* The next frame body (valid until the next call) within ms. 0 or -1 (l->why). */
-static int link_frame(plink *l, const uint8_t **body, uint32_t *len, int ms)
-{
-    for (;;) {
-        if (l->pending.len) {
-            size_t used = 0;
-            const uint8_t *f = NULL;
-            uint32_t fl = 0;
-            int rc = sk_frame_feed(&l->rd, l->pending.data, l->pending.len, &used, &f, &fl);
-            if (rc < 0) {
-                snprintf(l->why, sizeof(l->why), "bad frame from the primary: %s", sk_err_name(rc));
-                return -1;
-            }
-            if (rc == 1) { /* the body may point into pending: copy it first */
-                sk_buf_reset(&l->frame);
-                if (sk_buf_append(&l->frame, f, fl)) {
-                    snprintf(l->why, sizeof(l->why), "out of memory");
-                    return -1;
-                }
-            }
-            memmove(l->pending.data, l->pending.data + used, l->pending.len - used);
-            l->pending.len -= used;
-            if (rc == 1) {
-                *body = l->frame.data;
-                *len = fl;
-                return 0;
-            }
-        }
-        if (link_recv(l, ms))
-            return -1;
-    }
-}
-
-/* ---- standby: handshake through the engine ---------------------------------------------------- */
-
-typedef struct hs {
-    sk_repl *r;
-    plink *l;
-    uint32_t max_frame;
-    int role_ok;
-} hs;
-
-static int hs_enrolled(void *payload, sk_engine *e, const sk_msg *m)
-{
-    hs *h = payload;
+    sk_repl *r = arg;
     MDB_txn *txn;
-    (void)e;
-    if (m->u.enrolled.role != SK_ROLE_REPLICA)
-        return -SK_E_FORBIDDEN;
-    int rc = sk_store_write_begin(h->r->srv->store, &txn);
+    int rc = sk_store_write_begin(r->srv->store, &txn);
     if (rc)
         return sk_store_mdb_err(rc);
-    if ((rc = local_put_u64(h->r->srv->store, txn, "device", m->u.enrolled.device))) {
-        sk_store_write_abort(h->r->srv->store, txn);
+    if ((rc = local_put_u64(r->srv->store, txn, "device", device))) {
+        sk_store_write_abort(r->srv->store, txn);
         return rc;
     }
-    if ((rc = sk_store_write_commit(h->r->srv->store, txn)))
+    if ((rc = sk_store_write_commit(r->srv->store, txn)))
         return sk_store_mdb_err(rc);
-    h->r->device = m->u.enrolled.device;
-    sk_log(SK_LOG_INFO, "repl_enrolled", "device=%llu", (unsigned long long)h->r->device);
+    r->device = device;
+    sk_log(SK_LOG_INFO, "repl_enrolled", "device=%llu", (unsigned long long)r->device);
     return 0;
 }
 
-static int hs_welcome(void *payload, sk_engine *e, const sk_msg *m, int behind)
+static int handshake(sk_repl *r, sk_link *l, uint32_t *max_frame, int *code)
 {
-    hs *h = payload;
-    (void)e;
-    (void)behind;
-    h->role_ok = m->u.welcome.role == SK_ROLE_REPLICA && (m->u.welcome.caps & SK_CAP_REPL);
-    h->max_frame = m->u.welcome.max_frame;
-    return 0;
-}
-
-static const sk_engine_ops k_hs_ops = {.enrolled = hs_enrolled, .welcome = hs_welcome};
-
-static int handshake(sk_repl *r, plink *l, uint32_t *max_frame, int *code)
-{
-    sk_engine eng;
-    sk_engine_config ec;
-    hs h = {r, l, 0, 0};
-    memset(&ec, 0, sizeof(ec));
-    ec.mode = SK_ENGINE_HANDSHAKE;
-    ec.device = r->device;
-    ec.priv = r->priv;
-    ec.app = "sakhi-server-standby";
-    ec.caps = SK_CAP_REPL;
-    ec.hello_max_frame = r->srv->cfg->max_frame;
-    if (!r->device) {
-        if (!r->code[0]) {
-            snprintf(l->why, sizeof(l->why),
-                     "not enrolled at the primary: give --standby-of the enrollment URI "
-                     "(sakhi-admin enroll-code --replica)");
-            *code = -SK_E_ENROLL_CODE;
-            return -1;
-        }
-        ec.enroll_code = r->code;
-        ec.enroll_pub = r->pub;
-        ec.enroll_label = "standby";
-    }
-    ec.io_timeout_ms = STANDBY_IO_MS;
-    int rc = -1;
-    if (sk_engine_init(&eng, &ec, &k_hs_ops, &h)) {
-        snprintf(l->why, sizeof(l->why), "cannot start the handshake");
-        sk_engine_free(&eng);
-        return -1;
-    }
-    int st = sk_engine_start(&eng, sk_now_ms());
-    for (int rounds = 0; rounds < 64 && st == SK_ENGINE_RUNNING && !sk_engine_welcomed(&eng);
-         rounds++) {
-        const uint8_t *p;
-        size_t n;
-        sk_engine_output(&eng, &p, &n);
-        if (n) {
-            if (link_send(l, p, n))
-                goto out;
-            sk_engine_consume(&eng, n);
-        }
-        if (link_recv(l, STANDBY_IO_MS))
-            goto out;
-        size_t used = 0;
-        st = sk_engine_feed(&eng, l->pending.data, l->pending.len, &used, sk_now_ms());
-        memmove(l->pending.data, l->pending.data + used, l->pending.len - used);
-        l->pending.len -= used;
-    }
-    {
-        const uint8_t *p;
-        size_t n;
-        sk_engine_output(&eng, &p, &n);
-        if (n && link_send(l, p, n) == 0)
-            sk_engine_consume(&eng, n);
-    }
-    if (!sk_engine_welcomed(&eng)) {
-        const char *text = "";
-        int kind = sk_engine_error(&eng, code, &text);
-        snprintf(l->why, sizeof(l->why), "handshake failed (kind %d code %s): %s", kind,
-                 *code ? sk_err_name(*code > 0 ? -*code : *code) : "-", text ? text : "");
-        if (*code > 0)
-            *code = -*code;
-        goto out;
-    }
-    if (!h.role_ok) {
-        snprintf(l->why, sizeof(l->why),
-                 "the primary did not accept this device as a replica (enroll it with "
-                 "sakhi-admin enroll-code --replica)");
-        *code = -SK_E_FORBIDDEN;
-        goto out;
-    }
-    *max_frame = h.max_frame;
-    rc = 0;
-out:
-    sk_engine_free(&eng);
-    return rc;
+    sk_link_hs h;
+    memset(&h, 0, sizeof(h));
+    h.device = r->device;
+    h.priv = r->priv;
+    h.pub = r->pub;
+    h.code = r->code;
+    h.label = "standby";
+    h.app = "sakhi-server-standby";
+    h.caps = SK_CAP_REPL;
+    h.role = SK_ROLE_REPLICA;
+    h.max_frame = r->srv->cfg->max_frame;
+    h.enroll_hint = "sakhi-admin enroll-code --replica";
+    h.enrolled = hs_enrolled;
+    h.arg = r;
+    return sk_link_handshake(l, &h, max_frame, code);
 }
 
 /* ---- standby: pulling and applying ----------------------------------------------------------- */
@@ -1133,16 +836,13 @@ static int promoted(sk_repl *r)
  * again after a pause) or a code no retry cures (RESEED, ENROLL_CODE, FORBIDDEN, REVOKED). */
 static int follow_session(sk_repl *r)
 {
-    plink l;
-    memset(&l, 0, sizeof(l));
-    l.r = r;
-    l.fd = -1;
-    sk_frame_reader_init(&l.rd, 64u << 10);
+    sk_link l;
+    sk_link_init(&l, &r->peer);
     uint32_t max_frame = 0;
     int code = 0, ret = 0;
     follow f;
     uint32_t rid = 1;
-    if (link_open(&l) || handshake(r, &l, &max_frame, &code))
+    if (sk_link_open(&l) || handshake(r, &l, &max_frame, &code))
         goto out;
     sk_frame_reader_set_max(&l.rd, max_frame);
     sk_log(SK_LOG_INFO, "repl_connected", "primary=%s:%u device=%llu", r->addr.host,
@@ -1169,14 +869,14 @@ static int follow_session(sk_repl *r)
         rid = rid == UINT32_MAX ? 1 : rid + 1;
         int rc = sk_repl_pull_encode(&out, rid, &p);
         if (rc == 0)
-            rc = link_send(&l, out.data, out.len);
+            rc = sk_link_send(&l, out.data, out.len);
         sk_buf_free(&out);
         if (rc)
             goto out;
         const uint8_t *body;
         uint32_t len;
         for (;;) {
-            if (link_frame(&l, &body, &len, STANDBY_IO_MS + (int)STANDBY_WAIT_MS))
+            if (sk_link_frame(&l, &body, &len, SK_LINK_IO_MS + (int)STANDBY_WAIT_MS))
                 goto out;
             sk_repl_data d;
             uint32_t drid = 0;
@@ -1189,22 +889,11 @@ static int follow_session(sk_repl *r)
                 break;
             }
             if (rc == -SK_E_UNKNOWN_TYPE) {
-                sk_msg m;
-                if (sk_msg_decode(body, len, &m, NULL) == 0) {
-                    if (m.type == SK_MSG_ERROR || m.type == SK_MSG_BYE || m.type == SK_MSG_WIPE) {
-                        int c = (int)m.u.error.code;
-                        snprintf(l.why, sizeof(l.why), "the primary sent %s %s: %.*s",
-                                 sk_msg_type_name(m.type), sk_err_name(-c), (int)m.u.error.msg.n,
-                                 m.u.error.msg.p ? m.u.error.msg.p : "");
-                        if (m.type == SK_MSG_WIPE || c == SK_E_RESEED || c == SK_E_REVOKED ||
-                            c == SK_E_FORBIDDEN || c == SK_E_STATE)
-                            code = -c;
-                        sk_msg_free(&m);
-                        goto out;
-                    }
-                    sk_msg_free(&m);
+                int says = sk_link_peer_says(&l, body, len, &code);
+                if (says == 1)
+                    goto out;
+                if (says == 0)
                     continue; /* PONG and the like */
-                }
             }
             snprintf(l.why, sizeof(l.why), "unexpected frame from the primary (%s)",
                      sk_err_name(rc ? rc : -SK_E_BAD_VALUE));
@@ -1215,7 +904,7 @@ out:
     if (l.why[0] && !stopping(r))
         sk_log(code ? SK_LOG_ERROR : SK_LOG_WARN, "repl_disconnected",
                "primary=%s:%u reason=\"%s\"", r->addr.host, (unsigned)r->addr.port, l.why);
-    link_close(&l);
+    sk_link_close(&l);
     if (code == -SK_E_RESEED || code == -SK_E_ENROLL_CODE || code == -SK_E_FORBIDDEN ||
         code == -SK_E_REVOKED || code == -SK_E_STATE || code == -SK_E_AUTH_FAILED)
         ret = code;
@@ -1256,44 +945,6 @@ static void *standby_main(void *arg)
 }
 
 /* ---- setup ---------------------------------------------------------------------------------- */
-
-static int read32(const char *path, uint8_t out[32])
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, out, 32);
-    uint8_t extra;
-    int bad = n != 32 || read(fd, &extra, 1) != 0;
-    close(fd);
-    return bad ? -1 : 0;
-}
-
-static int standby_keys(sk_repl *r, char *err, size_t errcap)
-{
-    const sk_config *cfg = r->srv->cfg;
-    char kdir[SK_STORE_PATH_MAX], kp[SK_STORE_PATH_MAX + 32], pp[SK_STORE_PATH_MAX + 32];
-    if (sk_store_keys_dir(kdir, sizeof(kdir), cfg->data_dir,
-                          cfg->keys_dir[0] ? cfg->keys_dir : NULL)) {
-        snprintf(err, errcap, "the keys directory's path is too long");
-        return -1;
-    }
-    snprintf(kp, sizeof(kp), "%s/replica.key", kdir);
-    snprintf(pp, sizeof(pp), "%s/replica.pub", kdir);
-    if (read32(kp, r->priv) == 0 && read32(pp, r->pub) == 0)
-        return 0;
-    if (access(kp, F_OK) == 0) {
-        snprintf(err, errcap, "cannot read the standby's key %s", kp);
-        return -1;
-    }
-    char e[256] = "";
-    if (sk_auth_keygen(r->priv, r->pub) || sk_store_key_put(kp, r->priv, e, sizeof(e)) ||
-        sk_store_key_put(pp, r->pub, e, sizeof(e))) {
-        snprintf(err, errcap, "cannot make the standby's key: %s", e[0] ? e : "no randomness");
-        return -1;
-    }
-    return 0;
-}
 
 static int standby_setup(sk_repl *r, char *err, size_t errcap)
 {
@@ -1367,10 +1018,15 @@ static int standby_setup(sk_repl *r, char *err, size_t errcap)
         goto abort;
     if ((rc = sk_store_mdb_err(sk_store_write_commit(st, txn))))
         goto fail;
-    if (standby_keys(r, err, errcap))
+    if (sk_link_keys(cfg, "replica", r->priv, r->pub, err, errcap))
         return -1;
     if (!r->plaintext && sk_tls_ctx_new_client(&r->tls, r->pin, err, errcap))
         return -1;
+    r->peer.addr = r->addr;
+    r->peer.plaintext = r->plaintext;
+    r->peer.tls = r->tls;
+    r->peer.stop = &r->stop;
+    r->peer.what = "the primary";
     return 0;
 abort:
     sk_store_write_abort(st, txn);

@@ -1,0 +1,93 @@
+/*
+ * sk_link.h - a server acting as a client of another server: one blocking connection (TLS with
+ * the peer's key pinned, or plaintext on loopback for tests) on a thread of its own, framed like
+ * every connection, and the handshake through the client engine with the key this server
+ * enrolled there. The standby (sk_repl.c, following its primary) and a centre feeding its hub
+ * (sk_hubsrv.c) both use it.
+ *
+ * Must never: block without a bound (every wait is sliced and notices *stop), or send a
+ * private key (the handshake proves it, as a device does).
+ */
+#ifndef SK_LINK_H
+#define SK_LINK_H
+
+#include "sk_auth.h"
+#include "sk_buf.h"
+#include "sk_config.h"
+#include "sk_frame.h"
+#include "sk_msg.h"
+#include "sk_tls.h"
+#include "sk_uri.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SK_LINK_IO_MS 15000 /* longest wait for the peer within one exchange */
+
+/* Where the link goes; owned by the caller and kept while a link uses it. */
+typedef struct sk_link_peer {
+    sk_uri_addr addr;
+    int plaintext;
+    sk_tls_ctx *tls;  /* client context pinning the peer's key (NULL with plaintext) */
+    const int *stop;  /* read atomically: non-zero ends every wait */
+    const char *what; /* "the primary", "the hub": for messages */
+} sk_link_peer;
+
+typedef struct sk_link {
+    const sk_link_peer *peer;
+    int fd;
+    sk_tls_conn *tls;
+    sk_frame_reader rd;
+    uint8_t in[16384];
+    sk_buf pending; /* plaintext received and not yet framed */
+    sk_buf frame;   /* the last frame's body (sk_link_frame) */
+    char why[640];  /* why the last call failed */
+} sk_link;
+
+/* Prepare l (no I/O); sk_link_close releases it whatever happened in between. */
+void sk_link_init(sk_link *l, const sk_link_peer *peer);
+/* Connect (and start TLS). 0 or -1 (l->why). */
+int sk_link_open(sk_link *l);
+void sk_link_close(sk_link *l);
+/* Send framed protocol bytes. 0 or -1. */
+int sk_link_send(sk_link *l, const uint8_t *p, size_t n);
+/* The next frame body (valid until the next call) within ms. 0 or -1. */
+int sk_link_frame(sk_link *l, const uint8_t **body, uint32_t *len, int ms);
+/* 1 once *peer->stop is set. */
+int sk_link_stopping(const sk_link *l);
+/* A frame that is not the answer the caller waits for: 1 for ERROR, BYE or WIPE (l->why says
+ * which; *code gets its code, negated, for the ones no retry cures: RESEED, REVOKED, FORBIDDEN,
+ * STATE; WIPE as REVOKED), 0 for one to ignore (PONG and the like), -1 for a frame that is no
+ * message. */
+int sk_link_peer_says(sk_link *l, const uint8_t *body, uint32_t len, int *code);
+
+/* The handshake of a server enrolled (or enrolling) at another with a role. */
+typedef struct sk_link_hs {
+    uint64_t device;           /* 0: enroll with code */
+    const uint8_t *priv, *pub; /* this server's key there */
+    const char *code;          /* one-time code (enrolling) */
+    const char *label;         /* the device label it enrolls under */
+    const char *app;           /* HELLO app */
+    uint32_t caps;             /* asked for; WELCOME must grant all of them */
+    uint32_t role;             /* the role WELCOME must carry */
+    uint32_t max_frame;        /* HELLO's */
+    const char *enroll_hint;   /* the command that makes a code, for messages */
+    /* enrolled: keep the device id durably before the handshake goes on (0 or a code) */
+    int (*enrolled)(void *arg, uint64_t device);
+    void *arg;
+} sk_link_hs;
+/* 0 with the session's frame limit in *max_frame, or -1 (l->why; *code a negative code the
+ * peer gave or that explains it, 0 for a connection failure). */
+int sk_link_handshake(sk_link *l, const sk_link_hs *h, uint32_t *max_frame, int *code);
+
+/* The key this server uses at its peer (name.key and name.pub in the keys directory, 0600,
+ * made on first use). 0 or -1 with err filled. */
+int sk_link_keys(const sk_config *cfg, const char *name, uint8_t priv[SK_PRIVKEY_LEN],
+                 uint8_t pub[SK_PUBKEY_LEN], char *err, size_t errcap);
+
+/* A 32-byte secret this server keeps for one purpose (name in the keys directory, 0600, made
+ * at random on first use). 0 or -1 with err filled. */
+int sk_link_secret(const sk_config *cfg, const char *name, uint8_t out[32], char *err,
+                   size_t errcap);
+
+#endif
