@@ -771,6 +771,11 @@ static uint64_t band_of_age(uint64_t age)
     return SK_AGE_60_PLUS;
 }
 
+uint32_t sk_case_age_band_of(uint64_t age)
+{
+    return (uint32_t)band_of_age(age);
+}
+
 #define TRY(x)                                                                                     \
     do {                                                                                           \
         int rc_ = (x);                                                                             \

@@ -313,6 +313,8 @@ int sk_case_check_change_policy(const sk_actor *actor, const sk_record *cur, con
 /* Age in whole years on day ms (Unix ms) of someone born on dob ("YYYY-MM-DD"); -1 when dob
  * is not a valid date or lies after ms. */
 int sk_case_age_from_dob(const char *dob, size_t len, uint64_t ms);
+/* The age band (sk_age_band) an age in years falls in. */
+uint32_t sk_case_age_band_of(uint64_t age);
 /* Derive minor (in place) from age, date of birth (at created_at, else at_ms) or age band:
  * sets the minor field when one of them is present and it differs. Returns 1 when it set it,
  * 0 when nothing changed, -SK_E_NOMEM. hlc/ver stamp the field it sets. */

@@ -10,10 +10,13 @@
 /* Roles (also stored with each worker on the server). */
 typedef enum sk_role {
     SK_ROLE_NONE = 0,
-    SK_ROLE_FIELD = 1,  /* frontline worker: own and assigned referrals */
-    SK_ROLE_STAFF = 2,  /* centre staff: the district's cases */
-    SK_ROLE_ADMIN = 3,  /* administrator: staff rights plus minors' identifying fields */
-    SK_ROLE_REPLICA = 4 /* a standby server following the centre's primary: no record access */
+    SK_ROLE_FIELD = 1,   /* frontline worker: own and assigned referrals */
+    SK_ROLE_STAFF = 2,   /* centre staff: the district's cases */
+    SK_ROLE_ADMIN = 3,   /* administrator: staff rights plus minors' identifying fields */
+    SK_ROLE_REPLICA = 4, /* a standby server following the centre's primary: no record access */
+    SK_ROLE_CENTRE = 5   /* on a hub: a centre's server sending what its policy allows
+                          * (de-identified cases, docs/REPLICATION.md); no record access */
 } sk_role;
+#define SK_ROLE_MAX SK_ROLE_CENTRE
 
 #endif

@@ -69,6 +69,8 @@ const char *sk_msg_type_name(uint32_t type)
     case SK_MSG_HISTORY_OF: return "HISTORY_OF";
     case SK_MSG_REPL_PULL: return "REPL_PULL";
     case SK_MSG_REPL_DATA: return "REPL_DATA";
+    case SK_MSG_HUB_PUSH: return "HUB_PUSH";
+    case SK_MSG_HUB_ACK: return "HUB_ACK";
     default: return "UNKNOWN";
     }
 }
@@ -231,7 +233,7 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
     case SK_MSG_WELCOME: {
         const __typeof__(m->u.welcome) *w = &m->u.welcome;
         if (w->max_frame < SK_FRAME_MIN_MAX || w->max_batch < 1 || w->max_batch > SK_MAX_BATCH ||
-            w->max_inflight < 1 || w->role > SK_ROLE_REPLICA)
+            w->max_inflight < 1 || w->role > SK_ROLE_MAX)
             return -SK_E_BAD_VALUE;
         if ((rc = check_str(w->worker, SK_MAX_NAME)))
             return rc;
@@ -427,7 +429,7 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
     }
     case SK_MSG_ENROLLED: {
         const __typeof__(m->u.enrolled) *e = &m->u.enrolled;
-        if (e->device == 0 || e->role > SK_ROLE_REPLICA)
+        if (e->device == 0 || e->role > SK_ROLE_MAX)
             return -SK_E_BAD_VALUE;
         if ((rc = check_str(e->worker, SK_MAX_NAME)))
             return rc;
@@ -1016,7 +1018,7 @@ static int rd_field(sk_mp *mp, sk_msg *m, uint64_t key)
             FIELD(4, rd_range(mp, 1, SK_MAX_BATCH, &m->u.welcome.max_batch));
             FIELD(5, rd_range(mp, 1, UINT32_MAX, &m->u.welcome.max_inflight));
             FIELD(6, rd_u32(mp, &m->u.welcome.caps));
-            FIELD(7, rd_range(mp, 0, SK_ROLE_REPLICA, &m->u.welcome.role));
+            FIELD(7, rd_range(mp, 0, SK_ROLE_MAX, &m->u.welcome.role));
             FIELD(8, rd_str(mp, &m->u.welcome.worker, SK_MAX_NAME, 0));
             FIELD(9, rd_u32(mp, &m->u.welcome.district));
         case 10:
@@ -1108,7 +1110,7 @@ static int rd_field(sk_mp *mp, sk_msg *m, uint64_t key)
         switch (key) {
             FIELD(1, rd_u64_nonzero(mp, &m->u.enrolled.device));
             FIELD(2, rd_str(mp, &m->u.enrolled.worker, SK_MAX_NAME, 0));
-            FIELD(3, rd_range(mp, 0, SK_ROLE_REPLICA, &m->u.enrolled.role));
+            FIELD(3, rd_range(mp, 0, SK_ROLE_MAX, &m->u.enrolled.role));
             FIELD(4, rd_u32(mp, &m->u.enrolled.district));
         default: return 0;
         }

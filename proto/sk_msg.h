@@ -42,7 +42,9 @@ typedef enum sk_msg_type {
     SK_MSG_HISTORY = 16,    /* c->s: a record's field history (staff roles; SK_CAP_HISTORY) */
     SK_MSG_HISTORY_OF = 17, /* s->c: answers HISTORY */
     SK_MSG_REPL_PULL = 18,  /* c->s: a replica asks for the change stream (sk_replmsg.h) */
-    SK_MSG_REPL_DATA = 19   /* s->c: answers REPL_PULL */
+    SK_MSG_REPL_DATA = 19,  /* s->c: answers REPL_PULL */
+    SK_MSG_HUB_PUSH = 20,   /* c->s: a centre sends de-identified cases to its hub (sk_hubmsg.h) */
+    SK_MSG_HUB_ACK = 21     /* s->c: answers HUB_PUSH once durable */
 } sk_msg_type;
 /* The last type sk_msg_decode decodes; REPL_PULL and REPL_DATA have their own codec
  * (proto/sk_replmsg.h) and are UNKNOWN_TYPE to it, with type and rid filled. */
@@ -56,11 +58,13 @@ enum {
     SK_CAP_HISTORY = 1u << 3,   /* HISTORY / HISTORY_OF: a record's field history for staff */
     SK_CAP_REPL = 1u << 4,      /* REPL_PULL / REPL_DATA: a replica following its primary */
     SK_CAP_DISTRICTS = 1u << 5, /* WELCOME key 13: the centre's districts (sk_district.h) */
+    SK_CAP_HUB = 1u << 6,       /* HUB_PUSH / HUB_ACK: a centre's server feeding its hub */
 };
 /* The capabilities this implementation knows; a server agrees to at most these (SK_CAP_REPL
- * only for a replica's device on a primary). */
+ * only for a replica's device on a primary, SK_CAP_HUB only for a centre's device on a hub). */
 #define SK_CAPS_KNOWN                                                                              \
-    (SK_CAP_ZSTD | SK_CAP_ECHO | SK_CAP_ZDICT | SK_CAP_HISTORY | SK_CAP_REPL | SK_CAP_DISTRICTS)
+    (SK_CAP_ZSTD | SK_CAP_ECHO | SK_CAP_ZDICT | SK_CAP_HISTORY | SK_CAP_REPL | SK_CAP_DISTRICTS |  \
+     SK_CAP_HUB)
 
 /* Outcome of one change in PUSH_ACK. */
 typedef enum sk_ack_status {

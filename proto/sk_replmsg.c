@@ -10,14 +10,14 @@
 #include <string.h>
 
 /* Frame: the 4-byte header is written once the body's length is known. */
-static int frame_begin(sk_buf *out, size_t *start)
+int sk_replmsg_frame_begin(sk_buf *out, size_t *start)
 {
     static const uint8_t hdr[SK_FRAME_HDR];
     *start = out->len;
     return sk_buf_append(out, hdr, sizeof(hdr));
 }
 
-static int frame_end(sk_buf *out, size_t start, size_t len0)
+int sk_replmsg_frame_end(sk_buf *out, size_t start, size_t len0)
 {
     size_t body = out->len - start - SK_FRAME_HDR;
     if (out->oom || body > UINT32_MAX) {
@@ -34,7 +34,7 @@ int sk_repl_pull_encode(sk_buf *out, uint32_t rid, const sk_repl_pull *p)
     if (p->snap_db > 255 || p->snap_klen > SK_REPL_MAX_KEY || p->wait_ms > SK_REPL_MAX_WAIT_MS ||
         (p->snap_klen && !p->snap_key))
         return -SK_E_BAD_VALUE;
-    if (frame_begin(out, &start))
+    if (sk_replmsg_frame_begin(out, &start))
         return -SK_E_NOMEM;
     msgpack_packer pk;
     sk_packer_init(&pk, out);
@@ -68,7 +68,7 @@ int sk_repl_pull_encode(sk_buf *out, uint32_t rid, const sk_repl_pull *p)
         msgpack_pack_uint32(&pk, 7);
         msgpack_pack_uint64(&pk, p->epoch);
     }
-    return frame_end(out, start, len0);
+    return sk_replmsg_frame_end(out, start, len0);
 }
 
 void sk_repl_op_pack(msgpack_packer *pk, const sk_replop *op)
@@ -91,7 +91,7 @@ int sk_repl_data_encode(sk_buf *out, uint32_t rid, const sk_repl_data *d)
     if (d->snap_db > 255 || d->sync > 1 || d->whole > 1 || d->snap_klen > SK_REPL_MAX_KEY ||
         d->nops > SK_REPL_MAX_OPS || (d->snap_klen && !d->snap_key) || (d->ops_len && !d->ops))
         return -SK_E_BAD_VALUE;
-    if (frame_begin(out, &start))
+    if (sk_replmsg_frame_begin(out, &start))
         return -SK_E_NOMEM;
     msgpack_packer pk;
     sk_packer_init(&pk, out);
@@ -131,18 +131,15 @@ int sk_repl_data_encode(sk_buf *out, uint32_t rid, const sk_repl_data *d)
         msgpack_pack_uint32(&pk, 9);
         msgpack_pack_uint32(&pk, d->whole);
     }
-    return frame_end(out, start, len0);
+    return sk_replmsg_frame_end(out, start, len0);
 }
 
-/* The envelope: checks the whole body, reads type and rid, leaves m at the body map's count. */
-static int envelope(const uint8_t *body, size_t len, uint32_t type, uint32_t *rid, sk_mp *m,
-                    uint32_t *npairs)
+int sk_replmsg_envelope(const uint8_t *body, size_t len, uint32_t type, const sk_mp_limits *lim,
+                        uint32_t *rid, sk_mp *m, uint32_t *npairs)
 {
     uint32_t n;
     uint64_t t, r;
-    /* A stored value may be longer than a field (a record with its history is one value). */
-    static const sk_mp_limits lim = {16, 64 * 1024, SK_REPL_MAX_VAL, SK_REPL_MAX_OPS * 6};
-    int rc = sk_mp_check(body, len, &lim);
+    int rc = sk_mp_check(body, len, lim);
     if (rc)
         return rc;
     sk_mp_init(m, body, len);
@@ -158,13 +155,27 @@ static int envelope(const uint8_t *body, size_t len, uint32_t type, uint32_t *ri
     return sk_mp_read_map(m, npairs);
 }
 
-static int rd_u32max(sk_mp *m, uint64_t max, uint32_t *out)
+/* A stored value may be longer than a field (a record with its history is one value). */
+static const sk_mp_limits k_repl_lim = {16, 64 * 1024, SK_REPL_MAX_VAL, SK_REPL_MAX_OPS * 6};
+
+static int envelope(const uint8_t *body, size_t len, uint32_t type, uint32_t *rid, sk_mp *m,
+                    uint32_t *npairs)
+{
+    return sk_replmsg_envelope(body, len, type, &k_repl_lim, rid, m, npairs);
+}
+
+int sk_replmsg_u32max(sk_mp *m, uint64_t max, uint32_t *out)
 {
     uint64_t v;
     int rc = sk_mp_read_uint_max(m, max, &v);
     if (rc == 0)
         *out = (uint32_t)v;
     return rc;
+}
+
+static int rd_u32max(sk_mp *m, uint64_t max, uint32_t *out)
+{
+    return sk_replmsg_u32max(m, max, out);
 }
 
 int sk_repl_pull_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_repl_pull *p)

@@ -139,6 +139,16 @@ static const opt k_opts[] = {
     {"repl-keep", K_UINT, O(repl_keep), 1000, 1ull << 40, "N",
      "log entries kept for a standby that is behind; one further behind seeds again (default "
      "1000000)"},
+    {"hub", K_BOOL, O(hub), 0, 0, NULL,
+     "run as a hub of centres: centres enrolled with sakhi-admin enroll-code --centre send "
+     "their de-identified cases here (docs/REPLICATION.md)"},
+    {"to-hub", K_STR, O(to_hub), 0, 0, "HUB",
+     "send this centre's de-identified cases to the hub at HOST:PORT; on the first start give "
+     "the enrollment URI of sakhi-admin enroll-code --centre on the hub"},
+    {"to-hub-plaintext", K_BOOL, O(to_hub_plaintext), 0, 0, NULL,
+     "reach the hub without TLS (a hub on loopback only; for tests)"},
+    {"hub-interval", K_SECONDS, O(hub_interval_ms), 0, 0, "S",
+     "how often a centre looks for changes to send its hub (default 2)"},
 };
 #undef O
 #define NOPTS (sizeof(k_opts) / sizeof(k_opts[0]))
@@ -180,6 +190,7 @@ void sk_config_defaults(sk_config *c)
     snprintf(c->repl_sync, sizeof(c->repl_sync), "off");
     c->repl_sync_timeout_ms = 5000;
     c->repl_keep = 1000000;
+    c->hub_interval_ms = 2000;
     c->gid = -1;
 }
 
@@ -439,6 +450,15 @@ int sk_config_check(const sk_config *c, char *err, size_t errcap)
         return fail(err, errcap, "--standby-plaintext needs --standby-of");
     if (c->desk && c->standby_of[0])
         return fail(err, errcap, "--desk and --standby-of together: a standby serves no one");
+    if (c->hub && (c->to_hub[0] || c->standby_of[0]))
+        return fail(err, errcap, "--hub: a hub neither sends to a hub nor follows a primary");
+    if (c->to_hub[0] && c->standby_of[0])
+        return fail(err, errcap,
+                    "--to-hub and --standby-of together: the primary sends the centre's cases");
+    if (c->to_hub_plaintext && !c->to_hub[0])
+        return fail(err, errcap, "--to-hub-plaintext needs --to-hub");
+    if (c->to_hub[0] && c->hub_interval_ms == 0)
+        return fail(err, errcap, "--hub-interval: must be above 0");
     return 0;
 }
 

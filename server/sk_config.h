@@ -64,6 +64,11 @@ typedef struct sk_config {
     char repl_sync[16];                  /* "off", "refuse" or "degrade" */
     uint64_t repl_sync_timeout_ms;       /* a PUSH waits this long for a replica's ack */
     uint64_t repl_keep;                  /* log entries kept for a replica that is behind */
+    /* a hub of centres (server/sk_hub.c, docs/REPLICATION.md "Hub of centres") */
+    int hub;                         /* this server is a hub: centres send it their cases */
+    char to_hub[SK_CONFIG_PATH_MAX]; /* send this centre's cases to the hub (HOST:PORT or URI) */
+    int to_hub_plaintext;            /* ... without TLS (loopback only, for tests) */
+    uint64_t hub_interval_ms;        /* how often the centre looks for changes to send */
 } sk_config;
 
 void sk_config_defaults(sk_config *c);

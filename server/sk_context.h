@@ -86,6 +86,8 @@ typedef struct sk_server {
      * hooks are NULL when replication is not set up. */
     int repl_standby;
     const struct sk_repl_hooks *repl_hooks;
+    struct sk_hub *hub;                   /* a hub of centres (server/sk_hub.h) */
+    const struct sk_hub_hooks *hub_hooks; /* set on a hub only (--hub) */
     uint64_t next_session;
     uv_timer_cb on_closed; /* sk_server_session_closed starts check_timer with it (sk_server.c) */
     int draining;          /* SIGTERM/SIGINT received */
@@ -104,6 +106,17 @@ typedef struct sk_repl_hooks {
     /* the session is being freed */
     void (*session_gone)(struct sk_server *srv, sk_session *s);
 } sk_repl_hooks;
+/* What a session of a centre's server asks of a hub (server/sk_hub.c): a HUB_PUSH frame body
+ * from a session authenticated with the centre role. on_push answers an invalid push itself and
+ * returns NULL, or returns the writer request to submit (the session owns it from then on);
+ * push_done answers it once the writer is done (session NULL: it closed meanwhile) and frees
+ * what the request carries, never the request. */
+typedef struct sk_hub_hooks {
+    struct sk_wreq *(*on_push)(struct sk_server *srv, sk_session *s, const char *centre,
+                               uint64_t device, const uint8_t *body, size_t len);
+    void (*push_done)(struct sk_server *srv, sk_session *s, struct sk_wreq *w);
+} sk_hub_hooks;
+
 /* 1 while this server must refuse devices (a standby, a demoted primary). Any thread. */
 static inline int sk_server_not_primary(const struct sk_server *srv)
 {

@@ -13,6 +13,7 @@
 #include "sk_err.h"
 #include "sk_frame.h"
 #include "sk_log.h"
+#include "sk_hubsrv.h"
 #include "sk_repl.h"
 #include "sk_session.h"
 #include "sk_tls_transport.h"
@@ -160,10 +161,12 @@ static void finish(sk_server *srv)
     srv->stopped = 1;
     uint64_t txns, reqs;
     sk_repl_stop(srv);
+    sk_hub_stop(srv);
     sk_writer_stats(srv->writer, &txns, &reqs);
     sk_writer_stop(srv->writer);
     srv->writer = NULL;
     sk_repl_free(srv);        /* after the writer: its last trim answers went to it */
+    sk_hub_free(srv);         /* after the writer: its last answers went to the sessions */
     sk_desk_close(srv->desk); /* after the writer: its last answers went to the desk */
     srv->desk = NULL;
     sk_store_close(srv->store);
@@ -222,6 +225,7 @@ void sk_server_shutdown(sk_server *srv)
     }
     sk_desk_shutdown(srv->desk);
     sk_repl_stop(srv); /* the standby thread ends; held acks are answered */
+    sk_hub_stop(srv);  /* a centre's feed to its hub ends (its cursor is durable) */
     sk_session *s = srv->sessions;
     while (s) {
         sk_session *next = sk_session_next(s);
@@ -267,11 +271,13 @@ static void init_cleanup(sk_server *srv)
         srv->listening = 0;
     }
     sk_repl_stop(srv);
+    sk_hub_stop(srv);
     if (srv->writer) {
         sk_writer_stop(srv->writer); /* frees itself when its handle is closed, below */
         srv->writer = NULL;
     }
     sk_repl_free(srv);
+    sk_hub_free(srv);
     sk_desk_close(srv->desk);
     srv->desk = NULL;
     sk_store_close(srv->store);
@@ -363,6 +369,8 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
         goto out;
     }
     if ((ret = sk_repl_init(srv, err, errcap)) != 0)
+        goto out;
+    if ((ret = sk_hub_init(srv, err, errcap)) != 0)
         goto out;
     sk_writer_set_reserve(srv->writer, cfg->store_reserve_mb
                                            ? (size_t)cfg->store_reserve_mb * 1024u * 1024u

@@ -872,6 +872,8 @@ static void on_auth(sk_session *s, const sk_msg *m)
     s->actor.worker = s->worker.id;
     if (s->worker.role != SK_ROLE_REPLICA)
         s->caps &= ~(uint32_t)SK_CAP_REPL; /* the change stream is for replicas only */
+    if (s->worker.role != SK_ROLE_CENTRE || !s->srv->hub_hooks)
+        s->caps &= ~(uint32_t)SK_CAP_HUB; /* a hub takes cases from centres only */
     s->actor.district = s->worker.district;
     const sk_config *cfg = s->srv->cfg;
     s->max_frame = cfg->max_frame;
@@ -1615,6 +1617,20 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
             s->srv->repl_hooks->on_pull(s->srv, s, s->device, body, len);
         return;
     }
+    if (rc == -SK_E_UNKNOWN_TYPE && m.type == SK_MSG_HUB_PUSH && s->state == ST_AUTHENTICATED &&
+        (s->caps & SK_CAP_HUB)) {
+        if (s->draining) {
+            send_error(s, m.rid, -SK_E_SHUTDOWN, NULL);
+        } else if (recheck_identity(s, m.rid) == 0 && s->srv->hub_hooks) {
+            sk_wreq *w = s->srv->hub_hooks->on_push(s->srv, s, s->worker.id, s->device, body, len);
+            if (w) {
+                w->owner = s;
+                s->refs++;
+                sk_writer_submit(s->srv->writer, w);
+            }
+        }
+        return;
+    }
     if (rc == -SK_E_UNKNOWN_TYPE) {
         send_error(s, m.rid, rc, NULL);
         return;
@@ -1692,6 +1708,10 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
                 goto out;
             if (s->actor.role == SK_ROLE_REPLICA) {
                 send_error(s, m.rid, -SK_E_FORBIDDEN, "a replica only follows the change stream");
+                goto out;
+            }
+            if (s->actor.role == SK_ROLE_CENTRE) {
+                send_error(s, m.rid, -SK_E_FORBIDDEN, "a centre only sends HUB_PUSH to its hub");
                 goto out;
             }
             if (m.type == SK_MSG_PUSH)
@@ -1854,6 +1874,8 @@ void sk_session_push_released(sk_wreq *w, int rc)
     if (rc)
         w->rc = rc; /* not acknowledged: the device sends it again (exactly once by its op) */
     s->refs--;
+    if (w->kind == SK_WREQ_CALL && s->srv->hub_hooks) /* a centre's HUB_PUSH */
+        s->srv->hub_hooks->push_done(s->srv, s->closing ? NULL : s, w);
     if (!s->closing) {
         if (w->kind == SK_WREQ_PUSH)
             push_done(s, w);

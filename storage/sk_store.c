@@ -1213,7 +1213,7 @@ static int worker_put_fn(sk_store *s, MDB_txn *txn, void *arg)
 int sk_store_worker_put(sk_store *s, const sk_worker *w)
 {
     size_t n = strnlen(w->id, sizeof(w->id));
-    if (n == 0 || n > SK_MAX_NAME || w->role < SK_ROLE_FIELD || w->role > SK_ROLE_REPLICA)
+    if (n == 0 || n > SK_MAX_NAME || w->role < SK_ROLE_FIELD || w->role > SK_ROLE_MAX)
         return -SK_E_BAD_VALUE;
     return with_write(s, worker_put_fn, (void *)w);
 }

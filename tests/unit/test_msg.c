@@ -388,13 +388,15 @@ static void test_body_rejections(void **state)
         expect_dec(__LINE__, 0, b, 7 + 64);
         expect_dec(__LINE__, -SK_E_MISSING_FIELD, (const uint8_t[]){0x93, 0x03, 0x02, 0x80}, 4);
     }
-    /* WELCOME: role 5, max_batch 257, max_inflight 0, max_frame 1023, missing worker */
+    /* WELCOME: role 6, max_batch 257, max_inflight 0, max_frame 1023, missing worker */
     {
         uint8_t b[] = {0x93, 0x04, 0x02, 0x87, 0x01, 0x01, 0x02, 0x01, 0x03, 0xcd, 0x04,
                        0x00, 0x04, 0x40, 0x05, 0x04, 0x07, 0x01, 0x08, 0xa1, 0x77};
         expect_dec(__LINE__, 0, b, sizeof(b));
-        b[17] = 0x05; /* 4 is the replica role (PROTOCOL.md section 3.17) */
+        b[17] = 0x06; /* 4 replica, 5 centre: the last roles (PROTOCOL.md 3.17, 3.18) */
         expect_dec(__LINE__, -SK_E_BAD_VALUE, b, sizeof(b));
+        b[17] = 0x05;
+        expect_dec(__LINE__, 0, b, sizeof(b));
         b[17] = 0x03;
         expect_dec(__LINE__, 0, b, sizeof(b));
         b[15] = 0x00;
@@ -476,11 +478,12 @@ static void test_body_rejections(void **state)
         memset(c + 7, 'c', SK_MAX_NAME + 1);
         expect_dec(__LINE__, -SK_E_TOO_LONG, c, 7 + SK_MAX_NAME + 1);
     }
-    /* ENROLLED: device 0, role 5 (4 is the replica role) */
+    /* ENROLLED: device 0, role 6 (5, the centre role, is the last) */
     DEC(0, 0x93, 0x0e, 0x02, 0x83, 0x01, 0x07, 0x02, 0xa1, 0x77, 0x03, 0x01);
     DEC(0, 0x93, 0x0e, 0x02, 0x83, 0x01, 0x07, 0x02, 0xa1, 0x77, 0x03, 0x04);
     DEC(-SK_E_BAD_VALUE, 0x93, 0x0e, 0x02, 0x83, 0x01, 0x00, 0x02, 0xa1, 0x77, 0x03, 0x01);
-    DEC(-SK_E_BAD_VALUE, 0x93, 0x0e, 0x02, 0x83, 0x01, 0x07, 0x02, 0xa1, 0x77, 0x03, 0x05);
+    DEC(0, 0x93, 0x0e, 0x02, 0x83, 0x01, 0x07, 0x02, 0xa1, 0x77, 0x03, 0x05);
+    DEC(-SK_E_BAD_VALUE, 0x93, 0x0e, 0x02, 0x83, 0x01, 0x07, 0x02, 0xa1, 0x77, 0x03, 0x06);
     DEC(-SK_E_MISSING_FIELD, 0x93, 0x0e, 0x02, 0x82, 0x01, 0x07, 0x02, 0xa1, 0x77);
 }
 
@@ -507,7 +510,7 @@ static void test_encoder_rejections(void **state)
     assert_int_equal(sk_msg_encode(&out, &m), -SK_E_BAD_VALUE); /* code 0 */
     sk_msg_init(&m, SK_MSG_ENROLLED, 1);
     m.u.enrolled.device = 1;
-    m.u.enrolled.role = 5;
+    m.u.enrolled.role = 6;
     assert_int_equal(sk_msg_encode(&out, &m), -SK_E_BAD_VALUE);
     sk_msg_init(&m, SK_MSG_ENROLL, 1);
     assert_int_equal(sk_msg_encode(&out, &m), -SK_E_BAD_VALUE); /* empty code */
@@ -770,7 +773,8 @@ static void test_helpers(void **state)
     assert_string_equal(sk_msg_type_name(SK_MSG_WIPE), "WIPE");
     assert_string_equal(sk_msg_type_name(0), "UNKNOWN");
     assert_string_equal(sk_msg_type_name(SK_MSG_REPL_PULL), "REPL_PULL"); /* own codec */
-    assert_string_equal(sk_msg_type_name(SK_MSG_REPL_DATA + 1), "UNKNOWN");
+    assert_string_equal(sk_msg_type_name(SK_MSG_HUB_PUSH), "HUB_PUSH");   /* own codec */
+    assert_string_equal(sk_msg_type_name(SK_MSG_HUB_ACK + 1), "UNKNOWN");
     sk_str s = sk_str_c("worker-004");
     assert_int_equal(s.n, 10);
     assert_true(sk_str_eq(s, "worker-004"));

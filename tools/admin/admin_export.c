@@ -12,6 +12,7 @@
 #include "admin.h"
 
 #include "sk_err.h"
+#include "sk_hub.h"
 #include "sk_json.h"
 #include "sk_report.h"
 #include "sk_sample.h"
@@ -432,7 +433,13 @@ static const char k_report_help[] =
     "concern, referral source, district and per-service status.\n"
     "\n"
     "Counts only: no personal data. --csv prints the transitions as group,name,measure,count\n"
-    "rows; --json prints everything as one object.\n";
+    "rows; --json prints everything as one object.\n"
+    "\n"
+    "On a hub (sakhi-server --hub) the figures are computed from the de-identified cases the\n"
+    "centres sent, exactly as each centre computes its own: first all centres together, then\n"
+    "each centre. --json gives {\"centres\": [...], \"all\": {...}, \"by_centre\": {NAME: "
+    "{...}}},\n"
+    "each object the one a centre's own report prints; --csv gives the totals.\n";
 
 /* ---- transitions (storage/sk_report.h) ------------------------------------------------------ */
 
@@ -529,6 +536,139 @@ static void print_transitions(const sk_report *t)
         printf("  %-28s %8" PRIu64 "\n", sk_enum_name(SK_ENUM_SERVICE, sv), t->service_given[sv]);
 }
 
+/* The report's JSON object (one centre's, or a hub's totals or one of its centres'). */
+static void json_report(sk_jw *w, const char *month, int utc, const sk_report *tr)
+{
+    const sk_report_captured *rp = &tr->captured;
+    sk_jw_obj_begin(w);
+    sk_jw_key(w, "month");
+    sk_jw_cstr(w, month);
+    sk_jw_key(w, "zone");
+    sk_jw_cstr(w, utc ? "UTC" : "IST");
+    sk_jw_key(w, "total");
+    sk_jw_uint(w, rp->total);
+    sk_jw_key(w, "minors");
+    sk_jw_uint(w, rp->minors);
+    sk_jw_key(w, "review");
+    sk_jw_uint(w, rp->review);
+    json_counts(w, "by_status", SK_ENUM_STATUS, rp->status);
+    json_counts(w, "by_concern", SK_ENUM_CONCERN, rp->concern);
+    json_counts(w, "by_source", SK_ENUM_SOURCE, rp->source);
+    json_counts(w, "by_district", SK_ENUM_DISTRICT, rp->district);
+    sk_jw_key(w, "by_service");
+    sk_jw_obj_begin(w);
+    for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++)
+        json_counts(w, sk_enum_name(SK_ENUM_SERVICE, s), SK_ENUM_SERVICE_STATUS, rp->service[s]);
+    sk_jw_obj_end(w);
+    json_transitions(w, tr);
+    sk_jw_obj_end(w);
+}
+
+static void text_report(const char *title, const char *month, int utc, const sk_report *tr)
+{
+    const sk_report_captured *rp = &tr->captured;
+    printf("%s %s (%s)\n", title, month, utc ? "UTC" : "IST");
+    print_transitions(tr);
+    printf("\nCases captured in the month\n");
+    printf("  %-28s %8" PRIu64 "\n", "cases", rp->total);
+    printf("  %-28s %8" PRIu64 "\n", "of which minors", rp->minors);
+    printf("  %-28s %8" PRIu64 "\n", "flagged for review", rp->review);
+    text_counts("By status", SK_ENUM_STATUS, rp->status);
+    text_counts("By concern", SK_ENUM_CONCERN, rp->concern);
+    text_counts("By referral source", SK_ENUM_SOURCE, rp->source);
+    text_counts("By district", SK_ENUM_DISTRICT, rp->district);
+    printf("\nBy service%-20s", "");
+    for (uint32_t st = 1; st <= sk_enum_max(SK_ENUM_SERVICE_STATUS); st++)
+        printf(" %11s", sk_enum_name(SK_ENUM_SERVICE_STATUS, st));
+    printf("\n");
+    for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++) {
+        printf("  %-28s", sk_enum_name(SK_ENUM_SERVICE, s));
+        for (uint32_t st = 1; st <= sk_enum_max(SK_ENUM_SERVICE_STATUS); st++)
+            printf(" %11" PRIu64, rp->service[s][st]);
+        printf("\n");
+    }
+}
+
+/* ---- a hub's report: every centre's figures from the cases they sent (storage/sk_hub.h) ---- */
+
+typedef struct hub_names {
+    char (*name)[SK_MAX_NAME + 1];
+    size_t n, cap;
+} hub_names;
+
+static int hub_name(const sk_hub_centre *c, void *p)
+{
+    hub_names *h = p;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 8;
+        void *nn = realloc(h->name, cap * sizeof(*h->name));
+        if (!nn)
+            return -SK_E_NOMEM;
+        h->name = nn;
+        h->cap = cap;
+    }
+    snprintf(h->name[h->n++], sizeof(h->name[0]), "%s", c->name);
+    return 0;
+}
+
+/* A month's report on a hub: totals, then each centre's, all from what they sent. */
+static int hub_report(sk_admin *a, MDB_txn *txn, const hub_names *hn, const char *month, unsigned y,
+                      unsigned m, int utc, int csv, sk_report *tr)
+{
+    int rc = sk_hub_report_txn(a->store, txn, NULL, tr);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read the centres' cases: %s",
+                             sk_err_text(rc));
+    sk_report *one = malloc(sizeof(*one));
+    if (!one)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
+    sk_buf b = SK_BUF_INIT;
+    sk_jw w;
+    sk_jw_init(&w, &b, 0);
+    if (csv) {
+        rc = sk_report_csv(&b, tr);
+    } else if (a->json) {
+        sk_jw_obj_begin(&w);
+        sk_jw_key(&w, "centres");
+        sk_jw_arr_begin(&w);
+        for (size_t i = 0; i < hn->n; i++)
+            sk_jw_cstr(&w, hn->name[i]);
+        sk_jw_arr_end(&w);
+        sk_jw_key(&w, "all");
+        json_report(&w, month, utc, tr);
+        sk_jw_key(&w, "by_centre");
+        sk_jw_obj_begin(&w);
+    } else {
+        text_report("Monthly report, all centres,", month, utc, tr);
+    }
+    for (size_t i = 0; rc == 0 && !csv && i < hn->n; i++) {
+        (void)sk_report_init_month(one, y, m, utc); /* the month was checked above */
+        if ((rc = sk_hub_report_txn(a->store, txn, hn->name[i], one)))
+            break;
+        if (a->json) {
+            sk_jw_key(&w, hn->name[i]);
+            json_report(&w, month, utc, one);
+        } else {
+            char title[SK_MAX_NAME + 40];
+            snprintf(title, sizeof(title), "\n\nMonthly report, centre %s,", hn->name[i]);
+            text_report(title, month, utc, one);
+        }
+    }
+    if (a->json && !csv) {
+        sk_jw_obj_end(&w);
+        sk_jw_obj_end(&w);
+        sk_buf_append(&b, "\n", 1);
+    }
+    free(one);
+    if (rc == 0 && b.oom)
+        rc = -SK_E_NOMEM;
+    if (rc == 0 && b.len && fwrite(b.data, 1, b.len, stdout) != b.len)
+        rc = -SK_E_STORE_IO;
+    sk_buf_free(&b);
+    return rc ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot make the report: %s", sk_err_text(rc))
+              : 0;
+}
+
 int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
 {
     const char *month = NULL;
@@ -561,13 +701,23 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
         free(tr);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
     }
-    rc = sk_report_run_txn(a->store, txn, tr);
+    hub_names hn = {NULL, 0, 0};
+    rc = sk_hub_centres_txn(a->store, txn, hub_name, &hn);
+    if (rc == 0 && hn.n) { /* a hub: the centres' figures, from what they sent */
+        rc = hub_report(a, txn, &hn, month, y, m, utc, csv, tr);
+        mdb_txn_abort(txn);
+        free(hn.name);
+        free(tr);
+        return rc;
+    }
+    free(hn.name);
+    if (rc == 0)
+        rc = sk_report_run_txn(a->store, txn, tr);
     mdb_txn_abort(txn);
     if (rc) {
         free(tr);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read records: %s", sk_err_text(rc));
     }
-    const sk_report_captured *rp = &tr->captured;
     if (csv) {
         sk_buf b = SK_BUF_INIT;
         rc = sk_report_csv(&b, tr);
@@ -584,29 +734,7 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
         sk_buf b = SK_BUF_INIT;
         sk_jw w;
         sk_jw_init(&w, &b, 0);
-        sk_jw_obj_begin(&w);
-        sk_jw_key(&w, "month");
-        sk_jw_cstr(&w, month);
-        sk_jw_key(&w, "zone");
-        sk_jw_cstr(&w, utc ? "UTC" : "IST");
-        sk_jw_key(&w, "total");
-        sk_jw_uint(&w, rp->total);
-        sk_jw_key(&w, "minors");
-        sk_jw_uint(&w, rp->minors);
-        sk_jw_key(&w, "review");
-        sk_jw_uint(&w, rp->review);
-        json_counts(&w, "by_status", SK_ENUM_STATUS, rp->status);
-        json_counts(&w, "by_concern", SK_ENUM_CONCERN, rp->concern);
-        json_counts(&w, "by_source", SK_ENUM_SOURCE, rp->source);
-        json_counts(&w, "by_district", SK_ENUM_DISTRICT, rp->district);
-        sk_jw_key(&w, "by_service");
-        sk_jw_obj_begin(&w);
-        for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++)
-            json_counts(&w, sk_enum_name(SK_ENUM_SERVICE, s), SK_ENUM_SERVICE_STATUS,
-                        rp->service[s]);
-        sk_jw_obj_end(&w);
-        json_transitions(&w, tr);
-        sk_jw_obj_end(&w);
+        json_report(&w, month, utc, tr);
         free(tr);
         if (b.oom) {
             sk_buf_free(&b);
@@ -616,26 +744,7 @@ int sk_admin_cmd_report(sk_admin *a, int argc, char **argv)
         sk_buf_free(&b);
         return 0;
     }
-    printf("Monthly report %s (%s)\n", month, utc ? "UTC" : "IST");
-    print_transitions(tr);
-    printf("\nCases captured in the month\n");
-    printf("  %-28s %8" PRIu64 "\n", "cases", rp->total);
-    printf("  %-28s %8" PRIu64 "\n", "of which minors", rp->minors);
-    printf("  %-28s %8" PRIu64 "\n", "flagged for review", rp->review);
-    text_counts("By status", SK_ENUM_STATUS, rp->status);
-    text_counts("By concern", SK_ENUM_CONCERN, rp->concern);
-    text_counts("By referral source", SK_ENUM_SOURCE, rp->source);
-    text_counts("By district", SK_ENUM_DISTRICT, rp->district);
-    printf("\nBy service%-20s", "");
-    for (uint32_t st = 1; st <= sk_enum_max(SK_ENUM_SERVICE_STATUS); st++)
-        printf(" %11s", sk_enum_name(SK_ENUM_SERVICE_STATUS, st));
-    printf("\n");
-    for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++) {
-        printf("  %-28s", sk_enum_name(SK_ENUM_SERVICE, s));
-        for (uint32_t st = 1; st <= sk_enum_max(SK_ENUM_SERVICE_STATUS); st++)
-            printf(" %11" PRIu64, rp->service[s][st]);
-        printf("\n");
-    }
+    text_report("Monthly report", month, utc, tr);
     free(tr);
     return 0;
 }

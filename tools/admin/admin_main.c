@@ -63,6 +63,7 @@ static const char k_usage[] =
     "  report --month YYYY-MM [--csv]    the month's transitions, open cases, services given,\n"
     "                                    by concern, source, district, GBVIMS type; minors\n"
     "  stats                             records, devices, last sync, store size and map use\n"
+    "  hub                               a hub's centres, or a centre's feed to its hub\n"
     "Safekeeping:\n"
     "  backup DEST [--unencrypted]       compacted copy, sealed to the backup public key\n"
     "  verify BACKUP [--backup-key FILE] check a backup opens and every record decodes\n"
@@ -131,6 +132,7 @@ static const cmd k_cmds[] = {
     {"review", sk_admin_cmd_review},
     {"export", sk_admin_cmd_export},
     {"report", sk_admin_cmd_report},
+    {"hub", sk_admin_cmd_hub},
     {"backup", sk_admin_cmd_backup},
     {"verify", sk_admin_cmd_verify},
     {"restore", sk_admin_cmd_restore},

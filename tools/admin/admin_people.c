@@ -174,6 +174,8 @@ static const char *role_name(uint32_t r)
     case SK_ROLE_FIELD: return "field";
     case SK_ROLE_STAFF: return "staff";
     case SK_ROLE_ADMIN: return "admin";
+    case SK_ROLE_REPLICA: return "replica";
+    case SK_ROLE_CENTRE: return "centre";
     default: return "none";
     }
 }
@@ -329,6 +331,7 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
 static const char k_code_help[] =
     "usage: sakhi-admin enroll-code WORKER [--ttl DURATION] [--json]\n"
     "       sakhi-admin enroll-code --replica [NAME] [...]\n"
+    "       sakhi-admin enroll-code --centre NAME [...]   (on a hub)\n"
     "           [--addr HOST:PORT[,HOST:PORT...] (--tls-cert FILE | --pin HEX) [--qr-png FILE]\n"
     "            [--qr]]\n"
     "\n"
@@ -349,7 +352,11 @@ static const char k_code_help[] =
     "  --replica      a code for a standby server (sakhi-server --standby-of URI): NAME (default\n"
     "                 replica) is made a worker of the replica role, which sees no records but\n"
     "                 follows the whole change stream, and the replication log is switched on\n"
-    "                 (docs/REPLICATION.md)\n";
+    "                 (docs/REPLICATION.md)\n"
+    "  --centre NAME  on a hub (sakhi-server --hub): a code for the server of centre NAME\n"
+    "                 (sakhi-server --to-hub URI there): NAME is made a worker of the centre\n"
+    "                 role, which sees no records and may only send its own de-identified cases\n"
+    "                 (docs/REPLICATION.md, \"Hub of centres\")\n";
 
 /* "90s", "15m", "24h", "7d" -> ms. 0 or -1. */
 static int parse_duration(const char *s, uint64_t *ms)
@@ -405,20 +412,27 @@ static int parse_addrs(sk_admin *a, const char *list, sk_enroll_uri *u)
 int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
 {
     const char *ttl_s = "24h", *pos[1], *addr_s = NULL, *cert_s = NULL, *pin_s = NULL;
-    const char *png_s = NULL;
+    const char *png_s = NULL, *centre = NULL;
     int qr_flag = 0, replica = 0;
     size_t npos = 0;
     const sk_admin_opt opts[] = {{"ttl", 1, &ttl_s, NULL},       {"addr", 1, &addr_s, NULL},
                                  {"tls-cert", 1, &cert_s, NULL}, {"pin", 1, &pin_s, NULL},
                                  {"qr-png", 1, &png_s, NULL},    {"qr", 0, NULL, &qr_flag},
-                                 {"replica", 0, NULL, &replica}, {NULL, 0, NULL, NULL}};
+                                 {"replica", 0, NULL, &replica}, {"centre", 1, &centre, NULL},
+                                 {NULL, 0, NULL, NULL}};
     int rc = sk_admin_parse(a, argc, argv, opts, pos, 0, 1, &npos, k_code_help);
     if (rc)
         return rc;
-    if (!npos && !replica)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "missing argument: WORKER (or --replica)");
+    if (centre && (npos || replica))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "--centre NAME names the worker: no WORKER, no --replica");
+    if (!npos && !replica && !centre)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "missing argument: WORKER (or --replica, or --centre NAME)");
     if (!npos)
-        pos[0] = "replica";
+        pos[0] = centre ? centre : "replica";
+    /* a server enrolling here in a role of its own: a standby, or a centre sending to its hub */
+    uint32_t server_role = replica ? SK_ROLE_REPLICA : centre ? SK_ROLE_CENTRE : SK_ROLE_NONE;
     uint64_t ttl;
     if (parse_duration(ttl_s, &ttl))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
@@ -448,19 +462,22 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
         return rc;
     sk_worker w;
     rc = sk_store_worker_get(a->store, pos[0], &w);
-    if (replica && rc == -SK_E_NOT_FOUND) {
+    const char *rname = role_name(server_role);
+    if (server_role && rc == -SK_E_NOT_FOUND) {
+        char detail[32];
         memset(&w, 0, sizeof(w));
         snprintf(w.id, sizeof(w.id), "%s", pos[0]);
-        w.role = SK_ROLE_REPLICA;
+        w.role = server_role;
+        snprintf(detail, sizeof(detail), "role=%s", rname);
         if ((rc = sk_store_worker_put(a->store, &w)) == 0)
-            rc = sk_admin_audit_now(a, "worker_add", pos[0], "role=replica");
+            rc = sk_admin_audit_now(a, "worker_add", pos[0], detail);
         if (rc)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot add the replica: %s",
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot add the %s: %s", rname,
                                  sk_err_text(rc));
     }
-    if (replica && rc == 0 && w.role != SK_ROLE_REPLICA)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "worker '%s' exists and is not a replica",
-                             pos[0]);
+    if (server_role && rc == 0 && w.role != server_role)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "worker '%s' exists and is not a %s", pos[0],
+                             rname);
     if (replica && rc == 0 && (rc = sk_store_repl_enable(a->store, 1)))
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot switch the replication log on: %s",
                              sk_err_text(rc));

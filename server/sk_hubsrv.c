@@ -1,0 +1,507 @@
+/*
+ * sk_hubsrv.c - a hub of centres, both sides (contract in sk_hubsrv.h; docs/REPLICATION.md
+ * "Hub of centres"; the wire form is PROTOCOL.md section 3.18).
+ *
+ * Must never: send anything of a case but what sk_deid_record keeps (the centre side packs
+ * nothing else: storage/sk_hub.c), store a push under another centre than the one the
+ * session's key is enrolled for, store a push with anything identifying in it, move the
+ * centre's cursor before the hub acknowledged, or log content.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "sk_hubsrv.h"
+
+#include "sk_err.h"
+#include "sk_hub.h"
+#include "sk_hubmsg.h"
+#include "sk_link.h"
+#include "sk_log.h"
+#include "sk_session.h"
+
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_PENDING 16  /* HUB_PUSHes at the writer at once, from every centre together */
+#define BATCH_ITEMS 128 /* cases in one HUB_PUSH */
+#define FEED_BACKOFF_MS 5000u
+
+typedef struct sk_hub {
+    sk_server *srv;
+    unsigned pending; /* hub: pushes at the writer (loop thread) */
+    /* centre */
+    int stop; /* atomic */
+    pthread_t thread;
+    int thread_started;
+    sk_uri_addr addr;
+    uint8_t pin[SK_TLS_PIN_LEN];
+    int plaintext;
+    char code[SK_URI_MAX_CODE + 1];
+    uint8_t priv[SK_PRIVKEY_LEN], pub[SK_PUBKEY_LEN];
+    uint8_t pidkey[SK_DEID_KEY_LEN]; /* the pseudonyms' key: never leaves the centre */
+    uint64_t device;
+    sk_tls_ctx *tls;
+    sk_link_peer peer;
+} sk_hub;
+
+/* ---- hub: taking a centre's push ------------------------------------------------------------- */
+
+typedef struct push_arg {
+    uint8_t *body; /* the frame body, copied */
+    size_t len;
+    char centre[SK_MAX_NAME + 1];
+    uint64_t upto;
+    uint32_t nitems, stored, bad_item, bad_key;
+} push_arg;
+
+static int push_call(sk_store *st, MDB_txn *txn, sk_wreq *w)
+{
+    push_arg *a = w->call_arg;
+    sk_hub_push p;
+    uint32_t rid;
+    char detail[96];
+    w->rc = 0;
+    int rc = sk_hub_push_decode(a->body, a->len, &rid, &p);
+    if (rc) {
+        w->rc = rc;
+        return 0;
+    }
+    a->upto = p.upto;
+    a->nitems = p.nitems;
+    rc = sk_hub_store_txn(st, txn, a->centre, &p, w->now_ms, &a->stored, &a->bad_item, &a->bad_key);
+    if (rc == -SK_E_FORBIDDEN || rc == -SK_E_BAD_VALUE) {
+        w->rc = rc; /* refused before anything was written */
+        return 0;
+    }
+    if (rc)
+        return rc;
+    snprintf(detail, sizeof(detail), "items=%u stored=%u upto=%llu", a->nitems, a->stored,
+             (unsigned long long)a->upto);
+    return sk_store_audit_txn(st, txn, w->now_ms, "hub_push", a->centre, w->device, detail);
+}
+
+static sk_wreq *hub_on_push(sk_server *srv, sk_session *s, const char *centre, uint64_t device,
+                            const uint8_t *body, size_t len)
+{
+    sk_hub *h = srv->hub;
+    sk_hub_push p;
+    uint32_t rid = 0;
+    /* checked here too, so a malformed push costs no copy and no writer turn */
+    int rc = sk_hub_push_decode(body, len, &rid, &p);
+    if (rc) {
+        sk_log(SK_LOG_INFO, "hub_push_refused", "centre=%s code=%s", centre, sk_err_name(rc));
+        sk_session_send_error(s, rid, rc, NULL);
+        return NULL;
+    }
+    if (h->pending >= MAX_PENDING) {
+        sk_session_send_error(s, rid, -SK_E_TOO_MANY_INFLIGHT, NULL);
+        return NULL;
+    }
+    push_arg *a = calloc(1, sizeof(*a));
+    sk_wreq *w = a ? sk_wreq_new(SK_WREQ_CALL, 0) : NULL;
+    if (a)
+        a->body = malloc(len);
+    if (!a || !w || !a->body) {
+        if (a)
+            free(a->body);
+        free(a);
+        sk_wreq_free(w);
+        sk_session_send_error(s, rid, -SK_E_NOMEM, NULL);
+        return NULL;
+    }
+    memcpy(a->body, body, len);
+    a->len = len;
+    snprintf(a->centre, sizeof(a->centre), "%s", centre);
+    w->call = push_call;
+    w->call_arg = a;
+    w->rid = rid;
+    w->device = device;
+    w->now_ms = sk_now_ms();
+    h->pending++;
+    return w;
+}
+
+static void hub_push_done(sk_server *srv, sk_session *s, sk_wreq *w)
+{
+    push_arg *a = w->call_arg;
+    if (w->call != push_call || !a)
+        return;
+    if (srv->hub && srv->hub->pending)
+        srv->hub->pending--;
+    if (s && w->rc) {
+        char msg[96] = "";
+        if (w->rc == -SK_E_FORBIDDEN)
+            snprintf(msg, sizeof(msg), "item %u: %s %u may not leave a centre", a->bad_item,
+                     a->bad_key ? "field" : "an entry or past value of field", a->bad_key);
+        sk_log(SK_LOG_WARN, "hub_push_refused", "centre=%s code=%s item=%u field=%u", a->centre,
+               sk_err_name(w->rc), a->bad_item, a->bad_key);
+        sk_session_send_error(s, w->rid, w->rc, msg[0] ? msg : NULL);
+    } else if (s) {
+        sk_buf b = SK_BUF_INIT;
+        sk_hub_ack ack = {a->upto, a->stored, sk_now_ms()};
+        if (sk_hub_ack_encode(&b, w->rid, &ack) == 0)
+            (void)sk_session_send_frame(s, &b); /* closes the session when it fails */
+        else
+            sk_session_send_error(s, w->rid, -SK_E_NOMEM, NULL);
+        sk_buf_free(&b);
+        sk_log(SK_LOG_INFO, "hub_push", "centre=%s items=%u stored=%u upto=%llu", a->centre,
+               a->nitems, a->stored, (unsigned long long)a->upto);
+    }
+    free(a->body);
+    free(a);
+    w->call_arg = NULL;
+}
+
+static const sk_hub_hooks k_hub_hooks = {hub_on_push, hub_push_done};
+
+/* ---- centre: feeding the hub ----------------------------------------------------------------- */
+
+static int stopping(sk_hub *h)
+{
+    return __atomic_load_n(&h->stop, __ATOMIC_ACQUIRE);
+}
+
+static void nap(sk_hub *h, uint64_t ms)
+{
+    for (uint64_t t = 0; t < ms && !stopping(h); t += 50)
+        usleep(50 * 1000);
+}
+
+static int local_u64(sk_store *st, MDB_txn *txn, const char *name, uint64_t *out)
+{
+    uint8_t b[8];
+    size_t n = 0;
+    int rc = sk_store_local_get_txn(st, txn, name, b, sizeof(b), &n);
+    *out = 0;
+    if (rc == -SK_E_NOT_FOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (n != 8)
+        return -SK_E_STORE_IO;
+    *out = sk_be64_get(b);
+    return 0;
+}
+
+static int local_put_u64(sk_store *st, MDB_txn *txn, const char *name, uint64_t v)
+{
+    uint8_t b[8];
+    sk_be64_put(b, v);
+    return sk_store_local_put_txn(st, txn, name, b, 8);
+}
+
+/* Write local items (name, value pairs, NULL-ended) in one transaction of the centre's store. */
+static int local_write(sk_hub *h, const char *n1, uint64_t v1, const char *n2, uint64_t v2)
+{
+    sk_store *st = h->srv->store;
+    MDB_txn *txn;
+    int rc = sk_store_write_begin(st, &txn);
+    if (rc)
+        return sk_store_mdb_err(rc);
+    if ((rc = local_put_u64(st, txn, n1, v1)) || (n2 && (rc = local_put_u64(st, txn, n2, v2)))) {
+        sk_store_write_abort(st, txn);
+        return rc;
+    }
+    rc = sk_store_write_commit(st, txn);
+    return rc ? sk_store_mdb_err(rc) : 0;
+}
+
+static int hs_enrolled(void *arg, uint64_t device)
+{
+    sk_hub *h = arg;
+    int rc = local_write(h, "hub_device", device, NULL, 0);
+    if (rc)
+        return rc;
+    h->device = device;
+    sk_log(SK_LOG_INFO, "hub_enrolled", "device=%llu", (unsigned long long)device);
+    return 0;
+}
+
+/* Where the feed stands: the cursor (0 again when the store began a new epoch since: every
+ * case is sent again), the store's last seq and its epoch. */
+static int feed_position(sk_hub *h, MDB_txn *txn, uint64_t *cursor, uint64_t *last, uint64_t *epoch)
+{
+    sk_store *st = h->srv->store;
+    sk_store_epoch ep;
+    uint64_t at_epoch;
+    int rc;
+    if ((rc = sk_store_epoch_get_txn(st, txn, &ep)) ||
+        (rc = local_u64(st, txn, "hub_upto", cursor)) ||
+        (rc = local_u64(st, txn, "hub_epoch", &at_epoch)) ||
+        (rc = sk_store_seq_get_txn(st, txn, last)))
+        return rc;
+    *epoch = ep.epoch;
+    if (at_epoch != ep.epoch)
+        *cursor = 0;
+    return 0;
+}
+
+static int feed_pending(sk_hub *h)
+{
+    MDB_txn *txn;
+    uint64_t cursor = 0, last = 0, epoch = 0;
+    if (mdb_txn_begin(sk_store_env(h->srv->store), NULL, MDB_RDONLY, &txn))
+        return 0;
+    int rc = feed_position(h, txn, &cursor, &last, &epoch);
+    mdb_txn_abort(txn);
+    return rc == 0 && cursor < last;
+}
+
+/* Wait for the answer to rid: 0 with *ack, or -1 (l->why; *code for what no retry cures). */
+static int await_ack(sk_link *l, uint32_t rid, sk_hub_ack *ack, int *code)
+{
+    for (int frames = 0; frames < 64; frames++) {
+        const uint8_t *body;
+        uint32_t len, arid = 0;
+        if (sk_link_frame(l, &body, &len, SK_LINK_IO_MS))
+            return -1;
+        int rc = sk_hub_ack_decode(body, len, &arid, ack);
+        if (rc == 0 && arid == rid)
+            return 0;
+        if (rc == -SK_E_UNKNOWN_TYPE) {
+            int says = sk_link_peer_says(l, body, len, code);
+            if (says == 1)
+                return -1;
+            if (says == 0)
+                continue;
+        }
+        snprintf(l->why, sizeof(l->why), "unexpected frame from the hub (%s)",
+                 sk_err_name(rc ? rc : -SK_E_BAD_VALUE));
+        return -1;
+    }
+    snprintf(l->why, sizeof(l->why), "no HUB_ACK from the hub");
+    return -1;
+}
+
+/* One connection: handshake, then send batches until the hub holds everything. Returns 0 or a
+ * code no retry cures. */
+static int feed_session(sk_hub *h)
+{
+    sk_link l;
+    sk_link_hs hs;
+    uint32_t max_frame = 0, rid = 0;
+    int code = 0;
+    sk_buf items = SK_BUF_INIT, out = SK_BUF_INIT;
+    sk_link_init(&l, &h->peer);
+    memset(&hs, 0, sizeof(hs));
+    hs.device = h->device;
+    hs.priv = h->priv;
+    hs.pub = h->pub;
+    hs.code = h->code;
+    hs.label = "centre";
+    hs.app = "sakhi-server-centre";
+    hs.caps = SK_CAP_HUB;
+    hs.role = SK_ROLE_CENTRE;
+    hs.max_frame = h->srv->cfg->max_frame;
+    hs.enroll_hint = "sakhi-admin enroll-code --centre NAME, on the hub";
+    hs.enrolled = hs_enrolled;
+    hs.arg = h;
+    if (sk_link_open(&l) || sk_link_handshake(&l, &hs, &max_frame, &code))
+        goto out;
+    sk_frame_reader_set_max(&l.rd, max_frame);
+    for (int batches = 0; !stopping(h) && batches < 100000; batches++) {
+        MDB_txn *txn;
+        uint64_t cursor, last, epoch, upto = 0;
+        uint32_t n = 0;
+        int rc =
+            sk_store_mdb_err(mdb_txn_begin(sk_store_env(h->srv->store), NULL, MDB_RDONLY, &txn));
+        if (rc == 0) {
+            sk_buf_reset(&items);
+            rc = feed_position(h, txn, &cursor, &last, &epoch);
+            if (rc == 0)
+                rc = sk_hub_collect_txn(h->srv->store, txn, cursor, h->pidkey, BATCH_ITEMS,
+                                        max_frame / 2, &items, &n, &upto);
+            mdb_txn_abort(txn);
+        }
+        if (rc) {
+            snprintf(l.why, sizeof(l.why), "cannot read the cases to send: %s", sk_err_name(rc));
+            goto out;
+        }
+        if (n == 0) {
+            /* nothing in the change log past the cursor: the seqs up to last changed nothing
+             * still held (or nothing at all) */
+            if (cursor < last && (rc = local_write(h, "hub_upto", last, "hub_epoch", epoch)))
+                snprintf(l.why, sizeof(l.why), "cannot keep the cursor: %s", sk_err_name(rc));
+            break;
+        }
+        sk_hub_push p = {cursor, upto, epoch, items.data, items.len, n, sk_now_ms()};
+        sk_hub_ack ack;
+        rid = rid == UINT32_MAX ? 1 : rid + 1;
+        sk_buf_reset(&out);
+        if ((rc = sk_hub_push_encode(&out, rid, &p))) {
+            snprintf(l.why, sizeof(l.why), "cannot encode HUB_PUSH: %s", sk_err_name(rc));
+            goto out;
+        }
+        if (sk_link_send(&l, out.data, out.len) || await_ack(&l, rid, &ack, &code))
+            goto out;
+        if (ack.upto != upto) {
+            snprintf(l.why, sizeof(l.why), "the hub acknowledged %llu, not %llu",
+                     (unsigned long long)ack.upto, (unsigned long long)upto);
+            goto out;
+        }
+        if ((rc = local_write(h, "hub_upto", upto, "hub_epoch", epoch))) {
+            snprintf(l.why, sizeof(l.why), "cannot keep the cursor: %s", sk_err_name(rc));
+            goto out;
+        }
+        sk_log(SK_LOG_DEBUG, "hub_sent", "cases=%u stored=%u upto=%llu", n, ack.stored,
+               (unsigned long long)upto);
+    }
+out:
+    if (l.why[0] && !stopping(h))
+        sk_log(code ? SK_LOG_ERROR : SK_LOG_WARN, "hub_disconnected", "hub=%s:%u reason=\"%s\"",
+               h->addr.host, (unsigned)h->addr.port, l.why);
+    sk_link_close(&l);
+    sk_buf_free(&items);
+    sk_buf_free(&out);
+    if (code == -SK_E_ENROLL_CODE || code == -SK_E_FORBIDDEN || code == -SK_E_REVOKED ||
+        code == -SK_E_AUTH_FAILED || code == -SK_E_STATE)
+        return code;
+    return l.why[0] && !stopping(h) ? -1 : 0;
+}
+
+static void *feed_main(void *arg)
+{
+    sk_hub *h = arg;
+    int said = 0;
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "sk-hubfeed");
+#endif
+    while (!stopping(h)) {
+        int rc = feed_pending(h) ? feed_session(h) : 0;
+        if (rc < -1 && !said) {
+            sk_log(SK_LOG_ERROR, "hub_stopped", "code=%s action=check_enrollment", sk_err_name(rc));
+            said = 1;
+        }
+        nap(h, rc < -1 ? 5 * FEED_BACKOFF_MS : rc ? FEED_BACKOFF_MS : h->srv->cfg->hub_interval_ms);
+    }
+    return NULL;
+}
+
+static int centre_setup(sk_hub *h, char *err, size_t errcap)
+{
+    const sk_config *cfg = h->srv->cfg;
+    sk_store *st = h->srv->store;
+    MDB_txn *txn;
+    int rc;
+    if (strncmp(cfg->to_hub, "sakhi:", 6) == 0) {
+        sk_enroll_uri u;
+        char e[160];
+        if (sk_uri_parse(&u, cfg->to_hub, e, sizeof(e))) {
+            snprintf(err, errcap, "--to-hub: %s", e);
+            return -1;
+        }
+        h->addr = u.addrs[0];
+        memcpy(h->pin, u.pin, sizeof(h->pin));
+        snprintf(h->code, sizeof(h->code), "%s", u.code);
+    } else if (sk_uri_addr_parse(&h->addr, cfg->to_hub)) {
+        snprintf(err, errcap, "--to-hub '%s': expected HOST:PORT or an enrollment URI",
+                 cfg->to_hub);
+        return -1;
+    }
+    h->plaintext = cfg->to_hub_plaintext;
+    if (h->plaintext && !sk_config_is_loopback(h->addr.host)) {
+        snprintf(err, errcap, "--to-hub-plaintext: only to a hub on this machine (loopback)");
+        return -1;
+    }
+    if ((rc = sk_store_mdb_err(sk_store_write_begin(st, &txn))))
+        goto fail;
+    size_t n = 0;
+    uint8_t kept[SK_TLS_PIN_LEN];
+    rc = sk_store_local_get_txn(st, txn, "hub_pin", kept, sizeof(kept), &n);
+    if (rc && rc != -SK_E_NOT_FOUND)
+        goto abort;
+    if (h->code[0]) {
+        if ((rc = sk_store_local_put_txn(st, txn, "hub_pin", h->pin, sizeof(h->pin))))
+            goto abort;
+    } else if (rc == 0 && n == sizeof(kept)) {
+        memcpy(h->pin, kept, sizeof(kept));
+    } else if (!h->plaintext) {
+        sk_store_write_abort(st, txn);
+        snprintf(err, errcap,
+                 "--to-hub: no pin of the hub's key yet; give the enrollment URI (sakhi-admin "
+                 "enroll-code --centre NAME, on the hub) on the first start");
+        return -1;
+    }
+    if ((rc = local_u64(st, txn, "hub_device", &h->device)))
+        goto abort;
+    if ((rc = sk_store_mdb_err(sk_store_write_commit(st, txn))))
+        goto fail;
+    if (sk_link_keys(cfg, "hub", h->priv, h->pub, err, errcap) ||
+        sk_link_secret(cfg, "hub-pid", h->pidkey, err, errcap))
+        return -1;
+    if (!h->plaintext && sk_tls_ctx_new_client(&h->tls, h->pin, err, errcap))
+        return -1;
+    h->peer.addr = h->addr;
+    h->peer.plaintext = h->plaintext;
+    h->peer.tls = h->tls;
+    h->peer.stop = &h->stop;
+    h->peer.what = "the hub";
+    return 0;
+abort:
+    sk_store_write_abort(st, txn);
+fail:
+    snprintf(err, errcap, "cannot prepare the feed to the hub: %s", sk_err_text(rc));
+    return -1;
+}
+
+/* ---- setup ------------------------------------------------------------------------------------ */
+
+int sk_hub_init(sk_server *srv, char *err, size_t errcap)
+{
+    const sk_config *cfg = srv->cfg;
+    if (!cfg->hub && !cfg->to_hub[0])
+        return 0;
+    sk_hub *h = calloc(1, sizeof(*h));
+    if (!h) {
+        snprintf(err, errcap, "out of memory");
+        return 3;
+    }
+    srv->hub = h;
+    h->srv = srv;
+    if (cfg->hub) {
+        srv->hub_hooks = &k_hub_hooks;
+        sk_log(SK_LOG_INFO, "hub_serving", "centres=enrolled_with_role_centre");
+        return 0;
+    }
+    if (centre_setup(h, err, errcap))
+        return 2;
+    if (pthread_create(&h->thread, NULL, feed_main, h)) {
+        snprintf(err, errcap, "cannot start the hub feed thread");
+        return 3;
+    }
+    h->thread_started = 1;
+    sk_log(SK_LOG_INFO, "hub_feed", "hub=%s:%u transport=%s device=%llu", h->addr.host,
+           (unsigned)h->addr.port, h->plaintext ? "plaintext" : "tls",
+           (unsigned long long)h->device);
+    return 0;
+}
+
+void sk_hub_stop(sk_server *srv)
+{
+    sk_hub *h = srv->hub;
+    if (!h)
+        return;
+    __atomic_store_n(&h->stop, 1, __ATOMIC_RELEASE);
+    if (h->thread_started) {
+        pthread_join(h->thread, NULL);
+        h->thread_started = 0;
+    }
+}
+
+void sk_hub_free(sk_server *srv)
+{
+    sk_hub *h = srv->hub;
+    if (!h)
+        return;
+    sk_hub_stop(srv);
+    sk_tls_ctx_free(h->tls);
+    OPENSSL_cleanse(h->priv, sizeof(h->priv));
+    OPENSSL_cleanse(h->pidkey, sizeof(h->pidkey));
+    srv->hub = NULL;
+    srv->hub_hooks = NULL;
+    free(h);
+}

@@ -1,0 +1,140 @@
+/*
+ * admin_hub.c - sakhi-admin hub: where a hub of centres stands (docs/REPLICATION.md, "Hub of
+ * centres"). On a hub's data directory, the centres it has heard from: how far each one's cases
+ * reached, its epoch, how many cases it holds and when it last sent. On a centre's, the feed:
+ * the cursor the hub acknowledged and how many changes are still to send. Counts only.
+ */
+#include "admin.h"
+
+#include "sk_err.h"
+#include "sk_hub.h"
+#include "sk_json.h"
+#include "sk_sample.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char k_hub_help[] =
+    "usage: sakhi-admin hub [--json]\n"
+    "\n"
+    "On a hub (sakhi-server --hub): each centre it has heard from, with the cursor up to which\n"
+    "it holds the centre's cases (the centre's change sequence), the centre store's epoch, the\n"
+    "cases held and when the centre last sent. On a centre (sakhi-server --to-hub): the cursor\n"
+    "the hub acknowledged, the store's last change and how many are still to send.\n"
+    "sakhi-admin report on a hub gives the figures of all centres and of each.\n";
+
+typedef struct hub_ctx {
+    sk_admin *a;
+    sk_jw w;
+    size_t n;
+} hub_ctx;
+
+static int centre_row(const sk_hub_centre *c, void *p)
+{
+    hub_ctx *x = p;
+    char last[32];
+    sk_sample_format_time(c->last_ms, last);
+    if (x->a->json) {
+        sk_jw_obj_begin(&x->w);
+        sk_jw_key(&x->w, "centre");
+        sk_jw_cstr(&x->w, c->name);
+        sk_jw_key(&x->w, "upto");
+        sk_jw_uint(&x->w, c->upto);
+        sk_jw_key(&x->w, "epoch");
+        sk_jw_uint(&x->w, c->epoch);
+        sk_jw_key(&x->w, "cases");
+        sk_jw_uint(&x->w, c->cases);
+        sk_jw_key(&x->w, "last_push");
+        sk_jw_cstr(&x->w, last);
+        sk_jw_obj_end(&x->w);
+    } else {
+        if (x->n == 0)
+            printf("%-24s %12s %10s %s\n", "CENTRE", "UPTO", "CASES", "LAST PUSH");
+        printf("%-24s %12" PRIu64 " %10" PRIu64 " %s\n", c->name, c->upto, c->cases, last);
+    }
+    x->n++;
+    return 0;
+}
+
+static int local_u64(sk_store *st, MDB_txn *txn, const char *name, uint64_t *out)
+{
+    uint8_t b[8];
+    size_t n = 0;
+    int rc = sk_store_local_get_txn(st, txn, name, b, sizeof(b), &n);
+    *out = 0;
+    if (rc == -SK_E_NOT_FOUND)
+        return 0;
+    if (rc == 0 && n != 8)
+        rc = -SK_E_STORE_IO;
+    if (rc == 0)
+        *out = sk_be64_get(b);
+    return rc;
+}
+
+int sk_admin_cmd_hub(sk_admin *a, int argc, char **argv)
+{
+    int rc = sk_admin_parse(a, argc, argv, NULL, NULL, 0, 0, NULL, k_hub_help);
+    if (rc)
+        return rc;
+    if ((rc = sk_admin_open(a, 1)))
+        return rc;
+    MDB_txn *txn;
+    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    sk_buf b = SK_BUF_INIT;
+    hub_ctx x = {a, {0}, 0};
+    sk_jw_init(&x.w, &b, 0);
+    uint64_t upto = 0, device = 0, epoch = 0, last = 0;
+    sk_store_epoch ep;
+    if (a->json) {
+        sk_jw_obj_begin(&x.w);
+        sk_jw_key(&x.w, "centres");
+        sk_jw_arr_begin(&x.w);
+    }
+    rc = sk_hub_centres_txn(a->store, txn, centre_row, &x);
+    if (rc == 0 && (rc = local_u64(a->store, txn, "hub_device", &device)) == 0 &&
+        (rc = local_u64(a->store, txn, "hub_upto", &upto)) == 0 &&
+        (rc = local_u64(a->store, txn, "hub_epoch", &epoch)) == 0 &&
+        (rc = sk_store_seq_get_txn(a->store, txn, &last)) == 0)
+        rc = sk_store_epoch_get_txn(a->store, txn, &ep);
+    mdb_txn_abort(txn);
+    if (rc) {
+        sk_buf_free(&b);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    }
+    if (epoch != ep.epoch)
+        upto = 0; /* a new epoch since: everything is sent again */
+    if (a->json) {
+        sk_jw_arr_end(&x.w);
+        sk_jw_key(&x.w, "feed");
+        sk_jw_obj_begin(&x.w);
+        sk_jw_key(&x.w, "enrolled");
+        sk_jw_bool(&x.w, device != 0);
+        sk_jw_key(&x.w, "upto");
+        sk_jw_uint(&x.w, upto);
+        sk_jw_key(&x.w, "last_seq");
+        sk_jw_uint(&x.w, last);
+        sk_jw_key(&x.w, "behind");
+        sk_jw_uint(&x.w, last > upto ? last - upto : 0);
+        sk_jw_obj_end(&x.w);
+        sk_jw_obj_end(&x.w);
+        if (b.oom) {
+            sk_buf_free(&b);
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
+        }
+        printf("%.*s\n", (int)b.len, (const char *)b.data);
+    } else {
+        if (x.n == 0)
+            printf("no centre has sent cases to this store\n");
+        if (device)
+            printf("feed to the hub: acknowledged up to %" PRIu64 " of %" PRIu64 " (%" PRIu64
+                   " behind)\n",
+                   upto, last, last > upto ? last - upto : 0);
+        else
+            printf("this store sends no cases to a hub\n");
+    }
+    sk_buf_free(&b);
+    return 0;
+}
