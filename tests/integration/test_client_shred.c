@@ -31,8 +31,9 @@
 
 #include <cmocka.h>
 
-#include "sk_client_test.h"
+#include "sk_admin_run.h"
 #include "sk_client.h"
+#include "sk_client_test.h"
 #include "sk_testfixture.h"
 #include "sk_testserver.h"
 
@@ -140,25 +141,12 @@ static int slot_is_zero(const char *path, uint64_t slot)
 
 static void run_admin_erase(sk_ts *ts, const char *idtext)
 {
-    char out[700];
-    snprintf(out, sizeof(out), "%s/admin.out", ts->dir);
-    char *argv[] = {(char *)SAKHI_ADMIN_BIN,
-                    (char *)"--data",
-                    ts->data,
-                    (char *)"erase",
-                    (char *)idtext,
-                    (char *)"--reason",
-                    (char *)"survivor_request",
-                    NULL};
-    sk_proc p;
-    assert_int_equal(sk_proc_start(&p, argv, out), 0);
-    assert_int_equal(sk_proc_wait(&p, 30000), 0);
-    if (sk_proc_exit_code(&p) != 0) {
-        char *txt = NULL;
-        size_t n;
-        (void)sk_read_file(out, &txt, &n);
-        fail_msg("sakhi-admin erase exited %d: %s", sk_proc_exit_code(&p), txt ? txt : "");
-    }
+    const char *args[] = {"erase", idtext, "--reason", "survivor_request", NULL};
+    char *text = NULL;
+    int rc = sk_admin_ts(ts, NULL, args, &text);
+    if (rc != 0)
+        fail_msg("sakhi-admin erase exited %d: %s", rc, text);
+    free(text);
 }
 
 static void test_erasure_shreds_device_copy(void **state)

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "sk_admin_run.h"
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_testdevice.h"
@@ -57,26 +58,6 @@ static void capture(sakhi_client *c, char id[SAKHI_ID_STRLEN])
     int rc = sk_td_capture(id, c, "withheld", SAKHI_URGENCY_ROUTINE, 0);
     if (rc)
         fail_msg("save: %d %s", rc, sakhi_errmsg(c));
-}
-
-static int admin(const char *data, const char *const *args, char **text)
-{
-    char out[700];
-    const char *argv[16];
-    size_t n = 0;
-    snprintf(out, sizeof(out), "%s/admin.out", g_ts.dir);
-    argv[n++] = "--data";
-    argv[n++] = data;
-    while (*args && n < 15)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    int rc = sk_proc_run(SAKHI_ADMIN_BIN, argv, out, 30000);
-    if (text) {
-        size_t len;
-        *text = NULL;
-        (void)sk_read_file(out, text, &len);
-    }
-    return rc;
 }
 
 static size_t followups(const sk_record *r)
@@ -118,7 +99,7 @@ static void test_restore_gives_back_everything_once(void **state)
 
     snprintf(bak, sizeof(bak), "%s/centre.bak", g_ts.dir);
     const char *bargs[] = {"backup", bak, "--unencrypted", NULL};
-    assert_int_equal(admin(live, bargs, NULL), 0);
+    assert_int_equal(sk_admin_ts(&g_ts, live, bargs, NULL), 0);
     uint64_t backup_records = 0, backup_seq = 0;
     assert_int_equal(sk_ts_stats(&g_ts, &backup_records, &backup_seq), 0);
     assert_int_equal(backup_records, 7);
@@ -139,7 +120,7 @@ static void test_restore_gives_back_everything_once(void **state)
     char mk[700];
     snprintf(mk, sizeof(mk), "%s.keys/master.key", live);
     const char *rargs[] = {"restore", bak, rdir, "--master-key", mk, NULL};
-    assert_int_equal(admin(live, rargs, &text), 0);
+    assert_int_equal(sk_admin_ts(&g_ts, live, rargs, &text), 0);
     assert_non_null(strstr(text, "cannot come\nback from devices"));
     free(text);
     snprintf(g_ts.data, sizeof(g_ts.data), "%s", rdir);
@@ -147,7 +128,7 @@ static void test_restore_gives_back_everything_once(void **state)
 
     /* Before any device has come back, stats names them all as not reported. */
     const char *sargs[] = {"stats", NULL};
-    assert_int_equal(admin(rdir, sargs, &text), 0);
+    assert_int_equal(sk_admin_ts(&g_ts, rdir, sargs, &text), 0);
     assert_non_null(strstr(text, "replaced"));
     assert_non_null(strstr(text, "0 reported, 3 not yet"));
     free(text);
@@ -205,7 +186,7 @@ static void test_restore_gives_back_everything_once(void **state)
     assert_int_equal(records, 13);
 
     /* What stats tells the administrator. */
-    assert_int_equal(admin(rdir, sargs, &text), 0);
+    assert_int_equal(sk_admin_ts(&g_ts, rdir, sargs, &text), 0);
     char want[128];
     snprintf(want, sizeof(want), "history kept up to change %llu", (unsigned long long)backup_seq);
     assert_non_null(strstr(text, want));

@@ -27,9 +27,8 @@
 
 static void run_admin(sk_ts *ts, const char *const *args)
 {
-    char out[700], *text = NULL;
-    snprintf(out, sizeof(out), "%s/admin.out", ts->dir);
-    int rc = sk_admin_textv(&text, out, ts->data, args);
+    char *text = NULL;
+    int rc = sk_admin_ts(ts, NULL, args, &text);
     if (rc != 0)
         fail_msg("sakhi-admin exited %d: %s", rc, text);
     free(text);

@@ -23,18 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int admin(sk_ts *ts, const char *data, const char *const *args, char **out_text)
-{
-    char out[700], *text = NULL;
-    snprintf(out, sizeof(out), "%s/admin.out", ts->dir);
-    int rc = sk_admin_textv(&text, out, data, args);
-    if (out_text)
-        *out_text = text;
-    else
-        free(text);
-    return rc;
-}
-
 static void push_n(sk_tc *c, uint64_t first_op, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -74,7 +62,7 @@ static void test_restore_and_copy_begin_epochs(void **state)
 
     snprintf(bak, sizeof(bak), "%s/centre.bak", ts.dir);
     const char *bargs[] = {"backup", bak, "--unencrypted", NULL};
-    assert_int_equal(admin(&ts, live_dir, bargs, NULL), 0);
+    assert_int_equal(sk_admin_ts(&ts, live_dir, bargs, NULL), 0);
     push_n(&c, 6, 5);
     sk_tc_close(&c);
     assert_int_equal(sk_ts_stop(&ts, 10000), 0);
@@ -86,7 +74,7 @@ static void test_restore_and_copy_begin_epochs(void **state)
     char mk[700];
     snprintf(mk, sizeof(mk), "%s.keys/master.key", live_dir);
     const char *rargs[] = {"restore", bak, rdir, "--master-key", mk, NULL};
-    assert_int_equal(admin(&ts, live_dir, rargs, &text), 0);
+    assert_int_equal(sk_admin_ts(&ts, live_dir, rargs, &text), 0);
     assert_non_null(text);
     assert_non_null(strstr(text, "cannot come\nback from devices"));
     assert_non_null(strstr(text, "standby"));

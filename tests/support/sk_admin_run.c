@@ -11,6 +11,7 @@
 #include "sk_admin_run.h"
 
 #include "sk_proc.h"
+#include "sk_testserver.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -145,4 +146,16 @@ int sk_admin_fx_teardown(void **state)
 {
     sk_admin_teardown(*state);
     return 0;
+}
+
+int sk_admin_ts(const struct sk_ts *ts, const char *data, const char *const *args, char **text)
+{
+    char out[sizeof(ts->dir) + 16], *t = NULL;
+    snprintf(out, sizeof(out), "%s/admin.out", ts->dir);
+    int rc = sk_admin_textv(&t, out, data ? data : ts->data, args);
+    if (text)
+        *text = t;
+    else
+        free(t);
+    return rc;
 }

@@ -40,6 +40,11 @@ int sk_admin_fx_teardown(void **state);
 int sk_admin_text(char **text, const char *out_path, const char *data, const char *first, ...);
 /* sk_admin_text with the arguments as a NULL-ended array. */
 int sk_admin_textv(char **text, const char *out_path, const char *data, const char *const *args);
+/* sk_admin_textv beside a test server (sk_testserver.h): on data (NULL: the server's data
+ * directory), the output kept in the server's temp dir; *text (may be NULL; the caller frees
+ * it) gets the output. */
+struct sk_ts;
+int sk_admin_ts(const struct sk_ts *ts, const char *data, const char *const *args, char **text);
 /* A whole file, NUL-terminated (caller frees); "" (allocated) when it cannot be read.
  * *len_out (may be NULL) gets its length. */
 char *sk_admin_slurp(const char *path, size_t *len_out);
