@@ -34,6 +34,7 @@
 #include "sk_admin_run.h"
 #include "sk_client.h"
 #include "sk_client_test.h"
+#include "sk_clientpeek.h"
 #include "sk_testfixture.h"
 #include "sk_testserver.h"
 
@@ -95,48 +96,6 @@ static void capture(sakhi_client *c, const char *name, const char *phone, const 
     if (rc)
         fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
     sakhi_referral_free(r);
-}
-
-/* The raw `records` value of id as the store holds it (sealed: slot || nonce || ct || tag). */
-static uint8_t *raw_value(sakhi_client *c, const char *idtext, size_t *n)
-{
-    sk_id id;
-    MDB_txn *txn;
-    MDB_val k, v;
-    assert_int_equal(sk_id_from_str(&id, idtext), 0);
-    assert_int_equal(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn), 0);
-    k.mv_data = id.b;
-    k.mv_size = 16;
-    assert_int_equal(mdb_get(txn, c->dbi_records, &k, &v), 0);
-    uint8_t *out = malloc(v.mv_size);
-    assert_non_null(out);
-    memcpy(out, v.mv_data, v.mv_size);
-    *n = v.mv_size;
-    mdb_txn_abort(txn);
-    return out;
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/* 1 when the 32 random bytes of slot in the key file at path are all zeros. */
-static int slot_is_zero(const char *path, uint64_t slot)
-{
-    char *buf;
-    size_t len;
-    assert_int_equal(sk_read_file(path, &buf, &len), 0);
-    assert_true(len >= (slot + 1) * 64);
-    int zero = 1;
-    for (size_t i = 0; i < 32; i++)
-        if (buf[slot * 64 + 16 + i] != 0)
-            zero = 0;
-    free(buf);
-    return zero;
 }
 
 static void run_admin_erase(sk_ts *ts, const char *idtext)
@@ -207,8 +166,10 @@ static void test_erasure_shreds_device_copy(void **state)
     /* Before the erasure: the record's sealed bytes as they sit in data.mdb, the key file and
      * a copy of the whole store directory. */
     size_t rawn;
-    uint8_t *raw = raw_value(c, id_er, &rawn);
-    uint64_t slot = be64(raw);
+    sk_id rid;
+    assert_int_equal(sk_id_from_str(&rid, id_er), 0);
+    uint8_t *raw = sk_peek_record(c, &rid, &rawn);
+    uint64_t slot = sk_peek_slot(raw);
     snprintf(p1, sizeof(p1), "%s/data.mdb", dev);
     char *file;
     size_t flen;
@@ -225,7 +186,7 @@ static void test_erasure_shreds_device_copy(void **state)
     assert_true(contains(pt.data, pt.len, CANARY_NAME, strlen(CANARY_NAME)));
     sk_vault_buf_wipe(&pt);
     snprintf(p1, sizeof(p1), "%s/keys.db", dev);
-    assert_false(slot_is_zero(p1, slot));
+    assert_false(sk_peek_slot_zero(p1, slot));
     assert_int_equal(sk_copy_file(p1, keys_before), 0);
     assert_int_equal(mkdir(bak, 0700), 0);
     const char *files[] = {"data.mdb", "keys.db"};
@@ -269,7 +230,7 @@ static void test_erasure_shreds_device_copy(void **state)
     /* (b) Everything the device holds, PIN included: reopen, unwrap the keys, try the bytes. */
     c = open_store(dev);
     snprintf(p1, sizeof(p1), "%s/keys.db", dev);
-    assert_true(slot_is_zero(p1, slot));
+    assert_true(sk_peek_slot_zero(p1, slot));
     assert_int_equal(sk_lstore_record_open_raw(c, NULL, &idb, raw, rawn, &pt), SAKHI_EFORMAT);
     assert_int_equal(pt.len, 0);
     sk_buf_free(&pt);

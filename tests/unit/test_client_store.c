@@ -22,6 +22,7 @@
 
 #include "sk_client_test.h"
 #include "sk_client.h"
+#include "sk_clientpeek.h"
 #include "sk_proc.h"
 
 #define CANARY_NAME "Canary-Name-7Q2X"
@@ -511,40 +512,8 @@ static int file_has(const char *path, const uint8_t *needle, size_t n)
 static int slot_zero(uint64_t slot)
 {
     char p[400];
-    uint8_t b[32];
     snprintf(p, sizeof(p), "%s/keys.db", store_path());
-    FILE *f = fopen(p, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, (long)(slot * 64 + 16), SEEK_SET), 0);
-    assert_int_equal(fread(b, 1, 32, f), 32);
-    fclose(f);
-    for (int i = 0; i < 32; i++)
-        if (b[i])
-            return 0;
-    return 1;
-}
-
-/* A copy of the raw records value of id (slot || sealed state). */
-static uint8_t *raw_record(sakhi_client *c, const sk_id *id, size_t *n)
-{
-    MDB_txn *txn;
-    MDB_val k = {16, (void *)id->b}, v;
-    assert_int_equal(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn), 0);
-    assert_int_equal(mdb_get(txn, c->dbi_records, &k, &v), 0);
-    uint8_t *out = malloc(v.mv_size);
-    assert_non_null(out);
-    memcpy(out, v.mv_data, v.mv_size);
-    *n = v.mv_size;
-    mdb_txn_abort(txn);
-    return out;
-}
-
-static uint64_t slot_of(const uint8_t *raw)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | raw[i];
-    return v;
+    return sk_peek_slot_zero(p, slot);
 }
 
 static size_t meta_marks(sakhi_client *c)
@@ -581,8 +550,8 @@ static void test_erase_shreds_record_key(void **state)
     assert_int_equal(sakhi_followup_add(c, a, CANARY_FOLLOWUP), 0);
     assert_int_equal(sk_id_from_str(&ia, a), 0);
     assert_int_equal(sk_id_from_str(&ib, b), 0);
-    uint8_t *ra = raw_record(c, &ia, &na), *rb = raw_record(c, &ib, &nb);
-    assert_int_not_equal(slot_of(ra), slot_of(rb)); /* one key per record */
+    uint8_t *ra = sk_peek_record(c, &ia, &na), *rb = sk_peek_record(c, &ib, &nb);
+    assert_int_not_equal(sk_peek_slot(ra), sk_peek_slot(rb)); /* one key per record */
     assert_int_equal(file_size("keys.db"), 2 * 64);
     assert_int_equal(sk_lstore_record_open_raw(c, NULL, &ia, ra, na, &pt), 0);
     sk_vault_buf_wipe(&pt);
@@ -590,10 +559,10 @@ static void test_erase_shreds_record_key(void **state)
     MDB_txn *txn;
     assert_int_equal(sk_lstore_txn(c, 0, &txn), 0);
     assert_int_equal(sk_lstore_rstate_del(c, txn, &ia), 0);
-    assert_false(slot_zero(slot_of(ra))); /* nothing before the commit */
+    assert_false(slot_zero(sk_peek_slot(ra))); /* nothing before the commit */
     assert_int_equal(sk_lstore_commit(c, txn), 0);
-    assert_true(slot_zero(slot_of(ra)));
-    assert_false(slot_zero(slot_of(rb)));
+    assert_true(slot_zero(sk_peek_slot(ra)));
+    assert_false(slot_zero(sk_peek_slot(rb)));
     assert_int_equal(meta_marks(c), 0);
     sakhi_record *rec = NULL;
     assert_int_equal(sakhi_record_get(&rec, c, a), SAKHI_ENOTFOUND);
@@ -609,11 +578,11 @@ static void test_erase_shreds_record_key(void **state)
     c->kr_batch = 0; /* as if the process died right after mdb_txn_commit */
     c->nshred = 0;
     assert_int_equal(mdb_txn_commit(txn), 0);
-    assert_false(slot_zero(slot_of(rb)));
+    assert_false(slot_zero(sk_peek_slot(rb)));
     assert_int_equal(meta_marks(c), 1);
     sakhi_close(c);
     c = open_ok("246813");
-    assert_true(slot_zero(slot_of(rb)));
+    assert_true(slot_zero(sk_peek_slot(rb)));
     assert_int_equal(meta_marks(c), 0);
 
     /* An aborted write gives its new slot back (zeroed, the file cut back). */
@@ -785,11 +754,11 @@ static void test_format1_store_migrates(void **state)
     sk_id ib;
     size_t nb;
     assert_int_equal(sk_id_from_str(&ib, b), 0);
-    uint8_t *rb = raw_record(c, &ib, &nb);
+    uint8_t *rb = sk_peek_record(c, &ib, &nb);
     assert_int_equal(sk_lstore_txn(c, 0, &txn), 0);
     assert_int_equal(sk_lstore_rstate_del(c, txn, &ib), 0);
     assert_int_equal(sk_lstore_commit(c, txn), 0);
-    assert_true(slot_zero(slot_of(rb)));
+    assert_true(slot_zero(sk_peek_slot(rb)));
     assert_int_equal(sakhi_pending_count(&pending, c), 0);
     assert_int_equal(pending, 2);
     free(rb);
