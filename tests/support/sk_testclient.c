@@ -71,32 +71,42 @@ static int tls_flush(sk_tc *c)
     }
 }
 
-/* Run the handshake to its end (bounded by the receive timeout). */
-static int tls_handshake(sk_tc *c)
+/* Wait until end (wall ms) for bytes on fd and read up to cap of them into buf: 0 with
+ * *got > 0, SK_TC_EOF when the peer closed or the read failed, or -SK_E_TIMEOUT. */
+static int recv_until(int fd, void *buf, size_t cap, uint64_t end, size_t *got)
 {
-    uint8_t buf[16384];
-    uint64_t end;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    end = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u + (uint64_t)c->timeout_ms;
-    int rc = tls_flush(c);
-    while (rc == 0 && !sk_tls_handshake_done(c->tls)) {
-        gettimeofday(&tv, NULL);
-        uint64_t now = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+    for (;;) {
+        uint64_t now = wall_ms();
         if (now >= end)
             return -SK_E_TIMEOUT;
-        struct pollfd pfd = {c->fd, POLLIN, 0};
+        struct pollfd pfd = {fd, POLLIN, 0};
         int pr = poll(&pfd, 1, (int)(end - now));
         if (pr < 0 && errno == EINTR)
             continue;
         if (pr == 0)
             return -SK_E_TIMEOUT;
-        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+        ssize_t n = recv(fd, buf, cap, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return SK_TC_EOF;
-        rc = sk_tls_feed(c->tls, buf, (size_t)n);
+        *got = (size_t)n;
+        return 0;
+    }
+}
+
+/* Run the handshake to its end (bounded by the receive timeout). */
+static int tls_handshake(sk_tc *c)
+{
+    uint8_t buf[16384];
+    uint64_t end = wall_ms() + (uint64_t)c->timeout_ms;
+    int rc = tls_flush(c);
+    while (rc == 0 && !sk_tls_handshake_done(c->tls)) {
+        size_t n = 0;
+        int rrc = recv_until(c->fd, buf, sizeof(buf), end, &n);
+        if (rrc)
+            return rrc;
+        rc = sk_tls_feed(c->tls, buf, n);
         int frc = tls_flush(c); /* the alert too, when the handshake failed */
         if (rc == 0)
             rc = frc;
@@ -220,27 +230,17 @@ static int read_more(sk_tc *c, uint64_t end)
             if (sk_tls_peer_closed(c->tls))
                 return SK_TC_EOF;
         }
-        uint64_t now = wall_ms();
-        if (now >= end)
-            return -SK_E_TIMEOUT;
-        struct pollfd pfd = {c->fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, (int)(end - now));
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0)
-            return -SK_E_TIMEOUT;
-        ssize_t n = recv(c->fd, c->inbuf, sizeof(c->inbuf), 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return SK_TC_EOF;
+        size_t n = 0;
+        int rrc = recv_until(c->fd, c->inbuf, sizeof(c->inbuf), end, &n);
+        if (rrc)
+            return rrc;
         if (c->tls) {
-            int trc = sk_tls_feed(c->tls, c->inbuf, (size_t)n);
+            int trc = sk_tls_feed(c->tls, c->inbuf, n);
             if (trc)
                 return trc;
             continue;
         }
-        c->in_len = (size_t)n;
+        c->in_len = n;
         return 0;
     }
 }
