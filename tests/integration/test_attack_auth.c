@@ -55,6 +55,35 @@ static int setup_small_store(void **state)
     return start(state, extra);
 }
 
+/* A new connection that said HELLO as device (0: none yet) and got CHALLENGE, kept in *r. */
+static void hello_as(sk_fx *f, sk_tc *c, uint64_t device, sk_msg *r)
+{
+    sk_msg m;
+    sk_tc_init(c);
+    assert_int_equal(sk_tc_connect(c, f->ts.port), 0);
+    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(c));
+    m.u.hello.versions[0] = SK_PROTO_VERSION;
+    m.u.hello.nversions = 1;
+    m.u.hello.device = device;
+    m.u.hello.app = SK_STR("t");
+    assert_int_equal(sk_tc_send(c, &m), 0);
+    assert_int_equal(sk_tc_recv(c, r, -1), 0);
+    assert_int_equal(r->type, SK_MSG_CHALLENGE);
+}
+
+/* Send m on c and close it: the answer's type and (for ERROR) code and retry_ms. */
+static void answer_to(sk_tc *c, const sk_msg *m, int *type, uint32_t *code, uint32_t *retry_ms)
+{
+    sk_msg r;
+    assert_int_equal(sk_tc_send(c, m), 0);
+    assert_int_equal(sk_tc_recv(c, &r, -1), 0);
+    *type = r.type;
+    *code = r.type == SK_MSG_ERROR ? r.u.error.code : 0;
+    *retry_ms = r.type == SK_MSG_ERROR ? r.u.error.retry_ms : 0;
+    sk_msg_free(&r);
+    sk_tc_free(c);
+}
+
 /* HELLO as device, then AUTH signed with priv; the answer's type and (for ERROR) code and
  * retry_ms. */
 static void auth_with(sk_fx *f, uint64_t device, const uint8_t priv[SK_PRIVKEY_LEN], int *type,
@@ -62,29 +91,14 @@ static void auth_with(sk_fx *f, uint64_t device, const uint8_t priv[SK_PRIVKEY_L
 {
     sk_tc c;
     sk_msg m, r;
-    sk_tc_init(&c);
-    assert_int_equal(sk_tc_connect(&c, f->ts.port), 0);
-    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(&c));
-    m.u.hello.versions[0] = SK_PROTO_VERSION;
-    m.u.hello.nversions = 1;
-    m.u.hello.device = device;
-    m.u.hello.app = SK_STR("t");
-    assert_int_equal(sk_tc_send(&c, &m), 0);
-    assert_int_equal(sk_tc_recv(&c, &r, -1), 0);
-    assert_int_equal(r.type, SK_MSG_CHALLENGE);
+    hello_as(f, &c, device, &r);
     uint8_t nonce[SK_NONCE_LEN];
     memcpy(nonce, r.u.challenge.nonce, SK_NONCE_LEN);
     uint64_t sms = r.u.challenge.server_ms;
     sk_msg_free(&r);
     sk_msg_init(&m, SK_MSG_AUTH, sk_tc_rid(&c));
     assert_int_equal(sk_auth_sign(m.u.auth.sig, priv, nonce, device, sms), 0);
-    assert_int_equal(sk_tc_send(&c, &m), 0);
-    assert_int_equal(sk_tc_recv(&c, &r, -1), 0);
-    *type = r.type;
-    *code = r.type == SK_MSG_ERROR ? r.u.error.code : 0;
-    *retry_ms = r.type == SK_MSG_ERROR ? r.u.error.retry_ms : 0;
-    sk_msg_free(&r);
-    sk_tc_free(&c);
+    answer_to(&c, &m, type, code, retry_ms);
 }
 
 /* HELLO(0) then ENROLL with code: the answer's type, code and retry_ms. */
@@ -92,28 +106,14 @@ static void enroll_with(sk_fx *f, const char *code, int *type, uint32_t *ecode, 
 {
     sk_tc c;
     sk_msg m, r;
-    sk_tc_init(&c);
-    assert_int_equal(sk_tc_connect(&c, f->ts.port), 0);
-    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(&c));
-    m.u.hello.versions[0] = SK_PROTO_VERSION;
-    m.u.hello.nversions = 1;
-    m.u.hello.app = SK_STR("t");
-    assert_int_equal(sk_tc_send(&c, &m), 0);
-    assert_int_equal(sk_tc_recv(&c, &r, -1), 0);
-    assert_int_equal(r.type, SK_MSG_CHALLENGE);
+    hello_as(f, &c, 0, &r);
     sk_msg_free(&r);
     assert_int_equal(sk_auth_keygen(c.priv, c.pub), 0);
     sk_msg_init(&m, SK_MSG_ENROLL, sk_tc_rid(&c));
     m.u.enroll.code = sk_str_c(code);
     memcpy(m.u.enroll.pubkey, c.pub, SK_PUBKEY_LEN);
     m.u.enroll.label = SK_STR("x");
-    assert_int_equal(sk_tc_send(&c, &m), 0);
-    assert_int_equal(sk_tc_recv(&c, &r, -1), 0);
-    *type = r.type;
-    *ecode = r.type == SK_MSG_ERROR ? r.u.error.code : 0;
-    *retry_ms = r.type == SK_MSG_ERROR ? r.u.error.retry_ms : 0;
-    sk_msg_free(&r);
-    sk_tc_free(&c);
+    answer_to(&c, &m, type, ecode, retry_ms);
 }
 
 /* ---- 1. no lockout ------------------------------------------------------------------------- */

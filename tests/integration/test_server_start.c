@@ -156,14 +156,21 @@ static void test_bad_data_dir(void **state)
     expect_refusal(b, 3, "has format 2");
 }
 
-static void test_port_in_use(void **state)
+/* A loopback port another socket holds: its number into port, that socket returned. */
+static int take_port(char port[16])
 {
-    (void)state;
     uint16_t taken = 0;
     int fd = sk_listen_loopback(1, &taken);
     assert_true(fd >= 0);
+    snprintf(port, 16, "%u", taken);
+    return fd;
+}
+
+static void test_port_in_use(void **state)
+{
+    (void)state;
     char port[16], data[600];
-    snprintf(port, sizeof(port), "%u", taken);
+    int fd = take_port(port);
     snprintf(data, sizeof(data), "%s/data", g_dir);
     const char *args[] = {"--plaintext", "--port", port, "--data", data, NULL};
     expect_refusal(args, 4, "address already in use");
@@ -205,11 +212,8 @@ static void test_refused_after_tls(void **state)
     const char *a[] = {"--tls-cert", cert, "--tls-key", key, "--port", "0", "--data", data, NULL};
     expect_refusal(a, 3, "cannot create data directory");
 
-    uint16_t taken = 0;
-    int fd = sk_listen_loopback(1, &taken);
-    assert_true(fd >= 0);
     char port[16], data2[600];
-    snprintf(port, sizeof(port), "%u", taken);
+    int fd = take_port(port);
     snprintf(data2, sizeof(data2), "%s/data-tls", g_dir);
     const char *b[] = {"--tls-cert", cert, "--tls-key", key, "--port", port, "--data", data2, NULL};
     expect_refusal(b, 4, "address already in use");
