@@ -27,6 +27,8 @@
 #include "sk_err.h"
 #include "sk_record.h"
 
+#include "record_fixtures.h"
+
 /* ---- helpers ------------------------------------------------------------------------------ */
 
 static uint64_t g_rng;
@@ -64,26 +66,6 @@ static void pool_init(void)
         g_pool_len[i] = (uint32_t)b.len;
         sk_buf_free(&b);
     }
-}
-
-static sk_buf val(const char *s)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, s);
-    assert_false(b.oom);
-    return b;
-}
-
-static sk_buf pack_record(const sk_record *r)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    assert_int_equal(sk_record_pack(&pk, r), 0);
-    assert_false(b.oom);
-    return b;
 }
 
 static void assert_same_bytes(const sk_buf *x, const sk_buf *y)
@@ -240,7 +222,7 @@ static sk_buf pack_normalised(const sk_record *r)
     for (uint32_t i = 0; i < t.nentries; i++)
         t.entries[i].ver = 0;
     t.created_ver = 0;
-    sk_buf b = pack_record(&t);
+    sk_buf b = rf_pack_record(&t);
     sk_record_free(&t);
     return b;
 }
@@ -365,8 +347,8 @@ static void test_property_commutative(void **state)
         sk_buf_free(&y);
 
         /* Determinism: same inputs, same bytes, same displaced lists. */
-        x = pack_record(&ab);
-        y = pack_record(&ab2);
+        x = rf_pack_record(&ab);
+        y = rf_pack_record(&ab2);
         assert_same_bytes(&x, &y);
         sk_buf_free(&x);
         sk_buf_free(&y);
@@ -426,7 +408,7 @@ static void base_record(sk_record *r)
     r->created = 500;
     r->created_ver = 3;
     r->updated = 1000;
-    sk_buf o = val("old"), k = val("keep");
+    sk_buf o = rf_str("old"), k = rf_str("keep");
     assert_int_equal(sk_record_set(r, 1, o.data, (uint32_t)o.len, 1000, 5), 0);
     assert_int_equal(sk_record_set(r, 2, k.data, (uint32_t)k.len, 500, 3), 0);
     sk_buf_free(&o);
@@ -442,7 +424,7 @@ static void edit(sk_change *c, uint64_t base, sk_hlc hlc, uint32_t key, const ch
     c->hlc = hlc;
     c->kind = SK_CHANGE_UPSERT;
     if (s) {
-        sk_buf v = val(s);
+        sk_buf v = rf_str(s);
         assert_int_equal(sk_change_set(c, key, v.data, (uint32_t)v.len), 0);
         sk_buf_free(&v);
     }
@@ -452,7 +434,7 @@ static void assert_field(const sk_record *r, uint32_t key, const char *s, sk_hlc
 {
     const sk_field *f = sk_record_field(r, key);
     assert_non_null(f);
-    sk_buf v = val(s);
+    sk_buf v = rf_str(s);
     assert_int_equal(f->len, v.len);
     assert_memory_equal(f->val, v.data, v.len);
     assert_true(f->hlc == hlc);
@@ -463,7 +445,7 @@ static void assert_field(const sk_record *r, uint32_t key, const char *s, sk_hlc
 static void assert_displaced(const sk_displaced *d, uint32_t key, const char *s, sk_hlc hlc,
                              uint64_t ver, int incoming)
 {
-    sk_buf v = val(s);
+    sk_buf v = rf_str(s);
     assert_int_equal(d->key, key);
     assert_int_equal(d->len, v.len);
     assert_memory_equal(d->val, v.data, v.len);
@@ -607,7 +589,7 @@ static void test_tie_broken_by_bytes(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         sk_record r;
         base_record(&r);
-        sk_buf s = val(cases[i].stored);
+        sk_buf s = rf_str(cases[i].stored);
         assert_int_equal(sk_record_set(&r, 1, s.data, (uint32_t)s.len, 1000, 5), 0);
         sk_buf_free(&s);
         sk_change c;
@@ -645,7 +627,8 @@ static void test_entries_union(void **state)
     sk_record r;
     base_record(&r);
     sk_id e1 = mk_id(10), e2 = mk_id(11), e3 = mk_id(12);
-    sk_buf n1 = val("note one"), n2 = val("नोट दो"), n3 = val("note three"), other = val("edited");
+    sk_buf n1 = rf_str("note one"), n2 = rf_str("नोट दो"), n3 = rf_str("note three"),
+           other = rf_str("edited");
     assert_int_equal(sk_record_add_entry(&r, &e1, 1, n1.data, (uint32_t)n1.len, 900, 4), 0);
 
     sk_change a, b;
@@ -706,7 +689,7 @@ static void test_create(void **state)
     sk_record_init(&r);
     sk_change c;
     edit(&c, 0, H0, 3, "पीड़िता");
-    sk_buf v = val("Leh");
+    sk_buf v = rf_str("Leh");
     assert_int_equal(sk_change_set(&c, 1, v.data, (uint32_t)v.len), 0);
     sk_id e = mk_id(20);
     assert_int_equal(sk_change_add_entry(&c, &e, 1, v.data, (uint32_t)v.len), 0);
@@ -726,7 +709,7 @@ static void test_create(void **state)
     sk_merge_result_free(&m);
 
     /* Everything carries the creation stamp, so the encoding has no stamps at all. */
-    sk_buf p = pack_record(&r);
+    sk_buf p = rf_pack_record(&r);
     sk_mp mp;
     sk_mp_init(&mp, p.data, p.len);
     uint32_t n;
@@ -758,13 +741,13 @@ static void test_create(void **state)
 /* Apply c to r and require error code want with r byte-identical afterwards. */
 static void expect_error(sk_record *r, const sk_change *c, uint64_t new_ver, int want)
 {
-    sk_buf before = pack_record(r);
+    sk_buf before = rf_pack_record(r);
     sk_merge_result m;
     memset(&m, 0xab, sizeof(m));
     assert_int_equal(sk_merge_apply(r, c, new_ver, &m), want);
     assert_int_equal(m.ndisplaced, 0);
     assert_null(m.displaced);
-    sk_buf after = pack_record(r);
+    sk_buf after = rf_pack_record(r);
     assert_same_bytes(&before, &after);
     sk_buf_free(&before);
     sk_buf_free(&after);
@@ -776,7 +759,7 @@ static void test_delete_erase_gone(void **state)
     sk_record r;
     base_record(&r);
     sk_id e = mk_id(30);
-    sk_buf n = val("note");
+    sk_buf n = rf_str("note");
     assert_int_equal(sk_record_add_entry(&r, &e, 1, n.data, (uint32_t)n.len, 700, 4), 0);
     r.flags = SK_REC_REVIEW;
 
@@ -872,7 +855,7 @@ static void test_errors_leave_record_unchanged(void **state)
      * change are not applied either. */
     sk_record full;
     base_record(&full);
-    sk_buf v = val("v");
+    sk_buf v = rf_str("v");
     for (uint32_t k = 3; full.nfields < SK_MAX_FIELDS; k++)
         assert_int_equal(sk_record_set(&full, k, v.data, (uint32_t)v.len, 600, 4), 0);
     edit(&c, 5, 2000, 1, "changed");

@@ -21,20 +21,11 @@
 #include "sk_mp.h"
 #include "sk_record.h"
 
+#include "record_fixtures.h"
+
 /* Limits wide enough for the largest legal record (values up to SK_MAX_VALUE). */
 static const sk_mp_limits k_lim = {
     .max_depth = 16, .max_str = 65536, .max_bin = 65536, .max_items = 100000};
-
-/* Encode a str value (the raw MessagePack bytes a field holds) into a fresh buffer. */
-static sk_buf str_value(const char *s)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, s);
-    assert_false(b.oom);
-    return b;
-}
 
 static sk_id id_from(uint8_t seed)
 {
@@ -202,7 +193,7 @@ static void test_record_set_and_lookup(void **state)
     (void)state;
     sk_record r;
     sk_record_init(&r);
-    sk_buf a = str_value("a"), bb = str_value("bb");
+    sk_buf a = rf_str("a"), bb = rf_str("bb");
     assert_int_equal(sk_record_set(&r, 30, a.data, (uint32_t)a.len, 5, 1), 0);
     assert_int_equal(sk_record_set(&r, 10, bb.data, (uint32_t)bb.len, 6, 2), 0);
     assert_int_equal(sk_record_set(&r, 20, a.data, (uint32_t)a.len, 7, 3), 0);
@@ -263,7 +254,7 @@ static void test_change_builders(void **state)
     (void)state;
     sk_change c;
     sk_change_init(&c);
-    sk_buf v = str_value("v");
+    sk_buf v = rf_str("v");
     for (uint32_t k = 1; k <= SK_MAX_FIELDS; k++)
         assert_int_equal(sk_change_set(&c, k * 3, v.data, (uint32_t)v.len), 0);
     assert_int_equal(sk_change_set(&c, 1, v.data, (uint32_t)v.len), -SK_E_TOO_LONG);
@@ -296,29 +287,9 @@ static void test_change_builders(void **state)
 
 /* ---- codec round trips -------------------------------------------------------------------- */
 
-static sk_buf pack_record(const sk_record *r)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    assert_int_equal(sk_record_pack(&pk, r), 0);
-    assert_false(b.oom);
-    return b;
-}
-
-static sk_buf pack_change(const sk_change *c)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    assert_int_equal(sk_change_pack(&pk, c), 0);
-    assert_false(b.oom);
-    return b;
-}
-
 static void record_round_trip(const sk_record *r)
 {
-    sk_buf a = pack_record(r);
+    sk_buf a = rf_pack_record(r);
     assert_int_equal(sk_mp_check(a.data, a.len, &k_lim), 0);
     sk_mp m;
     sk_mp_init(&m, a.data, a.len);
@@ -340,7 +311,7 @@ static void record_round_trip(const sk_record *r)
     assert_true(back.version == r->version && back.flags == r->flags &&
                 back.created == r->created && back.created_ver == r->created_ver &&
                 back.updated == r->updated);
-    sk_buf b = pack_record(&back);
+    sk_buf b = rf_pack_record(&back);
     assert_int_equal(b.len, a.len);
     assert_memory_equal(b.data, a.data, a.len);
     sk_record_free(&back);
@@ -350,7 +321,7 @@ static void record_round_trip(const sk_record *r)
 
 static void change_round_trip(const sk_change *c)
 {
-    sk_buf a = pack_change(c);
+    sk_buf a = rf_pack_change(c);
     assert_int_equal(sk_mp_check(a.data, a.len, &k_lim), 0);
     sk_mp m;
     sk_mp_init(&m, a.data, a.len);
@@ -361,7 +332,7 @@ static void change_round_trip(const sk_change *c)
     assert_int_equal(back.nentries, c->nentries);
     assert_true(back.op == c->op && back.base == c->base && back.hlc == c->hlc &&
                 back.kind == c->kind);
-    sk_buf b = pack_change(&back);
+    sk_buf b = rf_pack_change(&back);
     assert_int_equal(b.len, a.len);
     assert_memory_equal(b.data, a.data, a.len);
     sk_change_free(&back);
@@ -382,11 +353,11 @@ static void test_change_exact_bytes(void **state)
     c.base = 0;
     c.hlc = SK_HLC_MAKE(1, 0);
     c.kind = SK_CHANGE_UPSERT;
-    sk_buf a = str_value("a");
+    sk_buf a = rf_str("a");
     assert_int_equal(sk_change_set(&c, 1, a.data, (uint32_t)a.len), 0);
     sk_id e = id_from(0x10);
     assert_int_equal(sk_change_add_entry(&c, &e, 2, a.data, (uint32_t)a.len), 0);
-    sk_buf b = pack_change(&c);
+    sk_buf b = rf_pack_change(&c);
     const uint8_t want[] = {
         0x97, 0xc4, 0x10, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
         0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x01, 0x00, 0xce, 0x00, 0x01, 0x00, 0x00, 0x00, 0x81,
@@ -411,13 +382,13 @@ static void test_record_exact_bytes(void **state)
     r.created = 100;
     r.created_ver = 3;
     r.updated = 200;
-    sk_buf a = str_value("a");
+    sk_buf a = rf_str("a");
     assert_int_equal(sk_record_set(&r, 2, a.data, (uint32_t)a.len, 100, 3), 0);
     assert_int_equal(sk_record_set(&r, 1, a.data, (uint32_t)a.len, 200, 7), 0);
     sk_id e1 = id_from(0x20), e2 = id_from(0x30);
     assert_int_equal(sk_record_add_entry(&r, &e1, 1, a.data, (uint32_t)a.len, 100, 3), 0);
     assert_int_equal(sk_record_add_entry(&r, &e2, 1, a.data, (uint32_t)a.len, 200, 7), 0);
-    sk_buf b = pack_record(&r);
+    sk_buf b = rf_pack_record(&r);
     uint8_t want[128];
     size_t n = 0;
     const uint8_t head[] = {0x99, 0xc4, 0x10};
@@ -466,7 +437,7 @@ static void test_round_trip_text_and_empty(void **state)
     r.created = SK_HLC_MAKE(1767225600000ull, 3);
     r.created_ver = 1234560;
     r.updated = SK_HLC_MAKE(1767225600999ull, 0);
-    sk_buf hi = str_value(k_hindi), bo = str_value(k_tibetan);
+    sk_buf hi = rf_str(k_hindi), bo = rf_str(k_tibetan);
     assert_int_equal(sk_record_set(&r, 1, hi.data, (uint32_t)hi.len, r.created, r.created_ver), 0);
     assert_int_equal(sk_record_set(&r, 65535, bo.data, (uint32_t)bo.len, r.updated, r.version), 0);
     /* A nested value (a map with a list) kept raw. */
@@ -480,7 +451,7 @@ static void test_round_trip_text_and_empty(void **state)
     record_round_trip(&r);
 
     sk_mp m;
-    sk_buf packed = pack_record(&r);
+    sk_buf packed = rf_pack_record(&r);
     sk_mp_init(&m, packed.data, packed.len);
     sk_record back;
     assert_int_equal(sk_record_unpack(&m, &back), 0);
