@@ -98,6 +98,8 @@ int sk_desk_dlist_load(sk_desk_dlist *l, sk_store *st, MDB_txn *txn); /* txn NUL
 void sk_desk_dlist_free(sk_desk_dlist *l);
 const char *sk_desk_dlist_name(const sk_desk_dlist *l, int lang, uint64_t code, char *buf,
                                size_t cap);
+/* The name of code in lang, or NULL when the list does not have it. */
+const char *sk_desk_dlist_find(const sk_desk_dlist *l, int lang, uint64_t code);
 
 /* ---- pages (worker threads: read transactions only) --------------------------------------- */
 /* Each renders a whole page into out and returns the HTTP status; out->oom means no page. */

@@ -417,13 +417,19 @@ void sk_desk_dlist_free(sk_desk_dlist *l)
     l->n = 0;
 }
 
-const char *sk_desk_dlist_name(const sk_desk_dlist *l, int lang, uint64_t code, char *buf,
-                               size_t cap)
+const char *sk_desk_dlist_find(const sk_desk_dlist *l, int lang, uint64_t code)
 {
     const sk_district_def *d =
         code <= UINT32_MAX ? sk_district_find(l->d, l->n, (uint32_t)code) : NULL;
-    if (d)
-        return sk_district_name(d, lang == SK_LANG_HI ? "hi" : "en");
+    return d ? sk_district_name(d, lang == SK_LANG_HI ? "hi" : "en") : NULL;
+}
+
+const char *sk_desk_dlist_name(const sk_desk_dlist *l, int lang, uint64_t code, char *buf,
+                               size_t cap)
+{
+    const char *name = sk_desk_dlist_find(l, lang, code);
+    if (name)
+        return name;
     snprintf(buf, cap, "%llu", (unsigned long long)code);
     return buf;
 }

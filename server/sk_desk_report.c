@@ -79,13 +79,44 @@ static void hbars(sk_buf *b, const char *id, const char *const *labels, const ui
     sk_h(b, "</svg>");
 }
 
-static void enum_chart(sk_buf *b, int lang, const char *id, sk_enum_id e, const uint64_t *arr)
+/* A group's rows 1..n: what each shows in data-code (the enumeration's or district's name) and
+ * its label in the page's language. Row 0 counts codes the group does not know ("unknown"). */
+typedef struct rowset {
+    const char *code[SK_RPT_DISTRICTS];
+    const char *label[SK_RPT_DISTRICTS];
+    uint32_t n;
+} rowset;
+
+static const rowset *enum_rows(rowset *rs, int lang, sk_enum_id e)
 {
-    const char *labels[SK_RPT_CODES];
-    uint64_t vals[SK_RPT_CODES];
-    size_t n = 0;
+    rs->n = 0;
     for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++) {
-        labels[n] = sk_t_enum(lang, e, c);
+        rs->code[++rs->n] = sk_enum_name(e, c);
+        rs->label[rs->n] = sk_t_enum(lang, e, c);
+    }
+    return rs;
+}
+
+/* The report's districts, named from the centre's list (dl, read for this page). */
+static const rowset *district_rows(rowset *rs, int lang, const sk_report *rp,
+                                   const sk_desk_dlist *dl)
+{
+    rs->n = 0;
+    for (size_t i = 0; i < rp->ndistricts; i++) {
+        const char *name = sk_desk_dlist_find(dl, lang, rp->districts[i].code);
+        rs->code[++rs->n] = rp->districts[i].slug;
+        rs->label[rs->n] = name ? name : rp->districts[i].slug;
+    }
+    return rs;
+}
+
+static void counts_chart(sk_buf *b, const char *id, const rowset *rs, const uint64_t *arr)
+{
+    const char *labels[SK_RPT_DISTRICTS];
+    uint64_t vals[SK_RPT_DISTRICTS];
+    size_t n = 0;
+    for (uint32_t c = 1; c <= rs->n; c++) {
+        labels[n] = rs->label[c];
         vals[n++] = arr[c];
     }
     if (arr[0]) {
@@ -95,16 +126,16 @@ static void enum_chart(sk_buf *b, int lang, const char *id, sk_enum_id e, const 
     hbars(b, id, labels, vals, n);
 }
 
-static void enum_table(sk_buf *b, int lang, const char *id, sk_enum_id e, const uint64_t *arr)
+static void counts_table(sk_buf *b, const char *id, const rowset *rs, const uint64_t *arr)
 {
     sk_h(b, "<table class=\"counts\" id=\"");
     sk_h(b, id);
     sk_h(b, "\"><tbody>");
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++) {
+    for (uint32_t c = 1; c <= rs->n; c++) {
         sk_h(b, "<tr data-code=\"");
-        sk_h_esc(b, sk_enum_name(e, c));
+        sk_h_esc(b, rs->code[c]);
         sk_h(b, "\"><th>");
-        sk_h_esc(b, sk_t_enum(lang, e, c));
+        sk_h_esc(b, rs->label[c]);
         sk_h_fmt(b, "</th><td>%llu</td></tr>", (unsigned long long)arr[c]);
     }
     if (arr[0])
@@ -164,17 +195,23 @@ static void transition_row(sk_buf *b, const char *group, const char *name, const
 }
 
 static void transition_group(sk_buf *b, int lang, sk_desk_msg title, const char *group,
-                             sk_enum_id e, const sk_report_row *rows)
+                             const rowset *rs, const sk_report_row *rows)
 {
     sk_h_fmt(b, "<tr class=\"group\"><th colspan=\"%d\">", SK_RPT_NMEASURES + 1);
     sk_h_esc(b, sk_t(lang, title));
     sk_h(b, "</th></tr>");
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
-        transition_row(b, group, sk_enum_name(e, c), sk_t_enum(lang, e, c), &rows[c]);
+    for (uint32_t c = 1; c <= rs->n; c++)
+        transition_row(b, group, rs->code[c], rs->label[c], &rows[c]);
+    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++)
+        if (rows[0].n[m]) {
+            transition_row(b, group, "unknown", "?", &rows[0]);
+            break;
+        }
 }
 
-static void transitions(sk_buf *b, int lang, const sk_report *rp)
+static void transitions(sk_buf *b, int lang, const sk_report *rp, const sk_desk_dlist *dl)
 {
+    rowset rs;
     sk_h(b, "<h2>");
     sk_h_esc(b, sk_t(lang, T_TRANSITIONS));
     sk_h(b, "</h2><p class=\"hint\">");
@@ -188,9 +225,11 @@ static void transitions(sk_buf *b, int lang, const sk_report *rp)
     sk_h(b, "</tr></thead><tbody>");
     transition_row(b, "all", "all", sk_t(lang, T_ALL_CASES), &rp->all);
     transition_row(b, "minors", "minors", sk_t(lang, T_MINOR), &rp->minors);
-    transition_group(b, lang, T_CONCERNS, "concern", SK_ENUM_CONCERN, rp->concern);
-    transition_group(b, lang, T_SOURCE, "source", SK_ENUM_SOURCE, rp->source);
-    transition_group(b, lang, T_DISTRICT, "district", SK_ENUM_DISTRICT, rp->district);
+    transition_group(b, lang, T_CONCERNS, "concern", enum_rows(&rs, lang, SK_ENUM_CONCERN),
+                     rp->concern);
+    transition_group(b, lang, T_SOURCE, "source", enum_rows(&rs, lang, SK_ENUM_SOURCE), rp->source);
+    transition_group(b, lang, T_DISTRICT, "district", district_rows(&rs, lang, rp, dl),
+                     rp->district);
     sk_h_fmt(b, "<tr class=\"group\"><th colspan=\"%d\">", SK_RPT_NMEASURES + 1);
     sk_h_esc(b, sk_t(lang, T_GBVIMS));
     sk_h(b, "</th></tr>");
@@ -215,8 +254,9 @@ static void transitions(sk_buf *b, int lang, const sk_report *rp)
     sk_h(b, "</tbody></table>");
 }
 
-static void captured(sk_buf *b, int lang, const sk_report *rp)
+static void captured(sk_buf *b, int lang, const sk_report *rp, const sk_desk_dlist *dl)
 {
+    rowset rs;
     const sk_report_captured *c = &rp->captured;
     sk_h(b, "<h2>");
     sk_h_esc(b, sk_t(lang, T_CAPTURED_MONTH));
@@ -234,7 +274,7 @@ static void captured(sk_buf *b, int lang, const sk_report *rp)
     trend_chart(b, rp);
     static const struct {
         sk_desk_msg title;
-        sk_enum_id e;
+        sk_enum_id e; /* SK_ENUM_DISTRICT: rows from the centre's list */
         const char *id;
     } k_parts[] = {{T_STATUS, SK_ENUM_STATUS, "status"},
                    {T_CONCERNS, SK_ENUM_CONCERN, "concern"},
@@ -243,12 +283,14 @@ static void captured(sk_buf *b, int lang, const sk_report *rp)
     const uint64_t *arrs[] = {c->status, c->concern, c->source, c->district};
     for (size_t i = 0; i < sizeof(k_parts) / sizeof(k_parts[0]); i++) {
         char cid[24];
+        const rowset *parts = k_parts[i].e == SK_ENUM_DISTRICT ? district_rows(&rs, lang, rp, dl)
+                                                               : enum_rows(&rs, lang, k_parts[i].e);
         snprintf(cid, sizeof(cid), "chart-%s", k_parts[i].id);
         sk_h(b, "<h2>");
         sk_h_esc(b, sk_t(lang, k_parts[i].title));
         sk_h(b, "</h2><div class=\"part\">");
-        enum_table(b, lang, k_parts[i].id, k_parts[i].e, arrs[i]);
-        enum_chart(b, lang, cid, k_parts[i].e, arrs[i]);
+        counts_table(b, k_parts[i].id, parts, arrs[i]);
+        counts_chart(b, cid, parts, arrs[i]);
         sk_h(b, "</div>");
     }
     sk_h(b, "<h2>");
@@ -277,6 +319,7 @@ int sk_desk_page_report(sk_buf *out, sk_store *st, const sk_desk_who *who, const
                         uint64_t now_ms)
 {
     int lang = who->lang, rc;
+    sk_desk_dlist dl = {0};
     sk_report *rp = malloc(sizeof(*rp));
     if (!rp) {
         rc = -SK_E_NOMEM;
@@ -287,7 +330,7 @@ int sk_desk_page_report(sk_buf *out, sk_store *st, const sk_desk_who *who, const
         sk_desk_page_message(out, lang, sk_t(lang, T_REPORT), sk_t(lang, T_BAD_FORM));
         return 400;
     }
-    if (rc)
+    if (rc || (rc = sk_desk_dlist_load(&dl, st, NULL)))
         goto fail;
     sk_desk_top(out, who, sk_t(lang, T_REPORT));
     sk_h(out, "<h1>");
@@ -303,12 +346,14 @@ int sk_desk_page_report(sk_buf *out, sk_store *st, const sk_desk_who *who, const
     sk_h(out, "\">CSV</a></form><p class=\"hint\">");
     sk_h_esc(out, sk_t(lang, T_REPORT_HINT));
     sk_h(out, "</p>");
-    transitions(out, lang, rp);
-    captured(out, lang, rp);
+    transitions(out, lang, rp, &dl);
+    captured(out, lang, rp, &dl);
     sk_desk_bottom(out);
+    sk_desk_dlist_free(&dl);
     free(rp);
     return 200;
 fail:
+    sk_desk_dlist_free(&dl);
     free(rp);
     sk_buf_reset(out);
     sk_desk_page_message(out, lang, sk_t(lang, T_REPORT), sk_err_text(rc));

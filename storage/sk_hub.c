@@ -370,7 +370,9 @@ static int report_case(void *payload, const char *centre, const sk_record *r,
 
 int sk_hub_report_txn(sk_store *s, MDB_txn *txn, const char *centre, sk_report *rp)
 {
-    return sk_hub_cases_txn(s, txn, centre, report_case, rp);
+    /* the districts are the hub's own list (sakhi-admin district on the hub) */
+    int rc = sk_report_districts_txn(rp, s, txn);
+    return rc ? rc : sk_hub_cases_txn(s, txn, centre, report_case, rp);
 }
 
 int sk_hub_centres_txn(sk_store *s, MDB_txn *txn, int (*cb)(const sk_hub_centre *c, void *payload),

@@ -6,6 +6,7 @@
  */
 #include "sk_report.h"
 
+#include "sk_districts.h"
 #include "sk_err.h"
 #include "sk_mp.h"
 #include "sk_worklist.h"
@@ -189,6 +190,14 @@ static void row_add(sk_report_row *dst, const sk_report_row *src)
         dst->n[m] += src->n[m];
 }
 
+static int row_any(const sk_report_row *row)
+{
+    for (int m = 0; m < SK_RPT_NMEASURES; m++)
+        if (row->n[m])
+            return 1;
+    return 0;
+}
+
 static uint32_t slot(uint64_t code, sk_enum_id e)
 {
     return code == 0 || code > sk_enum_max(e) || code >= SK_RPT_CODES ? 0 : (uint32_t)code;
@@ -197,6 +206,36 @@ static uint32_t slot(uint64_t code, sk_enum_id e)
 static void bump(uint64_t *arr, sk_enum_id e, uint64_t code)
 {
     arr[slot(code, e)]++;
+}
+
+void sk_report_set_districts(sk_report *rp, const sk_district_def *d, size_t n)
+{
+    rp->ndistricts = n < SK_DISTRICTS_MAX ? n : SK_DISTRICTS_MAX;
+    for (size_t i = 0; i < rp->ndistricts; i++) {
+        rp->districts[i].code = d[i].code;
+        snprintf(rp->districts[i].slug, sizeof(rp->districts[i].slug), "%s", d[i].slug);
+    }
+}
+
+int sk_report_districts_txn(sk_report *rp, sk_store *s, MDB_txn *txn)
+{
+    size_t nd = 0;
+    sk_district_def *dl = malloc(SK_DISTRICTS_MAX * sizeof(*dl));
+    if (!dl)
+        return -SK_E_NOMEM;
+    int rc = sk_store_districts_get_txn(s, txn, dl, SK_DISTRICTS_MAX, &nd);
+    if (!rc)
+        sk_report_set_districts(rp, dl, nd);
+    free(dl);
+    return rc;
+}
+
+uint32_t sk_report_district_slot(const sk_report *rp, uint64_t code)
+{
+    for (size_t i = 0; i < rp->ndistricts; i++)
+        if (rp->districts[i].code == code)
+            return (uint32_t)i + 1;
+    return 0;
 }
 
 /* The captured counts and the trend: the case as it is now, by when it was captured. */
@@ -221,7 +260,7 @@ static void add_captured(sk_report *rp, const sk_record *r)
     if (sk_case_get_uint(r, SK_F_SOURCE, &v) == 0)
         bump(c->source, SK_ENUM_SOURCE, v);
     if (sk_case_get_uint(r, SK_F_DISTRICT, &v) == 0)
-        bump(c->district, SK_ENUM_DISTRICT, v);
+        c->district[sk_report_district_slot(rp, v)]++;
     for (uint32_t k = 1; k <= sk_enum_max(SK_ENUM_CONCERN) && k < SK_RPT_CODES; k++)
         if (sk_case_has_concern(r, k))
             c->concern[k]++;
@@ -284,10 +323,7 @@ int sk_report_add(sk_report *rp, const sk_record *r, const sk_report_value *past
     }
     free(pts);
 
-    int any = 0;
-    for (int m = 0; m < SK_RPT_NMEASURES; m++)
-        any |= row.n[m] != 0;
-    if (!any)
+    if (!row_any(&row))
         return 0;
     rp->cases++;
     for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++)
@@ -299,7 +335,7 @@ int sk_report_add(sk_report *rp, const sk_record *r, const sk_report_value *past
     if (sk_case_get_uint(r, SK_F_SOURCE, &v) == 0)
         row_add(&rp->source[slot(v, SK_ENUM_SOURCE)], &row);
     if (sk_case_get_uint(r, SK_F_DISTRICT, &v) == 0)
-        row_add(&rp->district[slot(v, SK_ENUM_DISTRICT)], &row);
+        row_add(&rp->district[sk_report_district_slot(rp, v)], &row);
     const sk_field *f = sk_record_field(r, SK_F_CONCERNS);
     if (f) {
         sk_mp m;
@@ -367,8 +403,8 @@ int sk_report_run_for_txn(sk_store *s, MDB_txn *txn, const sk_actor *viewer, sk_
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     past_buf pb = {NULL, 0, 0, SK_BUF_INIT};
-    int rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(s), &cur)), mrc;
-    if (rc)
+    int rc = sk_report_districts_txn(rp, s, txn), mrc;
+    if (rc || (rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(s), &cur))))
         return rc;
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -433,7 +469,10 @@ int sk_report_csv(sk_buf *b, const sk_report *rp)
     csv_row(b, "minors", "minors", &rp->minors);
     csv_rows(b, "concern", SK_ENUM_CONCERN, rp->concern);
     csv_rows(b, "source", SK_ENUM_SOURCE, rp->source);
-    csv_rows(b, "district", SK_ENUM_DISTRICT, rp->district);
+    for (size_t i = 0; i < rp->ndistricts; i++)
+        csv_row(b, "district", rp->districts[i].slug, &rp->district[i + 1]);
+    if (row_any(&rp->district[0]))
+        csv_row(b, "district", "unknown", &rp->district[0]);
     for (uint32_t g = 1; g <= SK_GBVIMS_COUNT; g++)
         csv_row(b, "gbvims", sk_report_gbvims_name(g), &rp->gbvims[g]);
     for (uint32_t sv = 1; sv <= SK_SERVICE_COUNT; sv++) {

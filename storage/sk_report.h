@@ -24,6 +24,7 @@
 
 #include "sk_buf.h"
 #include "sk_case.h"
+#include "sk_district.h"
 #include "sk_store.h"
 
 #include <lmdb.h>
@@ -73,25 +74,35 @@ const char *sk_report_gbvims_name(uint32_t type);
 
 #define SK_REPORT_TREND 12 /* months in the trend, the report's own month last */
 
+/* A report counts by the centre's own districts (storage/sk_districts.h), not a compiled-in
+ * table: district row i + 1 is districts[i], and row 0 counts a code that is not in the list. */
+#define SK_RPT_DISTRICTS (SK_DISTRICTS_MAX + 1)
+typedef struct sk_report_district {
+    uint32_t code;
+    char slug[SK_DISTRICT_SLUG_MAX + 1];
+} sk_report_district;
+
 /* Cases captured in the period (sk_case_captured_ms inside it), by their current values. */
 typedef struct sk_report_captured {
     uint64_t total, minors, review; /* review: flagged for staff review */
     uint64_t status[SK_RPT_CODES], concern[SK_RPT_CODES], source[SK_RPT_CODES];
-    uint64_t district[SK_RPT_CODES];
+    uint64_t district[SK_RPT_DISTRICTS]; /* by the report's districts, 0: not in the list */
     uint64_t service[SK_SERVICE_COUNT + 1][SK_RPT_CODES]; /* by service, by its status */
 } sk_report_captured;
 
 typedef struct sk_report {
     uint64_t from_ms, to_ms; /* the period [from, to), Unix ms */
     char month[8];           /* "YYYY-MM" for a month's report, else "" */
-    uint64_t cases;          /* records with any count in the period (or open at its end) */
-    sk_report_row all;       /* every case */
-    sk_report_row minors;    /* minors' cases only (sk_case_is_minor), also counted in all */
+    size_t ndistricts;       /* the districts the rows are keyed by (sk_report_set_districts) */
+    sk_report_district districts[SK_DISTRICTS_MAX];
+    uint64_t cases;       /* records with any count in the period (or open at its end) */
+    sk_report_row all;    /* every case */
+    sk_report_row minors; /* minors' cases only (sk_case_is_minor), also counted in all */
     /* by the case's current concerns (a case with two counts in both), referral source,
      * district and GBVIMS type (a case counts once per type its concerns map to) */
     sk_report_row concern[SK_RPT_CODES];
     sk_report_row source[SK_RPT_CODES];
-    sk_report_row district[SK_RPT_CODES];
+    sk_report_row district[SK_RPT_DISTRICTS];
     sk_report_row gbvims[SK_GBVIMS_COUNT + 1];
     uint64_t service_given[SK_SERVICE_COUNT + 1]; /* by service: became given in the period */
     sk_report_captured captured;
@@ -125,12 +136,22 @@ int sk_report_init_month(sk_report *rp, unsigned year, unsigned month, int utc);
 /* The IST month holding now_ms, as sk_report_init_month takes it. */
 void sk_report_month_of(uint64_t now_ms, unsigned *year, unsigned *month);
 
+/* Key the district rows by the list d[0..n) (the store's, in its order; at most
+ * SK_DISTRICTS_MAX are kept). A report with no list counts every district in row 0.
+ * sk_report_run_txn sets the store's own list. */
+void sk_report_set_districts(sk_report *rp, const sk_district_def *d, size_t n);
+/* Key the district rows by the store's district list, read inside txn. 0 or a store code. */
+int sk_report_districts_txn(sk_report *rp, sk_store *s, MDB_txn *txn);
+/* The district row of code: 1 + its index in the report's list, or 0 when not in it. */
+uint32_t sk_report_district_slot(const sk_report *rp, uint64_t code);
+
 /* Add one record (pure: no I/O). past holds the earlier values of its status and service
  * fields (any order; other keys are ignored; the current values are read from r). A deleted or
  * erased record adds nothing. 0, or -SK_E_NOMEM. */
 int sk_report_add(sk_report *rp, const sk_record *r, const sk_report_value *past, size_t npast);
 
-/* Every stored record, with its history read inside txn. 0 or a store code. */
+/* Every stored record, with its history read inside txn, the district rows keyed by the
+ * store's district list. 0 or a store code. */
 int sk_report_run_txn(sk_store *s, MDB_txn *txn, sk_report *rp);
 /* The same, counting only the records viewer may see (sk_case_may_see); NULL: all. */
 int sk_report_run_for_txn(sk_store *s, MDB_txn *txn, const sk_actor *viewer, sk_report *rp);

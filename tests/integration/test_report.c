@@ -58,21 +58,29 @@ static void push(sk_change *c, uint64_t at_ms)
     assert_int_equal(sk_tst_push(&g, 1, &k_asha, c, at_ms).status, SK_ACK_APPLIED);
 }
 
-/* A referral captured by the ASHA at at_ms (its HLC), aged age, with the given concerns. */
-static sk_id capture(uint64_t at_ms, unsigned age, const uint8_t *concerns, uint8_t nconcerns)
+/* A referral captured by field worker who (on device dev) at at_ms (its HLC) in her district,
+ * aged age, with the given concerns. */
+static sk_id capture_by(const sk_actor *who, uint64_t dev, uint64_t at_ms, unsigned age,
+                        const uint8_t *concerns, uint8_t nconcerns)
 {
     sk_change c;
     uint8_t arr[9];
-    sk_tst_referral(&c, at_ms, SK_DISTRICT_LEH);
+    sk_tst_referral(&c, at_ms, who->district);
     sk_tst_uint(&c, SK_F_AGE, age);
     arr[0] = (uint8_t)(0x90 | nconcerns);
     memcpy(arr + 1, concerns, nconcerns);
     assert_int_equal(sk_change_set(&c, SK_F_CONCERNS, arr, (uint32_t)nconcerns + 1), 0);
-    sk_tst_referral_end(&c, at_ms, "asha", SK_URGENCY_ROUTINE);
-    push(&c, at_ms);
+    sk_tst_referral_end(&c, at_ms, who->worker, SK_URGENCY_ROUTINE);
+    assert_int_equal(sk_tst_push(&g, dev, who, &c, at_ms).status, SK_ACK_APPLIED);
     sk_id id = c.id;
     sk_change_free(&c);
     return id;
+}
+
+/* A referral captured by the ASHA of Leh. */
+static sk_id capture(uint64_t at_ms, unsigned age, const uint8_t *concerns, uint8_t nconcerns)
+{
+    return capture_by(&k_asha, 1, at_ms, age, concerns, nconcerns);
 }
 
 static void op_at(uint64_t at_ms, uint32_t kind, const sk_id *id, sk_cw_op *op)
@@ -345,6 +353,56 @@ static void test_report_command(void **state)
     assert_int_equal(admin("report", "--month", "2026-06", "--csv", "--json", NULL), 2);
 }
 
+/* The district rows are the centre's own list: a district the administrator adds gets its
+ * row in every front end, and a code the list does not have is counted as unknown. */
+static void test_districts_of_the_centre(void **state)
+{
+    (void)state;
+    enum { ZANSKAR = 7 };
+    const sk_actor zsk = {SK_ROLE_FIELD, "asha-zsk", ZANSKAR};
+    assert_int_equal(admin("district", "add", "7", "zanskar", "ZSK", "--en", "Zanskar", NULL), 0);
+    sk_tst_worker(&g, "asha-zsk", SK_ROLE_FIELD, ZANSKAR);
+    static const uint8_t dv[] = {SK_CONCERN_DOMESTIC_VIOLENCE};
+    /* 10 August: outside the fixture's months */
+    sk_id id = capture_by(&zsk, 2, JULY + 40 * DAY, 30, dv, 1);
+
+    assert_int_equal(admin("report", "--month", "2026-08", "--csv", NULL), 0);
+    assert_non_null(strstr(g_text, "\ndistrict,leh,received,0\n"));
+    assert_non_null(strstr(g_text, "\ndistrict,kargil,received,0\n"));
+    assert_non_null(strstr(g_text, "\ndistrict,zanskar,received,1\n"));
+    assert_non_null(strstr(g_text, "\ndistrict,zanskar,open_at_end,1\n"));
+    assert_null(strstr(g_text, "district,unknown"));
+    assert_int_equal(admin("--json", "report", "--month", "2026-08", NULL), 0);
+    assert_non_null(strstr(g_text, "\"by_district\":{\"leh\":0,\"kargil\":0,\"zanskar\":1}"));
+    assert_int_equal(admin("report", "--month", "2026-08", NULL), 0);
+    assert_non_null(strstr(g_text, "\n  zanskar                             1\n"));
+
+    /* the same record against a list without Zanskar: counted, as unknown */
+    sk_report *rp = malloc(sizeof(*rp));
+    sk_record r;
+    sk_district_def leh;
+    assert_non_null(rp);
+    assert_int_equal(sk_report_init_month(rp, 2026, 8, 0), 0);
+    memset(&leh, 0, sizeof(leh));
+    leh.code = SK_DISTRICT_LEH;
+    snprintf(leh.slug, sizeof(leh.slug), "leh");
+    sk_report_set_districts(rp, &leh, 1);
+    assert_int_equal(sk_report_district_slot(rp, SK_DISTRICT_LEH), 1);
+    assert_int_equal(sk_report_district_slot(rp, ZANSKAR), 0);
+    assert_int_equal(sk_store_record_get(g.s, &id, &r), 0);
+    assert_int_equal(sk_report_add(rp, &r, NULL, 0), 0);
+    sk_record_free(&r);
+    assert_int_equal(rp->captured.district[0], 1);
+    assert_int_equal(rp->captured.district[1], 0);
+    sk_buf b = SK_BUF_INIT;
+    assert_int_equal(sk_report_csv(&b, rp), 0);
+    assert_int_equal(sk_buf_append(&b, "", 1), 0);
+    assert_non_null(strstr((const char *)b.data, "\ndistrict,unknown,received,1\n"));
+    assert_null(strstr((const char *)b.data, "zanskar"));
+    sk_buf_free(&b);
+    free(rp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_concern_mapping),
         cmocka_unit_test(test_month_bounds),
         cmocka_unit_test(test_report_command),
+        cmocka_unit_test(test_districts_of_the_centre),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

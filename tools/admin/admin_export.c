@@ -393,12 +393,34 @@ int sk_admin_cmd_export(sk_admin *a, int argc, char **argv)
 
 /* ---- report ------------------------------------------------------------------------------ */
 
-static void json_counts(sk_jw *w, const char *key, sk_enum_id e, const uint64_t *arr)
+/* The names of a group's rows 1..n (row 0: codes the group does not know, "unknown"). */
+typedef struct row_names {
+    const char *name[SK_RPT_DISTRICTS];
+    uint32_t n;
+} row_names;
+
+static const row_names *enum_names(row_names *l, sk_enum_id e)
+{
+    l->n = 0;
+    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
+        l->name[++l->n] = sk_enum_name(e, c);
+    return l;
+}
+
+static const row_names *district_names(row_names *l, const sk_report *rp)
+{
+    l->n = 0;
+    for (size_t i = 0; i < rp->ndistricts; i++)
+        l->name[++l->n] = rp->districts[i].slug;
+    return l;
+}
+
+static void json_counts(sk_jw *w, const char *key, const row_names *l, const uint64_t *arr)
 {
     sk_jw_key(w, key);
     sk_jw_obj_begin(w);
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++) {
-        sk_jw_key(w, sk_enum_name(e, c));
+    for (uint32_t c = 1; c <= l->n; c++) {
+        sk_jw_key(w, l->name[c]);
         sk_jw_uint(w, arr[c]);
     }
     if (arr[0]) {
@@ -408,11 +430,11 @@ static void json_counts(sk_jw *w, const char *key, sk_enum_id e, const uint64_t 
     sk_jw_obj_end(w);
 }
 
-static void text_counts(const char *title, sk_enum_id e, const uint64_t *arr)
+static void text_counts(const char *title, const row_names *l, const uint64_t *arr)
 {
     printf("\n%s\n", title);
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
-        printf("  %-28s %8" PRIu64 "\n", sk_enum_name(e, c), arr[c]);
+    for (uint32_t c = 1; c <= l->n; c++)
+        printf("  %-28s %8" PRIu64 "\n", l->name[c], arr[c]);
     if (arr[0])
         printf("  %-28s %8" PRIu64 "\n", "unknown", arr[0]);
 }
@@ -430,7 +452,8 @@ static const char k_report_help[] =
     "both), referral source, district and GBVIMS incident type (docs/CASE-MODEL.md section 10).\n"
     "\n"
     "Cases captured in the month: total, minors, flagged for review, and by current status,\n"
-    "concern, referral source, district and per-service status.\n"
+    "concern, referral source, district (the centre's list: sakhi-admin district list) and\n"
+    "per-service status.\n"
     "\n"
     "Counts only: no personal data. --csv prints the transitions as group,name,measure,count\n"
     "rows; --json prints everything as one object.\n"
@@ -454,12 +477,12 @@ static void json_row(sk_jw *w, const char *key, const sk_report_row *row)
     sk_jw_obj_end(w);
 }
 
-static void json_rows(sk_jw *w, const char *key, sk_enum_id e, const sk_report_row *rows)
+static void json_rows(sk_jw *w, const char *key, const row_names *l, const sk_report_row *rows)
 {
     sk_jw_key(w, key);
     sk_jw_obj_begin(w);
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
-        json_row(w, sk_enum_name(e, c), &rows[c]);
+    for (uint32_t c = 1; c <= l->n; c++)
+        json_row(w, l->name[c], &rows[c]);
     for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++)
         if (rows[0].n[m]) {
             json_row(w, "unknown", &rows[0]);
@@ -470,15 +493,16 @@ static void json_rows(sk_jw *w, const char *key, sk_enum_id e, const sk_report_r
 
 static void json_transitions(sk_jw *w, const sk_report *t)
 {
+    row_names names;
     sk_jw_key(w, "transitions");
     sk_jw_obj_begin(w);
     sk_jw_key(w, "cases");
     sk_jw_uint(w, t->cases);
     json_row(w, "all", &t->all);
     json_row(w, "minors", &t->minors);
-    json_rows(w, "by_concern", SK_ENUM_CONCERN, t->concern);
-    json_rows(w, "by_source", SK_ENUM_SOURCE, t->source);
-    json_rows(w, "by_district", SK_ENUM_DISTRICT, t->district);
+    json_rows(w, "by_concern", enum_names(&names, SK_ENUM_CONCERN), t->concern);
+    json_rows(w, "by_source", enum_names(&names, SK_ENUM_SOURCE), t->source);
+    json_rows(w, "by_district", district_names(&names, t), t->district);
     sk_jw_key(w, "by_gbvims");
     sk_jw_obj_begin(w);
     for (uint32_t g = 1; g <= SK_GBVIMS_COUNT; g++)
@@ -513,21 +537,27 @@ static void text_header(const char *title)
     printf("\n");
 }
 
-static void text_rows(const char *title, sk_enum_id e, const sk_report_row *rows)
+static void text_rows(const char *title, const row_names *l, const sk_report_row *rows)
 {
     text_header(title);
-    for (uint32_t c = 1; c <= sk_enum_max(e) && c < SK_RPT_CODES; c++)
-        text_row(sk_enum_name(e, c), &rows[c]);
+    for (uint32_t c = 1; c <= l->n; c++)
+        text_row(l->name[c], &rows[c]);
+    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++)
+        if (rows[0].n[m]) {
+            text_row("unknown", &rows[0]);
+            break;
+        }
 }
 
 static void print_transitions(const sk_report *t)
 {
+    row_names names;
     text_header("Transitions in the month");
     text_row("all cases", &t->all);
     text_row("of which minors", &t->minors);
-    text_rows("By concern", SK_ENUM_CONCERN, t->concern);
-    text_rows("By referral source", SK_ENUM_SOURCE, t->source);
-    text_rows("By district", SK_ENUM_DISTRICT, t->district);
+    text_rows("By concern", enum_names(&names, SK_ENUM_CONCERN), t->concern);
+    text_rows("By referral source", enum_names(&names, SK_ENUM_SOURCE), t->source);
+    text_rows("By district", district_names(&names, t), t->district);
     text_header("By GBVIMS incident type");
     for (uint32_t g = 1; g <= SK_GBVIMS_COUNT; g++)
         text_row(sk_report_gbvims_name(g), &t->gbvims[g]);
@@ -540,6 +570,7 @@ static void print_transitions(const sk_report *t)
 static void json_report(sk_jw *w, const char *month, int utc, const sk_report *tr)
 {
     const sk_report_captured *rp = &tr->captured;
+    row_names names;
     sk_jw_obj_begin(w);
     sk_jw_key(w, "month");
     sk_jw_cstr(w, month);
@@ -551,14 +582,15 @@ static void json_report(sk_jw *w, const char *month, int utc, const sk_report *t
     sk_jw_uint(w, rp->minors);
     sk_jw_key(w, "review");
     sk_jw_uint(w, rp->review);
-    json_counts(w, "by_status", SK_ENUM_STATUS, rp->status);
-    json_counts(w, "by_concern", SK_ENUM_CONCERN, rp->concern);
-    json_counts(w, "by_source", SK_ENUM_SOURCE, rp->source);
-    json_counts(w, "by_district", SK_ENUM_DISTRICT, rp->district);
+    json_counts(w, "by_status", enum_names(&names, SK_ENUM_STATUS), rp->status);
+    json_counts(w, "by_concern", enum_names(&names, SK_ENUM_CONCERN), rp->concern);
+    json_counts(w, "by_source", enum_names(&names, SK_ENUM_SOURCE), rp->source);
+    json_counts(w, "by_district", district_names(&names, tr), rp->district);
     sk_jw_key(w, "by_service");
     sk_jw_obj_begin(w);
     for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++)
-        json_counts(w, sk_enum_name(SK_ENUM_SERVICE, s), SK_ENUM_SERVICE_STATUS, rp->service[s]);
+        json_counts(w, sk_enum_name(SK_ENUM_SERVICE, s), enum_names(&names, SK_ENUM_SERVICE_STATUS),
+                    rp->service[s]);
     sk_jw_obj_end(w);
     json_transitions(w, tr);
     sk_jw_obj_end(w);
@@ -567,16 +599,17 @@ static void json_report(sk_jw *w, const char *month, int utc, const sk_report *t
 static void text_report(const char *title, const char *month, int utc, const sk_report *tr)
 {
     const sk_report_captured *rp = &tr->captured;
+    row_names names;
     printf("%s %s (%s)\n", title, month, utc ? "UTC" : "IST");
     print_transitions(tr);
     printf("\nCases captured in the month\n");
     printf("  %-28s %8" PRIu64 "\n", "cases", rp->total);
     printf("  %-28s %8" PRIu64 "\n", "of which minors", rp->minors);
     printf("  %-28s %8" PRIu64 "\n", "flagged for review", rp->review);
-    text_counts("By status", SK_ENUM_STATUS, rp->status);
-    text_counts("By concern", SK_ENUM_CONCERN, rp->concern);
-    text_counts("By referral source", SK_ENUM_SOURCE, rp->source);
-    text_counts("By district", SK_ENUM_DISTRICT, rp->district);
+    text_counts("By status", enum_names(&names, SK_ENUM_STATUS), rp->status);
+    text_counts("By concern", enum_names(&names, SK_ENUM_CONCERN), rp->concern);
+    text_counts("By referral source", enum_names(&names, SK_ENUM_SOURCE), rp->source);
+    text_counts("By district", district_names(&names, tr), rp->district);
     printf("\nBy service%-20s", "");
     for (uint32_t st = 1; st <= sk_enum_max(SK_ENUM_SERVICE_STATUS); st++)
         printf(" %11s", sk_enum_name(SK_ENUM_SERVICE_STATUS, st));
