@@ -57,6 +57,28 @@ fail:
     return -SK_E_NOMEM;
 }
 
+int sk_grow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : (first ? first : 1);
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2)
+            return -SK_E_NOMEM;
+        nc *= 2;
+    }
+    if (elem && nc > SIZE_MAX / elem)
+        return -SK_E_NOMEM;
+    void *arr;
+    memcpy(&arr, arrp, sizeof(arr)); /* T * and void * share a representation (POSIX) */
+    void *p = realloc(arr, nc * elem);
+    if (!p)
+        return -SK_E_NOMEM;
+    memcpy(arrp, &p, sizeof(p));
+    *cap = nc;
+    return 0;
+}
+
 int sk_buf_append(sk_buf *b, const void *p, size_t n)
 {
     if (n == 0)

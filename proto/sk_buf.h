@@ -34,6 +34,11 @@ int sk_buf_append(sk_buf *b, const void *p, size_t n); /* 0 or -SK_E_NOMEM */
 /* Detach the bytes: *out gets data (caller frees with free()), buffer is reset to empty. */
 uint8_t *sk_buf_steal(sk_buf *b, size_t *len_out);
 
+/* Make room in the array *arrp (any T *, passed as &arr) of *cap elements of elem bytes for at
+ * least need: the capacity doubles, from first, realloc'd, overflow checked. 0, or
+ * -SK_E_NOMEM with the array and *cap unchanged (still the caller's to free). */
+int sk_grow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first);
+
 /* msgpack-c write callback for msgpack_packer_init(pk, buf, sk_buf_pack_write). */
 int sk_buf_pack_write(void *data, const char *buf, size_t len);
 /* Convenience: initialise packer pk writing into b. */

@@ -31,14 +31,8 @@ static int dev_cb(const sk_device_info *d, void *p)
     devlist *l = p;
     if (l->n >= MAX_DEVICES)
         return 0;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 64;
-        sk_device_info *x = realloc(l->d, nc * sizeof(*x));
-        if (!x)
-            return -SK_E_NOMEM;
-        l->d = x;
-        l->cap = nc;
-    }
+    if (sk_grow(&l->d, &l->cap, l->n + 1, sizeof(*l->d), 64))
+        return -SK_E_NOMEM;
     l->d[l->n++] = *d;
     return 0;
 }

@@ -236,14 +236,9 @@ static size_t id_hash(const sk_id *id)
 static int index_grow(sk_desk_index *ix)
 {
     if (ix->n == ix->cap) {
-        size_t nc = ix->cap ? ix->cap * 2 : 256;
-        if (nc > UINT32_MAX - 1 || nc > SIZE_MAX / sizeof(row))
+        if (ix->cap > UINT32_MAX / 2 - 1 ||
+            sk_grow(&ix->rows, &ix->cap, ix->n + 1, sizeof(*ix->rows), 256))
             return -SK_E_NOMEM;
-        row *p = realloc(ix->rows, nc * sizeof(row));
-        if (!p)
-            return -SK_E_NOMEM;
-        ix->rows = p;
-        ix->cap = nc;
     }
     if ((ix->n + 1) * 2 > ix->nslots) {
         size_t ns = ix->nslots ? ix->nslots * 2 : 512;
@@ -356,16 +351,8 @@ typedef struct rows {
 
 static int rows_add(rows *rs, const row *x)
 {
-    if (rs->n == rs->cap) {
-        size_t nc = rs->cap ? rs->cap * 2 : 64;
-        if (nc > (SIZE_MAX / sizeof(*rs->r)))
-            return -SK_E_NOMEM;
-        const row **p = realloc(rs->r, nc * sizeof(*rs->r));
-        if (!p)
-            return -SK_E_NOMEM;
-        rs->r = p;
-        rs->cap = nc;
-    }
+    if (sk_grow(&rs->r, &rs->cap, rs->n + 1, sizeof(*rs->r), 64))
+        return -SK_E_NOMEM;
     rs->r[rs->n++] = x;
     return 0;
 }
@@ -701,14 +688,8 @@ static int changed_add(const sk_alert *al, void *p)
         c->a[c->n - 1] = *al; /* a later change of the same case (they come oldest first) */
         return 0;
     }
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        sk_alert *na = nc > SIZE_MAX / sizeof(*na) ? NULL : realloc(c->a, nc * sizeof(*na));
-        if (!na)
-            return -SK_E_NOMEM;
-        c->a = na;
-        c->cap = nc;
-    }
+    if (sk_grow(&c->a, &c->cap, c->n + 1, sizeof(*c->a), 16))
+        return -SK_E_NOMEM;
     c->a[c->n++] = *al;
     return 0;
 }

@@ -243,15 +243,8 @@ static void transitions(sk_buf *b, int lang, const sk_report *rp, const sk_desk_
     hbars(b, "chart-transitions", labels, rp->all.n, SK_RPT_NMEASURES);
     sk_h(b, "<h2>");
     sk_h_esc(b, sk_t(lang, T_SERVICES_GIVEN));
-    sk_h(b, "</h2><table class=\"counts\" id=\"services-given\"><tbody>");
-    for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++) {
-        sk_h(b, "<tr data-code=\"");
-        sk_h_esc(b, sk_enum_name(SK_ENUM_SERVICE, s));
-        sk_h(b, "\"><th>");
-        sk_h_esc(b, sk_t_enum(lang, SK_ENUM_SERVICE, s));
-        sk_h_fmt(b, "</th><td>%llu</td></tr>", (unsigned long long)rp->service_given[s]);
-    }
-    sk_h(b, "</tbody></table>");
+    sk_h(b, "</h2>");
+    counts_table(b, "services-given", enum_rows(&rs, lang, SK_ENUM_SERVICE), rp->service_given);
 }
 
 static void captured(sk_buf *b, int lang, const sk_report *rp, const sk_desk_dlist *dl)

@@ -375,16 +375,8 @@ static int collect_past(const sk_history_item *it, void *p)
     /* an incoming value that lost never was the record's value */
     if (it->lost_incoming || !wanted(it->key))
         return 0;
-    if (pb->n == pb->cap) {
-        size_t cap = pb->cap ? pb->cap * 2 : 16;
-        if (cap > SIZE_MAX / sizeof(*pb->v))
-            return -SK_E_NOMEM;
-        sk_report_value *nv = realloc(pb->v, cap * sizeof(*nv));
-        if (!nv)
-            return -SK_E_NOMEM;
-        pb->v = nv;
-        pb->cap = cap;
-    }
+    if (sk_grow(&pb->v, &pb->cap, pb->n + 1, sizeof(*pb->v), 16))
+        return -SK_E_NOMEM;
     size_t off = pb->bytes.len;
     if (it->len && sk_buf_append(&pb->bytes, it->val, it->len) != 0)
         return -SK_E_NOMEM;

@@ -122,16 +122,8 @@ int sk_worklist_task_cmp(const void *a, const void *b)
 
 static int push_task(sk_worklist_task **arr, size_t *n, size_t *cap, const sk_worklist_task *t)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 32;
-        if (nc > SIZE_MAX / sizeof(**arr))
-            return -SK_E_NOMEM;
-        sk_worklist_task *na = realloc(*arr, nc * sizeof(*na));
-        if (!na)
-            return -SK_E_NOMEM;
-        *arr = na;
-        *cap = nc;
-    }
+    if (sk_grow(arr, cap, *n + 1, sizeof(**arr), 32))
+        return -SK_E_NOMEM;
     (*arr)[(*n)++] = *t;
     return 0;
 }
@@ -233,16 +225,8 @@ static int collect_alert(const sk_journal_entry *e, void *p)
     }
     if (c->since_ms && SK_HLC_MS(e->hlc) < c->since_ms)
         return 0;
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 8;
-        if (nc > SIZE_MAX / sizeof(*c->pending))
-            return -SK_E_NOMEM;
-        sk_alert *na = realloc(c->pending, nc * sizeof(*na));
-        if (!na)
-            return -SK_E_NOMEM;
-        c->pending = na;
-        c->cap = nc;
-    }
+    if (sk_grow(&c->pending, &c->cap, c->n + 1, sizeof(*c->pending), 8))
+        return -SK_E_NOMEM;
     sk_alert *al = &c->pending[c->n++];
     memset(al, 0, sizeof(*al));
     al->record = c->r->id;

@@ -62,6 +62,30 @@ static void round_trip(const sk_msg *m, sk_buf *out, sk_msg *decoded)
     sk_buf_free(&again);
 }
 
+/* sk_grow, the one way arrays grow: doubling from first, never shrinking, refusing sizes that
+ * overflow and leaving the array as it was. */
+static void test_grow(void **state)
+{
+    (void)state;
+    uint64_t *a = NULL;
+    size_t cap = 0;
+    assert_int_equal(sk_grow(&a, &cap, 1, sizeof(*a), 4), 0);
+    assert_non_null(a);
+    assert_int_equal(cap, 4);
+    a[3] = 77;
+    assert_int_equal(sk_grow(&a, &cap, 4, sizeof(*a), 4), 0); /* fits: unchanged */
+    assert_int_equal(cap, 4);
+    assert_int_equal(sk_grow(&a, &cap, 9, sizeof(*a), 4), 0);
+    assert_int_equal(cap, 16);
+    assert_int_equal(a[3], 77);
+    uint64_t *before = a;
+    assert_int_equal(sk_grow(&a, &cap, SIZE_MAX / 2, sizeof(*a), 4), -SK_E_NOMEM);
+    assert_int_equal(sk_grow(&a, &cap, SIZE_MAX, 1, 4), -SK_E_NOMEM);
+    assert_ptr_equal(a, before);
+    assert_int_equal(cap, 16);
+    free(a);
+}
+
 static void test_all_fixtures_round_trip(void **state)
 {
     (void)state;
@@ -799,6 +823,7 @@ static void test_helpers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grow),
         cmocka_unit_test(test_all_fixtures_round_trip),
         cmocka_unit_test(test_hello_fields_and_defaults),
         cmocka_unit_test(test_max_strings),

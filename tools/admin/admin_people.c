@@ -722,14 +722,8 @@ static int collect_resync(const sk_store_resync *r, void *p)
     rs_ctx *c = p;
     if (r->epoch != c->epoch)
         return 0;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        sk_store_resync *q = realloc(c->r, cap * sizeof(*q));
-        if (!q)
-            return -SK_E_NOMEM;
-        c->r = q;
-        c->cap = cap;
-    }
+    if (sk_grow(&c->r, &c->cap, c->n + 1, sizeof(*c->r), 16))
+        return -SK_E_NOMEM;
     c->r[c->n++] = *r;
     return 0;
 }

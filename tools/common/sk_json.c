@@ -304,16 +304,8 @@ static int parse_value(parser *p, sk_json *v, int depth);
 
 static int push_item(parser *p, sk_json *parent, size_t *cap, sk_json **slot)
 {
-    if (parent->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 4;
-        if (nc > SIZE_MAX / sizeof(sk_json))
-            return perr(p, -SK_E_NOMEM, p->pos, "out of memory");
-        sk_json *q = realloc(parent->items, nc * sizeof(sk_json));
-        if (!q)
-            return perr(p, -SK_E_NOMEM, p->pos, "out of memory");
-        parent->items = q;
-        *cap = nc;
-    }
+    if (sk_grow(&parent->items, cap, parent->n + 1, sizeof(*parent->items), 4))
+        return perr(p, -SK_E_NOMEM, p->pos, "out of memory");
     *slot = &parent->items[parent->n];
     memset(*slot, 0, sizeof(**slot));
     parent->n++;

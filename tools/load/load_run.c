@@ -142,14 +142,8 @@ static void count_err(ld_run *r, uint32_t code)
 
 static int lat_add(ld_stats *st, uint64_t us)
 {
-    if (st->nlat == st->caplat) {
-        size_t cap = st->caplat ? st->caplat * 2 : 1024;
-        uint64_t *p = realloc(st->lat_us, cap * sizeof(*p));
-        if (!p)
-            return -SK_E_NOMEM;
-        st->lat_us = p;
-        st->caplat = cap;
-    }
+    if (sk_grow(&st->lat_us, &st->caplat, st->nlat + 1, sizeof(*st->lat_us), 1024))
+        return -SK_E_NOMEM;
     st->lat_us[st->nlat++] = us;
     return 0;
 }
