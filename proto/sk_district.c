@@ -126,20 +126,6 @@ int sk_district_pack(msgpack_packer *pk, const sk_district_def *d, size_t n)
     return 0;
 }
 
-static int read_text(sk_mp *m, char *out, size_t cap)
-{
-    const char *s;
-    uint32_t n;
-    int rc = sk_mp_read_str(m, &s, &n);
-    if (rc)
-        return rc;
-    if (n >= cap || memchr(s, '\0', n))
-        return -SK_E_TOO_LONG;
-    memcpy(out, s, n);
-    out[n] = '\0';
-    return 0;
-}
-
 int sk_district_unpack(const uint8_t *p, size_t len, sk_district_def *out, size_t cap,
                        size_t *n_out)
 {
@@ -168,14 +154,15 @@ int sk_district_unpack(const uint8_t *p, size_t len, sk_district_def *out, size_
         if ((rc = sk_mp_read_uint_max(&m, SK_DISTRICT_CODE_MAX, &code)))
             return rc;
         d.code = (uint32_t)code;
-        if ((rc = read_text(&m, d.slug, sizeof(d.slug))) ||
-            (rc = read_text(&m, d.prefix, sizeof(d.prefix))) || (rc = sk_mp_read_map(&m, &names)))
+        if ((rc = sk_mp_read_cstr(&m, d.slug, sizeof(d.slug))) ||
+            (rc = sk_mp_read_cstr(&m, d.prefix, sizeof(d.prefix))) ||
+            (rc = sk_mp_read_map(&m, &names)))
             return rc;
         if (names > 16)
             return -SK_E_TOO_LONG;
         for (uint32_t k = 0; k < names; k++) {
             char lang[16];
-            if ((rc = read_text(&m, lang, sizeof(lang))))
+            if ((rc = sk_mp_read_cstr(&m, lang, sizeof(lang))))
                 return rc;
             int l = sk_district_lang(lang);
             if (l < 0 || strcmp(lang, k_lang[l]) != 0) { /* a language without a slot */
@@ -185,7 +172,7 @@ int sk_district_unpack(const uint8_t *p, size_t len, sk_district_def *out, size_
             }
             if (d.name[l][0])
                 return -SK_E_BAD_VALUE; /* the same language twice */
-            if ((rc = read_text(&m, d.name[l], sizeof(d.name[l]))))
+            if ((rc = sk_mp_read_cstr(&m, d.name[l], sizeof(d.name[l]))))
                 return rc;
         }
         for (uint32_t k = 4; k < fields; k++) /* fields a later version adds */
@@ -227,8 +214,8 @@ int sk_district_wire_prefix(const uint8_t *p, size_t len, uint32_t code,
         if (fields < 4)
             return -SK_E_BAD_VALUE;
         if ((rc = sk_mp_read_uint_max(&m, SK_DISTRICT_CODE_MAX, &c)) ||
-            (rc = read_text(&m, slug, sizeof(slug))) ||
-            (rc = read_text(&m, prefix_out, SK_DISTRICT_PREFIX_MAX + 1)))
+            (rc = sk_mp_read_cstr(&m, slug, sizeof(slug))) ||
+            (rc = sk_mp_read_cstr(&m, prefix_out, SK_DISTRICT_PREFIX_MAX + 1)))
             return rc;
         if (c == code)
             return 0;

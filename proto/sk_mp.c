@@ -395,6 +395,24 @@ int sk_mp_read_bin(sk_mp *m, const uint8_t **out, uint32_t *len_out)
     return read_blob(m, SK_MP_BIN, out, len_out);
 }
 
+int sk_mp_read_cstr(sk_mp *m, char *out, size_t cap)
+{
+    const char *s;
+    uint32_t n;
+    int rc = sk_mp_read_str(m, &s, &n);
+    if (cap)
+        out[0] = '\0';
+    if (rc)
+        return rc;
+    if (n >= cap)
+        return -SK_E_TOO_LONG;
+    if (memchr(s, '\0', n))
+        return -SK_E_BAD_VALUE;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
 int sk_mp_read_bin_exact(sk_mp *m, void *out, uint32_t n)
 {
     const uint8_t *p;

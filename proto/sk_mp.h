@@ -72,6 +72,9 @@ int sk_mp_read_double(sk_mp *m, double *out);
 /* str/bin: *out points into the input (not NUL-terminated). */
 int sk_mp_read_str(sk_mp *m, const char **out, uint32_t *len_out);
 int sk_mp_read_bin(sk_mp *m, const uint8_t **out, uint32_t *len_out);
+/* str copied into out[0..cap) as a C string: -SK_E_TOO_LONG when it does not fit (cap - 1
+ * bytes at most), -SK_E_BAD_VALUE when it holds a NUL (a C string cannot); out is then "". */
+int sk_mp_read_cstr(sk_mp *m, char *out, size_t cap);
 /* bin of exactly n bytes, copied into out. */
 int sk_mp_read_bin_exact(sk_mp *m, void *out, uint32_t n);
 int sk_mp_read_array(sk_mp *m, uint32_t *count_out);

@@ -1127,20 +1127,6 @@ static int with_read(sk_store *s, MDB_txn **txn)
 
 /* ---- value codecs ---------------------------------------------------------------------- */
 
-static int rd_cstr(sk_mp *m, char *out, size_t cap)
-{
-    const char *p;
-    uint32_t n;
-    int rc = sk_mp_read_str(m, &p, &n);
-    if (rc)
-        return rc;
-    if (n >= cap)
-        return -SK_E_TOO_LONG;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return 0;
-}
-
 static int put_val(sk_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, sk_buf *b)
 {
     if (b->oom)
@@ -1274,9 +1260,9 @@ static int device_decode(const MDB_val *k, const MDB_val *v, sk_device_info *d)
         return -SK_E_STORE_IO;
     d->id = sk_be64_get(k->mv_data);
     sk_mp_init(&m, v->mv_data, v->mv_size);
-    if (sk_mp_read_array(&m, &n) || n < 7 || rd_cstr(&m, d->worker, sizeof(d->worker)) ||
+    if (sk_mp_read_array(&m, &n) || n < 7 || sk_mp_read_cstr(&m, d->worker, sizeof(d->worker)) ||
         sk_mp_read_bin_exact(&m, d->pubkey, SK_PUBKEY_LEN) ||
-        rd_cstr(&m, d->label, sizeof(d->label)) || sk_mp_read_bool(&m, &d->revoked) ||
+        sk_mp_read_cstr(&m, d->label, sizeof(d->label)) || sk_mp_read_bool(&m, &d->revoked) ||
         sk_mp_read_uint(&m, &d->last_seen_ms) || sk_mp_read_uint(&m, &d->max_op) ||
         sk_mp_read_uint(&m, &d->created_ms))
         return -SK_E_STORE_IO;
@@ -1535,7 +1521,7 @@ static int enroll_lookup(sk_store *s, MDB_txn *txn, const char *code, size_t cod
     if (mrc)
         return sk_store_mdb_err(mrc);
     sk_mp_init(&m, v.mv_data, v.mv_size);
-    if (sk_mp_read_array(&m, &n) || n < 4 || rd_cstr(&m, worker, SK_MAX_NAME + 1) ||
+    if (sk_mp_read_array(&m, &n) || n < 4 || sk_mp_read_cstr(&m, worker, SK_MAX_NAME + 1) ||
         sk_mp_read_uint(&m, expires) || sk_mp_read_uint(&m, &used) || sk_mp_read_uint(&m, &dev))
         return -SK_E_STORE_IO;
     *created = 0; /* codes made before the field existed */
@@ -2210,7 +2196,7 @@ int sk_store_op_get_hash_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_
     sk_mp_init(&m, v.mv_data, v.mv_size);
     if (sk_mp_read_array(&m, &n) || n < 5 || sk_mp_read_uint(&m, &status) ||
         sk_mp_read_uint(&m, &version) || sk_mp_read_uint(&m, &code) ||
-        sk_mp_read_uint(&m, &field) || rd_cstr(&m, msg_buf, msg_cap))
+        sk_mp_read_uint(&m, &field) || sk_mp_read_cstr(&m, msg_buf, msg_cap))
         return -SK_E_STORE_IO;
     if (has_hash)
         *has_hash = 0;

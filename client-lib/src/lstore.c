@@ -317,20 +317,6 @@ int sk_lstore_ident_put(sakhi_client *c, MDB_txn *txn)
     return rc;
 }
 
-static int copy_str(sk_mp *m, char *out, size_t cap)
-{
-    const char *p;
-    uint32_t n;
-    int rc = sk_mp_read_str(m, &p, &n);
-    if (rc)
-        return rc;
-    if (n >= cap)
-        return -SK_E_TOO_LONG;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return 0;
-}
-
 static int ident_load(sakhi_client *c, MDB_txn *txn)
 {
     sk_buf b = SK_BUF_INIT;
@@ -346,9 +332,9 @@ static int ident_load(sakhi_client *c, MDB_txn *txn)
         goto out;
     sk_mp_init(&m, b.data, b.len);
     if (sk_mp_read_array(&m, &n) || n < 8 || sk_mp_read_uint(&m, &enrolled) ||
-        sk_mp_read_uint(&m, &c->device) || copy_str(&m, c->worker, sizeof(c->worker)) ||
+        sk_mp_read_uint(&m, &c->device) || sk_mp_read_cstr(&m, c->worker, sizeof(c->worker)) ||
         sk_mp_read_uint(&m, &role) || sk_mp_read_uint(&m, &district) ||
-        copy_str(&m, c->host, sizeof(c->host)) || sk_mp_read_uint_max(&m, 65535, &port) ||
+        sk_mp_read_cstr(&m, c->host, sizeof(c->host)) || sk_mp_read_uint_max(&m, 65535, &port) ||
         sk_mp_read_bin_exact(&m, c->priv, sizeof(c->priv))) {
         rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: identity damaged");
         goto out;

@@ -223,7 +223,7 @@ static void test_hostile_lists(void **state)
     assert_int_equal(unpack_packed(b_dup_code), -SK_E_BAD_VALUE);
     assert_int_equal(unpack_packed(b_lang_twice), -SK_E_BAD_VALUE);
     assert_int_equal(unpack_packed(b_code_type), -SK_E_BAD_TYPE);
-    assert_int_equal(unpack_packed(b_nul), -SK_E_TOO_LONG);
+    assert_int_equal(unpack_packed(b_nul), -SK_E_BAD_VALUE);
     assert_int_equal(unpack_packed(b_trailing), -SK_E_TRAILING);
     assert_int_equal(unpack_packed(b_not_array), -SK_E_BAD_TYPE);
     /* no name in English: refused */

@@ -364,6 +364,23 @@ static void test_reader_scalars(void **state)
     assert_int_equal(sk_mp_read_uint(&m, &u), -SK_E_TRUNCATED);
 }
 
+/* A str as a C string: it fits with its NUL or is refused, and never carries a NUL inside. */
+static void test_read_cstr(void **state)
+{
+    (void)state;
+    const uint8_t b[] = {0xa3, 'l', 'e', 'h', 0xa3, 'l', 'e', 'h', 0xa3, 'a', 0, 'b', 0x01};
+    char out[4] = "xyz";
+    sk_mp m;
+    sk_mp_init(&m, b, sizeof(b));
+    assert_int_equal(sk_mp_read_cstr(&m, out, 4), 0);
+    assert_string_equal(out, "leh");
+    assert_int_equal(sk_mp_read_cstr(&m, out, 3), -SK_E_TOO_LONG); /* no room for the NUL */
+    assert_string_equal(out, "");
+    assert_int_equal(sk_mp_read_cstr(&m, out, 4), -SK_E_BAD_VALUE);
+    assert_string_equal(out, "");
+    assert_int_equal(sk_mp_read_cstr(&m, out, 4), -SK_E_BAD_TYPE); /* an int */
+}
+
 static void test_reader_type_errors(void **state)
 {
     (void)state;
@@ -461,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_truncation_every_offset),
         cmocka_unit_test(test_trailing),
         cmocka_unit_test(test_reader_scalars),
+        cmocka_unit_test(test_read_cstr),
         cmocka_unit_test(test_reader_type_errors),
         cmocka_unit_test(test_packer_output_valid),
     };
