@@ -139,6 +139,24 @@ void sk_jw_key(sk_jw *w, const char *key)
     w->after_key = 1;
 }
 
+void sk_jw_kcstr(sk_jw *w, const char *key, const char *s)
+{
+    sk_jw_key(w, key);
+    sk_jw_cstr(w, s);
+}
+
+void sk_jw_kuint(sk_jw *w, const char *key, uint64_t v)
+{
+    sk_jw_key(w, key);
+    sk_jw_uint(w, v);
+}
+
+void sk_jw_kbool(sk_jw *w, const char *key, int v)
+{
+    sk_jw_key(w, key);
+    sk_jw_bool(w, v);
+}
+
 void sk_jw_str(sk_jw *w, const char *s, size_t n)
 {
     before(w);

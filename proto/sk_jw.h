@@ -46,6 +46,10 @@ void sk_jw_int(sk_jw *w, int64_t v);
 void sk_jw_double(sk_jw *w, double v); /* not finite: null */
 void sk_jw_bool(sk_jw *w, int v);
 void sk_jw_null(sk_jw *w);
+/* A key and its value in one call. */
+void sk_jw_kcstr(sk_jw *w, const char *key, const char *s); /* NULL writes null */
+void sk_jw_kuint(sk_jw *w, const char *key, uint64_t v);
+void sk_jw_kbool(sk_jw *w, const char *key, int v);
 /* A value already rendered as JSON text by another writer (inserted as is). */
 void sk_jw_raw(sk_jw *w, const char *json, size_t n);
 

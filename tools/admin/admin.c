@@ -15,6 +15,7 @@
 #include "sk_err.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,54 @@ int sk_admin_fail(const sk_admin *a, int status, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return status;
+}
+
+sk_jw *sk_admin_json_begin(sk_admin_json *j)
+{
+    sk_buf_init(&j->b);
+    sk_jw_init(&j->w, &j->b, 0);
+    sk_jw_obj_begin(&j->w);
+    return &j->w;
+}
+
+void sk_admin_jw_epoch(sk_jw *w, const char *key, uint64_t epoch)
+{
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016" PRIx64, epoch);
+    sk_jw_kcstr(w, key, hex);
+}
+
+int sk_admin_json_end(const sk_admin *a, sk_admin_json *j)
+{
+    sk_jw_obj_end(&j->w);
+    int oom = j->b.oom;
+    if (!oom)
+        printf("%.*s\n", (int)j->b.len, (const char *)j->b.data);
+    sk_buf_free(&j->b);
+    return oom ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory") : 0;
+}
+
+int sk_admin_print_change(const sk_admin *a, const char *idt, const char *event, uint64_t version,
+                          int merged, const char *status, const char *case_no, const char *outcome)
+{
+    if (a->json) {
+        sk_admin_json j;
+        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw_kcstr(w, "id", idt);
+        sk_jw_kuint(w, "version", version);
+        sk_jw_kbool(w, "merged", merged);
+        sk_jw_kcstr(w, "status", status);
+        sk_jw_kcstr(w, "case_no", case_no[0] ? case_no : NULL);
+        if (outcome)
+            sk_jw_kcstr(w, "outcome", outcome);
+        return sk_admin_json_end(a, &j);
+    }
+    if (strcmp(event, "accept") == 0)
+        printf("%s\n", case_no);
+    else if (a->tty)
+        printf("%s %s: version %" PRIu64 ", status %s%s%s\n", idt, event, version, status,
+               case_no[0] ? ", case " : "", case_no);
+    return 0;
 }
 
 /* The longest option table a command has, plus room to spare. */

@@ -74,6 +74,24 @@ typedef struct sk_admin_opt {
 int sk_admin_parse(sk_admin *a, int argc, char **argv, const sk_admin_opt *opts, const char **pos,
                    size_t minpos, size_t maxpos, size_t *npos, const char *help);
 
+/* --json output of a command that reports one result: sk_admin_json_begin opens an object
+ * written with sk_jw (every string escaped); sk_admin_json_end closes it and prints it on one
+ * line of stdout. End returns 0, or SK_ADMIN_EXIT_FAIL after saying why (out of memory). */
+typedef struct sk_admin_json {
+    sk_buf b;
+    sk_jw w;
+} sk_admin_json;
+sk_jw *sk_admin_json_begin(sk_admin_json *j);
+/* An epoch as JSON: 16 hex digits, as the tools print it. */
+void sk_admin_jw_epoch(sk_jw *w, const char *key, uint64_t epoch);
+int sk_admin_json_end(const sk_admin *a, sk_admin_json *j);
+
+/* What a command that changed case idt prints: with --json {id, version, merged, status,
+ * case_no (null when none), outcome (when not NULL)}; else the case number alone after an
+ * accept (for scripts), or one line on a terminal. 0 or SK_ADMIN_EXIT_FAIL. */
+int sk_admin_print_change(const sk_admin *a, const char *idt, const char *event, uint64_t version,
+                          int merged, const char *status, const char *case_no, const char *outcome);
+
 /* Print "sakhi-admin: <cmd>: message" to stderr; returns the given exit status. */
 int sk_admin_fail(const sk_admin *a, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -944,10 +944,15 @@ int sk_admin_cmd_backup(sk_admin *a, int argc, char **argv)
     }
     struct stat st;
     uint64_t size = stat(dest, &st) == 0 ? (uint64_t)st.st_size : 0;
-    if (a->json)
-        printf("{\"bytes\":%" PRIu64 ",\"encrypted\":%s,\"how\":\"%s\"}\n", size,
-               unenc ? "false" : "true", how);
-    else if (a->tty)
+    if (a->json) {
+        sk_admin_json j;
+        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw_kuint(w, "bytes", size);
+        sk_jw_kbool(w, "encrypted", !unenc);
+        sk_jw_kcstr(w, "how", how);
+        if ((rc = sk_admin_json_end(a, &j)))
+            goto out_key;
+    } else if (a->tty)
         printf("backup written: %s (%" PRIu64 " bytes, %s)\n", dest, size,
                unenc      ? "NOT encrypted, no master key"
                : key_path ? "encrypted with the key file"
@@ -1429,6 +1434,7 @@ int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
     if (rc)
         return rc;
     const char *dir = pos[1];
+    int printed = 0; /* --json output failed: the restore itself stands */
     char path[4200], kdir[4096], kpath[4200], err[600] = "";
     for (size_t i = 0; i < N_BUNDLE_FILES; i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, k_bundle_files[i]);
@@ -1531,11 +1537,16 @@ int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
                            sk_err_text(rc));
         goto out;
     }
-    if (a->json)
-        printf("{\"ok\":true,\"records\":%" PRIu64 ",\"seq\":%" PRIu64 ",\"epoch\":\"%016" PRIx64
-               "\",\"prev_epoch\":\"%016" PRIx64 "\"}\n",
-               wr.records, ep.since_seq, ep.epoch, ep.prev);
-    else
+    if (a->json) {
+        sk_admin_json j;
+        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw_kbool(w, "ok", 1);
+        sk_jw_kuint(w, "records", wr.records);
+        sk_jw_kuint(w, "seq", ep.since_seq);
+        sk_admin_jw_epoch(w, "epoch", ep.epoch);
+        sk_admin_jw_epoch(w, "prev_epoch", ep.prev);
+        printed = sk_admin_json_end(a, &j); /* the restore stands even if this fails */
+    } else
         fprintf(a->tty ? stdout : stderr,
                 "restored %" PRIu64 " records (up to change %" PRIu64
                 ") into %s, new epoch %016" PRIx64 "; master key in %s\n"
@@ -1564,5 +1575,5 @@ out:
         close(src);
     OPENSSL_cleanse(c.master, sizeof(c.master));
     OPENSSL_cleanse(c2.master, sizeof(c2.master));
-    return rc;
+    return rc ? rc : printed;
 }

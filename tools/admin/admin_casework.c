@@ -76,21 +76,12 @@ static int run_op(sk_admin *a, const sk_actor *actor, const char *text, sk_cw_op
     const char *outcome = res.outcome == SK_CW_CLOSE_REQUESTED  ? "close_requested"
                           : res.outcome == SK_CW_CLOSE_APPROVED ? "close_approved"
                                                                 : "done";
-    if (a->json)
-        printf("{\"id\":\"%s\",\"version\":%" PRIu64 ",\"merged\":%s,\"status\":\"%s\","
-               "\"case_no\":%s%s%s,\"outcome\":\"%s\"}\n",
-               idt, res.version, res.merged ? "true" : "false", sname ? sname : "unknown",
-               res.case_no[0] ? "\"" : "", res.case_no[0] ? res.case_no : "null",
-               res.case_no[0] ? "\"" : "", outcome);
-    else if (op->kind == SK_CW_ACCEPT)
-        printf("%s\n", res.case_no);
-    else if (res.outcome == SK_CW_CLOSE_REQUESTED)
-        printf("%s: closure requested; another staff member approves it with `close`\n", idt);
-    else if (a->tty)
-        printf("%s %s: version %" PRIu64 ", status %s%s%s\n", idt, sk_cw_kind_name(op->kind),
-               res.version, sname ? sname : "unknown", res.case_no[0] ? ", case " : "",
-               res.case_no);
     status = SK_ADMIN_EXIT_OK;
+    if (!a->json && res.outcome == SK_CW_CLOSE_REQUESTED)
+        printf("%s: closure requested; another staff member approves it with `close`\n", idt);
+    else
+        status = sk_admin_print_change(a, idt, sk_cw_kind_name(op->kind), res.version, res.merged,
+                                       sname ? sname : "unknown", res.case_no, outcome);
 out:
     sk_admin_wtxn_abort(a, &wt);
     sk_record_free(&cur);
@@ -478,21 +469,23 @@ int sk_admin_cmd_config(sk_admin *a, int argc, char **argv)
     snprintf(vals[2], sizeof(vals[2]), "%u", (unsigned)cfg.urgent_wait_min);
     snprintf(vals[3], sizeof(vals[3]), "%s", cfg.duty_counsellor);
     int shown = 0;
-    if (a->json)
-        putchar('{');
+    sk_admin_json j;
+    sk_jw *w = a->json ? sk_admin_json_begin(&j) : NULL;
     for (size_t i = 0; i < 4; i++) {
         if (npos == 1 && strcmp(pos[0], names[i]) != 0)
             continue;
-        if (a->json)
-            printf("%s\"%s\":\"%s\"", shown ? "," : "", names[i], vals[i]);
+        if (w)
+            sk_jw_kcstr(w, names[i], vals[i]);
         else if (npos == 1)
             printf("%s\n", vals[i]);
         else
             printf("%-20s %s\n", names[i], vals[i]);
         shown++;
     }
-    if (a->json)
-        printf("}\n");
+    if (w && shown)
+        return sk_admin_json_end(a, &j);
+    if (w)
+        sk_buf_free(&j.b);
     if (!shown)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown setting '%s' (see --help)", pos[0]);
     return 0;

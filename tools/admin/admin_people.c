@@ -296,9 +296,14 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
         if ((rc = sk_admin_audit_now(a, "worker_add", a->operator_name, detail)))
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write the audit log: %s",
                                  sk_err_text(rc));
-        if (a->json)
-            printf("{\"id\":\"%s\",\"role\":\"%s\",\"district\":%u}\n", id, role_s, w.district);
-        else if (a->tty)
+        if (a->json) {
+            sk_admin_json j;
+            sk_jw *jw = sk_admin_json_begin(&j);
+            sk_jw_kcstr(jw, "id", id);
+            sk_jw_kcstr(jw, "role", role_s);
+            sk_jw_kuint(jw, "district", w.district);
+            return sk_admin_json_end(a, &j);
+        } else if (a->tty)
             printf("added worker %s (%s)\n", id, role_s);
         return 0;
     }
@@ -319,9 +324,13 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot disable worker: %s",
                                  sk_err_text(rc));
     }
-    if (a->json)
-        printf("{\"id\":\"%s\",\"disabled\":true}\n", id);
-    else if (a->tty)
+    if (a->json) {
+        sk_admin_json j;
+        sk_jw *jw = sk_admin_json_begin(&j);
+        sk_jw_kcstr(jw, "id", id);
+        sk_jw_kbool(jw, "disabled", 1);
+        return sk_admin_json_end(a, &j);
+    } else if (a->tty)
         printf("worker %s disabled\n", id);
     return 0;
 }
@@ -494,9 +503,14 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
     char exp[32];
     sk_sample_format_time(now + ttl, exp);
     if (!addr_s) {
-        if (a->json)
-            printf("{\"worker\":\"%s\",\"code\":\"%s\",\"expires\":\"%s\"}\n", pos[0], code, exp);
-        else if (a->tty)
+        if (a->json) {
+            sk_admin_json j;
+            sk_jw *jw = sk_admin_json_begin(&j);
+            sk_jw_kcstr(jw, "worker", pos[0]);
+            sk_jw_kcstr(jw, "code", code);
+            sk_jw_kcstr(jw, "expires", exp);
+            return sk_admin_json_end(a, &j);
+        } else if (a->tty)
             printf("%s\n(one-time enrollment code for %s, valid until %s)\n", code, pos[0], exp);
         else
             printf("%s\n", code);
@@ -670,9 +684,14 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
         sk_admin_wtxn_abort(a, &wt);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot revoke: %s", sk_err_text(rc));
     }
-    if (a->json)
-        printf("{\"device\":%llu,\"revoked\":true,\"already\":%s}\n", id, was ? "true" : "false");
-    else if (a->tty)
+    if (a->json) {
+        sk_admin_json j;
+        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw_kuint(w, "device", id);
+        sk_jw_kbool(w, "revoked", 1);
+        sk_jw_kbool(w, "already", was);
+        return sk_admin_json_end(a, &j);
+    } else if (a->tty)
         printf("device %llu (%s) %s\n", id, d.worker, was ? "was already revoked" : "revoked");
     return 0;
 }

@@ -356,17 +356,8 @@ static int apply_action(sk_admin *a, const sk_actor *actor, const char *text, co
     char no[40] = "", b1[24];
     (void)sk_case_get_str(&after, SK_F_CASE_NO, no, sizeof(no));
     const char *st = enum_or(SK_ENUM_STATUS, &after, SK_F_STATUS, b1, sizeof(b1));
-    if (a->json)
-        printf("{\"id\":\"%s\",\"version\":%" PRIu64 ",\"merged\":%s,\"status\":\"%s\","
-               "\"case_no\":%s%s%s}\n",
-               idt, ack.version, ack.status == SK_ACK_MERGED ? "true" : "false", st,
-               no[0] ? "\"" : "", no[0] ? no : "null", no[0] ? "\"" : "");
-    else if (strcmp(event, "accept") == 0)
-        printf("%s\n", no);
-    else if (a->tty)
-        printf("%s %s: version %" PRIu64 ", status %s%s%s\n", idt, event, ack.version, st,
-               no[0] ? ", case " : "", no);
-    status = SK_ADMIN_EXIT_OK;
+    status = sk_admin_print_change(a, idt, event, ack.version, ack.status == SK_ACK_MERGED, st, no,
+                                   NULL);
 out:
     sk_admin_wtxn_abort(a, &wt);
     sk_change_free(&c);

@@ -237,11 +237,16 @@ int sk_admin_cmd_promote(sk_admin *a, int argc, char **argv)
                              " when last heard from); they may hold acknowledged data. Let it "
                              "catch up, or --force",
                              behind(&v), v.pos_seq, v.primary_head);
-    if (a->json)
-        printf("{\"promoted\":true,\"epoch\":\"%016" PRIx64 "\",\"prev_epoch\":\"%016" PRIx64
-               "\",\"applied\":%" PRIu64 ",\"behind\":%" PRIu64 "}\n",
-               ep.epoch, ep.prev, v.pos_seq, behind(&v));
-    else
+    if (a->json) {
+        sk_admin_json j;
+        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw_kbool(w, "promoted", 1);
+        sk_admin_jw_epoch(w, "epoch", ep.epoch);
+        sk_admin_jw_epoch(w, "prev_epoch", ep.prev);
+        sk_jw_kuint(w, "applied", v.pos_seq);
+        sk_jw_kuint(w, "behind", behind(&v));
+        return sk_admin_json_end(a, &j);
+    } else
         printf("promoted: this store is the centre's primary, epoch %016" PRIx64 " (was %016" PRIx64
                "); %" PRIu64 " entries behind the old primary\n",
                ep.epoch, ep.prev, behind(&v));

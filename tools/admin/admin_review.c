@@ -463,10 +463,16 @@ int sk_admin_cmd_review(sk_admin *a, int argc, char **argv)
     }
     char idt[37];
     sk_id_to_str(&r.id, idt);
-    if (a->json)
-        printf("{\"id\":\"%s\",\"version\":%" PRIu64 ",\"review\":%s}\n", idt, res.version,
-               res.merged ? "true" : "false");
-    else if (a->tty)
+    if (a->json) {
+        sk_admin_json j;
+        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw_kcstr(w, "id", idt);
+        sk_jw_kuint(w, "version", res.version);
+        sk_jw_kbool(w, "review", res.merged);
+        status = sk_admin_json_end(a, &j);
+        goto out;
+    }
+    if (a->tty)
         printf("%s resolved: version %" PRIu64 "\n", idt, res.version);
     status = SK_ADMIN_EXIT_OK;
 out:

@@ -66,12 +66,20 @@ static int parse_ttl(const char *s, uint64_t *out)
 static int print_link(sk_admin *a, const char *name, const char *url, const char *token,
                       uint64_t expires_ms)
 {
-    if (a->json)
-        printf("{\"name\":\"%s\",\"link\":\"%s/setup?u=%s&t=%s\",\"expires_ms\":%llu}\n", name, url,
-               name, token, (unsigned long long)expires_ms);
-    else
-        printf("%s/setup?u=%s&t=%s\n", url, name, token);
-    return 0;
+    char link[512];
+    int n = snprintf(link, sizeof(link), "%s/setup?u=%s&t=%s", url, name, token);
+    if (n < 0 || (size_t)n >= sizeof(link))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "the desk address is too long");
+    if (!a->json) {
+        printf("%s\n", link);
+        return 0;
+    }
+    sk_admin_json j;
+    sk_jw *w = sk_admin_json_begin(&j);
+    sk_jw_kcstr(w, "name", name);
+    sk_jw_kcstr(w, "link", link);
+    sk_jw_kuint(w, "expires_ms", expires_ms);
+    return sk_admin_json_end(a, &j);
 }
 
 /* Write s (and, for add, its worker w) in one transaction with the audit entry. */
