@@ -52,6 +52,8 @@ struct sk_store {
     uint64_t repl_head; /* the log's head when the transaction began */
     uint64_t repl_last; /* the head after the last commit (writer thread) */
     char moved_from[SK_STORE_PATH_MAX + 16], moved_to[SK_STORE_PATH_MAX + 16]; /* key moved */
+    int refuse;       /* sk_store_refuse_writes: the code every write transaction gets, 0 = none */
+    unsigned refused; /* write transactions refused so far */
 };
 
 static char g_open_err[1024];
@@ -1050,6 +1052,10 @@ void sk_store_close(sk_store *s)
 static int with_write(sk_store *s, int (*fn)(sk_store *, MDB_txn *, void *), void *arg)
 {
     MDB_txn *txn;
+    if (s->refuse) {
+        s->refused++;
+        return s->refuse;
+    }
     int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (mrc)
         return sk_store_mdb_err(mrc);
@@ -1065,8 +1071,23 @@ static int with_write(sk_store *s, int (*fn)(sk_store *, MDB_txn *, void *), voi
     return sk_store_mdb_err(mdb_txn_commit(txn));
 }
 
+void sk_store_refuse_writes(sk_store *s, int code)
+{
+    s->refuse = code;
+}
+
+unsigned sk_store_writes_refused(const sk_store *s)
+{
+    return s->refused;
+}
+
 int sk_store_write_begin(sk_store *s, MDB_txn **txn)
 {
+    if (s->refuse) {
+        *txn = NULL;
+        s->refused++;
+        return EROFS; /* an LMDB-style code: sk_store_mdb_err makes it STORE_IO */
+    }
     int mrc = mdb_txn_begin(s->env, NULL, 0, txn);
     if (mrc == 0) {
         sk_keyring_batch_begin(s->kr); /* we hold the write transaction: batches are serial */

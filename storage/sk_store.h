@@ -111,6 +111,12 @@ int sk_store_mdb_err(int mdb_rc);
  * (ENOSPC on a full disk), 0 if none failed in this batch.
  */
 int sk_store_write_begin(sk_store *s, MDB_txn **txn);
+/* Refuse every later write transaction of this handle: sk_store_write_begin returns EROFS and
+ * the tool API's writes return code (a negative SK_E_*; 0 lifts the refusal). sakhi-admin sets
+ * it on a standby's or demoted primary's data directory, which must take no write but its
+ * primary's (docs/REPLICATION.md). sk_store_writes_refused: how many were refused. */
+void sk_store_refuse_writes(sk_store *s, int code);
+unsigned sk_store_writes_refused(const sk_store *s);
 int sk_store_write_commit(sk_store *s, MDB_txn *txn);
 void sk_store_write_abort(sk_store *s, MDB_txn *txn);
 int sk_store_keyring_errno(sk_store *s);

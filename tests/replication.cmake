@@ -20,3 +20,12 @@ if(TARGET sakhi-server AND TARGET sakhi-admin AND TARGET sakhi-netem)
     SAKHI_ADMIN_BIN="$<TARGET_FILE:sakhi-admin>" SAKHI_NETEM_BIN="$<TARGET_FILE:sakhi-netem>")
   add_dependencies(test_replication_failover sakhi-admin sakhi-netem)
 endif()
+
+# sakhi-admin on a standby's (and a demoted primary's) data directory: writes refused, reads work.
+if(TARGET sakhi-server AND TARGET sakhi-admin)
+  sakhi_add_test(test_replication_standby_admin
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_replication_standby_admin.c
+    LIBS sakhi_testsupport
+    LABELS integration
+    TIMEOUT 120)
+endif()

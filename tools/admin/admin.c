@@ -148,6 +148,30 @@ int sk_admin_store_open(sk_admin *a, uint64_t map_size)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s",
                              sk_store_open_error()[0] ? sk_store_open_error() : sk_err_text(rc));
     }
+    /* A standby's copy takes writes only from its primary, and a demoted primary's none at
+     * all: refuse every write of this process, so it stays a faithful copy. promote and demote
+     * change the role itself. Reads go on as usual. */
+    if (!a->cmd || (strcmp(a->cmd, "promote") != 0 && strcmp(a->cmd, "demote") != 0)) {
+        MDB_txn *txn;
+        char role[16] = "";
+        size_t len = 0;
+        if ((rc = sk_store_mdb_err(
+                 mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))) == 0) {
+            rc = sk_store_local_get_txn(a->store, txn, "role", role, sizeof(role) - 1, &len);
+            mdb_txn_abort(txn);
+        }
+        if (rc && rc != -SK_E_NOT_FOUND) {
+            sk_store_close(a->store);
+            a->store = NULL;
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read the replication role: %s",
+                                 sk_err_text(rc));
+        }
+        role[rc ? 0 : len] = '\0';
+        if (strcmp(role, "standby") == 0 || strcmp(role, "demoted") == 0) {
+            snprintf(a->refuse_role, sizeof(a->refuse_role), "%s", role);
+            sk_store_refuse_writes(a->store, -SK_E_NOT_PRIMARY);
+        }
+    }
     const char *from, *to;
     if (sk_store_master_moved(a->store, &from, &to))
         fprintf(stderr, "sakhi-admin: moved the master key out of the data directory: %s -> %s\n",

@@ -57,6 +57,8 @@ typedef struct sk_admin {
     const char *prog; /* "sakhi-admin" */
     const char *cmd;  /* the command running, for messages (NULL before it is known) */
     sk_store *store;  /* opened by sk_admin_open */
+    /* "standby" or "demoted" when the store is one: its writes are refused (sk_admin_open) */
+    char refuse_role[16];
 } sk_admin;
 
 /* ---- option parsing (admin.c) -------------------------------------------------------------- */

@@ -192,6 +192,14 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], k_cmds[c].name) == 0) {
             a.cmd = k_cmds[c].name;
             int rc = k_cmds[c].fn(&a, argc - i, argv + i);
+            if (rc > 0 && a.store && sk_store_writes_refused(a.store))
+                sk_admin_fail(&a, SK_ADMIN_EXIT_FAIL,
+                              "refused: this data directory is a %s; it takes no writes but its "
+                              "primary's (run the command on the primary%s)",
+                              a.refuse_role,
+                              strcmp(a.refuse_role, "standby") == 0
+                                  ? ", or promote this standby first with sakhi-admin promote"
+                                  : "");
             sk_admin_close(&a);
             if (fflush(stdout) != 0 && rc == 0) {
                 a.cmd = NULL;
