@@ -107,8 +107,11 @@ int sk_uri_addr_parse(sk_uri_addr *a, const char *text)
 int sk_uri_parse(sk_enroll_uri *out, const char *text, char *err, size_t errcap)
 {
     sk_enroll_uri u;
-    int have_v = 0, have_code = 0, have_pin = 0;
+    int have_v = 0, have_code = 0;
     char val[SK_URI_MAX_HOST + 16];
+    /* pins as they come, each with the number of addresses before it */
+    uint8_t pins[SK_URI_MAX_ADDRS][SK_TLS_PIN_LEN];
+    size_t pin_after[SK_URI_MAX_ADDRS], npins = 0;
 
     if (err && errcap)
         err[0] = '\0';
@@ -156,10 +159,13 @@ int sk_uri_parse(sk_enroll_uri *out, const char *text, char *err, size_t errcap)
             if (pct_decode(u.code, sizeof(u.code), v, vl) || !u.code[0])
                 return fail(err, errcap, "the URI's code is empty or too long");
         } else if (kl == 3 && memcmp(p, "pin", 3) == 0) {
-            if (have_pin++)
-                return fail(err, errcap, "the URI has two pins");
-            if (pct_decode(val, sizeof(val), v, vl) || sk_tls_pin_parse(u.pin, val))
+            if (npins == SK_URI_MAX_ADDRS)
+                return fail(err, errcap, "the URI has more than %d pins", SK_URI_MAX_ADDRS);
+            if (npins && pin_after[npins - 1] == u.naddrs)
+                return fail(err, errcap, "the URI has two pins for server address %zu", u.naddrs);
+            if (pct_decode(val, sizeof(val), v, vl) || sk_tls_pin_parse(pins[npins], val))
                 return fail(err, errcap, "the URI's pin is not 64 hex digits");
+            pin_after[npins++] = u.naddrs;
         } /* unknown parameters: a later version's, ignored */
         p = pe + (amp ? 1 : 0);
     }
@@ -169,8 +175,25 @@ int sk_uri_parse(sk_enroll_uri *out, const char *text, char *err, size_t errcap)
         return fail(err, errcap, "the URI has no server address");
     if (!have_code)
         return fail(err, errcap, "the URI has no enrollment code");
-    if (!have_pin)
+    if (!npins)
         return fail(err, errcap, "the URI has no server key pin");
+    if (npins == 1) { /* the 1.0 form: one key for every address */
+        for (size_t i = 0; i < u.naddrs; i++)
+            memcpy(u.addrs[i].pin, pins[0], SK_TLS_PIN_LEN);
+    } else {
+        /* each address's own pin follows it (pins come in address order, one per address) */
+        if (pin_after[0] == 0)
+            return fail(err, errcap, "the URI has a pin before its first server address");
+        for (size_t i = 0, k = 0; i < u.naddrs; i++) {
+            if (k == npins || pin_after[k] != i + 1)
+                return fail(err, errcap,
+                            "server address %zu of the URI has no pin of its own (with more "
+                            "than one pin, each address is followed by its own)",
+                            i + 1);
+            memcpy(u.addrs[i].pin, pins[k++], SK_TLS_PIN_LEN);
+        }
+    }
+    memcpy(u.pin, u.addrs[0].pin, SK_TLS_PIN_LEN);
     *out = u;
     return 0;
 }
@@ -205,6 +228,13 @@ int sk_uri_format(sk_buf *b, const sk_enroll_uri *u)
     if ((rc = sk_buf_append(b, k_prefix, sizeof(k_prefix) - 1)) ||
         (rc = sk_buf_append(b, "v=1", 3)))
         return rc;
+    /* one pin for all (the 1.0 form, byte for byte) unless an address has a key of its own */
+    static const uint8_t zero[SK_TLS_PIN_LEN];
+    int own = 0;
+    for (size_t i = 0; i < u->naddrs; i++)
+        if (memcmp(u->addrs[i].pin, zero, SK_TLS_PIN_LEN) != 0 &&
+            memcmp(u->addrs[i].pin, u->pin, SK_TLS_PIN_LEN) != 0)
+            own = 1;
     for (size_t i = 0; i < u->naddrs; i++) {
         int v6 = strchr(u->addrs[i].host, ':') != NULL;
         snprintf(tmp, sizeof(tmp), v6 ? "[%s]:%u" : "%s:%u", u->addrs[i].host,
@@ -213,10 +243,21 @@ int sk_uri_format(sk_buf *b, const sk_enroll_uri *u)
             return -SK_E_BAD_VALUE;
         if ((rc = sk_buf_append(b, "&addr=", 6)) || (rc = pct_append(b, tmp, ":")))
             return rc;
+        if (own) {
+            const uint8_t *ap =
+                memcmp(u->addrs[i].pin, zero, SK_TLS_PIN_LEN) ? u->addrs[i].pin : u->pin;
+            sk_tls_pin_format(pin, ap);
+            if ((rc = sk_buf_append(b, "&pin=", 5)) ||
+                (rc = sk_buf_append(b, pin, SK_TLS_PIN_HEX_LEN)))
+                return rc;
+        }
     }
-    sk_tls_pin_format(pin, u->pin);
-    if ((rc = sk_buf_append(b, "&code=", 6)) || (rc = pct_append(b, u->code, NULL)) ||
-        (rc = sk_buf_append(b, "&pin=", 5)) || (rc = sk_buf_append(b, pin, SK_TLS_PIN_HEX_LEN)))
+    if ((rc = sk_buf_append(b, "&code=", 6)) || (rc = pct_append(b, u->code, NULL)))
         return rc;
+    if (!own) {
+        sk_tls_pin_format(pin, u->pin);
+        if ((rc = sk_buf_append(b, "&pin=", 5)) || (rc = sk_buf_append(b, pin, SK_TLS_PIN_HEX_LEN)))
+            return rc;
+    }
     return 0;
 }

@@ -29,3 +29,25 @@ if(TARGET sakhi-server AND TARGET sakhi-admin)
     LABELS integration
     TIMEOUT 120)
 endif()
+
+# libsakhi devices that follow a failover: every server of the centre with its own pin from the
+# enrollment URI, tried in order; never a push to a server that is not the primary.
+if(TARGET sakhi-server AND TARGET sakhi-admin)
+  sakhi_add_test(test_failover_devices
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_failover_devices.c
+    LIBS sakhi_testsupport
+    LABELS integration
+    TIMEOUT 180)
+endif()
+
+# The device's list of the centre's servers in its store: an older identity migrated, a damaged
+# list refused (the static library, for its internal header).
+if(TARGET sakhi_static)
+  sakhi_add_test(test_client_servers
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_client_servers.c
+            ${CMAKE_CURRENT_LIST_DIR}/support/sk_proc.c
+    LIBS sakhi_static
+    LABELS unit
+    TIMEOUT 60)
+  target_compile_definitions(test_client_servers PRIVATE _DEFAULT_SOURCE)
+endif()

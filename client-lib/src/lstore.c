@@ -12,7 +12,9 @@
  *            sealed: "dek" (the data key under the PIN-derived key, combined with the
  *            provider's secret when there is one: see wrap_dek), "kcv" (a known text under
  *            the data key), "ident" (device id, worker, role, district, server, private key,
- *            plaintext flag, server key pin), "rkm" (the record-key master, under the data key)
+ *            plaintext flag, server key pin, and since the server list every server of the
+ *            centre as [host, port, pin]: an identity without it gets a list of its one server
+ *            at open), "rkm" (the record-key master, under the data key)
  *   records  id16 -> slot u64 BE || record state sealed under the record's key (sk_rstate:
  *            server version, local view, sync state, pending ops, rejected change)
  *   outbox   op u64 BE -> id16 || slot u64 BE || sk_change sealed under the record's key
@@ -299,7 +301,7 @@ int sk_lstore_ident_put(sakhi_client *c, MDB_txn *txn)
     sk_buf b = SK_BUF_INIT;
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
-    msgpack_pack_array(&pk, 10);
+    msgpack_pack_array(&pk, 11);
     msgpack_pack_uint64(&pk, c->enrolled ? 1 : 0);
     msgpack_pack_uint64(&pk, c->device);
     sk_pack_cstr(&pk, c->worker);
@@ -311,6 +313,14 @@ int sk_lstore_ident_put(sakhi_client *c, MDB_txn *txn)
     /* appended for TLS (an older library reads the first 8 and ignores these) */
     msgpack_pack_uint64(&pk, c->plaintext ? 1 : 0);
     sk_pack_bin(&pk, c->pin, sizeof(c->pin));
+    /* appended for failover: every server of the centre [[host, port, pin], ...] */
+    msgpack_pack_array(&pk, (uint32_t)c->nservers);
+    for (size_t i = 0; i < c->nservers; i++) {
+        msgpack_pack_array(&pk, 3);
+        sk_pack_cstr(&pk, c->servers[i].host);
+        msgpack_pack_uint16(&pk, c->servers[i].port);
+        sk_pack_bin(&pk, c->servers[i].pin, sizeof(c->servers[i].pin));
+    }
     int rc = b.oom ? SAKHI_ENOMEM
                    : put_sealed(c, txn, c->dbi_meta, "meta", c->dek, "ident", 5, b.data, b.len);
     sk_vault_buf_wipe(&b);
@@ -351,10 +361,44 @@ static int ident_load(sakhi_client *c, MDB_txn *txn)
         }
         c->plaintext = plain != 0;
     }
+    c->nservers = 0;
+    if (n >= 11) {
+        uint32_t ns, ne;
+        if (sk_mp_read_array(&m, &ns) || ns > SK_CLIENT_MAX_SERVERS) {
+            rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: server list damaged");
+            goto out;
+        }
+        for (uint32_t i = 0; i < ns; i++) {
+            sk_server_addr *sa = &c->servers[i];
+            uint64_t sport;
+            if (sk_mp_read_array(&m, &ne) || ne < 3 || copy_str(&m, sa->host, sizeof(sa->host)) ||
+                sk_mp_read_uint_max(&m, 65535, &sport) ||
+                sk_mp_read_bin_exact(&m, sa->pin, sizeof(sa->pin)) || !sa->host[0] || !sport) {
+                rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: server list damaged");
+                goto out;
+            }
+            for (uint32_t j = 3; j < ne; j++) /* elements a later version may add */
+                if (sk_mp_skip(&m)) {
+                    rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: server list damaged");
+                    goto out;
+                }
+            sa->port = (uint16_t)sport;
+        }
+        c->nservers = ns;
+    }
     c->enrolled = enrolled != 0;
     c->role = (uint32_t)role;
     c->district = (uint32_t)district;
     c->port = (uint16_t)port;
+    if (c->nservers == 0 && c->enrolled) {
+        /* Enrolled before devices kept a list (10 elements): the one server it had is the
+         * list; sk_lstore_open writes it back in the new form. */
+        snprintf(c->servers[0].host, sizeof(c->servers[0].host), "%s", c->host);
+        c->servers[0].port = c->port;
+        memcpy(c->servers[0].pin, c->pin, sizeof(c->pin));
+        c->nservers = 1;
+        c->ident_old = 1;
+    }
 out:
     sk_vault_buf_wipe(&b);
     return rc;
@@ -903,10 +947,14 @@ int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t 
     c->kr_batch = 1;
     uint8_t fmtnow[4] = {0, 0, 0, SK_LSTORE_FORMAT};
     if ((fmt < 2 && (rc = migrate_v1(c, txn))) || (rc = finish_shreds(c, txn)) ||
+        (c->ident_old && (rc = sk_lstore_ident_put(c, txn))) ||
         (fmt < SK_LSTORE_FORMAT && (rc = put(c, txn, c->dbi_meta, "format", 6, fmtnow, 4))))
         goto fail;
     rc = sk_lstore_commit(c, txn);
     txn = NULL;
+    if (!rc && c->ident_old)
+        sk_client_log(c, SAKHI_LOG_INFO, "event=store_server_list servers=%zu", c->nservers);
+    c->ident_old = 0;
     /* A migration or a rewrap leaves values under the old keys in free pages: compact. */
     if (rc || ((fmt < 2 || rewrapped) && (rc = compact(c, path, cpath, map_size))))
         goto fail;

@@ -557,6 +557,39 @@ int sakhi_pending_count(uint64_t *out, sakhi_client *c)
     return rc;
 }
 
+size_t sakhi_server_count(sakhi_client *c)
+{
+    size_t n;
+    if (!c || c->wiped)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    n = c->enrolled ? c->nservers : 0;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+int sakhi_server_get(sakhi_client *c, size_t i, sakhi_server *out)
+{
+    if (!c || !out || out->version < 1 || out->version > SAKHI_SERVER_VERSION)
+        return SAKHI_EINVAL;
+    if (c->wiped)
+        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    pthread_mutex_lock(&c->mu);
+    int rc = !c->enrolled || i >= c->nservers ? SAKHI_ENOTFOUND : 0;
+    if (rc == 0) {
+        const sk_server_addr *sa = &c->servers[i];
+        snprintf(out->host, sizeof(out->host), "%s", sa->host);
+        out->port = sa->port;
+        out->pin[0] = '\0';
+        if (!c->plaintext)
+            sk_tls_pin_format(out->pin, sa->pin);
+        out->primary = strcmp(sa->host, c->host) == 0 && sa->port == c->port &&
+                       memcmp(sa->pin, c->pin, sizeof(c->pin)) == 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 int sakhi_status_get(sakhi_status *out, sakhi_client *c)
 {
     MDB_txn *txn = NULL;

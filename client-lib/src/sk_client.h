@@ -41,6 +41,16 @@
 
 struct sk_keyring;
 
+/* Servers of the centre a device knows (its primary and standbys, in the order enrollment gave
+ * them), each with its own key pin: kept in the store's identity (lstore.c), tried in order by
+ * a sync (sync.c). */
+#define SK_CLIENT_MAX_SERVERS 8
+typedef struct sk_server_addr {
+    char host[256];
+    uint16_t port;
+    uint8_t pin[SK_TLS_PIN_LEN]; /* zeros in plaintext mode */
+} sk_server_addr;
+
 /* A slot allocated in the current write transaction for a record not yet in `records`. */
 typedef struct sk_newslot {
     sk_id id;
@@ -83,8 +93,14 @@ struct sakhi_client {
     char host[256];
     uint16_t port;
     uint8_t priv[32];
-    int plaintext;                /* enrolled in plaintext mode: loopback only, no TLS */
-    uint8_t pin[SK_TLS_PIN_LEN];  /* the server key pin (TLS mode) */
+    int plaintext;               /* enrolled in plaintext mode: loopback only, no TLS */
+    uint8_t pin[SK_TLS_PIN_LEN]; /* the server key pin (TLS mode) */
+    /* host/port/pin above: the server that last welcomed the device as the primary (or that it
+     * enrolled at); servers: every server of the centre, that one among them */
+    sk_server_addr servers[SK_CLIENT_MAX_SERVERS];
+    size_t nservers;
+    int ident_old;                /* the stored identity predates the server list: rewrite it */
+    uint32_t last_server_code;    /* the code of the last ERROR from a server (sync.c) */
     int64_t test_clock_offset_ms; /* test hook: added to the wall clock (sk_client_test_clock) */
     int test_no_zstd;             /* test hook: never offer compression (SK_CAP_ZSTD) */
     uint32_t test_caps_off;       /* test hook: SK_CAP_* bits never offered in HELLO */
@@ -136,6 +152,12 @@ extern _Atomic uint64_t sk_fuzz_idle_polls;
  * connecting; everything after the connect is the same code. -1 = refused. */
 extern int (*sk_fuzz_connect)(void);
 #endif
+
+/* ---- sync.c -------------------------------------------------------------------------------- */
+/* sakhi_enroll_opts at eo's server, keeping servers[0..n) (it among them) as the centre's
+ * servers on success (NULL: eo's server alone). */
+int sk_sync_enroll_at(sakhi_client *c, const sakhi_enroll_options *eo,
+                      const sakhi_sync_options *opts, const sk_server_addr *servers, size_t n);
 
 /* ---- pin.c --------------------------------------------------------------------------------- */
 /* 0 when pin may protect a new store, else SAKHI_EWEAKPIN with *why a static sentence. */

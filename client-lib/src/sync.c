@@ -86,6 +86,10 @@ typedef struct sess {
     int plaintext;
     const uint8_t *pin;
     const uint8_t *priv;
+    const sk_server_addr *servers; /* every server of the centre (NULL: host/port/pin alone) */
+    size_t nservers;
+    /* sync: the server this session talks to, stored as the device's primary on WELCOME */
+    const struct target *cur;
 } sess;
 
 /* ---- errors ---------------------------------------------------------------------------------- */
@@ -95,6 +99,7 @@ typedef struct sess {
 static int map_server_code(sakhi_client *c, int enrolling, uint32_t code, const char *msg)
 {
     int rc;
+    c->last_server_code = code;
     switch (code) {
     case SK_E_AUTH_FAILED: rc = SAKHI_EAUTH; break;
     /* SAKHI_EREVOKED promises the store was wiped, which only an authenticated WIPE does; a
@@ -328,6 +333,8 @@ typedef struct target {
     uint16_t port;
     int plaintext;
     const uint8_t *pin;
+    int early;  /* early requests allowed: the server welcomed this device as primary last time */
+    size_t nth; /* its place in the device's server list, from 1 (0: not from the list) */
 } target;
 
 /* Time left before the sync's deadline, as a cap on a timeout (ms). */
@@ -591,6 +598,20 @@ static int on_welcome(void *payload, sk_engine *e, const sk_msg *m, int behind)
     sk_clock_set_server_time(&c->clock, m->u.welcome.server_ms, wall);
     int changed =
         c->role != e->role || c->district != e->district || strcmp(c->worker, e->worker) != 0;
+    const target *t = s->cur;
+    if (t && t->nth &&
+        (strcmp(c->host, t->host) != 0 || c->port != t->port ||
+         memcmp(c->pin, t->pin, sizeof(c->pin)) != 0)) {
+        /* this server of the list welcomed the device: it is the centre's primary now, where
+         * the next sync begins (PROTOCOL.md section 4.4); a caller's host/port override is
+         * not kept */
+        sk_client_log(c, SAKHI_LOG_INFO, "event=primary_changed server=%zu of=%zu", t->nth,
+                      c->nservers);
+        snprintf(c->host, sizeof(c->host), "%s", t->host);
+        c->port = t->port;
+        memcpy(c->pin, t->pin, sizeof(c->pin));
+        changed = 1;
+    }
     c->role = e->role;
     c->district = e->district;
     snprintf(c->worker, sizeof(c->worker), "%s", e->worker);
@@ -661,6 +682,15 @@ static int on_enrolled(void *payload, sk_engine *e, const sk_msg *m)
     c->plaintext = s->plaintext;
     memcpy(c->pin, s->pin, sizeof(c->pin));
     memcpy(c->priv, s->priv, sizeof(c->priv));
+    if (s->servers && s->nservers) {
+        c->nservers = s->nservers > SK_CLIENT_MAX_SERVERS ? SK_CLIENT_MAX_SERVERS : s->nservers;
+        memcpy(c->servers, s->servers, c->nservers * sizeof(*c->servers));
+    } else {
+        snprintf(c->servers[0].host, sizeof(c->servers[0].host), "%s", s->host);
+        c->servers[0].port = s->port;
+        memcpy(c->servers[0].pin, s->pin, sizeof(c->servers[0].pin));
+        c->nservers = 1;
+    }
     if (!(rc = sk_lstore_txn(c, 0, &txn))) {
         if (!(rc = sk_lstore_ident_put(c, txn)))
             rc = sk_lstore_commit(c, txn);
@@ -670,6 +700,7 @@ static int on_enrolled(void *payload, sk_engine *e, const sk_msg *m)
     if (rc) {
         c->enrolled = 0;
         c->device = 0;
+        c->nservers = 0;
         OPENSSL_cleanse(c->priv, sizeof(c->priv));
     }
     pthread_mutex_unlock(&c->mu);
@@ -686,6 +717,7 @@ static int begin(sakhi_client *c)
         return sk_client_fail(c, SAKHI_EBUSY, NULL, "a sync is already running on this handle");
     atomic_store(&c->cancel_req, 0);
     atomic_store(&c->netchange_req, 0);
+    c->last_server_code = 0;
     uint8_t junk[64];
     while (read(c->cancel_pipe[0], junk, sizeof(junk)) > 0)
         ;
@@ -721,7 +753,7 @@ void sakhi_sync_network_changed(sakhi_client *c)
 
 static int enroll(sakhi_client *c, const char *host, uint16_t port, const char *code,
                   const char *label, const char *pin_text, int plaintext,
-                  const sakhi_sync_options *opts)
+                  const sakhi_sync_options *opts, const sk_server_addr *servers, size_t nservers)
 {
     sakhi_sync_options def = SAKHI_SYNC_OPTIONS_INIT;
     sess s;
@@ -766,6 +798,8 @@ static int enroll(sakhi_client *c, const char *host, uint16_t port, const char *
     s.plaintext = plaintext;
     s.pin = pin;
     s.priv = priv;
+    s.servers = servers;
+    s.nservers = nservers;
     if (sk_auth_keygen(priv, pub)) {
         rc = sk_client_fail(c, SAKHI_EIO, NULL, "could not make the device key");
         goto out;
@@ -783,7 +817,7 @@ static int enroll(sakhi_client *c, const char *host, uint16_t port, const char *
         goto out;
     }
     s.have_eng = 1;
-    target t = {host, port, plaintext, pin};
+    target t = {host, port, plaintext, pin, 1, 0};
     if ((rc = connect_to(&s, &t)) == 0)
         rc = drive(&s);
     if (rc == SK_RESTART)
@@ -801,7 +835,17 @@ int sakhi_enroll_opts(sakhi_client *c, const sakhi_enroll_options *eo,
     if (!c || !eo || eo->version < 1 || eo->version > SAKHI_ENROLL_OPTIONS_VERSION)
         return SAKHI_EINVAL;
     return enroll(c, eo->host, eo->port, eo->code, eo->label, eo->server_pin, eo->plaintext != 0,
-                  opts);
+                  opts, NULL, 0);
+}
+
+int sk_sync_enroll_at(sakhi_client *c, const sakhi_enroll_options *eo,
+                      const sakhi_sync_options *opts, const sk_server_addr *servers,
+                      size_t nservers)
+{
+    if (!c || !eo || eo->version < 1 || eo->version > SAKHI_ENROLL_OPTIONS_VERSION)
+        return SAKHI_EINVAL;
+    return enroll(c, eo->host, eo->port, eo->code, eo->label, eo->server_pin, eo->plaintext != 0,
+                  opts, servers, nservers);
 }
 
 /* ---- sync: snapshot of the outbox ------------------------------------------------------------ */
@@ -1350,12 +1394,12 @@ static int on_load(void *payload, const sk_engine_item *items, size_t n, sk_chan
 
 /* ---- sync ------------------------------------------------------------------------------------ */
 
-/* One session of a sync: snapshot the cursor and the outbox, connect, let the engine run.
- * Returns 0 (the engine is done), SK_RESTART (the network changed) or a SAKHI_E* code. */
-static int sync_session(sess *s)
+/* One session of a sync with the server t: snapshot the cursor and the outbox, connect, let the
+ * engine run. Returns 0 (the engine is done), SK_RESTART (the network changed) or a SAKHI_E*
+ * code. */
+static int sync_session(sess *s, const target *t)
 {
     sakhi_client *c = s->c;
-    const sakhi_sync_options *opts = s->o;
     static const sk_engine_ops ops = {.load = on_load,
                                       .welcome = on_welcome,
                                       .acks = on_acks,
@@ -1364,11 +1408,9 @@ static int sync_session(sess *s)
                                       .progress = on_progress,
                                       .log = on_log};
     snap sn;
-    char host[256];
-    uint8_t pin[SK_TLS_PIN_LEN], priv[SK_PRIVKEY_LEN];
-    uint16_t port;
+    uint8_t priv[SK_PRIVKEY_LEN];
     uint64_t cursor = 0, device;
-    int plaintext, rc;
+    int rc;
 
     memset(&sn, 0, sizeof(sn));
     s->history_new = 0;
@@ -1377,8 +1419,6 @@ static int sync_session(sess *s)
         pthread_mutex_unlock(&c->mu);
         return sk_client_fail(c, SAKHI_ENOTENROLLED, NULL, "enroll the device first");
     }
-    snprintf(host, sizeof(host), "%s", opts->host ? opts->host : c->host);
-    port = opts->port ? opts->port : c->port;
     sn.c = c;
     if (!(rc = sk_lstore_txn(c, 1, &sn.txn))) {
         if (!(rc = sk_lstore_meta_get_u64(c, sn.txn, "cursor", &cursor)))
@@ -1386,8 +1426,6 @@ static int sync_session(sess *s)
         mdb_txn_abort(sn.txn);
     }
     device = c->device;
-    plaintext = c->plaintext;
-    memcpy(pin, c->pin, sizeof(pin));
     memcpy(priv, c->priv, sizeof(priv));
     pthread_mutex_unlock(&c->mu);
     if (rc)
@@ -1403,7 +1441,10 @@ static int sync_session(sess *s)
     engine_config(s, &ec, SK_ENGINE_SYNC);
     ec.device = device;
     ec.priv = priv;
-    ec.early = 1;
+    /* To a server that has not welcomed this device as the primary yet, nothing but the
+     * handshake goes before its WELCOME (a server that is not the primary refuses at HELLO
+     * anyway: section 3.17) */
+    ec.early = t->early;
     ec.cursor = cursor;
     hello_history(c, &ec.hello_epoch, &ec.hello_seen, &ec.hello_upto);
     ec.items = sn.items;
@@ -1419,13 +1460,118 @@ static int sync_session(sess *s)
             span = SK_CLIENT_DRAIN_MAX_MS;
         sk_engine_set_deadline(&s->eng, s->hard_ms - span, s->hard_ms);
     }
-    target t = {host, port, plaintext, pin};
-    if ((rc = connect_to(s, &t)) == 0)
+    s->cur = t;
+    if ((rc = connect_to(s, t)) == 0)
         rc = drive(s);
 out:
     OPENSSL_cleanse(priv, sizeof(priv));
     if (!s->items)
         free(sn.items); /* the snapshot failed */
+    return rc;
+}
+
+/* The servers a sync tries, in order: the one that last welcomed the device as the primary,
+ * then the others of the centre in the order enrollment gave them (wrapping around). The
+ * caller's host/port (sakhi_sync_options) replaces the list. Strings point into hosts. */
+static size_t sync_targets(sakhi_client *c, const sakhi_sync_options *o, target *tl,
+                           sk_server_addr *hosts)
+{
+    size_t n = 0, first = 0;
+    pthread_mutex_lock(&c->mu);
+    if (o->host || o->port || c->nservers == 0) {
+        snprintf(hosts[0].host, sizeof(hosts[0].host), "%s", o->host ? o->host : c->host);
+        hosts[0].port = o->port ? o->port : c->port;
+        memcpy(hosts[0].pin, c->pin, sizeof(c->pin));
+        tl[0] = (target){hosts[0].host, hosts[0].port, c->plaintext, hosts[0].pin, 1, 0};
+        pthread_mutex_unlock(&c->mu);
+        return 1;
+    }
+    for (size_t i = 0; i < c->nservers; i++)
+        if (strcmp(c->servers[i].host, c->host) == 0 && c->servers[i].port == c->port &&
+            memcmp(c->servers[i].pin, c->pin, sizeof(c->pin)) == 0)
+            first = i;
+    for (size_t k = 0; k < c->nservers; k++) {
+        size_t i = (first + k) % c->nservers;
+        hosts[n] = c->servers[i];
+        tl[n] = (target){hosts[n].host, hosts[n].port, c->plaintext, hosts[n].pin, k == 0, i + 1};
+        n++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+/* Whether a session that failed with rc lets the sync try the centre's next server: only when
+ * nothing but the handshake happened (no WELCOME, so nothing was pushed or applied) and the
+ * reason is this server's, not the device's: it could not be reached or timed out, its key is
+ * not the pinned one (reported unless another server then succeeds), or it refused at HELLO as
+ * not the primary, busy or shutting down. */
+static int try_next(sess *s, int rc)
+{
+    if (s->have_eng && sk_engine_welcomed(&s->eng))
+        return 0;
+    if (s->hard_ms && sk_client_mono_ms() >= s->hard_ms)
+        return 0;
+    switch (rc) {
+    case SAKHI_ENET:
+    case SAKHI_ETIMEOUT:
+    case SAKHI_ESERVERKEY: return 1;
+    case SAKHI_ESERVER:
+        return s->c->last_server_code == SK_E_NOT_PRIMARY || s->c->last_server_code == SK_E_BUSY ||
+               s->c->last_server_code == SK_E_SHUTDOWN;
+    default: return 0;
+    }
+}
+
+static void sess_restart(sess *s);
+
+/* One pass over the centre's servers: the first that welcomes the device as the primary takes
+ * the sync. 0, SK_RESTART or a SAKHI_E* code (SAKHI_ESERVERKEY when a server presented another
+ * key than its pin and no other server took the sync). */
+static int sync_servers(sess *s)
+{
+    sakhi_client *c = s->c;
+    target tl[SK_CLIENT_MAX_SERVERS];
+    sk_server_addr hosts[SK_CLIENT_MAX_SERVERS];
+    char keymsg[sizeof(c->errmsg)] = "", last[sizeof(c->errmsg)];
+    size_t n = sync_targets(c, s->o, tl, hosts);
+    size_t keybad = 0;
+    int rc = SAKHI_ENET;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            sess_restart(s);
+        rc = sync_session(s, &tl[i]);
+        s->cur = NULL;
+        if (rc == 0 || rc == SK_RESTART || !try_next(s, rc))
+            break;
+        if (rc == SAKHI_ESERVERKEY) {
+            /* an attack signal, not a dead server: never passed over silently */
+            sk_client_log(c, SAKHI_LOG_WARN, "event=server_key_mismatch server=%zu of=%zu",
+                          tl[i].nth, n);
+            if (!keybad) {
+                pthread_mutex_lock(&c->errlock);
+                snprintf(keymsg, sizeof(keymsg), "%s", c->errmsg);
+                pthread_mutex_unlock(&c->errlock);
+            }
+            keybad = tl[i].nth ? tl[i].nth : 1;
+        } else if (n > 1) {
+            sk_client_log(c, SAKHI_LOG_INFO, "event=server_next server=%zu of=%zu rc=%d code=%u",
+                          tl[i].nth, n, rc, (unsigned)c->last_server_code);
+        }
+    }
+    if (rc == 0 && keybad)
+        sk_client_log(c, SAKHI_LOG_WARN,
+                      "event=server_key_mismatch_passed server=%zu: another server took the sync",
+                      keybad);
+    if (rc != 0 && rc != SK_RESTART && keybad && rc != SAKHI_ECANCELED && rc != SAKHI_EREVOKED)
+        return sk_client_fail(c, SAKHI_ESERVERKEY, NULL, "server %zu of %zu: %s", keybad, n,
+                              keymsg);
+    if (rc != 0 && rc != SK_RESTART && n > 1 && try_next(s, rc)) {
+        pthread_mutex_lock(&c->errlock);
+        snprintf(last, sizeof(last), "%s", c->errmsg);
+        pthread_mutex_unlock(&c->errlock);
+        sk_client_fail(c, rc, NULL, "none of the centre's %zu servers took the sync (last: %s)", n,
+                       last);
+    }
     return rc;
 }
 
@@ -1480,7 +1626,7 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
         s.hard_ms = s.start_ms + opts->deadline_ms;
 
     for (int restarts = 0;; restarts++) {
-        rc = sync_session(&s);
+        rc = sync_servers(&s);
         if (rc != SK_RESTART)
             break;
         sess_restart(&s);

@@ -84,6 +84,54 @@ static void test_roundtrip(void **state)
     sk_buf_free(&b);
 }
 
+#define PIN2_HEX "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
+/* A standby with a key of its own: each address followed by its own pin, exact bytes; parsed
+ * back to each address's pin; a 1.0 URI's one pin is every address's. */
+static void test_pin_per_address(void **state)
+{
+    (void)state;
+    sk_enroll_uri u, back;
+    sk_buf b;
+    char err[160];
+    uint8_t pin1[SK_TLS_PIN_LEN], pin2[SK_TLS_PIN_LEN];
+    assert_int_equal(sk_tls_pin_parse(pin1, PIN_HEX), 0);
+    assert_int_equal(sk_tls_pin_parse(pin2, PIN2_HEX), 0);
+    make(&u);
+    snprintf(u.addrs[1].host, sizeof(u.addrs[1].host), "10.0.0.5");
+    u.addrs[1].port = 7448;
+    u.naddrs = 2;
+    /* both pins the centre's (or unset): the 1.0 form, byte for byte */
+    memcpy(u.addrs[1].pin, pin1, SK_TLS_PIN_LEN);
+    assert_string_equal(format(&u, &b), "sakhi:enroll?v=1&addr=osc-leh.example:7447"
+                                        "&addr=10.0.0.5:7448&code=CUF9PEJRQX&pin=" PIN_HEX);
+    sk_buf_free(&b);
+    memcpy(u.addrs[1].pin, pin2, SK_TLS_PIN_LEN);
+    const char *text = format(&u, &b);
+    assert_string_equal(text, "sakhi:enroll?v=1&addr=osc-leh.example:7447&pin=" PIN_HEX
+                              "&addr=10.0.0.5:7448&pin=" PIN2_HEX "&code=CUF9PEJRQX");
+    memset(&back, 0xaa, sizeof(back));
+    assert_int_equal(sk_uri_parse(&back, text, err, sizeof(err)), 0);
+    assert_int_equal(back.naddrs, 2);
+    assert_memory_equal(back.addrs[0].pin, pin1, SK_TLS_PIN_LEN);
+    assert_memory_equal(back.addrs[1].pin, pin2, SK_TLS_PIN_LEN);
+    assert_memory_equal(back.pin, pin1, SK_TLS_PIN_LEN);
+    sk_buf_free(&b);
+
+    /* 1.0: one pin, wherever it stands, for every address */
+    assert_int_equal(sk_uri_parse(&back,
+                                  "sakhi:enroll?v=1&pin=" PIN2_HEX "&addr=a:1&addr=b:2&code=X", err,
+                                  sizeof(err)),
+                     0);
+    assert_memory_equal(back.addrs[0].pin, pin2, SK_TLS_PIN_LEN);
+    assert_memory_equal(back.addrs[1].pin, pin2, SK_TLS_PIN_LEN);
+    assert_int_equal(sk_uri_parse(&back,
+                                  "sakhi:enroll?v=1&addr=a:1&pin=" PIN2_HEX "&addr=b:2&code=X", err,
+                                  sizeof(err)),
+                     0);
+    assert_memory_equal(back.addrs[1].pin, pin2, SK_TLS_PIN_LEN);
+}
+
 static void test_scan_forms(void **state)
 {
     (void)state;
@@ -131,7 +179,14 @@ static const struct {
     {"sakhi:enroll?v=1&addr=a:1" P, "the URI has no enrollment code"},
     {"sakhi:enroll?v=1&addr=a:1&code=SECRETCODE", "the URI has no server key pin"},
     {"sakhi:enroll?v=1&addr=a:1&code=SECRETCODE&code=X" P, "the URI has two codes"},
-    {"sakhi:enroll?v=1&addr=a:1&code=SECRETCODE" P P, "the URI has two pins"},
+    {"sakhi:enroll?v=1&addr=a:1&code=SECRETCODE" P P, "the URI has two pins for server address 1"},
+    {"sakhi:enroll?v=1&addr=a:1" P "&addr=b:2&code=X&pin=" PIN2_HEX P,
+     "the URI has two pins for server address 2"},
+    {"sakhi:enroll?v=1" P "&addr=a:1&addr=b:2&pin=" PIN2_HEX "&code=X",
+     "the URI has a pin before its first server address"},
+    {"sakhi:enroll?v=1&addr=a:1&addr=b:2" P "&addr=c:3&pin=" PIN2_HEX "&code=X",
+     "server address 1 of the URI has no pin of its own (with more than one pin, each address "
+     "is followed by its own)"},
     {"sakhi:enroll?v=1&addr=a:0&code=SECRETCODE" P, "server address 1 of the URI is not HOST:PORT"},
     {"sakhi:enroll?v=1&addr=a:1&addr=b_c:2&code=SECRETCODE" P,
      "server address 2 of the URI is not HOST:PORT"},
@@ -184,7 +239,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_exact),   cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_scan_forms),     cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_format_refuses),
+        cmocka_unit_test(test_format_refuses), cmocka_unit_test(test_pin_per_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

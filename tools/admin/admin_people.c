@@ -341,8 +341,8 @@ static const char k_code_help[] =
     "usage: sakhi-admin enroll-code WORKER [--ttl DURATION] [--json]\n"
     "       sakhi-admin enroll-code --replica [NAME] [...]\n"
     "       sakhi-admin enroll-code --centre NAME [...]   (on a hub)\n"
-    "           [--addr HOST:PORT[,HOST:PORT...] (--tls-cert FILE | --pin HEX) [--qr-png FILE]\n"
-    "            [--qr]]\n"
+    "           [--addr HOST:PORT[,HOST:PORT...] (--tls-cert FILE[,FILE...] | --pin HEX[,HEX...])\n"
+    "            [--qr-png FILE] [--qr]]\n"
     "\n"
     "Prints a one-time enrollment code for WORKER (who must exist and be active). The device\n"
     "trades it for its identity at enrollment; it works once, until it expires. DURATION is a\n"
@@ -355,7 +355,8 @@ static const char k_code_help[] =
     "which holds everything a device needs (`sakhi enroll --uri`, sakhi_enroll_uri): the\n"
     "server's addresses as devices reach them (the primary first; a standby may follow), the\n"
     "code and the pin of the centre's TLS key, taken from --tls-cert (the server's certificate)\n"
-    "or given as --pin (64 hex digits, from tls-cert).\n"
+    "or given as --pin (64 hex digits, from tls-cert). A standby with a TLS key of its own gets\n"
+    "its own pin: give one --tls-cert or --pin per address, in --addr's order.\n"
     "  --qr-png FILE  also write the URI as a QR code to FILE (PNG, mode 0600: it holds the code)\n"
     "  --qr           draw the QR code on the terminal (the default when output is a terminal)\n"
     "  --replica      a code for a standby server (sakhi-server --standby-of URI): NAME (default\n"
@@ -418,6 +419,45 @@ static int parse_addrs(sk_admin *a, const char *list, sk_enroll_uri *u)
     }
 }
 
+/* --tls-cert FILE[,FILE...] or --pin HEX[,HEX...]: one for every address (the centre's key,
+ * which a standby serves too), or one per address of --addr in its order (a standby with a key
+ * of its own). Fills u->pin (the first) and each address's pin. 0 or an exit status. */
+static int parse_pins(sk_admin *a, const char *cert_s, const char *pin_s, sk_enroll_uri *u)
+{
+    const char *opt = cert_s ? "--tls-cert" : "--pin", *p = cert_s ? cert_s : pin_s;
+    size_t n = 0;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char one[1024], err[256] = "";
+        if (n == u->naddrs)
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                 "%s: more values than --addr has addresses (%zu)", opt, u->naddrs);
+        if (len == 0 || len >= sizeof(one))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "%s: an empty or overlong value", opt);
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if (cert_s && sk_tls_pin_from_cert_file(u->addrs[n].pin, one, err, sizeof(err)))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "--tls-cert %s: %s", one,
+                                 err[0] ? err : "cannot read the certificate");
+        if (!cert_s && sk_tls_pin_parse(u->addrs[n].pin, one))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                                 "--pin: expected 64 hex digits (sakhi-admin tls-cert prints it)");
+        n++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    if (n != 1 && n != u->naddrs)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "%s: give one for all addresses or one for each of the %zu", opt,
+                             u->naddrs);
+    for (size_t i = 1; i < u->naddrs && n == 1; i++)
+        memcpy(u->addrs[i].pin, u->addrs[0].pin, SK_TLS_PIN_LEN);
+    memcpy(u->pin, u->addrs[0].pin, SK_TLS_PIN_LEN);
+    return 0;
+}
+
 int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
 {
     const char *ttl_s = "24h", *pos[1], *addr_s = NULL, *cert_s = NULL, *pin_s = NULL;
@@ -459,13 +499,8 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                                  "give the server key's pin: --tls-cert FILE (the server's "
                                  "certificate) or --pin HEX");
-        char err[256] = "";
-        if (cert_s && sk_tls_pin_from_cert_file(uri.pin, cert_s, err, sizeof(err)))
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "--tls-cert %s: %s", cert_s,
-                                 err[0] ? err : "cannot read the certificate");
-        if (pin_s && sk_tls_pin_parse(uri.pin, pin_s))
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                                 "--pin: expected 64 hex digits (sakhi-admin tls-cert prints it)");
+        if ((rc = parse_pins(a, cert_s, pin_s, &uri)))
+            return rc;
     }
     if ((rc = sk_admin_open(a, 1)))
         return rc;

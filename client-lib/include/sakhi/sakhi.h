@@ -287,7 +287,8 @@ typedef struct sakhi_status {
     char worker[65];       /* worker id the device belongs to */
     int role;              /* SAKHI_ROLE_* */
     unsigned int district; /* worker's district code, 0 = all */
-    char server_host[256]; /* server the device enrolled with */
+    char server_host[256]; /* the centre's server the device last synced with as its primary
+                            * (first: the one it enrolled at); all of them: sakhi_server_get */
     uint16_t server_port;
     uint64_t pending;      /* changes waiting in the outbox */
     uint64_t records;      /* records in the local store */
@@ -303,6 +304,36 @@ typedef struct sakhi_status {
 /* Fill out with the device identity and store counters. out->version must be set.
  * Returns 0, SAKHI_EINVAL, SAKHI_EIO. Thread-safe. */
 SAKHI_API int sakhi_status_get(sakhi_status *out, sakhi_client *c);
+
+/* ---- the centre's servers ------------------------------------------------------------- */
+
+/*
+ * A centre may run more than one server: its primary and a standby that takes over when the
+ * primary is lost (docs/REPLICATION.md). Enrollment gives the device every one of them, each
+ * with the pin of its own TLS key (the enrollment URI's addresses, docs/CLIENT-API.md), and the
+ * store keeps them. sakhi_sync begins with the server that last took a sync as the primary and
+ * goes on to the next, in enrollment order, when one cannot be reached, times out or answers
+ * that it is not the primary; it pushes only to a server that welcomed it as the primary. A
+ * server whose key is not its pin is passed over but reported (SAKHI_ESERVERKEY) unless another
+ * server then takes the sync (docs/SECURITY.md).
+ */
+#define SAKHI_SERVER_VERSION 1
+typedef struct sakhi_server {
+    unsigned int version; /* set by the caller: SAKHI_SERVER_VERSION (SAKHI_SERVER_INIT) */
+    char host[256];       /* name or address, without brackets for IPv6 */
+    uint16_t port;
+    char pin[65]; /* its key's pin (64 hex digits), "" in plaintext mode */
+    int primary;  /* 1 for the server the next sync begins with (sakhi_status's) */
+} sakhi_server;
+#define SAKHI_SERVER_INIT SAKHI_INIT_(SAKHI_SERVER_VERSION)
+
+/* Number of the centre's servers the device knows; 0 before enrollment. Thread-safe. */
+SAKHI_API size_t sakhi_server_count(sakhi_client *c);
+
+/* Server i (< count, in the order enrollment gave them: the primary first) into out. Returns 0,
+ * SAKHI_EINVAL (a NULL argument or out->version), SAKHI_ENOTFOUND (i out of range),
+ * SAKHI_EREVOKED. Thread-safe. */
+SAKHI_API int sakhi_server_get(sakhi_client *c, size_t i, sakhi_server *out);
 
 /* ---- the centre's districts ------------------------------------------------------------ */
 
@@ -835,10 +866,15 @@ SAKHI_API int sakhi_enroll_opts(sakhi_client *c, const sakhi_enroll_options *eo,
  * Enroll from the enrollment URI the centre's administrator hands over as text or a QR code
  * (`sakhi-admin enroll-code WORKER --addr HOST:PORT --tls-cert FILE`):
  *     sakhi:enroll?v=1&addr=HOST:PORT[&addr=HOST:PORT...]&code=CODE&pin=HEX64
+ *     sakhi:enroll?v=1&addr=HOST:PORT&pin=HEX64[&addr=HOST:PORT&pin=HEX64...]&code=CODE
  * It holds the server's addresses (a standby may follow the primary), the one-time code and the
- * pin of the centre's TLS key, so nothing else has to be typed. Always TLS 1.3 checked against
- * the URI's pin, exactly as sakhi_enroll_opts; the addresses are tried in order, the next one
- * only when one cannot be reached (SAKHI_ENET, SAKHI_ETIMEOUT). Blocking.
+ * pin of the centre's TLS key (or each server's own), so nothing else has to be typed. Always
+ * TLS 1.3 checked against each address's pin, exactly as sakhi_enroll_opts; the addresses are
+ * tried in order, the next one only when one cannot be reached (SAKHI_ENET, SAKHI_ETIMEOUT) or
+ * is not the primary (SAKHI_ESERVER, NOT_PRIMARY), or presents another key than its pin
+ * (SAKHI_ESERVERKEY is returned unless a later address enrolls the device). The device keeps
+ * every address with its pin (sakhi_server_get) and sakhi_sync follows a failover among them.
+ * Blocking.
  *   uri    the URI (trailing newline or spaces ignored; at most 1024 characters); not kept.
  *   label  names the device for administrators (<= 64 bytes), may be NULL.
  *   opts   NULL for defaults; timeouts and cancellation as for sakhi_sync.
