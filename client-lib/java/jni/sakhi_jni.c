@@ -657,6 +657,30 @@ JNIEXPORT jint JNICALL Java_org_sakhisync_Native_district(JNIEnv *env, jclass cl
     return (jint)d.code;
 }
 
+JNIEXPORT jint JNICALL Java_org_sakhisync_Native_serverCount(JNIEnv *env, jclass cls, jlong h)
+{
+    (void)env;
+    (void)cls;
+    return (jint)sakhi_server_count(client_of(h));
+}
+
+/* Server i into out[0..1] (host, pin); returns its port, bit 32 set when it is the primary. */
+JNIEXPORT jlong JNICALL Java_org_sakhisync_Native_server(JNIEnv *env, jclass cls, jlong h, jint i,
+                                                         jobjectArray jout)
+{
+    sakhi_server sv = SAKHI_SERVER_INIT;
+    sakhi_client *c = client_of(h);
+    (void)cls;
+    int rc = i < 0 ? SAKHI_EINVAL : sakhi_server_get(c, (size_t)i, &sv);
+    if (rc) {
+        throw_sakhi(env, c, rc);
+        return 0;
+    }
+    if (set_bytes(env, jout, 0, sv.host) || set_bytes(env, jout, 1, sv.pin))
+        return 0;
+    return (jlong)sv.port | (sv.primary ? (jlong)1 << 32 : 0);
+}
+
 JNIEXPORT jint JNICALL Java_org_sakhisync_Native_list(JNIEnv *env, jclass cls, jlong h,
                                                       jlongArray jfilter, jbyteArray jafter,
                                                       jobjectArray jids, jlongArray jnums,

@@ -67,6 +67,9 @@ final class Native {
     static native long pendingCount(long c) throws SakhiException;
     static native int districtCount(long c);
     static native int district(long c, int i, byte[] lang, byte[][] out) throws SakhiException;
+    static native int serverCount(long c);
+    /** Server i: host and pin into out[0..1]; returns the port, with bit 32 set for the primary. */
+    static native long server(long c, int i, byte[][] out) throws SakhiException;
     static native int list(long c, long[] filter, byte[] after, byte[][] ids, long[] nums,
                            byte[][] next) throws SakhiException;
 

@@ -222,6 +222,26 @@ public final class SakhiClient implements AutoCloseable {
         }
     }
 
+    /**
+     * The centre's servers the device knows, in the order enrollment gave them
+     * ({@code sakhi_server_count} and {@code sakhi_server_get}); empty before enrollment.
+     */
+    public java.util.List<Server> servers() throws SakhiException {
+        long h = acquire();
+        try {
+            int n = Native.serverCount(h);
+            java.util.List<Server> out = new java.util.ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                byte[][] s = new byte[2][];
+                long pp = Native.server(h, i, s);
+                out.add(new Server(pp, s));
+            }
+            return java.util.Collections.unmodifiableList(out);
+        } finally {
+            leave();
+        }
+    }
+
     /* ---- capture ---------------------------------------------------------------------------- */
 
     /** A new referral draft with a fresh id ({@code sakhi_referral_new}). Close it when done. */

@@ -86,6 +86,13 @@ class SyncTest {
         assertEquals(Sakhi.ROLE_FIELD, st.role);
         assertEquals(server.port, st.serverPort);
         assertEquals(server.pin, st.serverPin);
+        /* the centre's servers: the one it enrolled at, the primary */
+        List<Server> servers = device.servers();
+        assertEquals(1, servers.size());
+        assertEquals("127.0.0.1", servers.get(0).host);
+        assertEquals(server.port, servers.get(0).port);
+        assertEquals(server.pin, servers.get(0).pin);
+        assertTrue(servers.get(0).primary);
         assertTrue(st.deviceId > 0);
         assertTrue(!phases.isEmpty() && phases.get(0) == Sakhi.PHASE_CONNECT, phases.toString());
         SakhiException again = assertThrows(SakhiException.class, () -> device.enroll(
