@@ -19,6 +19,16 @@ if(TARGET sakhi-server AND TARGET sakhi-admin AND TARGET sakhi-netem)
   target_compile_definitions(test_replication_failover PRIVATE
     SAKHI_ADMIN_BIN="$<TARGET_FILE:sakhi-admin>" SAKHI_NETEM_BIN="$<TARGET_FILE:sakhi-netem>")
   add_dependencies(test_replication_failover sakhi-admin sakhi-netem)
+  # The kill-the-primary campaign alone, long (docs/RELIABILITY.md): 100 rounds, not in CI.
+  sakhi_add_test(test_replication_failover_long
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_replication_failover.c
+    LIBS sakhi_testsupport Threads::Threads
+    LABELS slow
+    ENV SAKHI_CAMPAIGN_LONG=1
+    TIMEOUT 1800)
+  target_compile_definitions(test_replication_failover_long PRIVATE
+    SAKHI_ADMIN_BIN="$<TARGET_FILE:sakhi-admin>" SAKHI_NETEM_BIN="$<TARGET_FILE:sakhi-netem>")
+  add_dependencies(test_replication_failover_long sakhi-admin sakhi-netem)
 endif()
 
 # sakhi-admin on a standby's (and a demoted primary's) data directory: writes refused, reads work.

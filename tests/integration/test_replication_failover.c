@@ -9,17 +9,15 @@
  *  - promote refuses when the standby knows the primary had written entries it has not applied,
  *    then promotes: a new epoch, the old one as its predecessor; the promoted server serves the
  *    device (same key pin) with every record once; a demoted old primary refuses devices.
- *  - synchronous mode under load, the primary killed with SIGKILL at a random moment (3 seeds):
- *    after promotion every referral the primary acknowledged is on the standby, and once the
- *    device has sent everything again (same ops) each referral is there exactly once.
+ *  - synchronous mode under load, the primary killed with SIGKILL at a random moment (3 seeds;
+ *    CP_ROUNDS and CP_SEED set them, SAKHI_CAMPAIGN_LONG=1 runs 100 and nothing else): after
+ *    promotion every referral the primary acknowledged is on the standby, and once the device
+ *    has sent everything again (same ops) each referral is there exactly once.
  *  - synchronous mode with a partition (sakhi-netem between primary and standby, killed): the
  *    primary cannot acknowledge a push without the standby (ERROR NOT_REPLICATED), the standby
  *    is promoted, the device gives the unacknowledged referral to it and it is there exactly
  *    once; the old primary, still running and cut off, acknowledges nothing.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +28,7 @@
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_testclient.h"
+#include "sk_testrepl.h"
 #include "sk_testserver.h"
 
 #include <pthread.h>
@@ -71,27 +70,6 @@ static uint64_t json_u64(const char *text, const char *key, const char *from)
     return strtoull(p + strlen(pat), NULL, 10);
 }
 
-/* The replica URI from enroll-code --replica --json. */
-static void replica_uri(sk_ts *p, const char *pin_hex, uint16_t port, char *uri, size_t cap)
-{
-    char addr[32];
-    char *out = NULL;
-    snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)port);
-    const char *args[] = {"--json", "enroll-code", "--replica", "--addr",
-                          addr,     "--pin",       pin_hex,     NULL};
-    assert_int_equal(admin(p->dir, p->data, args, &out), 0);
-    assert_non_null(out);
-    const char *u = strstr(out, "\"uri\":\"");
-    assert_non_null(u);
-    u += 7;
-    const char *e = strchr(u, '"');
-    assert_non_null(e);
-    assert_true((size_t)(e - u) < cap);
-    memcpy(uri, u, (size_t)(e - u));
-    uri[e - u] = '\0';
-    free(out);
-}
-
 static void push_n(sk_tc *c, uint64_t first_op, int n, sk_id *ids)
 {
     for (int i = 0; i < n; i++) {
@@ -103,56 +81,6 @@ static void push_n(sk_tc *c, uint64_t first_op, int n, sk_id *ids)
         assert_int_equal(sk_tc_push(c, &ch, 1, &ack), 0);
         assert_int_equal(ack.status, SK_ACK_APPLIED);
         sk_change_free(&ch);
-    }
-}
-
-/* The standby has applied everything the primary wrote (both stats agree), within WAIT_MS. */
-static void wait_caught_up(sk_ts *p, sk_ts *s)
-{
-    uint64_t end = sk_mono_ms() + WAIT_MS;
-    const char *args[] = {"--json", "stats", NULL};
-    for (;;) {
-        char *po = NULL, *so = NULL;
-        assert_int_equal(admin(p->dir, p->data, args, &po), 0);
-        assert_int_equal(admin(s->dir, s->data, args, &so), 0);
-        uint64_t head = json_u64(po, "log_head", "\"replication\"");
-        uint64_t applied = json_u64(so, "applied", "\"replication\"");
-        uint64_t behind = json_u64(so, "behind_entries", "\"replication\"");
-        int seeded = strstr(so, "\"seeded\":true") != NULL;
-        free(po);
-        free(so);
-        if (seeded && head > 0 && applied == head && behind == 0)
-            return;
-        assert_true(sk_mono_ms() < end);
-        sk_sleep_ms(50); /* polling another process's progress, bounded above */
-    }
-}
-
-/* A device's HELLO to port is answered with ERROR code (or, code 0, with a CHALLENGE). */
-static int hello_answer(uint16_t port, const uint8_t pin[SK_TLS_PIN_LEN])
-{
-    sk_tc c;
-    sk_msg m, r;
-    sk_tc_init(&c);
-    assert_int_equal(sk_tc_use_tls(&c, pin), 0);
-    assert_int_equal(sk_tc_connect(&c, port), 0);
-    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(&c));
-    m.u.hello.versions[0] = 1;
-    m.u.hello.nversions = 1;
-    assert_int_equal(sk_tc_send(&c, &m), 0);
-    assert_int_equal(sk_tc_recv(&c, &r, 5000), 0);
-    int code = r.type == SK_MSG_ERROR ? (int)r.u.error.code : r.type == SK_MSG_CHALLENGE ? 0 : -1;
-    sk_msg_free(&r);
-    sk_tc_free(&c);
-    return code;
-}
-
-static void wait_serving(uint16_t port, const uint8_t pin[SK_TLS_PIN_LEN])
-{
-    uint64_t end = sk_mono_ms() + WAIT_MS;
-    while (hello_answer(port, pin) != 0) {
-        assert_true(sk_mono_ms() < end);
-        sk_sleep_ms(50);
     }
 }
 
@@ -257,7 +185,7 @@ static void test_replication_standby_follows_and_promotes(void **state)
     assert_int_equal(sk_tc_enroll(&dev, code, "phone"), 0);
     push_n(&dev, 1, 3, ids); /* before the standby exists: it gets these from its seed */
 
-    replica_uri(&p, pin_hex, p.port, uri, sizeof(uri));
+    assert_int_equal(sk_trepl_replica_uri(&p, pin_hex, p.port, uri, sizeof(uri)), 0);
     const char *sargs[] = {"--standby-of", uri, NULL};
     assert_int_equal(sk_ts_start(&s, sargs), 0);
     push_n(&dev, 4, 4, ids + 3); /* these from the log */
@@ -265,11 +193,11 @@ static void test_replication_standby_follows_and_promotes(void **state)
     sk_id_to_str(&ids[1], idt);
     const char *erase[] = {"erase", idt, "--reason", "entered_in_error", NULL};
     assert_int_equal(admin(p.dir, p.data, erase, NULL), 0);
-    wait_caught_up(&p, &s);
+    assert_int_equal(sk_trepl_wait_caught_up(&p, &s, WAIT_MS), 0);
     assert_true(sk_file_contains(s.log, "event=repl_seeded"));
 
     /* a device that reaches the standby is sent on */
-    assert_int_equal(hello_answer(s.port, pin), SK_E_NOT_PRIMARY);
+    assert_int_equal(sk_trepl_hello_answer(s.port, pin), SK_E_NOT_PRIMARY);
     const char *stats_args[] = {"stats", NULL};
     assert_int_equal(admin(s.dir, s.data, stats_args, &out), 0);
     assert_non_null(strstr(out, "role=standby"));
@@ -327,7 +255,7 @@ static void test_replication_standby_follows_and_promotes(void **state)
     const char *demote[] = {"demote", NULL};
     assert_int_equal(admin(p.dir, p.data, demote, NULL), 0);
     assert_int_equal(sk_ts_start(&p, NULL), 0);
-    assert_int_equal(hello_answer(p.port, pin), SK_E_NOT_PRIMARY);
+    assert_int_equal(sk_trepl_hello_answer(p.port, pin), SK_E_NOT_PRIMARY);
     sk_tc_free(&dev);
     sk_ts_teardown(&s);
     sk_ts_teardown(&p);
@@ -389,7 +317,11 @@ static void pull_ids(sk_tc *c, seen_ids *s)
     assert_int_equal(more, 0);
 }
 
-static void kill_round(unsigned seed)
+typedef struct kill_totals {
+    uint64_t pushed, acked, forced;
+} kill_totals;
+
+static void kill_round(unsigned seed, kill_totals *tot)
 {
     sk_ts p, s;
     sk_tc dev;
@@ -411,7 +343,7 @@ static void kill_round(unsigned seed)
     assert_int_equal(sk_ts_worker(&p, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
     const char *pargs[] = {"--repl-sync", "refuse", "--repl-sync-timeout", "5", NULL};
     assert_int_equal(sk_ts_start(&p, pargs), 0);
-    replica_uri(&p, pin_hex, p.port, uri, sizeof(uri));
+    assert_int_equal(sk_trepl_replica_uri(&p, pin_hex, p.port, uri, sizeof(uri)), 0);
     const char *sargs[] = {"--standby-of", uri, NULL};
     assert_int_equal(sk_ts_start(&s, sargs), 0);
     assert_int_equal(sk_ts_code(&p, "fw1", 3600000, code), 0);
@@ -459,9 +391,10 @@ static void kill_round(unsigned seed)
         free(out);
         const char *force[] = {"promote", "--force", NULL};
         assert_int_equal(admin(s.dir, s.data, force, &out), 0);
+        tot->forced++;
     }
     free(out);
-    wait_serving(s.port, pin);
+    assert_int_equal(sk_trepl_wait_serving(s.port, pin, WAIT_MS), 0);
     assert_int_equal(sk_tc_connect(&dev, s.port), 0);
     assert_int_equal(sk_tc_auth(&dev), 0);
     pull_ids(&dev, &ids);
@@ -481,6 +414,8 @@ static void kill_round(unsigned seed)
     assert_int_equal(ids.n, n + 1);
     print_message("seed %u: killed after %d ms, %u pushed, %u acknowledged, all on the standby\n",
                   seed, k.delay_ms, n, nacked);
+    tot->pushed += n;
+    tot->acked += nacked;
     for (uint32_t i = 0; i < n; i++)
         sk_change_free(&chs[i]);
     free(chs);
@@ -491,11 +426,30 @@ static void kill_round(unsigned seed)
     sk_ts_teardown(&p);
 }
 
+/* A number from the environment, else def. */
+static unsigned env_uint(const char *name, unsigned def)
+{
+    const char *v = getenv(name);
+    return v && *v ? (unsigned)strtoul(v, NULL, 10) : def;
+}
+
+/* The reliability campaign's form of the kill (docs/RELIABILITY.md): CP_ROUNDS rounds from
+ * seed CP_SEED; 3 in CI, 100 with SAKHI_CAMPAIGN_LONG=1 (test_replication_failover_long). */
 static void test_failover_kill_under_load(void **state)
 {
     (void)state;
-    for (unsigned seed = 1; seed <= 3; seed++)
-        kill_round(seed);
+    int long_form = getenv("SAKHI_CAMPAIGN_LONG") != NULL;
+    unsigned rounds = env_uint("CP_ROUNDS", long_form ? 100 : 3), first = env_uint("CP_SEED", 1);
+    kill_totals tot = {0, 0, 0};
+    uint64_t t0 = sk_mono_ms();
+    for (unsigned seed = first; seed < first + rounds; seed++)
+        kill_round(seed, &tot);
+    print_message("failover campaign: %u primaries killed (seeds %u..%u), %llu referrals pushed, "
+                  "%llu acknowledged: every acknowledged one on the promoted standby, each "
+                  "exactly once after the resend; %llu promotions needed --force; %llu s\n",
+                  rounds, first, first + rounds - 1, (unsigned long long)tot.pushed,
+                  (unsigned long long)tot.acked, (unsigned long long)tot.forced,
+                  (unsigned long long)((sk_mono_ms() - t0) / 1000));
 }
 
 static void test_failover_sync_partition(void **state)
@@ -529,7 +483,7 @@ static void test_failover_sync_partition(void **state)
     assert_int_equal(sk_read_file(portfile, &pt, NULL), 0);
     uint16_t nport = (uint16_t)atoi(pt);
     free(pt);
-    replica_uri(&p, pin_hex, nport, uri, sizeof(uri));
+    assert_int_equal(sk_trepl_replica_uri(&p, pin_hex, nport, uri, sizeof(uri)), 0);
     const char *sargs[] = {"--standby-of", uri, NULL};
     assert_int_equal(sk_ts_start(&s, sargs), 0);
 
@@ -556,7 +510,7 @@ static void test_failover_sync_partition(void **state)
     const char *promote[] = {"promote", NULL};
     assert_int_equal(admin(s.dir, s.data, promote, &out), 0);
     free(out);
-    wait_serving(s.port, pin);
+    assert_int_equal(sk_trepl_wait_serving(s.port, pin, WAIT_MS), 0);
     sk_tc_close(&dev);
     assert_int_equal(sk_tc_connect(&dev, s.port), 0);
     assert_int_equal(sk_tc_auth(&dev), 0);
@@ -589,5 +543,10 @@ int main(void)
         cmocka_unit_test(test_failover_kill_under_load),
         cmocka_unit_test(test_failover_sync_partition),
     };
+    const struct CMUnitTest campaign[] = {
+        cmocka_unit_test(test_failover_kill_under_load),
+    };
+    if (getenv("SAKHI_CAMPAIGN_LONG")) /* the long form runs the campaign alone */
+        return cmocka_run_group_tests(campaign, NULL, NULL);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
