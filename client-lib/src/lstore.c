@@ -371,7 +371,8 @@ static int ident_load(sakhi_client *c, MDB_txn *txn)
         for (uint32_t i = 0; i < ns; i++) {
             sk_server_addr *sa = &c->servers[i];
             uint64_t sport;
-            if (sk_mp_read_array(&m, &ne) || ne < 3 || copy_str(&m, sa->host, sizeof(sa->host)) ||
+            if (sk_mp_read_array(&m, &ne) || ne < 3 ||
+                sk_mp_read_cstr(&m, sa->host, sizeof(sa->host)) ||
                 sk_mp_read_uint_max(&m, 65535, &sport) ||
                 sk_mp_read_bin_exact(&m, sa->pin, sizeof(sa->pin)) || !sa->host[0] || !sport) {
                 rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: server list damaged");
