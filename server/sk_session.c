@@ -1714,6 +1714,10 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
                 send_error(s, m.rid, -SK_E_FORBIDDEN, "a centre only sends HUB_PUSH to its hub");
                 goto out;
             }
+            if (s->srv->hub_hooks) { /* a hub holds de-identified cases only, never referrals */
+                send_error(s, m.rid, -SK_E_FORBIDDEN, "a hub takes no referrals from devices");
+                goto out;
+            }
             if (m.type == SK_MSG_PUSH)
                 on_push(s, &m);
             else

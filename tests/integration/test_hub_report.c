@@ -15,7 +15,7 @@
  *    figures stay exactly the centres' own and it holds each case once.
  *  - a centre pushes only for itself and only de-identified cases: a centre's key that pushes
  *    a case with a name gets ERROR FORBIDDEN and the hub holds nothing of it; a field worker's
- *    device on the hub cannot send HUB_PUSH at all.
+ *    device on the hub cannot send HUB_PUSH at all, and its PUSH of a referral is FORBIDDEN.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -550,6 +550,12 @@ static void test_hub_refuses_identifying_and_strangers(void **state)
     hub_push_one(&field, 0, &type, &code);
     assert_int_equal(type, SK_MSG_ERROR);
     assert_int_equal(code, SK_E_UNKNOWN_TYPE);
+    /* nor push a referral there: a hub holds no identified case from anyone */
+    sk_change ch;
+    sk_ack ack;
+    assert_int_equal(sk_tc_make_referral(&ch, 1, sk_ts_now_ms(), "Padma Angmo Canary"), 0);
+    assert_int_equal(sk_tc_push(&field, &ch, 1, &ack), -SK_E_FORBIDDEN);
+    sk_change_free(&ch);
     sk_tc_free(&centre);
     sk_tc_free(&field);
     assert_int_equal(sk_ts_stop(&hub, 10000), 0);
