@@ -48,17 +48,12 @@
 
 static sk_sample g_sample;
 
-/* sakhi-admin --data ts's data directory with args (NULL-ended); its stdout in g->o. */
+/* sakhi-admin --data ts's data directory with args (NULL-ended); its output in g->o. */
 static int admin_at(sk_admin_run *g, const sk_ts *ts, const char *const *args)
 {
-    assert_true(strlen(ts->dir) + 12 < sizeof(g->dir) && strlen(ts->data) < sizeof(g->data));
-    memcpy(g->dir, ts->dir, strlen(ts->dir) + 1);
-    memcpy(g->data, ts->data, strlen(ts->data) + 1);
-    memcpy(g->out, g->dir, strlen(g->dir));
-    memcpy(g->out + strlen(g->dir), "/admin.out", 11);
-    memcpy(g->err, g->dir, strlen(g->dir));
-    memcpy(g->err + strlen(g->dir), "/admin.err", 11);
-    return sk_admin_runv(g, args);
+    free(g->o);
+    g->o = NULL;
+    return sk_admin_ts(ts, NULL, args, &g->o);
 }
 
 static uint64_t json_u64(const char *text, const char *key)
