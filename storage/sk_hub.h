@@ -63,7 +63,8 @@ typedef int (*sk_hub_case_cb)(void *payload, const char *centre, const sk_record
                               const sk_report_value *past, size_t npast);
 int sk_hub_cases_txn(sk_store *s, MDB_txn *txn, const char *centre, sk_hub_case_cb cb,
                      void *payload);
-/* Count the cases of centre (NULL: of every centre) into rp. */
+/* Count the cases of centre (NULL: of every centre) into rp, its district rows keyed by the
+ * hub's own district list (a centre's district the hub's list lacks counts as unknown). */
 int sk_hub_report_txn(sk_store *s, MDB_txn *txn, const char *centre, sk_report *rp);
 
 #endif
