@@ -39,27 +39,6 @@
 
 #define WAIT_MS 30000
 
-static int admin(const char *dir, const char *data, const char *const *args, char **out_text)
-{
-    char out[700];
-    const char *argv[20];
-    size_t n = 0;
-    snprintf(out, sizeof(out), "%s/admin.out", dir);
-    argv[n++] = SAKHI_ADMIN_BIN;
-    argv[n++] = "--data";
-    argv[n++] = data;
-    while (*args && n < 19)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    int rc = sk_proc_run(SAKHI_ADMIN_BIN, argv + 1, out, 30000);
-    if (out_text) {
-        size_t len;
-        *out_text = NULL;
-        (void)sk_read_file(out, out_text, &len);
-    }
-    return rc;
-}
-
 /* A number after "key": in JSON text (the first occurrence at or after from). */
 static uint64_t json_u64(const char *text, const char *key, const char *from)
 {
@@ -166,40 +145,28 @@ static void test_replication_standby_follows_and_promotes(void **state)
     sk_ts p, s;
     sk_tc dev;
     uint8_t pin[SK_TLS_PIN_LEN];
-    char pin_hex[SK_TLS_PIN_HEX_LEN + 1], uri[512], code[SK_ENROLL_CODE_LEN + 1];
+    char pin_hex[SK_TLS_PIN_HEX_LEN + 1];
     sk_id ids[7];
     char *out = NULL;
-    assert_int_equal(sk_ts_setup(&p, "sk-replp"), 0);
-    assert_int_equal(sk_ts_setup(&s, "sk-repls"), 0);
-    assert_int_equal(sk_ts_tls(&p, pin), 0);
-    sk_tls_pin_format(pin_hex, pin);
     /* the standby serves with the centre's certificate: devices' one pin fits both */
-    snprintf(s.cert, sizeof(s.cert), "%s", p.cert);
-    snprintf(s.key, sizeof(s.key), "%s", p.key);
-    assert_int_equal(sk_ts_worker(&p, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_trepl_pair(&p, &s, "sk-replp", "sk-repls", pin, pin_hex), 0);
     assert_int_equal(sk_ts_start(&p, NULL), 0);
-    assert_int_equal(sk_ts_code(&p, "fw1", 3600000, code), 0);
-    sk_tc_init(&dev);
-    assert_int_equal(sk_tc_use_tls(&dev, pin), 0);
-    assert_int_equal(sk_tc_connect(&dev, p.port), 0);
-    assert_int_equal(sk_tc_enroll(&dev, code, "phone"), 0);
+    assert_int_equal(sk_trepl_device(&dev, &p, pin, 0), 0);
     push_n(&dev, 1, 3, ids); /* before the standby exists: it gets these from its seed */
 
-    assert_int_equal(sk_trepl_replica_uri(&p, pin_hex, p.port, uri, sizeof(uri)), 0);
-    const char *sargs[] = {"--standby-of", uri, NULL};
-    assert_int_equal(sk_ts_start(&s, sargs), 0);
+    assert_int_equal(sk_trepl_start_standby(&s, &p, pin_hex, p.port), 0);
     push_n(&dev, 4, 4, ids + 3); /* these from the log */
     char idt[40];
     sk_id_to_str(&ids[1], idt);
     const char *erase[] = {"erase", idt, "--reason", "entered_in_error", NULL};
-    assert_int_equal(admin(p.dir, p.data, erase, NULL), 0);
+    assert_int_equal(sk_admin_ts(&p, NULL, erase, NULL), 0);
     assert_int_equal(sk_trepl_wait_caught_up(&p, &s, WAIT_MS), 0);
     assert_true(sk_file_contains(s.log, "event=repl_seeded"));
 
     /* a device that reaches the standby is sent on */
     assert_int_equal(sk_trepl_hello_answer(s.port, pin), SK_E_NOT_PRIMARY);
     const char *stats_args[] = {"stats", NULL};
-    assert_int_equal(admin(s.dir, s.data, stats_args, &out), 0);
+    assert_int_equal(sk_admin_ts(&s, NULL, stats_args, &out), 0);
     assert_non_null(strstr(out, "role=standby"));
     assert_non_null(strstr(out, "behind=0 entries"));
     free(out);
@@ -225,18 +192,18 @@ static void test_replication_standby_follows_and_promotes(void **state)
     uint64_t head = 0;
     {
         const char *args[] = {"--json", "stats", NULL};
-        assert_int_equal(admin(s.dir, s.data, args, &out), 0);
+        assert_int_equal(sk_admin_ts(&s, NULL, args, &out), 0);
         head = json_u64(out, "primary_head", "\"replication\"");
         free(out);
     }
     set_local_u64(s.data, "primary_head", head + 3);
     const char *promote[] = {"promote", NULL};
-    assert_int_equal(admin(s.dir, s.data, promote, &out), 1);
+    assert_int_equal(sk_admin_ts(&s, NULL, promote, &out), 1);
     assert_non_null(strstr(out, "3 entries this standby has not applied"));
     free(out);
     set_local_u64(s.data, "primary_head", head);
     const char *jpromote[] = {"--json", "promote", NULL};
-    assert_int_equal(admin(s.dir, s.data, jpromote, &out), 0);
+    assert_int_equal(sk_admin_ts(&s, NULL, jpromote, &out), 0);
     assert_non_null(strstr(out, "\"promoted\":true"));
     free(out);
     /* a promoted store starts as a primary; the device follows it with the same pin */
@@ -253,7 +220,7 @@ static void test_replication_standby_follows_and_promotes(void **state)
     sk_tc_close(&dev);
     /* the old primary, demoted, sends devices on */
     const char *demote[] = {"demote", NULL};
-    assert_int_equal(admin(p.dir, p.data, demote, NULL), 0);
+    assert_int_equal(sk_admin_ts(&p, NULL, demote, NULL), 0);
     assert_int_equal(sk_ts_start(&p, NULL), 0);
     assert_int_equal(sk_trepl_hello_answer(p.port, pin), SK_E_NOT_PRIMARY);
     sk_tc_free(&dev);
@@ -326,7 +293,7 @@ static void kill_round(unsigned seed, kill_totals *tot)
     sk_ts p, s;
     sk_tc dev;
     uint8_t pin[SK_TLS_PIN_LEN];
-    char pin_hex[SK_TLS_PIN_HEX_LEN + 1], uri[512], code[SK_ENROLL_CODE_LEN + 1];
+    char pin_hex[SK_TLS_PIN_HEX_LEN + 1];
     char *out = NULL;
     sk_change *chs = calloc(LOAD_MAX, sizeof(*chs));
     uint8_t *acked = calloc(LOAD_MAX, 1);
@@ -334,24 +301,11 @@ static void kill_round(unsigned seed, kill_totals *tot)
     assert_non_null(chs);
     assert_non_null(acked);
     assert_non_null(ids.ids);
-    assert_int_equal(sk_ts_setup(&p, "sk-killp"), 0);
-    assert_int_equal(sk_ts_setup(&s, "sk-kills"), 0);
-    assert_int_equal(sk_ts_tls(&p, pin), 0);
-    sk_tls_pin_format(pin_hex, pin);
-    snprintf(s.cert, sizeof(s.cert), "%s", p.cert);
-    snprintf(s.key, sizeof(s.key), "%s", p.key);
-    assert_int_equal(sk_ts_worker(&p, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_trepl_pair(&p, &s, "sk-killp", "sk-kills", pin, pin_hex), 0);
     const char *pargs[] = {"--repl-sync", "refuse", "--repl-sync-timeout", "5", NULL};
     assert_int_equal(sk_ts_start(&p, pargs), 0);
-    assert_int_equal(sk_trepl_replica_uri(&p, pin_hex, p.port, uri, sizeof(uri)), 0);
-    const char *sargs[] = {"--standby-of", uri, NULL};
-    assert_int_equal(sk_ts_start(&s, sargs), 0);
-    assert_int_equal(sk_ts_code(&p, "fw1", 3600000, code), 0);
-    sk_tc_init(&dev);
-    dev.timeout_ms = 8000;
-    assert_int_equal(sk_tc_use_tls(&dev, pin), 0);
-    assert_int_equal(sk_tc_connect(&dev, p.port), 0);
-    assert_int_equal(sk_tc_enroll(&dev, code, "phone"), 0);
+    assert_int_equal(sk_trepl_start_standby(&s, &p, pin_hex, p.port), 0);
+    assert_int_equal(sk_trepl_device(&dev, &p, pin, 8000), 0);
     push_n(&dev, 1, 1, NULL); /* the standby is following (sync: this waited for it) */
 
     /* load until the primary dies at a random moment */
@@ -386,11 +340,11 @@ static void kill_round(unsigned seed, kill_totals *tot)
     /* promote; a standby that knows of entries it lacks (none acknowledged in sync mode) is
      * promoted anyway, the devices give those back */
     const char *promote[] = {"promote", NULL};
-    if (admin(s.dir, s.data, promote, &out) != 0) {
+    if (sk_admin_ts(&s, NULL, promote, &out) != 0) {
         assert_non_null(strstr(out, "has not applied"));
         free(out);
         const char *force[] = {"promote", "--force", NULL};
-        assert_int_equal(admin(s.dir, s.data, force, &out), 0);
+        assert_int_equal(sk_admin_ts(&s, NULL, force, &out), 0);
         tot->forced++;
     }
     free(out);
@@ -459,16 +413,10 @@ static void test_failover_sync_partition(void **state)
     sk_tc dev;
     sk_proc netem;
     uint8_t pin[SK_TLS_PIN_LEN];
-    char pin_hex[SK_TLS_PIN_HEX_LEN + 1], uri[512], code[SK_ENROLL_CODE_LEN + 1];
+    char pin_hex[SK_TLS_PIN_HEX_LEN + 1];
     char up[32], portfile[700], nout[700];
     char *out = NULL;
-    assert_int_equal(sk_ts_setup(&p, "sk-syncp"), 0);
-    assert_int_equal(sk_ts_setup(&s, "sk-syncs"), 0);
-    assert_int_equal(sk_ts_tls(&p, pin), 0);
-    sk_tls_pin_format(pin_hex, pin);
-    snprintf(s.cert, sizeof(s.cert), "%s", p.cert);
-    snprintf(s.key, sizeof(s.key), "%s", p.key);
-    assert_int_equal(sk_ts_worker(&p, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_trepl_pair(&p, &s, "sk-syncp", "sk-syncs", pin, pin_hex), 0);
     const char *pargs[] = {"--repl-sync", "refuse", "--repl-sync-timeout", "1", NULL};
     assert_int_equal(sk_ts_start(&p, pargs), 0);
     /* the link between the two runs through the proxy, so it can be cut */
@@ -483,15 +431,9 @@ static void test_failover_sync_partition(void **state)
     assert_int_equal(sk_read_file(portfile, &pt, NULL), 0);
     uint16_t nport = (uint16_t)atoi(pt);
     free(pt);
-    assert_int_equal(sk_trepl_replica_uri(&p, pin_hex, nport, uri, sizeof(uri)), 0);
-    const char *sargs[] = {"--standby-of", uri, NULL};
-    assert_int_equal(sk_ts_start(&s, sargs), 0);
+    assert_int_equal(sk_trepl_start_standby(&s, &p, pin_hex, nport), 0);
 
-    assert_int_equal(sk_ts_code(&p, "fw1", 3600000, code), 0);
-    sk_tc_init(&dev);
-    assert_int_equal(sk_tc_use_tls(&dev, pin), 0);
-    assert_int_equal(sk_tc_connect(&dev, p.port), 0);
-    assert_int_equal(sk_tc_enroll(&dev, code, "phone"), 0);
+    assert_int_equal(sk_trepl_device(&dev, &p, pin, 0), 0);
     /* acknowledged only once the standby applied it */
     push_n(&dev, 1, 1, NULL);
 
@@ -508,7 +450,7 @@ static void test_failover_sync_partition(void **state)
     /* the standby is promoted (it knows of nothing it lacks: the refused push never reached
      * it) and the device gives the referral to it: there once */
     const char *promote[] = {"promote", NULL};
-    assert_int_equal(admin(s.dir, s.data, promote, &out), 0);
+    assert_int_equal(sk_admin_ts(&s, NULL, promote, &out), 0);
     free(out);
     assert_int_equal(sk_trepl_wait_serving(s.port, pin, WAIT_MS), 0);
     sk_tc_close(&dev);

@@ -60,7 +60,7 @@ static void test_replication_standby_admin_refuses_writes(void **state)
     sk_tc dev;
     sk_admin_run gs, gp;
     uint8_t pin[SK_TLS_PIN_LEN], hp[32], hs[32];
-    char pin_hex[SK_TLS_PIN_HEX_LEN + 1], uri[512], code[SK_ENROLL_CODE_LEN + 1], idt[40];
+    char pin_hex[SK_TLS_PIN_HEX_LEN + 1], idt[40];
     char month[16];
     uint64_t ap, as;
     time_t now = time(NULL);
@@ -68,19 +68,9 @@ static void test_replication_standby_admin_refuses_writes(void **state)
     assert_non_null(gmtime_r(&now, &tm));
     snprintf(month, sizeof(month), "%04d-%02d", (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100);
 
-    assert_int_equal(sk_ts_setup(&p, "sk-sadmp"), 0);
-    assert_int_equal(sk_ts_setup(&s, "sk-sadms"), 0);
-    assert_int_equal(sk_ts_tls(&p, pin), 0);
-    sk_tls_pin_format(pin_hex, pin);
-    snprintf(s.cert, sizeof(s.cert), "%s", p.cert);
-    snprintf(s.key, sizeof(s.key), "%s", p.key);
-    assert_int_equal(sk_ts_worker(&p, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
+    assert_int_equal(sk_trepl_pair(&p, &s, "sk-sadmp", "sk-sadms", pin, pin_hex), 0);
     assert_int_equal(sk_ts_start(&p, NULL), 0);
-    assert_int_equal(sk_ts_code(&p, "fw1", 3600000, code), 0);
-    sk_tc_init(&dev);
-    assert_int_equal(sk_tc_use_tls(&dev, pin), 0);
-    assert_int_equal(sk_tc_connect(&dev, p.port), 0);
-    assert_int_equal(sk_tc_enroll(&dev, code, "phone"), 0);
+    assert_int_equal(sk_trepl_device(&dev, &p, pin, 0), 0);
     sk_change ch;
     sk_ack ack;
     assert_int_equal(sk_tc_make_referral(&ch, 1, sk_ts_now_ms(), "sa"), 0);
@@ -90,9 +80,7 @@ static void test_replication_standby_admin_refuses_writes(void **state)
     sk_change_free(&ch);
     sk_tc_free(&dev);
 
-    assert_int_equal(sk_trepl_replica_uri(&p, pin_hex, p.port, uri, sizeof(uri)), 0);
-    const char *sargs[] = {"--standby-of", uri, NULL};
-    assert_int_equal(sk_ts_start(&s, sargs), 0);
+    assert_int_equal(sk_trepl_start_standby(&s, &p, pin_hex, p.port), 0);
     assert_int_equal(sk_trepl_wait_caught_up(&p, &s, WAIT_MS), 0);
     audit_head(&s, &as, hs);
 

@@ -3,6 +3,7 @@
  */
 #include "sk_testrepl.h"
 
+#include "sk_case.h"
 #include "sk_testclient.h"
 
 #include <stdio.h>
@@ -47,6 +48,39 @@ int sk_trepl_replica_uri(const sk_ts *p, const char *pin_hex, uint16_t port, cha
     }
     sk_trepl_admin_done(&g);
     return rc;
+}
+
+int sk_trepl_pair(sk_ts *p, sk_ts *s, const char *pname, const char *sname,
+                  uint8_t pin[SK_TLS_PIN_LEN], char pin_hex[SK_TLS_PIN_HEX_LEN + 1])
+{
+    if (sk_ts_setup(p, pname) || sk_ts_setup(s, sname) || sk_ts_tls(p, pin))
+        return -1;
+    sk_tls_pin_format(pin_hex, pin);
+    if (snprintf(s->cert, sizeof(s->cert), "%s", p->cert) >= (int)sizeof(s->cert) ||
+        snprintf(s->key, sizeof(s->key), "%s", p->key) >= (int)sizeof(s->key))
+        return -1;
+    return sk_ts_worker(p, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH) ? -1 : 0;
+}
+
+int sk_trepl_start_standby(sk_ts *s, const sk_ts *p, const char *pin_hex, uint16_t port)
+{
+    char uri[512];
+    if (sk_trepl_replica_uri(p, pin_hex, port, uri, sizeof(uri)))
+        return -1;
+    const char *sargs[] = {"--standby-of", uri, NULL};
+    return sk_ts_start(s, sargs) ? -1 : 0;
+}
+
+int sk_trepl_device(sk_tc *dev, sk_ts *p, const uint8_t pin[SK_TLS_PIN_LEN], int timeout_ms)
+{
+    char code[SK_ENROLL_CODE_LEN + 1];
+    sk_tc_init(dev);
+    if (timeout_ms > 0)
+        dev->timeout_ms = timeout_ms;
+    if (sk_ts_code(p, "fw1", 3600000, code) || sk_tc_use_tls(dev, pin) ||
+        sk_tc_connect(dev, p->port) || sk_tc_enroll(dev, code, "phone"))
+        return -1;
+    return 0;
 }
 
 /* The number after "key": in JSON text, looked for after the first `from`; 0 with *ok = 0 when

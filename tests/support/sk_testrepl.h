@@ -11,6 +11,7 @@
 #define SK_TESTREPL_H
 
 #include "sk_admin_run.h"
+#include "sk_testclient.h"
 #include "sk_testserver.h"
 
 #include <stddef.h>
@@ -21,6 +22,21 @@
  * outputs. 0, or -1 when t's paths do not fit g. */
 int sk_trepl_admin_on(sk_admin_run *g, const sk_ts *t);
 void sk_trepl_admin_done(sk_admin_run *g);
+
+/* Primary p and standby s set up in new temp dirs (prefixes pname and sname), neither started:
+ * p with a new TLS certificate (its pin into pin, in hex into pin_hex) that s serves too, so a
+ * device's one pin fits both, and the field worker fw1 of Leh on p. 0 or -1. */
+int sk_trepl_pair(sk_ts *p, sk_ts *s, const char *pname, const char *sname,
+                  uint8_t pin[SK_TLS_PIN_LEN], char pin_hex[SK_TLS_PIN_HEX_LEN + 1]);
+
+/* Start s as the standby of the running primary p, reached at 127.0.0.1:port (p's own port or a
+ * proxy's), with a new replica enrollment code. 0 or -1. */
+int sk_trepl_start_standby(sk_ts *s, const sk_ts *p, const char *pin_hex, uint16_t port);
+
+/* dev initialised and enrolled as fw1 ("phone") on the running primary p over TLS checked
+ * against pin; timeout_ms > 0 replaces the client's default timeout first. 0 or -1 (dev still
+ * to be freed with sk_tc_free). */
+int sk_trepl_device(sk_tc *dev, sk_ts *p, const uint8_t pin[SK_TLS_PIN_LEN], int timeout_ms);
 
 /* The URI of a new replica enrollment code of primary p (enroll-code --replica --json) naming
  * 127.0.0.1:port and pin_hex. 0 or -1. */
