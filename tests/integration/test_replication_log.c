@@ -26,6 +26,7 @@
 #include "sk_err.h"
 #include "sk_proc.h"
 #include "sk_store.h"
+#include "sk_teststore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,50 +80,13 @@ static int teardown(void **state)
     return 0;
 }
 
-static uint32_t mp_str(uint8_t *out, const char *s)
-{
-    size_t n = strlen(s);
-    assert_true(n < 32);
-    out[0] = (uint8_t)(0xa0 | n);
-    memcpy(out + 1, s, n);
-    return (uint32_t)(n + 1);
-}
-
 /* Store a change to record id on the primary as the server does (record, history, seq, one
- * audit entry) in one write transaction. */
+ * audit entry) in one write transaction, then shred what an erasure left. */
 static void apply(fx *f, const sk_id *id, uint64_t base, sk_hlc hlc, const char *v, uint32_t kind)
 {
-    sk_record r;
-    sk_change c;
-    sk_merge_result mr;
-    MDB_txn *txn = NULL;
-    uint8_t val[64];
-    memset(&mr, 0, sizeof(mr));
-    sk_change_init(&c);
-    c.id = *id;
-    c.op = f->seq + 1;
-    c.base = base;
-    c.hlc = hlc;
-    c.kind = kind;
-    if (v)
-        assert_int_equal(sk_change_set(&c, SK_F_VILLAGE, val, mp_str(val, v)), 0);
-    assert_int_equal(sk_store_write_begin(f->p.s, &txn), 0);
-    int rc = sk_store_record_get_txn(f->p.s, txn, id, &r);
-    assert_true(rc == 0 || rc == -SK_E_NOT_FOUND);
-    uint64_t old = r.version, seq = f->seq + 1;
-    assert_int_equal(sk_merge_apply(&r, &c, seq, &mr), 0);
-    assert_int_equal(sk_store_record_put_txn(f->p.s, txn, &r, old), 0);
-    assert_int_equal(sk_store_history_put_txn(f->p.s, txn, id, seq, &mr), 0);
-    assert_int_equal(sk_store_seq_set_txn(f->p.s, txn, seq), 0);
-    assert_int_equal(sk_store_audit_txn(f->p.s, txn, 1700000000000ULL + seq, "push", "w1", 7, "x"),
-                     0);
-    assert_int_equal(sk_store_write_commit(f->p.s, txn), 0);
+    (void)sk_tst_village(f->p.s, id, &f->seq, base, hlc, v, kind, 1);
     if (sk_store_shred_needed(f->p.s))
         assert_int_equal(sk_store_shred_pending(f->p.s), 0);
-    f->seq = seq;
-    sk_merge_result_free(&mr);
-    sk_record_free(&r);
-    sk_change_free(&c);
 }
 
 /* ---- shipping: what the primary's server and the standby do over the wire ---------------- */

@@ -23,6 +23,7 @@
 #include "sk_err.h"
 #include "sk_proc.h"
 #include "sk_store.h"
+#include "sk_teststore.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -91,35 +92,7 @@ static uint32_t mp_str(uint8_t *out, const char *s)
  * server does, under the next seq. Returns the merge's conflict flag. */
 static int apply(fx *f, uint64_t base, sk_hlc hlc, const char *v, uint32_t kind)
 {
-    sk_record r;
-    sk_change c;
-    sk_merge_result mr;
-    MDB_txn *txn = NULL;
-    uint8_t val[64];
-    memset(&mr, 0, sizeof(mr));
-    sk_change_init(&c);
-    c.id = f->id;
-    c.op = f->seq + 1;
-    c.base = base;
-    c.hlc = hlc;
-    c.kind = kind;
-    if (v)
-        assert_int_equal(sk_change_set(&c, SK_F_VILLAGE, val, mp_str(val, v)), 0);
-    assert_int_equal(sk_store_write_begin(f->s, &txn), 0);
-    int rc = sk_store_record_get_txn(f->s, txn, &f->id, &r);
-    assert_true(rc == 0 || rc == -SK_E_NOT_FOUND);
-    uint64_t old = r.version, seq = f->seq + 1;
-    assert_int_equal(sk_merge_apply(&r, &c, seq, &mr), 0);
-    assert_int_equal(sk_store_record_put_txn(f->s, txn, &r, old), 0);
-    assert_int_equal(sk_store_history_put_txn(f->s, txn, &f->id, seq, &mr), 0);
-    assert_int_equal(sk_store_seq_set_txn(f->s, txn, seq), 0);
-    assert_int_equal(sk_store_write_commit(f->s, txn), 0);
-    f->seq = seq;
-    int conflict = mr.conflict;
-    sk_merge_result_free(&mr);
-    sk_record_free(&r);
-    sk_change_free(&c);
-    return conflict;
+    return sk_tst_village(f->s, &f->id, &f->seq, base, hlc, v, kind, 0);
 }
 
 static void expect_item(const seen *sn, int i, uint64_t seq, int lost, uint64_t ver, sk_hlc hlc,

@@ -13,6 +13,7 @@
 
 #include "sk_buf.h"
 #include "sk_case.h"
+#include "sk_err.h"
 #include "sk_proc.h"
 
 #include <stdio.h>
@@ -115,4 +116,41 @@ void sk_tst_referral_end(sk_change *c, uint64_t at_ms, const char *by, uint32_t 
     sk_tst_str(c, SK_F_CONSENT_BY, by);
     sk_tst_uint(c, SK_F_CONSENT_AT, at_ms);
     sk_tst_uint(c, SK_F_STATUS, SK_STATUS_NEW);
+}
+
+int sk_tst_village(sk_store *s, const sk_id *id, uint64_t *seq, uint64_t base, sk_hlc hlc,
+                   const char *v, uint32_t kind, int audit)
+{
+    sk_record r;
+    sk_change c;
+    sk_merge_result mr;
+    MDB_txn *txn = NULL;
+    uint64_t next = *seq + 1;
+    memset(&mr, 0, sizeof(mr));
+    sk_change_init(&c);
+    c.id = *id;
+    c.op = next;
+    c.base = base;
+    c.hlc = hlc;
+    c.kind = kind;
+    if (v)
+        sk_tst_str(&c, SK_F_VILLAGE, v);
+    assert_int_equal(sk_store_write_begin(s, &txn), 0);
+    int rc = sk_store_record_get_txn(s, txn, id, &r);
+    assert_true(rc == 0 || rc == -SK_E_NOT_FOUND);
+    uint64_t old = r.version;
+    assert_int_equal(sk_merge_apply(&r, &c, next, &mr), 0);
+    assert_int_equal(sk_store_record_put_txn(s, txn, &r, old), 0);
+    assert_int_equal(sk_store_history_put_txn(s, txn, id, next, &mr), 0);
+    assert_int_equal(sk_store_seq_set_txn(s, txn, next), 0);
+    if (audit)
+        assert_int_equal(sk_store_audit_txn(s, txn, 1700000000000ULL + next, "push", "w1", 7, "x"),
+                         0);
+    assert_int_equal(sk_store_write_commit(s, txn), 0);
+    *seq = next;
+    int conflict = mr.conflict;
+    sk_merge_result_free(&mr);
+    sk_record_free(&r);
+    sk_change_free(&c);
+    return conflict;
 }

@@ -44,4 +44,11 @@ void sk_tst_referral(sk_change *c, uint64_t at_ms, uint32_t district);
  * by `by` at at_ms, status NEW. */
 void sk_tst_referral_end(sk_change *c, uint64_t at_ms, const char *by, uint32_t urgency);
 
+/* A change to record id setting the village to v (NULL: none) of the given kind, with base and
+ * stamp hlc, op *seq + 1, merged and stored as the writer stores it under seq *seq + 1: record,
+ * history and seq (and one audit entry "push" when audit) in one write transaction; *seq
+ * advanced. The merge's conflict flag. */
+int sk_tst_village(sk_store *s, const sk_id *id, uint64_t *seq, uint64_t base, sk_hlc hlc,
+                   const char *v, uint32_t kind, int audit);
+
 #endif
