@@ -35,6 +35,7 @@
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_json.h"
+#include "sk_relay.h"
 #include "sk_testserver.h"
 
 #include <arpa/inet.h>
@@ -183,10 +184,7 @@ static sk_json *parse(const char *text)
 /* ---- a proxy that kills the client after N bytes of the session ------------------------------ */
 
 typedef struct proxy {
-    int lfd;
-    uint16_t port, upstream;
-    pthread_t thread;
-    atomic_int stop;
+    sk_relay r;
     atomic_int pid;           /* the client to kill (0: none) */
     atomic_ullong kill_at;    /* total bytes (both ways) after which to kill; 0 = never */
     atomic_ullong extra_us;   /* wait this long after that before the kill */
@@ -194,94 +192,32 @@ typedef struct proxy {
     atomic_ullong last_total; /* bytes of the last connection */
 } proxy;
 
-static int pump(int from, int to, uint64_t *count)
+static void proxy_conn(sk_relay *r, int c, int u)
 {
-    char buf[16384];
-    ssize_t n = read(from, buf, sizeof(buf));
-    if (n <= 0)
-        return -1;
-    for (ssize_t off = 0; off < n;) {
-        ssize_t w = write(to, buf + off, (size_t)(n - off));
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
+    proxy *px = r->ctx;
+    uint64_t total = 0;
+    int fired = 0;
+    while (sk_relay_step(r, c, u, 16384, UINT64_MAX, &total)) {
+        uint64_t at = atomic_load(&px->kill_at);
+        int pid = atomic_load(&px->pid);
+        if (!fired && at && total >= at && pid > 0) {
+            fired = 1;
+            uint64_t ex = atomic_load(&px->extra_us);
+            if (ex)
+                sleep_us(ex);
+            /* marked first: the main thread may reap the client before kill returns */
+            atomic_store(&px->killed, 1);
+            if (kill(pid, SIGKILL) != 0)
+                atomic_store(&px->killed, 0);
         }
-        off += w;
     }
-    *count += (uint64_t)n;
-    return 0;
-}
-
-static void *proxy_main(void *arg)
-{
-    proxy *px = arg;
-    while (!atomic_load(&px->stop)) {
-        struct pollfd lp = {px->lfd, POLLIN, 0};
-        if (poll(&lp, 1, 50) <= 0)
-            continue;
-        int c = accept(px->lfd, NULL, NULL);
-        if (c < 0)
-            continue;
-        int u = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a;
-        memset(&a, 0, sizeof(a));
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons(px->upstream);
-        if (u < 0 || connect(u, (struct sockaddr *)&a, sizeof(a)) != 0) {
-            if (u >= 0)
-                close(u);
-            close(c);
-            continue;
-        }
-        int one = 1;
-        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        setsockopt(u, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        uint64_t total = 0;
-        int fired = 0;
-        while (!atomic_load(&px->stop)) {
-            struct pollfd p[2] = {{c, POLLIN, 0}, {u, POLLIN, 0}};
-            if (poll(p, 2, 50) < 0)
-                break;
-            if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && pump(c, u, &total) != 0)
-                break;
-            if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && pump(u, c, &total) != 0)
-                break;
-            uint64_t at = atomic_load(&px->kill_at);
-            int pid = atomic_load(&px->pid);
-            if (!fired && at && total >= at && pid > 0) {
-                fired = 1;
-                uint64_t ex = atomic_load(&px->extra_us);
-                if (ex)
-                    sleep_us(ex);
-                /* marked first: the main thread may reap the client before kill returns */
-                atomic_store(&px->killed, 1);
-                if (kill(pid, SIGKILL) != 0)
-                    atomic_store(&px->killed, 0);
-            }
-        }
-        atomic_store(&px->last_total, total);
-        close(c);
-        close(u);
-    }
-    return NULL;
+    atomic_store(&px->last_total, total);
 }
 
 static void proxy_start(proxy *px, uint16_t upstream)
 {
     memset(px, 0, sizeof(*px));
-    px->upstream = upstream;
-    px->lfd = sk_listen_loopback(8, &px->port);
-    assert_true(px->lfd >= 0);
-    assert_int_equal(pthread_create(&px->thread, NULL, proxy_main, px), 0);
-}
-
-static void proxy_stop(proxy *px)
-{
-    atomic_store(&px->stop, 1);
-    pthread_join(px->thread, NULL);
-    close(px->lfd);
+    assert_int_equal(sk_relay_start(&px->r, upstream, 1, proxy_conn, px), 0);
 }
 
 /* ---- bookkeeping ----------------------------------------------------------------------------- */
@@ -432,7 +368,7 @@ static void round_sync(camp *c, proxy *px)
         uint64_t typical = atomic_load(&px->last_total);
         if (typical < 400)
             typical = 400;
-        snprintf(via, sizeof(via), "127.0.0.1:%u", (unsigned)px->port);
+        snprintf(via, sizeof(via), "127.0.0.1:%u", (unsigned)px->r.port);
         atomic_store(&px->killed, 0);
         atomic_store(&px->pid, 0);
         atomic_store(&px->kill_at, cp_range(&c->rng, 1, typical * 11 / 10));
@@ -707,7 +643,7 @@ static void test_client_crash(void **state)
 
     /* the server, stopped */
     assert_int_equal(sk_ts_stop(&g_ts, 10000), 0);
-    proxy_stop(&px);
+    sk_relay_stop(&px.r);
     assert_int_equal(sk_ts_store(&g_ts, &s), 0);
     cp_log_stats st;
     assert_int_equal(cp_store_walk(s, &st), 0);

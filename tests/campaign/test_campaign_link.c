@@ -25,6 +25,7 @@
 
 #include "sk_client_test.h"
 #include "cp_check.h"
+#include "sk_relay.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -283,59 +284,11 @@ static void test_cut_sweep(void **state)
 
 /* ---- one byte per write ------------------------------------------------------------------------ */
 
-typedef struct frag {
-    int lfd;
-    uint16_t port, upstream;
-    pthread_t th;
-    volatile int stop;
-    uint64_t writes;
-} frag;
-
-static int pump1(int from, int to, uint64_t *writes)
+/* One byte per read and write, both ways; ctx counts the writes. */
+static void frag_conn(sk_relay *r, int a, int b)
 {
-    uint8_t b;
-    ssize_t r = read(from, &b, 1);
-    if (r <= 0)
-        return -1;
-    if (write(to, &b, 1) != 1)
-        return -1;
-    (*writes)++;
-    return 0;
-}
-
-static void *frag_main(void *arg)
-{
-    frag *p = arg;
-    while (!p->stop) {
-        struct pollfd pl = {p->lfd, POLLIN, 0};
-        if (poll(&pl, 1, 100) <= 0)
-            continue;
-        int a = accept(p->lfd, NULL, NULL);
-        if (a < 0)
-            continue;
-        int b = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {0};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(p->upstream);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int one = 1;
-        setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        setsockopt(b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (connect(b, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-            for (;;) {
-                struct pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
-                if (poll(fds, 2, 100) < 0 || p->stop)
-                    break;
-                if (fds[0].revents && pump1(a, b, &p->writes))
-                    break;
-                if (fds[1].revents && pump1(b, a, &p->writes))
-                    break;
-            }
-        }
-        close(a);
-        close(b);
-    }
-    return NULL;
+    while (sk_relay_step(r, a, b, 1, UINT64_MAX, r->ctx))
+        ;
 }
 
 static void test_fragmentation_stalls_blackholes_slow_links(void **state)
@@ -345,21 +298,17 @@ static void test_fragmentation_stalls_blackholes_slow_links(void **state)
     uint64_t t0 = sk_mono_ms();
 
     /* one byte per write, both ways */
-    frag p = {0};
-    p.upstream = f->ts.port;
-    p.lfd = sk_listen_loopback(8, &p.port);
-    assert_true(p.lfd >= 0);
-    assert_int_equal(pthread_create(&p.th, NULL, frag_main, &p), 0);
+    sk_relay p;
+    uint64_t writes = 0;
+    assert_int_equal(sk_relay_start(&p, f->ts.port, 1, frag_conn, &writes), 0);
     three(f, c);
     sakhi_sync_result fr;
     assert_int_equal(sync_via(c, p.port, f->ts.port, 10000, &fr), 0);
     assert_int_equal(pending(c), 0);
-    p.stop = 1;
-    pthread_join(p.th, NULL);
-    close(p.lfd);
+    sk_relay_stop(&p);
     /* every byte of the sync went through the proxy in a write of its own */
     assert_true(fr.bytes_sent + fr.bytes_received > 500);
-    assert_true(p.writes >= fr.bytes_sent + fr.bytes_received);
+    assert_true(writes >= fr.bytes_sent + fr.bytes_received);
 
     /* stalls: 90 % of the KiBs pause 300 ms */
     netem n;
@@ -407,7 +356,7 @@ static void test_fragmentation_stalls_blackholes_slow_links(void **state)
     no_session_left(f);
     print_message("faults: fragmented writes=%llu blackholes that failed a sync=%llu "
                   "referrals=%llu elapsed_ms=%llu\n",
-                  (unsigned long long)p.writes, (unsigned long long)holes,
+                  (unsigned long long)writes, (unsigned long long)holes,
                   (unsigned long long)f->captured, (unsigned long long)(sk_mono_ms() - t0));
     sakhi_close(c);
 }

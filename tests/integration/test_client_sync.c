@@ -17,6 +17,7 @@
 #include <sakhi/sakhi.h>
 
 #include "sk_client_test.h"
+#include "sk_relay.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -199,85 +200,28 @@ static void test_three_devices_converge(void **state)
 /* ---- the cutting proxy ---------------------------------------------------------------------- */
 
 typedef struct proxy {
-    int lfd;
-    uint16_t port, target;
-    /* shared with proxy_main's thread, hence atomic: the test sets cut_after between syncs
-     * and stop at the end; the proxy stores last_total after each connection */
+    sk_relay r;
+    /* shared with the relay's thread, hence atomic: the test sets cut_after between syncs;
+     * the proxy stores last_total after each connection */
     atomic_long cut_after; /* total bytes both ways before closing; <0 = never */
-    atomic_int stop;
-    pthread_t th;
     atomic_long last_total;
 } proxy;
 
-static void *proxy_main(void *arg)
+static void proxy_conn(sk_relay *r, int a, int b)
 {
-    proxy *p = arg;
-    while (!atomic_load(&p->stop)) {
-        struct pollfd pl = {p->lfd, POLLIN, 0};
-        if (poll(&pl, 1, 50) <= 0)
-            continue;
-        int a = accept(p->lfd, NULL, NULL);
-        if (a < 0)
-            continue;
-        int b = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(p->target);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (b < 0 || connect(b, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-            close(a);
-            if (b >= 0)
-                close(b);
-            continue;
-        }
-        long total = 0, limit = atomic_load(&p->cut_after);
-        char buf[4096];
-        int open_ = 1;
-        while (open_ && !atomic_load(&p->stop) && (limit < 0 || total < limit)) {
-            struct pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
-            if (poll(fds, 2, 50) <= 0)
-                continue;
-            for (int i = 0; i < 2 && open_; i++) {
-                if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                    continue;
-                size_t want = sizeof(buf);
-                if (limit >= 0 && (size_t)(limit - total) < want)
-                    want = (size_t)(limit - total);
-                ssize_t n = recv(fds[i].fd, buf, want, 0);
-                if (n <= 0) {
-                    open_ = 0;
-                    break;
-                }
-                if (send(i == 0 ? b : a, buf, (size_t)n, MSG_NOSIGNAL) != n)
-                    open_ = 0;
-                total += n;
-            }
-        }
-        atomic_store(&p->last_total, total);
-        close(a);
-        close(b);
-    }
-    return NULL;
+    proxy *p = r->ctx;
+    uint64_t total = 0;
+    long limit = atomic_load(&p->cut_after);
+    while (sk_relay_step(r, a, b, SIZE_MAX, limit < 0 ? UINT64_MAX : (uint64_t)limit, &total))
+        ;
+    atomic_store(&p->last_total, (long)total);
 }
 
 static void proxy_start(proxy *p, uint16_t target)
 {
-    memset(p, 0, sizeof(*p));
-    p->target = target;
     atomic_init(&p->cut_after, -1);
-    atomic_init(&p->stop, 0);
     atomic_init(&p->last_total, 0);
-    p->lfd = sk_listen_loopback(8, &p->port);
-    assert_true(p->lfd >= 0);
-    assert_int_equal(pthread_create(&p->th, NULL, proxy_main, p), 0);
-}
-
-static void proxy_stop(proxy *p)
-{
-    atomic_store(&p->stop, 1);
-    pthread_join(p->th, NULL);
-    close(p->lfd);
+    assert_int_equal(sk_relay_start(&p->r, target, 0, proxy_conn, p), 0);
 }
 
 static void test_cut_sweep(void **state)
@@ -291,7 +235,7 @@ static void test_cut_sweep(void **state)
     proxy_start(&px, f->ts.port);
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
     so.host = "127.0.0.1";
-    so.port = px.port;
+    so.port = px.r.port;
     so.batch_size = 3;
     so.pull_limit = 4;
     so.io_timeout_ms = 5000;
@@ -332,7 +276,7 @@ static void test_cut_sweep(void **state)
     assert_int_equal(sakhi_sync(&res, c, &so), 0);
     assert_int_equal(res.complete, 1);
     assert_int_equal(sk_td_pending(c), 0);
-    proxy_stop(&px);
+    sk_relay_stop(&px.r);
 
     /* nothing missing, nothing applied twice: one seq per op, one record per capture */
     uint64_t nrec, seq;

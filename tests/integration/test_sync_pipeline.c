@@ -21,6 +21,7 @@
 #include <sakhi/sakhi.h>
 
 #include "sk_buf.h"
+#include "sk_relay.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -36,25 +37,17 @@
 /* ---- a relay that counts round trips ------------------------------------------------------ */
 
 typedef struct relay {
-    int lfd;
-    uint16_t port, upstream;
-    pthread_t th;
-    atomic_int stop;
+    sk_relay r;
     atomic_int server_flights; /* times the server started sending after the client had */
-    atomic_int conns;
 } relay;
 
 /* Copy one connection both ways until either side closes; count the server's flights. */
-static void relay_conn(relay *r, int cfd)
+static void relay_conn(sk_relay *sr, int cfd, int ufd)
 {
-    int ufd = sk_connect_loopback(r->upstream);
-    if (ufd < 0) {
-        close(cfd);
-        return;
-    }
+    relay *r = sr->ctx;
     int last = 0; /* 1: client spoke last, 2: server spoke last */
     char buf[65536];
-    for (int idle = 0; !atomic_load(&r->stop) && idle < 600;) {
+    for (int idle = 0; !sk_relay_stopping(sr) && idle < 600;) {
         struct pollfd p[2] = {{cfd, POLLIN, 0}, {ufd, POLLIN, 0}};
         int n = poll(p, 2, 50);
         if (n <= 0) {
@@ -83,53 +76,18 @@ static void relay_conn(relay *r, int cfd)
                 last = dir;
             if (getenv("PIPE_TRACE"))
                 fprintf(stderr, "relay: %s %zd bytes\n", dir == 1 ? "c->s" : "s->c", got);
-            int to = i == 0 ? ufd : cfd;
-            for (ssize_t off = 0; off < got;) {
-                ssize_t w = write(to, buf + off, (size_t)(got - off));
-                if (w <= 0) {
-                    done = 1;
-                    break;
-                }
-                off += w;
-            }
+            if (sk_relay_write_all(i == 0 ? ufd : cfd, buf, (size_t)got) != 0)
+                done = 1;
         }
         if (done)
             break;
     }
-    close(cfd);
-    close(ufd);
-}
-
-static void *relay_main(void *arg)
-{
-    relay *r = arg;
-    while (!atomic_load(&r->stop)) {
-        struct pollfd p = {r->lfd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int cfd = accept(r->lfd, NULL, NULL);
-        if (cfd < 0)
-            continue;
-        atomic_fetch_add(&r->conns, 1);
-        relay_conn(r, cfd);
-    }
-    return NULL;
 }
 
 static void relay_start(relay *r, uint16_t upstream)
 {
-    memset(r, 0, sizeof(*r));
-    r->upstream = upstream;
-    r->lfd = sk_listen_loopback(4, &r->port);
-    assert_true(r->lfd >= 0);
-    assert_int_equal(pthread_create(&r->th, NULL, relay_main, r), 0);
-}
-
-static void relay_stop(relay *r)
-{
-    atomic_store(&r->stop, 1);
-    pthread_join(r->th, NULL);
-    close(r->lfd);
+    atomic_init(&r->server_flights, 0);
+    assert_int_equal(sk_relay_start(&r->r, upstream, 0, relay_conn, r), 0);
 }
 
 /* ---- fixture ------------------------------------------------------------------------------ */
@@ -245,18 +203,18 @@ static void round_trips(fx *f, int handshake_flights)
     relay_start(&r, f->ts.port);
     sakhi_sync_result res;
     done_count d1 = {&r, -1};
-    sync_port_count(c, r.port, &res, &d1);
+    sync_port_count(c, r.r.port, &res, &d1);
     assert_int_equal(res.pushed, 10);
-    relay_stop(&r);
+    sk_relay_stop(&r.r);
     int first = d1.flights;
     relay_start(&r, f->ts.port);
     done_count d2 = {&r, -1};
-    sync_port_count(c, r.port, &res, &d2); /* nothing pending: HELLO, then AUTH with a PULL */
+    sync_port_count(c, r.r.port, &res, &d2); /* nothing pending: HELLO, then AUTH with a PULL */
     int second = d2.flights;
-    relay_stop(&r);
+    sk_relay_stop(&r.r);
     printf("FIGURE round_trips tls=%d first_sync=%d empty_sync=%d (handshake %d)\n", f->tls, first,
            second, handshake_flights);
-    assert_int_equal(atomic_load(&r.conns), 1);
+    assert_int_equal(atomic_load(&r.r.conns), 1);
     assert_int_equal(first, handshake_flights + 2);
     assert_int_equal(second, handshake_flights + 2);
     assert_int_equal(sk_td_pending(c), 0);
