@@ -20,7 +20,7 @@ if(TARGET sakhi-server AND TARGET sakhi-admin AND TARGET sakhi-netem)
     sakhi_repl_test(${name} test_replication_failover ${ARGN})
     target_link_libraries(${name} PRIVATE Threads::Threads)
     target_compile_definitions(${name} PRIVATE
-      SAKHI_ADMIN_BIN="$<TARGET_FILE:sakhi-admin>" SAKHI_NETEM_BIN="$<TARGET_FILE:sakhi-netem>")
+      SAKHI_NETEM_BIN="$<TARGET_FILE:sakhi-netem>")
     add_dependencies(${name} sakhi-admin sakhi-netem)
   endfunction()
   sakhi_failover_test(test_replication_failover LABELS integration TIMEOUT 120)

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "sk_admin_run.h"
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_testclient.h"
