@@ -298,20 +298,16 @@ static int print_entry(const sk_audit_entry *e, void *p)
         sk_buf_reset(&c->b);
         sk_jw_init(&c->w, &c->b, 0);
         sk_jw_obj_begin(&c->w);
-        sk_jw_key(&c->w, "seq");
-        sk_jw_uint(&c->w, e->seq);
-        sk_jw_key(&c->w, "time");
-        sk_jw_cstr(&c->w, t);
+        sk_jw_kuint(&c->w, "seq", e->seq);
+        sk_jw_kcstr(&c->w, "time", t);
         sk_jw_key(&c->w, "event");
         sk_jw_str(&c->w, e->event, e->event_len);
         sk_jw_key(&c->w, "worker");
         sk_jw_str(&c->w, e->worker, e->worker_len);
-        sk_jw_key(&c->w, "device");
-        sk_jw_uint(&c->w, e->device);
+        sk_jw_kuint(&c->w, "device", e->device);
         sk_jw_key(&c->w, "detail");
         sk_jw_str(&c->w, e->detail, e->detail_len);
-        sk_jw_key(&c->w, "chained");
-        sk_jw_bool(&c->w, e->seq == 1 || !is_zero(e->prev_hash, sizeof(e->prev_hash)));
+        sk_jw_kbool(&c->w, "chained", e->seq == 1 || !is_zero(e->prev_hash, sizeof(e->prev_hash)));
         sk_jw_obj_end(&c->w);
         if (!c->b.oom)
             printf("%.*s\n", (int)c->b.len, (const char *)c->b.data);
@@ -375,22 +371,17 @@ static int cmd_verify(sk_admin *a, const char *pub_path, uint64_t max_age_s)
         sk_jw w;
         sk_jw_init(&w, &b, 0);
         sk_jw_obj_begin(&w);
-        sk_jw_key(&w, "ok");
-        sk_jw_bool(&w, rc == 0);
-        sk_jw_key(&w, "entries");
-        sk_jw_uint(&w, count);
-        sk_jw_key(&w, "problem");
-        sk_jw_cstr(&w, rc ? problem : NULL);
+        sk_jw_kbool(&w, "ok", rc == 0);
+        sk_jw_kuint(&w, "entries", count);
+        sk_jw_kcstr(&w, "problem", rc ? problem : NULL);
         sk_jw_key(&w, "seq");
         if (rc)
             sk_jw_uint(&w, bad);
         else
             sk_jw_null(&w);
         if (pub_path) {
-            sk_jw_key(&w, "signed_heads");
-            sk_jw_uint(&w, checked);
-            sk_jw_key(&w, "newest_signed");
-            sk_jw_uint(&w, newest.seq);
+            sk_jw_kuint(&w, "signed_heads", checked);
+            sk_jw_kuint(&w, "newest_signed", newest.seq);
         }
         sk_jw_obj_end(&w);
         if (!b.oom)

@@ -1295,14 +1295,10 @@ static void print_walk(sk_admin *a, const walk_result *wr, int ok, int encrypted
         sk_jw w;
         sk_jw_init(&w, &b, 0);
         sk_jw_obj_begin(&w);
-        sk_jw_key(&w, "ok");
-        sk_jw_bool(&w, ok);
-        sk_jw_key(&w, "encrypted");
-        sk_jw_bool(&w, encrypted);
-        sk_jw_key(&w, "problem");
-        sk_jw_cstr(&w, ok ? NULL : wr->problem);
-        sk_jw_key(&w, "records");
-        sk_jw_uint(&w, wr->records);
+        sk_jw_kbool(&w, "ok", ok);
+        sk_jw_kbool(&w, "encrypted", encrypted);
+        sk_jw_kcstr(&w, "problem", ok ? NULL : wr->problem);
+        sk_jw_kuint(&w, "records", wr->records);
         sk_jw_key(&w, "databases");
         sk_jw_obj_begin(&w);
         for (size_t i = 0; i < N_REQUIRED; i++) {

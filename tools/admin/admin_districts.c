@@ -132,12 +132,9 @@ static int list(sk_admin *a)
         sk_jw_arr_begin(&w);
         for (size_t i = 0; i < n; i++) {
             sk_jw_obj_begin(&w);
-            sk_jw_key(&w, "code");
-            sk_jw_uint(&w, d[i].code);
-            sk_jw_key(&w, "name");
-            sk_jw_cstr(&w, d[i].slug);
-            sk_jw_key(&w, "prefix");
-            sk_jw_cstr(&w, d[i].prefix);
+            sk_jw_kuint(&w, "code", d[i].code);
+            sk_jw_kcstr(&w, "name", d[i].slug);
+            sk_jw_kcstr(&w, "prefix", d[i].prefix);
             for (int l = 0; l < SK_DLANG_COUNT; l++) {
                 if (!d[i].name[l][0])
                     continue;

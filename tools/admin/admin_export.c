@@ -424,8 +424,7 @@ static void json_counts(sk_jw *w, const char *key, const row_names *l, const uin
         sk_jw_uint(w, arr[c]);
     }
     if (arr[0]) {
-        sk_jw_key(w, "unknown");
-        sk_jw_uint(w, arr[0]);
+        sk_jw_kuint(w, "unknown", arr[0]);
     }
     sk_jw_obj_end(w);
 }
@@ -496,8 +495,7 @@ static void json_transitions(sk_jw *w, const sk_report *t)
     row_names names;
     sk_jw_key(w, "transitions");
     sk_jw_obj_begin(w);
-    sk_jw_key(w, "cases");
-    sk_jw_uint(w, t->cases);
+    sk_jw_kuint(w, "cases", t->cases);
     json_row(w, "all", &t->all);
     json_row(w, "minors", &t->minors);
     json_rows(w, "by_concern", enum_names(&names, SK_ENUM_CONCERN), t->concern);
@@ -572,16 +570,11 @@ static void json_report(sk_jw *w, const char *month, int utc, const sk_report *t
     const sk_report_captured *rp = &tr->captured;
     row_names names;
     sk_jw_obj_begin(w);
-    sk_jw_key(w, "month");
-    sk_jw_cstr(w, month);
-    sk_jw_key(w, "zone");
-    sk_jw_cstr(w, utc ? "UTC" : "IST");
-    sk_jw_key(w, "total");
-    sk_jw_uint(w, rp->total);
-    sk_jw_key(w, "minors");
-    sk_jw_uint(w, rp->minors);
-    sk_jw_key(w, "review");
-    sk_jw_uint(w, rp->review);
+    sk_jw_kcstr(w, "month", month);
+    sk_jw_kcstr(w, "zone", utc ? "UTC" : "IST");
+    sk_jw_kuint(w, "total", rp->total);
+    sk_jw_kuint(w, "minors", rp->minors);
+    sk_jw_kuint(w, "review", rp->review);
     json_counts(w, "by_status", enum_names(&names, SK_ENUM_STATUS), rp->status);
     json_counts(w, "by_concern", enum_names(&names, SK_ENUM_CONCERN), rp->concern);
     json_counts(w, "by_source", enum_names(&names, SK_ENUM_SOURCE), rp->source);

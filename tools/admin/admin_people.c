@@ -112,18 +112,12 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
         sk_jw w;
         sk_jw_init(&w, &b, 0);
         sk_jw_obj_begin(&w);
-        sk_jw_key(&w, "data");
-        sk_jw_cstr(&w, a->data);
-        sk_jw_key(&w, "created");
-        sk_jw_bool(&w, !existed);
-        sk_jw_key(&w, "keys");
-        sk_jw_cstr(&w, kdir);
-        sk_jw_key(&w, "audit_key_created");
-        sk_jw_bool(&w, key_made);
-        sk_jw_key(&w, "backup_key_created");
-        sk_jw_bool(&w, bkey_made);
-        sk_jw_key(&w, "backup_private_key");
-        sk_jw_cstr(&w, bkey_made ? bpriv : NULL);
+        sk_jw_kcstr(&w, "data", a->data);
+        sk_jw_kbool(&w, "created", !existed);
+        sk_jw_kcstr(&w, "keys", kdir);
+        sk_jw_kbool(&w, "audit_key_created", key_made);
+        sk_jw_kbool(&w, "backup_key_created", bkey_made);
+        sk_jw_kcstr(&w, "backup_private_key", bkey_made ? bpriv : NULL);
         sk_jw_obj_end(&w);
         print_json(&b);
     } else {
@@ -194,14 +188,10 @@ static int worker_row(const sk_worker *wk, void *p)
         wk->district ? sk_admin_district_name(c->a, wk->district, dbuf, sizeof(dbuf)) : "all";
     if (c->a->json) {
         sk_jw_obj_begin(&c->w);
-        sk_jw_key(&c->w, "id");
-        sk_jw_cstr(&c->w, wk->id);
-        sk_jw_key(&c->w, "role");
-        sk_jw_cstr(&c->w, role_name(wk->role));
-        sk_jw_key(&c->w, "district");
-        sk_jw_cstr(&c->w, d ? d : "unknown");
-        sk_jw_key(&c->w, "disabled");
-        sk_jw_bool(&c->w, wk->disabled);
+        sk_jw_kcstr(&c->w, "id", wk->id);
+        sk_jw_kcstr(&c->w, "role", role_name(wk->role));
+        sk_jw_kcstr(&c->w, "district", d ? d : "unknown");
+        sk_jw_kbool(&c->w, "disabled", wk->disabled);
         sk_jw_obj_end(&c->w);
     } else {
         if (c->n == 0 && c->a->tty)
@@ -568,17 +558,12 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
         sk_jw jw;
         sk_jw_init(&jw, &b, 0);
         sk_jw_obj_begin(&jw);
-        sk_jw_key(&jw, "worker");
-        sk_jw_cstr(&jw, pos[0]);
-        sk_jw_key(&jw, "code");
-        sk_jw_cstr(&jw, code);
-        sk_jw_key(&jw, "expires");
-        sk_jw_cstr(&jw, exp);
-        sk_jw_key(&jw, "uri");
-        sk_jw_cstr(&jw, text);
+        sk_jw_kcstr(&jw, "worker", pos[0]);
+        sk_jw_kcstr(&jw, "code", code);
+        sk_jw_kcstr(&jw, "expires", exp);
+        sk_jw_kcstr(&jw, "uri", text);
         if (png_s) {
-            sk_jw_key(&jw, "qr_png");
-            sk_jw_cstr(&jw, png_s);
+            sk_jw_kcstr(&jw, "qr_png", png_s);
         }
         sk_jw_obj_end(&jw);
         print_json(&b);
@@ -625,20 +610,13 @@ static int device_row(const sk_device_info *d, void *p)
     sk_sample_format_time(d->created_ms, made);
     if (c->a->json) {
         sk_jw_obj_begin(&c->w);
-        sk_jw_key(&c->w, "id");
-        sk_jw_uint(&c->w, d->id);
-        sk_jw_key(&c->w, "worker");
-        sk_jw_cstr(&c->w, d->worker);
-        sk_jw_key(&c->w, "label");
-        sk_jw_cstr(&c->w, d->label);
-        sk_jw_key(&c->w, "revoked");
-        sk_jw_bool(&c->w, d->revoked);
-        sk_jw_key(&c->w, "last_seen");
-        sk_jw_cstr(&c->w, seen);
-        sk_jw_key(&c->w, "created");
-        sk_jw_cstr(&c->w, made);
-        sk_jw_key(&c->w, "max_op");
-        sk_jw_uint(&c->w, d->max_op);
+        sk_jw_kuint(&c->w, "id", d->id);
+        sk_jw_kcstr(&c->w, "worker", d->worker);
+        sk_jw_kcstr(&c->w, "label", d->label);
+        sk_jw_kbool(&c->w, "revoked", d->revoked);
+        sk_jw_kcstr(&c->w, "last_seen", seen);
+        sk_jw_kcstr(&c->w, "created", made);
+        sk_jw_kuint(&c->w, "max_op", d->max_op);
         sk_jw_obj_end(&c->w);
     } else {
         if (c->n == 0 && c->a->tty)
@@ -812,16 +790,11 @@ static int epoch_device_row(const sk_device_info *d, void *p)
         c->missing++;
     if (c->a->json) {
         sk_jw_obj_begin(c->w);
-        sk_jw_key(c->w, "device");
-        sk_jw_uint(c->w, d->id);
-        sk_jw_key(c->w, "worker");
-        sk_jw_cstr(c->w, d->worker);
-        sk_jw_key(c->w, "state");
-        sk_jw_cstr(c->w, state);
-        sk_jw_key(c->w, "given_back");
-        sk_jw_uint(c->w, r ? r->given : 0);
-        sk_jw_key(c->w, "seen_seq");
-        sk_jw_uint(c->w, r ? r->seen : 0);
+        sk_jw_kuint(c->w, "device", d->id);
+        sk_jw_kcstr(c->w, "worker", d->worker);
+        sk_jw_kcstr(c->w, "state", state);
+        sk_jw_kuint(c->w, "given_back", r ? r->given : 0);
+        sk_jw_kuint(c->w, "seen_seq", r ? r->seen : 0);
         sk_jw_obj_end(c->w);
     } else if (r) {
         char t[32];
@@ -865,23 +838,16 @@ static int stats_epoch(sk_admin *a, sk_jw *w)
         sk_jw_key(w, "epoch");
         sk_jw_obj_begin(w);
         char hex[17];
-        sk_jw_key(w, "store_id");
-        sk_jw_cstr(w, id);
+        sk_jw_kcstr(w, "store_id", id);
         snprintf(hex, sizeof(hex), "%016" PRIx64, e.epoch);
-        sk_jw_key(w, "epoch");
-        sk_jw_cstr(w, hex);
+        sk_jw_kcstr(w, "epoch", hex);
         snprintf(hex, sizeof(hex), "%016" PRIx64, e.prev);
-        sk_jw_key(w, "prev_epoch");
-        sk_jw_cstr(w, e.prev ? hex : "");
-        sk_jw_key(w, "since_seq");
-        sk_jw_uint(w, e.since_seq);
-        sk_jw_key(w, "since");
-        sk_jw_cstr(w, since);
+        sk_jw_kcstr(w, "prev_epoch", e.prev ? hex : "");
+        sk_jw_kuint(w, "since_seq", e.since_seq);
+        sk_jw_kcstr(w, "since", since);
         if (e.prev) {
-            sk_jw_key(w, "lost_from_seq");
-            sk_jw_uint(w, e.since_seq + 1);
-            sk_jw_key(w, "lost_to_seq");
-            sk_jw_uint(w, lost_to);
+            sk_jw_kuint(w, "lost_from_seq", e.since_seq + 1);
+            sk_jw_kuint(w, "lost_to_seq", lost_to);
             sk_jw_key(w, "devices");
             sk_jw_arr_begin(w);
             rc = sk_store_device_list(a->store, epoch_device_row, &c);
@@ -974,28 +940,18 @@ int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv)
     sk_jw_init(&w, &b, 0);
     if (a->json) {
         sk_jw_obj_begin(&w);
-        sk_jw_key(&w, "records");
-        sk_jw_uint(&w, records);
-        sk_jw_key(&w, "last_seq");
-        sk_jw_uint(&w, last_seq);
-        sk_jw_key(&w, "workers");
-        sk_jw_uint(&w, c.workers);
-        sk_jw_key(&w, "devices");
-        sk_jw_uint(&w, c.devices);
-        sk_jw_key(&w, "devices_revoked");
-        sk_jw_uint(&w, c.revoked);
-        sk_jw_key(&w, "file_bytes");
-        sk_jw_uint(&w, file_size);
-        sk_jw_key(&w, "map_bytes");
-        sk_jw_uint(&w, info.me_mapsize);
-        sk_jw_key(&w, "used_bytes");
-        sk_jw_uint(&w, used);
+        sk_jw_kuint(&w, "records", records);
+        sk_jw_kuint(&w, "last_seq", last_seq);
+        sk_jw_kuint(&w, "workers", c.workers);
+        sk_jw_kuint(&w, "devices", c.devices);
+        sk_jw_kuint(&w, "devices_revoked", c.revoked);
+        sk_jw_kuint(&w, "file_bytes", file_size);
+        sk_jw_kuint(&w, "map_bytes", info.me_mapsize);
+        sk_jw_kuint(&w, "used_bytes", used);
         sk_jw_key(&w, "map_used_percent");
         sk_jw_double(&w, pct);
-        sk_jw_key(&w, "page_size");
-        sk_jw_uint(&w, est.ms_psize);
-        sk_jw_key(&w, "readers");
-        sk_jw_uint(&w, info.me_numreaders);
+        sk_jw_kuint(&w, "page_size", est.ms_psize);
+        sk_jw_kuint(&w, "readers", info.me_numreaders);
         sk_jw_key(&w, "databases");
         sk_jw_obj_begin(&w);
         for (size_t i = 0; i < sizeof(k_dbs) / sizeof(k_dbs[0]); i++) {
@@ -1090,12 +1046,9 @@ int sk_admin_cmd_tls_cert(sk_admin *a, int argc, char **argv)
         sk_jw w;
         sk_jw_init(&w, &b, 0);
         sk_jw_obj_begin(&w);
-        sk_jw_key(&w, "cert");
-        sk_jw_cstr(&w, cert);
-        sk_jw_key(&w, "key");
-        sk_jw_cstr(&w, key);
-        sk_jw_key(&w, "pin");
-        sk_jw_cstr(&w, hex);
+        sk_jw_kcstr(&w, "cert", cert);
+        sk_jw_kcstr(&w, "key", key);
+        sk_jw_kcstr(&w, "pin", hex);
         sk_jw_obj_end(&w);
         print_json(&b);
     } else if (a->tty)

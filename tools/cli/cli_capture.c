@@ -357,8 +357,7 @@ static int print_saved(sk_cli *cli, const saved *s)
         sk_jw w;
         sk_jw_init(&w, &b, 0);
         sk_jw_obj_begin(&w);
-        sk_jw_key(&w, "count");
-        sk_jw_uint(&w, s->n);
+        sk_jw_kuint(&w, "count", s->n);
         sk_jw_key(&w, "ids");
         sk_jw_arr_begin(&w);
         for (size_t i = 0; i < s->n; i++)
@@ -702,10 +701,8 @@ int sk_cli_cmd_followup(sk_cli *cli, int argc, char **argv)
         sk_jw w;
         sk_jw_init(&w, &b, 0);
         sk_jw_obj_begin(&w);
-        sk_jw_key(&w, "id");
-        sk_jw_cstr(&w, id);
-        sk_jw_key(&w, "followup");
-        sk_jw_bool(&w, 1);
+        sk_jw_kcstr(&w, "id", id);
+        sk_jw_kbool(&w, "followup", 1);
         sk_jw_obj_end(&w);
         return sk_cli_json_out(cli, &b);
     }

@@ -104,10 +104,8 @@ int sk_cli_cmd_init(sk_cli *cli, int argc, char **argv)
         sk_jw w;
         sk_jw_init(&w, &b, 0);
         sk_jw_obj_begin(&w);
-        sk_jw_key(&w, "store");
-        sk_jw_cstr(&w, cli->store);
-        sk_jw_key(&w, "created");
-        sk_jw_bool(&w, 1);
+        sk_jw_kcstr(&w, "store", cli->store);
+        sk_jw_kbool(&w, "created", 1);
         sk_jw_obj_end(&w);
         return sk_cli_json_out(cli, &b);
     }

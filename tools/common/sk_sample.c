@@ -704,8 +704,7 @@ static void write_entries(sk_jw *w, const sk_record *r, uint32_t list, const cha
         char id[37];
         sk_id_to_str(&e->id, id);
         sk_jw_obj_begin(w);
-        sk_jw_key(w, "id");
-        sk_jw_cstr(w, id);
+        sk_jw_kcstr(w, "id", id);
         sk_mp m;
         uint32_t pairs;
         sk_mp_init(&m, e->val, e->len);
@@ -748,16 +747,11 @@ char *sk_sample_to_json(const sk_record *r)
     sk_jw_init(&w, &b, 1);
     sk_id_to_str(&r->id, id);
     sk_jw_obj_begin(&w);
-    sk_jw_key(&w, "id");
-    sk_jw_cstr(&w, id);
-    sk_jw_key(&w, "version");
-    sk_jw_uint(&w, r->version);
-    sk_jw_key(&w, "flags");
-    sk_jw_uint(&w, r->flags);
-    sk_jw_key(&w, "created");
-    sk_jw_uint(&w, r->created);
-    sk_jw_key(&w, "updated");
-    sk_jw_uint(&w, r->updated);
+    sk_jw_kcstr(&w, "id", id);
+    sk_jw_kuint(&w, "version", r->version);
+    sk_jw_kuint(&w, "flags", r->flags);
+    sk_jw_kuint(&w, "created", r->created);
+    sk_jw_kuint(&w, "updated", r->updated);
     sk_jw_key(&w, "fields");
     sk_jw_obj_begin(&w);
     for (uint32_t i = 0; i < r->nfields; i++) {

@@ -446,45 +446,32 @@ static void report_json(const ld_run *r, int ok)
     sk_buf_init(&b);
     sk_jw_init(&w, &b, 0);
     sk_jw_obj_begin(&w);
-    sk_jw_key(&w, "ok");
-    sk_jw_bool(&w, ok);
+    sk_jw_kbool(&w, "ok", ok);
     sk_jw_key(&w, "config");
     sk_jw_obj_begin(&w);
-    sk_jw_key(&w, "devices");
-    sk_jw_uint(&w, r->o.devices);
-    sk_jw_key(&w, "referrals_per_device");
-    sk_jw_uint(&w, r->o.referrals);
-    sk_jw_key(&w, "conns");
-    sk_jw_uint(&w, r->o.conns);
-    sk_jw_key(&w, "batch");
-    sk_jw_uint(&w, r->o.batch);
-    sk_jw_key(&w, "inflight");
-    sk_jw_uint(&w, r->o.inflight);
+    sk_jw_kuint(&w, "devices", r->o.devices);
+    sk_jw_kuint(&w, "referrals_per_device", r->o.referrals);
+    sk_jw_kuint(&w, "conns", r->o.conns);
+    sk_jw_kuint(&w, "batch", r->o.batch);
+    sk_jw_kuint(&w, "inflight", r->o.inflight);
     sk_jw_key(&w, "edit_ratio");
     sk_jw_double(&w, r->o.edit_ratio);
     sk_jw_key(&w, "conflict_ratio");
     sk_jw_double(&w, r->o.conflict_ratio);
-    sk_jw_key(&w, "pull");
-    sk_jw_bool(&w, r->o.pull);
-    sk_jw_key(&w, "tls");
-    sk_jw_bool(&w, r->o.tls);
+    sk_jw_kbool(&w, "pull", r->o.pull);
+    sk_jw_kbool(&w, "tls", r->o.tls);
     sk_jw_obj_end(&w);
 
     sk_jw_key(&w, "tls");
     sk_jw_obj_begin(&w);
-    sk_jw_key(&w, "on");
-    sk_jw_bool(&w, r->o.tls);
-    sk_jw_key(&w, "handshakes");
-    sk_jw_uint(&w, st->tls_handshakes);
-    sk_jw_key(&w, "bytes_up");
-    sk_jw_uint(&w, st->tls_up);
-    sk_jw_key(&w, "bytes_down");
-    sk_jw_uint(&w, st->tls_down);
+    sk_jw_kbool(&w, "on", r->o.tls);
+    sk_jw_kuint(&w, "handshakes", st->tls_handshakes);
+    sk_jw_kuint(&w, "bytes_up", st->tls_up);
+    sk_jw_kuint(&w, "bytes_down", st->tls_down);
     if (r->o.tls) {
         char hex[SK_TLS_PIN_HEX_LEN + 1];
         sk_tls_pin_format(hex, r->o.tls_pin);
-        sk_jw_key(&w, "pin");
-        sk_jw_cstr(&w, hex);
+        sk_jw_kcstr(&w, "pin", hex);
     }
     sk_jw_obj_end(&w);
 
@@ -493,46 +480,37 @@ static void report_json(const ld_run *r, int ok)
     uint32_t enrolled = 0;
     for (uint32_t i = 0; i < r->ndevs; i++)
         enrolled += r->devs[i].id != 0;
-    sk_jw_key(&w, "devices");
-    sk_jw_uint(&w, enrolled);
+    sk_jw_kuint(&w, "devices", enrolled);
     sk_jw_key(&w, "seconds");
     sk_jw_double(&w, r->t_enroll);
     sk_jw_obj_end(&w);
 
     sk_jw_key(&w, "ingest");
     sk_jw_obj_begin(&w);
-    sk_jw_key(&w, "referrals");
-    sk_jw_uint(&w, st->referrals_acked);
+    sk_jw_kuint(&w, "referrals", st->referrals_acked);
     sk_jw_key(&w, "seconds");
     sk_jw_double(&w, r->t_create);
     sk_jw_key(&w, "referrals_per_s");
     sk_jw_double(&w, div0((double)st->referrals_acked, r->t_create));
-    sk_jw_key(&w, "changes");
-    sk_jw_uint(&w, st->changes_acked);
+    sk_jw_kuint(&w, "changes", st->changes_acked);
     sk_jw_key(&w, "records_per_s");
     sk_jw_double(&w, div0((double)st->changes_acked, r->t_create + r->t_edit));
-    sk_jw_key(&w, "pushes");
-    sk_jw_uint(&w, st->pushes);
-    sk_jw_key(&w, "resent");
-    sk_jw_uint(&w, st->resent);
+    sk_jw_kuint(&w, "pushes", st->pushes);
+    sk_jw_kuint(&w, "resent", st->resent);
     sk_jw_obj_end(&w);
 
     sk_jw_key(&w, "edits");
     sk_jw_obj_begin(&w);
-    sk_jw_key(&w, "followups");
-    sk_jw_uint(&w, st->followups_acked);
-    sk_jw_key(&w, "concurrent");
-    sk_jw_uint(&w, st->conflict_acked);
-    sk_jw_key(&w, "merged");
-    sk_jw_uint(&w, st->merged);
+    sk_jw_kuint(&w, "followups", st->followups_acked);
+    sk_jw_kuint(&w, "concurrent", st->conflict_acked);
+    sk_jw_kuint(&w, "merged", st->merged);
     sk_jw_key(&w, "seconds");
     sk_jw_double(&w, r->t_edit);
     sk_jw_obj_end(&w);
 
     sk_jw_key(&w, "ack_latency_ms");
     sk_jw_obj_begin(&w);
-    sk_jw_key(&w, "count");
-    sk_jw_uint(&w, st->nlat);
+    sk_jw_kuint(&w, "count", st->nlat);
     sk_jw_key(&w, "p50");
     sk_jw_double(&w, pct_ms(st, 50));
     sk_jw_key(&w, "p99");
@@ -561,18 +539,14 @@ static void report_json(const ld_run *r, int ok)
     sk_jw_key(&w, "pull_per_record");
     sk_jw_double(
         &w, div0((double)(st->up[LD_B_PULL] + st->down[LD_B_PULL]), (double)st->pulled_records));
-    sk_jw_key(&w, "sync_total");
-    sk_jw_uint(&w, st->create_bytes);
-    sk_jw_key(&w, "pulled_records");
-    sk_jw_uint(&w, st->pulled_records);
+    sk_jw_kuint(&w, "sync_total", st->create_bytes);
+    sk_jw_kuint(&w, "pulled_records", st->pulled_records);
     sk_jw_obj_end(&w);
 
     sk_jw_key(&w, "round_trips");
     sk_jw_obj_begin(&w);
-    sk_jw_key(&w, "total");
-    sk_jw_uint(&w, st->round_trips);
-    sk_jw_key(&w, "sessions");
-    sk_jw_uint(&w, st->sessions);
+    sk_jw_kuint(&w, "total", st->round_trips);
+    sk_jw_kuint(&w, "sessions", st->sessions);
     sk_jw_key(&w, "per_session");
     sk_jw_double(&w, div0((double)st->round_trips, (double)st->sessions));
     sk_jw_key(&w, "per_sync");
@@ -581,16 +555,11 @@ static void report_json(const ld_run *r, int ok)
 
     sk_jw_key(&w, "errors");
     sk_jw_obj_begin(&w);
-    sk_jw_key(&w, "total");
-    sk_jw_uint(&w, total_errors(r));
-    sk_jw_key(&w, "rejected");
-    sk_jw_uint(&w, st->rejected);
-    sk_jw_key(&w, "connect_failures");
-    sk_jw_uint(&w, st->connect_failures);
-    sk_jw_key(&w, "dropped");
-    sk_jw_uint(&w, st->dropped);
-    sk_jw_key(&w, "gave_up");
-    sk_jw_uint(&w, st->gave_up);
+    sk_jw_kuint(&w, "total", total_errors(r));
+    sk_jw_kuint(&w, "rejected", st->rejected);
+    sk_jw_kuint(&w, "connect_failures", st->connect_failures);
+    sk_jw_kuint(&w, "dropped", st->dropped);
+    sk_jw_kuint(&w, "gave_up", st->gave_up);
     sk_jw_key(&w, "by_code");
     sk_jw_obj_begin(&w);
     for (int i = 0; i < LD_ERR_CODES; i++) {
@@ -604,52 +573,36 @@ static void report_json(const ld_run *r, int ok)
 
     sk_jw_key(&w, "verify");
     sk_jw_obj_begin(&w);
-    sk_jw_key(&w, "ran");
-    sk_jw_bool(&w, r->vf.ran);
-    sk_jw_key(&w, "ok");
-    sk_jw_bool(&w, verified_ok(r));
-    sk_jw_key(&w, "expected");
-    sk_jw_uint(&w, r->vf.expected);
-    sk_jw_key(&w, "records");
-    sk_jw_uint(&w, r->vf.seen);
-    sk_jw_key(&w, "missing");
-    sk_jw_uint(&w, r->vf.missing);
-    sk_jw_key(&w, "extra");
-    sk_jw_uint(&w, r->vf.extra);
-    sk_jw_key(&w, "duplicate");
-    sk_jw_uint(&w, r->vf.duplicate);
-    sk_jw_key(&w, "mismatch");
-    sk_jw_uint(&w, r->vf.mismatch);
+    sk_jw_kbool(&w, "ran", r->vf.ran);
+    sk_jw_kbool(&w, "ok", verified_ok(r));
+    sk_jw_kuint(&w, "expected", r->vf.expected);
+    sk_jw_kuint(&w, "records", r->vf.seen);
+    sk_jw_kuint(&w, "missing", r->vf.missing);
+    sk_jw_kuint(&w, "extra", r->vf.extra);
+    sk_jw_kuint(&w, "duplicate", r->vf.duplicate);
+    sk_jw_kuint(&w, "mismatch", r->vf.mismatch);
     sk_jw_key(&w, "seconds");
     sk_jw_double(&w, r->vf.seconds);
-    sk_jw_key(&w, "bytes");
-    sk_jw_uint(&w, r->vf.bytes);
+    sk_jw_kuint(&w, "bytes", r->vf.bytes);
     sk_jw_key(&w, "records_per_s");
     sk_jw_double(&w, div0((double)r->vf.seen, r->vf.seconds));
     if (r->vf.first_problem[0]) {
-        sk_jw_key(&w, "first_problem");
-        sk_jw_cstr(&w, r->vf.first_problem);
+        sk_jw_kcstr(&w, "first_problem", r->vf.first_problem);
     }
     sk_jw_obj_end(&w);
 
     sk_jw_key(&w, "server");
     sk_jw_obj_begin(&w);
-    sk_jw_key(&w, "pid");
-    sk_jw_uint(&w, (uint64_t)(r->o.server_pid > 0 ? r->o.server_pid : 0));
+    sk_jw_kuint(&w, "pid", (uint64_t)(r->o.server_pid > 0 ? r->o.server_pid : 0));
     sk_jw_key(&w, "cpu_s");
     sk_jw_double(&w, r->server_cpu_s);
     sk_jw_key(&w, "cpu_s_per_1000_referrals");
     sk_jw_double(&w, div0(r->server_cpu_s * 1000.0, (double)st->referrals_acked));
-    sk_jw_key(&w, "vm_hwm_kib");
-    sk_jw_uint(&w, r->server_hwm_kib);
-    sk_jw_key(&w, "rss_anon_kib");
-    sk_jw_uint(&w, r->server_anon_kib);
-    sk_jw_key(&w, "idle_sessions");
-    sk_jw_uint(&w, r->idle_ready);
-    sk_jw_key(&w, "idle_rss_before_kib");
-    sk_jw_uint(&w, r->idle_rss_before_kib);
-    sk_jw_key(&w, "idle_rss_after_kib");
-    sk_jw_uint(&w, r->idle_rss_after_kib);
+    sk_jw_kuint(&w, "vm_hwm_kib", r->server_hwm_kib);
+    sk_jw_kuint(&w, "rss_anon_kib", r->server_anon_kib);
+    sk_jw_kuint(&w, "idle_sessions", r->idle_ready);
+    sk_jw_kuint(&w, "idle_rss_before_kib", r->idle_rss_before_kib);
+    sk_jw_kuint(&w, "idle_rss_after_kib", r->idle_rss_after_kib);
     sk_jw_key(&w, "bytes_per_idle_session");
     sk_jw_double(&w, r->idle_rss_after_kib > r->idle_rss_before_kib
                          ? div0((double)(r->idle_rss_after_kib - r->idle_rss_before_kib) * 1024.0,
@@ -659,8 +612,7 @@ static void report_json(const ld_run *r, int ok)
 
     sk_jw_key(&w, "seconds");
     sk_jw_double(&w, r->t_total);
-    sk_jw_key(&w, "timed_out");
-    sk_jw_bool(&w, r->timed_out);
+    sk_jw_kbool(&w, "timed_out", r->timed_out);
     sk_jw_obj_end(&w);
     if (!b.oom) {
         fwrite(b.data, 1, b.len, stdout);
