@@ -221,6 +221,18 @@ static void throw_sakhi(JNIEnv *env, sakhi_client *c, int rc)
     throw_text(env, rc, c ? sakhi_errmsg(c) : "", c ? sakhi_errfield(c) : "");
 }
 
+/* The handle Java keeps for obj, which a call returning rc made, counted live; or 0 with the
+ * call's error thrown. */
+static jlong new_handle(JNIEnv *env, jlong h, int rc, void *obj)
+{
+    if (rc) {
+        throw_sakhi(env, client_of(h), rc);
+        return 0;
+    }
+    atomic_fetch_add(&g_live_objects, 1);
+    return handle_of(obj);
+}
+
 /* Store a byte[] of s into arr[i]. 0, or -1 with an exception pending. */
 static int set_bytes(JNIEnv *env, jobjectArray arr, jsize i, const char *s)
 {
@@ -761,31 +773,32 @@ JNIEXPORT jlong JNICALL Java_org_sakhisync_Native_referralNew(JNIEnv *env, jclas
     sakhi_referral *r = NULL;
     int rc = sakhi_referral_new(&r, client_of(h));
     (void)cls;
-    if (rc) {
-        throw_sakhi(env, client_of(h), rc);
+    return new_handle(env, h, rc, r);
+}
+
+/* A handle on the record id (a draft editing it when draft, else a read-only copy), or 0 with
+ * the error thrown. */
+static jlong handle_by_id(JNIEnv *env, jlong h, jbyteArray jid, int draft)
+{
+    sakhi_referral *r = NULL;
+    sakhi_record *rec = NULL;
+    char *id = NULL;
+    int rc;
+    if (jstr(env, jid, &id))
         return 0;
-    }
-    atomic_fetch_add(&g_live_objects, 1);
-    return handle_of(r);
+    if (draft)
+        rc = sakhi_referral_edit(&r, client_of(h), id);
+    else
+        rc = sakhi_record_get(&rec, client_of(h), id);
+    jfree(id);
+    return new_handle(env, h, rc, draft ? (void *)r : (void *)rec);
 }
 
 JNIEXPORT jlong JNICALL Java_org_sakhisync_Native_referralEdit(JNIEnv *env, jclass cls, jlong h,
                                                                jbyteArray jid)
 {
-    sakhi_referral *r = NULL;
-    char *id = NULL;
-    int rc;
     (void)cls;
-    if (jstr(env, jid, &id))
-        return 0;
-    rc = sakhi_referral_edit(&r, client_of(h), id);
-    jfree(id);
-    if (rc) {
-        throw_sakhi(env, client_of(h), rc);
-        return 0;
-    }
-    atomic_fetch_add(&g_live_objects, 1);
-    return handle_of(r);
+    return handle_by_id(env, h, jid, 1);
 }
 
 JNIEXPORT void JNICALL Java_org_sakhisync_Native_referralFree(JNIEnv *env, jclass cls, jlong r)
@@ -975,20 +988,8 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_discardChange(JNIEnv *env, jcla
 JNIEXPORT jlong JNICALL Java_org_sakhisync_Native_recordGet(JNIEnv *env, jclass cls, jlong h,
                                                             jbyteArray jid)
 {
-    sakhi_record *rec = NULL;
-    char *id = NULL;
-    int rc;
     (void)cls;
-    if (jstr(env, jid, &id))
-        return 0;
-    rc = sakhi_record_get(&rec, client_of(h), id);
-    jfree(id);
-    if (rc) {
-        throw_sakhi(env, client_of(h), rc);
-        return 0;
-    }
-    atomic_fetch_add(&g_live_objects, 1);
-    return handle_of(rec);
+    return handle_by_id(env, h, jid, 0);
 }
 
 JNIEXPORT void JNICALL Java_org_sakhisync_Native_recordFree(JNIEnv *env, jclass cls, jlong r)
@@ -1046,42 +1047,40 @@ JNIEXPORT jint JNICALL Java_org_sakhisync_Native_recordGetStr(JNIEnv *env, jclas
     return rc;
 }
 
-JNIEXPORT jint JNICALL Java_org_sakhisync_Native_recordGetUint(JNIEnv *env, jclass cls, jlong r,
-                                                               jbyteArray jfield, jlongArray jout)
+/* A number or flag field of record r into jout[0]: the library's rc. */
+static jint record_get_number(JNIEnv *env, jlong r, jbyteArray jfield, jlongArray jout, int flag)
 {
     uint64_t v = 0;
+    int b = 0;
     char *field = NULL;
     jlong jv;
     int rc;
-    (void)cls;
     if (jstr(env, jfield, &field))
         return SAKHI_ENOMEM;
-    rc = sakhi_record_get_uint(&v, record_of(r), field);
+    if (flag)
+        rc = sakhi_record_get_bool(&b, record_of(r), field);
+    else
+        rc = sakhi_record_get_uint(&v, record_of(r), field);
     jfree(field);
     if (rc == 0) {
-        jv = (jlong)v;
+        jv = flag ? b : (jlong)v;
         (*env)->SetLongArrayRegion(env, jout, 0, 1, &jv);
     }
     return rc;
 }
 
+JNIEXPORT jint JNICALL Java_org_sakhisync_Native_recordGetUint(JNIEnv *env, jclass cls, jlong r,
+                                                               jbyteArray jfield, jlongArray jout)
+{
+    (void)cls;
+    return record_get_number(env, r, jfield, jout, 0);
+}
+
 JNIEXPORT jint JNICALL Java_org_sakhisync_Native_recordGetBool(JNIEnv *env, jclass cls, jlong r,
                                                                jbyteArray jfield, jlongArray jout)
 {
-    int v = 0;
-    char *field = NULL;
-    jlong jv;
-    int rc;
     (void)cls;
-    if (jstr(env, jfield, &field))
-        return SAKHI_ENOMEM;
-    rc = sakhi_record_get_bool(&v, record_of(r), field);
-    jfree(field);
-    if (rc == 0) {
-        jv = v;
-        (*env)->SetLongArrayRegion(env, jout, 0, 1, &jv);
-    }
-    return rc;
+    return record_get_number(env, r, jfield, jout, 1);
 }
 
 JNIEXPORT jbyteArray JNICALL Java_org_sakhisync_Native_recordFollowup(JNIEnv *env, jclass cls,
@@ -1155,7 +1154,9 @@ static int on_progress(const sakhi_progress *p, void *payload)
 }
 
 /* Sync options from {connect, io, stall, batch, pull}. 0, or -1 with an exception pending. */
-static int sync_options(JNIEnv *env, jlongArray jopts, sakhi_sync_options *so)
+/* The sync options from jopts into so, and progress reported to jp's listener when it has one.
+ * 0, or -1 with an exception pending. */
+static int sync_options(JNIEnv *env, jlongArray jopts, jni_progress *jp, sakhi_sync_options *so)
 {
     jlong v[6];
     if ((*env)->GetArrayLength(env, jopts) != 6) {
@@ -1175,6 +1176,20 @@ static int sync_options(JNIEnv *env, jlongArray jopts, sakhi_sync_options *so)
     so->batch_size = (unsigned int)v[3];
     so->pull_limit = (unsigned int)v[4];
     so->deadline_ms = (unsigned int)v[5];
+    if (jp->listener) {
+        so->progress = on_progress;
+        so->progress_payload = jp;
+    }
+    return 0;
+}
+
+/* 0 for a port number, or -1 with the error thrown. */
+static int check_port(JNIEnv *env, jint port)
+{
+    if (port < 0 || port > UINT16_MAX) {
+        throw_text(env, SAKHI_EINVAL, "port out of range", "");
+        return -1;
+    }
     return 0;
 }
 
@@ -1208,11 +1223,9 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_enroll(JNIEnv *env, jclass cls,
     char *host = NULL, *code = NULL, *label = NULL, *pin = NULL;
     int rc;
     (void)cls;
-    if (port < 0 || port > UINT16_MAX) {
-        throw_text(env, SAKHI_EINVAL, "port out of range", "");
+    if (check_port(env, port))
         return;
-    }
-    if (sync_options(env, jopts, &so) || jstr(env, jhost, &host) || jstr(env, jcode, &code) ||
+    if (sync_options(env, jopts, &jp, &so) || jstr(env, jhost, &host) || jstr(env, jcode, &code) ||
         jstr(env, jlabel, &label) || jstr(env, jpin, &pin))
         goto out;
     eo.host = host;
@@ -1221,10 +1234,6 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_enroll(JNIEnv *env, jclass cls,
     eo.label = label;
     eo.server_pin = pin;
     eo.plaintext = plaintext ? 1 : 0;
-    if (listener) {
-        so.progress = on_progress;
-        so.progress_payload = &jp;
-    }
     rc = sakhi_enroll_opts(c, &eo, &so);
     finish_call(env, c, rc, &jp, jthrew);
 out:
@@ -1245,12 +1254,8 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_enrollUri(JNIEnv *env, jclass c
     char *uri = NULL, *label = NULL;
     int rc;
     (void)cls;
-    if (sync_options(env, jopts, &so) || jstr(env, juri, &uri) || jstr(env, jlabel, &label))
+    if (sync_options(env, jopts, &jp, &so) || jstr(env, juri, &uri) || jstr(env, jlabel, &label))
         goto out;
-    if (listener) {
-        so.progress = on_progress;
-        so.progress_payload = &jp;
-    }
     rc = sakhi_enroll_uri(c, uri, label, &so);
     finish_call(env, c, rc, &jp, jthrew);
 out:
@@ -1312,24 +1317,18 @@ JNIEXPORT void JNICALL Java_org_sakhisync_Native_sync(JNIEnv *env, jclass cls, j
     char *host = NULL;
     int rc;
     (void)cls;
-    if (port < 0 || port > UINT16_MAX) {
-        throw_text(env, SAKHI_EINVAL, "port out of range", "");
+    if (check_port(env, port))
         return;
-    }
     if ((*env)->GetArrayLength(env, jtexts) < 3 * SAKHI_MAX_REPORTED_REJECTIONS ||
         (*env)->GetArrayLength(env, jcodes) < SAKHI_MAX_REPORTED_REJECTIONS ||
         (*env)->GetArrayLength(env, jres) < 14) {
         throw_text(env, SAKHI_EINVAL, "sync: output arrays too short", "");
         return;
     }
-    if (sync_options(env, jopts, &so) || jstr(env, jhost, &host))
+    if (sync_options(env, jopts, &jp, &so) || jstr(env, jhost, &host))
         goto out;
     so.host = host;
     so.port = (uint16_t)port;
-    if (listener) {
-        so.progress = on_progress;
-        so.progress_payload = &jp;
-    }
     rc = sakhi_sync(&res, c, &so);
     if (export_result(env, &res, jres, jtexts, jcodes) == 0)
         finish_call(env, c, rc, &jp, jthrew);
