@@ -135,7 +135,7 @@ cmake --build "$BUILD" -j "$JOBS"
 BUILD_DONE=$SECONDS
 
 # The binaries must really be for the target: a native build would pass the tests vacuously.
-for f in "$BUILD/client-lib/libsakhi.so" "$BUILD/tests/test_client_store" "$BUILD/tests/test_smoke"; do
+for f in "$BUILD/client-lib/libsakhi.so" "$BUILD/tests/test_client_store" "$BUILD/tests/test_frame_and_errors"; do
     machine=$(readelf -h "$f" | awk -F: '/Machine:/ {gsub(/^ +/, "", $2); print $2}')
     if [[ "$machine" != "$ELF_MACHINE" ]]; then
         say "$f is built for '$machine', expected $ELF_MACHINE" >&2

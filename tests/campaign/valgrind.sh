@@ -15,7 +15,7 @@ run() {
     if $VG "$@" >"$B/vg-$name.log" 2>&1; then r=clean; else r=FAILED; fail=1; fi
     echo "valgrind: $name $r ($(( $(date +%s) - t0 )) s, log $B/vg-$name.log)"
 }
-for t in test_mp test_frame test_record test_msg test_case test_auth test_merge test_vectors test_smoke; do
+for t in test_mp test_frame test_record test_msg test_case test_auth test_merge test_vectors test_frame_and_errors; do
     exe=$(find "$B" -name "$t" -type f -perm -u+x | head -1)
     [ -n "$exe" ] && run "$t" "$exe"
 done

@@ -1,5 +1,6 @@
 /*
- * test_smoke.c - the first unit test: proves the cmocka harness is wired into ctest and can fail.
+ * test_frame_and_errors.c - the frame header's exact bytes and the error-code table; also the
+ * proof that the cmocka harness is wired into ctest and can fail.
  *
  * It checks exact bytes and exact codes of two small proto/ pieces that everything else relies
  * on: the frame header and incremental frame reader (sk_frame.h), and the error-code table

@@ -1,6 +1,6 @@
 /*
- * test_casework_e2e.c - casework end to end with real processes: sakhi-server on 127.0.0.1, an
- * ASHA's two libsakhi devices, and the centre's staff working through the sakhi-admin
+ * test_casework_with_devices.c - casework end to end with real processes: sakhi-server on
+ * 127.0.0.1, an ASHA's two libsakhi devices, and the centre's staff working through the sakhi-admin
  * executable beside the running server.
  *
  *  1. The ASHA captures a referral offline on device 1 and syncs; device 2 syncs and holds it.
