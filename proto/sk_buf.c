@@ -5,7 +5,6 @@
 
 #include "sk_err.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 void sk_buf_init(sk_buf *b)
@@ -13,10 +12,17 @@ void sk_buf_init(sk_buf *b)
     memset(b, 0, sizeof(*b));
 }
 
+void sk_buf_init_alloc(sk_buf *b, const sk_allocator *a)
+{
+    memset(b, 0, sizeof(*b));
+    b->alloc = a;
+}
+
 void sk_buf_free(sk_buf *b)
 {
-    free(b->data);
-    memset(b, 0, sizeof(*b));
+    const sk_allocator *a = b->alloc;
+    sk_afree(a, b->data);
+    sk_buf_init_alloc(b, a);
 }
 
 void sk_buf_reset(sk_buf *b)
@@ -46,7 +52,7 @@ int sk_buf_reserve(sk_buf *b, size_t extra)
     }
     if (b->limit && cap > b->limit)
         cap = b->limit;
-    uint8_t *p = realloc(b->data, cap);
+    uint8_t *p = sk_arealloc(b->alloc, b->data, cap);
     if (!p)
         goto fail;
     b->data = p;
@@ -58,6 +64,11 @@ fail:
 }
 
 int sk_grow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    return sk_agrow(NULL, arrp, cap, need, elem, first);
+}
+
+int sk_agrow(const sk_allocator *a, void *arrp, size_t *cap, size_t need, size_t elem, size_t first)
 {
     if (need <= *cap)
         return 0;
@@ -71,7 +82,7 @@ int sk_grow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first)
         return -SK_E_NOMEM;
     void *arr;
     memcpy(&arr, arrp, sizeof(arr)); /* T * and void * share a representation (POSIX) */
-    void *p = realloc(arr, nc * elem);
+    void *p = sk_arealloc(a, arr, nc * elem);
     if (!p)
         return -SK_E_NOMEM;
     memcpy(arrp, &p, sizeof(p));
@@ -95,7 +106,7 @@ uint8_t *sk_buf_steal(sk_buf *b, size_t *len_out)
 {
     uint8_t *p = b->data;
     *len_out = b->len;
-    memset(b, 0, sizeof(*b));
+    sk_buf_init_alloc(b, b->alloc);
     return p;
 }
 

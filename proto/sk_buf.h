@@ -9,6 +9,8 @@
 #ifndef SK_BUF_H
 #define SK_BUF_H
 
+#include "sk_alloc.h"
+
 #include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,27 +19,34 @@ typedef struct sk_buf {
     uint8_t *data;
     size_t len;
     size_t cap;
-    int oom;      /* set once an allocation failed; the content is then incomplete */
-    size_t limit; /* 0 = unlimited; otherwise growth past it sets oom */
+    int oom;                   /* set once an allocation failed; the content is then incomplete */
+    size_t limit;              /* 0 = unlimited; otherwise growth past it sets oom */
+    const sk_allocator *alloc; /* NULL: the C library (sk_alloc.h); kept by free and reset */
 } sk_buf;
 
 #define SK_BUF_INIT                                                                                \
     {                                                                                              \
-        NULL, 0, 0, 0, 0                                                                           \
+        NULL, 0, 0, 0, 0, NULL                                                                     \
     }
 
 void sk_buf_init(sk_buf *b);
+/* An empty buffer whose bytes come from a (NULL: the C library). */
+void sk_buf_init_alloc(sk_buf *b, const sk_allocator *a);
 void sk_buf_free(sk_buf *b);
 void sk_buf_reset(sk_buf *b);                          /* len = 0, keeps memory, clears oom */
 int sk_buf_reserve(sk_buf *b, size_t extra);           /* 0 or -SK_E_NOMEM */
 int sk_buf_append(sk_buf *b, const void *p, size_t n); /* 0 or -SK_E_NOMEM */
-/* Detach the bytes: *out gets data (caller frees with free()), buffer is reset to empty. */
+/* Detach the bytes: the caller frees them with sk_afree(b->alloc, p); the buffer is reset to
+ * empty and keeps its allocator. */
 uint8_t *sk_buf_steal(sk_buf *b, size_t *len_out);
 
 /* Make room in the array *arrp (any T *, passed as &arr) of *cap elements of elem bytes for at
  * least need: the capacity doubles, from first, realloc'd, overflow checked. 0, or
- * -SK_E_NOMEM with the array and *cap unchanged (still the caller's to free). */
+ * -SK_E_NOMEM with the array and *cap unchanged (still the caller's to free). sk_grow uses the
+ * C library, sk_agrow the allocator a. */
 int sk_grow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first);
+int sk_agrow(const sk_allocator *a, void *arrp, size_t *cap, size_t need, size_t elem,
+             size_t first);
 
 /* msgpack-c write callback for msgpack_packer_init(pk, buf, sk_buf_pack_write). */
 int sk_buf_pack_write(void *data, const char *buf, size_t len);

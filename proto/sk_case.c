@@ -1051,11 +1051,11 @@ int sk_case_may_see_identifying_rec(const sk_actor *actor, const sk_record *r)
 static void drop_entries(sk_record *r)
 {
     for (uint32_t i = 0; i < r->nentries; i++) {
-        free(r->entries[i].val);
+        sk_afree(r->alloc, r->entries[i].val);
         r->entries[i].val = NULL;
         r->entries[i].len = 0;
     }
-    free(r->entries);
+    sk_afree(r->alloc, r->entries);
     r->entries = NULL;
     r->nentries = 0;
 }
@@ -1142,11 +1142,11 @@ void sk_case_make_stub_for(const sk_actor *actor, sk_record *r)
         if (r->entries[i].list)
             r->entries[keep++] = r->entries[i];
         else
-            free(r->entries[i].val);
+            sk_afree(r->alloc, r->entries[i].val);
     }
     r->nentries = keep;
     if (keep == 0) {
-        free(r->entries);
+        sk_afree(r->alloc, r->entries);
         r->entries = NULL;
     }
     sk_case_make_stub_fields(r);

@@ -41,25 +41,17 @@ enum { ST_INIT, ST_HELLO, ST_ENROLL, ST_AUTH, ST_READY, ST_END };
 
 static void *e_alloc(sk_engine *e, size_t n)
 {
-    const sk_engine_alloc *a = &e->cfg.alloc;
-    return a->malloc_fn ? a->malloc_fn(n, a->payload) : malloc(n);
+    return sk_amalloc(&e->cfg.alloc, n);
 }
 
 static void *e_realloc(sk_engine *e, void *p, size_t n)
 {
-    const sk_engine_alloc *a = &e->cfg.alloc;
-    return a->realloc_fn ? a->realloc_fn(p, n, a->payload) : realloc(p, n);
+    return sk_arealloc(&e->cfg.alloc, p, n);
 }
 
 static void e_free(sk_engine *e, void *p)
 {
-    const sk_engine_alloc *a = &e->cfg.alloc;
-    if (!p)
-        return;
-    if (a->free_fn)
-        a->free_fn(p, a->payload);
-    else
-        free(p);
+    sk_afree(&e->cfg.alloc, p);
 }
 
 /* ---- status ---------------------------------------------------------------------------------- */
@@ -127,8 +119,9 @@ int sk_engine_init(sk_engine *e, const sk_engine_config *cfg, const sk_engine_op
     e->ops = ops;
     e->payload = payload;
     e->state = ST_INIT;
-    sk_buf_init(&e->out);
-    sk_frame_reader_init(&e->fr, cfg->handshake_max_frame ? cfg->handshake_max_frame : 64u * 1024u);
+    sk_buf_init_alloc(&e->out, &e->cfg.alloc);
+    sk_frame_reader_init_alloc(
+        &e->fr, cfg->handshake_max_frame ? cfg->handshake_max_frame : 64u * 1024u, &e->cfg.alloc);
     if (!ops || (cfg->mode == SK_ENGINE_SYNC && (!ops->load || !ops->acks || !ops->records)) ||
         (cfg->enroll_code && (cfg->device || !cfg->enroll_pub || !cfg->enroll_code[0])) ||
         !cfg->priv || (cfg->nitems && !cfg->items)) {
@@ -168,7 +161,7 @@ void sk_engine_free(sk_engine *e)
 {
     sk_frame_reader_free(&e->fr);
     sk_buf_free(&e->out);
-    free(e->zbody); /* from the codec: the C library's */
+    e_free(e, e->zbody);
     e->zbody = NULL;
     e_free(e, e->fl);
     e->fl = NULL;
@@ -735,7 +728,7 @@ static void on_frame(sk_engine *e, const uint8_t *frame, uint32_t flen, uint64_t
     sk_msg m;
     int rc;
     size_t wire = (size_t)flen + SK_FRAME_HDR;
-    free(e->zbody);
+    e_free(e, e->zbody);
     e->zbody = NULL;
     if (sk_zframe_is_wrapper(frame, flen)) {
         size_t zlen = 0;
@@ -744,8 +737,8 @@ static void on_frame(sk_engine *e, const uint8_t *frame, uint32_t flen, uint64_t
                  "compressed frame from the server, not negotiated");
             return;
         }
-        rc = sk_zframe_unwrap_ex(frame, flen, e->max_frame, e->zdict ? SK_ZF_DICT : 0, &e->zbody,
-                                 &zlen);
+        rc = sk_zframe_unwrap_alloc(frame, flen, e->max_frame, e->zdict ? SK_ZF_DICT : 0,
+                                    &e->cfg.alloc, &e->zbody, &zlen);
         if (rc == -SK_E_NOMEM) {
             fail(e, SK_ENGINE_ERR_NOMEM, rc, "no memory for a compressed frame");
             return;
@@ -758,7 +751,7 @@ static void on_frame(sk_engine *e, const uint8_t *frame, uint32_t flen, uint64_t
         frame = e->zbody;
         flen = (uint32_t)zlen;
     }
-    rc = sk_msg_decode(frame, flen, &m, NULL);
+    rc = sk_msg_decode_alloc(frame, flen, &m, NULL, &e->cfg.alloc);
     if (rc == 0 && e->ops->received)
         e->ops->received(e->payload, m.type, wire);
     if (rc == -SK_E_UNKNOWN_TYPE && m.rid == 0)

@@ -17,14 +17,18 @@
  * libsakhi's sakhi_sync and enrollment (over a socket or TLS), sakhi-load (handshake mode on a
  * libuv connection), the tests' protocol client and the engine's own unit tests and simulation.
  *
- * Allocation: the engine's own memory (the request window, the list of records built from
- * acknowledgements, the batch of changes being encoded) comes from the hooks in the config
- * (malloc/realloc/free when none); the codec it calls (sk_buf, sk_frame, sk_msg) allocates with
- * the C library. Not thread-safe: one engine is driven by one thread at a time.
+ * Allocation: every allocation the engine makes or causes comes from the allocator in the config
+ * (sk_alloc.h; the C library when its hooks are NULL): its own memory (the request window, the
+ * list of records built from acknowledgements, the batch of changes being encoded), its output
+ * buffer and frame reader, every decoded message with its changes, acks and records, and the
+ * body and zstd context of a compressed frame. The engine must not move after sk_engine_init
+ * (what it allocates refers to the allocator inside it). Not thread-safe: one engine is driven
+ * by one thread at a time.
  */
 #ifndef SK_ENGINE_H
 #define SK_ENGINE_H
 
+#include "sk_alloc.h"
 #include "sk_auth.h"
 #include "sk_buf.h"
 #include "sk_frame.h"
@@ -108,13 +112,8 @@ typedef struct sk_engine_ops {
     void (*received)(void *payload, uint32_t type, size_t bytes);
 } sk_engine_ops;
 
-/* Allocator hooks for the engine's own memory; all NULL: the C library's. */
-typedef struct sk_engine_alloc {
-    void *(*malloc_fn)(size_t n, void *payload);
-    void *(*realloc_fn)(void *p, size_t n, void *payload);
-    void (*free_fn)(void *p, void *payload);
-    void *payload;
-} sk_engine_alloc;
+/* Allocator hooks for all the engine's memory: all three or none (the C library's). */
+typedef sk_allocator sk_engine_alloc;
 
 typedef struct sk_engine_config {
     int mode;                 /* SK_ENGINE_HANDSHAKE or SK_ENGINE_SYNC */

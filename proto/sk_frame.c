@@ -9,18 +9,23 @@
 /* Bytes a reader keeps between frames once it has grown past them. */
 #define SK_FRAME_KEEP (16u * 1024u)
 
-#include <stdlib.h>
 #include <string.h>
 
 void sk_frame_reader_init(sk_frame_reader *r, uint32_t max_frame)
 {
+    sk_frame_reader_init_alloc(r, max_frame, NULL);
+}
+
+void sk_frame_reader_init_alloc(sk_frame_reader *r, uint32_t max_frame, const sk_allocator *a)
+{
     memset(r, 0, sizeof(*r));
     r->max_frame = max_frame;
+    r->alloc = a;
 }
 
 void sk_frame_reader_free(sk_frame_reader *r)
 {
-    free(r->body);
+    sk_afree(r->alloc, r->body);
     r->body = NULL;
     r->cap = 0;
 }
@@ -40,7 +45,7 @@ void sk_frame_reader_trim(sk_frame_reader *r)
 {
     if (sk_frame_reader_partial(r))
         return;
-    free(r->body);
+    sk_afree(r->alloc, r->body);
     r->body = NULL;
     r->cap = 0;
 }
@@ -82,7 +87,7 @@ int sk_frame_feed(sk_frame_reader *r, const uint8_t *data, size_t len, size_t *u
             /* A buffer grown for a large frame is given back when a small one follows, so a
              * session that once pushed a big batch does not keep a megabyte while idle. */
             if (r->cap > SK_FRAME_KEEP && n <= SK_FRAME_KEEP) {
-                uint8_t *p = realloc(r->body, SK_FRAME_KEEP);
+                uint8_t *p = sk_arealloc(r->alloc, r->body, SK_FRAME_KEEP);
                 if (p) {
                     r->body = p;
                     r->cap = SK_FRAME_KEEP;
@@ -103,7 +108,7 @@ int sk_frame_feed(sk_frame_reader *r, const uint8_t *data, size_t len, size_t *u
                 cap *= 2;
             if (cap > r->want)
                 cap = r->want;
-            uint8_t *p = realloc(r->body, cap);
+            uint8_t *p = sk_arealloc(r->alloc, r->body, cap);
             if (!p) {
                 r->err = -SK_E_NOMEM;
                 *used = off;

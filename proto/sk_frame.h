@@ -13,6 +13,8 @@
 #ifndef SK_FRAME_H
 #define SK_FRAME_H
 
+#include "sk_alloc.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,9 +31,12 @@ typedef struct sk_frame_reader {
     uint32_t cap;  /* bytes allocated at body */
     uint32_t have; /* body bytes buffered */
     int err;       /* sticky negative code */
+    const sk_allocator *alloc; /* the body's allocator; NULL: the C library */
 } sk_frame_reader;
 
 void sk_frame_reader_init(sk_frame_reader *r, uint32_t max_frame);
+/* As sk_frame_reader_init, with the body allocated from a (NULL: the C library). */
+void sk_frame_reader_init_alloc(sk_frame_reader *r, uint32_t max_frame, const sk_allocator *a);
 void sk_frame_reader_free(sk_frame_reader *r);
 /* Change the limit (after the handshake negotiates it); only between frames. */
 void sk_frame_reader_set_max(sk_frame_reader *r, uint32_t max_frame);

@@ -98,13 +98,13 @@ void sk_msg_free(sk_msg *m)
         if (m->u.push.changes) {
             for (uint32_t i = 0; i < m->u.push.nchanges; i++)
                 sk_change_free(&m->u.push.changes[i]);
-            free(m->u.push.changes);
+            sk_afree(m->alloc, m->u.push.changes);
         }
         m->u.push.changes = NULL;
         m->u.push.nchanges = 0;
         break;
     case SK_MSG_PUSH_ACK:
-        free(m->u.push_ack.acks);
+        sk_afree(m->alloc, m->u.push_ack.acks);
         m->u.push_ack.acks = NULL;
         m->u.push_ack.nacks = 0;
         break;
@@ -112,9 +112,9 @@ void sk_msg_free(sk_msg *m)
         if (m->u.changes.records) {
             for (uint32_t i = 0; i < m->u.changes.nrecords; i++)
                 sk_record_free(&m->u.changes.records[i]);
-            free(m->u.changes.records);
+            sk_afree(m->alloc, m->u.changes.records);
         }
-        free(m->u.changes.version_only);
+        sk_afree(m->alloc, m->u.changes.version_only);
         m->u.changes.version_only = NULL;
         m->u.changes.records = NULL;
         m->u.changes.nrecords = 0;
@@ -834,14 +834,14 @@ static int rd_push(sk_mp *mp, sk_msg *m)
         return sk_mp_fail(mp, -SK_E_BATCH_TOO_BIG);
     if (n == 0)
         return 0;
-    sk_change *c = calloc(n, sizeof(*c));
+    sk_change *c = sk_acalloc(m->alloc, n, sizeof(*c));
     if (!c)
         return sk_mp_fail(mp, -SK_E_NOMEM);
     m->u.push.changes = c;
     for (uint32_t i = 0; i < n; i++) {
-        sk_change_init(&c[i]);
+        sk_change_init_alloc(&c[i], m->alloc);
         m->u.push.nchanges = i + 1;
-        if ((rc = sk_change_unpack(mp, &c[i])))
+        if ((rc = sk_change_unpack_alloc(mp, &c[i], m->alloc)))
             return sk_mp_fail(mp, rc);
     }
     return 0;
@@ -895,7 +895,7 @@ static int rd_push_ack(sk_mp *mp, sk_msg *m)
         return sk_mp_fail(mp, -SK_E_BATCH_TOO_BIG);
     if (n == 0)
         return 0;
-    sk_ack *a = calloc(n, sizeof(*a));
+    sk_ack *a = sk_acalloc(m->alloc, n, sizeof(*a));
     if (!a)
         return sk_mp_fail(mp, -SK_E_NOMEM);
     m->u.push_ack.acks = a;
@@ -916,24 +916,24 @@ static int rd_changes(sk_mp *mp, sk_msg *m)
         return sk_mp_fail(mp, -SK_E_BATCH_TOO_BIG);
     if (n == 0)
         return 0;
-    sk_record *r = calloc(n, sizeof(*r));
+    sk_record *r = sk_acalloc(m->alloc, n, sizeof(*r));
     if (!r)
         return sk_mp_fail(mp, -SK_E_NOMEM);
     m->u.changes.records = r;
     for (uint32_t i = 0; i < n; i++) {
-        sk_record_init(&r[i]);
+        sk_record_init_alloc(&r[i], m->alloc);
         m->u.changes.nrecords = i + 1;
         /* a bare version: the version-only form (SK_CAP_ECHO); an array is a record */
         if (sk_mp_peek(mp) == SK_MP_UINT) {
             if (!m->u.changes.version_only &&
-                !(m->u.changes.version_only = calloc(n, sizeof(uint8_t))))
+                !(m->u.changes.version_only = sk_acalloc(m->alloc, n, sizeof(uint8_t))))
                 return sk_mp_fail(mp, -SK_E_NOMEM);
             m->u.changes.version_only[i] = 1;
             if ((rc = rd_u64_nonzero(mp, &r[i].version)))
                 return rc;
             continue;
         }
-        if ((rc = sk_record_unpack(mp, &r[i])))
+        if ((rc = sk_record_unpack_alloc(mp, &r[i], m->alloc)))
             return sk_mp_fail(mp, rc);
     }
     return 0;
@@ -1190,10 +1190,17 @@ static int rd_body(sk_mp *mp, sk_msg *m, size_t *err_at)
 
 int sk_msg_decode(const uint8_t *body, size_t len, sk_msg *m, size_t *err_offset)
 {
+    return sk_msg_decode_alloc(body, len, m, err_offset, NULL);
+}
+
+int sk_msg_decode_alloc(const uint8_t *body, size_t len, sk_msg *m, size_t *err_offset,
+                        const sk_allocator *a)
+{
     sk_mp mp;
     size_t err_at = 0;
     int rc;
     memset(m, 0, sizeof(*m));
+    m->alloc = a;
     if (len == 0) {
         rc = -SK_E_BAD_FRAME;
         goto out;
@@ -1238,6 +1245,7 @@ int sk_msg_decode(const uint8_t *body, size_t len, sk_msg *m, size_t *err_offset
         goto out;
     }
     sk_msg_init(m, (uint32_t)type, (uint32_t)rid);
+    m->alloc = a;
     rc = rd_body(&mp, m, &err_at);
     if (rc == 0 && !sk_mp_at_end(&mp)) {
         err_at = sk_mp_offset(&mp);
@@ -1250,6 +1258,7 @@ out:
         memset(m, 0, sizeof(*m));
         m->type = t;
         m->rid = r;
+        m->alloc = a;
     }
     if (err_offset)
         *err_offset = rc ? err_at : 0;

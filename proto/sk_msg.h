@@ -114,6 +114,9 @@ typedef struct sk_ack {
 typedef struct sk_msg {
     uint32_t type;
     uint32_t rid; /* request id: set by the requester, echoed by responses; 0 unsolicited */
+    /* what decoding allocated (changes, acks, records) came from this (sk_alloc.h; NULL: the
+     * C library), and sk_msg_free gives it back there */
+    const sk_allocator *alloc;
     union {
         struct {
             uint32_t versions[SK_MAX_VERSIONS];
@@ -254,6 +257,9 @@ int sk_history_check(const uint8_t *p, size_t n, uint32_t *count_out);
  * envelope (type, rid) and nothing needs freeing. If err_offset is not NULL it receives the
  * byte offset of the error within the body. */
 int sk_msg_decode(const uint8_t *body, size_t len, sk_msg *m, size_t *err_offset);
+/* As sk_msg_decode, allocating from a (NULL: the C library); m->alloc keeps a. */
+int sk_msg_decode_alloc(const uint8_t *body, size_t len, sk_msg *m, size_t *err_offset,
+                        const sk_allocator *a);
 
 const char *sk_msg_type_name(uint32_t type); /* "HELLO", ...; "UNKNOWN" */
 

@@ -232,12 +232,9 @@ static int check_value(const void *val, uint32_t len)
     return rc ? -SK_E_BAD_VALUE : 0;
 }
 
-static uint8_t *dup_bytes(const void *p, uint32_t len)
+static uint8_t *dup_bytes(const sk_allocator *a, const void *p, uint32_t len)
 {
-    uint8_t *d = malloc(len ? len : 1);
-    if (d && len)
-        memcpy(d, p, len);
-    return d;
+    return sk_amemdup(a, p, len);
 }
 
 /* Order of two values as the merge tie-break sees them: memcmp, then shorter first. */
@@ -273,24 +270,24 @@ static uint32_t field_find(const sk_field *f, uint32_t n, uint32_t key, int *fou
 }
 
 /* Insert or replace; value copied. 0 or -SK_E_NOMEM. Leaves the array unchanged on error. */
-static int fields_put(sk_field **arr, uint32_t *n, uint32_t key, const void *val, uint32_t len,
-                      sk_hlc hlc, uint64_t ver)
+static int fields_put(const sk_allocator *a, sk_field **arr, uint32_t *n, uint32_t key,
+                      const void *val, uint32_t len, sk_hlc hlc, uint64_t ver)
 {
     int found;
     uint32_t i = field_find(*arr, *n, key, &found);
-    uint8_t *copy = dup_bytes(val, len);
+    uint8_t *copy = dup_bytes(a, val, len);
     if (!copy)
         return -SK_E_NOMEM;
     if (found) {
-        free((*arr)[i].val);
+        sk_afree(a, (*arr)[i].val);
     } else {
         if (*n >= UINT32_MAX / 2) {
-            free(copy);
+            sk_afree(a, copy);
             return -SK_E_NOMEM;
         }
-        sk_field *grown = realloc(*arr, ((size_t)*n + 1) * sizeof(**arr));
+        sk_field *grown = sk_areallocarray(a, *arr, (size_t)*n + 1, sizeof(**arr));
         if (!grown) {
-            free(copy);
+            sk_afree(a, copy);
             return -SK_E_NOMEM;
         }
         *arr = grown;
@@ -324,17 +321,18 @@ static const sk_entry *entry_by_id(const sk_entry *e, uint32_t n, const sk_id *i
 }
 
 /* Append an entry (value copied); sorted keeps (list, hlc, id) order, else insertion order. */
-static int entries_add(sk_entry **arr, uint32_t *n, const sk_id *id, uint32_t list, const void *val,
-                       uint32_t len, sk_hlc hlc, uint64_t ver, int sorted)
+static int entries_add(const sk_allocator *a, sk_entry **arr, uint32_t *n, const sk_id *id,
+                       uint32_t list, const void *val, uint32_t len, sk_hlc hlc, uint64_t ver,
+                       int sorted)
 {
     if (*n >= UINT32_MAX / 2)
         return -SK_E_NOMEM;
-    uint8_t *copy = dup_bytes(val, len);
+    uint8_t *copy = dup_bytes(a, val, len);
     if (!copy)
         return -SK_E_NOMEM;
-    sk_entry *grown = realloc(*arr, ((size_t)*n + 1) * sizeof(**arr));
+    sk_entry *grown = sk_areallocarray(a, *arr, (size_t)*n + 1, sizeof(**arr));
     if (!grown) {
-        free(copy);
+        sk_afree(a, copy);
         return -SK_E_NOMEM;
     }
     *arr = grown;
@@ -357,33 +355,33 @@ static int entries_add(sk_entry **arr, uint32_t *n, const sk_id *id, uint32_t li
     return 0;
 }
 
-static void fields_free(sk_field *f, uint32_t n)
+static void fields_free(const sk_allocator *a, sk_field *f, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
-        free(f[i].val);
-    free(f);
+        sk_afree(a, f[i].val);
+    sk_afree(a, f);
 }
 
-static void entries_free(sk_entry *e, uint32_t n)
+static void entries_free(const sk_allocator *a, sk_entry *e, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
-        free(e[i].val);
-    free(e);
+        sk_afree(a, e[i].val);
+    sk_afree(a, e);
 }
 
-static int fields_dup(sk_field **dst, const sk_field *src, uint32_t n)
+static int fields_dup(const sk_allocator *a, sk_field **dst, const sk_field *src, uint32_t n)
 {
     *dst = NULL;
     if (n == 0)
         return 0;
-    sk_field *f = calloc(n, sizeof(*f));
+    sk_field *f = sk_acalloc(a, n, sizeof(*f));
     if (!f)
         return -SK_E_NOMEM;
     for (uint32_t i = 0; i < n; i++) {
         f[i] = src[i];
-        f[i].val = dup_bytes(src[i].val, src[i].len);
+        f[i].val = dup_bytes(a, src[i].val, src[i].len);
         if (!f[i].val) {
-            fields_free(f, i);
+            fields_free(a, f, i);
             return -SK_E_NOMEM;
         }
     }
@@ -391,19 +389,19 @@ static int fields_dup(sk_field **dst, const sk_field *src, uint32_t n)
     return 0;
 }
 
-static int entries_dup(sk_entry **dst, const sk_entry *src, uint32_t n)
+static int entries_dup(const sk_allocator *a, sk_entry **dst, const sk_entry *src, uint32_t n)
 {
     *dst = NULL;
     if (n == 0)
         return 0;
-    sk_entry *e = calloc(n, sizeof(*e));
+    sk_entry *e = sk_acalloc(a, n, sizeof(*e));
     if (!e)
         return -SK_E_NOMEM;
     for (uint32_t i = 0; i < n; i++) {
         e[i] = src[i];
-        e[i].val = dup_bytes(src[i].val, src[i].len);
+        e[i].val = dup_bytes(a, src[i].val, src[i].len);
         if (!e[i].val) {
-            entries_free(e, i);
+            entries_free(a, e, i);
             return -SK_E_NOMEM;
         }
     }
@@ -418,13 +416,20 @@ void sk_record_init(sk_record *r)
     memset(r, 0, sizeof(*r));
 }
 
+void sk_record_init_alloc(sk_record *r, const sk_allocator *a)
+{
+    memset(r, 0, sizeof(*r));
+    r->alloc = a;
+}
+
 void sk_record_free(sk_record *r)
 {
     if (!r)
         return;
-    fields_free(r->fields, r->nfields);
-    entries_free(r->entries, r->nentries);
-    memset(r, 0, sizeof(*r));
+    const sk_allocator *a = r->alloc;
+    fields_free(a, r->fields, r->nfields);
+    entries_free(a, r->entries, r->nentries);
+    sk_record_init_alloc(r, a);
 }
 
 /* dst is treated as uninitialised: its previous content is not released. On error dst is an
@@ -434,11 +439,11 @@ int sk_record_copy(sk_record *dst, const sk_record *src)
     sk_record t = *src;
     t.fields = NULL;
     t.entries = NULL;
-    sk_record_init(dst);
-    if (fields_dup(&t.fields, src->fields, src->nfields))
+    sk_record_init_alloc(dst, src->alloc);
+    if (fields_dup(t.alloc, &t.fields, src->fields, src->nfields))
         return -SK_E_NOMEM;
-    if (entries_dup(&t.entries, src->entries, src->nentries)) {
-        fields_free(t.fields, t.nfields);
+    if (entries_dup(t.alloc, &t.entries, src->entries, src->nentries)) {
+        fields_free(t.alloc, t.fields, t.nfields);
         return -SK_E_NOMEM;
     }
     *dst = t;
@@ -462,7 +467,7 @@ int sk_record_set(sk_record *r, uint32_t key, const void *val, uint32_t len, sk_
     int rc = check_value(val, len);
     if (rc)
         return rc;
-    return fields_put(&r->fields, &r->nfields, key, val, len, hlc, ver);
+    return fields_put(r->alloc, &r->fields, &r->nfields, key, val, len, hlc, ver);
 }
 
 /* Removes the field if present (0 either way). */
@@ -472,11 +477,11 @@ int sk_record_unset(sk_record *r, uint32_t key)
     uint32_t i = field_find(r->fields, r->nfields, key, &found);
     if (!found)
         return 0;
-    free(r->fields[i].val);
+    sk_afree(r->alloc, r->fields[i].val);
     memmove(r->fields + i, r->fields + i + 1, ((size_t)r->nfields - i - 1) * sizeof(sk_field));
     r->nfields--;
     if (r->nfields == 0) {
-        free(r->fields);
+        sk_afree(r->alloc, r->fields);
         r->fields = NULL;
     }
     return 0;
@@ -490,7 +495,7 @@ int sk_record_add_entry(sk_record *r, const sk_id *id, uint32_t list, const void
         return rc;
     if (entry_by_id(r->entries, r->nentries, id))
         return 1;
-    return entries_add(&r->entries, &r->nentries, id, list, val, len, hlc, ver, 1);
+    return entries_add(r->alloc, &r->entries, &r->nentries, id, list, val, len, hlc, ver, 1);
 }
 
 /* ---- changes ------------------------------------------------------------------------------ */
@@ -500,13 +505,20 @@ void sk_change_init(sk_change *c)
     memset(c, 0, sizeof(*c));
 }
 
+void sk_change_init_alloc(sk_change *c, const sk_allocator *a)
+{
+    memset(c, 0, sizeof(*c));
+    c->alloc = a;
+}
+
 void sk_change_free(sk_change *c)
 {
     if (!c)
         return;
-    fields_free(c->fields, c->nfields);
-    entries_free(c->entries, c->nentries);
-    memset(c, 0, sizeof(*c));
+    const sk_allocator *a = c->alloc;
+    fields_free(a, c->fields, c->nfields);
+    entries_free(a, c->entries, c->nentries);
+    sk_change_init_alloc(c, a);
 }
 
 /* As sk_record_copy: dst is treated as uninitialised. */
@@ -515,11 +527,11 @@ int sk_change_copy(sk_change *dst, const sk_change *src)
     sk_change t = *src;
     t.fields = NULL;
     t.entries = NULL;
-    sk_change_init(dst);
-    if (fields_dup(&t.fields, src->fields, src->nfields))
+    sk_change_init_alloc(dst, src->alloc);
+    if (fields_dup(t.alloc, &t.fields, src->fields, src->nfields))
         return -SK_E_NOMEM;
-    if (entries_dup(&t.entries, src->entries, src->nentries)) {
-        fields_free(t.fields, t.nfields);
+    if (entries_dup(t.alloc, &t.entries, src->entries, src->nentries)) {
+        fields_free(t.alloc, t.fields, t.nfields);
         return -SK_E_NOMEM;
     }
     *dst = t;
@@ -539,7 +551,7 @@ int sk_change_set(sk_change *c, uint32_t key, const void *val, uint32_t len)
     (void)field_find(c->fields, c->nfields, key, &found);
     if (!found && c->nfields >= SK_MAX_FIELDS)
         return -SK_E_TOO_LONG;
-    return fields_put(&c->fields, &c->nfields, key, val, len, 0, 0);
+    return fields_put(c->alloc, &c->fields, &c->nfields, key, val, len, 0, 0);
 }
 
 /* Append an entry to the change (insertion order is kept on the wire). An id already in the
@@ -554,7 +566,7 @@ int sk_change_add_entry(sk_change *c, const sk_id *id, uint32_t list, const void
         return -SK_E_BAD_VALUE;
     if (c->nentries >= SK_MAX_ENTRIES)
         return -SK_E_TOO_LONG;
-    return entries_add(&c->entries, &c->nentries, id, list, val, len, 0, 0, 0);
+    return entries_add(c->alloc, &c->entries, &c->nentries, id, list, val, len, 0, 0, 0);
 }
 
 /* ---- merge -------------------------------------------------------------------------------- */
@@ -563,10 +575,12 @@ void sk_merge_result_free(sk_merge_result *m)
 {
     if (!m)
         return;
+    const sk_allocator *a = m->alloc;
     for (uint32_t i = 0; i < m->ndisplaced; i++)
-        free(m->displaced[i].val);
-    free(m->displaced);
+        sk_afree(a, m->displaced[i].val);
+    sk_afree(a, m->displaced);
     memset(m, 0, sizeof(*m));
+    m->alloc = a;
 }
 
 static int displace(sk_merge_result *m, uint32_t key, sk_hlc hlc, uint64_t ver, int incoming,
@@ -574,12 +588,13 @@ static int displace(sk_merge_result *m, uint32_t key, sk_hlc hlc, uint64_t ver, 
 {
     if (m->ndisplaced >= UINT32_MAX / 2)
         return -SK_E_NOMEM;
-    uint8_t *copy = dup_bytes(val, len);
+    uint8_t *copy = dup_bytes(m->alloc, val, len);
     if (!copy)
         return -SK_E_NOMEM;
-    sk_displaced *grown = realloc(m->displaced, ((size_t)m->ndisplaced + 1) * sizeof(*grown));
+    sk_displaced *grown =
+        sk_areallocarray(m->alloc, m->displaced, (size_t)m->ndisplaced + 1, sizeof(*grown));
     if (!grown) {
-        free(copy);
+        sk_afree(m->alloc, copy);
         return -SK_E_NOMEM;
     }
     m->displaced = grown;
@@ -606,8 +621,8 @@ static void wipe_record_content(sk_record *r)
         OPENSSL_cleanse(r->fields[i].val, r->fields[i].len);
     for (uint32_t i = 0; i < r->nentries; i++)
         OPENSSL_cleanse(r->entries[i].val, r->entries[i].len);
-    fields_free(r->fields, r->nfields);
-    entries_free(r->entries, r->nentries);
+    fields_free(r->alloc, r->fields, r->nfields);
+    entries_free(r->alloc, r->entries, r->nentries);
     r->fields = NULL;
     r->nfields = 0;
     r->entries = NULL;
@@ -622,7 +637,7 @@ static int fields_from_change(sk_record *t, const sk_change *c, uint64_t new_ver
     for (uint32_t i = 1; i < c->nfields; i++)
         if (c->fields[i - 1].key >= c->fields[i].key)
             return 0;
-    sk_field *f = calloc(c->nfields, sizeof(*f));
+    sk_field *f = sk_acalloc(t->alloc, c->nfields, sizeof(*f));
     if (!f)
         return -SK_E_NOMEM;
     for (uint32_t i = 0; i < c->nfields; i++) {
@@ -630,8 +645,8 @@ static int fields_from_change(sk_record *t, const sk_change *c, uint64_t new_ver
         f[i].hlc = c->hlc;
         f[i].ver = new_ver;
         f[i].len = c->fields[i].len;
-        if (!(f[i].val = dup_bytes(c->fields[i].val, c->fields[i].len))) {
-            fields_free(f, i);
+        if (!(f[i].val = dup_bytes(t->alloc, c->fields[i].val, c->fields[i].len))) {
+            fields_free(t->alloc, f, i);
             return -SK_E_NOMEM;
         }
     }
@@ -683,7 +698,8 @@ static int merge_upsert(sk_record *t, const sk_change *c, uint64_t new_ver, sk_m
             if (rc)
                 return rc;
         }
-        rc = fields_put(&t->fields, &t->nfields, in->key, in->val, in->len, c->hlc, new_ver);
+        rc = fields_put(t->alloc, &t->fields, &t->nfields, in->key, in->val, in->len, c->hlc,
+                        new_ver);
         if (rc)
             return rc;
         out->nchanged++;
@@ -702,8 +718,8 @@ static int merge_upsert(sk_record *t, const sk_change *c, uint64_t new_ver, sk_m
             }
             continue;
         }
-        rc = entries_add(&t->entries, &t->nentries, &in->id, in->list, in->val, in->len, c->hlc,
-                         new_ver, 1);
+        rc = entries_add(t->alloc, &t->entries, &t->nentries, &in->id, in->list, in->val, in->len,
+                         c->hlc, new_ver, 1);
         if (rc)
             return rc;
         out->nchanged++;
@@ -719,6 +735,7 @@ int sk_merge_apply(sk_record *r, const sk_change *c, uint64_t new_ver, sk_merge_
 {
     int rc;
     memset(out, 0, sizeof(*out));
+    out->alloc = r->alloc; /* displaced values are copied with the record's allocator */
 
     if (c->kind > SK_CHANGE_ERASE)
         return -SK_E_BAD_VALUE;
@@ -729,7 +746,7 @@ int sk_merge_apply(sk_record *r, const sk_change *c, uint64_t new_ver, sk_merge_
         if (c->base != 0 || c->kind != SK_CHANGE_UPSERT)
             return -SK_E_NOT_FOUND;
         sk_record t;
-        sk_record_init(&t);
+        sk_record_init_alloc(&t, r->alloc);
         t.id = c->id;
         t.created = c->hlc;
         t.created_ver = new_ver;
@@ -917,7 +934,7 @@ static int entry_sort_cmp(const void *a, const void *b)
 }
 
 /* Read the fields map {key: raw value} into a sorted, owned array with unique keys. */
-static int read_fields(sk_mp *m, sk_field **out, uint32_t *nout)
+static int read_fields(const sk_allocator *a, sk_mp *m, sk_field **out, uint32_t *nout)
 {
     uint32_t n;
     int rc = sk_mp_read_map(m, &n);
@@ -927,7 +944,7 @@ static int read_fields(sk_mp *m, sk_field **out, uint32_t *nout)
         return sk_mp_fail(m, -SK_E_TOO_LONG);
     if (n == 0)
         return 0;
-    sk_field *f = calloc(n, sizeof(*f));
+    sk_field *f = sk_acalloc(a, n, sizeof(*f));
     if (!f)
         return sk_mp_fail(m, -SK_E_NOMEM);
     *out = f;
@@ -943,7 +960,7 @@ static int read_fields(sk_mp *m, sk_field **out, uint32_t *nout)
         rc = read_value(m, &val, &len);
         if (rc)
             return rc;
-        f[i].val = dup_bytes(val, len);
+        f[i].val = dup_bytes(a, val, len);
         if (!f[i].val)
             return sk_mp_fail(m, -SK_E_NOMEM);
         f[i].key = (uint32_t)key;
@@ -958,7 +975,8 @@ static int read_fields(sk_mp *m, sk_field **out, uint32_t *nout)
 }
 
 /* Read one entry array; with_stamps: the record form ([id, list, value] or 5 elements). */
-static int read_entry(sk_mp *m, sk_entry *e, int with_stamps, sk_hlc def_hlc, uint64_t def_ver)
+static int read_entry(const sk_allocator *a, sk_mp *m, sk_entry *e, int with_stamps, sk_hlc def_hlc,
+                      uint64_t def_ver)
 {
     uint32_t k;
     int rc = read_array_min(m, 3, &k);
@@ -983,15 +1001,15 @@ static int read_entry(sk_mp *m, sk_entry *e, int with_stamps, sk_hlc def_hlc, ui
     }
     if ((rc = skip_n(m, k - used)))
         return rc;
-    e->val = dup_bytes(val, len);
+    e->val = dup_bytes(a, val, len);
     if (!e->val)
         return sk_mp_fail(m, -SK_E_NOMEM);
     e->len = len;
     return 0;
 }
 
-static int read_entries(sk_mp *m, sk_entry **out, uint32_t *nout, int with_stamps, sk_hlc hlc,
-                        uint64_t ver)
+static int read_entries(const sk_allocator *a, sk_mp *m, sk_entry **out, uint32_t *nout,
+                        int with_stamps, sk_hlc hlc, uint64_t ver)
 {
     uint32_t n;
     int rc = sk_mp_read_array(m, &n);
@@ -1001,12 +1019,12 @@ static int read_entries(sk_mp *m, sk_entry **out, uint32_t *nout, int with_stamp
         return sk_mp_fail(m, -SK_E_TOO_LONG);
     if (n == 0)
         return 0;
-    sk_entry *e = calloc(n, sizeof(*e));
+    sk_entry *e = sk_acalloc(a, n, sizeof(*e));
     if (!e)
         return sk_mp_fail(m, -SK_E_NOMEM);
     *out = e;
     for (uint32_t i = 0; i < n; i++) {
-        rc = read_entry(m, &e[i], with_stamps, hlc, ver);
+        rc = read_entry(a, m, &e[i], with_stamps, hlc, ver);
         if (rc)
             return rc;
         (*nout)++;
@@ -1018,17 +1036,22 @@ static int read_entries(sk_mp *m, sk_entry **out, uint32_t *nout, int with_stamp
 
 int sk_change_unpack(sk_mp *m, sk_change *c)
 {
+    return sk_change_unpack_alloc(m, c, NULL);
+}
+
+int sk_change_unpack_alloc(sk_mp *m, sk_change *c, const sk_allocator *a)
+{
     uint32_t n;
     uint64_t kind;
     int rc;
-    sk_change_init(c);
+    sk_change_init_alloc(c, a);
     if ((rc = read_array_min(m, 7, &n)) || (rc = sk_mp_read_bin_exact(m, c->id.b, 16)) ||
         (rc = sk_mp_read_uint(m, &c->op)) || (rc = sk_mp_read_uint(m, &c->base)) ||
         (rc = sk_mp_read_uint(m, &c->hlc)) || (rc = sk_mp_read_uint_max(m, SK_CHANGE_ERASE, &kind)))
         goto fail;
     c->kind = (uint32_t)kind;
-    if ((rc = read_fields(m, &c->fields, &c->nfields)) ||
-        (rc = read_entries(m, &c->entries, &c->nentries, 0, 0, 0)) || (rc = skip_n(m, n - 7)))
+    if ((rc = read_fields(a, m, &c->fields, &c->nfields)) ||
+        (rc = read_entries(a, m, &c->entries, &c->nentries, 0, 0, 0)) || (rc = skip_n(m, n - 7)))
         goto fail;
     return 0;
 fail:
@@ -1038,16 +1061,21 @@ fail:
 
 int sk_record_unpack(sk_mp *m, sk_record *r)
 {
+    return sk_record_unpack_alloc(m, r, NULL);
+}
+
+int sk_record_unpack_alloc(sk_mp *m, sk_record *r, const sk_allocator *a)
+{
     uint32_t n, nstamps;
     uint64_t flags;
     uint8_t *seen = NULL; /* which fields already had a stamp */
     int rc;
-    sk_record_init(r);
+    sk_record_init_alloc(r, a);
     if ((rc = read_array_min(m, 9, &n)) || (rc = sk_mp_read_bin_exact(m, r->id.b, 16)) ||
         (rc = sk_mp_read_uint(m, &r->version)) ||
         (rc = sk_mp_read_uint_max(m, UINT32_MAX, &flags)) ||
         (rc = sk_mp_read_uint(m, &r->created)) || (rc = sk_mp_read_uint(m, &r->created_ver)) ||
-        (rc = sk_mp_read_uint(m, &r->updated)) || (rc = read_fields(m, &r->fields, &r->nfields)))
+        (rc = sk_mp_read_uint(m, &r->updated)) || (rc = read_fields(a, m, &r->fields, &r->nfields)))
         goto fail;
     r->flags = (uint32_t)flags; /* unknown bits are kept: a newer peer may define them */
     for (uint32_t i = 0; i < r->nfields; i++) {
@@ -1064,7 +1092,7 @@ int sk_record_unpack(sk_mp *m, sk_record *r)
         goto fail;
     }
     if (nstamps) {
-        seen = calloc(r->nfields, 1);
+        seen = sk_acalloc(a, r->nfields, 1);
         if (!seen) {
             rc = sk_mp_fail(m, -SK_E_NOMEM);
             goto fail;
@@ -1088,11 +1116,11 @@ int sk_record_unpack(sk_mp *m, sk_record *r)
         r->fields[at].hlc = hlc;
         r->fields[at].ver = ver;
     }
-    free(seen);
+    sk_afree(a, seen);
     if (rc)
         goto fail;
 
-    if ((rc = read_entries(m, &r->entries, &r->nentries, 1, r->created, r->created_ver)) ||
+    if ((rc = read_entries(a, m, &r->entries, &r->nentries, 1, r->created, r->created_ver)) ||
         (rc = skip_n(m, n - 9)))
         goto fail;
     if (r->nentries > 1)

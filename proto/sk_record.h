@@ -12,12 +12,15 @@
  * the client calls it to show local edits on top of the server's state. It is pure (no I/O,
  * no clock): given the same record and change it produces the same result on every machine.
  *
- * Ownership: an sk_record owns its arrays and value bytes; sk_record_free releases them.
+ * Ownership: an sk_record owns its arrays and value bytes; sk_record_free releases them. Records,
+ * changes and merge results allocate from their member alloc (sk_alloc.h; NULL: the C library),
+ * set by the _alloc initialisers or the decoder, kept by free, passed on by copy and merge.
  * Functions returning int give 0 or a negative SK_E_* code.
  */
 #ifndef SK_RECORD_H
 #define SK_RECORD_H
 
+#include "sk_alloc.h"
 #include "sk_buf.h"
 #include "sk_mp.h"
 
@@ -99,10 +102,14 @@ typedef struct sk_record {
     uint32_t nfields;
     sk_entry *entries; /* sorted by (list, hlc, id), unique ids */
     uint32_t nentries;
+    const sk_allocator *alloc; /* of fields, entries and values; NULL: the C library */
 } sk_record;
 
 void sk_record_init(sk_record *r);
+void sk_record_init_alloc(sk_record *r, const sk_allocator *a);
+/* Frees the content; r stays initialised with its allocator. */
 void sk_record_free(sk_record *r);
+/* dst (treated as uninitialised) gets a deep copy made with src's allocator. */
 int sk_record_copy(sk_record *dst, const sk_record *src);
 /* Field lookup; NULL if absent. */
 const sk_field *sk_record_field(const sk_record *r, uint32_t key);
@@ -133,9 +140,12 @@ typedef struct sk_change {
     uint32_t nfields;
     sk_entry *entries; /* hlc/ver members ignored on the wire */
     uint32_t nentries;
+    const sk_allocator *alloc; /* of fields, entries and values; NULL: the C library */
 } sk_change;
 
 void sk_change_init(sk_change *c);
+void sk_change_init_alloc(sk_change *c, const sk_allocator *a);
+/* Frees the content; c stays initialised with its allocator. */
 void sk_change_free(sk_change *c);
 int sk_change_copy(sk_change *dst, const sk_change *src);
 int sk_change_set(sk_change *c, uint32_t key, const void *val, uint32_t len);
@@ -164,6 +174,7 @@ typedef struct sk_merge_result {
     uint32_t nchanged;       /* fields or entries that changed the record */
     sk_displaced *displaced; /* every value that is no longer current: goes to history */
     uint32_t ndisplaced;
+    const sk_allocator *alloc; /* the merged record's allocator, set by sk_merge_apply */
 } sk_merge_result;
 
 void sk_merge_result_free(sk_merge_result *m);
@@ -187,10 +198,13 @@ int sk_merge_apply(sk_record *r, const sk_change *c, uint64_t new_ver, sk_merge_
 /* ---- encoding (wire and storage share one form; docs/PROTOCOL.md "Record") --------------- */
 
 int sk_record_pack(msgpack_packer *pk, const sk_record *r);
-/* Decode from a validated cursor; values are copied (r owns them). */
+/* Decode from a validated cursor; values are copied (r owns them). r is treated as
+ * uninitialised; the _alloc forms allocate from a, the others from the C library. */
 int sk_record_unpack(sk_mp *m, sk_record *r);
+int sk_record_unpack_alloc(sk_mp *m, sk_record *r, const sk_allocator *a);
 int sk_change_pack(msgpack_packer *pk, const sk_change *c);
 int sk_change_unpack(sk_mp *m, sk_change *c);
+int sk_change_unpack_alloc(sk_mp *m, sk_change *c, const sk_allocator *a);
 
 /* Limits enforced by the decoders (docs/PROTOCOL.md "Limits"). */
 #define SK_MAX_FIELDS 256

@@ -25,18 +25,25 @@ struct sk_rkey {
     pthread_mutex_t mu; /* guards mctx */
     EVP_MAC *mac;       /* HMAC, fetched once */
     EVP_MAC_CTX *mctx;  /* keyed with the master; re-initialised per derivation */
+    const sk_allocator *alloc;
 };
 
 int sk_rkey_new(sk_rkey **out, const uint8_t master[SK_RKEY_MASTER])
 {
+    return sk_rkey_new_alloc(out, master, NULL);
+}
+
+int sk_rkey_new_alloc(sk_rkey **out, const uint8_t master[SK_RKEY_MASTER], const sk_allocator *a)
+{
     OSSL_PARAM params[2] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
         OSSL_PARAM_construct_end()};
-    sk_rkey *rk = calloc(1, sizeof(*rk));
+    sk_rkey *rk = sk_acalloc(a, 1, sizeof(*rk));
     if (!rk)
         return -SK_E_NOMEM;
+    rk->alloc = a;
     if (pthread_mutex_init(&rk->mu, NULL) != 0) {
-        free(rk);
+        sk_afree(a, rk);
         return -SK_E_NOMEM;
     }
     if (!(rk->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) || !(rk->mctx = EVP_MAC_CTX_new(rk->mac)) ||
@@ -55,7 +62,7 @@ void sk_rkey_free(sk_rkey *rk)
     EVP_MAC_CTX_free(rk->mctx); /* wipes the key it holds */
     EVP_MAC_free(rk->mac);
     pthread_mutex_destroy(&rk->mu);
-    free(rk);
+    sk_afree(rk->alloc, rk);
 }
 
 int sk_rkey_derive(sk_rkey *rk, const sk_id *id, const uint8_t rnd[SK_RKEY_RND],

@@ -28,6 +28,9 @@ typedef struct sk_rkey sk_rkey;
 /* A derivation keyed with master (copied; the caller wipes its own copy). 0, -SK_E_NOMEM or
  * -SK_E_INTERNAL. Free with sk_rkey_free, which wipes the key. */
 int sk_rkey_new(sk_rkey **out, const uint8_t master[SK_RKEY_MASTER]);
+/* The same with the derivation's state allocated from a (NULL: the C library; OpenSSL's
+ * own memory stays OpenSSL's). */
+int sk_rkey_new_alloc(sk_rkey **out, const uint8_t master[SK_RKEY_MASTER], const sk_allocator *a);
 void sk_rkey_free(sk_rkey *rk);
 /* The key of record id from a slot's random half. 0 or -SK_E_INTERNAL (key zeroed). */
 int sk_rkey_derive(sk_rkey *rk, const sk_id *id, const uint8_t rnd[SK_RKEY_RND],

@@ -46,6 +46,7 @@ struct sk_tls_ctx {
     SSL_CTX *ssl_ctx;
     int is_server;
     uint8_t pin[SK_TLS_PIN_LEN];
+    const sk_allocator *alloc; /* of this struct and of the connections made from it */
 };
 
 struct sk_tls_conn {
@@ -56,7 +57,8 @@ struct sk_tls_conn {
     size_t wbio_out; /* bytes drained since the write BIO was last replaced */
     int is_server;
     uint8_t pin[SK_TLS_PIN_LEN];
-    sk_buf plain; /* plaintext queued before the handshake completed */
+    const sk_allocator *alloc; /* of this struct and its buffers (OpenSSL keeps its own) */
+    sk_buf plain;              /* plaintext queued before the handshake completed */
     size_t plain_off;
     sk_buf out; /* ciphertext ready to send */
     size_t out_off;
@@ -209,14 +211,15 @@ static int apply_policy(SSL_CTX *s)
 
 static int pin_verify_cb(X509_STORE_CTX *xs, void *arg);
 
-static int ctx_new(sk_tls_ctx **out, int is_server, char *err, size_t errlen)
+static int ctx_new(sk_tls_ctx **out, int is_server, const sk_allocator *a, char *err, size_t errlen)
 {
-    sk_tls_ctx *ctx = calloc(1, sizeof(*ctx));
+    sk_tls_ctx *ctx = sk_acalloc(a, 1, sizeof(*ctx));
 
     if (ctx == NULL) {
         sk_err_printf(err, errlen, "out of memory");
         return -SK_E_NOMEM;
     }
+    ctx->alloc = a;
     ctx->is_server = is_server;
     ctx->ssl_ctx = SSL_CTX_new(is_server ? TLS_server_method() : TLS_client_method());
     if (ctx->ssl_ctx == NULL || apply_policy(ctx->ssl_ctx) != 0) {
@@ -265,7 +268,7 @@ int sk_tls_ctx_new_server_pem(sk_tls_ctx **out, const void *cert_pem, size_t cer
     int rc;
 
     ERR_clear_error();
-    rc = ctx_new(&ctx, 1, err, errlen);
+    rc = ctx_new(&ctx, 1, NULL, err, errlen);
     if (rc != 0)
         goto out;
     rc = -SK_E_INTERNAL;
@@ -310,6 +313,12 @@ out:
 int sk_tls_ctx_new_client(sk_tls_ctx **out, const uint8_t pin[SK_TLS_PIN_LEN], char *err,
                           size_t errlen)
 {
+    return sk_tls_ctx_new_client_alloc(out, pin, NULL, err, errlen);
+}
+
+int sk_tls_ctx_new_client_alloc(sk_tls_ctx **out, const uint8_t pin[SK_TLS_PIN_LEN],
+                                const sk_allocator *a, char *err, size_t errlen)
+{
     sk_tls_ctx *ctx = NULL;
     int rc;
 
@@ -318,7 +327,7 @@ int sk_tls_ctx_new_client(sk_tls_ctx **out, const uint8_t pin[SK_TLS_PIN_LEN], c
         return -SK_E_BAD_VALUE;
     }
     ERR_clear_error();
-    rc = ctx_new(&ctx, 0, err, errlen);
+    rc = ctx_new(&ctx, 0, a, err, errlen);
     if (rc != 0)
         return rc;
     memcpy(ctx->pin, pin, SK_TLS_PIN_LEN);
@@ -338,7 +347,7 @@ void sk_tls_ctx_free(sk_tls_ctx *ctx)
         return;
     SSL_CTX_free(ctx->ssl_ctx);
     OPENSSL_cleanse(ctx->pin, sizeof(ctx->pin));
-    free(ctx);
+    sk_afree(ctx->alloc, ctx);
 }
 
 /* ---- connections ----------------------------------------------------------------------- */
@@ -572,11 +581,12 @@ int sk_tls_conn_new(sk_tls_conn **out, sk_tls_ctx *ctx)
 
     if (ctx == NULL)
         return -SK_E_BAD_VALUE;
-    c = calloc(1, sizeof(*c));
+    c = sk_acalloc(ctx->alloc, 1, sizeof(*c));
     if (c == NULL)
         return -SK_E_NOMEM;
-    sk_buf_init(&c->plain);
-    sk_buf_init(&c->out);
+    c->alloc = ctx->alloc;
+    sk_buf_init_alloc(&c->plain, c->alloc);
+    sk_buf_init_alloc(&c->out, c->alloc);
     c->is_server = ctx->is_server;
     memcpy(c->pin, ctx->pin, SK_TLS_PIN_LEN);
     ERR_clear_error();
@@ -617,8 +627,9 @@ void sk_tls_conn_free(sk_tls_conn *c)
     SSL_free(c->ssl); /* frees both BIOs */
     wipe_buf(&c->plain, &c->plain_off);
     wipe_buf(&c->out, &c->out_off);
+    const sk_allocator *a = c->alloc;
     OPENSSL_cleanse(c, sizeof(*c));
-    free(c);
+    sk_afree(a, c);
 }
 
 /*

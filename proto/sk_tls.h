@@ -63,6 +63,10 @@ int sk_tls_ctx_new_server_pem(sk_tls_ctx **out, const void *cert_pem, size_t cer
 /* Client context that accepts exactly the server key whose SPKI SHA-256 is pin (copied). */
 int sk_tls_ctx_new_client(sk_tls_ctx **out, const uint8_t pin[SK_TLS_PIN_LEN], char *err,
                           size_t errlen);
+/* The same with the context, its connections and their buffers allocated from a (NULL: the
+ * C library; OpenSSL's own memory stays OpenSSL's). a must outlive them. */
+int sk_tls_ctx_new_client_alloc(sk_tls_ctx **out, const uint8_t pin[SK_TLS_PIN_LEN],
+                                const sk_allocator *a, char *err, size_t errlen);
 /* Accepts NULL. Connections made from ctx keep their own reference and stay usable. */
 void sk_tls_ctx_free(sk_tls_ctx *ctx);
 

@@ -1,7 +1,8 @@
 /*
  * sk_zstd.c - compression wrapper frames (see sk_zstd.h) over libzstd's one-shot API.
  *
- * Owns nothing between calls: each call creates and frees its own zstd context. The receive side
+ * Owns nothing between calls: each call creates and frees its own zstd context, allocated (as
+ * the buffers are) from the caller's allocator through zstd's custom-memory interface. The receive side
  * never lets the peer choose an allocation: the declared size is checked against max_frame and
  * against the zstd frame header before the output buffer of exactly that size is allocated, and
  * decompression into that buffer cannot write past it (more output is an error). It must never
@@ -15,8 +16,8 @@
 #include "sk_mp.h"
 
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_customMem: contexts from our allocator */
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -35,6 +36,33 @@ static void dict_init(void)
 static int dict_ready(void)
 {
     return pthread_once(&dict_once, dict_init) == 0 && dict_c && dict_d;
+}
+
+static void *zmem_alloc(void *opaque, size_t n)
+{
+    return sk_amalloc(opaque, n);
+}
+
+static void zmem_free(void *opaque, void *p)
+{
+    sk_afree(opaque, p);
+}
+
+/* zstd's contexts with the allocator a (the C library's when a has no hooks). */
+static ZSTD_CCtx *cctx_new(const sk_allocator *a)
+{
+    if (!a || !a->malloc_fn)
+        return ZSTD_createCCtx();
+    ZSTD_customMem mem = {zmem_alloc, zmem_free, (void *)(uintptr_t)a};
+    return ZSTD_createCCtx_advanced(mem);
+}
+
+static ZSTD_DCtx *dctx_new(const sk_allocator *a)
+{
+    if (!a || !a->malloc_fn)
+        return ZSTD_createDCtx();
+    ZSTD_customMem mem = {zmem_alloc, zmem_free, (void *)(uintptr_t)a};
+    return ZSTD_createDCtx_advanced(mem);
 }
 
 /* The wrapper holds one bin as long as the frame allows and nothing nested. */
@@ -73,16 +101,16 @@ int sk_zframe_wrap_ex(sk_buf *out, const uint8_t *body, size_t len, unsigned fla
     size_t bound = ZSTD_compressBound(len);
     if (ZSTD_isError(bound))
         return SK_ZFRAME_PLAIN;
-    uint8_t *z = malloc(bound);
-    ZSTD_CCtx *cctx = dict ? ZSTD_createCCtx() : NULL;
+    uint8_t *z = sk_amalloc(out->alloc, bound);
+    ZSTD_CCtx *cctx = cctx_new(out->alloc);
     int rc;
     size_t start = out->len;
-    if (!z || (dict && !cctx)) {
+    if (!z || !cctx) {
         rc = -SK_E_NOMEM;
         goto out;
     }
     size_t zn = dict ? ZSTD_compress_usingCDict(cctx, z, bound, body, len, dict_c)
-                     : ZSTD_compress(z, bound, body, len, SK_ZFRAME_LEVEL);
+                     : ZSTD_compressCCtx(cctx, z, bound, body, len, SK_ZFRAME_LEVEL);
     if (ZSTD_isError(zn)) {
         rc = ZSTD_getErrorCode(zn) == ZSTD_error_memory_allocation ? -SK_E_NOMEM : -SK_E_INTERNAL;
         goto out;
@@ -120,7 +148,7 @@ out:
     if (rc)
         out->len = start;
     ZSTD_freeCCtx(cctx);
-    free(z);
+    sk_afree(out->alloc, z);
     return rc;
 }
 
@@ -142,7 +170,8 @@ int sk_zframe_compress_frame_ex(sk_buf *b, size_t start, unsigned flags)
         return -SK_E_BAD_FRAME;
     if (blen < ((flags & SK_ZF_DICT) ? SK_ZFRAME_MIN_DICT : SK_ZFRAME_MIN))
         return 0;
-    sk_buf z = SK_BUF_INIT;
+    sk_buf z;
+    sk_buf_init_alloc(&z, b->alloc);
     int rc = sk_zframe_wrap_ex(&z, b->data + start + SK_FRAME_HDR, blen, flags);
     if (rc == 0) {
         /* The wrapped frame is shorter than the plain one: it fits where the plain one was. */
@@ -161,6 +190,12 @@ int sk_zframe_unwrap(const uint8_t *frame_body, size_t len, uint32_t max_frame, 
 
 int sk_zframe_unwrap_ex(const uint8_t *frame_body, size_t len, uint32_t max_frame, unsigned flags,
                         uint8_t **out, size_t *out_len)
+{
+    return sk_zframe_unwrap_alloc(frame_body, len, max_frame, flags, NULL, out, out_len);
+}
+
+int sk_zframe_unwrap_alloc(const uint8_t *frame_body, size_t len, uint32_t max_frame,
+                           unsigned flags, const sk_allocator *a, uint8_t **out, size_t *out_len)
 {
     sk_mp m;
     uint32_t n, i;
@@ -225,8 +260,8 @@ int sk_zframe_unwrap_ex(const uint8_t *frame_body, size_t len, uint32_t max_fram
         rc = -SK_E_NOMEM;
         goto out;
     }
-    buf = malloc((size_t)size);
-    dctx = ZSTD_createDCtx();
+    buf = sk_amalloc(a, (size_t)size);
+    dctx = dctx_new(a);
     if (!buf || !dctx) {
         rc = -SK_E_NOMEM;
         goto out;
@@ -246,6 +281,6 @@ int sk_zframe_unwrap_ex(const uint8_t *frame_body, size_t len, uint32_t max_fram
     rc = 0;
 out:
     ZSTD_freeDCtx(dctx);
-    free(buf);
+    sk_afree(a, buf);
     return rc;
 }

@@ -63,8 +63,8 @@ int sk_zframe_compress_frame_ex(sk_buf *b, size_t start, unsigned flags);
 int sk_zframe_is_wrapper(const uint8_t *body, size_t len);
 
 /*
- * Check and decompress a received wrapper body. On success *out (malloc'd, caller frees with
- * free()) holds the plain frame body of *out_len == size bytes, with 1 <= size <= max_frame.
+ * Check and decompress a received wrapper body. On success *out (from the C library's malloc
+ * here, from a with sk_zframe_unwrap_alloc: the caller frees it there) holds the plain frame body of *out_len == size bytes, with 1 <= size <= max_frame.
  * Errors, with nothing allocated: -SK_E_DECOMPRESS for anything wrong with the wrapper (not one
  * valid MessagePack value, type or rid not 0, size or data missing, duplicated or of the wrong
  * type, size 0 or above max_frame, data not exactly one zstd frame, a frame without a declared
@@ -79,5 +79,8 @@ int sk_zframe_unwrap(const uint8_t *frame_body, size_t len, uint32_t max_frame, 
  * -SK_E_DECOMPRESS. */
 int sk_zframe_unwrap_ex(const uint8_t *frame_body, size_t len, uint32_t max_frame, unsigned flags,
                         uint8_t **out, size_t *out_len);
+/* The same with the output and zstd's context allocated from a (NULL: the C library). */
+int sk_zframe_unwrap_alloc(const uint8_t *frame_body, size_t len, uint32_t max_frame,
+                           unsigned flags, const sk_allocator *a, uint8_t **out, size_t *out_len);
 
 #endif
