@@ -29,6 +29,12 @@ typedef struct sk_buf {
         NULL, 0, 0, 0, 0, NULL                                                                     \
     }
 
+/* An empty buffer allocating from a (an sk_allocator *, NULL: the C library). */
+#define SK_BUF_INIT_A(a)                                                                           \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0, (a)                                                                      \
+    }
+
 void sk_buf_init(sk_buf *b);
 /* An empty buffer whose bytes come from a (NULL: the C library). */
 void sk_buf_init_alloc(sk_buf *b, const sk_allocator *a);

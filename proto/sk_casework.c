@@ -80,7 +80,7 @@ const char *sk_cw_from_states(uint32_t kind)
 
 static int put_uint(sk_change *c, uint32_t key, uint64_t v)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(c->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     msgpack_pack_uint64(&pk, v);
@@ -92,7 +92,7 @@ static int put_uint(sk_change *c, uint32_t key, uint64_t v)
 /* A string value, or nil for NULL. */
 static int put_str(sk_change *c, uint32_t key, const char *s)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(c->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     sk_pack_cstr(&pk, s);
@@ -103,7 +103,7 @@ static int put_str(sk_change *c, uint32_t key, const char *s)
 
 static int put_str_array(sk_change *c, uint32_t key, const char *one)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(c->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     msgpack_pack_array(&pk, one && one[0] ? 1 : 0);
@@ -118,7 +118,7 @@ static int add_task(sk_change *c, const char *by, const char *text, const char *
                     uint32_t kind, uint64_t now_ms, sk_id *id_out)
 {
     sk_id id;
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(c->alloc);
     msgpack_packer pk;
     int rc = sk_id_new(&id, now_ms);
     if (rc)
@@ -147,7 +147,7 @@ static int add_task(sk_change *c, const char *by, const char *text, const char *
 static int add_note(sk_change *c, const char *by, const char *text, uint64_t now_ms)
 {
     sk_id id;
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(c->alloc);
     msgpack_packer pk;
     int rc = sk_id_new(&id, now_ms);
     if (rc)
@@ -170,7 +170,7 @@ static int add_task_update(sk_change *c, const char *by, const sk_id *task, uint
                            const char *note, uint64_t now_ms)
 {
     sk_id id;
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(c->alloc);
     msgpack_packer pk;
     int rc = sk_id_new(&id, now_ms);
     if (rc)

@@ -72,7 +72,7 @@ static uint64_t captured_ms(const sk_record *r)
 
 static int set_uint(sk_record *r, uint32_t key, uint64_t v, sk_hlc hlc, uint64_t ver)
 {
-    sk_buf buf = SK_BUF_INIT;
+    sk_buf buf = SK_BUF_INIT_A(r->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &buf);
     msgpack_pack_uint64(&pk, v);

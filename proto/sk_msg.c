@@ -1411,7 +1411,7 @@ static int jvalue(sk_buf *b, sk_mp *mp)
             } else if (kt == SK_MP_STR) {
                 rc = jvalue(b, mp);
             } else {
-                sk_buf tmp = SK_BUF_INIT;
+                sk_buf tmp = SK_BUF_INIT_A(b->alloc);
                 rc = jvalue(&tmp, mp);
                 if (tmp.oom)
                     b->oom = 1;

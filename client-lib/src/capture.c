@@ -36,7 +36,7 @@ static sakhi_referral *draft_new(sakhi_client *c, const sk_id *id, int is_new)
     r->id = *id;
     r->is_new = is_new;
     sk_id_to_str(id, r->idstr);
-    sk_change_init(&r->ch);
+    sk_change_init_alloc(&r->ch, &c->alloc);
     r->ch.id = *id;
     return r;
 }
@@ -76,7 +76,7 @@ int sakhi_referral_edit(sakhi_referral **out, sakhi_client *c, const char *idtex
         return SAKHI_EINVAL;
     if (c->wiped)
         return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
-    sk_rstate_init(&rs);
+    sk_rstate_init(&rs, &c->alloc);
     pthread_mutex_lock(&c->mu);
     if ((rc = sk_lstore_txn(c, 1, &txn)))
         goto out;
@@ -176,7 +176,7 @@ static int set_packed(sakhi_referral *r, uint32_t key, sk_buf *b)
 
 static int set_uint(sakhi_referral *r, uint32_t key, uint64_t v)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(r ? &r->c->alloc : NULL);
     msgpack_packer pk;
     if (!r)
         return SAKHI_EINVAL;
@@ -187,7 +187,7 @@ static int set_uint(sakhi_referral *r, uint32_t key, uint64_t v)
 
 static int set_bool(sakhi_referral *r, uint32_t key, int v)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(r ? &r->c->alloc : NULL);
     msgpack_packer pk;
     if (!r)
         return SAKHI_EINVAL;
@@ -201,7 +201,7 @@ static int set_bool(sakhi_referral *r, uint32_t key, int v)
 
 static int set_str(sakhi_referral *r, uint32_t key, const char *s)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(r ? &r->c->alloc : NULL);
     msgpack_packer pk;
     if (!r)
         return SAKHI_EINVAL;
@@ -353,7 +353,7 @@ static int current_view(sakhi_referral *r, sk_record *out)
     MDB_txn *txn = NULL;
     sk_rstate rs;
     int rc;
-    sk_rstate_init(&rs);
+    sk_rstate_init(&rs, &r->c->alloc);
     pthread_mutex_lock(&r->c->mu);
     if (!(rc = sk_lstore_txn(r->c, 1, &txn))) {
         rc = sk_lstore_rstate_get(r->c, txn, &r->id, &rs);
@@ -362,7 +362,7 @@ static int current_view(sakhi_referral *r, sk_record *out)
     pthread_mutex_unlock(&r->c->mu);
     if (!rc) {
         *out = rs.view;
-        sk_record_init(&rs.view);
+        sk_record_init_alloc(&rs.view, &r->c->alloc);
     }
     sk_rstate_free(&rs);
     return rc;
@@ -413,7 +413,7 @@ int sakhi_referral_add_concern(sakhi_referral *r, int concern)
         codes[n++] = (uint64_t)concern;
     if (have_cur)
         sk_record_free(&cur);
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(&r->c->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     msgpack_pack_array(&pk, n);
@@ -474,7 +474,7 @@ static int change_has(const sk_change *ch, uint32_t key)
 
 static int add_uint(sk_change *ch, uint32_t key, uint64_t v)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(ch->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     msgpack_pack_uint64(&pk, v);
@@ -485,7 +485,7 @@ static int add_uint(sk_change *ch, uint32_t key, uint64_t v)
 
 static int add_str(sk_change *ch, uint32_t key, const char *s)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(ch->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     sk_pack_cstr(&pk, s);
@@ -578,8 +578,8 @@ static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_ch
     sk_clock saved_clock = c->clock;
     int rc;
 
-    sk_rstate_init(&rs);
-    sk_change_init(&ch);
+    sk_rstate_init(&rs, &c->alloc);
+    sk_change_init_alloc(&ch, &c->alloc);
     memset(&err, 0, sizeof(err));
     if ((rc = sk_lstore_txn(c, !commit, &txn)))
         goto out;
@@ -635,10 +635,10 @@ static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_ch
             /* Accepting: the server assigns the case number; judge the rest with a stand-in. */
             sk_record tmp;
             char no[40];
-            sk_record_init(&tmp);
+            sk_record_init_alloc(&tmp, &c->alloc);
             if (sk_record_copy(&tmp, &rs.view) == 0 &&
                 sk_case_number_format(no, sizeof(no), "XX", 2026, 1) == 0) {
-                sk_buf b = SK_BUF_INIT;
+                sk_buf b = SK_BUF_INIT_A(&c->alloc);
                 msgpack_packer pk;
                 sk_packer_init(&pk, &b);
                 sk_pack_cstr(&pk, no);
@@ -658,7 +658,7 @@ static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_ch
 
     if ((rc = sk_outbox_put(c, txn, &ch)))
         goto out;
-    uint64_t *p = realloc(rs.pending, (rs.npending + 1) * sizeof(uint64_t));
+    uint64_t *p = sk_areallocarray(rs.alloc, rs.pending, (size_t)rs.npending + 1, sizeof(uint64_t));
     if (!p) {
         rc = SAKHI_ENOMEM;
         goto out;
@@ -667,7 +667,7 @@ static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_ch
     rs.pending[rs.npending++] = ch.op;
     if (rs.has_rejected) {
         sk_change_free(&rs.rejected);
-        sk_change_init(&rs.rejected);
+        sk_change_init_alloc(&rs.rejected, &c->alloc);
         rs.has_rejected = 0;
         rs.rej_code = rs.rej_field = 0;
         rs.rej_msg[0] = '\0';
@@ -727,7 +727,7 @@ int sakhi_referral_save(char *id_out, sakhi_client *c, sakhi_referral *r)
     if (rc)
         return rc;
     sk_change_free(&r->ch);
-    sk_change_init(&r->ch);
+    sk_change_init_alloc(&r->ch, &c->alloc);
     r->ch.id = r->id;
     r->is_new = 0;
     if (id_out)
@@ -739,7 +739,7 @@ int sakhi_followup_add(sakhi_client *c, const char *idtext, const char *text)
 {
     sk_id id, eid;
     sk_change ch;
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(&c->alloc);
     msgpack_packer pk;
     int rc;
     if (!c || !idtext || !text || sk_id_from_str(&id, idtext) != 0)
@@ -757,7 +757,7 @@ int sakhi_followup_add(sakhi_client *c, const char *idtext, const char *text)
         return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
     if (sk_id_new(&eid, sk_client_wall_ms(c)))
         return SAKHI_EIO;
-    sk_change_init(&ch);
+    sk_change_init_alloc(&ch, &c->alloc);
     pthread_mutex_lock(&c->mu);
     sk_client_clear_err(c);
     sk_packer_init(&pk, &b);
@@ -789,7 +789,7 @@ int sakhi_task_set(sakhi_client *c, const char *idtext, const char *tasktext, in
 {
     sk_id id, tid, eid;
     sk_change ch;
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(&c->alloc);
     msgpack_packer pk;
     sk_rstate rs;
     MDB_txn *txn = NULL;
@@ -806,8 +806,8 @@ int sakhi_task_set(sakhi_client *c, const char *idtext, const char *tasktext, in
         return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
     if (sk_id_new(&eid, sk_client_wall_ms(c)))
         return SAKHI_EIO;
-    sk_change_init(&ch);
-    sk_rstate_init(&rs);
+    sk_change_init_alloc(&ch, &c->alloc);
+    sk_rstate_init(&rs, &c->alloc);
     pthread_mutex_lock(&c->mu);
     sk_client_clear_err(c);
     /* The task must be on the record as this device sees it, in another state. */
@@ -878,7 +878,7 @@ int sakhi_discard_change(sakhi_client *c, const char *idtext)
         return SAKHI_EINVAL;
     if (c->wiped)
         return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
-    sk_rstate_init(&rs);
+    sk_rstate_init(&rs, &c->alloc);
     pthread_mutex_lock(&c->mu);
     sk_client_clear_err(c);
     if ((rc = sk_lstore_txn(c, 0, &txn)))
@@ -890,7 +890,7 @@ int sakhi_discard_change(sakhi_client *c, const char *idtext)
         goto out;
     }
     sk_change_free(&rs.rejected);
-    sk_change_init(&rs.rejected);
+    sk_change_init_alloc(&rs.rejected, &c->alloc);
     rs.has_rejected = 0;
     rs.rej_code = rs.rej_field = 0;
     rs.rej_msg[0] = '\0';

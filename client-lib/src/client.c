@@ -85,14 +85,11 @@ int sakhi_open(sakhi_client **out, const char *path, const char *pin, const sakh
             return SAKHI_EWEAKPIN;
     }
 
-    c = opts->malloc_fn ? opts->malloc_fn(sizeof(*c), opts->alloc_payload) : malloc(sizeof(*c));
+    sk_allocator fns = {opts->malloc_fn, opts->realloc_fn, opts->free_fn, opts->alloc_payload};
+    c = sk_acalloc(&fns, 1, sizeof(*c));
     if (!c)
         return SAKHI_ENOMEM;
-    memset(c, 0, sizeof(*c));
-    c->malloc_fn = opts->malloc_fn;
-    c->realloc_fn = opts->realloc_fn;
-    c->free_fn = opts->free_fn;
-    c->alloc_payload = opts->alloc_payload;
+    c->alloc = fns;
     c->log_fn = opts->log_fn;
     c->log_payload = opts->log_payload;
     c->log_level = opts->log_level ? opts->log_level : SAKHI_LOG_WARN;
@@ -157,5 +154,6 @@ void sakhi_close(sakhi_client *c)
     sk_client_dealloc(c, c->path);
     pthread_mutex_destroy(&c->errlock);
     pthread_mutex_destroy(&c->mu);
-    sk_client_dealloc(c, c);
+    sk_allocator hooks = c->alloc; /* the handle frees itself: not with a copy inside it */
+    sk_afree(&hooks, c);
 }

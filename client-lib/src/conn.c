@@ -365,11 +365,12 @@ void sk_conn_close(sk_conn *cn)
         cn->ops->close(cn);
 }
 
-int sk_conn_start_tls(sk_conn *cn, const uint8_t pin[SK_TLS_PIN_LEN], unsigned timeout_ms)
+int sk_conn_start_tls(sk_conn *cn, const uint8_t pin[SK_TLS_PIN_LEN], unsigned timeout_ms,
+                      const sk_allocator *a)
 {
     sk_tls_ctx *ctx = NULL;
     char err[256];
-    int rc = sk_tls_ctx_new_client(&ctx, pin, err, sizeof(err));
+    int rc = sk_tls_ctx_new_client_alloc(&ctx, pin, a, err, sizeof(err));
     if (rc) {
         snprintf(cn->err, sizeof(cn->err), "TLS: %s", err);
         return rc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EPROTO;

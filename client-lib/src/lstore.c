@@ -215,7 +215,7 @@ static int put_sealed(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const char *db
                       size_t n)
 {
     uint8_t aad[96];
-    sk_buf blob = SK_BUF_INIT;
+    sk_buf blob = SK_BUF_INIT_A(&c->alloc);
     size_t an = sk_vault_aad(aad, sizeof(aad), dbname, k, kn);
     int rc = sk_vault_seal(&blob, key, aad, an, pt, n);
     if (!rc)
@@ -248,7 +248,7 @@ static int shred_later(sakhi_client *c, MDB_txn *txn, uint64_t slot)
             return 0;
     if (c->nshred == c->capshred) {
         size_t cap = c->capshred ? c->capshred * 2 : 8;
-        uint64_t *p = realloc(c->shreds, cap * sizeof(*p));
+        uint64_t *p = sk_areallocarray(&c->alloc, c->shreds, cap, sizeof(*p));
         if (!p)
             return SAKHI_ENOMEM;
         c->shreds = p;
@@ -298,7 +298,7 @@ static int finish_shreds(sakhi_client *c, MDB_txn *txn)
 
 int sk_lstore_ident_put(sakhi_client *c, MDB_txn *txn)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(&c->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     msgpack_pack_array(&pk, 11);
@@ -329,7 +329,7 @@ int sk_lstore_ident_put(sakhi_client *c, MDB_txn *txn)
 
 static int ident_load(sakhi_client *c, MDB_txn *txn)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(&c->alloc);
     sk_mp m;
     uint32_t n;
     uint64_t enrolled, role, district, port;
@@ -572,7 +572,7 @@ static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin, const 
     MDB_val v;
     uint8_t salt[SK_SALT_LEN], kek[SK_DEK_LEN];
     uint64_t fails = 0;
-    sk_buf dek = SK_BUF_INIT, kcv = SK_BUF_INIT;
+    sk_buf dek = SK_BUF_INIT_A(&c->alloc), kcv = SK_BUF_INIT_A(&c->alloc);
     int rc, legacy = 0, with_provider = 0;
 
     if ((rc = get(c, txn, c->dbi_meta, "format", 6, &v)))
@@ -670,7 +670,7 @@ static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin, const 
                       legacy ? "scrypt" : "argon2id");
     }
     if (fmt >= 2) {
-        sk_buf rkm = SK_BUF_INIT;
+        sk_buf rkm = SK_BUF_INIT_A(&c->alloc);
         rc = get_sealed(c, txn, c->dbi_meta, "meta", c->dek, "rkm", 3, &rkm);
         if (!rc && rkm.len == SK_RKM_LEN)
             memcpy(c->rkm, rkm.data, SK_RKM_LEN);
@@ -713,7 +713,7 @@ static int collect_keys(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, size_t klen,
         }
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
-            uint8_t *p = realloc(arr, cap * klen);
+            uint8_t *p = sk_areallocarray(&c->alloc, arr, cap, klen);
             if (!p) {
                 rc = SAKHI_ENOMEM;
                 break;
@@ -726,7 +726,7 @@ static int collect_keys(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, size_t klen,
     if (!rc && mrc != MDB_NOTFOUND)
         rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
     if (rc) {
-        free(arr);
+        sk_afree(&c->alloc, arr);
         return rc;
     }
     *out = arr;
@@ -749,10 +749,10 @@ static int migrate_v1(sakhi_client *c, MDB_txn *txn)
         (rc = put_sealed(c, txn, c->dbi_meta, "meta", c->dek, "rkm", 3, c->rkm, sizeof(c->rkm))))
         goto out;
     for (size_t i = 0; i < nids && !rc; i++) {
-        sk_buf pt = SK_BUF_INIT;
+        sk_buf pt = SK_BUF_INIT_A(&c->alloc);
         sk_rstate rs;
         MDB_val k = mval(ids + 16 * i, 16);
-        sk_rstate_init(&rs);
+        sk_rstate_init(&rs, &c->alloc);
         rc = get_sealed(c, txn, c->dbi_records, "records", c->dek, ids + 16 * i, 16, &pt);
         if (!rc)
             rc = rstate_unpack(pt.data, pt.len, &rs);
@@ -770,20 +770,21 @@ static int migrate_v1(sakhi_client *c, MDB_txn *txn)
         sk_rstate_free(&rs);
     }
     for (size_t i = 0; i < nops && !rc; i++) {
-        sk_buf pt = SK_BUF_INIT;
+        sk_buf pt = SK_BUF_INIT_A(&c->alloc);
         sk_change ch;
         sk_mp m;
         MDB_val v;
         uint8_t aad[32];
-        sk_change_init(&ch);
+        sk_change_init_alloc(&ch, &c->alloc);
         if ((rc = get(c, txn, c->dbi_outbox, ops + 8 * i, 8, &v)))
             break;
         size_t an = sk_vault_aad(aad, sizeof(aad), "outbox", ops + 8 * i, 8);
         rc = sk_vault_open(&pt, c->dek, aad, an, v.mv_data, v.mv_size);
         if (!rc) {
             sk_mp_init(&m, pt.data, pt.len);
-            rc = sk_change_unpack(&m, &ch) || ch.op != sk_lstore_be64(ops + 8 * i) ? SAKHI_EFORMAT
-                                                                                   : 0;
+            rc = sk_change_unpack_alloc(&m, &ch, &c->alloc) || ch.op != sk_lstore_be64(ops + 8 * i)
+                     ? SAKHI_EFORMAT
+                     : 0;
         }
         sk_vault_buf_wipe(&pt);
         if (rc)
@@ -799,8 +800,8 @@ static int migrate_v1(sakhi_client *c, MDB_txn *txn)
                       "event=store_migrated from=1 to=%d records=%zu changes=%zu", SK_LSTORE_FORMAT,
                       nids, nops);
 out:
-    free(ids);
-    free(ops);
+    sk_afree(&c->alloc, ids);
+    sk_afree(&c->alloc, ops);
     return rc;
 }
 
@@ -809,8 +810,8 @@ static void keys_close(sakhi_client *c)
     sk_keyring_close(c->kr); /* gives back the slots of a batch still open */
     c->kr = NULL;
     c->kr_batch = 0;
-    free(c->newslots);
-    free(c->shreds);
+    sk_afree(&c->alloc, c->newslots);
+    sk_afree(&c->alloc, c->shreds);
     c->newslots = NULL;
     c->shreds = NULL;
     c->nnew = c->capnew = c->nshred = c->capshred = 0;
@@ -1037,12 +1038,13 @@ int sk_lstore_wipe(sakhi_client *c)
 
 /* ---- record state ---------------------------------------------------------------------------- */
 
-void sk_rstate_init(sk_rstate *rs)
+void sk_rstate_init(sk_rstate *rs, const sk_allocator *a)
 {
     memset(rs, 0, sizeof(*rs));
-    sk_record_init(&rs->base);
-    sk_record_init(&rs->view);
-    sk_change_init(&rs->rejected);
+    rs->alloc = a;
+    sk_record_init_alloc(&rs->base, a);
+    sk_record_init_alloc(&rs->view, a);
+    sk_change_init_alloc(&rs->rejected, a);
 }
 
 void sk_rstate_free(sk_rstate *rs)
@@ -1050,7 +1052,7 @@ void sk_rstate_free(sk_rstate *rs)
     sk_record_free(&rs->base);
     sk_record_free(&rs->view);
     sk_change_free(&rs->rejected);
-    free(rs->pending);
+    sk_afree(rs->alloc, rs->pending);
     rs->pending = NULL;
     rs->npending = 0;
 }
@@ -1098,9 +1100,9 @@ static int rstate_unpack(const uint8_t *p, size_t n, sk_rstate *rs)
         return SAKHI_EFORMAT;
     sk_record_free(&rs->base);
     sk_record_free(&rs->view);
-    if ((rc = sk_record_unpack(&m, &rs->base)))
+    if ((rc = sk_record_unpack_alloc(&m, &rs->base, rs->alloc)))
         return rc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EFORMAT;
-    if ((rc = sk_record_unpack(&m, &rs->view)))
+    if ((rc = sk_record_unpack_alloc(&m, &rs->view, rs->alloc)))
         return rc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EFORMAT;
     if (sk_mp_read_uint(&m, &state) || sk_mp_read_uint(&m, &rs->acked_ver) ||
         sk_mp_read_uint(&m, &merged) || sk_mp_read_uint(&m, &stub) || sk_mp_read_array(&m, &cnt))
@@ -1109,7 +1111,7 @@ static int rstate_unpack(const uint8_t *p, size_t n, sk_rstate *rs)
     rs->merged = merged != 0;
     rs->stub = stub != 0;
     if (cnt) {
-        rs->pending = calloc(cnt, sizeof(uint64_t));
+        rs->pending = sk_acalloc(rs->alloc, cnt, sizeof(uint64_t));
         if (!rs->pending)
             return SAKHI_ENOMEM;
         for (uint32_t i = 0; i < cnt; i++)
@@ -1128,7 +1130,7 @@ static int rstate_unpack(const uint8_t *p, size_t n, sk_rstate *rs)
         sk_mp_read_uint(&m, &field) || sk_mp_read_str(&m, &msg, &msglen) || msglen > SK_MAX_MESSAGE)
         return SAKHI_EFORMAT;
     sk_change_free(&rs->rejected);
-    if ((rc = sk_change_unpack(&m, &rs->rejected)))
+    if ((rc = sk_change_unpack_alloc(&m, &rs->rejected, rs->alloc)))
         return rc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EFORMAT;
     rs->has_rejected = 1;
     rs->rej_code = (uint32_t)code;
@@ -1158,7 +1160,7 @@ static int open_record_value(sakhi_client *c, sk_keyring *kr, const sk_id *id, c
 
 int sk_lstore_rstate_get(sakhi_client *c, MDB_txn *txn, const sk_id *id, sk_rstate *rs)
 {
-    sk_buf pt = SK_BUF_INIT;
+    sk_buf pt = SK_BUF_INIT_A(&c->alloc);
     MDB_val v;
     int rc = get(c, txn, c->dbi_records, id->b, 16, &v);
     if (!rc && !c->kr)
@@ -1227,7 +1229,7 @@ void sk_lstore_index_decode(const uint8_t *v, size_t n, sk_index_row *out)
 
 int sk_lstore_rstate_put(sakhi_client *c, MDB_txn *txn, const sk_rstate *rs)
 {
-    sk_buf pt = SK_BUF_INIT, val = SK_BUF_INIT;
+    sk_buf pt = SK_BUF_INIT_A(&c->alloc), val = SK_BUF_INIT_A(&c->alloc);
     uint8_t row[SK_INDEX_LEN], key[SK_DEK_LEN], aad[96], sb[8];
     uint64_t slot;
     const sk_id *id = sk_id_is_zero(&rs->view.id) ? &rs->base.id : &rs->view.id;
@@ -1279,7 +1281,7 @@ static int drop_changes_of(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const sk_
             break;
         if (nops == capops) {
             capops = capops ? capops * 2 : 8;
-            uint8_t *p = realloc(ops, capops * 8);
+            uint8_t *p = sk_areallocarray(&c->alloc, ops, capops, 8);
             if (!p) {
                 rc = SAKHI_ENOMEM;
                 break;
@@ -1302,7 +1304,7 @@ static int drop_changes_of(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const sk_
 mdb_fail:
     rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "store: %s", mdb_strerror(mrc));
 out:
-    free(ops);
+    sk_afree(&c->alloc, ops);
     return rc;
 }
 
@@ -1353,7 +1355,7 @@ int sk_lstore_forget_versions(sakhi_client *c, MDB_txn *txn, uint64_t since, uin
         sk_rstate rs;
         sk_id id;
         memcpy(id.b, ids + 16 * i, 16);
-        sk_rstate_init(&rs);
+        sk_rstate_init(&rs, &c->alloc);
         rc = sk_lstore_rstate_get(c, txn, &id, &rs);
         if (rc == 0 && (rs.base.version > since || rs.acked_ver > since)) {
             if (rs.base.version > since)
@@ -1368,7 +1370,7 @@ int sk_lstore_forget_versions(sakhi_client *c, MDB_txn *txn, uint64_t since, uin
         }
         sk_rstate_free(&rs);
     }
-    free(ids);
+    sk_afree(&c->alloc, ids);
     if (!rc && n_out)
         *n_out = n;
     return rc;
@@ -1391,7 +1393,7 @@ int sk_lstore_rebuild(sakhi_client *c, MDB_txn *txn, sk_rstate *rs, const sk_cha
     if (extra && sk_id_is_zero(&id))
         id = extra->id;
     sk_record_free(&rs->view);
-    sk_record_init(&rs->view);
+    sk_record_init_alloc(&rs->view, &c->alloc);
     if ((rc = sk_record_copy(&rs->view, &rs->base)))
         return sk_client_err_from_sk(rc);
     if (rs->has_rejected)

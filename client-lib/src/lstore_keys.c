@@ -55,7 +55,7 @@ int sk_lstore_rkey(sakhi_client *c, MDB_txn *txn, const sk_id *id, int create, u
                 return sk_client_fail(c, SAKHI_EINVAL, NULL, "record key outside a write");
             if (c->nnew == c->capnew) {
                 size_t cap = c->capnew ? c->capnew * 2 : 16;
-                sk_newslot *p = realloc(c->newslots, cap * sizeof(*p));
+                sk_newslot *p = sk_areallocarray(&c->alloc, c->newslots, cap, sizeof(*p));
                 if (!p)
                     return SAKHI_ENOMEM;
                 c->newslots = p;

@@ -25,7 +25,7 @@ static void op_key(uint8_t k[8], uint64_t op)
 
 int sk_outbox_put(sakhi_client *c, MDB_txn *txn, const sk_change *ch)
 {
-    sk_buf pt = SK_BUF_INIT, blob = SK_BUF_INIT;
+    sk_buf pt = SK_BUF_INIT_A(&c->alloc), blob = SK_BUF_INIT_A(&c->alloc);
     msgpack_packer pk;
     uint8_t k[8], aad[32], rkey[SK_DEK_LEN], slot8[8];
     uint64_t slot;
@@ -64,7 +64,7 @@ out:
 
 static int decode(sakhi_client *c, const uint8_t *k, const MDB_val *v, sk_change *out)
 {
-    sk_buf pt = SK_BUF_INIT;
+    sk_buf pt = SK_BUF_INIT_A(&c->alloc);
     uint8_t aad[32], key[SK_DEK_LEN];
     const uint8_t *b = v->mv_data;
     sk_id id;
@@ -86,7 +86,7 @@ static int decode(sakhi_client *c, const uint8_t *k, const MDB_val *v, sk_change
         return sk_client_fail(c, rc, NULL, "outbox entry failed authentication");
     }
     sk_mp_init(&m, pt.data, pt.len);
-    rc = sk_change_unpack(&m, out);
+    rc = sk_change_unpack_alloc(&m, out, &c->alloc);
     sk_vault_buf_wipe(&pt);
     if (rc)
         return sk_client_fail(c, rc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EFORMAT, NULL,
@@ -182,7 +182,7 @@ int sk_outbox_each(sakhi_client *c, MDB_txn *txn, int (*cb)(const sk_change *ch,
 int sk_outbox_retire(sakhi_client *c, MDB_txn *txn, uint64_t op, uint64_t now_ms, uint64_t version)
 {
     uint8_t k[8], t[16];
-    sk_buf v2 = SK_BUF_INIT;
+    sk_buf v2 = SK_BUF_INIT_A(&c->alloc);
     MDB_cursor *cur = NULL;
     int rc = 0, mrc;
     op_key(k, op);

@@ -68,7 +68,7 @@ int sakhi_record_get(sakhi_record **out, sakhi_client *c, const char *idtext)
     sk_rstate rs;
     if (!out)
         return SAKHI_EINVAL;
-    sk_rstate_init(&rs);
+    sk_rstate_init(&rs, &c->alloc);
     int rc = load(c, idtext, &rs);
     if (rc) {
         sk_rstate_free(&rs);
@@ -81,7 +81,7 @@ int sakhi_record_get(sakhi_record **out, sakhi_client *c, const char *idtext)
     }
     rec->c = c;
     rec->view = rs.view;
-    sk_record_init(&rs.view);
+    sk_record_init_alloc(&rs.view, &c->alloc);
     sk_id_to_str(&rec->view.id, rec->idstr);
     rec->state = rs.state;
     rec->stub = rs.stub;
@@ -157,10 +157,8 @@ static const sk_field_info *field_named(const char *name)
 /* Keep a NUL-terminated copy owned by rec. */
 static const char *keep_str(sakhi_record *rec, const char *p, size_t n)
 {
-    char **strs = rec->c->realloc_fn
-                      ? rec->c->realloc_fn(rec->strs, (rec->nstrs + 1) * sizeof(char *),
-                                           rec->c->alloc_payload)
-                      : realloc(rec->strs, (rec->nstrs + 1) * sizeof(char *));
+    char **strs =
+        sk_areallocarray(&rec->c->alloc, rec->strs, (size_t)rec->nstrs + 1, sizeof(char *));
     if (!strs)
         return NULL;
     rec->strs = strs;
@@ -342,7 +340,7 @@ static void json_enum_value(sk_buf *b, const sk_field_info *fi, const uint8_t *v
             return;
         }
     } else if (fi->type == SK_FT_ENUM_ARRAY && sk_mp_read_array(&m, &cnt) == 0) {
-        sk_buf tmp = SK_BUF_INIT;
+        sk_buf tmp = SK_BUF_INIT_A(b->alloc);
         int ok = 1;
         sk_buf_append(&tmp, "[", 1);
         for (uint32_t i = 0; i < cnt && ok; i++) {
@@ -371,12 +369,12 @@ static void json_enum_value(sk_buf *b, const sk_field_info *fi, const uint8_t *v
 int sakhi_record_json(char **out, sakhi_client *c, const char *idtext)
 {
     sk_rstate rs;
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(&c->alloc);
     char num[64], idstr[37];
     int rc;
     if (!out)
         return SAKHI_EINVAL;
-    sk_rstate_init(&rs);
+    sk_rstate_init(&rs, &c->alloc);
     if ((rc = load(c, idtext, &rs)))
         goto out;
     const sk_record *v = &rs.view;

@@ -15,6 +15,7 @@
 #define SAKHI_BUILDING 1
 #include "sakhi/sakhi.h"
 
+#include "sk_alloc.h"
 #include "sk_buf.h"
 #include "sk_case.h"
 #include "sk_msg.h"
@@ -58,10 +59,9 @@ typedef struct sk_newslot {
 } sk_newslot;
 
 struct sakhi_client {
-    sakhi_malloc_fn malloc_fn;
-    sakhi_realloc_fn realloc_fn;
-    sakhi_free_fn free_fn;
-    void *alloc_payload;
+    /* The hooks of sakhi_options (all NULL: the C library). Everything the handle allocates,
+     * here and in proto/, comes from it: objects carry &c->alloc (sk_alloc.h). */
+    sk_allocator alloc;
     sakhi_log_fn log_fn;
     void *log_payload;
     int log_level;
@@ -214,13 +214,14 @@ void sk_vault_buf_wipe(sk_buf *b);
 /* ---- lstore.c: the local store ----------------------------------------------------------- */
 /* Local state of one record (decrypted form of its records-DBI value). */
 typedef struct sk_rstate {
-    sk_record base;     /* the server's last version as pulled (empty if never pulled) */
-    sk_record view;     /* base + rejected change + pending changes: what the worker sees */
-    uint32_t state;     /* SAKHI_SYNC_* (derived by sk_lstore_rebuild) */
-    uint64_t acked_ver; /* highest version from an APPLIED/MERGED ack */
-    int merged;         /* a MERGED ack not yet followed by a pull of that version */
-    int stub;           /* minimised after acceptance */
-    uint64_t *pending;  /* outbox ops of this record, ascending */
+    sk_record base;            /* the server's last version as pulled (empty if never pulled) */
+    sk_record view;            /* base + rejected change + pending changes: what the worker sees */
+    uint32_t state;            /* SAKHI_SYNC_* (derived by sk_lstore_rebuild) */
+    uint64_t acked_ver;        /* highest version from an APPLIED/MERGED ack */
+    int merged;                /* a MERGED ack not yet followed by a pull of that version */
+    int stub;                  /* minimised after acceptance */
+    uint64_t *pending;         /* outbox ops of this record, ascending */
+    const sk_allocator *alloc; /* of pending and of the records (sk_rstate_init) */
     uint32_t npending;
     int has_rejected;
     sk_change rejected; /* the rejected change(s), kept so the worker can fix them */
@@ -228,7 +229,8 @@ typedef struct sk_rstate {
     char rej_msg[SK_MAX_MESSAGE + 1];
 } sk_rstate;
 
-void sk_rstate_init(sk_rstate *rs);
+/* rs allocates from a (the handle's &c->alloc) until sk_rstate_free. */
+void sk_rstate_init(sk_rstate *rs, const sk_allocator *a);
 void sk_rstate_free(sk_rstate *rs);
 
 /* Open/create the store (path exists as a directory). Fills c->env, dbis, dek, identity.
@@ -378,8 +380,10 @@ int sk_conn_connect_tcp(sk_conn *cn, const char *host, uint16_t port, int cancel
  * within timeout_ms; from then on cn's send/recv carry plaintext through TLS. 0, or
  * SAKHI_ESERVERKEY (wrong key: cn->err names both pins), SAKHI_EVERSION (no TLS 1.3),
  * SAKHI_EPROTO (any other TLS failure), SAKHI_ENET, SAKHI_ETIMEOUT, SAKHI_ECANCELED,
- * SAKHI_ENOMEM; cn->err says more. */
-int sk_conn_start_tls(sk_conn *cn, const uint8_t pin[SK_TLS_PIN_LEN], unsigned timeout_ms);
+ * SAKHI_ENOMEM; cn->err says more. The TLS context and connection allocate from a (the
+ * handle's); OpenSSL's own memory stays OpenSSL's. */
+int sk_conn_start_tls(sk_conn *cn, const uint8_t pin[SK_TLS_PIN_LEN], unsigned timeout_ms,
+                      const sk_allocator *a);
 void sk_conn_close(sk_conn *cn);
 /* Wait until the connection is readable (and writable when want_write or the transport holds
  * bytes) or timeout_ms passes; flushes the transport when the socket is writable. Sets

@@ -300,10 +300,7 @@ static void engine_config(sess *s, sk_engine_config *ec, int mode)
     ec->batch_size = o->batch_size;
     ec->pull_limit = o->pull_limit;
     ec->max_inflight = SK_CLIENT_MAX_INFLIGHT;
-    ec->alloc.malloc_fn = c->malloc_fn;
-    ec->alloc.realloc_fn = c->realloc_fn;
-    ec->alloc.free_fn = c->free_fn;
-    ec->alloc.payload = c->alloc_payload;
+    ec->alloc = c->alloc;
 }
 
 static void sess_close(sess *s, int polite)
@@ -322,7 +319,7 @@ static void sess_close(sess *s, int polite)
     if (s->have_eng)
         sk_engine_free(&s->eng);
     s->have_eng = 0;
-    free(s->requeued);
+    sk_afree(&s->c->alloc, s->requeued);
     s->requeued = NULL;
     s->nrequeued = s->caprequeued = 0;
 }
@@ -370,7 +367,8 @@ static int connect_to(sess *s, const target *t)
         return rc;
     if (!t->plaintext) {
         /* Nothing of ours is written before the server's key matched the pin. */
-        if ((rc = sk_conn_start_tls(&s->cn, t->pin, cap_to_deadline(s, s->io_timeout)))) {
+        if ((rc = sk_conn_start_tls(&s->cn, t->pin, cap_to_deadline(s, s->io_timeout),
+                                    &s->c->alloc))) {
             if (rc == SAKHI_ECANCELED)
                 return woken(s);
             sk_client_log(s->c, SAKHI_LOG_WARN, "event=tls_failed rc=%d", rc);
@@ -445,7 +443,7 @@ static int requeue_item(sess *s, MDB_txn *txn, const sk_change *ch)
 {
     if (s->nrequeued == s->caprequeued) {
         size_t cap = s->caprequeued ? s->caprequeued * 2 : 64;
-        sk_engine_item *p = realloc(s->requeued, cap * sizeof(*p));
+        sk_engine_item *p = sk_areallocarray(&s->c->alloc, s->requeued, cap, sizeof(*p));
         if (!p)
             return SAKHI_ENOMEM;
         s->requeued = p;
@@ -460,7 +458,7 @@ static int requeue_item(sess *s, MDB_txn *txn, const sk_change *ch)
         sk_lstore_index_decode(v.mv_data, v.mv_size, &row);
         it->urgent = row.urgency == SK_URGENCY_IMMEDIATE;
     }
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(&s->c->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     (void)sk_change_pack(&pk, ch);
@@ -489,7 +487,7 @@ static int requeue_cb(sk_change *ch, uint64_t version, void *payload)
     }
     if (rc != SAKHI_ENOTFOUND)
         return rc;
-    sk_rstate_init(&rs);
+    sk_rstate_init(&rs, &c->alloc);
     rc = sk_lstore_rstate_get(c, q->txn, &ch->id, &rs);
     if (rc == SAKHI_ENOTFOUND) {
         sk_rstate_free(&rs);
@@ -501,7 +499,7 @@ static int requeue_cb(sk_change *ch, uint64_t version, void *payload)
         ch->base = 0;
     if ((rc = sk_outbox_put(c, q->txn, ch)))
         goto out;
-    uint64_t *p = realloc(rs.pending, (rs.npending + 1) * sizeof(uint64_t));
+    uint64_t *p = sk_areallocarray(rs.alloc, rs.pending, (size_t)rs.npending + 1, sizeof(uint64_t));
     if (!p) {
         rc = SAKHI_ENOMEM;
         goto out;
@@ -647,7 +645,7 @@ static int on_welcome(void *payload, sk_engine *e, const sk_msg *m, int behind)
         /* changes given back to a server that lost them: after the snapshot's */
         if (s->nitems + s->nrequeued > s->capitems) {
             size_t cap = s->nitems + s->nrequeued;
-            sk_engine_item *p = realloc(s->items, cap * sizeof(*p));
+            sk_engine_item *p = sk_areallocarray(&s->c->alloc, s->items, cap, sizeof(*p));
             if (!p)
                 return sk_client_fail(c, SAKHI_ENOMEM, NULL, "no memory for given-back changes");
             s->items = p;
@@ -855,7 +853,7 @@ static int snap_cb(const sk_change *ch, void *payload)
     snap *sn = payload;
     if (sn->n == sn->cap) {
         size_t cap = sn->cap ? sn->cap * 2 : 64;
-        sk_engine_item *p = realloc(sn->items, cap * sizeof(*p));
+        sk_engine_item *p = sk_areallocarray(&sn->c->alloc, sn->items, cap, sizeof(*p));
         if (!p)
             return SAKHI_ENOMEM;
         sn->items = p;
@@ -870,7 +868,7 @@ static int snap_cb(const sk_change *ch, void *payload)
         sk_lstore_index_decode(v.mv_data, v.mv_size, &row);
         it->urgent = row.urgency == SK_URGENCY_IMMEDIATE;
     }
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(&sn->c->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     (void)sk_change_pack(&pk, ch);
@@ -947,7 +945,7 @@ static int keep_rejected(sk_rstate *rs, const sk_change *ch)
  * worker's own (or her follow-ups on it are refused as "not your referral"). */
 static int created_fields(sess *s, sk_record *r, const sk_change *ch, uint64_t ver)
 {
-    sk_buf b = SK_BUF_INIT;
+    sk_buf b = SK_BUF_INIT_A(&s->c->alloc);
     msgpack_packer pk;
     uint64_t status = 0;
     int rc = 0;
@@ -961,7 +959,7 @@ static int created_fields(sess *s, sk_record *r, const sk_change *ch, uint64_t v
         sk_buf_free(&b);
     }
     if (!rc && !sk_record_field(r, SK_F_DEVICE)) {
-        sk_buf_init(&b);
+        sk_buf_init_alloc(&b, &s->c->alloc);
         sk_packer_init(&pk, &b);
         msgpack_pack_uint64(&pk, s->c->device);
         rc = b.oom ? -SK_E_NOMEM
@@ -969,7 +967,7 @@ static int created_fields(sess *s, sk_record *r, const sk_change *ch, uint64_t v
         sk_buf_free(&b);
     }
     if (!rc && sk_case_get_uint(r, SK_F_STATUS, &status) == 0 && status == SK_STATUS_NEW) {
-        sk_buf_init(&b);
+        sk_buf_init_alloc(&b, &s->c->alloc);
         sk_packer_init(&pk, &b);
         msgpack_pack_uint64(&pk, SK_STATUS_RECEIVED);
         rc = b.oom ? -SK_E_NOMEM
@@ -995,7 +993,7 @@ static int exact_from_ack(sk_record *base, const sk_change *ch, const sk_ack *a)
         ch->base != 0 || base->version != 0 || base->created != 0 || base->nfields != 0 ||
         base->nentries != 0 || base->flags != 0)
         return 0;
-    sk_record_init(&r);
+    sk_record_init_alloc(&r, base->alloc);
     memset(&mr, 0, sizeof(mr));
     rc = sk_merge_apply(&r, ch, a->version, &mr);
     int usable = rc == 0 && mr.created && !mr.conflict;
@@ -1019,7 +1017,7 @@ static int exact_from_ack(sk_record *base, const sk_change *ch, const sk_ack *a)
     }
     sk_record_free(base);
     *base = r;
-    sk_record_init(&r);
+    sk_record_init_alloc(&r, base->alloc);
     rc = 1;
 out:
     sk_record_free(&r);
@@ -1058,7 +1056,7 @@ static int apply_acks(sess *s, const sk_msg *m)
                            sk_err_name((int)a->code), (unsigned)a->code);
             continue;
         }
-        sk_rstate_init(&rs);
+        sk_rstate_init(&rs, &c->alloc);
         int grc = sk_lstore_rstate_get(c, txn, &ch.id, &rs);
         if (grc && grc != SAKHI_ENOTFOUND) {
             rc = grc;
@@ -1128,7 +1126,7 @@ static int apply_acks(sess *s, const sk_msg *m)
                  * the server's record exactly (a pull never carries a record whose ack is not
                  * out yet), which the pull may then send as a bare version */
                 sk_record_free(&rs.base);
-                sk_record_init(&rs.base);
+                sk_record_init_alloc(&rs.base, &c->alloc);
             }
             uint64_t nv = a->status == SK_ACK_APPLIED ? a->version : rs.base.version;
             /* A pull answered before this ack (it may see a PUSH sent after it) can have
@@ -1206,7 +1204,7 @@ static int apply_changes(sess *s, const sk_msg *m)
         sk_rstate rs;
         if (m->u.changes.version_only && m->u.changes.version_only[i])
             continue; /* a record this session built from its ack (the engine checked) */
-        sk_rstate_init(&rs);
+        sk_rstate_init(&rs, &c->alloc);
         sk_clock_observe(&c->clock, r->updated);
         rc = sk_lstore_rstate_get(c, txn, &r->id, &rs);
         if (rc == SAKHI_ENOTFOUND)
@@ -1222,7 +1220,7 @@ static int apply_changes(sess *s, const sk_msg *m)
             continue;
         }
         sk_record_free(&rs.base);
-        sk_record_init(&rs.base);
+        sk_record_init_alloc(&rs.base, &c->alloc);
         if ((rc = sk_client_err_from_sk(sk_record_copy(&rs.base, r)))) {
             sk_rstate_free(&rs);
             goto out;
@@ -1466,7 +1464,7 @@ static int sync_session(sess *s, const target *t)
 out:
     OPENSSL_cleanse(priv, sizeof(priv));
     if (!s->items)
-        free(sn.items); /* the snapshot failed */
+        sk_afree(&sn.c->alloc, sn.items); /* the snapshot failed */
     return rc;
 }
 
@@ -1588,7 +1586,7 @@ static void sess_restart(sess *s)
     sess_close(s, 0);
     memset(&s->cn, 0, sizeof(s->cn));
     s->cn.fd = -1;
-    free(s->items);
+    sk_afree(&s->c->alloc, s->items);
     s->items = NULL;
 }
 
@@ -1684,7 +1682,7 @@ int sakhi_sync(sakhi_sync_result *out, sakhi_client *c, const sakhi_sync_options
     sess_close(
         &s, rc == 0 || rc == SAKHI_ESERVER ||
                 (rc == SAKHI_ETIMEOUT && s.have_eng && sk_engine_status(&s.eng) == SK_ENGINE_DONE));
-    free(s.items);
+    sk_afree(&c->alloc, s.items);
     end(c);
     return rc;
 }

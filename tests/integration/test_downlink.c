@@ -310,7 +310,7 @@ static void packed_base(sakhi_client *c, const char *idtext, sk_buf *out)
     MDB_txn *txn = NULL;
     sk_rstate rs;
     assert_int_equal(sk_id_from_str(&id, idtext), 0);
-    sk_rstate_init(&rs);
+    sk_rstate_init(&rs, &c->alloc);
     pthread_mutex_lock(&c->mu);
     assert_int_equal(sk_lstore_txn(c, 1, &txn), 0);
     assert_int_equal(sk_lstore_rstate_get(c, txn, &id, &rs), 0);

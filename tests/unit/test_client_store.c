@@ -595,7 +595,7 @@ static void test_erase_shreds_record_key(void **state)
     sakhi_referral_free(r);
     assert_int_equal(file_size("keys.db"), before + 64);
     sk_rstate rs;
-    sk_rstate_init(&rs);
+    sk_rstate_init(&rs, &c->alloc);
     assert_int_equal(sk_lstore_txn(c, 0, &txn), 0);
     assert_int_equal(sk_id_new(&rs.view.id, 1), 0);
     assert_int_equal(sk_lstore_rstate_put(c, txn, &rs), 0);
