@@ -756,6 +756,10 @@ static void on_frame(sk_engine *e, const uint8_t *frame, uint32_t flen, uint64_t
         e->ops->received(e->payload, m.type, wire);
     if (rc == -SK_E_UNKNOWN_TYPE && m.rid == 0)
         return; /* a later protocol's unsolicited message: ignore */
+    if (rc == -SK_E_NOMEM) {
+        fail(e, SK_ENGINE_ERR_NOMEM, rc, "no memory for a message from the server");
+        return;
+    }
     if (rc) {
         fail(e, SK_ENGINE_ERR_PROTO, rc, "undecodable message from the server: %s",
              sk_err_name(rc));
@@ -819,6 +823,10 @@ int sk_engine_feed(sk_engine *e, const uint8_t *p, size_t n, size_t *used, uint6
         uint32_t flen;
         int rc = sk_frame_feed(&e->fr, p + off, n - off, &u, &frame, &flen);
         off += u;
+        if (rc == -SK_E_NOMEM) {
+            fail(e, SK_ENGINE_ERR_NOMEM, rc, "no memory for a frame from the server");
+            break;
+        }
         if (rc < 0) {
             fail(e, SK_ENGINE_ERR_PROTO, rc, "bad frame from the server: %s", sk_err_name(rc));
             break;

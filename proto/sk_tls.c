@@ -608,8 +608,11 @@ int sk_tls_conn_new(sk_tls_conn **out, sk_tls_ctx *ctx)
         SSL_set_accept_state(c->ssl);
     } else {
         SSL_set_connect_state(c->ssl);
-        if (step(c) != 0) /* queue the ClientHello */
+        int src = step(c); /* queue the ClientHello */
+        if (src != 0) {
+            rc = src == -SK_E_NOMEM ? src : -SK_E_INTERNAL;
             goto out;
+        }
     }
     *out = c;
     c = NULL;

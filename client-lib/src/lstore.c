@@ -654,8 +654,9 @@ static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin, const 
         goto out;
     }
     memcpy(c->dek, dek.data, SK_DEK_LEN);
-    if ((rc = get_sealed(c, txn, c->dbi_meta, "meta", c->dek, "kcv", 3, &kcv)) ||
-        kcv.len != strlen(KCV_TEXT) || memcmp(kcv.data, KCV_TEXT, kcv.len) != 0) {
+    if ((rc = get_sealed(c, txn, c->dbi_meta, "meta", c->dek, "kcv", 3, &kcv)) == SAKHI_ENOMEM)
+        goto out; /* short of memory is not a damaged store */
+    if (rc || kcv.len != strlen(KCV_TEXT) || memcmp(kcv.data, KCV_TEXT, kcv.len) != 0) {
         rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: key check failed");
         goto out;
     }
@@ -674,7 +675,7 @@ static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin, const 
         rc = get_sealed(c, txn, c->dbi_meta, "meta", c->dek, "rkm", 3, &rkm);
         if (!rc && rkm.len == SK_RKM_LEN)
             memcpy(c->rkm, rkm.data, SK_RKM_LEN);
-        else
+        else if (rc != SAKHI_ENOMEM) /* short of memory is not a damaged store */
             rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: record-key master damaged");
         sk_vault_buf_wipe(&rkm);
         if (rc)
@@ -1376,13 +1377,16 @@ int sk_lstore_forget_versions(sakhi_client *c, MDB_txn *txn, uint64_t since, uin
     return rc;
 }
 
-static void apply_quiet(sk_record *view, const sk_change *ch)
+/* 0, or SAKHI_ENOMEM: a view short of a change it should show is never kept. */
+static int apply_quiet(sk_record *view, const sk_change *ch)
 {
     sk_merge_result mr;
     /* A local change that no longer applies (the record was deleted meanwhile) is not shown;
      * it stays in the outbox and the server's answer decides. */
-    if (sk_merge_apply(view, ch, 0, &mr) == 0)
+    int rc = sk_merge_apply(view, ch, 0, &mr);
+    if (rc == 0)
         sk_merge_result_free(&mr);
+    return rc == -SK_E_NOMEM ? SAKHI_ENOMEM : 0;
 }
 
 int sk_lstore_rebuild(sakhi_client *c, MDB_txn *txn, sk_rstate *rs, const sk_change *extra)
@@ -1396,8 +1400,8 @@ int sk_lstore_rebuild(sakhi_client *c, MDB_txn *txn, sk_rstate *rs, const sk_cha
     sk_record_init_alloc(&rs->view, &c->alloc);
     if ((rc = sk_record_copy(&rs->view, &rs->base)))
         return sk_client_err_from_sk(rc);
-    if (rs->has_rejected)
-        apply_quiet(&rs->view, &rs->rejected);
+    if (rs->has_rejected && (rc = apply_quiet(&rs->view, &rs->rejected)))
+        return rc;
     for (uint32_t i = 0; i < rs->npending; i++) {
         sk_change ch;
         rc = sk_outbox_get(c, txn, rs->pending[i], &ch);
@@ -1405,11 +1409,13 @@ int sk_lstore_rebuild(sakhi_client *c, MDB_txn *txn, sk_rstate *rs, const sk_cha
             continue;
         if (rc)
             return rc;
-        apply_quiet(&rs->view, &ch);
+        rc = apply_quiet(&rs->view, &ch);
         sk_change_free(&ch);
+        if (rc)
+            return rc;
     }
-    if (extra)
-        apply_quiet(&rs->view, extra);
+    if (extra && (rc = apply_quiet(&rs->view, extra)))
+        return rc;
     if (sk_id_is_zero(&rs->view.id))
         rs->view.id = id;
 
