@@ -72,7 +72,8 @@ struct sk_keyring {
     uint64_t pool_base, pool_next, pool_end;
     uint64_t pool_batch; /* pool_next when the batch began */
     uint8_t *pool_rnd;
-    int err; /* errno of the last failed system call */
+    int err;                   /* errno of the last failed system call */
+    const sk_allocator *alloc; /* of this struct and its arrays; NULL: the C library */
 };
 
 static int write_all(int fd, const void *p, size_t n, off_t off)
@@ -173,7 +174,7 @@ static int load_master(sk_keyring *kr, const char *path, int create, char *err, 
 /* Allocate kr with the master in place, set up HMAC and open the slot file at path. */
 static int open_common(sk_keyring **out, sk_keyring *kr, const char *path, char *err, size_t errcap)
 {
-    int rc = sk_rkey_new(&kr->rk, kr->master);
+    int rc = sk_rkey_new_alloc(&kr->rk, kr->master, kr->alloc);
     OPENSSL_cleanse(kr->master, sizeof(kr->master));
     if (rc) {
         snprintf(err, errcap, "cannot set up HMAC-SHA256 for record keys");
@@ -192,11 +193,12 @@ fail:
     return rc;
 }
 
-static sk_keyring *kr_alloc(void)
+static sk_keyring *kr_alloc(const sk_allocator *a)
 {
-    sk_keyring *kr = calloc(1, sizeof(*kr));
+    sk_keyring *kr = sk_acalloc(a, 1, sizeof(*kr));
     if (!kr)
         return NULL;
+    kr->alloc = a;
     kr->fd = -1;
     return kr;
 }
@@ -212,7 +214,7 @@ int sk_keyring_open(sk_keyring **out, const char *dir, char *err, size_t errcap)
 int sk_keyring_open_files(sk_keyring **out, const char *master_path, const char *slots_path,
                           int create_master, char *err, size_t errcap)
 {
-    sk_keyring *kr = kr_alloc();
+    sk_keyring *kr = kr_alloc(NULL);
     if (!kr)
         return -SK_E_NOMEM;
     int rc = load_master(kr, master_path, create_master, err, errcap);
@@ -231,7 +233,13 @@ int sk_keyring_master_id(sk_keyring *kr, uint8_t out[16])
 int sk_keyring_open_master(sk_keyring **out, const char *path, const uint8_t master[32], char *err,
                            size_t errcap)
 {
-    sk_keyring *kr = kr_alloc();
+    return sk_keyring_open_master_alloc(out, path, master, NULL, err, errcap);
+}
+
+int sk_keyring_open_master_alloc(sk_keyring **out, const char *path, const uint8_t master[32],
+                                 const sk_allocator *a, char *err, size_t errcap)
+{
+    sk_keyring *kr = kr_alloc(a);
     if (!kr)
         return -SK_E_NOMEM;
     memcpy(kr->master, master, sizeof(kr->master));
@@ -244,7 +252,7 @@ static void pool_rnd_drop(sk_keyring *kr)
 {
     if (kr->pool_rnd) {
         OPENSSL_cleanse(kr->pool_rnd, (size_t)(kr->pool_end - kr->pool_base) * RND);
-        free(kr->pool_rnd);
+        sk_afree(kr->alloc, kr->pool_rnd);
         kr->pool_rnd = NULL;
     }
 }
@@ -273,7 +281,7 @@ void sk_keyring_close(sk_keyring *kr)
         close(kr->fd);
     sk_rkey_free(kr->rk);
     OPENSSL_cleanse(kr->master, sizeof(kr->master));
-    free(kr);
+    sk_afree(kr->alloc, kr);
 }
 
 /* Under the flock: the first whole slot after the file's end (a torn earlier append, cut by a
@@ -304,7 +312,7 @@ static int pool_fill(sk_keyring *kr)
 {
     uint32_t k = kr->pool_run;
     size_t bytes = (size_t)k * SLOT;
-    uint8_t *run = calloc(k, SLOT), *rnd = malloc((size_t)k * RND);
+    uint8_t *run = sk_acalloc(kr->alloc, k, SLOT), *rnd = sk_amalloc(kr->alloc, (size_t)k * RND);
     uint64_t n = 0;
     int rc = run && rnd ? sk_random(rnd, (size_t)k * RND) : -SK_E_NOMEM;
     if (rc)
@@ -347,11 +355,11 @@ static int pool_fill(sk_keyring *kr)
 out:
     if (run) {
         OPENSSL_cleanse(run, bytes);
-        free(run);
+        sk_afree(kr->alloc, run);
     }
     if (rnd) {
         OPENSSL_cleanse(rnd, (size_t)k * RND);
-        free(rnd);
+        sk_afree(kr->alloc, rnd);
     }
     return rc;
 }

@@ -43,6 +43,10 @@ int sk_keyring_master_id(sk_keyring *kr, uint8_t out[16]);
  * is copied; the caller wipes its own copy). Errors as sk_keyring_open. */
 int sk_keyring_open_master(sk_keyring **out, const char *path, const uint8_t master[32], char *err,
                            size_t errcap);
+/* The same with the keyring's memory from a (NULL: the C library; it must outlive the keyring;
+ * OpenSSL's own memory stays OpenSSL's). */
+int sk_keyring_open_master_alloc(sk_keyring **out, const char *path, const uint8_t master[32],
+                                 const sk_allocator *a, char *err, size_t errcap);
 void sk_keyring_close(sk_keyring *kr);
 /* A new key for record id. Outside a batch: appended and synced before returning. Inside a
  * batch: written, and made durable by sk_keyring_batch_commit. */

@@ -939,7 +939,7 @@ int sk_lstore_open(sakhi_client *c, const char *path, const char *pin, uint64_t 
         goto fail;
     }
     /* The key file, then the batch of this (write) transaction: the migration makes slots. */
-    int krc = sk_keyring_open_master(&c->kr, kpath, c->rkm, err, sizeof(err));
+    int krc = sk_keyring_open_master_alloc(&c->kr, kpath, c->rkm, &c->alloc, err, sizeof(err));
     if (krc) {
         c->kr = NULL;
         rc = sk_client_fail(c, krc == -SK_E_NOMEM ? SAKHI_ENOMEM : SAKHI_EIO, NULL, "store: %s",
