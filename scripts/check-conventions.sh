@@ -7,6 +7,10 @@
 #   - file or socket I/O in proto/, the layer both sides share (docs/ARCHITECTURE.md): no
 #     open, read, write, fopen, fsync, flock, socket, connect, ... there, nor OpenSSL's file
 #     loaders. Files belong to storage/, sockets to the server and the client library.
+#   - the C library's allocator (malloc, calloc, realloc, reallocarray, free, strdup, strndup,
+#     aligned_alloc, posix_memalign, memalign, valloc) in proto/ and client-lib/src outside
+#     proto/sk_alloc.c: everything there allocates through an sk_allocator (sk_alloc.h), so a
+#     libsakhi handle opened with allocator hooks uses nothing else (docs/CLIENT-API.md, Memory).
 # Comments and string literals are not read, so a comment may name a banned call.
 # Exit status: 0 clean, 1 something found (listed as file:line: text), 2 usage.
 set -euo pipefail
@@ -26,7 +30,9 @@ scan()
     shift
     python3 - "$ROOT" "$re" "$@" <<'PY'
 import os, re, sys
-root, pattern, dirs = sys.argv[1], re.compile(sys.argv[2]), sys.argv[3:]
+root, pattern = sys.argv[1], re.compile(sys.argv[2])
+dirs = [d for d in sys.argv[3:] if not d.startswith("!")]
+skip = {d[1:] for d in sys.argv[3:] if d.startswith("!")}  # "!path": a file not read
 
 def blank(text):
     """Comments and string/char literals replaced by spaces (newlines kept)."""
@@ -63,6 +69,8 @@ for d in dirs:
             if not fn.endswith((".c", ".h")):
                 continue
             path = os.path.join(dp, fn)
+            if os.path.relpath(path, root) in skip:
+                continue
             with open(path, encoding="utf-8", errors="replace") as fh:
                 text = fh.read()
             lines = text.split("\n")
@@ -82,6 +90,10 @@ scan '(?<![\w.>])(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' \
 echo "check-conventions: file or socket I/O in proto/"
 scan '(?<![\w.>])(open|openat|creat|fopen|fdopen|freopen|read|write|pread|pwrite|readv|writev|close|fclose|fread|fwrite|fgets|fputs|fprintf|fscanf|getline|fsync|fdatasync|flock|fcntl|ftruncate|truncate|unlink|rename|mkdir|rmdir|opendir|stat|fstat|lstat|socket|connect|bind|listen|accept|accept4|send|recv|sendto|recvfrom|sendmsg|recvmsg|poll|select|epoll_wait|BIO_new_file|BIO_new_fd|BIO_new_socket|SSL_CTX_use_certificate_chain_file|SSL_CTX_use_certificate_file|SSL_CTX_use_PrivateKey_file|SSL_CTX_load_verify_locations)\s*\(' \
     proto || bad=1
+
+echo "check-conventions: the C library's allocator in proto/ or client-lib/src (use sk_alloc.h)"
+scan '(?<![\w.>])(malloc|calloc|realloc|reallocarray|free|strdup|strndup|aligned_alloc|posix_memalign|memalign|valloc)\s*\(' \
+    proto client-lib/src '!proto/sk_alloc.c' || bad=1
 
 if [[ $bad -ne 0 ]]; then
     echo "check-conventions: FAILED (see docs/DEVELOPING.md, Conventions)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/check-conventions.sh lists each unbounded string write in code (and nothing in
-# comments, strings or longer names) and each file or socket call in proto/ (and none in other
-# parts), and passes the real tree.
+# comments, strings or longer names), each file or socket call in proto/ (and none in other
+# parts) and each call of the C library's allocator in proto/ or client-lib/src outside
+# proto/sk_alloc.c, and passes the real tree.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check="$ROOT/scripts/check-conventions.sh"
 
@@ -30,10 +31,24 @@ static int h(const char *path, struct r *r)
 }
 C
 printf 'int s(const char *p)\n{\n    return open(p, 0);\n}\n' >"$tmp/server/io.c"
+mkdir -p "$tmp/client-lib/src"
+cat >"$tmp/client-lib/src/c.c" <<'C'
+static void k(struct a *a, EVP_PKEY *key, char *s)
+{
+    void *p = sk_amalloc(a, 8); /* malloc(8) in a comment is fine */
+    EVP_PKEY_free(key);
+    a->free_fn(p, a->payload);
+    char *d = strdup(s);
+    free(d);
+}
+C
+printf 'void *m(size_t n)\n{\n    return calloc(1, n);\n}\n' >"$tmp/proto/q.c"
+printf 'void *sk_amalloc(size_t n)\n{\n    return malloc(n);\n}\n' >"$tmp/proto/sk_alloc.c"
+printf 'void *n(size_t n)\n{\n    return malloc(n);\n}\n' >"$tmp/server/m.c"
 rc=0
 out=$("$check" --root "$tmp") || rc=$?
 [[ $rc -eq 1 ]] || fail "banned calls: exit $rc, expected 1"
-want=$'check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)\nserver/a.c:8: strcpy(d, s);\ntests/b.c:3: sprintf(b, "%d", 1);\ncheck-conventions: file or socket I/O in proto/\nproto/p.c:3: int fd = open(path, 0);\ncheck-conventions: FAILED (see docs/DEVELOPING.md, Conventions)'
+want=$'check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)\nserver/a.c:8: strcpy(d, s);\ntests/b.c:3: sprintf(b, "%d", 1);\ncheck-conventions: file or socket I/O in proto/\nproto/p.c:3: int fd = open(path, 0);\ncheck-conventions: the C library\'s allocator in proto/ or client-lib/src (use sk_alloc.h)\nproto/q.c:3: return calloc(1, n);\nclient-lib/src/c.c:6: char *d = strdup(s);\nclient-lib/src/c.c:7: free(d);\ncheck-conventions: FAILED (see docs/DEVELOPING.md, Conventions)'
 [[ "$out" == "$want" ]] || fail "listing: got
 $out"
 

@@ -198,9 +198,11 @@ typedef struct sakhi_key_provider {
 #define SAKHI_OPTIONS_VERSION 3
 typedef struct sakhi_options {
     unsigned int version; /* SAKHI_OPTIONS_VERSION */
-    /* Allocator hooks: all three or none. They cover the library's own allocations (the
-     * handle, drafts, records, returned strings); LMDB, OpenSSL and msgpack-c, and the shared
-     * record code underneath, call malloc themselves. */
+    /* Allocator hooks: all three or none. Every allocation the library makes for the handle
+     * goes through them (the handle, drafts, records, returned strings, the sync engine, its
+     * messages and buffers, the TLS connection's buffers, zstd's contexts, the key file's
+     * state); LMDB, OpenSSL, libargon2 and libc keep their own allocators (docs/CLIENT-API.md,
+     * "Memory"). They must be safe to call from any thread that calls into the handle. */
     sakhi_malloc_fn malloc_fn;
     sakhi_realloc_fn realloc_fn;
     sakhi_free_fn free_fn;
