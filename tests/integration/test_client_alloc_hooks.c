@@ -11,18 +11,17 @@
  *      LMDB, OpenSSL, zstd and libc, which keep their own allocators in shared objects. A
  *      handle opened without hooks is the control: there the count is not zero;
  *  (c) the Nth allocation failing, for every N from the first until an operation no longer
- *      reaches it: sakhi_open, a capture and a sync each return SAKHI_ENOMEM (a sync may also
- *      stop at a later step that reports the failure) and leak nothing; afterwards the store
- *      opens, every referral saved is there once, and a clean sync brings the server exactly
- *      those referrals.
+ *      reaches it: sakhi_open, a capture (saved whole or not at all) and a sync that pushes one
+ *      referral and pulls another's each return SAKHI_ENOMEM, or succeed where the library can
+ *      do without (a buffer it only meant to shrink), and leak nothing; a clean sync after each
+ *      failed one settles everything; afterwards the store opens, every referral is there
+ *      once, and the server holds exactly the referrals saved.
  */
 #include "sk_testfixture.h"
 #include "sk_tls.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* ---- counting hooks ------------------------------------------------------------------------ */
