@@ -11,6 +11,9 @@
 #     aligned_alloc, posix_memalign, memalign, valloc) in proto/ and client-lib/src outside
 #     proto/sk_alloc.c: everything there allocates through an sk_allocator (sk_alloc.h), so a
 #     libsakhi handle opened with allocator hooks uses nothing else (docs/CLIENT-API.md, Memory).
+#   - libuv in the server's session logic (the sources of sakhi_session, server/CMakeLists.txt,
+#     and their headers): no #include <uv.h> and no uv_ call. Sessions are fed bytes and the
+#     time; the loop is sk_conn.c's and sk_server.c's (docs/ARCHITECTURE.md).
 # Comments and string literals are not read, so a comment may name a banned call.
 # Exit status: 0 clean, 1 something found (listed as file:line: text), 2 usage.
 set -euo pipefail
@@ -63,7 +66,11 @@ def blank(text):
 found = 0
 for d in dirs:
     base = os.path.join(root, d)
-    for dp, dns, fns in os.walk(base):
+    if os.path.isfile(base):  # a file named on its own
+        tree = [(os.path.dirname(base), [], [os.path.basename(base)])]
+    else:
+        tree = os.walk(base)
+    for dp, dns, fns in tree:
         dns.sort()
         for fn in sorted(fns):
             if not fn.endswith((".c", ".h")):
@@ -94,6 +101,13 @@ scan '(?<![\w.>])(open|openat|creat|fopen|fdopen|freopen|read|write|pread|pwrite
 echo "check-conventions: the C library's allocator in proto/ or client-lib/src (use sk_alloc.h)"
 scan '(?<![\w.>])(malloc|calloc|realloc|reallocarray|free|strdup|strndup|aligned_alloc|posix_memalign|memalign|valloc)\s*\(' \
     proto client-lib/src '!proto/sk_alloc.c' || bad=1
+
+echo "check-conventions: libuv in the session logic"
+session_logic=()
+for m in sk_config sk_context sk_ratelimit sk_session sk_transport sk_tls_transport sk_wreq; do
+    session_logic+=("server/$m.c" "server/$m.h")
+done
+scan '#\s*include\s*[<"]uv\.h[>"]|(?<![\w.>])uv_\w+\s*\(' "${session_logic[@]}" || bad=1
 
 if [[ $bad -ne 0 ]]; then
     echo "check-conventions: FAILED (see docs/DEVELOPING.md, Conventions)"

@@ -108,6 +108,6 @@ void sk_server_summary(sk_server *srv)
 void sk_server_session_closed(sk_server *srv, sk_session *s)
 {
     (void)s;
-    if (srv->draining && !srv->stopped)
-        uv_timer_start(&srv->check_timer, srv->on_closed, 0, 0);
+    if (srv->draining && !srv->stopped && srv->on_closed)
+        srv->on_closed(srv);
 }

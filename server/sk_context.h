@@ -3,6 +3,8 @@
  * the writer, the limiters, the list of sessions and the counts of what strangers did. The
  * listener and the shutdown (sk_server.c) fill it in; sessions (sk_session.c) read and update it
  * through this header alone, so a session never depends on the code that accepts and stops it.
+ * Free of libuv: the loop's handles are the server's (struct sk_server_uv, sk_server.h), so the
+ * session logic builds and runs without a loop.
  */
 #ifndef SK_CONTEXT_H
 #define SK_CONTEXT_H
@@ -12,12 +14,14 @@
 #include "sk_store.h"
 #include "sk_tls.h"
 #include "sk_transport.h"
-#include "sk_writer.h"
+#include "sk_wreq.h"
 
 #include <stdint.h>
-#include <uv.h>
 
 typedef struct sk_session sk_session;
+typedef struct sk_writer sk_writer; /* the writer thread (sk_writer.h) */
+struct uv_loop_s;                   /* libuv's loop, opaque here */
+struct sk_server_uv;                /* the server's loop handles (sk_server.h) */
 typedef struct sk_desk sk_desk;
 
 /* What strangers did (counted, never logged one by one, never written to the store): summed
@@ -47,28 +51,18 @@ typedef sk_transport *(*sk_transport_factory)(void *arg, sk_transport_deliver_fn
                                               sk_transport_emit_fn emit, void *ctx);
 
 typedef struct sk_server {
-    uv_loop_t *loop;
+    struct uv_loop_s *loop; /* the loop (the server and the connection driver, sk_conn.c) */
     const sk_config *cfg;
     sk_store *store;
     sk_writer *writer;
     sk_transport_factory transport_new;
     void *transport_arg;
-    sk_tls_ctx *tls; /* the centre's certificate and key (NULL with --plaintext) */
-    uv_tcp_t listener;
-    int listener_init; /* listener handle initialised (closed on a failed start) */
-    int listening;     /* bound and listening, until the shutdown closes it */
-    int handles_init;  /* signal and timer handles initialised */
-    uv_signal_t sig_int, sig_term, sig_hup;
-    uv_timer_t shutdown_timer;  /* drain deadline */
-    uv_timer_t check_timer;     /* runs "is everything closed?" after a session is freed */
-    uv_timer_t authgen_timer;   /* polls the store's revocation counter (sk_store_authgen) */
-    uint64_t authgen;           /* last value seen */
-    uv_timer_t prune_timer;     /* audit retention */
-    uv_timer_t sweep_timer;     /* the centre's timed casework rules */
-    uv_timer_t accept_timer;    /* accepts again a connection that found no memory */
+    sk_tls_ctx *tls;            /* the centre's certificate and key (NULL with --plaintext) */
+    struct sk_server_uv *uv;    /* listener, signals, timers (sk_server.c; NULL until init) */
+    unsigned port;              /* the sync port listened on (the system's choice for port 0) */
+    uint64_t authgen;           /* last value of the store's revocation counter seen */
     sk_ratelimit *rl_addr;      /* failed AUTH/ENROLL per peer address (/64 for IPv6; memory) */
     sk_codeguard *codes;        /* wrong tries per enrollment-code id (in memory) */
-    uv_timer_t summary_timer;   /* the unauth_summary line */
     uint64_t ua[SK_UA_N];       /* this interval's counts */
     uint64_t ua_total[SK_UA_N]; /* since start */
     sk_ua_slot ua_top[SK_UA_TOP_SLOTS];
@@ -89,9 +83,11 @@ typedef struct sk_server {
     struct sk_hub *hub;                   /* a hub of centres (server/sk_hub.h) */
     const struct sk_hub_hooks *hub_hooks; /* set on a hub only (--hub) */
     uint64_t next_session;
-    uv_timer_cb on_closed; /* sk_server_session_closed starts check_timer with it (sk_server.c) */
-    int draining;          /* SIGTERM/SIGINT received */
-    int stopped;           /* writer stopped, handles closing */
+    /* sk_server_session_closed calls it while draining (sk_server.c: "is everything closed?");
+     * NULL: nothing to check */
+    void (*on_closed)(struct sk_server *srv);
+    int draining; /* SIGTERM/SIGINT received */
+    int stopped;  /* writer stopped, handles closing */
     int exit_code;
 } sk_server;
 

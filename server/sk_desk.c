@@ -667,12 +667,7 @@ static void enrolled_page(sk_desk *d, desk_job *j)
 {
     sk_buf uri = SK_BUF_INIT, page = SK_BUF_INIT;
     sk_enroll_uri u;
-    struct sockaddr_storage bound;
-    int blen = sizeof(bound);
-    unsigned port = d->srv->cfg->port;
-    if (uv_tcp_getsockname(&d->srv->listener, (struct sockaddr *)&bound, &blen) == 0)
-        port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
-                                                : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    unsigned port = d->srv->port;
     memset(&u, 0, sizeof(u));
     u.naddrs = 1;
     u.addrs[0].port = (uint16_t)port;

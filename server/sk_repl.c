@@ -23,6 +23,7 @@
 #include "sk_session.h"
 #include "sk_tls.h"
 #include "sk_uri.h"
+#include "sk_writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <uv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

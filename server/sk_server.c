@@ -15,6 +15,7 @@
 #include "sk_log.h"
 #include "sk_hubsrv.h"
 #include "sk_repl.h"
+#include "sk_conn.h"
 #include "sk_session.h"
 #include "sk_tls_transport.h"
 #include "sk_tlsfile.h"
@@ -22,6 +23,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static sk_transport *plain_factory(void *arg, sk_transport_deliver_fn deliver,
@@ -104,11 +106,11 @@ static void try_accept(sk_server *srv)
 {
     if (srv->draining || srv->stopped)
         return;
-    int rc = sk_session_accept(srv);
+    int rc = sk_conn_accept(srv, (uv_stream_t *)&srv->uv->listener);
     if (rc == -SK_E_NOMEM) {
         sk_log(SK_LOG_WARN, "accept_failed", "code=%s retry_ms=%u", sk_err_name(rc),
                ACCEPT_RETRY_MS);
-        uv_timer_start(&srv->accept_timer, srv_accept_retry, ACCEPT_RETRY_MS, 0);
+        uv_timer_start(&srv->uv->accept_timer, srv_accept_retry, ACCEPT_RETRY_MS, 0);
     } else if (rc) {
         sk_log(SK_LOG_WARN, "accept_failed", "code=%s", sk_err_name(rc));
     }
@@ -149,9 +151,14 @@ static void on_authgen(uv_timer_t *t)
     }
 }
 
-static void close_noop(uv_handle_t *h)
+/* Every handle of sk_server_uv closes here; the last one frees them all. */
+static void on_handle_closed(uv_handle_t *h)
 {
-    (void)h;
+    sk_server *srv = h->data;
+    if (--srv->uv->open == 0) {
+        free(srv->uv);
+        srv->uv = NULL;
+    }
 }
 
 static void finish(sk_server *srv)
@@ -173,16 +180,16 @@ static void finish(sk_server *srv)
     srv->store = NULL;
     sk_tls_ctx_free(srv->tls);
     srv->tls = NULL;
-    uv_close((uv_handle_t *)&srv->sig_int, close_noop);
-    uv_close((uv_handle_t *)&srv->sig_term, close_noop);
-    uv_close((uv_handle_t *)&srv->sig_hup, close_noop);
-    uv_close((uv_handle_t *)&srv->shutdown_timer, close_noop);
-    uv_close((uv_handle_t *)&srv->check_timer, close_noop);
-    uv_close((uv_handle_t *)&srv->authgen_timer, close_noop);
-    uv_close((uv_handle_t *)&srv->prune_timer, close_noop);
-    uv_close((uv_handle_t *)&srv->sweep_timer, close_noop);
-    uv_close((uv_handle_t *)&srv->accept_timer, close_noop);
-    uv_close((uv_handle_t *)&srv->summary_timer, close_noop);
+    uv_close((uv_handle_t *)&srv->uv->sig_int, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->sig_term, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->sig_hup, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->shutdown_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->check_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->authgen_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->prune_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->sweep_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->accept_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->summary_timer, on_handle_closed);
     sk_server_summary(srv);
     sk_ratelimit_free(srv->rl_addr);
     srv->rl_addr = NULL;
@@ -200,6 +207,12 @@ static void on_check(uv_timer_t *t)
         finish(srv);
 }
 
+/* A session was freed while draining (sk_server_session_closed). */
+static void check_soon(sk_server *srv)
+{
+    uv_timer_start(&srv->uv->check_timer, on_check, 0, 0);
+}
+
 static void on_shutdown_deadline(uv_timer_t *t)
 {
     sk_server *srv = t->data;
@@ -209,7 +222,7 @@ static void on_shutdown_deadline(uv_timer_t *t)
         n++;
     }
     sk_log(SK_LOG_WARN, "shutdown_deadline", "sessions_cut=%u", n);
-    uv_timer_start(&srv->check_timer, on_check, 0, 0);
+    uv_timer_start(&srv->uv->check_timer, on_check, 0, 0);
 }
 
 void sk_server_shutdown(sk_server *srv)
@@ -219,9 +232,9 @@ void sk_server_shutdown(sk_server *srv)
     srv->draining = 1;
     sk_log(SK_LOG_INFO, "shutdown", "sessions=%u pending_writes=%zu", srv->nconn,
            sk_writer_pending(srv->writer));
-    if (srv->listening) {
-        uv_close((uv_handle_t *)&srv->listener, close_noop);
-        srv->listening = 0;
+    if (srv->uv->listening) {
+        uv_close((uv_handle_t *)&srv->uv->listener, on_handle_closed);
+        srv->uv->listening = 0;
     }
     sk_desk_shutdown(srv->desk);
     sk_repl_stop(srv); /* the standby thread ends; held acks are answered */
@@ -232,8 +245,9 @@ void sk_server_shutdown(sk_server *srv)
         sk_session_drain(s);
         s = next;
     }
-    uv_timer_start(&srv->shutdown_timer, on_shutdown_deadline, srv->cfg->shutdown_timeout_ms, 0);
-    uv_timer_start(&srv->check_timer, on_check, 0, 0);
+    uv_timer_start(&srv->uv->shutdown_timer, on_shutdown_deadline, srv->cfg->shutdown_timeout_ms,
+                   0);
+    uv_timer_start(&srv->uv->check_timer, on_check, 0, 0);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -252,23 +266,23 @@ static void on_signal(uv_signal_t *h, int signum)
  * until then), so a refused start frees everything it allocated. */
 static void init_cleanup(sk_server *srv)
 {
-    if (srv->handles_init) {
-        uv_close((uv_handle_t *)&srv->sig_int, close_noop);
-        uv_close((uv_handle_t *)&srv->sig_term, close_noop);
-        uv_close((uv_handle_t *)&srv->sig_hup, close_noop);
-        uv_close((uv_handle_t *)&srv->shutdown_timer, close_noop);
-        uv_close((uv_handle_t *)&srv->check_timer, close_noop);
-        uv_close((uv_handle_t *)&srv->authgen_timer, close_noop);
-        uv_close((uv_handle_t *)&srv->prune_timer, close_noop);
-        uv_close((uv_handle_t *)&srv->sweep_timer, close_noop);
-        uv_close((uv_handle_t *)&srv->accept_timer, close_noop);
-        uv_close((uv_handle_t *)&srv->summary_timer, close_noop);
-        srv->handles_init = 0;
+    if (srv->uv && srv->uv->handles_init) {
+        uv_close((uv_handle_t *)&srv->uv->sig_int, on_handle_closed);
+        uv_close((uv_handle_t *)&srv->uv->sig_term, on_handle_closed);
+        uv_close((uv_handle_t *)&srv->uv->sig_hup, on_handle_closed);
+        uv_close((uv_handle_t *)&srv->uv->shutdown_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&srv->uv->check_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&srv->uv->authgen_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&srv->uv->prune_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&srv->uv->sweep_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&srv->uv->accept_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&srv->uv->summary_timer, on_handle_closed);
+        srv->uv->handles_init = 0;
     }
-    if (srv->listener_init) {
-        uv_close((uv_handle_t *)&srv->listener, close_noop);
-        srv->listener_init = 0;
-        srv->listening = 0;
+    if (srv->uv && srv->uv->listener_init) {
+        uv_close((uv_handle_t *)&srv->uv->listener, on_handle_closed);
+        srv->uv->listener_init = 0;
+        srv->uv->listening = 0;
     }
     sk_repl_stop(srv);
     sk_hub_stop(srv);
@@ -288,8 +302,12 @@ static void init_cleanup(sk_server *srv)
     srv->codes = NULL;
     sk_tls_ctx_free(srv->tls);
     srv->tls = NULL;
-    /* Run the close callbacks so no handle of ours is left on the loop. */
+    /* Run the close callbacks so no handle of ours is left on the loop (the last frees uv). */
     uv_run(srv->loop, UV_RUN_NOWAIT);
+    if (srv->uv && srv->uv->open == 0) { /* none was opened */
+        free(srv->uv);
+        srv->uv = NULL;
+    }
 }
 
 int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *err, size_t errcap)
@@ -298,6 +316,10 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
     memset(srv, 0, sizeof(*srv));
     srv->loop = loop;
     srv->cfg = cfg;
+    if (!(srv->uv = calloc(1, sizeof(*srv->uv)))) {
+        snprintf(err, errcap, "out of memory");
+        return 3;
+    }
     srv->transport_new = plain_factory; /* sk_config allows it on loopback only */
     if (!cfg->plaintext) {
         char terr[512] = "";
@@ -382,61 +404,64 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
         ret = 4;
         goto out;
     }
-    int urc = uv_tcp_init(loop, &srv->listener);
+    int urc = uv_tcp_init(loop, &srv->uv->listener);
     if (urc) {
         snprintf(err, errcap, "cannot listen on %s port %u: %s", cfg->listen, cfg->port,
                  uv_strerror(urc));
         ret = 4;
         goto out;
     }
-    srv->listener.data = srv;
-    srv->listener_init = 1;
-    urc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&addr, 0);
+    srv->uv->listener.data = srv;
+    srv->uv->listener_init = 1;
+    srv->uv->open++;
+    urc = uv_tcp_bind(&srv->uv->listener, (struct sockaddr *)&addr, 0);
     if (urc == 0)
-        urc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+        urc = uv_listen((uv_stream_t *)&srv->uv->listener, 511, on_connection);
     if (urc) {
         snprintf(err, errcap, "cannot listen on %s port %u: %s", cfg->listen, cfg->port,
                  uv_strerror(urc));
         ret = 4;
         goto out;
     }
-    srv->listening = 1;
+    srv->uv->listening = 1;
     struct sockaddr_storage bound;
     int blen = sizeof(bound);
     unsigned port = cfg->port;
-    if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &blen) == 0)
+    if (uv_tcp_getsockname(&srv->uv->listener, (struct sockaddr *)&bound, &blen) == 0)
         port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
                                                 : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    srv->port = port;
     /* uv_signal_init and uv_timer_init cannot fail on an initialised loop (libuv). */
-    uv_signal_init(loop, &srv->sig_int);
-    uv_signal_init(loop, &srv->sig_term);
-    uv_signal_init(loop, &srv->sig_hup);
-    uv_timer_init(loop, &srv->shutdown_timer);
-    uv_timer_init(loop, &srv->check_timer);
-    uv_timer_init(loop, &srv->authgen_timer);
-    uv_timer_init(loop, &srv->prune_timer);
-    uv_timer_init(loop, &srv->sweep_timer);
-    uv_timer_init(loop, &srv->accept_timer);
-    uv_timer_init(loop, &srv->summary_timer);
-    srv->handles_init = 1;
-    srv->sig_int.data = srv->sig_term.data = srv->sig_hup.data = srv;
-    srv->shutdown_timer.data = srv->check_timer.data = srv;
-    srv->authgen_timer.data = srv->prune_timer.data = srv->accept_timer.data = srv;
-    srv->summary_timer.data = srv;
-    srv->on_closed = on_check;
-    srv->sweep_timer.data = srv;
-    if (uv_signal_start(&srv->sig_int, on_signal, SIGINT) ||
-        uv_signal_start(&srv->sig_term, on_signal, SIGTERM) ||
-        uv_signal_start(&srv->sig_hup, on_signal, SIGHUP)) {
+    uv_signal_init(loop, &srv->uv->sig_int);
+    uv_signal_init(loop, &srv->uv->sig_term);
+    uv_signal_init(loop, &srv->uv->sig_hup);
+    uv_timer_init(loop, &srv->uv->shutdown_timer);
+    uv_timer_init(loop, &srv->uv->check_timer);
+    uv_timer_init(loop, &srv->uv->authgen_timer);
+    uv_timer_init(loop, &srv->uv->prune_timer);
+    uv_timer_init(loop, &srv->uv->sweep_timer);
+    uv_timer_init(loop, &srv->uv->accept_timer);
+    uv_timer_init(loop, &srv->uv->summary_timer);
+    srv->uv->handles_init = 1;
+    srv->uv->open += 10;
+    srv->uv->sig_int.data = srv->uv->sig_term.data = srv->uv->sig_hup.data = srv;
+    srv->uv->shutdown_timer.data = srv->uv->check_timer.data = srv;
+    srv->uv->authgen_timer.data = srv->uv->prune_timer.data = srv->uv->accept_timer.data = srv;
+    srv->uv->summary_timer.data = srv;
+    srv->on_closed = check_soon;
+    srv->uv->sweep_timer.data = srv;
+    if (uv_signal_start(&srv->uv->sig_int, on_signal, SIGINT) ||
+        uv_signal_start(&srv->uv->sig_term, on_signal, SIGTERM) ||
+        uv_signal_start(&srv->uv->sig_hup, on_signal, SIGHUP)) {
         snprintf(err, errcap, "cannot install signal handlers");
         ret = 2;
         goto out;
     }
     if (sk_store_authgen(srv->store, &srv->authgen) == 0)
-        uv_timer_start(&srv->authgen_timer, on_authgen, AUTHGEN_POLL_MS, AUTHGEN_POLL_MS);
-    uv_timer_start(&srv->prune_timer, on_prune, 0, PRUNE_PERIOD_MS);
-    uv_timer_start(&srv->summary_timer, on_summary, cfg->log_summary_ms, cfg->log_summary_ms);
-    uv_timer_start(&srv->sweep_timer, on_sweep, SWEEP_PERIOD_MS, SWEEP_PERIOD_MS);
+        uv_timer_start(&srv->uv->authgen_timer, on_authgen, AUTHGEN_POLL_MS, AUTHGEN_POLL_MS);
+    uv_timer_start(&srv->uv->prune_timer, on_prune, 0, PRUNE_PERIOD_MS);
+    uv_timer_start(&srv->uv->summary_timer, on_summary, cfg->log_summary_ms, cfg->log_summary_ms);
+    uv_timer_start(&srv->uv->sweep_timer, on_sweep, SWEEP_PERIOD_MS, SWEEP_PERIOD_MS);
     sk_log(SK_LOG_INFO, "listening",
            "addr=%s port=%u data=%s map_mb=%llu max_conn=%u max_frame=%u transport=%s", cfg->listen,
            port, cfg->data_dir, (unsigned long long)cfg->map_size_mb, cfg->max_conn, cfg->max_frame,

@@ -1,13 +1,16 @@
 /*
- * sk_session.c - one client connection: bytes -> transport -> frame reader -> decoder ->
- * state machine -> writer queue or pull reader -> encoder -> transport -> socket.
+ * sk_session.c - one client connection's protocol logic: bytes -> transport -> frame reader ->
+ * decoder -> state machine -> writer queue or pull reader -> encoder -> transport -> edge.
  *
- * Owns the connection's TCP handle and timer, its transport, frame reader, output accounting
- * and queued pulls. States: AWAIT_HELLO -> CHALLENGED -> (ENROLLING -> CHALLENGED with the new
+ * Owns the connection's transport, frame reader, output accounting and queued pulls. It does
+ * no I/O and knows no loop: the driver (sk_conn.c on libuv, a test's fake) feeds it bytes and
+ * the time, and it acts through the edge table sk_session_io (write, read on/off, one
+ * deadline, close, submit to the writer); no uv here (scripts/check-conventions.sh).
+ * States: AWAIT_HELLO -> CHALLENGED -> (ENROLLING -> CHALLENGED with the new
  * device) -> AUTHENTICATED. Requests carry rids and may be pipelined; PUSH batches of one session
  * reach the writer in order; PULLs are served from read transactions on this thread and paused
- * while the client is not reading (output budget). A session is freed only when both handles
- * are closed and no writer request of it is outstanding.
+ * while the client is not reading (output budget). A session is freed only when its driver
+ * has closed the connection and no writer request of it is outstanding.
  * Must never: acknowledge a change before the writer reports its commit, trust identity fields
  * from the client after AUTH, log record content, or read a session past its budget.
  */
@@ -55,9 +58,8 @@ typedef struct pull {
 } pull;
 
 struct sk_session {
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_shutdown_t shutdown_req;
+    const sk_session_io *io; /* the edge: the driver's table */
+    void *io_ctx;            /* and its connection */
     sk_server *srv;
     sk_session *prev, *next;
     uint64_t id;
@@ -77,11 +79,11 @@ struct sk_session {
     sk_actor actor;
     /* flow */
     uint32_t inflight; /* pushes at the writer + queued pulls */
-    size_t unsent;     /* bytes handed to uv_write and not yet written */
-    int reading;       /* uv_read_start active */
+    size_t unsent;     /* bytes handed to io->write and not yet written */
+    int reading;       /* io->read on */
     int counted;       /* counts against max_conn */
     int closing;       /* close begun */
-    int handles_open;  /* tcp + timer */
+    int io_open;       /* the driver has not reported the connection closed */
     int refs;          /* writer requests outstanding */
     int draining;
     pull *pulls, *pulls_tail;
@@ -96,8 +98,9 @@ struct sk_session {
     sk_session *ua_prev, *ua_next; /* in the server's unauth list (oldest first) while in_ua */
     int in_ua;
     uint64_t akey_hash;   /* of akey, to count connections per address quickly */
-    uint64_t accepted_ms; /* loop time */
-    uint64_t last_rx_ms;  /* loop time the last frame bytes arrived */
+    uint64_t accepted_ms; /* driver's clock */
+    uint64_t last_rx_ms;  /* driver's clock when the last frame bytes arrived */
+    uint64_t now_ms;      /* driver's clock, as of the bytes being handled */
     size_t rx_acct;       /* rd.cap as counted in srv->rx_bytes */
     echo *echoes;         /* sorted by id (SK_CAP_ECHO) */
     uint32_t nechoes, echo_cap;
@@ -151,21 +154,11 @@ sk_session *sk_session_next(sk_session *s)
 
 /* ---- output ---------------------------------------------------------------------------- */
 
-typedef struct wbuf {
-    uv_write_t req;
-    sk_session *s;
-    size_t n;
-    uint8_t data[];
-} wbuf;
-
 static void read_start(sk_session *s);
 
-static void on_written(uv_write_t *req, int status)
+void sk_session_written(sk_session *s, size_t n, int status)
 {
-    wbuf *b = (wbuf *)req;
-    sk_session *s = b->s;
-    s->unsent -= b->n;
-    free(b);
+    s->unsent -= n;
     if (s->closing)
         return;
     if (status < 0) {
@@ -182,27 +175,18 @@ static void on_written(uv_write_t *req, int status)
     }
 }
 
-/* Transport emit: bytes for the socket. */
+/* Transport emit: bytes for the peer. */
 static int emit_bytes(void *ctx, const uint8_t *p, size_t n)
 {
     sk_session *s = ctx;
     if (s->closing)
         return -SK_E_STATE;
-    wbuf *b = malloc(sizeof(*b) + n);
-    if (!b)
-        return -SK_E_NOMEM;
-    b->s = s;
-    b->n = n;
-    memcpy(b->data, p, n);
-    uv_buf_t ub = uv_buf_init((char *)b->data, (unsigned)n);
-    int rc = uv_write(&b->req, (uv_stream_t *)&s->tcp, &ub, 1, on_written);
-    if (rc) {
-        free(b);
-        return -SK_E_STORE_IO;
-    }
+    int rc = s->io->write(s->io_ctx, p, n);
+    if (rc)
+        return rc;
     s->unsent += n;
     if (s->unsent > s->srv->cfg->out_budget && s->reading) {
-        uv_read_stop((uv_stream_t *)&s->tcp);
+        s->io->read(s->io_ctx, 0);
         s->reading = 0;
     }
     return 0;
@@ -326,7 +310,7 @@ static void rx_release(sk_session *s)
 
 static void maybe_free(sk_session *s)
 {
-    if (s->handles_open > 0 || s->refs > 0)
+    if (s->io_open || s->refs > 0)
         return;
     sk_server_session_closed(s->srv, s);
     if (s->srv->repl_hooks)
@@ -355,57 +339,10 @@ static void maybe_free(sk_session *s)
     free(s);
 }
 
-static void on_handle_closed(uv_handle_t *h)
+void sk_session_io_closed(sk_session *s)
 {
-    sk_session *s = h->data;
-    s->handles_open--;
+    s->io_open = 0;
     maybe_free(s);
-}
-
-/* Lingering close. Closing a socket whose receive queue still holds bytes makes the kernel send
- * a reset, and a reset can destroy the last frames we sent (the ERROR, WIPE or BYE that says
- * why) before the peer reads them: a client that pipelined requests behind its AUTH
- * (PROTOCOL.md section 4.1) has such bytes in flight. So after our FIN the session reads and
- * discards until the peer closes too, for at most SK_LINGER_MS. */
-#define SK_LINGER_MS 2000
-
-static void linger_end(sk_session *s)
-{
-    if (uv_is_closing((uv_handle_t *)&s->tcp))
-        return;
-    uv_read_stop((uv_stream_t *)&s->tcp);
-    uv_timer_stop(&s->timer);
-    uv_close((uv_handle_t *)&s->timer, on_handle_closed);
-    uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
-}
-
-static void linger_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    static char sink[16384]; /* discarded bytes; the loop thread is the only reader */
-    (void)h;
-    (void)suggested;
-    buf->base = sink;
-    buf->len = sizeof(sink);
-}
-
-static void linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
-{
-    (void)buf;
-    if (nread < 0)
-        linger_end(st->data);
-}
-
-static void linger_timeout(uv_timer_t *t)
-{
-    linger_end(t->data);
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-    sk_session *s = req->data;
-    if (status < 0 || uv_read_start((uv_stream_t *)&s->tcp, linger_alloc, linger_read) != 0 ||
-        uv_timer_start(&s->timer, linger_timeout, SK_LINGER_MS, 0) != 0)
-        linger_end(s);
 }
 
 static void session_close(sk_session *s, const char *reason)
@@ -430,14 +367,17 @@ static void session_close(sk_session *s, const char *reason)
            (unsigned long long)s->pushes, (unsigned long long)s->changes_in,
            (unsigned long long)s->pulls_done, (unsigned long long)s->records_out);
     if (s->reading) {
-        uv_read_stop((uv_stream_t *)&s->tcp);
+        s->io->read(s->io_ctx, 0);
         s->reading = 0;
     }
-    uv_timer_stop(&s->timer);
-    /* Let queued frames (the ERROR or BYE just sent) go out, then linger (above) and close. */
-    s->shutdown_req.data = s;
-    if (uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown) != 0)
-        linger_end(s);
+    s->io->disarm(s->io_ctx);
+    /* Let queued frames (the ERROR or BYE just sent) go out, then linger and close. */
+    s->io->close(s->io_ctx, 1);
+}
+
+void sk_session_close(sk_session *s, const char *reason)
+{
+    session_close(s, reason);
 }
 
 /* Close at once, without the lingering close: for strangers cut to make room (a cap, the frame
@@ -455,10 +395,10 @@ static void session_drop(sk_session *s, const char *reason)
     rx_release(s);
     sk_log(SK_LOG_DEBUG, "conn_close", "session=%llu reason=%s", (unsigned long long)s->id, reason);
     if (s->reading) {
-        uv_read_stop((uv_stream_t *)&s->tcp);
+        s->io->read(s->io_ctx, 0);
         s->reading = 0;
     }
-    linger_end(s);
+    s->io->close(s->io_ctx, 0);
 }
 
 /* Cut the oldest unauthenticated connection (from the address with this hash, or any when
@@ -488,7 +428,7 @@ static unsigned ua_count_from(const sk_server *srv, uint64_t hash)
 /* Over --frame-budget: first give back the buffers kept between frames, then cut the senders
  * whose partial frames weigh most: bytes held times the time since their last byte, so a frame
  * that stalls goes before one that is still arriving, and a large stalled one first. */
-static void budget_enforce(sk_server *srv)
+static void budget_enforce(sk_server *srv, uint64_t now)
 {
     const size_t budget = (size_t)srv->cfg->frame_budget;
     if (srv->rx_bytes <= budget)
@@ -498,7 +438,6 @@ static void budget_enforce(sk_server *srv)
             sk_frame_reader_trim(&v->rd);
             rx_account(v);
         }
-    uint64_t now = uv_now(srv->loop);
     while (srv->rx_bytes > budget) {
         sk_session *worst = NULL;
         double worst_score = -1;
@@ -558,7 +497,7 @@ void sk_session_drain(sk_session *s)
         return;
     s->draining = 1;
     if (s->reading) {
-        uv_read_stop((uv_stream_t *)&s->tcp);
+        s->io->read(s->io_ctx, 0);
         s->reading = 0;
     }
     maybe_finish_drain(s);
@@ -566,9 +505,8 @@ void sk_session_drain(sk_session *s)
 
 /* ---- timers ---------------------------------------------------------------------------- */
 
-static void on_timer(uv_timer_t *t)
+void sk_session_on_deadline(sk_session *s)
 {
-    sk_session *s = t->data;
     if (s->closing)
         return;
     if (s->state != ST_AUTHENTICATED) {
@@ -578,7 +516,7 @@ static void on_timer(uv_timer_t *t)
     }
     if (s->inflight > 0 || s->unsent > 0) {
         /* Not idle: the server still owes this client work. */
-        uv_timer_start(&s->timer, on_timer, s->srv->cfg->idle_timeout_ms, 0);
+        s->io->arm(s->io_ctx, s->srv->cfg->idle_timeout_ms);
         return;
     }
     fail_close(s, 0, -SK_E_TIMEOUT, "idle_timeout");
@@ -589,9 +527,9 @@ static void arm_idle(sk_session *s)
     if (s->closing)
         return;
     if (s->srv->cfg->idle_timeout_ms > 0)
-        uv_timer_start(&s->timer, on_timer, s->srv->cfg->idle_timeout_ms, 0);
+        s->io->arm(s->io_ctx, s->srv->cfg->idle_timeout_ms);
     else
-        uv_timer_stop(&s->timer);
+        s->io->disarm(s->io_ctx);
 }
 
 /* ---- audit and rate limits ------------------------------------------------------------- */
@@ -619,7 +557,7 @@ static void audit(sk_session *s, const char *event, const char *fmt, ...)
     w->device = s->device;
     w->now_ms = sk_now_ms();
     s->refs++;
-    sk_writer_submit(s->srv->writer, w);
+    s->io->submit(s->io_ctx, w);
     return;
 oom:
     sk_wreq_free(w);
@@ -748,7 +686,7 @@ static void on_enroll(sk_session *s, const sk_msg *m)
     w->label_len = m->u.enroll.label.n;
     s->state = ST_ENROLLING;
     s->refs++;
-    sk_writer_submit(s->srv->writer, w);
+    s->io->submit(s->io_ctx, w);
 }
 
 static void enroll_done(sk_session *s, sk_wreq *w)
@@ -933,7 +871,7 @@ static void on_auth(sk_session *s, const sk_msg *m)
         t->resync_upto = s->hello_upto;
         t->now_ms = sk_now_ms();
         s->refs++;
-        sk_writer_submit(s->srv->writer, t);
+        s->io->submit(s->io_ctx, t);
     }
 }
 
@@ -1133,7 +1071,7 @@ static void on_push(sk_session *s, sk_msg *m)
         w->ids_noted = pushing_add(s, w->changes, w->nchanges);
     sk_wreq_hash_changes(w);
     rid_add(s, w->rid);
-    sk_writer_submit(s->srv->writer, w);
+    s->io->submit(s->io_ctx, w);
 }
 
 static void push_done(sk_session *s, sk_wreq *w)
@@ -1626,7 +1564,7 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
             if (w) {
                 w->owner = s;
                 s->refs++;
-                sk_writer_submit(s->srv->writer, w);
+                s->io->submit(s->io_ctx, w);
             }
         }
         return;
@@ -1798,7 +1736,7 @@ static int deliver_plain(void *ctx, const uint8_t *p, size_t n)
         p += used;
         n -= used;
         if (used)
-            s->last_rx_ms = uv_now(s->srv->loop);
+            s->last_rx_ms = s->now_ms;
         if (rc == 1) {
             handle_wire_frame(s, frame, flen);
             if (s->state == ST_AUTHENTICATED && !sk_frame_reader_partial(&s->rd) &&
@@ -1811,52 +1749,47 @@ static int deliver_plain(void *ctx, const uint8_t *p, size_t n)
             int grew = s->rd.cap > s->rx_acct;
             rx_account(s);
             if (grew && s->srv->rx_bytes > s->srv->cfg->frame_budget)
-                budget_enforce(s->srv);
+                budget_enforce(s->srv, s->now_ms);
         }
     }
     return 0;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+void sk_session_on_read(sk_session *s, const uint8_t *bytes, size_t n, uint64_t now_ms)
 {
-    (void)h;
-    if (suggested > 65536)
-        suggested = 65536;
-    buf->base = malloc(suggested);
-    buf->len = buf->base ? suggested : 0;
+    if (n == 0 || s->closing)
+        return;
+    s->now_ms = now_ms;
+    if (s->state == ST_AUTHENTICATED)
+        arm_idle(s);
+    int rc = sk_transport_on_read(s->tr, bytes, n);
+    if (rc < 0 && !s->closing) { /* the transport failed (e.g. a TLS handshake) */
+        if (s->state != ST_AUTHENTICATED)
+            sk_server_note(s->srv, SK_UA_BAD_INPUT, s->akey);
+        session_close(s, "transport_error");
+    }
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+void sk_session_on_read_end(sk_session *s, int eof)
 {
-    sk_session *s = st->data;
-    if (nread > 0 && !s->closing) {
-        if (s->state == ST_AUTHENTICATED)
-            arm_idle(s);
-        int rc = sk_transport_on_read(s->tr, (const uint8_t *)buf->base, (size_t)nread);
-        if (rc < 0 && !s->closing) { /* the transport failed (e.g. a TLS handshake) */
-            if (s->state != ST_AUTHENTICATED)
-                sk_server_note(s->srv, SK_UA_BAD_INPUT, s->akey);
-            session_close(s, "transport_error");
-        }
-    } else if (nread < 0 && !s->closing) {
-        if (s->inflight > 0 && nread == UV_EOF) {
-            /* Half-closed by the client: stop reading, answer what is in flight, then close. */
-            uv_read_stop(st);
-            s->reading = 0;
-            s->draining = 1;
-            maybe_finish_drain(s);
-        } else {
-            session_close(s, nread == UV_EOF ? "eof" : "read_error");
-        }
+    if (s->closing)
+        return;
+    if (s->inflight > 0 && eof) {
+        /* Half-closed by the client: stop reading, answer what is in flight, then close. */
+        s->io->read(s->io_ctx, 0);
+        s->reading = 0;
+        s->draining = 1;
+        maybe_finish_drain(s);
+    } else {
+        session_close(s, eof ? "eof" : "read_error");
     }
-    free(buf->base);
 }
 
 static void read_start(sk_session *s)
 {
     if (s->reading || s->closing)
         return;
-    if (uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) == 0)
+    if (s->io->read(s->io_ctx, 1) == 0)
         s->reading = 1;
 }
 
@@ -1895,78 +1828,47 @@ void sk_session_push_released(sk_wreq *w, int rc)
         maybe_free(s);
 }
 
-/* ---- accept ---------------------------------------------------------------------------- */
+/* ---- opening ---------------------------------------------------------------------------- */
 
-/* The limiter's key of a peer: its IPv4 address (also for an IPv4-mapped IPv6 one), or the /64
- * of an IPv6 address (one subscriber usually holds a whole /64, so counting single addresses
- * would give an attacker 2^64 fresh keys). */
-static void peer_key(const struct sockaddr_storage *ss, const char *peer, char *out, size_t cap)
-{
-    if (ss->ss_family == AF_INET6) {
-        const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(a, mapped, 12) == 0) {
-            snprintf(out, cap, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
-            return;
-        }
-        snprintf(out, cap, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", a[0], a[1], a[2], a[3], a[4],
-                 a[5], a[6], a[7]);
-        return;
-    }
-    snprintf(out, cap, "%s", peer);
-}
-
-int sk_session_accept(sk_server *srv)
+sk_session *sk_session_new(sk_server *srv, const sk_session_io *io, void *io_ctx)
 {
     sk_session *s = calloc(1, sizeof(*s));
     if (!s)
-        return -SK_E_NOMEM;
+        return NULL;
     s->srv = srv;
+    s->io = io;
+    s->io_ctx = io_ctx;
     s->id = ++srv->next_session;
     s->max_frame = HANDSHAKE_MAX_FRAME;
     sk_frame_reader_init(&s->rd, HANDSHAKE_MAX_FRAME);
     s->tr = srv->transport_new(srv->transport_arg, deliver_plain, emit_bytes, s);
-    if (!s->tr || uv_tcp_init(srv->loop, &s->tcp) != 0) {
-        sk_transport_destroy(s->tr);
+    if (!s->tr) {
         free(s);
-        return -SK_E_NOMEM;
+        return NULL;
     }
-    s->tcp.data = s;
-    s->handles_open = 1;
-    uv_timer_init(srv->loop, &s->timer);
-    s->timer.data = s;
-    s->handles_open = 2;
+    s->io_open = 1;
     s->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = s;
     srv->sessions = s;
-    if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&s->tcp) != 0) {
-        session_close(s, "accept_failed");
-        return -SK_E_STORE_IO;
-    }
-    uv_tcp_nodelay(&s->tcp, 1);
-    struct sockaddr_storage ss;
-    int sl = sizeof(ss);
-    s->peer[0] = '\0';
-    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &sl) == 0) {
-        char ip[48] = "";
-        if (ss.ss_family == AF_INET)
-            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-        else
-            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-        snprintf(s->peer, sizeof(s->peer), "%s", ip);
-        peer_key(&ss, s->peer, s->akey, sizeof(s->akey));
-    }
+    return s;
+}
+
+void sk_session_start(sk_session *s, const char *peer, const char *akey, uint64_t now_ms)
+{
+    sk_server *srv = s->srv;
+    snprintf(s->peer, sizeof(s->peer), "%s", peer);
+    snprintf(s->akey, sizeof(s->akey), "%s", akey);
     /* Fair shares: per address, for all strangers, and in all. Over a cap the oldest stranger
      * that has had its chance is cut; a place is never taken from an authenticated device. */
     const sk_config *cfg = srv->cfg;
-    uint64_t now = uv_now(srv->loop);
+    uint64_t now = now_ms;
     unsigned max_unauth = cfg->max_unauth < cfg->max_conn ? cfg->max_unauth : cfg->max_conn;
     uint64_t h = 1469598103934665603ull;
     for (const char *k = s->akey; *k; k++)
         h = (h ^ (uint8_t)*k) * 1099511628211ull;
     s->akey_hash = h ? h : 1;
-    s->accepted_ms = s->last_rx_ms = now;
+    s->accepted_ms = s->last_rx_ms = s->now_ms = now;
     int busy = (ua_count_from(srv, s->akey_hash) >= cfg->max_unauth_per_addr &&
                 !ua_evict(srv, s->akey_hash, now)) ||
                (srv->nunauth >= max_unauth && !ua_evict(srv, 0, now)) ||
@@ -1975,16 +1877,15 @@ int sk_session_accept(sk_server *srv)
         sk_server_note(srv, SK_UA_BUSY, s->akey);
         send_error(s, 0, -SK_E_BUSY, NULL);
         session_drop(s, "busy");
-        return 0;
+        return;
     }
     s->counted = 1;
     srv->nconn++;
     ua_link(s);
     sk_log(SK_LOG_DEBUG, "conn_open", "session=%llu peer=%s conns=%u", (unsigned long long)s->id,
            s->peer, srv->nconn);
-    uv_timer_start(&s->timer, on_timer, srv->cfg->handshake_timeout_ms, 0);
+    s->io->arm(s->io_ctx, srv->cfg->handshake_timeout_ms);
     read_start(s);
-    return 0;
 }
 
 /* ---- for replication (server/sk_repl.c) -------------------------------------------------- */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/check-conventions.sh lists each unbounded string write in code (and nothing in
 # comments, strings or longer names), each file or socket call in proto/ (and none in other
-# parts) and each call of the C library's allocator in proto/ or client-lib/src outside
-# proto/sk_alloc.c, and passes the real tree.
+# parts), each call of the C library's allocator in proto/ or client-lib/src outside
+# proto/sk_alloc.c and each use of libuv in the server's session logic (and none in its
+# driver), and passes the real tree.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check="$ROOT/scripts/check-conventions.sh"
 
@@ -45,10 +46,19 @@ C
 printf 'void *m(size_t n)\n{\n    return calloc(1, n);\n}\n' >"$tmp/proto/q.c"
 printf 'void *sk_amalloc(size_t n)\n{\n    return malloc(n);\n}\n' >"$tmp/proto/sk_alloc.c"
 printf 'void *n(size_t n)\n{\n    return malloc(n);\n}\n' >"$tmp/server/m.c"
+cat >"$tmp/server/sk_session.c" <<'C'
+/* uv_now(loop) in a comment is fine */
+#include <uv.h>
+static uint64_t now(struct sk_session *s)
+{
+    return uv_now(s->srv->loop) + s->uv_ms;
+}
+C
+printf '#include <uv.h>\nvoid c(uv_loop_t *l)\n{\n    uv_run(l, 0);\n}\n' >"$tmp/server/sk_conn.c"
 rc=0
 out=$("$check" --root "$tmp") || rc=$?
 [[ $rc -eq 1 ]] || fail "banned calls: exit $rc, expected 1"
-want=$'check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)\nserver/a.c:8: strcpy(d, s);\ntests/b.c:3: sprintf(b, "%d", 1);\ncheck-conventions: file or socket I/O in proto/\nproto/p.c:3: int fd = open(path, 0);\ncheck-conventions: the C library\'s allocator in proto/ or client-lib/src (use sk_alloc.h)\nproto/q.c:3: return calloc(1, n);\nclient-lib/src/c.c:6: char *d = strdup(s);\nclient-lib/src/c.c:7: free(d);\ncheck-conventions: FAILED (see docs/DEVELOPING.md, Conventions)'
+want=$'check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)\nserver/a.c:8: strcpy(d, s);\ntests/b.c:3: sprintf(b, "%d", 1);\ncheck-conventions: file or socket I/O in proto/\nproto/p.c:3: int fd = open(path, 0);\ncheck-conventions: the C library\'s allocator in proto/ or client-lib/src (use sk_alloc.h)\nproto/q.c:3: return calloc(1, n);\nclient-lib/src/c.c:6: char *d = strdup(s);\nclient-lib/src/c.c:7: free(d);\ncheck-conventions: libuv in the session logic\nserver/sk_session.c:2: #include <uv.h>\nserver/sk_session.c:5: return uv_now(s->srv->loop) + s->uv_ms;\ncheck-conventions: FAILED (see docs/DEVELOPING.md, Conventions)'
 [[ "$out" == "$want" ]] || fail "listing: got
 $out"
 

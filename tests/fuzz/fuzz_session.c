@@ -470,8 +470,8 @@ static void server_start(void)
     }
     /* SIGINT and SIGTERM stay libFuzzer's (stop, print the figures): as the server's shutdown
      * they closed the connection under a handshake, reported as a crash. */
-    uv_signal_stop(&G.srv.sig_int);
-    uv_signal_stop(&G.srv.sig_term);
+    uv_signal_stop(&G.srv.uv->sig_int);
+    uv_signal_stop(&G.srv.uv->sig_term);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     /* A store thrown away every few thousand inputs need not survive a power cut: the commits
@@ -480,7 +480,7 @@ static void server_start(void)
         die("mdb_env_set_flags");
     struct sockaddr_storage ss;
     int sl = sizeof(ss);
-    if (uv_tcp_getsockname(&G.srv.listener, (struct sockaddr *)&ss, &sl) != 0)
+    if (uv_tcp_getsockname(&G.srv.uv->listener, (struct sockaddr *)&ss, &sl) != 0)
         die("getsockname");
     G.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     sk_worker w;
