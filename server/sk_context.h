@@ -4,7 +4,7 @@
  * listener and the shutdown (sk_server.c) fill it in; sessions (sk_session.c) read and update it
  * through this header alone, so a session never depends on the code that accepts and stops it.
  * Free of libuv: the loop's handles are the server's (struct sk_server_uv, sk_server.h), so the
- * session logic builds and runs without a loop.
+ * session logic builds and runs without a loop (tests/unit/test_session_logic.c).
  */
 #ifndef SK_CONTEXT_H
 #define SK_CONTEXT_H
