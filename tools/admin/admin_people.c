@@ -174,15 +174,41 @@ static const char *role_name(uint32_t r)
     }
 }
 
-typedef struct wl_ctx {
+/* A listing of workers or devices: a row per item, or one JSON array. */
+typedef struct row_ctx {
     sk_admin *a;
     sk_jw w;
     size_t n;
-} wl_ctx;
+} row_ctx;
+
+/* Open the store and print what list gives, as text rows or (--json) one array; what names
+ * the items in an error. */
+static int print_rows(sk_admin *a, int (*list)(row_ctx *c), const char *what)
+{
+    row_ctx c;
+    sk_buf b = SK_BUF_INIT;
+    int rc = sk_admin_open(a, 1);
+    if (rc)
+        return rc;
+    memset(&c, 0, sizeof(c));
+    c.a = a;
+    sk_jw_init(&c.w, &b, 0);
+    if (a->json)
+        sk_jw_arr_begin(&c.w);
+    rc = list(&c);
+    if (a->json) {
+        sk_jw_arr_end(&c.w);
+        print_json(&b);
+    }
+    sk_buf_free(&b);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list %s: %s", what, sk_err_text(rc));
+    return 0;
+}
 
 static int worker_row(const sk_worker *wk, void *p)
 {
-    wl_ctx *c = p;
+    row_ctx *c = p;
     char dbuf[32];
     const char *d =
         wk->district ? sk_admin_district_name(c->a, wk->district, dbuf, sizeof(dbuf)) : "all";
@@ -202,6 +228,11 @@ static int worker_row(const sk_worker *wk, void *p)
     }
     c->n++;
     return 0;
+}
+
+static int list_workers(row_ctx *c)
+{
+    return sk_store_worker_list(c->a->store, worker_row, c);
 }
 
 /* "worker=ID" for an audit detail (static buffer: one call per command). */
@@ -225,24 +256,7 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
     if (strcmp(verb, "list") == 0) {
         if (np != 1 || role_s || district_s)
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "list takes no arguments");
-        if ((rc = sk_admin_open(a, 1)))
-            return rc;
-        wl_ctx c;
-        sk_buf b = SK_BUF_INIT;
-        memset(&c, 0, sizeof(c));
-        c.a = a;
-        sk_jw_init(&c.w, &b, 0);
-        if (a->json)
-            sk_jw_arr_begin(&c.w);
-        rc = sk_store_worker_list(a->store, worker_row, &c);
-        if (a->json) {
-            sk_jw_arr_end(&c.w);
-            print_json(&b);
-        }
-        sk_buf_free(&b);
-        if (rc)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list workers: %s", sk_err_text(rc));
-        return 0;
+        return print_rows(a, list_workers, "workers");
     }
     if (strcmp(verb, "add") != 0 && strcmp(verb, "disable") != 0)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
@@ -596,15 +610,9 @@ static const char k_device_help[] =
     "connection gets WIPE instead of WELCOME. On WIPE the device erases its local data; changes\n"
     "it had not pushed are lost by design.\n";
 
-typedef struct dl_ctx {
-    sk_admin *a;
-    sk_jw w;
-    size_t n;
-} dl_ctx;
-
 static int device_row(const sk_device_info *d, void *p)
 {
-    dl_ctx *c = p;
+    row_ctx *c = p;
     char seen[32], made[32];
     sk_sample_format_time(d->last_seen_ms, seen);
     sk_sample_format_time(d->created_ms, made);
@@ -633,6 +641,11 @@ static int device_row(const sk_device_info *d, void *p)
     return 0;
 }
 
+static int list_devices(row_ctx *c)
+{
+    return sk_store_device_list(c->a->store, device_row, c);
+}
+
 int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
 {
     const char *pos[2];
@@ -643,24 +656,7 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
     if (strcmp(pos[0], "list") == 0) {
         if (np != 1)
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "device list takes no arguments");
-        if ((rc = sk_admin_open(a, 1)))
-            return rc;
-        dl_ctx c;
-        sk_buf b = SK_BUF_INIT;
-        memset(&c, 0, sizeof(c));
-        c.a = a;
-        sk_jw_init(&c.w, &b, 0);
-        if (a->json)
-            sk_jw_arr_begin(&c.w);
-        rc = sk_store_device_list(a->store, device_row, &c);
-        if (a->json) {
-            sk_jw_arr_end(&c.w);
-            print_json(&b);
-        }
-        sk_buf_free(&b);
-        if (rc)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list devices: %s", sk_err_text(rc));
-        return 0;
+        return print_rows(a, list_devices, "devices");
     }
     if (strcmp(pos[0], "revoke") != 0)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown device action '%s' (list, revoke)",
@@ -984,7 +980,7 @@ int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv)
                                  sk_err_text(rc));
         printf("last sync per device:\n");
     }
-    dl_ctx dc;
+    row_ctx dc;
     memset(&dc, 0, sizeof(dc));
     dc.a = a;
     dc.w = w;
