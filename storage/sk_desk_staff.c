@@ -52,44 +52,37 @@ int sk_ct_equal(const void *a, const void *b, size_t n)
     return CRYPTO_memcmp(a, b, n) == 0;
 }
 
-void sk_b64url(const uint8_t *p, size_t n, char *out, size_t cap)
+/* p in groups of bits (6 or 5) from the alphabet al, unpadded, cut to fit cap with its NUL. */
+static void encode_bits(const uint8_t *p, size_t n, const char *al, int bits_per, char *out,
+                        size_t cap)
 {
-    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const uint32_t mask = (1u << bits_per) - 1;
     size_t o = 0;
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < n && o + 1 < cap; i++) {
         acc = (acc << 8) | p[i];
         bits += 8;
-        while (bits >= 6 && o + 1 < cap) {
-            out[o++] = al[(acc >> (bits - 6)) & 63];
-            bits -= 6;
+        while (bits >= bits_per && o + 1 < cap) {
+            out[o++] = al[(acc >> (bits - bits_per)) & mask];
+            bits -= bits_per;
         }
     }
     if (bits > 0 && o + 1 < cap)
-        out[o++] = al[(acc << (6 - bits)) & 63];
+        out[o++] = al[(acc << (bits_per - bits)) & mask];
     if (cap)
         out[o < cap ? o : cap - 1] = '\0';
 }
 
+void sk_b64url(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+    encode_bits(p, n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", 6, out,
+                cap);
+}
+
 void sk_base32(const uint8_t *p, size_t n, char *out, size_t cap)
 {
-    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n && o + 1 < cap; i++) {
-        acc = (acc << 8) | p[i];
-        bits += 8;
-        while (bits >= 5 && o + 1 < cap) {
-            out[o++] = al[(acc >> (bits - 5)) & 31];
-            bits -= 5;
-        }
-    }
-    if (bits > 0 && o + 1 < cap)
-        out[o++] = al[(acc << (5 - bits)) & 31];
-    if (cap)
-        out[o < cap ? o : cap - 1] = '\0';
+    encode_bits(p, n, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 5, out, cap);
 }
 
 /* ---- storage --------------------------------------------------------------------------- */
