@@ -171,7 +171,10 @@ static const char *keep_str(sakhi_record *rec, const char *p, size_t n)
     return s;
 }
 
-int sakhi_record_get_str(const char **out, sakhi_record *rec, const char *field)
+/* A reader at the value of rec's field named field, for a getter writing to out: 0,
+ * SAKHI_EINVAL for a NULL argument or no such field name, SAKHI_ENOTFOUND when the record has
+ * no value for it. */
+static int field_value(const void *out, const sakhi_record *rec, const char *field, sk_mp *m)
 {
     if (!out || !rec || !field)
         return SAKHI_EINVAL;
@@ -181,12 +184,18 @@ int sakhi_record_get_str(const char **out, sakhi_record *rec, const char *field)
     const sk_field *f = sk_record_field(&rec->view, fi->key);
     if (!f)
         return SAKHI_ENOTFOUND;
+    sk_mp_init(m, f->val, f->len);
+    return sk_mp_peek(m) == SK_MP_NIL ? SAKHI_ENOTFOUND : 0;
+}
+
+int sakhi_record_get_str(const char **out, sakhi_record *rec, const char *field)
+{
     sk_mp m;
     const char *p;
     uint32_t n;
-    sk_mp_init(&m, f->val, f->len);
-    if (sk_mp_peek(&m) == SK_MP_NIL)
-        return SAKHI_ENOTFOUND;
+    int rc = field_value(out, rec, field, &m);
+    if (rc)
+        return rc;
     if (sk_mp_read_str(&m, &p, &n))
         return SAKHI_EINVAL;
     const char *s = keep_str(rec, p, n);
@@ -198,36 +207,16 @@ int sakhi_record_get_str(const char **out, sakhi_record *rec, const char *field)
 
 int sakhi_record_get_uint(uint64_t *out, const sakhi_record *rec, const char *field)
 {
-    if (!out || !rec || !field)
-        return SAKHI_EINVAL;
-    const sk_field_info *fi = field_named(field);
-    if (!fi)
-        return SAKHI_EINVAL;
-    const sk_field *f = sk_record_field(&rec->view, fi->key);
-    if (!f)
-        return SAKHI_ENOTFOUND;
     sk_mp m;
-    sk_mp_init(&m, f->val, f->len);
-    if (sk_mp_peek(&m) == SK_MP_NIL)
-        return SAKHI_ENOTFOUND;
-    return sk_mp_read_uint(&m, out) ? SAKHI_EINVAL : 0;
+    int rc = field_value(out, rec, field, &m);
+    return rc ? rc : sk_mp_read_uint(&m, out) ? SAKHI_EINVAL : 0;
 }
 
 int sakhi_record_get_bool(int *out, const sakhi_record *rec, const char *field)
 {
-    if (!out || !rec || !field)
-        return SAKHI_EINVAL;
-    const sk_field_info *fi = field_named(field);
-    if (!fi)
-        return SAKHI_EINVAL;
-    const sk_field *f = sk_record_field(&rec->view, fi->key);
-    if (!f)
-        return SAKHI_ENOTFOUND;
     sk_mp m;
-    sk_mp_init(&m, f->val, f->len);
-    if (sk_mp_peek(&m) == SK_MP_NIL)
-        return SAKHI_ENOTFOUND;
-    return sk_mp_read_bool(&m, out) ? SAKHI_EINVAL : 0;
+    int rc = field_value(out, rec, field, &m);
+    return rc ? rc : sk_mp_read_bool(&m, out) ? SAKHI_EINVAL : 0;
 }
 
 size_t sakhi_record_followup_count(const sakhi_record *rec)
