@@ -344,8 +344,7 @@ static long utf8_count(const char *s, size_t n)
 
 /* ---- validation --------------------------------------------------------------------------- */
 
-__attribute__((format(printf, 4, 5))) static int fail(sk_case_error *err, int code, uint32_t field,
-                                                      const char *fmt, ...)
+int sk_case_fail(sk_case_error *err, int code, uint32_t field, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
@@ -358,7 +357,7 @@ __attribute__((format(printf, 4, 5))) static int fail(sk_case_error *err, int co
     return code;
 }
 
-#define INVALID(err, key, ...) fail(err, -SK_E_INVALID, key, __VA_ARGS__)
+#define INVALID(err, key, ...) sk_case_fail(err, -SK_E_INVALID, key, __VA_ARGS__)
 
 /* Each checker: 0 when absent (*present = 0) or valid (*present = 1), else -SK_E_INVALID. */
 
@@ -1238,8 +1237,8 @@ int sk_case_derive_minor(sk_record *r, uint64_t at_ms, sk_hlc hlc, uint64_t ver)
 
 /* ---- permissions and workflow ------------------------------------------------------------- */
 
-#define FORBID(err, key, ...) fail(err, -SK_E_FORBIDDEN, key, __VA_ARGS__)
-#define BAD_STEP(err, key, ...) fail(err, -SK_E_TRANSITION, key, __VA_ARGS__)
+#define FORBID(err, key, ...) sk_case_fail(err, -SK_E_FORBIDDEN, key, __VA_ARGS__)
+#define BAD_STEP(err, key, ...) sk_case_fail(err, -SK_E_TRANSITION, key, __VA_ARGS__)
 
 static const sk_field *change_field(const sk_change *c, uint32_t key)
 {

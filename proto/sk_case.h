@@ -251,6 +251,10 @@ typedef struct sk_case_error {
     char msg[160];  /* "age: must be between 0 and 120" */
 } sk_case_error;
 
+/* Fill err (when not NULL) with code, field and the message; returns code. */
+__attribute__((format(printf, 4, 5))) int sk_case_fail(sk_case_error *err, int code, uint32_t field,
+                                                       const char *fmt, ...);
+
 /* Validate the full state of a referral (after merge): required fields, types, ranges,
  * cross-field rules (minor vs age, other-concern text, consent). Unknown field keys are allowed
  * (newer schema). Returns 0 or -SK_E_INVALID with err filled. */

@@ -24,21 +24,8 @@
 #define LIM_REASON 256
 #define LIM_WORKER 64
 
-__attribute__((format(printf, 4, 5))) static int fail(sk_case_error *err, int code, uint32_t field,
-                                                      const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        err->code = code;
-        err->field = field;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-#define INVALID(err, key, ...) fail(err, -SK_E_INVALID, key, __VA_ARGS__)
-#define BAD_STEP(err, key, ...) fail(err, -SK_E_TRANSITION, key, __VA_ARGS__)
+#define INVALID(err, key, ...) sk_case_fail(err, -SK_E_INVALID, key, __VA_ARGS__)
+#define BAD_STEP(err, key, ...) sk_case_fail(err, -SK_E_TRANSITION, key, __VA_ARGS__)
 #define TRY(x)                                                                                     \
     do {                                                                                           \
         int rc_ = (x);                                                                             \
@@ -78,15 +65,21 @@ const char *sk_cw_from_states(uint32_t kind)
 
 /* ---- building values ---------------------------------------------------------------------- */
 
+/* Set field key of c to the value packed in b, and free b. */
+static int set_packed(sk_change *c, uint32_t key, sk_buf *b)
+{
+    int rc = b->oom ? -SK_E_NOMEM : sk_change_set(c, key, b->data, (uint32_t)b->len);
+    sk_buf_free(b);
+    return rc;
+}
+
 static int put_uint(sk_change *c, uint32_t key, uint64_t v)
 {
     sk_buf b = SK_BUF_INIT_A(c->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     msgpack_pack_uint64(&pk, v);
-    int rc = b.oom ? -SK_E_NOMEM : sk_change_set(c, key, b.data, (uint32_t)b.len);
-    sk_buf_free(&b);
-    return rc;
+    return set_packed(c, key, &b);
 }
 
 /* A string value, or nil for NULL. */
@@ -96,9 +89,7 @@ static int put_str(sk_change *c, uint32_t key, const char *s)
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     sk_pack_cstr(&pk, s);
-    int rc = b.oom ? -SK_E_NOMEM : sk_change_set(c, key, b.data, (uint32_t)b.len);
-    sk_buf_free(&b);
-    return rc;
+    return set_packed(c, key, &b);
 }
 
 static int put_str_array(sk_change *c, uint32_t key, const char *one)
@@ -109,91 +100,74 @@ static int put_str_array(sk_change *c, uint32_t key, const char *one)
     msgpack_pack_array(&pk, one && one[0] ? 1 : 0);
     if (one && one[0])
         sk_pack_cstr(&pk, one);
-    int rc = b.oom ? -SK_E_NOMEM : sk_change_set(c, key, b.data, (uint32_t)b.len);
-    sk_buf_free(&b);
+    return set_packed(c, key, &b);
+}
+
+/* Begin an entry of nkeys keys in b: who wrote it, its text when with_text (the caller counts
+ * it in nkeys) and when. */
+static void entry_begin(msgpack_packer *pk, sk_buf *b, uint32_t nkeys, const char *by,
+                        int with_text, const char *text, uint64_t now_ms)
+{
+    sk_packer_init(pk, b);
+    msgpack_pack_map(pk, nkeys);
+    msgpack_pack_uint32(pk, SK_ENTRY_BY);
+    sk_pack_cstr(pk, by);
+    if (with_text) {
+        msgpack_pack_uint32(pk, SK_ENTRY_TEXT);
+        sk_pack_cstr(pk, text);
+    }
+    msgpack_pack_uint32(pk, SK_ENTRY_AT);
+    msgpack_pack_uint64(pk, now_ms);
+}
+
+/* Add the entry packed in b to list of c under a new id (into id_out when not NULL); free b. */
+static int entry_add(sk_change *c, uint32_t list, sk_buf *b, uint64_t now_ms, sk_id *id_out)
+{
+    sk_id id;
+    int rc = b->oom ? -SK_E_NOMEM : sk_id_new(&id, now_ms);
+    if (rc == 0)
+        rc = sk_change_add_entry(c, &id, list, b->data, (uint32_t)b->len);
+    sk_buf_free(b);
+    if (rc == 0 && id_out)
+        *id_out = id;
     return rc;
 }
 
 static int add_task(sk_change *c, const char *by, const char *text, const char *for_w, uint64_t due,
                     uint32_t kind, uint64_t now_ms, sk_id *id_out)
 {
-    sk_id id;
     sk_buf b = SK_BUF_INIT_A(c->alloc);
     msgpack_packer pk;
-    int rc = sk_id_new(&id, now_ms);
-    if (rc)
-        return rc;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_map(&pk, 6);
-    msgpack_pack_uint32(&pk, SK_ENTRY_BY);
-    sk_pack_cstr(&pk, by);
-    msgpack_pack_uint32(&pk, SK_ENTRY_TEXT);
-    sk_pack_cstr(&pk, text);
-    msgpack_pack_uint32(&pk, SK_ENTRY_AT);
-    msgpack_pack_uint64(&pk, now_ms);
+    entry_begin(&pk, &b, 6, by, 1, text, now_ms);
     msgpack_pack_uint32(&pk, SK_ENTRY_FOR);
     sk_pack_cstr(&pk, for_w);
     msgpack_pack_uint32(&pk, SK_ENTRY_DUE);
     msgpack_pack_uint64(&pk, due);
     msgpack_pack_uint32(&pk, SK_ENTRY_KIND);
     msgpack_pack_uint32(&pk, kind);
-    rc = b.oom ? -SK_E_NOMEM : sk_change_add_entry(c, &id, SK_LIST_TASK, b.data, (uint32_t)b.len);
-    sk_buf_free(&b);
-    if (rc == 0 && id_out)
-        *id_out = id;
-    return rc;
+    return entry_add(c, SK_LIST_TASK, &b, now_ms, id_out);
 }
 
 static int add_note(sk_change *c, const char *by, const char *text, uint64_t now_ms)
 {
-    sk_id id;
     sk_buf b = SK_BUF_INIT_A(c->alloc);
     msgpack_packer pk;
-    int rc = sk_id_new(&id, now_ms);
-    if (rc)
-        return rc;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_map(&pk, 3);
-    msgpack_pack_uint32(&pk, SK_ENTRY_BY);
-    sk_pack_cstr(&pk, by);
-    msgpack_pack_uint32(&pk, SK_ENTRY_TEXT);
-    sk_pack_cstr(&pk, text);
-    msgpack_pack_uint32(&pk, SK_ENTRY_AT);
-    msgpack_pack_uint64(&pk, now_ms);
-    rc = b.oom ? -SK_E_NOMEM
-               : sk_change_add_entry(c, &id, SK_LIST_CASENOTE, b.data, (uint32_t)b.len);
-    sk_buf_free(&b);
-    return rc;
+    entry_begin(&pk, &b, 3, by, 1, text, now_ms);
+    return entry_add(c, SK_LIST_CASENOTE, &b, now_ms, NULL);
 }
 
 static int add_task_update(sk_change *c, const char *by, const sk_id *task, uint32_t state,
                            const char *note, uint64_t now_ms)
 {
-    sk_id id;
     sk_buf b = SK_BUF_INIT_A(c->alloc);
     msgpack_packer pk;
-    int rc = sk_id_new(&id, now_ms);
-    if (rc)
-        return rc;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_map(&pk, note && note[0] ? 5 : 4);
-    msgpack_pack_uint32(&pk, SK_ENTRY_BY);
-    sk_pack_cstr(&pk, by);
-    if (note && note[0]) {
-        msgpack_pack_uint32(&pk, SK_ENTRY_TEXT);
-        sk_pack_cstr(&pk, note);
-    }
-    msgpack_pack_uint32(&pk, SK_ENTRY_AT);
-    msgpack_pack_uint64(&pk, now_ms);
+    entry_begin(&pk, &b, note && note[0] ? 5 : 4, by, note && note[0], note, now_ms);
     msgpack_pack_uint32(&pk, SK_ENTRY_TASK);
     msgpack_pack_bin(&pk, 16);
     msgpack_pack_bin_body(&pk, task->b, 16);
     msgpack_pack_uint32(&pk, SK_ENTRY_STATE);
     msgpack_pack_uint32(&pk, state);
-    rc = b.oom ? -SK_E_NOMEM
-               : sk_change_add_entry(c, &id, SK_LIST_TASK_UPDATE, b.data, (uint32_t)b.len);
-    sk_buf_free(&b);
-    return rc;
+    return entry_add(c, SK_LIST_TASK_UPDATE, &b, now_ms, NULL);
 }
 
 /* ---- checks ------------------------------------------------------------------------------- */
@@ -498,11 +472,11 @@ int sk_cw_build(const sk_cw_op *op, const sk_actor *actor, const sk_record *cur,
     if (!op || !actor || !c)
         return INVALID(err, 0, "operation: missing");
     if (actor->role != SK_ROLE_STAFF && actor->role != SK_ROLE_ADMIN)
-        return fail(err, -SK_E_FORBIDDEN, 0, "operation: only centre staff may do this");
+        return sk_case_fail(err, -SK_E_FORBIDDEN, 0, "operation: only centre staff may do this");
     if (!cur || cur->version == 0)
-        return fail(err, -SK_E_NOT_FOUND, 0, "record: no such record");
+        return sk_case_fail(err, -SK_E_NOT_FOUND, 0, "record: no such record");
     if (cur->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
-        return fail(err, -SK_E_GONE, 0, "record: deleted or erased");
+        return sk_case_fail(err, -SK_E_GONE, 0, "record: deleted or erased");
     TRY(build_ops(op, actor, cur, cfg, now_ms, c, outcome, err));
     return sk_case_check_change_policy(actor, cur, c, &cfg->policy, err);
 }
