@@ -1095,6 +1095,32 @@ static int on_version(sk_desk *d, h2o_req_t *req)
     return 0;
 }
 
+/* The pages a signed-in GET opens: route, whether only an administrator may (titled so in the
+ * refusal), and whether a visitor without a session is sent to the login page for it. */
+typedef struct desk_page {
+    const char *path;
+    int route;
+    int admin_only;
+    sk_desk_msg title;
+    int to_login;
+} desk_page;
+
+static const desk_page k_pages[] = {
+    {"/worklist", R_WORKLIST, 0, T_TITLE, 1}, {"/case", R_CASE, 0, T_TITLE, 1},
+    {"/tasks", R_TASKS, 0, T_TITLE, 1},       {"/alerts", R_ALERTS, 0, T_TITLE, 1},
+    {"/search", R_SEARCH, 0, T_TITLE, 1},     {"/devices", R_DEVICES, 1, T_DEVICES, 1},
+    {"/report", R_REPORT, 0, T_TITLE, 1},     {"/report.csv", R_REPORT_CSV, 0, T_TITLE, 0},
+    {"/audit", R_AUDIT, 1, T_AUDIT, 1},
+};
+
+static const desk_page *page_of(h2o_req_t *req)
+{
+    for (size_t i = 0; i < sizeof(k_pages) / sizeof(k_pages[0]); i++)
+        if (path_is(req, k_pages[i].path))
+            return &k_pages[i];
+    return NULL;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     sk_desk *d = ((desk_handler *)self)->d;
@@ -1176,10 +1202,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     desk_sess *s = sess_find(d, req, now);
     if (!s) {
-        if (get &&
-            (path_is(req, "/") || path_is(req, "/worklist") || path_is(req, "/case") ||
-             path_is(req, "/tasks") || path_is(req, "/alerts") || path_is(req, "/search") ||
-             path_is(req, "/devices") || path_is(req, "/report") || path_is(req, "/audit"))) {
+        const desk_page *pg = get ? page_of(req) : NULL;
+        if (get && (path_is(req, "/") || (pg && pg->to_login))) {
             send_redirect(req, "/login");
             return 0;
         }
@@ -1188,33 +1212,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (get && path_is(req, "/"))
         return send_redirect(req, "/worklist"), 0;
-    if (get && path_is(req, "/worklist"))
-        return start_page(d, req, s, R_WORKLIST);
-    if (get && path_is(req, "/case"))
-        return start_page(d, req, s, R_CASE);
-    if (get && path_is(req, "/tasks"))
-        return start_page(d, req, s, R_TASKS);
-    if (get && path_is(req, "/alerts"))
-        return start_page(d, req, s, R_ALERTS);
-    if (get && path_is(req, "/search"))
-        return start_page(d, req, s, R_SEARCH);
-    if (get && path_is(req, "/devices")) {
-        if (s->who.role != SK_DESK_ADMIN) {
-            send_message(req, 403, s->who.lang, T_DEVICES, T_ADMIN_ONLY);
+    const desk_page *pg = get ? page_of(req) : NULL;
+    if (pg) {
+        if (pg->admin_only && s->who.role != SK_DESK_ADMIN) {
+            send_message(req, 403, s->who.lang, pg->title, T_ADMIN_ONLY);
             return 0;
         }
-        return start_page(d, req, s, R_DEVICES);
-    }
-    if (get && path_is(req, "/report"))
-        return start_page(d, req, s, R_REPORT);
-    if (get && path_is(req, "/report.csv"))
-        return start_page(d, req, s, R_REPORT_CSV);
-    if (get && path_is(req, "/audit")) {
-        if (s->who.role != SK_DESK_ADMIN) {
-            send_message(req, 403, s->who.lang, T_AUDIT, T_ADMIN_ONLY);
-            return 0;
-        }
-        return start_page(d, req, s, R_AUDIT);
+        return start_page(d, req, s, pg->route);
     }
     if (post && path_is(req, "/devices/revoke"))
         return on_device_post(d, req, s, SK_DESK_OP_REVOKE);
