@@ -1,6 +1,5 @@
 package org.sakhisync;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -45,16 +44,11 @@ class BackgroundSyncTest {
 
     @AfterAll
     static void stop() throws Exception {
-        if (device != null)
-            device.close();
-        if (server != null)
-            server.close();
-        TestSupport.removeTree(dir);
-        assertArrayEquals(new long[] {0, 0}, TestSupport.nativeCounts());
+        TestSupport.finish(device, server, dir);
     }
 
     private static SyncOptions quick() {
-        return new SyncOptions().connectTimeoutMs(5000).ioTimeoutMs(20000);
+        return TestSupport.quickSync();
     }
 
     @Test

@@ -1,5 +1,7 @@
 package org.sakhisync;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -64,5 +66,21 @@ final class TestSupport {
 
     static long[] nativeCounts() {
         return Native.debugCounts();
+    }
+
+    /* Sync options with timeouts that fit a loaded test machine. */
+    static SyncOptions quickSync() {
+        return new SyncOptions().connectTimeoutMs(5000).ioTimeoutMs(20000);
+    }
+
+    /* A test class's end: close its device and server (either may be null), remove its directory,
+     * and check that no native object or store handle was left behind. */
+    static void finish(SakhiClient device, TestServer server, Path dir) throws Exception {
+        if (device != null)
+            device.close();
+        if (server != null)
+            server.close();
+        removeTree(dir);
+        assertArrayEquals(new long[] {0, 0}, nativeCounts());
     }
 }
