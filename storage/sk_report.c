@@ -390,45 +390,43 @@ int sk_report_run_txn(sk_store *s, MDB_txn *txn, sk_report *rp)
     return sk_report_run_for_txn(s, txn, NULL, rp);
 }
 
+typedef struct run_ctx {
+    sk_store *s;
+    MDB_txn *txn;
+    const sk_actor *viewer;
+    sk_report *rp;
+    past_buf pb; /* reused for each record */
+} run_ctx;
+
+/* Count one record the viewer may see, with the earlier values its history kept. */
+static int count_record(const sk_record *r, void *payload)
+{
+    run_ctx *c = payload;
+    past_buf *pb = &c->pb;
+    int rc = 0;
+    if (c->viewer && !sk_case_may_see(c->viewer, r))
+        return 0;
+    pb->n = 0;
+    pb->bytes.len = 0;
+    if (!(r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)))
+        rc = sk_store_history_list_txn(c->s, c->txn, &r->id, collect_past, pb);
+    if (!rc && pb->bytes.oom)
+        rc = -SK_E_NOMEM;
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < pb->n; i++)
+        pb->v[i].val = pb->v[i].len ? pb->bytes.data + (uintptr_t)pb->v[i].val : NULL;
+    return sk_report_add(c->rp, r, pb->v, pb->n);
+}
+
 int sk_report_run_for_txn(sk_store *s, MDB_txn *txn, const sk_actor *viewer, sk_report *rp)
 {
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    past_buf pb = {NULL, 0, 0, SK_BUF_INIT};
-    int rc = sk_report_districts_txn(rp, s, txn), mrc;
-    if (rc || (rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(s), &cur))))
-        return rc;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        sk_record r;
-        sk_record_init(&r);
-        if ((rc = sk_store_record_decode(s, &k, &v, &r)))
-            goto out;
-        pb.n = 0;
-        pb.bytes.len = 0;
-        if (viewer && !sk_case_may_see(viewer, &r)) {
-            sk_record_free(&r);
-            continue;
-        }
-        if (!(r.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)))
-            rc = sk_store_history_list_txn(s, txn, &r.id, collect_past, &pb);
-        if (!rc && pb.bytes.oom)
-            rc = -SK_E_NOMEM;
-        if (!rc) {
-            for (size_t i = 0; i < pb.n; i++)
-                pb.v[i].val = pb.v[i].len ? pb.bytes.data + (uintptr_t)pb.v[i].val : NULL;
-            rc = sk_report_add(rp, &r, pb.v, pb.n);
-        }
-        sk_record_free(&r);
-        if (rc)
-            goto out;
-    }
-    if (mrc != MDB_NOTFOUND)
-        rc = sk_store_mdb_err(mrc);
-out:
-    mdb_cursor_close(cur);
-    free(pb.v);
-    sk_buf_free(&pb.bytes);
+    run_ctx c = {s, txn, viewer, rp, {NULL, 0, 0, SK_BUF_INIT}};
+    int rc = sk_report_districts_txn(rp, s, txn);
+    if (!rc)
+        rc = sk_store_records_each_txn(s, txn, count_record, &c);
+    free(c.pb.v);
+    sk_buf_free(&c.pb.bytes);
     return rc;
 }
 

@@ -1721,6 +1721,31 @@ int sk_store_record_get_txn(sk_store *s, MDB_txn *txn, const sk_id *id, sk_recor
     return sk_store_record_decode(s, &k, &v, r);
 }
 
+int sk_store_records_each_txn(sk_store *s, MDB_txn *txn,
+                              int (*cb)(const sk_record *r, void *payload), void *payload)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = sk_store_mdb_err(mdb_cursor_open(txn, s->records, &cur)), mrc;
+    if (rc)
+        return rc;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sk_record r;
+        sk_record_init(&r);
+        /* Values are sealed at rest (per-record keys): decoding opens them. */
+        if (!(rc = sk_store_record_decode(s, &k, &v, &r)))
+            rc = cb(&r, payload);
+        sk_record_free(&r);
+        if (rc)
+            break;
+    }
+    if (!rc && mrc != MDB_NOTFOUND)
+        rc = sk_store_mdb_err(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 int sk_store_record_decode(sk_store *s, const MDB_val *key, const MDB_val *val, sk_record *r)
 {
     MDB_val v = *val;

@@ -312,6 +312,11 @@ int sk_store_history_list_txn(sk_store *s, MDB_txn *txn, const sk_id *id,
  * (tools that walk the records DBI with their own cursor must use this, not sk_record_unpack).
  * -SK_E_STORE_IO when it does not decode or its key was shredded. */
 int sk_store_record_decode(sk_store *s, const MDB_val *key, const MDB_val *val, sk_record *r);
+/* Calls cb for each record of txn in id order, decoded (tombstones and erased records too: check
+ * r->flags); a non-zero return from cb stops and is returned, as is a record that does not
+ * decode. */
+int sk_store_records_each_txn(sk_store *s, MDB_txn *txn,
+                              int (*cb)(const sk_record *r, void *payload), void *payload);
 /* The record as stored (tests, tools). */
 int sk_store_record_get(sk_store *s, const sk_id *id, sk_record *r);
 /* Count of records and the last seq given (tests, tools). */

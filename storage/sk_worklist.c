@@ -120,11 +120,55 @@ int sk_worklist_task_cmp(const void *a, const void *b)
     return c ? c : memcmp(x->task.b, y->task.b, sizeof(x->task.b));
 }
 
-static int push_task(sk_worklist_task **arr, size_t *n, size_t *cap, const sk_worklist_task *t)
+typedef struct tasks_ctx {
+    const sk_actor *viewer;
+    const char *for_worker;
+    uint64_t now_ms, window_ms;
+    sk_task_view *tv; /* TASKS_PER_RECORD of them, reused for each record */
+    sk_worklist_task *arr;
+    size_t n, cap;
+} tasks_ctx;
+
+/* The open tasks of one record the viewer may see (for for_worker, when set) into c->arr. */
+static int collect_tasks(const sk_record *r, void *payload)
 {
-    if (sk_grow(arr, cap, *n + 1, sizeof(**arr), 32))
-        return -SK_E_NOMEM;
-    (*arr)[(*n)++] = *t;
+    tasks_ctx *c = payload;
+    size_t nt = 0;
+    if ((r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) || !sk_case_may_see(c->viewer, r) ||
+        sk_case_tasks(r, c->tv, TASKS_PER_RECORD, &nt) != 0)
+        return 0;
+    char no[40] = "";
+    (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
+    int withheld = sk_case_is_minor(r) && !sk_case_may_see_identifying_rec(c->viewer, r);
+    for (size_t i = 0; i < nt && i < TASKS_PER_RECORD; i++) {
+        const sk_task_view *t = &c->tv[i];
+        if (t->state != SK_TASK_OPEN || t->for_len > SK_MAX_NAME)
+            continue;
+        if (c->for_worker && (t->for_len != strlen(c->for_worker) ||
+                              memcmp(t->for_worker, c->for_worker, t->for_len) != 0))
+            continue;
+        if (sk_grow(&c->arr, &c->cap, c->n + 1, sizeof(*c->arr), 32))
+            return -SK_E_NOMEM;
+        sk_worklist_task *w = &c->arr[c->n++];
+        memset(w, 0, sizeof(*w));
+        w->record = r->id;
+        w->task = t->id;
+        memcpy(w->case_no, no, sizeof(no));
+        memcpy(w->for_worker, t->for_worker, t->for_len);
+        w->due_ms = t->due;
+        w->kind = t->kind;
+        w->urgency = sk_task_urgency(t, c->now_ms, c->window_ms);
+        w->withheld = withheld;
+        if (!withheld && t->text) {
+            size_t tl = t->text_len;
+            if (tl > SK_WORKLIST_TEXT) {
+                tl = SK_WORKLIST_TEXT;
+                while (tl > 0 && ((unsigned char)t->text[tl] & 0xc0) == 0x80)
+                    tl--; /* do not cut a character in two */
+            }
+            memcpy(w->text, t->text, tl);
+        }
+    }
     return 0;
 }
 
@@ -132,75 +176,20 @@ int sk_worklist_tasks_txn(sk_store *s, MDB_txn *txn, const sk_actor *viewer, con
                           uint64_t now_ms, uint64_t window_ms, sk_worklist_task **out,
                           size_t *n_out)
 {
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    sk_worklist_task *arr = NULL;
-    size_t n = 0, cap = 0;
-    sk_task_view *tv = malloc(TASKS_PER_RECORD * sizeof(*tv));
-    int rc, mrc;
-    if (!tv)
+    tasks_ctx c = {viewer, for_worker, now_ms, window_ms, NULL, NULL, 0, 0};
+    int rc;
+    if (!(c.tv = malloc(TASKS_PER_RECORD * sizeof(*c.tv))))
         return -SK_E_NOMEM;
-    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(s), &cur))))
-        goto out;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        sk_record r;
-        size_t nt = 0;
-        sk_record_init(&r);
-        if ((rc = sk_store_record_decode(s, &k, &v, &r)))
-            goto out;
-        if (!(r.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) && sk_case_may_see(viewer, &r) &&
-            sk_case_tasks(&r, tv, TASKS_PER_RECORD, &nt) == 0) {
-            char no[40] = "";
-            (void)sk_case_get_str(&r, SK_F_CASE_NO, no, sizeof(no));
-            int withheld = sk_case_is_minor(&r) && !sk_case_may_see_identifying_rec(viewer, &r);
-            for (size_t i = 0; i < nt && i < TASKS_PER_RECORD && !rc; i++) {
-                const sk_task_view *t = &tv[i];
-                if (t->state != SK_TASK_OPEN || t->for_len > SK_MAX_NAME)
-                    continue;
-                if (for_worker && (t->for_len != strlen(for_worker) ||
-                                   memcmp(t->for_worker, for_worker, t->for_len) != 0))
-                    continue;
-                sk_worklist_task w;
-                memset(&w, 0, sizeof(w));
-                w.record = r.id;
-                w.task = t->id;
-                memcpy(w.case_no, no, sizeof(no));
-                memcpy(w.for_worker, t->for_worker, t->for_len);
-                w.due_ms = t->due;
-                w.kind = t->kind;
-                w.urgency = sk_task_urgency(t, now_ms, window_ms);
-                w.withheld = withheld;
-                if (!withheld && t->text) {
-                    size_t tl = t->text_len;
-                    if (tl > SK_WORKLIST_TEXT) {
-                        tl = SK_WORKLIST_TEXT;
-                        while (tl > 0 && ((unsigned char)t->text[tl] & 0xc0) == 0x80)
-                            tl--; /* do not cut a character in two */
-                    }
-                    memcpy(w.text, t->text, tl);
-                }
-                rc = push_task(&arr, &n, &cap, &w);
-            }
-        }
-        sk_record_free(&r);
-        if (rc)
-            goto out;
-    }
-    if (mrc != MDB_NOTFOUND)
-        rc = sk_store_mdb_err(mrc);
-out:
-    if (cur)
-        mdb_cursor_close(cur);
-    free(tv);
+    rc = sk_store_records_each_txn(s, txn, collect_tasks, &c);
+    free(c.tv);
     if (rc) {
-        free(arr);
+        free(c.arr);
         return rc;
     }
-    if (n)
-        qsort(arr, n, sizeof(*arr), sk_worklist_task_cmp);
-    *out = arr;
-    *n_out = n;
+    if (c.n)
+        qsort(c.arr, c.n, sizeof(*c.arr), sk_worklist_task_cmp);
+    *out = c.arr;
+    *n_out = c.n;
     return 0;
 }
 
@@ -212,6 +201,10 @@ typedef struct alert_ctx {
     sk_alert *pending; /* alerts of this record not yet cleared */
     size_t n, cap;
     const sk_record *r;
+    sk_store *s;
+    MDB_txn *txn;
+    int (*cb)(const sk_alert *al, void *payload);
+    void *payload;
 } alert_ctx;
 
 static int collect_alert(const sk_journal_entry *e, void *p)
@@ -243,43 +236,38 @@ static int collect_alert(const sk_journal_entry *e, void *p)
     return 0;
 }
 
+/* The alerts of one record the owner owns, handed to the caller's callback. */
+static int record_alerts(const sk_record *r, void *payload)
+{
+    alert_ctx *c = payload;
+    const sk_field *of = sk_record_field(r, SK_F_OWNER);
+    int rc = 0;
+    if (!of || (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) || !names(r, SK_F_OWNER, c->owner))
+        return 0;
+    c->r = r;
+    c->n = 0;
+    c->from_seq = of->ver; /* the change that made her the owner */
+    rc = sk_store_journal_list_txn(c->s, c->txn, &r->id, collect_alert, c);
+    for (size_t i = 0; !rc && i < c->n; i++)
+        rc = c->cb(&c->pending[i], c->payload);
+    return rc;
+}
+
 int sk_alerts_for_txn(sk_store *s, MDB_txn *txn, const char *owner, uint64_t since_ms,
                       int (*cb)(const sk_alert *al, void *payload), void *payload)
 {
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
     alert_ctx c;
-    int rc, mrc;
+    int rc;
+    if (!owner || !owner[0])
+        return 0;
     memset(&c, 0, sizeof(c));
     c.owner = owner;
     c.since_ms = since_ms;
-    if (!owner || !owner[0])
-        return 0;
-    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(s), &cur))))
-        return rc;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        sk_record r;
-        sk_record_init(&r);
-        if ((rc = sk_store_record_decode(s, &k, &v, &r)))
-            goto out;
-        const sk_field *of = sk_record_field(&r, SK_F_OWNER);
-        if (of && !(r.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) && names(&r, SK_F_OWNER, owner)) {
-            c.r = &r;
-            c.n = 0;
-            c.from_seq = of->ver; /* the change that made her the owner */
-            rc = sk_store_journal_list_txn(s, txn, &r.id, collect_alert, &c);
-            for (size_t i = 0; !rc && i < c.n; i++)
-                rc = cb(&c.pending[i], payload);
-        }
-        sk_record_free(&r);
-        if (rc)
-            goto out;
-    }
-    if (mrc != MDB_NOTFOUND)
-        rc = sk_store_mdb_err(mrc);
-out:
-    mdb_cursor_close(cur);
+    c.s = s;
+    c.txn = txn;
+    c.cb = cb;
+    c.payload = payload;
+    rc = sk_store_records_each_txn(s, txn, record_alerts, &c);
     free(c.pending);
     return rc;
 }

@@ -228,10 +228,6 @@ int sk_admin_cmd_audit(sk_admin *a, int argc, char **argv);
 /* Find a record by id text or case number inside txn. 0, or an exit status (message printed):
  * usage for text that is neither, failure when no such record. */
 int sk_admin_find_record(sk_admin *a, MDB_txn *txn, const char *text, sk_record *out);
-/* Call cb for every stored record (decoded) in id order; non-zero from cb stops and is returned.
- * A record that does not decode returns -SK_E_STORE_IO. */
-int sk_admin_each_record(sk_admin *a, MDB_txn *txn, int (*cb)(const sk_record *r, void *p),
-                         void *payload);
 
 /* Common front of the action commands (admin_records.c): parse argv against extra (at most 6
  * options) plus --as, require exactly npos_need positional arguments, open the store and resolve

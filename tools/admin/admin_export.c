@@ -370,7 +370,7 @@ int sk_admin_cmd_export(sk_admin *a, int argc, char **argv)
     MDB_txn *txn = NULL;
     rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn));
     if (!rc) {
-        rc = sk_admin_each_record(a, txn, export_row, &c);
+        rc = sk_store_records_each_txn(a->store, txn, export_row, &c);
         mdb_txn_abort(txn);
     }
     if (fflush(out) != 0)

@@ -23,36 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sk_admin_each_record(sk_admin *a, MDB_txn *txn, int (*cb)(const sk_record *r, void *p),
-                         void *payload)
-{
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    int rc = sk_store_mdb_err(mdb_cursor_open(txn, sk_store_dbi_records(a->store), &cur));
-    if (rc)
-        return rc;
-    int mrc;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        sk_record r;
-        sk_record_init(&r);
-        /* Values are sealed at rest (per-record keys): the store opens them. */
-        if (sk_store_record_decode(a->store, &k, &v, &r) != 0) {
-            sk_record_free(&r);
-            rc = -SK_E_STORE_IO;
-            break;
-        }
-        rc = cb(&r, payload);
-        sk_record_free(&r);
-        if (rc)
-            break;
-    }
-    if (!rc && mrc != MDB_NOTFOUND && mrc != 0)
-        rc = sk_store_mdb_err(mrc);
-    mdb_cursor_close(cur);
-    return rc;
-}
-
 typedef struct find_ctx {
     const char *case_no;
     sk_record *out;
@@ -94,7 +64,7 @@ int sk_admin_find_record(sk_admin *a, MDB_txn *txn, const char *text, sk_record 
     }
     if (looks_like_case_no(text)) {
         find_ctx f = {text, out, 0};
-        int rc = sk_admin_each_record(a, txn, find_case, &f);
+        int rc = sk_store_records_each_txn(a->store, txn, find_case, &f);
         if (rc < 0)
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read records: %s", sk_err_text(rc));
         if (!f.found)
@@ -204,7 +174,7 @@ int sk_admin_cmd_list(sk_admin *a, int argc, char **argv)
     MDB_txn *txn;
     if ((rc = sk_admin_read_begin(a, &txn)))
         return rc;
-    rc = sk_admin_each_record(a, txn, list_row, &c);
+    rc = sk_store_records_each_txn(a->store, txn, list_row, &c);
     mdb_txn_abort(txn);
     sk_buf_free(&b);
     if (rc)

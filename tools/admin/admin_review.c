@@ -384,7 +384,7 @@ int sk_admin_cmd_review(sk_admin *a, int argc, char **argv)
             sk_record_free(&r);
         } else {
             review_list_ctx c = {a, txn, &actor, utc, &b, 0};
-            rc = sk_admin_each_record(a, txn, review_row, &c);
+            rc = sk_store_records_each_txn(a->store, txn, review_row, &c);
         }
         mdb_txn_abort(txn);
         sk_buf_free(&b);

@@ -174,7 +174,7 @@ int sk_admin_cmd_cases(sk_admin *a, int argc, char **argv)
         printf("%-16s %-36s %-7s %-10s %-16s %-16s %-16s %5s %7s %s\n", "CASE", "ID", "DISTR.",
                "STATUS", "URGENCY", "OWNER", utc ? "CAPTURED (UTC)" : "CAPTURED (IST)", "TASKS",
                "OVERDUE", "FLAGS");
-    rc = sk_admin_each_record(a, txn, cases_row, &c);
+    rc = sk_store_records_each_txn(a->store, txn, cases_row, &c);
     mdb_txn_abort(txn);
     sk_buf_free(&b);
     if (rc)
