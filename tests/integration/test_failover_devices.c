@@ -86,14 +86,7 @@ static void device_uri(centre *k, const sk_ts *first, const char *first_pin, con
     snprintf(pins, sizeof(pins), "%s,%s", first_pin, second_pin);
     assert_int_equal(
         admin(&g, &k->p, "--json", "enroll-code", "fw1", "--addr", addrs, "--pin", pins, NULL), 0);
-    const char *u = strstr(g.o, "\"uri\":\"");
-    assert_non_null(u);
-    u += 7;
-    const char *e = strchr(u, '"');
-    assert_non_null(e);
-    assert_true((size_t)(e - u) < cap);
-    memcpy(uri, u, (size_t)(e - u));
-    uri[e - u] = '\0';
+    assert_int_equal(sk_admin_json_str(g.o, "uri", uri, cap), 0);
     sk_trepl_admin_done(&g);
     /* each address with its own pin, the form a 1.0 parser refuses rather than misreads */
     char want[128];

@@ -296,14 +296,7 @@ static void centre_uri(sk_admin_run *g, sk_ts *hub, const char *pin_hex, const c
     const char *args[] = {"--json", "enroll-code", "--centre", name, "--addr",
                           addr,     "--pin",       pin_hex,    NULL};
     assert_int_equal(admin_at(g, hub, args), 0);
-    const char *u = strstr(g->o, "\"uri\":\"");
-    assert_non_null(u);
-    u += 7;
-    const char *e = strchr(u, '"');
-    assert_non_null(e);
-    assert_true((size_t)(e - u) < cap);
-    memcpy(uri, u, (size_t)(e - u));
-    uri[e - u] = '\0';
+    assert_int_equal(sk_admin_json_str(g->o, "uri", uri, cap), 0);
 }
 
 typedef struct held_check {

@@ -159,3 +159,20 @@ int sk_admin_ts(const struct sk_ts *ts, const char *data, const char *const *arg
         free(t);
     return rc;
 }
+
+int sk_admin_json_str(const char *json, const char *key, char *out, size_t cap)
+{
+    char pat[64];
+    if (snprintf(pat, sizeof(pat), "\"%s\":\"", key) >= (int)sizeof(pat))
+        return -1;
+    const char *v = strstr(json, pat);
+    const char *e = v ? strchr(v + strlen(pat), '"') : NULL;
+    if (!e)
+        return -1;
+    v += strlen(pat);
+    if ((size_t)(e - v) >= cap)
+        return -1;
+    memcpy(out, v, (size_t)(e - v));
+    out[e - v] = '\0';
+    return 0;
+}

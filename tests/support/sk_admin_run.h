@@ -48,6 +48,9 @@ int sk_admin_ts(const struct sk_ts *ts, const char *data, const char *const *arg
 /* A whole file, NUL-terminated (caller frees); "" (allocated) when it cannot be read.
  * *len_out (may be NULL) gets its length. */
 char *sk_admin_slurp(const char *path, size_t *len_out);
+/* The string value of the first "key" in the JSON text json (a value without escapes, as
+ * sakhi-admin writes URIs and ids) into out. 0, or -1 when absent or longer than cap - 1. */
+int sk_admin_json_str(const char *json, const char *key, char *out, size_t cap);
 /* g->dir/name into out. */
 void sk_admin_path(const sk_admin_run *g, char *out, size_t cap, const char *name);
 

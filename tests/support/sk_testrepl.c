@@ -37,15 +37,8 @@ int sk_trepl_replica_uri(const sk_ts *p, const char *pin_hex, uint16_t port, cha
     snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)port);
     const char *args[] = {"--json", "enroll-code", "--replica", "--addr",
                           addr,     "--pin",       pin_hex,     NULL};
-    if (sk_trepl_admin_on(&g, p) == 0 && sk_admin_runv(&g, args) == 0) {
-        const char *u = strstr(g.o, "\"uri\":\"");
-        const char *e = u ? strchr(u + 7, '"') : NULL;
-        if (e && (size_t)(e - (u + 7)) < cap) {
-            memcpy(uri, u + 7, (size_t)(e - (u + 7)));
-            uri[e - (u + 7)] = '\0';
-            rc = 0;
-        }
-    }
+    if (sk_trepl_admin_on(&g, p) == 0 && sk_admin_runv(&g, args) == 0)
+        rc = sk_admin_json_str(g.o, "uri", uri, cap);
     sk_trepl_admin_done(&g);
     return rc;
 }
