@@ -158,12 +158,7 @@ static void test_wrong_signatures_never_lock_a_device(void **state)
     /* A full sync works. */
     assert_int_equal(sk_tc_connect(&a, f->ts.port), 0);
     assert_int_equal(sk_tc_auth(&a), 0);
-    sk_change ch;
-    sk_ack ack;
-    assert_int_equal(sk_tc_make_referral(&ch, 1, sk_ts_now_ms(), "x"), 0);
-    assert_int_equal(sk_tc_push(&a, &ch, 1, &ack), 0);
-    assert_int_equal(ack.status, SK_ACK_APPLIED);
-    sk_change_free(&ch);
+    assert_int_equal(sk_td_push_referral(&a, 1, "x", NULL), SK_ACK_APPLIED);
     sk_tc_free(&a);
     sk_tc_free(&b);
 }
@@ -420,12 +415,9 @@ static void test_audit_growth_never_fills_store(void **state)
     sk_fx *f = *state;
     sk_tc a;
     assert_int_equal(sk_td_tc(&a, &f->ts, "fw1", "a"), 0);
+    assert_int_equal(sk_td_push_referral(&a, 1, "x", NULL), SK_ACK_APPLIED);
     sk_change ch;
     sk_ack ack;
-    assert_int_equal(sk_tc_make_referral(&ch, 1, sk_ts_now_ms(), "x"), 0);
-    assert_int_equal(sk_tc_push(&a, &ch, 1, &ack), 0);
-    assert_int_equal(ack.status, SK_ACK_APPLIED);
-    sk_change_free(&ch);
     uint64_t last = 0, same = 0;
     int pulls = 0;
     while (pulls < 40000 && same < 3) {

@@ -265,12 +265,7 @@ static void test_flood_leaves_room_for_a_device(void **state)
             sk_sleep_ms(20);
     }
     assert_int_equal(rc, 0);
-    sk_change ch;
-    sk_ack ack;
-    assert_int_equal(sk_tc_make_referral(&ch, 1, sk_ts_now_ms(), "flood"), 0);
-    assert_int_equal(sk_tc_push(&real, &ch, 1, &ack), 0);
-    assert_int_equal(ack.status, SK_ACK_APPLIED);
-    sk_change_free(&ch);
+    assert_int_equal(sk_td_push_referral(&real, 1, "flood", NULL), SK_ACK_APPLIED);
     assert_int_equal(sk_tc_pull(&real, 0, 100, NULL, NULL, NULL, NULL, NULL), 0);
     uint64_t real_ms = sk_mono_ms() - r0;
 

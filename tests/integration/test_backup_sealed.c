@@ -24,6 +24,7 @@
 #include "sk_err.h"
 #include "sk_testclient.h"
 #include "sk_testserver.h"
+#include "sk_testdevice.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -98,22 +99,12 @@ static void path_in(char *out, size_t cap, const char *name)
  * through the real server (which is stopped again). */
 static void setup_centre(const char *const *server_extra)
 {
-    char code[SK_ENROLL_CODE_LEN + 1];
     sk_tc c;
-    sk_change ch;
-    sk_ack ack;
     assert_int_equal(admin("--data", g_ts.data, "init", NULL), 0);
     assert_int_equal(sk_ts_worker(&g_ts, "asha", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_code(&g_ts, "asha", 600000, code), 0);
     assert_int_equal(sk_ts_start(&g_ts, server_extra), 0);
-    sk_tc_init(&c);
-    assert_int_equal(sk_tc_connect(&c, g_ts.port), 0);
-    assert_int_equal(sk_tc_enroll(&c, code, "tablet"), 0);
-    assert_int_equal(sk_tc_make_referral(&ch, 1, sk_ts_now_ms(), CANARY), 0);
-    g_rec = ch.id;
-    assert_int_equal(sk_tc_push(&c, &ch, 1, &ack), 0);
-    assert_int_equal(ack.status, SK_ACK_APPLIED);
-    sk_change_free(&ch);
+    assert_int_equal(sk_td_tc(&c, &g_ts, "asha", "tablet"), 0);
+    assert_int_equal(sk_td_push_referral(&c, 1, CANARY, &g_rec), SK_ACK_APPLIED);
     sk_tc_free(&c);
     assert_int_equal(sk_ts_stop(&g_ts, 10000), 0);
 }

@@ -539,11 +539,7 @@ static void test_hub_refuses_identifying_and_strangers(void **state)
     assert_int_equal(type, SK_MSG_ERROR);
     assert_int_equal(code, SK_E_UNKNOWN_TYPE);
     /* nor push a referral there: a hub holds no identified case from anyone */
-    sk_change ch;
-    sk_ack ack;
-    assert_int_equal(sk_tc_make_referral(&ch, 1, sk_ts_now_ms(), "Padma Angmo Canary"), 0);
-    assert_int_equal(sk_tc_push(&field, &ch, 1, &ack), -SK_E_FORBIDDEN);
-    sk_change_free(&ch);
+    assert_int_equal(sk_td_push_referral(&field, 1, "Padma Angmo Canary", NULL), -SK_E_FORBIDDEN);
     sk_tc_free(&centre);
     sk_tc_free(&field);
     assert_int_equal(sk_ts_stop(&hub, 10000), 0);

@@ -31,6 +31,7 @@
 #include "sk_testclient.h"
 #include "sk_testrepl.h"
 #include "sk_testserver.h"
+#include "sk_testdevice.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -52,16 +53,9 @@ static uint64_t json_u64(const char *text, const char *key, const char *from)
 
 static void push_n(sk_tc *c, uint64_t first_op, int n, sk_id *ids)
 {
-    for (int i = 0; i < n; i++) {
-        sk_change ch;
-        sk_ack ack;
-        assert_int_equal(sk_tc_make_referral(&ch, first_op + (uint64_t)i, sk_ts_now_ms(), "rp"), 0);
-        if (ids)
-            ids[i] = ch.id;
-        assert_int_equal(sk_tc_push(c, &ch, 1, &ack), 0);
-        assert_int_equal(ack.status, SK_ACK_APPLIED);
-        sk_change_free(&ch);
-    }
+    for (int i = 0; i < n; i++)
+        assert_int_equal(sk_td_push_referral(c, first_op + (uint64_t)i, "rp", ids ? ids + i : NULL),
+                         SK_ACK_APPLIED);
 }
 
 typedef struct items {
@@ -470,9 +464,7 @@ static void test_failover_sync_partition(void **state)
     /* the old primary, still up and cut off, acknowledges nothing */
     assert_int_equal(sk_tc_connect(&dev, p.port), 0);
     assert_int_equal(sk_tc_auth(&dev), 0);
-    assert_int_equal(sk_tc_make_referral(&ch, 3, sk_ts_now_ms(), "rp"), 0);
-    assert_int_equal(sk_tc_push(&dev, &ch, 1, &ack), -SK_E_NOT_REPLICATED);
-    sk_change_free(&ch);
+    assert_int_equal(sk_td_push_referral(&dev, 3, "rp", NULL), -SK_E_NOT_REPLICATED);
     assert_true(sk_file_contains(s.log, "event=repl_promoted"));
     sk_tc_free(&dev);
     sk_ts_teardown(&s);

@@ -16,6 +16,7 @@
 #include "sk_err.h"
 #include "sk_testclient.h"
 #include "sk_testrepl.h"
+#include "sk_testdevice.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -71,13 +72,9 @@ static void test_replication_standby_admin_refuses_writes(void **state)
     assert_int_equal(sk_trepl_pair(&p, &s, "sk-sadmp", "sk-sadms", pin, pin_hex), 0);
     assert_int_equal(sk_ts_start(&p, NULL), 0);
     assert_int_equal(sk_trepl_device(&dev, &p, pin, 0), 0);
-    sk_change ch;
-    sk_ack ack;
-    assert_int_equal(sk_tc_make_referral(&ch, 1, sk_ts_now_ms(), "sa"), 0);
-    assert_int_equal(sk_tc_push(&dev, &ch, 1, &ack), 0);
-    assert_int_equal(ack.status, SK_ACK_APPLIED);
-    sk_id_to_str(&ch.id, idt);
-    sk_change_free(&ch);
+    sk_id rid;
+    assert_int_equal(sk_td_push_referral(&dev, 1, "sa", &rid), SK_ACK_APPLIED);
+    sk_id_to_str(&rid, idt);
     sk_tc_free(&dev);
 
     assert_int_equal(sk_trepl_start_standby(&s, &p, pin_hex, p.port), 0);

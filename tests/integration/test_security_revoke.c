@@ -37,12 +37,7 @@ static void set_disabled(sk_fx *f, const char *worker, int disabled)
 
 static void push_one(sk_tc *c, uint64_t op)
 {
-    sk_change ch;
-    sk_ack ack;
-    assert_int_equal(sk_tc_make_referral(&ch, op, sk_ts_now_ms(), "rv"), 0);
-    assert_int_equal(sk_tc_push(c, &ch, 1, &ack), 0);
-    assert_int_equal(ack.status, SK_ACK_APPLIED);
-    sk_change_free(&ch);
+    assert_int_equal(sk_td_push_referral(c, op, "rv", NULL), SK_ACK_APPLIED);
 }
 
 static void test_revoke_mid_session(void **state)

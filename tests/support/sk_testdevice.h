@@ -32,6 +32,11 @@
  * sk_testdevice_tc.c, so a test that uses only this does not link libsakhi. */
 int sk_td_tc(sk_tc *c, sk_ts *ts, const char *worker, const char *label);
 
+/* A new referral (sk_tc_make_referral: op, the time now, tag) pushed alone by c; its id into
+ * *id (may be NULL). The push's code when it failed, else the ack's status (SK_ACK_APPLIED is
+ * 0), so a test asserts either with one comparison. Lives in sk_testdevice_tc.c too. */
+int sk_td_push_referral(sk_tc *c, uint64_t op, const char *tag, sk_id *id);
+
 /* ---- libsakhi devices ------------------------------------------------------------------------- */
 
 /* SAKHI_OPTIONS_INIT, and new stores get a cheap KDF (sk_client_test_kdf(10), process-wide):

@@ -16,3 +16,17 @@ int sk_td_tc(sk_tc *c, sk_ts *ts, const char *worker, const char *label)
         return rc;
     return sk_tc_enroll(c, code, label);
 }
+
+int sk_td_push_referral(sk_tc *c, uint64_t op, const char *tag, sk_id *id)
+{
+    sk_change ch;
+    sk_ack ack;
+    int rc = sk_tc_make_referral(&ch, op, sk_ts_now_ms(), tag);
+    if (rc)
+        return rc;
+    if (id)
+        *id = ch.id;
+    rc = sk_tc_push(c, &ch, 1, &ack);
+    sk_change_free(&ch);
+    return rc ? rc : (int)ack.status;
+}
