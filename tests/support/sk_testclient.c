@@ -12,6 +12,7 @@
 #include "sk_case.h"
 #include "sk_engine.h"
 #include "sk_err.h"
+#include "sk_testval.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -484,18 +485,7 @@ int sk_tc_pull(sk_tc *c, uint64_t cursor, uint32_t limit, sk_tc_record_cb cb, vo
 
 /* ---- building changes ------------------------------------------------------------------ */
 
-typedef struct vb {
-    sk_buf b;
-    msgpack_packer pk;
-} vb;
-
-static void vb_start(vb *v)
-{
-    sk_buf_init(&v->b);
-    sk_packer_init(&v->pk, &v->b);
-}
-
-static int vb_set(vb *v, sk_change *c, uint32_t key)
+static int vb_set(sk_tval *v, sk_change *c, uint32_t key)
 {
     int rc = v->b.oom ? -SK_E_NOMEM : sk_change_set(c, key, v->b.data, (uint32_t)v->b.len);
     sk_buf_reset(&v->b);
@@ -504,7 +494,7 @@ static int vb_set(vb *v, sk_change *c, uint32_t key)
 
 int sk_tc_make_referral(sk_change *c, uint64_t op, uint64_t wall, const char *tag)
 {
-    vb v;
+    sk_tval v;
     int rc = 0;
     sk_change_init(c);
     if ((rc = sk_id_new(&c->id, wall)))
@@ -513,7 +503,7 @@ int sk_tc_make_referral(sk_change *c, uint64_t op, uint64_t wall, const char *ta
     c->base = 0;
     c->hlc = SK_HLC_MAKE(wall, 0);
     c->kind = SK_CHANGE_UPSERT;
-    vb_start(&v);
+    sk_tval_start(&v);
     msgpack_pack_uint64(&v.pk, 1);
     rc |= vb_set(&v, c, SK_F_SCHEMA);
     msgpack_pack_uint64(&v.pk, wall);
@@ -562,9 +552,9 @@ static void edit_head(sk_change *c, const sk_id *id, uint64_t op, uint64_t base,
 int sk_tc_make_edit_uint(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
                          uint32_t key, uint64_t val)
 {
-    vb v;
+    sk_tval v;
     edit_head(c, id, op, base, hlc);
-    vb_start(&v);
+    sk_tval_start(&v);
     msgpack_pack_uint64(&v.pk, val);
     int rc = vb_set(&v, c, key);
     sk_buf_free(&v.b);
@@ -574,9 +564,9 @@ int sk_tc_make_edit_uint(sk_change *c, const sk_id *id, uint64_t op, uint64_t ba
 int sk_tc_make_edit_str(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
                         uint32_t key, const char *val)
 {
-    vb v;
+    sk_tval v;
     edit_head(c, id, op, base, hlc);
-    vb_start(&v);
+    sk_tval_start(&v);
     sk_pack_cstr(&v.pk, val);
     int rc = vb_set(&v, c, key);
     sk_buf_free(&v.b);

@@ -13,6 +13,7 @@
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_frame.h"
+#include "sk_testval.h"
 
 #include <openssl/evp.h>
 
@@ -60,18 +61,7 @@ typedef struct tgt {
     uint64_t ver;
 } tgt;
 
-typedef struct val {
-    sk_buf b;
-    msgpack_packer pk;
-} val;
-
-static void v_start(val *v)
-{
-    sk_buf_init(&v->b);
-    sk_packer_init(&v->pk, &v->b);
-}
-
-static int v_put(tgt *t, uint32_t key, val *v)
+static int v_put(tgt *t, uint32_t key, sk_tval *v)
 {
     int rc = v->b.oom ? -SK_E_NOMEM : 0;
     if (!rc && t->c)
@@ -84,24 +74,24 @@ static int v_put(tgt *t, uint32_t key, val *v)
 
 static int put_u(tgt *t, uint32_t key, uint64_t x)
 {
-    val v;
-    v_start(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     msgpack_pack_uint64(&v.pk, x);
     return v_put(t, key, &v);
 }
 
 static int put_s(tgt *t, uint32_t key, const char *s)
 {
-    val v;
-    v_start(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     sk_pack_cstr(&v.pk, s);
     return v_put(t, key, &v);
 }
 
 static int put_b(tgt *t, uint32_t key, int x)
 {
-    val v;
-    v_start(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     if (x)
         msgpack_pack_true(&v.pk);
     else
@@ -111,16 +101,16 @@ static int put_b(tgt *t, uint32_t key, int x)
 
 static int put_nil(tgt *t, uint32_t key)
 {
-    val v;
-    v_start(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     msgpack_pack_nil(&v.pk);
     return v_put(t, key, &v);
 }
 
 static int put_au(tgt *t, uint32_t key, const uint32_t *xs, size_t n)
 {
-    val v;
-    v_start(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     msgpack_pack_array(&v.pk, n);
     for (size_t i = 0; i < n; i++)
         msgpack_pack_uint32(&v.pk, xs[i]);
@@ -129,8 +119,8 @@ static int put_au(tgt *t, uint32_t key, const uint32_t *xs, size_t n)
 
 static int add_followup(tgt *t, const sk_id *id, const char *by, const char *text, uint64_t at)
 {
-    val v;
-    v_start(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     msgpack_pack_map(&v.pk, 3);
     msgpack_pack_uint32(&v.pk, SK_ENTRY_BY);
     sk_pack_cstr(&v.pk, by);

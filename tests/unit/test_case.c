@@ -25,21 +25,11 @@
 #include "sk_json.h"
 #include "sk_msg.h"
 #include "sk_sample.h"
+#include "sk_testval.h"
 
 /* ---- building values ---------------------------------------------------------------------- */
 
-typedef struct val {
-    sk_buf b;
-    msgpack_packer pk;
-} val;
-
-static void val_init(val *v)
-{
-    sk_buf_init(&v->b);
-    sk_packer_init(&v->pk, &v->b);
-}
-
-static void rset(sk_record *r, uint32_t key, val *v)
+static void rset(sk_record *r, uint32_t key, sk_tval *v)
 {
     assert_false(v->b.oom);
     assert_int_equal(sk_record_set(r, key, v->b.data, (uint32_t)v->b.len, 1, 0), 0);
@@ -48,16 +38,16 @@ static void rset(sk_record *r, uint32_t key, val *v)
 
 static void set_uint(sk_record *r, uint32_t key, uint64_t x)
 {
-    val v;
-    val_init(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     msgpack_pack_uint64(&v.pk, x);
     rset(r, key, &v);
 }
 
 static void set_bool(sk_record *r, uint32_t key, int x)
 {
-    val v;
-    val_init(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     if (x)
         msgpack_pack_true(&v.pk);
     else
@@ -67,8 +57,8 @@ static void set_bool(sk_record *r, uint32_t key, int x)
 
 static void set_strn(sk_record *r, uint32_t key, const char *s, size_t n)
 {
-    val v;
-    val_init(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     sk_pack_str(&v.pk, s, n);
     rset(r, key, &v);
 }
@@ -80,16 +70,16 @@ static void set_str(sk_record *r, uint32_t key, const char *s)
 
 static void set_nil(sk_record *r, uint32_t key)
 {
-    val v;
-    val_init(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     msgpack_pack_nil(&v.pk);
     rset(r, key, &v);
 }
 
 static void set_codes(sk_record *r, uint32_t key, const uint64_t *codes, size_t n)
 {
-    val v;
-    val_init(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     msgpack_pack_array(&v.pk, n);
     for (size_t i = 0; i < n; i++)
         msgpack_pack_uint64(&v.pk, codes[i]);
@@ -98,8 +88,8 @@ static void set_codes(sk_record *r, uint32_t key, const uint64_t *codes, size_t 
 
 static void set_strs(sk_record *r, uint32_t key, const char *const *s, size_t n)
 {
-    val v;
-    val_init(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     msgpack_pack_array(&v.pk, n);
     for (size_t i = 0; i < n; i++)
         sk_pack_cstr(&v.pk, s[i]);
@@ -116,9 +106,9 @@ static void set_repeat(sk_record *r, uint32_t key, char c, size_t n)
 }
 
 /* Entry value {1: by, 2: text, 3: at}; fields omitted when NULL / at == 0. */
-static void entry_val(val *v, const char *by, const char *text, uint64_t at)
+static void entry_val(sk_tval *v, const char *by, const char *text, uint64_t at)
 {
-    val_init(v);
+    sk_tval_start(v);
     msgpack_pack_map(&v->pk, (by != NULL) + (text != NULL) + (at != 0));
     if (by) {
         msgpack_pack_uint32(&v->pk, SK_ENTRY_BY);
@@ -144,7 +134,7 @@ static void make_id(sk_id *id, uint8_t seed)
 static void add_entry(sk_record *r, uint8_t seed, uint32_t list, const char *by, const char *text,
                       uint64_t at)
 {
-    val v;
+    sk_tval v;
     sk_id id;
     make_id(&id, seed);
     entry_val(&v, by, text, at);
@@ -739,8 +729,8 @@ static const sk_actor k_admin = {SK_ROLE_ADMIN, "admin-1", SK_DISTRICT_KARGIL};
 
 static void ch_uint(sk_change *c, uint32_t key, uint64_t x)
 {
-    val v;
-    val_init(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     msgpack_pack_uint64(&v.pk, x);
     assert_int_equal(sk_change_set(c, key, v.b.data, (uint32_t)v.b.len), 0);
     sk_buf_free(&v.b);
@@ -748,8 +738,8 @@ static void ch_uint(sk_change *c, uint32_t key, uint64_t x)
 
 static void ch_str(sk_change *c, uint32_t key, const char *s)
 {
-    val v;
-    val_init(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     sk_pack_cstr(&v.pk, s);
     assert_int_equal(sk_change_set(c, key, v.b.data, (uint32_t)v.b.len), 0);
     sk_buf_free(&v.b);
@@ -757,7 +747,7 @@ static void ch_str(sk_change *c, uint32_t key, const char *s)
 
 static void ch_entry(sk_change *c, uint8_t seed, uint32_t list, const char *by)
 {
-    val v;
+    sk_tval v;
     sk_id id;
     make_id(&id, seed);
     entry_val(&v, by, "text", 1781911140000ull);
@@ -1009,8 +999,8 @@ static void test_staff_services_and_district(void **state)
     sk_change_init(&c);
     ch_uint(&c, SK_F_SERVICE_COUNSELLING, SK_SVC_GIVEN);
     const char *const asg[] = {"worker-2"};
-    val v;
-    val_init(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     msgpack_pack_array(&v.pk, 1);
     sk_pack_cstr(&v.pk, asg[0]);
     assert_int_equal(sk_change_set(&c, SK_F_ASSIGNED, v.b.data, (uint32_t)v.b.len), 0);
@@ -1365,8 +1355,8 @@ static void test_concurrent_merge(void **state)
     srv.base = 1;
     srv.hlc = SK_HLC_MAKE(ref->created_ms + 1000, 0);
     ch_str(&srv, SK_F_WORKER, ref->worker);
-    val v;
-    val_init(&v);
+    sk_tval v;
+    sk_tval_start(&v);
     msgpack_pack_array(&v.pk, 1);
     sk_pack_cstr(&v.pk, helper.worker);
     assert_int_equal(sk_change_set(&srv, SK_F_ASSIGNED, v.b.data, (uint32_t)v.b.len), 0);
