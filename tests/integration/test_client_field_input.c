@@ -8,6 +8,7 @@
  * same case-model code, and applies the Tibetan note.
  */
 #include "sk_testfixture.h"
+#include "sk_testtext.h"
 
 #include <sakhi/sakhi.h>
 
@@ -20,14 +21,11 @@ static int setup(void **state)
     return sk_fx_start(state, sizeof(sk_fx), "sk-field-input", "fw1", NULL);
 }
 
-/* n copies of the Tibetan letter KA (U+0F40, 3 bytes) */
+/* n copies of the 3-byte Tibetan letter KA (U+0F40) */
 static char *tibetan(size_t n)
 {
-    char *s = malloc(3 * n + 1);
+    char *s = sk_text_repeat("\xe0\xbd\x80", n);
     assert_non_null(s);
-    for (size_t i = 0; i < n; i++)
-        memcpy(s + 3 * i, "\xe0\xbd\x80", 3);
-    s[3 * n] = '\0';
     return s;
 }
 

@@ -16,6 +16,7 @@
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_text.h"
+#include "sk_testtext.h"
 
 #include <msgpack.h>
 
@@ -202,11 +203,8 @@ static void validates(const char *name, const char *phone, const char *notes, ui
 /* n copies of the 3-byte Tibetan letter KA (U+0F40) */
 static char *tibetan(size_t n)
 {
-    char *s = malloc(3 * n + 1);
+    char *s = sk_text_repeat("\xe0\xbd\x80", n);
     assert_non_null(s);
-    for (size_t i = 0; i < n; i++)
-        memcpy(s + 3 * i, "\xe0\xbd\x80", 3);
-    s[3 * n] = '\0';
     return s;
 }
 
