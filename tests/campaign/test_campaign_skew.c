@@ -72,9 +72,7 @@ static sakhi_client *device(fx *f, int64_t clock_offset_ms, int *n_out)
 /* A routine referral (sk_td_referral's fields, name withheld) saved on c as id. */
 static void capture(sakhi_client *c, char id[SAKHI_ID_STRLEN])
 {
-    int rc = sk_td_capture(id, c, "withheld", SAKHI_URGENCY_ROUTINE, 0);
-    if (rc)
-        fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
+    sk_fx_capture(id, c, "withheld", SAKHI_URGENCY_ROUTINE);
 }
 
 static void edit_village(sakhi_client *c, const char *id, const char *village)

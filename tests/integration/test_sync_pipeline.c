@@ -148,9 +148,7 @@ static sakhi_client *device(fx *f, const char *worker)
 
 static void capture(sakhi_client *c, char id[SAKHI_ID_STRLEN])
 {
-    int rc = sk_td_capture(id, c, "withheld", SAKHI_URGENCY_ROUTINE, 0);
-    if (rc)
-        fail_msg("save: %d %s", rc, sakhi_errmsg(c));
+    sk_fx_capture(id, c, "withheld", SAKHI_URGENCY_ROUTINE);
 }
 
 /* The relay's count when the sync has everything it asked for (before BYE and TLS's
