@@ -554,8 +554,7 @@ int sk_tc_make_edit_uint(sk_change *c, const sk_id *id, uint64_t op, uint64_t ba
 {
     sk_tval v;
     edit_head(c, id, op, base, hlc);
-    sk_tval_start(&v);
-    msgpack_pack_uint64(&v.pk, val);
+    sk_tval_uint(&v, val);
     int rc = vb_set(&v, c, key);
     sk_buf_free(&v.b);
     return rc;
@@ -566,8 +565,7 @@ int sk_tc_make_edit_str(sk_change *c, const sk_id *id, uint64_t op, uint64_t bas
 {
     sk_tval v;
     edit_head(c, id, op, base, hlc);
-    sk_tval_start(&v);
-    sk_pack_cstr(&v.pk, val);
+    sk_tval_str(&v, val);
     int rc = vb_set(&v, c, key);
     sk_buf_free(&v.b);
     return rc;

@@ -75,45 +75,35 @@ static int v_put(tgt *t, uint32_t key, sk_tval *v)
 static int put_u(tgt *t, uint32_t key, uint64_t x)
 {
     sk_tval v;
-    sk_tval_start(&v);
-    msgpack_pack_uint64(&v.pk, x);
+    sk_tval_uint(&v, x);
     return v_put(t, key, &v);
 }
 
 static int put_s(tgt *t, uint32_t key, const char *s)
 {
     sk_tval v;
-    sk_tval_start(&v);
-    sk_pack_cstr(&v.pk, s);
+    sk_tval_str(&v, s);
     return v_put(t, key, &v);
 }
 
 static int put_b(tgt *t, uint32_t key, int x)
 {
     sk_tval v;
-    sk_tval_start(&v);
-    if (x)
-        msgpack_pack_true(&v.pk);
-    else
-        msgpack_pack_false(&v.pk);
+    sk_tval_bool(&v, x);
     return v_put(t, key, &v);
 }
 
 static int put_nil(tgt *t, uint32_t key)
 {
     sk_tval v;
-    sk_tval_start(&v);
-    msgpack_pack_nil(&v.pk);
+    sk_tval_nil(&v);
     return v_put(t, key, &v);
 }
 
-static int put_au(tgt *t, uint32_t key, const uint32_t *xs, size_t n)
+static int put_au(tgt *t, uint32_t key, const uint64_t *xs, size_t n)
 {
     sk_tval v;
-    sk_tval_start(&v);
-    msgpack_pack_array(&v.pk, n);
-    for (size_t i = 0; i < n; i++)
-        msgpack_pack_uint32(&v.pk, xs[i]);
+    sk_tval_codes(&v, xs, n);
     return v_put(t, key, &v);
 }
 
@@ -141,7 +131,7 @@ static int add_followup(tgt *t, const sk_id *id, const char *by, const char *tex
 /* Referral 1, as captured on the device (Hindi notes). */
 static int referral1(tgt *t)
 {
-    static const uint32_t concerns[] = {SK_CONCERN_ABANDONMENT, SK_CONCERN_DOMESTIC_VIOLENCE};
+    static const uint64_t concerns[] = {SK_CONCERN_ABANDONMENT, SK_CONCERN_DOMESTIC_VIOLENCE};
     int rc = 0;
     rc = rc ? rc : put_u(t, SK_F_SCHEMA, SK_SCHEMA_VERSION);
     rc = rc ? rc : put_u(t, SK_F_CREATED_AT, T_REF1);
@@ -178,7 +168,7 @@ static int referral1(tgt *t)
 /* Referral 2 (name and notes in Tibetan script, as written for Ladakhi). */
 static int referral2(tgt *t)
 {
-    static const uint32_t concerns[] = {SK_CONCERN_DOMESTIC_VIOLENCE};
+    static const uint64_t concerns[] = {SK_CONCERN_DOMESTIC_VIOLENCE};
     int rc = 0;
     rc = rc ? rc : put_u(t, SK_F_SCHEMA, SK_SCHEMA_VERSION);
     rc = rc ? rc : put_u(t, SK_F_CREATED_AT, T_REF2);

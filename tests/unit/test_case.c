@@ -39,19 +39,14 @@ static void rset(sk_record *r, uint32_t key, sk_tval *v)
 static void set_uint(sk_record *r, uint32_t key, uint64_t x)
 {
     sk_tval v;
-    sk_tval_start(&v);
-    msgpack_pack_uint64(&v.pk, x);
+    sk_tval_uint(&v, x);
     rset(r, key, &v);
 }
 
 static void set_bool(sk_record *r, uint32_t key, int x)
 {
     sk_tval v;
-    sk_tval_start(&v);
-    if (x)
-        msgpack_pack_true(&v.pk);
-    else
-        msgpack_pack_false(&v.pk);
+    sk_tval_bool(&v, x);
     rset(r, key, &v);
 }
 
@@ -71,18 +66,14 @@ static void set_str(sk_record *r, uint32_t key, const char *s)
 static void set_nil(sk_record *r, uint32_t key)
 {
     sk_tval v;
-    sk_tval_start(&v);
-    msgpack_pack_nil(&v.pk);
+    sk_tval_nil(&v);
     rset(r, key, &v);
 }
 
 static void set_codes(sk_record *r, uint32_t key, const uint64_t *codes, size_t n)
 {
     sk_tval v;
-    sk_tval_start(&v);
-    msgpack_pack_array(&v.pk, n);
-    for (size_t i = 0; i < n; i++)
-        msgpack_pack_uint64(&v.pk, codes[i]);
+    sk_tval_codes(&v, codes, n);
     rset(r, key, &v);
 }
 
@@ -730,8 +721,7 @@ static const sk_actor k_admin = {SK_ROLE_ADMIN, "admin-1", SK_DISTRICT_KARGIL};
 static void ch_uint(sk_change *c, uint32_t key, uint64_t x)
 {
     sk_tval v;
-    sk_tval_start(&v);
-    msgpack_pack_uint64(&v.pk, x);
+    sk_tval_uint(&v, x);
     assert_int_equal(sk_change_set(c, key, v.b.data, (uint32_t)v.b.len), 0);
     sk_buf_free(&v.b);
 }
@@ -739,8 +729,7 @@ static void ch_uint(sk_change *c, uint32_t key, uint64_t x)
 static void ch_str(sk_change *c, uint32_t key, const char *s)
 {
     sk_tval v;
-    sk_tval_start(&v);
-    sk_pack_cstr(&v.pk, s);
+    sk_tval_str(&v, s);
     assert_int_equal(sk_change_set(c, key, v.b.data, (uint32_t)v.b.len), 0);
     sk_buf_free(&v.b);
 }
