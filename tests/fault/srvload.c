@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include "sk_iolog.h"
+#include "crashcheck.h"
 #include "sk_case.h"
 #include "sk_proc.h"
 #include "sk_store.h"
@@ -284,72 +285,6 @@ static int acks_before(const sk_iolog *log, size_t cut, acked *out, size_t cap, 
     return rc;
 }
 
-static int walk_dbi(MDB_txn *txn, MDB_dbi dbi)
-{
-    MDB_cursor *c = NULL;
-    MDB_val k, v;
-    MDB_stat st;
-    size_t n = 0;
-    int rc = mdb_cursor_open(txn, dbi, &c);
-    if (rc)
-        return rc;
-    while ((rc = mdb_cursor_get(c, &k, &v, n ? MDB_NEXT : MDB_FIRST)) == 0) {
-        n++;
-        volatile unsigned char sum = 0;
-        for (size_t i = 0; i < v.mv_size; i++)
-            sum ^= ((const unsigned char *)v.mv_data)[i];
-        (void)sum;
-    }
-    mdb_cursor_close(c);
-    if (rc != MDB_NOTFOUND)
-        return rc;
-    if ((rc = mdb_stat(txn, dbi, &st)))
-        return rc;
-    return st.ms_entries == n ? 0 : MDB_CORRUPTED;
-}
-
-/* Free list, main DB, and every named DB. */
-static int walk_all(MDB_env *env, char *why, size_t cap)
-{
-    MDB_txn *txn = NULL;
-    MDB_cursor *c = NULL;
-    MDB_dbi main_dbi;
-    int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
-    if (rc || (rc = walk_dbi(txn, 0)) || (rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) ||
-        (rc = walk_dbi(txn, main_dbi)) || (rc = mdb_cursor_open(txn, main_dbi, &c))) {
-        snprintf(why, cap, "walk: %s", mdb_strerror(rc));
-        goto out;
-    }
-    MDB_val k, v;
-    int first = 1;
-    while ((rc = mdb_cursor_get(c, &k, &v, first ? MDB_FIRST : MDB_NEXT)) == 0) {
-        char name[128];
-        MDB_dbi d;
-        first = 0;
-        if (k.mv_size == 0 || k.mv_size >= sizeof name)
-            continue;
-        memcpy(name, k.mv_data, k.mv_size);
-        name[k.mv_size] = '\0';
-        int orc = mdb_dbi_open(txn, name, 0, &d);
-        if (orc == MDB_INCOMPATIBLE)
-            continue; /* a plain key in the main DB */
-        if (orc || (orc = walk_dbi(txn, d))) {
-            snprintf(why, cap, "db %s: %s", name, mdb_strerror(orc));
-            rc = orc;
-            goto out;
-        }
-    }
-    rc = rc == MDB_NOTFOUND ? 0 : rc;
-    if (rc)
-        snprintf(why, cap, "main walk: %s", mdb_strerror(rc));
-out:
-    if (c)
-        mdb_cursor_close(c);
-    if (txn)
-        mdb_txn_abort(txn);
-    return rc;
-}
-
 /* Every committed record must open: its key slot must have been durable before the commit
  * that refers to it (storage/sk_keyring.c). Returns 0, or 1 with why set. */
 static int open_all_records(sk_store *s, char *why, size_t cap)
@@ -379,10 +314,7 @@ static int open_all_records(sk_store *s, char *why, size_t cap)
     }
     rc = 0;
 out:
-    if (c)
-        mdb_cursor_close(c);
-    if (txn)
-        mdb_txn_abort(txn);
+    cc_end(txn, c);
     return rc;
 }
 
@@ -477,7 +409,7 @@ static int cmd_check(const char *img, const char *logp, size_t cut, const char *
         snprintf(why, sizeof why, "open: %s", sk_store_open_error());
         goto out;
     }
-    if (walk_all(sk_store_env(s), why, sizeof why) != 0)
+    if (cc_walk_all(sk_store_env(s), why, sizeof why) != 0)
         goto out;
     ret = 1;
     if (open_all_records(s, why, sizeof why) != 0)
@@ -527,16 +459,12 @@ static int cmd_check(const char *img, const char *logp, size_t cut, const char *
     }
     if (probe_new_key(s, why, sizeof why) != 0)
         goto out;
-    ret = walk_all(env, why, sizeof why) == 0 ? 0 : 2;
+    ret = cc_walk_all(env, why, sizeof why) == 0 ? 0 : 2;
 out:
     if (s)
         sk_store_close(s);
-    printf("cut=%zu acked_changes=%zu max_op=%llu %s\n", cut, nak, (unsigned long long)max_op,
-           ret == 0   ? "ok"
-           : ret == 1 ? "LOST"
-                      : "CORRUPT");
-    if (ret)
-        printf("  why: %s\n", why);
+    printf("cut=%zu acked_changes=%zu max_op=%llu ", cut, nak, (unsigned long long)max_op);
+    cc_verdict(ret, why);
     return ret;
 }
 

@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include "sk_iolog.h"
+#include "crashcheck.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -265,40 +266,6 @@ out:
     return ret;
 }
 
-/* Walk one DBI with a cursor, checking key order and the count against mdb_stat. */
-static int walk_dbi(MDB_txn *txn, MDB_dbi dbi, size_t *count)
-{
-    MDB_cursor *c = NULL;
-    MDB_val k, v, pk = {0, NULL};
-    MDB_stat st;
-    size_t n = 0;
-    int rc = mdb_cursor_open(txn, dbi, &c);
-    if (rc)
-        return rc;
-    while ((rc = mdb_cursor_get(c, &k, &v, n ? MDB_NEXT : MDB_FIRST)) == 0) {
-        if (n && mdb_cmp(txn, dbi, &pk, &k) >= 0) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        pk = k;
-        n++;
-        /* touch every value byte so a bad overflow page is read */
-        volatile unsigned char sum = 0;
-        for (size_t i = 0; i < v.mv_size; i++)
-            sum ^= ((const unsigned char *)v.mv_data)[i];
-        (void)sum;
-    }
-    mdb_cursor_close(c);
-    if (rc != MDB_NOTFOUND)
-        return rc ? rc : MDB_CORRUPTED;
-    if ((rc = mdb_stat(txn, dbi, &st)))
-        return rc;
-    if (st.ms_entries != n)
-        return MDB_CORRUPTED;
-    *count = n;
-    return 0;
-}
-
 /* Walk the free list, the main DB and every named DB, then compare with the model.
  * Returns 0 ok with *have set, 1 contents differ from every prefix, 2 corrupt (message set). */
 static int verify_store(MDB_env *env, unsigned *have, char *why, size_t whylen)
@@ -313,12 +280,12 @@ static int verify_store(MDB_env *env, unsigned *have, char *why, size_t whylen)
     int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
     if (rc)
         goto out;
-    if ((rc = walk_dbi(txn, 0, &n))) { /* FREE_DBI */
+    if ((rc = cc_walk_dbi(txn, 0, &n))) { /* FREE_DBI */
         snprintf(why, whylen, "free list: %s", mdb_strerror(rc));
         goto out;
     }
     MDB_dbi main_dbi;
-    if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) || (rc = walk_dbi(txn, main_dbi, &n))) {
+    if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) || (rc = cc_walk_dbi(txn, main_dbi, &n))) {
         snprintf(why, whylen, "main db: %s", mdb_strerror(rc));
         goto out;
     }
@@ -327,8 +294,8 @@ static int verify_store(MDB_env *env, unsigned *have, char *why, size_t whylen)
         goto out;
     }
     size_t nrec, nlog, nmeta;
-    if ((rc = walk_dbi(txn, d.records, &nrec)) || (rc = walk_dbi(txn, d.log, &nlog)) ||
-        (rc = walk_dbi(txn, d.meta, &nmeta)) || (rc = read_last(txn, &d, have))) {
+    if ((rc = cc_walk_dbi(txn, d.records, &nrec)) || (rc = cc_walk_dbi(txn, d.log, &nlog)) ||
+        (rc = cc_walk_dbi(txn, d.meta, &nmeta)) || (rc = read_last(txn, &d, have))) {
         snprintf(why, whylen, "walk: %s", mdb_strerror(rc));
         goto out;
     }
@@ -485,12 +452,8 @@ out:
         mdb_txn_abort(txn);
     if (env)
         mdb_env_close(env);
-    printf("cut=%zu acked=%u have=%u %s\n", cut, acked, have,
-           ret == 0   ? "ok"
-           : ret == 1 ? "LOST"
-                      : "CORRUPT");
-    if (ret)
-        printf("  why: %s\n", why);
+    printf("cut=%zu acked=%u have=%u ", cut, acked, have);
+    cc_verdict(ret, why);
     return ret;
 }
 
