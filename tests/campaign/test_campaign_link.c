@@ -378,20 +378,6 @@ static void *soak_sync(void *arg)
     return NULL;
 }
 
-static size_t list_count(sakhi_client *c)
-{
-    sakhi_list_item items[16];
-    sakhi_list_filter fl = SAKHI_LIST_FILTER_INIT;
-    char next[SAKHI_ID_STRLEN] = "";
-    size_t n, total = 0;
-    do {
-        fl.after = next[0] ? next : NULL;
-        assert_int_equal(sakhi_list(items, 16, &n, next, c, &fl), 0);
-        total += n;
-    } while (next[0]);
-    return total;
-}
-
 static void soak_one(uint64_t seed, int rounds, uint64_t *faults)
 {
     fx f = {0};
@@ -471,7 +457,7 @@ static void soak_one(uint64_t seed, int rounds, uint64_t *faults)
     for (int i = 0; i < SOAK_DEVICES; i++)
         sync_until_done(d[i].c, f.ts.port);
     for (int i = 0; i < SOAK_DEVICES; i++) {
-        size_t have = list_count(d[i].c);
+        size_t have = sk_fx_list(d[i].c, NULL, 0);
         if (have != f.captured)
             fail_msg("seed %llu: device %d has %zu records of %llu", (unsigned long long)seed, i,
                      have, (unsigned long long)f.captured);

@@ -77,24 +77,6 @@ static sakhi_client *device(fx *f, const char *worker, int enroll)
     return c;
 }
 
-/* All ids on a device, in list order. */
-static size_t list_all(sakhi_client *c, char (*ids)[SAKHI_ID_STRLEN], size_t cap)
-{
-    sakhi_list_item items[8];
-    sakhi_list_filter fl = SAKHI_LIST_FILTER_INIT;
-    char next[SAKHI_ID_STRLEN] = "";
-    size_t n, total = 0;
-    do {
-        fl.after = next[0] ? next : NULL;
-        assert_int_equal(sakhi_list(items, 8, &n, next, c, &fl), 0);
-        for (size_t i = 0; i < n; i++) {
-            assert_true(total < cap);
-            memcpy(ids[total++], items[i].id, SAKHI_ID_STRLEN);
-        }
-    } while (next[0]);
-    return total;
-}
-
 /* ---- basic ---------------------------------------------------------------------------------- */
 
 static void test_enroll_push_pull(void **state)
@@ -171,7 +153,7 @@ static void test_three_devices_converge(void **state)
     assert_int_equal(seq, 12);
     for (int i = 0; i < 3; i++) {
         char got[16][SAKHI_ID_STRLEN];
-        size_t n = list_all(d[i], got, 16);
+        size_t n = sk_fx_list(d[i], got, 16);
         assert_int_equal(n, 12);
         assert_int_equal(sk_td_pending(d[i]), 0);
         for (int k = 0; k < 12; k++) {
@@ -284,7 +266,7 @@ static void test_cut_sweep(void **state)
     assert_int_equal(nrec, (uint64_t)nids);
     assert_int_equal(seq, (uint64_t)nops);
     char got[200][SAKHI_ID_STRLEN];
-    assert_int_equal(list_all(c, got, 200), (size_t)nids);
+    assert_int_equal(sk_fx_list(c, got, 200), (size_t)nids);
     for (int i = 0; i < nids; i++)
         assert_int_equal(sk_td_state(c, ids[i]), SAKHI_SYNC_RECEIVED);
     /* follow-ups: each round's one, none doubled (entries are unioned by id) */

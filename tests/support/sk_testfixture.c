@@ -119,3 +119,21 @@ void sk_fx_capture(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, 
     if (rc)
         fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
 }
+
+size_t sk_fx_list(sakhi_client *c, char (*ids)[SAKHI_ID_STRLEN], size_t cap)
+{
+    sakhi_list_item items[8];
+    sakhi_list_filter fl = SAKHI_LIST_FILTER_INIT;
+    char next[SAKHI_ID_STRLEN] = "";
+    size_t n, total = 0;
+    do {
+        fl.after = next[0] ? next : NULL;
+        assert_int_equal(sakhi_list(items, 8, &n, next, c, &fl), 0);
+        for (size_t i = 0; ids && i < n; i++) {
+            assert_true(total + i < cap);
+            memcpy(ids[total + i], items[i].id, SAKHI_ID_STRLEN);
+        }
+        total += n;
+    } while (next[0]);
+    return total;
+}

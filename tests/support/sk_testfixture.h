@@ -53,6 +53,10 @@ int sk_fx_stop(void **state);
 int sk_fx_stop_any(void **state);
 int sk_fx_free(void **state);
 
+/* Every record on c, in list order, a page of 8 at a time: their ids into ids (NULL: only
+ * counted), failing the test past cap. The number of records. */
+size_t sk_fx_list(sakhi_client *c, char (*ids)[SAKHI_ID_STRLEN], size_t cap);
+
 /* Sync c with the server it enrolled with (port 0) or with 127.0.0.1:port; fails the test unless
  * sakhi_sync returns 0 and the sync completed. res (may be NULL) gets the result. */
 void sk_fx_sync(sakhi_client *c, uint16_t port, sakhi_sync_result *res);
