@@ -44,7 +44,9 @@ typedef enum sk_msg_type {
     SK_MSG_REPL_PULL = 18,  /* c->s: a replica asks for the change stream (sk_replmsg.h) */
     SK_MSG_REPL_DATA = 19,  /* s->c: answers REPL_PULL */
     SK_MSG_HUB_PUSH = 20,   /* c->s: a centre sends de-identified cases to its hub (sk_hubmsg.h) */
-    SK_MSG_HUB_ACK = 21     /* s->c: answers HUB_PUSH once durable */
+    SK_MSG_HUB_ACK = 21,    /* s->c: answers HUB_PUSH once durable */
+    SK_MSG_HUB_XFER = 22,   /* c->s: a centre's step of a case transfer (sk_xfer.h) */
+    SK_MSG_HUB_XFER_OF = 23 /* s->c: answers HUB_XFER: the transfers it concerns */
 } sk_msg_type;
 /* The last type sk_msg_decode decodes; REPL_PULL and REPL_DATA have their own codec
  * (proto/sk_replmsg.h) and are UNKNOWN_TYPE to it, with type and rid filled. */

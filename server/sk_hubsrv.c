@@ -18,6 +18,8 @@
 #include "sk_link.h"
 #include "sk_log.h"
 #include "sk_session.h"
+#include "sk_xfer.h"
+#include "sk_xferstore.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -46,6 +48,8 @@ typedef struct sk_hub {
     uint64_t device;
     sk_tls_ctx *tls;
     sk_link_peer peer;
+    uint8_t xpriv[SK_XFER_KEY_LEN], xpub[SK_XFER_KEY_LEN]; /* where transfers are sealed to */
+    uint64_t xfer_polled_ms; /* the last look for transfers at the hub */
 } sk_hub;
 
 /* ---- hub: taking a centre's push ------------------------------------------------------------- */
@@ -156,7 +160,126 @@ static void hub_push_done(sk_server *srv, sk_session *s, sk_wreq *w)
     w->call_arg = NULL;
 }
 
-static const sk_hub_hooks k_hub_hooks = {hub_on_push, hub_push_done};
+/* ---- hub: a centre's step of a case transfer ------------------------------------------------- */
+
+typedef struct xfer_arg {
+    uint8_t *body; /* the frame body, copied */
+    size_t len;
+    char centre[SK_MAX_NAME + 1];
+    uint32_t op;
+    sk_buf items; /* the answer's items */
+    uint32_t nitems;
+    const char *why; /* a refusal's sentence (static) */
+} xfer_arg;
+
+static int xfer_call(sk_store *st, MDB_txn *txn, sk_wreq *w)
+{
+    xfer_arg *a = w->call_arg;
+    sk_xfer_req rq;
+    uint32_t rid;
+    w->rc = 0;
+    a->why = NULL;
+    a->nitems = 0;
+    sk_buf_reset(&a->items); /* the writer may run a call again: start from what it reads */
+    int rc = sk_xfer_req_decode(a->body, a->len, &rid, &rq);
+    if (rc) {
+        w->rc = rc;
+        return 0;
+    }
+    rc = sk_xferstore_hub_txn(st, txn, a->centre, &rq, w->now_ms, &a->items, &a->nitems, &a->why);
+    if (rc == -SK_E_NOT_FOUND || rc == -SK_E_STATE || rc == -SK_E_FORBIDDEN ||
+        rc == -SK_E_BAD_VALUE) {
+        w->rc = rc; /* refused before anything was written */
+        return 0;
+    }
+    return rc;
+}
+
+static sk_wreq *hub_on_xfer(sk_server *srv, sk_session *s, const char *centre, uint64_t device,
+                            const uint8_t *body, size_t len)
+{
+    sk_hub *h = srv->hub;
+    sk_xfer_req rq;
+    uint32_t rid = 0;
+    int rc = sk_xfer_req_decode(body, len, &rid, &rq);
+    if (rc) {
+        sk_log(SK_LOG_INFO, "hub_transfer_refused", "centre=%s code=%s", centre, sk_err_name(rc));
+        sk_session_send_error(s, rid, rc, NULL);
+        return NULL;
+    }
+    if (h->pending >= MAX_PENDING) {
+        sk_session_send_error(s, rid, -SK_E_TOO_MANY_INFLIGHT, NULL);
+        return NULL;
+    }
+    xfer_arg *a = calloc(1, sizeof(*a));
+    sk_wreq *w = a ? sk_wreq_new(SK_WREQ_CALL, 0) : NULL;
+    if (a)
+        a->body = malloc(len);
+    if (!a || !w || !a->body) {
+        if (a)
+            free(a->body);
+        free(a);
+        sk_wreq_free(w);
+        sk_session_send_error(s, rid, -SK_E_NOMEM, NULL);
+        return NULL;
+    }
+    memcpy(a->body, body, len);
+    a->len = len;
+    a->op = rq.op;
+    sk_buf_init(&a->items);
+    snprintf(a->centre, sizeof(a->centre), "%s", centre);
+    w->call = xfer_call;
+    w->call_arg = a;
+    w->rid = rid;
+    w->device = device;
+    w->now_ms = sk_now_ms();
+    h->pending++;
+    return w;
+}
+
+static void hub_xfer_done(sk_server *srv, sk_session *s, sk_wreq *w)
+{
+    xfer_arg *a = w->call_arg;
+    if (srv->hub && srv->hub->pending)
+        srv->hub->pending--;
+    if (s && w->rc) {
+        sk_log(SK_LOG_INFO, "hub_transfer_refused", "centre=%s op=%s code=%s", a->centre,
+               sk_xfer_op_name(a->op), sk_err_name(w->rc));
+        sk_session_send_error(s, w->rid, w->rc, a->why);
+    } else if (s) {
+        sk_buf b = SK_BUF_INIT;
+        if (sk_xfer_of_encode(&b, w->rid, a->items.data, a->items.len, a->nitems) == 0 && !b.oom)
+            (void)sk_session_send_frame(s, &b); /* closes the session when it fails */
+        else
+            sk_session_send_error(s, w->rid, -SK_E_NOMEM, NULL);
+        sk_buf_free(&b);
+    }
+    sk_buf_free(&a->items);
+    free(a->body);
+    free(a);
+    w->call_arg = NULL;
+}
+
+/* HUB_PUSH and HUB_XFER share the session's hook: the type decides. */
+static sk_wreq *hub_on_frame(sk_server *srv, sk_session *s, const char *centre, uint64_t device,
+                             const uint8_t *body, size_t len)
+{
+    sk_msg m;
+    size_t off;
+    if (sk_msg_decode(body, len, &m, &off) == -SK_E_UNKNOWN_TYPE && m.type == SK_MSG_HUB_XFER)
+        return hub_on_xfer(srv, s, centre, device, body, len);
+    return hub_on_push(srv, s, centre, device, body, len);
+}
+
+static void hub_frame_done(sk_server *srv, sk_session *s, sk_wreq *w)
+{
+    if (w->call == xfer_call && w->call_arg)
+        hub_xfer_done(srv, s, w);
+    else
+        hub_push_done(srv, s, w);
+}
+
+static const sk_hub_hooks k_hub_hooks = {hub_on_frame, hub_frame_done};
 
 /* ---- centre: feeding the hub ----------------------------------------------------------------- */
 
@@ -249,6 +372,417 @@ static int feed_pending(sk_hub *h)
     int rc = feed_position(h, txn, &cursor, &last, &epoch);
     mdb_txn_abort(txn);
     return rc == 0 && cursor < last;
+}
+
+/* ---- centre: moving cases through the hub ---------------------------------------------------- */
+
+#define XFER_POLL_INTERVALS 10 /* look for transfers offered to this centre every 10 intervals */
+
+static int xfer_urgent_one(const sk_xrow *r, void *payload)
+{
+    (void)payload;
+    if (r->kind == SK_XROW_OUT)
+        return r->state == SK_XOUT_APPROVED;
+    return r->state == SK_XIN_ACCEPTED || r->state == SK_XIN_DECLINING ||
+           r->state == SK_XIN_APPLIED;
+}
+
+static int xfer_waiting_one(const sk_xrow *r, void *payload)
+{
+    (void)payload;
+    return r->kind == SK_XROW_OUT ? r->state == SK_XOUT_OFFERED || r->state == SK_XOUT_SENT
+                                  : r->state == SK_XIN_ACCEPTED;
+}
+
+/* 1 when the centre has a step to take now, or it is time to look at the hub. */
+static int xfer_due(sk_hub *h)
+{
+    MDB_txn *txn;
+    uint64_t now = sk_now_ms(), every = h->srv->cfg->hub_interval_ms * XFER_POLL_INTERVALS;
+    int due = 0;
+    if (mdb_txn_begin(sk_store_env(h->srv->store), NULL, MDB_RDONLY, &txn))
+        return 0;
+    sk_store *st = h->srv->store;
+    if (sk_xrows_txn(st, txn, SK_XROW_OUT, xfer_urgent_one, NULL) == 1 ||
+        sk_xrows_txn(st, txn, SK_XROW_IN, xfer_urgent_one, NULL) == 1)
+        due = 1;
+    else if (sk_xrows_txn(st, txn, SK_XROW_OUT, xfer_waiting_one, NULL) == 1 ||
+             sk_xrows_txn(st, txn, SK_XROW_IN, xfer_waiting_one, NULL) == 1)
+        due = now - h->xfer_polled_ms >= h->srv->cfg->hub_interval_ms;
+    else
+        due = now - h->xfer_polled_ms >= every;
+    mdb_txn_abort(txn);
+    return due;
+}
+
+/* One request and its answer: 0 with of (pointing into the link's last frame), a positive
+ * SK_E_* code the hub refused it with (msg says why), or -1 (the link failed: l->why). */
+static int xfer_ask(sk_link *l, uint32_t *rid, const sk_xfer_req *rq, sk_xfer_of *of, char *msg,
+                    size_t msgcap)
+{
+    sk_buf out = SK_BUF_INIT;
+    *rid = *rid == UINT32_MAX ? 1 : *rid + 1;
+    int rc = sk_xfer_req_encode(&out, *rid, rq);
+    if (rc || out.oom) {
+        snprintf(l->why, sizeof(l->why), "cannot encode HUB_XFER: %s",
+                 sk_err_name(rc ? rc : -SK_E_NOMEM));
+        sk_buf_free(&out);
+        return -1;
+    }
+    rc = sk_link_send(l, out.data, out.len);
+    sk_buf_free(&out);
+    if (rc)
+        return -1;
+    for (int frames = 0; frames < 64; frames++) {
+        const uint8_t *body;
+        uint32_t len, arid = 0;
+        if (sk_link_frame(l, &body, &len, SK_LINK_IO_MS))
+            return -1;
+        rc = sk_xfer_of_decode(body, len, &arid, of);
+        if (rc == 0 && arid == *rid)
+            return 0;
+        if (rc == -SK_E_UNKNOWN_TYPE) {
+            sk_msg m;
+            if (sk_msg_decode(body, len, &m, NULL) == 0 && m.type == SK_MSG_ERROR &&
+                m.rid == *rid && m.u.error.code) {
+                int code = (int)m.u.error.code;
+                snprintf(msg, msgcap, "the hub refused it: %s%s%.*s", sk_err_name(-code),
+                         m.u.error.msg.n ? ": " : "", (int)m.u.error.msg.n,
+                         m.u.error.msg.p ? m.u.error.msg.p : "");
+                sk_msg_free(&m);
+                return code;
+            }
+            sk_msg_free(&m);
+            int c = 0, says = sk_link_peer_says(l, body, len, &c);
+            if (says == 0)
+                continue;
+            if (says == 1)
+                return -1;
+        }
+        snprintf(l->why, sizeof(l->why), "unexpected frame from the hub (%s)",
+                 sk_err_name(rc ? rc : -SK_E_BAD_VALUE));
+        return -1;
+    }
+    snprintf(l->why, sizeof(l->why), "no HUB_XFER_OF from the hub");
+    return -1;
+}
+
+/* Run fn in one write transaction of the centre's store. */
+typedef int (*xfer_write_fn)(sk_store *st, MDB_txn *txn, void *arg);
+static int xfer_write(sk_hub *h, xfer_write_fn fn, void *arg)
+{
+    sk_store *st = h->srv->store;
+    MDB_txn *txn;
+    int rc = sk_store_mdb_err(sk_store_write_begin(st, &txn));
+    if (rc)
+        return rc;
+    if ((rc = fn(st, txn, arg)) < 0 && rc != -SK_E_BAD_VALUE && rc != -SK_E_INVALID &&
+        rc != -SK_E_FORBIDDEN && rc != -SK_E_TRANSITION && rc != -SK_E_STATE) {
+        sk_store_write_abort(st, txn);
+        return rc;
+    }
+    int wrc = sk_store_mdb_err(sk_store_write_commit(st, txn));
+    return wrc ? wrc : rc;
+}
+
+typedef struct xstate_arg {
+    uint32_t kind, state;
+    const uint8_t *id;
+    const char *msg;
+    const char *event;
+    const sk_xrow *insert; /* a new row instead */
+} xstate_arg;
+
+static int xstate_fn(sk_store *st, MDB_txn *txn, void *arg)
+{
+    xstate_arg *a = arg;
+    if (a->insert) {
+        char hex[2 * SK_XFER_ID_LEN + 1], detail[160];
+        int rc = sk_xrow_put_txn(st, txn, a->insert);
+        if (rc)
+            return rc;
+        sk_xfer_id_hex(a->insert->id, hex);
+        snprintf(detail, sizeof(detail), "transfer=%s from=%s", hex, a->insert->from);
+        return sk_store_audit_txn(st, txn, sk_now_ms(), "transfer_offered", "sakhi-server", 0,
+                                  detail);
+    }
+    return sk_xrow_set_state_txn(st, txn, a->kind, a->id, a->state, a->msg, sk_now_ms(), a->event);
+}
+
+static int xset(sk_hub *h, uint32_t kind, const uint8_t *id, uint32_t state, const char *msg,
+                const char *event)
+{
+    xstate_arg a = {kind, state, id, msg, event, NULL};
+    return xfer_write(h, xstate_fn, &a);
+}
+
+typedef struct xapply_arg {
+    const uint8_t *id;
+    const uint8_t *plain;
+    size_t len;
+    char msg[160];
+} xapply_arg;
+
+static int xapply_fn(sk_store *st, MDB_txn *txn, void *arg)
+{
+    xapply_arg *a = arg;
+    return sk_xferstore_apply_txn(st, txn, a->id, a->plain, a->len, sk_now_ms(), a->msg,
+                                  sizeof(a->msg));
+}
+
+static int xfinish_fn(sk_store *st, MDB_txn *txn, void *arg)
+{
+    xapply_arg *a = arg;
+    return sk_xferstore_finish_txn(st, txn, a->id, sk_now_ms(), a->msg, sizeof(a->msg));
+}
+
+/* The rows to act on, copied out of a read transaction (at most a batch per session). */
+#define XFER_BATCH 64
+typedef struct xrows {
+    sk_xrow r[XFER_BATCH];
+    size_t n;
+} xrows;
+
+static int xrows_one(const sk_xrow *r, void *payload)
+{
+    xrows *x = payload;
+    if (x->n >= XFER_BATCH)
+        return 1;
+    x->r[x->n++] = *r;
+    return 0;
+}
+
+static int xrows_read(sk_hub *h, uint32_t kind, xrows *x)
+{
+    MDB_txn *txn;
+    x->n = 0;
+    int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(h->srv->store), NULL, MDB_RDONLY, &txn));
+    if (rc)
+        return rc;
+    rc = sk_xrows_txn(h->srv->store, txn, kind, xrows_one, x);
+    mdb_txn_abort(txn);
+    return rc < 0 ? rc : 0;
+}
+
+static const sk_xrow *xrows_find(const xrows *x, const uint8_t *id)
+{
+    for (size_t i = 0; i < x->n; i++)
+        if (memcmp(x->r[i].id, id, SK_XFER_ID_LEN) == 0)
+            return &x->r[i];
+    return NULL;
+}
+
+/* The sender seals its case to the receiver's key and gives it to the hub. */
+static int xfer_seal(sk_hub *h, sk_link *l, uint32_t *rid, const sk_xrow *r, const sk_xfer_item *it)
+{
+    sk_buf plain = SK_BUF_INIT, sealed = SK_BUF_INIT;
+    MDB_txn *txn;
+    char msg[200] = "";
+    sk_xfer_of of;
+    int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(h->srv->store), NULL, MDB_RDONLY, &txn));
+    if (rc == 0) {
+        rc = sk_xferstore_payload_txn(h->srv->store, txn, r, &plain);
+        mdb_txn_abort(txn);
+    }
+    if (rc == 0)
+        rc = sk_xfer_seal(&sealed, it->key, it->id, it->from, it->to, plain.data, plain.len);
+    if (plain.data)
+        OPENSSL_cleanse(plain.data, plain.len);
+    sk_buf_free(&plain);
+    if (rc) {
+        snprintf(msg, sizeof(msg), "cannot seal the case: %s", sk_err_text(rc));
+        sk_buf_free(&sealed);
+        return xset(h, SK_XROW_OUT, r->id, r->state, msg, NULL) < 0 ? -1 : 0;
+    }
+    sk_xfer_req rq = {.op = SK_XFER_SEAL, .has_id = 1};
+    memcpy(rq.id, it->id, SK_XFER_ID_LEN);
+    rq.sealed = sealed.data;
+    rq.sealed_len = (uint32_t)sealed.len;
+    rc = xfer_ask(l, rid, &rq, &of, msg, sizeof(msg));
+    sk_buf_free(&sealed);
+    if (rc < 0)
+        return -1;
+    if (rc > 0)
+        return xset(h, SK_XROW_OUT, r->id, r->state, msg, NULL) < 0 ? -1 : 0;
+    return xset(h, SK_XROW_OUT, r->id, SK_XOUT_SENT, "", "transfer_sealed") < 0 ? -1 : 0;
+}
+
+/* The receiver fetches the sealed case, opens it and applies it, then tells the hub. */
+static int xfer_receive(sk_hub *h, sk_link *l, uint32_t *rid, const sk_xrow *r)
+{
+    sk_xfer_req rq = {.op = SK_XFER_FETCH, .has_id = 1};
+    sk_xfer_of of;
+    sk_xfer_item it;
+    sk_mp m;
+    char msg[200] = "";
+    memcpy(rq.id, r->id, SK_XFER_ID_LEN);
+    int rc = xfer_ask(l, rid, &rq, &of, msg, sizeof(msg));
+    if (rc)
+        return rc < 0 ? -1 : 0;
+    sk_xfer_items_begin(&m, &of);
+    if (of.nitems != 1 || sk_xfer_items_next(&m, &it) || !it.sealed_len)
+        return 0; /* not sealed (any more): the next look sees where it is */
+    sk_buf plain = SK_BUF_INIT;
+    rc = sk_xfer_open(&plain, h->xpriv, it.id, it.from, it.to, it.sealed, it.sealed_len);
+    if (rc) {
+        sk_buf_free(&plain);
+        sk_log(SK_LOG_WARN, "transfer_failed", "reason=sealed_case_does_not_open");
+        return xset(h, SK_XROW_IN, r->id, SK_XIN_FAILED,
+                    "the sealed case does not open with this centre's key (changed on the way, "
+                    "or sealed to another key)",
+                    "transfer_failed") < 0
+                   ? -1
+                   : 0;
+    }
+    xapply_arg a = {r->id, plain.data, plain.len, ""};
+    rc = xfer_write(h, xapply_fn, &a);
+    OPENSSL_cleanse(plain.data, plain.len);
+    sk_buf_free(&plain);
+    if (rc < 0 && (rc == -SK_E_BAD_VALUE || rc == -SK_E_INVALID || rc == -SK_E_FORBIDDEN ||
+                   rc == -SK_E_TRANSITION)) {
+        sk_log(SK_LOG_WARN, "transfer_failed", "code=%s", sk_err_name(rc));
+        return xset(h, SK_XROW_IN, r->id, SK_XIN_FAILED, a.msg, "transfer_failed") < 0 ? -1 : 0;
+    }
+    if (rc < 0) {
+        snprintf(l->why, sizeof(l->why), "cannot apply a transfer: %s", sk_err_name(rc));
+        return -1;
+    }
+    rq.op = SK_XFER_APPLIED;
+    rc = xfer_ask(l, rid, &rq, &of, msg, sizeof(msg));
+    if (rc)
+        return rc < 0 ? -1 : 0;
+    return xset(h, SK_XROW_IN, r->id, SK_XIN_DONE, "", NULL) < 0 ? -1 : 0;
+}
+
+/* Every step this centre can take now, in one session: its own approvals first, then what the
+ * hub says of each open transfer. 0, or -1 (the link failed: l->why). */
+static int xfer_exchange(sk_hub *h, sk_link *l, uint32_t *rid)
+{
+    static xrows outs, ins; /* the feed thread's only: too big for its stack */
+    char msg[200];
+    sk_xfer_of of;
+    int rc;
+    h->xfer_polled_ms = sk_now_ms();
+    if (xrows_read(h, SK_XROW_OUT, &outs) || xrows_read(h, SK_XROW_IN, &ins)) {
+        snprintf(l->why, sizeof(l->why), "cannot read the transfers");
+        return -1;
+    }
+    for (size_t i = 0; i < outs.n; i++) {
+        const sk_xrow *r = &outs.r[i];
+        if (r->state != SK_XOUT_APPROVED)
+            continue;
+        sk_xfer_req rq = {.op = SK_XFER_OFFER, .has_id = 1};
+        memcpy(rq.id, r->id, SK_XFER_ID_LEN);
+        snprintf(rq.to, sizeof(rq.to), "%s", r->to);
+        msg[0] = '\0';
+        if ((rc = xfer_ask(l, rid, &rq, &of, msg, sizeof(msg))) < 0)
+            return -1;
+        if (xset(h, SK_XROW_OUT, r->id, rc ? SK_XOUT_REFUSED : SK_XOUT_OFFERED, msg,
+                 rc ? "transfer_refused" : "transfer_offered") < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < ins.n; i++) {
+        const sk_xrow *r = &ins.r[i];
+        if (r->state != SK_XIN_ACCEPTED && r->state != SK_XIN_DECLINING)
+            continue;
+        sk_xfer_req rq = {.op = r->state == SK_XIN_ACCEPTED ? SK_XFER_ACCEPT : SK_XFER_DECLINE,
+                          .has_id = 1};
+        memcpy(rq.id, r->id, SK_XFER_ID_LEN);
+        if (rq.op == SK_XFER_ACCEPT) {
+            memcpy(rq.key, h->xpub, SK_XFER_KEY_LEN);
+            rq.has_key = 1;
+        }
+        msg[0] = '\0';
+        if ((rc = xfer_ask(l, rid, &rq, &of, msg, sizeof(msg))) < 0)
+            return -1;
+        if (rq.op == SK_XFER_DECLINE &&
+            xset(h, SK_XROW_IN, r->id, rc ? r->state : SK_XIN_DECLINED, msg, NULL) < 0)
+            return -1;
+    }
+    /* what the hub says */
+    sk_xfer_req list = {.op = SK_XFER_LIST};
+    msg[0] = '\0';
+    if ((rc = xfer_ask(l, rid, &list, &of, msg, sizeof(msg))) != 0) {
+        if (rc > 0)
+            snprintf(l->why, sizeof(l->why), "%s", msg);
+        return -1;
+    }
+    /* the items point into the link's frame, which the next request replaces: copy them */
+    static sk_xfer_item items[SK_XFER_MAX_ITEMS];
+    uint32_t n = 0;
+    sk_mp m;
+    sk_xfer_items_begin(&m, &of);
+    for (; n < of.nitems && sk_xfer_items_next(&m, &items[n]) == 0; n++)
+        items[n].sealed = NULL, items[n].sealed_len = 0;
+    if (xrows_read(h, SK_XROW_OUT, &outs) || xrows_read(h, SK_XROW_IN, &ins)) {
+        snprintf(l->why, sizeof(l->why), "cannot read the transfers");
+        return -1;
+    }
+    for (uint32_t i = 0; i < n && !stopping(h); i++) {
+        const sk_xfer_item *it = &items[i];
+        const sk_xrow *o = xrows_find(&outs, it->id), *in = xrows_find(&ins, it->id);
+        if (o) {
+            sk_xfer_req rq = {.op = SK_XFER_CLOSE, .has_id = 1};
+            memcpy(rq.id, it->id, SK_XFER_ID_LEN);
+            if (it->state == SK_XFER_S_ACCEPTED && it->has_key &&
+                (o->state == SK_XOUT_OFFERED || o->state == SK_XOUT_SENT)) {
+                if (xfer_seal(h, l, rid, o, it))
+                    return -1;
+            } else if (it->state == SK_XFER_S_SEALED && o->state == SK_XOUT_OFFERED) {
+                if (xset(h, SK_XROW_OUT, o->id, SK_XOUT_SENT, "", NULL) < 0)
+                    return -1;
+            } else if (it->state == SK_XFER_S_APPLIED || it->state == SK_XFER_S_DECLINED) {
+                if (it->state == SK_XFER_S_APPLIED) {
+                    xapply_arg a = {it->id, NULL, 0, ""};
+                    if ((rc = xfer_write(h, xfinish_fn, &a)) < 0) {
+                        snprintf(l->why, sizeof(l->why), "cannot mark a case transferred: %s",
+                                 sk_err_name(rc));
+                        return -1;
+                    }
+                } else if (o->state != SK_XOUT_DECLINED &&
+                           xset(h, SK_XROW_OUT, o->id, SK_XOUT_DECLINED,
+                                "the receiving centre's administrator declined it",
+                                "transfer_declined") < 0) {
+                    return -1;
+                }
+                if ((rc = xfer_ask(l, rid, &rq, &of, msg, sizeof(msg))) < 0)
+                    return -1;
+            }
+        } else if (!in) {
+            if (it->state != SK_XFER_S_OFFERED)
+                continue; /* not this centre's to take (an offer it never saw is not moving) */
+            sk_xrow nr;
+            memset(&nr, 0, sizeof(nr));
+            memcpy(nr.id, it->id, SK_XFER_ID_LEN);
+            nr.kind = SK_XROW_IN;
+            nr.state = SK_XIN_PENDING;
+            snprintf(nr.from, sizeof(nr.from), "%s", it->from);
+            snprintf(nr.to, sizeof(nr.to), "%s", it->to);
+            nr.created_ms = nr.updated_ms = sk_now_ms();
+            xstate_arg a = {0, 0, NULL, NULL, NULL, &nr};
+            if (xfer_write(h, xstate_fn, &a) < 0)
+                return -1;
+            sk_log(SK_LOG_INFO, "transfer_offered", "from=%s action=sakhi-admin_transfer_list",
+                   it->from);
+        } else if (it->state == SK_XFER_S_SEALED &&
+                   (in->state == SK_XIN_ACCEPTED || in->state == SK_XIN_APPLIED)) {
+            if (in->state == SK_XIN_ACCEPTED) {
+                if (xfer_receive(h, l, rid, in))
+                    return -1;
+            } else {
+                sk_xfer_req rq = {.op = SK_XFER_APPLIED, .has_id = 1};
+                memcpy(rq.id, it->id, SK_XFER_ID_LEN);
+                if ((rc = xfer_ask(l, rid, &rq, &of, msg, sizeof(msg))) < 0)
+                    return -1;
+                if (rc == 0 && xset(h, SK_XROW_IN, in->id, SK_XIN_DONE, "", NULL) < 0)
+                    return -1;
+            }
+        } else if (it->state == SK_XFER_S_APPLIED && in->state == SK_XIN_APPLIED) {
+            if (xset(h, SK_XROW_IN, in->id, SK_XIN_DONE, "", NULL) < 0)
+                return -1;
+        }
+    }
+    return 0;
 }
 
 /* Wait for the answer to rid: 0 with *ack, or -1 (l->why; *code for what no retry cures). */
@@ -350,6 +884,8 @@ static int feed_session(sk_hub *h)
         sk_log(SK_LOG_DEBUG, "hub_sent", "cases=%u stored=%u upto=%llu", n, ack.stored,
                (unsigned long long)upto);
     }
+    if (!l.why[0] && !stopping(h) && xfer_due(h))
+        (void)xfer_exchange(h, &l, &rid); /* l.why says why when it failed */
 out:
     if (l.why[0] && !stopping(h))
         sk_log(code ? SK_LOG_ERROR : SK_LOG_WARN, "hub_disconnected", "hub=%s:%u reason=\"%s\"",
@@ -371,7 +907,7 @@ static void *feed_main(void *arg)
     pthread_setname_np(pthread_self(), "sk-hubfeed");
 #endif
     while (!stopping(h)) {
-        int rc = feed_pending(h) ? feed_session(h) : 0;
+        int rc = feed_pending(h) || xfer_due(h) ? feed_session(h) : 0;
         if (rc < -1 && !said) {
             sk_log(SK_LOG_ERROR, "hub_stopped", "code=%s action=check_enrollment", sk_err_name(rc));
             said = 1;
@@ -431,8 +967,13 @@ static int centre_setup(sk_hub *h, char *err, size_t errcap)
     if ((rc = sk_store_mdb_err(sk_store_write_commit(st, txn))))
         goto fail;
     if (sk_link_keys(cfg, "hub", h->priv, h->pub, err, errcap) ||
-        sk_link_secret(cfg, "hub-pid", h->pidkey, err, errcap))
+        sk_link_secret(cfg, "hub-pid", h->pidkey, err, errcap) ||
+        sk_link_secret(cfg, "hub-xfer", h->xpriv, err, errcap))
         return -1;
+    if (sk_xfer_pub_of(h->xpriv, h->xpub)) {
+        snprintf(err, errcap, "cannot derive the transfer key's public half");
+        return -1;
+    }
     if (!h->plaintext && sk_tls_ctx_new_client(&h->tls, h->pin, err, errcap))
         return -1;
     h->peer.addr = h->addr;
@@ -501,6 +1042,7 @@ void sk_hub_free(sk_server *srv)
     sk_tls_ctx_free(h->tls);
     OPENSSL_cleanse(h->priv, sizeof(h->priv));
     OPENSSL_cleanse(h->pidkey, sizeof(h->pidkey));
+    OPENSSL_cleanse(h->xpriv, sizeof(h->xpriv));
     srv->hub = NULL;
     srv->hub_hooks = NULL;
     free(h);

@@ -1555,8 +1555,8 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
             s->srv->repl_hooks->on_pull(s->srv, s, s->device, body, len);
         return;
     }
-    if (rc == -SK_E_UNKNOWN_TYPE && m.type == SK_MSG_HUB_PUSH && s->state == ST_AUTHENTICATED &&
-        (s->caps & SK_CAP_HUB)) {
+    if (rc == -SK_E_UNKNOWN_TYPE && (m.type == SK_MSG_HUB_PUSH || m.type == SK_MSG_HUB_XFER) &&
+        s->state == ST_AUTHENTICATED && (s->caps & SK_CAP_HUB)) {
         if (s->draining) {
             send_error(s, m.rid, -SK_E_SHUTDOWN, NULL);
         } else if (recheck_identity(s, m.rid) == 0 && s->srv->hub_hooks) {

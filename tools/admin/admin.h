@@ -18,6 +18,7 @@
  *   admin_staff.c    desk accounts of the centre's staff and their setup links
  *   admin_repl.c     replication: stats lines, promote, demote
  *   admin_hub.c      a hub of centres: the centres it heard from, a centre's feed to it
+ *   admin_transfer.c a case moved between centres: the administrators' approvals
  *   admin_districts.c the districts the centre serves (sent to devices)
  * Command functions return the process exit status: 0 success, 1 failure, 2 usage error.
  */
@@ -217,6 +218,8 @@ int sk_admin_cmd_export(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_report(sk_admin *a, int argc, char **argv);
 /* admin_hub.c */
 int sk_admin_cmd_hub(sk_admin *a, int argc, char **argv);
+/* admin_transfer.c */
+int sk_admin_cmd_transfer(sk_admin *a, int argc, char **argv);
 
 int sk_admin_cmd_backup(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_verify(sk_admin *a, int argc, char **argv);

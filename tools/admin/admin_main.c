@@ -133,6 +133,7 @@ static const cmd k_cmds[] = {
     {"export", sk_admin_cmd_export},
     {"report", sk_admin_cmd_report},
     {"hub", sk_admin_cmd_hub},
+    {"transfer", sk_admin_cmd_transfer},
     {"backup", sk_admin_cmd_backup},
     {"verify", sk_admin_cmd_verify},
     {"restore", sk_admin_cmd_restore},
