@@ -36,13 +36,13 @@ static size_t bounded_len(const char *s, size_t max)
 const char *sk_xfer_state_name(uint32_t state)
 {
     static const char *const n[] = {"none",   "offered", "accepted", "declined",
-                                     "sealed", "applied", "closed"};
+                                    "sealed", "applied", "closed"};
     return state <= SK_XFER_STATE_MAX ? n[state] : "unknown";
 }
 
 const char *sk_xfer_op_name(uint32_t op)
 {
-    static const char *const n[] = {"none", "offer",   "accept", "decline", "seal",
+    static const char *const n[] = {"none",    "offer", "accept", "decline", "seal",
                                     "applied", "close", "list",   "fetch"};
     return op <= SK_XFER_OP_MAX ? n[op] : "unknown";
 }
@@ -311,8 +311,8 @@ int sk_xfer_items_next(sk_mp *m, sk_xfer_item *it)
         return rc;
     if (n < 6)
         return -SK_E_BAD_VALUE;
-    if ((rc = sk_mp_read_bin_exact(m, it->id, SK_XFER_ID_LEN)) ||
-        (rc = read_centre(m, it->from)) || (rc = read_centre(m, it->to)) ||
+    if ((rc = sk_mp_read_bin_exact(m, it->id, SK_XFER_ID_LEN)) || (rc = read_centre(m, it->from)) ||
+        (rc = read_centre(m, it->to)) ||
         (rc = sk_replmsg_u32max(m, SK_XFER_STATE_MAX, &it->state)) ||
         (rc = sk_mp_read_bin(m, &k, &klen)) ||
         (rc = sk_mp_read_bin(m, &it->sealed, &it->sealed_len)))
@@ -457,9 +457,8 @@ static int gcm(int enc, const uint8_t key[32], const uint8_t iv[12], const uint8
     return ok ? 0 : enc ? -SK_E_INTERNAL : -SK_E_BAD_VALUE;
 }
 
-int sk_xfer_seal(sk_buf *out, const uint8_t pub[SK_XFER_KEY_LEN],
-                 const uint8_t id[SK_XFER_ID_LEN], const char *from, const char *to,
-                 const uint8_t *plain, size_t plain_len)
+int sk_xfer_seal(sk_buf *out, const uint8_t pub[SK_XFER_KEY_LEN], const uint8_t id[SK_XFER_ID_LEN],
+                 const char *from, const char *to, const uint8_t *plain, size_t plain_len)
 {
     uint8_t eph_pub[SK_XFER_KEY_LEN], key[32], iv[12], aad[AAD_MAX];
     size_t el = sizeof(eph_pub), len0 = out->len;
@@ -494,9 +493,8 @@ out:
     return rc;
 }
 
-int sk_xfer_open(sk_buf *out, const uint8_t priv[SK_XFER_KEY_LEN],
-                 const uint8_t id[SK_XFER_ID_LEN], const char *from, const char *to,
-                 const uint8_t *sealed, size_t sealed_len)
+int sk_xfer_open(sk_buf *out, const uint8_t priv[SK_XFER_KEY_LEN], const uint8_t id[SK_XFER_ID_LEN],
+                 const char *from, const char *to, const uint8_t *sealed, size_t sealed_len)
 {
     uint8_t key[32], my_pub[SK_XFER_KEY_LEN], aad[AAD_MAX], tag[16];
     size_t pl = sizeof(my_pub), len0 = out->len;
@@ -506,8 +504,7 @@ int sk_xfer_open(sk_buf *out, const uint8_t priv[SK_XFER_KEY_LEN],
         memcmp(sealed, k_magic, 4) != 0)
         return -SK_E_BAD_VALUE;
     size_t clen = sealed_len - SK_XFER_SEAL_OVERHEAD;
-    const uint8_t *eph_pub = sealed + 4, *iv = sealed + 4 + SK_XFER_KEY_LEN,
-                  *ct = iv + 12;
+    const uint8_t *eph_pub = sealed + 4, *iv = sealed + 4 + SK_XFER_KEY_LEN, *ct = iv + 12;
     if (!(mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, SK_XFER_KEY_LEN)) ||
         !(eph = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, eph_pub, SK_XFER_KEY_LEN)) ||
         EVP_PKEY_get_raw_public_key(mine, my_pub, &pl) != 1 ||
@@ -541,8 +538,8 @@ int sk_xfer_payload_pack(sk_buf *out, const uint8_t *rec, size_t rec_len, const 
     size_t len0 = out->len;
     if (npast > SK_XFER_MAX_HISTORY || rec_len == 0 || rec_len > SK_XFER_MAX_SEALED)
         return -SK_E_TOO_LONG;
-    size_t cl = bounded_len(case_no ? case_no : "", 39), rl = bounded_len(reason ? reason : "",
-                                                                  SK_XFER_MAX_REASON);
+    size_t cl = bounded_len(case_no ? case_no : "", 39),
+           rl = bounded_len(reason ? reason : "", SK_XFER_MAX_REASON);
     msgpack_packer pk;
     sk_packer_init(&pk, out);
     msgpack_pack_map(&pk, 4);

@@ -25,10 +25,10 @@
 #include <stdint.h>
 
 #define SK_XFER_ID_LEN 16
-#define SK_XFER_KEY_LEN 32                 /* X25519 public or private key */
-#define SK_XFER_MAX_SEALED (900u << 10)    /* bytes of one sealed case */
-#define SK_XFER_MAX_ITEMS 64               /* transfers in one HUB_XFER_OF */
-#define SK_XFER_MAX_HISTORY 4096           /* earlier values in one sealed case */
+#define SK_XFER_KEY_LEN 32                       /* X25519 public or private key */
+#define SK_XFER_MAX_SEALED (900u << 10)          /* bytes of one sealed case */
+#define SK_XFER_MAX_ITEMS 64                     /* transfers in one HUB_XFER_OF */
+#define SK_XFER_MAX_HISTORY 4096                 /* earlier values in one sealed case */
 #define SK_XFER_SEAL_OVERHEAD (4 + 32 + 12 + 16) /* magic, ephemeral key, nonce, tag */
 #define SK_XFER_MAX_REASON 256
 
@@ -61,13 +61,13 @@ typedef enum sk_xfer_state {
 typedef enum sk_xfer_side { SK_XFER_OTHER = 0, SK_XFER_FROM = 1, SK_XFER_TO = 2 } sk_xfer_side;
 
 typedef struct sk_xfer_req {
-    uint32_t op;                   /* 1: sk_xfer_op */
-    uint8_t id[SK_XFER_ID_LEN];    /* 2: the transfer (every op but LIST) */
+    uint32_t op;                /* 1: sk_xfer_op */
+    uint8_t id[SK_XFER_ID_LEN]; /* 2: the transfer (every op but LIST) */
     int has_id;
-    char to[SK_MAX_NAME + 1];      /* 3: OFFER: the receiving centre */
-    uint8_t key[SK_XFER_KEY_LEN];  /* 4: ACCEPT: the receiver's X25519 public key */
+    char to[SK_MAX_NAME + 1];     /* 3: OFFER: the receiving centre */
+    uint8_t key[SK_XFER_KEY_LEN]; /* 4: ACCEPT: the receiver's X25519 public key */
     int has_key;
-    const uint8_t *sealed;         /* 5: SEAL: the sealed case */
+    const uint8_t *sealed; /* 5: SEAL: the sealed case */
     uint32_t sealed_len;
 } sk_xfer_req;
 
@@ -125,15 +125,13 @@ int sk_xfer_pub_of(const uint8_t priv[SK_XFER_KEY_LEN], uint8_t pub[SK_XFER_KEY_
 /* Seal plain to the receiver's public key, bound to (id, from, to): appends
  * SK_XFER_SEAL_OVERHEAD + plain_len bytes to out. 0, -SK_E_TOO_LONG (more than
  * SK_XFER_MAX_SEALED), -SK_E_INTERNAL or -SK_E_NOMEM. */
-int sk_xfer_seal(sk_buf *out, const uint8_t pub[SK_XFER_KEY_LEN],
-                 const uint8_t id[SK_XFER_ID_LEN], const char *from, const char *to,
-                 const uint8_t *plain, size_t plain_len);
+int sk_xfer_seal(sk_buf *out, const uint8_t pub[SK_XFER_KEY_LEN], const uint8_t id[SK_XFER_ID_LEN],
+                 const char *from, const char *to, const uint8_t *plain, size_t plain_len);
 /* Open a sealed case with the receiver's private key: appends the plain bytes to out. 0, or
  * -SK_E_BAD_VALUE when it does not open (another key, another transfer or centres, a byte
  * changed, cut short); nothing is appended then. */
-int sk_xfer_open(sk_buf *out, const uint8_t priv[SK_XFER_KEY_LEN],
-                 const uint8_t id[SK_XFER_ID_LEN], const char *from, const char *to,
-                 const uint8_t *sealed, size_t sealed_len);
+int sk_xfer_open(sk_buf *out, const uint8_t priv[SK_XFER_KEY_LEN], const uint8_t id[SK_XFER_ID_LEN],
+                 const char *from, const char *to, const uint8_t *sealed, size_t sealed_len);
 
 /* What a sealed case holds: the record as the sender stores it (sk_record_pack: every field
  * with its stamp, every entry: tasks, notes, follow-ups), its earlier values (the sender's
@@ -151,7 +149,7 @@ typedef struct sk_xfer_payload {
     const uint8_t *past; /* 2: npast values, raw */
     size_t past_len;
     uint32_t npast;
-    char case_no[40];                  /* 3 */
+    char case_no[40];                    /* 3 */
     char reason[SK_XFER_MAX_REASON + 1]; /* 4 */
 } sk_xfer_payload;
 /* Append the payload (past: npast values, at most SK_XFER_MAX_HISTORY). 0, -SK_E_TOO_LONG,

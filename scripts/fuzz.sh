@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # fuzz.sh [seconds] - build the libFuzzer targets with clang under ASan+UBSan and run each one
 # for a bounded time on its seed corpus (tests/fuzz/corpus/, corpus_engine/, corpus_session/,
-# corpus_client/, corpus_desk_form/), with the protocol dictionary tests/fuzz/sakhi.dict. The
-# targets and how each is built are in tests/fuzz/CMakeLists.txt.
+# corpus_client/, corpus_desk_form/, corpus_xfer/), with the protocol dictionary
+# tests/fuzz/sakhi.dict. The targets and how each is built are in tests/fuzz/CMakeLists.txt.
 #
 # Environment:
 #   SAKHI_FUZZ_SECONDS  seconds per target when no argument is given (default 60)
@@ -16,7 +16,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${SAKHI_FUZZ_BUILD:-$ROOT/build-fuzz}
 SECS=${1:-${SAKHI_FUZZ_SECONDS:-60}}
-TARGETS=(fuzz_frame fuzz_engine fuzz_session fuzz_client fuzz_desk_form)
+TARGETS=(fuzz_frame fuzz_engine fuzz_session fuzz_client fuzz_desk_form fuzz_xfer)
 
 if ! command -v clang >/dev/null 2>&1; then
     echo "fuzz.sh: clang not found (scripts/setup-deps.sh installs it)" >&2
@@ -36,6 +36,7 @@ for t in "${TARGETS[@]}"; do
     fuzz_session) seeds="$ROOT/tests/fuzz/corpus_session" ;;
     fuzz_client) seeds="$ROOT/tests/fuzz/corpus_client" ;;
     fuzz_desk_form) seeds="$ROOT/tests/fuzz/corpus_desk_form" ;;
+    fuzz_xfer) seeds="$ROOT/tests/fuzz/corpus_xfer" ;;
     *) seeds="$ROOT/tests/fuzz/corpus" ;;
     esac
     mkdir -p "$work"

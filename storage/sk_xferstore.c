@@ -267,7 +267,7 @@ int sk_xferstore_hub_txn(sk_store *s, MDB_txn *txn, const char *centre, const sk
     if (rc && rc != -SK_E_NOT_FOUND)
         return rc;
     int exists = rc == 0;
-    side = !exists                      ? SK_XFER_OTHER
+    side = !exists                       ? SK_XFER_OTHER
            : strcmp(r.from, centre) == 0 ? SK_XFER_FROM
            : strcmp(r.to, centre) == 0   ? SK_XFER_TO
                                          : SK_XFER_OTHER;
@@ -319,7 +319,8 @@ int sk_xferstore_hub_txn(sk_store *s, MDB_txn *txn, const char *centre, const sk
             memcpy(r.key, rq->key, SK_XFER_KEY_LEN);
             r.has_key = 1;
         }
-        if (rq->op == SK_XFER_SEAL && (rc = blob_op(txn, r.id, 1, rq->sealed, rq->sealed_len, NULL)))
+        if (rq->op == SK_XFER_SEAL &&
+            (rc = blob_op(txn, r.id, 1, rq->sealed, rq->sealed_len, NULL)))
             return rc;
         if ((rq->op == SK_XFER_APPLIED || rq->op == SK_XFER_CLOSE) &&
             (rc = blob_op(txn, r.id, 2, NULL, 0, NULL)))
@@ -398,8 +399,9 @@ int sk_xferstore_send_txn(sk_store *s, MDB_txn *txn, const sk_id *record, const 
     }
     if (sk_case_get_uint(&rec, SK_F_STATUS, &status) != 0 ||
         (status != SK_STATUS_ACCEPTED && status != SK_STATUS_IN_SERVICE)) {
-        snprintf(msg, msgcap, "only an open case of this centre (accepted or in service) can be "
-                              "transferred; this one is %s",
+        snprintf(msg, msgcap,
+                 "only an open case of this centre (accepted or in service) can be "
+                 "transferred; this one is %s",
                  status == SK_STATUS_REFERRED ? "referred onward (or transferred) already"
                                               : "not open");
         rc = -SK_E_STATE;
@@ -409,10 +411,10 @@ int sk_xferstore_send_txn(sk_store *s, MDB_txn *txn, const sk_id *record, const 
     if ((rc = sk_xrows_txn(s, txn, SK_XROW_OUT, busy_one, &b)) < 0)
         goto out;
     if (b.state) {
-        snprintf(msg, msgcap, "the case is %s", b.state == SK_XOUT_DONE
-                                                    ? "transferred already"
-                                                    : "in a transfer already (sakhi-admin "
-                                                      "transfer list)");
+        snprintf(msg, msgcap, "the case is %s",
+                 b.state == SK_XOUT_DONE ? "transferred already"
+                                         : "in a transfer already (sakhi-admin "
+                                           "transfer list)");
         rc = -SK_E_STATE;
         goto out;
     }
@@ -441,9 +443,9 @@ out:
     return rc;
 }
 
-int sk_xferstore_decide_txn(sk_store *s, MDB_txn *txn, const uint8_t id[SK_XFER_ID_LEN],
-                            int accept, uint32_t district, const char *by, uint64_t now_ms,
-                            char *msg, size_t msgcap)
+int sk_xferstore_decide_txn(sk_store *s, MDB_txn *txn, const uint8_t id[SK_XFER_ID_LEN], int accept,
+                            uint32_t district, const char *by, uint64_t now_ms, char *msg,
+                            size_t msgcap)
 {
     sk_xrow r;
     char hex[2 * SK_XFER_ID_LEN + 1], detail[160];
@@ -471,8 +473,9 @@ int sk_xferstore_decide_txn(sk_store *s, MDB_txn *txn, const uint8_t id[SK_XFER_
             return -SK_E_BAD_VALUE;
         }
         if (!district && n > 1) {
-            snprintf(msg, msgcap, "--district: this centre has %zu districts; say which one "
-                                  "the case is filed under",
+            snprintf(msg, msgcap,
+                     "--district: this centre has %zu districts; say which one "
+                     "the case is filed under",
                      n);
             return -SK_E_BAD_VALUE;
         }
@@ -623,8 +626,8 @@ int sk_xferstore_apply_txn(sk_store *s, MDB_txn *txn, const uint8_t id[SK_XFER_I
         if (!senders_own(src.fields[i].key))
             rc = sk_change_set(&c, src.fields[i].key, src.fields[i].val, src.fields[i].len);
     for (uint32_t i = 0; i < src.nentries && rc == 0; i++)
-        rc = sk_change_add_entry(&c, &src.entries[i].id, src.entries[i].list,
-                                 src.entries[i].val, src.entries[i].len);
+        rc = sk_change_add_entry(&c, &src.entries[i].id, src.entries[i].list, src.entries[i].val,
+                                 src.entries[i].len);
     {
         sk_buf vb = SK_BUF_INIT;
         msgpack_packer vpk;
@@ -642,8 +645,8 @@ int sk_xferstore_apply_txn(sk_store *s, MDB_txn *txn, const uint8_t id[SK_XFER_I
     }
     if (rc)
         goto out;
-    if ((rc = sk_caseops_change_apply(s, txn, SK_CASEOPS_DEVICE, &centre, now_ms, 0, &c, &ack,
-                                      amsg, sizeof(amsg))))
+    if ((rc = sk_caseops_change_apply(s, txn, SK_CASEOPS_DEVICE, &centre, now_ms, 0, &c, &ack, amsg,
+                                      sizeof(amsg))))
         goto out;
     if (ack.status == SK_ACK_REJECTED) {
         refusal(msg, msgcap, "the case does not apply here", &ack);

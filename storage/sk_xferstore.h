@@ -55,8 +55,8 @@ typedef struct sk_xrow {
     uint32_t kind;  /* sk_xrow_kind */
     uint32_t state; /* hub: sk_xfer_state; out: SK_XOUT_*; in: SK_XIN_* */
     char from[SK_MAX_NAME + 1];
-    char to[SK_MAX_NAME + 1]; /* out: the receiver's name as the administrator gave it */
-    sk_id record;             /* out: the case sent; in: the case it became (zero until then) */
+    char to[SK_MAX_NAME + 1];     /* out: the receiver's name as the administrator gave it */
+    sk_id record;                 /* out: the case sent; in: the case it became (zero until then) */
     uint8_t key[SK_XFER_KEY_LEN]; /* hub: the receiver's public key */
     int has_key;
     char reason[SK_XFER_MAX_REASON + 1]; /* out: why (the sender's administrator) */
@@ -99,9 +99,9 @@ int sk_xferstore_send_txn(sk_store *s, MDB_txn *txn, const sk_id *record, const 
 /* sakhi-admin transfer accept / decline: as admin `by`, on an incoming transfer (PENDING).
  * district: where to file it (one of the centre's districts; 0 only when it has just one).
  * -SK_E_NOT_FOUND, -SK_E_STATE (not pending), -SK_E_BAD_VALUE (district), with msg. */
-int sk_xferstore_decide_txn(sk_store *s, MDB_txn *txn, const uint8_t id[SK_XFER_ID_LEN],
-                            int accept, uint32_t district, const char *by, uint64_t now_ms,
-                            char *msg, size_t msgcap);
+int sk_xferstore_decide_txn(sk_store *s, MDB_txn *txn, const uint8_t id[SK_XFER_ID_LEN], int accept,
+                            uint32_t district, const char *by, uint64_t now_ms, char *msg,
+                            size_t msgcap);
 
 /* The sender: what to seal for transfer row r (its case, its history, case number, reason). */
 int sk_xferstore_payload_txn(sk_store *s, MDB_txn *txn, const sk_xrow *r, sk_buf *out);

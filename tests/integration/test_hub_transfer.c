@@ -180,29 +180,31 @@ static void test_hub_transfer_leh_to_kargil(void **state)
     assert_int_equal(admin_at(&g, &leh, acc), 0);
     json_str(g.o, "case_no", lehno, sizeof(lehno));
     assert_int_equal(strncmp(lehno, "LEH-", 4), 0);
-    const char *task[] = {"task", "add", rid, "--for", "fw1", "--in-days", "3",
-                          "Visit the school with the counsellor", NULL};
+    const char *task[] = {"task", "add",       rid, "--for",
+                          "fw1",  "--in-days", "3", "Visit the school with the counsellor",
+                          NULL};
     assert_int_equal(admin_at(&g, &leh, task), 0);
     const char *note[] = {"note", rid, k_note, NULL};
     assert_int_equal(admin_at(&g, &leh, note), 0);
 
     /* refusals at the sender, before anything leaves */
-    const char *nocase[] = {"transfer", "send", "LEH-2026-999999", "--to", "kargil",
-                            "--reason", "moved", NULL};
+    const char *nocase[] = {"transfer", "send",     "LEH-2026-999999", "--to",
+                            "kargil",   "--reason", "moved",           NULL};
     assert_int_equal(admin_at(&g, &leh, nocase), 1);
     const char *noreason[] = {"transfer", "send", rid, "--to", "kargil", NULL};
     assert_int_equal(admin_at(&g, &leh, noreason), 2);
     /* a destination the hub does not know: refused there, the case stays */
-    const char *nowhere[] = {"--json", "transfer", "send", rid, "--to", "zanskar",
-                             "--reason", "moved", NULL};
+    const char *nowhere[] = {"--json",  "transfer", "send",  rid, "--to",
+                             "zanskar", "--reason", "moved", NULL};
     assert_int_equal(admin_at(&g, &leh, nowhere), 0);
     json_str(g.o, "id", bad, sizeof(bad));
     wait_state(&g, &leh, bad, "refused");
     HAS(g.o, "no centre by that name");
 
     /* Leh's administrator sends it to Kargil */
-    const char *send[] = {"--json", "transfer", "send", rid, "--to", "kargil",
-                          "--reason", "she moved to her parents in Kargil", NULL};
+    const char *send[] = {"--json", "transfer", "send",     rid,
+                          "--to",   "kargil",   "--reason", "she moved to her parents in Kargil",
+                          NULL};
     assert_int_equal(admin_at(&g, &leh, send), 0);
     json_str(g.o, "id", xid, sizeof(xid));
     /* once in a transfer, not again */

@@ -73,11 +73,9 @@ static void test_seal_opens_only_as_sealed(void **state)
     }
     /* cut short, or grown */
     for (size_t n = 0; n < s.len; n += 17)
-        assert_int_equal(sk_xfer_open(&o, priv, k_id, "leh", "kargil", s.data, n),
-                         -SK_E_BAD_VALUE);
+        assert_int_equal(sk_xfer_open(&o, priv, k_id, "leh", "kargil", s.data, n), -SK_E_BAD_VALUE);
     assert_int_equal(sk_buf_append(&s, "x", 1), 0);
-    assert_int_equal(sk_xfer_open(&o, priv, k_id, "leh", "kargil", s.data, s.len),
-                     -SK_E_BAD_VALUE);
+    assert_int_equal(sk_xfer_open(&o, priv, k_id, "leh", "kargil", s.data, s.len), -SK_E_BAD_VALUE);
     /* too big to seal */
     sk_buf big = SK_BUF_INIT;
     assert_int_equal(sk_xfer_seal(&big, pub, k_id, "leh", "kargil", plain, SK_XFER_MAX_SEALED),
@@ -141,9 +139,9 @@ static void test_messages_roundtrip_and_refuse(void **state)
     /* hand-made bodies the decoder refuses */
     static const uint8_t no_id[] = {0x93, 22, 1, 0x81, 1, SK_XFER_FETCH};
     static const uint8_t op_big[] = {0x93, 22, 1, 0x81, 1, 9};
-    static const uint8_t short_key[] = {0x93, 22, 1, 0x83, 1, 2, 2, 0xc4, 16, 1, 2, 3, 4, 5,
-                                        6,    7,  8, 9,    10, 11, 12, 13, 14, 15, 16, 4, 0xc4,
-                                        1,    0};
+    static const uint8_t short_key[] = {0x93, 22, 1,  0x83, 1,  2, 2,    0xc4, 16, 1,
+                                        2,    3,  4,  5,    6,  7, 8,    9,    10, 11,
+                                        12,   13, 14, 15,   16, 4, 0xc4, 1,    0};
     static const uint8_t list[] = {0x93, 22, 1, 0x81, 1, SK_XFER_LIST};
     uint32_t rid;
     assert_int_equal(sk_xfer_req_decode(no_id, sizeof(no_id), &rid, &back), -SK_E_MISSING_FIELD);
@@ -196,9 +194,15 @@ static void test_hub_state_machine(void **state)
 {
     (void)state;
     enum { F = SK_XFER_FROM, T = SK_XFER_TO, O = SK_XFER_OTHER };
-    enum { N = SK_XFER_NONE, OF = SK_XFER_S_OFFERED, AC = SK_XFER_S_ACCEPTED,
-           DE = SK_XFER_S_DECLINED, SE = SK_XFER_S_SEALED, AP = SK_XFER_S_APPLIED,
-           CL = SK_XFER_S_CLOSED };
+    enum {
+        N = SK_XFER_NONE,
+        OF = SK_XFER_S_OFFERED,
+        AC = SK_XFER_S_ACCEPTED,
+        DE = SK_XFER_S_DECLINED,
+        SE = SK_XFER_S_SEALED,
+        AP = SK_XFER_S_APPLIED,
+        CL = SK_XFER_S_CLOSED
+    };
     static const struct {
         uint32_t cur, op, side;
         int rc;
@@ -253,8 +257,8 @@ static void test_payload_roundtrip(void **state)
     sk_xfer_payload pl;
     sk_xfer_past p;
     sk_mp m;
-    assert_int_equal(sk_xfer_payload_pack(&b, rec, sizeof(rec), past, 2, "LEH-2026-000001", "moved"),
-                     0);
+    assert_int_equal(
+        sk_xfer_payload_pack(&b, rec, sizeof(rec), past, 2, "LEH-2026-000001", "moved"), 0);
     assert_int_equal(sk_xfer_payload_decode(b.data, b.len, &pl), 0);
     assert_int_equal(pl.rec_len, sizeof(rec));
     assert_memory_equal(pl.rec, rec, sizeof(rec));

@@ -196,8 +196,9 @@ static int cmd_decide(sk_admin *a, int argc, char **argv, int accept)
     if (rc)
         return rc;
     if (sk_xfer_id_parse(pos[0], id))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "ID: the transfer's 32 hex digits "
-                                                     "(sakhi-admin transfer list)");
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "ID: the transfer's 32 hex digits "
+                             "(sakhi-admin transfer list)");
     if (district) {
         char *end;
         code = strtoul(district, &end, 10);
@@ -216,8 +217,8 @@ static int cmd_decide(sk_admin *a, int argc, char **argv, int accept)
     }
     if ((rc = sk_admin_wtxn_commit(a, &wt)))
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot commit: %s", sk_err_text(rc));
-    return done(a, id, accept ? "accepted: the case arrives once the sending centre seals it"
-                              : "declined");
+    return done(
+        a, id, accept ? "accepted: the case arrives once the sending centre seals it" : "declined");
 }
 
 int sk_admin_cmd_transfer(sk_admin *a, int argc, char **argv)
@@ -235,7 +236,8 @@ int sk_admin_cmd_transfer(sk_admin *a, int argc, char **argv)
         return cmd_decide(a, argc - 1, argv + 1, 0);
     if (!strcmp(sub, "list"))
         return cmd_list(a, argc - 1, argv + 1);
-    return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "transfer: unknown step '%s' (send, accept, "
-                                                 "decline, list)",
+    return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                         "transfer: unknown step '%s' (send, accept, "
+                         "decline, list)",
                          sub);
 }
