@@ -102,8 +102,8 @@ typedef struct sk_repl_hooks {
     /* the session is being freed */
     void (*session_gone)(struct sk_server *srv, sk_session *s);
 } sk_repl_hooks;
-/* What a session of a centre's server asks of a hub (server/sk_hub.c): a HUB_PUSH frame body
- * from a session authenticated with the centre role. on_push answers an invalid push itself and
+/* What a session of a centre's server asks of a hub (server/sk_hubsrv.c): a HUB_PUSH or
+ * HUB_XFER frame body from a session authenticated with the centre role. on_push answers an invalid push itself and
  * returns NULL, or returns the writer request to submit (the session owns it from then on);
  * push_done answers it once the writer is done (session NULL: it closed meanwhile) and frees
  * what the request carries, never the request. */
