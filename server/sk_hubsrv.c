@@ -467,7 +467,7 @@ static int xfer_ask(sk_link *l, uint32_t *rid, const sk_xfer_req *rq, sk_xfer_of
     return -1;
 }
 
-/* Run fn in one write transaction of the centre's store. */
+/* Run fn in one write transaction of the centre's store, committed only when it returns 0. */
 typedef int (*xfer_write_fn)(sk_store *st, MDB_txn *txn, void *arg);
 static int xfer_write(sk_hub *h, xfer_write_fn fn, void *arg)
 {
@@ -476,13 +476,13 @@ static int xfer_write(sk_hub *h, xfer_write_fn fn, void *arg)
     int rc = sk_store_mdb_err(sk_store_write_begin(st, &txn));
     if (rc)
         return rc;
-    if ((rc = fn(st, txn, arg)) < 0 && rc != -SK_E_BAD_VALUE && rc != -SK_E_INVALID &&
-        rc != -SK_E_FORBIDDEN && rc != -SK_E_TRANSITION && rc != -SK_E_STATE) {
+    /* a refusal writes nothing either: a case made and then refused its acceptance must not
+     * stay without the row that says it was applied */
+    if ((rc = fn(st, txn, arg))) {
         sk_store_write_abort(st, txn);
         return rc;
     }
-    int wrc = sk_store_mdb_err(sk_store_write_commit(st, txn));
-    return wrc ? wrc : rc;
+    return sk_store_mdb_err(sk_store_write_commit(st, txn));
 }
 
 typedef struct xstate_arg {
@@ -677,8 +677,18 @@ static int xfer_exchange(sk_hub *h, sk_link *l, uint32_t *rid)
         msg[0] = '\0';
         if ((rc = xfer_ask(l, rid, &rq, &of, msg, sizeof(msg))) < 0)
             return -1;
-        if (xset(h, SK_XROW_OUT, r->id, rc ? SK_XOUT_REFUSED : SK_XOUT_OFFERED, msg,
-                 rc ? "transfer_refused" : "transfer_offered") < 0)
+        /* refused for good (no such centre, an id in use, to itself), or for now (the hub
+         * busy: offered again at the next look) */
+        int final = rc == SK_E_NOT_FOUND || rc == SK_E_BAD_VALUE || rc == SK_E_STATE ||
+                    rc == SK_E_FORBIDDEN;
+        if (xset(h, SK_XROW_OUT, r->id,
+                 rc == 0 ? SK_XOUT_OFFERED
+                 : final ? SK_XOUT_REFUSED
+                         : SK_XOUT_APPROVED,
+                 msg,
+                 rc == 0 ? "transfer_offered"
+                 : final ? "transfer_refused"
+                         : NULL) < 0)
             return -1;
     }
     for (size_t i = 0; i < ins.n; i++) {

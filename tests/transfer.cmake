@@ -7,6 +7,12 @@ if(TARGET sakhi-server) # sakhi_storage and the harness are defined with the ser
     LIBS sakhi_storage
     LABELS unit
     TIMEOUT 60)
+  # the hub's and both centres' steps on three real stores (sk_teststore)
+  sakhi_add_test(test_xfer_store
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_xfer_store.c
+    LIBS sakhi_testsupport sakhi_server_core
+    LABELS unit
+    TIMEOUT 60)
 endif()
 
 # A hub and two centres (Leh, Kargil) as real processes over TLS: a case with its history, a
