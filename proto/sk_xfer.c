@@ -271,8 +271,9 @@ void sk_xfer_item_pack(msgpack_packer *pk, const sk_xfer_item *it)
     sk_pack_str(pk, it->from, strlen(it->from));
     sk_pack_str(pk, it->to, strlen(it->to));
     msgpack_pack_uint32(pk, it->state);
+    static const uint8_t none[1] = {0};
     sk_pack_bin(pk, it->key, it->has_key ? SK_XFER_KEY_LEN : 0);
-    sk_pack_bin(pk, it->sealed, it->sealed_len);
+    sk_pack_bin(pk, it->sealed_len ? it->sealed : none, it->sealed_len);
 }
 
 int sk_xfer_of_encode(sk_buf *out, uint32_t rid, const uint8_t *items, size_t items_len,

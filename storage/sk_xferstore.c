@@ -505,8 +505,8 @@ typedef struct past_arg {
 static int past_one(const sk_history_item *h, void *payload)
 {
     past_arg *a = payload;
-    if (h->key == 0 || h->lost_incoming || a->n >= SK_XFER_MAX_HISTORY)
-        return 0; /* refused entries and losing incoming values are not the case's history */
+    if (h->key == 0 || h->lost_incoming || h->len == 0 || a->n >= SK_XFER_MAX_HISTORY)
+        return 0; /* refused entries, losing incoming values and absent ones are not its history */
     if (sk_grow(&a->past, &a->cap, a->n + 1, sizeof(*a->past), 32)) {
         a->rc = -SK_E_NOMEM;
         return 1;
