@@ -187,7 +187,7 @@ void sk_mp_init(sk_mp *m, const uint8_t *p, size_t n)
 {
     m->start = p;
     m->p = p;
-    m->end = p + n;
+    m->end = n ? p + n : p; /* an empty value may come as NULL: no arithmetic on it */
     m->err = 0;
 }
 
