@@ -161,6 +161,21 @@ static void on_handle_closed(uv_handle_t *h)
     }
 }
 
+/* Close the server's signal watchers and timers (each reports to on_handle_closed). */
+static void close_handles(sk_server *srv)
+{
+    uv_close((uv_handle_t *)&srv->uv->sig_int, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->sig_term, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->sig_hup, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->shutdown_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->check_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->authgen_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->prune_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->sweep_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->accept_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->uv->summary_timer, on_handle_closed);
+}
+
 static void finish(sk_server *srv)
 {
     if (srv->stopped)
@@ -180,16 +195,7 @@ static void finish(sk_server *srv)
     srv->store = NULL;
     sk_tls_ctx_free(srv->tls);
     srv->tls = NULL;
-    uv_close((uv_handle_t *)&srv->uv->sig_int, on_handle_closed);
-    uv_close((uv_handle_t *)&srv->uv->sig_term, on_handle_closed);
-    uv_close((uv_handle_t *)&srv->uv->sig_hup, on_handle_closed);
-    uv_close((uv_handle_t *)&srv->uv->shutdown_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&srv->uv->check_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&srv->uv->authgen_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&srv->uv->prune_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&srv->uv->sweep_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&srv->uv->accept_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&srv->uv->summary_timer, on_handle_closed);
+    close_handles(srv);
     sk_server_summary(srv);
     sk_ratelimit_free(srv->rl_addr);
     srv->rl_addr = NULL;
@@ -267,16 +273,7 @@ static void on_signal(uv_signal_t *h, int signum)
 static void init_cleanup(sk_server *srv)
 {
     if (srv->uv && srv->uv->handles_init) {
-        uv_close((uv_handle_t *)&srv->uv->sig_int, on_handle_closed);
-        uv_close((uv_handle_t *)&srv->uv->sig_term, on_handle_closed);
-        uv_close((uv_handle_t *)&srv->uv->sig_hup, on_handle_closed);
-        uv_close((uv_handle_t *)&srv->uv->shutdown_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&srv->uv->check_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&srv->uv->authgen_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&srv->uv->prune_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&srv->uv->sweep_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&srv->uv->accept_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&srv->uv->summary_timer, on_handle_closed);
+        close_handles(srv);
         srv->uv->handles_init = 0;
     }
     if (srv->uv && srv->uv->listener_init) {
