@@ -439,32 +439,40 @@ typedef struct requeue_ctx {
     int rc;
 } requeue_ctx;
 
-static int requeue_item(sess *s, MDB_txn *txn, const sk_change *ch)
+/* Append change ch to a growing array of engine items: its op, its size as packed, and whether
+ * its record is marked immediate danger in the index (read inside txn). 0 or SAKHI_ENOMEM. */
+static int item_append(sakhi_client *c, MDB_txn *txn, sk_engine_item **items, size_t *n,
+                       size_t *cap, const sk_change *ch)
 {
-    if (s->nrequeued == s->caprequeued) {
-        size_t cap = s->caprequeued ? s->caprequeued * 2 : 64;
-        sk_engine_item *p = sk_areallocarray(&s->c->alloc, s->requeued, cap, sizeof(*p));
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        sk_engine_item *p = sk_areallocarray(&c->alloc, *items, ncap, sizeof(*p));
         if (!p)
             return SAKHI_ENOMEM;
-        s->requeued = p;
-        s->caprequeued = cap;
+        *items = p;
+        *cap = ncap;
     }
-    sk_engine_item *it = &s->requeued[s->nrequeued++];
+    sk_engine_item *it = &(*items)[(*n)++];
     it->op = ch->op;
     it->urgent = 0;
     MDB_val k = {16, (void *)ch->id.b}, v;
-    if (mdb_get(txn, s->c->dbi_index, &k, &v) == 0) {
+    if (mdb_get(txn, c->dbi_index, &k, &v) == 0) {
         sk_index_row row;
         sk_lstore_index_decode(v.mv_data, v.mv_size, &row);
         it->urgent = row.urgency == SK_URGENCY_IMMEDIATE;
     }
-    sk_buf b = SK_BUF_INIT_A(&s->c->alloc);
+    sk_buf b = SK_BUF_INIT_A(&c->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
     (void)sk_change_pack(&pk, ch);
     it->size = b.len;
     sk_vault_buf_wipe(&b);
     return 0;
+}
+
+static int requeue_item(sess *s, MDB_txn *txn, const sk_change *ch)
+{
+    return item_append(s->c, txn, &s->requeued, &s->nrequeued, &s->caprequeued, ch);
 }
 
 /* One change of the sent journal back into the outbox under its op: same id, op, stamps and
@@ -851,30 +859,7 @@ int sk_sync_enroll_at(sakhi_client *c, const sakhi_enroll_options *eo,
 static int snap_cb(const sk_change *ch, void *payload)
 {
     snap *sn = payload;
-    if (sn->n == sn->cap) {
-        size_t cap = sn->cap ? sn->cap * 2 : 64;
-        sk_engine_item *p = sk_areallocarray(&sn->c->alloc, sn->items, cap, sizeof(*p));
-        if (!p)
-            return SAKHI_ENOMEM;
-        sn->items = p;
-        sn->cap = cap;
-    }
-    sk_engine_item *it = &sn->items[sn->n++];
-    it->op = ch->op;
-    it->urgent = 0;
-    MDB_val k = {16, (void *)ch->id.b}, v;
-    if (mdb_get(sn->txn, sn->c->dbi_index, &k, &v) == 0) {
-        sk_index_row row;
-        sk_lstore_index_decode(v.mv_data, v.mv_size, &row);
-        it->urgent = row.urgency == SK_URGENCY_IMMEDIATE;
-    }
-    sk_buf b = SK_BUF_INIT_A(&sn->c->alloc);
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    (void)sk_change_pack(&pk, ch);
-    it->size = b.len;
-    sk_vault_buf_wipe(&b);
-    return 0;
+    return item_append(sn->c, sn->txn, &sn->items, &sn->n, &sn->cap, ch);
 }
 
 static int cmp_items(const void *a, const void *b)
