@@ -23,6 +23,12 @@ static void op_key(uint8_t k[8], uint64_t op)
         k[i] = (uint8_t)(op >> (56 - 8 * i));
 }
 
+/* An LMDB failure on the outbox or the sent journal, as the client's error. */
+static int lmdb_fail(sakhi_client *c, int mrc)
+{
+    return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s", mdb_strerror(mrc));
+}
+
 int sk_outbox_put(sakhi_client *c, MDB_txn *txn, const sk_change *ch)
 {
     sk_buf pt = SK_BUF_INIT_A(&c->alloc), blob = SK_BUF_INIT_A(&c->alloc);
@@ -54,11 +60,43 @@ int sk_outbox_put(sakhi_client *c, MDB_txn *txn, const sk_change *ch)
     MDB_val key = {8, k}, val = {blob.len, blob.data};
     int mrc = mdb_put(txn, c->dbi_outbox, &key, &val, 0);
     if (mrc)
-        rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s", mdb_strerror(mrc));
+        rc = lmdb_fail(c, mrc);
 out:
     OPENSSL_cleanse(rkey, sizeof(rkey));
     sk_vault_buf_wipe(&pt);
     sk_buf_free(&blob);
+    return rc;
+}
+
+/* How many entries dbi holds. */
+static int entries(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, uint64_t *out)
+{
+    MDB_stat st;
+    int mrc = mdb_stat(txn, dbi, &st);
+    if (mrc)
+        return lmdb_fail(c, mrc);
+    *out = st.ms_entries;
+    return 0;
+}
+
+/* Every entry of dbi in key order through fn(c, key, value, ctx), until fn returns non-zero
+ * (returned as it is). 0, or the LMDB failure. */
+static int each_entry(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi,
+                      int (*fn)(sakhi_client *c, const MDB_val *k, const MDB_val *v, void *ctx),
+                      void *ctx)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = 0, mrc;
+    if ((mrc = mdb_cursor_open(txn, dbi, &cur)))
+        return lmdb_fail(c, mrc);
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if ((rc = fn(c, &k, &v, ctx)))
+            break;
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = lmdb_fail(c, mrc);
+    mdb_cursor_close(cur);
     return rc;
 }
 
@@ -107,8 +145,7 @@ int sk_outbox_get(sakhi_client *c, MDB_txn *txn, uint64_t op, sk_change *out)
     if (mrc == MDB_NOTFOUND)
         return SAKHI_ENOTFOUND;
     if (mrc)
-        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
-                              mdb_strerror(mrc));
+        return lmdb_fail(c, mrc);
     return decode(c, k, &val, out);
 }
 
@@ -121,49 +158,39 @@ int sk_outbox_del(sakhi_client *c, MDB_txn *txn, uint64_t op)
     if (mrc == MDB_NOTFOUND)
         return SAKHI_ENOTFOUND;
     if (mrc)
-        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
-                              mdb_strerror(mrc));
+        return lmdb_fail(c, mrc);
     return 0;
 }
 
 int sk_outbox_count(sakhi_client *c, MDB_txn *txn, uint64_t *out)
 {
-    MDB_stat st;
-    int mrc = mdb_stat(txn, c->dbi_outbox, &st);
-    if (mrc)
-        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
-                              mdb_strerror(mrc));
-    *out = st.ms_entries;
-    return 0;
+    return entries(c, txn, c->dbi_outbox, out);
+}
+
+typedef struct outbox_walk {
+    int (*cb)(const sk_change *ch, void *payload);
+    void *payload;
+} outbox_walk;
+
+static int outbox_entry(sakhi_client *c, const MDB_val *k, const MDB_val *v, void *ctx)
+{
+    outbox_walk *w = ctx;
+    sk_change ch;
+    if (k->mv_size != 8)
+        return sk_client_fail(c, SAKHI_EFORMAT, NULL, "outbox key damaged");
+    int rc = decode(c, k->mv_data, v, &ch);
+    if (rc)
+        return rc;
+    rc = w->cb(&ch, w->payload);
+    sk_change_free(&ch);
+    return rc;
 }
 
 int sk_outbox_each(sakhi_client *c, MDB_txn *txn, int (*cb)(const sk_change *ch, void *payload),
                    void *payload)
 {
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    int rc = 0, mrc;
-    if ((mrc = mdb_cursor_open(txn, c->dbi_outbox, &cur)))
-        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
-                              mdb_strerror(mrc));
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        sk_change ch;
-        if (k.mv_size != 8) {
-            rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "outbox key damaged");
-            break;
-        }
-        if ((rc = decode(c, k.mv_data, &v, &ch)))
-            break;
-        rc = cb(&ch, payload);
-        sk_change_free(&ch);
-        if (rc)
-            break;
-    }
-    if (!rc && mrc && mrc != MDB_NOTFOUND)
-        rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s", mdb_strerror(mrc));
-    mdb_cursor_close(cur);
-    return rc;
+    outbox_walk w = {cb, payload};
+    return each_entry(c, txn, c->dbi_outbox, outbox_entry, &w);
 }
 
 /* ---- the sent journal --------------------------------------------------------------------
@@ -221,7 +248,7 @@ int sk_outbox_retire(sakhi_client *c, MDB_txn *txn, uint64_t op, uint64_t now_ms
         goto mdb_fail;
     goto out;
 mdb_fail:
-    rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s", mdb_strerror(mrc));
+    rc = lmdb_fail(c, mrc);
 out:
     if (cur)
         mdb_cursor_close(cur);
@@ -229,54 +256,47 @@ out:
     return rc;
 }
 
+typedef struct sent_walk {
+    int (*cb)(sk_change *ch, uint64_t version, void *payload);
+    void *payload;
+    uint64_t *unreadable;
+} sent_walk;
+
+static int sent_entry(sakhi_client *c, const MDB_val *k, const MDB_val *v, void *ctx)
+{
+    sent_walk *w = ctx;
+    sk_change ch;
+    if (k->mv_size != 8 || v->mv_size < 40) {
+        (*w->unreadable)++;
+        return 0;
+    }
+    uint64_t version = 0;
+    for (int i = 0; i < 8; i++)
+        version = (version << 8) | ((const uint8_t *)v->mv_data)[v->mv_size - 8 + (size_t)i];
+    MDB_val inner = {v->mv_size - 16, v->mv_data};
+    if (decode(c, k->mv_data, &inner, &ch) != 0) {
+        /* its record was erased (key slot shredded) or the entry is damaged: nothing to
+         * give back */
+        (*w->unreadable)++;
+        return 0;
+    }
+    int rc = w->cb(&ch, version, w->payload);
+    sk_change_free(&ch);
+    return rc;
+}
+
 int sk_sent_each(sakhi_client *c, MDB_txn *txn,
                  int (*cb)(sk_change *ch, uint64_t version, void *payload), void *payload,
                  uint64_t *unreadable_out)
 {
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    int rc = 0, mrc;
+    sent_walk w = {cb, payload, unreadable_out};
     *unreadable_out = 0;
-    if ((mrc = mdb_cursor_open(txn, c->dbi_sent, &cur)))
-        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
-                              mdb_strerror(mrc));
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        sk_change ch;
-        if (k.mv_size != 8 || v.mv_size < 40) {
-            (*unreadable_out)++;
-            continue;
-        }
-        uint64_t version = 0;
-        for (int i = 0; i < 8; i++)
-            version = (version << 8) | ((const uint8_t *)v.mv_data)[v.mv_size - 8 + (size_t)i];
-        MDB_val inner = {v.mv_size - 16, v.mv_data};
-        if (decode(c, k.mv_data, &inner, &ch) != 0) {
-            /* its record was erased (key slot shredded) or the entry is damaged: nothing to
-             * give back */
-            (*unreadable_out)++;
-            continue;
-        }
-        rc = cb(&ch, version, payload);
-        sk_change_free(&ch);
-        if (rc)
-            break;
-    }
-    if (!rc && mrc && mrc != MDB_NOTFOUND)
-        rc = sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s", mdb_strerror(mrc));
-    mdb_cursor_close(cur);
-    return rc;
+    return each_entry(c, txn, c->dbi_sent, sent_entry, &w);
 }
 
 int sk_sent_count(sakhi_client *c, MDB_txn *txn, uint64_t *out)
 {
-    MDB_stat st;
-    int mrc = mdb_stat(txn, c->dbi_sent, &st);
-    if (mrc)
-        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
-                              mdb_strerror(mrc));
-    *out = st.ms_entries;
-    return 0;
+    return entries(c, txn, c->dbi_sent, out);
 }
 
 int sk_outbox_first_op(sakhi_client *c, MDB_txn *txn, uint64_t *out)
@@ -293,7 +313,6 @@ int sk_outbox_first_op(sakhi_client *c, MDB_txn *txn, uint64_t *out)
         mdb_cursor_close(cur);
     }
     if (mrc && mrc != MDB_NOTFOUND)
-        return sk_client_fail(c, sk_client_err_from_mdb(mrc), NULL, "outbox: %s",
-                              mdb_strerror(mrc));
+        return lmdb_fail(c, mrc);
     return 0;
 }
