@@ -26,53 +26,51 @@ public final class Referral extends ClientObject {
         Native.referralFree(p);
     }
 
+    /* A native call on the client handle h and the live draft p. */
+    interface DraftCall<T, E extends Exception> {
+        T run(long h, long p) throws E;
+    }
+
+    interface DraftAction {
+        void run(long h, long p) throws SakhiException;
+    }
+
+    /* f under the client's shared lock, then this draft's monitor (the lock order of
+     * ClientObject). */
+    private <T, E extends Exception> T call(DraftCall<T, E> f) throws E {
+        return client.call(h -> {
+            synchronized (this) {
+                return f.run(h, live());
+            }
+        });
+    }
+
+    /* A setter: f as call does, then the draft, so calls chain. */
+    private Referral update(DraftAction f) throws SakhiException {
+        client.run(h -> {
+            synchronized (this) {
+                f.run(h, live());
+            }
+        });
+        return this;
+    }
+
     /** The draft's record id (36 characters). */
     public String id() {
-        long h = client.acquire();
-        try {
-            synchronized (this) {
-                return Native.str(Native.referralId(live()));
-            }
-        } finally {
-            client.leave();
-        }
+        return call((h, p) -> Native.str(Native.referralId(p)));
     }
 
     private Referral setInt(int which, long v) throws SakhiException {
-        long h = client.acquire();
-        try {
-            synchronized (this) {
-                Native.referralSetInt(h, live(), which, v);
-            }
-        } finally {
-            client.leave();
-        }
-        return this;
+        return update((h, p) -> Native.referralSetInt(h, p, which, v));
     }
 
     private Referral setStr(int which, String v, String what) throws SakhiException {
         byte[] b = Native.bytes(v, what);
-        long h = client.acquire();
-        try {
-            synchronized (this) {
-                Native.referralSetStr(h, live(), which, b);
-            }
-        } finally {
-            client.leave();
-        }
-        return this;
+        return update((h, p) -> Native.referralSetStr(h, p, which, b));
     }
 
     private Referral setPair(int which, int a, int b) throws SakhiException {
-        long h = client.acquire();
-        try {
-            synchronized (this) {
-                Native.referralSetPair(h, live(), which, a, b);
-            }
-        } finally {
-            client.leave();
-        }
-        return this;
+        return update((h, p) -> Native.referralSetPair(h, p, which, a, b));
     }
 
     private static String nonNull(String v, String what) {
@@ -181,42 +179,19 @@ public final class Referral extends ClientObject {
     public Referral set(String field, String value) throws SakhiException {
         byte[] f = Native.required(field, "field");
         byte[] v = Native.required(value, "value");
-        long h = client.acquire();
-        try {
-            synchronized (this) {
-                Native.referralSetEnum(h, live(), f, v);
-            }
-        } finally {
-            client.leave();
-        }
-        return this;
+        return update((h, p) -> Native.referralSetEnum(h, p, f, v));
     }
 
     /** Set field {@code key} to one complete MessagePack value ({@code sakhi_referral_set_raw}). */
     public Referral setRaw(int key, byte[] msgpack) throws SakhiException {
         if (msgpack == null)
             throw new NullPointerException("msgpack");
-        long h = client.acquire();
-        try {
-            synchronized (this) {
-                Native.referralSetRaw(h, live(), key, msgpack);
-            }
-        } finally {
-            client.leave();
-        }
-        return this;
+        return update((h, p) -> Native.referralSetRaw(h, p, key, msgpack));
     }
 
     /** Validate as {@link #save} would, without saving. */
     public void validate() throws SakhiException {
-        long h = client.acquire();
-        try {
-            synchronized (this) {
-                Native.referralValidate(h, live());
-            }
-        } finally {
-            client.leave();
-        }
+        update(Native::referralValidate);
     }
 
     /**
@@ -224,13 +199,6 @@ public final class Referral extends ClientObject {
      * the record id. The draft stays open; saving it again saves nothing new unless changed.
      */
     public String save() throws SakhiException {
-        long h = client.acquire();
-        try {
-            synchronized (this) {
-                return Native.str(Native.referralSave(h, live()));
-            }
-        } finally {
-            client.leave();
-        }
+        return call((h, p) -> Native.str(Native.referralSave(h, p)));
     }
 }

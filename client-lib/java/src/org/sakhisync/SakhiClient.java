@@ -119,6 +119,46 @@ public final class SakhiClient implements AutoCloseable {
         lock.readLock().unlock();
     }
 
+    /* A native call on the live handle, made between acquire() and leave(). */
+    interface Call<T, E extends Exception> {
+        T run(long h) throws E;
+    }
+
+    interface Action<E extends Exception> {
+        void run(long h) throws E;
+    }
+
+    /* f on the live handle under the shared lock; IllegalStateException when closed. */
+    <T, E extends Exception> T call(Call<T, E> f) throws E {
+        long h = acquire();
+        try {
+            return f.run(h);
+        } finally {
+            leave();
+        }
+    }
+
+    <E extends Exception> void run(Action<E> f) throws E {
+        long h = acquire();
+        try {
+            f.run(h);
+        } finally {
+            leave();
+        }
+    }
+
+    /* f on the handle under the shared lock when the client is still open, else nothing: for
+     * the calls that must not throw once the client closed. */
+    private void runIfOpen(Action<RuntimeException> f) {
+        if (!enter())
+            return;
+        try {
+            f.run(handle);
+        } finally {
+            leave();
+        }
+    }
+
     <T extends ClientObject> T remember(T o) {
         open.add(o);
         return o;
@@ -180,25 +220,17 @@ public final class SakhiClient implements AutoCloseable {
 
     /** The device identity and store counters ({@code sakhi_status_get}). */
     public Status status() throws SakhiException {
-        long h = acquire();
-        try {
+        return call(h -> {
             long[] n = new long[11];
             byte[][] s = new byte[3][];
             Native.status(h, n, s);
             return new Status(n, s);
-        } finally {
-            leave();
-        }
+        });
     }
 
     /** Changes waiting in the outbox ({@code sakhi_pending_count}). */
     public long pendingCount() throws SakhiException {
-        long h = acquire();
-        try {
-            return Native.pendingCount(h);
-        } finally {
-            leave();
-        }
+        return call(Native::pendingCount);
     }
 
     /**
@@ -207,8 +239,7 @@ public final class SakhiClient implements AutoCloseable {
      * "ur", "lbj"; null: English).
      */
     public java.util.List<District> districts(String lang) throws SakhiException {
-        long h = acquire();
-        try {
+        return call(h -> {
             int n = Native.districtCount(h);
             java.util.List<District> out = new java.util.ArrayList<>(n);
             for (int i = 0; i < n; i++) {
@@ -217,9 +248,7 @@ public final class SakhiClient implements AutoCloseable {
                 out.add(new District(code, s));
             }
             return java.util.Collections.unmodifiableList(out);
-        } finally {
-            leave();
-        }
+        });
     }
 
     /**
@@ -227,8 +256,7 @@ public final class SakhiClient implements AutoCloseable {
      * ({@code sakhi_server_count} and {@code sakhi_server_get}); empty before enrollment.
      */
     public java.util.List<Server> servers() throws SakhiException {
-        long h = acquire();
-        try {
+        return call(h -> {
             int n = Native.serverCount(h);
             java.util.List<Server> out = new java.util.ArrayList<>(n);
             for (int i = 0; i < n; i++) {
@@ -237,55 +265,33 @@ public final class SakhiClient implements AutoCloseable {
                 out.add(new Server(pp, s));
             }
             return java.util.Collections.unmodifiableList(out);
-        } finally {
-            leave();
-        }
+        });
     }
 
     /* ---- capture ---------------------------------------------------------------------------- */
 
     /** A new referral draft with a fresh id ({@code sakhi_referral_new}). Close it when done. */
     public Referral newReferral() throws SakhiException {
-        long h = acquire();
-        try {
-            return remember(new Referral(this, Native.referralNew(h)));
-        } finally {
-            leave();
-        }
+        return call(h -> remember(new Referral(this, Native.referralNew(h))));
     }
 
     /** A draft of edits to record {@code id} ({@code sakhi_referral_edit}). */
     public Referral editReferral(String id) throws SakhiException {
         byte[] b = Native.required(id, "id");
-        long h = acquire();
-        try {
-            return remember(new Referral(this, Native.referralEdit(h, b)));
-        } finally {
-            leave();
-        }
+        return call(h -> remember(new Referral(this, Native.referralEdit(h, b))));
     }
 
     /** Add a follow-up (1..4000 bytes of UTF-8) to record {@code id}, saved as one change. */
     public void addFollowup(String id, String text) throws SakhiException {
         byte[] bid = Native.required(id, "id");
         byte[] btext = Native.required(text, "text");
-        long h = acquire();
-        try {
-            Native.followupAdd(h, bid, btext);
-        } finally {
-            leave();
-        }
+        run(h -> Native.followupAdd(h, bid, btext));
     }
 
     /** Discard the rejected change of record {@code id} ({@code sakhi_discard_change}). */
     public void discardChange(String id) throws SakhiException {
         byte[] bid = Native.required(id, "id");
-        long h = acquire();
-        try {
-            Native.discardChange(h, bid);
-        } finally {
-            leave();
-        }
+        run(h -> Native.discardChange(h, bid));
     }
 
     /* ---- reading ---------------------------------------------------------------------------- */
@@ -293,23 +299,13 @@ public final class SakhiClient implements AutoCloseable {
     /** Load record {@code id}, decrypted ({@code sakhi_record_get}). Close it when done. */
     public SakhiRecord record(String id) throws SakhiException {
         byte[] bid = Native.required(id, "id");
-        long h = acquire();
-        try {
-            return remember(new SakhiRecord(this, Native.recordGet(h, bid)));
-        } finally {
-            leave();
-        }
+        return call(h -> remember(new SakhiRecord(this, Native.recordGet(h, bid))));
     }
 
     /** Record {@code id} as one JSON object ({@code sakhi_record_json}). */
     public String recordJson(String id) throws SakhiException {
         byte[] bid = Native.required(id, "id");
-        long h = acquire();
-        try {
-            return Native.str(Native.recordJson(h, bid));
-        } finally {
-            leave();
-        }
+        return call(h -> Native.str(Native.recordJson(h, bid)));
     }
 
     /** The largest page {@link #list} returns. */
@@ -327,13 +323,7 @@ public final class SakhiClient implements AutoCloseable {
         byte[][] ids = new byte[cap][];
         long[] nums = new long[5 * cap];
         byte[][] next = new byte[1][];
-        int n;
-        long h = acquire();
-        try {
-            n = Native.list(h, f.numbers(), after, ids, nums, next);
-        } finally {
-            leave();
-        }
+        int n = call(h -> Native.list(h, f.numbers(), after, ids, nums, next));
         List<ListItem> items = new ArrayList<>(n);
         for (int i = 0; i < n; i++)
             items.add(new ListItem(Native.str(ids[i]), (int) nums[5 * i], (int) nums[5 * i + 1],
@@ -358,13 +348,8 @@ public final class SakhiClient implements AutoCloseable {
         byte[] label = Native.bytes(eo.label, "label");
         byte[] pin = Native.bytes(eo.serverPin, "serverPin");
         int[] threw = new int[1];
-        long h = acquire();
-        try {
-            Native.enroll(h, host, eo.port, code, label, pin, eo.plaintext, o.numbers(),
-                          o.progress, threw);
-        } finally {
-            leave();
-        }
+        run(h -> Native.enroll(h, host, eo.port, code, label, pin, eo.plaintext, o.numbers(),
+                               o.progress, threw));
     }
 
     /**
@@ -379,12 +364,7 @@ public final class SakhiClient implements AutoCloseable {
         byte[] u = Native.required(uri, "uri");
         byte[] l = Native.bytes(label, "label");
         SyncOptions o = opts != null ? opts : new SyncOptions();
-        long h = acquire();
-        try {
-            Native.enrollUri(h, u, l, o.numbers(), o.progress, new int[1]);
-        } finally {
-            leave();
-        }
+        run(h -> Native.enrollUri(h, u, l, o.numbers(), o.progress, new int[1]));
     }
 
     /** {@link #sync(SyncOptions)} with the defaults. */
@@ -407,15 +387,12 @@ public final class SakhiClient implements AutoCloseable {
         byte[][] texts = new byte[3 * SyncResult.MAX_REJECTIONS][];
         int[] codes = new int[SyncResult.MAX_REJECTIONS];
         int[] threw = new int[1];
-        long h = acquire();
         try {
-            Native.sync(h, o.numbers(), host, o.port, o.progress, res, texts, codes, threw);
+            run(h -> Native.sync(h, o.numbers(), host, o.port, o.progress, res, texts, codes, threw));
         } catch (SakhiException e) {
             if (threw[0] != 0)
                 throw e;
             throw new SyncException(e, new SyncResult(res, texts, codes));
-        } finally {
-            leave();
         }
         return new SyncResult(res, texts, codes);
     }
@@ -426,13 +403,7 @@ public final class SakhiClient implements AutoCloseable {
      * thread.
      */
     public void cancelSync() {
-        if (!enter())
-            return;
-        try {
-            Native.syncCancel(handle);
-        } finally {
-            leave();
-        }
+        runIfOpen(Native::syncCancel);
     }
 
     /**
@@ -442,13 +413,7 @@ public final class SakhiClient implements AutoCloseable {
      * stopped. Does nothing when no sync runs or the client is closed. Any thread.
      */
     public void networkChanged() {
-        if (!enter())
-            return;
-        try {
-            Native.syncNetworkChanged(handle);
-        } finally {
-            leave();
-        }
+        runIfOpen(Native::syncNetworkChanged);
     }
 
     /**
@@ -457,14 +422,11 @@ public final class SakhiClient implements AutoCloseable {
      * sync runs.
      */
     public SyncSummary syncSummary() throws SakhiException {
-        long h = acquire();
-        try {
+        return call(h -> {
             long[] n = new long[SyncSummary.NUMBERS];
             byte[][] msg = new byte[1][];
             Native.syncSummary(h, n, msg);
             return new SyncSummary(n, msg[0]);
-        } finally {
-            leave();
-        }
+        });
     }
 }

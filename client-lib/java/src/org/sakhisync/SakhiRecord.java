@@ -97,20 +97,16 @@ public final class SakhiRecord extends ClientObject {
 
     private Object get(int kind, String field) throws SakhiException {
         byte[] f = Native.required(field, "field");
-        client.acquire();
-        int rc;
         byte[][] s = new byte[1][];
         long[] v = new long[1];
-        try {
+        int rc = client.call(h -> {
             synchronized (this) {
                 long p = live();
-                rc = kind == S ? Native.recordGetStr(p, f, s)
-                     : kind == U ? Native.recordGetUint(p, f, v)
-                                 : Native.recordGetBool(p, f, v);
+                return kind == S ? Native.recordGetStr(p, f, s)
+                       : kind == U ? Native.recordGetUint(p, f, v)
+                                   : Native.recordGetBool(p, f, v);
             }
-        } finally {
-            client.leave();
-        }
+        });
         if (rc == Sakhi.ENOTFOUND)
             return null;
         if (rc != 0)
