@@ -251,3 +251,22 @@ int sk_admin_read_begin(sk_admin *a, MDB_txn **txn)
     int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, txn));
     return rc ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc)) : 0;
 }
+
+int sk_admin_open_read(sk_admin *a, MDB_txn **txn)
+{
+    int rc = sk_admin_open(a, 1);
+    return rc ? rc : sk_admin_read_begin(a, txn);
+}
+
+const char *sk_admin_enum_text(sk_enum_id e, const sk_record *r, uint32_t key, char *buf,
+                               size_t cap)
+{
+    uint64_t v;
+    if (sk_case_get_uint(r, key, &v) != 0)
+        return "-";
+    const char *n = sk_enum_name(e, v);
+    if (n)
+        return n;
+    snprintf(buf, cap, "unknown(%" PRIu64 ")", v);
+    return buf;
+}

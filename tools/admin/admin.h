@@ -112,6 +112,13 @@ int sk_admin_store_open(sk_admin *a, uint64_t map_size);
 uint64_t sk_admin_now_ms(void);
 /* Begin a read transaction on the open store: 0, or the exit status after "cannot read". */
 int sk_admin_read_begin(sk_admin *a, MDB_txn **txn);
+/* Open the existing store (sk_admin_open) and begin a read transaction on it: 0, or the exit
+ * status (message printed). */
+int sk_admin_open_read(sk_admin *a, MDB_txn **txn);
+/* The name of enumeration e in field key of r: "-" when absent, else "unknown(CODE)" in buf for
+ * a code the enumeration lacks. */
+const char *sk_admin_enum_text(sk_enum_id e, const sk_record *r, uint32_t key, char *buf,
+                               size_t cap);
 /* The centre's zone, India Standard Time (UTC+05:30), and a day, in ms. */
 #define SK_ADMIN_IST_MS (330ull * 60 * 1000)
 #define SK_ADMIN_DAY_MS (24ull * 3600 * 1000)

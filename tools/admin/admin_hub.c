@@ -78,11 +78,9 @@ int sk_admin_cmd_hub(sk_admin *a, int argc, char **argv)
     int rc = sk_admin_parse(a, argc, argv, NULL, NULL, 0, 0, NULL, k_hub_help);
     if (rc)
         return rc;
-    if ((rc = sk_admin_open(a, 1)))
-        return rc;
     MDB_txn *txn;
-    if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, &txn))))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
+    if ((rc = sk_admin_open_read(a, &txn)))
+        return rc;
     sk_buf b = SK_BUF_INIT;
     hub_ctx x = {a, {0}, 0};
     sk_jw_init(&x.w, &b, 0);

@@ -95,18 +95,6 @@ typedef struct list_ctx {
     size_t n;
 } list_ctx;
 
-static const char *enum_or(sk_enum_id e, const sk_record *r, uint32_t key, char *buf, size_t cap)
-{
-    uint64_t v;
-    if (sk_case_get_uint(r, key, &v) != 0)
-        return "-";
-    const char *n = sk_enum_name(e, v);
-    if (n)
-        return n;
-    snprintf(buf, cap, "unknown(%" PRIu64 ")", v);
-    return buf;
-}
-
 static int list_row(const sk_record *r, void *p)
 {
     list_ctx *c = p;
@@ -122,8 +110,8 @@ static int list_row(const sk_record *r, void *p)
     const char *district = sk_case_get_uint(r, SK_F_DISTRICT, &dc) != 0
                                ? "-"
                                : sk_admin_district_name(c->a, dc, b1, sizeof(b1));
-    const char *status = enum_or(SK_ENUM_STATUS, r, SK_F_STATUS, b2, sizeof(b2));
-    const char *urg = enum_or(SK_ENUM_URGENCY, r, SK_F_URGENCY, b3, sizeof(b3));
+    const char *status = sk_admin_enum_text(SK_ENUM_STATUS, r, SK_F_STATUS, b2, sizeof(b2));
+    const char *urg = sk_admin_enum_text(SK_ENUM_URGENCY, r, SK_F_URGENCY, b3, sizeof(b3));
     int minor = sk_case_is_minor(r), review = (r->flags & SK_REC_REVIEW) != 0,
         gone = (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) != 0;
     if (c->a->json) {
@@ -169,10 +157,8 @@ int sk_admin_cmd_list(sk_admin *a, int argc, char **argv)
     c.b = &b;
     if (status_s && !(c.status = sk_enum_code(SK_ENUM_STATUS, status_s)))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --status '%s'", status_s);
-    if ((rc = sk_admin_open(a, 1)))
-        return rc;
     MDB_txn *txn;
-    if ((rc = sk_admin_read_begin(a, &txn)))
+    if ((rc = sk_admin_open_read(a, &txn)))
         return rc;
     rc = sk_store_records_each_txn(a->store, txn, list_row, &c);
     mdb_txn_abort(txn);
@@ -315,7 +301,7 @@ static int apply_action(sk_admin *a, const sk_actor *actor, const char *text, co
     }
     char no[40] = "", b1[24];
     (void)sk_case_get_str(&after, SK_F_CASE_NO, no, sizeof(no));
-    const char *st = enum_or(SK_ENUM_STATUS, &after, SK_F_STATUS, b1, sizeof(b1));
+    const char *st = sk_admin_enum_text(SK_ENUM_STATUS, &after, SK_F_STATUS, b1, sizeof(b1));
     status = sk_admin_print_change(a, idt, event, ack.version, ack.status == SK_ACK_MERGED, st, no,
                                    NULL);
 out:

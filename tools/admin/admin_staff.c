@@ -162,12 +162,10 @@ int sk_admin_cmd_staff(sk_admin *a, int argc, char **argv)
     size_t ul = strlen(url);
     char base[256];
     snprintf(base, sizeof(base), "%.*s", (int)(ul && url[ul - 1] == '/' ? ul - 1 : ul), url);
-    if ((rc = sk_admin_open(a, 1)))
-        return rc;
     sk_staff s;
     sk_worker w;
     MDB_txn *txn;
-    if ((rc = sk_admin_read_begin(a, &txn)))
+    if ((rc = sk_admin_open_read(a, &txn)))
         return rc;
     int have = sk_staff_get_txn(a->store, txn, name, &s);
     int have_w = sk_store_worker_get_txn(a->store, txn, name, strlen(name), &w);

@@ -16,23 +16,10 @@
 #include "sk_term.h"
 #include "sk_worklist.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const char *enum_text(sk_enum_id e, const sk_record *r, uint32_t key, char *buf, size_t cap)
-{
-    uint64_t v;
-    if (sk_case_get_uint(r, key, &v) != 0)
-        return "-";
-    const char *n = sk_enum_name(e, v);
-    if (n)
-        return n;
-    snprintf(buf, cap, "unknown(%" PRIu64 ")", v);
-    return buf;
-}
 
 static const char *zone(int utc)
 {
@@ -45,14 +32,6 @@ static int print_json_line(sk_admin *a, sk_buf *b)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
     printf("%.*s\n", (int)b->len, (const char *)b->data);
     return 0;
-}
-
-static int begin_read(sk_admin *a, MDB_txn **txn)
-{
-    int rc = sk_admin_open(a, 1);
-    if (rc)
-        return rc;
-    return sk_admin_read_begin(a, txn);
 }
 
 /* ---- cases -------------------------------------------------------------------------------- */
@@ -96,8 +75,8 @@ static int cases_row(const sk_record *r, void *p)
     const char *district = sk_case_get_uint(r, SK_F_DISTRICT, &dc) != 0
                                ? "-"
                                : sk_admin_district_name(c->a, dc, b1, sizeof(b1));
-    const char *status = enum_text(SK_ENUM_STATUS, r, SK_F_STATUS, b2, sizeof(b2));
-    const char *urg = enum_text(SK_ENUM_URGENCY, r, SK_F_URGENCY, b3, sizeof(b3));
+    const char *status = sk_admin_enum_text(SK_ENUM_STATUS, r, SK_F_STATUS, b2, sizeof(b2));
+    const char *urg = sk_admin_enum_text(SK_ENUM_URGENCY, r, SK_F_URGENCY, b3, sizeof(b3));
     sk_task_view tv[64];
     size_t nt = 0, open = 0;
     if (sk_case_tasks(r, tv, 64, &nt) == 0)
@@ -168,7 +147,7 @@ int sk_admin_cmd_cases(sk_admin *a, int argc, char **argv)
     if (since && sk_admin_parse_day(since, utc, 0, &c.f.since_ms))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--since needs a date like 2026-06-19");
     MDB_txn *txn;
-    if ((rc = begin_read(a, &txn)))
+    if ((rc = sk_admin_open_read(a, &txn)))
         return rc;
     if (!a->json)
         printf("%-16s %-36s %-7s %-10s %-16s %-16s %-16s %5s %7s %s\n", "CASE", "ID", "DISTR.",
@@ -216,7 +195,7 @@ int sk_admin_cmd_tasks(sk_admin *a, int argc, char **argv)
     sk_actor viewer;
     sk_worker wb;
     MDB_txn *txn;
-    if ((rc = begin_read(a, &txn)))
+    if ((rc = sk_admin_open_read(a, &txn)))
         return rc;
     if ((rc = sk_admin_actor(a, NULL, &viewer, &wb))) {
         mdb_txn_abort(txn);
@@ -364,7 +343,7 @@ int sk_admin_cmd_alerts(sk_admin *a, int argc, char **argv)
     if (since && sk_admin_parse_day(since, utc, 0, &since_ms))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--since needs a date like 2026-06-19");
     MDB_txn *txn;
-    if ((rc = begin_read(a, &txn)))
+    if ((rc = sk_admin_open_read(a, &txn)))
         return rc;
     sk_buf b = SK_BUF_INIT;
     alerts_ctx c = {a, utc, &b};
