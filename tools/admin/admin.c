@@ -15,6 +15,7 @@
 #include "sk_err.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -250,6 +251,17 @@ int sk_admin_read_begin(sk_admin *a, MDB_txn **txn)
 {
     int rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(a->store), NULL, MDB_RDONLY, txn));
     return rc ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc)) : 0;
+}
+
+int sk_admin_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!s[0] || s[0] == '-' || *end || errno || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 int sk_admin_open_read(sk_admin *a, MDB_txn **txn)

@@ -108,6 +108,9 @@ void sk_admin_close(sk_admin *a);
  * 0 or an exit status (message printed). */
 int sk_admin_store_open(sk_admin *a, uint64_t map_size);
 
+/* A whole decimal number from min to max, as an option's value: 0, or -1 for text that is not
+ * one (empty, signed, trailing characters, too large) or is out of range. */
+int sk_admin_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Current wall clock, Unix milliseconds. */
 uint64_t sk_admin_now_ms(void);
 /* Begin a read transaction on the open store: 0, or the exit status after "cannot read". */

@@ -415,22 +415,11 @@ int sk_admin_cmd_audit(sk_admin *a, int argc, char **argv)
     int rc = sk_admin_parse(a, argc, argv, opts, NULL, 0, 0, NULL, k_help);
     if (rc)
         return rc;
-    uint64_t limit = 0;
-    if (limit_s) {
-        char *end;
-        unsigned long long l = strtoull(limit_s, &end, 10);
-        if (!limit_s[0] || *end || limit_s[0] == '-' || l == 0)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--limit needs a positive number");
-        limit = l;
-    }
-    uint64_t max_age = 0;
-    if (max_age_s) {
-        char *end;
-        unsigned long long l = strtoull(max_age_s, &end, 10);
-        if (!max_age_s[0] || *end || max_age_s[0] == '-' || l == 0)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--max-age needs a positive number");
-        max_age = l;
-    }
+    uint64_t limit = 0, max_age = 0;
+    if (limit_s && sk_admin_parse_uint(limit_s, 1, UINT64_MAX, &limit))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--limit needs a positive number");
+    if (max_age_s && sk_admin_parse_uint(max_age_s, 1, UINT64_MAX, &max_age))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--max-age needs a positive number");
     if (sign && verify)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "give --sign or --verify, not both");
     if ((pub || max_age_s) && !verify)

@@ -276,10 +276,9 @@ static int fill_shelter(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
     (void)fl;
     if (start && extend)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--start and --extend exclude each other");
+    uint64_t d;
     if (extend) {
-        char *end;
-        unsigned long d = strtoul(extend, &end, 10);
-        if (!extend[0] || *end || d < 1 || d > 100)
+        if (sk_admin_parse_uint(extend, 1, 100, &d))
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--extend needs a number of days");
         op->kind = SK_CW_SHELTER_EXTEND;
         op->days = (uint32_t)d;
@@ -386,12 +385,11 @@ int sk_admin_cmd_task(sk_admin *a, int argc, char **argv)
                                  "task add needs --for WORKER and one of --due or --in-days");
         if (due && sk_admin_parse_day(due, 0, 1, &op.due_ms))
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--due needs a date like 2026-06-19");
+        uint64_t d;
         if (in_days) {
-            char *end;
-            unsigned long d = strtoul(in_days, &end, 10);
-            if (!in_days[0] || *end || d > 3650)
+            if (sk_admin_parse_uint(in_days, 0, 3650, &d))
                 return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--in-days needs 0 to 3650");
-            op.due_ms = sk_admin_now_ms() + (uint64_t)d * SK_ADMIN_DAY_MS;
+            op.due_ms = sk_admin_now_ms() + d * SK_ADMIN_DAY_MS;
         }
         op.kind = SK_CW_TASK_ADD;
         op.for_worker = for_w;

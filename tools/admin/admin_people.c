@@ -60,10 +60,8 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
     int rc = sk_admin_parse(a, argc, argv, opts, NULL, 0, 0, NULL, k_init_help);
     if (rc)
         return rc;
-    char *end;
-    errno = 0;
-    unsigned long long mb = strtoull(map_s, &end, 10);
-    if (!map_s[0] || *end || map_s[0] == '-' || errno || mb < 1 || mb > (1ull << 24))
+    uint64_t mb;
+    if (sk_admin_parse_uint(map_s, 1, 1ull << 24, &mb))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --map-size '%s' (MiB, 1 or more)", map_s);
     char path[4096];
     struct stat st;
@@ -663,10 +661,8 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
                              pos[0]);
     if (np != 2)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "device revoke needs a device ID");
-    char *end;
-    errno = 0;
-    unsigned long long id = strtoull(pos[1], &end, 10);
-    if (!pos[1][0] || *end || pos[1][0] == '-' || errno || id == 0)
+    uint64_t id;
+    if (sk_admin_parse_uint(pos[1], 1, UINT64_MAX, &id))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad device ID '%s' (a number from 1)",
                              pos[1]);
     if ((rc = sk_admin_open(a, 1)))
@@ -678,13 +674,13 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
     rc = sk_store_device_get_txn(a->store, wt.txn, id, &d);
     if (rc == -SK_E_NOT_FOUND) {
         sk_admin_wtxn_abort(a, &wt);
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "unknown device %llu", id);
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "unknown device %" PRIu64, id);
     }
     int was = d.revoked;
     if (rc == 0 && !was) {
         char detail[64];
         d.revoked = 1;
-        snprintf(detail, sizeof(detail), "device=%llu", id);
+        snprintf(detail, sizeof(detail), "device=%" PRIu64, id);
         if ((rc = sk_store_device_put_txn(a->store, wt.txn, &d)) == 0)
             rc = sk_store_audit_txn(a->store, wt.txn, sk_admin_now_ms(), "revoke", d.worker, id,
                                     detail);
@@ -701,7 +697,8 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
         sk_jw_kbool(w, "already", was);
         return sk_admin_json_end(a, &j);
     } else if (a->tty)
-        printf("device %llu (%s) %s\n", id, d.worker, was ? "was already revoked" : "revoked");
+        printf("device %" PRIu64 " (%s) %s\n", id, d.worker,
+               was ? "was already revoked" : "revoked");
     return 0;
 }
 

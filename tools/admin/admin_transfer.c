@@ -188,7 +188,7 @@ static int cmd_decide(sk_admin *a, int argc, char **argv, int accept)
     sk_admin_wtxn wt;
     uint8_t id[SK_XFER_ID_LEN];
     char msg[200] = "";
-    unsigned long code = 0;
+    uint64_t code = 0;
     int rc = sk_admin_action_setup(a, argc, argv, extra, accept ? 1 : 0, pos, 1, k_transfer_help,
                                    &actor, &wb);
     if (rc)
@@ -197,12 +197,8 @@ static int cmd_decide(sk_admin *a, int argc, char **argv, int accept)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                              "ID: the transfer's 32 hex digits "
                              "(sakhi-admin transfer list)");
-    if (district) {
-        char *end;
-        code = strtoul(district, &end, 10);
-        if (!district[0] || *end || code == 0 || code > UINT32_MAX)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--district: a district's code");
-    }
+    if (district && sk_admin_parse_uint(district, 1, UINT32_MAX, &code))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--district: a district's code");
     if ((rc = sk_admin_wtxn_begin(a, &wt)))
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write: %s", sk_err_text(rc));
     rc = sk_xferstore_decide_txn(a->store, wt.txn, id, accept, (uint32_t)code, actor.worker,

@@ -185,13 +185,8 @@ int sk_admin_cmd_tasks(sk_admin *a, int argc, char **argv)
     if (rc)
         return rc;
     uint64_t win_days = 7;
-    if (window) {
-        char *end;
-        unsigned long long d = strtoull(window, &end, 10);
-        if (!window[0] || window[0] == '-' || *end || d > 365)
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--window needs 0 to 365 days");
-        win_days = d;
-    }
+    if (window && sk_admin_parse_uint(window, 0, 365, &win_days))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--window needs 0 to 365 days");
     sk_actor viewer;
     sk_worker wb;
     MDB_txn *txn;
