@@ -31,6 +31,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "cp_check.h"
 #include "sk_case.h"
 #include "sk_err.h"
@@ -710,10 +712,6 @@ static void test_client_crash(void **state)
         sk_tmpdir_remove(g_dir);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_client_crash),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_client_crash),
+})

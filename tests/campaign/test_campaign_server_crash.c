@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "cp_check.h"
 #include "sk_case.h"
 #include "sk_err.h"
@@ -307,10 +309,6 @@ static void test_server_crash_campaign(void **state)
     free(devs);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_server_crash_campaign),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_server_crash_campaign),
+})

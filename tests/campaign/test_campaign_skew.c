@@ -21,6 +21,7 @@
 #include <sakhi/sakhi.h>
 
 #include "sk_client_test.h"
+#include "sk_testmain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,13 +326,10 @@ static void test_clock_jump_behind_device_edits_first(void **state)
     round_run(*state, seed_base() + 1001, 5 * DAY_MS, -3 * DAY_MS, 0, 1 * DAY_MS);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_skew_corrected_later_edit_wins, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_clock_jump_ahead_edits_first, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_clock_jump_behind_device_edits_first, setup,
-                                        sk_fx_free),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_skew_corrected_later_edit_wins),
+    cmocka_unit_test(test_clock_jump_ahead_edits_first),
+    cmocka_unit_test(test_clock_jump_behind_device_edits_first),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, sk_fx_free)

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_iolog.h"
 
 #include <errno.h>
@@ -312,13 +314,13 @@ static void test_malloc_arm_file(void **state)
     rm_tree(t.root);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_record_sync),   cmocka_unit_test(test_record_nosync),
-        cmocka_unit_test(test_eio_write),     cmocka_unit_test(test_enospc_write),
-        cmocka_unit_test(test_eio_fdatasync), cmocka_unit_test(test_enospc_fdatasync),
-        cmocka_unit_test(test_malloc_sweep),  cmocka_unit_test(test_malloc_arm_file),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_record_sync),
+    cmocka_unit_test(test_record_nosync),
+    cmocka_unit_test(test_eio_write),
+    cmocka_unit_test(test_enospc_write),
+    cmocka_unit_test(test_eio_fdatasync),
+    cmocka_unit_test(test_enospc_fdatasync),
+    cmocka_unit_test(test_malloc_sweep),
+    cmocka_unit_test(test_malloc_arm_file),
+})

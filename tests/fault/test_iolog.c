@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_iolog.h"
 
 #include <errno.h>
@@ -215,12 +217,10 @@ static void test_replay(void **state)
     assert_true(sk_iolog_rand(&z) == 0xe220a8397b1dcdafull);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load),   cmocka_unit_test(test_bad_magic),
-        cmocka_unit_test(test_images), cmocka_unit_test(test_torn),
-        cmocka_unit_test(test_replay),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_load),
+    cmocka_unit_test(test_bad_magic),
+    cmocka_unit_test(test_images),
+    cmocka_unit_test(test_torn),
+    cmocka_unit_test(test_replay),
+})

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_proc.h"
@@ -296,12 +298,10 @@ static void test_malloc_fail(void **state)
     sweep("malloc", l && strcmp(l, "1") == 0 ? 1 : 23, 200000);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_eio_write),     cmocka_unit_test(test_enospc_write),
-        cmocka_unit_test(test_eio_fdatasync), cmocka_unit_test(test_enospc_fdatasync),
-        cmocka_unit_test(test_malloc_fail),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_eio_write),
+    cmocka_unit_test(test_enospc_write),
+    cmocka_unit_test(test_eio_fdatasync),
+    cmocka_unit_test(test_enospc_fdatasync),
+    cmocka_unit_test(test_malloc_fail),
+})

@@ -35,6 +35,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 static sk_admin_run g;
 
 /* run("cmd", ..., NULL): sakhi-admin --data g.data with those arguments; its exit status, with
@@ -286,12 +288,8 @@ static void test_sign_key_checks(void **state)
     assert_null(strstr(g.o, "audit signing key in"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        ADMIN_TEST(test_operator_is_the_unix_account),
-        ADMIN_TEST(test_signed_head_catches_rewritten_chain),
-        ADMIN_TEST(test_sign_key_checks),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    ADMIN_TEST(test_operator_is_the_unix_account),
+    ADMIN_TEST(test_signed_head_catches_rewritten_chain),
+    ADMIN_TEST(test_sign_key_checks),
+})

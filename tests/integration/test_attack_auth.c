@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #endif
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,21 +443,16 @@ static void test_audit_growth_never_fills_store(void **state)
     sk_tc_free(&a);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_wrong_signatures_never_lock_a_device, setup,
-                                        sk_fx_stop_any),
-        cmocka_unit_test_setup_teardown(test_wrong_codes_back_off_per_address, setup,
-                                        sk_fx_stop_any),
-        cmocka_unit_test_setup_teardown(test_code_dies_after_five_wrong_tries, setup_no_addr_limit,
-                                        sk_fx_stop_any),
-        cmocka_unit_test_setup_teardown(test_strangers_write_nothing, setup_fast_summary,
-                                        sk_fx_stop_any),
-        cmocka_unit_test_setup_teardown(test_log_capped_rotated_escaped, setup_small_log,
-                                        sk_fx_stop_any),
-        cmocka_unit_test_setup_teardown(test_audit_growth_never_fills_store, setup_small_store,
-                                        sk_fx_stop_any),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test_setup_teardown(test_wrong_signatures_never_lock_a_device, setup,
+                                    sk_fx_stop_any),
+    cmocka_unit_test_setup_teardown(test_wrong_codes_back_off_per_address, setup, sk_fx_stop_any),
+    cmocka_unit_test_setup_teardown(test_code_dies_after_five_wrong_tries, setup_no_addr_limit,
+                                    sk_fx_stop_any),
+    cmocka_unit_test_setup_teardown(test_strangers_write_nothing, setup_fast_summary,
+                                    sk_fx_stop_any),
+    cmocka_unit_test_setup_teardown(test_log_capped_rotated_escaped, setup_small_log,
+                                    sk_fx_stop_any),
+    cmocka_unit_test_setup_teardown(test_audit_growth_never_fills_store, setup_small_store,
+                                    sk_fx_stop_any),
+})

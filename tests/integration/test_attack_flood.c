@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_frame.h"
@@ -299,10 +301,6 @@ static void test_flood_leaves_room_for_a_device(void **state)
     sk_ts_teardown(&ts);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flood_leaves_room_for_a_device),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_flood_leaves_room_for_a_device),
+})

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_admin_run.h"
 #include "sk_apply.h"
 #include "sk_caseops.h"
@@ -642,16 +644,14 @@ static void test_admin_history_and_review(void **state)
     g_text = NULL;
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_workflow_through_the_write_path, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_review_resolved_by_staff, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_minor_derived_at_the_server, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_urgent_waiting_sweep, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_caseop, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_admin_commands, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_admin_history_and_review, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_workflow_through_the_write_path),
+    cmocka_unit_test(test_review_resolved_by_staff),
+    cmocka_unit_test(test_minor_derived_at_the_server),
+    cmocka_unit_test(test_urgent_waiting_sweep),
+    cmocka_unit_test(test_writer_caseop),
+    cmocka_unit_test(test_admin_commands),
+    cmocka_unit_test(test_admin_history_and_review),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, teardown)

@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sakhi/sakhi.h"
 #include "sk_admin_run.h"
 #include "sk_case.h"
@@ -222,10 +224,8 @@ static int teardown_e2e(void **state)
     return 0;
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_casework_end_to_end, setup_e2e, teardown_e2e),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_casework_end_to_end),
+};
+
+SK_TEST_MAIN_EACH(tests, setup_e2e, teardown_e2e)

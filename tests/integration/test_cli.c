@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_json.h"
 #include "sk_testserver.h"
 
@@ -669,17 +671,13 @@ static void test_cancel(void **state)
     expect(SAKHI("--store", "dev", "--pin", PIN, "status", "--json"), 0, "\"pending\":1", NULL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        TMP_TEST(test_usage),
-        TMP_TEST(test_init_and_pin),
-        TMP_TEST(test_capture_validation),
-        TMP_TEST(test_list_show_followup),
-        TMP_TEST(test_unreachable_and_bad_code),
-        TMP_TEST(test_flow),
-        TMP_TEST(test_cancel),
-        TMP_TEST(test_tls),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    TMP_TEST(test_usage),
+    TMP_TEST(test_init_and_pin),
+    TMP_TEST(test_capture_validation),
+    TMP_TEST(test_list_show_followup),
+    TMP_TEST(test_unreachable_and_bad_code),
+    TMP_TEST(test_flow),
+    TMP_TEST(test_cancel),
+    TMP_TEST(test_tls),
+})

@@ -19,6 +19,7 @@
  */
 #include "sk_testfixture.h"
 #include "sk_tls.h"
+#include "sk_testmain.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -447,11 +448,9 @@ static void test_failed_allocation_loses_nothing(void **state)
     assert_int_equal(g_h.foreign, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_hooks_hold_a_device_life, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_failed_allocation_loses_nothing, setup, sk_fx_stop),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_hooks_hold_a_device_life),
+    cmocka_unit_test(test_failed_allocation_loses_nothing),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, sk_fx_stop)

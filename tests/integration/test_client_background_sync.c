@@ -13,6 +13,7 @@
  * (the sync's clock is real), so how far a deadline gets is bounded both ways.
  */
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,13 +270,11 @@ static void test_summary_for_the_home_screen(void **state)
     sakhi_close(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_deadline_stops_at_a_safe_point, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_deadline_before_welcome, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_network_changed_starts_over, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_summary_for_the_home_screen, setup, sk_fx_free),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_deadline_stops_at_a_safe_point),
+    cmocka_unit_test(test_deadline_before_welcome),
+    cmocka_unit_test(test_network_changed_starts_over),
+    cmocka_unit_test(test_summary_for_the_home_screen),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, sk_fx_free)

@@ -11,6 +11,7 @@
 #include <sakhi/sakhi.h>
 
 #include "sk_tls.h"
+#include "sk_testmain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,12 +153,10 @@ static void test_all_dead_and_malformed(void **state)
     sakhi_close(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_second_address_then_sync, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_wrong_pin_keeps_code, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_all_dead_and_malformed, setup, sk_fx_free),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_second_address_then_sync),
+    cmocka_unit_test(test_wrong_pin_keeps_code),
+    cmocka_unit_test(test_all_dead_and_malformed),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, sk_fx_free)

@@ -9,6 +9,7 @@
  */
 #include "sk_testfixture.h"
 #include "sk_testtext.h"
+#include "sk_testmain.h"
 
 #include <sakhi/sakhi.h>
 
@@ -155,12 +156,8 @@ static void test_server_refuses_what_the_case_model_refuses(void **state)
     sk_tc_free(&tc);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_capture_trims_normalises_and_syncs, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_server_refuses_what_the_case_model_refuses, setup,
-                                        sk_fx_free),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test_setup_teardown(test_capture_trims_normalises_and_syncs, setup, sk_fx_free),
+    cmocka_unit_test_setup_teardown(test_server_refuses_what_the_case_model_refuses, setup,
+                                    sk_fx_free),
+})

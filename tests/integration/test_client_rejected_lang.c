@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <sakhi/sakhi.h>
 
 #include "sk_case.h"
@@ -83,10 +85,6 @@ static void test_rejection_shown_fixed_discarded(void **state)
     sk_ts_teardown(&ts);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rejection_shown_fixed_discarded),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_rejection_shown_fixed_discarded),
+})

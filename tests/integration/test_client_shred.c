@@ -31,6 +31,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_admin_run.h"
 #include "sk_client.h"
 #include "sk_client_test.h"
@@ -281,10 +283,6 @@ static void test_erasure_shreds_device_copy(void **state)
     sk_ts_teardown(&ts);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_erasure_shreds_device_copy),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_erasure_shreds_device_copy),
+})

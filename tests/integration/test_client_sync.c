@@ -18,6 +18,7 @@
 
 #include "sk_client_test.h"
 #include "sk_relay.h"
+#include "sk_testmain.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -613,18 +614,16 @@ static void test_revoked_device_wipes(void **state)
     sakhi_close(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_enroll_push_pull, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_three_devices_converge, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_urgent_first_batch, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_rejected_then_fixed_or_discarded, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_accept_makes_stub, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_capture_during_sync, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_cancel_and_timeout, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_cut_sweep, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_revoked_device_wipes, setup, sk_fx_free),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_enroll_push_pull),
+    cmocka_unit_test(test_three_devices_converge),
+    cmocka_unit_test(test_urgent_first_batch),
+    cmocka_unit_test(test_rejected_then_fixed_or_discarded),
+    cmocka_unit_test(test_accept_makes_stub),
+    cmocka_unit_test(test_capture_during_sync),
+    cmocka_unit_test(test_cancel_and_timeout),
+    cmocka_unit_test(test_cut_sweep),
+    cmocka_unit_test(test_revoked_device_wipes),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, sk_fx_free)

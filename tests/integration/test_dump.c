@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #define DUMP SAKHI_BIN_DIR "/tools/dump/sakhi-dump"
 
 typedef struct fixture {
@@ -471,17 +473,15 @@ static void test_bad_flags(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_encoded_frames_decode_with_offsets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_truncated_stream_reports_offset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_garbage_is_frame_too_big, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_body_is_skipped_and_dump_goes_on, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_golden_vectors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_session_stream, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_flags, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_encoded_frames_decode_with_offsets),
+    cmocka_unit_test(test_truncated_stream_reports_offset),
+    cmocka_unit_test(test_garbage_is_frame_too_big),
+    cmocka_unit_test(test_bad_body_is_skipped_and_dump_goes_on),
+    cmocka_unit_test(test_golden_vectors),
+    cmocka_unit_test(test_session_stream),
+    cmocka_unit_test(test_usage_errors),
+    cmocka_unit_test(test_bad_flags),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, teardown)

@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_engine.h"
 #include "sk_err.h"
@@ -522,10 +524,8 @@ static void test_converges_over_a_bad_link(void **state)
     assert_int_equal(sk_ts_stop(ts, 10000), 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_converges_over_a_bad_link, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_converges_over_a_bad_link),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, teardown)

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_testdevice.h"
@@ -274,11 +276,7 @@ static void test_failover_standby_first_and_key_mismatch(void **state)
     centre_stop(&k);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_failover_device_follows_promotion),
-        cmocka_unit_test(test_failover_standby_first_and_key_mismatch),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_failover_device_follows_promotion),
+    cmocka_unit_test(test_failover_standby_first_and_key_mismatch),
+})

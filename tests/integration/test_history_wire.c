@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_msg.h"
@@ -274,10 +276,8 @@ static void test_history_by_role(void **state)
     assert_int_equal(sk_ts_stop(&g_ts, 10000), 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_history_by_role, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_history_by_role),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, teardown)

@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_admin_run.h"
 #include "sk_case.h"
 #include "sk_deid.h"
@@ -556,11 +558,7 @@ static void test_hub_refuses_identifying_and_strangers(void **state)
     free(g.e);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hub_report_equals_centres),
-        cmocka_unit_test(test_hub_refuses_identifying_and_strangers),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_hub_report_equals_centres),
+    cmocka_unit_test(test_hub_refuses_identifying_and_strangers),
+})

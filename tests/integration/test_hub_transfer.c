@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_admin_run.h"
 #include "sk_case.h"
 #include "sk_err.h"
@@ -288,10 +290,6 @@ static void test_hub_transfer_leh_to_kargil(void **state)
     free(g.e);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hub_transfer_leh_to_kargil),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_hub_transfer_leh_to_kargil),
+})

@@ -11,6 +11,7 @@
 #include "load_report.h"
 #include "sk_json.h"
 #include "sk_proc.h"
+#include "sk_testmain.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -211,13 +212,11 @@ static void test_unreachable_and_prepare(void **state)
     assert_int_equal(sk_file_contains(f->out, "no device could enroll"), 1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_small_run_verifies, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_verification_can_fail, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_bad_flags, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_unreachable_and_prepare, setup, sk_fx_stop),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_small_run_verifies),
+    cmocka_unit_test(test_verification_can_fail),
+    cmocka_unit_test(test_bad_flags),
+    cmocka_unit_test(test_unreachable_and_prepare),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, sk_fx_stop)

@@ -13,6 +13,7 @@
 #include "sk_json.h"
 #include "sk_proc.h"
 #include "sk_tls.h"
+#include "sk_testmain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,13 +184,11 @@ static void test_tls_bad_flags(void **state)
     assert_int_equal(sk_file_contains(f->out, "not both"), 1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tls_run_verifies, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_tls_wrong_pin_fails, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_tls_to_plaintext_server, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_tls_bad_flags, setup, sk_fx_stop),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_tls_run_verifies),
+    cmocka_unit_test(test_tls_wrong_pin_fails),
+    cmocka_unit_test(test_tls_to_plaintext_server),
+    cmocka_unit_test(test_tls_bad_flags),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, sk_fx_stop)

@@ -15,6 +15,7 @@
  *     (CASE-MODEL.md section 7).
  */
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,15 +339,12 @@ static void test_erased_tombstone_and_minimised_form(void **state)
     sk_tc_free(&ad);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_body_errors_keep_connection, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_ping_in_every_state, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_outstanding_rid, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_out_of_scope_same_as_missing, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_erased_tombstone_and_minimised_form, setup,
-                                        sk_fx_stop),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_body_errors_keep_connection),
+    cmocka_unit_test(test_ping_in_every_state),
+    cmocka_unit_test(test_outstanding_rid),
+    cmocka_unit_test(test_out_of_scope_same_as_missing),
+    cmocka_unit_test(test_erased_tombstone_and_minimised_form),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, sk_fx_stop)

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_proc.h"
@@ -398,13 +400,11 @@ static void test_replication_trim_and_bad_ops(void **state)
     assert_int_equal(on, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_replication_log_off_then_on, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replication_standby_follows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replication_erasure_erases, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replication_trim_and_bad_ops, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_replication_log_off_then_on),
+    cmocka_unit_test(test_replication_standby_follows),
+    cmocka_unit_test(test_replication_erasure_erases),
+    cmocka_unit_test(test_replication_trim_and_bad_ops),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, teardown)

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_testclient.h"
@@ -136,10 +138,6 @@ static void test_replication_standby_admin_refuses_writes(void **state)
     sk_ts_teardown(&p);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_replication_standby_admin_refuses_writes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_replication_standby_admin_refuses_writes),
+})

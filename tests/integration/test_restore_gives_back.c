@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_admin_run.h"
 #include "sk_case.h"
 #include "sk_err.h"
@@ -207,10 +209,6 @@ static void test_restore_gives_back_everything_once(void **state)
     sk_ts_teardown(&g_ts);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_restore_gives_back_everything_once),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_restore_gives_back_everything_once),
+})

@@ -8,6 +8,7 @@
  * other content is rejected OP_ORDER while the original still gets its first ack.
  */
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,16 +359,12 @@ static void test_op_order(void **state)
     sk_tc_free(&a);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_every_action_audited, setup, sk_fx_stop_any),
-        cmocka_unit_test_setup_teardown(test_tamper_detected, setup, sk_fx_stop_any),
-        cmocka_unit_test_setup_teardown(test_removal_detected, setup, sk_fx_stop_any),
-        cmocka_unit_test_setup_teardown(test_altered_last_detected, setup, sk_fx_stop_any),
-        cmocka_unit_test_setup_teardown(test_retention_keeps_chain, setup, sk_fx_stop_any),
-        cmocka_unit_test_setup_teardown(test_rate_limit_per_address, setup_limits, sk_fx_stop_any),
-        cmocka_unit_test_setup_teardown(test_op_order, setup, sk_fx_stop_any),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test_setup_teardown(test_every_action_audited, setup, sk_fx_stop_any),
+    cmocka_unit_test_setup_teardown(test_tamper_detected, setup, sk_fx_stop_any),
+    cmocka_unit_test_setup_teardown(test_removal_detected, setup, sk_fx_stop_any),
+    cmocka_unit_test_setup_teardown(test_altered_last_detected, setup, sk_fx_stop_any),
+    cmocka_unit_test_setup_teardown(test_retention_keeps_chain, setup, sk_fx_stop_any),
+    cmocka_unit_test_setup_teardown(test_rate_limit_per_address, setup_limits, sk_fx_stop_any),
+    cmocka_unit_test_setup_teardown(test_op_order, setup, sk_fx_stop_any),
+})

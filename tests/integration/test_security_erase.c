@@ -7,6 +7,7 @@
  * erasure (old LMDB pages with the sealed bytes) can no longer be opened with the keys.
  */
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -155,10 +156,6 @@ static void test_erase_really_erases(void **state)
     sk_ts_teardown(&ts);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_erase_really_erases),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_erase_really_erases),
+})

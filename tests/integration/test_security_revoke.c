@@ -6,6 +6,7 @@
  * session gets ERROR AUTH_FAILED and its reconnect too; other devices carry on untouched.
  */
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,12 +116,10 @@ static void test_disabled_worker_mid_session(void **state)
     sk_tc_free(&a);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_revoke_mid_session, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_revoke_idle_session_cut, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_disabled_worker_mid_session, setup, sk_fx_stop),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_revoke_mid_session),
+    cmocka_unit_test(test_revoke_idle_session_cut),
+    cmocka_unit_test(test_disabled_worker_mid_session),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, sk_fx_stop)

@@ -7,6 +7,7 @@
  * Real server process, real LMDB in a temp dir, 127.0.0.1.
  */
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,15 +226,13 @@ static void test_bad_cert_refuses_start(void **state)
     assert_int_equal(sk_file_contains(out, "choose one transport"), 1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_full_sync_over_tls, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_wrong_pin, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_plaintext_client_refused, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_handshake_timeout_covers_tls, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_s_client, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_bad_cert_refuses_start, setup, sk_fx_stop),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_full_sync_over_tls),
+    cmocka_unit_test(test_wrong_pin),
+    cmocka_unit_test(test_plaintext_client_refused),
+    cmocka_unit_test(test_handshake_timeout_covers_tls),
+    cmocka_unit_test(test_s_client),
+    cmocka_unit_test(test_bad_cert_refuses_start),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, sk_fx_stop)

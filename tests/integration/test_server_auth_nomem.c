@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_proc.h"
@@ -116,10 +118,6 @@ static void test_auth_alloc_failures(void **state)
     assert_true(fired > 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_auth_alloc_failures),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_auth_alloc_failures),
+})

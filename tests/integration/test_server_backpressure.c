@@ -11,6 +11,7 @@
  * counts the store's mapped pages).
  */
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -273,10 +274,6 @@ static void test_slow_reader_bounded(void **state)
     sk_ts_teardown(&ts);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_slow_reader_bounded),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_slow_reader_bounded),
+})

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_testclient.h"
@@ -197,11 +199,7 @@ static void test_sigterm_under_load(void **state)
     run(SIGTERM);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sigkill_after_acks),
-        cmocka_unit_test(test_sigterm_under_load),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_sigkill_after_acks),
+    cmocka_unit_test(test_sigterm_under_load),
+})

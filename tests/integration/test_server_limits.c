@@ -6,6 +6,7 @@
  * recovers after a restart with a larger map.
  */
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -298,14 +299,10 @@ static void test_store_full(void **state)
     sk_tc_free(&reader);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_frames, teardown),
-        cmocka_unit_test_teardown(test_inflight_and_batch, teardown),
-        cmocka_unit_test_teardown(test_timeouts, teardown),
-        cmocka_unit_test_teardown(test_connection_cap, teardown),
-        cmocka_unit_test_teardown(test_store_full, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test_teardown(test_frames, teardown),
+    cmocka_unit_test_teardown(test_inflight_and_batch, teardown),
+    cmocka_unit_test_teardown(test_timeouts, teardown),
+    cmocka_unit_test_teardown(test_connection_cap, teardown),
+    cmocka_unit_test_teardown(test_store_full, teardown),
+})

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_admin_run.h"
 #include "sk_err.h"
 #include "sk_term.h"
@@ -182,11 +184,7 @@ static void test_device_label_escaped(void **state)
     assert_string_equal(sk_term_cstr(buf, sizeof(buf), "\xed\xa0\x80"), "\\xed\\xa0\\x80");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        TMP_TEST(test_master_key_mode_refused),
-        TMP_TEST(test_device_label_escaped),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    TMP_TEST(test_master_key_mode_refused),
+    TMP_TEST(test_device_label_escaped),
+})

@@ -6,6 +6,7 @@
  * Real server process, real LMDB in a temp dir, 127.0.0.1.
  */
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,15 +442,13 @@ static void test_pipelined_and_streamed(void **state)
     sk_tc_free(&c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_push_then_pull, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_exactly_once, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_concurrent_merge, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_enroll_and_auth_failures, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_wrong_state_and_unknown_type, setup, sk_fx_stop),
-        cmocka_unit_test_setup_teardown(test_pipelined_and_streamed, setup, sk_fx_stop),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_push_then_pull),
+    cmocka_unit_test(test_exactly_once),
+    cmocka_unit_test(test_concurrent_merge),
+    cmocka_unit_test(test_enroll_and_auth_failures),
+    cmocka_unit_test(test_wrong_state_and_unknown_type),
+    cmocka_unit_test(test_pipelined_and_streamed),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, sk_fx_stop)

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_admin_run.h"
 #include "sk_case.h"
 #include "sk_err.h"
@@ -125,10 +127,6 @@ static void test_restore_and_copy_begin_epochs(void **state)
     sk_ts_teardown(&ts);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_restore_and_copy_begin_epochs),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_restore_and_copy_begin_epochs),
+})

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_proc.h"
@@ -240,12 +242,10 @@ static void test_history_erased(void **state)
     assert_int_equal(sn.n, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_history_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_history_damaged, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_history_erased, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_history_values),
+    cmocka_unit_test(test_history_damaged),
+    cmocka_unit_test(test_history_erased),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, teardown)

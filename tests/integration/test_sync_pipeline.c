@@ -22,6 +22,7 @@
 
 #include "sk_buf.h"
 #include "sk_relay.h"
+#include "sk_testmain.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -522,17 +523,11 @@ static void test_followup_after_ack_without_pull(void **state)
     sakhi_close(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_two_round_trips_plaintext, setup_plain, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_two_round_trips_tls, setup_tls, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_early_requests_over_limits, setup_plain, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_server_orders_early_requests, setup_plain, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_restore_found_with_empty_outbox, setup_plain,
-                                        sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_followup_after_ack_without_pull, setup_plain,
-                                        sk_fx_free),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test_setup_teardown(test_two_round_trips_plaintext, setup_plain, sk_fx_free),
+    cmocka_unit_test_setup_teardown(test_two_round_trips_tls, setup_tls, sk_fx_free),
+    cmocka_unit_test_setup_teardown(test_early_requests_over_limits, setup_plain, sk_fx_free),
+    cmocka_unit_test_setup_teardown(test_server_orders_early_requests, setup_plain, sk_fx_free),
+    cmocka_unit_test_setup_teardown(test_restore_found_with_empty_outbox, setup_plain, sk_fx_free),
+    cmocka_unit_test_setup_teardown(test_followup_after_ack_without_pull, setup_plain, sk_fx_free),
+})

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_client.h"
 #include "sk_testdevice.h"
 
@@ -151,10 +153,6 @@ static void test_compressed_sync_is_smaller(void **state)
     assert_true(z.received * 10 < plain.received * 7);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compressed_sync_is_smaller),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_compressed_sync_is_smaller),
+})

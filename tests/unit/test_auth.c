@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <string.h>
 
 #include "sk_auth.h"
@@ -164,17 +166,13 @@ static void test_random_and_ct_memcmp(void **state)
     assert_int_equal(sk_ct_memcmp(x, y, 0), 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_transcript_bytes),
-        cmocka_unit_test_setup(test_sign_verify_ok, setup),
-        cmocka_unit_test_setup(test_wrong_key, setup),
-        cmocka_unit_test_setup(test_flipped_bits, setup),
-        cmocka_unit_test_setup(test_other_context, setup),
-        cmocka_unit_test_setup(test_all_zero_pubkey, setup),
-        cmocka_unit_test(test_keygen_distinct),
-        cmocka_unit_test(test_random_and_ct_memcmp),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_transcript_bytes),
+    cmocka_unit_test_setup(test_sign_verify_ok, setup),
+    cmocka_unit_test_setup(test_wrong_key, setup),
+    cmocka_unit_test_setup(test_flipped_bits, setup),
+    cmocka_unit_test_setup(test_other_context, setup),
+    cmocka_unit_test_setup(test_all_zero_pubkey, setup),
+    cmocka_unit_test(test_keygen_distinct),
+    cmocka_unit_test(test_random_and_ct_memcmp),
+})

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1595,37 +1597,33 @@ static void test_json_writer(void **state)
     sk_buf_free(&b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_baseline),
-        cmocka_unit_test(test_required_fields),
-        cmocka_unit_test(test_types),
-        cmocka_unit_test(test_unknown_codes),
-        cmocka_unit_test(test_strings),
-        cmocka_unit_test(test_age_and_minor),
-        cmocka_unit_test(test_phone),
-        cmocka_unit_test(test_concerns),
-        cmocka_unit_test(test_consent),
-        cmocka_unit_test(test_workflow_fields),
-        cmocka_unit_test(test_entries),
-        cmocka_unit_test(test_tombstone_not_judged),
-        cmocka_unit_test(test_enums_and_fields),
-        cmocka_unit_test(test_case_number),
-        cmocka_unit_test(test_unknown_enum_round_trip),
-        cmocka_unit_test(test_field_worker_create),
-        cmocka_unit_test(test_field_worker_edit),
-        cmocka_unit_test(test_staff_transitions),
-        cmocka_unit_test(test_staff_services_and_district),
-        cmocka_unit_test(test_may_see),
-        cmocka_unit_test(test_minor_and_redaction),
-        cmocka_unit_test(test_stub),
-        cmocka_unit_test(test_sample_all_valid),
-        cmocka_unit_test(test_sample_errors),
-        cmocka_unit_test(test_concurrent_merge),
-        cmocka_unit_test(test_json_parse),
-        cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_json_writer),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_valid_baseline),
+    cmocka_unit_test(test_required_fields),
+    cmocka_unit_test(test_types),
+    cmocka_unit_test(test_unknown_codes),
+    cmocka_unit_test(test_strings),
+    cmocka_unit_test(test_age_and_minor),
+    cmocka_unit_test(test_phone),
+    cmocka_unit_test(test_concerns),
+    cmocka_unit_test(test_consent),
+    cmocka_unit_test(test_workflow_fields),
+    cmocka_unit_test(test_entries),
+    cmocka_unit_test(test_tombstone_not_judged),
+    cmocka_unit_test(test_enums_and_fields),
+    cmocka_unit_test(test_case_number),
+    cmocka_unit_test(test_unknown_enum_round_trip),
+    cmocka_unit_test(test_field_worker_create),
+    cmocka_unit_test(test_field_worker_edit),
+    cmocka_unit_test(test_staff_transitions),
+    cmocka_unit_test(test_staff_services_and_district),
+    cmocka_unit_test(test_may_see),
+    cmocka_unit_test(test_minor_and_redaction),
+    cmocka_unit_test(test_stub),
+    cmocka_unit_test(test_sample_all_valid),
+    cmocka_unit_test(test_sample_errors),
+    cmocka_unit_test(test_concurrent_merge),
+    cmocka_unit_test(test_json_parse),
+    cmocka_unit_test(test_json_errors),
+    cmocka_unit_test(test_json_writer),
+})

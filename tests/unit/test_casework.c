@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_buf.h"
 #include "sk_case.h"
 #include "sk_casework.h"
@@ -887,22 +889,18 @@ static void test_urgent_waiting_rule(void **state)
     sk_record_free(&r);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_step_from_every_status),
-        cmocka_unit_test(test_operations_need_staff),
-        cmocka_unit_test(test_refer_consent_and_followup_rule),
-        cmocka_unit_test(test_decline_reason_reaches_the_sender),
-        cmocka_unit_test(test_close_with_second_staff_approval),
-        cmocka_unit_test(test_service_and_shelter),
-        cmocka_unit_test(test_assign_owner_and_field_worker),
-        cmocka_unit_test(test_tasks_and_who_completes_them),
-        cmocka_unit_test(test_task_urgency),
-        cmocka_unit_test(test_minor_from_age_or_dob),
-        cmocka_unit_test(test_minor_identity_for_assigned_counsellor_only),
-        cmocka_unit_test(test_resolve_review),
-        cmocka_unit_test(test_urgent_waiting_rule),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_every_step_from_every_status),
+    cmocka_unit_test(test_operations_need_staff),
+    cmocka_unit_test(test_refer_consent_and_followup_rule),
+    cmocka_unit_test(test_decline_reason_reaches_the_sender),
+    cmocka_unit_test(test_close_with_second_staff_approval),
+    cmocka_unit_test(test_service_and_shelter),
+    cmocka_unit_test(test_assign_owner_and_field_worker),
+    cmocka_unit_test(test_tasks_and_who_completes_them),
+    cmocka_unit_test(test_task_urgency),
+    cmocka_unit_test(test_minor_from_age_or_dob),
+    cmocka_unit_test(test_minor_identity_for_assigned_counsellor_only),
+    cmocka_unit_test(test_resolve_review),
+    cmocka_unit_test(test_urgent_waiting_rule),
+})

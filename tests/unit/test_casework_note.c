@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_buf.h"
 #include "sk_case.h"
 #include "sk_casework.h"
@@ -137,11 +139,7 @@ static void test_note_refusals(void **state)
     sk_record_free(&r);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_note_is_one_casenote_entry),
-        cmocka_unit_test(test_note_refusals),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_note_is_one_casenote_entry),
+    cmocka_unit_test(test_note_refusals),
+})

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -800,15 +802,16 @@ static void test_allocator_hooks(void **state)
     assert_int_equal(sakhi_open(&c, store_path(), "246813", &o), SAKHI_EINVAL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        TMP_TEST(test_wrong_pin_and_lockout),  TMP_TEST(test_bad_arguments),
-        TMP_TEST(test_raw_file_has_no_canary), cmocka_unit_test(test_vault_seal_open),
-        TMP_TEST(test_validation_errors),      TMP_TEST(test_edit_followup_outbox),
-        TMP_TEST(test_list_filter_and_cursor), TMP_TEST(test_full_map),
-        TMP_TEST(test_allocator_hooks),        TMP_TEST(test_erase_shreds_record_key),
-        TMP_TEST(test_format1_store_migrates),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    TMP_TEST(test_wrong_pin_and_lockout),
+    TMP_TEST(test_bad_arguments),
+    TMP_TEST(test_raw_file_has_no_canary),
+    cmocka_unit_test(test_vault_seal_open),
+    TMP_TEST(test_validation_errors),
+    TMP_TEST(test_edit_followup_outbox),
+    TMP_TEST(test_list_filter_and_cursor),
+    TMP_TEST(test_full_map),
+    TMP_TEST(test_allocator_hooks),
+    TMP_TEST(test_erase_shreds_record_key),
+    TMP_TEST(test_format1_store_migrates),
+})

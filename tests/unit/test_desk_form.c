@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 static sk_form g_f;
 
 static void test_form_decodes(void **state)
@@ -151,13 +153,13 @@ static void test_password_hash(void **state)
     assert_int_equal(sk_pw_hash_cost("short", 5, 1, 1024, h), -SK_E_BAD_VALUE);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_form_decodes), cmocka_unit_test(test_form_refuses),
-        cmocka_unit_test(test_cookie),       cmocka_unit_test(test_escape_and_time),
-        cmocka_unit_test(test_totp_rfc6238), cmocka_unit_test(test_encodings),
-        cmocka_unit_test(test_setup_token),  cmocka_unit_test(test_password_hash),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_form_decodes),
+    cmocka_unit_test(test_form_refuses),
+    cmocka_unit_test(test_cookie),
+    cmocka_unit_test(test_escape_and_time),
+    cmocka_unit_test(test_totp_rfc6238),
+    cmocka_unit_test(test_encodings),
+    cmocka_unit_test(test_setup_token),
+    cmocka_unit_test(test_password_hash),
+})

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_buf.h"
 #include "sk_district.h"
 #include "sk_err.h"
@@ -242,12 +244,8 @@ static void test_hostile_lists(void **state)
     sk_buf_free(&b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_rules),
-        cmocka_unit_test(test_hostile_lists),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_round_trip),
+    cmocka_unit_test(test_rules),
+    cmocka_unit_test(test_hostile_lists),
+})

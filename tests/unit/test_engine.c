@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_engine.h"
 #include "sk_err.h"
 
@@ -1001,25 +1003,21 @@ static void test_bad_config_refused(void **state)
     sk_engine_free(&e);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handshake_bytes),
-        cmocka_unit_test(test_handshake_mode_stops_at_welcome),
-        cmocka_unit_test(test_enrollment_stores_before_proof),
-        cmocka_unit_test(test_wrong_version_and_unexpected),
-        cmocka_unit_test(test_pipelining_limits),
-        cmocka_unit_test(test_urgent_first_and_alone),
-        cmocka_unit_test(test_pull_resumes_from_cursor),
-        cmocka_unit_test(test_server_behind_pulls_from_zero),
-        cmocka_unit_test(test_version_only_records),
-        cmocka_unit_test(test_wipe_only_after_proof),
-        cmocka_unit_test(test_errors_bye_ping),
-        cmocka_unit_test(test_frames_split_at_every_byte),
-        cmocka_unit_test(test_read_timeout_and_watchdog),
-        cmocka_unit_test(test_deadline_drains_then_stops),
-        cmocka_unit_test(test_allocations_use_the_hooks),
-        cmocka_unit_test(test_bad_config_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_handshake_bytes),
+    cmocka_unit_test(test_handshake_mode_stops_at_welcome),
+    cmocka_unit_test(test_enrollment_stores_before_proof),
+    cmocka_unit_test(test_wrong_version_and_unexpected),
+    cmocka_unit_test(test_pipelining_limits),
+    cmocka_unit_test(test_urgent_first_and_alone),
+    cmocka_unit_test(test_pull_resumes_from_cursor),
+    cmocka_unit_test(test_server_behind_pulls_from_zero),
+    cmocka_unit_test(test_version_only_records),
+    cmocka_unit_test(test_wipe_only_after_proof),
+    cmocka_unit_test(test_errors_bye_ping),
+    cmocka_unit_test(test_frames_split_at_every_byte),
+    cmocka_unit_test(test_read_timeout_and_watchdog),
+    cmocka_unit_test(test_deadline_drains_then_stops),
+    cmocka_unit_test(test_allocations_use_the_hooks),
+    cmocka_unit_test(test_bad_config_refused),
+})

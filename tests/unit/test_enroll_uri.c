@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_err.h"
 #include "sk_uri.h"
 
@@ -234,12 +236,11 @@ static void test_format_refuses(void **state)
     sk_buf_free(&b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_exact),   cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_scan_forms),     cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_format_refuses), cmocka_unit_test(test_pin_per_address),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_format_exact),
+    cmocka_unit_test(test_roundtrip),
+    cmocka_unit_test(test_scan_forms),
+    cmocka_unit_test(test_refusals),
+    cmocka_unit_test(test_format_refuses),
+    cmocka_unit_test(test_pin_per_address),
+})

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_text.h"
@@ -238,13 +240,9 @@ static void test_case_model(void **state)
     validates("Dolma\xc0\x80", NULL, NULL, SK_F_NAME, "name: must be valid UTF-8");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_phone_forms),
-        cmocka_unit_test(test_phone_refused),
-        cmocka_unit_test(test_trim_and_count),
-        cmocka_unit_test(test_case_model),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_phone_forms),
+    cmocka_unit_test(test_phone_refused),
+    cmocka_unit_test(test_trim_and_count),
+    cmocka_unit_test(test_case_model),
+})

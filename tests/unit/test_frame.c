@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -334,21 +336,17 @@ static void test_trim(void **state)
     sk_frame_reader_free(&r);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_memory_follows_bytes),
-        cmocka_unit_test(test_one_byte_at_a_time),
-        cmocka_unit_test(test_many_frames_one_buffer),
-        cmocka_unit_test(test_every_split_point),
-        cmocka_unit_test(test_header_split),
-        cmocka_unit_test(test_zero_length),
-        cmocka_unit_test(test_limit_exact_ok),
-        cmocka_unit_test(test_limit_plus_one),
-        cmocka_unit_test(test_length_all_ones),
-        cmocka_unit_test(test_set_max_between_frames),
-        cmocka_unit_test(test_header_bytes),
-        cmocka_unit_test(test_trim),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_memory_follows_bytes),
+    cmocka_unit_test(test_one_byte_at_a_time),
+    cmocka_unit_test(test_many_frames_one_buffer),
+    cmocka_unit_test(test_every_split_point),
+    cmocka_unit_test(test_header_split),
+    cmocka_unit_test(test_zero_length),
+    cmocka_unit_test(test_limit_exact_ok),
+    cmocka_unit_test(test_limit_plus_one),
+    cmocka_unit_test(test_length_all_ones),
+    cmocka_unit_test(test_set_max_between_frames),
+    cmocka_unit_test(test_header_bytes),
+    cmocka_unit_test(test_trim),
+})

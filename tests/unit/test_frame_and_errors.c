@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <string.h>
 
 #include "sk_err.h"
@@ -197,16 +199,12 @@ static void test_err_known_values(void **state)
     assert_int_equal(sk_err_advice(999), SK_ADVICE_FIX);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_frame_header_bytes),
-        cmocka_unit_test(test_frame_round_trip_bytewise),
-        cmocka_unit_test(test_frame_two_in_one_buffer),
-        cmocka_unit_test(test_frame_zero_length),
-        cmocka_unit_test(test_frame_too_big),
-        cmocka_unit_test(test_err_table_complete),
-        cmocka_unit_test(test_err_known_values),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_frame_header_bytes),
+    cmocka_unit_test(test_frame_round_trip_bytewise),
+    cmocka_unit_test(test_frame_two_in_one_buffer),
+    cmocka_unit_test(test_frame_zero_length),
+    cmocka_unit_test(test_frame_too_big),
+    cmocka_unit_test(test_err_table_complete),
+    cmocka_unit_test(test_err_known_values),
+})

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_deid.h"
 #include "sk_err.h"
@@ -396,15 +398,11 @@ static void test_store_refuses_and_is_idempotent(void **state)
     sk_record_free(&d[1]);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keeps_exactly_the_table),
-        cmocka_unit_test(test_full_case_loses_identity),
-        cmocka_unit_test(test_band_from_dob_and_tombstone),
-        cmocka_unit_test(test_codec),
-        cmocka_unit_test_setup_teardown(test_store_refuses_and_is_idempotent, store_setup,
-                                        store_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_keeps_exactly_the_table),
+    cmocka_unit_test(test_full_case_loses_identity),
+    cmocka_unit_test(test_band_from_dob_and_tombstone),
+    cmocka_unit_test(test_codec),
+    cmocka_unit_test_setup_teardown(test_store_refuses_and_is_idempotent, store_setup,
+                                    store_teardown),
+})

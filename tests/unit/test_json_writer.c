@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_json.h"
 #include "sk_buf.h"
 
@@ -81,11 +83,7 @@ static void test_long_array_pretty(void **state)
     check_long_containers(1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_long_array_compact),
-        cmocka_unit_test(test_long_array_pretty),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_long_array_compact),
+    cmocka_unit_test(test_long_array_pretty),
+})

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -251,14 +253,12 @@ static void test_pool_fill_failure(void **state)
     signal(SIGXFSZ, SIG_DFL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_pool_keys_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pool_runs_grow_and_abort_gives_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pool_crash_never_reuses, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pool_close_keeps_later_appends, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pool_fill_failure, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_pool_keys_reopen),
+    cmocka_unit_test(test_pool_runs_grow_and_abort_gives_back),
+    cmocka_unit_test(test_pool_crash_never_reuses),
+    cmocka_unit_test(test_pool_close_keeps_later_appends),
+    cmocka_unit_test(test_pool_fill_failure),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, teardown)

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -893,19 +895,15 @@ static void test_local_overlay_new_ver_zero(void **state)
     sk_record_free(&r);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_property_commutative),
-        cmocka_unit_test(test_create_takes_all_fields),
-        cmocka_unit_test(test_causal_edit_wins_regardless_of_hlc),
-        cmocka_unit_test(test_concurrent_later_hlc_wins),
-        cmocka_unit_test(test_tie_broken_by_bytes),
-        cmocka_unit_test(test_entries_union),
-        cmocka_unit_test(test_create),
-        cmocka_unit_test(test_delete_erase_gone),
-        cmocka_unit_test(test_errors_leave_record_unchanged),
-        cmocka_unit_test(test_local_overlay_new_ver_zero),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_property_commutative),
+    cmocka_unit_test(test_create_takes_all_fields),
+    cmocka_unit_test(test_causal_edit_wins_regardless_of_hlc),
+    cmocka_unit_test(test_concurrent_later_hlc_wins),
+    cmocka_unit_test(test_tie_broken_by_bytes),
+    cmocka_unit_test(test_entries_union),
+    cmocka_unit_test(test_create),
+    cmocka_unit_test(test_delete_erase_gone),
+    cmocka_unit_test(test_errors_leave_record_unchanged),
+    cmocka_unit_test(test_local_overlay_new_ver_zero),
+})

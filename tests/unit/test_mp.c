@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -464,23 +466,19 @@ static void test_packer_output_valid(void **state)
     sk_buf_free(&b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepts_all_types),
-        cmocka_unit_test(test_reserved_byte),
-        cmocka_unit_test(test_ext_rejected),
-        cmocka_unit_test(test_huge_container_counts),
-        cmocka_unit_test(test_item_limit_exact),
-        cmocka_unit_test(test_huge_str_bin),
-        cmocka_unit_test(test_str_bin_limit_exact),
-        cmocka_unit_test(test_depth_limit),
-        cmocka_unit_test(test_truncation_every_offset),
-        cmocka_unit_test(test_trailing),
-        cmocka_unit_test(test_reader_scalars),
-        cmocka_unit_test(test_read_cstr),
-        cmocka_unit_test(test_reader_type_errors),
-        cmocka_unit_test(test_packer_output_valid),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_accepts_all_types),
+    cmocka_unit_test(test_reserved_byte),
+    cmocka_unit_test(test_ext_rejected),
+    cmocka_unit_test(test_huge_container_counts),
+    cmocka_unit_test(test_item_limit_exact),
+    cmocka_unit_test(test_huge_str_bin),
+    cmocka_unit_test(test_str_bin_limit_exact),
+    cmocka_unit_test(test_depth_limit),
+    cmocka_unit_test(test_truncation_every_offset),
+    cmocka_unit_test(test_trailing),
+    cmocka_unit_test(test_reader_scalars),
+    cmocka_unit_test(test_read_cstr),
+    cmocka_unit_test(test_reader_type_errors),
+    cmocka_unit_test(test_packer_output_valid),
+})

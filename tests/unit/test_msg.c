@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -820,27 +822,23 @@ static void test_helpers(void **state)
     sk_msg_free(NULL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grow),
-        cmocka_unit_test(test_all_fixtures_round_trip),
-        cmocka_unit_test(test_hello_fields_and_defaults),
-        cmocka_unit_test(test_max_strings),
-        cmocka_unit_test(test_push_batch_sizes),
-        cmocka_unit_test(test_pull_limits),
-        cmocka_unit_test(test_changes_raw_matches),
-        cmocka_unit_test(test_envelope_rejections),
-        cmocka_unit_test(test_body_rejections),
-        cmocka_unit_test(test_encoder_rejections),
-        cmocka_unit_test(test_adversarial),
-        cmocka_unit_test(test_depth_limit),
-        cmocka_unit_test(test_truncation_everywhere),
-        cmocka_unit_test(test_frame_lengths),
-        cmocka_unit_test(test_decode_memory_bound),
-        cmocka_unit_test(test_json_rendering),
-        cmocka_unit_test(test_json_one_writer),
-        cmocka_unit_test(test_helpers),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_grow),
+    cmocka_unit_test(test_all_fixtures_round_trip),
+    cmocka_unit_test(test_hello_fields_and_defaults),
+    cmocka_unit_test(test_max_strings),
+    cmocka_unit_test(test_push_batch_sizes),
+    cmocka_unit_test(test_pull_limits),
+    cmocka_unit_test(test_changes_raw_matches),
+    cmocka_unit_test(test_envelope_rejections),
+    cmocka_unit_test(test_body_rejections),
+    cmocka_unit_test(test_encoder_rejections),
+    cmocka_unit_test(test_adversarial),
+    cmocka_unit_test(test_depth_limit),
+    cmocka_unit_test(test_truncation_everywhere),
+    cmocka_unit_test(test_frame_lengths),
+    cmocka_unit_test(test_decode_memory_bound),
+    cmocka_unit_test(test_json_rendering),
+    cmocka_unit_test(test_json_one_writer),
+    cmocka_unit_test(test_helpers),
+})

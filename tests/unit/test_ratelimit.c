@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -187,16 +189,12 @@ static void test_code_dies_after_tries(void **state)
     sk_codeguard_free(NULL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_backoff_doubles_to_cap),
-        cmocka_unit_test(test_huge_cap_no_overflow),
-        cmocka_unit_test(test_clear_and_off),
-        cmocka_unit_test(test_long_keys),
-        cmocka_unit_test(test_flood),
-        cmocka_unit_test(test_full_table_finds_all),
-        cmocka_unit_test(test_code_dies_after_tries),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_backoff_doubles_to_cap),
+    cmocka_unit_test(test_huge_cap_no_overflow),
+    cmocka_unit_test(test_clear_and_off),
+    cmocka_unit_test(test_long_keys),
+    cmocka_unit_test(test_flood),
+    cmocka_unit_test(test_full_table_finds_all),
+    cmocka_unit_test(test_code_dies_after_tries),
+})

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -930,25 +932,21 @@ static void test_decoders_on_truncated_input(void **state)
     sk_buf_free(&b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_id_new_layout),
-        cmocka_unit_test(test_id_time_order),
-        cmocka_unit_test(test_id_str),
-        cmocka_unit_test(test_id_parse_errors),
-        cmocka_unit_test(test_hlc_monotonic),
-        cmocka_unit_test(test_hlc_observe),
-        cmocka_unit_test(test_hlc_server_offset),
-        cmocka_unit_test(test_record_set_and_lookup),
-        cmocka_unit_test(test_change_builders),
-        cmocka_unit_test(test_change_exact_bytes),
-        cmocka_unit_test(test_record_exact_bytes),
-        cmocka_unit_test(test_round_trip_text_and_empty),
-        cmocka_unit_test(test_round_trip_max_sizes),
-        cmocka_unit_test(test_change_decoder_rejections),
-        cmocka_unit_test(test_record_decoder_rejections),
-        cmocka_unit_test(test_decoders_on_truncated_input),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_id_new_layout),
+    cmocka_unit_test(test_id_time_order),
+    cmocka_unit_test(test_id_str),
+    cmocka_unit_test(test_id_parse_errors),
+    cmocka_unit_test(test_hlc_monotonic),
+    cmocka_unit_test(test_hlc_observe),
+    cmocka_unit_test(test_hlc_server_offset),
+    cmocka_unit_test(test_record_set_and_lookup),
+    cmocka_unit_test(test_change_builders),
+    cmocka_unit_test(test_change_exact_bytes),
+    cmocka_unit_test(test_record_exact_bytes),
+    cmocka_unit_test(test_round_trip_text_and_empty),
+    cmocka_unit_test(test_round_trip_max_sizes),
+    cmocka_unit_test(test_change_decoder_rejections),
+    cmocka_unit_test(test_record_decoder_rejections),
+    cmocka_unit_test(test_decoders_on_truncated_input),
+})

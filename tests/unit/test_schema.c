@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <sakhi/sakhi.h>
 
 #include "sk_client_test.h"
@@ -264,14 +266,10 @@ static void test_limits_match_validation(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_enums),
-        cmocka_unit_test(test_labels),
-        cmocka_unit_test(test_messages),
-        cmocka_unit_test(test_limits_match_validation),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_fields),
+    cmocka_unit_test(test_enums),
+    cmocka_unit_test(test_labels),
+    cmocka_unit_test(test_messages),
+    cmocka_unit_test(test_limits_match_validation),
+})

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_auth.h"
 #include "sk_case.h"
 #include "sk_err.h"
@@ -591,18 +593,15 @@ static void revoked_device_push_is_not_applied(void **state)
     sk_change_free(&c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(enroll_then_auth_with_the_new_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(push_is_acknowledged_only_after_its_commit, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(pull_returns_the_pushed_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(reading_pauses_past_the_output_budget, setup, teardown),
-        cmocka_unit_test_setup_teardown(malformed_frame_closes_and_writes_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(handshake_deadline_fires_on_the_clock, setup, teardown),
-        cmocka_unit_test_setup_teardown(revoked_device_is_wiped_on_recheck, setup, teardown),
-        cmocka_unit_test_setup_teardown(revoked_device_push_is_not_applied, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static struct CMUnitTest tests[] = {
+    cmocka_unit_test(enroll_then_auth_with_the_new_key),
+    cmocka_unit_test(push_is_acknowledged_only_after_its_commit),
+    cmocka_unit_test(pull_returns_the_pushed_record),
+    cmocka_unit_test(reading_pauses_past_the_output_budget),
+    cmocka_unit_test(malformed_frame_closes_and_writes_nothing),
+    cmocka_unit_test(handshake_deadline_fires_on_the_clock),
+    cmocka_unit_test(revoked_device_is_wiped_on_recheck),
+    cmocka_unit_test(revoked_device_push_is_not_applied),
+};
+
+SK_TEST_MAIN_EACH(tests, setup, teardown)

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -583,16 +585,12 @@ static void test_scrypt_store_upgrades(void **state)
     sakhi_close(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        TMP_TEST(test_pin_rules),
-        TMP_TEST(test_cost_calibrated_and_recorded),
-        TMP_TEST(test_copied_store_without_provider),
-        TMP_TEST(test_copied_store_with_provider),
-        TMP_TEST(test_provider_counts_and_resets),
-        TMP_TEST(test_provider_added_to_existing_store),
-        TMP_TEST(test_scrypt_store_upgrades),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    TMP_TEST(test_pin_rules),
+    TMP_TEST(test_cost_calibrated_and_recorded),
+    TMP_TEST(test_copied_store_without_provider),
+    TMP_TEST(test_copied_store_with_provider),
+    TMP_TEST(test_provider_counts_and_resets),
+    TMP_TEST(test_provider_added_to_existing_store),
+    TMP_TEST(test_scrypt_store_upgrades),
+})

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,11 +178,7 @@ static void test_vector_auth_verifies(void **state)
     sk_buf_free(&au);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors_exact),
-        cmocka_unit_test(test_vector_auth_verifies),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_vectors_exact),
+    cmocka_unit_test(test_vector_auth_verifies),
+})

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_err.h"
 #include "sk_msg.h"
 #include "sk_xfer.h"
@@ -279,13 +281,9 @@ static void test_payload_roundtrip(void **state)
     sk_buf_free(&b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seal_opens_only_as_sealed),
-        cmocka_unit_test(test_messages_roundtrip_and_refuse),
-        cmocka_unit_test(test_hub_state_machine),
-        cmocka_unit_test(test_payload_roundtrip),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_seal_opens_only_as_sealed),
+    cmocka_unit_test(test_messages_roundtrip_and_refuse),
+    cmocka_unit_test(test_hub_state_machine),
+    cmocka_unit_test(test_payload_roundtrip),
+})

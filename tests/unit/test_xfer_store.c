@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "sk_case.h"
 #include "sk_caseops.h"
 #include "sk_err.h"
@@ -334,10 +336,6 @@ static void test_transfer_steps_on_stores(void **state)
     sk_tst_close(&kgl);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_transfer_steps_on_stores),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_transfer_steps_on_stores),
+})

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include "msg_fixtures.h"
 #include "sk_err.h"
 #include "sk_frame.h"
@@ -165,12 +167,8 @@ static void test_wrapper_disagreements(void **state)
     sk_buf_free(&frame);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dictionary_is_the_committed_file),
-        cmocka_unit_test(test_one_referral_shrinks),
-        cmocka_unit_test(test_wrapper_disagreements),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_dictionary_is_the_committed_file),
+    cmocka_unit_test(test_one_referral_shrinks),
+    cmocka_unit_test(test_wrapper_disagreements),
+})

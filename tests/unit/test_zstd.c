@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,17 +440,13 @@ static void test_garbage_and_bad_envelope(void **state)
     sk_buf_free(&b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_changes),
-        cmocka_unit_test(test_small_not_compressed),
-        cmocka_unit_test(test_bomb_rejected_before_allocation),
-        cmocka_unit_test(test_declared_size_mismatch),
-        cmocka_unit_test(test_unknown_content_size),
-        cmocka_unit_test(test_truncated_and_trailing),
-        cmocka_unit_test(test_nested_wrapper),
-        cmocka_unit_test(test_garbage_and_bad_envelope),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SK_TEST_MAIN({
+    cmocka_unit_test(test_round_trip_changes),
+    cmocka_unit_test(test_small_not_compressed),
+    cmocka_unit_test(test_bomb_rejected_before_allocation),
+    cmocka_unit_test(test_declared_size_mismatch),
+    cmocka_unit_test(test_unknown_content_size),
+    cmocka_unit_test(test_truncated_and_trailing),
+    cmocka_unit_test(test_nested_wrapper),
+    cmocka_unit_test(test_garbage_and_bad_envelope),
+})
