@@ -294,29 +294,6 @@ static void nap(sk_hub *h, uint64_t ms)
         usleep(50 * 1000);
 }
 
-static int local_u64(sk_store *st, MDB_txn *txn, const char *name, uint64_t *out)
-{
-    uint8_t b[8];
-    size_t n = 0;
-    int rc = sk_store_local_get_txn(st, txn, name, b, sizeof(b), &n);
-    *out = 0;
-    if (rc == -SK_E_NOT_FOUND)
-        return 0;
-    if (rc)
-        return rc;
-    if (n != 8)
-        return -SK_E_STORE_IO;
-    *out = sk_be64_get(b);
-    return 0;
-}
-
-static int local_put_u64(sk_store *st, MDB_txn *txn, const char *name, uint64_t v)
-{
-    uint8_t b[8];
-    sk_be64_put(b, v);
-    return sk_store_local_put_txn(st, txn, name, b, 8);
-}
-
 /* Write local items (name, value pairs, NULL-ended) in one transaction of the centre's store. */
 static int local_write(sk_hub *h, const char *n1, uint64_t v1, const char *n2, uint64_t v2)
 {
@@ -325,7 +302,8 @@ static int local_write(sk_hub *h, const char *n1, uint64_t v1, const char *n2, u
     int rc = sk_store_write_begin(st, &txn);
     if (rc)
         return sk_store_mdb_err(rc);
-    if ((rc = local_put_u64(st, txn, n1, v1)) || (n2 && (rc = local_put_u64(st, txn, n2, v2)))) {
+    if ((rc = sk_store_local_put_u64_txn(st, txn, n1, v1)) ||
+        (n2 && (rc = sk_store_local_put_u64_txn(st, txn, n2, v2)))) {
         sk_store_write_abort(st, txn);
         return rc;
     }
@@ -353,8 +331,8 @@ static int feed_position(sk_hub *h, MDB_txn *txn, uint64_t *cursor, uint64_t *la
     uint64_t at_epoch;
     int rc;
     if ((rc = sk_store_epoch_get_txn(st, txn, &ep)) ||
-        (rc = local_u64(st, txn, "hub_upto", cursor)) ||
-        (rc = local_u64(st, txn, "hub_epoch", &at_epoch)) ||
+        (rc = sk_store_local_u64_txn(st, txn, "hub_upto", cursor)) ||
+        (rc = sk_store_local_u64_txn(st, txn, "hub_epoch", &at_epoch)) ||
         (rc = sk_store_seq_get_txn(st, txn, last)))
         return rc;
     *epoch = ep.epoch;
@@ -972,7 +950,7 @@ static int centre_setup(sk_hub *h, char *err, size_t errcap)
                  "enroll-code --centre NAME, on the hub) on the first start");
         return -1;
     }
-    if ((rc = local_u64(st, txn, "hub_device", &h->device)))
+    if ((rc = sk_store_local_u64_txn(st, txn, "hub_device", &h->device)))
         goto abort;
     if ((rc = sk_store_mdb_err(sk_store_write_commit(st, txn))))
         goto fail;

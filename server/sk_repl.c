@@ -127,29 +127,6 @@ static void set_standby(sk_repl *r, int on)
 
 /* ---- local state in the store (meta "repl/...", never replicated) --------------------------- */
 
-static int local_u64(sk_store *st, MDB_txn *txn, const char *name, uint64_t *out)
-{
-    uint8_t b[8];
-    size_t n = 0;
-    int rc = sk_store_local_get_txn(st, txn, name, b, sizeof(b), &n);
-    *out = 0;
-    if (rc == -SK_E_NOT_FOUND)
-        return 0;
-    if (rc)
-        return rc;
-    if (n != 8)
-        return -SK_E_STORE_IO;
-    *out = sk_be64_get(b);
-    return 0;
-}
-
-static int local_put_u64(sk_store *st, MDB_txn *txn, const char *name, uint64_t v)
-{
-    uint8_t b[8];
-    sk_be64_put(b, v);
-    return sk_store_local_put_txn(st, txn, name, b, 8);
-}
-
 /* The store's role: "primary" (also when never set), "standby" or "demoted". */
 static int local_role(sk_store *st, MDB_txn *txn, char out[16])
 {
@@ -252,7 +229,7 @@ static int trim_call(sk_store *st, MDB_txn *txn, sk_wreq *w)
     char name[48];
     for (unsigned i = 0; i < a->n; i++) {
         snprintf(name, sizeof(name), "ack/%016llx", (unsigned long long)a->device[i]);
-        if ((rc = local_put_u64(st, txn, name, a->need[i])))
+        if ((rc = sk_store_local_put_u64_txn(st, txn, name, a->need[i])))
             return rc;
     }
     if ((rc = sk_store_repl_state_txn(st, txn, &on, &head, &first)))
@@ -280,7 +257,7 @@ static int trim_call(sk_store *st, MDB_txn *txn, sk_wreq *w)
     for (size_t i = 0; rc == 0 && i + 8 <= ln; i += 8) {
         uint64_t need;
         snprintf(name, sizeof(name), "ack/%016llx", (unsigned long long)sk_be64_get(list + i));
-        if ((rc = local_u64(st, txn, name, &need)))
+        if ((rc = sk_store_local_u64_txn(st, txn, name, &need)))
             return rc;
         if (need + 1 < below)
             below = need + 1;
@@ -655,7 +632,7 @@ static int hs_enrolled(void *arg, uint64_t device)
     int rc = sk_store_write_begin(r->srv->store, &txn);
     if (rc)
         return sk_store_mdb_err(rc);
-    if ((rc = local_put_u64(r->srv->store, txn, "device", device))) {
+    if ((rc = sk_store_local_put_u64_txn(r->srv->store, txn, "device", device))) {
         sk_store_write_abort(r->srv->store, txn);
         return rc;
     }
@@ -726,7 +703,7 @@ static int follow_load(sk_store *st, follow *f)
     }
     if (rc == 0) {
         uint64_t seeded = 0;
-        rc = local_u64(st, txn, "seeded", &seeded);
+        rc = sk_store_local_u64_txn(st, txn, "seeded", &seeded);
         if (rc == 0 && seeded) {
             sk_store_epoch ep;
             if ((rc = sk_store_epoch_get_txn(st, txn, &ep)) == 0)
@@ -788,13 +765,13 @@ static int apply_data(sk_repl *r, follow *f, const sk_repl_data *d)
         } else {
             rc = sk_store_local_put_txn(st, txn, "snap", NULL, 0);
             if (rc == 0)
-                rc = local_put_u64(st, txn, "seeded", sk_now_ms());
+                rc = sk_store_local_put_u64_txn(st, txn, "seeded", sk_now_ms());
         }
     }
     if (rc == 0)
-        rc = local_put_u64(st, txn, "primary_head", d->head);
+        rc = sk_store_local_put_u64_txn(st, txn, "primary_head", d->head);
     if (rc == 0)
-        rc = local_put_u64(st, txn, "contact_ms", sk_now_ms());
+        rc = sk_store_local_put_u64_txn(st, txn, "contact_ms", sk_now_ms());
     if (rc) {
         sk_store_write_abort(st, txn);
         return rc;
@@ -1016,7 +993,7 @@ static int standby_setup(sk_repl *r, char *err, size_t errcap)
                  "(sakhi-admin enroll-code --replica) on the first start");
         return -1;
     }
-    if ((rc = local_u64(st, txn, "device", &r->device)))
+    if ((rc = sk_store_local_u64_txn(st, txn, "device", &r->device)))
         goto abort;
     if ((rc = sk_store_mdb_err(sk_store_write_commit(st, txn))))
         goto fail;

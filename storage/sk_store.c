@@ -3009,3 +3009,26 @@ int sk_store_local_put_txn(sk_store *s, MDB_txn *txn, const char *name, const vo
     int mrc = val ? mdb_put(txn, s->meta, &k, &v, 0) : mdb_del(txn, s->meta, &k, NULL);
     return mrc == MDB_NOTFOUND && !val ? 0 : sk_store_mdb_err(mrc);
 }
+
+int sk_store_local_u64_txn(sk_store *s, MDB_txn *txn, const char *name, uint64_t *out)
+{
+    uint8_t b[8];
+    size_t n = 0;
+    int rc = sk_store_local_get_txn(s, txn, name, b, sizeof(b), &n);
+    *out = 0;
+    if (rc == -SK_E_NOT_FOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (n != 8)
+        return -SK_E_STORE_IO;
+    *out = sk_be64_get(b);
+    return 0;
+}
+
+int sk_store_local_put_u64_txn(sk_store *s, MDB_txn *txn, const char *name, uint64_t v)
+{
+    uint8_t b[8];
+    sk_be64_put(b, v);
+    return sk_store_local_put_txn(s, txn, name, b, 8);
+}

@@ -465,6 +465,10 @@ int sk_store_local_get_txn(sk_store *s, MDB_txn *txn, const char *name, void *bu
                            size_t *len);
 int sk_store_local_put_txn(sk_store *s, MDB_txn *txn, const char *name, const void *val,
                            size_t len);
+/* The same for an item holding one big-endian u64: get gives 0 in *out for an item never set
+ * (-SK_E_STORE_IO for one of another size). */
+int sk_store_local_u64_txn(sk_store *s, MDB_txn *txn, const char *name, uint64_t *out);
+int sk_store_local_put_u64_txn(sk_store *s, MDB_txn *txn, const char *name, uint64_t v);
 /* A staff login's write (server/sk_desk_staff.c owns its format), logged like the store's own. */
 int sk_store_staff_put_txn(sk_store *s, MDB_txn *txn, const void *key, size_t klen, const void *val,
                            size_t vlen);
