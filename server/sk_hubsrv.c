@@ -39,15 +39,8 @@ typedef struct sk_hub {
     int stop; /* atomic */
     pthread_t thread;
     int thread_started;
-    sk_uri_addr addr;
-    uint8_t pin[SK_TLS_PIN_LEN];
-    int plaintext;
-    char code[SK_URI_MAX_CODE + 1];
-    uint8_t priv[SK_PRIVKEY_LEN], pub[SK_PUBKEY_LEN];
+    sk_link_end to;
     uint8_t pidkey[SK_DEID_KEY_LEN]; /* the pseudonyms' key: never leaves the centre */
-    uint64_t device;
-    sk_tls_ctx *tls;
-    sk_link_peer peer;
     uint8_t xpriv[SK_XFER_KEY_LEN], xpub[SK_XFER_KEY_LEN]; /* where transfers are sealed to */
     uint64_t xfer_polled_ms; /* the last look for transfers at the hub */
 } sk_hub;
@@ -294,32 +287,21 @@ static void nap(sk_hub *h, uint64_t ms)
         usleep(50 * 1000);
 }
 
-/* Write local items (name, value pairs, NULL-ended) in one transaction of the centre's store. */
-static int local_write(sk_hub *h, const char *n1, uint64_t v1, const char *n2, uint64_t v2)
+/* Keep where the feed stands (the cursor and the epoch it is in) in one transaction. */
+static int keep_cursor(sk_hub *h, uint64_t upto, uint64_t epoch)
 {
     sk_store *st = h->srv->store;
     MDB_txn *txn;
     int rc = sk_store_write_begin(st, &txn);
     if (rc)
         return sk_store_mdb_err(rc);
-    if ((rc = sk_store_local_put_u64_txn(st, txn, n1, v1)) ||
-        (n2 && (rc = sk_store_local_put_u64_txn(st, txn, n2, v2)))) {
+    if ((rc = sk_store_local_put_u64_txn(st, txn, "hub_upto", upto)) ||
+        (rc = sk_store_local_put_u64_txn(st, txn, "hub_epoch", epoch))) {
         sk_store_write_abort(st, txn);
         return rc;
     }
     rc = sk_store_write_commit(st, txn);
     return rc ? sk_store_mdb_err(rc) : 0;
-}
-
-static int hs_enrolled(void *arg, uint64_t device)
-{
-    sk_hub *h = arg;
-    int rc = local_write(h, "hub_device", device, NULL, 0);
-    if (rc)
-        return rc;
-    h->device = device;
-    sk_log(SK_LOG_INFO, "hub_enrolled", "device=%llu", (unsigned long long)device);
-    return 0;
 }
 
 /* Where the feed stands: the cursor (0 again when the store began a new epoch since: every
@@ -804,25 +786,13 @@ static int await_ack(sk_link *l, uint32_t rid, sk_hub_ack *ack, int *code)
 static int feed_session(sk_hub *h)
 {
     sk_link l;
-    sk_link_hs hs;
+
     uint32_t max_frame = 0, rid = 0;
     int code = 0;
     sk_buf items = SK_BUF_INIT, out = SK_BUF_INIT;
-    sk_link_init(&l, &h->peer);
-    memset(&hs, 0, sizeof(hs));
-    hs.device = h->device;
-    hs.priv = h->priv;
-    hs.pub = h->pub;
-    hs.code = h->code;
-    hs.label = "centre";
-    hs.app = "sakhi-server-centre";
-    hs.caps = SK_CAP_HUB;
-    hs.role = SK_ROLE_CENTRE;
-    hs.max_frame = h->srv->cfg->max_frame;
-    hs.enroll_hint = "sakhi-admin enroll-code --centre NAME, on the hub";
-    hs.enrolled = hs_enrolled;
-    hs.arg = h;
-    if (sk_link_open(&l) || sk_link_handshake(&l, &hs, &max_frame, &code))
+    sk_link_init(&l, &h->to.peer);
+    if (sk_link_open(&l) ||
+        sk_link_end_handshake(&h->to, &l, h->srv->cfg->max_frame, &max_frame, &code))
         goto out;
     sk_frame_reader_set_max(&l.rd, max_frame);
     for (int batches = 0; !stopping(h) && batches < 100000; batches++) {
@@ -846,7 +816,7 @@ static int feed_session(sk_hub *h)
         if (n == 0) {
             /* nothing in the change log past the cursor: the seqs up to last changed nothing
              * still held (or nothing at all) */
-            if (cursor < last && (rc = local_write(h, "hub_upto", last, "hub_epoch", epoch)))
+            if (cursor < last && (rc = keep_cursor(h, last, epoch)))
                 snprintf(l.why, sizeof(l.why), "cannot keep the cursor: %s", sk_err_name(rc));
             break;
         }
@@ -865,7 +835,7 @@ static int feed_session(sk_hub *h)
                      (unsigned long long)ack.upto, (unsigned long long)upto);
             goto out;
         }
-        if ((rc = local_write(h, "hub_upto", upto, "hub_epoch", epoch))) {
+        if ((rc = keep_cursor(h, upto, epoch))) {
             snprintf(l.why, sizeof(l.why), "cannot keep the cursor: %s", sk_err_name(rc));
             goto out;
         }
@@ -877,7 +847,7 @@ static int feed_session(sk_hub *h)
 out:
     if (l.why[0] && !stopping(h))
         sk_log(code ? SK_LOG_ERROR : SK_LOG_WARN, "hub_disconnected", "hub=%s:%u reason=\"%s\"",
-               h->addr.host, (unsigned)h->addr.port, l.why);
+               h->to.addr.host, (unsigned)h->to.addr.port, l.why);
     sk_link_close(&l);
     sk_buf_free(&items);
     sk_buf_free(&out);
@@ -905,56 +875,41 @@ static void *feed_main(void *arg)
     return NULL;
 }
 
+static const sk_link_spec k_to_hub = {
+    .opt = "--to-hub",
+    .plain_opt = "--to-hub-plaintext",
+    .what = "the hub",
+    .any = "a hub",
+    .pin_item = "hub_pin",
+    .device_item = "hub_device",
+    .key_name = "hub",
+    .enrolled_event = "hub_enrolled",
+    .label = "centre",
+    .app = "sakhi-server-centre",
+    .caps = SK_CAP_HUB,
+    .role = SK_ROLE_CENTRE,
+    .enroll_hint = "sakhi-admin enroll-code --centre NAME, on the hub",
+};
+
 static int centre_setup(sk_hub *h, char *err, size_t errcap)
 {
     const sk_config *cfg = h->srv->cfg;
     sk_store *st = h->srv->store;
     MDB_txn *txn;
     int rc;
-    if (strncmp(cfg->to_hub, "sakhi:", 6) == 0) {
-        sk_enroll_uri u;
-        char e[160];
-        if (sk_uri_parse(&u, cfg->to_hub, e, sizeof(e))) {
-            snprintf(err, errcap, "--to-hub: %s", e);
-            return -1;
-        }
-        h->addr = u.addrs[0];
-        memcpy(h->pin, u.pin, sizeof(h->pin));
-        snprintf(h->code, sizeof(h->code), "%s", u.code);
-    } else if (sk_uri_addr_parse(&h->addr, cfg->to_hub)) {
-        snprintf(err, errcap, "--to-hub '%s': expected HOST:PORT or an enrollment URI",
-                 cfg->to_hub);
+    if (sk_link_end_parse(&h->to, &k_to_hub, st, cfg->to_hub, cfg->to_hub_plaintext, err, errcap))
         return -1;
-    }
-    h->plaintext = cfg->to_hub_plaintext;
-    if (h->plaintext && !sk_config_is_loopback(h->addr.host)) {
-        snprintf(err, errcap, "--to-hub-plaintext: only to a hub on this machine (loopback)");
-        return -1;
-    }
     if ((rc = sk_store_mdb_err(sk_store_write_begin(st, &txn))))
         goto fail;
-    size_t n = 0;
-    uint8_t kept[SK_TLS_PIN_LEN];
-    rc = sk_store_local_get_txn(st, txn, "hub_pin", kept, sizeof(kept), &n);
-    if (rc && rc != -SK_E_NOT_FOUND)
-        goto abort;
-    if (h->code[0]) {
-        if ((rc = sk_store_local_put_txn(st, txn, "hub_pin", h->pin, sizeof(h->pin))))
-            goto abort;
-    } else if (rc == 0 && n == sizeof(kept)) {
-        memcpy(h->pin, kept, sizeof(kept));
-    } else if (!h->plaintext) {
+    if ((rc = sk_link_end_load_txn(&h->to, txn, err, errcap)) > 0) {
         sk_store_write_abort(st, txn);
-        snprintf(err, errcap,
-                 "--to-hub: no pin of the hub's key yet; give the enrollment URI (sakhi-admin "
-                 "enroll-code --centre NAME, on the hub) on the first start");
         return -1;
     }
-    if ((rc = sk_store_local_u64_txn(st, txn, "hub_device", &h->device)))
+    if (rc)
         goto abort;
     if ((rc = sk_store_mdb_err(sk_store_write_commit(st, txn))))
         goto fail;
-    if (sk_link_keys(cfg, "hub", h->priv, h->pub, err, errcap) ||
+    if (sk_link_end_ready(&h->to, cfg, &h->stop, err, errcap) ||
         sk_link_secret(cfg, "hub-pid", h->pidkey, err, errcap) ||
         sk_link_secret(cfg, "hub-xfer", h->xpriv, err, errcap))
         return -1;
@@ -962,13 +917,6 @@ static int centre_setup(sk_hub *h, char *err, size_t errcap)
         snprintf(err, errcap, "cannot derive the transfer key's public half");
         return -1;
     }
-    if (!h->plaintext && sk_tls_ctx_new_client(&h->tls, h->pin, err, errcap))
-        return -1;
-    h->peer.addr = h->addr;
-    h->peer.plaintext = h->plaintext;
-    h->peer.tls = h->tls;
-    h->peer.stop = &h->stop;
-    h->peer.what = "the hub";
     return 0;
 abort:
     sk_store_write_abort(st, txn);
@@ -1003,9 +951,9 @@ int sk_hub_init(sk_server *srv, char *err, size_t errcap)
         return 3;
     }
     h->thread_started = 1;
-    sk_log(SK_LOG_INFO, "hub_feed", "hub=%s:%u transport=%s device=%llu", h->addr.host,
-           (unsigned)h->addr.port, h->plaintext ? "plaintext" : "tls",
-           (unsigned long long)h->device);
+    sk_log(SK_LOG_INFO, "hub_feed", "hub=%s:%u transport=%s device=%llu", h->to.addr.host,
+           (unsigned)h->to.addr.port, h->to.plaintext ? "plaintext" : "tls",
+           (unsigned long long)h->to.device);
     return 0;
 }
 
@@ -1027,8 +975,7 @@ void sk_hub_free(sk_server *srv)
     if (!h)
         return;
     sk_hub_stop(srv);
-    sk_tls_ctx_free(h->tls);
-    OPENSSL_cleanse(h->priv, sizeof(h->priv));
+    sk_link_end_free(&h->to);
     OPENSSL_cleanse(h->pidkey, sizeof(h->pidkey));
     OPENSSL_cleanse(h->xpriv, sizeof(h->xpriv));
     srv->hub = NULL;

@@ -11,6 +11,7 @@
 #include "sk_context.h"
 #include "sk_engine.h"
 #include "sk_err.h"
+#include "sk_log.h"
 #include "sk_store.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <poll.h>
 #include <stdio.h>
@@ -435,4 +437,117 @@ int sk_link_keys(const sk_config *cfg, const char *name, uint8_t priv[SK_PRIVKEY
         return -1;
     }
     return 0;
+}
+
+/* ---- one link's end on this server ----------------------------------------------------------- */
+
+int sk_link_end_parse(sk_link_end *e, const sk_link_spec *spec, sk_store *st, const char *value,
+                      int plaintext, char *err, size_t errcap)
+{
+    e->spec = spec;
+    e->store = st;
+    if (strncmp(value, "sakhi:", 6) == 0) {
+        sk_enroll_uri u;
+        char why[160];
+        if (sk_uri_parse(&u, value, why, sizeof(why))) {
+            snprintf(err, errcap, "%s: %s", spec->opt, why);
+            return -1;
+        }
+        e->addr = u.addrs[0];
+        memcpy(e->pin, u.pin, sizeof(e->pin));
+        snprintf(e->code, sizeof(e->code), "%s", u.code);
+    } else if (sk_uri_addr_parse(&e->addr, value)) {
+        snprintf(err, errcap, "%s '%s': expected HOST:PORT or an enrollment URI", spec->opt, value);
+        return -1;
+    }
+    e->plaintext = plaintext;
+    if (plaintext && !sk_config_is_loopback(e->addr.host)) {
+        snprintf(err, errcap, "%s: only to %s on this machine (loopback)", spec->plain_opt,
+                 spec->any);
+        return -1;
+    }
+    return 0;
+}
+
+int sk_link_end_load_txn(sk_link_end *e, MDB_txn *txn, char *err, size_t errcap)
+{
+    const sk_link_spec *spec = e->spec;
+    size_t n = 0;
+    uint8_t kept[SK_TLS_PIN_LEN];
+    int rc = sk_store_local_get_txn(e->store, txn, spec->pin_item, kept, sizeof(kept), &n);
+    if (rc && rc != -SK_E_NOT_FOUND)
+        return rc;
+    if (e->code[0]) {
+        if ((rc = sk_store_local_put_txn(e->store, txn, spec->pin_item, e->pin, sizeof(e->pin))))
+            return rc;
+    } else if (rc == 0 && n == sizeof(kept)) {
+        memcpy(e->pin, kept, sizeof(kept));
+    } else if (!e->plaintext) {
+        snprintf(err, errcap,
+                 "%s: no pin of %s's key yet; give the enrollment URI (%s) on the first start",
+                 spec->opt, spec->what, spec->enroll_hint);
+        return 1;
+    }
+    return sk_store_local_u64_txn(e->store, txn, spec->device_item, &e->device);
+}
+
+int sk_link_end_ready(sk_link_end *e, const sk_config *cfg, const int *stop, char *err,
+                      size_t errcap)
+{
+    if (sk_link_keys(cfg, e->spec->key_name, e->priv, e->pub, err, errcap))
+        return -1;
+    if (!e->plaintext && sk_tls_ctx_new_client(&e->tls, e->pin, err, errcap))
+        return -1;
+    e->peer.addr = e->addr;
+    e->peer.plaintext = e->plaintext;
+    e->peer.tls = e->tls;
+    e->peer.stop = stop;
+    e->peer.what = e->spec->what;
+    return 0;
+}
+
+static int end_enrolled(void *arg, uint64_t device)
+{
+    sk_link_end *e = arg;
+    MDB_txn *txn;
+    int rc = sk_store_write_begin(e->store, &txn);
+    if (rc)
+        return sk_store_mdb_err(rc);
+    if ((rc = sk_store_local_put_u64_txn(e->store, txn, e->spec->device_item, device))) {
+        sk_store_write_abort(e->store, txn);
+        return rc;
+    }
+    if ((rc = sk_store_write_commit(e->store, txn)))
+        return sk_store_mdb_err(rc);
+    e->device = device;
+    sk_log(SK_LOG_INFO, e->spec->enrolled_event, "device=%llu", (unsigned long long)device);
+    return 0;
+}
+
+int sk_link_end_handshake(sk_link_end *e, sk_link *l, uint32_t hello_max_frame, uint32_t *max_frame,
+                          int *code)
+{
+    const sk_link_spec *spec = e->spec;
+    sk_link_hs h;
+    memset(&h, 0, sizeof(h));
+    h.device = e->device;
+    h.priv = e->priv;
+    h.pub = e->pub;
+    h.code = e->code;
+    h.label = spec->label;
+    h.app = spec->app;
+    h.caps = spec->caps;
+    h.role = spec->role;
+    h.max_frame = hello_max_frame;
+    h.enroll_hint = spec->enroll_hint;
+    h.enrolled = end_enrolled;
+    h.arg = e;
+    return sk_link_handshake(l, &h, max_frame, code);
+}
+
+void sk_link_end_free(sk_link_end *e)
+{
+    sk_tls_ctx_free(e->tls);
+    e->tls = NULL;
+    OPENSSL_cleanse(e->priv, sizeof(e->priv));
 }

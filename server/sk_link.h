@@ -16,6 +16,7 @@
 #include "sk_config.h"
 #include "sk_frame.h"
 #include "sk_msg.h"
+#include "sk_store.h"
 #include "sk_tls.h"
 #include "sk_uri.h"
 
@@ -89,5 +90,53 @@ int sk_link_keys(const sk_config *cfg, const char *name, uint8_t priv[SK_PRIVKEY
  * at random on first use). 0 or -1 with err filled. */
 int sk_link_secret(const sk_config *cfg, const char *name, uint8_t out[32], char *err,
                    size_t errcap);
+
+/* What one kind of link is (the standby's to its primary, a centre's to its hub): the options
+ * that name its peer, the store's local items it keeps, its key and its handshake. */
+typedef struct sk_link_spec {
+    const char *opt;            /* "--standby-of": an enrollment URI or HOST:PORT */
+    const char *plain_opt;      /* "--standby-plaintext" */
+    const char *what;           /* "the primary": sk_link_peer.what */
+    const char *any;            /* "a primary": for messages */
+    const char *pin_item;       /* the local item keeping the peer's pin */
+    const char *device_item;    /* the local item keeping this server's device id there */
+    const char *key_name;       /* this server's key there (sk_link_keys) */
+    const char *enrolled_event; /* logged once enrolled */
+    const char *label, *app;    /* the handshake's (sk_link_hs) */
+    uint32_t caps, role;
+    const char *enroll_hint;
+} sk_link_spec;
+
+/* One such link's end on this server, set up by the calls below in their order. */
+typedef struct sk_link_end {
+    const sk_link_spec *spec;
+    sk_store *store;
+    sk_uri_addr addr;
+    uint8_t pin[SK_TLS_PIN_LEN];
+    int plaintext;
+    char code[SK_URI_MAX_CODE + 1];
+    uint8_t priv[SK_PRIVKEY_LEN], pub[SK_PUBKEY_LEN];
+    uint64_t device;
+    sk_tls_ctx *tls;
+    sk_link_peer peer;
+} sk_link_end;
+
+/* Where the link goes: value is the option's (an enrollment URI, the first start: address, pin
+ * and one-time code; or HOST:PORT), plaintext only to loopback. 0 or -1 with err filled. */
+int sk_link_end_parse(sk_link_end *e, const sk_link_spec *spec, sk_store *st, const char *value,
+                      int plaintext, char *err, size_t errcap);
+/* In a write transaction of the store: keep the pin a URI gave, else take the one kept, and read
+ * the device id kept. 0, a negative code of the store, or 1 with err filled (no pin yet: the
+ * caller aborts the transaction). */
+int sk_link_end_load_txn(sk_link_end *e, MDB_txn *txn, char *err, size_t errcap);
+/* This server's key there, the TLS context pinning the peer and e->peer (its waits end once
+ * *stop is set). 0 or -1 with err filled. */
+int sk_link_end_ready(sk_link_end *e, const sk_config *cfg, const int *stop, char *err,
+                      size_t errcap);
+/* The handshake (sk_link_handshake) as e: an enrollment keeps the device id in the store first. */
+int sk_link_end_handshake(sk_link_end *e, sk_link *l, uint32_t hello_max_frame, uint32_t *max_frame,
+                          int *code);
+/* Release what sk_link_end_ready made and forget the key. */
+void sk_link_end_free(sk_link_end *e);
 
 #endif

@@ -95,14 +95,7 @@ typedef struct sk_repl {
     /* standby */
     pthread_t thread;
     int thread_started;
-    sk_uri_addr addr;
-    uint8_t pin[SK_TLS_PIN_LEN];
-    int plaintext;
-    char code[SK_URI_MAX_CODE + 1];
-    uint8_t priv[SK_PRIVKEY_LEN], pub[SK_PUBKEY_LEN];
-    uint64_t device;
-    sk_tls_ctx *tls;
-    sk_link_peer peer;
+    sk_link_end primary;
 } sk_repl;
 
 static int atomic_get(const int *p)
@@ -625,43 +618,6 @@ static int stopping(sk_repl *r)
     return atomic_get(&r->stop);
 }
 
-static int hs_enrolled(void *arg, uint64_t device)
-{
-    sk_repl *r = arg;
-    MDB_txn *txn;
-    int rc = sk_store_write_begin(r->srv->store, &txn);
-    if (rc)
-        return sk_store_mdb_err(rc);
-    if ((rc = sk_store_local_put_u64_txn(r->srv->store, txn, "device", device))) {
-        sk_store_write_abort(r->srv->store, txn);
-        return rc;
-    }
-    if ((rc = sk_store_write_commit(r->srv->store, txn)))
-        return sk_store_mdb_err(rc);
-    r->device = device;
-    sk_log(SK_LOG_INFO, "repl_enrolled", "device=%llu", (unsigned long long)r->device);
-    return 0;
-}
-
-static int handshake(sk_repl *r, sk_link *l, uint32_t *max_frame, int *code)
-{
-    sk_link_hs h;
-    memset(&h, 0, sizeof(h));
-    h.device = r->device;
-    h.priv = r->priv;
-    h.pub = r->pub;
-    h.code = r->code;
-    h.label = "standby";
-    h.app = "sakhi-server-standby";
-    h.caps = SK_CAP_REPL;
-    h.role = SK_ROLE_REPLICA;
-    h.max_frame = r->srv->cfg->max_frame;
-    h.enroll_hint = "sakhi-admin enroll-code --replica";
-    h.enrolled = hs_enrolled;
-    h.arg = r;
-    return sk_link_handshake(l, &h, max_frame, code);
-}
-
 /* ---- standby: pulling and applying ----------------------------------------------------------- */
 
 typedef struct follow {
@@ -816,16 +772,17 @@ static int promoted(sk_repl *r)
 static int follow_session(sk_repl *r)
 {
     sk_link l;
-    sk_link_init(&l, &r->peer);
+    sk_link_init(&l, &r->primary.peer);
     uint32_t max_frame = 0;
     int code = 0, ret = 0;
     follow f;
     uint32_t rid = 1;
-    if (sk_link_open(&l) || handshake(r, &l, &max_frame, &code))
+    if (sk_link_open(&l) ||
+        sk_link_end_handshake(&r->primary, &l, r->srv->cfg->max_frame, &max_frame, &code))
         goto out;
     sk_frame_reader_set_max(&l.rd, max_frame);
-    sk_log(SK_LOG_INFO, "repl_connected", "primary=%s:%u device=%llu", r->addr.host,
-           (unsigned)r->addr.port, (unsigned long long)r->device);
+    sk_log(SK_LOG_INFO, "repl_connected", "primary=%s:%u device=%llu", r->primary.addr.host,
+           (unsigned)r->primary.addr.port, (unsigned long long)r->primary.device);
     if ((code = follow_load(r->srv->store, &f))) {
         snprintf(l.why, sizeof(l.why), "cannot read the standby's position: %s", sk_err_name(code));
         code = 0;
@@ -882,7 +839,8 @@ static int follow_session(sk_repl *r)
 out:
     if (l.why[0] && !stopping(r))
         sk_log(code ? SK_LOG_ERROR : SK_LOG_WARN, "repl_disconnected",
-               "primary=%s:%u reason=\"%s\"", r->addr.host, (unsigned)r->addr.port, l.why);
+               "primary=%s:%u reason=\"%s\"", r->primary.addr.host, (unsigned)r->primary.addr.port,
+               l.why);
     sk_link_close(&l);
     if (code == -SK_E_RESEED || code == -SK_E_ENROLL_CODE || code == -SK_E_FORBIDDEN ||
         code == -SK_E_REVOKED || code == -SK_E_STATE || code == -SK_E_AUTH_FAILED)
@@ -925,6 +883,22 @@ static void *standby_main(void *arg)
 
 /* ---- setup ---------------------------------------------------------------------------------- */
 
+static const sk_link_spec k_primary = {
+    .opt = "--standby-of",
+    .plain_opt = "--standby-plaintext",
+    .what = "the primary",
+    .any = "a primary",
+    .pin_item = "pin",
+    .device_item = "device",
+    .key_name = "replica",
+    .enrolled_event = "repl_enrolled",
+    .label = "standby",
+    .app = "sakhi-server-standby",
+    .caps = SK_CAP_REPL,
+    .role = SK_ROLE_REPLICA,
+    .enroll_hint = "sakhi-admin enroll-code --replica",
+};
+
 static int standby_setup(sk_repl *r, char *err, size_t errcap)
 {
     const sk_config *cfg = r->srv->cfg;
@@ -934,26 +908,9 @@ static int standby_setup(sk_repl *r, char *err, size_t errcap)
     uint64_t recs = 0, last = 0;
     int rc;
     /* the primary: an enrollment URI (first start) or HOST:PORT with the pin kept from it */
-    if (strncmp(cfg->standby_of, "sakhi:", 6) == 0) {
-        sk_enroll_uri u;
-        char e[160];
-        if (sk_uri_parse(&u, cfg->standby_of, e, sizeof(e))) {
-            snprintf(err, errcap, "--standby-of: %s", e);
-            return -1;
-        }
-        r->addr = u.addrs[0];
-        memcpy(r->pin, u.pin, sizeof(r->pin));
-        snprintf(r->code, sizeof(r->code), "%s", u.code);
-    } else if (sk_uri_addr_parse(&r->addr, cfg->standby_of)) {
-        snprintf(err, errcap, "--standby-of '%s': expected HOST:PORT or an enrollment URI",
-                 cfg->standby_of);
+    if (sk_link_end_parse(&r->primary, &k_primary, st, cfg->standby_of, cfg->standby_plaintext, err,
+                          errcap))
         return -1;
-    }
-    r->plaintext = cfg->standby_plaintext;
-    if (cfg->standby_plaintext && !sk_config_is_loopback(r->addr.host)) {
-        snprintf(err, errcap, "--standby-plaintext: only to a primary on this machine (loopback)");
-        return -1;
-    }
     if ((rc = sk_store_mdb_err(sk_store_write_begin(st, &txn))))
         goto fail;
     if ((rc = local_role(st, txn, role)))
@@ -976,37 +933,15 @@ static int standby_setup(sk_repl *r, char *err, size_t errcap)
             goto abort;
     }
     /* the pin: from the URI now (kept), else the one kept */
-    size_t n = 0;
-    uint8_t kept[SK_TLS_PIN_LEN];
-    rc = sk_store_local_get_txn(st, txn, "pin", kept, sizeof(kept), &n);
-    if (rc && rc != -SK_E_NOT_FOUND)
-        goto abort;
-    if (r->code[0]) {
-        if ((rc = sk_store_local_put_txn(st, txn, "pin", r->pin, sizeof(r->pin))))
-            goto abort;
-    } else if (rc == 0 && n == sizeof(kept)) {
-        memcpy(r->pin, kept, sizeof(kept));
-    } else if (!r->plaintext) {
+    if ((rc = sk_link_end_load_txn(&r->primary, txn, err, errcap)) > 0) {
         sk_store_write_abort(st, txn);
-        snprintf(err, errcap,
-                 "--standby-of: no pin of the primary's key yet; give the enrollment URI "
-                 "(sakhi-admin enroll-code --replica) on the first start");
         return -1;
     }
-    if ((rc = sk_store_local_u64_txn(st, txn, "device", &r->device)))
+    if (rc)
         goto abort;
     if ((rc = sk_store_mdb_err(sk_store_write_commit(st, txn))))
         goto fail;
-    if (sk_link_keys(cfg, "replica", r->priv, r->pub, err, errcap))
-        return -1;
-    if (!r->plaintext && sk_tls_ctx_new_client(&r->tls, r->pin, err, errcap))
-        return -1;
-    r->peer.addr = r->addr;
-    r->peer.plaintext = r->plaintext;
-    r->peer.tls = r->tls;
-    r->peer.stop = &r->stop;
-    r->peer.what = "the primary";
-    return 0;
+    return sk_link_end_ready(&r->primary, cfg, &r->stop, err, errcap);
 abort:
     sk_store_write_abort(st, txn);
 fail:
@@ -1069,9 +1004,9 @@ int sk_repl_init(sk_server *srv, char *err, size_t errcap)
         return 3;
     }
     r->thread_started = 1;
-    sk_log(SK_LOG_INFO, "repl_standby", "primary=%s:%u transport=%s device=%llu", r->addr.host,
-           (unsigned)r->addr.port, r->plaintext ? "plaintext" : "tls",
-           (unsigned long long)r->device);
+    sk_log(SK_LOG_INFO, "repl_standby", "primary=%s:%u transport=%s device=%llu",
+           r->primary.addr.host, (unsigned)r->primary.addr.port,
+           r->primary.plaintext ? "plaintext" : "tls", (unsigned long long)r->primary.device);
     return 0;
 }
 
@@ -1117,9 +1052,7 @@ void sk_repl_free(sk_server *srv)
     if (!r)
         return;
     sk_repl_stop(srv);
-    sk_tls_ctx_free(r->tls);
-    r->tls = NULL;
-    OPENSSL_cleanse(r->priv, sizeof(r->priv));
+    sk_link_end_free(&r->primary);
     srv->repl = NULL;
     srv->repl_hooks = NULL;
     if (r->tick_closing)
