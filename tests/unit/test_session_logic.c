@@ -385,6 +385,42 @@ static void push_referral(fake *f, uint32_t rid, sk_change *c)
     feed(f, &m);
 }
 
+/* A device enrolled and signed in (WELCOME). */
+static void sign_in(fake *f, dev *d)
+{
+    enroll(f, d);
+    auth(f, d);
+}
+
+/* A device signed in whose referral (rid 10, left in c) was applied and acknowledged. */
+static void push_acked(fake *f, dev *d, sk_change *c)
+{
+    got g;
+    sign_in(f, d);
+    push_referral(f, 10, c);
+    fake_run(f);
+    expect(f, SK_MSG_PUSH_ACK, 10, &g);
+    got_free(&g);
+}
+
+/* The next message the session wrote is an ERROR-shaped message of type (rid 0) with code. */
+static void expect_error(fake *f, uint32_t type, uint32_t code)
+{
+    got g;
+    expect(f, type, 0, &g);
+    assert_int_equal(g.m.u.error.code, code);
+    got_free(&g);
+}
+
+/* The store holds records records and is at seq. */
+static void assert_store_at(fake *f, uint64_t records, uint64_t seq)
+{
+    uint64_t n = 9, at = 9;
+    assert_int_equal(sk_store_stats(f->st.s, &n, &at), 0);
+    assert_int_equal(n, records);
+    assert_int_equal(at, seq);
+}
+
 /* ---- tests --------------------------------------------------------------------------------- */
 
 static void enroll_then_auth_with_the_new_key(void **state)
@@ -395,8 +431,7 @@ static void enroll_then_auth_with_the_new_key(void **state)
     assert_true(f->armed);
     assert_int_equal(f->deadline, f->now + f->cfg.handshake_timeout_ms);
     assert_true(f->reading);
-    enroll(f, &d);
-    auth(f, &d);
+    sign_in(f, &d);
     sk_device_info info;
     assert_int_equal(sk_store_device_get(f->st.s, d.id, &info), 0);
     assert_int_equal(info.revoked, 0);
@@ -410,22 +445,16 @@ static void push_is_acknowledged_only_after_its_commit(void **state)
     dev d;
     sk_change c;
     got g;
-    uint64_t records = 9, seq = 9;
-    enroll(f, &d);
-    auth(f, &d);
+    sign_in(f, &d);
     push_referral(f, 10, &c);
     /* handed to the writer, nothing answered, nothing in the store yet */
     expect_nothing(f);
     assert_non_null(f->q);
     assert_int_equal(f->q->kind, SK_WREQ_PUSH);
     assert_int_equal(f->q->nchanges, 1);
-    assert_int_equal(sk_store_stats(f->st.s, &records, &seq), 0);
-    assert_int_equal(records, 0);
-    assert_int_equal(seq, 0);
+    assert_store_at(f, 0, 0);
     fake_run(f); /* the writer's group commit */
-    assert_int_equal(sk_store_stats(f->st.s, &records, &seq), 0);
-    assert_int_equal(records, 1);
-    assert_int_equal(seq, 1);
+    assert_store_at(f, 1, 1);
     expect(f, SK_MSG_PUSH_ACK, 10, &g);
     assert_int_equal(g.m.u.push_ack.nacks, 1);
     assert_int_equal(g.m.u.push_ack.acks[0].op, 1);
@@ -446,12 +475,7 @@ static void pull_returns_the_pushed_record(void **state)
     sk_change c;
     sk_msg m;
     got g;
-    enroll(f, &d);
-    auth(f, &d);
-    push_referral(f, 10, &c);
-    fake_run(f);
-    expect(f, SK_MSG_PUSH_ACK, 10, &g);
-    got_free(&g);
+    push_acked(f, &d, &c);
     sk_msg_init(&m, SK_MSG_PULL, 11);
     m.u.pull.cursor = 0;
     feed(f, &m);
@@ -486,12 +510,7 @@ static void reading_pauses_past_the_output_budget(void **state)
     sk_change c;
     sk_msg m;
     got g;
-    enroll(f, &d);
-    auth(f, &d);
-    push_referral(f, 10, &c);
-    fake_run(f);
-    expect(f, SK_MSG_PUSH_ACK, 10, &g);
-    got_free(&g);
+    push_acked(f, &d, &c);
     f->cfg.out_budget = 64; /* a CHANGES frame with one referral is larger */
     sk_msg_init(&m, SK_MSG_PULL, 11);
     feed(f, &m);
@@ -508,38 +527,29 @@ static void reading_pauses_past_the_output_budget(void **state)
 static void malformed_frame_closes_and_writes_nothing(void **state)
 {
     fake *f = *state;
-    uint64_t records = 9, seq = 9;
-    got g;
     /* a frame whose body is not MessagePack (0xc1 is never used): no envelope to answer */
     static const uint8_t bad[] = {0, 0, 0, 1, 0xc1};
     feed_bytes(f, bad, sizeof(bad));
-    expect(f, SK_MSG_ERROR, 0, &g);
-    assert_int_equal(g.m.u.error.code, SK_E_BAD_FRAME);
-    got_free(&g);
+    expect_error(f, SK_MSG_ERROR, SK_E_BAD_FRAME);
     expect_nothing(f);
     assert_true(f->closed);
     assert_int_equal(f->linger, 1); /* the ERROR goes out before the close */
     assert_int_equal(f->srv.ua[SK_UA_BAD_INPUT], 1);
     assert_int_equal(f->submitted, 0);
-    assert_int_equal(sk_store_stats(f->st.s, &records, &seq), 0);
-    assert_int_equal(records, 0);
-    assert_int_equal(seq, 0);
+    assert_store_at(f, 0, 0);
 }
 
 static void handshake_deadline_fires_on_the_clock(void **state)
 {
     fake *f = *state;
     dev d;
-    got g;
     memset(&d, 0, sizeof(d));
     hello(f, &d); /* a stranger that never proves anything */
     advance(f, f->cfg.handshake_timeout_ms - 1);
     expect_nothing(f);
     assert_false(f->closed);
     advance(f, 1);
-    expect(f, SK_MSG_ERROR, 0, &g);
-    assert_int_equal(g.m.u.error.code, SK_E_TIMEOUT);
-    got_free(&g);
+    expect_error(f, SK_MSG_ERROR, SK_E_TIMEOUT);
     assert_true(f->closed);
     assert_int_equal(f->srv.ua[SK_UA_HANDSHAKE_TIMEOUT], 1);
     assert_int_equal(f->submitted, 0);
@@ -549,16 +559,12 @@ static void revoked_device_is_wiped_on_recheck(void **state)
 {
     fake *f = *state;
     dev d;
-    got g;
-    enroll(f, &d);
-    auth(f, &d);
+    sign_in(f, &d);
     unsigned before = f->submitted;
     /* sakhi-admin revokes the device beside the server; the server's poll rechecks */
     assert_int_equal(sk_store_device_revoke(f->st.s, d.id, sk_now_ms()), 0);
     sk_session_recheck(f->s);
-    expect(f, SK_MSG_WIPE, 0, &g);
-    assert_int_equal(g.m.u.error.code, SK_E_REVOKED);
-    got_free(&g);
+    expect_error(f, SK_MSG_WIPE, SK_E_REVOKED);
     assert_true(f->closed);
     assert_int_equal(f->submitted, before + 1);
     assert_int_equal(f->q->kind, SK_WREQ_AUDIT);
@@ -571,25 +577,18 @@ static void revoked_device_push_is_not_applied(void **state)
     fake *f = *state;
     dev d;
     sk_change c;
-    got g;
-    uint64_t records = 9, seq = 9;
-    enroll(f, &d);
-    auth(f, &d);
+    sign_in(f, &d);
     assert_int_equal(sk_store_device_revoke(f->st.s, d.id, sk_now_ms()), 0);
     /* revoked before the poll saw it: the PUSH itself rechecks */
     push_referral(f, 10, &c);
-    expect(f, SK_MSG_WIPE, 0, &g);
-    assert_int_equal(g.m.u.error.code, SK_E_REVOKED);
-    got_free(&g);
+    expect_error(f, SK_MSG_WIPE, SK_E_REVOKED);
     expect_nothing(f);
     assert_true(f->closed);
     assert_non_null(f->q);
     assert_int_equal(f->q->kind, SK_WREQ_AUDIT); /* the revocation's audit, not the PUSH */
     assert_null(f->q->next);
     fake_run(f);
-    assert_int_equal(sk_store_stats(f->st.s, &records, &seq), 0);
-    assert_int_equal(records, 0);
-    assert_int_equal(seq, 0);
+    assert_store_at(f, 0, 0);
     sk_change_free(&c);
 }
 
