@@ -444,6 +444,20 @@ static void assert_field(const sk_record *r, uint32_t key, const char *s, sk_hlc
     sk_buf_free(&v);
 }
 
+/* Field 1 edited to s by a change on base stamped hlc, applied to r as new_ver: the merge
+ * succeeds, with conflict as given and ndisplaced values displaced. The change is freed (what
+ * m displaced is its own copy); m is the caller's to check further and free. */
+static void merge_edit(sk_record *r, uint64_t base, sk_hlc hlc, const char *s, uint64_t new_ver,
+                       int conflict, uint32_t ndisplaced, sk_merge_result *m)
+{
+    sk_change c;
+    edit(&c, base, hlc, 1, s);
+    assert_int_equal(sk_merge_apply(r, &c, new_ver, m), 0);
+    sk_change_free(&c);
+    assert_int_equal(m->conflict, conflict);
+    assert_int_equal(m->ndisplaced, ndisplaced);
+}
+
 static void assert_displaced(const sk_displaced *d, uint32_t key, const char *s, sk_hlc hlc,
                              uint64_t ver, int incoming)
 {
@@ -506,22 +520,17 @@ static void test_causal_edit_wins_regardless_of_hlc(void **state)
     (void)state;
     sk_record r;
     base_record(&r);
-    sk_change c;
-    edit(&c, 5, 10 /* far older stamp */, 1, "new");
     sk_merge_result m;
-    assert_int_equal(sk_merge_apply(&r, &c, 6, &m), 0);
+    merge_edit(&r, 5, 10 /* far older stamp */, "new", 6, 0, 1, &m);
     assert_field(&r, 1, "new", 10, 6);
     assert_field(&r, 2, "keep", 500, 3);
-    assert_int_equal(m.conflict, 0);
     assert_int_equal(m.created, 0);
     assert_int_equal(m.nchanged, 1);
-    assert_int_equal(m.ndisplaced, 1);
     assert_displaced(&m.displaced[0], 1, "old", 1000, 5, 0);
     assert_int_equal(r.flags & SK_REC_REVIEW, 0);
     assert_int_equal(r.version, 6);
     assert_true(r.updated == 1000); /* max(updated, hlc) */
     sk_merge_result_free(&m);
-    sk_change_free(&c);
     sk_record_free(&r);
 }
 
@@ -530,50 +539,33 @@ static void test_concurrent_later_hlc_wins(void **state)
     (void)state;
     sk_record r;
     base_record(&r);
-    sk_change c;
-    edit(&c, 4, 2000, 1, "later");
     sk_merge_result m;
-    assert_int_equal(sk_merge_apply(&r, &c, 6, &m), 0);
+    merge_edit(&r, 4, 2000, "later", 6, 1, 1, &m);
     assert_field(&r, 1, "later", 2000, 6);
-    assert_int_equal(m.conflict, 1);
-    assert_int_equal(m.ndisplaced, 1);
     assert_displaced(&m.displaced[0], 1, "old", 1000, 5, 0);
     assert_int_equal(r.flags & SK_REC_REVIEW, SK_REC_REVIEW);
     assert_true(r.updated == 2000);
     sk_merge_result_free(&m);
-    sk_change_free(&c);
 
     /* An earlier concurrent stamp loses; the incoming value goes to history. The change is still
      * applied (it gets its version). */
-    edit(&c, 4, 1500, 1, "earlier");
-    assert_int_equal(sk_merge_apply(&r, &c, 7, &m), 0);
+    merge_edit(&r, 4, 1500, "earlier", 7, 1, 1, &m);
     assert_field(&r, 1, "later", 2000, 6);
-    assert_int_equal(m.conflict, 1);
     assert_int_equal(m.nchanged, 0);
-    assert_int_equal(m.ndisplaced, 1);
     assert_displaced(&m.displaced[0], 1, "earlier", 1500, 0, 1);
     assert_int_equal(r.version, 7);
     sk_merge_result_free(&m);
-    sk_change_free(&c);
 
     /* A concurrent value equal to the stored one is no conflict, and nothing is displaced. */
     r.flags = 0;
-    edit(&c, 4, 1800, 1, "later");
-    assert_int_equal(sk_merge_apply(&r, &c, 8, &m), 0);
+    merge_edit(&r, 4, 1800, "later", 8, 0, 0, &m);
     assert_field(&r, 1, "later", 2000, 6);
-    assert_int_equal(m.conflict, 0);
-    assert_int_equal(m.ndisplaced, 0);
     assert_int_equal(r.flags, 0);
     sk_merge_result_free(&m);
-    sk_change_free(&c);
     /* ... and with a higher stamp it restamps the field, still without a conflict. */
-    edit(&c, 4, 2500, 1, "later");
-    assert_int_equal(sk_merge_apply(&r, &c, 9, &m), 0);
+    merge_edit(&r, 4, 2500, "later", 9, 0, 0, &m);
     assert_field(&r, 1, "later", 2500, 9);
-    assert_int_equal(m.conflict, 0);
-    assert_int_equal(m.ndisplaced, 0);
     sk_merge_result_free(&m);
-    sk_change_free(&c);
     sk_record_free(&r);
 }
 
@@ -594,32 +586,22 @@ static void test_tie_broken_by_bytes(void **state)
         sk_buf s = rf_str(cases[i].stored);
         assert_int_equal(sk_record_set(&r, 1, s.data, (uint32_t)s.len, 1000, 5), 0);
         sk_buf_free(&s);
-        sk_change c;
-        edit(&c, 4, 1000 /* same stamp */, 1, cases[i].incoming);
         sk_merge_result m;
-        assert_int_equal(sk_merge_apply(&r, &c, 6, &m), 0);
+        merge_edit(&r, 4, 1000 /* same stamp */, cases[i].incoming, 6, 1, 1, &m);
         int incoming_won = strcmp(cases[i].winner, cases[i].incoming) == 0;
         assert_field(&r, 1, cases[i].winner, 1000, incoming_won ? 6 : 5);
-        assert_int_equal(m.conflict, 1);
-        assert_int_equal(m.ndisplaced, 1);
         assert_int_equal(m.displaced[0].lost_incoming, !incoming_won);
         sk_merge_result_free(&m);
-        sk_change_free(&c);
         sk_record_free(&r);
     }
     /* Identical value, identical stamp: nothing happens to the field, no conflict. */
     sk_record r;
     base_record(&r);
-    sk_change c;
-    edit(&c, 4, 1000, 1, "old");
     sk_merge_result m;
-    assert_int_equal(sk_merge_apply(&r, &c, 6, &m), 0);
+    merge_edit(&r, 4, 1000, "old", 6, 0, 0, &m);
     assert_field(&r, 1, "old", 1000, 5);
-    assert_int_equal(m.conflict, 0);
-    assert_int_equal(m.ndisplaced, 0);
     assert_int_equal(r.flags & SK_REC_REVIEW, 0);
     sk_merge_result_free(&m);
-    sk_change_free(&c);
     sk_record_free(&r);
 }
 
