@@ -20,6 +20,8 @@
 #include "sk_err.h"
 #include "sk_frame.h"
 
+#include "frame_fixtures.h"
+
 /* Append a frame with body len bytes of pattern (seed + i) to buf at *off. */
 static void put_frame(uint8_t *buf, size_t *off, uint32_t len, uint8_t seed)
 {
@@ -52,27 +54,24 @@ static void test_one_byte_at_a_time(void **state)
     (void)state;
     static uint8_t buf[8192];
     size_t n = build_stream(buf);
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+    ff_feeder f;
+    ff_init(&f, SK_FRAME_MIN_MAX);
     size_t got = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t used = 99;
-        const uint8_t *frame = NULL;
-        uint32_t flen = 0;
-        int rc = sk_frame_feed(&r, buf + i, 1, &used, &frame, &flen);
-        assert_int_equal(used, 1);
+        int rc = ff_feed(&f, buf + i, 1);
+        assert_int_equal(f.used, 1);
         if (rc == 1) {
             assert_true(got < NFRAMES);
-            check_body(frame, flen, k_lens[got], (uint8_t)(got * 31));
+            check_body(f.frame, f.flen, k_lens[got], (uint8_t)(got * 31));
             got++;
-            assert_false(sk_frame_reader_partial(&r));
+            assert_false(sk_frame_reader_partial(&f.r));
         } else {
             assert_int_equal(rc, 0);
-            assert_true(sk_frame_reader_partial(&r));
+            assert_true(sk_frame_reader_partial(&f.r));
         }
     }
     assert_int_equal(got, NFRAMES);
-    sk_frame_reader_free(&r);
+    sk_frame_reader_free(&f.r);
 }
 
 static void test_many_frames_one_buffer(void **state)
@@ -80,29 +79,23 @@ static void test_many_frames_one_buffer(void **state)
     (void)state;
     static uint8_t buf[8192];
     size_t n = build_stream(buf);
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+    ff_feeder f;
+    ff_init(&f, SK_FRAME_MIN_MAX);
     size_t off = 0, got = 0;
     for (int guard = 0; guard < 100 && off < n; guard++) {
-        size_t used = 0;
-        const uint8_t *frame = NULL;
-        uint32_t flen = 0;
-        int rc = sk_frame_feed(&r, buf + off, n - off, &used, &frame, &flen);
-        assert_int_equal(rc, 1); /* every call ends exactly at a frame boundary */
-        off += used;
-        check_body(frame, flen, k_lens[got], (uint8_t)(got * 31));
+        /* every call ends exactly at a frame boundary */
+        assert_int_equal(ff_feed(&f, buf + off, n - off), 1);
+        off += f.used;
+        check_body(f.frame, f.flen, k_lens[got], (uint8_t)(got * 31));
         got++;
     }
     assert_int_equal(got, NFRAMES);
     assert_int_equal(off, n);
     /* Nothing left: an empty feed is 0 with nothing used. */
-    size_t used = 7;
-    const uint8_t *frame = NULL;
-    uint32_t flen = 0;
-    assert_int_equal(sk_frame_feed(&r, buf, 0, &used, &frame, &flen), 0);
-    assert_int_equal(used, 0);
-    assert_false(sk_frame_reader_partial(&r));
-    sk_frame_reader_free(&r);
+    assert_int_equal(ff_feed(&f, buf, 0), 0);
+    assert_int_equal(f.used, 0);
+    assert_false(sk_frame_reader_partial(&f.r));
+    sk_frame_reader_free(&f.r);
 }
 
 /* Every two-piece cut of a two-frame stream gives the same two frames. */
@@ -114,21 +107,18 @@ static void test_every_split_point(void **state)
     put_frame(buf, &n, 5, 0x10);
     put_frame(buf, &n, 9, 0x40);
     for (size_t cut = 0; cut <= n; cut++) {
-        sk_frame_reader r;
-        sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+        ff_feeder f;
+        ff_init(&f, SK_FRAME_MIN_MAX);
         size_t got = 0;
         const size_t starts[2] = {0, cut}, ends[2] = {cut, n};
         for (int piece = 0; piece < 2; piece++) {
             size_t off = starts[piece];
             for (int guard = 0; guard < 10; guard++) {
-                size_t used = 0;
-                const uint8_t *frame = NULL;
-                uint32_t flen = 0;
-                int rc = sk_frame_feed(&r, buf + off, ends[piece] - off, &used, &frame, &flen);
+                int rc = ff_feed(&f, buf + off, ends[piece] - off);
                 assert_true(rc == 0 || rc == 1);
-                off += used;
+                off += f.used;
                 if (rc == 1) {
-                    check_body(frame, flen, got == 0 ? 5 : 9, got == 0 ? 0x10 : 0x40);
+                    check_body(f.frame, f.flen, got == 0 ? 5 : 9, got == 0 ? 0x10 : 0x40);
                     got++;
                 } else {
                     assert_int_equal(off, ends[piece]);
@@ -137,7 +127,7 @@ static void test_every_split_point(void **state)
             }
         }
         assert_int_equal(got, 2);
-        sk_frame_reader_free(&r);
+        sk_frame_reader_free(&f.r);
     }
 }
 
@@ -148,18 +138,15 @@ static void test_header_split(void **state)
     size_t n = 0;
     put_frame(buf, &n, 3, 0x61);
     for (size_t cut = 1; cut < SK_FRAME_HDR; cut++) {
-        sk_frame_reader r;
-        sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
-        size_t used = 0;
-        const uint8_t *frame = NULL;
-        uint32_t flen = 0;
-        assert_int_equal(sk_frame_feed(&r, buf, cut, &used, &frame, &flen), 0);
-        assert_int_equal(used, cut);
-        assert_true(sk_frame_reader_partial(&r));
-        assert_int_equal(sk_frame_feed(&r, buf + cut, n - cut, &used, &frame, &flen), 1);
-        assert_int_equal(used, n - cut);
-        check_body(frame, flen, 3, 0x61);
-        sk_frame_reader_free(&r);
+        ff_feeder f;
+        ff_init(&f, SK_FRAME_MIN_MAX);
+        assert_int_equal(ff_feed(&f, buf, cut), 0);
+        assert_int_equal(f.used, cut);
+        assert_true(sk_frame_reader_partial(&f.r));
+        assert_int_equal(ff_feed(&f, buf + cut, n - cut), 1);
+        assert_int_equal(f.used, n - cut);
+        check_body(f.frame, f.flen, 3, 0x61);
+        sk_frame_reader_free(&f.r);
     }
 }
 
@@ -167,17 +154,14 @@ static void test_zero_length(void **state)
 {
     (void)state;
     uint8_t buf[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0x2a};
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
-    size_t used = 0;
-    const uint8_t *frame = NULL;
-    uint32_t flen = 0;
-    assert_int_equal(sk_frame_feed(&r, buf, 9, &used, &frame, &flen), -SK_E_BAD_FRAME);
-    assert_int_equal(used, SK_FRAME_HDR);
+    ff_feeder f;
+    ff_init(&f, SK_FRAME_MIN_MAX);
+    assert_int_equal(ff_feed(&f, buf, 9), -SK_E_BAD_FRAME);
+    assert_int_equal(f.used, SK_FRAME_HDR);
     /* Sticky: the stream cannot be resynchronised. */
-    assert_int_equal(sk_frame_feed(&r, buf + 4, 5, &used, &frame, &flen), -SK_E_BAD_FRAME);
-    assert_int_equal(used, 0);
-    sk_frame_reader_free(&r);
+    assert_int_equal(ff_feed(&f, buf + 4, 5), -SK_E_BAD_FRAME);
+    assert_int_equal(f.used, 0);
+    sk_frame_reader_free(&f.r);
 }
 
 static void test_limit_exact_ok(void **state)
@@ -186,15 +170,12 @@ static void test_limit_exact_ok(void **state)
     static uint8_t buf[SK_FRAME_MIN_MAX + SK_FRAME_HDR];
     size_t n = 0;
     put_frame(buf, &n, SK_FRAME_MIN_MAX, 7);
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
-    size_t used = 0;
-    const uint8_t *frame = NULL;
-    uint32_t flen = 0;
-    assert_int_equal(sk_frame_feed(&r, buf, n, &used, &frame, &flen), 1);
-    assert_int_equal(used, n);
-    check_body(frame, flen, SK_FRAME_MIN_MAX, 7);
-    sk_frame_reader_free(&r);
+    ff_feeder f;
+    ff_init(&f, SK_FRAME_MIN_MAX);
+    assert_int_equal(ff_feed(&f, buf, n), 1);
+    assert_int_equal(f.used, n);
+    check_body(f.frame, f.flen, SK_FRAME_MIN_MAX, 7);
+    sk_frame_reader_free(&f.r);
 }
 
 static void too_big_case(uint32_t declared)
@@ -203,25 +184,20 @@ static void too_big_case(uint32_t declared)
     sk_frame_put_header(buf, declared);
     memset(buf + SK_FRAME_HDR, 0x55, 8);
     /* Header alone: refused before any body byte arrives. */
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
-    size_t used = 0;
-    const uint8_t *frame = NULL;
-    uint32_t flen = 0;
-    assert_int_equal(sk_frame_feed(&r, buf, SK_FRAME_HDR, &used, &frame, &flen),
-                     -SK_E_FRAME_TOO_BIG);
-    assert_int_equal(used, SK_FRAME_HDR);
-    assert_null(r.body); /* nothing was buffered for it */
-    assert_int_equal(sk_frame_feed(&r, buf + 4, 8, &used, &frame, &flen), -SK_E_FRAME_TOO_BIG);
-    assert_int_equal(used, 0);
-    sk_frame_reader_free(&r);
+    ff_feeder f;
+    ff_init(&f, SK_FRAME_MIN_MAX);
+    assert_int_equal(ff_feed(&f, buf, SK_FRAME_HDR), -SK_E_FRAME_TOO_BIG);
+    assert_int_equal(f.used, SK_FRAME_HDR);
+    assert_null(f.r.body); /* nothing was buffered for it */
+    assert_int_equal(ff_feed(&f, buf + 4, 8), -SK_E_FRAME_TOO_BIG);
+    assert_int_equal(f.used, 0);
+    sk_frame_reader_free(&f.r);
 
     /* Header with body bytes in the same buffer: only the header is consumed. */
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
-    assert_int_equal(sk_frame_feed(&r, buf, sizeof(buf), &used, &frame, &flen),
-                     -SK_E_FRAME_TOO_BIG);
-    assert_int_equal(used, SK_FRAME_HDR);
-    sk_frame_reader_free(&r);
+    ff_init(&f, SK_FRAME_MIN_MAX);
+    assert_int_equal(ff_feed(&f, buf, sizeof(buf)), -SK_E_FRAME_TOO_BIG);
+    assert_int_equal(f.used, SK_FRAME_HDR);
+    sk_frame_reader_free(&f.r);
 }
 
 static void test_limit_plus_one(void **state)
@@ -244,24 +220,20 @@ static void test_set_max_between_frames(void **state)
     put_frame(buf, &n, 10, 1);
     size_t second = n;
     put_frame(buf, &n, 2000, 2);
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
-    size_t used = 0;
-    const uint8_t *frame = NULL;
-    uint32_t flen = 0;
-    assert_int_equal(sk_frame_feed(&r, buf, n, &used, &frame, &flen), 1);
-    assert_int_equal(used, second);
-    sk_frame_reader_set_max(&r, 4000);
-    assert_int_equal(sk_frame_feed(&r, buf + second, n - second, &used, &frame, &flen), 1);
-    check_body(frame, flen, 2000, 2);
-    sk_frame_reader_free(&r);
+    ff_feeder f;
+    ff_init(&f, SK_FRAME_MIN_MAX);
+    assert_int_equal(ff_feed(&f, buf, n), 1);
+    assert_int_equal(f.used, second);
+    sk_frame_reader_set_max(&f.r, 4000);
+    assert_int_equal(ff_feed(&f, buf + second, n - second), 1);
+    check_body(f.frame, f.flen, 2000, 2);
+    sk_frame_reader_free(&f.r);
 
     /* Lowering the limit applies to the next header. */
-    sk_frame_reader_init(&r, 4000);
-    sk_frame_reader_set_max(&r, SK_FRAME_MIN_MAX);
-    assert_int_equal(sk_frame_feed(&r, buf + second, n - second, &used, &frame, &flen),
-                     -SK_E_FRAME_TOO_BIG);
-    sk_frame_reader_free(&r);
+    ff_init(&f, 4000);
+    sk_frame_reader_set_max(&f.r, SK_FRAME_MIN_MAX);
+    assert_int_equal(ff_feed(&f, buf + second, n - second), -SK_E_FRAME_TOO_BIG);
+    sk_frame_reader_free(&f.r);
 }
 
 static void test_header_bytes(void **state)
@@ -281,59 +253,53 @@ static void test_header_bytes(void **state)
 static void test_memory_follows_bytes(void **state)
 {
     (void)state;
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, 1u << 20);
+    ff_feeder f;
+    ff_init(&f, 1u << 20);
     uint8_t hdr[SK_FRAME_HDR];
     sk_frame_put_header(hdr, 1u << 20);
-    size_t used;
-    const uint8_t *fr;
-    uint32_t flen;
-    assert_int_equal(sk_frame_feed(&r, hdr, sizeof(hdr), &used, &fr, &flen), 0);
-    assert_int_equal(r.cap, 0); /* nothing allocated for a header alone */
+    assert_int_equal(ff_feed(&f, hdr, sizeof(hdr)), 0);
+    assert_int_equal(f.r.cap, 0); /* nothing allocated for a header alone */
     static uint8_t big[1u << 20];
     memset(big, 0x90, sizeof(big));
-    assert_int_equal(sk_frame_feed(&r, big, 10, &used, &fr, &flen), 0);
-    assert_true(r.cap <= 256);
-    assert_int_equal(sk_frame_feed(&r, big + 10, sizeof(big) - 10, &used, &fr, &flen), 1);
-    assert_int_equal(flen, 1u << 20);
-    assert_int_equal(r.cap, 1u << 20);
+    assert_int_equal(ff_feed(&f, big, 10), 0);
+    assert_true(f.r.cap <= 256);
+    assert_int_equal(ff_feed(&f, big + 10, sizeof(big) - 10), 1);
+    assert_int_equal(f.flen, 1u << 20);
+    assert_int_equal(f.r.cap, 1u << 20);
     /* A small frame next: the megabyte is given back. */
     uint8_t small[SK_FRAME_HDR + 1];
     sk_frame_put_header(small, 1);
     small[SK_FRAME_HDR] = 0xc0;
-    assert_int_equal(sk_frame_feed(&r, small, sizeof(small), &used, &fr, &flen), 1);
-    assert_int_equal(flen, 1);
-    assert_int_equal(fr[0], 0xc0);
-    assert_true(r.cap <= 16u * 1024u);
-    sk_frame_reader_free(&r);
+    assert_int_equal(ff_feed(&f, small, sizeof(small)), 1);
+    assert_int_equal(f.flen, 1);
+    assert_int_equal(f.frame[0], 0xc0);
+    assert_true(f.r.cap <= 16u * 1024u);
+    sk_frame_reader_free(&f.r);
 }
 
 /* trim gives back the buffer kept between frames, and keeps a partly received frame whole. */
 static void test_trim(void **state)
 {
     (void)state;
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, 1u << 16);
+    ff_feeder f;
+    ff_init(&f, 1u << 16);
     uint8_t buf[4 + 3000];
     sk_frame_put_header(buf, 3000);
     memset(buf + 4, 0x90, 3000);
-    size_t used;
-    const uint8_t *f;
-    uint32_t fl;
-    assert_int_equal(sk_frame_feed(&r, buf, sizeof(buf), &used, &f, &fl), 1);
-    assert_true(r.cap >= 3000);
-    sk_frame_reader_trim(&r);
-    assert_int_equal(r.cap, 0);
-    assert_null(r.body);
+    assert_int_equal(ff_feed(&f, buf, sizeof(buf)), 1);
+    assert_true(f.r.cap >= 3000);
+    sk_frame_reader_trim(&f.r);
+    assert_int_equal(f.r.cap, 0);
+    assert_null(f.r.body);
     /* Half a frame: trimming must not drop it, and the rest completes it. */
-    assert_int_equal(sk_frame_feed(&r, buf, 1500, &used, &f, &fl), 0);
-    uint32_t cap = r.cap;
-    sk_frame_reader_trim(&r);
-    assert_int_equal(r.cap, cap);
-    assert_int_equal(sk_frame_feed(&r, buf + 1500, sizeof(buf) - 1500, &used, &f, &fl), 1);
-    assert_int_equal(fl, 3000);
-    assert_int_equal(f[2999], 0x90);
-    sk_frame_reader_free(&r);
+    assert_int_equal(ff_feed(&f, buf, 1500), 0);
+    uint32_t cap = f.r.cap;
+    sk_frame_reader_trim(&f.r);
+    assert_int_equal(f.r.cap, cap);
+    assert_int_equal(ff_feed(&f, buf + 1500, sizeof(buf) - 1500), 1);
+    assert_int_equal(f.flen, 3000);
+    assert_int_equal(f.frame[2999], 0x90);
+    sk_frame_reader_free(&f.r);
 }
 
 SK_TEST_MAIN({

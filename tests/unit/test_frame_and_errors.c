@@ -21,6 +21,8 @@
 #include "sk_err.h"
 #include "sk_frame.h"
 
+#include "frame_fixtures.h"
+
 /* MessagePack [1, 0, {}]: a minimal envelope (HELLO, rid 0, empty body). */
 static const uint8_t k_body[] = {0x93, 0x01, 0x00, 0x80};
 
@@ -45,28 +47,25 @@ static void test_frame_round_trip_bytewise(void **state)
     sk_frame_put_header(wire, (uint32_t)sizeof(k_body));
     memcpy(wire + SK_FRAME_HDR, k_body, sizeof(k_body));
 
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+    ff_feeder f;
+    ff_init(&f, SK_FRAME_MIN_MAX);
     int frames = 0;
     for (size_t i = 0; i < sizeof(wire); i++) {
-        size_t used = 0;
-        const uint8_t *frame = NULL;
-        uint32_t frame_len = 0;
-        int rc = sk_frame_feed(&r, wire + i, 1, &used, &frame, &frame_len);
-        assert_int_equal(used, 1);
+        int rc = ff_feed(&f, wire + i, 1);
+        assert_int_equal(f.used, 1);
         if (i + 1 < sizeof(wire)) {
             assert_int_equal(rc, 0);
-            assert_true(sk_frame_reader_partial(&r));
+            assert_true(sk_frame_reader_partial(&f.r));
         } else {
             assert_int_equal(rc, 1);
-            assert_int_equal(frame_len, sizeof(k_body));
-            assert_memory_equal(frame, k_body, sizeof(k_body));
+            assert_int_equal(f.flen, sizeof(k_body));
+            assert_memory_equal(f.frame, k_body, sizeof(k_body));
             frames++;
         }
     }
     assert_int_equal(frames, 1);
-    assert_false(sk_frame_reader_partial(&r));
-    sk_frame_reader_free(&r);
+    assert_false(sk_frame_reader_partial(&f.r));
+    sk_frame_reader_free(&f.r);
 }
 
 /* Two frames in one buffer: the first feed stops after frame one and says how much it used. */
@@ -80,22 +79,18 @@ static void test_frame_two_in_one_buffer(void **state)
         memcpy(wire + k * one + SK_FRAME_HDR, k_body, sizeof(k_body));
     }
 
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
-    size_t used = 0;
-    const uint8_t *frame = NULL;
-    uint32_t frame_len = 0;
-    assert_int_equal(sk_frame_feed(&r, wire, sizeof(wire), &used, &frame, &frame_len), 1);
-    assert_int_equal(used, one);
-    assert_int_equal(frame_len, sizeof(k_body));
-    assert_memory_equal(frame, k_body, sizeof(k_body));
+    ff_feeder f;
+    ff_init(&f, SK_FRAME_MIN_MAX);
+    assert_int_equal(ff_feed(&f, wire, sizeof(wire)), 1);
+    assert_int_equal(f.used, one);
+    assert_int_equal(f.flen, sizeof(k_body));
+    assert_memory_equal(f.frame, k_body, sizeof(k_body));
 
-    size_t used2 = 0;
-    assert_int_equal(
-        sk_frame_feed(&r, wire + used, sizeof(wire) - used, &used2, &frame, &frame_len), 1);
-    assert_int_equal(used2, one);
-    assert_memory_equal(frame, k_body, sizeof(k_body));
-    sk_frame_reader_free(&r);
+    size_t used = f.used;
+    assert_int_equal(ff_feed(&f, wire + used, sizeof(wire) - used), 1);
+    assert_int_equal(f.used, one);
+    assert_memory_equal(f.frame, k_body, sizeof(k_body));
+    sk_frame_reader_free(&f.r);
 }
 
 /* A zero length is BAD_FRAME, and the error is sticky: the stream cannot be resynchronised. */
@@ -103,17 +98,13 @@ static void test_frame_zero_length(void **state)
 {
     (void)state;
     const uint8_t wire[] = {0, 0, 0, 0, 0x93};
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
-    size_t used = 99;
-    const uint8_t *frame = NULL;
-    uint32_t frame_len = 0;
-    assert_int_equal(sk_frame_feed(&r, wire, sizeof(wire), &used, &frame, &frame_len),
-                     -SK_E_BAD_FRAME);
-    assert_int_equal(used, SK_FRAME_HDR);
-    assert_int_equal(sk_frame_feed(&r, wire + 4, 1, &used, &frame, &frame_len), -SK_E_BAD_FRAME);
-    assert_int_equal(used, 0);
-    sk_frame_reader_free(&r);
+    ff_feeder f;
+    ff_init(&f, SK_FRAME_MIN_MAX);
+    assert_int_equal(ff_feed(&f, wire, sizeof(wire)), -SK_E_BAD_FRAME);
+    assert_int_equal(f.used, SK_FRAME_HDR);
+    assert_int_equal(ff_feed(&f, wire + 4, 1), -SK_E_BAD_FRAME);
+    assert_int_equal(f.used, 0);
+    sk_frame_reader_free(&f.r);
 }
 
 /* A length one over the maximum is refused from the header alone, before any body byte. */
@@ -123,23 +114,19 @@ static void test_frame_too_big(void **state)
     uint8_t wire[SK_FRAME_HDR + 1];
     sk_frame_put_header(wire, SK_FRAME_MIN_MAX + 1);
     wire[SK_FRAME_HDR] = 0xc0;
-    sk_frame_reader r;
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
-    size_t used = 0;
-    const uint8_t *frame = NULL;
-    uint32_t frame_len = 0;
-    assert_int_equal(sk_frame_feed(&r, wire, sizeof(wire), &used, &frame, &frame_len),
-                     -SK_E_FRAME_TOO_BIG);
-    assert_int_equal(used, SK_FRAME_HDR);
-    assert_null(r.body);
-    sk_frame_reader_free(&r);
+    ff_feeder f;
+    ff_init(&f, SK_FRAME_MIN_MAX);
+    assert_int_equal(ff_feed(&f, wire, sizeof(wire)), -SK_E_FRAME_TOO_BIG);
+    assert_int_equal(f.used, SK_FRAME_HDR);
+    assert_null(f.r.body);
+    sk_frame_reader_free(&f.r);
 
     /* Exactly the maximum is allowed. */
-    sk_frame_reader_init(&r, SK_FRAME_MIN_MAX);
+    ff_init(&f, SK_FRAME_MIN_MAX);
     sk_frame_put_header(wire, SK_FRAME_MIN_MAX);
-    assert_int_equal(sk_frame_feed(&r, wire, sizeof(wire), &used, &frame, &frame_len), 0);
-    assert_int_equal(used, sizeof(wire));
-    sk_frame_reader_free(&r);
+    assert_int_equal(ff_feed(&f, wire, sizeof(wire)), 0);
+    assert_int_equal(f.used, sizeof(wire));
+    sk_frame_reader_free(&f.r);
 }
 
 /* Every code in the table has a name, a text and real advice; lookups accept negated codes. */
