@@ -166,12 +166,16 @@ static const sk_engine_ops OPS = {.load = cb_load,
                                   .authed = cb_authed,
                                   .log = cb_log};
 
+static void got_free(got *g)
+{
+    sk_msg_free(&g->m);
+    free(g->frame);
+}
+
 static void q_clear(drv *d)
 {
-    for (size_t i = 0; i < d->nq; i++) {
-        sk_msg_free(&d->q[i].m);
-        free(d->q[i].frame);
-    }
+    for (size_t i = 0; i < d->nq; i++)
+        got_free(&d->q[i]);
     d->nq = 0;
 }
 
@@ -253,6 +257,29 @@ static void teardown_drv(drv *d)
     sk_engine_free(&d->e);
 }
 
+/* A sync of nitems outbox items from cursor, started at d->now: its HELLO is queued. */
+static void setup_started(drv *d, size_t nitems, uint64_t cursor)
+{
+    setup_drv(d, SK_ENGINE_SYNC, nitems, cursor);
+    sk_engine_start(&d->e, d->now);
+}
+
+/* The engine failed with kind, and says want. */
+static void assert_error_text(drv *d, int kind, const char *want)
+{
+    const char *text = NULL;
+    assert_int_equal(sk_engine_error(&d->e, NULL, &text), kind);
+    assert_string_equal(text, want);
+}
+
+/* The engine failed with kind, and code as the server's or the driver's code. */
+static void assert_error_code(drv *d, int kind, int want)
+{
+    int code = 0;
+    assert_int_equal(sk_engine_error(&d->e, &code, NULL), kind);
+    assert_int_equal(code, want);
+}
+
 static const uint8_t NONCE[SK_NONCE_LEN] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
                                             12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
                                             23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
@@ -266,6 +293,25 @@ static void challenge(drv *d, uint32_t rid)
     m.u.challenge.server_ms = SERVER_MS;
     m.u.challenge.version = SK_PROTO_VERSION;
     assert_int_equal(feed(d, &m, 0), SK_ENGINE_RUNNING);
+}
+
+/* The HELLO taken and the CHALLENGE fed: d->q holds what the engine sent for it (the AUTH or
+ * ENROLL, then the early requests). */
+static void hello_and_challenge(drv *d)
+{
+    take(d);
+    challenge(d, 1);
+    take(d);
+}
+
+/* The early PUSH (d->q[1]) and PULL (d->q[2]) moved out of the queue into push and pull, for the
+ * test to answer when it chooses (and free with got_free); the AUTH stays. */
+static void take_early(drv *d, got *push, got *pull)
+{
+    *push = d->q[1];
+    *pull = d->q[2];
+    d->q[1].frame = d->q[2].frame = NULL;
+    d->nq = 1;
 }
 
 static int welcome(drv *d, uint32_t rid, uint32_t max_batch, uint32_t max_inflight, uint64_t seq)
@@ -360,8 +406,7 @@ static void serve_to_end(drv *d, uint64_t *seq, uint64_t end, size_t *max_out, u
                 changes(d, m->rid, end, 0, 0);
             }
             outstanding--;
-            sk_msg_free(m);
-            free(flight[i].frame);
+            got_free(&flight[i]);
         }
     }
 }
@@ -439,9 +484,7 @@ static void test_handshake_mode_stops_at_welcome(void **state)
     drv d;
     setup_drv(&d, SK_ENGINE_HANDSHAKE, 0, 0);
     sk_engine_start(&d.e, d.now);
-    take(&d);
-    challenge(&d, 1);
-    take(&d);
+    hello_and_challenge(&d);
     assert_int_equal(d.nq, 1); /* AUTH alone: no early requests of the engine's own */
     assert_int_equal(d.q[0].m.type, SK_MSG_AUTH);
     assert_int_equal(d.authed_calls, 1);
@@ -509,11 +552,8 @@ static void test_enrollment_stores_before_proof(void **state)
     sk_engine_start(&d.e, 0);
     challenge(&d, 1);
     assert_int_equal(error_msg(&d, SK_MSG_ERROR, 2, SK_E_ENROLL_CODE), SK_ENGINE_FAILED);
-    int code;
-    const char *text;
-    assert_int_equal(sk_engine_error(&d.e, &code, &text), SK_ENGINE_ERR_SERVER);
-    assert_int_equal(code, SK_E_ENROLL_CODE);
-    assert_string_equal(text, "nope");
+    assert_error_code(&d, SK_ENGINE_ERR_SERVER, SK_E_ENROLL_CODE);
+    assert_error_text(&d, SK_ENGINE_ERR_SERVER, "nope");
     assert_int_equal(d.enrolled_seen, 0);
     teardown_drv(&d);
 }
@@ -522,8 +562,7 @@ static void test_wrong_version_and_unexpected(void **state)
 {
     (void)state;
     drv d;
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 0);
-    sk_engine_start(&d.e, d.now);
+    setup_started(&d, 0, 0);
     sk_msg m;
     sk_msg_init(&m, SK_MSG_CHALLENGE, 1);
     m.u.challenge.version = 9;
@@ -531,12 +570,9 @@ static void test_wrong_version_and_unexpected(void **state)
     assert_int_equal(sk_engine_error(&d.e, NULL, NULL), SK_ENGINE_ERR_VERSION);
     teardown_drv(&d);
 
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 0);
-    sk_engine_start(&d.e, d.now);
+    setup_started(&d, 0, 0);
     assert_int_equal(welcome(&d, 1, 8, 8, 0), SK_ENGINE_FAILED); /* WELCOME before AUTH */
-    const char *text;
-    assert_int_equal(sk_engine_error(&d.e, NULL, &text), SK_ENGINE_ERR_PROTO);
-    assert_string_equal(text, "expected CHALLENGE, got WELCOME");
+    assert_error_text(&d, SK_ENGINE_ERR_PROTO, "expected CHALLENGE, got WELCOME");
     teardown_drv(&d);
 }
 
@@ -546,18 +582,14 @@ static void test_pipelining_limits(void **state)
 {
     (void)state;
     drv d;
-    setup_drv(&d, SK_ENGINE_SYNC, 40, 0);
-    sk_engine_start(&d.e, d.now);
-    take(&d);
-    challenge(&d, 1);
-    take(&d);
+    setup_started(&d, 40, 0);
+    hello_and_challenge(&d);
     /* early: AUTH, a PUSH of at most 32 changes, a PULL */
     assert_int_equal(d.nq, 3);
     assert_int_equal(d.q[1].m.u.push.nchanges, 27); /* 8192-byte budget at 300 bytes each */
     uint64_t seq = 0;
-    got early_push = d.q[1], early_pull = d.q[2];
-    d.q[1].frame = d.q[2].frame = NULL;
-    d.nq = 1;
+    got early_push, early_pull;
+    take_early(&d, &early_push, &early_pull);
     q_clear(&d);
     /* WELCOME: at most 3 requests in flight, batches of at most 5 */
     assert_int_equal(welcome(&d, 2, 5, 3, 0), SK_ENGINE_RUNNING);
@@ -581,13 +613,10 @@ static void test_pipelining_limits(void **state)
     assert_int_equal(d.stored_cursor, 10);
     for (int i = 0; i < 2; i++) {
         assert_int_equal(ack_push(&d, &first[i].m, &seq), SK_ENGINE_RUNNING);
-        sk_msg_free(&first[i].m);
-        free(first[i].frame);
+        got_free(&first[i]);
     }
-    sk_msg_free(&early_push.m);
-    free(early_push.frame);
-    sk_msg_free(&early_pull.m);
-    free(early_pull.frame);
+    got_free(&early_push);
+    got_free(&early_pull);
     size_t max_out = 0;
     serve_to_end(&d, &seq, 50, &max_out, 5);
     assert_int_equal(sk_engine_status(&d.e), SK_ENGINE_DONE);
@@ -611,9 +640,7 @@ static void test_urgent_first_and_alone(void **state)
     setup_drv(&d, SK_ENGINE_SYNC, 6, 0);
     d.items[0].urgent = d.items[1].urgent = 1; /* the driver sorted urgent first */
     sk_engine_start(&d.e, d.now);
-    take(&d);
-    challenge(&d, 1);
-    take(&d);
+    hello_and_challenge(&d);
     assert_int_equal(d.q[1].m.type, SK_MSG_PUSH);
     assert_int_equal(d.q[1].m.u.push.nchanges, 2); /* the urgent two, alone */
     assert_int_equal(d.q[1].m.u.push.changes[0].op, 100);
@@ -625,11 +652,8 @@ static void test_pull_resumes_from_cursor(void **state)
 {
     (void)state;
     drv d;
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 77);
-    sk_engine_start(&d.e, d.now);
-    take(&d);
-    challenge(&d, 1);
-    take(&d);
+    setup_started(&d, 0, 77);
+    hello_and_challenge(&d);
     assert_int_equal(d.nq, 2);
     assert_int_equal(d.q[1].m.type, SK_MSG_PULL);
     assert_int_equal(d.q[1].m.u.pull.cursor, 77);
@@ -642,11 +666,8 @@ static void test_pull_resumes_from_cursor(void **state)
     assert_int_equal(d.q[0].m.u.pull.cursor, 90); /* more: the next PULL from where it stopped */
     /* the connection is cut here; the next session starts from the stored cursor */
     teardown_drv(&d);
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 90);
-    sk_engine_start(&d.e, d.now);
-    take(&d);
-    challenge(&d, 1);
-    take(&d);
+    setup_started(&d, 0, 90);
+    hello_and_challenge(&d);
     assert_int_equal(d.q[1].m.u.pull.cursor, 90);
     assert_int_equal(welcome(&d, 2, 64, 8, 200), SK_ENGINE_RUNNING);
     assert_int_equal(changes(&d, d.q[1].m.rid, 120, 0, 1), SK_ENGINE_DONE);
@@ -659,11 +680,8 @@ static void test_server_behind_pulls_from_zero(void **state)
 {
     (void)state;
     drv d;
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 500);
-    sk_engine_start(&d.e, d.now);
-    take(&d);
-    challenge(&d, 1);
-    take(&d);
+    setup_started(&d, 0, 500);
+    hello_and_challenge(&d);
     uint32_t stale = d.q[1].m.rid; /* PULL from 500 */
     /* the server's history ends at 120 (restored from an older backup) */
     assert_int_equal(welcome(&d, 2, 64, 8, 120), SK_ENGINE_RUNNING);
@@ -688,26 +706,21 @@ static void test_version_only_records(void **state)
     setup_drv(&d, SK_ENGINE_SYNC, 1, 0);
     d.echo_known = 1;
     sk_engine_start(&d.e, d.now);
-    take(&d);
-    challenge(&d, 1);
-    take(&d);
-    got push = d.q[1];
-    uint32_t pull_rid = d.q[2].m.rid;
-    d.q[1].frame = NULL;
-    sk_msg_init(&d.q[1].m, SK_MSG_PING, 0); /* moved to push */
+    hello_and_challenge(&d);
+    got push, pull;
+    take_early(&d, &push, &pull);
     q_clear(&d);
     assert_int_equal(welcome(&d, 2, 64, 8, 0), SK_ENGINE_RUNNING);
     uint64_t seq = 40;
     assert_int_equal(ack_push(&d, &push.m, &seq), SK_ENGINE_RUNNING); /* version 41 known */
-    sk_msg_free(&push.m);
-    free(push.frame);
+    got_free(&push);
     /* CHANGES with 41 as a bare version: accepted; then 99 alone: refused */
     sk_msg m;
     sk_record r[1];
     uint8_t vo[1] = {1};
     sk_record_init(&r[0]);
     r[0].version = 41;
-    sk_msg_init(&m, SK_MSG_CHANGES, pull_rid);
+    sk_msg_init(&m, SK_MSG_CHANGES, pull.m.rid);
     m.u.changes.records = r;
     m.u.changes.nrecords = 1;
     m.u.changes.version_only = vo;
@@ -719,12 +732,12 @@ static void test_version_only_records(void **state)
     m.u.changes.next = 99;
     m.u.changes.last = 1;
     assert_int_equal(feed(&d, &m, 0), SK_ENGINE_FAILED);
-    const char *text;
-    assert_int_equal(sk_engine_error(&d.e, NULL, &text), SK_ENGINE_ERR_PROTO);
-    assert_string_equal(text, "the server sent version 99 alone, which this device does not hold");
+    assert_error_text(&d, SK_ENGINE_ERR_PROTO,
+                      "the server sent version 99 alone, which this device does not hold");
     assert_int_equal(d.records_seen, 1);
     assert_int_equal(d.stored_cursor, 41); /* the refused frame moved nothing */
     sk_record_free(&r[0]);
+    got_free(&pull);
     teardown_drv(&d);
 }
 
@@ -734,22 +747,16 @@ static void test_wipe_only_after_proof(void **state)
 {
     (void)state;
     drv d;
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 0);
-    sk_engine_start(&d.e, d.now);
+    setup_started(&d, 0, 0);
     assert_int_equal(error_msg(&d, SK_MSG_WIPE, 0, SK_E_REVOKED), SK_ENGINE_FAILED);
-    const char *text;
-    assert_int_equal(sk_engine_error(&d.e, NULL, &text), SK_ENGINE_ERR_PROTO);
-    assert_string_equal(text, "WIPE before authentication ignored");
+    assert_error_text(&d, SK_ENGINE_ERR_PROTO, "WIPE before authentication ignored");
     assert_int_equal(d.wiped, 0);
     teardown_drv(&d);
 
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 0);
-    sk_engine_start(&d.e, d.now);
+    setup_started(&d, 0, 0);
     challenge(&d, 1);
     assert_int_equal(error_msg(&d, SK_MSG_WIPE, 0, SK_E_REVOKED), SK_ENGINE_FAILED);
-    int code;
-    assert_int_equal(sk_engine_error(&d.e, &code, NULL), SK_ENGINE_ERR_WIPED);
-    assert_int_equal(code, SK_E_REVOKED);
+    assert_error_code(&d, SK_ENGINE_ERR_WIPED, SK_E_REVOKED);
     assert_int_equal(d.wiped, 1);
     teardown_drv(&d);
 }
@@ -758,24 +765,18 @@ static void test_errors_bye_ping(void **state)
 {
     (void)state;
     drv d;
-    int code;
-    const char *text;
     /* ERROR with rid 0 ends the session with the server's code */
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 0);
-    sk_engine_start(&d.e, d.now);
+    setup_started(&d, 0, 0);
     assert_int_equal(error_msg(&d, SK_MSG_ERROR, 0, SK_E_BUSY), SK_ENGINE_FAILED);
-    assert_int_equal(sk_engine_error(&d.e, &code, &text), SK_ENGINE_ERR_SERVER);
-    assert_int_equal(code, SK_E_BUSY);
+    assert_error_code(&d, SK_ENGINE_ERR_SERVER, SK_E_BUSY);
     teardown_drv(&d);
     /* BYE without a code */
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 0);
-    sk_engine_start(&d.e, d.now);
+    setup_started(&d, 0, 0);
     assert_int_equal(error_msg(&d, SK_MSG_BYE, 0, 0), SK_ENGINE_FAILED);
-    assert_int_equal(sk_engine_error(&d.e, &code, &text), SK_ENGINE_ERR_CLOSED);
+    assert_int_equal(sk_engine_error(&d.e, NULL, NULL), SK_ENGINE_ERR_CLOSED);
     teardown_drv(&d);
     /* PING is answered with PONG carrying its ms, and the session goes on */
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 0);
-    sk_engine_start(&d.e, d.now);
+    setup_started(&d, 0, 0);
     take(&d);
     sk_msg p;
     sk_msg_init(&p, SK_MSG_PING, 5);
@@ -790,21 +791,17 @@ static void test_errors_bye_ping(void **state)
     challenge(&d, 1);
     assert_int_equal(welcome(&d, 2, 64, 8, 0), SK_ENGINE_RUNNING);
     assert_int_equal(changes(&d, 77, 1, 0, 0), SK_ENGINE_FAILED);
-    assert_int_equal(sk_engine_error(&d.e, NULL, &text), SK_ENGINE_ERR_PROTO);
-    assert_string_equal(text, "answer to an unknown request 77");
+    assert_error_text(&d, SK_ENGINE_ERR_PROTO, "answer to an unknown request 77");
     teardown_drv(&d);
     /* a driver callback's failure stops the engine with the driver's code */
     setup_drv(&d, SK_ENGINE_SYNC, 0, 0);
     d.fail_records = -1234;
     sk_engine_start(&d.e, d.now);
-    take(&d);
-    challenge(&d, 1);
-    take(&d);
+    hello_and_challenge(&d);
     uint32_t pull_rid = d.q[1].m.rid;
     assert_int_equal(welcome(&d, 2, 64, 8, 0), SK_ENGINE_RUNNING);
     assert_int_equal(changes(&d, pull_rid, 5, 0, 1), SK_ENGINE_FAILED);
-    assert_int_equal(sk_engine_error(&d.e, &code, NULL), SK_ENGINE_ERR_DRIVER);
-    assert_int_equal(code, -1234);
+    assert_error_code(&d, SK_ENGINE_ERR_DRIVER, -1234);
     teardown_drv(&d);
 }
 
@@ -812,8 +809,7 @@ static void test_frames_split_at_every_byte(void **state)
 {
     (void)state;
     drv d;
-    setup_drv(&d, SK_ENGINE_SYNC, 2, 0);
-    sk_engine_start(&d.e, d.now);
+    setup_started(&d, 2, 0);
     take(&d);
     sk_msg m;
     sk_msg_init(&m, SK_MSG_CHALLENGE, 1);
@@ -837,9 +833,7 @@ static void test_read_timeout_and_watchdog(void **state)
     assert_int_equal(sk_engine_wait_ms(&d.e, 1000), 1000);
     assert_int_equal(sk_engine_tick(&d.e, 1999), SK_ENGINE_RUNNING);
     assert_int_equal(sk_engine_tick(&d.e, 2000), SK_ENGINE_FAILED);
-    const char *text;
-    assert_int_equal(sk_engine_error(&d.e, NULL, &text), SK_ENGINE_ERR_TIMEOUT);
-    assert_string_equal(text, "no answer from the server for 1000 ms");
+    assert_error_text(&d, SK_ENGINE_ERR_TIMEOUT, "no answer from the server for 1000 ms");
     teardown_drv(&d);
 
     /* bytes keep coming (PINGs) but nothing moves: the watchdog fires at 5000 ms */
@@ -858,8 +852,7 @@ static void test_read_timeout_and_watchdog(void **state)
     }
     assert_int_equal(st, SK_ENGINE_FAILED);
     assert_int_equal(d.now, 5500); /* failed at the tick of 5000 */
-    assert_int_equal(sk_engine_error(&d.e, NULL, &text), SK_ENGINE_ERR_TIMEOUT);
-    assert_string_equal(text, "watchdog: no progress for 5000 ms");
+    assert_error_text(&d, SK_ENGINE_ERR_TIMEOUT, "watchdog: no progress for 5000 ms");
     teardown_drv(&d);
 }
 
@@ -870,12 +863,9 @@ static void test_deadline_drains_then_stops(void **state)
     setup_drv(&d, SK_ENGINE_SYNC, 100, 0);
     sk_engine_set_deadline(&d.e, 1500, 1900);
     sk_engine_start(&d.e, 1000);
-    take(&d);
-    challenge(&d, 1);
-    take(&d);
-    got push = d.q[1], pull = d.q[2];
-    d.q[1].frame = d.q[2].frame = NULL;
-    d.nq = 1;
+    hello_and_challenge(&d);
+    got push, pull;
+    take_early(&d, &push, &pull);
     d.now = 1100;
     assert_int_equal(welcome(&d, 2, 64, 4, 0), SK_ENGINE_RUNNING);
     take(&d);
@@ -892,35 +882,24 @@ static void test_deadline_drains_then_stops(void **state)
     /* the hard deadline with requests still out */
     assert_int_equal(sk_engine_wait_ms(&d.e, 1600), 300);
     assert_int_equal(sk_engine_tick(&d.e, 1900), SK_ENGINE_FAILED);
-    const char *text;
-    assert_int_equal(sk_engine_error(&d.e, NULL, &text), SK_ENGINE_ERR_TIMEOUT);
-    assert_string_equal(text, "the sync's deadline passed");
+    assert_error_text(&d, SK_ENGINE_ERR_TIMEOUT, "the sync's deadline passed");
     assert_int_equal(d.nacked, push.m.u.push.nchanges);
-    sk_msg_free(&push.m);
-    free(push.frame);
-    sk_msg_free(&pull.m);
-    free(pull.frame);
+    got_free(&push);
+    got_free(&pull);
     teardown_drv(&d);
 
     /* drained with every answer in: DONE, not complete */
     setup_drv(&d, SK_ENGINE_SYNC, 3, 0);
     sk_engine_start(&d.e, 0);
-    take(&d);
-    challenge(&d, 1);
-    take(&d);
-    push = d.q[1];
-    pull = d.q[2];
-    d.q[1].frame = d.q[2].frame = NULL;
-    d.nq = 1;
+    hello_and_challenge(&d);
+    take_early(&d, &push, &pull);
     assert_int_equal(welcome(&d, 2, 10, 4, 0), SK_ENGINE_RUNNING);
     assert_int_equal(sk_engine_drain(&d.e), SK_ENGINE_RUNNING);
     assert_int_equal(ack_push(&d, &push.m, &seq), SK_ENGINE_RUNNING);
     assert_int_equal(changes(&d, pull.m.rid, 3, 0, 0), SK_ENGINE_DONE);
     assert_false(sk_engine_complete(&d.e));
-    sk_msg_free(&push.m);
-    free(push.frame);
-    sk_msg_free(&pull.m);
-    free(pull.frame);
+    got_free(&push);
+    got_free(&pull);
     teardown_drv(&d);
 }
 
