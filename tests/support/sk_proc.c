@@ -309,6 +309,19 @@ int sk_file_contains(const char *path, const char *needle)
     return r;
 }
 
+int sk_file_has_bytes(const char *path, const void *needle, size_t n)
+{
+    char *buf;
+    size_t len;
+    if (sk_read_file(path, &buf, &len))
+        return -1;
+    int found = 0;
+    for (size_t i = 0; i + n <= len && !found; i++)
+        found = memcmp(buf + i, needle, n) == 0;
+    free(buf);
+    return found;
+}
+
 int sk_copy_file(const char *from, const char *to)
 {
     char *buf;

@@ -143,22 +143,11 @@ static void test_bad_arguments(void **state)
 
 /* ---- encryption at rest --------------------------------------------------------------------- */
 
+/* 1 when the bytes of needle are anywhere in the file (which must be readable). */
 static int file_contains(const char *path, const char *needle)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    size_t k = strlen(needle);
-    int found = 0;
-    for (long i = 0; i + (long)k <= n && !found; i++)
-        found = memcmp(buf + i, needle, k) == 0;
-    free(buf);
+    int found = sk_file_has_bytes(path, needle, strlen(needle));
+    assert_true(found >= 0);
     return found;
 }
 
@@ -492,24 +481,6 @@ static long file_size(const char *name)
     return stat(p, &st) == 0 ? (long)st.st_size : -1;
 }
 
-static int file_has(const char *path, const uint8_t *needle, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)len);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    int found = 0;
-    for (long i = 0; i + (long)n <= len && !found; i++)
-        found = memcmp(buf + i, needle, n) == 0;
-    free(buf);
-    return found;
-}
-
 /* 1 when the random half of slot in the store's keys.db is zeros. */
 static int slot_zero(uint64_t slot)
 {
@@ -727,12 +698,13 @@ static void test_format1_store_migrates(void **state)
     snprintf(dpath, sizeof(dpath), "%s/data.mdb", store_path());
     downgrade_to_format1(&old, &oldn);
     assert_int_equal(file_size("keys.db"), -1);
-    assert_true(file_has(dpath, old, oldn)); /* the scan finds the format-1 value */
+    assert_int_equal(sk_file_has_bytes(dpath, old, oldn),
+                     1); /* the scan finds the format-1 value */
 
     c = open_ok("246813");
     /* compacted after the migration: the format-1 value (under the data key, which the PIN
      * opens) is not left in a free page */
-    assert_false(file_has(dpath, old, oldn));
+    assert_int_equal(sk_file_has_bytes(dpath, old, oldn), 0);
     free(old);
     assert_int_equal(store_format(c), SK_LSTORE_FORMAT);
     assert_int_equal(file_size("keys.db"), 3 * 64);

@@ -90,24 +90,6 @@ static int file_exists(const char *dir, const char *name)
     return stat(p, &st) == 0;
 }
 
-static int file_has(const char *path, const uint8_t *needle, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)sz + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    int hit = 0;
-    for (long i = 0; i + (long)n <= sz && !hit; i++)
-        hit = memcmp(buf + i, needle, n) == 0;
-    free(buf);
-    return hit;
-}
-
 /* ---- the software key provider ------------------------------------------------------------- */
 
 typedef struct soft_kp {
@@ -522,7 +504,7 @@ static void test_provider_added_to_existing_store(void **state)
     steal(sub("s"), &after);
     assert_int_equal(after.params.flags, SK_KDF_PROVIDER);
     assert_false(guess(&after, GOOD_PIN));
-    assert_false(file_has(sub("s/data.mdb"), before.dek, before.dekn));
+    assert_int_equal(sk_file_has_bytes(sub("s/data.mdb"), before.dek, before.dekn), 0);
     assert_int_equal(sakhi_open(&c, sub("s"), GOOD_PIN, &o), SAKHI_EKEYPROVIDER);
     assert_int_equal(sakhi_open(&c, sub("s"), GOOD_PIN, &op), 0);
     expect_name(c, id, CANARY_NAME);
@@ -542,7 +524,7 @@ static void test_scrypt_store_upgrades(void **state)
     steal(sub("old"), &s);
     assert_true(s.has_kdf);
     assert_false(s.has_kdf2);
-    assert_true(file_has(sub("old/data.mdb"), s.dek, s.dekn));
+    assert_int_equal(sk_file_has_bytes(sub("old/data.mdb"), s.dek, s.dekn), 1);
 
     sakhi_client *c = NULL;
     sakhi_options o = fast_opts(NULL);
@@ -563,7 +545,7 @@ static void test_scrypt_store_upgrades(void **state)
     assert_true(now.has_kdf2);
     assert_int_equal(now.params.m_kib, 1024);
     assert_true(guess(&now, "2468"));
-    assert_false(file_has(sub("old/data.mdb"), s.dek, s.dekn));
+    assert_int_equal(sk_file_has_bytes(sub("old/data.mdb"), s.dek, s.dekn), 0);
 
     /* reopens (Argon2id now), still counts wrong PINs, and a provider can be added later */
     assert_int_equal(sakhi_open(&c, sub("old"), "1357", &o), SAKHI_EPIN);
