@@ -230,36 +230,30 @@ static void test_required_fields(void **state)
 static void test_types(void **state)
 {
     (void)state;
-    sk_record r;
-    valid_record(&r);
-    set_str(&r, SK_F_DISTRICT, "leh");
-    expect_invalid(&r, SK_F_DISTRICT, "district: must be an unsigned integer code");
-    sk_record_free(&r);
-
-    valid_record(&r);
-    set_uint(&r, SK_F_BLOCK, 3);
-    expect_invalid(&r, SK_F_BLOCK, "block: must be a string");
-    sk_record_free(&r);
-
-    valid_record(&r);
-    set_uint(&r, SK_F_MINOR, 0);
-    expect_invalid(&r, SK_F_MINOR, "minor: must be true or false");
-    sk_record_free(&r);
-
-    valid_record(&r);
-    set_str(&r, SK_F_AGE, "34");
-    expect_invalid(&r, SK_F_AGE, "age: must be an unsigned integer");
-    sk_record_free(&r);
-
-    valid_record(&r);
-    set_uint(&r, SK_F_CONSENT_SHARE, 1);
-    expect_invalid(&r, SK_F_CONSENT_SHARE, "consent_share: must be true or false");
-    sk_record_free(&r);
-
-    valid_record(&r);
-    set_uint(&r, SK_F_SCHEMA, 0);
-    expect_invalid(&r, SK_F_SCHEMA, "schema: must be between 1 and 4294967295");
-    sk_record_free(&r);
+    /* each field given a value of the wrong type: a string, or else the number */
+    static const struct {
+        uint32_t key;
+        const char *str;
+        uint64_t num;
+        const char *msg;
+    } cases[] = {
+        {SK_F_DISTRICT, "leh", 0, "district: must be an unsigned integer code"},
+        {SK_F_BLOCK, NULL, 3, "block: must be a string"},
+        {SK_F_MINOR, NULL, 0, "minor: must be true or false"},
+        {SK_F_AGE, "34", 0, "age: must be an unsigned integer"},
+        {SK_F_CONSENT_SHARE, NULL, 1, "consent_share: must be true or false"},
+        {SK_F_SCHEMA, NULL, 0, "schema: must be between 1 and 4294967295"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sk_record r;
+        valid_record(&r);
+        if (cases[i].str)
+            set_str(&r, cases[i].key, cases[i].str);
+        else
+            set_uint(&r, cases[i].key, cases[i].num);
+        expect_invalid(&r, cases[i].key, cases[i].msg);
+        sk_record_free(&r);
+    }
 }
 
 static void test_unknown_codes(void **state)
