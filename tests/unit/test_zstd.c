@@ -130,6 +130,18 @@ static void expect_unwrap(int line, int code, const uint8_t *b, size_t n, uint32
 }
 #define UNWRAP(code, b, n, max) expect_unwrap(__LINE__, (code), (b), (n), (max))
 
+/* b emptied and refilled with the envelope of size and data, which must unwrap (as a frame of at
+ * most MAX_FRAME) with code; b keeps the envelope for more checks. */
+static void expect_envelope(int line, int code, sk_buf *b, uint64_t size, const void *data,
+                            size_t dlen)
+{
+    sk_buf_reset(b);
+    envelope(b, size, data, dlen);
+    expect_unwrap(line, code, b->data, b->len, MAX_FRAME);
+}
+#define UNWRAP_ENVELOPE(code, b, size, data, dlen)                                                 \
+    expect_envelope(__LINE__, (code), (b), (size), (data), (dlen))
+
 static void test_round_trip_changes(void **state)
 {
     (void)state;
@@ -271,17 +283,10 @@ static void test_declared_size_mismatch(void **state)
     size_t zn;
     uint8_t *z = zcompress(body, sizeof(body), 1, &zn);
     sk_buf b = SK_BUF_INIT;
-    envelope(&b, sizeof(body), z, zn);
-    UNWRAP(0, b.data, b.len, MAX_FRAME);
-    sk_buf_reset(&b);
-    envelope(&b, sizeof(body) - 1, z, zn);
-    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
-    sk_buf_reset(&b);
-    envelope(&b, sizeof(body) + 1, z, zn);
-    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
-    sk_buf_reset(&b);
-    envelope(&b, 0, z, zn);
-    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    UNWRAP_ENVELOPE(0, &b, sizeof(body), z, zn);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, sizeof(body) - 1, z, zn);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, sizeof(body) + 1, z, zn);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, 0, z, zn);
     free(z);
     sk_buf_free(&b);
 }
@@ -295,8 +300,7 @@ static void test_unknown_content_size(void **state)
     uint8_t *z = zcompress(body, sizeof(body), 0, &zn);
     assert_int_equal(ZSTD_getFrameContentSize(z, zn), ZSTD_CONTENTSIZE_UNKNOWN);
     sk_buf b = SK_BUF_INIT;
-    envelope(&b, sizeof(body), z, zn);
-    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, sizeof(body), z, zn);
     free(z);
     sk_buf_free(&b);
 }
@@ -313,14 +317,10 @@ static void test_truncated_and_trailing(void **state)
     /* The zstd frame cut at several points (the bin length honest about the cut). */
     size_t cuts[] = {0, 1, 4, 6, zn / 2, zn - 4, zn - 1};
     for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
-        sk_buf_reset(&b);
-        envelope(&b, blen, z, cuts[i]);
-        UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+        UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, blen, z, cuts[i]);
     }
     /* The wrapper itself cut short (bin length past the end). */
-    sk_buf_reset(&b);
-    envelope(&b, blen, z, zn);
-    UNWRAP(0, b.data, b.len, MAX_FRAME);
+    UNWRAP_ENVELOPE(0, &b, blen, z, zn);
     for (size_t cut = 0; cut < 40; cut++)
         UNWRAP(-SK_E_DECOMPRESS, b.data, cut, MAX_FRAME);
     UNWRAP(-SK_E_DECOMPRESS, b.data, b.len - 1, MAX_FRAME);
@@ -329,12 +329,8 @@ static void test_truncated_and_trailing(void **state)
     assert_non_null(two);
     memcpy(two, z, zn);
     memcpy(two + zn, z, zn);
-    sk_buf_reset(&b);
-    envelope(&b, blen, two, 2 * zn);
-    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
-    sk_buf_reset(&b);
-    envelope(&b, blen, two, zn + 1);
-    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, blen, two, 2 * zn);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, blen, two, zn + 1);
     /* Corrupt block content (checksum-less frame: the decoder or the size check catches it). */
     memcpy(two, z, zn);
     for (size_t i = 12; i < zn; i += 7)
@@ -395,19 +391,14 @@ static void test_garbage_and_bad_envelope(void **state)
     uint8_t *z = zcompress(body, sizeof(body), 1, &zn);
     sk_buf b = SK_BUF_INIT;
     /* Not a zstd frame at all. */
-    envelope(&b, sizeof(body), body, 100);
-    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, sizeof(body), body, 100);
     /* A valid envelope around nothing. */
-    sk_buf_reset(&b);
-    envelope(&b, sizeof(body), z, 0);
-    UNWRAP(-SK_E_DECOMPRESS, b.data, b.len, MAX_FRAME);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, sizeof(body), z, 0);
     /* Not MessagePack. */
     UNWRAP(-SK_E_DECOMPRESS, (const uint8_t *)"\x93\x00\x00\xc1", 4, MAX_FRAME);
     UNWRAP(-SK_E_DECOMPRESS, (const uint8_t *)"", 0, MAX_FRAME);
     /* Envelope variants built from the good one. */
-    sk_buf_reset(&b);
-    envelope(&b, sizeof(body), z, zn);
-    UNWRAP(0, b.data, b.len, MAX_FRAME);
+    UNWRAP_ENVELOPE(0, &b, sizeof(body), z, zn);
     uint8_t *v = malloc(b.len + 8);
     assert_non_null(v);
     memcpy(v, b.data, b.len);
