@@ -22,6 +22,7 @@
 #include "sk_casework.h"
 #include "sk_err.h"
 #include "sk_msg.h"
+#include "sk_testval.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,24 +39,26 @@ static const sk_actor k_asha2 = {SK_ROLE_FIELD, "worker-2", SK_DISTRICT_LEH};
 
 /* ---- values ------------------------------------------------------------------------------- */
 
-static void rset_uint(sk_record *r, uint32_t key, uint64_t v)
+/* Field key set to the packed value v (then freed). */
+static void rset(sk_record *r, uint32_t key, sk_tval *v)
 {
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_uint64(&pk, v);
-    assert_int_equal(sk_record_set(r, key, b.data, (uint32_t)b.len, 1, 1), 0);
-    sk_buf_free(&b);
+    assert_false(v->b.oom);
+    assert_int_equal(sk_record_set(r, key, v->b.data, (uint32_t)v->b.len, 1, 1), 0);
+    sk_buf_free(&v->b);
+}
+
+static void rset_uint(sk_record *r, uint32_t key, uint64_t x)
+{
+    sk_tval v;
+    sk_tval_uint(&v, x);
+    rset(r, key, &v);
 }
 
 static void rset_str(sk_record *r, uint32_t key, const char *s)
 {
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, s);
-    assert_int_equal(sk_record_set(r, key, b.data, (uint32_t)b.len, 1, 1), 0);
-    sk_buf_free(&b);
+    sk_tval v;
+    sk_tval_str(&v, s);
+    rset(r, key, &v);
 }
 
 static void rset_bool(sk_record *r, uint32_t key, int v)

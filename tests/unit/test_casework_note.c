@@ -19,6 +19,7 @@
 #include "sk_err.h"
 #include "sk_mp.h"
 #include "sk_msg.h"
+#include "sk_testval.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,17 +29,17 @@
 static const sk_actor k_staff = {SK_ROLE_STAFF, "counsellor-a", SK_DISTRICT_LEH};
 static const sk_actor k_field = {SK_ROLE_FIELD, "worker-1", SK_DISTRICT_LEH};
 
-static void rset(sk_record *r, uint32_t key, int is_str, uint64_t v, const char *s)
+/* Field key set to the unsigned integer x, or to the string s when it is given. */
+static void rset(sk_record *r, uint32_t key, uint64_t x, const char *s)
 {
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    if (is_str)
-        sk_pack_cstr(&pk, s);
+    sk_tval v;
+    if (s)
+        sk_tval_str(&v, s);
     else
-        msgpack_pack_uint64(&pk, v);
-    assert_int_equal(sk_record_set(r, key, b.data, (uint32_t)b.len, 1, 1), 0);
-    sk_buf_free(&b);
+        sk_tval_uint(&v, x);
+    assert_false(v.b.oom);
+    assert_int_equal(sk_record_set(r, key, v.b.data, (uint32_t)v.b.len, 1, 1), 0);
+    sk_buf_free(&v.b);
 }
 
 static void record_at(sk_record *r, uint64_t status)
@@ -48,10 +49,10 @@ static void record_at(sk_record *r, uint64_t status)
     r->id.b[0] = 7;
     r->version = 3;
     r->created = r->updated = SK_HLC_MAKE(NOW - 1000, 0);
-    rset(r, SK_F_SCHEMA, 0, 1, NULL);
-    rset(r, SK_F_WORKER, 1, 0, "worker-1");
-    rset(r, SK_F_DISTRICT, 0, SK_DISTRICT_LEH, NULL);
-    rset(r, SK_F_STATUS, 0, status, NULL);
+    rset(r, SK_F_SCHEMA, 1, NULL);
+    rset(r, SK_F_WORKER, 0, "worker-1");
+    rset(r, SK_F_DISTRICT, SK_DISTRICT_LEH, NULL);
+    rset(r, SK_F_STATUS, status, NULL);
 }
 
 static int build(const sk_actor *a, const sk_record *cur, const char *text, sk_change *c,

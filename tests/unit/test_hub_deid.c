@@ -33,6 +33,7 @@
 #include "sk_proc.h"
 #include "sk_report.h"
 #include "sk_store.h"
+#include "sk_testval.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,24 +45,26 @@
 static const uint8_t k_key[SK_DEID_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
 static const uint8_t k_key2[SK_DEID_KEY_LEN] = {9, 8, 7};
 
-static void set_uint(sk_record *r, uint32_t key, uint64_t v, uint64_t ms, uint64_t ver)
+/* Field key set to the packed value v (then freed), stamped hlc at version ver. */
+static void set_val(sk_record *r, uint32_t key, sk_tval *v, sk_hlc hlc, uint64_t ver)
 {
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_uint64(&pk, v);
-    assert_int_equal(sk_record_set(r, key, b.data, (uint32_t)b.len, SK_HLC_MAKE(ms, 7), ver), 0);
-    sk_buf_free(&b);
+    assert_false(v->b.oom);
+    assert_int_equal(sk_record_set(r, key, v->b.data, (uint32_t)v->b.len, hlc, ver), 0);
+    sk_buf_free(&v->b);
 }
 
-static void set_str(sk_record *r, uint32_t key, const char *v, uint64_t ms, uint64_t ver)
+static void set_uint(sk_record *r, uint32_t key, uint64_t x, uint64_t ms, uint64_t ver)
 {
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, v);
-    assert_int_equal(sk_record_set(r, key, b.data, (uint32_t)b.len, SK_HLC_MAKE(ms, 1), ver), 0);
-    sk_buf_free(&b);
+    sk_tval v;
+    sk_tval_uint(&v, x);
+    set_val(r, key, &v, SK_HLC_MAKE(ms, 7), ver);
+}
+
+static void set_str(sk_record *r, uint32_t key, const char *s, uint64_t ms, uint64_t ver)
+{
+    sk_tval v;
+    sk_tval_str(&v, s);
+    set_val(r, key, &v, SK_HLC_MAKE(ms, 1), ver);
 }
 
 /* A case as a centre holds it: every kind of field, an entry, accepted then given legal aid. */
