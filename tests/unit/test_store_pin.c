@@ -20,7 +20,6 @@
 #include "sk_testmain.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,19 +53,6 @@ static const char *sub(const char *name)
     return p[i];
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(in >= 0 && out >= 0);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        assert_int_equal(write(out, buf, (size_t)n), n);
-    assert_int_equal(n, 0);
-    close(in);
-    close(out);
-}
-
 /* Copy a store directory's files (what a thief images off the phone). */
 static void copy_store(const char *from, const char *to)
 {
@@ -76,7 +62,7 @@ static void copy_store(const char *from, const char *to)
     for (size_t i = 0; i < 2; i++) {
         snprintf(a, sizeof(a), "%s/%s", from, files[i]);
         snprintf(b, sizeof(b), "%s/%s", to, files[i]);
-        copy_file(a, b);
+        assert_int_equal(sk_copy_file(a, b), 0);
     }
     snprintf(b, sizeof(b), "%s/lock.mdb", to);
     unlink(b);
