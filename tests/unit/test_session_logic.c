@@ -385,6 +385,15 @@ static void push_referral(fake *f, uint32_t rid, sk_change *c)
     feed(f, &m);
 }
 
+/* A PULL from cursor, with rid. */
+static void pull(fake *f, uint32_t rid, uint64_t cursor)
+{
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_PULL, rid);
+    m.u.pull.cursor = cursor;
+    feed(f, &m);
+}
+
 /* A device enrolled and signed in (WELCOME). */
 static void sign_in(fake *f, dev *d)
 {
@@ -473,12 +482,9 @@ static void pull_returns_the_pushed_record(void **state)
     fake *f = *state;
     dev d;
     sk_change c;
-    sk_msg m;
     got g;
     push_acked(f, &d, &c);
-    sk_msg_init(&m, SK_MSG_PULL, 11);
-    m.u.pull.cursor = 0;
-    feed(f, &m);
+    pull(f, 11, 0);
     expect(f, SK_MSG_CHANGES, 11, &g);
     assert_int_equal(g.m.u.changes.nrecords, 1);
     assert_memory_equal(g.m.u.changes.records[0].id.b, c.id.b, sizeof(c.id.b));
@@ -492,9 +498,7 @@ static void pull_returns_the_pushed_record(void **state)
     assert_string_equal(f->q->event, "pull");
     fake_run(f);
     /* from the cursor it was given: nothing more */
-    sk_msg_init(&m, SK_MSG_PULL, 12);
-    m.u.pull.cursor = 1;
-    feed(f, &m);
+    pull(f, 12, 1);
     expect(f, SK_MSG_CHANGES, 12, &g);
     assert_int_equal(g.m.u.changes.nrecords, 0);
     assert_int_equal(g.m.u.changes.next, 1);
@@ -508,12 +512,10 @@ static void reading_pauses_past_the_output_budget(void **state)
     fake *f = *state;
     dev d;
     sk_change c;
-    sk_msg m;
     got g;
     push_acked(f, &d, &c);
     f->cfg.out_budget = 64; /* a CHANGES frame with one referral is larger */
-    sk_msg_init(&m, SK_MSG_PULL, 11);
-    feed(f, &m);
+    pull(f, 11, 0);
     assert_true(f->unreported > 64);
     assert_false(f->reading); /* the peer is not reading what we send: neither do we */
     fake_run(f);              /* written: reading again */
