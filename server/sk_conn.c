@@ -201,6 +201,12 @@ static void io_submit(void *ctx, sk_wreq *w)
     sk_writer_submit(c->srv->writer, w);
 }
 
+static uint64_t io_wall_ms(void *ctx)
+{
+    (void)ctx;
+    return sk_now_ms();
+}
+
 static const sk_session_io k_conn_io = {
     .write = io_write,
     .read = io_read,
@@ -208,6 +214,7 @@ static const sk_session_io k_conn_io = {
     .disarm = io_disarm,
     .close = io_close,
     .submit = io_submit,
+    .wall_ms = io_wall_ms,
 };
 
 /* ---- accept ---------------------------------------------------------------------------- */

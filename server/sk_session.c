@@ -3,9 +3,10 @@
  * decoder -> state machine -> writer queue or pull reader -> encoder -> transport -> edge.
  *
  * Owns the connection's transport, frame reader, output accounting and queued pulls. It does
- * no I/O and knows no loop: the driver (sk_conn.c on libuv, a test's fake) feeds it bytes and
- * the time, and it acts through the edge table sk_session_io (write, read on/off, one
- * deadline, close, submit to the writer); no uv here (scripts/check-conventions.sh).
+ * no I/O, knows no loop and reads no clock: the driver (sk_conn.c on libuv, a test's fake)
+ * feeds it bytes and the loop time, and it acts through the edge table sk_session_io (write,
+ * read on/off, one deadline, close, submit to the writer, the wall clock for what it stamps);
+ * no uv here (scripts/check-conventions.sh).
  * States: AWAIT_HELLO -> CHALLENGED -> (ENROLLING -> CHALLENGED with the new
  * device) -> AUTHENTICATED. Requests carry rids and may be pipelined; PUSH batches of one session
  * reach the writer in order; PULLs are served from read transactions on this thread and paused
@@ -534,6 +535,12 @@ static void arm_idle(sk_session *s)
 
 /* ---- audit and rate limits ------------------------------------------------------------- */
 
+/* The driver's wall clock (sk_session_io.wall_ms). */
+static uint64_t wall_ms(const sk_session *s)
+{
+    return s->io->wall_ms(s->io_ctx);
+}
+
 /* Queue an audit entry for the writer (ids, codes and addresses only: never field content). */
 static void audit(sk_session *s, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -555,7 +562,7 @@ static void audit(sk_session *s, const char *event, const char *fmt, ...)
     snprintf(w->worker, sizeof(w->worker), "%s", s->worker.id);
     w->owner = s;
     w->device = s->device;
-    w->now_ms = sk_now_ms();
+    w->now_ms = wall_ms(s);
     s->refs++;
     s->io->submit(s->io_ctx, w);
     return;
@@ -568,7 +575,7 @@ oom:
  * Returns 1 when refused (the session is closing). Counted, never logged one by one. */
 static int enroll_backing_off(sk_session *s, uint32_t rid)
 {
-    uint64_t wait = sk_ratelimit_check(s->srv->rl_addr, s->akey, sk_now_ms());
+    uint64_t wait = sk_ratelimit_check(s->srv->rl_addr, s->akey, wall_ms(s));
     if (wait == 0)
         return 0;
     sk_server_note(s->srv, SK_UA_RATE_LIMITED, s->akey);
@@ -587,7 +594,7 @@ static void enroll_wrong(sk_session *s, const char *code, size_t len)
 {
     char norm[SK_ENROLL_NORM_MAX];
     size_t n;
-    uint64_t now = sk_now_ms();
+    uint64_t now = wall_ms(s);
     sk_ratelimit_fail(s->srv->rl_addr, s->akey, now);
     sk_server_note(s->srv, SK_UA_ENROLL_FAILED, s->akey);
     if (sk_store_enroll_normalize(code, len, norm, &n) == 0 &&
@@ -623,7 +630,7 @@ static void on_hello(sk_session *s, const sk_msg *m)
         fail_close(s, m->rid, -SK_E_INTERNAL, "random");
         return;
     }
-    s->server_ms = sk_now_ms();
+    s->server_ms = wall_ms(s);
     sk_msg c;
     sk_msg_init(&c, SK_MSG_CHALLENGE, m->rid);
     memcpy(c.u.challenge.nonce, s->nonce, SK_NONCE_LEN);
@@ -649,7 +656,7 @@ static void on_enroll(sk_session *s, const sk_msg *m)
     if (rc == 0) {
         rc = m->u.enroll.label.n > SK_MAX_NAME
                  ? -SK_E_ENROLL_CODE
-                 : sk_store_enroll_check_txn(s->srv->store, txn, code, code_len, sk_now_ms(),
+                 : sk_store_enroll_check_txn(s->srv->store, txn, code, code_len, wall_ms(s),
                                              &created);
         mdb_txn_abort(txn);
     }
@@ -677,7 +684,7 @@ static void on_enroll(sk_session *s, const sk_msg *m)
     }
     w->owner = s;
     w->rid = m->rid;
-    w->now_ms = sk_now_ms();
+    w->now_ms = wall_ms(s);
     memcpy(w->code, code, code_len);
     w->code_len = code_len;
     memcpy(w->pubkey, m->u.enroll.pubkey, SK_PUBKEY_LEN);
@@ -790,7 +797,7 @@ static void on_auth(sk_session *s, const sk_msg *m)
         /* Counted against the address only (never the device: a bad signature says nothing
          * about its owner), summed in the unauth_summary line, never audited one by one. An
          * address backing off is told how long; its AUTHs are still checked. */
-        uint64_t wait = sk_ratelimit_fail(s->srv->rl_addr, s->akey, sk_now_ms());
+        uint64_t wait = sk_ratelimit_fail(s->srv->rl_addr, s->akey, wall_ms(s));
         sk_server_note(s->srv, SK_UA_AUTH_FAILED, s->akey);
         s->worker.id[0] = '\0';
         if (wait) {
@@ -832,7 +839,7 @@ static void on_auth(sk_session *s, const sk_msg *m)
     sk_msg w;
     sk_msg_init(&w, SK_MSG_WELCOME, m->rid);
     w.u.welcome.session = s->id;
-    w.u.welcome.server_ms = sk_now_ms();
+    w.u.welcome.server_ms = wall_ms(s);
     w.u.welcome.max_frame = s->max_frame;
     w.u.welcome.caps = s->caps;
     w.u.welcome.max_batch = cfg->max_batch;
@@ -869,7 +876,7 @@ static void on_auth(sk_session *s, const sk_msg *m)
         t->resync = s->resync;
         t->resync_seen = s->resync ? s->hello_seen : 0;
         t->resync_upto = s->hello_upto;
-        t->now_ms = sk_now_ms();
+        t->now_ms = wall_ms(s);
         s->refs++;
         s->io->submit(s->io_ctx, t);
     }
@@ -1055,7 +1062,7 @@ static void on_push(sk_session *s, sk_msg *m)
     w->owner = s;
     w->rid = m->rid;
     w->device = s->device;
-    w->now_ms = sk_now_ms();
+    w->now_ms = wall_ms(s);
     w->actor = s->actor;
     snprintf(w->worker, sizeof(w->worker), "%s", s->worker.id);
     w->actor.worker = w->worker;

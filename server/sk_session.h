@@ -38,6 +38,11 @@ typedef struct sk_session_io {
     /* Hand a request to the one write path; its result comes back through
      * sk_session_writer_done (the session owns w until then). */
     void (*submit)(void *ctx, sk_wreq *w);
+    /* The wall clock, ms since the epoch: what the session stamps (CHALLENGE's and WELCOME's
+     * server time, the audit entries, records and last-seen times of its requests), the
+     * limiters' windows and enrollment codes' expiry. The loop time given with each input
+     * paces the deadlines only. */
+    uint64_t (*wall_ms)(void *ctx);
 } sk_session_io;
 
 /* A new session for a connection arriving on srv, linked into srv->sessions, not started yet.

@@ -10,7 +10,9 @@
  * committed; a PULL answered with the pushed record; back-pressure (reading stops past the
  * output budget and resumes once the bytes are written); a malformed frame (ERROR, the session
  * closes, nothing written to the store); the handshake deadline on the fake clock; a revoked
- * device told WIPE on recheck and its PUSH not applied. Every session is freed at the end (the server's list is empty).
+ * device told WIPE on recheck and its PUSH not applied; every stamp (CHALLENGE, last seen, the
+ * push's audit entry) taken from the driver's wall clock. Every session is freed at the end
+ * (the server's list is empty).
  *
  * This target links sakhi_session, which has no libuv; the test session_logic_without_libuv
  * (tests/conventions/test-session-links.sh) holds it to that.
@@ -45,7 +47,8 @@ typedef struct fake {
     sk_server srv;
     sk_wapply ap;
     sk_session *s; /* NULL once the connection was reported closed (the session is freed) */
-    uint64_t now;  /* the fake clock, ms */
+    uint64_t now;  /* the fake loop clock, ms */
+    uint64_t wall; /* the fake wall clock, ms since the epoch */
     /* edge state */
     sk_buf out;        /* every byte the session wrote */
     size_t unreported; /* bytes written and not yet reported to the session */
@@ -115,6 +118,12 @@ static void io_submit(void *ctx, sk_wreq *w)
     f->submitted++;
 }
 
+static uint64_t io_wall_ms(void *ctx)
+{
+    fake *f = ctx;
+    return f->wall;
+}
+
 static const sk_session_io k_fake_io = {
     .write = io_write,
     .read = io_read,
@@ -122,6 +131,7 @@ static const sk_session_io k_fake_io = {
     .disarm = io_disarm,
     .close = io_close,
     .submit = io_submit,
+    .wall_ms = io_wall_ms,
 };
 
 /* What a driver's loop does between two inputs, until nothing is left: the writer's results
@@ -254,6 +264,7 @@ static int setup(void **state)
     sk_buf_init(&f->out);
     sk_frame_reader_init(&f->rd, f->cfg.max_frame);
     f->now = 5000000;
+    f->wall = 1500000000000; /* July 2017: no machine's clock reads this by chance */
     f->s = sk_session_new(&f->srv, &k_fake_io, f);
     assert_non_null(f->s);
     sk_session_start(f->s, "127.0.0.1", "127.0.0.1", f->now);
@@ -320,7 +331,7 @@ static void enroll(fake *f, dev *d)
     got g;
     memset(d, 0, sizeof(*d));
     assert_int_equal(sk_auth_keygen(d->priv, d->pub), 0);
-    assert_int_equal(sk_store_enroll_code_new(f->st.s, "asha", 3600000, sk_now_ms(), code), 0);
+    assert_int_equal(sk_store_enroll_code_new(f->st.s, "asha", 3600000, f->wall, code), 0);
     hello(f, d);
     sk_msg_init(&m, SK_MSG_ENROLL, 2);
     m.u.enroll.code = sk_str_c(code);
@@ -373,11 +384,11 @@ static void auth(fake *f, dev *d)
 static void push_referral(fake *f, uint32_t rid, sk_change *c)
 {
     sk_msg m;
-    sk_tst_referral(c, sk_now_ms(), SK_DISTRICT_LEH);
+    sk_tst_referral(c, f->wall, SK_DISTRICT_LEH);
     sk_tst_uint(c, SK_F_AGE, 30);
     static const uint8_t concerns[] = {0x91, SK_CONCERN_DOMESTIC_VIOLENCE};
     assert_int_equal(sk_change_set(c, SK_F_CONCERNS, concerns, sizeof(concerns)), 0);
-    sk_tst_referral_end(c, sk_now_ms(), "asha", SK_URGENCY_URGENT);
+    sk_tst_referral_end(c, f->wall, "asha", SK_URGENCY_URGENT);
     c->op = 1;
     sk_msg_init(&m, SK_MSG_PUSH, rid);
     m.u.push.changes = c;
@@ -564,7 +575,7 @@ static void revoked_device_is_wiped_on_recheck(void **state)
     sign_in(f, &d);
     unsigned before = f->submitted;
     /* sakhi-admin revokes the device beside the server; the server's poll rechecks */
-    assert_int_equal(sk_store_device_revoke(f->st.s, d.id, sk_now_ms()), 0);
+    assert_int_equal(sk_store_device_revoke(f->st.s, d.id, f->wall), 0);
     sk_session_recheck(f->s);
     expect_error(f, SK_MSG_WIPE, SK_E_REVOKED);
     assert_true(f->closed);
@@ -580,7 +591,7 @@ static void revoked_device_push_is_not_applied(void **state)
     dev d;
     sk_change c;
     sign_in(f, &d);
-    assert_int_equal(sk_store_device_revoke(f->st.s, d.id, sk_now_ms()), 0);
+    assert_int_equal(sk_store_device_revoke(f->st.s, d.id, f->wall), 0);
     /* revoked before the poll saw it: the PUSH itself rechecks */
     push_referral(f, 10, &c);
     expect_error(f, SK_MSG_WIPE, SK_E_REVOKED);
@@ -594,6 +605,40 @@ static void revoked_device_push_is_not_applied(void **state)
     sk_change_free(&c);
 }
 
+/* What a stamp that reaches the store or the wire comes from: the session's driver's wall
+ * clock, never the machine's. The fake's wall clock moves between the steps, and each stamp
+ * follows it. */
+static int push_audit_ts(const sk_audit_entry *e, void *p)
+{
+    if (e->event_len == 4 && memcmp(e->event, "push", 4) == 0)
+        *(uint64_t *)p = e->ts_ms;
+    return 0;
+}
+
+static void stamps_come_from_the_drivers_wall_clock(void **state)
+{
+    fake *f = *state;
+    dev d;
+    sk_change c;
+    got g;
+    sk_device_info info;
+    uint64_t push_ts = 0;
+    enroll(f, &d);
+    assert_int_equal(d.server_ms, f->wall); /* CHALLENGE */
+    f->wall += 1234;
+    auth(f, &d);
+    assert_int_equal(sk_store_device_get(f->st.s, d.id, &info), 0);
+    assert_int_equal(info.last_seen_ms, f->wall);
+    f->wall += 1000;
+    push_referral(f, 10, &c);
+    fake_run(f);
+    expect(f, SK_MSG_PUSH_ACK, 10, &g);
+    got_free(&g);
+    assert_int_equal(sk_store_audit_list(f->st.s, 0, push_audit_ts, &push_ts), 0);
+    assert_int_equal(push_ts, f->wall);
+    sk_change_free(&c);
+}
+
 static struct CMUnitTest tests[] = {
     cmocka_unit_test(enroll_then_auth_with_the_new_key),
     cmocka_unit_test(push_is_acknowledged_only_after_its_commit),
@@ -603,6 +648,7 @@ static struct CMUnitTest tests[] = {
     cmocka_unit_test(handshake_deadline_fires_on_the_clock),
     cmocka_unit_test(revoked_device_is_wiped_on_recheck),
     cmocka_unit_test(revoked_device_push_is_not_applied),
+    cmocka_unit_test(stamps_come_from_the_drivers_wall_clock),
 };
 
 SK_TEST_MAIN_EACH(tests, setup, teardown)
