@@ -12,6 +12,7 @@
 #define SK_CLI_H
 
 #include "sakhi/sakhi.h"
+#include "sk_json.h"
 #include "sk_opts.h"
 
 #include <stddef.h>
@@ -84,8 +85,16 @@ uint64_t sk_cli_mono_ms(void);
 
 /* Write the JSON in b and a newline to stdout, free b. 0, or SK_CLI_FAIL when b ran out of
  * memory (after a message). */
-struct sk_buf;
-int sk_cli_json_out(const sk_cli *cli, struct sk_buf *b);
+int sk_cli_json_out(const sk_cli *cli, sk_buf *b);
+
+/* The one JSON object a command prints: sk_cli_json_begin opens it, written with sk_jw (every
+ * string escaped); sk_cli_json_end closes it and prints it as sk_cli_json_out does. */
+typedef struct sk_cli_json {
+    sk_buf b;
+    sk_jw w;
+} sk_cli_json;
+sk_jw *sk_cli_json_begin(sk_cli_json *j);
+int sk_cli_json_end(const sk_cli *cli, sk_cli_json *j);
 
 /* Commands. */
 int sk_cli_cmd_init(sk_cli *cli, int argc, char **argv);

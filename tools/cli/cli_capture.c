@@ -353,18 +353,15 @@ static int saved_add(saved *s, const char *id)
 static int print_saved(sk_cli *cli, const saved *s)
 {
     if (cli->json) {
-        sk_buf b = SK_BUF_INIT;
-        sk_jw w;
-        sk_jw_init(&w, &b, 0);
-        sk_jw_obj_begin(&w);
-        sk_jw_kuint(&w, "count", s->n);
-        sk_jw_key(&w, "ids");
-        sk_jw_arr_begin(&w);
+        sk_cli_json j;
+        sk_jw *w = sk_cli_json_begin(&j);
+        sk_jw_kuint(w, "count", s->n);
+        sk_jw_key(w, "ids");
+        sk_jw_arr_begin(w);
         for (size_t i = 0; i < s->n; i++)
-            sk_jw_cstr(&w, s->ids[i]);
-        sk_jw_arr_end(&w);
-        sk_jw_obj_end(&w);
-        return sk_cli_json_out(cli, &b);
+            sk_jw_cstr(w, s->ids[i]);
+        sk_jw_arr_end(w);
+        return sk_cli_json_end(cli, &j);
     }
     for (size_t i = 0; i < s->n; i++)
         printf("%s\n", s->ids[i]);
@@ -697,14 +694,11 @@ int sk_cli_cmd_followup(sk_cli *cli, int argc, char **argv)
     if (rc)
         return sk_cli_lib_fail(cli, rc, "cannot add the follow-up");
     if (cli->json) {
-        sk_buf b = SK_BUF_INIT;
-        sk_jw w;
-        sk_jw_init(&w, &b, 0);
-        sk_jw_obj_begin(&w);
-        sk_jw_kcstr(&w, "id", id);
-        sk_jw_kbool(&w, "followup", 1);
-        sk_jw_obj_end(&w);
-        return sk_cli_json_out(cli, &b);
+        sk_cli_json j;
+        sk_jw *w = sk_cli_json_begin(&j);
+        sk_jw_kcstr(w, "id", id);
+        sk_jw_kbool(w, "followup", 1);
+        return sk_cli_json_end(cli, &j);
     }
     if (!cli->quiet)
         printf("follow-up added to %s; it goes to the centre with the next sync\n", id);

@@ -100,14 +100,11 @@ int sk_cli_cmd_init(sk_cli *cli, int argc, char **argv)
         return sk_cli_lib_fail(cli, rc, "cannot create the store");
     }
     if (cli->json) {
-        sk_buf b = SK_BUF_INIT;
-        sk_jw w;
-        sk_jw_init(&w, &b, 0);
-        sk_jw_obj_begin(&w);
-        sk_jw_kcstr(&w, "store", cli->store);
-        sk_jw_kbool(&w, "created", 1);
-        sk_jw_obj_end(&w);
-        return sk_cli_json_out(cli, &b);
+        sk_cli_json j;
+        sk_jw *w = sk_cli_json_begin(&j);
+        sk_jw_kcstr(w, "store", cli->store);
+        sk_jw_kbool(w, "created", 1);
+        return sk_cli_json_end(cli, &j);
     }
     if (!cli->quiet)
         printf("created a store in %s; next, enroll it: sakhi enroll --server HOST:PORT --code "

@@ -320,40 +320,37 @@ int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv)
         server[0] = 0;
     sk_cli_fmt_time(s.last_sync_ms, when);
     if (cli->json) {
-        sk_buf b = SK_BUF_INIT;
-        sk_jw w;
-        sk_jw_init(&w, &b, 0);
-        sk_jw_obj_begin(&w);
-        sk_jw_kcstr(&w, "store", cli->store);
-        sk_jw_kbool(&w, "enrolled", s.enrolled);
-        sk_jw_kuint(&w, "device_id", s.device_id);
-        sk_jw_kcstr(&w, "worker", s.worker[0] ? s.worker : NULL);
-        sk_jw_kcstr(&w, "role", role_name(s.role));
-        sk_jw_kcstr(&w, "district", district_of(cli, s.district, dname, sizeof(dname)));
-        sk_jw_kcstr(&w, "server", server[0] ? server : NULL);
-        sk_jw_kuint(&w, "records", s.records);
-        sk_jw_kuint(&w, "pending", s.pending);
-        sk_jw_kuint(&w, "rejected", s.rejected);
-        sk_jw_kuint(&w, "last_sync_ms", s.last_sync_ms);
-        sk_jw_kcstr(&w, "last_sync", s.last_sync_ms ? when : NULL);
-        sk_jw_kuint(&w, "cursor", s.cursor);
-        sk_jw_kbool(&w, "tls", s.enrolled && !s.plaintext);
-        sk_jw_kcstr(&w, "server_pin", s.server_pin[0] ? s.server_pin : NULL);
-        sk_jw_key(&w, "districts");
-        sk_jw_arr_begin(&w);
+        sk_cli_json j;
+        sk_jw *w = sk_cli_json_begin(&j);
+        sk_jw_kcstr(w, "store", cli->store);
+        sk_jw_kbool(w, "enrolled", s.enrolled);
+        sk_jw_kuint(w, "device_id", s.device_id);
+        sk_jw_kcstr(w, "worker", s.worker[0] ? s.worker : NULL);
+        sk_jw_kcstr(w, "role", role_name(s.role));
+        sk_jw_kcstr(w, "district", district_of(cli, s.district, dname, sizeof(dname)));
+        sk_jw_kcstr(w, "server", server[0] ? server : NULL);
+        sk_jw_kuint(w, "records", s.records);
+        sk_jw_kuint(w, "pending", s.pending);
+        sk_jw_kuint(w, "rejected", s.rejected);
+        sk_jw_kuint(w, "last_sync_ms", s.last_sync_ms);
+        sk_jw_kcstr(w, "last_sync", s.last_sync_ms ? when : NULL);
+        sk_jw_kuint(w, "cursor", s.cursor);
+        sk_jw_kbool(w, "tls", s.enrolled && !s.plaintext);
+        sk_jw_kcstr(w, "server_pin", s.server_pin[0] ? s.server_pin : NULL);
+        sk_jw_key(w, "districts");
+        sk_jw_arr_begin(w);
         for (size_t i = 0, n = sakhi_district_count(cli->c); i < n; i++) {
             if (sakhi_district_get(cli->c, i, sk_cli_lang(), &d) != 0)
                 break;
-            sk_jw_obj_begin(&w);
-            sk_jw_kuint(&w, "code", d.code);
-            sk_jw_kcstr(&w, "name", d.slug);
-            sk_jw_kcstr(&w, "prefix", d.prefix);
-            sk_jw_kcstr(&w, "label", d.name);
-            sk_jw_obj_end(&w);
+            sk_jw_obj_begin(w);
+            sk_jw_kuint(w, "code", d.code);
+            sk_jw_kcstr(w, "name", d.slug);
+            sk_jw_kcstr(w, "prefix", d.prefix);
+            sk_jw_kcstr(w, "label", d.name);
+            sk_jw_obj_end(w);
         }
-        sk_jw_arr_end(&w);
-        sk_jw_obj_end(&w);
-        return sk_cli_json_out(cli, &b);
+        sk_jw_arr_end(w);
+        return sk_cli_json_end(cli, &j);
     }
     printf("store       %s\n", cli->store);
     if (s.enrolled)

@@ -280,17 +280,14 @@ static int enroll_done(sk_cli *cli, int rc, const char *server, int plaintext)
              st.server_host, (unsigned)st.server_port);
     server = where;
     if (cli->json) {
-        sk_buf b = SK_BUF_INIT;
-        sk_jw w;
-        sk_jw_init(&w, &b, 0);
-        sk_jw_obj_begin(&w);
-        sk_jw_kuint(&w, "device_id", st.device_id);
-        sk_jw_kcstr(&w, "worker", st.worker);
-        sk_jw_kcstr(&w, "role", role_text(st.role));
-        sk_jw_kcstr(&w, "server", server);
-        sk_jw_kbool(&w, "tls", !plaintext);
-        sk_jw_obj_end(&w);
-        return sk_cli_json_out(cli, &b);
+        sk_cli_json j;
+        sk_jw *w = sk_cli_json_begin(&j);
+        sk_jw_kuint(w, "device_id", st.device_id);
+        sk_jw_kcstr(w, "worker", st.worker);
+        sk_jw_kcstr(w, "role", role_text(st.role));
+        sk_jw_kcstr(w, "server", server);
+        sk_jw_kbool(w, "tls", !plaintext);
+        return sk_cli_json_end(cli, &j);
     }
     if (!cli->quiet)
         printf("enrolled as device %llu for worker %s (%s) with %s%s\n",
@@ -350,38 +347,35 @@ static void sleep_ms(unsigned ms)
 static int print_json_result(sk_cli *cli, const sakhi_sync_result *s, int ok, const char *error,
                              unsigned attempts, uint64_t elapsed)
 {
-    sk_buf b = SK_BUF_INIT;
-    sk_jw w;
-    sk_jw_init(&w, &b, 0);
-    sk_jw_obj_begin(&w);
-    sk_jw_kbool(&w, "ok", ok);
-    sk_jw_kcstr(&w, "error", error);
-    sk_jw_kbool(&w, "complete", s->complete);
-    sk_jw_kuint(&w, "attempts", attempts);
-    sk_jw_kuint(&w, "pushed", s->pushed);
-    sk_jw_kuint(&w, "applied", s->applied);
-    sk_jw_kuint(&w, "merged", s->merged);
-    sk_jw_kuint(&w, "rejected", s->rejected);
-    sk_jw_kuint(&w, "pulled", s->pulled);
-    sk_jw_kuint(&w, "conflicts", s->conflicts);
-    sk_jw_kuint(&w, "stubbed", s->stubbed);
-    sk_jw_kuint(&w, "bytes_sent", s->bytes_sent);
-    sk_jw_kuint(&w, "bytes_received", s->bytes_received);
-    sk_jw_kuint(&w, "elapsed_ms", elapsed);
-    sk_jw_key(&w, "rejections");
-    sk_jw_arr_begin(&w);
+    sk_cli_json j;
+    sk_jw *w = sk_cli_json_begin(&j);
+    sk_jw_kbool(w, "ok", ok);
+    sk_jw_kcstr(w, "error", error);
+    sk_jw_kbool(w, "complete", s->complete);
+    sk_jw_kuint(w, "attempts", attempts);
+    sk_jw_kuint(w, "pushed", s->pushed);
+    sk_jw_kuint(w, "applied", s->applied);
+    sk_jw_kuint(w, "merged", s->merged);
+    sk_jw_kuint(w, "rejected", s->rejected);
+    sk_jw_kuint(w, "pulled", s->pulled);
+    sk_jw_kuint(w, "conflicts", s->conflicts);
+    sk_jw_kuint(w, "stubbed", s->stubbed);
+    sk_jw_kuint(w, "bytes_sent", s->bytes_sent);
+    sk_jw_kuint(w, "bytes_received", s->bytes_received);
+    sk_jw_kuint(w, "elapsed_ms", elapsed);
+    sk_jw_key(w, "rejections");
+    sk_jw_arr_begin(w);
     for (unsigned i = 0; i < s->nrejections; i++) {
-        sk_jw_obj_begin(&w);
-        sk_jw_kcstr(&w, "id", s->rejections[i].id);
-        sk_jw_key(&w, "code");
-        sk_jw_int(&w, s->rejections[i].code);
-        sk_jw_kcstr(&w, "field", s->rejections[i].field);
-        sk_jw_kcstr(&w, "reason", s->rejections[i].reason);
-        sk_jw_obj_end(&w);
+        sk_jw_obj_begin(w);
+        sk_jw_kcstr(w, "id", s->rejections[i].id);
+        sk_jw_key(w, "code");
+        sk_jw_int(w, s->rejections[i].code);
+        sk_jw_kcstr(w, "field", s->rejections[i].field);
+        sk_jw_kcstr(w, "reason", s->rejections[i].reason);
+        sk_jw_obj_end(w);
     }
-    sk_jw_arr_end(&w);
-    sk_jw_obj_end(&w);
-    return sk_cli_json_out(cli, &b);
+    sk_jw_arr_end(w);
+    return sk_cli_json_end(cli, &j);
 }
 
 int sk_cli_cmd_sync(sk_cli *cli, int argc, char **argv)
