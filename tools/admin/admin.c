@@ -210,6 +210,12 @@ int sk_admin_actor(sk_admin *a, const char *name, sk_actor *actor, sk_worker *wb
     return 0;
 }
 
+int sk_admin_open_as(sk_admin *a, const char *name, sk_actor *actor, sk_worker *wbuf)
+{
+    int rc = sk_admin_open(a, 1);
+    return rc ? rc : sk_admin_actor(a, name, actor, wbuf);
+}
+
 int sk_admin_keys_dir(const sk_admin *a, char *out, size_t cap)
 {
     return sk_store_keys_dir(out, cap, a->data, a->keys);

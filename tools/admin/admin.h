@@ -136,6 +136,9 @@ void sk_admin_fmt_time(uint64_t ms, int utc, int zone, char out[32]);
  * login. 0 or an exit status (message printed). worker_buf receives the id (actor->worker
  * points at it). */
 int sk_admin_actor(sk_admin *a, const char *name, sk_actor *actor, sk_worker *wbuf);
+/* Open the existing store (sk_admin_open), then resolve the acting worker (sk_admin_actor). 0 or
+ * an exit status (message printed). */
+int sk_admin_open_as(sk_admin *a, const char *name, sk_actor *actor, sk_worker *wbuf);
 
 /* The keys directory: a->keys, or a->data's real path plus ".keys" (outside the data
  * directory, so a copy of the data directory does not carry it; sk_store_keys_dir). 0 or -1

@@ -178,14 +178,14 @@ static const char k_show_help[] =
     "follow-up and case-note texts) are withheld unless --identifying is given; such a view is\n"
     "written to the audit log under the Unix account that ran it.\n";
 
-/* The actor used for redaction: the operator (the Unix account running sakhi-admin) with the
- * admin role when --identifying is given, else a staff view of all districts. --as is refused
- * (sk_admin_actor). */
+/* Open the store and resolve the actor used for redaction: the operator (the Unix account
+ * running sakhi-admin) with the admin role when --identifying is given, else a staff view of
+ * all districts. --as is refused (sk_admin_actor). */
 static int redaction_actor(sk_admin *a, int identifying, const char *as, sk_actor *actor,
                            sk_worker *wbuf)
 {
     memset(actor, 0, sizeof(*actor));
-    int rc = sk_admin_actor(a, as, actor, wbuf);
+    int rc = sk_admin_open_as(a, as, actor, wbuf);
     if (rc)
         return rc;
     actor->role = identifying ? SK_ROLE_ADMIN : SK_ROLE_STAFF;
@@ -200,8 +200,6 @@ int sk_admin_cmd_show(sk_admin *a, int argc, char **argv)
         {"as", 1, &as, NULL}, {"identifying", 0, NULL, &identifying}, {NULL, 0, NULL, NULL}};
     int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 1, NULL, k_show_help);
     if (rc)
-        return rc;
-    if ((rc = sk_admin_open(a, 1)))
         return rc;
     sk_actor actor;
     sk_worker wb;
@@ -358,11 +356,7 @@ int sk_admin_action_setup(sk_admin *a, int argc, char **argv, sk_admin_opt *extr
     int rc = sk_admin_parse(a, argc, argv, opts, pos, npos_need, npos_need, NULL, help);
     if (rc)
         return rc;
-    if ((rc = sk_admin_open(a, 1)))
-        return rc;
-    if ((rc = sk_admin_actor(a, as, actor, wb)))
-        return rc;
-    return 0;
+    return sk_admin_open_as(a, as, actor, wb);
 }
 
 #define AS_HELP                                                                                    \

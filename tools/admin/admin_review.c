@@ -179,11 +179,9 @@ int sk_admin_cmd_history(sk_admin *a, int argc, char **argv)
     int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 1, NULL, k_history_help);
     if (rc)
         return rc;
-    if ((rc = sk_admin_open(a, 1)))
-        return rc;
     sk_actor actor;
     sk_worker wb;
-    if ((rc = sk_admin_actor(a, as, &actor, &wb)))
+    if ((rc = sk_admin_open_as(a, as, &actor, &wb)))
         return rc;
     MDB_txn *txn;
     sk_record r;
@@ -357,11 +355,9 @@ int sk_admin_cmd_review(sk_admin *a, int argc, char **argv)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                              "--field, --take, --value and --keep are "
                              "for `review resolve`");
-    if ((rc = sk_admin_open(a, 1)))
-        return rc;
     sk_actor actor;
     sk_worker wb;
-    if ((rc = sk_admin_actor(a, as, &actor, &wb)))
+    if ((rc = sk_admin_open_as(a, as, &actor, &wb)))
         return rc;
     if (actor.role != SK_ROLE_STAFF && actor.role != SK_ROLE_ADMIN)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL,
