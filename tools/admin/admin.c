@@ -276,6 +276,16 @@ int sk_admin_open_read(sk_admin *a, MDB_txn **txn)
     return rc ? rc : sk_admin_read_begin(a, txn);
 }
 
+int sk_admin_list_records(sk_admin *a, MDB_txn *txn, int (*row)(const sk_record *r, void *p),
+                          void *p, const char *what)
+{
+    int rc = sk_store_records_each_txn(a->store, txn, row, p);
+    mdb_txn_abort(txn);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list %s: %s", what, sk_err_text(rc));
+    return 0;
+}
+
 const char *sk_admin_enum_text(sk_enum_id e, const sk_record *r, uint32_t key, char *buf,
                                size_t cap)
 {

@@ -118,6 +118,11 @@ int sk_admin_read_begin(sk_admin *a, MDB_txn **txn);
 /* Open the existing store (sk_admin_open) and begin a read transaction on it: 0, or the exit
  * status (message printed). */
 int sk_admin_open_read(sk_admin *a, MDB_txn **txn);
+/* A listing command's walk: row(r, p) for every record inside txn, then txn ends. 0, or the
+ * exit status after "cannot list WHAT" (a non-zero row return or a record that does not
+ * decode). */
+int sk_admin_list_records(sk_admin *a, MDB_txn *txn, int (*row)(const sk_record *r, void *p),
+                          void *p, const char *what);
 /* The name of enumeration e in field key of r: "-" when absent, else "unknown(CODE)" in buf for
  * a code the enumeration lacks. */
 const char *sk_admin_enum_text(sk_enum_id e, const sk_record *r, uint32_t key, char *buf,

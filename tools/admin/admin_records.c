@@ -160,12 +160,9 @@ int sk_admin_cmd_list(sk_admin *a, int argc, char **argv)
     MDB_txn *txn;
     if ((rc = sk_admin_open_read(a, &txn)))
         return rc;
-    rc = sk_store_records_each_txn(a->store, txn, list_row, &c);
-    mdb_txn_abort(txn);
+    rc = sk_admin_list_records(a, txn, list_row, &c, "records");
     sk_buf_free(&b);
-    if (rc)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list records: %s", sk_err_text(rc));
-    return 0;
+    return rc;
 }
 
 /* ---- show -------------------------------------------------------------------------------- */

@@ -153,12 +153,9 @@ int sk_admin_cmd_cases(sk_admin *a, int argc, char **argv)
         printf("%-16s %-36s %-7s %-10s %-16s %-16s %-16s %5s %7s %s\n", "CASE", "ID", "DISTR.",
                "STATUS", "URGENCY", "OWNER", utc ? "CAPTURED (UTC)" : "CAPTURED (IST)", "TASKS",
                "OVERDUE", "FLAGS");
-    rc = sk_store_records_each_txn(a->store, txn, cases_row, &c);
-    mdb_txn_abort(txn);
+    rc = sk_admin_list_records(a, txn, cases_row, &c, "cases");
     sk_buf_free(&b);
-    if (rc)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list cases: %s", sk_err_text(rc));
-    return 0;
+    return rc;
 }
 
 /* ---- tasks -------------------------------------------------------------------------------- */
