@@ -38,6 +38,7 @@
 #include "sk_sample.h"
 #include "sk_testclient.h"
 #include "sk_testdevice.h"
+#include "sk_testhub.h"
 #include "sk_testserver.h"
 
 #include <signal.h>
@@ -49,14 +50,6 @@
 #define PER_CENTRE 12
 
 static sk_sample g_sample;
-
-/* sakhi-admin --data ts's data directory with args (NULL-ended); its output in g->o. */
-static int admin_at(sk_admin_run *g, const sk_ts *ts, const char *const *args)
-{
-    free(g->o);
-    g->o = NULL;
-    return sk_admin_ts(ts, NULL, args, &g->o);
-}
 
 static uint64_t json_u64(const char *text, const char *key)
 {
@@ -115,7 +108,7 @@ static size_t json_numbers(const char *t, uint64_t *out, size_t cap)
 static char *report(sk_admin_run *g, const sk_ts *ts, const char *month)
 {
     const char *args[] = {"--json", "report", "--month", month, NULL};
-    assert_int_equal(admin_at(g, ts, args), 0);
+    assert_int_equal(sk_admin_at(g, ts, args), 0);
     char *o = strdup(g->o);
     assert_non_null(o);
     o[strcspn(o, "\n")] = '\0';
@@ -130,11 +123,11 @@ static void wait_caught_up(sk_admin_run *g, sk_ts *hub, sk_ts *const *centres, s
     for (;;) {
         int done = 1;
         for (size_t i = 0; i < n; i++) {
-            assert_int_equal(admin_at(g, centres[i], args), 0);
+            assert_int_equal(sk_admin_at(g, centres[i], args), 0);
             done &= strstr(g->o, "\"enrolled\":true") != NULL && json_u64(g->o, "behind") == 0 &&
                     json_u64(g->o, "last_seq") > 0;
         }
-        assert_int_equal(admin_at(g, hub, args), 0);
+        assert_int_equal(sk_admin_at(g, hub, args), 0);
         done &= strstr(g->o, "\"centres\":[{") != NULL;
         if (done)
             return;
@@ -237,16 +230,16 @@ static void fill_centre(sk_admin_run *g, sk_ts *ts, const char *district, size_t
     assert_int_equal(n, PER_CENTRE);
     for (int i = 0; work && i < 4; i++) {
         const char *acc[] = {"accept", ids[i], NULL};
-        assert_int_equal(admin_at(g, ts, acc), 0);
+        assert_int_equal(sk_admin_at(g, ts, acc), 0);
     }
     for (int i = 0; work && i < 2; i++) {
         const char *svc[] = {"service",  ids[i],  "--service", "legal_aid",
                              "--status", "given", NULL};
-        assert_int_equal(admin_at(g, ts, svc), 0);
+        assert_int_equal(sk_admin_at(g, ts, svc), 0);
     }
     if (work) {
         const char *cl[] = {"close", ids[0], "--reason", "resolved with the family", NULL};
-        assert_int_equal(admin_at(g, ts, cl), 0);
+        assert_int_equal(sk_admin_at(g, ts, cl), 0);
     }
 }
 
@@ -287,18 +280,6 @@ static void push_many(sk_tc *dev, uint64_t *op, int n, secrets *sec)
         }
         done += k;
     }
-}
-
-/* The enrollment URI of centre name on the hub. */
-static void centre_uri(sk_admin_run *g, sk_ts *hub, const char *pin_hex, const char *name,
-                       char *uri, size_t cap)
-{
-    char addr[32];
-    snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)hub->port);
-    const char *args[] = {"--json", "enroll-code", "--centre", name, "--addr",
-                          addr,     "--pin",       pin_hex,    NULL};
-    assert_int_equal(admin_at(g, hub, args), 0);
-    assert_int_equal(sk_admin_json_str(g->o, "uri", uri, cap), 0);
 }
 
 typedef struct held_check {
@@ -365,96 +346,67 @@ static void set_local(sk_ts *ts, const char *name, uint64_t v)
 static void test_hub_report_equals_centres(void **state)
 {
     (void)state;
-    sk_ts hub, leh, kargil;
-    sk_admin_run g;
+    sk_th h;
     sk_tc dl, dk;
     secrets *sec = calloc(1, sizeof(*sec));
-    uint8_t pin[SK_TLS_PIN_LEN];
-    char pin_hex[SK_TLS_PIN_HEX_LEN + 1], uril[512], urik[512], month[8];
+    char month[8];
     unsigned y, m;
     size_t from = 0;
     uint64_t opl = 0, opk = 0;
     char err[256];
     assert_non_null(sec);
-    memset(&g, 0, sizeof(g));
     assert_int_equal(
         sk_sample_load(&g_sample, SAKHI_TEST_DATA "/sample-referrals.json", err, sizeof(err)), 0);
     sk_report_month_of(sk_ts_now_ms(), &y, &m);
     snprintf(month, sizeof(month), "%04u-%02u", y % 10000u, m % 100u);
 
-    assert_int_equal(sk_ts_setup(&hub, "sk-hub"), 0);
-    assert_int_equal(sk_ts_setup(&leh, "sk-hub-leh"), 0);
-    assert_int_equal(sk_ts_setup(&kargil, "sk-hub-kargil"), 0);
-    assert_int_equal(sk_ts_tls(&hub, pin), 0);
-    sk_tls_pin_format(pin_hex, pin);
-    const char *hargs[] = {"--hub", NULL};
-    assert_int_equal(sk_ts_start(&hub, hargs), 0);
-    centre_uri(&g, &hub, pin_hex, "leh", uril, sizeof(uril));
-    centre_uri(&g, &hub, pin_hex, "kargil", urik, sizeof(urik));
+    sk_th_start(&h, "sk-hub", "fw1", "fw1", "0.2");
+    sk_ts *hub = &h.hub, *leh = &h.leh, *kargil = &h.kargil;
+    sk_admin_run *g = &h.g;
+    assert_int_equal(sk_td_tc(&dl, leh, "fw1", "leh-phone"), 0);
+    assert_int_equal(sk_td_tc(&dk, kargil, "fw1", "kargil-phone"), 0);
+    fill_centre(g, leh, "leh", &from, &opl, &dl, sec, 1);
+    fill_centre(g, kargil, "kargil", &from, &opk, &dk, sec, 1);
 
-    assert_int_equal(sk_ts_worker(&leh, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&kargil, "fw1", SK_ROLE_FIELD, SK_DISTRICT_KARGIL), 0);
-    const char *largs[] = {"--to-hub", uril, "--hub-interval", "0.2", NULL};
-    const char *kargs[] = {"--to-hub", urik, "--hub-interval", "0.2", NULL};
-    assert_int_equal(sk_ts_start(&leh, largs), 0);
-    assert_int_equal(sk_ts_start(&kargil, kargs), 0);
-    assert_int_equal(sk_td_tc(&dl, &leh, "fw1", "leh-phone"), 0);
-    assert_int_equal(sk_td_tc(&dk, &kargil, "fw1", "kargil-phone"), 0);
-    fill_centre(&g, &leh, "leh", &from, &opl, &dl, sec, 1);
-    fill_centre(&g, &kargil, "kargil", &from, &opk, &dk, sec, 1);
-
-    sk_ts *both[] = {&leh, &kargil};
-    wait_caught_up(&g, &hub, both, 2);
-    check_reports(&g, &hub, &leh, &kargil, month);
-    check_reports(&g, &hub, &leh, &kargil, "2026-06"); /* months of capture and receipt */
-    check_hub_holds(&hub, sec, PER_CENTRE, PER_CENTRE);
+    sk_ts *both[] = {leh, kargil};
+    wait_caught_up(g, hub, both, 2);
+    check_reports(g, hub, leh, kargil, month);
+    check_reports(g, hub, leh, kargil, "2026-06"); /* months of capture and receipt */
+    check_hub_holds(hub, sec, PER_CENTRE, PER_CENTRE);
 
     /* Leh's cursor lost: everything again, counted once */
-    assert_int_equal(sk_ts_stop(&leh, 10000), 0);
-    set_local(&leh, "hub_upto", 0);
-    char hubaddr[32];
-    snprintf(hubaddr, sizeof(hubaddr), "127.0.0.1:%u", (unsigned)hub.port);
-    const char *again[] = {"--to-hub", hubaddr, "--hub-interval", "0.2", NULL};
-    assert_int_equal(sk_ts_start(&leh, again), 0); /* enrolled: HOST:PORT, the pin is kept */
-    wait_caught_up(&g, &hub, both, 2);
+    assert_int_equal(sk_ts_stop(leh, 10000), 0);
+    set_local(leh, "hub_upto", 0);
+    sk_th_restart_centre(&h, leh); /* enrolled: HOST:PORT, the pin is kept */
+    wait_caught_up(g, hub, both, 2);
     /* it did send its twelve cases again, and the hub stored none of them */
-    assert_int_equal(sk_file_contains(hub.log, "hub_push centre=leh items=12 stored=0 "), 1);
-    check_reports(&g, &hub, &leh, &kargil, month);
+    assert_int_equal(sk_file_contains(hub->log, "hub_push centre=leh items=12 stored=0 "), 1);
+    check_reports(g, hub, leh, kargil, month);
 
     /* Kargil killed while it sends new cases (three batches of them), then restarted */
-    fill_centre(&g, &kargil, "kargil", &from, &opk, &dk, sec, 0);
+    fill_centre(g, kargil, "kargil", &from, &opk, &dk, sec, 0);
     push_many(&dk, &opk, MANY, sec);
-    sk_ts_kill(&kargil);
-    assert_int_equal(sk_ts_start(&kargil, again), 0);
-    wait_caught_up(&g, &hub, both, 2);
-    check_reports(&g, &hub, &leh, &kargil, month);
-    check_reports(&g, &hub, &leh, &kargil, "2026-06");
-    check_hub_holds(&hub, sec, PER_CENTRE, 2 * PER_CENTRE + MANY);
+    sk_ts_kill(kargil);
+    sk_th_restart_centre(&h, kargil);
+    wait_caught_up(g, hub, both, 2);
+    check_reports(g, hub, leh, kargil, month);
+    check_reports(g, hub, leh, kargil, "2026-06");
+    check_hub_holds(hub, sec, PER_CENTRE, 2 * PER_CENTRE + MANY);
 
     /* the hub killed while Kargil sends: what it had not made durable is sent again */
     sk_tc_close(&dk);
-    assert_int_equal(sk_tc_connect(&dk, kargil.port), 0);
+    assert_int_equal(sk_tc_connect(&dk, kargil->port), 0);
     assert_int_equal(sk_tc_auth(&dk), 0);
     push_many(&dk, &opk, MANY, sec);
-    sk_ts_kill(&hub);
-    char hport[8];
-    snprintf(hport, sizeof(hport), "%u", (unsigned)hub.port);
-    const char *hargs2[] = {"--hub", "--port", hport, NULL}; /* where the centres find it */
-    assert_int_equal(sk_ts_start(&hub, hargs2), 0);
-    wait_caught_up(&g, &hub, both, 2);
-    check_reports(&g, &hub, &leh, &kargil, month);
-    check_hub_holds(&hub, sec, PER_CENTRE, 2 * PER_CENTRE + 2 * MANY);
+    sk_th_restart_hub(&h); /* on its port, where the centres find it */
+    wait_caught_up(g, hub, both, 2);
+    check_reports(g, hub, leh, kargil, month);
+    check_hub_holds(hub, sec, PER_CENTRE, 2 * PER_CENTRE + 2 * MANY);
 
     sk_tc_free(&dl);
     sk_tc_free(&dk);
-    assert_int_equal(sk_ts_stop(&leh, 10000), 0);
-    assert_int_equal(sk_ts_stop(&kargil, 10000), 0);
-    assert_int_equal(sk_ts_stop(&hub, 10000), 0);
-    sk_ts_teardown(&leh);
-    sk_ts_teardown(&kargil);
-    sk_ts_teardown(&hub);
-    free(g.o);
-    free(g.e);
+    sk_th_stop(&h);
+    sk_th_teardown(&h);
     free(sec);
     sk_sample_free(&g_sample);
     memset(&g_sample, 0, sizeof(g_sample));
@@ -547,7 +499,7 @@ static void test_hub_refuses_identifying_and_strangers(void **state)
     assert_int_equal(sk_ts_stop(&hub, 10000), 0);
     /* one case, under the centre the key belongs to; the name is nowhere */
     const char *args[] = {"--json", "hub", NULL};
-    assert_int_equal(admin_at(&g, &hub, args), 0);
+    assert_int_equal(sk_admin_at(&g, &hub, args), 0);
     assert_non_null(strstr(g.o, "{\"centre\":\"evil\",\"upto\":5,"));
     assert_non_null(strstr(g.o, "\"cases\":1,"));
     const char *needle[] = {"Padma Angmo Canary"};

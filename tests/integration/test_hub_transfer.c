@@ -29,7 +29,9 @@
 #include "sk_err.h"
 #include "sk_testclient.h"
 #include "sk_testdevice.h"
+#include "sk_testhub.h"
 #include "sk_testserver.h"
+#include "sk_teststore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,27 +50,12 @@ static const char k_note[] = "Met the family at the anganwadi on Tuesday";
             fail_msg("no '%s' in: %s", (needle), (text));                                          \
     } while (0)
 
-static int admin_at(sk_admin_run *g, const sk_ts *ts, const char *const *args)
-{
-    free(g->o);
-    g->o = NULL;
-    return sk_admin_ts(ts, NULL, args, &g->o);
-}
-
-/* The string value of "key" in a JSON text (first occurrence), into out. */
+/* The string value of "key" in a JSON text (first occurrence), into out; the test fails showing
+ * the text without one. */
 static void json_str(const char *text, const char *key, char *out, size_t cap)
 {
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-    const char *p = strstr(text, pat);
-    if (!p)
+    if (sk_admin_json_str(text, key, out, cap) != 0)
         fail_msg("no %s in %s", key, text);
-    p += strlen(pat);
-    const char *e = strchr(p, '"');
-    assert_non_null(e);
-    assert_true((size_t)(e - p) < cap);
-    memcpy(out, p, (size_t)(e - p));
-    out[e - p] = '\0';
 }
 
 /* Wait until `transfer list --json` at ts shows transfer id in state. */
@@ -79,7 +66,7 @@ static void wait_state(sk_admin_run *g, const sk_ts *ts, const char *id, const c
     snprintf(want, sizeof(want), "\"id\":\"%s\"", id);
     uint64_t end = sk_mono_ms() + WAIT_MS;
     for (;;) {
-        assert_int_equal(admin_at(g, ts, args), 0);
+        assert_int_equal(sk_admin_at(g, ts, args), 0);
         const char *p = strstr(g->o, want);
         char st[32] = "";
         if (p)
@@ -90,27 +77,6 @@ static void wait_state(sk_admin_run *g, const sk_ts *ts, const char *id, const c
             fail_msg("transfer %s never became %s: %s", id, state, g->o);
         sk_sleep_ms(100); /* polling other processes' progress, bounded above */
     }
-}
-
-static void centre_uri(sk_admin_run *g, sk_ts *hub, const char *pin_hex, const char *name,
-                       char *uri, size_t cap)
-{
-    char addr[32];
-    snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)hub->port);
-    const char *args[] = {"--json", "enroll-code", "--centre", name, "--addr",
-                          addr,     "--pin",       pin_hex,    NULL};
-    assert_int_equal(admin_at(g, hub, args), 0);
-    json_str(g->o, "uri", uri, cap);
-}
-
-static void set_str(sk_change *c, uint32_t key, const char *v)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, v);
-    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
-    sk_buf_free(&b);
 }
 
 /* Records of the store at ts whose name is name (the server stopped). */
@@ -143,151 +109,124 @@ static int count_named(sk_ts *ts, const char *name)
 static void test_hub_transfer_leh_to_kargil(void **state)
 {
     (void)state;
-    sk_ts hub, leh, kargil;
-    sk_admin_run g;
+    sk_th h;
     sk_tc dev;
-    uint8_t pin[SK_TLS_PIN_LEN];
-    char pin_hex[SK_TLS_PIN_HEX_LEN + 1], uril[512], urik[512], rid[37], lehno[40], xid[40],
-        bad[40], kno[40], krec[40];
-    memset(&g, 0, sizeof(g));
-
-    assert_int_equal(sk_ts_setup(&hub, "sk-xfer-hub"), 0);
-    assert_int_equal(sk_ts_setup(&leh, "sk-xfer-leh"), 0);
-    assert_int_equal(sk_ts_setup(&kargil, "sk-xfer-kargil"), 0);
-    assert_int_equal(sk_ts_tls(&hub, pin), 0);
-    sk_tls_pin_format(pin_hex, pin);
-    const char *hargs[] = {"--hub", NULL};
-    assert_int_equal(sk_ts_start(&hub, hargs), 0);
-    centre_uri(&g, &hub, pin_hex, "leh", uril, sizeof(uril));
-    centre_uri(&g, &hub, pin_hex, "kargil", urik, sizeof(urik));
-    assert_int_equal(sk_ts_worker(&leh, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_worker(&kargil, "fw9", SK_ROLE_FIELD, SK_DISTRICT_KARGIL), 0);
-    const char *largs[] = {"--to-hub", uril, "--hub-interval", "0.1", NULL};
-    const char *kargs[] = {"--to-hub", urik, "--hub-interval", "0.1", NULL};
-    assert_int_equal(sk_ts_start(&leh, largs), 0);
-    assert_int_equal(sk_ts_start(&kargil, kargs), 0);
+    char rid[37], lehno[40], xid[40], bad[40], kno[40], krec[40];
+    sk_th_start(&h, "sk-xfer", "fw1", "fw9", "0.1");
+    sk_ts *hub = &h.hub, *leh = &h.leh, *kargil = &h.kargil;
+    sk_admin_run *g = &h.g;
 
     /* a referral at Leh, accepted, with a task and a case note */
     sk_change c;
     sk_ack ack;
-    assert_int_equal(sk_td_tc(&dev, &leh, "fw1", "leh-phone"), 0);
+    assert_int_equal(sk_td_tc(&dev, leh, "fw1", "leh-phone"), 0);
     assert_int_equal(sk_tc_make_referral(&c, 1, sk_ts_now_ms(), "Phyang"), 0);
-    set_str(&c, SK_F_NAME, k_name);
-    set_str(&c, SK_F_PHONE, k_phone);
+    sk_tst_str(&c, SK_F_NAME, k_name);
+    sk_tst_str(&c, SK_F_PHONE, k_phone);
     assert_int_equal(sk_tc_push(&dev, &c, 1, &ack), 0);
     assert_int_equal(ack.status, SK_ACK_APPLIED);
     sk_id_to_str(&c.id, rid);
     sk_change_free(&c);
     const char *acc[] = {"--json", "accept", rid, NULL};
-    assert_int_equal(admin_at(&g, &leh, acc), 0);
-    json_str(g.o, "case_no", lehno, sizeof(lehno));
+    assert_int_equal(sk_admin_at(g, leh, acc), 0);
+    json_str(g->o, "case_no", lehno, sizeof(lehno));
     assert_int_equal(strncmp(lehno, "LEH-", 4), 0);
     const char *task[] = {"task", "add",       rid, "--for",
                           "fw1",  "--in-days", "3", "Visit the school with the counsellor",
                           NULL};
-    assert_int_equal(admin_at(&g, &leh, task), 0);
+    assert_int_equal(sk_admin_at(g, leh, task), 0);
     const char *note[] = {"note", rid, k_note, NULL};
-    assert_int_equal(admin_at(&g, &leh, note), 0);
+    assert_int_equal(sk_admin_at(g, leh, note), 0);
 
     /* refusals at the sender, before anything leaves */
     const char *nocase[] = {"transfer", "send",     "LEH-2026-999999", "--to",
                             "kargil",   "--reason", "moved",           NULL};
-    assert_int_equal(admin_at(&g, &leh, nocase), 1);
+    assert_int_equal(sk_admin_at(g, leh, nocase), 1);
     const char *noreason[] = {"transfer", "send", rid, "--to", "kargil", NULL};
-    assert_int_equal(admin_at(&g, &leh, noreason), 2);
+    assert_int_equal(sk_admin_at(g, leh, noreason), 2);
     /* a destination the hub does not know: refused there, the case stays */
     const char *nowhere[] = {"--json",  "transfer", "send",  rid, "--to",
                              "zanskar", "--reason", "moved", NULL};
-    assert_int_equal(admin_at(&g, &leh, nowhere), 0);
-    json_str(g.o, "id", bad, sizeof(bad));
-    wait_state(&g, &leh, bad, "refused");
-    HAS(g.o, "no centre by that name");
+    assert_int_equal(sk_admin_at(g, leh, nowhere), 0);
+    json_str(g->o, "id", bad, sizeof(bad));
+    wait_state(g, leh, bad, "refused");
+    HAS(g->o, "no centre by that name");
 
     /* Leh's administrator sends it to Kargil */
     const char *send[] = {"--json", "transfer", "send",     rid,
                           "--to",   "kargil",   "--reason", "she moved to her parents in Kargil",
                           NULL};
-    assert_int_equal(admin_at(&g, &leh, send), 0);
-    json_str(g.o, "id", xid, sizeof(xid));
+    assert_int_equal(sk_admin_at(g, leh, send), 0);
+    json_str(g->o, "id", xid, sizeof(xid));
     /* once in a transfer, not again */
-    assert_int_equal(admin_at(&g, &leh, send), 1);
-    wait_state(&g, &kargil, xid, "pending");
-    wait_state(&g, &leh, xid, "offered");
+    assert_int_equal(sk_admin_at(g, leh, send), 1);
+    wait_state(g, kargil, xid, "pending");
+    wait_state(g, leh, xid, "offered");
     /* nothing moves without Kargil's approval: Leh's case is still open and Kargil has none */
     const char *showl[] = {"show", rid, NULL};
-    assert_int_equal(admin_at(&g, &leh, showl), 0);
-    HAS(g.o, "\"status\": \"accepted\"");
+    assert_int_equal(sk_admin_at(g, leh, showl), 0);
+    HAS(g->o, "\"status\": \"accepted\"");
     const char *unknown[] = {"transfer", "accept", "00112233445566778899aabbccddeeff", NULL};
-    assert_int_equal(admin_at(&g, &kargil, unknown), 1);
+    assert_int_equal(sk_admin_at(g, kargil, unknown), 1);
 
     /* Kargil's administrator accepts; the hub dies with SIGKILL meanwhile and comes back */
     const char *nodistrict[] = {"transfer", "accept", xid, NULL};
-    assert_int_equal(admin_at(&g, &kargil, nodistrict), 2); /* Ladakh's two: which one? */
+    assert_int_equal(sk_admin_at(g, kargil, nodistrict), 2); /* Ladakh's two: which one? */
     char kcode[12];
     snprintf(kcode, sizeof(kcode), "%u", (unsigned)SK_DISTRICT_KARGIL);
     const char *accept[] = {"transfer", "accept", xid, "--district", kcode, NULL};
-    assert_int_equal(admin_at(&g, &kargil, accept), 0);
-    assert_int_equal(admin_at(&g, &kargil, accept), 1); /* not pending any more */
-    sk_ts_kill(&hub);
-    char hport[8];
-    snprintf(hport, sizeof(hport), "%u", (unsigned)hub.port);
-    const char *hargs2[] = {"--hub", "--port", hport, NULL};
-    assert_int_equal(sk_ts_start(&hub, hargs2), 0);
-    wait_state(&g, &kargil, xid, "done");
-    json_str(strstr(g.o, xid), "case_no", kno, sizeof(kno));
-    json_str(strstr(g.o, xid), "record", krec, sizeof(krec));
-    wait_state(&g, &leh, xid, "done");
+    assert_int_equal(sk_admin_at(g, kargil, accept), 0);
+    assert_int_equal(sk_admin_at(g, kargil, accept), 1); /* not pending any more */
+    sk_th_restart_hub(&h);
+    wait_state(g, kargil, xid, "done");
+    json_str(strstr(g->o, xid), "case_no", kno, sizeof(kno));
+    json_str(strstr(g->o, xid), "record", krec, sizeof(krec));
+    wait_state(g, leh, xid, "done");
 
     /* Kargil: a case of its own, with the name, the task, the note and Leh's history */
     if (strncmp(kno, "KGL-", 4) != 0)
         fail_msg("the case at Kargil has no Kargil number: %s", kno);
     const char *showk[] = {"show", kno, NULL};
-    assert_int_equal(admin_at(&g, &kargil, showk), 0);
-    HAS(g.o, k_name);
-    HAS(g.o, k_phone);
-    HAS(g.o, k_note);
-    HAS(g.o, "Visit the school with the counsellor");
-    HAS(g.o, "\"status\": \"accepted\"");
+    assert_int_equal(sk_admin_at(g, kargil, showk), 0);
+    HAS(g->o, k_name);
+    HAS(g->o, k_phone);
+    HAS(g->o, k_note);
+    HAS(g->o, "Visit the school with the counsellor");
+    HAS(g->o, "\"status\": \"accepted\"");
     const char *histk[] = {"--json", "history", krec, NULL};
-    assert_int_equal(admin_at(&g, &kargil, histk), 0);
-    if (!strstr(g.o, lehno))
-        fail_msg("Leh's case number is not in the history at Kargil: %s", g.o);
+    assert_int_equal(sk_admin_at(g, kargil, histk), 0);
+    if (!strstr(g->o, lehno))
+        fail_msg("Leh's case number is not in the history at Kargil: %s", g->o);
     /* Leh: referred to another centre */
-    assert_int_equal(admin_at(&g, &leh, showl), 0);
-    HAS(g.o, "\"status\": \"referred\"");
-    HAS(g.o, "other_osc");
-    HAS(g.o, "kargil");
+    assert_int_equal(sk_admin_at(g, leh, showl), 0);
+    HAS(g->o, "\"status\": \"referred\"");
+    HAS(g->o, "other_osc");
+    HAS(g->o, "kargil");
     /* sending a transferred case again is refused */
-    assert_int_equal(admin_at(&g, &leh, send), 1);
+    assert_int_equal(sk_admin_at(g, leh, send), 1);
 
     sk_tc_free(&dev);
-    assert_int_equal(sk_ts_stop(&leh, 10000), 0);
-    assert_int_equal(sk_ts_stop(&kargil, 10000), 0);
-    assert_int_equal(sk_ts_stop(&hub, 10000), 0);
+    sk_th_stop(&h);
     /* the audit logs name every step */
-    assert_int_equal(sk_file_contains(leh.log, "transfer_failed"), 0);
+    assert_int_equal(sk_file_contains(leh->log, "transfer_failed"), 0);
     const char *audl[] = {"audit", NULL};
-    assert_int_equal(admin_at(&g, &leh, audl), 0);
-    HAS(g.o, "transfer_send");
-    HAS(g.o, "transfer_done");
-    assert_int_equal(admin_at(&g, &kargil, audl), 0);
-    HAS(g.o, "transfer_accept");
-    HAS(g.o, "transfer_applied");
+    assert_int_equal(sk_admin_at(g, leh, audl), 0);
+    HAS(g->o, "transfer_send");
+    HAS(g->o, "transfer_done");
+    assert_int_equal(sk_admin_at(g, kargil, audl), 0);
+    HAS(g->o, "transfer_accept");
+    HAS(g->o, "transfer_applied");
     /* exactly one copy at Kargil, one (closed) at Leh */
-    assert_int_equal(count_named(&kargil, k_name), 1);
-    assert_int_equal(count_named(&leh, k_name), 1);
+    assert_int_equal(count_named(kargil, k_name), 1);
+    assert_int_equal(count_named(leh, k_name), 1);
     /* and the hub never held a readable byte of her */
     const char *needles[] = {k_name, k_phone, k_note, "Visit the school", "Phyang"};
     char where[1024] = "";
-    int hits = sk_scan_dir(hub.dir, needles, 5, where, sizeof(where));
+    int hits = sk_scan_dir(hub->dir, needles, 5, where, sizeof(where));
     if (hits != 0)
         fail_msg("identifying text on the hub: %s", where);
 
-    sk_ts_teardown(&leh);
-    sk_ts_teardown(&kargil);
-    sk_ts_teardown(&hub);
-    free(g.o);
-    free(g.e);
+    sk_th_teardown(&h);
 }
 
 SK_TEST_MAIN({

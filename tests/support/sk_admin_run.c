@@ -160,6 +160,13 @@ int sk_admin_ts(const struct sk_ts *ts, const char *data, const char *const *arg
     return rc;
 }
 
+int sk_admin_at(sk_admin_run *g, const struct sk_ts *ts, const char *const *args)
+{
+    free(g->o);
+    g->o = NULL;
+    return sk_admin_ts(ts, NULL, args, &g->o);
+}
+
 int sk_admin_json_str(const char *json, const char *key, char *out, size_t cap)
 {
     char pat[64];
