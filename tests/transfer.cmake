@@ -1,6 +1,7 @@
 # transfer: a case moved between centres through their hub (docs/REPLICATION.md, "Case
 # transfer between centres"). The sealing, the HUB_XFER / HUB_XFER_OF codec and the hub's
 # state machine, then the store's steps on real LMDB stores in temp dirs; no server process.
+# (Its tests with real processes are in integration/CMakeLists.txt.)
 if(TARGET sakhi-server) # sakhi_storage and the harness are defined with the server
   sakhi_add_test(test_xfer_seal
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_xfer_seal.c
@@ -15,14 +16,3 @@ if(TARGET sakhi-server) # sakhi_storage and the harness are defined with the ser
     TIMEOUT 60)
 endif()
 
-# A hub and two centres (Leh, Kargil) as real processes over TLS: a case with its history, a
-# task and a note moves from Leh to Kargil once both administrators approved, exactly once
-# across a SIGKILL of the hub, and nothing readable of it reaches the hub.
-if(TARGET sakhi-server AND TARGET sakhi-admin)
-  sakhi_add_test(test_hub_transfer
-    SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_hub_transfer.c
-    LIBS sakhi_testsupport sakhi_toolkit
-    LABELS integration
-    TIMEOUT 120)
-  add_dependencies(test_hub_transfer sakhi-admin)
-endif()
