@@ -295,17 +295,8 @@ static void test_review_resolved_by_staff(void **state)
     get(&id, &r);
     uint64_t base = r.version;
     sk_record_free(&r);
-    sk_change a, b;
-    sk_change_init(&a);
-    sk_change_init(&b);
-    a.id = b.id = id;
-    a.base = b.base = base;
-    a.hlc = SK_HLC_MAKE(now_ms() - 1000, 0);
-    b.hlc = SK_HLC_MAKE(now_ms() - 500, 0);
-    sk_tst_str(&a, SK_F_VILLAGE, "Hunder");
-    sk_tst_str(&b, SK_F_VILLAGE, "Sumur");
-    assert_int_equal(sk_tst_push(&g, 1, &asha, &a, now_ms()).status, SK_ACK_APPLIED);
-    assert_int_equal(sk_tst_push(&g, 2, &asha, &b, now_ms()).status, SK_ACK_MERGED);
+    sk_tst_village_conflict(&g, &asha, &id, base, "Hunder", now_ms() - 1000, "Sumur",
+                            now_ms() - 500, now_ms());
     get(&id, &r);
     assert_true(r.flags & SK_REC_REVIEW);
     sk_record_free(&r);
@@ -339,8 +330,6 @@ static void test_review_resolved_by_staff(void **state)
     sk_record_free(&r);
     assert_int_equal(sk_store_history_list(g.s, &id, count_hist, &h1), 0);
     assert_int_equal(h1.village, h0.village + 1); /* "Sumur" displaced by the resolution */
-    sk_change_free(&a);
-    sk_change_free(&b);
 }
 
 /* minor follows the age or date of birth a device pushes; a contradiction is refused. */
@@ -591,19 +580,8 @@ static void test_admin_history_and_review(void **state)
     sk_record_free(&r);
     /* assign asha2 so she may edit too? only the creator edits fields: two of asha's devices */
     (void)asha2;
-    sk_change a, b;
-    sk_change_init(&a);
-    sk_change_init(&b);
-    a.id = b.id = id;
-    a.base = b.base = base;
-    a.hlc = SK_HLC_MAKE(now_ms() - 2000, 0);
-    b.hlc = SK_HLC_MAKE(now_ms() - 1000, 0);
-    sk_tst_str(&a, SK_F_VILLAGE, "Hunder");
-    sk_tst_str(&b, SK_F_VILLAGE, "Sumur");
-    assert_int_equal(sk_tst_push(&g, 1, &asha, &a, now_ms()).status, SK_ACK_APPLIED);
-    assert_int_equal(sk_tst_push(&g, 2, &asha, &b, now_ms()).status, SK_ACK_MERGED);
-    sk_change_free(&a);
-    sk_change_free(&b);
+    sk_tst_village_conflict(&g, &asha, &id, base, "Hunder", now_ms() - 2000, "Sumur",
+                            now_ms() - 1000, now_ms());
     sk_store_close(g.s);
     g.s = NULL;
 

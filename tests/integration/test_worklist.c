@@ -194,19 +194,8 @@ static int setup(void **state)
     gx.r3 = capture(&k_asha, gx.now - DAY, SK_DISTRICT_LEH, SK_URGENCY_IMMEDIATE);
     /* two devices change the village from the same base: REVIEW */
     uint64_t base = version_of(&gx.r3);
-    sk_change a, b;
-    sk_change_init(&a);
-    sk_change_init(&b);
-    a.id = b.id = gx.r3;
-    a.base = b.base = base;
-    a.hlc = SK_HLC_MAKE(gx.now - 1000, 0);
-    b.hlc = SK_HLC_MAKE(gx.now - 500, 0);
-    sk_tst_str(&a, SK_F_VILLAGE, "Hunder");
-    sk_tst_str(&b, SK_F_VILLAGE, "Sumur");
-    assert_int_equal(sk_tst_push(&g, 1, &k_asha, &a, gx.now).status, SK_ACK_APPLIED);
-    assert_int_equal(sk_tst_push(&g, 2, &k_asha, &b, gx.now).status, SK_ACK_MERGED);
-    sk_change_free(&a);
-    sk_change_free(&b);
+    sk_tst_village_conflict(&g, &k_asha, &gx.r3, base, "Hunder", gx.now - 1000, "Sumur",
+                            gx.now - 500, gx.now);
     make_owner(&k_st1, &gx.r3, "st1");
     add_task(&k_st1, &gx.r3, "st1", gx.now + 2 * DAY, "Safety plan");
     return 0;

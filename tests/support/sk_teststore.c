@@ -93,6 +93,25 @@ sk_ack sk_tst_push(sk_tst *t, uint64_t dev, const sk_actor *who, sk_change *c, u
     return ack;
 }
 
+void sk_tst_village_conflict(sk_tst *t, const sk_actor *who, const sk_id *id, uint64_t base,
+                             const char *v1, uint64_t hlc1_ms, const char *v2, uint64_t hlc2_ms,
+                             uint64_t at_ms)
+{
+    sk_change a, b;
+    sk_change_init(&a);
+    sk_change_init(&b);
+    a.id = b.id = *id;
+    a.base = b.base = base;
+    a.hlc = SK_HLC_MAKE(hlc1_ms, 0);
+    b.hlc = SK_HLC_MAKE(hlc2_ms, 0);
+    sk_tst_str(&a, SK_F_VILLAGE, v1);
+    sk_tst_str(&b, SK_F_VILLAGE, v2);
+    assert_int_equal(sk_tst_push(t, 1, who, &a, at_ms).status, SK_ACK_APPLIED);
+    assert_int_equal(sk_tst_push(t, 2, who, &b, at_ms).status, SK_ACK_MERGED);
+    sk_change_free(&a);
+    sk_change_free(&b);
+}
+
 void sk_tst_referral(sk_change *c, uint64_t at_ms, uint32_t district)
 {
     sk_change_init(c);

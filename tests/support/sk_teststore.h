@@ -36,6 +36,13 @@ void sk_tst_bool(sk_change *c, uint32_t key, int v);
  * transaction of its own (committed); the ack. A refusal's reason is printed. */
 sk_ack sk_tst_push(sk_tst *t, uint64_t dev, const sk_actor *who, sk_change *c, uint64_t at_ms);
 
+/* Two devices (1 and 2) of who change record id's village from the same base, both pushed at
+ * at_ms: device 1 to v1 stamped hlc1_ms, applied; then device 2 to v2 stamped hlc2_ms, merged
+ * (the record flagged for REVIEW). */
+void sk_tst_village_conflict(sk_tst *t, const sk_actor *who, const sk_id *id, uint64_t base,
+                             const char *v1, uint64_t hlc1_ms, const char *v2, uint64_t hlc2_ms,
+                             uint64_t at_ms);
+
 /* A new referral c (sk_change_init'd here, a new id) captured at at_ms in district: schema,
  * created, district, block Nubra, village Diskit, taken on a home visit, name "Test Person".
  * The caller adds age and concerns, then sk_tst_referral_end. */
