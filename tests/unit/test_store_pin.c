@@ -189,6 +189,16 @@ static void expect_name(sakhi_client *c, const char *id, const char *want)
     sakhi_record_free(rec);
 }
 
+/* The store in dir opens with pin and o, shows want as the name of record id, and is closed. */
+static void opens_showing(const char *dir, const char *pin, const sakhi_options *o, const char *id,
+                          const char *want)
+{
+    sakhi_client *c = NULL;
+    assert_int_equal(sakhi_open(&c, dir, pin, o), 0);
+    expect_name(c, id, want);
+    sakhi_close(c);
+}
+
 /* What an offline attacker reads from a copied store: the wrapping of the data key. */
 typedef struct stolen {
     uint8_t salt[SK_SALT_LEN];
@@ -371,9 +381,7 @@ static void test_copied_store_without_provider(void **state)
     assert_int_equal(sakhi_open(&c, sub("phone"), "222222", &o), SAKHI_EPIN);
     assert_int_equal(sakhi_open(&c, sub("phone"), "333333", &o), SAKHI_ELOCKED);
     assert_int_equal(sakhi_open(&c, sub("phone"), GOOD_PIN, &o), SAKHI_ELOCKED);
-    assert_int_equal(sakhi_open(&c, sub("copy"), GOOD_PIN, &o), 0);
-    expect_name(c, id, CANARY_NAME);
-    sakhi_close(c);
+    opens_showing(sub("copy"), GOOD_PIN, &o, id, CANARY_NAME);
 }
 
 /* ---- the attack with a provider ------------------------------------------------------------ */
@@ -492,9 +500,7 @@ static void test_provider_added_to_existing_store(void **state)
     assert_false(guess(&after, GOOD_PIN));
     assert_int_equal(sk_file_has_bytes(sub("s/data.mdb"), before.dek, before.dekn), 0);
     assert_int_equal(sakhi_open(&c, sub("s"), GOOD_PIN, &o), SAKHI_EKEYPROVIDER);
-    assert_int_equal(sakhi_open(&c, sub("s"), GOOD_PIN, &op), 0);
-    expect_name(c, id, CANARY_NAME);
-    sakhi_close(c);
+    opens_showing(sub("s"), GOOD_PIN, &op, id, CANARY_NAME);
 }
 
 /* ---- a store of the previous library ------------------------------------------------------- */
@@ -535,9 +541,7 @@ static void test_scrypt_store_upgrades(void **state)
 
     /* reopens (Argon2id now), still counts wrong PINs, and a provider can be added later */
     assert_int_equal(sakhi_open(&c, sub("old"), "1357", &o), SAKHI_EPIN);
-    assert_int_equal(sakhi_open(&c, sub("old"), "2468", &o), 0);
-    expect_name(c, items[0].id, FIXTURE_CANARY);
-    sakhi_close(c);
+    opens_showing(sub("old"), "2468", &o, items[0].id, FIXTURE_CANARY);
 
     /* the fixture again, this time upgraded straight into a provider */
     soft_kp kp;
@@ -548,9 +552,7 @@ static void test_scrypt_store_upgrades(void **state)
     assert_int_equal(sakhi_open(&c, sub("old2"), "2468", &op), 0);
     sakhi_close(c);
     assert_int_equal(sakhi_open(&c, sub("old2"), "2468", &o), SAKHI_EKEYPROVIDER);
-    assert_int_equal(sakhi_open(&c, sub("old2"), "2468", &op), 0);
-    expect_name(c, items[0].id, FIXTURE_CANARY);
-    sakhi_close(c);
+    opens_showing(sub("old2"), "2468", &op, items[0].id, FIXTURE_CANARY);
 }
 
 SK_TEST_MAIN({
