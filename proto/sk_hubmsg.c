@@ -79,34 +79,27 @@ void sk_hub_items_begin(sk_mp *m, const sk_hub_push *p)
     sk_mp_init(m, p->items, p->items_len);
 }
 
+static int check_past(sk_mp *m)
+{
+    sk_hub_past v;
+    return sk_hub_past_next(m, &v);
+}
+
 int sk_hub_items_next(sk_mp *m, sk_hub_item *it)
 {
     uint32_t n;
     int rc;
     memset(it, 0, sizeof(*it));
-    if ((rc = sk_mp_read_array(m, &n)))
+    if ((rc = sk_mp_read_tuple(m, 2, &n)))
         return rc;
-    if (n < 2)
-        return -SK_E_BAD_VALUE;
     if ((rc = sk_mp_read_bin(m, &it->rec, &it->rec_len)))
         return rc;
     if (it->rec_len == 0 || it->rec_len > SK_HUB_MAX_REC)
         return -SK_E_TOO_LONG;
-    if ((rc = sk_mp_read_array(m, &it->npast)))
+    if ((rc = sk_mp_read_items(m, SK_HUB_MAX_PAST, check_past, &it->npast, &it->past,
+                               &it->past_len)))
         return rc;
-    if (it->npast > SK_HUB_MAX_PAST)
-        return -SK_E_TOO_LONG;
-    size_t at = sk_mp_offset(m);
-    sk_hub_past v;
-    for (uint32_t i = 0; i < it->npast; i++)
-        if ((rc = sk_hub_past_next(m, &v)))
-            return rc;
-    it->past = m->start + at;
-    it->past_len = sk_mp_offset(m) - at;
-    for (uint32_t i = 2; i < n; i++)
-        if ((rc = sk_mp_skip(m)))
-            return rc;
-    return 0;
+    return sk_mp_skip_rest(m, n, 2);
 }
 
 void sk_hub_past_begin(sk_mp *m, const sk_hub_item *it)
@@ -119,91 +112,66 @@ int sk_hub_past_next(sk_mp *m, sk_hub_past *v)
     uint32_t n;
     int rc;
     memset(v, 0, sizeof(*v));
-    if ((rc = sk_mp_read_array(m, &n)))
+    if ((rc = sk_mp_read_tuple(m, 4, &n)))
         return rc;
-    if (n < 4)
-        return -SK_E_BAD_VALUE;
     if ((rc = sk_replmsg_u32max(m, UINT32_MAX, &v->key)) || (rc = sk_mp_read_uint(m, &v->ver)) ||
         (rc = sk_mp_read_uint(m, &v->hlc)) || (rc = sk_mp_read_uint(m, &v->code)))
         return rc;
-    for (uint32_t i = 4; i < n; i++)
-        if ((rc = sk_mp_skip(m)))
-            return rc;
-    return 0;
+    return sk_mp_skip_rest(m, n, 4);
+}
+
+static int check_item(sk_mp *m)
+{
+    sk_hub_item it;
+    return sk_hub_items_next(m, &it);
+}
+
+static int push_field(sk_mp *m, uint64_t key, void *out)
+{
+    sk_hub_push *p = out;
+    switch (key) {
+    case 1: return sk_mp_read_uint(m, &p->after);
+    case 2: return sk_mp_read_uint(m, &p->upto);
+    case 3: return sk_mp_read_uint(m, &p->epoch);
+    case 4:
+        return sk_mp_read_items(m, SK_HUB_MAX_ITEMS, check_item, &p->nitems, &p->items,
+                                &p->items_len);
+    case 5: return sk_mp_read_uint(m, &p->centre_ms);
+    default: return SK_REPLMSG_UNKNOWN;
+    }
 }
 
 int sk_hub_push_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_hub_push *p)
 {
     sk_mp m;
     uint32_t n;
-    int rc = sk_replmsg_envelope(body, len, SK_MSG_HUB_PUSH, &k_hub_lim, rid, &m, &n), have = 0;
+    int rc = sk_replmsg_envelope(body, len, SK_MSG_HUB_PUSH, &k_hub_lim, rid, &m, &n);
     memset(p, 0, sizeof(*p));
-    if (rc)
+    if (rc ||
+        (rc = sk_replmsg_fields(&m, n, SK_REPLMSG_KEY(1) | SK_REPLMSG_KEY(2) | SK_REPLMSG_KEY(4),
+                                push_field, p)))
         return rc;
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        uint64_t key;
-        if ((rc = sk_mp_read_uint(&m, &key)))
-            break;
-        switch (key) {
-        case 1:
-            rc = sk_mp_read_uint(&m, &p->after);
-            have |= 1;
-            break;
-        case 2:
-            rc = sk_mp_read_uint(&m, &p->upto);
-            have |= 2;
-            break;
-        case 3: rc = sk_mp_read_uint(&m, &p->epoch); break;
-        case 4: {
-            if ((rc = sk_mp_read_array(&m, &p->nitems)))
-                break;
-            if (p->nitems > SK_HUB_MAX_ITEMS) {
-                rc = -SK_E_TOO_LONG;
-                break;
-            }
-            size_t at = sk_mp_offset(&m);
-            sk_hub_item it;
-            for (uint32_t j = 0; j < p->nitems && rc == 0; j++)
-                rc = sk_hub_items_next(&m, &it);
-            p->items = body + at;
-            p->items_len = sk_mp_offset(&m) - at;
-            have |= 4;
-            break;
-        }
-        case 5: rc = sk_mp_read_uint(&m, &p->centre_ms); break;
-        default: rc = sk_mp_skip(&m); break;
-        }
-    }
-    if (rc)
-        return rc == -SK_E_TRUNCATED ? -SK_E_BAD_FRAME : rc;
-    if (have != 7)
-        return -SK_E_MISSING_FIELD;
     return p->upto < p->after ? -SK_E_BAD_VALUE : 0;
+}
+
+static int ack_field(sk_mp *m, uint64_t key, void *out)
+{
+    sk_hub_ack *a = out;
+    switch (key) {
+    case 1: return sk_mp_read_uint(m, &a->upto);
+    case 2: return sk_replmsg_u32max(m, UINT32_MAX, &a->stored);
+    case 3: return sk_mp_read_uint(m, &a->hub_ms);
+    default: return SK_REPLMSG_UNKNOWN;
+    }
 }
 
 int sk_hub_ack_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_hub_ack *a)
 {
     sk_mp m;
     uint32_t n;
-    int rc = sk_replmsg_envelope(body, len, SK_MSG_HUB_ACK, &k_hub_lim, rid, &m, &n), have = 0;
+    int rc = sk_replmsg_envelope(body, len, SK_MSG_HUB_ACK, &k_hub_lim, rid, &m, &n);
     memset(a, 0, sizeof(*a));
     if (rc)
         return rc;
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        uint64_t key;
-        if ((rc = sk_mp_read_uint(&m, &key)))
-            break;
-        switch (key) {
-        case 1:
-            rc = sk_mp_read_uint(&m, &a->upto);
-            have |= 1;
-            break;
-        case 2: rc = sk_replmsg_u32max(&m, UINT32_MAX, &a->stored); break;
-        case 3: rc = sk_mp_read_uint(&m, &a->hub_ms); break;
-        default: rc = sk_mp_skip(&m); break;
-        }
-    }
-    if (rc)
-        return rc == -SK_E_TRUNCATED ? -SK_E_BAD_FRAME : rc;
-    return have == 1 ? 0 : -SK_E_MISSING_FIELD;
+    return sk_replmsg_fields(&m, n, SK_REPLMSG_KEY(1), ack_field, a);
 }

@@ -484,3 +484,39 @@ int sk_mp_raw(sk_mp *m, const uint8_t **out, size_t *len_out)
     *len_out = (size_t)(m->p - start);
     return 0;
 }
+
+int sk_mp_read_tuple(sk_mp *m, uint32_t min, uint32_t *count_out)
+{
+    int rc = sk_mp_read_array(m, count_out);
+    if (rc)
+        return rc;
+    return *count_out < min ? -SK_E_BAD_VALUE : 0;
+}
+
+int sk_mp_skip_rest(sk_mp *m, uint32_t n, uint32_t known)
+{
+    int rc = 0;
+    for (uint32_t i = known; i < n && !rc; i++)
+        rc = sk_mp_skip(m);
+    return rc;
+}
+
+int sk_mp_read_items(sk_mp *m, uint32_t max, int (*check)(sk_mp *m), uint32_t *count_out,
+                     const uint8_t **raw_out, size_t *len_out)
+{
+    uint32_t n;
+    int rc = sk_mp_read_array(m, &n);
+    if (rc)
+        return rc;
+    if (n > max)
+        return -SK_E_TOO_LONG;
+    size_t at = sk_mp_offset(m);
+    for (uint32_t i = 0; i < n && rc == 0; i++)
+        rc = check(m);
+    if (rc)
+        return rc;
+    *count_out = n;
+    *raw_out = m->start + at;
+    *len_out = sk_mp_offset(m) - at;
+    return 0;
+}

@@ -83,6 +83,17 @@ int sk_mp_read_map(sk_mp *m, uint32_t *count_out);
 int sk_mp_skip(sk_mp *m);
 /* Skip one value and return its raw encoded bytes (pointer into the input). */
 int sk_mp_raw(sk_mp *m, const uint8_t **out, size_t *len_out);
+/* An array of at least min elements (a tuple a newer peer may extend): -SK_E_BAD_VALUE when
+ * shorter, returned without being recorded on the cursor. */
+int sk_mp_read_tuple(sk_mp *m, uint32_t min, uint32_t *count_out);
+/* Skip the elements of an n-element array past the first `known` (a newer peer's additions). */
+int sk_mp_skip_rest(sk_mp *m, uint32_t n, uint32_t known);
+/* An array of at most max items kept in place: check reads one item and says whether it is
+ * well formed. On success *count_out is the count and [*raw_out, *raw_out + *len_out) the
+ * items' bytes inside the input. -SK_E_TOO_LONG past max (not recorded on the cursor), or the
+ * first error of check. */
+int sk_mp_read_items(sk_mp *m, uint32_t max, int (*check)(sk_mp *m), uint32_t *count_out,
+                     const uint8_t **raw_out, size_t *len_out);
 /* Record an error on the cursor (used by decoders for semantic errors); returns code. */
 int sk_mp_fail(sk_mp *m, int code);
 

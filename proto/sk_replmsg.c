@@ -178,99 +178,94 @@ static int rd_u32max(sk_mp *m, uint64_t max, uint32_t *out)
     return sk_replmsg_u32max(m, max, out);
 }
 
+int sk_replmsg_fields(sk_mp *m, uint32_t npairs, uint64_t required, sk_replmsg_field_fn field,
+                      void *out)
+{
+    uint64_t seen = 0;
+    int rc = 0;
+    for (uint32_t i = 0; i < npairs && rc == 0; i++) {
+        uint64_t key;
+        if ((rc = sk_mp_read_uint(m, &key)))
+            break;
+        rc = field(m, key, out);
+        if (rc == SK_REPLMSG_UNKNOWN)
+            rc = sk_mp_skip(m);
+        else if (key < 64)
+            seen |= SK_REPLMSG_KEY(key);
+    }
+    if (rc)
+        return rc == -SK_E_TRUNCATED ? -SK_E_BAD_FRAME : rc;
+    return (seen & required) == required ? 0 : -SK_E_MISSING_FIELD;
+}
+
+/* A snapshot key: bin of at most SK_REPL_MAX_KEY bytes. */
+static int rd_snap_key(sk_mp *m, const uint8_t **key, uint32_t *klen)
+{
+    int rc = sk_mp_read_bin(m, key, klen);
+    if (rc == 0 && *klen > SK_REPL_MAX_KEY)
+        rc = -SK_E_TOO_LONG;
+    return rc;
+}
+
+static int pull_field(sk_mp *m, uint64_t key, void *out)
+{
+    sk_repl_pull *p = out;
+    switch (key) {
+    case 1: return sk_mp_read_uint(m, &p->seq);
+    case 2: return rd_u32max(m, UINT32_MAX, &p->idx);
+    case 3: return rd_u32max(m, 255, &p->snap_db);
+    case 4: return rd_snap_key(m, &p->snap_key, &p->snap_klen);
+    case 5: return rd_u32max(m, UINT32_MAX, &p->max_bytes);
+    case 6: return rd_u32max(m, SK_REPL_MAX_WAIT_MS, &p->wait_ms);
+    case 7: return sk_mp_read_uint(m, &p->epoch);
+    default: return SK_REPLMSG_UNKNOWN;
+    }
+}
+
 int sk_repl_pull_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_repl_pull *p)
 {
     sk_mp m;
     uint32_t n;
-    int rc = envelope(body, len, SK_MSG_REPL_PULL, rid, &m, &n), have = 0;
+    int rc = envelope(body, len, SK_MSG_REPL_PULL, rid, &m, &n);
     memset(p, 0, sizeof(*p));
     if (rc)
         return rc;
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        uint64_t key;
-        if ((rc = sk_mp_read_uint(&m, &key)))
-            break;
-        switch (key) {
-        case 1:
-            rc = sk_mp_read_uint(&m, &p->seq);
-            have |= 1;
-            break;
-        case 2:
-            rc = rd_u32max(&m, UINT32_MAX, &p->idx);
-            have |= 2;
-            break;
-        case 3: rc = rd_u32max(&m, 255, &p->snap_db); break;
-        case 4:
-            rc = sk_mp_read_bin(&m, &p->snap_key, &p->snap_klen);
-            if (rc == 0 && p->snap_klen > SK_REPL_MAX_KEY)
-                rc = -SK_E_TOO_LONG;
-            break;
-        case 5: rc = rd_u32max(&m, UINT32_MAX, &p->max_bytes); break;
-        case 6: rc = rd_u32max(&m, SK_REPL_MAX_WAIT_MS, &p->wait_ms); break;
-        case 7: rc = sk_mp_read_uint(&m, &p->epoch); break;
-        default: rc = sk_mp_skip(&m); break;
-        }
+    return sk_replmsg_fields(&m, n, SK_REPLMSG_KEY(1) | SK_REPLMSG_KEY(2), pull_field, p);
+}
+
+static int check_op(sk_mp *m)
+{
+    sk_replop op;
+    return sk_repl_ops_next(m, &op);
+}
+
+static int data_field(sk_mp *m, uint64_t key, void *out)
+{
+    sk_repl_data *d = out;
+    switch (key) {
+    case 1: return sk_mp_read_uint(m, &d->head);
+    case 2: return sk_mp_read_uint(m, &d->epoch);
+    case 3: return sk_mp_read_items(m, SK_REPL_MAX_OPS, check_op, &d->nops, &d->ops, &d->ops_len);
+    case 4: return rd_u32max(m, 255, &d->snap_db);
+    case 5: return rd_snap_key(m, &d->snap_key, &d->snap_klen);
+    case 6: return sk_mp_read_uint(m, &d->snap_seq);
+    case 7: return sk_mp_read_uint(m, &d->primary_ms);
+    case 8: return rd_u32max(m, 1, &d->sync);
+    case 9: return rd_u32max(m, 1, &d->whole);
+    default: return SK_REPLMSG_UNKNOWN;
     }
-    if (rc)
-        return rc == -SK_E_TRUNCATED ? -SK_E_BAD_FRAME : rc;
-    return have == 3 ? 0 : -SK_E_MISSING_FIELD;
 }
 
 int sk_repl_data_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_repl_data *d)
 {
     sk_mp m;
     uint32_t n;
-    int rc = envelope(body, len, SK_MSG_REPL_DATA, rid, &m, &n), have = 0;
+    int rc = envelope(body, len, SK_MSG_REPL_DATA, rid, &m, &n);
     memset(d, 0, sizeof(*d));
     if (rc)
         return rc;
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        uint64_t key;
-        if ((rc = sk_mp_read_uint(&m, &key)))
-            break;
-        switch (key) {
-        case 1:
-            rc = sk_mp_read_uint(&m, &d->head);
-            have |= 1;
-            break;
-        case 2:
-            rc = sk_mp_read_uint(&m, &d->epoch);
-            have |= 2;
-            break;
-        case 3: {
-            size_t at = sk_mp_offset(&m);
-            if ((rc = sk_mp_read_array(&m, &d->nops)))
-                break;
-            if (d->nops > SK_REPL_MAX_OPS) {
-                rc = -SK_E_TOO_LONG;
-                break;
-            }
-            size_t ops_at = sk_mp_offset(&m);
-            (void)at;
-            sk_replop op;
-            for (uint32_t j = 0; j < d->nops && rc == 0; j++)
-                rc = sk_repl_ops_next(&m, &op);
-            d->ops = body + ops_at;
-            d->ops_len = sk_mp_offset(&m) - ops_at;
-            have |= 4;
-            break;
-        }
-        case 4: rc = rd_u32max(&m, 255, &d->snap_db); break;
-        case 5:
-            rc = sk_mp_read_bin(&m, &d->snap_key, &d->snap_klen);
-            if (rc == 0 && d->snap_klen > SK_REPL_MAX_KEY)
-                rc = -SK_E_TOO_LONG;
-            break;
-        case 6: rc = sk_mp_read_uint(&m, &d->snap_seq); break;
-        case 7: rc = sk_mp_read_uint(&m, &d->primary_ms); break;
-        case 8: rc = rd_u32max(&m, 1, &d->sync); break;
-        case 9: rc = rd_u32max(&m, 1, &d->whole); break;
-        default: rc = sk_mp_skip(&m); break;
-        }
-    }
-    if (rc)
-        return rc == -SK_E_TRUNCATED ? -SK_E_BAD_FRAME : rc;
-    return have == 7 ? 0 : -SK_E_MISSING_FIELD;
+    return sk_replmsg_fields(&m, n, SK_REPLMSG_KEY(1) | SK_REPLMSG_KEY(2) | SK_REPLMSG_KEY(3),
+                             data_field, d);
 }
 
 void sk_repl_ops_begin(sk_mp *m, const sk_repl_data *d)
@@ -283,10 +278,8 @@ int sk_repl_ops_next(sk_mp *m, sk_replop *op)
     uint32_t n;
     int rc;
     memset(op, 0, sizeof(*op));
-    if ((rc = sk_mp_read_array(m, &n)))
+    if ((rc = sk_mp_read_tuple(m, 6, &n)))
         return rc;
-    if (n < 6)
-        return -SK_E_BAD_VALUE;
     if ((rc = sk_mp_read_uint(m, &op->seq)) || (rc = rd_u32max(m, UINT32_MAX, &op->idx)) ||
         (rc = rd_u32max(m, 3, &op->kind)) || (rc = rd_u32max(m, 255, &op->db)) ||
         (rc = sk_mp_read_bin(m, &op->key, &op->klen)))
@@ -304,8 +297,5 @@ int sk_repl_ops_next(sk_mp *m, sk_replop *op)
         if (op->vlen > SK_REPL_MAX_VAL)
             return -SK_E_TOO_LONG;
     }
-    for (uint32_t i = 6; i < n; i++)
-        if ((rc = sk_mp_skip(m)))
-            return rc;
-    return 0;
+    return sk_mp_skip_rest(m, n, 6);
 }

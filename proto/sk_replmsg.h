@@ -81,4 +81,14 @@ int sk_replmsg_envelope(const uint8_t *body, size_t len, uint32_t type, const sk
                         uint32_t *rid, sk_mp *m, uint32_t *npairs);
 int sk_replmsg_u32max(sk_mp *m, uint64_t max, uint32_t *out);
 
+/* The body map's npairs keyed fields, after sk_replmsg_envelope: field reads the value of a key
+ * it knows into out and returns 0, returns SK_REPLMSG_UNKNOWN for a key it does not know (the
+ * value is skipped), or a negative code. Then -SK_E_MISSING_FIELD unless every key whose bit
+ * (1 << key) is in required was read. A value cut short is -SK_E_BAD_FRAME. */
+#define SK_REPLMSG_UNKNOWN 1
+#define SK_REPLMSG_KEY(k) (1ull << (k))
+typedef int (*sk_replmsg_field_fn)(sk_mp *m, uint64_t key, void *out);
+int sk_replmsg_fields(sk_mp *m, uint32_t npairs, uint64_t required, sk_replmsg_field_fn field,
+                      void *out);
+
 #endif

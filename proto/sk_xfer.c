@@ -230,35 +230,27 @@ static int read_centre(sk_mp *m, char out[SK_MAX_NAME + 1])
     return 0;
 }
 
+static int req_field(sk_mp *m, uint64_t key, void *out)
+{
+    sk_xfer_req *r = out;
+    switch (key) {
+    case 1: return sk_replmsg_u32max(m, SK_XFER_OP_MAX, &r->op);
+    case 2: r->has_id = 1; return sk_mp_read_bin_exact(m, r->id, SK_XFER_ID_LEN);
+    case 3: return read_centre(m, r->to);
+    case 4: r->has_key = 1; return sk_mp_read_bin_exact(m, r->key, SK_XFER_KEY_LEN);
+    case 5: return sk_mp_read_bin(m, &r->sealed, &r->sealed_len);
+    default: return SK_REPLMSG_UNKNOWN;
+    }
+}
+
 int sk_xfer_req_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_xfer_req *r)
 {
     sk_mp m;
     uint32_t n;
     int rc = sk_replmsg_envelope(body, len, SK_MSG_HUB_XFER, &k_xfer_lim, rid, &m, &n);
     memset(r, 0, sizeof(*r));
-    if (rc)
+    if (rc || (rc = sk_replmsg_fields(&m, n, 0, req_field, r)))
         return rc;
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        uint64_t key;
-        if ((rc = sk_mp_read_uint(&m, &key)))
-            break;
-        switch (key) {
-        case 1: rc = sk_replmsg_u32max(&m, SK_XFER_OP_MAX, &r->op); break;
-        case 2:
-            rc = sk_mp_read_bin_exact(&m, r->id, SK_XFER_ID_LEN);
-            r->has_id = 1;
-            break;
-        case 3: rc = read_centre(&m, r->to); break;
-        case 4:
-            rc = sk_mp_read_bin_exact(&m, r->key, SK_XFER_KEY_LEN);
-            r->has_key = 1;
-            break;
-        case 5: rc = sk_mp_read_bin(&m, &r->sealed, &r->sealed_len); break;
-        default: rc = sk_mp_skip(&m); break;
-        }
-    }
-    if (rc)
-        return rc == -SK_E_TRUNCATED ? -SK_E_BAD_FRAME : rc;
     if (r->op == 0)
         return -SK_E_MISSING_FIELD;
     return req_complete(r);
@@ -308,10 +300,8 @@ int sk_xfer_items_next(sk_mp *m, sk_xfer_item *it)
     const uint8_t *k;
     int rc;
     memset(it, 0, sizeof(*it));
-    if ((rc = sk_mp_read_array(m, &n)))
+    if ((rc = sk_mp_read_tuple(m, 6, &n)))
         return rc;
-    if (n < 6)
-        return -SK_E_BAD_VALUE;
     if ((rc = sk_mp_read_bin_exact(m, it->id, SK_XFER_ID_LEN)) || (rc = read_centre(m, it->from)) ||
         (rc = read_centre(m, it->to)) ||
         (rc = sk_replmsg_u32max(m, SK_XFER_STATE_MAX, &it->state)) ||
@@ -324,45 +314,32 @@ int sk_xfer_items_next(sk_mp *m, sk_xfer_item *it)
         memcpy(it->key, k, SK_XFER_KEY_LEN);
         it->has_key = 1;
     }
-    for (uint32_t i = 6; i < n; i++)
-        if ((rc = sk_mp_skip(m)))
-            return rc;
-    return 0;
+    return sk_mp_skip_rest(m, n, 6);
+}
+
+static int check_item(sk_mp *m)
+{
+    sk_xfer_item it;
+    return sk_xfer_items_next(m, &it);
+}
+
+static int of_field(sk_mp *m, uint64_t key, void *out)
+{
+    sk_xfer_of *o = out;
+    if (key != 1)
+        return SK_REPLMSG_UNKNOWN;
+    return sk_mp_read_items(m, SK_XFER_MAX_ITEMS, check_item, &o->nitems, &o->items, &o->items_len);
 }
 
 int sk_xfer_of_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_xfer_of *o)
 {
     sk_mp m;
     uint32_t n;
-    int rc = sk_replmsg_envelope(body, len, SK_MSG_HUB_XFER_OF, &k_xfer_lim, rid, &m, &n), have = 0;
+    int rc = sk_replmsg_envelope(body, len, SK_MSG_HUB_XFER_OF, &k_xfer_lim, rid, &m, &n);
     memset(o, 0, sizeof(*o));
     if (rc)
         return rc;
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        uint64_t key;
-        if ((rc = sk_mp_read_uint(&m, &key)))
-            break;
-        if (key != 1) {
-            rc = sk_mp_skip(&m);
-            continue;
-        }
-        if ((rc = sk_mp_read_array(&m, &o->nitems)))
-            break;
-        if (o->nitems > SK_XFER_MAX_ITEMS) {
-            rc = -SK_E_TOO_LONG;
-            break;
-        }
-        size_t at = sk_mp_offset(&m);
-        sk_xfer_item it;
-        for (uint32_t j = 0; j < o->nitems && rc == 0; j++)
-            rc = sk_xfer_items_next(&m, &it);
-        o->items = body + at;
-        o->items_len = sk_mp_offset(&m) - at;
-        have = 1;
-    }
-    if (rc)
-        return rc == -SK_E_TRUNCATED ? -SK_E_BAD_FRAME : rc;
-    return have ? 0 : -SK_E_MISSING_FIELD;
+    return sk_replmsg_fields(&m, n, SK_REPLMSG_KEY(1), of_field, o);
 }
 
 /* ---- sealing --------------------------------------------------------------------------------- */
@@ -577,19 +554,14 @@ int sk_xfer_past_next(sk_mp *m, sk_xfer_past *v)
     uint32_t n;
     int rc;
     memset(v, 0, sizeof(*v));
-    if ((rc = sk_mp_read_array(m, &n)))
+    if ((rc = sk_mp_read_tuple(m, 4, &n)))
         return rc;
-    if (n < 4)
-        return -SK_E_BAD_VALUE;
     if ((rc = sk_replmsg_u32max(m, UINT32_MAX, &v->key)) || (rc = sk_mp_read_uint(m, &v->hlc)) ||
         (rc = sk_mp_read_uint(m, &v->ver)) || (rc = sk_mp_read_bin(m, &v->val, &v->len)))
         return rc;
     if (v->key == 0 || (v->len && sk_mp_check(v->val, v->len, &sk_mp_default_limits)))
         return -SK_E_BAD_VALUE;
-    for (uint32_t i = 4; i < n; i++)
-        if ((rc = sk_mp_skip(m)))
-            return rc;
-    return 0;
+    return sk_mp_skip_rest(m, n, 4);
 }
 
 static int read_text(sk_mp *m, char *out, size_t cap)
@@ -606,49 +578,39 @@ static int read_text(sk_mp *m, char *out, size_t cap)
     return 0;
 }
 
+static int check_past(sk_mp *m)
+{
+    sk_xfer_past v;
+    return sk_xfer_past_next(m, &v);
+}
+
+static int payload_field(sk_mp *m, uint64_t key, void *out)
+{
+    sk_xfer_payload *pl = out;
+    int rc;
+    switch (key) {
+    case 1:
+        rc = sk_mp_read_bin(m, &pl->rec, &pl->rec_len);
+        return rc == 0 && pl->rec_len == 0 ? -SK_E_BAD_VALUE : rc;
+    case 2:
+        return sk_mp_read_items(m, SK_XFER_MAX_HISTORY, check_past, &pl->npast, &pl->past,
+                                &pl->past_len);
+    case 3: return read_text(m, pl->case_no, sizeof(pl->case_no));
+    case 4: return read_text(m, pl->reason, sizeof(pl->reason));
+    default: return SK_REPLMSG_UNKNOWN;
+    }
+}
+
 int sk_xfer_payload_decode(const uint8_t *p, size_t len, sk_xfer_payload *out)
 {
     sk_mp m;
     uint32_t n;
-    int rc, have = 0;
+    int rc;
     memset(out, 0, sizeof(*out));
     if ((rc = sk_mp_check(p, len, &k_xfer_lim)))
         return rc;
     sk_mp_init(&m, p, len);
     if ((rc = sk_mp_read_map(&m, &n)))
         return rc;
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        uint64_t key;
-        if ((rc = sk_mp_read_uint(&m, &key)))
-            break;
-        switch (key) {
-        case 1:
-            rc = sk_mp_read_bin(&m, &out->rec, &out->rec_len);
-            if (rc == 0 && out->rec_len == 0)
-                rc = -SK_E_BAD_VALUE;
-            have |= 1;
-            break;
-        case 2: {
-            if ((rc = sk_mp_read_array(&m, &out->npast)))
-                break;
-            if (out->npast > SK_XFER_MAX_HISTORY) {
-                rc = -SK_E_TOO_LONG;
-                break;
-            }
-            size_t at = sk_mp_offset(&m);
-            sk_xfer_past v;
-            for (uint32_t j = 0; j < out->npast && rc == 0; j++)
-                rc = sk_xfer_past_next(&m, &v);
-            out->past = p + at;
-            out->past_len = sk_mp_offset(&m) - at;
-            break;
-        }
-        case 3: rc = read_text(&m, out->case_no, sizeof(out->case_no)); break;
-        case 4: rc = read_text(&m, out->reason, sizeof(out->reason)); break;
-        default: rc = sk_mp_skip(&m); break;
-        }
-    }
-    if (rc)
-        return rc == -SK_E_TRUNCATED ? -SK_E_BAD_FRAME : rc;
-    return have ? 0 : -SK_E_MISSING_FIELD;
+    return sk_replmsg_fields(&m, n, SK_REPLMSG_KEY(1), payload_field, out);
 }

@@ -448,6 +448,51 @@ static void test_reader_type_errors(void **state)
 }
 
 /* The validator agrees with msgpack-c's own packer output (what every encoder here uses). */
+/* An item of the array below: a uint up to 9. */
+static int check_small(sk_mp *m)
+{
+    uint64_t v;
+    return sk_mp_read_uint_max(m, 9, &v);
+}
+
+static void test_tuples_and_items(void **state)
+{
+    (void)state;
+    /* [[1, 2, 3], [4, 5, 6, 7]]: tuples of at least 3, the rest skipped; then items */
+    static const uint8_t t[] = {0x92, 0x93, 0x01, 0x02, 0x03, 0x94, 0x04, 0x05, 0x06, 0x07};
+    sk_mp m;
+    uint32_t n, k;
+    uint64_t v;
+    sk_mp_init(&m, t, sizeof(t));
+    assert_int_equal(sk_mp_read_array(&m, &n), 0);
+    assert_int_equal(sk_mp_read_tuple(&m, 3, &k), 0);
+    assert_int_equal(k, 3);
+    assert_int_equal(sk_mp_skip_rest(&m, k, 0), 0);
+    assert_int_equal(sk_mp_read_tuple(&m, 3, &k), 0);
+    assert_int_equal(k, 4);
+    assert_int_equal(sk_mp_read_uint(&m, &v), 0);
+    assert_int_equal(v, 4);
+    assert_int_equal(sk_mp_skip_rest(&m, k, 1), 0);
+    assert_true(sk_mp_at_end(&m));
+
+    sk_mp_init(&m, t + 5, sizeof(t) - 5);
+    assert_int_equal(sk_mp_read_tuple(&m, 5, &k), -SK_E_BAD_VALUE);
+
+    const uint8_t *raw = NULL;
+    size_t len = 0;
+    sk_mp_init(&m, t + 5, sizeof(t) - 5);
+    assert_int_equal(sk_mp_read_items(&m, 4, check_small, &n, &raw, &len), 0);
+    assert_int_equal(n, 4);
+    assert_ptr_equal(raw, t + 6);
+    assert_int_equal(len, 4);
+    assert_true(sk_mp_at_end(&m));
+    sk_mp_init(&m, t + 5, sizeof(t) - 5);
+    assert_int_equal(sk_mp_read_items(&m, 3, check_small, &n, &raw, &len), -SK_E_TOO_LONG);
+    static const uint8_t big[] = {0x92, 0x01, 0x0a}; /* [1, 10]: 10 fails the item check */
+    sk_mp_init(&m, big, sizeof(big));
+    assert_int_equal(sk_mp_read_items(&m, 4, check_small, &n, &raw, &len), -SK_E_BAD_VALUE);
+}
+
 static void test_packer_output_valid(void **state)
 {
     (void)state;
@@ -480,5 +525,6 @@ SK_TEST_MAIN({
     cmocka_unit_test(test_reader_scalars),
     cmocka_unit_test(test_read_cstr),
     cmocka_unit_test(test_reader_type_errors),
+    cmocka_unit_test(test_tuples_and_items),
     cmocka_unit_test(test_packer_output_valid),
 })
