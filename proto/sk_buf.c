@@ -146,3 +146,15 @@ int sk_pack_bin(msgpack_packer *pk, const void *p, size_t n)
         return -1;
     return msgpack_pack_bin_body(pk, p, n);
 }
+
+void sk_pack_kv_uint(msgpack_packer *pk, uint32_t key, uint64_t v)
+{
+    msgpack_pack_uint32(pk, key);
+    msgpack_pack_uint64(pk, v);
+}
+
+void sk_pack_opt_uint(msgpack_packer *pk, uint32_t key, uint64_t v)
+{
+    if (v)
+        sk_pack_kv_uint(pk, key, v);
+}

@@ -31,46 +31,31 @@ int sk_hub_push_encode(sk_buf *out, uint32_t rid, const sk_hub_push *p)
     size_t start, len0 = out->len;
     if (p->upto < p->after || p->nitems > SK_HUB_MAX_ITEMS || (p->items_len && !p->items))
         return -SK_E_BAD_VALUE;
-    if (sk_replmsg_frame_begin(out, &start))
-        return -SK_E_NOMEM;
     msgpack_packer pk;
-    sk_packer_init(&pk, out);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint32(&pk, SK_MSG_HUB_PUSH);
-    msgpack_pack_uint32(&pk, rid);
+    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_HUB_PUSH, rid, &start))
+        return -SK_E_NOMEM;
     msgpack_pack_map(&pk, 5);
-    msgpack_pack_uint32(&pk, 1);
-    msgpack_pack_uint64(&pk, p->after);
-    msgpack_pack_uint32(&pk, 2);
-    msgpack_pack_uint64(&pk, p->upto);
-    msgpack_pack_uint32(&pk, 3);
-    msgpack_pack_uint64(&pk, p->epoch);
+    sk_pack_kv_uint(&pk, 1, p->after);
+    sk_pack_kv_uint(&pk, 2, p->upto);
+    sk_pack_kv_uint(&pk, 3, p->epoch);
     msgpack_pack_uint32(&pk, 4);
     msgpack_pack_array(&pk, p->nitems);
     if (p->items_len)
         sk_buf_append(out, p->items, p->items_len);
-    msgpack_pack_uint32(&pk, 5);
-    msgpack_pack_uint64(&pk, p->centre_ms);
+    sk_pack_kv_uint(&pk, 5, p->centre_ms);
     return sk_replmsg_frame_end(out, start, len0);
 }
 
 int sk_hub_ack_encode(sk_buf *out, uint32_t rid, const sk_hub_ack *a)
 {
     size_t start, len0 = out->len;
-    if (sk_replmsg_frame_begin(out, &start))
-        return -SK_E_NOMEM;
     msgpack_packer pk;
-    sk_packer_init(&pk, out);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint32(&pk, SK_MSG_HUB_ACK);
-    msgpack_pack_uint32(&pk, rid);
+    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_HUB_ACK, rid, &start))
+        return -SK_E_NOMEM;
     msgpack_pack_map(&pk, 3);
-    msgpack_pack_uint32(&pk, 1);
-    msgpack_pack_uint64(&pk, a->upto);
-    msgpack_pack_uint32(&pk, 2);
-    msgpack_pack_uint32(&pk, a->stored);
-    msgpack_pack_uint32(&pk, 3);
-    msgpack_pack_uint64(&pk, a->hub_ms);
+    sk_pack_kv_uint(&pk, 1, a->upto);
+    sk_pack_kv_uint(&pk, 2, a->stored);
+    sk_pack_kv_uint(&pk, 3, a->hub_ms);
     return sk_replmsg_frame_end(out, start, len0);
 }
 

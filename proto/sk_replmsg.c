@@ -10,11 +10,18 @@
 #include <string.h>
 
 /* Frame: the 4-byte header is written once the body's length is known. */
-int sk_replmsg_frame_begin(sk_buf *out, size_t *start)
+int sk_replmsg_frame_begin(sk_buf *out, msgpack_packer *pk, uint32_t type, uint32_t rid,
+                           size_t *start)
 {
     static const uint8_t hdr[SK_FRAME_HDR];
     *start = out->len;
-    return sk_buf_append(out, hdr, sizeof(hdr));
+    if (sk_buf_append(out, hdr, sizeof(hdr)))
+        return -SK_E_NOMEM;
+    sk_packer_init(pk, out);
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_uint32(pk, type);
+    msgpack_pack_uint32(pk, rid);
+    return 0;
 }
 
 int sk_replmsg_frame_end(sk_buf *out, size_t start, size_t len0)
@@ -34,40 +41,22 @@ int sk_repl_pull_encode(sk_buf *out, uint32_t rid, const sk_repl_pull *p)
     if (p->snap_db > 255 || p->snap_klen > SK_REPL_MAX_KEY || p->wait_ms > SK_REPL_MAX_WAIT_MS ||
         (p->snap_klen && !p->snap_key))
         return -SK_E_BAD_VALUE;
-    if (sk_replmsg_frame_begin(out, &start))
-        return -SK_E_NOMEM;
     msgpack_packer pk;
-    sk_packer_init(&pk, out);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint32(&pk, SK_MSG_REPL_PULL);
-    msgpack_pack_uint32(&pk, rid);
+    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_REPL_PULL, rid, &start))
+        return -SK_E_NOMEM;
     uint32_t n = 2 + (p->snap_db ? 1 : 0) + (p->snap_key ? 1 : 0) + (p->max_bytes ? 1 : 0) +
                  (p->wait_ms ? 1 : 0) + (p->epoch ? 1 : 0);
     msgpack_pack_map(&pk, n);
-    msgpack_pack_uint32(&pk, 1);
-    msgpack_pack_uint64(&pk, p->seq);
-    msgpack_pack_uint32(&pk, 2);
-    msgpack_pack_uint32(&pk, p->idx);
-    if (p->snap_db) {
-        msgpack_pack_uint32(&pk, 3);
-        msgpack_pack_uint32(&pk, p->snap_db);
-    }
+    sk_pack_kv_uint(&pk, 1, p->seq);
+    sk_pack_kv_uint(&pk, 2, p->idx);
+    sk_pack_opt_uint(&pk, 3, p->snap_db);
     if (p->snap_key) {
         msgpack_pack_uint32(&pk, 4);
         sk_pack_bin(&pk, p->snap_key, p->snap_klen);
     }
-    if (p->max_bytes) {
-        msgpack_pack_uint32(&pk, 5);
-        msgpack_pack_uint32(&pk, p->max_bytes);
-    }
-    if (p->wait_ms) {
-        msgpack_pack_uint32(&pk, 6);
-        msgpack_pack_uint32(&pk, p->wait_ms);
-    }
-    if (p->epoch) {
-        msgpack_pack_uint32(&pk, 7);
-        msgpack_pack_uint64(&pk, p->epoch);
-    }
+    sk_pack_opt_uint(&pk, 5, p->max_bytes);
+    sk_pack_opt_uint(&pk, 6, p->wait_ms);
+    sk_pack_opt_uint(&pk, 7, p->epoch);
     return sk_replmsg_frame_end(out, start, len0);
 }
 
@@ -91,46 +80,27 @@ int sk_repl_data_encode(sk_buf *out, uint32_t rid, const sk_repl_data *d)
     if (d->snap_db > 255 || d->sync > 1 || d->whole > 1 || d->snap_klen > SK_REPL_MAX_KEY ||
         d->nops > SK_REPL_MAX_OPS || (d->snap_klen && !d->snap_key) || (d->ops_len && !d->ops))
         return -SK_E_BAD_VALUE;
-    if (sk_replmsg_frame_begin(out, &start))
-        return -SK_E_NOMEM;
     msgpack_packer pk;
-    sk_packer_init(&pk, out);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint32(&pk, SK_MSG_REPL_DATA);
-    msgpack_pack_uint32(&pk, rid);
+    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_REPL_DATA, rid, &start))
+        return -SK_E_NOMEM;
     uint32_t n = 4 + (d->snap_db ? 1 : 0) + (d->snap_key ? 1 : 0) + (d->snap_seq ? 1 : 0) +
                  (d->sync ? 1 : 0) + (d->whole ? 1 : 0);
     msgpack_pack_map(&pk, n);
-    msgpack_pack_uint32(&pk, 1);
-    msgpack_pack_uint64(&pk, d->head);
-    msgpack_pack_uint32(&pk, 2);
-    msgpack_pack_uint64(&pk, d->epoch);
+    sk_pack_kv_uint(&pk, 1, d->head);
+    sk_pack_kv_uint(&pk, 2, d->epoch);
     msgpack_pack_uint32(&pk, 3);
     msgpack_pack_array(&pk, d->nops);
     if (d->ops_len)
         sk_buf_append(out, d->ops, d->ops_len);
-    if (d->snap_db) {
-        msgpack_pack_uint32(&pk, 4);
-        msgpack_pack_uint32(&pk, d->snap_db);
-    }
+    sk_pack_opt_uint(&pk, 4, d->snap_db);
     if (d->snap_key) {
         msgpack_pack_uint32(&pk, 5);
         sk_pack_bin(&pk, d->snap_key, d->snap_klen);
     }
-    if (d->snap_seq) {
-        msgpack_pack_uint32(&pk, 6);
-        msgpack_pack_uint64(&pk, d->snap_seq);
-    }
-    msgpack_pack_uint32(&pk, 7);
-    msgpack_pack_uint64(&pk, d->primary_ms);
-    if (d->sync) {
-        msgpack_pack_uint32(&pk, 8);
-        msgpack_pack_uint32(&pk, d->sync);
-    }
-    if (d->whole) {
-        msgpack_pack_uint32(&pk, 9);
-        msgpack_pack_uint32(&pk, d->whole);
-    }
+    sk_pack_opt_uint(&pk, 6, d->snap_seq);
+    sk_pack_kv_uint(&pk, 7, d->primary_ms);
+    sk_pack_opt_uint(&pk, 8, d->sync);
+    sk_pack_opt_uint(&pk, 9, d->whole);
     return sk_replmsg_frame_end(out, start, len0);
 }
 

@@ -71,11 +71,13 @@ void sk_repl_ops_begin(sk_mp *m, const sk_repl_data *d);
 int sk_repl_ops_next(sk_mp *m, sk_replop *op);
 
 /* Shared with the other codecs of messages sk_msg_decode leaves alone (sk_hubmsg.h). A frame:
- * begin writes a placeholder header, end fills it in once the body's length is known (or
- * drops what was appended since len0 on failure). The envelope checks the whole body against
- * lim, reads type and rid (filled whenever read), and leaves m at the body map's pair count:
- * -SK_E_UNKNOWN_TYPE for another type. u32max reads a uint no greater than max. */
-int sk_replmsg_frame_begin(sk_buf *out, size_t *start);
+ * begin writes a placeholder header and the envelope's type and rid, and sets pk up to pack the
+ * body map after them (0 or -SK_E_NOMEM); end fills the header in once the body's length is
+ * known (or drops what was appended since len0 on failure). The envelope checks the whole body
+ * against lim, reads type and rid (filled whenever read), and leaves m at the body map's pair
+ * count: -SK_E_UNKNOWN_TYPE for another type. u32max reads a uint no greater than max. */
+int sk_replmsg_frame_begin(sk_buf *out, msgpack_packer *pk, uint32_t type, uint32_t rid,
+                           size_t *start);
 int sk_replmsg_frame_end(sk_buf *out, size_t start, size_t len0);
 int sk_replmsg_envelope(const uint8_t *body, size_t len, uint32_t type, const sk_mp_limits *lim,
                         uint32_t *rid, sk_mp *m, uint32_t *npairs);

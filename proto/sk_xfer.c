@@ -184,18 +184,13 @@ int sk_xfer_req_encode(sk_buf *out, uint32_t rid, const sk_xfer_req *r)
         return rc == -SK_E_TOO_LONG ? rc : -SK_E_BAD_VALUE;
     if (r->to[0] && !sk_xfer_centre_name_ok(r->to, strlen(r->to)))
         return -SK_E_BAD_VALUE;
-    if (sk_replmsg_frame_begin(out, &start))
-        return -SK_E_NOMEM;
     msgpack_packer pk;
-    sk_packer_init(&pk, out);
+    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_HUB_XFER, rid, &start))
+        return -SK_E_NOMEM;
     uint32_t n = 1 + (r->has_id ? 1u : 0u) + (r->to[0] ? 1u : 0u) + (r->has_key ? 1u : 0u) +
                  (r->sealed_len ? 1u : 0u);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint32(&pk, SK_MSG_HUB_XFER);
-    msgpack_pack_uint32(&pk, rid);
     msgpack_pack_map(&pk, n);
-    msgpack_pack_uint32(&pk, 1);
-    msgpack_pack_uint32(&pk, r->op);
+    sk_pack_kv_uint(&pk, 1, r->op);
     if (r->has_id) {
         msgpack_pack_uint32(&pk, 2);
         sk_pack_bin(&pk, r->id, SK_XFER_ID_LEN);
@@ -274,13 +269,9 @@ int sk_xfer_of_encode(sk_buf *out, uint32_t rid, const uint8_t *items, size_t it
     size_t start, len0 = out->len;
     if (nitems > SK_XFER_MAX_ITEMS || (items_len && !items))
         return -SK_E_BAD_VALUE;
-    if (sk_replmsg_frame_begin(out, &start))
-        return -SK_E_NOMEM;
     msgpack_packer pk;
-    sk_packer_init(&pk, out);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint32(&pk, SK_MSG_HUB_XFER_OF);
-    msgpack_pack_uint32(&pk, rid);
+    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_HUB_XFER_OF, rid, &start))
+        return -SK_E_NOMEM;
     msgpack_pack_map(&pk, 1);
     msgpack_pack_uint32(&pk, 1);
     msgpack_pack_array(&pk, nitems);
