@@ -148,6 +148,17 @@ static int parse_timeout(sk_cli *cli, const char *s, unsigned int *ms)
     return 0;
 }
 
+/* What enroll and sync do once their arguments hold: --timeout S (as parse_timeout) for
+ * connecting and for each read, then the store opened. 0 or an exit status. */
+static int open_for_network(sk_cli *cli, const char *timeout, sakhi_sync_options *so)
+{
+    int rc = parse_timeout(cli, timeout, &so->io_timeout_ms);
+    if (rc)
+        return rc;
+    so->connect_timeout_ms = so->io_timeout_ms;
+    return sk_cli_open(cli);
+}
+
 /* ---- enroll ---------------------------------------------------------------------------------- */
 
 static const char k_enroll_help[] =
@@ -209,10 +220,7 @@ int sk_cli_cmd_enroll(sk_cli *cli, int argc, char **argv)
                 return sk_cli_fail(cli, SK_CLI_USAGE, "--uri -: nothing on standard input");
             uri = uri_buf;
         }
-        if ((rc = parse_timeout(cli, timeout, &so.io_timeout_ms)))
-            return rc;
-        so.connect_timeout_ms = so.io_timeout_ms;
-        if ((rc = sk_cli_open(cli)))
+        if ((rc = open_for_network(cli, timeout, &so)))
             return rc;
         canceller_start(&k, cli->c);
         rc = sakhi_enroll_uri(cli->c, uri, label, &so);
@@ -229,10 +237,7 @@ int sk_cli_cmd_enroll(sk_cli *cli, int argc, char **argv)
         return sk_cli_fail(cli, SK_CLI_USAGE,
                            "give --server-pin PIN (the centre's key pin, handed over with the "
                            "code) or --plaintext (a server on this machine, tests only)");
-    if ((rc = parse_timeout(cli, timeout, &so.io_timeout_ms)))
-        return rc;
-    so.connect_timeout_ms = so.io_timeout_ms;
-    if ((rc = sk_cli_open(cli)))
+    if ((rc = open_for_network(cli, timeout, &so)))
         return rc;
     canceller_start(&k, cli->c);
     eo.host = host;
@@ -408,10 +413,7 @@ int sk_cli_cmd_sync(sk_cli *cli, int argc, char **argv)
     if (batch && (sk_cli_parse_uint(batch, 100000, &nbatch) != 0 || nbatch == 0))
         return sk_cli_fail(cli, SK_CLI_USAGE, "--batch %s: expected a number, 1..100000", batch);
     so.batch_size = (unsigned int)nbatch;
-    if ((rc = parse_timeout(cli, timeout, &so.io_timeout_ms)))
-        return rc;
-    so.connect_timeout_ms = so.io_timeout_ms;
-    if ((rc = sk_cli_open(cli)))
+    if ((rc = open_for_network(cli, timeout, &so)))
         return rc;
 
     memset(&pg, 0, sizeof(pg));
