@@ -118,6 +118,16 @@ double sk_load_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A heap copy of n bytes (n > 0) that the socket writer owns and frees; NULL when out of
+ * memory. */
+static uint8_t *bytes_dup(const uint8_t *p, size_t n)
+{
+    uint8_t *copy = malloc(n);
+    if (copy)
+        memcpy(copy, p, n);
+    return copy;
+}
+
 static uint64_t wall_ms(void)
 {
     struct timespec ts;
@@ -211,10 +221,9 @@ static int tls_flush(ld_slot *s)
             return -SK_E_NOMEM;
         if (n == 0)
             return 0;
-        uint8_t *copy = malloc(n);
+        uint8_t *copy = bytes_dup(p, n);
         if (!copy)
             return -SK_E_NOMEM;
-        memcpy(copy, p, n);
         sk_tls_consume_out(s->tls, n);
         s->e->r->st.tls_up += n;
         int rc = sock_write(s, copy, n);
@@ -904,10 +913,9 @@ static int handshake_flush(ld_slot *s)
     sk_engine_output(&s->eng, &p, &n);
     if (n == 0)
         return 0;
-    uint8_t *copy = malloc(n);
+    uint8_t *copy = bytes_dup(p, n);
     if (!copy)
         return -SK_E_NOMEM;
-    memcpy(copy, p, n);
     sk_engine_consume(&s->eng, n);
     return slot_send_bytes(s, copy, n);
 }
