@@ -116,6 +116,21 @@ human_bytes()
 }
 
 now_ms() { date +%s%3N; }
+# Milliseconds as seconds with one decimal: "1.2 s".
+secs() { awk -v m="$1" 'BEGIN { printf "%.1f s", m / 1000 }'; }
+
+# device_sync D WHICH: sync device D through its link (run_demo's VIA), as a worker would; its
+# JSON report in SYNC_OUT and the time it took, in ms, in SYNC_MS. WHICH names the sync in the
+# message when it does not finish.
+device_sync()
+{
+    local d=$1 t0
+    t0=$(now_ms)
+    SYNC_OUT=$("$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" --json sync \
+        --via "${VIA[$d]}" --retry 20 --timeout 20) ||
+        die "device $d's $2 sync did not finish: $SYNC_OUT"
+    SYNC_MS=$(($(now_ms) - t0))
+}
 
 run_demo()
 {
@@ -131,7 +146,7 @@ run_demo()
 
     local SERVER=$BUILD/server/sakhi-server SAKHI=$BUILD/tools/cli/sakhi
     local ADMIN=$BUILD/tools/admin/sakhi-admin NETEM=$BUILD/tools/netem/sakhi-netem
-    local t0 t_start
+    local t_start
     t_start=$(now_ms)
 
     rm -rf "$DEMO_DIR"
@@ -245,12 +260,10 @@ run_demo()
     local -A S1 S2 T1 T2
     local out
     for d in 1 2 3; do
-        t0=$(now_ms)
-        out=$("$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" --json sync \
-            --via "${VIA[$d]}" --retry 20 --timeout 20) ||
-            die "device $d's first sync did not finish: $out"
+        device_sync "$d" first
+        out=$SYNC_OUT
         S1[$d]=$out
-        T1[$d]=$(($(now_ms) - t0))
+        T1[$d]=$SYNC_MS
         [[ "$(json_num applied "$out")" -eq "${COUNT[$d]}" ]] ||
             die "device $d: ${COUNT[$d]} captured but the server applied $(json_num applied "$out")"
         local tries cut=""
@@ -258,7 +271,7 @@ run_demo()
         ((tries > 1)) && cut="; the connection was lost $((tries - 1)) time(s) and the sync resumed"
         printf '   device %s over the %s: sent %s referrals, %s acknowledged, %s, %s up / %s down%s\n' \
             "$d" "${LINK[$d]}" "$(json_num pushed "$out")" "$(json_num applied "$out")" \
-            "$(awk -v m="${T1[$d]}" 'BEGIN { printf "%.1f s", m / 1000 }')" \
+            "$(secs "${T1[$d]}")" \
             "$(human_bytes "$(json_num bytes_sent "$out")")" \
             "$(human_bytes "$(json_num bytes_received "$out")")" "$cut"
     done
@@ -292,15 +305,13 @@ run_demo()
     # -- second sync -----------------------------------------------------------------------------
     echo "6. Second sync: the case numbers and follow-ups flow back to the devices"
     for d in 1 2 3; do
-        t0=$(now_ms)
-        out=$("$SAKHI" --store "$DEMO_DIR/device-$d" --pin-file "$PIN" --json sync \
-            --via "${VIA[$d]}" --retry 20 --timeout 20) ||
-            die "device $d's second sync did not finish: $out"
+        device_sync "$d" second
+        out=$SYNC_OUT
         S2[$d]=$out
-        T2[$d]=$(($(now_ms) - t0))
+        T2[$d]=$SYNC_MS
         printf '   device %s: received %s updated records in %s (%s down)\n' "$d" \
             "$(json_num pulled "$out")" \
-            "$(awk -v m="${T2[$d]}" 'BEGIN { printf "%.1f s", m / 1000 }')" \
+            "$(secs "${T2[$d]}")" \
             "$(human_bytes "$(json_num bytes_received "$out")")"
     done
 
@@ -404,7 +415,7 @@ run_demo()
     done
     echo "centre:  received 30 referrals, each exactly once; accepted 6 and gave them case numbers;"
     echo "         every case number and follow-up reached the device that captured the referral."
-    echo "total:   $(human_bytes "$up") up, $(human_bytes "$down") down on the devices' side; demo took $(awk -v m="$t_total" 'BEGIN { printf "%.1f s", m / 1000 }')"
+    echo "total:   $(human_bytes "$up") up, $(human_bytes "$down") down on the devices' side; demo took $(secs "$t_total")"
     echo "data:    $DEMO_DIR (devices device-1..3, centre-data, server.log); PIN for the devices in $PIN"
     echo "try:     $SAKHI --store $DEMO_DIR/device-1 --pin-file $PIN list"
     echo "desk:    start the centre again with its desk:"
