@@ -62,12 +62,21 @@ static int teardown(void **state)
     return sk_tmpdir_fx_teardown(state);
 }
 
-/* The test's server, set up in a temp dir of its own (teardown stops and removes it). */
-static sk_ts *ts_setup(const char *prefix)
+/* The test's server, set up in a temp dir of its own (teardown stops and removes it), serving
+ * TLS when pin is not NULL (its key's pin there), with the field worker field-1 of Leh and an
+ * enrollment code for it in code; started, its address into server. */
+static sk_ts *ts_start(const char *prefix, uint8_t *pin, char code[SK_ENROLL_CODE_LEN + 1],
+                       char server[64])
 {
     memset(&g_ts, 0, sizeof(g_ts));
     assert_int_equal(sk_ts_setup(&g_ts, prefix), 0);
     g_ts_used = 1;
+    if (pin)
+        assert_int_equal(sk_ts_tls(&g_ts, pin), 0);
+    assert_int_equal(sk_ts_worker(&g_ts, "field-1", SK_ROLE_FIELD, 1), 0);
+    assert_int_equal(sk_ts_code(&g_ts, "field-1", 3600000, code), 0);
+    assert_int_equal(sk_ts_start(&g_ts, NULL), 0);
+    snprintf(server, 64, "127.0.0.1:%u", (unsigned)g_ts.port);
     return &g_ts;
 }
 
@@ -434,12 +443,7 @@ static void test_unreachable_and_bad_code(void **state)
                  "--code", "ABCDEFGHJK"),
            1, NULL, "cannot reach the server at 127.0.0.1:");
 
-    sk_ts *ts;
-    ts = ts_setup("sk-cli-srv");
-    assert_int_equal(sk_ts_worker(ts, "field-1", SK_ROLE_FIELD, 1), 0);
-    assert_int_equal(sk_ts_code(ts, "field-1", 3600000, code), 0);
-    assert_int_equal(sk_ts_start(ts, NULL), 0);
-    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts->port);
+    ts_start("sk-cli-srv", NULL, code, server);
     expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
                  "--code", "ZZZZZZZZZZ"),
            1, NULL, "refused the code");
@@ -487,12 +491,7 @@ static void test_flow(void **state)
 {
     (void)state;
     char server[64], code[SK_ENROLL_CODE_LEN + 1], ids[2][37], cn[64];
-    sk_ts *ts;
-    ts = ts_setup("sk-cli-flow");
-    assert_int_equal(sk_ts_worker(ts, "field-1", SK_ROLE_FIELD, 1), 0);
-    assert_int_equal(sk_ts_code(ts, "field-1", 3600000, code), 0);
-    assert_int_equal(sk_ts_start(ts, NULL), 0);
-    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts->port);
+    sk_ts *ts = ts_start("sk-cli-flow", NULL, code, server);
 
     init_store("dev");
     expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
@@ -592,17 +591,11 @@ static void test_tls(void **state)
     (void)state;
     char server[64], code[SK_ENROLL_CODE_LEN + 1], hex[2 * SK_TLS_PIN_LEN + 1], wrong[65];
     uint8_t pin[SK_TLS_PIN_LEN];
-    sk_ts *ts;
-    ts = ts_setup("sk-cli-tls");
-    assert_int_equal(sk_ts_tls(ts, pin), 0);
+    ts_start("sk-cli-tls", pin, code, server);
     for (size_t i = 0; i < SK_TLS_PIN_LEN; i++)
         snprintf(hex + 2 * i, 3, "%02x", pin[i]);
     memcpy(wrong, hex, sizeof(wrong));
     wrong[0] = wrong[0] == '0' ? '1' : '0';
-    assert_int_equal(sk_ts_worker(ts, "field-1", SK_ROLE_FIELD, 1), 0);
-    assert_int_equal(sk_ts_code(ts, "field-1", 3600000, code), 0);
-    assert_int_equal(sk_ts_start(ts, NULL), 0);
-    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts->port);
     init_store("dev");
     expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--server", server, "--code", code,
                  "--server-pin", wrong),
@@ -629,12 +622,7 @@ static void test_cancel(void **state)
 {
     (void)state;
     char server[64], code[SK_ENROLL_CODE_LEN + 1], up[64], portfile[700], logfile[700], via[64];
-    sk_ts *ts;
-    ts = ts_setup("sk-cli-cancel");
-    assert_int_equal(sk_ts_worker(ts, "field-1", SK_ROLE_FIELD, 1), 0);
-    assert_int_equal(sk_ts_code(ts, "field-1", 3600000, code), 0);
-    assert_int_equal(sk_ts_start(ts, NULL), 0);
-    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)ts->port);
+    sk_ts *ts = ts_start("sk-cli-cancel", NULL, code, server);
     init_store("dev");
     expect(SAKHI("--store", "dev", "--pin", PIN, "enroll", "--plaintext", "--server", server,
                  "--code", code),
