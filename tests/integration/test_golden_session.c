@@ -74,6 +74,20 @@ static void expect_vector(sk_tc *c, const char *name)
     free(v);
 }
 
+/* Send the vector push, expect exactly the vector ack, send the vector pull: its answer into m
+ * (the caller frees it) must be CHANGES to request rid with nrecords records. */
+static void push_then_pull(sk_tc *c, const char *push, const char *ack, const char *pull,
+                           uint32_t rid, uint32_t nrecords, sk_msg *m)
+{
+    send_vector(c, push);
+    expect_vector(c, ack);
+    send_vector(c, pull);
+    assert_int_equal(sk_tc_recv(c, m, 10000), 0);
+    assert_int_equal(m->type, SK_MSG_CHANGES);
+    assert_int_equal(m->rid, rid);
+    assert_int_equal(m->u.changes.nrecords, nrecords);
+}
+
 static void test_annotated_session_accepted_as_written(void **state)
 {
     (void)state;
@@ -121,13 +135,7 @@ static void test_annotated_session_accepted_as_written(void **state)
     sk_msg_free(&m);
 
     /* The two referrals: applied as versions 101 and 102, exactly the document's ack. */
-    send_vector(&c, "push");
-    expect_vector(&c, "push_ack");
-    send_vector(&c, "pull");
-    assert_int_equal(sk_tc_recv(&c, &m, 10000), 0);
-    assert_int_equal(m.type, SK_MSG_CHANGES);
-    assert_int_equal(m.rid, 4);
-    assert_int_equal(m.u.changes.nrecords, 2);
+    push_then_pull(&c, "push", "push_ack", "pull", 4, 2, &m);
     assert_int_equal(m.u.changes.records[0].version, 101);
     assert_int_equal(m.u.changes.records[1].version, 102);
     assert_int_equal(m.u.changes.next, 102);
@@ -149,13 +157,7 @@ static void test_annotated_session_accepted_as_written(void **state)
     sk_tc_free(&staff);
 
     /* The worker's urgency edit on base 101: merged at 104, as the document shows. */
-    send_vector(&c, "push_conflict");
-    expect_vector(&c, "push_ack_conflict");
-    send_vector(&c, "pull_after_conflict");
-    assert_int_equal(sk_tc_recv(&c, &m, 10000), 0);
-    assert_int_equal(m.type, SK_MSG_CHANGES);
-    assert_int_equal(m.rid, 6);
-    assert_int_equal(m.u.changes.nrecords, 1);
+    push_then_pull(&c, "push_conflict", "push_ack_conflict", "pull_after_conflict", 6, 1, &m);
     assert_int_equal(m.u.changes.records[0].version, 104);
     assert_int_equal(m.u.changes.records[0].flags, SK_REC_REVIEW);
     assert_int_equal(m.u.changes.next, 104);
