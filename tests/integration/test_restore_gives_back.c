@@ -62,6 +62,27 @@ static void capture(sakhi_client *c, char id[SAKHI_ID_STRLEN])
         fail_msg("save: %d %s", rc, sakhi_errmsg(c));
 }
 
+/* n referrals captured on c (their ids into ids), then synced: all n applied. */
+static void capture_synced(sakhi_client *c, char (*ids)[SAKHI_ID_STRLEN], int n)
+{
+    sakhi_sync_result res;
+    for (int i = 0; i < n; i++)
+        capture(c, ids[i]);
+    sync_ok(c, &res);
+    assert_int_equal(res.applied, (uint64_t)n);
+}
+
+/* The staff device c brought up to date, then a follow-up on referral id from it, synced:
+ * applied. */
+static void followup_synced(sakhi_client *c, const char *id, const char *text)
+{
+    sakhi_sync_result res;
+    sync_ok(c, &res);
+    assert_int_equal(sakhi_followup_add(c, id, text), 0);
+    sync_ok(c, &res);
+    assert_int_equal(res.applied, 1);
+}
+
 static size_t followups(const sk_record *r)
 {
     size_t n = 0;
@@ -86,18 +107,9 @@ static void test_restore_gives_back_everything_once(void **state)
     sakhi_client *a = device("fw1"), *b = device("st1"), *c = device("fw2");
 
     /* Before the backup. */
-    for (int i = 0; i < 5; i++)
-        capture(a, ida[i]);
-    sync_ok(a, &res);
-    assert_int_equal(res.applied, 5);
-    for (int i = 0; i < 2; i++)
-        capture(c, idc[i]);
-    sync_ok(c, &res);
-    assert_int_equal(res.applied, 2);
-    sync_ok(b, &res);
-    assert_int_equal(sakhi_followup_add(b, ida[0], "called her sister; safe for now"), 0);
-    sync_ok(b, &res);
-    assert_int_equal(res.applied, 1);
+    capture_synced(a, ida, 5);
+    capture_synced(c, idc, 2);
+    followup_synced(b, ida[0], "called her sister; safe for now");
 
     snprintf(bak, sizeof(bak), "%s/centre.bak", g_ts.dir);
     const char *bargs[] = {"backup", bak, "--unencrypted", NULL};
@@ -107,14 +119,8 @@ static void test_restore_gives_back_everything_once(void **state)
     assert_int_equal(backup_records, 7);
 
     /* After it: acknowledged, then lost with the server. */
-    for (int i = 5; i < 10; i++)
-        capture(a, ida[i]);
-    sync_ok(a, &res);
-    assert_int_equal(res.applied, 5);
-    sync_ok(b, &res);
-    assert_int_equal(sakhi_followup_add(b, ida[5], "shelter place arranged"), 0);
-    sync_ok(b, &res);
-    assert_int_equal(res.applied, 1);
+    capture_synced(a, ida + 5, 5);
+    followup_synced(b, ida[5], "shelter place arranged");
     capture(c, idc[2]); /* C is offline through all of this */
     sk_ts_kill(&g_ts);
 
