@@ -26,6 +26,21 @@ static void push1(sk_tc *c, sk_change *ch, sk_ack *ack)
         fail_msg("rejected: code %u field %u", ack->code, ack->field);
 }
 
+/* The key files of data directory data as they stand, given to the copy dst: its keys.db, and
+ * the master key in the keys directory beside it (as beside the data directory). */
+static void copy_keys(const char *data, const char *dst)
+{
+    char p1[800], p2[800];
+    snprintf(p1, sizeof(p1), "%s/keys.db", data);
+    snprintf(p2, sizeof(p2), "%s/keys.db", dst);
+    assert_int_equal(sk_copy_file(p1, p2), 0);
+    snprintf(p1, sizeof(p1), "%s.keys/master.key", data);
+    snprintf(p2, sizeof(p2), "%s.keys", dst);
+    assert_int_equal(mkdir(p2, 0700), 0);
+    snprintf(p2, sizeof(p2), "%s.keys/master.key", dst);
+    assert_int_equal(sk_copy_file(p1, p2), 0);
+}
+
 static void test_erase_really_erases(void **state)
 {
     (void)state;
@@ -114,29 +129,14 @@ static void test_erase_really_erases(void **state)
     assert_int_equal(sk_store_history_count(st, &c1.id, &hist), 0);
     assert_int_equal(hist, 0);
     /* A backup after the erasure (a plain copy, free pages included) and the key files. */
-    char after[700], p1[800], p2[800];
+    char after[700];
     snprintf(after, sizeof(after), "%s/backup-after", ts.dir);
     assert_int_equal(mkdir(after, 0700), 0);
     assert_int_equal(mdb_env_copy2(sk_store_env(st), after, 0), 0);
     sk_store_close(st);
-    snprintf(p1, sizeof(p1), "%s/keys.db", ts.data);
-    snprintf(p2, sizeof(p2), "%s/keys.db", after);
-    assert_int_equal(sk_copy_file(p1, p2), 0);
-    /* the master key is in the keys directory beside the data directory */
-    snprintf(p1, sizeof(p1), "%s.keys/master.key", ts.data);
-    snprintf(p2, sizeof(p2), "%s.keys", after);
-    assert_int_equal(mkdir(p2, 0700), 0);
-    snprintf(p2, sizeof(p2), "%s.keys/master.key", after);
-    assert_int_equal(sk_copy_file(p1, p2), 0);
+    copy_keys(ts.data, after);
     /* The old copy with today's keys: its sealed bytes no longer open. */
-    snprintf(p1, sizeof(p1), "%s/keys.db", ts.data);
-    snprintf(p2, sizeof(p2), "%s/keys.db", before);
-    assert_int_equal(sk_copy_file(p1, p2), 0);
-    snprintf(p1, sizeof(p1), "%s.keys/master.key", ts.data);
-    snprintf(p2, sizeof(p2), "%s.keys", before);
-    assert_int_equal(mkdir(p2, 0700), 0);
-    snprintf(p2, sizeof(p2), "%s.keys/master.key", before);
-    assert_int_equal(sk_copy_file(p1, p2), 0);
+    copy_keys(ts.data, before);
     assert_int_equal(sk_store_open(&st, before, 0), 0);
     assert_int_equal(sk_store_record_get(st, &c1.id, &r), -SK_E_STORE_IO);
     sk_store_close(st);
