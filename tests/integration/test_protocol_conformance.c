@@ -199,12 +199,7 @@ static void test_out_of_scope_same_as_missing(void **state)
     assert_int_equal(af.field, ar.field);
     assert_int_equal(af.version, ar.version);
     /* DELETE likewise. */
-    sk_change_init(&del_real);
-    del_real.id = mine.id;
-    del_real.op = 3;
-    del_real.base = v;
-    del_real.hlc = SK_HLC_MAKE(now + 2, 0);
-    del_real.kind = SK_CHANGE_DELETE;
+    sk_tc_make_change(&del_real, &mine.id, 3, v, SK_HLC_MAKE(now + 2, 0), SK_CHANGE_DELETE);
     del_fake = del_real;
     del_fake.id = fake;
     del_fake.op = 4;
@@ -311,12 +306,7 @@ static void test_erased_tombstone_and_minimised_form(void **state)
     sk_record_free(&g.rec);
 
     /* The administrator erases r1: its creator's device pulls exactly the tombstone of 5.5. */
-    sk_change_init(&er);
-    er.id = r1.id;
-    er.op = 1;
-    er.base = v1;
-    er.hlc = SK_HLC_MAKE(now + 20, 0);
-    er.kind = SK_CHANGE_ERASE;
+    sk_tc_make_change(&er, &r1.id, 1, v1, SK_HLC_MAKE(now + 20, 0), SK_CHANGE_ERASE);
     push_ok(&ad, &er);
     pull_one(&a, &r1.id, &g);
     assert_int_equal(g.rec.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED | SK_REC_REVIEW),

@@ -32,6 +32,7 @@
 #include "sk_proc.h"
 #include "sk_report.h"
 #include "sk_store.h"
+#include "sk_testclient.h"
 #include "sk_teststore.h"
 
 #include <stdio.h>
@@ -115,11 +116,7 @@ static void delete_record(const sk_id *id, uint64_t at_ms)
     sk_record r;
     sk_change c;
     assert_int_equal(sk_store_record_get(g.s, id, &r), 0);
-    sk_change_init(&c);
-    c.id = *id;
-    c.kind = SK_CHANGE_DELETE;
-    c.base = r.version;
-    c.hlc = SK_HLC_MAKE(at_ms, 0);
+    sk_tc_make_change(&c, id, 0, r.version, SK_HLC_MAKE(at_ms, 0), SK_CHANGE_DELETE);
     sk_record_free(&r);
     push(&c, at_ms);
     sk_change_free(&c);

@@ -112,12 +112,7 @@ static void test_erase_really_erases(void **state)
     sk_store_close(st);
 
     /* The administrator erases the record. */
-    sk_change_init(&er);
-    er.id = c1.id;
-    er.op = 1;
-    er.base = v;
-    er.hlc = SK_HLC_MAKE(now + 40, 0);
-    er.kind = SK_CHANGE_ERASE;
+    sk_tc_make_change(&er, &c1.id, 1, v, SK_HLC_MAKE(now + 40, 0), SK_CHANGE_ERASE);
     push1(&ad, &er, &a);
     assert_int_equal(a.status, SK_ACK_APPLIED);
 

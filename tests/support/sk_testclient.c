@@ -539,21 +539,22 @@ int sk_tc_make_referral(sk_change *c, uint64_t op, uint64_t wall, const char *ta
     return rc ? -SK_E_INTERNAL : 0;
 }
 
-static void edit_head(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc)
+void sk_tc_make_change(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
+                       uint32_t kind)
 {
     sk_change_init(c);
     c->id = *id;
     c->op = op;
     c->base = base;
     c->hlc = hlc;
-    c->kind = SK_CHANGE_UPSERT;
+    c->kind = kind;
 }
 
 int sk_tc_make_edit_uint(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
                          uint32_t key, uint64_t val)
 {
     sk_tval v;
-    edit_head(c, id, op, base, hlc);
+    sk_tc_make_change(c, id, op, base, hlc, SK_CHANGE_UPSERT);
     sk_tval_uint(&v, val);
     int rc = vb_set(&v, c, key);
     sk_buf_free(&v.b);
@@ -564,7 +565,7 @@ int sk_tc_make_edit_str(sk_change *c, const sk_id *id, uint64_t op, uint64_t bas
                         uint32_t key, const char *val)
 {
     sk_tval v;
-    edit_head(c, id, op, base, hlc);
+    sk_tc_make_change(c, id, op, base, hlc, SK_CHANGE_UPSERT);
     sk_tval_str(&v, val);
     int rc = vb_set(&v, c, key);
     sk_buf_free(&v.b);

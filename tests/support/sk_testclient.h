@@ -100,6 +100,10 @@ int sk_tc_ids_has(const sk_tc_ids *s, const sk_id *id);
 /* A valid creating change for a new referral (status new, consent given), record id made from
  * wall_ms and randomness; tag is written into the block field (tests may look for it). */
 int sk_tc_make_referral(sk_change *c, uint64_t op, uint64_t wall_ms, const char *tag);
+/* A change of kind (sk_change_kind: an edit, DELETE or ERASE) to record id at base, with no
+ * fields yet. */
+void sk_tc_make_change(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
+                       uint32_t kind);
 /* An edit of record id at base: sets one uint field. */
 int sk_tc_make_edit_uint(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
                          uint32_t key, uint64_t val);
