@@ -39,6 +39,7 @@
 #include "sk_json.h"
 #include "sk_relay.h"
 #include "sk_testserver.h"
+#include "sk_testtext.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -502,15 +503,6 @@ static size_t server_walk(camp *c, sk_store *s, sk_id *ids, size_t cap)
     return n;
 }
 
-/* How often needle occurs in hay. */
-static int occurrences(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 static void test_client_crash(void **state)
 {
     (void)state;
@@ -636,7 +628,7 @@ static void test_client_crash(void **state)
         token_text(c, t, text, sizeof(text));
         r = SAKHI("show", idt, "--json");
         expect_ok(&r, "show");
-        int n = occurrences(r.out, text);
+        int n = (int)sk_text_count(r.out, text);
         if (c->tok[t].sure ? n != 1 : n > 1)
             fail_msg("follow-up %s on the device %d times (sure %d)", text, n, c->tok[t].sure);
         checked_dev++;

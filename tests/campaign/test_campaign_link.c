@@ -26,6 +26,7 @@
 #include "sk_client_test.h"
 #include "cp_check.h"
 #include "sk_relay.h"
+#include "sk_testtext.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -183,13 +184,12 @@ static uint64_t netem_stat(netem *n, const char *key)
 static size_t count_lines(const char *path, size_t off, const char *needle)
 {
     char *txt = NULL;
-    size_t n = 0, len = 0;
+    size_t len = 0;
     if (sk_read_file(path, &txt, &len))
         return 0;
     if (off > len)
         off = len;
-    for (char *p = strstr(txt + off, needle); p; p = strstr(p + 1, needle))
-        n++;
+    size_t n = sk_text_count(txt + off, needle);
     free(txt);
     return n;
 }

@@ -15,6 +15,7 @@
 #endif
 #include "sk_testfixture.h"
 #include "sk_testmain.h"
+#include "sk_testtext.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,14 +265,6 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static size_t count_lines_with(const char *text, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 static void test_strangers_write_nothing(void **state)
 {
     sk_fx *f = *state;
@@ -340,16 +333,16 @@ static void test_strangers_write_nothing(void **state)
         sk_sleep_ms(20);
     }
     const char *tail = log + log0;
-    assert_int_equal(count_lines_with(tail, "event=auth_failed"), 0);
-    assert_int_equal(count_lines_with(tail, "event=enroll_failed"), 0);
-    assert_int_equal(count_lines_with(tail, "event=bad_"), 0);
-    assert_int_equal(count_lines_with(tail, "event=rate_limited"), 0);
+    assert_int_equal(sk_text_count(tail, "event=auth_failed"), 0);
+    assert_int_equal(sk_text_count(tail, "event=enroll_failed"), 0);
+    assert_int_equal(sk_text_count(tail, "event=bad_"), 0);
+    assert_int_equal(sk_text_count(tail, "event=rate_limited"), 0);
     assert_int_equal(auth, 100);
     assert_int_equal(enr + rl, 30);
     assert_int_equal(bad, 20);
     /* Lines the attack left: the summaries only (conn_close of strangers is debug). */
-    size_t lines = count_lines_with(tail, "\n");
-    size_t summaries = count_lines_with(tail, "event=unauth_summary");
+    size_t lines = sk_text_count(tail, "\n");
+    size_t summaries = sk_text_count(tail, "event=unauth_summary");
     assert_int_equal(lines, summaries);
     free(log);
     sk_tc_free(&a);

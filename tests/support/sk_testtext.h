@@ -1,6 +1,7 @@
 /*
  * sk_testtext.h - text a test builds to size: n copies of a unit (a letter of some script, a
- * byte). Header only, so the unit tests that link no harness use it too.
+ * byte); and how often a needle occurs in text a test reads (a log, a tool's output). Header
+ * only, so the unit tests that link no harness use it too.
  */
 #ifndef SK_TESTTEXT_H
 #define SK_TESTTEXT_H
@@ -23,6 +24,15 @@ static inline char *sk_text_repeat(const char *unit, size_t n)
         memcpy(s + u * i, unit, u);
     s[u * n] = '\0';
     return s;
+}
+
+/* How many times needle occurs in text, overlapping occurrences each counted. */
+static inline size_t sk_text_count(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
 }
 
 #endif
