@@ -1,5 +1,6 @@
 # lib.sh - sourced by the conventions tests: strict mode, the tree's root ($ROOT), a temporary
-# directory removed at exit ($tmp), and a failure count with fail and finish.
+# directory removed at exit ($tmp), a failure count with fail and finish, and a run of the
+# checking script ($check) on a tree with check_root.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -11,6 +12,15 @@ fail()
 {
     echo "FAIL: $*"
     fails=$((fails + 1))
+}
+
+# Run "$check" --root "$1", its output into $out; count a failure (what it is: $3, and the
+# output) unless it exits with $2.
+check_root()
+{
+    local rc=0
+    out=$("$check" --root "$1") || rc=$?
+    [[ $rc -eq $2 ]] || fail "$3: exit $rc, expected $2: $out"
 }
 
 # Exit 1 with the count if anything failed, else print $1 and exit 0.

@@ -55,15 +55,11 @@ static uint64_t now(struct sk_session *s)
 }
 C
 printf '#include <uv.h>\nvoid c(uv_loop_t *l)\n{\n    uv_run(l, 0);\n}\n' >"$tmp/server/sk_conn.c"
-rc=0
-out=$("$check" --root "$tmp") || rc=$?
-[[ $rc -eq 1 ]] || fail "banned calls: exit $rc, expected 1"
+check_root "$tmp" 1 "banned calls"
 want=$'check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)\nserver/a.c:8: strcpy(d, s);\ntests/b.c:3: sprintf(b, "%d", 1);\ncheck-conventions: file or socket I/O in proto/\nproto/p.c:3: int fd = open(path, 0);\ncheck-conventions: the C library\'s allocator in proto/ or client-lib/src (use sk_alloc.h)\nproto/q.c:3: return calloc(1, n);\nclient-lib/src/c.c:6: char *d = strdup(s);\nclient-lib/src/c.c:7: free(d);\ncheck-conventions: libuv in the session logic\nserver/sk_session.c:2: #include <uv.h>\nserver/sk_session.c:5: return uv_now(s->srv->loop) + s->uv_ms;\ncheck-conventions: FAILED (see docs/DEVELOPING.md, Conventions)'
 [[ "$out" == "$want" ]] || fail "listing: got
 $out"
 
-rc=0
-out=$("$check" --root "$ROOT") || rc=$?
-[[ $rc -eq 0 ]] || fail "the tree breaks a convention: $out"
+check_root "$ROOT" 0 "the tree breaks a convention"
 
 finish "check-conventions: all cases behave"
