@@ -492,6 +492,20 @@ static int vb_set(sk_tval *v, sk_change *c, uint32_t key)
     return rc;
 }
 
+/* Field key of c set to the unsigned integer x (uint_set) or the string str (str_set), packed
+ * into v. */
+static int uint_set(sk_tval *v, sk_change *c, uint32_t key, uint64_t x)
+{
+    msgpack_pack_uint64(&v->pk, x);
+    return vb_set(v, c, key);
+}
+
+static int str_set(sk_tval *v, sk_change *c, uint32_t key, const char *str)
+{
+    sk_pack_cstr(&v->pk, str);
+    return vb_set(v, c, key);
+}
+
 int sk_tc_make_referral(sk_change *c, uint64_t op, uint64_t wall, const char *tag)
 {
     sk_tval v;
@@ -504,37 +518,24 @@ int sk_tc_make_referral(sk_change *c, uint64_t op, uint64_t wall, const char *ta
     c->hlc = SK_HLC_MAKE(wall, 0);
     c->kind = SK_CHANGE_UPSERT;
     sk_tval_start(&v);
-    msgpack_pack_uint64(&v.pk, 1);
-    rc |= vb_set(&v, c, SK_F_SCHEMA);
-    msgpack_pack_uint64(&v.pk, wall);
-    rc |= vb_set(&v, c, SK_F_CREATED_AT);
-    msgpack_pack_uint64(&v.pk, SK_DISTRICT_LEH);
-    rc |= vb_set(&v, c, SK_F_DISTRICT);
-    sk_pack_cstr(&v.pk, tag && *tag ? tag : "block");
-    rc |= vb_set(&v, c, SK_F_BLOCK);
-    sk_pack_cstr(&v.pk, "village");
-    rc |= vb_set(&v, c, SK_F_VILLAGE);
-    msgpack_pack_uint64(&v.pk, SK_TAKEN_HOME_VISIT);
-    rc |= vb_set(&v, c, SK_F_TAKEN_AT);
-    sk_pack_cstr(&v.pk, "test person");
-    rc |= vb_set(&v, c, SK_F_NAME);
-    msgpack_pack_uint64(&v.pk, 30);
-    rc |= vb_set(&v, c, SK_F_AGE);
+    rc |= uint_set(&v, c, SK_F_SCHEMA, 1);
+    rc |= uint_set(&v, c, SK_F_CREATED_AT, wall);
+    rc |= uint_set(&v, c, SK_F_DISTRICT, SK_DISTRICT_LEH);
+    rc |= str_set(&v, c, SK_F_BLOCK, tag && *tag ? tag : "block");
+    rc |= str_set(&v, c, SK_F_VILLAGE, "village");
+    rc |= uint_set(&v, c, SK_F_TAKEN_AT, SK_TAKEN_HOME_VISIT);
+    rc |= str_set(&v, c, SK_F_NAME, "test person");
+    rc |= uint_set(&v, c, SK_F_AGE, 30);
     msgpack_pack_array(&v.pk, 1);
     msgpack_pack_uint64(&v.pk, SK_CONCERN_DOMESTIC_VIOLENCE);
     rc |= vb_set(&v, c, SK_F_CONCERNS);
-    msgpack_pack_uint64(&v.pk, SK_URGENCY_ROUTINE);
-    rc |= vb_set(&v, c, SK_F_URGENCY);
-    msgpack_pack_uint64(&v.pk, SK_SOURCE_FRONTLINE);
-    rc |= vb_set(&v, c, SK_F_SOURCE);
+    rc |= uint_set(&v, c, SK_F_URGENCY, SK_URGENCY_ROUTINE);
+    rc |= uint_set(&v, c, SK_F_SOURCE, SK_SOURCE_FRONTLINE);
     msgpack_pack_true(&v.pk);
     rc |= vb_set(&v, c, SK_F_CONSENT_SHARE);
-    sk_pack_cstr(&v.pk, "tester");
-    rc |= vb_set(&v, c, SK_F_CONSENT_BY);
-    msgpack_pack_uint64(&v.pk, wall);
-    rc |= vb_set(&v, c, SK_F_CONSENT_AT);
-    msgpack_pack_uint64(&v.pk, SK_STATUS_NEW);
-    rc |= vb_set(&v, c, SK_F_STATUS);
+    rc |= str_set(&v, c, SK_F_CONSENT_BY, "tester");
+    rc |= uint_set(&v, c, SK_F_CONSENT_AT, wall);
+    rc |= uint_set(&v, c, SK_F_STATUS, SK_STATUS_NEW);
     sk_buf_free(&v.b);
     return rc ? -SK_E_INTERNAL : 0;
 }

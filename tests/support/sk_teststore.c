@@ -15,6 +15,7 @@
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_proc.h"
+#include "sk_testval.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,24 +52,25 @@ void sk_tst_worker(sk_tst *t, const char *id, uint32_t role, uint32_t district)
     assert_int_equal(sk_store_worker_put(t->s, &w), 0);
 }
 
+/* c's field key set to the value packed in v, which is freed. */
+static void set_val(sk_change *c, uint32_t key, sk_tval *v)
+{
+    assert_int_equal(sk_change_set(c, key, v->b.data, (uint32_t)v->b.len), 0);
+    sk_buf_free(&v->b);
+}
+
 void sk_tst_uint(sk_change *c, uint32_t key, uint64_t v)
 {
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_uint64(&pk, v);
-    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
-    sk_buf_free(&b);
+    sk_tval t;
+    sk_tval_uint(&t, v);
+    set_val(c, key, &t);
 }
 
 void sk_tst_str(sk_change *c, uint32_t key, const char *s)
 {
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, s);
-    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
-    sk_buf_free(&b);
+    sk_tval t;
+    sk_tval_str(&t, s);
+    set_val(c, key, &t);
 }
 
 void sk_tst_bool(sk_change *c, uint32_t key, int v)
