@@ -413,15 +413,10 @@ static int xfer_ask(sk_link *l, uint32_t *rid, const sk_xfer_req *rq, sk_xfer_of
                 return code;
             }
             sk_msg_free(&m);
-            int c = 0, says = sk_link_peer_says(l, body, len, &c);
-            if (says == 0)
-                continue;
-            if (says == 1)
-                return -1;
         }
-        snprintf(l->why, sizeof(l->why), "unexpected frame from the hub (%s)",
-                 sk_err_name(rc ? rc : -SK_E_BAD_VALUE));
-        return -1;
+        int c = 0;
+        if (sk_link_other_frame(l, rc, body, len, &c))
+            return -1;
     }
     snprintf(l->why, sizeof(l->why), "no HUB_XFER_OF from the hub");
     return -1;
@@ -766,16 +761,8 @@ static int await_ack(sk_link *l, uint32_t rid, sk_hub_ack *ack, int *code)
         int rc = sk_hub_ack_decode(body, len, &arid, ack);
         if (rc == 0 && arid == rid)
             return 0;
-        if (rc == -SK_E_UNKNOWN_TYPE) {
-            int says = sk_link_peer_says(l, body, len, code);
-            if (says == 1)
-                return -1;
-            if (says == 0)
-                continue;
-        }
-        snprintf(l->why, sizeof(l->why), "unexpected frame from the hub (%s)",
-                 sk_err_name(rc ? rc : -SK_E_BAD_VALUE));
-        return -1;
+        if (sk_link_other_frame(l, rc, body, len, code))
+            return -1;
     }
     snprintf(l->why, sizeof(l->why), "no HUB_ACK from the hub");
     return -1;

@@ -243,7 +243,8 @@ int sk_link_frame(sk_link *l, const uint8_t **body, uint32_t *len, int ms)
     }
 }
 
-int sk_link_peer_says(sk_link *l, const uint8_t *body, uint32_t len, int *code)
+/* 1 for ERROR, BYE or WIPE (l->why, *code), 0 for a frame to ignore, -1 for no message. */
+static int peer_says(sk_link *l, const uint8_t *body, uint32_t len, int *code)
 {
     sk_msg m;
     if (sk_msg_decode(body, len, &m, NULL) != 0)
@@ -261,6 +262,20 @@ int sk_link_peer_says(sk_link *l, const uint8_t *body, uint32_t len, int *code)
         *code = -c;
     sk_msg_free(&m);
     return 1;
+}
+
+int sk_link_other_frame(sk_link *l, int rc, const uint8_t *body, uint32_t len, int *code)
+{
+    if (rc == -SK_E_UNKNOWN_TYPE) {
+        int says = peer_says(l, body, len, code);
+        if (says == 0)
+            return 0;
+        if (says == 1)
+            return -1;
+    }
+    snprintf(l->why, sizeof(l->why), "unexpected frame from %s (%s)", l->peer->what,
+             sk_err_name(rc ? rc : -SK_E_BAD_VALUE));
+    return -1;
 }
 
 /* ---- the handshake, through the client engine --------------------------------------------- */

@@ -56,11 +56,12 @@ int sk_link_send(sk_link *l, const uint8_t *p, size_t n);
 int sk_link_frame(sk_link *l, const uint8_t **body, uint32_t *len, int ms);
 /* 1 once *peer->stop is set. */
 int sk_link_stopping(const sk_link *l);
-/* A frame that is not the answer the caller waits for: 1 for ERROR, BYE or WIPE (l->why says
- * which; *code gets its code, negated, for the ones no retry cures: RESEED, REVOKED, FORBIDDEN,
- * STATE; WIPE as REVOKED), 0 for one to ignore (PONG and the like), -1 for a frame that is no
- * message. */
-int sk_link_peer_says(sk_link *l, const uint8_t *body, uint32_t len, int *code);
+/* A frame that is not the answer the caller waits for (rc: what decoding it as that answer
+ * gave, 0 when it answers another request): 0 for one to ignore (PONG and the like), else -1
+ * with l->why saying why the exchange ends: ERROR, BYE or WIPE (*code gets its code, negated,
+ * for the ones no retry cures: RESEED, REVOKED, FORBIDDEN, STATE; WIPE as REVOKED), or a frame
+ * that is unexpected or no message. */
+int sk_link_other_frame(sk_link *l, int rc, const uint8_t *body, uint32_t len, int *code);
 
 /* The handshake of a server enrolled (or enrolling) at another with a role. */
 typedef struct sk_link_hs {

@@ -824,16 +824,9 @@ static int follow_session(sk_repl *r)
                 }
                 break;
             }
-            if (rc == -SK_E_UNKNOWN_TYPE) {
-                int says = sk_link_peer_says(&l, body, len, &code);
-                if (says == 1)
-                    goto out;
-                if (says == 0)
-                    continue; /* PONG and the like */
-            }
-            snprintf(l.why, sizeof(l.why), "unexpected frame from the primary (%s)",
-                     sk_err_name(rc ? rc : -SK_E_BAD_VALUE));
-            goto out;
+            if (sk_link_other_frame(&l, rc, body, len, &code))
+                goto out;
+            /* PONG and the like: wait on */
         }
     }
 out:
