@@ -45,12 +45,54 @@ typedef struct sk_hub {
     uint64_t xfer_polled_ms; /* the last look for transfers at the hub */
 } sk_hub;
 
-/* ---- hub: taking a centre's push ------------------------------------------------------------- */
+/* ---- hub: a centre's frame, taken through the writer ------------------------------------------ */
 
-typedef struct push_arg {
+/* What every writer call for a centre's frame starts with. */
+typedef struct frame_arg {
     uint8_t *body; /* the frame body, copied */
     size_t len;
     char centre[SK_MAX_NAME + 1];
+} frame_arg;
+
+/* A writer request running call with a zeroed argument of size bytes, which starts with a
+ * frame_arg holding a copy of the centre's frame; NULL (the session told why) when too many are
+ * at the writer or memory is short. */
+static sk_wreq *frame_call(sk_hub *h, sk_session *s, uint32_t rid,
+                           int (*call)(sk_store *, MDB_txn *, sk_wreq *), size_t size,
+                           const char *centre, uint64_t device, const uint8_t *body, size_t len)
+{
+    if (h->pending >= MAX_PENDING) {
+        sk_session_send_error(s, rid, -SK_E_TOO_MANY_INFLIGHT, NULL);
+        return NULL;
+    }
+    frame_arg *a = calloc(1, size);
+    sk_wreq *w = a ? sk_wreq_new(SK_WREQ_CALL, 0) : NULL;
+    if (a)
+        a->body = malloc(len);
+    if (!a || !w || !a->body) {
+        if (a)
+            free(a->body);
+        free(a);
+        sk_wreq_free(w);
+        sk_session_send_error(s, rid, -SK_E_NOMEM, NULL);
+        return NULL;
+    }
+    memcpy(a->body, body, len);
+    a->len = len;
+    snprintf(a->centre, sizeof(a->centre), "%s", centre);
+    w->call = call;
+    w->call_arg = a;
+    w->rid = rid;
+    w->device = device;
+    w->now_ms = sk_now_ms();
+    h->pending++;
+    return w;
+}
+
+/* ---- hub: taking a centre's push ------------------------------------------------------------- */
+
+typedef struct push_arg {
+    frame_arg f;
     uint64_t upto;
     uint32_t nitems, stored, bad_item, bad_key;
 } push_arg;
@@ -62,14 +104,15 @@ static int push_call(sk_store *st, MDB_txn *txn, sk_wreq *w)
     uint32_t rid;
     char detail[96];
     w->rc = 0;
-    int rc = sk_hub_push_decode(a->body, a->len, &rid, &p);
+    int rc = sk_hub_push_decode(a->f.body, a->f.len, &rid, &p);
     if (rc) {
         w->rc = rc;
         return 0;
     }
     a->upto = p.upto;
     a->nitems = p.nitems;
-    rc = sk_hub_store_txn(st, txn, a->centre, &p, w->now_ms, &a->stored, &a->bad_item, &a->bad_key);
+    rc = sk_hub_store_txn(st, txn, a->f.centre, &p, w->now_ms, &a->stored, &a->bad_item,
+                          &a->bad_key);
     if (rc == -SK_E_FORBIDDEN || rc == -SK_E_BAD_VALUE) {
         w->rc = rc; /* refused before anything was written */
         return 0;
@@ -78,7 +121,7 @@ static int push_call(sk_store *st, MDB_txn *txn, sk_wreq *w)
         return rc;
     snprintf(detail, sizeof(detail), "items=%u stored=%u upto=%llu", a->nitems, a->stored,
              (unsigned long long)a->upto);
-    return sk_store_audit_txn(st, txn, w->now_ms, "hub_push", a->centre, w->device, detail);
+    return sk_store_audit_txn(st, txn, w->now_ms, "hub_push", a->f.centre, w->device, detail);
 }
 
 static sk_wreq *hub_on_push(sk_server *srv, sk_session *s, const char *centre, uint64_t device,
@@ -94,32 +137,7 @@ static sk_wreq *hub_on_push(sk_server *srv, sk_session *s, const char *centre, u
         sk_session_send_error(s, rid, rc, NULL);
         return NULL;
     }
-    if (h->pending >= MAX_PENDING) {
-        sk_session_send_error(s, rid, -SK_E_TOO_MANY_INFLIGHT, NULL);
-        return NULL;
-    }
-    push_arg *a = calloc(1, sizeof(*a));
-    sk_wreq *w = a ? sk_wreq_new(SK_WREQ_CALL, 0) : NULL;
-    if (a)
-        a->body = malloc(len);
-    if (!a || !w || !a->body) {
-        if (a)
-            free(a->body);
-        free(a);
-        sk_wreq_free(w);
-        sk_session_send_error(s, rid, -SK_E_NOMEM, NULL);
-        return NULL;
-    }
-    memcpy(a->body, body, len);
-    a->len = len;
-    snprintf(a->centre, sizeof(a->centre), "%s", centre);
-    w->call = push_call;
-    w->call_arg = a;
-    w->rid = rid;
-    w->device = device;
-    w->now_ms = sk_now_ms();
-    h->pending++;
-    return w;
+    return frame_call(h, s, rid, push_call, sizeof(push_arg), centre, device, body, len);
 }
 
 static void hub_push_done(sk_server *srv, sk_session *s, sk_wreq *w)
@@ -134,7 +152,7 @@ static void hub_push_done(sk_server *srv, sk_session *s, sk_wreq *w)
         if (w->rc == -SK_E_FORBIDDEN)
             snprintf(msg, sizeof(msg), "item %u: %s %u may not leave a centre", a->bad_item,
                      a->bad_key ? "field" : "an entry or past value of field", a->bad_key);
-        sk_log(SK_LOG_WARN, "hub_push_refused", "centre=%s code=%s item=%u field=%u", a->centre,
+        sk_log(SK_LOG_WARN, "hub_push_refused", "centre=%s code=%s item=%u field=%u", a->f.centre,
                sk_err_name(w->rc), a->bad_item, a->bad_key);
         sk_session_send_error(s, w->rid, w->rc, msg[0] ? msg : NULL);
     } else if (s) {
@@ -145,10 +163,10 @@ static void hub_push_done(sk_server *srv, sk_session *s, sk_wreq *w)
         else
             sk_session_send_error(s, w->rid, -SK_E_NOMEM, NULL);
         sk_buf_free(&b);
-        sk_log(SK_LOG_INFO, "hub_push", "centre=%s items=%u stored=%u upto=%llu", a->centre,
+        sk_log(SK_LOG_INFO, "hub_push", "centre=%s items=%u stored=%u upto=%llu", a->f.centre,
                a->nitems, a->stored, (unsigned long long)a->upto);
     }
-    free(a->body);
+    free(a->f.body);
     free(a);
     w->call_arg = NULL;
 }
@@ -156,9 +174,7 @@ static void hub_push_done(sk_server *srv, sk_session *s, sk_wreq *w)
 /* ---- hub: a centre's step of a case transfer ------------------------------------------------- */
 
 typedef struct xfer_arg {
-    uint8_t *body; /* the frame body, copied */
-    size_t len;
-    char centre[SK_MAX_NAME + 1];
+    frame_arg f;
     uint32_t op;
     sk_buf items; /* the answer's items */
     uint32_t nitems;
@@ -174,12 +190,12 @@ static int xfer_call(sk_store *st, MDB_txn *txn, sk_wreq *w)
     a->why = NULL;
     a->nitems = 0;
     sk_buf_reset(&a->items); /* the writer may run a call again: start from what it reads */
-    int rc = sk_xfer_req_decode(a->body, a->len, &rid, &rq);
+    int rc = sk_xfer_req_decode(a->f.body, a->f.len, &rid, &rq);
     if (rc) {
         w->rc = rc;
         return 0;
     }
-    rc = sk_xferstore_hub_txn(st, txn, a->centre, &rq, w->now_ms, &a->items, &a->nitems, &a->why);
+    rc = sk_xferstore_hub_txn(st, txn, a->f.centre, &rq, w->now_ms, &a->items, &a->nitems, &a->why);
     if (rc == -SK_E_NOT_FOUND || rc == -SK_E_STATE || rc == -SK_E_FORBIDDEN ||
         rc == -SK_E_BAD_VALUE) {
         w->rc = rc; /* refused before anything was written */
@@ -200,33 +216,12 @@ static sk_wreq *hub_on_xfer(sk_server *srv, sk_session *s, const char *centre, u
         sk_session_send_error(s, rid, rc, NULL);
         return NULL;
     }
-    if (h->pending >= MAX_PENDING) {
-        sk_session_send_error(s, rid, -SK_E_TOO_MANY_INFLIGHT, NULL);
-        return NULL;
+    sk_wreq *w = frame_call(h, s, rid, xfer_call, sizeof(xfer_arg), centre, device, body, len);
+    if (w) {
+        xfer_arg *a = w->call_arg;
+        a->op = rq.op;
+        sk_buf_init(&a->items);
     }
-    xfer_arg *a = calloc(1, sizeof(*a));
-    sk_wreq *w = a ? sk_wreq_new(SK_WREQ_CALL, 0) : NULL;
-    if (a)
-        a->body = malloc(len);
-    if (!a || !w || !a->body) {
-        if (a)
-            free(a->body);
-        free(a);
-        sk_wreq_free(w);
-        sk_session_send_error(s, rid, -SK_E_NOMEM, NULL);
-        return NULL;
-    }
-    memcpy(a->body, body, len);
-    a->len = len;
-    a->op = rq.op;
-    sk_buf_init(&a->items);
-    snprintf(a->centre, sizeof(a->centre), "%s", centre);
-    w->call = xfer_call;
-    w->call_arg = a;
-    w->rid = rid;
-    w->device = device;
-    w->now_ms = sk_now_ms();
-    h->pending++;
     return w;
 }
 
@@ -236,7 +231,7 @@ static void hub_xfer_done(sk_server *srv, sk_session *s, sk_wreq *w)
     if (srv->hub && srv->hub->pending)
         srv->hub->pending--;
     if (s && w->rc) {
-        sk_log(SK_LOG_INFO, "hub_transfer_refused", "centre=%s op=%s code=%s", a->centre,
+        sk_log(SK_LOG_INFO, "hub_transfer_refused", "centre=%s op=%s code=%s", a->f.centre,
                sk_xfer_op_name(a->op), sk_err_name(w->rc));
         sk_session_send_error(s, w->rid, w->rc, a->why);
     } else if (s) {
@@ -248,7 +243,7 @@ static void hub_xfer_done(sk_server *srv, sk_session *s, sk_wreq *w)
         sk_buf_free(&b);
     }
     sk_buf_free(&a->items);
-    free(a->body);
+    free(a->f.body);
     free(a);
     w->call_arg = NULL;
 }
