@@ -1146,6 +1146,30 @@ static int with_read(sk_store *s, MDB_txn **txn)
     return sk_store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn));
 }
 
+/* Walk dbi in a read transaction of its own, from its first key (start NULL) or the first not
+ * below start, calling each with every key and value until one returns non-zero: that, or 0. */
+static int scan_read(sk_store *s, MDB_dbi dbi, const void *start, size_t slen,
+                     int (*each)(const MDB_val *k, const MDB_val *v, void *arg), void *arg)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k = {slen, (void *)start}, v;
+    int rc = with_read(s, &txn);
+    if (rc)
+        return rc;
+    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, dbi, &cur))))
+        goto out;
+    for (int mrc = mdb_cursor_get(cur, &k, &v, start ? MDB_SET_RANGE : MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if ((rc = each(&k, &v, arg)))
+            break;
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 /* ---- value codecs ---------------------------------------------------------------------- */
 
 static int put_val(sk_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, sk_buf *b)
@@ -1247,27 +1271,23 @@ int sk_store_worker_get(sk_store *s, const char *id, sk_worker *out)
     return rc;
 }
 
+typedef struct worker_walk {
+    int (*cb)(const sk_worker *w, void *payload);
+    void *payload;
+} worker_walk;
+
+static int worker_each(const MDB_val *k, const MDB_val *v, void *arg)
+{
+    worker_walk *a = arg;
+    sk_worker w;
+    int rc = worker_decode(k, v, &w);
+    return rc ? rc : a->cb(&w, a->payload);
+}
+
 int sk_store_worker_list(sk_store *s, int (*cb)(const sk_worker *w, void *payload), void *payload)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    int rc = with_read(s, &txn);
-    if (rc)
-        return rc;
-    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->workers, &cur))))
-        goto out;
-    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        sk_worker w;
-        if ((rc = worker_decode(&k, &v, &w)) || (rc = cb(&w, payload)))
-            goto out;
-    }
-out:
-    if (cur)
-        mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return rc;
+    worker_walk a = {cb, payload};
+    return scan_read(s, s->workers, NULL, 0, worker_each, &a);
 }
 
 /* ---- devices ---------------------------------------------------------------------------- */
@@ -1338,28 +1358,24 @@ int sk_store_device_get(sk_store *s, uint64_t id, sk_device_info *out)
     return rc;
 }
 
+typedef struct device_walk {
+    int (*cb)(const sk_device_info *d, void *payload);
+    void *payload;
+} device_walk;
+
+static int device_each(const MDB_val *k, const MDB_val *v, void *arg)
+{
+    device_walk *a = arg;
+    sk_device_info d;
+    int rc = device_decode(k, v, &d);
+    return rc ? rc : a->cb(&d, a->payload);
+}
+
 int sk_store_device_list(sk_store *s, int (*cb)(const sk_device_info *d, void *payload),
                          void *payload)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    int rc = with_read(s, &txn);
-    if (rc)
-        return rc;
-    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->devices, &cur))))
-        goto out;
-    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        sk_device_info d;
-        if ((rc = device_decode(&k, &v, &d)) || (rc = cb(&d, payload)))
-            goto out;
-    }
-out:
-    if (cur)
-        mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return rc;
+    device_walk a = {cb, payload};
+    return scan_read(s, s->devices, NULL, 0, device_each, &a);
 }
 
 struct revoke_arg {
@@ -2417,34 +2433,28 @@ static int audit_decode(uint64_t seq, const MDB_val *v, sk_audit_entry *e)
     return 0;
 }
 
+typedef struct audit_walk {
+    int (*cb)(const sk_audit_entry *e, void *payload);
+    void *payload;
+} audit_walk;
+
+static int audit_each(const MDB_val *k, const MDB_val *v, void *arg)
+{
+    audit_walk *a = arg;
+    sk_audit_entry e;
+    if (k->mv_size != 8)
+        return -SK_E_STORE_IO;
+    int rc = audit_decode(sk_be64_get(k->mv_data), v, &e);
+    return rc ? rc : a->cb(&e, a->payload);
+}
+
 int sk_store_audit_list(sk_store *s, uint64_t from_seq,
                         int (*cb)(const sk_audit_entry *e, void *payload), void *payload)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur = NULL;
+    audit_walk a = {cb, payload};
     uint8_t key[8];
-    int rc = with_read(s, &txn);
-    if (rc)
-        return rc;
-    if ((rc = sk_store_mdb_err(mdb_cursor_open(txn, s->audit, &cur))))
-        goto out;
     sk_be64_put(key, from_seq);
-    MDB_val k = {8, key}, v;
-    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        sk_audit_entry e;
-        if (k.mv_size != 8) {
-            rc = -SK_E_STORE_IO;
-            goto out;
-        }
-        if ((rc = audit_decode(sk_be64_get(k.mv_data), &v, &e)) || (rc = cb(&e, payload)))
-            goto out;
-    }
-out:
-    if (cur)
-        mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return rc;
+    return scan_read(s, s->audit, key, sizeof(key), audit_each, &a);
 }
 
 int sk_store_audit_verify(sk_store *s, uint64_t *count_out, uint64_t *bad_seq_out)
