@@ -551,26 +551,30 @@ void sk_tc_make_change(sk_change *c, const sk_id *id, uint64_t op, uint64_t base
     c->kind = kind;
 }
 
+/* An edit of record id at base setting key to the value packed in v (freed here). */
+static int make_edit(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
+                     uint32_t key, sk_tval *v)
+{
+    sk_tc_make_change(c, id, op, base, hlc, SK_CHANGE_UPSERT);
+    int rc = vb_set(v, c, key);
+    sk_buf_free(&v->b);
+    return rc;
+}
+
 int sk_tc_make_edit_uint(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
                          uint32_t key, uint64_t val)
 {
     sk_tval v;
-    sk_tc_make_change(c, id, op, base, hlc, SK_CHANGE_UPSERT);
     sk_tval_uint(&v, val);
-    int rc = vb_set(&v, c, key);
-    sk_buf_free(&v.b);
-    return rc;
+    return make_edit(c, id, op, base, hlc, key, &v);
 }
 
 int sk_tc_make_edit_str(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
                         uint32_t key, const char *val)
 {
     sk_tval v;
-    sk_tc_make_change(c, id, op, base, hlc, SK_CHANGE_UPSERT);
     sk_tval_str(&v, val);
-    int rc = vb_set(&v, c, key);
-    sk_buf_free(&v.b);
-    return rc;
+    return make_edit(c, id, op, base, hlc, key, &v);
 }
 
 int sk_tc_ids_add(const sk_record *r, void *payload)
