@@ -94,10 +94,8 @@ static void test_capture_trims_normalises_and_syncs(void **state)
     sakhi_record_free(rec);
     free(note);
 
-    sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    rc = sakhi_sync(&res, c, NULL);
-    if (rc)
-        fail_msg("sync: %d %s", rc, sakhi_errmsg(c));
+    sakhi_sync_result res;
+    sk_fx_sync(c, 0, &res);
     assert_int_equal(res.rejected, 0);
     assert_int_equal(res.applied, 3);
     sakhi_close(c);
