@@ -106,18 +106,15 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
                              bpub);
     }
     if (a->json) {
-        sk_buf b = SK_BUF_INIT;
-        sk_jw w;
-        sk_jw_init(&w, &b, 0);
-        sk_jw_obj_begin(&w);
-        sk_jw_kcstr(&w, "data", a->data);
-        sk_jw_kbool(&w, "created", !existed);
-        sk_jw_kcstr(&w, "keys", kdir);
-        sk_jw_kbool(&w, "audit_key_created", key_made);
-        sk_jw_kbool(&w, "backup_key_created", bkey_made);
-        sk_jw_kcstr(&w, "backup_private_key", bkey_made ? bpriv : NULL);
-        sk_jw_obj_end(&w);
-        print_json(&b);
+        sk_admin_json j;
+        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw_kcstr(w, "data", a->data);
+        sk_jw_kbool(w, "created", !existed);
+        sk_jw_kcstr(w, "keys", kdir);
+        sk_jw_kbool(w, "audit_key_created", key_made);
+        sk_jw_kbool(w, "backup_key_created", bkey_made);
+        sk_jw_kcstr(w, "backup_private_key", bkey_made ? bpriv : NULL);
+        return sk_admin_json_end(a, &j);
     } else {
         if (a->tty || !existed)
             printf("%s store in %s\n", existed ? "existing" : "created", a->data);
@@ -565,20 +562,18 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
         sk_buf_free(&ub);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "the code %s was made, but %s", code, err);
     }
+    int status = 0;
     if (a->json) {
-        sk_buf b = SK_BUF_INIT;
-        sk_jw jw;
-        sk_jw_init(&jw, &b, 0);
-        sk_jw_obj_begin(&jw);
-        sk_jw_kcstr(&jw, "worker", pos[0]);
-        sk_jw_kcstr(&jw, "code", code);
-        sk_jw_kcstr(&jw, "expires", exp);
-        sk_jw_kcstr(&jw, "uri", text);
+        sk_admin_json j;
+        sk_jw *jw = sk_admin_json_begin(&j);
+        sk_jw_kcstr(jw, "worker", pos[0]);
+        sk_jw_kcstr(jw, "code", code);
+        sk_jw_kcstr(jw, "expires", exp);
+        sk_jw_kcstr(jw, "uri", text);
         if (png_s) {
-            sk_jw_kcstr(&jw, "qr_png", png_s);
+            sk_jw_kcstr(jw, "qr_png", png_s);
         }
-        sk_jw_obj_end(&jw);
-        print_json(&b);
+        status = sk_admin_json_end(a, &j);
     } else if (a->tty) {
         printf("%s\n(one-time enrollment code for %s, valid until %s)\n%s\n", code, pos[0], exp,
                text);
@@ -593,7 +588,7 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
         }
     }
     sk_buf_free(&ub);
-    return 0;
+    return status;
 }
 
 /* ---- devices ----------------------------------------------------------------------------- */
@@ -1035,15 +1030,12 @@ int sk_admin_cmd_tls_cert(sk_admin *a, int argc, char **argv)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s", err[0] ? err : sk_err_text(rc));
     sk_tls_pin_format(hex, pin);
     if (a->json) {
-        sk_buf b = SK_BUF_INIT;
-        sk_jw w;
-        sk_jw_init(&w, &b, 0);
-        sk_jw_obj_begin(&w);
-        sk_jw_kcstr(&w, "cert", cert);
-        sk_jw_kcstr(&w, "key", key);
-        sk_jw_kcstr(&w, "pin", hex);
-        sk_jw_obj_end(&w);
-        print_json(&b);
+        sk_admin_json j;
+        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw_kcstr(w, "cert", cert);
+        sk_jw_kcstr(w, "key", key);
+        sk_jw_kcstr(w, "pin", hex);
+        return sk_admin_json_end(a, &j);
     } else if (a->tty)
         printf("certificate %s\nkey         %s\npin         %s\n", cert, key, hex);
     else
