@@ -58,21 +58,6 @@ static int centre_row(const sk_hub_centre *c, void *p)
     return 0;
 }
 
-static int local_u64(sk_store *st, MDB_txn *txn, const char *name, uint64_t *out)
-{
-    uint8_t b[8];
-    size_t n = 0;
-    int rc = sk_store_local_get_txn(st, txn, name, b, sizeof(b), &n);
-    *out = 0;
-    if (rc == -SK_E_NOT_FOUND)
-        return 0;
-    if (rc == 0 && n != 8)
-        rc = -SK_E_STORE_IO;
-    if (rc == 0)
-        *out = sk_be64_get(b);
-    return rc;
-}
-
 int sk_admin_cmd_hub(sk_admin *a, int argc, char **argv)
 {
     int rc = sk_admin_parse(a, argc, argv, NULL, NULL, 0, 0, NULL, k_hub_help);
@@ -92,9 +77,9 @@ int sk_admin_cmd_hub(sk_admin *a, int argc, char **argv)
         sk_jw_arr_begin(&x.w);
     }
     rc = sk_hub_centres_txn(a->store, txn, centre_row, &x);
-    if (rc == 0 && (rc = local_u64(a->store, txn, "hub_device", &device)) == 0 &&
-        (rc = local_u64(a->store, txn, "hub_upto", &upto)) == 0 &&
-        (rc = local_u64(a->store, txn, "hub_epoch", &epoch)) == 0 &&
+    if (rc == 0 && (rc = sk_store_local_u64_txn(a->store, txn, "hub_device", &device)) == 0 &&
+        (rc = sk_store_local_u64_txn(a->store, txn, "hub_upto", &upto)) == 0 &&
+        (rc = sk_store_local_u64_txn(a->store, txn, "hub_epoch", &epoch)) == 0 &&
         (rc = sk_store_seq_get_txn(a->store, txn, &last)) == 0)
         rc = sk_store_epoch_get_txn(a->store, txn, &ep);
     mdb_txn_abort(txn);
