@@ -38,16 +38,11 @@ static int centre_row(const sk_hub_centre *c, void *p)
     sk_sample_format_time(c->last_ms, last);
     if (x->a->json) {
         sk_jw_obj_begin(&x->w);
-        sk_jw_key(&x->w, "centre");
-        sk_jw_cstr(&x->w, c->name);
-        sk_jw_key(&x->w, "upto");
-        sk_jw_uint(&x->w, c->upto);
-        sk_jw_key(&x->w, "epoch");
-        sk_jw_uint(&x->w, c->epoch);
-        sk_jw_key(&x->w, "cases");
-        sk_jw_uint(&x->w, c->cases);
-        sk_jw_key(&x->w, "last_push");
-        sk_jw_cstr(&x->w, last);
+        sk_jw_kcstr(&x->w, "centre", c->name);
+        sk_jw_kuint(&x->w, "upto", c->upto);
+        sk_jw_kuint(&x->w, "epoch", c->epoch);
+        sk_jw_kuint(&x->w, "cases", c->cases);
+        sk_jw_kcstr(&x->w, "last_push", last);
         sk_jw_obj_end(&x->w);
     } else {
         if (x->n == 0)
@@ -93,14 +88,10 @@ int sk_admin_cmd_hub(sk_admin *a, int argc, char **argv)
         sk_jw_arr_end(&x.w);
         sk_jw_key(&x.w, "feed");
         sk_jw_obj_begin(&x.w);
-        sk_jw_key(&x.w, "enrolled");
-        sk_jw_bool(&x.w, device != 0);
-        sk_jw_key(&x.w, "upto");
-        sk_jw_uint(&x.w, upto);
-        sk_jw_key(&x.w, "last_seq");
-        sk_jw_uint(&x.w, last);
-        sk_jw_key(&x.w, "behind");
-        sk_jw_uint(&x.w, last > upto ? last - upto : 0);
+        sk_jw_kbool(&x.w, "enrolled", device != 0);
+        sk_jw_kuint(&x.w, "upto", upto);
+        sk_jw_kuint(&x.w, "last_seq", last);
+        sk_jw_kuint(&x.w, "behind", last > upto ? last - upto : 0);
         sk_jw_obj_end(&x.w);
         sk_jw_obj_end(&x.w);
         if (b.oom) {

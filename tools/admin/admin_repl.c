@@ -107,36 +107,24 @@ int sk_admin_stats_repl(sk_admin *a, sk_jw *w)
     if (a->json) {
         sk_jw_key(w, "replication");
         sk_jw_obj_begin(w);
-        sk_jw_key(w, "role");
-        sk_jw_cstr(w, v.role);
-        sk_jw_key(w, "log");
-        sk_jw_bool(w, v.log_on);
-        sk_jw_key(w, "log_head");
-        sk_jw_uint(w, v.head);
-        sk_jw_key(w, "log_first");
-        sk_jw_uint(w, v.first);
+        sk_jw_kcstr(w, "role", v.role);
+        sk_jw_kbool(w, "log", v.log_on);
+        sk_jw_kuint(w, "log_head", v.head);
+        sk_jw_kuint(w, "log_first", v.first);
         if (standby) {
-            sk_jw_key(w, "applied");
-            sk_jw_uint(w, v.pos_seq);
-            sk_jw_key(w, "primary_head");
-            sk_jw_uint(w, v.primary_head);
-            sk_jw_key(w, "behind_entries");
-            sk_jw_uint(w, behind(&v));
-            sk_jw_key(w, "contact_age_ms");
-            sk_jw_uint(w, age);
-            sk_jw_key(w, "seeded");
-            sk_jw_bool(w, v.seeded_ms != 0 && !v.seeding);
+            sk_jw_kuint(w, "applied", v.pos_seq);
+            sk_jw_kuint(w, "primary_head", v.primary_head);
+            sk_jw_kuint(w, "behind_entries", behind(&v));
+            sk_jw_kuint(w, "contact_age_ms", age);
+            sk_jw_kbool(w, "seeded", v.seeded_ms != 0 && !v.seeding);
         }
         sk_jw_key(w, "replicas");
         sk_jw_arr_begin(w);
         for (size_t i = 0; i < v.nrep; i++) {
             sk_jw_obj_begin(w);
-            sk_jw_key(w, "device");
-            sk_jw_uint(w, v.rep_dev[i]);
-            sk_jw_key(w, "applied");
-            sk_jw_uint(w, v.rep_need[i]);
-            sk_jw_key(w, "behind_entries");
-            sk_jw_uint(w, v.head > v.rep_need[i] ? v.head - v.rep_need[i] : 0);
+            sk_jw_kuint(w, "device", v.rep_dev[i]);
+            sk_jw_kuint(w, "applied", v.rep_need[i]);
+            sk_jw_kuint(w, "behind_entries", v.head > v.rep_need[i] ? v.head - v.rep_need[i] : 0);
             sk_jw_obj_end(w);
         }
         sk_jw_arr_end(w);

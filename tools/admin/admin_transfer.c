@@ -49,22 +49,14 @@ static int print_row(const sk_xrow *r, void *p)
     const char *state = sk_xrow_state_name(r->kind, r->state);
     if (a->json) {
         sk_jw_obj_begin(w);
-        sk_jw_key(w, "id");
-        sk_jw_cstr(w, hex);
-        sk_jw_key(w, "direction");
-        sk_jw_cstr(w, dir);
-        sk_jw_key(w, "centre");
-        sk_jw_cstr(w, peer);
-        sk_jw_key(w, "state");
-        sk_jw_cstr(w, state);
-        sk_jw_key(w, "record");
-        sk_jw_cstr(w, rid);
-        sk_jw_key(w, "case_no");
-        sk_jw_cstr(w, r->case_no);
-        sk_jw_key(w, "by");
-        sk_jw_cstr(w, r->by);
-        sk_jw_key(w, "message");
-        sk_jw_cstr(w, r->msg);
+        sk_jw_kcstr(w, "id", hex);
+        sk_jw_kcstr(w, "direction", dir);
+        sk_jw_kcstr(w, "centre", peer);
+        sk_jw_kcstr(w, "state", state);
+        sk_jw_kcstr(w, "record", rid);
+        sk_jw_kcstr(w, "case_no", r->case_no);
+        sk_jw_kcstr(w, "by", r->by);
+        sk_jw_kcstr(w, "message", r->msg);
         sk_jw_obj_end(w);
     } else {
         if (*n == 0)
@@ -126,10 +118,8 @@ static int done(sk_admin *a, const uint8_t id[SK_XFER_ID_LEN], const char *what)
     if (a->json) {
         sk_admin_json j;
         sk_jw *w = sk_admin_json_begin(&j);
-        sk_jw_key(w, "id");
-        sk_jw_cstr(w, hex);
-        sk_jw_key(w, "state");
-        sk_jw_cstr(w, what);
+        sk_jw_kcstr(w, "id", hex);
+        sk_jw_kcstr(w, "state", what);
         return sk_admin_json_end(a, &j);
     }
     printf("transfer %s %s\n", hex, what);
