@@ -160,6 +160,21 @@ static void pk_bool(msgpack_packer *pk, int v)
         msgpack_pack_false(pk);
 }
 
+/* CHANGES keys 2 to 4, after its records (key 1): next, and more / last when not at their
+ * defaults. */
+static void pack_changes_tail(msgpack_packer *pk, uint64_t next, int more, int last)
+{
+    sk_pack_kv_uint(pk, 2, next);
+    if (more) {
+        pk_u(pk, 3);
+        pk_bool(pk, 1);
+    }
+    if (!last) {
+        pk_u(pk, 4);
+        pk_bool(pk, 0);
+    }
+}
+
 /* Validate m and write its body map. Nothing is written when validation fails. */
 static int enc_body(msgpack_packer *pk, const sk_msg *m)
 {
@@ -184,34 +199,17 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         msgpack_pack_array(pk, h->nversions);
         for (uint32_t i = 0; i < h->nversions; i++)
             pk_u(pk, h->versions[i]);
-        if (h->device) {
-            pk_u(pk, 2);
-            pk_u(pk, h->device);
-        }
+        sk_pack_opt_uint(pk, 2, h->device);
         if (h->app.n) {
             pk_u(pk, 3);
             pk_str(pk, h->app);
         }
-        if (h->caps) {
-            pk_u(pk, 4);
-            pk_u(pk, h->caps);
-        }
-        if (h->max_frame != SK_FRAME_DEFAULT_MAX) {
-            pk_u(pk, 5);
-            pk_u(pk, h->max_frame);
-        }
-        if (h->epoch) {
-            pk_u(pk, 6);
-            pk_u(pk, h->epoch);
-        }
-        if (h->seen) {
-            pk_u(pk, 7);
-            pk_u(pk, h->seen);
-        }
-        if (h->upto) {
-            pk_u(pk, 8);
-            pk_u(pk, h->upto);
-        }
+        sk_pack_opt_uint(pk, 4, h->caps);
+        if (h->max_frame != SK_FRAME_DEFAULT_MAX)
+            sk_pack_kv_uint(pk, 5, h->max_frame);
+        sk_pack_opt_uint(pk, 6, h->epoch);
+        sk_pack_opt_uint(pk, 7, h->seen);
+        sk_pack_opt_uint(pk, 8, h->upto);
         return 0;
     }
     case SK_MSG_CHALLENGE:
@@ -220,10 +218,8 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         msgpack_pack_map(pk, 3);
         pk_u(pk, 1);
         sk_pack_bin(pk, m->u.challenge.nonce, SK_NONCE_LEN);
-        pk_u(pk, 2);
-        pk_u(pk, m->u.challenge.server_ms);
-        pk_u(pk, 3);
-        pk_u(pk, m->u.challenge.version);
+        sk_pack_kv_uint(pk, 2, m->u.challenge.server_ms);
+        sk_pack_kv_uint(pk, 3, m->u.challenge.version);
         return 0;
     case SK_MSG_AUTH:
         msgpack_pack_map(pk, 1);
@@ -246,40 +242,20 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         }
         msgpack_pack_map(pk, 7 + (w->caps != 0) + (w->district != 0) + (w->has_seq != 0) +
                                  (w->epoch != 0) + (w->since != 0) + (w->districts.n != 0));
-        pk_u(pk, 1);
-        pk_u(pk, w->session);
-        pk_u(pk, 2);
-        pk_u(pk, w->server_ms);
-        pk_u(pk, 3);
-        pk_u(pk, w->max_frame);
-        pk_u(pk, 4);
-        pk_u(pk, w->max_batch);
-        pk_u(pk, 5);
-        pk_u(pk, w->max_inflight);
-        if (w->caps) {
-            pk_u(pk, 6);
-            pk_u(pk, w->caps);
-        }
-        pk_u(pk, 7);
-        pk_u(pk, w->role);
+        sk_pack_kv_uint(pk, 1, w->session);
+        sk_pack_kv_uint(pk, 2, w->server_ms);
+        sk_pack_kv_uint(pk, 3, w->max_frame);
+        sk_pack_kv_uint(pk, 4, w->max_batch);
+        sk_pack_kv_uint(pk, 5, w->max_inflight);
+        sk_pack_opt_uint(pk, 6, w->caps);
+        sk_pack_kv_uint(pk, 7, w->role);
         pk_u(pk, 8);
         pk_str(pk, w->worker);
-        if (w->district) {
-            pk_u(pk, 9);
-            pk_u(pk, w->district);
-        }
-        if (w->has_seq) {
-            pk_u(pk, 10);
-            pk_u(pk, w->seq);
-        }
-        if (w->epoch) {
-            pk_u(pk, 11);
-            pk_u(pk, w->epoch);
-        }
-        if (w->since) {
-            pk_u(pk, 12);
-            pk_u(pk, w->since);
-        }
+        sk_pack_opt_uint(pk, 9, w->district);
+        if (w->has_seq)
+            sk_pack_kv_uint(pk, 10, w->seq);
+        sk_pack_opt_uint(pk, 11, w->epoch);
+        sk_pack_opt_uint(pk, 12, w->since);
         if (w->districts.n) {
             pk_u(pk, 13);
             pk->callback(pk->data, w->districts.p, w->districts.n); /* already MessagePack */
@@ -344,12 +320,9 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         if (m->u.pull.limit < 1 || m->u.pull.limit > SK_MAX_PULL)
             return -SK_E_BAD_VALUE;
         msgpack_pack_map(pk, 1 + (m->u.pull.limit != SK_PULL_DEFAULT_LIMIT));
-        pk_u(pk, 1);
-        pk_u(pk, m->u.pull.cursor);
-        if (m->u.pull.limit != SK_PULL_DEFAULT_LIMIT) {
-            pk_u(pk, 2);
-            pk_u(pk, m->u.pull.limit);
-        }
+        sk_pack_kv_uint(pk, 1, m->u.pull.cursor);
+        if (m->u.pull.limit != SK_PULL_DEFAULT_LIMIT)
+            sk_pack_kv_uint(pk, 2, m->u.pull.limit);
         return 0;
     case SK_MSG_CHANGES: {
         const __typeof__(m->u.changes) *c = &m->u.changes;
@@ -365,25 +338,13 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
                 sk_msg_pack_version_only(pk, c->records[i].version);
             else if ((rc = sk_record_pack(pk, &c->records[i])))
                 return rc < 0 ? rc : -SK_E_NOMEM;
-        pk_u(pk, 2);
-        pk_u(pk, c->next);
-        if (c->more) {
-            pk_u(pk, 3);
-            pk_bool(pk, 1);
-        }
-        if (!c->last) {
-            pk_u(pk, 4);
-            pk_bool(pk, 0);
-        }
+        pack_changes_tail(pk, c->next, c->more, c->last);
         return 0;
     }
     case SK_MSG_PING:
     case SK_MSG_PONG:
         msgpack_pack_map(pk, m->u.ping.ms != 0);
-        if (m->u.ping.ms) {
-            pk_u(pk, 1);
-            pk_u(pk, m->u.ping.ms);
-        }
+        sk_pack_opt_uint(pk, 1, m->u.ping.ms);
         return 0;
     case SK_MSG_BYE:
     case SK_MSG_WIPE:
@@ -396,18 +357,13 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
             return rc;
         uint32_t retry = is_err ? e->retry_ms : 0;
         msgpack_pack_map(pk, (is_err || e->code != 0) + (e->msg.n != 0) + (retry != 0));
-        if (is_err || e->code) {
-            pk_u(pk, 1);
-            pk_u(pk, e->code);
-        }
+        if (is_err || e->code)
+            sk_pack_kv_uint(pk, 1, e->code);
         if (e->msg.n) {
             pk_u(pk, 2);
             pk_str(pk, e->msg);
         }
-        if (retry) {
-            pk_u(pk, 3);
-            pk_u(pk, retry);
-        }
+        sk_pack_opt_uint(pk, 3, retry);
         return 0;
     }
     case SK_MSG_ENROLL: {
@@ -434,16 +390,11 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         if ((rc = check_str(e->worker, SK_MAX_NAME)))
             return rc;
         msgpack_pack_map(pk, 3 + (e->district != 0));
-        pk_u(pk, 1);
-        pk_u(pk, e->device);
+        sk_pack_kv_uint(pk, 1, e->device);
         pk_u(pk, 2);
         pk_str(pk, e->worker);
-        pk_u(pk, 3);
-        pk_u(pk, e->role);
-        if (e->district) {
-            pk_u(pk, 4);
-            pk_u(pk, e->district);
-        }
+        sk_pack_kv_uint(pk, 3, e->role);
+        sk_pack_opt_uint(pk, 4, e->district);
         return 0;
     }
     case SK_MSG_HISTORY: {
@@ -453,14 +404,9 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         msgpack_pack_map(pk, 1 + (h->after != 0) + (h->limit != SK_HISTORY_DEFAULT_LIMIT));
         pk_u(pk, 1);
         sk_pack_bin(pk, h->id.b, 16);
-        if (h->after) {
-            pk_u(pk, 2);
-            pk_u(pk, h->after);
-        }
-        if (h->limit != SK_HISTORY_DEFAULT_LIMIT) {
-            pk_u(pk, 3);
-            pk_u(pk, h->limit);
-        }
+        sk_pack_opt_uint(pk, 2, h->after);
+        if (h->limit != SK_HISTORY_DEFAULT_LIMIT)
+            sk_pack_kv_uint(pk, 3, h->limit);
         return 0;
     }
     case SK_MSG_HISTORY_OF: {
@@ -475,8 +421,7 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         sk_pack_bin(pk, h->id.b, 16);
         pk_u(pk, 2);
         pk->callback(pk->data, (const char *)h->changes, h->changes_len);
-        pk_u(pk, 3);
-        pk_u(pk, h->next);
+        sk_pack_kv_uint(pk, 3, h->next);
         if (h->more) {
             pk_u(pk, 4);
             pk_bool(pk, 1);
@@ -507,26 +452,31 @@ static int finish_frame(sk_buf *out, size_t start, int rc)
     return rc;
 }
 
-static int begin_frame(sk_buf *out, size_t *start)
+/* Start a frame: its header to be patched, then the envelope's type and rid, with pk set up to
+ * pack the body map after them. */
+static int begin_frame(sk_buf *out, msgpack_packer *pk, uint32_t type, uint32_t rid, size_t *start)
 {
     if (out->oom)
         return -SK_E_NOMEM;
     *start = out->len;
     static const uint8_t zero[SK_FRAME_HDR] = {0};
-    return sk_buf_append(out, zero, sizeof(zero));
+    int rc = sk_buf_append(out, zero, sizeof(zero));
+    if (rc)
+        return rc;
+    sk_packer_init(pk, out);
+    msgpack_pack_array(pk, 3);
+    pk_u(pk, type);
+    pk_u(pk, rid);
+    return 0;
 }
 
 int sk_msg_encode(sk_buf *out, const sk_msg *m)
 {
     size_t start;
-    int rc = begin_frame(out, &start);
+    msgpack_packer pk;
+    int rc = begin_frame(out, &pk, m->type, m->rid, &start);
     if (rc)
         return rc;
-    msgpack_packer pk;
-    sk_packer_init(&pk, out);
-    msgpack_pack_array(&pk, 3);
-    pk_u(&pk, m->type);
-    pk_u(&pk, m->rid);
     rc = enc_body(&pk, m);
     return finish_frame(out, start, rc);
 }
@@ -539,28 +489,15 @@ int sk_msg_encode_changes_raw(sk_buf *out, uint32_t rid, const uint8_t *records,
     if ((len && !records) || len < nrecords)
         return -SK_E_BAD_VALUE;
     size_t start;
-    int rc = begin_frame(out, &start);
+    msgpack_packer pk;
+    int rc = begin_frame(out, &pk, SK_MSG_CHANGES, rid, &start);
     if (rc)
         return rc;
-    msgpack_packer pk;
-    sk_packer_init(&pk, out);
-    msgpack_pack_array(&pk, 3);
-    pk_u(&pk, SK_MSG_CHANGES);
-    pk_u(&pk, rid);
     msgpack_pack_map(&pk, 2 + (more != 0) + (last == 0));
     pk_u(&pk, 1);
     msgpack_pack_array(&pk, nrecords);
     sk_buf_append(out, records, len);
-    pk_u(&pk, 2);
-    pk_u(&pk, next);
-    if (more) {
-        pk_u(&pk, 3);
-        pk_bool(&pk, 1);
-    }
-    if (!last) {
-        pk_u(&pk, 4);
-        pk_bool(&pk, 0);
-    }
+    pack_changes_tail(&pk, next, more, last);
     return finish_frame(out, start, 0);
 }
 
