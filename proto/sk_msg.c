@@ -506,6 +506,49 @@ void sk_msg_pack_version_only(msgpack_packer *pk, uint64_t version)
     pk_u(pk, version);
 }
 
+/* ---- field maps and history (acks, HISTORY_OF) ---------------------------------------------- */
+
+/* A field key: uint 1..65535. */
+static int chk_key(sk_mp *m, uint64_t *key)
+{
+    int rc;
+    if (sk_mp_peek(m) != SK_MP_UINT)
+        return -SK_E_BAD_TYPE;
+    if ((rc = sk_mp_read_uint(m, key)))
+        return rc;
+    return *key < 1 || *key > 65535 ? -SK_E_BAD_VALUE : 0;
+}
+
+/* A field value: one value of at most SK_MAX_VALUE bytes. */
+static int chk_value(sk_mp *m)
+{
+    const uint8_t *raw;
+    size_t rawlen;
+    int rc = sk_mp_raw(m, &raw, &rawlen);
+    if (rc)
+        return rc;
+    return rawlen > SK_MAX_VALUE ? -SK_E_TOO_LONG : 0;
+}
+
+/* An array of at most max elements. */
+static int chk_array(sk_mp *m, uint32_t max, uint32_t *n)
+{
+    int rc;
+    if (sk_mp_peek(m) != SK_MP_ARRAY)
+        return -SK_E_BAD_TYPE;
+    if ((rc = sk_mp_read_array(m, n)))
+        return rc;
+    return *n > max ? -SK_E_TOO_LONG : 0;
+}
+
+/* An array of at least min elements. */
+static int chk_tuple(sk_mp *m, uint32_t min, uint32_t *n)
+{
+    if (sk_mp_peek(m) != SK_MP_ARRAY)
+        return -SK_E_BAD_TYPE;
+    return sk_mp_read_tuple(m, min, n);
+}
+
 int sk_ack_fields_check(const uint8_t *p, size_t n)
 {
     sk_mp m;
@@ -522,48 +565,29 @@ int sk_ack_fields_check(const uint8_t *p, size_t n)
         return -SK_E_TOO_LONG;
     for (uint32_t i = 0; i < count; i++) {
         uint64_t key;
-        const uint8_t *raw;
-        size_t rawlen;
-        if (sk_mp_peek(&m) != SK_MP_UINT)
-            return -SK_E_BAD_TYPE;
-        if ((rc = sk_mp_read_uint(&m, &key)))
+        if ((rc = chk_key(&m, &key)))
             return rc;
-        if (key < 1 || key > 65535)
-            return -SK_E_BAD_VALUE;
         for (uint32_t j = 0; j < i; j++)
             if (keys[j] == key)
                 return -SK_E_BAD_VALUE;
         keys[i] = (uint32_t)key;
-        if ((rc = sk_mp_raw(&m, &raw, &rawlen)))
+        if ((rc = chk_value(&m)))
             return rc;
-        if (rawlen > SK_MAX_VALUE)
-            return -SK_E_TOO_LONG;
     }
     return sk_mp_at_end(&m) ? 0 : -SK_E_TRAILING;
 }
 
-/* ---- history (HISTORY_OF) ------------------------------------------------------------------ */
-
-/* An array of at most max field keys (1..65535). */
+/* An array of at most max field keys. */
 static int hist_keys(sk_mp *m, uint32_t max)
 {
     uint32_t n;
     uint64_t k;
-    int rc;
-    if (sk_mp_peek(m) != SK_MP_ARRAY)
-        return -SK_E_BAD_TYPE;
-    if ((rc = sk_mp_read_array(m, &n)))
+    int rc = chk_array(m, max, &n);
+    if (rc)
         return rc;
-    if (n > max)
-        return -SK_E_TOO_LONG;
-    for (uint32_t i = 0; i < n; i++) {
-        if (sk_mp_peek(m) != SK_MP_UINT)
-            return -SK_E_BAD_TYPE;
-        if ((rc = sk_mp_read_uint(m, &k)))
+    for (uint32_t i = 0; i < n; i++)
+        if ((rc = chk_key(m, &k)))
             return rc;
-        if (k < 1 || k > 65535)
-            return -SK_E_BAD_VALUE;
-    }
     return 0;
 }
 
@@ -596,67 +620,33 @@ static int hist_bool(sk_mp *m)
     return sk_mp_skip(m);
 }
 
-/* Skip the elements of an array past the first `known` (a newer peer's additions). */
-static int hist_rest(sk_mp *m, uint32_t n, uint32_t known)
-{
-    int rc = 0;
-    for (uint32_t i = known; i < n && !rc; i++)
-        rc = sk_mp_skip(m);
-    return rc;
-}
-
 static int hist_displaced(sk_mp *m)
 {
     uint32_t n;
     uint64_t key;
-    const uint8_t *raw;
-    size_t rawlen;
     int rc;
-    if (sk_mp_peek(m) != SK_MP_ARRAY)
-        return -SK_E_BAD_TYPE;
-    if ((rc = sk_mp_read_array(m, &n)))
+    if ((rc = chk_tuple(m, 6, &n)) || (rc = chk_key(m, &key)) || (rc = chk_value(m)) ||
+        (rc = hist_name(m)) || (rc = hist_uint(m)) || (rc = hist_bool(m)) || (rc = hist_bool(m)))
         return rc;
-    if (n < 6)
-        return -SK_E_BAD_VALUE;
-    if (sk_mp_peek(m) != SK_MP_UINT)
-        return -SK_E_BAD_TYPE;
-    if ((rc = sk_mp_read_uint(m, &key)))
-        return rc;
-    if (key < 1 || key > 65535)
-        return -SK_E_BAD_VALUE;
-    if ((rc = sk_mp_raw(m, &raw, &rawlen)))
-        return rc;
-    if (rawlen > SK_MAX_VALUE)
-        return -SK_E_TOO_LONG;
-    if ((rc = hist_name(m)) || (rc = hist_uint(m)) || (rc = hist_bool(m)) || (rc = hist_bool(m)))
-        return rc;
-    return hist_rest(m, n, 6);
+    return sk_mp_skip_rest(m, n, 6);
 }
 
 static int hist_change(sk_mp *m)
 {
     uint32_t n, nd;
     int rc;
-    if (sk_mp_peek(m) != SK_MP_ARRAY)
-        return -SK_E_BAD_TYPE;
-    if ((rc = sk_mp_read_array(m, &n)))
+    if ((rc = chk_tuple(m, 9, &n)))
         return rc;
-    if (n < 9)
-        return -SK_E_BAD_VALUE;
     if ((rc = hist_uint(m)) || (rc = hist_name(m)) || (rc = hist_uint(m)) || (rc = hist_uint(m)) ||
         (rc = hist_uint(m)) || (rc = hist_keys(m, SK_MAX_FIELDS)) ||
         (rc = hist_keys(m, SK_MAX_FIELDS)) || (rc = hist_uint(m)))
         return rc;
-    if (sk_mp_peek(m) != SK_MP_ARRAY)
-        return -SK_E_BAD_TYPE;
-    if ((rc = sk_mp_read_array(m, &nd)))
+    if ((rc = chk_array(m, SK_MAX_DISPLACED, &nd)))
         return rc;
-    if (nd > SK_MAX_DISPLACED)
-        return -SK_E_TOO_LONG;
     for (uint32_t i = 0; i < nd; i++)
         if ((rc = hist_displaced(m)))
             return rc;
-    return hist_rest(m, n, 9);
+    return sk_mp_skip_rest(m, n, 9);
 }
 
 int sk_history_check(const uint8_t *p, size_t n, uint32_t *count_out)
@@ -667,12 +657,8 @@ int sk_history_check(const uint8_t *p, size_t n, uint32_t *count_out)
     if (rc)
         return rc;
     sk_mp_init(&m, p, n);
-    if (sk_mp_peek(&m) != SK_MP_ARRAY)
-        return -SK_E_BAD_TYPE;
-    if ((rc = sk_mp_read_array(&m, &count)))
+    if ((rc = chk_array(&m, SK_MAX_HISTORY, &count)))
         return rc;
-    if (count > SK_MAX_HISTORY)
-        return -SK_E_TOO_LONG;
     for (uint32_t i = 0; i < count; i++)
         if ((rc = hist_change(&m)))
             return rc;
@@ -761,19 +747,29 @@ static int rd_bin(sk_mp *mp, void *out, uint32_t n)
     return sk_mp_read_bin_exact(mp, out, n);
 }
 
+/* The array of a PUSH, PUSH_ACK or CHANGES: at most max elements, and room for them, zeroed,
+ * from m's allocator (*out NULL for an empty array). */
+static int rd_batch(sk_mp *mp, const sk_msg *m, uint32_t max, size_t size, void **out, uint32_t *n)
+{
+    int rc = sk_mp_read_array(mp, n);
+    *out = NULL;
+    if (rc)
+        return rc;
+    if (*n > max)
+        return sk_mp_fail(mp, -SK_E_BATCH_TOO_BIG);
+    if (*n && !(*out = sk_acalloc(m->alloc, *n, size)))
+        return sk_mp_fail(mp, -SK_E_NOMEM);
+    return 0;
+}
+
 static int rd_push(sk_mp *mp, sk_msg *m)
 {
     uint32_t n;
-    int rc = sk_mp_read_array(mp, &n);
-    if (rc)
+    void *arr;
+    int rc = rd_batch(mp, m, SK_MAX_BATCH, sizeof(sk_change), &arr, &n);
+    if (rc || !arr)
         return rc;
-    if (n > SK_MAX_BATCH)
-        return sk_mp_fail(mp, -SK_E_BATCH_TOO_BIG);
-    if (n == 0)
-        return 0;
-    sk_change *c = sk_acalloc(m->alloc, n, sizeof(*c));
-    if (!c)
-        return sk_mp_fail(mp, -SK_E_NOMEM);
+    sk_change *c = arr;
     m->u.push.changes = c;
     for (uint32_t i = 0; i < n; i++) {
         sk_change_init_alloc(&c[i], m->alloc);
@@ -825,16 +821,11 @@ static int rd_ack(sk_mp *mp, sk_ack *a)
 static int rd_push_ack(sk_mp *mp, sk_msg *m)
 {
     uint32_t n;
-    int rc = sk_mp_read_array(mp, &n);
-    if (rc)
+    void *arr;
+    int rc = rd_batch(mp, m, SK_MAX_BATCH, sizeof(sk_ack), &arr, &n);
+    if (rc || !arr)
         return rc;
-    if (n > SK_MAX_BATCH)
-        return sk_mp_fail(mp, -SK_E_BATCH_TOO_BIG);
-    if (n == 0)
-        return 0;
-    sk_ack *a = sk_acalloc(m->alloc, n, sizeof(*a));
-    if (!a)
-        return sk_mp_fail(mp, -SK_E_NOMEM);
+    sk_ack *a = arr;
     m->u.push_ack.acks = a;
     m->u.push_ack.nacks = n;
     for (uint32_t i = 0; i < n; i++)
@@ -846,16 +837,11 @@ static int rd_push_ack(sk_mp *mp, sk_msg *m)
 static int rd_changes(sk_mp *mp, sk_msg *m)
 {
     uint32_t n;
-    int rc = sk_mp_read_array(mp, &n);
-    if (rc)
+    void *arr;
+    int rc = rd_batch(mp, m, SK_MAX_PULL, sizeof(sk_record), &arr, &n);
+    if (rc || !arr)
         return rc;
-    if (n > SK_MAX_PULL)
-        return sk_mp_fail(mp, -SK_E_BATCH_TOO_BIG);
-    if (n == 0)
-        return 0;
-    sk_record *r = sk_acalloc(m->alloc, n, sizeof(*r));
-    if (!r)
-        return sk_mp_fail(mp, -SK_E_NOMEM);
+    sk_record *r = arr;
     m->u.changes.records = r;
     for (uint32_t i = 0; i < n; i++) {
         sk_record_init_alloc(&r[i], m->alloc);
