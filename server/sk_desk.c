@@ -690,6 +690,18 @@ static void enrolled_page(sk_desk *d, desk_job *j)
     OPENSSL_cleanse(j->op.text, sizeof(j->op.text));
 }
 
+/* Set the flash a session's next page shows for an op that failed (rc) or was refused (why:
+ * the error's text, or op->msg): 1, or 0 with the flash cleared for the caller to fill. */
+static int flash_refused(desk_sess *s, int rc, const sk_desk_op *op)
+{
+    s->who.flash_bad = rc != 0 || op->refused;
+    s->who.flash[0] = '\0';
+    if (rc || op->refused)
+        snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(s->who.lang, T_REFUSED),
+                 rc ? sk_err_text(rc) : op->msg);
+    return s->who.flash_bad;
+}
+
 static void op_done(sk_wreq *w)
 {
     sk_desk_op *op = w->call_arg;
@@ -730,15 +742,8 @@ static void op_done(sk_wreq *w)
     }
     if (op->kind == SK_DESK_OP_REVOKE || op->kind == SK_DESK_OP_ENROLL) {
         desk_sess *s = sess_by_token(d, j->sess_token, sk_now_ms());
-        if (s) {
-            int lang = s->who.lang;
-            s->who.flash_bad = rc != 0 || op->refused;
-            if (rc || op->refused)
-                snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(lang, T_REFUSED),
-                         rc ? sk_err_text(rc) : op->msg);
-            else
-                snprintf(s->who.flash, sizeof(s->who.flash), "%s", sk_t(lang, T_DONE));
-        }
+        if (s && !flash_refused(s, rc, op))
+            snprintf(s->who.flash, sizeof(s->who.flash), "%s", sk_t(s->who.lang, T_DONE));
         if (j->req)
             send_redirect(j->req, "/devices");
         job_free(j);
@@ -768,27 +773,19 @@ static void op_done(sk_wreq *w)
     }
     if (op->kind == SK_DESK_OP_CASE || op->kind == SK_DESK_OP_REVEAL) {
         desk_sess *s = sess_by_token(d, j->sess_token, sk_now_ms());
-        if (s) {
+        if (s && !flash_refused(s, rc, op)) {
             int lang = s->who.lang;
-            s->who.flash_bad = rc != 0 || op->refused;
-            s->who.flash[0] = '\0';
-            if (rc)
-                snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(lang, T_REFUSED),
-                         sk_err_text(rc));
-            else if (op->refused)
-                snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(lang, T_REFUSED),
-                         op->msg);
-            else if (op->kind == SK_DESK_OP_CASE && op->outcome == SK_CW_CLOSE_REQUESTED)
+            if (op->kind == SK_DESK_OP_CASE && op->outcome == SK_CW_CLOSE_REQUESTED)
                 snprintf(s->who.flash, sizeof(s->who.flash), "%s", sk_t(lang, T_CLOSE_REQUESTED));
             else if (op->kind == SK_DESK_OP_CASE && op->cw.kind == SK_CW_ACCEPT)
                 snprintf(s->who.flash, sizeof(s->who.flash), "%s %s", sk_t(lang, T_DONE),
                          op->case_no);
             else if (op->kind == SK_DESK_OP_CASE)
                 snprintf(s->who.flash, sizeof(s->who.flash), "%s", sk_t(lang, T_DONE));
-            if (op->kind == SK_DESK_OP_REVEAL && !rc) { /* shown only once the audit is durable */
-                s->who.reveal = op->id;
-                s->who.reveal_until_ms = sk_now_ms() + DESK_REVEAL_MS;
-            }
+        }
+        if (s && op->kind == SK_DESK_OP_REVEAL && !rc) { /* shown only once the audit is durable */
+            s->who.reveal = op->id;
+            s->who.reveal_until_ms = sk_now_ms() + DESK_REVEAL_MS;
         }
         if (j->req) {
             char loc[80], idt[37];
