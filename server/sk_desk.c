@@ -952,21 +952,32 @@ static int csrf_ok(const desk_sess *s, const sk_form *f)
     return v && strlen(v) == SK_DESK_TOKEN_LEN && sk_ct_equal(v, s->who.csrf, SK_DESK_TOKEN_LEN);
 }
 
-static int on_op_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind, const char *name)
+/* A job for a form posted in session s, its body parsed and its CSRF token checked; NULL when
+ * the request is answered already (busy, or a wrong token: logged when log_csrf). */
+static desk_job *post_job(sk_desk *d, h2o_req_t *req, desk_sess *s, int log_csrf)
 {
     desk_job *j = job_new(d, req, R_OP);
     if (!j) {
         send_message(req, 503, s->who.lang, T_TITLE, T_BUSY);
-        return 0;
+        return NULL;
     }
     j->who = s->who;
     memcpy(j->sess_token, s->token, sizeof(j->sess_token));
     if (parse_body(req, &j->form) || !csrf_ok(s, &j->form)) {
-        sk_log(SK_LOG_WARN, "desk_csrf_refused", "user=%s", s->who.user);
+        if (log_csrf)
+            sk_log(SK_LOG_WARN, "desk_csrf_refused", "user=%s", s->who.user);
         send_message(req, 403, s->who.lang, T_TITLE, T_CSRF);
         job_free(j);
-        return 0;
+        return NULL;
     }
+    return j;
+}
+
+static int on_op_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind, const char *name)
+{
+    desk_job *j = post_job(d, req, s, 1);
+    if (!j)
+        return 0;
     const char *id = sk_form_get(&j->form, "id");
     if (!id || sk_id_from_str(&j->op.id, id) != 0) {
         send_message(req, 400, s->who.lang, T_TITLE, T_NOT_FOUND);
@@ -1012,18 +1023,9 @@ static void request_host(h2o_req_t *req, char *out, size_t cap)
 
 static int on_device_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind)
 {
-    desk_job *j = job_new(d, req, R_OP);
-    if (!j) {
-        send_message(req, 503, s->who.lang, T_TITLE, T_BUSY);
+    desk_job *j = post_job(d, req, s, 0);
+    if (!j)
         return 0;
-    }
-    j->who = s->who;
-    memcpy(j->sess_token, s->token, sizeof(j->sess_token));
-    if (parse_body(req, &j->form) || !csrf_ok(s, &j->form)) {
-        send_message(req, 403, s->who.lang, T_TITLE, T_CSRF);
-        job_free(j);
-        return 0;
-    }
     if (s->who.role != SK_DESK_ADMIN) {
         send_message(req, 403, s->who.lang, T_DEVICES, T_ADMIN_ONLY);
         job_free(j);
