@@ -62,51 +62,12 @@ static int count_cb(const sk_record *r, void *payload)
     return 0;
 }
 
-static void set_fault_env(const char *kind, unsigned n, const sk_ts *ts)
-{
-    char v[700];
-    setenv("LD_PRELOAD", SK_IOFAULT_LIB, 1);
-    setenv("SK_IOFAULT_ONLY", "sakhi-server", 1);
-    snprintf(v, sizeof v, "%s/report", ts->dir);
-    setenv("SK_IOFAULT_REPORT", v, 1);
-    snprintf(v, sizeof v, "%s/arm", ts->dir);
-    char num[16];
-    snprintf(num, sizeof num, "%u", n);
-    if (strcmp(kind, "malloc") == 0) {
-        setenv("SK_MALLOCFAIL_ARM", v, 1);
-        setenv("SK_MALLOCFAIL_AT", num, 1);
-        return;
-    }
-    char err[16], op[16];
-    sscanf(kind, "%15[^-]-%15s", err, op);
-    setenv("SK_IOFAULT", err, 1);
-    setenv("SK_IOFAULT_OP", op, 1);
-    setenv("SK_IOFAULT_AT", num, 1);
-    setenv("SK_IOFAULT_ARM", v, 1);
-}
-
-static void clear_fault_env(void)
-{
-    const char *names[] = {"LD_PRELOAD",        "SK_IOFAULT_ONLY",  "SK_IOFAULT_REPORT",
-                           "SK_MALLOCFAIL_ARM", "SK_MALLOCFAIL_AT", "SK_IOFAULT",
-                           "SK_IOFAULT_OP",     "SK_IOFAULT_AT",    "SK_IOFAULT_ARM"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        unsetenv(names[i]);
-}
-
-static void touch(const char *path)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fclose(f);
-}
-
 /* One iteration; returns what happened (asserting the invariants). */
 static run_result one_run(const char *kind, unsigned n)
 {
     sk_ts ts;
     sk_tc c;
-    char code[SK_ENROLL_CODE_LEN + 1], path[700];
+    char code[SK_ENROLL_CODE_LEN + 1];
     sk_change ch[BATCHES][PER];
     sk_ack ak[PER];
     uint64_t version[BATCHES][PER];
@@ -116,10 +77,7 @@ static run_result one_run(const char *kind, unsigned n)
     assert_int_equal(sk_ts_setup(&ts, "sk-srvfault"), 0);
     assert_int_equal(sk_ts_worker(&ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
     assert_int_equal(sk_ts_code(&ts, "fw1", 600000, code), 0);
-    set_fault_env(kind, n, &ts);
-    rc = sk_ts_start(&ts, NULL);
-    clear_fault_env();
-    assert_int_equal(rc, 0);
+    assert_int_equal(sk_ts_start_fault(&ts, SK_IOFAULT_LIB, kind, n, NULL), 0);
 
     /* enroll with the fault not yet armed */
     sk_tc_init(&c);
@@ -127,8 +85,7 @@ static run_result one_run(const char *kind, unsigned n)
     assert_int_equal(sk_tc_connect(&c, ts.port), 0);
     assert_int_equal(sk_tc_enroll(&c, code, "fault"), 0);
     sk_tc_close(&c);
-    snprintf(path, sizeof path, "%s/arm", ts.dir);
-    touch(path);
+    assert_int_equal(sk_ts_fault_arm(&ts), 0);
 
     uint64_t now = sk_ts_now_ms();
     for (int b = 0; b < BATCHES; b++)
@@ -187,8 +144,7 @@ static run_result one_run(const char *kind, unsigned n)
         fail_msg("%s N=%u: error %d is not retryable (acked %u batches)", kind, n, rc, res.acked);
     sk_tc_close(&c);
 
-    snprintf(path, sizeof path, "%s/report", ts.dir);
-    res.injected = access(path, F_OK) == 0;
+    res.injected = sk_ts_fault_fired(&ts);
     if (!res.injected)
         assert_int_equal(rc, 0);
     /* a server that stopped answering exits promptly (a panic is not waited out) */

@@ -32,51 +32,30 @@
 
 #define MAX_N 400
 
-static void touch(const char *path)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fclose(f);
-}
-
 /* One run with the Nth allocation failing; returns 1 if the fault fired. */
 static int one_run(unsigned n)
 {
     sk_ts ts;
     sk_tc c;
-    char code[SK_ENROLL_CODE_LEN + 1], arm[700], report[700], num[16];
+    char code[SK_ENROLL_CODE_LEN + 1];
     assert_int_equal(sk_ts_setup(&ts, "sk-authnomem"), 0);
     assert_int_equal(sk_ts_worker(&ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
     assert_int_equal(sk_ts_code(&ts, "fw1", 600000, code), 0);
-    snprintf(arm, sizeof arm, "%s/arm", ts.dir);
-    snprintf(report, sizeof report, "%s/report", ts.dir);
-    snprintf(num, sizeof num, "%u", n);
-    setenv("LD_PRELOAD", SK_IOFAULT_LIB, 1);
-    setenv("SK_IOFAULT_ONLY", "sakhi-server", 1);
-    setenv("SK_IOFAULT_REPORT", report, 1);
-    setenv("SK_MALLOCFAIL_ARM", arm, 1);
-    setenv("SK_MALLOCFAIL_AT", num, 1);
     const char *extra[] = {"--auth-fail-limit", "1", "--auth-fail-limit-addr", "1", NULL};
-    int rc = sk_ts_start(&ts, extra);
-    unsetenv("LD_PRELOAD");
-    unsetenv("SK_IOFAULT_ONLY");
-    unsetenv("SK_IOFAULT_REPORT");
-    unsetenv("SK_MALLOCFAIL_ARM");
-    unsetenv("SK_MALLOCFAIL_AT");
-    assert_int_equal(rc, 0);
+    assert_int_equal(sk_ts_start_fault(&ts, SK_IOFAULT_LIB, "malloc", n, extra), 0);
 
     sk_tc_init(&c);
     c.timeout_ms = 5000;
     assert_int_equal(sk_tc_connect(&c, ts.port), 0);
     assert_int_equal(sk_tc_enroll(&c, code, "nomem"), 0);
     sk_tc_close(&c);
-    touch(arm);
+    assert_int_equal(sk_ts_fault_arm(&ts), 0);
 
-    rc = sk_tc_connect(&c, ts.port);
+    int rc = sk_tc_connect(&c, ts.port);
     if (rc == 0)
         rc = sk_tc_auth(&c);
     sk_tc_close(&c);
-    int fired = access(report, F_OK) == 0;
+    int fired = sk_ts_fault_fired(&ts);
     if (rc == -SK_E_AUTH_FAILED || rc == -SK_E_RATE_LIMITED)
         fail_msg("N=%u: an allocation failure in the handshake was answered %d", n, rc);
     if (rc == -SK_E_TIMEOUT)

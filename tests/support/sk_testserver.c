@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #ifndef SAKHI_SERVER_BIN
 #define SAKHI_SERVER_BIN "sakhi-server"
@@ -143,6 +144,58 @@ int sk_ts_start(sk_ts *t, const char *const *extra)
             return -1;
     }
     return -1;
+}
+
+/* <dir>/name into out. */
+static void dir_path(const sk_ts *t, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", t->dir, name);
+}
+
+int sk_ts_start_fault(sk_ts *t, const char *lib, const char *kind, unsigned n,
+                      const char *const *extra)
+{
+    static const char *const names[] = {
+        "LD_PRELOAD",        "SK_IOFAULT_ONLY",  "SK_IOFAULT_REPORT",
+        "SK_MALLOCFAIL_ARM", "SK_MALLOCFAIL_AT", "SK_IOFAULT",
+        "SK_IOFAULT_OP",     "SK_IOFAULT_AT",    "SK_IOFAULT_ARM"};
+    char report[700], arm[700], num[16], err[16], op[16];
+    dir_path(t, "report", report, sizeof(report));
+    dir_path(t, "arm", arm, sizeof(arm));
+    snprintf(num, sizeof(num), "%u", n);
+    setenv("LD_PRELOAD", lib, 1);
+    setenv("SK_IOFAULT_ONLY", "sakhi-server", 1);
+    setenv("SK_IOFAULT_REPORT", report, 1);
+    if (strcmp(kind, "malloc") == 0) {
+        setenv("SK_MALLOCFAIL_ARM", arm, 1);
+        setenv("SK_MALLOCFAIL_AT", num, 1);
+    } else if (sscanf(kind, "%15[^-]-%15s", err, op) == 2) {
+        setenv("SK_IOFAULT", err, 1);
+        setenv("SK_IOFAULT_OP", op, 1);
+        setenv("SK_IOFAULT_AT", num, 1);
+        setenv("SK_IOFAULT_ARM", arm, 1);
+    }
+    int rc = sk_ts_start(t, extra);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        unsetenv(names[i]);
+    return rc;
+}
+
+int sk_ts_fault_arm(const sk_ts *t)
+{
+    char arm[700];
+    dir_path(t, "arm", arm, sizeof(arm));
+    FILE *f = fopen(arm, "w");
+    if (!f)
+        return -1;
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int sk_ts_fault_fired(const sk_ts *t)
+{
+    char report[700];
+    dir_path(t, "report", report, sizeof(report));
+    return access(report, F_OK) == 0;
 }
 
 int sk_ts_stop(sk_ts *t, int timeout_ms)

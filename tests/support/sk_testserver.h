@@ -38,6 +38,17 @@ int sk_ts_tls(sk_ts *t, uint8_t pin_out[SK_TLS_PIN_LEN]);
 /* Start the server (--plaintext --port 0 --data --log-file --port-file + extra, a NULL-ended
  * list) and wait (bounded) for its port. */
 int sk_ts_start(sk_ts *t, const char *const *extra);
+/* sk_ts_start with the fault-injection library lib (tests/fault/iofault.c) preloaded into the
+ * server alone, not yet armed: it reports to <dir>/report (sk_ts_fault_fired) and arms when
+ * <dir>/arm appears (sk_ts_fault_arm). kind "malloc" fails the nth allocation after arming;
+ * "<err>-<op>" (e.g. "eio-write", "enospc-fsync") the nth such call. The test's own
+ * environment is as it was afterwards. 0 or -1. */
+int sk_ts_start_fault(sk_ts *t, const char *lib, const char *kind, unsigned n,
+                      const char *const *extra);
+/* Arm the fault of a server started by sk_ts_start_fault. 0 or -1. */
+int sk_ts_fault_arm(const sk_ts *t);
+/* 1 when the armed fault fired (the library wrote its report), else 0. */
+int sk_ts_fault_fired(const sk_ts *t);
 /* SIGTERM and wait; returns the exit code (SIGKILL after timeout_ms: 128 + 9). */
 int sk_ts_stop(sk_ts *t, int timeout_ms);
 /* SIGKILL and reap. */
