@@ -151,6 +151,17 @@ static void assert_str_member(const sk_json *j, const char *key, const char *wan
     assert_string_equal(s, want);
 }
 
+/* sakhi-dump on args exits 1 having written nlines lines, the last an error of kind error at
+ * byte offset of the stream. */
+static void expect_stream_error(fixture *f, const char *const *args, size_t nlines, int64_t offset,
+                                const char *error)
+{
+    assert_int_equal(run_dump(f, NULL, args), 1);
+    assert_int_equal(f->nlines, nlines);
+    assert_int_equal(int_of(f->lines[nlines - 1], "offset"), offset);
+    assert_str_member(f->lines[nlines - 1], "error", error);
+}
+
 static int json_equal(const sk_json *a, const sk_json *b)
 {
     if (!a || !b || a->type != b->type)
@@ -254,11 +265,8 @@ static void test_truncated_stream_reports_offset(void **state)
     /* Stop 3 bytes into the second frame's body. */
     write_file(f->in, b.data, cut + SK_FRAME_HDR + 3);
     const char *args[] = {f->in, NULL};
-    assert_int_equal(run_dump(f, NULL, args), 1);
-    assert_int_equal(f->nlines, 2);
+    expect_stream_error(f, args, 2, (int64_t)cut, "TRUNCATED");
     assert_str_member(f->lines[0], "type", "PING");
-    assert_int_equal(int_of(f->lines[1], "offset"), (int64_t)cut);
-    assert_str_member(f->lines[1], "error", "TRUNCATED");
     char want[96];
     snprintf(want, sizeof(want), "stream ends inside a frame (3 of %zu body bytes)",
              b.len - cut - SK_FRAME_HDR);
@@ -266,10 +274,7 @@ static void test_truncated_stream_reports_offset(void **state)
 
     /* Stop inside the second length prefix. */
     write_file(f->in, b.data, cut + 2);
-    assert_int_equal(run_dump(f, NULL, args), 1);
-    assert_int_equal(f->nlines, 2);
-    assert_int_equal(int_of(f->lines[1], "offset"), (int64_t)cut);
-    assert_str_member(f->lines[1], "error", "TRUNCATED");
+    expect_stream_error(f, args, 2, (int64_t)cut, "TRUNCATED");
     assert_str_member(f->lines[1], "message", "stream ends inside a length prefix (2 of 4 bytes)");
     sk_buf_free(&b);
 }
@@ -280,10 +285,7 @@ static void test_garbage_is_frame_too_big(void **state)
     const uint8_t junk[] = {0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03};
     write_file(f->in, junk, sizeof(junk));
     const char *args[] = {f->in, NULL};
-    assert_int_equal(run_dump(f, NULL, args), 1);
-    assert_int_equal(f->nlines, 1);
-    assert_int_equal(int_of(f->lines[0], "offset"), 0);
-    assert_str_member(f->lines[0], "error", "FRAME_TOO_BIG");
+    expect_stream_error(f, args, 1, 0, "FRAME_TOO_BIG");
     assert_str_member(f->lines[0], "message",
                       "frame declares 3735928559 bytes; the maximum is 1048576");
 
@@ -297,19 +299,13 @@ static void test_garbage_is_frame_too_big(void **state)
     char lim[16];
     snprintf(lim, sizeof(lim), "%u", big - 1);
     const char *small[] = {"--max-frame", lim, f->in, NULL};
-    assert_int_equal(run_dump(f, NULL, small), 1);
-    assert_int_equal(f->nlines, 2);
+    expect_stream_error(f, small, 2, (int64_t)second, "FRAME_TOO_BIG");
     assert_str_member(f->lines[0], "type", "PING");
-    assert_int_equal(int_of(f->lines[1], "offset"), (int64_t)second);
-    assert_str_member(f->lines[1], "error", "FRAME_TOO_BIG");
 
     /* A zero length prefix. */
     const uint8_t zero[] = {0, 0, 0, 0};
     write_file(f->in, zero, sizeof(zero));
-    assert_int_equal(run_dump(f, NULL, args), 1);
-    assert_int_equal(f->nlines, 1);
-    assert_str_member(f->lines[0], "error", "BAD_FRAME");
-    assert_int_equal(int_of(f->lines[0], "offset"), 0);
+    expect_stream_error(f, args, 1, 0, "BAD_FRAME");
     sk_buf_free(&b);
 }
 
