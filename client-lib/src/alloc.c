@@ -24,6 +24,17 @@ void sk_client_dealloc(sakhi_client *c, void *p)
     sk_afree(c ? &c->alloc : NULL, p);
 }
 
+void *sk_client_grow(sakhi_client *c, void *arr, size_t n, size_t *cap, size_t size, size_t first)
+{
+    if (n < *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : first;
+    void *p = sk_areallocarray(c ? &c->alloc : NULL, arr, ncap, size);
+    if (p)
+        *cap = ncap;
+    return p;
+}
+
 char *sk_client_strdup(sakhi_client *c, const char *s)
 {
     return sk_astrdup(c ? &c->alloc : NULL, s);

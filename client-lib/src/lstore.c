@@ -246,14 +246,10 @@ static int shred_later(sakhi_client *c, MDB_txn *txn, uint64_t slot)
     for (size_t i = 0; i < c->nshred; i++)
         if (c->shreds[i] == slot)
             return 0;
-    if (c->nshred == c->capshred) {
-        size_t cap = c->capshred ? c->capshred * 2 : 8;
-        uint64_t *p = sk_areallocarray(&c->alloc, c->shreds, cap, sizeof(*p));
-        if (!p)
-            return SAKHI_ENOMEM;
-        c->shreds = p;
-        c->capshred = cap;
-    }
+    uint64_t *p = sk_client_grow(c, c->shreds, c->nshred, &c->capshred, sizeof(*p), 8);
+    if (!p)
+        return SAKHI_ENOMEM;
+    c->shreds = p;
     shred_mark(mk, sizeof(mk), slot);
     int rc = put(c, txn, c->dbi_meta, mk, strlen(mk), "", 0);
     if (!rc)
@@ -712,15 +708,12 @@ static int collect_keys(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, size_t klen,
             rc = sk_client_fail(c, SAKHI_EFORMAT, NULL, "store: key damaged");
             break;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            uint8_t *p = sk_areallocarray(&c->alloc, arr, cap, klen);
-            if (!p) {
-                rc = SAKHI_ENOMEM;
-                break;
-            }
-            arr = p;
+        uint8_t *p = sk_client_grow(c, arr, n, &cap, klen, 64);
+        if (!p) {
+            rc = SAKHI_ENOMEM;
+            break;
         }
+        arr = p;
         memcpy(arr + klen * n++, k.mv_data, klen);
     }
     mdb_cursor_close(cur);
@@ -1280,15 +1273,12 @@ static int drop_changes_of(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const sk_
             continue;
         if ((rc = shred_later(c, txn, sk_lstore_be64((const uint8_t *)ov.mv_data + 16))))
             break;
-        if (nops == capops) {
-            capops = capops ? capops * 2 : 8;
-            uint8_t *p = sk_areallocarray(&c->alloc, ops, capops, 8);
-            if (!p) {
-                rc = SAKHI_ENOMEM;
-                break;
-            }
-            ops = p;
+        uint8_t *p = sk_client_grow(c, ops, nops, &capops, 8, 8);
+        if (!p) {
+            rc = SAKHI_ENOMEM;
+            break;
         }
+        ops = p;
         memcpy(ops + 8 * nops++, ok.mv_data, 8);
     }
     mdb_cursor_close(cur);

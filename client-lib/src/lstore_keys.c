@@ -53,14 +53,10 @@ int sk_lstore_rkey(sakhi_client *c, MDB_txn *txn, const sk_id *id, int create, u
                 return SAKHI_ENOTFOUND;
             if (!c->kr_batch)
                 return sk_client_fail(c, SAKHI_EINVAL, NULL, "record key outside a write");
-            if (c->nnew == c->capnew) {
-                size_t cap = c->capnew ? c->capnew * 2 : 16;
-                sk_newslot *p = sk_areallocarray(&c->alloc, c->newslots, cap, sizeof(*p));
-                if (!p)
-                    return SAKHI_ENOMEM;
-                c->newslots = p;
-                c->capnew = cap;
-            }
+            sk_newslot *p = sk_client_grow(c, c->newslots, c->nnew, &c->capnew, sizeof(*p), 16);
+            if (!p)
+                return SAKHI_ENOMEM;
+            c->newslots = p;
             int krc = sk_keyring_new(c->kr, id, &slot, key);
             if (krc)
                 return sk_lstore_key_fail(c, krc);

@@ -127,6 +127,10 @@ struct sakhi_client {
 void *sk_client_alloc(sakhi_client *c, size_t n);
 void *sk_client_calloc(sakhi_client *c, size_t n);
 void sk_client_dealloc(sakhi_client *c, void *p);
+/* Room for element n of arr (elements of size bytes, *cap of them allocated): arr itself while
+ * n < *cap, else arr moved to twice *cap elements (first when none), *cap updated. NULL when out
+ * of memory, arr then untouched and still the caller's. */
+void *sk_client_grow(sakhi_client *c, void *arr, size_t n, size_t *cap, size_t size, size_t first);
 char *sk_client_strdup(sakhi_client *c, const char *s);
 /* Set the handle's message (printf-style) and return code. field may be NULL. */
 int sk_client_fail(sakhi_client *c, int code, const char *field, const char *fmt, ...)

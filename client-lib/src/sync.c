@@ -444,14 +444,10 @@ typedef struct requeue_ctx {
 static int item_append(sakhi_client *c, MDB_txn *txn, sk_engine_item **items, size_t *n,
                        size_t *cap, const sk_change *ch)
 {
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 64;
-        sk_engine_item *p = sk_areallocarray(&c->alloc, *items, ncap, sizeof(*p));
-        if (!p)
-            return SAKHI_ENOMEM;
-        *items = p;
-        *cap = ncap;
-    }
+    sk_engine_item *p = sk_client_grow(c, *items, *n, cap, sizeof(*p), 64);
+    if (!p)
+        return SAKHI_ENOMEM;
+    *items = p;
     sk_engine_item *it = &(*items)[(*n)++];
     it->op = ch->op;
     it->urgent = 0;
