@@ -141,6 +141,7 @@ int sk_desk_op_run(sk_store *st, MDB_txn *txn, sk_wreq *w)
 {
     sk_desk_op *op = w->call_arg;
     MDB_txn *child = NULL;
+    int (*step)(sk_store *, MDB_txn *, sk_desk_op *);
     char idt[37], detail[64];
     int rc;
     /* It may run a second time (the group failed): start from nothing. */
@@ -169,26 +170,15 @@ int sk_desk_op_run(sk_store *st, MDB_txn *txn, sk_wreq *w)
         return sk_store_audit_txn(st, txn, op->now_ms, event_of(op->kind), op->who.user,
                                   DESK_DEVICE, "");
     case SK_DESK_OP_REVOKE:
-    case SK_DESK_OP_ENROLL:
-        if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), txn, 0, &child))))
-            return rc;
-        rc = device_op(st, child, op);
-        if (rc || op->refused) {
-            mdb_txn_abort(child);
-            if (rc && !is_fatal(rc)) {
-                w->rc = rc;
-                rc = 0;
-            }
-            return rc;
-        }
-        return sk_store_mdb_err(mdb_txn_commit(child));
-    case SK_DESK_OP_SETPW:
-    case SK_DESK_OP_CASE: break;
+    case SK_DESK_OP_ENROLL: step = device_op; break;
+    case SK_DESK_OP_SETPW: step = setpw_op; break;
+    case SK_DESK_OP_CASE: step = record_op; break;
     default: w->rc = -SK_E_INTERNAL; return 0;
     }
+    /* The rest run in a child transaction: a refusal or a store error leaves nothing behind. */
     if ((rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(st), txn, 0, &child))))
         return rc;
-    rc = op->kind == SK_DESK_OP_SETPW ? setpw_op(st, child, op) : record_op(st, child, op);
+    rc = step(st, child, op);
     if (rc || op->refused) {
         mdb_txn_abort(child);
         if (rc && !is_fatal(rc)) {
