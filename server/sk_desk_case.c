@@ -182,20 +182,6 @@ static void options(sk_buf *b, char (*ids)[SK_MAX_NAME + 1], size_t n, const cha
     }
 }
 
-static void enum_options(sk_buf *b, int lang, sk_enum_id e, uint64_t sel)
-{
-    for (uint32_t c = 1; c <= sk_enum_max(e); c++) {
-        const char *n = sk_enum_name(e, c);
-        if (!n)
-            continue;
-        sk_h(b, "<option value=\"");
-        sk_h_esc(b, n);
-        sk_h(b, c == sel ? "\" selected>" : "\">");
-        sk_h_esc(b, sk_t_enum(lang, e, c));
-        sk_h(b, "</option>");
-    }
-}
-
 /* ---- forms -------------------------------------------------------------------------------- */
 
 static void form_open(sk_buf *b, const sk_desk_who *who, const char *idt, const char *op,
@@ -269,7 +255,7 @@ static void actions(sk_buf *b, const sk_desk_who *who, const char *idt, const sk
     if (st == SK_STATUS_NEW || st == SK_STATUS_RECEIVED) {
         form_open(b, who, idt, "decline", "f-decline");
         sk_h(b, "<select name=\"decline_reason\" id=\"decline-reason\">");
-        enum_options(b, lang, SK_ENUM_DECLINE_REASON, 0);
+        sk_desk_enum_options(b, lang, SK_ENUM_DECLINE_REASON, 0);
         sk_h(b, "</select>");
         text_input(b, lang, "reason", "decline-text", T_REASON, 0);
         form_close(b, lang, "decline", T_DECLINE);
@@ -279,9 +265,9 @@ static void actions(sk_buf *b, const sk_desk_who *who, const char *idt, const sk
     if (live) {
         form_open(b, who, idt, "service", "f-service");
         sk_h(b, "<select name=\"service\" id=\"service-name\">");
-        enum_options(b, lang, SK_ENUM_SERVICE, 0);
+        sk_desk_enum_options(b, lang, SK_ENUM_SERVICE, 0);
         sk_h(b, "</select><select name=\"service_status\" id=\"service-status\">");
-        enum_options(b, lang, SK_ENUM_SERVICE_STATUS, 0);
+        sk_desk_enum_options(b, lang, SK_ENUM_SERVICE_STATUS, 0);
         sk_h(b, "</select>");
         form_close(b, lang, "service", T_SET_SERVICE);
         if (sk_case_get_uint(r, SK_F_SERVICE_SHELTER, &svc) == 0 && svc == SK_SVC_IN_PROGRESS &&
@@ -299,7 +285,7 @@ static void actions(sk_buf *b, const sk_desk_who *who, const char *idt, const sk
         }
         form_open(b, who, idt, "refer", "f-refer");
         sk_h(b, "<select name=\"destination\" id=\"refer-destination\">");
-        enum_options(b, lang, SK_ENUM_DESTINATION, 0);
+        sk_desk_enum_options(b, lang, SK_ENUM_DESTINATION, 0);
         sk_h(b, "</select>");
         text_input(b, lang, "detail", "refer-detail", T_DETAIL, 0);
         text_input(b, lang, "reason", "refer-reason", T_REASON, 0);

@@ -377,6 +377,20 @@ void sk_desk_status_cell(sk_buf *b, int lang, uint64_t st)
     sk_h(b, "</span>");
 }
 
+void sk_desk_enum_options(sk_buf *b, int lang, sk_enum_id e, uint64_t sel)
+{
+    for (uint32_t c = 1; c <= sk_enum_max(e); c++) {
+        const char *n = sk_enum_name(e, c);
+        if (!n)
+            continue;
+        sk_h(b, "<option value=\"");
+        sk_h_esc(b, n);
+        sk_h(b, c == sel ? "\" selected>" : "\">");
+        sk_h_esc(b, sk_t_enum(lang, e, c));
+        sk_h(b, "</option>");
+    }
+}
+
 /* ---- the centre's districts ----------------------------------------------------------- */
 
 int sk_desk_dlist_load(sk_desk_dlist *l, sk_store *st, MDB_txn *txn)
@@ -537,13 +551,7 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk
     sk_h(out, " <select name=\"status\"><option value=\"\">");
     sk_h_esc(out, sk_t(lang, T_ALL));
     sk_h(out, "</option>");
-    for (uint32_t s = 1; s <= sk_enum_max(SK_ENUM_STATUS); s++) {
-        sk_h(out, "<option value=\"");
-        sk_h_esc(out, sk_enum_name(SK_ENUM_STATUS, s));
-        sk_h(out, s == want_status ? "\" selected>" : "\">");
-        sk_h_esc(out, sk_t_enum(lang, SK_ENUM_STATUS, s));
-        sk_h(out, "</option>");
-    }
+    sk_desk_enum_options(out, lang, SK_ENUM_STATUS, want_status);
     sk_h(out, "</select></label> <label><input type=\"checkbox\" name=\"urgent\" value=\"1\"");
     sk_h(out, f_urgent && f_urgent[0] ? " checked>" : ">");
     sk_h_esc(out, sk_t(lang, T_URGENT_ONLY));
