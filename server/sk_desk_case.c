@@ -767,7 +767,5 @@ fail:
     sk_buf_free(&jb);
     free(pp);
     free(rv);
-    sk_buf_reset(out);
-    sk_desk_page_message(out, lang, sk_t(lang, T_CASE), sk_err_text(rc));
-    return 503;
+    return sk_desk_page_failed(out, lang, T_CASE, rc);
 }

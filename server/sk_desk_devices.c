@@ -166,9 +166,7 @@ fail:
     free(dl.d);
     free(wl);
     sk_desk_dlist_free(&dn);
-    sk_buf_reset(out);
-    sk_desk_page_message(out, lang, sk_t(lang, T_DEVICES), sk_err_text(rc));
-    return 503;
+    return sk_desk_page_failed(out, lang, T_DEVICES, rc);
 }
 
 /* ---- enrollment page ---------------------------------------------------------------------- */

@@ -107,6 +107,8 @@ int sk_desk_page_login(sk_buf *out, int lang, const char *csrf_login, const char
 int sk_desk_page_setup(sk_buf *out, int lang, const char *user, const char *token, const char *pre,
                        const char *msg);
 int sk_desk_page_message(sk_buf *out, int lang, const char *title, const char *msg);
+/* In place of whatever out holds, the store's error rc under title: returns 503. */
+int sk_desk_page_failed(sk_buf *out, int lang, sk_desk_msg title, int rc);
 /* The worklist's index of every record (sk_desk_pages.c): one per desk, used by one render
  * at a time. */
 typedef struct sk_desk_index sk_desk_index;

@@ -109,6 +109,13 @@ int sk_desk_page_message(sk_buf *out, int lang, const char *title, const char *m
     return 200;
 }
 
+int sk_desk_page_failed(sk_buf *out, int lang, sk_desk_msg title, int rc)
+{
+    sk_buf_reset(out);
+    sk_desk_page_message(out, lang, sk_t(lang, title), sk_err_text(rc));
+    return 503;
+}
+
 int sk_desk_page_login(sk_buf *out, int lang, const char *csrf_login, const char *msg, int bad)
 {
     sk_desk_head(out, lang, sk_t(lang, T_LOGIN));
@@ -578,11 +585,8 @@ out:
     free(inbox.r);
     free(open.r);
     sk_desk_dlist_free(&dl);
-    if (rc) {
-        sk_buf_reset(out);
-        sk_desk_page_message(out, lang, sk_t(lang, T_WORKLIST), sk_err_text(rc));
-        return 503;
-    }
+    if (rc)
+        return sk_desk_page_failed(out, lang, T_WORKLIST, rc);
     return 200;
 }
 
@@ -638,10 +642,8 @@ int sk_desk_page_tasks(sk_buf *out, sk_store *st, const sk_desk_who *who, uint64
     int lang = who->lang, rc;
     sk_worklist_task *v = NULL;
     size_t n = 0;
-    if ((rc = my_tasks(st, who, now_ms, &v, &n))) {
-        sk_desk_page_message(out, lang, sk_t(lang, T_TASKS), sk_err_text(rc));
-        return 503;
-    }
+    if ((rc = my_tasks(st, who, now_ms, &v, &n)))
+        return sk_desk_page_failed(out, lang, T_TASKS, rc);
     sk_desk_top(out, who, sk_t(lang, T_TASKS));
     sk_h(out, "<h1>");
     sk_h_esc(out, sk_t(lang, T_MY_TASKS));
@@ -767,9 +769,7 @@ int sk_desk_page_alerts(sk_buf *out, sk_store *st, const sk_desk_who *who, uint6
 fail:
     free(v);
     free(ch.a);
-    sk_buf_reset(out);
-    sk_desk_page_message(out, lang, sk_t(lang, T_ALERTS), sk_err_text(rc));
-    return 503;
+    return sk_desk_page_failed(out, lang, T_ALERTS, rc);
 }
 
 /* ---- search ------------------------------------------------------------------------------- */
@@ -922,9 +922,7 @@ out:
     sk_buf_free(&res);
     if (rc) {
         *searched = 0;
-        sk_buf_reset(out);
-        sk_desk_page_message(out, lang, sk_t(lang, T_SEARCH), sk_err_text(rc));
-        return 503;
+        return sk_desk_page_failed(out, lang, T_SEARCH, rc);
     }
     return 200;
 }

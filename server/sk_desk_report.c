@@ -348,9 +348,7 @@ int sk_desk_page_report(sk_buf *out, sk_store *st, const sk_desk_who *who, const
 fail:
     sk_desk_dlist_free(&dl);
     free(rp);
-    sk_buf_reset(out);
-    sk_desk_page_message(out, lang, sk_t(lang, T_REPORT), sk_err_text(rc));
-    return 503;
+    return sk_desk_page_failed(out, lang, T_REPORT, rc);
 }
 
 int sk_desk_report_csv(sk_buf *out, sk_store *st, const sk_desk_who *who, const sk_form *q,
@@ -455,7 +453,5 @@ int sk_desk_page_audit(sk_buf *out, sk_store *st, const sk_desk_who *who, const 
     return 200;
 fail:
     free(c.e);
-    sk_buf_reset(out);
-    sk_desk_page_message(out, lang, sk_t(lang, T_AUDIT), sk_err_text(rc));
-    return 503;
+    return sk_desk_page_failed(out, lang, T_AUDIT, rc);
 }
