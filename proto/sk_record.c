@@ -409,11 +409,28 @@ static int entries_dup(const sk_allocator *a, sk_entry **dst, const sk_entry *sr
     return 0;
 }
 
+/* A record's or a change's fields and entries, [*f, nf) and [*e, ne), replaced by deep copies
+ * from a: both or, on -SK_E_NOMEM, neither (*f and *e are then NULL). */
+static int content_dup(const sk_allocator *a, sk_field **f, uint32_t nf, sk_entry **e, uint32_t ne)
+{
+    const sk_field *sf = *f;
+    const sk_entry *se = *e;
+    *e = NULL;
+    if (fields_dup(a, f, sf, nf))
+        return -SK_E_NOMEM;
+    if (entries_dup(a, e, se, ne)) {
+        fields_free(a, *f, nf);
+        *f = NULL;
+        return -SK_E_NOMEM;
+    }
+    return 0;
+}
+
 /* ---- records ------------------------------------------------------------------------------ */
 
 void sk_record_init(sk_record *r)
 {
-    memset(r, 0, sizeof(*r));
+    sk_record_init_alloc(r, NULL);
 }
 
 void sk_record_init_alloc(sk_record *r, const sk_allocator *a)
@@ -437,15 +454,9 @@ void sk_record_free(sk_record *r)
 int sk_record_copy(sk_record *dst, const sk_record *src)
 {
     sk_record t = *src;
-    t.fields = NULL;
-    t.entries = NULL;
     sk_record_init_alloc(dst, src->alloc);
-    if (fields_dup(t.alloc, &t.fields, src->fields, src->nfields))
+    if (content_dup(t.alloc, &t.fields, t.nfields, &t.entries, t.nentries))
         return -SK_E_NOMEM;
-    if (entries_dup(t.alloc, &t.entries, src->entries, src->nentries)) {
-        fields_free(t.alloc, t.fields, t.nfields);
-        return -SK_E_NOMEM;
-    }
     *dst = t;
     return 0;
 }
@@ -502,7 +513,7 @@ int sk_record_add_entry(sk_record *r, const sk_id *id, uint32_t list, const void
 
 void sk_change_init(sk_change *c)
 {
-    memset(c, 0, sizeof(*c));
+    sk_change_init_alloc(c, NULL);
 }
 
 void sk_change_init_alloc(sk_change *c, const sk_allocator *a)
@@ -525,15 +536,9 @@ void sk_change_free(sk_change *c)
 int sk_change_copy(sk_change *dst, const sk_change *src)
 {
     sk_change t = *src;
-    t.fields = NULL;
-    t.entries = NULL;
     sk_change_init_alloc(dst, src->alloc);
-    if (fields_dup(t.alloc, &t.fields, src->fields, src->nfields))
+    if (content_dup(t.alloc, &t.fields, t.nfields, &t.entries, t.nentries))
         return -SK_E_NOMEM;
-    if (entries_dup(t.alloc, &t.entries, src->entries, src->nentries)) {
-        fields_free(t.alloc, t.fields, t.nfields);
-        return -SK_E_NOMEM;
-    }
     *dst = t;
     return 0;
 }
