@@ -609,6 +609,15 @@ int fx_build(size_t i, fx_msg *out)
     return rc;
 }
 
+int fx_build_named(const char *name, fx_msg *out)
+{
+    for (size_t i = 0; i < fx_count(); i++)
+        if (strcmp(k_fixtures[i].name, name) == 0)
+            return fx_build(i, out);
+    memset(out, 0, sizeof(*out));
+    return -SK_E_BAD_VALUE;
+}
+
 void fx_free(fx_msg *f)
 {
     sk_msg_free(&f->m);

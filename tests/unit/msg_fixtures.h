@@ -22,6 +22,8 @@ typedef struct fx_msg {
 size_t fx_count(void);
 /* Build fixture i into out (0 or a negative SK_E_* code). */
 int fx_build(size_t i, fx_msg *out);
+/* Build the fixture of that vector name into out (-SK_E_BAD_VALUE for no such name). */
+int fx_build_named(const char *name, fx_msg *out);
 void fx_free(fx_msg *f);
 /* Names of the frames of the example session (NULL-terminated). */
 extern const char *const fx_session[];

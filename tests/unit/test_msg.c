@@ -279,14 +279,7 @@ static void test_changes_raw_matches(void **state)
 {
     (void)state;
     fx_msg f;
-    size_t i;
-    for (i = 0; i < fx_count(); i++) {
-        assert_int_equal(fx_build(i, &f), 0);
-        if (strcmp(f.name, "changes_partial") == 0)
-            break;
-        fx_free(&f);
-    }
-    assert_true(i < fx_count());
+    assert_int_equal(fx_build_named("changes_partial", &f), 0);
     sk_buf want = SK_BUF_INIT, recs = SK_BUF_INIT, got = SK_BUF_INIT;
     assert_int_equal(sk_msg_encode(&want, &f.m), 0);
     msgpack_packer pk;
@@ -556,13 +549,7 @@ static void test_encoder_rejections(void **state)
 
     /* A buffer with a limit: encoding a PUSH that does not fit is NOMEM, nothing half-written. */
     fx_msg f;
-    size_t i;
-    for (i = 0; i < fx_count(); i++) {
-        assert_int_equal(fx_build(i, &f), 0);
-        if (strcmp(f.name, "push") == 0)
-            break;
-        fx_free(&f);
-    }
+    assert_int_equal(fx_build_named("push", &f), 0);
     sk_buf small = SK_BUF_INIT;
     small.limit = 300;
     assert_int_equal(sk_msg_encode(&small, &f.m), -SK_E_NOMEM);
@@ -634,13 +621,7 @@ static void test_truncation_everywhere(void **state)
 {
     (void)state;
     fx_msg f;
-    size_t i;
-    for (i = 0; i < fx_count(); i++) {
-        assert_int_equal(fx_build(i, &f), 0);
-        if (strcmp(f.name, "push") == 0)
-            break;
-        fx_free(&f);
-    }
+    assert_int_equal(fx_build_named("push", &f), 0);
     sk_buf out = SK_BUF_INIT;
     assert_int_equal(sk_msg_encode(&out, &f.m), 0);
     const uint8_t *body = out.data + 4;
