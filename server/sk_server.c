@@ -176,6 +176,24 @@ static void close_handles(sk_server *srv)
     uv_close((uv_handle_t *)&srv->uv->summary_timer, on_handle_closed);
 }
 
+/* Free what the server holds past its loop handles, once the writer is stopped (every field is
+ * NULL after; each part accepts one never made). */
+static void free_parts(sk_server *srv)
+{
+    sk_repl_free(srv);        /* after the writer: its last trim answers went to it */
+    sk_hub_free(srv);         /* after the writer: its last answers went to the sessions */
+    sk_desk_close(srv->desk); /* after the writer: its last answers went to the desk */
+    srv->desk = NULL;
+    sk_store_close(srv->store);
+    srv->store = NULL;
+    sk_tls_ctx_free(srv->tls);
+    srv->tls = NULL;
+    sk_ratelimit_free(srv->rl_addr);
+    srv->rl_addr = NULL;
+    sk_codeguard_free(srv->codes);
+    srv->codes = NULL;
+}
+
 static void finish(sk_server *srv)
 {
     if (srv->stopped)
@@ -187,20 +205,9 @@ static void finish(sk_server *srv)
     sk_writer_stats(srv->writer, &txns, &reqs);
     sk_writer_stop(srv->writer);
     srv->writer = NULL;
-    sk_repl_free(srv);        /* after the writer: its last trim answers went to it */
-    sk_hub_free(srv);         /* after the writer: its last answers went to the sessions */
-    sk_desk_close(srv->desk); /* after the writer: its last answers went to the desk */
-    srv->desk = NULL;
-    sk_store_close(srv->store);
-    srv->store = NULL;
-    sk_tls_ctx_free(srv->tls);
-    srv->tls = NULL;
+    free_parts(srv);
     close_handles(srv);
     sk_server_summary(srv);
-    sk_ratelimit_free(srv->rl_addr);
-    srv->rl_addr = NULL;
-    sk_codeguard_free(srv->codes);
-    srv->codes = NULL;
     sk_log(SK_LOG_INFO, "stopped", "exit=%d commits=%llu requests=%llu", srv->exit_code,
            (unsigned long long)txns, (unsigned long long)reqs);
 }
@@ -287,18 +294,7 @@ static void init_cleanup(sk_server *srv)
         sk_writer_stop(srv->writer); /* frees itself when its handle is closed, below */
         srv->writer = NULL;
     }
-    sk_repl_free(srv);
-    sk_hub_free(srv);
-    sk_desk_close(srv->desk);
-    srv->desk = NULL;
-    sk_store_close(srv->store);
-    srv->store = NULL;
-    sk_ratelimit_free(srv->rl_addr);
-    srv->rl_addr = NULL;
-    sk_codeguard_free(srv->codes);
-    srv->codes = NULL;
-    sk_tls_ctx_free(srv->tls);
-    srv->tls = NULL;
+    free_parts(srv);
     /* Run the close callbacks so no handle of ours is left on the loop (the last frees uv). */
     uv_run(srv->loop, UV_RUN_NOWAIT);
     if (srv->uv && srv->uv->open == 0) { /* none was opened */
