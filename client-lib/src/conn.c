@@ -28,34 +28,34 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static long tcp_send(sk_conn *cn, const void *p, size_t n, int *again)
+/* What send or recv returned, as the transport's result: the bytes moved, 0 with *again set
+ * when the call should be retried, or SAKHI_ENET. */
+static long io_result(ssize_t r, int *again)
 {
     *again = 0;
-    ssize_t w = send(cn->fd, p, n, MSG_NOSIGNAL);
-    if (w < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            *again = 1;
-            return 0;
-        }
-        return SAKHI_ENET;
+    if (r >= 0)
+        return (long)r;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        *again = 1;
+        return 0;
     }
-    cn->sent += (uint64_t)w;
-    return (long)w;
+    return SAKHI_ENET;
+}
+
+static long tcp_send(sk_conn *cn, const void *p, size_t n, int *again)
+{
+    long w = io_result(send(cn->fd, p, n, MSG_NOSIGNAL), again);
+    if (w > 0)
+        cn->sent += (uint64_t)w;
+    return w;
 }
 
 static long tcp_recv(sk_conn *cn, void *p, size_t n, int *again)
 {
-    *again = 0;
-    ssize_t r = recv(cn->fd, p, n, 0);
-    if (r < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            *again = 1;
-            return 0;
-        }
-        return SAKHI_ENET;
-    }
-    cn->received += (uint64_t)r;
-    return (long)r;
+    long r = io_result(recv(cn->fd, p, n, 0), again);
+    if (r > 0)
+        cn->received += (uint64_t)r;
+    return r;
 }
 
 static void tcp_close(sk_conn *cn)
