@@ -386,15 +386,19 @@ static uint32_t file_flag(int fd)
     return fd >= 0 && fd < FD_MAX ? (uint32_t)fdfile[fd] << SK_IOLOG_FILE_SHIFT : 0;
 }
 
-static void log_write(int fd, uint64_t off, const struct iovec *iov, int iovcnt, ssize_t r)
+/* Record what a write on fd returned (r) when it wrote to a recorded file; r, with errno as the
+ * write left it. */
+static ssize_t log_write(int fd, uint64_t off, const struct iovec *iov, int iovcnt, ssize_t r)
 {
-    if (r <= 0 || rec_fd < 0)
-        return;
-    unsigned f = fd_flags(fd);
-    if (!(f & FD_MATCH))
-        return;
-    log_rec(SK_IOLOG_WRITE, ((f & FD_DSYNC) ? SK_IOLOG_F_DSYNC : 0) | file_flag(fd), fd, off, iov,
-            iovcnt, (uint64_t)r);
+    int e = errno;
+    if (r > 0 && rec_fd >= 0) {
+        unsigned f = fd_flags(fd);
+        if (f & FD_MATCH)
+            log_rec(SK_IOLOG_WRITE, ((f & FD_DSYNC) ? SK_IOLOG_F_DSYNC : 0) | file_flag(fd), fd,
+                    off, iov, iovcnt, (uint64_t)r);
+    }
+    errno = e;
+    return r;
 }
 
 static int watched(int fd)
@@ -515,11 +519,7 @@ ssize_t write(int fd, const void *buf, size_t n)
     if (inject(fd, OP_WRITE, "write"))
         return -1;
     off_t pos = real_lseek(fd, 0, SEEK_CUR);
-    ssize_t r = real_write(fd, buf, n);
-    int e = errno;
-    log_write(fd, (uint64_t)pos, &iov, 1, r);
-    errno = e;
-    return r;
+    return log_write(fd, (uint64_t)pos, &iov, 1, real_write(fd, buf, n));
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
@@ -529,12 +529,8 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
         return real_pwrite(fd, buf, n, off);
     if (inject(fd, OP_WRITE, "write"))
         return -1;
-    ssize_t r = real_pwrite(fd, buf, n, off);
-    int e = errno;
     struct iovec iov = {(void *)buf, n};
-    log_write(fd, (uint64_t)off, &iov, 1, r);
-    errno = e;
-    return r;
+    return log_write(fd, (uint64_t)off, &iov, 1, real_pwrite(fd, buf, n, off));
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
@@ -544,12 +540,8 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
         return real_pwrite64(fd, buf, n, off);
     if (inject(fd, OP_WRITE, "write"))
         return -1;
-    ssize_t r = real_pwrite64(fd, buf, n, off);
-    int e = errno;
     struct iovec iov = {(void *)buf, n};
-    log_write(fd, (uint64_t)off, &iov, 1, r);
-    errno = e;
-    return r;
+    return log_write(fd, (uint64_t)off, &iov, 1, real_pwrite64(fd, buf, n, off));
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
@@ -562,11 +554,7 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
     if (inject(fd, OP_WRITE, "write"))
         return -1;
     off_t pos = real_lseek(fd, 0, SEEK_CUR);
-    ssize_t r = real_writev(fd, iov, iovcnt);
-    int e = errno;
-    log_write(fd, (uint64_t)pos, iov, iovcnt, r);
-    errno = e;
-    return r;
+    return log_write(fd, (uint64_t)pos, iov, iovcnt, real_writev(fd, iov, iovcnt));
 }
 
 ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
@@ -576,11 +564,7 @@ ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
         return real_pwritev(fd, iov, iovcnt, off);
     if (inject(fd, OP_WRITE, "write"))
         return -1;
-    ssize_t r = real_pwritev(fd, iov, iovcnt, off);
-    int e = errno;
-    log_write(fd, (uint64_t)off, iov, iovcnt, r);
-    errno = e;
-    return r;
+    return log_write(fd, (uint64_t)off, iov, iovcnt, real_pwritev(fd, iov, iovcnt, off));
 }
 
 ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off64_t off)
@@ -590,11 +574,7 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off64_t off)
         return real_pwritev64(fd, iov, iovcnt, off);
     if (inject(fd, OP_WRITE, "write"))
         return -1;
-    ssize_t r = real_pwritev64(fd, iov, iovcnt, off);
-    int e = errno;
-    log_write(fd, (uint64_t)off, iov, iovcnt, r);
-    errno = e;
-    return r;
+    return log_write(fd, (uint64_t)off, iov, iovcnt, real_pwritev64(fd, iov, iovcnt, off));
 }
 
 ssize_t send(int fd, const void *buf, size_t n, int flags)
