@@ -195,6 +195,17 @@ static void test_port_file_unwritable(void **state)
     assert_int_equal(access(tmp, F_OK), -1);
 }
 
+/* A client connects to the running server ts and leaves; then ts stops, exiting 0 (its log is
+ * whole). */
+static void connect_then_stop(sk_ts *ts)
+{
+    sk_tc c;
+    sk_tc_init(&c);
+    assert_int_equal(sk_tc_connect(&c, ts->port), 0);
+    sk_tc_free(&c);
+    assert_int_equal(sk_ts_stop(ts, 10000), 0);
+}
+
 /* A start refused by the store (exit 3) and one refused by the port (exit 4), both with the
  * TLS context already made: it is freed on those paths too. */
 static void test_refused_after_tls(void **state)
@@ -234,11 +245,7 @@ static void test_config_file_starts(void **state)
     fclose(fp);
     const char *extra[] = {"--config", conf, NULL};
     assert_int_equal(sk_ts_start(&ts, extra), 0);
-    sk_tc c;
-    sk_tc_init(&c);
-    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
-    sk_tc_free(&c);
-    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
+    connect_then_stop(&ts);
     assert_int_equal(sk_file_contains(ts.log, "max_conn=7"), 1);
     assert_int_equal(sk_file_contains(ts.log, "level=debug"), 1);
     sk_ts_teardown(&ts);
@@ -264,11 +271,7 @@ static void test_sighup_reopens_log(void **state)
             usleep(20 * 1000);
     }
     assert_true(reopened);
-    sk_tc c;
-    sk_tc_init(&c);
-    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
-    sk_tc_free(&c);
-    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
+    connect_then_stop(&ts);
     assert_int_equal(sk_file_contains(ts.log, "event=conn_open"), 1);
     assert_int_equal(sk_file_contains(rotated, "event=conn_open"), 0);
     sk_ts_teardown(&ts);
