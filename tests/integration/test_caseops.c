@@ -292,9 +292,7 @@ static void test_review_resolved_by_staff(void **state)
     sk_caseops_result res;
     sk_record r;
     capture(&id, now_ms() - HOUR, 34, NULL);
-    get(&id, &r);
-    uint64_t base = r.version;
-    sk_record_free(&r);
+    uint64_t base = sk_tst_version(&g, &id);
     sk_tst_village_conflict(&g, &asha, &id, base, "Hunder", now_ms() - 1000, "Sumur",
                             now_ms() - 500, now_ms());
     get(&id, &r);
@@ -575,9 +573,7 @@ static void test_admin_history_and_review(void **state)
     char idt[37];
     capture(&id, now_ms() - HOUR, 34, NULL);
     sk_id_to_str(&id, idt);
-    get(&id, &r);
-    uint64_t base = r.version;
-    sk_record_free(&r);
+    uint64_t base = sk_tst_version(&g, &id);
     /* assign asha2 so she may edit too? only the creator edits fields: two of asha's devices */
     (void)asha2;
     sk_tst_village_conflict(&g, &asha, &id, base, "Hunder", now_ms() - 2000, "Sumur",

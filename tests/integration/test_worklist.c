@@ -65,15 +65,6 @@ static sk_id capture(const sk_actor *who, uint64_t at_ms, uint32_t district, uin
     return id;
 }
 
-static uint64_t version_of(const sk_id *id)
-{
-    sk_record r;
-    assert_int_equal(sk_store_record_get(g.s, id, &r), 0);
-    uint64_t v = r.version;
-    sk_record_free(&r);
-    return v;
-}
-
 static void op(const sk_actor *who, sk_cw_op *o, const sk_id *id)
 {
     MDB_txn *txn;
@@ -126,7 +117,7 @@ static void followup(const sk_id *id)
     sk_id eid;
     sk_change_init(&c);
     c.id = *id;
-    c.base = version_of(id);
+    c.base = sk_tst_version(&g, id);
     c.hlc = SK_HLC_MAKE(gx.now, 0);
     sk_packer_init(&pk, &b);
     msgpack_pack_map(&pk, 3);
@@ -193,7 +184,7 @@ static int setup(void **state)
     add_task(&k_kgl, &gx.r2, "kgl", gx.now + 30 * DAY, "Call the protection officer");
     gx.r3 = capture(&k_asha, gx.now - DAY, SK_DISTRICT_LEH, SK_URGENCY_IMMEDIATE);
     /* two devices change the village from the same base: REVIEW */
-    uint64_t base = version_of(&gx.r3);
+    uint64_t base = sk_tst_version(&g, &gx.r3);
     sk_tst_village_conflict(&g, &k_asha, &gx.r3, base, "Hunder", gx.now - 1000, "Sumur",
                             gx.now - 500, gx.now);
     make_owner(&k_st1, &gx.r3, "st1");

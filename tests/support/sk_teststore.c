@@ -79,6 +79,15 @@ void sk_tst_bool(sk_change *c, uint32_t key, int v)
     assert_int_equal(sk_change_set(c, key, &b, 1), 0);
 }
 
+uint64_t sk_tst_version(sk_tst *t, const sk_id *id)
+{
+    sk_record r;
+    assert_int_equal(sk_store_record_get(t->s, id, &r), 0);
+    uint64_t v = r.version;
+    sk_record_free(&r);
+    return v;
+}
+
 sk_ack sk_tst_push(sk_tst *t, uint64_t dev, const sk_actor *who, sk_change *c, uint64_t at_ms)
 {
     MDB_txn *txn;

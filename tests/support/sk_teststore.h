@@ -32,6 +32,9 @@ void sk_tst_uint(sk_change *c, uint32_t key, uint64_t v);
 void sk_tst_str(sk_change *c, uint32_t key, const char *s);
 void sk_tst_bool(sk_change *c, uint32_t key, int v);
 
+/* The version of record id in the store. */
+uint64_t sk_tst_version(sk_tst *t, const sk_id *id);
+
 /* c, its op the next field-device op, applied as device dev of who at at_ms in a write
  * transaction of its own (committed); the ack. A refusal's reason is printed. */
 sk_ack sk_tst_push(sk_tst *t, uint64_t dev, const sk_actor *who, sk_change *c, uint64_t at_ms);
