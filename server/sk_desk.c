@@ -973,6 +973,17 @@ static desk_job *post_job(sk_desk *d, h2o_req_t *req, desk_sess *s, int log_csrf
     return j;
 }
 
+/* A form the desk did not make (or a value out of its choices): nothing is applied, the next
+ * page says so and the request goes back to loc. */
+static void refuse_form(h2o_req_t *req, desk_sess *s, desk_job *j, const char *loc)
+{
+    s->who.flash_bad = 1;
+    snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(s->who.lang, T_REFUSED),
+             sk_t(s->who.lang, T_BAD_FORM));
+    send_redirect(req, loc);
+    job_free(j);
+}
+
 static int on_op_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind, const char *name)
 {
     desk_job *j = post_job(d, req, s, 1);
@@ -985,14 +996,9 @@ static int on_op_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind, const 
         return 0;
     }
     if (kind == SK_DESK_OP_CASE && sk_desk_case_op_parse(&j->op, name, &j->form) != 0) {
-        /* a form the desk did not make (or a value out of its choices): nothing is applied */
-        s->who.flash_bad = 1;
-        snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(s->who.lang, T_REFUSED),
-                 sk_t(s->who.lang, T_BAD_FORM));
         char loc[80];
         snprintf(loc, sizeof(loc), "/case?id=%s", id);
-        send_redirect(req, loc);
-        job_free(j);
+        refuse_form(req, s, j, loc);
         return 0;
     }
     op_submit(d, j, kind);
@@ -1046,11 +1052,7 @@ static int on_device_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind)
         bad = bad || !j->host[0];
     }
     if (bad) {
-        s->who.flash_bad = 1;
-        snprintf(s->who.flash, sizeof(s->who.flash), "%s: %s", sk_t(s->who.lang, T_REFUSED),
-                 sk_t(s->who.lang, T_BAD_FORM));
-        send_redirect(req, "/devices");
-        job_free(j);
+        refuse_form(req, s, j, "/devices");
         return 0;
     }
     op_submit(d, j, kind);
