@@ -89,6 +89,17 @@ static sk_wreq *frame_call(sk_hub *h, sk_session *s, uint32_t rid,
     return w;
 }
 
+/* Undo frame_call once the writer is done with w and the centre was answered. */
+static void frame_done(sk_server *srv, sk_wreq *w)
+{
+    frame_arg *a = w->call_arg;
+    if (srv->hub && srv->hub->pending)
+        srv->hub->pending--;
+    free(a->body);
+    free(a);
+    w->call_arg = NULL;
+}
+
 /* ---- hub: taking a centre's push ------------------------------------------------------------- */
 
 typedef struct push_arg {
@@ -145,8 +156,6 @@ static void hub_push_done(sk_server *srv, sk_session *s, sk_wreq *w)
     push_arg *a = w->call_arg;
     if (w->call != push_call || !a)
         return;
-    if (srv->hub && srv->hub->pending)
-        srv->hub->pending--;
     if (s && w->rc) {
         char msg[96] = "";
         if (w->rc == -SK_E_FORBIDDEN)
@@ -166,9 +175,7 @@ static void hub_push_done(sk_server *srv, sk_session *s, sk_wreq *w)
         sk_log(SK_LOG_INFO, "hub_push", "centre=%s items=%u stored=%u upto=%llu", a->f.centre,
                a->nitems, a->stored, (unsigned long long)a->upto);
     }
-    free(a->f.body);
-    free(a);
-    w->call_arg = NULL;
+    frame_done(srv, w);
 }
 
 /* ---- hub: a centre's step of a case transfer ------------------------------------------------- */
@@ -228,8 +235,6 @@ static sk_wreq *hub_on_xfer(sk_server *srv, sk_session *s, const char *centre, u
 static void hub_xfer_done(sk_server *srv, sk_session *s, sk_wreq *w)
 {
     xfer_arg *a = w->call_arg;
-    if (srv->hub && srv->hub->pending)
-        srv->hub->pending--;
     if (s && w->rc) {
         sk_log(SK_LOG_INFO, "hub_transfer_refused", "centre=%s op=%s code=%s", a->f.centre,
                sk_xfer_op_name(a->op), sk_err_name(w->rc));
@@ -243,9 +248,7 @@ static void hub_xfer_done(sk_server *srv, sk_session *s, sk_wreq *w)
         sk_buf_free(&b);
     }
     sk_buf_free(&a->items);
-    free(a->f.body);
-    free(a);
-    w->call_arg = NULL;
+    frame_done(srv, w);
 }
 
 /* HUB_PUSH and HUB_XFER share the session's hook: the type decides. */
