@@ -545,6 +545,19 @@ static void login_done(uv_work_t *w, int status)
     op_submit(d, j, SK_DESK_OP_LOGIN);
 }
 
+/* Hash j's password on the thread pool (work, then done on the loop, which counts it back),
+ * at most DESK_MAX_HASHING at once. -1 when it cannot start now: the caller answers busy. */
+static int queue_hashing(sk_desk *d, desk_job *j, uv_work_cb work, uv_after_work_cb done)
+{
+    if (d->hashing >= DESK_MAX_HASHING)
+        return -1;
+    j->work.data = j;
+    if (uv_queue_work(d->srv->loop, &j->work, work, done))
+        return -1;
+    d->hashing++;
+    return 0;
+}
+
 static int on_login_post(sk_desk *d, h2o_req_t *req, uint64_t now)
 {
     int lang = lang_of(req);
@@ -571,18 +584,10 @@ static int on_login_post(sk_desk *d, h2o_req_t *req, uint64_t now)
         job_free(j);
         return 0;
     }
-    if (d->hashing >= DESK_MAX_HASHING) {
+    if (queue_hashing(d, j, login_work, login_done)) {
         send_login(req, 503, lang, sk_t(lang, T_BUSY), 1);
         job_free(j);
-        return 0;
     }
-    j->work.data = j;
-    if (uv_queue_work(d->srv->loop, &j->work, login_work, login_done)) {
-        send_login(req, 503, lang, sk_t(lang, T_BUSY), 1);
-        job_free(j);
-        return 0;
-    }
-    d->hashing++;
     return 0;
 }
 
@@ -643,19 +648,11 @@ static int on_setup_post(sk_desk *d, h2o_req_t *req)
         job_free(j);
         return 0;
     }
-    if (d->hashing >= DESK_MAX_HASHING) {
-        send_message(req, 503, lang, T_SETUP, T_BUSY);
-        job_free(j);
-        return 0;
-    }
     snprintf(j->who.user, sizeof(j->who.user), "%s", u);
-    j->work.data = j;
-    if (uv_queue_work(d->srv->loop, &j->work, setup_work, setup_done)) {
+    if (queue_hashing(d, j, setup_work, setup_done)) {
         send_message(req, 503, lang, T_SETUP, T_BUSY);
         job_free(j);
-        return 0;
     }
-    d->hashing++;
     return 0;
 }
 
