@@ -173,13 +173,8 @@ static int people_cb(const sk_worker *w, void *p)
 
 static void options(sk_buf *b, char (*ids)[SK_MAX_NAME + 1], size_t n, const char *sel)
 {
-    for (size_t i = 0; i < n; i++) {
-        sk_h(b, "<option value=\"");
-        sk_h_esc(b, ids[i]);
-        sk_h(b, sel && strcmp(sel, ids[i]) == 0 ? "\" selected>" : "\">");
-        sk_h_esc(b, ids[i]);
-        sk_h(b, "</option>");
-    }
+    for (size_t i = 0; i < n; i++)
+        sk_desk_option(b, ids[i], ids[i], sel && strcmp(sel, ids[i]) == 0);
 }
 
 /* ---- forms -------------------------------------------------------------------------------- */

@@ -126,15 +126,9 @@ int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint
     sk_h(out, "<label>");
     sk_h_esc(out, sk_t(lang, T_WORKER));
     sk_h(out, " <select name=\"worker\" id=\"enroll-worker\">");
-    for (size_t i = 0; i < wl->n; i++) {
-        if (wl->w[i].disabled)
-            continue;
-        sk_h(out, "<option value=\"");
-        sk_h_esc(out, wl->w[i].id);
-        sk_h(out, "\">");
-        sk_h_esc(out, wl->w[i].id);
-        sk_h(out, "</option>");
-    }
+    for (size_t i = 0; i < wl->n; i++)
+        if (!wl->w[i].disabled)
+            sk_desk_option(out, wl->w[i].id, wl->w[i].id, 0);
     sk_h(out, "</select></label><button id=\"enroll\">");
     sk_h_esc(out, sk_t(lang, T_ENROLL));
     sk_h(out, "</button></form><table id=\"devices\"><thead><tr><th>");

@@ -152,6 +152,8 @@ void sk_desk_top(sk_buf *b, const sk_desk_who *who, const char *title);
 void sk_desk_bottom(sk_buf *b);
 void sk_desk_hidden_csrf(sk_buf *b, const char *csrf);
 void sk_desk_status_cell(sk_buf *b, int lang, uint64_t st);
+/* An <option> with value (escaped), label (escaped), selected when selected. */
+void sk_desk_option(sk_buf *b, const char *value, const char *label, int selected);
 /* An <option> for each value of e (its name as the value, its label in lang); sel selected. */
 void sk_desk_enum_options(sk_buf *b, int lang, sk_enum_id e, uint64_t sel);
 

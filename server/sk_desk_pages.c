@@ -384,17 +384,21 @@ void sk_desk_status_cell(sk_buf *b, int lang, uint64_t st)
     sk_h(b, "</span>");
 }
 
+void sk_desk_option(sk_buf *b, const char *value, const char *label, int selected)
+{
+    sk_h(b, "<option value=\"");
+    sk_h_esc(b, value);
+    sk_h(b, selected ? "\" selected>" : "\">");
+    sk_h_esc(b, label);
+    sk_h(b, "</option>");
+}
+
 void sk_desk_enum_options(sk_buf *b, int lang, sk_enum_id e, uint64_t sel)
 {
     for (uint32_t c = 1; c <= sk_enum_max(e); c++) {
         const char *n = sk_enum_name(e, c);
-        if (!n)
-            continue;
-        sk_h(b, "<option value=\"");
-        sk_h_esc(b, n);
-        sk_h(b, c == sel ? "\" selected>" : "\">");
-        sk_h_esc(b, sk_t_enum(lang, e, c));
-        sk_h(b, "</option>");
+        if (n)
+            sk_desk_option(b, n, sk_t_enum(lang, e, c), c == sel);
     }
 }
 
