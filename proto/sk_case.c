@@ -223,13 +223,24 @@ static int read_uint_value(const uint8_t *p, size_t n, uint64_t *out)
     return 0;
 }
 
-int sk_case_get_uint(const sk_record *r, uint32_t key, uint64_t *out)
+/* A cursor on field key's value: -SK_E_NOT_FOUND when the record has no such field. */
+static int value_cursor(const sk_record *r, uint32_t key, sk_mp *m)
 {
     const sk_field *f = r ? sk_record_field(r, key) : NULL;
     if (!f)
         return -SK_E_NOT_FOUND;
+    sk_mp_init(m, f->val, f->len);
+    return 0;
+}
+
+int sk_case_get_uint(const sk_record *r, uint32_t key, uint64_t *out)
+{
+    sk_mp m;
     uint64_t v;
-    if (read_uint_value(f->val, f->len, &v))
+    int rc = value_cursor(r, key, &m);
+    if (rc)
+        return rc;
+    if (sk_mp_read_uint(&m, &v) || !sk_mp_at_end(&m))
         return -SK_E_BAD_TYPE;
     *out = v;
     return 0;
@@ -237,12 +248,11 @@ int sk_case_get_uint(const sk_record *r, uint32_t key, uint64_t *out)
 
 int sk_case_get_bool(const sk_record *r, uint32_t key, int *out)
 {
-    const sk_field *f = r ? sk_record_field(r, key) : NULL;
-    if (!f)
-        return -SK_E_NOT_FOUND;
     sk_mp m;
     int v;
-    sk_mp_init(&m, f->val, f->len);
+    int rc = value_cursor(r, key, &m);
+    if (rc)
+        return rc;
     if (sk_mp_read_bool(&m, &v) || !sk_mp_at_end(&m))
         return -SK_E_BAD_TYPE;
     *out = v;
@@ -251,13 +261,12 @@ int sk_case_get_bool(const sk_record *r, uint32_t key, int *out)
 
 int sk_case_get_str(const sk_record *r, uint32_t key, char *out, size_t cap)
 {
-    const sk_field *f = r ? sk_record_field(r, key) : NULL;
-    if (!f)
-        return -SK_E_NOT_FOUND;
     sk_mp m;
     const char *s;
     uint32_t n;
-    sk_mp_init(&m, f->val, f->len);
+    int rc = value_cursor(r, key, &m);
+    if (rc)
+        return rc;
     if (sk_mp_read_str(&m, &s, &n) || !sk_mp_at_end(&m))
         return -SK_E_BAD_TYPE;
     if (out && cap) {
