@@ -11,6 +11,7 @@
 #include "sk_err.h"
 #include "sk_msg.h"
 #include "sk_replmsg.h"
+#include "sk_text.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -69,23 +70,12 @@ void sk_xfer_id_hex(const uint8_t id[SK_XFER_ID_LEN], char out[2 * SK_XFER_ID_LE
     out[2 * SK_XFER_ID_LEN] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int sk_xfer_id_parse(const char *hex, uint8_t id[SK_XFER_ID_LEN])
 {
     if (!hex || strlen(hex) != 2 * SK_XFER_ID_LEN)
         return -SK_E_BAD_VALUE;
     for (size_t i = 0; i < SK_XFER_ID_LEN; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = sk_hex_digit(hex[2 * i]), lo = sk_hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -SK_E_BAD_VALUE;
         id[i] = (uint8_t)(hi << 4 | lo);
