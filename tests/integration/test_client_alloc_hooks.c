@@ -163,7 +163,7 @@ static sakhi_options hooked_opts(void)
 
 /* ---- the C library's allocator, called from statically linked code --------------------------- */
 
-/* The program is linked with --wrap for each of these (tests/client_alloc.cmake): a call from
+/* The program is linked with --wrap for each of these (integration/CMakeLists.txt): a call from
  * an object of the program itself (libsakhi and proto/, linked in statically, and this test)
  * comes here, while shared objects (LMDB, OpenSSL, zstd, libc itself) reach the C library
  * directly. The test's own code between libc_count_start and libc_count_stop allocates
