@@ -117,9 +117,7 @@ int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint
     if ((rc = sk_store_worker_list(st, worker_cb, wl)) ||
         (rc = sk_store_device_list(st, dev_cb, &dl)) || (rc = sk_desk_dlist_load(&dn, st, NULL)))
         goto fail;
-    sk_desk_top(out, who, sk_t(lang, T_DEVICES));
-    sk_h(out, "<h1>");
-    sk_h_esc(out, sk_t(lang, T_DEVICES));
+    sk_desk_top_h1(out, who, T_DEVICES);
     sk_h(out, "</h1><form method=\"post\" action=\"/devices/enroll\" id=\"f-enroll\" "
               "class=\"action\">");
     sk_desk_hidden_csrf(out, who->csrf);
@@ -199,9 +197,7 @@ int sk_desk_page_enrolled(sk_buf *out, const sk_desk_who *who, const char *worke
                           const char *uri)
 {
     int lang = who->lang;
-    sk_desk_top(out, who, sk_t(lang, T_ENROLL));
-    sk_h(out, "<h1>");
-    sk_h_esc(out, sk_t(lang, T_ENROLL));
+    sk_desk_top_h1(out, who, T_ENROLL);
     sk_h(out, ": ");
     sk_h_esc(out, worker);
     sk_h(out, "</h1><p>");

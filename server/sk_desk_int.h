@@ -149,6 +149,8 @@ int sk_desk_page_case(sk_buf *out, sk_store *st, const sk_desk_who *who, const s
 /* Page chrome shared by the renderers (sk_desk_pages.c). */
 void sk_desk_head(sk_buf *b, int lang, const char *title);
 void sk_desk_top(sk_buf *b, const sk_desk_who *who, const char *title);
+/* sk_desk_top, then the page's <h1> opened with its title: the caller ends the heading. */
+void sk_desk_top_h1(sk_buf *b, const sk_desk_who *who, sk_desk_msg title);
 void sk_desk_bottom(sk_buf *b);
 void sk_desk_hidden_csrf(sk_buf *b, const char *csrf);
 void sk_desk_status_cell(sk_buf *b, int lang, uint64_t st);

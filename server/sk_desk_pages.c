@@ -83,6 +83,13 @@ void sk_desk_top(sk_buf *b, const sk_desk_who *who, const char *title)
     }
 }
 
+void sk_desk_top_h1(sk_buf *b, const sk_desk_who *who, sk_desk_msg title)
+{
+    sk_desk_top(b, who, sk_t(who->lang, title));
+    sk_h(b, "<h1>");
+    sk_h_esc(b, sk_t(who->lang, title));
+}
+
 void sk_desk_bottom(sk_buf *b)
 {
     sk_h(b, "</main></body></html>\n");
@@ -736,9 +743,7 @@ int sk_desk_page_alerts(sk_buf *out, sk_store *st, const sk_desk_who *who, uint6
     size_t overdue = 0;
     while (overdue < n && v[overdue].urgency == 3)
         overdue++;
-    sk_desk_top(out, who, sk_t(lang, T_ALERTS));
-    sk_h(out, "<h1>");
-    sk_h_esc(out, sk_t(lang, T_ALERTS));
+    sk_desk_top_h1(out, who, T_ALERTS);
     sk_h(out, "</h1><h2>");
     sk_h_esc(out, sk_t(lang, T_CHANGED_BY));
     sk_h_fmt(out, " (%zu)</h2><ul id=\"alerts-changed\">", ch.n);
@@ -894,9 +899,7 @@ int sk_desk_page_search(sk_buf *out, sk_store *st, const sk_desk_who *who, const
         *searched = 1;
         *found_out = found;
     }
-    sk_desk_top(out, who, sk_t(lang, T_SEARCH));
-    sk_h(out, "<h1>");
-    sk_h_esc(out, sk_t(lang, T_SEARCH));
+    sk_desk_top_h1(out, who, T_SEARCH);
     sk_h(out, "</h1><form method=\"get\" action=\"/search\" id=\"search\"><input name=\"q\" "
               "id=\"q\" minlength=\"2\" maxlength=\"64\" required value=\"");
     sk_h_esc(out, term ? term : "");

@@ -325,9 +325,7 @@ int sk_desk_page_report(sk_buf *out, sk_store *st, const sk_desk_who *who, const
     }
     if (rc || (rc = sk_desk_dlist_load(&dl, st, NULL)))
         goto fail;
-    sk_desk_top(out, who, sk_t(lang, T_REPORT));
-    sk_h(out, "<h1>");
-    sk_h_esc(out, sk_t(lang, T_REPORT));
+    sk_desk_top_h1(out, who, T_REPORT);
     sk_h_fmt(out, " <span id=\"month\">%s</span></h1>", rp->month);
     sk_h(out, "<form method=\"get\" action=\"/report\" id=\"f-month\"><input name=\"month\" "
               "id=\"report-month\" type=\"month\" value=\"");
@@ -420,9 +418,7 @@ int sk_desk_page_audit(sk_buf *out, sk_store *st, const sk_desk_who *who, const 
     rc = sk_store_audit_list(st, from, audit_cb, &c);
     if (rc < 0)
         goto fail;
-    sk_desk_top(out, who, sk_t(lang, T_AUDIT));
-    sk_h(out, "<h1>");
-    sk_h_esc(out, sk_t(lang, T_AUDIT));
+    sk_desk_top_h1(out, who, T_AUDIT);
     sk_h(out, "</h1><table id=\"audit\"><thead><tr><th>seq</th><th>");
     sk_h_esc(out, sk_t(lang, T_WHEN));
     sk_h(out, "</th><th>");
