@@ -359,15 +359,10 @@ static void tasks_section(sk_buf *b, const sk_desk_who *who, const char *idt, co
         free(tv);
         return;
     }
-    sk_h(b, "<table id=\"tasks\"><thead><tr><th>");
-    sk_h_esc(b, sk_t(lang, T_TASK));
-    sk_h(b, "</th><th>");
-    sk_h_esc(b, sk_t(lang, T_FOR));
-    sk_h(b, "</th><th>");
-    sk_h_esc(b, sk_t(lang, T_DUE));
-    sk_h(b, "</th><th>");
-    sk_h_esc(b, sk_t(lang, T_STATUS));
-    sk_h(b, "</th><th></th></tr></thead><tbody>");
+    static const sk_desk_msg cols[] = {T_TASK, T_FOR, T_DUE, T_STATUS};
+    sk_h(b, "<table id=\"tasks\"><thead><tr>");
+    sk_desk_th_cells(b, lang, cols, sizeof(cols) / sizeof(cols[0]));
+    sk_h(b, "<th></th></tr></thead><tbody>");
     for (size_t i = 0; i < nt; i++) {
         const sk_task_view *t = &tv[i];
         char tid[37];

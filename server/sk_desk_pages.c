@@ -400,6 +400,15 @@ void sk_desk_option(sk_buf *b, const char *value, const char *label, int selecte
     sk_h(b, "</option>");
 }
 
+void sk_desk_th_cells(sk_buf *b, int lang, const sk_desk_msg *labels, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sk_h(b, "<th>");
+        sk_h_esc(b, sk_t(lang, labels[i]));
+        sk_h(b, "</th>");
+    }
+}
+
 void sk_desk_enum_options(sk_buf *b, int lang, sk_enum_id e, uint64_t sel)
 {
     for (uint32_t c = 1; c <= sk_enum_max(e); c++) {
@@ -465,19 +474,11 @@ static void table(sk_buf *b, const sk_desk_who *who, const sk_desk_dlist *dl, co
     }
     sk_h(b, "<table id=\"");
     sk_h(b, id);
-    sk_h(b, "\"><thead><tr><th>");
-    sk_h_esc(b, sk_t(lang, T_URGENCY));
-    sk_h(b, "</th><th>");
-    sk_h_esc(b, sk_t(lang, inbox ? T_WAITING : T_CASE_NO));
-    sk_h(b, "</th><th>");
-    sk_h_esc(b, sk_t(lang, T_STATUS));
-    sk_h(b, "</th><th>");
-    sk_h_esc(b, sk_t(lang, T_DISTRICT));
-    sk_h(b, "</th><th>");
-    sk_h_esc(b, sk_t(lang, T_WORKER));
-    sk_h(b, "</th><th>");
-    sk_h_esc(b, sk_t(lang, T_CAPTURED));
-    sk_h(b, "</th><th></th></tr></thead><tbody>");
+    const sk_desk_msg cols[] = {
+        T_URGENCY, inbox ? T_WAITING : T_CASE_NO, T_STATUS, T_DISTRICT, T_WORKER, T_CAPTURED};
+    sk_h(b, "\"><thead><tr>");
+    sk_desk_th_cells(b, lang, cols, sizeof(cols) / sizeof(cols[0]));
+    sk_h(b, "<th></th></tr></thead><tbody>");
     size_t n = rs->n < PAGE_ROWS ? rs->n : PAGE_ROWS;
     for (size_t i = 0; i < n; i++) {
         const row *r = rs->r[i];

@@ -217,11 +217,7 @@ static void transitions(sk_buf *b, int lang, const sk_report *rp, const sk_desk_
     sk_h(b, "</h2><p class=\"hint\">");
     sk_h_esc(b, sk_t(lang, T_TRANSITIONS_HINT));
     sk_h(b, "</p><table class=\"counts\" id=\"transitions\"><thead><tr><th></th>");
-    for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++) {
-        sk_h(b, "<th>");
-        sk_h_esc(b, sk_t(lang, k_measure_label[m]));
-        sk_h(b, "</th>");
-    }
+    sk_desk_th_cells(b, lang, k_measure_label, SK_RPT_NMEASURES);
     sk_h(b, "</tr></thead><tbody>");
     transition_row(b, "all", "all", sk_t(lang, T_ALL_CASES), &rp->all);
     transition_row(b, "minors", "minors", sk_t(lang, T_MINOR), &rp->minors);
@@ -419,15 +415,10 @@ int sk_desk_page_audit(sk_buf *out, sk_store *st, const sk_desk_who *who, const 
     if (rc < 0)
         goto fail;
     sk_desk_top_h1(out, who, T_AUDIT);
-    sk_h(out, "</h1><table id=\"audit\"><thead><tr><th>seq</th><th>");
-    sk_h_esc(out, sk_t(lang, T_WHEN));
-    sk_h(out, "</th><th>");
-    sk_h_esc(out, sk_t(lang, T_WHAT));
-    sk_h(out, "</th><th>");
-    sk_h_esc(out, sk_t(lang, T_WHO));
-    sk_h(out, "</th><th>");
-    sk_h_esc(out, sk_t(lang, T_DEVICE));
-    sk_h(out, "</th><th></th></tr></thead><tbody>");
+    static const sk_desk_msg cols[] = {T_WHEN, T_WHAT, T_WHO, T_DEVICE};
+    sk_h(out, "</h1><table id=\"audit\"><thead><tr><th>seq</th>");
+    sk_desk_th_cells(out, lang, cols, sizeof(cols) / sizeof(cols[0]));
+    sk_h(out, "<th></th></tr></thead><tbody>");
     for (size_t i = c.n; i-- > 0;) { /* newest first */
         sk_h_fmt(out, "<tr data-seq=\"%llu\"><td>%llu</td><td>", (unsigned long long)c.e[i].seq,
                  (unsigned long long)c.e[i].seq);
