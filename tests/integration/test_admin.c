@@ -18,6 +18,7 @@
 #include "sk_json.h"
 #include "sk_sample.h"
 #include "sk_store.h"
+#include "sk_teststore.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,17 +95,6 @@ static uint32_t push(sk_store *s, uint64_t dev, const char *worker, const sk_cha
     return ack.status;
 }
 
-static void set_str(sk_change *c, uint32_t key, const char *s)
-{
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, s);
-    assert_false(b.oom);
-    assert_int_equal(sk_change_set(c, key, b.data, (uint32_t)b.len), 0);
-    sk_buf_free(&b);
-}
-
 static int change_bool(const sk_change *c, uint32_t key)
 {
     for (uint32_t i = 0; i < c->nfields; i++)
@@ -159,7 +149,7 @@ static void insert_sample(sk_store *s, uint64_t dev, size_t i, uint64_t op, cons
     assert_int_equal(sk_change_copy(&c, &g_sample.refs[i].change), 0);
     c.op = op;
     if (name)
-        set_str(&c, SK_F_NAME, name);
+        sk_tst_str(&c, SK_F_NAME, name);
     assert_int_equal(push(s, dev, "asha", &c), SK_ACK_APPLIED);
     if (idtxt)
         sk_id_to_str(&c.id, idtxt);

@@ -55,6 +55,7 @@ void sk_tst_worker(sk_tst *t, const char *id, uint32_t role, uint32_t district)
 /* c's field key set to the value packed in v, which is freed. */
 static void set_val(sk_change *c, uint32_t key, sk_tval *v)
 {
+    assert_false(v->b.oom);
     assert_int_equal(sk_change_set(c, key, v->b.data, (uint32_t)v->b.len), 0);
     sk_buf_free(&v->b);
 }
