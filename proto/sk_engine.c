@@ -770,8 +770,7 @@ static void on_frame(sk_engine *e, const uint8_t *frame, uint32_t flen, uint64_t
     switch (m.type) {
     case SK_MSG_PING: {
         sk_msg pong;
-        sk_msg_init(&pong, SK_MSG_PONG, m.rid);
-        pong.u.ping.ms = m.u.ping.ms;
+        sk_msg_pong_of(&pong, &m);
         send_msg(e, &pong);
         goto out;
     }

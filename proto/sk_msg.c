@@ -89,6 +89,12 @@ void sk_msg_init(sk_msg *m, uint32_t type, uint32_t rid)
     }
 }
 
+void sk_msg_pong_of(sk_msg *pong, const sk_msg *ping)
+{
+    sk_msg_init(pong, SK_MSG_PONG, ping->rid);
+    pong->u.ping.ms = ping->u.ping.ms;
+}
+
 void sk_msg_free(sk_msg *m)
 {
     if (!m)

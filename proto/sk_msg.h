@@ -222,6 +222,8 @@ typedef struct sk_msg {
 /* Zero m, set type and rid, and set the optional fields that have a non-zero default
  * (HELLO.max_frame = 1 MiB, PULL.limit = 100, CHANGES.last = 1), as the decoder does. */
 void sk_msg_init(sk_msg *m, uint32_t type, uint32_t rid);
+/* The PONG answering ping: its rid and ms echoed (PROTOCOL.md, PING). */
+void sk_msg_pong_of(sk_msg *pong, const sk_msg *ping);
 /* Free what decoding allocated (push changes, acks, records). Safe on encoded-from structs
  * only if they were filled from owned arrays the caller wants freed: use on decoded messages. */
 void sk_msg_free(sk_msg *m);

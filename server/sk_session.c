@@ -1600,8 +1600,7 @@ static void handle_frame(sk_session *s, const uint8_t *body, uint32_t len)
     switch (m.type) {
     case SK_MSG_PING: {
         sk_msg p;
-        sk_msg_init(&p, SK_MSG_PONG, m.rid);
-        p.u.ping.ms = m.u.ping.ms;
+        sk_msg_pong_of(&p, &m);
         send_msg(s, &p);
         goto out;
     }
