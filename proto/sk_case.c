@@ -246,6 +246,17 @@ int sk_case_get_uint(const sk_record *r, uint32_t key, uint64_t *out)
     return 0;
 }
 
+uint64_t sk_case_captured_ms(const sk_record *r)
+{
+    uint64_t t;
+    if (sk_case_get_uint(r, SK_F_CREATED_AT, &t) == 0)
+        return t;
+    t = 0;
+    for (int i = 0; i < 6; i++)
+        t = (t << 8) | r->id.b[i];
+    return t;
+}
+
 int sk_case_get_bool(const sk_record *r, uint32_t key, int *out)
 {
     sk_mp m;

@@ -350,6 +350,8 @@ int sk_case_get_uint(const sk_record *r, uint32_t key, uint64_t *out);
 int sk_case_get_bool(const sk_record *r, uint32_t key, int *out);
 /* String copy into out (NUL-terminated, truncated to cap-1). 0 if present. */
 int sk_case_get_str(const sk_record *r, uint32_t key, char *out, size_t cap);
+/* When r was captured: its created_at field, else the time in its (device-made) id (Unix ms). */
+uint64_t sk_case_captured_ms(const sk_record *r);
 
 /* Case number text: "<PREFIX>-<year>-<6-digit serial>", PREFIX the district's (2 to 5 capital
  * letters, sk_district.h): "LEH-2026-000123". */

@@ -58,18 +58,6 @@ int sk_deid_pid(sk_id *out, const uint8_t key[SK_DEID_KEY_LEN], const sk_id *id)
     return 0;
 }
 
-/* When the case was captured: its created_at, else the time in its (device-made) id. */
-static uint64_t captured_ms(const sk_record *r)
-{
-    uint64_t t;
-    if (sk_case_get_uint(r, SK_F_CREATED_AT, &t) == 0)
-        return t;
-    t = 0;
-    for (int i = 0; i < 6; i++)
-        t = (t << 8) | r->id.b[i];
-    return t;
-}
-
 static int set_uint(sk_record *r, uint32_t key, uint64_t v, sk_hlc hlc, uint64_t ver)
 {
     sk_buf buf = SK_BUF_INIT_A(r->alloc);
@@ -93,7 +81,7 @@ static uint64_t age_band(const sk_record *in, const sk_field **from)
         return sk_case_age_band_of(u);
     }
     if (sk_case_get_str(in, SK_F_DOB, dob, sizeof(dob)) == 0) {
-        int age = sk_case_age_from_dob(dob, strlen(dob), captured_ms(in));
+        int age = sk_case_age_from_dob(dob, strlen(dob), sk_case_captured_ms(in));
         if (age >= 0) {
             *from = sk_record_field(in, SK_F_DOB);
             return sk_case_age_band_of((uint64_t)age);
@@ -129,7 +117,7 @@ int sk_deid_record(sk_record *out, const sk_record *in, const uint8_t key[SK_DEI
             goto fail;
     }
     const sk_field *f = sk_record_field(in, SK_F_CREATED_AT);
-    if ((rc = set_uint(out, SK_F_CREATED_AT, sk_deid_time(captured_ms(in)),
+    if ((rc = set_uint(out, SK_F_CREATED_AT, sk_deid_time(sk_case_captured_ms(in)),
                        f ? sk_deid_hlc(f->hlc) : out->created, f ? f->ver : in->created_ver)))
         goto fail;
     uint64_t start;

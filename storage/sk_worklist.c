@@ -15,17 +15,6 @@
 
 #define TASKS_PER_RECORD 64 /* tasks looked at per record (sk_case_tasks fills at most this) */
 
-uint64_t sk_case_captured_ms(const sk_record *r)
-{
-    uint64_t t;
-    if (sk_case_get_uint(r, SK_F_CREATED_AT, &t) == 0)
-        return t;
-    t = 0;
-    for (int i = 0; i < 6; i++)
-        t = (t << 8) | r->id.b[i];
-    return t;
-}
-
 int sk_case_has_concern(const sk_record *r, uint64_t code)
 {
     const sk_field *f = sk_record_field(r, SK_F_CONCERNS);

@@ -34,8 +34,6 @@ typedef struct sk_case_filter {
     uint64_t since_ms; /* captured at or after (created_at, else the id's time) */
 } sk_case_filter;
 
-/* When r was captured: its created_at field, else the time in its id (Unix ms). */
-uint64_t sk_case_captured_ms(const sk_record *r);
 /* Whether r's concerns list the concern code. */
 int sk_case_has_concern(const sk_record *r, uint64_t code);
 
