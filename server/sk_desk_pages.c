@@ -35,28 +35,30 @@ void sk_desk_head(sk_buf *b, int lang, const char *title)
             "<script src=\"/static/desk.js\" defer></script></head><body>");
 }
 
+/* The navigation's links, in order: the page (its path /page, its id nav-page), its label, and
+ * whether only administrators see it. */
+static const struct nav_link {
+    const char *page;
+    sk_desk_msg label;
+    int admin_only;
+} k_nav[] = {
+    {"worklist", T_WORKLIST, 0}, {"tasks", T_TASKS, 0},   {"alerts", T_ALERTS, 0},
+    {"search", T_SEARCH, 0},     {"report", T_REPORT, 0}, {"devices", T_DEVICES, 1},
+    {"audit", T_AUDIT, 1},
+};
+
 void sk_desk_top(sk_buf *b, const sk_desk_who *who, const char *title)
 {
     int lang = who->lang;
     sk_desk_head(b, lang, title);
     sk_h(b, "<header><strong>");
     sk_h_esc(b, sk_t(lang, T_TITLE));
-    sk_h(b, "</strong><nav><a href=\"/worklist\" id=\"nav-worklist\">");
-    sk_h_esc(b, sk_t(lang, T_WORKLIST));
-    sk_h(b, "</a> <a href=\"/tasks\" id=\"nav-tasks\">");
-    sk_h_esc(b, sk_t(lang, T_TASKS));
-    sk_h(b, "</a> <a href=\"/alerts\" id=\"nav-alerts\">");
-    sk_h_esc(b, sk_t(lang, T_ALERTS));
-    sk_h(b, "</a> <a href=\"/search\" id=\"nav-search\">");
-    sk_h_esc(b, sk_t(lang, T_SEARCH));
-    sk_h(b, "</a> <a href=\"/report\" id=\"nav-report\">");
-    sk_h_esc(b, sk_t(lang, T_REPORT));
-    sk_h(b, "</a>");
-    if (who->role == SK_DESK_ADMIN) {
-        sk_h(b, " <a href=\"/devices\" id=\"nav-devices\">");
-        sk_h_esc(b, sk_t(lang, T_DEVICES));
-        sk_h(b, "</a> <a href=\"/audit\" id=\"nav-audit\">");
-        sk_h_esc(b, sk_t(lang, T_AUDIT));
+    sk_h(b, "</strong><nav>");
+    for (size_t i = 0; i < sizeof(k_nav) / sizeof(k_nav[0]); i++) {
+        if (k_nav[i].admin_only && who->role != SK_DESK_ADMIN)
+            continue;
+        sk_h_fmt(b, "%s<a href=\"/%s\" id=\"nav-%s\">", i ? " " : "", k_nav[i].page, k_nav[i].page);
+        sk_h_esc(b, sk_t(lang, k_nav[i].label));
         sk_h(b, "</a>");
     }
     sk_h(b, "</nav><span class=\"who\">");
