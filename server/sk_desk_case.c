@@ -353,9 +353,7 @@ static void tasks_section(sk_buf *b, const sk_desk_who *who, const char *idt, co
     sk_h_esc(b, sk_t(lang, T_TASKS));
     sk_h(b, "</h2>");
     if (nt == 0) {
-        sk_h(b, "<p class=\"none\">");
-        sk_h_esc(b, sk_t(lang, T_NONE));
-        sk_h(b, "</p>");
+        sk_desk_none(b, lang);
         free(tv);
         return;
     }

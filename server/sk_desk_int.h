@@ -154,6 +154,8 @@ void sk_desk_top_h1(sk_buf *b, const sk_desk_who *who, sk_desk_msg title);
 void sk_desk_bottom(sk_buf *b);
 void sk_desk_hidden_csrf(sk_buf *b, const char *csrf);
 void sk_desk_status_cell(sk_buf *b, int lang, uint64_t st);
+/* The line an empty list shows instead ("none", in lang). */
+void sk_desk_none(sk_buf *b, int lang);
 /* A <th> for each of the n labels, in lang. */
 void sk_desk_th_cells(sk_buf *b, int lang, const sk_desk_msg *labels, size_t n);
 /* An <option> with value (escaped), label (escaped), selected when selected. */

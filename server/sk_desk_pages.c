@@ -402,6 +402,13 @@ void sk_desk_option(sk_buf *b, const char *value, const char *label, int selecte
     sk_h(b, "</option>");
 }
 
+void sk_desk_none(sk_buf *b, int lang)
+{
+    sk_h(b, "<p class=\"none\">");
+    sk_h_esc(b, sk_t(lang, T_NONE));
+    sk_h(b, "</p>");
+}
+
 void sk_desk_th_cells(sk_buf *b, int lang, const sk_desk_msg *labels, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -469,9 +476,7 @@ static void table(sk_buf *b, const sk_desk_who *who, const sk_desk_dlist *dl, co
 {
     int lang = who->lang;
     if (rs->n == 0) {
-        sk_h(b, "<p class=\"none\">");
-        sk_h_esc(b, sk_t(lang, T_NONE));
-        sk_h(b, "</p>");
+        sk_desk_none(b, lang);
         return;
     }
     sk_h(b, "<table id=\"");
@@ -663,9 +668,7 @@ int sk_desk_page_tasks(sk_buf *out, sk_store *st, const sk_desk_who *who, uint64
     sk_h_esc(out, sk_t(lang, T_MY_TASKS));
     sk_h_fmt(out, " (%zu)</h1>", n);
     if (n == 0) {
-        sk_h(out, "<p class=\"none\">");
-        sk_h_esc(out, sk_t(lang, T_NONE));
-        sk_h(out, "</p>");
+        sk_desk_none(out, lang);
     } else {
         sk_h(out, "<table id=\"my-tasks\"><thead><tr><th>");
         sk_h_esc(out, sk_t(lang, T_DUE));
