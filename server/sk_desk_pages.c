@@ -20,6 +20,14 @@
 
 #define PAGE_ROWS 100
 
+/* A list's heading: its label and how many it holds, "Inbox (3)". */
+static void h2_count(sk_buf *b, int lang, sk_desk_msg label, size_t n)
+{
+    sk_h(b, "<h2>");
+    sk_h_esc(b, sk_t(lang, label));
+    sk_h_fmt(b, " (%zu)</h2>", n);
+}
+
 /* ---- chrome ------------------------------------------------------------------------------- */
 
 void sk_desk_head(sk_buf *b, int lang, const char *title)
@@ -589,13 +597,9 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk
     sk_h(out, "</button></form>");
     /* the page reloads itself when the store's sequence moves (desk.js) */
     sk_h_fmt(out, "<div id=\"live\" data-seq=\"%llu\"></div>", (unsigned long long)seq);
-    sk_h(out, "<h2>");
-    sk_h_esc(out, sk_t(lang, T_INBOX));
-    sk_h_fmt(out, " (%zu)</h2>", inbox.n);
+    h2_count(out, lang, T_INBOX, inbox.n);
     table(out, who, &dl, "inbox", &inbox, 1, now_ms);
-    sk_h(out, "<h2>");
-    sk_h_esc(out, sk_t(lang, T_OPEN_CASES));
-    sk_h_fmt(out, " (%zu)</h2>", open.n);
+    h2_count(out, lang, T_OPEN_CASES, open.n);
     table(out, who, &dl, "open", &open, 0, now_ms);
     sk_desk_bottom(out);
 out:
@@ -750,9 +754,9 @@ int sk_desk_page_alerts(sk_buf *out, sk_store *st, const sk_desk_who *who, uint6
     while (overdue < n && v[overdue].urgency == 3)
         overdue++;
     sk_desk_top_h1(out, who, T_ALERTS);
-    sk_h(out, "</h1><h2>");
-    sk_h_esc(out, sk_t(lang, T_CHANGED_BY));
-    sk_h_fmt(out, " (%zu)</h2><ul id=\"alerts-changed\">", ch.n);
+    sk_h(out, "</h1>");
+    h2_count(out, lang, T_CHANGED_BY, ch.n);
+    sk_h(out, "<ul id=\"alerts-changed\">");
     for (size_t i = 0; i < ch.n && i < PAGE_ROWS; i++) {
         sk_h(out, "<li>");
         case_link_id(out, &ch.a[i].record, ch.a[i].case_no);
@@ -764,9 +768,9 @@ int sk_desk_page_alerts(sk_buf *out, sk_store *st, const sk_desk_who *who, uint6
         sk_h_esc(out, ch.a[i].by);
         sk_h(out, "</b></li>");
     }
-    sk_h(out, "</ul><h2>");
-    sk_h_esc(out, sk_t(lang, T_TASK_OVERDUE));
-    sk_h_fmt(out, " (%zu)</h2><ul id=\"alerts-overdue\">", overdue);
+    sk_h(out, "</ul>");
+    h2_count(out, lang, T_TASK_OVERDUE, overdue);
+    sk_h(out, "<ul id=\"alerts-overdue\">");
     for (size_t i = 0; i < overdue && i < PAGE_ROWS; i++) {
         sk_h(out, "<li>");
         case_link_id(out, &v[i].record, v[i].case_no);
@@ -915,9 +919,7 @@ int sk_desk_page_search(sk_buf *out, sk_store *st, const sk_desk_who *who, const
     sk_h_esc(out, sk_t(lang, T_SEARCH_HINT));
     sk_h(out, "</p></form>");
     if (run) {
-        sk_h(out, "<h2>");
-        sk_h_esc(out, sk_t(lang, T_RESULTS));
-        sk_h_fmt(out, " (%zu)</h2>", found);
+        h2_count(out, lang, T_RESULTS, found);
         sk_h(out, "<table id=\"results\"><tbody>");
         sk_buf_append(out, res.data, res.len);
         sk_h(out, "</tbody></table>");
