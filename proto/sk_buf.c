@@ -158,3 +158,15 @@ void sk_pack_opt_uint(msgpack_packer *pk, uint32_t key, uint64_t v)
     if (v)
         sk_pack_kv_uint(pk, key, v);
 }
+
+size_t sk_pack_uint_fixed(uint8_t out[9], uint64_t v)
+{
+    if (v < 128) {
+        out[0] = (uint8_t)v;
+        return 1;
+    }
+    out[0] = 0xcf;
+    for (int i = 0; i < 8; i++)
+        out[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+    return 9;
+}

@@ -50,17 +50,7 @@ static int is_fatal(int rc)
 static int set_uint(sk_record *r, uint32_t key, uint64_t v, sk_hlc hlc, uint64_t ver)
 {
     uint8_t b[9];
-    uint32_t n;
-    if (v < 128) {
-        b[0] = (uint8_t)v;
-        n = 1;
-    } else {
-        b[0] = 0xcf;
-        for (int i = 0; i < 8; i++)
-            b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
-        n = 9;
-    }
-    return sk_record_set(r, key, b, n, hlc, ver);
+    return sk_record_set(r, key, b, (uint32_t)sk_pack_uint_fixed(b, v), hlc, ver);
 }
 
 static int set_str(sk_record *r, uint32_t key, const char *s, sk_hlc hlc, uint64_t ver)

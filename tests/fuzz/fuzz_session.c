@@ -578,19 +578,8 @@ static unsigned next_byte(cursor *c)
     return c->off < c->n ? c->p[c->off++] : 0u;
 }
 
-/* MessagePack encoders for field values (one value each, into b; returns its length). */
-static size_t mp_uint(uint8_t *b, uint64_t v)
-{
-    if (v < 128) {
-        b[0] = (uint8_t)v;
-        return 1;
-    }
-    b[0] = 0xcf;
-    for (int i = 0; i < 8; i++)
-        b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
-    return 9;
-}
-
+/* MessagePack encoders for field values (one value each, into b; returns its length; numbers
+ * are sk_pack_uint_fixed's). */
 static size_t mp_str(uint8_t *b, const char *s, size_t n)
 {
     b[0] = 0xd9;
@@ -602,7 +591,7 @@ static size_t mp_str(uint8_t *b, const char *s, size_t n)
 static void set_uint(sk_change *ch, uint32_t key, uint64_t v)
 {
     uint8_t b[9];
-    (void)sk_change_set(ch, key, b, (uint32_t)mp_uint(b, v));
+    (void)sk_change_set(ch, key, b, (uint32_t)sk_pack_uint_fixed(b, v));
 }
 
 static void set_str(sk_change *ch, uint32_t key, const char *v)
@@ -749,7 +738,7 @@ static size_t build_push(cursor *c)
             fu[fn++] = SK_ENTRY_TEXT;
             fn += mp_str(fu + fn, "visited; she is safe", 20);
             fu[fn++] = SK_ENTRY_AT;
-            fn += mp_uint(fu + fn, wall);
+            fn += sk_pack_uint_fixed(fu + fn, wall);
             sk_id eid = chosen_id(c);
             (void)sk_change_add_entry(x, &eid, 1 + next_byte(c) % 3u, fu, (uint32_t)fn);
         }

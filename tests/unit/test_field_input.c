@@ -139,16 +139,7 @@ static void put(sk_record *ch, uint32_t key, const char *s)
 static void put_u(sk_record *ch, uint32_t key, uint64_t v)
 {
     uint8_t b[9];
-    size_t n;
-    if (v < 128) {
-        b[0] = (uint8_t)v;
-        n = 1;
-    } else {
-        b[0] = 0xcf;
-        for (int i = 0; i < 8; i++)
-            b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
-        n = 9;
-    }
+    size_t n = sk_pack_uint_fixed(b, v);
     assert_int_equal(sk_record_set(ch, key, b, (uint32_t)n, HLC, 1), 0);
 }
 
