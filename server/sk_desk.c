@@ -950,8 +950,8 @@ static int csrf_ok(const desk_sess *s, const sk_form *f)
 }
 
 /* A job for a form posted in session s, its body parsed and its CSRF token checked; NULL when
- * the request is answered already (busy, or a wrong token: logged when log_csrf). */
-static desk_job *post_job(sk_desk *d, h2o_req_t *req, desk_sess *s, int log_csrf)
+ * the request is answered already (busy, or a wrong token: logged, whichever form it was). */
+static desk_job *post_job(sk_desk *d, h2o_req_t *req, desk_sess *s)
 {
     desk_job *j = job_new(d, req, R_OP);
     if (!j) {
@@ -961,8 +961,7 @@ static desk_job *post_job(sk_desk *d, h2o_req_t *req, desk_sess *s, int log_csrf
     j->who = s->who;
     memcpy(j->sess_token, s->token, sizeof(j->sess_token));
     if (parse_body(req, &j->form) || !csrf_ok(s, &j->form)) {
-        if (log_csrf)
-            sk_log(SK_LOG_WARN, "desk_csrf_refused", "user=%s", s->who.user);
+        sk_log(SK_LOG_WARN, "desk_csrf_refused", "user=%s", s->who.user);
         send_message(req, 403, s->who.lang, T_TITLE, T_CSRF);
         job_free(j);
         return NULL;
@@ -983,7 +982,7 @@ static void refuse_form(h2o_req_t *req, desk_sess *s, desk_job *j, const char *l
 
 static int on_op_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind, const char *name)
 {
-    desk_job *j = post_job(d, req, s, 1);
+    desk_job *j = post_job(d, req, s);
     if (!j)
         return 0;
     const char *id = sk_form_get(&j->form, "id");
@@ -1026,7 +1025,7 @@ static void request_host(h2o_req_t *req, char *out, size_t cap)
 
 static int on_device_post(sk_desk *d, h2o_req_t *req, desk_sess *s, int kind)
 {
-    desk_job *j = post_job(d, req, s, 0);
+    desk_job *j = post_job(d, req, s);
     if (!j)
         return 0;
     if (s->who.role != SK_DESK_ADMIN) {

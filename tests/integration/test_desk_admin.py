@@ -180,6 +180,15 @@ def run(c):
 
     # -- revoke it -------------------------------------------------------------------------------
     dev = m3.group(1).decode() if m3 else "0"
+    # a revoke with a token the desk did not give: refused, nothing applied, and logged like a
+    # case form's
+    st, _, _, _ = boss.post("/devices/revoke", {"csrf": "x" * len(bcsrf), "device": dev})
+    check(st == 403, "a revoke with a wrong token is refused (%d)" % st)
+    st, _, body, _ = boss.get("/devices")
+    check(re.search(('<tr data-device="%s">' % dev).encode(), body) is not None,
+          "the phone is not revoked by a forged form")
+    with open(c.log, "rb") as f:
+        check(b"desk_csrf_refused user=boss" in f.read(), "the forged revoke is logged")
     st, h, body, _ = boss.post("/devices/revoke", {"csrf": bcsrf, "device": "x1"})
     st, _, body, _ = boss.get("/devices")
     check(b"values are missing or not valid" in body, "a device id that is no number is refused")
