@@ -27,6 +27,7 @@ static char g_path[4096];
 static int g_level = SK_LOG_INFO;
 static uint64_t g_size;     /* bytes in the current file (from fstat at open, then counted) */
 static uint64_t g_max;      /* rotate past this; 0 = never */
+static int g_regular;       /* the current file is a regular file (only those rotate) */
 static unsigned g_keep = 5; /* rotated files kept */
 
 static long g_gid = -1; /* >= 0: files 0640 of this group (--group) */
@@ -40,19 +41,26 @@ void sk_log_set_group(long gid)
 
 /* Open path for appending, 0600 whatever the umask (a log names devices, workers and
  * addresses), or 0640 of the group given to sk_log_set_group; a file left by an older version
- * with wider bits is narrowed. NULL on failure. */
-static FILE *open_append(const char *path, uint64_t *size)
+ * with wider bits is narrowed. Only a regular file is narrowed (and later rotated): a log sent
+ * to a device or a pipe (/dev/null, /dev/stderr, a FIFO) keeps its owner and mode, which are
+ * not the log's to change. *regular says which it was. NULL on failure. */
+static FILE *open_append(const char *path, uint64_t *size, int *regular)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return NULL;
-    if ((g_gid >= 0 && fchown(fd, (uid_t)-1, (gid_t)g_gid) != 0) ||
-        fchmod(fd, g_gid >= 0 ? 0640 : 0600) != 0) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
         close(fd);
         return NULL;
     }
-    struct stat st;
-    *size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    *regular = S_ISREG(st.st_mode);
+    if (*regular && ((g_gid >= 0 && fchown(fd, (uid_t)-1, (gid_t)g_gid) != 0) ||
+                     fchmod(fd, g_gid >= 0 ? 0640 : 0600) != 0)) {
+        close(fd);
+        return NULL;
+    }
+    *size = *regular ? (uint64_t)st.st_size : 0;
     FILE *fp = fdopen(fd, "a");
     if (!fp) {
         close(fd);
@@ -79,7 +87,8 @@ static void rotate_locked(void)
     if (g_keep == 0)
         (void)unlink(g_path);
     uint64_t size = 0;
-    FILE *fp = open_append(g_path, &size);
+    int regular = 0;
+    FILE *fp = open_append(g_path, &size, &regular);
     if (!fp) {
         g_size = 0; /* try again later */
         return;
@@ -88,6 +97,7 @@ static void rotate_locked(void)
         fclose(g_fp);
     g_fp = fp;
     g_size = size;
+    g_regular = regular;
 }
 
 void sk_log_set_rotation(uint64_t max_bytes, unsigned keep)
@@ -180,7 +190,8 @@ int sk_log_open(const char *path, int level)
             goto out;
         }
         uint64_t size = 0;
-        FILE *fp = open_append(path, &size);
+        int regular = 0;
+        FILE *fp = open_append(path, &size, &regular);
         if (!fp) {
             rc = -SK_E_STORE_IO;
             goto out;
@@ -188,6 +199,7 @@ int sk_log_open(const char *path, int level)
         memcpy(g_path, path, strlen(path) + 1);
         g_fp = fp;
         g_size = size;
+        g_regular = regular;
     }
 out:
     pthread_mutex_unlock(&g_mu);
@@ -200,7 +212,8 @@ int sk_log_reopen(void)
     pthread_mutex_lock(&g_mu);
     if (g_path[0]) {
         uint64_t size = 0;
-        FILE *fp = open_append(g_path, &size);
+        int regular = 0;
+        FILE *fp = open_append(g_path, &size, &regular);
         if (!fp) {
             rc = -SK_E_STORE_IO;
         } else {
@@ -208,6 +221,7 @@ int sk_log_reopen(void)
                 fclose(g_fp);
             g_fp = fp;
             g_size = size;
+            g_regular = regular;
         }
     }
     pthread_mutex_unlock(&g_mu);
@@ -270,7 +284,7 @@ void sk_log(int level, const char *event, const char *fmt, ...)
     fflush(fp);
     if (g_fp && g_fp != stderr) {
         g_size += (uint64_t)n;
-        if (g_max && g_size >= g_max)
+        if (g_regular && g_max && g_size >= g_max)
             rotate_locked();
     }
     pthread_mutex_unlock(&g_mu);

@@ -26,7 +26,9 @@ const char *sk_log_level_name(int level);
 /* Files the log creates or reopens from now on: gid < 0 makes them 0600 (the default); a group
  * id makes them 0640 of that group (sakhi-server --group). Call before sk_log_open. */
 void sk_log_set_group(long gid);
-/* Open the log: path NULL or "" or "-" logs to stderr. 0 or -SK_E_STORE_IO (cannot open). */
+/* Open the log: path NULL or "" or "-" logs to stderr. A path that is not a regular file (a
+ * device such as /dev/null, a FIFO) is written to as it is: its mode is not changed and it is
+ * never rotated. 0 or -SK_E_STORE_IO (cannot open). */
 int sk_log_open(const char *path, int level);
 /* Reopen the file (after rotation, on SIGHUP). 0 or -SK_E_STORE_IO (keeps the old file). */
 int sk_log_reopen(void);
