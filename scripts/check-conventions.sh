@@ -14,6 +14,9 @@
 #   - libuv in the server's session logic (the sources of sakhi_session, server/CMakeLists.txt,
 #     and their headers): no #include <uv.h> and no uv_ call. Sessions are fed bytes and the
 #     time; the loop is sk_conn.c's and sk_server.c's (docs/ARCHITECTURE.md).
+#   - a clock read in the session (server/sk_session.c): no sk_now_ms, gettimeofday,
+#     clock_gettime or time call. Its driver gives it the loop time with each input and the
+#     wall clock through sk_session_io.wall_ms, so a test can set both.
 # Comments and string literals are not read, so a comment may name a banned call.
 # Exit status: 0 clean, 1 something found (listed as file:line: text), 2 usage.
 set -euo pipefail
@@ -108,6 +111,9 @@ for m in sk_config sk_context sk_ratelimit sk_session sk_transport sk_tls_transp
     session_logic+=("server/$m.c" "server/$m.h")
 done
 scan '#\s*include\s*[<"]uv\.h[>"]|(?<![\w.>])uv_\w+\s*\(' "${session_logic[@]}" || bad=1
+
+echo "check-conventions: a clock read in the session (use its driver's wall_ms)"
+scan '(?<![\w.>])(sk_now_ms|gettimeofday|clock_gettime|time)\s*\(' server/sk_session.c || bad=1
 
 if [[ $bad -ne 0 ]]; then
     echo "check-conventions: FAILED (see docs/DEVELOPING.md, Conventions)"

@@ -2,8 +2,8 @@
 # scripts/check-conventions.sh lists each unbounded string write in code (and nothing in
 # comments, strings or longer names), each file or socket call in proto/ (and none in other
 # parts), each call of the C library's allocator in proto/ or client-lib/src outside
-# proto/sk_alloc.c and each use of libuv in the server's session logic (and none in its
-# driver), and passes the real tree.
+# proto/sk_alloc.c, each use of libuv in the server's session logic (and none in its driver)
+# and each clock the session reads itself (and none in its driver), and passes the real tree.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check="$ROOT/scripts/check-conventions.sh"
 
@@ -53,10 +53,15 @@ static uint64_t now(struct sk_session *s)
 {
     return uv_now(s->srv->loop) + s->uv_ms;
 }
+static uint64_t stamp(void)
+{
+    return sk_now_ms() + s->time_ms;
+}
 C
 printf '#include <uv.h>\nvoid c(uv_loop_t *l)\n{\n    uv_run(l, 0);\n}\n' >"$tmp/server/sk_conn.c"
+printf 'uint64_t w(void)\n{\n    return sk_now_ms();\n}\n' >>"$tmp/server/sk_conn.c"
 check_root "$tmp" 1 "banned calls"
-want=$'check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)\nserver/a.c:8: strcpy(d, s);\ntests/b.c:3: sprintf(b, "%d", 1);\ncheck-conventions: file or socket I/O in proto/\nproto/p.c:3: int fd = open(path, 0);\ncheck-conventions: the C library\'s allocator in proto/ or client-lib/src (use sk_alloc.h)\nproto/q.c:3: return calloc(1, n);\nclient-lib/src/c.c:6: char *d = strdup(s);\nclient-lib/src/c.c:7: free(d);\ncheck-conventions: libuv in the session logic\nserver/sk_session.c:2: #include <uv.h>\nserver/sk_session.c:5: return uv_now(s->srv->loop) + s->uv_ms;\ncheck-conventions: FAILED (see docs/DEVELOPING.md, Conventions)'
+want=$'check-conventions: unbounded string writes (strcpy, strcat, sprintf, vsprintf, gets)\nserver/a.c:8: strcpy(d, s);\ntests/b.c:3: sprintf(b, "%d", 1);\ncheck-conventions: file or socket I/O in proto/\nproto/p.c:3: int fd = open(path, 0);\ncheck-conventions: the C library\'s allocator in proto/ or client-lib/src (use sk_alloc.h)\nproto/q.c:3: return calloc(1, n);\nclient-lib/src/c.c:6: char *d = strdup(s);\nclient-lib/src/c.c:7: free(d);\ncheck-conventions: libuv in the session logic\nserver/sk_session.c:2: #include <uv.h>\nserver/sk_session.c:5: return uv_now(s->srv->loop) + s->uv_ms;\ncheck-conventions: a clock read in the session (use its driver\'s wall_ms)\nserver/sk_session.c:9: return sk_now_ms() + s->time_ms;\ncheck-conventions: FAILED (see docs/DEVELOPING.md, Conventions)'
 [[ "$out" == "$want" ]] || fail "listing: got
 $out"
 
