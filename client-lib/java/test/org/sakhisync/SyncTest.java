@@ -55,8 +55,23 @@ class SyncTest {
         return TestSupport.quickSync();
     }
 
-    private static void assertServerHas(long records) throws Exception {
-        assertEquals(records, server.stats()[0], "records on the server");
+    /* The server holds n more records than at the previous check. */
+    private static void assertServerGained(long n) throws Exception {
+        serverRecords += n;
+        assertEquals(serverRecords, server.stats()[0], "records on the server");
+    }
+
+    /* A sync of c pushes exactly n changes, and the server holds them. */
+    private static void assertSyncPushes(SakhiClient c, long n) throws Exception {
+        assertEquals(n, c.sync(quick()).pushed);
+        assertServerGained(n);
+    }
+
+    /* A sync of the device completes: the server holds n more records, nothing is pending. */
+    private static void assertSyncCompletes(long n) throws Exception {
+        assertTrue(device.sync(quick()).complete);
+        assertServerGained(n);
+        assertEquals(0, device.pendingCount());
     }
 
     @Test
@@ -116,8 +131,7 @@ class SyncTest {
         assertEquals(0, res.rejected);
         assertTrue(res.complete);
         assertTrue(res.bytesSent > 0 && res.bytesReceived > 0);
-        serverRecords += 3;
-        assertServerHas(serverRecords);
+        assertServerGained(3);
         SyncProgress last = seen.get(seen.size() - 1);
         assertEquals(Sakhi.PHASE_DONE, last.phase);
         assertEquals(3, last.pushDone);
@@ -174,11 +188,7 @@ class SyncTest {
                                        () -> device.sync(quick().progress(p -> false)));
         assertEquals(Sakhi.ECANCELED, c.code());
 
-        SyncResult res = device.sync(quick());
-        assertTrue(res.complete);
-        serverRecords += 2;
-        assertServerHas(serverRecords);
-        assertEquals(0, device.pendingCount());
+        assertSyncCompletes(2);
         for (String id : new String[] {a, b}) {
             try (SakhiRecord r = device.record(id)) {
                 assertEquals(Sakhi.SYNC_RECEIVED, r.syncState());
@@ -220,11 +230,7 @@ class SyncTest {
         t.join(30000);
         assertEquals(Sakhi.ECANCELED, e.code());
         assertTrue(e.result().pushed < 12, "canceled before the end: " + e.result());
-        SyncResult res = device.sync(quick());
-        assertTrue(res.complete);
-        serverRecords += 12;
-        assertServerHas(serverRecords);
-        assertEquals(0, device.pendingCount());
+        assertSyncCompletes(12);
     }
 
     /* A server that accepts and never answers: only the cancel can end the sync quickly. While
@@ -261,9 +267,7 @@ class SyncTest {
             assertTrue(ms < 30000, "canceled after " + ms + " ms");
             assertTrue(captured.get() instanceof String, String.valueOf(captured.get()));
         }
-        assertEquals(1, device.sync(quick()).pushed);
-        serverRecords += 1;
-        assertServerHas(serverRecords);
+        assertSyncPushes(device, 1);
     }
 
     /* close() from another thread cancels the running sync, waits for it, then frees. */
@@ -306,10 +310,8 @@ class SyncTest {
         try (SakhiClient again = SakhiClient.open(d2.toString(), TestSupport.PIN,
                                                  TestSupport.fastOptions())) {
             assertEquals(1, again.pendingCount());
-            assertEquals(1, again.sync(quick()).pushed);
+            assertSyncPushes(again, 1);
         }
-        serverRecords += 1;
-        assertServerHas(serverRecords);
     }
 
     /* Enrollment from the URI an administrator hands over (text or QR code): TLS with its pin. */
@@ -335,9 +337,7 @@ class SyncTest {
             assertEquals(server.pin, st.serverPin);
             assertEquals(server.port, st.serverPort);
             TestSupport.capture(c, "withheld");
-            assertEquals(1, c.sync(quick()).pushed);
+            assertSyncPushes(c, 1);
         }
-        serverRecords += 1;
-        assertServerHas(serverRecords);
     }
 }
