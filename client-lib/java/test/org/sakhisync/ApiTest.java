@@ -38,8 +38,7 @@ class ApiTest {
     }
 
     private SakhiClient open(String sub) throws SakhiException {
-        return SakhiClient.open(dir.resolve(sub).toString(), TestSupport.PIN,
-                                TestSupport.fastOptions());
+        return TestSupport.open(dir.resolve(sub));
     }
 
     @Test

@@ -33,10 +33,8 @@ class BackgroundSyncTest {
     static void start() throws Exception {
         server = new TestServer();
         dir = TestSupport.tempDir("sakhi-java-bgsync");
-        device = SakhiClient.open(dir.resolve("dev").toString(), TestSupport.PIN,
-                                  TestSupport.fastOptions().log((level, line) -> {
-                                      logLines.add(line);
-                                  }, Sakhi.LOG_INFO));
+        device = TestSupport.open(dir.resolve("dev"), TestSupport.fastOptions().log(
+            (level, line) -> logLines.add(line), Sakhi.LOG_INFO));
         device.enroll(new EnrollOptions().server("127.0.0.1", server.port)
                           .code(server.code("fw1")).serverPin(server.pin).label("java-bg"),
                       quick());

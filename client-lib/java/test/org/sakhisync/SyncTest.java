@@ -40,10 +40,8 @@ class SyncTest {
     static void start() throws Exception {
         server = new TestServer();
         dir = TestSupport.tempDir("sakhi-java-sync");
-        device = SakhiClient.open(dir.resolve("dev").toString(), TestSupport.PIN,
-                                  TestSupport.fastOptions().log((level, line) -> {
-                                      logLines.add(level + " " + line);
-                                  }, Sakhi.LOG_INFO));
+        device = TestSupport.open(dir.resolve("dev"), TestSupport.fastOptions().log(
+            (level, line) -> logLines.add(level + " " + line), Sakhi.LOG_INFO));
     }
 
     @AfterAll
@@ -277,11 +275,10 @@ class SyncTest {
         Path d2 = dir.resolve("dev2");
         /* A log listener that throws: dropped, never failing a call. */
         int[] logged = new int[1];
-        SakhiClient c = SakhiClient.open(d2.toString(), TestSupport.PIN,
-                                         TestSupport.fastOptions().log((level, line) -> {
-                                             logged[0]++;
-                                             throw new IllegalStateException("log listener");
-                                         }, Sakhi.LOG_DEBUG));
+        SakhiClient c = TestSupport.open(d2, TestSupport.fastOptions().log((level, line) -> {
+            logged[0]++;
+            throw new IllegalStateException("log listener");
+        }, Sakhi.LOG_DEBUG));
         c.enroll(new EnrollOptions().server("127.0.0.1", server.port).code(server.code("fw1"))
                      .serverPin(server.pin), quick());
         assertTrue(logged[0] > 0, "the enrollment logged");
@@ -307,8 +304,7 @@ class SyncTest {
         assertThrows(IllegalStateException.class, () -> open.getString("name"));
         assertThrows(IllegalStateException.class, c::status);
         /* The unsent referral survived and goes out from the reopened store. */
-        try (SakhiClient again = SakhiClient.open(d2.toString(), TestSupport.PIN,
-                                                 TestSupport.fastOptions())) {
+        try (SakhiClient again = TestSupport.open(d2)) {
             assertEquals(1, again.pendingCount());
             assertSyncPushes(again, 1);
         }
@@ -319,8 +315,7 @@ class SyncTest {
     @Order(7)
     void enrollFromAUri() throws Exception {
         Path d3 = dir.resolve("dev3");
-        try (SakhiClient c = SakhiClient.open(d3.toString(), TestSupport.PIN,
-                                              TestSupport.fastOptions())) {
+        try (SakhiClient c = TestSupport.open(d3)) {
             SakhiException bad = assertThrows(SakhiException.class,
                 () -> c.enroll("sakhi:enroll?v=1&addr=127.0.0.1:" + server.port + "&code=x",
                                null, quick()));

@@ -24,6 +24,15 @@ final class TestSupport {
         return new OpenOptions().kdfLog2N(10).app("sakhi-java-test");
     }
 
+    /* The store at path, opened with PIN and o (fastOptions() with more set). */
+    static SakhiClient open(Path path, OpenOptions o) throws SakhiException {
+        return SakhiClient.open(path.toString(), PIN, o);
+    }
+
+    static SakhiClient open(Path path) throws SakhiException {
+        return open(path, fastOptions());
+    }
+
     static Path tempDir(String prefix) throws IOException {
         String base = System.getenv("TMPDIR");
         return Files.createTempDirectory(Path.of(base != null ? base : "/tmp"), prefix);
