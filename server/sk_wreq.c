@@ -307,20 +307,26 @@ static void log_store_error(sk_wapply *wr, const char *stage, const char *err)
            (long long)sk_store_disk_free_kib(wr->store));
 }
 
+/* What LMDB's answer mrc to a transaction's stage (begin, commit) means: 0, or the store's
+ * code with the reason logged; a panic ends the process here. */
+static int txn_stage(sk_wapply *wr, const char *stage, int mrc)
+{
+    if (mrc == MDB_PANIC)
+        panic_exit(mrc);
+    if (!mrc)
+        return 0;
+    log_store_error(wr, stage, mdb_strerror(mrc));
+    return sk_store_mdb_err(mrc);
+}
+
 /* One transaction over the list [head..NULL). Returns 0 or the fatal code (all requests
  * then carry it in rc). */
 static int commit_list(sk_wapply *wr, sk_wreq *head)
 {
     MDB_txn *txn;
-    int rc = 0;
-    int mrc = sk_store_write_begin(wr->store, &txn);
-    if (mrc == MDB_PANIC)
-        panic_exit(mrc);
-    if (mrc) {
-        log_store_error(wr, "begin", mdb_strerror(mrc));
-        rc = sk_store_mdb_err(mrc);
+    int rc = txn_stage(wr, "begin", sk_store_write_begin(wr->store, &txn));
+    if (rc)
         goto failed;
-    }
     wr->low = room_low(wr, txn);
     if (wr->low != wr->was_low) {
         sk_log(wr->low ? SK_LOG_WARN : SK_LOG_INFO, "store_reserve",
@@ -339,14 +345,8 @@ static int commit_list(sk_wapply *wr, sk_wreq *head)
         goto failed;
     }
     /* New record keys are made durable here, once for the whole group, then LMDB commits. */
-    mrc = sk_store_write_commit(wr->store, txn);
-    if (mrc == MDB_PANIC)
-        panic_exit(mrc);
-    if (mrc) {
-        log_store_error(wr, "commit", mdb_strerror(mrc));
-        rc = sk_store_mdb_err(mrc);
+    if ((rc = txn_stage(wr, "commit", sk_store_write_commit(wr->store, txn))))
         goto failed;
-    }
     for (sk_wreq *w = head; w; w = w->next)
         w->repl_seq = sk_store_repl_last(wr->store);
     /* An erasure is committed: destroy its record key now (it is marked in the store, so a
