@@ -54,13 +54,27 @@ typedef struct frame_arg {
     char centre[SK_MAX_NAME + 1];
 } frame_arg;
 
+/* A centre's frame as its session hands it over. */
+typedef struct frame_in {
+    const char *centre;
+    uint64_t device;
+    const uint8_t *body;
+    size_t len;
+} frame_in;
+
 /* A writer request running call with a zeroed argument of size bytes, which starts with a
- * frame_arg holding a copy of the centre's frame; NULL (the session told why) when too many are
- * at the writer or memory is short. */
-static sk_wreq *frame_call(sk_hub *h, sk_session *s, uint32_t rid,
-                           int (*call)(sk_store *, MDB_txn *, sk_wreq *), size_t size,
-                           const char *centre, uint64_t device, const uint8_t *body, size_t len)
+ * frame_arg holding a copy of the centre's frame in; NULL (the session told why) when the frame
+ * did not decode (rc: refused here, logged as event, so it costs no copy and no writer turn),
+ * too many are at the writer or memory is short. */
+static sk_wreq *frame_call(sk_hub *h, sk_session *s, const frame_in *in, uint32_t rid, int rc,
+                           const char *event, int (*call)(sk_store *, MDB_txn *, sk_wreq *),
+                           size_t size)
 {
+    if (rc) {
+        sk_log(SK_LOG_INFO, event, "centre=%s code=%s", in->centre, sk_err_name(rc));
+        sk_session_send_error(s, rid, rc, NULL);
+        return NULL;
+    }
     if (h->pending >= MAX_PENDING) {
         sk_session_send_error(s, rid, -SK_E_TOO_MANY_INFLIGHT, NULL);
         return NULL;
@@ -68,7 +82,7 @@ static sk_wreq *frame_call(sk_hub *h, sk_session *s, uint32_t rid,
     frame_arg *a = calloc(1, size);
     sk_wreq *w = a ? sk_wreq_new(SK_WREQ_CALL, 0) : NULL;
     if (a)
-        a->body = malloc(len);
+        a->body = malloc(in->len);
     if (!a || !w || !a->body) {
         if (a)
             free(a->body);
@@ -77,13 +91,13 @@ static sk_wreq *frame_call(sk_hub *h, sk_session *s, uint32_t rid,
         sk_session_send_error(s, rid, -SK_E_NOMEM, NULL);
         return NULL;
     }
-    memcpy(a->body, body, len);
-    a->len = len;
-    snprintf(a->centre, sizeof(a->centre), "%s", centre);
+    memcpy(a->body, in->body, in->len);
+    a->len = in->len;
+    snprintf(a->centre, sizeof(a->centre), "%s", in->centre);
     w->call = call;
     w->call_arg = a;
     w->rid = rid;
-    w->device = device;
+    w->device = in->device;
     w->now_ms = sk_now_ms();
     h->pending++;
     return w;
@@ -135,20 +149,13 @@ static int push_call(sk_store *st, MDB_txn *txn, sk_wreq *w)
     return sk_store_audit_txn(st, txn, w->now_ms, "hub_push", a->f.centre, w->device, detail);
 }
 
-static sk_wreq *hub_on_push(sk_server *srv, sk_session *s, const char *centre, uint64_t device,
-                            const uint8_t *body, size_t len)
+static sk_wreq *hub_on_push(sk_hub *h, sk_session *s, const frame_in *in)
 {
-    sk_hub *h = srv->hub;
     sk_hub_push p;
     uint32_t rid = 0;
-    /* checked here too, so a malformed push costs no copy and no writer turn */
-    int rc = sk_hub_push_decode(body, len, &rid, &p);
-    if (rc) {
-        sk_log(SK_LOG_INFO, "hub_push_refused", "centre=%s code=%s", centre, sk_err_name(rc));
-        sk_session_send_error(s, rid, rc, NULL);
-        return NULL;
-    }
-    return frame_call(h, s, rid, push_call, sizeof(push_arg), centre, device, body, len);
+    /* checked here too (push_call decodes its copy), so a malformed push costs no copy */
+    int rc = sk_hub_push_decode(in->body, in->len, &rid, &p);
+    return frame_call(h, s, in, rid, rc, "hub_push_refused", push_call, sizeof(push_arg));
 }
 
 static void hub_push_done(sk_server *srv, sk_session *s, sk_wreq *w)
@@ -211,19 +218,12 @@ static int xfer_call(sk_store *st, MDB_txn *txn, sk_wreq *w)
     return rc;
 }
 
-static sk_wreq *hub_on_xfer(sk_server *srv, sk_session *s, const char *centre, uint64_t device,
-                            const uint8_t *body, size_t len)
+static sk_wreq *hub_on_xfer(sk_hub *h, sk_session *s, const frame_in *in)
 {
-    sk_hub *h = srv->hub;
     sk_xfer_req rq;
     uint32_t rid = 0;
-    int rc = sk_xfer_req_decode(body, len, &rid, &rq);
-    if (rc) {
-        sk_log(SK_LOG_INFO, "hub_transfer_refused", "centre=%s code=%s", centre, sk_err_name(rc));
-        sk_session_send_error(s, rid, rc, NULL);
-        return NULL;
-    }
-    sk_wreq *w = frame_call(h, s, rid, xfer_call, sizeof(xfer_arg), centre, device, body, len);
+    int rc = sk_xfer_req_decode(in->body, in->len, &rid, &rq);
+    sk_wreq *w = frame_call(h, s, in, rid, rc, "hub_transfer_refused", xfer_call, sizeof(xfer_arg));
     if (w) {
         xfer_arg *a = w->call_arg;
         a->op = rq.op;
@@ -255,11 +255,12 @@ static void hub_xfer_done(sk_server *srv, sk_session *s, sk_wreq *w)
 static sk_wreq *hub_on_frame(sk_server *srv, sk_session *s, const char *centre, uint64_t device,
                              const uint8_t *body, size_t len)
 {
+    frame_in in = {centre, device, body, len};
     sk_msg m;
     size_t off;
     if (sk_msg_decode(body, len, &m, &off) == -SK_E_UNKNOWN_TYPE && m.type == SK_MSG_HUB_XFER)
-        return hub_on_xfer(srv, s, centre, device, body, len);
-    return hub_on_push(srv, s, centre, device, body, len);
+        return hub_on_xfer(srv->hub, s, &in);
+    return hub_on_push(srv->hub, s, &in);
 }
 
 static void hub_frame_done(sk_server *srv, sk_session *s, sk_wreq *w)
