@@ -19,6 +19,7 @@
 #include "sk_sample.h"
 #include "sk_store.h"
 #include "sk_teststore.h"
+#include "sk_testtext.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,23 +77,30 @@ static uint64_t enroll_device(sk_store *s, const char *code)
     return d.id;
 }
 
-/* Push change c as device dev of worker (field role). Returns the ack status. */
-static uint32_t push(sk_store *s, uint64_t dev, const char *worker, const sk_change *c)
+/* Apply change c as actor with a record size limit; returns the ack (message copied to msg). */
+static sk_ack apply_as(sk_store *s, uint64_t dev, sk_actor actor, const sk_change *c,
+                       size_t max_record, char *msg, size_t cap)
 {
     MDB_txn *txn;
     sk_ack ack;
-    char msg[512];
-    sk_actor actor = {SK_ROLE_FIELD, worker, 0};
     assert_int_equal(mdb_txn_begin(sk_store_env(s), NULL, 0, &txn), 0);
     sk_apply_ctx ctx = {.store = s,
                         .txn = txn,
                         .device = dev,
                         .actor = actor,
                         .now_ms = now_ms(),
-                        .max_record = 1u << 20};
-    assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, sizeof(msg)), 0);
+                        .max_record = max_record};
+    assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, cap), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
-    return ack.status;
+    return ack;
+}
+
+/* Push change c as device dev of worker (field role). Returns the ack status. */
+static uint32_t push(sk_store *s, uint64_t dev, const char *worker, const sk_change *c)
+{
+    char msg[512];
+    sk_actor actor = {SK_ROLE_FIELD, worker, 0};
+    return apply_as(s, dev, actor, c, 1u << 20, msg, sizeof(msg)).status;
 }
 
 static int change_bool(const sk_change *c, uint32_t key)
@@ -126,9 +134,20 @@ static void load_sample(void)
             0);
 }
 
-/* init + workers asha (field), boss (admin), st1 (staff, leh); a device for asha. */
-static uint64_t prepare(sk_store **out)
+/* The prepared data directory of a PREPARED_TEST: the store open in this process and the
+ * device enrolled for asha. */
+static struct {
+    sk_store *s;
+    uint64_t dev;
+} g_prep;
+
+/* cmocka setup of a PREPARED_TEST: a fresh g (sk_admin_fx_setup), then init + workers asha
+ * (field), boss (admin), st1 (staff, leh) and a device for asha. */
+static int prepared_setup(void **state)
 {
+    int rc = sk_admin_fx_setup(state);
+    if (rc != 0)
+        return rc;
     assert_int_equal(run("init", NULL), 0);
     assert_int_equal(run("worker", "add", "asha", "--role", "field", NULL), 0);
     assert_int_equal(run("worker", "add", "boss", "--role", "admin", NULL), 0);
@@ -136,13 +155,23 @@ static uint64_t prepare(sk_store **out)
     assert_int_equal(run("enroll-code", "asha", NULL), 0);
     char code[32];
     assert_int_equal(sscanf(g.o, "%31s", code), 1);
-    assert_int_equal(sk_store_open(out, g.data, 0), 0);
-    return enroll_device(*out, code);
+    assert_int_equal(sk_store_open(&g_prep.s, g.data, 0), 0);
+    g_prep.dev = enroll_device(g_prep.s, code);
+    return 0;
 }
 
+static int prepared_teardown(void **state)
+{
+    sk_store_close(g_prep.s);
+    g_prep.s = NULL;
+    return sk_admin_fx_teardown(state);
+}
+
+#define PREPARED_TEST(t)                                                                           \
+    cmocka_unit_test_prestate_setup_teardown(t, prepared_setup, prepared_teardown, &g)
+
 /* Insert sample referral i (optionally with a canary name) as asha's device. */
-static void insert_sample(sk_store *s, uint64_t dev, size_t i, uint64_t op, const char *name,
-                          char idtxt[37])
+static void insert_sample(size_t i, uint64_t op, const char *name, char idtxt[37])
 {
     sk_change c;
     load_sample();
@@ -150,7 +179,7 @@ static void insert_sample(sk_store *s, uint64_t dev, size_t i, uint64_t op, cons
     c.op = op;
     if (name)
         sk_tst_str(&c, SK_F_NAME, name);
-    assert_int_equal(push(s, dev, "asha", &c), SK_ACK_APPLIED);
+    assert_int_equal(push(g_prep.s, g_prep.dev, "asha", &c), SK_ACK_APPLIED);
     if (idtxt)
         sk_id_to_str(&c.id, idtxt);
     sk_change_free(&c);
@@ -170,32 +199,6 @@ static size_t find_sample(int want_minor, const char *district)
     }
     fail_msg("no sample referral fits");
     return 0;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
-/* Apply change c as actor with a record size limit; returns the ack (message copied to msg). */
-static sk_ack apply_as(sk_store *s, uint64_t dev, sk_actor actor, const sk_change *c,
-                       size_t max_record, char *msg, size_t cap)
-{
-    MDB_txn *txn;
-    sk_ack ack;
-    assert_int_equal(mdb_txn_begin(sk_store_env(s), NULL, 0, &txn), 0);
-    sk_apply_ctx ctx = {.store = s,
-                        .txn = txn,
-                        .device = dev,
-                        .actor = actor,
-                        .now_ms = now_ms(),
-                        .max_record = max_record};
-    assert_int_equal(sk_apply_change(&ctx, c, &ack, msg, cap), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    return ack;
 }
 
 /* ---- tests -------------------------------------------------------------------------------- */
@@ -276,9 +279,8 @@ static void test_usage_and_bad_input(void **state)
 static void test_workers_codes_devices(void **state)
 {
     (void)state;
-    sk_store *s;
-    uint64_t dev = prepare(&s);
-    assert_int_equal(dev, 1);
+    sk_store *s = g_prep.s;
+    assert_int_equal(g_prep.dev, 1);
     assert_int_equal(run("--json", "worker", "list", NULL), 0);
     assert_string_equal(g.o,
                         "[{\"id\":\"asha\",\"role\":\"field\",\"district\":\"all\",\"disabled\":"
@@ -333,7 +335,6 @@ static void test_workers_codes_devices(void **state)
     assert_int_equal(run("audit", NULL), 0);
     assert_non_null(strstr(g.o, "revoke"));
     assert_non_null(strstr(g.o, "worker_disable"));
-    sk_store_close(s);
 }
 
 /* A change refused after it was decided (here: the accepted record is too large to pull in one
@@ -342,10 +343,9 @@ static void test_workers_codes_devices(void **state)
 static void test_refused_change_leaves_no_trace(void **state)
 {
     (void)state;
-    sk_store *s;
-    uint64_t dev = prepare(&s);
+    sk_store *s = g_prep.s;
     char id1[37], msg[512], expect[40];
-    insert_sample(s, dev, find_sample(0, "leh"), 1, NULL, id1);
+    insert_sample(find_sample(0, "leh"), 1, NULL, id1);
     sk_id id;
     sk_record cur;
     uint64_t records, seq_before, seq_after, v;
@@ -398,24 +398,22 @@ static void test_refused_change_leaves_no_trace(void **state)
     sk_record_free(&after);
     sk_change_free(&c);
     sk_record_free(&cur);
-    sk_store_close(s);
 }
 
 static void test_case_actions(void **state)
 {
     (void)state;
-    sk_store *s;
-    uint64_t dev = prepare(&s);
+    sk_store *s = g_prep.s;
     char id1[37], id2[37], idk[37], expect[96];
-    insert_sample(s, dev, find_sample(0, "leh"), 1, NULL, id1);
+    insert_sample(find_sample(0, "leh"), 1, NULL, id1);
     load_sample();
     /* A second Leh referral and a Kargil one. */
     size_t i1 = find_sample(0, "leh"), i2 = i1 + 1;
     uint64_t dd;
     while (change_uint(&g_sample.refs[i2].change, SK_F_DISTRICT, &dd) || dd != SK_DISTRICT_LEH)
         i2++;
-    insert_sample(s, dev, i2, 2, NULL, id2);
-    insert_sample(s, dev, find_sample(0, "kargil"), 3, NULL, idk);
+    insert_sample(i2, 2, NULL, id2);
+    insert_sample(find_sample(0, "kargil"), 3, NULL, idk);
 
     time_t t = time(NULL);
     struct tm tm;
@@ -493,26 +491,23 @@ static void test_case_actions(void **state)
         mdb_txn_abort(txn);
     }
     assert_int_equal(run("--json", "list", "--status", "closed", NULL), 0);
-    assert_int_equal(count_lines(g.o), 1);
+    assert_int_equal(sk_text_count(g.o, "\n"), 1);
     assert_non_null(strstr(g.o, id1));
     assert_int_equal(run("list", NULL), 0);
-    assert_int_equal(count_lines(g.o), 3);
-    sk_store_close(s);
+    assert_int_equal(sk_text_count(g.o, "\n"), 3);
 }
 
 static void test_export_minor(void **state)
 {
     (void)state;
-    sk_store *s;
-    uint64_t dev = prepare(&s);
     char idm[37], ida[37], file[400];
-    insert_sample(s, dev, find_sample(1, "leh"), 1, CANARY, idm);
-    insert_sample(s, dev, find_sample(0, "leh"), 2, "Zqadult Name", ida);
+    insert_sample(find_sample(1, "leh"), 1, CANARY, idm);
+    insert_sample(find_sample(0, "leh"), 2, "Zqadult Name", ida);
 
     assert_int_equal(run("export", "--format", "csv", NULL), 0);
     assert_null(strstr(g.o, "Zqcanary"));
     assert_non_null(strstr(g.o, "Zqadult Name"));
-    assert_int_equal(count_lines(g.o), 3);
+    assert_int_equal(sk_text_count(g.o, "\n"), 3);
     assert_non_null(strstr(g.o, "id,version,review,redacted,schema,created_at,"));
     char row[64];
     snprintf(row, sizeof(row), "%s,", idm);
@@ -522,7 +517,7 @@ static void test_export_minor(void **state)
     assert_int_equal(run("export", "--format", "jsonl", NULL), 0);
     assert_null(strstr(g.o, "Zqcanary"));
     assert_non_null(strstr(g.o, "{\"redacted\":true,"));
-    assert_int_equal(count_lines(g.o), 2);
+    assert_int_equal(sk_text_count(g.o, "\n"), 2);
     /* Nobody is claimed with --as; the operator (the shell administrator) may lift it. */
     assert_int_equal(run("export", "--format", "csv", "--identifying", "--as", "st1", NULL), 2);
     assert_non_null(strstr(g.e, "--as is refused"));
@@ -535,13 +530,13 @@ static void test_export_minor(void **state)
     assert_int_equal(run("export", "--format", "csv", "--status", "received", "--out", file, NULL),
                      0);
     char *txt = sk_admin_slurp(file, NULL);
-    assert_int_equal(count_lines(txt), 3);
+    assert_int_equal(sk_text_count(txt, "\n"), 3);
     assert_null(strstr(txt, "Zqcanary"));
     free(txt);
     assert_int_equal(run("export", "--format", "csv", "--out", file, NULL),
                      1); /* never overwrites */
     assert_int_equal(run("export", "--format", "csv", "--status", "closed", NULL), 0);
-    assert_int_equal(count_lines(g.o), 1);
+    assert_int_equal(sk_text_count(g.o, "\n"), 1);
     assert_int_equal(run("export", "--format", "jsonl", "--from", "2100-01-01", NULL), 0);
     assert_string_equal(g.o, "");
     /* show: redacted by default, identifying for an admin only. */
@@ -555,10 +550,7 @@ static void test_export_minor(void **state)
     assert_non_null(strstr(g.o, "Zqadult Name"));
     /* Every export is in the audit log, with who and how; the refusal too. */
     assert_int_equal(run("--json", "audit", NULL), 0);
-    int exports = 0;
-    for (const char *p = g.o; (p = strstr(p, "\"event\":\"export\"")); p++)
-        exports++;
-    assert_int_equal(exports, 6);
+    assert_int_equal(sk_text_count(g.o, "\"event\":\"export\""), 6);
     char who[160];
     struct passwd *pw = getpwuid(geteuid());
     assert_non_null(pw);
@@ -568,18 +560,15 @@ static void test_export_minor(void **state)
     snprintf(who, sizeof(who), "\"event\":\"show\",\"worker\":\"unix:%s\"", pw->pw_name);
     assert_non_null(strstr(g.o, who));
     assert_null(strstr(g.o, "Zqcanary"));
-    sk_store_close(s);
 }
 
 /* Expected report counts for month [from, to), computed from the sample's changes. */
 static void test_report(void **state)
 {
     (void)state;
-    sk_store *s;
-    uint64_t dev = prepare(&s);
     load_sample();
     for (size_t i = 0; i < g_sample.n; i++)
-        insert_sample(s, dev, i, i + 1, NULL, NULL);
+        insert_sample(i, i + 1, NULL, NULL);
     uint64_t from, to;
     assert_int_equal(sk_sample_parse_time("2026-06-01T00:00:00Z", &from), 0);
     assert_int_equal(sk_sample_parse_time("2026-07-01T00:00:00Z", &to), 0);
@@ -667,7 +656,6 @@ static void test_report(void **state)
     assert_non_null(strstr(g.o, "\"total\":0,"));
     assert_int_equal(run("--json", "stats", NULL), 0);
     assert_non_null(strstr(g.o, "\"records\":200,"));
-    sk_store_close(s);
 }
 
 static long find_bytes(const char *buf, size_t len, const char *needle)
@@ -690,12 +678,11 @@ static void write_file(const char *path, const void *p, size_t n)
 static void test_backup_verify(void **state)
 {
     (void)state;
-    sk_store *s;
-    uint64_t dev = prepare(&s);
+    sk_store *s = g_prep.s;
     char idm[37], plain[400], enc[400], key[400], key2[400], bad[400], rest[400];
-    insert_sample(s, dev, find_sample(1, "leh"), 1, CANARY, idm);
+    insert_sample(find_sample(1, "leh"), 1, CANARY, idm);
     for (size_t i = 0; i < 20; i++)
-        insert_sample(s, dev, i, i + 2, NULL, NULL);
+        insert_sample(i, i + 2, NULL, NULL);
     assert_int_equal(run("accept", idm, NULL), 0);
     path_in(plain, sizeof(plain), "plain.bak");
     path_in(enc, sizeof(enc), "enc.bak");
@@ -807,7 +794,6 @@ static void test_backup_verify(void **state)
     assert_int_equal(run("restore", plain, rest, NULL), 1); /* never over a store */
     assert_int_equal(run("audit", NULL), 0);
     assert_non_null(strstr(g.o, "backup"));
-    sk_store_close(s);
 }
 
 /* Erasure by an administrator: the record becomes a tombstone, its key is shredded after the
@@ -815,10 +801,9 @@ static void test_backup_verify(void **state)
 static void test_erase(void **state)
 {
     (void)state;
-    sk_store *s;
-    uint64_t dev = prepare(&s);
+    sk_store *s = g_prep.s;
     char idm[37], before[400], dx[400], kf[600], src[600];
-    insert_sample(s, dev, find_sample(1, "leh"), 1, CANARY, idm);
+    insert_sample(find_sample(1, "leh"), 1, CANARY, idm);
     path_in(before, sizeof(before), "before.bak");
     char bkey[600];
     snprintf(bkey, sizeof(bkey), "%s.keys/backup-restore.key", g.data);
@@ -859,7 +844,6 @@ static void test_erase(void **state)
     /* Erasing it again is refused by the store's rules or a no-op, never a crash. */
     int rc = run("erase", idm, "--reason", "duplicate", NULL);
     assert_true(rc == 0 || rc == 1);
-    sk_store_close(s);
 }
 
 /* Modify the audit value at seq with fn, directly in LMDB (an attacker with the disk). */
@@ -938,6 +922,15 @@ static void use_restored(const char *copy, const char *bkey, const char *name)
     snprintf(g.data, sizeof(g.data), "%s", other);
 }
 
+/* sakhi-admin audit --verify fails and names entry as the first whose chain link fails. */
+static void assert_chain_breaks_at(unsigned entry)
+{
+    char want[64];
+    snprintf(want, sizeof(want), "TAMPERED: the chain breaks at entry %u ", entry);
+    assert_int_equal(run("audit", "--verify", NULL), 1);
+    assert_non_null(strstr(g.e, want));
+}
+
 static void test_audit_chain(void **state)
 {
     (void)state;
@@ -952,7 +945,7 @@ static void test_audit_chain(void **state)
     assert_int_equal(run("--json", "audit", "--verify", NULL), 0);
     assert_string_equal(g.o, "{\"ok\":true,\"entries\":6,\"problem\":null,\"seq\":null}\n");
     assert_int_equal(run("--json", "audit", "--limit", "2", NULL), 0);
-    assert_int_equal(count_lines(g.o), 2);
+    assert_int_equal(sk_text_count(g.o, "\n"), 2);
     assert_non_null(strstr(g.o, "\"seq\":5,"));
     assert_non_null(strstr(g.o, "\"seq\":6,"));
 
@@ -966,9 +959,8 @@ static void test_audit_chain(void **state)
 
     /* An altered middle entry: entry 2 ("role=field") becomes "role=admin". */
     tamper(g.data, 2, 0);
-    assert_int_equal(run("audit", "--verify", NULL), 1);
     /* The store reports the first entry whose link fails: the one after the altered one. */
-    assert_non_null(strstr(g.e, "TAMPERED: the chain breaks at entry 3 "));
+    assert_chain_breaks_at(3);
     assert_int_equal(run("--json", "audit", "--verify", NULL), 1);
     assert_non_null(strstr(g.o, "\"ok\":false"));
     assert_non_null(strstr(g.o, "\"seq\":3}"));
@@ -977,21 +969,18 @@ static void test_audit_chain(void **state)
     use_restored(copy, bkey, "other");
     assert_int_equal(run("audit", "--verify", NULL), 0);
     tamper(g.data, 3, 1);
-    assert_int_equal(run("audit", "--verify", NULL), 1);
-    assert_non_null(strstr(g.e, "TAMPERED: the chain breaks at entry 3 "));
+    assert_chain_breaks_at(3);
 
     /* The last entry removed, and the last entry altered. */
     use_restored(copy, bkey, "other2");
     tamper(g.data, 6, 1);
-    assert_int_equal(run("audit", "--verify", NULL), 1);
-    assert_non_null(strstr(g.e, "TAMPERED: the chain breaks at entry 6 "));
+    assert_chain_breaks_at(6);
     use_restored(copy, bkey, "other3");
     /* 7 is the restore's new epoch (audited in the restored copy) */
     assert_int_equal(run("worker", "add", "dolma", "--role", "field", NULL), 0); /* 8, the head */
     assert_int_equal(run("audit", "--verify", NULL), 0);
     tamper(g.data, 8, 0);
-    assert_int_equal(run("audit", "--verify", NULL), 1);
-    assert_non_null(strstr(g.e, "TAMPERED: the chain breaks at entry 8 "));
+    assert_chain_breaks_at(8);
 
     /* Retention: old entries pruned with the record of where the chain resumes verify;
      * entries dropped without that record do not. */
@@ -1002,8 +991,7 @@ static void test_audit_chain(void **state)
     assert_string_equal(g.o, "audit log verified: 4 entries, chain intact\n");
     use_restored(copy, bkey, "other5");
     prune(g.data, 3, 0);
-    assert_int_equal(run("audit", "--verify", NULL), 1);
-    assert_non_null(strstr(g.e, "TAMPERED: the chain breaks at entry 1 "));
+    assert_chain_breaks_at(1);
 }
 
 /* Entries written without a chain hash (here: an enrollment code, which the store writes in a
@@ -1043,13 +1031,13 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         ADMIN_TEST(test_usage_and_bad_input),
-        ADMIN_TEST(test_workers_codes_devices),
-        ADMIN_TEST(test_case_actions),
-        ADMIN_TEST(test_refused_change_leaves_no_trace),
-        ADMIN_TEST(test_export_minor),
-        ADMIN_TEST(test_report),
-        ADMIN_TEST(test_backup_verify),
-        ADMIN_TEST(test_erase),
+        PREPARED_TEST(test_workers_codes_devices),
+        PREPARED_TEST(test_case_actions),
+        PREPARED_TEST(test_refused_change_leaves_no_trace),
+        PREPARED_TEST(test_export_minor),
+        PREPARED_TEST(test_report),
+        PREPARED_TEST(test_backup_verify),
+        PREPARED_TEST(test_erase),
         ADMIN_TEST(test_audit_chain),
         ADMIN_TEST(test_audit_unchained),
         ADMIN_TEST(test_tls_cert),
