@@ -27,6 +27,7 @@
 #include "sk_proc.h"
 #include "sk_store.h"
 #include "sk_teststore.h"
+#include "sk_testtext.h"
 #include "sk_worklist.h"
 
 #include <stdio.h>
@@ -322,14 +323,6 @@ static void test_case_filters(void **state)
 
 #define admin(...) sk_admin_text(&gx.text, g.out, g.dir, __VA_ARGS__)
 
-static size_t lines(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 static void test_admin_worklists(void **state)
 {
     (void)state;
@@ -340,36 +333,36 @@ static void test_admin_worklists(void **state)
     assert_int_equal(admin("cases", NULL), 0);
     assert_int_equal(strncmp(gx.text, "CASE ", 5), 0);
     assert_non_null(strstr(gx.text, "CAPTURED (IST)"));
-    assert_int_equal(lines(gx.text), 4);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 4);
     assert_int_equal(admin("cases", "--utc", NULL), 0);
     assert_non_null(strstr(gx.text, "CAPTURED (UTC)"));
     assert_int_equal(admin("--json", "cases", "--review", NULL), 0);
-    assert_int_equal(lines(gx.text), 1);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 1);
     assert_non_null(strstr(gx.text, r3));
     assert_non_null(strstr(gx.text, "\"review\":true"));
     assert_int_equal(admin("--json", "cases", "--overdue", NULL), 0);
-    assert_int_equal(lines(gx.text), 1);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 1);
     assert_non_null(strstr(gx.text, r1));
     assert_non_null(strstr(gx.text, "\"open_tasks\":3,\"overdue_tasks\":1"));
     assert_int_equal(admin("--json", "cases", "--assigned-to", "st2", "--urgent", NULL), 0);
-    assert_int_equal(lines(gx.text), 1);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 1);
     assert_non_null(strstr(gx.text, "\"owner\":\"st2\""));
     assert_int_equal(admin("--json", "cases", "--district", "kargil", NULL), 0);
-    assert_int_equal(lines(gx.text), 1);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 1);
     assert_non_null(strstr(gx.text, "\"district\":\"kargil\""));
     assert_int_equal(admin("--json", "cases", "--status", "received", "--urgent", NULL), 0);
-    assert_int_equal(lines(gx.text), 1);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 1);
     assert_non_null(strstr(gx.text, r3));
     assert_int_equal(admin("--json", "cases", "--since", "2000-01-01", NULL), 0);
-    assert_int_equal(lines(gx.text), 3);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 3);
     assert_int_equal(admin("--json", "cases", "--since", "2999-01-01", NULL), 0);
-    assert_int_equal(lines(gx.text), 0);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 0);
     assert_int_equal(admin("cases", "--status", "lost", NULL), 2);
     assert_int_equal(admin("cases", "--since", "2026-02-30", NULL), 2);
     /* tasks: most urgent first */
     assert_int_equal(admin("tasks", NULL), 0);
     assert_int_equal(strncmp(gx.text, "URGENCY ", 8), 0);
-    assert_int_equal(lines(gx.text), 6);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 6);
     const char *p0 = strstr(gx.text, "\noverdue "), *p1 = strstr(gx.text, "\ndue "),
                *p2 = strstr(gx.text, "\ndue soon "), *p3 = strstr(gx.text, "\nlater ");
     assert_non_null(p0);
@@ -378,19 +371,19 @@ static void test_admin_worklists(void **state)
     assert_non_null(p3);
     assert_true(p0 < p1 && p1 < p2 && p2 < p3);
     assert_int_equal(admin("--json", "tasks", "--for", "asha", NULL), 0);
-    assert_int_equal(lines(gx.text), 2);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 2);
     assert_non_null(strstr(gx.text, "{\"urgency\":\"overdue\","));
     assert_int_equal(admin("tasks", "--window", "x", NULL), 2);
     /* alerts */
     assert_int_equal(admin("--json", "alerts", "--for", "st2", NULL), 0);
-    assert_int_equal(lines(gx.text), 1);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 1);
     assert_non_null(strstr(gx.text, "\"by\":\"st1\""));
     assert_non_null(strstr(gx.text, "\"entries\":1"));
     assert_int_equal(admin("alerts", "--for", "st2", NULL), 0);
     assert_int_equal(strncmp(gx.text, "WHEN (IST)", 10), 0);
-    assert_int_equal(lines(gx.text), 2);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 2);
     assert_int_equal(admin("alerts", "--for", "st1", NULL), 0);
-    assert_int_equal(lines(gx.text), 1);
+    assert_int_equal(sk_text_count(gx.text, "\n"), 1);
     assert_int_equal(admin("alerts", NULL), 2);
 }
 
