@@ -17,11 +17,13 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 
 /* The binding offline: open, capture, list, show, follow-up, edit, errors, lifetimes, leaks. */
 class ApiTest {
@@ -167,6 +169,38 @@ class ApiTest {
                 () -> c.enroll(new EnrollOptions().server("192.0.2.1", 7447).code("x").plaintext(true), null));
             assertEquals(Sakhi.EINVAL, pe.code());
         }
+    }
+
+    /* The option setters refuse a value out of range at once, naming it, and take the bounds. */
+    @Test
+    void optionSettersRefuseValuesOutOfRange() {
+        SyncOptions so = new SyncOptions();
+        String[] names = {"connectTimeoutMs", "ioTimeoutMs", "stallTimeoutMs", "batchSize",
+                          "pullLimit", "deadlineMs"};
+        List<IntFunction<SyncOptions>> setters = List.of(
+            so::connectTimeoutMs, so::ioTimeoutMs, so::stallTimeoutMs, so::batchSize, so::pullLimit,
+            so::deadlineMs);
+        for (int i = 0; i < names.length; i++) {
+            IntFunction<SyncOptions> set = setters.get(i);
+            assertSame(so, set.apply(i + 1));
+            assertRefused(names[i] + " < 0", () -> set.apply(-1));
+        }
+        assertArrayEquals(new long[] {1, 2, 3, 4, 5, 6}, so.numbers(), "refused values not kept");
+        OpenOptions o = new OpenOptions();
+        assertRefused("mapSize < 0", () -> o.mapSize(-1));
+        assertRefused("kdfLog2N < 0", () -> o.kdfLog2N(-1));
+        assertRefused("maxPinAttempts < 0", () -> o.maxPinAttempts(-1));
+        assertEquals(0, o.mapSize(0).kdfLog2N(0).maxPinAttempts(0).mapSize);
+        EnrollOptions eo = new EnrollOptions();
+        assertRefused("port out of range", () -> eo.server("127.0.0.1", 65536));
+        assertNull(eo.host);
+        assertRefused("port out of range", () -> so.server("127.0.0.1", -1));
+        assertEquals(65535, eo.server("127.0.0.1", 65535).port);
+        assertEquals(0, so.server(null, 0).port);
+    }
+
+    private static void assertRefused(String message, Executable setter) {
+        assertEquals(message, assertThrows(IllegalArgumentException.class, setter).getMessage());
     }
 
     @Test
