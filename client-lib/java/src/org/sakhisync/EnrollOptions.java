@@ -15,10 +15,8 @@ public final class EnrollOptions {
 
     /** The centre's server (name or address) and port. */
     public EnrollOptions server(String host, int port) {
-        if (port < 0 || port > 65535)
-            throw new IllegalArgumentException("port out of range");
+        this.port = Check.port(port);
         this.host = host;
-        this.port = port;
         return this;
     }
 

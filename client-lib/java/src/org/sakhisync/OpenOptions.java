@@ -18,9 +18,7 @@ public final class OpenOptions {
 
     /** LMDB map size in bytes; 0 = 256 MiB. */
     public OpenOptions mapSize(long bytes) {
-        if (bytes < 0)
-            throw new IllegalArgumentException("mapSize < 0");
-        this.mapSize = bytes;
+        this.mapSize = Check.nonNegative(bytes, "mapSize");
         return this;
     }
 
@@ -29,17 +27,13 @@ public final class OpenOptions {
      * Argon2id cost (2^n KiB, one pass, no calibration) so tests stay fast.
      */
     OpenOptions kdfLog2N(int n) {
-        if (n < 0)
-            throw new IllegalArgumentException("kdfLog2N < 0");
-        this.kdfLog2N = n;
+        this.kdfLog2N = Check.nonNegative(n, "kdfLog2N");
         return this;
     }
 
     /** Wrong PINs in a row before the store locks; 0 = 10. */
     public OpenOptions maxPinAttempts(int n) {
-        if (n < 0)
-            throw new IllegalArgumentException("maxPinAttempts < 0");
-        this.maxPinAttempts = n;
+        this.maxPinAttempts = Check.nonNegative(n, "maxPinAttempts");
         return this;
     }
 

@@ -15,39 +15,33 @@ public final class SyncOptions {
     int port;
     ProgressListener progress;
 
-    private static int nonNegative(int v, String what) {
-        if (v < 0)
-            throw new IllegalArgumentException(what + " < 0");
-        return v;
-    }
-
     /** Connect timeout; 0 = 15000. */
     public SyncOptions connectTimeoutMs(int ms) {
-        connectTimeoutMs = nonNegative(ms, "connectTimeoutMs");
+        connectTimeoutMs = Check.nonNegative(ms, "connectTimeoutMs");
         return this;
     }
 
     /** No byte from the server while waiting for one; 0 = 30000. */
     public SyncOptions ioTimeoutMs(int ms) {
-        ioTimeoutMs = nonNegative(ms, "ioTimeoutMs");
+        ioTimeoutMs = Check.nonNegative(ms, "ioTimeoutMs");
         return this;
     }
 
     /** Watchdog: no change acknowledged and no record pulled for this long; 0 = 120000. */
     public SyncOptions stallTimeoutMs(int ms) {
-        stallTimeoutMs = nonNegative(ms, "stallTimeoutMs");
+        stallTimeoutMs = Check.nonNegative(ms, "stallTimeoutMs");
         return this;
     }
 
     /** Changes per PUSH (capped by the server); 0 = 64. */
     public SyncOptions batchSize(int n) {
-        batchSize = nonNegative(n, "batchSize");
+        batchSize = Check.nonNegative(n, "batchSize");
         return this;
     }
 
     /** Records per PULL, 1..1000; 0 = 200. */
     public SyncOptions pullLimit(int n) {
-        pullLimit = nonNegative(n, "pullLimit");
+        pullLimit = Check.nonNegative(n, "pullLimit");
         return this;
     }
 
@@ -58,16 +52,14 @@ public final class SyncOptions {
      * sync resumes there.
      */
     public SyncOptions deadlineMs(int ms) {
-        deadlineMs = nonNegative(ms, "deadlineMs");
+        deadlineMs = Check.nonNegative(ms, "deadlineMs");
         return this;
     }
 
     /** Use this server instead of the enrolled one (same pin check); null = enrolled. */
     public SyncOptions server(String host, int port) {
-        if (port < 0 || port > 65535)
-            throw new IllegalArgumentException("port out of range");
+        this.port = Check.port(port);
         this.host = host;
-        this.port = port;
         return this;
     }
 
