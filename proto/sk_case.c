@@ -795,13 +795,6 @@ uint32_t sk_case_age_band_of(uint64_t age)
     return (uint32_t)band_of_age(age);
 }
 
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        int rc_ = (x);                                                                             \
-        if (rc_)                                                                                   \
-            return rc_;                                                                            \
-    } while (0)
-
 int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *err)
 {
     uint64_t u, age = 0, band = 0, status = 0;
@@ -821,40 +814,40 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
         return 0; /* a tombstone has no content to judge */
 
     /* identity (server-set fields are optional until the server has set them) */
-    TRY(check_uint(r, SK_F_SCHEMA, 1, UINT32_MAX, 0, &u, &p, err));
-    TRY(check_uint(r, SK_F_CREATED_AT, 0, UINT64_MAX, 0, &u, &p, err));
-    TRY(check_uint(r, SK_F_DEVICE, 0, UINT64_MAX, 0, &u, &p, err));
-    TRY(check_str(r, SK_F_WORKER, LIM_WORKER, 0, 0, NULL, NULL, &p, err));
+    SK_TRY(check_uint(r, SK_F_SCHEMA, 1, UINT32_MAX, 0, &u, &p, err));
+    SK_TRY(check_uint(r, SK_F_CREATED_AT, 0, UINT64_MAX, 0, &u, &p, err));
+    SK_TRY(check_uint(r, SK_F_DEVICE, 0, UINT64_MAX, 0, &u, &p, err));
+    SK_TRY(check_str(r, SK_F_WORKER, LIM_WORKER, 0, 0, NULL, NULL, &p, err));
 
     /* where */
     /* The centre's districts are data (sk_district.h, sent in WELCOME): any code in range is a
      * well-formed district here; the server checks it against its list. */
-    TRY(check_enum(r, SK_F_DISTRICT, SK_ENUM_DISTRICT, 1, flags | SK_VALIDATE_KEEP_UNKNOWN, &u, &p,
-                   err));
+    SK_TRY(check_enum(r, SK_F_DISTRICT, SK_ENUM_DISTRICT, 1, flags | SK_VALIDATE_KEEP_UNKNOWN, &u,
+                      &p, err));
     if (u > SK_DISTRICT_CODE_MAX)
         return INVALID(err, SK_F_DISTRICT, "district: unknown code %llu", (unsigned long long)u);
-    TRY(check_str(r, SK_F_BLOCK, LIM_PLACE, 1, 0, NULL, NULL, &p, err));
-    TRY(check_str(r, SK_F_VILLAGE, LIM_PLACE, 1, 0, NULL, NULL, &p, err));
-    TRY(check_enum(r, SK_F_TAKEN_AT, SK_ENUM_TAKEN_AT, 1, flags, &u, &p, err));
+    SK_TRY(check_str(r, SK_F_BLOCK, LIM_PLACE, 1, 0, NULL, NULL, &p, err));
+    SK_TRY(check_str(r, SK_F_VILLAGE, LIM_PLACE, 1, 0, NULL, NULL, &p, err));
+    SK_TRY(check_enum(r, SK_F_TAKEN_AT, SK_ENUM_TAKEN_AT, 1, flags, &u, &p, err));
 
     /* consent first: it decides which identifying details may be present */
-    TRY(check_bool(r, SK_F_CONSENT_SHARE, 1, &consent, &p_consent, err));
-    TRY(check_bool(r, SK_F_CONSENT_CONTACT, 0, &b, &p, err));
-    TRY(check_str(r, SK_F_CONSENT_BY, LIM_WORKER, 0, 0, NULL, NULL, &p, err));
+    SK_TRY(check_bool(r, SK_F_CONSENT_SHARE, 1, &consent, &p_consent, err));
+    SK_TRY(check_bool(r, SK_F_CONSENT_CONTACT, 0, &b, &p, err));
+    SK_TRY(check_str(r, SK_F_CONSENT_BY, LIM_WORKER, 0, 0, NULL, NULL, &p, err));
     if (consent && !p)
         return INVALID(err, SK_F_CONSENT_BY, "consent_by: is required when consent_share is true");
-    TRY(check_uint(r, SK_F_CONSENT_AT, 0, UINT64_MAX, 0, &u, &p, err));
+    SK_TRY(check_uint(r, SK_F_CONSENT_AT, 0, UINT64_MAX, 0, &u, &p, err));
     if (consent && !p)
         return INVALID(err, SK_F_CONSENT_AT, "consent_at: is required when consent_share is true");
 
     /* the person */
-    TRY(check_str(r, SK_F_NAME, LIM_NAME, 1, 0, &s, &n, &p, err));
+    SK_TRY(check_str(r, SK_F_NAME, LIM_NAME, 1, 0, &s, &n, &p, err));
     if (!consent && !(n == 8 && memcmp(s, "withheld", 8) == 0))
         return INVALID(err, SK_F_NAME, "name: must be \"withheld\" without consent to share");
-    TRY(check_uint(r, SK_F_AGE, 0, LIM_AGE, 0, &age, &p_age, err));
-    TRY(check_enum(r, SK_F_AGE_BAND, SK_ENUM_AGE_BAND, 0, flags, &band, &p_band, err));
+    SK_TRY(check_uint(r, SK_F_AGE, 0, LIM_AGE, 0, &age, &p_age, err));
+    SK_TRY(check_enum(r, SK_F_AGE_BAND, SK_ENUM_AGE_BAND, 0, flags, &band, &p_band, err));
     int p_dob, dob_age = -1;
-    TRY(check_str(r, SK_F_DOB, 10, 0, 0, &s, &n, &p_dob, err));
+    SK_TRY(check_str(r, SK_F_DOB, 10, 0, 0, &s, &n, &p_dob, err));
     if (p_dob) {
         int64_t yy;
         unsigned mm, dd;
@@ -873,7 +866,7 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
         return INVALID(err, SK_F_AGE, "age: does not agree with dob");
     if (p_age && p_band && sk_enum_name(SK_ENUM_AGE_BAND, band) && band_of_age(age) != band)
         return INVALID(err, SK_F_AGE_BAND, "age_band: does not agree with age");
-    TRY(check_bool(r, SK_F_MINOR, 0, &minor, &p_minor, err));
+    SK_TRY(check_bool(r, SK_F_MINOR, 0, &minor, &p_minor, err));
     if (p_minor && p_age && minor != (age < 18))
         return INVALID(err, SK_F_MINOR, "minor: does not agree with age");
     if (p_minor && p_band && sk_enum_name(SK_ENUM_AGE_BAND, band) && minor != band_is_minor(band))
@@ -888,7 +881,7 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
         if (field_cursor(r, SK_F_PHONE, &m)) {
             if (!consent)
                 return INVALID(err, SK_F_PHONE, "phone: not allowed without consent to share");
-            TRY(check_str(r, SK_F_PHONE, LIM_PLACE, 0, 0, &s, &n, &p, err));
+            SK_TRY(check_str(r, SK_F_PHONE, LIM_PLACE, 0, 0, &s, &n, &p, err));
             /* stored as E.164 by this library; a client that predates it (protocol 1.0, and
              * the annotated session of PROTOCOL.md section 11) sends the number as typed,
              * which is kept as sent when it reads as a phone number */
@@ -899,15 +892,15 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
                                "+91 or another country code in front)");
         }
     }
-    TRY(check_bool(r, SK_F_SAFE_TO_CALL, 0, &b, &p, err));
-    TRY(check_enum(r, SK_F_MARITAL, SK_ENUM_MARITAL, 0, flags, &u, &p, err));
-    TRY(check_uint(r, SK_F_CHILDREN, 0, LIM_CHILDREN, 0, &u, &p, err));
+    SK_TRY(check_bool(r, SK_F_SAFE_TO_CALL, 0, &b, &p, err));
+    SK_TRY(check_enum(r, SK_F_MARITAL, SK_ENUM_MARITAL, 0, flags, &u, &p, err));
+    SK_TRY(check_uint(r, SK_F_CHILDREN, 0, LIM_CHILDREN, 0, &u, &p, err));
 
     /* concerns */
     int has_other, has_pocso, has_cm;
-    TRY(check_concerns(r, flags, &has_other, &has_pocso, &has_cm, err));
+    SK_TRY(check_concerns(r, flags, &has_other, &has_pocso, &has_cm, err));
     (void)has_cm;
-    TRY(check_str(r, SK_F_CONCERN_OTHER, LIM_OTHER, 0, 0, NULL, NULL, &p, err));
+    SK_TRY(check_str(r, SK_F_CONCERN_OTHER, LIM_OTHER, 0, 0, NULL, NULL, &p, err));
     if (has_other && !p)
         return INVALID(err, SK_F_CONCERN_OTHER,
                        "concern_other: is required when concerns lists other");
@@ -917,62 +910,62 @@ int sk_case_validate_flags(const sk_record *r, unsigned flags, sk_case_error *er
     if (has_pocso && !(p_minor && minor))
         return INVALID(err, SK_F_MINOR,
                        "minor: must be true when concerns lists sexual_offence_minor");
-    TRY(check_enum(r, SK_F_URGENCY, SK_ENUM_URGENCY, 1, flags, &u, &p, err));
-    TRY(check_enum(r, SK_F_SOURCE, SK_ENUM_SOURCE, 1, flags, &u, &p, err));
+    SK_TRY(check_enum(r, SK_F_URGENCY, SK_ENUM_URGENCY, 1, flags, &u, &p, err));
+    SK_TRY(check_enum(r, SK_F_SOURCE, SK_ENUM_SOURCE, 1, flags, &u, &p, err));
 
     /* services */
     for (uint32_t k = SK_F_SERVICE_LEGAL; k <= SK_F_SERVICE_SHELTER; k++)
-        TRY(check_enum(r, k, SK_ENUM_SERVICE_STATUS, 0, flags, &u, &p, err));
+        SK_TRY(check_enum(r, k, SK_ENUM_SERVICE_STATUS, 0, flags, &u, &p, err));
 
     /* notes */
-    TRY(check_str(r, SK_F_NOTES, LIM_NOTES, 0, 1, NULL, NULL, &p, err));
+    SK_TRY(check_str(r, SK_F_NOTES, LIM_NOTES, 0, 1, NULL, NULL, &p, err));
     if (p && !consent)
         return INVALID(err, SK_F_NOTES, "notes: not allowed without consent to share");
 
     /* workflow */
-    TRY(check_enum(r, SK_F_STATUS, SK_ENUM_STATUS, 1, flags, &status, &p_status, err));
-    TRY(check_str(r, SK_F_CASE_NO, LIM_CASE_NO, 0, 0, &s, &n, &p, err));
+    SK_TRY(check_enum(r, SK_F_STATUS, SK_ENUM_STATUS, 1, flags, &status, &p_status, err));
+    SK_TRY(check_str(r, SK_F_CASE_NO, LIM_CASE_NO, 0, 0, &s, &n, &p, err));
     if (p && !case_no_ok(s, n))
         return INVALID(err, SK_F_CASE_NO, "case_no: must look like LEH-2026-000123");
     if (!p && status >= SK_STATUS_ACCEPTED && status <= SK_STATUS_REFERRED)
         return INVALID(err, SK_F_CASE_NO, "case_no: is required once the case is accepted");
-    TRY(check_str(r, SK_F_STATUS_REASON, LIM_REASON, 0, 0, NULL, NULL, &p, err));
+    SK_TRY(check_str(r, SK_F_STATUS_REASON, LIM_REASON, 0, 0, NULL, NULL, &p, err));
     if (!p && (status == SK_STATUS_CLOSED || status == SK_STATUS_REFERRED))
         return INVALID(err, SK_F_STATUS_REASON,
                        "status_reason: is required when status is closed or referred");
-    TRY(check_assigned(r, err));
+    SK_TRY(check_assigned(r, err));
 
     /* casework: decline, referral onward, owner, closure request, shelter, review */
-    TRY(check_enum(r, SK_F_DECLINE_REASON, SK_ENUM_DECLINE_REASON, 0, flags, &u, &p, err));
+    SK_TRY(check_enum(r, SK_F_DECLINE_REASON, SK_ENUM_DECLINE_REASON, 0, flags, &u, &p, err));
     if (!p && status == SK_STATUS_DECLINED)
         return INVALID(err, SK_F_DECLINE_REASON,
                        "decline_reason: is required when status is declined");
-    TRY(check_enum(r, SK_F_REFERRED_TO, SK_ENUM_DESTINATION, 0, flags, &u, &p, err));
-    TRY(check_str(r, SK_F_REFERRED_TO_DETAIL, LIM_OTHER, 0, 0, NULL, NULL, &p, err));
-    TRY(check_str(r, SK_F_CONSENT_OVERRIDE, LIM_REASON, 0, 0, NULL, NULL, &p, err));
-    TRY(check_str(r, SK_F_OWNER, LIM_WORKER, 0, 0, NULL, NULL, &p, err));
+    SK_TRY(check_enum(r, SK_F_REFERRED_TO, SK_ENUM_DESTINATION, 0, flags, &u, &p, err));
+    SK_TRY(check_str(r, SK_F_REFERRED_TO_DETAIL, LIM_OTHER, 0, 0, NULL, NULL, &p, err));
+    SK_TRY(check_str(r, SK_F_CONSENT_OVERRIDE, LIM_REASON, 0, 0, NULL, NULL, &p, err));
+    SK_TRY(check_str(r, SK_F_OWNER, LIM_WORKER, 0, 0, NULL, NULL, &p, err));
     int p_req;
-    TRY(check_str(r, SK_F_CLOSE_REQUESTED_BY, LIM_WORKER, 0, 0, NULL, NULL, &p_req, err));
-    TRY(check_str(r, SK_F_CLOSE_REQUEST_REASON, LIM_REASON, 0, 0, NULL, NULL, &p, err));
+    SK_TRY(check_str(r, SK_F_CLOSE_REQUESTED_BY, LIM_WORKER, 0, 0, NULL, NULL, &p_req, err));
+    SK_TRY(check_str(r, SK_F_CLOSE_REQUEST_REASON, LIM_REASON, 0, 0, NULL, NULL, &p, err));
     if (p_req && !p)
         return INVALID(err, SK_F_CLOSE_REQUEST_REASON,
                        "close_request_reason: is required with close_requested_by");
     int p_start;
-    TRY(check_uint(r, SK_F_SHELTER_START, 0, UINT64_MAX, 0, &u, &p_start, err));
-    TRY(check_uint(r, SK_F_SHELTER_DAYS, 1, SK_SHELTER_DAYS_MAX, 0, &u, &p, err));
+    SK_TRY(check_uint(r, SK_F_SHELTER_START, 0, UINT64_MAX, 0, &u, &p_start, err));
+    SK_TRY(check_uint(r, SK_F_SHELTER_DAYS, 1, SK_SHELTER_DAYS_MAX, 0, &u, &p, err));
     if (p != p_start)
         return INVALID(err, p ? SK_F_SHELTER_START : SK_F_SHELTER_DAYS,
                        "shelter_days: shelter_start and shelter_days go together");
-    TRY(check_uint(r, SK_F_REVIEW_RESOLVED, 0, UINT64_MAX, 0, &u, &p, err));
+    SK_TRY(check_uint(r, SK_F_REVIEW_RESOLVED, 0, UINT64_MAX, 0, &u, &p, err));
 
     /* entries: known lists are checked; entries of unknown lists are a newer schema's */
     for (uint32_t i = 0; i < r->nentries; i++) {
         const sk_entry *e = &r->entries[i];
         if (e->list == SK_LIST_FOLLOWUP || e->list == SK_LIST_CASENOTE || e->list == SK_LIST_TASK)
-            TRY(check_entry_value(e->list, e->val, e->len, flags, err));
+            SK_TRY(check_entry_value(e->list, e->val, e->len, flags, err));
         if (e->list == SK_LIST_TASK_UPDATE) {
             entry_val ev;
-            TRY(decode_entry(e->list, e->val, e->len, flags, &ev, err));
+            SK_TRY(decode_entry(e->list, e->val, e->len, flags, &ev, err));
             if (!find_task(r, &ev.task))
                 return INVALID(err, 0, "task_update: no such task on this case");
         }
@@ -1441,7 +1434,7 @@ int sk_case_check_change(const sk_actor *actor, const sk_record *cur, const sk_c
             int rc = change_uint(c, SK_F_STATUS, &v);
             if (rc < 0 || (rc > 0 && v != SK_STATUS_NEW))
                 return FORBID(err, SK_F_STATUS, "status: a field worker creates referrals as new");
-            TRY(field_worker_fields(c, rc > 0 ? SK_STATUS_NEW : 0, err));
+            SK_TRY(field_worker_fields(c, rc > 0 ? SK_STATUS_NEW : 0, err));
             return check_entries(actor, cur, c, err);
         }
         int own = owns(actor, cur), asg = assigned(actor, cur);
@@ -1461,16 +1454,16 @@ int sk_case_check_change(const sk_actor *actor, const sk_record *cur, const sk_c
             if (!early)
                 return FORBID(err, 0,
                               "record: fields can be edited only until the centre accepts it");
-            TRY(field_worker_fields(c, cur_status, err));
+            SK_TRY(field_worker_fields(c, cur_status, err));
         }
         return check_entries(actor, cur, c, err);
     }
 
     /* staff and admin */
-    TRY(check_staff_district(actor, cur, c, creating, err));
+    SK_TRY(check_staff_district(actor, cur, c, creating, err));
     if (c->kind == SK_CHANGE_DELETE)
         return 0;
-    TRY(check_entries(actor, cur, c, err));
+    SK_TRY(check_entries(actor, cur, c, err));
     uint64_t to;
     int rc = change_uint(c, SK_F_STATUS, &to);
     if (rc < 0)
@@ -1508,7 +1501,7 @@ int sk_case_check_change(const sk_actor *actor, const sk_record *cur, const sk_c
 int sk_case_check_change_policy(const sk_actor *actor, const sk_record *cur, const sk_change *c,
                                 const sk_case_policy *pol, sk_case_error *err)
 {
-    TRY(sk_case_check_change(actor, cur, c, err));
+    SK_TRY(sk_case_check_change(actor, cur, c, err));
     if (!pol || !pol->close_approval || actor->role == SK_ROLE_ADMIN || !cur || cur->version == 0)
         return 0;
     uint64_t to, from = 0;

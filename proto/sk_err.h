@@ -69,6 +69,15 @@ typedef enum sk_err {
 #undef SK_ERR_ENUM
 } sk_err;
 
+/* Return from the calling function with x's code when x (an expression giving 0 or a negative
+ * SK_E_* code) fails: for a run of checks where the first failure is the answer. */
+#define SK_TRY(x)                                                                                  \
+    do {                                                                                           \
+        int sk_try_rc_ = (x);                                                                      \
+        if (sk_try_rc_)                                                                            \
+            return sk_try_rc_;                                                                     \
+    } while (0)
+
 /* Static English text for a code (positive or negative); "unknown error" for unknown codes. */
 const char *sk_err_text(int code);
 /* Short symbolic name ("FRAME_TOO_BIG"); "UNKNOWN" for unknown codes. */
