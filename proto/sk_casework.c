@@ -26,12 +26,6 @@
 
 #define INVALID(err, key, ...) sk_case_fail(err, -SK_E_INVALID, key, __VA_ARGS__)
 #define BAD_STEP(err, key, ...) sk_case_fail(err, -SK_E_TRANSITION, key, __VA_ARGS__)
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        int rc_ = (x);                                                                             \
-        if (rc_)                                                                                   \
-            return rc_;                                                                            \
-    } while (0)
 
 static const struct {
     const char *name, *from;
@@ -73,34 +67,45 @@ static int set_packed(sk_change *c, uint32_t key, sk_buf *b)
     return rc;
 }
 
-static int put_uint(sk_change *c, uint32_t key, uint64_t v)
+/* What a field's value is packed as. */
+typedef enum value_kind {
+    VAL_UINT,     /* u */
+    VAL_STR,      /* s, or nil for NULL */
+    VAL_STR_ARRAY /* [s], or [] for NULL or "" */
+} value_kind;
+
+/* Set field key of c to one value of the given kind. */
+static int put_value(sk_change *c, uint32_t key, value_kind kind, uint64_t u, const char *s)
 {
     sk_buf b = SK_BUF_INIT_A(c->alloc);
     msgpack_packer pk;
     sk_packer_init(&pk, &b);
-    msgpack_pack_uint64(&pk, v);
+    switch (kind) {
+    case VAL_UINT: msgpack_pack_uint64(&pk, u); break;
+    case VAL_STR: sk_pack_cstr(&pk, s); break;
+    case VAL_STR_ARRAY:
+        msgpack_pack_array(&pk, s && s[0] ? 1 : 0);
+        if (s && s[0])
+            sk_pack_cstr(&pk, s);
+        break;
+    }
     return set_packed(c, key, &b);
+}
+
+static int put_uint(sk_change *c, uint32_t key, uint64_t v)
+{
+    return put_value(c, key, VAL_UINT, v, NULL);
 }
 
 /* A string value, or nil for NULL. */
 static int put_str(sk_change *c, uint32_t key, const char *s)
 {
-    sk_buf b = SK_BUF_INIT_A(c->alloc);
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    sk_pack_cstr(&pk, s);
-    return set_packed(c, key, &b);
+    return put_value(c, key, VAL_STR, 0, s);
 }
 
 static int put_str_array(sk_change *c, uint32_t key, const char *one)
 {
-    sk_buf b = SK_BUF_INIT_A(c->alloc);
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_array(&pk, one && one[0] ? 1 : 0);
-    if (one && one[0])
-        sk_pack_cstr(&pk, one);
-    return set_packed(c, key, &b);
+    return put_value(c, key, VAL_STR_ARRAY, 0, one);
 }
 
 /* Begin an entry of nkeys keys in b: who wrote it, its text when with_text (the caller counts
@@ -233,10 +238,10 @@ static int build_ops(const sk_cw_op *op, const sk_actor *actor, const sk_record 
     const char *by = actor->worker ? actor->worker : "";
     switch (op->kind) {
     case SK_CW_ACCEPT:
-        TRY(need_from(err, st, SK_STATUS_ACCEPTED, st == SK_STATUS_RECEIVED));
+        SK_TRY(need_from(err, st, SK_STATUS_ACCEPTED, st == SK_STATUS_RECEIVED));
         return put_uint(c, SK_F_STATUS, SK_STATUS_ACCEPTED);
     case SK_CW_START:
-        TRY(need_from(err, st, SK_STATUS_IN_SERVICE, st == SK_STATUS_ACCEPTED));
+        SK_TRY(need_from(err, st, SK_STATUS_IN_SERVICE, st == SK_STATUS_ACCEPTED));
         return put_uint(c, SK_F_STATUS, SK_STATUS_IN_SERVICE);
     case SK_CW_ASSIGN:
         if (st == SK_STATUS_DECLINED)
@@ -244,13 +249,13 @@ static int build_ops(const sk_cw_op *op, const sk_actor *actor, const sk_record 
         if (!op->owner && !op->field_worker)
             return INVALID(err, SK_F_OWNER, "owner: name a staff member or a field worker");
         if (op->owner) {
-            TRY(text_ok(op->owner, LIM_WORKER, SK_F_OWNER, "owner", err));
-            TRY(put_str(c, SK_F_OWNER, op->owner));
+            SK_TRY(text_ok(op->owner, LIM_WORKER, SK_F_OWNER, "owner", err));
+            SK_TRY(put_str(c, SK_F_OWNER, op->owner));
         }
         if (op->field_worker) {
             if (strlen(op->field_worker) > LIM_WORKER)
                 return INVALID(err, SK_F_ASSIGNED, "assigned_to: worker id must be 1 to 64 bytes");
-            TRY(put_str_array(c, SK_F_ASSIGNED, op->field_worker));
+            SK_TRY(put_str_array(c, SK_F_ASSIGNED, op->field_worker));
         }
         return 0;
     case SK_CW_SERVICE: {
@@ -265,16 +270,16 @@ static int build_ops(const sk_cw_op *op, const sk_actor *actor, const sk_record 
                             "%s: services are recorded on accepted or in-service cases "
                             "(this one is %s)",
                             sk_case_field_info(key)->name, sname(st));
-        TRY(put_uint(c, key, op->service_status));
+        SK_TRY(put_uint(c, key, op->service_status));
         /* A service under way puts an accepted case in service. */
         if (st == SK_STATUS_ACCEPTED &&
             (op->service_status == SK_SVC_IN_PROGRESS || op->service_status == SK_SVC_GIVEN))
-            TRY(put_uint(c, SK_F_STATUS, SK_STATUS_IN_SERVICE));
+            SK_TRY(put_uint(c, SK_F_STATUS, SK_STATUS_IN_SERVICE));
         return 0;
     }
     case SK_CW_REFER: {
-        TRY(need_from(err, st, SK_STATUS_REFERRED,
-                      st == SK_STATUS_ACCEPTED || st == SK_STATUS_IN_SERVICE));
+        SK_TRY(need_from(err, st, SK_STATUS_REFERRED,
+                         st == SK_STATUS_ACCEPTED || st == SK_STATUS_IN_SERVICE));
         const char *dest = sk_enum_name(SK_ENUM_DESTINATION, op->destination);
         char reason[LIM_REASON + 1];
         if (!dest)
@@ -284,7 +289,7 @@ static int build_ops(const sk_cw_op *op, const sk_actor *actor, const sk_record 
             return INVALID(err, SK_F_REFERRED_TO_DETAIL,
                            "referred_to_detail: longer than 200 bytes");
         if (op->reason)
-            TRY(text_ok(op->reason, LIM_REASON, SK_F_STATUS_REASON, "status_reason", err));
+            SK_TRY(text_ok(op->reason, LIM_REASON, SK_F_STATUS_REASON, "status_reason", err));
         int consent = 0;
         if (sk_case_get_bool(cur, SK_F_CONSENT_SHARE, &consent) != 0)
             consent = 0;
@@ -293,18 +298,18 @@ static int build_ops(const sk_cw_op *op, const sk_actor *actor, const sk_record 
                 return BAD_STEP(err, SK_F_CONSENT_OVERRIDE,
                                 "consent_override: referring onward without consent to share "
                                 "needs an override reason");
-            TRY(text_ok(op->override_reason, LIM_REASON, SK_F_CONSENT_OVERRIDE, "consent_override",
-                        err));
-            TRY(put_str(c, SK_F_CONSENT_OVERRIDE, op->override_reason));
+            SK_TRY(text_ok(op->override_reason, LIM_REASON, SK_F_CONSENT_OVERRIDE,
+                           "consent_override", err));
+            SK_TRY(put_str(c, SK_F_CONSENT_OVERRIDE, op->override_reason));
         }
         snprintf(reason, sizeof(reason), "%s", op->reason ? op->reason : "");
         if (!reason[0])
             snprintf(reason, sizeof(reason), "referred to %s", dest);
-        TRY(put_uint(c, SK_F_STATUS, SK_STATUS_REFERRED));
-        TRY(put_str(c, SK_F_STATUS_REASON, reason));
-        TRY(put_uint(c, SK_F_REFERRED_TO, op->destination));
+        SK_TRY(put_uint(c, SK_F_STATUS, SK_STATUS_REFERRED));
+        SK_TRY(put_str(c, SK_F_STATUS_REASON, reason));
+        SK_TRY(put_uint(c, SK_F_REFERRED_TO, op->destination));
         if (op->detail && op->detail[0])
-            TRY(put_str(c, SK_F_REFERRED_TO_DETAIL, op->detail));
+            SK_TRY(put_str(c, SK_F_REFERRED_TO_DETAIL, op->detail));
         /* Rule: the field worker who brought the case visits after the referral onward. */
         char w[LIM_WORKER + 1];
         if (cfg->referral_visit_days && sk_case_get_str(cur, SK_F_WORKER, w, sizeof(w)) == 0 &&
@@ -312,60 +317,61 @@ static int build_ops(const sk_cw_op *op, const sk_actor *actor, const sk_record 
             char text[96];
             snprintf(text, sizeof(text), "Follow-up visit %u days after the referral onward",
                      (unsigned)cfg->referral_visit_days);
-            TRY(add_task(c, by, text, w, now_ms + (uint64_t)cfg->referral_visit_days * DAY_MS,
-                         SK_TASK_REFERRAL_VISIT, now_ms, NULL));
+            SK_TRY(add_task(c, by, text, w, now_ms + (uint64_t)cfg->referral_visit_days * DAY_MS,
+                            SK_TASK_REFERRAL_VISIT, now_ms, NULL));
         }
         return 0;
     }
     case SK_CW_DECLINE:
-        TRY(need_from(err, st, SK_STATUS_DECLINED,
-                      st == SK_STATUS_NEW || st == SK_STATUS_RECEIVED));
+        SK_TRY(need_from(err, st, SK_STATUS_DECLINED,
+                         st == SK_STATUS_NEW || st == SK_STATUS_RECEIVED));
         if (!sk_enum_name(SK_ENUM_DECLINE_REASON, op->decline_reason))
             return INVALID(err, SK_F_DECLINE_REASON,
                            "decline_reason: must be duplicate, outside_district or "
                            "not_osc_matter");
-        TRY(put_uint(c, SK_F_STATUS, SK_STATUS_DECLINED));
-        TRY(put_uint(c, SK_F_DECLINE_REASON, op->decline_reason));
+        SK_TRY(put_uint(c, SK_F_STATUS, SK_STATUS_DECLINED));
+        SK_TRY(put_uint(c, SK_F_DECLINE_REASON, op->decline_reason));
         if (op->reason && op->reason[0]) {
-            TRY(text_ok(op->reason, LIM_REASON, SK_F_STATUS_REASON, "status_reason", err));
-            TRY(put_str(c, SK_F_STATUS_REASON, op->reason));
+            SK_TRY(text_ok(op->reason, LIM_REASON, SK_F_STATUS_REASON, "status_reason", err));
+            SK_TRY(put_str(c, SK_F_STATUS_REASON, op->reason));
         }
         return 0;
     case SK_CW_CLOSE: {
-        TRY(need_from(err, st, SK_STATUS_CLOSED,
-                      st == SK_STATUS_ACCEPTED || st == SK_STATUS_IN_SERVICE));
+        SK_TRY(need_from(err, st, SK_STATUS_CLOSED,
+                         st == SK_STATUS_ACCEPTED || st == SK_STATUS_IN_SERVICE));
         char req[LIM_WORKER + 1], rreason[LIM_REASON + 1];
         int has_req = sk_case_get_str(cur, SK_F_CLOSE_REQUESTED_BY, req, sizeof(req)) == 0;
         if (cfg->policy.close_approval && actor->role != SK_ROLE_ADMIN && !has_req) {
             /* Under approval the first staff member's close is a request. */
-            TRY(text_ok(op->reason, LIM_REASON, SK_F_CLOSE_REQUEST_REASON, "status_reason", err));
-            TRY(put_str(c, SK_F_CLOSE_REQUESTED_BY, by));
-            TRY(put_str(c, SK_F_CLOSE_REQUEST_REASON, op->reason));
+            SK_TRY(
+                text_ok(op->reason, LIM_REASON, SK_F_CLOSE_REQUEST_REASON, "status_reason", err));
+            SK_TRY(put_str(c, SK_F_CLOSE_REQUESTED_BY, by));
+            SK_TRY(put_str(c, SK_F_CLOSE_REQUEST_REASON, op->reason));
             if (outcome)
                 *outcome = SK_CW_CLOSE_REQUESTED;
             return 0;
         }
         if (has_req && (!op->reason || !op->reason[0]) &&
             sk_case_get_str(cur, SK_F_CLOSE_REQUEST_REASON, rreason, sizeof(rreason)) == 0) {
-            TRY(put_str(c, SK_F_STATUS_REASON, rreason)); /* approving the request as asked */
+            SK_TRY(put_str(c, SK_F_STATUS_REASON, rreason)); /* approving the request as asked */
         } else {
-            TRY(text_ok(op->reason, LIM_REASON, SK_F_STATUS_REASON, "status_reason", err));
-            TRY(put_str(c, SK_F_STATUS_REASON, op->reason));
+            SK_TRY(text_ok(op->reason, LIM_REASON, SK_F_STATUS_REASON, "status_reason", err));
+            SK_TRY(put_str(c, SK_F_STATUS_REASON, op->reason));
         }
-        TRY(put_uint(c, SK_F_STATUS, SK_STATUS_CLOSED));
+        SK_TRY(put_uint(c, SK_F_STATUS, SK_STATUS_CLOSED));
         if (has_req) {
-            TRY(put_str(c, SK_F_CLOSE_REQUESTED_BY, NULL));
-            TRY(put_str(c, SK_F_CLOSE_REQUEST_REASON, NULL));
+            SK_TRY(put_str(c, SK_F_CLOSE_REQUESTED_BY, NULL));
+            SK_TRY(put_str(c, SK_F_CLOSE_REQUEST_REASON, NULL));
             if (outcome && cfg->policy.close_approval)
                 *outcome = SK_CW_CLOSE_APPROVED;
         }
         return 0;
     }
     case SK_CW_REOPEN:
-        TRY(need_from(err, st, SK_STATUS_IN_SERVICE,
-                      st == SK_STATUS_CLOSED || st == SK_STATUS_REFERRED));
-        TRY(text_ok(op->reason, LIM_REASON, SK_F_STATUS_REASON, "status_reason", err));
-        TRY(put_uint(c, SK_F_STATUS, SK_STATUS_IN_SERVICE));
+        SK_TRY(need_from(err, st, SK_STATUS_IN_SERVICE,
+                         st == SK_STATUS_CLOSED || st == SK_STATUS_REFERRED));
+        SK_TRY(text_ok(op->reason, LIM_REASON, SK_F_STATUS_REASON, "status_reason", err));
+        SK_TRY(put_uint(c, SK_F_STATUS, SK_STATUS_IN_SERVICE));
         return put_str(c, SK_F_STATUS_REASON, op->reason);
     case SK_CW_SHELTER_START: {
         uint64_t svc = 0, start = op->start_ms ? op->start_ms : now_ms;
@@ -377,11 +383,11 @@ static int build_ops(const sk_cw_op *op, const sk_actor *actor, const sk_record 
         if (sk_case_get_uint(cur, SK_F_SERVICE_SHELTER, &svc) == 0 && svc == SK_SVC_IN_PROGRESS &&
             sk_record_field(cur, SK_F_SHELTER_START))
             return BAD_STEP(err, SK_F_SHELTER_START, "shelter_start: shelter already in progress");
-        TRY(put_uint(c, SK_F_SERVICE_SHELTER, SK_SVC_IN_PROGRESS));
-        TRY(put_uint(c, SK_F_SHELTER_START, start));
-        TRY(put_uint(c, SK_F_SHELTER_DAYS, SK_SHELTER_DAYS));
+        SK_TRY(put_uint(c, SK_F_SERVICE_SHELTER, SK_SVC_IN_PROGRESS));
+        SK_TRY(put_uint(c, SK_F_SHELTER_START, start));
+        SK_TRY(put_uint(c, SK_F_SHELTER_DAYS, SK_SHELTER_DAYS));
         if (st == SK_STATUS_ACCEPTED)
-            TRY(put_uint(c, SK_F_STATUS, SK_STATUS_IN_SERVICE));
+            SK_TRY(put_uint(c, SK_F_STATUS, SK_STATUS_IN_SERVICE));
         return shelter_task(c, actor, cur, start, SK_SHELTER_DAYS, now_ms);
     }
     case SK_CW_SHELTER_EXTEND: {
@@ -394,22 +400,22 @@ static int build_ops(const sk_cw_op *op, const sk_actor *actor, const sk_record 
             return INVALID(err, SK_F_SHELTER_DAYS,
                            "shelter_days: an extension goes from %llu up to %d days",
                            (unsigned long long)days + 1, SK_SHELTER_DAYS_MAX);
-        TRY(put_uint(c, SK_F_SHELTER_DAYS, op->days));
+        SK_TRY(put_uint(c, SK_F_SHELTER_DAYS, op->days));
         /* The old reminder is cancelled; a new one is due before the new end. */
         sk_task_view tv[32];
         size_t nt = 0;
-        TRY(sk_case_tasks(cur, tv, 32, &nt));
+        SK_TRY(sk_case_tasks(cur, tv, 32, &nt));
         for (size_t i = 0; i < nt && i < 32; i++)
             if (tv[i].kind == SK_TASK_SHELTER_ENDING && tv[i].state == SK_TASK_OPEN)
-                TRY(add_task_update(c, by, &tv[i].id, SK_TASK_CANCELLED, "shelter extended",
-                                    now_ms));
+                SK_TRY(add_task_update(c, by, &tv[i].id, SK_TASK_CANCELLED, "shelter extended",
+                                       now_ms));
         return shelter_task(c, actor, cur, start, op->days, now_ms);
     }
     case SK_CW_TASK_ADD:
         if (st == SK_STATUS_DECLINED)
             return BAD_STEP(err, 0, "task: a declined referral takes no tasks");
-        TRY(text_ok(op->text, LIM_TEXT, 0, "task: text", err));
-        TRY(text_ok(op->for_worker, LIM_WORKER, 0, "task: for", err));
+        SK_TRY(text_ok(op->text, LIM_TEXT, 0, "task: text", err));
+        SK_TRY(text_ok(op->for_worker, LIM_WORKER, 0, "task: for", err));
         if (!op->due_ms)
             return INVALID(err, 0, "task: due is required");
         if (op->task_kind && !sk_enum_name(SK_ENUM_TASK_KIND, op->task_kind))
@@ -419,7 +425,7 @@ static int build_ops(const sk_cw_op *op, const sk_actor *actor, const sk_record 
     case SK_CW_TASK_SET: {
         sk_task_view tv[64];
         size_t nt = 0;
-        TRY(sk_case_tasks(cur, tv, 64, &nt));
+        SK_TRY(sk_case_tasks(cur, tv, 64, &nt));
         const sk_task_view *t = NULL;
         for (size_t i = 0; i < nt && i < 64; i++)
             if (sk_id_cmp(&tv[i].id, &op->task) == 0)
@@ -443,13 +449,13 @@ static int build_ops(const sk_cw_op *op, const sk_actor *actor, const sk_record 
             if (!sk_case_field_info(f->key) || f->key == SK_F_REVIEW_RESOLVED || !f->val || !f->len)
                 return INVALID(err, f->key, "review: field %u cannot be resolved here",
                                (unsigned)f->key);
-            TRY(sk_change_set(c, f->key, f->val, f->len));
+            SK_TRY(sk_change_set(c, f->key, f->val, f->len));
         }
         return put_uint(c, SK_F_REVIEW_RESOLVED, now_ms);
     case SK_CW_NOTE:
         if (st == SK_STATUS_DECLINED)
             return BAD_STEP(err, 0, "note: a declined referral takes no case notes");
-        TRY(text_ok(op->text, LIM_TEXT, 0, "note: text", err));
+        SK_TRY(text_ok(op->text, LIM_TEXT, 0, "note: text", err));
         return add_note(c, by, op->text, now_ms);
     default: return INVALID(err, 0, "operation: unknown kind %u", (unsigned)op->kind);
     }
@@ -477,7 +483,7 @@ int sk_cw_build(const sk_cw_op *op, const sk_actor *actor, const sk_record *cur,
         return sk_case_fail(err, -SK_E_NOT_FOUND, 0, "record: no such record");
     if (cur->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED))
         return sk_case_fail(err, -SK_E_GONE, 0, "record: deleted or erased");
-    TRY(build_ops(op, actor, cur, cfg, now_ms, c, outcome, err));
+    SK_TRY(build_ops(op, actor, cur, cfg, now_ms, c, outcome, err));
     return sk_case_check_change_policy(actor, cur, c, &cfg->policy, err);
 }
 
