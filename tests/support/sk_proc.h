@@ -60,6 +60,9 @@ typedef struct sk_tmpdir_fx {
 } sk_tmpdir_fx;
 int sk_tmpdir_fx_setup(void **state);
 int sk_tmpdir_fx_teardown(void **state);
+/* One cmocka test t that runs in its own temp dir made from the sk_tmpdir_fx *fx. */
+#define SK_TMPDIR_TEST(t, fx)                                                                      \
+    cmocka_unit_test_prestate_setup_teardown(t, sk_tmpdir_fx_setup, sk_tmpdir_fx_teardown, fx)
 
 /* Wait until path exists and is non-empty. */
 int sk_wait_file(const char *path, int timeout_ms);

@@ -34,8 +34,7 @@
 #define CANARY_FOLLOWUP "canary-followup-M4W"
 
 static sk_tmpdir_fx g_tmp = {"sakhi-client", ""}; /* each test's temp dir */
-#define TMP_TEST(t)                                                                                \
-    cmocka_unit_test_prestate_setup_teardown(t, sk_tmpdir_fx_setup, sk_tmpdir_fx_teardown, &g_tmp)
+#define TMP_TEST(t) SK_TMPDIR_TEST(t, &g_tmp)
 
 static const char *store_path(void)
 {

@@ -41,8 +41,7 @@
 #define FIXTURE_CANARY "Fixture-Canary-Q7"
 
 static sk_tmpdir_fx g_tmp = {"sakhi-pin", ""}; /* each test's temp dir */
-#define TMP_TEST(t)                                                                                \
-    cmocka_unit_test_prestate_setup_teardown(t, sk_tmpdir_fx_setup, sk_tmpdir_fx_teardown, &g_tmp)
+#define TMP_TEST(t) SK_TMPDIR_TEST(t, &g_tmp)
 
 static const char *sub(const char *name)
 {
