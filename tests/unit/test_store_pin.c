@@ -241,6 +241,16 @@ static void steal(const char *dir, stolen *s)
     mdb_env_close(env);
 }
 
+/* Steal dir's wrapping and check that it is Argon2id's alone (kdf2, no older kdf) with m_kib KiB
+ * of memory. */
+static void steal_argon2(const char *dir, stolen *s, uint32_t m_kib)
+{
+    steal(dir, s);
+    assert_true(s->has_kdf2);
+    assert_false(s->has_kdf);
+    assert_int_equal(s->params.m_kib, m_kib);
+}
+
 /* One offline guess: does pin, through Argon2id alone, open the wrapped data key? */
 static int guess(const stolen *s, const char *pin)
 {
@@ -318,10 +328,7 @@ static void test_cost_calibrated_and_recorded(void **state)
     assert_int_equal(sakhi_open(&c, sub("cal"), GOOD_PIN, &o), 0);
     sakhi_close(c);
     stolen s;
-    steal(sub("cal"), &s);
-    assert_true(s.has_kdf2);
-    assert_false(s.has_kdf);
-    assert_int_equal(s.params.m_kib, 8192);
+    steal_argon2(sub("cal"), &s, 8192);
     assert_int_equal(s.params.lanes, 1);
     assert_int_equal(s.params.flags, 0);
     assert_true(s.params.t_cost >= 1 && s.params.t_cost <= 64);
@@ -531,10 +538,7 @@ static void test_scrypt_store_upgrades(void **state)
     sakhi_close(c);
 
     stolen now;
-    steal(sub("old"), &now);
-    assert_false(now.has_kdf);
-    assert_true(now.has_kdf2);
-    assert_int_equal(now.params.m_kib, 1024);
+    steal_argon2(sub("old"), &now, 1024);
     assert_true(guess(&now, "2468"));
     assert_int_equal(sk_file_has_bytes(sub("old/data.mdb"), s.dek, s.dekn), 0);
 
