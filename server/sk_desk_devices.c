@@ -121,9 +121,7 @@ int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint
     sk_h(out, "</h1><form method=\"post\" action=\"/devices/enroll\" id=\"f-enroll\" "
               "class=\"action\">");
     sk_desk_hidden_csrf(out, who->csrf);
-    sk_h(out, "<label>");
-    sk_h_esc(out, sk_t(lang, T_WORKER));
-    sk_h(out, " <select name=\"worker\" id=\"enroll-worker\">");
+    sk_desk_select_open(out, lang, T_WORKER, "worker", "enroll-worker");
     for (size_t i = 0; i < wl->n; i++)
         if (!wl->w[i].disabled)
             sk_desk_option(out, wl->w[i].id, wl->w[i].id, 0);

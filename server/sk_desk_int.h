@@ -160,6 +160,9 @@ void sk_desk_none(sk_buf *b, int lang);
 void sk_desk_th_cells(sk_buf *b, int lang, const sk_desk_msg *labels, size_t n);
 /* An <option> with value (escaped), label (escaped), selected when selected. */
 void sk_desk_option(sk_buf *b, const char *value, const char *label, int selected);
+/* A <label> with label (in lang) and an open <select name="name" id="id"> (no id when id is
+ * NULL): the caller writes the options, then "</select></label>". */
+void sk_desk_select_open(sk_buf *b, int lang, sk_desk_msg label, const char *name, const char *id);
 /* An <option> for each value of e (its name as the value, its label in lang); sel selected. */
 void sk_desk_enum_options(sk_buf *b, int lang, sk_enum_id e, uint64_t sel);
 

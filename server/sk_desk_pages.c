@@ -410,6 +410,19 @@ void sk_desk_option(sk_buf *b, const char *value, const char *label, int selecte
     sk_h(b, "</option>");
 }
 
+void sk_desk_select_open(sk_buf *b, int lang, sk_desk_msg label, const char *name, const char *id)
+{
+    sk_h(b, "<label>");
+    sk_h_esc(b, sk_t(lang, label));
+    sk_h(b, " <select name=\"");
+    sk_h(b, name);
+    if (id) {
+        sk_h(b, "\" id=\"");
+        sk_h(b, id);
+    }
+    sk_h(b, "\">");
+}
+
 void sk_desk_none(sk_buf *b, int lang)
 {
     sk_h(b, "<p class=\"none\">");
@@ -542,6 +555,18 @@ static void table(sk_buf *b, const sk_desk_who *who, const sk_desk_dlist *dl, co
         sk_h_fmt(b, "<p class=\"more\">+ %zu</p>", rs->n - n);
 }
 
+/* One of the worklist's yes/no filters: " <label>" and its checkbox, ticked when the query
+ * has a value for name. */
+static void filter_checkbox(sk_buf *b, int lang, const char *name, const char *value,
+                            sk_desk_msg label)
+{
+    sk_h(b, " <label><input type=\"checkbox\" name=\"");
+    sk_h(b, name);
+    sk_h(b, value && value[0] ? "\" value=\"1\" checked>" : "\" value=\"1\">");
+    sk_h_esc(b, sk_t(lang, label));
+    sk_h(b, "</label>");
+}
+
 int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk_desk_who *who,
                           const sk_form *q, uint64_t now_ms)
 {
@@ -580,19 +605,14 @@ int sk_desk_page_worklist(sk_buf *out, sk_store *st, sk_desk_index *ix, const sk
         qsort(open.r, open.n, sizeof(*open.r), row_cmp);
     sk_desk_top(out, who, sk_t(lang, T_WORKLIST));
     /* filters, as in the CLI */
-    sk_h(out, "<form method=\"get\" action=\"/worklist\" class=\"filters\" id=\"filters\"><label>");
-    sk_h_esc(out, sk_t(lang, T_STATUS));
-    sk_h(out, " <select name=\"status\"><option value=\"\">");
-    sk_h_esc(out, sk_t(lang, T_ALL));
-    sk_h(out, "</option>");
+    sk_h(out, "<form method=\"get\" action=\"/worklist\" class=\"filters\" id=\"filters\">");
+    sk_desk_select_open(out, lang, T_STATUS, "status", NULL);
+    sk_desk_option(out, "", sk_t(lang, T_ALL), 0);
     sk_desk_enum_options(out, lang, SK_ENUM_STATUS, want_status);
-    sk_h(out, "</select></label> <label><input type=\"checkbox\" name=\"urgent\" value=\"1\"");
-    sk_h(out, f_urgent && f_urgent[0] ? " checked>" : ">");
-    sk_h_esc(out, sk_t(lang, T_URGENT_ONLY));
-    sk_h(out, "</label> <label><input type=\"checkbox\" name=\"review\" value=\"1\"");
-    sk_h(out, f_review && f_review[0] ? " checked>" : ">");
-    sk_h_esc(out, sk_t(lang, T_REVIEW));
-    sk_h(out, "</label> <button>");
+    sk_h(out, "</select></label>");
+    filter_checkbox(out, lang, "urgent", f_urgent, T_URGENT_ONLY);
+    filter_checkbox(out, lang, "review", f_review, T_REVIEW);
+    sk_h(out, " <button>");
     sk_h_esc(out, sk_t(lang, T_FILTER));
     sk_h(out, "</button></form>");
     /* the page reloads itself when the store's sequence moves (desk.js) */
