@@ -46,34 +46,15 @@ static int setup(void **state)
 /* A new device: its own store under the test's temp dir, enrolled for worker. */
 static sakhi_client *device(fx *f, const char *worker, int enroll)
 {
-    char path[700], code[SK_ENROLL_CODE_LEN + 1];
-    sakhi_options o = SAKHI_OPTIONS_INIT;
+    char code[SK_ENROLL_CODE_LEN + 1] = "";
     sakhi_client *c = NULL;
-    assert_int_equal(sk_client_test_kdf(10), 0); /* 1 MiB, one pass */
-    snprintf(path, sizeof(path), "%s/dev%d", f->ts.dir, f->ndev++);
-    assert_int_equal(sakhi_open(&c, path, "246813", &o), 0);
+    assert_int_equal(sk_td_open(&c, &f->ts, f->ndev++, NULL), 0);
     if (enroll) {
-        assert_int_equal(sk_ts_code(&f->ts, worker, 600000, code), 0);
-        int rc = sakhi_enroll_opts(c,
-                                   &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
-                                                           .host = "127.0.0.1",
-                                                           .port = f->ts.port,
-                                                           .code = code,
-                                                           .label = "test-device",
-                                                           .plaintext = 1},
-                                   NULL);
+        int rc = sk_td_enroll(c, &f->ts, worker, "test-device", NULL, code);
         if (rc)
             fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
         /* a code works once */
-        assert_int_equal(
-            sakhi_enroll_opts(c,
-                              &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
-                                                      .host = "127.0.0.1",
-                                                      .port = f->ts.port,
-                                                      .code = code,
-                                                      .plaintext = 1},
-                              NULL),
-            SAKHI_EENROLLED);
+        assert_int_equal(sk_td_enroll(c, &f->ts, worker, NULL, NULL, code), SAKHI_EENROLLED);
     }
     return c;
 }
@@ -324,32 +305,12 @@ static void test_rejected_then_fixed_or_discarded(void **state)
     char bad1[SAKHI_ID_STRLEN], bad2[SAKHI_ID_STRLEN], good[SAKHI_ID_STRLEN];
     for (int i = 0; i < 2; i++) {
         sakhi_referral *r = NULL;
-        assert_int_equal(sakhi_referral_new(&r, c), 0);
-        assert_int_equal(sakhi_referral_set_district(r, SK_DISTRICT_LEH), 0);
-        assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
-        assert_int_equal(sakhi_referral_set_village(r, "Hunder"), 0);
-        assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_PHONE), 0);
-        assert_int_equal(sakhi_referral_set_name(r, "withheld"), 0);
-        assert_int_equal(sakhi_referral_set_age(r, 40), 0);
-        assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_ABANDONMENT), 0);
-        assert_int_equal(sakhi_referral_set_urgency(r, SAKHI_URGENCY_ROUTINE), 0);
-        assert_int_equal(sakhi_referral_set_source(r, SAKHI_SOURCE_SELF), 0);
-        assert_int_equal(sakhi_referral_set_consent(r, 1, 1), 0);
+        assert_int_equal(sk_td_referral(&r, c, "withheld", SAKHI_URGENCY_ROUTINE, 1), 0);
         assert_int_equal(sakhi_referral_set_status(r, SAKHI_STATUS_RECEIVED), 0);
         assert_int_equal(sakhi_referral_save(i ? bad2 : bad1, c, r), 0);
         sakhi_referral_free(r);
     }
-    char code[SK_ENROLL_CODE_LEN + 1];
-    assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
-    assert_int_equal(
-        sakhi_enroll_opts(c,
-                          &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
-                                                  .host = "127.0.0.1",
-                                                  .port = f->ts.port,
-                                                  .code = code,
-                                                  .plaintext = 1},
-                          NULL),
-        0);
+    assert_int_equal(sk_td_enroll(c, &f->ts, "fw1", NULL, NULL, NULL), 0);
     sk_fx_capture(good, c, "withheld", SAKHI_URGENCY_URGENT);
 
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
