@@ -76,30 +76,6 @@ static sakhi_client *open_store(const char *path)
     return c;
 }
 
-static void capture(sakhi_client *c, const char *name, const char *phone, const char *notes,
-                    char id[SAKHI_ID_STRLEN])
-{
-    sakhi_referral *r = NULL;
-    assert_int_equal(sakhi_referral_new(&r, c), 0);
-    assert_int_equal(sakhi_referral_set_district(r, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sakhi_referral_set_block(r, "Nubra"), 0);
-    assert_int_equal(sakhi_referral_set_village(r, "Diskit"), 0);
-    assert_int_equal(sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE), 0);
-    assert_int_equal(sakhi_referral_set_name(r, name), 0);
-    if (phone)
-        assert_int_equal(sakhi_referral_set_phone(r, phone), 0);
-    assert_int_equal(sakhi_referral_set_age(r, 31), 0);
-    assert_int_equal(sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE), 0);
-    assert_int_equal(sakhi_referral_set_urgency(r, SAKHI_URGENCY_ROUTINE), 0);
-    assert_int_equal(sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER), 0);
-    assert_int_equal(sakhi_referral_set_consent(r, 1, 1), 0);
-    assert_int_equal(sakhi_referral_set_notes(r, notes), 0);
-    int rc = sakhi_referral_save(id, c, r);
-    if (rc)
-        fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
-    sakhi_referral_free(r);
-}
-
 static void run_admin_erase(sk_ts *ts, const char *idtext)
 {
     const char *args[] = {"erase", idtext, "--reason", "survivor_request", NULL};
@@ -115,7 +91,7 @@ static void test_erasure_shreds_device_copy(void **state)
     (void)state;
     sk_ts ts;
     char where[4096] = "", fdev[700], dev[700], bak[700], p1[800], p2[800], keys_before[800];
-    char code[SK_ENROLL_CODE_LEN + 1], id_er[SAKHI_ID_STRLEN], id_keep[SAKHI_ID_STRLEN];
+    char id_er[SAKHI_ID_STRLEN], id_keep[SAKHI_ID_STRLEN];
     sakhi_sync_result res;
 
     assert_int_equal(sk_ts_setup(&ts, "sk-shred"), 0);
@@ -130,33 +106,18 @@ static void test_erasure_shreds_device_copy(void **state)
     /* The field device captures two referrals (one to erase, one to keep) and syncs; the
      * staff device pulls both. */
     sakhi_client *f = open_store(fdev);
-    assert_int_equal(sk_ts_code(&ts, "fw1", 600000, code), 0);
-    int rc = sakhi_enroll_opts(f,
-                               &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
-                                                       .host = "127.0.0.1",
-                                                       .port = ts.port,
-                                                       .code = code,
-                                                       .label = "field-device",
-                                                       .plaintext = 1},
-                               NULL);
+    int rc = sk_td_enroll(f, &ts, "fw1", "field-device", NULL, NULL);
     if (rc)
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(f));
-    capture(f, CANARY_NAME, CANARY_PHONE, CANARY_NOTES, id_er);
-    capture(f, "Kept Person", NULL, "an ordinary referral that stays", id_keep);
+    sk_fx_capture_contact(id_er, f, CANARY_NAME, SAKHI_URGENCY_ROUTINE, CANARY_PHONE, CANARY_NOTES);
+    sk_fx_capture_contact(id_keep, f, "Kept Person", SAKHI_URGENCY_ROUTINE, NULL,
+                          "an ordinary referral that stays");
     sk_fx_sync(f, 0, &res);
     assert_int_equal(res.pushed, 2);
     assert_int_equal(res.applied, 2);
     sakhi_close(f);
     sakhi_client *c = open_store(dev);
-    assert_int_equal(sk_ts_code(&ts, "st0", 600000, code), 0);
-    if ((rc = sakhi_enroll_opts(c,
-                                &(sakhi_enroll_options){.version = SAKHI_ENROLL_OPTIONS_VERSION,
-                                                        .host = "127.0.0.1",
-                                                        .port = ts.port,
-                                                        .code = code,
-                                                        .label = "centre-device",
-                                                        .plaintext = 1},
-                                NULL)))
+    if ((rc = sk_td_enroll(c, &ts, "st0", "centre-device", NULL, NULL)))
         fail_msg("enroll: %d %s", rc, sakhi_errmsg(c));
     sk_fx_sync(c, 0, &res);
     assert_int_equal(res.pulled, 2);

@@ -142,18 +142,11 @@ static sakhi_client *device(fx *f, const char *worker, int64_t clock_offset_ms, 
     return c;
 }
 
+/* An urgent referral, with the canary phone and notes when canaries is set. */
 static void capture(sakhi_client *c, const char *name, int canaries, char id[SAKHI_ID_STRLEN])
 {
-    sakhi_referral *r = NULL;
-    assert_int_equal(sk_td_referral(&r, c, name, SAKHI_URGENCY_URGENT, 1), 0);
-    if (canaries) {
-        assert_int_equal(sakhi_referral_set_phone(r, CANARY_PHONE), 0);
-        assert_int_equal(sakhi_referral_set_notes(r, CANARY_NOTES), 0);
-    }
-    int rc = sakhi_referral_save(id, c, r);
-    if (rc)
-        fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
-    sakhi_referral_free(r);
+    sk_fx_capture_contact(id, c, name, SAKHI_URGENCY_URGENT, canaries ? CANARY_PHONE : NULL,
+                          canaries ? CANARY_NOTES : NULL);
 }
 
 static uint64_t pending(sakhi_client *c)

@@ -120,6 +120,22 @@ void sk_fx_capture(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, 
         fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
 }
 
+void sk_fx_capture_contact(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, int urgency,
+                           const char *phone, const char *notes)
+{
+    sakhi_referral *r = NULL;
+    int rc = sk_td_referral(&r, c, name, urgency, 1);
+    if (!rc && phone)
+        rc = sakhi_referral_set_phone(r, phone);
+    if (!rc && notes)
+        rc = sakhi_referral_set_notes(r, notes);
+    if (!rc)
+        rc = sakhi_referral_save(id, c, r);
+    sakhi_referral_free(r);
+    if (rc)
+        fail_msg("save: %d %s: %s", rc, sakhi_errfield(c), sakhi_errmsg(c));
+}
+
 size_t sk_fx_list(sakhi_client *c, char (*ids)[SAKHI_ID_STRLEN], size_t cap)
 {
     sakhi_list_item items[8];

@@ -64,6 +64,10 @@ void sk_fx_sync(sakhi_client *c, uint16_t port, sakhi_sync_result *res);
 /* sk_td_capture (no consent to be contacted), failing the test with the field and message
  * libsakhi gives when it cannot be saved. */
 void sk_fx_capture(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, int urgency);
+/* sk_td_referral with consent to be contacted, its phone and notes set where not NULL, saved;
+ * fails the test as sk_fx_capture does. */
+void sk_fx_capture_contact(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, int urgency,
+                           const char *phone, const char *notes);
 
 /* The protocol test client c enrolled on ts as a new device of worker (sk_td_tc, label "dev"),
  * authenticated and given a device number; fails the test otherwise. */
