@@ -29,54 +29,30 @@
 #include "sk_sample.h"
 #include "sk_testval.h"
 
+#include "case_fixtures.h"
+
 /* ---- building values ---------------------------------------------------------------------- */
-
-static void rset(sk_record *r, uint32_t key, sk_tval *v)
-{
-    assert_false(v->b.oom);
-    assert_int_equal(sk_record_set(r, key, v->b.data, (uint32_t)v->b.len, 1, 0), 0);
-    sk_buf_free(&v->b);
-}
-
-static void set_uint(sk_record *r, uint32_t key, uint64_t x)
-{
-    sk_tval v;
-    sk_tval_uint(&v, x);
-    rset(r, key, &v);
-}
-
-static void set_bool(sk_record *r, uint32_t key, int x)
-{
-    sk_tval v;
-    sk_tval_bool(&v, x);
-    rset(r, key, &v);
-}
 
 static void set_strn(sk_record *r, uint32_t key, const char *s, size_t n)
 {
     sk_tval v;
     sk_tval_start(&v);
     sk_pack_str(&v.pk, s, n);
-    rset(r, key, &v);
-}
-
-static void set_str(sk_record *r, uint32_t key, const char *s)
-{
-    set_strn(r, key, s, strlen(s));
+    cf_set(r, key, &v, 0);
 }
 
 static void set_nil(sk_record *r, uint32_t key)
 {
     sk_tval v;
     sk_tval_nil(&v);
-    rset(r, key, &v);
+    cf_set(r, key, &v, 0);
 }
 
 static void set_codes(sk_record *r, uint32_t key, const uint64_t *codes, size_t n)
 {
     sk_tval v;
     sk_tval_codes(&v, codes, n);
-    rset(r, key, &v);
+    cf_set(r, key, &v, 0);
 }
 
 static void set_strs(sk_record *r, uint32_t key, const char *const *s, size_t n)
@@ -86,7 +62,7 @@ static void set_strs(sk_record *r, uint32_t key, const char *const *s, size_t n)
     msgpack_pack_array(&v.pk, n);
     for (size_t i = 0; i < n; i++)
         sk_pack_cstr(&v.pk, s[i]);
-    rset(r, key, &v);
+    cf_set(r, key, &v, 0);
 }
 
 static void set_repeat(sk_record *r, uint32_t key, char c, size_t n)
@@ -138,25 +114,9 @@ static void add_entry(sk_record *r, uint8_t seed, uint32_t list, const char *by,
 /* A valid referral as a field worker captures it (status new), in Leh. */
 static void valid_record(sk_record *r)
 {
-    static const uint64_t concerns[] = {SK_CONCERN_DOMESTIC_VIOLENCE};
     sk_record_init(r);
     make_id(&r->id, 0x42);
-    set_uint(r, SK_F_SCHEMA, 1);
-    set_uint(r, SK_F_CREATED_AT, 1781911140000ull);
-    set_uint(r, SK_F_DISTRICT, SK_DISTRICT_LEH);
-    set_str(r, SK_F_BLOCK, "Nubra");
-    set_str(r, SK_F_VILLAGE, "Diskit");
-    set_uint(r, SK_F_TAKEN_AT, SK_TAKEN_HOME_VISIT);
-    set_str(r, SK_F_NAME, "Test Person");
-    set_uint(r, SK_F_AGE, 34);
-    set_bool(r, SK_F_MINOR, 0);
-    set_codes(r, SK_F_CONCERNS, concerns, 1);
-    set_uint(r, SK_F_URGENCY, SK_URGENCY_URGENT);
-    set_uint(r, SK_F_SOURCE, SK_SOURCE_SELF);
-    set_bool(r, SK_F_CONSENT_SHARE, 1);
-    set_str(r, SK_F_CONSENT_BY, "worker-1");
-    set_uint(r, SK_F_CONSENT_AT, 1781911140000ull);
-    set_uint(r, SK_F_STATUS, SK_STATUS_NEW);
+    cf_referral(r, 1781911140000ull, SK_SOURCE_SELF, SK_STATUS_NEW, 0);
 }
 
 static void expect_invalid(const sk_record *r, uint32_t field, const char *msg)
@@ -188,9 +148,9 @@ static void test_valid_baseline(void **state)
     sk_record r;
     valid_record(&r);
     expect_valid(&r);
-    set_str(&r, SK_F_NAME, "withheld");
+    cf_set_str(&r, SK_F_NAME, "withheld", 0);
     set_nil(&r, SK_F_PHONE);
-    set_uint(&r, 200, 7); /* unknown key: a newer schema's field */
+    cf_set_uint(&r, 200, 7, 0); /* unknown key: a newer schema's field */
     expect_valid(&r);
     sk_record_free(&r);
 }
@@ -248,9 +208,9 @@ static void test_types(void **state)
         sk_record r;
         valid_record(&r);
         if (cases[i].str)
-            set_str(&r, cases[i].key, cases[i].str);
+            cf_set_str(&r, cases[i].key, cases[i].str, 0);
         else
-            set_uint(&r, cases[i].key, cases[i].num);
+            cf_set_uint(&r, cases[i].key, cases[i].num, 0);
         expect_invalid(&r, cases[i].key, cases[i].msg);
         sk_record_free(&r);
     }
@@ -277,11 +237,11 @@ static void test_unknown_codes(void **state)
         valid_record(&r);
         if (cases[i].key == SK_F_AGE_BAND)
             assert_int_equal(sk_record_unset(&r, SK_F_AGE), 0);
-        set_uint(&r, cases[i].key, 99);
+        cf_set_uint(&r, cases[i].key, 99, 0);
         expect_invalid(&r, cases[i].key, cases[i].msg);
         /* an older device keeps a newer schema's code */
         assert_int_equal(sk_case_validate_flags(&r, SK_VALIDATE_KEEP_UNKNOWN, &e), 0);
-        set_uint(&r, cases[i].key, 0);
+        cf_set_uint(&r, cases[i].key, 0, 0);
         assert_int_equal(sk_case_validate_flags(&r, SK_VALIDATE_KEEP_UNKNOWN, &e), -SK_E_INVALID);
         sk_record_free(&r);
     }
@@ -289,15 +249,15 @@ static void test_unknown_codes(void **state)
     /* districts are the centre's data (sk_district.h): any code 1..65535 is well-formed here,
      * the server checks it against its list */
     valid_record(&r);
-    set_uint(&r, SK_F_DISTRICT, 99);
+    cf_set_uint(&r, SK_F_DISTRICT, 99, 0);
     expect_valid(&r);
-    set_uint(&r, SK_F_DISTRICT, 65536);
+    cf_set_uint(&r, SK_F_DISTRICT, 65536, 0);
     expect_invalid(&r, SK_F_DISTRICT, "district: unknown code 65536");
-    set_uint(&r, SK_F_DISTRICT, 0);
+    cf_set_uint(&r, SK_F_DISTRICT, 0, 0);
     expect_invalid(&r, SK_F_DISTRICT, "district: unknown code 0");
     sk_record_free(&r);
     valid_record(&r);
-    set_uint(&r, SK_F_STATUS, 8);
+    cf_set_uint(&r, SK_F_STATUS, 8, 0);
     expect_invalid(&r, SK_F_STATUS, "status: unknown code 8");
     sk_record_free(&r);
 }
@@ -307,35 +267,35 @@ static void test_strings(void **state)
     (void)state;
     sk_record r;
     valid_record(&r);
-    set_str(&r, SK_F_NAME, "");
+    cf_set_str(&r, SK_F_NAME, "", 0);
     expect_invalid(&r, SK_F_NAME, "name: must not be empty");
-    set_str(&r, SK_F_NAME, "  \t ");
+    cf_set_str(&r, SK_F_NAME, "  \t ", 0);
     expect_invalid(&r, SK_F_NAME, "name: must not be blank");
     set_repeat(&r, SK_F_NAME, 'a', 128);
     expect_valid(&r);
     set_repeat(&r, SK_F_NAME, 'a', 129);
     expect_invalid(&r, SK_F_NAME, "name: longer than 128 characters");
-    set_str(&r, SK_F_NAME, "bad \xff byte");
+    cf_set_str(&r, SK_F_NAME, "bad \xff byte", 0);
     expect_invalid(&r, SK_F_NAME, "name: must be valid UTF-8");
-    set_str(&r, SK_F_NAME, "\xc0\xaf"); /* overlong '/' */
+    cf_set_str(&r, SK_F_NAME, "\xc0\xaf", 0); /* overlong '/' */
     expect_invalid(&r, SK_F_NAME, "name: must be valid UTF-8");
-    set_str(&r, SK_F_NAME, "\xed\xa0\x80"); /* a surrogate */
+    cf_set_str(&r, SK_F_NAME, "\xed\xa0\x80", 0); /* a surrogate */
     expect_invalid(&r, SK_F_NAME, "name: must be valid UTF-8");
-    set_str(&r, SK_F_NAME, "\xe0\xbd\xa6\xe0\xbe\x90\xe0\xbd\xa0"); /* Tibetan script */
+    cf_set_str(&r, SK_F_NAME, "\xe0\xbd\xa6\xe0\xbe\x90\xe0\xbd\xa0", 0); /* Tibetan script */
     expect_valid(&r);
     set_repeat(&r, SK_F_BLOCK, 'b', 65);
     expect_invalid(&r, SK_F_BLOCK, "block: longer than 64 characters");
-    set_str(&r, SK_F_BLOCK, "Nubra");
-    set_str(&r, SK_F_VILLAGE, "");
+    cf_set_str(&r, SK_F_BLOCK, "Nubra", 0);
+    cf_set_str(&r, SK_F_VILLAGE, "", 0);
     expect_invalid(&r, SK_F_VILLAGE, "village: must not be empty");
     set_repeat(&r, SK_F_VILLAGE, 'v', 65);
     expect_invalid(&r, SK_F_VILLAGE, "village: longer than 64 characters");
-    set_str(&r, SK_F_VILLAGE, "Diskit");
+    cf_set_str(&r, SK_F_VILLAGE, "Diskit", 0);
     set_repeat(&r, SK_F_NOTES, 'n', 4000);
     expect_valid(&r);
     set_repeat(&r, SK_F_NOTES, 'n', 4001);
     expect_invalid(&r, SK_F_NOTES, "notes: longer than 4000 characters");
-    set_str(&r, SK_F_NOTES, "");
+    cf_set_str(&r, SK_F_NOTES, "", 0);
     expect_valid(&r);
     set_repeat(&r, SK_F_STATUS_REASON, 'x', 257);
     expect_invalid(&r, SK_F_STATUS_REASON, "status_reason: longer than 256 characters");
@@ -347,30 +307,30 @@ static void test_age_and_minor(void **state)
     (void)state;
     sk_record r;
     valid_record(&r);
-    set_uint(&r, SK_F_AGE, 121);
+    cf_set_uint(&r, SK_F_AGE, 121, 0);
     expect_invalid(&r, SK_F_AGE, "age: must be between 0 and 120");
-    set_uint(&r, SK_F_AGE, 120);
+    cf_set_uint(&r, SK_F_AGE, 120, 0);
     expect_valid(&r);
     assert_int_equal(sk_record_unset(&r, SK_F_AGE), 0);
     expect_invalid(&r, SK_F_AGE, "age: age or age_band is required");
-    set_uint(&r, SK_F_AGE_BAND, SK_AGE_30_44);
+    cf_set_uint(&r, SK_F_AGE_BAND, SK_AGE_30_44, 0);
     expect_valid(&r);
-    set_uint(&r, SK_F_AGE, 15);
+    cf_set_uint(&r, SK_F_AGE, 15, 0);
     expect_invalid(&r, SK_F_AGE_BAND, "age_band: does not agree with age");
     assert_int_equal(sk_record_unset(&r, SK_F_AGE_BAND), 0);
     expect_invalid(&r, SK_F_MINOR, "minor: does not agree with age");
-    set_bool(&r, SK_F_MINOR, 1);
+    cf_set_bool(&r, SK_F_MINOR, 1, 0);
     expect_valid(&r);
-    set_uint(&r, SK_F_AGE, 18);
+    cf_set_uint(&r, SK_F_AGE, 18, 0);
     expect_invalid(&r, SK_F_MINOR, "minor: does not agree with age");
     assert_int_equal(sk_record_unset(&r, SK_F_AGE), 0);
-    set_uint(&r, SK_F_AGE_BAND, SK_AGE_18_29);
+    cf_set_uint(&r, SK_F_AGE_BAND, SK_AGE_18_29, 0);
     expect_invalid(&r, SK_F_MINOR, "minor: does not agree with age_band");
-    set_uint(&r, SK_F_AGE_BAND, SK_AGE_UNDER_12);
+    cf_set_uint(&r, SK_F_AGE_BAND, SK_AGE_UNDER_12, 0);
     expect_valid(&r);
-    set_uint(&r, SK_F_CHILDREN, 21);
+    cf_set_uint(&r, SK_F_CHILDREN, 21, 0);
     expect_invalid(&r, SK_F_CHILDREN, "children: must be between 0 and 20");
-    set_uint(&r, SK_F_CHILDREN, 20);
+    cf_set_uint(&r, SK_F_CHILDREN, 20, 0);
     expect_valid(&r);
     sk_record_free(&r);
 }
@@ -390,11 +350,11 @@ static void test_phone(void **state)
     sk_record r;
     valid_record(&r);
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        set_str(&r, SK_F_PHONE, good[i]);
+        cf_set_str(&r, SK_F_PHONE, good[i], 0);
         expect_valid(&r);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        set_str(&r, SK_F_PHONE, bad[i]);
+        cf_set_str(&r, SK_F_PHONE, bad[i], 0);
         expect_invalid(&r, SK_F_PHONE,
                        "phone: not a phone number (10 digits, or with 0, +91 or another country "
                        "code in front)");
@@ -420,7 +380,7 @@ static void test_concerns(void **state)
     const uint64_t unk[] = {1, 99};
     set_codes(&r, SK_F_CONCERNS, unk, 2);
     expect_invalid(&r, SK_F_CONCERNS, "concerns: unknown code 99");
-    set_uint(&r, SK_F_CONCERNS, 1);
+    cf_set_uint(&r, SK_F_CONCERNS, 1, 0);
     expect_invalid(&r, SK_F_CONCERNS, "concerns: must be an array of codes");
     const char *const strs[] = {"domestic_violence"};
     set_strs(&r, SK_F_CONCERNS, strs, 1);
@@ -429,22 +389,22 @@ static void test_concerns(void **state)
     const uint64_t other[] = {SK_CONCERN_ABANDONMENT, SK_CONCERN_OTHER};
     set_codes(&r, SK_F_CONCERNS, other, 2);
     expect_invalid(&r, SK_F_CONCERN_OTHER, "concern_other: is required when concerns lists other");
-    set_str(&r, SK_F_CONCERN_OTHER, "witchcraft accusation");
+    cf_set_str(&r, SK_F_CONCERN_OTHER, "witchcraft accusation", 0);
     expect_valid(&r);
     set_repeat(&r, SK_F_CONCERN_OTHER, 'o', 201);
     expect_invalid(&r, SK_F_CONCERN_OTHER, "concern_other: longer than 200 characters");
     const uint64_t dv[] = {SK_CONCERN_DOMESTIC_VIOLENCE};
     set_codes(&r, SK_F_CONCERNS, dv, 1);
-    set_str(&r, SK_F_CONCERN_OTHER, "text");
+    cf_set_str(&r, SK_F_CONCERN_OTHER, "text", 0);
     expect_invalid(&r, SK_F_CONCERN_OTHER, "concern_other: only allowed when concerns lists other");
     assert_int_equal(sk_record_unset(&r, SK_F_CONCERN_OTHER), 0);
 
     const uint64_t all8[] = {1, 2, 3, 4, 5, 6, 7, 8};
     set_codes(&r, SK_F_CONCERNS, all8, 8);
-    set_str(&r, SK_F_CONCERN_OTHER, "text");
+    cf_set_str(&r, SK_F_CONCERN_OTHER, "text", 0);
     expect_invalid(&r, SK_F_MINOR, "minor: must be true when concerns lists sexual_offence_minor");
-    set_uint(&r, SK_F_AGE, 14);
-    set_bool(&r, SK_F_MINOR, 1);
+    cf_set_uint(&r, SK_F_AGE, 14, 0);
+    cf_set_bool(&r, SK_F_MINOR, 1, 0);
     expect_valid(&r);
     sk_record_free(&r);
 }
@@ -454,21 +414,21 @@ static void test_consent(void **state)
     (void)state;
     sk_record r;
     valid_record(&r);
-    set_bool(&r, SK_F_CONSENT_SHARE, 0);
+    cf_set_bool(&r, SK_F_CONSENT_SHARE, 0, 0);
     expect_invalid(&r, SK_F_NAME, "name: must be \"withheld\" without consent to share");
-    set_str(&r, SK_F_NAME, "withheld");
+    cf_set_str(&r, SK_F_NAME, "withheld", 0);
     expect_valid(&r);
-    set_str(&r, SK_F_PHONE, "9419012345");
+    cf_set_str(&r, SK_F_PHONE, "9419012345", 0);
     expect_invalid(&r, SK_F_PHONE, "phone: not allowed without consent to share");
     set_nil(&r, SK_F_PHONE);
-    set_str(&r, SK_F_NOTES, "details");
+    cf_set_str(&r, SK_F_NOTES, "details", 0);
     expect_invalid(&r, SK_F_NOTES, "notes: not allowed without consent to share");
     assert_int_equal(sk_record_unset(&r, SK_F_NOTES), 0);
     /* without consent the recorder fields are optional */
     assert_int_equal(sk_record_unset(&r, SK_F_CONSENT_BY), 0);
     assert_int_equal(sk_record_unset(&r, SK_F_CONSENT_AT), 0);
     expect_valid(&r);
-    set_uint(&r, SK_F_CONSENT_CONTACT, 1);
+    cf_set_uint(&r, SK_F_CONSENT_CONTACT, 1, 0);
     expect_invalid(&r, SK_F_CONSENT_CONTACT, "consent_contact: must be true or false");
     sk_record_free(&r);
 }
@@ -478,42 +438,42 @@ static void test_workflow_fields(void **state)
     (void)state;
     sk_record r;
     valid_record(&r);
-    set_uint(&r, SK_F_STATUS, SK_STATUS_RECEIVED);
+    cf_set_uint(&r, SK_F_STATUS, SK_STATUS_RECEIVED, 0);
     expect_valid(&r);
     for (uint64_t s = SK_STATUS_ACCEPTED; s <= SK_STATUS_REFERRED; s++) {
-        set_uint(&r, SK_F_STATUS, s);
+        cf_set_uint(&r, SK_F_STATUS, s, 0);
         assert_int_equal(sk_record_unset(&r, SK_F_CASE_NO), 0);
         expect_invalid(&r, SK_F_CASE_NO, "case_no: is required once the case is accepted");
     }
-    set_uint(&r, SK_F_STATUS, SK_STATUS_ACCEPTED);
-    set_str(&r, SK_F_CASE_NO, "LEH-2026-000123");
+    cf_set_uint(&r, SK_F_STATUS, SK_STATUS_ACCEPTED, 0);
+    cf_set_str(&r, SK_F_CASE_NO, "LEH-2026-000123", 0);
     expect_valid(&r);
     static const char *const bad_no[] = {"LEH-26-000123",      "X-2026-000123",   "LEH-2026-00012",
                                          "leh-2026-000123",    "LEH-2026-00012a", "LEH_2026_000123",
                                          "ZANSKR-2026-000123", "LE1-2026-000123"};
     for (size_t i = 0; i < sizeof(bad_no) / sizeof(bad_no[0]); i++) {
-        set_str(&r, SK_F_CASE_NO, bad_no[i]);
+        cf_set_str(&r, SK_F_CASE_NO, bad_no[i], 0);
         expect_invalid(&r, SK_F_CASE_NO, "case_no: must look like LEH-2026-000123");
     }
-    set_str(&r, SK_F_CASE_NO, "KGL-2026-1234567");
+    cf_set_str(&r, SK_F_CASE_NO, "KGL-2026-1234567", 0);
     expect_valid(&r);
-    set_uint(&r, SK_F_STATUS, SK_STATUS_CLOSED);
+    cf_set_uint(&r, SK_F_STATUS, SK_STATUS_CLOSED, 0);
     expect_invalid(&r, SK_F_STATUS_REASON,
                    "status_reason: is required when status is closed or referred");
-    set_uint(&r, SK_F_STATUS, SK_STATUS_REFERRED);
+    cf_set_uint(&r, SK_F_STATUS, SK_STATUS_REFERRED, 0);
     expect_invalid(&r, SK_F_STATUS_REASON,
                    "status_reason: is required when status is closed or referred");
-    set_str(&r, SK_F_STATUS_REASON, "referred to DLSA");
+    cf_set_str(&r, SK_F_STATUS_REASON, "referred to DLSA", 0);
     expect_valid(&r);
 
-    set_uint(&r, SK_F_ASSIGNED, 1);
+    cf_set_uint(&r, SK_F_ASSIGNED, 1, 0);
     expect_invalid(&r, SK_F_ASSIGNED, "assigned_to: must be an array of worker ids");
     const char *const two[] = {"worker-2", ""};
     set_strs(&r, SK_F_ASSIGNED, two, 2);
     expect_invalid(&r, SK_F_ASSIGNED, "assigned_to: worker id must be 1 to 64 bytes");
     set_strs(&r, SK_F_ASSIGNED, two, 1);
     expect_valid(&r);
-    set_uint(&r, SK_F_SERVICE_MEDICAL, SK_SVC_GIVEN);
+    cf_set_uint(&r, SK_F_SERVICE_MEDICAL, SK_SVC_GIVEN, 0);
     expect_valid(&r);
     sk_record_free(&r);
 }
@@ -649,8 +609,8 @@ static void test_case_number(void **state)
     /* a formatted number passes validation */
     sk_record r;
     valid_record(&r);
-    set_uint(&r, SK_F_STATUS, SK_STATUS_ACCEPTED);
-    set_str(&r, SK_F_CASE_NO, buf);
+    cf_set_uint(&r, SK_F_STATUS, SK_STATUS_ACCEPTED, 0);
+    cf_set_str(&r, SK_F_CASE_NO, buf, 0);
     expect_valid(&r);
     sk_record_free(&r);
 }
@@ -663,8 +623,8 @@ static void test_unknown_enum_round_trip(void **state)
     valid_record(&r);
     const uint64_t codes[] = {SK_CONCERN_ABANDONMENT, 99};
     set_codes(&r, SK_F_CONCERNS, codes, 2);
-    set_uint(&r, SK_F_DISTRICT, 12);
-    set_uint(&r, 300, 5);
+    cf_set_uint(&r, SK_F_DISTRICT, 12, 0);
+    cf_set_uint(&r, 300, 5, 0);
 
     sk_buf b = SK_BUF_INIT;
     msgpack_packer pk;
@@ -745,13 +705,13 @@ static void synced_record(sk_record *r, uint64_t status)
 {
     valid_record(r);
     r->version = 5;
-    set_str(r, SK_F_WORKER, "worker-1");
-    set_uint(r, SK_F_DEVICE, 11);
-    set_uint(r, SK_F_STATUS, status);
+    cf_set_str(r, SK_F_WORKER, "worker-1", 0);
+    cf_set_uint(r, SK_F_DEVICE, 11, 0);
+    cf_set_uint(r, SK_F_STATUS, status, 0);
     if (status >= SK_STATUS_ACCEPTED)
-        set_str(r, SK_F_CASE_NO, "LEH-2026-000001");
+        cf_set_str(r, SK_F_CASE_NO, "LEH-2026-000001", 0);
     if (status == SK_STATUS_CLOSED || status == SK_STATUS_REFERRED)
-        set_str(r, SK_F_STATUS_REASON, "done");
+        cf_set_str(r, SK_F_STATUS_REASON, "done", 0);
 }
 
 static void expect_perm(const sk_actor *a, const sk_record *cur, const sk_change *c, int want,
@@ -1050,10 +1010,10 @@ static void test_minor_and_redaction(void **state)
     sk_record r;
     valid_record(&r);
     assert_int_equal(sk_case_is_minor(&r), 0);
-    set_uint(&r, SK_F_AGE, 17);
+    cf_set_uint(&r, SK_F_AGE, 17, 0);
     assert_int_equal(sk_case_is_minor(&r), 1);
-    set_uint(&r, SK_F_AGE, 30);
-    set_uint(&r, SK_F_AGE_BAND, SK_AGE_12_17);
+    cf_set_uint(&r, SK_F_AGE, 30, 0);
+    cf_set_uint(&r, SK_F_AGE_BAND, SK_AGE_12_17, 0);
     assert_int_equal(sk_case_is_minor(&r), 1);
     assert_int_equal(sk_record_unset(&r, SK_F_AGE_BAND), 0);
     const uint64_t cm[] = {SK_CONCERN_DRUG_ABUSE, SK_CONCERN_CHILD_MARRIAGE};
@@ -1062,10 +1022,10 @@ static void test_minor_and_redaction(void **state)
     sk_record_free(&r);
 
     valid_record(&r);
-    set_uint(&r, SK_F_AGE, 15);
-    set_bool(&r, SK_F_MINOR, 1);
-    set_str(&r, SK_F_PHONE, "9419012345");
-    set_str(&r, SK_F_NOTES, "n");
+    cf_set_uint(&r, SK_F_AGE, 15, 0);
+    cf_set_bool(&r, SK_F_MINOR, 1, 0);
+    cf_set_str(&r, SK_F_PHONE, "9419012345", 0);
+    cf_set_str(&r, SK_F_NOTES, "n", 0);
     add_entry(&r, 1, SK_LIST_FOLLOWUP, "w", "t", 5);
     add_entry(&r, 2, SK_LIST_CASENOTE, "s", "t", 6);
     assert_int_equal(sk_case_is_minor(&r), 1);

@@ -24,6 +24,8 @@
 #include "sk_msg.h"
 #include "sk_testval.h"
 
+#include "case_fixtures.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,40 +41,6 @@ static const sk_actor k_asha2 = {SK_ROLE_FIELD, "worker-2", SK_DISTRICT_LEH};
 
 /* ---- values ------------------------------------------------------------------------------- */
 
-/* Field key set to the packed value v (then freed). */
-static void rset(sk_record *r, uint32_t key, sk_tval *v)
-{
-    assert_false(v->b.oom);
-    assert_int_equal(sk_record_set(r, key, v->b.data, (uint32_t)v->b.len, 1, 1), 0);
-    sk_buf_free(&v->b);
-}
-
-static void rset_uint(sk_record *r, uint32_t key, uint64_t x)
-{
-    sk_tval v;
-    sk_tval_uint(&v, x);
-    rset(r, key, &v);
-}
-
-static void rset_str(sk_record *r, uint32_t key, const char *s)
-{
-    sk_tval v;
-    sk_tval_str(&v, s);
-    rset(r, key, &v);
-}
-
-static void rset_bool(sk_record *r, uint32_t key, int v)
-{
-    uint8_t b = v ? 0xc3 : 0xc2;
-    assert_int_equal(sk_record_set(r, key, &b, 1, 1, 1), 0);
-}
-
-static void rset_concerns(sk_record *r, uint64_t code)
-{
-    uint8_t b[2] = {0x91, (uint8_t)code};
-    assert_int_equal(sk_record_set(r, SK_F_CONCERNS, b, 2, 1, 1), 0);
-}
-
 /* A referral as the server holds it: created by worker-1 in Leh, consent given, at status. */
 static void record_at(sk_record *r, uint64_t status)
 {
@@ -83,32 +51,17 @@ static void record_at(sk_record *r, uint64_t status)
     r->version = 5;
     r->created = SK_HLC_MAKE(NOW - DAY, 0);
     r->updated = SK_HLC_MAKE(NOW - DAY, 0);
-    rset_uint(r, SK_F_SCHEMA, 1);
-    rset_uint(r, SK_F_CREATED_AT, NOW - DAY);
-    rset_uint(r, SK_F_DEVICE, 11);
-    rset_str(r, SK_F_WORKER, "worker-1");
-    rset_uint(r, SK_F_DISTRICT, SK_DISTRICT_LEH);
-    rset_str(r, SK_F_BLOCK, "Nubra");
-    rset_str(r, SK_F_VILLAGE, "Diskit");
-    rset_uint(r, SK_F_TAKEN_AT, SK_TAKEN_HOME_VISIT);
-    rset_str(r, SK_F_NAME, "Test Person");
-    rset_uint(r, SK_F_AGE, 34);
-    rset_bool(r, SK_F_MINOR, 0);
-    rset_concerns(r, SK_CONCERN_DOMESTIC_VIOLENCE);
-    rset_uint(r, SK_F_URGENCY, SK_URGENCY_URGENT);
-    rset_uint(r, SK_F_SOURCE, SK_SOURCE_FRONTLINE);
-    rset_bool(r, SK_F_CONSENT_SHARE, 1);
-    rset_str(r, SK_F_CONSENT_BY, "worker-1");
-    rset_uint(r, SK_F_CONSENT_AT, NOW - DAY);
-    rset_uint(r, SK_F_STATUS, status);
+    cf_referral(r, NOW - DAY, SK_SOURCE_FRONTLINE, status, 1);
+    cf_set_uint(r, SK_F_DEVICE, 11, 1);
+    cf_set_str(r, SK_F_WORKER, "worker-1", 1);
     if (status >= SK_STATUS_ACCEPTED && status <= SK_STATUS_REFERRED)
-        rset_str(r, SK_F_CASE_NO, "LEH-2026-000001");
+        cf_set_str(r, SK_F_CASE_NO, "LEH-2026-000001", 1);
     if (status == SK_STATUS_CLOSED || status == SK_STATUS_REFERRED)
-        rset_str(r, SK_F_STATUS_REASON, "done");
+        cf_set_str(r, SK_F_STATUS_REASON, "done", 1);
     if (status == SK_STATUS_REFERRED)
-        rset_uint(r, SK_F_REFERRED_TO, SK_DEST_HOSPITAL);
+        cf_set_uint(r, SK_F_REFERRED_TO, SK_DEST_HOSPITAL, 1);
     if (status == SK_STATUS_DECLINED)
-        rset_uint(r, SK_F_DECLINE_REASON, SK_DECLINE_DUPLICATE);
+        cf_set_uint(r, SK_F_DECLINE_REASON, SK_DECLINE_DUPLICATE, 1);
     sk_case_error e;
     int rc = sk_case_validate(r, &e);
     if (rc)
@@ -144,7 +97,7 @@ static int run(const sk_cw_op *op, const sk_actor *a, sk_record *cur, const sk_c
         uint64_t st;
         if (sk_case_get_uint(cur, SK_F_STATUS, &st) == 0 && st == SK_STATUS_ACCEPTED &&
             !sk_record_field(cur, SK_F_CASE_NO))
-            rset_str(cur, SK_F_CASE_NO, "LEH-2026-000007");
+            cf_set_str(cur, SK_F_CASE_NO, "LEH-2026-000007", 1);
         sk_case_error ve;
         int vrc = sk_case_validate(cur, &ve);
         if (vrc)
@@ -289,8 +242,8 @@ static void test_refer_consent_and_followup_rule(void **state)
 
     /* without consent: refused unless an override reason is given (kept on the record) */
     record_at(&r, SK_STATUS_ACCEPTED);
-    rset_bool(&r, SK_F_CONSENT_SHARE, 0);
-    rset_str(&r, SK_F_NAME, "withheld");
+    cf_set_bool(&r, SK_F_CONSENT_SHARE, 0, 1);
+    cf_set_str(&r, SK_F_NAME, "withheld", 1);
     op = op_of(SK_CW_REFER);
     op.destination = SK_DEST_POLICE_STATION;
     expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_TRANSITION,
@@ -348,7 +301,7 @@ static void test_decline_reason_reaches_the_sender(void **state)
     sk_record_unset(&r, SK_F_DECLINE_REASON);
     assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
     assert_string_equal(e.msg, "decline_reason: is required when status is declined");
-    rset_uint(&r, SK_F_DECLINE_REASON, SK_DECLINE_OUTSIDE_DISTRICT);
+    cf_set_uint(&r, SK_F_DECLINE_REASON, SK_DECLINE_OUTSIDE_DISTRICT, 1);
     /* the worker's stub keeps status and reason, nothing identifying */
     sk_case_make_stub_for(&k_asha, &r);
     uint64_t v;
@@ -466,7 +419,7 @@ static void test_service_and_shelter(void **state)
     assert_int_equal(v, SK_SVC_IN_PROGRESS);
 
     /* shelter: 5 days from the start, a task for the owner the day before it ends */
-    rset_str(&r, SK_F_OWNER, "counsellor-b");
+    cf_set_str(&r, SK_F_OWNER, "counsellor-b", 1);
     op = op_of(SK_CW_SHELTER_START);
     op.start_ms = NOW - DAY;
     assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
@@ -504,7 +457,7 @@ static void test_service_and_shelter(void **state)
     assert_int_equal(open, 1);
     assert_int_equal(cancelled, 1);
     /* the model bounds shelter_days at 10 */
-    rset_uint(&r, SK_F_SHELTER_DAYS, 11);
+    cf_set_uint(&r, SK_F_SHELTER_DAYS, 11, 1);
     assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
     assert_string_equal(e.msg, "shelter_days: must be between 1 and 10");
     sk_record_free(&r);
@@ -594,7 +547,7 @@ static void test_tasks_and_who_completes_them(void **state)
     sk_task_view tv[8];
     size_t n = 0;
     record_at(&r, SK_STATUS_ACCEPTED);
-    rset_str(&r, SK_F_ASSIGNED, "x"); /* replaced below with a proper array */
+    cf_set_str(&r, SK_F_ASSIGNED, "x", 1); /* replaced below with a proper array */
     uint8_t arr[] = {0x91, 0xa8, 'w', 'o', 'r', 'k', 'e', 'r', '-', '2'};
     assert_int_equal(sk_record_set(&r, SK_F_ASSIGNED, arr, sizeof(arr), 1, 1), 0);
     sk_cw_op op = op_of(SK_CW_TASK_ADD);
@@ -736,7 +689,7 @@ static void test_minor_from_age_or_dob(void **state)
     record_at(&r, SK_STATUS_NEW);
     sk_record_unset(&r, SK_F_AGE);
     sk_record_unset(&r, SK_F_MINOR);
-    rset_str(&r, SK_F_DOB, "2010-05-01"); /* 16 at capture */
+    cf_set_str(&r, SK_F_DOB, "2010-05-01", 1); /* 16 at capture */
     assert_int_equal(sk_case_validate(&r, &e), 0);
     assert_int_equal(sk_case_is_minor(&r), 0); /* not yet derived */
     assert_int_equal(sk_case_derive_minor(&r, NOW, 1, 1), 1);
@@ -744,23 +697,23 @@ static void test_minor_from_age_or_dob(void **state)
     assert_int_equal(b, 1);
     assert_int_equal(sk_case_derive_minor(&r, NOW, 1, 1), 0); /* already agrees */
     /* a contradiction is refused */
-    rset_bool(&r, SK_F_MINOR, 0);
+    cf_set_bool(&r, SK_F_MINOR, 0, 1);
     assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
     assert_string_equal(e.msg, "minor: does not agree with dob");
-    rset_bool(&r, SK_F_MINOR, 1);
-    rset_uint(&r, SK_F_AGE, 30);
+    cf_set_bool(&r, SK_F_MINOR, 1, 1);
+    cf_set_uint(&r, SK_F_AGE, 30, 1);
     assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
     assert_string_equal(e.msg, "age: does not agree with dob");
-    rset_uint(&r, SK_F_AGE, 16);
+    cf_set_uint(&r, SK_F_AGE, 16, 1);
     assert_int_equal(sk_case_validate(&r, &e), 0);
-    rset_uint(&r, SK_F_AGE_BAND, SK_AGE_18_29);
+    cf_set_uint(&r, SK_F_AGE_BAND, SK_AGE_18_29, 1);
     assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
     assert_string_equal(e.msg, "age_band: does not agree with age");
     sk_record_unset(&r, SK_F_AGE_BAND);
-    rset_str(&r, SK_F_DOB, "2010-02-30");
+    cf_set_str(&r, SK_F_DOB, "2010-02-30", 1);
     assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
     assert_string_equal(e.msg, "dob: must be a date like 1990-04-23");
-    rset_str(&r, SK_F_DOB, "2027-01-01");
+    cf_set_str(&r, SK_F_DOB, "2027-01-01", 1);
     assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
     assert_string_equal(e.msg, "dob: must be a date before the capture");
     sk_record_free(&r);
@@ -768,11 +721,11 @@ static void test_minor_from_age_or_dob(void **state)
     /* from age: derived both ways */
     record_at(&r, SK_STATUS_NEW);
     sk_record_unset(&r, SK_F_MINOR);
-    rset_uint(&r, SK_F_AGE, 15);
+    cf_set_uint(&r, SK_F_AGE, 15, 1);
     assert_int_equal(sk_case_derive_minor(&r, NOW, 1, 1), 1);
     assert_int_equal(sk_case_get_bool(&r, SK_F_MINOR, &b), 0);
     assert_int_equal(b, 1);
-    rset_uint(&r, SK_F_AGE, 40);
+    cf_set_uint(&r, SK_F_AGE, 40, 1);
     assert_int_equal(sk_case_derive_minor(&r, NOW, 1, 1), 1);
     assert_int_equal(sk_case_get_bool(&r, SK_F_MINOR, &b), 0);
     assert_int_equal(b, 0);
@@ -784,9 +737,9 @@ static void test_minor_identity_for_assigned_counsellor_only(void **state)
     (void)state;
     sk_record r, v;
     record_at(&r, SK_STATUS_ACCEPTED);
-    rset_uint(&r, SK_F_AGE, 15);
-    rset_bool(&r, SK_F_MINOR, 1);
-    rset_str(&r, SK_F_OWNER, "counsellor-a");
+    cf_set_uint(&r, SK_F_AGE, 15, 1);
+    cf_set_bool(&r, SK_F_MINOR, 1, 1);
+    cf_set_str(&r, SK_F_OWNER, "counsellor-a", 1);
     /* the assigned counsellor */
     assert_int_equal(sk_case_may_see_identifying_rec(&k_staff_a, &r), 1);
     assert_int_equal(sk_record_copy(&v, &r), 0);
@@ -807,8 +760,8 @@ static void test_minor_identity_for_assigned_counsellor_only(void **state)
     /* the administrator */
     assert_int_equal(sk_case_may_see_identifying_rec(&k_admin, &r), 1);
     /* an adult's case is never redacted */
-    rset_uint(&r, SK_F_AGE, 30);
-    rset_bool(&r, SK_F_MINOR, 0);
+    cf_set_uint(&r, SK_F_AGE, 30, 1);
+    cf_set_bool(&r, SK_F_MINOR, 0, 1);
     assert_int_equal(sk_record_copy(&v, &r), 0);
     sk_case_redact(&k_staff_b, &v);
     assert_non_null(sk_record_field(&v, SK_F_NAME));
@@ -868,9 +821,9 @@ static void test_urgent_waiting_rule(void **state)
     assert_int_equal(sk_cw_urgent_waiting(&r, &cfg, NOW - DAY + 119 * 60000ull), 0);
     assert_int_equal(sk_cw_urgent_waiting(&r, &cfg, NOW - DAY + 120 * 60000ull), 1);
     /* routine referrals wait without a task */
-    rset_uint(&r, SK_F_URGENCY, SK_URGENCY_ROUTINE);
+    cf_set_uint(&r, SK_F_URGENCY, SK_URGENCY_ROUTINE, 1);
     assert_int_equal(sk_cw_urgent_waiting(&r, &cfg, NOW), 0);
-    rset_uint(&r, SK_F_URGENCY, SK_URGENCY_IMMEDIATE);
+    cf_set_uint(&r, SK_F_URGENCY, SK_URGENCY_IMMEDIATE, 1);
     assert_int_equal(sk_cw_urgent_waiting(&r, &cfg, NOW), 1);
     /* once the task exists the rule is quiet */
     sk_case_error e;
