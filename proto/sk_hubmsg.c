@@ -70,21 +70,20 @@ static int check_past(sk_mp *m)
     return sk_hub_past_next(m, &v);
 }
 
-int sk_hub_items_next(sk_mp *m, sk_hub_item *it)
+static int item_elems(sk_mp *m, void *out)
 {
-    uint32_t n;
-    int rc;
-    memset(it, 0, sizeof(*it));
-    if ((rc = sk_mp_read_tuple(m, 2, &n)))
-        return rc;
-    if ((rc = sk_mp_read_bin(m, &it->rec, &it->rec_len)))
+    sk_hub_item *it = out;
+    int rc = sk_mp_read_bin(m, &it->rec, &it->rec_len);
+    if (rc)
         return rc;
     if (it->rec_len == 0 || it->rec_len > SK_HUB_MAX_REC)
         return -SK_E_TOO_LONG;
-    if ((rc = sk_mp_read_items(m, SK_HUB_MAX_PAST, check_past, &it->npast, &it->past,
-                               &it->past_len)))
-        return rc;
-    return sk_mp_skip_rest(m, n, 2);
+    return sk_mp_read_items(m, SK_HUB_MAX_PAST, check_past, &it->npast, &it->past, &it->past_len);
+}
+
+int sk_hub_items_next(sk_mp *m, sk_hub_item *it)
+{
+    return sk_replmsg_tuple(m, 2, item_elems, it, sizeof(*it));
 }
 
 void sk_hub_past_begin(sk_mp *m, const sk_hub_item *it)
@@ -92,17 +91,19 @@ void sk_hub_past_begin(sk_mp *m, const sk_hub_item *it)
     sk_mp_init(m, it->past, it->past_len);
 }
 
+static int past_elems(sk_mp *m, void *out)
+{
+    sk_hub_past *v = out;
+    int rc;
+    if ((rc = sk_replmsg_u32max(m, UINT32_MAX, &v->key)) || (rc = sk_mp_read_uint(m, &v->ver)) ||
+        (rc = sk_mp_read_uint(m, &v->hlc)))
+        return rc;
+    return sk_mp_read_uint(m, &v->code);
+}
+
 int sk_hub_past_next(sk_mp *m, sk_hub_past *v)
 {
-    uint32_t n;
-    int rc;
-    memset(v, 0, sizeof(*v));
-    if ((rc = sk_mp_read_tuple(m, 4, &n)))
-        return rc;
-    if ((rc = sk_replmsg_u32max(m, UINT32_MAX, &v->key)) || (rc = sk_mp_read_uint(m, &v->ver)) ||
-        (rc = sk_mp_read_uint(m, &v->hlc)) || (rc = sk_mp_read_uint(m, &v->code)))
-        return rc;
-    return sk_mp_skip_rest(m, n, 4);
+    return sk_replmsg_tuple(m, 4, past_elems, v, sizeof(*v));
 }
 
 static int check_item(sk_mp *m)
@@ -128,13 +129,10 @@ static int push_field(sk_mp *m, uint64_t key, void *out)
 
 int sk_hub_push_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_hub_push *p)
 {
-    sk_mp m;
-    uint32_t n;
-    int rc = sk_replmsg_envelope(body, len, SK_MSG_HUB_PUSH, &k_hub_lim, rid, &m, &n);
-    memset(p, 0, sizeof(*p));
-    if (rc ||
-        (rc = sk_replmsg_fields(&m, n, SK_REPLMSG_KEY(1) | SK_REPLMSG_KEY(2) | SK_REPLMSG_KEY(4),
-                                push_field, p)))
+    int rc = sk_replmsg_decode(body, len, SK_MSG_HUB_PUSH, &k_hub_lim, rid,
+                               SK_REPLMSG_KEY(1) | SK_REPLMSG_KEY(2) | SK_REPLMSG_KEY(4),
+                               push_field, p, sizeof(*p));
+    if (rc)
         return rc;
     return p->upto < p->after ? -SK_E_BAD_VALUE : 0;
 }
@@ -152,11 +150,6 @@ static int ack_field(sk_mp *m, uint64_t key, void *out)
 
 int sk_hub_ack_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_hub_ack *a)
 {
-    sk_mp m;
-    uint32_t n;
-    int rc = sk_replmsg_envelope(body, len, SK_MSG_HUB_ACK, &k_hub_lim, rid, &m, &n);
-    memset(a, 0, sizeof(*a));
-    if (rc)
-        return rc;
-    return sk_replmsg_fields(&m, n, SK_REPLMSG_KEY(1), ack_field, a);
+    return sk_replmsg_decode(body, len, SK_MSG_HUB_ACK, &k_hub_lim, rid, SK_REPLMSG_KEY(1),
+                             ack_field, a, sizeof(*a));
 }

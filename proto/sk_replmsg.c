@@ -104,8 +104,10 @@ int sk_repl_data_encode(sk_buf *out, uint32_t rid, const sk_repl_data *d)
     return sk_replmsg_frame_end(out, start, len0);
 }
 
-int sk_replmsg_envelope(const uint8_t *body, size_t len, uint32_t type, const sk_mp_limits *lim,
-                        uint32_t *rid, sk_mp *m, uint32_t *npairs)
+/* Check the whole body against lim, read type and rid, and leave m at the body map's pair
+ * count. */
+static int envelope(const uint8_t *body, size_t len, uint32_t type, const sk_mp_limits *lim,
+                    uint32_t *rid, sk_mp *m, uint32_t *npairs)
 {
     uint32_t n;
     uint64_t t, r;
@@ -127,12 +129,6 @@ int sk_replmsg_envelope(const uint8_t *body, size_t len, uint32_t type, const sk
 
 /* A stored value may be longer than a field (a record with its history is one value). */
 static const sk_mp_limits k_repl_lim = {16, 64 * 1024, SK_REPL_MAX_VAL, SK_REPL_MAX_OPS * 6};
-
-static int envelope(const uint8_t *body, size_t len, uint32_t type, uint32_t *rid, sk_mp *m,
-                    uint32_t *npairs)
-{
-    return sk_replmsg_envelope(body, len, type, &k_repl_lim, rid, m, npairs);
-}
 
 int sk_replmsg_u32max(sk_mp *m, uint64_t max, uint32_t *out)
 {
@@ -168,6 +164,32 @@ int sk_replmsg_fields(sk_mp *m, uint32_t npairs, uint64_t required, sk_replmsg_f
     return (seen & required) == required ? 0 : -SK_E_MISSING_FIELD;
 }
 
+int sk_replmsg_decode(const uint8_t *body, size_t len, uint32_t type, const sk_mp_limits *lim,
+                      uint32_t *rid, uint64_t required, sk_replmsg_field_fn field, void *out,
+                      size_t out_size)
+{
+    sk_mp m;
+    uint32_t n;
+    memset(out, 0, out_size);
+    int rc = envelope(body, len, type, lim, rid, &m, &n);
+    if (rc)
+        return rc;
+    return sk_replmsg_fields(&m, n, required, field, out);
+}
+
+int sk_replmsg_tuple(sk_mp *m, uint32_t known, sk_replmsg_elems_fn elems, void *out,
+                     size_t out_size)
+{
+    uint32_t n;
+    memset(out, 0, out_size);
+    int rc = sk_mp_read_tuple(m, known, &n);
+    if (rc == 0)
+        rc = elems(m, out);
+    if (rc)
+        return rc;
+    return sk_mp_skip_rest(m, n, known);
+}
+
 /* A snapshot key: bin of at most SK_REPL_MAX_KEY bytes. */
 static int rd_snap_key(sk_mp *m, const uint8_t **key, uint32_t *klen)
 {
@@ -194,13 +216,8 @@ static int pull_field(sk_mp *m, uint64_t key, void *out)
 
 int sk_repl_pull_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_repl_pull *p)
 {
-    sk_mp m;
-    uint32_t n;
-    int rc = envelope(body, len, SK_MSG_REPL_PULL, rid, &m, &n);
-    memset(p, 0, sizeof(*p));
-    if (rc)
-        return rc;
-    return sk_replmsg_fields(&m, n, SK_REPLMSG_KEY(1) | SK_REPLMSG_KEY(2), pull_field, p);
+    return sk_replmsg_decode(body, len, SK_MSG_REPL_PULL, &k_repl_lim, rid,
+                             SK_REPLMSG_KEY(1) | SK_REPLMSG_KEY(2), pull_field, p, sizeof(*p));
 }
 
 static int check_op(sk_mp *m)
@@ -228,14 +245,9 @@ static int data_field(sk_mp *m, uint64_t key, void *out)
 
 int sk_repl_data_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_repl_data *d)
 {
-    sk_mp m;
-    uint32_t n;
-    int rc = envelope(body, len, SK_MSG_REPL_DATA, rid, &m, &n);
-    memset(d, 0, sizeof(*d));
-    if (rc)
-        return rc;
-    return sk_replmsg_fields(&m, n, SK_REPLMSG_KEY(1) | SK_REPLMSG_KEY(2) | SK_REPLMSG_KEY(3),
-                             data_field, d);
+    return sk_replmsg_decode(body, len, SK_MSG_REPL_DATA, &k_repl_lim, rid,
+                             SK_REPLMSG_KEY(1) | SK_REPLMSG_KEY(2) | SK_REPLMSG_KEY(3), data_field,
+                             d, sizeof(*d));
 }
 
 void sk_repl_ops_begin(sk_mp *m, const sk_repl_data *d)
@@ -243,13 +255,10 @@ void sk_repl_ops_begin(sk_mp *m, const sk_repl_data *d)
     sk_mp_init(m, d->ops, d->ops_len);
 }
 
-int sk_repl_ops_next(sk_mp *m, sk_replop *op)
+static int op_elems(sk_mp *m, void *out)
 {
-    uint32_t n;
+    sk_replop *op = out;
     int rc;
-    memset(op, 0, sizeof(*op));
-    if ((rc = sk_mp_read_tuple(m, 6, &n)))
-        return rc;
     if ((rc = sk_mp_read_uint(m, &op->seq)) || (rc = rd_u32max(m, UINT32_MAX, &op->idx)) ||
         (rc = rd_u32max(m, 3, &op->kind)) || (rc = rd_u32max(m, 255, &op->db)) ||
         (rc = sk_mp_read_bin(m, &op->key, &op->klen)))
@@ -267,5 +276,10 @@ int sk_repl_ops_next(sk_mp *m, sk_replop *op)
         if (op->vlen > SK_REPL_MAX_VAL)
             return -SK_E_TOO_LONG;
     }
-    return sk_mp_skip_rest(m, n, 6);
+    return 0;
+}
+
+int sk_repl_ops_next(sk_mp *m, sk_replop *op)
+{
+    return sk_replmsg_tuple(m, 6, op_elems, op, sizeof(*op));
 }

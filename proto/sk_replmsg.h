@@ -73,24 +73,33 @@ int sk_repl_ops_next(sk_mp *m, sk_replop *op);
 /* Shared with the other codecs of messages sk_msg_decode leaves alone (sk_hubmsg.h). A frame:
  * begin writes a placeholder header and the envelope's type and rid, and sets pk up to pack the
  * body map after them (0 or -SK_E_NOMEM); end fills the header in once the body's length is
- * known (or drops what was appended since len0 on failure). The envelope checks the whole body
- * against lim, reads type and rid (filled whenever read), and leaves m at the body map's pair
- * count: -SK_E_UNKNOWN_TYPE for another type. u32max reads a uint no greater than max. */
+ * known (or drops what was appended since len0 on failure). u32max reads a uint no greater than
+ * max. */
 int sk_replmsg_frame_begin(sk_buf *out, msgpack_packer *pk, uint32_t type, uint32_t rid,
                            size_t *start);
 int sk_replmsg_frame_end(sk_buf *out, size_t start, size_t len0);
-int sk_replmsg_envelope(const uint8_t *body, size_t len, uint32_t type, const sk_mp_limits *lim,
-                        uint32_t *rid, sk_mp *m, uint32_t *npairs);
 int sk_replmsg_u32max(sk_mp *m, uint64_t max, uint32_t *out);
 
-/* The body map's npairs keyed fields, after sk_replmsg_envelope: field reads the value of a key
- * it knows into out and returns 0, returns SK_REPLMSG_UNKNOWN for a key it does not know (the
- * value is skipped), or a negative code. Then -SK_E_MISSING_FIELD unless every key whose bit
- * (1 << key) is in required was read. A value cut short is -SK_E_BAD_FRAME. */
+/* The npairs keyed fields of a body map: field reads the value of a key it knows into out and
+ * returns 0, returns SK_REPLMSG_UNKNOWN for a key it does not know (the value is skipped), or a
+ * negative code. Then -SK_E_MISSING_FIELD unless every key whose bit (1 << key) is in required
+ * was read. A value cut short is -SK_E_BAD_FRAME. */
 #define SK_REPLMSG_UNKNOWN 1
 #define SK_REPLMSG_KEY(k) (1ull << (k))
 typedef int (*sk_replmsg_field_fn)(sk_mp *m, uint64_t key, void *out);
 int sk_replmsg_fields(sk_mp *m, uint32_t npairs, uint64_t required, sk_replmsg_field_fn field,
                       void *out);
+/* A whole frame body of the given type: zeroes out (out_size bytes), checks the body against
+ * lim, reads the envelope's type and rid (*rid filled whenever read; -SK_E_UNKNOWN_TYPE for
+ * another type), then the body map's fields as sk_replmsg_fields does. */
+int sk_replmsg_decode(const uint8_t *body, size_t len, uint32_t type, const sk_mp_limits *lim,
+                      uint32_t *rid, uint64_t required, sk_replmsg_field_fn field, void *out,
+                      size_t out_size);
+/* One tuple of at least known elements, as the items of these messages are (a newer peer may
+ * add elements; they are skipped): out (out_size bytes) is zeroed, then elems reads the known
+ * elements into it. 0 or the first error. */
+typedef int (*sk_replmsg_elems_fn)(sk_mp *m, void *out);
+int sk_replmsg_tuple(sk_mp *m, uint32_t known, sk_replmsg_elems_fn elems, void *out,
+                     size_t out_size);
 
 #endif

@@ -230,11 +230,9 @@ static int req_field(sk_mp *m, uint64_t key, void *out)
 
 int sk_xfer_req_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_xfer_req *r)
 {
-    sk_mp m;
-    uint32_t n;
-    int rc = sk_replmsg_envelope(body, len, SK_MSG_HUB_XFER, &k_xfer_lim, rid, &m, &n);
-    memset(r, 0, sizeof(*r));
-    if (rc || (rc = sk_replmsg_fields(&m, n, 0, req_field, r)))
+    int rc = sk_replmsg_decode(body, len, SK_MSG_HUB_XFER, &k_xfer_lim, rid, 0, req_field, r,
+                               sizeof(*r));
+    if (rc)
         return rc;
     if (r->op == 0)
         return -SK_E_MISSING_FIELD;
@@ -275,14 +273,12 @@ void sk_xfer_items_begin(sk_mp *m, const sk_xfer_of *o)
     sk_mp_init(m, o->items, o->items_len);
 }
 
-int sk_xfer_items_next(sk_mp *m, sk_xfer_item *it)
+static int item_elems(sk_mp *m, void *out)
 {
-    uint32_t n, klen;
+    sk_xfer_item *it = out;
+    uint32_t klen;
     const uint8_t *k;
     int rc;
-    memset(it, 0, sizeof(*it));
-    if ((rc = sk_mp_read_tuple(m, 6, &n)))
-        return rc;
     if ((rc = sk_mp_read_bin_exact(m, it->id, SK_XFER_ID_LEN)) || (rc = read_centre(m, it->from)) ||
         (rc = read_centre(m, it->to)) ||
         (rc = sk_replmsg_u32max(m, SK_XFER_STATE_MAX, &it->state)) ||
@@ -295,7 +291,12 @@ int sk_xfer_items_next(sk_mp *m, sk_xfer_item *it)
         memcpy(it->key, k, SK_XFER_KEY_LEN);
         it->has_key = 1;
     }
-    return sk_mp_skip_rest(m, n, 6);
+    return 0;
+}
+
+int sk_xfer_items_next(sk_mp *m, sk_xfer_item *it)
+{
+    return sk_replmsg_tuple(m, 6, item_elems, it, sizeof(*it));
 }
 
 static int check_item(sk_mp *m)
@@ -314,13 +315,8 @@ static int of_field(sk_mp *m, uint64_t key, void *out)
 
 int sk_xfer_of_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_xfer_of *o)
 {
-    sk_mp m;
-    uint32_t n;
-    int rc = sk_replmsg_envelope(body, len, SK_MSG_HUB_XFER_OF, &k_xfer_lim, rid, &m, &n);
-    memset(o, 0, sizeof(*o));
-    if (rc)
-        return rc;
-    return sk_replmsg_fields(&m, n, SK_REPLMSG_KEY(1), of_field, o);
+    return sk_replmsg_decode(body, len, SK_MSG_HUB_XFER_OF, &k_xfer_lim, rid, SK_REPLMSG_KEY(1),
+                             of_field, o, sizeof(*o));
 }
 
 /* ---- sealing --------------------------------------------------------------------------------- */
@@ -530,19 +526,21 @@ void sk_xfer_past_begin(sk_mp *m, const sk_xfer_payload *pl)
     sk_mp_init(m, pl->past, pl->past_len);
 }
 
-int sk_xfer_past_next(sk_mp *m, sk_xfer_past *v)
+static int past_elems(sk_mp *m, void *out)
 {
-    uint32_t n;
+    sk_xfer_past *v = out;
     int rc;
-    memset(v, 0, sizeof(*v));
-    if ((rc = sk_mp_read_tuple(m, 4, &n)))
-        return rc;
     if ((rc = sk_replmsg_u32max(m, UINT32_MAX, &v->key)) || (rc = sk_mp_read_uint(m, &v->hlc)) ||
         (rc = sk_mp_read_uint(m, &v->ver)) || (rc = sk_mp_read_bin(m, &v->val, &v->len)))
         return rc;
     if (v->key == 0 || (v->len && sk_mp_check(v->val, v->len, &sk_mp_default_limits)))
         return -SK_E_BAD_VALUE;
-    return sk_mp_skip_rest(m, n, 4);
+    return 0;
+}
+
+int sk_xfer_past_next(sk_mp *m, sk_xfer_past *v)
+{
+    return sk_replmsg_tuple(m, 4, past_elems, v, sizeof(*v));
 }
 
 static int read_text(sk_mp *m, char *out, size_t cap)
