@@ -47,6 +47,7 @@
 #include "sk_frame.h"
 #include "sk_msg.h"
 #include "sk_zstd.h"
+#include "fuzz_wire.h"
 #include "sk_client.h" /* the handle's store and fields (restore), the virtual clock */
 
 #include <arpa/inet.h>
@@ -207,8 +208,9 @@ static void mirror(fake *f, const uint8_t *b, size_t n)
     }
 }
 
-static int put(fake *f, const uint8_t *b, size_t n)
+static int put(void *ctx, const uint8_t *b, size_t n)
 {
+    fake *f = ctx;
     mirror(f, b, n);
     while (n > 0) {
         ssize_t w = send(f->fd, b, n, MSG_NOSIGNAL);
@@ -224,11 +226,7 @@ static int put(fake *f, const uint8_t *b, size_t n)
 
 static int put_msg(fake *f, const sk_msg *m)
 {
-    sk_buf b = SK_BUF_INIT;
-    int rc = sk_msg_encode(&b, m);
-    if (rc == 0)
-        rc = put(f, b.data, b.len);
-    sk_buf_free(&b);
+    int rc = fz_send_msg(m, put, f);
     return rc == -SK_E_NOMEM ? -1 : 0; /* an unencodable choice just sends nothing */
 }
 
@@ -570,14 +568,10 @@ static void serve(fake *f)
             break; /* the client closed */
         size_t off = 0;
         while (off < (size_t)n && !done) {
-            size_t used = 0;
             const uint8_t *fr;
             uint32_t flen;
-            int rc = sk_frame_feed(&f->rd, buf + off, (size_t)n - off, &used, &fr, &flen);
-            if (rc < 0)
-                die("the client sent a stream that is not framed");
-            off += used;
-            if (rc == 1) {
+            if (fz_next_frame(&f->rd, buf, (size_t)n, &off, &fr, &flen, die,
+                              "the client sent a stream that is not framed")) {
                 sk_msg req;
                 uint8_t *plain = NULL;
                 size_t plen = 0;

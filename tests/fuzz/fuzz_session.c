@@ -35,6 +35,7 @@
 #include "sk_msg.h"
 #include "sk_server.h"
 #include "sk_store.h"
+#include "fuzz_wire.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -272,14 +273,10 @@ static int peer_read(peer *p, int want_msg)
         size_t off = 0;
         int got = 0;
         while (off < (size_t)n) {
-            size_t used = 0;
             const uint8_t *f;
             uint32_t flen;
-            int rc = sk_frame_feed(&p->rd, buf + off, (size_t)n - off, &used, &f, &flen);
-            if (rc < 0)
-                die("the server's byte stream is not framed");
-            off += used;
-            if (rc == 1) {
+            if (fz_next_frame(&p->rd, buf, (size_t)n, &off, &f, &flen, die,
+                              "the server's byte stream is not framed")) {
                 if (want_msg && !got) {
                     if (p->have_last)
                         sk_msg_free(&p->last);
@@ -325,8 +322,9 @@ static void peer_free(peer *p)
 }
 
 /* Send all n bytes, turning the loop and draining the answers while the socket is full. */
-static int peer_send(peer *p, const uint8_t *b, size_t n)
+static int peer_send(void *ctx, const uint8_t *b, size_t n)
 {
+    peer *p = ctx;
     unsigned spins = 0;
     while (n > 0) {
         ssize_t w = send(p->fd, b, n, MSG_NOSIGNAL);
@@ -347,12 +345,7 @@ static int peer_send(peer *p, const uint8_t *b, size_t n)
 
 static int peer_send_msg(peer *p, const sk_msg *m)
 {
-    sk_buf b = SK_BUF_INIT;
-    int rc = sk_msg_encode(&b, m);
-    if (rc == 0)
-        rc = peer_send(p, b.data, b.len);
-    sk_buf_free(&b);
-    return rc;
+    return fz_send_msg(m, peer_send, p);
 }
 
 /* Wait (bounded) for the next message; 0 with p->last set, or -1. */
