@@ -656,22 +656,10 @@ static int save_locked(sakhi_client *c, const sk_id *id, int is_new, const sk_ch
     if (!commit)
         goto out;
 
-    if ((rc = sk_outbox_put(c, txn, &ch)))
+    if ((rc = sk_outbox_put(c, txn, &ch)) || (rc = sk_rstate_pending_add(&rs, ch.op)))
         goto out;
-    uint64_t *p = sk_areallocarray(rs.alloc, rs.pending, (size_t)rs.npending + 1, sizeof(uint64_t));
-    if (!p) {
-        rc = SAKHI_ENOMEM;
-        goto out;
-    }
-    rs.pending = p;
-    rs.pending[rs.npending++] = ch.op;
-    if (rs.has_rejected) {
-        sk_change_free(&rs.rejected);
-        sk_change_init_alloc(&rs.rejected, &c->alloc);
-        rs.has_rejected = 0;
-        rs.rej_code = rs.rej_field = 0;
-        rs.rej_msg[0] = '\0';
-    }
+    if (rs.has_rejected)
+        sk_rstate_clear_rejected(&rs);
     if ((rc = sk_lstore_rebuild(c, txn, &rs, NULL)) || (rc = sk_lstore_rstate_put(c, txn, &rs)))
         goto out;
     c->next_op++;
@@ -889,22 +877,14 @@ int sakhi_discard_change(sakhi_client *c, const char *idtext)
         rc = sk_client_fail(c, SAKHI_ESTATE, NULL, "the record has no rejected change");
         goto out;
     }
-    sk_change_free(&rs.rejected);
-    sk_change_init_alloc(&rs.rejected, &c->alloc);
-    rs.has_rejected = 0;
-    rs.rej_code = rs.rej_field = 0;
-    rs.rej_msg[0] = '\0';
+    sk_rstate_clear_rejected(&rs);
     if (rs.base.version == 0 && rs.acked_ver == 0 && rs.npending == 0)
         rc = sk_lstore_rstate_del(c, txn, &id);
     else if (!(rc = sk_lstore_rebuild(c, txn, &rs, NULL)))
         rc = sk_lstore_rstate_put(c, txn, &rs);
-    if (rc)
-        goto out;
-    rc = sk_lstore_commit(c, txn);
-    txn = NULL;
 out:
     if (txn)
-        sk_lstore_abort(c, txn);
+        rc = sk_lstore_end(c, txn, rc);
     pthread_mutex_unlock(&c->mu);
     sk_rstate_free(&rs);
     return rc;

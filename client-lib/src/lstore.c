@@ -154,6 +154,15 @@ int sk_lstore_commit(sakhi_client *c, MDB_txn *txn)
     return 0;
 }
 
+int sk_lstore_end(sakhi_client *c, MDB_txn *txn, int rc)
+{
+    if (rc) {
+        sk_lstore_abort(c, txn);
+        return rc;
+    }
+    return sk_lstore_commit(c, txn);
+}
+
 static int put(sakhi_client *c, MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, const void *v,
                size_t vn)
 {
@@ -1039,6 +1048,31 @@ void sk_rstate_init(sk_rstate *rs, const sk_allocator *a)
     sk_record_init_alloc(&rs->base, a);
     sk_record_init_alloc(&rs->view, a);
     sk_change_init_alloc(&rs->rejected, a);
+}
+
+int sk_rstate_pending_add(sk_rstate *rs, uint64_t op)
+{
+    uint64_t *p =
+        sk_areallocarray(rs->alloc, rs->pending, (size_t)rs->npending + 1, sizeof(uint64_t));
+    if (!p)
+        return SAKHI_ENOMEM;
+    rs->pending = p;
+    uint32_t at = rs->npending;
+    while (at > 0 && rs->pending[at - 1] > op)
+        at--;
+    memmove(&rs->pending[at + 1], &rs->pending[at], (rs->npending - at) * sizeof(uint64_t));
+    rs->pending[at] = op;
+    rs->npending++;
+    return 0;
+}
+
+void sk_rstate_clear_rejected(sk_rstate *rs)
+{
+    sk_change_free(&rs->rejected);
+    sk_change_init_alloc(&rs->rejected, rs->alloc);
+    rs->has_rejected = 0;
+    rs->rej_code = rs->rej_field = 0;
+    rs->rej_msg[0] = '\0';
 }
 
 void sk_rstate_free(sk_rstate *rs)

@@ -236,6 +236,10 @@ typedef struct sk_rstate {
 /* rs allocates from a (the handle's &c->alloc) until sk_rstate_free. */
 void sk_rstate_init(sk_rstate *rs, const sk_allocator *a);
 void sk_rstate_free(sk_rstate *rs);
+/* Add outbox op to rs's pending ops, keeping them ascending. 0 or SAKHI_ENOMEM. */
+int sk_rstate_pending_add(sk_rstate *rs, uint64_t op);
+/* Forget rs's rejected change (the worker fixed or discarded it). */
+void sk_rstate_clear_rejected(sk_rstate *rs);
 
 /* Open/create the store (path exists as a directory). Fills c->env, dbis, dek, identity.
  * kdf: the cost of a new store (or of a legacy one being rewrapped) and the key provider. */
@@ -253,6 +257,9 @@ void sk_lstore_abort(sakhi_client *c, MDB_txn *txn);
  * synced first when it made new key slots (one sync), then LMDB commits (one sync), then the
  * slots of records erased in it are overwritten with zeros (see lstore.c). */
 int sk_lstore_commit(sakhi_client *c, MDB_txn *txn);
+/* End write transaction txn as a function's work in it went: commit it when rc is 0 (and
+ * return the commit's outcome), else abort it and return rc. */
+int sk_lstore_end(sakhi_client *c, MDB_txn *txn, int rc);
 /* The key of record id's slot (the slot from its stored state, or one made earlier in this
  * write transaction); with create, a new slot when it has none. 0, SAKHI_ENOTFOUND (no slot and
  * !create), SAKHI_EFORMAT (the slot was shredded or belongs to another record), SAKHI_EIO. */

@@ -501,21 +501,8 @@ static int requeue_cb(sk_change *ch, uint64_t version, void *payload)
         goto out;
     if (ch->base > q->since)
         ch->base = 0;
-    if ((rc = sk_outbox_put(c, q->txn, ch)))
-        goto out;
-    uint64_t *p = sk_areallocarray(rs.alloc, rs.pending, (size_t)rs.npending + 1, sizeof(uint64_t));
-    if (!p) {
-        rc = SAKHI_ENOMEM;
-        goto out;
-    }
-    rs.pending = p;
-    uint32_t at = rs.npending;
-    while (at > 0 && rs.pending[at - 1] > ch->op)
-        at--;
-    memmove(&rs.pending[at + 1], &rs.pending[at], (rs.npending - at) * sizeof(uint64_t));
-    rs.pending[at] = ch->op;
-    rs.npending++;
-    if ((rc = sk_lstore_rebuild(c, q->txn, &rs, NULL)) ||
+    if ((rc = sk_outbox_put(c, q->txn, ch)) || (rc = sk_rstate_pending_add(&rs, ch->op)) ||
+        (rc = sk_lstore_rebuild(c, q->txn, &rs, NULL)) ||
         (rc = sk_lstore_rstate_put(c, q->txn, &rs)) || (rc = requeue_item(q->s, q->txn, ch)))
         goto out;
     q->n++;
@@ -1159,13 +1146,9 @@ static int apply_acks(sess *s, const sk_msg *m)
             goto out;
         sk_client_log(c, SAKHI_LOG_INFO, "event=given_back");
     }
-    if (rc)
-        goto out;
-    rc = sk_lstore_commit(c, txn);
-    txn = NULL;
 out:
     if (txn)
-        sk_lstore_abort(c, txn);
+        rc = sk_lstore_end(c, txn, rc);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
