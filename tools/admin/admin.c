@@ -52,14 +52,29 @@ void sk_admin_jw_epoch(sk_jw *w, const char *key, uint64_t epoch)
     sk_jw_kcstr(w, key, hex);
 }
 
-int sk_admin_json_end(const sk_admin *a, sk_admin_json *j)
+sk_jw *sk_admin_json_list_begin(const sk_admin *a, sk_admin_json *j, const char *key)
+{
+    sk_jw *w = sk_admin_json_begin(j);
+    if (a->json) {
+        sk_jw_key(w, key);
+        sk_jw_arr_begin(w);
+    }
+    return w;
+}
+
+int sk_admin_json_line(sk_admin_json *j)
 {
     sk_jw_obj_end(&j->w);
     int oom = j->b.oom;
     if (!oom)
         printf("%.*s\n", (int)j->b.len, (const char *)j->b.data);
     sk_buf_free(&j->b);
-    return oom ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory") : 0;
+    return oom ? -SK_E_NOMEM : 0;
+}
+
+int sk_admin_json_end(const sk_admin *a, sk_admin_json *j)
+{
+    return sk_admin_json_line(j) ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory") : 0;
 }
 
 int sk_admin_print_change(const sk_admin *a, const char *idt, const char *event, uint64_t version,
@@ -284,6 +299,15 @@ int sk_admin_list_records(sk_admin *a, MDB_txn *txn, int (*row)(const sk_record 
     if (rc)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list %s: %s", what, sk_err_text(rc));
     return 0;
+}
+
+const char *sk_admin_field_name(uint32_t key, char buf[24])
+{
+    const sk_field_info *fi = sk_case_field_info(key);
+    if (fi)
+        return fi->name;
+    snprintf(buf, 24, "field.%u", (unsigned)key);
+    return buf;
 }
 
 const char *sk_admin_enum_text(sk_enum_id e, const sk_record *r, uint32_t key, char *buf,

@@ -85,9 +85,16 @@ typedef struct sk_admin_json {
     sk_jw w;
 } sk_admin_json;
 sk_jw *sk_admin_json_begin(sk_admin_json *j);
+/* A listing's --json output, one object holding an array under key: the object is always
+ * opened, the array only with --json; the caller adds rows to it, closes it and prints with
+ * sk_admin_json_end (or frees j->b when there is no JSON to print). */
+sk_jw *sk_admin_json_list_begin(const sk_admin *a, sk_admin_json *j, const char *key);
 /* An epoch as JSON: 16 hex digits, as the tools print it. */
 void sk_admin_jw_epoch(sk_jw *w, const char *key, uint64_t epoch);
 int sk_admin_json_end(const sk_admin *a, sk_admin_json *j);
+/* One row of a listing's --json output: closes the object sk_admin_json_begin opened and prints
+ * it on a line of its own. 0, or -SK_E_NOMEM with nothing printed. j->b is freed either way. */
+int sk_admin_json_line(sk_admin_json *j);
 
 /* What a command that changed case idt prints: with --json {id, version, merged, status,
  * case_no (null when none), outcome (when not NULL)}; else the case number alone after an
@@ -127,6 +134,8 @@ int sk_admin_list_records(sk_admin *a, MDB_txn *txn, int (*row)(const sk_record 
  * a code the enumeration lacks. */
 const char *sk_admin_enum_text(sk_enum_id e, const sk_record *r, uint32_t key, char *buf,
                                size_t cap);
+/* The name of case field key, else "field.KEY" in buf. */
+const char *sk_admin_field_name(uint32_t key, char buf[24]);
 /* The centre's zone, India Standard Time (UTC+05:30), and a day, in ms. */
 #define SK_ADMIN_IST_MS (330ull * 60 * 1000)
 #define SK_ADMIN_DAY_MS (24ull * 3600 * 1000)
@@ -204,6 +213,13 @@ int sk_admin_cmd_district(sk_admin *a, int argc, char **argv);
 int sk_admin_district_code(sk_admin *a, const char *name, uint32_t *code);
 /* The name of district code in the store's list (a->store open), else "unknown(CODE)" in buf. */
 const char *sk_admin_district_name(sk_admin *a, uint64_t code, char *buf, size_t cap);
+/* The district (name), status and urgency of case r as the listings show them: "-" when absent, the
+ * code as "unknown(CODE)" (in buf) when the list or enumeration lacks it. */
+typedef struct sk_admin_case_codes {
+    const char *district, *status, *urgency;
+    char buf[3][24];
+} sk_admin_case_codes;
+void sk_admin_case_codes_get(sk_admin *a, const sk_record *r, sk_admin_case_codes *out);
 
 int sk_admin_cmd_list(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_show(sk_admin *a, int argc, char **argv);

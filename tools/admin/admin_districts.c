@@ -2,7 +2,8 @@
  * admin_districts.c - `sakhi-admin district`: the districts the centre serves (storage/
  * sk_districts.h). The list is data the server sends to devices at every sync; a district's
  * prefix names its case numbers. A district is added or renamed, never removed or recoded:
- * records and case numbers keep naming it.
+ * records and case numbers keep naming it. It also gives the code columns of the case
+ * listings (district, status, urgency), the district's name being its part.
  */
 #include "admin.h"
 
@@ -109,6 +110,18 @@ const char *sk_admin_district_name(sk_admin *a, uint64_t code, char *buf, size_t
         return d->slug;
     snprintf(buf, cap, "unknown(%llu)", (unsigned long long)code);
     return buf;
+}
+
+void sk_admin_case_codes_get(sk_admin *a, const sk_record *r, sk_admin_case_codes *out)
+{
+    uint64_t dc;
+    out->district = sk_case_get_uint(r, SK_F_DISTRICT, &dc) != 0
+                        ? "-"
+                        : sk_admin_district_name(a, dc, out->buf[0], sizeof(out->buf[0]));
+    out->status =
+        sk_admin_enum_text(SK_ENUM_STATUS, r, SK_F_STATUS, out->buf[1], sizeof(out->buf[1]));
+    out->urgency =
+        sk_admin_enum_text(SK_ENUM_URGENCY, r, SK_F_URGENCY, out->buf[2], sizeof(out->buf[2]));
 }
 
 static int list(sk_admin *a)

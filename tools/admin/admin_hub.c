@@ -27,7 +27,7 @@ static const char k_hub_help[] =
 
 typedef struct hub_ctx {
     sk_admin *a;
-    sk_jw w;
+    sk_jw *w;
     size_t n;
 } hub_ctx;
 
@@ -37,13 +37,13 @@ static int centre_row(const sk_hub_centre *c, void *p)
     char last[32];
     sk_sample_format_time(c->last_ms, last);
     if (x->a->json) {
-        sk_jw_obj_begin(&x->w);
-        sk_jw_kcstr(&x->w, "centre", c->name);
-        sk_jw_kuint(&x->w, "upto", c->upto);
-        sk_jw_kuint(&x->w, "epoch", c->epoch);
-        sk_jw_kuint(&x->w, "cases", c->cases);
-        sk_jw_kcstr(&x->w, "last_push", last);
-        sk_jw_obj_end(&x->w);
+        sk_jw_obj_begin(x->w);
+        sk_jw_kcstr(x->w, "centre", c->name);
+        sk_jw_kuint(x->w, "upto", c->upto);
+        sk_jw_kuint(x->w, "epoch", c->epoch);
+        sk_jw_kuint(x->w, "cases", c->cases);
+        sk_jw_kcstr(x->w, "last_push", last);
+        sk_jw_obj_end(x->w);
     } else {
         if (x->n == 0)
             printf("%-24s %12s %10s %s\n", "CENTRE", "UPTO", "CASES", "LAST PUSH");
@@ -61,16 +61,10 @@ int sk_admin_cmd_hub(sk_admin *a, int argc, char **argv)
     MDB_txn *txn;
     if ((rc = sk_admin_open_read(a, &txn)))
         return rc;
-    sk_buf b = SK_BUF_INIT;
-    hub_ctx x = {a, {0}, 0};
-    sk_jw_init(&x.w, &b, 0);
+    sk_admin_json j;
+    hub_ctx x = {a, sk_admin_json_list_begin(a, &j, "centres"), 0};
     uint64_t upto = 0, device = 0, epoch = 0, last = 0;
     sk_store_epoch ep;
-    if (a->json) {
-        sk_jw_obj_begin(&x.w);
-        sk_jw_key(&x.w, "centres");
-        sk_jw_arr_begin(&x.w);
-    }
     rc = sk_hub_centres_txn(a->store, txn, centre_row, &x);
     if (rc == 0 && (rc = sk_store_local_u64_txn(a->store, txn, "hub_device", &device)) == 0 &&
         (rc = sk_store_local_u64_txn(a->store, txn, "hub_upto", &upto)) == 0 &&
@@ -79,26 +73,21 @@ int sk_admin_cmd_hub(sk_admin *a, int argc, char **argv)
         rc = sk_store_epoch_get_txn(a->store, txn, &ep);
     mdb_txn_abort(txn);
     if (rc) {
-        sk_buf_free(&b);
+        sk_buf_free(&j.b);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
     }
     if (epoch != ep.epoch)
         upto = 0; /* a new epoch since: everything is sent again */
     if (a->json) {
-        sk_jw_arr_end(&x.w);
-        sk_jw_key(&x.w, "feed");
-        sk_jw_obj_begin(&x.w);
-        sk_jw_kbool(&x.w, "enrolled", device != 0);
-        sk_jw_kuint(&x.w, "upto", upto);
-        sk_jw_kuint(&x.w, "last_seq", last);
-        sk_jw_kuint(&x.w, "behind", last > upto ? last - upto : 0);
-        sk_jw_obj_end(&x.w);
-        sk_jw_obj_end(&x.w);
-        if (b.oom) {
-            sk_buf_free(&b);
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
-        }
-        printf("%.*s\n", (int)b.len, (const char *)b.data);
+        sk_jw_arr_end(x.w);
+        sk_jw_key(x.w, "feed");
+        sk_jw_obj_begin(x.w);
+        sk_jw_kbool(x.w, "enrolled", device != 0);
+        sk_jw_kuint(x.w, "upto", upto);
+        sk_jw_kuint(x.w, "last_seq", last);
+        sk_jw_kuint(x.w, "behind", last > upto ? last - upto : 0);
+        sk_jw_obj_end(x.w);
+        return sk_admin_json_end(a, &j);
     } else {
         if (x.n == 0)
             printf("no centre has sent cases to this store\n");
@@ -109,6 +98,6 @@ int sk_admin_cmd_hub(sk_admin *a, int argc, char **argv)
         else
             printf("this store sends no cases to a hub\n");
     }
-    sk_buf_free(&b);
+    sk_buf_free(&j.b);
     return 0;
 }

@@ -90,8 +90,6 @@ static const char k_list_help[] =
 typedef struct list_ctx {
     sk_admin *a;
     uint32_t status;
-    sk_jw w;
-    sk_buf *b;
     size_t n;
 } list_ctx;
 
@@ -99,45 +97,39 @@ static int list_row(const sk_record *r, void *p)
 {
     list_ctx *c = p;
     uint64_t st = 0;
-    char idt[37], no[40] = "-", t[32], b1[24], b2[24], b3[24];
+    char idt[37], no[40] = "-", t[32];
     (void)sk_case_get_uint(r, SK_F_STATUS, &st);
     if (c->status && st != c->status)
         return 0;
     sk_id_to_str(&r->id, idt);
     (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
     sk_sample_format_time(sk_case_captured_ms(r), t);
-    uint64_t dc;
-    const char *district = sk_case_get_uint(r, SK_F_DISTRICT, &dc) != 0
-                               ? "-"
-                               : sk_admin_district_name(c->a, dc, b1, sizeof(b1));
-    const char *status = sk_admin_enum_text(SK_ENUM_STATUS, r, SK_F_STATUS, b2, sizeof(b2));
-    const char *urg = sk_admin_enum_text(SK_ENUM_URGENCY, r, SK_F_URGENCY, b3, sizeof(b3));
+    sk_admin_case_codes cc;
+    sk_admin_case_codes_get(c->a, r, &cc);
     int minor = sk_case_is_minor(r), review = (r->flags & SK_REC_REVIEW) != 0,
         gone = (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) != 0;
     if (c->a->json) {
-        sk_buf_reset(c->b);
-        sk_jw_init(&c->w, c->b, 0);
-        sk_jw_obj_begin(&c->w);
-        sk_jw_kcstr(&c->w, "id", idt);
-        sk_jw_kuint(&c->w, "version", r->version);
-        sk_jw_kcstr(&c->w, "case_no", strcmp(no, "-") ? no : NULL);
-        sk_jw_kcstr(&c->w, "district", district);
-        sk_jw_kcstr(&c->w, "status", status);
-        sk_jw_kcstr(&c->w, "urgency", urg);
-        sk_jw_kcstr(&c->w, "created_at", t);
-        sk_jw_kbool(&c->w, "minor", minor);
-        sk_jw_kbool(&c->w, "review", review);
-        sk_jw_kbool(&c->w, "deleted", gone);
-        sk_jw_obj_end(&c->w);
-        if (c->b->oom)
+        sk_admin_json j;
+        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw_kcstr(w, "id", idt);
+        sk_jw_kuint(w, "version", r->version);
+        sk_jw_kcstr(w, "case_no", strcmp(no, "-") ? no : NULL);
+        sk_jw_kcstr(w, "district", cc.district);
+        sk_jw_kcstr(w, "status", cc.status);
+        sk_jw_kcstr(w, "urgency", cc.urgency);
+        sk_jw_kcstr(w, "created_at", t);
+        sk_jw_kbool(w, "minor", minor);
+        sk_jw_kbool(w, "review", review);
+        sk_jw_kbool(w, "deleted", gone);
+        if (sk_admin_json_line(&j))
             return -SK_E_NOMEM;
-        printf("%.*s\n", (int)c->b->len, (const char *)c->b->data);
     } else {
         if (c->n == 0 && c->a->tty)
             printf("%-36s %-16s %-7s %-10s %-16s %-24s %s\n", "ID", "CASE", "DISTR.", "STATUS",
                    "URGENCY", "CAPTURED", "FLAGS");
-        printf("%-36s %-16s %-7s %-10s %-16s %-24s %s%s%s\n", idt, no, district, status, urg, t,
-               minor ? "minor " : "", review ? "review " : "", gone ? "deleted" : "");
+        printf("%-36s %-16s %-7s %-10s %-16s %-24s %s%s%s\n", idt, no, cc.district, cc.status,
+               cc.urgency, t, minor ? "minor " : "", review ? "review " : "",
+               gone ? "deleted" : "");
     }
     c->n++;
     return 0;
@@ -150,19 +142,13 @@ int sk_admin_cmd_list(sk_admin *a, int argc, char **argv)
     int rc = sk_admin_parse(a, argc, argv, opts, NULL, 0, 0, NULL, k_list_help);
     if (rc)
         return rc;
-    list_ctx c;
-    sk_buf b = SK_BUF_INIT;
-    memset(&c, 0, sizeof(c));
-    c.a = a;
-    c.b = &b;
+    list_ctx c = {a, 0, 0};
     if (status_s && !(c.status = sk_enum_code(SK_ENUM_STATUS, status_s)))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad --status '%s'", status_s);
     MDB_txn *txn;
     if ((rc = sk_admin_open_read(a, &txn)))
         return rc;
-    rc = sk_admin_list_records(a, txn, list_row, &c, "records");
-    sk_buf_free(&b);
-    return rc;
+    return sk_admin_list_records(a, txn, list_row, &c, "records");
 }
 
 /* ---- show -------------------------------------------------------------------------------- */

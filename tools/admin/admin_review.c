@@ -26,15 +26,6 @@
 
 /* ---- shared helpers ----------------------------------------------------------------------- */
 
-static const char *field_name(uint32_t key, char buf[24])
-{
-    const sk_field_info *fi = sk_case_field_info(key);
-    if (fi)
-        return fi->name;
-    snprintf(buf, 24, "field.%u", (unsigned)key);
-    return buf;
-}
-
 /* A value as JSON (enumeration codes stay numbers: the field says which enumeration). */
 static void value_json(sk_buf *b, const uint8_t *val, uint32_t len, int withheld)
 {
@@ -112,10 +103,10 @@ static int print_displaced(const sk_history_item *it, void *p)
     value_json(h->b, it->val, it->len, withheld(h->actor, h->r, it->key));
     if (h->a->json) {
         printf("%s{\"field\":\"%s\",\"value\":%s,\"by\":\"%s\",\"at\":\"%s\",\"lost\":%s}",
-               d->n ? "," : "", field_name(it->key, fb), (const char *)h->b->data, who, t,
+               d->n ? "," : "", sk_admin_field_name(it->key, fb), (const char *)h->b->data, who, t,
                it->lost_incoming ? "true" : "false");
     } else {
-        printf("    displaced %s = %s (%s by %s at %s)\n", field_name(it->key, fb),
+        printf("    displaced %s = %s (%s by %s at %s)\n", sk_admin_field_name(it->key, fb),
                (const char *)h->b->data, it->lost_incoming ? "offered" : "set", who, t);
     }
     d->n++;
@@ -132,10 +123,10 @@ static int print_change(const sk_journal_entry *e, void *p)
                "\"fields\":[",
                h->first ? "" : "\n", e->seq, e->by, e->device, t);
         for (uint32_t i = 0; i < e->nkeys; i++)
-            printf("%s\"%s\"", i ? "," : "", field_name(e->keys[i], fb));
+            printf("%s\"%s\"", i ? "," : "", sk_admin_field_name(e->keys[i], fb));
         printf("],\"entries\":%u,\"conflicts\":[", (unsigned)e->nentries);
         for (uint32_t i = 0; i < e->nconflict; i++)
-            printf("%s\"%s\"", i ? "," : "", field_name(e->conflict[i], fb));
+            printf("%s\"%s\"", i ? "," : "", sk_admin_field_name(e->conflict[i], fb));
         printf("],\"displaced\":[");
     } else {
         printf("%s  seq %" PRIu64 "  %s (device %" PRIu64 ")%s%s\n", t, e->seq, e->by, e->device,
@@ -146,7 +137,7 @@ static int print_change(const sk_journal_entry *e, void *p)
         if (e->nkeys) {
             printf("    set:");
             for (uint32_t i = 0; i < e->nkeys; i++)
-                printf(" %s", field_name(e->keys[i], fb));
+                printf(" %s", sk_admin_field_name(e->keys[i], fb));
             printf("\n");
         }
         if (e->nentries)
@@ -234,9 +225,9 @@ static int print_review(sk_admin *a, MDB_txn *txn, const sk_actor *actor, const 
             goto out;
         int hide = withheld(actor, r, key);
         if (a->json)
-            printf("%s{\"field\":\"%s\",\"values\":[", k ? "," : "", field_name(key, fb));
+            printf("%s{\"field\":\"%s\",\"values\":[", k ? "," : "", sk_admin_field_name(key, fb));
         else
-            printf("  %s:\n", field_name(key, fb));
+            printf("  %s:\n", sk_admin_field_name(key, fb));
         for (uint32_t i = 0; i < cf->f.n; i++) {
             const sk_review_candidate *c = &cf->f.c[i];
             const char *by = c->by[0] ? c->by : "unknown";

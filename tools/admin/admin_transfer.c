@@ -77,36 +77,25 @@ static int cmd_list(sk_admin *a, int argc, char **argv)
     MDB_txn *txn;
     if ((rc = sk_admin_open_read(a, &txn)))
         return rc;
-    sk_buf b = SK_BUF_INIT;
-    sk_jw w;
+    sk_admin_json j;
+    sk_jw *w = sk_admin_json_list_begin(a, &j, "transfers");
     size_t n = 0;
-    void *arg[3] = {a, &w, &n};
-    sk_jw_init(&w, &b, 0);
-    if (a->json) {
-        sk_jw_obj_begin(&w);
-        sk_jw_key(&w, "transfers");
-        sk_jw_arr_begin(&w);
-    }
+    void *arg[3] = {a, w, &n};
     rc = sk_xrows_txn(a->store, txn, SK_XROW_OUT, print_row, arg);
     if (rc == 0)
         rc = sk_xrows_txn(a->store, txn, SK_XROW_IN, print_row, arg);
     mdb_txn_abort(txn);
     if (rc) {
-        sk_buf_free(&b);
+        sk_buf_free(&j.b);
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc));
     }
     if (a->json) {
-        sk_jw_arr_end(&w);
-        sk_jw_obj_end(&w);
-        if (b.oom) {
-            sk_buf_free(&b);
-            return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
-        }
-        printf("%.*s\n", (int)b.len, (const char *)b.data);
-    } else if (n == 0) {
-        printf("no transfers\n");
+        sk_jw_arr_end(w);
+        return sk_admin_json_end(a, &j);
     }
-    sk_buf_free(&b);
+    if (n == 0)
+        printf("no transfers\n");
+    sk_buf_free(&j.b);
     return 0;
 }
 

@@ -26,14 +26,6 @@ static const char *zone(int utc)
     return utc ? "UTC" : "IST";
 }
 
-static int print_json_line(sk_admin *a, sk_buf *b)
-{
-    if (b->oom)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory");
-    printf("%.*s\n", (int)b->len, (const char *)b->data);
-    return 0;
-}
-
 /* ---- cases -------------------------------------------------------------------------------- */
 
 static const char k_cases_help[] =
@@ -57,7 +49,6 @@ typedef struct cases_ctx {
     sk_case_filter f;
     uint64_t now;
     int utc;
-    sk_buf *b;
     size_t n;
 } cases_ctx;
 
@@ -66,17 +57,13 @@ static int cases_row(const sk_record *r, void *p)
     cases_ctx *c = p;
     if (!sk_case_filter_match(&c->f, r, c->now))
         return 0;
-    char idt[37], no[40] = "", owner[SK_MAX_NAME + 1] = "", t[32], b1[24], b2[24], b3[24];
+    char idt[37], no[40] = "", owner[SK_MAX_NAME + 1] = "", t[32];
     sk_id_to_str(&r->id, idt);
     (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
     (void)sk_case_get_str(r, SK_F_OWNER, owner, sizeof(owner));
     sk_admin_fmt_time(sk_case_captured_ms(r), c->utc, 0, t);
-    uint64_t dc;
-    const char *district = sk_case_get_uint(r, SK_F_DISTRICT, &dc) != 0
-                               ? "-"
-                               : sk_admin_district_name(c->a, dc, b1, sizeof(b1));
-    const char *status = sk_admin_enum_text(SK_ENUM_STATUS, r, SK_F_STATUS, b2, sizeof(b2));
-    const char *urg = sk_admin_enum_text(SK_ENUM_URGENCY, r, SK_F_URGENCY, b3, sizeof(b3));
+    sk_admin_case_codes cc;
+    sk_admin_case_codes_get(c->a, r, &cc);
     sk_task_view tv[64];
     size_t nt = 0, open = 0;
     if (sk_case_tasks(r, tv, 64, &nt) == 0)
@@ -85,31 +72,28 @@ static int cases_row(const sk_record *r, void *p)
     size_t overdue = sk_case_overdue_tasks(r, c->now);
     int minor = sk_case_is_minor(r), review = (r->flags & SK_REC_REVIEW) != 0;
     if (c->a->json) {
-        sk_jw w;
-        sk_buf_reset(c->b);
-        sk_jw_init(&w, c->b, 0);
-        sk_jw_obj_begin(&w);
-        sk_jw_kcstr(&w, "case_no", no[0] ? no : NULL);
-        sk_jw_kcstr(&w, "id", idt);
-        sk_jw_kcstr(&w, "district", district);
-        sk_jw_kcstr(&w, "status", status);
-        sk_jw_kcstr(&w, "urgency", urg);
-        sk_jw_kcstr(&w, "owner", owner[0] ? owner : NULL);
-        sk_jw_kcstr(&w, "captured", t);
-        sk_jw_kcstr(&w, "zone", zone(c->utc));
-        sk_jw_kuint(&w, "open_tasks", open);
-        sk_jw_kuint(&w, "overdue_tasks", overdue);
-        sk_jw_kbool(&w, "review", review);
-        sk_jw_kbool(&w, "minor", minor);
-        sk_jw_obj_end(&w);
-        if (c->b->oom)
+        sk_admin_json j;
+        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw_kcstr(w, "case_no", no[0] ? no : NULL);
+        sk_jw_kcstr(w, "id", idt);
+        sk_jw_kcstr(w, "district", cc.district);
+        sk_jw_kcstr(w, "status", cc.status);
+        sk_jw_kcstr(w, "urgency", cc.urgency);
+        sk_jw_kcstr(w, "owner", owner[0] ? owner : NULL);
+        sk_jw_kcstr(w, "captured", t);
+        sk_jw_kcstr(w, "zone", zone(c->utc));
+        sk_jw_kuint(w, "open_tasks", open);
+        sk_jw_kuint(w, "overdue_tasks", overdue);
+        sk_jw_kbool(w, "review", review);
+        sk_jw_kbool(w, "minor", minor);
+        if (sk_admin_json_line(&j))
             return -SK_E_NOMEM;
-        printf("%.*s\n", (int)c->b->len, (const char *)c->b->data);
     } else {
         char ob[3 * SK_MAX_NAME + 8];
         printf("%-16s %-36s %-7s %-10s %-16s %-16s %-16s %5zu %7zu %s%s\n", no[0] ? no : "-", idt,
-               district, status, urg, owner[0] ? sk_term_cstr(ob, sizeof(ob), owner) : "-", t, open,
-               overdue, review ? "review " : "", minor ? "minor" : "");
+               cc.district, cc.status, cc.urgency,
+               owner[0] ? sk_term_cstr(ob, sizeof(ob), owner) : "-", t, open, overdue,
+               review ? "review " : "", minor ? "minor" : "");
     }
     c->n++;
     return 0;
@@ -128,10 +112,8 @@ int sk_admin_cmd_cases(sk_admin *a, int argc, char **argv)
     if (rc)
         return rc;
     cases_ctx c;
-    sk_buf b = SK_BUF_INIT;
     memset(&c, 0, sizeof(c));
     c.a = a;
-    c.b = &b;
     c.utc = utc;
     c.now = sk_admin_now_ms();
     c.f.urgent = urgent;
@@ -153,9 +135,7 @@ int sk_admin_cmd_cases(sk_admin *a, int argc, char **argv)
         printf("%-16s %-36s %-7s %-10s %-16s %-16s %-16s %5s %7s %s\n", "CASE", "ID", "DISTR.",
                "STATUS", "URGENCY", "OWNER", utc ? "CAPTURED (UTC)" : "CAPTURED (IST)", "TASKS",
                "OVERDUE", "FLAGS");
-    rc = sk_admin_list_records(a, txn, cases_row, &c, "cases");
-    sk_buf_free(&b);
-    return rc;
+    return sk_admin_list_records(a, txn, cases_row, &c, "cases");
 }
 
 /* ---- tasks -------------------------------------------------------------------------------- */
@@ -201,7 +181,6 @@ int sk_admin_cmd_tasks(sk_admin *a, int argc, char **argv)
     mdb_txn_abort(txn);
     if (rc)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read tasks: %s", sk_err_text(rc));
-    sk_buf b = SK_BUF_INIT;
     if (!a->json)
         printf("%-9s %-16s %-16s %-16s %-15s %-36s %s\n", "URGENCY",
                utc ? "DUE (UTC)" : "DUE (IST)", "CASE", "FOR", "KIND", "TASK", "TEXT");
@@ -217,22 +196,19 @@ int sk_admin_cmd_tasks(sk_admin *a, int argc, char **argv)
         sk_id_to_str(&t->task, tid);
         sk_id_to_str(&t->record, rid);
         if (a->json) {
-            sk_jw w;
-            sk_buf_reset(&b);
-            sk_jw_init(&w, &b, 0);
-            sk_jw_obj_begin(&w);
-            sk_jw_kcstr(&w, "urgency", k_urgency[t->urgency & 3]);
-            sk_jw_kcstr(&w, "due", due);
-            sk_jw_kcstr(&w, "zone", zone(utc));
-            sk_jw_kcstr(&w, "case_no", t->case_no[0] ? t->case_no : NULL);
-            sk_jw_kcstr(&w, "record", rid);
-            sk_jw_kcstr(&w, "for", t->for_worker);
-            sk_jw_kcstr(&w, "kind", kind);
-            sk_jw_kcstr(&w, "task", tid);
-            sk_jw_kcstr(&w, "text", t->withheld ? NULL : t->text);
-            sk_jw_kbool(&w, "withheld", t->withheld);
-            sk_jw_obj_end(&w);
-            rc = print_json_line(a, &b);
+            sk_admin_json j;
+            sk_jw *w = sk_admin_json_begin(&j);
+            sk_jw_kcstr(w, "urgency", k_urgency[t->urgency & 3]);
+            sk_jw_kcstr(w, "due", due);
+            sk_jw_kcstr(w, "zone", zone(utc));
+            sk_jw_kcstr(w, "case_no", t->case_no[0] ? t->case_no : NULL);
+            sk_jw_kcstr(w, "record", rid);
+            sk_jw_kcstr(w, "for", t->for_worker);
+            sk_jw_kcstr(w, "kind", kind);
+            sk_jw_kcstr(w, "task", tid);
+            sk_jw_kcstr(w, "text", t->withheld ? NULL : t->text);
+            sk_jw_kbool(w, "withheld", t->withheld);
+            rc = sk_admin_json_end(a, &j);
         } else {
             char fb[3 * SK_MAX_NAME + 8], tb[3 * SK_WORKLIST_TEXT + 8];
             printf("%-9s %-16s %-16s %-16s %-15s %-36s %s\n", k_urgency[t->urgency & 3], due,
@@ -240,7 +216,6 @@ int sk_admin_cmd_tasks(sk_admin *a, int argc, char **argv)
                    kind, tid, t->withheld ? "(withheld)" : sk_term_cstr(tb, sizeof(tb), t->text));
         }
     }
-    sk_buf_free(&b);
     free(list);
     return rc;
 }
@@ -260,17 +235,7 @@ static const char k_alerts_help[] =
 typedef struct alerts_ctx {
     sk_admin *a;
     int utc;
-    sk_buf *b;
 } alerts_ctx;
-
-static const char *key_name(uint32_t key, char buf[24])
-{
-    const sk_field_info *fi = sk_case_field_info(key);
-    if (fi)
-        return fi->name;
-    snprintf(buf, 24, "field.%u", (unsigned)key);
-    return buf;
-}
 
 static int alert_row(const sk_alert *al, void *p)
 {
@@ -282,34 +247,28 @@ static int alert_row(const sk_alert *al, void *p)
     sk_admin_fmt_time(al->at_ms, c->utc, 0, t);
     sk_id_to_str(&al->record, rid);
     if (c->a->json) {
-        sk_jw w;
-        sk_buf_reset(c->b);
-        sk_jw_init(&w, c->b, 0);
-        sk_jw_obj_begin(&w);
-        sk_jw_kcstr(&w, "at", t);
-        sk_jw_kcstr(&w, "zone", zone(c->utc));
-        sk_jw_kcstr(&w, "case_no", al->case_no[0] ? al->case_no : NULL);
-        sk_jw_kcstr(&w, "record", rid);
-        sk_jw_kuint(&w, "seq", al->seq);
-        sk_jw_kcstr(&w, "by", al->by);
-        sk_jw_kuint(&w, "device", al->device);
-        sk_jw_kcstr(&w, "change", what);
-        sk_jw_key(&w, "fields");
-        sk_jw_arr_begin(&w);
+        sk_admin_json j;
+        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw_kcstr(w, "at", t);
+        sk_jw_kcstr(w, "zone", zone(c->utc));
+        sk_jw_kcstr(w, "case_no", al->case_no[0] ? al->case_no : NULL);
+        sk_jw_kcstr(w, "record", rid);
+        sk_jw_kuint(w, "seq", al->seq);
+        sk_jw_kcstr(w, "by", al->by);
+        sk_jw_kuint(w, "device", al->device);
+        sk_jw_kcstr(w, "change", what);
+        sk_jw_key(w, "fields");
+        sk_jw_arr_begin(w);
         for (uint32_t i = 0; i < al->nkeys && i < 16; i++)
-            sk_jw_cstr(&w, key_name(al->keys[i], fb));
-        sk_jw_arr_end(&w);
-        sk_jw_kuint(&w, "entries", al->nentries);
-        sk_jw_obj_end(&w);
-        if (c->b->oom)
-            return -SK_E_NOMEM;
-        printf("%.*s\n", (int)c->b->len, (const char *)c->b->data);
-        return 0;
+            sk_jw_cstr(w, sk_admin_field_name(al->keys[i], fb));
+        sk_jw_arr_end(w);
+        sk_jw_kuint(w, "entries", al->nentries);
+        return sk_admin_json_line(&j);
     }
     printf("%-16s %-16s %-16s %-7s", t, al->case_no[0] ? al->case_no : rid,
            sk_term_cstr(wb, sizeof(wb), al->by), what);
     for (uint32_t i = 0; i < al->nkeys && i < 16; i++)
-        printf(" %s", key_name(al->keys[i], fb));
+        printf(" %s", sk_admin_field_name(al->keys[i], fb));
     if (al->nkeys > 16)
         printf(" ...");
     if (al->nentries)
@@ -337,14 +296,12 @@ int sk_admin_cmd_alerts(sk_admin *a, int argc, char **argv)
     MDB_txn *txn;
     if ((rc = sk_admin_open_read(a, &txn)))
         return rc;
-    sk_buf b = SK_BUF_INIT;
-    alerts_ctx c = {a, utc, &b};
+    alerts_ctx c = {a, utc};
     if (!a->json)
         printf("%-16s %-16s %-16s %-7s %s\n", utc ? "WHEN (UTC)" : "WHEN (IST)", "CASE", "BY",
                "CHANGE", "WHAT");
     rc = sk_alerts_for_txn(a->store, txn, for_w, since_ms, alert_row, &c);
     mdb_txn_abort(txn);
-    sk_buf_free(&b);
     if (rc)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read alerts: %s", sk_err_text(rc));
     return 0;
