@@ -42,9 +42,13 @@
 
 static sk_tst g; /* the store; g.op is the next op of the field devices */
 
+static const sk_actor k_asha = {SK_ROLE_FIELD, "asha", SK_DISTRICT_LEH};
+static const sk_actor k_asha2 = {SK_ROLE_FIELD, "asha2", SK_DISTRICT_LEH};
+static const sk_actor k_asha3 = {SK_ROLE_FIELD, "asha3", SK_DISTRICT_LEH};
 static const sk_actor k_st1 = {SK_ROLE_STAFF, "st1", SK_DISTRICT_LEH};
 static const sk_actor k_st2 = {SK_ROLE_STAFF, "st2", SK_DISTRICT_LEH};
 static const sk_actor k_kgl = {SK_ROLE_STAFF, "kgl", SK_DISTRICT_KARGIL};
+static const sk_actor *const k_workers[] = {&k_asha, &k_asha2, &k_asha3, &k_st1, &k_st2, &k_kgl};
 
 static uint64_t now_ms(void)
 {
@@ -57,12 +61,7 @@ static int setup(void **state)
 {
     (void)state;
     sk_tst_open(&g, "sk-caseops");
-    sk_tst_worker(&g, "asha", SK_ROLE_FIELD, SK_DISTRICT_LEH);
-    sk_tst_worker(&g, "asha2", SK_ROLE_FIELD, SK_DISTRICT_LEH);
-    sk_tst_worker(&g, "asha3", SK_ROLE_FIELD, SK_DISTRICT_LEH);
-    sk_tst_worker(&g, "st1", SK_ROLE_STAFF, SK_DISTRICT_LEH);
-    sk_tst_worker(&g, "st2", SK_ROLE_STAFF, SK_DISTRICT_LEH);
-    sk_tst_worker(&g, "kgl", SK_ROLE_STAFF, SK_DISTRICT_KARGIL);
+    sk_tst_workers(&g, k_workers, sizeof(k_workers) / sizeof(k_workers[0]));
     return 0;
 }
 
@@ -78,7 +77,6 @@ static int teardown(void **state)
 /* A referral as the ASHA captures it, created captured_ms ago (urgent), optionally with age. */
 static void capture(sk_id *id, uint64_t captured_ms, int age, const char *dob)
 {
-    static const sk_actor asha = {SK_ROLE_FIELD, "asha", SK_DISTRICT_LEH};
     sk_change c;
     sk_tst_referral(&c, captured_ms, SK_DISTRICT_LEH);
     if (age >= 0)
@@ -88,7 +86,7 @@ static void capture(sk_id *id, uint64_t captured_ms, int age, const char *dob)
     uint8_t concerns[] = {0x91, SK_CONCERN_DOMESTIC_VIOLENCE};
     assert_int_equal(sk_change_set(&c, SK_F_CONCERNS, concerns, 2), 0);
     sk_tst_referral_end(&c, captured_ms, "asha", SK_URGENCY_URGENT);
-    assert_int_equal(sk_tst_push(&g, 1, &asha, &c, now_ms()).status, SK_ACK_APPLIED);
+    assert_int_equal(sk_tst_push(&g, 1, &k_asha, &c, now_ms()).status, SK_ACK_APPLIED);
     *id = c.id;
     sk_change_free(&c);
 }
@@ -287,13 +285,12 @@ static int count_hist(const sk_history_item *h, void *p)
 static void test_review_resolved_by_staff(void **state)
 {
     (void)state;
-    static const sk_actor asha = {SK_ROLE_FIELD, "asha", SK_DISTRICT_LEH};
     sk_id id;
     sk_caseops_result res;
     sk_record r;
     capture(&id, now_ms() - HOUR, 34, NULL);
     uint64_t base = sk_tst_version(&g, &id);
-    sk_tst_village_conflict(&g, &asha, &id, base, "Hunder", now_ms() - 1000, "Sumur",
+    sk_tst_village_conflict(&g, &k_asha, &id, base, "Hunder", now_ms() - 1000, "Sumur",
                             now_ms() - 500, now_ms());
     get(&id, &r);
     assert_true(r.flags & SK_REC_REVIEW);
@@ -305,7 +302,7 @@ static void test_review_resolved_by_staff(void **state)
     c.base = base + 2;
     c.hlc = SK_HLC_MAKE(now_ms(), 0);
     sk_tst_uint(&c, SK_F_REVIEW_RESOLVED, now_ms());
-    assert_int_equal(sk_tst_push(&g, 1, &asha, &c, now_ms()).status, SK_ACK_REJECTED);
+    assert_int_equal(sk_tst_push(&g, 1, &k_asha, &c, now_ms()).status, SK_ACK_REJECTED);
     sk_change_free(&c);
     /* staff choose the losing value: flag cleared, value set, the displaced one kept */
     uint8_t hunder[] = {0xa6, 'H', 'u', 'n', 'd', 'e', 'r'};
@@ -334,7 +331,6 @@ static void test_review_resolved_by_staff(void **state)
 static void test_minor_derived_at_the_server(void **state)
 {
     (void)state;
-    static const sk_actor asha = {SK_ROLE_FIELD, "asha", SK_DISTRICT_LEH};
     sk_id id;
     sk_record r;
     int b;
@@ -360,7 +356,7 @@ static void test_minor_derived_at_the_server(void **state)
     c.base = r.version;
     c.hlc = SK_HLC_MAKE(now_ms(), 0);
     sk_tst_str(&c, SK_F_DOB, "1990-01-01");
-    assert_int_equal(sk_tst_push(&g, 1, &asha, &c, now_ms()).status, SK_ACK_APPLIED);
+    assert_int_equal(sk_tst_push(&g, 1, &k_asha, &c, now_ms()).status, SK_ACK_APPLIED);
     sk_change_free(&c);
     sk_record_free(&r);
     get(&id, &r);
@@ -372,7 +368,7 @@ static void test_minor_derived_at_the_server(void **state)
     c.base = r.version;
     c.hlc = SK_HLC_MAKE(now_ms(), 1);
     sk_tst_bool(&c, SK_F_MINOR, 1);
-    assert_int_equal(sk_tst_push(&g, 1, &asha, &c, now_ms()).status, SK_ACK_REJECTED);
+    assert_int_equal(sk_tst_push(&g, 1, &k_asha, &c, now_ms()).status, SK_ACK_REJECTED);
     sk_change_free(&c);
     sk_record_free(&r);
 }
@@ -566,8 +562,6 @@ static void test_admin_commands(void **state)
 static void test_admin_history_and_review(void **state)
 {
     (void)state;
-    static const sk_actor asha = {SK_ROLE_FIELD, "asha", SK_DISTRICT_LEH};
-    static const sk_actor asha2 = {SK_ROLE_FIELD, "asha2", SK_DISTRICT_LEH};
     sk_id id;
     sk_record r;
     char idt[37];
@@ -575,8 +569,7 @@ static void test_admin_history_and_review(void **state)
     sk_id_to_str(&id, idt);
     uint64_t base = sk_tst_version(&g, &id);
     /* assign asha2 so she may edit too? only the creator edits fields: two of asha's devices */
-    (void)asha2;
-    sk_tst_village_conflict(&g, &asha, &id, base, "Hunder", now_ms() - 2000, "Sumur",
+    sk_tst_village_conflict(&g, &k_asha, &id, base, "Hunder", now_ms() - 2000, "Sumur",
                             now_ms() - 1000, now_ms());
     sk_store_close(g.s);
     g.s = NULL;

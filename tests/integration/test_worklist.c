@@ -43,6 +43,7 @@ static const sk_actor k_st2 = {SK_ROLE_STAFF, "st2", SK_DISTRICT_LEH};
 static const sk_actor k_kgl = {SK_ROLE_STAFF, "kgl", SK_DISTRICT_KARGIL};
 static const sk_actor k_asha = {SK_ROLE_FIELD, "asha", SK_DISTRICT_LEH};
 static const sk_actor k_kasha = {SK_ROLE_FIELD, "kasha", SK_DISTRICT_KARGIL};
+static const sk_actor *const k_workers[] = {&k_asha, &k_kasha, &k_st1, &k_st2, &k_kgl};
 static const sk_actor k_admin = {SK_ROLE_ADMIN, "boss", 0};
 
 static sk_tst g; /* the store */
@@ -173,11 +174,7 @@ static int setup(void **state)
     clock_gettime(CLOCK_REALTIME, &ts);
     gx.now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     sk_tst_open(&g, "sk-worklist");
-    sk_tst_worker(&g, "asha", SK_ROLE_FIELD, SK_DISTRICT_LEH);
-    sk_tst_worker(&g, "kasha", SK_ROLE_FIELD, SK_DISTRICT_KARGIL);
-    sk_tst_worker(&g, "st1", SK_ROLE_STAFF, SK_DISTRICT_LEH);
-    sk_tst_worker(&g, "st2", SK_ROLE_STAFF, SK_DISTRICT_LEH);
-    sk_tst_worker(&g, "kgl", SK_ROLE_STAFF, SK_DISTRICT_KARGIL);
+    sk_tst_workers(&g, k_workers, sizeof(k_workers) / sizeof(k_workers[0]));
 
     gx.r1 = capture(&k_asha, gx.now - 3 * DAY, SK_DISTRICT_LEH, SK_URGENCY_URGENT);
     accept_case(&k_st1, &gx.r1);

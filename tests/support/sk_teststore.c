@@ -52,6 +52,12 @@ void sk_tst_worker(sk_tst *t, const char *id, uint32_t role, uint32_t district)
     assert_int_equal(sk_store_worker_put(t->s, &w), 0);
 }
 
+void sk_tst_workers(sk_tst *t, const sk_actor *const *who, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sk_tst_worker(t, who[i]->worker, who[i]->role, who[i]->district);
+}
+
 /* c's field key set to the value packed in v, which is freed. */
 static void set_val(sk_change *c, uint32_t key, sk_tval *v)
 {

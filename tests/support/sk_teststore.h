@@ -26,6 +26,8 @@ void sk_tst_open(sk_tst *t, const char *prefix);
 void sk_tst_close(sk_tst *t);
 /* Add or replace a worker. */
 void sk_tst_worker(sk_tst *t, const char *id, uint32_t role, uint32_t district);
+/* sk_tst_worker for each of the n actors: its worker id, role and district. */
+void sk_tst_workers(sk_tst *t, const sk_actor *const *who, size_t n);
 
 /* Set one field of c to an unsigned integer, a string or a boolean (MessagePack). */
 void sk_tst_uint(sk_change *c, uint32_t key, uint64_t v);
