@@ -30,6 +30,7 @@
 #include "sk_proc.h"
 #include "sk_store.h"
 #include "sk_teststore.h"
+#include "sk_testtext.h"
 #include "sk_writer.h"
 
 #include <stdio.h>
@@ -592,14 +593,10 @@ static void test_admin_history_and_review(void **state)
     assert_int_equal(admin("--json", "history", idt, "--utc", NULL), 0);
     /* creation by asha's device 1; the conflicting edit by device 2; the resolution by the
      * operator (the Unix account) as device 0 */
-    assert_non_null(strstr(g_text, "\"by\":\"asha\",\"device\":1,"));
-    assert_non_null(strstr(g_text, "\"by\":\"asha\",\"device\":2,"));
-    assert_non_null(strstr(g_text, "\"conflicts\":[\"village\"]"));
-    assert_non_null(strstr(g_text, "\"by\":\"unix:"));
-    assert_non_null(strstr(g_text, "\",\"device\":0,"));
-    assert_non_null(strstr(g_text, "\"fields\":[\"village\",\"review_resolved\"]"));
-    assert_non_null(strstr(g_text, "{\"field\":\"village\",\"value\":\"Sumur\",\"by\":\"asha\""));
-    assert_non_null(strstr(g_text, " UTC\""));
+    SK_ASSERT_TEXT_HAS(g_text, "\"by\":\"asha\",\"device\":1,", "\"by\":\"asha\",\"device\":2,",
+                       "\"conflicts\":[\"village\"]", "\"by\":\"unix:", "\",\"device\":0,",
+                       "\"fields\":[\"village\",\"review_resolved\"]",
+                       "{\"field\":\"village\",\"value\":\"Sumur\",\"by\":\"asha\"", " UTC\"");
     assert_int_equal(sk_store_open(&g.s, g.dir, 0), 0);
     get(&id, &r);
     char v[16];

@@ -1,7 +1,7 @@
 /*
  * sk_testtext.h - text a test builds to size: n copies of a unit (a letter of some script, a
- * byte); and how often a needle occurs in text a test reads (a log, a tool's output). Header
- * only, so the unit tests that link no harness use it too.
+ * byte); how often a needle occurs in text a test reads (a log, a tool's output), and whether
+ * it holds every one of a list. Header only, so the unit tests that link no harness use it too.
  */
 #ifndef SK_TESTTEXT_H
 #define SK_TESTTEXT_H
@@ -34,5 +34,24 @@ static inline size_t sk_text_count(const char *text, const char *needle)
         n++;
     return n;
 }
+
+/* The first of the NULL-ended needles that text does not contain; NULL when it holds them all. */
+static inline const char *sk_text_missing(const char *text, const char *const *needles)
+{
+    for (; *needles; needles++)
+        if (!strstr(text, *needles))
+            return *needles;
+    return NULL;
+}
+
+/* Fails the test (cmocka's fail_msg: only where cmocka is included) naming the first of the
+ * needles given after text that text does not contain. */
+#define SK_ASSERT_TEXT_HAS(text, ...)                                                              \
+    do {                                                                                           \
+        const char *sk_missing_ =                                                                  \
+            sk_text_missing((text), (const char *const[]){__VA_ARGS__, NULL});                     \
+        if (sk_missing_)                                                                           \
+            fail_msg("the text lacks \"%s\"", sk_missing_);                                        \
+    } while (0)
 
 #endif
