@@ -76,31 +76,17 @@ struct sk_keyring {
     const sk_allocator *alloc; /* of this struct and its arrays; NULL: the C library */
 };
 
-static int write_all(int fd, const void *p, size_t n, off_t off)
+/* All n bytes at off through pwrite (writing) or pread, resuming after a signal or a short
+ * count. 0, or -SK_E_STORE_IO with errno saying why (ENOSPC for a write that makes no
+ * progress; a read past the end leaves errno alone). */
+static int io_all(int fd, uint8_t *b, size_t n, off_t off, int writing)
 {
-    const uint8_t *b = p;
     while (n > 0) {
-        ssize_t w = pwrite(fd, b, n, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w == 0)
-            errno = ENOSPC;
-        if (w <= 0)
-            return -SK_E_STORE_IO;
-        b += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *p, size_t n, off_t off)
-{
-    uint8_t *b = p;
-    while (n > 0) {
-        ssize_t r = pread(fd, b, n, off);
+        ssize_t r = writing ? pwrite(fd, b, n, off) : pread(fd, b, n, off);
         if (r < 0 && errno == EINTR)
             continue;
+        if (r == 0 && writing)
+            errno = ENOSPC;
         if (r <= 0)
             return -SK_E_STORE_IO;
         b += r;
@@ -108,6 +94,16 @@ static int read_all(int fd, void *p, size_t n, off_t off)
         off += r;
     }
     return 0;
+}
+
+static int write_all(int fd, const void *p, size_t n, off_t off)
+{
+    return io_all(fd, (uint8_t *)(uintptr_t)p, n, off, 1); /* pwrite only reads it */
+}
+
+static int read_all(int fd, void *p, size_t n, off_t off)
+{
+    return io_all(fd, p, n, off, 0);
 }
 
 /* Read the master key file at path (made when missing and create is set). */
