@@ -22,18 +22,12 @@ typedef struct past_set {
     uint32_t n;
 } past_set;
 
-static int counted(uint32_t key)
-{
-    return key == SK_F_STATUS ||
-           (key > SK_F_SERVICE_BASE && key <= SK_F_SERVICE_BASE + SK_SERVICE_COUNT);
-}
-
 static int collect_past(const sk_history_item *it, void *p)
 {
     past_set *ps = p;
     uint64_t code = 0;
     /* an incoming value that lost never was the record's value */
-    if (it->lost_incoming || !counted(it->key))
+    if (it->lost_incoming || !sk_report_past_key(it->key))
         return 0;
     if (ps->n == SK_HUB_MAX_PAST)
         return 0; /* a case with more changes of status than this keeps its latest counted */
@@ -183,7 +177,7 @@ static int check_push(const sk_hub_push *p, uint32_t *bad_item, uint32_t *bad_ke
         sk_record_free(&r);
         sk_hub_past_begin(&pm, &it);
         for (uint32_t j = 0; rc == 0 && j < it.npast; j++)
-            if ((rc = sk_hub_past_next(&pm, &pv)) == 0 && !counted(pv.key))
+            if ((rc = sk_hub_past_next(&pm, &pv)) == 0 && !sk_report_past_key(pv.key))
                 rc = -SK_E_FORBIDDEN;
     }
     return rc;

@@ -363,7 +363,7 @@ typedef struct past_buf {
     sk_buf bytes; /* the values' bytes, appended (offsets in v[i].val until resolved) */
 } past_buf;
 
-static int wanted(uint32_t key)
+int sk_report_past_key(uint32_t key)
 {
     return key == SK_F_STATUS ||
            (key > SK_F_SERVICE_BASE && key <= SK_F_SERVICE_BASE + SK_SERVICE_COUNT);
@@ -373,7 +373,7 @@ static int collect_past(const sk_history_item *it, void *p)
 {
     past_buf *pb = p;
     /* an incoming value that lost never was the record's value */
-    if (it->lost_incoming || !wanted(it->key))
+    if (it->lost_incoming || !sk_report_past_key(it->key))
         return 0;
     if (sk_grow(&pb->v, &pb->cap, pb->n + 1, sizeof(*pb->v), 16))
         return -SK_E_NOMEM;

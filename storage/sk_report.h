@@ -123,6 +123,10 @@ typedef struct sk_report_value {
     uint32_t len;
 } sk_report_value;
 
+/* 1 for a field whose earlier values a report counts (the status and each service's status):
+ * the keys sk_report_add reads from past, and all a hub keeps of a case's past. */
+int sk_report_past_key(uint32_t key);
+
 /* Start a report for [from_ms, to_ms). */
 void sk_report_init(sk_report *rp, uint64_t from_ms, uint64_t to_ms);
 
