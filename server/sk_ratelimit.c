@@ -31,7 +31,7 @@ struct sk_ratelimit {
     uint64_t base_ms, max_ms, forget_ms;
     size_t mask; /* slots - 1, slots a power of two >= PROBE */
     uint64_t seed;
-    entry *e;
+    entry e[]; /* mask + 1 slots, in the same allocation */
 };
 
 sk_ratelimit *sk_ratelimit_new(uint32_t free_fails, uint64_t base_ms, uint64_t max_ms,
@@ -42,14 +42,9 @@ sk_ratelimit *sk_ratelimit_new(uint32_t free_fails, uint64_t base_ms, uint64_t m
     size_t slots = PROBE;
     while (slots < 2 * cap && slots < ((size_t)1 << 24))
         slots <<= 1;
-    sk_ratelimit *rl = calloc(1, sizeof(*rl));
+    sk_ratelimit *rl = calloc(1, sizeof(*rl) + slots * sizeof(entry));
     if (!rl)
         return NULL;
-    rl->e = calloc(slots, sizeof(entry));
-    if (!rl->e) {
-        free(rl);
-        return NULL;
-    }
     rl->free = free_fails;
     rl->base_ms = base_ms ? base_ms : 1;
     rl->max_ms = max_ms < rl->base_ms ? rl->base_ms : max_ms;
@@ -62,9 +57,6 @@ sk_ratelimit *sk_ratelimit_new(uint32_t free_fails, uint64_t base_ms, uint64_t m
 
 void sk_ratelimit_free(sk_ratelimit *rl)
 {
-    if (!rl)
-        return;
-    free(rl->e);
     free(rl);
 }
 
@@ -90,11 +82,18 @@ static int live(const sk_ratelimit *rl, const entry *e, uint64_t now_ms)
     return e->count && now_ms < e->until_ms + rl->forget_ms;
 }
 
+/* Slot i (modulo the table's size). The table is the object's own heap memory, never const:
+ * a caller holding rl const only reads what it gets. */
+static entry *slot(const sk_ratelimit *rl, size_t i)
+{
+    return (entry *)(uintptr_t)&rl->e[i & rl->mask];
+}
+
 static entry *find(const sk_ratelimit *rl, const char *key, uint64_t now_ms)
 {
     size_t at = home(rl, key);
     for (size_t i = 0; i < PROBE; i++) {
-        entry *e = &rl->e[(at + i) & rl->mask];
+        entry *e = slot(rl, at + i);
         if (live(rl, e, now_ms) && strncmp(e->key, key, KEY_MAX - 1) == 0)
             return e;
     }
@@ -139,7 +138,7 @@ uint64_t sk_ratelimit_fail(sk_ratelimit *rl, const char *key, uint64_t now_ms)
         size_t at = home(rl, key);
         entry *victim = NULL, *mildest = NULL;
         for (size_t i = 0; i < PROBE && !victim; i++) {
-            entry *s = &rl->e[(at + i) & rl->mask];
+            entry *s = slot(rl, at + i);
             if (!live(rl, s, now_ms))
                 victim = s;
             else if (!mildest || s->until_ms < mildest->until_ms)
@@ -163,7 +162,7 @@ void sk_ratelimit_clear(sk_ratelimit *rl, const char *key)
         return;
     size_t at = home(rl, key);
     for (size_t i = 0; i < PROBE; i++) {
-        entry *e = &rl->e[(at + i) & rl->mask];
+        entry *e = slot(rl, at + i);
         if (e->count && strncmp(e->key, key, KEY_MAX - 1) == 0) {
             memset(e, 0, sizeof(*e));
             return;
@@ -185,19 +184,17 @@ typedef struct guard_entry {
 
 struct sk_codeguard {
     uint32_t tries, nids;
-    guard_entry *e;
+    guard_entry e[]; /* nids entries (at least one), in the same allocation */
 };
 
 sk_codeguard *sk_codeguard_new(uint32_t tries, uint32_t nids)
 {
-    sk_codeguard *g = calloc(1, sizeof(*g));
+    size_t n = nids ? nids : 1;
+    if (n > (SIZE_MAX - sizeof(sk_codeguard)) / sizeof(guard_entry))
+        return NULL;
+    sk_codeguard *g = calloc(1, sizeof(*g) + n * sizeof(guard_entry));
     if (!g)
         return NULL;
-    g->e = calloc(nids ? nids : 1, sizeof(guard_entry));
-    if (!g->e) {
-        free(g);
-        return NULL;
-    }
     g->tries = tries;
     g->nids = nids;
     return g;
@@ -205,9 +202,6 @@ sk_codeguard *sk_codeguard_new(uint32_t tries, uint32_t nids)
 
 void sk_codeguard_free(sk_codeguard *g)
 {
-    if (!g)
-        return;
-    free(g->e);
     free(g);
 }
 
