@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "sk_testmain.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -18,26 +20,12 @@
 #include "sk_client_test.h"
 #include "sk_proc.h"
 
-static char g_dir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    assert_int_equal(sk_tmpdir_make(g_dir, sizeof(g_dir), "sakhi-servers"), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sk_tmpdir_remove(g_dir);
-    return 0;
-}
+static sk_tmpdir_fx g_tmp = {"sakhi-servers", ""}; /* each test's temp dir */
 
 static const char *store_path(const char *name)
 {
     static char p[300];
-    snprintf(p, sizeof(p), "%s/%s", g_dir, name);
+    snprintf(p, sizeof(p), "%s/%s", g_tmp.path, name);
     return p;
 }
 
@@ -158,11 +146,7 @@ static void test_server_list_damaged(void **state)
     sakhi_close(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_server_list_from_an_older_identity),
-        cmocka_unit_test(test_server_list_damaged),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+SK_TEST_MAIN({
+    SK_TMPDIR_TEST(test_server_list_from_an_older_identity, &g_tmp),
+    SK_TMPDIR_TEST(test_server_list_damaged, &g_tmp),
+})
