@@ -26,37 +26,40 @@ void sk_hub_item_pack(msgpack_packer *pk, const uint8_t *rec, size_t rec_len,
     }
 }
 
-int sk_hub_push_encode(sk_buf *out, uint32_t rid, const sk_hub_push *p)
+static void push_body(msgpack_packer *pk, sk_buf *out, const void *msg)
 {
-    size_t start, len0 = out->len;
-    if (p->upto < p->after || p->nitems > SK_HUB_MAX_ITEMS || (p->items_len && !p->items))
-        return -SK_E_BAD_VALUE;
-    msgpack_packer pk;
-    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_HUB_PUSH, rid, &start))
-        return -SK_E_NOMEM;
-    msgpack_pack_map(&pk, 5);
-    sk_pack_kv_uint(&pk, 1, p->after);
-    sk_pack_kv_uint(&pk, 2, p->upto);
-    sk_pack_kv_uint(&pk, 3, p->epoch);
-    msgpack_pack_uint32(&pk, 4);
-    msgpack_pack_array(&pk, p->nitems);
+    const sk_hub_push *p = msg;
+    msgpack_pack_map(pk, 5);
+    sk_pack_kv_uint(pk, 1, p->after);
+    sk_pack_kv_uint(pk, 2, p->upto);
+    sk_pack_kv_uint(pk, 3, p->epoch);
+    msgpack_pack_uint32(pk, 4);
+    msgpack_pack_array(pk, p->nitems);
     if (p->items_len)
         sk_buf_append(out, p->items, p->items_len);
-    sk_pack_kv_uint(&pk, 5, p->centre_ms);
-    return sk_replmsg_frame_end(out, start, len0);
+    sk_pack_kv_uint(pk, 5, p->centre_ms);
+}
+
+int sk_hub_push_encode(sk_buf *out, uint32_t rid, const sk_hub_push *p)
+{
+    if (p->upto < p->after || p->nitems > SK_HUB_MAX_ITEMS || (p->items_len && !p->items))
+        return -SK_E_BAD_VALUE;
+    return sk_replmsg_encode(out, SK_MSG_HUB_PUSH, rid, push_body, p);
+}
+
+static void ack_body(msgpack_packer *pk, sk_buf *out, const void *msg)
+{
+    const sk_hub_ack *a = msg;
+    (void)out;
+    msgpack_pack_map(pk, 3);
+    sk_pack_kv_uint(pk, 1, a->upto);
+    sk_pack_kv_uint(pk, 2, a->stored);
+    sk_pack_kv_uint(pk, 3, a->hub_ms);
 }
 
 int sk_hub_ack_encode(sk_buf *out, uint32_t rid, const sk_hub_ack *a)
 {
-    size_t start, len0 = out->len;
-    msgpack_packer pk;
-    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_HUB_ACK, rid, &start))
-        return -SK_E_NOMEM;
-    msgpack_pack_map(&pk, 3);
-    sk_pack_kv_uint(&pk, 1, a->upto);
-    sk_pack_kv_uint(&pk, 2, a->stored);
-    sk_pack_kv_uint(&pk, 3, a->hub_ms);
-    return sk_replmsg_frame_end(out, start, len0);
+    return sk_replmsg_encode(out, SK_MSG_HUB_ACK, rid, ack_body, a);
 }
 
 void sk_hub_items_begin(sk_mp *m, const sk_hub_push *p)

@@ -10,8 +10,7 @@
 #include <string.h>
 
 /* Frame: the 4-byte header is written once the body's length is known. */
-int sk_replmsg_frame_begin(sk_buf *out, msgpack_packer *pk, uint32_t type, uint32_t rid,
-                           size_t *start)
+static int frame_begin(sk_buf *out, msgpack_packer *pk, uint32_t type, uint32_t rid, size_t *start)
 {
     static const uint8_t hdr[SK_FRAME_HDR];
     *start = out->len;
@@ -24,7 +23,7 @@ int sk_replmsg_frame_begin(sk_buf *out, msgpack_packer *pk, uint32_t type, uint3
     return 0;
 }
 
-int sk_replmsg_frame_end(sk_buf *out, size_t start, size_t len0)
+static int frame_end(sk_buf *out, size_t start, size_t len0)
 {
     size_t body = out->len - start - SK_FRAME_HDR;
     if (out->oom || body > UINT32_MAX) {
@@ -35,29 +34,42 @@ int sk_replmsg_frame_end(sk_buf *out, size_t start, size_t len0)
     return 0;
 }
 
-int sk_repl_pull_encode(sk_buf *out, uint32_t rid, const sk_repl_pull *p)
+int sk_replmsg_encode(sk_buf *out, uint32_t type, uint32_t rid, sk_replmsg_body_fn body,
+                      const void *msg)
 {
     size_t start, len0 = out->len;
+    msgpack_packer pk;
+    if (frame_begin(out, &pk, type, rid, &start))
+        return -SK_E_NOMEM;
+    body(&pk, out, msg);
+    return frame_end(out, start, len0);
+}
+
+static void pull_body(msgpack_packer *pk, sk_buf *out, const void *msg)
+{
+    const sk_repl_pull *p = msg;
+    (void)out;
+    uint32_t n = 2 + (p->snap_db ? 1 : 0) + (p->snap_key ? 1 : 0) + (p->max_bytes ? 1 : 0) +
+                 (p->wait_ms ? 1 : 0) + (p->epoch ? 1 : 0);
+    msgpack_pack_map(pk, n);
+    sk_pack_kv_uint(pk, 1, p->seq);
+    sk_pack_kv_uint(pk, 2, p->idx);
+    sk_pack_opt_uint(pk, 3, p->snap_db);
+    if (p->snap_key) {
+        msgpack_pack_uint32(pk, 4);
+        sk_pack_bin(pk, p->snap_key, p->snap_klen);
+    }
+    sk_pack_opt_uint(pk, 5, p->max_bytes);
+    sk_pack_opt_uint(pk, 6, p->wait_ms);
+    sk_pack_opt_uint(pk, 7, p->epoch);
+}
+
+int sk_repl_pull_encode(sk_buf *out, uint32_t rid, const sk_repl_pull *p)
+{
     if (p->snap_db > 255 || p->snap_klen > SK_REPL_MAX_KEY || p->wait_ms > SK_REPL_MAX_WAIT_MS ||
         (p->snap_klen && !p->snap_key))
         return -SK_E_BAD_VALUE;
-    msgpack_packer pk;
-    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_REPL_PULL, rid, &start))
-        return -SK_E_NOMEM;
-    uint32_t n = 2 + (p->snap_db ? 1 : 0) + (p->snap_key ? 1 : 0) + (p->max_bytes ? 1 : 0) +
-                 (p->wait_ms ? 1 : 0) + (p->epoch ? 1 : 0);
-    msgpack_pack_map(&pk, n);
-    sk_pack_kv_uint(&pk, 1, p->seq);
-    sk_pack_kv_uint(&pk, 2, p->idx);
-    sk_pack_opt_uint(&pk, 3, p->snap_db);
-    if (p->snap_key) {
-        msgpack_pack_uint32(&pk, 4);
-        sk_pack_bin(&pk, p->snap_key, p->snap_klen);
-    }
-    sk_pack_opt_uint(&pk, 5, p->max_bytes);
-    sk_pack_opt_uint(&pk, 6, p->wait_ms);
-    sk_pack_opt_uint(&pk, 7, p->epoch);
-    return sk_replmsg_frame_end(out, start, len0);
+    return sk_replmsg_encode(out, SK_MSG_REPL_PULL, rid, pull_body, p);
 }
 
 void sk_repl_op_pack(msgpack_packer *pk, const sk_replop *op)
@@ -74,34 +86,35 @@ void sk_repl_op_pack(msgpack_packer *pk, const sk_replop *op)
         msgpack_pack_nil(pk);
 }
 
+static void data_body(msgpack_packer *pk, sk_buf *out, const void *msg)
+{
+    const sk_repl_data *d = msg;
+    uint32_t n = 4 + (d->snap_db ? 1 : 0) + (d->snap_key ? 1 : 0) + (d->snap_seq ? 1 : 0) +
+                 (d->sync ? 1 : 0) + (d->whole ? 1 : 0);
+    msgpack_pack_map(pk, n);
+    sk_pack_kv_uint(pk, 1, d->head);
+    sk_pack_kv_uint(pk, 2, d->epoch);
+    msgpack_pack_uint32(pk, 3);
+    msgpack_pack_array(pk, d->nops);
+    if (d->ops_len)
+        sk_buf_append(out, d->ops, d->ops_len);
+    sk_pack_opt_uint(pk, 4, d->snap_db);
+    if (d->snap_key) {
+        msgpack_pack_uint32(pk, 5);
+        sk_pack_bin(pk, d->snap_key, d->snap_klen);
+    }
+    sk_pack_opt_uint(pk, 6, d->snap_seq);
+    sk_pack_kv_uint(pk, 7, d->primary_ms);
+    sk_pack_opt_uint(pk, 8, d->sync);
+    sk_pack_opt_uint(pk, 9, d->whole);
+}
+
 int sk_repl_data_encode(sk_buf *out, uint32_t rid, const sk_repl_data *d)
 {
-    size_t start, len0 = out->len;
     if (d->snap_db > 255 || d->sync > 1 || d->whole > 1 || d->snap_klen > SK_REPL_MAX_KEY ||
         d->nops > SK_REPL_MAX_OPS || (d->snap_klen && !d->snap_key) || (d->ops_len && !d->ops))
         return -SK_E_BAD_VALUE;
-    msgpack_packer pk;
-    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_REPL_DATA, rid, &start))
-        return -SK_E_NOMEM;
-    uint32_t n = 4 + (d->snap_db ? 1 : 0) + (d->snap_key ? 1 : 0) + (d->snap_seq ? 1 : 0) +
-                 (d->sync ? 1 : 0) + (d->whole ? 1 : 0);
-    msgpack_pack_map(&pk, n);
-    sk_pack_kv_uint(&pk, 1, d->head);
-    sk_pack_kv_uint(&pk, 2, d->epoch);
-    msgpack_pack_uint32(&pk, 3);
-    msgpack_pack_array(&pk, d->nops);
-    if (d->ops_len)
-        sk_buf_append(out, d->ops, d->ops_len);
-    sk_pack_opt_uint(&pk, 4, d->snap_db);
-    if (d->snap_key) {
-        msgpack_pack_uint32(&pk, 5);
-        sk_pack_bin(&pk, d->snap_key, d->snap_klen);
-    }
-    sk_pack_opt_uint(&pk, 6, d->snap_seq);
-    sk_pack_kv_uint(&pk, 7, d->primary_ms);
-    sk_pack_opt_uint(&pk, 8, d->sync);
-    sk_pack_opt_uint(&pk, 9, d->whole);
-    return sk_replmsg_frame_end(out, start, len0);
+    return sk_replmsg_encode(out, SK_MSG_REPL_DATA, rid, data_body, d);
 }
 
 /* Check the whole body against lim, read type and rid, and leave m at the body map's pair

@@ -70,14 +70,14 @@ int sk_repl_data_decode(const uint8_t *body, size_t len, uint32_t *rid, sk_repl_
 void sk_repl_ops_begin(sk_mp *m, const sk_repl_data *d);
 int sk_repl_ops_next(sk_mp *m, sk_replop *op);
 
-/* Shared with the other codecs of messages sk_msg_decode leaves alone (sk_hubmsg.h). A frame:
- * begin writes a placeholder header and the envelope's type and rid, and sets pk up to pack the
- * body map after them (0 or -SK_E_NOMEM); end fills the header in once the body's length is
- * known (or drops what was appended since len0 on failure). u32max reads a uint no greater than
- * max. */
-int sk_replmsg_frame_begin(sk_buf *out, msgpack_packer *pk, uint32_t type, uint32_t rid,
-                           size_t *start);
-int sk_replmsg_frame_end(sk_buf *out, size_t start, size_t len0);
+/* Shared with the other codecs of messages sk_msg_decode leaves alone (sk_hubmsg.h). encode
+ * appends one frame of the given type: its header, the envelope's type and rid, then the body
+ * map, which body packs with pk from msg (appending already packed bytes to out where it has
+ * them). 0, -SK_E_NOMEM or -SK_E_TOO_LONG; on failure out is left as it was. u32max reads a
+ * uint no greater than max. */
+typedef void (*sk_replmsg_body_fn)(msgpack_packer *pk, sk_buf *out, const void *msg);
+int sk_replmsg_encode(sk_buf *out, uint32_t type, uint32_t rid, sk_replmsg_body_fn body,
+                      const void *msg);
 int sk_replmsg_u32max(sk_mp *m, uint64_t max, uint32_t *out);
 
 /* The npairs keyed fields of a body map: field reads the value of a key it knows into out and

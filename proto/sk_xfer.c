@@ -166,38 +166,40 @@ static int req_complete(const sk_xfer_req *r)
     return 0;
 }
 
+static void req_body(msgpack_packer *pk, sk_buf *out, const void *msg)
+{
+    const sk_xfer_req *r = msg;
+    (void)out;
+    uint32_t n = 1 + (r->has_id ? 1u : 0u) + (r->to[0] ? 1u : 0u) + (r->has_key ? 1u : 0u) +
+                 (r->sealed_len ? 1u : 0u);
+    msgpack_pack_map(pk, n);
+    sk_pack_kv_uint(pk, 1, r->op);
+    if (r->has_id) {
+        msgpack_pack_uint32(pk, 2);
+        sk_pack_bin(pk, r->id, SK_XFER_ID_LEN);
+    }
+    if (r->to[0]) {
+        msgpack_pack_uint32(pk, 3);
+        sk_pack_str(pk, r->to, strlen(r->to));
+    }
+    if (r->has_key) {
+        msgpack_pack_uint32(pk, 4);
+        sk_pack_bin(pk, r->key, SK_XFER_KEY_LEN);
+    }
+    if (r->sealed_len) {
+        msgpack_pack_uint32(pk, 5);
+        sk_pack_bin(pk, r->sealed, r->sealed_len);
+    }
+}
+
 int sk_xfer_req_encode(sk_buf *out, uint32_t rid, const sk_xfer_req *r)
 {
-    size_t start, len0 = out->len;
     int rc = req_complete(r);
     if (rc)
         return rc == -SK_E_TOO_LONG ? rc : -SK_E_BAD_VALUE;
     if (r->to[0] && !sk_xfer_centre_name_ok(r->to, strlen(r->to)))
         return -SK_E_BAD_VALUE;
-    msgpack_packer pk;
-    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_HUB_XFER, rid, &start))
-        return -SK_E_NOMEM;
-    uint32_t n = 1 + (r->has_id ? 1u : 0u) + (r->to[0] ? 1u : 0u) + (r->has_key ? 1u : 0u) +
-                 (r->sealed_len ? 1u : 0u);
-    msgpack_pack_map(&pk, n);
-    sk_pack_kv_uint(&pk, 1, r->op);
-    if (r->has_id) {
-        msgpack_pack_uint32(&pk, 2);
-        sk_pack_bin(&pk, r->id, SK_XFER_ID_LEN);
-    }
-    if (r->to[0]) {
-        msgpack_pack_uint32(&pk, 3);
-        sk_pack_str(&pk, r->to, strlen(r->to));
-    }
-    if (r->has_key) {
-        msgpack_pack_uint32(&pk, 4);
-        sk_pack_bin(&pk, r->key, SK_XFER_KEY_LEN);
-    }
-    if (r->sealed_len) {
-        msgpack_pack_uint32(&pk, 5);
-        sk_pack_bin(&pk, r->sealed, r->sealed_len);
-    }
-    return sk_replmsg_frame_end(out, start, len0);
+    return sk_replmsg_encode(out, SK_MSG_HUB_XFER, rid, req_body, r);
 }
 
 /* A centre name: str of [a-z0-9_-], 1..64 bytes. */
@@ -251,21 +253,23 @@ void sk_xfer_item_pack(msgpack_packer *pk, const sk_xfer_item *it)
     sk_pack_bin(pk, it->sealed_len ? it->sealed : none, it->sealed_len);
 }
 
+static void of_body(msgpack_packer *pk, sk_buf *out, const void *msg)
+{
+    const sk_xfer_of *o = msg;
+    msgpack_pack_map(pk, 1);
+    msgpack_pack_uint32(pk, 1);
+    msgpack_pack_array(pk, o->nitems);
+    if (o->items_len)
+        sk_buf_append(out, o->items, o->items_len);
+}
+
 int sk_xfer_of_encode(sk_buf *out, uint32_t rid, const uint8_t *items, size_t items_len,
                       uint32_t nitems)
 {
-    size_t start, len0 = out->len;
     if (nitems > SK_XFER_MAX_ITEMS || (items_len && !items))
         return -SK_E_BAD_VALUE;
-    msgpack_packer pk;
-    if (sk_replmsg_frame_begin(out, &pk, SK_MSG_HUB_XFER_OF, rid, &start))
-        return -SK_E_NOMEM;
-    msgpack_pack_map(&pk, 1);
-    msgpack_pack_uint32(&pk, 1);
-    msgpack_pack_array(&pk, nitems);
-    if (items_len)
-        sk_buf_append(out, items, items_len);
-    return sk_replmsg_frame_end(out, start, len0);
+    const sk_xfer_of o = {items, items_len, nitems};
+    return sk_replmsg_encode(out, SK_MSG_HUB_XFER_OF, rid, of_body, &o);
 }
 
 void sk_xfer_items_begin(sk_mp *m, const sk_xfer_of *o)
