@@ -149,37 +149,37 @@ static int split_hostport(const char *flag, const char *s, int host_optional, ch
     return 0;
 }
 
+/* The presets' numbers (docs/TOOLS.md says what each models). */
+static const struct netem_preset {
+    const char *name;
+    uint64_t rate_down, rate_up, latency_ms, jitter_ms;
+    double stall_rate;
+    uint64_t stall_ms;
+    double cut_rate;
+} k_presets[] = {
+    {"2g", 3750, 2500, 300, 100, 0.02, 1500, 0},
+    {"vsat", 32000, 16000, 300, 30, 0.002, 800, 0},
+    {"flaky", 16000, 16000, 75, 50, 0.01, 500, 0.05},
+};
+
+/* Applied to options just cleared, before any explicit flag. */
 static int apply_preset(sk_netem_opts *o, const char *name)
 {
-    if (strcmp(name, "2g") == 0) {
-        o->preset = "2g";
-        o->rate_down = 3750;
-        o->rate_up = 2500;
-        o->latency_ms = 300;
-        o->jitter_ms = 100;
-        o->stall_rate = 0.02;
-        o->stall_ms = 1500;
-    } else if (strcmp(name, "vsat") == 0) {
-        o->preset = "vsat";
-        o->rate_down = 32000;
-        o->rate_up = 16000;
-        o->latency_ms = 300;
-        o->jitter_ms = 30;
-        o->stall_rate = 0.002;
-        o->stall_ms = 800;
-    } else if (strcmp(name, "flaky") == 0) {
-        o->preset = "flaky";
-        o->rate_down = 16000;
-        o->rate_up = 16000;
-        o->latency_ms = 75;
-        o->jitter_ms = 50;
-        o->stall_rate = 0.01;
-        o->stall_ms = 500;
-        o->cut_rate = 0.05;
-    } else {
-        return fail("unknown preset '%s' (use 2g, vsat or flaky)", name);
+    for (size_t i = 0; i < sizeof(k_presets) / sizeof(k_presets[0]); i++) {
+        const struct netem_preset *p = &k_presets[i];
+        if (strcmp(name, p->name) != 0)
+            continue;
+        o->preset = p->name;
+        o->rate_down = p->rate_down;
+        o->rate_up = p->rate_up;
+        o->latency_ms = p->latency_ms;
+        o->jitter_ms = p->jitter_ms;
+        o->stall_rate = p->stall_rate;
+        o->stall_ms = p->stall_ms;
+        o->cut_rate = p->cut_rate;
+        return 0;
     }
-    return 0;
+    return fail("unknown preset '%s' (use 2g, vsat or flaky)", name);
 }
 
 int sk_netem_opts_parse(sk_netem_opts *o, int argc, char **argv)
