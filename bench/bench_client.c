@@ -26,6 +26,7 @@
 #include "sakhi/sakhi.h"
 
 #include "sk_buf.h"
+#include "sk_opts.h"
 #include "sk_record.h"
 #include "sk_sample.h"
 
@@ -191,41 +192,28 @@ int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1", *code = NULL, *admin_code = NULL, *pin = NULL;
     const char *dir = NULL, *sample_path = SAKHI_BENCH_SAMPLE;
+    const char *port_s = NULL, *n_s = NULL;
     unsigned long port = 0, n = 200;
     int plaintext = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--plaintext")) {
-            plaintext = 1;
-            continue;
-        }
-        if (!v)
-            goto usage;
-        i++;
-        if (!strcmp(a, "--host"))
-            host = v;
-        else if (!strcmp(a, "--port"))
-            port = strtoul(v, NULL, 10);
-        else if (!strcmp(a, "--code"))
-            code = v;
-        else if (!strcmp(a, "--admin-code"))
-            admin_code = v;
-        else if (!strcmp(a, "--server-pin"))
-            pin = v;
-        else if (!strcmp(a, "--referrals"))
-            n = strtoul(v, NULL, 10);
-        else if (!strcmp(a, "--dir"))
-            dir = v;
-        else if (!strcmp(a, "--sample"))
-            sample_path = v;
-        else
-            goto usage;
-    }
+    const sk_opt opts[] = {
+        {"plaintext", SK_OPT_FLAG, &plaintext},    {"host", SK_OPT_VALUE, &host},
+        {"port", SK_OPT_VALUE, &port_s},           {"code", SK_OPT_VALUE, &code},
+        {"admin-code", SK_OPT_VALUE, &admin_code}, {"server-pin", SK_OPT_VALUE, &pin},
+        {"referrals", SK_OPT_VALUE, &n_s},         {"dir", SK_OPT_VALUE, &dir},
+        {"sample", SK_OPT_VALUE, &sample_path},    {NULL, 0, NULL}};
+    char err[256], path[1024];
+    /* --help, like any mistake, prints the usage line on stderr */
+    if (sk_opts_parse(argc, argv, opts, NULL, NULL, 0, 0, NULL, 0, "", err, sizeof(err)) !=
+        SK_OPTS_OK)
+        goto usage;
+    if (port_s)
+        port = strtoul(port_s, NULL, 10);
+    if (n_s)
+        n = strtoul(n_s, NULL, 10);
     if (!port || port > 65535 || !code || !admin_code || !dir || !n || n > 100000 ||
         !pin == !plaintext)
         goto usage;
 
-    char err[256], path[1024];
     sk_sample s;
     if (sk_sample_load(&s, sample_path, err, sizeof(err)) || s.n == 0) {
         fprintf(stderr, "bench_client: cannot load %s: %s\n", sample_path, err);

@@ -21,6 +21,7 @@
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_msg.h"
+#include "sk_opts.h"
 #include "sk_record.h"
 #include "sk_sample.h"
 
@@ -29,6 +30,9 @@
 #include <string.h>
 #include <zdict.h>
 #include <zstd.h>
+
+static const char k_usage[] = "usage: --train SAMPLE --out DICT [--size BYTES] | --measure SAMPLE "
+                              "[--dict DICT] [--batch N]";
 
 static void die(const char *what)
 {
@@ -186,33 +190,27 @@ static int measure(const char *sample, const char *dict_path, size_t batch)
 
 int main(int argc, char **argv)
 {
-    const char *tr = NULL, *me = NULL, *out = NULL, *dict = NULL;
+    const char *tr = NULL, *me = NULL, *out = NULL, *dict = NULL, *size_s = NULL, *batch_s = NULL;
     size_t size = 32768, batch = 1000;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            die("every option takes a value (see the header comment)");
-        if (!strcmp(a, "--train"))
-            tr = v;
-        else if (!strcmp(a, "--measure"))
-            me = v;
-        else if (!strcmp(a, "--out"))
-            out = v;
-        else if (!strcmp(a, "--dict"))
-            dict = v;
-        else if (!strcmp(a, "--size"))
-            size = strtoul(v, NULL, 10);
-        else if (!strcmp(a, "--batch"))
-            batch = strtoul(v, NULL, 10);
-        else
-            die("unknown option");
-        i++;
-    }
+    const sk_opt opts[] = {{"train", SK_OPT_VALUE, &tr},
+                           {"measure", SK_OPT_VALUE, &me},
+                           {"out", SK_OPT_VALUE, &out},
+                           {"dict", SK_OPT_VALUE, &dict},
+                           {"size", SK_OPT_VALUE, &size_s},
+                           {"batch", SK_OPT_VALUE, &batch_s},
+                           {NULL, 0, NULL}};
+    char err[160];
+    int prc = sk_opts_parse(argc, argv, opts, NULL, NULL, 0, 0, NULL, 0, "", err, sizeof(err));
+    if (prc != SK_OPTS_OK)
+        die(prc == SK_OPTS_HELP ? k_usage : err);
+    if (size_s)
+        size = strtoul(size_s, NULL, 10);
+    if (batch_s)
+        batch = strtoul(batch_s, NULL, 10);
     if (tr && out && size >= 1024 && size <= (1u << 20))
         return train(tr, out, size);
     if (me && batch >= 1)
         return measure(me, dict, batch);
-    die("usage: --train SAMPLE --out DICT [--size BYTES] | --measure SAMPLE [--dict DICT] "
-        "[--batch N]");
+    die(k_usage);
     return 2;
 }
