@@ -25,4 +25,9 @@ void ff_init(ff_feeder *f, uint32_t max);
  * used starts out at a value no feed gives, so a feed that does not set it is seen. */
 int ff_feed(ff_feeder *f, const uint8_t *b, size_t n);
 
+/* The n bytes at wire start with a header of length zero: a new reader refuses them with
+ * BAD_FRAME once it has read that header, and the error is sticky: the bytes after the header,
+ * whatever they are, are refused again with nothing used. Asserts with cmocka. */
+void ff_expect_zero_length_sticky(const uint8_t *wire, size_t n);
+
 #endif
