@@ -102,6 +102,34 @@ static void check_range(const unsigned char *p, size_t a, size_t b, int c)
             fail_msg("byte %zu is 0x%02x, want 0x%02x", i, p[i], c);
 }
 
+/* One run of an expected image: the bytes up to end (from where the run before ended) are c. */
+typedef struct seg {
+    size_t end;
+    int c;
+} seg;
+
+static void check_segs(const unsigned char *p, const seg *s, size_t n)
+{
+    for (size_t i = 0, a = 0; i < n; a = s[i++].end)
+        check_range(p, a, s[i].end, s[i].c);
+}
+
+/* CHECK_IMAGE(img, {end, byte}, ...): img is those runs one after another from byte 0. */
+#define CHECK_IMAGE(img, ...)                                                                      \
+    check_segs((img), (const seg[]){__VA_ARGS__}, sizeof((const seg[]){__VA_ARGS__}) / sizeof(seg))
+
+/* The crash image of log cut after `cut` records, built over no initial file with seed and o,
+ * its length checked to be want; its statistics into *st. The caller frees it. */
+static unsigned char *image_of(const sk_iolog *log, size_t cut, uint64_t seed,
+                               const sk_crash_opts *o, size_t want, sk_crash_stats *st)
+{
+    unsigned char *img;
+    size_t len;
+    assert_int_equal(sk_iolog_build_image(log, cut, NULL, 0, seed, o, &img, &len, st), 0);
+    assert_int_equal(len, want);
+    return img;
+}
+
 static void test_images(void **state)
 {
     (void)state;
@@ -114,49 +142,37 @@ static void test_images(void **state)
     assert_int_equal(sk_iolog_load(&log, log_path), 0);
 
     /* before any sync nothing is certain: with nothing applied the file stays empty */
-    assert_int_equal(sk_iolog_build_image(&log, 1, NULL, 0, 1, &none, &img, &len, &st), 0);
-    assert_int_equal(len, 0);
+    img = image_of(&log, 1, 1, &none, 0, &st);
     assert_int_equal(st.unsynced, 1);
     assert_int_equal(st.unsynced_dropped, 1);
     free(img);
-    assert_int_equal(sk_iolog_build_image(&log, 1, NULL, 0, 1, &all, &img, &len, &st), 0);
-    assert_int_equal(len, 1024);
-    check_range(img, 0, 1024, 'A');
+    img = image_of(&log, 1, 1, &all, 1024, &st);
+    CHECK_IMAGE(img, {1024, 'A'});
     free(img);
 
     /* after the sync the first write is always there */
-    assert_int_equal(sk_iolog_build_image(&log, 2, NULL, 0, 9, &none, &img, &len, &st), 0);
-    assert_int_equal(len, 1024);
-    check_range(img, 0, 1024, 'A');
+    img = image_of(&log, 2, 9, &none, 1024, &st);
+    CHECK_IMAGE(img, {1024, 'A'});
     assert_int_equal(st.synced_applied, 1);
     free(img);
 
     /* everything dropped but the DSYNC write, which lands; the truncate is dropped too */
-    assert_int_equal(sk_iolog_build_image(&log, 6, NULL, 0, 3, &none, &img, &len, &st), 0);
-    assert_int_equal(len, 2560);
-    check_range(img, 0, 1024, 'A');
-    check_range(img, 1024, 2048, 0);
-    check_range(img, 2048, 2560, 'C');
+    img = image_of(&log, 6, 3, &none, 2560, &st);
+    CHECK_IMAGE(img, {1024, 'A'}, {2048, 0}, {2560, 'C'});
     assert_int_equal(st.unsynced, 3);
     assert_int_equal(st.unsynced_whole, 1);
     assert_int_equal(st.unsynced_dropped, 2);
     free(img);
 
     /* a disk that ignores flushes keeps nothing, not even the synced or DSYNC writes */
-    assert_int_equal(sk_iolog_build_image(&log, 6, NULL, 0, 3, &liar, &img, &len, &st), 0);
-    assert_int_equal(len, 0);
+    img = image_of(&log, 6, 3, &liar, 0, &st);
     assert_int_equal(st.synced_applied, 0);
     assert_int_equal(st.unsynced_dropped, 4);
     free(img);
 
     /* everything applied: B over A, C, then the truncate extends to 3000 */
-    assert_int_equal(sk_iolog_build_image(&log, 6, NULL, 0, 3, &all, &img, &len, &st), 0);
-    assert_int_equal(len, 3000);
-    check_range(img, 0, 512, 'A');
-    check_range(img, 512, 1536, 'B');
-    check_range(img, 1536, 2048, 0);
-    check_range(img, 2048, 2560, 'C');
-    check_range(img, 2560, 3000, 0);
+    img = image_of(&log, 6, 3, &all, 3000, &st);
+    CHECK_IMAGE(img, {512, 'A'}, {1536, 'B'}, {2048, 0}, {2560, 'C'}, {3000, 0});
     free(img);
 
     /* an initial image shows through where nothing was written */
@@ -165,10 +181,7 @@ static void test_images(void **state)
     assert_int_equal(sk_iolog_build_image(&log, 4, init, sizeof init, 3, &none, &img, &len, &st),
                      0);
     assert_int_equal(len, 4096);
-    check_range(img, 0, 1024, 'A');
-    check_range(img, 1024, 2048, 'I');
-    check_range(img, 2048, 2560, 'C');
-    check_range(img, 2560, 4096, 'I');
+    CHECK_IMAGE(img, {1024, 'A'}, {2048, 'I'}, {2560, 'C'}, {4096, 'I'});
     free(img);
     sk_iolog_free(&log);
     unlink(log_path);
