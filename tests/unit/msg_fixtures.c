@@ -249,31 +249,31 @@ static void nonce(uint8_t out[SK_NONCE_LEN])
         out[i] = (uint8_t)(0xa0 + i);
 }
 
-/* Referral 1 as stored on the server after the first push (version 101). */
-static int record1_v101(sk_record *r)
+/* A referral as stored on the server after the push that created it at ver: id, the fields
+ * referral() gives it, the server's own with case_no, all stamped at created (ms). */
+static int stored(sk_record *r, const sk_id *id, int (*referral)(tgt *), uint64_t created,
+                  uint64_t ver, const char *case_no)
 {
-    r->id = k_ref1;
-    tgt t = {NULL, r, SK_HLC_MAKE(T_REF1, 0), 101};
-    int rc = referral1(&t);
-    rc = rc ? rc : server_fields(&t, "LEH-2026-000123");
-    r->version = 101;
-    r->created = SK_HLC_MAKE(T_REF1, 0);
-    r->created_ver = 101;
+    r->id = *id;
+    tgt t = {NULL, r, SK_HLC_MAKE(created, 0), ver};
+    int rc = referral(&t);
+    rc = rc ? rc : server_fields(&t, case_no);
+    r->version = ver;
+    r->created = SK_HLC_MAKE(created, 0);
+    r->created_ver = ver;
     r->updated = r->created;
     return rc;
 }
 
+/* Referral 1 as stored on the server after the first push (version 101). */
+static int record1_v101(sk_record *r)
+{
+    return stored(r, &k_ref1, referral1, T_REF1, 101, "LEH-2026-000123");
+}
+
 static int record2_v102(sk_record *r)
 {
-    r->id = k_ref2;
-    tgt t = {NULL, r, SK_HLC_MAKE(T_REF2, 0), 102};
-    int rc = referral2(&t);
-    rc = rc ? rc : server_fields(&t, "LEH-2026-000124");
-    r->version = 102;
-    r->created = SK_HLC_MAKE(T_REF2, 0);
-    r->created_ver = 102;
-    r->updated = r->created;
-    return rc;
+    return stored(r, &k_ref2, referral2, T_REF2, 102, "LEH-2026-000124");
 }
 
 static int build(const char *name, sk_msg *m)
