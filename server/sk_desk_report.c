@@ -126,17 +126,31 @@ static void counts_chart(sk_buf *b, const char *id, const rowset *rs, const uint
     hbars(b, id, labels, vals, n);
 }
 
+/* A counts row's start: its CSV group (when group is not NULL) and code as data attributes,
+ * then its label as the row's heading cell. */
+static void row_head(sk_buf *b, const char *group, const char *code, const char *label)
+{
+    sk_h(b, "<tr");
+    if (group) {
+        sk_h(b, " data-group=\"");
+        sk_h_esc(b, group);
+        sk_h(b, "\"");
+    }
+    sk_h(b, " data-code=\"");
+    sk_h_esc(b, code);
+    sk_h(b, "\"><th>");
+    sk_h_esc(b, label);
+    sk_h(b, "</th>");
+}
+
 static void counts_table(sk_buf *b, const char *id, const rowset *rs, const uint64_t *arr)
 {
     sk_h(b, "<table class=\"counts\" id=\"");
     sk_h(b, id);
     sk_h(b, "\"><tbody>");
     for (uint32_t c = 1; c <= rs->n; c++) {
-        sk_h(b, "<tr data-code=\"");
-        sk_h_esc(b, rs->code[c]);
-        sk_h(b, "\"><th>");
-        sk_h_esc(b, rs->label[c]);
-        sk_h_fmt(b, "</th><td>%llu</td></tr>", (unsigned long long)arr[c]);
+        row_head(b, NULL, rs->code[c], rs->label[c]);
+        sk_h_fmt(b, "<td>%llu</td></tr>", (unsigned long long)arr[c]);
     }
     if (arr[0])
         sk_h_fmt(b, "<tr data-code=\"unknown\"><th>?</th><td>%llu</td></tr>",
@@ -181,13 +195,7 @@ static const sk_desk_msg k_gbvims_label[SK_GBVIMS_COUNT + 1] = {
 static void transition_row(sk_buf *b, const char *group, const char *name, const char *label,
                            const sk_report_row *row)
 {
-    sk_h(b, "<tr data-group=\"");
-    sk_h_esc(b, group);
-    sk_h(b, "\" data-code=\"");
-    sk_h_esc(b, name);
-    sk_h(b, "\"><th>");
-    sk_h_esc(b, label);
-    sk_h(b, "</th>");
+    row_head(b, group, name, label);
     for (uint32_t m = 0; m < SK_RPT_NMEASURES; m++)
         sk_h_fmt(b, "<td data-measure=\"%s\">%llu</td>", sk_report_measure_name(m),
                  (unsigned long long)row->n[m]);
@@ -292,11 +300,7 @@ static void captured(sk_buf *b, int lang, const sk_report *rp, const sk_desk_dli
     }
     sk_h(b, "</tr></thead><tbody>");
     for (uint32_t s = 1; s <= SK_SERVICE_COUNT; s++) {
-        sk_h(b, "<tr data-code=\"");
-        sk_h_esc(b, sk_enum_name(SK_ENUM_SERVICE, s));
-        sk_h(b, "\"><th>");
-        sk_h_esc(b, sk_t_enum(lang, SK_ENUM_SERVICE, s));
-        sk_h(b, "</th>");
+        row_head(b, NULL, sk_enum_name(SK_ENUM_SERVICE, s), sk_t_enum(lang, SK_ENUM_SERVICE, s));
         for (uint32_t x = 1; x <= sk_enum_max(SK_ENUM_SERVICE_STATUS); x++)
             sk_h_fmt(b, "<td>%llu</td>", (unsigned long long)c->service[s][x]);
         sk_h(b, "</tr>");
