@@ -722,11 +722,10 @@ int sk_desk_page_case(sk_buf *out, sk_store *st, const sk_desk_who *who, const s
         goto fail;
     sk_h(out, "<h2>");
     sk_h_esc(out, sk_t(lang, T_HISTORY));
-    sk_h(out, "</h2><table id=\"history\"><thead><tr><th>");
-    sk_h_esc(out, sk_t(lang, T_WHEN));
-    sk_h(out, "</th><th>seq</th><th>");
-    sk_h_esc(out, sk_t(lang, T_WHAT));
-    sk_h(out, "</th><th></th></tr></thead><tbody>");
+    sk_h(out, "</h2><table id=\"history\"><thead><tr>");
+    const char *hcols[] = {sk_t(lang, T_WHEN), "seq", sk_t(lang, T_WHAT), ""};
+    sk_desk_th_texts(out, hcols, sizeof(hcols) / sizeof(hcols[0]));
+    sk_h(out, "</tr></thead><tbody>");
     hist_ctx hc = {out, lang, revealed, 0};
     if (!minor_hidden)
         (void)sk_store_history_list(st, &r.id, hist_row, &hc);

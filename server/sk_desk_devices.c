@@ -127,12 +127,12 @@ int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint
             sk_desk_option(out, wl->w[i].id, wl->w[i].id, 0);
     sk_h(out, "</select></label><button id=\"enroll\">");
     sk_h_esc(out, sk_t(lang, T_ENROLL));
-    static const sk_desk_msg cols[] = {T_DISTRICT, T_DEVICE, T_LAST_SEEN};
-    sk_h(out, "</button></form><table id=\"devices\"><thead><tr><th>");
-    sk_h_esc(out, sk_t(lang, T_WORKER));
-    sk_h(out, "</th><th>role</th>");
-    sk_desk_th_cells(out, lang, cols, sizeof(cols) / sizeof(cols[0]));
-    sk_h(out, "<th></th></tr></thead><tbody>");
+    const char *cols[] = {sk_t(lang, T_WORKER),    "role",
+                          sk_t(lang, T_DISTRICT),  sk_t(lang, T_DEVICE),
+                          sk_t(lang, T_LAST_SEEN), ""};
+    sk_h(out, "</button></form><table id=\"devices\"><thead><tr>");
+    sk_desk_th_texts(out, cols, sizeof(cols) / sizeof(cols[0]));
+    sk_h(out, "</tr></thead><tbody>");
     for (size_t i = 0; i < wl->n; i++) {
         int any = 0;
         for (size_t k = 0; k < dl.n; k++)

@@ -158,6 +158,8 @@ void sk_desk_status_cell(sk_buf *b, int lang, uint64_t st);
 void sk_desk_none(sk_buf *b, int lang);
 /* A <th> for each of the n labels, in lang. */
 void sk_desk_th_cells(sk_buf *b, int lang, const sk_desk_msg *labels, size_t n);
+/* A <th> for each of the n texts (escaped; "" for an empty cell). */
+void sk_desk_th_texts(sk_buf *b, const char *const *texts, size_t n);
 /* An <option> with value (escaped), label (escaped), selected when selected. */
 void sk_desk_option(sk_buf *b, const char *value, const char *label, int selected);
 /* A <label> with label (in lang) and an open <select name="name" id="id"> (no id when id is

@@ -433,8 +433,16 @@ void sk_desk_none(sk_buf *b, int lang)
 void sk_desk_th_cells(sk_buf *b, int lang, const sk_desk_msg *labels, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        const char *text = sk_t(lang, labels[i]);
+        sk_desk_th_texts(b, &text, 1);
+    }
+}
+
+void sk_desk_th_texts(sk_buf *b, const char *const *texts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
         sk_h(b, "<th>");
-        sk_h_esc(b, sk_t(lang, labels[i]));
+        sk_h_esc(b, texts[i]);
         sk_h(b, "</th>");
     }
 }
@@ -694,13 +702,10 @@ int sk_desk_page_tasks(sk_buf *out, sk_store *st, const sk_desk_who *who, uint64
     if (n == 0) {
         sk_desk_none(out, lang);
     } else {
-        sk_h(out, "<table id=\"my-tasks\"><thead><tr><th>");
-        sk_h_esc(out, sk_t(lang, T_DUE));
-        sk_h(out, "</th><th></th><th>");
-        sk_h_esc(out, sk_t(lang, T_TASK));
-        sk_h(out, "</th><th>");
-        sk_h_esc(out, sk_t(lang, T_CASE));
-        sk_h(out, "</th></tr></thead><tbody>");
+        const char *cols[] = {sk_t(lang, T_DUE), "", sk_t(lang, T_TASK), sk_t(lang, T_CASE)};
+        sk_h(out, "<table id=\"my-tasks\"><thead><tr>");
+        sk_desk_th_texts(out, cols, sizeof(cols) / sizeof(cols[0]));
+        sk_h(out, "</tr></thead><tbody>");
         for (size_t i = 0; i < n && i < PAGE_ROWS; i++) {
             char tid[37];
             sk_id_to_str(&v[i].task, tid);
