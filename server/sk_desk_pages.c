@@ -43,6 +43,22 @@ void sk_desk_head(sk_buf *b, int lang, const char *title)
             "<script src=\"/static/desk.js\" defer></script></head><body>");
 }
 
+/* The page's one message for her (a flash), marked bad when it reports a refusal. */
+static void flash(sk_buf *b, const char *msg, int bad)
+{
+    sk_h(b, bad ? "<p class=\"flash bad\" id=\"flash\">" : "<p class=\"flash\" id=\"flash\">");
+    sk_h_esc(b, msg);
+    sk_h(b, "</p>");
+}
+
+/* The link that shows the desk in the other language. */
+static void lang_link(sk_buf *b, int lang)
+{
+    sk_h(b, lang == SK_LANG_HI ? "<a href=\"/lang?to=en\">" : "<a href=\"/lang?to=hi\">");
+    sk_h_esc(b, sk_t(lang, T_LANGUAGE));
+    sk_h(b, "</a>");
+}
+
 /* The navigation's links, in order: the page (its path /page, its id nav-page), its label, and
  * whether only administrators see it. */
 static const struct nav_link {
@@ -75,22 +91,15 @@ void sk_desk_top(sk_buf *b, const sk_desk_who *who, const char *title)
     sk_h_esc(b, who->user);
     sk_h(b, "</b> (");
     sk_h_esc(b, sk_desk_role_name(who->role));
-    sk_h(b, ")</span> <a href=\"/lang?to=");
-    sk_h(b, lang == SK_LANG_HI ? "en" : "hi");
-    sk_h(b, "\">");
-    sk_h_esc(b, sk_t(lang, T_LANGUAGE));
-    sk_h(b, "</a><form method=\"post\" action=\"/logout\" class=\"inline\">"
-            "<input type=\"hidden\" name=\"csrf\" value=\"");
-    sk_h_esc(b, who->csrf);
-    sk_h(b, "\"><button id=\"logout\">");
+    sk_h(b, ")</span> ");
+    lang_link(b, lang);
+    sk_h(b, "<form method=\"post\" action=\"/logout\" class=\"inline\">");
+    sk_desk_hidden_csrf(b, who->csrf);
+    sk_h(b, "<button id=\"logout\">");
     sk_h_esc(b, sk_t(lang, T_LOGOUT));
     sk_h(b, "</button></form></header><main>");
-    if (who->flash[0]) {
-        sk_h(b, who->flash_bad ? "<p class=\"flash bad\" id=\"flash\">"
-                               : "<p class=\"flash\" id=\"flash\">");
-        sk_h_esc(b, who->flash);
-        sk_h(b, "</p>");
-    }
+    if (who->flash[0])
+        flash(b, who->flash, who->flash_bad);
 }
 
 void sk_desk_top_h1(sk_buf *b, const sk_desk_who *who, sk_desk_msg title)
@@ -139,12 +148,8 @@ int sk_desk_page_login(sk_buf *out, int lang, const char *csrf_login, const char
     sk_h(out, "<main class=\"narrow\"><h1>");
     sk_h_esc(out, sk_t(lang, T_TITLE));
     sk_h(out, "</h1>");
-    if (msg) {
-        sk_h(out,
-             bad ? "<p class=\"flash bad\" id=\"flash\">" : "<p class=\"flash\" id=\"flash\">");
-        sk_h_esc(out, msg);
-        sk_h(out, "</p>");
-    }
+    if (msg)
+        flash(out, msg, bad);
     sk_h(out, "<form method=\"post\" action=\"/login\" id=\"login\">");
     sk_desk_hidden_csrf(out, csrf_login);
     sk_h(out, "<label>");
@@ -159,11 +164,9 @@ int sk_desk_page_login(sk_buf *out, int lang, const char *csrf_login, const char
          "<input name=\"code\" id=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" "
          "maxlength=\"6\"></label><button id=\"submit\">");
     sk_h_esc(out, sk_t(lang, T_LOGIN));
-    sk_h(out, "</button></form><p><a href=\"/lang?to=");
-    sk_h(out, lang == SK_LANG_HI ? "en" : "hi");
-    sk_h(out, "\">");
-    sk_h_esc(out, sk_t(lang, T_LANGUAGE));
-    sk_h(out, "</a></p>");
+    sk_h(out, "</button></form><p>");
+    lang_link(out, lang);
+    sk_h(out, "</p>");
     sk_desk_bottom(out);
     return 200;
 }
@@ -177,11 +180,8 @@ int sk_desk_page_setup(sk_buf *out, int lang, const char *user, const char *toke
     sk_h(out, "</h1><p>");
     sk_h_esc(out, user);
     sk_h(out, "</p>");
-    if (msg) {
-        sk_h(out, "<p class=\"flash bad\" id=\"flash\">");
-        sk_h_esc(out, msg);
-        sk_h(out, "</p>");
-    }
+    if (msg)
+        flash(out, msg, 1);
     sk_h(out, "<form method=\"post\" action=\"/setup\" id=\"setup\">");
     sk_desk_hidden_csrf(out, pre ? pre : "");
     sk_h(out, "<input type=\"hidden\" name=\"u\" value=\"");
