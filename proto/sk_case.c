@@ -12,6 +12,7 @@
 #include "sk_case.h"
 
 #include "sk_err.h"
+#include "sk_date.h"
 #include "sk_district.h"
 #include "sk_text.h"
 
@@ -711,34 +712,9 @@ static const sk_entry *find_task(const sk_record *r, const sk_id *id)
 
 /* ---- dates -------------------------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm), and back. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 /* Parse "YYYY-MM-DD" (a real date, year 1900..9999). 0 or -1. */
 static int parse_date(const char *s, size_t n, int64_t *y, unsigned *m, unsigned *d)
 {
-    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (n != 10 || s[4] != '-' || s[7] != '-')
         return -1;
     for (size_t i = 0; i < n; i++)
@@ -747,10 +723,7 @@ static int parse_date(const char *s, size_t n, int64_t *y, unsigned *m, unsigned
     int64_t yy = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
     unsigned mm = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
     unsigned dd = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-    if (yy < 1900 || mm < 1 || mm > 12 || dd < 1 || dd > mdays[mm - 1])
-        return -1;
-    int leap = (yy % 4 == 0 && yy % 100 != 0) || yy % 400 == 0;
-    if (mm == 2 && dd == 29 && !leap)
+    if (yy < 1900 || !sk_date_valid(yy, mm, dd))
         return -1;
     *y = yy, *m = mm, *d = dd;
     return 0;
@@ -762,8 +735,8 @@ int sk_case_age_from_dob(const char *dob, size_t len, uint64_t ms)
     unsigned bm, bd, m, d;
     if (!dob || parse_date(dob, len, &by, &bm, &bd))
         return -1;
-    civil_from_days((int64_t)(ms / 86400000u), &y, &m, &d);
-    if (days_from_civil(by, bm, bd) > (int64_t)(ms / 86400000u))
+    sk_date_civil_from_days((int64_t)(ms / 86400000u), &y, &m, &d);
+    if (sk_date_days_from_civil(by, bm, bd) > (int64_t)(ms / 86400000u))
         return -1;
     int64_t age = y - by - ((m < bm || (m == bm && d < bd)) ? 1 : 0);
     return age > 200 ? -1 : (int)age;

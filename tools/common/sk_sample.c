@@ -10,6 +10,7 @@
 #include "sk_sample.h"
 #include "sk_text.h"
 
+#include "sk_date.h"
 #include "sk_err.h"
 
 #include <stdarg.h>
@@ -29,31 +30,6 @@ static int emsg(char *errbuf, size_t cap, int rc, const char *fmt, ...)
 }
 
 /* ---- time --------------------------------------------------------------------------------- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yy + (*m <= 2));
-}
 
 static int digits(const char *s, size_t n, unsigned *out)
 {
@@ -102,14 +78,10 @@ int sk_sample_parse_time(const char *s, uint64_t *ms_out)
     } else {
         return -SK_E_BAD_VALUE;
     }
-    if (*p || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+    if (*p || y < 1970 || !sk_date_valid(y, mo, d) || h > 23 || mi > 59 || se > 60)
         return -SK_E_BAD_VALUE;
-    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
-        return -SK_E_BAD_VALUE;
-    int64_t secs =
-        days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (se > 59 ? 59 : se) - off_min * 60;
+    int64_t secs = sk_date_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
+                   (se > 59 ? 59 : se) - off_min * 60;
     if (secs < 0)
         return -SK_E_BAD_VALUE;
     *ms_out = (uint64_t)secs * 1000 + ms;
@@ -122,10 +94,10 @@ void sk_sample_format_time(uint64_t ms, char out[32])
         ms = 253402300799999ull;
     int64_t secs = (int64_t)(ms / 1000);
     int64_t days = secs / 86400, rem = secs % 86400;
-    int y;
+    int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    snprintf(out, 32, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", y % 10000, m % 13, d % 32,
+    sk_date_civil_from_days(days, &y, &m, &d);
+    snprintf(out, 32, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", (int)(y % 10000), m % 13, d % 32,
              (unsigned)(rem / 3600) % 24, (unsigned)(rem / 60 % 60), (unsigned)(rem % 60),
              (unsigned)(ms % 1000));
 }
