@@ -722,6 +722,18 @@ static void on_answer(sk_engine *e, const sk_msg *m, uint64_t now_ms)
 
 /* ---- input ----------------------------------------------------------------------------------- */
 
+/* Fail the engine when rc says what came from the server could not be read: for want of memory
+ * ("no memory for <what>"), or because it is malformed ("<bad>: <code>"). 1 then, 0 when rc is
+ * 0. */
+static int read_failed(sk_engine *e, int rc, const char *what, const char *bad)
+{
+    if (rc == -SK_E_NOMEM)
+        fail(e, SK_ENGINE_ERR_NOMEM, rc, "no memory for %s", what);
+    else if (rc)
+        fail(e, SK_ENGINE_ERR_PROTO, rc, "%s: %s", bad, sk_err_name(rc));
+    return rc != 0;
+}
+
 /* One frame body from the server. */
 static void on_frame(sk_engine *e, const uint8_t *frame, uint32_t flen, uint64_t now_ms)
 {
@@ -739,15 +751,8 @@ static void on_frame(sk_engine *e, const uint8_t *frame, uint32_t flen, uint64_t
         }
         rc = sk_zframe_unwrap_alloc(frame, flen, e->max_frame, e->zdict ? SK_ZF_DICT : 0,
                                     &e->cfg.alloc, &e->zbody, &zlen);
-        if (rc == -SK_E_NOMEM) {
-            fail(e, SK_ENGINE_ERR_NOMEM, rc, "no memory for a compressed frame");
+        if (read_failed(e, rc, "a compressed frame", "bad compressed frame from the server"))
             return;
-        }
-        if (rc) {
-            fail(e, SK_ENGINE_ERR_PROTO, rc, "bad compressed frame from the server: %s",
-                 sk_err_name(rc));
-            return;
-        }
         frame = e->zbody;
         flen = (uint32_t)zlen;
     }
@@ -756,15 +761,8 @@ static void on_frame(sk_engine *e, const uint8_t *frame, uint32_t flen, uint64_t
         e->ops->received(e->payload, m.type, wire);
     if (rc == -SK_E_UNKNOWN_TYPE && m.rid == 0)
         return; /* a later protocol's unsolicited message: ignore */
-    if (rc == -SK_E_NOMEM) {
-        fail(e, SK_ENGINE_ERR_NOMEM, rc, "no memory for a message from the server");
+    if (read_failed(e, rc, "a message from the server", "undecodable message from the server"))
         return;
-    }
-    if (rc) {
-        fail(e, SK_ENGINE_ERR_PROTO, rc, "undecodable message from the server: %s",
-             sk_err_name(rc));
-        return;
-    }
     if (m.type == SK_MSG_ERROR)
         e->retry_ms = m.u.error.retry_ms;
     switch (m.type) {
