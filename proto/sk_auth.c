@@ -79,6 +79,21 @@ size_t sk_auth_transcript(uint8_t out[64], const uint8_t nonce[SK_NONCE_LEN], ui
     return off;
 }
 
+/* An Ed25519 key from its raw bytes (private or public) and a digest context to use it with.
+ * 0, or -SK_E_NOMEM when OpenSSL could not make one of them (for a public key, only for want of
+ * memory); what was made is in *key and *md either way (else NULL), for the caller to free. */
+static int ed25519_begin(int is_private, const uint8_t *raw, size_t len, EVP_PKEY **key,
+                         EVP_MD_CTX **md)
+{
+    *md = NULL;
+    *key = is_private ? EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw, len)
+                      : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, len);
+    if (!*key)
+        return -SK_E_NOMEM;
+    *md = EVP_MD_CTX_new();
+    return *md ? 0 : -SK_E_NOMEM;
+}
+
 int sk_auth_sign(uint8_t sig[SK_SIG_LEN], const uint8_t priv[SK_PRIVKEY_LEN],
                  const uint8_t nonce[SK_NONCE_LEN], uint64_t device, uint64_t server_ms)
 {
@@ -89,11 +104,7 @@ int sk_auth_sign(uint8_t sig[SK_SIG_LEN], const uint8_t priv[SK_PRIVKEY_LEN],
     size_t msg_len = sk_auth_transcript(msg, nonce, device, server_ms);
     size_t sig_len = SK_SIG_LEN;
 
-    key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, priv, SK_PRIVKEY_LEN);
-    if (!key)
-        goto out;
-    md = EVP_MD_CTX_new();
-    if (!md)
+    if (ed25519_begin(1, priv, SK_PRIVKEY_LEN, &key, &md))
         goto out;
     if (EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1)
         goto out;
@@ -119,12 +130,8 @@ static int verify_once(const uint8_t sig[SK_SIG_LEN], const uint8_t pub[SK_PUBKE
     EVP_MD_CTX *md = NULL;
 
     /* Ed25519 raw public keys are taken as any 32 bytes (a bad point fails the verification),
-     * so NULL here means OpenSSL had no memory. */
-    key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, SK_PUBKEY_LEN);
-    if (!key)
-        goto out;
-    md = EVP_MD_CTX_new();
-    if (!md)
+     * so a failure here means OpenSSL had no memory. */
+    if (ed25519_begin(0, pub, SK_PUBKEY_LEN, &key, &md))
         goto out;
     if (EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) != 1) {
         rc = -SK_E_INTERNAL; /* does not look at the signature */
