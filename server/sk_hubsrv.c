@@ -22,7 +22,6 @@
 #include "sk_xferstore.h"
 
 #include <openssl/crypto.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +35,7 @@ typedef struct sk_hub {
     sk_server *srv;
     unsigned pending; /* hub: pushes at the writer (loop thread) */
     /* centre */
-    int stop; /* atomic */
-    pthread_t thread;
-    int thread_started;
+    sk_link_thread feed;
     sk_link_end to;
     uint8_t pidkey[SK_DEID_KEY_LEN]; /* the pseudonyms' key: never leaves the centre */
     uint8_t xpriv[SK_XFER_KEY_LEN], xpub[SK_XFER_KEY_LEN]; /* where transfers are sealed to */
@@ -277,13 +274,7 @@ static const sk_hub_hooks k_hub_hooks = {hub_on_frame, hub_frame_done};
 
 static int stopping(sk_hub *h)
 {
-    return __atomic_load_n(&h->stop, __ATOMIC_ACQUIRE);
-}
-
-static void nap(sk_hub *h, uint64_t ms)
-{
-    for (uint64_t t = 0; t < ms && !stopping(h); t += 50)
-        usleep(50 * 1000);
+    return sk_link_thread_stopping(&h->feed);
 }
 
 /* Keep where the feed stands (the cursor and the epoch it is in) in one transaction. */
@@ -847,16 +838,15 @@ static void *feed_main(void *arg)
 {
     sk_hub *h = arg;
     int said = 0;
-#ifdef __linux__
-    pthread_setname_np(pthread_self(), "sk-hubfeed");
-#endif
     while (!stopping(h)) {
         int rc = feed_pending(h) || xfer_due(h) ? feed_session(h) : 0;
         if (rc < -1 && !said) {
             sk_log(SK_LOG_ERROR, "hub_stopped", "code=%s action=check_enrollment", sk_err_name(rc));
             said = 1;
         }
-        nap(h, rc < -1 ? 5 * FEED_BACKOFF_MS : rc ? FEED_BACKOFF_MS : h->srv->cfg->hub_interval_ms);
+        sk_link_thread_nap(&h->feed, rc < -1 ? 5 * FEED_BACKOFF_MS
+                                     : rc    ? FEED_BACKOFF_MS
+                                             : h->srv->cfg->hub_interval_ms);
     }
     return NULL;
 }
@@ -895,7 +885,7 @@ static int centre_setup(sk_hub *h, char *err, size_t errcap)
         goto abort;
     if ((rc = sk_store_mdb_err(sk_store_write_commit(st, txn))))
         goto fail;
-    if (sk_link_end_ready(&h->to, cfg, &h->stop, err, errcap) ||
+    if (sk_link_end_ready(&h->to, cfg, &h->feed.stop, err, errcap) ||
         sk_link_secret(cfg, "hub-pid", h->pidkey, err, errcap) ||
         sk_link_secret(cfg, "hub-xfer", h->xpriv, err, errcap))
         return -1;
@@ -932,11 +922,10 @@ int sk_hub_init(sk_server *srv, char *err, size_t errcap)
     }
     if (centre_setup(h, err, errcap))
         return 2;
-    if (pthread_create(&h->thread, NULL, feed_main, h)) {
+    if (sk_link_thread_start(&h->feed, "sk-hubfeed", feed_main, h)) {
         snprintf(err, errcap, "cannot start the hub feed thread");
         return 3;
     }
-    h->thread_started = 1;
     sk_log(SK_LOG_INFO, "hub_feed", "hub=%s:%u transport=%s device=%llu", h->to.addr.host,
            (unsigned)h->to.addr.port, h->to.plaintext ? "plaintext" : "tls",
            (unsigned long long)h->to.device);
@@ -945,14 +934,8 @@ int sk_hub_init(sk_server *srv, char *err, size_t errcap)
 
 void sk_hub_stop(sk_server *srv)
 {
-    sk_hub *h = srv->hub;
-    if (!h)
-        return;
-    __atomic_store_n(&h->stop, 1, __ATOMIC_RELEASE);
-    if (h->thread_started) {
-        pthread_join(h->thread, NULL);
-        h->thread_started = 0;
-    }
+    if (srv->hub)
+        sk_link_thread_stop(&srv->hub->feed);
 }
 
 void sk_hub_free(sk_server *srv)

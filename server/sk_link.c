@@ -33,6 +33,46 @@ int sk_link_stopping(const sk_link *l)
     return __atomic_load_n(l->peer->stop, __ATOMIC_ACQUIRE);
 }
 
+static void *link_thread_main(void *arg)
+{
+    sk_link_thread *t = arg;
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), t->name);
+#endif
+    return t->main(t->arg);
+}
+
+int sk_link_thread_start(sk_link_thread *t, const char *name, void *(*main)(void *), void *arg)
+{
+    t->name = name;
+    t->main = main;
+    t->arg = arg;
+    if (pthread_create(&t->thread, NULL, link_thread_main, t))
+        return -1;
+    t->started = 1;
+    return 0;
+}
+
+int sk_link_thread_stopping(const sk_link_thread *t)
+{
+    return __atomic_load_n(&t->stop, __ATOMIC_ACQUIRE);
+}
+
+void sk_link_thread_nap(const sk_link_thread *t, uint64_t ms)
+{
+    for (uint64_t at = 0; at < ms && !sk_link_thread_stopping(t); at += 50)
+        usleep(50 * 1000);
+}
+
+void sk_link_thread_stop(sk_link_thread *t)
+{
+    __atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
+    if (t->started) {
+        pthread_join(t->thread, NULL);
+        t->started = 0;
+    }
+}
+
 void sk_link_init(sk_link *l, const sk_link_peer *peer)
 {
     memset(l, 0, sizeof(*l));

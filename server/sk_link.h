@@ -20,6 +20,7 @@
 #include "sk_tls.h"
 #include "sk_uri.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,26 @@ int sk_link_stopping(const sk_link *l);
  * for the ones no retry cures: RESEED, REVOKED, FORBIDDEN, STATE; WIPE as REVOKED), or a frame
  * that is unexpected or no message. */
 int sk_link_other_frame(sk_link *l, int rc, const uint8_t *body, uint32_t len, int *code);
+
+/* The thread that keeps a link (the standby's, the hub feed's): started once, then told to stop
+ * and joined once. Its stop flag is what the link's peer watches (sk_link_peer.stop). */
+typedef struct sk_link_thread {
+    int stop; /* atomic: non-zero ends the thread's loop and every wait */
+    int started;
+    pthread_t thread;
+    const char *name; /* the thread's name (at most 15 bytes) */
+    void *(*main)(void *);
+    void *arg;
+} sk_link_thread;
+
+/* Run main(arg) on a thread named name. 0, or -1 when no thread could be made. */
+int sk_link_thread_start(sk_link_thread *t, const char *name, void *(*main)(void *), void *arg);
+/* 1 once the thread was told to stop. */
+int sk_link_thread_stopping(const sk_link_thread *t);
+/* Sleep for ms, in slices, until told to stop. */
+void sk_link_thread_nap(const sk_link_thread *t, uint64_t ms);
+/* Tell the thread to stop and, when it was started, join it. */
+void sk_link_thread_stop(sk_link_thread *t);
 
 /* The handshake of a server enrolled (or enrolling) at another with a role. */
 typedef struct sk_link_hs {

@@ -32,7 +32,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <uv.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +75,6 @@ typedef struct hold {
 
 typedef struct sk_repl {
     sk_server *srv;
-    int stop;         /* atomic: the standby thread stops */
     int stopped;      /* loop thread: sk_repl_stop ran (nothing is held any more) */
     int tick_closing; /* its close callback has not run yet: it frees r when free_me */
     int free_me;
@@ -93,15 +91,9 @@ typedef struct sk_repl {
     int trimming;  /* a trim request is at the writer */
     uint64_t keep; /* log entries kept for a replica that is behind, at most */
     /* standby */
-    pthread_t thread;
-    int thread_started;
+    sk_link_thread standby;
     sk_link_end primary;
 } sk_repl;
-
-static int atomic_get(const int *p)
-{
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
 
 static void atomic_set(int *p, int v)
 {
@@ -615,7 +607,7 @@ static void on_tick(uv_timer_t *t)
 
 static int stopping(sk_repl *r)
 {
-    return atomic_get(&r->stop);
+    return sk_link_thread_stopping(&r->standby);
 }
 
 /* ---- standby: pulling and applying ----------------------------------------------------------- */
@@ -841,19 +833,10 @@ out:
     return ret;
 }
 
-static void nap(sk_repl *r, unsigned ms)
-{
-    for (unsigned t = 0; t < ms && !stopping(r); t += 50)
-        usleep(50 * 1000);
-}
-
 static void *standby_main(void *arg)
 {
     sk_repl *r = arg;
     int said = 0;
-#ifdef __linux__
-    pthread_setname_np(pthread_self(), "sk-standby");
-#endif
     while (!stopping(r)) {
         if (promoted(r))
             break;
@@ -864,7 +847,7 @@ static void *standby_main(void *arg)
                                       : "check_enrollment");
             said = 1;
         }
-        nap(r, rc ? STANDBY_BACKOFF_MS * 5 : STANDBY_BACKOFF_MS);
+        sk_link_thread_nap(&r->standby, rc ? STANDBY_BACKOFF_MS * 5 : STANDBY_BACKOFF_MS);
     }
     if (promoted(r) && !stopping(r)) {
         set_standby(r, 0);
@@ -934,7 +917,7 @@ static int standby_setup(sk_repl *r, char *err, size_t errcap)
         goto abort;
     if ((rc = sk_store_mdb_err(sk_store_write_commit(st, txn))))
         goto fail;
-    return sk_link_end_ready(&r->primary, cfg, &r->stop, err, errcap);
+    return sk_link_end_ready(&r->primary, cfg, &r->standby.stop, err, errcap);
 abort:
     sk_store_write_abort(st, txn);
 fail:
@@ -992,11 +975,10 @@ int sk_repl_init(sk_server *srv, char *err, size_t errcap)
         return 2;
     set_standby(r, 1);
     sk_writer_set_refuse(srv->writer, -SK_E_NOT_PRIMARY);
-    if (pthread_create(&r->thread, NULL, standby_main, r)) {
+    if (sk_link_thread_start(&r->standby, "sk-standby", standby_main, r)) {
         snprintf(err, errcap, "cannot start the standby thread");
         return 3;
     }
-    r->thread_started = 1;
     sk_log(SK_LOG_INFO, "repl_standby", "primary=%s:%u transport=%s device=%llu",
            r->primary.addr.host, (unsigned)r->primary.addr.port,
            r->primary.plaintext ? "plaintext" : "tls", (unsigned long long)r->primary.device);
@@ -1017,12 +999,8 @@ void sk_repl_stop(sk_server *srv)
     sk_repl *r = srv->repl;
     if (!r)
         return;
-    atomic_set(&r->stop, 1);
     r->stopped = 1;
-    if (r->thread_started) {
-        pthread_join(r->thread, NULL);
-        r->thread_started = 0;
-    }
+    sk_link_thread_stop(&r->standby);
     /* held acks are answered: the server is going away */
     while (r->holds) {
         hold *h = r->holds;
