@@ -369,6 +369,20 @@ int sk_hub_report_txn(sk_store *s, MDB_txn *txn, const char *centre, sk_report *
     return rc ? rc : sk_hub_cases_txn(s, txn, centre, report_case, rp);
 }
 
+/* The cases (tombstones included) the hub holds of centre, through cursor cases. */
+static int count_cases(MDB_cursor *cases, const char *centre, uint64_t *n)
+{
+    uint8_t kb[KEY_MAX];
+    size_t plen = case_key(kb, centre, &(sk_id){{0}}) - 16;
+    MDB_val k = {plen, kb}, v;
+    int mrc;
+    for (mrc = mdb_cursor_get(cases, &k, &v, MDB_SET_RANGE);
+         mrc == 0 && k.mv_size >= plen && memcmp(k.mv_data, kb, plen) == 0;
+         mrc = mdb_cursor_get(cases, &k, &v, MDB_NEXT))
+        (*n)++;
+    return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : sk_store_mdb_err(mrc);
+}
+
 int sk_hub_centres_txn(sk_store *s, MDB_txn *txn, int (*cb)(const sk_hub_centre *c, void *payload),
                        void *payload)
 {
@@ -397,19 +411,7 @@ int sk_hub_centres_txn(sk_store *s, MDB_txn *txn, int (*cb)(const sk_hub_centre 
         c.upto = sk_be64_get(v.mv_data);
         c.epoch = sk_be64_get((const uint8_t *)v.mv_data + 8);
         c.last_ms = sk_be64_get((const uint8_t *)v.mv_data + 16);
-        uint8_t kb[KEY_MAX];
-        size_t plen = case_key(kb, c.name, &(sk_id){{0}}) - 16;
-        MDB_val ck = {plen, kb}, cv;
-        int crc;
-        for (crc = mdb_cursor_get(cases, &ck, &cv, MDB_SET_RANGE);
-             crc == 0 && ck.mv_size >= plen && memcmp(ck.mv_data, kb, plen) == 0;
-             crc = mdb_cursor_get(cases, &ck, &cv, MDB_NEXT))
-            c.cases++;
-        if (crc && crc != MDB_NOTFOUND) {
-            rc = sk_store_mdb_err(crc);
-            goto out;
-        }
-        if ((rc = cb(&c, payload)))
+        if ((rc = count_cases(cases, c.name, &c.cases)) || (rc = cb(&c, payload)))
             goto out;
     }
     rc = mrc == 0 || mrc == MDB_NOTFOUND ? 0 : sk_store_mdb_err(mrc);
