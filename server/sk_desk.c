@@ -271,6 +271,15 @@ static void send_message(h2o_req_t *req, int status, int lang, sk_desk_msg title
     sk_buf_free(&b);
 }
 
+/* job_new, or NULL with the request answered busy (a page under title, in lang). */
+static desk_job *job_or_busy(sk_desk *d, h2o_req_t *req, int route, int lang, sk_desk_msg title)
+{
+    desk_job *j = job_new(d, req, route);
+    if (!j)
+        send_message(req, 503, lang, title, T_BUSY);
+    return j;
+}
+
 static void send_redirect(h2o_req_t *req, const char *location)
 {
     security_headers(req, 0);
@@ -561,11 +570,9 @@ static int queue_hashing(sk_desk *d, desk_job *j, uv_work_cb work, uv_after_work
 static int on_login_post(sk_desk *d, h2o_req_t *req, uint64_t now)
 {
     int lang = lang_of(req);
-    desk_job *j = job_new(d, req, R_LOGIN_POST);
-    if (!j) {
-        send_message(req, 503, lang, T_TITLE, T_BUSY);
+    desk_job *j = job_or_busy(d, req, R_LOGIN_POST, lang, T_TITLE);
+    if (!j)
         return 0;
-    }
     j->who.lang = lang;
     peer_addr(req, j->addr, sizeof(j->addr));
     if (parse_body(req, &j->form) || !pre_token_ok(req, &j->form)) {
@@ -620,11 +627,9 @@ static void setup_done(uv_work_t *w, int status)
 static int on_setup_post(sk_desk *d, h2o_req_t *req)
 {
     int lang = lang_of(req);
-    desk_job *j = job_new(d, req, R_SETUP_POST);
-    if (!j) {
-        send_message(req, 503, lang, T_SETUP, T_BUSY);
+    desk_job *j = job_or_busy(d, req, R_SETUP_POST, lang, T_SETUP);
+    if (!j)
         return 0;
-    }
     j->who.lang = lang;
     if (parse_body(req, &j->form) || !pre_token_ok(req, &j->form)) {
         sk_log(SK_LOG_INFO, "desk_refused", "reason=setup_form");
@@ -912,11 +917,9 @@ static void page_done(uv_work_t *w, int status)
 
 static int start_page(sk_desk *d, h2o_req_t *req, desk_sess *s, int route)
 {
-    desk_job *j = job_new(d, req, route);
-    if (!j) {
-        send_message(req, 503, s->who.lang, T_TITLE, T_BUSY);
+    desk_job *j = job_or_busy(d, req, route, s->who.lang, T_TITLE);
+    if (!j)
         return 0;
-    }
     j->who = s->who;
     if (j->who.reveal_until_ms < j->now_ms)
         memset(&j->who.reveal, 0, sizeof(j->who.reveal));
@@ -953,11 +956,9 @@ static int csrf_ok(const desk_sess *s, const sk_form *f)
  * the request is answered already (busy, or a wrong token: logged, whichever form it was). */
 static desk_job *post_job(sk_desk *d, h2o_req_t *req, desk_sess *s)
 {
-    desk_job *j = job_new(d, req, R_OP);
-    if (!j) {
-        send_message(req, 503, s->who.lang, T_TITLE, T_BUSY);
+    desk_job *j = job_or_busy(d, req, R_OP, s->who.lang, T_TITLE);
+    if (!j)
         return NULL;
-    }
     j->who = s->who;
     memcpy(j->sess_token, s->token, sizeof(j->sess_token));
     if (parse_body(req, &j->form) || !csrf_ok(s, &j->form)) {
