@@ -821,17 +821,23 @@ fail:
 #define SEARCH_MAX_RECORDS 100000u /* records read by one search at most */
 #define SEARCH_ROWS 50
 
-/* Does the string field key of r contain q (ASCII letters compared without case)? */
-static int field_has(const sk_record *r, uint32_t key, const char *q, size_t qn)
+/* The string value of field key of r: 0, or -1 when r has no such string. */
+static int field_str(const sk_record *r, uint32_t key, const char **s, uint32_t *n)
 {
     const sk_field *f = sk_record_field(r, key);
     sk_mp m;
+    if (!f)
+        return -1;
+    sk_mp_init(&m, f->val, f->len);
+    return sk_mp_peek(&m) == SK_MP_STR && sk_mp_read_str(&m, s, n) == 0 ? 0 : -1;
+}
+
+/* Does the string field key of r contain q (ASCII letters compared without case)? */
+static int field_has(const sk_record *r, uint32_t key, const char *q, size_t qn)
+{
     const char *s;
     uint32_t n;
-    if (!f)
-        return 0;
-    sk_mp_init(&m, f->val, f->len);
-    if (sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &s, &n) != 0 || n < qn)
+    if (field_str(r, key, &s, &n) != 0 || n < qn)
         return 0;
     for (size_t i = 0; i + qn <= n; i++) {
         size_t k = 0;
@@ -853,14 +859,9 @@ static int field_has(const sk_record *r, uint32_t key, const char *q, size_t qn)
 
 static void field_text(sk_buf *b, const sk_record *r, uint32_t key)
 {
-    const sk_field *f = sk_record_field(r, key);
-    sk_mp m;
     const char *s;
     uint32_t n;
-    if (!f)
-        return;
-    sk_mp_init(&m, f->val, f->len);
-    if (sk_mp_peek(&m) == SK_MP_STR && sk_mp_read_str(&m, &s, &n) == 0)
+    if (field_str(r, key, &s, &n) == 0)
         sk_h_escn(b, s, n);
 }
 
