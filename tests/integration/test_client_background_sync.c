@@ -62,23 +62,33 @@ static int slow_progress(const sakhi_progress *p, void *payload)
     return 0;
 }
 
+/* sakhi_sync of c in batches of batch (0: the default), every progress report held
+ * per_answer_ms, with a deadline of deadline_ms, which it must meet: SAKHI_ETIMEOUT with
+ * deadline_reached set. The result into *res; the time it took. */
+static uint64_t sync_to_deadline(sakhi_client *c, unsigned batch, unsigned per_answer_ms,
+                                 unsigned deadline_ms, sakhi_sync_result *res)
+{
+    sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
+    so.batch_size = batch;
+    so.progress = slow_progress;
+    so.progress_payload = &per_answer_ms;
+    so.deadline_ms = deadline_ms;
+    uint64_t t0 = sk_mono_ms();
+    int rc = sakhi_sync(res, c, &so);
+    uint64_t took = sk_mono_ms() - t0;
+    assert_int_equal(rc, SAKHI_ETIMEOUT);
+    assert_int_equal(res->deadline_reached, 1);
+    return took;
+}
+
 static void test_deadline_stops_at_a_safe_point(void **state)
 {
     sk_fx *f = *state;
     sakhi_client *c = device(f, 1);
     capture_n(c, 120);
-    sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    unsigned per_answer = 40;
-    so.batch_size = 4; /* 30 PUSHes: 1.2 s of answers at the least */
-    so.progress = slow_progress;
-    so.progress_payload = &per_answer;
-    so.deadline_ms = 500;
-    uint64_t t0 = sk_mono_ms();
-    int rc = sakhi_sync(&res, c, &so);
-    uint64_t took = sk_mono_ms() - t0;
-    assert_int_equal(rc, SAKHI_ETIMEOUT);
-    assert_int_equal(res.deadline_reached, 1);
+    /* batches of 4: 30 PUSHes, 1.2 s of answers at the least */
+    uint64_t took = sync_to_deadline(c, 4, 40, 500, &res);
     assert_int_equal(res.complete, 0);
     assert_non_null(strstr(sakhi_errmsg(c), "deadline"));
     /* it stopped near the deadline (the drain starts at 450 ms; answers on their way take at
@@ -110,17 +120,9 @@ static void test_deadline_before_welcome(void **state)
     sk_fx *f = *state;
     sakhi_client *c = device(f, 2);
     capture_n(c, 2);
-    sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
-    unsigned per_answer = 300;
-    so.progress = slow_progress; /* the connect report alone holds past the deadline */
-    so.progress_payload = &per_answer;
-    so.deadline_ms = 200;
-    uint64_t t0 = sk_mono_ms();
-    int rc = sakhi_sync(&res, c, &so);
-    assert_true(sk_mono_ms() - t0 < 2000);
-    assert_int_equal(rc, SAKHI_ETIMEOUT);
-    assert_int_equal(res.deadline_reached, 1);
+    /* the connect report alone holds past the deadline */
+    assert_true(sync_to_deadline(c, 0, 300, 200, &res) < 2000);
     assert_int_equal(res.pushed, 0);
     assert_int_equal(sk_td_pending(c), 2);
     sakhi_close(c);
