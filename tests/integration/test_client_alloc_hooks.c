@@ -287,21 +287,29 @@ static size_t read_all(sakhi_client *c)
     return n;
 }
 
+/* n routine referrals named name captured on c, then a sync over TLS into *res; 0 or the code
+ * of the step that failed. */
+static int capture_sync(sakhi_client *c, const char *name, int n, sakhi_sync_result *res)
+{
+    char id[SAKHI_ID_STRLEN];
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = sk_td_capture(id, c, name, SAKHI_URGENCY_ROUTINE, 0);
+    return rc ? rc : sync_tls(c, res);
+}
+
 /* (a) and (b): a whole device life on the hooks. */
 static void test_hooks_hold_a_device_life(void **state)
 {
     fx *f = *state;
     sakhi_client *other = NULL, *c = NULL;
     sakhi_sync_result res;
-    char id[SAKHI_ID_STRLEN];
 
     /* The control: a device without hooks, whose referrals the hooked one pulls. */
     libc_count_start();
     int rc = sk_td_device(&other, &f->ts, 2, NULL, "fw1", "other", f->pin_hex);
-    for (int i = 0; rc == 0 && i < 2; i++)
-        rc = sk_td_capture(id, other, "Other Device", SAKHI_URGENCY_ROUTINE, 0);
     if (rc == 0)
-        rc = sync_tls(other, &res);
+        rc = capture_sync(other, "Other Device", 2, &res);
     unsigned long control = libc_count_stop();
     assert_int_equal(rc, 0);
     assert_int_equal(res.complete, 1);
@@ -314,10 +322,8 @@ static void test_hooks_hold_a_device_life(void **state)
     rc = sk_td_open(&c, &f->ts, 1, &o);
     if (rc == 0)
         rc = sk_td_enroll(c, &f->ts, "fw1", "hooked", f->pin_hex, code);
-    for (int i = 0; rc == 0 && i < 3; i++)
-        rc = sk_td_capture(id, c, "Hooked Device", SAKHI_URGENCY_ROUTINE, 0);
     if (rc == 0)
-        rc = sync_tls(c, &res);
+        rc = capture_sync(c, "Hooked Device", 3, &res);
     unsigned long during = libc_count_stop();
     assert_int_equal(rc, 0);
     assert_int_equal(res.complete, 1);
