@@ -214,14 +214,18 @@ static int field_cursor(const sk_record *r, uint32_t key, sk_mp *m)
     return 1;
 }
 
-/* A value must be exactly one item of the expected type. */
+/* A value must be exactly one item of the expected type: read_rc is the reading of that item
+ * from m; 0, or -SK_E_BAD_TYPE for anything else. */
+static int whole_value(const sk_mp *m, int read_rc)
+{
+    return read_rc || !sk_mp_at_end(m) ? -SK_E_BAD_TYPE : 0;
+}
+
 static int read_uint_value(const uint8_t *p, size_t n, uint64_t *out)
 {
     sk_mp m;
     sk_mp_init(&m, p, n);
-    if (sk_mp_read_uint(&m, out) || !sk_mp_at_end(&m))
-        return -SK_E_BAD_TYPE;
-    return 0;
+    return whole_value(&m, sk_mp_read_uint(&m, out));
 }
 
 /* A cursor on field key's value: -SK_E_NOT_FOUND when the record has no such field. */
@@ -239,12 +243,9 @@ int sk_case_get_uint(const sk_record *r, uint32_t key, uint64_t *out)
     sk_mp m;
     uint64_t v;
     int rc = value_cursor(r, key, &m);
-    if (rc)
-        return rc;
-    if (sk_mp_read_uint(&m, &v) || !sk_mp_at_end(&m))
-        return -SK_E_BAD_TYPE;
-    *out = v;
-    return 0;
+    if (rc == 0 && (rc = whole_value(&m, sk_mp_read_uint(&m, &v))) == 0)
+        *out = v;
+    return rc;
 }
 
 uint64_t sk_case_captured_ms(const sk_record *r)
@@ -263,12 +264,9 @@ int sk_case_get_bool(const sk_record *r, uint32_t key, int *out)
     sk_mp m;
     int v;
     int rc = value_cursor(r, key, &m);
-    if (rc)
-        return rc;
-    if (sk_mp_read_bool(&m, &v) || !sk_mp_at_end(&m))
-        return -SK_E_BAD_TYPE;
-    *out = v;
-    return 0;
+    if (rc == 0 && (rc = whole_value(&m, sk_mp_read_bool(&m, &v))) == 0)
+        *out = v;
+    return rc;
 }
 
 int sk_case_get_str(const sk_record *r, uint32_t key, char *out, size_t cap)
@@ -277,10 +275,8 @@ int sk_case_get_str(const sk_record *r, uint32_t key, char *out, size_t cap)
     const char *s;
     uint32_t n;
     int rc = value_cursor(r, key, &m);
-    if (rc)
+    if (rc || (rc = whole_value(&m, sk_mp_read_str(&m, &s, &n))))
         return rc;
-    if (sk_mp_read_str(&m, &s, &n) || !sk_mp_at_end(&m))
-        return -SK_E_BAD_TYPE;
     if (out && cap) {
         size_t k = n < cap - 1 ? n : cap - 1;
         memcpy(out, s, k);
@@ -297,7 +293,7 @@ static int str_field_eq(const sk_record *r, uint32_t key, const char *s)
     uint32_t n;
     if (!field_cursor(r, key, &m))
         return 0;
-    if (sk_mp_read_str(&m, &p, &n) || !sk_mp_at_end(&m))
+    if (whole_value(&m, sk_mp_read_str(&m, &p, &n)))
         return 0;
     return s && strlen(s) == n && memcmp(p, s, n) == 0;
 }
