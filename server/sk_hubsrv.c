@@ -865,27 +865,15 @@ static const sk_link_spec k_to_hub = {
     .caps = SK_CAP_HUB,
     .role = SK_ROLE_CENTRE,
     .enroll_hint = "sakhi-admin enroll-code --centre NAME, on the hub",
+    .setup_what = "the feed to the hub",
 };
 
 static int centre_setup(sk_hub *h, char *err, size_t errcap)
 {
     const sk_config *cfg = h->srv->cfg;
-    sk_store *st = h->srv->store;
-    MDB_txn *txn;
-    int rc;
-    if (sk_link_end_parse(&h->to, &k_to_hub, st, cfg->to_hub, cfg->to_hub_plaintext, err, errcap))
-        return -1;
-    if ((rc = sk_store_mdb_err(sk_store_write_begin(st, &txn))))
-        goto fail;
-    if ((rc = sk_link_end_load_txn(&h->to, txn, err, errcap)) > 0) {
-        sk_store_write_abort(st, txn);
-        return -1;
-    }
-    if (rc)
-        goto abort;
-    if ((rc = sk_store_mdb_err(sk_store_write_commit(st, txn))))
-        goto fail;
-    if (sk_link_end_ready(&h->to, cfg, &h->feed.stop, err, errcap) ||
+    if (sk_link_end_setup(&h->to, &k_to_hub, h->srv->store, cfg->to_hub, cfg->to_hub_plaintext,
+                          NULL, err, errcap) ||
+        sk_link_end_ready(&h->to, cfg, &h->feed.stop, err, errcap) ||
         sk_link_secret(cfg, "hub-pid", h->pidkey, err, errcap) ||
         sk_link_secret(cfg, "hub-xfer", h->xpriv, err, errcap))
         return -1;
@@ -894,11 +882,6 @@ static int centre_setup(sk_hub *h, char *err, size_t errcap)
         return -1;
     }
     return 0;
-abort:
-    sk_store_write_abort(st, txn);
-fail:
-    snprintf(err, errcap, "cannot prepare the feed to the hub: %s", sk_err_text(rc));
-    return -1;
 }
 
 /* ---- setup ------------------------------------------------------------------------------------ */

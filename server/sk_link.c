@@ -496,8 +496,9 @@ int sk_link_keys(const sk_config *cfg, const char *name, uint8_t priv[SK_PRIVKEY
 
 /* ---- one link's end on this server ----------------------------------------------------------- */
 
-int sk_link_end_parse(sk_link_end *e, const sk_link_spec *spec, sk_store *st, const char *value,
-                      int plaintext, char *err, size_t errcap)
+/* Where the link goes (value: see sk_link_end_setup). 0 or -1 with err filled. */
+static int end_parse(sk_link_end *e, const sk_link_spec *spec, sk_store *st, const char *value,
+                     int plaintext, char *err, size_t errcap)
 {
     e->spec = spec;
     e->store = st;
@@ -524,7 +525,9 @@ int sk_link_end_parse(sk_link_end *e, const sk_link_spec *spec, sk_store *st, co
     return 0;
 }
 
-int sk_link_end_load_txn(sk_link_end *e, MDB_txn *txn, char *err, size_t errcap)
+/* In a write transaction of the store: keep the pin a URI gave, else take the one kept, and read
+ * the device id kept. 0, a negative code of the store, or 1 with err filled (no pin yet). */
+static int end_load_txn(sk_link_end *e, MDB_txn *txn, char *err, size_t errcap)
 {
     const sk_link_spec *spec = e->spec;
     size_t n = 0;
@@ -544,6 +547,31 @@ int sk_link_end_load_txn(sk_link_end *e, MDB_txn *txn, char *err, size_t errcap)
         return 1;
     }
     return sk_store_local_u64_txn(e->store, txn, spec->device_item, &e->device);
+}
+
+int sk_link_end_setup(sk_link_end *e, const sk_link_spec *spec, sk_store *st, const char *value,
+                      int plaintext,
+                      int (*prep)(sk_store *st, MDB_txn **txn, char *err, size_t errcap), char *err,
+                      size_t errcap)
+{
+    MDB_txn *txn = NULL;
+    int rc;
+    if (end_parse(e, spec, st, value, plaintext, err, errcap))
+        return -1;
+    if ((rc = sk_store_mdb_err(sk_store_write_begin(st, &txn)))) {
+        txn = NULL;
+        goto out;
+    }
+    if ((prep && (rc = prep(st, &txn, err, errcap))) || (rc = end_load_txn(e, txn, err, errcap)))
+        goto out;
+    rc = sk_store_mdb_err(sk_store_write_commit(st, txn)); /* ends txn either way */
+    txn = NULL;
+out:
+    if (txn)
+        sk_store_write_abort(st, txn);
+    if (rc < 0)
+        snprintf(err, errcap, "cannot prepare %s: %s", spec->setup_what, sk_err_text(rc));
+    return rc ? -1 : 0;
 }
 
 int sk_link_end_ready(sk_link_end *e, const sk_config *cfg, const int *stop, char *err,

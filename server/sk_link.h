@@ -127,6 +127,7 @@ typedef struct sk_link_spec {
     const char *label, *app;    /* the handshake's (sk_link_hs) */
     uint32_t caps, role;
     const char *enroll_hint;
+    const char *setup_what; /* "the standby": a failed setup's message names it */
 } sk_link_spec;
 
 /* One such link's end on this server, set up by the calls below in their order. */
@@ -143,14 +144,16 @@ typedef struct sk_link_end {
     sk_link_peer peer;
 } sk_link_end;
 
-/* Where the link goes: value is the option's (an enrollment URI, the first start: address, pin
- * and one-time code; or HOST:PORT), plaintext only to loopback. 0 or -1 with err filled. */
-int sk_link_end_parse(sk_link_end *e, const sk_link_spec *spec, sk_store *st, const char *value,
-                      int plaintext, char *err, size_t errcap);
-/* In a write transaction of the store: keep the pin a URI gave, else take the one kept, and read
- * the device id kept. 0, a negative code of the store, or 1 with err filled (no pin yet: the
- * caller aborts the transaction). */
-int sk_link_end_load_txn(sk_link_end *e, MDB_txn *txn, char *err, size_t errcap);
+/* Where the link goes and what the store keeps of it. value is the option's: an enrollment URI
+ * (the first start: address, pin and one-time code) or HOST:PORT; plaintext only to loopback.
+ * In one write transaction of st: prep (NULL: none), then keep the pin a URI gave, else take the
+ * one kept, and read the device id kept. prep readies the store for the link; it may end *txn
+ * and begin another (leaving *txn NULL when it ended it and failed), and returns 0, a negative
+ * code of the store, or 1 with err filled. 0, or -1 with err filled (no pin yet is an error). */
+int sk_link_end_setup(sk_link_end *e, const sk_link_spec *spec, sk_store *st, const char *value,
+                      int plaintext,
+                      int (*prep)(sk_store *st, MDB_txn **txn, char *err, size_t errcap), char *err,
+                      size_t errcap);
 /* This server's key there, the TLS context pinning the peer and e->peer (its waits end once
  * *stop is set). 0 or -1 with err filled. */
 int sk_link_end_ready(sk_link_end *e, const sk_config *cfg, const int *stop, char *err,

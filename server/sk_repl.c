@@ -873,56 +873,44 @@ static const sk_link_spec k_primary = {
     .caps = SK_CAP_REPL,
     .role = SK_ROLE_REPLICA,
     .enroll_hint = "sakhi-admin enroll-code --replica",
+    .setup_what = "the standby",
 };
+
+/* Only an empty store may become a standby: it takes everything from the primary. Makes the
+ * store of the write transaction *txn one (sk_link_end_setup's prep). */
+static int become_standby(sk_store *st, MDB_txn **txn, char *err, size_t errcap)
+{
+    char role[16];
+    uint64_t recs = 0, last = 0;
+    int rc = local_role(st, *txn, role);
+    if (rc || strcmp(role, "standby") == 0)
+        return rc;
+    sk_store_write_abort(st, *txn);
+    *txn = NULL;
+    if ((rc = sk_store_stats(st, &recs, &last)))
+        return rc;
+    if (strcmp(role, "primary") != 0 || recs || last) {
+        snprintf(err, errcap,
+                 "this data directory is a %s with %llu records: a standby starts from an "
+                 "empty data directory (docs/REPLICATION.md)",
+                 role, (unsigned long long)recs);
+        return 1;
+    }
+    if ((rc = sk_store_mdb_err(sk_store_write_begin(st, txn)))) {
+        *txn = NULL;
+        return rc;
+    }
+    return sk_store_local_put_txn(st, *txn, "role", "standby", 7);
+}
 
 static int standby_setup(sk_repl *r, char *err, size_t errcap)
 {
     const sk_config *cfg = r->srv->cfg;
-    sk_store *st = r->srv->store;
-    MDB_txn *txn;
-    char role[16];
-    uint64_t recs = 0, last = 0;
-    int rc;
     /* the primary: an enrollment URI (first start) or HOST:PORT with the pin kept from it */
-    if (sk_link_end_parse(&r->primary, &k_primary, st, cfg->standby_of, cfg->standby_plaintext, err,
-                          errcap))
+    if (sk_link_end_setup(&r->primary, &k_primary, r->srv->store, cfg->standby_of,
+                          cfg->standby_plaintext, become_standby, err, errcap))
         return -1;
-    if ((rc = sk_store_mdb_err(sk_store_write_begin(st, &txn))))
-        goto fail;
-    if ((rc = local_role(st, txn, role)))
-        goto abort;
-    if (strcmp(role, "standby") != 0) {
-        /* only an empty store may become a standby: it takes everything from the primary */
-        sk_store_write_abort(st, txn);
-        if ((rc = sk_store_stats(st, &recs, &last)))
-            goto fail;
-        if (strcmp(role, "primary") != 0 || recs || last) {
-            snprintf(err, errcap,
-                     "this data directory is a %s with %llu records: a standby starts from an "
-                     "empty data directory (docs/REPLICATION.md)",
-                     role, (unsigned long long)recs);
-            return -1;
-        }
-        if ((rc = sk_store_mdb_err(sk_store_write_begin(st, &txn))))
-            goto fail;
-        if ((rc = sk_store_local_put_txn(st, txn, "role", "standby", 7)))
-            goto abort;
-    }
-    /* the pin: from the URI now (kept), else the one kept */
-    if ((rc = sk_link_end_load_txn(&r->primary, txn, err, errcap)) > 0) {
-        sk_store_write_abort(st, txn);
-        return -1;
-    }
-    if (rc)
-        goto abort;
-    if ((rc = sk_store_mdb_err(sk_store_write_commit(st, txn))))
-        goto fail;
     return sk_link_end_ready(&r->primary, cfg, &r->standby.stop, err, errcap);
-abort:
-    sk_store_write_abort(st, txn);
-fail:
-    snprintf(err, errcap, "cannot prepare the standby: %s", sk_err_text(rc));
-    return -1;
 }
 
 static const sk_repl_hooks k_hooks = {repl_on_pull, repl_hold, repl_session_gone};
