@@ -238,15 +238,23 @@ static int expect(sk_mp *m, sk_mp_type want, size_t *hdr, uint64_t *body, uint64
     return 0;
 }
 
-int sk_mp_read_nil(sk_mp *m)
+/* A value of type t that is its header byte alone (nil, a bool): the byte in *byte, consumed. */
+static int read_byte_value(sk_mp *m, sk_mp_type t, uint8_t *byte)
 {
     size_t hdr;
     uint64_t body, count;
-    int rc = expect(m, SK_MP_NIL, &hdr, &body, &count);
+    int rc = expect(m, t, &hdr, &body, &count);
     if (rc)
         return rc;
+    *byte = m->p[0];
     m->p += 1;
     return 0;
+}
+
+int sk_mp_read_nil(sk_mp *m)
+{
+    uint8_t b;
+    return read_byte_value(m, SK_MP_NIL, &b);
 }
 
 int sk_mp_try_nil(sk_mp *m)
@@ -262,14 +270,11 @@ int sk_mp_try_nil(sk_mp *m)
 
 int sk_mp_read_bool(sk_mp *m, int *out)
 {
-    size_t hdr;
-    uint64_t body, count;
-    int rc = expect(m, SK_MP_BOOL, &hdr, &body, &count);
-    if (rc)
-        return rc;
-    *out = m->p[0] == 0xc3;
-    m->p += 1;
-    return 0;
+    uint8_t b;
+    int rc = read_byte_value(m, SK_MP_BOOL, &b);
+    if (rc == 0)
+        *out = b == 0xc3;
+    return rc;
 }
 
 int sk_mp_read_int(sk_mp *m, int64_t *out)
