@@ -219,13 +219,20 @@ static void add_raw_frame(sk_buf *b, const void *body, uint32_t len)
 
 /* ---- tests -------------------------------------------------------------------------------- */
 
+/* A PING (ping_rid, ms) then an ERROR (error_rid) appended to b; the ERROR frame's offset. */
+static size_t ping_then_error(sk_buf *b, uint32_t ping_rid, uint64_t ms, uint32_t error_rid)
+{
+    add_ping(b, ping_rid, ms);
+    size_t second = b->len;
+    add_error(b, error_rid);
+    return second;
+}
+
 static void test_encoded_frames_decode_with_offsets(void **state)
 {
     fixture *f = *state;
     sk_buf b = SK_BUF_INIT;
-    add_ping(&b, 5, 123);
-    size_t second = b.len;
-    add_error(&b, 9);
+    size_t second = ping_then_error(&b, 5, 123, 9);
     write_file(f->in, b.data, b.len);
 
     const char *args[] = {f->in, NULL};
@@ -259,9 +266,7 @@ static void test_truncated_stream_reports_offset(void **state)
 {
     fixture *f = *state;
     sk_buf b = SK_BUF_INIT;
-    add_ping(&b, 1, 7);
-    size_t cut = b.len;
-    add_error(&b, 2);
+    size_t cut = ping_then_error(&b, 1, 7, 2);
     /* Stop 3 bytes into the second frame's body. */
     write_file(f->in, b.data, cut + SK_FRAME_HDR + 3);
     const char *args[] = {f->in, NULL};
@@ -291,9 +296,7 @@ static void test_garbage_is_frame_too_big(void **state)
 
     /* A good frame over a lowered --max-frame, after a good frame under it. */
     sk_buf b = SK_BUF_INIT;
-    add_ping(&b, 1, 1);
-    size_t second = b.len;
-    add_error(&b, 2);
+    size_t second = ping_then_error(&b, 1, 1, 2);
     write_file(f->in, b.data, b.len);
     uint32_t big = (uint32_t)(b.len - second - SK_FRAME_HDR);
     char lim[16];
