@@ -137,6 +137,17 @@ static void assert_mode(const char *path, unsigned mode)
 
 /* ---- the master key outside the data directory --------------------------------------------- */
 
+/* The master key file at path: mode 0600, 32 bytes, copied into key. */
+static void read_master_key(const char *path, char key[32])
+{
+    size_t n;
+    assert_mode(path, 0600);
+    char *k = slurp(path, &n);
+    assert_int_equal(n, 32);
+    memcpy(key, k, 32);
+    free(k);
+}
+
 static void test_master_key_not_in_data_dir(void **state)
 {
     (void)state;
@@ -146,13 +157,9 @@ static void test_master_key_not_in_data_dir(void **state)
     assert_false(exists(p));
     assert_mode(g_keys, 0700);
     snprintf(p, sizeof(p), "%s/master.key", g_keys);
-    assert_mode(p, 0600);
-    size_t n;
-    char *k = slurp(p, &n);
-    assert_int_equal(n, 32);
-    memcpy(master, k, 32);
-    free(k);
+    read_master_key(p, master);
     assert_record_opens(g_ts.data, NULL);
+    size_t n;
 
     /* No file of the data directory holds the key, nor the canary. */
     const char *names[] = {"data.mdb", "keys.db", "lock.mdb"};
@@ -240,12 +247,10 @@ static void test_old_layout_upgrades(void **state)
     assert_int_equal(sk_ts_start(&g_ts, NULL), 0);
     assert_int_equal(sk_ts_stop(&g_ts, 10000), 0);
     assert_false(exists(inside));
-    assert_mode(outside, 0600);
+    char moved[32];
+    read_master_key(outside, moved);
+    assert_memory_equal(moved, master, 32);
     size_t n;
-    char *k = slurp(outside, &n);
-    assert_int_equal(n, 32);
-    assert_memory_equal(k, master, 32);
-    free(k);
     char *log = slurp(g_ts.log, &n);
     char want[1700];
     snprintf(want, sizeof(want), "event=master_key_moved from=%s to=%s", inside, outside);
@@ -271,9 +276,8 @@ static void test_old_layout_upgrades(void **state)
     assert_int_equal(admin("--data", g_ts.data, "stats", NULL), 1);
     assert_non_null(strstr(g_text, "two different master keys"));
     assert_true(exists(inside));
-    k = slurp(outside, &n);
-    assert_memory_equal(k, master, 32);
-    free(k);
+    read_master_key(outside, moved);
+    assert_memory_equal(moved, master, 32);
     assert_int_equal(unlink(inside), 0);
 
     /* sakhi-admin upgrades too (any command), and says so. */
@@ -374,6 +378,17 @@ static void assert_nothing_written(const char *dir)
         fail_msg("a refused restore left %s or %s", dir, k);
 }
 
+/* sakhi-admin restore of backup into dest with key_opt (--backup-key, --master-key) key is
+ * refused (exit 1) with a message holding want, and writes nothing. */
+static void expect_restore_refused(const char *backup, const char *dest, const char *key_opt,
+                                   const char *key, const char *want)
+{
+    assert_int_equal(admin("restore", backup, dest, key_opt, key, NULL), 1);
+    if (!strstr(g_text, want))
+        fail_msg("restore of %s: no \"%s\" in: %s", backup, want, g_text);
+    assert_nothing_written(dest);
+}
+
 static void test_restore_refusals(void **state)
 {
     (void)state;
@@ -392,9 +407,8 @@ static void test_restore_refusals(void **state)
     path_in(other, sizeof(other), "other");
     assert_int_equal(admin("--data", other, "init", NULL), 0);
     snprintf(opriv, sizeof(opriv), "%s.keys/backup-restore.key", other);
-    assert_int_equal(admin("restore", sealed, dest, "--backup-key", opriv, NULL), 1);
-    assert_non_null(strstr(g_text, "wrong backup key: this backup is sealed to key "));
-    assert_nothing_written(dest);
+    expect_restore_refused(sealed, dest, "--backup-key", opriv,
+                           "wrong backup key: this backup is sealed to key ");
     /* A public key is not the private half. */
     snprintf(p, sizeof(p), "%s/backup.pub", g_keys);
     assert_int_equal(admin("restore", sealed, dest, "--backup-key", p, NULL), 2);
@@ -411,26 +425,18 @@ static void test_restore_refusals(void **state)
         img[flips[i]] ^= 0x01;
         write_file(bad, img, n);
         img[flips[i]] ^= 0x01;
-        assert_int_equal(admin("restore", bad, dest, "--backup-key", priv, NULL), 1);
-        if (!strstr(g_text, why[i]))
-            fail_msg("flip at %zu: %s", flips[i], g_text);
-        assert_nothing_written(dest);
+        expect_restore_refused(bad, dest, "--backup-key", priv, why[i]);
     }
     /* The hash of the recipient's key in the header, altered: a wrong key, said so. */
     img[60] ^= 0x01;
     write_file(bad, img, n);
     img[60] ^= 0x01;
-    assert_int_equal(admin("restore", bad, dest, "--backup-key", priv, NULL), 1);
-    assert_non_null(strstr(g_text, "wrong backup key"));
-    assert_nothing_written(dest);
+    expect_restore_refused(bad, dest, "--backup-key", priv, "wrong backup key");
     /* Truncated: by a byte, to a whole number of chunks' worth, to the header. */
     size_t cuts[] = {n - 1, n - 21, 80, 40};
     for (size_t i = 0; i < 4; i++) {
         write_file(bad, img, cuts[i]);
-        assert_int_equal(admin("restore", bad, dest, "--backup-key", priv, NULL), 1);
-        if (!strstr(g_text, "truncated"))
-            fail_msg("cut to %zu: %s", cuts[i], g_text);
-        assert_nothing_written(dest);
+        expect_restore_refused(bad, dest, "--backup-key", priv, "truncated");
     }
     /* Extended. */
     char *longer = malloc(n + 1);
@@ -439,9 +445,7 @@ static void test_restore_refusals(void **state)
     longer[n] = 'x';
     write_file(bad, longer, n + 1);
     free(longer);
-    assert_int_equal(admin("restore", bad, dest, "--backup-key", priv, NULL), 1);
-    assert_non_null(strstr(g_text, "follows the final chunk"));
-    assert_nothing_written(dest);
+    expect_restore_refused(bad, dest, "--backup-key", priv, "follows the final chunk");
     free(img);
 
     /* Unencrypted: truncated, or with another store's master key. */
@@ -449,13 +453,9 @@ static void test_restore_refusals(void **state)
     write_file(bad, img, n - 10);
     free(img);
     snprintf(p, sizeof(p), "%s/master.key", g_keys);
-    assert_int_equal(admin("restore", bad, dest, "--master-key", p, NULL), 1);
-    assert_non_null(strstr(g_text, "damaged bundle"));
-    assert_nothing_written(dest);
+    expect_restore_refused(bad, dest, "--master-key", p, "damaged bundle");
     snprintf(p, sizeof(p), "%s.keys/master.key", other);
-    assert_int_equal(admin("restore", plain, dest, "--master-key", p, NULL), 1);
-    assert_non_null(strstr(g_text, "is not this store's"));
-    assert_nothing_written(dest);
+    expect_restore_refused(plain, dest, "--master-key", p, "is not this store's");
 
     /* A sound, authenticated backup of a store whose record keys are gone (keys.db zeroed):
      * restore writes it, the check afterwards fails, and everything it made is removed again
@@ -472,9 +472,7 @@ static void test_restore_refusals(void **state)
     assert_int_equal(admin("--data", g_ts.data, "backup", bad2, NULL), 0);
     write_file(kdb, img, n);
     free(img);
-    assert_int_equal(admin("restore", bad2, dest, "--backup-key", priv, NULL), 1);
-    assert_non_null(strstr(g_text, "restored copy is not sound"));
-    assert_nothing_written(dest);
+    expect_restore_refused(bad2, dest, "--backup-key", priv, "restored copy is not sound");
 
     /* Over a keys directory holding another master key: refused, that key untouched. */
     char dkeys[900], okey[1000];
