@@ -51,6 +51,21 @@ static int id_cmp(const void *a, const void *b)
     return memcmp(a, b, sizeof(sk_id));
 }
 
+int cp_log_exact(const cp_log_stats *ls, uint64_t n, char *why, size_t cap)
+{
+    if (ls->records == n && ls->changes == n && ls->last_seq == n && ls->gaps == 0 &&
+        ls->dup_ids == 0 && ls->orphans == 0)
+        return 0;
+    snprintf(why, cap,
+             "store log: records=%llu changes=%llu last_seq=%llu gaps=%llu dups=%llu "
+             "orphans=%llu, want %llu creations",
+             (unsigned long long)ls->records, (unsigned long long)ls->changes,
+             (unsigned long long)ls->last_seq, (unsigned long long)ls->gaps,
+             (unsigned long long)ls->dup_ids, (unsigned long long)ls->orphans,
+             (unsigned long long)n);
+    return -1;
+}
+
 size_t cp_ids_sort_dups(sk_id *ids, size_t n)
 {
     size_t dups = 0;

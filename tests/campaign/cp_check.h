@@ -36,6 +36,9 @@ typedef struct cp_log_stats {
 
 /* Walk the change log and the records database. 0 or a negative code. */
 int cp_store_walk(sk_store *s, cp_log_stats *out);
+/* 0 when ls is the log of exactly n creations: n records, n changes, last seq n, no gaps,
+ * duplicate ids or orphans; otherwise -1 with what differs written to why. */
+int cp_log_exact(const cp_log_stats *ls, uint64_t n, char *why, size_t cap);
 
 /* Sort ids and count duplicates (ids compared bytewise). */
 size_t cp_ids_sort_dups(sk_id *ids, size_t n);
