@@ -5,7 +5,10 @@
  *    primary (records pushed before it started) and follows the change stream (pushes after,
  *    an erasure by the administrator): once caught up it holds exactly what the primary holds,
  *    item by item, its audit chain verifies and ends at the primary's head; a device that
- *    reaches the standby gets ERROR NOT_PRIMARY; `stats` shows the lag on both sides.
+ *    reaches the standby gets ERROR NOT_PRIMARY; `stats` shows the lag on both sides; its data
+ *    directory refuses to start without --standby-of.
+ *  - start refusals: --standby-of HOST:PORT before any URI gave the pin, and a data directory
+ *    that holds records, are refused (exit 2, the reason said) and leave the store as it was.
  *  - promote refuses when the standby knows the primary had written entries it has not applied,
  *    then promotes: a new epoch, the old one as its predecessor; the promoted server serves the
  *    device (same key pin) with every record once; a demoted old primary refuses devices.
@@ -32,6 +35,7 @@
 #include "sk_testrepl.h"
 #include "sk_testserver.h"
 #include "sk_testdevice.h"
+#include "sk_teststore.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -134,6 +138,18 @@ static void pull_all(sk_tc *c, tally *t)
     assert_int_equal(more, 0);
 }
 
+/* A start of s that must be refused: the server exits with code and says why in its output. */
+static void start_refused(sk_ts *s, const char *const *args, int code, const char *why)
+{
+    char out[700];
+    assert_int_not_equal(sk_ts_start(s, args), 0);
+    assert_int_equal(sk_proc_wait(&s->proc, 10000), 0);
+    assert_int_equal(sk_proc_exit_code(&s->proc), code);
+    snprintf(out, sizeof(out), "%s/server.out", s->dir);
+    if (!sk_file_contains(out, why))
+        fail_msg("the refused start does not say '%s'", why);
+}
+
 static void test_replication_standby_follows_and_promotes(void **state)
 {
     (void)state;
@@ -182,6 +198,8 @@ static void test_replication_standby_follows_and_promotes(void **state)
     assert_memory_equal(hp, hs, 32);
     sk_buf_free(&dp);
     sk_buf_free(&ds);
+    /* a standby's data directory does not start as a primary by mistake */
+    start_refused(&s, NULL, 2, "this data directory is a standby: start it with --standby-of");
 
     /* promotion refuses when the standby knows of entries it has not applied */
     uint64_t head = 0;
@@ -219,6 +237,41 @@ static void test_replication_standby_follows_and_promotes(void **state)
     assert_int_equal(sk_ts_start(&p, NULL), 0);
     assert_int_equal(sk_trepl_hello_answer(p.port, pin), SK_E_NOT_PRIMARY);
     sk_tc_free(&dev);
+    sk_ts_teardown(&s);
+    sk_ts_teardown(&p);
+}
+
+/* A standby takes everything from the primary, so it starts only from an empty data directory,
+ * and only once it knows the primary's pin; a store that holds records is left as it was. */
+static void test_replication_standby_start_refusals(void **state)
+{
+    (void)state;
+    sk_ts p, s;
+    uint8_t pin[SK_TLS_PIN_LEN];
+    char pin_hex[SK_TLS_PIN_HEX_LEN + 1], uri[512];
+    assert_int_equal(sk_trepl_pair(&p, &s, "sk-replp", "sk-repls", pin, pin_hex), 0);
+
+    /* HOST:PORT alone: no pin was kept, because no enrollment URI was ever given */
+    const char *bare[] = {"--standby-of", "127.0.0.1:9", NULL};
+    start_refused(&s, bare, 2, "no pin of the primary's key yet");
+
+    /* a data directory that holds a referral does not become a standby */
+    sk_store *st;
+    sk_id id;
+    uint64_t seq = 0, recs = 0, last = 0;
+    assert_int_equal(sk_ts_store(&s, &st), 0);
+    assert_int_equal(sk_id_new(&id, 1700000000000ULL), 0);
+    (void)sk_tst_village(st, &id, &seq, 0, 1000ULL << 16, "Diskit", SK_CHANGE_UPSERT, 1);
+    sk_store_close(st);
+    assert_int_equal(sk_trepl_replica_uri(&p, pin_hex, 9, uri, sizeof(uri)), 0);
+    const char *with_uri[] = {"--standby-of", uri, NULL};
+    start_refused(&s, with_uri, 2, "with 1 records: a standby starts from an empty data directory");
+    assert_int_equal(sk_ts_stats(&s, &recs, &last), 0);
+    assert_int_equal(recs, 1);
+    assert_int_equal(last, 1);
+    /* and it is still a primary: it starts as one */
+    assert_int_equal(sk_ts_start(&s, NULL), 0);
+    assert_int_equal(sk_ts_stop(&s, 10000), 0);
     sk_ts_teardown(&s);
     sk_ts_teardown(&p);
 }
@@ -475,6 +528,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replication_standby_follows_and_promotes),
+        cmocka_unit_test(test_replication_standby_start_refusals),
         cmocka_unit_test(test_failover_kill_under_load),
         cmocka_unit_test(test_failover_sync_partition),
     };
