@@ -164,6 +164,26 @@ static int jbool(const sk_json *o, const char *key)
     return m->boolean;
 }
 
+/* One integer member a test expects of a JSON object. */
+typedef struct jint_want {
+    const char *key;
+    int64_t v;
+} jint_want;
+
+static void expect_jints(const sk_json *o, const jint_want *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = jint(o, w[i].key);
+        if (v != w[i].v)
+            fail_msg("member %s is %lld, want %lld", w[i].key, (long long)v, (long long)w[i].v);
+    }
+}
+
+/* EXPECT_JINTS(o, {"key", value}, ...): each member is that integer. */
+#define EXPECT_JINTS(o, ...)                                                                       \
+    expect_jints((o), (const jint_want[]){__VA_ARGS__},                                            \
+                 sizeof((const jint_want[]){__VA_ARGS__}) / sizeof(jint_want))
+
 static const char *jstr(const sk_json *o, const char *key)
 {
     const char *s = sk_json_get_str(o, key);
@@ -257,11 +277,8 @@ static void test_init_and_pin(void **state)
     expect(SAKHI("--store", "dev", "--pin-file", pinfile, "status", "--json"), 0, NULL, NULL);
     sk_json *j = parse(g_out);
     assert_int_equal(jbool(j, "enrolled"), 0);
-    assert_int_equal(jint(j, "records"), 0);
-    assert_int_equal(jint(j, "pending"), 0);
-    assert_int_equal(jint(j, "rejected"), 0);
-    assert_int_equal(jint(j, "device_id"), 0);
-    assert_int_equal(jint(j, "last_sync_ms"), 0);
+    EXPECT_JINTS(j, {"records", 0}, {"pending", 0}, {"rejected", 0}, {"device_id", 0},
+                 {"last_sync_ms", 0});
     assert_string_equal(jstr(j, "store"), "dev");
     assert_string_equal(jstr(j, "role"), "none");
     sk_json_free(j);
@@ -513,11 +530,7 @@ static void test_flow(void **state)
     assert_int_equal(jbool(j, "ok"), 1);
     assert_true(sk_json_get(j, "error")->type == SK_JSON_NULL);
     assert_int_equal(jbool(j, "complete"), 1);
-    assert_int_equal(jint(j, "attempts"), 1);
-    assert_int_equal(jint(j, "pushed"), 2);
-    assert_int_equal(jint(j, "applied"), 2);
-    assert_int_equal(jint(j, "merged"), 0);
-    assert_int_equal(jint(j, "rejected"), 0);
+    EXPECT_JINTS(j, {"attempts", 1}, {"pushed", 2}, {"applied", 2}, {"merged", 0}, {"rejected", 0});
     assert_true(jint(j, "bytes_sent") > 0);
     assert_true(jint(j, "bytes_received") > 0);
     assert_true(jint(j, "elapsed_ms") >= 0);
