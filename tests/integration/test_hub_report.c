@@ -35,6 +35,7 @@
 #include "sk_err.h"
 #include "sk_hub.h"
 #include "sk_hubmsg.h"
+#include "sk_replmsg.h"
 #include "sk_sample.h"
 #include "sk_testclient.h"
 #include "sk_testdevice.h"
@@ -459,6 +460,34 @@ static void hub_push_one(sk_tc *c, int named, uint32_t *type, uint32_t *code)
     sk_buf_free(&v);
 }
 
+/* A HUB_PUSH body with the centre's cursor but neither where the batch ends nor its items. */
+static void push_without_items(msgpack_packer *pk, sk_buf *out, const void *msg)
+{
+    (void)out;
+    (void)msg;
+    msgpack_pack_map(pk, 1);
+    sk_pack_kv_uint(pk, 1, 7);
+}
+
+/* Send c a HUB_PUSH that does not decode: the answer is ERROR code, and the hub says so. */
+static void hub_push_undecodable(sk_tc *c, const sk_ts *hub, int code)
+{
+    sk_buf f = SK_BUF_INIT;
+    sk_msg m;
+    uint32_t rid = sk_tc_rid(c);
+    assert_int_equal(sk_replmsg_encode(&f, SK_MSG_HUB_PUSH, rid, push_without_items, NULL), 0);
+    assert_int_equal(sk_tc_send_raw(c, f.data, f.len), 0);
+    assert_int_equal(sk_tc_recv(c, &m, 10000), 0);
+    assert_int_equal(m.type, SK_MSG_ERROR);
+    assert_int_equal(m.rid, rid);
+    assert_int_equal(m.u.error.code, code);
+    sk_msg_free(&m);
+    sk_buf_free(&f);
+    char line[128];
+    snprintf(line, sizeof(line), "event=hub_push_refused centre=evil code=%s", sk_err_name(code));
+    assert_true(sk_file_contains(hub->log, line));
+}
+
 static void test_hub_refuses_identifying_and_strangers(void **state)
 {
     (void)state;
@@ -481,6 +510,7 @@ static void test_hub_refuses_identifying_and_strangers(void **state)
     hub_push_one(&centre, 1, &type, &code);
     assert_int_equal(type, SK_MSG_ERROR);
     assert_int_equal(code, SK_E_FORBIDDEN);
+    hub_push_undecodable(&centre, &hub, SK_E_MISSING_FIELD); /* refused before a copy */
     hub_push_one(&centre, 0, &type, &code); /* the same case without the name is taken */
     assert_int_equal(type, SK_MSG_HUB_ACK);
     /* a field worker's device cannot use it: the capability is not granted */
