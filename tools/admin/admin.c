@@ -37,14 +37,6 @@ int sk_admin_fail(const sk_admin *a, int status, const char *fmt, ...)
     return status;
 }
 
-sk_jw *sk_admin_json_begin(sk_admin_json *j)
-{
-    sk_buf_init(&j->b);
-    sk_jw_init(&j->w, &j->b, 0);
-    sk_jw_obj_begin(&j->w);
-    return &j->w;
-}
-
 void sk_admin_jw_epoch(sk_jw *w, const char *key, uint64_t epoch)
 {
     char hex[17];
@@ -54,7 +46,7 @@ void sk_admin_jw_epoch(sk_jw *w, const char *key, uint64_t epoch)
 
 sk_jw *sk_admin_json_list_begin(const sk_admin *a, sk_admin_json *j, const char *key)
 {
-    sk_jw *w = sk_admin_json_begin(j);
+    sk_jw *w = sk_jline_begin(j);
     if (a->json) {
         sk_jw_key(w, key);
         sk_jw_arr_begin(w);
@@ -62,19 +54,9 @@ sk_jw *sk_admin_json_list_begin(const sk_admin *a, sk_admin_json *j, const char 
     return w;
 }
 
-int sk_admin_json_line(sk_admin_json *j)
-{
-    sk_jw_obj_end(&j->w);
-    int oom = j->b.oom;
-    if (!oom)
-        printf("%.*s\n", (int)j->b.len, (const char *)j->b.data);
-    sk_buf_free(&j->b);
-    return oom ? -SK_E_NOMEM : 0;
-}
-
 int sk_admin_json_end(const sk_admin *a, sk_admin_json *j)
 {
-    return sk_admin_json_line(j) ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory") : 0;
+    return sk_jline_print(j) ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory") : 0;
 }
 
 int sk_admin_print_change(const sk_admin *a, const char *idt, const char *event, uint64_t version,
@@ -82,7 +64,7 @@ int sk_admin_print_change(const sk_admin *a, const char *idt, const char *event,
 {
     if (a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kcstr(w, "id", idt);
         sk_jw_kuint(w, "version", version);
         sk_jw_kbool(w, "merged", merged);

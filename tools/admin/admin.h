@@ -29,6 +29,7 @@
 #include "sk_case.h"
 #include "sk_caseops.h"
 #include "sk_opts.h"
+#include "sk_jline.h"
 #include "sk_json.h"
 #include "sk_store.h"
 #include "sk_worklist.h"
@@ -77,14 +78,11 @@ typedef struct sk_admin_opt {
 int sk_admin_parse(sk_admin *a, int argc, char **argv, const sk_admin_opt *opts, const char **pos,
                    size_t minpos, size_t maxpos, size_t *npos, const char *help);
 
-/* --json output of a command that reports one result: sk_admin_json_begin opens an object
- * written with sk_jw (every string escaped); sk_admin_json_end closes it and prints it on one
- * line of stdout. End returns 0, or SK_ADMIN_EXIT_FAIL after saying why (out of memory). */
-typedef struct sk_admin_json {
-    sk_buf b;
-    sk_jw w;
-} sk_admin_json;
-sk_jw *sk_admin_json_begin(sk_admin_json *j);
+/* --json output of a command that reports one result: sk_jline_begin opens an object written
+ * with sk_jw (every string escaped); sk_admin_json_end closes it and prints it on one line of
+ * stdout. End returns 0, or SK_ADMIN_EXIT_FAIL after saying why (out of memory). A listing's
+ * row is printed with sk_jline_print. */
+typedef sk_jline sk_admin_json;
 /* A listing's --json output, one object holding an array under key: the object is always
  * opened, the array only with --json; the caller adds rows to it, closes it and prints with
  * sk_admin_json_end (or frees j->b when there is no JSON to print). */
@@ -92,9 +90,6 @@ sk_jw *sk_admin_json_list_begin(const sk_admin *a, sk_admin_json *j, const char 
 /* An epoch as JSON: 16 hex digits, as the tools print it. */
 void sk_admin_jw_epoch(sk_jw *w, const char *key, uint64_t epoch);
 int sk_admin_json_end(const sk_admin *a, sk_admin_json *j);
-/* One row of a listing's --json output: closes the object sk_admin_json_begin opened and prints
- * it on a line of its own. 0, or -SK_E_NOMEM with nothing printed. j->b is freed either way. */
-int sk_admin_json_line(sk_admin_json *j);
 
 /* What a command that changed case idt prints: with --json {id, version, merged, status,
  * case_no (null when none), outcome (when not NULL)}; else the case number alone after an

@@ -268,7 +268,7 @@ static int cmd_sign(sk_admin *a, const char *key_path)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write the store: %s", sk_err_text(rc));
     if (a->json) {
         sk_admin_json j;
-        sk_jw_kuint(sk_admin_json_begin(&j), "signed", seq);
+        sk_jw_kuint(sk_jline_begin(&j), "signed", seq);
         return sk_admin_json_end(a, &j);
     }
     printf("signed the audit head at entry %llu\n", (unsigned long long)seq);

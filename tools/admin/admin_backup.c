@@ -946,7 +946,7 @@ int sk_admin_cmd_backup(sk_admin *a, int argc, char **argv)
     uint64_t size = stat(dest, &st) == 0 ? (uint64_t)st.st_size : 0;
     if (a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kuint(w, "bytes", size);
         sk_jw_kbool(w, "encrypted", !unenc);
         sk_jw_kcstr(w, "how", how);
@@ -1535,7 +1535,7 @@ int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
     }
     if (a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kbool(w, "ok", 1);
         sk_jw_kuint(w, "records", wr.records);
         sk_jw_kuint(w, "seq", ep.since_seq);

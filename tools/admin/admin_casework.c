@@ -468,7 +468,7 @@ int sk_admin_cmd_config(sk_admin *a, int argc, char **argv)
     snprintf(vals[3], sizeof(vals[3]), "%s", cfg.duty_counsellor);
     int shown = 0;
     sk_admin_json j;
-    sk_jw *w = a->json ? sk_admin_json_begin(&j) : NULL;
+    sk_jw *w = a->json ? sk_jline_begin(&j) : NULL;
     for (size_t i = 0; i < 4; i++) {
         if (npos == 1 && strcmp(pos[0], names[i]) != 0)
             continue;

@@ -107,7 +107,7 @@ int sk_admin_cmd_init(sk_admin *a, int argc, char **argv)
     }
     if (a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kcstr(w, "data", a->data);
         sk_jw_kbool(w, "created", !existed);
         sk_jw_kcstr(w, "keys", kdir);
@@ -297,7 +297,7 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
                                  sk_err_text(rc));
         if (a->json) {
             sk_admin_json j;
-            sk_jw *jw = sk_admin_json_begin(&j);
+            sk_jw *jw = sk_jline_begin(&j);
             sk_jw_kcstr(jw, "id", id);
             sk_jw_kcstr(jw, "role", role_s);
             sk_jw_kuint(jw, "district", w.district);
@@ -325,7 +325,7 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
     }
     if (a->json) {
         sk_admin_json j;
-        sk_jw *jw = sk_admin_json_begin(&j);
+        sk_jw *jw = sk_jline_begin(&j);
         sk_jw_kcstr(jw, "id", id);
         sk_jw_kbool(jw, "disabled", 1);
         return sk_admin_json_end(a, &j);
@@ -539,7 +539,7 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
     if (!addr_s) {
         if (a->json) {
             sk_admin_json j;
-            sk_jw *jw = sk_admin_json_begin(&j);
+            sk_jw *jw = sk_jline_begin(&j);
             sk_jw_kcstr(jw, "worker", pos[0]);
             sk_jw_kcstr(jw, "code", code);
             sk_jw_kcstr(jw, "expires", exp);
@@ -565,7 +565,7 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
     int status = 0;
     if (a->json) {
         sk_admin_json j;
-        sk_jw *jw = sk_admin_json_begin(&j);
+        sk_jw *jw = sk_jline_begin(&j);
         sk_jw_kcstr(jw, "worker", pos[0]);
         sk_jw_kcstr(jw, "code", code);
         sk_jw_kcstr(jw, "expires", exp);
@@ -686,7 +686,7 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
     }
     if (a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kuint(w, "device", id);
         sk_jw_kbool(w, "revoked", 1);
         sk_jw_kbool(w, "already", was);
@@ -1031,7 +1031,7 @@ int sk_admin_cmd_tls_cert(sk_admin *a, int argc, char **argv)
     sk_tls_pin_format(hex, pin);
     if (a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kcstr(w, "cert", cert);
         sk_jw_kcstr(w, "key", key);
         sk_jw_kcstr(w, "pin", hex);

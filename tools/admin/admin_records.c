@@ -110,7 +110,7 @@ static int list_row(const sk_record *r, void *p)
         gone = (r->flags & (SK_REC_TOMBSTONE | SK_REC_ERASED)) != 0;
     if (c->a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kcstr(w, "id", idt);
         sk_jw_kuint(w, "version", r->version);
         sk_jw_kcstr(w, "case_no", strcmp(no, "-") ? no : NULL);
@@ -121,7 +121,7 @@ static int list_row(const sk_record *r, void *p)
         sk_jw_kbool(w, "minor", minor);
         sk_jw_kbool(w, "review", review);
         sk_jw_kbool(w, "deleted", gone);
-        if (sk_admin_json_line(&j))
+        if (sk_jline_print(&j))
             return -SK_E_NOMEM;
     } else {
         if (c->n == 0 && c->a->tty)

@@ -227,7 +227,7 @@ int sk_admin_cmd_promote(sk_admin *a, int argc, char **argv)
                              behind(&v), v.pos_seq, v.primary_head);
     if (a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kbool(w, "promoted", 1);
         sk_admin_jw_epoch(w, "epoch", ep.epoch);
         sk_admin_jw_epoch(w, "prev_epoch", ep.prev);

@@ -452,7 +452,7 @@ int sk_admin_cmd_review(sk_admin *a, int argc, char **argv)
     sk_id_to_str(&r.id, idt);
     if (a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kcstr(w, "id", idt);
         sk_jw_kuint(w, "version", res.version);
         sk_jw_kbool(w, "review", res.merged);

@@ -75,7 +75,7 @@ static int print_link(sk_admin *a, const char *name, const char *url, const char
         return 0;
     }
     sk_admin_json j;
-    sk_jw *w = sk_admin_json_begin(&j);
+    sk_jw *w = sk_jline_begin(&j);
     sk_jw_kcstr(w, "name", name);
     sk_jw_kcstr(w, "link", link);
     sk_jw_kuint(w, "expires_ms", expires_ms);

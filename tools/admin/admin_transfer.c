@@ -106,7 +106,7 @@ static int done(sk_admin *a, const uint8_t id[SK_XFER_ID_LEN], const char *what)
     sk_xfer_id_hex(id, hex);
     if (a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kcstr(w, "id", hex);
         sk_jw_kcstr(w, "state", what);
         return sk_admin_json_end(a, &j);

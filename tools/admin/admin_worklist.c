@@ -73,7 +73,7 @@ static int cases_row(const sk_record *r, void *p)
     int minor = sk_case_is_minor(r), review = (r->flags & SK_REC_REVIEW) != 0;
     if (c->a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kcstr(w, "case_no", no[0] ? no : NULL);
         sk_jw_kcstr(w, "id", idt);
         sk_jw_kcstr(w, "district", cc.district);
@@ -86,7 +86,7 @@ static int cases_row(const sk_record *r, void *p)
         sk_jw_kuint(w, "overdue_tasks", overdue);
         sk_jw_kbool(w, "review", review);
         sk_jw_kbool(w, "minor", minor);
-        if (sk_admin_json_line(&j))
+        if (sk_jline_print(&j))
             return -SK_E_NOMEM;
     } else {
         char ob[3 * SK_MAX_NAME + 8];
@@ -197,7 +197,7 @@ int sk_admin_cmd_tasks(sk_admin *a, int argc, char **argv)
         sk_id_to_str(&t->record, rid);
         if (a->json) {
             sk_admin_json j;
-            sk_jw *w = sk_admin_json_begin(&j);
+            sk_jw *w = sk_jline_begin(&j);
             sk_jw_kcstr(w, "urgency", k_urgency[t->urgency & 3]);
             sk_jw_kcstr(w, "due", due);
             sk_jw_kcstr(w, "zone", zone(utc));
@@ -248,7 +248,7 @@ static int alert_row(const sk_alert *al, void *p)
     sk_id_to_str(&al->record, rid);
     if (c->a->json) {
         sk_admin_json j;
-        sk_jw *w = sk_admin_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kcstr(w, "at", t);
         sk_jw_kcstr(w, "zone", zone(c->utc));
         sk_jw_kcstr(w, "case_no", al->case_no[0] ? al->case_no : NULL);
@@ -263,7 +263,7 @@ static int alert_row(const sk_alert *al, void *p)
             sk_jw_cstr(w, sk_admin_field_name(al->keys[i], fb));
         sk_jw_arr_end(w);
         sk_jw_kuint(w, "entries", al->nentries);
-        return sk_admin_json_line(&j);
+        return sk_jline_print(&j) ? -SK_E_NOMEM : 0;
     }
     printf("%-16s %-16s %-16s %-7s", t, al->case_no[0] ? al->case_no : rid,
            sk_term_cstr(wb, sizeof(wb), al->by), what);

@@ -368,18 +368,9 @@ int sk_cli_json_out(const sk_cli *cli, sk_buf *b)
     return rc;
 }
 
-sk_jw *sk_cli_json_begin(sk_cli_json *j)
-{
-    sk_buf_init(&j->b);
-    sk_jw_init(&j->w, &j->b, 0);
-    sk_jw_obj_begin(&j->w);
-    return &j->w;
-}
-
 int sk_cli_json_end(const sk_cli *cli, sk_cli_json *j)
 {
-    sk_jw_obj_end(&j->w);
-    return sk_cli_json_out(cli, &j->b);
+    return sk_jline_print(j) ? sk_cli_fail(cli, SK_CLI_FAIL, "out of memory") : SK_CLI_OK;
 }
 
 /* The worker's language for labels: SAKHI_LANG, else the locale's (LC_ALL, LC_MESSAGES, LANG:

@@ -12,6 +12,7 @@
 #define SK_CLI_H
 
 #include "sakhi/sakhi.h"
+#include "sk_jline.h"
 #include "sk_json.h"
 #include "sk_opts.h"
 
@@ -87,13 +88,9 @@ uint64_t sk_cli_mono_ms(void);
  * memory (after a message). */
 int sk_cli_json_out(const sk_cli *cli, sk_buf *b);
 
-/* The one JSON object a command prints: sk_cli_json_begin opens it, written with sk_jw (every
+/* The one JSON object a command prints: sk_jline_begin opens it, written with sk_jw (every
  * string escaped); sk_cli_json_end closes it and prints it as sk_cli_json_out does. */
-typedef struct sk_cli_json {
-    sk_buf b;
-    sk_jw w;
-} sk_cli_json;
-sk_jw *sk_cli_json_begin(sk_cli_json *j);
+typedef sk_jline sk_cli_json;
 int sk_cli_json_end(const sk_cli *cli, sk_cli_json *j);
 
 /* Commands. */

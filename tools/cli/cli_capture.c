@@ -354,7 +354,7 @@ static int print_saved(sk_cli *cli, const saved *s)
 {
     if (cli->json) {
         sk_cli_json j;
-        sk_jw *w = sk_cli_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kuint(w, "count", s->n);
         sk_jw_key(w, "ids");
         sk_jw_arr_begin(w);
@@ -695,7 +695,7 @@ int sk_cli_cmd_followup(sk_cli *cli, int argc, char **argv)
         return sk_cli_lib_fail(cli, rc, "cannot add the follow-up");
     if (cli->json) {
         sk_cli_json j;
-        sk_jw *w = sk_cli_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kcstr(w, "id", id);
         sk_jw_kbool(w, "followup", 1);
         return sk_cli_json_end(cli, &j);

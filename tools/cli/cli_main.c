@@ -101,7 +101,7 @@ int sk_cli_cmd_init(sk_cli *cli, int argc, char **argv)
     }
     if (cli->json) {
         sk_cli_json j;
-        sk_jw *w = sk_cli_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kcstr(w, "store", cli->store);
         sk_jw_kbool(w, "created", 1);
         return sk_cli_json_end(cli, &j);

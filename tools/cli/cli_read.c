@@ -321,7 +321,7 @@ int sk_cli_cmd_status(sk_cli *cli, int argc, char **argv)
     sk_cli_fmt_time(s.last_sync_ms, when);
     if (cli->json) {
         sk_cli_json j;
-        sk_jw *w = sk_cli_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kcstr(w, "store", cli->store);
         sk_jw_kbool(w, "enrolled", s.enrolled);
         sk_jw_kuint(w, "device_id", s.device_id);

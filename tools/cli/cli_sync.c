@@ -286,7 +286,7 @@ static int enroll_done(sk_cli *cli, int rc, const char *server, int plaintext)
     server = where;
     if (cli->json) {
         sk_cli_json j;
-        sk_jw *w = sk_cli_json_begin(&j);
+        sk_jw *w = sk_jline_begin(&j);
         sk_jw_kuint(w, "device_id", st.device_id);
         sk_jw_kcstr(w, "worker", st.worker);
         sk_jw_kcstr(w, "role", role_text(st.role));
@@ -353,7 +353,7 @@ static int print_json_result(sk_cli *cli, const sakhi_sync_result *s, int ok, co
                              unsigned attempts, uint64_t elapsed)
 {
     sk_cli_json j;
-    sk_jw *w = sk_cli_json_begin(&j);
+    sk_jw *w = sk_jline_begin(&j);
     sk_jw_kbool(w, "ok", ok);
     sk_jw_kcstr(w, "error", error);
     sk_jw_kbool(w, "complete", s->complete);
