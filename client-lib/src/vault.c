@@ -172,6 +172,21 @@ size_t sk_vault_aad(uint8_t *aad, size_t cap, const char *dbi, const void *key, 
     return dn + 1 + keylen;
 }
 
+/* AES-256-GCM with a 12-byte nonce, set up in ctx to encrypt (enc 1) or decrypt (enc 0) with
+ * key and nonce, aad fed in. 0 or -1. */
+static int gcm_begin(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *key, const uint8_t *nonce,
+                     const void *aad, size_t aadlen)
+{
+    int len = 0;
+    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SK_GCM_NONCE, NULL) != 1 ||
+        EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc) != 1)
+        return -1;
+    if (aadlen && EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aadlen) != 1)
+        return -1;
+    return 0;
+}
+
 int sk_vault_seal(sk_buf *out, const uint8_t key[SK_DEK_LEN], const void *aad, size_t aadlen,
                   const void *pt, size_t n)
 {
@@ -189,11 +204,7 @@ int sk_vault_seal(sk_buf *out, const uint8_t key[SK_DEK_LEN], const void *aad, s
         return SAKHI_EIO;
     if (!(ctx = EVP_CIPHER_CTX_new()))
         return SAKHI_ENOMEM;
-    if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SK_GCM_NONCE, NULL) != 1 ||
-        EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) != 1)
-        goto out;
-    if (aadlen && EVP_EncryptUpdate(ctx, NULL, &len, aad, (int)aadlen) != 1)
+    if (gcm_begin(ctx, 1, key, nonce, aad, aadlen))
         goto out;
     if (n && EVP_EncryptUpdate(ctx, ct, &len, pt, (int)n) != 1)
         goto out;
@@ -225,11 +236,7 @@ int sk_vault_open(sk_buf *out, const uint8_t key[SK_DEK_LEN], const void *aad, s
     memcpy(tag, b + n - SK_GCM_TAG, SK_GCM_TAG);
     if (!(ctx = EVP_CIPHER_CTX_new()))
         return SAKHI_ENOMEM;
-    if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SK_GCM_NONCE, NULL) != 1 ||
-        EVP_DecryptInit_ex(ctx, NULL, NULL, key, b) != 1)
-        goto out;
-    if (aadlen && EVP_DecryptUpdate(ctx, NULL, &len, aad, (int)aadlen) != 1)
+    if (gcm_begin(ctx, 0, key, b, aad, aadlen))
         goto out;
     if (ctlen && EVP_DecryptUpdate(ctx, out->data + start, &len, b + SK_GCM_NONCE, (int)ctlen) != 1)
         goto out;
