@@ -718,24 +718,27 @@ static void end(sakhi_client *c)
     atomic_store(&c->syncing, 0);
 }
 
-void sakhi_sync_cancel(sakhi_client *c)
+/* A request to a sync running on another thread: set it, then wake the sync's loop with byte b
+ * on the cancel pipe. Nothing when no sync runs. */
+static void sync_request(sakhi_client *c, atomic_int *req, uint8_t b)
 {
-    if (!c || !atomic_load(&c->syncing))
+    if (!atomic_load(&c->syncing))
         return;
-    atomic_store(&c->cancel_req, 1);
-    uint8_t b = 1;
+    atomic_store(req, 1);
     ssize_t w = write(c->cancel_pipe[1], &b, 1);
     (void)w;
 }
 
+void sakhi_sync_cancel(sakhi_client *c)
+{
+    if (c)
+        sync_request(c, &c->cancel_req, 1);
+}
+
 void sakhi_sync_network_changed(sakhi_client *c)
 {
-    if (!c || !atomic_load(&c->syncing))
-        return;
-    atomic_store(&c->netchange_req, 1);
-    uint8_t b = 2;
-    ssize_t w = write(c->cancel_pipe[1], &b, 1);
-    (void)w;
+    if (c)
+        sync_request(c, &c->netchange_req, 2);
 }
 
 /* ---- enrollment ------------------------------------------------------------------------------ */
