@@ -45,6 +45,21 @@ static void read_epoch(const char *data, sk_store_epoch *e)
     sk_store_close(st);
 }
 
+/* Starts the server on the data directory data, connects c through the handshake, stops the
+ * server again and returns the epoch (and in *seq the seq) its WELCOME carried. */
+static uint64_t served_epoch(sk_ts *ts, const char *data, sk_tc *c, uint64_t *seq)
+{
+    snprintf(ts->data, sizeof(ts->data), "%s", data);
+    assert_int_equal(sk_ts_start(ts, NULL), 0);
+    assert_int_equal(sk_tc_connect(c, ts->port), 0);
+    assert_int_equal(sk_tc_auth(c), 0);
+    uint64_t epoch = c->epoch;
+    *seq = c->seq;
+    sk_tc_close(c);
+    assert_int_equal(sk_ts_stop(ts, 10000), 0);
+    return epoch;
+}
+
 static void test_restore_and_copy_begin_epochs(void **state)
 {
     (void)state;
@@ -88,21 +103,11 @@ static void test_restore_and_copy_begin_epochs(void **state)
     assert_int_equal(restored.since_seq, 5);
 
     /* The server on the restored directory tells the device the new epoch beside its seq. */
-    snprintf(ts.data, sizeof(ts.data), "%s", rdir);
-    assert_int_equal(sk_ts_start(&ts, NULL), 0);
-    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
-    assert_int_equal(sk_tc_auth(&c), 0);
-    assert_int_equal(c.epoch, restored.epoch);
-    assert_int_equal(c.seq, 5);
-    sk_tc_close(&c);
+    uint64_t seq;
+    assert_int_equal(served_epoch(&ts, rdir, &c, &seq), restored.epoch);
+    assert_int_equal(seq, 5);
     /* A plain restart is the same history. */
-    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
-    assert_int_equal(sk_ts_start(&ts, NULL), 0);
-    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
-    assert_int_equal(sk_tc_auth(&c), 0);
-    assert_int_equal(c.epoch, restored.epoch);
-    sk_tc_close(&c);
-    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
+    assert_int_equal(served_epoch(&ts, rdir, &c, &seq), restored.epoch);
     read_epoch(rdir, &again);
     assert_int_equal(again.epoch, restored.epoch);
 
@@ -113,13 +118,8 @@ static void test_restore_and_copy_begin_epochs(void **state)
     snprintf(rkeys, sizeof(rkeys), "%s.keys", rdir);
     snprintf(ckeys, sizeof(ckeys), "%s.keys", cdir);
     assert_int_equal(sk_copy_tree(rkeys, ckeys), 0);
-    snprintf(ts.data, sizeof(ts.data), "%s", cdir);
-    assert_int_equal(sk_ts_start(&ts, NULL), 0);
-    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
-    assert_int_equal(sk_tc_auth(&c), 0);
-    assert_int_not_equal(c.epoch, restored.epoch);
+    assert_int_not_equal(served_epoch(&ts, cdir, &c, &seq), restored.epoch);
     sk_tc_free(&c);
-    assert_int_equal(sk_ts_stop(&ts, 10000), 0);
     read_epoch(cdir, &copied);
     assert_int_equal(copied.prev, restored.epoch);
     assert_int_equal(copied.since_seq, 5);
