@@ -488,6 +488,16 @@ static void hub_push_undecodable(sk_tc *c, const sk_ts *hub, int code)
     assert_true(sk_file_contains(hub->log, line));
 }
 
+/* Enrols worker's device on hub, then connects it again asking for the hub capability. */
+static void hub_tc(sk_tc *c, sk_ts *hub, const char *worker, const char *device)
+{
+    assert_int_equal(sk_td_tc(c, hub, worker, device), 0);
+    sk_tc_close(c);
+    c->hello_caps = SK_CAP_HUB;
+    assert_int_equal(sk_tc_connect(c, hub->port), 0);
+    assert_int_equal(sk_tc_auth(c), 0);
+}
+
 static void test_hub_refuses_identifying_and_strangers(void **state)
 {
     (void)state;
@@ -502,11 +512,7 @@ static void test_hub_refuses_identifying_and_strangers(void **state)
     const char *hargs[] = {"--hub", NULL};
     assert_int_equal(sk_ts_start(&hub, hargs), 0);
     /* enrolled as a centre, then connected asking for the hub capability */
-    assert_int_equal(sk_td_tc(&centre, &hub, "evil", "centre"), 0);
-    sk_tc_close(&centre);
-    centre.hello_caps = SK_CAP_HUB;
-    assert_int_equal(sk_tc_connect(&centre, hub.port), 0);
-    assert_int_equal(sk_tc_auth(&centre), 0);
+    hub_tc(&centre, &hub, "evil", "centre");
     hub_push_one(&centre, 1, &type, &code);
     assert_int_equal(type, SK_MSG_ERROR);
     assert_int_equal(code, SK_E_FORBIDDEN);
@@ -514,11 +520,7 @@ static void test_hub_refuses_identifying_and_strangers(void **state)
     hub_push_one(&centre, 0, &type, &code); /* the same case without the name is taken */
     assert_int_equal(type, SK_MSG_HUB_ACK);
     /* a field worker's device cannot use it: the capability is not granted */
-    assert_int_equal(sk_td_tc(&field, &hub, "fw1", "phone"), 0);
-    sk_tc_close(&field);
-    field.hello_caps = SK_CAP_HUB;
-    assert_int_equal(sk_tc_connect(&field, hub.port), 0);
-    assert_int_equal(sk_tc_auth(&field), 0);
+    hub_tc(&field, &hub, "fw1", "phone");
     hub_push_one(&field, 0, &type, &code);
     assert_int_equal(type, SK_MSG_ERROR);
     assert_int_equal(code, SK_E_UNKNOWN_TYPE);
