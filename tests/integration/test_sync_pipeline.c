@@ -288,17 +288,35 @@ static void test_early_requests_over_limits(void **state)
 
 /* ---- the server's side of early requests, on the wire ------------------------------------- */
 
-/* Encode HELLO already sent; send AUTH (good or forged) and a PUSH and a PULL in one write. */
-static void send_auth_push_pull(sk_tc *tc, const sk_msg *challenge, int forge, sk_change *ch,
-                                uint32_t rids[3])
+static void hello(sk_tc *tc, uint16_t port, sk_msg *challenge)
 {
+    assert_int_equal(sk_tc_connect(tc, port), 0);
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(tc));
+    m.u.hello.versions[0] = 1;
+    m.u.hello.nversions = 1;
+    m.u.hello.device = tc->device;
+    assert_int_equal(sk_tc_send(tc, &m), 0);
+    assert_int_equal(sk_tc_recv(tc, challenge, -1), 0);
+    assert_int_equal(challenge->type, SK_MSG_CHALLENGE);
+}
+
+/* Makes *ch a new referral (note: its note), connects tc to port and says HELLO, then sends
+ * AUTH (good or forged), a PUSH of *ch and a PULL in one write. */
+static void send_auth_push_pull(sk_tc *tc, uint16_t port, int forge, const char *note,
+                                sk_change *ch, uint32_t rids[3])
+{
+    assert_int_equal(sk_tc_make_referral(ch, 1, sk_ts_now_ms(), note), 0);
+    sk_msg challenge;
+    hello(tc, port, &challenge);
     sk_buf b = SK_BUF_INIT;
     sk_msg m;
     rids[0] = sk_tc_rid(tc);
     sk_msg_init(&m, SK_MSG_AUTH, rids[0]);
-    assert_int_equal(sk_auth_sign(m.u.auth.sig, tc->priv, challenge->u.challenge.nonce, tc->device,
-                                  challenge->u.challenge.server_ms),
+    assert_int_equal(sk_auth_sign(m.u.auth.sig, tc->priv, challenge.u.challenge.nonce, tc->device,
+                                  challenge.u.challenge.server_ms),
                      0);
+    sk_msg_free(&challenge);
     if (forge)
         m.u.auth.sig[5] ^= 0x40;
     assert_int_equal(sk_msg_encode(&b, &m), 0);
@@ -314,19 +332,6 @@ static void send_auth_push_pull(sk_tc *tc, const sk_msg *challenge, int forge, s
     assert_int_equal(sk_msg_encode(&b, &m), 0);
     assert_int_equal(sk_tc_send_raw(tc, b.data, b.len), 0);
     sk_buf_free(&b);
-}
-
-static void hello(sk_tc *tc, uint16_t port, sk_msg *challenge)
-{
-    assert_int_equal(sk_tc_connect(tc, port), 0);
-    sk_msg m;
-    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(tc));
-    m.u.hello.versions[0] = 1;
-    m.u.hello.nversions = 1;
-    m.u.hello.device = tc->device;
-    assert_int_equal(sk_tc_send(tc, &m), 0);
-    assert_int_equal(sk_tc_recv(tc, challenge, -1), 0);
-    assert_int_equal(challenge->type, SK_MSG_CHALLENGE);
 }
 
 typedef struct seen {
@@ -356,12 +361,9 @@ static void test_server_orders_early_requests(void **state)
 
     /* 1. a forged AUTH with a PUSH behind it: AUTH_FAILED, closed, the PUSH never applied */
     sk_change bad;
-    assert_int_equal(sk_tc_make_referral(&bad, 1, sk_ts_now_ms(), "behind-forged-auth"), 0);
-    sk_msg ch, m;
+    sk_msg m;
     uint32_t rids[3];
-    hello(&tc, f->ts.port, &ch);
-    send_auth_push_pull(&tc, &ch, 1, &bad, rids);
-    sk_msg_free(&ch);
+    send_auth_push_pull(&tc, f->ts.port, 1, "behind-forged-auth", &bad, rids);
     assert_int_equal(sk_tc_recv(&tc, &m, -1), 0);
     assert_int_equal(m.type, SK_MSG_ERROR);
     assert_int_equal(m.rid, rids[0]);
@@ -376,10 +378,7 @@ static void test_server_orders_early_requests(void **state)
     /* 2. a good AUTH with a PUSH and a PULL behind it: WELCOME first (seq 0), then the ack,
      * then CHANGES that already hold the pushed record (read-your-writes) */
     sk_change good;
-    assert_int_equal(sk_tc_make_referral(&good, 1, sk_ts_now_ms(), "behind-good-auth"), 0);
-    hello(&tc, f->ts.port, &ch);
-    send_auth_push_pull(&tc, &ch, 0, &good, rids);
-    sk_msg_free(&ch);
+    send_auth_push_pull(&tc, f->ts.port, 0, "behind-good-auth", &good, rids);
     assert_int_equal(sk_tc_recv(&tc, &m, -1), 0);
     assert_int_equal(m.type, SK_MSG_WELCOME);
     assert_int_equal(m.rid, rids[0]);
