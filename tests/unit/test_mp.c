@@ -21,6 +21,7 @@
 #include "sk_buf.h"
 #include "sk_err.h"
 #include "sk_mp.h"
+#include "sk_testval.h"
 
 static const sk_mp_limits *dl = &sk_mp_default_limits;
 
@@ -496,19 +497,18 @@ static void test_tuples_and_items(void **state)
 static void test_packer_output_valid(void **state)
 {
     (void)state;
-    sk_buf b = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_array(&pk, 4);
-    msgpack_pack_uint64(&pk, UINT64_MAX);
-    msgpack_pack_int64(&pk, INT64_MIN);
-    sk_pack_cstr(&pk, "सखी");
-    msgpack_pack_map(&pk, 1);
-    msgpack_pack_uint32(&pk, 70000);
-    sk_pack_bin(&pk, "\x00\x01", 2);
-    assert_false(b.oom);
-    assert_int_equal(sk_mp_check(b.data, b.len, dl), 0);
-    sk_buf_free(&b);
+    sk_tval v;
+    sk_tval_start(&v);
+    msgpack_pack_array(&v.pk, 4);
+    msgpack_pack_uint64(&v.pk, UINT64_MAX);
+    msgpack_pack_int64(&v.pk, INT64_MIN);
+    sk_pack_cstr(&v.pk, "सखी");
+    msgpack_pack_map(&v.pk, 1);
+    msgpack_pack_uint32(&v.pk, 70000);
+    sk_pack_bin(&v.pk, "\x00\x01", 2);
+    assert_false(v.b.oom);
+    assert_int_equal(sk_mp_check(v.b.data, v.b.len, dl), 0);
+    sk_buf_free(&v.b);
 }
 
 SK_TEST_MAIN({
