@@ -165,16 +165,8 @@ __attribute__((constructor)) static void iofault_init(void)
     if (only && *only && strcmp(only, program_invocation_short_name) != 0)
         return; /* inert: not the process under test */
     copy_env(rec_match, sizeof rec_match, "SK_IOREC_MATCH");
-    for (const char *p = rec_match; *p && rec_nsuffix < SK_IOLOG_FILE_MAX;) {
-        size_t l = strcspn(p, ",");
-        if (l > 0 && l < sizeof rec_suffix[0]) {
-            memcpy(rec_suffix[rec_nsuffix], p, l);
-            rec_suffix[rec_nsuffix++][l] = '\0';
-        }
-        p += l;
-        if (*p == ',')
-            p++;
-    }
+    rec_nsuffix = sk_iolog_split_names(rec_match, (char *)rec_suffix, sizeof rec_suffix[0],
+                                       SK_IOLOG_FILE_MAX);
     const char *first = rec_nsuffix ? rec_suffix[0] : rec_match;
     size_t fl = strlen(first);
     if (fl >= sizeof fault_match)

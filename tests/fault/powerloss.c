@@ -195,17 +195,8 @@ int main(int argc, char **argv)
     char names[SK_IOLOG_FILE_MAX][128];
     unsigned char *inits[SK_IOLOG_FILE_MAX] = {0}, *cdata[SK_IOLOG_FILE_MAX] = {0};
     size_t init_lens[SK_IOLOG_FILE_MAX] = {0}, clens[SK_IOLOG_FILE_MAX] = {0};
-    unsigned nfiles = 0;
-    for (const char *p = match; *p && nfiles < SK_IOLOG_FILE_MAX;) {
-        size_t l = strcspn(p, ",");
-        if (l > 0 && l < sizeof names[0]) {
-            memcpy(names[nfiles], p, l);
-            names[nfiles++][l] = '\0';
-        }
-        p += l;
-        if (*p == ',')
-            p++;
-    }
+    unsigned nfiles =
+        sk_iolog_split_names(match, (char *)names, sizeof names[0], SK_IOLOG_FILE_MAX);
     if (nfiles == 0) {
         usage();
         return 2;

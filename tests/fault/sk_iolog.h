@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SK_IOLOG_WRITE 1u
 #define SK_IOLOG_SYNC 2u
@@ -142,6 +143,26 @@ int sk_iolog_build_image_file(const sk_iolog *log, unsigned file, size_t cut,
 
 /* A small seeded generator (splitmix64) shared by the tools so that runs replay exactly. */
 uint64_t sk_iolog_rand(uint64_t *state);
+
+/* Splits the comma-separated list of watched file names (--match, SK_IOREC_MATCH) into the
+ * rows of names, each of width bytes, at most max of them; an empty or too long name is skipped.
+ * The order is the log's file index. Returns how many it wrote. */
+static inline unsigned sk_iolog_split_names(const char *list, char *names, size_t width,
+                                            unsigned max)
+{
+    unsigned n = 0;
+    for (const char *p = list; *p && n < max;) {
+        size_t l = strcspn(p, ",");
+        if (l > 0 && l < width) {
+            memcpy(names + (size_t)n * width, p, l);
+            names[(size_t)n++ * width + l] = '\0';
+        }
+        p += l;
+        if (*p == ',')
+            p++;
+    }
+    return n;
+}
 
 /* Read and write whole files (helpers for the tools). read: *out malloc'd, a missing file reads as
  * empty when missing_ok. Both return 0 or -1. */
