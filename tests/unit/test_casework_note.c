@@ -19,6 +19,7 @@
 #include "sk_err.h"
 #include "sk_mp.h"
 #include "sk_msg.h"
+#include "sk_testtext.h"
 #include "sk_testval.h"
 
 #include <stdlib.h>
@@ -112,32 +113,38 @@ static void test_note_is_one_casenote_entry(void **state)
     sk_record_free(&r);
 }
 
+/* Each refused note: who writes it, the record's status, the text, the error and its message
+ * (NULL: not checked). */
 static void test_note_refusals(void **state)
 {
     (void)state;
-    sk_record r;
-    sk_change c;
-    sk_case_error e;
-    record_at(&r, SK_STATUS_ACCEPTED);
-    assert_int_equal(build(&k_staff, &r, "", &c, &e), -SK_E_INVALID);
-    assert_string_equal(e.msg, "note: text: is required");
-    sk_change_free(&c);
-    char *big = malloc(4002);
+    char *big = sk_text_repeat("x", 4001);
     assert_non_null(big);
-    memset(big, 'x', 4001);
-    big[4001] = '\0';
-    assert_int_equal(build(&k_staff, &r, big, &c, &e), -SK_E_INVALID);
-    assert_string_equal(e.msg, "note: text: longer than 4000 bytes");
-    sk_change_free(&c);
+    const struct {
+        const sk_actor *a;
+        uint64_t status;
+        const char *text;
+        int rc;
+        const char *msg;
+    } refused[] = {
+        {&k_staff, SK_STATUS_ACCEPTED, "", -SK_E_INVALID, "note: text: is required"},
+        {&k_staff, SK_STATUS_ACCEPTED, big, -SK_E_INVALID, "note: text: longer than 4000 bytes"},
+        {&k_field, SK_STATUS_ACCEPTED, "a note", -SK_E_FORBIDDEN, NULL},
+        {&k_staff, SK_STATUS_DECLINED, "a note", -SK_E_TRANSITION,
+         "note: a declined referral takes no case notes"},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        sk_record r;
+        sk_change c;
+        sk_case_error e;
+        record_at(&r, refused[i].status);
+        assert_int_equal(build(refused[i].a, &r, refused[i].text, &c, &e), refused[i].rc);
+        if (refused[i].msg)
+            assert_string_equal(e.msg, refused[i].msg);
+        sk_change_free(&c);
+        sk_record_free(&r);
+    }
     free(big);
-    assert_int_equal(build(&k_field, &r, "a note", &c, &e), -SK_E_FORBIDDEN);
-    sk_change_free(&c);
-    sk_record_free(&r);
-    record_at(&r, SK_STATUS_DECLINED);
-    assert_int_equal(build(&k_staff, &r, "a note", &c, &e), -SK_E_TRANSITION);
-    assert_string_equal(e.msg, "note: a declined referral takes no case notes");
-    sk_change_free(&c);
-    sk_record_free(&r);
 }
 
 SK_TEST_MAIN({
