@@ -400,28 +400,20 @@ static void soak_one(uint64_t seed, int rounds, uint64_t *faults)
             char s[24], v[24];
             snprintf(s, sizeof(s), "%llu", (unsigned long long)cp_rand(&rng));
             const char *extra[8] = {"--seed", s, NULL};
-            switch (cp_range(&rng, 0, 3)) {
-            case 0: break;
-            case 1:
-                snprintf(v, sizeof(v), "%llu", (unsigned long long)cp_range(&rng, 1, 3000));
-                extra[2] = "--cut-after";
+            /* none, or one network fault: a cut or a black hole after so many bytes, or the
+             * flaky preset */
+            static const char *const fault_flag[] = {"--cut-after", "--blackhole-after",
+                                                     "--preset"};
+            uint64_t fault = cp_range(&rng, 0, 3);
+            if (fault != 0) {
+                if (fault == 3)
+                    snprintf(v, sizeof(v), "flaky");
+                else
+                    snprintf(v, sizeof(v), "%llu", (unsigned long long)cp_range(&rng, 1, 3000));
+                extra[2] = fault_flag[fault - 1];
                 extra[3] = v;
                 extra[4] = NULL;
                 (*faults)++;
-                break;
-            case 2:
-                snprintf(v, sizeof(v), "%llu", (unsigned long long)cp_range(&rng, 1, 3000));
-                extra[2] = "--blackhole-after";
-                extra[3] = v;
-                extra[4] = NULL;
-                (*faults)++;
-                break;
-            default:
-                extra[2] = "--preset";
-                extra[3] = "flaky";
-                extra[4] = NULL;
-                (*faults)++;
-                break;
             }
             netem_start(&n[i], f.ts.dir, 10 + i, f.ts.port, extra);
             d[i].port = n[i].port;
