@@ -235,6 +235,19 @@ static void three(fx *f, sakhi_client *c)
     f->captured += 3;
 }
 
+/* Leaves three new referrals on c and syncs them through a proxy (left running) that applies
+ * flag (--cut-after, --blackhole-after) at byte at; returns what the sync returned. */
+static int sync_three_faulted(fx *f, sakhi_client *c, netem *n, int tag, const char *flag,
+                              uint64_t at, unsigned io_ms)
+{
+    char v[24];
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)at);
+    const char *extra[] = {flag, v, NULL};
+    three(f, c);
+    netem_start(n, f->ts.dir, tag, f->ts.port, extra);
+    return sync_via(c, n->port, f->ts.port, io_ms, NULL);
+}
+
 static void test_cut_sweep(void **state)
 {
     fx *f = *state;
@@ -252,12 +265,7 @@ static void test_cut_sweep(void **state)
     uint64_t t0 = sk_mono_ms();
     /* past the measured length until three offsets in a row let the whole session through */
     for (uint64_t at = 1, run = 0; run < 3 && at <= 4 * len; at += stride) {
-        char cut[32];
-        snprintf(cut, sizeof(cut), "%llu", (unsigned long long)at);
-        const char *extra[] = {"--cut-after", cut, NULL};
-        three(f, c);
-        netem_start(&n, f->ts.dir, 1, f->ts.port, extra);
-        int rc = sync_via(c, n.port, f->ts.port, 3000, NULL);
+        int rc = sync_three_faulted(f, c, &n, 1, "--cut-after", at, 3000);
         netem_stop(&n);
         if (rc) {
             cut_syncs++;
@@ -325,12 +333,7 @@ static void test_fragmentation_stalls_blackholes_slow_links(void **state)
     /* six points inside a session of three referrals (its size: the fragmented sync's) */
     uint64_t whole = fr.bytes_sent + fr.bytes_received, step = (whole - 80) / 5;
     for (uint64_t at = 40; at <= 40 + 5 * step; at += step) {
-        char b[24];
-        snprintf(b, sizeof(b), "%llu", (unsigned long long)at);
-        const char *bh[] = {"--blackhole-after", b, NULL};
-        three(f, c);
-        netem_start(&n, f->ts.dir, 3, f->ts.port, bh);
-        int rc = sync_via(c, n.port, f->ts.port, 1000, NULL);
+        int rc = sync_three_faulted(f, c, &n, 3, "--blackhole-after", at, 1000);
         holes += rc != 0;
         sync_until_done(c, f->ts.port);
         /* the proxy stays up with both sockets silent: the server must close its side itself */
