@@ -223,29 +223,20 @@ static void sweep(const char *kind, unsigned stride, unsigned max_n)
            kind, n, faults, refused, exits, auth_oom);
 }
 
-static void test_eio_write(void **state)
+/* The I/O faults, each swept by its own test (its cmocka prestate: the kind). */
+static const char *k_io_kinds[] = {"eio-write", "enospc-write", "eio-fdatasync",
+                                   "enospc-fdatasync"};
+
+static void test_io_fault(void **state)
 {
-    (void)state;
-    sweep("eio-write", 1, 400);
+    const char *const *kind = *state;
+    sweep(*kind, 1, 400);
 }
 
-static void test_enospc_write(void **state)
-{
-    (void)state;
-    sweep("enospc-write", 1, 400);
-}
-
-static void test_eio_fdatasync(void **state)
-{
-    (void)state;
-    sweep("eio-fdatasync", 1, 400);
-}
-
-static void test_enospc_fdatasync(void **state)
-{
-    (void)state;
-    sweep("enospc-fdatasync", 1, 400);
-}
+#define IO_FAULT_TEST(test, i)                                                                     \
+    {                                                                                              \
+        .name = #test, .test_func = test_io_fault, .initial_state = (void *)&k_io_kinds[i]         \
+    }
 
 static void test_malloc_fail(void **state)
 {
@@ -255,9 +246,9 @@ static void test_malloc_fail(void **state)
 }
 
 SK_TEST_MAIN({
-    cmocka_unit_test(test_eio_write),
-    cmocka_unit_test(test_enospc_write),
-    cmocka_unit_test(test_eio_fdatasync),
-    cmocka_unit_test(test_enospc_fdatasync),
+    IO_FAULT_TEST(test_eio_write, 0),
+    IO_FAULT_TEST(test_enospc_write, 1),
+    IO_FAULT_TEST(test_eio_fdatasync, 2),
+    IO_FAULT_TEST(test_enospc_fdatasync, 3),
     cmocka_unit_test(test_malloc_fail),
 })
