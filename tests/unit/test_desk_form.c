@@ -5,6 +5,7 @@
 #include "sk_buf.h"
 #include "sk_desk_form.h"
 #include "sk_desk_html.h"
+#include "sk_desk_int.h"
 #include "sk_desk_staff.h"
 #include "sk_err.h"
 
@@ -94,6 +95,42 @@ static void test_escape_and_time(void **state)
     sk_buf_free(&b);
 }
 
+/* A date typed in a form (a shelter's start) is the start of that day in India Standard Time;
+ * anything that is not a real date from 2000 to 2200 in the form YYYY-MM-DD is refused. */
+static void test_ist_date(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        uint64_t ms; /* 0: refused */
+    } cases[] = {
+        {"2026-06-01", 1780252200000ull}, /* 2026-05-31T18:30Z */
+        {"2024-02-29", 1709145000000ull}, /* a leap day */
+        {"2000-01-01", 946665000000ull},
+        {"2200-12-31", 7289548200000ull},
+        {"2025-02-29", 0},
+        {"2100-02-29", 0}, /* not leap years */
+        {"2026-13-01", 0},
+        {"2026-00-10", 0},
+        {"2026-04-31", 0},
+        {"2026-06-00", 0},
+        {"1999-12-31", 0},
+        {"2201-01-01", 0},
+        {"2026-6-01", 0},
+        {"2026/06/01", 0},
+        {"2026-06-0a", 0},
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t ms = 0;
+        int rc = sk_desk_date_ist(cases[i].s, &ms);
+        if (cases[i].ms ? rc != 0 || ms != cases[i].ms : rc == 0)
+            fail_msg("'%s': rc %d, %llu ms (want %llu)", cases[i].s, rc, (unsigned long long)ms,
+                     (unsigned long long)cases[i].ms);
+    }
+    assert_int_equal(sk_desk_date_ist(NULL, &(uint64_t){0}), -1);
+}
+
 static void test_totp_rfc6238(void **state)
 {
     (void)state;
@@ -158,6 +195,7 @@ SK_TEST_MAIN({
     cmocka_unit_test(test_form_refuses),
     cmocka_unit_test(test_cookie),
     cmocka_unit_test(test_escape_and_time),
+    cmocka_unit_test(test_ist_date),
     cmocka_unit_test(test_totp_rfc6238),
     cmocka_unit_test(test_encodings),
     cmocka_unit_test(test_setup_token),
