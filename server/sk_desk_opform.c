@@ -9,6 +9,7 @@
  * with the form parser (tests/fuzz/fuzz_desk_form.c).
  */
 #include "sk_desk_int.h"
+#include "sk_date.h"
 #include "sk_text.h"
 
 #include "sk_err.h"
@@ -36,20 +37,8 @@ static int enum_of(sk_enum_id e, const char *s, uint32_t *out)
     return *out ? 0 : -1;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 int sk_desk_date_ist(const char *s, uint64_t *start_ms)
 {
-    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
         return -1;
     for (int i = 0; i < 10; i++)
@@ -59,11 +48,9 @@ int sk_desk_date_ist(const char *s, uint64_t *start_ms)
         (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'));
     unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
     unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 2000 || y > 2200 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
-        (m == 2 && d == 29 && !leap))
+    if (y < 2000 || y > 2200 || !sk_date_valid(y, m, d))
         return -1;
-    *start_ms = (uint64_t)days_from_civil(y, m, d) * DAY_MS - IST_MS;
+    *start_ms = (uint64_t)sk_date_days_from_civil(y, m, d) * DAY_MS - IST_MS;
     return 0;
 }
 

@@ -6,6 +6,7 @@
  */
 #include "sk_report.h"
 
+#include "sk_date.h"
 #include "sk_districts.h"
 #include "sk_err.h"
 #include "sk_mp.h"
@@ -67,21 +68,10 @@ void sk_report_init(sk_report *rp, uint64_t from_ms, uint64_t to_ms)
 #define DAY_MS 86400000ll
 #define IST_OFFSET_MS (330ll * 60 * 1000) /* midnight IST is 18:30 UTC the day before */
 
-/* Days from 1970-01-01 to y-m-01 in the proleptic Gregorian calendar (negative before). */
-static int64_t days_from_civil(int64_t y, unsigned m)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (int64_t)(m > 2 ? m - 3 : m + 9) + 2) / 5;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* The start of month m of year y in the zone (ms since the epoch; negative before 1970). */
 static int64_t month_start(int64_t y, unsigned m, int utc)
 {
-    return days_from_civil(y, m) * DAY_MS - (utc ? 0 : IST_OFFSET_MS);
+    return sk_date_days_from_civil(y, m, 1) * DAY_MS - (utc ? 0 : IST_OFFSET_MS);
 }
 
 int sk_report_parse_month(const char *s, unsigned *year, unsigned *month)
@@ -128,16 +118,11 @@ int sk_report_init_month(sk_report *rp, unsigned year, unsigned month, int utc)
 
 void sk_report_month_of(uint64_t now_ms, unsigned *year, unsigned *month)
 {
-    /* civil_from_days on the IST day */
-    int64_t z = (int64_t)((now_ms + (uint64_t)IST_OFFSET_MS) / (uint64_t)DAY_MS) + 719468;
-    int64_t era = z / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    *year = (unsigned)(yoe + era * 400 + (m <= 2));
-    *month = (unsigned)m;
+    int64_t y;
+    unsigned d; /* the civil date of the IST day */
+    sk_date_civil_from_days((int64_t)((now_ms + (uint64_t)IST_OFFSET_MS) / (uint64_t)DAY_MS), &y,
+                            month, &d);
+    *year = (unsigned)y;
 }
 
 /* One value in a field's timeline. */
