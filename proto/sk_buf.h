@@ -71,4 +71,11 @@ void sk_pack_opt_uint(msgpack_packer *pk, uint32_t key, uint64_t v);
  * full uint 64 (0xcf, then 8 bytes big-endian). Writes 1 or 9 bytes to out; returns how many. */
 size_t sk_pack_uint_fixed(uint8_t out[9], uint64_t v);
 
+/* Big-endian (network order) unsigned integers, as the frame header, store keys and file
+ * headers hold them. */
+void sk_be32_put(uint8_t out[4], uint32_t v);
+uint32_t sk_be32_get(const uint8_t in[4]);
+void sk_be64_put(uint8_t out[8], uint64_t v);
+uint64_t sk_be64_get(const uint8_t in[8]);
+
 #endif

@@ -4,6 +4,8 @@
  */
 #include "sk_frame.h"
 
+#include "sk_buf.h"
+
 #include "sk_err.h"
 
 /* Bytes a reader keeps between frames once it has grown past them. */
@@ -52,10 +54,7 @@ void sk_frame_reader_trim(sk_frame_reader *r)
 
 void sk_frame_put_header(uint8_t out[SK_FRAME_HDR], uint32_t len)
 {
-    out[0] = (uint8_t)(len >> 24);
-    out[1] = (uint8_t)(len >> 16);
-    out[2] = (uint8_t)(len >> 8);
-    out[3] = (uint8_t)len;
+    sk_be32_put(out, len);
 }
 
 int sk_frame_feed(sk_frame_reader *r, const uint8_t *data, size_t len, size_t *used,
@@ -72,8 +71,7 @@ int sk_frame_feed(sk_frame_reader *r, const uint8_t *data, size_t len, size_t *u
                 r->hdr[r->hdr_have++] = data[off++];
             if (r->hdr_have < SK_FRAME_HDR)
                 break;
-            uint32_t n = ((uint32_t)r->hdr[0] << 24) | ((uint32_t)r->hdr[1] << 16) |
-                         ((uint32_t)r->hdr[2] << 8) | r->hdr[3];
+            uint32_t n = sk_be32_get(r->hdr);
             if (n == 0) {
                 r->err = -SK_E_BAD_FRAME;
                 *used = off;

@@ -165,7 +165,7 @@ int sk_zframe_compress_frame_ex(sk_buf *b, size_t start, unsigned flags)
         return -SK_E_BAD_FRAME;
     const uint8_t *h = b->data + start;
     size_t blen = b->len - start - SK_FRAME_HDR;
-    uint32_t declared = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+    uint32_t declared = sk_be32_get(h);
     if (declared != blen)
         return -SK_E_BAD_FRAME;
     if (blen < ((flags & SK_ZF_DICT) ? SK_ZFRAME_MIN_DICT : SK_ZFRAME_MIN))

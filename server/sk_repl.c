@@ -634,7 +634,7 @@ static int follow_load(sk_store *st, follow *f)
     rc = sk_store_local_get_txn(st, txn, "pos", pos, sizeof(pos), &n);
     if (rc == 0 && n == 12) {
         f->seq = sk_be64_get(pos);
-        f->idx = (uint32_t)pos[8] << 24 | (uint32_t)pos[9] << 16 | (uint32_t)pos[10] << 8 | pos[11];
+        f->idx = sk_be32_get(pos + 8);
     } else if (rc == -SK_E_NOT_FOUND) {
         rc = 0;
     }
@@ -696,10 +696,7 @@ static int apply_data(sk_repl *r, follow *f, const sk_repl_data *d)
         idx = SK_REPL_WHOLE;
     }
     sk_be64_put(pos, seq);
-    pos[8] = (uint8_t)(idx >> 24);
-    pos[9] = (uint8_t)(idx >> 16);
-    pos[10] = (uint8_t)(idx >> 8);
-    pos[11] = (uint8_t)idx;
+    sk_be32_put(pos + 8, idx);
     if (rc == 0)
         rc = sk_store_local_put_txn(st, txn, "pos", pos, sizeof(pos));
     if (rc == 0 && f->snap_db) {

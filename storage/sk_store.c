@@ -63,22 +63,6 @@ const char *sk_store_open_error(void)
     return g_open_err;
 }
 
-void sk_be64_put(uint8_t out[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-uint64_t sk_be64_get(const uint8_t in[8])
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | in[i];
-    return v;
-}
-
 int sk_store_mdb_err(int rc)
 {
     switch (rc) {
@@ -213,10 +197,7 @@ static int repl_note(sk_store *s, MDB_txn *txn, int kind, MDB_dbi dbi, const MDB
         return MDB_BAD_VALSIZE;
     uint8_t key[12];
     sk_be64_put(key, s->repl_seq);
-    key[8] = (uint8_t)(s->repl_idx >> 24);
-    key[9] = (uint8_t)(s->repl_idx >> 16);
-    key[10] = (uint8_t)(s->repl_idx >> 8);
-    key[11] = (uint8_t)s->repl_idx;
+    sk_be32_put(key + 8, s->repl_idx);
     if (s->repl_idx == UINT32_MAX)
         return MDB_BAD_VALSIZE;
     s->repl_idx++;
@@ -940,10 +921,7 @@ int sk_store_open_opts(sk_store **out, const char *dir, uint64_t map_size,
         goto fail;
     } else {
         const uint8_t *b = v.mv_data;
-        uint32_t fmt =
-            v.mv_size == 4
-                ? ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3])
-                : 0;
+        uint32_t fmt = v.mv_size == 4 ? sk_be32_get(b) : 0;
         if (fmt == 0 || fmt > SK_STORE_FORMAT) {
             snprintf(g_open_err, sizeof(g_open_err),
                      "store in %s has format %u; this server reads format %d or older "
@@ -2820,10 +2798,7 @@ int sk_store_repl_log_read_txn(sk_store *s, MDB_txn *txn, uint64_t after_seq, ui
     MDB_cursor *cur;
     uint8_t start[12];
     sk_be64_put(start, after_seq);
-    start[8] = (uint8_t)(after_idx >> 24);
-    start[9] = (uint8_t)(after_idx >> 16);
-    start[10] = (uint8_t)(after_idx >> 8);
-    start[11] = (uint8_t)after_idx;
+    sk_be32_put(start + 8, after_idx);
     MDB_val k = {12, start}, v;
     int rc = 0, mrc = mdb_cursor_open(txn, s->repl, &cur);
     if (mrc)
@@ -2836,8 +2811,7 @@ int sk_store_repl_log_read_txn(sk_store *s, MDB_txn *txn, uint64_t after_seq, ui
         }
         const uint8_t *kp = k.mv_data, *p = v.mv_data;
         uint64_t seq = sk_be64_get(kp);
-        uint32_t idx =
-            (uint32_t)kp[8] << 24 | (uint32_t)kp[9] << 16 | (uint32_t)kp[10] << 8 | kp[11];
+        uint32_t idx = sk_be32_get(kp + 8);
         if (seq == after_seq && idx == after_idx && memcmp(kp, start, 12) == 0)
             continue; /* the position itself was applied already */
         if (v.mv_size < 4) {

@@ -481,8 +481,4 @@ MDB_dbi sk_store_dbi_staff(sk_store *s);
 MDB_dbi sk_store_dbi_ops(sk_store *s);
 MDB_dbi sk_store_dbi_meta(sk_store *s);
 
-/* Big-endian helpers used in keys. */
-void sk_be64_put(uint8_t out[8], uint64_t v);
-uint64_t sk_be64_get(const uint8_t in[8]);
-
 #endif

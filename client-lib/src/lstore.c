@@ -617,8 +617,7 @@ static int unlock_store(sakhi_client *c, MDB_txn **txnp, const char *pin, const 
         uint32_t params[3];
         for (int i = 0; i < 3; i++) {
             const uint8_t *p = (const uint8_t *)v.mv_data + 4 * i;
-            params[i] =
-                ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+            params[i] = sk_be32_get(p);
         }
         if (params[0] < 1 || params[0] > 22 || params[1] < 1 || params[1] > 64 || params[2] < 1 ||
             params[2] > 16)

@@ -95,36 +95,23 @@ int sk_vault_calibrate(sk_kdf_params *out, const sk_kdf_cfg *cfg)
     return 0;
 }
 
-static void be32_put(uint8_t *o, uint32_t v)
-{
-    o[0] = (uint8_t)(v >> 24);
-    o[1] = (uint8_t)(v >> 16);
-    o[2] = (uint8_t)(v >> 8);
-    o[3] = (uint8_t)v;
-}
-
-static uint32_t be32_get(const uint8_t *i)
-{
-    return ((uint32_t)i[0] << 24) | ((uint32_t)i[1] << 16) | ((uint32_t)i[2] << 8) | i[3];
-}
-
 void sk_vault_params_pack(uint8_t out[SK_KDF_PARAMS_LEN], const sk_kdf_params *p)
 {
-    be32_put(out, 1); /* Argon2id, version 0x13 */
-    be32_put(out + 4, p->t_cost);
-    be32_put(out + 8, p->m_kib);
-    be32_put(out + 12, p->lanes);
-    be32_put(out + 16, p->flags);
+    sk_be32_put(out, 1); /* Argon2id, version 0x13 */
+    sk_be32_put(out + 4, p->t_cost);
+    sk_be32_put(out + 8, p->m_kib);
+    sk_be32_put(out + 12, p->lanes);
+    sk_be32_put(out + 16, p->flags);
 }
 
 int sk_vault_params_unpack(sk_kdf_params *p, const uint8_t *in, size_t n)
 {
-    if (n != SK_KDF_PARAMS_LEN || be32_get(in) != 1)
+    if (n != SK_KDF_PARAMS_LEN || sk_be32_get(in) != 1)
         return SAKHI_EFORMAT;
-    p->t_cost = be32_get(in + 4);
-    p->m_kib = be32_get(in + 8);
-    p->lanes = be32_get(in + 12);
-    p->flags = be32_get(in + 16);
+    p->t_cost = sk_be32_get(in + 4);
+    p->m_kib = sk_be32_get(in + 8);
+    p->lanes = sk_be32_get(in + 12);
+    p->flags = sk_be32_get(in + 16);
     if (p->t_cost < 1 || p->t_cost > T_MAX || p->m_kib < M_MIN || p->m_kib > M_MAX ||
         p->lanes != 1 || (p->flags & ~SK_KDF_PROVIDER))
         return SAKHI_EFORMAT;

@@ -100,13 +100,9 @@ typedef struct batch {
 
 static void put32(sk_buf *b, uint32_t v)
 {
-    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    uint8_t x[4];
+    sk_be32_put(x, v);
     assert_int_equal(sk_buf_append(b, x, 4), 0);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static int collect(void *payload, uint64_t seq, uint32_t idx, const sk_repl_op *op)
@@ -136,10 +132,10 @@ static size_t replay(fx *f, const batch *bt, int note_pos)
         const uint8_t *p = bt->b.data + at;
         sk_repl_op op = {p[0], p[1], NULL, 0, NULL, 0};
         uint64_t seq = sk_be64_get(p + 2);
-        uint32_t idx = get32(p + 10);
-        op.klen = get32(p + 14);
+        uint32_t idx = sk_be32_get(p + 10);
+        op.klen = sk_be32_get(p + 14);
         op.key = p + 18;
-        op.vlen = get32(p + 18 + op.klen);
+        op.vlen = sk_be32_get(p + 18 + op.klen);
         op.val = op.kind == SK_REPL_DEL ? NULL : p + 22 + op.klen;
         assert_int_equal(sk_store_repl_apply_txn(f->sb.s, txn, &op), 0);
         if (note_pos && seq) {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sk_buf.h"
 #include "sk_err.h"
 #include "sk_frame.h"
 
@@ -242,6 +243,25 @@ static void test_header_bytes(void **state)
     assert_memory_equal(h, b, SK_FRAME_HDR);
 }
 
+/* The byte-order helpers the header, store keys and file headers share: most significant byte
+ * first, and back. */
+static void test_big_endian(void **state)
+{
+    (void)state;
+    uint8_t b4[4], b8[8];
+    const uint8_t w4[4] = {0x01, 0x02, 0x03, 0xfe};
+    const uint8_t w8[8] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0xfe};
+    sk_be32_put(b4, 0x010203feu);
+    assert_memory_equal(b4, w4, 4);
+    assert_int_equal(sk_be32_get(w4), 0x010203feu);
+    sk_be64_put(b8, 0x01020304050607feull);
+    assert_memory_equal(b8, w8, 8);
+    assert_int_equal(sk_be64_get(w8), 0x01020304050607feull);
+    uint8_t h[SK_FRAME_HDR];
+    sk_frame_put_header(h, 0x010203feu);
+    assert_memory_equal(h, w4, SK_FRAME_HDR);
+}
+
 /* Memory follows the bytes that arrive, not the length a header claims; a buffer grown for a big
  * frame is given back when a small frame follows. */
 static void test_memory_follows_bytes(void **state)
@@ -308,5 +328,6 @@ SK_TEST_MAIN({
     cmocka_unit_test(test_length_all_ones),
     cmocka_unit_test(test_set_max_between_frames),
     cmocka_unit_test(test_header_bytes),
+    cmocka_unit_test(test_big_endian),
     cmocka_unit_test(test_trim),
 })

@@ -92,19 +92,6 @@ static ssize_t read_full(int fd, void *p, size_t n)
     return (ssize_t)got;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Read a key file: 64 hex digits (surrounding whitespace ignored) or exactly 32 raw bytes. */
 static int load_key(sk_admin *a, const char *path, uint8_t key[BK_KEY])
 {
@@ -168,7 +155,7 @@ static void chunk_iv_aad(const uint8_t *hdr, size_t hlen, uint64_t idx, uint32_t
     memset(iv, 0, 4);
     sk_be64_put(iv + 4, idx);
     memcpy(aad, hdr, hlen);
-    put32(aad + hlen, len);
+    sk_be32_put(aad + hlen, len);
     aad[hlen + 4] = (uint8_t)(last ? 1 : 0);
     sk_be64_put(aad + hlen + 5, idx);
 }
@@ -299,9 +286,9 @@ static int sink_open(bk_sink *s, int fd, const bk_keys *k, char *err, size_t cap
         return -1;
     }
     memcpy(s->hdr, BK_MAGIC, 8);
-    put32(s->hdr + 12, BK_CHUNK);
+    sk_be32_put(s->hdr + 12, BK_CHUNK);
     if (k->sym) {
-        put32(s->hdr + 8, BK_VERSION);
+        sk_be32_put(s->hdr + 8, BK_VERSION);
         s->hlen = BK_HDR;
         if (sk_random(s->hdr + 16, 32) || derive_key(k->sym, s->hdr + 16, s->key)) {
             snprintf(err, cap, "cannot derive the backup key");
@@ -311,7 +298,7 @@ static int sink_open(bk_sink *s, int fd, const bk_keys *k, char *err, size_t cap
         /* header: magic | version 2 | chunk size | ephemeral X25519 public | SHA-256 of the
          * recipient's public key */
         uint8_t rcpt[32];
-        put32(s->hdr + 8, BK_SEALED);
+        sk_be32_put(s->hdr + 8, BK_SEALED);
         s->hlen = BK_HDR2;
         EVP_PKEY *eph = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
         int ok = eph && x25519_pub(k->pkey, rcpt) == 0 && x25519_pub(eph, s->hdr + 16) == 0 &&
@@ -333,7 +320,7 @@ static int sink_open(bk_sink *s, int fd, const bk_keys *k, char *err, size_t cap
 static int sink_flush(bk_sink *s, int last)
 {
     uint8_t pre[5], tag[BK_TAG];
-    put32(pre, (uint32_t)s->fill);
+    sk_be32_put(pre, (uint32_t)s->fill);
     pre[4] = (uint8_t)last;
     if (gcm_chunk(1, s->key, s->hdr, s->hlen, s->idx, last, s->buf, (uint32_t)s->fill, s->ct,
                   tag)) {
@@ -403,7 +390,7 @@ static int decrypt_stream(int in, int out, const bk_keys *k, char *err, size_t c
         snprintf(err, cap, "not an encrypted Sakhi backup");
         goto out;
     }
-    uint32_t version = get32(hdr + 8);
+    uint32_t version = sk_be32_get(hdr + 8);
     if (version != BK_VERSION && version != BK_SEALED) {
         snprintf(err, cap, "encrypted backup format %u is not supported", version);
         goto out;
@@ -413,7 +400,7 @@ static int decrypt_stream(int in, int out, const bk_keys *k, char *err, size_t c
         snprintf(err, cap, "truncated: the header is cut short");
         goto out;
     }
-    chunk = get32(hdr + 12);
+    chunk = sk_be32_get(hdr + 12);
     if (chunk == 0 || chunk > BK_MAX_CHUNK) {
         snprintf(err, cap, "damaged header (chunk size)");
         goto out;
@@ -469,7 +456,7 @@ static int decrypt_stream(int in, int out, const bk_keys *k, char *err, size_t c
                      idx);
             goto out;
         }
-        uint32_t len = get32(pre);
+        uint32_t len = sk_be32_get(pre);
         int last = pre[4];
         if (len > chunk || last > 1) {
             snprintf(err, cap, "damaged at chunk %" PRIu64, idx);
@@ -520,7 +507,7 @@ static int bundle_entry_begin(bk_sink *s, const char *name)
 static int bundle_segment(bk_sink *s, const void *p, uint32_t n)
 {
     uint8_t len[4];
-    put32(len, n);
+    sk_be32_put(len, n);
     return sink_write(s, len, 4) || (n && sink_write(s, p, n)) ? -1 : 0;
 }
 
@@ -598,7 +585,7 @@ static int write_bundle(sk_admin *a, bk_sink *s, const uint8_t *master)
         return -1;
     }
     memcpy(hdr, BK_BUNDLE_MAGIC, 8);
-    put32(hdr + 8, BK_BUNDLE_VERSION);
+    sk_be32_put(hdr + 8, BK_BUNDLE_VERSION);
     if (sink_write(s, hdr, sizeof(hdr)) || bundle_entry_begin(s, "data.mdb"))
         goto out;
     signal(SIGPIPE, SIG_IGN);
@@ -720,9 +707,9 @@ static int materialise(int in, const char *dir, bk_content *c, char *err, size_t
         rc = copy_out(in, dir, "data.mdb", buf, (size_t)n, err, cap);
         goto out;
     }
-    if (n != 12 || get32(hdr + 8) != BK_BUNDLE_VERSION) {
+    if (n != 12 || sk_be32_get(hdr + 8) != BK_BUNDLE_VERSION) {
         snprintf(err, cap, "backup bundle format %u is not supported",
-                 n == 12 ? get32(hdr + 8) : 0u);
+                 n == 12 ? sk_be32_get(hdr + 8) : 0u);
         goto out;
     }
     for (;;) {
@@ -765,7 +752,7 @@ static int materialise(int in, const char *dir, bk_content *c, char *err, size_t
                 snprintf(err, cap, "damaged bundle: %.40s truncated", name);
                 goto out;
             }
-            uint32_t sl = get32(len);
+            uint32_t sl = sk_be32_get(len);
             if (sl == 0)
                 break;
             if (sl > BK_MAX_CHUNK || read_full(in, buf, sl) != (ssize_t)sl) {
@@ -1094,8 +1081,8 @@ static int walk_env(const char *dir, const sk_store_opts *o, walk_result *wr)
     }
     /* Storage format. */
     MDB_val fk = {6, (void *)"format"}, fv;
-    if (mdb_get(txn, dbis[0], &fk, &fv) != 0 || fv.mv_size != 4 || get32(fv.mv_data) == 0 ||
-        get32(fv.mv_data) > SK_STORE_FORMAT) {
+    if (mdb_get(txn, dbis[0], &fk, &fv) != 0 || fv.mv_size != 4 || sk_be32_get(fv.mv_data) == 0 ||
+        sk_be32_get(fv.mv_data) > SK_STORE_FORMAT) {
         snprintf(wr->problem, sizeof(wr->problem), "missing or unknown storage format");
         goto out;
     }
@@ -1182,7 +1169,7 @@ static int open_backup(sk_admin *a, const char *path, const bk_open_args *k, int
     uint8_t head[12];
     char err[400] = "";
     int encrypted = read_full(fd, head, 12) == 12 && memcmp(head, BK_MAGIC, 8) == 0;
-    uint32_t version = encrypted ? get32(head + 8) : 0;
+    uint32_t version = encrypted ? sk_be32_get(head + 8) : 0;
     lseek(fd, 0, SEEK_SET);
     *encrypted_out = encrypted;
     if (!encrypted) {

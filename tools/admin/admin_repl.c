@@ -55,8 +55,7 @@ static int view_read(sk_store *st, MDB_txn *txn, repl_view *v)
     rc = sk_store_local_get_txn(st, txn, "pos", buf, sizeof(buf), &n);
     if (rc == 0 && n == 12) {
         v->pos_seq = sk_be64_get(buf);
-        v->pos_idx =
-            (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
+        v->pos_idx = sk_be32_get(buf + 8);
     } else if (rc && rc != -SK_E_NOT_FOUND) {
         return rc;
     }

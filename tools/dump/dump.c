@@ -194,8 +194,7 @@ static int run(dump *d, FILE *in)
             if (rc < 0) {
                 char msg[128];
                 const uint8_t *h = d->r.hdr;
-                uint32_t declared =
-                    ((uint32_t)h[0] << 24) | ((uint32_t)h[1] << 16) | ((uint32_t)h[2] << 8) | h[3];
+                uint32_t declared = sk_be32_get(h);
                 if (rc == -SK_E_FRAME_TOO_BIG)
                     snprintf(msg, sizeof(msg),
                              "frame declares %" PRIu32 " bytes; the maximum is %" PRIu32, declared,
