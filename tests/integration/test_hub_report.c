@@ -469,13 +469,23 @@ static void push_without_items(msgpack_packer *pk, sk_buf *out, const void *msg)
     sk_pack_kv_uint(pk, 1, 7);
 }
 
-/* Send c a HUB_PUSH that does not decode: the answer is ERROR code, and the hub says so. */
-static void hub_push_undecodable(sk_tc *c, const sk_ts *hub, int code)
+/* A HUB_XFER body with no op: nothing says what the centre asks. */
+static void xfer_without_op(msgpack_packer *pk, sk_buf *out, const void *msg)
+{
+    (void)out;
+    (void)msg;
+    msgpack_pack_map(pk, 0);
+}
+
+/* Send c a frame of type whose body (written by body) does not decode: the answer is ERROR
+ * code, and the hub logs event for the centre. */
+static void hub_undecodable(sk_tc *c, const sk_ts *hub, uint32_t type, sk_replmsg_body_fn body,
+                            const char *event, int code)
 {
     sk_buf f = SK_BUF_INIT;
     sk_msg m;
     uint32_t rid = sk_tc_rid(c);
-    assert_int_equal(sk_replmsg_encode(&f, SK_MSG_HUB_PUSH, rid, push_without_items, NULL), 0);
+    assert_int_equal(sk_replmsg_encode(&f, type, rid, body, NULL), 0);
     assert_int_equal(sk_tc_send_raw(c, f.data, f.len), 0);
     assert_int_equal(sk_tc_recv(c, &m, 10000), 0);
     assert_int_equal(m.type, SK_MSG_ERROR);
@@ -484,7 +494,7 @@ static void hub_push_undecodable(sk_tc *c, const sk_ts *hub, int code)
     sk_msg_free(&m);
     sk_buf_free(&f);
     char line[128];
-    snprintf(line, sizeof(line), "event=hub_push_refused centre=evil code=%s", sk_err_name(code));
+    snprintf(line, sizeof(line), "event=%s centre=evil code=%s", event, sk_err_name(code));
     assert_true(sk_file_contains(hub->log, line));
 }
 
@@ -516,7 +526,11 @@ static void test_hub_refuses_identifying_and_strangers(void **state)
     hub_push_one(&centre, 1, &type, &code);
     assert_int_equal(type, SK_MSG_ERROR);
     assert_int_equal(code, SK_E_FORBIDDEN);
-    hub_push_undecodable(&centre, &hub, SK_E_MISSING_FIELD); /* refused before a copy */
+    /* frames that do not decode are refused before a copy, and the session goes on */
+    hub_undecodable(&centre, &hub, SK_MSG_HUB_PUSH, push_without_items, "hub_push_refused",
+                    SK_E_MISSING_FIELD);
+    hub_undecodable(&centre, &hub, SK_MSG_HUB_XFER, xfer_without_op, "hub_transfer_refused",
+                    SK_E_MISSING_FIELD);
     hub_push_one(&centre, 0, &type, &code); /* the same case without the name is taken */
     assert_int_equal(type, SK_MSG_HUB_ACK);
     /* a field worker's device cannot use it: the capability is not granted */
