@@ -92,6 +92,28 @@ static void set_operator(sk_admin *a)
         snprintf(a->operator_name, sizeof(a->operator_name), "unix:uid%lu", (unsigned long)uid);
 }
 
+/* A global option with a value, NAME VALUE or NAME=VALUE, at argv[*i]: 1 with *dst set and *i
+ * past it; 0 when argv[*i] is not NAME; -1 when NAME is last, without its value. */
+static int global_value(const char *name, int argc, char **argv, int *i, const char **dst)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return 0;
+    if (arg[n] == '=') {
+        *dst = arg + n + 1;
+        (*i)++;
+        return 1;
+    }
+    if (arg[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *dst = argv[*i + 1];
+    *i += 2;
+    return 1;
+}
+
 typedef struct cmd {
     const char *name;
     int (*fn)(sk_admin *a, int argc, char **argv);
@@ -165,24 +187,21 @@ int main(int argc, char **argv)
         } else if (strcmp(arg, "--json") == 0) {
             a.json = 1;
             i++;
-        } else if (strcmp(arg, "--data") == 0 && i + 1 < argc) {
-            a.data = argv[i + 1];
-            i += 2;
-        } else if (strncmp(arg, "--data=", 7) == 0) {
-            a.data = arg + 7;
-            i++;
-        } else if (strcmp(arg, "--data") == 0) {
-            return sk_admin_fail(&a, SK_ADMIN_EXIT_USAGE, "option --data needs a value");
-        } else if (strcmp(arg, "--keys") == 0 && i + 1 < argc) {
-            a.keys = argv[i + 1];
-            i += 2;
-        } else if (strncmp(arg, "--keys=", 7) == 0) {
-            a.keys = arg + 7;
-            i++;
-        } else if (strcmp(arg, "--keys") == 0) {
-            return sk_admin_fail(&a, SK_ADMIN_EXIT_USAGE, "option --keys needs a value");
         } else {
-            return sk_admin_fail(&a, SK_ADMIN_EXIT_USAGE, "unknown option %s (see --help)", arg);
+            const struct {
+                const char *name;
+                const char **dst;
+            } vals[] = {{"--data", &a.data}, {"--keys", &a.keys}};
+            int got = 0;
+            for (size_t v = 0; v < sizeof(vals) / sizeof(vals[0]) && !got; v++) {
+                got = global_value(vals[v].name, argc, argv, &i, vals[v].dst);
+                if (got < 0)
+                    return sk_admin_fail(&a, SK_ADMIN_EXIT_USAGE, "option %s needs a value",
+                                         vals[v].name);
+            }
+            if (!got)
+                return sk_admin_fail(&a, SK_ADMIN_EXIT_USAGE, "unknown option %s (see --help)",
+                                     arg);
         }
     }
     if (i >= argc) {
