@@ -25,6 +25,7 @@
 #include <zstd.h>
 
 #include "msg_fixtures.h"
+#include "sk_buf.h"
 #include "sk_err.h"
 #include "sk_frame.h"
 #include "sk_msg.h"
@@ -68,25 +69,10 @@ static void changes50(sk_buf *out)
 /* Wrapper envelope [0, 0, {1: size, 2: bin(data)}] written by hand (uint32 size, bin32). */
 static void envelope(sk_buf *b, uint64_t size, const void *data, size_t dlen)
 {
-    uint8_t h[16];
-    size_t k = 0;
-    h[k++] = 0x93;
-    h[k++] = 0x00;
-    h[k++] = 0x00;
-    h[k++] = 0x82;
-    h[k++] = 0x01;
-    h[k++] = 0xce;
-    h[k++] = (uint8_t)(size >> 24);
-    h[k++] = (uint8_t)(size >> 16);
-    h[k++] = (uint8_t)(size >> 8);
-    h[k++] = (uint8_t)size;
-    h[k++] = 0x02;
-    h[k++] = 0xc6;
-    h[k++] = (uint8_t)(dlen >> 24);
-    h[k++] = (uint8_t)(dlen >> 16);
-    h[k++] = (uint8_t)(dlen >> 8);
-    h[k++] = (uint8_t)dlen;
-    assert_int_equal(sk_buf_append(b, h, k), 0);
+    uint8_t h[16] = {0x93, 0x00, 0x00, 0x82, 0x01, 0xce, 0, 0, 0, 0, 0x02, 0xc6};
+    sk_be32_put(h + 6, (uint32_t)size);
+    sk_be32_put(h + 12, (uint32_t)dlen);
+    assert_int_equal(sk_buf_append(b, h, sizeof(h)), 0);
     assert_int_equal(sk_buf_append(b, data, dlen), 0);
 }
 
@@ -104,6 +90,32 @@ static uint8_t *zcompress(const void *src, size_t n, int with_size, size_t *zn)
     ZSTD_freeCCtx(cc);
     *zn = r;
     return z;
+}
+
+/* A body of n bytes (head, then fill to the end), its zstd compression (content size in the
+ * header only when with_size) and an empty buffer for the envelopes built around it. */
+typedef struct {
+    uint8_t body[3000];
+    size_t n;
+    uint8_t *z;
+    size_t zn;
+    sk_buf b;
+} zbody;
+
+static void zbody_init(zbody *f, size_t n, uint8_t fill, const char *head, int with_size)
+{
+    assert_true(n <= sizeof(f->body));
+    f->n = n;
+    memset(f->body, fill, n);
+    memcpy(f->body, head, strlen(head));
+    f->z = zcompress(f->body, n, with_size, &f->zn);
+    sk_buf_init(&f->b);
+}
+
+static void zbody_free(zbody *f)
+{
+    free(f->z);
+    sk_buf_free(&f->b);
 }
 
 static void expect_unwrap(int line, int code, const uint8_t *b, size_t n, uint32_t max)
@@ -269,33 +281,23 @@ static void test_bomb_rejected_before_allocation(void **state)
 static void test_declared_size_mismatch(void **state)
 {
     (void)state;
-    uint8_t body[3000];
-    memset(body, 0x41, sizeof(body));
-    body[0] = 0x93;
-    body[1] = 0x08;
-    size_t zn;
-    uint8_t *z = zcompress(body, sizeof(body), 1, &zn);
-    sk_buf b = SK_BUF_INIT;
-    UNWRAP_ENVELOPE(0, &b, sizeof(body), z, zn);
-    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, sizeof(body) - 1, z, zn);
-    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, sizeof(body) + 1, z, zn);
-    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, 0, z, zn);
-    free(z);
-    sk_buf_free(&b);
+    zbody f;
+    zbody_init(&f, 3000, 0x41, "\x93\x08", 1);
+    UNWRAP_ENVELOPE(0, &f.b, f.n, f.z, f.zn);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &f.b, f.n - 1, f.z, f.zn);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &f.b, f.n + 1, f.z, f.zn);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &f.b, 0, f.z, f.zn);
+    zbody_free(&f);
 }
 
 static void test_unknown_content_size(void **state)
 {
     (void)state;
-    uint8_t body[3000];
-    memset(body, 0x42, sizeof(body));
-    size_t zn;
-    uint8_t *z = zcompress(body, sizeof(body), 0, &zn);
-    assert_int_equal(ZSTD_getFrameContentSize(z, zn), ZSTD_CONTENTSIZE_UNKNOWN);
-    sk_buf b = SK_BUF_INIT;
-    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, sizeof(body), z, zn);
-    free(z);
-    sk_buf_free(&b);
+    zbody f;
+    zbody_init(&f, 3000, 0x42, "", 0);
+    assert_int_equal(ZSTD_getFrameContentSize(f.z, f.zn), ZSTD_CONTENTSIZE_UNKNOWN);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &f.b, f.n, f.z, f.zn);
+    zbody_free(&f);
 }
 
 static void test_truncated_and_trailing(void **state)
@@ -378,50 +380,43 @@ static void test_nested_wrapper(void **state)
 static void test_garbage_and_bad_envelope(void **state)
 {
     (void)state;
-    uint8_t body[2000];
-    memset(body, 0x43, sizeof(body));
-    size_t zn;
-    uint8_t *z = zcompress(body, sizeof(body), 1, &zn);
-    sk_buf b = SK_BUF_INIT;
+    zbody f;
+    zbody_init(&f, 2000, 0x43, "", 1);
+    sk_buf *b = &f.b;
     /* Not a zstd frame at all. */
-    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, sizeof(body), body, 100);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, b, f.n, f.body, 100);
     /* A valid envelope around nothing. */
-    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, &b, sizeof(body), z, 0);
+    UNWRAP_ENVELOPE(-SK_E_DECOMPRESS, b, f.n, f.z, 0);
     /* Not MessagePack. */
     UNWRAP(-SK_E_DECOMPRESS, (const uint8_t *)"\x93\x00\x00\xc1", 4, MAX_FRAME);
     UNWRAP(-SK_E_DECOMPRESS, (const uint8_t *)"", 0, MAX_FRAME);
     /* Envelope variants built from the good one. */
-    UNWRAP_ENVELOPE(0, &b, sizeof(body), z, zn);
-    uint8_t *v = malloc(b.len + 8);
+    UNWRAP_ENVELOPE(0, b, f.n, f.z, f.zn);
+    uint8_t *v = malloc(b->len + 8);
     assert_non_null(v);
-    memcpy(v, b.data, b.len);
-    v[2] = 0x05; /* rid 5 */
-    UNWRAP(-SK_E_DECOMPRESS, v, b.len, MAX_FRAME);
-    memcpy(v, b.data, b.len);
-    v[0] = 0x94; /* 4 elements */
-    UNWRAP(-SK_E_DECOMPRESS, v, b.len, MAX_FRAME);
-    memcpy(v, b.data, b.len);
-    v[4] = 0x03; /* key 3 instead of 1: size missing */
-    UNWRAP(-SK_E_DECOMPRESS, v, b.len, MAX_FRAME);
-    memcpy(v, b.data, b.len);
-    v[10] = 0x01; /* key 1 twice, data missing (the bin value under key 1 is the wrong type) */
-    UNWRAP(-SK_E_DECOMPRESS, v, b.len, MAX_FRAME);
-    memcpy(v, b.data, b.len);
-    v[11] = 0xdb; /* data as str32 */
-    UNWRAP(-SK_E_DECOMPRESS, v, b.len, MAX_FRAME);
+    static const struct {
+        int line;
+        size_t at;
+        uint8_t byte;
+    } one_byte_off[] = {
+        {__LINE__, 2, 0x05},  /* rid 5 */
+        {__LINE__, 0, 0x94},  /* 4 elements */
+        {__LINE__, 4, 0x03},  /* key 3 instead of 1: size missing */
+        {__LINE__, 10, 0x01}, /* key 1 twice, data missing (key 1's bin is the wrong type) */
+        {__LINE__, 11, 0xdb}, /* data as str32 */
+    };
+    for (size_t i = 0; i < sizeof(one_byte_off) / sizeof(one_byte_off[0]); i++) {
+        memcpy(v, b->data, b->len);
+        v[one_byte_off[i].at] = one_byte_off[i].byte;
+        expect_unwrap(one_byte_off[i].line, -SK_E_DECOMPRESS, v, b->len, MAX_FRAME);
+    }
     /* An unknown key with a small value is skipped (forward compatibility). */
-    size_t k = 0;
-    v[k++] = 0x93;
-    v[k++] = 0x00;
-    v[k++] = 0x00;
-    v[k++] = 0x83;
-    v[k++] = 0x09;
-    v[k++] = 0xc0;
-    memcpy(v + k, b.data + 4, b.len - 4);
-    UNWRAP(0, v, b.len + 2, MAX_FRAME);
+    static const uint8_t three_keys[] = {0x93, 0x00, 0x00, 0x83, 0x09, 0xc0};
+    memcpy(v, three_keys, sizeof(three_keys));
+    memcpy(v + sizeof(three_keys), b->data + 4, b->len - 4);
+    UNWRAP(0, v, b->len + 2, MAX_FRAME);
     free(v);
-    free(z);
-    sk_buf_free(&b);
+    zbody_free(&f);
 }
 
 SK_TEST_MAIN({
