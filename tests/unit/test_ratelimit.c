@@ -27,11 +27,18 @@
 
 #define FORGET 600000u
 
+/* A limiter forgetting after FORGET; every test needs one, so a failed allocation fails here. */
+static sk_ratelimit *limiter(uint32_t free, uint64_t base_ms, uint64_t max_ms, size_t cap)
+{
+    sk_ratelimit *rl = sk_ratelimit_new(free, base_ms, max_ms, FORGET, cap);
+    assert_non_null(rl);
+    return rl;
+}
+
 static void test_backoff_doubles_to_cap(void **state)
 {
     (void)state;
-    sk_ratelimit *rl = sk_ratelimit_new(3, 1000, 8000, FORGET, 64);
-    assert_non_null(rl);
+    sk_ratelimit *rl = limiter(3, 1000, 8000, 64);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(sk_ratelimit_fail(rl, "10.0.0.7", 100), 0);
         assert_int_equal(sk_ratelimit_check(rl, "10.0.0.7", 100), 0);
@@ -58,8 +65,7 @@ static void test_backoff_doubles_to_cap(void **state)
 static void test_huge_cap_no_overflow(void **state)
 {
     (void)state;
-    sk_ratelimit *rl = sk_ratelimit_new(1, 1000, UINT64_MAX / 4, FORGET, 64);
-    assert_non_null(rl);
+    sk_ratelimit *rl = limiter(1, 1000, UINT64_MAX / 4, 64);
     uint64_t b = 0;
     for (int i = 0; i < 200; i++)
         b = sk_ratelimit_fail(rl, "k", 5);
@@ -70,8 +76,7 @@ static void test_huge_cap_no_overflow(void **state)
 static void test_clear_and_off(void **state)
 {
     (void)state;
-    sk_ratelimit *rl = sk_ratelimit_new(1, 1000, 60000, FORGET, 64);
-    assert_non_null(rl);
+    sk_ratelimit *rl = limiter(1, 1000, 60000, 64);
     sk_ratelimit_fail(rl, "10.0.0.1", 10);
     sk_ratelimit_fail(rl, "10.0.0.1", 20);
     sk_ratelimit_fail(rl, "10.0.0.2", 20);
@@ -83,8 +88,7 @@ static void test_clear_and_off(void **state)
     assert_int_equal(sk_ratelimit_check(rl, "10.0.0.2", 30), 990); /* the other is kept */
     sk_ratelimit_free(rl);
 
-    sk_ratelimit *off = sk_ratelimit_new(0, 1000, 60000, FORGET, 64);
-    assert_non_null(off);
+    sk_ratelimit *off = limiter(0, 1000, 60000, 64);
     for (int i = 0; i < 100; i++)
         assert_int_equal(sk_ratelimit_fail(off, "10.0.0.1", 5), 0);
     assert_int_equal(sk_ratelimit_check(off, "10.0.0.1", 5), 0);
@@ -101,8 +105,7 @@ static void test_long_keys(void **state)
     a[sizeof(a) - 1] = 0;
     memcpy(b, a, sizeof(b));
     b[150] = 'x'; /* differs only past what is stored */
-    sk_ratelimit *rl = sk_ratelimit_new(1, 1000, 60000, FORGET, 64);
-    assert_non_null(rl);
+    sk_ratelimit *rl = limiter(1, 1000, 60000, 64);
     sk_ratelimit_fail(rl, a, 1);
     sk_ratelimit_fail(rl, a, 1);
     assert_int_equal(sk_ratelimit_check(rl, a, 2), 999);
@@ -113,8 +116,7 @@ static void test_long_keys(void **state)
 static void test_flood(void **state)
 {
     (void)state;
-    sk_ratelimit *rl = sk_ratelimit_new(1, 1000, 60000, FORGET, 256);
-    assert_non_null(rl);
+    sk_ratelimit *rl = limiter(1, 1000, 60000, 256);
     size_t bytes = sk_ratelimit_bytes(rl);
     char key[64];
     for (unsigned i = 0; i < 100000; i++) {
@@ -136,8 +138,7 @@ static void test_full_table_finds_all(void **state)
 {
     (void)state;
     /* cap 1024 keys, 1024 counted: every key must still be found at its count. */
-    sk_ratelimit *rl = sk_ratelimit_new(1, 1000, 60000, FORGET, 1024);
-    assert_non_null(rl);
+    sk_ratelimit *rl = limiter(1, 1000, 60000, 1024);
     char key[32];
     unsigned found = 0;
     for (unsigned i = 0; i < 1024; i++) {
