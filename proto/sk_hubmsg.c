@@ -29,15 +29,15 @@ void sk_hub_item_pack(msgpack_packer *pk, const uint8_t *rec, size_t rec_len,
 static void push_body(msgpack_packer *pk, sk_buf *out, const void *msg)
 {
     const sk_hub_push *p = msg;
-    msgpack_pack_map(pk, 5);
+    msgpack_pack_map(pk, 3 + (p->epoch ? 1u : 0u) + (p->centre_ms ? 1u : 0u));
     sk_pack_kv_uint(pk, 1, p->after);
     sk_pack_kv_uint(pk, 2, p->upto);
-    sk_pack_kv_uint(pk, 3, p->epoch);
+    sk_pack_opt_uint(pk, 3, p->epoch);
     msgpack_pack_uint32(pk, 4);
     msgpack_pack_array(pk, p->nitems);
     if (p->items_len)
         sk_buf_append(out, p->items, p->items_len);
-    sk_pack_kv_uint(pk, 5, p->centre_ms);
+    sk_pack_opt_uint(pk, 5, p->centre_ms);
 }
 
 int sk_hub_push_encode(sk_buf *out, uint32_t rid, const sk_hub_push *p)
@@ -51,10 +51,10 @@ static void ack_body(msgpack_packer *pk, sk_buf *out, const void *msg)
 {
     const sk_hub_ack *a = msg;
     (void)out;
-    msgpack_pack_map(pk, 3);
+    msgpack_pack_map(pk, 1 + (a->stored ? 1u : 0u) + (a->hub_ms ? 1u : 0u));
     sk_pack_kv_uint(pk, 1, a->upto);
-    sk_pack_kv_uint(pk, 2, a->stored);
-    sk_pack_kv_uint(pk, 3, a->hub_ms);
+    sk_pack_opt_uint(pk, 2, a->stored);
+    sk_pack_opt_uint(pk, 3, a->hub_ms);
 }
 
 int sk_hub_ack_encode(sk_buf *out, uint32_t rid, const sk_hub_ack *a)

@@ -89,8 +89,8 @@ void sk_repl_op_pack(msgpack_packer *pk, const sk_replop *op)
 static void data_body(msgpack_packer *pk, sk_buf *out, const void *msg)
 {
     const sk_repl_data *d = msg;
-    uint32_t n = 4 + (d->snap_db ? 1 : 0) + (d->snap_key ? 1 : 0) + (d->snap_seq ? 1 : 0) +
-                 (d->sync ? 1 : 0) + (d->whole ? 1 : 0);
+    uint32_t n = 3 + (d->snap_db ? 1 : 0) + (d->snap_key ? 1 : 0) + (d->snap_seq ? 1 : 0) +
+                 (d->primary_ms ? 1 : 0) + (d->sync ? 1 : 0) + (d->whole ? 1 : 0);
     msgpack_pack_map(pk, n);
     sk_pack_kv_uint(pk, 1, d->head);
     sk_pack_kv_uint(pk, 2, d->epoch);
@@ -104,7 +104,7 @@ static void data_body(msgpack_packer *pk, sk_buf *out, const void *msg)
         sk_pack_bin(pk, d->snap_key, d->snap_klen);
     }
     sk_pack_opt_uint(pk, 6, d->snap_seq);
-    sk_pack_kv_uint(pk, 7, d->primary_ms);
+    sk_pack_opt_uint(pk, 7, d->primary_ms);
     sk_pack_opt_uint(pk, 8, d->sync);
     sk_pack_opt_uint(pk, 9, d->whole);
 }
