@@ -284,6 +284,13 @@ static void repl_end(sk_store *s)
 static int with_write(sk_store *s, int (*fn)(sk_store *, MDB_txn *, void *), void *arg);
 static int with_read(sk_store *s, MDB_txn **txn);
 
+/* End read transaction txn once the call that gave rc has run in it: rc. */
+static int read_end(MDB_txn *txn, int rc)
+{
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 /* meta "epoch" = id16 || epoch u64 || prev u64 || since_seq u64 || since_ms u64 (all BE). */
 #define EPOCH_LEN 48
 
@@ -370,11 +377,7 @@ int sk_store_epoch_get(sk_store *s, sk_store_epoch *out)
 {
     MDB_txn *txn;
     int rc = with_read(s, &txn);
-    if (rc)
-        return rc;
-    rc = sk_store_epoch_get_txn(s, txn, out);
-    mdb_txn_abort(txn);
-    return rc;
+    return rc ? rc : read_end(txn, sk_store_epoch_get_txn(s, txn, out));
 }
 
 int sk_store_epoch_begin_txn(sk_store *s, MDB_txn *txn, uint64_t now_ms, const char *why,
@@ -1194,11 +1197,7 @@ int sk_store_authgen(sk_store *s, uint64_t *out)
 {
     MDB_txn *txn;
     int rc = with_read(s, &txn);
-    if (rc)
-        return rc;
-    rc = meta_u64(s, txn, "authgen", out);
-    mdb_txn_abort(txn);
-    return rc;
+    return rc ? rc : read_end(txn, meta_u64(s, txn, "authgen", out));
 }
 
 static int worker_put_fn(sk_store *s, MDB_txn *txn, void *arg)
@@ -1242,11 +1241,7 @@ int sk_store_worker_get(sk_store *s, const char *id, sk_worker *out)
 {
     MDB_txn *txn;
     int rc = with_read(s, &txn);
-    if (rc)
-        return rc;
-    rc = sk_store_worker_get_txn(s, txn, id, strlen(id), out);
-    mdb_txn_abort(txn);
-    return rc;
+    return rc ? rc : read_end(txn, sk_store_worker_get_txn(s, txn, id, strlen(id), out));
 }
 
 typedef struct worker_walk {
@@ -1329,11 +1324,7 @@ int sk_store_device_get(sk_store *s, uint64_t id, sk_device_info *out)
 {
     MDB_txn *txn;
     int rc = with_read(s, &txn);
-    if (rc)
-        return rc;
-    rc = sk_store_device_get_txn(s, txn, id, out);
-    mdb_txn_abort(txn);
-    return rc;
+    return rc ? rc : read_end(txn, sk_store_device_get_txn(s, txn, id, out));
 }
 
 typedef struct device_walk {
@@ -1775,11 +1766,7 @@ int sk_store_record_get(sk_store *s, const sk_id *id, sk_record *r)
 {
     MDB_txn *txn;
     int rc = with_read(s, &txn);
-    if (rc)
-        return rc;
-    rc = sk_store_record_get_txn(s, txn, id, r);
-    mdb_txn_abort(txn);
-    return rc;
+    return rc ? rc : read_end(txn, sk_store_record_get_txn(s, txn, id, r));
 }
 
 /* The key slot of record id's stored value: 0 and *found = 0 when it has none. */
@@ -2080,11 +2067,7 @@ int sk_store_history_list(sk_store *s, const sk_id *id,
 {
     MDB_txn *txn;
     int rc = with_read(s, &txn);
-    if (rc)
-        return rc;
-    rc = sk_store_history_list_txn(s, txn, id, cb, payload);
-    mdb_txn_abort(txn);
-    return rc;
+    return rc ? rc : read_end(txn, sk_store_history_list_txn(s, txn, id, cb, payload));
 }
 
 int sk_store_history_list_txn(sk_store *s, MDB_txn *txn, const sk_id *id,
@@ -2526,9 +2509,7 @@ int sk_store_audit_head(sk_store *s, uint64_t *seq_out, uint8_t hash_out[AUDIT_H
     int rc = with_read(s, &txn);
     if (rc)
         return rc;
-    rc = meta_u64(s, txn, "audit", &last);
-    mdb_txn_abort(txn);
-    if (rc)
+    if ((rc = read_end(txn, meta_u64(s, txn, "audit", &last))))
         return rc;
     *seq_out = last;
     memset(hash_out, 0, AUDIT_HASH);
