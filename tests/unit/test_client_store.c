@@ -60,6 +60,15 @@ static sakhi_client *open_ok(const char *pin)
     return c;
 }
 
+/* Opening with pin must fail with want and leave no client. */
+static void open_refused(const char *pin, int want)
+{
+    sakhi_client *c = NULL;
+    sakhi_options o = fast_opts();
+    assert_int_equal(sakhi_open(&c, store_path(), pin, &o), want);
+    assert_null(c);
+}
+
 /* A referral that passes the case model. */
 static void fill_valid(sakhi_referral *r)
 {
@@ -86,20 +95,24 @@ static void capture(sakhi_client *c, char id[SAKHI_ID_STRLEN])
     sakhi_referral_free(r);
 }
 
+/* The store opened with the usual PIN and one referral captured into it, its id in id. */
+static sakhi_client *open_with_one(char id[SAKHI_ID_STRLEN])
+{
+    sakhi_client *c = open_ok("246813");
+    capture(c, id);
+    return c;
+}
+
 /* ---- PIN ------------------------------------------------------------------------------------ */
 
 static void test_wrong_pin_and_lockout(void **state)
 {
     (void)state;
     char id[SAKHI_ID_STRLEN];
-    sakhi_client *c = open_ok("246813");
-    capture(c, id);
+    sakhi_client *c = open_with_one(id);
     sakhi_close(c);
 
-    sakhi_options o = fast_opts();
-    c = NULL;
-    assert_int_equal(sakhi_open(&c, store_path(), "111111", &o), SAKHI_EPIN);
-    assert_null(c);
+    open_refused("111111", SAKHI_EPIN);
     /* the right PIN still works and resets the counter; the record is intact */
     c = open_ok("246813");
     sakhi_record *rec = NULL;
@@ -111,17 +124,14 @@ static void test_wrong_pin_and_lockout(void **state)
     sakhi_close(c);
 
     /* two failures, a success, then three failures lock the store for good */
-    c = NULL;
-    assert_int_equal(sakhi_open(&c, store_path(), "111111", &o), SAKHI_EPIN);
-    assert_int_equal(sakhi_open(&c, store_path(), "222222", &o), SAKHI_EPIN);
+    open_refused("111111", SAKHI_EPIN);
+    open_refused("222222", SAKHI_EPIN);
     c = open_ok("246813");
     sakhi_close(c);
-    c = NULL;
-    assert_int_equal(sakhi_open(&c, store_path(), "135792", &o), SAKHI_EPIN);
-    assert_int_equal(sakhi_open(&c, store_path(), "1", &o), SAKHI_EPIN); /* any length tried */
-    assert_int_equal(sakhi_open(&c, store_path(), "246812", &o), SAKHI_ELOCKED);
-    assert_int_equal(sakhi_open(&c, store_path(), "246813", &o), SAKHI_ELOCKED);
-    assert_null(c);
+    open_refused("135792", SAKHI_EPIN);
+    open_refused("1", SAKHI_EPIN); /* any length tried */
+    open_refused("246812", SAKHI_ELOCKED);
+    open_refused("246813", SAKHI_ELOCKED);
 }
 
 static void test_bad_arguments(void **state)
@@ -298,8 +308,7 @@ static void test_edit_followup_outbox(void **state)
 {
     (void)state;
     char id[SAKHI_ID_STRLEN];
-    sakhi_client *c = open_ok("246813");
-    capture(c, id);
+    sakhi_client *c = open_with_one(id);
     sakhi_referral *r = NULL;
     assert_int_equal(sakhi_referral_edit(&r, c, id), 0);
     assert_int_equal(sakhi_referral_set_children(r, 2), 0);
@@ -743,10 +752,7 @@ static void test_format1_store_migrates(void **state)
     assert_int_equal(mdb_put(txn, c->dbi_meta, &k, &v, 0), 0);
     assert_int_equal(sk_lstore_commit(c, txn), 0);
     sakhi_close(c);
-    sakhi_options o = fast_opts();
-    c = NULL;
-    assert_int_equal(sakhi_open(&c, store_path(), "246813", &o), SAKHI_EFORMAT);
-    assert_null(c);
+    open_refused("246813", SAKHI_EFORMAT);
 }
 
 static void test_allocator_hooks(void **state)
