@@ -7,6 +7,7 @@
  */
 #include "sk_config.h"
 
+#include "sk_addr.h"
 #include "sk_frame.h"
 #include "sk_log.h"
 #include "sk_msg.h"
@@ -395,15 +396,7 @@ static int resolve_group(sk_config *c, char *err, size_t errcap)
 
 int sk_config_is_loopback(const char *addr)
 {
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (!strcmp(addr, "localhost"))
-        return 1;
-    if (inet_pton(AF_INET, addr, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, addr, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6);
-    return 0;
+    return sk_addr_is_loopback(addr, 0);
 }
 
 int sk_config_check(const sk_config *c, char *err, size_t errcap)

@@ -14,6 +14,7 @@
  */
 #include "sk_client.h"
 
+#include "sk_addr.h"
 #include "sk_err.h"
 
 #include <arpa/inet.h>
@@ -227,15 +228,11 @@ static int addr_is_loopback(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        return sk_addr_ip_is_loopback((const uint8_t *)&in->sin_addr, 4, SK_ADDR_V4MAPPED);
     }
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-        const uint8_t *b = in6->sin6_addr.s6_addr;
-        static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-            return 1;
-        return memcmp(b, v4mapped, 12) == 0 && b[12] == 127;
+        return sk_addr_ip_is_loopback(in6->sin6_addr.s6_addr, 16, SK_ADDR_V4MAPPED);
     }
     return 0;
 }

@@ -8,9 +8,9 @@
  */
 #include "netem_opts.h"
 
+#include "sk_addr.h"
 #include "sk_opts.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -91,19 +91,6 @@ static int parse_prob(const char *flag, const char *s, double *out)
     if (errno || *end || !(v >= 0.0 && v <= 1.0))
         return fail("%s needs a probability between 0 and 1, got '%s'", flag, s);
     *out = v;
-    return 0;
-}
-
-static int is_loopback(const char *host)
-{
-    if (strcmp(host, "localhost") == 0)
-        return 1;
-    struct in_addr a4;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET6, host, &a6) == 1)
-        return memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
     return 0;
 }
 
@@ -229,7 +216,7 @@ int sk_netem_opts_parse(sk_netem_opts *o, int argc, char **argv)
         if (split_hostport("--listen", listen, 1, o->listen_host, sizeof(o->listen_host),
                            &o->listen_port))
             return -1;
-        if (!is_loopback(o->listen_host))
+        if (!sk_addr_is_loopback(o->listen_host, 0))
             return fail("refusing to listen on '%s': only a loopback address "
                         "(127.x.x.x, ::1, localhost) is allowed",
                         o->listen_host);
