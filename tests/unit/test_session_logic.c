@@ -413,14 +413,24 @@ static void sign_in(fake *f, dev *d)
 }
 
 /* A device signed in whose referral (rid 10, left in c) was applied and acknowledged. */
-static void push_acked(fake *f, dev *d, sk_change *c)
+static void push_acked(fake *f, sk_change *c)
 {
+    dev d;
     got g;
-    sign_in(f, d);
+    sign_in(f, &d);
     push_referral(f, 10, c);
     fake_run(f);
     expect(f, SK_MSG_PUSH_ACK, 10, &g);
     got_free(&g);
+}
+
+/* A device signed in, then revoked beside the server (as sakhi-admin does) before the session
+ * has looked again. */
+static void signed_in_then_revoked(fake *f)
+{
+    dev d;
+    sign_in(f, &d);
+    assert_int_equal(sk_store_device_revoke(f->st.s, d.id, f->wall), 0);
 }
 
 /* The next message the session wrote is an ERROR-shaped message of type (rid 0) with code. */
@@ -491,10 +501,9 @@ static void push_is_acknowledged_only_after_its_commit(void **state)
 static void pull_returns_the_pushed_record(void **state)
 {
     fake *f = *state;
-    dev d;
     sk_change c;
     got g;
-    push_acked(f, &d, &c);
+    push_acked(f, &c);
     pull(f, 11, 0);
     expect(f, SK_MSG_CHANGES, 11, &g);
     assert_int_equal(g.m.u.changes.nrecords, 1);
@@ -521,10 +530,9 @@ static void pull_returns_the_pushed_record(void **state)
 static void reading_pauses_past_the_output_budget(void **state)
 {
     fake *f = *state;
-    dev d;
     sk_change c;
     got g;
-    push_acked(f, &d, &c);
+    push_acked(f, &c);
     f->cfg.out_budget = 64; /* a CHANGES frame with one referral is larger */
     pull(f, 11, 0);
     assert_true(f->unreported > 64);
@@ -571,11 +579,9 @@ static void handshake_deadline_fires_on_the_clock(void **state)
 static void revoked_device_is_wiped_on_recheck(void **state)
 {
     fake *f = *state;
-    dev d;
-    sign_in(f, &d);
-    unsigned before = f->submitted;
     /* sakhi-admin revokes the device beside the server; the server's poll rechecks */
-    assert_int_equal(sk_store_device_revoke(f->st.s, d.id, f->wall), 0);
+    signed_in_then_revoked(f);
+    unsigned before = f->submitted;
     sk_session_recheck(f->s);
     expect_error(f, SK_MSG_WIPE, SK_E_REVOKED);
     assert_true(f->closed);
@@ -588,10 +594,8 @@ static void revoked_device_is_wiped_on_recheck(void **state)
 static void revoked_device_push_is_not_applied(void **state)
 {
     fake *f = *state;
-    dev d;
     sk_change c;
-    sign_in(f, &d);
-    assert_int_equal(sk_store_device_revoke(f->st.s, d.id, f->wall), 0);
+    signed_in_then_revoked(f);
     /* revoked before the poll saw it: the PUSH itself rechecks */
     push_referral(f, 10, &c);
     expect_error(f, SK_MSG_WIPE, SK_E_REVOKED);
