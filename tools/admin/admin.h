@@ -218,20 +218,14 @@ void sk_admin_case_codes_get(sk_admin *a, const sk_record *r, sk_admin_case_code
 
 int sk_admin_cmd_list(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_show(sk_admin *a, int argc, char **argv);
-int sk_admin_cmd_accept(sk_admin *a, int argc, char **argv);
-int sk_admin_cmd_service(sk_admin *a, int argc, char **argv);
-int sk_admin_cmd_close(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_followup(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_note(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_erase(sk_admin *a, int argc, char **argv);
 
 /* workflow operations through the casework API (admin_casework.c) */
-int sk_admin_cmd_start(sk_admin *a, int argc, char **argv);
-int sk_admin_cmd_assign(sk_admin *a, int argc, char **argv);
-int sk_admin_cmd_refer(sk_admin *a, int argc, char **argv);
-int sk_admin_cmd_decline(sk_admin *a, int argc, char **argv);
-int sk_admin_cmd_reopen(sk_admin *a, int argc, char **argv);
-int sk_admin_cmd_shelter(sk_admin *a, int argc, char **argv);
+/* The status steps accept, start, decline, close, reopen, refer, assign, service and shelter:
+ * argv[0] names the step. */
+int sk_admin_cmd_step(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_task(sk_admin *a, int argc, char **argv);
 int sk_admin_cmd_config(sk_admin *a, int argc, char **argv);
 /* history and conflict review (admin_review.c) */

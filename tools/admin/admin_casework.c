@@ -102,39 +102,50 @@ static const char k_start_help[] =
     "States: accepted -> in_service (a service recorded as in_progress or given does this\n"
     "too).\n" ACTOR_HELP;
 
-/* One status step of the table below: its help, up to four value options (their values in
- * v[0..3], in this order) and one flag (fl), and how they fill the operation; fill returns 0
- * or an exit status after a usage message. */
+/* What a step's command line gave: the record (pos[0]) and, for a task's state, the task
+ * (pos[1]); up to four option values (v[0..3], in the order of step.opt) and one flag (fl). */
+typedef struct step_args {
+    const char *pos[2];
+    const char *v[4];
+    int fl;
+} step_args;
+
+/* One step of the tables below: its help, how many positional arguments it takes, its value
+ * options and flag, the operation (and a task's new state) and how the arguments fill it; fill
+ * returns 0 or an exit status after a usage message. */
 typedef struct step {
     const char *help;
+    size_t npos;
     const char *opt[4];
     const char *flag;
     uint32_t kind;
-    int (*fill)(sk_admin *a, const char *const *v, int fl, sk_cw_op *op);
+    uint32_t task_state;
+    int (*fill)(sk_admin *a, const step_args *g, sk_cw_op *op);
 } step;
 
 /* Parse a step's command line, fill its operation and run it: every step the same way. */
 static int run_step(sk_admin *a, int argc, char **argv, const step *st)
 {
-    const char *pos[1], *v[4] = {NULL, NULL, NULL, NULL};
-    int fl = 0;
+    step_args g;
+    memset(&g, 0, sizeof(g));
     sk_admin_opt extra[5];
     size_t n = 0;
     for (size_t i = 0; i < 4 && st->opt[i]; i++)
-        extra[n++] = (sk_admin_opt){st->opt[i], 1, &v[i], NULL};
+        extra[n++] = (sk_admin_opt){st->opt[i], 1, &g.v[i], NULL};
     if (st->flag)
-        extra[n++] = (sk_admin_opt){st->flag, 0, NULL, &fl};
+        extra[n++] = (sk_admin_opt){st->flag, 0, NULL, &g.fl};
     sk_actor actor;
     sk_worker wb;
-    int rc = sk_admin_action_setup(a, argc, argv, extra, n, pos, 1, st->help, &actor, &wb);
+    int rc = sk_admin_action_setup(a, argc, argv, extra, n, g.pos, st->npos, st->help, &actor, &wb);
     if (rc)
         return rc;
     sk_cw_op op;
     memset(&op, 0, sizeof(op));
     op.kind = st->kind;
-    if (st->fill && (rc = st->fill(a, v, fl, &op)))
+    op.task_state = st->task_state;
+    if (st->fill && (rc = st->fill(a, &g, &op)))
         return rc;
-    return run_op(a, &actor, pos[0], &op);
+    return run_op(a, &actor, g.pos[0], &op);
 }
 
 static const char k_decline_help[] =
@@ -197,20 +208,18 @@ static const char k_shelter_help[] =
     "actor) gets a task due the day before it runs out. --extend sets 6 to 10 days in all\n"
     "(the scheme's limit) and moves the task.\n" ACTOR_HELP;
 
-static int fill_decline(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
+static int fill_decline(sk_admin *a, const step_args *g, sk_cw_op *op)
 {
-    (void)fl;
-    if (!v[0] || !(op->decline_reason = sk_enum_code(SK_ENUM_DECLINE_REASON, v[0])))
+    if (!g->v[0] || !(op->decline_reason = sk_enum_code(SK_ENUM_DECLINE_REASON, g->v[0])))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                              "--reason must be duplicate, outside_district or not_osc_matter");
-    op->reason = v[1];
+    op->reason = g->v[1];
     return 0;
 }
 
-static int fill_close(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
+static int fill_close(sk_admin *a, const step_args *g, sk_cw_op *op)
 {
-    (void)fl;
-    op->reason = v[0] && v[0][0] ? v[0] : NULL;
+    op->reason = g->v[0] && g->v[0][0] ? g->v[0] : NULL;
     /* Without approval pending a close needs its reason: a usage error before any lookup. */
     if (!op->reason) {
         sk_cw_config cfg;
@@ -223,57 +232,53 @@ static int fill_close(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
     return 0;
 }
 
-static int fill_reopen(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
+static int fill_reopen(sk_admin *a, const step_args *g, sk_cw_op *op)
 {
-    (void)fl;
-    if (!v[0] || !v[0][0])
+    if (!g->v[0] || !g->v[0][0])
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "reopen needs --reason TEXT");
-    op->reason = v[0];
+    op->reason = g->v[0];
     return 0;
 }
 
-static int fill_refer(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
+static int fill_refer(sk_admin *a, const step_args *g, sk_cw_op *op)
 {
-    (void)fl;
-    if (!v[0] || !(op->destination = sk_enum_code(SK_ENUM_DESTINATION, v[0])))
+    if (!g->v[0] || !(op->destination = sk_enum_code(SK_ENUM_DESTINATION, g->v[0])))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                              "--to must be police_station, hospital, court, protection_officer, "
                              "legal_services_authority, shelter_home, ngo or other_osc");
-    op->detail = v[1];
-    op->reason = v[2];
-    op->override_reason = v[3];
+    op->detail = g->v[1];
+    op->reason = g->v[2];
+    op->override_reason = g->v[3];
     return 0;
 }
 
-static int fill_assign(sk_admin *a, const char *const *v, int nofw, sk_cw_op *op)
+static int fill_assign(sk_admin *a, const step_args *g, sk_cw_op *op)
 {
-    if (v[1] && nofw)
+    if (g->v[1] && g->fl)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                              "--field-worker and --no-field-worker exclude each other");
-    if (!v[0] && !v[1] && !nofw)
+    if (!g->v[0] && !g->v[1] && !g->fl)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                              "assign needs --owner, --field-worker or --no-field-worker");
-    op->owner = v[0];
-    op->field_worker = nofw ? "" : v[1];
+    op->owner = g->v[0];
+    op->field_worker = g->fl ? "" : g->v[1];
     return 0;
 }
 
-static int fill_service(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
+static int fill_service(sk_admin *a, const step_args *g, sk_cw_op *op)
 {
-    (void)fl;
-    if (!v[0] || !v[1])
+    if (!g->v[0] || !g->v[1])
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "service needs --service NAME and --status S");
-    if (!(op->service = sk_enum_code(SK_ENUM_SERVICE, v[0])))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service '%s'", v[0]);
-    if (!(op->service_status = sk_enum_code(SK_ENUM_SERVICE_STATUS, v[1])))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service status '%s'", v[1]);
+    if (!(op->service = sk_enum_code(SK_ENUM_SERVICE, g->v[0])))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service '%s'", g->v[0]);
+    if (!(op->service_status = sk_enum_code(SK_ENUM_SERVICE_STATUS, g->v[1])))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown service status '%s'", g->v[1]);
     return 0;
 }
 
-static int fill_shelter(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
+static int fill_shelter(sk_admin *a, const step_args *g, sk_cw_op *op)
 {
-    const char *start = v[0], *extend = v[1];
-    (void)fl;
+    const char *start = g->v[0], *extend = g->v[1];
     if (start && extend)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--start and --extend exclude each other");
     uint64_t d;
@@ -288,64 +293,50 @@ static int fill_shelter(sk_admin *a, const char *const *v, int fl, sk_cw_op *op)
     return 0;
 }
 
-static const step k_accept = {k_accept_help, {NULL}, NULL, SK_CW_ACCEPT, NULL};
-static const step k_start = {k_start_help, {NULL}, NULL, SK_CW_START, NULL};
-static const step k_decline = {
-    k_decline_help, {"reason", "note"}, NULL, SK_CW_DECLINE, fill_decline};
-static const step k_close = {k_close_help, {"reason"}, NULL, SK_CW_CLOSE, fill_close};
-static const step k_reopen = {k_reopen_help, {"reason"}, NULL, SK_CW_REOPEN, fill_reopen};
-static const step k_refer = {
-    k_refer_help, {"to", "detail", "reason", "override"}, NULL, SK_CW_REFER, fill_refer};
-static const step k_assign = {
-    k_assign_help, {"owner", "field-worker"}, "no-field-worker", SK_CW_ASSIGN, fill_assign};
-static const step k_service = {
-    k_service_help, {"service", "status"}, NULL, SK_CW_SERVICE, fill_service};
-static const step k_shelter = {
-    k_shelter_help, {"start", "extend"}, NULL, SK_CW_SHELTER_START, fill_shelter};
+/* A step by the name that selects it. */
+typedef struct named_step {
+    const char *name;
+    step st;
+} named_step;
 
-int sk_admin_cmd_accept(sk_admin *a, int argc, char **argv)
+/* The step of table t[0..n) that name selects; NULL when none does. */
+static const step *find_step(const named_step *t, size_t n, const char *name)
 {
-    return run_step(a, argc, argv, &k_accept);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, t[i].name) == 0)
+            return &t[i].st;
+    return NULL;
 }
 
-int sk_admin_cmd_start(sk_admin *a, int argc, char **argv)
-{
-    return run_step(a, argc, argv, &k_start);
-}
+/* The status steps by command name (sakhi-admin's command table sends each of these names to
+ * sk_admin_cmd_step). */
+static const named_step k_steps[] = {
+    {"accept", {k_accept_help, 1, {NULL}, NULL, SK_CW_ACCEPT, 0, NULL}},
+    {"start", {k_start_help, 1, {NULL}, NULL, SK_CW_START, 0, NULL}},
+    {"decline", {k_decline_help, 1, {"reason", "note"}, NULL, SK_CW_DECLINE, 0, fill_decline}},
+    {"close", {k_close_help, 1, {"reason"}, NULL, SK_CW_CLOSE, 0, fill_close}},
+    {"reopen", {k_reopen_help, 1, {"reason"}, NULL, SK_CW_REOPEN, 0, fill_reopen}},
+    {"refer",
+     {k_refer_help, 1, {"to", "detail", "reason", "override"}, NULL, SK_CW_REFER, 0, fill_refer}},
+    {"assign",
+     {k_assign_help,
+      1,
+      {"owner", "field-worker"},
+      "no-field-worker",
+      SK_CW_ASSIGN,
+      0,
+      fill_assign}},
+    {"service", {k_service_help, 1, {"service", "status"}, NULL, SK_CW_SERVICE, 0, fill_service}},
+    {"shelter",
+     {k_shelter_help, 1, {"start", "extend"}, NULL, SK_CW_SHELTER_START, 0, fill_shelter}},
+};
 
-int sk_admin_cmd_decline(sk_admin *a, int argc, char **argv)
+int sk_admin_cmd_step(sk_admin *a, int argc, char **argv)
 {
-    return run_step(a, argc, argv, &k_decline);
-}
-
-int sk_admin_cmd_close(sk_admin *a, int argc, char **argv)
-{
-    return run_step(a, argc, argv, &k_close);
-}
-
-int sk_admin_cmd_reopen(sk_admin *a, int argc, char **argv)
-{
-    return run_step(a, argc, argv, &k_reopen);
-}
-
-int sk_admin_cmd_refer(sk_admin *a, int argc, char **argv)
-{
-    return run_step(a, argc, argv, &k_refer);
-}
-
-int sk_admin_cmd_assign(sk_admin *a, int argc, char **argv)
-{
-    return run_step(a, argc, argv, &k_assign);
-}
-
-int sk_admin_cmd_service(sk_admin *a, int argc, char **argv)
-{
-    return run_step(a, argc, argv, &k_service);
-}
-
-int sk_admin_cmd_shelter(sk_admin *a, int argc, char **argv)
-{
-    return run_step(a, argc, argv, &k_shelter);
+    const step *st = find_step(k_steps, sizeof(k_steps) / sizeof(k_steps[0]), argv[0]);
+    if (st)
+        return run_step(a, argc, argv, st);
+    return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown command '%s' (see --help)", argv[0]);
 }
 
 /* ---- tasks -------------------------------------------------------------------------------- */
@@ -361,59 +352,53 @@ static const char k_task_help[] =
     "devices, which list and complete it offline. done, cancel and open set a task's state\n"
     "(TASK is the task id `sakhi-admin show` lists), with an optional note.\n" ACTOR_HELP;
 
+static int fill_task_add(sk_admin *a, const step_args *g, sk_cw_op *op)
+{
+    const char *for_w = g->v[0], *due = g->v[1], *in_days = g->v[2];
+    if (!for_w || (!due == !in_days))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                             "task add needs --for WORKER and one of --due or --in-days");
+    if (due && sk_admin_parse_day(due, 0, 1, &op->due_ms))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--due needs a date like 2026-06-19");
+    uint64_t d;
+    if (in_days) {
+        if (sk_admin_parse_uint(in_days, 0, 3650, &d))
+            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--in-days needs 0 to 3650");
+        op->due_ms = sk_admin_now_ms() + d * SK_ADMIN_DAY_MS;
+    }
+    op->for_worker = for_w;
+    op->text = g->pos[1];
+    return 0;
+}
+
+static int fill_task_set(sk_admin *a, const step_args *g, sk_cw_op *op)
+{
+    if (sk_id_from_str(&op->task, g->pos[1]))
+        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad task id '%s'", g->pos[1]);
+    op->text = g->v[0];
+    return 0;
+}
+
+/* task's subcommands, each a step of its own. */
+static const named_step k_task_steps[] = {
+    {"add", {k_task_help, 2, {"for", "due", "in-days"}, NULL, SK_CW_TASK_ADD, 0, fill_task_add}},
+    {"done", {k_task_help, 2, {"note"}, NULL, SK_CW_TASK_SET, SK_TASK_DONE, fill_task_set}},
+    {"cancel", {k_task_help, 2, {"note"}, NULL, SK_CW_TASK_SET, SK_TASK_CANCELLED, fill_task_set}},
+    {"open", {k_task_help, 2, {"note"}, NULL, SK_CW_TASK_SET, SK_TASK_OPEN, fill_task_set}},
+};
+
 int sk_admin_cmd_task(sk_admin *a, int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(k_task_help, argc < 2 ? stderr : stdout);
         return argc < 2 ? SK_ADMIN_EXIT_USAGE : -1;
     }
-    const char *sub = argv[1];
-    sk_actor actor;
-    sk_worker wb;
-    sk_cw_op op;
-    int rc;
-    memset(&op, 0, sizeof(op));
-    if (strcmp(sub, "add") == 0) {
-        const char *pos[2], *for_w = NULL, *due = NULL, *in_days = NULL;
-        sk_admin_opt extra[] = {
-            {"for", 1, &for_w, NULL}, {"due", 1, &due, NULL}, {"in-days", 1, &in_days, NULL}};
-        if ((rc = sk_admin_action_setup(a, argc - 1, argv + 1, extra, 3, pos, 2, k_task_help,
-                                        &actor, &wb)))
-            return rc;
-        if (!for_w || (!due == !in_days))
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                                 "task add needs --for WORKER and one of --due or --in-days");
-        if (due && sk_admin_parse_day(due, 0, 1, &op.due_ms))
-            return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--due needs a date like 2026-06-19");
-        uint64_t d;
-        if (in_days) {
-            if (sk_admin_parse_uint(in_days, 0, 3650, &d))
-                return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "--in-days needs 0 to 3650");
-            op.due_ms = sk_admin_now_ms() + d * SK_ADMIN_DAY_MS;
-        }
-        op.kind = SK_CW_TASK_ADD;
-        op.for_worker = for_w;
-        op.text = pos[1];
-        return run_op(a, &actor, pos[0], &op);
-    }
-    uint32_t state = strcmp(sub, "done") == 0     ? SK_TASK_DONE
-                     : strcmp(sub, "cancel") == 0 ? SK_TASK_CANCELLED
-                     : strcmp(sub, "open") == 0   ? SK_TASK_OPEN
-                                                  : 0;
-    if (!state)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
-                             "unknown task command '%s' (add, done, cancel, open)", sub);
-    const char *pos[2], *note = NULL;
-    sk_admin_opt extra[] = {{"note", 1, &note, NULL}};
-    if ((rc = sk_admin_action_setup(a, argc - 1, argv + 1, extra, 1, pos, 2, k_task_help, &actor,
-                                    &wb)))
-        return rc;
-    if (sk_id_from_str(&op.task, pos[1]))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "bad task id '%s'", pos[1]);
-    op.kind = SK_CW_TASK_SET;
-    op.task_state = state;
-    op.text = note;
-    return run_op(a, &actor, pos[0], &op);
+    const step *st =
+        find_step(k_task_steps, sizeof(k_task_steps) / sizeof(k_task_steps[0]), argv[1]);
+    if (st)
+        return run_step(a, argc - 1, argv + 1, st);
+    return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
+                         "unknown task command '%s' (add, done, cancel, open)", argv[1]);
 }
 
 /* ---- settings ----------------------------------------------------------------------------- */
