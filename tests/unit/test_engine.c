@@ -225,10 +225,16 @@ static int feed(drv *d, const sk_msg *m, int bytewise)
     return st;
 }
 
-static void setup_drv(drv *d, int mode, size_t nitems, uint64_t cursor)
+/* A driver with nothing queued or seen and a frame reader for the engine's output. */
+static void drv_blank(drv *d)
 {
     memset(d, 0, sizeof(*d));
     sk_frame_reader_init(&d->rd, SK_FRAME_DEFAULT_MAX);
+}
+
+static void setup_drv(drv *d, int mode, size_t nitems, uint64_t cursor)
+{
+    drv_blank(d);
     assert_int_equal(sk_auth_keygen(d->priv, d->pub), 0);
     d->nitems = nitems;
     for (size_t i = 0; i < nitems; i++)
@@ -512,8 +518,7 @@ static void test_enrollment_stores_before_proof(void **state)
 {
     (void)state;
     drv d;
-    memset(&d, 0, sizeof(d));
-    sk_frame_reader_init(&d.rd, SK_FRAME_DEFAULT_MAX);
+    drv_blank(&d);
     assert_int_equal(sk_auth_keygen(d.priv, d.pub), 0);
     sk_engine_config ec;
     memset(&ec, 0, sizeof(ec));
@@ -546,8 +551,7 @@ static void test_enrollment_stores_before_proof(void **state)
     /* a wrong code: the server's ERROR to ENROLL */
     teardown_drv(&d);
 
-    memset(&d, 0, sizeof(d));
-    sk_frame_reader_init(&d.rd, SK_FRAME_DEFAULT_MAX);
+    drv_blank(&d);
     assert_int_equal(sk_engine_init(&d.e, &ec, &OPS, &d), 0);
     sk_engine_start(&d.e, 0);
     challenge(&d, 1);
@@ -931,8 +935,7 @@ static void test_allocations_use_the_hooks(void **state)
 {
     (void)state;
     drv d;
-    memset(&d, 0, sizeof(d));
-    sk_frame_reader_init(&d.rd, SK_FRAME_DEFAULT_MAX);
+    drv_blank(&d);
     assert_int_equal(sk_auth_keygen(d.priv, d.pub), 0);
     for (size_t i = 0; i < 20; i++)
         d.items[i] = (sk_engine_item){1 + i, 0, 100};
