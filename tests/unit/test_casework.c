@@ -118,6 +118,23 @@ static void expect_err(int rc, const sk_case_error *e, int code, uint32_t field,
     assert_int_equal(e->field, field);
 }
 
+/* op by a on r, default configuration, is refused with code, field and msg (r unchanged). */
+static void refused(const sk_cw_op *op, const sk_actor *a, sk_record *r, int code, uint32_t field,
+                    const char *msg)
+{
+    sk_case_error e;
+    expect_err(run(op, a, r, NULL, NULL, &e), &e, code, field, msg);
+}
+
+/* op by a on r, default configuration, is built and merged into r. */
+static void done(const sk_cw_op *op, const sk_actor *a, sk_record *r)
+{
+    sk_case_error e;
+    int rc = run(op, a, r, NULL, NULL, &e);
+    if (rc)
+        fail_msg("%s refused: %d \"%s\"", sk_cw_kind_name(op->kind), rc, e.msg);
+}
+
 static uint64_t status_of(const sk_record *r)
 {
     uint64_t st = 0;
@@ -185,22 +202,19 @@ static void test_operations_need_staff(void **state)
 {
     (void)state;
     sk_record r;
-    sk_case_error e;
     record_at(&r, SK_STATUS_RECEIVED);
     sk_cw_op op = op_of(SK_CW_ACCEPT);
-    expect_err(run(&op, &k_asha, &r, NULL, NULL, &e), &e, -SK_E_FORBIDDEN, 0,
-               "operation: only centre staff may do this");
+    refused(&op, &k_asha, &r, -SK_E_FORBIDDEN, 0, "operation: only centre staff may do this");
     /* staff of another district see nothing to act on */
     sk_actor kargil = {SK_ROLE_STAFF, "kgl-1", SK_DISTRICT_KARGIL};
-    expect_err(run(&op, &kargil, &r, NULL, NULL, &e), &e, -SK_E_FORBIDDEN, SK_F_DISTRICT,
-               "district: record is outside your district");
-    assert_int_equal(run(&op, &k_admin, &r, NULL, NULL, &e), 0);
+    refused(&op, &kargil, &r, -SK_E_FORBIDDEN, SK_F_DISTRICT,
+            "district: record is outside your district");
+    done(&op, &k_admin, &r);
     sk_record_free(&r);
     /* a deleted record takes no operation */
     record_at(&r, SK_STATUS_RECEIVED);
     r.flags |= SK_REC_TOMBSTONE;
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_GONE, 0,
-               "record: deleted or erased");
+    refused(&op, &k_staff_a, &r, -SK_E_GONE, 0, "record: deleted or erased");
     sk_record_free(&r);
 }
 
@@ -230,7 +244,7 @@ static void test_refer_consent_and_followup_rule(void **state)
     sk_cw_op op = op_of(SK_CW_REFER);
     op.destination = SK_DEST_LEGAL_SERVICES;
     op.detail = "DLSA Leh";
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
+    done(&op, &k_staff_a, &r);
     assert_int_equal(status_of(&r), SK_STATUS_REFERRED);
     assert_int_equal(sk_case_get_str(&r, SK_F_STATUS_REASON, s, sizeof(s)), 0);
     assert_string_equal(s, "referred to legal_services_authority");
@@ -246,10 +260,9 @@ static void test_refer_consent_and_followup_rule(void **state)
     cf_set_str(&r, SK_F_NAME, "withheld", 1);
     op = op_of(SK_CW_REFER);
     op.destination = SK_DEST_POLICE_STATION;
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_TRANSITION,
-               SK_F_CONSENT_OVERRIDE,
-               "consent_override: referring onward without consent to share needs an override "
-               "reason");
+    refused(&op, &k_staff_a, &r, -SK_E_TRANSITION, SK_F_CONSENT_OVERRIDE,
+            "consent_override: referring onward without consent to share needs an override "
+            "reason");
     op.override_reason = "immediate danger to life";
     sk_cw_config cfg = SK_CW_CONFIG_INIT;
     cfg.referral_visit_days = 0; /* the rule switched off */
@@ -263,8 +276,7 @@ static void test_refer_consent_and_followup_rule(void **state)
     record_at(&r, SK_STATUS_ACCEPTED);
     op = op_of(SK_CW_REFER);
     op.destination = 42;
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_INVALID, SK_F_REFERRED_TO,
-               "referred_to: unknown code 42");
+    refused(&op, &k_staff_a, &r, -SK_E_INVALID, SK_F_REFERRED_TO, "referred_to: unknown code 42");
     sk_record_free(&r);
 
     /* the model refuses a raw change that refers without a destination (a staff device) */
@@ -292,10 +304,10 @@ static void test_decline_reason_reaches_the_sender(void **state)
     sk_case_error e;
     record_at(&r, SK_STATUS_RECEIVED);
     sk_cw_op op = op_of(SK_CW_DECLINE);
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_INVALID, SK_F_DECLINE_REASON,
-               "decline_reason: must be duplicate, outside_district or not_osc_matter");
+    refused(&op, &k_staff_a, &r, -SK_E_INVALID, SK_F_DECLINE_REASON,
+            "decline_reason: must be duplicate, outside_district or not_osc_matter");
     op.decline_reason = SK_DECLINE_OUTSIDE_DISTRICT;
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
+    done(&op, &k_staff_a, &r);
     assert_int_equal(status_of(&r), SK_STATUS_DECLINED);
     /* the validation rule: declined needs its reason */
     sk_record_unset(&r, SK_F_DECLINE_REASON);
@@ -315,14 +327,13 @@ static void test_decline_reason_reaches_the_sender(void **state)
     record_at(&r, SK_STATUS_DECLINED);
     op = op_of(SK_CW_ASSIGN);
     op.owner = "counsellor-a";
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_TRANSITION, SK_F_OWNER,
-               "owner: a declined referral cannot be assigned");
+    refused(&op, &k_staff_a, &r, -SK_E_TRANSITION, SK_F_OWNER,
+            "owner: a declined referral cannot be assigned");
     op = op_of(SK_CW_TASK_ADD);
     op.text = "x";
     op.for_worker = "worker-1";
     op.due_ms = NOW;
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_TRANSITION, 0,
-               "task: a declined referral takes no tasks");
+    refused(&op, &k_staff_a, &r, -SK_E_TRANSITION, 0, "task: a declined referral takes no tasks");
     sk_record_free(&r);
 }
 
@@ -384,10 +395,9 @@ static void test_close_with_second_staff_approval(void **state)
     assert_int_equal(status_of(&r), SK_STATUS_CLOSED);
     /* reopen needs a reason */
     op = op_of(SK_CW_REOPEN);
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_INVALID, SK_F_STATUS_REASON,
-               "status_reason: is required");
+    refused(&op, &k_staff_a, &r, -SK_E_INVALID, SK_F_STATUS_REASON, "status_reason: is required");
     op.reason = "new incident";
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
+    done(&op, &k_staff_a, &r);
     assert_int_equal(status_of(&r), SK_STATUS_IN_SERVICE);
     sk_record_free(&r);
 }
@@ -404,16 +414,16 @@ static void test_service_and_shelter(void **state)
     sk_cw_op op = op_of(SK_CW_SERVICE);
     op.service = SK_SERVICE_LEGAL;
     op.service_status = SK_SVC_IN_PROGRESS;
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_TRANSITION, SK_F_SERVICE_LEGAL,
-               "service.legal_aid: services are recorded on accepted or in-service cases (this "
-               "one is received)");
+    refused(&op, &k_staff_a, &r, -SK_E_TRANSITION, SK_F_SERVICE_LEGAL,
+            "service.legal_aid: services are recorded on accepted or in-service cases (this "
+            "one is received)");
     sk_record_free(&r);
     record_at(&r, SK_STATUS_ACCEPTED);
     op.service_status = 9;
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_INVALID, SK_F_SERVICE_LEGAL,
-               "service.legal_aid: unknown code 9");
+    refused(&op, &k_staff_a, &r, -SK_E_INVALID, SK_F_SERVICE_LEGAL,
+            "service.legal_aid: unknown code 9");
     op.service_status = SK_SVC_IN_PROGRESS;
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
+    done(&op, &k_staff_a, &r);
     assert_int_equal(status_of(&r), SK_STATUS_IN_SERVICE); /* a service under way */
     assert_int_equal(sk_case_get_uint(&r, SK_F_SERVICE_LEGAL, &v), 0);
     assert_int_equal(v, SK_SVC_IN_PROGRESS);
@@ -422,24 +432,24 @@ static void test_service_and_shelter(void **state)
     cf_set_str(&r, SK_F_OWNER, "counsellor-b", 1);
     op = op_of(SK_CW_SHELTER_START);
     op.start_ms = NOW - DAY;
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
+    done(&op, &k_staff_a, &r);
     assert_int_equal(sk_case_get_uint(&r, SK_F_SHELTER_DAYS, &v), 0);
     assert_int_equal(v, 5);
     assert_int_equal(sk_case_get_uint(&r, SK_F_SERVICE_SHELTER, &v), 0);
     assert_int_equal(v, SK_SVC_IN_PROGRESS);
     assert_int_equal(count_tasks(&r, SK_TASK_SHELTER_ENDING, "counsellor-b", NOW + 3 * DAY), 1);
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_TRANSITION, SK_F_SHELTER_START,
-               "shelter_start: shelter already in progress");
+    refused(&op, &k_staff_a, &r, -SK_E_TRANSITION, SK_F_SHELTER_START,
+            "shelter_start: shelter already in progress");
     /* extension: 6..10 days only; the old reminder is cancelled, a new one due */
     op = op_of(SK_CW_SHELTER_EXTEND);
     op.days = 11;
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_INVALID, SK_F_SHELTER_DAYS,
-               "shelter_days: an extension goes from 6 up to 10 days");
+    refused(&op, &k_staff_a, &r, -SK_E_INVALID, SK_F_SHELTER_DAYS,
+            "shelter_days: an extension goes from 6 up to 10 days");
     op.days = 5;
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_INVALID, SK_F_SHELTER_DAYS,
-               "shelter_days: an extension goes from 6 up to 10 days");
+    refused(&op, &k_staff_a, &r, -SK_E_INVALID, SK_F_SHELTER_DAYS,
+            "shelter_days: an extension goes from 6 up to 10 days");
     op.days = 10;
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
+    done(&op, &k_staff_a, &r);
     sk_task_view tv[8];
     size_t n = 0;
     assert_int_equal(sk_case_tasks(&r, tv, 8, &n), 0);
@@ -463,8 +473,8 @@ static void test_service_and_shelter(void **state)
     sk_record_free(&r);
     /* no shelter to extend */
     record_at(&r, SK_STATUS_ACCEPTED);
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_TRANSITION, SK_F_SHELTER_DAYS,
-               "shelter_days: no shelter in progress");
+    refused(&op, &k_staff_a, &r, -SK_E_TRANSITION, SK_F_SHELTER_DAYS,
+            "shelter_days: no shelter in progress");
     sk_record_free(&r);
 }
 
@@ -478,11 +488,11 @@ static void test_assign_owner_and_field_worker(void **state)
     char s[64];
     record_at(&r, SK_STATUS_ACCEPTED);
     sk_cw_op op = op_of(SK_CW_ASSIGN);
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_INVALID, SK_F_OWNER,
-               "owner: name a staff member or a field worker");
+    refused(&op, &k_staff_a, &r, -SK_E_INVALID, SK_F_OWNER,
+            "owner: name a staff member or a field worker");
     op.owner = "counsellor-b";
     op.field_worker = "worker-2";
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
+    done(&op, &k_staff_a, &r);
     assert_int_equal(sk_case_get_str(&r, SK_F_OWNER, s, sizeof(s)), 0);
     assert_string_equal(s, "counsellor-b");
     /* scopes follow: worker-2 now sees the case in full, the creator keeps a stub */
@@ -492,7 +502,7 @@ static void test_assign_owner_and_field_worker(void **state)
     /* reassign: owner kept, the field worker cleared */
     op.owner = NULL;
     op.field_worker = "";
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
+    done(&op, &k_staff_a, &r);
     assert_int_equal(sk_case_may_see(&k_asha2, &r), 0);
     assert_int_equal(sk_case_get_str(&r, SK_F_OWNER, s, sizeof(s)), 0);
     assert_string_equal(s, "counsellor-b");
@@ -553,13 +563,12 @@ static void test_tasks_and_who_completes_them(void **state)
     sk_cw_op op = op_of(SK_CW_TASK_ADD);
     op.text = "Visit in 7 days";
     op.for_worker = "worker-1";
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_INVALID, 0,
-               "task: due is required");
+    refused(&op, &k_staff_a, &r, -SK_E_INVALID, 0, "task: due is required");
     op.due_ms = NOW + 7 * DAY;
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
+    done(&op, &k_staff_a, &r);
     op.for_worker = "worker-2";
     op.text = "Call the family";
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
+    done(&op, &k_staff_a, &r);
     assert_int_equal(sk_case_tasks(&r, tv, 8, &n), 0);
     assert_int_equal(n, 2);
     sk_id t1 =
@@ -601,12 +610,10 @@ static void test_tasks_and_who_completes_them(void **state)
     op.task = t1;
     op.task_state = SK_TASK_DONE;
     op.text = "visited";
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_TRANSITION, 0,
-               "task: already done");
+    done(&op, &k_staff_a, &r);
+    refused(&op, &k_staff_a, &r, -SK_E_TRANSITION, 0, "task: already done");
     op.task = nosuch;
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_INVALID, 0,
-               "task: no such task on this case");
+    refused(&op, &k_staff_a, &r, -SK_E_INVALID, 0, "task: no such task on this case");
     assert_int_equal(sk_case_tasks(&r, tv, 8, &n), 0);
     for (size_t i = 0; i < n; i++) {
         if (sk_id_cmp(&tv[i].id, &t1) == 0) {
@@ -778,14 +785,14 @@ static void test_resolve_review(void **state)
     sk_case_error e;
     record_at(&r, SK_STATUS_RECEIVED);
     sk_cw_op op = op_of(SK_CW_RESOLVE);
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_TRANSITION, 0,
-               "review: this record has no conflict to resolve");
+    refused(&op, &k_staff_a, &r, -SK_E_TRANSITION, 0,
+            "review: this record has no conflict to resolve");
     r.flags |= SK_REC_REVIEW;
     uint8_t val[] = {0xa5, 'L', 'i', 'k', 'i', 'r'};
     sk_cw_field f = {SK_F_VILLAGE, val, sizeof(val)};
     op.resolve = &f;
     op.nresolve = 1;
-    assert_int_equal(run(&op, &k_staff_a, &r, NULL, NULL, &e), 0);
+    done(&op, &k_staff_a, &r);
     char s[16];
     assert_int_equal(sk_case_get_str(&r, SK_F_VILLAGE, s, sizeof(s)), 0);
     assert_string_equal(s, "Likir");
@@ -801,8 +808,7 @@ static void test_resolve_review(void **state)
     /* not a field of the model */
     f.key = 999;
     r.flags |= SK_REC_REVIEW;
-    expect_err(run(&op, &k_staff_a, &r, NULL, NULL, &e), &e, -SK_E_INVALID, 999,
-               "review: field 999 cannot be resolved here");
+    refused(&op, &k_staff_a, &r, -SK_E_INVALID, 999, "review: field 999 cannot be resolved here");
     sk_record_free(&r);
 }
 
@@ -826,13 +832,12 @@ static void test_urgent_waiting_rule(void **state)
     cf_set_uint(&r, SK_F_URGENCY, SK_URGENCY_IMMEDIATE, 1);
     assert_int_equal(sk_cw_urgent_waiting(&r, &cfg, NOW), 1);
     /* once the task exists the rule is quiet */
-    sk_case_error e;
     sk_cw_op op = op_of(SK_CW_TASK_ADD);
     op.text = "Urgent referral waiting";
     op.for_worker = "counsellor-b";
     op.due_ms = NOW;
     op.task_kind = SK_TASK_URGENT_WAITING;
-    assert_int_equal(run(&op, &k_admin, &r, NULL, NULL, &e), 0);
+    done(&op, &k_admin, &r);
     assert_int_equal(sk_cw_urgent_waiting(&r, &cfg, NOW), 0);
     sk_record_free(&r);
     /* accepted: nothing waits */
