@@ -91,13 +91,8 @@ static void test_wrong_pin(void **state)
     sk_tc_init(&ok);
     assert_int_equal(sk_tc_use_tls(&ok, f->pin), 0);
     assert_int_equal(sk_tc_connect(&ok, f->ts.port), 0);
-    sk_msg m, r;
-    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(&ok));
-    m.u.hello.versions[0] = SK_PROTO_VERSION;
-    m.u.hello.nversions = 1;
-    m.u.hello.device = 0;
-    m.u.hello.app = SK_STR("t");
-    assert_int_equal(sk_tc_send(&ok, &m), 0);
+    sk_msg r;
+    assert_int_equal(sk_tc_send_hello(&ok, sk_tc_rid(&ok), 0, "t"), 0);
     assert_int_equal(sk_tc_recv(&ok, &r, -1), 0);
     assert_int_equal(r.type, SK_MSG_CHALLENGE);
     sk_msg_free(&r);
@@ -110,12 +105,8 @@ static void test_plaintext_client_refused(void **state)
     sk_tc c;
     sk_tc_init(&c);
     assert_int_equal(sk_tc_connect(&c, f->ts.port), 0); /* no TLS */
-    sk_msg m, r;
-    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(&c));
-    m.u.hello.versions[0] = SK_PROTO_VERSION;
-    m.u.hello.nversions = 1;
-    m.u.hello.app = SK_STR("t");
-    assert_int_equal(sk_tc_send(&c, &m), 0);
+    sk_msg r;
+    assert_int_equal(sk_tc_send_hello(&c, sk_tc_rid(&c), 0, "t"), 0);
     /* What comes back is a TLS alert (not a frame) or nothing; never a CHALLENGE. */
     int rc = sk_tc_recv(&c, &r, 3000);
     assert_true(rc != 0 || r.type != SK_MSG_CHALLENGE);

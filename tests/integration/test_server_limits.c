@@ -155,12 +155,8 @@ static void test_timeouts(void **state)
     /* Says HELLO, never answers the challenge. */
     sk_tc_init(&hello_only);
     assert_int_equal(sk_tc_connect(&hello_only, g_ts.port), 0);
-    sk_msg h, m;
-    sk_msg_init(&h, SK_MSG_HELLO, 1);
-    h.u.hello.versions[0] = 1;
-    h.u.hello.nversions = 1;
-    h.u.hello.device = 5;
-    assert_int_equal(sk_tc_send(&hello_only, &h), 0);
+    sk_msg m;
+    assert_int_equal(sk_tc_send_hello(&hello_only, 1, 5, NULL), 0);
     assert_int_equal(sk_tc_recv(&hello_only, &m, 5000), 0);
     assert_int_equal(m.type, SK_MSG_CHALLENGE);
     sk_msg_free(&m);
@@ -202,11 +198,8 @@ static void test_connection_cap(void **state)
     int ok = 0;
     for (int tries = 0; tries < 200 && !ok; tries++) {
         assert_int_equal(sk_tc_connect(&extra, g_ts.port), 0);
-        sk_msg h, m;
-        sk_msg_init(&h, SK_MSG_HELLO, 1);
-        h.u.hello.versions[0] = 1;
-        h.u.hello.nversions = 1;
-        assert_int_equal(sk_tc_send(&extra, &h), 0);
+        sk_msg m;
+        assert_int_equal(sk_tc_send_hello(&extra, 1, 0, NULL), 0);
         if (sk_tc_recv(&extra, &m, 5000) == 0) {
             ok = m.type == SK_MSG_CHALLENGE;
             if (!ok) {

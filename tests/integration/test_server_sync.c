@@ -326,10 +326,7 @@ static void test_wrong_state_and_unknown_type(void **state)
     assert_int_equal(m.u.ping.ms, 1234);
     sk_msg_free(&m);
     /* HELLO again after auth is a state error. */
-    sk_msg_init(&p, SK_MSG_HELLO, 11);
-    p.u.hello.versions[0] = 1;
-    p.u.hello.nversions = 1;
-    assert_int_equal(sk_tc_send(&c, &p), 0);
+    assert_int_equal(sk_tc_send_hello(&c, 11, 0, NULL), 0);
     assert_int_equal(sk_tc_recv(&c, &m, 5000), 0);
     assert_int_equal(m.type, SK_MSG_ERROR);
     assert_int_equal(m.u.error.code, SK_E_STATE);

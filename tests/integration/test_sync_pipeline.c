@@ -291,12 +291,7 @@ static void test_early_requests_over_limits(void **state)
 static void hello(sk_tc *tc, uint16_t port, sk_msg *challenge)
 {
     assert_int_equal(sk_tc_connect(tc, port), 0);
-    sk_msg m;
-    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(tc));
-    m.u.hello.versions[0] = 1;
-    m.u.hello.nversions = 1;
-    m.u.hello.device = tc->device;
-    assert_int_equal(sk_tc_send(tc, &m), 0);
+    assert_int_equal(sk_tc_send_hello(tc, sk_tc_rid(tc), tc->device, NULL), 0);
     assert_int_equal(sk_tc_recv(tc, challenge, -1), 0);
     assert_int_equal(challenge->type, SK_MSG_CHALLENGE);
 }

@@ -212,6 +212,17 @@ int sk_tc_send(sk_tc *c, const sk_msg *m)
     return rc;
 }
 
+int sk_tc_send_hello(sk_tc *c, uint32_t rid, uint64_t device, const char *app)
+{
+    sk_msg m;
+    sk_msg_init(&m, SK_MSG_HELLO, rid);
+    m.u.hello.versions[0] = SK_PROTO_VERSION;
+    m.u.hello.nversions = 1;
+    m.u.hello.device = device;
+    m.u.hello.app = sk_str_c(app);
+    return sk_tc_send(c, &m);
+}
+
 /* Put the next bytes from the connection into inbuf (in_off = 0, in_len > 0), waiting until
  * end (wall ms). 0, SK_TC_EOF, -SK_E_TIMEOUT or the TLS engine's code. */
 static int read_more(sk_tc *c, uint64_t end)

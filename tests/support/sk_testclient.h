@@ -65,6 +65,9 @@ void sk_tc_free(sk_tc *c);
 uint32_t sk_tc_rid(sk_tc *c);
 int sk_tc_send(sk_tc *c, const sk_msg *m);
 int sk_tc_send_raw(sk_tc *c, const void *p, size_t n);
+/* Send a bare HELLO with rid offering protocol version SK_PROTO_VERSION only, for device (0:
+ * none yet) and app (NULL: none); no handshake follows (sk_tc_auth does the whole one). */
+int sk_tc_send_hello(sk_tc *c, uint32_t rid, uint64_t device, const char *app);
 /* Receive one message (caller calls sk_msg_free). timeout_ms < 0 uses c->timeout_ms. */
 int sk_tc_recv(sk_tc *c, sk_msg *m, int timeout_ms);
 /* Wait for the server to close the connection: 0 on EOF, -SK_E_TIMEOUT otherwise. Messages

@@ -123,15 +123,12 @@ int sk_trepl_wait_caught_up(const sk_ts *p, const sk_ts *s, int timeout_ms)
 int sk_trepl_hello_answer(uint16_t port, const uint8_t pin[SK_TLS_PIN_LEN])
 {
     sk_tc c;
-    sk_msg m, r;
+    sk_msg r;
     int code = -1;
     sk_tc_init(&c);
     if (sk_tc_use_tls(&c, pin) || sk_tc_connect(&c, port))
         goto out;
-    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(&c));
-    m.u.hello.versions[0] = 1;
-    m.u.hello.nversions = 1;
-    if (sk_tc_send(&c, &m) || sk_tc_recv(&c, &r, 5000))
+    if (sk_tc_send_hello(&c, sk_tc_rid(&c), 0, NULL) || sk_tc_recv(&c, &r, 5000))
         goto out;
     code = r.type == SK_MSG_ERROR ? (int)r.u.error.code : r.type == SK_MSG_CHALLENGE ? 0 : -1;
     sk_msg_free(&r);
