@@ -29,6 +29,16 @@ static int setup(void **state)
     return 0;
 }
 
+/* Initialise c and connect it to the test server: over TLS pinned to pin, or plain TCP when pin
+ * is NULL. The connect's result. */
+static int connect_tc(sk_tc *c, const fx *f, const uint8_t *pin)
+{
+    sk_tc_init(c);
+    if (pin)
+        assert_int_equal(sk_tc_use_tls(c, pin), 0);
+    return sk_tc_connect(c, f->ts.port);
+}
+
 static int count_cb(const sk_record *r, void *payload)
 {
     (void)r;
@@ -41,10 +51,8 @@ static void test_full_sync_over_tls(void **state)
     fx *f = *state;
     sk_tc c;
     char code[SK_ENROLL_CODE_LEN + 1];
-    sk_tc_init(&c);
-    assert_int_equal(sk_tc_use_tls(&c, f->pin), 0);
     assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
-    assert_int_equal(sk_tc_connect(&c, f->ts.port), 0);
+    assert_int_equal(connect_tc(&c, f, f->pin), 0);
     assert_non_null(c.tls);
     assert_int_equal(sk_tls_handshake_done(c.tls), 1);
     assert_int_equal(sk_tc_enroll(&c, code, "tls device"), 0);
@@ -80,17 +88,13 @@ static void test_wrong_pin(void **state)
     uint8_t bad[SK_TLS_PIN_LEN];
     memcpy(bad, f->pin, sizeof(bad));
     bad[7] ^= 0x40;
-    sk_tc_init(&c);
-    assert_int_equal(sk_tc_use_tls(&c, bad), 0);
-    assert_int_equal(sk_tc_connect(&c, f->ts.port), -SK_E_AUTH_FAILED);
+    assert_int_equal(connect_tc(&c, f, bad), -SK_E_AUTH_FAILED);
     assert_non_null(strstr(c.tls_err, "does not match the pinned key"));
     assert_int_equal(c.fd, -1);
     sk_tc_free(&c);
     /* The server is unharmed: a right client still works. */
     sk_tc ok;
-    sk_tc_init(&ok);
-    assert_int_equal(sk_tc_use_tls(&ok, f->pin), 0);
-    assert_int_equal(sk_tc_connect(&ok, f->ts.port), 0);
+    assert_int_equal(connect_tc(&ok, f, f->pin), 0);
     sk_msg r;
     assert_int_equal(sk_tc_send_hello(&ok, sk_tc_rid(&ok), 0, "t"), 0);
     assert_int_equal(sk_tc_recv(&ok, &r, -1), 0);
@@ -103,8 +107,7 @@ static void test_plaintext_client_refused(void **state)
 {
     fx *f = *state;
     sk_tc c;
-    sk_tc_init(&c);
-    assert_int_equal(sk_tc_connect(&c, f->ts.port), 0); /* no TLS */
+    assert_int_equal(connect_tc(&c, f, NULL), 0); /* no TLS */
     sk_msg r;
     assert_int_equal(sk_tc_send_hello(&c, sk_tc_rid(&c), 0, "t"), 0);
     /* What comes back is a TLS alert (not a frame) or nothing; never a CHALLENGE. */
@@ -119,8 +122,7 @@ static void test_handshake_timeout_covers_tls(void **state)
 {
     fx *f = *state;
     sk_tc c;
-    sk_tc_init(&c);
-    assert_int_equal(sk_tc_connect(&c, f->ts.port), 0); /* TCP only: never starts TLS */
+    assert_int_equal(connect_tc(&c, f, NULL), 0); /* TCP only: never starts TLS */
     uint64_t t0 = sk_mono_ms();
     assert_int_equal(sk_tc_wait_close(&c, 5000), 0);
     uint64_t dt = sk_mono_ms() - t0;
