@@ -39,13 +39,6 @@ static int connect_tc(sk_tc *c, const fx *f, const uint8_t *pin)
     return sk_tc_connect(c, f->ts.port);
 }
 
-static int count_cb(const sk_record *r, void *payload)
-{
-    (void)r;
-    (*(uint32_t *)payload)++;
-    return 0;
-}
-
 static void test_full_sync_over_tls(void **state)
 {
     fx *f = *state;
@@ -66,14 +59,14 @@ static void test_full_sync_over_tls(void **state)
         assert_int_equal(acks[i].status, SK_ACK_APPLIED);
     uint32_t n = 0;
     uint64_t next = 0;
-    assert_int_equal(sk_tc_pull(&c, 0, 100, count_cb, &n, &next, NULL, NULL), 0);
+    assert_int_equal(sk_tc_pull(&c, 0, 100, sk_tc_count, &n, &next, NULL, NULL), 0);
     assert_int_equal(n, 3);
     assert_int_equal(next, acks[2].version);
     /* Reconnect and authenticate over a fresh TLS connection. */
     assert_int_equal(sk_tc_connect(&c, f->ts.port), 0);
     assert_int_equal(sk_tc_auth(&c), 0);
     n = 0;
-    assert_int_equal(sk_tc_pull(&c, 0, 100, count_cb, &n, NULL, NULL, NULL), 0);
+    assert_int_equal(sk_tc_pull(&c, 0, 100, sk_tc_count, &n, NULL, NULL, NULL), 0);
     assert_int_equal(n, 3);
     for (int i = 0; i < 3; i++)
         sk_change_free(&ch[i]);

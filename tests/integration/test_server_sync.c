@@ -335,13 +335,6 @@ static void test_wrong_state_and_unknown_type(void **state)
     sk_tc_free(&c);
 }
 
-static int count_cb(const sk_record *r, void *payload)
-{
-    (void)r;
-    (*(uint32_t *)payload)++;
-    return 0;
-}
-
 static void test_pipelined_and_streamed(void **state)
 {
     sk_fx *f = *state;
@@ -419,7 +412,7 @@ static void test_pipelined_and_streamed(void **state)
     uint32_t n = 0, frames = 0;
     uint64_t next;
     int more;
-    assert_int_equal(sk_tc_pull(&c, 0, 1000, count_cb, &n, &next, &more, &frames), 0);
+    assert_int_equal(sk_tc_pull(&c, 0, 1000, sk_tc_count, &n, &next, &more, &frames), 0);
     assert_int_equal(n, N);
     assert_int_equal(next, N);
     assert_int_equal(more, 0);

@@ -612,3 +612,10 @@ int sk_tc_ids_has(const sk_tc_ids *s, const sk_id *id)
             return 1;
     return 0;
 }
+
+int sk_tc_count(const sk_record *r, void *payload)
+{
+    (void)r;
+    (*(uint32_t *)payload)++;
+    return 0;
+}

@@ -99,6 +99,8 @@ typedef struct sk_tc_ids {
 int sk_tc_ids_add(const sk_record *r, void *payload);
 /* 1 when id is among them, else 0. */
 int sk_tc_ids_has(const sk_tc_ids *s, const sk_id *id);
+/* An sk_tc_record_cb counting the records in its uint32_t payload; always 0 (goes on). */
+int sk_tc_count(const sk_record *r, void *payload);
 
 /* A valid creating change for a new referral (status new, consent given), record id made from
  * wall_ms and randomness; tag is written into the block field (tests may look for it). */
