@@ -21,35 +21,6 @@
 #define MAX_WORKERS 500
 #define MAX_DEVICES 2000
 
-typedef struct devlist {
-    sk_device_info *d;
-    size_t n, cap;
-} devlist;
-
-static int dev_cb(const sk_device_info *d, void *p)
-{
-    devlist *l = p;
-    if (l->n >= MAX_DEVICES)
-        return 0;
-    if (sk_grow(&l->d, &l->cap, l->n + 1, sizeof(*l->d), 64))
-        return -SK_E_NOMEM;
-    l->d[l->n++] = *d;
-    return 0;
-}
-
-typedef struct wlist {
-    sk_worker w[MAX_WORKERS];
-    size_t n;
-} wlist;
-
-static int worker_cb(const sk_worker *w, void *p)
-{
-    wlist *l = p;
-    if (l->n < MAX_WORKERS)
-        l->w[l->n++] = *w;
-    return 0;
-}
-
 static const char *role_name(uint32_t role)
 {
     switch (role) {
@@ -106,25 +77,23 @@ static void device_row(sk_buf *out, const sk_desk_who *who, const sk_desk_dlist 
 int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint64_t now_ms)
 {
     int lang = who->lang, rc;
-    devlist dl = {0};
+    sk_worker *w = NULL;
+    sk_device_info *d = NULL;
+    size_t nw = 0, nd = 0;
     sk_desk_dlist dn = {0};
-    wlist *wl = calloc(1, sizeof(*wl));
     (void)now_ms;
-    if (!wl) {
-        rc = -SK_E_NOMEM;
-        goto fail;
-    }
-    if ((rc = sk_store_worker_list(st, worker_cb, wl)) ||
-        (rc = sk_store_device_list(st, dev_cb, &dl)) || (rc = sk_desk_dlist_load(&dn, st, NULL)))
+    if ((rc = sk_store_workers(st, MAX_WORKERS, &w, &nw)) ||
+        (rc = sk_store_devices(st, MAX_DEVICES, &d, &nd)) ||
+        (rc = sk_desk_dlist_load(&dn, st, NULL)))
         goto fail;
     sk_desk_top_h1(out, who, T_DEVICES);
     sk_h(out, "</h1><form method=\"post\" action=\"/devices/enroll\" id=\"f-enroll\" "
               "class=\"action\">");
     sk_desk_hidden_csrf(out, who->csrf);
     sk_desk_select_open(out, lang, T_WORKER, "worker", "enroll-worker");
-    for (size_t i = 0; i < wl->n; i++)
-        if (!wl->w[i].disabled)
-            sk_desk_option(out, wl->w[i].id, wl->w[i].id, 0);
+    for (size_t i = 0; i < nw; i++)
+        if (!w[i].disabled)
+            sk_desk_option(out, w[i].id, w[i].id, 0);
     sk_h(out, "</select></label><button id=\"enroll\">");
     sk_h_esc(out, sk_t(lang, T_ENROLL));
     const char *cols[] = {sk_t(lang, T_WORKER),    "role",
@@ -133,25 +102,25 @@ int sk_desk_page_devices(sk_buf *out, sk_store *st, const sk_desk_who *who, uint
     sk_h(out, "</button></form><table id=\"devices\"><thead><tr>");
     sk_desk_th_texts(out, cols, sizeof(cols) / sizeof(cols[0]));
     sk_h(out, "</tr></thead><tbody>");
-    for (size_t i = 0; i < wl->n; i++) {
+    for (size_t i = 0; i < nw; i++) {
         int any = 0;
-        for (size_t k = 0; k < dl.n; k++)
-            if (strcmp(dl.d[k].worker, wl->w[i].id) == 0) {
-                device_row(out, who, &dn, &wl->w[i], &dl.d[k]);
+        for (size_t k = 0; k < nd; k++)
+            if (strcmp(d[k].worker, w[i].id) == 0) {
+                device_row(out, who, &dn, &w[i], &d[k]);
                 any = 1;
             }
         if (!any) /* a worker without devices still gets her row */
-            device_row(out, who, &dn, &wl->w[i], NULL);
+            device_row(out, who, &dn, &w[i], NULL);
     }
     sk_h(out, "</tbody></table>");
     sk_desk_bottom(out);
-    free(dl.d);
-    free(wl);
+    free(d);
+    free(w);
     sk_desk_dlist_free(&dn);
     return 200;
 fail:
-    free(dl.d);
-    free(wl);
+    free(d);
+    free(w);
     sk_desk_dlist_free(&dn);
     return sk_desk_page_failed(out, lang, T_DEVICES, rc);
 }

@@ -1151,6 +1151,44 @@ out:
     return rc;
 }
 
+/* The values of dbi decoded in key order into one malloc'ed array of elem-sized items, at most
+ * max of them (sk_store_workers, sk_store_devices): items and n, which the caller frees. */
+typedef struct scan_array {
+    int (*decode)(const MDB_val *k, const MDB_val *v, void *out);
+    size_t elem, max;
+    void *items;
+    size_t n, cap;
+} scan_array;
+
+static int scan_array_each(const MDB_val *k, const MDB_val *v, void *arg)
+{
+    scan_array *a = arg;
+    if (a->n == a->max)
+        return 1; /* enough: stops the scan, not an error */
+    if (sk_grow(&a->items, &a->cap, a->n + 1, a->elem, 16))
+        return -SK_E_NOMEM;
+    int rc = a->decode(k, v, (uint8_t *)a->items + a->n * a->elem);
+    if (rc == 0)
+        a->n++;
+    return rc;
+}
+
+static int scan_array_read(sk_store *s, MDB_dbi dbi,
+                           int (*decode)(const MDB_val *k, const MDB_val *v, void *out),
+                           size_t elem, size_t max, void *arrp, size_t *n)
+{
+    scan_array a = {decode, elem, max, NULL, 0, 0};
+    int rc = scan_read(s, dbi, NULL, 0, scan_array_each, &a);
+    if (rc < 0) {
+        free(a.items);
+        a.items = NULL;
+        a.n = 0;
+    }
+    memcpy(arrp, &a.items, sizeof(a.items)); /* T * and void * share a representation (POSIX) */
+    *n = a.n;
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- value codecs ---------------------------------------------------------------------- */
 
 static int put_val(sk_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, sk_buf *b)
@@ -1163,8 +1201,10 @@ static int put_val(sk_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, size
 
 /* ---- workers ---------------------------------------------------------------------------- */
 
-static int worker_decode(const MDB_val *k, const MDB_val *v, sk_worker *w)
+/* out: an sk_worker (void * to serve scan_array_read too) */
+static int worker_decode(const MDB_val *k, const MDB_val *v, void *out)
 {
+    sk_worker *w = out;
     sk_mp m;
     uint32_t n;
     uint64_t role, district;
@@ -1263,10 +1303,17 @@ int sk_store_worker_list(sk_store *s, int (*cb)(const sk_worker *w, void *payloa
     return scan_read(s, s->workers, NULL, 0, worker_each, &a);
 }
 
+int sk_store_workers(sk_store *s, size_t max, sk_worker **out, size_t *n)
+{
+    return scan_array_read(s, s->workers, worker_decode, sizeof(**out), max, out, n);
+}
+
 /* ---- devices ---------------------------------------------------------------------------- */
 
-static int device_decode(const MDB_val *k, const MDB_val *v, sk_device_info *d)
+/* out: an sk_device_info (void * to serve scan_array_read too) */
+static int device_decode(const MDB_val *k, const MDB_val *v, void *out)
 {
+    sk_device_info *d = out;
     sk_mp m;
     uint32_t n;
     memset(d, 0, sizeof(*d));
@@ -1345,6 +1392,11 @@ int sk_store_device_list(sk_store *s, int (*cb)(const sk_device_info *d, void *p
 {
     device_walk a = {cb, payload};
     return scan_read(s, s->devices, NULL, 0, device_each, &a);
+}
+
+int sk_store_devices(sk_store *s, size_t max, sk_device_info **out, size_t *n)
+{
+    return scan_array_read(s, s->devices, device_decode, sizeof(**out), max, out, n);
 }
 
 struct revoke_arg {

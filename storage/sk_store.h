@@ -138,6 +138,9 @@ int sk_store_worker_get_txn(sk_store *s, MDB_txn *txn, const char *id, size_t id
                             sk_worker *out);
 /* Calls cb for each worker in id order; a non-zero return from cb stops and is returned. */
 int sk_store_worker_list(sk_store *s, int (*cb)(const sk_worker *w, void *payload), void *payload);
+/* The first max workers in id order, copied into a malloc'ed array *out of *n (the caller frees
+ * *out; NULL and 0 on an error). */
+int sk_store_workers(sk_store *s, size_t max, sk_worker **out, size_t *n);
 
 /* ---- enrollment codes ------------------------------------------------------------------- */
 /* Make a one-time code for worker (which must exist) valid for ttl_ms from now_ms. The code
@@ -164,8 +167,12 @@ typedef struct sk_device_info {
 int sk_store_device_get(sk_store *s, uint64_t id, sk_device_info *out);
 int sk_store_device_get_txn(sk_store *s, MDB_txn *txn, uint64_t id, sk_device_info *out);
 int sk_store_device_put_txn(sk_store *s, MDB_txn *txn, const sk_device_info *d);
+/* Calls cb for each device in id order; a non-zero return from cb stops and is returned. */
 int sk_store_device_list(sk_store *s, int (*cb)(const sk_device_info *d, void *payload),
                          void *payload);
+/* The first max devices in id order, copied into a malloc'ed array *out of *n (the caller frees
+ * *out; NULL and 0 on an error). */
+int sk_store_devices(sk_store *s, size_t max, sk_device_info **out, size_t *n);
 /* Mark a device revoked (audited). A running server ends the device's live session within a
  * second and answers its next request or connection with WIPE. */
 int sk_store_device_revoke(sk_store *s, uint64_t id, uint64_t now_ms);
