@@ -270,20 +270,14 @@ static void test_depth_limit(void **state)
 /* A value with a bit of everything; every strict prefix must be TRUNCATED. */
 static size_t build_complex(uint8_t *b)
 {
-    size_t n = build_all(b);
-    /* Wrap it: {1: <all>, 2: [{"k": [nil, 300]}], 3: bin8} */
-    uint8_t tmp[256];
-    size_t m = 0;
-    tmp[m++] = 0x83;
-    tmp[m++] = 0x01;
-    memcpy(tmp + m, b, n);
-    m += n;
+    /* Everything wrapped: {1: <all>, 2: [{"k": [nil, 300]}], 3: bin8} */
+    b[0] = 0x83;
+    b[1] = 0x01;
+    size_t n = 2 + build_all(b + 2);
     const uint8_t tail[] = {0x02, 0x91, 0x81, 0xa1, 'k',  0x92, 0xc0, 0xcd,
                             0x01, 0x2c, 0x03, 0xc4, 0x03, 0xde, 0xad, 0xbe};
-    memcpy(tmp + m, tail, sizeof(tail));
-    m += sizeof(tail);
-    memcpy(b, tmp, m);
-    return m;
+    memcpy(b + n, tail, sizeof(tail));
+    return n + sizeof(tail);
 }
 
 static void test_truncation_every_offset(void **state)
