@@ -12,6 +12,7 @@
  * Prints "FIGURE key=value" lines that docs/FIELD.md quotes. Never logs referral content.
  */
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
@@ -769,18 +770,12 @@ static void test_big_caseloads(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_months_offline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crash_mid_sync_keeps_outbox, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_server_restored_from_older_backup, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_urgent_first_on_2g, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_watchdog_then_progress, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flaky_batch_progresses, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_big_caseloads, setup, teardown),
-    };
     /* SAKHI_FIELD_ONLY=test_big_caseloads runs one test (a cmocka name pattern) */
     const char *only = getenv("SAKHI_FIELD_ONLY");
     if (only && *only)
         cmocka_set_test_filter(only);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return SK_TEST_RUN(
+        SK_TESTS(setup, teardown, test_months_offline, test_crash_mid_sync_keeps_outbox,
+                 test_server_restored_from_older_backup, test_urgent_first_on_2g,
+                 test_watchdog_then_progress, test_flaky_batch_progresses, test_big_caseloads));
 }

@@ -25,6 +25,7 @@
 #include "sk_testclient.h"
 #include "sk_testserver.h"
 #include "sk_testdevice.h"
+#include "sk_testmain.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -565,14 +566,9 @@ static void test_group_mode(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_master_key_not_in_data_dir, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_old_layout_upgrades, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backup_holds_no_key_and_restores, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_restore_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_mode, setup, teardown),
-    };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = SK_TEST_RUN(SK_TESTS(setup, teardown, test_master_key_not_in_data_dir,
+                                  test_old_layout_upgrades, test_backup_holds_no_key_and_restores,
+                                  test_restore_refusals, test_group_mode));
     free(g_text);
     return rc;
 }

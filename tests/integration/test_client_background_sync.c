@@ -272,11 +272,6 @@ static void test_summary_for_the_home_screen(void **state)
     sakhi_close(c);
 }
 
-static struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_deadline_stops_at_a_safe_point),
-    cmocka_unit_test(test_deadline_before_welcome),
-    cmocka_unit_test(test_network_changed_starts_over),
-    cmocka_unit_test(test_summary_for_the_home_screen),
-};
-
-SK_TEST_MAIN_EACH(tests, setup, sk_fx_free)
+SK_TEST_MAIN_SETS(SK_TESTS(setup, sk_fx_free, test_deadline_stops_at_a_safe_point,
+                           test_deadline_before_welcome, test_network_changed_starts_over,
+                           test_summary_for_the_home_screen))

@@ -16,6 +16,7 @@
 #define _GNU_SOURCE /* memmem */
 #endif
 #include "sk_testfixture.h"
+#include "sk_testmain.h"
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
@@ -575,16 +576,10 @@ int main(void)
 {
     const char *t = getenv("TMPDIR");
     snprintf(orig_tmpdir, sizeof(orig_tmpdir), "%s", t ? t : "");
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sync_over_tls, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_wrong_key, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_expired_cert_right_key, setup_nostart, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_future_cert_right_key, setup_nostart, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_clock_years_behind, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_clock_years_ahead, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_plaintext_rules, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_handshake_timeout_and_cancel, setup, sk_fx_free),
-        cmocka_unit_test_setup_teardown(test_secrets_hygiene, setup, sk_fx_free),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return SK_TEST_RUN(SK_TESTS(setup, sk_fx_free, test_sync_over_tls, test_wrong_key),
+                       SK_TESTS(setup_nostart, sk_fx_free, test_expired_cert_right_key,
+                                test_future_cert_right_key),
+                       SK_TESTS(setup, sk_fx_free, test_clock_years_behind, test_clock_years_ahead,
+                                test_plaintext_rules, test_handshake_timeout_and_cancel,
+                                test_secrets_hygiene));
 }

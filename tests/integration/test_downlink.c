@@ -34,6 +34,7 @@
 #include "sk_testclient.h"
 #include "sk_testdevice.h"
 #include "sk_testserver.h"
+#include "sk_testmain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,12 +470,8 @@ int main(void)
         fprintf(stderr, "test_downlink: cannot load %s: %s\n", SAKHI_VARIED_SAMPLE, err);
         return 1;
     }
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ack_fields_and_version_only),
-        cmocka_unit_test(test_push_sync_downlink),
-        cmocka_unit_test(test_initial_pull_bytes),
-    };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = SK_TEST_RUN(SK_TESTS(NULL, NULL, test_ack_fields_and_version_only,
+                                  test_push_sync_downlink, test_initial_pull_bytes));
     sk_sample_free(&g_sample);
     return rc;
 }

@@ -212,11 +212,5 @@ static void test_unreachable_and_prepare(void **state)
     assert_int_equal(sk_file_contains(f->out, "no device could enroll"), 1);
 }
 
-static struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_small_run_verifies),
-    cmocka_unit_test(test_verification_can_fail),
-    cmocka_unit_test(test_bad_flags),
-    cmocka_unit_test(test_unreachable_and_prepare),
-};
-
-SK_TEST_MAIN_EACH(tests, setup, sk_fx_stop)
+SK_TEST_MAIN_SETS(SK_TESTS(setup, sk_fx_stop, test_small_run_verifies, test_verification_can_fail,
+                           test_bad_flags, test_unreachable_and_prepare))

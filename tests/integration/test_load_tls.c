@@ -184,11 +184,5 @@ static void test_tls_bad_flags(void **state)
     assert_int_equal(sk_file_contains(f->out, "not both"), 1);
 }
 
-static struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_tls_run_verifies),
-    cmocka_unit_test(test_tls_wrong_pin_fails),
-    cmocka_unit_test(test_tls_to_plaintext_server),
-    cmocka_unit_test(test_tls_bad_flags),
-};
-
-SK_TEST_MAIN_EACH(tests, setup, sk_fx_stop)
+SK_TEST_MAIN_SETS(SK_TESTS(setup, sk_fx_stop, test_tls_run_verifies, test_tls_wrong_pin_fails,
+                           test_tls_to_plaintext_server, test_tls_bad_flags))

@@ -13,6 +13,7 @@
 
 #include "sk_json.h"
 #include "sk_proc.h"
+#include "sk_testmain.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -719,20 +720,11 @@ static void test_max_conns_refuses_extra(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_help_lists_every_flag, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_flags_fail_with_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_non_loopback_listen_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duration_bounds_a_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bytes_intact_and_in_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_latency_applied_both_ways, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_preset_applies_and_flags_override, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rate_limits_bandwidth, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cut_after_exact_bytes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_same_seed_same_cut_point, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_blackhole_keeps_sides_open, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upstream_refused_closes_client, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_max_conns_refuses_extra, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return SK_TEST_RUN(SK_TESTS(
+        setup, teardown, test_help_lists_every_flag, test_bad_flags_fail_with_message,
+        test_non_loopback_listen_refused, test_duration_bounds_a_run,
+        test_bytes_intact_and_in_order, test_latency_applied_both_ways,
+        test_preset_applies_and_flags_override, test_rate_limits_bandwidth,
+        test_cut_after_exact_bytes, test_same_seed_same_cut_point, test_blackhole_keeps_sides_open,
+        test_upstream_refused_closes_client, test_max_conns_refuses_extra));
 }

@@ -396,11 +396,6 @@ static void test_replication_trim_and_bad_ops(void **state)
     assert_int_equal(on, 0);
 }
 
-static struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_replication_log_off_then_on),
-    cmocka_unit_test(test_replication_standby_follows),
-    cmocka_unit_test(test_replication_erasure_erases),
-    cmocka_unit_test(test_replication_trim_and_bad_ops),
-};
-
-SK_TEST_MAIN_EACH(tests, setup, teardown)
+SK_TEST_MAIN_SETS(SK_TESTS(setup, teardown, test_replication_log_off_then_on,
+                           test_replication_standby_follows, test_replication_erasure_erases,
+                           test_replication_trim_and_bad_ops))

@@ -359,12 +359,8 @@ static void test_op_order(void **state)
     sk_tc_free(&a);
 }
 
-SK_TEST_MAIN({
-    cmocka_unit_test_setup_teardown(test_every_action_audited, setup, sk_fx_stop_any),
-    cmocka_unit_test_setup_teardown(test_tamper_detected, setup, sk_fx_stop_any),
-    cmocka_unit_test_setup_teardown(test_removal_detected, setup, sk_fx_stop_any),
-    cmocka_unit_test_setup_teardown(test_altered_last_detected, setup, sk_fx_stop_any),
-    cmocka_unit_test_setup_teardown(test_retention_keeps_chain, setup, sk_fx_stop_any),
-    cmocka_unit_test_setup_teardown(test_rate_limit_per_address, setup_limits, sk_fx_stop_any),
-    cmocka_unit_test_setup_teardown(test_op_order, setup, sk_fx_stop_any),
-})
+SK_TEST_MAIN_SETS(SK_TESTS(setup, sk_fx_stop_any, test_every_action_audited, test_tamper_detected,
+                           test_removal_detected, test_altered_last_detected,
+                           test_retention_keeps_chain),
+                  SK_TESTS(setup_limits, sk_fx_stop_any, test_rate_limit_per_address),
+                  SK_TESTS(setup, sk_fx_stop_any, test_op_order))

@@ -517,11 +517,8 @@ static void test_followup_after_ack_without_pull(void **state)
     sakhi_close(c);
 }
 
-SK_TEST_MAIN({
-    cmocka_unit_test_setup_teardown(test_two_round_trips_plaintext, setup_plain, sk_fx_free),
-    cmocka_unit_test_setup_teardown(test_two_round_trips_tls, setup_tls, sk_fx_free),
-    cmocka_unit_test_setup_teardown(test_early_requests_over_limits, setup_plain, sk_fx_free),
-    cmocka_unit_test_setup_teardown(test_server_orders_early_requests, setup_plain, sk_fx_free),
-    cmocka_unit_test_setup_teardown(test_restore_found_with_empty_outbox, setup_plain, sk_fx_free),
-    cmocka_unit_test_setup_teardown(test_followup_after_ack_without_pull, setup_plain, sk_fx_free),
-})
+SK_TEST_MAIN_SETS(SK_TESTS(setup_plain, sk_fx_free, test_two_round_trips_plaintext),
+                  SK_TESTS(setup_tls, sk_fx_free, test_two_round_trips_tls),
+                  SK_TESTS(setup_plain, sk_fx_free, test_early_requests_over_limits,
+                           test_server_orders_early_requests, test_restore_found_with_empty_outbox,
+                           test_followup_after_ack_without_pull))
