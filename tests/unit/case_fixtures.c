@@ -10,6 +10,9 @@
 
 #include "case_fixtures.h"
 #include "sk_case.h"
+#include "sk_err.h"
+
+#include <string.h>
 
 void cf_set(sk_record *r, uint32_t key, sk_tval *v, uint64_t ver)
 {
@@ -60,4 +63,25 @@ void cf_referral(sk_record *r, uint64_t created_at, uint64_t source, uint64_t st
     cf_set_str(r, SK_F_CONSENT_BY, "worker-1", ver);
     cf_set_uint(r, SK_F_CONSENT_AT, created_at, ver);
     cf_set_uint(r, SK_F_STATUS, status, ver);
+}
+
+void cf_expect_valid(const sk_record *r)
+{
+    sk_case_error e;
+    int rc = sk_case_validate(r, &e);
+    if (rc)
+        print_error("unexpected: %s\n", e.msg);
+    assert_int_equal(rc, 0);
+}
+
+void cf_expect_invalid(const sk_record *r, uint32_t field, const char *msg)
+{
+    sk_case_error e;
+    int rc = sk_case_validate(r, &e);
+    if (rc != -SK_E_INVALID || strcmp(e.msg, msg) != 0)
+        print_error("got rc %d msg \"%s\", want \"%s\"\n", rc, e.msg, msg);
+    assert_int_equal(rc, -SK_E_INVALID);
+    assert_int_equal(e.code, -SK_E_INVALID);
+    assert_string_equal(e.msg, msg);
+    assert_int_equal(e.field, field);
 }

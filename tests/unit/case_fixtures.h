@@ -25,4 +25,9 @@ void cf_set_bool(sk_record *r, uint32_t key, int x, uint64_t ver);
  * the worker are the caller's. */
 void cf_referral(sk_record *r, uint64_t created_at, uint64_t source, uint64_t status, uint64_t ver);
 
+/* r validates (the model's message printed when it does not). */
+void cf_expect_valid(const sk_record *r);
+/* r is refused by validation as INVALID, naming field, with exactly msg. */
+void cf_expect_invalid(const sk_record *r, uint32_t field, const char *msg);
+
 #endif

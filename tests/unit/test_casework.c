@@ -118,6 +118,14 @@ static void expect_err(int rc, const sk_case_error *e, int code, uint32_t field,
     assert_int_equal(e->field, field);
 }
 
+/* c from a on cur is refused by the model's change check with code, field and msg. */
+static void change_refused(const sk_actor *a, const sk_record *cur, const sk_change *c, int code,
+                           uint32_t field, const char *msg)
+{
+    sk_case_error e;
+    expect_err(sk_case_check_change(a, cur, c, &e), &e, code, field, msg);
+}
+
 /* op by a on r, default configuration, is refused with code, field and msg (r unchanged). */
 static void refused(const sk_cw_op *op, const sk_actor *a, sk_record *r, int code, uint32_t field,
                     const char *msg)
@@ -289,8 +297,8 @@ static void test_refer_consent_and_followup_rule(void **state)
     uint8_t reason[] = {0xa1, 'x'};
     assert_int_equal(sk_change_set(&c, SK_F_STATUS, &six, 1), 0);
     assert_int_equal(sk_change_set(&c, SK_F_STATUS_REASON, reason, 2), 0);
-    expect_err(sk_case_check_change(&k_staff_a, &r, &c, &e), &e, -SK_E_TRANSITION, SK_F_REFERRED_TO,
-               "referred_to: referring onward needs a destination");
+    change_refused(&k_staff_a, &r, &c, -SK_E_TRANSITION, SK_F_REFERRED_TO,
+                   "referred_to: referring onward needs a destination");
     sk_change_free(&c);
     sk_record_free(&r);
 }
@@ -301,7 +309,6 @@ static void test_decline_reason_reaches_the_sender(void **state)
 {
     (void)state;
     sk_record r;
-    sk_case_error e;
     record_at(&r, SK_STATUS_RECEIVED);
     sk_cw_op op = op_of(SK_CW_DECLINE);
     refused(&op, &k_staff_a, &r, -SK_E_INVALID, SK_F_DECLINE_REASON,
@@ -311,8 +318,8 @@ static void test_decline_reason_reaches_the_sender(void **state)
     assert_int_equal(status_of(&r), SK_STATUS_DECLINED);
     /* the validation rule: declined needs its reason */
     sk_record_unset(&r, SK_F_DECLINE_REASON);
-    assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
-    assert_string_equal(e.msg, "decline_reason: is required when status is declined");
+    cf_expect_invalid(&r, SK_F_DECLINE_REASON,
+                      "decline_reason: is required when status is declined");
     cf_set_uint(&r, SK_F_DECLINE_REASON, SK_DECLINE_OUTSIDE_DISTRICT, 1);
     /* the worker's stub keeps status and reason, nothing identifying */
     sk_case_make_stub_for(&k_asha, &r);
@@ -408,7 +415,6 @@ static void test_service_and_shelter(void **state)
 {
     (void)state;
     sk_record r;
-    sk_case_error e;
     uint64_t v;
     record_at(&r, SK_STATUS_RECEIVED);
     sk_cw_op op = op_of(SK_CW_SERVICE);
@@ -468,8 +474,7 @@ static void test_service_and_shelter(void **state)
     assert_int_equal(cancelled, 1);
     /* the model bounds shelter_days at 10 */
     cf_set_uint(&r, SK_F_SHELTER_DAYS, 11, 1);
-    assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
-    assert_string_equal(e.msg, "shelter_days: must be between 1 and 10");
+    cf_expect_invalid(&r, SK_F_SHELTER_DAYS, "shelter_days: must be between 1 and 10");
     sk_record_free(&r);
     /* no shelter to extend */
     record_at(&r, SK_STATUS_ACCEPTED);
@@ -484,7 +489,6 @@ static void test_assign_owner_and_field_worker(void **state)
 {
     (void)state;
     sk_record r;
-    sk_case_error e;
     char s[64];
     record_at(&r, SK_STATUS_ACCEPTED);
     sk_cw_op op = op_of(SK_CW_ASSIGN);
@@ -513,8 +517,8 @@ static void test_assign_owner_and_field_worker(void **state)
     sk_change_init(&c);
     uint8_t who[] = {0xa1, 'x'};
     assert_int_equal(sk_change_set(&c, SK_F_OWNER, who, 2), 0);
-    expect_err(sk_case_check_change(&k_asha, &r, &c, &e), &e, -SK_E_FORBIDDEN, SK_F_OWNER,
-               "owner: only centre staff may set it");
+    change_refused(&k_asha, &r, &c, -SK_E_FORBIDDEN, SK_F_OWNER,
+                   "owner: only centre staff may set it");
     sk_change_free(&c);
     sk_record_free(&r);
 }
@@ -581,18 +585,16 @@ static void test_tasks_and_who_completes_them(void **state)
     assert_int_equal(sk_case_check_change(&k_asha, &r, &c, &e), 0);
     sk_change_free(&c);
     task_update_change(&c, &r, &t2, SK_TASK_DONE, "worker-1");
-    expect_err(sk_case_check_change(&k_asha, &r, &c, &e), &e, -SK_E_FORBIDDEN, 0,
-               "task_update: not a task of yours");
+    change_refused(&k_asha, &r, &c, -SK_E_FORBIDDEN, 0, "task_update: not a task of yours");
     sk_change_free(&c);
     task_update_change(&c, &r, &t1, SK_TASK_CANCELLED, "worker-1");
-    expect_err(sk_case_check_change(&k_asha, &r, &c, &e), &e, -SK_E_FORBIDDEN, 0,
-               "task_update: only centre staff may cancel a task");
+    change_refused(&k_asha, &r, &c, -SK_E_FORBIDDEN, 0,
+                   "task_update: only centre staff may cancel a task");
     sk_change_free(&c);
     sk_id nosuch;
     memset(&nosuch, 7, sizeof(nosuch));
     task_update_change(&c, &r, &nosuch, SK_TASK_DONE, "worker-1");
-    expect_err(sk_case_check_change(&k_asha, &r, &c, &e), &e, -SK_E_FORBIDDEN, 0,
-               "task_update: not a task of yours");
+    change_refused(&k_asha, &r, &c, -SK_E_FORBIDDEN, 0, "task_update: not a task of yours");
     sk_change_free(&c);
     sk_change_init(&c);
     c.id = r.id;
@@ -601,8 +603,7 @@ static void test_tasks_and_who_completes_them(void **state)
     memset(&eid, 9, sizeof(eid));
     uint8_t junk[] = {0x80};
     assert_int_equal(sk_change_add_entry(&c, &eid, SK_LIST_TASK, junk, 1), 0);
-    expect_err(sk_case_check_change(&k_asha, &r, &c, &e), &e, -SK_E_FORBIDDEN, 0,
-               "task: only centre staff may add tasks");
+    change_refused(&k_asha, &r, &c, -SK_E_FORBIDDEN, 0, "task: only centre staff may add tasks");
     sk_change_free(&c);
 
     /* staff marks t1 done with a note: the view shows the latest state */
@@ -649,8 +650,7 @@ static void test_tasks_and_who_completes_them(void **state)
     memset(&mr, 0, sizeof(mr));
     assert_int_equal(sk_merge_apply(&r, &c, r.version + 1, &mr), 0);
     sk_merge_result_free(&mr);
-    assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
-    assert_string_equal(e.msg, "task_update: no such task on this case");
+    cf_expect_invalid(&r, 0, "task_update: no such task on this case");
     sk_change_free(&c);
     sk_record_free(&r);
 }
@@ -683,7 +683,6 @@ static void test_minor_from_age_or_dob(void **state)
 {
     (void)state;
     sk_record r;
-    sk_case_error e;
     int b;
     /* dates of birth and whole years, birthdays on the day */
     assert_int_equal(sk_case_age_from_dob("2008-06-19", 10, NOW), 18);
@@ -697,7 +696,7 @@ static void test_minor_from_age_or_dob(void **state)
     sk_record_unset(&r, SK_F_AGE);
     sk_record_unset(&r, SK_F_MINOR);
     cf_set_str(&r, SK_F_DOB, "2010-05-01", 1); /* 16 at capture */
-    assert_int_equal(sk_case_validate(&r, &e), 0);
+    cf_expect_valid(&r);
     assert_int_equal(sk_case_is_minor(&r), 0); /* not yet derived */
     assert_int_equal(sk_case_derive_minor(&r, NOW, 1, 1), 1);
     assert_int_equal(sk_case_get_bool(&r, SK_F_MINOR, &b), 0);
@@ -705,24 +704,19 @@ static void test_minor_from_age_or_dob(void **state)
     assert_int_equal(sk_case_derive_minor(&r, NOW, 1, 1), 0); /* already agrees */
     /* a contradiction is refused */
     cf_set_bool(&r, SK_F_MINOR, 0, 1);
-    assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
-    assert_string_equal(e.msg, "minor: does not agree with dob");
+    cf_expect_invalid(&r, SK_F_MINOR, "minor: does not agree with dob");
     cf_set_bool(&r, SK_F_MINOR, 1, 1);
     cf_set_uint(&r, SK_F_AGE, 30, 1);
-    assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
-    assert_string_equal(e.msg, "age: does not agree with dob");
+    cf_expect_invalid(&r, SK_F_AGE, "age: does not agree with dob");
     cf_set_uint(&r, SK_F_AGE, 16, 1);
-    assert_int_equal(sk_case_validate(&r, &e), 0);
+    cf_expect_valid(&r);
     cf_set_uint(&r, SK_F_AGE_BAND, SK_AGE_18_29, 1);
-    assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
-    assert_string_equal(e.msg, "age_band: does not agree with age");
+    cf_expect_invalid(&r, SK_F_AGE_BAND, "age_band: does not agree with age");
     sk_record_unset(&r, SK_F_AGE_BAND);
     cf_set_str(&r, SK_F_DOB, "2010-02-30", 1);
-    assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
-    assert_string_equal(e.msg, "dob: must be a date like 1990-04-23");
+    cf_expect_invalid(&r, SK_F_DOB, "dob: must be a date like 1990-04-23");
     cf_set_str(&r, SK_F_DOB, "2027-01-01", 1);
-    assert_int_equal(sk_case_validate(&r, &e), -SK_E_INVALID);
-    assert_string_equal(e.msg, "dob: must be a date before the capture");
+    cf_expect_invalid(&r, SK_F_DOB, "dob: must be a date before the capture");
     sk_record_free(&r);
 
     /* from age: derived both ways */
@@ -782,7 +776,6 @@ static void test_resolve_review(void **state)
 {
     (void)state;
     sk_record r;
-    sk_case_error e;
     record_at(&r, SK_STATUS_RECEIVED);
     sk_cw_op op = op_of(SK_CW_RESOLVE);
     refused(&op, &k_staff_a, &r, -SK_E_TRANSITION, 0,
@@ -802,8 +795,8 @@ static void test_resolve_review(void **state)
     sk_change_init(&c);
     uint8_t t[] = {0x01};
     assert_int_equal(sk_change_set(&c, SK_F_REVIEW_RESOLVED, t, 1), 0);
-    expect_err(sk_case_check_change(&k_asha, &r, &c, &e), &e, -SK_E_FORBIDDEN, SK_F_REVIEW_RESOLVED,
-               "review_resolved: only centre staff may set it");
+    change_refused(&k_asha, &r, &c, -SK_E_FORBIDDEN, SK_F_REVIEW_RESOLVED,
+                   "review_resolved: only centre staff may set it");
     sk_change_free(&c);
     /* not a field of the model */
     f.key = 999;
