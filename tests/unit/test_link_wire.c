@@ -17,6 +17,7 @@
 
 #include "sk_testmain.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "sk_buf.h"
@@ -89,37 +90,61 @@ static void check_frame(sk_buf *f, int rc, const char *body_hex, reencode_fn re)
     f->len = 0;
 }
 
+/* What every test writes: the frame, and the items or ops packed for it. */
+typedef struct wire {
+    sk_buf f, items;
+    msgpack_packer pk; /* packs into items */
+} wire;
+
+static int setup(void **state)
+{
+    wire *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -1;
+    sk_packer_init(&w->pk, &w->items);
+    *state = w;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    wire *w = *state;
+    sk_buf_free(&w->f);
+    sk_buf_free(&w->items);
+    free(w);
+    return 0;
+}
+
 static void test_repl_pull(void **state)
 {
-    (void)state;
-    sk_buf f = SK_BUF_INIT;
+    wire *w = *state;
     /* following: seq 10 applied whole, wait up to 5 s, epoch 2; snap_db, snap_key and
      * max_bytes at their defaults are left out */
     sk_repl_pull follow = {.seq = 10, .idx = SK_REPL_WHOLE, .wait_ms = 5000, .epoch = 2};
-    check_frame(&f, sk_repl_pull_encode(&f, 3, &follow),
+    check_frame(&w->f, sk_repl_pull_encode(&w->f, 3, &follow),
                 "93 12 03 84 01 0a 02 ce ff ff ff ff 06 cd 13 88 07 02", re_repl_pull);
     /* a new replica seeding: seq 0 and idx 0 are required, so written */
     sk_repl_pull seed = {.snap_db = 1};
-    check_frame(&f, sk_repl_pull_encode(&f, 1, &seed), "93 12 01 83 01 00 02 00 03 01",
+    check_frame(&w->f, sk_repl_pull_encode(&w->f, 1, &seed), "93 12 01 83 01 00 02 00 03 01",
                 re_repl_pull);
-    sk_buf_free(&f);
 }
 
 static void test_repl_data(void **state)
 {
-    (void)state;
-    sk_buf f = SK_BUF_INIT, ops = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &ops);
+    wire *w = *state;
     const uint8_t key[2] = {'h', 'i'}, val[1] = {0x2a};
     sk_replop put = {.seq = 12, .kind = 1, .db = 1, .key = key, .klen = 2, .val = val, .vlen = 1};
     sk_replop del = {.seq = 12, .idx = 1, .kind = 2, .db = 1, .key = key, .klen = 2};
-    sk_repl_op_pack(&pk, &put);
-    sk_repl_op_pack(&pk, &del);
+    sk_repl_op_pack(&w->pk, &put);
+    sk_repl_op_pack(&w->pk, &del);
     /* log mode, the entry whole; primary_ms, snap_* and sync at their defaults left out */
-    sk_repl_data d = {
-        .head = 12, .epoch = 2, .ops = ops.data, .ops_len = ops.len, .nops = 2, .whole = 1};
-    check_frame(&f, sk_repl_data_encode(&f, 3, &d),
+    sk_repl_data d = {.head = 12,
+                      .epoch = 2,
+                      .ops = w->items.data,
+                      .ops_len = w->items.len,
+                      .nops = 2,
+                      .whole = 1};
+    check_frame(&w->f, sk_repl_data_encode(&w->f, 3, &d),
                 "93 13 03 84 01 0c 02 02 03 92"
                 " 96 0c 00 01 01 c4 02 68 69 c4 01 2a"
                 " 96 0c 01 02 01 c4 02 68 69 c0"
@@ -127,69 +152,53 @@ static void test_repl_data(void **state)
                 re_repl_data);
     /* nothing new, with the primary's clock */
     sk_repl_data idle = {.head = 12, .epoch = 2, .primary_ms = 1000};
-    check_frame(&f, sk_repl_data_encode(&f, 4, &idle), "93 13 04 84 01 0c 02 02 03 90 07 cd 03 e8",
-                re_repl_data);
-    sk_buf_free(&f);
-    sk_buf_free(&ops);
+    check_frame(&w->f, sk_repl_data_encode(&w->f, 4, &idle),
+                "93 13 04 84 01 0c 02 02 03 90 07 cd 03 e8", re_repl_data);
 }
 
 static void test_hub_push_and_ack(void **state)
 {
-    (void)state;
-    sk_buf f = SK_BUF_INIT, items = SK_BUF_INIT;
-    msgpack_packer pk;
-    sk_packer_init(&pk, &items);
+    wire *w = *state;
     const uint8_t rec[2] = {0x01, 0x02};
     sk_hub_past past = {.key = 26, .ver = 3, .hlc = 1000, .code = 2};
-    sk_hub_item_pack(&pk, rec, sizeof(rec), &past, 1);
+    sk_hub_item_pack(&w->pk, rec, sizeof(rec), &past, 1);
     /* after is required, so 0 is written; epoch and centre_ms at 0 are left out */
-    sk_hub_push first = {.upto = 5, .items = items.data, .items_len = items.len, .nitems = 1};
-    check_frame(&f, sk_hub_push_encode(&f, 9, &first),
+    sk_hub_push first = {.upto = 5, .items = w->items.data, .items_len = w->items.len, .nitems = 1};
+    check_frame(&w->f, sk_hub_push_encode(&w->f, 9, &first),
                 "93 14 09 83 01 00 02 05 04 91 92 c4 02 01 02 91 94 1a 03 cd 03 e8 02",
                 re_hub_push);
     sk_hub_push next = {.after = 5, .upto = 7, .epoch = 2, .centre_ms = 1000};
-    check_frame(&f, sk_hub_push_encode(&f, 10, &next),
+    check_frame(&w->f, sk_hub_push_encode(&w->f, 10, &next),
                 "93 14 0a 85 01 05 02 07 03 02 04 90 05 cd 03 e8", re_hub_push);
     sk_hub_ack stored = {.upto = 5, .stored = 1};
-    check_frame(&f, sk_hub_ack_encode(&f, 9, &stored), "93 15 09 82 01 05 02 01", re_hub_ack);
+    check_frame(&w->f, sk_hub_ack_encode(&w->f, 9, &stored), "93 15 09 82 01 05 02 01", re_hub_ack);
     /* a push sent again stores nothing: only upto remains */
     sk_hub_ack again = {.upto = 5};
-    check_frame(&f, sk_hub_ack_encode(&f, 11, &again), "93 15 0b 81 01 05", re_hub_ack);
-    sk_buf_free(&f);
-    sk_buf_free(&items);
+    check_frame(&w->f, sk_hub_ack_encode(&w->f, 11, &again), "93 15 0b 81 01 05", re_hub_ack);
 }
 
 static void test_hub_xfer_and_of(void **state)
 {
-    (void)state;
-    sk_buf f = SK_BUF_INIT, items = SK_BUF_INIT;
+    wire *w = *state;
     sk_xfer_req offer = {.op = SK_XFER_OFFER, .has_id = 1, .to = "kargil"};
     memset(offer.id, 0x11, sizeof(offer.id));
-    check_frame(&f, sk_xfer_req_encode(&f, 4, &offer),
+    check_frame(&w->f, sk_xfer_req_encode(&w->f, 4, &offer),
                 "93 16 04 83 01 01 02 c4 10"
                 " 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11"
                 " 03 a6 6b 61 72 67 69 6c",
                 re_xfer);
     sk_xfer_req list = {.op = SK_XFER_LIST};
-    check_frame(&f, sk_xfer_req_encode(&f, 5, &list), "93 16 05 81 01 07", re_xfer);
+    check_frame(&w->f, sk_xfer_req_encode(&w->f, 5, &list), "93 16 05 81 01 07", re_xfer);
 
-    msgpack_packer pk;
-    sk_packer_init(&pk, &items);
     sk_xfer_item it = {.from = "leh", .to = "kargil", .state = SK_XFER_S_OFFERED};
     memset(it.id, 0x11, sizeof(it.id));
-    sk_xfer_item_pack(&pk, &it);
-    check_frame(&f, sk_xfer_of_encode(&f, 4, items.data, items.len, 1),
+    sk_xfer_item_pack(&w->pk, &it);
+    check_frame(&w->f, sk_xfer_of_encode(&w->f, 4, w->items.data, w->items.len, 1),
                 "93 17 04 81 01 91 96 c4 10"
                 " 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11"
                 " a3 6c 65 68 a6 6b 61 72 67 69 6c 01 c4 00 c4 00",
                 re_xfer_of);
-    sk_buf_free(&f);
-    sk_buf_free(&items);
 }
 
-SK_TEST_MAIN({
-    cmocka_unit_test(test_repl_pull),
-    cmocka_unit_test(test_repl_data),
-    cmocka_unit_test(test_hub_push_and_ack),
-    cmocka_unit_test(test_hub_xfer_and_of),
-})
+SK_TEST_MAIN_SETS(SK_TESTS(setup, teardown, test_repl_pull, test_repl_data, test_hub_push_and_ack,
+                           test_hub_xfer_and_of))
