@@ -76,16 +76,6 @@ static sakhi_client *open_store(const char *path)
     return c;
 }
 
-static void run_admin_erase(sk_ts *ts, const char *idtext)
-{
-    const char *args[] = {"erase", idtext, "--reason", "survivor_request", NULL};
-    char *text = NULL;
-    int rc = sk_admin_ts(ts, NULL, args, &text);
-    if (rc != 0)
-        fail_msg("sakhi-admin erase exited %d: %s", rc, text);
-    free(text);
-}
-
 static void test_erasure_shreds_device_copy(void **state)
 {
     (void)state;
@@ -160,7 +150,8 @@ static void test_erasure_shreds_device_copy(void **state)
     }
 
     /* The administrator erases it on the server while the server runs. */
-    run_admin_erase(&ts, id_er);
+    const char *erase[] = {"erase", id_er, "--reason", "survivor_request", NULL};
+    sk_admin_ts_ok(&ts, erase);
 
     /* Offline, the device still adds a follow-up (a pending change with a canary). */
     assert_int_equal(sakhi_followup_add(c, id_er, CANARY_EDIT), 0);

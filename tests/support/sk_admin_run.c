@@ -160,6 +160,15 @@ int sk_admin_ts(const struct sk_ts *ts, const char *data, const char *const *arg
     return rc;
 }
 
+void sk_admin_ts_ok(const struct sk_ts *ts, const char *const *args)
+{
+    char *text = NULL;
+    int rc = sk_admin_ts(ts, NULL, args, &text);
+    if (rc != 0)
+        fail_msg("sakhi-admin %s exited %d: %s", args[0], rc, text);
+    free(text);
+}
+
 int sk_admin_at(sk_admin_run *g, const struct sk_ts *ts, const char *const *args)
 {
     free(g->o);

@@ -45,6 +45,9 @@ int sk_admin_textv(char **text, const char *out_path, const char *data, const ch
  * it) gets the output. */
 struct sk_ts;
 int sk_admin_ts(const struct sk_ts *ts, const char *data, const char *const *args, char **text);
+/* sk_admin_ts on the server's own data directory that must exit 0; fails the test (cmocka) with
+ * what sakhi-admin wrote otherwise. */
+void sk_admin_ts_ok(const struct sk_ts *ts, const char *const *args);
 /* sk_admin_ts on ts's own data directory with the output in g->o (the previous one freed). */
 int sk_admin_at(sk_admin_run *g, const struct sk_ts *ts, const char *const *args);
 /* A whole file, NUL-terminated (caller frees); "" (allocated) when it cannot be read.
