@@ -97,14 +97,19 @@ int sk_proc_wait(sk_proc *p, int timeout_ms)
     }
 }
 
+void sk_proc_argv_add(char **argv, int *n, int max, const char *const *args)
+{
+    for (int i = 0; args && args[i] && *n < max; i++)
+        argv[(*n)++] = (char *)args[i];
+    argv[*n] = NULL;
+}
+
 /* argv for execv: bin, then args (NULL-ended, at most 62 kept), then NULL. */
 static void make_argv(char *argv[64], const char *bin, const char *const *args)
 {
     int n = 0;
     argv[n++] = (char *)bin;
-    for (int i = 0; args[i] && n < 63; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
+    sk_proc_argv_add(argv, &n, 63, args);
 }
 
 pid_t sk_proc_spawn(const char *bin, const char *const *args, const char *dir, const char *out_path,

@@ -34,6 +34,9 @@ int sk_proc_exit_code(const sk_proc *p);
 int sk_proc_stop(sk_proc *p, int timeout_ms);
 /* Is it still running (not yet exited)? */
 int sk_proc_alive(sk_proc *p);
+/* Append the NULL-ended list args (NULL: none) to argv from *n while *n < max, then end argv with
+ * NULL (argv holds max + 1 entries). For building an argv for sk_proc_start in parts. */
+void sk_proc_argv_add(char **argv, int *n, int max, const char *const *args);
 /* Start bin with args (NULL-ended, at most 62) in dir: stdin /dev/null, stdout to out_path and
  * stderr to err_path (both truncated), SAKHI_PIN set to pin (removed when pin is NULL), in a
  * session of its own (no controlling terminal, so nothing can prompt on /dev/tty). The pid (the

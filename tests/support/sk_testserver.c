@@ -102,28 +102,16 @@ int sk_ts_tls(sk_ts *t, uint8_t pin_out[SK_TLS_PIN_LEN])
 
 int sk_ts_start(sk_ts *t, const char *const *extra)
 {
+    const char *const tls[] = {"--tls-cert", t->cert, "--tls-key", t->key, NULL};
+    const char *const plaintext[] = {"--plaintext", NULL};
+    const char *const files[] = {"--port", "0",           "--data",    t->data, "--log-file",
+                                 t->log,   "--port-file", t->portfile, NULL};
     char *argv[64];
     int n = 0;
     argv[n++] = (char *)sk_ts_server_bin();
-    if (t->cert[0]) {
-        argv[n++] = "--tls-cert";
-        argv[n++] = t->cert;
-        argv[n++] = "--tls-key";
-        argv[n++] = t->key;
-    } else {
-        argv[n++] = "--plaintext";
-    }
-    argv[n++] = "--port";
-    argv[n++] = "0";
-    argv[n++] = "--data";
-    argv[n++] = t->data;
-    argv[n++] = "--log-file";
-    argv[n++] = t->log;
-    argv[n++] = "--port-file";
-    argv[n++] = t->portfile;
-    for (int i = 0; extra && extra[i] && n < 62; i++)
-        argv[n++] = (char *)extra[i];
-    argv[n] = NULL;
+    sk_proc_argv_add(argv, &n, 62, t->cert[0] ? tls : plaintext);
+    sk_proc_argv_add(argv, &n, 62, files);
+    sk_proc_argv_add(argv, &n, 62, extra);
     remove(t->portfile);
     char out[700];
     snprintf(out, sizeof(out), "%s/server.out", t->dir);
