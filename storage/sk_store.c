@@ -519,12 +519,14 @@ int sk_store_resync_note_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_
     return sk_store_mdb_err(rput(s, txn, s->meta, &k, &v, 0));
 }
 
-int sk_store_resync_list(sk_store *s, int (*cb)(const sk_store_resync *r, void *payload),
-                         void *payload)
+int sk_store_resyncs(sk_store *s, sk_store_resync **out, size_t *count)
 {
     MDB_txn *txn;
+    size_t cap = 0;
     MDB_cursor *cur = NULL, *oc = NULL;
     sk_store_epoch e;
+    *out = NULL;
+    *count = 0;
     int rc = with_read(s, &txn);
     if (rc)
         return rc;
@@ -538,8 +540,8 @@ int sk_store_resync_list(sk_store *s, int (*cb)(const sk_store_resync *r, void *
         if (k.mv_size != RESYNC_KLEN ||
             memcmp(k.mv_data, RESYNC_PREFIX, sizeof(RESYNC_PREFIX) - 1) != 0)
             break;
-        if (v.mv_size != 40)
-            continue;
+        if (v.mv_size != 40 || sk_be64_get(v.mv_data) != e.epoch)
+            continue; /* an entry of an older epoch starts over in this one */
         const uint8_t *p = v.mv_data;
         sk_store_resync r = {sk_be64_get((const uint8_t *)k.mv_data + sizeof(RESYNC_PREFIX) - 1),
                              sk_be64_get(p),
@@ -550,7 +552,7 @@ int sk_store_resync_list(sk_store *s, int (*cb)(const sk_store_resync *r, void *
                              0};
         /* given back: its ops up to upto that this epoch applied (a new version above the
          * history it kept); an op the backup held was acknowledged again, not counted */
-        if (r.epoch == e.epoch && r.upto) {
+        if (r.upto) {
             uint8_t ok[16];
             sk_be64_put(ok, r.device);
             sk_be64_put(ok + 8, 1);
@@ -574,12 +576,18 @@ int sk_store_resync_list(sk_store *s, int (*cb)(const sk_store_resync *r, void *
                 goto out;
             }
         }
-        if ((rc = cb(&r, payload)))
+        if ((rc = sk_grow(out, &cap, *count + 1, sizeof(**out), 16)))
             goto out;
+        (*out)[(*count)++] = r;
     }
     if (mrc && mrc != MDB_NOTFOUND)
         rc = sk_store_mdb_err(mrc);
 out:
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+    }
     if (oc)
         mdb_cursor_close(oc);
     if (cur)

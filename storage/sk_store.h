@@ -211,7 +211,7 @@ int sk_store_claim_home(sk_store *s, const char *dir, uint64_t now_ms, int *bega
 /* What a device reported after the store lost history: it connected naming an older epoch
  * (HELLO.epoch, with the highest seq it had seen there), and from its next connection the
  * highest op it gave back (HELLO.upto). One entry per device, for the current epoch (an entry
- * of an older epoch starts over). sk_store_resync_list counts `given` from the ops table. */
+ * of an older epoch starts over). sk_store_resyncs counts `given` from the ops table. */
 typedef struct sk_store_resync {
     uint64_t device;
     uint64_t epoch;    /* the store epoch the entry belongs to */
@@ -219,12 +219,13 @@ typedef struct sk_store_resync {
     uint64_t last_ms;
     uint64_t seen;  /* highest seq the device had seen in the lost history */
     uint64_t upto;  /* highest op it gave back (0: not known yet) */
-    uint64_t given; /* (list only) its ops up to upto applied in this epoch */
+    uint64_t given; /* (sk_store_resyncs only) its ops up to upto applied in this epoch */
 } sk_store_resync;
 int sk_store_resync_note_txn(sk_store *s, MDB_txn *txn, uint64_t device, uint64_t now_ms,
                              uint64_t seen, uint64_t upto);
-int sk_store_resync_list(sk_store *s, int (*cb)(const sk_store_resync *r, void *payload),
-                         void *payload);
+/* The current epoch's entries in device order, copied into a malloc'ed array *out of *count
+ * (the caller frees *out; NULL and 0 on an error). */
+int sk_store_resyncs(sk_store *s, sk_store_resync **out, size_t *count);
 
 /* Trade an enrollment code for a new device inside txn: the code must exist, be unused and
  * unexpired (else -SK_E_ENROLL_CODE), its worker must exist and be enabled. Marks the code used,

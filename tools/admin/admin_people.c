@@ -731,22 +731,11 @@ typedef struct st_ctx {
 
 /* ---- the epoch part of stats: what a restore lost and who gave it back ------------------- */
 
+/* What the devices reported in the current epoch (sk_store_resyncs). */
 typedef struct rs_ctx {
     sk_store_resync *r;
-    size_t n, cap;
-    uint64_t epoch;
+    size_t n;
 } rs_ctx;
-
-static int collect_resync(const sk_store_resync *r, void *p)
-{
-    rs_ctx *c = p;
-    if (r->epoch != c->epoch)
-        return 0;
-    if (sk_grow(&c->r, &c->cap, c->n + 1, sizeof(*c->r), 16))
-        return -SK_E_NOMEM;
-    c->r[c->n++] = *r;
-    return 0;
-}
 
 typedef struct ep_ctx {
     sk_admin *a;
@@ -807,12 +796,8 @@ static int stats_epoch(sk_admin *a, sk_jw *w)
     int rc = sk_store_epoch_get(a->store, &e);
     if (rc)
         return rc;
-    memset(&rs, 0, sizeof(rs));
-    rs.epoch = e.epoch;
-    if ((rc = sk_store_resync_list(a->store, collect_resync, &rs))) {
-        free(rs.r);
+    if ((rc = sk_store_resyncs(a->store, &rs.r, &rs.n)))
         return rc;
-    }
     uint64_t lost_to = e.since_seq;
     for (size_t i = 0; i < rs.n; i++)
         if (rs.r[i].seen > lost_to)
