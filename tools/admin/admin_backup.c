@@ -1156,6 +1156,19 @@ typedef struct bk_open_args {
     const char *key_path, *backup_key_path, *master_path;
 } bk_open_args;
 
+/* Parse a verify's or restore's command line: its npos positional arguments into pos, the
+ * keys it was given into *k. 0, or what sk_admin_parse returns. */
+static int parse_open_args(sk_admin *a, int argc, char **argv, bk_open_args *k, const char **pos,
+                           size_t npos, const char *help)
+{
+    *k = (bk_open_args){NULL, NULL, NULL};
+    const sk_admin_opt opts[] = {{"key", 1, &k->key_path, NULL},
+                                 {"backup-key", 1, &k->backup_key_path, NULL},
+                                 {"master-key", 1, &k->master_path, NULL},
+                                 {NULL, 0, NULL, NULL}};
+    return sk_admin_parse(a, argc, argv, opts, pos, npos, npos, NULL, help);
+}
+
 /* The backup at `path` as plain content: a descriptor positioned at its start (the file
  * itself, or for an encrypted backup an anonymous memory file (memfd) holding what every
  * chunk's tag has authenticated: the plain bytes touch no disk). Returns 0 with *out set, or
@@ -1318,13 +1331,9 @@ static const char k_verify_help[] =
 
 int sk_admin_cmd_verify(sk_admin *a, int argc, char **argv)
 {
-    bk_open_args k = {NULL, NULL, NULL};
+    bk_open_args k;
     const char *pos[1];
-    const sk_admin_opt opts[] = {{"key", 1, &k.key_path, NULL},
-                                 {"backup-key", 1, &k.backup_key_path, NULL},
-                                 {"master-key", 1, &k.master_path, NULL},
-                                 {NULL, 0, NULL, NULL}};
-    int rc = sk_admin_parse(a, argc, argv, opts, pos, 1, 1, NULL, k_verify_help);
+    int rc = parse_open_args(a, argc, argv, &k, pos, 1, k_verify_help);
     if (rc)
         return rc;
     struct stat st;
@@ -1407,13 +1416,9 @@ static const char k_restore_help[] =
 
 int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
 {
-    bk_open_args k = {NULL, NULL, NULL};
+    bk_open_args k;
     const char *pos[2];
-    const sk_admin_opt opts[] = {{"key", 1, &k.key_path, NULL},
-                                 {"backup-key", 1, &k.backup_key_path, NULL},
-                                 {"master-key", 1, &k.master_path, NULL},
-                                 {NULL, 0, NULL, NULL}};
-    int rc = sk_admin_parse(a, argc, argv, opts, pos, 2, 2, NULL, k_restore_help);
+    int rc = parse_open_args(a, argc, argv, &k, pos, 2, k_restore_help);
     if (rc)
         return rc;
     const char *dir = pos[1];
