@@ -159,45 +159,48 @@ static int parse_opts(ld_opts *o, int argc, char **argv)
         return -1;
     }
     o->verify = !no_verify;
-    /* whole numbers: flag, text, range, where it goes (each checked in full, in help order) */
+    /* numbers: flag, text, range, where it goes (a whole number into u, else a real into d),
+     * each checked in full, in this order */
     unsigned pid_u = 0, seed_u = 1;
     const struct {
         const char *flag, *text;
-        unsigned lo, hi;
-        unsigned *dst;
+        double lo, hi;
+        unsigned *u;
+        double *d;
         const char *what;
-    } uints[] = {
-        {"--port", port, 1, 65535, &o->port, "is not a port number (1..65535)"},
-        {"--devices", devices, 1, 1000000, &o->devices, "is not a number from 1 to 1000000"},
-        {"--referrals", referrals, 0, 100000, &o->referrals, "is not a number from 0 to 100000"},
-        {"--conns", conns, 1, 100000, &o->conns, "is not a number from 1 to 100000"},
-        {"--batch", batch, 1, SK_MAX_BATCH, &o->batch, "is not a number from 1 to 256"},
-        {"--inflight", inflight, 1, LD_MAX_INFLIGHT, &o->inflight, "is not a number from 1 to 64"},
-        {"--retries", retries, 0, 1000, &o->retries, "is not a number from 0 to 1000"},
-        {"--server-pid", pid, 1, 1u << 30, &pid_u, "is not a process id"},
-        {"--idle", idle, 0, 1000000, &o->idle, "is not a number from 0 to 1000000"},
-        {"--seed", seed, 0, 0xffffffffu, &seed_u, "is not a number"},
+    } nums[] = {
+        {"--port", port, 1, 65535, &o->port, NULL, "is not a port number (1..65535)"},
+        {"--devices", devices, 1, 1000000, &o->devices, NULL, "is not a number from 1 to 1000000"},
+        {"--referrals", referrals, 0, 100000, &o->referrals, NULL,
+         "is not a number from 0 to 100000"},
+        {"--conns", conns, 1, 100000, &o->conns, NULL, "is not a number from 1 to 100000"},
+        {"--batch", batch, 1, SK_MAX_BATCH, &o->batch, NULL, "is not a number from 1 to 256"},
+        {"--inflight", inflight, 1, LD_MAX_INFLIGHT, &o->inflight, NULL,
+         "is not a number from 1 to 64"},
+        {"--retries", retries, 0, 1000, &o->retries, NULL, "is not a number from 0 to 1000"},
+        {"--server-pid", pid, 1, 1u << 30, &pid_u, NULL, "is not a process id"},
+        {"--idle", idle, 0, 1000000, &o->idle, NULL, "is not a number from 0 to 1000000"},
+        {"--seed", seed, 0, 0xffffffffu, &seed_u, NULL, "is not a number"},
+        {"--edit-ratio", edit, 0, 1, NULL, &o->edit_ratio, "is not a number from 0 to 1"},
+        {"--conflict-ratio", conflict, 0, 1, NULL, &o->conflict_ratio,
+         "is not a number from 0 to 1"},
+        {"--duration", duration, 0.001, 1e7, NULL, &o->duration_s,
+         "is not a positive number of seconds"},
+        {"--timeout", timeout, 0.001, 1e7, NULL, &o->timeout_s,
+         "is not a positive number of seconds"},
+        {"--hold", hold, 0, 1e6, NULL, &o->hold_s, "is not a number of seconds"},
     };
-    for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++)
-        if (uints[i].text && parse_uint(uints[i].text, uints[i].lo, uints[i].hi, uints[i].dst))
-            return bad("%s: '%s' %s", uints[i].flag, uints[i].text, uints[i].what);
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        if (!nums[i].text)
+            continue;
+        int e = nums[i].u ? parse_uint(nums[i].text, (unsigned)nums[i].lo, (unsigned)nums[i].hi,
+                                       nums[i].u)
+                          : parse_double(nums[i].text, nums[i].lo, nums[i].hi, nums[i].d);
+        if (e)
+            return bad("%s: '%s' %s", nums[i].flag, nums[i].text, nums[i].what);
+    }
     o->server_pid = (int)pid_u;
     o->seed = seed_u;
-    const struct {
-        const char *flag, *text;
-        double lo, hi;
-        double *dst;
-        const char *what;
-    } reals[] = {
-        {"--edit-ratio", edit, 0, 1, &o->edit_ratio, "is not a number from 0 to 1"},
-        {"--conflict-ratio", conflict, 0, 1, &o->conflict_ratio, "is not a number from 0 to 1"},
-        {"--duration", duration, 0.001, 1e7, &o->duration_s, "is not a positive number of seconds"},
-        {"--timeout", timeout, 0.001, 1e7, &o->timeout_s, "is not a positive number of seconds"},
-        {"--hold", hold, 0, 1e6, &o->hold_s, "is not a number of seconds"},
-    };
-    for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++)
-        if (reals[i].text && parse_double(reals[i].text, reals[i].lo, reals[i].hi, reals[i].dst))
-            return bad("%s: '%s' %s", reals[i].flag, reals[i].text, reals[i].what);
     int have_port = port != NULL;
     if (pin_text && cert_path)
         return bad("%s: give either --server-pin or --tls-cert, not both", "--tls");
