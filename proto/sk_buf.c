@@ -159,6 +159,14 @@ void sk_pack_opt_uint(msgpack_packer *pk, uint32_t key, uint64_t v)
         sk_pack_kv_uint(pk, key, v);
 }
 
+void sk_pack_opt_bin(msgpack_packer *pk, uint32_t key, const void *p, size_t n)
+{
+    if (p) {
+        msgpack_pack_uint32(pk, key);
+        sk_pack_bin(pk, p, n);
+    }
+}
+
 size_t sk_pack_uint_fixed(uint8_t out[9], uint64_t v)
 {
     if (v < 128) {

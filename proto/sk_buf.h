@@ -67,6 +67,8 @@ int sk_pack_bin(msgpack_packer *pk, const void *p, size_t n);
  * only when v is not 0 (an optional field at its default is omitted). */
 void sk_pack_kv_uint(msgpack_packer *pk, uint32_t key, uint64_t v);
 void sk_pack_opt_uint(msgpack_packer *pk, uint32_t key, uint64_t v);
+/* One pair {key: bin of p's n bytes}, packed only when p is not NULL. */
+void sk_pack_opt_bin(msgpack_packer *pk, uint32_t key, const void *p, size_t n);
 /* A uint in the fixed form a server-set field value takes: a positive fixint below 128, else a
  * full uint 64 (0xcf, then 8 bytes big-endian). Writes 1 or 9 bytes to out; returns how many. */
 size_t sk_pack_uint_fixed(uint8_t out[9], uint64_t v);

@@ -55,10 +55,7 @@ static void pull_body(msgpack_packer *pk, sk_buf *out, const void *msg)
     sk_pack_kv_uint(pk, 1, p->seq);
     sk_pack_kv_uint(pk, 2, p->idx);
     sk_pack_opt_uint(pk, 3, p->snap_db);
-    if (p->snap_key) {
-        msgpack_pack_uint32(pk, 4);
-        sk_pack_bin(pk, p->snap_key, p->snap_klen);
-    }
+    sk_pack_opt_bin(pk, 4, p->snap_key, p->snap_klen);
     sk_pack_opt_uint(pk, 5, p->max_bytes);
     sk_pack_opt_uint(pk, 6, p->wait_ms);
     sk_pack_opt_uint(pk, 7, p->epoch);
@@ -99,10 +96,7 @@ static void data_body(msgpack_packer *pk, sk_buf *out, const void *msg)
     if (d->ops_len)
         sk_buf_append(out, d->ops, d->ops_len);
     sk_pack_opt_uint(pk, 4, d->snap_db);
-    if (d->snap_key) {
-        msgpack_pack_uint32(pk, 5);
-        sk_pack_bin(pk, d->snap_key, d->snap_klen);
-    }
+    sk_pack_opt_bin(pk, 5, d->snap_key, d->snap_klen);
     sk_pack_opt_uint(pk, 6, d->snap_seq);
     sk_pack_opt_uint(pk, 7, d->primary_ms);
     sk_pack_opt_uint(pk, 8, d->sync);
