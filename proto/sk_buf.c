@@ -167,6 +167,26 @@ void sk_pack_opt_bin(msgpack_packer *pk, uint32_t key, const void *p, size_t n)
     }
 }
 
+size_t sk_pack_uint_min(uint8_t out[9], uint64_t v)
+{
+    size_t n;
+    if (v < 128) {
+        out[0] = (uint8_t)v;
+        return 1;
+    }
+    if (v <= UINT8_MAX)
+        out[0] = 0xcc, n = 1;
+    else if (v <= UINT16_MAX)
+        out[0] = 0xcd, n = 2;
+    else if (v <= UINT32_MAX)
+        out[0] = 0xce, n = 4;
+    else
+        out[0] = 0xcf, n = 8;
+    for (size_t i = 0; i < n; i++)
+        out[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    return 1 + n;
+}
+
 size_t sk_pack_uint_fixed(uint8_t out[9], uint64_t v)
 {
     if (v < 128) {

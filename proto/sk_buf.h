@@ -69,6 +69,9 @@ void sk_pack_kv_uint(msgpack_packer *pk, uint32_t key, uint64_t v);
 void sk_pack_opt_uint(msgpack_packer *pk, uint32_t key, uint64_t v);
 /* One pair {key: bin of p's n bytes}, packed only when p is not NULL. */
 void sk_pack_opt_bin(msgpack_packer *pk, uint32_t key, const void *p, size_t n);
+/* A uint in its shortest MessagePack form, as msgpack_pack_uint64 writes it (1, 2, 3, 5 or 9
+ * bytes to out); returns how many. For a value packed on its own, without a packer. */
+size_t sk_pack_uint_min(uint8_t out[9], uint64_t v);
 /* A uint in the fixed form a server-set field value takes: a positive fixint below 128, else a
  * full uint 64 (0xcf, then 8 bytes big-endian). Writes 1 or 9 bytes to out; returns how many. */
 size_t sk_pack_uint_fixed(uint8_t out[9], uint64_t v);

@@ -60,13 +60,8 @@ int sk_deid_pid(sk_id *out, const uint8_t key[SK_DEID_KEY_LEN], const sk_id *id)
 
 static int set_uint(sk_record *r, uint32_t key, uint64_t v, sk_hlc hlc, uint64_t ver)
 {
-    sk_buf buf = SK_BUF_INIT_A(r->alloc);
-    msgpack_packer pk;
-    sk_packer_init(&pk, &buf);
-    msgpack_pack_uint64(&pk, v);
-    int rc = buf.oom ? -SK_E_NOMEM : sk_record_set(r, key, buf.data, (uint32_t)buf.len, hlc, ver);
-    sk_buf_free(&buf);
-    return rc;
+    uint8_t b[9];
+    return sk_record_set(r, key, b, (uint32_t)sk_pack_uint_min(b, v), hlc, ver);
 }
 
 /* The age band: from age, else from the date of birth at capture, else as recorded; and the

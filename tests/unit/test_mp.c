@@ -505,6 +505,26 @@ static void test_packer_output_valid(void **state)
     sk_buf_free(&v.b);
 }
 
+/* sk_pack_uint_min writes the bytes msgpack-c's packer writes, at every width's edges. */
+static void test_pack_uint_min(void **state)
+{
+    (void)state;
+    static const uint64_t vals[] = {0,          1,          127,        128,
+                                    255,        256,        65535,      65536,
+                                    UINT32_MAX, 1ull << 32, UINT64_MAX, 1234567890123ull};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        sk_tval v;
+        uint8_t b[9];
+        sk_tval_start(&v);
+        msgpack_pack_uint64(&v.pk, vals[i]);
+        size_t n = sk_pack_uint_min(b, vals[i]);
+        assert_false(v.b.oom);
+        assert_int_equal(n, v.b.len);
+        assert_memory_equal(b, v.b.data, n);
+        sk_buf_free(&v.b);
+    }
+}
+
 SK_TEST_MAIN({
     cmocka_unit_test(test_accepts_all_types),
     cmocka_unit_test(test_reserved_byte),
@@ -521,4 +541,5 @@ SK_TEST_MAIN({
     cmocka_unit_test(test_reader_type_errors),
     cmocka_unit_test(test_tuples_and_items),
     cmocka_unit_test(test_packer_output_valid),
+    cmocka_unit_test(test_pack_uint_min),
 })
