@@ -319,46 +319,6 @@ static int str_array_contains(const sk_record *r, uint32_t key, const char *work
     return 0;
 }
 
-/* ---- UTF-8 -------------------------------------------------------------------------------- */
-
-/* Strict UTF-8 (no overlongs, no surrogates, max U+10FFFF). Returns the number of code points,
- * or -1 if invalid. */
-static long utf8_count(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    long cps = 0;
-    while (p < end) {
-        unsigned c = *p;
-        size_t k;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            p++;
-            cps++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            k = 1, cp = c & 0x1f, min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            k = 2, cp = c & 0x0f, min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return -1;
-        }
-        if ((size_t)(end - p) <= k)
-            return -1;
-        for (size_t i = 1; i <= k; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return -1;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return -1;
-        p += k + 1;
-        cps++;
-    }
-    return cps;
-}
-
 /* ---- validation --------------------------------------------------------------------------- */
 
 int sk_case_fail(sk_case_error *err, int code, uint32_t field, const char *fmt, ...)
@@ -546,7 +506,7 @@ static int check_assigned(const sk_record *r, sk_case_error *err)
         uint32_t n;
         if (sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
             return INVALID(err, SK_F_ASSIGNED, "assigned_to: must be an array of worker ids");
-        if (n == 0 || n > LIM_WORKER || utf8_count(p, n) < 0)
+        if (n == 0 || n > LIM_WORKER || sk_utf8_chars(p, n) < 0)
             return INVALID(err, SK_F_ASSIGNED, "assigned_to: worker id must be 1 to %d bytes",
                            LIM_WORKER);
     }
@@ -599,18 +559,18 @@ static int decode_entry(uint32_t list, const uint8_t *val, uint32_t len, unsigne
         case SK_ENTRY_BY:
             if (ev->has_by++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
                 return INVALID(err, 0, "%s: by must be a string", what);
-            if (n == 0 || n > LIM_WORKER || utf8_count(p, n) < 0)
+            if (n == 0 || n > LIM_WORKER || sk_utf8_chars(p, n) < 0)
                 return INVALID(err, 0, "%s: by must be 1 to %d bytes", what, LIM_WORKER);
             ev->by = p, ev->by_len = n;
             break;
         case SK_ENTRY_TEXT:
             if (ev->has_text++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
                 return INVALID(err, 0, "%s: text must be a string", what);
-            if (utf8_count(p, n) < 0)
+            if (sk_utf8_chars(p, n) < 0)
                 return INVALID(err, 0, "%s: text must be valid UTF-8", what);
             if (n == 0)
                 return INVALID(err, 0, "%s: text must not be empty", what);
-            if (utf8_count(p, n) > LIM_NOTES)
+            if (sk_utf8_chars(p, n) > LIM_NOTES)
                 return INVALID(err, 0, "%s: text longer than %d characters", what, LIM_NOTES);
             ev->text = p, ev->text_len = n;
             break;
@@ -623,7 +583,7 @@ static int decode_entry(uint32_t list, const uint8_t *val, uint32_t len, unsigne
                 goto skip;
             if (ev->has_for++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
                 return INVALID(err, 0, "task: for must be a string");
-            if (n == 0 || n > LIM_WORKER || utf8_count(p, n) < 0)
+            if (n == 0 || n > LIM_WORKER || sk_utf8_chars(p, n) < 0)
                 return INVALID(err, 0, "task: for must be 1 to %d bytes", LIM_WORKER);
             ev->for_w = p, ev->for_len = n;
             break;
