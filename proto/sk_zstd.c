@@ -91,6 +91,20 @@ int sk_zframe_wrap(sk_buf *out, const uint8_t *body, size_t len)
     return sk_zframe_wrap_ex(out, body, len, 0);
 }
 
+void sk_zframe_pack_wrapper(msgpack_packer *pk, uint64_t size, const void *z, size_t zn,
+                            int with_id, uint32_t dict_id)
+{
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_uint32(pk, 0);
+    msgpack_pack_uint32(pk, 0);
+    msgpack_pack_map(pk, with_id ? 3 : 2);
+    sk_pack_kv_uint(pk, 1, size);
+    msgpack_pack_uint32(pk, 2);
+    sk_pack_bin(pk, z, zn);
+    if (with_id)
+        sk_pack_kv_uint(pk, 3, dict_id);
+}
+
 int sk_zframe_wrap_ex(sk_buf *out, const uint8_t *body, size_t len, unsigned flags)
 {
     int dict = (flags & SK_ZF_DICT) != 0;
@@ -126,18 +140,7 @@ int sk_zframe_wrap_ex(sk_buf *out, const uint8_t *body, size_t len, unsigned fla
         goto out;
     msgpack_packer pk;
     sk_packer_init(&pk, out);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint32(&pk, 0);
-    msgpack_pack_uint32(&pk, 0);
-    msgpack_pack_map(&pk, dict ? 3 : 2);
-    msgpack_pack_uint32(&pk, 1);
-    msgpack_pack_uint32(&pk, (uint32_t)len);
-    msgpack_pack_uint32(&pk, 2);
-    sk_pack_bin(&pk, z, zn);
-    if (dict) {
-        msgpack_pack_uint32(&pk, 3);
-        msgpack_pack_uint32(&pk, SK_ZDICT_ID);
-    }
+    sk_zframe_pack_wrapper(&pk, len, z, zn, dict, SK_ZDICT_ID);
     if (out->oom) {
         rc = -SK_E_NOMEM;
         goto out;

@@ -58,6 +58,12 @@ int sk_zframe_wrap_ex(sk_buf *out, const uint8_t *body, size_t len, unsigned fla
 int sk_zframe_compress_frame(sk_buf *b, size_t start);
 int sk_zframe_compress_frame_ex(sk_buf *b, size_t start, unsigned flags);
 
+/* Pack the wrapper envelope [0, 0, {1: size, 2: data[, 3: dict_id]}] around zn bytes of zstd
+ * data z, key 3 only when with_id. No check: sk_zframe_wrap_ex packs what it made with it, and
+ * the tests pack wrappers that disagree with their data. */
+void sk_zframe_pack_wrapper(msgpack_packer *pk, uint64_t size, const void *z, size_t zn,
+                            int with_id, uint32_t dict_id);
+
 /* True (1) when a frame body is a compression wrapper, i.e. an array whose first element, the
  * message type, is 0; 0 otherwise. Reads at most the first few bytes; does not validate. */
 int sk_zframe_is_wrapper(const uint8_t *body, size_t len);

@@ -96,18 +96,7 @@ static void wrapper(sk_buf *out, size_t size, const void *z, size_t zn, int with
     msgpack_packer pk;
     sk_buf_init(out);
     sk_packer_init(&pk, out);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint32(&pk, 0);
-    msgpack_pack_uint32(&pk, 0);
-    msgpack_pack_map(&pk, with_id ? 3 : 2);
-    msgpack_pack_uint32(&pk, 1);
-    msgpack_pack_uint64(&pk, size);
-    msgpack_pack_uint32(&pk, 2);
-    sk_pack_bin(&pk, z, zn);
-    if (with_id) {
-        msgpack_pack_uint32(&pk, 3);
-        msgpack_pack_uint32(&pk, id);
-    }
+    sk_zframe_pack_wrapper(&pk, size, z, zn, with_id, id);
     assert_false(out->oom);
 }
 
