@@ -40,6 +40,20 @@ void lr_dump(const char *path)
     free(t);
 }
 
+void lr_refuses(const char *out, const lr_refusal *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = lr_run(out, cases[i].args);
+        int said = sk_file_contains(out, cases[i].msg);
+        if (rc != 2 || said != 1) {
+            fprintf(stderr, "case %zu: rc %d\n", i, rc);
+            lr_dump(out);
+        }
+        assert_int_equal(rc, 2);
+        assert_int_equal(said, 1);
+    }
+}
+
 sk_json *lr_report(const char *path)
 {
     char *text;

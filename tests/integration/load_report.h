@@ -9,12 +9,21 @@
 
 #include "sk_json.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Run sakhi-load with args (NULL-ended), stdout and stderr to out; returns its exit code. */
 int lr_run(const char *out, const char *const *args);
 /* Print the output file to stderr (for a run that failed). */
 void lr_dump(const char *path);
+/* A command line sakhi-load must refuse (exit 2), and what its output must then contain. */
+typedef struct lr_refusal {
+    const char *args[8]; /* NULL-ended */
+    const char *msg;
+} lr_refusal;
+/* Run each of cases[0..n) with its output to out; fails the test unless each exits 2 and says
+ * its message (the case, its exit code and the output printed first). */
+void lr_refuses(const char *out, const lr_refusal *cases, size_t n);
 /* The first line of the output file (the --json report), parsed; the caller frees it. */
 sk_json *lr_report(const char *path);
 /* The value at key of object obj of j (obj NULL: of j itself); then as a number or boolean. */

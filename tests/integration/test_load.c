@@ -145,10 +145,7 @@ static void test_verification_can_fail(void **state)
 static void test_bad_flags(void **state)
 {
     fx *f = *state;
-    static const struct {
-        const char *a[6];
-        const char *msg;
-    } cases[] = {
+    static const lr_refusal cases[] = {
         {{"--port", "1", "--bogus", NULL}, "unknown option --bogus (see --help)"},
         {{"--devices", "0", "--port", "1", NULL}, "--devices"},
         {{"--port", "70000", NULL}, "--port: '70000'"},
@@ -159,18 +156,7 @@ static void test_bad_flags(void **state)
         {{"--port", "1", "--codes", "x", "--tls", NULL}, "--tls needs the server's key"},
         {{"--port", "1", "--codes", "/nonexistent/codes", NULL}, "cannot read /nonexistent"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int rc = lr_run(f->out, cases[i].a);
-        if (rc != 2 || sk_file_contains(f->out, cases[i].msg) != 1) {
-            char *t = NULL;
-            size_t n;
-            sk_read_file(f->out, &t, &n);
-            fprintf(stderr, "case %zu: rc %d, output: %s\n", i, rc, t ? t : "");
-            free(t);
-        }
-        assert_int_equal(rc, 2);
-        assert_int_equal(sk_file_contains(f->out, cases[i].msg), 1);
-    }
+    lr_refuses(f->out, cases, sizeof(cases) / sizeof(cases[0]));
     const char *help[] = {"--help", NULL};
     assert_int_equal(lr_run(f->out, help), 0);
     assert_int_equal(sk_file_contains(f->out, "usage: sakhi-load"), 1);

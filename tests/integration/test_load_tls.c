@@ -157,10 +157,7 @@ static void test_tls_to_plaintext_server(void **state)
 static void test_tls_bad_flags(void **state)
 {
     fx *f = *state;
-    static const struct {
-        const char *a[8];
-        const char *msg;
-    } cases[] = {
+    static const lr_refusal cases[] = {
         {{"--port", "1", "--codes", "x", "--tls", NULL}, "--tls needs the server's key"},
         {{"--port", "1", "--codes", "x", "--server-pin", "00", NULL}, "--server-pin needs --tls"},
         {{"--port", "1", "--codes", "x", "--tls", "--server-pin", "xyz", NULL},
@@ -168,15 +165,7 @@ static void test_tls_bad_flags(void **state)
         {{"--port", "1", "--codes", "x", "--tls", "--tls-cert", "/nonexistent/server.crt", NULL},
          "--tls-cert: "},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int rc = lr_run(f->out, cases[i].a);
-        if (rc != 2 || sk_file_contains(f->out, cases[i].msg) != 1) {
-            fprintf(stderr, "case %zu: rc %d\n", i, rc);
-            lr_dump(f->out);
-        }
-        assert_int_equal(rc, 2);
-        assert_int_equal(sk_file_contains(f->out, cases[i].msg), 1);
-    }
+    lr_refuses(f->out, cases, sizeof(cases) / sizeof(cases[0]));
     /* both pins at once */
     const char *both[] = {"--port",       "1",        "--codes",    "x",        "--tls",
                           "--server-pin", f->pin_hex, "--tls-cert", f->ts.cert, NULL};
