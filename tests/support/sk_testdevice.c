@@ -82,26 +82,28 @@ int sk_td_device(sakhi_client **out, sk_ts *ts, int n, const sakhi_options *o, c
 int sk_td_referral(sakhi_referral **out, sakhi_client *c, const char *name, int urgency,
                    int contact)
 {
+    /* The codes, then the texts, then consent; the first setter that fails ends the draft. */
+    const struct {
+        int (*set)(sakhi_referral *, int);
+        int v;
+    } codes[] = {{sakhi_referral_set_district, SK_DISTRICT_LEH},
+                 {sakhi_referral_set_taken_at, SAKHI_TAKEN_ANGANWADI_CENTRE},
+                 {sakhi_referral_set_age_band, SAKHI_AGE_30_44},
+                 {sakhi_referral_add_concern, SAKHI_CONCERN_DOMESTIC_VIOLENCE},
+                 {sakhi_referral_set_urgency, urgency},
+                 {sakhi_referral_set_source, SAKHI_SOURCE_FRONTLINE_WORKER}};
+    const struct {
+        int (*set)(sakhi_referral *, const char *);
+        const char *v;
+    } texts[] = {{sakhi_referral_set_block, "Nubra"},
+                 {sakhi_referral_set_village, "Diskit"},
+                 {sakhi_referral_set_name, name}};
     sakhi_referral *r = NULL;
     int rc = sakhi_referral_new(&r, c);
-    if (!rc)
-        rc = sakhi_referral_set_district(r, SK_DISTRICT_LEH);
-    if (!rc)
-        rc = sakhi_referral_set_block(r, "Nubra");
-    if (!rc)
-        rc = sakhi_referral_set_village(r, "Diskit");
-    if (!rc)
-        rc = sakhi_referral_set_taken_at(r, SAKHI_TAKEN_ANGANWADI_CENTRE);
-    if (!rc)
-        rc = sakhi_referral_set_name(r, name);
-    if (!rc)
-        rc = sakhi_referral_set_age_band(r, SAKHI_AGE_30_44);
-    if (!rc)
-        rc = sakhi_referral_add_concern(r, SAKHI_CONCERN_DOMESTIC_VIOLENCE);
-    if (!rc)
-        rc = sakhi_referral_set_urgency(r, urgency);
-    if (!rc)
-        rc = sakhi_referral_set_source(r, SAKHI_SOURCE_FRONTLINE_WORKER);
+    for (size_t i = 0; !rc && i < sizeof(codes) / sizeof(codes[0]); i++)
+        rc = codes[i].set(r, codes[i].v);
+    for (size_t i = 0; !rc && i < sizeof(texts) / sizeof(texts[0]); i++)
+        rc = texts[i].set(r, texts[i].v);
     if (!rc)
         rc = sakhi_referral_set_consent(r, 1, contact);
     if (rc) {
