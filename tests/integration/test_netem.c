@@ -368,6 +368,27 @@ static void server_free(server *s)
     free(s);
 }
 
+/* A server taking n bytes on one connection (echoing them back when echo), sakhi-netem with extra
+ * in front of it, and a client connected through the proxy, with n bytes of pattern seed for it
+ * to send (out, freed by the test). */
+typedef struct route {
+    server *s;
+    uint8_t *out;
+    int fd;
+} route;
+
+static route route_open(fixture *f, int echo, size_t n, uint32_t seed, const char *const *extra)
+{
+    route r;
+    r.s = server_start(echo, 1, n);
+    int port = start_proxy(f, r.s->port, extra);
+    r.out = malloc(n);
+    assert_non_null(r.out);
+    pattern(r.out, n, seed);
+    r.fd = connect_to(port);
+    return r;
+}
+
 /* ---- command line ------------------------------------------------------------------------- */
 
 static void test_help_lists_every_flag(void **state)
@@ -458,29 +479,25 @@ static void test_bytes_intact_and_in_order(void **state)
 {
     fixture *f = *state;
     const size_t n = 200 * 1024;
-    server *s = server_start(1, 1, n);
     const char *extra[] = {
         "--latency", "5",          "--jitter", "5",      "--rate", "1000000", "--stall-rate",
         "0.05",      "--stall-ms", "10",       "--seed", "7",      NULL};
-    int port = start_proxy(f, s->port, extra);
-    uint8_t *out = malloc(n), *in = malloc(n);
-    assert_non_null(out);
+    uint8_t *in = malloc(n);
     assert_non_null(in);
-    pattern(out, n, 1);
-    int fd = connect_to(port);
-    writer w = {fd, out, n, 0};
+    route r = route_open(f, 1, n, 1, extra);
+    writer w = {r.fd, r.out, n, 0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
-    size_t got = recv_all(fd, in, n);
+    size_t got = recv_all(r.fd, in, n);
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_int_equal(w.sent, n);
     assert_int_equal(got, n);
-    assert_memory_equal(in, out, n);
-    assert_int_equal(peer_closed(fd, 10000), 1); /* the echo server's EOF is forwarded */
-    close(fd);
-    server_join(s);
-    assert_int_equal(s->got, n);
-    assert_true(s->eof);
+    assert_memory_equal(in, r.out, n);
+    assert_int_equal(peer_closed(r.fd, 10000), 1); /* the echo server's EOF is forwarded */
+    close(r.fd);
+    server_join(r.s);
+    assert_int_equal(r.s->got, n);
+    assert_true(r.s->eof);
     sk_json *j = stop_proxy(f);
     assert_int_equal(stat_of(j, "bytes_up"), (int64_t)n);
     assert_int_equal(stat_of(j, "bytes_down"), (int64_t)n);
@@ -488,9 +505,9 @@ static void test_bytes_intact_and_in_order(void **state)
     assert_int_equal(stat_of(j, "cuts"), 0);
     assert_true(stat_of(j, "stalls") > 0); /* 400 KiB at 5 %/KiB: some stalls happened */
     sk_json_free(j);
-    free(out);
+    free(r.out);
     free(in);
-    server_free(s);
+    server_free(r.s);
 }
 
 /* `rounds` 16-byte round trips, returning the elapsed ms. */
@@ -561,27 +578,22 @@ static void test_rate_limits_bandwidth(void **state)
 {
     fixture *f = *state;
     const size_t n = 30000;
-    server *s = server_start(0, 1, n);
     const char *extra[] = {"--rate", "20000", NULL};
-    int port = start_proxy(f, s->port, extra);
-    uint8_t *out = malloc(n);
-    assert_non_null(out);
-    pattern(out, n, 2);
-    int fd = connect_to(port);
+    route r = route_open(f, 0, n, 2, extra);
     int64_t t0 = now_ms();
-    assert_int_equal(send_steps(fd, out, n, n), n);
-    shutdown(fd, SHUT_WR);
-    server_join(s);
-    int64_t dt = s->end_ms - t0;
-    assert_int_equal(s->got, n);
-    assert_memory_equal(s->buf, out, n);
+    assert_int_equal(send_steps(r.fd, r.out, n, n), n);
+    shutdown(r.fd, SHUT_WR);
+    server_join(r.s);
+    int64_t dt = r.s->end_ms - t0;
+    assert_int_equal(r.s->got, n);
+    assert_memory_equal(r.s->buf, r.out, n);
     /* The bucket starts with 2000 bytes (100 ms at this rate): the rest takes 1.4 s at least. */
     assert_true(dt >= 1350);
     assert_true(dt < 20000);
-    close(fd);
+    close(r.fd);
     sk_json_free(stop_proxy(f));
-    free(out);
-    server_free(s);
+    free(r.out);
+    server_free(r.s);
 }
 
 /* ---- cuts and blackholes ------------------------------------------------------------------ */
@@ -590,52 +602,42 @@ static void test_cut_after_exact_bytes(void **state)
 {
     fixture *f = *state;
     const size_t n = 50000;
-    server *s = server_start(0, 1, n);
     const char *extra[] = {"--cut-after", "1000", "--latency", "20", NULL};
-    int port = start_proxy(f, s->port, extra);
-    uint8_t *out = malloc(n);
-    assert_non_null(out);
-    pattern(out, n, 4);
-    int fd = connect_to(port);
-    send_steps(fd, out, n, 700);
-    server_join(s);
-    assert_int_equal(s->got, 1000);
-    assert_true(s->eof);
-    assert_memory_equal(s->buf, out, 1000);
-    assert_int_equal(peer_closed(fd, 10000), 1); /* the client side is closed too */
-    close(fd);
+    route r = route_open(f, 0, n, 4, extra);
+    send_steps(r.fd, r.out, n, 700);
+    server_join(r.s);
+    assert_int_equal(r.s->got, 1000);
+    assert_true(r.s->eof);
+    assert_memory_equal(r.s->buf, r.out, 1000);
+    assert_int_equal(peer_closed(r.fd, 10000), 1); /* the client side is closed too */
+    close(r.fd);
     sk_json *j = stop_proxy(f);
     assert_int_equal(stat_of(j, "cuts"), 1);
     assert_int_equal(stat_of(j, "bytes_up"), 1000);
     assert_log_contains(f, "event=cut reason=cut_after at=1000");
     sk_json_free(j);
-    free(out);
-    server_free(s);
+    free(r.out);
+    server_free(r.s);
 }
 
 /* One run with --cut-rate: how many bytes reached the sink before the cut. */
 static size_t cut_run(fixture *f, const char *seed, size_t step)
 {
     const size_t n = 64 * 1024;
-    server *s = server_start(0, 1, n);
     const char *extra[] = {"--cut-rate", "0.1", "--seed", seed, NULL};
-    int port = start_proxy(f, s->port, extra);
-    uint8_t *out = malloc(n);
-    assert_non_null(out);
-    pattern(out, n, 5);
-    int fd = connect_to(port);
-    send_steps(fd, out, n, step);
-    shutdown(fd, SHUT_WR);
-    server_join(s);
-    size_t got = s->got;
-    assert_true(s->eof);
-    assert_memory_equal(s->buf, out, got < n ? got : n);
-    close(fd);
+    route r = route_open(f, 0, n, 5, extra);
+    send_steps(r.fd, r.out, n, step);
+    shutdown(r.fd, SHUT_WR);
+    server_join(r.s);
+    size_t got = r.s->got;
+    assert_true(r.s->eof);
+    assert_memory_equal(r.s->buf, r.out, got < n ? got : n);
+    close(r.fd);
     sk_json *j = stop_proxy(f);
     assert_int_equal(stat_of(j, "cuts"), got < n ? 1 : 0);
     sk_json_free(j);
-    free(out);
-    server_free(s);
+    free(r.out);
+    server_free(r.s);
     return got;
 }
 
@@ -654,29 +656,26 @@ static void test_blackhole_keeps_sides_open(void **state)
 {
     fixture *f = *state;
     const size_t n = 5000;
-    server *s = server_start(0, 1, n);
     const char *extra[] = {"--blackhole-after", "500", NULL};
-    int port = start_proxy(f, s->port, extra);
-    uint8_t out[5000];
-    pattern(out, n, 6);
-    int fd = connect_to(port);
-    assert_int_equal(send_steps(fd, out, n, n), n);
+    route r = route_open(f, 0, n, 6, extra);
+    assert_int_equal(send_steps(r.fd, r.out, n, n), n);
     int64_t end = now_ms() + 10000;
-    while (__atomic_load_n(&s->got, __ATOMIC_ACQUIRE) < 500 && now_ms() < end)
+    while (__atomic_load_n(&r.s->got, __ATOMIC_ACQUIRE) < 500 && now_ms() < end)
         nap_ms(5);
     /* Nothing more arrives and nobody is closed while the link is a blackhole. */
-    assert_int_equal(peer_closed(fd, 300), 0);
-    assert_int_equal(__atomic_load_n(&s->got, __ATOMIC_ACQUIRE), 500);
-    assert_int_equal(__atomic_load_n(&s->eof, __ATOMIC_ACQUIRE), 0);
+    assert_int_equal(peer_closed(r.fd, 300), 0);
+    assert_int_equal(__atomic_load_n(&r.s->got, __ATOMIC_ACQUIRE), 500);
+    assert_int_equal(__atomic_load_n(&r.s->eof, __ATOMIC_ACQUIRE), 0);
     sk_json *j = stop_proxy(f); /* stopping the proxy finally closes both sides */
-    server_join(s);
-    assert_int_equal(s->got, 500);
-    assert_memory_equal(s->buf, out, 500);
+    server_join(r.s);
+    assert_int_equal(r.s->got, 500);
+    assert_memory_equal(r.s->buf, r.out, 500);
     assert_int_equal(stat_of(j, "blackholes"), 1);
     assert_int_equal(stat_of(j, "dropped"), 4500);
     sk_json_free(j);
-    close(fd);
-    server_free(s);
+    close(r.fd);
+    free(r.out);
+    server_free(r.s);
 }
 
 static void test_upstream_refused_closes_client(void **state)
