@@ -265,12 +265,6 @@ static void test_cut_sweep(void **state)
 
 /* ---- urgent first --------------------------------------------------------------------------- */
 
-static int stop_after_first_ack(const sakhi_progress *p, void *payload)
-{
-    (void)payload;
-    return p->push_done > 0;
-}
-
 static void test_urgent_first_batch(void **state)
 {
     fx *f = *state;
@@ -280,7 +274,7 @@ static void test_urgent_first_batch(void **state)
         sk_fx_capture(ids[i], c, "withheld",
                       i >= 4 ? SAKHI_URGENCY_IMMEDIATE_DANGER : SAKHI_URGENCY_ROUTINE);
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
-    so.progress = stop_after_first_ack;
+    so.progress = sk_fx_stop_at_first_ack;
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
     assert_int_equal(sakhi_sync(&res, c, &so), SAKHI_ECANCELED);
     /* the first acknowledged batch held exactly the two urgent referrals, captured last */

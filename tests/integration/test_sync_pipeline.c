@@ -471,12 +471,6 @@ static void test_restore_found_with_empty_outbox(void **state)
 
 /* ---- a referral acknowledged, its pull cut: still the worker's own ------------------------ */
 
-static int cancel_at_first_ack(const sakhi_progress *p, void *payload)
-{
-    (void)payload;
-    return p->push_done > 0;
-}
-
 static void test_followup_after_ack_without_pull(void **state)
 {
     fx *f = *state;
@@ -487,7 +481,7 @@ static void test_followup_after_ack_without_pull(void **state)
     sakhi_sync_options so = SAKHI_SYNC_OPTIONS_INIT;
     so.host = "127.0.0.1";
     so.port = f->ts.port;
-    so.progress = cancel_at_first_ack;
+    so.progress = sk_fx_stop_at_first_ack;
     sakhi_sync_result res = SAKHI_SYNC_RESULT_INIT;
     assert_int_equal(sakhi_sync(&res, c, &so), SAKHI_ECANCELED);
     assert_int_equal(res.pushed, 1);

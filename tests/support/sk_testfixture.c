@@ -82,6 +82,12 @@ int sk_fx_free(void **state)
     return 0;
 }
 
+int sk_fx_stop_at_first_ack(const sakhi_progress *p, void *payload)
+{
+    (void)payload;
+    return p->push_done > 0;
+}
+
 void sk_fx_sync(sakhi_client *c, uint16_t port, sakhi_sync_result *res)
 {
     sakhi_sync_result local = SAKHI_SYNC_RESULT_INIT;

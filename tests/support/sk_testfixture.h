@@ -61,6 +61,9 @@ size_t sk_fx_list(sakhi_client *c, char (*ids)[SAKHI_ID_STRLEN], size_t cap);
  * sakhi_sync returns 0 and the sync completed. res (may be NULL) gets the result. */
 void sk_fx_sync(sakhi_client *c, uint16_t port, sakhi_sync_result *res);
 
+/* A sakhi_sync progress callback (payload unused) that cancels the sync once the server has
+ * acknowledged the first pushed batch. */
+int sk_fx_stop_at_first_ack(const sakhi_progress *p, void *payload);
 /* sk_td_capture (no consent to be contacted), failing the test with the field and message
  * libsakhi gives when it cannot be saved. */
 void sk_fx_capture(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, int urgency);
