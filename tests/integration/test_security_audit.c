@@ -168,8 +168,7 @@ static void test_every_action_audited(void **state)
     assert_int_equal(bad_seq, 0);
     assert_int_equal(count, all.n);
     sk_store_close(st);
-    for (int i = 0; i < 2; i++)
-        sk_change_free(&ch[i]);
+    sk_tc_changes_free(ch, 2);
     sk_change_free(&bc);
     sk_change_free(&edit);
     sk_tc_free(&a);

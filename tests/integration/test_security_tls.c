@@ -68,8 +68,7 @@ static void test_full_sync_over_tls(void **state)
     n = 0;
     assert_int_equal(sk_tc_pull(&c, 0, 100, sk_tc_count, &n, NULL, NULL, NULL), 0);
     assert_int_equal(n, 3);
-    for (int i = 0; i < 3; i++)
-        sk_change_free(&ch[i]);
+    sk_tc_changes_free(ch, 3);
     sk_tc_free(&c);
     assert_int_equal(sk_file_contains(f->ts.log, "transport=tls"), 1);
 }

@@ -77,8 +77,7 @@ static void *pusher(void *arg)
             }
         }
         pthread_mutex_unlock(&g_mu);
-        for (int i = 0; i < BATCH; i++)
-            sk_change_free(&d->pending[i]);
+        sk_tc_changes_free(d->pending, BATCH);
         d->has_pending = 0;
         op += BATCH;
     }

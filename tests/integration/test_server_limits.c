@@ -135,8 +135,7 @@ static void test_inflight_and_batch(void **state)
     assert_int_equal(sk_tc_push(&c, ch + 2, 2, acks), 0);
     assert_int_equal(acks[0].status, SK_ACK_APPLIED);
     ping_ok(&c);
-    for (int i = 0; i < 6; i++)
-        sk_change_free(&ch[i]);
+    sk_tc_changes_free(ch, 6);
     sk_tc_free(&c);
 }
 

@@ -109,8 +109,7 @@ static void test_push_then_pull(void **state)
     assert_int_equal(sk_tc_pull(&staff, 0, 100, collect_cb, &col, &next, &more, NULL), 0);
     assert_int_equal(col.n, 3);
     collect_free(&col);
-    for (int i = 0; i < 3; i++)
-        sk_change_free(&ch[i]);
+    sk_tc_changes_free(ch, 3);
     sk_tc_free(&c);
     sk_tc_free(&other);
     sk_tc_free(&staff);
@@ -164,8 +163,7 @@ static void test_exactly_once(void **state)
         mine += find(&col, &ch[i].id) != NULL;
     assert_int_equal(mine, N);
     collect_free(&col);
-    for (int i = 0; i < N; i++)
-        sk_change_free(&ch[i]);
+    sk_tc_changes_free(ch, N);
     sk_tc_free(&c);
 }
 
@@ -427,8 +425,7 @@ static void test_pipelined_and_streamed(void **state)
     assert_int_equal(r.version, N);
     sk_record_free(&r);
     sk_store_close(st);
-    for (int i = 0; i < N; i++)
-        sk_change_free(&ch[i]);
+    sk_tc_changes_free(ch, N);
     sk_tc_free(&c);
 }
 

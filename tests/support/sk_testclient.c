@@ -517,6 +517,12 @@ static int str_set(sk_tval *v, sk_change *c, uint32_t key, const char *str)
     return vb_set(v, c, key);
 }
 
+void sk_tc_changes_free(sk_change *ch, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sk_change_free(&ch[i]);
+}
+
 int sk_tc_make_referral(sk_change *c, uint64_t op, uint64_t wall, const char *tag)
 {
     sk_tval v;

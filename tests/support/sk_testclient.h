@@ -105,6 +105,8 @@ int sk_tc_count(const sk_record *r, void *payload);
 /* A valid creating change for a new referral (status new, consent given), record id made from
  * wall_ms and randomness; tag is written into the block field (tests may look for it). */
 int sk_tc_make_referral(sk_change *c, uint64_t op, uint64_t wall_ms, const char *tag);
+/* sk_change_free on each of the n changes at ch (an array the helpers here filled). */
+void sk_tc_changes_free(sk_change *ch, size_t n);
 /* A change of kind (sk_change_kind: an edit, DELETE or ERASE) to record id at base, with no
  * fields yet. */
 void sk_tc_make_change(sk_change *c, const sk_id *id, uint64_t op, uint64_t base, sk_hlc hlc,
