@@ -137,14 +137,22 @@ int sk_load_build_change(const ld_run *r, const ld_dev *d, const ld_work *w, sk_
     return rc;
 }
 
-static void note(ld_run *r, const sk_id *id, const char *what, uint32_t key)
+/* Keep the run's first problem, "record ID: WHAT", with " (field KEY)" when with_key is set;
+ * later ones are only counted. */
+static void first_problem(ld_run *r, const sk_id *id, const char *what, int with_key, uint32_t key)
 {
     if (r->vf.first_problem[0])
         return;
-    char ids[37];
+    char ids[37], field[24] = "";
     sk_id_to_str(id, ids);
-    snprintf(r->vf.first_problem, sizeof(r->vf.first_problem), "record %s: %s (field %u)", ids,
-             what, (unsigned)key);
+    if (with_key)
+        snprintf(field, sizeof(field), " (field %u)", (unsigned)key);
+    snprintf(r->vf.first_problem, sizeof(r->vf.first_problem), "record %s: %s%s", ids, what, field);
+}
+
+static void note(ld_run *r, const sk_id *id, const char *what, uint32_t key)
+{
+    first_problem(r, id, what, 1, key);
 }
 
 static void problem(ld_run *r, const sk_id *id, const char *what, uint32_t key)
@@ -171,12 +179,7 @@ void sk_load_verify_record(ld_run *r, const sk_record *got)
     uint32_t ix = index_find(r, &got->id);
     if (ix == NO_REC) {
         r->vf.extra++;
-        if (!r->vf.first_problem[0]) {
-            char ids[37];
-            sk_id_to_str(&got->id, ids);
-            snprintf(r->vf.first_problem, sizeof(r->vf.first_problem),
-                     "record %s: not sent by this run", ids);
-        }
+        first_problem(r, &got->id, "not sent by this run", 0, 0);
         return;
     }
     ld_rec *rec = &r->recs[ix];
@@ -266,12 +269,7 @@ void sk_load_verify_finish(ld_run *r)
         r->vf.expected++;
         if (!(rec->flags & LD_R_SEEN)) {
             r->vf.missing++;
-            if (!r->vf.first_problem[0]) {
-                char ids[37];
-                sk_id_to_str(&rec->id, ids);
-                snprintf(r->vf.first_problem, sizeof(r->vf.first_problem),
-                         "record %s: acknowledged but not on the server", ids);
-            }
+            first_problem(r, &rec->id, "acknowledged but not on the server", 0, 0);
         }
     }
 }
