@@ -108,6 +108,13 @@ static int bad_value(sk_cli *cli, const cap_field *f, const char *why)
                        why);
 }
 
+/* A value the library refused: its message for the refusal, else fallback. */
+static int refused_value(sk_cli *cli, const cap_field *f, const char *fallback)
+{
+    const char *msg = sakhi_errmsg(cli->c);
+    return bad_value(cli, f, msg[0] ? msg : fallback);
+}
+
 /* Enumeration names for a message: "leh, kargil". */
 /* The value names of enumeration e ("service"), from the library's schema. */
 static void enum_names_of(const char *e, char *out, size_t cap)
@@ -260,9 +267,7 @@ static int apply(sk_cli *cli, sakhi_referral *r, capture_state *st, const cap_fi
         else
             rc = sakhi_referral_set_notes(r, v);
         if (rc == SAKHI_EINVAL)
-            return bad_value(cli, f,
-                             sakhi_errmsg(cli->c)[0] ? sakhi_errmsg(cli->c)
-                                                     : "not valid UTF-8, or too long");
+            return refused_value(cli, f, "not valid UTF-8, or too long");
         break;
     case K_UINT:
         if (sk_cli_parse_uint(v, 1000000, &n) != 0)
@@ -270,8 +275,7 @@ static int apply(sk_cli *cli, sakhi_referral *r, capture_state *st, const cap_fi
         rc = !strcmp(f->field, "age") ? sakhi_referral_set_age(r, (unsigned)n)
                                       : sakhi_referral_set_children(r, (unsigned)n);
         if (rc == SAKHI_EINVAL)
-            return bad_value(cli, f,
-                             sakhi_errmsg(cli->c)[0] ? sakhi_errmsg(cli->c) : "out of range");
+            return refused_value(cli, f, "out of range");
         break;
     case K_BOOL:
         if (parse_bool(v, &b) != 0)
@@ -282,9 +286,7 @@ static int apply(sk_cli *cli, sakhi_referral *r, capture_state *st, const cap_fi
     case K_PHONE:
         rc = sakhi_referral_set_phone(r, !strcasecmp(v, "none") ? NULL : v);
         if (rc == SAKHI_EINVAL)
-            return bad_value(cli, f,
-                             sakhi_errmsg(cli->c)[0] ? sakhi_errmsg(cli->c)
-                                                     : "not a valid phone number");
+            return refused_value(cli, f, "not a valid phone number");
         break;
     case K_CONCERNS:
     case K_SERVICES: return apply_list(cli, r, f, v);
