@@ -116,37 +116,6 @@ static uint64_t fs_free_kb(const char *dir)
     return (uint64_t)sv.f_bavail * sv.f_frsize / 1024;
 }
 
-/* PULL from cursor 0 to the end; each record's id must be an acked one, none twice. */
-typedef struct pulled {
-    const sk_id *acked; /* sorted */
-    size_t nacked;
-    sk_id *seen;
-    size_t nseen, cap;
-    int unknown;
-} pulled;
-
-static int on_record(const sk_record *r, void *payload)
-{
-    pulled *p = payload;
-    if (!cp_ids_has(p->acked, p->nacked, &r->id))
-        p->unknown++;
-    if (p->nseen < p->cap)
-        p->seen[p->nseen++] = r->id;
-    return 0;
-}
-
-static void pull_all(sk_tc *c, pulled *p)
-{
-    uint64_t cursor = 0, next = 0;
-    int more = 1;
-    for (int round = 0; more && round < 1000; round++) {
-        assert_int_equal(sk_tc_pull(c, cursor, 500, on_record, p, &next, &more, NULL), 0);
-        assert_true(next >= cursor);
-        cursor = next;
-    }
-    assert_int_equal(more, 0);
-}
-
 static int refused_retryably(int rc)
 {
     return rc == -SK_E_STORE_IO || rc == -SK_E_STORE_FULL;
@@ -273,15 +242,16 @@ static void test_full_disk(void **state)
     assert_non_null(sorted);
     memcpy(sorted, acked, nacked * sizeof(sk_id));
     assert_int_equal(cp_ids_sort_dups(sorted, nsorted), 0);
-    pulled p = {sorted, nsorted, calloc(nacked + 16, sizeof(sk_id)), 0, nacked + 16, 0};
-    assert_non_null(p.seen);
+    sk_tc_ids seen = {0};
     assert_int_equal(sk_tc_connect(&b, f->ts.port), 0);
     assert_int_equal(sk_tc_auth(&b), 0);
-    pull_all(&b, &p);
+    assert_int_equal(sk_tc_pull_ids(&b, 500, &seen), 0);
     sk_tc_close(&b);
-    assert_int_equal(p.unknown, 0);
-    assert_int_equal(p.nseen, nacked);
-    assert_int_equal(cp_ids_sort_dups(p.seen, p.nseen), 0);
+    /* each record's id is an acked one, none twice */
+    for (size_t i = 0; i < seen.n; i++)
+        assert_true(cp_ids_has(sorted, nsorted, &seen.ids[i]));
+    assert_int_equal(seen.n, nacked);
+    assert_int_equal(cp_ids_sort_dups(seen.ids, seen.n), 0);
     assert_int_equal(sk_proc_alive(&f->ts.proc), 1);
 
     /* free space: the refused batch is accepted on retry, then one more */
@@ -333,8 +303,8 @@ static void test_full_disk(void **state)
            "one more applied; store exact: %llu records, last seq %llu\n",
            disk_mb, FILLER_MB, batch, batches, nacked - 2 * (size_t)batch,
            (unsigned long long)fill_ms, sk_err_name(first_code), (unsigned long long)free_kb,
-           idle_cpu, p.nseen, (unsigned long long)st.records, (unsigned long long)st.last_seq);
-    free(p.seen);
+           idle_cpu, seen.n, (unsigned long long)st.records, (unsigned long long)st.last_seq);
+    free(seen.ids);
     free(sorted);
     free(acked);
     free(ch);

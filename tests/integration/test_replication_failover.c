@@ -292,46 +292,6 @@ static void *kill_later(void *arg)
 #define LOAD_MAX 4000
 #define LOAD_BATCH 4
 
-typedef struct seen_ids {
-    sk_id *ids;
-    uint32_t n, cap;
-    uint32_t dup;
-} seen_ids;
-
-static int note_id(const sk_record *r, void *payload)
-{
-    seen_ids *s = payload;
-    if (r->flags & SK_REC_ERASED)
-        return 0;
-    for (uint32_t i = 0; i < s->n; i++)
-        if (memcmp(s->ids[i].b, r->id.b, 16) == 0) {
-            s->dup++;
-            return 0;
-        }
-    if (s->n < s->cap)
-        s->ids[s->n++] = r->id;
-    return 0;
-}
-
-static int has_id(const seen_ids *s, const sk_id *id)
-{
-    for (uint32_t i = 0; i < s->n; i++)
-        if (memcmp(s->ids[i].b, id->b, 16) == 0)
-            return 1;
-    return 0;
-}
-
-static void pull_ids(sk_tc *c, seen_ids *s)
-{
-    uint64_t next = 0;
-    int more = 1;
-    s->n = 0;
-    s->dup = 0;
-    for (int i = 0; more && i < 1000; i++)
-        assert_int_equal(sk_tc_pull(c, next, 1000, note_id, s, &next, &more, NULL), 0);
-    assert_int_equal(more, 0);
-}
-
 typedef struct kill_totals {
     uint64_t pushed, acked, forced;
 } kill_totals;
@@ -345,10 +305,9 @@ static void kill_round(unsigned seed, kill_totals *tot)
     char *out = NULL;
     sk_change *chs = calloc(LOAD_MAX, sizeof(*chs));
     uint8_t *acked = calloc(LOAD_MAX, 1);
-    seen_ids ids = {calloc(LOAD_MAX, sizeof(sk_id)), 0, LOAD_MAX, 0};
+    sk_tc_ids ids = {0};
     assert_non_null(chs);
     assert_non_null(acked);
-    assert_non_null(ids.ids);
     assert_int_equal(sk_trepl_pair(&p, &s, "sk-killp", "sk-kills", pin, pin_hex), 0);
     const char *pargs[] = {"--repl-sync", "refuse", "--repl-sync-timeout", "5", NULL};
     assert_int_equal(sk_ts_start(&p, pargs), 0);
@@ -399,11 +358,11 @@ static void kill_round(unsigned seed, kill_totals *tot)
     assert_int_equal(sk_trepl_wait_serving(s.port, pin, WAIT_MS), 0);
     assert_int_equal(sk_tc_connect(&dev, s.port), 0);
     assert_int_equal(sk_tc_auth(&dev), 0);
-    pull_ids(&dev, &ids);
-    assert_int_equal(ids.dup, 0);
+    assert_int_equal(sk_tc_pull_ids(&dev, 1000, &ids), 0);
+    assert_int_equal(sk_tc_ids_dups(&ids), 0);
     for (uint32_t i = 0; i < n; i++)
         if (acked[i])
-            assert_true(has_id(&ids, &chs[i].id)); /* no acknowledged referral lost */
+            assert_true(sk_tc_ids_has(&ids, &chs[i].id)); /* no acknowledged referral lost */
     /* the device sends everything again under the same ops: each is there once */
     for (uint32_t i = 0; i < n; i += LOAD_BATCH) {
         sk_ack acks[LOAD_BATCH];
@@ -411,8 +370,9 @@ static void kill_round(unsigned seed, kill_totals *tot)
         for (uint32_t j = 0; j < LOAD_BATCH; j++)
             assert_int_equal(acks[j].status, SK_ACK_APPLIED);
     }
-    pull_ids(&dev, &ids);
-    assert_int_equal(ids.dup, 0);
+    ids.n = 0;
+    assert_int_equal(sk_tc_pull_ids(&dev, 1000, &ids), 0);
+    assert_int_equal(sk_tc_ids_dups(&ids), 0);
     assert_int_equal(ids.n, n + 1);
     print_message("seed %u: killed after %d ms, %u pushed, %u acknowledged, all on the standby\n",
                   seed, k.delay_ms, n, nacked);

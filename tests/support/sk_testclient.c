@@ -619,6 +619,33 @@ int sk_tc_ids_has(const sk_tc_ids *s, const sk_id *id)
     return 0;
 }
 
+size_t sk_tc_ids_dups(const sk_tc_ids *s)
+{
+    size_t dups = 0;
+    for (size_t i = 1; i < s->n; i++)
+        for (size_t k = 0; k < i; k++)
+            if (sk_id_cmp(&s->ids[k], &s->ids[i]) == 0) {
+                dups++;
+                break;
+            }
+    return dups;
+}
+
+int sk_tc_pull_ids(sk_tc *c, uint32_t limit, sk_tc_ids *ids)
+{
+    uint64_t cursor = 0, next = 0;
+    int more = 1;
+    for (int round = 0; more && round < 1000; round++) {
+        int rc = sk_tc_pull(c, cursor, limit, sk_tc_ids_add, ids, &next, &more, NULL);
+        if (rc)
+            return rc;
+        if (next < cursor)
+            return -SK_E_BAD_VALUE;
+        cursor = next;
+    }
+    return more ? -SK_E_TIMEOUT : 0;
+}
+
 int sk_tc_count(const sk_record *r, void *payload)
 {
     (void)r;

@@ -99,6 +99,12 @@ typedef struct sk_tc_ids {
 int sk_tc_ids_add(const sk_record *r, void *payload);
 /* 1 when id is among them, else 0. */
 int sk_tc_ids_has(const sk_tc_ids *s, const sk_id *id);
+/* How many of them stand again after an earlier equal one (0: no id twice). */
+size_t sk_tc_ids_dups(const sk_tc_ids *s);
+/* PULL from cursor 0 in PULLs of limit until the server has no more, appending every record's id
+ * to ids: 0, a failing pull's code, -SK_E_BAD_VALUE when a next cursor went back, or
+ * -SK_E_TIMEOUT when 1000 PULLs did not reach the end. */
+int sk_tc_pull_ids(sk_tc *c, uint32_t limit, sk_tc_ids *ids);
 /* An sk_tc_record_cb counting the records in its uint32_t payload; always 0 (goes on). */
 int sk_tc_count(const sk_record *r, void *payload);
 
