@@ -338,49 +338,61 @@ int sk_case_fail(sk_case_error *err, int code, uint32_t field, const char *fmt, 
 
 /* Each checker: 0 when absent (*present = 0) or valid (*present = 1), else -SK_E_INVALID. */
 
-static int check_uint(const sk_record *r, uint32_t key, uint64_t lo, uint64_t hi, int required,
-                      uint64_t *out, int *present, sk_case_error *err)
+/* A cursor on field key's value for a checker: 1 when present, 0 when absent (nil is absent)
+ * and not required, -SK_E_INVALID when required and absent. */
+static int check_open(const sk_record *r, uint32_t key, int required, sk_mp *m, sk_case_error *err)
 {
-    sk_mp m;
-    *present = 0;
-    if (!field_cursor(r, key, &m))
-        return required ? INVALID(err, key, "%s: is required", fname(key)) : 0;
-    uint64_t v;
-    if (sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &v) || !sk_mp_at_end(&m))
-        return INVALID(err, key, "%s: must be an unsigned integer", fname(key));
-    if (v < lo || v > hi)
-        return INVALID(err, key, "%s: must be between %llu and %llu", fname(key),
-                       (unsigned long long)lo, (unsigned long long)hi);
-    *out = v;
-    *present = 1;
-    return 0;
+    if (field_cursor(r, key, m))
+        return 1;
+    return required ? INVALID(err, key, "%s: is required", fname(key)) : 0;
 }
 
-static int check_enum(const sk_record *r, uint32_t key, sk_enum_id e, int required, unsigned flags,
-                      uint64_t *out, int *present, sk_case_error *err)
+/* A uint field: in [lo, hi], or for an enumeration (e >= 0) a code e names (any code but 0 with
+ * SK_VALIDATE_KEEP_UNKNOWN in flags). */
+static int check_number(const sk_record *r, uint32_t key, int required, int e, unsigned flags,
+                        uint64_t lo, uint64_t hi, uint64_t *out, int *present, sk_case_error *err)
 {
     sk_mp m;
-    *present = 0;
-    if (!field_cursor(r, key, &m))
-        return required ? INVALID(err, key, "%s: is required", fname(key)) : 0;
     uint64_t v;
+    *present = 0;
+    int rc = check_open(r, key, required, &m, err);
+    if (rc <= 0)
+        return rc;
     if (sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &v) || !sk_mp_at_end(&m))
-        return INVALID(err, key, "%s: must be an unsigned integer code", fname(key));
-    if (!sk_enum_name(e, v) && !((flags & SK_VALIDATE_KEEP_UNKNOWN) && v != 0))
+        return INVALID(err, key, "%s: must be %s", fname(key),
+                       e < 0 ? "an unsigned integer" : "an unsigned integer code");
+    if (e < 0 && (v < lo || v > hi))
+        return INVALID(err, key, "%s: must be between %llu and %llu", fname(key),
+                       (unsigned long long)lo, (unsigned long long)hi);
+    if (e >= 0 && !sk_enum_name((sk_enum_id)e, v) &&
+        !((flags & SK_VALIDATE_KEEP_UNKNOWN) && v != 0))
         return INVALID(err, key, "%s: unknown code %llu", fname(key), (unsigned long long)v);
     *out = v;
     *present = 1;
     return 0;
 }
 
+static int check_uint(const sk_record *r, uint32_t key, uint64_t lo, uint64_t hi, int required,
+                      uint64_t *out, int *present, sk_case_error *err)
+{
+    return check_number(r, key, required, -1, 0, lo, hi, out, present, err);
+}
+
+static int check_enum(const sk_record *r, uint32_t key, sk_enum_id e, int required, unsigned flags,
+                      uint64_t *out, int *present, sk_case_error *err)
+{
+    return check_number(r, key, required, (int)e, flags, 0, 0, out, present, err);
+}
+
 static int check_bool(const sk_record *r, uint32_t key, int required, int *out, int *present,
                       sk_case_error *err)
 {
     sk_mp m;
-    *present = 0;
-    if (!field_cursor(r, key, &m))
-        return required ? INVALID(err, key, "%s: is required", fname(key)) : 0;
     int v;
+    *present = 0;
+    int rc = check_open(r, key, required, &m, err);
+    if (rc <= 0)
+        return rc;
     if (sk_mp_peek(&m) != SK_MP_BOOL || sk_mp_read_bool(&m, &v) || !sk_mp_at_end(&m))
         return INVALID(err, key, "%s: must be true or false", fname(key));
     *out = v;
@@ -422,14 +434,15 @@ static int check_str(const sk_record *r, uint32_t key, size_t max, int required,
                      const char **out, uint32_t *len_out, int *present, sk_case_error *err)
 {
     sk_mp m;
-    *present = 0;
-    if (!field_cursor(r, key, &m))
-        return required ? INVALID(err, key, "%s: is required", fname(key)) : 0;
     const char *p;
     uint32_t n;
+    *present = 0;
+    int rc = check_open(r, key, required, &m, err);
+    if (rc <= 0)
+        return rc;
     if (sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n) || !sk_mp_at_end(&m))
         return INVALID(err, key, "%s: must be a string", fname(key));
-    int rc = check_text(p, n, key, fname(key), max, allow_empty, err);
+    rc = check_text(p, n, key, fname(key), max, allow_empty, err);
     if (rc)
         return rc;
     if (out)
