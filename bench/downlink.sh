@@ -14,8 +14,9 @@
 # scripts/gen-referrals.py, seed 7 (the dictionary is trained on seed 1). Plaintext loopback:
 # TLS adds 22 bytes a record of 16 KiB at most.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${SAKHI_BUILD:-$ROOT/build}
+BENCH=downlink.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --build) BUILD=${2:?--build needs a directory}; shift ;;
@@ -25,7 +26,7 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 T=$BUILD/tests/test_downlink
-[[ -x $T ]] || { echo "downlink.sh: $T not built (cmake --build $BUILD)" >&2; exit 2; }
+need_built -x "$T"
 OUT=$("$T" 2>&1) || { echo "$OUT" >&2; echo "downlink.sh: test_downlink failed" >&2; exit 1; }
 push=$(grep '^sync pushing' <<<"$OUT")
 pull=$(grep '^initial pull' <<<"$OUT")

@@ -12,8 +12,9 @@
 # Prints Markdown rows for docs/PERFORMANCE.md. Every process is on 127.0.0.1; the work
 # directory is removed at the end.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${SAKHI_BUILD:-$ROOT/build}
+BENCH=replication.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DEV=20
 REF=100
 CONNS=10
@@ -32,31 +33,13 @@ SERVER=$BUILD/server/sakhi-server
 ADMIN=$BUILD/tools/admin/sakhi-admin
 LOAD=$BUILD/tools/load/sakhi-load
 NETEM=$BUILD/tools/netem/sakhi-netem
-for b in "$SERVER" "$ADMIN" "$LOAD" "$NETEM"; do
-    [[ -x $b ]] || { echo "replication.sh: $b not built" >&2; exit 2; }
-done
-PY=/usr/bin/python3
+need_built -x "$SERVER" "$ADMIN" "$LOAD" "$NETEM"
 WORK=$(mktemp -d /tmp/sakhi-repl-bench.XXXXXX)
-PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    stop_all
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-die() { echo "replication.sh: $*" >&2; exit 1; }
-
-j() { "$PY" -c 'import json,sys
-v=json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."): v=v[k]
-print(v)' "$1" "$2"; }
-
-# wait_file FILE SECONDS
-wait_file() {
-    local i
-    for ((i = 0; i < $2 * 50; i++)); do [[ -s $1 ]] && return 0; sleep 0.02; done
-    return 1
-}
 
 now_ms() { date +%s%3N; }
 
@@ -131,9 +114,7 @@ lag = "" if not lag else f"{int(lag)} ms"
 print(f"| {what}{link} | {float(rps):,.0f} referrals/s | {100*float(rps)/float(base):.0f}% | "
       f"p50 {float(p50):.1f} ms, p99 {float(p99):.1f} ms | {lag} |")
 PYEOF
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    PIDS=()
+    stop_all
 }
 
 echo "ingest of $DEV devices x $REF referrals, $CONNS connections, batches of 50 (plaintext loopback), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"

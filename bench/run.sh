@@ -22,8 +22,9 @@
 # start and end is printed with the table, so a figure taken on a busy machine can be seen as such.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${SAKHI_BUILD:-$ROOT/build}
+BENCH=run.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 QUICK=0
 DOC=1
 KEEP=0
@@ -68,17 +69,11 @@ want ceiling && NEED+=("$CEIL")
 want netem && NEED+=("$NETEM")
 want tls && NEED+=("$ADMIN")
 want client && NEED+=("$ADMIN" "$CLIENT")
-for b in "${NEED[@]}"; do
-    [[ -x $b ]] || { echo "run.sh: $b not built (cmake --build $BUILD)" >&2; exit 2; }
-done
+need_built -x "${NEED[@]}"
 if want client; then
-    for b in "$LIBSO" "$LIBA"; do
-        [[ -f $b ]] || { echo "run.sh: $b not built (cmake --build $BUILD)" >&2; exit 2; }
-    done
+    need_built -f "$LIBSO" "$LIBA"
     command -v size >/dev/null || { echo "run.sh: 'size' (binutils) is needed for the library size" >&2; exit 2; }
 fi
-PY=/usr/bin/python3
-[[ -x $PY ]] || PY=python3
 SAMPLE=$ROOT/tests/data/sample-referrals.json
 
 if [[ $QUICK == 1 ]]; then
@@ -90,25 +85,14 @@ else
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sakhi-bench-XXXXXX")
-PIDS=()
 cleanup() {
-    for p in "${PIDS[@]:-}"; do
-        [[ -n $p ]] && kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
-    done
+    stop_all
     if [[ $KEEP == 1 ]]; then echo "run.sh: work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
 # A server may hold many sockets (the idle benchmark): raise our soft limit to the hard one.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-die() { echo "run.sh: $*" >&2; exit 1; }
-
-wait_file() { # file, seconds
-    local i
-    for ((i = 0; i < $2 * 20; i++)); do [[ -s $1 ]] && return 0; sleep 0.05; done
-    return 1
-}
 
 # start_server DIR [flags...]: sets SPID and SPORT. Plaintext, or TLS with TRANSPORT set to
 # (--tls-cert FILE --tls-key FILE).
@@ -141,12 +125,6 @@ start_netem() {
     wait_file "$dir/netem.port" 20 || die "sakhi-netem did not start (see $dir/netem.log)"
     NPORT=$(cat "$dir/netem.port")
 }
-
-# j FILE a.b.c: one value of a JSON report
-j() { "$PY" -c 'import json,sys
-v=json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."): v=v[k]
-print(v)' "$1" "$2"; }
 
 # fmt EXPR: a Python expression rendered as a number with a thousands separator
 fmt() { "$PY" -c "v=($1); print(f'{v:,.0f}' if abs(v) >= 100 else f'{v:.3g}')"; }
