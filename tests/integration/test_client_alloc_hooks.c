@@ -247,9 +247,7 @@ typedef struct fx {
 static int setup(void **state)
 {
     fx *f = sk_fx_new(sizeof(fx), "sk-alloc-hooks", "fw1");
-    assert_int_equal(sk_ts_tls(&f->ts, f->pin), 0);
-    sk_tls_pin_format(f->pin_hex, f->pin);
-    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
+    sk_fx_start_tls(&f->ts, f->pin, f->pin_hex);
     pthread_mutex_lock(&g_h.mu);
     memset(g_h.slot, 0, sizeof(g_h.slot));
     g_h.live = 0;

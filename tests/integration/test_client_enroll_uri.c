@@ -28,9 +28,7 @@ typedef struct fx {
 static int setup(void **state)
 {
     fx *f = sk_fx_new(sizeof(fx), "sk-enroll-uri", "fw1");
-    assert_int_equal(sk_ts_tls(&f->ts, f->pin), 0);
-    sk_tls_pin_format(f->pin_hex, f->pin);
-    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
+    sk_fx_start_tls(&f->ts, f->pin, f->pin_hex);
     int fd = sk_listen_loopback(1, &f->dead_port);
     assert_true(fd >= 0);
     close(fd); /* connections to it are now refused */

@@ -79,11 +79,8 @@ static int setup_common(void **state, int start)
     snprintf(tmp, sizeof(tmp), "%s/tmp", f->ts.dir);
     assert_int_equal(mkdir(tmp, 0700), 0);
     setenv("TMPDIR", tmp, 1); /* any temp file the library made would land here */
-    if (start) {
-        assert_int_equal(sk_ts_tls(&f->ts, f->pin), 0);
-        sk_tls_pin_format(f->pin_hex, f->pin);
-        assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
-    }
+    if (start)
+        sk_fx_start_tls(&f->ts, f->pin, f->pin_hex);
     *state = f;
     return 0;
 }

@@ -31,9 +31,7 @@ typedef struct fx {
 static int setup(void **state)
 {
     fx *f = sk_fx_new(sizeof(fx), "sk-load-tls", NULL);
-    assert_int_equal(sk_ts_tls(&f->ts, f->pin), 0);
-    sk_tls_pin_format(f->pin_hex, f->pin);
-    assert_int_equal(sk_ts_start(&f->ts, NULL), 0);
+    sk_fx_start_tls(&f->ts, f->pin, f->pin_hex);
     snprintf(f->out, sizeof(f->out), "%s/load.out", f->ts.dir);
     snprintf(f->port, sizeof(f->port), "%u", (unsigned)f->ts.port);
     *state = f;

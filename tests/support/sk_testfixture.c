@@ -54,6 +54,13 @@ int sk_fx_start(void **state, size_t size, const char *prefix, const char *worke
     return 0;
 }
 
+void sk_fx_start_tls(sk_ts *ts, uint8_t pin[SK_TLS_PIN_LEN], char pin_hex[SK_TLS_PIN_HEX_LEN + 1])
+{
+    assert_int_equal(sk_ts_tls(ts, pin), 0);
+    sk_tls_pin_format(pin_hex, pin);
+    assert_int_equal(sk_ts_start(ts, NULL), 0);
+}
+
 int sk_fx_stop(void **state)
 {
     sk_ts *ts = *state;

@@ -45,6 +45,10 @@ void *sk_fx_new(size_t size, const char *prefix, const char *workers);
 int sk_fx_start(void **state, size_t size, const char *prefix, const char *workers,
                 const char *const *extra);
 
+/* Serve TLS from ts (sk_ts_tls) and start it with no extra arguments: pin gets the key's pin and
+ * pin_hex its text (sk_tls_pin_format). Asserts every step. */
+void sk_fx_start_tls(sk_ts *ts, uint8_t pin[SK_TLS_PIN_LEN], char pin_hex[SK_TLS_PIN_HEX_LEN + 1]);
+
 /* cmocka teardowns of a fixture made by sk_fx_new, each removing the temp dir and freeing it:
  * sk_fx_stop stops the server (SIGTERM) and fails the test unless it exits with 0;
  * sk_fx_stop_any stops a running server without checking how it exits;
