@@ -26,20 +26,6 @@ static int setup(void **state)
     return sk_fx_start(state, sizeof(sk_fx), "sk-conform", "fw1 fw2 st1 ad1", NULL);
 }
 
-static void ping_ok(sk_tc *c, uint64_t ms)
-{
-    sk_msg m, r;
-    uint32_t rid = sk_tc_rid(c);
-    sk_msg_init(&m, SK_MSG_PING, rid);
-    m.u.ping.ms = ms;
-    assert_int_equal(sk_tc_send(c, &m), 0);
-    assert_int_equal(sk_tc_recv(c, &r, 5000), 0);
-    assert_int_equal(r.type, SK_MSG_PONG);
-    assert_int_equal(r.rid, rid);
-    assert_int_equal(r.u.ping.ms, ms);
-    sk_msg_free(&r);
-}
-
 /* One frame from a body given as bytes. */
 static void send_body(sk_tc *c, const uint8_t *body, uint8_t n)
 {
@@ -77,7 +63,7 @@ static void test_body_errors_keep_connection(void **state)
     uint64_t next = 0;
     assert_int_equal(sk_tc_pull(&c, 0, 1000, NULL, NULL, &next, NULL, NULL), 0);
     assert_int_equal(sk_tc_pull(&c, 0, 1, NULL, NULL, &next, NULL, NULL), 0);
-    ping_ok(&c, 7);
+    sk_fx_ping_ok(&c, 7);
     /* A structural error still closes: a body that is not MessagePack. */
     const uint8_t junk[] = {0xc1};
     send_body(&c, junk, sizeof(junk));
@@ -91,7 +77,7 @@ static void test_body_errors_keep_connection(void **state)
     send_body(&c, hello_nov, sizeof(hello_nov));
     sk_fx_expect_error(&c, 1, SK_E_MISSING_FIELD);
     assert_int_equal(sk_tc_auth(&c), 0);
-    ping_ok(&c, 8);
+    sk_fx_ping_ok(&c, 8);
     sk_tc_free(&c);
 }
 
@@ -101,15 +87,15 @@ static void test_ping_in_every_state(void **state)
     sk_tc c;
     assert_int_equal(sk_td_tc(&c, &f->ts, "fw1", "dev"), 0);
     assert_int_equal(sk_tc_connect(&c, f->ts.port), 0);
-    ping_ok(&c, 1782021600000ull); /* before HELLO */
+    sk_fx_ping_ok(&c, 1782021600000ull); /* before HELLO */
     /* an ERROR from the client is not a reason to close */
     sk_msg e;
     sk_msg_init(&e, SK_MSG_ERROR, 0);
     e.u.error.code = SK_E_INTERNAL;
     assert_int_equal(sk_tc_send(&c, &e), 0);
-    ping_ok(&c, 2);
+    sk_fx_ping_ok(&c, 2);
     assert_int_equal(sk_tc_auth(&c), 0);
-    ping_ok(&c, 3);
+    sk_fx_ping_ok(&c, 3);
     sk_tc_free(&c);
 }
 
@@ -155,7 +141,7 @@ static void test_outstanding_rid(void **state)
     sk_ack ack;
     assert_int_equal(sk_tc_push(&c, &ch[1], 1, &ack), 0);
     assert_int_equal(ack.status, SK_ACK_APPLIED);
-    ping_ok(&c, 4);
+    sk_fx_ping_ok(&c, 4);
     sk_change_free(&ch[0]);
     sk_change_free(&ch[1]);
     sk_tc_free(&c);

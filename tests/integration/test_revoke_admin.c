@@ -19,6 +19,7 @@
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_testdevice.h"
+#include "sk_testfixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,14 +69,7 @@ static void test_admin_revoke_cuts_idle_session(void **state)
            "(%d rounds)\n",
            (unsigned long long)(total / ROUNDS), (unsigned long long)worst, ROUNDS);
     /* The other worker's idle session was never touched. */
-    sk_msg m, r;
-    sk_msg_init(&m, SK_MSG_PING, sk_tc_rid(&keep));
-    m.u.ping.ms = 42;
-    assert_int_equal(sk_tc_send(&keep, &m), 0);
-    assert_int_equal(sk_tc_recv(&keep, &r, 5000), 0);
-    assert_int_equal(r.type, SK_MSG_PONG);
-    assert_int_equal(r.u.ping.ms, 42);
-    sk_msg_free(&r);
+    sk_fx_ping_ok(&keep, 42);
     sk_tc_free(&keep);
     assert_int_equal(sk_file_contains(ts.log, "event=session_revoked"), 1);
     assert_int_equal(sk_ts_stop(&ts, 10000), 0);

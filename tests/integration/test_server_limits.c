@@ -29,18 +29,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void ping_ok(sk_tc *c)
-{
-    sk_msg p, m;
-    sk_msg_init(&p, SK_MSG_PING, sk_tc_rid(c));
-    p.u.ping.ms = 42;
-    assert_int_equal(sk_tc_send(c, &p), 0);
-    assert_int_equal(sk_tc_recv(c, &m, 5000), 0);
-    assert_int_equal(m.type, SK_MSG_PONG);
-    assert_int_equal(m.rid, p.rid);
-    sk_msg_free(&m);
-}
-
 static void test_frames(void **state)
 {
     (void)state;
@@ -77,7 +65,7 @@ static void test_frames(void **state)
     sk_msg_free(&m);
     assert_int_equal(sk_tc_wait_close(&c, 5000), 0);
     /* The bystander never noticed. */
-    ping_ok(&by);
+    sk_fx_ping_ok(&by, 42);
     sk_tc_free(&c);
     sk_tc_free(&by);
 }
@@ -134,7 +122,7 @@ static void test_inflight_and_batch(void **state)
     assert_int_equal(sk_tc_push(&c, ch + 2, 3, acks), -SK_E_BATCH_TOO_BIG);
     assert_int_equal(sk_tc_push(&c, ch + 2, 2, acks), 0);
     assert_int_equal(acks[0].status, SK_ACK_APPLIED);
-    ping_ok(&c);
+    sk_fx_ping_ok(&c, 42);
     sk_tc_changes_free(ch, 6);
     sk_tc_free(&c);
 }
@@ -161,7 +149,7 @@ static void test_timeouts(void **state)
     sk_msg_free(&m);
     /* Meanwhile a session that keeps talking stays. */
     for (int i = 0; i < 8; i++) {
-        ping_ok(&busy);
+        sk_fx_ping_ok(&busy, 42);
         sk_sleep_ms(100);
     }
     sk_fx_expect_error(&silent, 0, SK_E_TIMEOUT);
@@ -171,7 +159,7 @@ static void test_timeouts(void **state)
     sk_fx_expect_error(&idle, 0, SK_E_TIMEOUT);
     assert_int_equal(sk_tc_wait_close(&idle, 5000), 0);
     assert_true(sk_mono_ms() - t0 < 5000);
-    ping_ok(&busy);
+    sk_fx_ping_ok(&busy, 42);
     sk_tc_free(&idle);
     sk_tc_free(&silent);
     sk_tc_free(&hello_only);
@@ -191,7 +179,7 @@ static void test_connection_cap(void **state)
     sk_fx_expect_error(&extra, 0, SK_E_BUSY);
     assert_int_equal(sk_tc_wait_close(&extra, 5000), 0);
     for (int i = 0; i < 3; i++)
-        ping_ok(&c[i]);
+        sk_fx_ping_ok(&c[i], 42);
     /* A place frees up when one leaves (the server notices the close asynchronously). */
     sk_tc_close(&c[0]);
     int ok = 0;
@@ -252,7 +240,7 @@ static void test_store_full(void **state)
     assert_true(full);
     assert_true(nacked > 0);
     /* The session is still usable and pulls still work: every acknowledged record is there. */
-    ping_ok(&c);
+    sk_fx_ping_ok(&c, 42);
     sk_tc_ids s = {0};
     uint64_t cursor = 0, next;
     int more = 1;

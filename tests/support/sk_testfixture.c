@@ -126,6 +126,20 @@ void sk_fx_expect_error(sk_tc *c, uint32_t rid, uint32_t code)
     sk_msg_free(&m);
 }
 
+void sk_fx_ping_ok(sk_tc *c, uint64_t ms)
+{
+    sk_msg m, r;
+    uint32_t rid = sk_tc_rid(c);
+    sk_msg_init(&m, SK_MSG_PING, rid);
+    m.u.ping.ms = ms;
+    assert_int_equal(sk_tc_send(c, &m), 0);
+    assert_int_equal(sk_tc_recv(c, &r, 5000), 0);
+    assert_int_equal(r.type, SK_MSG_PONG);
+    assert_int_equal(r.rid, rid);
+    assert_int_equal(r.u.ping.ms, ms);
+    sk_msg_free(&r);
+}
+
 void sk_fx_capture(char id[SAKHI_ID_STRLEN], sakhi_client *c, const char *name, int urgency)
 {
     int rc = sk_td_capture(id, c, name, urgency, 0);

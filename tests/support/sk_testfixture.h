@@ -84,4 +84,8 @@ void sk_fx_tc(sk_ts *ts, sk_tc *c, const char *worker);
  * otherwise. */
 void sk_fx_expect_error(sk_tc *c, uint32_t rid, uint32_t code);
 
+/* PING(ms) sent on c is answered (within 5 s) by the PONG for its rid carrying ms back: the
+ * session is alive. Fails the test otherwise. */
+void sk_fx_ping_ok(sk_tc *c, uint64_t ms);
+
 #endif
