@@ -147,6 +147,11 @@ int sk_pack_bin(msgpack_packer *pk, const void *p, size_t n)
     return msgpack_pack_bin_body(pk, p, n);
 }
 
+int sk_pack_bool(msgpack_packer *pk, int v)
+{
+    return v ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+}
+
 void sk_pack_kv_uint(msgpack_packer *pk, uint32_t key, uint64_t v)
 {
     msgpack_pack_uint32(pk, key);

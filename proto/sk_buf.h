@@ -63,6 +63,7 @@ void sk_packer_init(msgpack_packer *pk, sk_buf *b);
 int sk_pack_str(msgpack_packer *pk, const char *s, size_t n);
 int sk_pack_cstr(msgpack_packer *pk, const char *s); /* NULL packs nil */
 int sk_pack_bin(msgpack_packer *pk, const void *p, size_t n);
+int sk_pack_bool(msgpack_packer *pk, int v); /* true when v is not 0, else false */
 /* One pair of a body map {key: value}: the key, then the uint v; the _opt form packs the pair
  * only when v is not 0 (an optional field at its default is omitted). */
 void sk_pack_kv_uint(msgpack_packer *pk, uint32_t key, uint64_t v);

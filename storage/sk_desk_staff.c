@@ -146,10 +146,7 @@ int sk_staff_put_txn(sk_store *st, MDB_txn *txn, const sk_staff *s)
     sk_pack_bin(&pk, s->setup_hash, s->has_setup ? 32 : 0);
     msgpack_pack_uint64(&pk, s->setup_expires_ms);
     msgpack_pack_uint64(&pk, s->created_ms);
-    if (s->disabled)
-        msgpack_pack_true(&pk);
-    else
-        msgpack_pack_false(&pk);
+    sk_pack_bool(&pk, s->disabled);
     int rc = -SK_E_NOMEM;
     if (!b.oom) {
         rc = sk_store_staff_put_txn(st, txn, s->name, n, b.data, b.len);

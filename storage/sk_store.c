@@ -1257,10 +1257,7 @@ static int worker_put_fn(sk_store *s, MDB_txn *txn, void *arg)
     msgpack_pack_array(&pk, 3);
     msgpack_pack_uint32(&pk, w->role);
     msgpack_pack_uint32(&pk, w->district);
-    if (w->disabled)
-        msgpack_pack_true(&pk);
-    else
-        msgpack_pack_false(&pk);
+    sk_pack_bool(&pk, w->disabled);
     int rc = put_val(s, txn, s->workers, w->id, strlen(w->id), &b);
     sk_buf_free(&b);
     return rc ? rc : authgen_bump(s, txn);
@@ -1349,10 +1346,7 @@ int sk_store_device_put_txn(sk_store *s, MDB_txn *txn, const sk_device_info *d)
     sk_pack_cstr(&pk, d->worker);
     sk_pack_bin(&pk, d->pubkey, SK_PUBKEY_LEN);
     sk_pack_cstr(&pk, d->label);
-    if (d->revoked)
-        msgpack_pack_true(&pk);
-    else
-        msgpack_pack_false(&pk);
+    sk_pack_bool(&pk, d->revoked);
     msgpack_pack_uint64(&pk, d->last_seen_ms);
     msgpack_pack_uint64(&pk, d->max_op);
     msgpack_pack_uint64(&pk, d->created_ms);
@@ -2029,10 +2023,7 @@ int sk_store_history_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_
         msgpack_pack_uint32(&pk, d->key);
         msgpack_pack_uint64(&pk, d->hlc);
         msgpack_pack_uint64(&pk, d->ver);
-        if (d->lost_incoming)
-            msgpack_pack_true(&pk);
-        else
-            msgpack_pack_false(&pk);
+        sk_pack_bool(&pk, d->lost_incoming);
         sk_pack_bin(&pk, d->entry.b, 16);
         msgpack_pack_uint32(&pk, d->list);
         /* The displaced value itself, raw (it is one encoded MessagePack value). */
