@@ -2640,6 +2640,31 @@ int sk_store_audit_prune(sk_store *s, uint64_t cutoff_ms, uint64_t *removed_out)
 
 /* ---- journal: who made each applied change ------------------------------------------------ */
 
+/* A journal entry's list of n field keys (its keys set, or its conflicts): an array of u32. */
+static void journal_keys_pack(msgpack_packer *pk, const uint32_t *keys, uint32_t n)
+{
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        msgpack_pack_uint32(pk, keys[i]);
+}
+
+/* The list journal_keys_pack wrote, into keys (room for SK_JOURNAL_MAX_KEYS) and its count
+ * into *n: 0, or -SK_E_STORE_IO. */
+static int journal_keys_read(sk_mp *m, uint32_t *keys, uint32_t *n)
+{
+    uint32_t cnt;
+    uint64_t u;
+    *n = 0;
+    if (sk_mp_read_array(m, &cnt) || cnt > SK_JOURNAL_MAX_KEYS)
+        return -SK_E_STORE_IO;
+    for (uint32_t i = 0; i < cnt; i++) {
+        if (sk_mp_read_uint(m, &u) || u > UINT32_MAX)
+            return -SK_E_STORE_IO;
+        keys[(*n)++] = (uint32_t)u;
+    }
+    return 0;
+}
+
 int sk_store_journal_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
                              const sk_journal_entry *e)
 {
@@ -2657,12 +2682,8 @@ int sk_store_journal_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_
     msgpack_pack_uint64(&pk, e->hlc);
     msgpack_pack_uint32(&pk, e->kind);
     msgpack_pack_uint32(&pk, e->nentries);
-    msgpack_pack_array(&pk, e->nkeys);
-    for (uint32_t i = 0; i < e->nkeys; i++)
-        msgpack_pack_uint32(&pk, e->keys[i]);
-    msgpack_pack_array(&pk, e->nconflict);
-    for (uint32_t i = 0; i < e->nconflict; i++)
-        msgpack_pack_uint32(&pk, e->conflict[i]);
+    journal_keys_pack(&pk, e->keys, e->nkeys);
+    journal_keys_pack(&pk, e->conflict, e->nconflict);
     int rc = b.oom ? -SK_E_NOMEM : put_val(s, txn, s->journal, key, sizeof(key), &b);
     sk_buf_free(&b);
     return rc;
@@ -2671,7 +2692,7 @@ int sk_store_journal_put_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_
 static int journal_decode(const MDB_val *k, const MDB_val *v, sk_journal_entry *e)
 {
     sk_mp m;
-    uint32_t n, cnt;
+    uint32_t n;
     const char *p;
     uint32_t plen;
     uint64_t u;
@@ -2690,21 +2711,8 @@ static int journal_decode(const MDB_val *k, const MDB_val *v, sk_journal_entry *
     if (sk_mp_read_uint(&m, &u) || u > UINT32_MAX)
         return -SK_E_STORE_IO;
     e->nentries = (uint32_t)u;
-    if (sk_mp_read_array(&m, &cnt) || cnt > SK_JOURNAL_MAX_KEYS)
-        return -SK_E_STORE_IO;
-    for (uint32_t i = 0; i < cnt; i++) {
-        if (sk_mp_read_uint(&m, &u) || u > UINT32_MAX)
-            return -SK_E_STORE_IO;
-        e->keys[e->nkeys++] = (uint32_t)u;
-    }
-    if (sk_mp_read_array(&m, &cnt) || cnt > SK_JOURNAL_MAX_KEYS)
-        return -SK_E_STORE_IO;
-    for (uint32_t i = 0; i < cnt; i++) {
-        if (sk_mp_read_uint(&m, &u) || u > UINT32_MAX)
-            return -SK_E_STORE_IO;
-        e->conflict[e->nconflict++] = (uint32_t)u;
-    }
-    return 0;
+    int rc = journal_keys_read(&m, e->keys, &e->nkeys);
+    return rc ? rc : journal_keys_read(&m, e->conflict, &e->nconflict);
 }
 
 int sk_store_journal_get_txn(sk_store *s, MDB_txn *txn, const sk_id *id, uint64_t seq,
