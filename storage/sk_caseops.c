@@ -303,7 +303,7 @@ out:
     return rc;
 }
 
-/* ---- one function per operation ----------------------------------------------------------- */
+/* ---- shorthands for some operations ------------------------------------------------------- */
 
 static sk_cw_op op_of(uint32_t kind, const sk_id *id)
 {
@@ -356,45 +356,25 @@ int sk_caseops_refer(const sk_caseops_ctx *ctx, const sk_id *id, uint32_t destin
     return sk_caseops_apply(ctx, &op, res);
 }
 
-int sk_caseops_decline(const sk_caseops_ctx *ctx, const sk_id *id, uint32_t decline_reason,
-                       const char *text, sk_caseops_result *res)
+/* close and reopen: an operation whose only argument is its reason. */
+static int apply_reason(const sk_caseops_ctx *ctx, uint32_t kind, const sk_id *id,
+                        const char *reason, sk_caseops_result *res)
 {
-    sk_cw_op op = op_of(SK_CW_DECLINE, id);
-    op.decline_reason = decline_reason;
-    op.reason = text;
+    sk_cw_op op = op_of(kind, id);
+    op.reason = reason;
     return sk_caseops_apply(ctx, &op, res);
 }
 
 int sk_caseops_close(const sk_caseops_ctx *ctx, const sk_id *id, const char *reason,
                      sk_caseops_result *res)
 {
-    sk_cw_op op = op_of(SK_CW_CLOSE, id);
-    op.reason = reason;
-    return sk_caseops_apply(ctx, &op, res);
+    return apply_reason(ctx, SK_CW_CLOSE, id, reason, res);
 }
 
 int sk_caseops_reopen(const sk_caseops_ctx *ctx, const sk_id *id, const char *reason,
                       sk_caseops_result *res)
 {
-    sk_cw_op op = op_of(SK_CW_REOPEN, id);
-    op.reason = reason;
-    return sk_caseops_apply(ctx, &op, res);
-}
-
-int sk_caseops_shelter_start(const sk_caseops_ctx *ctx, const sk_id *id, uint64_t start_ms,
-                             sk_caseops_result *res)
-{
-    sk_cw_op op = op_of(SK_CW_SHELTER_START, id);
-    op.start_ms = start_ms;
-    return sk_caseops_apply(ctx, &op, res);
-}
-
-int sk_caseops_shelter_extend(const sk_caseops_ctx *ctx, const sk_id *id, uint32_t days,
-                              sk_caseops_result *res)
-{
-    sk_cw_op op = op_of(SK_CW_SHELTER_EXTEND, id);
-    op.days = days;
-    return sk_caseops_apply(ctx, &op, res);
+    return apply_reason(ctx, SK_CW_REOPEN, id, reason, res);
 }
 
 int sk_caseops_task_add(const sk_caseops_ctx *ctx, const sk_id *id, const char *text,
@@ -404,16 +384,6 @@ int sk_caseops_task_add(const sk_caseops_ctx *ctx, const sk_id *id, const char *
     op.text = text;
     op.for_worker = for_worker;
     op.due_ms = due_ms;
-    return sk_caseops_apply(ctx, &op, res);
-}
-
-int sk_caseops_task_set(const sk_caseops_ctx *ctx, const sk_id *id, const sk_id *task,
-                        uint32_t state, const char *note, sk_caseops_result *res)
-{
-    sk_cw_op op = op_of(SK_CW_TASK_SET, id);
-    op.task = *task;
-    op.task_state = state;
-    op.text = note;
     return sk_caseops_apply(ctx, &op, res);
 }
 

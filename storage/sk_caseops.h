@@ -63,7 +63,8 @@ int sk_caseops_config_set(sk_store *s, MDB_txn *txn, const char *name, const cha
  */
 int sk_caseops_apply(const sk_caseops_ctx *ctx, const sk_cw_op *op, sk_caseops_result *res);
 
-/* One function per operation (each fills an sk_cw_op and calls sk_caseops_apply). */
+/* Shorthands for the operations the transfer code and the tests run (each fills an sk_cw_op
+ * and calls sk_caseops_apply); the desk and sakhi-admin fill their own and call it. */
 int sk_caseops_accept(const sk_caseops_ctx *ctx, const sk_id *id, sk_caseops_result *res);
 int sk_caseops_start(const sk_caseops_ctx *ctx, const sk_id *id, sk_caseops_result *res);
 int sk_caseops_assign(const sk_caseops_ctx *ctx, const sk_id *id, const char *owner,
@@ -73,20 +74,12 @@ int sk_caseops_service(const sk_caseops_ctx *ctx, const sk_id *id, uint32_t serv
 int sk_caseops_refer(const sk_caseops_ctx *ctx, const sk_id *id, uint32_t destination,
                      const char *detail, const char *reason, const char *override_reason,
                      sk_caseops_result *res);
-int sk_caseops_decline(const sk_caseops_ctx *ctx, const sk_id *id, uint32_t decline_reason,
-                       const char *text, sk_caseops_result *res);
 int sk_caseops_close(const sk_caseops_ctx *ctx, const sk_id *id, const char *reason,
                      sk_caseops_result *res);
 int sk_caseops_reopen(const sk_caseops_ctx *ctx, const sk_id *id, const char *reason,
                       sk_caseops_result *res);
-int sk_caseops_shelter_start(const sk_caseops_ctx *ctx, const sk_id *id, uint64_t start_ms,
-                             sk_caseops_result *res);
-int sk_caseops_shelter_extend(const sk_caseops_ctx *ctx, const sk_id *id, uint32_t days,
-                              sk_caseops_result *res);
 int sk_caseops_task_add(const sk_caseops_ctx *ctx, const sk_id *id, const char *text,
                         const char *for_worker, uint64_t due_ms, sk_caseops_result *res);
-int sk_caseops_task_set(const sk_caseops_ctx *ctx, const sk_id *id, const sk_id *task,
-                        uint32_t state, const char *note, sk_caseops_result *res);
 /* A case note by the acting staff member (text 1..4000 bytes; not on a declined referral). */
 int sk_caseops_note(const sk_caseops_ctx *ctx, const sk_id *id, const char *text,
                     sk_caseops_result *res);
