@@ -128,6 +128,19 @@ static int worker_of(const sk_caseops_ctx *ctx, const char *id, sk_worker *w)
     return sk_store_worker_get_txn(ctx->store, ctx->txn, id, n, w);
 }
 
+/* Worker id into *w when it is enabled and its role is in roles (a mask of 1u << role; 0 for
+ * any role): 0. Otherwise res says msg about field and -SK_E_INVALID, or a store error. */
+static int enabled_worker(const sk_caseops_ctx *ctx, const char *id, uint32_t roles, uint32_t field,
+                          const char *msg, sk_worker *w, sk_caseops_result *res)
+{
+    int rc = worker_of(ctx, id, w);
+    if (rc && rc != -SK_E_NOT_FOUND)
+        return rc;
+    if (rc || w->disabled || (roles && (w->role > SK_ROLE_MAX || !(roles & (1u << w->role)))))
+        return refuse(res, -SK_E_INVALID, field, msg);
+    return 0;
+}
+
 static int check_people(const sk_caseops_ctx *ctx, const sk_cw_op *op, const sk_record *cur,
                         sk_caseops_result *res)
 {
@@ -137,29 +150,22 @@ static int check_people(const sk_caseops_ctx *ctx, const sk_cw_op *op, const sk_
     uint64_t district = 0;
     (void)sk_case_get_uint(cur, SK_F_DISTRICT, &district);
     if (op->kind == SK_CW_ASSIGN && op->owner) {
-        rc = worker_of(ctx, op->owner, &w);
-        if (rc && rc != -SK_E_NOT_FOUND)
+        if ((rc = enabled_worker(ctx, op->owner, (1u << SK_ROLE_STAFF) | (1u << SK_ROLE_ADMIN),
+                                 SK_F_OWNER, "owner: must be an enabled staff member", &w, res)))
             return rc;
-        if (rc || w.disabled || (w.role != SK_ROLE_STAFF && w.role != SK_ROLE_ADMIN))
-            return refuse(res, -SK_E_INVALID, SK_F_OWNER, "owner: must be an enabled staff member");
         if (w.district != 0 && w.district != district)
             return refuse(res, -SK_E_INVALID, SK_F_OWNER,
                           "owner: the staff member works in another district");
     }
     if (op->kind == SK_CW_ASSIGN && op->field_worker && op->field_worker[0]) {
-        rc = worker_of(ctx, op->field_worker, &w);
-        if (rc && rc != -SK_E_NOT_FOUND)
+        if ((rc = enabled_worker(ctx, op->field_worker, 1u << SK_ROLE_FIELD, SK_F_ASSIGNED,
+                                 "assigned_to: must be an enabled field worker", &w, res)))
             return rc;
-        if (rc || w.disabled || w.role != SK_ROLE_FIELD)
-            return refuse(res, -SK_E_INVALID, SK_F_ASSIGNED,
-                          "assigned_to: must be an enabled field worker");
     }
     if (op->kind == SK_CW_TASK_ADD && op->for_worker && op->for_worker[0]) {
-        rc = worker_of(ctx, op->for_worker, &w);
-        if (rc && rc != -SK_E_NOT_FOUND)
+        if ((rc = enabled_worker(ctx, op->for_worker, 0, 0, "task: for must name an enabled worker",
+                                 &w, res)))
             return rc;
-        if (rc || w.disabled)
-            return refuse(res, -SK_E_INVALID, 0, "task: for must name an enabled worker");
         sk_actor who = {w.role, w.id, w.district};
         if (!sk_case_may_see(&who, cur)) {
             snprintf(msg, sizeof(msg),
