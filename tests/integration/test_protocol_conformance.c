@@ -206,36 +206,6 @@ static void test_out_of_scope_same_as_missing(void **state)
     sk_tc_free(&b);
 }
 
-typedef struct got {
-    sk_id id;
-    sk_record rec;
-    int found;
-} got;
-
-static int find_cb(const sk_record *r, void *payload)
-{
-    got *g = payload;
-    if (memcmp(r->id.b, g->id.b, 16) == 0) {
-        if (g->found)
-            sk_record_free(&g->rec);
-        sk_record_init(&g->rec);
-        assert_int_equal(sk_record_copy(&g->rec, r), 0);
-        g->found = 1;
-    }
-    return 0;
-}
-
-static void pull_one(sk_tc *c, const sk_id *id, got *g)
-{
-    uint64_t next = 0;
-    int more = 1;
-    memset(g, 0, sizeof(*g));
-    g->id = *id;
-    for (int i = 0; i < 100 && more; i++)
-        assert_int_equal(sk_tc_pull(c, next, 1000, find_cb, g, &next, &more, NULL), 0);
-    assert_int_equal(g->found, 1);
-}
-
 static void set_assigned(sk_change *c, const char *worker)
 {
     uint8_t b[70];
@@ -252,7 +222,7 @@ static void test_erased_tombstone_and_minimised_form(void **state)
     sk_fx *f = *state;
     sk_tc a, st, ad;
     sk_change r1, r2, acc, er;
-    got g;
+    sk_record g;
     assert_int_equal(sk_td_tc(&a, &f->ts, "fw1", "dev-a"), 0);
     assert_int_equal(sk_td_tc(&st, &f->ts, "st1", "desk"), 0);
     assert_int_equal(sk_td_tc(&ad, &f->ts, "ad1", "admin"), 0);
@@ -268,43 +238,43 @@ static void test_erased_tombstone_and_minimised_form(void **state)
                      0);
     set_assigned(&acc, "fw2");
     push_ok(&st, &acc);
-    pull_one(&a, &r2.id, &g);
+    assert_int_equal(sk_tc_pull_record(&a, &r2.id, &g), 0);
     static const uint32_t stub_keys[] = {SK_F_SCHEMA,  SK_F_CREATED_AT, SK_F_WORKER,
                                          SK_F_CASE_NO, SK_F_DISTRICT,   SK_F_STATUS};
-    for (uint32_t i = 0; i < g.rec.nfields; i++) {
+    for (uint32_t i = 0; i < g.nfields; i++) {
         int ok = 0;
         for (size_t j = 0; j < sizeof(stub_keys) / sizeof(stub_keys[0]); j++)
-            ok |= g.rec.fields[i].key == stub_keys[j];
+            ok |= g.fields[i].key == stub_keys[j];
         if (!ok)
             fail_msg("field %u of a case assigned to someone else reached its creator",
-                     g.rec.fields[i].key);
+                     g.fields[i].key);
     }
-    assert_non_null(sk_record_field(&g.rec, SK_F_CASE_NO));
-    assert_non_null(sk_record_field(&g.rec, SK_F_STATUS));
-    assert_int_equal(g.rec.nentries, 0);
-    sk_record_free(&g.rec);
+    assert_non_null(sk_record_field(&g, SK_F_CASE_NO));
+    assert_non_null(sk_record_field(&g, SK_F_STATUS));
+    assert_int_equal(g.nentries, 0);
+    sk_record_free(&g);
     /* The assigned worker gets it whole. */
     sk_tc b;
     assert_int_equal(sk_td_tc(&b, &f->ts, "fw2", "dev-b"), 0);
-    pull_one(&b, &r2.id, &g);
-    assert_non_null(sk_record_field(&g.rec, SK_F_NAME));
-    assert_int_equal(g.rec.nentries, r2.nentries);
-    sk_record_free(&g.rec);
+    assert_int_equal(sk_tc_pull_record(&b, &r2.id, &g), 0);
+    assert_non_null(sk_record_field(&g, SK_F_NAME));
+    assert_int_equal(g.nentries, r2.nentries);
+    sk_record_free(&g);
 
     /* The administrator erases r1: its creator's device pulls exactly the tombstone of 5.5. */
     sk_tc_make_change(&er, &r1.id, 1, v1, SK_HLC_MAKE(now + 20, 0), SK_CHANGE_ERASE);
     push_ok(&ad, &er);
-    pull_one(&a, &r1.id, &g);
-    assert_int_equal(g.rec.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED | SK_REC_REVIEW),
+    assert_int_equal(sk_tc_pull_record(&a, &r1.id, &g), 0);
+    assert_int_equal(g.flags & (SK_REC_TOMBSTONE | SK_REC_ERASED | SK_REC_REVIEW),
                      SK_REC_TOMBSTONE | SK_REC_ERASED);
-    assert_int_equal(g.rec.nentries, 0);
-    assert_int_equal(g.rec.nfields, 2); /* no one was assigned: worker and district */
-    assert_int_equal(g.rec.fields[0].key, SK_F_WORKER);
-    assert_int_equal(g.rec.fields[1].key, SK_F_DISTRICT);
+    assert_int_equal(g.nentries, 0);
+    assert_int_equal(g.nfields, 2); /* no one was assigned: worker and district */
+    assert_int_equal(g.fields[0].key, SK_F_WORKER);
+    assert_int_equal(g.fields[1].key, SK_F_DISTRICT);
     char w[16];
-    assert_int_equal(sk_case_get_str(&g.rec, SK_F_WORKER, w, sizeof(w)), 0);
+    assert_int_equal(sk_case_get_str(&g, SK_F_WORKER, w, sizeof(w)), 0);
     assert_string_equal(w, "fw1");
-    sk_record_free(&g.rec);
+    sk_record_free(&g);
 
     sk_change_free(&r1);
     sk_change_free(&r2);

@@ -631,12 +631,13 @@ size_t sk_tc_ids_dups(const sk_tc_ids *s)
     return dups;
 }
 
-int sk_tc_pull_ids(sk_tc *c, uint32_t limit, sk_tc_ids *ids)
+/* PULL from cursor 0 in PULLs of limit until the server has no more, each record to cb. */
+static int pull_to_end(sk_tc *c, uint32_t limit, sk_tc_record_cb cb, void *payload)
 {
     uint64_t cursor = 0, next = 0;
     int more = 1;
     for (int round = 0; more && round < 1000; round++) {
-        int rc = sk_tc_pull(c, cursor, limit, sk_tc_ids_add, ids, &next, &more, NULL);
+        int rc = sk_tc_pull(c, cursor, limit, cb, payload, &next, &more, NULL);
         if (rc)
             return rc;
         if (next < cursor)
@@ -644,6 +645,44 @@ int sk_tc_pull_ids(sk_tc *c, uint32_t limit, sk_tc_ids *ids)
         cursor = next;
     }
     return more ? -SK_E_TIMEOUT : 0;
+}
+
+int sk_tc_pull_ids(sk_tc *c, uint32_t limit, sk_tc_ids *ids)
+{
+    return pull_to_end(c, limit, sk_tc_ids_add, ids);
+}
+
+/* sk_tc_pull_record's search: the latest copy of id, in out once found. */
+typedef struct find_rec {
+    const sk_id *id;
+    sk_record *out;
+    int found, rc;
+} find_rec;
+
+static int find_rec_one(const sk_record *r, void *payload)
+{
+    find_rec *f = payload;
+    if (sk_id_cmp(&r->id, f->id) != 0)
+        return 0;
+    if (f->found)
+        sk_record_free(f->out);
+    sk_record_init(f->out);
+    f->found = 1;
+    f->rc = sk_record_copy(f->out, r);
+    return f->rc != 0;
+}
+
+int sk_tc_pull_record(sk_tc *c, const sk_id *id, sk_record *out)
+{
+    find_rec f = {id, out, 0, 0};
+    int rc = pull_to_end(c, SK_MAX_PULL, find_rec_one, &f);
+    if (!rc && f.rc)
+        rc = f.rc;
+    if (!rc && !f.found)
+        rc = -SK_E_NOT_FOUND;
+    if (rc && f.found)
+        sk_record_free(out);
+    return rc;
 }
 
 int sk_tc_count(const sk_record *r, void *payload)

@@ -105,6 +105,10 @@ size_t sk_tc_ids_dups(const sk_tc_ids *s);
  * to ids: 0, a failing pull's code, -SK_E_BAD_VALUE when a next cursor went back, or
  * -SK_E_TIMEOUT when 1000 PULLs did not reach the end. */
 int sk_tc_pull_ids(sk_tc *c, uint32_t limit, sk_tc_ids *ids);
+/* What the device is given of record id: PULL from cursor 0 to the end (as sk_tc_pull_ids) and
+ * copy the last copy of id that came into out (the caller frees it with sk_record_free). 0,
+ * -SK_E_NOT_FOUND when none came, or as sk_tc_pull_ids (out then holds nothing). */
+int sk_tc_pull_record(sk_tc *c, const sk_id *id, sk_record *out);
 /* An sk_tc_record_cb counting the records in its uint32_t payload; always 0 (goes on). */
 int sk_tc_count(const sk_record *r, void *payload);
 
