@@ -130,34 +130,12 @@ typedef struct netem {
 static void netem_start(netem *n, const char *dir, int tag, uint16_t upstream,
                         const char *const *extra)
 {
-    char up[32];
-    char *argv[48];
-    int k = 0;
-    snprintf(up, sizeof(up), "127.0.0.1:%u", upstream);
+    char log[700];
     snprintf(n->portfile, sizeof(n->portfile), "%s/netem-%d.port", dir, tag);
     snprintf(n->stats, sizeof(n->stats), "%s/netem-%d.json", dir, tag);
-    unlink(n->portfile);
-    argv[k++] = (char *)SAKHI_NETEM_BIN;
-    argv[k++] = "--listen";
-    argv[k++] = "0";
-    argv[k++] = "--upstream";
-    argv[k++] = up;
-    argv[k++] = "--port-file";
-    argv[k++] = n->portfile;
-    argv[k++] = "--stats-json";
-    argv[k++] = n->stats;
-    for (int i = 0; extra && extra[i] && k < 46; i++)
-        argv[k++] = (char *)extra[i];
-    argv[k] = NULL;
-    char log[700];
     snprintf(log, sizeof(log), "%s/netem.log", dir);
-    memset(&n->p, 0, sizeof(n->p));
-    assert_int_equal(sk_proc_start(&n->p, argv, log), 0);
-    assert_int_equal(sk_wait_file(n->portfile, 5000), 0);
-    char *txt = NULL;
-    assert_int_equal(sk_read_file(n->portfile, &txt, NULL), 0);
-    n->port = (uint16_t)atoi(txt);
-    free(txt);
+    n->port =
+        sk_proc_start_netem(&n->p, SAKHI_NETEM_BIN, upstream, n->portfile, n->stats, log, extra);
     assert_true(n->port > 0);
 }
 

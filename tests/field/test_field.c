@@ -120,33 +120,13 @@ static unsigned scale(void)
 /* Start sakhi-netem in front of the server with extra flags (NULL-ended); returns its port. */
 static uint16_t netem_start(fx *f, const char *const *extra)
 {
-    char up[64], logp[700];
-    const char *argv[40];
-    int n = 0;
-    snprintf(up, sizeof(up), "127.0.0.1:%u", (unsigned)f->ts.port);
+    char logp[700];
     snprintf(f->netem_port_file, sizeof(f->netem_port_file), "%s/netem.port", f->ts.dir);
     snprintf(logp, sizeof(logp), "%s/netem.log", f->ts.dir);
-    unlink(f->netem_port_file);
-    argv[n++] = SAKHI_BIN_DIR "/tools/netem/sakhi-netem";
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
-    argv[n++] = "--upstream";
-    argv[n++] = up;
-    argv[n++] = "--port-file";
-    argv[n++] = f->netem_port_file;
-    for (int i = 0; extra && extra[i] && n < 38; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    assert_int_equal(sk_proc_start(&f->netem, (char *const *)argv, logp), 0);
-    assert_int_equal(sk_wait_file(f->netem_port_file, 10000), 0);
-    char *txt = NULL;
-    size_t len = 0;
-    assert_int_equal(sk_read_file(f->netem_port_file, &txt, &len), 0);
-    long port = strtol(txt, NULL, 10);
-    free(txt);
-    assert_true(port > 0 && port < 65536);
-    assert_int_equal(sk_wait_port("127.0.0.1", (uint16_t)port, 10000), 0);
-    return (uint16_t)port;
+    uint16_t port = sk_proc_start_netem(&f->netem, SAKHI_BIN_DIR "/tools/netem/sakhi-netem",
+                                        f->ts.port, f->netem_port_file, NULL, logp, extra);
+    assert_true(port > 0);
+    return port;
 }
 
 static void netem_stop(fx *f)

@@ -270,6 +270,40 @@ int sk_wait_port(const char *host, uint16_t port, int timeout_ms)
     }
 }
 
+uint16_t sk_proc_start_netem(sk_proc *p, const char *bin, uint16_t upstream, const char *port_file,
+                             const char *stats, const char *log, const char *const *extra)
+{
+    char up[32];
+    const char *argv[48];
+    int k = 0;
+    snprintf(up, sizeof(up), "127.0.0.1:%u", (unsigned)upstream);
+    unlink(port_file);
+    argv[k++] = bin;
+    argv[k++] = "--listen";
+    argv[k++] = "127.0.0.1:0";
+    argv[k++] = "--upstream";
+    argv[k++] = up;
+    argv[k++] = "--port-file";
+    argv[k++] = port_file;
+    if (stats) {
+        argv[k++] = "--stats-json";
+        argv[k++] = stats;
+    }
+    for (int i = 0; extra && extra[i] && k < 46; i++)
+        argv[k++] = extra[i];
+    argv[k] = NULL;
+    if (sk_proc_start(p, (char *const *)argv, log) != 0 || sk_wait_file(port_file, 10000) != 0)
+        return 0;
+    char *txt = NULL;
+    if (sk_read_file(port_file, &txt, NULL) != 0)
+        return 0;
+    long port = strtol(txt, NULL, 10);
+    free(txt);
+    if (port <= 0 || port > 65535 || sk_wait_port("127.0.0.1", (uint16_t)port, 10000) != 0)
+        return 0;
+    return (uint16_t)port;
+}
+
 int sk_read_file(const char *path, char **out, size_t *len_out)
 {
     FILE *fp = fopen(path, "rb");

@@ -71,6 +71,11 @@ int sk_tmpdir_fx_teardown(void **state);
 int sk_wait_file(const char *path, int timeout_ms);
 /* Wait until a TCP connect to host:port succeeds. */
 int sk_wait_port(const char *host, uint16_t port, int timeout_ms);
+/* Start sakhi-netem (the executable bin) on a free loopback port in front of 127.0.0.1:upstream
+ * as p: its port into port_file, its stats into stats (NULL: none), its output to log, then the
+ * extra flags (NULL-ended, at most 36). Its port once it accepts (within 10 s), or 0. */
+uint16_t sk_proc_start_netem(sk_proc *p, const char *bin, uint16_t upstream, const char *port_file,
+                             const char *stats, const char *log, const char *const *extra);
 /* Read a whole file (NUL-terminated; caller frees *out). */
 int sk_read_file(const char *path, char **out, size_t *len_out);
 /* Copy a whole file (created or truncated). 0 or -1. */
