@@ -238,6 +238,14 @@ static void peer_key(const struct sockaddr_storage *ss, const char *peer, char *
     snprintf(out, cap, "%s", peer);
 }
 
+int sk_conn_listen_addr(const char *host, unsigned port, struct sockaddr_storage *out)
+{
+    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) != 0 &&
+        uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) != 0)
+        return -SK_E_BAD_VALUE;
+    return 0;
+}
+
 int sk_conn_accept(sk_server *srv, uv_stream_t *listener)
 {
     sk_conn *c = calloc(1, sizeof(*c));

@@ -16,4 +16,8 @@
  * SK_E_* code. */
 int sk_conn_accept(sk_server *srv, uv_stream_t *listener);
 
+/* The address a listener (the server's, the desk's) binds: host, an IPv4 or IPv6 literal as
+ * --listen takes it, and port, into out. 0, or -SK_E_BAD_VALUE when host is neither. */
+int sk_conn_listen_addr(const char *host, unsigned port, struct sockaddr_storage *out);
+
 #endif

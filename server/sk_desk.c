@@ -19,6 +19,7 @@
 #include "sk_err.h"
 #include "sk_log.h"
 #include "sk_ratelimit.h"
+#include "sk_conn.h"
 #include "sk_context.h"
 #include "sk_tls.h"
 #include "sk_tlsfile.h"
@@ -1446,8 +1447,7 @@ int sk_desk_start(sk_desk **out, sk_server *srv, char *err, size_t errcap)
     d->actx.ssl_ctx = d->ssl;
 
     struct sockaddr_storage addr;
-    if (uv_ip4_addr(cfg->listen, (int)cfg->desk_port, (struct sockaddr_in *)&addr) != 0 &&
-        uv_ip6_addr(cfg->listen, (int)cfg->desk_port, (struct sockaddr_in6 *)&addr) != 0) {
+    if (sk_conn_listen_addr(cfg->listen, cfg->desk_port, &addr) != 0) {
         snprintf(err, errcap, "bad listen address %s", cfg->listen);
         ret = 4;
         goto out;

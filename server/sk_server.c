@@ -391,8 +391,7 @@ int sk_server_init(sk_server *srv, uv_loop_t *loop, const sk_config *cfg, char *
                                            ? (size_t)cfg->store_reserve_mb * 1024u * 1024u
                                            : (size_t)cfg->map_size_mb * 1024u * 1024u / 16u);
     struct sockaddr_storage addr;
-    if (uv_ip4_addr(cfg->listen, (int)cfg->port, (struct sockaddr_in *)&addr) != 0 &&
-        uv_ip6_addr(cfg->listen, (int)cfg->port, (struct sockaddr_in6 *)&addr) != 0) {
+    if (sk_conn_listen_addr(cfg->listen, cfg->port, &addr) != 0) {
         snprintf(err, errcap, "bad listen address %s", cfg->listen);
         ret = 4;
         goto out;
