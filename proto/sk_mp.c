@@ -506,6 +506,20 @@ int sk_mp_skip_rest(sk_mp *m, uint32_t n, uint32_t known)
     return rc;
 }
 
+int sk_mp_read_alloc(sk_mp *m, sk_mp_type t, uint32_t max, int too_many, const sk_allocator *a,
+                     size_t size, void **out, uint32_t *count_out)
+{
+    int rc = read_container(m, t, count_out);
+    *out = NULL;
+    if (rc)
+        return rc;
+    if (*count_out > max)
+        return sk_mp_fail(m, too_many);
+    if (*count_out && !(*out = sk_acalloc(a, *count_out, size)))
+        return sk_mp_fail(m, -SK_E_NOMEM);
+    return 0;
+}
+
 int sk_mp_read_items(sk_mp *m, uint32_t max, int (*check)(sk_mp *m), uint32_t *count_out,
                      const uint8_t **raw_out, size_t *len_out)
 {

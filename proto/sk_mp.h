@@ -15,6 +15,8 @@
 #ifndef SK_MP_H
 #define SK_MP_H
 
+#include "sk_alloc.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +96,11 @@ int sk_mp_skip_rest(sk_mp *m, uint32_t n, uint32_t known);
  * first error of check. */
 int sk_mp_read_items(sk_mp *m, uint32_t max, int (*check)(sk_mp *m), uint32_t *count_out,
                      const uint8_t **raw_out, size_t *len_out);
+/* A map (t SK_MP_MAP) or array (SK_MP_ARRAY) header of at most max elements, and room for them,
+ * zeroed, from a (sk_alloc.h): *out is NULL when there are none. Past max: too_many, recorded
+ * on the cursor; -SK_E_NOMEM when the room cannot be had. The caller frees *out. */
+int sk_mp_read_alloc(sk_mp *m, sk_mp_type t, uint32_t max, int too_many, const sk_allocator *a,
+                     size_t size, void **out, uint32_t *count_out);
 /* Record an error on the cursor (used by decoders for semantic errors); returns code. */
 int sk_mp_fail(sk_mp *m, int code);
 

@@ -757,15 +757,7 @@ static int rd_bin(sk_mp *mp, void *out, uint32_t n)
  * from m's allocator (*out NULL for an empty array). */
 static int rd_batch(sk_mp *mp, const sk_msg *m, uint32_t max, size_t size, void **out, uint32_t *n)
 {
-    int rc = sk_mp_read_array(mp, n);
-    *out = NULL;
-    if (rc)
-        return rc;
-    if (*n > max)
-        return sk_mp_fail(mp, -SK_E_BATCH_TOO_BIG);
-    if (*n && !(*out = sk_acalloc(m->alloc, *n, size)))
-        return sk_mp_fail(mp, -SK_E_NOMEM);
-    return 0;
+    return sk_mp_read_alloc(mp, SK_MP_ARRAY, max, -SK_E_BATCH_TOO_BIG, m->alloc, size, out, n);
 }
 
 static int rd_push(sk_mp *mp, sk_msg *m)

@@ -942,16 +942,12 @@ static int entry_sort_cmp(const void *a, const void *b)
 static int read_fields(const sk_allocator *a, sk_mp *m, sk_field **out, uint32_t *nout)
 {
     uint32_t n;
-    int rc = sk_mp_read_map(m, &n);
-    if (rc)
+    void *arr;
+    int rc = sk_mp_read_alloc(m, SK_MP_MAP, SK_MAX_FIELDS, -SK_E_TOO_LONG, a, sizeof(sk_field),
+                              &arr, &n);
+    if (rc || !arr)
         return rc;
-    if (n > SK_MAX_FIELDS)
-        return sk_mp_fail(m, -SK_E_TOO_LONG);
-    if (n == 0)
-        return 0;
-    sk_field *f = sk_acalloc(a, n, sizeof(*f));
-    if (!f)
-        return sk_mp_fail(m, -SK_E_NOMEM);
+    sk_field *f = arr;
     *out = f;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t key;
@@ -1017,16 +1013,12 @@ static int read_entries(const sk_allocator *a, sk_mp *m, sk_entry **out, uint32_
                         int with_stamps, sk_hlc hlc, uint64_t ver)
 {
     uint32_t n;
-    int rc = sk_mp_read_array(m, &n);
-    if (rc)
+    void *arr;
+    int rc = sk_mp_read_alloc(m, SK_MP_ARRAY, SK_MAX_ENTRIES, -SK_E_TOO_LONG, a, sizeof(sk_entry),
+                              &arr, &n);
+    if (rc || !arr)
         return rc;
-    if (n > SK_MAX_ENTRIES)
-        return sk_mp_fail(m, -SK_E_TOO_LONG);
-    if (n == 0)
-        return 0;
-    sk_entry *e = sk_acalloc(a, n, sizeof(*e));
-    if (!e)
-        return sk_mp_fail(m, -SK_E_NOMEM);
+    sk_entry *e = arr;
     *out = e;
     for (uint32_t i = 0; i < n; i++) {
         rc = read_entry(a, m, &e[i], with_stamps, hlc, ver);
