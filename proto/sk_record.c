@@ -821,6 +821,27 @@ static int pack_id(msgpack_packer *pk, const sk_id *id)
     return sk_pack_bin(pk, id->b, sizeof(id->b));
 }
 
+/* The fields map {key: raw value} that records and changes both carry. */
+static int pack_fields(msgpack_packer *pk, const sk_field *f, uint32_t n)
+{
+    int bad = msgpack_pack_map(pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        bad |= msgpack_pack_uint32(pk, f[i].key);
+        bad |= pack_raw(pk, f[i].val, f[i].len);
+    }
+    return bad;
+}
+
+/* An entry array of nelems elements, up to its first three: id, list, raw value. */
+static int pack_entry_head(msgpack_packer *pk, const sk_entry *e, uint32_t nelems)
+{
+    int bad = msgpack_pack_array(pk, nelems);
+    bad |= pack_id(pk, &e->id);
+    bad |= msgpack_pack_uint32(pk, e->list);
+    bad |= pack_raw(pk, e->val, e->len);
+    return bad;
+}
+
 int sk_change_pack(msgpack_packer *pk, const sk_change *c)
 {
     int bad = 0;
@@ -830,19 +851,10 @@ int sk_change_pack(msgpack_packer *pk, const sk_change *c)
     bad |= msgpack_pack_uint64(pk, c->base);
     bad |= msgpack_pack_uint64(pk, c->hlc);
     bad |= msgpack_pack_uint32(pk, c->kind);
-    bad |= msgpack_pack_map(pk, c->nfields);
-    for (uint32_t i = 0; i < c->nfields; i++) {
-        bad |= msgpack_pack_uint32(pk, c->fields[i].key);
-        bad |= pack_raw(pk, c->fields[i].val, c->fields[i].len);
-    }
+    bad |= pack_fields(pk, c->fields, c->nfields);
     bad |= msgpack_pack_array(pk, c->nentries);
-    for (uint32_t i = 0; i < c->nentries; i++) {
-        const sk_entry *e = &c->entries[i];
-        bad |= msgpack_pack_array(pk, 3);
-        bad |= pack_id(pk, &e->id);
-        bad |= msgpack_pack_uint32(pk, e->list);
-        bad |= pack_raw(pk, e->val, e->len);
-    }
+    for (uint32_t i = 0; i < c->nentries; i++)
+        bad |= pack_entry_head(pk, &c->entries[i], 3);
     return bad ? -SK_E_NOMEM : 0;
 }
 
@@ -861,11 +873,7 @@ int sk_record_pack(msgpack_packer *pk, const sk_record *r)
     bad |= msgpack_pack_uint64(pk, r->created);
     bad |= msgpack_pack_uint64(pk, r->created_ver);
     bad |= msgpack_pack_uint64(pk, r->updated);
-    bad |= msgpack_pack_map(pk, r->nfields);
-    for (uint32_t i = 0; i < r->nfields; i++) {
-        bad |= msgpack_pack_uint32(pk, r->fields[i].key);
-        bad |= pack_raw(pk, r->fields[i].val, r->fields[i].len);
-    }
+    bad |= pack_fields(pk, r->fields, r->nfields);
     bad |= msgpack_pack_map(pk, nstamps);
     for (uint32_t i = 0; i < r->nfields; i++) {
         const sk_field *f = &r->fields[i];
@@ -880,10 +888,7 @@ int sk_record_pack(msgpack_packer *pk, const sk_record *r)
     for (uint32_t i = 0; i < r->nentries; i++) {
         const sk_entry *e = &r->entries[i];
         int own = e->hlc != r->created || e->ver != r->created_ver;
-        bad |= msgpack_pack_array(pk, own ? 5 : 3);
-        bad |= pack_id(pk, &e->id);
-        bad |= msgpack_pack_uint32(pk, e->list);
-        bad |= pack_raw(pk, e->val, e->len);
+        bad |= pack_entry_head(pk, e, own ? 5 : 3);
         if (own) {
             bad |= msgpack_pack_uint64(pk, e->hlc);
             bad |= msgpack_pack_uint64(pk, e->ver);
