@@ -40,6 +40,15 @@ sk_wreq *sk_wreq_new(int kind, uint32_t nchanges)
     return w;
 }
 
+void sk_wreq_append(sk_wreq **head, sk_wreq **tail, sk_wreq *first, sk_wreq *last)
+{
+    if (*tail)
+        (*tail)->next = first;
+    else
+        *head = first;
+    *tail = last;
+}
+
 void sk_wreq_free(sk_wreq *w)
 {
     if (!w)

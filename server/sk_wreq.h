@@ -90,6 +90,9 @@ sk_wreq *sk_wreq_new(int kind, uint32_t nchanges);
  * not). Best effort: on failure hashes stays NULL and the writer hashes. */
 void sk_wreq_hash_changes(sk_wreq *w);
 void sk_wreq_free(sk_wreq *w);
+/* Append the requests first..last (already linked through next) to the queue head..tail: the
+ * writer's queues, and a test's driver standing in for the writer. */
+void sk_wreq_append(sk_wreq **head, sk_wreq **tail, sk_wreq *first, sk_wreq *last);
 /* A CASEOP request for op as actor (the op, its strings, resolve values and the actor's worker
  * id are copied; the request owns them). NULL on no memory or a worker id over SK_MAX_NAME. */
 sk_wreq *sk_wreq_caseop_new(const sk_actor *actor, const sk_cw_op *op, uint64_t now_ms);

@@ -42,17 +42,6 @@ void sk_writer_set_reserve(sk_writer *wr, size_t bytes)
     wr->ap.reserve = bytes;
 }
 
-/* Append the requests first..last (linked through next) to a queue; the caller holds the
- * writer's lock. */
-static void queue_append(sk_wreq **head, sk_wreq **tail, sk_wreq *first, sk_wreq *last)
-{
-    if (*tail)
-        (*tail)->next = first;
-    else
-        *head = first;
-    *tail = last;
-}
-
 static void *thread_main(void *arg)
 {
     sk_writer *wr = arg;
@@ -74,7 +63,7 @@ static void *thread_main(void *arg)
         while (tail->next)
             tail = tail->next;
         pthread_mutex_lock(&wr->mu);
-        queue_append(&wr->done_head, &wr->done_tail, head, tail);
+        sk_wreq_append(&wr->done_head, &wr->done_tail, head, tail);
         pthread_mutex_unlock(&wr->mu);
         uv_async_send(&wr->async);
     }
@@ -135,7 +124,7 @@ void sk_writer_submit(sk_writer *wr, sk_wreq *w)
     w->next = NULL;
     wr->pending++;
     pthread_mutex_lock(&wr->mu);
-    queue_append(&wr->in_head, &wr->in_tail, w, w);
+    sk_wreq_append(&wr->in_head, &wr->in_tail, w, w);
     pthread_cond_signal(&wr->cv);
     pthread_mutex_unlock(&wr->mu);
 }

@@ -110,11 +110,7 @@ static void io_submit(void *ctx, sk_wreq *w)
 {
     fake *f = ctx;
     w->next = NULL;
-    if (f->q_tail)
-        f->q_tail->next = w;
-    else
-        f->q = w;
-    f->q_tail = w;
+    sk_wreq_append(&f->q, &f->q_tail, w, w);
     f->submitted++;
 }
 
