@@ -1146,57 +1146,19 @@ static void on_pull(sk_session *s, const sk_msg *m)
 
 /* ---- HISTORY (PROTOCOL.md 3.15, 3.16) -------------------------------------------------------- */
 
-/* One displaced value of the record, copied out of the history walk. */
-typedef struct hist_val {
-    uint64_t seq, ver;
-    uint32_t key;
-    sk_hlc hlc;
-    int lost;
-    size_t off; /* into hist_ctx.vals */
-    uint32_t len;
-} hist_val;
-
 typedef struct hist_ctx {
     sk_session *s;
     MDB_txn *txn;
     const sk_record *r;
     uint64_t after;
     uint32_t limit, n;
-    uint64_t last;      /* seq of the last change packed */
-    int more, withhold; /* withhold: a minor's case this viewer may not see identifying data of */
-    size_t budget;      /* bytes of changes the answer may hold */
-    hist_val *hv;
-    size_t nhv, cap;
-    sk_buf vals;
+    uint64_t last;        /* seq of the last change packed */
+    int more, withhold;   /* withhold: a minor's case this viewer may not see identifying data of */
+    size_t budget;        /* bytes of changes the answer may hold */
+    sk_history_copy hist; /* the record's displaced values */
     sk_buf out;
     msgpack_packer pk;
 } hist_ctx;
-
-static int hist_collect(const sk_history_item *it, void *p)
-{
-    hist_ctx *h = p;
-    if (it->key == 0)
-        return 0; /* a refused duplicate entry: never content */
-    if (h->nhv == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 32;
-        hist_val *n;
-        if (nc > SIZE_MAX / sizeof(*n) || !(n = realloc(h->hv, nc * sizeof(*n))))
-            return -SK_E_NOMEM;
-        h->hv = n;
-        h->cap = nc;
-    }
-    hist_val *v = &h->hv[h->nhv++];
-    v->seq = it->seq;
-    v->ver = it->ver;
-    v->key = it->key;
-    v->hlc = it->hlc;
-    v->lost = it->lost_incoming;
-    v->off = h->vals.len;
-    v->len = it->len;
-    if (it->len && sk_buf_append(&h->vals, it->val, it->len))
-        return -SK_E_NOMEM;
-    return 0;
-}
 
 static int hist_change(const sk_journal_entry *e, void *p)
 {
@@ -1208,8 +1170,8 @@ static int hist_change(const sk_journal_entry *e, void *p)
         return 1; /* stop: another change follows */
     }
     uint32_t nd = 0;
-    for (size_t i = 0; i < h->nhv; i++)
-        nd += h->hv[i].seq == e->seq && nd < SK_MAX_DISPLACED;
+    for (size_t i = 0; i < h->hist.n; i++)
+        nd += h->hist.items[i].seq == e->seq && nd < SK_MAX_DISPLACED;
     msgpack_packer *pk = &h->pk;
     msgpack_pack_array(pk, 9);
     msgpack_pack_uint64(pk, e->seq);
@@ -1228,14 +1190,14 @@ static int hist_change(const sk_journal_entry *e, void *p)
     sk_journal_entry *who = malloc(sizeof(*who));
     if (!who)
         return -SK_E_NOMEM;
-    for (size_t i = 0, k = 0; i < h->nhv && k < nd; i++) {
-        const hist_val *v = &h->hv[i];
+    for (size_t i = 0, k = 0; i < h->hist.n && k < nd; i++) {
+        const sk_history_item *v = &h->hist.items[i];
         if (v->seq != e->seq)
             continue;
         k++;
         const sk_field_info *fi = sk_case_field_info(v->key);
         int withheld = h->withhold && fi && fi->identifying;
-        uint64_t by_seq = v->lost ? v->seq : v->ver;
+        uint64_t by_seq = v->lost_incoming ? v->seq : v->ver;
         const char *set_by = "";
         if (by_seq &&
             sk_store_journal_get_txn(h->s->srv->store, h->txn, &h->r->id, by_seq, who) == 0)
@@ -1245,10 +1207,10 @@ static int hist_change(const sk_journal_entry *e, void *p)
         if (withheld || !v->len)
             msgpack_pack_nil(pk);
         else
-            pk->callback(pk->data, (const char *)h->vals.data + v->off, v->len);
+            pk->callback(pk->data, (const char *)v->val, v->len);
         sk_pack_str(pk, set_by, strlen(set_by));
         msgpack_pack_uint64(pk, v->hlc);
-        if (v->lost)
+        if (v->lost_incoming)
             msgpack_pack_true(pk);
         else
             msgpack_pack_false(pk);
@@ -1284,7 +1246,6 @@ static void on_history(sk_session *s, const sk_msg *m)
     h.after = m->u.history.after;
     h.limit = m->u.history.limit ? m->u.history.limit : SK_HISTORY_DEFAULT_LIMIT;
     h.budget = s->max_frame / 2;
-    sk_buf_init(&h.vals);
     sk_buf_init(&h.out);
     sk_packer_init(&h.pk, &h.out);
     rc = sk_store_mdb_err(mdb_txn_begin(sk_store_env(s->srv->store), NULL, MDB_RDONLY, &h.txn));
@@ -1297,7 +1258,7 @@ static void on_history(sk_session *s, const sk_msg *m)
         goto out;
     h.r = &r;
     h.withhold = sk_case_is_minor(&r) && !sk_case_may_see_identifying_rec(&s->actor, &r);
-    if ((rc = sk_store_history_list_txn(s->srv->store, h.txn, &r.id, hist_collect, &h)))
+    if ((rc = sk_store_history_copy_txn(s->srv->store, h.txn, &r.id, &h.hist)))
         goto out;
     /* the changes array's header is written last: its count is known only then */
     rc = sk_store_journal_list_txn(s->srv->store, h.txn, &r.id, hist_change, &h);
@@ -1343,8 +1304,7 @@ out:
     if (h.txn)
         mdb_txn_abort(h.txn);
     sk_record_free(&r);
-    free(h.hv);
-    sk_buf_free(&h.vals);
+    sk_history_copy_free(&h.hist);
     sk_buf_free(&h.out);
     sk_buf_free(&frame);
     if (rc)

@@ -2160,6 +2160,44 @@ out:
     return rc;
 }
 
+static int history_copy_one(const sk_history_item *it, void *payload)
+{
+    sk_history_copy *h = payload;
+    if (it->key == 0)
+        return 0; /* a refused duplicate entry: never content */
+    if (sk_grow(&h->items, &h->cap, h->n + 1, sizeof(*h->items), 32))
+        return -SK_E_NOMEM;
+    sk_history_item *c = &h->items[h->n++];
+    *c = *it;
+    c->val = (const uint8_t *)(uintptr_t)h->vals.len; /* an offset until vals stops moving */
+    return it->len && sk_buf_append(&h->vals, it->val, it->len) ? -SK_E_NOMEM : 0;
+}
+
+int sk_store_history_copy_txn(sk_store *s, MDB_txn *txn, const sk_id *id, sk_history_copy *out)
+{
+    out->items = NULL;
+    out->n = out->cap = 0;
+    sk_buf_init(&out->vals);
+    int rc = sk_store_history_list_txn(s, txn, id, history_copy_one, out);
+    if (rc) {
+        sk_history_copy_free(out);
+        return rc;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        sk_history_item *c = &out->items[i];
+        c->val = c->len ? out->vals.data + (uintptr_t)c->val : NULL;
+    }
+    return 0;
+}
+
+void sk_history_copy_free(sk_history_copy *h)
+{
+    buf_wipe_free(&h->vals);
+    free(h->items);
+    h->items = NULL;
+    h->n = h->cap = 0;
+}
+
 int sk_store_stats(sk_store *s, uint64_t *records_out, uint64_t *last_seq_out)
 {
     MDB_txn *txn;

@@ -316,6 +316,17 @@ int sk_store_history_list(sk_store *s, const sk_id *id,
 /* The same inside the caller's transaction (read or write). */
 int sk_store_history_list_txn(sk_store *s, MDB_txn *txn, const sk_id *id,
                               int (*cb)(const sk_history_item *h, void *payload), void *payload);
+/* The displaced values kept for record id as sk_store_history_list_txn gives them, less the
+ * refused list entries (key 0), copied out of txn: items[i].val points into vals (NULL when len
+ * is 0). 0 or an error of the walk (*out then empty). Free with sk_history_copy_free, which
+ * wipes the values (a sealed history's plaintext). */
+typedef struct sk_history_copy {
+    sk_history_item *items;
+    size_t n, cap;
+    sk_buf vals;
+} sk_history_copy;
+int sk_store_history_copy_txn(sk_store *s, MDB_txn *txn, const sk_id *id, sk_history_copy *out);
+void sk_history_copy_free(sk_history_copy *h);
 /* Decode a raw value of the records database (key = the 16-byte id), opening it when sealed
  * (tools that walk the records DBI with their own cursor must use this, not sk_record_unpack).
  * -SK_E_STORE_IO when it does not decode or its key was shredded. */

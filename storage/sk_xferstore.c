@@ -495,40 +495,13 @@ int sk_xferstore_decide_txn(sk_store *s, MDB_txn *txn, const uint8_t id[SK_XFER_
 
 /* ---- a centre: the case itself --------------------------------------------------------------- */
 
-typedef struct past_arg {
-    sk_buf *vals; /* the values, copied */
-    sk_xfer_past *past;
-    size_t n, cap;
-    int rc;
-} past_arg;
-
-static int past_one(const sk_history_item *h, void *payload)
-{
-    past_arg *a = payload;
-    if (h->key == 0 || h->lost_incoming || h->len == 0 || a->n >= SK_XFER_MAX_HISTORY)
-        return 0; /* refused entries, losing incoming values and absent ones are not its history */
-    if (sk_grow(&a->past, &a->cap, a->n + 1, sizeof(*a->past), 32)) {
-        a->rc = -SK_E_NOMEM;
-        return 1;
-    }
-    sk_xfer_past *p = &a->past[a->n++];
-    p->key = h->key;
-    p->hlc = h->hlc;
-    p->ver = h->ver;
-    p->len = h->len;
-    p->val = (const uint8_t *)(uintptr_t)a->vals->len; /* an offset until vals stops moving */
-    if (sk_buf_append(a->vals, h->val, h->len)) {
-        a->rc = -SK_E_NOMEM;
-        return 1;
-    }
-    return 0;
-}
-
 int sk_xferstore_payload_txn(sk_store *s, MDB_txn *txn, const sk_xrow *r, sk_buf *out)
 {
     sk_record rec;
-    sk_buf recb = SK_BUF_INIT, vals = SK_BUF_INIT;
-    past_arg pa = {&vals, NULL, 0, 0, 0};
+    sk_buf recb = SK_BUF_INIT;
+    sk_history_copy hc = {0};
+    sk_xfer_past *past = NULL;
+    uint32_t np = 0;
     msgpack_packer pk;
     sk_record_init(&rec);
     int rc = sk_store_record_get_txn(s, txn, &r->record, &rec);
@@ -537,23 +510,25 @@ int sk_xferstore_payload_txn(sk_store *s, MDB_txn *txn, const sk_xrow *r, sk_buf
     sk_packer_init(&pk, &recb);
     if ((rc = sk_record_pack(&pk, &rec)) || (recb.oom && (rc = -SK_E_NOMEM)))
         goto out;
-    rc = sk_store_history_list_txn(s, txn, &r->record, past_one, &pa);
-    if (pa.rc || rc) {
-        rc = pa.rc ? pa.rc : rc;
+    if ((rc = sk_store_history_copy_txn(s, txn, &r->record, &hc)))
+        goto out;
+    if (hc.n && !(past = calloc(hc.n, sizeof(*past)))) {
+        rc = -SK_E_NOMEM;
         goto out;
     }
-    for (size_t i = 0; i < pa.n; i++)
-        pa.past[i].val = vals.data + (uintptr_t)pa.past[i].val;
-    rc = sk_xfer_payload_pack(out, recb.data, recb.len, pa.past, (uint32_t)pa.n, r->case_no,
-                              r->reason);
+    for (size_t i = 0; i < hc.n && np < SK_XFER_MAX_HISTORY; i++) {
+        const sk_history_item *h = &hc.items[i];
+        if (h->lost_incoming || h->len == 0)
+            continue; /* losing incoming values and absent ones are not its history */
+        past[np++] = (sk_xfer_past){h->key, h->hlc, h->ver, h->val, h->len};
+    }
+    rc = sk_xfer_payload_pack(out, recb.data, recb.len, past, np, r->case_no, r->reason);
 out:
     if (recb.data)
         OPENSSL_cleanse(recb.data, recb.len);
-    if (vals.data)
-        OPENSSL_cleanse(vals.data, vals.len);
     sk_buf_free(&recb);
-    sk_buf_free(&vals);
-    free(pa.past);
+    sk_history_copy_free(&hc);
+    free(past);
     sk_record_free(&rec);
     return rc;
 }
