@@ -240,10 +240,8 @@ int main(int argc, char **argv)
         /* as `sakhi capture --sample`: every field but those the server or the save sets */
         for (uint32_t k = 0; k < ch->nfields && !rc; k++) {
             uint32_t key = ch->fields[k].key;
-            if (key == SK_F_DEVICE || key == SK_F_WORKER || key == SK_F_CASE_NO ||
-                key == SK_F_CONSENT_BY || key == SK_F_CONSENT_AT)
-                continue;
-            rc = sakhi_referral_set_raw(r, key, ch->fields[k].val, ch->fields[k].len);
+            if (sk_sample_captured(key))
+                rc = sakhi_referral_set_raw(r, key, ch->fields[k].val, ch->fields[k].len);
         }
         if (rc)
             die("sakhi_referral_set_raw", c, rc);

@@ -391,6 +391,12 @@ int sk_sample_map(sk_sample_ref *out, const sk_json *ref, uint64_t op, char *err
     return 0;
 }
 
+int sk_sample_captured(uint32_t key)
+{
+    return key != SK_F_DEVICE && key != SK_F_WORKER && key != SK_F_CASE_NO &&
+           key != SK_F_CONSENT_BY && key != SK_F_CONSENT_AT;
+}
+
 void sk_sample_free(sk_sample *s)
 {
     if (!s)

@@ -40,6 +40,10 @@ int sk_sample_load(sk_sample *out, const char *path, char *errbuf, size_t errcap
 int sk_sample_parse(sk_sample *out, const char *text, size_t len, char *errbuf, size_t errcap);
 void sk_sample_free(sk_sample *s);
 
+/* Whether a device capturing a sample change sets field key itself: not the fields the server
+ * or the save sets (device, worker, case number, who recorded consent and when). */
+int sk_sample_captured(uint32_t key);
+
 /* Map one JSON referral object to a creating change (what sk_sample_parse does per element). */
 int sk_sample_map(sk_sample_ref *out, const sk_json *ref, uint64_t op, char *errbuf, size_t errcap);
 
