@@ -256,6 +256,20 @@ int sk_admin_read_begin(sk_admin *a, MDB_txn **txn)
     return rc ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot read: %s", sk_err_text(rc)) : 0;
 }
 
+int sk_admin_valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SK_MAX_NAME)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '@'))
+            return 0;
+    }
+    return 1;
+}
+
 int sk_admin_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;

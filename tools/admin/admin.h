@@ -113,6 +113,9 @@ int sk_admin_store_open(sk_admin *a, uint64_t map_size);
 /* A whole decimal number from min to max, as an option's value: 0, or -1 for text that is not
  * one (empty, signed, trailing characters, too large) or is out of range. */
 int sk_admin_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* 1 when s is a worker's or staff account's name: 1 to SK_MAX_NAME characters of letters,
+ * digits, '.', '_', '-' or '@'; else 0. */
+int sk_admin_valid_name(const char *s);
 /* Current wall clock, Unix milliseconds. */
 uint64_t sk_admin_now_ms(void);
 /* Begin a read transaction on the open store: 0, or the exit status after "cannot read". */

@@ -143,20 +143,6 @@ static const char k_worker_help[] =
     "'.', '_', '-' or '@'. --district limits staff to one district (default: all districts).\n"
     "A disabled worker's devices can no longer authenticate or enroll.\n";
 
-static int valid_worker_id(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > SK_MAX_NAME)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-' || c == '@'))
-            return 0;
-    }
-    return 1;
-}
-
 static const char *role_name(uint32_t r)
 {
     switch (r) {
@@ -259,7 +245,7 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
     if (np != 2)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "worker %s needs a worker ID", verb);
     const char *id = pos[1];
-    if (!valid_worker_id(id))
+    if (!sk_admin_valid_name(id))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                              "bad worker ID '%s': 1 to 64 of letters, digits, . _ - @", id);
     sk_worker w;

@@ -30,20 +30,6 @@ static const char k_staff_help[] =
     "works (default 24h; e.g. 30m, 24h, 7d; at most 7d). --district limits the account to one\n"
     "district (default: all). disable ends the account's logins (and disables its worker).\n";
 
-static int valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > SK_MAX_NAME)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-' || c == '@'))
-            return 0;
-    }
-    return 1;
-}
-
 static int parse_ttl(const char *s, uint64_t *out)
 {
     char *end;
@@ -150,7 +136,7 @@ int sk_admin_cmd_staff(sk_admin *a, int argc, char **argv)
     if (strcmp(verb, "add") && strcmp(verb, "link") && strcmp(verb, "disable"))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                              "unknown staff action '%s' (add, link, list, disable)", verb);
-    if (np != 2 || !valid_name(pos[1]))
+    if (np != 2 || !sk_admin_valid_name(pos[1]))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
                              "staff %s needs a NAME: 1 to 64 of letters, digits, . _ - @", verb);
     const char *name = pos[1];
