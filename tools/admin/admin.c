@@ -59,20 +59,32 @@ int sk_admin_json_end(const sk_admin *a, sk_admin_json *j)
     return sk_jline_print(j) ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "out of memory") : 0;
 }
 
+int sk_admin_json_result(const sk_admin *a, const sk_admin_kv *kv, size_t n)
+{
+    sk_admin_json j;
+    sk_jw *w = sk_jline_begin(&j);
+    for (size_t i = 0; i < n; i++) {
+        if (kv[i].kind == SK_ADMIN_KV_UINT)
+            sk_jw_kuint(w, kv[i].key, kv[i].u);
+        else if (kv[i].kind == SK_ADMIN_KV_BOOL)
+            sk_jw_kbool(w, kv[i].key, (int)kv[i].u);
+        else
+            sk_jw_kcstr(w, kv[i].key, kv[i].s);
+    }
+    return sk_admin_json_end(a, &j);
+}
+
 int sk_admin_print_change(const sk_admin *a, const char *idt, const char *event, uint64_t version,
                           int merged, const char *status, const char *case_no, const char *outcome)
 {
     if (a->json) {
-        sk_admin_json j;
-        sk_jw *w = sk_jline_begin(&j);
-        sk_jw_kcstr(w, "id", idt);
-        sk_jw_kuint(w, "version", version);
-        sk_jw_kbool(w, "merged", merged);
-        sk_jw_kcstr(w, "status", status);
-        sk_jw_kcstr(w, "case_no", case_no[0] ? case_no : NULL);
-        if (outcome)
-            sk_jw_kcstr(w, "outcome", outcome);
-        return sk_admin_json_end(a, &j);
+        const sk_admin_kv kv[] = {{"id", idt, 0, SK_ADMIN_KV_STR},
+                                  {"version", NULL, version, SK_ADMIN_KV_UINT},
+                                  {"merged", NULL, (uint64_t)merged, SK_ADMIN_KV_BOOL},
+                                  {"status", status, 0, SK_ADMIN_KV_STR},
+                                  {"case_no", case_no[0] ? case_no : NULL, 0, SK_ADMIN_KV_STR},
+                                  {"outcome", outcome, 0, SK_ADMIN_KV_STR}};
+        return sk_admin_json_result(a, kv, outcome ? 6 : 5);
     }
     if (strcmp(event, "accept") == 0)
         printf("%s\n", case_no);

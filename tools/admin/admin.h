@@ -90,6 +90,17 @@ sk_jw *sk_admin_json_list_begin(const sk_admin *a, sk_admin_json *j, const char 
 /* An epoch as JSON: 16 hex digits, as the tools print it. */
 void sk_admin_jw_epoch(sk_jw *w, const char *key, uint64_t epoch);
 int sk_admin_json_end(const sk_admin *a, sk_admin_json *j);
+/* One field of a one-line --json result: a string s (NULL writes null), or with kind
+ * SK_ADMIN_KV_UINT or SK_ADMIN_KV_BOOL the number u. */
+enum { SK_ADMIN_KV_STR = 0, SK_ADMIN_KV_UINT = 1, SK_ADMIN_KV_BOOL = 2 };
+typedef struct sk_admin_kv {
+    const char *key;
+    const char *s;
+    uint64_t u;
+    int kind;
+} sk_admin_kv;
+/* Print the result object of fields kv[0..n) on one line of stdout, as sk_admin_json_end. */
+int sk_admin_json_result(const sk_admin *a, const sk_admin_kv *kv, size_t n);
 
 /* What a command that changed case idt prints: with --json {id, version, merged, status,
  * case_no (null when none), outcome (when not NULL)}; else the case number alone after an

@@ -282,12 +282,10 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
             return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write the audit log: %s",
                                  sk_err_text(rc));
         if (a->json) {
-            sk_admin_json j;
-            sk_jw *jw = sk_jline_begin(&j);
-            sk_jw_kcstr(jw, "id", id);
-            sk_jw_kcstr(jw, "role", role_s);
-            sk_jw_kuint(jw, "district", w.district);
-            return sk_admin_json_end(a, &j);
+            const sk_admin_kv kv[] = {{"id", id, 0, SK_ADMIN_KV_STR},
+                                      {"role", role_s, 0, SK_ADMIN_KV_STR},
+                                      {"district", NULL, w.district, SK_ADMIN_KV_UINT}};
+            return sk_admin_json_result(a, kv, 3);
         } else if (a->tty)
             printf("added worker %s (%s)\n", id, role_s);
         return 0;
@@ -310,11 +308,9 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
                                  sk_err_text(rc));
     }
     if (a->json) {
-        sk_admin_json j;
-        sk_jw *jw = sk_jline_begin(&j);
-        sk_jw_kcstr(jw, "id", id);
-        sk_jw_kbool(jw, "disabled", 1);
-        return sk_admin_json_end(a, &j);
+        const sk_admin_kv kv[] = {{"id", id, 0, SK_ADMIN_KV_STR},
+                                  {"disabled", NULL, 1, SK_ADMIN_KV_BOOL}};
+        return sk_admin_json_result(a, kv, 2);
     } else if (a->tty)
         printf("worker %s disabled\n", id);
     return 0;
@@ -522,15 +518,16 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot make a code: %s", sk_err_text(rc));
     char exp[32];
     sk_sample_format_time(now + ttl, exp);
+    /* the --json result: the URI and the PNG's path only with --addr (and --qr-png) */
+    sk_admin_kv kv[] = {{"worker", pos[0], 0, SK_ADMIN_KV_STR},
+                        {"code", code, 0, SK_ADMIN_KV_STR},
+                        {"expires", exp, 0, SK_ADMIN_KV_STR},
+                        {"uri", NULL, 0, SK_ADMIN_KV_STR},
+                        {"qr_png", png_s, 0, SK_ADMIN_KV_STR}};
     if (!addr_s) {
-        if (a->json) {
-            sk_admin_json j;
-            sk_jw *jw = sk_jline_begin(&j);
-            sk_jw_kcstr(jw, "worker", pos[0]);
-            sk_jw_kcstr(jw, "code", code);
-            sk_jw_kcstr(jw, "expires", exp);
-            return sk_admin_json_end(a, &j);
-        } else if (a->tty)
+        if (a->json)
+            return sk_admin_json_result(a, kv, 3);
+        else if (a->tty)
             printf("%s\n(one-time enrollment code for %s, valid until %s)\n", code, pos[0], exp);
         else
             printf("%s\n", code);
@@ -550,16 +547,8 @@ int sk_admin_cmd_enroll_code(sk_admin *a, int argc, char **argv)
     }
     int status = 0;
     if (a->json) {
-        sk_admin_json j;
-        sk_jw *jw = sk_jline_begin(&j);
-        sk_jw_kcstr(jw, "worker", pos[0]);
-        sk_jw_kcstr(jw, "code", code);
-        sk_jw_kcstr(jw, "expires", exp);
-        sk_jw_kcstr(jw, "uri", text);
-        if (png_s) {
-            sk_jw_kcstr(jw, "qr_png", png_s);
-        }
-        status = sk_admin_json_end(a, &j);
+        kv[3].s = text;
+        status = sk_admin_json_result(a, kv, png_s ? 5 : 4);
     } else if (a->tty) {
         printf("%s\n(one-time enrollment code for %s, valid until %s)\n%s\n", code, pos[0], exp,
                text);
@@ -1001,12 +990,10 @@ int sk_admin_cmd_tls_cert(sk_admin *a, int argc, char **argv)
         return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "%s", err[0] ? err : sk_err_text(rc));
     sk_tls_pin_format(hex, pin);
     if (a->json) {
-        sk_admin_json j;
-        sk_jw *w = sk_jline_begin(&j);
-        sk_jw_kcstr(w, "cert", cert);
-        sk_jw_kcstr(w, "key", key);
-        sk_jw_kcstr(w, "pin", hex);
-        return sk_admin_json_end(a, &j);
+        const sk_admin_kv kv[] = {{"cert", cert, 0, SK_ADMIN_KV_STR},
+                                  {"key", key, 0, SK_ADMIN_KV_STR},
+                                  {"pin", hex, 0, SK_ADMIN_KV_STR}};
+        return sk_admin_json_result(a, kv, 3);
     } else if (a->tty)
         printf("certificate %s\nkey         %s\npin         %s\n", cert, key, hex);
     else

@@ -60,12 +60,10 @@ static int print_link(sk_admin *a, const char *name, const char *url, const char
         printf("%s\n", link);
         return 0;
     }
-    sk_admin_json j;
-    sk_jw *w = sk_jline_begin(&j);
-    sk_jw_kcstr(w, "name", name);
-    sk_jw_kcstr(w, "link", link);
-    sk_jw_kuint(w, "expires_ms", expires_ms);
-    return sk_admin_json_end(a, &j);
+    const sk_admin_kv kv[] = {{"name", name, 0, SK_ADMIN_KV_STR},
+                              {"link", link, 0, SK_ADMIN_KV_STR},
+                              {"expires_ms", NULL, expires_ms, SK_ADMIN_KV_UINT}};
+    return sk_admin_json_result(a, kv, 3);
 }
 
 /* Write s (and, for add, its worker w) in one transaction with the audit entry. */

@@ -105,11 +105,9 @@ static int done(sk_admin *a, const uint8_t id[SK_XFER_ID_LEN], const char *what)
     char hex[2 * SK_XFER_ID_LEN + 1];
     sk_xfer_id_hex(id, hex);
     if (a->json) {
-        sk_admin_json j;
-        sk_jw *w = sk_jline_begin(&j);
-        sk_jw_kcstr(w, "id", hex);
-        sk_jw_kcstr(w, "state", what);
-        return sk_admin_json_end(a, &j);
+        const sk_admin_kv kv[] = {{"id", hex, 0, SK_ADMIN_KV_STR},
+                                  {"state", what, 0, SK_ADMIN_KV_STR}};
+        return sk_admin_json_result(a, kv, 2);
     }
     printf("transfer %s %s\n", hex, what);
     return 0;
