@@ -525,6 +525,34 @@ static void test_pack_uint_min(void **state)
     }
 }
 
+/* The pair helpers every encoder uses: what each writes, byte for byte. */
+static void test_pack_pairs(void **state)
+{
+    (void)state;
+    static const uint8_t want[] = {
+        0xc3, 0xc2, 0xc3,       /* sk_pack_bool 1, 0, 7 */
+        0x01, 0x00,             /* kv_uint 1: 0 (written: the field is required) */
+        0x03, 0xcd, 0x03, 0xe8, /* opt_uint 3: 1000 (opt_uint 4: 0 writes nothing) */
+        0x05, 0xc4, 0x01, 0x2a, /* opt_bin 5: one byte (opt_bin 6: NULL writes nothing) */
+        0x07, 0xc4, 0x00,       /* opt_bin 7: an empty one is still a value */
+    };
+    sk_tval v;
+    sk_tval_start(&v);
+    sk_pack_bool(&v.pk, 1);
+    sk_pack_bool(&v.pk, 0);
+    sk_pack_bool(&v.pk, 7);
+    sk_pack_kv_uint(&v.pk, 1, 0);
+    sk_pack_opt_uint(&v.pk, 3, 1000);
+    sk_pack_opt_uint(&v.pk, 4, 0);
+    sk_pack_opt_bin(&v.pk, 5, "\x2a", 1);
+    sk_pack_opt_bin(&v.pk, 6, NULL, 0);
+    sk_pack_opt_bin(&v.pk, 7, "", 0);
+    assert_false(v.b.oom);
+    assert_int_equal(v.b.len, sizeof(want));
+    assert_memory_equal(v.b.data, want, sizeof(want));
+    sk_buf_free(&v.b);
+}
+
 SK_TEST_MAIN({
     cmocka_unit_test(test_accepts_all_types),
     cmocka_unit_test(test_reserved_byte),
@@ -542,4 +570,5 @@ SK_TEST_MAIN({
     cmocka_unit_test(test_tuples_and_items),
     cmocka_unit_test(test_packer_output_valid),
     cmocka_unit_test(test_pack_uint_min),
+    cmocka_unit_test(test_pack_pairs),
 })
