@@ -60,15 +60,9 @@ static int setup_small_store(void **state)
 /* A new connection that said HELLO as device (0: none yet) and got CHALLENGE, kept in *r. */
 static void hello_as(sk_fx *f, sk_tc *c, uint64_t device, sk_msg *r)
 {
-    sk_msg m;
     sk_tc_init(c);
     assert_int_equal(sk_tc_connect(c, f->ts.port), 0);
-    sk_msg_init(&m, SK_MSG_HELLO, sk_tc_rid(c));
-    m.u.hello.versions[0] = SK_PROTO_VERSION;
-    m.u.hello.nversions = 1;
-    m.u.hello.device = device;
-    m.u.hello.app = SK_STR("t");
-    assert_int_equal(sk_tc_send(c, &m), 0);
+    assert_int_equal(sk_tc_send_hello(c, sk_tc_rid(c), device, "t"), 0);
     assert_int_equal(sk_tc_recv(c, r, -1), 0);
     assert_int_equal(r->type, SK_MSG_CHALLENGE);
 }
