@@ -543,8 +543,7 @@ static int capture_sample(sk_cli *cli, const char *file, const char *index, int 
         }
         for (uint32_t k = 0; k < ch->nfields && rc == 0; k++) {
             uint32_t key = ch->fields[k].key;
-            if (key == SK_F_DEVICE || key == SK_F_WORKER || key == SK_F_CASE_NO ||
-                key == SK_F_CONSENT_BY || key == SK_F_CONSENT_AT)
+            if (!sk_sample_captured(key))
                 continue;
             rc = sakhi_referral_set_raw(r, key, ch->fields[k].val, ch->fields[k].len);
         }
