@@ -30,6 +30,7 @@
 #include "sk_err.h"
 #include "sk_proc.h"
 #include "sk_testclient.h"
+#include "sk_testdevice.h"
 #include "sk_testserver.h"
 
 #include <stdio.h>
@@ -67,7 +68,6 @@ static run_result one_run(const char *kind, unsigned n)
 {
     sk_ts ts;
     sk_tc c;
-    char code[SK_ENROLL_CODE_LEN + 1];
     sk_change ch[BATCHES][PER];
     sk_ack ak[PER];
     uint64_t version[BATCHES][PER];
@@ -76,14 +76,11 @@ static run_result one_run(const char *kind, unsigned n)
 
     assert_int_equal(sk_ts_setup(&ts, "sk-srvfault"), 0);
     assert_int_equal(sk_ts_worker(&ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_code(&ts, "fw1", 600000, code), 0);
     assert_int_equal(sk_ts_start_fault(&ts, SK_IOFAULT_LIB, kind, n, NULL), 0);
 
     /* enroll with the fault not yet armed */
-    sk_tc_init(&c);
+    assert_int_equal(sk_td_tc(&c, &ts, "fw1", "fault"), 0);
     c.timeout_ms = 10000;
-    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
-    assert_int_equal(sk_tc_enroll(&c, code, "fault"), 0);
     sk_tc_close(&c);
     assert_int_equal(sk_ts_fault_arm(&ts), 0);
 

@@ -23,6 +23,7 @@
 #include "sk_err.h"
 #include "sk_proc.h"
 #include "sk_testclient.h"
+#include "sk_testdevice.h"
 #include "sk_testserver.h"
 
 #include <stdio.h>
@@ -37,17 +38,12 @@ static int one_run(unsigned n)
 {
     sk_ts ts;
     sk_tc c;
-    char code[SK_ENROLL_CODE_LEN + 1];
     assert_int_equal(sk_ts_setup(&ts, "sk-authnomem"), 0);
     assert_int_equal(sk_ts_worker(&ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_code(&ts, "fw1", 600000, code), 0);
     const char *extra[] = {"--auth-fail-limit", "1", "--auth-fail-limit-addr", "1", NULL};
     assert_int_equal(sk_ts_start_fault(&ts, SK_IOFAULT_LIB, "malloc", n, extra), 0);
 
-    sk_tc_init(&c);
-    c.timeout_ms = 5000;
-    assert_int_equal(sk_tc_connect(&c, ts.port), 0);
-    assert_int_equal(sk_tc_enroll(&c, code, "nomem"), 0);
+    assert_int_equal(sk_td_tc(&c, &ts, "fw1", "nomem"), 0);
     sk_tc_close(&c);
     assert_int_equal(sk_ts_fault_arm(&ts), 0);
 
