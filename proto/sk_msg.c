@@ -158,14 +158,6 @@ static void pk_str(msgpack_packer *pk, sk_str s)
     sk_pack_str(pk, s.p ? s.p : "", s.n);
 }
 
-static void pk_bool(msgpack_packer *pk, int v)
-{
-    if (v)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
-}
-
 /* CHANGES keys 2 to 4, after its records (key 1): next, and more / last when not at their
  * defaults. */
 static void pack_changes_tail(msgpack_packer *pk, uint64_t next, int more, int last)
@@ -173,11 +165,11 @@ static void pack_changes_tail(msgpack_packer *pk, uint64_t next, int more, int l
     sk_pack_kv_uint(pk, 2, next);
     if (more) {
         pk_u(pk, 3);
-        pk_bool(pk, 1);
+        sk_pack_bool(pk, 1);
     }
     if (!last) {
         pk_u(pk, 4);
-        pk_bool(pk, 0);
+        sk_pack_bool(pk, 0);
     }
 }
 
@@ -430,7 +422,7 @@ static int enc_body(msgpack_packer *pk, const sk_msg *m)
         sk_pack_kv_uint(pk, 3, h->next);
         if (h->more) {
             pk_u(pk, 4);
-            pk_bool(pk, 1);
+            sk_pack_bool(pk, 1);
         }
         return 0;
     }

@@ -1210,14 +1210,8 @@ static int hist_change(const sk_journal_entry *e, void *p)
             pk->callback(pk->data, (const char *)v->val, v->len);
         sk_pack_str(pk, set_by, strlen(set_by));
         msgpack_pack_uint64(pk, v->hlc);
-        if (v->lost_incoming)
-            msgpack_pack_true(pk);
-        else
-            msgpack_pack_false(pk);
-        if (withheld)
-            msgpack_pack_true(pk);
-        else
-            msgpack_pack_false(pk);
+        sk_pack_bool(pk, v->lost_incoming);
+        sk_pack_bool(pk, withheld);
     }
     free(who);
     h->n++;

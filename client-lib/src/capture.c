@@ -159,10 +159,7 @@ static int set_bool(sakhi_referral *r, uint32_t key, int v)
     if (!r)
         return SAKHI_EINVAL;
     sk_packer_init(&pk, &b);
-    if (v)
-        msgpack_pack_true(&pk);
-    else
-        msgpack_pack_false(&pk);
+    sk_pack_bool(&pk, v);
     return set_packed(r, key, &b);
 }
 

@@ -130,10 +130,7 @@ static int set_uint(mapper *mp, uint32_t key, uint64_t v)
 
 static int set_bool(mapper *mp, uint32_t key, int v)
 {
-    if (v)
-        msgpack_pack_true(&mp->pk);
-    else
-        msgpack_pack_false(&mp->pk);
+    sk_pack_bool(&mp->pk, v);
     return commit_value(mp, key);
 }
 
