@@ -294,6 +294,11 @@ typedef struct sk_admin_wtxn {
 int sk_admin_wtxn_begin(sk_admin *a, sk_admin_wtxn *w);
 int sk_admin_wtxn_commit(sk_admin *a, sk_admin_wtxn *w); /* aborts on failure */
 void sk_admin_wtxn_abort(sk_admin *a, sk_admin_wtxn *w);
+/* Begin a write transaction and find record `text` in it (sk_admin_find_record), as every
+ * command that changes one record does: 0, or the exit status (message printed: "cannot write"
+ * or why the record was not found). out is initialised either way; wt is the caller's to commit
+ * or abort either way (its txn is NULL when the write could not begin). */
+int sk_admin_wtxn_find(sk_admin *a, sk_admin_wtxn *wt, const char *text, sk_record *out);
 
 /* Apply a casework operation (sk_caseops_apply) as actor inside wt and commit it: 0 with *res
  * filled, or the exit status after the message ("store error", "refused: why (CODE)", "cannot

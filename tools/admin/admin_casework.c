@@ -50,10 +50,7 @@ static int run_op(sk_admin *a, const sk_actor *actor, const char *text, sk_cw_op
     sk_caseops_result res;
     char idt[37];
     int rc, status = SK_ADMIN_EXIT_FAIL;
-    sk_record_init(&cur);
-    if ((rc = sk_admin_wtxn_begin(a, &wt)))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write: %s", sk_err_text(rc));
-    if ((status = sk_admin_find_record(a, wt.txn, text, &cur)))
+    if ((status = sk_admin_wtxn_find(a, &wt, text, &cur)))
         goto out;
     status = SK_ADMIN_EXIT_FAIL;
     op->record = cur.id;

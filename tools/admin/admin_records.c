@@ -78,6 +78,15 @@ int sk_admin_find_record(sk_admin *a, MDB_txn *txn, const char *text, sk_record 
                          text);
 }
 
+int sk_admin_wtxn_find(sk_admin *a, sk_admin_wtxn *wt, const char *text, sk_record *out)
+{
+    sk_record_init(out);
+    int rc = sk_admin_wtxn_begin(a, wt);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write: %s", sk_err_text(rc));
+    return sk_admin_find_record(a, wt->txn, text, out);
+}
+
 /* ---- list -------------------------------------------------------------------------------- */
 
 static const char k_list_help[] =
@@ -237,12 +246,9 @@ static int apply_action(sk_admin *a, const sk_actor *actor, const char *text, co
     char msg[SK_MAX_MESSAGE + 64], idt[37];
     uint64_t now = sk_admin_now_ms();
     int rc, status = SK_ADMIN_EXIT_FAIL;
-    sk_record_init(&cur);
     sk_record_init(&after);
     sk_change_init(&c);
-    if ((rc = sk_admin_wtxn_begin(a, &wt)))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write: %s", sk_err_text(rc));
-    if ((status = sk_admin_find_record(a, wt.txn, text, &cur)))
+    if ((status = sk_admin_wtxn_find(a, &wt, text, &cur)))
         goto out;
     status = SK_ADMIN_EXIT_FAIL;
     sk_id_to_str(&cur.id, idt);

@@ -134,10 +134,7 @@ static int cmd_send(sk_admin *a, int argc, char **argv)
         return rc;
     if (!to || !reason)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "transfer send needs --to and --reason");
-    if ((rc = sk_admin_wtxn_begin(a, &wt)))
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot write: %s", sk_err_text(rc));
-    sk_record_init(&rec);
-    int status = sk_admin_find_record(a, wt.txn, pos[0], &rec);
+    int status = sk_admin_wtxn_find(a, &wt, pos[0], &rec);
     if (status == 0) {
         rc = sk_xferstore_send_txn(a->store, wt.txn, &rec.id, to, reason, actor.worker,
                                    sk_admin_now_ms(), id, msg, sizeof(msg));
