@@ -1197,6 +1197,36 @@ static int scan_array_read(sk_store *s, MDB_dbi dbi,
     return rc < 0 ? rc : 0;
 }
 
+/* The values of dbi decoded one at a time, each handed to the caller's callback while the
+ * read transaction holds it (sk_store_worker_list, sk_store_device_list, sk_store_audit_list).
+ * Every kind keeps its callback in its own type and the one set is the one called, so no
+ * function pointer is ever called through another type. */
+typedef struct scan_walk {
+    int (*decode)(const MDB_val *k, const MDB_val *v, void *out);
+    int (*worker)(const sk_worker *w, void *payload);
+    int (*device)(const sk_device_info *d, void *payload);
+    int (*audit)(const sk_audit_entry *e, void *payload);
+    void *payload;
+} scan_walk;
+
+static int scan_walk_each(const MDB_val *k, const MDB_val *v, void *arg)
+{
+    const scan_walk *a = arg;
+    union {
+        sk_worker w;
+        sk_device_info d;
+        sk_audit_entry e;
+    } item;
+    int rc = a->decode(k, v, &item);
+    if (rc)
+        return rc;
+    if (a->worker)
+        return a->worker(&item.w, a->payload);
+    if (a->device)
+        return a->device(&item.d, a->payload);
+    return a->audit(&item.e, a->payload);
+}
+
 /* ---- value codecs ---------------------------------------------------------------------- */
 
 static int put_val(sk_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, sk_buf *b)
@@ -1289,23 +1319,10 @@ int sk_store_worker_get(sk_store *s, const char *id, sk_worker *out)
     return rc ? rc : read_end(txn, sk_store_worker_get_txn(s, txn, id, strlen(id), out));
 }
 
-typedef struct worker_walk {
-    int (*cb)(const sk_worker *w, void *payload);
-    void *payload;
-} worker_walk;
-
-static int worker_each(const MDB_val *k, const MDB_val *v, void *arg)
-{
-    worker_walk *a = arg;
-    sk_worker w;
-    int rc = worker_decode(k, v, &w);
-    return rc ? rc : a->cb(&w, a->payload);
-}
-
 int sk_store_worker_list(sk_store *s, int (*cb)(const sk_worker *w, void *payload), void *payload)
 {
-    worker_walk a = {cb, payload};
-    return scan_read(s, s->workers, NULL, 0, worker_each, &a);
+    scan_walk a = {.decode = worker_decode, .worker = cb, .payload = payload};
+    return scan_read(s, s->workers, NULL, 0, scan_walk_each, &a);
 }
 
 int sk_store_workers(sk_store *s, size_t max, sk_worker **out, size_t *n)
@@ -1376,24 +1393,11 @@ int sk_store_device_get(sk_store *s, uint64_t id, sk_device_info *out)
     return rc ? rc : read_end(txn, sk_store_device_get_txn(s, txn, id, out));
 }
 
-typedef struct device_walk {
-    int (*cb)(const sk_device_info *d, void *payload);
-    void *payload;
-} device_walk;
-
-static int device_each(const MDB_val *k, const MDB_val *v, void *arg)
-{
-    device_walk *a = arg;
-    sk_device_info d;
-    int rc = device_decode(k, v, &d);
-    return rc ? rc : a->cb(&d, a->payload);
-}
-
 int sk_store_device_list(sk_store *s, int (*cb)(const sk_device_info *d, void *payload),
                          void *payload)
 {
-    device_walk a = {cb, payload};
-    return scan_read(s, s->devices, NULL, 0, device_each, &a);
+    scan_walk a = {.decode = device_decode, .device = cb, .payload = payload};
+    return scan_read(s, s->devices, NULL, 0, scan_walk_each, &a);
 }
 
 int sk_store_devices(sk_store *s, size_t max, sk_device_info **out, size_t *n)
@@ -2483,28 +2487,21 @@ static int audit_decode(uint64_t seq, const MDB_val *v, sk_audit_entry *e)
     return 0;
 }
 
-typedef struct audit_walk {
-    int (*cb)(const sk_audit_entry *e, void *payload);
-    void *payload;
-} audit_walk;
-
-static int audit_each(const MDB_val *k, const MDB_val *v, void *arg)
+/* out: an sk_audit_entry (scan_walk's decode); the key is the entry's seq */
+static int audit_decode_kv(const MDB_val *k, const MDB_val *v, void *out)
 {
-    audit_walk *a = arg;
-    sk_audit_entry e;
     if (k->mv_size != 8)
         return -SK_E_STORE_IO;
-    int rc = audit_decode(sk_be64_get(k->mv_data), v, &e);
-    return rc ? rc : a->cb(&e, a->payload);
+    return audit_decode(sk_be64_get(k->mv_data), v, out);
 }
 
 int sk_store_audit_list(sk_store *s, uint64_t from_seq,
                         int (*cb)(const sk_audit_entry *e, void *payload), void *payload)
 {
-    audit_walk a = {cb, payload};
+    scan_walk a = {.decode = audit_decode_kv, .audit = cb, .payload = payload};
     uint8_t key[8];
     sk_be64_put(key, from_seq);
-    return scan_read(s, s->audit, key, sizeof(key), audit_each, &a);
+    return scan_read(s, s->audit, key, sizeof(key), scan_walk_each, &a);
 }
 
 int sk_store_audit_verify(sk_store *s, uint64_t *count_out, uint64_t *bad_seq_out)
