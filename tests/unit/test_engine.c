@@ -232,7 +232,10 @@ static void drv_blank(drv *d)
     sk_frame_reader_init(&d->rd, SK_FRAME_DEFAULT_MAX);
 }
 
-static void setup_drv(drv *d, int mode, size_t nitems, uint64_t cursor)
+/* An engine of mode over nitems outbox items from cursor, its memory from alloc (NULL: the C
+ * library), not started. */
+static void setup_drv_alloc(drv *d, int mode, size_t nitems, uint64_t cursor,
+                            const sk_engine_alloc *alloc)
 {
     drv_blank(d);
     assert_int_equal(sk_auth_keygen(d->priv, d->pub), 0);
@@ -252,8 +255,15 @@ static void setup_drv(drv *d, int mode, size_t nitems, uint64_t cursor)
     ec.nitems = nitems;
     ec.io_timeout_ms = 1000;
     ec.stall_timeout_ms = 5000;
+    if (alloc)
+        ec.alloc = *alloc;
     d->now = 1000;
     assert_int_equal(sk_engine_init(&d->e, &ec, &OPS, d), 0);
+}
+
+static void setup_drv(drv *d, int mode, size_t nitems, uint64_t cursor)
+{
+    setup_drv_alloc(d, mode, nitems, cursor, NULL);
 }
 
 static void teardown_drv(drv *d)
@@ -935,23 +945,11 @@ static void test_allocations_use_the_hooks(void **state)
 {
     (void)state;
     drv d;
-    drv_blank(&d);
-    assert_int_equal(sk_auth_keygen(d.priv, d.pub), 0);
-    for (size_t i = 0; i < 20; i++)
-        d.items[i] = (sk_engine_item){1 + i, 0, 100};
-    sk_engine_config ec;
-    memset(&ec, 0, sizeof(ec));
-    ec.mode = SK_ENGINE_SYNC;
-    ec.device = 3;
-    ec.priv = d.priv;
-    ec.early = 1;
-    ec.items = d.items;
-    ec.nitems = 20;
-    ec.alloc = (sk_engine_alloc){h_malloc, h_realloc, h_free, NULL};
+    const sk_engine_alloc hooks = {h_malloc, h_realloc, h_free, NULL};
     g_allocs = g_frees = 0;
-    assert_int_equal(sk_engine_init(&d.e, &ec, &OPS, &d), 0);
+    setup_drv_alloc(&d, SK_ENGINE_SYNC, 20, 0, &hooks);
     d.echo_known = 1;
-    sk_engine_start(&d.e, 0);
+    sk_engine_start(&d.e, d.now);
     challenge(&d, 1);
     assert_int_equal(welcome(&d, 2, 4, 4, 0), SK_ENGINE_RUNNING);
     uint64_t seq = 0;
