@@ -273,6 +273,23 @@ static void teardown_drv(drv *d)
     sk_engine_free(&d->e);
 }
 
+/* The per-test fixture: the one driver, blank, in *state, torn down after the test whatever
+ * setup the test gave it (teardown_drv leaves nothing to free twice). */
+static drv g_drv;
+
+static int drv_setup(void **state)
+{
+    drv_blank(&g_drv);
+    *state = &g_drv;
+    return 0;
+}
+
+static int drv_teardown(void **state)
+{
+    teardown_drv(*state);
+    return 0;
+}
+
 /* A sync of nitems outbox items from cursor, started at d->now: its HELLO is queued. */
 static void setup_started(drv *d, size_t nitems, uint64_t cursor)
 {
@@ -431,14 +448,13 @@ static void serve_to_end(drv *d, uint64_t *seq, uint64_t end, size_t *max_out, u
 
 static void test_handshake_bytes(void **state)
 {
-    (void)state;
-    drv d;
-    setup_drv(&d, SK_ENGINE_SYNC, 3, 0);
-    assert_int_equal(sk_engine_start(&d.e, d.now), SK_ENGINE_RUNNING);
-    take(&d);
+    drv *d = *state;
+    setup_drv(d, SK_ENGINE_SYNC, 3, 0);
+    assert_int_equal(sk_engine_start(&d->e, d->now), SK_ENGINE_RUNNING);
+    take(d);
     /* HELLO, and nothing else before CHALLENGE */
-    assert_int_equal(d.nq, 1);
-    sk_msg *h = &d.q[0].m;
+    assert_int_equal(d->nq, 1);
+    sk_msg *h = &d->q[0].m;
     assert_int_equal(h->type, SK_MSG_HELLO);
     assert_int_equal(h->rid, 1);
     assert_int_equal(h->u.hello.nversions, 1);
@@ -466,44 +482,42 @@ static void test_handshake_bytes(void **state)
     sk_buf_free(&wb);
 
     /* CHALLENGE: AUTH with a valid proof, then the early PUSH and PULL, in one flight */
-    challenge(&d, 1);
-    take(&d);
-    assert_int_equal(d.nq, 3);
-    assert_int_equal(d.q[0].m.type, SK_MSG_AUTH);
-    assert_int_equal(d.q[0].m.rid, 2);
-    assert_int_equal(sk_auth_verify(d.q[0].m.u.auth.sig, d.pub, NONCE, 42, SERVER_MS), 0);
-    assert_int_equal(d.q[1].m.type, SK_MSG_PUSH);
-    assert_int_equal(d.q[1].m.rid, 3);
-    assert_int_equal(d.q[1].m.u.push.nchanges, 3);
-    assert_int_equal(d.q[2].m.type, SK_MSG_PULL);
-    assert_int_equal(d.q[2].m.rid, 4);
-    assert_int_equal(d.q[2].m.u.pull.cursor, 0);
-    assert_int_equal(d.q[2].m.u.pull.limit, 200);
-    assert_int_equal(d.welcomes, 0);
+    challenge(d, 1);
+    take(d);
+    assert_int_equal(d->nq, 3);
+    assert_int_equal(d->q[0].m.type, SK_MSG_AUTH);
+    assert_int_equal(d->q[0].m.rid, 2);
+    assert_int_equal(sk_auth_verify(d->q[0].m.u.auth.sig, d->pub, NONCE, 42, SERVER_MS), 0);
+    assert_int_equal(d->q[1].m.type, SK_MSG_PUSH);
+    assert_int_equal(d->q[1].m.rid, 3);
+    assert_int_equal(d->q[1].m.u.push.nchanges, 3);
+    assert_int_equal(d->q[2].m.type, SK_MSG_PULL);
+    assert_int_equal(d->q[2].m.rid, 4);
+    assert_int_equal(d->q[2].m.u.pull.cursor, 0);
+    assert_int_equal(d->q[2].m.u.pull.limit, 200);
+    assert_int_equal(d->welcomes, 0);
 
     /* WELCOME: limits taken, capped, nothing more to send until answers come */
-    assert_int_equal(welcome(&d, 2, SK_MAX_BATCH, 1000, 0), SK_ENGINE_RUNNING);
-    assert_int_equal(d.welcomes, 1);
-    assert_int_equal(d.e.max_batch, SK_MAX_BATCH);
-    assert_int_equal(d.e.max_inflight, 64);
-    assert_string_equal(d.e.worker, "w-leh-1");
-    assert_int_equal(d.e.echo, 1);
-    take(&d);
-    assert_int_equal(d.nq, 0);
-    assert_non_null(strstr(d.logs, "event=welcome session=7 max_batch=256 max_inflight=64"));
-    teardown_drv(&d);
+    assert_int_equal(welcome(d, 2, SK_MAX_BATCH, 1000, 0), SK_ENGINE_RUNNING);
+    assert_int_equal(d->welcomes, 1);
+    assert_int_equal(d->e.max_batch, SK_MAX_BATCH);
+    assert_int_equal(d->e.max_inflight, 64);
+    assert_string_equal(d->e.worker, "w-leh-1");
+    assert_int_equal(d->e.echo, 1);
+    take(d);
+    assert_int_equal(d->nq, 0);
+    assert_non_null(strstr(d->logs, "event=welcome session=7 max_batch=256 max_inflight=64"));
 }
 
 static void test_handshake_mode_stops_at_welcome(void **state)
 {
-    (void)state;
-    drv d;
-    setup_drv(&d, SK_ENGINE_HANDSHAKE, 0, 0);
-    sk_engine_start(&d.e, d.now);
-    hello_and_challenge(&d);
-    assert_int_equal(d.nq, 1); /* AUTH alone: no early requests of the engine's own */
-    assert_int_equal(d.q[0].m.type, SK_MSG_AUTH);
-    assert_int_equal(d.authed_calls, 1);
+    drv *d = *state;
+    setup_drv(d, SK_ENGINE_HANDSHAKE, 0, 0);
+    sk_engine_start(&d->e, d->now);
+    hello_and_challenge(d);
+    assert_int_equal(d->nq, 1); /* AUTH alone: no early requests of the engine's own */
+    assert_int_equal(d->q[0].m.type, SK_MSG_AUTH);
+    assert_int_equal(d->authed_calls, 1);
     /* WELCOME and a PING behind it in one read: the engine stops after WELCOME */
     sk_buf b = SK_BUF_INIT;
     sk_msg w, p;
@@ -517,216 +531,202 @@ static void test_handshake_mode_stops_at_welcome(void **state)
     size_t wlen = b.len;
     assert_int_equal(sk_msg_encode(&b, &p), 0);
     size_t used = 0;
-    assert_int_equal(sk_engine_feed(&d.e, b.data, b.len, &used, d.now), SK_ENGINE_DONE);
+    assert_int_equal(sk_engine_feed(&d->e, b.data, b.len, &used, d->now), SK_ENGINE_DONE);
     assert_int_equal(used, wlen);
-    assert_int_equal(sk_engine_rid(&d.e), 3);
+    assert_int_equal(sk_engine_rid(&d->e), 3);
     sk_buf_free(&b);
-    teardown_drv(&d);
 }
 
 static void test_enrollment_stores_before_proof(void **state)
 {
-    (void)state;
-    drv d;
-    drv_blank(&d);
-    assert_int_equal(sk_auth_keygen(d.priv, d.pub), 0);
+    drv *d = *state;
+    drv_blank(d);
+    assert_int_equal(sk_auth_keygen(d->priv, d->pub), 0);
     sk_engine_config ec;
     memset(&ec, 0, sizeof(ec));
     ec.mode = SK_ENGINE_HANDSHAKE;
-    ec.priv = d.priv;
+    ec.priv = d->priv;
     ec.enroll_code = "ABCD-EFGH";
-    ec.enroll_pub = d.pub;
+    ec.enroll_pub = d->pub;
     ec.enroll_label = "phone 1";
-    assert_int_equal(sk_engine_init(&d.e, &ec, &OPS, &d), 0);
-    sk_engine_start(&d.e, 0);
-    take(&d);
-    assert_int_equal(d.q[0].m.u.hello.device, 0);
-    challenge(&d, 1);
-    take(&d);
-    assert_int_equal(d.nq, 1);
-    assert_int_equal(d.q[0].m.type, SK_MSG_ENROLL);
-    assert_memory_equal(d.q[0].m.u.enroll.code.p, "ABCD-EFGH", 9);
-    assert_memory_equal(d.q[0].m.u.enroll.pubkey, d.pub, SK_PUBKEY_LEN);
+    assert_int_equal(sk_engine_init(&d->e, &ec, &OPS, d), 0);
+    sk_engine_start(&d->e, 0);
+    take(d);
+    assert_int_equal(d->q[0].m.u.hello.device, 0);
+    challenge(d, 1);
+    take(d);
+    assert_int_equal(d->nq, 1);
+    assert_int_equal(d->q[0].m.type, SK_MSG_ENROLL);
+    assert_memory_equal(d->q[0].m.u.enroll.code.p, "ABCD-EFGH", 9);
+    assert_memory_equal(d->q[0].m.u.enroll.pubkey, d->pub, SK_PUBKEY_LEN);
     sk_msg m;
     sk_msg_init(&m, SK_MSG_ENROLLED, 2);
     m.u.enrolled.device = 981;
     m.u.enrolled.worker = SK_STR("w-1");
-    assert_int_equal(feed(&d, &m, 0), SK_ENGINE_RUNNING);
-    assert_int_equal(d.enrolled_seen, 1);
-    take(&d);
-    assert_int_equal(d.nq, 1);
-    assert_int_equal(d.q[0].m.type, SK_MSG_AUTH);
+    assert_int_equal(feed(d, &m, 0), SK_ENGINE_RUNNING);
+    assert_int_equal(d->enrolled_seen, 1);
+    take(d);
+    assert_int_equal(d->nq, 1);
+    assert_int_equal(d->q[0].m.type, SK_MSG_AUTH);
     /* the proof is over the new device id */
-    assert_int_equal(sk_auth_verify(d.q[0].m.u.auth.sig, d.pub, NONCE, 981, SERVER_MS), 0);
+    assert_int_equal(sk_auth_verify(d->q[0].m.u.auth.sig, d->pub, NONCE, 981, SERVER_MS), 0);
     /* a wrong code: the server's ERROR to ENROLL */
-    teardown_drv(&d);
+    teardown_drv(d);
 
-    drv_blank(&d);
-    assert_int_equal(sk_engine_init(&d.e, &ec, &OPS, &d), 0);
-    sk_engine_start(&d.e, 0);
-    challenge(&d, 1);
-    assert_int_equal(error_msg(&d, SK_MSG_ERROR, 2, SK_E_ENROLL_CODE), SK_ENGINE_FAILED);
-    assert_error_code(&d, SK_ENGINE_ERR_SERVER, SK_E_ENROLL_CODE);
-    assert_error_text(&d, SK_ENGINE_ERR_SERVER, "nope");
-    assert_int_equal(d.enrolled_seen, 0);
-    teardown_drv(&d);
+    drv_blank(d);
+    assert_int_equal(sk_engine_init(&d->e, &ec, &OPS, d), 0);
+    sk_engine_start(&d->e, 0);
+    challenge(d, 1);
+    assert_int_equal(error_msg(d, SK_MSG_ERROR, 2, SK_E_ENROLL_CODE), SK_ENGINE_FAILED);
+    assert_error_code(d, SK_ENGINE_ERR_SERVER, SK_E_ENROLL_CODE);
+    assert_error_text(d, SK_ENGINE_ERR_SERVER, "nope");
+    assert_int_equal(d->enrolled_seen, 0);
 }
 
 static void test_wrong_version_and_unexpected(void **state)
 {
-    (void)state;
-    drv d;
-    setup_started(&d, 0, 0);
+    drv *d = *state;
+    setup_started(d, 0, 0);
     sk_msg m;
     sk_msg_init(&m, SK_MSG_CHALLENGE, 1);
     m.u.challenge.version = 9;
-    assert_int_equal(feed(&d, &m, 0), SK_ENGINE_FAILED);
-    assert_int_equal(sk_engine_error(&d.e, NULL, NULL), SK_ENGINE_ERR_VERSION);
-    teardown_drv(&d);
+    assert_int_equal(feed(d, &m, 0), SK_ENGINE_FAILED);
+    assert_int_equal(sk_engine_error(&d->e, NULL, NULL), SK_ENGINE_ERR_VERSION);
+    teardown_drv(d);
 
-    setup_started(&d, 0, 0);
-    assert_int_equal(welcome(&d, 1, 8, 8, 0), SK_ENGINE_FAILED); /* WELCOME before AUTH */
-    assert_error_text(&d, SK_ENGINE_ERR_PROTO, "expected CHALLENGE, got WELCOME");
-    teardown_drv(&d);
+    setup_started(d, 0, 0);
+    assert_int_equal(welcome(d, 1, 8, 8, 0), SK_ENGINE_FAILED); /* WELCOME before AUTH */
+    assert_error_text(d, SK_ENGINE_ERR_PROTO, "expected CHALLENGE, got WELCOME");
 }
 
 /* ---- push, pull, pipelining ------------------------------------------------------------------ */
 
 static void test_pipelining_limits(void **state)
 {
-    (void)state;
-    drv d;
-    setup_started(&d, 40, 0);
-    hello_and_challenge(&d);
+    drv *d = *state;
+    setup_started(d, 40, 0);
+    hello_and_challenge(d);
     /* early: AUTH, a PUSH of at most 32 changes, a PULL */
-    assert_int_equal(d.nq, 3);
-    assert_int_equal(d.q[1].m.u.push.nchanges, 27); /* 8192-byte budget at 300 bytes each */
+    assert_int_equal(d->nq, 3);
+    assert_int_equal(d->q[1].m.u.push.nchanges, 27); /* 8192-byte budget at 300 bytes each */
     uint64_t seq = 0;
     got early_push, early_pull;
-    take_early(&d, &early_push, &early_pull);
-    q_clear(&d);
+    take_early(d, &early_push, &early_pull);
+    q_clear(d);
     /* WELCOME: at most 3 requests in flight, batches of at most 5 */
-    assert_int_equal(welcome(&d, 2, 5, 3, 0), SK_ENGINE_RUNNING);
+    assert_int_equal(welcome(d, 2, 5, 3, 0), SK_ENGINE_RUNNING);
     /* the early PUSH is over the new max_batch: it will be refused, nothing overtakes it */
-    take(&d);
-    assert_int_equal(d.nq, 0);
-    assert_int_equal(error_msg(&d, SK_MSG_ERROR, early_push.m.rid, SK_E_BATCH_TOO_BIG),
+    take(d);
+    assert_int_equal(d->nq, 0);
+    assert_int_equal(error_msg(d, SK_MSG_ERROR, early_push.m.rid, SK_E_BATCH_TOO_BIG),
                      SK_ENGINE_RUNNING);
-    assert_non_null(strstr(d.logs, "event=early_refused type=PUSH code=BATCH_TOO_BIG"));
-    take(&d);
+    assert_non_null(strstr(d->logs, "event=early_refused type=PUSH code=BATCH_TOO_BIG"));
+    take(d);
     /* with the PULL still out, two PUSHes of 5 fill the window of 3 */
-    assert_int_equal(d.nq, 2);
-    assert_int_equal(d.q[0].m.type, SK_MSG_PUSH);
-    assert_int_equal(d.q[0].m.u.push.nchanges, 5);
-    assert_int_equal(d.q[0].m.u.push.changes[0].op, 100); /* the refused ones, from the first */
-    assert_int_equal(d.q[1].m.u.push.changes[0].op, 105);
+    assert_int_equal(d->nq, 2);
+    assert_int_equal(d->q[0].m.type, SK_MSG_PUSH);
+    assert_int_equal(d->q[0].m.u.push.nchanges, 5);
+    assert_int_equal(d->q[0].m.u.push.changes[0].op, 100); /* the refused ones, from the first */
+    assert_int_equal(d->q[1].m.u.push.changes[0].op, 105);
     /* answer the early PULL, then serve everything to the end */
-    got first[2] = {d.q[0], d.q[1]};
-    d.nq = 0;
-    assert_int_equal(changes(&d, early_pull.m.rid, 10, 0, 1), SK_ENGINE_RUNNING);
-    assert_int_equal(d.stored_cursor, 10);
+    got first[2] = {d->q[0], d->q[1]};
+    d->nq = 0;
+    assert_int_equal(changes(d, early_pull.m.rid, 10, 0, 1), SK_ENGINE_RUNNING);
+    assert_int_equal(d->stored_cursor, 10);
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(ack_push(&d, &first[i].m, &seq), SK_ENGINE_RUNNING);
+        assert_int_equal(ack_push(d, &first[i].m, &seq), SK_ENGINE_RUNNING);
         got_free(&first[i]);
     }
     got_free(&early_push);
     got_free(&early_pull);
     size_t max_out = 0;
-    serve_to_end(&d, &seq, 50, &max_out, 5);
-    assert_int_equal(sk_engine_status(&d.e), SK_ENGINE_DONE);
-    assert_true(sk_engine_complete(&d.e));
+    serve_to_end(d, &seq, 50, &max_out, 5);
+    assert_int_equal(sk_engine_status(&d->e), SK_ENGINE_DONE);
+    assert_true(sk_engine_complete(&d->e));
     assert_true(max_out <= 3);
     /* every change acknowledged exactly once, in outbox order */
-    assert_int_equal(d.nacked, 40);
+    assert_int_equal(d->nacked, 40);
     for (size_t i = 0; i < 40; i++)
-        assert_int_equal(d.acked_ops[i], 100 + i);
-    assert_int_equal(d.e.prog.push_done, 40);
-    assert_int_equal(d.e.prog.push_bytes_done, 40 * 300);
+        assert_int_equal(d->acked_ops[i], 100 + i);
+    assert_int_equal(d->e.prog.push_done, 40);
+    assert_int_equal(d->e.prog.push_bytes_done, 40 * 300);
     /* the last PULL came after the last PUSH: the cursor is the server's end */
-    assert_int_equal(d.stored_cursor, 50);
-    teardown_drv(&d);
+    assert_int_equal(d->stored_cursor, 50);
 }
 
 static void test_urgent_first_and_alone(void **state)
 {
-    (void)state;
-    drv d;
-    setup_drv(&d, SK_ENGINE_SYNC, 6, 0);
-    d.items[0].urgent = d.items[1].urgent = 1; /* the driver sorted urgent first */
-    sk_engine_start(&d.e, d.now);
-    hello_and_challenge(&d);
-    assert_int_equal(d.q[1].m.type, SK_MSG_PUSH);
-    assert_int_equal(d.q[1].m.u.push.nchanges, 2); /* the urgent two, alone */
-    assert_int_equal(d.q[1].m.u.push.changes[0].op, 100);
-    assert_int_equal(d.q[2].m.type, SK_MSG_PULL);
-    teardown_drv(&d);
+    drv *d = *state;
+    setup_drv(d, SK_ENGINE_SYNC, 6, 0);
+    d->items[0].urgent = d->items[1].urgent = 1; /* the driver sorted urgent first */
+    sk_engine_start(&d->e, d->now);
+    hello_and_challenge(d);
+    assert_int_equal(d->q[1].m.type, SK_MSG_PUSH);
+    assert_int_equal(d->q[1].m.u.push.nchanges, 2); /* the urgent two, alone */
+    assert_int_equal(d->q[1].m.u.push.changes[0].op, 100);
+    assert_int_equal(d->q[2].m.type, SK_MSG_PULL);
 }
 
 static void test_pull_resumes_from_cursor(void **state)
 {
-    (void)state;
-    drv d;
-    setup_started(&d, 0, 77);
-    hello_and_challenge(&d);
-    assert_int_equal(d.nq, 2);
-    assert_int_equal(d.q[1].m.type, SK_MSG_PULL);
-    assert_int_equal(d.q[1].m.u.pull.cursor, 77);
-    uint32_t rid = d.q[1].m.rid;
-    assert_int_equal(welcome(&d, 2, 64, 8, 200), SK_ENGINE_RUNNING);
-    assert_int_equal(changes(&d, rid, 90, 1, 2), SK_ENGINE_RUNNING);
-    assert_int_equal(d.stored_cursor, 90);
-    take(&d);
-    assert_int_equal(d.nq, 1);
-    assert_int_equal(d.q[0].m.u.pull.cursor, 90); /* more: the next PULL from where it stopped */
+    drv *d = *state;
+    setup_started(d, 0, 77);
+    hello_and_challenge(d);
+    assert_int_equal(d->nq, 2);
+    assert_int_equal(d->q[1].m.type, SK_MSG_PULL);
+    assert_int_equal(d->q[1].m.u.pull.cursor, 77);
+    uint32_t rid = d->q[1].m.rid;
+    assert_int_equal(welcome(d, 2, 64, 8, 200), SK_ENGINE_RUNNING);
+    assert_int_equal(changes(d, rid, 90, 1, 2), SK_ENGINE_RUNNING);
+    assert_int_equal(d->stored_cursor, 90);
+    take(d);
+    assert_int_equal(d->nq, 1);
+    assert_int_equal(d->q[0].m.u.pull.cursor, 90); /* more: the next PULL from where it stopped */
     /* the connection is cut here; the next session starts from the stored cursor */
-    teardown_drv(&d);
-    setup_started(&d, 0, 90);
-    hello_and_challenge(&d);
-    assert_int_equal(d.q[1].m.u.pull.cursor, 90);
-    assert_int_equal(welcome(&d, 2, 64, 8, 200), SK_ENGINE_RUNNING);
-    assert_int_equal(changes(&d, d.q[1].m.rid, 120, 0, 1), SK_ENGINE_DONE);
-    assert_true(sk_engine_complete(&d.e));
-    assert_int_equal(d.e.prog.pull_done, 1);
-    teardown_drv(&d);
+    teardown_drv(d);
+    setup_started(d, 0, 90);
+    hello_and_challenge(d);
+    assert_int_equal(d->q[1].m.u.pull.cursor, 90);
+    assert_int_equal(welcome(d, 2, 64, 8, 200), SK_ENGINE_RUNNING);
+    assert_int_equal(changes(d, d->q[1].m.rid, 120, 0, 1), SK_ENGINE_DONE);
+    assert_true(sk_engine_complete(&d->e));
+    assert_int_equal(d->e.prog.pull_done, 1);
 }
 
 static void test_server_behind_pulls_from_zero(void **state)
 {
-    (void)state;
-    drv d;
-    setup_started(&d, 0, 500);
-    hello_and_challenge(&d);
-    uint32_t stale = d.q[1].m.rid; /* PULL from 500 */
+    drv *d = *state;
+    setup_started(d, 0, 500);
+    hello_and_challenge(d);
+    uint32_t stale = d->q[1].m.rid; /* PULL from 500 */
     /* the server's history ends at 120 (restored from an older backup) */
-    assert_int_equal(welcome(&d, 2, 64, 8, 120), SK_ENGINE_RUNNING);
-    assert_int_equal(d.behind_seen, 1);
-    assert_int_equal(d.stored_cursor, 0);
-    assert_non_null(strstr(d.logs, "event=cursor_ahead cursor=500 server_seq=120"));
+    assert_int_equal(welcome(d, 2, 64, 8, 120), SK_ENGINE_RUNNING);
+    assert_int_equal(d->behind_seen, 1);
+    assert_int_equal(d->stored_cursor, 0);
+    assert_non_null(strstr(d->logs, "event=cursor_ahead cursor=500 server_seq=120"));
     /* the answer to the PULL from 500 is read, not applied; then a PULL from 0 */
-    assert_int_equal(changes(&d, stale, 500, 0, 1), SK_ENGINE_RUNNING);
-    assert_int_equal(d.records_seen, 0);
-    take(&d);
-    assert_int_equal(d.nq, 1);
-    assert_int_equal(d.q[0].m.u.pull.cursor, 0);
-    assert_int_equal(changes(&d, d.q[0].m.rid, 120, 0, 3), SK_ENGINE_DONE);
-    assert_int_equal(d.records_seen, 3);
-    teardown_drv(&d);
+    assert_int_equal(changes(d, stale, 500, 0, 1), SK_ENGINE_RUNNING);
+    assert_int_equal(d->records_seen, 0);
+    take(d);
+    assert_int_equal(d->nq, 1);
+    assert_int_equal(d->q[0].m.u.pull.cursor, 0);
+    assert_int_equal(changes(d, d->q[0].m.rid, 120, 0, 3), SK_ENGINE_DONE);
+    assert_int_equal(d->records_seen, 3);
 }
 
 static void test_version_only_records(void **state)
 {
-    (void)state;
-    drv d;
-    setup_drv(&d, SK_ENGINE_SYNC, 1, 0);
-    d.echo_known = 1;
-    sk_engine_start(&d.e, d.now);
-    hello_and_challenge(&d);
+    drv *d = *state;
+    setup_drv(d, SK_ENGINE_SYNC, 1, 0);
+    d->echo_known = 1;
+    sk_engine_start(&d->e, d->now);
+    hello_and_challenge(d);
     got push, pull;
-    take_early(&d, &push, &pull);
-    q_clear(&d);
-    assert_int_equal(welcome(&d, 2, 64, 8, 0), SK_ENGINE_RUNNING);
+    take_early(d, &push, &pull);
+    q_clear(d);
+    assert_int_equal(welcome(d, 2, 64, 8, 0), SK_ENGINE_RUNNING);
     uint64_t seq = 40;
-    assert_int_equal(ack_push(&d, &push.m, &seq), SK_ENGINE_RUNNING); /* version 41 known */
+    assert_int_equal(ack_push(d, &push.m, &seq), SK_ENGINE_RUNNING); /* version 41 known */
     got_free(&push);
     /* CHANGES with 41 as a bare version: accepted; then 99 alone: refused */
     sk_msg m;
@@ -740,181 +740,170 @@ static void test_version_only_records(void **state)
     m.u.changes.version_only = vo;
     m.u.changes.next = 41;
     m.u.changes.last = 0; /* more frames answer this PULL */
-    assert_int_equal(feed(&d, &m, 0), SK_ENGINE_RUNNING);
-    assert_int_equal(d.records_seen, 1);
+    assert_int_equal(feed(d, &m, 0), SK_ENGINE_RUNNING);
+    assert_int_equal(d->records_seen, 1);
     r[0].version = 99;
     m.u.changes.next = 99;
     m.u.changes.last = 1;
-    assert_int_equal(feed(&d, &m, 0), SK_ENGINE_FAILED);
-    assert_error_text(&d, SK_ENGINE_ERR_PROTO,
+    assert_int_equal(feed(d, &m, 0), SK_ENGINE_FAILED);
+    assert_error_text(d, SK_ENGINE_ERR_PROTO,
                       "the server sent version 99 alone, which this device does not hold");
-    assert_int_equal(d.records_seen, 1);
-    assert_int_equal(d.stored_cursor, 41); /* the refused frame moved nothing */
+    assert_int_equal(d->records_seen, 1);
+    assert_int_equal(d->stored_cursor, 41); /* the refused frame moved nothing */
     sk_record_free(&r[0]);
     got_free(&pull);
-    teardown_drv(&d);
 }
 
 /* ---- what the server may say at any time ----------------------------------------------------- */
 
 static void test_wipe_only_after_proof(void **state)
 {
-    (void)state;
-    drv d;
-    setup_started(&d, 0, 0);
-    assert_int_equal(error_msg(&d, SK_MSG_WIPE, 0, SK_E_REVOKED), SK_ENGINE_FAILED);
-    assert_error_text(&d, SK_ENGINE_ERR_PROTO, "WIPE before authentication ignored");
-    assert_int_equal(d.wiped, 0);
-    teardown_drv(&d);
+    drv *d = *state;
+    setup_started(d, 0, 0);
+    assert_int_equal(error_msg(d, SK_MSG_WIPE, 0, SK_E_REVOKED), SK_ENGINE_FAILED);
+    assert_error_text(d, SK_ENGINE_ERR_PROTO, "WIPE before authentication ignored");
+    assert_int_equal(d->wiped, 0);
+    teardown_drv(d);
 
-    setup_started(&d, 0, 0);
-    challenge(&d, 1);
-    assert_int_equal(error_msg(&d, SK_MSG_WIPE, 0, SK_E_REVOKED), SK_ENGINE_FAILED);
-    assert_error_code(&d, SK_ENGINE_ERR_WIPED, SK_E_REVOKED);
-    assert_int_equal(d.wiped, 1);
-    teardown_drv(&d);
+    setup_started(d, 0, 0);
+    challenge(d, 1);
+    assert_int_equal(error_msg(d, SK_MSG_WIPE, 0, SK_E_REVOKED), SK_ENGINE_FAILED);
+    assert_error_code(d, SK_ENGINE_ERR_WIPED, SK_E_REVOKED);
+    assert_int_equal(d->wiped, 1);
 }
 
 static void test_errors_bye_ping(void **state)
 {
-    (void)state;
-    drv d;
+    drv *d = *state;
     /* ERROR with rid 0 ends the session with the server's code */
-    setup_started(&d, 0, 0);
-    assert_int_equal(error_msg(&d, SK_MSG_ERROR, 0, SK_E_BUSY), SK_ENGINE_FAILED);
-    assert_error_code(&d, SK_ENGINE_ERR_SERVER, SK_E_BUSY);
-    teardown_drv(&d);
+    setup_started(d, 0, 0);
+    assert_int_equal(error_msg(d, SK_MSG_ERROR, 0, SK_E_BUSY), SK_ENGINE_FAILED);
+    assert_error_code(d, SK_ENGINE_ERR_SERVER, SK_E_BUSY);
+    teardown_drv(d);
     /* BYE without a code */
-    setup_started(&d, 0, 0);
-    assert_int_equal(error_msg(&d, SK_MSG_BYE, 0, 0), SK_ENGINE_FAILED);
-    assert_int_equal(sk_engine_error(&d.e, NULL, NULL), SK_ENGINE_ERR_CLOSED);
-    teardown_drv(&d);
+    setup_started(d, 0, 0);
+    assert_int_equal(error_msg(d, SK_MSG_BYE, 0, 0), SK_ENGINE_FAILED);
+    assert_int_equal(sk_engine_error(&d->e, NULL, NULL), SK_ENGINE_ERR_CLOSED);
+    teardown_drv(d);
     /* PING is answered with PONG carrying its ms, and the session goes on */
-    setup_started(&d, 0, 0);
-    take(&d);
+    setup_started(d, 0, 0);
+    take(d);
     sk_msg p;
     sk_msg_init(&p, SK_MSG_PING, 5);
     p.u.ping.ms = 123456;
-    assert_int_equal(feed(&d, &p, 1), SK_ENGINE_RUNNING);
-    take(&d);
-    assert_int_equal(d.nq, 1);
-    assert_int_equal(d.q[0].m.type, SK_MSG_PONG);
-    assert_int_equal(d.q[0].m.rid, 5);
-    assert_int_equal(d.q[0].m.u.ping.ms, 123456);
+    assert_int_equal(feed(d, &p, 1), SK_ENGINE_RUNNING);
+    take(d);
+    assert_int_equal(d->nq, 1);
+    assert_int_equal(d->q[0].m.type, SK_MSG_PONG);
+    assert_int_equal(d->q[0].m.rid, 5);
+    assert_int_equal(d->q[0].m.u.ping.ms, 123456);
     /* an answer to a request never sent */
-    challenge(&d, 1);
-    assert_int_equal(welcome(&d, 2, 64, 8, 0), SK_ENGINE_RUNNING);
-    assert_int_equal(changes(&d, 77, 1, 0, 0), SK_ENGINE_FAILED);
-    assert_error_text(&d, SK_ENGINE_ERR_PROTO, "answer to an unknown request 77");
-    teardown_drv(&d);
+    challenge(d, 1);
+    assert_int_equal(welcome(d, 2, 64, 8, 0), SK_ENGINE_RUNNING);
+    assert_int_equal(changes(d, 77, 1, 0, 0), SK_ENGINE_FAILED);
+    assert_error_text(d, SK_ENGINE_ERR_PROTO, "answer to an unknown request 77");
+    teardown_drv(d);
     /* a driver callback's failure stops the engine with the driver's code */
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 0);
-    d.fail_records = -1234;
-    sk_engine_start(&d.e, d.now);
-    hello_and_challenge(&d);
-    uint32_t pull_rid = d.q[1].m.rid;
-    assert_int_equal(welcome(&d, 2, 64, 8, 0), SK_ENGINE_RUNNING);
-    assert_int_equal(changes(&d, pull_rid, 5, 0, 1), SK_ENGINE_FAILED);
-    assert_error_code(&d, SK_ENGINE_ERR_DRIVER, -1234);
-    teardown_drv(&d);
+    setup_drv(d, SK_ENGINE_SYNC, 0, 0);
+    d->fail_records = -1234;
+    sk_engine_start(&d->e, d->now);
+    hello_and_challenge(d);
+    uint32_t pull_rid = d->q[1].m.rid;
+    assert_int_equal(welcome(d, 2, 64, 8, 0), SK_ENGINE_RUNNING);
+    assert_int_equal(changes(d, pull_rid, 5, 0, 1), SK_ENGINE_FAILED);
+    assert_error_code(d, SK_ENGINE_ERR_DRIVER, -1234);
 }
 
 static void test_frames_split_at_every_byte(void **state)
 {
-    (void)state;
-    drv d;
-    setup_started(&d, 2, 0);
-    take(&d);
+    drv *d = *state;
+    setup_started(d, 2, 0);
+    take(d);
     sk_msg m;
     sk_msg_init(&m, SK_MSG_CHALLENGE, 1);
     memcpy(m.u.challenge.nonce, NONCE, SK_NONCE_LEN);
     m.u.challenge.server_ms = SERVER_MS;
     m.u.challenge.version = SK_PROTO_VERSION;
-    assert_int_equal(feed(&d, &m, 1), SK_ENGINE_RUNNING);
-    take(&d);
-    assert_int_equal(d.nq, 3);
-    teardown_drv(&d);
+    assert_int_equal(feed(d, &m, 1), SK_ENGINE_RUNNING);
+    take(d);
+    assert_int_equal(d->nq, 3);
 }
 
 /* ---- time ------------------------------------------------------------------------------------ */
 
 static void test_read_timeout_and_watchdog(void **state)
 {
-    (void)state;
-    drv d;
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 0);
-    sk_engine_start(&d.e, 1000);
-    assert_int_equal(sk_engine_wait_ms(&d.e, 1000), 1000);
-    assert_int_equal(sk_engine_tick(&d.e, 1999), SK_ENGINE_RUNNING);
-    assert_int_equal(sk_engine_tick(&d.e, 2000), SK_ENGINE_FAILED);
-    assert_error_text(&d, SK_ENGINE_ERR_TIMEOUT, "no answer from the server for 1000 ms");
-    teardown_drv(&d);
+    drv *d = *state;
+    setup_drv(d, SK_ENGINE_SYNC, 0, 0);
+    sk_engine_start(&d->e, 1000);
+    assert_int_equal(sk_engine_wait_ms(&d->e, 1000), 1000);
+    assert_int_equal(sk_engine_tick(&d->e, 1999), SK_ENGINE_RUNNING);
+    assert_int_equal(sk_engine_tick(&d->e, 2000), SK_ENGINE_FAILED);
+    assert_error_text(d, SK_ENGINE_ERR_TIMEOUT, "no answer from the server for 1000 ms");
+    teardown_drv(d);
 
     /* bytes keep coming (PINGs) but nothing moves: the watchdog fires at 5000 ms */
-    setup_drv(&d, SK_ENGINE_SYNC, 0, 0);
-    sk_engine_start(&d.e, 0);
-    d.now = 0;
-    challenge(&d, 1);
-    take(&d);
-    assert_int_equal(welcome(&d, 2, 64, 8, 0), SK_ENGINE_RUNNING);
+    setup_drv(d, SK_ENGINE_SYNC, 0, 0);
+    sk_engine_start(&d->e, 0);
+    d->now = 0;
+    challenge(d, 1);
+    take(d);
+    assert_int_equal(welcome(d, 2, 64, 8, 0), SK_ENGINE_RUNNING);
     int st = SK_ENGINE_RUNNING;
-    for (d.now = 500; d.now <= 6000 && st == SK_ENGINE_RUNNING; d.now += 500) {
+    for (d->now = 500; d->now <= 6000 && st == SK_ENGINE_RUNNING; d->now += 500) {
         sk_msg p;
         sk_msg_init(&p, SK_MSG_PING, 0);
-        feed(&d, &p, 0);
-        st = sk_engine_tick(&d.e, d.now);
+        feed(d, &p, 0);
+        st = sk_engine_tick(&d->e, d->now);
     }
     assert_int_equal(st, SK_ENGINE_FAILED);
-    assert_int_equal(d.now, 5500); /* failed at the tick of 5000 */
-    assert_error_text(&d, SK_ENGINE_ERR_TIMEOUT, "watchdog: no progress for 5000 ms");
-    teardown_drv(&d);
+    assert_int_equal(d->now, 5500); /* failed at the tick of 5000 */
+    assert_error_text(d, SK_ENGINE_ERR_TIMEOUT, "watchdog: no progress for 5000 ms");
 }
 
 static void test_deadline_drains_then_stops(void **state)
 {
-    (void)state;
-    drv d;
-    setup_drv(&d, SK_ENGINE_SYNC, 100, 0);
-    sk_engine_set_deadline(&d.e, 1500, 1900);
-    sk_engine_start(&d.e, 1000);
-    hello_and_challenge(&d);
+    drv *d = *state;
+    setup_drv(d, SK_ENGINE_SYNC, 100, 0);
+    sk_engine_set_deadline(&d->e, 1500, 1900);
+    sk_engine_start(&d->e, 1000);
+    hello_and_challenge(d);
     got push, pull;
-    take_early(&d, &push, &pull);
-    d.now = 1100;
-    assert_int_equal(welcome(&d, 2, 64, 4, 0), SK_ENGINE_RUNNING);
-    take(&d);
-    size_t sent_after_welcome = d.nq; /* the window filled up to 4 */
+    take_early(d, &push, &pull);
+    d->now = 1100;
+    assert_int_equal(welcome(d, 2, 64, 4, 0), SK_ENGINE_RUNNING);
+    take(d);
+    size_t sent_after_welcome = d->nq; /* the window filled up to 4 */
     assert_int_equal(sent_after_welcome, 2);
     /* the drain time: no new request; answers still applied */
-    assert_int_equal(sk_engine_tick(&d.e, 1500), SK_ENGINE_RUNNING);
+    assert_int_equal(sk_engine_tick(&d->e, 1500), SK_ENGINE_RUNNING);
     uint64_t seq = 0;
-    d.now = 1600;
-    assert_int_equal(ack_push(&d, &push.m, &seq), SK_ENGINE_RUNNING);
-    take(&d);
-    assert_int_equal(d.nq, 0);
-    assert_int_equal(changes(&d, pull.m.rid, 3, 0, 0), SK_ENGINE_RUNNING);
+    d->now = 1600;
+    assert_int_equal(ack_push(d, &push.m, &seq), SK_ENGINE_RUNNING);
+    take(d);
+    assert_int_equal(d->nq, 0);
+    assert_int_equal(changes(d, pull.m.rid, 3, 0, 0), SK_ENGINE_RUNNING);
     /* the hard deadline with requests still out */
-    assert_int_equal(sk_engine_wait_ms(&d.e, 1600), 300);
-    assert_int_equal(sk_engine_tick(&d.e, 1900), SK_ENGINE_FAILED);
-    assert_error_text(&d, SK_ENGINE_ERR_TIMEOUT, "the sync's deadline passed");
-    assert_int_equal(d.nacked, push.m.u.push.nchanges);
+    assert_int_equal(sk_engine_wait_ms(&d->e, 1600), 300);
+    assert_int_equal(sk_engine_tick(&d->e, 1900), SK_ENGINE_FAILED);
+    assert_error_text(d, SK_ENGINE_ERR_TIMEOUT, "the sync's deadline passed");
+    assert_int_equal(d->nacked, push.m.u.push.nchanges);
     got_free(&push);
     got_free(&pull);
-    teardown_drv(&d);
+    teardown_drv(d);
 
     /* drained with every answer in: DONE, not complete */
-    setup_drv(&d, SK_ENGINE_SYNC, 3, 0);
-    sk_engine_start(&d.e, 0);
-    hello_and_challenge(&d);
-    take_early(&d, &push, &pull);
-    assert_int_equal(welcome(&d, 2, 10, 4, 0), SK_ENGINE_RUNNING);
-    assert_int_equal(sk_engine_drain(&d.e), SK_ENGINE_RUNNING);
-    assert_int_equal(ack_push(&d, &push.m, &seq), SK_ENGINE_RUNNING);
-    assert_int_equal(changes(&d, pull.m.rid, 3, 0, 0), SK_ENGINE_DONE);
-    assert_false(sk_engine_complete(&d.e));
+    setup_drv(d, SK_ENGINE_SYNC, 3, 0);
+    sk_engine_start(&d->e, 0);
+    hello_and_challenge(d);
+    take_early(d, &push, &pull);
+    assert_int_equal(welcome(d, 2, 10, 4, 0), SK_ENGINE_RUNNING);
+    assert_int_equal(sk_engine_drain(&d->e), SK_ENGINE_RUNNING);
+    assert_int_equal(ack_push(d, &push.m, &seq), SK_ENGINE_RUNNING);
+    assert_int_equal(changes(d, pull.m.rid, 3, 0, 0), SK_ENGINE_DONE);
+    assert_false(sk_engine_complete(&d->e));
     got_free(&push);
     got_free(&pull);
-    teardown_drv(&d);
 }
 
 /* ---- memory ---------------------------------------------------------------------------------- */
@@ -943,20 +932,19 @@ static void h_free(void *q, void *p)
 
 static void test_allocations_use_the_hooks(void **state)
 {
-    (void)state;
-    drv d;
+    drv *d = *state;
     const sk_engine_alloc hooks = {h_malloc, h_realloc, h_free, NULL};
     g_allocs = g_frees = 0;
-    setup_drv_alloc(&d, SK_ENGINE_SYNC, 20, 0, &hooks);
-    d.echo_known = 1;
-    sk_engine_start(&d.e, d.now);
-    challenge(&d, 1);
-    assert_int_equal(welcome(&d, 2, 4, 4, 0), SK_ENGINE_RUNNING);
+    setup_drv_alloc(d, SK_ENGINE_SYNC, 20, 0, &hooks);
+    d->echo_known = 1;
+    sk_engine_start(&d->e, d->now);
+    challenge(d, 1);
+    assert_int_equal(welcome(d, 2, 4, 4, 0), SK_ENGINE_RUNNING);
     uint64_t seq = 0;
     size_t max_out = 0;
-    serve_to_end(&d, &seq, 30, &max_out, 32);
-    assert_int_equal(sk_engine_status(&d.e), SK_ENGINE_DONE);
-    teardown_drv(&d);
+    serve_to_end(d, &seq, 30, &max_out, 32);
+    assert_int_equal(sk_engine_status(&d->e), SK_ENGINE_DONE);
+    teardown_drv(d);
     /* the window, the batches and the known list went through the hooks, and came back */
     assert_true(g_allocs >= 3);
     assert_int_equal(g_allocs, g_frees);
@@ -983,21 +971,13 @@ static void test_bad_config_refused(void **state)
     sk_engine_free(&e);
 }
 
-SK_TEST_MAIN({
-    cmocka_unit_test(test_handshake_bytes),
-    cmocka_unit_test(test_handshake_mode_stops_at_welcome),
-    cmocka_unit_test(test_enrollment_stores_before_proof),
-    cmocka_unit_test(test_wrong_version_and_unexpected),
-    cmocka_unit_test(test_pipelining_limits),
-    cmocka_unit_test(test_urgent_first_and_alone),
-    cmocka_unit_test(test_pull_resumes_from_cursor),
-    cmocka_unit_test(test_server_behind_pulls_from_zero),
-    cmocka_unit_test(test_version_only_records),
-    cmocka_unit_test(test_wipe_only_after_proof),
-    cmocka_unit_test(test_errors_bye_ping),
-    cmocka_unit_test(test_frames_split_at_every_byte),
-    cmocka_unit_test(test_read_timeout_and_watchdog),
-    cmocka_unit_test(test_deadline_drains_then_stops),
-    cmocka_unit_test(test_allocations_use_the_hooks),
-    cmocka_unit_test(test_bad_config_refused),
-})
+SK_TEST_MAIN_SETS(SK_TESTS(drv_setup, drv_teardown, test_handshake_bytes,
+                           test_handshake_mode_stops_at_welcome,
+                           test_enrollment_stores_before_proof, test_wrong_version_and_unexpected,
+                           test_pipelining_limits, test_urgent_first_and_alone,
+                           test_pull_resumes_from_cursor, test_server_behind_pulls_from_zero,
+                           test_version_only_records, test_wipe_only_after_proof,
+                           test_errors_bye_ping, test_frames_split_at_every_byte,
+                           test_read_timeout_and_watchdog, test_deadline_drains_then_stops,
+                           test_allocations_use_the_hooks),
+                  SK_TESTS(NULL, NULL, test_bad_config_refused))
