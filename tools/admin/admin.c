@@ -37,11 +37,13 @@ int sk_admin_fail(const sk_admin *a, int status, const char *fmt, ...)
     return status;
 }
 
-void sk_admin_jw_epoch(sk_jw *w, const char *key, uint64_t epoch)
+void sk_admin_jw_new_epoch(sk_jw *w, const sk_store_epoch *ep)
 {
     char hex[17];
-    snprintf(hex, sizeof(hex), "%016" PRIx64, epoch);
-    sk_jw_kcstr(w, key, hex);
+    snprintf(hex, sizeof(hex), "%016" PRIx64, ep->epoch);
+    sk_jw_kcstr(w, "epoch", hex);
+    snprintf(hex, sizeof(hex), "%016" PRIx64, ep->prev);
+    sk_jw_kcstr(w, "prev_epoch", hex);
 }
 
 sk_jw *sk_admin_json_list_begin(const sk_admin *a, sk_admin_json *j, const char *key)

@@ -87,8 +87,9 @@ typedef sk_jline sk_admin_json;
  * opened, the array only with --json; the caller adds rows to it, closes it and prints with
  * sk_admin_json_end (or frees j->b when there is no JSON to print). */
 sk_jw *sk_admin_json_list_begin(const sk_admin *a, sk_admin_json *j, const char *key);
-/* An epoch as JSON: 16 hex digits, as the tools print it. */
-void sk_admin_jw_epoch(sk_jw *w, const char *key, uint64_t epoch);
+/* The epoch a command began (restore, promote) as JSON: "epoch" and the one it replaced,
+ * "prev_epoch", 16 hex digits each, as the tools print them. */
+void sk_admin_jw_new_epoch(sk_jw *w, const sk_store_epoch *ep);
 int sk_admin_json_end(const sk_admin *a, sk_admin_json *j);
 /* One field of a one-line --json result: a string s (NULL writes null), or with kind
  * SK_ADMIN_KV_UINT or SK_ADMIN_KV_BOOL the number u. */

@@ -1531,8 +1531,7 @@ int sk_admin_cmd_restore(sk_admin *a, int argc, char **argv)
         sk_jw_kbool(w, "ok", 1);
         sk_jw_kuint(w, "records", wr.records);
         sk_jw_kuint(w, "seq", ep.since_seq);
-        sk_admin_jw_epoch(w, "epoch", ep.epoch);
-        sk_admin_jw_epoch(w, "prev_epoch", ep.prev);
+        sk_admin_jw_new_epoch(w, &ep);
         printed = sk_admin_json_end(a, &j); /* the restore stands even if this fails */
     } else
         fprintf(a->tty ? stdout : stderr,

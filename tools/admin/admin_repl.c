@@ -228,8 +228,7 @@ int sk_admin_cmd_promote(sk_admin *a, int argc, char **argv)
         sk_admin_json j;
         sk_jw *w = sk_jline_begin(&j);
         sk_jw_kbool(w, "promoted", 1);
-        sk_admin_jw_epoch(w, "epoch", ep.epoch);
-        sk_admin_jw_epoch(w, "prev_epoch", ep.prev);
+        sk_admin_jw_new_epoch(w, &ep);
         sk_jw_kuint(w, "applied", v.pos_seq);
         sk_jw_kuint(w, "behind", behind(&v));
         return sk_admin_json_end(a, &j);
