@@ -17,6 +17,7 @@
 
 #include "sk_desk_int.h"
 #include "sk_err.h"
+#include "sk_list.h"
 #include "sk_log.h"
 #include "sk_ratelimit.h"
 #include "sk_conn.h"
@@ -935,11 +936,7 @@ static int start_page(sk_desk *d, h2o_req_t *req, desk_sess *s, int route)
         job_free(j);
         return 0;
     }
-    if (d->pq_tail)
-        d->pq_tail->qnext = j;
-    else
-        d->pq_head = j;
-    d->pq_tail = j;
+    SK_LIST_APPEND(d->pq_head, d->pq_tail, j, qnext);
     d->pq_len++;
     pages_pump(d);
     return 0;
@@ -1247,12 +1244,7 @@ static void on_conn_closed(uv_handle_t *h)
 {
     desk_conn *c = (desk_conn *)h;
     sk_desk *d = c->d;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        d->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    SK_DLIST_REMOVE(d->conns, c, prev, next);
     free(c);
     d->nconn--;
     desk_maybe_free(d);
@@ -1284,11 +1276,7 @@ static void on_connection(uv_stream_t *l, int status)
     }
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
     d->nconn++;
-    c->prev = NULL;
-    c->next = d->conns;
-    if (d->conns)
-        d->conns->prev = c;
-    d->conns = c;
+    SK_DLIST_PUSH(d->conns, c, prev, next);
     h2o_accept(&d->actx, sock);
 }
 

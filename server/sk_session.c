@@ -22,6 +22,7 @@
 #include "sk_case.h"
 #include "sk_err.h"
 #include "sk_frame.h"
+#include "sk_list.h"
 #include "sk_log.h"
 #include "sk_msg.h"
 #include "sk_ratelimit.h"
@@ -266,14 +267,9 @@ static void ua_unlink(sk_session *s)
     sk_server *srv = s->srv;
     if (!s->in_ua)
         return;
-    if (s->ua_prev)
-        s->ua_prev->ua_next = s->ua_next;
-    else
-        srv->ua_head = s->ua_next;
-    if (s->ua_next)
-        s->ua_next->ua_prev = s->ua_prev;
-    else
+    if (srv->ua_tail == s)
         srv->ua_tail = s->ua_prev;
+    SK_DLIST_REMOVE(srv->ua_head, s, ua_prev, ua_next);
     s->ua_prev = s->ua_next = NULL;
     s->in_ua = 0;
     srv->nunauth--;
@@ -284,11 +280,7 @@ static void ua_link(sk_session *s)
     sk_server *srv = s->srv;
     s->ua_prev = srv->ua_tail;
     s->ua_next = NULL;
-    if (srv->ua_tail)
-        srv->ua_tail->ua_next = s;
-    else
-        srv->ua_head = s;
-    srv->ua_tail = s;
+    SK_LIST_APPEND(srv->ua_head, srv->ua_tail, s, ua_next);
     s->in_ua = 1;
     srv->nunauth++;
 }
@@ -316,12 +308,7 @@ static void maybe_free(sk_session *s)
     sk_server_session_closed(s->srv, s);
     if (s->srv->repl_hooks)
         s->srv->repl_hooks->session_gone(s->srv, s);
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        s->srv->sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    SK_DLIST_REMOVE(s->srv->sessions, s, prev, next);
     if (s->counted)
         s->srv->nconn--;
     ua_unlink(s);
@@ -1134,11 +1121,7 @@ static void on_pull(sk_session *s, const sk_msg *m)
     p->remaining = m->u.pull.limit ? m->u.pull.limit : PULL_DEFAULT_LIMIT;
     if (p->remaining > SK_MAX_PULL)
         p->remaining = SK_MAX_PULL;
-    if (s->pulls_tail)
-        s->pulls_tail->next = p;
-    else
-        s->pulls = p;
-    s->pulls_tail = p;
+    SK_LIST_APPEND(s->pulls, s->pulls_tail, p, next);
     s->inflight++;
     rid_add(s, p->rid);
     pump_pulls(s);
@@ -1807,10 +1790,7 @@ sk_session *sk_session_new(sk_server *srv, const sk_session_io *io, void *io_ctx
         return NULL;
     }
     s->io_open = 1;
-    s->next = srv->sessions;
-    if (srv->sessions)
-        srv->sessions->prev = s;
-    srv->sessions = s;
+    SK_DLIST_PUSH(srv->sessions, s, prev, next);
     return s;
 }
 
