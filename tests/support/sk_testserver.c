@@ -10,6 +10,7 @@
 #endif
 #include "sk_testserver.h"
 
+#include "sk_case.h"
 #include "sk_tlsfile.h"
 
 #include <stdio.h>
@@ -87,6 +88,34 @@ int sk_ts_code(sk_ts *t, const char *worker, uint64_t ttl_ms, char code[SK_ENROL
     rc = sk_store_enroll_code_new(s, worker, ttl_ms, sk_ts_now_ms(), code);
     sk_store_close(s);
     return rc;
+}
+
+int sk_ts_field_workers(sk_ts *t, int n, uint64_t ttl_ms, char (*codes)[SK_ENROLL_CODE_LEN + 1])
+{
+    for (int i = 0; i < n; i++) {
+        char w[16];
+        snprintf(w, sizeof(w), "fw%d", i);
+        int rc = sk_ts_worker(t, w, SK_ROLE_FIELD, SK_DISTRICT_LEH);
+        if (rc == 0)
+            rc = sk_ts_code(t, w, ttl_ms, codes[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+size_t sk_ts_acked_missing(sk_store *st, const sk_ts_acked *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sk_record r;
+        if (sk_store_record_get(st, &a[i].id, &r) != 0)
+            return i;
+        uint64_t version = r.version;
+        sk_record_free(&r);
+        if (version != a[i].version)
+            return i;
+    }
+    return n;
 }
 
 int sk_ts_tls(sk_ts *t, uint8_t pin_out[SK_TLS_PIN_LEN])

@@ -31,6 +31,9 @@ int sk_ts_setup(sk_ts *t, const char *prefix);
 int sk_ts_worker(sk_ts *t, const char *id, uint32_t role, uint32_t district);
 /* New enrollment code for worker, valid for ttl_ms. */
 int sk_ts_code(sk_ts *t, const char *worker, uint64_t ttl_ms, char code[SK_ENROLL_CODE_LEN + 1]);
+/* Add n field workers of Leh, fw0 .. fw<n-1>, each with a new enrollment code valid for
+ * ttl_ms: worker i's in codes[i]. 0 or the first failing call's code. */
+int sk_ts_field_workers(sk_ts *t, int n, uint64_t ttl_ms, char (*codes)[SK_ENROLL_CODE_LEN + 1]);
 /* Make a centre certificate and key in the temp dir and serve TLS from then on (later
  * sk_ts_start calls pass --tls-cert/--tls-key instead of --plaintext). pin_out (may be NULL)
  * gets the key's pin for clients. 0 or a negative code. */
@@ -59,6 +62,16 @@ void sk_ts_teardown(sk_ts *t);
 int sk_ts_stats(sk_ts *t, uint64_t *records, uint64_t *seq);
 /* Open the store read/write beside the server (caller closes). */
 int sk_ts_store(sk_ts *t, sk_store **out);
+
+/* A change the server acknowledged: its record and the version the ack gave it. */
+typedef struct sk_ts_acked {
+    sk_id id;
+    uint64_t version;
+} sk_ts_acked;
+/* The index of the first of the n acknowledged changes at a that st does not hold at its
+ * acknowledged version (the record is lost, or stands at another version); n when every one
+ * is there. */
+size_t sk_ts_acked_missing(sk_store *st, const sk_ts_acked *a, size_t n);
 /* The path of the server binary. */
 const char *sk_ts_server_bin(void);
 /* Wall clock ms. */
