@@ -30,6 +30,7 @@
 #include "sk_testserver.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,32 +53,16 @@ typedef struct dev {
     char why[160];
 } dev;
 
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static uint16_t g_port;
-static int g_stop;
-
-static uint16_t cur_port(void)
-{
-    pthread_mutex_lock(&g_mu);
-    uint16_t p = g_port;
-    pthread_mutex_unlock(&g_mu);
-    return p;
-}
-
-static int stopping(void)
-{
-    pthread_mutex_lock(&g_mu);
-    int s = g_stop;
-    pthread_mutex_unlock(&g_mu);
-    return s;
-}
+/* What the main thread tells the devices: the restarted server's port, and to stop. */
+static _Atomic uint16_t g_port;
+static atomic_int g_stop;
 
 /* Connect and authenticate, retrying while the server is down (bounded: 60 s). */
 static int reconnect(dev *d)
 {
     uint64_t end = sk_mono_ms() + 60000;
     while (sk_mono_ms() < end) {
-        if (sk_tc_connect(&d->c, cur_port()) == 0 && sk_tc_auth(&d->c) == 0) {
+        if (sk_tc_connect(&d->c, atomic_load(&g_port)) == 0 && sk_tc_auth(&d->c) == 0) {
             d->reconnects++;
             return 0;
         }
@@ -112,7 +97,7 @@ static void *device_main(void *arg)
         d->fail = 1;
         return NULL;
     }
-    while (!stopping()) {
+    while (!atomic_load(&g_stop)) {
         uint32_t n = (uint32_t)cp_range(&d->rng, 1, MAX_BATCH);
         uint64_t now = sk_ts_now_ms();
         for (uint32_t i = 0; i < n; i++)
@@ -191,8 +176,8 @@ static void test_server_crash_campaign(void **state)
     assert_int_equal(sk_ts_setup(&ts, "sk-cp1"), 0);
     assert_int_equal(sk_ts_field_workers(&ts, DEVICES, 600000, codes), 0);
     assert_int_equal(sk_ts_start(&ts, NULL), 0);
-    g_port = ts.port;
-    g_stop = 0;
+    atomic_store(&g_port, ts.port);
+    atomic_store(&g_stop, 0);
     for (int i = 0; i < DEVICES; i++) {
         sk_tc_init(&devs[i].c);
         devs[i].index = i;
@@ -215,15 +200,11 @@ static void test_server_crash_campaign(void **state)
         if (rc)
             fail_msg("restart %llu failed (seed %llu)", (unsigned long long)k,
                      (unsigned long long)seed);
-        pthread_mutex_lock(&g_mu);
-        g_port = ts.port;
-        pthread_mutex_unlock(&g_mu);
+        atomic_store(&g_port, ts.port);
     }
     /* some calm so every device acks its batch after the last restart */
     sk_sleep_ms(300);
-    pthread_mutex_lock(&g_mu);
-    g_stop = 1;
-    pthread_mutex_unlock(&g_mu);
+    atomic_store(&g_stop, 1);
     for (int i = 0; i < DEVICES; i++)
         pthread_join(th[i], NULL);
     uint64_t elapsed = sk_mono_ms() - t0;
