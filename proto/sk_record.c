@@ -355,58 +355,16 @@ static int entries_add(const sk_allocator *a, sk_entry **arr, uint32_t *n, const
     return 0;
 }
 
-static void fields_free(const sk_allocator *a, sk_field *f, uint32_t n)
+/* A record's or a change's content: the values of fields [0, nf) and entries [0, ne), then
+ * both arrays (either may be NULL). */
+static void content_free(const sk_allocator *a, sk_field *f, uint32_t nf, sk_entry *e, uint32_t ne)
 {
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < nf; i++)
         sk_afree(a, f[i].val);
-    sk_afree(a, f);
-}
-
-static void entries_free(const sk_allocator *a, sk_entry *e, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < ne; i++)
         sk_afree(a, e[i].val);
+    sk_afree(a, f);
     sk_afree(a, e);
-}
-
-static int fields_dup(const sk_allocator *a, sk_field **dst, const sk_field *src, uint32_t n)
-{
-    *dst = NULL;
-    if (n == 0)
-        return 0;
-    sk_field *f = sk_acalloc(a, n, sizeof(*f));
-    if (!f)
-        return -SK_E_NOMEM;
-    for (uint32_t i = 0; i < n; i++) {
-        f[i] = src[i];
-        f[i].val = dup_bytes(a, src[i].val, src[i].len);
-        if (!f[i].val) {
-            fields_free(a, f, i);
-            return -SK_E_NOMEM;
-        }
-    }
-    *dst = f;
-    return 0;
-}
-
-static int entries_dup(const sk_allocator *a, sk_entry **dst, const sk_entry *src, uint32_t n)
-{
-    *dst = NULL;
-    if (n == 0)
-        return 0;
-    sk_entry *e = sk_acalloc(a, n, sizeof(*e));
-    if (!e)
-        return -SK_E_NOMEM;
-    for (uint32_t i = 0; i < n; i++) {
-        e[i] = src[i];
-        e[i].val = dup_bytes(a, src[i].val, src[i].len);
-        if (!e[i].val) {
-            entries_free(a, e, i);
-            return -SK_E_NOMEM;
-        }
-    }
-    *dst = e;
-    return 0;
 }
 
 /* A record's or a change's fields and entries, [*f, nf) and [*e, ne), replaced by deep copies
@@ -415,15 +373,29 @@ static int content_dup(const sk_allocator *a, sk_field **f, uint32_t nf, sk_entr
 {
     const sk_field *sf = *f;
     const sk_entry *se = *e;
+    sk_field *df = nf ? sk_acalloc(a, nf, sizeof(*df)) : NULL;
+    sk_entry *de = ne ? sk_acalloc(a, ne, sizeof(*de)) : NULL;
+    uint32_t i = 0, j = 0;
+    *f = NULL;
     *e = NULL;
-    if (fields_dup(a, f, sf, nf))
-        return -SK_E_NOMEM;
-    if (entries_dup(a, e, se, ne)) {
-        fields_free(a, *f, nf);
-        *f = NULL;
-        return -SK_E_NOMEM;
+    if ((nf && !df) || (ne && !de))
+        goto fail;
+    for (; i < nf; i++) {
+        df[i] = sf[i];
+        if (!(df[i].val = dup_bytes(a, sf[i].val, sf[i].len)))
+            goto fail;
     }
+    for (; j < ne; j++) {
+        de[j] = se[j];
+        if (!(de[j].val = dup_bytes(a, se[j].val, se[j].len)))
+            goto fail;
+    }
+    *f = df;
+    *e = de;
     return 0;
+fail:
+    content_free(a, df, i, de, j);
+    return -SK_E_NOMEM;
 }
 
 /* ---- records ------------------------------------------------------------------------------ */
@@ -444,8 +416,7 @@ void sk_record_free(sk_record *r)
     if (!r)
         return;
     const sk_allocator *a = r->alloc;
-    fields_free(a, r->fields, r->nfields);
-    entries_free(a, r->entries, r->nentries);
+    content_free(a, r->fields, r->nfields, r->entries, r->nentries);
     sk_record_init_alloc(r, a);
 }
 
@@ -527,8 +498,7 @@ void sk_change_free(sk_change *c)
     if (!c)
         return;
     const sk_allocator *a = c->alloc;
-    fields_free(a, c->fields, c->nfields);
-    entries_free(a, c->entries, c->nentries);
+    content_free(a, c->fields, c->nfields, c->entries, c->nentries);
     sk_change_init_alloc(c, a);
 }
 
@@ -626,8 +596,7 @@ static void wipe_record_content(sk_record *r)
         OPENSSL_cleanse(r->fields[i].val, r->fields[i].len);
     for (uint32_t i = 0; i < r->nentries; i++)
         OPENSSL_cleanse(r->entries[i].val, r->entries[i].len);
-    fields_free(r->alloc, r->fields, r->nfields);
-    entries_free(r->alloc, r->entries, r->nentries);
+    content_free(r->alloc, r->fields, r->nfields, r->entries, r->nentries);
     r->fields = NULL;
     r->nfields = 0;
     r->entries = NULL;
@@ -651,7 +620,7 @@ static int fields_from_change(sk_record *t, const sk_change *c, uint64_t new_ver
         f[i].ver = new_ver;
         f[i].len = c->fields[i].len;
         if (!(f[i].val = dup_bytes(t->alloc, c->fields[i].val, c->fields[i].len))) {
-            fields_free(t->alloc, f, i);
+            content_free(t->alloc, f, i, NULL, 0);
             return -SK_E_NOMEM;
         }
     }
