@@ -252,6 +252,20 @@ static int value_eq(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t 
     return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
 
+/* The array arr of n elements of size bytes grown by one, with a copy of val in *copy: what
+ * adding a field, an entry or a displaced value needs. NULL when out of memory (arr is then
+ * unchanged and nothing is allocated). */
+static void *grow_by_one(const sk_allocator *a, void *arr, uint32_t n, size_t size, const void *val,
+                         uint32_t len, uint8_t **copy)
+{
+    if (n >= UINT32_MAX / 2 || !(*copy = dup_bytes(a, val, len)))
+        return NULL;
+    void *grown = sk_areallocarray(a, arr, (size_t)n + 1, size);
+    if (!grown)
+        sk_afree(a, *copy);
+    return grown;
+}
+
 /* ---- sorted arrays of fields and entries -------------------------------------------------- */
 
 /* Index of key in the sorted array, or the insertion point with *found = 0. */
@@ -275,21 +289,15 @@ static int fields_put(const sk_allocator *a, sk_field **arr, uint32_t *n, uint32
 {
     int found;
     uint32_t i = field_find(*arr, *n, key, &found);
-    uint8_t *copy = dup_bytes(a, val, len);
-    if (!copy)
-        return -SK_E_NOMEM;
+    uint8_t *copy;
     if (found) {
+        if (!(copy = dup_bytes(a, val, len)))
+            return -SK_E_NOMEM;
         sk_afree(a, (*arr)[i].val);
     } else {
-        if (*n >= UINT32_MAX / 2) {
-            sk_afree(a, copy);
+        sk_field *grown = grow_by_one(a, *arr, *n, sizeof(**arr), val, len, &copy);
+        if (!grown)
             return -SK_E_NOMEM;
-        }
-        sk_field *grown = sk_areallocarray(a, *arr, (size_t)*n + 1, sizeof(**arr));
-        if (!grown) {
-            sk_afree(a, copy);
-            return -SK_E_NOMEM;
-        }
         *arr = grown;
         memmove(grown + i + 1, grown + i, ((size_t)*n - i) * sizeof(*grown));
         (*n)++;
@@ -325,16 +333,10 @@ static int entries_add(const sk_allocator *a, sk_entry **arr, uint32_t *n, const
                        uint32_t list, const void *val, uint32_t len, sk_hlc hlc, uint64_t ver,
                        int sorted)
 {
-    if (*n >= UINT32_MAX / 2)
+    uint8_t *copy;
+    sk_entry *grown = grow_by_one(a, *arr, *n, sizeof(**arr), val, len, &copy);
+    if (!grown)
         return -SK_E_NOMEM;
-    uint8_t *copy = dup_bytes(a, val, len);
-    if (!copy)
-        return -SK_E_NOMEM;
-    sk_entry *grown = sk_areallocarray(a, *arr, (size_t)*n + 1, sizeof(**arr));
-    if (!grown) {
-        sk_afree(a, copy);
-        return -SK_E_NOMEM;
-    }
     *arr = grown;
     sk_entry e = {.id = *id, .list = list, .hlc = hlc, .ver = ver, .val = copy, .len = len};
     uint32_t i = *n;
@@ -561,17 +563,11 @@ void sk_merge_result_free(sk_merge_result *m)
 static int displace(sk_merge_result *m, uint32_t key, sk_hlc hlc, uint64_t ver, int incoming,
                     const uint8_t *val, uint32_t len)
 {
-    if (m->ndisplaced >= UINT32_MAX / 2)
-        return -SK_E_NOMEM;
-    uint8_t *copy = dup_bytes(m->alloc, val, len);
-    if (!copy)
-        return -SK_E_NOMEM;
+    uint8_t *copy;
     sk_displaced *grown =
-        sk_areallocarray(m->alloc, m->displaced, (size_t)m->ndisplaced + 1, sizeof(*grown));
-    if (!grown) {
-        sk_afree(m->alloc, copy);
+        grow_by_one(m->alloc, m->displaced, m->ndisplaced, sizeof(*grown), val, len, &copy);
+    if (!grown)
         return -SK_E_NOMEM;
-    }
     m->displaced = grown;
     sk_displaced *d = &grown[m->ndisplaced++];
     memset(d, 0, sizeof(*d));
