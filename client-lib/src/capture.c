@@ -141,26 +141,29 @@ static int set_packed(sakhi_referral *r, uint32_t key, sk_buf *b)
     return rc;
 }
 
+/* Field key of ch set to the uint v or the bool v: values of a fixed, small size, packed without
+ * a buffer (so they cannot run out of memory or over SK_MAX_VALUE before the change takes
+ * them). Used for drafts and for the defaults a save adds. */
+static int add_uint(sk_change *ch, uint32_t key, uint64_t v)
+{
+    uint8_t b[9];
+    return sk_client_err_from_sk(sk_change_set(ch, key, b, (uint32_t)sk_pack_uint_min(b, v)));
+}
+
+static int add_bool(sk_change *ch, uint32_t key, int v)
+{
+    const uint8_t b = v ? 0xc3 : 0xc2; /* MessagePack true, false: what sk_pack_bool writes */
+    return sk_client_err_from_sk(sk_change_set(ch, key, &b, 1));
+}
+
 static int set_uint(sakhi_referral *r, uint32_t key, uint64_t v)
 {
-    sk_buf b = SK_BUF_INIT_A(r ? &r->c->alloc : NULL);
-    msgpack_packer pk;
-    if (!r)
-        return SAKHI_EINVAL;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_uint64(&pk, v);
-    return set_packed(r, key, &b);
+    return r ? add_uint(&r->ch, key, v) : SAKHI_EINVAL;
 }
 
 static int set_bool(sakhi_referral *r, uint32_t key, int v)
 {
-    sk_buf b = SK_BUF_INIT_A(r ? &r->c->alloc : NULL);
-    msgpack_packer pk;
-    if (!r)
-        return SAKHI_EINVAL;
-    sk_packer_init(&pk, &b);
-    sk_pack_bool(&pk, v);
-    return set_packed(r, key, &b);
+    return r ? add_bool(&r->ch, key, v) : SAKHI_EINVAL;
 }
 
 static int set_str(sakhi_referral *r, uint32_t key, const char *s)
@@ -434,17 +437,6 @@ static int change_has(const sk_change *ch, uint32_t key)
         if (ch->fields[i].key == key)
             return 1;
     return 0;
-}
-
-static int add_uint(sk_change *ch, uint32_t key, uint64_t v)
-{
-    sk_buf b = SK_BUF_INIT_A(ch->alloc);
-    msgpack_packer pk;
-    sk_packer_init(&pk, &b);
-    msgpack_pack_uint64(&pk, v);
-    int rc = b.oom ? -SK_E_NOMEM : sk_change_set(ch, key, b.data, (uint32_t)b.len);
-    sk_buf_free(&b);
-    return sk_client_err_from_sk(rc);
 }
 
 static int add_str(sk_change *ch, uint32_t key, const char *s)
