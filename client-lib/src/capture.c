@@ -679,10 +679,45 @@ int sakhi_referral_save(char *id_out, sakhi_client *c, sakhi_referral *r)
     return 0;
 }
 
+/* Open the map of a list entry with n ? 3 : 2 pairs plus extra: who wrote it, its text (when n
+ * is not 0) and when; the caller packs the extra pairs. */
+static void pack_entry_head(msgpack_packer *pk, sakhi_client *c, uint32_t extra, const char *text,
+                            size_t n)
+{
+    msgpack_pack_map(pk, (n ? 3 : 2) + extra);
+    msgpack_pack_uint32(pk, SK_ENTRY_BY);
+    sk_pack_cstr(pk, worker_or_device(c));
+    if (n) {
+        msgpack_pack_uint32(pk, SK_ENTRY_TEXT);
+        sk_pack_str(pk, text, n);
+    }
+    msgpack_pack_uint32(pk, SK_ENTRY_AT);
+    msgpack_pack_uint64(pk, (uint64_t)((int64_t)sk_client_wall_ms(c) + c->clock.offset_ms));
+}
+
+/* Save the packed entry b, under a new entry id, on list `list` of record id: one change that
+ * adds only it. Called with the mutex held. */
+static int save_entry(sakhi_client *c, const sk_id *id, uint32_t list, const sk_buf *b)
+{
+    sk_id eid;
+    sk_change ch;
+    int rc;
+    if (b->oom)
+        return SAKHI_ENOMEM;
+    if (sk_id_new(&eid, sk_client_wall_ms(c)))
+        return SAKHI_EIO;
+    sk_change_init_alloc(&ch, &c->alloc);
+    ch.id = *id;
+    rc = sk_client_err_from_sk(sk_change_add_entry(&ch, &eid, list, b->data, (uint32_t)b->len));
+    if (!rc)
+        rc = save_locked(c, id, 0, &ch, 1);
+    sk_change_free(&ch);
+    return rc;
+}
+
 int sakhi_followup_add(sakhi_client *c, const char *idtext, const char *text)
 {
-    sk_id id, eid;
-    sk_change ch;
+    sk_id id;
     sk_buf b = SK_BUF_INIT_A(&c->alloc);
     msgpack_packer pk;
     int rc;
@@ -699,40 +734,20 @@ int sakhi_followup_add(sakhi_client *c, const char *idtext, const char *text)
                               "follow_up: text must be 1 to 4000 characters, not blank");
     if (c->wiped)
         return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
-    if (sk_id_new(&eid, sk_client_wall_ms(c)))
-        return SAKHI_EIO;
-    sk_change_init_alloc(&ch, &c->alloc);
     pthread_mutex_lock(&c->mu);
     sk_client_clear_err(c);
     sk_packer_init(&pk, &b);
-    msgpack_pack_map(&pk, 3);
-    msgpack_pack_uint32(&pk, SK_ENTRY_BY);
-    sk_pack_cstr(&pk, worker_or_device(c));
-    msgpack_pack_uint32(&pk, SK_ENTRY_TEXT);
-    sk_pack_str(&pk, text, n);
-    msgpack_pack_uint32(&pk, SK_ENTRY_AT);
-    msgpack_pack_uint64(&pk, (uint64_t)((int64_t)sk_client_wall_ms(c) + c->clock.offset_ms));
-    if (b.oom) {
-        rc = SAKHI_ENOMEM;
-        goto out;
-    }
-    ch.id = id;
-    if ((rc = sk_client_err_from_sk(
-             sk_change_add_entry(&ch, &eid, SK_LIST_FOLLOWUP, b.data, (uint32_t)b.len))))
-        goto out;
-    rc = save_locked(c, &id, 0, &ch, 1);
-out:
+    pack_entry_head(&pk, c, 0, text, n);
+    rc = save_entry(c, &id, SK_LIST_FOLLOWUP, &b);
     pthread_mutex_unlock(&c->mu);
     sk_vault_buf_wipe(&b);
-    sk_change_free(&ch);
     return rc;
 }
 
 int sakhi_task_set(sakhi_client *c, const char *idtext, const char *tasktext, int state,
                    const char *note)
 {
-    sk_id id, tid, eid;
-    sk_change ch;
+    sk_id id, tid;
     sk_buf b = SK_BUF_INIT_A(&c->alloc);
     msgpack_packer pk;
     sk_rstate rs;
@@ -748,9 +763,6 @@ int sakhi_task_set(sakhi_client *c, const char *idtext, const char *tasktext, in
                               "task_update: note must be 0 to 4000 bytes of UTF-8");
     if (c->wiped)
         return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
-    if (sk_id_new(&eid, sk_client_wall_ms(c)))
-        return SAKHI_EIO;
-    sk_change_init_alloc(&ch, &c->alloc);
     sk_rstate_init(&rs, &c->alloc);
     pthread_mutex_lock(&c->mu);
     sk_client_clear_err(c);
@@ -781,34 +793,17 @@ int sakhi_task_set(sakhi_client *c, const char *idtext, const char *tasktext, in
         goto out;
     }
     sk_packer_init(&pk, &b);
-    msgpack_pack_map(&pk, n ? 5 : 4);
-    msgpack_pack_uint32(&pk, SK_ENTRY_BY);
-    sk_pack_cstr(&pk, worker_or_device(c));
-    if (n) {
-        msgpack_pack_uint32(&pk, SK_ENTRY_TEXT);
-        sk_pack_str(&pk, note, n);
-    }
-    msgpack_pack_uint32(&pk, SK_ENTRY_AT);
-    msgpack_pack_uint64(&pk, (uint64_t)((int64_t)sk_client_wall_ms(c) + c->clock.offset_ms));
+    pack_entry_head(&pk, c, 2, note, n);
     msgpack_pack_uint32(&pk, SK_ENTRY_TASK);
     msgpack_pack_bin(&pk, 16);
     msgpack_pack_bin_body(&pk, tid.b, 16);
     msgpack_pack_uint32(&pk, SK_ENTRY_STATE);
     msgpack_pack_uint32(&pk, (uint32_t)state);
-    if (b.oom) {
-        rc = SAKHI_ENOMEM;
-        goto out;
-    }
-    ch.id = id;
-    if ((rc = sk_client_err_from_sk(
-             sk_change_add_entry(&ch, &eid, SK_LIST_TASK_UPDATE, b.data, (uint32_t)b.len))))
-        goto out;
-    rc = save_locked(c, &id, 0, &ch, 1);
+    rc = save_entry(c, &id, SK_LIST_TASK_UPDATE, &b);
 out:
     pthread_mutex_unlock(&c->mu);
     sk_rstate_free(&rs);
     sk_vault_buf_wipe(&b);
-    sk_change_free(&ch);
     return rc;
 }
 
