@@ -41,6 +41,32 @@ static sakhi_referral *draft_new(sakhi_client *c, const sk_id *id, int is_new)
     return r;
 }
 
+/* Start a call that writes the store or reports on a save: a revoked device is refused, else the
+ * handle's mutex is taken and its last error cleared. 0 with the mutex held (the caller unlocks
+ * it), or SAKHI_EREVOKED without it. */
+static int begin_change(sakhi_client *c)
+{
+    if (c->wiped)
+        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    pthread_mutex_lock(&c->mu);
+    sk_client_clear_err(c);
+    return 0;
+}
+
+/* The stored state of record id into rs, read in a read-only transaction of its own; a record
+ * this device does not have fails with SAKHI_ENOTFOUND and "no such record". Called with the
+ * mutex held. */
+static int read_rstate(sakhi_client *c, const sk_id *id, sk_rstate *rs)
+{
+    MDB_txn *txn = NULL;
+    int rc = sk_lstore_txn(c, 1, &txn);
+    if (rc)
+        return rc;
+    rc = sk_lstore_rstate_get(c, txn, id, rs);
+    mdb_txn_abort(txn);
+    return rc == SAKHI_ENOTFOUND ? sk_client_fail(c, rc, NULL, "no such record") : rc;
+}
+
 int sakhi_referral_new(sakhi_referral **out, sakhi_client *c)
 {
     sk_id id;
@@ -69,7 +95,6 @@ int sakhi_referral_new(sakhi_referral **out, sakhi_client *c)
 int sakhi_referral_edit(sakhi_referral **out, sakhi_client *c, const char *idtext)
 {
     sk_id id;
-    MDB_txn *txn = NULL;
     sk_rstate rs;
     int rc;
     if (!out || !c || !idtext || sk_id_from_str(&id, idtext) != 0)
@@ -78,15 +103,7 @@ int sakhi_referral_edit(sakhi_referral **out, sakhi_client *c, const char *idtex
         return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
     sk_rstate_init(&rs, &c->alloc);
     pthread_mutex_lock(&c->mu);
-    if ((rc = sk_lstore_txn(c, 1, &txn)))
-        goto out;
-    rc = sk_lstore_rstate_get(c, txn, &id, &rs);
-    mdb_txn_abort(txn);
-    if (rc == SAKHI_ENOTFOUND) {
-        rc = sk_client_fail(c, rc, NULL, "no such record");
-        goto out;
-    }
-    if (rc)
+    if ((rc = read_rstate(c, &id, &rs)))
         goto out;
     if (rs.stub || (rs.view.flags & SK_REC_TOMBSTONE)) {
         rc = sk_client_fail(c, SAKHI_ESTATE, NULL,
@@ -647,24 +664,21 @@ int sakhi_referral_validate(sakhi_referral *r)
     if (!r)
         return SAKHI_EINVAL;
     sakhi_client *c = r->c;
-    if (c->wiped)
-        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
-    pthread_mutex_lock(&c->mu);
-    sk_client_clear_err(c);
-    int rc = save_locked(c, &r->id, r->is_new, &r->ch, 0);
+    int rc = begin_change(c);
+    if (rc)
+        return rc;
+    rc = save_locked(c, &r->id, r->is_new, &r->ch, 0);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
 
 int sakhi_referral_save(char *id_out, sakhi_client *c, sakhi_referral *r)
 {
-    int rc = 0;
+    int rc;
     if (!c || !r || r->c != c)
         return SAKHI_EINVAL;
-    if (c->wiped)
-        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
-    pthread_mutex_lock(&c->mu);
-    sk_client_clear_err(c);
+    if ((rc = begin_change(c)))
+        return rc;
     if (r->is_new || r->ch.nfields || r->ch.nentries)
         rc = save_locked(c, &r->id, r->is_new, &r->ch, 1);
     pthread_mutex_unlock(&c->mu);
@@ -732,10 +746,8 @@ int sakhi_followup_add(sakhi_client *c, const char *idtext, const char *text)
     if (n == 0 || sk_utf8_chars(text, n) > 4000)
         return sk_client_fail(c, SAKHI_EINVAL, NULL,
                               "follow_up: text must be 1 to 4000 characters, not blank");
-    if (c->wiped)
-        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
-    pthread_mutex_lock(&c->mu);
-    sk_client_clear_err(c);
+    if ((rc = begin_change(c)))
+        return rc;
     sk_packer_init(&pk, &b);
     pack_entry_head(&pk, c, 0, text, n);
     rc = save_entry(c, &id, SK_LIST_FOLLOWUP, &b);
@@ -751,7 +763,6 @@ int sakhi_task_set(sakhi_client *c, const char *idtext, const char *tasktext, in
     sk_buf b = SK_BUF_INIT_A(&c->alloc);
     msgpack_packer pk;
     sk_rstate rs;
-    MDB_txn *txn = NULL;
     int rc;
     if (!c || !idtext || !tasktext || sk_id_from_str(&id, idtext) != 0 ||
         sk_id_from_str(&tid, tasktext) != 0 ||
@@ -761,22 +772,11 @@ int sakhi_task_set(sakhi_client *c, const char *idtext, const char *tasktext, in
     if (n > 4000 || (n && !utf8_ok(note, n)))
         return sk_client_fail(c, SAKHI_EINVAL, NULL,
                               "task_update: note must be 0 to 4000 bytes of UTF-8");
-    if (c->wiped)
-        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    if ((rc = begin_change(c)))
+        return rc;
     sk_rstate_init(&rs, &c->alloc);
-    pthread_mutex_lock(&c->mu);
-    sk_client_clear_err(c);
     /* The task must be on the record as this device sees it, in another state. */
-    if ((rc = sk_lstore_txn(c, 1, &txn)))
-        goto out;
-    rc = sk_lstore_rstate_get(c, txn, &id, &rs);
-    mdb_txn_abort(txn);
-    txn = NULL;
-    if (rc == SAKHI_ENOTFOUND) {
-        rc = sk_client_fail(c, rc, NULL, "no such record");
-        goto out;
-    }
-    if (rc)
+    if ((rc = read_rstate(c, &id, &rs)))
         goto out;
     sk_task_view tv[64];
     size_t nt = 0, found = (size_t)-1;
@@ -815,11 +815,9 @@ int sakhi_discard_change(sakhi_client *c, const char *idtext)
     int rc;
     if (!c || !idtext || sk_id_from_str(&id, idtext) != 0)
         return SAKHI_EINVAL;
-    if (c->wiped)
-        return sk_client_fail(c, SAKHI_EREVOKED, NULL, "device revoked");
+    if ((rc = begin_change(c)))
+        return rc;
     sk_rstate_init(&rs, &c->alloc);
-    pthread_mutex_lock(&c->mu);
-    sk_client_clear_err(c);
     if ((rc = sk_lstore_txn(c, 0, &txn)))
         goto out;
     if ((rc = sk_lstore_rstate_get(c, txn, &id, &rs)))
