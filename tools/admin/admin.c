@@ -1,6 +1,7 @@
 /*
  * admin.c - what every sakhi-admin command shares: the small option parser, failing with a
- * message and an exit status, opening the store, naming the actor and finding the keys folder.
+ * message and an exit status, opening the store, printing a result or a listing, naming the
+ * actor and finding the keys folder.
  * The global options and the command table are admin_main.c.
  *
  * sakhi-admin is the centre administrator's tool. It opens the server's data directory
@@ -74,6 +75,31 @@ int sk_admin_json_result(const sk_admin *a, const sk_admin_kv *kv, size_t n)
             sk_jw_kcstr(w, kv[i].key, kv[i].s);
     }
     return sk_admin_json_end(a, &j);
+}
+
+int sk_admin_print_rows(sk_admin *a, int (*list)(sk_admin_rows *c), const char *what)
+{
+    sk_admin_rows c;
+    sk_buf b = SK_BUF_INIT;
+    int rc = sk_admin_open(a, 1);
+    if (rc)
+        return rc;
+    memset(&c, 0, sizeof(c));
+    c.a = a;
+    sk_jw_init(&c.w, &b, 0);
+    if (a->json)
+        sk_jw_arr_begin(&c.w);
+    rc = list(&c);
+    if (a->json) {
+        sk_jw_arr_end(&c.w);
+        if (!b.oom)
+            printf("%.*s\n", (int)b.len, (const char *)b.data);
+    }
+    sk_buf_free(&b);
+    if (rc)
+        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list%s%s: %s", what ? " " : "",
+                             what ? what : "", sk_err_text(rc));
+    return 0;
 }
 
 int sk_admin_print_change(const sk_admin *a, const char *idt, const char *event, uint64_t version,

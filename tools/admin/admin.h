@@ -103,6 +103,19 @@ typedef struct sk_admin_kv {
 /* Print the result object of fields kv[0..n) on one line of stdout, as sk_admin_json_end. */
 int sk_admin_json_result(const sk_admin *a, const sk_admin_kv *kv, size_t n);
 
+/* A listing printed as a row per item or (--json) one JSON array (workers, devices, staff
+ * accounts): the command, the array's writer and the rows given so far (a table prints its
+ * header before the first). */
+typedef struct sk_admin_rows {
+    sk_admin *a;
+    sk_jw w;
+    size_t n;
+} sk_admin_rows;
+/* Open the existing store and print what list gives, as text rows or (--json) one array on a
+ * line of stdout; what names the items in an error ("cannot list WHAT: reason", or "cannot
+ * list: reason" when NULL). 0 or an exit status (message printed). */
+int sk_admin_print_rows(sk_admin *a, int (*list)(sk_admin_rows *c), const char *what);
+
 /* What a command that changed case idt prints: with --json {id, version, merged, status,
  * case_no (null when none), outcome (when not NULL)}; else the case number alone after an
  * accept (for scripts), or one line on a terminal. 0 or SK_ADMIN_EXIT_FAIL. */

@@ -155,41 +155,9 @@ static const char *role_name(uint32_t r)
     }
 }
 
-/* A listing of workers or devices: a row per item, or one JSON array. */
-typedef struct row_ctx {
-    sk_admin *a;
-    sk_jw w;
-    size_t n;
-} row_ctx;
-
-/* Open the store and print what list gives, as text rows or (--json) one array; what names
- * the items in an error. */
-static int print_rows(sk_admin *a, int (*list)(row_ctx *c), const char *what)
-{
-    row_ctx c;
-    sk_buf b = SK_BUF_INIT;
-    int rc = sk_admin_open(a, 1);
-    if (rc)
-        return rc;
-    memset(&c, 0, sizeof(c));
-    c.a = a;
-    sk_jw_init(&c.w, &b, 0);
-    if (a->json)
-        sk_jw_arr_begin(&c.w);
-    rc = list(&c);
-    if (a->json) {
-        sk_jw_arr_end(&c.w);
-        print_json(&b);
-    }
-    sk_buf_free(&b);
-    if (rc)
-        return sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list %s: %s", what, sk_err_text(rc));
-    return 0;
-}
-
 static int worker_row(const sk_worker *wk, void *p)
 {
-    row_ctx *c = p;
+    sk_admin_rows *c = p;
     char dbuf[32];
     const char *d =
         wk->district ? sk_admin_district_name(c->a, wk->district, dbuf, sizeof(dbuf)) : "all";
@@ -211,7 +179,7 @@ static int worker_row(const sk_worker *wk, void *p)
     return 0;
 }
 
-static int list_workers(row_ctx *c)
+static int list_workers(sk_admin_rows *c)
 {
     return sk_store_worker_list(c->a->store, worker_row, c);
 }
@@ -237,7 +205,7 @@ int sk_admin_cmd_worker(sk_admin *a, int argc, char **argv)
     if (strcmp(verb, "list") == 0) {
         if (np != 1 || role_s || district_s)
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "list takes no arguments");
-        return print_rows(a, list_workers, "workers");
+        return sk_admin_print_rows(a, list_workers, "workers");
     }
     if (strcmp(verb, "add") != 0 && strcmp(verb, "disable") != 0)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
@@ -580,7 +548,7 @@ static const char k_device_help[] =
 
 static int device_row(const sk_device_info *d, void *p)
 {
-    row_ctx *c = p;
+    sk_admin_rows *c = p;
     char seen[32], made[32];
     sk_sample_format_time(d->last_seen_ms, seen);
     sk_sample_format_time(d->created_ms, made);
@@ -609,7 +577,7 @@ static int device_row(const sk_device_info *d, void *p)
     return 0;
 }
 
-static int list_devices(row_ctx *c)
+static int list_devices(sk_admin_rows *c)
 {
     return sk_store_device_list(c->a->store, device_row, c);
 }
@@ -624,7 +592,7 @@ int sk_admin_cmd_device(sk_admin *a, int argc, char **argv)
     if (strcmp(pos[0], "list") == 0) {
         if (np != 1)
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "device list takes no arguments");
-        return print_rows(a, list_devices, "devices");
+        return sk_admin_print_rows(a, list_devices, "devices");
     }
     if (strcmp(pos[0], "revoke") != 0)
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "unknown device action '%s' (list, revoke)",
@@ -932,7 +900,7 @@ int sk_admin_cmd_stats(sk_admin *a, int argc, char **argv)
                                  sk_err_text(rc));
         printf("last sync per device:\n");
     }
-    row_ctx dc;
+    sk_admin_rows dc;
     memset(&dc, 0, sizeof(dc));
     dc.a = a;
     dc.w = w;

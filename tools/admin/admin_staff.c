@@ -85,23 +85,27 @@ static int write_staff(sk_admin *a, const sk_staff *s, const sk_worker *w, const
     return w ? sk_store_worker_put(a->store, w) : 0;
 }
 
-typedef struct list_ctx {
-    sk_admin *a;
-    unsigned n;
-} list_ctx;
-
 static int staff_row(const sk_staff *s, void *p)
 {
-    list_ctx *c = p;
+    sk_admin_rows *c = p;
     const char *state = s->disabled ? "disabled" : s->pwhash[0] ? "active" : "awaiting setup";
-    if (c->a->json)
-        printf("%s{\"name\":\"%s\",\"role\":\"%s\",\"totp\":%s,\"state\":\"%s\"}", c->n ? "," : "",
-               s->name, sk_desk_role_name(s->role), s->has_totp ? "true" : "false", state);
-    else
+    if (c->a->json) {
+        sk_jw_obj_begin(&c->w);
+        sk_jw_kcstr(&c->w, "name", s->name);
+        sk_jw_kcstr(&c->w, "role", sk_desk_role_name(s->role));
+        sk_jw_kbool(&c->w, "totp", s->has_totp);
+        sk_jw_kcstr(&c->w, "state", state);
+        sk_jw_obj_end(&c->w);
+    } else
         printf("%-24s %-11s %-5s %s\n", s->name, sk_desk_role_name(s->role),
                s->has_totp ? "totp" : "-", state);
     c->n++;
     return 0;
+}
+
+static int list_staff(sk_admin_rows *c)
+{
+    return sk_staff_list(c->a->store, staff_row, c);
 }
 
 int sk_admin_cmd_staff(sk_admin *a, int argc, char **argv)
@@ -121,15 +125,7 @@ int sk_admin_cmd_staff(sk_admin *a, int argc, char **argv)
     if (strcmp(verb, "list") == 0) {
         if (np != 1)
             return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE, "staff list takes no arguments");
-        if ((rc = sk_admin_open(a, 1)))
-            return rc;
-        list_ctx c = {a, 0};
-        if (a->json)
-            printf("[");
-        rc = sk_staff_list(a->store, staff_row, &c);
-        if (a->json)
-            printf("]\n");
-        return rc ? sk_admin_fail(a, SK_ADMIN_EXIT_FAIL, "cannot list: %s", sk_err_text(rc)) : 0;
+        return sk_admin_print_rows(a, list_staff, NULL);
     }
     if (strcmp(verb, "add") && strcmp(verb, "link") && strcmp(verb, "disable"))
         return sk_admin_fail(a, SK_ADMIN_EXIT_USAGE,
