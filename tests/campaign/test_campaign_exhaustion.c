@@ -27,6 +27,7 @@
 #include "sk_err.h"
 #include "sk_frame.h"
 #include "sk_testclient.h"
+#include "sk_testfixture.h"
 #include "sk_testserver.h"
 
 #include <arpa/inet.h>
@@ -42,28 +43,64 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A device that enrolls (or authenticates), pushes a batch of 3 and pulls them back. */
-static void well_behaved(sk_ts *ts, sk_tc *c, int enrolled, uint64_t *op)
+/* Each test's server (worker fw1, started with the test's flags) and its well-behaved device. */
+typedef struct fx {
+    sk_ts ts;
+    sk_tc c;
+    uint64_t op; /* the device's next op */
+} fx;
+
+/* cmocka setup: the server started with extra, under the test's own open-file limit (it
+ * inherits it) or, when nofile is not 0, a soft limit of nofile; the device not yet connected. */
+static int start(void **state, const char *prefix, const char *const *extra, rlim_t nofile)
+{
+    fx *f = sk_fx_new(sizeof(fx), prefix, "fw1");
+    *state = f;
+    sk_tc_init(&f->c);
+    f->op = 1;
+    struct rlimit rl, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    low = rl;
+    if (nofile)
+        low.rlim_cur = nofile;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int rc = sk_ts_start(&f->ts, extra);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    assert_int_equal(rc, 0);
+    return 0;
+}
+
+static int stop(void **state)
+{
+    fx *f = *state;
+    sk_tc_free(&f->c);
+    return sk_fx_stop(state);
+}
+
+/* The device enrolls (or authenticates), pushes a batch of 3 and pulls them back. */
+static void well_behaved(fx *f, int enrolled)
 {
     char code[SK_ENROLL_CODE_LEN + 1];
     sk_change ch[3];
     sk_ack acks[3];
+    sk_tc *c = &f->c;
     c->timeout_ms = 10000;
-    assert_int_equal(sk_tc_connect(c, ts->port), 0);
+    assert_int_equal(sk_tc_connect(c, f->ts.port), 0);
     if (!enrolled) {
-        assert_int_equal(sk_ts_code(ts, "fw1", 600000, code), 0);
+        assert_int_equal(sk_ts_code(&f->ts, "fw1", 600000, code), 0);
         assert_int_equal(sk_tc_enroll(c, code, "cp7"), 0);
     } else {
         assert_int_equal(sk_tc_auth(c), 0);
     }
     for (int i = 0; i < 3; i++)
-        assert_int_equal(sk_tc_make_referral(&ch[i], *op + (uint64_t)i, sk_ts_now_ms(), "cp7"), 0);
+        assert_int_equal(sk_tc_make_referral(&ch[i], f->op + (uint64_t)i, sk_ts_now_ms(), "cp7"),
+                         0);
     assert_int_equal(sk_tc_push(c, ch, 3, acks), 0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(acks[i].status, SK_ACK_APPLIED);
         sk_change_free(&ch[i]);
     }
-    *op += 3;
+    f->op += 3;
     assert_int_equal(sk_tc_pull(c, 0, 1000, NULL, NULL, NULL, NULL, NULL), 0);
     sk_tc_close(c);
 }
@@ -78,14 +115,16 @@ static void raise_nofile(rlim_t want)
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 }
 
-static void test_idle_connections(void **state)
+/* How many idle connections the idle test holds. */
+static long idle_count(void)
 {
-    (void)state;
-    long n = (long)cp_env_u64("CP_IDLE", cp_long() ? 10000 : 2000);
+    return (long)cp_env_u64("CP_IDLE", cp_long() ? 10000 : 2000);
+}
+
+static int setup_idle(void **state)
+{
+    long n = idle_count();
     raise_nofile((rlim_t)n + 512);
-    sk_ts ts;
-    sk_tc c;
-    uint64_t op = 1;
     char maxc[24];
     snprintf(maxc, sizeof(maxc), "%ld", n + 100);
     /* Idle strangers are held here (the caps on them are test_attack_flood's subject). */
@@ -98,59 +137,57 @@ static void test_idle_connections(void **state)
                            "--handshake-timeout",
                            "120",
                            NULL};
-    assert_int_equal(sk_ts_setup(&ts, "sk-cp7idle"), 0);
-    assert_int_equal(sk_ts_worker(&ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&ts, flags), 0);
+    return start(state, "sk-cp7idle", flags, 0);
+}
+
+static void test_idle_connections(void **state)
+{
+    fx *f = *state;
+    long n = idle_count();
     int *fds = calloc((size_t)n, sizeof(int));
     assert_non_null(fds);
     uint64_t t0 = sk_mono_ms();
     for (long i = 0; i < n; i++) {
-        fds[i] = sk_connect_loopback(ts.port);
+        fds[i] = sk_connect_loopback(f->ts.port);
         if (fds[i] < 0)
             fail_msg("idle connection %ld: %s", i, strerror(errno));
     }
     /* wait until the server has accepted them all (its descriptor count) */
     uint64_t end = sk_mono_ms() + 30000;
     long have = 0;
-    while (sk_mono_ms() < end && (have = cp_fd_count(ts.proc.pid)) < n)
+    while (sk_mono_ms() < end && (have = cp_fd_count(f->ts.proc.pid)) < n)
         sk_sleep_ms(50);
     assert_true(have >= n);
-    long rss = cp_vmrss_kb(ts.proc.pid);
-    sk_tc_init(&c);
+    long rss = cp_vmrss_kb(f->ts.proc.pid);
     uint64_t s0 = sk_mono_ms();
-    well_behaved(&ts, &c, 0, &op);
-    well_behaved(&ts, &c, 1, &op);
+    well_behaved(f, 0);
+    well_behaved(f, 1);
     uint64_t sync_ms = sk_mono_ms() - s0;
-    assert_int_equal(sk_proc_alive(&ts.proc), 1);
+    assert_int_equal(sk_proc_alive(&f->ts.proc), 1);
     for (long i = 0; i < n; i++)
         close(fds[i]);
     free(fds);
-    well_behaved(&ts, &c, 1, &op);
+    well_behaved(f, 1);
     print_message("idle: connections=%ld held (server fds %ld) rss_kb=%ld two syncs in %llu ms, "
                   "setup %llu ms\n",
                   n, have, rss, (unsigned long long)sync_ms, (unsigned long long)(s0 - t0));
-    sk_tc_free(&c);
-    assert_int_equal(sk_ts_stop(&ts, 20000), 0);
-    sk_ts_teardown(&ts);
+}
+
+static int setup_slow(void **state)
+{
+    const char *flags[] = {"--handshake-timeout", "1", "--log-summary-interval", "0.2", NULL};
+    return start(state, "sk-cp7slow", flags, 0);
 }
 
 static void test_slowloris_and_frame_flood(void **state)
 {
-    (void)state;
-    sk_ts ts;
-    sk_tc c;
-    uint64_t op = 1;
-    const char *flags[] = {"--handshake-timeout", "1", "--log-summary-interval", "0.2", NULL};
-    assert_int_equal(sk_ts_setup(&ts, "sk-cp7slow"), 0);
-    assert_int_equal(sk_ts_worker(&ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    assert_int_equal(sk_ts_start(&ts, flags), 0);
-    sk_tc_init(&c);
-    well_behaved(&ts, &c, 0, &op);
+    fx *f = *state;
+    well_behaved(f, 0);
 
     enum { SLOW = 100 };
     int fds[SLOW];
     for (int i = 0; i < SLOW; i++) {
-        fds[i] = sk_connect_loopback(ts.port);
+        fds[i] = sk_connect_loopback(f->ts.port);
         assert_true(fds[i] >= 0);
         uint8_t b = 0;
         assert_int_equal(write(fds[i], &b, 1), 1);
@@ -178,14 +215,14 @@ static void test_slowloris_and_frame_flood(void **state)
     /* Counted, not logged one by one: the unauth_summary line (every 0.2 s here) has them. */
     int counted = 0;
     for (int i = 0; i < 100 && !counted; i++) {
-        counted = sk_file_contains(ts.log, " handshake_timeout=") == 1;
+        counted = sk_file_contains(f->ts.log, " handshake_timeout=") == 1;
         if (!counted)
             sk_sleep_ms(20);
     }
     assert_int_equal(counted, 1);
 
     /* a flood of the largest frames allowed before the handshake, garbage inside */
-    long rss0 = cp_vmrss_kb(ts.proc.pid), rss_max = rss0;
+    long rss0 = cp_vmrss_kb(f->ts.proc.pid), rss_max = rss0;
     uint32_t body = 64 * 1024;
     uint8_t *frame = malloc(SK_FRAME_HDR + body);
     assert_non_null(frame);
@@ -194,7 +231,7 @@ static void test_slowloris_and_frame_flood(void **state)
     enum { FLOOD = 300 };
     int answered = 0;
     for (int i = 0; i < FLOOD; i++) {
-        int fd = sk_connect_loopback(ts.port);
+        int fd = sk_connect_loopback(f->ts.port);
         assert_true(fd >= 0);
         size_t off = 0;
         while (off < SK_FRAME_HDR + body) {
@@ -211,7 +248,7 @@ static void test_slowloris_and_frame_flood(void **state)
         }
         close(fd);
         if (i % 50 == 0) {
-            long r = cp_vmrss_kb(ts.proc.pid);
+            long r = cp_vmrss_kb(f->ts.proc.pid);
             if (r > rss_max)
                 rss_max = r;
         }
@@ -219,45 +256,34 @@ static void test_slowloris_and_frame_flood(void **state)
     free(frame);
     assert_int_equal(answered, FLOOD);
     assert_true(rss_max - rss0 < 64 * 1024); /* under 64 MiB growth for 19 MiB of garbage */
-    well_behaved(&ts, &c, 1, &op);
+    well_behaved(f, 1);
     print_message("slowloris: %d one-byte connections closed in %llu ms; flood: %d frames of "
                   "%u bytes answered, rss %ld -> max %ld KiB\n",
                   SLOW, (unsigned long long)slow_ms, FLOOD, body, rss0, rss_max);
-    sk_tc_free(&c);
-    assert_int_equal(sk_ts_stop(&ts, 20000), 0);
-    sk_ts_teardown(&ts);
+}
+
+/* the server starts with a soft limit of 48 descriptors */
+static int setup_emfile(void **state)
+{
+    return start(state, "sk-cp7emfile", NULL, 48);
 }
 
 static void test_emfile(void **state)
 {
-    (void)state;
-    sk_ts ts;
-    sk_tc c;
-    uint64_t op = 1;
-    struct rlimit rl, low;
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    assert_int_equal(sk_ts_setup(&ts, "sk-cp7emfile"), 0);
-    assert_int_equal(sk_ts_worker(&ts, "fw1", SK_ROLE_FIELD, SK_DISTRICT_LEH), 0);
-    /* the server starts with a soft limit of 48 descriptors (it inherits it) */
-    low = rl;
-    low.rlim_cur = 48;
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-    int rc = sk_ts_start(&ts, NULL);
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    assert_int_equal(rc, 0);
-    sk_tc_init(&c);
-    well_behaved(&ts, &c, 0, &op);
+    fx *f = *state;
+    sk_tc *c = &f->c;
+    well_behaved(f, 0);
 
     enum { PRESS = 80 };
     int fds[PRESS];
     for (int i = 0; i < PRESS; i++)
-        fds[i] = sk_connect_loopback(ts.port); /* the kernel accepts into the backlog */
+        fds[i] = sk_connect_loopback(f->ts.port); /* the kernel accepts into the backlog */
     sk_sleep_ms(300);
-    long fdn = cp_fd_count(ts.proc.pid);
-    long cpu0 = cp_cpu_ms(ts.proc.pid);
+    long fdn = cp_fd_count(f->ts.proc.pid);
+    long cpu0 = cp_cpu_ms(f->ts.proc.pid);
     sk_sleep_ms(2000);
-    long cpu1 = cp_cpu_ms(ts.proc.pid);
-    assert_int_equal(sk_proc_alive(&ts.proc), 1);
+    long cpu1 = cp_cpu_ms(f->ts.proc.pid);
+    assert_int_equal(sk_proc_alive(&f->ts.proc), 1);
     long cpu = cpu1 - cpu0;
     int busy = cpu > 500;
     for (int i = 0; i < PRESS; i++)
@@ -266,21 +292,18 @@ static void test_emfile(void **state)
     /* pressure over: the server serves again (retry: the backlog drains first) */
     int ok = 0;
     for (int k = 0; k < 50 && !ok; k++) {
-        sk_tc_close(&c);
-        if (sk_tc_connect(&c, ts.port) == 0 && sk_tc_auth(&c) == 0)
+        sk_tc_close(c);
+        if (sk_tc_connect(c, f->ts.port) == 0 && sk_tc_auth(c) == 0)
             ok = 1;
         else
             sk_sleep_ms(200);
     }
-    sk_tc_close(&c);
+    sk_tc_close(c);
     print_message("emfile: server fds %ld at the limit, cpu %ld ms in 2 s at the limit, serves "
                   "again after: %s\n",
                   fdn, cpu, ok ? "yes" : "no");
     assert_int_equal(ok, 1);
-    well_behaved(&ts, &c, 1, &op);
-    sk_tc_free(&c);
-    assert_int_equal(sk_ts_stop(&ts, 20000), 0);
-    sk_ts_teardown(&ts);
+    well_behaved(f, 1);
     if (busy)
         fail_msg("server busy-loops at EMFILE: %ld ms CPU in 2 s", cpu);
 }
@@ -289,9 +312,9 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_idle_connections),
-        cmocka_unit_test(test_slowloris_and_frame_flood),
-        cmocka_unit_test(test_emfile),
+        cmocka_unit_test_setup_teardown(test_idle_connections, setup_idle, stop),
+        cmocka_unit_test_setup_teardown(test_slowloris_and_frame_flood, setup_slow, stop),
+        cmocka_unit_test_setup_teardown(test_emfile, setup_emfile, stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
