@@ -27,6 +27,196 @@
 /* Defaults of optional fields (docs/PROTOCOL.md, message tables). */
 #define SK_PULL_DEFAULT_LIMIT 100u
 
+/* ---- the field tables ----------------------------------------------------------------------- */
+
+/* How a body field is carried. The decoder reads the plain kinds from their descriptor alone;
+ * the others are lists or raw values with their own functions, one message each. */
+typedef enum fkind {
+    FK_UINT,      /* uint in [lo, hi]; the member is a uint32_t or a uint64_t */
+    FK_STR,       /* sk_str of valid UTF-8, at most hi bytes, not empty when lo is 1 */
+    FK_BIN,       /* exactly hi bytes */
+    FK_BOOL,      /* int */
+    FK_VERSIONS,  /* HELLO's protocol versions */
+    FK_DISTRICTS, /* WELCOME's district list, kept as MessagePack (sk_district.h) */
+    FK_PUSH,      /* PUSH's changes */
+    FK_ACKS,      /* PUSH_ACK's acks */
+    FK_RECORDS,   /* CHANGES's records */
+    FK_HISTORY    /* HISTORY_OF's changes, kept as MessagePack */
+} fkind;
+
+/* A required field is always sent, and a body without it does not decode; any other field is
+ * sent only when it is not at its default (def; an empty string or list), and a body without
+ * it decodes to that default. */
+#define FF_REQ 1u
+
+typedef struct fdesc {
+    uint8_t key;
+    uint8_t kind;  /* fkind */
+    uint8_t flags; /* FF_* */
+    uint8_t size;  /* the member's size */
+    uint16_t off;  /* the member's offset in sk_msg */
+    uint16_t has;  /* when not 0: offset of an int that says whether the field was sent */
+    uint64_t lo, hi, def;
+} fdesc;
+
+#define FLD(key, kind, flags, member, lo, hi, def)                                                 \
+    {                                                                                              \
+        key, kind, flags, sizeof(((sk_msg *)0)->u.member), offsetof(sk_msg, u.member), 0, lo, hi,  \
+            def                                                                                    \
+    }
+#define U64(key, flags, member) FLD(key, FK_UINT, flags, member, 0, UINT64_MAX, 0)
+#define U32(key, flags, member) FLD(key, FK_UINT, flags, member, 0, UINT32_MAX, 0)
+#define RANGE(key, flags, member, lo, hi) FLD(key, FK_UINT, flags, member, lo, hi, 0)
+#define STR(key, flags, member, max) FLD(key, FK_STR, flags, member, 0, max, 0)
+#define BIN(key, member, len) FLD(key, FK_BIN, FF_REQ, member, len, len, 0)
+#define LIST(key, kind, member) FLD(key, kind, FF_REQ, member, 0, 0, 0)
+
+/* The body fields of each message type in key order (docs/PROTOCOL.md, message tables). */
+static const fdesc k_hello[] = {
+    LIST(1, FK_VERSIONS, hello.versions),
+    U64(2, 0, hello.device),
+    STR(3, 0, hello.app, SK_MAX_NAME),
+    U32(4, 0, hello.caps),
+    FLD(5, FK_UINT, 0, hello.max_frame, SK_FRAME_MIN_MAX, UINT32_MAX, SK_FRAME_DEFAULT_MAX),
+    U64(6, 0, hello.epoch),
+    U64(7, 0, hello.seen),
+    U64(8, 0, hello.upto),
+};
+static const fdesc k_challenge[] = {
+    BIN(1, challenge.nonce, SK_NONCE_LEN),
+    U64(2, FF_REQ, challenge.server_ms),
+    RANGE(3, FF_REQ, challenge.version, 1, UINT32_MAX),
+};
+static const fdesc k_auth[] = {
+    BIN(1, auth.sig, SK_SIG_LEN),
+};
+static const fdesc k_welcome[] = {
+    U64(1, FF_REQ, welcome.session),
+    U64(2, FF_REQ, welcome.server_ms),
+    RANGE(3, FF_REQ, welcome.max_frame, SK_FRAME_MIN_MAX, UINT32_MAX),
+    RANGE(4, FF_REQ, welcome.max_batch, 1, SK_MAX_BATCH),
+    RANGE(5, FF_REQ, welcome.max_inflight, 1, UINT32_MAX),
+    U32(6, 0, welcome.caps),
+    RANGE(7, FF_REQ, welcome.role, 0, SK_ROLE_MAX),
+    STR(8, FF_REQ, welcome.worker, SK_MAX_NAME),
+    U32(9, 0, welcome.district),
+    {10, FK_UINT, 0, sizeof(uint64_t), offsetof(sk_msg, u.welcome.seq),
+     offsetof(sk_msg, u.welcome.has_seq), 0, UINT64_MAX, 0},
+    RANGE(11, 0, welcome.epoch, 1, UINT64_MAX),
+    U64(12, 0, welcome.since),
+    FLD(13, FK_DISTRICTS, 0, welcome.districts, 0, 0, 0),
+};
+static const fdesc k_push[] = {
+    LIST(1, FK_PUSH, push.changes),
+};
+static const fdesc k_push_ack[] = {
+    LIST(1, FK_ACKS, push_ack.acks),
+};
+static const fdesc k_pull[] = {
+    U64(1, FF_REQ, pull.cursor),
+    FLD(2, FK_UINT, 0, pull.limit, 1, SK_MAX_PULL, SK_PULL_DEFAULT_LIMIT),
+};
+static const fdesc k_changes[] = {
+    LIST(1, FK_RECORDS, changes.records),
+    U64(2, FF_REQ, changes.next),
+    FLD(3, FK_BOOL, 0, changes.more, 0, 1, 0),
+    FLD(4, FK_BOOL, 0, changes.last, 0, 1, 1),
+};
+static const fdesc k_ping[] = {
+    U64(1, 0, ping.ms),
+};
+static const fdesc k_bye[] = {
+    /* also WIPE */
+    U32(1, 0, error.code),
+    STR(2, 0, error.msg, SK_MAX_MESSAGE),
+};
+static const fdesc k_error[] = {
+    RANGE(1, FF_REQ, error.code, 1, UINT32_MAX),
+    STR(2, 0, error.msg, SK_MAX_MESSAGE),
+    U32(3, 0, error.retry_ms),
+};
+static const fdesc k_enroll[] = {
+    FLD(1, FK_STR, FF_REQ, enroll.code, 1, SK_MAX_NAME, 0),
+    BIN(2, enroll.pubkey, SK_PUBKEY_LEN),
+    STR(3, 0, enroll.label, SK_MAX_NAME),
+};
+static const fdesc k_enrolled[] = {
+    RANGE(1, FF_REQ, enrolled.device, 1, UINT64_MAX),
+    STR(2, FF_REQ, enrolled.worker, SK_MAX_NAME),
+    RANGE(3, FF_REQ, enrolled.role, 0, SK_ROLE_MAX),
+    U32(4, 0, enrolled.district),
+};
+static const fdesc k_history[] = {
+    BIN(1, history.id.b, 16),
+    U64(2, 0, history.after),
+    FLD(3, FK_UINT, 0, history.limit, 1, SK_MAX_HISTORY, SK_HISTORY_DEFAULT_LIMIT),
+};
+static const fdesc k_history_of[] = {
+    BIN(1, history_of.id.b, 16),
+    LIST(2, FK_HISTORY, history_of.changes),
+    U64(3, FF_REQ, history_of.next),
+    FLD(4, FK_BOOL, 0, history_of.more, 0, 1, 0),
+};
+
+#undef FLD
+#undef U64
+#undef U32
+#undef RANGE
+#undef STR
+#undef BIN
+#undef LIST
+
+#define NF(t) (uint32_t)(sizeof(t) / sizeof((t)[0]))
+static const struct {
+    const fdesc *f;
+    uint32_t n;
+} k_fields[SK_MSG_TYPE_MAX + 1] = {
+    [SK_MSG_HELLO] = {k_hello, NF(k_hello)},
+    [SK_MSG_CHALLENGE] = {k_challenge, NF(k_challenge)},
+    [SK_MSG_AUTH] = {k_auth, NF(k_auth)},
+    [SK_MSG_WELCOME] = {k_welcome, NF(k_welcome)},
+    [SK_MSG_PUSH] = {k_push, NF(k_push)},
+    [SK_MSG_PUSH_ACK] = {k_push_ack, NF(k_push_ack)},
+    [SK_MSG_PULL] = {k_pull, NF(k_pull)},
+    [SK_MSG_CHANGES] = {k_changes, NF(k_changes)},
+    [SK_MSG_PING] = {k_ping, NF(k_ping)},
+    [SK_MSG_PONG] = {k_ping, NF(k_ping)},
+    [SK_MSG_BYE] = {k_bye, NF(k_bye)},
+    [SK_MSG_ERROR] = {k_error, NF(k_error)},
+    [SK_MSG_ENROLL] = {k_enroll, NF(k_enroll)},
+    [SK_MSG_ENROLLED] = {k_enrolled, NF(k_enrolled)},
+    [SK_MSG_WIPE] = {k_bye, NF(k_bye)},
+    [SK_MSG_HISTORY] = {k_history, NF(k_history)},
+    [SK_MSG_HISTORY_OF] = {k_history_of, NF(k_history_of)},
+};
+#undef NF
+
+/* The descriptor of body key `key` of type `type`, or NULL when v1 does not know it. */
+static const fdesc *field_of(uint32_t type, uint64_t key)
+{
+    if (type > SK_MSG_TYPE_MAX)
+        return NULL;
+    for (uint32_t i = 0; i < k_fields[type].n; i++)
+        if (k_fields[type].f[i].key == key)
+            return &k_fields[type].f[i];
+    return NULL;
+}
+
+static void *f_at(sk_msg *m, const fdesc *d)
+{
+    return (char *)m + d->off;
+}
+
+static void f_set(sk_msg *m, const fdesc *d, uint64_t v)
+{
+    if (d->kind == FK_BOOL)
+        *(int *)f_at(m, d) = v != 0;
+    else if (d->size == sizeof(uint32_t))
+        *(uint32_t *)f_at(m, d) = (uint32_t)v;
+    else
+        *(uint64_t *)f_at(m, d) = v;
+}
+
 /* ---- small helpers ------------------------------------------------------------------------ */
 
 sk_str sk_str_c(const char *s)
@@ -80,13 +270,9 @@ void sk_msg_init(sk_msg *m, uint32_t type, uint32_t rid)
     memset(m, 0, sizeof(*m));
     m->type = type;
     m->rid = rid;
-    switch (type) {
-    case SK_MSG_HELLO: m->u.hello.max_frame = SK_FRAME_DEFAULT_MAX; break;
-    case SK_MSG_PULL: m->u.pull.limit = SK_PULL_DEFAULT_LIMIT; break;
-    case SK_MSG_CHANGES: m->u.changes.last = 1; break;
-    case SK_MSG_HISTORY: m->u.history.limit = SK_HISTORY_DEFAULT_LIMIT; break;
-    default: break;
-    }
+    for (uint32_t i = 0; type <= SK_MSG_TYPE_MAX && i < k_fields[type].n; i++)
+        if (k_fields[type].f[i].def)
+            f_set(m, &k_fields[type].f[i], k_fields[type].f[i].def);
 }
 
 void sk_msg_pong_of(sk_msg *pong, const sk_msg *ping)
@@ -886,181 +1072,33 @@ static int rd_history(sk_mp *mp, sk_msg *m)
     return 0;
 }
 
-/*
- * Read the value of body key `key` for message m. Returns 1 when the key is known for the type
- * (value consumed), 0 when it is not (caller skips it), or a negative code.
- */
-static int rd_field(sk_mp *mp, sk_msg *m, uint64_t key)
+/* Read the value of field d of m. */
+static int rd_field(sk_mp *mp, sk_msg *m, const fdesc *d)
 {
+    uint64_t v;
     int rc;
-#define FIELD(k, expr)                                                                             \
-    case k: rc = (expr); break
-    switch (m->type) {
-    case SK_MSG_HELLO:
-        switch (key) {
-            FIELD(1, rd_versions(mp, m));
-            FIELD(2, rd_u64(mp, &m->u.hello.device));
-            FIELD(3, rd_str(mp, &m->u.hello.app, SK_MAX_NAME, 0));
-            FIELD(4, rd_u32(mp, &m->u.hello.caps));
-            FIELD(5, rd_range(mp, SK_FRAME_MIN_MAX, UINT32_MAX, &m->u.hello.max_frame));
-            FIELD(6, rd_u64(mp, &m->u.hello.epoch));
-            FIELD(7, rd_u64(mp, &m->u.hello.seen));
-            FIELD(8, rd_u64(mp, &m->u.hello.upto));
-        default: return 0;
-        }
-        break;
-    case SK_MSG_CHALLENGE:
-        switch (key) {
-            FIELD(1, rd_bin(mp, m->u.challenge.nonce, SK_NONCE_LEN));
-            FIELD(2, rd_u64(mp, &m->u.challenge.server_ms));
-            FIELD(3, rd_range(mp, 1, UINT32_MAX, &m->u.challenge.version));
-        default: return 0;
-        }
-        break;
-    case SK_MSG_AUTH:
-        switch (key) {
-            FIELD(1, rd_bin(mp, m->u.auth.sig, SK_SIG_LEN));
-        default: return 0;
-        }
-        break;
-    case SK_MSG_WELCOME:
-        switch (key) {
-            FIELD(1, rd_u64(mp, &m->u.welcome.session));
-            FIELD(2, rd_u64(mp, &m->u.welcome.server_ms));
-            FIELD(3, rd_range(mp, SK_FRAME_MIN_MAX, UINT32_MAX, &m->u.welcome.max_frame));
-            FIELD(4, rd_range(mp, 1, SK_MAX_BATCH, &m->u.welcome.max_batch));
-            FIELD(5, rd_range(mp, 1, UINT32_MAX, &m->u.welcome.max_inflight));
-            FIELD(6, rd_u32(mp, &m->u.welcome.caps));
-            FIELD(7, rd_range(mp, 0, SK_ROLE_MAX, &m->u.welcome.role));
-            FIELD(8, rd_str(mp, &m->u.welcome.worker, SK_MAX_NAME, 0));
-            FIELD(9, rd_u32(mp, &m->u.welcome.district));
-        case 10:
-            rc = rd_u64(mp, &m->u.welcome.seq);
-            m->u.welcome.has_seq = rc == 0;
-            break;
-            FIELD(11, rd_u64_nonzero(mp, &m->u.welcome.epoch));
-            FIELD(12, rd_u64(mp, &m->u.welcome.since));
-        case 13: rc = rd_districts(mp, &m->u.welcome.districts); break;
-        default: return 0;
-        }
-        break;
-    case SK_MSG_PUSH:
-        switch (key) {
-            FIELD(1, rd_push(mp, m));
-        default: return 0;
-        }
-        break;
-    case SK_MSG_PUSH_ACK:
-        switch (key) {
-            FIELD(1, rd_push_ack(mp, m));
-        default: return 0;
-        }
-        break;
-    case SK_MSG_PULL:
-        switch (key) {
-            FIELD(1, rd_u64(mp, &m->u.pull.cursor));
-            FIELD(2, rd_range(mp, 1, SK_MAX_PULL, &m->u.pull.limit));
-        default: return 0;
-        }
-        break;
-    case SK_MSG_CHANGES:
-        switch (key) {
-            FIELD(1, rd_changes(mp, m));
-            FIELD(2, rd_u64(mp, &m->u.changes.next));
-            FIELD(3, rd_bool(mp, &m->u.changes.more));
-            FIELD(4, rd_bool(mp, &m->u.changes.last));
-        default: return 0;
-        }
-        break;
-    case SK_MSG_PING:
-    case SK_MSG_PONG:
-        switch (key) {
-            FIELD(1, rd_u64(mp, &m->u.ping.ms));
-        default: return 0;
-        }
-        break;
-    case SK_MSG_BYE:
-    case SK_MSG_WIPE:
-    case SK_MSG_ERROR:
-        switch (key) {
-            FIELD(1, m->type == SK_MSG_ERROR ? rd_range(mp, 1, UINT32_MAX, &m->u.error.code)
-                                             : rd_u32(mp, &m->u.error.code));
-            FIELD(2, rd_str(mp, &m->u.error.msg, SK_MAX_MESSAGE, 0));
-        case 3:
-            if (m->type != SK_MSG_ERROR)
-                return 0;
-            rc = rd_u32(mp, &m->u.error.retry_ms);
-            break;
-        default: return 0;
-        }
-        break;
-    case SK_MSG_ENROLL:
-        switch (key) {
-            FIELD(1, rd_str(mp, &m->u.enroll.code, SK_MAX_NAME, 1));
-            FIELD(2, rd_bin(mp, m->u.enroll.pubkey, SK_PUBKEY_LEN));
-            FIELD(3, rd_str(mp, &m->u.enroll.label, SK_MAX_NAME, 0));
-        default: return 0;
-        }
-        break;
-    case SK_MSG_HISTORY:
-        switch (key) {
-            FIELD(1, rd_bin(mp, m->u.history.id.b, 16));
-            FIELD(2, rd_u64(mp, &m->u.history.after));
-            FIELD(3, rd_range(mp, 1, SK_MAX_HISTORY, &m->u.history.limit));
-        default: return 0;
-        }
-        break;
-    case SK_MSG_HISTORY_OF:
-        switch (key) {
-            FIELD(1, rd_bin(mp, m->u.history_of.id.b, 16));
-            FIELD(2, rd_history(mp, m));
-            FIELD(3, rd_u64(mp, &m->u.history_of.next));
-            FIELD(4, rd_bool(mp, &m->u.history_of.more));
-        default: return 0;
-        }
-        break;
-    case SK_MSG_ENROLLED:
-        switch (key) {
-            FIELD(1, rd_u64_nonzero(mp, &m->u.enrolled.device));
-            FIELD(2, rd_str(mp, &m->u.enrolled.worker, SK_MAX_NAME, 0));
-            FIELD(3, rd_range(mp, 0, SK_ROLE_MAX, &m->u.enrolled.role));
-            FIELD(4, rd_u32(mp, &m->u.enrolled.district));
-        default: return 0;
-        }
-        break;
-    default: return 0;
+    switch ((fkind)d->kind) {
+    case FK_UINT:
+        if ((rc = sk_mp_read_uint(mp, &v)))
+            return rc;
+        if (v < d->lo || v > d->hi)
+            return sk_mp_fail(mp, -SK_E_BAD_VALUE);
+        f_set(m, d, v);
+        if (d->has)
+            *(int *)((char *)m + d->has) = 1;
+        return 0;
+    case FK_STR: return rd_str(mp, f_at(m, d), (uint32_t)d->hi, d->lo != 0);
+    case FK_BIN: return rd_bin(mp, f_at(m, d), (uint32_t)d->hi);
+    case FK_BOOL: return rd_bool(mp, f_at(m, d));
+    case FK_VERSIONS: return rd_versions(mp, m);
+    case FK_DISTRICTS: return rd_districts(mp, f_at(m, d));
+    case FK_PUSH: return rd_push(mp, m);
+    case FK_ACKS: return rd_push_ack(mp, m);
+    case FK_RECORDS: return rd_changes(mp, m);
+    case FK_HISTORY: return rd_history(mp, m);
     }
-#undef FIELD
-    return rc ? rc : 1;
+    return -SK_E_BAD_VALUE; /* not reached: every kind is handled above */
 }
-
-#define B(k) (1ull << (k))
-/* Per type: body keys known in v1 and those that are required. */
-static const struct {
-    uint64_t known;
-    uint64_t required;
-} k_spec[SK_MSG_TYPE_MAX + 1] = {
-    [SK_MSG_HELLO] = {B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7) | B(8), B(1)},
-    [SK_MSG_CHALLENGE] = {B(1) | B(2) | B(3), B(1) | B(2) | B(3)},
-    [SK_MSG_AUTH] = {B(1), B(1)},
-    [SK_MSG_WELCOME] = {B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9) | B(10) |
-                            B(11) | B(12) | B(13),
-                        B(1) | B(2) | B(3) | B(4) | B(5) | B(7) | B(8)},
-    [SK_MSG_PUSH] = {B(1), B(1)},
-    [SK_MSG_PUSH_ACK] = {B(1), B(1)},
-    [SK_MSG_PULL] = {B(1) | B(2), B(1)},
-    [SK_MSG_CHANGES] = {B(1) | B(2) | B(3) | B(4), B(1) | B(2)},
-    [SK_MSG_PING] = {B(1), 0},
-    [SK_MSG_PONG] = {B(1), 0},
-    [SK_MSG_BYE] = {B(1) | B(2), 0},
-    [SK_MSG_ERROR] = {B(1) | B(2) | B(3), B(1)},
-    [SK_MSG_ENROLL] = {B(1) | B(2) | B(3), B(1) | B(2)},
-    [SK_MSG_ENROLLED] = {B(1) | B(2) | B(3) | B(4), B(1) | B(2) | B(3)},
-    [SK_MSG_WIPE] = {B(1) | B(2), 0},
-    [SK_MSG_HISTORY] = {B(1) | B(2) | B(3), B(1)},
-    [SK_MSG_HISTORY_OF] = {B(1) | B(2) | B(3) | B(4), B(1) | B(2) | B(3)},
-};
-#undef B
 
 /* Decode the body map of m (type already set and known). On error *err_at is the offset of the
  * key or value at fault. */
@@ -1081,23 +1119,24 @@ static int rd_body(sk_mp *mp, sk_msg *m, size_t *err_at)
         uint64_t key;
         if ((rc = sk_mp_read_uint(mp, &key)))
             return rc;
-        int known = key < 64 && (k_spec[m->type].known & (1ull << key));
-        if (known && (seen & (1ull << key)))
+        const fdesc *d = field_of(m->type, key);
+        if (d && (seen & (1ull << key)))
             return sk_mp_fail(mp, -SK_E_BAD_VALUE); /* duplicate key */
         *err_at = sk_mp_offset(mp);
-        if (!known) {
+        if (!d) {
             if ((rc = sk_mp_skip(mp)))
                 return rc;
             continue;
         }
         seen |= 1ull << key;
-        rc = rd_field(mp, m, key);
-        if (rc < 0)
+        if ((rc = rd_field(mp, m, d)))
             return rc;
     }
     *err_at = sk_mp_offset(mp);
-    if ((seen & k_spec[m->type].required) != k_spec[m->type].required)
-        return sk_mp_fail(mp, -SK_E_MISSING_FIELD);
+    for (uint32_t i = 0; i < k_fields[m->type].n; i++)
+        if ((k_fields[m->type].f[i].flags & FF_REQ) &&
+            !(seen & (1ull << k_fields[m->type].f[i].key)))
+            return sk_mp_fail(mp, -SK_E_MISSING_FIELD);
     return 0;
 }
 
