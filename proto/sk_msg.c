@@ -29,8 +29,9 @@
 
 /* ---- the field tables ----------------------------------------------------------------------- */
 
-/* How a body field is carried. The decoder reads the plain kinds from their descriptor alone;
- * the others are lists or raw values with their own functions, one message each. */
+/* How a body field is carried. The decoder and the encoder read, check and pack the plain kinds
+ * from their descriptor alone; the others are lists or raw values with their own code, one
+ * message each. */
 typedef enum fkind {
     FK_UINT,      /* uint in [lo, hi]; the member is a uint32_t or a uint64_t */
     FK_STR,       /* sk_str of valid UTF-8, at most hi bytes, not empty when lo is 1 */
@@ -207,6 +208,21 @@ static void *f_at(sk_msg *m, const fdesc *d)
     return (char *)m + d->off;
 }
 
+static const void *f_cat(const sk_msg *m, const fdesc *d)
+{
+    return (const char *)m + d->off;
+}
+
+/* The value of a uint or bool field. */
+static uint64_t f_get(const sk_msg *m, const fdesc *d)
+{
+    if (d->kind == FK_BOOL)
+        return *(const int *)f_cat(m, d) != 0;
+    if (d->size == sizeof(uint32_t))
+        return *(const uint32_t *)f_cat(m, d);
+    return *(const uint64_t *)f_cat(m, d);
+}
+
 static void f_set(sk_msg *m, const fdesc *d, uint64_t v)
 {
     if (d->kind == FK_BOOL)
@@ -344,276 +360,195 @@ static void pk_str(msgpack_packer *pk, sk_str s)
     sk_pack_str(pk, s.p ? s.p : "", s.n);
 }
 
-/* CHANGES keys 2 to 4, after its records (key 1): next, and more / last when not at their
- * defaults. */
-static void pack_changes_tail(msgpack_packer *pk, uint64_t next, int more, int last)
+/* Whether field d of m is sent: a required one always, another when not at its default. */
+static int f_sent(const sk_msg *m, const fdesc *d)
 {
-    sk_pack_kv_uint(pk, 2, next);
-    if (more) {
-        pk_u(pk, 3);
-        sk_pack_bool(pk, 1);
-    }
-    if (!last) {
-        pk_u(pk, 4);
-        sk_pack_bool(pk, 0);
+    if (d->flags & FF_REQ)
+        return 1;
+    if (d->has)
+        return *(const int *)((const char *)m + d->has) != 0;
+    switch ((fkind)d->kind) {
+    case FK_UINT:
+    case FK_BOOL: return f_get(m, d) != d->def;
+    case FK_STR:
+    case FK_DISTRICTS: return ((const sk_str *)f_cat(m, d))->n != 0;
+    default: return 1;
     }
 }
 
-/* Validate m and write its body map. Nothing is written when validation fails. */
-static int enc_body(msgpack_packer *pk, const sk_msg *m)
+static int check_acks(const sk_msg *m)
 {
     int rc;
-    switch (m->type) {
-    case SK_MSG_HELLO: {
-        const __typeof__(m->u.hello) *h = &m->u.hello;
-        if (h->nversions < 1 || h->nversions > SK_MAX_VERSIONS)
+    if (m->u.push_ack.nacks > SK_MAX_BATCH)
+        return -SK_E_BATCH_TOO_BIG;
+    if (m->u.push_ack.nacks && !m->u.push_ack.acks)
+        return -SK_E_BAD_VALUE;
+    for (uint32_t i = 0; i < m->u.push_ack.nacks; i++) {
+        const sk_ack *a = &m->u.push_ack.acks[i];
+        if (a->status > SK_ACK_REJECTED)
             return -SK_E_BAD_VALUE;
-        for (uint32_t i = 0; i < h->nversions; i++)
-            if (h->versions[i] == 0)
+        if (a->status == SK_ACK_REJECTED) {
+            if (a->code == 0 || a->has_fields)
                 return -SK_E_BAD_VALUE;
-        if ((rc = check_str(h->app, SK_MAX_NAME)))
-            return rc;
-        if (h->max_frame < SK_FRAME_MIN_MAX)
-            return -SK_E_BAD_VALUE;
-        size_t n = 1 + (h->device != 0) + (h->app.n != 0) + (h->caps != 0) +
-                   (h->max_frame != SK_FRAME_DEFAULT_MAX) + (h->epoch != 0) + (h->seen != 0) +
-                   (h->upto != 0);
-        msgpack_pack_map(pk, n);
-        pk_u(pk, 1);
-        msgpack_pack_array(pk, h->nversions);
-        for (uint32_t i = 0; i < h->nversions; i++)
-            pk_u(pk, h->versions[i]);
-        sk_pack_opt_uint(pk, 2, h->device);
-        if (h->app.n) {
-            pk_u(pk, 3);
-            pk_str(pk, h->app);
-        }
-        sk_pack_opt_uint(pk, 4, h->caps);
-        if (h->max_frame != SK_FRAME_DEFAULT_MAX)
-            sk_pack_kv_uint(pk, 5, h->max_frame);
-        sk_pack_opt_uint(pk, 6, h->epoch);
-        sk_pack_opt_uint(pk, 7, h->seen);
-        sk_pack_opt_uint(pk, 8, h->upto);
-        return 0;
-    }
-    case SK_MSG_CHALLENGE:
-        if (m->u.challenge.version == 0)
-            return -SK_E_BAD_VALUE;
-        msgpack_pack_map(pk, 3);
-        pk_u(pk, 1);
-        sk_pack_bin(pk, m->u.challenge.nonce, SK_NONCE_LEN);
-        sk_pack_kv_uint(pk, 2, m->u.challenge.server_ms);
-        sk_pack_kv_uint(pk, 3, m->u.challenge.version);
-        return 0;
-    case SK_MSG_AUTH:
-        msgpack_pack_map(pk, 1);
-        pk_u(pk, 1);
-        sk_pack_bin(pk, m->u.auth.sig, SK_SIG_LEN);
-        return 0;
-    case SK_MSG_WELCOME: {
-        const __typeof__(m->u.welcome) *w = &m->u.welcome;
-        if (w->max_frame < SK_FRAME_MIN_MAX || w->max_batch < 1 || w->max_batch > SK_MAX_BATCH ||
-            w->max_inflight < 1 || w->role > SK_ROLE_MAX)
-            return -SK_E_BAD_VALUE;
-        if ((rc = check_str(w->worker, SK_MAX_NAME)))
-            return rc;
-        if (w->districts.n) {
-            size_t nd;
-            /* checked here so a peer never receives a list it must refuse */
-            if ((rc = sk_district_unpack((const uint8_t *)w->districts.p, w->districts.n, NULL, 0,
-                                         &nd)))
+            if ((rc = check_str(a->msg, SK_MAX_MESSAGE)))
                 return rc;
         }
-        msgpack_pack_map(pk, 7 + (w->caps != 0) + (w->district != 0) + (w->has_seq != 0) +
-                                 (w->epoch != 0) + (w->since != 0) + (w->districts.n != 0));
-        sk_pack_kv_uint(pk, 1, w->session);
-        sk_pack_kv_uint(pk, 2, w->server_ms);
-        sk_pack_kv_uint(pk, 3, w->max_frame);
-        sk_pack_kv_uint(pk, 4, w->max_batch);
-        sk_pack_kv_uint(pk, 5, w->max_inflight);
-        sk_pack_opt_uint(pk, 6, w->caps);
-        sk_pack_kv_uint(pk, 7, w->role);
-        pk_u(pk, 8);
-        pk_str(pk, w->worker);
-        sk_pack_opt_uint(pk, 9, w->district);
-        if (w->has_seq)
-            sk_pack_kv_uint(pk, 10, w->seq);
-        sk_pack_opt_uint(pk, 11, w->epoch);
-        sk_pack_opt_uint(pk, 12, w->since);
-        if (w->districts.n) {
-            pk_u(pk, 13);
-            pk->callback(pk->data, w->districts.p, w->districts.n); /* already MessagePack */
-        }
-        return 0;
+        if (a->has_fields && (a->status != SK_ACK_APPLIED || !a->fields ||
+                              (rc = sk_ack_fields_check(a->fields, a->fields_len))))
+            return rc ? rc : -SK_E_BAD_VALUE;
     }
-    case SK_MSG_PUSH:
+    return 0;
+}
+
+/* Check the value of field d of m, one that is sent. */
+static int f_check(const sk_msg *m, const fdesc *d)
+{
+    int rc;
+    switch ((fkind)d->kind) {
+    case FK_UINT: {
+        uint64_t v = f_get(m, d);
+        return v < d->lo || v > d->hi ? -SK_E_BAD_VALUE : 0;
+    }
+    case FK_STR: {
+        const sk_str *s = f_cat(m, d);
+        return s->n < d->lo ? -SK_E_BAD_VALUE : check_str(*s, (uint32_t)d->hi);
+    }
+    case FK_BIN:
+    case FK_BOOL: return 0;
+    case FK_VERSIONS:
+        if (m->u.hello.nversions < 1 || m->u.hello.nversions > SK_MAX_VERSIONS)
+            return -SK_E_BAD_VALUE;
+        for (uint32_t i = 0; i < m->u.hello.nversions; i++)
+            if (m->u.hello.versions[i] == 0)
+                return -SK_E_BAD_VALUE;
+        return 0;
+    case FK_DISTRICTS: {
+        const sk_str *s = f_cat(m, d);
+        size_t nd;
+        /* checked here so a peer never receives a list it must refuse */
+        return sk_district_unpack((const uint8_t *)s->p, s->n, NULL, 0, &nd);
+    }
+    case FK_PUSH:
         if (m->u.push.nchanges > SK_MAX_BATCH)
             return -SK_E_BATCH_TOO_BIG;
-        if (m->u.push.nchanges && !m->u.push.changes)
-            return -SK_E_BAD_VALUE;
-        msgpack_pack_map(pk, 1);
-        pk_u(pk, 1);
+        return m->u.push.nchanges && !m->u.push.changes ? -SK_E_BAD_VALUE : 0;
+    case FK_ACKS: return check_acks(m);
+    case FK_RECORDS:
+        if (m->u.changes.nrecords > SK_MAX_PULL)
+            return -SK_E_BATCH_TOO_BIG;
+        return m->u.changes.nrecords && !m->u.changes.records ? -SK_E_BAD_VALUE : 0;
+    case FK_HISTORY: {
+        uint32_t count;
+        if (!m->u.history_of.changes ||
+            (rc = sk_history_check(m->u.history_of.changes, m->u.history_of.changes_len, &count)))
+            return m->u.history_of.changes ? rc : -SK_E_BAD_VALUE;
+        return count != m->u.history_of.nchanges ? -SK_E_BAD_VALUE : 0;
+    }
+    }
+    return -SK_E_BAD_VALUE; /* not reached: every kind is handled above */
+}
+
+static void pack_acks(msgpack_packer *pk, const sk_msg *m)
+{
+    msgpack_pack_array(pk, m->u.push_ack.nacks);
+    for (uint32_t i = 0; i < m->u.push_ack.nacks; i++) {
+        const sk_ack *a = &m->u.push_ack.acks[i];
+        if (a->status == SK_ACK_REJECTED) {
+            msgpack_pack_array(pk, 6);
+            pk_u(pk, a->op);
+            pk_u(pk, a->status);
+            pk_u(pk, 0);
+            pk_u(pk, a->code);
+            pk_u(pk, a->field);
+            pk_str(pk, a->msg);
+        } else {
+            msgpack_pack_array(pk, a->has_fields ? 4 : 3);
+            pk_u(pk, a->op);
+            pk_u(pk, a->status);
+            pk_u(pk, a->version);
+            if (a->has_fields) /* the raw map bytes, checked above */
+                pk->callback(pk->data, (const char *)a->fields, a->fields_len);
+        }
+    }
+}
+
+/* Pack field d of m (key and value), checked by f_check. */
+static int f_pack(msgpack_packer *pk, const sk_msg *m, const fdesc *d)
+{
+    int rc;
+    pk_u(pk, d->key);
+    switch ((fkind)d->kind) {
+    case FK_UINT: pk_u(pk, f_get(m, d)); return 0;
+    case FK_STR: pk_str(pk, *(const sk_str *)f_cat(m, d)); return 0;
+    case FK_BIN: sk_pack_bin(pk, f_cat(m, d), (size_t)d->hi); return 0;
+    case FK_BOOL: sk_pack_bool(pk, (int)f_get(m, d)); return 0;
+    case FK_VERSIONS:
+        msgpack_pack_array(pk, m->u.hello.nversions);
+        for (uint32_t i = 0; i < m->u.hello.nversions; i++)
+            pk_u(pk, m->u.hello.versions[i]);
+        return 0;
+    case FK_DISTRICTS: {
+        const sk_str *s = f_cat(m, d);
+        pk->callback(pk->data, s->p, s->n); /* already MessagePack */
+        return 0;
+    }
+    case FK_PUSH:
         msgpack_pack_array(pk, m->u.push.nchanges);
         for (uint32_t i = 0; i < m->u.push.nchanges; i++)
             if ((rc = sk_change_pack(pk, &m->u.push.changes[i])))
                 return rc < 0 ? rc : -SK_E_NOMEM;
         return 0;
-    case SK_MSG_PUSH_ACK:
-        if (m->u.push_ack.nacks > SK_MAX_BATCH)
-            return -SK_E_BATCH_TOO_BIG;
-        if (m->u.push_ack.nacks && !m->u.push_ack.acks)
-            return -SK_E_BAD_VALUE;
-        for (uint32_t i = 0; i < m->u.push_ack.nacks; i++) {
-            const sk_ack *a = &m->u.push_ack.acks[i];
-            if (a->status > SK_ACK_REJECTED)
-                return -SK_E_BAD_VALUE;
-            if (a->status == SK_ACK_REJECTED) {
-                if (a->code == 0 || a->has_fields)
-                    return -SK_E_BAD_VALUE;
-                if ((rc = check_str(a->msg, SK_MAX_MESSAGE)))
-                    return rc;
-            }
-            if (a->has_fields && (a->status != SK_ACK_APPLIED || !a->fields ||
-                                  (rc = sk_ack_fields_check(a->fields, a->fields_len))))
-                return rc ? rc : -SK_E_BAD_VALUE;
-        }
-        msgpack_pack_map(pk, 1);
-        pk_u(pk, 1);
-        msgpack_pack_array(pk, m->u.push_ack.nacks);
-        for (uint32_t i = 0; i < m->u.push_ack.nacks; i++) {
-            const sk_ack *a = &m->u.push_ack.acks[i];
-            if (a->status == SK_ACK_REJECTED) {
-                msgpack_pack_array(pk, 6);
-                pk_u(pk, a->op);
-                pk_u(pk, a->status);
-                pk_u(pk, 0);
-                pk_u(pk, a->code);
-                pk_u(pk, a->field);
-                pk_str(pk, a->msg);
-            } else {
-                msgpack_pack_array(pk, a->has_fields ? 4 : 3);
-                pk_u(pk, a->op);
-                pk_u(pk, a->status);
-                pk_u(pk, a->version);
-                if (a->has_fields) /* the raw map bytes, checked above */
-                    pk->callback(pk->data, (const char *)a->fields, a->fields_len);
-            }
-        }
-        return 0;
-    case SK_MSG_PULL:
-        if (m->u.pull.limit < 1 || m->u.pull.limit > SK_MAX_PULL)
-            return -SK_E_BAD_VALUE;
-        msgpack_pack_map(pk, 1 + (m->u.pull.limit != SK_PULL_DEFAULT_LIMIT));
-        sk_pack_kv_uint(pk, 1, m->u.pull.cursor);
-        if (m->u.pull.limit != SK_PULL_DEFAULT_LIMIT)
-            sk_pack_kv_uint(pk, 2, m->u.pull.limit);
-        return 0;
-    case SK_MSG_CHANGES: {
+    case FK_ACKS: pack_acks(pk, m); return 0;
+    case FK_RECORDS: {
         const __typeof__(m->u.changes) *c = &m->u.changes;
-        if (c->nrecords > SK_MAX_PULL)
-            return -SK_E_BATCH_TOO_BIG;
-        if (c->nrecords && !c->records)
-            return -SK_E_BAD_VALUE;
-        msgpack_pack_map(pk, 2 + (c->more != 0) + (c->last == 0));
-        pk_u(pk, 1);
         msgpack_pack_array(pk, c->nrecords);
         for (uint32_t i = 0; i < c->nrecords; i++)
             if (c->version_only && c->version_only[i])
                 sk_msg_pack_version_only(pk, c->records[i].version);
             else if ((rc = sk_record_pack(pk, &c->records[i])))
                 return rc < 0 ? rc : -SK_E_NOMEM;
-        pack_changes_tail(pk, c->next, c->more, c->last);
         return 0;
     }
-    case SK_MSG_PING:
-    case SK_MSG_PONG:
-        msgpack_pack_map(pk, m->u.ping.ms != 0);
-        sk_pack_opt_uint(pk, 1, m->u.ping.ms);
+    case FK_HISTORY:
+        pk->callback(pk->data, (const char *)m->u.history_of.changes, m->u.history_of.changes_len);
         return 0;
-    case SK_MSG_BYE:
-    case SK_MSG_WIPE:
-    case SK_MSG_ERROR: {
-        const __typeof__(m->u.error) *e = &m->u.error;
-        int is_err = m->type == SK_MSG_ERROR;
-        if (is_err && e->code == 0)
-            return -SK_E_BAD_VALUE;
-        if ((rc = check_str(e->msg, SK_MAX_MESSAGE)))
+    }
+    return -SK_E_BAD_VALUE; /* not reached: every kind is handled above */
+}
+
+/* How many fields of m are sent: the size of its body map. */
+static uint32_t n_sent(const sk_msg *m)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < k_fields[m->type].n; i++)
+        n += (uint32_t)f_sent(m, &k_fields[m->type].f[i]);
+    return n;
+}
+
+/* Pack the fields of m that are sent, in key order, from the `from`-th of its table on. */
+static int pack_fields(msgpack_packer *pk, const sk_msg *m, uint32_t from)
+{
+    const fdesc *f = k_fields[m->type].f;
+    int rc;
+    for (uint32_t i = from; i < k_fields[m->type].n; i++)
+        if (f_sent(m, &f[i]) && (rc = f_pack(pk, m, &f[i])))
             return rc;
-        uint32_t retry = is_err ? e->retry_ms : 0;
-        msgpack_pack_map(pk, (is_err || e->code != 0) + (e->msg.n != 0) + (retry != 0));
-        if (is_err || e->code)
-            sk_pack_kv_uint(pk, 1, e->code);
-        if (e->msg.n) {
-            pk_u(pk, 2);
-            pk_str(pk, e->msg);
-        }
-        sk_pack_opt_uint(pk, 3, retry);
-        return 0;
-    }
-    case SK_MSG_ENROLL: {
-        const __typeof__(m->u.enroll) *e = &m->u.enroll;
-        if (e->code.n == 0)
-            return -SK_E_BAD_VALUE;
-        if ((rc = check_str(e->code, SK_MAX_NAME)) || (rc = check_str(e->label, SK_MAX_NAME)))
+    return 0;
+}
+
+/* Validate m and write its body map. Nothing is written when validation fails. */
+static int enc_body(msgpack_packer *pk, const sk_msg *m)
+{
+    int rc;
+    if (m->type == 0 || m->type > SK_MSG_TYPE_MAX)
+        return -SK_E_UNKNOWN_TYPE;
+    for (uint32_t i = 0; i < k_fields[m->type].n; i++) {
+        const fdesc *d = &k_fields[m->type].f[i];
+        if (f_sent(m, d) && (rc = f_check(m, d)))
             return rc;
-        msgpack_pack_map(pk, 2 + (e->label.n != 0));
-        pk_u(pk, 1);
-        pk_str(pk, e->code);
-        pk_u(pk, 2);
-        sk_pack_bin(pk, e->pubkey, SK_PUBKEY_LEN);
-        if (e->label.n) {
-            pk_u(pk, 3);
-            pk_str(pk, e->label);
-        }
-        return 0;
     }
-    case SK_MSG_ENROLLED: {
-        const __typeof__(m->u.enrolled) *e = &m->u.enrolled;
-        if (e->device == 0 || e->role > SK_ROLE_MAX)
-            return -SK_E_BAD_VALUE;
-        if ((rc = check_str(e->worker, SK_MAX_NAME)))
-            return rc;
-        msgpack_pack_map(pk, 3 + (e->district != 0));
-        sk_pack_kv_uint(pk, 1, e->device);
-        pk_u(pk, 2);
-        pk_str(pk, e->worker);
-        sk_pack_kv_uint(pk, 3, e->role);
-        sk_pack_opt_uint(pk, 4, e->district);
-        return 0;
-    }
-    case SK_MSG_HISTORY: {
-        const __typeof__(m->u.history) *h = &m->u.history;
-        if (h->limit < 1 || h->limit > SK_MAX_HISTORY)
-            return -SK_E_BAD_VALUE;
-        msgpack_pack_map(pk, 1 + (h->after != 0) + (h->limit != SK_HISTORY_DEFAULT_LIMIT));
-        pk_u(pk, 1);
-        sk_pack_bin(pk, h->id.b, 16);
-        sk_pack_opt_uint(pk, 2, h->after);
-        if (h->limit != SK_HISTORY_DEFAULT_LIMIT)
-            sk_pack_kv_uint(pk, 3, h->limit);
-        return 0;
-    }
-    case SK_MSG_HISTORY_OF: {
-        const __typeof__(m->u.history_of) *h = &m->u.history_of;
-        uint32_t count;
-        if (!h->changes || (rc = sk_history_check(h->changes, h->changes_len, &count)))
-            return h->changes ? rc : -SK_E_BAD_VALUE;
-        if (count != h->nchanges)
-            return -SK_E_BAD_VALUE;
-        msgpack_pack_map(pk, 3 + (h->more != 0));
-        pk_u(pk, 1);
-        sk_pack_bin(pk, h->id.b, 16);
-        pk_u(pk, 2);
-        pk->callback(pk->data, (const char *)h->changes, h->changes_len);
-        sk_pack_kv_uint(pk, 3, h->next);
-        if (h->more) {
-            pk_u(pk, 4);
-            sk_pack_bool(pk, 1);
-        }
-        return 0;
-    }
-    default: return -SK_E_UNKNOWN_TYPE;
-    }
+    msgpack_pack_map(pk, n_sent(m));
+    return pack_fields(pk, m, 0);
 }
 
 /* Patch the 4-byte header of the frame that starts at out->data + start, or roll back. */
@@ -672,17 +607,22 @@ int sk_msg_encode_changes_raw(sk_buf *out, uint32_t rid, const uint8_t *records,
         return -SK_E_BATCH_TOO_BIG;
     if ((len && !records) || len < nrecords)
         return -SK_E_BAD_VALUE;
+    sk_msg c;
+    sk_msg_init(&c, SK_MSG_CHANGES, rid);
+    c.u.changes.next = next;
+    c.u.changes.more = more;
+    c.u.changes.last = last;
     size_t start;
     msgpack_packer pk;
     int rc = begin_frame(out, &pk, SK_MSG_CHANGES, rid, &start);
     if (rc)
         return rc;
-    msgpack_pack_map(&pk, 2 + (more != 0) + (last == 0));
+    msgpack_pack_map(&pk, n_sent(&c));
     pk_u(&pk, 1);
     msgpack_pack_array(&pk, nrecords);
     sk_buf_append(out, records, len);
-    pack_changes_tail(&pk, next, more, last);
-    return finish_frame(out, start, 0);
+    rc = pack_fields(&pk, &c, 1); /* next, more and last, after the records (key 1) */
+    return finish_frame(out, start, rc);
 }
 
 void sk_msg_pack_version_only(msgpack_packer *pk, uint64_t version)
