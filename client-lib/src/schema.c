@@ -344,96 +344,67 @@ static const label_row k_labels[] = {
 };
 #define NLABELS (sizeof(k_labels) / sizeof(k_labels[0]))
 
-/* Validation rules: the English rule with %1, %2 for a number or a name, and its translations
- * (the same placeholders). Matched in order; the first match wins. */
-static const label_row k_rules[] = {
-    {"is required", {"is required", "भरना ज़रूरी है", "لازمی ہے", NULL}},
-    {"must be a string", {"must be a string", "पाठ होना चाहिए", "متن ہونا چاہیے", NULL}},
-    {"must be an unsigned integer",
-     {"must be an unsigned integer", "पूर्ण संख्या होनी चाहिए", "مکمل عدد ہونا چاہیے", NULL}},
-    {"must be an unsigned integer code",
-     {"must be an unsigned integer code", "एक कोड होना चाहिए", "ایک کوڈ ہونا چاہیے", NULL}},
-    {"must be true or false",
-     {"must be true or false", "हाँ या नहीं होना चाहिए", "ہاں یا نہیں ہونا چاہیے", NULL}},
-    {"unknown code %1", {"unknown code %1", "अज्ञात कोड %1", "نامعلوم کوڈ %1", NULL}},
-    {"must be between %1 and %2",
-     {"must be between %1 and %2", "%1 और %2 के बीच होना चाहिए", "%1 اور %2 کے درمیان ہونا چاہیے",
-      NULL}},
-    {"must not be empty", {"must not be empty", "खाली नहीं हो सकता", "خالی نہیں ہو سکتا", NULL}},
-    {"must not be blank", {"must not be blank", "खाली नहीं हो सकता", "خالی نہیں ہو سکتا", NULL}},
-    {"longer than %1 characters",
-     {"longer than %1 characters", "%1 अक्षरों से लंबा है", "%1 حروف سے لمبا ہے", NULL}},
-    {"longer than %1 bytes",
-     {"longer than %1 bytes", "%1 बाइट से लंबा है", "%1 بائٹ سے لمبا ہے", NULL}},
-    {"must be valid UTF-8",
-     {"must be valid UTF-8", "सही UTF-8 पाठ होना चाहिए", "درست UTF-8 متن ہونا چاہیے", NULL}},
-    {"age or age_band is required",
-     {"age or age_band is required", "उम्र या उम्र-वर्ग में से एक भरना ज़रूरी है",
-      "عمر یا عمر کا گروپ لازمی ہے", NULL}},
-    {"does not agree with age",
-     {"does not agree with age", "उम्र से मेल नहीं खाता", "عمر سے مطابقت نہیں رکھتا", NULL}},
-    {"does not agree with age_band",
-     {"does not agree with age_band", "उम्र-वर्ग से मेल नहीं खाता", "عمر کے گروپ سے مطابقت نہیں رکھتا",
-      NULL}},
+/* Validation rules, a row each: the English rule with %1, %2 for a number or a name (also the
+ * pattern a message is matched against), then its translations (the same placeholders). Matched
+ * in order; the first match wins. */
+static const char *const k_rules[][L_COUNT] = {
+    {"is required", "भरना ज़रूरी है", "لازمی ہے", NULL},
+    {"must be a string", "पाठ होना चाहिए", "متن ہونا چاہیے", NULL},
+    {"must be an unsigned integer", "पूर्ण संख्या होनी चाहिए", "مکمل عدد ہونا چاہیے", NULL},
+    {"must be an unsigned integer code", "एक कोड होना चाहिए", "ایک کوڈ ہونا چاہیے", NULL},
+    {"must be true or false", "हाँ या नहीं होना चाहिए", "ہاں یا نہیں ہونا چاہیے", NULL},
+    {"unknown code %1", "अज्ञात कोड %1", "نامعلوم کوڈ %1", NULL},
+    {"must be between %1 and %2", "%1 और %2 के बीच होना चाहिए", "%1 اور %2 کے درمیان ہونا چاہیے",
+     NULL},
+    {"must not be empty", "खाली नहीं हो सकता", "خالی نہیں ہو سکتا", NULL},
+    {"must not be blank", "खाली नहीं हो सकता", "خالی نہیں ہو سکتا", NULL},
+    {"longer than %1 characters", "%1 अक्षरों से लंबा है", "%1 حروف سے لمبا ہے", NULL},
+    {"longer than %1 bytes", "%1 बाइट से लंबा है", "%1 بائٹ سے لمبا ہے", NULL},
+    {"must be valid UTF-8", "सही UTF-8 पाठ होना चाहिए", "درست UTF-8 متن ہونا چاہیے", NULL},
+    {"age or age_band is required", "उम्र या उम्र-वर्ग में से एक भरना ज़रूरी है",
+     "عمر یا عمر کا گروپ لازمی ہے", NULL},
+    {"does not agree with age", "उम्र से मेल नहीं खाता", "عمر سے مطابقت نہیں رکھتا", NULL},
+    {"does not agree with age_band", "उम्र-वर्ग से मेल नहीं खाता", "عمر کے گروپ سے مطابقت نہیں رکھتا",
+     NULL},
     {"not a phone number (10 digits, or with 0, +91 or another country code in front)",
-     {"not a phone number (10 digits, or with 0, +91 or another country code in front)",
-      "फ़ोन नंबर नहीं है (10 अंक, या आगे 0, +91 या किसी दूसरे देश का कोड)",
-      "فون نمبر نہیں ہے (10 ہندسے، یا آگے 0، +91 یا کسی اور ملک کا کوڈ)", NULL}},
-    {"must list 1 to %1 concerns",
-     {"must list 1 to %1 concerns", "1 से %1 चिंताएँ चुनें", "1 سے %1 مسائل چنیں", NULL}},
-    {"code %1 listed twice", {"code %1 listed twice", "कोड %1 दो बार है", "کوڈ %1 دو بار ہے", NULL}},
-    {"is required when concerns lists other",
-     {"is required when concerns lists other", "चिंताओं में 'अन्य' हो तो भरना ज़रूरी है",
-      "مسائل میں 'دیگر' ہو تو لازمی ہے", NULL}},
-    {"only allowed when concerns lists other",
-     {"only allowed when concerns lists other", "केवल तब भरें जब चिंताओं में 'अन्य' हो",
-      "صرف تب، جب مسائل میں 'دیگر' ہو", NULL}},
-    {"must be true when concerns lists sexual_offence_minor",
-     {"must be true when concerns lists sexual_offence_minor",
-      "चिंताओं में POCSO हो तो 'हाँ' होना चाहिए", "مسائل میں POCSO ہو تو 'ہاں' ہونا چاہیے", NULL}},
-    {"is required when consent_share is true",
-     {"is required when consent_share is true", "साझा करने की सहमति हो तो भरना ज़रूरी है",
-      "شیئر کرنے کی رضامندی ہو تو لازمی ہے", NULL}},
+     "फ़ोन नंबर नहीं है (10 अंक, या आगे 0, +91 या किसी दूसरे देश का कोड)",
+     "فون نمبر نہیں ہے (10 ہندسے، یا آگے 0، +91 یا کسی اور ملک کا کوڈ)", NULL},
+    {"must list 1 to %1 concerns", "1 से %1 चिंताएँ चुनें", "1 سے %1 مسائل چنیں", NULL},
+    {"code %1 listed twice", "कोड %1 दो बार है", "کوڈ %1 دو بار ہے", NULL},
+    {"is required when concerns lists other", "चिंताओं में 'अन्य' हो तो भरना ज़रूरी है",
+     "مسائل میں 'دیگر' ہو تو لازمی ہے", NULL},
+    {"only allowed when concerns lists other", "केवल तब भरें जब चिंताओं में 'अन्य' हो",
+     "صرف تب، جب مسائل میں 'دیگر' ہو", NULL},
+    {"must be true when concerns lists sexual_offence_minor", "चिंताओं में POCSO हो तो 'हाँ' होना चाहिए",
+     "مسائل میں POCSO ہو تو 'ہاں' ہونا چاہیے", NULL},
+    {"is required when consent_share is true", "साझा करने की सहमति हो तो भरना ज़रूरी है",
+     "شیئر کرنے کی رضامندی ہو تو لازمی ہے", NULL},
     {"must be \"withheld\" without consent to share",
-     {"must be \"withheld\" without consent to share",
-      "साझा करने की सहमति के बिना \"withheld\" होना चाहिए",
-      "شیئر کرنے کی رضامندی کے بغیر \"withheld\" ہونا چاہیے", NULL}},
-    {"not allowed without consent to share",
-     {"not allowed without consent to share", "साझा करने की सहमति के बिना नहीं भरा जा सकता",
-      "شیئر کرنے کی رضامندی کے بغیر اجازت نہیں", NULL}},
-    {"is required once the case is accepted",
-     {"is required once the case is accepted", "मामला स्वीकार होने के बाद ज़रूरी है",
-      "کیس منظور ہونے کے بعد لازمی ہے", NULL}},
-    {"is required when status is closed or referred",
-     {"is required when status is closed or referred", "स्थिति बंद या आगे भेजा गया हो तो ज़रूरी है",
-      "حیثیت بند یا آگے بھیجا گیا ہو تو لازمی ہے", NULL}},
-    {"only centre staff may set it",
-     {"only centre staff may set it", "केवल केंद्र के कर्मचारी इसे भर सकते हैं",
-      "صرف مرکز کا عملہ اسے بھر سکتا ہے", NULL}},
-    {"only centre staff may change the status",
-     {"only centre staff may change the status", "स्थिति केवल केंद्र के कर्मचारी बदल सकते हैं",
-      "حیثیت صرف مرکز کا عملہ بدل سکتا ہے", NULL}},
-    {"a field worker creates referrals as new",
-     {"a field worker creates referrals as new", "फ़ील्ड कार्यकर्ता रेफ़रल केवल 'नया' के रूप में बनाती है",
-      "فیلڈ کارکن ریفرل صرف 'نیا' کے طور پر بناتی ہے", NULL}},
+     "साझा करने की सहमति के बिना \"withheld\" होना चाहिए",
+     "شیئر کرنے کی رضامندی کے بغیر \"withheld\" ہونا چاہیے", NULL},
+    {"not allowed without consent to share", "साझा करने की सहमति के बिना नहीं भरा जा सकता",
+     "شیئر کرنے کی رضامندی کے بغیر اجازت نہیں", NULL},
+    {"is required once the case is accepted", "मामला स्वीकार होने के बाद ज़रूरी है",
+     "کیس منظور ہونے کے بعد لازمی ہے", NULL},
+    {"is required when status is closed or referred", "स्थिति बंद या आगे भेजा गया हो तो ज़रूरी है",
+     "حیثیت بند یا آگے بھیجا گیا ہو تو لازمی ہے", NULL},
+    {"only centre staff may set it", "केवल केंद्र के कर्मचारी इसे भर सकते हैं",
+     "صرف مرکز کا عملہ اسے بھر سکتا ہے", NULL},
+    {"only centre staff may change the status", "स्थिति केवल केंद्र के कर्मचारी बदल सकते हैं",
+     "حیثیت صرف مرکز کا عملہ بدل سکتا ہے", NULL},
+    {"a field worker creates referrals as new", "फ़ील्ड कार्यकर्ता रेफ़रल केवल 'नया' के रूप में बनाती है",
+     "فیلڈ کارکن ریفرل صرف 'نیا' کے طور پر بناتی ہے", NULL},
     {"a field worker may only mark a service as needed",
-     {"a field worker may only mark a service as needed",
-      "फ़ील्ड कार्यकर्ता सेवा को केवल 'ज़रूरत है' चिह्नित कर सकती है",
-      "فیلڈ کارکن خدمت کو صرف 'ضرورت ہے' نشان زد کر سکتی ہے", NULL}},
-    {"only centre staff may add case notes",
-     {"only centre staff may add case notes", "केस नोट केवल केंद्र के कर्मचारी जोड़ सकते हैं",
-      "کیس نوٹ صرف مرکز کا عملہ شامل کر سکتا ہے", NULL}},
-    {"record is outside your district",
-     {"record is outside your district", "यह रेफ़रल आपके ज़िले से बाहर का है",
-      "یہ ریفرل آپ کے ضلع سے باہر کا ہے", NULL}},
-    {"not your referral",
-     {"not your referral", "यह आपका रेफ़रल नहीं है", "یہ آپ کا ریفرل نہیں ہے", NULL}},
-    {"text must not be empty",
-     {"text must not be empty", "पाठ खाली नहीं हो सकता", "متن خالی نہیں ہو سکتا", NULL}},
-    {"text longer than %1 characters",
-     {"text longer than %1 characters", "पाठ %1 अक्षरों से लंबा है", "متن %1 حروف سے لمبا ہے", NULL}},
-    {"cannot go from %1 to %2",
-     {"cannot go from %1 to %2", "%1 से %2 नहीं हो सकता", "%1 سے %2 نہیں ہو سکتا", NULL}},
+     "फ़ील्ड कार्यकर्ता सेवा को केवल 'ज़रूरत है' चिह्नित कर सकती है",
+     "فیلڈ کارکن خدمت کو صرف 'ضرورت ہے' نشان زد کر سکتی ہے", NULL},
+    {"only centre staff may add case notes", "केस नोट केवल केंद्र के कर्मचारी जोड़ सकते हैं",
+     "کیس نوٹ صرف مرکز کا عملہ شامل کر سکتا ہے", NULL},
+    {"record is outside your district", "यह रेफ़रल आपके ज़िले से बाहर का है",
+     "یہ ریفرل آپ کے ضلع سے باہر کا ہے", NULL},
+    {"not your referral", "यह आपका रेफ़रल नहीं है", "یہ آپ کا ریفرل نہیں ہے", NULL},
+    {"text must not be empty", "पाठ खाली नहीं हो सकता", "متن خالی نہیں ہو سکتا", NULL},
+    {"text longer than %1 characters", "पाठ %1 अक्षरों से लंबा है", "متن %1 حروف سے لمبا ہے", NULL},
+    {"cannot go from %1 to %2", "%1 से %2 नहीं हो सकता", "%1 سے %2 نہیں ہو سکتا", NULL},
 };
 #define NRULES (sizeof(k_rules) / sizeof(k_rules[0]))
 
@@ -449,9 +420,9 @@ static int lang_index(const char *lang)
     return L_EN;
 }
 
-static const char *pick(const label_row *row, int li)
+static const char *pick(const char *const text[L_COUNT], int li)
 {
-    return row->text[li] && row->text[li][0] ? row->text[li] : row->text[L_EN];
+    return text[li] && text[li][0] ? text[li] : text[L_EN];
 }
 
 const char *sakhi_label(const char *lang, const char *key)
@@ -461,7 +432,7 @@ const char *sakhi_label(const char *lang, const char *key)
     int li = lang_index(lang);
     for (size_t i = 0; i < NLABELS; i++)
         if (strcmp(k_labels[i].key, key) == 0)
-            return pick(&k_labels[i], li);
+            return pick(k_labels[i].text, li);
     return key;
 }
 
@@ -528,9 +499,9 @@ int sakhi_message(char *out, size_t cap, const char *lang, const char *msg)
     for (size_t i = 0; i < NRULES; i++) {
         const char *args[2] = {NULL, NULL};
         size_t lens[2] = {0, 0};
-        if (!rule_match(k_rules[i].key, rule, args, lens))
+        if (!rule_match(k_rules[i][L_EN], rule, args, lens))
             continue;
-        const char *t = pick(&k_rules[i], li);
+        const char *t = pick(k_rules[i], li);
         while (*t) {
             if (t[0] == '%' && (t[1] == '1' || t[1] == '2') && args[t[1] - '1']) {
                 put(out, cap, &len, args[t[1] - '1'], lens[t[1] - '1']);
