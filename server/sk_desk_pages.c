@@ -956,10 +956,7 @@ int sk_desk_page_search(sk_buf *out, sk_store *st, const sk_desk_who *who, const
     if (res.oom)
         out->oom = 1;
 out:
-    if (cur)
-        mdb_cursor_close(cur);
-    if (txn)
-        mdb_txn_abort(txn);
+    sk_store_txn_drop(txn, cur);
     sk_buf_free(&res);
     if (rc) {
         *searched = 0;

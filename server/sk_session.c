@@ -1409,10 +1409,7 @@ send:
         return -1;
     return done;
 fail:
-    if (cur)
-        mdb_cursor_close(cur);
-    if (txn)
-        mdb_txn_abort(txn);
+    sk_store_txn_drop(txn, cur);
     sk_buf_free(&recs);
     sk_buf_free(&frame);
     sk_log(SK_LOG_WARN, "pull_failed", "session=%llu code=%s", (unsigned long long)s->id,

@@ -74,6 +74,14 @@ int sk_store_mdb_err(int rc)
     }
 }
 
+void sk_store_txn_drop(MDB_txn *txn, MDB_cursor *cur)
+{
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+}
+
 MDB_env *sk_store_env(sk_store *s)
 {
     return s->env;
@@ -590,9 +598,7 @@ out:
     }
     if (oc)
         mdb_cursor_close(oc);
-    if (cur)
-        mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    sk_store_txn_drop(txn, cur);
     return rc;
 }
 
@@ -1153,9 +1159,7 @@ static int scan_read(sk_store *s, MDB_dbi dbi, const void *start, size_t slen,
         if ((rc = each(&k, &v, arg)))
             break;
 out:
-    if (cur)
-        mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    sk_store_txn_drop(txn, cur);
     return rc;
 }
 
@@ -1994,10 +1998,7 @@ int sk_store_shred_pending(sk_store *s)
             return 0;
     }
 fail:
-    if (cur)
-        mdb_cursor_close(cur);
-    if (txn)
-        mdb_txn_abort(txn);
+    sk_store_txn_drop(txn, cur);
     s->shred_pending = 1;
     return rc;
 }
@@ -2072,9 +2073,7 @@ int sk_store_history_count(sk_store *s, const sk_id *id, uint32_t *count_out)
         n++;
     *count_out = n;
 out:
-    if (cur)
-        mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    sk_store_txn_drop(txn, cur);
     return rc;
 }
 
@@ -2550,9 +2549,7 @@ int sk_store_audit_verify(sk_store *s, uint64_t *count_out, uint64_t *bad_seq_ou
     if (!bad && last > 0 && head_seq == 0 && last > pruned_seq)
         bad = last; /* no head recorded: not written by a chaining server */
 out:
-    if (cur)
-        mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    sk_store_txn_drop(txn, cur);
     if (rc)
         return rc;
     if (count_out)

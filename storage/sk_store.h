@@ -98,6 +98,9 @@ MDB_env *sk_store_env(sk_store *s);
 /* Map an LMDB return code to SK_E_* (MDB_MAP_FULL -> STORE_FULL, NOTFOUND -> NOT_FOUND,
  * anything else -> STORE_IO). Returns the negated code. */
 int sk_store_mdb_err(int mdb_rc);
+/* Close cur, then abort txn (each only when not NULL): the cleanup of a transaction read or
+ * written through a cursor, on the way out whatever happened. */
+void sk_store_txn_drop(MDB_txn *txn, MDB_cursor *cur);
 
 /*
  * Write transactions whose new record keys need no sync of their own (the server's group
