@@ -49,6 +49,11 @@ typedef enum fkind {
  * sent only when it is not at its default (def; an empty string or list), and a body without
  * it decodes to that default. */
 #define FF_REQ 1u
+/* The JSON rendering (sk_msg_to_json) shows every field under its name, in key order, but: */
+#define FF_JSON_SENT 2u /* only when it is sent */
+#define FF_JSON_NONE 4u /* never */
+#define FF_ERRNAME 8u   /* followed by "error", the name of the SK_E_* code it holds */
+#define FF_ID 16u       /* a record id, shown as a UUID instead of hex */
 
 typedef struct fdesc {
     uint8_t key;
@@ -57,106 +62,108 @@ typedef struct fdesc {
     uint8_t size;  /* the member's size */
     uint16_t off;  /* the member's offset in sk_msg */
     uint16_t has;  /* when not 0: offset of an int that says whether the field was sent */
+    const char *name;
     uint64_t lo, hi, def;
 } fdesc;
 
-#define FLD(key, kind, flags, member, lo, hi, def)                                                 \
+#define FLD(key, name, kind, flags, member, lo, hi, def)                                           \
     {                                                                                              \
-        key, kind, flags, sizeof(((sk_msg *)0)->u.member), offsetof(sk_msg, u.member), 0, lo, hi,  \
-            def                                                                                    \
+        key, kind, flags, sizeof(((sk_msg *)0)->u.member), offsetof(sk_msg, u.member), 0, name,    \
+            lo, hi, def                                                                            \
     }
-#define U64(key, flags, member) FLD(key, FK_UINT, flags, member, 0, UINT64_MAX, 0)
-#define U32(key, flags, member) FLD(key, FK_UINT, flags, member, 0, UINT32_MAX, 0)
-#define RANGE(key, flags, member, lo, hi) FLD(key, FK_UINT, flags, member, lo, hi, 0)
-#define STR(key, flags, member, max) FLD(key, FK_STR, flags, member, 0, max, 0)
-#define BIN(key, member, len) FLD(key, FK_BIN, FF_REQ, member, len, len, 0)
-#define LIST(key, kind, member) FLD(key, kind, FF_REQ, member, 0, 0, 0)
+#define U64(key, name, flags, member) FLD(key, name, FK_UINT, flags, member, 0, UINT64_MAX, 0)
+#define U32(key, name, flags, member) FLD(key, name, FK_UINT, flags, member, 0, UINT32_MAX, 0)
+#define RANGE(key, name, flags, member, lo, hi) FLD(key, name, FK_UINT, flags, member, lo, hi, 0)
+#define STR(key, name, flags, member, max) FLD(key, name, FK_STR, flags, member, 0, max, 0)
+#define BIN(key, name, member, len) FLD(key, name, FK_BIN, FF_REQ, member, len, len, 0)
+#define LIST(key, name, kind, member) FLD(key, name, kind, FF_REQ, member, 0, 0, 0)
 
 /* The body fields of each message type in key order (docs/PROTOCOL.md, message tables). */
 static const fdesc k_hello[] = {
-    LIST(1, FK_VERSIONS, hello.versions),
-    U64(2, 0, hello.device),
-    STR(3, 0, hello.app, SK_MAX_NAME),
-    U32(4, 0, hello.caps),
-    FLD(5, FK_UINT, 0, hello.max_frame, SK_FRAME_MIN_MAX, UINT32_MAX, SK_FRAME_DEFAULT_MAX),
-    U64(6, 0, hello.epoch),
-    U64(7, 0, hello.seen),
-    U64(8, 0, hello.upto),
+    LIST(1, "versions", FK_VERSIONS, hello.versions),
+    U64(2, "device", 0, hello.device),
+    STR(3, "app", 0, hello.app, SK_MAX_NAME),
+    U32(4, "caps", 0, hello.caps),
+    FLD(5, "max_frame", FK_UINT, 0, hello.max_frame, SK_FRAME_MIN_MAX, UINT32_MAX,
+        SK_FRAME_DEFAULT_MAX),
+    U64(6, "epoch", FF_JSON_SENT, hello.epoch),
+    U64(7, "seen", FF_JSON_SENT, hello.seen),
+    U64(8, "upto", FF_JSON_SENT, hello.upto),
 };
 static const fdesc k_challenge[] = {
-    BIN(1, challenge.nonce, SK_NONCE_LEN),
-    U64(2, FF_REQ, challenge.server_ms),
-    RANGE(3, FF_REQ, challenge.version, 1, UINT32_MAX),
+    BIN(1, "nonce", challenge.nonce, SK_NONCE_LEN),
+    U64(2, "server_ms", FF_REQ, challenge.server_ms),
+    RANGE(3, "version", FF_REQ, challenge.version, 1, UINT32_MAX),
 };
 static const fdesc k_auth[] = {
-    BIN(1, auth.sig, SK_SIG_LEN),
+    BIN(1, "sig", auth.sig, SK_SIG_LEN),
 };
 static const fdesc k_welcome[] = {
-    U64(1, FF_REQ, welcome.session),
-    U64(2, FF_REQ, welcome.server_ms),
-    RANGE(3, FF_REQ, welcome.max_frame, SK_FRAME_MIN_MAX, UINT32_MAX),
-    RANGE(4, FF_REQ, welcome.max_batch, 1, SK_MAX_BATCH),
-    RANGE(5, FF_REQ, welcome.max_inflight, 1, UINT32_MAX),
-    U32(6, 0, welcome.caps),
-    RANGE(7, FF_REQ, welcome.role, 0, SK_ROLE_MAX),
-    STR(8, FF_REQ, welcome.worker, SK_MAX_NAME),
-    U32(9, 0, welcome.district),
-    {10, FK_UINT, 0, sizeof(uint64_t), offsetof(sk_msg, u.welcome.seq),
-     offsetof(sk_msg, u.welcome.has_seq), 0, UINT64_MAX, 0},
-    RANGE(11, 0, welcome.epoch, 1, UINT64_MAX),
-    U64(12, 0, welcome.since),
-    FLD(13, FK_DISTRICTS, 0, welcome.districts, 0, 0, 0),
+    U64(1, "session", FF_REQ, welcome.session),
+    U64(2, "server_ms", FF_REQ, welcome.server_ms),
+    RANGE(3, "max_frame", FF_REQ, welcome.max_frame, SK_FRAME_MIN_MAX, UINT32_MAX),
+    RANGE(4, "max_batch", FF_REQ, welcome.max_batch, 1, SK_MAX_BATCH),
+    RANGE(5, "max_inflight", FF_REQ, welcome.max_inflight, 1, UINT32_MAX),
+    U32(6, "caps", 0, welcome.caps),
+    RANGE(7, "role", FF_REQ, welcome.role, 0, SK_ROLE_MAX),
+    STR(8, "worker", FF_REQ, welcome.worker, SK_MAX_NAME),
+    U32(9, "district", 0, welcome.district),
+    {10, FK_UINT, FF_JSON_SENT, sizeof(uint64_t), offsetof(sk_msg, u.welcome.seq),
+     offsetof(sk_msg, u.welcome.has_seq), "seq", 0, UINT64_MAX, 0},
+    RANGE(11, "epoch", FF_JSON_SENT, welcome.epoch, 1, UINT64_MAX),
+    U64(12, "since", FF_JSON_SENT, welcome.since),
+    FLD(13, "districts", FK_DISTRICTS, FF_JSON_NONE, welcome.districts, 0, 0, 0),
 };
 static const fdesc k_push[] = {
-    LIST(1, FK_PUSH, push.changes),
+    LIST(1, "changes", FK_PUSH, push.changes),
 };
 static const fdesc k_push_ack[] = {
-    LIST(1, FK_ACKS, push_ack.acks),
+    LIST(1, "acks", FK_ACKS, push_ack.acks),
 };
 static const fdesc k_pull[] = {
-    U64(1, FF_REQ, pull.cursor),
-    FLD(2, FK_UINT, 0, pull.limit, 1, SK_MAX_PULL, SK_PULL_DEFAULT_LIMIT),
+    U64(1, "cursor", FF_REQ, pull.cursor),
+    FLD(2, "limit", FK_UINT, 0, pull.limit, 1, SK_MAX_PULL, SK_PULL_DEFAULT_LIMIT),
 };
 static const fdesc k_changes[] = {
-    LIST(1, FK_RECORDS, changes.records),
-    U64(2, FF_REQ, changes.next),
-    FLD(3, FK_BOOL, 0, changes.more, 0, 1, 0),
-    FLD(4, FK_BOOL, 0, changes.last, 0, 1, 1),
+    LIST(1, "records", FK_RECORDS, changes.records),
+    U64(2, "next", FF_REQ, changes.next),
+    FLD(3, "more", FK_BOOL, 0, changes.more, 0, 1, 0),
+    FLD(4, "last", FK_BOOL, 0, changes.last, 0, 1, 1),
 };
 static const fdesc k_ping[] = {
-    U64(1, 0, ping.ms),
+    U64(1, "ms", 0, ping.ms),
 };
 static const fdesc k_bye[] = {
     /* also WIPE */
-    U32(1, 0, error.code),
-    STR(2, 0, error.msg, SK_MAX_MESSAGE),
+    U32(1, "code", FF_ERRNAME, error.code),
+    STR(2, "msg", 0, error.msg, SK_MAX_MESSAGE),
 };
 static const fdesc k_error[] = {
-    RANGE(1, FF_REQ, error.code, 1, UINT32_MAX),
-    STR(2, 0, error.msg, SK_MAX_MESSAGE),
-    U32(3, 0, error.retry_ms),
+    RANGE(1, "code", FF_REQ | FF_ERRNAME, error.code, 1, UINT32_MAX),
+    STR(2, "msg", 0, error.msg, SK_MAX_MESSAGE),
+    U32(3, "retry_ms", 0, error.retry_ms),
 };
 static const fdesc k_enroll[] = {
-    FLD(1, FK_STR, FF_REQ, enroll.code, 1, SK_MAX_NAME, 0),
-    BIN(2, enroll.pubkey, SK_PUBKEY_LEN),
-    STR(3, 0, enroll.label, SK_MAX_NAME),
+    FLD(1, "code", FK_STR, FF_REQ, enroll.code, 1, SK_MAX_NAME, 0),
+    BIN(2, "pubkey", enroll.pubkey, SK_PUBKEY_LEN),
+    STR(3, "label", 0, enroll.label, SK_MAX_NAME),
 };
 static const fdesc k_enrolled[] = {
-    RANGE(1, FF_REQ, enrolled.device, 1, UINT64_MAX),
-    STR(2, FF_REQ, enrolled.worker, SK_MAX_NAME),
-    RANGE(3, FF_REQ, enrolled.role, 0, SK_ROLE_MAX),
-    U32(4, 0, enrolled.district),
+    RANGE(1, "device", FF_REQ, enrolled.device, 1, UINT64_MAX),
+    STR(2, "worker", FF_REQ, enrolled.worker, SK_MAX_NAME),
+    RANGE(3, "role", FF_REQ, enrolled.role, 0, SK_ROLE_MAX),
+    U32(4, "district", 0, enrolled.district),
 };
 static const fdesc k_history[] = {
-    BIN(1, history.id.b, 16),
-    U64(2, 0, history.after),
-    FLD(3, FK_UINT, 0, history.limit, 1, SK_MAX_HISTORY, SK_HISTORY_DEFAULT_LIMIT),
+    FLD(1, "id", FK_BIN, FF_REQ | FF_ID, history.id.b, 16, 16, 0),
+    U64(2, "after", 0, history.after),
+    FLD(3, "limit", FK_UINT, 0, history.limit, 1, SK_MAX_HISTORY, SK_HISTORY_DEFAULT_LIMIT),
 };
 static const fdesc k_history_of[] = {
-    BIN(1, history_of.id.b, 16),
-    LIST(2, FK_HISTORY, history_of.changes),
-    U64(3, FF_REQ, history_of.next),
-    FLD(4, FK_BOOL, 0, history_of.more, 0, 1, 0),
+    FLD(1, "id", FK_BIN, FF_REQ | FF_ID, history_of.id.b, 16, 16, 0),
+    LIST(2, "changes", FK_HISTORY, history_of.changes),
+    U64(3, "next", FF_REQ, history_of.next),
+    FLD(4, "more", FK_BOOL, 0, history_of.more, 0, 1, 0),
 };
 
 #undef FLD
@@ -1403,6 +1410,104 @@ static void ju(sk_buf *b, const char *name, uint64_t v)
     jprintf(b, "%" PRIu64, v);
 }
 
+static void jacks(sk_buf *out, const sk_msg *m)
+{
+    jraw(out, "[");
+    for (uint32_t i = 0; i < m->u.push_ack.nacks; i++) {
+        const sk_ack *a = &m->u.push_ack.acks[i];
+        jprintf(out, "%s{\"op\":%" PRIu64 ",\"status\":%" PRIu32 ",\"version\":%" PRIu64,
+                i ? "," : "", a->op, a->status, a->version);
+        if (a->status == SK_ACK_REJECTED) {
+            jprintf(out, ",\"code\":%" PRIu32 ",\"error\":", a->code);
+            jstr(out, sk_err_name((int)a->code), strlen(sk_err_name((int)a->code)));
+            ju(out, "field", a->field);
+            jsk_str(out, "msg", a->msg);
+        }
+        if (a->has_fields) {
+            sk_mp fm;
+            uint32_t nf = 0;
+            sk_mp_init(&fm, a->fields, a->fields_len);
+            (void)sk_mp_read_map(&fm, &nf); /* checked when decoded or encoded */
+            jraw(out, ",\"fields\":{");
+            for (uint32_t f = 0; f < nf; f++) {
+                uint64_t key = 0;
+                const uint8_t *raw = NULL;
+                size_t rawlen = 0;
+                (void)sk_mp_read_uint(&fm, &key);
+                (void)sk_mp_raw(&fm, &raw, &rawlen);
+                jprintf(out, "%s\"%" PRIu64 "\":", f ? "," : "", key);
+                jencoded(out, raw, (uint32_t)rawlen);
+            }
+            jraw(out, "}");
+        }
+        jraw(out, "}");
+    }
+    jraw(out, "]");
+}
+
+static void jrecords(sk_buf *out, const sk_msg *m)
+{
+    jraw(out, "[");
+    for (uint32_t i = 0; i < m->u.changes.nrecords; i++) {
+        if (i)
+            jraw(out, ",");
+        if (m->u.changes.version_only && m->u.changes.version_only[i]) {
+            jprintf(out, "{\"version\":%" PRIu64 ",\"version_only\":true}",
+                    m->u.changes.records[i].version);
+        } else {
+            jrecord(out, &m->u.changes.records[i]);
+        }
+    }
+    jraw(out, "]");
+}
+
+/* Field d of m as `,"name":value`, unless its flags keep it out. */
+static void jfield(sk_buf *out, const sk_msg *m, const fdesc *d)
+{
+    if ((d->flags & FF_JSON_NONE) || ((d->flags & FF_JSON_SENT) && !f_sent(m, d)))
+        return;
+    jkey(out, 0, d->name);
+    switch ((fkind)d->kind) {
+    case FK_UINT: jprintf(out, "%" PRIu64, f_get(m, d)); break;
+    case FK_STR: {
+        const sk_str *s = f_cat(m, d);
+        jstr(out, s->p ? s->p : "", s->n);
+        break;
+    }
+    case FK_BIN:
+        if (d->flags & FF_ID)
+            jid(out, f_cat(m, d));
+        else
+            jhex(out, f_cat(m, d), (size_t)d->hi);
+        break;
+    case FK_BOOL: jraw(out, f_get(m, d) ? "true" : "false"); break;
+    case FK_VERSIONS:
+        jraw(out, "[");
+        for (uint32_t i = 0; i < m->u.hello.nversions && i < SK_MAX_VERSIONS; i++)
+            jprintf(out, "%s%" PRIu32, i ? "," : "", m->u.hello.versions[i]);
+        jraw(out, "]");
+        break;
+    case FK_PUSH:
+        jraw(out, "[");
+        for (uint32_t i = 0; i < m->u.push.nchanges; i++) {
+            if (i)
+                jraw(out, ",");
+            jchange(out, &m->u.push.changes[i]);
+        }
+        jraw(out, "]");
+        break;
+    case FK_ACKS: jacks(out, m); break;
+    case FK_RECORDS: jrecords(out, m); break;
+    case FK_HISTORY: jencoded(out, m->u.history_of.changes, m->u.history_of.changes_len); break;
+    case FK_DISTRICTS: break; /* FF_JSON_NONE */
+    }
+    if (d->flags & FF_ERRNAME) {
+        const char *name = sk_err_name((int)f_get(m, d));
+        jkey(out, 0, "error");
+        jstr(out, name, strlen(name));
+    }
+}
+
 int sk_msg_to_json(sk_buf *out, const sk_msg *m)
 {
     if (out->oom)
@@ -1412,160 +1517,8 @@ int sk_msg_to_json(sk_buf *out, const sk_msg *m)
     jstr(out, sk_msg_type_name(m->type), strlen(sk_msg_type_name(m->type)));
     ju(out, "type_code", m->type);
     ju(out, "rid", m->rid);
-    switch (m->type) {
-    case SK_MSG_HELLO:
-        jkey(out, 0, "versions");
-        jraw(out, "[");
-        for (uint32_t i = 0; i < m->u.hello.nversions && i < SK_MAX_VERSIONS; i++)
-            jprintf(out, "%s%" PRIu32, i ? "," : "", m->u.hello.versions[i]);
-        jraw(out, "]");
-        ju(out, "device", m->u.hello.device);
-        jsk_str(out, "app", m->u.hello.app);
-        ju(out, "caps", m->u.hello.caps);
-        ju(out, "max_frame", m->u.hello.max_frame);
-        if (m->u.hello.epoch)
-            ju(out, "epoch", m->u.hello.epoch);
-        if (m->u.hello.seen)
-            ju(out, "seen", m->u.hello.seen);
-        if (m->u.hello.upto)
-            ju(out, "upto", m->u.hello.upto);
-        break;
-    case SK_MSG_CHALLENGE:
-        jkey(out, 0, "nonce");
-        jhex(out, m->u.challenge.nonce, SK_NONCE_LEN);
-        ju(out, "server_ms", m->u.challenge.server_ms);
-        ju(out, "version", m->u.challenge.version);
-        break;
-    case SK_MSG_AUTH:
-        jkey(out, 0, "sig");
-        jhex(out, m->u.auth.sig, SK_SIG_LEN);
-        break;
-    case SK_MSG_WELCOME:
-        ju(out, "session", m->u.welcome.session);
-        ju(out, "server_ms", m->u.welcome.server_ms);
-        ju(out, "max_frame", m->u.welcome.max_frame);
-        ju(out, "max_batch", m->u.welcome.max_batch);
-        ju(out, "max_inflight", m->u.welcome.max_inflight);
-        ju(out, "caps", m->u.welcome.caps);
-        ju(out, "role", m->u.welcome.role);
-        jsk_str(out, "worker", m->u.welcome.worker);
-        ju(out, "district", m->u.welcome.district);
-        if (m->u.welcome.has_seq)
-            ju(out, "seq", m->u.welcome.seq);
-        if (m->u.welcome.epoch)
-            ju(out, "epoch", m->u.welcome.epoch);
-        if (m->u.welcome.since)
-            ju(out, "since", m->u.welcome.since);
-        break;
-    case SK_MSG_PUSH:
-        jkey(out, 0, "changes");
-        jraw(out, "[");
-        for (uint32_t i = 0; i < m->u.push.nchanges; i++) {
-            if (i)
-                jraw(out, ",");
-            jchange(out, &m->u.push.changes[i]);
-        }
-        jraw(out, "]");
-        break;
-    case SK_MSG_PUSH_ACK:
-        jkey(out, 0, "acks");
-        jraw(out, "[");
-        for (uint32_t i = 0; i < m->u.push_ack.nacks; i++) {
-            const sk_ack *a = &m->u.push_ack.acks[i];
-            jprintf(out, "%s{\"op\":%" PRIu64 ",\"status\":%" PRIu32 ",\"version\":%" PRIu64,
-                    i ? "," : "", a->op, a->status, a->version);
-            if (a->status == SK_ACK_REJECTED) {
-                jprintf(out, ",\"code\":%" PRIu32 ",\"error\":", a->code);
-                jstr(out, sk_err_name((int)a->code), strlen(sk_err_name((int)a->code)));
-                ju(out, "field", a->field);
-                jsk_str(out, "msg", a->msg);
-            }
-            if (a->has_fields) {
-                sk_mp fm;
-                uint32_t nf = 0;
-                sk_mp_init(&fm, a->fields, a->fields_len);
-                (void)sk_mp_read_map(&fm, &nf); /* checked when decoded or encoded */
-                jraw(out, ",\"fields\":{");
-                for (uint32_t f = 0; f < nf; f++) {
-                    uint64_t key = 0;
-                    const uint8_t *raw = NULL;
-                    size_t rawlen = 0;
-                    (void)sk_mp_read_uint(&fm, &key);
-                    (void)sk_mp_raw(&fm, &raw, &rawlen);
-                    jprintf(out, "%s\"%" PRIu64 "\":", f ? "," : "", key);
-                    jencoded(out, raw, (uint32_t)rawlen);
-                }
-                jraw(out, "}");
-            }
-            jraw(out, "}");
-        }
-        jraw(out, "]");
-        break;
-    case SK_MSG_PULL:
-        ju(out, "cursor", m->u.pull.cursor);
-        ju(out, "limit", m->u.pull.limit);
-        break;
-    case SK_MSG_CHANGES:
-        jkey(out, 0, "records");
-        jraw(out, "[");
-        for (uint32_t i = 0; i < m->u.changes.nrecords; i++) {
-            if (i)
-                jraw(out, ",");
-            if (m->u.changes.version_only && m->u.changes.version_only[i]) {
-                jprintf(out, "{\"version\":%" PRIu64 ",\"version_only\":true}",
-                        m->u.changes.records[i].version);
-            } else {
-                jrecord(out, &m->u.changes.records[i]);
-            }
-        }
-        jraw(out, "]");
-        ju(out, "next", m->u.changes.next);
-        jkey(out, 0, "more");
-        jraw(out, m->u.changes.more ? "true" : "false");
-        jkey(out, 0, "last");
-        jraw(out, m->u.changes.last ? "true" : "false");
-        break;
-    case SK_MSG_PING:
-    case SK_MSG_PONG: ju(out, "ms", m->u.ping.ms); break;
-    case SK_MSG_BYE:
-    case SK_MSG_WIPE:
-    case SK_MSG_ERROR:
-        ju(out, "code", m->u.error.code);
-        jkey(out, 0, "error");
-        jstr(out, sk_err_name((int)m->u.error.code), strlen(sk_err_name((int)m->u.error.code)));
-        jsk_str(out, "msg", m->u.error.msg);
-        if (m->type == SK_MSG_ERROR)
-            ju(out, "retry_ms", m->u.error.retry_ms);
-        break;
-    case SK_MSG_ENROLL:
-        jsk_str(out, "code", m->u.enroll.code);
-        jkey(out, 0, "pubkey");
-        jhex(out, m->u.enroll.pubkey, SK_PUBKEY_LEN);
-        jsk_str(out, "label", m->u.enroll.label);
-        break;
-    case SK_MSG_ENROLLED:
-        ju(out, "device", m->u.enrolled.device);
-        jsk_str(out, "worker", m->u.enrolled.worker);
-        ju(out, "role", m->u.enrolled.role);
-        ju(out, "district", m->u.enrolled.district);
-        break;
-    case SK_MSG_HISTORY:
-        jkey(out, 0, "id");
-        jid(out, &m->u.history.id);
-        ju(out, "after", m->u.history.after);
-        ju(out, "limit", m->u.history.limit);
-        break;
-    case SK_MSG_HISTORY_OF:
-        jkey(out, 0, "id");
-        jid(out, &m->u.history_of.id);
-        jkey(out, 0, "changes");
-        jencoded(out, m->u.history_of.changes, m->u.history_of.changes_len);
-        ju(out, "next", m->u.history_of.next);
-        jkey(out, 0, "more");
-        jraw(out, m->u.history_of.more ? "true" : "false");
-        break;
-    default: break;
-    }
+    for (uint32_t i = 0; m->type <= SK_MSG_TYPE_MAX && i < k_fields[m->type].n; i++)
+        jfield(out, m, &k_fields[m->type].f[i]);
     jraw(out, "}");
     if (out->oom) {
         out->len = start;
