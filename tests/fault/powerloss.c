@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include "sk_iolog.h"
+#include "sk_runcmd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,32 +79,6 @@ static int build_argv(const char *cmd, const subst *s, char *buf, size_t cap, ch
     return n > 0 ? 0 : -1;
 }
 
-/* Run argv with stdout to out_path (NULL: inherit), stderr too when err_too (a checker's LMDB
- * assertions go there), and extra environment entries; returns the wait status, or -1. */
-static int run_cmd(char **argv, const char *out_path, int err_too, char **env_add)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        if (out_path) {
-            int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            if (fd < 0 || dup2(fd, 1) < 0 || (err_too && dup2(fd, 2) < 0))
-                _exit(126);
-            close(fd);
-        }
-        for (int i = 0; env_add && env_add[i]; i++)
-            putenv(env_add[i]);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return st;
-}
-
 static void print_file(const char *path, const char *prefix)
 {
     FILE *f = fopen(path, "r");
@@ -118,7 +93,7 @@ static void print_file(const char *path, const char *prefix)
 static int rm_rf(const char *path)
 {
     char *argv[] = {"rm", "-rf", (char *)path, NULL};
-    int st = run_cmd(argv, NULL, 0, NULL);
+    int st = sk_runcmd(argv, NULL, NULL, NULL);
     return st == 0 ? 0 : -1;
 }
 
@@ -232,7 +207,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sk-powerloss: bad --init\n");
         goto out;
     }
-    int st = run_cmd(av, NULL, 0, NULL);
+    int st = sk_runcmd(av, NULL, NULL, NULL);
     if (st != 0) {
         fprintf(stderr, "sk-powerloss: init failed (status %d)\n", st);
         goto out;
@@ -262,7 +237,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sk-powerloss: bad --run\n");
         goto out;
     }
-    st = run_cmd(av, outp, 0, env_add);
+    st = sk_runcmd(av, env_add, outp, NULL);
     if (st != 0) {
         fprintf(stderr, "sk-powerloss: recorded run failed (status %d)\n", st);
         print_file(outp, "  run: ");
@@ -330,7 +305,7 @@ int main(int argc, char **argv)
             }
         }
         snprintf(cutbuf, sizeof cutbuf, "%zu", cut);
-        st = run_cmd(av, chk, 1, NULL);
+        st = sk_runcmd(av, NULL, chk, chk);
         if (st == 0) {
             ok++;
             continue;

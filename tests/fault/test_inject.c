@@ -18,6 +18,7 @@
 #include "sk_testmain.h"
 
 #include "sk_iolog.h"
+#include "sk_runcmd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,21 +49,8 @@ static void tdir_make(tdir *t)
 
 static int run(char **argv, char **env, const char *out, const char *err)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(126);
-        for (int i = 0; env && env[i]; i++)
-            putenv(env[i]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        assert_int_equal(errno, EINTR);
+    int st = sk_runcmd(argv, env, out, err);
+    assert_int_not_equal(st, -1);
     return st;
 }
 
