@@ -1345,6 +1345,21 @@ static void jencoded(sk_buf *b, const uint8_t *val, uint32_t len)
     jraw(b, "}");
 }
 
+/* The elements of an entry list; a record's entries (stamped) show their hlc and ver too. */
+static void jentries(sk_buf *b, const sk_entry *es, uint32_t n, int stamped)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const sk_entry *e = &es[i];
+        jraw(b, i ? ",{\"id\":" : "{\"id\":");
+        jid(b, &e->id);
+        jprintf(b, ",\"list\":%" PRIu32 ",\"value\":", e->list);
+        jencoded(b, e->val, e->len);
+        if (stamped)
+            jprintf(b, ",\"hlc\":%" PRIu64 ",\"ver\":%" PRIu64, e->hlc, e->ver);
+        jraw(b, "}");
+    }
+}
+
 static void jchange(sk_buf *b, const sk_change *c)
 {
     static const char *const kinds[] = {"upsert", "delete", "erase"};
@@ -1361,14 +1376,7 @@ static void jchange(sk_buf *b, const sk_change *c)
         jencoded(b, c->fields[i].val, c->fields[i].len);
     }
     jraw(b, "},\"entries\":[");
-    for (uint32_t i = 0; i < c->nentries; i++) {
-        const sk_entry *e = &c->entries[i];
-        jraw(b, i ? ",{\"id\":" : "{\"id\":");
-        jid(b, &e->id);
-        jprintf(b, ",\"list\":%" PRIu32 ",\"value\":", e->list);
-        jencoded(b, e->val, e->len);
-        jraw(b, "}");
-    }
+    jentries(b, c->entries, c->nentries, 0);
     jraw(b, "]}");
 }
 
@@ -1387,14 +1395,7 @@ static void jrecord(sk_buf *b, const sk_record *r)
         jprintf(b, ",\"hlc\":%" PRIu64 ",\"ver\":%" PRIu64 "}", f->hlc, f->ver);
     }
     jraw(b, "},\"entries\":[");
-    for (uint32_t i = 0; i < r->nentries; i++) {
-        const sk_entry *e = &r->entries[i];
-        jraw(b, i ? ",{\"id\":" : "{\"id\":");
-        jid(b, &e->id);
-        jprintf(b, ",\"list\":%" PRIu32 ",\"value\":", e->list);
-        jencoded(b, e->val, e->len);
-        jprintf(b, ",\"hlc\":%" PRIu64 ",\"ver\":%" PRIu64 "}", e->hlc, e->ver);
-    }
+    jentries(b, r->entries, r->nentries, 1);
     jraw(b, "]}");
 }
 
