@@ -347,8 +347,14 @@ static int check_open(const sk_record *r, uint32_t key, int required, sk_mp *m, 
     return required ? INVALID(err, key, "%s: is required", fname(key)) : 0;
 }
 
-/* A uint field: in [lo, hi], or for an enumeration (e >= 0) a code e names (any code but 0 with
- * SK_VALIDATE_KEEP_UNKNOWN in flags). */
+/* Whether v is a code enumeration e accepts: one it names, or with SK_VALIDATE_KEEP_UNKNOWN in
+ * flags any code but 0 (a newer schema's code is kept, never dropped). */
+static int code_known(sk_enum_id e, uint64_t v, unsigned flags)
+{
+    return sk_enum_name(e, v) || ((flags & SK_VALIDATE_KEEP_UNKNOWN) && v != 0);
+}
+
+/* A uint field: in [lo, hi], or for an enumeration (e >= 0) a code e accepts (code_known). */
 static int check_number(const sk_record *r, uint32_t key, int required, int e, unsigned flags,
                         uint64_t lo, uint64_t hi, uint64_t *out, int *present, sk_case_error *err)
 {
@@ -364,8 +370,7 @@ static int check_number(const sk_record *r, uint32_t key, int required, int e, u
     if (e < 0 && (v < lo || v > hi))
         return INVALID(err, key, "%s: must be between %llu and %llu", fname(key),
                        (unsigned long long)lo, (unsigned long long)hi);
-    if (e >= 0 && !sk_enum_name((sk_enum_id)e, v) &&
-        !((flags & SK_VALIDATE_KEEP_UNKNOWN) && v != 0))
+    if (e >= 0 && !code_known((sk_enum_id)e, v, flags))
         return INVALID(err, key, "%s: unknown code %llu", fname(key), (unsigned long long)v);
     *out = v;
     *present = 1;
@@ -487,7 +492,7 @@ static int check_concerns(const sk_record *r, unsigned flags, int *has_other, in
         uint64_t v;
         if (sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &v))
             return INVALID(err, SK_F_CONCERNS, "concerns: must be an array of codes");
-        if (!sk_enum_name(SK_ENUM_CONCERN, v) && !((flags & SK_VALIDATE_KEEP_UNKNOWN) && v != 0))
+        if (!code_known(SK_ENUM_CONCERN, v, flags))
             return INVALID(err, SK_F_CONCERNS, "concerns: unknown code %llu",
                            (unsigned long long)v);
         for (uint32_t j = 0; j < i; j++)
@@ -611,8 +616,7 @@ static int decode_entry(uint32_t list, const uint8_t *val, uint32_t len, unsigne
                 goto skip;
             if (ev->has_kind++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &ev->kind))
                 return INVALID(err, 0, "task: kind must be an unsigned integer code");
-            if (!sk_enum_name(SK_ENUM_TASK_KIND, ev->kind) &&
-                !((flags & SK_VALIDATE_KEEP_UNKNOWN) && ev->kind != 0))
+            if (!code_known(SK_ENUM_TASK_KIND, ev->kind, flags))
                 return INVALID(err, 0, "task: unknown kind %llu", (unsigned long long)ev->kind);
             break;
         case SK_ENTRY_TASK:
@@ -627,8 +631,7 @@ static int decode_entry(uint32_t list, const uint8_t *val, uint32_t len, unsigne
                 goto skip;
             if (ev->has_state++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &ev->state))
                 return INVALID(err, 0, "task_update: state must be an unsigned integer code");
-            if (!sk_enum_name(SK_ENUM_TASK_STATE, ev->state) &&
-                !((flags & SK_VALIDATE_KEEP_UNKNOWN) && ev->state != 0))
+            if (!code_known(SK_ENUM_TASK_STATE, ev->state, flags))
                 return INVALID(err, 0, "task_update: unknown state %llu",
                                (unsigned long long)ev->state);
             break;
