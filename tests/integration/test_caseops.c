@@ -12,7 +12,9 @@
  *  - minor is derived from the age or date of birth a device pushes;
  *  - the urgent-waiting rule makes one task for the duty counsellor, once;
  *  - each sakhi-admin command's --help names its states; refusals exit 1 with the model's
- *    message; config validates its settings.
+ *    message; config validates its settings;
+ *  - history and review --json print one JSON object a line, a worker id or a device's text
+ *    with quotes, backslashes or control characters escaped.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +29,7 @@
 #include "sk_apply.h"
 #include "sk_caseops.h"
 #include "sk_err.h"
+#include "sk_json.h"
 #include "sk_proc.h"
 #include "sk_store.h"
 #include "sk_teststore.h"
@@ -75,8 +78,10 @@ static int teardown(void **state)
 
 /* ---- building pushes ---------------------------------------------------------------------- */
 
-/* A referral as the ASHA captures it, created captured_ms ago (urgent), optionally with age. */
-static void capture(sk_id *id, uint64_t captured_ms, int age, const char *dob)
+/* A referral as field worker who captures it on her device 1, created captured_ms ago
+ * (urgent), optionally with age. */
+static void capture_as(const sk_actor *who, sk_id *id, uint64_t captured_ms, int age,
+                       const char *dob)
 {
     sk_change c;
     sk_tst_referral(&c, captured_ms, SK_DISTRICT_LEH);
@@ -87,9 +92,15 @@ static void capture(sk_id *id, uint64_t captured_ms, int age, const char *dob)
     uint8_t concerns[] = {0x91, SK_CONCERN_DOMESTIC_VIOLENCE};
     assert_int_equal(sk_change_set(&c, SK_F_CONCERNS, concerns, 2), 0);
     sk_tst_referral_end(&c, captured_ms, "asha", SK_URGENCY_URGENT);
-    assert_int_equal(sk_tst_push(&g, 1, &k_asha, &c, now_ms()).status, SK_ACK_APPLIED);
+    assert_int_equal(sk_tst_push(&g, 1, who, &c, now_ms()).status, SK_ACK_APPLIED);
     *id = c.id;
     sk_change_free(&c);
+}
+
+/* capture_as by the ASHA. */
+static void capture(sk_id *id, uint64_t captured_ms, int age, const char *dob)
+{
+    capture_as(&k_asha, id, captured_ms, age, dob);
 }
 
 /* Run one operation in a write transaction of its own (committed either way: a refusal wrote
@@ -493,6 +504,59 @@ static char *g_text;
 
 #define admin(...) sk_admin_text(&g_text, g.out, g.dir, __VA_ARGS__)
 
+/* The objects of a --json listing, one a line (each line must end), parsed into rows[0..n) with
+ * the tools' strict JSON reader; n returned. The caller frees them with free_rows. */
+#define MAX_ROWS 16
+static size_t json_rows(const char *text, sk_json **rows)
+{
+    size_t n = 0;
+    for (const char *p = text; *p; n++) {
+        const char *nl = strchr(p, '\n');
+        sk_json_error err;
+        assert_non_null(nl);
+        assert_true(n < MAX_ROWS);
+        if (sk_json_parse(&rows[n], p, (size_t)(nl - p), &err) != 0)
+            fail_msg("line %zu is not JSON (%s at byte %zu): %.*s", n + 1, err.msg, err.offset,
+                     (int)(nl - p), p);
+        assert_int_equal(rows[n]->type, SK_JSON_OBJECT);
+        p = nl + 1;
+    }
+    return n;
+}
+
+static void free_rows(sk_json **rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sk_json_free(rows[i]);
+}
+
+/* Member key of object o, asserted present and of type t. */
+static const sk_json *member(const sk_json *o, const char *key, sk_json_type t)
+{
+    assert_non_null(o);
+    const sk_json *m = sk_json_get(o, key);
+    if (!m || m->type != t)
+        fail_msg("member \"%s\" missing or not of type %d", key, (int)t);
+    return m;
+}
+
+/* The members a line of `history --json` has, in order: one change, what it displaced. */
+static void check_change_row(const sk_json *row)
+{
+    static const char *const keys[] = {"seq",    "by",      "device",    "at",
+                                       "fields", "entries", "conflicts", "displaced"};
+    assert_int_equal(sk_json_count(row), 8);
+    for (size_t i = 0; i < 8; i++)
+        assert_string_equal(sk_json_at(row, i)->key, keys[i]);
+    const sk_json *d = member(row, "displaced", SK_JSON_ARRAY);
+    for (size_t i = 0; i < sk_json_count(d); i++) {
+        member(sk_json_at(d, i), "field", SK_JSON_STRING);
+        member(sk_json_at(d, i), "by", SK_JSON_STRING);
+        member(sk_json_at(d, i), "at", SK_JSON_STRING);
+        member(sk_json_at(d, i), "lost", SK_JSON_BOOL);
+    }
+}
+
 static void test_admin_commands(void **state)
 {
     (void)state;
@@ -582,6 +646,15 @@ static void test_admin_history_and_review(void **state)
     assert_non_null(strstr(g_text, "\"current\":true},{\"choice\":2,\"value\":\"Hunder\","
                                    "\"by\":\"asha\""));
     assert_null(strstr(g_text, "Diskit")); /* displaced by a plain edit: history, no conflict */
+    sk_json *rows[MAX_ROWS];
+    size_t n = json_rows(g_text, rows);
+    assert_int_equal(n, 1);
+    assert_string_equal(member(rows[0], "id", SK_JSON_STRING)->str, idt);
+    member(rows[0], "case_no", SK_JSON_NULL);
+    const sk_json *f = sk_json_at(member(rows[0], "fields", SK_JSON_ARRAY), 0);
+    assert_string_equal(member(f, "field", SK_JSON_STRING)->str, "village");
+    assert_int_equal(sk_json_count(member(f, "values", SK_JSON_ARRAY)), 2);
+    free_rows(rows, n);
     assert_int_equal(admin("review", "resolve", idt, "--field", "village", NULL), 2);
     assert_int_equal(admin("review", "resolve", idt, "--field", "village", "--take", "3", NULL), 2);
     assert_int_equal(admin("review", "resolve", idt, "--field", "village", "--take", "2", NULL), 0);
@@ -597,6 +670,11 @@ static void test_admin_history_and_review(void **state)
                        "\"conflicts\":[\"village\"]", "\"by\":\"unix:", "\",\"device\":0,",
                        "\"fields\":[\"village\",\"review_resolved\"]",
                        "{\"field\":\"village\",\"value\":\"Sumur\",\"by\":\"asha\"", " UTC\"");
+    n = json_rows(g_text, rows);
+    assert_int_equal(n, 4); /* created, edited on device 1, on device 2, resolved */
+    for (size_t i = 0; i < n; i++)
+        check_change_row(rows[i]);
+    free_rows(rows, n);
     assert_int_equal(sk_store_open(&g.s, g.dir, 0), 0);
     get(&id, &r);
     char v[16];
@@ -604,6 +682,55 @@ static void test_admin_history_and_review(void **state)
     assert_string_equal(v, "Hunder");
     assert_false(r.flags & SK_REC_REVIEW);
     sk_record_free(&r);
+    free(g_text);
+    g_text = NULL;
+}
+
+/* The --json output of review and history escapes the strings it did not make itself: a worker
+ * id (sakhi-admin's commands refuse such a name, the store itself does not) and a village, which
+ * is a device's text. Each line stays one JSON object whose strings read back intact. */
+static void test_admin_history_json_escapes(void **state)
+{
+    (void)state;
+    static const sk_actor odd = {SK_ROLE_FIELD, "as\"ha\\2\x01", SK_DISTRICT_LEH};
+    static const char v1[] = "Hunder \"upper\"", v2[] = "Sumur\\lower";
+    sk_id id;
+    char idt[37];
+    sk_tst_worker(&g, odd.worker, odd.role, odd.district);
+    capture_as(&odd, &id, now_ms() - HOUR, 34, NULL);
+    sk_id_to_str(&id, idt);
+    sk_tst_village_conflict(&g, &odd, &id, sk_tst_version(&g, &id), v1, now_ms() - 2000, v2,
+                            now_ms() - 1000, now_ms());
+    sk_store_close(g.s);
+    g.s = NULL;
+
+    sk_json *rows[MAX_ROWS];
+    assert_int_equal(admin("--json", "review", "list", idt, NULL), 0);
+    size_t n = json_rows(g_text, rows);
+    assert_int_equal(n, 1);
+    const sk_json *vals =
+        member(sk_json_at(member(rows[0], "fields", SK_JSON_ARRAY), 0), "values", SK_JSON_ARRAY);
+    assert_int_equal(sk_json_count(vals), 2);
+    assert_string_equal(member(sk_json_at(vals, 0), "value", SK_JSON_STRING)->str, v2);
+    assert_string_equal(member(sk_json_at(vals, 1), "value", SK_JSON_STRING)->str, v1);
+    for (size_t i = 0; i < 2; i++)
+        assert_string_equal(member(sk_json_at(vals, i), "by", SK_JSON_STRING)->str, odd.worker);
+    free_rows(rows, n);
+
+    assert_int_equal(admin("--json", "history", idt, NULL), 0);
+    n = json_rows(g_text, rows);
+    assert_int_equal(n, 3); /* created, edited on device 1, on device 2 */
+    for (size_t i = 0; i < n; i++) {
+        check_change_row(rows[i]);
+        assert_string_equal(member(rows[i], "by", SK_JSON_STRING)->str, odd.worker);
+    }
+    const sk_json *d = sk_json_at(member(rows[1], "displaced", SK_JSON_ARRAY), 0);
+    assert_string_equal(member(d, "value", SK_JSON_STRING)->str, "Diskit");
+    assert_string_equal(member(d, "by", SK_JSON_STRING)->str, odd.worker);
+    d = sk_json_at(member(rows[2], "displaced", SK_JSON_ARRAY), 0);
+    assert_string_equal(member(d, "value", SK_JSON_STRING)->str, v1);
+    assert_string_equal(member(d, "by", SK_JSON_STRING)->str, odd.worker);
+    free_rows(rows, n);
     free(g_text);
     g_text = NULL;
 }
@@ -616,6 +743,7 @@ static struct CMUnitTest tests[] = {
     cmocka_unit_test(test_writer_caseop),
     cmocka_unit_test(test_admin_commands),
     cmocka_unit_test(test_admin_history_and_review),
+    cmocka_unit_test(test_admin_history_json_escapes),
 };
 
 SK_TEST_MAIN_EACH(tests, setup, teardown)

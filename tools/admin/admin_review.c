@@ -41,6 +41,13 @@ static void value_json(sk_buf *b, const uint8_t *val, uint32_t len, int withheld
     sk_buf_append(b, "", 1);
 }
 
+/* The value value_json rendered into b, as member "value" of w's object. */
+static void jw_value(sk_jw *w, const sk_buf *b)
+{
+    sk_jw_key(w, "value");
+    sk_jw_raw(w, (const char *)b->data, b->len - 1); /* without value_json's terminating NUL */
+}
+
 /* Read-only view of one record for the actor: 0, or an exit status (message printed). Records
  * the actor may not see are "no record" (the same answer as a missing one). */
 static int load_for(sk_admin *a, MDB_txn *txn, const char *text, const sk_actor *actor,
@@ -72,13 +79,13 @@ typedef struct hist_ctx {
     const sk_record *r;
     int utc;
     sk_buf *b;
-    int first;
 } hist_ctx;
 
+/* One change's displaced values: w is the writer of its --json line (NULL for text). */
 typedef struct disp_ctx {
     hist_ctx *h;
+    sk_jw *w;
     uint64_t seq;
-    int n;
 } disp_ctx;
 
 static int print_displaced(const sk_history_item *it, void *p)
@@ -101,33 +108,50 @@ static int print_displaced(const sk_history_item *it, void *p)
     free(e);
     sk_admin_fmt_time(SK_HLC_MS(it->hlc), h->utc, 1, t);
     value_json(h->b, it->val, it->len, withheld(h->actor, h->r, it->key));
-    if (h->a->json) {
-        printf("%s{\"field\":\"%s\",\"value\":%s,\"by\":\"%s\",\"at\":\"%s\",\"lost\":%s}",
-               d->n ? "," : "", sk_admin_field_name(it->key, fb), (const char *)h->b->data, who, t,
-               it->lost_incoming ? "true" : "false");
+    if (d->w) {
+        sk_jw_obj_begin(d->w);
+        sk_jw_kcstr(d->w, "field", sk_admin_field_name(it->key, fb));
+        jw_value(d->w, h->b);
+        sk_jw_kcstr(d->w, "by", who);
+        sk_jw_kcstr(d->w, "at", t);
+        sk_jw_kbool(d->w, "lost", it->lost_incoming);
+        sk_jw_obj_end(d->w);
     } else {
         printf("    displaced %s = %s (%s by %s at %s)\n", sk_admin_field_name(it->key, fb),
                (const char *)h->b->data, it->lost_incoming ? "offered" : "set", who, t);
     }
-    d->n++;
     return 0;
+}
+
+/* keys[0..n) as member key of w's object, an array of field names. */
+static void jw_field_names(sk_jw *w, const char *key, const uint32_t *keys, uint32_t n)
+{
+    char fb[24];
+    sk_jw_key(w, key);
+    sk_jw_arr_begin(w);
+    for (uint32_t i = 0; i < n; i++)
+        sk_jw_cstr(w, sk_admin_field_name(keys[i], fb));
+    sk_jw_arr_end(w);
 }
 
 static int print_change(const sk_journal_entry *e, void *p)
 {
     hist_ctx *h = p;
     char t[32], fb[24];
+    sk_admin_json j;
+    disp_ctx d = {h, NULL, e->seq};
     sk_admin_fmt_time(SK_HLC_MS(e->hlc), h->utc, 1, t);
     if (h->a->json) {
-        printf("%s{\"seq\":%" PRIu64 ",\"by\":\"%s\",\"device\":%" PRIu64 ",\"at\":\"%s\","
-               "\"fields\":[",
-               h->first ? "" : "\n", e->seq, e->by, e->device, t);
-        for (uint32_t i = 0; i < e->nkeys; i++)
-            printf("%s\"%s\"", i ? "," : "", sk_admin_field_name(e->keys[i], fb));
-        printf("],\"entries\":%u,\"conflicts\":[", (unsigned)e->nentries);
-        for (uint32_t i = 0; i < e->nconflict; i++)
-            printf("%s\"%s\"", i ? "," : "", sk_admin_field_name(e->conflict[i], fb));
-        printf("],\"displaced\":[");
+        d.w = sk_jline_begin(&j);
+        sk_jw_kuint(d.w, "seq", e->seq);
+        sk_jw_kcstr(d.w, "by", e->by);
+        sk_jw_kuint(d.w, "device", e->device);
+        sk_jw_kcstr(d.w, "at", t);
+        jw_field_names(d.w, "fields", e->keys, e->nkeys);
+        sk_jw_kuint(d.w, "entries", e->nentries);
+        jw_field_names(d.w, "conflicts", e->conflict, e->nconflict);
+        sk_jw_key(d.w, "displaced");
+        sk_jw_arr_begin(d.w);
     } else {
         printf("%s  seq %" PRIu64 "  %s (device %" PRIu64 ")%s%s\n", t, e->seq, e->by, e->device,
                e->kind == SK_CHANGE_DELETE  ? "  deleted"
@@ -143,12 +167,15 @@ static int print_change(const sk_journal_entry *e, void *p)
         if (e->nentries)
             printf("    added %u entr%s\n", (unsigned)e->nentries, e->nentries == 1 ? "y" : "ies");
     }
-    h->first = 0;
-    disp_ctx d = {h, e->seq, 0};
     int rc = sk_store_history_list(h->a->store, &h->r->id, print_displaced, &d);
-    if (h->a->json)
-        printf("]}");
-    return rc;
+    if (!d.w)
+        return rc;
+    if (rc) {
+        sk_buf_free(&j.b); /* a change is listed whole or not at all */
+        return rc;
+    }
+    sk_jw_arr_end(d.w);
+    return sk_jline_print(&j) ? -SK_E_NOMEM : 0;
 }
 
 static const char k_history_help[] =
@@ -183,10 +210,8 @@ int sk_admin_cmd_history(sk_admin *a, int argc, char **argv)
         mdb_txn_abort(txn);
         return rc;
     }
-    hist_ctx h = {a, txn, &actor, &r, utc, &b, 1};
+    hist_ctx h = {a, txn, &actor, &r, utc, &b};
     rc = sk_store_journal_list_txn(a->store, txn, &r.id, print_change, &h);
-    if (a->json && !h.first)
-        printf("\n");
     mdb_txn_abort(txn);
     sk_record_free(&r);
     sk_buf_free(&b);
@@ -207,6 +232,8 @@ static int print_review(sk_admin *a, MDB_txn *txn, const sk_actor *actor, const 
 {
     conflicts *cf = calloc(1, sizeof(*cf));
     char idt[37], no[40] = "", t[32], fb[24];
+    sk_admin_json j;
+    sk_jw *w = NULL; /* the writer of the record's --json line */
     int rc;
     if (!cf)
         return -SK_E_NOMEM;
@@ -214,40 +241,59 @@ static int print_review(sk_admin *a, MDB_txn *txn, const sk_actor *actor, const 
         goto out;
     sk_id_to_str(&r->id, idt);
     (void)sk_case_get_str(r, SK_F_CASE_NO, no, sizeof(no));
-    if (a->json)
-        printf("{\"id\":\"%s\",\"case_no\":%s%s%s,\"fields\":[", idt, no[0] ? "\"" : "",
-               no[0] ? no : "null", no[0] ? "\"" : "");
-    else
+    if (a->json) {
+        w = sk_jline_begin(&j);
+        sk_jw_kcstr(w, "id", idt);
+        sk_jw_kcstr(w, "case_no", no[0] ? no : NULL);
+        sk_jw_key(w, "fields");
+        sk_jw_arr_begin(w);
+    } else {
         printf("%s %s\n", idt, no);
+    }
     for (uint32_t k = 0; k < cf->keys.n; k++) {
         uint32_t key = cf->keys.keys[k];
         if ((rc = sk_review_candidates_txn(a->store, txn, r, key, cf->keys.since, 0, &cf->f)))
             goto out;
         int hide = withheld(actor, r, key);
-        if (a->json)
-            printf("%s{\"field\":\"%s\",\"values\":[", k ? "," : "", sk_admin_field_name(key, fb));
-        else
+        if (w) {
+            sk_jw_obj_begin(w);
+            sk_jw_kcstr(w, "field", sk_admin_field_name(key, fb));
+            sk_jw_key(w, "values");
+            sk_jw_arr_begin(w);
+        } else {
             printf("  %s:\n", sk_admin_field_name(key, fb));
+        }
         for (uint32_t i = 0; i < cf->f.n; i++) {
             const sk_review_candidate *c = &cf->f.c[i];
             const char *by = c->by[0] ? c->by : "unknown";
             sk_admin_fmt_time(SK_HLC_MS(c->hlc), utc, 1, t);
             value_json(b, c->val, c->len, hide);
-            if (a->json)
-                printf("%s{\"choice\":%u,\"value\":%s,\"by\":\"%s\",\"at\":\"%s\","
-                       "\"current\":%s}",
-                       i ? "," : "", (unsigned)(i + 1), (const char *)b->data, by, t,
-                       c->current ? "true" : "false");
-            else
+            if (w) {
+                sk_jw_obj_begin(w);
+                sk_jw_kuint(w, "choice", i + 1);
+                jw_value(w, b);
+                sk_jw_kcstr(w, "by", by);
+                sk_jw_kcstr(w, "at", t);
+                sk_jw_kbool(w, "current", c->current);
+                sk_jw_obj_end(w);
+            } else {
                 printf("    %u) %s  by %s at %s%s\n", (unsigned)(i + 1), (const char *)b->data, by,
                        t, c->current ? "  (current)" : "");
+            }
         }
-        if (a->json)
-            printf("]}");
+        if (w) {
+            sk_jw_arr_end(w);
+            sk_jw_obj_end(w);
+        }
     }
-    if (a->json)
-        printf("]}\n");
+    if (w) {
+        sk_jw_arr_end(w);
+        w = NULL;
+        rc = sk_jline_print(&j) ? -SK_E_NOMEM : 0;
+    }
 out:
+    if (w)
+        sk_buf_free(&j.b); /* a record is listed whole or not at all */
     sk_review_field_free(&cf->f);
     free(cf);
     return rc;
