@@ -659,11 +659,7 @@ static void test_cancel(void **state)
     pid_t pid = start_bin(SAKHI_CLI_BIN, PIN,
                           (const char *const[]){"--store", "dev", "sync", "--via", via, NULL});
     /* wait until the proxy has the connection (the sync is then waiting for the server) */
-    uint64_t t0 = sk_mono_ms();
-    while (sk_file_contains(logfile, "event=accept") != 1) {
-        assert_true(sk_mono_ms() - t0 < 10000);
-        sk_sleep_ms(10);
-    }
+    assert_int_equal(sk_wait_file_contains(logfile, "event=accept", 10000), 0);
     uint64_t sent = sk_mono_ms();
     assert_int_equal(kill(pid, SIGINT), 0);
     res r = finish_bin(pid, 10000);

@@ -256,9 +256,7 @@ static void test_slow_reader_bounded(void **state)
     char closed[96];
     snprintf(closed, sizeof(closed), "event=conn_close session=%llu ",
              (unsigned long long)slow_session);
-    int seen = 0;
-    for (uint64_t t4 = sk_mono_ms(); !seen && sk_mono_ms() - t4 < 5000; sk_sleep_ms(50))
-        seen = sk_file_contains(ts.log, closed) == 1;
+    int seen = sk_wait_file_contains(ts.log, closed, 5000) == 0;
     if (!seen)
         fprintf(stderr,
                 "backpressure: no \"%s\" in the server log 5 s after the slow reader"

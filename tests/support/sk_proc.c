@@ -348,6 +348,17 @@ int sk_file_contains(const char *path, const char *needle)
     return r;
 }
 
+int sk_wait_file_contains(const char *path, const char *needle, int timeout_ms)
+{
+    uint64_t end = sk_mono_ms() + (uint64_t)timeout_ms;
+    while (sk_file_contains(path, needle) != 1) {
+        if (sk_mono_ms() >= end)
+            return -1;
+        sk_sleep_ms(10);
+    }
+    return 0;
+}
+
 int sk_file_has_bytes(const char *path, const void *needle, size_t n)
 {
     char *buf;

@@ -93,6 +93,9 @@ int sk_connect_loopback(uint16_t port);
 int sk_scan_dir(const char *dir, const char *const *needles, size_t n, char *where, size_t wcap);
 /* Does the file contain needle? 1 yes, 0 no, -1 unreadable. */
 int sk_file_contains(const char *path, const char *needle);
+/* Wait until the file contains needle (a log line another process writes): 0, or -1 when it
+ * still does not after timeout_ms. */
+int sk_wait_file_contains(const char *path, const char *needle, int timeout_ms);
 /* Does the file hold the n bytes at needle anywhere, NUL bytes and all (a binary file: a
  * database, a key)? 1 yes, 0 no, -1 unreadable. */
 int sk_file_has_bytes(const char *path, const void *needle, size_t n);
