@@ -276,6 +276,20 @@ static int record2_v102(sk_record *r)
     return stored(r, &k_ref2, referral2, T_REF2, 102, "LEH-2026-000124");
 }
 
+/* The WELCOME of session `session` that the example handshake ends with: worker-004, a field
+ * worker, with the server's limits. */
+static void welcome(sk_msg *m, uint64_t session)
+{
+    sk_msg_init(m, SK_MSG_WELCOME, 2);
+    m->u.welcome.session = session;
+    m->u.welcome.server_ms = T_SERVER + 40;
+    m->u.welcome.max_frame = 1024 * 1024;
+    m->u.welcome.max_batch = 64;
+    m->u.welcome.max_inflight = 4;
+    m->u.welcome.role = SK_ROLE_FIELD;
+    m->u.welcome.worker = SK_STR("worker-004");
+}
+
 static int build(const char *name, sk_msg *m)
 {
     int rc = 0;
@@ -328,14 +342,7 @@ static int build(const char *name, sk_msg *m)
         nonce(n);
         rc = sk_auth_sign(m->u.auth.sig, fx_device_seed, n, DEVICE_ID, T_SERVER);
     } else if (IS("welcome")) {
-        sk_msg_init(m, SK_MSG_WELCOME, 2);
-        m->u.welcome.session = 0x5a17;
-        m->u.welcome.server_ms = T_SERVER + 40;
-        m->u.welcome.max_frame = 1024 * 1024;
-        m->u.welcome.max_batch = 64;
-        m->u.welcome.max_inflight = 4;
-        m->u.welcome.role = SK_ROLE_FIELD;
-        m->u.welcome.worker = SK_STR("worker-004");
+        welcome(m, 0x5a17);
         m->u.welcome.district = SK_DISTRICT_LEH;
     } else if (IS("welcome_districts")) {
         /* [[1, "leh", "LEH", {"en": "Leh", "hi": "लेह"}], [3, "zanskar", "ZSK", {"en": "Zanskar"}]] */
@@ -346,15 +353,8 @@ static int build(const char *name, sk_msg *m)
             0x61, 0x6e, 0x73, 0x6b, 0x61, 0x72, 0xa3, 0x5a, 0x53, 0x4b, 0x81, 0xa2,
             0x65, 0x6e, 0xa7, 0x5a, 0x61, 0x6e, 0x73, 0x6b, 0x61, 0x72,
         };
-        sk_msg_init(m, SK_MSG_WELCOME, 2);
-        m->u.welcome.session = 0x5a18;
-        m->u.welcome.server_ms = T_SERVER + 40;
-        m->u.welcome.max_frame = 1024 * 1024;
-        m->u.welcome.max_batch = 64;
-        m->u.welcome.max_inflight = 4;
+        welcome(m, 0x5a18);
         m->u.welcome.caps = SK_CAP_DISTRICTS;
-        m->u.welcome.role = SK_ROLE_FIELD;
-        m->u.welcome.worker = SK_STR("worker-004");
         m->u.welcome.districts.p = (const char *)list;
         m->u.welcome.districts.n = (uint32_t)sizeof(list);
     } else if (IS("push")) {
