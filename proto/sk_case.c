@@ -552,6 +552,18 @@ typedef struct entry_val {
     sk_id task;
 } entry_val;
 
+/* An entry member, which may appear only once, read as a string (member_str) or an unsigned
+ * integer (member_uint): nonzero when it appeared before or has another type. */
+static int member_str(sk_mp *m, int *has, const char **p, uint32_t *n)
+{
+    return (*has)++ || sk_mp_peek(m) != SK_MP_STR || sk_mp_read_str(m, p, n);
+}
+
+static int member_uint(sk_mp *m, int *has, uint64_t *out)
+{
+    return (*has)++ || sk_mp_peek(m) != SK_MP_UINT || sk_mp_read_uint(m, out);
+}
+
 /* Decode and check an entry of a known list. Follow-ups and case notes: {1 by, 2 text, 3 at};
  * tasks add {4 for, 5 due, 6 kind}; task updates are {1 by, 3 at, 7 task, 8 state} with an
  * optional note in 2. Other keys are skipped (newer schema). flags: SK_VALIDATE_KEEP_UNKNOWN
@@ -575,14 +587,14 @@ static int decode_entry(uint32_t list, const uint8_t *val, uint32_t len, unsigne
         int is_task = list == SK_LIST_TASK, is_upd = list == SK_LIST_TASK_UPDATE;
         switch (k) {
         case SK_ENTRY_BY:
-            if (ev->has_by++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
+            if (member_str(&m, &ev->has_by, &p, &n))
                 return INVALID(err, 0, "%s: by must be a string", what);
             if (n == 0 || n > LIM_WORKER || sk_utf8_chars(p, n) < 0)
                 return INVALID(err, 0, "%s: by must be 1 to %d bytes", what, LIM_WORKER);
             ev->by = p, ev->by_len = n;
             break;
         case SK_ENTRY_TEXT:
-            if (ev->has_text++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
+            if (member_str(&m, &ev->has_text, &p, &n))
                 return INVALID(err, 0, "%s: text must be a string", what);
             if (sk_utf8_chars(p, n) < 0)
                 return INVALID(err, 0, "%s: text must be valid UTF-8", what);
@@ -593,13 +605,13 @@ static int decode_entry(uint32_t list, const uint8_t *val, uint32_t len, unsigne
             ev->text = p, ev->text_len = n;
             break;
         case SK_ENTRY_AT:
-            if (ev->has_at++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &ev->at))
+            if (member_uint(&m, &ev->has_at, &ev->at))
                 return INVALID(err, 0, "%s: at must be an unsigned integer", what);
             break;
         case SK_ENTRY_FOR:
             if (!is_task)
                 goto skip;
-            if (ev->has_for++ || sk_mp_peek(&m) != SK_MP_STR || sk_mp_read_str(&m, &p, &n))
+            if (member_str(&m, &ev->has_for, &p, &n))
                 return INVALID(err, 0, "task: for must be a string");
             if (n == 0 || n > LIM_WORKER || sk_utf8_chars(p, n) < 0)
                 return INVALID(err, 0, "task: for must be 1 to %d bytes", LIM_WORKER);
@@ -608,13 +620,13 @@ static int decode_entry(uint32_t list, const uint8_t *val, uint32_t len, unsigne
         case SK_ENTRY_DUE:
             if (!is_task)
                 goto skip;
-            if (ev->has_due++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &ev->due))
+            if (member_uint(&m, &ev->has_due, &ev->due))
                 return INVALID(err, 0, "task: due must be an unsigned integer");
             break;
         case SK_ENTRY_KIND:
             if (!is_task)
                 goto skip;
-            if (ev->has_kind++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &ev->kind))
+            if (member_uint(&m, &ev->has_kind, &ev->kind))
                 return INVALID(err, 0, "task: kind must be an unsigned integer code");
             if (!code_known(SK_ENUM_TASK_KIND, ev->kind, flags))
                 return INVALID(err, 0, "task: unknown kind %llu", (unsigned long long)ev->kind);
@@ -629,7 +641,7 @@ static int decode_entry(uint32_t list, const uint8_t *val, uint32_t len, unsigne
         case SK_ENTRY_STATE:
             if (!is_upd)
                 goto skip;
-            if (ev->has_state++ || sk_mp_peek(&m) != SK_MP_UINT || sk_mp_read_uint(&m, &ev->state))
+            if (member_uint(&m, &ev->has_state, &ev->state))
                 return INVALID(err, 0, "task_update: state must be an unsigned integer code");
             if (!code_known(SK_ENUM_TASK_STATE, ev->state, flags))
                 return INVALID(err, 0, "task_update: unknown state %llu",
