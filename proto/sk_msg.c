@@ -400,9 +400,12 @@ static int check_acks(const sk_msg *m)
             if ((rc = check_str(a->msg, SK_MAX_MESSAGE)))
                 return rc;
         }
-        if (a->has_fields && (a->status != SK_ACK_APPLIED || !a->fields ||
-                              (rc = sk_ack_fields_check(a->fields, a->fields_len))))
-            return rc ? rc : -SK_E_BAD_VALUE;
+        if (!a->has_fields)
+            continue;
+        if (a->status != SK_ACK_APPLIED || !a->fields)
+            return -SK_E_BAD_VALUE;
+        if ((rc = sk_ack_fields_check(a->fields, a->fields_len)))
+            return rc;
     }
     return 0;
 }
@@ -446,9 +449,10 @@ static int f_check(const sk_msg *m, const fdesc *d)
         return m->u.changes.nrecords && !m->u.changes.records ? -SK_E_BAD_VALUE : 0;
     case FK_HISTORY: {
         uint32_t count;
-        if (!m->u.history_of.changes ||
-            (rc = sk_history_check(m->u.history_of.changes, m->u.history_of.changes_len, &count)))
-            return m->u.history_of.changes ? rc : -SK_E_BAD_VALUE;
+        if (!m->u.history_of.changes)
+            return -SK_E_BAD_VALUE;
+        if ((rc = sk_history_check(m->u.history_of.changes, m->u.history_of.changes_len, &count)))
+            return rc;
         return count != m->u.history_of.nchanges ? -SK_E_BAD_VALUE : 0;
     }
     }

@@ -540,6 +540,33 @@ static void test_encoder_rejections(void **state)
     assert_int_equal(sk_msg_encode(&out, &m), -SK_E_BAD_VALUE);
     a.status = 3;
     assert_int_equal(sk_msg_encode(&out, &m), -SK_E_BAD_VALUE);
+    /* An ack's field map: only on an applied change, present, and a valid map. */
+    static const uint8_t not_a_map[] = {0x01};
+    a = (sk_ack){.op = 1,
+                 .status = SK_ACK_MERGED,
+                 .version = 2,
+                 .has_fields = 1,
+                 .fields = not_a_map,
+                 .fields_len = sizeof(not_a_map)};
+    assert_int_equal(sk_msg_encode(&out, &m), -SK_E_BAD_VALUE);
+    a.status = SK_ACK_APPLIED;
+    a.fields = NULL;
+    assert_int_equal(sk_msg_encode(&out, &m), -SK_E_BAD_VALUE);
+    a.fields = not_a_map;
+    assert_int_equal(sk_msg_encode(&out, &m), sk_ack_fields_check(not_a_map, sizeof(not_a_map)));
+    assert_true(sk_ack_fields_check(not_a_map, sizeof(not_a_map)) < 0);
+    /* HISTORY_OF: its changes must be there and be a valid history. */
+    sk_msg_init(&m, SK_MSG_HISTORY_OF, 1);
+    m.u.history_of.next = 1;
+    assert_int_equal(sk_msg_encode(&out, &m), -SK_E_BAD_VALUE);
+    m.u.history_of.changes = not_a_map;
+    m.u.history_of.changes_len = sizeof(not_a_map);
+    uint32_t hn;
+    int hrc = sk_history_check(not_a_map, sizeof(not_a_map), &hn);
+    assert_true(hrc < 0);
+    assert_int_equal(sk_msg_encode(&out, &m), hrc);
+    sk_msg_init(&m, SK_MSG_PUSH_ACK, 1);
+    m.u.push_ack.acks = &a;
     m.u.push_ack.nacks = SK_MAX_BATCH + 1;
     assert_int_equal(sk_msg_encode(&out, &m), -SK_E_BATCH_TOO_BIG);
     sk_msg_init(&m, SK_MSG_TYPE_MAX + 1, 1);
