@@ -337,6 +337,29 @@ static void test_workers_codes_devices(void **state)
     assert_non_null(strstr(g.o, "worker_disable"));
 }
 
+/* staff list, as text rows and as one JSON array: every account in name order with its role,
+ * whether it has a second factor, and its state (awaiting setup, then disabled). */
+static void test_staff_list(void **state)
+{
+    (void)state;
+    assert_int_equal(run("--json", "staff", "list", NULL), 0);
+    assert_string_equal(g.o, "[]\n");
+    assert_int_equal(run("staff", "list", NULL), 0);
+    assert_string_equal(g.o, "");
+    assert_int_equal(
+        run("staff", "add", "nurse-2", "--role", "caseworker", "--district", "leh", NULL), 0);
+    assert_int_equal(run("staff", "add", "desk.lead@leh", "--role", "admin", NULL), 0);
+    assert_int_equal(run("staff", "disable", "nurse-2", NULL), 0);
+    assert_int_equal(run("--json", "staff", "list", NULL), 0);
+    assert_string_equal(g.o, "[{\"name\":\"desk.lead@leh\",\"role\":\"admin\",\"totp\":false,"
+                             "\"state\":\"awaiting setup\"},{\"name\":\"nurse-2\",\"role\":"
+                             "\"caseworker\",\"totp\":false,\"state\":\"disabled\"}]\n");
+    assert_int_equal(run("staff", "list", NULL), 0);
+    assert_string_equal(g.o, "desk.lead@leh            admin       -     awaiting setup\n"
+                             "nurse-2                  caseworker  -     disabled\n");
+    assert_int_equal(run("staff", "list", "extra", NULL), 2);
+}
+
 /* A change refused after it was decided (here: the accepted record is too large to pull in one
  * frame) writes nothing but its op's answer and an audit entry: the record, the change log's
  * seq and the district's case serial are as before, so the next acceptance gets serial 1. */
@@ -1032,6 +1055,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         ADMIN_TEST(test_usage_and_bad_input),
         PREPARED_TEST(test_workers_codes_devices),
+        PREPARED_TEST(test_staff_list),
         PREPARED_TEST(test_case_actions),
         PREPARED_TEST(test_refused_change_leaves_no_trace),
         PREPARED_TEST(test_export_minor),
