@@ -63,8 +63,13 @@ void sk_fx_start_tls(sk_ts *ts, uint8_t pin[SK_TLS_PIN_LEN], char pin_hex[SK_TLS
 
 int sk_fx_stop(void **state)
 {
+    return sk_fx_stop_within(state, 10000);
+}
+
+int sk_fx_stop_within(void **state, int timeout_ms)
+{
     sk_ts *ts = *state;
-    int rc = sk_ts_stop(ts, 10000);
+    int rc = sk_ts_stop(ts, timeout_ms);
     sk_ts_teardown(ts);
     free(ts);
     assert_int_equal(rc, 0); /* a clean shutdown */

@@ -54,6 +54,8 @@ void sk_fx_start_tls(sk_ts *ts, uint8_t pin[SK_TLS_PIN_LEN], char pin_hex[SK_TLS
  * sk_fx_stop_any stops a running server without checking how it exits;
  * sk_fx_free kills a running server (SIGKILL). */
 int sk_fx_stop(void **state);
+/* sk_fx_stop allowing timeout_ms (it allows 10 s) for the clean exit. */
+int sk_fx_stop_within(void **state, int timeout_ms);
 int sk_fx_stop_any(void **state);
 int sk_fx_free(void **state);
 
