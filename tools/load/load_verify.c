@@ -137,28 +137,23 @@ int sk_load_build_change(const ld_run *r, const ld_dev *d, const ld_work *w, sk_
     return rc;
 }
 
-/* Keep the run's first problem, "record ID: WHAT", with " (field KEY)" when with_key is set;
- * later ones are only counted. */
-static void first_problem(ld_run *r, const sk_id *id, const char *what, int with_key, uint32_t key)
+/* Keep the run's first problem, "record ID: WHAT", with " (field KEY)" when it is about one
+ * field (key is not 0); later ones are only counted. */
+static void first_problem(ld_run *r, const sk_id *id, const char *what, uint32_t key)
 {
     if (r->vf.first_problem[0])
         return;
     char ids[37], field[24] = "";
     sk_id_to_str(id, ids);
-    if (with_key)
+    if (key)
         snprintf(field, sizeof(field), " (field %u)", (unsigned)key);
     snprintf(r->vf.first_problem, sizeof(r->vf.first_problem), "record %s: %s%s", ids, what, field);
-}
-
-static void note(ld_run *r, const sk_id *id, const char *what, uint32_t key)
-{
-    first_problem(r, id, what, 1, key);
 }
 
 static void problem(ld_run *r, const sk_id *id, const char *what, uint32_t key)
 {
     r->vf.mismatch++;
-    note(r, id, what, key);
+    first_problem(r, id, what, key);
 }
 
 static int value_is(const sk_field *f, const uint8_t *val, uint32_t len)
@@ -179,20 +174,20 @@ void sk_load_verify_record(ld_run *r, const sk_record *got)
     uint32_t ix = index_find(r, &got->id);
     if (ix == NO_REC) {
         r->vf.extra++;
-        first_problem(r, &got->id, "not sent by this run", 0, 0);
+        first_problem(r, &got->id, "not sent by this run", 0);
         return;
     }
     ld_rec *rec = &r->recs[ix];
     if (rec->flags & LD_R_SEEN) {
         r->vf.duplicate++;
-        note(r, &got->id, "returned twice", 0);
+        first_problem(r, &got->id, "returned twice", 0);
         return;
     }
     rec->flags |= LD_R_SEEN;
     r->vf.seen++;
     if (!(rec->flags & LD_R_CREATED)) {
         r->vf.extra++;
-        note(r, &got->id, "present though its creation was never acknowledged", 0);
+        first_problem(r, &got->id, "present though its creation was never acknowledged", 0);
         return;
     }
     const ld_dev *d = &r->devs[rec->dev];
@@ -269,7 +264,7 @@ void sk_load_verify_finish(ld_run *r)
         r->vf.expected++;
         if (!(rec->flags & LD_R_SEEN)) {
             r->vf.missing++;
-            first_problem(r, &rec->id, "acknowledged but not on the server", 0, 0);
+            first_problem(r, &rec->id, "acknowledged but not on the server", 0);
         }
     }
 }
